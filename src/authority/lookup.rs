@@ -1,0 +1,266 @@
+//! One step of RFC 1034 §4.3.2 inside one zone: exact match, zone cut, DNAME (RFC 6672),
+//! wildcard (RFC 4592) or negative answer. Chasing aliases across steps is the catalog's job.
+
+use hickory_proto::rr::rdata::CNAME;
+use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
+
+use super::dname;
+use super::zone::{Node, Zone};
+
+/// The outcome of looking a name up in one zone. Negative answers are outcomes, not errors.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// The RRset(s) answering the question (owner rewritten when a wildcard matched).
+    Records(Vec<Record>),
+    /// An alias: `records` (a CNAME, or a DNAME with its synthesised CNAME) lead to `target`.
+    Cname { records: Vec<Record>, target: Name },
+    /// The name is at or below a zone cut: refer the client to the child's servers.
+    Referral(Delegation),
+    /// The name exists but has no data of the type asked for.
+    NoData { soa: Record },
+    /// The name does not exist.
+    NxDomain { soa: Record },
+    /// RFC 6672 §2.2: a DNAME substitution would exceed the longest legal name.
+    YxDomain { records: Vec<Record>, soa: Record },
+}
+
+/// A zone cut: the child's NS RRset and whatever addresses for those servers this zone holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delegation {
+    pub cut: Name,
+    pub ns: Vec<Record>,
+    pub glue: Vec<Record>,
+}
+
+impl Zone {
+    /// Looks `qname` up in this zone; `qname` must be at or below the origin.
+    pub fn lookup(&self, qname: &Name, qtype: RecordType) -> Answer {
+        let origin_labels = self.origin().num_labels();
+        let q_labels = qname.num_labels();
+        let mut closest_encloser = self.origin().clone();
+        // Walk down from the apex, looking for cuts and DNAMEs on the way (RFC 1034 §4.3.2
+        // step 3b, RFC 6672 §3.2).
+        for depth in origin_labels..=q_labels {
+            let name = qname.trim_to(usize::from(depth));
+            let Some(node) = self.node(&LowerName::new(&name)) else {
+                return self.not_found(qname, qtype, &closest_encloser);
+            };
+            let at_qname = depth == q_labels;
+            if depth > origin_labels
+                && let Some(ns) = node.get(RecordType::NS)
+                // RFC 4035 §3.1.4.1: the parent side answers DS at the cut.
+                && !(at_qname && qtype == RecordType::DS)
+            {
+                return Answer::Referral(self.delegation(&name, ns));
+            }
+            if !at_qname && let Some(d) = node.get(RecordType::DNAME) {
+                return self.dname(qname, &d[0]);
+            }
+            if at_qname {
+                return self.answer_at(node, qname, qtype, false);
+            }
+            closest_encloser = name;
+        }
+        // Unreachable for a qname inside the zone; a caller that broke that gets NXDOMAIN.
+        Answer::NxDomain {
+            soa: self.negative_soa(),
+        }
+    }
+
+    /// Answers from a node that matched exactly, or from a wildcard node (RFC 4592 §3.3) whose
+    /// records are then renamed to `qname`.
+    fn answer_at(&self, node: &Node, qname: &Name, qtype: RecordType, wildcard: bool) -> Answer {
+        let rename = |records: &[Record]| -> Vec<Record> {
+            records
+                .iter()
+                .map(|r| {
+                    let mut r = r.clone();
+                    if wildcard {
+                        r.name = qname.clone();
+                    }
+                    r
+                })
+                .collect()
+        };
+        if qtype == RecordType::ANY {
+            // RFC 8482 §4.1: answer ANY with one RRset rather than all of them.
+            return match node.rrsets().next() {
+                Some(set) => Answer::Records(rename(set)),
+                None => Answer::NoData {
+                    soa: self.negative_soa(),
+                },
+            };
+        }
+        if let Some(set) = node.get(qtype) {
+            return Answer::Records(rename(set));
+        }
+        if let Some(cname) = node.get(RecordType::CNAME)
+            && let RData::CNAME(CNAME(target)) = &cname[0].data
+        {
+            return Answer::Cname {
+                records: rename(cname),
+                target: target.clone(),
+            };
+        }
+        Answer::NoData {
+            soa: self.negative_soa(),
+        }
+    }
+
+    /// `qname` does not exist: try the wildcard at the closest encloser (RFC 4592 §4.1), else
+    /// NXDOMAIN. An empty non-terminal counts as existing, so it blocks the wildcard above it.
+    fn not_found(&self, qname: &Name, qtype: RecordType, closest_encloser: &Name) -> Answer {
+        let source = closest_encloser.clone().prepend_label("*").ok();
+        let wildcard = source.as_ref().and_then(|s| self.node(&LowerName::new(s)));
+        match wildcard {
+            Some(node) => self.answer_at(node, qname, qtype, true),
+            None => Answer::NxDomain {
+                soa: self.negative_soa(),
+            },
+        }
+    }
+
+    fn delegation(&self, cut: &Name, ns: &[Record]) -> Delegation {
+        let glue = ns
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::NS(ns) => Some(&ns.0),
+                _ => None,
+            })
+            .flat_map(|target| self.addresses(target))
+            .collect();
+        Delegation {
+            cut: cut.clone(),
+            ns: ns.to_vec(),
+            glue,
+        }
+    }
+
+    /// A and AAAA records this zone holds for `target`, glue below cuts included.
+    pub fn addresses(&self, target: &Name) -> Vec<Record> {
+        let lower = LowerName::new(target);
+        if !LowerName::new(self.origin()).zone_of(&lower) {
+            return Vec::new();
+        }
+        let Some(node) = self.node(&lower) else {
+            return Vec::new();
+        };
+        [RecordType::A, RecordType::AAAA]
+            .into_iter()
+            .filter_map(|t| node.get(t))
+            .flatten()
+            .cloned()
+            .collect()
+    }
+
+    /// RFC 6672 §3.2: answer with the DNAME and a CNAME synthesised from it (TTL of the DNAME).
+    fn dname(&self, qname: &Name, dname_record: &Record) -> Answer {
+        let Some(target) = dname::target(dname_record) else {
+            return Answer::NoData {
+                soa: self.negative_soa(),
+            };
+        };
+        match dname::substitute(qname, &dname_record.name, &target) {
+            Ok(new_name) => {
+                let cname = Record::from_rdata(
+                    qname.clone(),
+                    dname_record.ttl,
+                    RData::CNAME(CNAME(new_name.clone())),
+                );
+                Answer::Cname {
+                    records: vec![dname_record.clone(), cname],
+                    target: new_name,
+                }
+            }
+            Err(dname::NameTooLong) => Answer::YxDomain {
+                records: vec![dname_record.clone()],
+                soa: self.negative_soa(),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    const ZONE: &str = "$ORIGIN example.test.\n$TTL 300\n\
+        @ SOA ns1 host 1 2 3 4 60\n@ NS ns1\nns1 A 192.0.2.1\n\
+        www A 192.0.2.2\nalias CNAME www\n*.wild A 192.0.2.3\nx.y.wild TXT ent\n\
+        sub NS ns.sub\nns.sub A 192.0.2.4\nold DNAME new.test.\n";
+
+    fn z() -> Zone {
+        Zone::from_text(ZONE, Path::new("t.zone"), None).expect("valid zone")
+    }
+
+    fn n(s: &str) -> Name {
+        Name::from_ascii(s).expect("name")
+    }
+
+    #[test]
+    fn exact_match_and_nodata() {
+        assert!(
+            matches!(z().lookup(&n("WWW.example.test."), RecordType::A), Answer::Records(r) if r.len() == 1)
+        );
+        assert!(
+            matches!(z().lookup(&n("www.example.test."), RecordType::MX), Answer::NoData { soa } if soa.ttl == 60)
+        );
+    }
+
+    #[test]
+    fn nxdomain_and_ent_is_nodata() {
+        assert!(matches!(
+            z().lookup(&n("nope.example.test."), RecordType::A),
+            Answer::NxDomain { .. }
+        ));
+        assert!(matches!(
+            z().lookup(&n("y.wild.example.test."), RecordType::A),
+            Answer::NoData { .. }
+        ));
+    }
+
+    #[test]
+    fn wildcard_synthesises_and_is_blocked_below_ent() {
+        match z().lookup(&n("foo.wild.example.test."), RecordType::A) {
+            Answer::Records(r) => assert_eq!(r[0].name, n("foo.wild.example.test.")),
+            other => panic!("expected wildcard answer, got {other:?}"),
+        }
+        // y.wild exists (as an empty non-terminal), so z.y.wild is NXDOMAIN, not wildcard.
+        assert!(matches!(
+            z().lookup(&n("z.y.wild.example.test."), RecordType::A),
+            Answer::NxDomain { .. }
+        ));
+    }
+
+    #[test]
+    fn referral_with_glue_and_ds_at_parent() {
+        match z().lookup(&n("a.sub.example.test."), RecordType::A) {
+            Answer::Referral(d) => {
+                assert_eq!(d.cut, n("sub.example.test."));
+                assert_eq!(d.glue.len(), 1);
+            }
+            other => panic!("expected referral, got {other:?}"),
+        }
+        assert!(matches!(
+            z().lookup(&n("sub.example.test."), RecordType::DS),
+            Answer::NoData { .. }
+        ));
+    }
+
+    #[test]
+    fn cname_and_dname() {
+        assert!(
+            matches!(z().lookup(&n("alias.example.test."), RecordType::A), Answer::Cname { target, .. } if target == n("www.example.test."))
+        );
+        match z().lookup(&n("a.old.example.test."), RecordType::A) {
+            Answer::Cname { records, target } => {
+                assert_eq!(target, n("a.new.test."));
+                assert_eq!(records.len(), 2);
+                assert_eq!(records[1].name, n("a.old.example.test."));
+            }
+            other => panic!("expected DNAME synthesis, got {other:?}"),
+        }
+    }
+}

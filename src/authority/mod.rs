@@ -1,0 +1,244 @@
+//! Local authoritative data: the zones tern serves, and RFC 1034 §4.3.2 answers from them.
+//!
+//! Pure data, no I/O on the query path: a [`Catalog`] holds immutable [`Zone`]s; reloading or
+//! updating builds a new catalog and swaps it in, so in-flight queries keep a consistent view.
+
+pub mod dname;
+pub mod load;
+pub mod lookup;
+pub mod zone;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
+
+pub use load::{Location, ZoneError, ZoneErrors};
+pub use lookup::{Answer, Delegation};
+pub use zone::Zone;
+
+use crate::limits::LOCAL_CNAME_CHAIN;
+
+/// The set of zones served, keyed by origin.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    zones: HashMap<LowerName, Arc<Zone>>,
+}
+
+/// Two zones with one origin cannot both be served.
+#[derive(Debug, thiserror::Error)]
+#[error("zone {0} is configured twice")]
+pub struct DuplicateZone(pub Name);
+
+/// A complete local answer, section by section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalAnswer {
+    pub rcode: ResponseCode,
+    pub authoritative: bool,
+    pub answers: Vec<Record>,
+    pub authorities: Vec<Record>,
+    pub additionals: Vec<Record>,
+    /// An alias chain that left every local zone stops here; a resolver may continue from it.
+    pub unresolved_target: Option<Name>,
+}
+
+impl LocalAnswer {
+    fn new() -> Self {
+        LocalAnswer {
+            rcode: ResponseCode::NoError,
+            authoritative: true,
+            answers: Vec::new(),
+            authorities: Vec::new(),
+            additionals: Vec::new(),
+            unresolved_target: None,
+        }
+    }
+}
+
+impl Catalog {
+    pub fn new(zones: impl IntoIterator<Item = Zone>) -> Result<Catalog, DuplicateZone> {
+        let mut map = HashMap::new();
+        for zone in zones {
+            let key = LowerName::new(zone.origin());
+            if map.contains_key(&key) {
+                return Err(DuplicateZone(zone.origin().clone()));
+            }
+            map.insert(key, Arc::new(zone));
+        }
+        Ok(Catalog { zones: map })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.zones.is_empty()
+    }
+
+    pub fn zones(&self) -> impl Iterator<Item = &Arc<Zone>> {
+        self.zones.values()
+    }
+
+    /// The deepest zone containing `name` (a child zone wins over its parent, as in NSD).
+    pub fn find(&self, name: &Name) -> Option<&Arc<Zone>> {
+        let mut cur = LowerName::new(name);
+        loop {
+            if let Some(z) = self.zones.get(&cur) {
+                return Some(z);
+            }
+            if cur.is_root() {
+                return None;
+            }
+            cur = cur.base_name();
+        }
+    }
+
+    /// The zone that answers `qtype` at `name`: DS at a child's apex belongs to the parent
+    /// (RFC 4035 §3.1.4.1) when we serve it.
+    fn zone_for(&self, name: &Name, qtype: RecordType) -> Option<&Arc<Zone>> {
+        let zone = self.find(name)?;
+        if qtype == RecordType::DS && zone.origin() == name && !name.is_root() {
+            return self.find(&name.base_name()).or(Some(zone));
+        }
+        Some(zone)
+    }
+
+    /// Answers from local zones, following aliases between them. `None` when no served zone
+    /// contains `qname`.
+    pub fn answer(&self, qname: &Name, qtype: RecordType) -> Option<LocalAnswer> {
+        let mut zone = self.zone_for(qname, qtype)?;
+        let mut out = LocalAnswer::new();
+        let mut name = qname.clone();
+        let mut seen = HashSet::new();
+        for _ in 0..=LOCAL_CNAME_CHAIN {
+            seen.insert(LowerName::new(&name));
+            match zone.lookup(&name, qtype) {
+                Answer::Records(records) => {
+                    out.additionals = self.additional_for(zone, &records);
+                    out.answers.extend(records);
+                    return Some(out);
+                }
+                Answer::Cname { records, target } => {
+                    out.answers.extend(records);
+                    if qtype == RecordType::CNAME || seen.contains(&LowerName::new(&target)) {
+                        return Some(out);
+                    }
+                    match self.zone_for(&target, qtype) {
+                        Some(z) => zone = z,
+                        None => {
+                            out.unresolved_target = Some(target);
+                            return Some(out);
+                        }
+                    }
+                    name = target;
+                }
+                Answer::Referral(delegation) => {
+                    // AA covers the answer section; a bare referral has none (RFC 1034 §4.3.2).
+                    out.authoritative = !out.answers.is_empty();
+                    out.authorities = delegation.ns;
+                    out.additionals = delegation.glue;
+                    return Some(out);
+                }
+                Answer::NoData { soa } => {
+                    out.authorities.push(soa);
+                    return Some(out);
+                }
+                Answer::NxDomain { soa } => {
+                    // RFC 6604 §2.1: the RCODE describes the last name in the chain.
+                    out.rcode = ResponseCode::NXDomain;
+                    out.authorities.push(soa);
+                    return Some(out);
+                }
+                Answer::YxDomain { records, soa } => {
+                    out.rcode = ResponseCode::YXDomain;
+                    out.answers.extend(records);
+                    out.authorities.push(soa);
+                    return Some(out);
+                }
+            }
+        }
+        // The chain is longer than we follow: hand back what we have, as NSD does.
+        Some(out)
+    }
+
+    /// RFC 1035 §3.3: addresses of NS, MX and SRV targets go in the additional section, from
+    /// the zone that answered.
+    fn additional_for(&self, zone: &Zone, records: &[Record]) -> Vec<Record> {
+        let mut out: Vec<Record> = Vec::new();
+        for r in records {
+            let target = match &r.data {
+                RData::NS(ns) => &ns.0,
+                RData::MX(mx) => &mx.exchange,
+                RData::SRV(srv) => &srv.target,
+                _ => continue,
+            };
+            for a in zone.addresses(target) {
+                if !out.contains(&a) {
+                    out.push(a);
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn zone(origin: &str, body: &str) -> Zone {
+        let text = format!(
+            "$ORIGIN {origin}\n$TTL 300\n@ SOA ns1 host 1 2 3 4 60\n@ NS ns1\nns1 A 192.0.2.1\n{body}"
+        );
+        Zone::from_text(&text, Path::new("t.zone"), None).expect("valid zone")
+    }
+
+    fn n(s: &str) -> Name {
+        Name::from_ascii(s).expect("name")
+    }
+
+    fn catalog() -> Catalog {
+        Catalog::new([
+            zone("a.test.", "www CNAME www.b.test.\nmx MX 10 ns1\nout CNAME elsewhere.example.\nsub NS ns1.sub\nns1.sub A 192.0.2.9\n"),
+            zone("b.test.", "www A 192.0.2.2\n"),
+            zone("sub.a.test.", "host A 192.0.2.10\n"),
+        ])
+        .expect("catalog")
+    }
+
+    #[test]
+    fn chases_cname_across_zones() {
+        let a = catalog()
+            .answer(&n("www.a.test."), RecordType::A)
+            .expect("ours");
+        assert_eq!(a.answers.len(), 2);
+        assert!(a.authoritative);
+        assert_eq!(a.rcode, ResponseCode::NoError);
+    }
+
+    #[test]
+    fn mx_gets_additional_addresses() {
+        let a = catalog()
+            .answer(&n("mx.a.test."), RecordType::MX)
+            .expect("ours");
+        assert_eq!(a.additionals.len(), 1);
+    }
+
+    #[test]
+    fn child_zone_wins_and_unknown_names_are_not_ours() {
+        let a = catalog()
+            .answer(&n("host.sub.a.test."), RecordType::A)
+            .expect("ours");
+        assert_eq!(a.answers.len(), 1);
+        assert!(catalog().answer(&n("www.c.test."), RecordType::A).is_none());
+        let out = catalog()
+            .answer(&n("out.a.test."), RecordType::A)
+            .expect("ours");
+        assert_eq!(out.unresolved_target, Some(n("elsewhere.example.")));
+    }
+
+    #[test]
+    fn duplicate_origins_are_rejected() {
+        assert!(Catalog::new([zone("a.test.", ""), zone("a.test.", "")]).is_err());
+    }
+}

@@ -1,0 +1,378 @@
+//! One authoritative zone held in memory: its records grouped by owner name, with every empty
+//! non-terminal present as an empty node so existence checks are a single map lookup.
+//! A `Zone` is immutable once built; reloads and dynamic updates build a new one.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
+
+use super::load::{Located, Location, ZoneError, ZoneErrors, parse_zone_file, parse_zone_text};
+
+/// The records of one owner name, one entry per type, in the order the file gave them.
+#[derive(Debug, Default, Clone)]
+pub struct Node {
+    rrsets: Vec<(RecordType, Vec<Record>)>,
+}
+
+impl Node {
+    /// The RRset of `rtype` at this node, if any.
+    pub fn get(&self, rtype: RecordType) -> Option<&[Record]> {
+        self.rrsets
+            .iter()
+            .find(|(t, _)| *t == rtype)
+            .map(|(_, r)| r.as_slice())
+    }
+
+    /// True for an empty non-terminal: the name exists only because names below it do.
+    pub fn is_empty(&self) -> bool {
+        self.rrsets.is_empty()
+    }
+
+    /// Every RRset at this node.
+    pub fn rrsets(&self) -> impl Iterator<Item = &[Record]> {
+        self.rrsets.iter().map(|(_, r)| r.as_slice())
+    }
+
+    fn insert(&mut self, record: Record) {
+        let rtype = record.record_type();
+        match self.rrsets.iter_mut().find(|(t, _)| *t == rtype) {
+            // RFC 2181 §5: an RRset is a set; a repeated record is the same record.
+            Some((_, set)) => {
+                if !set.iter().any(|r| r.data == record.data) {
+                    set.push(record);
+                }
+            }
+            None => self.rrsets.push((rtype, vec![record])),
+        }
+    }
+}
+
+/// An authoritative zone: apex SOA and NS, and all nodes at or below the origin.
+#[derive(Debug, Clone)]
+pub struct Zone {
+    origin: Name,
+    nodes: HashMap<LowerName, Node>,
+    soa: Record,
+    record_count: usize,
+}
+
+impl Zone {
+    /// Loads and validates a zone file. `origin` defaults to the file's `$ORIGIN`/SOA owner.
+    pub fn from_file(path: &Path, origin: Option<&Name>) -> Result<Zone, ZoneErrors> {
+        let records = parse_zone_file(path, origin)?;
+        Zone::from_records(origin, records, path)
+    }
+
+    /// Parses and validates zone text as if read from `file`.
+    pub fn from_text(text: &str, file: &Path, origin: Option<&Name>) -> Result<Zone, ZoneErrors> {
+        let records = parse_zone_text(text, file, origin)?;
+        Zone::from_records(origin, records, file)
+    }
+
+    /// Builds a zone, checking the RFC 1034/1035/2181 rules a server must not serve around:
+    /// exactly one SOA at the apex, NS at the apex, nothing outside the origin, no CNAME
+    /// beside other data, nothing below a zone cut or a DNAME except glue addresses.
+    pub fn from_records(
+        origin: Option<&Name>,
+        records: Vec<Located>,
+        file: &Path,
+    ) -> Result<Zone, ZoneErrors> {
+        let mut errors = Vec::new();
+        let mut err = |at: &Location, reason: String| {
+            errors.push(ZoneError {
+                at: at.clone(),
+                reason,
+            })
+        };
+        let origin = match origin {
+            Some(o) => o.clone(),
+            None => match records
+                .iter()
+                .find(|r| r.record.record_type() == RecordType::SOA)
+            {
+                Some(soa) => soa.record.name.clone(),
+                None => {
+                    return Err(ZoneErrors::one(
+                        file,
+                        1,
+                        "no SOA record and no origin given",
+                    ));
+                }
+            },
+        };
+        let apex = LowerName::new(&origin);
+
+        let mut soa: Option<&Located> = None;
+        let mut nodes: HashMap<LowerName, Node> = HashMap::new();
+        let mut first_line: HashMap<(LowerName, RecordType), &Location> = HashMap::new();
+        for loc in &records {
+            let r = &loc.record;
+            let name = LowerName::new(&r.name);
+            if !apex.zone_of(&name) {
+                err(
+                    &loc.at,
+                    format!("{} is outside the zone {}", r.name, origin),
+                );
+                continue;
+            }
+            if r.record_type() == RecordType::SOA {
+                if name != apex {
+                    err(
+                        &loc.at,
+                        format!("SOA at {} is not at the zone apex {}", r.name, origin),
+                    );
+                    continue;
+                }
+                if let Some(first) = soa {
+                    err(
+                        &loc.at,
+                        format!("second SOA record (the first is at {})", first.at),
+                    );
+                    continue;
+                }
+                soa = Some(loc);
+            }
+            first_line
+                .entry((name.clone(), r.record_type()))
+                .or_insert(&loc.at);
+            nodes.entry(name).or_default().insert(r.clone());
+        }
+        let Some(soa) = soa else {
+            let line = records.first().map_or(1, |r| r.at.line);
+            return Err(ZoneErrors::one(
+                file,
+                line,
+                format!("zone {origin} has no SOA record at its apex"),
+            ));
+        };
+        if nodes
+            .get(&apex)
+            .and_then(|n| n.get(RecordType::NS))
+            .is_none()
+        {
+            err(
+                &soa.at,
+                format!("zone {origin} has no NS records at its apex"),
+            );
+        }
+
+        // Per-name checks, then checks of names below zone cuts and DNAMEs.
+        let mut names: Vec<&LowerName> = nodes.keys().collect();
+        names.sort_by_key(|n| n.num_labels());
+        for name in &names {
+            let node = &nodes[*name];
+            let at = |t: RecordType| first_line.get(&((*name).clone(), t)).copied();
+            if let Some(cname) = node.get(RecordType::CNAME) {
+                let loc = at(RecordType::CNAME).unwrap_or(&soa.at);
+                if node.rrsets.len() > 1 {
+                    err(
+                        loc,
+                        format!(
+                            "CNAME at {} beside other data (RFC 1034 §3.6.2)",
+                            cname[0].name
+                        ),
+                    );
+                } else if cname.len() > 1 {
+                    err(loc, format!("more than one CNAME at {}", cname[0].name));
+                }
+            }
+            if let Some(d) = node.get(RecordType::DNAME)
+                && d.len() > 1
+            {
+                let loc = at(RecordType::DNAME).unwrap_or(&soa.at);
+                err(
+                    loc,
+                    format!("more than one DNAME at {} (RFC 6672 §2.4)", d[0].name),
+                );
+            }
+            // Walk the ancestors strictly between the apex and this name.
+            let mut up = name.base_name();
+            while up.num_labels() > apex.num_labels() {
+                if let Some(parent) = nodes.get(&up) {
+                    let cut = parent.get(RecordType::NS).is_some();
+                    let dname = parent.get(RecordType::DNAME).is_some();
+                    let only_glue = node
+                        .rrsets
+                        .iter()
+                        .all(|(t, _)| matches!(t, RecordType::A | RecordType::AAAA));
+                    if (cut && !only_glue) || dname {
+                        for (t, set) in &node.rrsets {
+                            if cut && matches!(t, RecordType::A | RecordType::AAAA) {
+                                continue;
+                            }
+                            let loc = at(*t).unwrap_or(&soa.at);
+                            let what = if dname { "DNAME" } else { "zone cut" };
+                            err(
+                                loc,
+                                format!(
+                                    "{} {} is below the {what} at {} and would be occluded",
+                                    set[0].name, t, up
+                                ),
+                            );
+                        }
+                        break;
+                    }
+                }
+                up = up.base_name();
+            }
+        }
+        // Checks at a zone cut itself: only NS, DS and glue addresses belong there.
+        for name in &names {
+            let node = &nodes[*name];
+            if **name == apex || node.get(RecordType::NS).is_none() {
+                continue;
+            }
+            for (t, set) in &node.rrsets {
+                if !matches!(
+                    t,
+                    RecordType::NS | RecordType::DS | RecordType::A | RecordType::AAAA
+                ) {
+                    let loc = first_line
+                        .get(&((*name).clone(), *t))
+                        .copied()
+                        .unwrap_or(&soa.at);
+                    err(
+                        loc,
+                        format!(
+                            "{} {} sits at the zone cut {} and would be occluded",
+                            set[0].name, t, set[0].name
+                        ),
+                    );
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ZoneErrors(errors));
+        }
+
+        // Empty non-terminals: every ancestor up to the apex exists.
+        let owners: Vec<LowerName> = nodes.keys().cloned().collect();
+        for owner in owners {
+            let mut up = owner;
+            while up.num_labels() > apex.num_labels() {
+                up = up.base_name();
+                nodes.entry(up.clone()).or_default();
+            }
+        }
+        let record_count = nodes
+            .values()
+            .map(|n| n.rrsets().map(<[Record]>::len).sum::<usize>())
+            .sum();
+        Ok(Zone {
+            origin,
+            nodes,
+            soa: soa.record.clone(),
+            record_count,
+        })
+    }
+
+    pub fn origin(&self) -> &Name {
+        &self.origin
+    }
+
+    /// Number of records in the zone (as written, duplicates removed).
+    pub fn record_count(&self) -> usize {
+        self.record_count
+    }
+
+    /// The zone's serial number, from its SOA.
+    pub fn serial(&self) -> u32 {
+        match &self.soa.data {
+            RData::SOA(soa) => soa.serial,
+            _ => 0,
+        }
+    }
+
+    pub fn node(&self, name: &LowerName) -> Option<&Node> {
+        self.nodes.get(name)
+    }
+
+    /// The SOA to put in the authority section of a negative answer. RFC 2308 §3: its TTL is
+    /// the smaller of the SOA's own TTL and its MINIMUM field.
+    pub fn negative_soa(&self) -> Record {
+        let mut soa = self.soa.clone();
+        if let RData::SOA(data) = &soa.data {
+            soa.ttl = soa.ttl.min(data.minimum);
+        }
+        soa
+    }
+
+    /// The apex SOA as stored.
+    pub fn soa(&self) -> &Record {
+        &self.soa
+    }
+
+    /// Every record of the zone (for transfers, `zone check` and tests).
+    pub fn records(&self) -> impl Iterator<Item = &Record> {
+        self.nodes.values().flat_map(|n| n.rrsets().flatten())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zone(text: &str) -> Result<Zone, ZoneErrors> {
+        Zone::from_text(text, Path::new("t.zone"), None)
+    }
+
+    const HEAD: &str =
+        "$ORIGIN example.test.\n$TTL 300\n@ SOA ns1 host 1 2 3 4 60\n@ NS ns1\nns1 A 192.0.2.1\n";
+
+    fn first_error(text: &str) -> String {
+        zone(text).expect_err("must fail").0[0].to_string()
+    }
+
+    #[test]
+    fn valid_zone_loads_with_empty_non_terminals() {
+        let z = zone(&format!("{HEAD}a.b.c A 192.0.2.2\n")).expect("valid");
+        assert_eq!(z.record_count(), 4);
+        let ent = LowerName::new(&Name::from_ascii("b.c.example.test.").expect("name"));
+        assert!(z.node(&ent).expect("ENT exists").is_empty());
+        assert_eq!(z.negative_soa().ttl, 60);
+    }
+
+    #[test]
+    fn rejects_cname_beside_data() {
+        assert_eq!(
+            first_error(&format!("{HEAD}www CNAME ns1\nwww TXT hi\n")),
+            "t.zone:6: CNAME at www.example.test. beside other data (RFC 1034 §3.6.2)"
+        );
+    }
+
+    #[test]
+    fn rejects_data_outside_origin() {
+        assert_eq!(
+            first_error(&format!("{HEAD}www.other. A 192.0.2.9\n")),
+            "t.zone:6: www.other. is outside the zone example.test."
+        );
+    }
+
+    #[test]
+    fn rejects_missing_soa_and_second_soa_and_missing_ns() {
+        assert!(first_error("$ORIGIN example.test.\n$TTL 1\nwww A 192.0.2.1\n").contains("no SOA"));
+        assert_eq!(
+            first_error(&format!("{HEAD}@ SOA ns2 host 2 2 3 4 5\n")),
+            "t.zone:6: second SOA record (the first is at t.zone:3)"
+        );
+        assert!(
+            first_error("$ORIGIN example.test.\n$TTL 1\n@ SOA ns1 host 1 2 3 4 5\n")
+                .contains("no NS records")
+        );
+    }
+
+    #[test]
+    fn rejects_data_below_a_cut_but_allows_glue() {
+        let ok = format!("{HEAD}sub NS ns.sub\nns.sub A 192.0.2.3\n");
+        assert!(zone(&ok).is_ok());
+        assert_eq!(
+            first_error(&format!("{ok}www.sub TXT hidden\n")),
+            "t.zone:8: www.sub.example.test. TXT is below the zone cut at sub.example.test. and would be occluded"
+        );
+        assert!(
+            first_error(&format!("{ok}sub MX 10 ns1\n"))
+                .starts_with("t.zone:8: sub.example.test. MX sits at the zone cut")
+        );
+    }
+}

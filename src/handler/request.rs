@@ -1,0 +1,198 @@
+//! The edge of the handler: raw bytes become a narrow, validated [`Request`] exactly once, or a
+//! [`Malformed`] that says how to reply (or that nothing should be sent at all).
+
+use std::net::SocketAddr;
+
+use hickory_proto::op::{Header, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{DNSClass, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+
+/// The transport a request arrived on; it decides the response size limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+/// The EDNS(0) facts of a request (RFC 6891 §6.1.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EdnsInfo {
+    /// The requestor's UDP payload size, raised to 512 (RFC 6891 §6.2.5).
+    pub payload: u16,
+    pub version: u8,
+    pub dnssec_ok: bool,
+}
+
+/// One well-formed query.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub id: u16,
+    pub op_code: OpCode,
+    pub recursion_desired: bool,
+    pub checking_disabled: bool,
+    /// The question exactly as sent (original case, echoed back).
+    pub query: Query,
+    pub edns: Option<EdnsInfo>,
+    pub src: SocketAddr,
+    pub transport: Transport,
+}
+
+/// Why a packet is not a request we can answer normally.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Malformed {
+    /// Not worth a reply: too short for a header, or itself a response (answering responses
+    /// invites reflection loops).
+    Drop,
+    /// Reply with just this RCODE, echoing the header (and question, when one parsed).
+    Reply {
+        id: u16,
+        op_code: OpCode,
+        recursion_desired: bool,
+        query: Option<Query>,
+        rcode: ResponseCode,
+    },
+}
+
+impl Request {
+    /// Parses and validates a query. Anything malformed stops here.
+    pub fn parse(
+        bytes: &[u8],
+        src: SocketAddr,
+        transport: Transport,
+    ) -> Result<Request, Malformed> {
+        let header = Header::read(&mut BinDecoder::new(bytes)).map_err(|_| Malformed::Drop)?;
+        let meta = header.metadata;
+        if meta.message_type == MessageType::Response {
+            return Err(Malformed::Drop);
+        }
+        let reply = |rcode, query| Malformed::Reply {
+            id: meta.id,
+            op_code: meta.op_code,
+            recursion_desired: meta.recursion_desired,
+            query,
+            rcode,
+        };
+        let message = match Message::from_vec(bytes) {
+            Ok(m) => m,
+            // An opcode we do not implement gets NOTIMP even when its body is odd (RFC 1035 §4.1.1).
+            Err(_) if meta.op_code != OpCode::Query => {
+                return Err(reply(ResponseCode::NotImp, None));
+            }
+            Err(_) => return Err(reply(ResponseCode::FormErr, None)),
+        };
+        let query = (message.queries.len() == 1).then(|| message.queries[0].clone());
+        if meta.op_code != OpCode::Query {
+            return Err(reply(ResponseCode::NotImp, query));
+        }
+        // RFC 1035 §4.1.2 and NSD: a standard query has one question and no answer or
+        // authority records.
+        let Some(query) = query else {
+            return Err(reply(ResponseCode::FormErr, None));
+        };
+        if header.counts.answers != 0 || header.counts.authorities != 0 {
+            return Err(reply(ResponseCode::FormErr, Some(query)));
+        }
+        if matches!(query.query_type(), RecordType::OPT) {
+            return Err(reply(ResponseCode::FormErr, Some(query)));
+        }
+        let edns = message.edns.as_ref().map(|e| EdnsInfo {
+            payload: e.max_payload().max(crate::limits::CLASSIC_UDP_PAYLOAD),
+            version: e.version(),
+            dnssec_ok: e.flags().dnssec_ok,
+        });
+        Ok(Request {
+            id: meta.id,
+            op_code: meta.op_code,
+            recursion_desired: meta.recursion_desired,
+            checking_disabled: meta.checking_disabled,
+            query,
+            edns,
+            src,
+            transport,
+        })
+    }
+
+    /// True when the question is for class IN (the only class tern serves).
+    pub fn is_class_in(&self) -> bool {
+        self.query.query_class() == DNSClass::IN
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hickory_proto::rr::Name;
+
+    use super::*;
+
+    fn src() -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], 5353))
+    }
+
+    fn query_bytes(edit: impl FnOnce(&mut Message)) -> Vec<u8> {
+        let mut m = Message::query();
+        m.metadata.id = 7;
+        m.add_query(Query::query(
+            Name::from_ascii("Www.Example.test.").expect("name"),
+            RecordType::A,
+        ));
+        edit(&mut m);
+        m.to_vec().expect("encode")
+    }
+
+    #[test]
+    fn parses_a_plain_query() {
+        let r = Request::parse(&query_bytes(|_| {}), src(), Transport::Udp).expect("valid");
+        assert_eq!(r.id, 7);
+        assert_eq!(r.query.name().to_ascii(), "Www.Example.test.");
+        assert!(r.edns.is_none());
+    }
+
+    #[test]
+    fn short_packets_and_responses_are_dropped() {
+        assert_eq!(
+            Request::parse(&[1, 2, 3], src(), Transport::Udp).err(),
+            Some(Malformed::Drop)
+        );
+        let resp = query_bytes(|m| m.metadata.message_type = MessageType::Response);
+        assert_eq!(
+            Request::parse(&resp, src(), Transport::Udp).err(),
+            Some(Malformed::Drop)
+        );
+    }
+
+    #[test]
+    fn truncated_and_multi_question_packets_are_formerr() {
+        let bytes = query_bytes(|_| {});
+        let short = &bytes[..bytes.len() - 3];
+        assert!(matches!(
+            Request::parse(short, src(), Transport::Udp),
+            Err(Malformed::Reply {
+                rcode: ResponseCode::FormErr,
+                ..
+            })
+        ));
+        let two = query_bytes(|m| {
+            m.add_query(Query::query(Name::root(), RecordType::NS));
+        });
+        assert!(matches!(
+            Request::parse(&two, src(), Transport::Udp),
+            Err(Malformed::Reply {
+                rcode: ResponseCode::FormErr,
+                query: None,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn unknown_opcode_is_notimp() {
+        let bytes = query_bytes(|m| m.metadata.op_code = OpCode::Status);
+        assert!(matches!(
+            Request::parse(&bytes, src(), Transport::Udp),
+            Err(Malformed::Reply {
+                rcode: ResponseCode::NotImp,
+                ..
+            })
+        ));
+    }
+}

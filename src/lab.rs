@@ -1,0 +1,261 @@
+//! The simulated internet: root, TLD and leaf name servers on loopback addresses (port 53),
+//! described by `zones/hierarchy/lab.toml`. Used by `tern lab`, the tests and the benchmarks,
+//! so nothing ever needs the real internet. Each server is a tern authoritative server with
+//! recursion off; an address listed in glue without a server is a silent server.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use hickory_proto::rr::Name;
+use serde::Deserialize;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::task::JoinSet;
+
+use crate::authority::{Catalog, Zone, ZoneErrors};
+use crate::handler::{Handler, HandlerConfig};
+use crate::metrics::Metrics;
+use crate::server::{Server, Shutdown};
+
+/// The lab files compiled into the binary, so `tern lab` works from any folder.
+const EMBEDDED: &[(&str, &str)] = &[
+    ("lab.toml", include_str!("../zones/hierarchy/lab.toml")),
+    ("root.hints", include_str!("../zones/hierarchy/root.hints")),
+    ("root.zone", include_str!("../zones/hierarchy/root.zone")),
+    ("test.zone", include_str!("../zones/hierarchy/test.zone")),
+    (
+        "example.zone",
+        include_str!("../zones/hierarchy/example.zone"),
+    ),
+    (
+        "alpha.test.zone",
+        include_str!("../zones/hierarchy/alpha.test.zone"),
+    ),
+    (
+        "deep.alpha.test.zone",
+        include_str!("../zones/hierarchy/deep.alpha.test.zone"),
+    ),
+    (
+        "beta.example.zone",
+        include_str!("../zones/hierarchy/beta.example.zone"),
+    ),
+    (
+        "glueless.test.zone",
+        include_str!("../zones/hierarchy/glueless.test.zone"),
+    ),
+    (
+        "lame.test.zone",
+        include_str!("../zones/hierarchy/lame.test.zone"),
+    ),
+    (
+        "silent.test.zone",
+        include_str!("../zones/hierarchy/silent.test.zone"),
+    ),
+    (
+        "big.test.zone",
+        include_str!("../zones/hierarchy/big.test.zone"),
+    ),
+];
+
+/// Why the lab cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    #[error("lab.toml: {0}")]
+    Manifest(#[from] toml::de::Error),
+    #[error("lab file {0} is missing")]
+    Missing(String),
+    #[error("{0}")]
+    Zone(#[from] ZoneErrors),
+    #[error("bad zone origin {origin}: {reason}")]
+    Origin { origin: String, reason: String },
+    #[error("{addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Catalog(#[from] crate::authority::DuplicateZone),
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Manifest {
+    server: Vec<ServerEntry>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerEntry {
+    name: String,
+    addr: IpAddr,
+    zones: Vec<ZoneEntry>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ZoneEntry {
+    origin: String,
+    file: String,
+}
+
+/// The lab's text files (manifest, zones, hints), by file name.
+#[derive(Debug, Clone)]
+pub struct LabFiles {
+    files: HashMap<String, String>,
+}
+
+/// One simulated name server, ready to bind.
+#[derive(Debug)]
+pub struct LabServer {
+    pub name: String,
+    pub addr: IpAddr,
+    pub catalog: Catalog,
+}
+
+impl LabFiles {
+    /// The hierarchy shipped in `zones/hierarchy/`, compiled in.
+    pub fn embedded() -> LabFiles {
+        LabFiles {
+            files: EMBEDDED
+                .iter()
+                .map(|(n, t)| (n.to_string(), t.to_string()))
+                .collect(),
+        }
+    }
+
+    /// A hierarchy read from a folder holding `lab.toml` and the files it names.
+    pub fn from_dir(dir: &Path) -> Result<LabFiles, LabError> {
+        let read = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read_to_string(&path).map_err(|source| LabError::Read { path, source })
+        };
+        let manifest = read("lab.toml")?;
+        let parsed: Manifest = toml::from_str(&manifest)?;
+        let mut files = HashMap::new();
+        for z in parsed.server.iter().flat_map(|s| &s.zones) {
+            if !files.contains_key(&z.file) {
+                files.insert(z.file.clone(), read(&z.file)?);
+            }
+        }
+        files.insert("root.hints".to_string(), read("root.hints")?);
+        files.insert("lab.toml".to_string(), manifest);
+        Ok(LabFiles { files })
+    }
+
+    /// Moves every address `127.0.0.x` to `127.<n>.0.x`, so tests can run several labs at once.
+    pub fn on_subnet(&self, n: u8) -> LabFiles {
+        let to = format!("127.{n}.0.");
+        LabFiles {
+            files: self
+                .files
+                .iter()
+                .map(|(k, v)| (k.clone(), v.replace("127.0.0.", &to)))
+                .collect(),
+        }
+    }
+
+    fn get(&self, name: &str) -> Result<&str, LabError> {
+        self.files
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| LabError::Missing(name.to_string()))
+    }
+
+    /// The root hints pointing at this lab's root servers.
+    pub fn root_hints(&self) -> Result<&str, LabError> {
+        self.get("root.hints")
+    }
+
+    /// The text of one zone file of the lab.
+    pub fn file(&self, name: &str) -> Result<&str, LabError> {
+        self.get(name)
+    }
+
+    /// Parses the manifest and every zone.
+    pub fn servers(&self) -> Result<Vec<LabServer>, LabError> {
+        let manifest: Manifest = toml::from_str(self.get("lab.toml")?)?;
+        let mut parsed: HashMap<(String, String), Zone> = HashMap::new();
+        let mut out = Vec::new();
+        for entry in manifest.server {
+            let mut zones = Vec::new();
+            for z in &entry.zones {
+                let key = (z.origin.clone(), z.file.clone());
+                if !parsed.contains_key(&key) {
+                    let origin = Name::from_ascii(&z.origin).map_err(|e| LabError::Origin {
+                        origin: z.origin.clone(),
+                        reason: e.to_string(),
+                    })?;
+                    let zone =
+                        Zone::from_text(self.get(&z.file)?, Path::new(&z.file), Some(&origin))?;
+                    parsed.insert(key.clone(), zone);
+                }
+                if let Some(zone) = parsed.get(&key) {
+                    zones.push(zone.clone());
+                }
+            }
+            out.push(LabServer {
+                name: entry.name,
+                addr: entry.addr,
+                catalog: Catalog::new(zones)?,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Binds every lab server on `addr:port` (UDP and TCP) and serves until `shutdown`.
+/// Returns once all sockets are bound, so queries can be sent right away.
+pub async fn start(
+    files: &LabFiles,
+    port: u16,
+    shutdown: Shutdown,
+) -> Result<JoinSet<()>, LabError> {
+    let mut tasks = JoinSet::new();
+    for server in files.servers()? {
+        let addr = SocketAddr::new(server.addr, port);
+        let bind_err = |source| LabError::Bind { addr, source };
+        let udp = UdpSocket::bind(addr).await.map_err(bind_err)?;
+        let tcp = TcpListener::bind(addr).await.map_err(bind_err)?;
+        let handler = Arc::new(Handler::new(
+            server.catalog,
+            HandlerConfig::default(),
+            Arc::new(Metrics::default()),
+        ));
+        tracing::debug!(server = %server.name, %addr, "lab server up");
+        tasks.spawn(Server::new(vec![udp], vec![tcp], handler).run(shutdown.clone()));
+    }
+    Ok(tasks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_lab_parses() {
+        let servers = LabFiles::embedded().servers().expect("lab zones are valid");
+        assert!(servers.len() >= 10);
+        assert!(
+            servers.iter().any(|s| s.catalog.is_empty()),
+            "the lame server serves nothing"
+        );
+    }
+
+    #[test]
+    fn subnet_rewrite_moves_all_addresses() {
+        let lab = LabFiles::embedded().on_subnet(42);
+        assert!(lab.root_hints().expect("hints").contains("127.42.0.11"));
+        assert!(
+            lab.servers()
+                .expect("valid")
+                .iter()
+                .all(|s| s.addr.to_string().starts_with("127.42.0."))
+        );
+    }
+}

@@ -1,0 +1,261 @@
+//! The `tern` command line: parses arguments, binds sockets, and wires the library together.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use hickory_proto::rr::Name;
+use tokio::net::{TcpListener, UdpSocket};
+use tracing_subscriber::EnvFilter;
+
+use tern::authority::{Catalog, Zone};
+use tern::config::{Config, ZoneConfig};
+use tern::handler::{Handler, HandlerConfig};
+use tern::lab::{self, LabFiles};
+use tern::metrics::Metrics;
+use tern::server::{Server, TcpLimits, shutdown};
+
+#[derive(Parser)]
+#[command(
+    name = "tern",
+    version,
+    about = "A recursive, caching DNS resolver with an embedded authoritative server"
+)]
+struct Cli {
+    /// Log level filter (error, warn, info, debug, trace); RUST_LOG overrides it.
+    #[arg(long, global = true, default_value = "info")]
+    log_level: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve DNS on the configured addresses (UDP and TCP).
+    Serve(ServeArgs),
+    /// Zone file tools.
+    #[command(subcommand)]
+    Zone(ZoneCommand),
+    /// Start the simulated internet (root, TLD and leaf servers on 127.0.0.x:53) from the
+    /// hierarchy compiled into tern, for demos and experiments. Needs root for port 53.
+    Lab(LabArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// TOML configuration file; flags below override it.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Address to serve on, UDP and TCP (repeatable), e.g. 127.0.0.1:5300.
+    #[arg(long = "listen", value_name = "ADDR:PORT")]
+    listen: Vec<SocketAddr>,
+    /// Zone to serve authoritatively (repeatable), e.g. cluster.test.=zones/cluster.test.zone.
+    #[arg(long = "zone", value_name = "ORIGIN=PATH", value_parser = parse_zone_arg)]
+    zones: Vec<ZoneConfig>,
+    /// Authoritative only: names outside every served zone get REFUSED.
+    #[arg(long)]
+    no_recursion: bool,
+}
+
+#[derive(Subcommand)]
+enum ZoneCommand {
+    /// Validate a zone file: prints its record count, or `file:line: reason` for each error.
+    Check {
+        /// The zone file.
+        path: PathBuf,
+        /// The zone's origin; defaults to the file's $ORIGIN / SOA owner.
+        #[arg(long)]
+        origin: Option<String>,
+    },
+}
+
+#[derive(Args)]
+struct LabArgs {
+    /// Read the hierarchy from this folder (holding lab.toml) instead of the compiled-in one.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+}
+
+fn parse_zone_arg(s: &str) -> Result<ZoneConfig, String> {
+    let (origin, file) = s.split_once('=').ok_or("expected ORIGIN=PATH")?;
+    Ok(ZoneConfig {
+        origin: origin.to_string(),
+        file: PathBuf::from(file),
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cli.log_level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tern: cannot start runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve(args).await,
+            Command::Zone(ZoneCommand::Check { path, origin }) => zone_check(path, origin),
+            Command::Lab(args) => run_lab(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("{msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse_origin(origin: &str) -> Result<Name, String> {
+    let mut name = Name::from_ascii(origin).map_err(|e| format!("bad origin {origin}: {e}"))?;
+    name.set_fqdn(true);
+    Ok(name)
+}
+
+fn zone_check(path: PathBuf, origin: Option<String>) -> Result<(), String> {
+    let origin = origin.as_deref().map(parse_origin).transpose()?;
+    let zone = Zone::from_file(&path, origin.as_ref()).map_err(|e| e.to_string())?;
+    println!(
+        "{}: zone {} serial {} is valid: {} records",
+        path.display(),
+        zone.origin(),
+        zone.serial(),
+        zone.record_count()
+    );
+    Ok(())
+}
+
+fn load_catalog(zones: &[ZoneConfig]) -> Result<Catalog, String> {
+    let mut loaded = Vec::new();
+    let mut errors = Vec::new();
+    for z in zones {
+        let origin = parse_origin(&z.origin)?;
+        match Zone::from_file(&z.file, Some(&origin)) {
+            Ok(zone) => {
+                tracing::info!(zone = %zone.origin(), serial = zone.serial(), records = zone.record_count(), "zone loaded");
+                loaded.push(zone);
+            }
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors.join("\n"));
+    }
+    Catalog::new(loaded).map_err(|e| e.to_string())
+}
+
+async fn bind(addrs: &[SocketAddr]) -> Result<(Vec<UdpSocket>, Vec<TcpListener>), String> {
+    let mut udp = Vec::new();
+    let mut tcp = Vec::new();
+    for addr in addrs {
+        udp.push(
+            UdpSocket::bind(addr)
+                .await
+                .map_err(|e| format!("udp {addr}: {e}"))?,
+        );
+        tcp.push(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("tcp {addr}: {e}"))?,
+        );
+    }
+    Ok((udp, tcp))
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let mut config = match &args.config {
+        Some(path) => Config::from_file(path).map_err(|e| e.to_string())?,
+        None => Config::default(),
+    };
+    if !args.listen.is_empty() {
+        config.server.listen = args.listen.clone();
+    }
+    config.zones.extend(args.zones.iter().cloned());
+    config.server.no_recursion |= args.no_recursion;
+    if config.server.listen.is_empty() {
+        config
+            .server
+            .listen
+            .push(SocketAddr::from(([127, 0, 0, 1], 5300)));
+    }
+    let limits = config.server_limits().map_err(|e| e.to_string())?;
+    let catalog = load_catalog(&config.zones)?;
+    let (udp, tcp) = bind(&config.server.listen).await?;
+    let metrics = Arc::new(Metrics::default());
+    let handler = Arc::new(Handler::new(
+        catalog,
+        HandlerConfig {
+            edns_payload: limits.edns_udp_payload,
+        },
+        Arc::clone(&metrics),
+    ));
+    let server = Server::new(udp, tcp, handler).with_tcp_limits(TcpLimits {
+        idle_timeout: Duration::from_millis(limits.tcp_idle_timeout_ms),
+        max_connections: limits.tcp_max_connections,
+        pipeline_depth: limits.tcp_pipeline_depth,
+    });
+    for addr in &config.server.listen {
+        tracing::info!(%addr, "serving");
+    }
+    let (trigger, signal) = shutdown::channel();
+    let running = tokio::spawn(server.run(signal));
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    trigger.fire();
+    let _ = running.await;
+    eprint!("{metrics}");
+    Ok(())
+}
+
+async fn run_lab(args: LabArgs) -> Result<(), String> {
+    let files = match &args.dir {
+        Some(dir) => LabFiles::from_dir(dir).map_err(|e| e.to_string())?,
+        None => LabFiles::embedded(),
+    };
+    let (trigger, signal) = shutdown::channel();
+    let mut tasks = lab::start(&files, 53, signal)
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!("simulated internet up; root servers 127.0.0.11 and 127.0.0.12");
+    wait_for_signal().await;
+    trigger.fire();
+    while tasks.join_next().await.is_some() {}
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,72 @@
+//! Bytes in, bytes out: the listeners. A [`Server`] takes sockets that are already bound (only
+//! `main` and tests bind), hands each request to the [`Handler`], and stops on shutdown.
+
+pub mod shutdown;
+pub mod tcp;
+pub mod udp;
+
+use std::sync::Arc;
+
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::task::JoinSet;
+
+pub use shutdown::{Shutdown, ShutdownTrigger};
+pub use tcp::TcpLimits;
+
+use crate::handler::Handler;
+use crate::limits::{TCP_IDLE_TIMEOUT_MS, TCP_MAX_CONNECTIONS, TCP_PIPELINE_DEPTH};
+
+impl Default for TcpLimits {
+    fn default() -> Self {
+        TcpLimits {
+            idle_timeout: std::time::Duration::from_millis(TCP_IDLE_TIMEOUT_MS.default),
+            max_connections: TCP_MAX_CONNECTIONS.default,
+            pipeline_depth: TCP_PIPELINE_DEPTH.default,
+        }
+    }
+}
+
+/// A set of bound listeners serving one handler.
+pub struct Server {
+    udp: Vec<UdpSocket>,
+    tcp: Vec<TcpListener>,
+    handler: Arc<Handler>,
+    tcp_limits: TcpLimits,
+}
+
+impl Server {
+    pub fn new(udp: Vec<UdpSocket>, tcp: Vec<TcpListener>, handler: Arc<Handler>) -> Server {
+        Server {
+            udp,
+            tcp,
+            handler,
+            tcp_limits: TcpLimits::default(),
+        }
+    }
+
+    pub fn with_tcp_limits(mut self, limits: TcpLimits) -> Server {
+        self.tcp_limits = limits;
+        self
+    }
+
+    /// Serves until `shutdown` fires, then waits for the listeners to stop.
+    pub async fn run(self, shutdown: Shutdown) {
+        let mut tasks = JoinSet::new();
+        for socket in self.udp {
+            tasks.spawn(udp::serve(
+                Arc::new(socket),
+                Arc::clone(&self.handler),
+                shutdown.clone(),
+            ));
+        }
+        for listener in self.tcp {
+            tasks.spawn(tcp::serve(
+                listener,
+                Arc::clone(&self.handler),
+                self.tcp_limits,
+                shutdown.clone(),
+            ));
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+}

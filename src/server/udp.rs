@@ -1,0 +1,40 @@
+//! UDP listener: one receive loop per socket; each datagram is answered on its own task so a
+//! slow recursive lookup never blocks the cache hits behind it.
+
+use std::sync::Arc;
+
+use tokio::net::UdpSocket;
+use tracing::{debug, warn};
+
+use super::shutdown::Shutdown;
+use crate::handler::{Handler, Transport};
+
+/// RFC 6891 §6.2.5 allows requests up to 64 KiB; anything longer is not DNS.
+const MAX_DATAGRAM: usize = 65_535;
+
+pub(super) async fn serve(socket: Arc<UdpSocket>, handler: Arc<Handler>, mut shutdown: Shutdown) {
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    loop {
+        let (len, src) = tokio::select! {
+            _ = shutdown.recv() => return,
+            r = socket.recv_from(&mut buf) => match r {
+                Ok(r) => r,
+                Err(e) => {
+                    // ICMP errors from earlier sends surface here on some systems; keep serving.
+                    debug!(error = %e, "udp receive error");
+                    continue;
+                }
+            },
+        };
+        let packet = buf[..len].to_vec();
+        let socket = Arc::clone(&socket);
+        let handler = Arc::clone(&handler);
+        tokio::spawn(async move {
+            if let Some(reply) = handler.handle_bytes(&packet, src, Transport::Udp).await
+                && let Err(e) = socket.send_to(&reply, src).await
+            {
+                warn!(client = %src, error = %e, "udp send failed");
+            }
+        });
+    }
+}

@@ -1,0 +1,4 @@
+//! One integration-test binary: every module starts real servers on loopback and talks to them
+//! over real sockets.
+
+mod support;

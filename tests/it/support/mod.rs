@@ -1,0 +1,195 @@
+//! Shared test support: start tern servers on loopback and query them over real sockets.
+//!
+//! Every test uses its own loopback subnet `127.<n>.0.x` (see `subnet`), so tests run in
+//! parallel on port 53 without colliding.
+
+#![allow(dead_code)]
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
+use hickory_proto::rr::{Name, Record, RecordType};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+
+use tern::authority::{Catalog, Zone};
+use tern::handler::{Handler, HandlerConfig};
+use tern::metrics::Metrics;
+use tern::server::{Server, ShutdownTrigger, shutdown};
+
+/// How long a test waits for any one reply before failing.
+pub(crate) const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A loopback address on a test's own subnet: `127.<subnet>.0.<host>`.
+pub(crate) fn addr(subnet: u8, host: u8) -> IpAddr {
+    IpAddr::from([127, subnet, 0, host])
+}
+
+pub(crate) fn name(s: &str) -> Name {
+    Name::from_ascii(s).expect("test name")
+}
+
+/// Parses zone text (test zones are tables of zone-file text, not code).
+pub(crate) fn zone(origin: &str, text: &str) -> Zone {
+    Zone::from_text(
+        text,
+        Path::new(&format!("{origin}zone")),
+        Some(&name(origin)),
+    )
+    .expect("test zone is valid")
+}
+
+/// A running tern server; stops when dropped.
+pub(crate) struct TestServer {
+    pub(crate) addr: SocketAddr,
+    pub(crate) handler: Arc<Handler>,
+    trigger: ShutdownTrigger,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.trigger.fire();
+    }
+}
+
+/// Starts an authoritative-only tern on `addr` (port 0 picks a free port) serving `zones`.
+pub(crate) async fn start_authoritative(addr: SocketAddr, zones: Vec<Zone>) -> TestServer {
+    let catalog = Catalog::new(zones).expect("no duplicate zones");
+    let handler = Arc::new(Handler::new(
+        catalog,
+        HandlerConfig::default(),
+        Arc::new(Metrics::default()),
+    ));
+    start_with_handler(addr, handler).await
+}
+
+/// Binds UDP and TCP on the same address and port and serves `handler` there.
+pub(crate) async fn start_with_handler(addr: SocketAddr, handler: Arc<Handler>) -> TestServer {
+    let (udp, tcp) = bind_pair(addr).await;
+    let addr = udp.local_addr().expect("bound");
+    let (trigger, signal) = shutdown::channel();
+    tokio::spawn(Server::new(vec![udp], vec![tcp], Arc::clone(&handler)).run(signal));
+    TestServer {
+        addr,
+        handler,
+        trigger,
+    }
+}
+
+/// UDP and TCP sockets on one address; with port 0, retries until both get the same port.
+pub(crate) async fn bind_pair(addr: SocketAddr) -> (UdpSocket, TcpListener) {
+    for _ in 0..50 {
+        let udp = UdpSocket::bind(addr).await.expect("bind udp");
+        let bound = udp.local_addr().expect("bound");
+        if let Ok(tcp) = TcpListener::bind(bound).await {
+            return (udp, tcp);
+        }
+    }
+    panic!("no port free for both UDP and TCP on {addr}");
+}
+
+/// A query message as `dig` sends it; `edns` is the advertised UDP payload size, if any.
+pub(crate) fn query(qname: &str, qtype: RecordType, rd: bool, edns: Option<u16>) -> Message {
+    let mut m = Message::new(rand_id(), MessageType::Query, OpCode::Query);
+    m.metadata.recursion_desired = rd;
+    m.add_query(Query::query(name(qname), qtype));
+    if let Some(payload) = edns {
+        let mut e = Edns::new();
+        e.set_max_payload(payload);
+        m.set_edns(e);
+    }
+    m
+}
+
+fn rand_id() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0x1234);
+    NEXT.fetch_add(7919, Ordering::Relaxed)
+}
+
+/// Sends raw bytes over UDP and returns the raw reply (None on timeout).
+pub(crate) async fn udp_raw(server: SocketAddr, bytes: &[u8], wait: Duration) -> Option<Vec<u8>> {
+    let local: SocketAddr = if server.is_ipv4() {
+        "127.0.0.1:0"
+    } else {
+        "[::1]:0"
+    }
+    .parse()
+    .expect("addr");
+    let sock = UdpSocket::bind(local).await.expect("client socket");
+    sock.send_to(bytes, server).await.expect("send");
+    let mut buf = vec![0u8; 65535];
+    match tokio::time::timeout(wait, sock.recv_from(&mut buf)).await {
+        Ok(Ok((n, _))) => Some(buf[..n].to_vec()),
+        _ => None,
+    }
+}
+
+/// Sends a query over UDP and parses the reply.
+pub(crate) async fn udp(server: SocketAddr, msg: &Message) -> Message {
+    let bytes = msg.to_vec().expect("encode query");
+    let reply = udp_raw(server, &bytes, REPLY_TIMEOUT)
+        .await
+        .expect("no UDP reply");
+    let m = Message::from_vec(&reply).expect("reply parses");
+    assert_eq!(m.metadata.id, msg.metadata.id, "reply id matches");
+    m
+}
+
+/// Sends a query over a fresh TCP connection and parses the reply.
+pub(crate) async fn tcp(server: SocketAddr, msg: &Message) -> Message {
+    let mut stream = TcpStream::connect(server).await.expect("tcp connect");
+    tcp_send(&mut stream, &msg.to_vec().expect("encode")).await;
+    let m =
+        Message::from_vec(&tcp_recv(&mut stream).await.expect("tcp reply")).expect("reply parses");
+    assert_eq!(m.metadata.id, msg.metadata.id, "reply id matches");
+    m
+}
+
+/// Writes one length-prefixed frame.
+pub(crate) async fn tcp_send(stream: &mut TcpStream, bytes: &[u8]) {
+    let len = u16::try_from(bytes.len()).expect("frame fits");
+    stream
+        .write_all(&len.to_be_bytes())
+        .await
+        .expect("write len");
+    stream.write_all(bytes).await.expect("write body");
+}
+
+/// Reads one length-prefixed frame (None if the server closed or timed out).
+pub(crate) async fn tcp_recv(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let read = async {
+        let mut len = [0u8; 2];
+        stream.read_exact(&mut len).await.ok()?;
+        let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        stream.read_exact(&mut body).await.ok()?;
+        Some(body)
+    };
+    tokio::time::timeout(REPLY_TIMEOUT, read)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Records rendered as zone-file lines (`name ttl IN type rdata`), lower-cased names, sorted:
+/// the form test tables compare against.
+pub(crate) fn lines(records: &[Record]) -> Vec<String> {
+    let mut v: Vec<String> = records
+        .iter()
+        .filter(|r| r.record_type() != RecordType::OPT)
+        .map(|r| {
+            format!(
+                "{} {} IN {} {}",
+                r.name.to_ascii().to_lowercase(),
+                r.ttl,
+                r.record_type(),
+                r.data
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
