@@ -6,9 +6,17 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use std::time::Duration;
+
+use crate::cache::CachePolicy;
+use crate::handler::{Acl, Cidr};
 use crate::limits::{
-    EDNS_UDP_PAYLOAD, TCP_IDLE_TIMEOUT_MS, TCP_MAX_CONNECTIONS, TCP_PIPELINE_DEPTH,
+    CACHE_MAX_ENTRIES, CACHE_MAX_TTL, CACHE_MIN_TTL, CACHE_NEGATIVE_MAX_TTL, EDNS_UDP_PAYLOAD,
+    FAILURE_TTL, MAX_CNAME_CHAIN, MAX_DELEGATION_DEPTH, MAX_GLUELESS_LOOKUPS, MAX_UPSTREAM_QUERIES,
+    RESOLVE_TIMEOUT_MS, SERVE_STALE_SECS, TCP_IDLE_TIMEOUT_MS, TCP_MAX_CONNECTIONS,
+    TCP_PIPELINE_DEPTH,
 };
+use crate::resolver::{Limits, ResolverConfig};
 
 /// Why a configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +44,49 @@ pub struct Config {
     /// Zones served authoritatively.
     #[serde(default, rename = "zone")]
     pub zones: Vec<ZoneConfig>,
+    #[serde(default)]
+    pub recursion: RecursionConfig,
+    #[serde(default)]
+    pub cache: CacheConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// Recursive service.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecursionConfig {
+    /// Root hints file; default: the IANA hints compiled into tern.
+    pub root_hints: Option<PathBuf>,
+    /// Clients allowed to recurse (CIDRs); default loopback only.
+    pub allow: Option<Vec<String>>,
+    /// RFC 9156 QNAME minimisation (default on).
+    pub qname_minimisation: Option<bool>,
+    /// Port upstream servers listen on (default 53).
+    pub upstream_port: Option<u16>,
+}
+
+/// Cache bounds; see `limits.rs` for defaults and reasons.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    pub max_entries: Option<usize>,
+    pub min_ttl: Option<u32>,
+    pub max_ttl: Option<u32>,
+    pub negative_max_ttl: Option<u32>,
+    pub serve_stale_secs: Option<u32>,
+    pub failure_ttl: Option<u32>,
+}
+
+/// Per-query resolver limits; see `limits.rs`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    pub max_cname_chain: Option<usize>,
+    pub max_delegation_depth: Option<usize>,
+    pub max_glueless_lookups: Option<usize>,
+    pub max_upstream_queries: Option<usize>,
+    pub timeout_ms: Option<u64>,
 }
 
 /// Listener settings.
@@ -88,6 +139,11 @@ impl Config {
                 z.file = base.join(&z.file);
             }
         }
+        if let Some(h) = &mut config.recursion.root_hints
+            && h.is_relative()
+        {
+            *h = base.join(&*h);
+        }
         Ok(config)
     }
 
@@ -112,6 +168,60 @@ impl Config {
                 .check(s.tcp_pipeline_depth)
                 .map_err(ConfigError::Invalid)?,
         })
+    }
+}
+
+impl Config {
+    pub fn cache_policy(&self) -> Result<CachePolicy, ConfigError> {
+        let c = &self.cache;
+        let e = ConfigError::Invalid;
+        Ok(CachePolicy {
+            max_entries: CACHE_MAX_ENTRIES.check(c.max_entries).map_err(e)?,
+            min_ttl: CACHE_MIN_TTL.check(c.min_ttl).map_err(e)?,
+            max_ttl: CACHE_MAX_TTL.check(c.max_ttl).map_err(e)?,
+            negative_max_ttl: CACHE_NEGATIVE_MAX_TTL
+                .check(c.negative_max_ttl)
+                .map_err(e)?,
+            serve_stale_secs: SERVE_STALE_SECS.check(c.serve_stale_secs).map_err(e)?,
+        })
+    }
+
+    pub fn resolver_config(&self) -> Result<ResolverConfig, ConfigError> {
+        let l = &self.limits;
+        let e = ConfigError::Invalid;
+        Ok(ResolverConfig {
+            limits: Limits {
+                max_cname_chain: MAX_CNAME_CHAIN.check(l.max_cname_chain).map_err(e)?,
+                max_delegation_depth: MAX_DELEGATION_DEPTH
+                    .check(l.max_delegation_depth)
+                    .map_err(e)?,
+                max_glueless_lookups: MAX_GLUELESS_LOOKUPS
+                    .check(l.max_glueless_lookups)
+                    .map_err(e)?,
+                max_upstream_queries: MAX_UPSTREAM_QUERIES
+                    .check(l.max_upstream_queries)
+                    .map_err(e)?,
+                timeout: Duration::from_millis(RESOLVE_TIMEOUT_MS.check(l.timeout_ms).map_err(e)?),
+            },
+            qname_minimisation: self.recursion.qname_minimisation.unwrap_or(true),
+            failure_ttl: FAILURE_TTL.check(self.cache.failure_ttl).map_err(e)?,
+            upstream_port: self.recursion.upstream_port,
+            trace: None,
+        })
+    }
+
+    pub fn acl(&self) -> Result<Acl, ConfigError> {
+        match &self.recursion.allow {
+            None => Ok(Acl::loopback()),
+            Some(list) => list
+                .iter()
+                .map(|s| {
+                    s.parse::<Cidr>()
+                        .map_err(|e| ConfigError::Invalid(e.to_string()))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Acl::new),
+        }
     }
 }
 

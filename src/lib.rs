@@ -9,9 +9,11 @@
 //! Imports point downstream only: `server` → `handler` → {`authority`, `cache`, `resolver`}.
 
 pub mod authority;
+pub mod cache;
 pub mod config;
 pub mod handler;
 pub mod lab;
 pub mod limits;
 pub mod metrics;
+pub mod resolver;
 pub mod server;

@@ -63,3 +63,97 @@ pub const TCP_PIPELINE_DEPTH: Limit<usize> = Limit {
 
 /// CNAMEs followed inside the local zones for one query (NSD and BIND stop near 8–16).
 pub const LOCAL_CNAME_CHAIN: usize = 12;
+
+/// Cache capacity in RRsets (entries), across all shards.
+pub const CACHE_MAX_ENTRIES: Limit<usize> = Limit {
+    name: "cache.max_entries",
+    default: 100_000,
+    min: 16,
+    max: 50_000_000,
+};
+
+/// Floor on cached TTLs; 0 keeps TTLs as the authority gave them.
+pub const CACHE_MIN_TTL: Limit<u32> = Limit {
+    name: "cache.min_ttl",
+    default: 0,
+    min: 0,
+    max: 3600,
+};
+
+/// Ceiling on cached TTLs (Unbound's cache-max-ttl default is one day).
+pub const CACHE_MAX_TTL: Limit<u32> = Limit {
+    name: "cache.max_ttl",
+    default: 86_400,
+    min: 1,
+    max: 604_800,
+};
+
+/// RFC 2308 §5: negative answers are cached for at most a few hours; Unbound uses 1 h.
+pub const CACHE_NEGATIVE_MAX_TTL: Limit<u32> = Limit {
+    name: "cache.negative_max_ttl",
+    default: 3600,
+    min: 1,
+    max: 86_400,
+};
+
+/// RFC 9520 §3.2: resolution failures are cached for at least 1 s and at most 5 min.
+pub const FAILURE_TTL: Limit<u32> = Limit {
+    name: "cache.failure_ttl",
+    default: 5,
+    min: 1,
+    max: 300,
+};
+
+/// RFC 8767 §5: keep stale data 1–3 days; 0 disables serve-stale.
+pub const SERVE_STALE_SECS: Limit<u32> = Limit {
+    name: "cache.serve_stale_secs",
+    default: 86_400,
+    min: 0,
+    max: 259_200,
+};
+
+/// RFC 8767 §4: a stale answer is served with TTL 30.
+pub const STALE_ANSWER_TTL: u32 = 30;
+
+/// PowerDNS Recursor max-cname-chain-length is 10 (Unbound: 11 in its iterator).
+pub const MAX_CNAME_CHAIN: Limit<usize> = Limit {
+    name: "resolver.max_cname_chain",
+    default: 10,
+    min: 1,
+    max: 32,
+};
+
+/// Referrals followed for one name before giving up (PowerDNS max-recursion-depth lineage).
+pub const MAX_DELEGATION_DEPTH: Limit<usize> = Limit {
+    name: "resolver.max_delegation_depth",
+    default: 16,
+    min: 2,
+    max: 64,
+};
+
+/// NXNS defence (PowerDNS max-ns-address-qperq): glueless NS address lookups per client query.
+pub const MAX_GLUELESS_LOOKUPS: Limit<usize> = Limit {
+    name: "resolver.max_glueless_lookups",
+    default: 10,
+    min: 1,
+    max: 100,
+};
+
+/// PowerDNS max-qperq: outgoing queries for one client query.
+pub const MAX_UPSTREAM_QUERIES: Limit<usize> = Limit {
+    name: "resolver.max_upstream_queries",
+    default: 50,
+    min: 1,
+    max: 1000,
+};
+
+/// Total time spent on one client query (PowerDNS max-total-msec is 7000).
+pub const RESOLVE_TIMEOUT_MS: Limit<u64> = Limit {
+    name: "resolver.timeout_ms",
+    default: 7000,
+    min: 100,
+    max: 60_000,
+};
+
+/// RFC 9156 §2.3: MAX_MINIMISE_COUNT, the labels minimised one at a time before giving up.
+pub const MAX_MINIMISE_COUNT: usize = 10;

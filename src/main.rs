@@ -11,11 +11,14 @@ use hickory_proto::rr::Name;
 use tokio::net::{TcpListener, UdpSocket};
 use tracing_subscriber::EnvFilter;
 
+use hickory_proto::rr::RecordType;
 use tern::authority::{Catalog, Zone};
+use tern::cache::Cache;
 use tern::config::{Config, ZoneConfig};
-use tern::handler::{Handler, HandlerConfig};
+use tern::handler::{Handler, HandlerConfig, Recursion};
 use tern::lab::{self, LabFiles};
 use tern::metrics::Metrics;
+use tern::resolver::{NetUpstream, Resolver, ServerSet, TraceSink, hints};
 use tern::server::{Server, TcpLimits, shutdown};
 
 #[derive(Parser)]
@@ -39,9 +42,29 @@ enum Command {
     /// Zone file tools.
     #[command(subcommand)]
     Zone(ZoneCommand),
-    /// Start the simulated internet (root, TLD and leaf servers on 127.0.0.x:53) from the
-    /// hierarchy compiled into tern, for demos and experiments. Needs root for port 53.
+    /// Start the simulated internet (root, TLD and leaf servers on 127.0.0.x:53, compiled
+    /// into tern) and a recursive resolver pointed at its root hints. Needs root for port 53.
     Lab(LabArgs),
+    /// Resolve one name iteratively, without a server, and print the answer.
+    Resolve(ResolveArgs),
+}
+
+#[derive(Args)]
+struct ResolveArgs {
+    /// The name to resolve.
+    name: String,
+    /// The record type (A, AAAA, MX, TXT, NS, SOA, SRV, CNAME, ...).
+    #[arg(default_value = "A")]
+    qtype: String,
+    /// Root hints file (named.root format); default: the IANA root hints.
+    #[arg(long, value_name = "PATH")]
+    root_hints: Option<PathBuf>,
+    /// Print every step of the walk: server asked, what it answered, and its RTT.
+    #[arg(long)]
+    trace: bool,
+    /// Start the simulated internet in-process first and resolve through it.
+    #[arg(long)]
+    lab: bool,
 }
 
 #[derive(Args)]
@@ -58,6 +81,9 @@ struct ServeArgs {
     /// Authoritative only: names outside every served zone get REFUSED.
     #[arg(long)]
     no_recursion: bool,
+    /// Root hints file for recursion (named.root format); default: the IANA root hints.
+    #[arg(long, value_name = "PATH")]
+    root_hints: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -77,6 +103,9 @@ struct LabArgs {
     /// Read the hierarchy from this folder (holding lab.toml) instead of the compiled-in one.
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
+    /// Where the lab's recursive resolver listens (UDP and TCP).
+    #[arg(long, default_value = "127.0.0.1:5300", value_name = "ADDR:PORT")]
+    listen: SocketAddr,
 }
 
 fn parse_zone_arg(s: &str) -> Result<ZoneConfig, String> {
@@ -110,6 +139,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve(args).await,
             Command::Zone(ZoneCommand::Check { path, origin }) => zone_check(path, origin),
             Command::Lab(args) => run_lab(args).await,
+            Command::Resolve(args) => resolve(args).await,
         }
     });
     match result {
@@ -187,6 +217,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     }
     config.zones.extend(args.zones.iter().cloned());
     config.server.no_recursion |= args.no_recursion;
+    if args.root_hints.is_some() {
+        config.recursion.root_hints = args.root_hints.clone();
+    }
     if config.server.listen.is_empty() {
         config
             .server
@@ -197,13 +230,20 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let catalog = load_catalog(&config.zones)?;
     let (udp, tcp) = bind(&config.server.listen).await?;
     let metrics = Arc::new(Metrics::default());
-    let handler = Arc::new(Handler::new(
+    let mut handler = Handler::new(
         catalog,
         HandlerConfig {
             edns_payload: limits.edns_udp_payload,
         },
         Arc::clone(&metrics),
-    ));
+    );
+    if !config.server.no_recursion {
+        let hints = load_hints(config.recursion.root_hints.as_deref())?;
+        let resolver = build_resolver(&config, hints, &metrics, None)?;
+        let acl = config.acl().map_err(|e| e.to_string())?;
+        handler = handler.with_recursion(Recursion { resolver, acl });
+    }
+    let handler = Arc::new(handler);
     let server = Server::new(udp, tcp, handler).with_tcp_limits(TcpLimits {
         idle_timeout: Duration::from_millis(limits.tcp_idle_timeout_ms),
         max_connections: limits.tcp_max_connections,
@@ -222,20 +262,131 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     Ok(())
 }
 
+fn load_hints(path: Option<&std::path::Path>) -> Result<ServerSet, String> {
+    match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            hints::parse(&text, p).map_err(|e| e.to_string())
+        }
+        None => hints::parse(hints::IANA_ROOT_HINTS, std::path::Path::new("root.hints"))
+            .map_err(|e| e.to_string()),
+    }
+}
+
+fn build_resolver(
+    config: &Config,
+    hints: ServerSet,
+    metrics: &Arc<Metrics>,
+    trace: Option<TraceSink>,
+) -> Result<Arc<Resolver>, String> {
+    let cache = Arc::new(Cache::new(
+        config.cache_policy().map_err(|e| e.to_string())?,
+    ));
+    let mut rc = config.resolver_config().map_err(|e| e.to_string())?;
+    rc.trace = trace;
+    Ok(Arc::new(Resolver::new(
+        Arc::new(NetUpstream),
+        hints,
+        cache,
+        rc,
+        Arc::clone(metrics),
+    )))
+}
+
+fn lab_files(dir: Option<&std::path::Path>) -> Result<LabFiles, String> {
+    match dir {
+        Some(dir) => LabFiles::from_dir(dir).map_err(|e| e.to_string()),
+        None => Ok(LabFiles::embedded()),
+    }
+}
+
+fn lab_hints(files: &LabFiles) -> Result<ServerSet, String> {
+    let text = files.root_hints().map_err(|e| e.to_string())?;
+    hints::parse(text, std::path::Path::new("lab/root.hints")).map_err(|e| e.to_string())
+}
+
 async fn run_lab(args: LabArgs) -> Result<(), String> {
-    let files = match &args.dir {
-        Some(dir) => LabFiles::from_dir(dir).map_err(|e| e.to_string())?,
-        None => LabFiles::embedded(),
-    };
+    let files = lab_files(args.dir.as_deref())?;
     let (trigger, signal) = shutdown::channel();
-    let mut tasks = lab::start(&files, 53, signal)
+    let mut tasks = lab::start(&files, 53, signal.clone())
         .await
         .map_err(|e| e.to_string())?;
-    tracing::info!("simulated internet up; root servers 127.0.0.11 and 127.0.0.12");
+    let config = Config::default();
+    let metrics = Arc::new(Metrics::default());
+    let resolver = build_resolver(&config, lab_hints(&files)?, &metrics, None)?;
+    let handler = Handler::new(
+        Catalog::default(),
+        HandlerConfig::default(),
+        Arc::clone(&metrics),
+    )
+    .with_recursion(Recursion {
+        resolver,
+        acl: tern::handler::Acl::loopback(),
+    });
+    let (udp, tcp) = bind(&[args.listen]).await?;
+    tasks.spawn(Server::new(udp, tcp, Arc::new(handler)).run(signal));
+    let port = args.listen.port();
+    let ip = args.listen.ip();
+    tracing::info!(resolver = %args.listen, "simulated internet up (root servers 127.0.0.11, 127.0.0.12); resolver listening");
+    println!("tern lab: resolver on {}; try:", args.listen);
+    for q in [
+        "www.alpha.test A",
+        "cname-cross.alpha.test A",
+        "www.glueless.test A",
+        "big.big.test TXT",
+        "nope.alpha.test A",
+    ] {
+        println!("  dig @{ip} -p {port} {q}");
+    }
     wait_for_signal().await;
     trigger.fire();
     while tasks.join_next().await.is_some() {}
+    eprint!("{metrics}");
     Ok(())
+}
+
+async fn resolve(args: ResolveArgs) -> Result<(), String> {
+    let qname = parse_origin(&args.name)?;
+    let qtype: RecordType = args
+        .qtype
+        .to_ascii_uppercase()
+        .parse()
+        .map_err(|e| format!("bad type {}: {e}", args.qtype))?;
+    let (trigger, signal) = shutdown::channel();
+    // The lab's servers live as long as this JoinSet; dropping it would abort them.
+    let mut _lab = None;
+    let hints = if args.lab {
+        let files = lab_files(None)?;
+        _lab = Some(
+            lab::start(&files, 53, signal)
+                .await
+                .map_err(|e| e.to_string())?,
+        );
+        lab_hints(&files)?
+    } else {
+        load_hints(args.root_hints.as_deref())?
+    };
+    let trace: Option<TraceSink> = args.trace.then(|| {
+        let sink: TraceSink = Arc::new(|step: &tern::resolver::TraceStep| println!(";; {step}"));
+        sink
+    });
+    let metrics = Arc::new(Metrics::default());
+    let resolver = build_resolver(&Config::default(), hints, &metrics, trace)?;
+    let result = resolver.resolve(&qname, qtype).await;
+    trigger.fire();
+    match result {
+        Ok(res) => {
+            println!(
+                ";; status: {}, upstream queries: {}",
+                res.rcode, res.upstream_queries
+            );
+            for r in res.answers.iter().chain(&res.authorities) {
+                println!("{r}");
+            }
+            Ok(())
+        }
+        Err(e) => Err(format!(";; SERVFAIL: {e}")),
+    }
 }
 
 async fn wait_for_signal() {

@@ -1,6 +1,7 @@
 //! Request in, response out; never fails. Decides where an answer comes from — local
 //! authority, then cache and resolver — and maps every failure to an RCODE in one place.
 
+pub mod acl;
 pub mod request;
 pub mod response;
 
@@ -8,13 +9,18 @@ use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 
 use hickory_proto::op::{Message, ResponseCode};
-use tracing::{Instrument, debug, info_span};
+use hickory_proto::rr::rdata::opt::EdnsOption;
+use tracing::{Instrument, debug, info_span, warn};
 
 pub use request::{EdnsInfo, Malformed, Request, Transport};
+
+pub use acl::{Acl, Cidr};
 
 use crate::authority::Catalog;
 use crate::limits::EDNS_UDP_PAYLOAD;
 use crate::metrics::Metrics;
+use crate::resolver::budget::ede;
+use crate::resolver::{Resolution, Resolver};
 
 /// Handler settings that are fixed for its lifetime.
 #[derive(Debug, Clone)]
@@ -31,11 +37,31 @@ impl Default for HandlerConfig {
     }
 }
 
+/// Recursion and who may use it.
+pub struct Recursion {
+    pub resolver: Arc<Resolver>,
+    pub acl: Acl,
+}
+
 /// Answers requests from the local zones (and, with recursion, the cache and resolver).
 pub struct Handler {
     catalog: RwLock<Arc<Catalog>>,
     config: HandlerConfig,
     metrics: Arc<Metrics>,
+    recursion: Option<Recursion>,
+}
+
+/// RFC 8914 Extended DNS Error option code.
+const EDE_OPTION: u16 = 15;
+
+/// Adds an Extended DNS Error to a response that carries OPT (RFC 8914 §2: only with EDNS).
+fn add_ede(m: &mut Message, code: u16, text: &str) {
+    if let Some(edns) = m.edns.as_mut() {
+        let mut payload = code.to_be_bytes().to_vec();
+        payload.extend_from_slice(text.as_bytes());
+        edns.options_mut()
+            .insert(EdnsOption::Unknown(EDE_OPTION, payload));
+    }
 }
 
 impl Handler {
@@ -44,7 +70,14 @@ impl Handler {
             catalog: RwLock::new(Arc::new(catalog)),
             config,
             metrics,
+            recursion: None,
         }
+    }
+
+    /// Enables recursion for clients the ACL allows.
+    pub fn with_recursion(mut self, recursion: Recursion) -> Handler {
+        self.recursion = Some(recursion);
+        self
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {
@@ -112,22 +145,89 @@ impl Handler {
             Metrics::inc(&self.metrics.refused);
             return response::with_rcode(req, payload, ResponseCode::Refused);
         }
+        let recursion = self
+            .recursion
+            .as_ref()
+            .filter(|r| r.acl.allows(req.src.ip()));
         let catalog = self.catalog();
         let qname = req.query.name();
         let qtype = req.query.query_type();
         if let Some(local) = catalog.answer(qname, qtype) {
             Metrics::inc(&self.metrics.authoritative_answers);
             let mut m = response::reply_to(req, payload);
+            m.metadata.recursion_available = recursion.is_some();
             m.metadata.authoritative = local.authoritative;
             m.metadata.response_code = local.rcode;
             m.answers = local.answers;
             m.authorities = local.authorities;
             m.additionals = local.additionals;
-            debug!(rcode = %local.rcode, answers = m.answers.len(), "local answer");
+            // An alias out of our zones: a resolver finishes the chain for RD=1 clients.
+            if let (Some(target), Some(rec)) = (local.unresolved_target, recursion)
+                && req.recursion_desired
+            {
+                match rec.resolver.resolve(&target, qtype).await {
+                    Ok(res) => {
+                        m.metadata.response_code = res.rcode;
+                        m.answers.extend(res.answers);
+                        m.authorities = res.authorities;
+                        m.additionals.clear();
+                    }
+                    Err(e) => return self.servfail(req, &e),
+                }
+            }
+            debug!(rcode = %m.metadata.response_code, answers = m.answers.len(), "local answer");
+            return m;
+        }
+        if let Some(rec) = recursion
+            && req.recursion_desired
+        {
+            return match rec.resolver.resolve(qname, qtype).await {
+                Ok(res) => self.recursive_answer(req, res),
+                Err(e) => self.servfail(req, &e),
+            };
+        }
+        if self.recursion.is_some() && recursion.is_none() {
+            Metrics::inc(&self.metrics.refused);
+            let mut m = response::with_rcode(req, payload, ResponseCode::Refused);
+            add_ede(
+                &mut m,
+                ede::PROHIBITED,
+                "recursion is not allowed for this client",
+            );
             return m;
         }
         // Not ours, and no recursion here: RFC 8906 §3.1.4 says REFUSED.
         Metrics::inc(&self.metrics.refused);
-        response::with_rcode(req, payload, ResponseCode::Refused)
+        let mut m = response::with_rcode(req, payload, ResponseCode::Refused);
+        m.metadata.recursion_available = recursion.is_some();
+        m
+    }
+
+    fn recursive_answer(&self, req: &Request, res: Resolution) -> Message {
+        let mut m = response::reply_to(req, self.config.edns_payload);
+        m.metadata.recursion_available = true;
+        m.metadata.response_code = res.rcode;
+        m.answers = res.answers;
+        m.authorities = res.authorities;
+        if res.stale {
+            add_ede(
+                &mut m,
+                ede::STALE_ANSWER,
+                "answered from expired cache data",
+            );
+        }
+        debug!(rcode = %res.rcode, answers = m.answers.len(), upstream = res.upstream_queries, stale = res.stale, "recursive answer");
+        m
+    }
+
+    /// The one place a resolution failure becomes a response.
+    fn servfail(&self, req: &Request, err: &crate::resolver::ResolveError) -> Message {
+        Metrics::inc(&self.metrics.servfails);
+        warn!(error = %err, "resolution failed");
+        let mut m = response::with_rcode(req, self.config.edns_payload, err.rcode());
+        m.metadata.recursion_available = true;
+        let (code, text) = err.ede();
+        add_ede(&mut m, code, &text);
+        m
     }
 }

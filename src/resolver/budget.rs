@@ -1,0 +1,138 @@
+//! Per-client-query limits against loops and amplification (CNAME chains, delegation depth,
+//! NXNS glueless lookups, outgoing queries, total time), and the errors that exceeding them
+//! produces. `ResolveError` is only a real failure: negative answers are not errors.
+
+use std::time::Duration;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::Name;
+use tokio::time::Instant;
+
+use crate::limits::{
+    MAX_CNAME_CHAIN, MAX_DELEGATION_DEPTH, MAX_GLUELESS_LOOKUPS, MAX_UPSTREAM_QUERIES,
+    RESOLVE_TIMEOUT_MS,
+};
+
+/// The bounds for one client query, after config bounds checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_cname_chain: usize,
+    pub max_delegation_depth: usize,
+    pub max_glueless_lookups: usize,
+    pub max_upstream_queries: usize,
+    pub timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_cname_chain: MAX_CNAME_CHAIN.default,
+            max_delegation_depth: MAX_DELEGATION_DEPTH.default,
+            max_glueless_lookups: MAX_GLUELESS_LOOKUPS.default,
+            max_upstream_queries: MAX_UPSTREAM_QUERIES.default,
+            timeout: Duration::from_millis(RESOLVE_TIMEOUT_MS.default),
+        }
+    }
+}
+
+/// Why a resolution failed. Every variant answers SERVFAIL, with an RFC 8914 Extended DNS
+/// Error saying why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    #[error("CNAME chain longer than {0}")]
+    CnameChainTooLong(usize),
+    #[error("more than {0} delegations followed")]
+    DelegationTooDeep(usize),
+    #[error("more than {0} glueless name server lookups")]
+    TooManyGlueless(usize),
+    #[error("more than {0} upstream queries")]
+    TooManyUpstream(usize),
+    #[error("resolution took longer than {0:?}")]
+    Timeout(Duration),
+    #[error("no reachable authority for {0}")]
+    NoReachableAuthority(Name),
+    #[error("resolution failed recently: {0}")]
+    CachedFailure(String),
+}
+
+/// RFC 8914 §4 info codes we use.
+pub mod ede {
+    pub const OTHER: u16 = 0;
+    pub const STALE_ANSWER: u16 = 3;
+    pub const NO_REACHABLE_AUTHORITY: u16 = 22;
+    pub const PROHIBITED: u16 = 18;
+}
+
+impl ResolveError {
+    /// The one place resolution failures become RCODEs.
+    pub fn rcode(&self) -> ResponseCode {
+        ResponseCode::ServFail
+    }
+
+    /// The Extended DNS Error for this failure: info code and text.
+    pub fn ede(&self) -> (u16, String) {
+        let code = match self {
+            ResolveError::NoReachableAuthority(_) | ResolveError::Timeout(_) => {
+                ede::NO_REACHABLE_AUTHORITY
+            }
+            _ => ede::OTHER,
+        };
+        (code, self.to_string())
+    }
+}
+
+/// What one client query may still spend. Shared by the whole walk, sub-resolutions included.
+#[derive(Debug)]
+pub struct Budget {
+    pub limits: Limits,
+    pub deadline: Instant,
+    upstream: usize,
+    glueless: usize,
+    /// Names whose addresses are being looked up right now, to break NS-name loops.
+    pub(crate) in_progress: Vec<Name>,
+}
+
+impl Budget {
+    pub fn new(limits: Limits, now: Instant) -> Budget {
+        Budget {
+            limits,
+            deadline: now + limits.timeout,
+            upstream: 0,
+            glueless: 0,
+            in_progress: Vec::new(),
+        }
+    }
+
+    pub fn upstream_queries(&self) -> usize {
+        self.upstream
+    }
+
+    pub fn spend_upstream(&mut self) -> Result<(), ResolveError> {
+        if self.upstream >= self.limits.max_upstream_queries {
+            return Err(ResolveError::TooManyUpstream(
+                self.limits.max_upstream_queries,
+            ));
+        }
+        self.upstream += 1;
+        Ok(())
+    }
+
+    pub fn spend_glueless(&mut self) -> Result<(), ResolveError> {
+        if self.glueless >= self.limits.max_glueless_lookups {
+            return Err(ResolveError::TooManyGlueless(
+                self.limits.max_glueless_lookups,
+            ));
+        }
+        self.glueless += 1;
+        Ok(())
+    }
+
+    /// Time left, or the timeout error when there is none.
+    pub fn remaining(&self) -> Result<Duration, ResolveError> {
+        let now = Instant::now();
+        if now >= self.deadline {
+            return Err(ResolveError::Timeout(self.limits.timeout));
+        }
+        Ok(self.deadline - now)
+    }
+}

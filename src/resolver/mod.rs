@@ -1,0 +1,276 @@
+//! The recursive resolver: answers a question by walking root → TLD → authoritative servers,
+//! through the cache. The only outbound I/O goes through [`Upstream`]. Identical concurrent
+//! questions share one resolution; failures are cached briefly (RFC 9520); when every
+//! upstream fails, expired data may be served (RFC 8767).
+
+pub mod budget;
+pub mod classify;
+pub mod delegation;
+pub mod hints;
+pub mod infra;
+pub mod iterate;
+pub mod trace;
+pub mod upstream;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{LowerName, Name, Record, RecordType};
+use tokio::sync::OnceCell;
+use tokio::time::Instant;
+
+pub use budget::{Budget, Limits, ResolveError};
+pub use delegation::{NameServer, ServerSet};
+pub use trace::{TraceSink, TraceStep};
+pub use upstream::{NetUpstream, Upstream, UpstreamError, UpstreamQuery};
+
+use crate::cache::{Cache, CachePolicy, Data, Key, Rank};
+use crate::limits::FAILURE_TTL;
+use crate::metrics::Metrics;
+
+/// One link of an answer chain.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Step {
+    Answer(Vec<Record>),
+    Cname(Vec<Record>, Name),
+    NoData(Option<Record>),
+    NxDomain(Option<Record>),
+}
+
+/// A finished answer: the chain of records and, for negative answers, the SOA.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolution {
+    pub rcode: ResponseCode,
+    pub answers: Vec<Record>,
+    pub authorities: Vec<Record>,
+    /// Served from expired data because every upstream failed (RFC 8767).
+    pub stale: bool,
+    /// Upstream queries this resolution sent (0 for a cache hit).
+    pub upstream_queries: usize,
+}
+
+/// Resolver settings.
+#[derive(Clone)]
+pub struct ResolverConfig {
+    pub limits: Limits,
+    pub qname_minimisation: bool,
+    pub failure_ttl: u32,
+    /// Send upstream queries to this port instead of 53 (lab setups without root).
+    pub upstream_port: Option<u16>,
+    pub trace: Option<TraceSink>,
+}
+
+impl Default for ResolverConfig {
+    fn default() -> Self {
+        ResolverConfig {
+            limits: Limits::default(),
+            qname_minimisation: true,
+            failure_ttl: FAILURE_TTL.default,
+            upstream_port: None,
+            trace: None,
+        }
+    }
+}
+
+type Shared = Arc<OnceCell<Result<Resolution, ResolveError>>>;
+
+/// The iterative resolver and its caches.
+pub struct Resolver {
+    upstream: Arc<dyn Upstream>,
+    cache: Arc<Cache>,
+    failures: Cache,
+    infra: infra::Infra,
+    hints: ServerSet,
+    limits: Limits,
+    qname_minimisation: bool,
+    failure_ttl: u32,
+    upstream_port: Option<u16>,
+    trace: Option<TraceSink>,
+    metrics: Arc<Metrics>,
+    inflight: Mutex<HashMap<Key, Shared>>,
+}
+
+impl Resolver {
+    pub fn new(
+        upstream: Arc<dyn Upstream>,
+        hints: ServerSet,
+        cache: Arc<Cache>,
+        config: ResolverConfig,
+        metrics: Arc<Metrics>,
+    ) -> Resolver {
+        Resolver {
+            upstream,
+            cache,
+            failures: Cache::new(CachePolicy {
+                max_entries: 10_000,
+                ..CachePolicy::default()
+            }),
+            infra: infra::Infra::default(),
+            hints,
+            limits: config.limits,
+            qname_minimisation: config.qname_minimisation,
+            failure_ttl: config.failure_ttl,
+            upstream_port: config.upstream_port,
+            trace: config.trace,
+            metrics,
+            inflight: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn cache(&self) -> &Arc<Cache> {
+        &self.cache
+    }
+
+    fn trace(&self, step: TraceStep) {
+        tracing::debug!(server = %step.server, qname = %step.qname, qtype = %step.qtype, outcome = %step.outcome, "upstream");
+        if let Some(sink) = &self.trace {
+            sink(&step);
+        }
+    }
+
+    /// Resolves (`qname`, `qtype`). Identical questions in flight share one walk.
+    pub async fn resolve(
+        &self,
+        qname: &Name,
+        qtype: RecordType,
+    ) -> Result<Resolution, ResolveError> {
+        let key = Key::new(qname, qtype);
+        let now = Instant::now();
+        if let Some(c) = self.failures.get(&key, now)
+            && let Data::Failure { reason } = c.data
+        {
+            return self.stale_or(qname, qtype, ResolveError::CachedFailure(reason));
+        }
+        let cell = {
+            let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(map.entry(key.clone()).or_default())
+        };
+        let result = cell
+            .get_or_init(|| self.resolve_fresh(qname, qtype))
+            .await
+            .clone();
+        {
+            let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+            if map.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+                map.remove(&key);
+            }
+        }
+        match result {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                self.failures.insert(
+                    key,
+                    Data::Failure {
+                        reason: e.to_string(),
+                    },
+                    self.failure_ttl,
+                    Rank::Authoritative,
+                    Instant::now(),
+                );
+                self.stale_or(qname, qtype, e)
+            }
+        }
+    }
+
+    async fn resolve_fresh(
+        &self,
+        qname: &Name,
+        qtype: RecordType,
+    ) -> Result<Resolution, ResolveError> {
+        let mut budget = Budget::new(self.limits, Instant::now());
+        let result = self.chase(qname, qtype, &mut budget).await;
+        if budget.upstream_queries() == 0 {
+            Metrics::inc(&self.metrics.cache_hits);
+        } else {
+            Metrics::inc(&self.metrics.cache_misses);
+        }
+        result.map(|mut r| {
+            r.upstream_queries = budget.upstream_queries();
+            r
+        })
+    }
+
+    /// Follows the alias chain from `qname`, one cached or walked link at a time.
+    pub(crate) async fn chase(
+        &self,
+        qname: &Name,
+        qtype: RecordType,
+        budget: &mut Budget,
+    ) -> Result<Resolution, ResolveError> {
+        let mut answers = Vec::new();
+        let mut name = qname.clone();
+        let mut seen = HashSet::new();
+        for _ in 0..=budget.limits.max_cname_chain {
+            seen.insert(LowerName::new(&name));
+            let step = self.lookup(&name, qtype, budget).await?;
+            match finish(step, &mut answers) {
+                Ok(resolution) => return Ok(resolution),
+                Err(target) => {
+                    if seen.contains(&LowerName::new(&target)) {
+                        // A loop never ends; report it as the chain limit it would hit.
+                        return Err(ResolveError::CnameChainTooLong(
+                            budget.limits.max_cname_chain,
+                        ));
+                    }
+                    name = target;
+                }
+            }
+        }
+        Err(ResolveError::CnameChainTooLong(
+            budget.limits.max_cname_chain,
+        ))
+    }
+
+    /// RFC 8767: when resolution failed, answer from expired cache data if the whole chain is
+    /// there; otherwise return the failure.
+    fn stale_or(
+        &self,
+        qname: &Name,
+        qtype: RecordType,
+        err: ResolveError,
+    ) -> Result<Resolution, ResolveError> {
+        if self.cache.policy().serve_stale_secs == 0 {
+            return Err(err);
+        }
+        let now = Instant::now();
+        let mut answers = Vec::new();
+        let mut name = qname.clone();
+        for _ in 0..=self.limits.max_cname_chain {
+            let Some(step) = self.cached_step(&name, qtype, now, true) else {
+                return Err(err);
+            };
+            match finish(step, &mut answers) {
+                Ok(mut r) => {
+                    r.stale = true;
+                    return Ok(r);
+                }
+                Err(target) => name = target,
+            }
+        }
+        Err(err)
+    }
+}
+
+/// Adds a step to the chain: `Ok` with the finished resolution, or `Err(target)` to go on.
+fn finish(step: Step, answers: &mut Vec<Record>) -> Result<Resolution, Name> {
+    let done = |rcode, answers: &mut Vec<Record>, soa: Option<Record>| Resolution {
+        rcode,
+        answers: std::mem::take(answers),
+        authorities: soa.into_iter().collect(),
+        stale: false,
+        upstream_queries: 0,
+    };
+    match step {
+        Step::Answer(records) => {
+            answers.extend(records);
+            Ok(done(ResponseCode::NoError, answers, None))
+        }
+        Step::Cname(records, target) => {
+            answers.extend(records);
+            Err(target)
+        }
+        Step::NoData(soa) => Ok(done(ResponseCode::NoError, answers, soa)),
+        Step::NxDomain(soa) => Ok(done(ResponseCode::NXDomain, answers, soa)),
+    }
+}
