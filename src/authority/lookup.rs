@@ -20,8 +20,10 @@ pub enum Answer {
     NoData { soa: Record },
     /// The name does not exist.
     NxDomain { soa: Record },
-    /// RFC 6672 §2.2: a DNAME substitution would exceed the longest legal name.
-    YxDomain { records: Vec<Record>, soa: Record },
+    /// RFC 6672 §2.2: a DNAME substitution would exceed the longest legal name. The answer
+    /// holds the DNAME alone; like NSD, no SOA goes with it (this is not a negative answer
+    /// in the RFC 2308 sense, so there is nothing to cache negatively).
+    YxDomain { records: Vec<Record> },
 }
 
 /// A zone cut: the child's NS RRset and whatever addresses for those servers this zone holds.
@@ -136,6 +138,32 @@ impl Zone {
         }
     }
 
+    /// RFC 1034 §4.3.2 step 6 (additional section processing): the A and AAAA RRsets this
+    /// zone answers for `target`, wildcard-synthesised ones included, as NSD does. Addresses
+    /// at or below a zone cut are glue: only an NS target may use them (`allow_glue`); an MX
+    /// or SRV target there is not ours to vouch for. Aliases are not followed.
+    pub fn additional_addresses(&self, target: &Name, allow_glue: bool) -> Vec<Record> {
+        if !LowerName::new(self.origin()).zone_of(&LowerName::new(target)) {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for rtype in [RecordType::A, RecordType::AAAA] {
+            match self.lookup(target, rtype) {
+                Answer::Records(records) => out.extend(records),
+                Answer::Referral(_) if allow_glue => {
+                    if let Some(set) = self
+                        .node(&LowerName::new(target))
+                        .and_then(|node| node.get(rtype))
+                    {
+                        out.extend_from_slice(set);
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
     /// A and AAAA records this zone holds for `target`, glue below cuts included.
     pub fn addresses(&self, target: &Name) -> Vec<Record> {
         let lower = LowerName::new(target);
@@ -174,7 +202,6 @@ impl Zone {
             }
             Err(dname::NameTooLong) => Answer::YxDomain {
                 records: vec![dname_record.clone()],
-                soa: self.negative_soa(),
             },
         }
     }

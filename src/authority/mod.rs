@@ -112,8 +112,8 @@ impl Catalog {
             seen.insert(LowerName::new(&name));
             match zone.lookup(&name, qtype) {
                 Answer::Records(records) => {
-                    out.additionals = self.additional_for(zone, &records);
                     out.answers.extend(records);
+                    self.add_authority_and_additional(zone, qtype, &mut out);
                     return Some(out);
                 }
                 Answer::Cname { records, target } => {
@@ -147,10 +147,9 @@ impl Catalog {
                     out.authorities.push(soa);
                     return Some(out);
                 }
-                Answer::YxDomain { records, soa } => {
+                Answer::YxDomain { records } => {
                     out.rcode = ResponseCode::YXDomain;
                     out.answers.extend(records);
-                    out.authorities.push(soa);
                     return Some(out);
                 }
             }
@@ -159,24 +158,53 @@ impl Catalog {
         Some(out)
     }
 
-    /// RFC 1035 §3.3: addresses of NS, MX and SRV targets go in the additional section, from
-    /// the zone that answered.
-    fn additional_for(&self, zone: &Zone, records: &[Record]) -> Vec<Record> {
-        let mut out: Vec<Record> = Vec::new();
-        for r in records {
-            let target = match &r.data {
-                RData::NS(ns) => &ns.0,
-                RData::MX(mx) => &mx.exchange,
-                RData::SRV(srv) => &srv.target,
+    /// The optional parts of a positive answer from `zone`, as NSD (and BIND) send them:
+    ///
+    /// * authority: the zone's apex NS RRset (RFC 1034 §4.3.2 step 6 and RFC 2181 §6.1 allow
+    ///   it; it tells the client who else is authoritative), except for DS and DNSKEY, whose
+    ///   answers are large already, for ANY (RFC 8482 keeps those minimal), and when the NS
+    ///   RRset already is the answer;
+    /// * additional: addresses of the NS, MX and SRV targets in the answer and of the NS
+    ///   targets in the authority section (RFC 1035 §3.3.9, §3.3.11; RFC 2782), from the
+    ///   same zone, never repeating an RRset already in the message.
+    ///
+    /// A and AAAA RRsets are ordered A first, so that when the response must shrink the
+    /// AAAA records go first, as with NSD.
+    fn add_authority_and_additional(&self, zone: &Zone, qtype: RecordType, out: &mut LocalAnswer) {
+        let apex_ns = zone
+            .node(&LowerName::new(zone.origin()))
+            .and_then(|node| node.get(RecordType::NS))
+            .unwrap_or_default();
+        let ns_in_answer = out
+            .answers
+            .iter()
+            .any(|r| r.record_type() == RecordType::NS && r.name == *zone.origin());
+        if !matches!(qtype, RecordType::DS | RecordType::DNSKEY | RecordType::ANY) && !ns_in_answer
+        {
+            out.authorities.extend_from_slice(apex_ns);
+        }
+
+        let mut addresses: Vec<Record> = Vec::new();
+        let targets = out
+            .answers
+            .iter()
+            .map(|r| (r, false))
+            .chain(out.authorities.iter().map(|r| (r, true)));
+        for (r, in_authority) in targets {
+            let (target, allow_glue) = match &r.data {
+                RData::NS(ns) => (&ns.0, true),
+                RData::MX(mx) if !in_authority => (&mx.exchange, false),
+                RData::SRV(srv) if !in_authority => (&srv.target, false),
                 _ => continue,
             };
-            for a in zone.addresses(target) {
-                if !out.contains(&a) {
-                    out.push(a);
+            for a in zone.additional_addresses(target, allow_glue) {
+                if !out.answers.contains(&a) && !addresses.contains(&a) {
+                    addresses.push(a);
                 }
             }
         }
-        out
+        addresses.sort_by_key(|r| r.record_type() != RecordType::A);
+        out.additionals = addresses;
     }
 }
 

@@ -1,4 +1,5 @@
 //! One integration-test binary: every module starts real servers on loopback and talks to them
 //! over real sockets.
 
+mod nsd_diff;
 mod support;
