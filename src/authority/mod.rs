@@ -227,7 +227,7 @@ mod tests {
 
     fn catalog() -> Catalog {
         Catalog::new([
-            zone("a.test.", "www CNAME www.b.test.\nmx MX 10 ns1\nout CNAME elsewhere.example.\nsub NS ns1.sub\nns1.sub A 192.0.2.9\n"),
+            zone("a.test.", "www CNAME www.b.test.\nmx MX 10 ns1\nout CNAME elsewhere.example.\nsub NS ns1.sub\nns1.sub A 192.0.2.9\nmxglue MX 10 ns1.sub\n"),
             zone("b.test.", "www A 192.0.2.2\n"),
             zone("sub.a.test.", "host A 192.0.2.10\n"),
         ])
@@ -263,6 +263,58 @@ mod tests {
             .answer(&n("out.a.test."), RecordType::A)
             .expect("ours");
         assert_eq!(out.unresolved_target, Some(n("elsewhere.example.")));
+    }
+
+    #[test]
+    fn positive_answers_carry_apex_ns_and_their_addresses() {
+        let a = catalog()
+            .answer(&n("www.a.test."), RecordType::A)
+            .expect("ours");
+        // The chain ends in b.test.: its NS set, and the address of ns1.b.test.
+        assert_eq!(a.authorities.len(), 1);
+        assert_eq!(a.authorities[0].name, n("b.test."));
+        assert_eq!(a.additionals.len(), 1);
+        assert_eq!(a.additionals[0].name, n("ns1.b.test."));
+
+        // NS is the answer: not repeated in the authority section.
+        let ns = catalog()
+            .answer(&n("a.test."), RecordType::NS)
+            .expect("ours");
+        assert_eq!(ns.answers.len(), 1);
+        assert!(ns.authorities.is_empty());
+        assert_eq!(ns.additionals.len(), 1);
+
+        // An address that is the answer is not repeated in the additional section.
+        let ns1 = catalog()
+            .answer(&n("ns1.a.test."), RecordType::A)
+            .expect("ours");
+        assert_eq!(ns1.authorities.len(), 1);
+        assert!(ns1.additionals.is_empty());
+    }
+
+    #[test]
+    fn any_and_ds_answers_stay_minimal() {
+        let any = catalog()
+            .answer(&n("a.test."), RecordType::ANY)
+            .expect("ours");
+        assert_eq!(any.answers.len(), 1);
+        assert!(any.authorities.is_empty());
+        let ds = catalog()
+            .answer(&n("sub.a.test."), RecordType::DS)
+            .expect("ours");
+        assert!(ds.answers.is_empty());
+        assert_eq!(ds.authorities[0].record_type(), RecordType::SOA);
+        assert_eq!(ds.authorities[0].name, n("a.test."));
+    }
+
+    #[test]
+    fn glue_is_no_additional_data_for_mx() {
+        let a = catalog()
+            .answer(&n("mxglue.a.test."), RecordType::MX)
+            .expect("ours");
+        // Only the address of the apex NS target, not the glue of ns1.sub.a.test.
+        assert_eq!(a.additionals.len(), 1);
+        assert_eq!(a.additionals[0].name, n("ns1.a.test."));
     }
 
     #[test]

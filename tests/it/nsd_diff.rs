@@ -229,6 +229,11 @@ const CASES: &[(&str, RecordType, Via)] = &[
     ("svc.cluster.test.", RecordType::A, Via::Udp),
     ("b.svc.cluster.test.", RecordType::TXT, Via::Udp),
     ("a.b.svc.cluster.test.", RecordType::TXT, Via::Udp),
+    // A literal '*' label is an ordinary name (RFC 4592 §2.1.1), also under a DNAME.
+    ("*.apps.cluster.test.", RecordType::A, Via::Udp),
+    ("x.*.apps.cluster.test.", RecordType::A, Via::Udp),
+    ("*.wild.alpha.test.", RecordType::TXT, Via::Udp),
+    ("*.old.cluster.test.", RecordType::A, Via::Udp),
     // Negative answers.
     ("nope.cluster.test.", RecordType::A, Via::Udp),
     ("deeper.nope.cluster.test.", RecordType::AAAA, Via::Udp),
