@@ -41,6 +41,10 @@ pub struct LocalAnswer {
     pub additionals: Vec<Record>,
     /// An alias chain that left every local zone stops here; a resolver may continue from it.
     pub unresolved_target: Option<Name>,
+    /// The authority section is only the zone's NS RRset added to a positive answer: when the
+    /// response is too big it may be dropped without setting TC, as NSD does (it is not part
+    /// of the answer, RFC 2181 §9). A referral's NS RRset is never optional.
+    pub optional_authority: bool,
 }
 
 impl LocalAnswer {
@@ -52,6 +56,7 @@ impl LocalAnswer {
             authorities: Vec::new(),
             additionals: Vec::new(),
             unresolved_target: None,
+            optional_authority: false,
         }
     }
 }
@@ -182,6 +187,7 @@ impl Catalog {
         if !matches!(qtype, RecordType::DS | RecordType::DNSKEY | RecordType::ANY) && !ns_in_answer
         {
             out.authorities.extend_from_slice(apex_ns);
+            out.optional_authority = !apex_ns.is_empty();
         }
 
         let mut addresses: Vec<Record> = Vec::new();
@@ -275,6 +281,7 @@ mod tests {
         assert_eq!(a.authorities[0].name, n("b.test."));
         assert_eq!(a.additionals.len(), 1);
         assert_eq!(a.additionals[0].name, n("ns1.b.test."));
+        assert!(a.optional_authority);
 
         // NS is the answer: not repeated in the authority section.
         let ns = catalog()
@@ -305,6 +312,10 @@ mod tests {
         assert!(ds.answers.is_empty());
         assert_eq!(ds.authorities[0].record_type(), RecordType::SOA);
         assert_eq!(ds.authorities[0].name, n("a.test."));
+        assert!(
+            !ds.optional_authority,
+            "a negative answer's SOA is required"
+        );
     }
 
     #[test]

@@ -50,6 +50,16 @@ struct Nsd {
 
 impl Drop for Nsd {
     fn drop(&mut self) {
+        // SIGTERM first: NSD then stops its server and xfrd children itself. SIGKILL (what
+        // Child::kill sends) only if it has not exited within two seconds.
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
