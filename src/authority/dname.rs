@@ -6,6 +6,8 @@ use hickory_proto::rr::rdata::NULL;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable};
 
+use super::zone::label_count;
+
 /// DNAME RDATA pointing at `target`.
 pub fn rdata(target: &Name) -> RData {
     // A name always encodes; an empty rdata would only make the record unusable, not unsafe.
@@ -36,7 +38,7 @@ pub struct NameTooLong;
 
 /// RFC 6672 §2.2: replace the `owner` suffix of `qname` with `target`.
 pub fn substitute(qname: &Name, owner: &Name, target: &Name) -> Result<Name, NameTooLong> {
-    let keep = usize::from(qname.num_labels()).saturating_sub(usize::from(owner.num_labels()));
+    let keep = label_count(qname).saturating_sub(label_count(owner));
     let prefix = Name::from_labels(qname.iter().take(keep)).map_err(|_| NameTooLong)?;
     let mut out = prefix.append_name(target).map_err(|_| NameTooLong)?;
     out.set_fqdn(true);

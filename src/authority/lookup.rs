@@ -5,7 +5,7 @@ use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
 use super::dname;
-use super::zone::{Node, Zone};
+use super::zone::{Node, Zone, label_count};
 
 /// The outcome of looking a name up in one zone. Negative answers are outcomes, not errors.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,8 +20,10 @@ pub enum Answer {
     NoData { soa: Record },
     /// The name does not exist.
     NxDomain { soa: Record },
-    /// RFC 6672 §2.2: a DNAME substitution would exceed the longest legal name.
-    YxDomain { records: Vec<Record>, soa: Record },
+    /// RFC 6672 §2.2: a DNAME substitution would exceed the longest legal name. The answer
+    /// holds the DNAME alone; like NSD, no SOA goes with it (this is not a negative answer
+    /// in the RFC 2308 sense, so there is nothing to cache negatively).
+    YxDomain { records: Vec<Record> },
 }
 
 /// A zone cut: the child's NS RRset and whatever addresses for those servers this zone holds.
@@ -35,13 +37,13 @@ pub struct Delegation {
 impl Zone {
     /// Looks `qname` up in this zone; `qname` must be at or below the origin.
     pub fn lookup(&self, qname: &Name, qtype: RecordType) -> Answer {
-        let origin_labels = self.origin().num_labels();
-        let q_labels = qname.num_labels();
+        let origin_labels = label_count(self.origin());
+        let q_labels = label_count(qname);
         let mut closest_encloser = self.origin().clone();
         // Walk down from the apex, looking for cuts and DNAMEs on the way (RFC 1034 §4.3.2
         // step 3b, RFC 6672 §3.2).
         for depth in origin_labels..=q_labels {
-            let name = qname.trim_to(usize::from(depth));
+            let name = qname.trim_to(depth);
             let Some(node) = self.node(&LowerName::new(&name)) else {
                 return self.not_found(qname, qtype, &closest_encloser);
             };
@@ -83,8 +85,7 @@ impl Zone {
                 .collect()
         };
         if qtype == RecordType::ANY {
-            // RFC 8482 §4.1: answer ANY with one RRset rather than all of them.
-            return match node.rrsets().next() {
+            return match any_rrset(node) {
                 Some(set) => Answer::Records(rename(set)),
                 None => Answer::NoData {
                     soa: self.negative_soa(),
@@ -136,6 +137,32 @@ impl Zone {
         }
     }
 
+    /// RFC 1034 §4.3.2 step 6 (additional section processing): the A and AAAA RRsets this
+    /// zone answers for `target`, wildcard-synthesised ones included, as NSD does. Addresses
+    /// at or below a zone cut are glue: only an NS target may use them (`allow_glue`); an MX
+    /// or SRV target there is not ours to vouch for. Aliases are not followed.
+    pub fn additional_addresses(&self, target: &Name, allow_glue: bool) -> Vec<Record> {
+        if !LowerName::new(self.origin()).zone_of(&LowerName::new(target)) {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for rtype in [RecordType::A, RecordType::AAAA] {
+            match self.lookup(target, rtype) {
+                Answer::Records(records) => out.extend(records),
+                Answer::Referral(_) if allow_glue => {
+                    if let Some(set) = self
+                        .node(&LowerName::new(target))
+                        .and_then(|node| node.get(rtype))
+                    {
+                        out.extend_from_slice(set);
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
     /// A and AAAA records this zone holds for `target`, glue below cuts included.
     pub fn addresses(&self, target: &Name) -> Vec<Record> {
         let lower = LowerName::new(target);
@@ -174,10 +201,24 @@ impl Zone {
             }
             Err(dname::NameTooLong) => Answer::YxDomain {
                 records: vec![dname_record.clone()],
-                soa: self.negative_soa(),
             },
         }
     }
+}
+
+/// RFC 8482 §4.1: ANY is answered with one RRset rather than all of them. Which one is the
+/// server's choice; like NSD, prefer a small, commonly wanted type (A, AAAA, SOA, MX, PTR,
+/// first in zone-file order), then any other, and DNSSEC records only when nothing else exists.
+fn any_rrset(node: &Node) -> Option<&[Record]> {
+    let rank = |set: &[Record]| match set.first().map(Record::record_type) {
+        Some(
+            RecordType::A | RecordType::AAAA | RecordType::SOA | RecordType::MX | RecordType::PTR,
+        ) => 0,
+        Some(RecordType::DNSKEY | RecordType::RRSIG | RecordType::NSEC) => 2,
+        _ => 1,
+    };
+    // min_by_key keeps the first of equal ranks, so file order breaks ties.
+    node.rrsets().min_by_key(|set| rank(set))
 }
 
 #[cfg(test)]
@@ -247,6 +288,82 @@ mod tests {
             z().lookup(&n("sub.example.test."), RecordType::DS),
             Answer::NoData { .. }
         ));
+    }
+
+    #[test]
+    fn any_gets_one_preferred_rrset() {
+        let text = format!("{ZONE}multi TXT note\nmulti AAAA 2001:db8::1\nmulti A 192.0.2.7\n");
+        let zone = Zone::from_text(&text, Path::new("t.zone"), None).expect("valid zone");
+        match zone.lookup(&n("multi.example.test."), RecordType::ANY) {
+            Answer::Records(r) => {
+                assert_eq!(r.len(), 1);
+                assert_eq!(r[0].record_type(), RecordType::AAAA);
+            }
+            other => panic!("expected one RRset, got {other:?}"),
+        }
+        assert!(matches!(
+            zone.lookup(&n("y.wild.example.test."), RecordType::ANY),
+            Answer::NoData { .. }
+        ));
+    }
+
+    #[test]
+    fn additional_addresses_follow_wildcards_and_keep_glue_for_ns_only() {
+        let zone = z();
+        let synthesised = zone.additional_addresses(&n("mx.wild.example.test."), false);
+        assert_eq!(synthesised.len(), 1);
+        assert_eq!(synthesised[0].name, n("mx.wild.example.test."));
+        assert!(
+            zone.additional_addresses(&n("ns.sub.example.test."), false)
+                .is_empty()
+        );
+        assert_eq!(
+            zone.additional_addresses(&n("ns.sub.example.test."), true)
+                .len(),
+            1
+        );
+        assert!(
+            zone.additional_addresses(&n("alias.example.test."), true)
+                .is_empty()
+        );
+        assert!(
+            zone.additional_addresses(&n("www.other.test."), true)
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn dname_overflow_is_yxdomain_with_the_dname_only() {
+        let prefix = vec!["a".repeat(63); 3].join(".");
+        let text = format!("{ZONE}long DNAME {}.test.\n", "b".repeat(60));
+        let zone = Zone::from_text(&text, Path::new("t.zone"), None).expect("valid zone");
+        let qname = n(&format!("{prefix}.long.example.test."));
+        match zone.lookup(&qname, RecordType::A) {
+            Answer::YxDomain { records } => {
+                assert_eq!(records.len(), 1);
+                assert_eq!(records[0].record_type(), RecordType::DNAME);
+            }
+            other => panic!("expected YXDOMAIN, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_literal_asterisk_label_is_an_ordinary_name() {
+        // RFC 4592 §2.1.1: asking for the wildcard owner itself matches it exactly.
+        match z().lookup(&n("*.wild.example.test."), RecordType::A) {
+            Answer::Records(r) => assert_eq!(r[0].name, n("*.wild.example.test.")),
+            other => panic!("expected the wildcard's own A, got {other:?}"),
+        }
+        // Below it nothing exists and *.*.wild is no source of synthesis: NXDOMAIN.
+        assert!(matches!(
+            z().lookup(&n("x.*.wild.example.test."), RecordType::A),
+            Answer::NxDomain { .. }
+        ));
+        // A DNAME keeps every label of the prefix, '*' included.
+        match z().lookup(&n("*.old.example.test."), RecordType::A) {
+            Answer::Cname { target, .. } => assert_eq!(target, n("*.new.test.")),
+            other => panic!("expected DNAME synthesis, got {other:?}"),
+        }
     }
 
     #[test]

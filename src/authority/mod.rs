@@ -41,6 +41,10 @@ pub struct LocalAnswer {
     pub additionals: Vec<Record>,
     /// An alias chain that left every local zone stops here; a resolver may continue from it.
     pub unresolved_target: Option<Name>,
+    /// The authority section is only the zone's NS RRset added to a positive answer: when the
+    /// response is too big it may be dropped without setting TC, as NSD does (it is not part
+    /// of the answer, RFC 2181 §9). A referral's NS RRset is never optional.
+    pub optional_authority: bool,
 }
 
 impl LocalAnswer {
@@ -52,6 +56,7 @@ impl LocalAnswer {
             authorities: Vec::new(),
             additionals: Vec::new(),
             unresolved_target: None,
+            optional_authority: false,
         }
     }
 }
@@ -112,8 +117,8 @@ impl Catalog {
             seen.insert(LowerName::new(&name));
             match zone.lookup(&name, qtype) {
                 Answer::Records(records) => {
-                    out.additionals = self.additional_for(zone, &records);
                     out.answers.extend(records);
+                    self.add_authority_and_additional(zone, qtype, &mut out);
                     return Some(out);
                 }
                 Answer::Cname { records, target } => {
@@ -147,10 +152,9 @@ impl Catalog {
                     out.authorities.push(soa);
                     return Some(out);
                 }
-                Answer::YxDomain { records, soa } => {
+                Answer::YxDomain { records } => {
                     out.rcode = ResponseCode::YXDomain;
                     out.answers.extend(records);
-                    out.authorities.push(soa);
                     return Some(out);
                 }
             }
@@ -159,24 +163,54 @@ impl Catalog {
         Some(out)
     }
 
-    /// RFC 1035 §3.3: addresses of NS, MX and SRV targets go in the additional section, from
-    /// the zone that answered.
-    fn additional_for(&self, zone: &Zone, records: &[Record]) -> Vec<Record> {
-        let mut out: Vec<Record> = Vec::new();
-        for r in records {
-            let target = match &r.data {
-                RData::NS(ns) => &ns.0,
-                RData::MX(mx) => &mx.exchange,
-                RData::SRV(srv) => &srv.target,
+    /// The optional parts of a positive answer from `zone`, as NSD (and BIND) send them:
+    ///
+    /// * authority: the zone's apex NS RRset (RFC 1034 §4.3.2 step 6 and RFC 2181 §6.1 allow
+    ///   it; it tells the client who else is authoritative), except for DS and DNSKEY, whose
+    ///   answers are large already, for ANY (RFC 8482 keeps those minimal), and when the NS
+    ///   RRset already is the answer;
+    /// * additional: addresses of the NS, MX and SRV targets in the answer and of the NS
+    ///   targets in the authority section (RFC 1035 §3.3.9, §3.3.11; RFC 2782), from the
+    ///   same zone, never repeating an RRset already in the message.
+    ///
+    /// A and AAAA RRsets are ordered A first, so that when the response must shrink the
+    /// AAAA records go first, as with NSD.
+    fn add_authority_and_additional(&self, zone: &Zone, qtype: RecordType, out: &mut LocalAnswer) {
+        let apex_ns = zone
+            .node(&LowerName::new(zone.origin()))
+            .and_then(|node| node.get(RecordType::NS))
+            .unwrap_or_default();
+        let ns_in_answer = out
+            .answers
+            .iter()
+            .any(|r| r.record_type() == RecordType::NS && r.name == *zone.origin());
+        if !matches!(qtype, RecordType::DS | RecordType::DNSKEY | RecordType::ANY) && !ns_in_answer
+        {
+            out.authorities.extend_from_slice(apex_ns);
+            out.optional_authority = !apex_ns.is_empty();
+        }
+
+        let mut addresses: Vec<Record> = Vec::new();
+        let targets = out
+            .answers
+            .iter()
+            .map(|r| (r, false))
+            .chain(out.authorities.iter().map(|r| (r, true)));
+        for (r, in_authority) in targets {
+            let (target, allow_glue) = match &r.data {
+                RData::NS(ns) => (&ns.0, true),
+                RData::MX(mx) if !in_authority => (&mx.exchange, false),
+                RData::SRV(srv) if !in_authority => (&srv.target, false),
                 _ => continue,
             };
-            for a in zone.addresses(target) {
-                if !out.contains(&a) {
-                    out.push(a);
+            for a in zone.additional_addresses(target, allow_glue) {
+                if !out.answers.contains(&a) && !addresses.contains(&a) {
+                    addresses.push(a);
                 }
             }
         }
-        out
+        addresses.sort_by_key(|r| r.record_type() != RecordType::A);
+        out.additionals = addresses;
     }
 }
 
@@ -199,7 +233,7 @@ mod tests {
 
     fn catalog() -> Catalog {
         Catalog::new([
-            zone("a.test.", "www CNAME www.b.test.\nmx MX 10 ns1\nout CNAME elsewhere.example.\nsub NS ns1.sub\nns1.sub A 192.0.2.9\n"),
+            zone("a.test.", "www CNAME www.b.test.\nmx MX 10 ns1\nout CNAME elsewhere.example.\nsub NS ns1.sub\nns1.sub A 192.0.2.9\nmxglue MX 10 ns1.sub\n"),
             zone("b.test.", "www A 192.0.2.2\n"),
             zone("sub.a.test.", "host A 192.0.2.10\n"),
         ])
@@ -235,6 +269,63 @@ mod tests {
             .answer(&n("out.a.test."), RecordType::A)
             .expect("ours");
         assert_eq!(out.unresolved_target, Some(n("elsewhere.example.")));
+    }
+
+    #[test]
+    fn positive_answers_carry_apex_ns_and_their_addresses() {
+        let a = catalog()
+            .answer(&n("www.a.test."), RecordType::A)
+            .expect("ours");
+        // The chain ends in b.test.: its NS set, and the address of ns1.b.test.
+        assert_eq!(a.authorities.len(), 1);
+        assert_eq!(a.authorities[0].name, n("b.test."));
+        assert_eq!(a.additionals.len(), 1);
+        assert_eq!(a.additionals[0].name, n("ns1.b.test."));
+        assert!(a.optional_authority);
+
+        // NS is the answer: not repeated in the authority section.
+        let ns = catalog()
+            .answer(&n("a.test."), RecordType::NS)
+            .expect("ours");
+        assert_eq!(ns.answers.len(), 1);
+        assert!(ns.authorities.is_empty());
+        assert_eq!(ns.additionals.len(), 1);
+
+        // An address that is the answer is not repeated in the additional section.
+        let ns1 = catalog()
+            .answer(&n("ns1.a.test."), RecordType::A)
+            .expect("ours");
+        assert_eq!(ns1.authorities.len(), 1);
+        assert!(ns1.additionals.is_empty());
+    }
+
+    #[test]
+    fn any_and_ds_answers_stay_minimal() {
+        let any = catalog()
+            .answer(&n("a.test."), RecordType::ANY)
+            .expect("ours");
+        assert_eq!(any.answers.len(), 1);
+        assert!(any.authorities.is_empty());
+        let ds = catalog()
+            .answer(&n("sub.a.test."), RecordType::DS)
+            .expect("ours");
+        assert!(ds.answers.is_empty());
+        assert_eq!(ds.authorities[0].record_type(), RecordType::SOA);
+        assert_eq!(ds.authorities[0].name, n("a.test."));
+        assert!(
+            !ds.optional_authority,
+            "a negative answer's SOA is required"
+        );
+    }
+
+    #[test]
+    fn glue_is_no_additional_data_for_mx() {
+        let a = catalog()
+            .answer(&n("mxglue.a.test."), RecordType::MX)
+            .expect("ours");
+        // Only the address of the apex NS target, not the glue of ns1.sub.a.test.
+        assert_eq!(a.additionals.len(), 1);
+        assert_eq!(a.additionals[0].name, n("ns1.a.test."));
     }
 
     #[test]

@@ -9,6 +9,12 @@ use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
 use super::load::{Located, Location, ZoneError, ZoneErrors, parse_zone_file, parse_zone_text};
 
+/// The number of labels in `name`, a leading `*` included (hickory's `num_labels` leaves the
+/// wildcard label out, which is right for RRSIG labels but not for walking a tree).
+pub fn label_count(name: &Name) -> usize {
+    name.iter().count()
+}
+
 /// The records of one owner name, one entry per type, in the order the file gave them.
 #[derive(Debug, Default, Clone)]
 pub struct Node {
@@ -159,7 +165,7 @@ impl Zone {
 
         // Per-name checks, then checks of names below zone cuts and DNAMEs.
         let mut names: Vec<&LowerName> = nodes.keys().collect();
-        names.sort_by_key(|n| n.num_labels());
+        names.sort_by_key(|n| label_count(n));
         for name in &names {
             let node = &nodes[*name];
             let at = |t: RecordType| first_line.get(&((*name).clone(), t)).copied();
@@ -188,7 +194,7 @@ impl Zone {
             }
             // Walk the ancestors strictly between the apex and this name.
             let mut up = name.base_name();
-            while up.num_labels() > apex.num_labels() {
+            while label_count(&up) > label_count(&apex) {
                 if let Some(parent) = nodes.get(&up) {
                     let cut = parent.get(RecordType::NS).is_some();
                     let dname = parent.get(RecordType::DNAME).is_some();
@@ -250,7 +256,7 @@ impl Zone {
         let owners: Vec<LowerName> = nodes.keys().cloned().collect();
         for owner in owners {
             let mut up = owner;
-            while up.num_labels() > apex.num_labels() {
+            while label_count(&up) > label_count(&apex) {
                 up = up.base_name();
                 nodes.entry(up.clone()).or_default();
             }

@@ -1,4 +1,6 @@
 //! One integration-test binary: every module starts real servers on loopback and talks to them
 //! over real sockets.
 
+mod authority;
+mod nsd_diff;
 mod support;
