@@ -12,7 +12,7 @@ use tokio::net::{TcpListener, UdpSocket};
 use tracing_subscriber::EnvFilter;
 
 use hickory_proto::rr::RecordType;
-use tern::authority::{Catalog, Zone};
+use tern::authority::{Catalog, Zone, ZoneSource, load_catalog};
 use tern::cache::Cache;
 use tern::config::{Config, ZoneConfig};
 use tern::handler::{Handler, HandlerConfig, Recursion};
@@ -170,23 +170,16 @@ fn zone_check(path: PathBuf, origin: Option<String>) -> Result<(), String> {
     Ok(())
 }
 
-fn load_catalog(zones: &[ZoneConfig]) -> Result<Catalog, String> {
-    let mut loaded = Vec::new();
-    let mut errors = Vec::new();
-    for z in zones {
-        let origin = parse_origin(&z.origin)?;
-        match Zone::from_file(&z.file, Some(&origin)) {
-            Ok(zone) => {
-                tracing::info!(zone = %zone.origin(), serial = zone.serial(), records = zone.record_count(), "zone loaded");
-                loaded.push(zone);
-            }
-            Err(e) => errors.push(e.to_string()),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(errors.join("\n"));
-    }
-    Catalog::new(loaded).map_err(|e| e.to_string())
+fn zone_sources(zones: &[ZoneConfig]) -> Result<Vec<ZoneSource>, String> {
+    zones
+        .iter()
+        .map(|z| {
+            Ok(ZoneSource {
+                origin: parse_origin(&z.origin)?,
+                file: z.file.clone(),
+            })
+        })
+        .collect()
 }
 
 async fn bind(addrs: &[SocketAddr]) -> Result<(Vec<UdpSocket>, Vec<TcpListener>), String> {
@@ -227,7 +220,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             .push(SocketAddr::from(([127, 0, 0, 1], 5300)));
     }
     let limits = config.server_limits().map_err(|e| e.to_string())?;
-    let catalog = load_catalog(&config.zones)?;
+    let sources = zone_sources(&config.zones)?;
+    let catalog = load_catalog(&sources).map_err(|e| e.to_string())?;
     let (udp, tcp) = bind(&config.server.listen).await?;
     let metrics = Arc::new(Metrics::default());
     let mut handler = Handler::new(
@@ -244,7 +238,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         handler = handler.with_recursion(Recursion { resolver, acl });
     }
     let handler = Arc::new(handler);
-    let server = Server::new(udp, tcp, handler).with_tcp_limits(TcpLimits {
+    let server = Server::new(udp, tcp, Arc::clone(&handler)).with_tcp_limits(TcpLimits {
         idle_timeout: Duration::from_millis(limits.tcp_idle_timeout_ms),
         max_connections: limits.tcp_max_connections,
         pipeline_depth: limits.tcp_pipeline_depth,
@@ -254,6 +248,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     }
     let (trigger, signal) = shutdown::channel();
     let running = tokio::spawn(server.run(signal));
+    tokio::spawn(reload_on_sighup(handler, sources));
     wait_for_signal().await;
     tracing::info!("shutting down");
     trigger.fire();
@@ -386,6 +381,32 @@ async fn resolve(args: ResolveArgs) -> Result<(), String> {
             Ok(())
         }
         Err(e) => Err(format!(";; SERVFAIL: {e}")),
+    }
+}
+
+/// SIGHUP reloads every zone file; a broken file is reported and the old zones stay in service.
+async fn reload_on_sighup(handler: Arc<Handler>, sources: Vec<ZoneSource>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            match handler.reload(&sources) {
+                Ok(()) => tracing::info!(zones = sources.len(), "zones reloaded"),
+                Err(e) => {
+                    for line in e.to_string().lines() {
+                        tracing::error!("{line}");
+                    }
+                    tracing::error!("reload failed; still serving the previous zones");
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (handler, sources);
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod dname;
 pub mod load;
 pub mod lookup;
+pub mod reload;
 pub mod zone;
 
 use std::collections::{HashMap, HashSet};
@@ -16,6 +17,7 @@ use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
 pub use load::{Location, ZoneError, ZoneErrors};
 pub use lookup::{Answer, Delegation};
+pub use reload::{CatalogError, ZoneSource, load_catalog};
 pub use zone::Zone;
 
 use crate::limits::LOCAL_CNAME_CHAIN;

@@ -16,7 +16,7 @@ pub use request::{EdnsInfo, Malformed, Request, Transport};
 
 pub use acl::{Acl, Cidr};
 
-use crate::authority::Catalog;
+use crate::authority::{Catalog, CatalogError, ZoneSource, load_catalog};
 use crate::limits::EDNS_UDP_PAYLOAD;
 use crate::metrics::Metrics;
 use crate::resolver::budget::ede;
@@ -90,6 +90,14 @@ impl Handler {
             Ok(c) => Arc::clone(&c),
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
         }
+    }
+
+    /// Reloads every zone from its file. All or nothing: on any error the zones in service stay
+    /// exactly as they were, and the error names each `file:line`.
+    pub fn reload(&self, sources: &[ZoneSource]) -> Result<(), CatalogError> {
+        let catalog = load_catalog(sources)?;
+        self.set_catalog(catalog);
+        Ok(())
     }
 
     /// Replaces the served zones atomically.

@@ -2,5 +2,6 @@
 //! over real sockets.
 
 mod authority;
+mod cli;
 mod nsd_diff;
 mod support;
