@@ -1,4 +1,6 @@
 //! One integration-test binary: every module starts real servers on loopback and talks to them
 //! over real sockets.
 
+mod resolver;
 mod support;
+mod unbound_diff;
