@@ -247,7 +247,15 @@ pub(crate) fn lab_resolver(lab: &Lab, metrics: &Arc<Metrics>) -> Arc<tern::resol
 
 /// Starts the lab on subnet `n` and a recursive tern on `bind` (port 0: any free port).
 pub(crate) async fn start_recursive(n: u8, bind: SocketAddr, acl: tern::handler::Acl) -> Recursive {
-    let lab = start_lab(n).await;
+    recursive_over(start_lab(n).await, bind, acl).await
+}
+
+/// A recursive tern on `bind` resolving through a running `lab`.
+pub(crate) async fn recursive_over(
+    lab: Lab,
+    bind: SocketAddr,
+    acl: tern::handler::Acl,
+) -> Recursive {
     let metrics = Arc::new(Metrics::default());
     let resolver = lab_resolver(&lab, &metrics);
     let handler = Handler::new(
