@@ -63,6 +63,9 @@ impl Resolver {
         }
         if let Some(c) = get(&Key::new(name, qtype)) {
             match c.data {
+                // RFC 2181 §5.4.1: NS sets from referrals and glue only steer the walk; an
+                // answer about them comes from the zone's own servers.
+                Data::Positive(_) if c.rank < Rank::NonAuthoritative => {}
                 Data::Positive(records) => return Some(Step::Answer(records)),
                 Data::NoData { soa } => return Some(Step::NoData(soa)),
                 _ => {}

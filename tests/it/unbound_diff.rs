@@ -233,7 +233,9 @@ fn zone_ttls(lab: &Lab) -> (HashMap<Rr, u32>, HashMap<(RecordType, String), u32>
                     r.record_type(),
                     r.data.to_string().to_lowercase(),
                 );
-                exact.insert(key.clone(), r.ttl);
+                // The child's TTL, not the parent's delegation or glue TTL, bounds an answer.
+                let t = exact.entry(key.clone()).or_insert(u32::MAX);
+                *t = (*t).min(r.ttl);
                 let t = loose.entry((key.1, key.2)).or_insert(0);
                 *t = (*t).max(r.ttl);
             }

@@ -295,3 +295,24 @@ async fn servfail_from_one_server_moves_on_to_the_next() {
     expect(&r, "mail.alpha.test.", A, NoError).await;
     assert_eq!(net.count(broken), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn referral_and_glue_data_are_not_answers() {
+    let net = FakeNet::lab();
+    let r = resolver(&net);
+    expect(&r, "www.alpha.test.", A, NoError).await;
+    // The referral from test. left alpha.test. NS and the glue of ns1/ns2 in the cache; asked
+    // for them, the resolver still asks alpha.test.'s own servers (RFC 2181 §5.4.1).
+    for (qname, qtype) in [("alpha.test.", RecordType::NS), ("ns1.alpha.test.", A)] {
+        let before = net.count(ip("127.0.0.41")) + net.count(ip("127.0.0.42"));
+        let res = expect(&r, qname, qtype, NoError).await;
+        assert!(!res.answers.is_empty());
+        assert_eq!(
+            net.count(ip("127.0.0.41")) + net.count(ip("127.0.0.42")),
+            before + 1,
+            "{qname} {qtype} asked of the zone's servers"
+        );
+        // Now authoritative data is cached and answers repeats.
+        assert_eq!(expect(&r, qname, qtype, NoError).await.upstream_queries, 0);
+    }
+}
