@@ -81,7 +81,11 @@ impl Cache {
         if entry.expires <= now {
             return None;
         }
-        let ttl = u32::try_from((entry.expires - now).as_secs()).unwrap_or(u32::MAX);
+        // Round up: data cached a moment ago still shows its full TTL, as from the authority,
+        // and the last fraction of a second shows 1, never 0.
+        let left = entry.expires - now;
+        let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+        let ttl = u32::try_from(secs).unwrap_or(u32::MAX);
         Some(Cached {
             data: entry.data.with_ttl(ttl),
             rank: entry.rank,
@@ -185,6 +189,24 @@ mod tests {
             .get_stale(&key(), Instant::now())
             .expect("within stale window");
         assert_eq!(stale.ttl, 30);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fresh_data_shows_its_full_ttl_and_never_zero() {
+        let cache = Cache::new(CachePolicy::default());
+        cache.insert(
+            key(),
+            Data::Positive(a(300)),
+            300,
+            Rank::Authoritative,
+            Instant::now(),
+        );
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert_eq!(cache.get(&key(), Instant::now()).expect("fresh").ttl, 300);
+        tokio::time::advance(Duration::from_millis(299_500)).await;
+        assert_eq!(cache.get(&key(), Instant::now()).expect("fresh").ttl, 1);
+        tokio::time::advance(Duration::from_millis(499)).await;
+        assert!(cache.get(&key(), Instant::now()).is_none());
     }
 
     #[tokio::test(start_paused = true)]

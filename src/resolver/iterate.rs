@@ -63,6 +63,9 @@ impl Resolver {
         }
         if let Some(c) = get(&Key::new(name, qtype)) {
             match c.data {
+                // RFC 2181 §5.4.1: NS sets from referrals and glue only steer the walk; an
+                // answer about them comes from the zone's own servers.
+                Data::Positive(_) if c.rank < Rank::NonAuthoritative => {}
                 Data::Positive(records) => return Some(Step::Answer(records)),
                 Data::NoData { soa } => return Some(Step::NoData(soa)),
                 _ => {}
@@ -111,7 +114,7 @@ impl Resolver {
             } else {
                 (name.trim_to(usize::from(ask_labels)), RecordType::A)
             };
-            let (reply, _) = self.ask_zone(&set, &ask, ask_type, budget).await?;
+            let (reply, msg) = self.ask_zone(&set, &ask, ask_type, budget).await?;
             match reply {
                 Reply::Referral { cut, ns, glue } => {
                     referrals += 1;
@@ -160,13 +163,15 @@ impl Resolver {
                         .filter(|r| r.record_type() == RecordType::CNAME)
                         .cloned()
                         .collect();
+                    let now = Instant::now();
                     self.cache.insert(
                         Key::new(name, RecordType::CNAME),
                         Data::Positive(cname.clone()),
                         min_ttl(&cname),
                         Rank::Authoritative,
-                        Instant::now(),
+                        now,
                     );
+                    self.cache_rest_of_chain(&msg, &set.zone, &target, qtype, now);
                     return Ok(Step::Cname(records, target));
                 }
                 Reply::NoData { soa } => {
@@ -196,6 +201,64 @@ impl Resolver {
                     return Err(ResolveError::NoReachableAuthority(set.zone.clone()));
                 }
             }
+        }
+    }
+
+    /// An authoritative server that answers with an alias usually follows the chain through
+    /// its own data (RFC 1034 §4.3.2 step 3a). Links inside the server's zone are as
+    /// trustworthy as the first one, so, as Unbound does, cache each of them and the final
+    /// RRset: the chase then takes them from the cache instead of asking again. Anything
+    /// outside the zone is left for its own servers (RFC 5452 §6).
+    fn cache_rest_of_chain(
+        &self,
+        msg: &Message,
+        zone: &Name,
+        first_target: &Name,
+        qtype: RecordType,
+        now: Instant,
+    ) {
+        let mut target = first_target.clone();
+        let mut seen = vec![LowerName::new(&target)];
+        while in_bailiwick(&target, zone) {
+            let rrset: Vec<Record> = msg
+                .answers
+                .iter()
+                .filter(|r| r.name == target && r.record_type() == qtype)
+                .cloned()
+                .collect();
+            if !rrset.is_empty() {
+                self.cache.insert(
+                    Key::new(&target, qtype),
+                    Data::Positive(rrset.clone()),
+                    min_ttl(&rrset),
+                    Rank::Authoritative,
+                    now,
+                );
+                return;
+            }
+            let Some(cname) = msg
+                .answers
+                .iter()
+                .find(|r| r.name == target && r.record_type() == RecordType::CNAME)
+            else {
+                return;
+            };
+            let RData::CNAME(CNAME(next)) = &cname.data else {
+                return;
+            };
+            self.cache.insert(
+                Key::new(&target, RecordType::CNAME),
+                Data::Positive(vec![cname.clone()]),
+                cname.ttl,
+                Rank::Authoritative,
+                now,
+            );
+            // A loop is the chase's to report; stop caching at its second lap.
+            if seen.contains(&LowerName::new(next)) {
+                return;
+            }
+            seen.push(LowerName::new(next));
+            target = next.clone();
         }
     }
 

@@ -12,6 +12,11 @@ pub mod iterate;
 pub mod trace;
 pub mod upstream;
 
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod tests;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 

@@ -4,4 +4,6 @@
 mod authority;
 mod cli;
 mod nsd_diff;
+mod resolver;
 mod support;
+mod unbound_diff;

@@ -193,3 +193,97 @@ pub(crate) fn lines(records: &[Record]) -> Vec<String> {
     v.sort();
     v
 }
+
+/// The lab (simulated internet) on subnet `127.<n>.0.x`, port 53; stops when dropped.
+pub(crate) struct Lab {
+    pub(crate) files: tern::lab::LabFiles,
+    _tasks: tokio::task::JoinSet<()>,
+    trigger: ShutdownTrigger,
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.trigger.fire();
+    }
+}
+
+/// Starts the lab hierarchy of `zones/hierarchy/` on its own subnet.
+pub(crate) async fn start_lab(n: u8) -> Lab {
+    let files = tern::lab::LabFiles::embedded().on_subnet(n);
+    let (trigger, signal) = shutdown::channel();
+    let tasks = tern::lab::start(&files, 53, signal)
+        .await
+        .expect("lab starts (needs root for port 53)");
+    Lab {
+        files,
+        _tasks: tasks,
+        trigger,
+    }
+}
+
+/// A recursive tern resolving through a lab; the lab stops with it.
+pub(crate) struct Recursive {
+    pub(crate) server: TestServer,
+    pub(crate) resolver: Arc<tern::resolver::Resolver>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) lab: Lab,
+}
+
+/// A resolver over `lab`, with recursion for clients `acl` allows.
+pub(crate) fn lab_resolver(lab: &Lab, metrics: &Arc<Metrics>) -> Arc<tern::resolver::Resolver> {
+    let hints = tern::resolver::hints::parse(
+        lab.files.root_hints().expect("lab hints"),
+        Path::new("root.hints"),
+    )
+    .expect("lab hints parse");
+    Arc::new(tern::resolver::Resolver::new(
+        Arc::new(tern::resolver::NetUpstream),
+        hints,
+        Arc::new(tern::cache::Cache::new(tern::cache::CachePolicy::default())),
+        tern::resolver::ResolverConfig::default(),
+        Arc::clone(metrics),
+    ))
+}
+
+/// Starts the lab on subnet `n` and a recursive tern on `bind` (port 0: any free port).
+pub(crate) async fn start_recursive(n: u8, bind: SocketAddr, acl: tern::handler::Acl) -> Recursive {
+    recursive_over(start_lab(n).await, bind, acl).await
+}
+
+/// A recursive tern on `bind` resolving through a running `lab`.
+pub(crate) async fn recursive_over(
+    lab: Lab,
+    bind: SocketAddr,
+    acl: tern::handler::Acl,
+) -> Recursive {
+    let metrics = Arc::new(Metrics::default());
+    let resolver = lab_resolver(&lab, &metrics);
+    let handler = Handler::new(
+        Catalog::default(),
+        HandlerConfig::default(),
+        Arc::clone(&metrics),
+    )
+    .with_recursion(tern::handler::Recursion {
+        resolver: Arc::clone(&resolver),
+        acl,
+    });
+    let server = start_with_handler(bind, Arc::new(handler)).await;
+    Recursive {
+        server,
+        resolver,
+        metrics,
+        lab,
+    }
+}
+
+/// The RFC 8914 Extended DNS Error of a response: info code and text.
+pub(crate) fn ede(m: &Message) -> Option<(u16, String)> {
+    use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
+    match m.edns.as_ref()?.options().get(EdnsCode::Unknown(15))? {
+        EdnsOption::Unknown(_, data) if data.len() >= 2 => Some((
+            u16::from_be_bytes([data[0], data[1]]),
+            String::from_utf8_lossy(&data[2..]).into_owned(),
+        )),
+        _ => None,
+    }
+}

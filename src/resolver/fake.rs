@@ -1,0 +1,287 @@
+//! A fake internet for socket-less resolver tests: every address answers in-process from a
+//! [`Catalog`] (our own authority code over the lab zones of `zones/hierarchy/`), and each
+//! address can be scripted to misbehave — silent, unreachable, truncating UDP, a fixed RCODE,
+//! NXDOMAIN for chosen names, or extra (spoofed) records in every reply. Every query is
+//! logged, so tests count what the resolver sent where.
+//!
+//! An address with no host behaves like the lab's dead server: it never answers.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{LowerName, Name, Record, RecordType};
+
+use super::delegation::ServerSet;
+use super::hints;
+use super::upstream::{Upstream, UpstreamError, UpstreamFuture, UpstreamQuery, reply_matches};
+use crate::authority::{Catalog, Zone};
+use crate::lab::LabFiles;
+use crate::limits::EDNS_UDP_PAYLOAD;
+
+/// How a host treats queries on one transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Answer from the catalog (REFUSED for names outside it, as the lab's lame server does).
+    Answer,
+    /// Never answer: the query times out after its per-try timeout.
+    Silent,
+    /// Fail at once, like an ICMP port unreachable or a refused TCP connection.
+    Unreachable,
+    /// Answer with TC=1 (keeping whatever records the answer had, the worst case for a cache).
+    Truncate,
+    /// Answer with this RCODE and nothing else.
+    Rcode(ResponseCode),
+}
+
+struct Host {
+    catalog: Catalog,
+    udp: Mode,
+    tcp: Mode,
+    latency: Duration,
+    /// Names this host claims do not exist, like a broken server that answers NXDOMAIN for
+    /// empty non-terminals.
+    nxdomain: Vec<Name>,
+    /// Records added to the answer and additional sections of every reply (spoofing attempts).
+    inject: Vec<Record>,
+}
+
+/// One query the resolver sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Sent {
+    pub(crate) server: IpAddr,
+    pub(crate) qname: Name,
+    pub(crate) qtype: RecordType,
+    pub(crate) tcp: bool,
+}
+
+/// The fake internet.
+pub(crate) struct FakeNet {
+    hosts: Mutex<HashMap<IpAddr, Host>>,
+    log: Mutex<Vec<Sent>>,
+}
+
+pub(crate) fn ip(s: &str) -> IpAddr {
+    s.parse().expect("test address")
+}
+
+pub(crate) fn name(s: &str) -> Name {
+    Name::from_ascii(s).expect("test name")
+}
+
+/// Parses zone text for a fake host.
+pub(crate) fn zone(origin: &str, text: &str) -> Zone {
+    Zone::from_text(text, Path::new(origin), Some(&name(origin))).expect("test zone is valid")
+}
+
+impl FakeNet {
+    /// An internet with no hosts at all.
+    pub(crate) fn empty() -> Arc<FakeNet> {
+        Arc::new(FakeNet {
+            hosts: Mutex::new(HashMap::new()),
+            log: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The lab hierarchy of `zones/hierarchy/`, at its own addresses (127.0.0.x).
+    pub(crate) fn lab() -> Arc<FakeNet> {
+        let net = FakeNet::empty();
+        for server in LabFiles::embedded().servers().expect("lab zones are valid") {
+            net.add_catalog(server.addr, server.catalog);
+        }
+        net
+    }
+
+    /// The lab's root hints.
+    pub(crate) fn lab_hints() -> ServerSet {
+        let files = LabFiles::embedded();
+        hints::parse(files.root_hints().expect("hints"), Path::new("root.hints"))
+            .expect("lab hints are valid")
+    }
+
+    /// The text of one lab zone file, for tests that extend it.
+    pub(crate) fn lab_file(file: &str) -> String {
+        LabFiles::embedded()
+            .file(file)
+            .expect("lab file")
+            .to_string()
+    }
+
+    fn hosts(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, Host>> {
+        self.hosts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds (or replaces) a host serving `catalog`.
+    pub(crate) fn add_catalog(&self, addr: IpAddr, catalog: Catalog) {
+        self.hosts().insert(
+            addr,
+            Host {
+                catalog,
+                udp: Mode::Answer,
+                tcp: Mode::Answer,
+                latency: Duration::ZERO,
+                nxdomain: Vec::new(),
+                inject: Vec::new(),
+            },
+        );
+    }
+
+    /// Adds (or replaces) a host serving `zones`; no zones makes a lame (REFUSED) host.
+    pub(crate) fn add_host(&self, addr: IpAddr, zones: Vec<Zone>) {
+        self.add_catalog(addr, Catalog::new(zones).expect("no duplicate zones"));
+    }
+
+    /// Replaces `zone` (by origin) on every host that serves it.
+    pub(crate) fn replace_zone(&self, new: Zone) {
+        let origin = LowerName::new(new.origin());
+        for host in self.hosts().values_mut() {
+            let zones: Vec<Zone> = host.catalog.zones().map(|z| Zone::clone(z)).collect();
+            if !zones.iter().any(|z| LowerName::new(z.origin()) == origin) {
+                continue;
+            }
+            let zones = zones.into_iter().map(|z| {
+                if LowerName::new(z.origin()) == origin {
+                    new.clone()
+                } else {
+                    z
+                }
+            });
+            host.catalog = Catalog::new(zones).expect("no duplicate zones");
+        }
+    }
+
+    fn with_host(&self, addr: IpAddr, f: impl FnOnce(&mut Host)) {
+        f(self.hosts().get_mut(&addr).expect("host exists"));
+    }
+
+    /// Sets how `addr` treats UDP and TCP queries.
+    pub(crate) fn set_modes(&self, addr: IpAddr, udp: Mode, tcp: Mode) {
+        self.with_host(addr, |h| {
+            h.udp = udp;
+            h.tcp = tcp;
+        });
+    }
+
+    /// Makes `addr` silent on both transports (it stays silent if it has no host).
+    pub(crate) fn silence(&self, addr: IpAddr) {
+        if self.hosts().contains_key(&addr) {
+            self.set_modes(addr, Mode::Silent, Mode::Silent);
+        }
+    }
+
+    /// Delays every reply from every host.
+    pub(crate) fn set_latency_everywhere(&self, latency: Duration) {
+        for host in self.hosts().values_mut() {
+            host.latency = latency;
+        }
+    }
+
+    /// Makes `addr` answer NXDOMAIN for exactly `name`.
+    pub(crate) fn claim_nxdomain(&self, addr: IpAddr, name: Name) {
+        self.with_host(addr, |h| h.nxdomain.push(name));
+    }
+
+    /// Adds `records` to every reply `addr` sends.
+    pub(crate) fn inject(&self, addr: IpAddr, records: Vec<Record>) {
+        self.with_host(addr, |h| h.inject.extend(records));
+    }
+
+    /// Every query sent so far, in order.
+    pub(crate) fn sent(&self) -> Vec<Sent> {
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Queries sent to `addr` so far.
+    pub(crate) fn count(&self, addr: IpAddr) -> usize {
+        self.sent().iter().filter(|s| s.server == addr).count()
+    }
+
+    /// Queries sent anywhere so far.
+    pub(crate) fn total(&self) -> usize {
+        self.sent().len()
+    }
+
+    /// The reply `addr` gives, or `None` when it gives none (and how it fails).
+    fn reply(&self, q: &UpstreamQuery, id: u16) -> (Result<Message, UpstreamError>, Duration) {
+        let hosts = self.hosts();
+        let Some(host) = hosts.get(&q.server.ip()) else {
+            return (Err(UpstreamError::Timeout), q.timeout);
+        };
+        let mode = if q.tcp { host.tcp } else { host.udp };
+        let mut m = Message::new(id, MessageType::Response, OpCode::Query);
+        m.add_query(Query::query(q.qname.clone(), q.qtype));
+        match mode {
+            Mode::Silent => return (Err(UpstreamError::Timeout), q.timeout),
+            Mode::Unreachable => {
+                return (
+                    Err(UpstreamError::Network("connection refused".into())),
+                    host.latency,
+                );
+            }
+            Mode::Rcode(rcode) => m.metadata.response_code = rcode,
+            Mode::Answer | Mode::Truncate => {
+                if host.nxdomain.contains(&q.qname) {
+                    m.metadata.response_code = ResponseCode::NXDomain;
+                    m.metadata.authoritative = true;
+                } else if let Some(local) = host.catalog.answer(&q.qname, q.qtype) {
+                    m.metadata.authoritative = local.authoritative;
+                    m.metadata.response_code = local.rcode;
+                    m.answers = local.answers;
+                    m.authorities = local.authorities;
+                    m.additionals = local.additionals;
+                } else {
+                    m.metadata.response_code = ResponseCode::Refused;
+                }
+                m.answers.extend(host.inject.iter().cloned());
+                m.additionals.extend(host.inject.iter().cloned());
+                m.metadata.truncation = mode == Mode::Truncate;
+            }
+        }
+        // Through the wire format, as a real reply would come; UDP answers that do not fit our
+        // advertised payload size come back truncated (empty, TC=1).
+        let bytes = m.to_vec().expect("fake reply encodes");
+        if !q.tcp && bytes.len() > usize::from(EDNS_UDP_PAYLOAD.default) {
+            m.answers.clear();
+            m.authorities.clear();
+            m.additionals.clear();
+            m.metadata.truncation = true;
+        }
+        let reply =
+            Message::from_vec(&m.to_vec().expect("fake reply encodes")).expect("fake reply parses");
+        (Ok(reply), host.latency)
+    }
+}
+
+impl Upstream for FakeNet {
+    fn query<'a>(&'a self, q: &'a UpstreamQuery) -> UpstreamFuture<'a> {
+        Box::pin(async move {
+            self.log
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(Sent {
+                    server: q.server.ip(),
+                    qname: q.qname.clone(),
+                    qtype: q.qtype,
+                    tcp: q.tcp,
+                });
+            let id: u16 = rand::random();
+            let (reply, delay) = self.reply(q, id);
+            if delay >= q.timeout {
+                tokio::time::sleep(q.timeout).await;
+                return Err(UpstreamError::Timeout);
+            }
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            let reply = reply?;
+            assert!(
+                reply_matches(&reply, id, &q.qname, q.qtype),
+                "fake reply echoes the question"
+            );
+            Ok(reply)
+        })
+    }
+}
