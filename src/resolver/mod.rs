@@ -3,6 +3,7 @@
 //! questions share one resolution; failures are cached briefly (RFC 9520); when every
 //! upstream fails, expired data may be served (RFC 8767).
 
+pub mod ask;
 pub mod budget;
 pub mod classify;
 pub mod delegation;
