@@ -13,8 +13,8 @@ use crate::handler::{Acl, Cidr};
 use crate::limits::{
     CACHE_MAX_ENTRIES, CACHE_MAX_TTL, CACHE_MIN_TTL, CACHE_NEGATIVE_MAX_TTL, EDNS_UDP_PAYLOAD,
     FAILURE_TTL, MAX_CNAME_CHAIN, MAX_DELEGATION_DEPTH, MAX_GLUELESS_LOOKUPS, MAX_UPSTREAM_QUERIES,
-    RESOLVE_TIMEOUT_MS, SERVE_STALE_SECS, TCP_IDLE_TIMEOUT_MS, TCP_MAX_CONNECTIONS,
-    TCP_PIPELINE_DEPTH,
+    RESOLVE_TIMEOUT_MS, SERVE_STALE_SECS, STALE_ANSWER_TIMEOUT_MS, TCP_IDLE_TIMEOUT_MS,
+    TCP_MAX_CONNECTIONS, TCP_PIPELINE_DEPTH,
 };
 use crate::resolver::{Limits, ResolverConfig};
 
@@ -75,6 +75,7 @@ pub struct CacheConfig {
     pub max_ttl: Option<u32>,
     pub negative_max_ttl: Option<u32>,
     pub serve_stale_secs: Option<u32>,
+    pub stale_answer_timeout_ms: Option<u64>,
     pub failure_ttl: Option<u32>,
 }
 
@@ -206,6 +207,11 @@ impl Config {
             qname_minimisation: self.recursion.qname_minimisation.unwrap_or(true),
             failure_ttl: FAILURE_TTL.check(self.cache.failure_ttl).map_err(e)?,
             upstream_port: self.recursion.upstream_port,
+            stale_answer_timeout: Duration::from_millis(
+                STALE_ANSWER_TIMEOUT_MS
+                    .check(self.cache.stale_answer_timeout_ms)
+                    .map_err(e)?,
+            ),
             trace: None,
         })
     }
@@ -240,5 +246,19 @@ mod tests {
         let bad = Config::from_toml("[server]\nedns_udp_payload = 100\n").expect("valid toml");
         assert!(bad.server_limits().is_err());
         assert!(Config::from_toml("[server]\nbogus = 1\n").is_err());
+    }
+
+    #[test]
+    fn example_config_is_valid() {
+        let c = Config::from_file(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/zones/tern.toml"
+        )))
+        .expect("zones/tern.toml parses");
+        c.server_limits().expect("server limits in range");
+        c.cache_policy().expect("cache policy in range");
+        c.resolver_config().expect("resolver limits in range");
+        c.acl().expect("allow list parses");
+        assert!(c.zones[0].file.ends_with("zones/cluster.test.zone"));
     }
 }

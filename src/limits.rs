@@ -112,6 +112,14 @@ pub const SERVE_STALE_SECS: Limit<u32> = Limit {
     max: 259_200,
 };
 
+/// RFC 8767 §5: the client response timer; 1.8 s is the RFC's suggestion.
+pub const STALE_ANSWER_TIMEOUT_MS: Limit<u64> = Limit {
+    name: "cache.stale_answer_timeout_ms",
+    default: 1800,
+    min: 0,
+    max: 30_000,
+};
+
 /// RFC 8767 §4: a stale answer is served with TTL 30.
 pub const STALE_ANSWER_TTL: u32 = 30;
 

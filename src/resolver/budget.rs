@@ -53,6 +53,8 @@ pub enum ResolveError {
     NoReachableAuthority(Name),
     #[error("resolution failed recently: {0}")]
     CachedFailure(String),
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 /// RFC 8914 §4 info codes we use.

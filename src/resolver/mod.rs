@@ -20,6 +20,7 @@ mod tests;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{LowerName, Name, Record, RecordType};
@@ -32,7 +33,7 @@ pub use trace::{TraceSink, TraceStep};
 pub use upstream::{NetUpstream, Upstream, UpstreamError, UpstreamQuery};
 
 use crate::cache::{Cache, CachePolicy, Data, Key, Rank};
-use crate::limits::FAILURE_TTL;
+use crate::limits::{FAILURE_TTL, STALE_ANSWER_TIMEOUT_MS};
 use crate::metrics::Metrics;
 
 /// One link of an answer chain.
@@ -64,6 +65,9 @@ pub struct ResolverConfig {
     pub failure_ttl: u32,
     /// Send upstream queries to this port instead of 53 (lab setups without root).
     pub upstream_port: Option<u16>,
+    /// RFC 8767 §5 client response timer: how long a client waits before expired data is
+    /// served while the walk goes on.
+    pub stale_answer_timeout: Duration,
     pub trace: Option<TraceSink>,
 }
 
@@ -74,6 +78,7 @@ impl Default for ResolverConfig {
             qname_minimisation: true,
             failure_ttl: FAILURE_TTL.default,
             upstream_port: None,
+            stale_answer_timeout: Duration::from_millis(STALE_ANSWER_TIMEOUT_MS.default),
             trace: None,
         }
     }
@@ -92,6 +97,7 @@ pub struct Resolver {
     qname_minimisation: bool,
     failure_ttl: u32,
     upstream_port: Option<u16>,
+    stale_answer_timeout: Duration,
     trace: Option<TraceSink>,
     metrics: Arc<Metrics>,
     inflight: Mutex<HashMap<Key, Shared>>,
@@ -118,6 +124,7 @@ impl Resolver {
             qname_minimisation: config.qname_minimisation,
             failure_ttl: config.failure_ttl,
             upstream_port: config.upstream_port,
+            stale_answer_timeout: config.stale_answer_timeout,
             trace: config.trace,
             metrics,
             inflight: Mutex::new(HashMap::new()),
@@ -135,19 +142,60 @@ impl Resolver {
         }
     }
 
-    /// Resolves (`qname`, `qtype`). Identical questions in flight share one walk.
+    /// Resolves (`qname`, `qtype`). A fully cached answer returns at once; otherwise the walk
+    /// runs as its own task, shared by identical questions in flight. If it has not finished
+    /// within the stale-answer timeout and expired data is at hand, that data is returned
+    /// (RFC 8767 §5) while the walk goes on to refresh the cache.
     pub async fn resolve(
-        &self,
+        self: &Arc<Self>,
         qname: &Name,
         qtype: RecordType,
     ) -> Result<Resolution, ResolveError> {
-        let key = Key::new(qname, qtype);
         let now = Instant::now();
+        if let Some(hit) = self.cached_chain(qname, qtype, now, false) {
+            Metrics::inc(&self.metrics.cache_hits);
+            return Ok(hit);
+        }
+        let key = Key::new(qname, qtype);
         if let Some(c) = self.failures.get(&key, now)
             && let Data::Failure { reason } = c.data
         {
             return self.stale_or(qname, qtype, ResolveError::CachedFailure(reason));
         }
+        let walk = {
+            let this = Arc::clone(self);
+            let qname = qname.clone();
+            tokio::spawn(async move { this.resolve_shared(&qname, qtype).await })
+        };
+        tokio::pin!(walk);
+        let joined = if self.cache.policy().serve_stale_secs > 0 {
+            tokio::select! {
+                r = &mut walk => r,
+                _ = tokio::time::sleep(self.stale_answer_timeout) => {
+                    if let Some(stale) = self.cached_chain(qname, qtype, Instant::now(), true) {
+                        return Ok(stale);
+                    }
+                    walk.await
+                }
+            }
+        } else {
+            walk.await
+        };
+        match joined {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => self.stale_or(qname, qtype, e),
+            // The walk panicked: a bug, but the client still gets an answer.
+            Err(join) => Err(ResolveError::Internal(join.to_string())),
+        }
+    }
+
+    /// One walk per question in flight; a failure is remembered (RFC 9520).
+    async fn resolve_shared(
+        &self,
+        qname: &Name,
+        qtype: RecordType,
+    ) -> Result<Resolution, ResolveError> {
+        let key = Key::new(qname, qtype);
         let cell = {
             let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
             Arc::clone(map.entry(key.clone()).or_default())
@@ -162,21 +210,18 @@ impl Resolver {
                 map.remove(&key);
             }
         }
-        match result {
-            Ok(r) => Ok(r),
-            Err(e) => {
-                self.failures.insert(
-                    key,
-                    Data::Failure {
-                        reason: e.to_string(),
-                    },
-                    self.failure_ttl,
-                    Rank::Authoritative,
-                    Instant::now(),
-                );
-                self.stale_or(qname, qtype, e)
-            }
+        if let Err(e) = &result {
+            self.failures.insert(
+                key,
+                Data::Failure {
+                    reason: e.to_string(),
+                },
+                self.failure_ttl,
+                Rank::Authoritative,
+                Instant::now(),
+            );
         }
+        result
     }
 
     async fn resolve_fresh(
@@ -236,25 +281,34 @@ impl Resolver {
         qtype: RecordType,
         err: ResolveError,
     ) -> Result<Resolution, ResolveError> {
-        if self.cache.policy().serve_stale_secs == 0 {
-            return Err(err);
+        self.cached_chain(qname, qtype, Instant::now(), true)
+            .ok_or(err)
+    }
+
+    /// The whole answer chain from the cache alone, or `None` if any link is missing. With
+    /// `stale`, expired links inside the serve-stale window count too (and mark the answer).
+    fn cached_chain(
+        &self,
+        qname: &Name,
+        qtype: RecordType,
+        now: Instant,
+        stale: bool,
+    ) -> Option<Resolution> {
+        if stale && self.cache.policy().serve_stale_secs == 0 {
+            return None;
         }
-        let now = Instant::now();
         let mut answers = Vec::new();
         let mut name = qname.clone();
         for _ in 0..=self.limits.max_cname_chain {
-            let Some(step) = self.cached_step(&name, qtype, now, true) else {
-                return Err(err);
-            };
-            match finish(step, &mut answers) {
+            match finish(self.cached_step(&name, qtype, now, stale)?, &mut answers) {
                 Ok(mut r) => {
-                    r.stale = true;
-                    return Ok(r);
+                    r.stale = stale;
+                    return Some(r);
                 }
                 Err(target) => name = target,
             }
         }
-        Err(err)
+        None
     }
 }
 

@@ -15,18 +15,18 @@ use super::{Resolution, ResolveError, Resolver, ResolverConfig};
 use crate::cache::{Cache, CachePolicy};
 use crate::metrics::Metrics;
 
-fn resolver(net: &Arc<FakeNet>) -> Resolver {
+fn resolver(net: &Arc<FakeNet>) -> Arc<Resolver> {
     resolver_with(net, ResolverConfig::default())
 }
 
-fn resolver_with(net: &Arc<FakeNet>, config: ResolverConfig) -> Resolver {
-    Resolver::new(
+fn resolver_with(net: &Arc<FakeNet>, config: ResolverConfig) -> Arc<Resolver> {
+    Arc::new(Resolver::new(
         Arc::clone(net) as Arc<dyn super::Upstream>,
         FakeNet::lab_hints(),
         Arc::new(Cache::new(CachePolicy::default())),
         config,
         Arc::new(Metrics::default()),
-    )
+    ))
 }
 
 /// Records as zone-file lines (`name ttl type rdata`), in order.
@@ -45,12 +45,21 @@ fn lines(records: &[Record]) -> Vec<String> {
         .collect()
 }
 
-async fn resolve(r: &Resolver, qname: &str, qtype: RecordType) -> Result<Resolution, ResolveError> {
+async fn resolve(
+    r: &Arc<Resolver>,
+    qname: &str,
+    qtype: RecordType,
+) -> Result<Resolution, ResolveError> {
     r.resolve(&name(qname), qtype).await
 }
 
 /// Resolves and expects success with `rcode`.
-async fn expect(r: &Resolver, qname: &str, qtype: RecordType, rcode: ResponseCode) -> Resolution {
+async fn expect(
+    r: &Arc<Resolver>,
+    qname: &str,
+    qtype: RecordType,
+    rcode: ResponseCode,
+) -> Resolution {
     let res = resolve(r, qname, qtype)
         .await
         .unwrap_or_else(|e| panic!("{qname} {qtype}: {e}"));

@@ -69,6 +69,39 @@ async fn expired_data_is_served_when_upstream_is_dead() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn slow_upstream_gets_a_stale_answer_after_the_client_timer() {
+    let net = FakeNet::lab();
+    let r = resolver_with(
+        &net,
+        ResolverConfig {
+            stale_answer_timeout: Duration::from_millis(20),
+            ..ResolverConfig::default()
+        },
+    );
+    expect(&r, "short-ttl.alpha.test.", A, NoError).await;
+    advance(Duration::from_secs(10)).await;
+    // Every answer now takes 30 ms: longer than the client timer, well within the budget.
+    net.set_latency_everywhere(Duration::from_millis(30));
+    let asked = Instant::now();
+    let res = expect(&r, "short-ttl.alpha.test.", A, NoError).await;
+    assert!(
+        res.stale,
+        "RFC 8767 §5: stale data once the client response timer fires"
+    );
+    assert_eq!(asked.elapsed(), Duration::from_millis(20));
+    // The walk went on in the background and refreshed the cache.
+    advance(Duration::from_millis(100)).await;
+    let sent = net.total();
+    let res = expect(&r, "short-ttl.alpha.test.", A, NoError).await;
+    assert!(!res.stale, "refreshed by the background walk");
+    assert_eq!(
+        lines(&res.answers),
+        ["short-ttl.alpha.test. 5 A 127.0.0.104"]
+    );
+    assert_eq!(net.total(), sent, "answered from the refreshed cache");
+}
+
+#[tokio::test(start_paused = true)]
 async fn identical_concurrent_questions_share_one_walk() {
     let net = FakeNet::lab();
     net.set_latency_everywhere(Duration::from_millis(10));
