@@ -2,3 +2,4 @@
 //! over real sockets.
 
 mod support;
+mod transport;
