@@ -70,7 +70,11 @@ fn fixture() -> &'static Fixture {
         let zone = Zone::from_text(ZONE, Path::new("fuzz.test.zone"), Some(&origin))
             .expect("fuzz zone is valid");
         let catalog = Catalog::new(vec![zone]).expect("one zone");
-        let handler = Handler::new(catalog, HandlerConfig::default(), Arc::new(Metrics::default()));
+        let handler = Handler::new(
+            catalog,
+            HandlerConfig::default(),
+            Arc::new(Metrics::default()),
+        );
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime");
@@ -91,10 +95,18 @@ fuzz_target!(|data: &[u8]| {
         };
         assert_eq!(msg.metadata.message_type, MessageType::Response, "QR=1");
         if data.len() >= 2 {
-            assert_eq!(msg.metadata.id, u16::from_be_bytes([data[0], data[1]]), "id echoed");
+            assert_eq!(
+                msg.metadata.id,
+                u16::from_be_bytes([data[0], data[1]]),
+                "id echoed"
+            );
         }
         if transport == Transport::Udp {
-            assert!(reply.len() <= UDP_LIMIT, "UDP reply of {} bytes", reply.len());
+            assert!(
+                reply.len() <= UDP_LIMIT,
+                "UDP reply of {} bytes",
+                reply.len()
+            );
         }
         assert!(reply.len() <= usize::from(u16::MAX), "TCP frame overflow");
     }
