@@ -50,6 +50,9 @@ pub enum Malformed {
         recursion_desired: bool,
         query: Option<Query>,
         rcode: ResponseCode,
+        /// The request's OPT, when the packet parsed far enough to have one: the reply must
+        /// then carry an OPT too (RFC 6891 §6.1.1).
+        edns: Option<EdnsInfo>,
     },
 }
 
@@ -65,21 +68,28 @@ impl Request {
         if meta.message_type == MessageType::Response {
             return Err(Malformed::Drop);
         }
-        let reply = |rcode, query| Malformed::Reply {
+        let reply = |rcode, query, edns| Malformed::Reply {
             id: meta.id,
             op_code: meta.op_code,
             recursion_desired: meta.recursion_desired,
             query,
             rcode,
+            edns,
         };
         let message = match Message::from_vec(bytes) {
             Ok(m) => m,
             // An opcode we do not implement gets NOTIMP even when its body is odd (RFC 1035 §4.1.1).
             Err(_) if meta.op_code != OpCode::Query => {
-                return Err(reply(ResponseCode::NotImp, None));
+                return Err(reply(ResponseCode::NotImp, None, None));
             }
-            Err(_) => return Err(reply(ResponseCode::FormErr, None)),
+            Err(_) => return Err(reply(ResponseCode::FormErr, None, None)),
         };
+        let edns = message.edns.as_ref().map(|e| EdnsInfo {
+            payload: e.max_payload().max(crate::limits::CLASSIC_UDP_PAYLOAD),
+            version: e.version(),
+            dnssec_ok: e.flags().dnssec_ok,
+        });
+        let reply = |rcode, query| reply(rcode, query, edns);
         let query = (message.queries.len() == 1).then(|| message.queries[0].clone());
         if meta.op_code != OpCode::Query {
             return Err(reply(ResponseCode::NotImp, query));
@@ -95,11 +105,6 @@ impl Request {
         if matches!(query.query_type(), RecordType::OPT) {
             return Err(reply(ResponseCode::FormErr, Some(query)));
         }
-        let edns = message.edns.as_ref().map(|e| EdnsInfo {
-            payload: e.max_payload().max(crate::limits::CLASSIC_UDP_PAYLOAD),
-            version: e.version(),
-            dnssec_ok: e.flags().dnssec_ok,
-        });
         Ok(Request {
             id: meta.id,
             op_code: meta.op_code,
@@ -120,6 +125,7 @@ impl Request {
 
 #[cfg(test)]
 mod tests {
+    use hickory_proto::op::Edns;
     use hickory_proto::rr::Name;
 
     use super::*;
@@ -181,6 +187,33 @@ mod tests {
                 query: None,
                 ..
             })
+        ));
+    }
+
+    #[test]
+    fn rejections_remember_the_requests_opt() {
+        let with_opt = query_bytes(|m| {
+            m.metadata.op_code = OpCode::Status;
+            let mut e = Edns::new();
+            e.set_max_payload(4096);
+            e.set_dnssec_ok(true);
+            m.set_edns(e);
+        });
+        match Request::parse(&with_opt, src(), Transport::Udp) {
+            Err(Malformed::Reply {
+                rcode: ResponseCode::NotImp,
+                edns: Some(info),
+                ..
+            }) => {
+                assert_eq!(info.payload, 4096);
+                assert!(info.dnssec_ok);
+            }
+            other => panic!("expected NOTIMP with EDNS, got {other:?}"),
+        }
+        let without = query_bytes(|m| m.metadata.op_code = OpCode::Status);
+        assert!(matches!(
+            Request::parse(&without, src(), Transport::Udp),
+            Err(Malformed::Reply { edns: None, .. })
         ));
     }
 

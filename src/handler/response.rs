@@ -2,10 +2,10 @@
 //! truncation to the client's size limit with whole RRsets only (RFC 2181 §9).
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
-use hickory_proto::rr::Record;
+use hickory_proto::rr::{RData, Record, RecordType};
 
-use super::request::{Malformed, Request, Transport};
-use crate::limits::CLASSIC_UDP_PAYLOAD;
+use super::request::{EdnsInfo, Malformed, Request, Transport};
+use crate::limits::{CLASSIC_UDP_PAYLOAD, EDNS_UDP_PAYLOAD};
 
 /// The largest DNS message over TCP (RFC 1035 §4.2.2 two-byte length).
 const TCP_MAX: usize = u16::MAX as usize;
@@ -18,18 +18,29 @@ pub fn reply_to(req: &Request, our_payload: u16) -> Message {
     m.metadata.checking_disabled = req.checking_disabled;
     m.add_query(req.query.clone());
     if let Some(info) = req.edns {
-        let mut edns = Edns::new();
-        edns.set_max_payload(our_payload);
-        edns.set_version(0);
-        // RFC 3225 §3: the DO bit is copied into the response.
-        edns.set_dnssec_ok(info.dnssec_ok);
-        m.set_edns(edns);
+        m.set_edns(our_opt(info, our_payload));
     }
     m
 }
 
-/// The bytes to send for a packet that did not parse as a request, if any.
+/// Our OPT in reply to the requestor's: our payload size, version 0, DO copied (RFC 3225 §3).
+fn our_opt(theirs: EdnsInfo, our_payload: u16) -> Edns {
+    let mut edns = Edns::new();
+    edns.set_max_payload(our_payload);
+    edns.set_version(0);
+    edns.set_dnssec_ok(theirs.dnssec_ok);
+    edns
+}
+
+/// The bytes to send for a packet that did not parse as a request, if any. An OPT, when the
+/// request had one, advertises the default payload size; see [`malformed_reply_with_payload`].
 pub fn malformed_reply(bad: &Malformed) -> Option<Vec<u8>> {
+    malformed_reply_with_payload(bad, EDNS_UDP_PAYLOAD.default)
+}
+
+/// As [`malformed_reply`], advertising `our_payload` in the OPT. These replies are a header,
+/// at most one question and an OPT, so they always fit 512 bytes.
+pub fn malformed_reply_with_payload(bad: &Malformed, our_payload: u16) -> Option<Vec<u8>> {
     match bad {
         Malformed::Drop => None,
         Malformed::Reply {
@@ -38,12 +49,16 @@ pub fn malformed_reply(bad: &Malformed) -> Option<Vec<u8>> {
             recursion_desired,
             query,
             rcode,
+            edns,
         } => {
             let mut m = Message::new(*id, MessageType::Response, *op_code);
             m.metadata.recursion_desired = *recursion_desired;
             m.metadata.response_code = *rcode;
             if let Some(q) = query {
                 m.add_query(q.clone());
+            }
+            if let Some(info) = edns {
+                m.set_edns(our_opt(*info, our_payload));
             }
             m.to_vec().ok()
         }
@@ -62,9 +77,9 @@ pub fn size_limit(req: &Request, our_payload: u16) -> usize {
     }
 }
 
-/// Encodes `msg` within `limit` bytes. Additional RRsets are dropped first, from the end, since
-/// they are optional; if answer and authority still do not fit, TC=1 is set and only the whole
-/// answer RRsets that fit are kept, so the client retries over TCP.
+/// Encodes `msg` within `limit` bytes. Optional additional RRsets are dropped first, from the
+/// end; if answer, authority and the in-domain glue of a referral still do not fit, TC=1 is set
+/// and only the whole answer RRsets that fit are kept, so the client retries over TCP.
 pub fn encode(mut msg: Message, limit: usize) -> Vec<u8> {
     match msg.to_vec() {
         Ok(bytes) if bytes.len() <= limit => return bytes,
@@ -74,7 +89,17 @@ pub fn encode(mut msg: Message, limit: usize) -> Vec<u8> {
             return servfail_bytes(&msg);
         }
     }
-    while !msg.additionals.is_empty() {
+    // RFC 9471 §3: a referral's in-domain glue is not optional; if it does not all fit, TC=1.
+    // Keep it at the front so only the optional records behind it are dropped.
+    let (glue, optional): (Vec<Record>, Vec<Record>) = std::mem::take(&mut msg.additionals)
+        .into_iter()
+        .partition(|r| is_in_domain_glue(r, &msg.authorities));
+    let required = glue.len();
+    msg.additionals = glue;
+    msg.additionals.extend(optional);
+    while msg.additionals.len() > required {
+        // Glue and optional records never share an RRset (the split is by owner and type), so
+        // this pops optional records only.
         pop_rrset(&mut msg.additionals);
         if let Ok(bytes) = msg.to_vec()
             && bytes.len() <= limit
@@ -84,6 +109,7 @@ pub fn encode(mut msg: Message, limit: usize) -> Vec<u8> {
     }
     msg.metadata.truncation = true;
     msg.authorities.clear();
+    msg.additionals.clear();
     let answers = std::mem::take(&mut msg.answers);
     let mut kept = 0;
     for end in rrset_ends(&answers) {
@@ -106,6 +132,16 @@ fn rrset_ends(records: &[Record]) -> Vec<usize> {
         }
     }
     ends
+}
+
+/// An address record for the target of a referral NS record, at or below that NS record's
+/// owner (the zone cut): the resolver cannot reach the child without it (RFC 9471 §2.1).
+fn is_in_domain_glue(record: &Record, authorities: &[Record]) -> bool {
+    matches!(record.record_type(), RecordType::A | RecordType::AAAA)
+        && authorities.iter().any(|ns| match &ns.data {
+            RData::NS(target) => target.0 == record.name && ns.name.zone_of(&record.name),
+            _ => false,
+        })
 }
 
 fn same_rrset(a: &Record, b: &Record) -> bool {
@@ -148,11 +184,10 @@ pub fn query_message(id: u16, query: Query, recursion_desired: bool) -> Message 
 mod tests {
     use std::net::SocketAddr;
 
-    use hickory_proto::rr::rdata::TXT;
-    use hickory_proto::rr::{Name, RData, RecordType};
+    use hickory_proto::rr::Name;
+    use hickory_proto::rr::rdata::{A, AAAA, NS, TXT};
 
     use super::*;
-    use crate::handler::request::EdnsInfo;
 
     fn req(edns: Option<u16>, transport: Transport) -> Request {
         Request {
@@ -175,11 +210,124 @@ mod tests {
     }
 
     #[test]
+    fn malformed_replies_carry_opt_when_the_request_did() {
+        let bad = |edns| Malformed::Reply {
+            id: 9,
+            op_code: OpCode::Status,
+            recursion_desired: true,
+            query: None,
+            rcode: ResponseCode::NotImp,
+            edns,
+        };
+        let info = EdnsInfo {
+            payload: 4096,
+            version: 0,
+            dnssec_ok: true,
+        };
+        let bytes = malformed_reply_with_payload(&bad(Some(info)), 1400).expect("a reply");
+        let m = Message::from_vec(&bytes).expect("parses");
+        assert_eq!(
+            (m.metadata.id, m.metadata.response_code),
+            (9, ResponseCode::NotImp)
+        );
+        assert_eq!(m.metadata.message_type, MessageType::Response);
+        assert!(m.metadata.recursion_desired);
+        let opt = m.edns.expect("OPT echoed (RFC 6891 §6.1.1)");
+        assert_eq!((opt.max_payload(), opt.version()), (1400, 0));
+        assert!(opt.flags().dnssec_ok);
+
+        let bytes = malformed_reply(&bad(None)).expect("a reply");
+        assert!(Message::from_vec(&bytes).expect("parses").edns.is_none());
+        assert_eq!(malformed_reply(&Malformed::Drop), None);
+    }
+
+    #[test]
     fn size_limits_follow_rfc_6891() {
         assert_eq!(size_limit(&req(None, Transport::Udp), 1232), 512);
         assert_eq!(size_limit(&req(Some(4096), Transport::Udp), 1232), 1232);
         assert_eq!(size_limit(&req(Some(700), Transport::Udp), 1232), 700);
         assert_eq!(size_limit(&req(None, Transport::Tcp), 1232), 65535);
+    }
+
+    fn rr(owner: &str, data: RData) -> Record {
+        Record::from_rdata(Name::from_ascii(owner).expect("name"), 60, data)
+    }
+
+    /// A referral to `sub.test.` with `n` in-domain name servers, each with A and AAAA glue,
+    /// and one out-of-domain server whose address record is optional.
+    fn referral(n: usize) -> Message {
+        let mut m = reply_to(&req(None, Transport::Udp), 1232);
+        for i in 0..n {
+            let ns = format!("a-rather-long-name-server-label-{i}.sub.test.");
+            m.add_authority(rr(
+                "sub.test.",
+                RData::NS(NS(Name::from_ascii(&ns).expect("name"))),
+            ));
+            m.add_additional(rr(&ns, RData::A(A::new(192, 0, 2, 1))));
+            m.add_additional(rr(
+                &ns,
+                RData::AAAA(AAAA::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
+            ));
+        }
+        m.add_authority(rr(
+            "sub.test.",
+            RData::NS(NS(Name::from_ascii("ns.elsewhere.example.").expect("name"))),
+        ));
+        m.add_additional(rr(
+            "ns.elsewhere.example.",
+            RData::A(A::new(198, 51, 100, 1)),
+        ));
+        m
+    }
+
+    #[test]
+    fn referral_keeps_in_domain_glue_or_sets_tc() {
+        // Fits once the optional out-of-domain address is gone: no TC, all glue kept.
+        let m = referral(4);
+        let full = m.to_vec().expect("encode").len();
+        let optional = rr("ns.elsewhere.example.", RData::A(A::new(198, 51, 100, 1)));
+        let bytes = encode(m, full - 1);
+        let back = Message::from_vec(&bytes).expect("parses");
+        assert!(!back.metadata.truncation);
+        assert_eq!(back.additionals.len(), 8, "all in-domain glue kept");
+        assert!(
+            !back.additionals.contains(&optional),
+            "optional record dropped"
+        );
+        assert_eq!(back.authorities.len(), 5);
+
+        // Glue that does not all fit: TC=1 rather than a referral missing glue (RFC 9471 §3).
+        let m = referral(8);
+        assert!(m.to_vec().expect("encode").len() > 512);
+        let bytes = encode(m, 512);
+        assert!(bytes.len() <= 512);
+        let back = Message::from_vec(&bytes).expect("parses");
+        assert!(back.metadata.truncation, "TC=1 when glue is cut");
+        assert!(back.additionals.is_empty() && back.authorities.is_empty());
+    }
+
+    #[test]
+    fn glue_is_only_addresses_of_ns_targets_below_the_cut() {
+        let ns = [rr(
+            "sub.test.",
+            RData::NS(NS(Name::from_ascii("NS1.sub.test.").expect("name"))),
+        )];
+        let a = |owner: &str| rr(owner, RData::A(A::new(192, 0, 2, 1)));
+        assert!(
+            is_in_domain_glue(&a("ns1.SUB.test."), &ns),
+            "case-insensitive"
+        );
+        assert!(!is_in_domain_glue(&a("ns2.sub.test."), &ns), "not a target");
+        let txt = rr("ns1.sub.test.", RData::TXT(TXT::new(vec!["x".into()])));
+        assert!(!is_in_domain_glue(&txt, &ns), "not an address");
+        let sibling = [rr(
+            "sub.test.",
+            RData::NS(NS(Name::from_ascii("ns.other.test.").expect("name"))),
+        )];
+        assert!(
+            !is_in_domain_glue(&a("ns.other.test."), &sibling),
+            "sibling glue is optional"
+        );
     }
 
     #[test]

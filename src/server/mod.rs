@@ -44,8 +44,10 @@ impl Server {
         }
     }
 
+    /// Replaces the TCP limits; values outside their bounds are clamped (see
+    /// [`TcpLimits::clamped`]).
     pub fn with_tcp_limits(mut self, limits: TcpLimits) -> Server {
-        self.tcp_limits = limits;
+        self.tcp_limits = limits.clamped();
         self
     }
 

@@ -12,6 +12,7 @@ use tracing::{debug, warn};
 
 use super::shutdown::Shutdown;
 use crate::handler::{Handler, Transport};
+use crate::limits::{TCP_IDLE_TIMEOUT_MS, TCP_MAX_CONNECTIONS, TCP_PIPELINE_DEPTH};
 
 /// Connection limits for one TCP listener.
 #[derive(Debug, Clone, Copy)]
@@ -19,6 +20,27 @@ pub struct TcpLimits {
     pub idle_timeout: Duration,
     pub max_connections: usize,
     pub pipeline_depth: usize,
+}
+
+impl TcpLimits {
+    /// Each limit moved into its documented bounds ([`TCP_IDLE_TIMEOUT_MS`],
+    /// [`TCP_MAX_CONNECTIONS`], [`TCP_PIPELINE_DEPTH`]). Zero connections would refuse every
+    /// client, a zero-deep pipeline cannot exist (`mpsc::channel(0)` panics), and a zero idle
+    /// timeout would close every connection before its first query.
+    pub fn clamped(self) -> TcpLimits {
+        let ms = u64::try_from(self.idle_timeout.as_millis()).unwrap_or(u64::MAX);
+        TcpLimits {
+            idle_timeout: Duration::from_millis(
+                ms.clamp(TCP_IDLE_TIMEOUT_MS.min, TCP_IDLE_TIMEOUT_MS.max),
+            ),
+            max_connections: self
+                .max_connections
+                .clamp(TCP_MAX_CONNECTIONS.min, TCP_MAX_CONNECTIONS.max),
+            pipeline_depth: self
+                .pipeline_depth
+                .clamp(TCP_PIPELINE_DEPTH.min, TCP_PIPELINE_DEPTH.max),
+        }
+    }
 }
 
 pub(super) async fn serve(
@@ -73,8 +95,16 @@ async fn connection(
             let mut frame = Vec::with_capacity(reply.len() + 2);
             frame.extend_from_slice(&len.to_be_bytes());
             frame.extend_from_slice(&reply);
-            if writer.write_all(&frame).await.is_err() {
-                return;
+            // A client that stops reading would otherwise stall this write forever, and with
+            // it the pipeline, the reader and the connection's slot: give up after the idle
+            // timeout, as for a client that stops writing.
+            match tokio::time::timeout(limits.idle_timeout, writer.write_all(&frame)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return,
+                Err(_) => {
+                    debug!(client = %peer, "tcp write stalled; closing");
+                    return;
+                }
             }
         }
         let _ = writer.shutdown().await;
@@ -84,6 +114,8 @@ async fn connection(
         let mut len_buf = [0u8; 2];
         let read = tokio::select! {
             _ = shutdown.recv() => break,
+            // The writer gave up: nothing read from now on could be answered.
+            _ = tx.closed() => break,
             r = tokio::time::timeout(limits.idle_timeout, reader.read_exact(&mut len_buf)) => r,
         };
         match read {
@@ -100,8 +132,14 @@ async fn connection(
             Ok(Ok(_)) => {}
             _ => break,
         }
-        let Ok(permit) = Arc::clone(&in_flight).acquire_owned().await else {
-            break;
+        // A full pipeline waits for a slot; a stalled writer or shutdown ends the wait.
+        let permit = tokio::select! {
+            _ = shutdown.recv() => break,
+            _ = tx.closed() => break,
+            p = Arc::clone(&in_flight).acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
         };
         let handler = Arc::clone(&handler);
         let tx = tx.clone();
@@ -115,4 +153,49 @@ async fn connection(
     drop(tx);
     // Let queries already read finish and be written before closing (RFC 7766 §6.2.4).
     let _ = writer_task.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_clamped_into_their_bounds() {
+        let zero = TcpLimits {
+            idle_timeout: Duration::ZERO,
+            max_connections: 0,
+            pipeline_depth: 0,
+        }
+        .clamped();
+        assert_eq!(
+            zero.idle_timeout,
+            Duration::from_millis(TCP_IDLE_TIMEOUT_MS.min)
+        );
+        assert_eq!(zero.max_connections, TCP_MAX_CONNECTIONS.min);
+        assert_eq!(zero.pipeline_depth, TCP_PIPELINE_DEPTH.min);
+
+        let huge = TcpLimits {
+            idle_timeout: Duration::MAX,
+            max_connections: usize::MAX,
+            pipeline_depth: usize::MAX,
+        }
+        .clamped();
+        assert_eq!(
+            huge.idle_timeout,
+            Duration::from_millis(TCP_IDLE_TIMEOUT_MS.max)
+        );
+        assert_eq!(huge.max_connections, TCP_MAX_CONNECTIONS.max);
+        assert_eq!(huge.pipeline_depth, TCP_PIPELINE_DEPTH.max);
+
+        let sane = TcpLimits::default();
+        let again = sane.clamped();
+        assert_eq!(
+            (
+                again.idle_timeout,
+                again.max_connections,
+                again.pipeline_depth
+            ),
+            (sane.idle_timeout, sane.max_connections, sane.pipeline_depth)
+        );
+    }
 }

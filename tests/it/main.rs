@@ -6,4 +6,5 @@ mod cli;
 mod nsd_diff;
 mod resolver;
 mod support;
+mod transport;
 mod unbound_diff;
