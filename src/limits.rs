@@ -53,6 +53,16 @@ pub const TCP_MAX_CONNECTIONS: Limit<usize> = Limit {
     max: 65_536,
 };
 
+/// UDP queries being answered at once (Unbound: num-queries-per-thread 1024 per thread; BIND:
+/// recursive-clients 1000). Past it, new datagrams are dropped and the client retries, so a
+/// flood of cache misses cannot grow memory without bound.
+pub const UDP_MAX_IN_FLIGHT: Limit<usize> = Limit {
+    name: "udp_max_in_flight",
+    default: 2048,
+    min: 1,
+    max: 1_000_000,
+};
+
 /// Pipelined queries answered concurrently on one TCP connection (RFC 7766 §6.2.1.1).
 pub const TCP_PIPELINE_DEPTH: Limit<usize> = Limit {
     name: "tcp_pipeline_depth",

@@ -238,11 +238,13 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         handler = handler.with_recursion(Recursion { resolver, acl });
     }
     let handler = Arc::new(handler);
-    let server = Server::new(udp, tcp, Arc::clone(&handler)).with_tcp_limits(TcpLimits {
-        idle_timeout: Duration::from_millis(limits.tcp_idle_timeout_ms),
-        max_connections: limits.tcp_max_connections,
-        pipeline_depth: limits.tcp_pipeline_depth,
-    });
+    let server = Server::new(udp, tcp, Arc::clone(&handler))
+        .with_tcp_limits(TcpLimits {
+            idle_timeout: Duration::from_millis(limits.tcp_idle_timeout_ms),
+            max_connections: limits.tcp_max_connections,
+            pipeline_depth: limits.tcp_pipeline_depth,
+        })
+        .with_udp_max_in_flight(limits.udp_max_in_flight);
     for addr in &config.server.listen {
         tracing::info!(%addr, "serving");
     }

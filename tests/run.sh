@@ -22,3 +22,5 @@ pkill -x unbound 2>/dev/null || true
 pkill -x nsd 2>/dev/null || true
 
 cargo test --all-targets
+# The fuzz crate has its own workspace; make sure its targets still build against the library.
+cargo check --manifest-path fuzz/Cargo.toml --bins

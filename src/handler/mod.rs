@@ -37,6 +37,24 @@ impl Default for HandlerConfig {
     }
 }
 
+/// A response, and what may be left out of it when it does not fit.
+#[derive(Debug)]
+pub struct Response {
+    pub message: Message,
+    /// The authority section only repeats the zone's NS set beside a positive answer (as NSD
+    /// does); it is dropped, like optional additional data, before anything is truncated.
+    pub optional_authority: bool,
+}
+
+impl From<Message> for Response {
+    fn from(message: Message) -> Response {
+        Response {
+            message,
+            optional_authority: false,
+        }
+    }
+}
+
 /// Recursion and who may use it.
 pub struct Recursion {
     pub resolver: Arc<Resolver>,
@@ -122,8 +140,8 @@ impl Handler {
             Ok(req) => {
                 let span = info_span!("query", id = req.id, qname = %req.query.name(), qtype = %req.query.query_type(), client = %src);
                 let limit = response::size_limit(&req, self.config.edns_payload);
-                let msg = self.handle(&req).instrument(span).await;
-                Some(response::encode(msg, limit))
+                let res = self.handle(&req).instrument(span).await;
+                Some(response::encode(res.message, limit, res.optional_authority))
             }
             Err(bad) => {
                 match &bad {
@@ -135,23 +153,23 @@ impl Handler {
                     }
                 }
                 debug!(client = %src, ?bad, "malformed request");
-                response::malformed_reply(&bad)
+                response::malformed_reply(&bad, self.config.edns_payload)
             }
         }
     }
 
     /// Answers one request. Always produces a response.
-    pub async fn handle(&self, req: &Request) -> Message {
+    pub async fn handle(&self, req: &Request) -> Response {
         let payload = self.config.edns_payload;
         if let Some(info) = req.edns
             && info.version > 0
         {
             // RFC 6891 §6.1.3: we speak version 0 only.
-            return response::with_rcode(req, payload, ResponseCode::BADVERS);
+            return response::with_rcode(req, payload, ResponseCode::BADVERS).into();
         }
         if !req.is_class_in() {
             Metrics::inc(&self.metrics.refused);
-            return response::with_rcode(req, payload, ResponseCode::Refused);
+            return response::with_rcode(req, payload, ResponseCode::Refused).into();
         }
         let recursion = self
             .recursion
@@ -169,6 +187,7 @@ impl Handler {
             m.answers = local.answers;
             m.authorities = local.authorities;
             m.additionals = local.additionals;
+            let mut optional_authority = local.optional_authority;
             // An alias out of our zones: a resolver finishes the chain for RD=1 clients.
             if let (Some(target), Some(rec)) = (local.unresolved_target, recursion)
                 && req.recursion_desired
@@ -179,12 +198,16 @@ impl Handler {
                         m.answers.extend(res.answers);
                         m.authorities = res.authorities;
                         m.additionals.clear();
+                        optional_authority = false;
                     }
-                    Err(e) => return self.servfail(req, &e),
+                    Err(e) => return self.servfail(req, &e).into(),
                 }
             }
             debug!(rcode = %m.metadata.response_code, answers = m.answers.len(), "local answer");
-            return m;
+            return Response {
+                message: m,
+                optional_authority,
+            };
         }
         if let Some(rec) = recursion
             && req.recursion_desired
@@ -192,7 +215,8 @@ impl Handler {
             return match rec.resolver.resolve(qname, qtype).await {
                 Ok(res) => self.recursive_answer(req, res),
                 Err(e) => self.servfail(req, &e),
-            };
+            }
+            .into();
         }
         if self.recursion.is_some() && recursion.is_none() {
             Metrics::inc(&self.metrics.refused);
@@ -202,13 +226,13 @@ impl Handler {
                 ede::PROHIBITED,
                 "recursion is not allowed for this client",
             );
-            return m;
+            return m.into();
         }
         // Not ours, and no recursion here: RFC 8906 §3.1.4 says REFUSED.
         Metrics::inc(&self.metrics.refused);
         let mut m = response::with_rcode(req, payload, ResponseCode::Refused);
         m.metadata.recursion_available = recursion.is_some();
-        m
+        m.into()
     }
 
     fn recursive_answer(&self, req: &Request, res: Resolution) -> Message {

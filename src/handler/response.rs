@@ -5,7 +5,7 @@ use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode}
 use hickory_proto::rr::{RData, Record, RecordType};
 
 use super::request::{EdnsInfo, Malformed, Request, Transport};
-use crate::limits::{CLASSIC_UDP_PAYLOAD, EDNS_UDP_PAYLOAD};
+use crate::limits::CLASSIC_UDP_PAYLOAD;
 
 /// The largest DNS message over TCP (RFC 1035 §4.2.2 two-byte length).
 const TCP_MAX: usize = u16::MAX as usize;
@@ -32,15 +32,10 @@ fn our_opt(theirs: EdnsInfo, our_payload: u16) -> Edns {
     edns
 }
 
-/// The bytes to send for a packet that did not parse as a request, if any. An OPT, when the
-/// request had one, advertises the default payload size; see [`malformed_reply_with_payload`].
-pub fn malformed_reply(bad: &Malformed) -> Option<Vec<u8>> {
-    malformed_reply_with_payload(bad, EDNS_UDP_PAYLOAD.default)
-}
-
-/// As [`malformed_reply`], advertising `our_payload` in the OPT. These replies are a header,
-/// at most one question and an OPT, so they always fit 512 bytes.
-pub fn malformed_reply_with_payload(bad: &Malformed, our_payload: u16) -> Option<Vec<u8>> {
+/// The bytes to send for a packet that did not parse as a request, if any, with an OPT
+/// advertising `our_payload` when the request had one. These replies are a header, at most one
+/// question and an OPT, so they always fit 512 bytes.
+pub fn malformed_reply(bad: &Malformed, our_payload: u16) -> Option<Vec<u8>> {
     match bad {
         Malformed::Drop => None,
         Malformed::Reply {
@@ -78,9 +73,10 @@ pub fn size_limit(req: &Request, our_payload: u16) -> usize {
 }
 
 /// Encodes `msg` within `limit` bytes. Optional additional RRsets are dropped first, from the
-/// end; if answer, authority and the in-domain glue of a referral still do not fit, TC=1 is set
-/// and only the whole answer RRsets that fit are kept, so the client retries over TCP.
-pub fn encode(mut msg: Message, limit: usize) -> Vec<u8> {
+/// end, then an `optional_authority` section (NSD drops it the same way, without TC); if
+/// answer, authority and the in-domain glue of a referral still do not fit, TC=1 is set and
+/// only the whole answer RRsets that fit are kept, so the client retries over TCP.
+pub fn encode(mut msg: Message, limit: usize, optional_authority: bool) -> Vec<u8> {
     match msg.to_vec() {
         Ok(bytes) if bytes.len() <= limit => return bytes,
         Ok(_) => {}
@@ -91,9 +87,10 @@ pub fn encode(mut msg: Message, limit: usize) -> Vec<u8> {
     }
     // RFC 9471 §3: a referral's in-domain glue is not optional; if it does not all fit, TC=1.
     // Keep it at the front so only the optional records behind it are dropped.
+    // Beside a positive answer the NS set is optional, and so are its servers' addresses.
     let (glue, optional): (Vec<Record>, Vec<Record>) = std::mem::take(&mut msg.additionals)
         .into_iter()
-        .partition(|r| is_in_domain_glue(r, &msg.authorities));
+        .partition(|r| !optional_authority && is_in_domain_glue(r, &msg.authorities));
     let required = glue.len();
     msg.additionals = glue;
     msg.additionals.extend(optional);
@@ -101,6 +98,14 @@ pub fn encode(mut msg: Message, limit: usize) -> Vec<u8> {
         // Glue and optional records never share an RRset (the split is by owner and type), so
         // this pops optional records only.
         pop_rrset(&mut msg.additionals);
+        if let Ok(bytes) = msg.to_vec()
+            && bytes.len() <= limit
+        {
+            return bytes;
+        }
+    }
+    if optional_authority && !msg.authorities.is_empty() {
+        msg.authorities.clear();
         if let Ok(bytes) = msg.to_vec()
             && bytes.len() <= limit
         {
@@ -224,7 +229,7 @@ mod tests {
             version: 0,
             dnssec_ok: true,
         };
-        let bytes = malformed_reply_with_payload(&bad(Some(info)), 1400).expect("a reply");
+        let bytes = malformed_reply(&bad(Some(info)), 1400).expect("a reply");
         let m = Message::from_vec(&bytes).expect("parses");
         assert_eq!(
             (m.metadata.id, m.metadata.response_code),
@@ -236,9 +241,9 @@ mod tests {
         assert_eq!((opt.max_payload(), opt.version()), (1400, 0));
         assert!(opt.flags().dnssec_ok);
 
-        let bytes = malformed_reply(&bad(None)).expect("a reply");
+        let bytes = malformed_reply(&bad(None), 1232).expect("a reply");
         assert!(Message::from_vec(&bytes).expect("parses").edns.is_none());
-        assert_eq!(malformed_reply(&Malformed::Drop), None);
+        assert_eq!(malformed_reply(&Malformed::Drop, 1232), None);
     }
 
     #[test]
@@ -281,12 +286,35 @@ mod tests {
     }
 
     #[test]
+    fn optional_authority_is_dropped_before_truncating() {
+        // A positive answer that fits only without the zone's NS set and its addresses: NSD
+        // drops those and sends the answer whole, TC=0.
+        let mut m = referral(4);
+        let answer = rr("www.sub.test.", RData::A(A::new(192, 0, 2, 80)));
+        m.add_answer(answer.clone());
+        let limit = {
+            let mut bare = m.clone();
+            bare.authorities.clear();
+            bare.additionals.clear();
+            bare.to_vec().expect("encode").len()
+        };
+        let back = Message::from_vec(&encode(m.clone(), limit, true)).expect("parses");
+        assert!(!back.metadata.truncation);
+        assert_eq!(back.answers, vec![answer]);
+        assert!(back.authorities.is_empty() && back.additionals.is_empty());
+        // The same message with a required authority section (a referral after a CNAME) is
+        // truncated instead.
+        let back = Message::from_vec(&encode(m, limit, false)).expect("parses");
+        assert!(back.metadata.truncation);
+    }
+
+    #[test]
     fn referral_keeps_in_domain_glue_or_sets_tc() {
         // Fits once the optional out-of-domain address is gone: no TC, all glue kept.
         let m = referral(4);
         let full = m.to_vec().expect("encode").len();
         let optional = rr("ns.elsewhere.example.", RData::A(A::new(198, 51, 100, 1)));
-        let bytes = encode(m, full - 1);
+        let bytes = encode(m, full - 1, false);
         let back = Message::from_vec(&bytes).expect("parses");
         assert!(!back.metadata.truncation);
         assert_eq!(back.additionals.len(), 8, "all in-domain glue kept");
@@ -299,7 +327,7 @@ mod tests {
         // Glue that does not all fit: TC=1 rather than a referral missing glue (RFC 9471 §3).
         let m = referral(8);
         assert!(m.to_vec().expect("encode").len() > 512);
-        let bytes = encode(m, 512);
+        let bytes = encode(m, 512, false);
         assert!(bytes.len() <= 512);
         let back = Message::from_vec(&bytes).expect("parses");
         assert!(back.metadata.truncation, "TC=1 when glue is cut");
@@ -339,7 +367,7 @@ mod tests {
             let txt = RData::TXT(TXT::new(vec![format!("{i}{}", "x".repeat(100))]));
             m.add_answer(Record::from_rdata(owner.clone(), 60, txt));
         }
-        let bytes = encode(m, 512);
+        let bytes = encode(m, 512, false);
         assert!(bytes.len() <= 512);
         let back = Message::from_vec(&bytes).expect("parses");
         assert!(back.metadata.truncation);

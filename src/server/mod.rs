@@ -14,7 +14,9 @@ pub use shutdown::{Shutdown, ShutdownTrigger};
 pub use tcp::TcpLimits;
 
 use crate::handler::Handler;
-use crate::limits::{TCP_IDLE_TIMEOUT_MS, TCP_MAX_CONNECTIONS, TCP_PIPELINE_DEPTH};
+use crate::limits::{
+    TCP_IDLE_TIMEOUT_MS, TCP_MAX_CONNECTIONS, TCP_PIPELINE_DEPTH, UDP_MAX_IN_FLIGHT,
+};
 
 impl Default for TcpLimits {
     fn default() -> Self {
@@ -32,6 +34,7 @@ pub struct Server {
     tcp: Vec<TcpListener>,
     handler: Arc<Handler>,
     tcp_limits: TcpLimits,
+    udp_max_in_flight: usize,
 }
 
 impl Server {
@@ -41,7 +44,14 @@ impl Server {
             tcp,
             handler,
             tcp_limits: TcpLimits::default(),
+            udp_max_in_flight: UDP_MAX_IN_FLIGHT.default,
         }
+    }
+
+    /// Caps the UDP queries answered at once per socket (clamped to its bounds).
+    pub fn with_udp_max_in_flight(mut self, max: usize) -> Server {
+        self.udp_max_in_flight = max.clamp(UDP_MAX_IN_FLIGHT.min, UDP_MAX_IN_FLIGHT.max);
+        self
     }
 
     /// Replaces the TCP limits; values outside their bounds are clamped (see
@@ -58,6 +68,7 @@ impl Server {
             tasks.spawn(udp::serve(
                 Arc::new(socket),
                 Arc::clone(&self.handler),
+                self.udp_max_in_flight,
                 shutdown.clone(),
             ));
         }

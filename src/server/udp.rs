@@ -4,15 +4,24 @@
 use std::sync::Arc;
 
 use tokio::net::UdpSocket;
+use tokio::sync::Semaphore;
 use tracing::{debug, warn};
 
 use super::shutdown::Shutdown;
 use crate::handler::{Handler, Transport};
+use crate::metrics::Metrics;
 
 /// RFC 6891 §6.2.5 allows requests up to 64 KiB; anything longer is not DNS.
 const MAX_DATAGRAM: usize = 65_535;
 
-pub(super) async fn serve(socket: Arc<UdpSocket>, handler: Arc<Handler>, mut shutdown: Shutdown) {
+/// Serves one socket; at most `max_in_flight` datagrams are being answered at once.
+pub(super) async fn serve(
+    socket: Arc<UdpSocket>,
+    handler: Arc<Handler>,
+    max_in_flight: usize,
+    mut shutdown: Shutdown,
+) {
+    let slots = Arc::new(Semaphore::new(max_in_flight));
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
         let (len, src) = tokio::select! {
@@ -26,6 +35,12 @@ pub(super) async fn serve(socket: Arc<UdpSocket>, handler: Arc<Handler>, mut shu
                 }
             },
         };
+        let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
+            // Full: drop rather than queue; the client's retry finds a free slot.
+            Metrics::inc(&handler.metrics().dropped);
+            debug!(client = %src, "udp in-flight limit reached; datagram dropped");
+            continue;
+        };
         let packet = buf[..len].to_vec();
         let socket = Arc::clone(&socket);
         let handler = Arc::clone(&handler);
@@ -35,6 +50,7 @@ pub(super) async fn serve(socket: Arc<UdpSocket>, handler: Arc<Handler>, mut shu
             {
                 warn!(client = %src, error = %e, "udp send failed");
             }
+            drop(permit);
         });
     }
 }

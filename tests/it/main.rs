@@ -7,4 +7,5 @@ mod nsd_diff;
 mod resolver;
 mod support;
 mod transport;
+mod udp_limits;
 mod unbound_diff;
