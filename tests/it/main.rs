@@ -3,6 +3,7 @@
 
 mod authority;
 mod cli;
+mod dig_interop;
 mod nsd_diff;
 mod resolver;
 mod support;

@@ -23,7 +23,7 @@ const SUBNET: u8 = 120;
 const NSD_READY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The zone files both servers serve: (origin, path).
-fn zone_files() -> Vec<(String, PathBuf)> {
+pub(crate) fn zone_files() -> Vec<(String, PathBuf)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("zones");
     let mut files = vec![("cluster.test.".to_string(), root.join("cluster.test.zone"))];
     let hierarchy = root.join("hierarchy");
@@ -43,7 +43,7 @@ fn zone_files() -> Vec<(String, PathBuf)> {
 }
 
 /// A running NSD; killed (and its state folder removed) when dropped, also on panic.
-struct Nsd {
+pub(crate) struct Nsd {
     child: Child,
     dir: PathBuf,
 }
@@ -85,7 +85,7 @@ fn nsd_binary() -> PathBuf {
     );
 }
 
-fn start_nsd(ip: IpAddr, zones: &[(String, PathBuf)]) -> Nsd {
+pub(crate) fn start_nsd(ip: IpAddr, zones: &[(String, PathBuf)]) -> Nsd {
     let binary = nsd_binary();
     let dir = std::env::temp_dir().join(format!("tern-nsd-diff-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -118,7 +118,7 @@ fn start_nsd(ip: IpAddr, zones: &[(String, PathBuf)]) -> Nsd {
 }
 
 /// Polls NSD with a query until it answers, failing with its log if it dies or stays silent.
-async fn wait_ready(nsd: &mut Nsd, server: SocketAddr) {
+pub(crate) async fn wait_ready(nsd: &mut Nsd, server: SocketAddr) {
     let deadline = Instant::now() + NSD_READY_TIMEOUT;
     let probe = query("cluster.test.", RecordType::SOA, false, Some(1232))
         .to_vec()
