@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Runs tern's whole test suite. Installs the reference peers (NSD, Unbound) and DNS tools the
-# interop tests need, without letting Debian start their services on port 53.
+# Runs tern's whole test suite. Installs the reference peers (NSD, Unbound), the DNS tools
+# (dig, kdig) and procps (kill, pkill) the interop tests need, without letting Debian start
+# the peers' services on port 53.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for tool in nsd unbound dig kdig; do
+for tool in nsd unbound dig kdig pkill; do
     command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
 if [ "${#need[@]}" -gt 0 ]; then
@@ -15,7 +16,7 @@ if [ "${#need[@]}" -gt 0 ]; then
     chmod +x /usr/sbin/policy-rc.d
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq nsd unbound bind9-dnsutils knot-dnsutils >/dev/null
+    apt-get install -y -qq nsd unbound bind9-dnsutils knot-dnsutils procps >/dev/null
 fi
 # A distro unbound/nsd that did start anyway would hold port 53 on loopback.
 pkill -x unbound 2>/dev/null || true
