@@ -66,23 +66,9 @@ impl Drop for Nsd {
     }
 }
 
-/// The NSD binary: on PATH, or where Debian puts it (/usr/sbin is not always on PATH).
+/// The NSD binary (Debian package nsd; tests/run.sh installs it).
 fn nsd_binary() -> PathBuf {
-    for candidate in ["nsd", "/usr/sbin/nsd", "/usr/local/sbin/nsd"] {
-        let ok = Command::new(candidate)
-            .arg("-v")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok();
-        if ok {
-            return PathBuf::from(candidate);
-        }
-    }
-    panic!(
-        "NSD is not installed: the differential test needs the `nsd` binary \
-         (Debian package nsd; tests/run.sh installs it)"
-    );
+    support::system_binary("nsd", "NSD (Debian package nsd) for the differential test")
 }
 
 pub(crate) fn start_nsd(ip: IpAddr, zones: &[(String, PathBuf)]) -> Nsd {

@@ -16,7 +16,7 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{Record, RecordType};
 use tern::handler::Acl;
 
-use crate::support::{Lab, addr, query, recursive_over, start_lab, tcp, udp, udp_raw};
+use crate::support::{self, Lab, addr, query, recursive_over, start_lab, tcp, udp, udp_raw};
 
 const SUBNET: u8 = 180;
 
@@ -156,20 +156,23 @@ remote-control:
     );
     let conf_path = dir.join("unbound.conf");
     std::fs::write(&conf_path, conf).expect("write unbound.conf");
-    let child = Command::new("unbound")
-        .arg("-d")
-        .arg("-c")
-        .arg(&conf_path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run unbound ({e}): the differential test needs it; \
+    let child = Command::new(support::system_binary(
+        "unbound",
+        "Unbound (Debian package unbound) for the differential test",
+    ))
+    .arg("-d")
+    .arg("-c")
+    .arg(&conf_path)
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap_or_else(|e| {
+        panic!(
+            "cannot run unbound ({e}): the differential test needs it; \
                  install it with tests/run.sh (apt-get install unbound)"
-            )
-        });
+        )
+    });
     Unbound { child, dir }
 }
 
@@ -246,10 +249,6 @@ fn zone_ttls(lab: &Lab) -> (HashMap<Rr, u32>, HashMap<(RecordType, String), u32>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_match_unbound() {
-    assert!(
-        Command::new("unbound").arg("-V").output().is_ok(),
-        "unbound is not installed: the differential test needs it (tests/run.sh installs it)"
-    );
     let lab = start_lab(SUBNET).await;
     let unbound_addr = SocketAddr::new(addr(SUBNET, 53), 53);
     let mut unbound = start_unbound(&lab, unbound_addr);

@@ -287,3 +287,19 @@ pub(crate) fn ede(m: &Message) -> Option<(u16, String)> {
         _ => None,
     }
 }
+
+/// A system tool: on PATH, or where Debian puts daemons (/usr/sbin is not always on PATH).
+/// Panics with `what` when it is missing: interop tests must fail, not skip, without it.
+pub(crate) fn system_binary(tool: &str, what: &str) -> std::path::PathBuf {
+    for dir in std::env::var("PATH").unwrap_or_default().split(':').chain([
+        "/usr/sbin",
+        "/usr/local/sbin",
+        "/sbin",
+    ]) {
+        let candidate = std::path::Path::new(dir).join(tool);
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    panic!("{tool} is not installed: needed as {what}; tests/run.sh installs it");
+}
