@@ -246,7 +246,7 @@ async fn glibc_resolves_through_tern() {
     )
     .expect("write resolv.conf");
     let script = format!(
-        "mount --bind {} /etc/resolv.conf && getent ahostsv4 www.alpha.test",
+        "mount --bind {} /etc/resolv.conf && getent hosts www.alpha.test && echo --- && getent ahostsv4 www.alpha.test",
         conf.display()
     );
     let out = tokio::task::spawn_blocking(move || {
@@ -264,6 +264,12 @@ async fn glibc_resolves_through_tern() {
         "getent failed: {stdout} {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains(&format!("127.{n}.0.100")), "{stdout}");
+    let (hosts, ahostsv4) = stdout.split_once("---").expect("both lookups ran");
+    // `getent hosts` asks for AAAA first (gethostbyname2 with AF_INET6), then A.
+    assert!(
+        hosts.contains("2001:db8::100") || hosts.contains(&format!("127.{n}.0.100")),
+        "getent hosts: {hosts}"
+    );
+    assert!(ahostsv4.contains(&format!("127.{n}.0.100")), "{ahostsv4}");
     assert!(Metrics::get(&r.metrics.upstream_queries) > 0);
 }
