@@ -8,8 +8,8 @@ use serde::Deserialize;
 
 use std::time::Duration;
 
+use crate::acl::{Acl, Cidr};
 use crate::cache::CachePolicy;
-use crate::handler::{Acl, Cidr};
 use crate::limits::{
     CACHE_MAX_ENTRIES, CACHE_MAX_TTL, CACHE_MIN_TTL, CACHE_NEGATIVE_MAX_TTL, EDNS_UDP_PAYLOAD,
     FAILURE_TTL, MAX_CNAME_CHAIN, MAX_DELEGATION_DEPTH, MAX_GLUELESS_LOOKUPS, MAX_UPSTREAM_QUERIES,

@@ -4,8 +4,8 @@
 use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
-use super::dname;
-use super::zone::{Node, Zone, label_count};
+use super::zone::{Node, Zone};
+use crate::rr::{self, dname, label_count};
 
 /// The outcome of looking a name up in one zone. Negative answers are outcomes, not errors.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,12 +122,8 @@ impl Zone {
     }
 
     fn delegation(&self, cut: &Name, ns: &[Record]) -> Delegation {
-        let glue = ns
+        let glue = rr::ns_targets(ns)
             .iter()
-            .filter_map(|r| match &r.data {
-                RData::NS(ns) => Some(&ns.0),
-                _ => None,
-            })
             .flat_map(|target| self.addresses(target))
             .collect();
         Delegation {

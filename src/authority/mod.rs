@@ -3,8 +3,6 @@
 //! Pure data, no I/O on the query path: a [`Catalog`] holds immutable [`Zone`]s; reloading or
 //! updating builds a new catalog and swaps it in, so in-flight queries keep a consistent view.
 
-pub mod dname;
-pub mod load;
 pub mod lookup;
 pub mod reload;
 pub mod zone;
@@ -15,7 +13,7 @@ use std::sync::Arc;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
-pub use load::{Location, ZoneError, ZoneErrors};
+pub use crate::zonefile::{Location, ZoneError, ZoneErrors};
 pub use lookup::{Answer, Delegation};
 pub use reload::{CatalogError, ZoneSource, load_catalog};
 pub use zone::Zone;

@@ -7,13 +7,8 @@ use std::path::Path;
 
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
-use super::load::{Located, Location, ZoneError, ZoneErrors, parse_zone_file, parse_zone_text};
-
-/// The number of labels in `name`, a leading `*` included (hickory's `num_labels` leaves the
-/// wildcard label out, which is right for RRSIG labels but not for walking a tree).
-pub fn label_count(name: &Name) -> usize {
-    name.iter().count()
-}
+use crate::rr::label_count;
+use crate::zonefile::{Located, Location, ZoneError, ZoneErrors, parse_zone_file, parse_zone_text};
 
 /// The records of one owner name, one entry per type, in the order the file gave them.
 #[derive(Debug, Default, Clone)]

@@ -1,7 +1,6 @@
 //! Request in, response out; never fails. Decides where an answer comes from — local
 //! authority, then cache and resolver — and maps every failure to an RCODE in one place.
 
-pub mod acl;
 pub mod request;
 pub mod response;
 
@@ -14,7 +13,7 @@ use tracing::{Instrument, debug, info_span, warn};
 
 pub use request::{EdnsInfo, Malformed, Request, Transport};
 
-pub use acl::{Acl, Cidr};
+pub use crate::acl::{Acl, Cidr};
 
 use crate::authority::{Catalog, CatalogError, ZoneSource, load_catalog};
 use crate::limits::EDNS_UDP_PAYLOAD;

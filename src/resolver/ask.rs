@@ -5,7 +5,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use hickory_proto::op::Message;
-use hickory_proto::rr::{LowerName, Name, RData, RecordType};
+use hickory_proto::rr::{LowerName, Name, RecordType};
 use tokio::time::Instant;
 use tracing::debug;
 
@@ -16,6 +16,7 @@ use super::delegation::ServerSet;
 use super::trace::TraceStep;
 use super::upstream::{UpstreamError, UpstreamQuery};
 use crate::metrics::Metrics;
+use crate::rr;
 
 /// DNS servers listen on port 53; root hints and glue carry no port.
 const DNS_PORT: u16 = 53;
@@ -89,10 +90,8 @@ impl Resolver {
             Ok(res) => Ok(res
                 .answers
                 .iter()
-                .filter_map(|r| match &r.data {
-                    RData::A(a) => Some(IpAddr::V4(a.0)),
-                    _ => None,
-                })
+                .filter(|r| r.record_type() == RecordType::A)
+                .filter_map(rr::address)
                 .collect()),
             Err(
                 e @ (ResolveError::TooManyGlueless(_)

@@ -6,7 +6,7 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
-use crate::authority::dname;
+use crate::rr::{self, dname};
 
 /// The meaning of one reply.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,18 +120,14 @@ pub fn classify(reply: &Message, zone: &Name, qname: &Name, qtype: RecordType) -
         .collect();
     if let Some(first) = ns.first() {
         let cut = first.name.clone();
-        if !in_bailiwick(&cut, zone) || cut.num_labels() <= zone.num_labels() || !cut.zone_of(qname)
+        if !in_bailiwick(&cut, zone)
+            || rr::label_count(&cut) <= rr::label_count(zone)
+            || !cut.zone_of(qname)
         {
             return Reply::Lame("referral that does not lead down towards the name");
         }
         let ns: Vec<Record> = ns.into_iter().filter(|r| r.name == cut).cloned().collect();
-        let targets: Vec<Name> = ns
-            .iter()
-            .filter_map(|r| match &r.data {
-                RData::NS(n) => Some(n.0.clone()),
-                _ => None,
-            })
-            .collect();
+        let targets = rr::ns_targets(&ns);
         // Glue: addresses of this referral's NS targets, and only inside the server's zone.
         let glue = reply
             .additionals

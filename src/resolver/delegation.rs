@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::rr::{Name, Record, RecordType};
 use tokio::time::Instant;
 
 use super::Resolver;
@@ -12,6 +12,7 @@ use super::classify::{Reply, in_bailiwick};
 use super::hints::ADDRESS_TYPES;
 use super::iterate::min_ttl;
 use crate::cache::{Data, Key, Rank};
+use crate::rr;
 
 /// One name server of a zone.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,12 +58,8 @@ impl Resolver {
 
     /// Servers for `zone` from its NS records, with every address the cache knows.
     pub(super) fn server_set(&self, zone: &Name, ns: &[Record], now: Instant) -> ServerSet {
-        let servers = ns
-            .iter()
-            .filter_map(|r| match &r.data {
-                RData::NS(n) => Some(n.0.clone()),
-                _ => None,
-            })
+        let servers = rr::ns_targets(ns)
+            .into_iter()
             .map(|name| {
                 let addrs = self.cached_addresses(&name, now);
                 NameServer { name, addrs }
@@ -80,13 +77,7 @@ impl Resolver {
             if let Some(c) = self.cache.get(&Key::new(name, t), now)
                 && let Data::Positive(records) = c.data
             {
-                for r in records {
-                    match r.data {
-                        RData::A(a) => out.push(IpAddr::V4(a.0)),
-                        RData::AAAA(a) => out.push(IpAddr::V6(a.0)),
-                        _ => {}
-                    }
-                }
+                out.extend(records.iter().filter_map(rr::address));
             }
         }
         out
@@ -99,8 +90,8 @@ impl Resolver {
         budget: &mut Budget,
     ) -> Result<ServerSet, ResolveError> {
         let now = Instant::now();
-        for labels in (1..=name.num_labels()).rev() {
-            let ancestor = name.trim_to(usize::from(labels));
+        for labels in (1..=rr::label_count(name)).rev() {
+            let ancestor = name.trim_to(labels);
             if let Some(c) = self.cache.get(&Key::new(&ancestor, RecordType::NS), now)
                 && let Data::Positive(ns) = c.data
             {
@@ -146,17 +137,11 @@ impl Resolver {
                     Rank::Authoritative,
                     now,
                 );
-                let targets: Vec<Name> = ns
-                    .iter()
-                    .filter_map(|r| match &r.data {
-                        RData::NS(n) => Some(n.0.clone()),
-                        _ => None,
-                    })
-                    .collect();
+                let targets = rr::ns_targets(&ns);
                 let glue: Vec<Record> = msg
                     .additionals
                     .iter()
-                    .filter(|r| targets.contains(&r.name))
+                    .filter(|r| rr::address(r).is_some() && targets.contains(&r.name))
                     .cloned()
                     .collect();
                 self.cache_addresses(&glue, Rank::Glue, now);

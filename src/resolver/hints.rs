@@ -1,14 +1,13 @@
 //! Root hints: the NS names and addresses to start from (RFC 8109 §2), read from a file in
 //! named.root format. The IANA hints ship as zones/root.hints and are compiled in.
 
-use std::net::IpAddr;
 use std::path::Path;
 
 use hickory_proto::rr::{Name, RData, RecordType};
 
 use super::delegation::{NameServer, ServerSet};
-use crate::authority::ZoneErrors;
-use crate::authority::load::parse_zone_text;
+use crate::rr;
+use crate::zonefile::{ZoneErrors, parse_zone_text};
 
 /// The IANA root hints, for production use only; tests and the lab use loopback hints.
 pub const IANA_ROOT_HINTS: &str = include_str!("../../zones/root.hints");
@@ -28,10 +27,8 @@ pub fn parse(text: &str, file: &Path) -> Result<ServerSet, ZoneErrors> {
         }
     }
     for r in records {
-        let addr: IpAddr = match &r.record.data {
-            RData::A(a) => IpAddr::V4(a.0),
-            RData::AAAA(a) => IpAddr::V6(a.0),
-            _ => continue,
+        let Some(addr) = rr::address(&r.record) else {
+            continue;
         };
         for s in servers.iter_mut().filter(|s| s.name == r.record.name) {
             s.addrs.push(addr);

@@ -12,6 +12,7 @@ use super::classify::{Reply, in_bailiwick};
 use super::{Resolver, Step};
 use crate::cache::{Data, Key, Rank};
 use crate::limits::MAX_MINIMISE_COUNT;
+use crate::rr;
 
 pub(super) fn min_ttl(records: &[Record]) -> u32 {
     records.iter().map(|r| r.ttl).min().unwrap_or(0)
@@ -94,14 +95,14 @@ impl Resolver {
         let mut referrals = 0;
         let mut minimise = self.qname_minimisation;
         let mut minimised_steps = 0;
-        let mut ask_labels = set.zone.num_labels() + 1;
+        let mut ask_labels = rr::label_count(&set.zone) + 1;
         loop {
-            let full = !minimise || ask_labels >= name.num_labels();
+            let full = !minimise || ask_labels >= rr::label_count(name);
             // RFC 9156 §2.1: ask type A for the intermediate names; some servers mishandle NS.
             let (ask, ask_type) = if full {
                 (name.clone(), qtype)
             } else {
-                (name.trim_to(usize::from(ask_labels)), RecordType::A)
+                (name.trim_to(ask_labels), RecordType::A)
             };
             let (reply, msg) = self.ask_zone(&set, &ask, ask_type, budget).await?;
             match reply {
@@ -122,7 +123,7 @@ impl Resolver {
                     );
                     self.cache_addresses(&glue, Rank::Glue, now);
                     set = self.server_set(&cut, &ns, now);
-                    ask_labels = cut.num_labels() + 1;
+                    ask_labels = rr::label_count(&cut) + 1;
                 }
                 _ if !full => {
                     minimised_steps += 1;

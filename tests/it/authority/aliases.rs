@@ -6,7 +6,7 @@ use hickory_proto::rr::Record;
 
 use super::*;
 use crate::support::name;
-use tern::authority::dname;
+use tern::rr::dname;
 
 #[tokio::test]
 async fn cname_chains_are_followed_within_and_across_zones() {

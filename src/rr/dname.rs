@@ -6,7 +6,7 @@ use hickory_proto::rr::rdata::NULL;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable};
 
-use super::zone::label_count;
+use super::label_count;
 
 /// DNAME RDATA pointing at `target`.
 pub fn rdata(target: &Name) -> RData {
