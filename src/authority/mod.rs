@@ -41,6 +41,9 @@ pub struct LocalAnswer {
     pub additionals: Vec<Record>,
     /// An alias chain that left every local zone stops here; a resolver may continue from it.
     pub unresolved_target: Option<Name>,
+    /// The name (qname, or an alias target) that reached a zone cut: the authority section
+    /// is a referral, and a resolver may continue from that name at the child's servers.
+    pub delegated: Option<Name>,
     /// The authority section is only the zone's NS RRset added to a positive answer: when the
     /// response is too big it may be dropped without setting TC, as NSD does (it is not part
     /// of the answer, RFC 2181 §9). A referral's NS RRset is never optional.
@@ -56,6 +59,7 @@ impl LocalAnswer {
             authorities: Vec::new(),
             additionals: Vec::new(),
             unresolved_target: None,
+            delegated: None,
             optional_authority: false,
         }
     }
@@ -140,6 +144,7 @@ impl Catalog {
                     out.authoritative = !out.answers.is_empty();
                     out.authorities = delegation.ns;
                     out.additionals = delegation.glue;
+                    out.delegated = Some(name);
                     return Some(out);
                 }
                 Answer::NoData { soa } => {

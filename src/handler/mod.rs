@@ -71,6 +71,16 @@ pub struct Handler {
 /// RFC 8914 Extended DNS Error option code.
 const EDE_OPTION: u16 = 15;
 
+/// RFC 8914 §4.4/§4.20: a stale answer is "Stale Answer", a stale NXDOMAIN "Stale NXDOMAIN
+/// Answer".
+fn add_stale_ede(m: &mut Message, rcode: ResponseCode) {
+    if rcode == ResponseCode::NXDomain {
+        add_ede(m, ede::STALE_NXDOMAIN, "NXDOMAIN from expired cache data");
+    } else {
+        add_ede(m, ede::STALE_ANSWER, "answered from expired cache data");
+    }
+}
+
 /// Adds an Extended DNS Error to a response that carries OPT (RFC 8914 §2: only with EDNS).
 fn add_ede(m: &mut Message, code: u16, text: &str) {
     if let Some(edns) = m.edns.as_mut() {
@@ -187,13 +197,22 @@ impl Handler {
             m.authorities = local.authorities;
             m.additionals = local.additionals;
             let mut optional_authority = local.optional_authority;
-            // An alias out of our zones: a resolver finishes the chain for RD=1 clients.
-            if let (Some(target), Some(rec)) = (local.unresolved_target, recursion)
+            // An alias out of our zones, or a cut below them: for RD=1 clients a resolver
+            // finishes the answer, starting at the child's servers for a cut (they may be
+            // reachable only through us).
+            let continue_at = local.unresolved_target.or(local.delegated.clone());
+            if let (Some(target), Some(rec)) = (continue_at, recursion)
                 && req.recursion_desired
             {
+                if local.delegated.is_some() {
+                    rec.resolver.seed_delegation(&m.authorities, &m.additionals);
+                }
                 match rec.resolver.resolve(&target, qtype).await {
                     Ok(res) => {
                         m.metadata.response_code = res.rcode;
+                        if res.stale {
+                            add_stale_ede(&mut m, res.rcode);
+                        }
                         m.answers.extend(res.answers);
                         m.authorities = res.authorities;
                         m.additionals.clear();
@@ -241,11 +260,7 @@ impl Handler {
         m.answers = res.answers;
         m.authorities = res.authorities;
         if res.stale {
-            add_ede(
-                &mut m,
-                ede::STALE_ANSWER,
-                "answered from expired cache data",
-            );
+            add_stale_ede(&mut m, res.rcode);
         }
         debug!(rcode = %res.rcode, answers = m.answers.len(), upstream = res.upstream_queries, stale = res.stale, "recursive answer");
         m

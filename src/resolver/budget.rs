@@ -53,14 +53,15 @@ pub enum ResolveError {
     NoReachableAuthority(Name),
     #[error("resolution failed recently: {0}")]
     CachedFailure(String),
-    #[error("internal error: {0}")]
-    Internal(String),
+    #[error("internal error")]
+    Internal,
 }
 
 /// RFC 8914 §4 info codes we use.
 pub mod ede {
     pub const OTHER: u16 = 0;
     pub const STALE_ANSWER: u16 = 3;
+    pub const STALE_NXDOMAIN: u16 = 19;
     pub const NO_REACHABLE_AUTHORITY: u16 = 22;
     pub const PROHIBITED: u16 = 18;
 }

@@ -100,7 +100,13 @@ pub fn classify(reply: &Message, zone: &Name, qname: &Name, qtype: RecordType) -
         .filter(ours)
         .find(|r| r.record_type() == RecordType::SOA && r.name.zone_of(qname))
         .cloned();
+    // RFC 2308 §2: negative answers come from an authority. An AA=0 one is a recursive
+    // server's (cached) opinion, and a lame delegation besides (Unbound's REC_LAME).
+    let aa = reply.metadata.authoritative;
     if rcode == ResponseCode::NXDomain {
+        if !aa {
+            return Reply::Lame("non-authoritative NXDOMAIN");
+        }
         return Reply::NxDomain { soa };
     }
     if !answer.is_empty() {
@@ -109,7 +115,10 @@ pub fn classify(reply: &Message, zone: &Name, qname: &Name, qtype: RecordType) -
         }
         return Reply::Answer(answer);
     }
-    if soa.is_some() || (reply.metadata.authoritative && reply.authorities.is_empty()) {
+    if soa.is_some() || (aa && reply.authorities.is_empty()) {
+        if !aa {
+            return Reply::Lame("non-authoritative NODATA");
+        }
         return Reply::NoData { soa };
     }
     // A referral must lead strictly downwards, towards qname (no upward or sideways ones).
@@ -120,6 +129,10 @@ pub fn classify(reply: &Message, zone: &Name, qname: &Name, qtype: RecordType) -
         .collect();
     if let Some(first) = ns.first() {
         let cut = first.name.clone();
+        // RFC 2308 §2.2 type 3: NODATA with the zone's own NS set and no SOA.
+        if aa && cut == *zone {
+            return Reply::NoData { soa: None };
+        }
         if !in_bailiwick(&cut, zone)
             || rr::label_count(&cut) <= rr::label_count(zone)
             || !cut.zone_of(qname)
@@ -209,6 +222,55 @@ mod tests {
             classify(&m, &n("alpha.test."), &n("www.alpha.test."), RecordType::A),
             Reply::NoData { .. }
         ));
+    }
+
+    #[test]
+    fn negative_answers_need_aa() {
+        let soa = Record::from_rdata(
+            n("alpha.test."),
+            60,
+            RData::SOA(hickory_proto::rr::rdata::SOA::new(
+                n("ns1.alpha.test."),
+                n("h.alpha.test."),
+                1,
+                2,
+                3,
+                4,
+                60,
+            )),
+        );
+        let mut m = reply(false);
+        m.metadata.response_code = ResponseCode::NXDomain;
+        m.add_authority(soa.clone());
+        assert!(matches!(
+            classify(&m, &n("alpha.test."), &n("x.alpha.test."), RecordType::A),
+            Reply::Lame(_)
+        ));
+        m.metadata.authoritative = true;
+        assert!(matches!(
+            classify(&m, &n("alpha.test."), &n("x.alpha.test."), RecordType::A),
+            Reply::NxDomain { .. }
+        ));
+        let mut m = reply(false);
+        m.add_authority(soa);
+        assert!(matches!(
+            classify(&m, &n("alpha.test."), &n("www.alpha.test."), RecordType::MX),
+            Reply::Lame(_)
+        ));
+    }
+
+    #[test]
+    fn nodata_with_the_zones_own_ns_set_is_not_a_referral() {
+        let mut m = reply(true);
+        m.add_authority(Record::from_rdata(
+            n("alpha.test."),
+            60,
+            RData::NS(NS(n("ns1.alpha.test."))),
+        ));
+        assert_eq!(
+            classify(&m, &n("alpha.test."), &n("www.alpha.test."), RecordType::MX),
+            Reply::NoData { soa: None }
+        );
     }
 
     #[test]

@@ -91,7 +91,14 @@ impl Resolver {
         qtype: RecordType,
         budget: &mut Budget,
     ) -> Result<Step, ResolveError> {
-        let mut set = self.closest_servers(name, budget).await?;
+        // RFC 4035 §3.1.4.1: DS lives on the parent side of a cut, so start above it; the
+        // child's own servers would answer NODATA.
+        let start = if qtype == RecordType::DS && !name.is_root() {
+            name.base_name()
+        } else {
+            name.clone()
+        };
+        let mut set = self.closest_servers(&start, budget).await?;
         let mut referrals = 0;
         let mut minimise = self.qname_minimisation;
         let mut minimised_steps = 0;
@@ -138,12 +145,23 @@ impl Resolver {
                     }
                 }
                 Reply::Answer(records) => {
+                    let now = Instant::now();
+                    let key = Key::new(name, qtype);
+                    let mut ttl = min_ttl(&records);
+                    if qtype == RecordType::NS
+                        && let Some(delegation) = self.cache.get(&key, now)
+                    {
+                        // The child's NS set may refine the delegation but never outlive it:
+                        // otherwise a zone its parent removed lives on ("ghost domain",
+                        // CVE-2012-1033), renewed by the child itself.
+                        ttl = ttl.min(delegation.ttl);
+                    }
                     self.cache.insert(
-                        Key::new(name, qtype),
+                        key,
                         Data::Positive(records.clone()),
-                        min_ttl(&records),
+                        ttl,
                         Rank::Authoritative,
-                        Instant::now(),
+                        now,
                     );
                     return Ok(Step::Answer(records));
                 }

@@ -184,12 +184,15 @@ impl Resolver {
         match joined {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(e)) => self.stale_or(qname, qtype, e),
-            // The walk panicked: a bug, but the client still gets an answer.
-            Err(join) => Err(ResolveError::Internal(join.to_string())),
+            // The walk panicked: a bug, logged here; the client gets SERVFAIL, not the panic text.
+            Err(join) => {
+                tracing::error!(error = %join, qname = %qname, qtype = %qtype, "resolution task failed");
+                Err(ResolveError::Internal)
+            }
         }
     }
 
-    /// One walk per question in flight; a failure is remembered (RFC 9520).
+    /// One walk per question in flight.
     async fn resolve_shared(
         &self,
         qname: &Name,
@@ -204,22 +207,9 @@ impl Resolver {
             .get_or_init(|| self.resolve_fresh(qname, qtype))
             .await
             .clone();
-        {
-            let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
-            if map.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
-                map.remove(&key);
-            }
-        }
-        if let Err(e) = &result {
-            self.failures.insert(
-                key,
-                Data::Failure {
-                    reason: e.to_string(),
-                },
-                self.failure_ttl,
-                Rank::Authoritative,
-                Instant::now(),
-            );
+        let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        if map.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+            map.remove(&key);
         }
         result
     }
@@ -236,10 +226,47 @@ impl Resolver {
         } else {
             Metrics::inc(&self.metrics.cache_misses);
         }
-        result.map(|mut r| {
-            r.upstream_queries = budget.upstream_queries();
-            r
-        })
+        match result {
+            Ok(mut r) => {
+                r.upstream_queries = budget.upstream_queries();
+                Ok(r)
+            }
+            Err(e) => {
+                // RFC 9520: remember the failure briefly, once per walk.
+                self.failures.insert(
+                    Key::new(qname, qtype),
+                    Data::Failure {
+                        reason: e.to_string(),
+                    },
+                    self.failure_ttl,
+                    Rank::Authoritative,
+                    Instant::now(),
+                );
+                Err(e)
+            }
+        }
+    }
+
+    /// Makes a delegation we learned outside the walk usable by it: a local zone's referral to
+    /// a child that may not be reachable from the root at all.
+    pub fn seed_delegation(&self, ns: &[Record], glue: &[Record]) {
+        let now = Instant::now();
+        let Some(cut) = ns.first().map(|r| r.name.clone()) else {
+            return;
+        };
+        let ns: Vec<Record> = ns
+            .iter()
+            .filter(|r| r.name == cut && r.record_type() == RecordType::NS)
+            .cloned()
+            .collect();
+        self.cache.insert(
+            Key::new(&cut, RecordType::NS),
+            Data::Positive(ns.clone()),
+            iterate::min_ttl(&ns),
+            Rank::Referral,
+            now,
+        );
+        self.cache_addresses(glue, Rank::Glue, now);
     }
 
     /// Follows the alias chain from `qname`, one cached or walked link at a time.

@@ -4,6 +4,7 @@
 mod authority;
 mod cli;
 mod dig_interop;
+mod local_recursion;
 mod nsd_diff;
 mod resolver;
 mod support;

@@ -316,3 +316,45 @@ async fn referral_and_glue_data_are_not_answers() {
         assert_eq!(expect(&r, qname, qtype, NoError).await.upstream_queries, 0);
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn ds_is_asked_of_the_parent_even_with_the_child_cached() {
+    let net = FakeNet::lab();
+    let r = resolver(&net);
+    expect(&r, "www.alpha.test.", A, NoError).await;
+    let before = net.sent().len();
+    let res = expect(&r, "alpha.test.", RecordType::DS, NoError).await;
+    let asked: Vec<_> = net.sent()[before..].iter().map(|s| s.server).collect();
+    assert!(!asked.is_empty());
+    assert!(
+        asked
+            .iter()
+            .all(|a| *a == ip("127.0.0.21") || *a == ip("127.0.0.22")),
+        "only test.'s servers are asked for alpha.test. DS: {asked:?}"
+    );
+    assert_eq!(
+        res.authorities[0].name,
+        name("test."),
+        "NODATA from the parent zone"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_childs_ns_answer_never_outlives_the_delegation() {
+    let net = FakeNet::lab();
+    let r = resolver(&net);
+    expect(&r, "www.alpha.test.", A, NoError).await;
+    let key = Key::new(&name("alpha.test."), RecordType::NS);
+    let delegation = r
+        .cache()
+        .get(&key, Instant::now())
+        .expect("delegation cached")
+        .ttl;
+    advance(Duration::from_secs(1000)).await;
+    expect(&r, "alpha.test.", RecordType::NS, NoError).await;
+    let after = r.cache().get(&key, Instant::now()).expect("NS cached").ttl;
+    assert!(
+        after <= delegation - 1000,
+        "child NS TTL {after} outlives the delegation ({delegation} - 1000)"
+    );
+}
