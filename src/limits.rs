@@ -122,6 +122,10 @@ pub const SERVE_STALE_SECS: Limit<u32> = Limit {
     max: 259_200,
 };
 
+/// Questions whose recent failure is remembered (RFC 9520 §3.3 asks for a bounded cache);
+/// failures are few and short-lived, so a fixed bound suffices.
+pub const FAILURE_CACHE_ENTRIES: usize = 10_000;
+
 /// RFC 8767 §5: the client response timer; 1.8 s is the RFC's suggestion.
 pub const STALE_ANSWER_TIMEOUT_MS: Limit<u64> = Limit {
     name: "cache.stale_answer_timeout_ms",

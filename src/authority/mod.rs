@@ -88,6 +88,10 @@ impl Catalog {
 
     /// The deepest zone containing `name` (a child zone wins over its parent, as in NSD).
     pub fn find(&self, name: &Name) -> Option<&Arc<Zone>> {
+        // A pure resolver serves no zones: skip the per-label walk on every query.
+        if self.zones.is_empty() {
+            return None;
+        }
         let mut cur = LowerName::new(name);
         loop {
             if let Some(z) = self.zones.get(&cur) {

@@ -187,11 +187,12 @@ impl Zone {
                     format!("more than one DNAME at {} (RFC 6672 §2.4)", d[0].name),
                 );
             }
-            // Walk the ancestors strictly between the apex and this name.
+            // Walk the ancestors from just above this name up to the apex (a DNAME at the
+            // apex occludes the whole zone below it, RFC 6672 §2.3; apex NS is no cut).
             let mut up = name.base_name();
-            while label_count(&up) > label_count(&apex) {
+            while **name != apex && label_count(&up) >= label_count(&apex) {
                 if let Some(parent) = nodes.get(&up) {
-                    let cut = parent.get(RecordType::NS).is_some();
+                    let cut = up != apex && parent.get(RecordType::NS).is_some();
                     let dname = parent.get(RecordType::DNAME).is_some();
                     let only_glue = node
                         .rrsets
@@ -214,6 +215,9 @@ impl Zone {
                         }
                         break;
                     }
+                }
+                if up == apex {
+                    break;
                 }
                 up = up.base_name();
             }
@@ -361,6 +365,12 @@ mod tests {
             first_error("$ORIGIN example.test.\n$TTL 1\n@ SOA ns1 host 1 2 3 4 5\n")
                 .contains("no NS records")
         );
+    }
+
+    #[test]
+    fn rejects_data_below_an_apex_dname() {
+        let err = first_error(&format!("{HEAD}@ DNAME other.test.\nwww A 192.0.2.9\n"));
+        assert!(err.contains("below the DNAME at example.test."), "{err}");
     }
 
     #[test]

@@ -34,23 +34,18 @@ pub enum Data {
 impl Data {
     /// Copies the records with `ttl` as their TTL (records carry the remaining lifetime).
     pub(crate) fn with_ttl(&self, ttl: u32) -> Data {
-        let set = |records: &[Record]| -> Vec<Record> {
-            records
-                .iter()
-                .map(|r| {
-                    let mut r = r.clone();
-                    r.ttl = ttl;
-                    r
-                })
-                .collect()
+        let one = |r: &Record| -> Record {
+            let mut r = r.clone();
+            r.ttl = ttl;
+            r
         };
         match self {
-            Data::Positive(records) => Data::Positive(set(records)),
+            Data::Positive(records) => Data::Positive(records.iter().map(one).collect()),
             Data::NxDomain { soa } => Data::NxDomain {
-                soa: soa.as_ref().map(|s| set(std::slice::from_ref(s)).remove(0)),
+                soa: soa.as_ref().map(one),
             },
             Data::NoData { soa } => Data::NoData {
-                soa: soa.as_ref().map(|s| set(std::slice::from_ref(s)).remove(0)),
+                soa: soa.as_ref().map(one),
             },
             Data::Failure { reason } => Data::Failure {
                 reason: reason.clone(),

@@ -113,6 +113,8 @@ impl Cache {
     /// Stores `data` for `ttl` seconds (clamped by policy), unless fresh data of a higher rank
     /// is already there (RFC 2181 §5.4.1). Returns whether it was stored.
     pub fn insert(&self, key: Key, data: Data, ttl: u32, rank: Rank, now: Instant) -> bool {
+        // RFC 2181 §8: a TTL with the most significant bit set is treated as zero.
+        let ttl = if ttl > i32::MAX as u32 { 0 } else { ttl };
         let ttl = match &data {
             Data::Positive(_) => ttl.clamp(
                 self.policy.min_ttl,

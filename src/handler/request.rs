@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use hickory_proto::op::{Header, Message, MessageType, OpCode, Query, ResponseCode};
-use hickory_proto::rr::{DNSClass, RecordType};
+use hickory_proto::rr::DNSClass;
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 /// The transport a request arrived on; it decides the response size limit.
@@ -102,8 +102,14 @@ impl Request {
         if header.counts.answers != 0 || header.counts.authorities != 0 {
             return Err(reply(ResponseCode::FormErr, Some(query)));
         }
-        if matches!(query.query_type(), RecordType::OPT) {
-            return Err(reply(ResponseCode::FormErr, Some(query)));
+        match u16::from(query.query_type()) {
+            // Pseudo-records that only make sense in the additional section (OPT, RFC 6891
+            // §6.1.1; TSIG, RFC 8945) or as a key exchange (TKEY, RFC 2930), not as a question.
+            41 | 249 | 250 => return Err(reply(ResponseCode::FormErr, Some(query))),
+            // Zone transfers (AXFR 252, IXFR 251) are not served yet, and MAILB/MAILA
+            // (253/254, RFC 1035 §3.2.3) are obsolete: never walk them upstream.
+            251..=254 => return Err(reply(ResponseCode::NotImp, Some(query))),
+            _ => {}
         }
         Ok(Request {
             id: meta.id,
@@ -126,7 +132,7 @@ impl Request {
 #[cfg(test)]
 mod tests {
     use hickory_proto::op::Edns;
-    use hickory_proto::rr::Name;
+    use hickory_proto::rr::{Name, RecordType};
 
     use super::*;
 
@@ -215,6 +221,28 @@ mod tests {
             Request::parse(&without, src(), Transport::Udp),
             Err(Malformed::Reply { edns: None, .. })
         ));
+    }
+
+    #[test]
+    fn meta_types_are_refused_at_the_edge() {
+        let q = |t: RecordType| {
+            query_bytes(|m| {
+                m.queries[0] = Query::query(Name::from_ascii("a.test.").expect("name"), t);
+            })
+        };
+        for (t, rcode) in [
+            (RecordType::OPT, ResponseCode::FormErr),
+            (RecordType::TSIG, ResponseCode::FormErr),
+            (RecordType::Unknown(249), ResponseCode::FormErr),
+            (RecordType::AXFR, ResponseCode::NotImp),
+            (RecordType::IXFR, ResponseCode::NotImp),
+            (RecordType::Unknown(253), ResponseCode::NotImp),
+        ] {
+            match Request::parse(&q(t), src(), Transport::Tcp) {
+                Err(Malformed::Reply { rcode: got, .. }) => assert_eq!(got, rcode, "{t}"),
+                other => panic!("{t}: {other:?}"),
+            }
+        }
     }
 
     #[test]

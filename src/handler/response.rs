@@ -1,7 +1,7 @@
 //! Building and encoding responses: header flags, the echoed question, OPT (RFC 6891), and
 //! truncation to the client's size limit with whole RRsets only (RFC 2181 §9).
 
-use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::op::{Edns, Message, MessageType, ResponseCode};
 use hickory_proto::rr::{RData, Record, RecordType};
 
 use super::request::{EdnsInfo, Malformed, Request, Transport};
@@ -177,18 +177,11 @@ pub fn with_rcode(req: &Request, our_payload: u16, rcode: ResponseCode) -> Messa
     m
 }
 
-/// Convenience for tests and tools: a standard query message.
-pub fn query_message(id: u16, query: Query, recursion_desired: bool) -> Message {
-    let mut m = Message::new(id, MessageType::Query, OpCode::Query);
-    m.metadata.recursion_desired = recursion_desired;
-    m.add_query(query);
-    m
-}
-
 #[cfg(test)]
 mod tests {
     use std::net::SocketAddr;
 
+    use hickory_proto::op::{OpCode, Query};
     use hickory_proto::rr::Name;
     use hickory_proto::rr::rdata::{A, AAAA, NS, TXT};
 

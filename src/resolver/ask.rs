@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use hickory_proto::op::Message;
+use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{LowerName, Name, RecordType};
 use tokio::time::Instant;
 use tracing::debug;
@@ -116,21 +116,19 @@ impl Resolver {
     ) -> Result<Option<(Reply, Message)>, ResolveError> {
         let server = SocketAddr::new(addr, self.upstream_port.unwrap_or(DNS_PORT));
         let mut tcp = false;
+        let mut edns = true;
         loop {
             let remaining = budget.remaining()?;
             budget.spend_upstream()?;
             Metrics::inc(&self.metrics.upstream_queries);
-            let timeout = if tcp {
-                self.infra.timeout(addr) * 2
-            } else {
-                self.infra.timeout(addr)
-            }
-            .min(remaining);
+            let rto = self.infra.timeout(addr, Instant::now());
+            let timeout = if tcp { rto * 2 } else { rto }.min(remaining);
             let q = UpstreamQuery {
                 server,
                 qname: qname.clone(),
                 qtype,
                 tcp,
+                edns,
                 timeout,
             };
             let started = Instant::now();
@@ -139,15 +137,16 @@ impl Resolver {
             let (outcome, reply) = match result {
                 Err(UpstreamError::Timeout) => {
                     Metrics::inc(&self.metrics.upstream_timeouts);
-                    self.infra.record_timeout(addr, rtt);
+                    self.infra.record_timeout(addr, rtt, Instant::now());
                     ("timeout".to_string(), None)
                 }
                 Err(e) => {
-                    self.infra.record_timeout(addr, rtt.max(timeout / 2));
+                    self.infra
+                        .record_timeout(addr, rtt.max(timeout / 2), Instant::now());
                     (e.to_string(), None)
                 }
                 Ok(msg) => {
-                    self.infra.record_rtt(addr, rtt);
+                    self.infra.record_rtt(addr, rtt, Instant::now());
                     let reply = classify(&msg, zone, qname, qtype);
                     (describe(&reply), Some((reply, msg)))
                 }
@@ -163,6 +162,15 @@ impl Resolver {
             });
             match reply {
                 Some((Reply::Truncated, _)) if !tcp => tcp = true,
+                // RFC 6891 §7: FORMERR without OPT may mean the server predates EDNS; ask once
+                // more without it.
+                Some((Reply::Lame(_), msg))
+                    if edns
+                        && msg.metadata.response_code == ResponseCode::FormErr
+                        && msg.edns.is_none() =>
+                {
+                    edns = false;
+                }
                 Some((Reply::Truncated, _)) => return Ok(None),
                 Some((Reply::Lame(_), _)) => {
                     self.infra

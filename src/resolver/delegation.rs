@@ -38,6 +38,8 @@ impl Resolver {
                 .filter(|r| r.record_type() == t)
                 .map(|r| &r.name)
                 .collect();
+            // Glue may interleave owners; sort so each RRset is stored once, whole.
+            owners.sort();
             owners.dedup();
             for owner in owners {
                 let set: Vec<Record> = records

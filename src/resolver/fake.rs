@@ -35,6 +35,8 @@ pub(crate) enum Mode {
     Truncate,
     /// Answer with this RCODE and nothing else.
     Rcode(ResponseCode),
+    /// A pre-EDNS server: FORMERR without OPT to a query with OPT, answers otherwise.
+    NoEdns,
 }
 
 struct Host {
@@ -222,7 +224,8 @@ impl FakeNet {
                 );
             }
             Mode::Rcode(rcode) => m.metadata.response_code = rcode,
-            Mode::Answer | Mode::Truncate => {
+            Mode::NoEdns if q.edns => m.metadata.response_code = ResponseCode::FormErr,
+            Mode::Answer | Mode::Truncate | Mode::NoEdns => {
                 if host.nxdomain.contains(&q.qname) {
                     m.metadata.response_code = ResponseCode::NXDomain;
                     m.metadata.authoritative = true;

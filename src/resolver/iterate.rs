@@ -46,11 +46,7 @@ impl Resolver {
                 self.cache.get(key, now)
             }
         };
-        if let Some(c) = get(&Key::name_only(name))
-            && let Data::NxDomain { soa } = c.data
-        {
-            return Some(Step::NxDomain(soa));
-        }
+        // The exact RRset first: it is what a cache hit almost always is.
         if let Some(c) = get(&Key::new(name, qtype)) {
             match c.data {
                 // RFC 2181 §5.4.1: NS sets from referrals and glue only steer the walk; an
@@ -60,6 +56,11 @@ impl Resolver {
                 Data::NoData { soa } => return Some(Step::NoData(soa)),
                 _ => {}
             }
+        }
+        if let Some(c) = get(&Key::name_only(name))
+            && let Data::NxDomain { soa } = c.data
+        {
+            return Some(Step::NxDomain(soa));
         }
         if qtype != RecordType::CNAME
             && let Some(c) = get(&Key::new(name, RecordType::CNAME))

@@ -33,7 +33,7 @@ pub use trace::{TraceSink, TraceStep};
 pub use upstream::{NetUpstream, Upstream, UpstreamError, UpstreamQuery};
 
 use crate::cache::{Cache, CachePolicy, Data, Key, Rank};
-use crate::limits::{FAILURE_TTL, STALE_ANSWER_TIMEOUT_MS};
+use crate::limits::{FAILURE_CACHE_ENTRIES, FAILURE_TTL, STALE_ANSWER_TIMEOUT_MS};
 use crate::metrics::Metrics;
 
 /// One link of an answer chain.
@@ -115,7 +115,7 @@ impl Resolver {
             upstream,
             cache,
             failures: Cache::new(CachePolicy {
-                max_entries: 10_000,
+                max_entries: FAILURE_CACHE_ENTRIES,
                 ..CachePolicy::default()
             }),
             infra: infra::Infra::default(),

@@ -24,6 +24,8 @@ pub struct UpstreamQuery {
     pub qname: Name,
     pub qtype: RecordType,
     pub tcp: bool,
+    /// Send an OPT record (RFC 6891); off only to retry a server that rejects EDNS.
+    pub edns: bool,
     pub timeout: Duration,
 }
 
@@ -44,13 +46,16 @@ pub trait Upstream: Send + Sync {
     fn query<'a>(&'a self, q: &'a UpstreamQuery) -> UpstreamFuture<'a>;
 }
 
-/// The query message tern sends: RD=0 (we iterate), EDNS with our payload size.
-pub fn query_message(id: u16, qname: &Name, qtype: RecordType) -> Message {
+/// The query message tern sends: RD=0 (we iterate), with EDNS and our payload size unless
+/// `edns` is off.
+pub fn query_message(id: u16, qname: &Name, qtype: RecordType, edns: bool) -> Message {
     let mut m = Message::new(id, MessageType::Query, OpCode::Query);
     m.add_query(Query::query(qname.clone(), qtype));
-    let mut edns = Edns::new();
-    edns.set_max_payload(EDNS_UDP_PAYLOAD.default);
-    m.set_edns(edns);
+    if edns {
+        let mut opt = Edns::new();
+        opt.set_max_payload(EDNS_UDP_PAYLOAD.default);
+        m.set_edns(opt);
+    }
     m
 }
 
@@ -72,7 +77,7 @@ impl Upstream for NetUpstream {
     fn query<'a>(&'a self, q: &'a UpstreamQuery) -> UpstreamFuture<'a> {
         Box::pin(async move {
             let id: u16 = rand::random();
-            let msg = query_message(id, &q.qname, q.qtype);
+            let msg = query_message(id, &q.qname, q.qtype, q.edns);
             let bytes = msg
                 .to_vec()
                 .map_err(|e| UpstreamError::Network(e.to_string()))?;

@@ -30,8 +30,4 @@ impl Shutdown {
         // An error means the trigger is gone: treat that as shutdown too.
         let _ = self.0.wait_for(|stop| *stop).await;
     }
-
-    pub fn is_shutdown(&self) -> bool {
-        *self.0.borrow()
-    }
 }

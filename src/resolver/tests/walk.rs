@@ -136,7 +136,8 @@ async fn lame_server_is_tried_once_then_avoided() {
     let r = resolver(&net);
     let (lame, good) = (ip("127.0.0.61"), ip("127.0.0.62"));
     // Measured servers sort after unmeasured ones: the lame server is asked first.
-    r.infra.record_rtt(good, Duration::from_millis(20));
+    r.infra
+        .record_rtt(good, Duration::from_millis(20), Instant::now());
     let res = expect(&r, "www.lame.test.", A, NoError).await;
     assert_eq!(lines(&res.answers), ["www.lame.test. 3600 A 127.0.0.130"]);
     assert_eq!(net.count(lame), 1, "lame server tried first, once");
@@ -153,7 +154,8 @@ async fn silent_server_costs_one_try_not_the_budget() {
     let net = FakeNet::lab();
     let r = resolver(&net);
     let (dead, ok) = (ip("127.0.0.71"), ip("127.0.0.72"));
-    r.infra.record_rtt(ok, Duration::from_millis(20));
+    r.infra
+        .record_rtt(ok, Duration::from_millis(20), Instant::now());
     // Warm the path down to test. so only the silent.test. servers cost time.
     expect(&r, "www.alpha.test.", A, NoError).await;
     let started = Instant::now();
@@ -289,7 +291,8 @@ async fn servfail_from_one_server_moves_on_to_the_next() {
         Mode::Rcode(ResponseCode::ServFail),
         Mode::Rcode(ResponseCode::ServFail),
     );
-    r.infra.record_rtt(good, Duration::from_millis(20));
+    r.infra
+        .record_rtt(good, Duration::from_millis(20), Instant::now());
     let res = expect(&r, "www.alpha.test.", A, NoError).await;
     assert_eq!(lines(&res.answers), ["www.alpha.test. 3600 A 127.0.0.100"]);
     expect(&r, "mail.alpha.test.", A, NoError).await;
@@ -356,5 +359,33 @@ async fn a_childs_ns_answer_never_outlives_the_delegation() {
     assert!(
         after <= delegation - 1000,
         "child NS TTL {after} outlives the delegation ({delegation} - 1000)"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_server_that_rejects_edns_is_asked_again_without_it() {
+    let net = FakeNet::lab();
+    let r = resolver(&net);
+    for a in ["127.0.0.51", "127.0.0.52"] {
+        net.set_modes(ip(a), Mode::NoEdns, Mode::NoEdns);
+    }
+    let res = expect(&r, "www.beta.example.", A, NoError).await;
+    assert_eq!(
+        lines(&res.answers),
+        ["www.beta.example. 3600 A 127.0.0.110"]
+    );
+    let to_beta: Vec<_> = net
+        .sent()
+        .into_iter()
+        .filter(|s| s.server == ip("127.0.0.51") || s.server == ip("127.0.0.52"))
+        .collect();
+    assert_eq!(
+        to_beta.len(),
+        2,
+        "one FORMERR, one retry without EDNS: {to_beta:?}"
+    );
+    assert_eq!(
+        to_beta[0].server, to_beta[1].server,
+        "the same server, not the next one"
     );
 }
