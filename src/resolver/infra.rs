@@ -76,43 +76,39 @@ impl Infra {
     /// Records a measured round trip (RFC 6298 §2.2 for the first sample, §2.3 after).
     pub fn record_rtt(&self, addr: IpAddr, rtt: Duration, now: Instant) {
         let ms = rtt.as_secs_f64() * 1000.0;
-        let next = match self.measured(addr, now) {
-            None => Rtt {
-                srtt: ms,
-                rttvar: ms / 2.0,
-                expires: now + HOST_TTL,
-            },
-            Some(r) => Rtt {
-                rttvar: 0.75 * r.rttvar + 0.25 * (r.srtt - ms).abs(),
-                srtt: 0.875 * r.srtt + 0.125 * ms,
-                expires: now + HOST_TTL,
-            },
-        };
-        self.rtt
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .put(addr, next);
+        self.update(addr, ms, now, |r| Rtt {
+            rttvar: 0.75 * r.rttvar + 0.25 * (r.srtt - ms).abs(),
+            srtt: 0.875 * r.srtt + 0.125 * ms,
+            expires: r.expires,
+        });
     }
 
     /// A timeout counts as a very slow answer, so the server sorts last for a while.
     pub fn record_timeout(&self, addr: IpAddr, waited: Duration, now: Instant) {
         let ms = (waited.as_secs_f64() * 1000.0 * 2.0).min(MAX_RTO.as_secs_f64() * 1000.0);
-        let next = match self.measured(addr, now) {
+        self.update(addr, ms, now, |r| Rtt {
+            srtt: r.srtt.max(ms),
+            rttvar: r.rttvar.max(ms / 2.0),
+            expires: r.expires,
+        });
+    }
+
+    /// Stores a new sample: the first one as SRTT = R, RTTVAR = R/2, later ones through `next`;
+    /// either way the entry lives another `HOST_TTL`.
+    fn update(&self, addr: IpAddr, ms: f64, now: Instant, next: impl FnOnce(Rtt) -> Rtt) {
+        let mut entry = match self.measured(addr, now) {
             None => Rtt {
                 srtt: ms,
                 rttvar: ms / 2.0,
-                expires: now + HOST_TTL,
+                expires: now,
             },
-            Some(r) => Rtt {
-                srtt: r.srtt.max(ms),
-                rttvar: r.rttvar.max(ms / 2.0),
-                expires: now + HOST_TTL,
-            },
+            Some(r) => next(r),
         };
+        entry.expires = now + HOST_TTL;
         self.rtt
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .put(addr, next);
+            .put(addr, entry);
     }
 
     pub fn mark_lame(&self, addr: IpAddr, zone: LowerName, now: Instant) {

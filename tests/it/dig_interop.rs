@@ -6,10 +6,8 @@
 use std::net::SocketAddr;
 use std::process::Command;
 
-use tern::authority::Zone;
-
-use crate::nsd_diff::{start_nsd, wait_ready, zone_files};
-use crate::support::{self, addr, name};
+use crate::nsd_diff::{load, start_nsd, wait_ready, zone_files};
+use crate::support::{self, addr};
 
 const SUBNET: u8 = 121;
 
@@ -80,8 +78,9 @@ fn run(tool: &str, args: &[String]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn dig_args(server: SocketAddr, qname: &str, qtype: &str) -> Vec<String> {
-    ["+norec", "+nocookie", "+time=2", "+tries=1"]
+/// `tool`'s command line: its own `flags`, then server, port, name and type.
+fn args(flags: &[&str], server: SocketAddr, qname: &str, qtype: &str) -> Vec<String> {
+    flags
         .iter()
         .map(|s| s.to_string())
         .chain([
@@ -94,43 +93,29 @@ fn dig_args(server: SocketAddr, qname: &str, qtype: &str) -> Vec<String> {
         .collect()
 }
 
-fn kdig_args(server: SocketAddr, qname: &str, qtype: &str) -> Vec<String> {
-    ["+norec", "+edns", "+time=2", "+retry=0"]
-        .iter()
-        .map(|s| s.to_string())
-        .chain([
-            format!("@{}", server.ip()),
-            "-p".into(),
-            server.port().to_string(),
-            qname.into(),
-            qtype.into(),
-        ])
-        .collect()
-}
+/// dig sends a cookie by default and kdig no EDNS: make both ask the same question.
+const TOOLS: [(&str, &[&str]); 2] = [
+    ("dig", &["+norec", "+nocookie", "+time=2", "+tries=1"]),
+    ("kdig", &["+norec", "+edns", "+time=2", "+retry=0"]),
+];
 
 #[tokio::test]
 async fn dig_and_kdig_show_the_same_answers_from_tern_and_nsd() {
     let zones = zone_files();
     let nsd_addr = SocketAddr::new(addr(SUBNET, 1), 53);
     let mut nsd = start_nsd(nsd_addr.ip(), &zones);
-    let tern_zones = zones
-        .iter()
-        .map(|(origin, file)| {
-            Zone::from_file(file, Some(&name(origin)))
-                .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
-        })
-        .collect();
-    let tern = support::start_authoritative(SocketAddr::new(addr(SUBNET, 2), 0), tern_zones).await;
+    let tern =
+        support::start_authoritative(SocketAddr::new(addr(SUBNET, 2), 0), load(&zones)).await;
     wait_ready(&mut nsd, nsd_addr).await;
 
     let mut differences = Vec::new();
     for (qname, qtype) in QUERIES {
-        for (tool, args) in [
-            ("dig", dig_args as fn(SocketAddr, &str, &str) -> Vec<String>),
-            ("kdig", kdig_args),
-        ] {
+        for (tool, flags) in TOOLS {
             let (nsd_out, tern_out) = tokio::task::spawn_blocking({
-                let (a, b) = (args(nsd_addr, qname, qtype), args(tern.addr, qname, qtype));
+                let (a, b) = (
+                    args(flags, nsd_addr, qname, qtype),
+                    args(flags, tern.addr, qname, qtype),
+                );
                 move || (run(tool, &a), run(tool, &b))
             })
             .await

@@ -3,17 +3,13 @@
 //! RD=0 clients still get the referral.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
-use tern::authority::Catalog;
-use tern::cache::{Cache, CachePolicy};
-use tern::handler::{Acl, Handler, HandlerConfig, Recursion};
+use tern::handler::Acl;
 use tern::metrics::Metrics;
-use tern::resolver::{NetUpstream, Resolver, ResolverConfig, hints};
 
 use crate::support::{self, addr, lines, query, udp, zone};
 
@@ -30,33 +26,15 @@ async fn names_below_a_local_cut_are_resolved_for_recursive_clients() {
     )
     .await;
     // The root is unreachable: the child can only be found through the local zone's cut.
-    let hints = hints::parse(
-        ". 3600 NS a.root.\na.root. 3600 A 127.131.0.99\n",
-        Path::new("hints"),
-    )
-    .expect("hints");
     let metrics = Arc::new(Metrics::default());
-    let resolver = Arc::new(Resolver::new(
-        Arc::new(NetUpstream),
-        hints,
-        Arc::new(Cache::new(CachePolicy::default())),
-        ResolverConfig::default(),
-        Arc::clone(&metrics),
-    ));
+    let resolver =
+        support::net_resolver(". 3600 NS a.root.\na.root. 3600 A 127.131.0.99\n", &metrics);
     let parent = zone(
         "corp.test.",
         "$TTL 300\n@ SOA ns host 1 2 3 4 60\n@ NS ns\nns A 192.0.2.1\n\
          sub NS ns.sub\nns.sub A 127.131.0.2\nalias CNAME www.sub\n",
     );
-    let handler = Handler::new(
-        Catalog::new([parent]).expect("catalog"),
-        HandlerConfig::default(),
-        Arc::clone(&metrics),
-    )
-    .with_recursion(Recursion {
-        resolver,
-        acl: Acl::loopback(),
-    });
+    let handler = support::recursive_handler(vec![parent], resolver, Acl::loopback(), &metrics);
     let server =
         support::start_with_handler(SocketAddr::new(addr(SUBNET, 1), 0), Arc::new(handler)).await;
 

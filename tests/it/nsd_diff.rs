@@ -42,6 +42,17 @@ pub(crate) fn zone_files() -> Vec<(String, PathBuf)> {
     files
 }
 
+/// The same zone files, loaded by tern.
+pub(crate) fn load(zones: &[(String, PathBuf)]) -> Vec<Zone> {
+    zones
+        .iter()
+        .map(|(origin, file)| {
+            Zone::from_file(file, Some(&name(origin)))
+                .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+        })
+        .collect()
+}
+
 /// A running NSD; killed (and its state folder removed) when dropped, also on panic.
 pub(crate) struct Nsd {
     child: Child,
@@ -309,14 +320,8 @@ async fn tern_answers_like_nsd() {
     let nsd_addr = SocketAddr::new(addr(SUBNET, 1), 53);
     let mut nsd = start_nsd(nsd_addr.ip(), &zones);
 
-    let tern_zones = zones
-        .iter()
-        .map(|(origin, file)| {
-            Zone::from_file(file, Some(&name(origin)))
-                .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
-        })
-        .collect();
-    let tern = support::start_authoritative(SocketAddr::new(addr(SUBNET, 2), 0), tern_zones).await;
+    let tern =
+        support::start_authoritative(SocketAddr::new(addr(SUBNET, 2), 0), load(&zones)).await;
     wait_ready(&mut nsd, nsd_addr).await;
 
     let mut cases: Vec<(String, RecordType, Via)> = CASES

@@ -2,7 +2,6 @@
 //! datagrams are dropped (and counted), not queued; once it frees, queries are answered again.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,11 +9,8 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 use tokio::net::UdpSocket;
 
-use tern::authority::Catalog;
-use tern::cache::{Cache, CachePolicy};
-use tern::handler::{Acl, Handler, HandlerConfig, Recursion};
+use tern::handler::Acl;
 use tern::metrics::Metrics;
-use tern::resolver::{NetUpstream, Resolver, ResolverConfig, hints};
 use tern::server::{Server, shutdown};
 
 use crate::support::{self, query, udp_raw};
@@ -27,32 +23,17 @@ async fn datagrams_beyond_the_in_flight_cap_are_dropped() {
     let black_hole = UdpSocket::bind(SocketAddr::new(support::addr(SUBNET, 9), 53))
         .await
         .expect("bind black hole");
-    let hints_text = format!(
+    let metrics = Arc::new(Metrics::default());
+    let hints = format!(
         ". 3600 NS a.root.\na.root. 3600 A {}\n",
         support::addr(SUBNET, 9)
     );
-    let hints = hints::parse(&hints_text, Path::new("hints")).expect("hints");
-    let metrics = Arc::new(Metrics::default());
-    let resolver = Arc::new(Resolver::new(
-        Arc::new(NetUpstream),
-        hints,
-        Arc::new(Cache::new(CachePolicy::default())),
-        ResolverConfig::default(),
-        Arc::clone(&metrics),
-    ));
+    let resolver = support::net_resolver(&hints, &metrics);
     let local = support::zone(
         "svc.test.",
         "$TTL 60\n@ SOA ns host 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n",
     );
-    let handler = Handler::new(
-        Catalog::new([local]).expect("catalog"),
-        HandlerConfig::default(),
-        Arc::clone(&metrics),
-    )
-    .with_recursion(Recursion {
-        resolver,
-        acl: Acl::loopback(),
-    });
+    let handler = support::recursive_handler(vec![local], resolver, Acl::loopback(), &metrics);
     let (udp, tcp) = support::bind_pair(SocketAddr::new(support::addr(SUBNET, 1), 0)).await;
     let server = udp.local_addr().expect("bound");
     let (trigger, signal) = shutdown::channel();

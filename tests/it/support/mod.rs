@@ -231,11 +231,12 @@ pub(crate) struct Recursive {
 
 /// A resolver over `lab`, with recursion for clients `acl` allows.
 pub(crate) fn lab_resolver(lab: &Lab, metrics: &Arc<Metrics>) -> Arc<tern::resolver::Resolver> {
-    let hints = tern::resolver::hints::parse(
-        lab.files.root_hints().expect("lab hints"),
-        Path::new("root.hints"),
-    )
-    .expect("lab hints parse");
+    net_resolver(lab.files.root_hints().expect("lab hints"), metrics)
+}
+
+/// A resolver over real sockets starting from `hints` (named.root format text).
+pub(crate) fn net_resolver(hints: &str, metrics: &Arc<Metrics>) -> Arc<tern::resolver::Resolver> {
+    let hints = tern::resolver::hints::parse(hints, Path::new("root.hints")).expect("hints parse");
     Arc::new(tern::resolver::Resolver::new(
         Arc::new(tern::resolver::NetUpstream),
         hints,
@@ -258,15 +259,7 @@ pub(crate) async fn recursive_over(
 ) -> Recursive {
     let metrics = Arc::new(Metrics::default());
     let resolver = lab_resolver(&lab, &metrics);
-    let handler = Handler::new(
-        Catalog::default(),
-        HandlerConfig::default(),
-        Arc::clone(&metrics),
-    )
-    .with_recursion(tern::handler::Recursion {
-        resolver: Arc::clone(&resolver),
-        acl,
-    });
+    let handler = recursive_handler(Vec::new(), Arc::clone(&resolver), acl, &metrics);
     let server = start_with_handler(bind, Arc::new(handler)).await;
     Recursive {
         server,
@@ -274,6 +267,21 @@ pub(crate) async fn recursive_over(
         metrics,
         lab,
     }
+}
+
+/// A handler serving `zones` and recursing through `resolver` for clients `acl` allows.
+pub(crate) fn recursive_handler(
+    zones: Vec<Zone>,
+    resolver: Arc<tern::resolver::Resolver>,
+    acl: tern::handler::Acl,
+    metrics: &Arc<Metrics>,
+) -> Handler {
+    Handler::new(
+        Catalog::new(zones).expect("no duplicate zones"),
+        HandlerConfig::default(),
+        Arc::clone(metrics),
+    )
+    .with_recursion(tern::handler::Recursion { resolver, acl })
 }
 
 /// The RFC 8914 Extended DNS Error of a response: info code and text.
