@@ -81,6 +81,17 @@ fn add_stale_ede(m: &mut Message, rcode: ResponseCode) {
     }
 }
 
+/// Puts a resolution into `m`, after whatever local records its answer section already holds.
+fn add_resolution(m: &mut Message, res: Resolution) {
+    m.metadata.response_code = res.rcode;
+    if res.stale {
+        add_stale_ede(m, res.rcode);
+    }
+    m.answers.extend(res.answers);
+    m.authorities = res.authorities;
+    m.additionals.clear();
+}
+
 /// Adds an Extended DNS Error to a response that carries OPT (RFC 8914 §2: only with EDNS).
 fn add_ede(m: &mut Message, code: u16, text: &str) {
     if let Some(edns) = m.edns.as_mut() {
@@ -209,13 +220,7 @@ impl Handler {
                 }
                 match rec.resolver.resolve(&target, qtype).await {
                     Ok(res) => {
-                        m.metadata.response_code = res.rcode;
-                        if res.stale {
-                            add_stale_ede(&mut m, res.rcode);
-                        }
-                        m.answers.extend(res.answers);
-                        m.authorities = res.authorities;
-                        m.additionals.clear();
+                        add_resolution(&mut m, res);
                         optional_authority = false;
                     }
                     Err(e) => return self.servfail(req, &e).into(),
@@ -246,7 +251,8 @@ impl Handler {
             );
             return m.into();
         }
-        // Not ours, and no recursion here: RFC 8906 §3.1.4 says REFUSED.
+        // Not ours, and no recursion for this request (none configured, or RD=0): REFUSED, as
+        // NSD and Unbound answer names they will not serve.
         Metrics::inc(&self.metrics.refused);
         let mut m = response::with_rcode(req, payload, ResponseCode::Refused);
         m.metadata.recursion_available = recursion.is_some();
@@ -256,13 +262,8 @@ impl Handler {
     fn recursive_answer(&self, req: &Request, res: Resolution) -> Message {
         let mut m = response::reply_to(req, self.config.edns_payload);
         m.metadata.recursion_available = true;
-        m.metadata.response_code = res.rcode;
-        m.answers = res.answers;
-        m.authorities = res.authorities;
-        if res.stale {
-            add_stale_ede(&mut m, res.rcode);
-        }
-        debug!(rcode = %res.rcode, answers = m.answers.len(), upstream = res.upstream_queries, stale = res.stale, "recursive answer");
+        debug!(rcode = %res.rcode, answers = res.answers.len(), upstream = res.upstream_queries, stale = res.stale, "recursive answer");
+        add_resolution(&mut m, res);
         m
     }
 
