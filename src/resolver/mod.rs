@@ -26,6 +26,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{LowerName, Name, Record, RecordType};
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 pub use budget::{Budget, Limits, ResolveError};
 pub use delegation::{NameServer, ServerSet};
@@ -165,7 +166,11 @@ impl Resolver {
         let walk = {
             let this = Arc::clone(self);
             let qname = qname.clone();
-            tokio::spawn(async move { this.resolve_shared(&qname, qtype).await })
+            // The walk keeps the query's span, so its upstream steps log under the client's id.
+            tokio::spawn(
+                async move { this.resolve_shared(&qname, qtype).await }
+                    .instrument(tracing::Span::current()),
+            )
         };
         tokio::pin!(walk);
         let joined = if self.cache.policy().serve_stale_secs > 0 {
