@@ -177,5 +177,10 @@ pub const RESOLVE_TIMEOUT_MS: Limit<u64> = Limit {
     max: 60_000,
 };
 
-/// RFC 9156 §2.3: MAX_MINIMISE_COUNT, the labels minimised one at a time before giving up.
+/// RFC 9156 §2.3: MAX_MINIMISE_COUNT, the most minimised queries sent for one name; past it
+/// the full name goes out (Unbound uses 10).
 pub const MAX_MINIMISE_COUNT: usize = 10;
+
+/// RFC 9156 §2.3: MINIMISE_ONE_LAB, the first labels shown one at a time; the rest are spread
+/// over the remaining minimised queries (Unbound uses 4).
+pub const MINIMISE_ONE_LAB: usize = 4;

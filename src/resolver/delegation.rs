@@ -1,18 +1,18 @@
 //! A zone cut as the resolver sees it: the zone and the servers (names, and the addresses we
-//! know for them) to ask about names inside it.
+//! know for them) to ask about names inside it; finding the deepest cut the cache knows, and
+//! looking up the addresses of glueless servers.
 
 use std::net::IpAddr;
 
 use hickory_proto::rr::{Name, Record, RecordType};
 use tokio::time::Instant;
+use tracing::debug;
 
 use super::Resolver;
 use super::budget::{Budget, ResolveError};
-use super::classify::{Reply, in_bailiwick};
-use super::hints::ADDRESS_TYPES;
-use super::iterate::min_ttl;
-use crate::cache::{Data, Key, Rank};
-use crate::rr;
+use super::classify::in_bailiwick;
+use crate::cache::{Data, Key};
+use crate::rr::{self, ADDRESS_TYPES};
 
 /// One name server of a zone.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,35 +29,17 @@ pub struct ServerSet {
     pub servers: Vec<NameServer>,
 }
 
-/// Finding the servers to ask: cached delegations, their addresses, and the primed root.
-impl Resolver {
-    pub(super) fn cache_addresses(&self, records: &[Record], rank: Rank, now: Instant) {
-        for t in ADDRESS_TYPES {
-            let mut owners: Vec<&Name> = records
-                .iter()
-                .filter(|r| r.record_type() == t)
-                .map(|r| &r.name)
-                .collect();
-            // Glue may interleave owners; sort so each RRset is stored once, whole.
-            owners.sort();
-            owners.dedup();
-            for owner in owners {
-                let set: Vec<Record> = records
-                    .iter()
-                    .filter(|r| r.record_type() == t && r.name == *owner)
-                    .cloned()
-                    .collect();
-                self.cache.insert(
-                    Key::new(owner, t),
-                    Data::Positive(set.clone()),
-                    min_ttl(&set),
-                    rank,
-                    now,
-                );
-            }
-        }
+impl ServerSet {
+    /// Whether some server can be reached: it has an address, or its name lies outside the
+    /// zone and can be looked up from elsewhere.
+    fn reachable(&self) -> bool {
+        self.servers
+            .iter()
+            .any(|s| !s.addrs.is_empty() || !in_bailiwick(&s.name, &self.zone))
     }
+}
 
+impl Resolver {
     /// Servers for `zone` from its NS records, with every address the cache knows.
     pub(super) fn server_set(&self, zone: &Name, ns: &[Record], now: Instant) -> ServerSet {
         let servers = rr::ns_targets(ns)
@@ -85,77 +67,70 @@ impl Resolver {
         out
     }
 
-    /// The deepest zone cut we know servers for (RFC 1034 §5.3.3 step 2); the root otherwise.
-    pub(super) async fn closest_servers(
-        &self,
-        name: &Name,
-        budget: &mut Budget,
-    ) -> Result<ServerSet, ResolveError> {
-        let now = Instant::now();
+    /// The deepest zone cut below the root that the cache knows usable servers for (RFC 1034
+    /// §5.3.3 step 2), with its NS records.
+    pub(super) fn cached_cut(&self, name: &Name, now: Instant) -> Option<(ServerSet, Vec<Record>)> {
         for labels in (1..=rr::label_count(name)).rev() {
             let ancestor = name.trim_to(labels);
             if let Some(c) = self.cache.get(&Key::new(&ancestor, RecordType::NS), now)
                 && let Data::Positive(ns) = c.data
             {
                 let set = self.server_set(&ancestor, &ns, now);
-                // Usable if some server has an address or can be looked up from elsewhere.
-                if set
-                    .servers
-                    .iter()
-                    .any(|s| !s.addrs.is_empty() || !in_bailiwick(&s.name, &ancestor))
-                {
-                    return Ok(set);
+                if set.reachable() {
+                    return Some((set, ns));
                 }
             }
         }
-        self.root_servers(budget).await
+        None
     }
 
-    /// The root NS set: from the cache, or primed from the hints (RFC 8109).
-    pub(super) async fn root_servers(
+    /// The servers to start a walk for `name` at: the deepest cut the cache knows, else the
+    /// root's.
+    pub(super) async fn closest_servers(
         &self,
+        name: &Name,
         budget: &mut Budget,
     ) -> Result<ServerSet, ResolveError> {
-        let now = Instant::now();
-        let root = Name::root();
-        if let Some(c) = self.cache.get(&Key::new(&root, RecordType::NS), now)
-            && let Data::Positive(ns) = c.data
-        {
-            let set = self.server_set(&root, &ns, now);
-            if set.servers.iter().any(|s| !s.addrs.is_empty()) {
-                return Ok(set);
-            }
+        match self.cached_cut(name, Instant::now()) {
+            Some((set, _)) => Ok(set),
+            None => self.root_servers(budget).await,
         }
-        match self
-            .ask_zone(&self.hints, &root, RecordType::NS, budget)
-            .await
-        {
-            Ok((Reply::Answer(ns), msg)) => {
-                let now = Instant::now();
-                self.cache.insert(
-                    Key::new(&root, RecordType::NS),
-                    Data::Positive(ns.clone()),
-                    min_ttl(&ns),
-                    Rank::Authoritative,
-                    now,
-                );
-                let targets = rr::ns_targets(&ns);
-                let glue: Vec<Record> = msg
-                    .additionals
-                    .iter()
-                    .filter(|r| rr::address(r).is_some() && targets.contains(&r.name))
-                    .cloned()
-                    .collect();
-                self.cache_addresses(&glue, Rank::Glue, now);
-                let set = self.server_set(&root, &ns, now);
-                if set.servers.iter().any(|s| !s.addrs.is_empty()) {
-                    return Ok(set);
-                }
-                Ok(self.hints.clone())
+    }
+
+    /// Addresses of a glueless name server, resolved as a separate lookup (NXNS-bounded).
+    pub(super) async fn ns_addresses(
+        &self,
+        ns: &Name,
+        budget: &mut Budget,
+    ) -> Result<Vec<IpAddr>, ResolveError> {
+        let cached = self.cached_addresses(ns, Instant::now());
+        if !cached.is_empty() {
+            return Ok(cached);
+        }
+        if budget.in_progress.contains(ns) {
+            return Ok(Vec::new());
+        }
+        budget.spend_glueless()?;
+        budget.in_progress.push(ns.clone());
+        let result = Box::pin(self.chase(ns, RecordType::A, Some(&mut *budget))).await;
+        budget.in_progress.retain(|n| n != ns);
+        match result {
+            Ok(res) => Ok(res
+                .map(|r| r.answers)
+                .unwrap_or_default()
+                .iter()
+                .filter(|r| r.record_type() == RecordType::A)
+                .filter_map(rr::address)
+                .collect()),
+            Err(
+                e @ (ResolveError::TooManyGlueless(_)
+                | ResolveError::TooManyUpstream(_)
+                | ResolveError::Timeout(_)),
+            ) => Err(e),
+            Err(e) => {
+                debug!(ns = %ns, error = %e, "glueless name server address lookup failed");
+                Ok(Vec::new())
             }
-            Ok(_) => Ok(self.hints.clone()),
-            Err(e @ (ResolveError::TooManyUpstream(_) | ResolveError::Timeout(_))) => Err(e),
-            Err(_) => Ok(self.hints.clone()),
         }
     }
 }

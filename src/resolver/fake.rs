@@ -1,14 +1,16 @@
 //! A fake internet for socket-less resolver tests: every address answers in-process from a
 //! [`Catalog`] (our own authority code over the lab zones of `zones/hierarchy/`), and each
 //! address can be scripted to misbehave — silent, unreachable, truncating UDP, a fixed RCODE,
-//! NXDOMAIN for chosen names, or extra (spoofed) records in every reply. Every query is
-//! logged, so tests count what the resolver sent where.
+//! NXDOMAIN for chosen names, extra (spoofed) records in every reply, lost datagrams, slow
+//! replies, overload (queries beyond a number in service are dropped), no AA bit, or no glue.
+//! Every query is logged, so tests count what the resolver sent where.
 //!
 //! An address with no host behaves like the lab's dead server: it never answers.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,7 +19,9 @@ use hickory_proto::rr::{LowerName, Name, Record, RecordType};
 
 use super::delegation::ServerSet;
 use super::hints;
-use super::upstream::{Upstream, UpstreamError, UpstreamFuture, UpstreamQuery, reply_matches};
+use super::upstream::{
+    Upstream, UpstreamError, UpstreamFuture, UpstreamQuery, UpstreamReply, reply_matches,
+};
 use crate::authority::{Catalog, Zone};
 use crate::lab::LabFiles;
 use crate::limits::EDNS_UDP_PAYLOAD;
@@ -49,6 +53,34 @@ struct Host {
     nxdomain: Vec<Name>,
     /// Records added to the answer and additional sections of every reply (spoofing attempts).
     inject: Vec<Record>,
+    /// Datagrams lost on the way, in a repeating pattern over this host's queries.
+    loss: Vec<bool>,
+    /// Queries this host has received.
+    received: usize,
+    /// Queries in service beyond this are dropped, like a server whose queue is full.
+    capacity: Option<usize>,
+    in_service: Arc<AtomicUsize>,
+    /// Never sets AA, like a load balancer or a misconfigured host; `ra` sets RA besides.
+    no_aa: bool,
+    ra: bool,
+    /// Sends the root's NS set without the addresses of its servers (priming without glue).
+    prime_without_glue: bool,
+}
+
+/// What became of one query.
+enum Fate {
+    Reply(Message),
+    Lost,
+    Unreachable,
+}
+
+/// Counts a query in service until its reply is sent or the resolver stops waiting.
+struct InService(Arc<AtomicUsize>);
+
+impl Drop for InService {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// One query the resolver sent.
@@ -127,6 +159,13 @@ impl FakeNet {
                 latency: Duration::ZERO,
                 nxdomain: Vec::new(),
                 inject: Vec::new(),
+                loss: Vec::new(),
+                received: 0,
+                capacity: None,
+                in_service: Arc::new(AtomicUsize::new(0)),
+                no_aa: false,
+                ra: false,
+                prime_without_glue: false,
             },
         );
     }
@@ -181,6 +220,34 @@ impl FakeNet {
         }
     }
 
+    /// Delays every reply from `addr`.
+    pub(crate) fn set_latency(&self, addr: IpAddr, latency: Duration) {
+        self.with_host(addr, |h| h.latency = latency);
+    }
+
+    /// Loses the queries to `addr` marked true in `pattern`, repeating it over its queries.
+    pub(crate) fn lose(&self, addr: IpAddr, pattern: &[bool]) {
+        self.with_host(addr, |h| h.loss = pattern.to_vec());
+    }
+
+    /// Drops queries to `addr` while `capacity` others are in service.
+    pub(crate) fn set_capacity(&self, addr: IpAddr, capacity: usize) {
+        self.with_host(addr, |h| h.capacity = Some(capacity));
+    }
+
+    /// Makes `addr` answer without AA, and with RA when `ra`.
+    pub(crate) fn clear_aa(&self, addr: IpAddr, ra: bool) {
+        self.with_host(addr, |h| {
+            h.no_aa = true;
+            h.ra = ra;
+        });
+    }
+
+    /// Makes `addr` answer the priming query (`. NS`) without glue.
+    pub(crate) fn prime_without_glue(&self, addr: IpAddr) {
+        self.with_host(addr, |h| h.prime_without_glue = true);
+    }
+
     /// Makes `addr` answer NXDOMAIN for exactly `name`.
     pub(crate) fn claim_nxdomain(&self, addr: IpAddr, name: Name) {
         self.with_host(addr, |h| h.nxdomain.push(name));
@@ -206,23 +273,29 @@ impl FakeNet {
         self.sent().len()
     }
 
-    /// The reply `addr` gives, or `None` when it gives none (and how it fails).
-    fn reply(&self, q: &UpstreamQuery, id: u16) -> (Result<Message, UpstreamError>, Duration) {
-        let hosts = self.hosts();
-        let Some(host) = hosts.get(&q.server.ip()) else {
-            return (Err(UpstreamError::Timeout), q.timeout);
+    /// What becomes of a query, and after how long; a reply counts as in service until then.
+    fn fate(&self, q: &UpstreamQuery, id: u16) -> (Fate, Duration, Option<InService>) {
+        let mut hosts = self.hosts();
+        let Some(host) = hosts.get_mut(&q.server.ip()) else {
+            return (Fate::Lost, Duration::ZERO, None);
         };
+        let nth = host.received;
+        host.received += 1;
+        if !host.loss.is_empty() && host.loss[nth % host.loss.len()] {
+            return (Fate::Lost, Duration::ZERO, None);
+        }
+        if host
+            .capacity
+            .is_some_and(|c| host.in_service.load(Ordering::Relaxed) >= c)
+        {
+            return (Fate::Lost, Duration::ZERO, None);
+        }
         let mode = if q.tcp { host.tcp } else { host.udp };
         let mut m = Message::new(id, MessageType::Response, OpCode::Query);
         m.add_query(Query::query(q.qname.clone(), q.qtype));
         match mode {
-            Mode::Silent => return (Err(UpstreamError::Timeout), q.timeout),
-            Mode::Unreachable => {
-                return (
-                    Err(UpstreamError::Network("connection refused".into())),
-                    host.latency,
-                );
-            }
+            Mode::Silent => return (Fate::Lost, Duration::ZERO, None),
+            Mode::Unreachable => return (Fate::Unreachable, host.latency, None),
             Mode::Rcode(rcode) => m.metadata.response_code = rcode,
             Mode::NoEdns if q.edns => m.metadata.response_code = ResponseCode::FormErr,
             Mode::Answer | Mode::Truncate | Mode::NoEdns => {
@@ -243,6 +316,13 @@ impl FakeNet {
                 m.metadata.truncation = mode == Mode::Truncate;
             }
         }
+        if host.no_aa {
+            m.metadata.authoritative = false;
+            m.metadata.recursion_available = host.ra;
+        }
+        if host.prime_without_glue && q.qname.is_root() && q.qtype == RecordType::NS {
+            m.additionals.clear();
+        }
         // Through the wire format, as a real reply would come; UDP answers that do not fit our
         // advertised payload size come back truncated (empty, TC=1).
         let bytes = m.to_vec().expect("fake reply encodes");
@@ -254,12 +334,14 @@ impl FakeNet {
         }
         let reply =
             Message::from_vec(&m.to_vec().expect("fake reply encodes")).expect("fake reply parses");
-        (Ok(reply), host.latency)
+        host.in_service.fetch_add(1, Ordering::Relaxed);
+        let guard = InService(Arc::clone(&host.in_service));
+        (Fate::Reply(reply), host.latency, Some(guard))
     }
 }
 
 impl Upstream for FakeNet {
-    fn query<'a>(&'a self, q: &'a UpstreamQuery) -> UpstreamFuture<'a> {
+    fn query(&self, q: UpstreamQuery) -> UpstreamFuture<'_> {
         Box::pin(async move {
             self.log
                 .lock()
@@ -271,20 +353,26 @@ impl Upstream for FakeNet {
                     tcp: q.tcp,
                 });
             let id: u16 = rand::random();
-            let (reply, delay) = self.reply(q, id);
-            if delay >= q.timeout {
-                tokio::time::sleep(q.timeout).await;
-                return Err(UpstreamError::Timeout);
+            let (fate, delay, _in_service) = self.fate(&q, id);
+            match fate {
+                // The resolver stops waiting by dropping this future.
+                Fate::Lost => std::future::pending().await,
+                Fate::Unreachable => {
+                    tokio::time::sleep(delay).await;
+                    Err(UpstreamError::Network("connection refused".into()))
+                }
+                Fate::Reply(reply) => {
+                    tokio::time::sleep(delay).await;
+                    assert!(
+                        reply_matches(&reply, id, &q.qname, q.qtype),
+                        "fake reply echoes the question"
+                    );
+                    Ok(UpstreamReply {
+                        message: reply,
+                        rtt: delay,
+                    })
+                }
             }
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
-            }
-            let reply = reply?;
-            assert!(
-                reply_matches(&reply, id, &q.qname, q.qtype),
-                "fake reply echoes the question"
-            );
-            Ok(reply)
         })
     }
 }

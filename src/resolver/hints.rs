@@ -1,11 +1,17 @@
 //! Root hints: the NS names and addresses to start from (RFC 8109 §2), read from a file in
-//! named.root format. The IANA hints ship as zones/root.hints and are compiled in.
+//! named.root format, and priming: asking a hinted server for the root's NS set once, then
+//! walking from what it said. The IANA hints ship as zones/root.hints and are compiled in.
 
 use std::path::Path;
 
-use hickory_proto::rr::{Name, RData, RecordType};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use tokio::time::Instant;
 
+use super::Resolver;
+use super::budget::{Budget, ResolveError};
+use super::classify::Outcome;
 use super::delegation::{NameServer, ServerSet};
+use crate::cache::{Data, Key};
 use crate::rr;
 use crate::zonefile::{ZoneErrors, parse_zone_text};
 
@@ -47,8 +53,52 @@ pub fn parse(text: &str, file: &Path) -> Result<ServerSet, ZoneErrors> {
     })
 }
 
-/// The record types that carry addresses for name servers.
-pub const ADDRESS_TYPES: [RecordType; 2] = [RecordType::A, RecordType::AAAA];
+impl Resolver {
+    /// The root's servers: the primed NS set from the cache, or primed now (RFC 8109 §3).
+    pub(super) async fn root_servers(
+        &self,
+        budget: &mut Budget,
+    ) -> Result<ServerSet, ResolveError> {
+        let root = Name::root();
+        if let Some(c) = self.cache.get(&Key::new(&root, RecordType::NS), Instant::now())
+            && let Data::Positive(ns) = c.data
+        {
+            return Ok(self.root_set(&ns));
+        }
+        match self
+            .ask_zone(&self.hints, &root, RecordType::NS, budget)
+            .await
+        {
+            Ok(primed) => {
+                let ns = match &primed.outcome {
+                    Outcome::Answer(ns) => Some(ns.clone()),
+                    _ => None,
+                };
+                self.store(primed.learned, Instant::now());
+                Ok(ns.map_or_else(|| self.hints.clone(), |ns| self.root_set(&ns)))
+            }
+            Err(e @ (ResolveError::TooManyUpstream(_) | ResolveError::Timeout(_))) => Err(e),
+            Err(_) => Ok(self.hints.clone()),
+        }
+    }
+
+    /// The primed NS set with the addresses the cache knows. A priming reply without glue is
+    /// not a reason to prime again: a server without a cached address gets its hinted one, and
+    /// names the hints do not know are looked up like any glueless server's, starting from the
+    /// hinted addresses when no name has one.
+    fn root_set(&self, ns: &[Record]) -> ServerSet {
+        let mut set = self.server_set(&Name::root(), ns, Instant::now());
+        for server in set.servers.iter_mut().filter(|s| s.addrs.is_empty()) {
+            if let Some(hinted) = self.hints.servers.iter().find(|h| h.name == server.name) {
+                server.addrs = hinted.addrs.clone();
+            }
+        }
+        if set.servers.iter().all(|s| s.addrs.is_empty()) {
+            set.servers.extend(self.hints.servers.iter().cloned());
+        }
+        set
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -1,12 +1,18 @@
-//! The infrastructure cache: per server address, a smoothed RTT (RFC 6298 style) used to pick
-//! the fastest server and size its timeout; per server and zone, lameness remembered for a
-//! while so a broken server is not asked again and again. Both tables are bounded LRUs whose
-//! entries expire, so referrals naming endless addresses cannot grow memory, and a server that
-//! timed out once is measured afresh later rather than shunned for good.
+//! The infrastructure cache: what tern has learned about each upstream server, shared by all
+//! resolutions. Per address: a smoothed RTT from real samples (RFC 6298) that sizes the
+//! retransmission timeout, the losses since its last reply, and whether it speaks EDNS. Per
+//! server and zone: lameness, remembered for a while so a broken server is not asked again and
+//! again, and a softer mark for servers that answer without AA.
+//!
+//! A lost datagram is not proof that a server is dead: a loss counts only when the server has
+//! not answered anything since the query was sent, and only several losses in a row take it
+//! out of rotation. A server out of rotation is probed again after a short, growing interval
+//! and is back as soon as it answers (Unbound's infra cache and PowerDNS's throttling work the
+//! same way). Both tables are bounded LRUs whose entries expire.
 
 use std::net::IpAddr;
 use std::num::NonZeroUsize;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use hickory_proto::rr::LowerName;
@@ -14,141 +20,287 @@ use lru::LruCache;
 use tokio::time::Instant;
 
 /// Timeout for a server we know nothing about (Unbound starts at 376 ms).
-const UNKNOWN_RTO: Duration = Duration::from_millis(400);
-const MIN_RTO: Duration = Duration::from_millis(50);
-const MAX_RTO: Duration = Duration::from_secs(3);
+pub(crate) const UNKNOWN_RTO: Duration = Duration::from_millis(400);
+/// RFC 6298 §2.4 asks for at least 1 s on the open internet; DNS resolvers use far less
+/// (Unbound: 50 ms), because a retransmission costs one small datagram.
+pub(crate) const MIN_RTO: Duration = Duration::from_millis(50);
+/// Ceiling for one try's timeout, however many losses came before it.
+pub(crate) const MAX_RTO: Duration = Duration::from_secs(2);
+/// Consecutive losses, with no reply in between, that take a server out of rotation. At 10 %
+/// random loss five in a row happen once in 100,000 tries; a dead server reaches it in seconds.
+const DOWN_AFTER: u32 = 5;
+/// First wait before a server out of rotation is probed again; doubles per further loss.
+const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+const MAX_PROBE_INTERVAL: Duration = Duration::from_secs(30);
 /// How long measurements and lameness are kept (Unbound: infra-host-ttl, 900 s).
 const HOST_TTL: Duration = Duration::from_secs(900);
 /// Servers and (server, zone) pairs remembered (Unbound: infra-cache-numhosts, 10000).
 const MAX_HOSTS: NonZeroUsize = NonZeroUsize::new(10_000).expect("non-zero");
 
+/// What tern knows about one server address.
 #[derive(Debug, Clone, Copy)]
-struct Rtt {
-    srtt: f64,
+struct Host {
+    /// Smoothed RTT and its variation in ms; `None` until a reply was timed.
+    srtt: Option<f64>,
     rttvar: f64,
+    /// Losses since the last reply.
+    losses: u32,
+    last_reply: Option<Instant>,
+    /// While out of rotation: when the next probe may go.
+    next_probe: Instant,
+    /// The server answered FORMERR without OPT to a query with EDNS (RFC 6891 §7).
+    no_edns: bool,
     expires: Instant,
+}
+
+impl Host {
+    fn new(now: Instant) -> Host {
+        Host {
+            srtt: None,
+            rttvar: 0.0,
+            losses: 0,
+            last_reply: None,
+            next_probe: now,
+            no_edns: false,
+            expires: now + HOST_TTL,
+        }
+    }
+}
+
+/// Whether a server may be asked now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Standing {
+    Up,
+    /// Out of rotation, but a probe is due: one query may try it.
+    Probe,
+    /// Out of rotation; wait for the next probe.
+    Down,
+}
+
+/// How a server failed a zone, worst last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Mark {
+    /// Answers, but without AA: usable, ranked below authoritative servers.
+    NonAuthoritative,
+    /// Refuses, or answers with referrals that do not lead down (a lame delegation).
+    Lame,
+}
+
+/// A candidate server for one query, as [`Infra::order`] ranks it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Ranked {
+    pub(crate) addr: IpAddr,
+    pub(crate) standing: Standing,
+    pub(crate) mark: Option<Mark>,
 }
 
 /// Per-address statistics, shared by all resolutions.
 #[derive(Debug)]
 pub struct Infra {
-    rtt: Mutex<LruCache<IpAddr, Rtt>>,
-    lame: Mutex<LruCache<(IpAddr, LowerName), Instant>>,
+    hosts: Mutex<LruCache<IpAddr, Host>>,
+    marks: Mutex<LruCache<(IpAddr, LowerName), (Mark, Instant)>>,
 }
 
 impl Default for Infra {
     fn default() -> Self {
         Infra {
-            rtt: Mutex::new(LruCache::new(MAX_HOSTS)),
-            lame: Mutex::new(LruCache::new(MAX_HOSTS)),
+            hosts: Mutex::new(LruCache::new(MAX_HOSTS)),
+            marks: Mutex::new(LruCache::new(MAX_HOSTS)),
         }
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The tables hold plain data; a panic elsewhere leaves nothing half-written that matters.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 impl Infra {
-    fn measured(&self, addr: IpAddr, now: Instant) -> Option<Rtt> {
-        let mut map = self.rtt.lock().unwrap_or_else(|p| p.into_inner());
-        match map.get(&addr) {
-            Some(r) if r.expires > now => Some(*r),
+    fn host(&self, addr: IpAddr, now: Instant) -> Option<Host> {
+        let mut hosts = lock(&self.hosts);
+        match hosts.get(&addr) {
+            Some(h) if h.expires > now => Some(*h),
             Some(_) => {
-                map.pop(&addr);
+                hosts.pop(&addr);
                 None
             }
             None => None,
         }
     }
 
-    /// Smoothed RTT in ms, if measured recently.
-    pub fn srtt(&self, addr: IpAddr, now: Instant) -> Option<f64> {
-        self.measured(addr, now).map(|r| r.srtt)
+    fn update(&self, addr: IpAddr, now: Instant, f: impl FnOnce(&mut Host)) {
+        let mut hosts = lock(&self.hosts);
+        let mut host = match hosts.get(&addr) {
+            Some(h) if h.expires > now => *h,
+            _ => Host::new(now),
+        };
+        f(&mut host);
+        host.expires = now + HOST_TTL;
+        hosts.put(addr, host);
     }
 
-    /// RFC 6298 §2: RTO = SRTT + 4·RTTVAR, bounded.
+    /// Smoothed RTT in ms, if measured recently.
+    pub fn srtt(&self, addr: IpAddr, now: Instant) -> Option<f64> {
+        self.host(addr, now).and_then(|h| h.srtt)
+    }
+
+    /// How long to wait for this server before retransmitting: RFC 6298 §2's SRTT + 4·RTTVAR
+    /// within [`MIN_RTO`, `MAX_RTO`]. Each question backs off from it on its own (§5.5), so a
+    /// probe of a server out of rotation costs one short wait, not an accumulated one.
     pub fn timeout(&self, addr: IpAddr, now: Instant) -> Duration {
-        match self.measured(addr, now) {
-            Some(r) => {
-                Duration::from_secs_f64((r.srtt + 4.0 * r.rttvar) / 1000.0).clamp(MIN_RTO, MAX_RTO)
+        match self.host(addr, now).and_then(|h| h.srtt.map(|s| (s, h.rttvar))) {
+            Some((srtt, rttvar)) => {
+                Duration::from_secs_f64((srtt + 4.0 * rttvar) / 1000.0).clamp(MIN_RTO, MAX_RTO)
             }
             None => UNKNOWN_RTO,
         }
     }
 
-    /// Records a measured round trip (RFC 6298 §2.2 for the first sample, §2.3 after).
-    pub fn record_rtt(&self, addr: IpAddr, rtt: Duration, now: Instant) {
-        let ms = rtt.as_secs_f64() * 1000.0;
-        self.update(addr, ms, now, |r| Rtt {
-            rttvar: 0.75 * r.rttvar + 0.25 * (r.srtt - ms).abs(),
-            srtt: 0.875 * r.srtt + 0.125 * ms,
-            expires: r.expires,
+    /// A reply arrived; `rtt` is a sample when the transport timed it (RFC 6298 §2.2 for the
+    /// first sample, §2.3 after).
+    pub fn record_reply(&self, addr: IpAddr, rtt: Option<Duration>, now: Instant) {
+        self.update(addr, now, |h| {
+            h.losses = 0;
+            h.last_reply = Some(now);
+            let Some(rtt) = rtt else { return };
+            let ms = rtt.as_secs_f64() * 1000.0;
+            match h.srtt {
+                None => {
+                    h.srtt = Some(ms);
+                    h.rttvar = ms / 2.0;
+                }
+                Some(srtt) => {
+                    h.rttvar = 0.75 * h.rttvar + 0.25 * (srtt - ms).abs();
+                    h.srtt = Some(0.875 * srtt + 0.125 * ms);
+                }
+            }
         });
     }
 
-    /// A timeout counts as a very slow answer, so the server sorts last for a while.
-    pub fn record_timeout(&self, addr: IpAddr, waited: Duration, now: Instant) {
-        let ms = (waited.as_secs_f64() * 1000.0 * 2.0).min(MAX_RTO.as_secs_f64() * 1000.0);
-        self.update(addr, ms, now, |r| Rtt {
-            srtt: r.srtt.max(ms),
-            rttvar: r.rttvar.max(ms / 2.0),
-            expires: r.expires,
+    /// No reply came within the timeout for a query sent at `sent`. If the server answered
+    /// anything since then, the datagram was lost, not the server: nothing changes.
+    pub fn record_loss(&self, addr: IpAddr, sent: Instant, now: Instant) {
+        self.update(addr, now, |h| {
+            if h.last_reply.is_some_and(|t| t >= sent) {
+                return;
+            }
+            h.losses = h.losses.saturating_add(1);
+            if h.losses >= DOWN_AFTER {
+                let doublings = (h.losses - DOWN_AFTER).min(5);
+                let wait = PROBE_INTERVAL.saturating_mul(1 << doublings);
+                h.next_probe = now + wait.min(MAX_PROBE_INTERVAL);
+            }
         });
     }
 
-    /// Stores a new sample: the first one as SRTT = R, RTTVAR = R/2, later ones through `next`;
-    /// either way the entry lives another `HOST_TTL`.
-    fn update(&self, addr: IpAddr, ms: f64, now: Instant, next: impl FnOnce(Rtt) -> Rtt) {
-        let mut entry = match self.measured(addr, now) {
-            None => Rtt {
-                srtt: ms,
-                rttvar: ms / 2.0,
-                expires: now,
-            },
-            Some(r) => next(r),
+    /// Takes `addr` out of rotation now, as if it had lost enough queries in a row.
+    pub(crate) fn take_out(&self, addr: IpAddr, now: Instant) {
+        self.update(addr, now, |h| {
+            if h.losses < DOWN_AFTER {
+                h.losses = DOWN_AFTER;
+                h.next_probe = now + PROBE_INTERVAL;
+            }
+        });
+    }
+
+    /// Whether `addr` may be asked now.
+    pub(crate) fn standing(&self, addr: IpAddr, now: Instant) -> Standing {
+        match self.host(addr, now) {
+            Some(h) if h.losses >= DOWN_AFTER => {
+                if now >= h.next_probe {
+                    Standing::Probe
+                } else {
+                    Standing::Down
+                }
+            }
+            _ => Standing::Up,
+        }
+    }
+
+    /// Claims the due probe of a server out of rotation, so that concurrent queries do not
+    /// all probe it at once. False if another query took it first.
+    pub(crate) fn take_probe(&self, addr: IpAddr, now: Instant) -> bool {
+        let mut taken = false;
+        self.update(addr, now, |h| {
+            if h.losses >= DOWN_AFTER && now >= h.next_probe {
+                h.next_probe = now + PROBE_INTERVAL;
+                taken = true;
+            }
+        });
+        taken
+    }
+
+    /// Remembers that `addr` speaks no EDNS.
+    pub fn set_no_edns(&self, addr: IpAddr, now: Instant) {
+        self.update(addr, now, |h| h.no_edns = true);
+    }
+
+    pub fn no_edns(&self, addr: IpAddr, now: Instant) -> bool {
+        self.host(addr, now).is_some_and(|h| h.no_edns)
+    }
+
+    /// Marks `addr` for `zone`; a worse mark replaces a milder one, never the reverse.
+    pub(crate) fn mark(&self, addr: IpAddr, zone: LowerName, mark: Mark, now: Instant) {
+        let mut marks = lock(&self.marks);
+        let key = (addr, zone);
+        let worse = match marks.get(&key) {
+            Some((old, until)) if *until > now => mark >= *old,
+            _ => true,
         };
-        entry.expires = now + HOST_TTL;
-        self.rtt
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .put(addr, entry);
+        if worse {
+            marks.put(key, (mark, now + HOST_TTL));
+        }
     }
 
-    pub fn mark_lame(&self, addr: IpAddr, zone: LowerName, now: Instant) {
-        self.lame
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .put((addr, zone), now + HOST_TTL);
+    pub(crate) fn marked(&self, addr: IpAddr, zone: &LowerName, now: Instant) -> Option<Mark> {
+        let key = (addr, zone.clone());
+        let mut marks = lock(&self.marks);
+        match marks.get(&key) {
+            Some((mark, until)) if *until > now => Some(*mark),
+            Some(_) => {
+                marks.pop(&key);
+                None
+            }
+            None => None,
+        }
     }
 
     pub fn is_lame(&self, addr: IpAddr, zone: &LowerName, now: Instant) -> bool {
-        let key = (addr, zone.clone());
-        let mut map = self.lame.lock().unwrap_or_else(|p| p.into_inner());
-        match map.get(&key) {
-            Some(until) if *until > now => true,
-            Some(_) => {
-                map.pop(&key);
-                false
-            }
-            None => false,
-        }
+        self.marked(addr, zone, now) == Some(Mark::Lame)
     }
 
-    /// Orders candidate addresses: usable before lame, then by smoothed RTT, with unmeasured
-    /// servers first so every server gets measured (exploration), ties broken at random.
-    pub fn order(&self, addrs: &mut [IpAddr], zone: &LowerName, now: Instant) {
-        let mut keyed: Vec<(bool, f64, u32, IpAddr)> = addrs
+    /// Ranks candidate addresses for `zone`: servers in rotation before those out of it,
+    /// unmarked before non-authoritative before lame, then by smoothed RTT (servers with losses
+    /// by their backed-off timeout) with unmeasured servers first so every server gets measured (exploration); ties broken at random.
+    pub(crate) fn order(&self, addrs: &[IpAddr], zone: &LowerName, now: Instant) -> Vec<Ranked> {
+        let mut keyed: Vec<(Ranked, f64, u32)> = addrs
             .iter()
-            .map(|a| {
-                (
-                    self.is_lame(*a, zone, now),
-                    self.srtt(*a, now).unwrap_or(0.0),
-                    rand::random::<u32>(),
-                    *a,
-                )
+            .map(|&addr| {
+                let ranked = Ranked {
+                    addr,
+                    standing: self.standing(addr, now),
+                    mark: self.marked(addr, zone, now),
+                };
+                // A server that lost queries since its last reply sorts by its backed-off
+                // timeout, so it comes after every server that answers.
+                let speed = match self.host(addr, now) {
+                    Some(h) if h.losses > 0 => {
+                        let backed_off = self.timeout(addr, now).saturating_mul(1 << h.losses.min(6));
+                        backed_off.as_secs_f64() * 1000.0
+                    }
+                    Some(h) => h.srtt.unwrap_or(0.0),
+                    None => 0.0,
+                };
+                (ranked, speed, rand::random::<u32>())
             })
             .collect();
-        keyed.sort_by(|x, y| x.0.cmp(&y.0).then(x.1.total_cmp(&y.1)).then(x.2.cmp(&y.2)));
-        for (slot, k) in addrs.iter_mut().zip(keyed) {
-            *slot = k.3;
-        }
+        keyed.sort_by(|x, y| {
+            (x.0.standing, x.0.mark)
+                .cmp(&(y.0.standing, y.0.mark))
+                .then(x.1.total_cmp(&y.1))
+                .then(x.2.cmp(&y.2))
+        });
+        keyed.into_iter().map(|k| k.0).collect()
     }
 }
 
@@ -158,25 +310,37 @@ mod tests {
 
     use super::*;
 
-    #[tokio::test(start_paused = true)]
-    async fn fast_servers_first_lame_last() {
-        let infra = Infra::default();
-        let zone = LowerName::new(&Name::from_ascii("test.").expect("name"));
-        let (a, b, c): (IpAddr, IpAddr, IpAddr) = (
+    fn addrs() -> (IpAddr, IpAddr, IpAddr) {
+        (
             [127, 0, 0, 1].into(),
             [127, 0, 0, 2].into(),
             [127, 0, 0, 3].into(),
-        );
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fast_servers_first_marked_ones_last() {
+        let infra = Infra::default();
+        let zone = LowerName::new(&Name::from_ascii("test.").expect("name"));
+        let (a, b, c) = addrs();
+        let d: IpAddr = [127, 0, 0, 4].into();
         let now = Instant::now();
-        infra.record_rtt(a, Duration::from_millis(50), now);
-        infra.record_rtt(b, Duration::from_millis(5), now);
-        infra.record_rtt(c, Duration::from_millis(1), now);
-        infra.mark_lame(c, zone.clone(), now);
-        let mut addrs = [a, b, c];
-        infra.order(&mut addrs, &zone, now);
-        assert_eq!(addrs, [b, a, c]);
+        infra.record_reply(a, Some(Duration::from_millis(50)), now);
+        infra.record_reply(b, Some(Duration::from_millis(5)), now);
+        infra.record_reply(c, Some(Duration::from_millis(1)), now);
+        infra.record_reply(d, Some(Duration::from_millis(1)), now);
+        infra.mark(c, zone.clone(), Mark::Lame, now);
+        infra.mark(d, zone.clone(), Mark::NonAuthoritative, now);
+        let order: Vec<IpAddr> = infra
+            .order(&[a, b, c, d], &zone, now)
+            .iter()
+            .map(|r| r.addr)
+            .collect();
+        assert_eq!(order, [b, a, d, c]);
+        // A milder mark does not wash out lameness.
+        infra.mark(c, zone.clone(), Mark::NonAuthoritative, now);
+        assert!(infra.is_lame(c, &zone, now));
         tokio::time::advance(HOST_TTL).await;
-        infra.order(&mut addrs, &zone, Instant::now());
         assert!(!infra.is_lame(c, &zone, Instant::now()), "lameness expires");
         assert_eq!(infra.srtt(a, Instant::now()), None, "so do measurements");
     }
@@ -185,19 +349,62 @@ mod tests {
     fn first_sample_follows_rfc_6298() {
         let infra = Infra::default();
         let now = Instant::now();
-        let a: IpAddr = [127, 0, 0, 1].into();
-        infra.record_rtt(a, Duration::from_millis(100), now);
+        let (a, ..) = addrs();
+        infra.record_reply(a, Some(Duration::from_millis(100)), now);
         // SRTT = R, RTTVAR = R/2, RTO = SRTT + 4·RTTVAR = 300 ms.
         assert_eq!(infra.timeout(a, now), Duration::from_millis(300));
     }
 
-    #[test]
-    fn a_timed_out_server_recovers_after_the_host_ttl() {
+    #[tokio::test(start_paused = true)]
+    async fn a_loss_after_a_later_reply_is_not_counted() {
         let infra = Infra::default();
-        let now = Instant::now();
-        let a: IpAddr = [127, 0, 0, 1].into();
-        infra.record_timeout(a, Duration::from_millis(400), now);
-        assert!(infra.timeout(a, now) > UNKNOWN_RTO);
-        assert_eq!(infra.timeout(a, now + HOST_TTL), UNKNOWN_RTO);
+        let (a, ..) = addrs();
+        let sent = Instant::now();
+        tokio::time::advance(Duration::from_millis(10)).await;
+        infra.record_reply(a, Some(Duration::from_millis(1)), Instant::now());
+        tokio::time::advance(Duration::from_millis(400)).await;
+        let base = infra.timeout(a, Instant::now());
+        for _ in 0..10 {
+            infra.record_loss(a, sent, Instant::now());
+        }
+        assert_eq!(infra.timeout(a, Instant::now()), base);
+        assert_eq!(infra.standing(a, Instant::now()), Standing::Up);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn losses_back_off_then_take_a_server_out_until_its_probe_answers() {
+        let infra = Infra::default();
+        let (a, b, _) = addrs();
+        let zone = LowerName::new(&Name::root());
+        infra.record_reply(a, Some(Duration::from_millis(1)), Instant::now());
+        infra.record_reply(b, Some(Duration::from_millis(30)), Instant::now());
+        assert_eq!(infra.timeout(a, Instant::now()), MIN_RTO);
+        tokio::time::advance(Duration::from_millis(1)).await;
+        infra.record_loss(a, Instant::now(), Instant::now());
+        let first = infra.order(&[a, b], &zone, Instant::now())[0].addr;
+        assert_eq!(first, b, "a server with a loss sorts after one that answers");
+        for _ in 1..DOWN_AFTER {
+            assert_eq!(infra.standing(a, Instant::now()), Standing::Up);
+            infra.record_loss(a, Instant::now(), Instant::now());
+        }
+        assert_eq!(infra.standing(a, Instant::now()), Standing::Down);
+        tokio::time::advance(PROBE_INTERVAL).await;
+        assert_eq!(infra.standing(a, Instant::now()), Standing::Probe);
+        assert!(infra.take_probe(a, Instant::now()));
+        assert!(!infra.take_probe(a, Instant::now()), "one probe at a time");
+        assert_eq!(infra.standing(a, Instant::now()), Standing::Down);
+        infra.record_reply(a, None, Instant::now());
+        assert_eq!(infra.standing(a, Instant::now()), Standing::Up, "back");
+        assert_eq!(infra.timeout(a, Instant::now()), MIN_RTO);
+    }
+
+    #[test]
+    fn unknown_servers_get_the_default_timeout() {
+        let infra = Infra::default();
+        let (a, ..) = addrs();
+        assert_eq!(infra.timeout(a, Instant::now()), UNKNOWN_RTO);
+        assert!(!infra.no_edns(a, Instant::now()));
+        infra.set_no_edns(a, Instant::now());
+        assert!(infra.no_edns(a, Instant::now()));
     }
 }

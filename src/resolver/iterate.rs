@@ -1,92 +1,53 @@
-//! The iterative walk (RFC 1034 §5.3.3): start at the deepest zone cut we know, ask its
-//! servers, follow referrals down, resolve glueless NS names on the side, and chase aliases.
-//! QNAME minimisation (RFC 9156) reveals one label per step below each cut.
+//! The iterative walk for one link of a chain (RFC 1034 §5.3.3): start at the deepest zone cut
+//! we know, ask its servers, follow referrals down, and stop at an answer, an alias or a
+//! negative answer. Every reply's records go to the cache through the store stage.
+//!
+//! QNAME minimisation (RFC 9156) shows each server one label more than the zone it serves,
+//! within §2.3's limits as Unbound applies them: the first four labels one at a time, then the
+//! rest spread over at most ten minimised queries per name; and a probe whose answer the cache
+//! already holds (the name exists: an answer or NODATA) is not sent again, so names under one
+//! long name cost one query each once the first has been walked.
 
-use hickory_proto::op::Message;
-use hickory_proto::rr::rdata::CNAME;
-use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
+use hickory_proto::rr::{Name, RecordType};
 use tokio::time::Instant;
 
 use super::budget::{Budget, ResolveError};
-use super::classify::{Reply, in_bailiwick};
+use super::classify::Outcome;
 use super::{Resolver, Step};
 use crate::cache::{Data, Key, Rank};
-use crate::limits::MAX_MINIMISE_COUNT;
+use crate::limits::{MAX_MINIMISE_COUNT, MINIMISE_ONE_LAB};
 use crate::rr;
 
-pub(super) fn min_ttl(records: &[Record]) -> u32 {
-    records.iter().map(|r| r.ttl).min().unwrap_or(0)
-}
+/// RFC 9156 §2.1: intermediate names are asked with type A; some servers mishandle NS.
+const PROBE_TYPE: RecordType = RecordType::A;
 
-/// RFC 2308 §5: negative answers live for min(SOA TTL, SOA MINIMUM).
-fn negative_ttl(soa: &Option<Record>) -> u32 {
-    match soa {
-        Some(r) => match &r.data {
-            RData::SOA(s) => r.ttl.min(s.minimum),
-            _ => 0,
-        },
-        // Without an SOA there is no TTL to cache by (RFC 2308 §5).
-        None => 0,
+/// How many labels the next minimised query shows, given `shown` so far, the name's `total`,
+/// and the `probes` already spent on it (RFC 9156 §2.3).
+fn next_probe_labels(shown: usize, total: usize, probes: usize) -> usize {
+    if probes < MINIMISE_ONE_LAB {
+        return (shown + 1).min(total);
     }
+    let left = MAX_MINIMISE_COUNT.saturating_sub(probes);
+    if left <= 1 {
+        return total;
+    }
+    (shown + (total - shown).div_ceil(left)).min(total)
 }
 
 impl Resolver {
-    /// A step answered from the cache, if it can be. `stale` allows expired data (RFC 8767).
-    pub(super) fn cached_step(
-        &self,
-        name: &Name,
-        qtype: RecordType,
-        now: Instant,
-        stale: bool,
-    ) -> Option<Step> {
-        let get = |key: &Key| {
-            if stale {
-                self.cache.get_stale(key, now)
-            } else {
-                self.cache.get(key, now)
-            }
-        };
-        // The exact RRset first: it is what a cache hit almost always is.
-        if let Some(c) = get(&Key::new(name, qtype)) {
-            match c.data {
-                // RFC 2181 §5.4.1: NS sets from referrals and glue only steer the walk; an
-                // answer about them comes from the zone's own servers.
-                Data::Positive(_) if c.rank < Rank::NonAuthoritative => {}
-                Data::Positive(records) => return Some(Step::Answer(records)),
-                Data::NoData { soa } => return Some(Step::NoData(soa)),
-                _ => {}
-            }
-        }
-        if let Some(c) = get(&Key::name_only(name))
-            && let Data::NxDomain { soa } = c.data
-        {
-            return Some(Step::NxDomain(soa));
-        }
-        if qtype != RecordType::CNAME
-            && let Some(c) = get(&Key::new(name, RecordType::CNAME))
-            && let Data::Positive(records) = c.data
-            && let Some(RData::CNAME(CNAME(target))) = records.first().map(|r| &r.data)
-        {
-            let target = target.clone();
-            return Some(Step::Cname(records, target));
-        }
-        None
+    /// Whether the cache already knows that `name` exists (an answer or NODATA for the probe
+    /// type), so a minimised query for it would teach nothing.
+    fn probe_known(&self, name: &Name, now: Instant) -> bool {
+        self.cache
+            .get(&Key::new(name, PROBE_TYPE), now)
+            .is_some_and(|c| {
+                c.rank >= Rank::NonAuthoritative
+                    && matches!(c.data, Data::Positive(_) | Data::NoData { .. })
+            })
     }
 
-    /// One link of the chain: from the cache, else by walking the hierarchy.
-    pub(super) async fn lookup(
-        &self,
-        name: &Name,
-        qtype: RecordType,
-        budget: &mut Budget,
-    ) -> Result<Step, ResolveError> {
-        if let Some(step) = self.cached_step(name, qtype, Instant::now(), false) {
-            return Ok(step);
-        }
-        self.iterate(name, qtype, budget).await
-    }
-
-    async fn iterate(
+    /// Walks the hierarchy for (`name`, `qtype`).
+    pub(super) async fn iterate(
         &self,
         name: &Name,
         qtype: RecordType,
@@ -100,174 +61,103 @@ impl Resolver {
             name.clone()
         };
         let mut set = self.closest_servers(&start, budget).await?;
-        let mut referrals = 0;
+        let total = rr::label_count(name);
+        let mut shown = rr::label_count(&set.zone);
         let mut minimise = self.qname_minimisation;
-        let mut minimised_steps = 0;
-        let mut ask_labels = rr::label_count(&set.zone) + 1;
+        let mut probes = 0;
+        let mut referrals = 0;
         loop {
-            let full = !minimise || ask_labels >= rr::label_count(name);
-            // RFC 9156 §2.1: ask type A for the intermediate names; some servers mishandle NS.
+            let labels = if minimise {
+                next_probe_labels(shown, total, probes)
+            } else {
+                total
+            };
+            let full = labels >= total;
             let (ask, ask_type) = if full {
                 (name.clone(), qtype)
             } else {
-                (name.trim_to(ask_labels), RecordType::A)
+                probes += 1;
+                shown = labels;
+                let probe = name.trim_to(labels);
+                if self.probe_known(&probe, Instant::now()) {
+                    continue;
+                }
+                (probe, PROBE_TYPE)
             };
-            let (reply, msg) = self.ask_zone(&set, &ask, ask_type, budget).await?;
-            match reply {
-                Reply::Referral { cut, ns, glue } => {
-                    referrals += 1;
-                    if referrals > budget.limits.max_delegation_depth {
-                        return Err(ResolveError::DelegationTooDeep(
-                            budget.limits.max_delegation_depth,
-                        ));
-                    }
-                    let now = Instant::now();
-                    self.cache.insert(
-                        Key::new(&cut, RecordType::NS),
-                        Data::Positive(ns.clone()),
-                        min_ttl(&ns),
-                        Rank::Referral,
-                        now,
-                    );
-                    self.cache_addresses(&glue, Rank::Glue, now);
-                    set = self.server_set(&cut, &ns, now);
-                    ask_labels = rr::label_count(&cut) + 1;
+            let reply = self.ask_zone(&set, &ask, ask_type, budget).await?;
+            let now = Instant::now();
+            if let Outcome::Referral { cut, ns, .. } = &reply.outcome {
+                referrals += 1;
+                if referrals > budget.limits.max_delegation_depth {
+                    return Err(ResolveError::DelegationTooDeep(
+                        budget.limits.max_delegation_depth,
+                    ));
                 }
-                _ if !full => {
-                    minimised_steps += 1;
-                    if matches!(reply, Reply::NxDomain { .. })
-                        || minimised_steps >= MAX_MINIMISE_COUNT
-                    {
-                        // RFC 9156 §2.3 relaxed mode: some servers answer NXDOMAIN for empty
-                        // non-terminals, so ask the full name instead of trusting it.
-                        minimise = false;
-                    } else {
-                        ask_labels += 1;
-                    }
-                }
-                Reply::Answer(records) => {
-                    let now = Instant::now();
-                    let key = Key::new(name, qtype);
-                    let mut ttl = min_ttl(&records);
-                    if qtype == RecordType::NS
-                        && let Some(delegation) = self.cache.get(&key, now)
-                    {
-                        // The child's NS set may refine the delegation but never outlive it:
-                        // otherwise a zone its parent removed lives on ("ghost domain",
-                        // CVE-2012-1033), renewed by the child itself.
-                        ttl = ttl.min(delegation.ttl);
-                    }
-                    self.cache.insert(
-                        key,
-                        Data::Positive(records.clone()),
-                        ttl,
-                        Rank::Authoritative,
-                        now,
-                    );
-                    return Ok(Step::Answer(records));
-                }
-                Reply::Cname { records, target } => {
-                    let cname: Vec<Record> = records
-                        .iter()
-                        .filter(|r| r.record_type() == RecordType::CNAME)
-                        .cloned()
-                        .collect();
-                    let now = Instant::now();
-                    self.cache.insert(
-                        Key::new(name, RecordType::CNAME),
-                        Data::Positive(cname.clone()),
-                        min_ttl(&cname),
-                        Rank::Authoritative,
-                        now,
-                    );
-                    self.cache_rest_of_chain(&msg, &set.zone, &target, qtype, now);
-                    return Ok(Step::Cname(records, target));
-                }
-                Reply::NoData { soa } => {
-                    let ttl = negative_ttl(&soa);
-                    self.cache.insert(
-                        Key::new(name, qtype),
-                        Data::NoData { soa: soa.clone() },
-                        ttl,
-                        Rank::Authoritative,
-                        Instant::now(),
-                    );
-                    return Ok(Step::NoData(soa));
-                }
-                Reply::NxDomain { soa } => {
-                    let ttl = negative_ttl(&soa);
-                    self.cache.insert(
-                        Key::name_only(name),
-                        Data::NxDomain { soa: soa.clone() },
-                        ttl,
-                        Rank::Authoritative,
-                        Instant::now(),
-                    );
-                    return Ok(Step::NxDomain(soa));
-                }
-                Reply::Truncated | Reply::Lame(_) => {
-                    // ask_zone only returns usable replies.
-                    return Err(ResolveError::NoReachableAuthority(set.zone.clone()));
-                }
+                let cut = cut.clone();
+                let ns = ns.clone();
+                self.store(reply.learned, now);
+                set = self.server_set(&cut, &ns, now);
+                shown = rr::label_count(&cut);
+                continue;
             }
+            if !full {
+                if matches!(reply.outcome, Outcome::NxDomain { .. }) {
+                    // RFC 9156 §2.3 relaxed mode: some servers answer NXDOMAIN for empty
+                    // non-terminals, so ask the full name instead of trusting (or caching) it.
+                    minimise = false;
+                } else {
+                    self.store(reply.learned, now);
+                    if probes >= MAX_MINIMISE_COUNT {
+                        minimise = false;
+                    }
+                }
+                continue;
+            }
+            self.store(reply.learned, now);
+            return Ok(match reply.outcome {
+                Outcome::Answer(records) => Step::Answer(records),
+                Outcome::Cname { records, target } => Step::Cname(records, target),
+                Outcome::NoData { soa } => Step::NoData(soa),
+                Outcome::NxDomain { soa } => Step::NxDomain(soa),
+                // ask_zone returns only usable replies, and referrals were followed above.
+                _ => return Err(ResolveError::NoReachableAuthority(set.zone.clone())),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The label counts a cold walk shows for a name of `total` labels below the root.
+    fn schedule(total: usize) -> Vec<usize> {
+        let (mut shown, mut probes, mut out) = (0, 0, Vec::new());
+        loop {
+            let next = next_probe_labels(shown, total, probes);
+            out.push(next);
+            if next >= total {
+                return out;
+            }
+            probes += 1;
+            shown = next;
         }
     }
 
-    /// An authoritative server that answers with an alias usually follows the chain through
-    /// its own data (RFC 1034 §4.3.2 step 3a). Links inside the server's zone are as
-    /// trustworthy as the first one, so, as Unbound does, cache each of them and the final
-    /// RRset: the chase then takes them from the cache instead of asking again. Anything
-    /// outside the zone is left for its own servers (RFC 5452 §6).
-    fn cache_rest_of_chain(
-        &self,
-        msg: &Message,
-        zone: &Name,
-        first_target: &Name,
-        qtype: RecordType,
-        now: Instant,
-    ) {
-        let mut target = first_target.clone();
-        let mut seen = vec![LowerName::new(&target)];
-        while in_bailiwick(&target, zone) {
-            let rrset: Vec<Record> = msg
-                .answers
-                .iter()
-                .filter(|r| r.name == target && r.record_type() == qtype)
-                .cloned()
-                .collect();
-            if !rrset.is_empty() {
-                self.cache.insert(
-                    Key::new(&target, qtype),
-                    Data::Positive(rrset.clone()),
-                    min_ttl(&rrset),
-                    Rank::Authoritative,
-                    now,
-                );
-                return;
-            }
-            let Some(cname) = msg
-                .answers
-                .iter()
-                .find(|r| r.name == target && r.record_type() == RecordType::CNAME)
-            else {
-                return;
-            };
-            let RData::CNAME(CNAME(next)) = &cname.data else {
-                return;
-            };
-            self.cache.insert(
-                Key::new(&target, RecordType::CNAME),
-                Data::Positive(vec![cname.clone()]),
-                cname.ttl,
-                Rank::Authoritative,
-                now,
-            );
-            // A loop is the chase's to report; stop caching at its second lap.
-            if seen.contains(&LowerName::new(next)) {
-                return;
-            }
-            seen.push(LowerName::new(next));
-            target = next.clone();
-        }
+    #[test]
+    fn short_names_are_shown_one_label_at_a_time() {
+        assert_eq!(schedule(3), [1, 2, 3]);
+        assert_eq!(schedule(5), [1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn long_names_cost_at_most_ten_queries() {
+        let twelve = schedule(12);
+        assert_eq!(&twelve[..4], [1, 2, 3, 4], "the first four one at a time");
+        assert!(twelve.len() <= MAX_MINIMISE_COUNT, "{twelve:?}");
+        let long = schedule(40);
+        assert!(long.len() <= MAX_MINIMISE_COUNT, "{long:?}");
+        assert_eq!(long.last(), Some(&40));
+        assert!(long.windows(2).all(|w| w[0] < w[1]));
     }
 }

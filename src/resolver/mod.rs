@@ -2,14 +2,20 @@
 //! through the cache. The only outbound I/O goes through [`Upstream`]. Identical concurrent
 //! questions share one resolution; failures are cached briefly (RFC 9520); when every
 //! upstream fails, expired data may be served (RFC 8767).
+//!
+//! Inside: `iterate` walks one link of a chain, asking each zone's servers through `exchange`
+//! (retransmission, server choice by `infra`); `classify` is the only reader of upstream
+//! replies and `store` the only writer of what they teach; `delegation` and `hints` find the
+//! servers to start at. The one alias-chasing loop is [`Resolver::chase`].
 
-pub mod ask;
 pub mod budget;
 pub mod classify;
 pub mod delegation;
+pub mod exchange;
 pub mod hints;
 pub mod infra;
 pub mod iterate;
+pub mod store;
 pub mod trace;
 pub mod upstream;
 
@@ -18,12 +24,13 @@ mod fake;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::{LowerName, Name, Record, RecordType};
+use hickory_proto::rr::rdata::CNAME;
+use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -31,9 +38,10 @@ use tracing::Instrument;
 pub use budget::{Budget, Limits, ResolveError};
 pub use delegation::{NameServer, ServerSet};
 pub use trace::{TraceSink, TraceStep};
-pub use upstream::{NetUpstream, Upstream, UpstreamError, UpstreamQuery};
+pub use upstream::{NetUpstream, Upstream, UpstreamError, UpstreamQuery, UpstreamReply};
 
 use crate::cache::{Cache, CachePolicy, Data, Key, Rank};
+use crate::rr::{self, ADDRESS_TYPES};
 use crate::limits::{FAILURE_CACHE_ENTRIES, FAILURE_TTL, STALE_ANSWER_TIMEOUT_MS};
 use crate::metrics::Metrics;
 
@@ -153,7 +161,7 @@ impl Resolver {
         qtype: RecordType,
     ) -> Result<Resolution, ResolveError> {
         let now = Instant::now();
-        if let Some(hit) = self.cached_chain(qname, qtype, now, false) {
+        if let Ok(Some(hit)) = self.chase(qname, qtype, None).await {
             Metrics::inc(&self.metrics.cache_hits);
             return Ok(hit);
         }
@@ -161,7 +169,7 @@ impl Resolver {
         if let Some(c) = self.failures.get(&key, now)
             && let Data::Failure { reason } = c.data
         {
-            return self.stale_or(qname, qtype, ResolveError::CachedFailure(reason));
+            return self.stale_or(qname, qtype, ResolveError::CachedFailure(reason)).await;
         }
         let walk = {
             let this = Arc::clone(self);
@@ -177,7 +185,7 @@ impl Resolver {
             tokio::select! {
                 r = &mut walk => r,
                 _ = tokio::time::sleep(self.stale_answer_timeout) => {
-                    if let Some(stale) = self.cached_chain(qname, qtype, Instant::now(), true) {
+                    if let Some(stale) = self.stale_chain(qname, qtype).await {
                         return Ok(stale);
                     }
                     walk.await
@@ -188,7 +196,7 @@ impl Resolver {
         };
         match joined {
             Ok(Ok(r)) => Ok(r),
-            Ok(Err(e)) => self.stale_or(qname, qtype, e),
+            Ok(Err(e)) => self.stale_or(qname, qtype, e).await,
             // The walk panicked: a bug, logged here; the client gets SERVFAIL, not the panic text.
             Err(join) => {
                 tracing::error!(error = %join, qname = %qname, qtype = %qtype, "resolution task failed");
@@ -225,7 +233,10 @@ impl Resolver {
         qtype: RecordType,
     ) -> Result<Resolution, ResolveError> {
         let mut budget = Budget::new(self.limits, Instant::now());
-        let result = self.chase(qname, qtype, &mut budget).await;
+        let result = self
+            .chase(qname, qtype, Some(&mut budget))
+            .await
+            .and_then(|r| r.ok_or(ResolveError::Internal));
         if budget.upstream_queries() == 0 {
             Metrics::inc(&self.metrics.cache_hits);
         } else {
@@ -255,7 +266,6 @@ impl Resolver {
     /// Makes a delegation we learned outside the walk usable by it: a local zone's referral to
     /// a child that may not be reachable from the root at all.
     pub fn seed_delegation(&self, ns: &[Record], glue: &[Record]) {
-        let now = Instant::now();
         let Some(cut) = ns.first().map(|r| r.name.clone()) else {
             return;
         };
@@ -264,81 +274,151 @@ impl Resolver {
             .filter(|r| r.name == cut && r.record_type() == RecordType::NS)
             .cloned()
             .collect();
-        self.cache.insert(
-            Key::new(&cut, RecordType::NS),
-            Data::Positive(ns.clone()),
-            iterate::min_ttl(&ns),
-            Rank::Referral,
-            now,
+        let glue: Vec<Record> = glue
+            .iter()
+            .filter(|r| rr::address(r).is_some())
+            .cloned()
+            .collect();
+        self.store(
+            classify::learn_delegation(&cut, &ns, &glue),
+            Instant::now(),
         );
-        self.cache_addresses(glue, Rank::Glue, now);
     }
 
-    /// Follows the alias chain from `qname`, one cached or walked link at a time.
+    /// The one alias-chasing loop: follows the chain from `qname` one link at a time, each
+    /// from the cache or, given a `budget`, by walking the hierarchy. Without a budget it
+    /// answers from the cache alone: `Ok(None)` when a link is missing.
     pub(crate) async fn chase(
         &self,
         qname: &Name,
         qtype: RecordType,
-        budget: &mut Budget,
-    ) -> Result<Resolution, ResolveError> {
+        mut budget: Option<&mut Budget>,
+    ) -> Result<Option<Resolution>, ResolveError> {
+        self.chain(qname, qtype, false, &mut budget).await
+    }
+
+    async fn chain(
+        &self,
+        qname: &Name,
+        qtype: RecordType,
+        stale: bool,
+        budget: &mut Option<&mut Budget>,
+    ) -> Result<Option<Resolution>, ResolveError> {
+        let max = self.limits.max_cname_chain;
         let mut answers = Vec::new();
         let mut name = qname.clone();
-        let mut seen = HashSet::new();
-        for _ in 0..=budget.limits.max_cname_chain {
-            seen.insert(LowerName::new(&name));
-            let step = self.lookup(&name, qtype, budget).await?;
+        let mut seen = Vec::new();
+        for _ in 0..=max {
+            seen.push(LowerName::new(&name));
+            let step = match (
+                self.cached_step(&name, qtype, Instant::now(), stale),
+                budget.as_deref_mut(),
+            ) {
+                (Some(step), _) => step,
+                (None, Some(budget)) => self.iterate(&name, qtype, budget).await?,
+                (None, None) => return Ok(None),
+            };
             match finish(step, &mut answers) {
-                Ok(resolution) => return Ok(resolution),
-                Err(target) => {
-                    if seen.contains(&LowerName::new(&target)) {
-                        // A loop never ends; report it as the chain limit it would hit.
-                        return Err(ResolveError::CnameChainTooLong(
-                            budget.limits.max_cname_chain,
-                        ));
-                    }
-                    name = target;
+                Ok(mut resolution) => {
+                    resolution.stale = stale;
+                    return Ok(Some(resolution));
                 }
+                // A loop never ends; report it as the chain limit it would hit.
+                Err(target) if seen.contains(&LowerName::new(&target)) => break,
+                Err(target) => name = target,
             }
         }
-        Err(ResolveError::CnameChainTooLong(
-            budget.limits.max_cname_chain,
-        ))
+        Err(ResolveError::CnameChainTooLong(max))
+    }
+
+    /// One link from the cache, if it can be. `stale` allows expired data (RFC 8767).
+    fn cached_step(&self, name: &Name, qtype: RecordType, now: Instant, stale: bool) -> Option<Step> {
+        let get = |key: &Key| {
+            if stale {
+                self.cache.get_stale(key, now)
+            } else {
+                self.cache.get(key, now)
+            }
+        };
+        // The exact RRset first: it is what a cache hit almost always is.
+        if let Some(c) = get(&Key::new(name, qtype)) {
+            match c.data {
+                // RFC 2181 §5.4.1: NS sets from referrals and glue only steer the walk; an
+                // answer about them comes from the zone's own servers.
+                Data::Positive(_) if c.rank < Rank::NonAuthoritative => {}
+                Data::Positive(records) => return Some(Step::Answer(records)),
+                Data::NoData { soa } => return Some(Step::NoData(soa)),
+                _ => {}
+            }
+        }
+        if let Some(c) = get(&Key::name_only(name))
+            && let Data::NxDomain { soa } = c.data
+        {
+            return Some(Step::NxDomain(soa));
+        }
+        if qtype != RecordType::CNAME
+            && let Some(c) = get(&Key::new(name, RecordType::CNAME))
+            && let Data::Positive(records) = c.data
+            && let Some(RData::CNAME(CNAME(target))) = records.first().map(|r| &r.data)
+        {
+            let target = target.clone();
+            return Some(Step::Cname(records, target));
+        }
+        None
+    }
+
+    /// RFC 8767: the whole chain from expired cache data inside the serve-stale window.
+    async fn stale_chain(&self, qname: &Name, qtype: RecordType) -> Option<Resolution> {
+        if self.cache.policy().serve_stale_secs == 0 {
+            return None;
+        }
+        self.chain(qname, qtype, true, &mut None)
+            .await
+            .ok()
+            .flatten()
     }
 
     /// RFC 8767: when resolution failed, answer from expired cache data if the whole chain is
     /// there; otherwise return the failure.
-    fn stale_or(
+    async fn stale_or(
         &self,
         qname: &Name,
         qtype: RecordType,
         err: ResolveError,
     ) -> Result<Resolution, ResolveError> {
-        self.cached_chain(qname, qtype, Instant::now(), true)
-            .ok_or(err)
+        self.stale_chain(qname, qtype).await.ok_or(err)
     }
 
-    /// The whole answer chain from the cache alone, or `None` if any link is missing. With
-    /// `stale`, expired links inside the serve-stale window count too (and mark the answer).
-    fn cached_chain(
-        &self,
-        qname: &Name,
-        qtype: RecordType,
-        now: Instant,
-        stale: bool,
-    ) -> Option<Resolution> {
-        if stale && self.cache.policy().serve_stale_secs == 0 {
-            return None;
-        }
-        let mut answers = Vec::new();
-        let mut name = qname.clone();
-        for _ in 0..=self.limits.max_cname_chain {
-            match finish(self.cached_step(&name, qtype, now, stale)?, &mut answers) {
-                Ok(mut r) => {
-                    r.stale = stale;
-                    return Some(r);
+    /// A non-recursive (RD=0) question answered from the cache alone, never asking upstream:
+    /// the whole chain, if every link is cached and fresh.
+    pub async fn from_cache(&self, qname: &Name, qtype: RecordType) -> Option<Resolution> {
+        self.chase(qname, qtype, None).await.ok().flatten()
+    }
+
+    /// The closest delegation to `qname` the cache holds, as a referral would carry it: the
+    /// NS records and the cached addresses of their targets (the root's, at worst, once
+    /// primed). `None` before anything is cached.
+    pub fn cached_referral(&self, qname: &Name) -> Option<(Vec<Record>, Vec<Record>)> {
+        let now = Instant::now();
+        for labels in (0..=rr::label_count(qname)).rev() {
+            let cut = qname.trim_to(labels);
+            let Some(c) = self.cache.get(&Key::new(&cut, RecordType::NS), now) else {
+                continue;
+            };
+            let Data::Positive(ns) = c.data else {
+                continue;
+            };
+            let mut glue = Vec::new();
+            for target in rr::ns_targets(&ns) {
+                for t in ADDRESS_TYPES {
+                    if let Some(c) = self.cache.get(&Key::new(&target, t), now)
+                        && let Data::Positive(records) = c.data
+                    {
+                        glue.extend(records);
+                    }
                 }
-                Err(target) => name = target,
             }
+            return Some((ns, glue));
         }
         None
     }

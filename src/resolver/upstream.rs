@@ -1,19 +1,29 @@
 //! The resolver's only outbound I/O. [`Upstream`] has two implementations: [`NetUpstream`]
 //! (real UDP/TCP sockets) and, in tests, a scripted fake internet built from our own zones.
 //!
+//! An exchange here never times out by itself: it ends when a matching reply arrives or the
+//! transport fails. The caller decides how long to wait before retransmitting, and keeps
+//! listening for a late reply meanwhile (RFC 1035 §4.2.1: a timeout is not proof of loss).
+//!
 //! RFC 5452 defences live here: a fresh socket (random source port) and random ID per query,
 //! and a reply is accepted only from the address and port queried, with the same ID and
 //! question.
 
 use std::future::Future;
+use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::pin::Pin;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use nix::sys::socket::{
+    ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg, setsockopt, sockopt,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::{TcpStream, UdpSocket};
+use tokio::time::Instant;
 
 use crate::limits::EDNS_UDP_PAYLOAD;
 
@@ -24,26 +34,33 @@ pub struct UpstreamQuery {
     pub qname: Name,
     pub qtype: RecordType,
     pub tcp: bool,
-    /// Send an OPT record (RFC 6891); off only to retry a server that rejects EDNS.
+    /// Send an OPT record (RFC 6891); off only for a server that rejects EDNS.
     pub edns: bool,
-    pub timeout: Duration,
+}
+
+/// A validated reply and the round trip it took.
+#[derive(Debug, Clone)]
+pub struct UpstreamReply {
+    pub message: Message,
+    /// From sending to the moment the reply reached our socket. Over UDP the arrival time is
+    /// the kernel's receive timestamp, so a resolver busy with other work does not mistake its
+    /// own delay for a slow server.
+    pub rtt: Duration,
 }
 
 /// Why no usable reply came back.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UpstreamError {
-    #[error("timed out")]
-    Timeout,
     #[error("network error: {0}")]
     Network(String),
 }
 
 pub type UpstreamFuture<'a> =
-    Pin<Box<dyn Future<Output = Result<Message, UpstreamError>> + Send + 'a>>;
+    Pin<Box<dyn Future<Output = Result<UpstreamReply, UpstreamError>> + Send + 'a>>;
 
-/// Sends one query and returns the validated reply.
+/// Sends one query and waits, without a time limit, for the validated reply.
 pub trait Upstream: Send + Sync {
-    fn query<'a>(&'a self, q: &'a UpstreamQuery) -> UpstreamFuture<'a>;
+    fn query(&self, q: UpstreamQuery) -> UpstreamFuture<'_>;
 }
 
 /// The query message tern sends: RD=0 (we iterate), with EDNS and our payload size unless
@@ -74,33 +91,35 @@ pub fn reply_matches(reply: &Message, id: u16, qname: &Name, qtype: RecordType) 
 pub struct NetUpstream;
 
 impl Upstream for NetUpstream {
-    fn query<'a>(&'a self, q: &'a UpstreamQuery) -> UpstreamFuture<'a> {
+    fn query(&self, q: UpstreamQuery) -> UpstreamFuture<'_> {
         Box::pin(async move {
             let id: u16 = rand::random();
             let msg = query_message(id, &q.qname, q.qtype, q.edns);
             let bytes = msg
                 .to_vec()
                 .map_err(|e| UpstreamError::Network(e.to_string()))?;
-            let exchange = async {
-                if q.tcp {
-                    tcp_exchange(q, id, &bytes).await
-                } else {
-                    udp_exchange(q, id, &bytes).await
-                }
-            };
-            match tokio::time::timeout(q.timeout, exchange).await {
-                Ok(r) => r,
-                Err(_) => Err(UpstreamError::Timeout),
+            if q.tcp {
+                tcp_exchange(&q, id, &bytes).await
+            } else {
+                udp_exchange(&q, id, &bytes).await
             }
         })
     }
 }
 
-fn net_err(e: std::io::Error) -> UpstreamError {
+fn net_err(e: io::Error) -> UpstreamError {
     UpstreamError::Network(e.to_string())
 }
 
-async fn udp_exchange(q: &UpstreamQuery, id: u16, bytes: &[u8]) -> Result<Message, UpstreamError> {
+/// The largest UDP reply we read: our advertised payload is smaller, so anything longer is
+/// not an answer to our query.
+const MAX_UDP_REPLY: usize = 4096;
+
+async fn udp_exchange(
+    q: &UpstreamQuery,
+    id: u16,
+    bytes: &[u8],
+) -> Result<UpstreamReply, UpstreamError> {
     let local: SocketAddr = if q.server.is_ipv4() {
         SocketAddr::from(([0, 0, 0, 0], 0))
     } else {
@@ -109,21 +128,71 @@ async fn udp_exchange(q: &UpstreamQuery, id: u16, bytes: &[u8]) -> Result<Messag
     // A new socket per query gets a fresh, kernel-randomised source port; connecting it makes
     // the kernel drop datagrams from any other address or port (and report ICMP errors).
     let sock = UdpSocket::bind(local).await.map_err(net_err)?;
+    // Without kernel timestamps the RTT falls back to the time we read the reply.
+    let stamped = setsockopt(&sock, sockopt::ReceiveTimestampns, &true).is_ok();
     sock.connect(q.server).await.map_err(net_err)?;
+    let sent = Instant::now();
+    let sent_wall = SystemTime::now();
     sock.send(bytes).await.map_err(net_err)?;
-    let mut buf = vec![0u8; 65_535];
+    let mut buf = vec![0u8; MAX_UDP_REPLY];
     loop {
-        let n = sock.recv(&mut buf).await.map_err(net_err)?;
+        sock.readable().await.map_err(net_err)?;
+        let received = sock.try_io(Interest::READABLE, || recv_stamped(&sock, &mut buf));
+        let (n, arrived) = match received {
+            Ok(r) => r,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(net_err(e)),
+        };
         // Anything that does not parse or match is a spoofing attempt or junk: keep waiting.
         if let Ok(reply) = Message::from_vec(&buf[..n])
             && reply_matches(&reply, id, &q.qname, q.qtype)
         {
-            return Ok(reply);
+            let waited = sent.elapsed();
+            let rtt = match arrived {
+                Some(at) if stamped => at
+                    .duration_since(sent_wall)
+                    .unwrap_or(Duration::ZERO)
+                    .min(waited),
+                _ => waited,
+            };
+            return Ok(UpstreamReply {
+                message: reply,
+                rtt,
+            });
         }
     }
 }
 
-async fn tcp_exchange(q: &UpstreamQuery, id: u16, bytes: &[u8]) -> Result<Message, UpstreamError> {
+/// One datagram and the kernel's receive timestamp (`SO_TIMESTAMPNS`), if it gave one.
+fn recv_stamped(sock: &UdpSocket, buf: &mut [u8]) -> io::Result<(usize, Option<SystemTime>)> {
+    let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
+    let mut iov = [IoSliceMut::new(buf)];
+    let msg = recvmsg::<SockaddrStorage>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::empty(),
+    )
+    .map_err(io::Error::from)?;
+    let arrived = msg.cmsgs().ok().and_then(|mut c| {
+        c.find_map(|m| match m {
+            ControlMessageOwned::ScmTimestampns(ts) => {
+                let secs = u64::try_from(ts.tv_sec()).ok()?;
+                let nanos = u32::try_from(ts.tv_nsec()).ok()?;
+                UNIX_EPOCH.checked_add(Duration::new(secs, nanos))
+            }
+            _ => None,
+        })
+    });
+    Ok((msg.bytes, arrived))
+}
+
+async fn tcp_exchange(
+    q: &UpstreamQuery,
+    id: u16,
+    bytes: &[u8],
+) -> Result<UpstreamReply, UpstreamError> {
+    let sent = Instant::now();
     let mut stream = TcpStream::connect(q.server).await.map_err(net_err)?;
     let len =
         u16::try_from(bytes.len()).map_err(|_| UpstreamError::Network("query too long".into()))?;
@@ -139,7 +208,10 @@ async fn tcp_exchange(q: &UpstreamQuery, id: u16, bytes: &[u8]) -> Result<Messag
         if let Ok(reply) = Message::from_vec(&body)
             && reply_matches(&reply, id, &q.qname, q.qtype)
         {
-            return Ok(reply);
+            return Ok(UpstreamReply {
+                message: reply,
+                rtt: sent.elapsed(),
+            });
         }
     }
 }

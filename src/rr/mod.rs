@@ -6,7 +6,10 @@ pub mod dname;
 
 use std::net::IpAddr;
 
-use hickory_proto::rr::{Name, RData, Record};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+
+/// The record types that carry addresses for name servers.
+pub const ADDRESS_TYPES: [RecordType; 2] = [RecordType::A, RecordType::AAAA];
 
 /// The number of labels in `name`, a leading `*` included (hickory's `num_labels` leaves the
 /// wildcard label out, which is right for RRSIG labels but not for walking a tree).

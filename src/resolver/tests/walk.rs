@@ -137,7 +137,7 @@ async fn lame_server_is_tried_once_then_avoided() {
     let (lame, good) = (ip("127.0.0.61"), ip("127.0.0.62"));
     // Measured servers sort after unmeasured ones: the lame server is asked first.
     r.infra
-        .record_rtt(good, Duration::from_millis(20), Instant::now());
+        .record_reply(good, Some(Duration::from_millis(20)), Instant::now());
     let res = expect(&r, "www.lame.test.", A, NoError).await;
     assert_eq!(lines(&res.answers), ["www.lame.test. 3600 A 127.0.0.130"]);
     assert_eq!(net.count(lame), 1, "lame server tried first, once");
@@ -155,7 +155,7 @@ async fn silent_server_costs_one_try_not_the_budget() {
     let r = resolver(&net);
     let (dead, ok) = (ip("127.0.0.71"), ip("127.0.0.72"));
     r.infra
-        .record_rtt(ok, Duration::from_millis(20), Instant::now());
+        .record_reply(ok, Some(Duration::from_millis(20)), Instant::now());
     // Warm the path down to test. so only the silent.test. servers cost time.
     expect(&r, "www.alpha.test.", A, NoError).await;
     let started = Instant::now();
@@ -292,7 +292,7 @@ async fn servfail_from_one_server_moves_on_to_the_next() {
         Mode::Rcode(ResponseCode::ServFail),
     );
     r.infra
-        .record_rtt(good, Duration::from_millis(20), Instant::now());
+        .record_reply(good, Some(Duration::from_millis(20)), Instant::now());
     let res = expect(&r, "www.alpha.test.", A, NoError).await;
     assert_eq!(lines(&res.answers), ["www.alpha.test. 3600 A 127.0.0.100"]);
     expect(&r, "mail.alpha.test.", A, NoError).await;

@@ -1,0 +1,416 @@
+//! Asking one zone's servers until one gives a usable reply, the way mature resolvers do it
+//! (RFC 1035 §4.2.1, RFC 1536; Unbound's `outbound-msg-retry`): the best server first; when
+//! its timeout passes, a retransmission to the next best (or to the same one when it is the
+//! only one), each with exponential backoff, while every earlier try keeps listening for a
+//! late reply; until a reply comes, every server has had its tries, or the query's time budget
+//! is spent. Lame and failing servers are left at once; glueless servers' addresses are
+//! looked up only when no known address worked. Servers out of rotation (see
+//! [`Infra`](super::infra::Infra)) are skipped, so a zone whose servers are all dead fails at
+//! once instead of waiting out timeouts.
+
+use std::future::{Future, poll_fn};
+use std::net::{IpAddr, SocketAddr};
+use std::task::Poll;
+use std::time::Duration;
+
+use hickory_proto::rr::{LowerName, Name, RecordType};
+use tokio::time::Instant;
+
+use super::Resolver;
+use super::budget::{Budget, ResolveError};
+use super::classify::{Classified, Outcome, classify};
+use super::delegation::ServerSet;
+use super::infra::{MAX_RTO, Mark, Standing};
+use super::trace::TraceStep;
+use super::upstream::{UpstreamError, UpstreamFuture, UpstreamQuery, UpstreamReply};
+use crate::metrics::Metrics;
+
+/// DNS servers listen on port 53; root hints and glue carry no port.
+const DNS_PORT: u16 = 53;
+/// Tries per server and question, when time allows. Seven tries survive heavy random loss;
+/// a dead server leaves rotation after fewer (see `Infra`), so it does not get them all.
+const MAX_TRIES: u32 = 7;
+/// An exchange that heard nothing at all from a server it tried this often takes the server
+/// out of rotation, so the next questions for the zone fail (or go stale) at once.
+const GIVE_UP_TRIES: u32 = 3;
+/// A TCP try includes the handshake: give it at least this long.
+const MIN_TCP_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// One server as this question sees it.
+#[derive(Debug)]
+struct Candidate {
+    addr: IpAddr,
+    tries: u32,
+    tcp: bool,
+    edns: bool,
+    /// Out of rotation, with a probe due: one try at most.
+    probe: bool,
+    /// Nothing more to ask it (lame, failed, unreachable, or out of tries).
+    done: bool,
+    /// It replied to this question (usable or not).
+    replied: bool,
+}
+
+/// A query on the wire, still listening for its reply.
+struct Attempt<'u> {
+    cand: usize,
+    sent: Instant,
+    tcp: bool,
+    edns: bool,
+    reply: UpstreamFuture<'u>,
+}
+
+enum Event {
+    Reply(usize, Result<UpstreamReply, UpstreamError>),
+    Wake,
+}
+
+/// Waits for the first reply among the attempts, or until `until`.
+async fn next_event(pending: &mut [Attempt<'_>], until: Instant) -> Event {
+    let sleep = tokio::time::sleep_until(until);
+    tokio::pin!(sleep);
+    poll_fn(|cx| {
+        for (i, a) in pending.iter_mut().enumerate() {
+            if let Poll::Ready(r) = a.reply.as_mut().poll(cx) {
+                return Poll::Ready(Event::Reply(i, r));
+            }
+        }
+        match sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Event::Wake),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
+}
+
+/// The state of one question to one zone's servers.
+struct Exchange<'u> {
+    zone: LowerName,
+    qname: Name,
+    qtype: RecordType,
+    cands: Vec<Candidate>,
+    pending: Vec<Attempt<'u>>,
+    /// When the newest try is given up for lost and the next one goes out.
+    retransmit_at: Instant,
+    /// The try that `retransmit_at` belongs to: (candidate, sent).
+    newest: Option<(usize, Instant)>,
+}
+
+impl Resolver {
+    /// Asks the servers of `set` until one gives a usable reply (an answer, alias, referral
+    /// or negative answer).
+    pub(super) async fn ask_zone(
+        &self,
+        set: &ServerSet,
+        qname: &Name,
+        qtype: RecordType,
+        budget: &mut Budget,
+    ) -> Result<Classified, ResolveError> {
+        let zone = LowerName::new(&set.zone);
+        let mut known: Vec<IpAddr> = set
+            .servers
+            .iter()
+            .flat_map(|s| s.addrs.iter().copied())
+            .collect();
+        known.sort();
+        known.dedup();
+        let mut ex = Exchange {
+            zone,
+            qname: qname.clone(),
+            qtype,
+            cands: Vec::new(),
+            pending: Vec::new(),
+            retransmit_at: Instant::now(),
+            newest: None,
+        };
+        self.add_candidates(&mut ex, &known);
+        let mut glueless: Vec<Name> = set
+            .servers
+            .iter()
+            .filter(|s| s.addrs.is_empty())
+            .map(|s| s.name.clone())
+            .collect();
+        loop {
+            let now = Instant::now();
+            if ex.pending.is_empty() || now >= ex.retransmit_at {
+                if let Some((i, _)) = ex.newest.take() {
+                    self.lost(&ex, i, now);
+                }
+                let untried = ex.cands.iter().any(|c| !c.done && c.tries == 0);
+                match pick(&ex.cands) {
+                    Some(i) if untried || glueless.is_empty() => {
+                        let c = &mut ex.cands[i];
+                        let claimed = if c.probe {
+                            // Another question may be probing this server right now.
+                            self.infra.take_probe(c.addr, now)
+                        } else {
+                            // Losses seen by this or other questions took it out meanwhile.
+                            c.tries == 0 || self.infra.standing(c.addr, now) != Standing::Down
+                        };
+                        if !claimed {
+                            c.done = true;
+                            continue;
+                        }
+                        self.send(&mut ex, i, budget)?;
+                    }
+                    _ if !glueless.is_empty() => {
+                        // Every known address has been tried: look up the glueless servers
+                        // (NXNS-bounded). Earlier tries keep their sockets meanwhile.
+                        for ns in std::mem::take(&mut glueless) {
+                            let addrs = self.ns_addresses(&ns, budget).await?;
+                            let new: Vec<IpAddr> = addrs
+                                .into_iter()
+                                .filter(|a| !ex.cands.iter().any(|c| c.addr == *a))
+                                .collect();
+                            self.add_candidates(&mut ex, &new);
+                        }
+                        continue;
+                    }
+                    // Nothing left to send, and the last try's time is up.
+                    _ if ex.pending.is_empty() || now >= ex.retransmit_at => {
+                        self.give_up(&ex, now);
+                        return Err(ResolveError::NoReachableAuthority(set.zone.clone()));
+                    }
+                    _ => {}
+                }
+            }
+            let deadline = budget.deadline;
+            match next_event(&mut ex.pending, ex.retransmit_at.min(deadline)).await {
+                Event::Wake => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        self.give_up(&ex, now);
+                        return Err(ResolveError::Timeout(budget.limits.timeout));
+                    }
+                }
+                Event::Reply(p, result) => {
+                    let attempt = ex.pending.swap_remove(p);
+                    if let Some(done) = self.on_reply(&mut ex, attempt, result, budget)? {
+                        return Ok(done);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ranks `addrs` by what the infrastructure cache knows and adds them as candidates;
+    /// servers out of rotation without a probe due are left out.
+    fn add_candidates(&self, ex: &mut Exchange<'_>, addrs: &[IpAddr]) {
+        let now = Instant::now();
+        for ranked in self.infra.order(addrs, &ex.zone, now) {
+            if ranked.standing == Standing::Down {
+                continue;
+            }
+            ex.cands.push(Candidate {
+                addr: ranked.addr,
+                tries: 0,
+                tcp: false,
+                edns: !self.infra.no_edns(ranked.addr, now),
+                probe: ranked.standing == Standing::Probe,
+                done: false,
+                replied: false,
+            });
+        }
+    }
+
+    /// The exchange failed. Servers that never answered it despite several tries are taken
+    /// out of rotation until their next probe: the zone is down, and the next questions for it
+    /// should fail (or be answered stale) at once rather than wait out the same timeouts.
+    fn give_up(&self, ex: &Exchange<'_>, now: Instant) {
+        for c in &ex.cands {
+            if !c.replied && c.tries >= GIVE_UP_TRIES {
+                self.infra.take_out(c.addr, now);
+            }
+        }
+    }
+
+    /// Puts a query to candidate `i` on the wire and sets the retransmission timer.
+    fn send<'u>(
+        &'u self,
+        ex: &mut Exchange<'u>,
+        i: usize,
+        budget: &mut Budget,
+    ) -> Result<(), ResolveError> {
+        let remaining = budget.remaining()?;
+        budget.spend_upstream()?;
+        Metrics::inc(&self.metrics.upstream_queries);
+        let now = Instant::now();
+        let c = &mut ex.cands[i];
+        // RFC 6298 §5.5: back off exponentially on each retransmission to the same server.
+        let rto = self
+            .infra
+            .timeout(c.addr, now)
+            .saturating_mul(1 << c.tries.min(4))
+            .min(MAX_RTO);
+        let timeout = if c.tcp {
+            (rto * 2).max(MIN_TCP_TIMEOUT)
+        } else {
+            rto
+        };
+        c.tries += 1;
+        if c.tries >= MAX_TRIES || c.probe {
+            c.done = true;
+        }
+        let query = UpstreamQuery {
+            server: SocketAddr::new(c.addr, self.upstream_port.unwrap_or(DNS_PORT)),
+            qname: ex.qname.clone(),
+            qtype: ex.qtype,
+            tcp: c.tcp,
+            edns: c.edns,
+        };
+        ex.pending.push(Attempt {
+            cand: i,
+            sent: now,
+            tcp: c.tcp,
+            edns: c.edns,
+            reply: self.upstream.query(query),
+        });
+        ex.retransmit_at = now + timeout.min(remaining);
+        ex.newest = Some((i, now));
+        Ok(())
+    }
+
+    /// The newest try's timer ran out: a loss, for the trace and the infrastructure cache.
+    fn lost(&self, ex: &Exchange<'_>, i: usize, now: Instant) {
+        let c = &ex.cands[i];
+        let sent = ex
+            .pending
+            .iter()
+            .filter(|a| a.cand == i)
+            .map(|a| a.sent)
+            .max()
+            .unwrap_or(now);
+        Metrics::inc(&self.metrics.upstream_timeouts);
+        self.infra.record_loss(c.addr, sent, now);
+        self.trace(TraceStep {
+            server: SocketAddr::new(c.addr, self.upstream_port.unwrap_or(DNS_PORT)),
+            zone: Name::from(&ex.zone),
+            qname: ex.qname.clone(),
+            qtype: ex.qtype,
+            tcp: c.tcp,
+            outcome: "no reply yet: retransmitting (still listening)".to_string(),
+            rtt: now.saturating_duration_since(sent),
+        });
+    }
+
+    /// Handles one reply (or transport failure). `Some` is the usable reply that ends the
+    /// exchange; `None` means go on.
+    fn on_reply<'u>(
+        &'u self,
+        ex: &mut Exchange<'u>,
+        attempt: Attempt<'u>,
+        result: Result<UpstreamReply, UpstreamError>,
+        budget: &mut Budget,
+    ) -> Result<Option<Classified>, ResolveError> {
+        let now = Instant::now();
+        let i = attempt.cand;
+        let addr = ex.cands[i].addr;
+        let server = SocketAddr::new(addr, self.upstream_port.unwrap_or(DNS_PORT));
+        let zone = Name::from(&ex.zone);
+        if ex.newest.is_some_and(|(n, sent)| n == i && sent <= attempt.sent) {
+            // The try the timer waits for has answered: go on at once.
+            ex.newest = None;
+            ex.retransmit_at = now;
+        }
+        let reply = match result {
+            Ok(reply) => {
+                ex.cands[i].replied = true;
+                reply
+            }
+            Err(e) => {
+                // ICMP unreachable or a refused connection: nobody is listening there.
+                self.infra.record_loss(addr, attempt.sent, now);
+                self.trace(TraceStep {
+                    server,
+                    zone,
+                    qname: ex.qname.clone(),
+                    qtype: ex.qtype,
+                    tcp: attempt.tcp,
+                    outcome: e.to_string(),
+                    rtt: now.saturating_duration_since(attempt.sent),
+                });
+                ex.cands[i].done = true;
+                return Ok(None);
+            }
+        };
+        // TCP round trips include the handshake; only UDP times the server.
+        self.infra
+            .record_reply(addr, (!attempt.tcp).then_some(reply.rtt), now);
+        let classified = classify(&reply.message, &zone, &ex.qname, ex.qtype);
+        self.trace(TraceStep {
+            server,
+            zone,
+            qname: ex.qname.clone(),
+            qtype: ex.qtype,
+            tcp: attempt.tcp,
+            outcome: describe(&classified),
+            rtt: reply.rtt,
+        });
+        match &classified.outcome {
+            Outcome::Truncated if !attempt.tcp => {
+                ex.cands[i].tcp = true;
+                ex.cands[i].done = false;
+                self.send(ex, i, budget)?;
+            }
+            // RFC 6891 §7: FORMERR without OPT may mean the server predates EDNS; ask once
+            // more without it, and remember.
+            Outcome::FormErr { has_opt: false } if attempt.edns => {
+                self.infra.set_no_edns(addr, now);
+                ex.cands[i].edns = false;
+                ex.cands[i].done = false;
+                self.send(ex, i, budget)?;
+            }
+            Outcome::Lame(_) => {
+                self.infra.mark(addr, ex.zone.clone(), Mark::Lame, now);
+                ex.cands[i].done = true;
+            }
+            Outcome::Failed(_) => {
+                self.infra
+                    .mark(addr, ex.zone.clone(), Mark::NonAuthoritative, now);
+                ex.cands[i].done = true;
+            }
+            Outcome::Truncated | Outcome::FormErr { .. } => ex.cands[i].done = true,
+            _ => {
+                if !classified.authoritative {
+                    // Usable, but an authoritative server is preferred next time.
+                    self.infra
+                        .mark(addr, ex.zone.clone(), Mark::NonAuthoritative, now);
+                }
+                return Ok(Some(classified));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The next server to try: the fewest tries so far, then the infrastructure cache's order.
+fn pick(cands: &[Candidate]) -> Option<usize> {
+    cands
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !c.done)
+        .min_by_key(|(i, c)| (c.tries, *i))
+        .map(|(i, _)| i)
+}
+
+fn describe(c: &Classified) -> String {
+    let aa = if c.authoritative { "" } else { " without AA" };
+    match &c.outcome {
+        Outcome::Answer(r) => format!("answer{aa} ({} records)", r.len()),
+        Outcome::Cname { target, .. } => format!("CNAME{aa} to {}", target.to_ascii()),
+        Outcome::Referral { cut, ns, glue } => format!(
+            "referral to {} ({} NS, {} glue)",
+            cut.to_ascii(),
+            ns.len(),
+            glue.len()
+        ),
+        Outcome::NoData { .. } => format!("NODATA{aa}"),
+        Outcome::NxDomain { .. } => format!("NXDOMAIN{aa}"),
+        Outcome::Truncated => "truncated (TC=1), retrying over TCP".to_string(),
+        Outcome::FormErr { has_opt } => {
+            format!("FORMERR{}", if *has_opt { "" } else { " without OPT" })
+        }
+        Outcome::Failed(why) => format!("failed: {why}"),
+        Outcome::Lame(why) => format!("lame: {why}"),
+    }
+}
