@@ -11,10 +11,10 @@ use std::time::Duration;
 use crate::acl::{Acl, Cidr};
 use crate::cache::CachePolicy;
 use crate::limits::{
-    CACHE_MAX_ENTRIES, CACHE_MAX_TTL, CACHE_MIN_TTL, CACHE_NEGATIVE_MAX_TTL, EDNS_UDP_PAYLOAD,
-    FAILURE_TTL, MAX_CNAME_CHAIN, MAX_DELEGATION_DEPTH, MAX_GLUELESS_LOOKUPS, MAX_UPSTREAM_QUERIES,
-    RESOLVE_TIMEOUT_MS, SERVE_STALE_SECS, STALE_ANSWER_TIMEOUT_MS, TCP_IDLE_TIMEOUT_MS,
-    TCP_MAX_CONNECTIONS, TCP_PIPELINE_DEPTH, UDP_MAX_IN_FLIGHT,
+    CACHE_MAX_BYTES, CACHE_MAX_ENTRIES, CACHE_MAX_TTL, CACHE_MIN_TTL, CACHE_NEGATIVE_MAX_TTL,
+    EDNS_UDP_PAYLOAD, FAILURE_TTL, MAX_CNAME_CHAIN, MAX_DELEGATION_DEPTH, MAX_GLUELESS_LOOKUPS,
+    MAX_UPSTREAM_QUERIES, RESOLVE_TIMEOUT_MS, SERVE_STALE_SECS, STALE_ANSWER_TIMEOUT_MS,
+    TCP_IDLE_TIMEOUT_MS, TCP_MAX_CONNECTIONS, TCP_PIPELINE_DEPTH, UDP_MAX_IN_FLIGHT,
 };
 use crate::resolver::{Limits, ResolverConfig};
 
@@ -71,6 +71,8 @@ pub struct RecursionConfig {
 #[serde(deny_unknown_fields)]
 pub struct CacheConfig {
     pub max_entries: Option<usize>,
+    /// Memory bound in bytes (Unbound's msg-cache-size + rrset-cache-size).
+    pub max_bytes: Option<usize>,
     pub min_ttl: Option<u32>,
     pub max_ttl: Option<u32>,
     pub negative_max_ttl: Option<u32>,
@@ -183,6 +185,7 @@ impl Config {
         let e = ConfigError::Invalid;
         Ok(CachePolicy {
             max_entries: CACHE_MAX_ENTRIES.check(c.max_entries).map_err(e)?,
+            max_bytes: CACHE_MAX_BYTES.check(c.max_bytes).map_err(e)?,
             min_ttl: CACHE_MIN_TTL.check(c.min_ttl).map_err(e)?,
             max_ttl: CACHE_MAX_TTL.check(c.max_ttl).map_err(e)?,
             negative_max_ttl: CACHE_NEGATIVE_MAX_TTL
@@ -251,6 +254,18 @@ mod tests {
         let bad = Config::from_toml("[server]\nedns_udp_payload = 100\n").expect("valid toml");
         assert!(bad.server_limits().is_err());
         assert!(Config::from_toml("[server]\nbogus = 1\n").is_err());
+    }
+
+    #[test]
+    fn cache_max_bytes_is_read_and_bounded() {
+        let c = Config::from_toml("[cache]\nmax_bytes = 1048576\n").expect("valid toml");
+        let policy = c.cache_policy().expect("in range");
+        assert_eq!(policy.max_bytes, 1 << 20);
+        assert_eq!(policy.max_entries, CACHE_MAX_ENTRIES.default);
+        let default = Config::default().cache_policy().expect("defaults in range");
+        assert_eq!(default.max_bytes, CACHE_MAX_BYTES.default);
+        let tiny = Config::from_toml("[cache]\nmax_bytes = 1024\n").expect("valid toml");
+        assert!(tiny.cache_policy().is_err());
     }
 
     #[test]

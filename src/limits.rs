@@ -74,12 +74,34 @@ pub const TCP_PIPELINE_DEPTH: Limit<usize> = Limit {
 /// CNAMEs followed inside the local zones for one query (NSD and BIND stop near 8–16).
 pub const LOCAL_CNAME_CHAIN: usize = 12;
 
-/// Cache capacity in RRsets (entries), across all shards.
+/// Cache capacity in RRsets (entries), across all shards. A second bound beside
+/// [`CACHE_MAX_BYTES`]: the cache is full when either is reached.
 pub const CACHE_MAX_ENTRIES: Limit<usize> = Limit {
     name: "cache.max_entries",
     default: 100_000,
     min: 16,
     max: 50_000_000,
+};
+
+/// Memory the cache may take, in bytes, across all shards: the estimated footprint of every
+/// entry (its node, records and names as allocated, allocator rounding included) plus the hash
+/// tables, which are allocated whole when the cache is made. Unbound bounds its caches the same
+/// way (msg-cache-size and rrset-cache-size, 4 MiB each by default, sized for small machines).
+/// 32 MiB holds about 44,000 one-record RRsets (some 700 bytes each, measured against RSS by
+/// `tests/bench/cache_memory.rs`), a small share of any machine that runs a resolver. The floor
+/// of 1 MiB leaves each of the 16 shards room for an RRset of some 200 records: an RRset larger
+/// than its shard's share is not cached at all, and at 64 KiB even the root's 13 NS records
+/// (4 KiB) would not fit, so every query would prime again. The ceiling of 64 GiB (the whole
+/// address space on 32-bit targets) turns a unit mistake into a config error instead of an
+/// out-of-memory kill.
+pub const CACHE_MAX_BYTES: Limit<usize> = Limit {
+    name: "cache.max_bytes",
+    default: 32 << 20,
+    min: 1 << 20,
+    max: match 1usize.checked_shl(36) {
+        Some(max) => max,
+        None => usize::MAX,
+    },
 };
 
 /// Floor on cached TTLs; 0 keeps TTLs as the authority gave them.

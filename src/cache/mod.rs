@@ -1,10 +1,14 @@
-//! The resolver's cache: TTL-aware, bounded, sharded so workers do not contend. Time is an
-//! argument (`now`), so expiry is tested with a paused clock. Negative answers and recent
-//! failures are first-class entries, not errors.
+//! The resolver's cache: TTL-aware, sharded so workers do not contend, and bounded both in
+//! entries and in bytes (`cache.max_bytes`, like Unbound's msg-cache-size and rrset-cache-size),
+//! least recently used entries going first. Time is an argument (`now`), so expiry is tested
+//! with a paused clock. Negative answers and recent failures are first-class entries, not
+//! errors.
 
 pub mod entry;
+mod size;
 
 use std::hash::BuildHasher;
+use std::mem::size_of;
 use std::num::NonZeroUsize;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -15,8 +19,8 @@ use tokio::time::Instant;
 pub use entry::{Cached, Data, Entry, Key, Rank};
 
 use crate::limits::{
-    CACHE_MAX_ENTRIES, CACHE_MAX_TTL, CACHE_MIN_TTL, CACHE_NEGATIVE_MAX_TTL, SERVE_STALE_SECS,
-    STALE_ANSWER_TTL,
+    CACHE_MAX_BYTES, CACHE_MAX_ENTRIES, CACHE_MAX_TTL, CACHE_MIN_TTL, CACHE_NEGATIVE_MAX_TTL,
+    SERVE_STALE_SECS, STALE_ANSWER_TTL,
 };
 
 const SHARDS: usize = 16;
@@ -25,6 +29,8 @@ const SHARDS: usize = 16;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CachePolicy {
     pub max_entries: usize,
+    /// Estimated memory the cache may take, hash tables included; see [`Cache::bytes`].
+    pub max_bytes: usize,
     pub min_ttl: u32,
     pub max_ttl: u32,
     pub negative_max_ttl: u32,
@@ -36,6 +42,7 @@ impl Default for CachePolicy {
     fn default() -> Self {
         CachePolicy {
             max_entries: CACHE_MAX_ENTRIES.default,
+            max_bytes: CACHE_MAX_BYTES.default,
             min_ttl: CACHE_MIN_TTL.default,
             max_ttl: CACHE_MAX_TTL.default,
             negative_max_ttl: CACHE_NEGATIVE_MAX_TTL.default,
@@ -44,23 +51,54 @@ impl Default for CachePolicy {
     }
 }
 
+/// One shard: its LRU and the estimated footprint of the entries in it.
+struct Shard {
+    lru: LruCache<Key, Entry>,
+    /// Sum of [`size::entry_bytes`] over the entries held.
+    bytes: usize,
+}
+
 /// A sharded LRU of RRsets and negative entries.
 pub struct Cache {
-    shards: Vec<Mutex<LruCache<Key, Entry>>>,
+    shards: Vec<Mutex<Shard>>,
     hasher: std::collections::hash_map::RandomState,
     policy: CachePolicy,
+    /// Entries one shard may hold.
+    shard_entries: usize,
+    /// Bytes one shard's entries may take: its share of `max_bytes` less its fixed cost.
+    shard_entry_bytes: usize,
+    /// What a shard costs empty: the struct, the hash table `lru` allocates up front, and its
+    /// two sentinel nodes.
+    shard_fixed_bytes: usize,
 }
 
 impl Cache {
     pub fn new(policy: CachePolicy) -> Cache {
-        let per_shard =
-            NonZeroUsize::new((policy.max_entries / SHARDS).max(1)).unwrap_or(NonZeroUsize::MIN);
+        let shard_bytes = policy.max_bytes / SHARDS;
+        // Every entry costs at least its node, so no shard can hold more than this many
+        // whatever `max_entries` says; capping there keeps a large `max_entries` with a small
+        // `max_bytes` from preallocating a hash table bigger than the whole budget.
+        let shard_entries = (policy.max_entries / SHARDS)
+            .min(shard_bytes / size::alloc(size::NODE))
+            .max(1);
+        let shard_fixed_bytes = size_of::<Mutex<Shard>>()
+            + size::table_bytes(shard_entries)
+            + 2 * size::alloc(size::NODE);
+        let cap = NonZeroUsize::new(shard_entries).unwrap_or(NonZeroUsize::MIN);
         Cache {
             shards: (0..SHARDS)
-                .map(|_| Mutex::new(LruCache::new(per_shard)))
+                .map(|_| {
+                    Mutex::new(Shard {
+                        lru: LruCache::new(cap),
+                        bytes: 0,
+                    })
+                })
                 .collect(),
             hasher: Default::default(),
             policy,
+            shard_entries,
+            shard_entry_bytes: shard_bytes.saturating_sub(shard_fixed_bytes),
+            shard_fixed_bytes,
         }
     }
 
@@ -68,7 +106,7 @@ impl Cache {
         &self.policy
     }
 
-    fn shard(&self, key: &Key) -> std::sync::MutexGuard<'_, LruCache<Key, Entry>> {
+    fn shard(&self, key: &Key) -> std::sync::MutexGuard<'_, Shard> {
         let shard = &self.shards[(self.hasher.hash_one(key) as usize) % SHARDS];
         // A panic while holding a shard lock leaves plain data behind; keep using it.
         shard.lock().unwrap_or_else(|p| p.into_inner())
@@ -77,7 +115,7 @@ impl Cache {
     /// Fresh data for `key`, TTLs counted down to the time left.
     pub fn get(&self, key: &Key, now: Instant) -> Option<Cached> {
         let mut shard = self.shard(key);
-        let entry = shard.get(key)?;
+        let entry = shard.lru.get(key)?;
         if entry.expires <= now {
             return None;
         }
@@ -98,7 +136,7 @@ impl Cache {
     pub fn get_stale(&self, key: &Key, now: Instant) -> Option<Cached> {
         let window = Duration::from_secs(u64::from(self.policy.serve_stale_secs));
         let mut shard = self.shard(key);
-        let entry = shard.get(key)?;
+        let entry = shard.lru.get(key)?;
         if matches!(entry.data, Data::Failure { .. }) || entry.expires + window <= now {
             return None;
         }
@@ -111,7 +149,9 @@ impl Cache {
     }
 
     /// Stores `data` for `ttl` seconds (clamped by policy), unless fresh data of a higher rank
-    /// is already there (RFC 2181 §5.4.1). Returns whether it was stored.
+    /// is already there (RFC 2181 §5.4.1) or it alone would take more than its shard's share of
+    /// `max_bytes`. Least recently used entries of the shard make room. Returns whether it was
+    /// stored.
     pub fn insert(&self, key: Key, data: Data, ttl: u32, rank: Rank, now: Instant) -> bool {
         // RFC 2181 §8: a TTL with the most significant bit set is treated as zero.
         let ttl = if ttl > i32::MAX as u32 { 0 } else { ttl };
@@ -126,21 +166,40 @@ impl Cache {
         if ttl == 0 {
             return false;
         }
-        let mut shard = self.shard(&key);
-        if let Some(old) = shard.peek(&key)
+        let entry = Entry {
+            data,
+            rank,
+            expires: now + Duration::from_secs(u64::from(ttl)),
+        };
+        // Estimated before taking the lock: it walks the records.
+        let cost = size::entry_bytes(&key, &entry);
+        if cost > self.shard_entry_bytes {
+            // Storing it would flush the whole shard for one RRset.
+            return false;
+        }
+        let mut guard = self.shard(&key);
+        let shard = &mut *guard;
+        if let Some(old) = shard.lru.peek(&key)
             && old.expires > now
             && old.rank > rank
         {
             return false;
         }
-        shard.put(
-            key,
-            Entry {
-                data,
-                rank,
-                expires: now + Duration::from_secs(u64::from(ttl)),
-            },
-        );
+        // The estimate is a function of the entry alone, so taking it again on the way out
+        // subtracts exactly what was added. Saturating only keeps a future mistake there from
+        // wrapping into a shard that evicts everything.
+        if let Some(old) = shard.lru.pop(&key) {
+            shard.bytes = shard.bytes.saturating_sub(size::entry_bytes(&key, &old));
+        }
+        while shard.bytes + cost > self.shard_entry_bytes || shard.lru.len() >= self.shard_entries {
+            let Some((k, v)) = shard.lru.pop_lru() else {
+                break;
+            };
+            shard.bytes = shard.bytes.saturating_sub(size::entry_bytes(&k, &v));
+        }
+        // Room was made above, so the LRU's own capacity never evicts anything here.
+        shard.lru.put(key, entry);
+        shard.bytes += cost;
         true
     }
 
@@ -148,7 +207,19 @@ impl Cache {
     pub fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.lock().map(|s| s.len()).unwrap_or(0))
+            .map(|s| s.lock().map(|s| s.lru.len()).unwrap_or(0))
+            .sum()
+    }
+
+    /// Estimated memory held: every entry's footprint plus each shard's fixed cost (its hash
+    /// table is allocated whole up front). Never more than `max_bytes`.
+    pub fn bytes(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| {
+                let held = s.lock().unwrap_or_else(|p| p.into_inner()).bytes;
+                self.shard_fixed_bytes + held
+            })
             .sum()
     }
 
@@ -158,90 +229,4 @@ impl Cache {
 }
 
 #[cfg(test)]
-mod tests {
-    use hickory_proto::rr::rdata::A;
-    use hickory_proto::rr::{Name, RData, Record, RecordType};
-
-    use super::*;
-
-    fn a(ttl: u32) -> Vec<Record> {
-        vec![Record::from_rdata(
-            Name::from_ascii("www.test.").expect("name"),
-            ttl,
-            RData::A(A::new(192, 0, 2, 1)),
-        )]
-    }
-
-    fn key() -> Key {
-        Key::new(&Name::from_ascii("WWW.test.").expect("name"), RecordType::A)
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn ttl_counts_down_and_expires() {
-        let cache = Cache::new(CachePolicy::default());
-        let t0 = Instant::now();
-        assert!(cache.insert(key(), Data::Positive(a(300)), 300, Rank::Authoritative, t0));
-        tokio::time::advance(Duration::from_secs(100)).await;
-        let hit = cache.get(&key(), Instant::now()).expect("fresh");
-        assert_eq!(hit.ttl, 200);
-        assert!(matches!(hit.data, Data::Positive(r) if r[0].ttl == 200));
-        tokio::time::advance(Duration::from_secs(200)).await;
-        assert!(cache.get(&key(), Instant::now()).is_none());
-        let stale = cache
-            .get_stale(&key(), Instant::now())
-            .expect("within stale window");
-        assert_eq!(stale.ttl, 30);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn fresh_data_shows_its_full_ttl_and_never_zero() {
-        let cache = Cache::new(CachePolicy::default());
-        cache.insert(
-            key(),
-            Data::Positive(a(300)),
-            300,
-            Rank::Authoritative,
-            Instant::now(),
-        );
-        tokio::time::advance(Duration::from_millis(1)).await;
-        assert_eq!(cache.get(&key(), Instant::now()).expect("fresh").ttl, 300);
-        tokio::time::advance(Duration::from_millis(299_500)).await;
-        assert_eq!(cache.get(&key(), Instant::now()).expect("fresh").ttl, 1);
-        tokio::time::advance(Duration::from_millis(499)).await;
-        assert!(cache.get(&key(), Instant::now()).is_none());
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn lower_rank_does_not_replace_fresh_higher_rank() {
-        let cache = Cache::new(CachePolicy::default());
-        let now = Instant::now();
-        cache.insert(key(), Data::Positive(a(300)), 300, Rank::Authoritative, now);
-        assert!(!cache.insert(key(), Data::Positive(a(5)), 5, Rank::Glue, now));
-        assert_eq!(
-            cache.get(&key(), now).expect("hit").rank,
-            Rank::Authoritative
-        );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn ttls_are_clamped_and_bounded_in_size() {
-        let policy = CachePolicy {
-            max_entries: 16,
-            min_ttl: 60,
-            max_ttl: 120,
-            ..CachePolicy::default()
-        };
-        let cache = Cache::new(policy);
-        let now = Instant::now();
-        cache.insert(key(), Data::Positive(a(5)), 5, Rank::Authoritative, now);
-        assert_eq!(cache.get(&key(), now).expect("hit").ttl, 60);
-        for i in 0..1000 {
-            let k = Key::new(
-                &Name::from_ascii(format!("n{i}.test.")).expect("name"),
-                RecordType::A,
-            );
-            cache.insert(k, Data::Positive(a(300)), 300, Rank::Authoritative, now);
-        }
-        assert!(cache.len() <= 16);
-    }
-}
+mod tests;
