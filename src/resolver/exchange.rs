@@ -307,7 +307,10 @@ impl Resolver {
         let addr = ex.cands[i].addr;
         let server = SocketAddr::new(addr, self.upstream_port.unwrap_or(DNS_PORT));
         let zone = Name::from(&ex.zone);
-        if ex.newest.is_some_and(|(n, sent)| n == i && sent <= attempt.sent) {
+        if ex
+            .newest
+            .is_some_and(|(n, sent)| n == i && sent <= attempt.sent)
+        {
             // The try the timer waits for has answered: go on at once.
             ex.newest = None;
             ex.retransmit_at = now;

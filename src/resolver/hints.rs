@@ -60,7 +60,9 @@ impl Resolver {
         budget: &mut Budget,
     ) -> Result<ServerSet, ResolveError> {
         let root = Name::root();
-        if let Some(c) = self.cache.get(&Key::new(&root, RecordType::NS), Instant::now())
+        if let Some(c) = self
+            .cache
+            .get(&Key::new(&root, RecordType::NS), Instant::now())
             && let Data::Positive(ns) = c.data
         {
             return Ok(self.root_set(&ns));

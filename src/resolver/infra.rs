@@ -148,7 +148,10 @@ impl Infra {
     /// within [`MIN_RTO`, `MAX_RTO`]. Each question backs off from it on its own (§5.5), so a
     /// probe of a server out of rotation costs one short wait, not an accumulated one.
     pub fn timeout(&self, addr: IpAddr, now: Instant) -> Duration {
-        match self.host(addr, now).and_then(|h| h.srtt.map(|s| (s, h.rttvar))) {
+        match self
+            .host(addr, now)
+            .and_then(|h| h.srtt.map(|s| (s, h.rttvar)))
+        {
             Some((srtt, rttvar)) => {
                 Duration::from_secs_f64((srtt + 4.0 * rttvar) / 1000.0).clamp(MIN_RTO, MAX_RTO)
             }
@@ -285,7 +288,8 @@ impl Infra {
                 // timeout, so it comes after every server that answers.
                 let speed = match self.host(addr, now) {
                     Some(h) if h.losses > 0 => {
-                        let backed_off = self.timeout(addr, now).saturating_mul(1 << h.losses.min(6));
+                        let backed_off =
+                            self.timeout(addr, now).saturating_mul(1 << h.losses.min(6));
                         backed_off.as_secs_f64() * 1000.0
                     }
                     Some(h) => h.srtt.unwrap_or(0.0),
@@ -382,7 +386,10 @@ mod tests {
         tokio::time::advance(Duration::from_millis(1)).await;
         infra.record_loss(a, Instant::now(), Instant::now());
         let first = infra.order(&[a, b], &zone, Instant::now())[0].addr;
-        assert_eq!(first, b, "a server with a loss sorts after one that answers");
+        assert_eq!(
+            first, b,
+            "a server with a loss sorts after one that answers"
+        );
         for _ in 1..DOWN_AFTER {
             assert_eq!(infra.standing(a, Instant::now()), Standing::Up);
             infra.record_loss(a, Instant::now(), Instant::now());

@@ -41,9 +41,9 @@ pub use trace::{TraceSink, TraceStep};
 pub use upstream::{NetUpstream, Upstream, UpstreamError, UpstreamQuery, UpstreamReply};
 
 use crate::cache::{Cache, CachePolicy, Data, Key, Rank};
-use crate::rr::{self, ADDRESS_TYPES};
 use crate::limits::{FAILURE_CACHE_ENTRIES, FAILURE_TTL, STALE_ANSWER_TIMEOUT_MS};
 use crate::metrics::Metrics;
+use crate::rr::{self, ADDRESS_TYPES};
 
 /// One link of an answer chain.
 #[derive(Debug, Clone, PartialEq)]
@@ -169,7 +169,9 @@ impl Resolver {
         if let Some(c) = self.failures.get(&key, now)
             && let Data::Failure { reason } = c.data
         {
-            return self.stale_or(qname, qtype, ResolveError::CachedFailure(reason)).await;
+            return self
+                .stale_or(qname, qtype, ResolveError::CachedFailure(reason))
+                .await;
         }
         let walk = {
             let this = Arc::clone(self);
@@ -279,10 +281,7 @@ impl Resolver {
             .filter(|r| rr::address(r).is_some())
             .cloned()
             .collect();
-        self.store(
-            classify::learn_delegation(&cut, &ns, &glue),
-            Instant::now(),
-        );
+        self.store(classify::learn_delegation(&cut, &ns, &glue), Instant::now());
     }
 
     /// The one alias-chasing loop: follows the chain from `qname` one link at a time, each
@@ -332,7 +331,13 @@ impl Resolver {
     }
 
     /// One link from the cache, if it can be. `stale` allows expired data (RFC 8767).
-    fn cached_step(&self, name: &Name, qtype: RecordType, now: Instant, stale: bool) -> Option<Step> {
+    fn cached_step(
+        &self,
+        name: &Name,
+        qtype: RecordType,
+        now: Instant,
+        stale: bool,
+    ) -> Option<Step> {
         let get = |key: &Key| {
             if stale {
                 self.cache.get_stale(key, now)

@@ -104,7 +104,11 @@ async fn a_late_reply_from_a_slow_server_is_still_taken() {
     let asked = Instant::now();
     let res = expect(&r, "big.big.test.", A, ResponseCode::NoError).await;
     assert!(res.answers.is_empty(), "NODATA");
-    assert_eq!(asked.elapsed(), Duration::from_millis(700), "the first try's reply");
+    assert_eq!(
+        asked.elapsed(),
+        Duration::from_millis(700),
+        "the first try's reply"
+    );
     assert!(net.count(big) > 2, "retransmitted meanwhile");
     assert_eq!(r.infra.standing(big, Instant::now()), Standing::Up);
 }
@@ -122,11 +126,16 @@ async fn an_overloaded_server_sheds_load_and_every_name_still_resolves() {
     let walks: Vec<_> = (0..100)
         .map(|i| {
             let r = Arc::clone(&r);
-            tokio::spawn(async move { r.resolve(&name(&format!("u{i}.wild.alpha.test.")), A).await })
+            tokio::spawn(
+                async move { r.resolve(&name(&format!("u{i}.wild.alpha.test.")), A).await },
+            )
         })
         .collect();
     for (i, w) in walks.into_iter().enumerate() {
-        let res = w.await.expect("join").unwrap_or_else(|e| panic!("u{i}: {e}"));
+        let res = w
+            .await
+            .expect("join")
+            .unwrap_or_else(|e| panic!("u{i}: {e}"));
         assert_eq!(res.answers.len(), 1, "u{i}");
     }
     for a in ["127.0.0.41", "127.0.0.42"] {

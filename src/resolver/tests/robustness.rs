@@ -74,7 +74,11 @@ async fn expired_data_is_served_when_upstream_is_dead() {
     let asked = Instant::now();
     let e = resolve(&r, "www.alpha.test.", TXT).await.expect_err("dead");
     assert_eq!(e.rcode(), hickory_proto::op::ResponseCode::ServFail);
-    assert!(asked.elapsed() < Duration::from_millis(200), "{:?}", asked.elapsed());
+    assert!(
+        asked.elapsed() < Duration::from_millis(200),
+        "{:?}",
+        asked.elapsed()
+    );
 }
 
 #[tokio::test(start_paused = true)]
