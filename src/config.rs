@@ -60,6 +60,9 @@ pub struct RecursionConfig {
     pub root_hints: Option<PathBuf>,
     /// Clients allowed to recurse (CIDRs); default loopback only.
     pub allow: Option<Vec<String>>,
+    /// Clients whose non-recursive (RD=0) questions are answered from the cache, or with the
+    /// closest cached delegation (CIDRs; Unbound's `allow_snoop`). Default: nobody.
+    pub allow_snoop: Option<Vec<String>>,
     /// RFC 9156 QNAME minimisation (default on).
     pub qname_minimisation: Option<bool>,
     /// Port upstream servers listen on (default 53).
@@ -227,16 +230,24 @@ impl Config {
     pub fn acl(&self) -> Result<Acl, ConfigError> {
         match &self.recursion.allow {
             None => Ok(Acl::loopback()),
-            Some(list) => list
-                .iter()
-                .map(|s| {
-                    s.parse::<Cidr>()
-                        .map_err(|e| ConfigError::Invalid(e.to_string()))
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(Acl::new),
+            Some(list) => cidrs(list),
         }
     }
+
+    /// Who may send RD=0 questions answered from the cache (nobody unless configured).
+    pub fn snoop_acl(&self) -> Result<Acl, ConfigError> {
+        cidrs(self.recursion.allow_snoop.as_deref().unwrap_or_default())
+    }
+}
+
+fn cidrs(list: &[String]) -> Result<Acl, ConfigError> {
+    list.iter()
+        .map(|s| {
+            s.parse::<Cidr>()
+                .map_err(|e| ConfigError::Invalid(e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Acl::new)
 }
 
 #[cfg(test)]
@@ -279,6 +290,7 @@ mod tests {
         c.cache_policy().expect("cache policy in range");
         c.resolver_config().expect("resolver limits in range");
         c.acl().expect("allow list parses");
+        c.snoop_acl().expect("snoop list parses");
         assert!(c.zones[0].file.ends_with("zones/cluster.test.zone"));
     }
 }

@@ -10,14 +10,16 @@
 //! `resolver` → `cache`. `authority` and `cache` import nothing else of the crate but the
 //! leaf modules, which import nothing of the crate but each other: `limits` (every knob and its
 //! bounds), `rr` (record helpers, DNAME), `zonefile` (master-file reading with `file:line`
-//! errors, used for zones and root hints), `acl` and `metrics`. `config` reads TOML into those
-//! types. `lab` is wiring, like `main`: it starts servers for the simulated internet, so it
-//! may import `server` and `handler`; nothing but `main` and the tests imports it.
+//! errors, used for zones and root hints), `acl`, `ede` (Extended DNS Error codes) and
+//! `metrics`. `config` reads TOML into those types. `lab` is wiring, like `main`: it starts
+//! servers for the simulated internet, so it may import `server` and `handler`; nothing but
+//! `main` and the tests imports it.
 
 pub mod acl;
 pub mod authority;
 pub mod cache;
 pub mod config;
+pub mod ede;
 pub mod handler;
 pub mod lab;
 pub mod limits;

@@ -235,7 +235,12 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         let hints = load_hints(config.recursion.root_hints.as_deref())?;
         let resolver = build_resolver(&config, hints, &metrics, None)?;
         let acl = config.acl().map_err(|e| e.to_string())?;
-        handler = handler.with_recursion(Recursion { resolver, acl });
+        let snoop = config.snoop_acl().map_err(|e| e.to_string())?;
+        handler = handler.with_recursion(Recursion {
+            resolver,
+            acl,
+            snoop,
+        });
     }
     let handler = Arc::new(handler);
     let server = Server::new(udp, tcp, Arc::clone(&handler))
@@ -319,6 +324,8 @@ async fn run_lab(args: LabArgs) -> Result<(), String> {
     .with_recursion(Recursion {
         resolver,
         acl: tern::handler::Acl::loopback(),
+        // The lab shows all three kinds of query: recursive, iterative, and non-recursive.
+        snoop: tern::handler::Acl::loopback(),
     });
     let (udp, tcp) = bind(&[args.listen]).await?;
     tasks.spawn(Server::new(udp, tcp, Arc::new(handler)).run(signal));

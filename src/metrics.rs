@@ -2,7 +2,11 @@
 //! prints them on shutdown; a metrics endpoint can read the same values later.
 
 use std::fmt;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 /// Process-wide counters. Shared by reference (`Arc<Metrics>`) between handler and resolver.
 #[derive(Debug, Default)]
@@ -53,5 +57,54 @@ impl fmt::Display for Metrics {
             writeln!(f, "{name:<24}{value}")?;
         }
         Ok(())
+    }
+}
+
+/// Lets one log line through per interval and counts the ones it held back, so a flood of
+/// per-query failures costs a counter increment each, not a line each (the counters carry
+/// the totals).
+#[derive(Debug)]
+pub struct LogThrottle {
+    interval: Duration,
+    next: Mutex<Option<Instant>>,
+    held: AtomicU64,
+}
+
+impl LogThrottle {
+    pub fn new(interval: Duration) -> LogThrottle {
+        LogThrottle {
+            interval,
+            next: Mutex::new(None),
+            held: AtomicU64::new(0),
+        }
+    }
+
+    /// `Some(n)` when a line may be logged now, `n` being how many were held back since the
+    /// last one; `None` when this one should be held back.
+    pub fn admit(&self, now: Instant) -> Option<u64> {
+        let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+        if next.is_some_and(|t| now < t) {
+            self.held.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        *next = Some(now + self.interval);
+        Some(self.held.swap(0, Ordering::Relaxed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn one_line_per_interval_with_the_count_held_back() {
+        let t = LogThrottle::new(Duration::from_secs(10));
+        assert_eq!(t.admit(Instant::now()), Some(0));
+        for _ in 0..1000 {
+            assert_eq!(t.admit(Instant::now()), None);
+        }
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert_eq!(t.admit(Instant::now()), Some(1000));
+        assert_eq!(t.admit(Instant::now()), None);
     }
 }

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Runs tern's whole test suite. Installs the reference peers (NSD, Unbound), the DNS tools
-# (dig, kdig) and procps (kill, pkill) the interop tests need, without letting Debian start
+# (dig, kdig) and procps (kill) the interop tests need, without letting Debian start
 # the peers' services on port 53.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for tool in nsd unbound dig kdig pkill; do
+for tool in nsd unbound dig kdig /bin/kill; do
     command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
 if [ "${#need[@]}" -gt 0 ]; then
@@ -18,9 +18,14 @@ if [ "${#need[@]}" -gt 0 ]; then
     apt-get update -qq
     apt-get install -y -qq nsd unbound bind9-dnsutils knot-dnsutils procps >/dev/null
 fi
-# A distro unbound/nsd that did start anyway would hold port 53 on loopback.
-pkill -x unbound 2>/dev/null || true
-pkill -x nsd 2>/dev/null || true
+# The tests bind port 53 on their own loopback addresses (127.N.0.x). A server of the user's
+# bound to every address (0.0.0.0:53) would take them; it is the user's, so say so rather than
+# stop it (tests stop only the processes they started).
+if command -v ss >/dev/null 2>&1 && ss -lun 'sport = :53' 2>/dev/null | grep -qE '(0\.0\.0\.0|\*|\[::\]):53 '; then
+    echo "tests/run.sh: warning: something listens on port 53 of every address:" >&2
+    ss -lunp 'sport = :53' >&2 || true
+    echo "tests/run.sh: tests that bind 127.N.0.x:53 will fail until it is stopped" >&2
+fi
 
 cargo test --all-targets
 # The fuzz crate has its own workspace; make sure its targets still build against the library.

@@ -6,9 +6,11 @@ pub mod response;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::opt::EdnsOption;
+use tokio::time::Instant;
 use tracing::{Instrument, debug, info_span, warn};
 
 pub use request::{EdnsInfo, Malformed, Request, Transport};
@@ -16,9 +18,9 @@ pub use request::{EdnsInfo, Malformed, Request, Transport};
 pub use crate::acl::{Acl, Cidr};
 
 use crate::authority::{Catalog, CatalogError, ZoneSource, load_catalog};
+use crate::ede;
 use crate::limits::EDNS_UDP_PAYLOAD;
-use crate::metrics::Metrics;
-use crate::resolver::budget::ede;
+use crate::metrics::{LogThrottle, Metrics};
 use crate::resolver::{Resolution, Resolver};
 
 /// Handler settings that are fixed for its lifetime.
@@ -58,7 +60,15 @@ impl From<Message> for Response {
 pub struct Recursion {
     pub resolver: Arc<Resolver>,
     pub acl: Acl,
+    /// Clients whose non-recursive (RD=0) questions are answered from the cache, as Unbound's
+    /// `access-control: ... allow_snoop`. Nobody by default: answering RD=0 from the cache
+    /// tells one client what others asked.
+    pub snoop: Acl,
 }
+
+/// At most one WARN line per this long for failed resolutions; the rest go to `debug` and
+/// the `servfails` counter.
+const FAILURE_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Answers requests from the local zones (and, with recursion, the cache and resolver).
 pub struct Handler {
@@ -66,6 +76,7 @@ pub struct Handler {
     config: HandlerConfig,
     metrics: Arc<Metrics>,
     recursion: Option<Recursion>,
+    failure_log: LogThrottle,
 }
 
 /// RFC 8914 Extended DNS Error option code.
@@ -109,6 +120,7 @@ impl Handler {
             config,
             metrics,
             recursion: None,
+            failure_log: LogThrottle::new(FAILURE_LOG_INTERVAL),
         }
     }
 
@@ -241,6 +253,16 @@ impl Handler {
             }
             .into();
         }
+        // RD=0 for a name we do not serve: from the cache alone, for clients allowed to snoop.
+        if !req.recursion_desired
+            && let Some(rec) = self.recursion.as_ref()
+            && rec.snoop.allows(req.src.ip())
+        {
+            return self
+                .non_recursive(req, rec, recursion.is_some())
+                .await
+                .into();
+        }
         if self.recursion.is_some() && recursion.is_none() {
             Metrics::inc(&self.metrics.refused);
             let mut m = response::with_rcode(req, payload, ResponseCode::Refused);
@@ -267,10 +289,51 @@ impl Handler {
         m
     }
 
+    /// A non-recursive question answered without asking anyone (RFC 1034 §4.3.1): the cached
+    /// answer, else a referral to the closest cached delegation, as Unbound answers clients
+    /// allowed to snoop.
+    async fn non_recursive(&self, req: &Request, rec: &Recursion, ra: bool) -> Message {
+        let payload = self.config.edns_payload;
+        let qname = req.query.name();
+        let mut m = response::reply_to(req, payload);
+        m.metadata.recursion_available = ra;
+        if let Some(res) = rec
+            .resolver
+            .answer_from_cache(qname, req.query.query_type())
+            .await
+        {
+            Metrics::inc(&self.metrics.cache_hits);
+            debug!(rcode = %res.rcode, answers = res.answers.len(), "non-recursive answer from the cache");
+            add_resolution(&mut m, res);
+            return m;
+        }
+        if let Some((ns, glue)) = rec.resolver.cached_referral(qname) {
+            debug!(cut = %ns[0].name, "non-recursive referral from the cache");
+            m.authorities = ns;
+            m.additionals = glue;
+            return m;
+        }
+        // Not even the root's servers are cached yet.
+        Metrics::inc(&self.metrics.servfails);
+        let mut m = response::with_rcode(req, payload, ResponseCode::ServFail);
+        m.metadata.recursion_available = ra;
+        add_ede(
+            &mut m,
+            ede::NOT_READY,
+            "nothing cached yet for a non-recursive query",
+        );
+        m
+    }
+
     /// The one place a resolution failure becomes a response.
     fn servfail(&self, req: &Request, err: &crate::resolver::ResolveError) -> Message {
         Metrics::inc(&self.metrics.servfails);
-        warn!(error = %err, "resolution failed");
+        // Per query at debug; at the default level one line per interval, so a flood of
+        // failures does not become a flood of log lines.
+        debug!(error = %err, "resolution failed");
+        if let Some(held) = self.failure_log.admit(Instant::now()) {
+            warn!(error = %err, qname = %req.query.name(), qtype = %req.query.query_type(), more_since_last = held, "resolution failed (one line per 10 s; the servfails counter has them all)");
+        }
         let mut m = response::with_rcode(req, self.config.edns_payload, err.rcode());
         m.metadata.recursion_available = true;
         let (code, text) = err.ede();

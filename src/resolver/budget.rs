@@ -8,6 +8,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::Name;
 use tokio::time::Instant;
 
+use crate::ede;
 use crate::limits::{
     MAX_CNAME_CHAIN, MAX_DELEGATION_DEPTH, MAX_GLUELESS_LOOKUPS, MAX_UPSTREAM_QUERIES,
     RESOLVE_TIMEOUT_MS,
@@ -55,15 +56,6 @@ pub enum ResolveError {
     CachedFailure(String),
     #[error("internal error")]
     Internal,
-}
-
-/// RFC 8914 §4 info codes we use.
-pub mod ede {
-    pub const OTHER: u16 = 0;
-    pub const STALE_ANSWER: u16 = 3;
-    pub const STALE_NXDOMAIN: u16 = 19;
-    pub const NO_REACHABLE_AUTHORITY: u16 = 22;
-    pub const PROHIBITED: u16 = 18;
 }
 
 impl ResolveError {

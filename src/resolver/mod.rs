@@ -396,7 +396,7 @@ impl Resolver {
 
     /// A non-recursive (RD=0) question answered from the cache alone, never asking upstream:
     /// the whole chain, if every link is cached and fresh.
-    pub async fn from_cache(&self, qname: &Name, qtype: RecordType) -> Option<Resolution> {
+    pub async fn answer_from_cache(&self, qname: &Name, qtype: RecordType) -> Option<Resolution> {
         self.chase(qname, qtype, None).await.ok().flatten()
     }
 

@@ -5,6 +5,7 @@ mod authority;
 mod cli;
 mod dig_interop;
 mod local_recursion;
+mod nonrecursive;
 mod nsd_diff;
 mod resolver;
 mod support;

@@ -281,7 +281,11 @@ pub(crate) fn recursive_handler(
         HandlerConfig::default(),
         Arc::clone(metrics),
     )
-    .with_recursion(tern::handler::Recursion { resolver, acl })
+    .with_recursion(tern::handler::Recursion {
+        resolver,
+        acl,
+        snoop: tern::handler::Acl::new(Vec::new()),
+    })
 }
 
 /// The RFC 8914 Extended DNS Error of a response: info code and text.
