@@ -14,7 +14,7 @@ use crate::limits::{
     CACHE_MAX_BYTES, CACHE_MAX_ENTRIES, CACHE_MAX_TTL, CACHE_MIN_TTL, CACHE_NEGATIVE_MAX_TTL,
     EDNS_UDP_PAYLOAD, FAILURE_TTL, MAX_CNAME_CHAIN, MAX_DELEGATION_DEPTH, MAX_GLUELESS_LOOKUPS,
     MAX_UPSTREAM_QUERIES, RESOLVE_TIMEOUT_MS, SERVE_STALE_SECS, STALE_ANSWER_TIMEOUT_MS,
-    TCP_IDLE_TIMEOUT_MS, TCP_MAX_CONNECTIONS, TCP_PIPELINE_DEPTH, UDP_MAX_IN_FLIGHT,
+    TCP_IDLE_TIMEOUT_MS, TCP_MAX_CONNECTIONS, TCP_PIPELINE_DEPTH, UDP_MAX_IN_FLIGHT, UDP_RCVBUF,
 };
 use crate::resolver::{Limits, ResolverConfig};
 
@@ -107,6 +107,7 @@ pub struct ServerConfig {
     pub tcp_max_connections: Option<usize>,
     pub tcp_pipeline_depth: Option<usize>,
     pub udp_max_in_flight: Option<usize>,
+    pub udp_rcvbuf: Option<usize>,
     /// Answer only from local zones; everything else gets REFUSED.
     #[serde(default)]
     pub no_recursion: bool,
@@ -128,6 +129,7 @@ pub struct ServerLimits {
     pub tcp_max_connections: usize,
     pub tcp_pipeline_depth: usize,
     pub udp_max_in_flight: usize,
+    pub udp_rcvbuf: usize,
 }
 
 impl Config {
@@ -177,6 +179,9 @@ impl Config {
                 .map_err(ConfigError::Invalid)?,
             udp_max_in_flight: UDP_MAX_IN_FLIGHT
                 .check(s.udp_max_in_flight)
+                .map_err(ConfigError::Invalid)?,
+            udp_rcvbuf: UDP_RCVBUF
+                .check(s.udp_rcvbuf)
                 .map_err(ConfigError::Invalid)?,
         })
     }

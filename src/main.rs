@@ -249,7 +249,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             max_connections: limits.tcp_max_connections,
             pipeline_depth: limits.tcp_pipeline_depth,
         })
-        .with_udp_max_in_flight(limits.udp_max_in_flight);
+        .with_udp_max_in_flight(limits.udp_max_in_flight)
+        .with_udp_rcvbuf(limits.udp_rcvbuf);
     for addr in &config.server.listen {
         tracing::info!(%addr, "serving");
     }

@@ -15,7 +15,7 @@ pub use tcp::TcpLimits;
 
 use crate::handler::Handler;
 use crate::limits::{
-    TCP_IDLE_TIMEOUT_MS, TCP_MAX_CONNECTIONS, TCP_PIPELINE_DEPTH, UDP_MAX_IN_FLIGHT,
+    TCP_IDLE_TIMEOUT_MS, TCP_MAX_CONNECTIONS, TCP_PIPELINE_DEPTH, UDP_MAX_IN_FLIGHT, UDP_RCVBUF,
 };
 
 impl Default for TcpLimits {
@@ -35,6 +35,7 @@ pub struct Server {
     handler: Arc<Handler>,
     tcp_limits: TcpLimits,
     udp_max_in_flight: usize,
+    udp_rcvbuf: usize,
 }
 
 impl Server {
@@ -45,7 +46,14 @@ impl Server {
             handler,
             tcp_limits: TcpLimits::default(),
             udp_max_in_flight: UDP_MAX_IN_FLIGHT.default,
+            udp_rcvbuf: UDP_RCVBUF.default,
         }
+    }
+
+    /// Sets the receive buffer of the UDP sockets (clamped to its bounds; 0: system default).
+    pub fn with_udp_rcvbuf(mut self, bytes: usize) -> Server {
+        self.udp_rcvbuf = bytes.clamp(UDP_RCVBUF.min, UDP_RCVBUF.max);
+        self
     }
 
     /// Caps the UDP queries answered at once per socket (clamped to its bounds).
@@ -65,6 +73,7 @@ impl Server {
     pub async fn run(self, shutdown: Shutdown) {
         let mut tasks = JoinSet::new();
         for socket in self.udp {
+            udp::set_receive_buffer(&socket, self.udp_rcvbuf);
             tasks.spawn(udp::serve(
                 Arc::new(socket),
                 Arc::clone(&self.handler),

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use nix::sys::socket::{setsockopt, sockopt};
 use tokio::net::UdpSocket;
 use tokio::sync::Semaphore;
 use tracing::{debug, warn};
@@ -13,6 +14,19 @@ use crate::metrics::Metrics;
 
 /// RFC 6891 §6.2.5 allows requests up to 64 KiB; anything longer is not DNS.
 const MAX_DATAGRAM: usize = 65_535;
+
+/// Sizes the socket's receive buffer: past `net.core.rmem_max` when the process may
+/// (`CAP_NET_ADMIN`), else as far as the kernel allows. 0 leaves the system default.
+pub(super) fn set_receive_buffer(socket: &UdpSocket, bytes: usize) {
+    if bytes == 0 {
+        return;
+    }
+    if setsockopt(socket, sockopt::RcvBufForce, &bytes).is_err()
+        && let Err(e) = setsockopt(socket, sockopt::RcvBuf, &bytes)
+    {
+        debug!(error = %e, "udp receive buffer left at the system default");
+    }
+}
 
 /// Serves one socket; at most `max_in_flight` datagrams are being answered at once.
 pub(super) async fn serve(
