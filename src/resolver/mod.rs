@@ -109,7 +109,8 @@ pub struct Resolver {
     stale_answer_timeout: Duration,
     trace: Option<TraceSink>,
     metrics: Arc<Metrics>,
-    inflight: Mutex<HashMap<Key, Shared>>,
+    /// Walks in flight, by question, and when each started.
+    inflight: Mutex<HashMap<Key, (Shared, Instant)>>,
 }
 
 impl Resolver {
@@ -173,6 +174,15 @@ impl Resolver {
                 .stale_or(qname, qtype, ResolveError::CachedFailure(reason))
                 .await;
         }
+        // A client joining a walk that has already run a while waits only for the rest of the
+        // RFC 8767 client timer: every client asking during an outage gets the stale answer
+        // once the timer has run out for the first.
+        let stale_wait = match self.walk_started(&key) {
+            Some(started) => self
+                .stale_answer_timeout
+                .saturating_sub(now.saturating_duration_since(started)),
+            None => self.stale_answer_timeout,
+        };
         let walk = {
             let this = Arc::clone(self);
             let qname = qname.clone();
@@ -186,7 +196,7 @@ impl Resolver {
         let joined = if self.cache.policy().serve_stale_secs > 0 {
             tokio::select! {
                 r = &mut walk => r,
-                _ = tokio::time::sleep(self.stale_answer_timeout) => {
+                _ = tokio::time::sleep(stale_wait) => {
                     if let Some(stale) = self.stale_chain(qname, qtype).await {
                         return Ok(stale);
                     }
@@ -207,6 +217,12 @@ impl Resolver {
         }
     }
 
+    /// When the walk in flight for `key` started, if there is one.
+    fn walk_started(&self, key: &Key) -> Option<Instant> {
+        let map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(key).map(|(_, started)| *started)
+    }
+
     /// One walk per question in flight.
     async fn resolve_shared(
         &self,
@@ -216,14 +232,17 @@ impl Resolver {
         let key = Key::new(qname, qtype);
         let cell = {
             let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
-            Arc::clone(map.entry(key.clone()).or_default())
+            let (cell, _) = map
+                .entry(key.clone())
+                .or_insert_with(|| (Shared::default(), Instant::now()));
+            Arc::clone(cell)
         };
         let result = cell
             .get_or_init(|| self.resolve_fresh(qname, qtype))
             .await
             .clone();
         let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
-        if map.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+        if map.get(&key).is_some_and(|(c, _)| Arc::ptr_eq(c, &cell)) {
             map.remove(&key);
         }
         result

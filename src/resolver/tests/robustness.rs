@@ -102,8 +102,9 @@ async fn slow_upstream_gets_a_stale_answer_after_the_client_timer() {
         "RFC 8767 §5: stale data once the client response timer fires"
     );
     assert_eq!(asked.elapsed(), Duration::from_millis(20));
-    // The walk went on in the background and refreshed the cache.
-    advance(Duration::from_millis(100)).await;
+    // The walk went on in the background and refreshed the cache. (A paused clock's sleep lets
+    // it run; `advance` would jump past its timers without polling it.)
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let sent = net.total();
     let res = expect(&r, "short-ttl.alpha.test.", A, NoError).await;
     assert!(!res.stale, "refreshed by the background walk");
@@ -112,6 +113,35 @@ async fn slow_upstream_gets_a_stale_answer_after_the_client_timer() {
         ["short-ttl.alpha.test. 5 A 127.0.0.104"]
     );
     assert_eq!(net.total(), sent, "answered from the refreshed cache");
+}
+
+#[tokio::test(start_paused = true)]
+async fn clients_joining_a_slow_walk_get_the_stale_answer_without_waiting_again() {
+    let net = FakeNet::lab();
+    let r = resolver_with(
+        &net,
+        ResolverConfig {
+            stale_answer_timeout: Duration::from_millis(200),
+            ..ResolverConfig::default()
+        },
+    );
+    expect(&r, "short-ttl.alpha.test.", A, NoError).await;
+    advance(Duration::from_secs(10)).await;
+    net.set_latency_everywhere(Duration::from_millis(900));
+    let first = {
+        let r = Arc::clone(&r);
+        tokio::spawn(async move { resolve(&r, "short-ttl.alpha.test.", A).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let asked = Instant::now();
+    let res = expect(&r, "short-ttl.alpha.test.", A, NoError).await;
+    assert!(res.stale);
+    assert_eq!(
+        asked.elapsed(),
+        Duration::ZERO,
+        "the timer ran out for the first client"
+    );
+    assert!(first.await.expect("join").expect("stale").stale);
 }
 
 #[tokio::test(start_paused = true)]
