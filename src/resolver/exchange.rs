@@ -85,6 +85,8 @@ async fn next_event(pending: &mut [Attempt<'_>], until: Instant) -> Event {
 
 /// The state of one question to one zone's servers.
 struct Exchange<'u> {
+    /// The zone asked about, as classify wants it and as the infrastructure cache keys it.
+    zone_name: Name,
     zone: LowerName,
     qname: Name,
     qtype: RecordType,
@@ -115,6 +117,7 @@ impl Resolver {
         known.sort();
         known.dedup();
         let mut ex = Exchange {
+            zone_name: set.zone.clone(),
             zone,
             qname: qname.clone(),
             qtype,
@@ -282,14 +285,35 @@ impl Resolver {
             .unwrap_or(now);
         Metrics::inc(&self.metrics.upstream_timeouts);
         self.infra.record_loss(c.addr, sent, now);
+        self.trace_try(
+            ex,
+            c.addr,
+            c.tcp,
+            now.saturating_duration_since(sent),
+            || "no reply yet: retransmitting (still listening)".to_string(),
+        );
+    }
+
+    /// One line for `tern resolve --trace` and the debug log, built only when someone reads it.
+    fn trace_try(
+        &self,
+        ex: &Exchange<'_>,
+        addr: IpAddr,
+        tcp: bool,
+        rtt: Duration,
+        outcome: impl FnOnce() -> String,
+    ) {
+        if self.trace.is_none() && !tracing::enabled!(tracing::Level::DEBUG) {
+            return;
+        }
         self.trace(TraceStep {
-            server: SocketAddr::new(c.addr, self.upstream_port.unwrap_or(DNS_PORT)),
-            zone: Name::from(&ex.zone),
+            server: SocketAddr::new(addr, self.upstream_port.unwrap_or(DNS_PORT)),
+            zone: ex.zone_name.clone(),
             qname: ex.qname.clone(),
             qtype: ex.qtype,
-            tcp: c.tcp,
-            outcome: "no reply yet: retransmitting (still listening)".to_string(),
-            rtt: now.saturating_duration_since(sent),
+            tcp,
+            outcome: outcome(),
+            rtt,
         });
     }
 
@@ -305,8 +329,6 @@ impl Resolver {
         let now = Instant::now();
         let i = attempt.cand;
         let addr = ex.cands[i].addr;
-        let server = SocketAddr::new(addr, self.upstream_port.unwrap_or(DNS_PORT));
-        let zone = Name::from(&ex.zone);
         if ex
             .newest
             .is_some_and(|(n, sent)| n == i && sent <= attempt.sent)
@@ -323,15 +345,8 @@ impl Resolver {
             Err(e) => {
                 // ICMP unreachable or a refused connection: nobody is listening there.
                 self.infra.record_loss(addr, attempt.sent, now);
-                self.trace(TraceStep {
-                    server,
-                    zone,
-                    qname: ex.qname.clone(),
-                    qtype: ex.qtype,
-                    tcp: attempt.tcp,
-                    outcome: e.to_string(),
-                    rtt: now.saturating_duration_since(attempt.sent),
-                });
+                let waited = now.saturating_duration_since(attempt.sent);
+                self.trace_try(ex, addr, attempt.tcp, waited, || e.to_string());
                 ex.cands[i].done = true;
                 return Ok(None);
             }
@@ -339,16 +354,8 @@ impl Resolver {
         // TCP round trips include the handshake; only UDP times the server.
         self.infra
             .record_reply(addr, (!attempt.tcp).then_some(reply.rtt), now);
-        let classified = classify(&reply.message, &zone, &ex.qname, ex.qtype);
-        self.trace(TraceStep {
-            server,
-            zone,
-            qname: ex.qname.clone(),
-            qtype: ex.qtype,
-            tcp: attempt.tcp,
-            outcome: describe(&classified),
-            rtt: reply.rtt,
-        });
+        let classified = classify(&reply.message, &ex.zone_name, &ex.qname, ex.qtype);
+        self.trace_try(ex, addr, attempt.tcp, reply.rtt, || describe(&classified));
         match &classified.outcome {
             Outcome::Truncated if !attempt.tcp => {
                 ex.cands[i].tcp = true;

@@ -12,7 +12,7 @@ use tern::handler::{Acl, Cidr, Handler, HandlerConfig, Recursion};
 use tern::metrics::Metrics;
 
 use crate::support::{
-    TestServer, addr, ede, lab_resolver, lines, query, start_lab, start_with_handler, udp,
+    Lab, TestServer, addr, ede, lab_resolver, lines, query, start_lab, start_with_handler, udp,
 };
 
 const SUBNET: u8 = 170;
@@ -30,9 +30,10 @@ fn names(records: &[hickory_proto::rr::Record]) -> Vec<String> {
     v
 }
 
-#[tokio::test]
-async fn rd0_is_answered_from_the_cache_or_with_the_closest_cached_delegation() {
-    let lab = start_lab(SUBNET).await;
+/// A recursive tern over its own lab on `subnet`, letting loopback recurse and `snoop` send
+/// RD=0 questions.
+async fn resolver(subnet: u8, snoop: Acl) -> (TestServer, Arc<Metrics>, Lab) {
+    let lab = start_lab(subnet).await;
     let metrics = Arc::new(Metrics::default());
     let resolver = lab_resolver(&lab, &metrics);
     let handler = Handler::new(
@@ -43,9 +44,15 @@ async fn rd0_is_answered_from_the_cache_or_with_the_closest_cached_delegation() 
     .with_recursion(Recursion {
         resolver,
         acl: Acl::loopback(),
-        snoop: Acl::loopback(),
+        snoop,
     });
-    let server = start_with_handler(SocketAddr::new(addr(SUBNET, 1), 0), Arc::new(handler)).await;
+    let server = start_with_handler(SocketAddr::new(addr(subnet, 1), 0), Arc::new(handler)).await;
+    (server, metrics, lab)
+}
+
+#[tokio::test]
+async fn rd0_is_answered_from_the_cache_or_with_the_closest_cached_delegation() {
+    let (server, metrics, _lab) = resolver(SUBNET, Acl::loopback()).await;
     let upstream = || Metrics::get(&metrics.upstream_queries);
 
     // Nothing cached yet: no answer, no referral, and nothing sent upstream.
@@ -105,22 +112,8 @@ async fn rd0_is_answered_from_the_cache_or_with_the_closest_cached_delegation() 
 
 #[tokio::test]
 async fn rd0_from_a_client_not_allowed_to_snoop_is_refused() {
-    let lab = start_lab(SUBNET + 1).await;
-    let metrics = Arc::new(Metrics::default());
-    let resolver = lab_resolver(&lab, &metrics);
     let only: Cidr = "10.0.0.0/8".parse().expect("cidr");
-    let handler = Handler::new(
-        Catalog::default(),
-        HandlerConfig::default(),
-        Arc::clone(&metrics),
-    )
-    .with_recursion(Recursion {
-        resolver,
-        acl: Acl::loopback(),
-        snoop: Acl::new(vec![only]),
-    });
-    let server =
-        start_with_handler(SocketAddr::new(addr(SUBNET + 1, 1), 0), Arc::new(handler)).await;
+    let (server, _metrics, _lab) = resolver(SUBNET + 1, Acl::new(vec![only])).await;
     ask(&server, "www.alpha.test.", A, true).await;
     let m = ask(&server, "www.alpha.test.", A, false).await;
     assert_eq!(m.metadata.response_code, ResponseCode::Refused);
