@@ -340,8 +340,16 @@ async fn run_lab(args: LabArgs) -> Result<(), String> {
         "www.glueless.test A",
         "big.big.test TXT",
         "nope.alpha.test A",
+        // Non-recursive: from the cache once the first line has run, or a referral.
+        "+norecurse www.alpha.test A",
+        "+norecurse mail.alpha.test A",
+        // Iterative: ask a lab server itself.
+        "@127.0.0.11 -p 53 +norecurse www.alpha.test A",
     ] {
-        println!("  dig @{ip} -p {port} {q}");
+        match q.strip_prefix('@') {
+            Some(direct) => println!("  dig @{direct}"),
+            None => println!("  dig @{ip} -p {port} {q}"),
+        }
     }
     wait_for_signal().await;
     trigger.fire();
