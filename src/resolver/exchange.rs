@@ -98,6 +98,20 @@ struct Exchange<'u> {
     newest: Option<(usize, Instant)>,
 }
 
+impl Exchange<'_> {
+    /// When the try the retransmission timer waits for has ended (answered or refused), the
+    /// next one goes out at once.
+    fn go_on_if_newest(&mut self, cand: usize, sent: Instant, now: Instant) {
+        if self
+            .newest
+            .is_some_and(|(n, newest)| n == cand && newest <= sent)
+        {
+            self.newest = None;
+            self.retransmit_at = now;
+        }
+    }
+}
+
 impl Resolver {
     /// Asks the servers of `set` until one gives a usable reply (an answer, alias, referral
     /// or negative answer).
@@ -329,28 +343,28 @@ impl Resolver {
         let now = Instant::now();
         let i = attempt.cand;
         let addr = ex.cands[i].addr;
-        if ex
-            .newest
-            .is_some_and(|(n, sent)| n == i && sent <= attempt.sent)
-        {
-            // The try the timer waits for has answered: go on at once.
-            ex.newest = None;
-            ex.retransmit_at = now;
-        }
+        let waited = now.saturating_duration_since(attempt.sent);
         let reply = match result {
             Ok(reply) => {
                 ex.cands[i].replied = true;
                 reply
             }
-            Err(e) => {
-                // ICMP unreachable or a refused connection: nobody is listening there.
+            Err(e @ UpstreamError::Network(_)) => {
+                // Lost on our side (a firewall's EPERM, full buffers): the timer still runs
+                // and the next try goes out when it fires, as after a lost datagram.
+                self.trace_try(ex, addr, attempt.tcp, waited, || e.to_string());
+                return Ok(None);
+            }
+            Err(e @ UpstreamError::Refused) => {
+                // ICMP port unreachable or a reset: nobody is listening there.
                 self.infra.record_loss(addr, attempt.sent, now);
-                let waited = now.saturating_duration_since(attempt.sent);
                 self.trace_try(ex, addr, attempt.tcp, waited, || e.to_string());
                 ex.cands[i].done = true;
+                ex.go_on_if_newest(i, attempt.sent, now);
                 return Ok(None);
             }
         };
+        ex.go_on_if_newest(i, attempt.sent, now);
         // TCP round trips include the handshake; only UDP times the server.
         self.infra
             .record_reply(addr, (!attempt.tcp).then_some(reply.rtt), now);

@@ -55,6 +55,8 @@ struct Host {
     inject: Vec<Record>,
     /// Datagrams lost on the way, in a repeating pattern over this host's queries.
     loss: Vec<bool>,
+    /// The losses happen on our side, as a local firewall's: the send fails (EPERM).
+    loss_is_local: bool,
     /// Queries this host has received.
     received: usize,
     /// Queries in service beyond this are dropped, like a server whose queue is full.
@@ -72,6 +74,7 @@ enum Fate {
     Reply(Message),
     Lost,
     Unreachable,
+    SendFailed,
 }
 
 /// Counts a query in service until its reply is sent or the resolver stops waiting.
@@ -160,6 +163,7 @@ impl FakeNet {
                 nxdomain: Vec::new(),
                 inject: Vec::new(),
                 loss: Vec::new(),
+                loss_is_local: false,
                 received: 0,
                 capacity: None,
                 in_service: Arc::new(AtomicUsize::new(0)),
@@ -230,6 +234,14 @@ impl FakeNet {
         self.with_host(addr, |h| h.loss = pattern.to_vec());
     }
 
+    /// Like [`FakeNet::lose`], but the sends fail at once, as a local firewall makes them.
+    pub(crate) fn lose_locally(&self, addr: IpAddr, pattern: &[bool]) {
+        self.with_host(addr, |h| {
+            h.loss = pattern.to_vec();
+            h.loss_is_local = true;
+        });
+    }
+
     /// Drops queries to `addr` while `capacity` others are in service.
     pub(crate) fn set_capacity(&self, addr: IpAddr, capacity: usize) {
         self.with_host(addr, |h| h.capacity = Some(capacity));
@@ -282,6 +294,9 @@ impl FakeNet {
         let nth = host.received;
         host.received += 1;
         if !host.loss.is_empty() && host.loss[nth % host.loss.len()] {
+            if host.loss_is_local {
+                return (Fate::SendFailed, Duration::ZERO, None);
+            }
             return (Fate::Lost, Duration::ZERO, None);
         }
         if host
@@ -357,9 +372,12 @@ impl Upstream for FakeNet {
             match fate {
                 // The resolver stops waiting by dropping this future.
                 Fate::Lost => std::future::pending().await,
+                Fate::SendFailed => Err(UpstreamError::Network(
+                    "Operation not permitted (os error 1)".into(),
+                )),
                 Fate::Unreachable => {
                     tokio::time::sleep(delay).await;
-                    Err(UpstreamError::Network("connection refused".into()))
+                    Err(UpstreamError::Refused)
                 }
                 Fate::Reply(reply) => {
                     tokio::time::sleep(delay).await;

@@ -51,6 +51,11 @@ pub struct UpstreamReply {
 /// Why no usable reply came back.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UpstreamError {
+    /// The server's host says nobody listens there (ICMP port unreachable, TCP reset).
+    #[error("connection refused")]
+    Refused,
+    /// Anything else: a local firewall (EPERM), full buffers, no route. Like a lost datagram,
+    /// it says nothing about the server; the try is retransmitted in due course.
     #[error("network error: {0}")]
     Network(String),
 }
@@ -108,7 +113,10 @@ impl Upstream for NetUpstream {
 }
 
 fn net_err(e: io::Error) -> UpstreamError {
-    UpstreamError::Network(e.to_string())
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => UpstreamError::Refused,
+        _ => UpstreamError::Network(e.to_string()),
+    }
 }
 
 /// The largest UDP reply we read: our advertised payload is smaller, so anything longer is

@@ -13,8 +13,10 @@
 #      every second for up to 10 s: `dig @127.0.0.53 +timeout=1 +tries=10` (+tries counts every
 #      attempt, the first included; +retry=9 would be the same thing). Each answer (rcode +
 #      answer RRs, TTLs dropped, owner names lowercased, sorted) is compared with the reference;
-#   3. it prints right/67, every wrong answer (got vs expected; marked when the same resolver gave
-#      the same answer without impairment), the total wall time (with the part of it that is
+#   3. it prints right/67 (for tern, c1/c2.alpha.test. A, chains of 12 and 11 CNAMEs, are right
+#      as SERVFAIL: its 10-CNAME limit, as in tests/it/unbound_diff.rs), every wrong answer (got
+#      vs expected; marked when the same resolver gave the same answer without impairment), the
+#      total wall time (with the part of it that is
 #      only dig's start-up, ~35 ms a question, measured against an instant REFUSED from
 #      127.0.0.61), the slowest question, the upstream packets (UDP packets + TCP SYNs counted by
 #      iptables) and the resolver's CPU time (utime+stime).
@@ -255,8 +257,13 @@ judge() { # mode resolver rep
     local verdict
     local own=/dev/null # this resolver's own lossless answers, when that mode ran
     if [ "$mode" != none ] && [ -e "$STATE/result.none.$res.1" ]; then own=$STATE/result.none.$res.1; fi
-    verdict=$(awk -F'\t' '
-        FILENAME == ARGV[1] { ref[$1] = $3; next }
+    verdict=$(awk -F'\t' -v res="$res" '
+        BEGIN {
+            # By design, as tests/it/unbound_diff.rs EXPECTED: tern follows at most 10 CNAMEs
+            # (PowerDNS'"'"'s limit); these chains have 12 and 11, which Unbound follows.
+            if (res == "tern") { design["c1.alpha.test. A"] = "SERVFAIL"; design["c2.alpha.test. A"] = "SERVFAIL" }
+        }
+        FILENAME == ARGV[1] { ref[$1] = ($1 in design) ? design[$1] : $3; next }
         FILENAME == ARGV[2] { lossless[$1] = $3; next }
         {
             secs = $2 + 0; n++

@@ -76,6 +76,18 @@ async fn a_lost_datagram_is_resent_to_the_only_server() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_send_refused_by_a_local_firewall_is_retried_like_a_lost_datagram() {
+    let net = FakeNet::lab();
+    let r = resolver(&net);
+    let big = ip("127.0.0.81");
+    // An iptables DROP in OUTPUT makes sendto fail with EPERM: nothing about the server.
+    net.lose_locally(big, &[true, true, false, false]);
+    let res = expect(&r, "small.big.test.", A, NoError).await;
+    assert_eq!(lines(&res.answers), ["small.big.test. 3600 A 127.0.0.150"]);
+    assert_eq!(net.count(big), 3, "two failed sends, then the answer");
+}
+
+#[tokio::test(start_paused = true)]
 async fn every_question_survives_heavy_random_loss() {
     let clean = cold_run(&FakeNet::lab()).await;
     assert!(clean.iter().filter(|s| s.0.is_some()).count() >= 64);
@@ -89,6 +101,16 @@ async fn every_question_survives_heavy_random_loss() {
     let lossy = cold_run(&net).await;
     for (i, (q, (want, got))) in questions().iter().zip(clean.iter().zip(&lossy)).enumerate() {
         assert_eq!(want, got, "question {i}: {} {}", q.0, q.1);
+    }
+    // The same where the losses are our own sends failing.
+    let net = FakeNet::lab();
+    for (i, addr) in lab_hosts().into_iter().enumerate() {
+        let pattern: Vec<bool> = (0..11).map(|k| (k * 5 + i * 3) % 11 < 4).collect();
+        net.lose_locally(addr, &pattern);
+    }
+    let lossy = cold_run(&net).await;
+    for (i, (q, (want, got))) in questions().iter().zip(clean.iter().zip(&lossy)).enumerate() {
+        assert_eq!(want, got, "question {i} (local losses): {} {}", q.0, q.1);
     }
 }
 
