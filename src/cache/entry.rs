@@ -74,24 +74,82 @@ pub struct Cached {
 }
 
 /// Cache keys: one name and type, or the whole name (NXDOMAIN applies to every type).
+///
+/// The name is kept in lowercase wire form (RFC 1035 §3.1: length-prefixed labels), so that
+/// hashing and comparing a key is one pass over a few bytes; a `LowerName` hashes label by
+/// label, and a cache miss on the resolver's path makes a dozen lookups.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Key {
-    pub name: hickory_proto::rr::LowerName,
+    wire: Box<[u8]>,
     pub rtype: Option<RecordType>,
 }
 
 impl Key {
     pub fn new(name: &Name, rtype: RecordType) -> Key {
         Key {
-            name: hickory_proto::rr::LowerName::new(name),
+            wire: lowercase_wire(name),
             rtype: Some(rtype),
         }
     }
 
     pub fn name_only(name: &Name) -> Key {
         Key {
-            name: hickory_proto::rr::LowerName::new(name),
+            wire: lowercase_wire(name),
             rtype: None,
         }
+    }
+
+    /// The owner name, lowercased.
+    pub fn name(&self) -> Name {
+        let mut labels = Vec::new();
+        let mut rest = &self.wire[..];
+        while let Some((&len, tail)) = rest.split_first() {
+            let Some((label, after)) = tail.split_at_checked(usize::from(len)) else {
+                break;
+            };
+            if len > 0 {
+                labels.push(label);
+            }
+            rest = after;
+        }
+        // Made from a valid name, so it makes a valid name again.
+        Name::from_labels(labels).unwrap_or_default()
+    }
+
+    /// Bytes of the name on the heap.
+    pub(crate) fn heap_len(&self) -> usize {
+        self.wire.len()
+    }
+}
+
+fn lowercase_wire(name: &Name) -> Box<[u8]> {
+    let mut wire = Vec::with_capacity(name.len() + 2);
+    for label in name.iter() {
+        // Labels are at most 63 bytes (RFC 1035 §2.3.4); hickory enforces it.
+        wire.push(u8::try_from(label.len()).unwrap_or(u8::MAX));
+        wire.extend(label.iter().map(u8::to_ascii_lowercase));
+    }
+    wire.push(0);
+    wire.into_boxed_slice()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_ignore_case_and_give_the_name_back() {
+        let a = Key::new(
+            &Name::from_ascii("WWW.Alpha.test.").expect("name"),
+            RecordType::A,
+        );
+        let b = Key::new(
+            &Name::from_ascii("www.alpha.TEST").expect("name"),
+            RecordType::A,
+        );
+        assert_eq!(a, b);
+        assert_eq!(a.name(), Name::from_ascii("www.alpha.test.").expect("name"));
+        assert_ne!(a, Key::name_only(&a.name()));
+        assert_eq!(Key::new(&Name::root(), RecordType::NS).name(), Name::root());
     }
 }

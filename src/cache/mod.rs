@@ -61,7 +61,9 @@ struct Shard {
 /// A sharded LRU of RRsets and negative entries.
 pub struct Cache {
     shards: Vec<Mutex<Shard>>,
-    hasher: std::collections::hash_map::RandomState,
+    /// Picks the shard. The LRUs' own hasher (foldhash, seeded per process): a shard pick per
+    /// lookup with SipHash cost more than the lookup itself.
+    hasher: lru::DefaultHasher,
     policy: CachePolicy,
     /// Entries one shard may hold.
     shard_entries: usize,

@@ -58,7 +58,7 @@ pub(super) fn table_bytes(cap: usize) -> usize {
 /// share of the hash table is not in here: the table is allocated whole when the cache is
 /// made and counted then.
 pub(super) fn entry_bytes(key: &Key, entry: &Entry) -> usize {
-    alloc(NODE) + name_heap(&key.name) + data_heap(&entry.data)
+    alloc(NODE) + alloc(key.heap_len()) + data_heap(&entry.data)
 }
 
 fn data_heap(data: &Data) -> usize {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::opt::EdnsOption;
 use tokio::time::Instant;
-use tracing::{Instrument, debug, info_span, warn};
+use tracing::{Instrument, debug, debug_span, warn};
 
 pub use request::{EdnsInfo, Malformed, Request, Transport};
 
@@ -170,7 +170,8 @@ impl Handler {
         Metrics::inc(&self.metrics.queries);
         match Request::parse(bytes, src, transport) {
             Ok(req) => {
-                let span = info_span!("query", id = req.id, qname = %req.query.name(), qtype = %req.query.query_type(), client = %src);
+                // At debug: at the default level a span would format its fields per query.
+                let span = debug_span!("query", id = req.id, qname = %req.query.name(), qtype = %req.query.query_type(), client = %src);
                 let limit = response::size_limit(&req, self.config.edns_payload);
                 let res = self.handle(&req).instrument(span).await;
                 Some(response::encode(res.message, limit, res.optional_authority))

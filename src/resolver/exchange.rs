@@ -250,7 +250,6 @@ impl Resolver {
     ) -> Result<(), ResolveError> {
         let remaining = budget.remaining()?;
         budget.spend_upstream()?;
-        Metrics::inc(&self.metrics.upstream_queries);
         let now = Instant::now();
         let c = &mut ex.cands[i];
         // RFC 6298 §5.5: back off exponentially on each retransmission to the same server.
@@ -259,11 +258,13 @@ impl Resolver {
             .timeout(c.addr, now)
             .saturating_mul(1 << c.tries.min(4))
             .min(MAX_RTO);
-        let timeout = if c.tcp {
-            (rto * 2).max(MIN_TCP_TIMEOUT)
-        } else {
-            rto
-        };
+        // Our own delay in reading replies is ours, not the server's: wait for it too.
+        let timeout = self.infra.lag()
+            + if c.tcp {
+                (rto * 2).max(MIN_TCP_TIMEOUT)
+            } else {
+                rto
+            };
         c.tries += 1;
         if c.tries >= MAX_TRIES || c.probe {
             c.done = true;
@@ -275,12 +276,19 @@ impl Resolver {
             tcp: c.tcp,
             edns: c.edns,
         };
+        let reply = self.upstream.query(query);
+        let metrics = &self.metrics;
         ex.pending.push(Attempt {
             cand: i,
             sent: now,
             tcp: c.tcp,
             edns: c.edns,
-            reply: self.upstream.query(query),
+            // Counted when it goes out: a try whose exchange ended before it was first polled
+            // never leaves.
+            reply: Box::pin(async move {
+                Metrics::inc(&metrics.upstream_queries);
+                reply.await
+            }),
         });
         ex.retransmit_at = now + timeout.min(remaining);
         ex.newest = Some((i, now));
@@ -368,6 +376,9 @@ impl Resolver {
         // TCP round trips include the handshake; only UDP times the server.
         self.infra
             .record_reply(addr, (!attempt.tcp).then_some(reply.rtt), now);
+        if !attempt.tcp {
+            self.infra.record_lag(reply.lag);
+        }
         let classified = classify(&reply.message, &ex.zone_name, &ex.qname, ex.qtype);
         self.trace_try(ex, addr, attempt.tcp, reply.rtt, || describe(&classified));
         match &classified.outcome {

@@ -388,6 +388,7 @@ impl Upstream for FakeNet {
                     Ok(UpstreamReply {
                         message: reply,
                         rtt: delay,
+                        lag: Duration::ZERO,
                     })
                 }
             }

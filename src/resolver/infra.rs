@@ -12,6 +12,7 @@
 
 use std::net::IpAddr;
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -99,13 +100,21 @@ pub(crate) struct Ranked {
 pub struct Infra {
     hosts: Mutex<LruCache<IpAddr, Host>>,
     marks: Mutex<LruCache<(IpAddr, LowerName), (Mark, Instant)>>,
+    /// Smoothed time replies wait in our sockets before we read them, in µs: our own delay
+    /// under load, kept apart from the servers' RTTs and added to every retransmission timer,
+    /// so a busy resolver does not retransmit to servers that have already answered.
+    lag_us: AtomicU64,
 }
+
+/// The most our own delay may add to a retransmission timer.
+const MAX_LAG: Duration = Duration::from_secs(1);
 
 impl Default for Infra {
     fn default() -> Self {
         Infra {
             hosts: Mutex::new(LruCache::new(MAX_HOSTS)),
             marks: Mutex::new(LruCache::new(MAX_HOSTS)),
+            lag_us: AtomicU64::new(0),
         }
     }
 }
@@ -137,6 +146,20 @@ impl Infra {
         f(&mut host);
         host.expires = now + HOST_TTL;
         hosts.put(addr, host);
+    }
+
+    /// Folds in one sample of our own delay (an EWMA with gain 1/8, like SRTT). Concurrent
+    /// updates may lose a sample; an estimate does not mind.
+    pub fn record_lag(&self, lag: Duration) {
+        let sample = u64::try_from(lag.min(MAX_LAG).as_micros()).unwrap_or(u64::MAX);
+        let old = self.lag_us.load(Ordering::Relaxed);
+        let new = (old * 7 + sample) / 8;
+        self.lag_us.store(new, Ordering::Relaxed);
+    }
+
+    /// Our own smoothed delay in reading replies.
+    pub fn lag(&self) -> Duration {
+        Duration::from_micros(self.lag_us.load(Ordering::Relaxed))
     }
 
     /// Smoothed RTT in ms, if measured recently.
@@ -403,6 +426,29 @@ mod tests {
         infra.record_reply(a, None, Instant::now());
         assert_eq!(infra.standing(a, Instant::now()), Standing::Up, "back");
         assert_eq!(infra.timeout(a, Instant::now()), MIN_RTO);
+    }
+
+    #[test]
+    fn our_own_delay_is_smoothed_and_bounded() {
+        let infra = Infra::default();
+        assert_eq!(infra.lag(), Duration::ZERO);
+        for _ in 0..100 {
+            infra.record_lag(Duration::from_millis(80));
+        }
+        let busy = infra.lag();
+        assert!(busy > Duration::from_millis(79) && busy <= Duration::from_millis(80));
+        infra.record_lag(Duration::from_secs(60));
+        assert!(
+            infra.lag() <= busy + MAX_LAG / 8,
+            "one outlier moves it by 1/8 at most"
+        );
+        for _ in 0..100 {
+            infra.record_lag(Duration::ZERO);
+        }
+        assert!(
+            infra.lag() < Duration::from_millis(1),
+            "and it decays when idle again"
+        );
     }
 
     #[test]

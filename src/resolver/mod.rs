@@ -25,6 +25,8 @@ mod fake;
 mod tests;
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -110,7 +112,7 @@ pub struct Resolver {
     trace: Option<TraceSink>,
     metrics: Arc<Metrics>,
     /// Walks in flight, by question, and when each started.
-    inflight: Mutex<HashMap<Key, (Shared, Instant)>>,
+    inflight: Mutex<HashMap<Key, (Shared, Instant), lru::DefaultHasher>>,
 }
 
 impl Resolver {
@@ -137,7 +139,7 @@ impl Resolver {
             stale_answer_timeout: config.stale_answer_timeout,
             trace: config.trace,
             metrics,
-            inflight: Mutex::new(HashMap::new()),
+            inflight: Mutex::new(HashMap::default()),
         }
     }
 
@@ -183,21 +185,21 @@ impl Resolver {
                 .saturating_sub(now.saturating_duration_since(started)),
             None => self.stale_answer_timeout,
         };
-        let walk = {
-            let this = Arc::clone(self);
-            let qname = qname.clone();
-            // The walk keeps the query's span, so its upstream steps log under the client's id.
-            tokio::spawn(
-                async move { this.resolve_shared(&qname, qtype).await }
+        // The walk runs in this task; only when the client timer gives the client a stale
+        // answer does it move to a task of its own, to refresh the cache in the background.
+        let this = Arc::clone(self);
+        let owned = qname.clone();
+        let mut walk: Pin<Box<dyn Future<Output = Result<Resolution, ResolveError>> + Send>> =
+            Box::pin(
+                async move { this.resolve_shared(&owned, qtype).await }
                     .instrument(tracing::Span::current()),
-            )
-        };
-        tokio::pin!(walk);
-        let joined = if self.cache.policy().serve_stale_secs > 0 {
+            );
+        let result = if self.cache.policy().serve_stale_secs > 0 {
             tokio::select! {
                 r = &mut walk => r,
                 _ = tokio::time::sleep(stale_wait) => {
                     if let Some(stale) = self.stale_chain(qname, qtype).await {
+                        tokio::spawn(walk);
                         return Ok(stale);
                     }
                     walk.await
@@ -206,14 +208,9 @@ impl Resolver {
         } else {
             walk.await
         };
-        match joined {
-            Ok(Ok(r)) => Ok(r),
-            Ok(Err(e)) => self.stale_or(qname, qtype, e).await,
-            // The walk panicked: a bug, logged here; the client gets SERVFAIL, not the panic text.
-            Err(join) => {
-                tracing::error!(error = %join, qname = %qname, qtype = %qtype, "resolution task failed");
-                Err(ResolveError::Internal)
-            }
+        match result {
+            Ok(r) => Ok(r),
+            Err(e) => self.stale_or(qname, qtype, e).await,
         }
     }
 
@@ -254,8 +251,9 @@ impl Resolver {
         qtype: RecordType,
     ) -> Result<Resolution, ResolveError> {
         let mut budget = Budget::new(self.limits, Instant::now());
+        // `resolve` has just looked for the first link in the cache: walk for it at once.
         let result = self
-            .chase(qname, qtype, Some(&mut budget))
+            .chain(qname, qtype, false, &mut Some(&mut budget), true)
             .await
             .and_then(|r| r.ok_or(ResolveError::Internal));
         if budget.upstream_queries() == 0 {
@@ -312,26 +310,31 @@ impl Resolver {
         qtype: RecordType,
         mut budget: Option<&mut Budget>,
     ) -> Result<Option<Resolution>, ResolveError> {
-        self.chain(qname, qtype, false, &mut budget).await
+        self.chain(qname, qtype, false, &mut budget, false).await
     }
 
+    /// The loop of [`Resolver::chase`]; `stale` takes expired links (RFC 8767), and
+    /// `first_missed` skips the cache for the first link when the caller has just missed it.
     async fn chain(
         &self,
         qname: &Name,
         qtype: RecordType,
         stale: bool,
         budget: &mut Option<&mut Budget>,
+        first_missed: bool,
     ) -> Result<Option<Resolution>, ResolveError> {
         let max = self.limits.max_cname_chain;
         let mut answers = Vec::new();
         let mut name = qname.clone();
-        let mut seen = Vec::new();
-        for _ in 0..=max {
-            seen.push(LowerName::new(&name));
-            let step = match (
-                self.cached_step(&name, qtype, Instant::now(), stale),
-                budget.as_deref_mut(),
-            ) {
+        // The names met so far, to see a loop; filled only once the chain has a CNAME.
+        let mut seen: Vec<LowerName> = Vec::new();
+        for link in 0..=max {
+            let cached = if first_missed && link == 0 {
+                None
+            } else {
+                self.cached_step(&name, qtype, Instant::now(), stale)
+            };
+            let step = match (cached, budget.as_deref_mut()) {
                 (Some(step), _) => step,
                 (None, Some(budget)) => self.iterate(&name, qtype, budget).await?,
                 (None, None) => return Ok(None),
@@ -341,9 +344,18 @@ impl Resolver {
                     resolution.stale = stale;
                     return Ok(Some(resolution));
                 }
-                // A loop never ends; report it as the chain limit it would hit.
-                Err(target) if seen.contains(&LowerName::new(&target)) => break,
-                Err(target) => name = target,
+                Err(target) => {
+                    if seen.is_empty() {
+                        seen.push(LowerName::new(qname));
+                    }
+                    let next = LowerName::new(&target);
+                    // A loop never ends; report it as the chain limit it would hit.
+                    if seen.contains(&next) {
+                        break;
+                    }
+                    seen.push(next);
+                    name = target;
+                }
             }
         }
         Err(ResolveError::CnameChainTooLong(max))
@@ -396,7 +408,7 @@ impl Resolver {
         if self.cache.policy().serve_stale_secs == 0 {
             return None;
         }
-        self.chain(qname, qtype, true, &mut None)
+        self.chain(qname, qtype, true, &mut None, false)
             .await
             .ok()
             .flatten()

@@ -16,10 +16,13 @@ use std::os::fd::AsRawFd;
 use std::pin::Pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use hickory_proto::ProtoError;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
+use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
 use nix::sys::socket::{
-    ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg, setsockopt, sockopt,
+    AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType, SockaddrStorage, recvmsg,
+    setsockopt, socket, sockopt,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::{TcpStream, UdpSocket};
@@ -46,6 +49,9 @@ pub struct UpstreamReply {
     /// the kernel's receive timestamp, so a resolver busy with other work does not mistake its
     /// own delay for a slow server.
     pub rtt: Duration,
+    /// How long the reply waited in our socket before we read it: our own delay, not the
+    /// server's (zero where the transport cannot tell).
+    pub lag: Duration,
 }
 
 /// Why no usable reply came back.
@@ -81,6 +87,22 @@ pub fn query_message(id: u16, qname: &Name, qtype: RecordType, edns: bool) -> Me
     m
 }
 
+/// The query in wire form. One name in the message: nothing to compress, and the encoder's
+/// compression table would cost an allocation per label.
+fn encode_query(
+    id: u16,
+    qname: &Name,
+    qtype: RecordType,
+    edns: bool,
+) -> Result<Vec<u8>, ProtoError> {
+    let msg = query_message(id, qname, qtype, edns);
+    let mut bytes = Vec::with_capacity(64 + qname.len());
+    let mut encoder = BinEncoder::new(&mut bytes);
+    encoder.set_name_encoding(NameEncoding::Uncompressed);
+    msg.emit(&mut encoder)?;
+    Ok(bytes)
+}
+
 /// RFC 5452 §9.1: the reply must echo our ID and question.
 pub fn reply_matches(reply: &Message, id: u16, qname: &Name, qtype: RecordType) -> bool {
     reply.metadata.message_type == MessageType::Response
@@ -99,9 +121,7 @@ impl Upstream for NetUpstream {
     fn query(&self, q: UpstreamQuery) -> UpstreamFuture<'_> {
         Box::pin(async move {
             let id: u16 = rand::random();
-            let msg = query_message(id, &q.qname, q.qtype, q.edns);
-            let bytes = msg
-                .to_vec()
+            let bytes = encode_query(id, &q.qname, q.qtype, q.edns)
                 .map_err(|e| UpstreamError::Network(e.to_string()))?;
             if q.tcp {
                 tcp_exchange(&q, id, &bytes).await
@@ -128,20 +148,7 @@ async fn udp_exchange(
     id: u16,
     bytes: &[u8],
 ) -> Result<UpstreamReply, UpstreamError> {
-    let local: SocketAddr = if q.server.is_ipv4() {
-        SocketAddr::from(([0, 0, 0, 0], 0))
-    } else {
-        SocketAddr::from(([0u16; 8], 0))
-    };
-    // A new socket per query gets a fresh, kernel-randomised source port; connecting it makes
-    // the kernel drop datagrams from any other address or port (and report ICMP errors).
-    let sock = UdpSocket::bind(local).await.map_err(net_err)?;
-    // Without kernel timestamps the RTT falls back to the time we read the reply.
-    let stamped = setsockopt(&sock, sockopt::ReceiveTimestampns, &true).is_ok();
-    sock.connect(q.server).await.map_err(net_err)?;
-    let sent = Instant::now();
-    let sent_wall = SystemTime::now();
-    sock.send(bytes).await.map_err(net_err)?;
+    let (sock, stamped, sent, sent_wall) = send_udp(q.server, bytes).map_err(net_err)?;
     let mut buf = vec![0u8; MAX_UDP_REPLY];
     loop {
         sock.readable().await.map_err(net_err)?;
@@ -166,9 +173,45 @@ async fn udp_exchange(
             return Ok(UpstreamReply {
                 message: reply,
                 rtt,
+                lag: waited - rtt,
             });
         }
     }
+}
+
+/// Sends `bytes` from a new socket connected to `server`, and returns the socket, whether
+/// it gives receive timestamps, and when the datagram left (monotonic and wall clock).
+///
+/// A socket per query gets a fresh, kernel-randomised source port (connecting binds it), and
+/// being connected, it drops datagrams from any other address or port and reports ICMP
+/// errors. The datagram goes out at once, before the runtime registers the socket: awaiting
+/// writability would wait for the reactor's first event on it, a full turn of the runtime
+/// under load.
+fn send_udp(
+    server: SocketAddr,
+    bytes: &[u8],
+) -> io::Result<(UdpSocket, bool, Instant, SystemTime)> {
+    let family = if server.is_ipv4() {
+        AddressFamily::Inet
+    } else {
+        AddressFamily::Inet6
+    };
+    let fd = socket(
+        family,
+        SockType::Datagram,
+        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    let sock = std::net::UdpSocket::from(fd);
+    // Without kernel timestamps the RTT falls back to the time we read the reply.
+    let stamped = setsockopt(&sock, sockopt::ReceiveTimestampns, &true).is_ok();
+    // UDP connect only sets the peer: it never blocks.
+    sock.connect(server)?;
+    let sent = Instant::now();
+    let sent_wall = SystemTime::now();
+    // A fresh socket's send buffer is empty; WouldBlock here is as good as a lost datagram.
+    sock.send(bytes)?;
+    Ok((UdpSocket::from_std(sock)?, stamped, sent, sent_wall))
 }
 
 /// One datagram and the kernel's receive timestamp (`SO_TIMESTAMPNS`), if it gave one.
@@ -219,7 +262,33 @@ async fn tcp_exchange(
             return Ok(UpstreamReply {
                 message: reply,
                 rtt: sent.elapsed(),
+                lag: Duration::ZERO,
             });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_encoded_query_reads_back_as_the_query() {
+        let qname = Name::from_ascii("a.b.c.alpha.test.").expect("name");
+        for edns in [true, false] {
+            let bytes = encode_query(7, &qname, RecordType::AAAA, edns).expect("encodes");
+            let mut read = Message::from_vec(&bytes).expect("parses");
+            read.metadata.message_type = MessageType::Response;
+            assert!(reply_matches(&read, 7, &qname, RecordType::AAAA));
+            assert!(!read.metadata.recursion_desired, "we iterate: RD=0");
+            assert_eq!(read.edns.is_some(), edns);
+            assert_eq!(
+                bytes,
+                query_message(7, &qname, RecordType::AAAA, edns)
+                    .to_vec()
+                    .expect("encodes"),
+                "one name: nothing to compress"
+            );
         }
     }
 }

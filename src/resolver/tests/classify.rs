@@ -62,7 +62,7 @@ fn out_of_bailiwick_glue_is_dropped() {
     let ranks: Vec<(String, Rank)> = c
         .learned
         .iter()
-        .map(|l| (l.key.name.to_string(), l.rank))
+        .map(|l| (l.key.name().to_string(), l.rank))
         .collect();
     assert_eq!(
         ranks,
