@@ -99,6 +99,25 @@ impl Key {
         }
     }
 
+    /// The keys of (`name`, `rtype`) and of every ancestor of `name` down to, but not
+    /// including, the root, nearest first: each an owner's wire form cut from the name's.
+    pub fn ancestors(name: &Name, rtype: RecordType) -> impl Iterator<Item = Key> {
+        let wire = lowercase_wire(name);
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            let len = usize::from(*wire.get(at)?);
+            if len == 0 {
+                return None;
+            }
+            let key = Key {
+                wire: wire[at..].into(),
+                rtype: Some(rtype),
+            };
+            at += 1 + len;
+            Some(key)
+        })
+    }
+
     /// The owner name, lowercased.
     pub fn name(&self) -> Name {
         let mut labels = Vec::new();
@@ -151,5 +170,17 @@ mod tests {
         assert_eq!(a.name(), Name::from_ascii("www.alpha.test.").expect("name"));
         assert_ne!(a, Key::name_only(&a.name()));
         assert_eq!(Key::new(&Name::root(), RecordType::NS).name(), Name::root());
+    }
+
+    #[test]
+    fn ancestors_are_cut_from_the_name() {
+        let name = Name::from_ascii("A.b.Test.").expect("name");
+        let keys: Vec<Key> = Key::ancestors(&name, RecordType::NS).collect();
+        let want: Vec<Key> = ["a.b.test.", "b.test.", "test."]
+            .iter()
+            .map(|n| Key::new(&Name::from_ascii(n).expect("name"), RecordType::NS))
+            .collect();
+        assert_eq!(keys, want);
+        assert_eq!(Key::ancestors(&Name::root(), RecordType::NS).count(), 0);
     }
 }

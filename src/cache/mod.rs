@@ -134,6 +134,23 @@ impl Cache {
         })
     }
 
+    /// Reads fresh data for `key` in place, with its rank, without copying it out: for
+    /// callers that need a fact about the data (its addresses, whether it exists), not the
+    /// records themselves.
+    pub fn inspect<R>(
+        &self,
+        key: &Key,
+        now: Instant,
+        f: impl FnOnce(&Data, Rank) -> R,
+    ) -> Option<R> {
+        let mut shard = self.shard(key);
+        let entry = shard.lru.get(key)?;
+        if entry.expires <= now {
+            return None;
+        }
+        Some(f(&entry.data, entry.rank))
+    }
+
     /// RFC 8767: expired data still inside the serve-stale window, with TTL 30.
     pub fn get_stale(&self, key: &Key, now: Instant) -> Option<Cached> {
         let window = Duration::from_secs(u64::from(self.policy.serve_stale_secs));

@@ -58,11 +58,11 @@ impl Resolver {
     pub(super) fn cached_addresses(&self, name: &Name, now: Instant) -> Vec<IpAddr> {
         let mut out = Vec::new();
         for t in ADDRESS_TYPES {
-            if let Some(c) = self.cache.get(&Key::new(name, t), now)
-                && let Data::Positive(records) = c.data
-            {
-                out.extend(records.iter().filter_map(rr::address));
-            }
+            self.cache.inspect(&Key::new(name, t), now, |data, _| {
+                if let Data::Positive(records) = data {
+                    out.extend(records.iter().filter_map(rr::address));
+                }
+            });
         }
         out
     }
@@ -70,12 +70,12 @@ impl Resolver {
     /// The deepest zone cut below the root that the cache knows usable servers for (RFC 1034
     /// §5.3.3 step 2), with its NS records.
     pub(super) fn cached_cut(&self, name: &Name, now: Instant) -> Option<(ServerSet, Vec<Record>)> {
-        for labels in (1..=rr::label_count(name)).rev() {
-            let ancestor = name.trim_to(labels);
-            if let Some(c) = self.cache.get(&Key::new(&ancestor, RecordType::NS), now)
+        for key in Key::ancestors(name, RecordType::NS) {
+            if let Some(c) = self.cache.get(&key, now)
                 && let Data::Positive(ns) = c.data
+                && let Some(cut) = ns.first().map(|r| r.name.clone())
             {
-                let set = self.server_set(&ancestor, &ns, now);
+                let set = self.server_set(&cut, &ns, now);
                 if set.reachable() {
                     return Some((set, ns));
                 }

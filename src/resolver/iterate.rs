@@ -39,11 +39,11 @@ impl Resolver {
     /// type), so a minimised query for it would teach nothing.
     fn probe_known(&self, name: &Name, now: Instant) -> bool {
         self.cache
-            .get(&Key::new(name, PROBE_TYPE), now)
-            .is_some_and(|c| {
-                c.rank >= Rank::NonAuthoritative
-                    && matches!(c.data, Data::Positive(_) | Data::NoData { .. })
+            .inspect(&Key::new(name, PROBE_TYPE), now, |data, rank| {
+                rank >= Rank::NonAuthoritative
+                    && matches!(data, Data::Positive(_) | Data::NoData { .. })
             })
+            .unwrap_or(false)
     }
 
     /// Walks the hierarchy for (`name`, `qtype`).
