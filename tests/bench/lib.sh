@@ -22,6 +22,7 @@
 #   TERN_BIN=PATH            tern binary to test (default: cargo build --release, then
 #                            target/release/tern; BUILD=0 skips the build)
 #   KEEP_STATE=1             keep the state folder (configs, logs, raw outputs) for inspection
+#   RES_WRAP="CMD ..."       run the resolver under CMD (e.g. valgrind); used by miss_instructions.sh
 # Needs root, iproute2 (ip netns), iptables, nsd, unbound, dig (bind9-dnsutils), python3 >= 3.11,
 # taskset (util-linux), ss.
 
@@ -226,9 +227,10 @@ nsd_start() {
 # ---------------------------------------------------------------------------------------------
 # resolvers under test
 
-wait_listening() { # true once the resolver listens on 127.0.0.53:53 (UDP), at most 10 s
-    local i
-    for ((i = 0; i < 100; i++)); do
+wait_listening() { # true once the resolver listens on 127.0.0.53:53 (UDP), at most 10 s (60 s under RES_WRAP)
+    local i tries=100
+    if [ -n "${RES_WRAP:-}" ]; then tries=600; fi
+    for ((i = 0; i < tries; i++)); do
         kill -0 "$RES_PID" 2>/dev/null || return 1
         nsx ss -Hlun "src $RESOLVER_ADDR:53" 2>/dev/null | grep -q . && return 0
         sleep 0.1
@@ -256,7 +258,7 @@ start_tern() {
     for with in 1 0; do
         tern_config "$RUN_DIR/tern.toml" "$with"
         # shellcheck disable=SC2046
-        NO_COLOR=1 ip netns exec "$RUN_NS" $(pin_res) "$TERN" serve --config "$RUN_DIR/tern.toml" \
+        NO_COLOR=1 ip netns exec "$RUN_NS" $(pin_res) ${RES_WRAP:-} "$TERN" serve --config "$RUN_DIR/tern.toml" \
             --log-level warn </dev/null >"$RUN_DIR/tern.out" 2>"$RES_LOG" &
         RES_PID=$!
         RUN_PIDS+=("$RES_PID")
@@ -305,7 +307,7 @@ remote-control:
   control-enable: no
 CONF
     # shellcheck disable=SC2046
-    ip netns exec "$RUN_NS" $(pin_res) unbound -d -c "$RUN_DIR/unbound.conf" \
+    ip netns exec "$RUN_NS" $(pin_res) ${RES_WRAP:-} unbound -d -c "$RUN_DIR/unbound.conf" \
         </dev/null >"$RUN_DIR/unbound.out" 2>"$RES_LOG" &
     RES_PID=$!
     RUN_PIDS+=("$RES_PID")
