@@ -257,7 +257,7 @@ start_tern() {
     local with
     for with in 1 0; do
         tern_config "$RUN_DIR/tern.toml" "$with"
-        # shellcheck disable=SC2046
+        # shellcheck disable=SC2046,SC2086
         NO_COLOR=1 ip netns exec "$RUN_NS" $(pin_res) ${RES_WRAP:-} "$TERN" serve --config "$RUN_DIR/tern.toml" \
             --log-level warn </dev/null >"$RUN_DIR/tern.out" 2>"$RES_LOG" &
         RES_PID=$!
@@ -306,7 +306,7 @@ server:
 remote-control:
   control-enable: no
 CONF
-    # shellcheck disable=SC2046
+    # shellcheck disable=SC2046,SC2086
     ip netns exec "$RUN_NS" $(pin_res) ${RES_WRAP:-} unbound -d -c "$RUN_DIR/unbound.conf" \
         </dev/null >"$RUN_DIR/unbound.out" 2>"$RES_LOG" &
     RES_PID=$!
