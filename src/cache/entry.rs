@@ -23,10 +23,11 @@ pub enum Rank {
 pub enum Data {
     /// One RRset.
     Positive(Vec<Record>),
-    /// RFC 2308 §5: the name does not exist (cached per name, for every type).
-    NxDomain { soa: Option<Record> },
+    /// RFC 2308 §5: the name does not exist (cached per name, for every type). The SOA is
+    /// boxed: a `Record` inline would make every entry, positive ones too, 250 bytes larger.
+    NxDomain { soa: Option<Box<Record>> },
     /// RFC 2308 §5: the name exists but has no data of this type.
-    NoData { soa: Option<Record> },
+    NoData { soa: Option<Box<Record>> },
     /// RFC 9520: resolution failed recently; answer SERVFAIL without trying again.
     Failure { reason: String },
 }
@@ -42,10 +43,10 @@ impl Data {
         match self {
             Data::Positive(records) => Data::Positive(records.iter().map(one).collect()),
             Data::NxDomain { soa } => Data::NxDomain {
-                soa: soa.as_ref().map(one),
+                soa: soa.as_deref().map(|r| Box::new(one(r))),
             },
             Data::NoData { soa } => Data::NoData {
-                soa: soa.as_ref().map(one),
+                soa: soa.as_deref().map(|r| Box::new(one(r))),
             },
             Data::Failure { reason } => Data::Failure {
                 reason: reason.clone(),

@@ -77,11 +77,14 @@ pub struct Cache {
 impl Cache {
     pub fn new(policy: CachePolicy) -> Cache {
         let shard_bytes = policy.max_bytes / SHARDS;
-        // Every entry costs at least its node, so no shard can hold more than this many
-        // whatever `max_entries` says; capping there keeps a large `max_entries` with a small
-        // `max_bytes` from preallocating a hash table bigger than the whole budget.
+        // Every entry costs at least its node and one record (negative answers without an SOA
+        // are never cached), so no shard can hold more than this many whatever `max_entries`
+        // says; capping there keeps a large `max_entries` with a small `max_bytes` from
+        // preallocating a hash table bigger than the whole budget.
+        let smallest =
+            size::alloc(size::NODE) + size::alloc(size_of::<hickory_proto::rr::Record>());
         let shard_entries = (policy.max_entries / SHARDS)
-            .min(shard_bytes / size::alloc(size::NODE))
+            .min(shard_bytes / smallest)
             .max(1);
         let shard_fixed_bytes = size_of::<Mutex<Shard>>()
             + size::table_bytes(shard_entries)

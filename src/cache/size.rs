@@ -66,8 +66,10 @@ fn data_heap(data: &Data) -> usize {
         Data::Positive(records) => {
             vec_heap(records) + records.iter().map(record_heap).sum::<usize>()
         }
-        // The SOA sits inline in the entry (`Option<Record>`); only its names' heap is extra.
-        Data::NxDomain { soa } | Data::NoData { soa } => soa.as_ref().map_or(0, record_heap),
+        // The SOA is boxed: its `Record` and its names' heap.
+        Data::NxDomain { soa } | Data::NoData { soa } => soa
+            .as_deref()
+            .map_or(0, |r| alloc(size_of::<Record>()) + record_heap(r)),
         Data::Failure { reason } => alloc(reason.capacity()),
     }
 }

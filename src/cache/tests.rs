@@ -114,7 +114,7 @@ fn nxdomain() -> Data {
         300,
     );
     Data::NxDomain {
-        soa: Some(Record::from_rdata(apex, 300, RData::SOA(soa))),
+        soa: Some(Box::new(Record::from_rdata(apex, 300, RData::SOA(soa)))),
     }
 }
 

@@ -224,7 +224,9 @@ pub fn classify(reply: &Message, zone: &Name, qname: &Name, qtype: RecordType) -
             authoritative: aa,
             learned: vec![Learn {
                 key: Key::name_only(qname),
-                data: Data::NxDomain { soa },
+                data: Data::NxDomain {
+                    soa: soa.map(Box::new),
+                },
                 rank,
             }],
         };
@@ -322,7 +324,9 @@ fn nodata(
         authoritative: aa,
         learned: vec![Learn {
             key: Key::new(qname, qtype),
-            data: Data::NoData { soa },
+            data: Data::NoData {
+                soa: soa.map(Box::new),
+            },
             rank,
         }],
     }

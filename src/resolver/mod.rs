@@ -383,14 +383,14 @@ impl Resolver {
                 // answer about them comes from the zone's own servers.
                 Data::Positive(_) if c.rank < Rank::NonAuthoritative => {}
                 Data::Positive(records) => return Some(Step::Answer(records)),
-                Data::NoData { soa } => return Some(Step::NoData(soa)),
+                Data::NoData { soa } => return Some(Step::NoData(soa.map(|s| *s))),
                 _ => {}
             }
         }
         if let Some(c) = get(&Key::name_only(name))
             && let Data::NxDomain { soa } = c.data
         {
-            return Some(Step::NxDomain(soa));
+            return Some(Step::NxDomain(soa.map(|s| *s)));
         }
         if qtype != RecordType::CNAME
             && let Some(c) = get(&Key::new(name, RecordType::CNAME))

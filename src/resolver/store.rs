@@ -30,7 +30,7 @@ impl Resolver {
         for Learn { key, data, rank } in learned {
             let mut ttl = match &data {
                 Data::Positive(records) => min_ttl(records),
-                Data::NxDomain { soa } | Data::NoData { soa } => negative_ttl(soa.as_ref()),
+                Data::NxDomain { soa } | Data::NoData { soa } => negative_ttl(soa.as_deref()),
                 Data::Failure { .. } => 0,
             };
             if key.rtype == Some(RecordType::NS)

@@ -129,7 +129,12 @@ fn child(run: &Run, inserts: usize) -> ExitCode {
         };
         let (key, data) = if i % 10 == 0 {
             let soa = Record::from_rdata(apex.clone(), 300, RData::SOA(soa.clone()));
-            (Key::name_only(&owner), Data::NxDomain { soa: Some(soa) })
+            (
+                Key::name_only(&owner),
+                Data::NxDomain {
+                    soa: Some(Box::new(soa)),
+                },
+            )
         } else {
             // A clone, like the records the resolver stores (`Data::Positive(set.clone())`):
             // a cloned name's heap buffer is sized exactly.
