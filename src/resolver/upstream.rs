@@ -151,7 +151,17 @@ async fn udp_exchange(
     let (sock, stamped, sent, sent_wall) = send_udp(q.server, bytes).map_err(net_err)?;
     let mut buf = vec![0u8; MAX_UDP_REPLY];
     loop {
-        sock.readable().await.map_err(net_err)?;
+        // An ICMP port unreachable shows as an error event, not as readability; on loopback it
+        // has often arrived before the socket was registered at all.
+        let ready = sock
+            .ready(Interest::READABLE | Interest::ERROR)
+            .await
+            .map_err(net_err)?;
+        if ready.is_error()
+            && let Some(e) = sock.take_error().map_err(net_err)?
+        {
+            return Err(net_err(e));
+        }
         let received = sock.try_io(Interest::READABLE, || recv_stamped(&sock, &mut buf));
         let (n, arrived) = match received {
             Ok(r) => r,
