@@ -116,6 +116,12 @@ fn parse_zone_arg(s: &str) -> Result<ZoneConfig, String> {
     })
 }
 
+/// mimalloc, not glibc's malloc: under a flood of cache misses glibc's heap fragmented between
+/// long-lived cache entries and per-query buffers until the resident size was eight times the
+/// cache bound (tests/bench/flood.sh).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter =

@@ -149,7 +149,6 @@ async fn udp_exchange(
     bytes: &[u8],
 ) -> Result<UpstreamReply, UpstreamError> {
     let (sock, stamped, sent, sent_wall) = send_udp(q.server, bytes).map_err(net_err)?;
-    let mut buf = vec![0u8; MAX_UDP_REPLY];
     loop {
         // An ICMP port unreachable shows as an error event, not as readability; on loopback it
         // has often arrived before the socket was registered at all.
@@ -162,14 +161,14 @@ async fn udp_exchange(
         {
             return Err(net_err(e));
         }
-        let received = sock.try_io(Interest::READABLE, || recv_stamped(&sock, &mut buf));
-        let (n, arrived) = match received {
+        let received = sock.try_io(Interest::READABLE, || recv_message(&sock));
+        let (parsed, arrived) = match received {
             Ok(r) => r,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
             Err(e) => return Err(net_err(e)),
         };
         // Anything that does not parse or match is a spoofing attempt or junk: keep waiting.
-        if let Ok(reply) = Message::from_vec(&buf[..n])
+        if let Some(reply) = parsed
             && reply_matches(&reply, id, &q.qname, q.qtype)
         {
             let waited = sent.elapsed();
@@ -222,6 +221,15 @@ fn send_udp(
     // A fresh socket's send buffer is empty; WouldBlock here is as good as a lost datagram.
     sock.send(bytes)?;
     Ok((UdpSocket::from_std(sock)?, stamped, sent, sent_wall))
+}
+
+/// One datagram, parsed if it parses, and the kernel's receive timestamp. The datagram is
+/// read into a buffer on the stack: a 4 KiB heap buffer per query in flight, freed in the
+/// order replies come, fragmented the heap enough to double the resident size under a flood.
+fn recv_message(sock: &UdpSocket) -> io::Result<(Option<Message>, Option<SystemTime>)> {
+    let mut buf = [0u8; MAX_UDP_REPLY];
+    let (n, arrived) = recv_stamped(sock, &mut buf)?;
+    Ok((Message::from_vec(&buf[..n]).ok(), arrived))
 }
 
 /// One datagram and the kernel's receive timestamp (`SO_TIMESTAMPNS`), if it gave one.
