@@ -149,7 +149,9 @@ impl Resolver {
             .collect();
         loop {
             let now = Instant::now();
-            if ex.pending.is_empty() || now >= ex.retransmit_at {
+            // Time for the next try: nothing on the wire and no timer running (a try whose
+            // send failed keeps its timer, like a lost one), or the newest try's time is up.
+            if (ex.pending.is_empty() && ex.newest.is_none()) || now >= ex.retransmit_at {
                 if let Some((i, _)) = ex.newest.take() {
                     self.lost(&ex, i, now);
                 }

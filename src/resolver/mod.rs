@@ -154,10 +154,10 @@ impl Resolver {
         }
     }
 
-    /// Resolves (`qname`, `qtype`). A fully cached answer returns at once; otherwise the walk
-    /// runs as its own task, shared by identical questions in flight. If it has not finished
-    /// within the stale-answer timeout and expired data is at hand, that data is returned
-    /// (RFC 8767 §5) while the walk goes on to refresh the cache.
+    /// Resolves (`qname`, `qtype`). A fully cached answer returns at once; otherwise a walk,
+    /// shared by identical questions in flight. If it has not finished within the stale-answer
+    /// timeout and expired data is at hand, that data is returned (RFC 8767 §5) while the walk
+    /// goes on in a task of its own to refresh the cache.
     pub async fn resolve(
         self: &Arc<Self>,
         qname: &Name,

@@ -82,9 +82,13 @@ async fn a_send_refused_by_a_local_firewall_is_retried_like_a_lost_datagram() {
     let big = ip("127.0.0.81");
     // An iptables DROP in OUTPUT makes sendto fail with EPERM: nothing about the server.
     net.lose_locally(big, &[true, true, false, false]);
+    let asked = Instant::now();
     let res = expect(&r, "small.big.test.", A, NoError).await;
     assert_eq!(lines(&res.answers), ["small.big.test. 3600 A 127.0.0.150"]);
     assert_eq!(net.count(big), 3, "two failed sends, then the answer");
+    // Each failed send waited out its timer (unmeasured server: 400 ms, then 800 ms), as a
+    // lost datagram would, rather than being resent in a tight loop.
+    assert_eq!(asked.elapsed(), Duration::from_millis(1200));
 }
 
 #[tokio::test(start_paused = true)]
