@@ -99,7 +99,7 @@ pub const CACHE_MAX_ENTRIES: Limit<usize> = Limit {
 /// entry (its node, records and names as allocated, allocator rounding included) plus the hash
 /// tables, which are allocated whole when the cache is made. Unbound bounds its caches the same
 /// way (msg-cache-size and rrset-cache-size, 4 MiB each by default, sized for small machines).
-/// 32 MiB holds about 44,000 one-record RRsets (some 700 bytes each, measured against RSS by
+/// 32 MiB holds about 65,000 one-record RRsets (some 490 bytes each, measured against RSS by
 /// `tests/bench/cache_memory.rs`), a small share of any machine that runs a resolver. The floor
 /// of 1 MiB leaves each of the 16 shards room for an RRset of some 200 records: an RRset larger
 /// than its shard's share is not cached at all, and at 64 KiB even the root's 13 NS records

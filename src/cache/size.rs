@@ -13,22 +13,23 @@ use hickory_proto::serialize::binary::BinEncodable;
 
 use super::entry::{Data, Entry, Key};
 
-/// glibc's malloc on 64-bit targets: a chunk is the request plus an 8-byte size header, rounded
-/// up to 16 bytes, and at least 32. Requests from 128 KiB up (the initial mmap threshold) get
-/// whole pages of their own, with a 16-byte header. tern runs on the system allocator; under
-/// jemalloc or mimalloc, whose size classes grow coarser with size (four per doubling), the
-/// estimate would run low by up to that rounding.
+/// mimalloc's size classes (the `tern` binary's allocator, chosen because glibc's heap
+/// fragmented under floods): up to 64 bytes, whole 8-byte words; above, four classes per
+/// doubling, so a request is rounded up by at most a quarter (a 272-byte `Record` takes 320).
+/// Under another allocator the estimate is off by that allocator's rounding instead.
 pub(super) const fn alloc(n: usize) -> usize {
-    const MMAP_THRESHOLD: usize = 128 << 10;
-    const PAGE: usize = 4096;
+    const WORD: usize = 8;
     if n == 0 {
-        0
-    } else if n >= MMAP_THRESHOLD {
-        (n + 16).div_ceil(PAGE) * PAGE
-    } else {
-        let chunk = (n + 8).div_ceil(16) * 16;
-        if chunk < 32 { 32 } else { chunk }
+        return 0;
     }
+    let words = n.div_ceil(WORD);
+    if words <= 8 {
+        return words * WORD;
+    }
+    // floor(log2(words - 1)) is at least 3 here, so the step is at least 2 words.
+    let log = (usize::BITS - 1 - (words - 1).leading_zeros()) as usize;
+    let step = 1 << (log - 2);
+    words.div_ceil(step) * step * WORD
 }
 
 /// `lru` 0.16 boxes every entry in a node of its own: the key, the value and the two pointers
@@ -175,13 +176,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn allocations_round_like_glibc() {
+    fn allocations_round_like_mimalloc() {
         assert_eq!(alloc(0), 0);
-        assert_eq!(alloc(1), 32);
-        assert_eq!(alloc(24), 32);
-        assert_eq!(alloc(25), 48);
-        assert_eq!(alloc(272), 288);
-        assert_eq!(alloc(200 << 10) % 4096, 0);
+        assert_eq!(alloc(1), 8);
+        assert_eq!(alloc(64), 64);
+        assert_eq!(alloc(65), 80);
+        assert_eq!(alloc(128), 128);
+        assert_eq!(alloc(129), 160);
+        assert_eq!(alloc(272), 320);
+        assert_eq!(alloc(4096), 4096);
+        assert_eq!(alloc(4097), 5120);
     }
 
     #[test]

@@ -13,6 +13,10 @@
 
 use std::process::{Command, ExitCode};
 
+/// The allocator the `tern` binary runs on, whose size classes the estimate models.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use hickory_proto::rr::rdata::{A, SOA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use tern::cache::{Cache, CachePolicy, Data, Key, Rank};
