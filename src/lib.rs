@@ -19,6 +19,7 @@ pub mod acl;
 pub mod authority;
 pub mod cache;
 pub mod config;
+pub mod discovery;
 pub mod ede;
 pub mod handler;
 pub mod lab;

@@ -12,9 +12,12 @@ use tokio::net::{TcpListener, UdpSocket};
 use tracing_subscriber::EnvFilter;
 
 use hickory_proto::rr::RecordType;
-use tern::authority::{Catalog, Zone, ZoneSource, load_catalog};
+use tern::authority::store::{ZoneFile, ZoneStore};
+use tern::authority::{Catalog, Zone};
 use tern::cache::Cache;
 use tern::config::{Config, ZoneConfig};
+use tern::discovery::health::HealthTable;
+use tern::discovery::registry::Registry;
 use tern::handler::{Handler, HandlerConfig, Recursion};
 use tern::lab::{self, LabFiles};
 use tern::metrics::Metrics;
@@ -113,6 +116,7 @@ fn parse_zone_arg(s: &str) -> Result<ZoneConfig, String> {
     Ok(ZoneConfig {
         origin: origin.to_string(),
         file: PathBuf::from(file),
+        balance: None,
     })
 }
 
@@ -176,11 +180,11 @@ fn zone_check(path: PathBuf, origin: Option<String>) -> Result<(), String> {
     Ok(())
 }
 
-fn zone_sources(zones: &[ZoneConfig]) -> Result<Vec<ZoneSource>, String> {
+fn zone_files(zones: &[ZoneConfig]) -> Result<Vec<ZoneFile>, String> {
     zones
         .iter()
         .map(|z| {
-            Ok(ZoneSource {
+            Ok(ZoneFile {
                 origin: parse_origin(&z.origin)?,
                 file: z.file.clone(),
             })
@@ -226,8 +230,10 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             .push(SocketAddr::from(([127, 0, 0, 1], 5300)));
     }
     let limits = config.server_limits().map_err(|e| e.to_string())?;
-    let sources = zone_sources(&config.zones)?;
-    let catalog = load_catalog(&sources).map_err(|e| e.to_string())?;
+    let store = ZoneStore::load(&zone_files(&config.zones)?).map_err(|e| e.to_string())?;
+    let catalog = store.catalog().map_err(|e| e.to_string())?;
+    let services = config.services().map_err(|e| e.to_string())?;
+    let zone_balance = config.zone_balance().map_err(|e| e.to_string())?;
     let (udp, tcp) = bind(&config.server.listen).await?;
     let metrics = Arc::new(Metrics::default());
     let mut handler = Handler::new(
@@ -260,9 +266,25 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     for addr in &config.server.listen {
         tracing::info!(%addr, "serving");
     }
+    // Every change to the zones (services, health, SIGHUP reloads) goes through the registry,
+    // which hands the handler each new catalog.
+    let registry = {
+        let handler = Arc::clone(&handler);
+        Registry::new(
+            store,
+            zone_balance,
+            HealthTable::new(),
+            Arc::clone(&metrics),
+            move |catalog| handler.set_catalog(catalog),
+        )
+    };
+    for service in services {
+        registry.register(service).map_err(|e| e.to_string())?;
+    }
     let (trigger, signal) = shutdown::channel();
-    let running = tokio::spawn(server.run(signal));
-    tokio::spawn(reload_on_sighup(handler, sources));
+    let running = tokio::spawn(server.run(signal.clone()));
+    tokio::spawn(Arc::clone(&registry).run(signal));
+    tokio::spawn(reload_on_sighup(registry));
     wait_for_signal().await;
     tracing::info!("shutting down");
     trigger.fire();
@@ -408,8 +430,9 @@ async fn resolve(args: ResolveArgs) -> Result<(), String> {
     }
 }
 
-/// SIGHUP reloads every zone file; a broken file is reported and the old zones stay in service.
-async fn reload_on_sighup(handler: Arc<Handler>, sources: Vec<ZoneSource>) {
+/// SIGHUP reloads every zone file (services keep their records); a broken file is reported
+/// and the zones in service stay as they were.
+async fn reload_on_sighup(registry: Arc<Registry>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -417,8 +440,8 @@ async fn reload_on_sighup(handler: Arc<Handler>, sources: Vec<ZoneSource>) {
             return;
         };
         while hup.recv().await.is_some() {
-            match handler.reload(&sources) {
-                Ok(()) => tracing::info!(zones = sources.len(), "zones reloaded"),
+            match registry.reload() {
+                Ok(()) => tracing::info!("zones reloaded"),
                 Err(e) => {
                     for line in e.to_string().lines() {
                         tracing::error!("{line}");
@@ -430,7 +453,7 @@ async fn reload_on_sighup(handler: Arc<Handler>, sources: Vec<ZoneSource>) {
     }
     #[cfg(not(unix))]
     {
-        let _ = (handler, sources);
+        let _ = registry;
     }
 }
 

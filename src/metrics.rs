@@ -21,6 +21,8 @@ pub struct Metrics {
     pub refused: AtomicU64,
     pub formerr: AtomicU64,
     pub dropped: AtomicU64,
+    /// Times a service had no healthy instance and answered with all of them.
+    pub services_failed_open: AtomicU64,
 }
 
 impl Metrics {
@@ -32,7 +34,7 @@ impl Metrics {
         counter.load(Ordering::Relaxed)
     }
 
-    fn rows(&self) -> [(&'static str, u64); 10] {
+    fn rows(&self) -> [(&'static str, u64); 11] {
         [
             ("queries", Self::get(&self.queries)),
             (
@@ -47,6 +49,10 @@ impl Metrics {
             ("refused", Self::get(&self.refused)),
             ("formerr", Self::get(&self.formerr)),
             ("dropped", Self::get(&self.dropped)),
+            (
+                "services_failed_open",
+                Self::get(&self.services_failed_open),
+            ),
         ]
     }
 }

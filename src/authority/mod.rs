@@ -3,11 +3,15 @@
 //! Pure data, no I/O on the query path: a [`Catalog`] holds immutable [`Zone`]s; reloading or
 //! updating builds a new catalog and swaps it in, so in-flight queries keep a consistent view.
 
+pub mod balance;
 pub mod lookup;
 pub mod reload;
+pub mod rules;
+pub mod store;
 pub mod zone;
 
 use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use hickory_proto::op::ResponseCode;
@@ -112,6 +116,39 @@ impl Catalog {
             return self.find(&name.base_name()).or(Some(zone));
         }
         Some(zone)
+    }
+
+    /// Orders each RRset of `answer`'s answer section by its zone's rules, for `client`. The
+    /// records are the answer's own copies: the zone's, shared by every query in flight, stay
+    /// as they are.
+    pub fn balance(&self, answer: &mut LocalAnswer, client: IpAddr) {
+        let records = &mut answer.answers;
+        let mut start = 0;
+        while start < records.len() {
+            let (name, rtype) = (records[start].name.clone(), records[start].record_type());
+            let len = records[start..]
+                .iter()
+                .take_while(|r| r.record_type() == rtype && r.name == name)
+                .count();
+            let end = start + len;
+            if len > 1
+                && let Some(zone) = self.find(&name)
+                && let Some((policy, members)) = zone.balance().for_name(&name)
+            {
+                let turn = zone.turns().next(&name, rtype);
+                let member =
+                    |r: &Record| members.map_or_else(balance::Member::default, |m| m.member(r));
+                balance::order(
+                    policy,
+                    &mut records[start..end],
+                    turn,
+                    client,
+                    &member,
+                    &mut rand::rng(),
+                );
+            }
+            start = end;
+        }
     }
 
     /// Answers from local zones, following aliases between them. `None` when no served zone

@@ -4,9 +4,11 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
+use super::rules::{BalanceRules, Turns};
 use crate::rr::label_count;
 use crate::zonefile::{Located, Location, ZoneError, ZoneErrors, parse_zone_file, parse_zone_text};
 
@@ -56,6 +58,9 @@ pub struct Zone {
     nodes: HashMap<LowerName, Node>,
     soa: Record,
     record_count: usize,
+    /// How answers from the zone are ordered; the counters of round robin.
+    balance: Arc<BalanceRules>,
+    turns: Arc<Turns>,
 }
 
 impl Zone {
@@ -269,11 +274,28 @@ impl Zone {
             nodes,
             soa: soa.record.clone(),
             record_count,
+            balance: Arc::default(),
+            turns: Arc::default(),
         })
     }
 
     pub fn origin(&self) -> &Name {
         &self.origin
+    }
+
+    /// The zone with these ordering rules (and fresh round-robin counters).
+    pub fn with_balance(mut self, rules: BalanceRules) -> Zone {
+        self.balance = Arc::new(rules);
+        self.turns = Arc::default();
+        self
+    }
+
+    pub fn balance(&self) -> &BalanceRules {
+        &self.balance
+    }
+
+    pub fn turns(&self) -> &Turns {
+        &self.turns
     }
 
     /// Number of records in the zone (as written, duplicates removed).

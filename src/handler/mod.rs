@@ -211,8 +211,9 @@ impl Handler {
         let catalog = self.catalog();
         let qname = req.query.name();
         let qtype = req.query.query_type();
-        if let Some(local) = catalog.answer(qname, qtype) {
+        if let Some(mut local) = catalog.answer(qname, qtype) {
             Metrics::inc(&self.metrics.authoritative_answers);
+            catalog.balance(&mut local, req.src.ip());
             let mut m = response::reply_to(req, payload);
             m.metadata.recursion_available = recursion.is_some();
             m.metadata.authoritative = local.authoritative;

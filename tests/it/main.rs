@@ -4,6 +4,7 @@
 mod authority;
 mod cli;
 mod dig_interop;
+mod discovery;
 mod local_recursion;
 mod nonrecursive;
 mod nsd_diff;

@@ -1,0 +1,310 @@
+//! The running side of discovery: the services registered, their health checks, and the one
+//! writer that turns them into zone data. Every change (a service added or removed, an
+//! instance going up or down, a zone file reloaded) goes through the zone store and ends in a
+//! new catalog handed to `publish`; the handler never learns where a record came from.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use hickory_proto::rr::{LowerName, Name, RData, Record};
+use tokio::task::JoinSet;
+use tracing::{info, warn};
+
+use super::health::{CheckSpec, HealthTable, run_checks};
+use super::service::{Instance, Service, ServiceError};
+use crate::authority::Catalog;
+use crate::authority::balance::{Member, Policy};
+use crate::authority::rules::{BalanceRules, Members, Rule};
+use crate::authority::store::{Owned, StoreError, ZoneStore};
+use crate::metrics::Metrics;
+use crate::server::Shutdown;
+
+/// A service as registered: its definition, how its answers are ordered, and how each
+/// instance (by name) is checked.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub service: Service,
+    pub balance: Option<Policy>,
+    pub checks: HashMap<String, CheckSpec>,
+}
+
+/// Why a registration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("{0}")]
+    Service(#[from] ServiceError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("service {0} is not registered")]
+    NoSuchService(Name),
+    #[error("instance {instance} of service {service} is not registered")]
+    NoSuchInstance { service: Name, instance: String },
+}
+
+type Publish = Box<dyn Fn(Catalog) + Send + Sync>;
+
+/// Services, their health, and the zone store they write to.
+pub struct Registry {
+    store: Mutex<ZoneStore>,
+    services: Mutex<Vec<Registration>>,
+    zone_balance: HashMap<LowerName, Policy>,
+    health: Arc<HealthTable>,
+    metrics: Arc<Metrics>,
+    publish: Publish,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Plain data; a panic elsewhere leaves nothing half-written that matters.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The id an instance has in the health table.
+pub fn instance_id(service: &Service, instance: &Instance) -> String {
+    service.instance_name(instance).to_ascii()
+}
+
+impl Registry {
+    /// A registry over `store`; `zone_balance` is each zone's default ordering (`[[zone]]
+    /// balance`), and `publish` receives every new catalog.
+    pub fn new(
+        store: ZoneStore,
+        zone_balance: HashMap<LowerName, Policy>,
+        health: Arc<HealthTable>,
+        metrics: Arc<Metrics>,
+        publish: impl Fn(Catalog) + Send + Sync + 'static,
+    ) -> Arc<Registry> {
+        Arc::new(Registry {
+            store: Mutex::new(store),
+            services: Mutex::new(Vec::new()),
+            zone_balance,
+            health,
+            metrics,
+            publish: Box::new(publish),
+        })
+    }
+
+    pub fn health(&self) -> &Arc<HealthTable> {
+        &self.health
+    }
+
+    /// Adds (or replaces, by name and zone) a service and publishes its records.
+    pub fn register(&self, registration: Registration) -> Result<(), RegistryError> {
+        registration.service.validate()?;
+        let mut services = lock(&self.services);
+        let host = registration.service.host();
+        let mut next = services.clone();
+        next.retain(|r| r.service.host() != host);
+        next.push(registration);
+        self.write(&next)?;
+        *services = next;
+        Ok(())
+    }
+
+    /// Removes a service and its records.
+    pub fn deregister(&self, host: &Name) -> Result<(), RegistryError> {
+        let mut services = lock(&self.services);
+        let Some(gone) = services.iter().find(|r| r.service.host() == *host).cloned() else {
+            return Err(RegistryError::NoSuchService(host.clone()));
+        };
+        let mut store = lock(&self.store);
+        store.set_owned(&gone.service.zone, &gone.service.source(), Owned::default())?;
+        for i in &gone.service.instances {
+            self.health.remove(&instance_id(&gone.service, i));
+        }
+        services.retain(|r| r.service.host() != *host);
+        self.publish_locked(&store, &services)?;
+        Ok(())
+    }
+
+    /// Marks an instance healthy or not by hand, as an operator or a test would.
+    pub fn set_healthy(
+        &self,
+        host: &Name,
+        instance: &str,
+        healthy: bool,
+    ) -> Result<(), RegistryError> {
+        let id = {
+            let services = lock(&self.services);
+            let reg = services
+                .iter()
+                .find(|r| r.service.host() == *host)
+                .ok_or_else(|| RegistryError::NoSuchService(host.clone()))?;
+            let i = reg
+                .service
+                .instances
+                .iter()
+                .find(|i| i.name.eq_ignore_ascii_case(instance))
+                .ok_or_else(|| RegistryError::NoSuchInstance {
+                    service: host.clone(),
+                    instance: instance.to_string(),
+                })?;
+            instance_id(&reg.service, i)
+        };
+        self.health.set_healthy(&id, healthy);
+        self.refresh()
+    }
+
+    /// Every registered service.
+    pub fn services(&self) -> Vec<Registration> {
+        lock(&self.services).clone()
+    }
+
+    /// Re-reads the zone files, keeping every service's records (SIGHUP). All or nothing.
+    pub fn reload(&self) -> Result<(), RegistryError> {
+        let services = lock(&self.services);
+        let mut store = lock(&self.store);
+        let mut next = store.clone();
+        next.reload().map_err(StoreError::from)?;
+        self.publish_locked(&next, &services)?;
+        *store = next;
+        Ok(())
+    }
+
+    /// Rewrites every service's records from the current health and publishes.
+    pub fn refresh(&self) -> Result<(), RegistryError> {
+        let services = lock(&self.services);
+        self.write(&services)
+    }
+
+    fn write(&self, services: &[Registration]) -> Result<(), RegistryError> {
+        let mut store = lock(&self.store);
+        let mut next = store.clone();
+        for reg in services {
+            let s = &reg.service;
+            let (owned, failed_open) = s.records(&|i| self.health.is_healthy(&instance_id(s, i)));
+            if failed_open {
+                Metrics::inc(&self.metrics.services_failed_open);
+                warn!(service = %s.host(), instances = s.instances.len(), "every instance fails its check: answering with all of them (fail open)");
+            }
+            next.set_owned(&s.zone, &s.source(), owned)?;
+        }
+        self.publish_locked(&next, services)?;
+        *store = next;
+        Ok(())
+    }
+
+    /// Sets each zone's ordering rules and publishes the store's catalog.
+    fn publish_locked(
+        &self,
+        store: &ZoneStore,
+        services: &[Registration],
+    ) -> Result<(), RegistryError> {
+        let mut store = store.clone();
+        let zones: Vec<Name> = store.files().map(|f| f.origin.clone()).collect();
+        for zone in zones {
+            let default = self.zone_balance.get(&LowerName::new(&zone)).copied();
+            let rules = services
+                .iter()
+                .filter(|r| r.service.zone == zone)
+                .filter_map(|r| {
+                    let policy = r.balance.or(default)?;
+                    Some(Rule {
+                        names: vec![
+                            LowerName::new(&r.service.host()),
+                            LowerName::new(&r.service.srv_name()),
+                        ],
+                        policy,
+                        members: Some(Arc::new(ServiceMembers::new(&r.service, &self.health))
+                            as Arc<dyn Members>),
+                    })
+                })
+                .collect();
+            store.set_balance(&zone, BalanceRules { default, rules })?;
+        }
+        let catalog = store.catalog().map_err(StoreError::from)?;
+        (self.publish)(catalog);
+        Ok(())
+    }
+
+    /// Runs every configured health check, and rewrites the zones whenever an instance goes up
+    /// or down, until `shutdown`.
+    pub async fn run(self: Arc<Self>, mut shutdown: Shutdown) {
+        let mut checks = JoinSet::new();
+        for reg in self.services() {
+            for i in &reg.service.instances {
+                let Some(spec) = reg.checks.get(&i.name) else {
+                    continue;
+                };
+                let (table, id, spec) = (
+                    Arc::clone(&self.health),
+                    instance_id(&reg.service, i),
+                    spec.clone(),
+                );
+                let mut stop = shutdown.clone();
+                checks.spawn(async move {
+                    if let Err(e) =
+                        run_checks(table, id.clone(), spec, async move { stop.recv().await }).await
+                    {
+                        warn!(instance = %id, error = %e, "health check not started");
+                    }
+                });
+            }
+        }
+        let mut changes = self.health.subscribe();
+        loop {
+            tokio::select! {
+                _ = shutdown.recv() => break,
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    if let Err(e) = self.refresh() {
+                        warn!(error = %e, "service records not rewritten");
+                    } else {
+                        info!(version = *changes.borrow(), "service records rewritten after a health change");
+                    }
+                }
+            }
+        }
+        while checks.join_next().await.is_some() {}
+    }
+}
+
+/// A service's members for the balancer: configured weights, and RTTs from the health table.
+#[derive(Debug)]
+struct ServiceMembers {
+    by_address: HashMap<IpAddr, (u32, String)>,
+    by_target: HashMap<LowerName, (u32, String)>,
+    health: Arc<HealthTable>,
+}
+
+impl ServiceMembers {
+    fn new(service: &Service, health: &Arc<HealthTable>) -> ServiceMembers {
+        let mut by_address = HashMap::new();
+        let mut by_target = HashMap::new();
+        for i in &service.instances {
+            let id = instance_id(service, i);
+            by_address
+                .entry(i.address)
+                .or_insert((u32::from(i.weight), id.clone()));
+            by_target.insert(
+                LowerName::new(&service.instance_name(i)),
+                (u32::from(i.weight), id),
+            );
+        }
+        ServiceMembers {
+            by_address,
+            by_target,
+            health: Arc::clone(health),
+        }
+    }
+}
+
+impl Members for ServiceMembers {
+    fn member(&self, record: &Record) -> Member {
+        let found = match &record.data {
+            RData::A(a) => self.by_address.get(&IpAddr::V4(a.0)),
+            RData::AAAA(a) => self.by_address.get(&IpAddr::V6(a.0)),
+            RData::SRV(srv) => self.by_target.get(&LowerName::new(&srv.target)),
+            _ => None,
+        };
+        match found {
+            Some((weight, id)) => Member {
+                weight: *weight,
+                rtt: self.health.get(id).and_then(|h| h.rtt),
+            },
+            None => Member::default(),
+        }
+    }
+}

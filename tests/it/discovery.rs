@@ -1,0 +1,491 @@
+//! Service discovery over real sockets: a tern serving `cluster.test.` with services whose
+//! instances are small TCP and HTTP listeners on loopback, health-checked for real. A killed
+//! node leaves the answers within the check interval and comes back when revived; each
+//! balancing policy's order is checked over a thousand queries or more.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::Message;
+use hickory_proto::rr::{RData, RecordType};
+use tern::authority::balance::Policy;
+use tern::authority::store::{ZoneFile, ZoneStore};
+use tern::discovery::health::{Check, CheckSpec, HealthTable, HttpCheck};
+use tern::discovery::registry::{Registration, Registry};
+use tern::discovery::service::{Instance, Protocol, Service};
+use tern::handler::{Handler, HandlerConfig};
+use tern::metrics::Metrics;
+use tern::server::{ShutdownTrigger, shutdown};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
+
+use crate::support::{TestServer, addr, name, query, start_with_handler, udp};
+
+const ZONE: &str =
+    "$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 86400 300\n@ NS ns1\nns1 A 127.0.0.1\n";
+
+/// A tern serving `cluster.test.` on `127.N.0.1`, with `services` registered and checked.
+struct Cluster {
+    server: TestServer,
+    registry: Arc<Registry>,
+    metrics: Arc<Metrics>,
+    _checks: ShutdownTrigger,
+    _dir: TempDir,
+}
+
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn cluster(n: u8, services: Vec<Registration>) -> Cluster {
+    let dir = std::env::temp_dir().join(format!("tern-discovery-{n}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("cluster.test.zone");
+    std::fs::write(&file, ZONE).expect("zone file");
+    let store = ZoneStore::load(&[ZoneFile {
+        origin: name("cluster.test."),
+        file,
+    }])
+    .expect("zone loads");
+    let metrics = Arc::new(Metrics::default());
+    let handler = Arc::new(Handler::new(
+        store.catalog().expect("builds"),
+        HandlerConfig::default(),
+        Arc::clone(&metrics),
+    ));
+    let registry = {
+        let handler = Arc::clone(&handler);
+        Registry::new(
+            store,
+            HashMap::new(),
+            HealthTable::new(),
+            Arc::clone(&metrics),
+            move |c| handler.set_catalog(c),
+        )
+    };
+    for s in services {
+        registry.register(s).expect("valid service");
+    }
+    let server = start_with_handler(SocketAddr::new(addr(n, 1), 0), handler).await;
+    let (trigger, signal) = shutdown::channel();
+    tokio::spawn(Arc::clone(&registry).run(signal));
+    Cluster {
+        server,
+        registry,
+        metrics,
+        _checks: trigger,
+        _dir: TempDir(dir),
+    }
+}
+
+fn instance(name: &str, address: IpAddr, port: u16, weight: u16, priority: u16) -> Instance {
+    Instance {
+        name: name.to_string(),
+        address,
+        port,
+        weight,
+        priority,
+    }
+}
+
+fn service(name: &str, instances: Vec<Instance>) -> Service {
+    Service {
+        zone: crate::support::name("cluster.test."),
+        name: name.to_string(),
+        protocol: Protocol::Tcp,
+        ttl: 5,
+        instances,
+    }
+}
+
+fn fast_check(check: Check) -> CheckSpec {
+    CheckSpec {
+        check,
+        interval: Duration::from_millis(100),
+        timeout: Duration::from_millis(100),
+        rise: 2,
+        fall: 2,
+    }
+}
+
+/// The A records of `qname`, in answer order.
+async fn addresses(server: SocketAddr, qname: &str) -> Vec<IpAddr> {
+    let m = udp(server, &query(qname, RecordType::A, false, Some(1232))).await;
+    m.answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::A(a) => Some(IpAddr::V4(a.0)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The SRV answer for `_web._tcp.cluster.test.`: (priority, target) in answer order.
+async fn srv_order(server: SocketAddr) -> Vec<(u16, String)> {
+    let q = query(
+        "_web._tcp.cluster.test.",
+        RecordType::SRV,
+        false,
+        Some(1232),
+    );
+    udp(server, &q)
+        .await
+        .answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::SRV(s) => Some((s.priority, s.target.to_ascii())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Polls until `want` holds for the answer, or fails after `within`; returns how long it took.
+async fn until<F: Fn(&[IpAddr]) -> bool>(
+    server: SocketAddr,
+    qname: &str,
+    within: Duration,
+    want: F,
+) -> Duration {
+    let started = Instant::now();
+    loop {
+        let got = addresses(server, qname).await;
+        if want(&got) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < within,
+            "{qname}: still {got:?} after {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_killed_node_leaves_the_answers_within_the_check_interval_and_returns_when_revived() {
+    let n = 210;
+    let nodes: Vec<SocketAddr> = (11..=13)
+        .map(|h| SocketAddr::new(addr(n, h), 8080))
+        .collect();
+    let mut listeners: Vec<Option<TcpListener>> = Vec::new();
+    for node in &nodes {
+        listeners.push(Some(TcpListener::bind(node).await.expect("node listens")));
+    }
+    let instances: Vec<Instance> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, a)| instance(&format!("web-{}", i + 1), a.ip(), 8080, 1, 0))
+        .collect();
+    let checks = instances
+        .iter()
+        .zip(&nodes)
+        .map(|(i, a)| (i.name.clone(), fast_check(Check::Tcp(*a))))
+        .collect();
+    let c = cluster(
+        n,
+        vec![Registration {
+            service: service("web", instances),
+            balance: None,
+            checks,
+        }],
+    )
+    .await;
+    let all: Vec<IpAddr> = nodes.iter().map(|a| a.ip()).collect();
+    let mut first = addresses(c.server.addr, "web.cluster.test.").await;
+    first.sort();
+    assert_eq!(first, all, "every node at first");
+
+    // Kill web-2: it leaves A and SRV within interval × fall (200 ms), plus scheduling slack.
+    listeners[1] = None;
+    let took = until(
+        c.server.addr,
+        "web.cluster.test.",
+        Duration::from_secs(3),
+        |a| !a.contains(&nodes[1].ip()),
+    )
+    .await;
+    assert!(took < Duration::from_millis(900), "left after {took:?}");
+    let targets: Vec<String> = srv_order(c.server.addr)
+        .await
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
+    assert_eq!(targets.len(), 2, "{targets:?}");
+    assert!(
+        !targets.iter().any(|t| t.starts_with("web-2.")),
+        "{targets:?}"
+    );
+    // Its own name still resolves: an operator can reach the failing node.
+    assert_eq!(
+        addresses(c.server.addr, "web-2.web.cluster.test.").await,
+        [nodes[1].ip()]
+    );
+
+    // Revive it: back after rise passes.
+    listeners[1] = Some(
+        TcpListener::bind(nodes[1])
+            .await
+            .expect("node listens again"),
+    );
+    let took = until(
+        c.server.addr,
+        "web.cluster.test.",
+        Duration::from_secs(3),
+        |a| a.contains(&nodes[1].ip()),
+    )
+    .await;
+    assert!(took < Duration::from_millis(900), "returned after {took:?}");
+
+    // Every node down: the service fails open, and says so in the counters.
+    for l in &mut listeners {
+        *l = None;
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let mut open = addresses(c.server.addr, "web.cluster.test.").await;
+    open.sort();
+    assert_eq!(open, all, "fail open: every node rather than none");
+    assert!(Metrics::get(&c.metrics.services_failed_open) > 0);
+    let _ = &c.registry;
+}
+
+/// A service of `weights.len()` instances on `127.N.0.(11+i)` without checks.
+async fn unchecked(n: u8, policy: Policy, weights: &[u16]) -> Cluster {
+    let instances = weights
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            instance(
+                &format!("web-{}", i + 1),
+                addr(n, 11 + i as u8),
+                8080,
+                *w,
+                0,
+            )
+        })
+        .collect();
+    cluster(
+        n,
+        vec![Registration {
+            service: service("web", instances),
+            balance: Some(policy),
+            checks: HashMap::new(),
+        }],
+    )
+    .await
+}
+
+/// How often each address came first over `rounds` queries.
+async fn first_places(server: SocketAddr, rounds: usize) -> HashMap<IpAddr, usize> {
+    let mut firsts = HashMap::new();
+    for _ in 0..rounds {
+        let a = addresses(server, "web.cluster.test.").await;
+        *firsts.entry(a[0]).or_insert(0) += 1;
+    }
+    firsts
+}
+
+/// Pearson's χ² of `observed` against `expected` counts.
+fn chi_square(observed: &[usize], expected: &[f64]) -> f64 {
+    observed
+        .iter()
+        .zip(expected)
+        .map(|(o, e)| (*o as f64 - e).powi(2) / e)
+        .sum()
+}
+
+#[tokio::test]
+async fn round_robin_rotates_the_order_on_every_answer() {
+    let n = 211;
+    let c = unchecked(n, Policy::RoundRobin, &[1, 1, 1]).await;
+    let mut previous = addresses(c.server.addr, "web.cluster.test.").await;
+    for _ in 0..1200 {
+        let next = addresses(c.server.addr, "web.cluster.test.").await;
+        let mut rotated = previous.clone();
+        rotated.rotate_left(1);
+        assert_eq!(
+            next, rotated,
+            "each answer is the previous one rotated by one"
+        );
+        previous = next;
+    }
+}
+
+#[tokio::test]
+async fn weighted_puts_a_weight_3_instance_first_three_times_as_often() {
+    let n = 212;
+    let c = unchecked(n, Policy::Weighted, &[3, 1, 1]).await;
+    let rounds = 2000;
+    let firsts = first_places(c.server.addr, rounds).await;
+    let observed: Vec<usize> = (11..=13)
+        .map(|h| firsts.get(&addr(n, h)).copied().unwrap_or(0))
+        .collect();
+    let expected: Vec<f64> = [3.0, 1.0, 1.0]
+        .iter()
+        .map(|w| w / 5.0 * rounds as f64)
+        .collect();
+    // 2 degrees of freedom: χ² > 13.8 has probability 0.001.
+    let chi = chi_square(&observed, &expected);
+    assert!(chi < 13.8, "first places {observed:?}, χ² = {chi:.1}");
+}
+
+#[tokio::test]
+async fn weighted_srv_follows_priority_then_rfc_2782_weights() {
+    let n = 213;
+    let instances = vec![
+        instance("a", addr(n, 11), 8080, 30, 10),
+        instance("b", addr(n, 12), 8080, 10, 10),
+        instance("c", addr(n, 13), 8080, 50, 20),
+    ];
+    let c = cluster(
+        n,
+        vec![Registration {
+            service: service("web", instances),
+            balance: Some(Policy::Weighted),
+            checks: HashMap::new(),
+        }],
+    )
+    .await;
+    let mut a_first = 0;
+    let rounds = 1500;
+    for _ in 0..rounds {
+        let order = srv_order(c.server.addr).await;
+        assert_eq!(order.len(), 3);
+        assert!(
+            order.windows(2).all(|w| w[0].0 <= w[1].0),
+            "priority order: {order:?}"
+        );
+        if order[0].1.starts_with("a.") {
+            a_first += 1;
+        }
+    }
+    // Within priority 10, a (weight 30) leads b (weight 10) three times in four.
+    let chi = chi_square(
+        &[a_first, rounds - a_first],
+        &[0.75 * rounds as f64, 0.25 * rounds as f64],
+    );
+    assert!(
+        chi < 10.8,
+        "a first {a_first} of {rounds}, χ² = {chi:.1} (1 d.o.f., p = 0.001)"
+    );
+}
+
+/// Queries `web.cluster.test. A` from `client` (a loopback address of its own).
+async fn first_from(server: SocketAddr, client: IpAddr) -> IpAddr {
+    let sock = UdpSocket::bind(SocketAddr::new(client, 0))
+        .await
+        .expect("client bind");
+    let q = query("web.cluster.test.", RecordType::A, false, Some(1232));
+    sock.send_to(&q.to_vec().expect("encode"), server)
+        .await
+        .expect("send");
+    let mut buf = vec![0u8; 4096];
+    let (len, _) = tokio::time::timeout(Duration::from_secs(2), sock.recv_from(&mut buf))
+        .await
+        .expect("reply in time")
+        .expect("recv");
+    let m = Message::from_vec(&buf[..len]).expect("parses");
+    match &m.answers[0].data {
+        RData::A(a) => IpAddr::V4(a.0),
+        other => panic!("not an address: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn client_hash_gives_a_client_the_same_first_answer_and_spreads_clients() {
+    let n = 214;
+    let c = unchecked(n, Policy::ClientHash, &[1, 1, 1, 1]).await;
+    let clients: Vec<IpAddr> = (0..1000u32)
+        .map(|i| IpAddr::from([127, n, 100 + (i / 250) as u8, (i % 250) as u8 + 1]))
+        .collect();
+    let mut counts: HashMap<IpAddr, usize> = HashMap::new();
+    for client in &clients {
+        let first = first_from(c.server.addr, *client).await;
+        assert_eq!(
+            first_from(c.server.addr, *client).await,
+            first,
+            "{client} asks again, gets the same"
+        );
+        *counts.entry(first).or_insert(0) += 1;
+    }
+    let observed: Vec<usize> = (11..=14)
+        .map(|h| counts.get(&addr(n, h)).copied().unwrap_or(0))
+        .collect();
+    // 3 degrees of freedom: χ² > 16.3 has probability 0.001.
+    let chi = chi_square(&observed, &[250.0; 4]);
+    assert!(
+        chi < 16.3,
+        "clients per first answer {observed:?}, χ² = {chi:.1}"
+    );
+}
+
+/// An HTTP health endpoint that answers 200 after `delay`.
+async fn slow_http(at: SocketAddr, delay: Duration) -> tokio::task::JoinHandle<()> {
+    let listener = TcpListener::bind(at).await.expect("http listens");
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 512];
+                let _ = conn.read(&mut buf).await;
+                tokio::time::sleep(delay).await;
+                let _ = conn
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                    .await;
+            });
+        }
+    })
+}
+
+#[tokio::test]
+async fn lowest_latency_orders_by_the_checks_rtt() {
+    let n = 215;
+    let delays = [60u64, 5, 30];
+    let mut servers = Vec::new();
+    let mut instances = Vec::new();
+    let mut checks = HashMap::new();
+    for (i, d) in delays.iter().enumerate() {
+        let at = SocketAddr::new(addr(n, 11 + i as u8), 8080);
+        servers.push(slow_http(at, Duration::from_millis(*d)).await);
+        let name = format!("web-{}", i + 1);
+        instances.push(instance(&name, at.ip(), 8080, 1, 0));
+        let url: HttpCheck = format!("http://{at}/health").parse().expect("url");
+        checks.insert(
+            name,
+            CheckSpec {
+                check: Check::Http(url),
+                interval: Duration::from_millis(100),
+                timeout: Duration::from_millis(100),
+                rise: 2,
+                fall: 2,
+            },
+        );
+    }
+    let c = cluster(
+        n,
+        vec![Registration {
+            service: service("web", instances),
+            balance: Some(Policy::LowestLatency),
+            checks,
+        }],
+    )
+    .await;
+    let want = vec![addr(n, 12), addr(n, 13), addr(n, 11)];
+    // The RTTs need a few checks to be measured and smoothed.
+    until(
+        c.server.addr,
+        "web.cluster.test.",
+        Duration::from_secs(5),
+        |a| a == want.as_slice(),
+    )
+    .await;
+    for _ in 0..1000 {
+        assert_eq!(addresses(c.server.addr, "web.cluster.test.").await, want);
+    }
+    for s in servers {
+        s.abort();
+    }
+}
