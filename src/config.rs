@@ -471,5 +471,48 @@ mod tests {
         c.acl().expect("allow list parses");
         c.snoop_acl().expect("snoop list parses");
         assert!(c.zones[0].file.ends_with("zones/cluster.test.zone"));
+        let services = c.services().expect("services are valid");
+        assert_eq!(services[0].service.instances.len(), 2);
+        assert_eq!(services[0].checks.len(), 2);
+    }
+
+    #[test]
+    fn bad_services_are_refused_with_a_reason() {
+        let base = "[[zone]]\norigin = \"c.test.\"\nfile = \"c.zone\"\n[[service]]\nzone = \"c.test.\"\nname = \"web\"\n";
+        let with = |extra: &str| {
+            Config::from_toml(&format!("{base}{extra}"))
+                .expect("valid toml")
+                .services()
+                .map(|s| s.len())
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(with(""), Ok(1));
+        assert!(
+            with("balance = \"fastest\"\n")
+                .unwrap_err()
+                .contains("fastest")
+        );
+        assert!(with("protocol = \"sctp\"\n").unwrap_err().contains("sctp"));
+        let inst = "[[service.instance]]\nname = \"w1\"\naddress = \"127.0.0.1\"\nport = 80\n";
+        assert!(
+            with(&format!("{inst}check = {{ tcp = \"nowhere\" }}\n"))
+                .unwrap_err()
+                .contains("nowhere")
+        );
+        assert!(
+            with(&format!("{inst}check = {{}}\n"))
+                .unwrap_err()
+                .contains("exactly one")
+        );
+        assert!(
+            with(&format!("{inst}{inst}"))
+                .unwrap_err()
+                .contains("twice")
+        );
+        let elsewhere = Config::from_toml("[[service]]\nzone = \"x.test.\"\nname = \"web\"\n")
+            .expect("valid toml")
+            .services()
+            .expect_err("zone not served");
+        assert!(elsewhere.to_string().contains("not served"), "{elsewhere}");
     }
 }
