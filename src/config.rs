@@ -23,7 +23,7 @@ use crate::limits::{
     MAX_UPSTREAM_QUERIES, RESOLVE_TIMEOUT_MS, SERVE_STALE_SECS, STALE_ANSWER_TIMEOUT_MS,
     TCP_IDLE_TIMEOUT_MS, TCP_MAX_CONNECTIONS, TCP_PIPELINE_DEPTH, UDP_MAX_IN_FLIGHT, UDP_RCVBUF,
 };
-use crate::resolver::{Limits, ResolverConfig};
+use crate::resolver::{Limits, ResolverConfig, Stub};
 
 /// Why a configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +60,17 @@ pub struct Config {
     /// Services registered in served zones (discovery).
     #[serde(default, rename = "service")]
     pub services: Vec<ServiceConfig>,
+    /// Zones the resolver asks of fixed servers (discovery servers it does not host).
+    #[serde(default, rename = "stub")]
+    pub stubs: Vec<StubConfig>,
+}
+
+/// A stub zone: `zone = "cluster.test."`, `servers = ["127.0.0.1:5353", ...]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct StubConfig {
+    pub zone: String,
+    pub servers: Vec<SocketAddr>,
 }
 
 /// Recursive service.
@@ -288,6 +299,19 @@ impl Config {
                     .map_err(e)?,
             ),
             trace: None,
+            stubs: self
+                .stubs
+                .iter()
+                .map(|s| {
+                    if s.servers.is_empty() {
+                        return Err(ConfigError::Invalid(format!("stub {}: no servers", s.zone)));
+                    }
+                    Ok(Stub {
+                        zone: parse_name(&s.zone)?,
+                        servers: s.servers.clone(),
+                    })
+                })
+                .collect::<Result<_, _>>()?,
         })
     }
 
@@ -509,6 +533,15 @@ mod tests {
                 .unwrap_err()
                 .contains("twice")
         );
+        let stub =
+            Config::from_toml("[[stub]]\nzone = \"c.test.\"\nservers = [\"127.0.0.9:5353\"]\n")
+                .expect("valid toml")
+                .resolver_config()
+                .expect("valid stub");
+        assert_eq!(stub.stubs[0].servers[0].port(), 5353);
+        let empty =
+            Config::from_toml("[[stub]]\nzone = \"c.test.\"\nservers = []\n").expect("valid toml");
+        assert!(empty.resolver_config().is_err(), "a stub needs servers");
         let elsewhere = Config::from_toml("[[service]]\nzone = \"x.test.\"\nname = \"web\"\n")
             .expect("valid toml")
             .services()

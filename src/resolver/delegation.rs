@@ -20,6 +20,8 @@ pub struct NameServer {
     pub name: Name,
     /// Known addresses; empty for a glueless server not yet looked up.
     pub addrs: Vec<IpAddr>,
+    /// The port it listens on, when not the usual one (a stub zone's servers).
+    pub port: Option<u16>,
 }
 
 /// The servers for one zone.
@@ -46,7 +48,11 @@ impl Resolver {
             .into_iter()
             .map(|name| {
                 let addrs = self.cached_addresses(&name, now);
-                NameServer { name, addrs }
+                NameServer {
+                    name,
+                    addrs,
+                    port: None,
+                }
             })
             .collect();
         ServerSet {
@@ -85,15 +91,39 @@ impl Resolver {
     }
 
     /// The servers to start a walk for `name` at: the deepest cut the cache knows, else the
-    /// root's.
+    /// root's. A stub zone containing `name` takes the place of the hierarchy above it: only
+    /// cuts below the stub's apex (its servers' own referrals) are deeper.
     pub(super) async fn closest_servers(
         &self,
         name: &Name,
         budget: &mut Budget,
     ) -> Result<ServerSet, ResolveError> {
-        match self.cached_cut(name, Instant::now()) {
-            Some((set, _)) => Ok(set),
-            None => self.root_servers(budget).await,
+        let cut = self.cached_cut(name, Instant::now());
+        let stub = self
+            .stubs
+            .iter()
+            .filter(|s| s.zone.zone_of(name))
+            .max_by_key(|s| rr::label_count(&s.zone));
+        match (cut, stub) {
+            (Some((set, _)), Some(stub))
+                if stub.zone.zone_of(&set.zone) && set.zone != stub.zone =>
+            {
+                Ok(set)
+            }
+            (_, Some(stub)) => Ok(ServerSet {
+                zone: stub.zone.clone(),
+                servers: stub
+                    .servers
+                    .iter()
+                    .map(|s| NameServer {
+                        name: stub.zone.clone(),
+                        addrs: vec![s.ip()],
+                        port: Some(s.port()),
+                    })
+                    .collect(),
+            }),
+            (Some((set, _)), None) => Ok(set),
+            (None, None) => self.root_servers(budget).await,
         }
     }
 

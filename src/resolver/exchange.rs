@@ -40,6 +40,7 @@ const MIN_TCP_TIMEOUT: Duration = Duration::from_millis(500);
 #[derive(Debug)]
 struct Candidate {
     addr: IpAddr,
+    port: u16,
     tries: u32,
     tcp: bool,
     edns: bool,
@@ -123,10 +124,11 @@ impl Resolver {
         budget: &mut Budget,
     ) -> Result<Classified, ResolveError> {
         let zone = LowerName::new(&set.zone);
-        let mut known: Vec<IpAddr> = set
+        let default_port = self.upstream_port.unwrap_or(DNS_PORT);
+        let mut known: Vec<(IpAddr, u16)> = set
             .servers
             .iter()
-            .flat_map(|s| s.addrs.iter().copied())
+            .flat_map(|s| s.addrs.iter().map(|a| (*a, s.port.unwrap_or(default_port))))
             .collect();
         known.sort();
         known.dedup();
@@ -177,9 +179,10 @@ impl Resolver {
                         // (NXNS-bounded). Earlier tries keep their sockets meanwhile.
                         for ns in std::mem::take(&mut glueless) {
                             let addrs = self.ns_addresses(&ns, budget).await?;
-                            let new: Vec<IpAddr> = addrs
+                            let new: Vec<(IpAddr, u16)> = addrs
                                 .into_iter()
                                 .filter(|a| !ex.cands.iter().any(|c| c.addr == *a))
+                                .map(|a| (a, default_port))
                                 .collect();
                             self.add_candidates(&mut ex, &new);
                         }
@@ -214,14 +217,20 @@ impl Resolver {
 
     /// Ranks `addrs` by what the infrastructure cache knows and adds them as candidates;
     /// servers out of rotation without a probe due are left out.
-    fn add_candidates(&self, ex: &mut Exchange<'_>, addrs: &[IpAddr]) {
+    fn add_candidates(&self, ex: &mut Exchange<'_>, servers: &[(IpAddr, u16)]) {
         let now = Instant::now();
-        for ranked in self.infra.order(addrs, &ex.zone, now) {
+        let addrs: Vec<IpAddr> = servers.iter().map(|(a, _)| *a).collect();
+        for ranked in self.infra.order(&addrs, &ex.zone, now) {
             if ranked.standing == Standing::Down {
                 continue;
             }
+            let port = servers
+                .iter()
+                .find(|(a, _)| *a == ranked.addr)
+                .map_or(DNS_PORT, |(_, p)| *p);
             ex.cands.push(Candidate {
                 addr: ranked.addr,
+                port,
                 tries: 0,
                 tcp: false,
                 edns: !self.infra.no_edns(ranked.addr, now),
@@ -272,7 +281,7 @@ impl Resolver {
             c.done = true;
         }
         let query = UpstreamQuery {
-            server: SocketAddr::new(c.addr, self.upstream_port.unwrap_or(DNS_PORT)),
+            server: SocketAddr::new(c.addr, c.port),
             qname: ex.qname.clone(),
             qtype: ex.qtype,
             tcp: c.tcp,
@@ -309,20 +318,16 @@ impl Resolver {
             .unwrap_or(now);
         Metrics::inc(&self.metrics.upstream_timeouts);
         self.infra.record_loss(c.addr, sent, now);
-        self.trace_try(
-            ex,
-            c.addr,
-            c.tcp,
-            now.saturating_duration_since(sent),
-            || "no reply yet: retransmitting (still listening)".to_string(),
-        );
+        self.trace_try(ex, i, c.tcp, now.saturating_duration_since(sent), || {
+            "no reply yet: retransmitting (still listening)".to_string()
+        });
     }
 
     /// One line for `tern resolve --trace` and the debug log, built only when someone reads it.
     fn trace_try(
         &self,
         ex: &Exchange<'_>,
-        addr: IpAddr,
+        cand: usize,
         tcp: bool,
         rtt: Duration,
         outcome: impl FnOnce() -> String,
@@ -331,7 +336,7 @@ impl Resolver {
             return;
         }
         self.trace(TraceStep {
-            server: SocketAddr::new(addr, self.upstream_port.unwrap_or(DNS_PORT)),
+            server: SocketAddr::new(ex.cands[cand].addr, ex.cands[cand].port),
             zone: ex.zone_name.clone(),
             qname: ex.qname.clone(),
             qtype: ex.qtype,
@@ -362,13 +367,13 @@ impl Resolver {
             Err(e @ UpstreamError::Network(_)) => {
                 // Lost on our side (a firewall's EPERM, full buffers): the timer still runs
                 // and the next try goes out when it fires, as after a lost datagram.
-                self.trace_try(ex, addr, attempt.tcp, waited, || e.to_string());
+                self.trace_try(ex, i, attempt.tcp, waited, || e.to_string());
                 return Ok(None);
             }
             Err(e @ UpstreamError::Refused) => {
                 // ICMP port unreachable or a reset: nobody is listening there.
                 self.infra.record_loss(addr, attempt.sent, now);
-                self.trace_try(ex, addr, attempt.tcp, waited, || e.to_string());
+                self.trace_try(ex, i, attempt.tcp, waited, || e.to_string());
                 ex.cands[i].done = true;
                 ex.go_on_if_newest(i, attempt.sent, now);
                 return Ok(None);
@@ -382,7 +387,7 @@ impl Resolver {
             self.infra.record_lag(reply.lag);
         }
         let classified = classify(&reply.message, &ex.zone_name, &ex.qname, ex.qtype);
-        self.trace_try(ex, addr, attempt.tcp, reply.rtt, || describe(&classified));
+        self.trace_try(ex, i, attempt.tcp, reply.rtt, || describe(&classified));
         match &classified.outcome {
             Outcome::Truncated if !attempt.tcp => {
                 ex.cands[i].tcp = true;

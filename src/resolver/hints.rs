@@ -29,6 +29,7 @@ pub fn parse(text: &str, file: &Path) -> Result<ServerSet, ZoneErrors> {
             servers.push(NameServer {
                 name: ns.0.clone(),
                 addrs: Vec::new(),
+                port: None,
             });
         }
     }

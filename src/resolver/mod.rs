@@ -80,6 +80,16 @@ pub struct ResolverConfig {
     /// served while the walk goes on.
     pub stale_answer_timeout: Duration,
     pub trace: Option<TraceSink>,
+    /// Zones asked of fixed servers instead of through the hierarchy (Unbound's stub-zone).
+    pub stubs: Vec<Stub>,
+}
+
+/// A stub zone: names in it are asked of these servers, as if delegated to them (RD=0),
+/// whatever the hierarchy says; a discovery zone reachable only here, say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stub {
+    pub zone: Name,
+    pub servers: Vec<std::net::SocketAddr>,
 }
 
 impl Default for ResolverConfig {
@@ -91,6 +101,7 @@ impl Default for ResolverConfig {
             upstream_port: None,
             stale_answer_timeout: Duration::from_millis(STALE_ANSWER_TIMEOUT_MS.default),
             trace: None,
+            stubs: Vec::new(),
         }
     }
 }
@@ -110,6 +121,7 @@ pub struct Resolver {
     upstream_port: Option<u16>,
     stale_answer_timeout: Duration,
     trace: Option<TraceSink>,
+    stubs: Vec<Stub>,
     metrics: Arc<Metrics>,
     /// Walks in flight, by question, and when each started.
     inflight: Mutex<HashMap<Key, (Shared, Instant), lru::DefaultHasher>>,
@@ -138,6 +150,7 @@ impl Resolver {
             upstream_port: config.upstream_port,
             stale_answer_timeout: config.stale_answer_timeout,
             trace: config.trace,
+            stubs: config.stubs,
             metrics,
             inflight: Mutex::new(HashMap::default()),
         }

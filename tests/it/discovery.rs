@@ -489,3 +489,59 @@ async fn lowest_latency_orders_by_the_checks_rtt() {
         s.abort();
     }
 }
+
+#[tokio::test]
+async fn a_resolver_reaches_a_discovery_server_through_a_stub_zone() {
+    let n = 216;
+    let c = unchecked(n, Policy::RoundRobin, &[1, 1]).await;
+    // A recursive tern whose only way to cluster.test. is the stub; its root hints lead nowhere.
+    let hints = format!(". 3600000 NS a.root.\na.root. 3600000 A 127.{n}.0.250\n");
+    let metrics = Arc::new(Metrics::default());
+    let resolver = Arc::new(tern::resolver::Resolver::new(
+        Arc::new(tern::resolver::NetUpstream),
+        tern::resolver::hints::parse(&hints, std::path::Path::new("hints")).expect("hints"),
+        Arc::new(tern::cache::Cache::new(tern::cache::CachePolicy::default())),
+        tern::resolver::ResolverConfig {
+            stubs: vec![tern::resolver::Stub {
+                zone: name("cluster.test."),
+                servers: vec![c.server.addr],
+            }],
+            ..tern::resolver::ResolverConfig::default()
+        },
+        Arc::clone(&metrics),
+    ));
+    let handler = crate::support::recursive_handler(
+        Vec::new(),
+        resolver,
+        tern::handler::Acl::loopback(),
+        &metrics,
+    );
+    let recursive = start_with_handler(SocketAddr::new(addr(n, 2), 0), Arc::new(handler)).await;
+    let q = query("_web._tcp.cluster.test.", RecordType::SRV, true, Some(1232));
+    let m = udp(recursive.addr, &q).await;
+    assert!(m.metadata.recursion_available && !m.metadata.authoritative);
+    assert_eq!(m.answers.len(), 2, "{:?}", m.answers);
+    assert!(
+        m.answers.iter().all(|r| r.ttl <= 5),
+        "the service's short TTL"
+    );
+    let sent = Metrics::get(&metrics.upstream_queries);
+    assert!(sent > 0);
+    assert!(
+        !m.answers.is_empty() && sent < 5,
+        "straight to the stub's server, not the root: {sent}"
+    );
+    let again = udp(recursive.addr, &q).await;
+    assert_eq!(again.answers.len(), 2);
+    assert_eq!(
+        Metrics::get(&metrics.upstream_queries),
+        sent,
+        "from the cache"
+    );
+    let a = udp(
+        recursive.addr,
+        &query("web.cluster.test.", RecordType::A, true, Some(1232)),
+    )
+    .await;
+    assert_eq!(a.answers.len(), 2, "{:?}", a.answers);
+}
