@@ -342,7 +342,16 @@ async fn run_lab(args: LabArgs) -> Result<(), String> {
     let mut tasks = lab::start(&files, 53, signal.clone())
         .await
         .map_err(|e| e.to_string())?;
-    let config = Config::default();
+    let state = std::env::temp_dir().join(format!("tern-lab-{}", std::process::id()));
+    let cluster = lab::cluster::start(53, state.clone(), signal.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut config = Config::default();
+    // The resolver reaches the discovery server it does not host through a stub zone.
+    config.stubs.push(tern::config::StubConfig {
+        zone: "cluster.test.".to_string(),
+        servers: vec![cluster.server],
+    });
     let metrics = Arc::new(Metrics::default());
     let resolver = build_resolver(&config, lab_hints(&files)?, &metrics, None)?;
     let handler = Handler::new(
@@ -379,9 +388,25 @@ async fn run_lab(args: LabArgs) -> Result<(), String> {
             None => println!("  dig @{ip} -p {port} {q}"),
         }
     }
+    println!(
+        "the cluster: discovery server {}, web nodes 127.0.0.91-93:8080 (TCP checks, round robin), \
+         api nodes 127.0.0.94-95:8081 (HTTP checks, weighted 3:1); try:",
+        cluster.server
+    );
+    for q in [
+        "web.cluster.test A",
+        "_web._tcp.cluster.test SRV",
+        "_api._tcp.cluster.test SRV",
+    ] {
+        println!("  dig @{ip} -p {port} {q}");
+    }
+    println!("  dig @{} _api._tcp.cluster.test SRV", cluster.server.ip());
+    let mut cluster_tasks = cluster.tasks;
     wait_for_signal().await;
     trigger.fire();
     while tasks.join_next().await.is_some() {}
+    while cluster_tasks.join_next().await.is_some() {}
+    let _ = std::fs::remove_dir_all(&state);
     eprint!("{metrics}");
     Ok(())
 }

@@ -3,6 +3,8 @@
 //! so nothing ever needs the real internet. Each server is a tern authoritative server with
 //! recursion off; an address listed in glue without a server is a silent server.
 
+pub mod cluster;
+
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -20,41 +22,44 @@ use crate::server::{Server, Shutdown};
 
 /// The lab files compiled into the binary, so `tern lab` works from any folder.
 const EMBEDDED: &[(&str, &str)] = &[
-    ("lab.toml", include_str!("../zones/hierarchy/lab.toml")),
-    ("root.hints", include_str!("../zones/hierarchy/root.hints")),
-    ("root.zone", include_str!("../zones/hierarchy/root.zone")),
-    ("test.zone", include_str!("../zones/hierarchy/test.zone")),
+    ("lab.toml", include_str!("../../zones/hierarchy/lab.toml")),
+    (
+        "root.hints",
+        include_str!("../../zones/hierarchy/root.hints"),
+    ),
+    ("root.zone", include_str!("../../zones/hierarchy/root.zone")),
+    ("test.zone", include_str!("../../zones/hierarchy/test.zone")),
     (
         "example.zone",
-        include_str!("../zones/hierarchy/example.zone"),
+        include_str!("../../zones/hierarchy/example.zone"),
     ),
     (
         "alpha.test.zone",
-        include_str!("../zones/hierarchy/alpha.test.zone"),
+        include_str!("../../zones/hierarchy/alpha.test.zone"),
     ),
     (
         "deep.alpha.test.zone",
-        include_str!("../zones/hierarchy/deep.alpha.test.zone"),
+        include_str!("../../zones/hierarchy/deep.alpha.test.zone"),
     ),
     (
         "beta.example.zone",
-        include_str!("../zones/hierarchy/beta.example.zone"),
+        include_str!("../../zones/hierarchy/beta.example.zone"),
     ),
     (
         "glueless.test.zone",
-        include_str!("../zones/hierarchy/glueless.test.zone"),
+        include_str!("../../zones/hierarchy/glueless.test.zone"),
     ),
     (
         "lame.test.zone",
-        include_str!("../zones/hierarchy/lame.test.zone"),
+        include_str!("../../zones/hierarchy/lame.test.zone"),
     ),
     (
         "silent.test.zone",
-        include_str!("../zones/hierarchy/silent.test.zone"),
+        include_str!("../../zones/hierarchy/silent.test.zone"),
     ),
     (
         "big.test.zone",
-        include_str!("../zones/hierarchy/big.test.zone"),
+        include_str!("../../zones/hierarchy/big.test.zone"),
     ),
 ];
 
@@ -81,6 +86,8 @@ pub enum LabError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cluster: {0}")]
+    Cluster(String),
 }
 
 #[derive(Debug, Deserialize)]

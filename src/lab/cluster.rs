@@ -1,0 +1,234 @@
+//! The lab's cluster: a discovery server for `cluster.test.` (the zone of
+//! `zones/cluster.test.zone` plus two services), and the service nodes behind it, small TCP
+//! and HTTP listeners on loopback, health-checked like real ones. `tern lab` starts it beside
+//! the simulated internet; its resolver reaches the discovery server through a stub zone.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_proto::rr::Name;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::task::JoinSet;
+
+use super::LabError;
+use crate::authority::balance::Policy;
+use crate::authority::store::{ZoneFile, ZoneStore};
+use crate::discovery::health::{Check, CheckSpec, HealthTable, HttpCheck};
+use crate::discovery::registry::{Registration, Registry};
+use crate::discovery::service::{Instance, Protocol, Service};
+use crate::handler::{Handler, HandlerConfig};
+use crate::metrics::Metrics;
+use crate::server::{Server, Shutdown};
+
+/// The discovery server's address (port 53 in `tern lab`).
+pub const DISCOVERY_SERVER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 90);
+
+const CLUSTER_ZONE: &str = include_str!("../../zones/cluster.test.zone");
+const WEB_PORT: u16 = 8080;
+const API_PORT: u16 = 8081;
+
+/// The running cluster: its tasks, and the registry, to mark instances up or down by hand.
+pub struct Cluster {
+    pub tasks: JoinSet<()>,
+    pub registry: Arc<Registry>,
+    pub server: SocketAddr,
+}
+
+fn cluster_origin() -> Result<Name, LabError> {
+    Name::from_ascii("cluster.test.").map_err(|e| LabError::Origin {
+        origin: "cluster.test.".to_string(),
+        reason: e.to_string(),
+    })
+}
+
+fn node(last: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
+}
+
+fn checked(check: Check) -> CheckSpec {
+    CheckSpec {
+        interval: Duration::from_secs(1),
+        timeout: Duration::from_millis(500),
+        ..CheckSpec::new(check)
+    }
+}
+
+/// `web`: three TCP nodes, round robin; `api`: two HTTP nodes weighted 3:1.
+fn services() -> Result<Vec<Registration>, LabError> {
+    let zone = cluster_origin()?;
+    let instance = |name: &str, last: u8, port: u16, weight: u16| Instance {
+        name: name.to_string(),
+        address: node(last),
+        port,
+        weight,
+        priority: 0,
+    };
+    let web: Vec<Instance> = (1..=3)
+        .map(|i| instance(&format!("web-{i}"), 90 + i, WEB_PORT, 1))
+        .collect();
+    let api = vec![
+        instance("api-1", 94, API_PORT, 3),
+        instance("api-2", 95, API_PORT, 1),
+    ];
+    let web_checks = web
+        .iter()
+        .map(|i| {
+            let at = SocketAddr::new(i.address, i.port);
+            (i.name.clone(), checked(Check::Tcp(at)))
+        })
+        .collect();
+    let mut api_checks = HashMap::new();
+    for i in &api {
+        let url = format!("http://{}/health", SocketAddr::new(i.address, i.port));
+        let check = url.parse::<HttpCheck>().map_err(|e| LabError::Origin {
+            origin: url.clone(),
+            reason: e.to_string(),
+        })?;
+        api_checks.insert(i.name.clone(), checked(Check::Http(check)));
+    }
+    let service = |name: &str, instances| Service {
+        zone: zone.clone(),
+        name: name.to_string(),
+        protocol: Protocol::Tcp,
+        ttl: 5,
+        instances,
+    };
+    Ok(vec![
+        Registration {
+            service: service("web", web),
+            balance: Some(Policy::RoundRobin),
+            checks: web_checks,
+        },
+        Registration {
+            service: service("api", api),
+            balance: Some(Policy::Weighted),
+            checks: api_checks,
+        },
+    ])
+}
+
+/// A web node: accepts connections (all its TCP check needs).
+async fn tcp_node(
+    at: SocketAddr,
+    tasks: &mut JoinSet<()>,
+    mut shutdown: Shutdown,
+) -> Result<(), LabError> {
+    let listener = TcpListener::bind(at)
+        .await
+        .map_err(|source| LabError::Bind { addr: at, source })?;
+    tasks.spawn(async move {
+        loop {
+            tokio::select! {
+                _ = shutdown.recv() => return,
+                accepted = listener.accept() => drop(accepted),
+            }
+        }
+    });
+    Ok(())
+}
+
+/// An API node: answers every HTTP request with 200 OK.
+async fn http_node(
+    at: SocketAddr,
+    tasks: &mut JoinSet<()>,
+    mut shutdown: Shutdown,
+) -> Result<(), LabError> {
+    let listener = TcpListener::bind(at)
+        .await
+        .map_err(|source| LabError::Bind { addr: at, source })?;
+    tasks.spawn(async move {
+        loop {
+            let conn = tokio::select! {
+                _ = shutdown.recv() => return,
+                accepted = listener.accept() => accepted,
+            };
+            let Ok((mut conn, _)) = conn else { continue };
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                let _ = conn.read(&mut buf).await;
+                let _ = conn
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n",
+                    )
+                    .await;
+            });
+        }
+    });
+    Ok(())
+}
+
+/// Starts the nodes and the discovery server on `DISCOVERY_SERVER:port`, with health checks,
+/// until `shutdown`. The zone file is written to `state` (the store reads zones from files).
+pub async fn start(port: u16, state: PathBuf, shutdown: Shutdown) -> Result<Cluster, LabError> {
+    let mut tasks = JoinSet::new();
+    for last in 91..=93 {
+        tcp_node(
+            SocketAddr::new(node(last), WEB_PORT),
+            &mut tasks,
+            shutdown.clone(),
+        )
+        .await?;
+    }
+    for last in 94..=95 {
+        http_node(
+            SocketAddr::new(node(last), API_PORT),
+            &mut tasks,
+            shutdown.clone(),
+        )
+        .await?;
+    }
+    std::fs::create_dir_all(&state).map_err(|source| LabError::Read {
+        path: state.clone(),
+        source,
+    })?;
+    let file = state.join("cluster.test.zone");
+    std::fs::write(&file, CLUSTER_ZONE).map_err(|source| LabError::Read {
+        path: file.clone(),
+        source,
+    })?;
+    let origin = cluster_origin()?;
+    let store = ZoneStore::load(&[ZoneFile { origin, file }])
+        .map_err(|e| LabError::Cluster(e.to_string()))?;
+    let catalog = store
+        .catalog()
+        .map_err(|e| LabError::Cluster(e.to_string()))?;
+    let metrics = Arc::new(Metrics::default());
+    let handler = Arc::new(Handler::new(
+        catalog,
+        HandlerConfig::default(),
+        Arc::clone(&metrics),
+    ));
+    let registry = {
+        let handler = Arc::clone(&handler);
+        Registry::new(
+            store,
+            HashMap::new(),
+            HealthTable::new(),
+            metrics,
+            move |c| handler.set_catalog(c),
+        )
+    };
+    for s in services()? {
+        registry
+            .register(s)
+            .map_err(|e| LabError::Cluster(e.to_string()))?;
+    }
+    let server = SocketAddr::new(IpAddr::V4(DISCOVERY_SERVER), port);
+    let bind_err = |source| LabError::Bind {
+        addr: server,
+        source,
+    };
+    let udp = UdpSocket::bind(server).await.map_err(bind_err)?;
+    let tcp = TcpListener::bind(server).await.map_err(bind_err)?;
+    tasks.spawn(Server::new(vec![udp], vec![tcp], handler).run(shutdown.clone()));
+    tasks.spawn(Arc::clone(&registry).run(shutdown));
+    Ok(Cluster {
+        tasks,
+        registry,
+        server,
+    })
+}
