@@ -21,6 +21,7 @@ pub mod cache;
 pub mod config;
 pub mod discovery;
 pub mod ede;
+pub mod embed;
 pub mod handler;
 pub mod lab;
 pub mod limits;

@@ -28,5 +28,8 @@ if command -v ss >/dev/null 2>&1 && ss -lun 'sport = :53' 2>/dev/null | grep -qE
 fi
 
 cargo test --all-targets
+cargo test --doc
+# The embedded example runs as its documentation says.
+cargo run --quiet --example cluster >/dev/null
 # The fuzz crate has its own workspace; make sure its targets still build against the library.
 cargo check --manifest-path fuzz/Cargo.toml --bins

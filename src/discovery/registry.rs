@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use hickory_proto::rr::{LowerName, Name, RData, Record};
-use tokio::task::JoinSet;
+use tokio::task::AbortHandle;
 use tracing::{info, warn};
 
 use super::health::{CheckSpec, HealthTable, run_checks};
@@ -27,6 +27,32 @@ pub struct Registration {
     pub service: Service,
     pub balance: Option<Policy>,
     pub checks: HashMap<String, CheckSpec>,
+}
+
+impl Registration {
+    /// `service` as it is: no balancing of its own, no checks.
+    pub fn new(service: Service) -> Registration {
+        Registration {
+            service,
+            balance: None,
+            checks: HashMap::new(),
+        }
+    }
+
+    /// Orders the service's answers with `policy`.
+    pub fn balance(mut self, policy: Policy) -> Registration {
+        self.balance = Some(policy);
+        self
+    }
+
+    /// Adds an instance, checked with `check` if given.
+    pub fn instance(mut self, instance: Instance, check: Option<CheckSpec>) -> Registration {
+        if let Some(check) = check {
+            self.checks.insert(instance.name.clone(), check);
+        }
+        self.service.instances.push(instance);
+        self
+    }
 }
 
 /// Why a registration was refused.
@@ -52,6 +78,14 @@ pub struct Registry {
     health: Arc<HealthTable>,
     metrics: Arc<Metrics>,
     publish: Publish,
+    checks: Mutex<Checks>,
+}
+
+/// The health checks running, by instance id; none before [`Registry::run`] starts them.
+#[derive(Default)]
+struct Checks {
+    shutdown: Option<Shutdown>,
+    running: HashMap<String, (CheckSpec, AbortHandle)>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -81,6 +115,7 @@ impl Registry {
             health,
             metrics,
             publish: Box::new(publish),
+            checks: Mutex::new(Checks::default()),
         })
     }
 
@@ -98,7 +133,91 @@ impl Registry {
         next.push(registration);
         self.write(&next)?;
         *services = next;
+        self.sync_checks(&services);
         Ok(())
+    }
+
+    /// Adds an instance to a registered service (or replaces the one of that name), checked
+    /// with `check` if given.
+    pub fn add_instance(
+        &self,
+        host: &Name,
+        instance: Instance,
+        check: Option<CheckSpec>,
+    ) -> Result<(), RegistryError> {
+        let mut reg = self.registration(host)?;
+        reg.service
+            .instances
+            .retain(|i| !i.name.eq_ignore_ascii_case(&instance.name));
+        reg.checks.remove(&instance.name);
+        if let Some(check) = check {
+            reg.checks.insert(instance.name.clone(), check);
+        }
+        reg.service.instances.push(instance);
+        self.register(reg)
+    }
+
+    /// Removes one instance of a registered service.
+    pub fn remove_instance(&self, host: &Name, instance: &str) -> Result<(), RegistryError> {
+        let mut reg = self.registration(host)?;
+        let before = reg.service.instances.len();
+        reg.service
+            .instances
+            .retain(|i| !i.name.eq_ignore_ascii_case(instance));
+        if reg.service.instances.len() == before {
+            return Err(RegistryError::NoSuchInstance {
+                service: host.clone(),
+                instance: instance.to_string(),
+            });
+        }
+        reg.checks.remove(instance);
+        self.register(reg)
+    }
+
+    fn registration(&self, host: &Name) -> Result<Registration, RegistryError> {
+        lock(&self.services)
+            .iter()
+            .find(|r| r.service.host() == *host)
+            .cloned()
+            .ok_or_else(|| RegistryError::NoSuchService(host.clone()))
+    }
+
+    /// Starts the checks of instances that have none running (or a different one), and stops
+    /// those of instances gone; nothing before [`Registry::run`].
+    fn sync_checks(&self, services: &[Registration]) {
+        let mut checks = lock(&self.checks);
+        let Some(shutdown) = checks.shutdown.clone() else {
+            return;
+        };
+        let mut wanted: HashMap<String, CheckSpec> = HashMap::new();
+        for reg in services {
+            for i in &reg.service.instances {
+                if let Some(spec) = reg.checks.get(&i.name) {
+                    wanted.insert(instance_id(&reg.service, i), spec.clone());
+                }
+            }
+        }
+        checks.running.retain(|id, (spec, handle)| {
+            let keep = wanted.get(id) == Some(spec);
+            if !keep {
+                handle.abort();
+            }
+            keep
+        });
+        for (id, spec) in wanted {
+            if checks.running.contains_key(&id) {
+                continue;
+            }
+            let (table, mut stop) = (Arc::clone(&self.health), shutdown.clone());
+            let (task_id, task_spec) = (id.clone(), spec.clone());
+            let task = tokio::spawn(async move {
+                let stopped = async move { stop.recv().await };
+                if let Err(e) = run_checks(table, task_id.clone(), task_spec, stopped).await {
+                    warn!(instance = %task_id, error = %e, "health check not started");
+                }
+            });
+            checks.running.insert(id, (spec, task.abort_handle()));
+        }
     }
 
     /// Removes a service and its records.
@@ -114,6 +233,7 @@ impl Registry {
         }
         services.retain(|r| r.service.host() != *host);
         self.publish_locked(&store, &services)?;
+        self.sync_checks(&services);
         Ok(())
     }
 
@@ -217,30 +337,11 @@ impl Registry {
         Ok(())
     }
 
-    /// Runs every configured health check, and rewrites the zones whenever an instance goes up
-    /// or down, until `shutdown`.
+    /// Runs every registered instance's health check (and those registered later), and
+    /// rewrites the zones whenever an instance goes up or down, until `shutdown`.
     pub async fn run(self: Arc<Self>, mut shutdown: Shutdown) {
-        let mut checks = JoinSet::new();
-        for reg in self.services() {
-            for i in &reg.service.instances {
-                let Some(spec) = reg.checks.get(&i.name) else {
-                    continue;
-                };
-                let (table, id, spec) = (
-                    Arc::clone(&self.health),
-                    instance_id(&reg.service, i),
-                    spec.clone(),
-                );
-                let mut stop = shutdown.clone();
-                checks.spawn(async move {
-                    if let Err(e) =
-                        run_checks(table, id.clone(), spec, async move { stop.recv().await }).await
-                    {
-                        warn!(instance = %id, error = %e, "health check not started");
-                    }
-                });
-            }
-        }
+        lock(&self.checks).shutdown = Some(shutdown.clone());
+        self.sync_checks(&self.services());
         let mut changes = self.health.subscribe();
         loop {
             tokio::select! {
@@ -257,7 +358,11 @@ impl Registry {
                 }
             }
         }
-        while checks.join_next().await.is_some() {}
+        let mut checks = lock(&self.checks);
+        checks.shutdown = None;
+        for (_, (_, handle)) in checks.running.drain() {
+            handle.abort();
+        }
     }
 }
 

@@ -67,8 +67,12 @@ pub enum ServiceError {
     BadProtocol { service: String, protocol: String },
     #[error("service {service}: instance {instance} appears twice")]
     DuplicateInstance { service: String, instance: String },
-    #[error("service {service} is defined twice in zone {zone}")]
-    Duplicate { service: String, zone: Name },
+    #[error("service {service}: zone {zone:?} is not a domain name: {reason}")]
+    BadZone {
+        service: String,
+        zone: String,
+        reason: String,
+    },
 }
 
 /// A name one label long that a service or instance can be called by: letters, digits and
@@ -96,7 +100,39 @@ impl Protocol {
     }
 }
 
+impl Instance {
+    /// An instance with RFC 2782 weight 1 and priority 0.
+    pub fn new(name: &str, address: IpAddr, port: u16) -> Instance {
+        Instance {
+            name: name.to_string(),
+            address,
+            port,
+            weight: 1,
+            priority: 0,
+        }
+    }
+}
+
 impl Service {
+    /// A TCP service with no instances yet and the default TTL.
+    pub fn new(zone: &str, name: &str) -> Result<Service, ServiceError> {
+        let mut origin = Name::from_ascii(zone).map_err(|e| ServiceError::BadZone {
+            service: name.to_string(),
+            zone: zone.to_string(),
+            reason: e.to_string(),
+        })?;
+        origin.set_fqdn(true);
+        let service = Service {
+            zone: origin,
+            name: name.to_string(),
+            protocol: Protocol::Tcp,
+            ttl: DEFAULT_TTL,
+            instances: Vec::new(),
+        };
+        service.validate()?;
+        Ok(service)
+    }
+
     /// Checks the names: the service's and each instance's must be host-name labels, and no
     /// instance name may repeat.
     pub fn validate(&self) -> Result<(), ServiceError> {

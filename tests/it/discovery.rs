@@ -545,3 +545,59 @@ async fn a_resolver_reaches_a_discovery_server_through_a_stub_zone() {
     .await;
     assert_eq!(a.answers.len(), 2, "{:?}", a.answers);
 }
+
+#[tokio::test]
+async fn the_embedded_api_registers_checks_and_deregisters_at_run_time() {
+    use tern::embed::{Builder, Instance, Registration, Service};
+    let n = 217;
+    let running = Builder::new()
+        .listen(SocketAddr::new(addr(n, 1), 0))
+        .zone_text("cluster.test.", ZONE)
+        .service(Registration::new(
+            Service::new("cluster.test.", "web").expect("valid"),
+        ))
+        .start()
+        .await
+        .expect("starts");
+    let server = running.addr();
+    assert!(addresses(server, "web.cluster.test.").await.is_empty());
+    // An instance registered at run time is checked from then on.
+    let node = SocketAddr::new(addr(n, 11), 8080);
+    let listener = TcpListener::bind(node).await.expect("node listens");
+    running
+        .add_instance(
+            "web.cluster.test.",
+            Instance::new("web-1", node.ip(), 8080),
+            Some(fast_check(Check::Tcp(node))),
+        )
+        .expect("registered");
+    assert_eq!(addresses(server, "web.cluster.test.").await, [node.ip()]);
+    running
+        .add_instance(
+            "web.cluster.test.",
+            Instance::new("web-2", addr(n, 12), 8080),
+            None,
+        )
+        .expect("registered");
+    drop(listener);
+    until(server, "web.cluster.test.", Duration::from_secs(3), |a| {
+        a == [addr(n, 12)]
+    })
+    .await;
+    let health = running.health("web.cluster.test.", "web-1").expect("known");
+    assert!(!health.healthy, "{health:?}");
+    running
+        .remove_instance("web.cluster.test.", "web-2")
+        .expect("removed");
+    assert_eq!(
+        addresses(server, "web.cluster.test.").await,
+        [node.ip()],
+        "web-1 alone, down: fail open"
+    );
+    running
+        .deregister("web.cluster.test.")
+        .expect("deregistered");
+    assert!(addresses(server, "web.cluster.test.").await.is_empty());
+    assert!(running.services().is_empty());
+    running.shutdown().await;
+}
