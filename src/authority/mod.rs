@@ -4,10 +4,12 @@
 //! updating builds a new catalog and swaps it in, so in-flight queries keep a consistent view.
 
 pub mod balance;
+pub mod journal;
 pub mod lookup;
 pub mod reload;
 pub mod rules;
 pub mod store;
+pub mod update;
 pub mod zone;
 
 use std::collections::{HashMap, HashSet};

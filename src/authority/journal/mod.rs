@@ -1,0 +1,250 @@
+//! A zone's change journal on disk, so an accepted change survives a restart or a crash: RFC
+//! 2136 §3.5 wants an update on nonvolatile storage before the response goes out, so the
+//! writer appends the entry, [`Journal::append`] returns only after `fsync`, and only then
+//! does the server answer and publish the new snapshot. The same serial-to-serial entries can
+//! later answer IXFR (RFC 1995) and replay a zone on start.
+//!
+//! # Format
+//!
+//! One text file per zone, UTF-8, lines ending in `\n`, readable with `less`:
+//!
+//! ```text
+//! ; tern journal v1 for example.test.
+//! ; tern journal entry 10 -> 11
+//! - www.example.test. 300 IN A 192.0.2.10
+//! + www.example.test. 60 IN A 192.0.2.10
+//! + _http._tcp.example.test. 60 IN SRV 0 5 80 www.example.test.
+//! ; end 3 records crc32 6206201f
+//! ```
+//!
+//! * Line 1 names the zone; a journal of another zone is refused.
+//! * An entry is a header line with the serials it leads from and to, one line per record —
+//!   `- ` removed, `+ ` added, removals first — and an end line with the number of record lines
+//!   and the CRC-32 (IEEE) of every byte from the start of the header line to the end of the
+//!   last record line. Each entry's FROM is the previous entry's TO.
+//! * A record line is zone-file text (fully qualified owner, TTL, class, type, RDATA), read by
+//!   the crate's zone-file reader, so it reads exactly as a zone file would; the owner is read
+//!   again as plain ASCII to keep its case, which the reader folds. A record whose
+//!   presentation form would not read back to the very same bytes (upper case in an RDATA
+//!   name, TXT strings with control characters or invalid UTF-8, types hickory cannot parse
+//!   from text) is written in the RFC 3597 generic form `TYPEnnn \# LEN HEX`, which this
+//!   module reads itself. Every line is checked to read back before it is written.
+//!
+//! # Crashes
+//!
+//! An entry is written with one `write` and then synced. A crash in between leaves the last
+//! entry short, or (on file systems that write blocks out of order) full length with garbage
+//! inside. So a defective entry with no complete entry header after it — a missing end line, a
+//! wrong count or checksum, a cut line — is a torn write: it was never acknowledged, and
+//! [`Journal::open`] drops it and cuts the file back to the last good entry. A defect with an
+//! entry after it cannot come from a crash; it is corruption, reported as `file:line`, and the
+//! journal is not used. An entry whose checksum holds but whose text does not read (or whose
+//! serials do not follow on) is an error too, wherever it is: those are the bytes tern wrote.
+
+mod format;
+mod read;
+#[cfg(test)]
+mod tests;
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use hickory_proto::rr::Name;
+
+use self::format::{crc32, end_line, entry_header, file_header, record_line};
+use self::read::read_entries;
+use super::update::Diff;
+use crate::zonefile::Location;
+
+/// One accepted change: the zone went from `from_serial` to `to_serial` by `diff`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub from_serial: u32,
+    pub to_serial: u32,
+    pub diff: Diff,
+}
+
+/// Why a journal cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Damage a crash cannot explain, or text tern would not have written.
+    #[error("{at}: {reason}")]
+    Corrupt { at: Location, reason: String },
+    #[error("{}: the journal of zone {found}, not {expected}", path.display())]
+    WrongZone {
+        path: PathBuf,
+        found: Box<Name>,
+        expected: Box<Name>,
+    },
+    /// Entries chain: each starts from the serial the previous one ended at.
+    #[error("{}: an entry from serial {from} cannot follow one ending at {last}", path.display())]
+    Discontinuous { path: PathBuf, last: u32, from: u32 },
+    #[error("{}: {record} cannot be written so that it reads back the same", path.display())]
+    Unrepresentable { path: PathBuf, record: String },
+    /// An earlier append failed part way; what is on disk is known only after a reopen.
+    #[error("{}: an earlier write failed; reopen the journal", path.display())]
+    Poisoned { path: PathBuf },
+}
+
+/// The journal of one zone, open for appending. One writer: the zone store's.
+#[derive(Debug)]
+pub struct Journal {
+    path: PathBuf,
+    origin: Name,
+    file: File,
+    /// Bytes of complete entries: where a failed append is cut back to.
+    len: u64,
+    last_serial: Option<u32>,
+    /// The directory entry of a new file is durable only once its directory is synced.
+    dir_synced: bool,
+    poisoned: bool,
+}
+
+impl Journal {
+    /// Opens (creating if absent) the journal at `path` for zone `origin`; reads every complete
+    /// entry. A torn last entry (crash mid-write) is ignored and truncated away; a corrupt
+    /// entry elsewhere is an error naming file:line.
+    pub fn open(path: &Path, origin: &Name) -> Result<(Journal, Vec<Entry>), JournalError> {
+        let io = |source| JournalError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(io)?;
+        let mut data = Vec::new();
+        file.read_to_end(&mut data).map_err(io)?;
+        let header = file_header(origin);
+        // Empty, or cut inside the first line: created, but never written to completion.
+        let fresh = !data.contains(&b'\n') && header.as_bytes().starts_with(&data);
+        let (entries, keep) = if fresh {
+            (Vec::new(), 0)
+        } else {
+            read_entries(&data, path, origin)?
+        };
+        if keep < data.len() {
+            // The torn entry goes now, so that the next append does not follow it.
+            file.set_len(keep as u64).map_err(io)?;
+        }
+        if fresh {
+            file.write_all(header.as_bytes()).map_err(io)?;
+        }
+        if fresh || keep < data.len() {
+            file.sync_data().map_err(io)?;
+        }
+        let len = file.metadata().map_err(io)?.len();
+        let journal = Journal {
+            path: path.to_path_buf(),
+            origin: origin.clone(),
+            file,
+            len,
+            last_serial: entries.last().map(|e| e.to_serial),
+            dir_synced: !fresh,
+            poisoned: false,
+        };
+        Ok((journal, entries))
+    }
+
+    /// Appends one entry and fsyncs (file and, on creation, the directory) before returning.
+    ///
+    /// On an error the change must count as failed (SERVFAIL, RFC 2136 §3.4.2.1). Whatever
+    /// part of the entry was written is cut off again, and the journal refuses further appends
+    /// until reopened. If even the cut fails, the next [`Journal::open`] finds the entry torn
+    /// (and drops it) or, rarely, complete: then a change the client saw fail is replayed, the
+    /// same outcome as a response lost on the way back (RFC 2136 §7.8).
+    pub fn append(&mut self, entry: &Entry) -> Result<(), JournalError> {
+        let path = || self.path.clone();
+        if self.poisoned {
+            return Err(JournalError::Poisoned { path: path() });
+        }
+        if let Some(last) = self.last_serial
+            && entry.from_serial != last
+        {
+            return Err(JournalError::Discontinuous {
+                path: path(),
+                last,
+                from: entry.from_serial,
+            });
+        }
+        let text =
+            entry_text(entry, &self.origin).map_err(|record| JournalError::Unrepresentable {
+                path: path(),
+                record,
+            })?;
+        if !self.dir_synced {
+            // Before the entry: a failure here leaves nothing half done.
+            sync_dir(&self.path).map_err(|source| JournalError::Io {
+                path: path(),
+                source,
+            })?;
+            self.dir_synced = true;
+        }
+        // fdatasync also writes the new file length, which is all the metadata an append
+        // needs to be read back (fsync(2)).
+        let written = self
+            .file
+            .write_all(text.as_bytes())
+            .and_then(|()| self.file.sync_data());
+        if let Err(source) = written {
+            // After a failed fsync the page cache can no longer be trusted (Linux marks the
+            // pages clean), so no more appends; cut off whatever part of the entry landed.
+            // The cut is best effort: the journal is poisoned whether it works or not.
+            self.poisoned = true;
+            let _ = self
+                .file
+                .set_len(self.len)
+                .and_then(|()| self.file.sync_data());
+            return Err(JournalError::Io {
+                path: path(),
+                source,
+            });
+        }
+        self.len += text.len() as u64;
+        self.last_serial = Some(entry.to_serial);
+        Ok(())
+    }
+
+    /// The serial the last entry leads to; `None` for an empty journal.
+    pub fn last_serial(&self) -> Option<u32> {
+        self.last_serial
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Syncs the directory holding `path`, so a newly created file stays after a crash.
+fn sync_dir(path: &Path) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    File::open(dir)?.sync_all()
+}
+
+/// The entry as text; the error is the record that has no line reading back the same.
+fn entry_text(entry: &Entry, origin: &Name) -> Result<String, String> {
+    let mut body = entry_header(entry.from_serial, entry.to_serial);
+    let lines = [("- ", &entry.diff.removed), ("+ ", &entry.diff.added)];
+    for (sign, records) in lines {
+        for record in records {
+            let line = record_line(record, origin).ok_or_else(|| record.to_string())?;
+            body.push_str(sign);
+            body.push_str(&line);
+            body.push('\n');
+        }
+    }
+    let count = entry.diff.removed.len() + entry.diff.added.len();
+    let end = end_line(count, crc32(body.as_bytes()));
+    Ok(body + &end)
+}
