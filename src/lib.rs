@@ -29,4 +29,5 @@ pub mod metrics;
 pub mod resolver;
 pub mod rr;
 pub mod server;
+pub mod tsig;
 pub mod zonefile;
