@@ -24,6 +24,7 @@ use crate::limits::{
     TCP_IDLE_TIMEOUT_MS, TCP_MAX_CONNECTIONS, TCP_PIPELINE_DEPTH, UDP_MAX_IN_FLIGHT, UDP_RCVBUF,
 };
 use crate::resolver::{Limits, ResolverConfig, Stub};
+use crate::tsig::{self, Keyring};
 
 /// Why a configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +64,9 @@ pub struct Config {
     /// Zones the resolver asks of fixed servers (discovery servers it does not host).
     #[serde(default, rename = "stub")]
     pub stubs: Vec<StubConfig>,
+    /// TSIG key files (RFC 8945), for signed dynamic updates.
+    #[serde(default, rename = "tsig_key")]
+    pub tsig_keys: Vec<TsigKeyConfig>,
 }
 
 /// A stub zone: `zone = "cluster.test."`, `servers = ["127.0.0.1:5353", ...]`.
@@ -144,6 +148,42 @@ pub struct ZoneConfig {
     /// client-hash | lowest-latency); default: as the file lists it.
     #[serde(default)]
     pub balance: Option<String>,
+    /// TSIG keys (by name, from `[[tsig_key]]` files) that may UPDATE the zone; none: every
+    /// UPDATE is REFUSED.
+    #[serde(default)]
+    pub update_keys: Vec<String>,
+    /// Where accepted updates are journaled; default `FILE.jnl` beside the zone file when the
+    /// zone takes updates.
+    pub journal: Option<PathBuf>,
+}
+
+impl ZoneConfig {
+    /// The journal the zone keeps, if it takes updates.
+    pub fn journal_path(&self) -> Option<PathBuf> {
+        if self.update_keys.is_empty() {
+            return None;
+        }
+        Some(self.journal.clone().unwrap_or_else(|| {
+            let mut name = self.file.clone().into_os_string();
+            name.push(".jnl");
+            PathBuf::from(name)
+        }))
+    }
+}
+
+/// The keys the server knows and which zones take updates signed with which of them.
+#[derive(Debug, Clone, Default)]
+pub struct UpdatePolicy {
+    pub keyring: Keyring,
+    /// Zones that take updates, each with the (absolute) names of the keys it accepts.
+    pub zones: Vec<(Name, Vec<Name>)>,
+}
+
+/// A file of TSIG keys as `tsig-keygen` writes them.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TsigKeyConfig {
+    pub file: PathBuf,
 }
 
 /// A service: `NAME.ZONE` A/AAAA and `_NAME._PROTOCOL.ZONE` SRV over its healthy instances,
@@ -217,6 +257,16 @@ impl Config {
         for z in &mut config.zones {
             if z.file.is_relative() {
                 z.file = base.join(&z.file);
+            }
+            if let Some(j) = &mut z.journal
+                && j.is_relative()
+            {
+                *j = base.join(&*j);
+            }
+        }
+        for k in &mut config.tsig_keys {
+            if k.file.is_relative() {
+                k.file = base.join(&k.file);
             }
         }
         if let Some(h) = &mut config.recursion.root_hints
@@ -334,6 +384,48 @@ impl Config {
             }
         }
         Ok(out)
+    }
+
+    /// The TSIG keys of every `[[tsig_key]]` file, and for each zone with `update_keys` the keys
+    /// it accepts. Every key a zone names must be in one of the files; a file that cannot be
+    /// read, or holds a key we cannot use, is an error naming it.
+    pub fn update_policy(&self) -> Result<UpdatePolicy, ConfigError> {
+        let mut keys = Vec::new();
+        for k in &self.tsig_keys {
+            keys.extend(
+                tsig::read_key_file(&k.file).map_err(|e| ConfigError::Invalid(e.to_string()))?,
+            );
+        }
+        let keyring = Keyring::new(keys);
+        if let Some(z) = self
+            .zones
+            .iter()
+            .find(|z| z.journal.is_some() && z.update_keys.is_empty())
+        {
+            return Err(ConfigError::Invalid(format!(
+                "zone {}: a journal without update_keys would never be written",
+                z.origin
+            )));
+        }
+        let mut zones = Vec::new();
+        for z in self.zones.iter().filter(|z| !z.update_keys.is_empty()) {
+            let origin = parse_name(&z.origin)?;
+            let mut names = Vec::new();
+            for k in &z.update_keys {
+                let name = Name::from_ascii(k).map_err(|e| {
+                    ConfigError::Invalid(format!("zone {}: key {k}: {e}", z.origin))
+                })?;
+                let key = keyring.get(&name).ok_or_else(|| {
+                    ConfigError::Invalid(format!(
+                        "zone {}: update key {k} is in no [[tsig_key]] file",
+                        z.origin
+                    ))
+                })?;
+                names.push(key.name().clone());
+            }
+            zones.push((origin, names));
+        }
+        Ok(UpdatePolicy { keyring, zones })
     }
 
     /// The `[[service]]` tables as registrations, checked: each in a zone served here, with
@@ -498,6 +590,40 @@ mod tests {
         let services = c.services().expect("services are valid");
         assert_eq!(services[0].service.instances.len(), 2);
         assert_eq!(services[0].checks.len(), 2);
+    }
+
+    #[test]
+    fn update_keys_must_name_a_known_key() {
+        let dir = std::env::temp_dir().join(format!("tern-config-keys-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let key = "key \"cluster-key\" {\n\talgorithm hmac-sha256;\n\tsecret \"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\";\n};\n";
+        std::fs::write(dir.join("k.key"), key).expect("key file");
+        let config = |zone_extra: &str| {
+            let text = format!(
+                "[[tsig_key]]\nfile = \"k.key\"\n[[zone]]\norigin = \"c.test.\"\nfile = \"c.zone\"\n{zone_extra}"
+            );
+            std::fs::write(dir.join("tern.toml"), text).expect("config");
+            Config::from_file(&dir.join("tern.toml")).expect("parses")
+        };
+        let c = config("update_keys = [\"Cluster-Key\"]\n");
+        assert_eq!(c.zones[0].journal_path(), Some(dir.join("c.zone.jnl")));
+        let policy = c.update_policy().expect("valid");
+        assert_eq!(policy.keyring.len(), 1);
+        let cluster = Name::from_ascii("c.test.").expect("name");
+        let key_name = Name::from_ascii("cluster-key.").expect("name");
+        assert_eq!(policy.zones, vec![(cluster, vec![key_name])]);
+
+        let unknown = config("update_keys = [\"other-key\"]\n").update_policy();
+        assert!(unknown.is_err_and(|e| {
+            e.to_string()
+                .contains("other-key is in no [[tsig_key]] file")
+        }));
+        let orphan = config("journal = \"x.jnl\"\n").update_policy();
+        assert!(orphan.is_err_and(|e| e.to_string().contains("journal without update_keys")));
+        let none = config("").update_policy().expect("valid");
+        assert!(none.zones.is_empty());
+        assert_eq!(config("").zones[0].journal_path(), None);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

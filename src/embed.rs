@@ -139,10 +139,7 @@ impl Builder {
                     path
                 }
             };
-            files.push(ZoneFile {
-                origin: name(&origin)?,
-                file,
-            });
+            files.push(ZoneFile::new(name(&origin)?, file));
         }
         let store = ZoneStore::load(&files).map_err(|e| EmbedError::Zones(e.to_string()))?;
         let catalog = store

@@ -12,13 +12,13 @@ use tokio::net::{TcpListener, UdpSocket};
 use tracing_subscriber::EnvFilter;
 
 use hickory_proto::rr::RecordType;
-use tern::authority::store::{ZoneFile, ZoneStore};
+use tern::authority::store::{Updater, ZoneFile, ZoneStore};
 use tern::authority::{Catalog, Zone};
 use tern::cache::Cache;
 use tern::config::{Config, ZoneConfig};
 use tern::discovery::health::HealthTable;
 use tern::discovery::registry::Registry;
-use tern::handler::{Handler, HandlerConfig, Recursion};
+use tern::handler::{Handler, HandlerConfig, Recursion, Updates};
 use tern::lab::{self, LabFiles};
 use tern::metrics::Metrics;
 use tern::resolver::{NetUpstream, Resolver, ServerSet, TraceSink, hints};
@@ -117,6 +117,8 @@ fn parse_zone_arg(s: &str) -> Result<ZoneConfig, String> {
         origin: origin.to_string(),
         file: PathBuf::from(file),
         balance: None,
+        update_keys: Vec::new(),
+        journal: None,
     })
 }
 
@@ -187,6 +189,7 @@ fn zone_files(zones: &[ZoneConfig]) -> Result<Vec<ZoneFile>, String> {
             Ok(ZoneFile {
                 origin: parse_origin(&z.origin)?,
                 file: z.file.clone(),
+                journal: z.journal_path(),
             })
         })
         .collect()
@@ -234,6 +237,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let catalog = store.catalog().map_err(|e| e.to_string())?;
     let services = config.services().map_err(|e| e.to_string())?;
     let zone_balance = config.zone_balance().map_err(|e| e.to_string())?;
+    let policy = config.update_policy().map_err(|e| e.to_string())?;
     let (udp, tcp) = bind(&config.server.listen).await?;
     let metrics = Arc::new(Metrics::default());
     let mut handler = Handler::new(
@@ -280,6 +284,16 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     };
     for service in services {
         registry.register(service).map_err(|e| e.to_string())?;
+    }
+    if !policy.zones.is_empty() {
+        let mut updates = Updates::new(Arc::clone(&registry) as Arc<dyn Updater>, policy.keyring);
+        for (zone, keys) in policy.zones {
+            tracing::info!(zone = %zone, keys = ?keys.iter().map(|k| k.to_ascii()).collect::<Vec<_>>(), "dynamic updates accepted");
+            updates = updates.allow(&zone, keys);
+        }
+        if handler.enable_updates(updates).is_err() {
+            return Err("dynamic updates enabled twice".to_string());
+        }
     }
     let (trigger, signal) = shutdown::channel();
     let running = tokio::spawn(server.run(signal.clone()));

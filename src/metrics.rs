@@ -23,6 +23,10 @@ pub struct Metrics {
     pub dropped: AtomicU64,
     /// Times a service had no healthy instance and answered with all of them.
     pub services_failed_open: AtomicU64,
+    /// RFC 2136 UPDATEs applied (including those that changed nothing).
+    pub updates_applied: AtomicU64,
+    /// UPDATEs answered with an error: bad TSIG, policy, prerequisites, invalid result.
+    pub updates_refused: AtomicU64,
 }
 
 impl Metrics {
@@ -34,7 +38,7 @@ impl Metrics {
         counter.load(Ordering::Relaxed)
     }
 
-    fn rows(&self) -> [(&'static str, u64); 11] {
+    fn rows(&self) -> [(&'static str, u64); 13] {
         [
             ("queries", Self::get(&self.queries)),
             (
@@ -53,6 +57,8 @@ impl Metrics {
                 "services_failed_open",
                 Self::get(&self.services_failed_open),
             ),
+            ("updates_applied", Self::get(&self.updates_applied)),
+            ("updates_refused", Self::get(&self.updates_refused)),
         ]
     }
 }

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for tool in nsd unbound dig kdig /bin/kill; do
+for tool in nsd unbound dig kdig nsupdate knsupdate /bin/kill; do
     command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
 if [ "${#need[@]}" -gt 0 ]; then

@@ -1,5 +1,6 @@
 //! Raw bytes → `Handler::handle_bytes` over UDP and TCP. Whatever arrives, the handler must not
 //! panic, and every reply it sends must parse, be a response, and fit the transport's limit.
+//! UPDATE is enabled, so TSIG records of every shape reach the verifier.
 
 #![no_main]
 
@@ -10,9 +11,12 @@ use std::sync::{Arc, OnceLock};
 use hickory_proto::op::{Message, MessageType};
 use hickory_proto::rr::Name;
 use libfuzzer_sys::fuzz_target;
+use tern::authority::store::{StoreError, Updater};
+use tern::authority::update::apply;
 use tern::authority::{Catalog, Zone};
-use tern::handler::{Handler, HandlerConfig, Transport};
+use tern::handler::{Handler, HandlerConfig, Transport, Updates};
 use tern::metrics::Metrics;
+use tern::tsig::{Key, Keyring, TsigAlgorithm};
 
 /// A zone exercising every lookup path: wildcard, DNAME, CNAME chain (in and out of zone),
 /// delegation with glue, an empty non-terminal and an RRset too big for 512 or 1232 bytes.
@@ -58,6 +62,22 @@ big      IN TXT  "Eaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
 /// the fuzzer checks the looser bound that holds for every request.
 const UDP_LIMIT: usize = 1232;
 
+/// Checks updates against the zone and keeps nothing (a signed update needs the key's MAC, so
+/// the fuzzer reaches this only by luck; the point is the path up to it).
+struct CheckOnly(Zone);
+
+impl Updater for CheckOnly {
+    fn update(&self, _zone: &Name, update: &Message) -> Result<u32, StoreError> {
+        apply(&self.0, update)?;
+        Ok(self.0.serial())
+    }
+}
+
+fn fuzz_zone() -> Zone {
+    let origin = Name::from_ascii("fuzz.test.").expect("origin");
+    Zone::from_text(ZONE, Path::new("fuzz.test.zone"), Some(&origin)).expect("fuzz zone is valid")
+}
+
 struct Fixture {
     rt: tokio::runtime::Runtime,
     handler: Handler,
@@ -66,15 +86,17 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let origin = Name::from_ascii("fuzz.test.").expect("origin");
-        let zone = Zone::from_text(ZONE, Path::new("fuzz.test.zone"), Some(&origin))
-            .expect("fuzz zone is valid");
-        let catalog = Catalog::new(vec![zone]).expect("one zone");
+        let catalog = Catalog::new(vec![fuzz_zone()]).expect("one zone");
         let handler = Handler::new(
             catalog,
             HandlerConfig::default(),
             Arc::new(Metrics::default()),
         );
+        let key_name = Name::from_ascii("fuzz-key.").expect("key name");
+        let key = Key::new(key_name.clone(), TsigAlgorithm::HmacSha256, vec![7; 32]).expect("key");
+        let updates = Updates::new(Arc::new(CheckOnly(fuzz_zone())), Keyring::new([key]))
+            .allow(&Name::from_ascii("fuzz.test.").expect("zone"), [key_name]);
+        assert!(handler.enable_updates(updates).is_ok());
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime");

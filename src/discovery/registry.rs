@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use hickory_proto::op::Message;
 use hickory_proto::rr::{LowerName, Name, RData, Record};
 use tokio::task::AbortHandle;
 use tracing::{info, warn};
@@ -16,7 +17,7 @@ use super::service::{Instance, Service, ServiceError};
 use crate::authority::Catalog;
 use crate::authority::balance::{Member, Policy};
 use crate::authority::rules::{BalanceRules, Members, Rule};
-use crate::authority::store::{Owned, StoreError, ZoneStore};
+use crate::authority::store::{Owned, StoreError, Updater, ZoneStore};
 use crate::metrics::Metrics;
 use crate::server::Shutdown;
 
@@ -309,7 +310,7 @@ impl Registry {
         &self,
         store: &ZoneStore,
         services: &[Registration],
-    ) -> Result<(), RegistryError> {
+    ) -> Result<(), StoreError> {
         let mut store = store.clone();
         let zones: Vec<Name> = store.files().map(|f| f.origin.clone()).collect();
         for zone in zones {
@@ -332,7 +333,7 @@ impl Registry {
                 .collect();
             store.set_balance(&zone, BalanceRules { default, rules })?;
         }
-        let catalog = store.catalog().map_err(StoreError::from)?;
+        let catalog = store.catalog()?;
         (self.publish)(catalog);
         Ok(())
     }
@@ -363,6 +364,24 @@ impl Registry {
         for (_, (_, handle)) in checks.running.drain() {
             handle.abort();
         }
+    }
+}
+
+/// Dynamic updates go through the same writer as services and reloads, so each change builds
+/// on all the others.
+impl Updater for Registry {
+    fn update(&self, zone: &Name, update: &Message) -> Result<u32, StoreError> {
+        let services = lock(&self.services);
+        let mut store = lock(&self.store);
+        let serial = store.update(zone, update)?;
+        // The store checked that the zone builds before journaling, so this cannot fail on the
+        // update's account. Were it to, the change is durable already and goes out with the
+        // next publish; the client hears that it is not served yet.
+        if let Err(e) = self.publish_locked(&store, &services) {
+            warn!(zone = %zone, error = %e, "update journaled but not published");
+            return Err(e);
+        }
+        Ok(serial)
     }
 }
 

@@ -3,17 +3,20 @@
 
 pub mod request;
 pub mod response;
+pub mod update;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
-use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::op::{Header, Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::opt::EdnsOption;
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use tokio::time::Instant;
 use tracing::{Instrument, debug, debug_span, warn};
 
 pub use request::{EdnsInfo, Malformed, Request, Transport};
+pub use update::Updates;
 
 pub use crate::acl::{Acl, Cidr};
 
@@ -76,7 +79,16 @@ pub struct Handler {
     config: HandlerConfig,
     metrics: Arc<Metrics>,
     recursion: Option<Recursion>,
+    /// Set once, after the zones' writer exists (it is built around this handler's catalog).
+    updates: OnceLock<Updates>,
     failure_log: LogThrottle,
+}
+
+/// An UPDATE request (not a response to one), judged by its header alone.
+fn is_update(bytes: &[u8]) -> bool {
+    Header::read(&mut BinDecoder::new(bytes)).is_ok_and(|h| {
+        h.metadata.op_code == OpCode::Update && h.metadata.message_type == MessageType::Query
+    })
 }
 
 /// RFC 8914 Extended DNS Error option code.
@@ -120,6 +132,7 @@ impl Handler {
             config,
             metrics,
             recursion: None,
+            updates: OnceLock::new(),
             failure_log: LogThrottle::new(FAILURE_LOG_INTERVAL),
         }
     }
@@ -128,6 +141,12 @@ impl Handler {
     pub fn with_recursion(mut self, recursion: Recursion) -> Handler {
         self.recursion = Some(recursion);
         self
+    }
+
+    /// Accepts RFC 2136 UPDATEs as `updates` allows. Without this, UPDATE is NOTIMP. Once only:
+    /// a second call gets its argument back.
+    pub fn enable_updates(&self, updates: Updates) -> Result<(), Updates> {
+        self.updates.set(updates)
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {
@@ -168,6 +187,22 @@ impl Handler {
         transport: Transport,
     ) -> Option<Vec<u8>> {
         Metrics::inc(&self.metrics.queries);
+        if let Some(updates) = self.updates.get()
+            && is_update(bytes)
+        {
+            let span = debug_span!("update", client = %src);
+            let catalog = self.catalog();
+            return update::handle(
+                updates,
+                &catalog,
+                &self.metrics,
+                bytes,
+                src,
+                self.config.edns_payload,
+            )
+            .instrument(span)
+            .await;
+        }
         match Request::parse(bytes, src, transport) {
             Ok(req) => {
                 // At debug: at the default level a span would format its fields per query.

@@ -24,7 +24,7 @@ pub fn reply_to(req: &Request, our_payload: u16) -> Message {
 }
 
 /// Our OPT in reply to the requestor's: our payload size, version 0, DO copied (RFC 3225 §3).
-fn our_opt(theirs: EdnsInfo, our_payload: u16) -> Edns {
+pub(super) fn our_opt(theirs: EdnsInfo, our_payload: u16) -> Edns {
     let mut edns = Edns::new();
     edns.set_max_payload(our_payload);
     edns.set_version(0);

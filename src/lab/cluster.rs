@@ -191,7 +191,7 @@ pub async fn start(port: u16, state: PathBuf, shutdown: Shutdown) -> Result<Clus
         source,
     })?;
     let origin = cluster_origin()?;
-    let store = ZoneStore::load(&[ZoneFile { origin, file }])
+    let store = ZoneStore::load(&[ZoneFile::new(origin, file)])
         .map_err(|e| LabError::Cluster(e.to_string()))?;
     let catalog = store
         .catalog()

@@ -48,11 +48,7 @@ async fn cluster(n: u8, services: Vec<Registration>) -> Cluster {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let file = dir.join("cluster.test.zone");
     std::fs::write(&file, ZONE).expect("zone file");
-    let store = ZoneStore::load(&[ZoneFile {
-        origin: name("cluster.test."),
-        file,
-    }])
-    .expect("zone loads");
+    let store = ZoneStore::load(&[ZoneFile::new(name("cluster.test."), file)]).expect("zone loads");
     let metrics = Arc::new(Metrics::default());
     let handler = Arc::new(Handler::new(
         store.catalog().expect("builds"),

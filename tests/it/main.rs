@@ -13,3 +13,4 @@ mod support;
 mod transport;
 mod udp_limits;
 mod unbound_diff;
+mod update;

@@ -21,7 +21,9 @@
 //! * An entry is a header line with the serials it leads from and to, one line per record —
 //!   `- ` removed, `+ ` added, removals first — and an end line with the number of record lines
 //!   and the CRC-32 (IEEE) of every byte from the start of the header line to the end of the
-//!   last record line. Each entry's FROM is the previous entry's TO.
+//!   last record line. Each entry's FROM is the previous entry's TO or later (RFC 1982): the
+//!   zone also changes by other means between updates (service records, an edited file), and
+//!   those changes step the serial without an entry here.
 //! * A record line is zone-file text (fully qualified owner, TTL, class, type, RDATA), read by
 //!   the crate's zone-file reader, so it reads exactly as a zone file would; the owner is read
 //!   again as plain ASCII to keep its case, which the reader folds. A record whose
@@ -39,10 +41,16 @@
 //! [`Journal::open`] drops it and cuts the file back to the last good entry. A defect with an
 //! entry after it cannot come from a crash; it is corruption, reported as `file:line`, and the
 //! journal is not used. An entry whose checksum holds but whose text does not read (or whose
-//! serials do not follow on) is an error too, wherever it is: those are the bytes tern wrote.
+//! serials go backwards) is an error too, wherever it is: those are the bytes tern wrote.
 
 mod format;
 mod read;
+
+/// RFC 1982: an entry starting at `from` may follow one that ended at `last`: the same serial,
+/// or a later one (other changes in between).
+fn follows(from: u32, last: u32) -> bool {
+    from == last || SerialNumber::new(from) > SerialNumber::new(last)
+}
 #[cfg(test)]
 mod tests;
 
@@ -51,6 +59,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use hickory_proto::rr::Name;
+use hickory_proto::rr::SerialNumber;
 
 use self::format::{crc32, end_line, entry_header, file_header, record_line};
 use self::read::read_entries;
@@ -82,7 +91,8 @@ pub enum JournalError {
         found: Box<Name>,
         expected: Box<Name>,
     },
-    /// Entries chain: each starts from the serial the previous one ended at.
+    /// Serials only move forward: each entry starts at or after the serial the previous one
+    /// ended at.
     #[error("{}: an entry from serial {from} cannot follow one ending at {last}", path.display())]
     Discontinuous { path: PathBuf, last: u32, from: u32 },
     #[error("{}: {record} cannot be written so that it reads back the same", path.display())]
@@ -167,7 +177,7 @@ impl Journal {
             return Err(JournalError::Poisoned { path: path() });
         }
         if let Some(last) = self.last_serial
-            && entry.from_serial != last
+            && !follows(entry.from_serial, last)
         {
             return Err(JournalError::Discontinuous {
                 path: path(),

@@ -102,10 +102,10 @@ pub(super) fn read_entries(
             }
         };
         if let Some(last) = entries.last()
-            && framed.from != last.to_serial
+            && !super::follows(framed.from, last.to_serial)
         {
             let reason = format!(
-                "entry from serial {} does not follow the previous entry's {}",
+                "entry from serial {} is before the previous entry's {}",
                 framed.from, last.to_serial
             );
             return Err(corrupt(lines[framed.header].no, reason));

@@ -303,8 +303,8 @@ fn what_tern_would_not_write_is_an_error_even_at_the_end() {
             format!("{p}:3: RDATA is 2 bytes, not 3"),
         ),
         (
-            sealed(1, 2, &[]) + &sealed(3, 4, &[]),
-            format!("{p}:4: entry from serial 3 does not follow the previous entry's 2"),
+            sealed(1, 5, &[]) + &sealed(3, 4, &[]),
+            format!("{p}:4: entry from serial 3 is before the previous entry's 5"),
         ),
     ];
     for (entries, want) in cases {
@@ -327,24 +327,29 @@ fn what_tern_would_not_write_is_an_error_even_at_the_end() {
 }
 
 #[test]
-fn appends_must_chain_serials() {
+fn serials_never_go_back_but_may_skip() {
     let (dir, path) = scratch("chain");
     let (mut journal, _) = Journal::open(&path, &origin()).expect("creates");
-    journal.append(&first()).expect("appends");
-    let err = journal.append(&third()).expect_err("12 does not follow 11");
+    journal.append(&third()).expect("appends");
+    let err = journal.append(&first()).expect_err("10 is before 13");
     assert!(
         matches!(
             err,
             JournalError::Discontinuous {
-                last: 11,
-                from: 12,
+                last: 13,
+                from: 10,
                 ..
             }
         ),
         "{err}"
     );
-    journal.append(&second()).expect("11 follows 11");
-    assert_eq!(journal.last_serial(), Some(12));
+    // Other sources stepped the serial from 13 to 20 meanwhile.
+    let mut later = second();
+    (later.from_serial, later.to_serial) = (20, 21);
+    journal.append(&later).expect("20 may follow 13");
+    assert_eq!(journal.last_serial(), Some(21));
+    let (_, entries) = Journal::open(&path, &origin()).expect("reopens");
+    assert_eq!(entries.len(), 2);
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -1,0 +1,394 @@
+//! One store for everything a served zone is made of: the records of its file, records other
+//! sources own (a service's names), and dynamic updates (RFC 2136). Every change goes through
+//! the store, which builds a new immutable [`Catalog`] for the handler to swap in; so a SIGHUP
+//! reload never erases service records or updates, and a service change never loses a reload.
+//!
+//! A source owns whole names: its records replace whatever the file has at those names.
+//! Updates apply on top of both, in the order they were accepted. An accepted update is in
+//! the zone's journal, synced to disk, before the store takes it, so a restart or a crash
+//! replays it; the journal is replayed on top of the file at start and at every reload.
+//!
+//! The store keeps each zone's serial: every change of its content raises it by one (RFC 1982
+//! arithmetic, wrapping), unless the change brings a later serial of its own (an edited file,
+//! or an update that replaces the SOA).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::{LowerName, Name, RData, Record, SerialNumber};
+
+use super::journal::{Entry, Journal, JournalError};
+use super::reload::CatalogError;
+use super::rules::BalanceRules;
+use super::update::{self, Diff, UpdateError};
+use super::{Catalog, Zone};
+use crate::zonefile::{Located, Location, ZoneErrors, parse_zone_file};
+
+/// A zone served from a file, with an optional journal of dynamic updates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneFile {
+    pub origin: Name,
+    pub file: PathBuf,
+    /// Where accepted updates are kept (BIND's `FILE.jnl`); `None`: updates are refused.
+    pub journal: Option<PathBuf>,
+}
+
+impl ZoneFile {
+    /// A zone file without a journal.
+    pub fn new(origin: Name, file: impl Into<PathBuf>) -> ZoneFile {
+        ZoneFile {
+            origin,
+            file: file.into(),
+            journal: None,
+        }
+    }
+}
+
+/// Records a source owns in one zone: every name in `names` is the source's, with exactly the
+/// records in `records` (none: the name does not exist).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Owned {
+    pub names: Vec<Name>,
+    pub records: Vec<Record>,
+}
+
+/// Why the store refused a change.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("zone {0} is not served here")]
+    NoSuchZone(Name),
+    #[error("{name} is outside the zone {zone}")]
+    OutsideZone { name: Box<Name>, zone: Box<Name> },
+    #[error("{0}")]
+    Catalog(#[from] CatalogError),
+    #[error("{0}")]
+    Update(#[from] UpdateError),
+    #[error("{name} belongs to {owner}; change it there, not by UPDATE")]
+    OwnedName { name: Box<Name>, owner: String },
+    #[error("zone {0} takes no dynamic updates (no journal)")]
+    NoJournal(Name),
+    #[error("{0}")]
+    Journal(#[from] JournalError),
+}
+
+impl StoreError {
+    /// The RCODE an UPDATE refused for this reason gets (RFC 2136 §3, §3.4.2.1: a change that
+    /// cannot be made durable is SERVFAIL).
+    pub fn rcode(&self) -> ResponseCode {
+        match self {
+            StoreError::Update(e) => e.rcode(),
+            StoreError::NoSuchZone(_) => ResponseCode::NotAuth,
+            StoreError::NoJournal(_) | StoreError::OwnedName { .. } => ResponseCode::Refused,
+            StoreError::OutsideZone { .. } => ResponseCode::NotZone,
+            StoreError::Catalog(_) | StoreError::Journal(_) => ResponseCode::ServFail,
+        }
+    }
+}
+
+/// Applies RFC 2136 updates to the zones in service. The one writer of the zones implements
+/// it; the handler, which must not know who that is, calls it.
+pub trait Updater: Send + Sync {
+    /// Checks `update` against `zone` as served now and applies it, durably; returns the zone's
+    /// serial afterwards (unchanged when the update changed nothing).
+    fn update(&self, zone: &Name, update: &Message) -> Result<u32, StoreError>;
+}
+
+#[derive(Debug, Clone)]
+struct StoredZone {
+    source: ZoneFile,
+    file_records: Vec<Located>,
+    /// By source ("service web.cluster.test."), in a stable order.
+    owned: BTreeMap<String, Owned>,
+    /// Every accepted update, oldest first (replayed from the journal at start).
+    updates: Vec<Diff>,
+    /// The serial served.
+    serial: u32,
+    balance: BalanceRules,
+}
+
+/// Every served zone and the sources of its data. One writer at a time (callers hold it behind
+/// a mutex); readers get immutable catalogs. Clones share the open journals.
+#[derive(Debug, Clone, Default)]
+pub struct ZoneStore {
+    zones: Vec<StoredZone>,
+    journals: HashMap<LowerName, Arc<Mutex<Journal>>>,
+}
+
+fn read_file(source: &ZoneFile) -> Result<Vec<Located>, ZoneErrors> {
+    parse_zone_file(&source.file, Some(&source.origin))
+}
+
+fn file_serial(records: &[Located]) -> u32 {
+    records
+        .iter()
+        .find_map(|l| match &l.record.data {
+            RData::SOA(soa) => Some(soa.serial),
+            _ => None,
+        })
+        .unwrap_or(0)
+}
+
+/// RFC 1982: `a` is later than `b`.
+fn later(a: u32, b: u32) -> bool {
+    SerialNumber::new(a) > SerialNumber::new(b)
+}
+
+impl ZoneStore {
+    /// Reads every zone file and replays every journal; all or nothing, with every broken
+    /// file's `file:line` errors.
+    pub fn load(sources: &[ZoneFile]) -> Result<ZoneStore, StoreError> {
+        let mut store = ZoneStore::default();
+        let mut errors = Vec::new();
+        for source in sources {
+            let file_records = match read_file(source) {
+                Ok(records) => records,
+                Err(e) => {
+                    errors.extend(e.0);
+                    continue;
+                }
+            };
+            let mut zone = StoredZone {
+                serial: file_serial(&file_records),
+                source: source.clone(),
+                file_records,
+                owned: BTreeMap::new(),
+                updates: Vec::new(),
+                balance: BalanceRules::default(),
+            };
+            if let Some(path) = &source.journal {
+                let (journal, entries) = Journal::open(path, &source.origin)?;
+                for entry in entries {
+                    zone.serial = if later(entry.to_serial, zone.serial) {
+                        entry.to_serial
+                    } else {
+                        zone.serial.wrapping_add(1)
+                    };
+                    zone.updates.push(entry.diff);
+                }
+                store.journals.insert(
+                    LowerName::new(&source.origin),
+                    Arc::new(Mutex::new(journal)),
+                );
+            }
+            store.zones.push(zone);
+        }
+        if !errors.is_empty() {
+            return Err(CatalogError::Zones(ZoneErrors(errors)).into());
+        }
+        // Reject what would not build (a bad record combination, a duplicate origin) now.
+        store.catalog()?;
+        Ok(store)
+    }
+
+    /// Re-reads every zone file, keeping what other sources own and every update. All or
+    /// nothing: on any error the store is unchanged and the error names each `file:line`.
+    pub fn reload(&mut self) -> Result<(), CatalogError> {
+        let mut next = self.clone();
+        let mut errors = Vec::new();
+        for zone in &mut next.zones {
+            match read_file(&zone.source) {
+                Ok(records) => {
+                    if records_differ(&records, &zone.file_records) {
+                        let edited = file_serial(&records);
+                        zone.serial = if later(edited, zone.serial) {
+                            edited
+                        } else {
+                            zone.serial.wrapping_add(1)
+                        };
+                    }
+                    zone.file_records = records;
+                }
+                Err(e) => errors.extend(e.0),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(CatalogError::Zones(ZoneErrors(errors)));
+        }
+        next.catalog()?;
+        *self = next;
+        Ok(())
+    }
+
+    fn zone_mut(&mut self, zone: &Name) -> Result<&mut StoredZone, StoreError> {
+        self.zones
+            .iter_mut()
+            .find(|z| z.source.origin == *zone)
+            .ok_or_else(|| StoreError::NoSuchZone(zone.clone()))
+    }
+
+    /// Replaces what `source` owns in `zone`. Refused, with the store unchanged, when the zone is
+    /// not served, a name lies outside it, or the result would not be a valid zone.
+    pub fn set_owned(&mut self, zone: &Name, source: &str, owned: Owned) -> Result<(), StoreError> {
+        let mut next = self.clone();
+        let stored = next.zone_mut(zone)?;
+        for name in owned
+            .names
+            .iter()
+            .chain(owned.records.iter().map(|r| &r.name))
+        {
+            if !zone.zone_of(name) {
+                return Err(StoreError::OutsideZone {
+                    name: Box::new(name.clone()),
+                    zone: Box::new(zone.clone()),
+                });
+            }
+        }
+        if stored.owned.get(source) == Some(&owned) {
+            return Ok(());
+        }
+        stored.owned.insert(source.to_string(), owned);
+        stored.serial = stored.serial.wrapping_add(1);
+        next.catalog()?;
+        *self = next;
+        Ok(())
+    }
+
+    /// Checks an RFC 2136 update against `zone` as served now and, when it changes anything,
+    /// writes it to the zone's journal (synced) before taking it. Returns the serial after.
+    pub fn update(&mut self, zone: &Name, msg: &Message) -> Result<u32, StoreError> {
+        let key = LowerName::new(zone);
+        let journal = self.journals.get(&key).cloned();
+        let stored = self.zone_mut(zone)?;
+        let Some(journal) = journal else {
+            return Err(StoreError::NoJournal(zone.clone()));
+        };
+        let snapshot = stored.build().map_err(CatalogError::Zones)?;
+        let diff = update::apply(&snapshot, msg)?;
+        if diff.is_empty() {
+            return Ok(stored.serial);
+        }
+        // A service's names are rewritten from the registry on every health change: an update
+        // there would be undone (or fight it), so the registry stays their only writer.
+        for rr in diff.removed.iter().chain(&diff.added) {
+            if let Some((source, _)) = stored
+                .owned
+                .iter()
+                .find(|(_, o)| o.names.iter().any(|n| n == &rr.name))
+            {
+                return Err(StoreError::OwnedName {
+                    name: Box::new(rr.name.clone()),
+                    owner: source.clone(),
+                });
+            }
+        }
+        let from = stored.serial;
+        // An update that replaces the SOA with a later serial sets it (RFC 2136 §3.6).
+        let given = diff.added.iter().find_map(|r| match &r.data {
+            RData::SOA(soa) => Some(soa.serial),
+            _ => None,
+        });
+        let to = match given {
+            Some(s) if later(s, from) => s,
+            _ => from.wrapping_add(1),
+        };
+        let mut next = stored.clone();
+        next.updates.push(diff.clone());
+        next.serial = to;
+        // What would not build is refused before it reaches the journal: a journal entry is
+        // replayed at every start, so it must always apply.
+        next.build().map_err(CatalogError::Zones)?;
+        let entry = Entry {
+            from_serial: from,
+            to_serial: to,
+            diff,
+        };
+        journal
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .append(&entry)?;
+        *stored = next;
+        Ok(to)
+    }
+
+    /// Sets how `zone`'s answers are ordered (no effect on its content or serial).
+    pub fn set_balance(&mut self, zone: &Name, rules: BalanceRules) -> Result<(), StoreError> {
+        self.zone_mut(zone)?.balance = rules;
+        Ok(())
+    }
+
+    /// The origins and files served.
+    pub fn files(&self) -> impl Iterator<Item = &ZoneFile> {
+        self.zones.iter().map(|z| &z.source)
+    }
+
+    /// Builds every zone from its sources.
+    pub fn catalog(&self) -> Result<Catalog, CatalogError> {
+        let mut built = Vec::with_capacity(self.zones.len());
+        let mut errors = Vec::new();
+        for zone in &self.zones {
+            match zone.build() {
+                Ok(z) => built.push(z),
+                Err(e) => errors.extend(e.0),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(CatalogError::Zones(ZoneErrors(errors)));
+        }
+        Ok(Catalog::new(built)?)
+    }
+}
+
+impl StoredZone {
+    fn build(&self) -> Result<Zone, ZoneErrors> {
+        let owned_names: Vec<LowerName> = self
+            .owned
+            .values()
+            .flat_map(|o| o.names.iter().map(LowerName::new))
+            .collect();
+        let mut records: Vec<Located> = self
+            .file_records
+            .iter()
+            .filter(|l| !owned_names.contains(&LowerName::new(&l.record.name)))
+            .cloned()
+            .collect();
+        for (source, owned) in &self.owned {
+            let at = Location {
+                file: PathBuf::from(source),
+                line: 0,
+            };
+            records.extend(owned.records.iter().map(|r| Located {
+                record: r.clone(),
+                at: at.clone(),
+            }));
+        }
+        let journal = Location {
+            file: self
+                .source
+                .journal
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("update")),
+            line: 0,
+        };
+        for diff in &self.updates {
+            // Record equality is RFC 2136 §1.1.1's: owner, class, type and RDATA, not TTL.
+            records.retain(|l| !diff.removed.contains(&l.record));
+            for add in &diff.added {
+                match records.iter_mut().find(|l| l.record == *add) {
+                    Some(same) => same.record = add.clone(),
+                    None => records.push(Located {
+                        record: add.clone(),
+                        at: journal.clone(),
+                    }),
+                }
+            }
+        }
+        for l in records.iter_mut() {
+            if let RData::SOA(soa) = &mut l.record.data {
+                soa.serial = self.serial;
+            }
+        }
+        Ok(
+            Zone::from_records(Some(&self.source.origin), records, &self.source.file)?
+                .with_balance(self.balance.clone()),
+        )
+    }
+}
+
+fn records_differ(a: &[Located], b: &[Located]) -> bool {
+    a.len() != b.len() || a.iter().zip(b).any(|(x, y)| x.record != y.record)
+}
+
+#[cfg(test)]
+mod tests;

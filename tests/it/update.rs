@@ -1,0 +1,257 @@
+//! RFC 2136 dynamic updates against the `tern serve` binary, sent by BIND's `nsupdate`: signed
+//! changes are applied (one serial step per message), unsigned, wrongly signed and
+//! prerequisite-failing ones change nothing, a service's names stay the registry's, and what was
+//! accepted survives the process being killed and started again (the journal).
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::{RData, RecordType};
+
+use crate::support::{self, query, udp_raw};
+
+const SUBNET: u8 = 218;
+const TERN: &str = env!("CARGO_BIN_EXE_tern");
+
+const ZONE: &str = "$ORIGIN cluster.test.\n$TTL 300\n\
+@ SOA ns1 hostmaster 1 3600 600 86400 60\n@ NS ns1\nns1 A 127.218.0.1\n";
+
+/// `tsig-keygen cluster-key`, with a fixed secret; and the same name with another secret.
+const KEY: &str = "key \"cluster-key\" {\n\talgorithm hmac-sha256;\n\tsecret \"rA0vYkUtMYbHyasRqZjFKV7wWJrYcXs2xJ0C9Rk0u0o=\";\n};\n";
+const FORGED: &str = "key \"cluster-key\" {\n\talgorithm hmac-sha256;\n\tsecret \"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\";\n};\n";
+
+struct Serve(Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        // SIGKILL: the journal must not depend on a clean shutdown.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn config(dir: &Path, server: SocketAddr) -> PathBuf {
+    std::fs::write(dir.join("cluster.test.zone"), ZONE).expect("zone");
+    std::fs::write(dir.join("cluster-key.key"), KEY).expect("key");
+    std::fs::write(dir.join("forged.key"), FORGED).expect("forged key");
+    let text = format!(
+        "[server]\nlisten = [\"{server}\"]\nno_recursion = true\n\
+         [[tsig_key]]\nfile = \"cluster-key.key\"\n\
+         [[zone]]\norigin = \"cluster.test.\"\nfile = \"cluster.test.zone\"\n\
+         update_keys = [\"cluster-key\"]\n\
+         [[service]]\nzone = \"cluster.test.\"\nname = \"web\"\n\
+         [[service.instance]]\nname = \"web-1\"\naddress = \"127.218.0.80\"\nport = 8080\n"
+    );
+    let path = dir.join("tern.toml");
+    std::fs::write(&path, text).expect("config");
+    path
+}
+
+fn start(config: &Path) -> Serve {
+    let child = Command::new(TERN)
+        .args(["serve", "--log-level", "warn", "--config"])
+        .arg(config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start tern serve");
+    Serve(child)
+}
+
+async fn ask(server: SocketAddr, qname: &str, qtype: RecordType) -> Option<Message> {
+    let msg = query(qname, qtype, false, Some(1232));
+    let reply = udp_raw(
+        server,
+        &msg.to_vec().expect("encode"),
+        Duration::from_millis(300),
+    )
+    .await?;
+    Message::from_vec(&reply).ok()
+}
+
+/// The zone's serial, once the server answers (bounded: 5 s).
+async fn serial(server: SocketAddr) -> Option<u32> {
+    for _ in 0..50 {
+        if let Some(m) = ask(server, "cluster.test.", RecordType::SOA).await
+            && let Some(RData::SOA(soa)) = m.answers.first().map(|r| &r.data)
+        {
+            return Some(soa.serial);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+/// The RDATA of `qname`'s `qtype` RRset, as text (empty when there is none).
+async fn rdata(server: SocketAddr, qname: &str, qtype: RecordType) -> Vec<String> {
+    let m = ask(server, qname, qtype).await.expect("an answer");
+    let mut out: Vec<String> = m.answers.iter().map(|r| r.data.to_string()).collect();
+    out.sort();
+    out
+}
+
+fn nsupdate(args: &[&str], server: SocketAddr, commands: &str) -> Output {
+    let tool = support::system_binary("nsupdate", "the UPDATE client of the update tests");
+    let mut child = Command::new(tool)
+        .args(args)
+        .args(["-t", "5"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn nsupdate");
+    let script = format!(
+        "server {} {}\nzone cluster.test.\n{commands}send\nquit\n",
+        server.ip(),
+        server.port()
+    );
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("script");
+    child.wait_with_output().expect("nsupdate runs")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn nsupdate_changes_are_signed_checked_and_durable() {
+    let dir = std::env::temp_dir().join(format!("tern-update-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = TempDir(dir);
+    let server = SocketAddr::new(support::addr(SUBNET, 1), 5302);
+    let config = config(&dir.0, server);
+    let key = dir.0.join("cluster-key.key");
+    let key = key.to_str().expect("utf-8 path");
+    let forged = dir.0.join("forged.key");
+    let forged = forged.to_str().expect("utf-8 path");
+
+    let tern = start(&config);
+    // The service's records count as a change to the file's zone: its serial is one past 1.
+    let first = serial(server).await.expect("tern serves cluster.test.");
+
+    // A signed update over UDP: two RRsets, one message, one serial step.
+    let out = nsupdate(
+        &["-k", key],
+        server,
+        "update add x.cluster.test. 300 A 192.0.2.7\n\
+         update add _x._tcp.cluster.test. 300 SRV 0 1 8080 x.cluster.test.\n",
+    );
+    assert!(out.status.success(), "signed add: {}", stderr(&out));
+    assert_eq!(
+        rdata(server, "x.cluster.test.", RecordType::A).await,
+        ["192.0.2.7"]
+    );
+    assert_eq!(
+        rdata(server, "_x._tcp.cluster.test.", RecordType::SRV).await,
+        ["0 1 8080 x.cluster.test."]
+    );
+    assert_eq!(serial(server).await, Some(first.wrapping_add(1)));
+
+    // Refused, each for its own reason, and none of them changes anything.
+    let add_y = "update add y.cluster.test. 300 A 192.0.2.8\n";
+    let out = nsupdate(&[], server, add_y);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("REFUSED"),
+        "unsigned: {}",
+        stderr(&out)
+    );
+    let out = nsupdate(&["-k", forged], server, add_y);
+    assert!(
+        stderr(&out).contains("NOTAUTH(BADSIG)"),
+        "forged: {}",
+        stderr(&out)
+    );
+    let out = nsupdate(
+        &["-k", key],
+        server,
+        &format!("prereq nxdomain x.cluster.test.\n{add_y}"),
+    );
+    assert!(
+        stderr(&out).contains("YXDOMAIN"),
+        "prereq: {}",
+        stderr(&out)
+    );
+    let out = nsupdate(&["-k", key], server, "update delete web.cluster.test. A\n");
+    assert!(
+        stderr(&out).contains("REFUSED"),
+        "service: {}",
+        stderr(&out)
+    );
+    assert!(
+        rdata(server, "y.cluster.test.", RecordType::A)
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        rdata(server, "web.cluster.test.", RecordType::A).await,
+        ["127.218.0.80"]
+    );
+    assert_eq!(serial(server).await, Some(first.wrapping_add(1)));
+
+    // Over TCP (-v): a delete and an add.
+    let out = nsupdate(
+        &["-v", "-k", key],
+        server,
+        &format!("update delete x.cluster.test. A\n{add_y}"),
+    );
+    assert!(out.status.success(), "signed TCP update: {}", stderr(&out));
+    assert_eq!(serial(server).await, Some(first.wrapping_add(2)));
+
+    // Killed and started again: the journal brings the updates back.
+    drop(tern);
+    assert!(dir.0.join("cluster.test.zone.jnl").is_file());
+    let _tern = start(&config);
+    // Never lower than before (secondaries would stop following); registering the service
+    // again at start may step it once more.
+    let after = serial(server)
+        .await
+        .expect("tern serves cluster.test. again");
+    assert!(
+        (first.wrapping_add(2)..=first.wrapping_add(3)).contains(&after),
+        "serial {after} after a restart, {} before",
+        first.wrapping_add(2)
+    );
+    let gone = ask(server, "x.cluster.test.", RecordType::A)
+        .await
+        .expect("an answer");
+    assert_eq!(gone.metadata.response_code, ResponseCode::NXDomain);
+    assert_eq!(
+        rdata(server, "y.cluster.test.", RecordType::A).await,
+        ["192.0.2.8"]
+    );
+    assert_eq!(
+        rdata(server, "_x._tcp.cluster.test.", RecordType::SRV).await,
+        ["0 1 8080 x.cluster.test."]
+    );
+    // And updates go on from the serial served now.
+    let out = nsupdate(
+        &["-k", key],
+        server,
+        "update delete _x._tcp.cluster.test. SRV\n",
+    );
+    assert!(out.status.success(), "after a restart: {}", stderr(&out));
+    assert_eq!(serial(server).await, Some(after.wrapping_add(1)));
+    assert!(
+        rdata(server, "_x._tcp.cluster.test.", RecordType::SRV)
+            .await
+            .is_empty()
+    );
+}
