@@ -415,6 +415,16 @@ async fn run_lab(args: LabArgs) -> Result<(), String> {
         println!("  dig @{ip} -p {port} {q}");
     }
     println!("  dig @{} _api._tcp.cluster.test SRV", cluster.server.ip());
+    println!(
+        "register a record with a signed update (key {}), then ask for it:",
+        cluster.key_file.display()
+    );
+    println!(
+        "  printf 'server {}\\nupdate add db.cluster.test. 60 A 127.0.0.96\\nsend\\n' | nsupdate -k {}",
+        cluster.server.ip(),
+        cluster.key_file.display()
+    );
+    println!("  dig @{ip} -p {port} db.cluster.test A");
     let mut cluster_tasks = cluster.tasks;
     wait_for_signal().await;
     trigger.fire();

@@ -35,6 +35,9 @@ pub struct Request {
     pub edns: Option<EdnsInfo>,
     pub src: SocketAddr,
     pub transport: Transport,
+    /// The request ends with a TSIG record (RFC 8945): the handler checks it before answering
+    /// and signs the answer.
+    pub signed: bool,
 }
 
 /// Why a packet is not a request we can answer normally.
@@ -120,6 +123,7 @@ impl Request {
             edns,
             src,
             transport,
+            signed: message.signature().is_some(),
         })
     }
 

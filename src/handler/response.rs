@@ -204,6 +204,7 @@ mod tests {
             }),
             src: SocketAddr::from(([127, 0, 0, 1], 1)),
             transport,
+            signed: false,
         }
     }
 

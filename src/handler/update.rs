@@ -51,6 +51,11 @@ impl Updates {
         self
     }
 
+    /// The keys the server knows (for signed queries too, not only updates).
+    pub(super) fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+
     fn accepts(&self, zone: &Name, key: &Name) -> bool {
         self.allowed
             .get(&LowerName::new(zone))
@@ -59,7 +64,7 @@ impl Updates {
 }
 
 /// The wall clock: TSIG times are absolute, and clients sign with theirs.
-fn now_unix() -> u64 {
+pub(super) fn now_unix() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())

@@ -2,6 +2,7 @@
 //! `zones/cluster.test.zone` plus two services), and the service nodes behind it, small TCP
 //! and HTTP listeners on loopback, health-checked like real ones. `tern lab` starts it beside
 //! the simulated internet; its resolver reaches the discovery server through a stub zone.
+//! The zone takes dynamic updates signed with a key made for the run (`Cluster::key_file`).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -16,13 +17,15 @@ use tokio::task::JoinSet;
 
 use super::LabError;
 use crate::authority::balance::Policy;
+use crate::authority::store::Updater;
 use crate::authority::store::{ZoneFile, ZoneStore};
 use crate::discovery::health::{Check, CheckSpec, HealthTable, HttpCheck};
 use crate::discovery::registry::{Registration, Registry};
 use crate::discovery::service::{Instance, Protocol, Service};
-use crate::handler::{Handler, HandlerConfig};
+use crate::handler::{Handler, HandlerConfig, Updates};
 use crate::metrics::Metrics;
 use crate::server::{Server, Shutdown};
+use crate::tsig::{Keyring, generate_key_file, read_key_file};
 
 /// The discovery server's address (port 53 in `tern lab`).
 pub const DISCOVERY_SERVER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 90);
@@ -31,11 +34,16 @@ const CLUSTER_ZONE: &str = include_str!("../../zones/cluster.test.zone");
 const WEB_PORT: u16 = 8080;
 const API_PORT: u16 = 8081;
 
+/// The key that may update `cluster.test.` in the lab.
+pub const UPDATE_KEY: &str = "cluster-key";
+
 /// The running cluster: its tasks, and the registry, to mark instances up or down by hand.
 pub struct Cluster {
     pub tasks: JoinSet<()>,
     pub registry: Arc<Registry>,
     pub server: SocketAddr,
+    /// The BIND key file of `UPDATE_KEY`, for `nsupdate -k`.
+    pub key_file: PathBuf,
 }
 
 fn cluster_origin() -> Result<Name, LabError> {
@@ -185,14 +193,24 @@ pub async fn start(port: u16, state: PathBuf, shutdown: Shutdown) -> Result<Clus
         path: state.clone(),
         source,
     })?;
+    let write = |path: &PathBuf, text: &str| {
+        std::fs::write(path, text).map_err(|source| LabError::Read {
+            path: path.clone(),
+            source,
+        })
+    };
     let file = state.join("cluster.test.zone");
-    std::fs::write(&file, CLUSTER_ZONE).map_err(|source| LabError::Read {
-        path: file.clone(),
-        source,
-    })?;
+    write(&file, CLUSTER_ZONE)?;
+    let key_file = state.join(format!("{UPDATE_KEY}.key"));
+    write(&key_file, &generate_key_file(UPDATE_KEY))?;
+    let keys = read_key_file(&key_file).map_err(|e| LabError::Cluster(e.to_string()))?;
+    let key_names: Vec<Name> = keys.iter().map(|k| k.name().clone()).collect();
     let origin = cluster_origin()?;
-    let store = ZoneStore::load(&[ZoneFile::new(origin, file)])
-        .map_err(|e| LabError::Cluster(e.to_string()))?;
+    let zone = ZoneFile {
+        journal: Some(state.join("cluster.test.zone.jnl")),
+        ..ZoneFile::new(origin.clone(), file)
+    };
+    let store = ZoneStore::load(&[zone]).map_err(|e| LabError::Cluster(e.to_string()))?;
     let catalog = store
         .catalog()
         .map_err(|e| LabError::Cluster(e.to_string()))?;
@@ -217,6 +235,14 @@ pub async fn start(port: u16, state: PathBuf, shutdown: Shutdown) -> Result<Clus
             .register(s)
             .map_err(|e| LabError::Cluster(e.to_string()))?;
     }
+    let updates = Updates::new(
+        Arc::clone(&registry) as Arc<dyn Updater>,
+        Keyring::new(keys),
+    )
+    .allow(&origin, key_names);
+    if handler.enable_updates(updates).is_err() {
+        return Err(LabError::Cluster("updates enabled twice".to_string()));
+    }
     let server = SocketAddr::new(IpAddr::V4(DISCOVERY_SERVER), port);
     let bind_err = |source| LabError::Bind {
         addr: server,
@@ -230,5 +256,6 @@ pub async fn start(port: u16, state: PathBuf, shutdown: Shutdown) -> Result<Clus
         tasks,
         registry,
         server,
+        key_file,
     })
 }

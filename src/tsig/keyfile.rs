@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use hickory_proto::rr::Name;
 
-use super::lex::{Kind, Located, Token, decode_base64, show, tokenize};
+use super::lex::{Kind, Located, Token, decode_base64, encode_base64, show, tokenize};
 use super::{Key, TsigAlgorithm};
 
 /// A key file that cannot be read or used. Displays as `file:line: reason`.
@@ -31,6 +31,17 @@ pub enum KeyFileError {
         line: usize,
         reason: String,
     },
+}
+
+/// A new key file, as `tsig-keygen NAME` writes it: hmac-sha256 and a random 256-bit secret
+/// (RFC 8945 §6: at least as long as the MAC). For labs and tests that need a key of their own.
+pub fn generate_key_file(name: &str) -> String {
+    let mut secret = [0u8; 32];
+    rand::fill(&mut secret);
+    format!(
+        "key \"{name}\" {{\n\talgorithm hmac-sha256;\n\tsecret \"{}\";\n}};\n",
+        encode_base64(&secret)
+    )
 }
 
 /// Reads every key in a BIND key file.
@@ -226,6 +237,18 @@ mod tests {
         );
         assert_eq!(keys[0].algorithm(), &TsigAlgorithm::HmacSha256);
         assert_eq!(keys[0].signer().key().len(), 32);
+    }
+
+    #[test]
+    fn generated_key_files_look_like_tsig_keygen_and_differ() {
+        let text = generate_key_file("cluster-key");
+        let secret = |text: &str| text.split('"').nth(3).map(str::to_string);
+        let fixed = secret(KEYGEN).expect("KEYGEN has a secret");
+        let generated = secret(&text).expect("a secret");
+        assert_eq!(text.replace(&generated, &fixed), KEYGEN);
+        let keys = parse(&text).expect("parses");
+        assert_eq!(keys[0].signer().key().len(), 32);
+        assert_ne!(Some(generated), secret(&generate_key_file("cluster-key")));
     }
 
     /// The real tool's output when it is installed (Debian bind9 / bind9-utils).

@@ -19,7 +19,7 @@ use std::fmt;
 pub use hickory_proto::rr::rdata::tsig::{TsigAlgorithm, TsigError};
 use hickory_proto::rr::{Name, TSigner};
 
-pub use self::keyfile::{KeyFileError, parse_keys, read_key_file};
+pub use self::keyfile::{KeyFileError, generate_key_file, parse_keys, read_key_file};
 pub use self::sign::{SignError, sign_response};
 pub use self::verify::{Context, Verified, verify};
 

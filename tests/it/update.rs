@@ -60,11 +60,18 @@ fn config(dir: &Path, server: SocketAddr) -> PathBuf {
 }
 
 fn start(config: &Path) -> Serve {
+    // Each test has its own tern; the file names are the same, the directory and port differ.
+    // Warnings and errors go to tern.log beside the config (appended across restarts).
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(config.with_file_name("tern.log"))
+        .expect("log file");
     let child = Command::new(TERN)
         .args(["serve", "--log-level", "warn", "--config"])
         .arg(config)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("start tern serve");
     Serve(child)
@@ -103,7 +110,21 @@ async fn rdata(server: SocketAddr, qname: &str, qtype: RecordType) -> Vec<String
 }
 
 fn nsupdate(args: &[&str], server: SocketAddr, commands: &str) -> Output {
-    let tool = support::system_binary("nsupdate", "the UPDATE client of the update tests");
+    client("nsupdate", args, server, commands)
+}
+
+/// Runs BIND's `nsupdate` or Knot's `knsupdate` (same script language) on one update.
+fn client(tool: &str, args: &[&str], server: SocketAddr, commands: &str) -> Output {
+    let script = format!(
+        "server {} {}\nzone cluster.test.\n{commands}send\nquit\n",
+        server.ip(),
+        server.port()
+    );
+    run_script(tool, args, &script)
+}
+
+fn run_script(tool: &str, args: &[&str], script: &str) -> Output {
+    let tool = support::system_binary(tool, "the UPDATE clients of the update tests");
     let mut child = Command::new(tool)
         .args(args)
         .args(["-t", "5"])
@@ -111,19 +132,14 @@ fn nsupdate(args: &[&str], server: SocketAddr, commands: &str) -> Output {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn nsupdate");
-    let script = format!(
-        "server {} {}\nzone cluster.test.\n{commands}send\nquit\n",
-        server.ip(),
-        server.port()
-    );
+        .expect("spawn the UPDATE client");
     child
         .stdin
         .take()
         .expect("stdin")
         .write_all(script.as_bytes())
         .expect("script");
-    child.wait_with_output().expect("nsupdate runs")
+    child.wait_with_output().expect("the UPDATE client runs")
 }
 
 fn stderr(out: &Output) -> String {
@@ -253,5 +269,160 @@ async fn nsupdate_changes_are_signed_checked_and_durable() {
         rdata(server, "_x._tcp.cluster.test.", RecordType::SRV)
             .await
             .is_empty()
+    );
+}
+
+/// Polls until `qname`'s `qtype` RRset reads `want` (bounded: 5 s); what it read last.
+async fn eventually(
+    server: SocketAddr,
+    qname: &str,
+    qtype: RecordType,
+    want: &[&str],
+) -> Vec<String> {
+    let mut got = Vec::new();
+    for _ in 0..50 {
+        got = rdata(server, qname, qtype).await;
+        if got == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    got
+}
+
+fn sighup(tern: &Serve) {
+    let status = Command::new("kill")
+        .args(["-HUP", &tern.0.id().to_string()])
+        .status()
+        .expect("kill -HUP");
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn knsupdate_interoperates_and_reload_keeps_dynamic_records() {
+    let dir = std::env::temp_dir().join(format!("tern-update-reload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = TempDir(dir);
+    let server = SocketAddr::new(support::addr(SUBNET, 2), 5303);
+    let config = config(&dir.0, server);
+    let tern = start(&config);
+    let first = serial(server).await.expect("tern serves cluster.test.");
+
+    // Knot's client, the key given inline, TXT and CNAME in one message.
+    let secret = "hmac-sha256:cluster-key:rA0vYkUtMYbHyasRqZjFKV7wWJrYcXs2xJ0C9Rk0u0o=";
+    let out = client(
+        "knsupdate",
+        &["-y", secret],
+        server,
+        "update add info.cluster.test. 60 TXT \"owner=lab\"\n\
+         update add alias.cluster.test. 60 CNAME web.cluster.test.\n",
+    );
+    assert!(out.status.success(), "knsupdate: {}", stderr(&out));
+    assert_eq!(
+        rdata(server, "info.cluster.test.", RecordType::TXT).await,
+        ["owner=lab"]
+    );
+    let alias = ask(server, "alias.cluster.test.", RecordType::A)
+        .await
+        .expect("an answer");
+    let chain: Vec<String> = alias.answers.iter().map(|r| r.data.to_string()).collect();
+    assert_eq!(
+        chain,
+        ["web.cluster.test.", "127.218.0.80"],
+        "CNAME followed"
+    );
+    assert_eq!(serial(server).await, Some(first.wrapping_add(1)));
+
+    // Without a `zone` line nsupdate finds the zone with a signed SOA query first, and
+    // accepts only a signed answer to it.
+    let key = dir.0.join("cluster-key.key");
+    let key = key.to_str().expect("utf-8 path");
+    let script = format!(
+        "server {} {}\nupdate add found.cluster.test. 60 A 127.218.0.7\nsend\n",
+        server.ip(),
+        server.port()
+    );
+    let out = run_script("nsupdate", &["-k", key], &script);
+    assert!(
+        out.status.success(),
+        "zone found by a signed query: {}",
+        stderr(&out)
+    );
+    assert_eq!(
+        rdata(server, "found.cluster.test.", RecordType::A).await,
+        ["127.218.0.7"]
+    );
+    assert_eq!(serial(server).await, Some(first.wrapping_add(2)));
+
+    // The file is edited (serial 100, one more record) and reloaded: the file's change and
+    // the dynamic records are both served, at the file's later serial.
+    let edited = format!(
+        "{}extra A 127.218.0.9\n",
+        ZONE.replace("hostmaster 1 ", "hostmaster 100 ")
+    );
+    std::fs::write(dir.0.join("cluster.test.zone"), edited).expect("edit zone");
+    sighup(&tern);
+    assert_eq!(
+        eventually(
+            server,
+            "extra.cluster.test.",
+            RecordType::A,
+            &["127.218.0.9"]
+        )
+        .await,
+        ["127.218.0.9"],
+        "the reload is served"
+    );
+    assert_eq!(
+        rdata(server, "info.cluster.test.", RecordType::TXT).await,
+        ["owner=lab"],
+        "a reload never erases dynamic records"
+    );
+    assert_eq!(serial(server).await, Some(100));
+
+    // A broken file: the reload is refused and everything stays as it was.
+    std::fs::write(
+        dir.0.join("cluster.test.zone"),
+        "$ORIGIN cluster.test.\n@ SOA broken\n",
+    )
+    .expect("break zone");
+    sighup(&tern);
+    let log = dir.0.join("tern.log");
+    let mut refused = false;
+    for _ in 0..50 {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("reload failed") {
+            assert!(
+                text.contains("cluster.test.zone:2"),
+                "names file:line: {text}"
+            );
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(refused, "the broken reload is reported");
+    // Updates still work and step on from the served serial.
+    let out = nsupdate(
+        &[
+            "-k",
+            dir.0.join("cluster-key.key").to_str().expect("utf-8 path"),
+        ],
+        server,
+        "update delete alias.cluster.test. CNAME\n",
+    );
+    assert!(
+        out.status.success(),
+        "update after a failed reload: {}",
+        stderr(&out)
+    );
+    assert_eq!(serial(server).await, Some(101));
+    assert_eq!(
+        rdata(server, "extra.cluster.test.", RecordType::A).await,
+        ["127.218.0.9"]
+    );
+    assert_eq!(
+        rdata(server, "info.cluster.test.", RecordType::TXT).await,
+        ["owner=lab"]
     );
 }

@@ -231,3 +231,53 @@ async fn without_updates_enabled_update_is_notimp() {
         ResponseCode::NotImp
     );
 }
+
+fn soa_query() -> Message {
+    let mut m = Message::new(0x5151, MessageType::Query, OpCode::Query);
+    m.add_query(Query::query(name("cluster.test."), RecordType::SOA));
+    m
+}
+
+/// `nsupdate -k` without a `zone` line first sends a signed SOA query and refuses an unsigned
+/// answer: a signed query is answered, and signed, with the same key.
+#[tokio::test]
+async fn a_signed_query_gets_a_signed_answer() {
+    let (handler, recorder) = handler(applied);
+    let (bytes, mut verifier) = signed(soa_query(), &other_key());
+    let out = reply(&handler, &bytes, Transport::Udp).await;
+    let answer = verifier.verify(&out).expect("the client accepts our TSIG");
+    assert_eq!(answer.response_code, ResponseCode::NoError);
+    let answer = Message::from_vec(&out).expect("parses");
+    assert!(matches!(
+        answer.answers.first().map(|r| &r.data),
+        Some(RData::SOA(_))
+    ));
+    assert!(answer.metadata.authoritative);
+    assert!(recorder.calls.lock().expect("lock").is_empty());
+}
+
+#[tokio::test]
+async fn a_badly_signed_query_is_notauth_and_not_answered() {
+    let (handler, _) = handler(applied);
+    let forged = key("cluster-key.", b"not the secret, not the secret!!");
+    let (bytes, _) = signed(soa_query(), &forged);
+    let answer = ask(&handler, &bytes).await;
+    assert_eq!(answer.metadata.response_code, ResponseCode::NotAuth);
+    assert!(answer.answers.is_empty());
+    let tsig = &answer.signature().expect("the TSIG error").data;
+    assert_eq!(tsig.error, Some(TsigError::BadSig));
+
+    // A server without any key: every signature names an unknown key.
+    let zone = Zone::from_text(ZONE, Path::new("cluster.zone"), None).expect("zone");
+    let keyless = Handler::new(
+        Catalog::new([zone]).expect("catalog"),
+        HandlerConfig::default(),
+        Arc::new(Metrics::default()),
+    );
+    let (bytes, _) = signed(soa_query(), &cluster_key());
+    let answer = ask(&keyless, &bytes).await;
+    assert_eq!(answer.metadata.response_code, ResponseCode::NotAuth);
+    assert!(answer.answers.is_empty());
+    let tsig = &answer.signature().expect("the TSIG error").data;
+    assert_eq!(tsig.error, Some(TsigError::BadKey));
+}
