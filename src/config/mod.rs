@@ -1,0 +1,310 @@
+//! The TOML configuration. Every number is a [`Limit`](crate::limits::Limit) with a default and
+//! bounds; relative paths resolve against the folder of the config file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use std::time::Duration;
+
+use hickory_proto::rr::Name;
+
+use crate::acl::{Acl, Cidr};
+use crate::cache::CachePolicy;
+use crate::limits::{
+    CACHE_MAX_BYTES, CACHE_MAX_ENTRIES, CACHE_MAX_TTL, CACHE_MIN_TTL, CACHE_NEGATIVE_MAX_TTL,
+    EDNS_UDP_PAYLOAD, FAILURE_TTL, MAX_CNAME_CHAIN, MAX_DELEGATION_DEPTH, MAX_GLUELESS_LOOKUPS,
+    MAX_UPSTREAM_QUERIES, RESOLVE_TIMEOUT_MS, SERVE_STALE_SECS, STALE_ANSWER_TIMEOUT_MS,
+    TCP_IDLE_TIMEOUT_MS, TCP_MAX_CONNECTIONS, TCP_PIPELINE_DEPTH, UDP_MAX_IN_FLIGHT, UDP_RCVBUF,
+};
+use crate::resolver::{Limits, ResolverConfig, Stub};
+
+mod services;
+mod zones;
+
+pub use services::{CheckConfig, InstanceConfig, ServiceConfig};
+pub use zones::{TsigKeyConfig, UpdatePolicy, ZoneConfig};
+
+/// Why a configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Zones served authoritatively.
+    #[serde(default, rename = "zone")]
+    pub zones: Vec<ZoneConfig>,
+    #[serde(default)]
+    pub recursion: RecursionConfig,
+    #[serde(default)]
+    pub cache: CacheConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// Services registered in served zones (discovery).
+    #[serde(default, rename = "service")]
+    pub services: Vec<ServiceConfig>,
+    /// Zones the resolver asks of fixed servers (discovery servers it does not host).
+    #[serde(default, rename = "stub")]
+    pub stubs: Vec<StubConfig>,
+    /// TSIG key files (RFC 8945), for signed dynamic updates.
+    #[serde(default, rename = "tsig_key")]
+    pub tsig_keys: Vec<TsigKeyConfig>,
+}
+
+/// A stub zone: `zone = "cluster.test."`, `servers = ["127.0.0.1:5353", ...]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct StubConfig {
+    pub zone: String,
+    pub servers: Vec<SocketAddr>,
+}
+
+/// Recursive service.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecursionConfig {
+    /// Root hints file; default: the IANA hints compiled into tern.
+    pub root_hints: Option<PathBuf>,
+    /// Clients allowed to recurse (CIDRs); default loopback only.
+    pub allow: Option<Vec<String>>,
+    /// Clients whose non-recursive (RD=0) questions are answered from the cache, or with the
+    /// closest cached delegation (CIDRs; Unbound's `allow_snoop`). Default: nobody.
+    pub allow_snoop: Option<Vec<String>>,
+    /// RFC 9156 QNAME minimisation (default on).
+    pub qname_minimisation: Option<bool>,
+    /// Port upstream servers listen on (default 53).
+    pub upstream_port: Option<u16>,
+}
+
+/// Cache bounds; see `limits.rs` for defaults and reasons.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    pub max_entries: Option<usize>,
+    /// Memory bound in bytes (Unbound's msg-cache-size + rrset-cache-size).
+    pub max_bytes: Option<usize>,
+    pub min_ttl: Option<u32>,
+    pub max_ttl: Option<u32>,
+    pub negative_max_ttl: Option<u32>,
+    pub serve_stale_secs: Option<u32>,
+    pub stale_answer_timeout_ms: Option<u64>,
+    pub failure_ttl: Option<u32>,
+}
+
+/// Per-query resolver limits; see `limits.rs`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    pub max_cname_chain: Option<usize>,
+    pub max_delegation_depth: Option<usize>,
+    pub max_glueless_lookups: Option<usize>,
+    pub max_upstream_queries: Option<usize>,
+    pub timeout_ms: Option<u64>,
+}
+
+/// Listener settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Each address is served on both UDP and TCP.
+    #[serde(default)]
+    pub listen: Vec<SocketAddr>,
+    pub edns_udp_payload: Option<u16>,
+    pub tcp_idle_timeout_ms: Option<u64>,
+    pub tcp_max_connections: Option<usize>,
+    pub tcp_pipeline_depth: Option<usize>,
+    pub udp_max_in_flight: Option<usize>,
+    pub udp_rcvbuf: Option<usize>,
+    /// Answer only from local zones; everything else gets REFUSED.
+    #[serde(default)]
+    pub no_recursion: bool,
+}
+
+/// Listener limits after bounds checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLimits {
+    pub edns_udp_payload: u16,
+    pub tcp_idle_timeout_ms: u64,
+    pub tcp_max_connections: usize,
+    pub tcp_pipeline_depth: usize,
+    pub udp_max_in_flight: usize,
+    pub udp_rcvbuf: usize,
+}
+
+impl Config {
+    /// Reads a config file; zone paths become relative to its folder.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut config = Config::from_toml(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for z in &mut config.zones {
+            if z.file.is_relative() {
+                z.file = base.join(&z.file);
+            }
+            if let Some(j) = &mut z.journal
+                && j.is_relative()
+            {
+                *j = base.join(&*j);
+            }
+        }
+        for k in &mut config.tsig_keys {
+            if k.file.is_relative() {
+                k.file = base.join(&k.file);
+            }
+        }
+        if let Some(h) = &mut config.recursion.root_hints
+            && h.is_relative()
+        {
+            *h = base.join(&*h);
+        }
+        Ok(config)
+    }
+
+    pub fn from_toml(text: &str) -> Result<Config, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    /// Bounds-checked listener limits.
+    pub fn server_limits(&self) -> Result<ServerLimits, ConfigError> {
+        let s = &self.server;
+        Ok(ServerLimits {
+            edns_udp_payload: EDNS_UDP_PAYLOAD
+                .check(s.edns_udp_payload)
+                .map_err(ConfigError::Invalid)?,
+            tcp_idle_timeout_ms: TCP_IDLE_TIMEOUT_MS
+                .check(s.tcp_idle_timeout_ms)
+                .map_err(ConfigError::Invalid)?,
+            tcp_max_connections: TCP_MAX_CONNECTIONS
+                .check(s.tcp_max_connections)
+                .map_err(ConfigError::Invalid)?,
+            tcp_pipeline_depth: TCP_PIPELINE_DEPTH
+                .check(s.tcp_pipeline_depth)
+                .map_err(ConfigError::Invalid)?,
+            udp_max_in_flight: UDP_MAX_IN_FLIGHT
+                .check(s.udp_max_in_flight)
+                .map_err(ConfigError::Invalid)?,
+            udp_rcvbuf: UDP_RCVBUF
+                .check(s.udp_rcvbuf)
+                .map_err(ConfigError::Invalid)?,
+        })
+    }
+}
+
+impl Config {
+    pub fn cache_policy(&self) -> Result<CachePolicy, ConfigError> {
+        let c = &self.cache;
+        let e = ConfigError::Invalid;
+        Ok(CachePolicy {
+            max_entries: CACHE_MAX_ENTRIES.check(c.max_entries).map_err(e)?,
+            max_bytes: CACHE_MAX_BYTES.check(c.max_bytes).map_err(e)?,
+            min_ttl: CACHE_MIN_TTL.check(c.min_ttl).map_err(e)?,
+            max_ttl: CACHE_MAX_TTL.check(c.max_ttl).map_err(e)?,
+            negative_max_ttl: CACHE_NEGATIVE_MAX_TTL
+                .check(c.negative_max_ttl)
+                .map_err(e)?,
+            serve_stale_secs: SERVE_STALE_SECS.check(c.serve_stale_secs).map_err(e)?,
+        })
+    }
+
+    pub fn resolver_config(&self) -> Result<ResolverConfig, ConfigError> {
+        let l = &self.limits;
+        let e = ConfigError::Invalid;
+        Ok(ResolverConfig {
+            limits: Limits {
+                max_cname_chain: MAX_CNAME_CHAIN.check(l.max_cname_chain).map_err(e)?,
+                max_delegation_depth: MAX_DELEGATION_DEPTH
+                    .check(l.max_delegation_depth)
+                    .map_err(e)?,
+                max_glueless_lookups: MAX_GLUELESS_LOOKUPS
+                    .check(l.max_glueless_lookups)
+                    .map_err(e)?,
+                max_upstream_queries: MAX_UPSTREAM_QUERIES
+                    .check(l.max_upstream_queries)
+                    .map_err(e)?,
+                timeout: Duration::from_millis(RESOLVE_TIMEOUT_MS.check(l.timeout_ms).map_err(e)?),
+            },
+            qname_minimisation: self.recursion.qname_minimisation.unwrap_or(true),
+            failure_ttl: FAILURE_TTL.check(self.cache.failure_ttl).map_err(e)?,
+            upstream_port: self.recursion.upstream_port,
+            stale_answer_timeout: Duration::from_millis(
+                STALE_ANSWER_TIMEOUT_MS
+                    .check(self.cache.stale_answer_timeout_ms)
+                    .map_err(e)?,
+            ),
+            trace: None,
+            stubs: self
+                .stubs
+                .iter()
+                .map(|s| {
+                    if s.servers.is_empty() {
+                        return Err(ConfigError::Invalid(format!("stub {}: no servers", s.zone)));
+                    }
+                    Ok(Stub {
+                        zone: parse_name(&s.zone)?,
+                        servers: s.servers.clone(),
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    pub fn acl(&self) -> Result<Acl, ConfigError> {
+        match &self.recursion.allow {
+            None => Ok(Acl::loopback()),
+            Some(list) => cidrs(list),
+        }
+    }
+
+    /// Who may send RD=0 questions answered from the cache (nobody unless configured).
+    pub fn snoop_acl(&self) -> Result<Acl, ConfigError> {
+        cidrs(self.recursion.allow_snoop.as_deref().unwrap_or_default())
+    }
+}
+
+fn parse_name(s: &str) -> Result<Name, ConfigError> {
+    let name = Name::from_ascii(s).map_err(|e| ConfigError::Invalid(format!("{s:?}: {e}")))?;
+    Ok(if name.is_fqdn() {
+        name
+    } else {
+        let mut fqdn = name;
+        fqdn.set_fqdn(true);
+        fqdn
+    })
+}
+
+fn cidrs(list: &[String]) -> Result<Acl, ConfigError> {
+    list.iter()
+        .map(|s| {
+            s.parse::<Cidr>()
+                .map_err(|e| ConfigError::Invalid(e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Acl::new)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,126 @@
+use super::*;
+
+#[test]
+fn parses_and_checks_bounds() {
+    let c = Config::from_toml(
+        "[server]\nlisten = [\"127.0.0.1:5300\"]\nedns_udp_payload = 1400\n[[zone]]\norigin = \"a.test.\"\nfile = \"a.zone\"\n",
+    )
+    .expect("valid toml");
+    assert_eq!(c.zones.len(), 1);
+    assert_eq!(c.server_limits().expect("in range").edns_udp_payload, 1400);
+    let bad = Config::from_toml("[server]\nedns_udp_payload = 100\n").expect("valid toml");
+    assert!(bad.server_limits().is_err());
+    assert!(Config::from_toml("[server]\nbogus = 1\n").is_err());
+}
+
+#[test]
+fn cache_max_bytes_is_read_and_bounded() {
+    let c = Config::from_toml("[cache]\nmax_bytes = 1048576\n").expect("valid toml");
+    let policy = c.cache_policy().expect("in range");
+    assert_eq!(policy.max_bytes, 1 << 20);
+    assert_eq!(policy.max_entries, CACHE_MAX_ENTRIES.default);
+    let default = Config::default().cache_policy().expect("defaults in range");
+    assert_eq!(default.max_bytes, CACHE_MAX_BYTES.default);
+    let tiny = Config::from_toml("[cache]\nmax_bytes = 1024\n").expect("valid toml");
+    assert!(tiny.cache_policy().is_err());
+}
+
+#[test]
+fn example_config_is_valid() {
+    let c = Config::from_file(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/zones/tern.toml"
+    )))
+    .expect("zones/tern.toml parses");
+    c.server_limits().expect("server limits in range");
+    c.cache_policy().expect("cache policy in range");
+    c.resolver_config().expect("resolver limits in range");
+    c.acl().expect("allow list parses");
+    c.snoop_acl().expect("snoop list parses");
+    assert!(c.zones[0].file.ends_with("zones/cluster.test.zone"));
+    let services = c.services().expect("services are valid");
+    assert_eq!(services[0].service.instances.len(), 2);
+    assert_eq!(services[0].checks.len(), 2);
+}
+
+#[test]
+fn update_keys_must_name_a_known_key() {
+    let dir = std::env::temp_dir().join(format!("tern-config-keys-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let key = "key \"cluster-key\" {\n\talgorithm hmac-sha256;\n\tsecret \"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\";\n};\n";
+    std::fs::write(dir.join("k.key"), key).expect("key file");
+    let config = |zone_extra: &str| {
+        let text = format!(
+            "[[tsig_key]]\nfile = \"k.key\"\n[[zone]]\norigin = \"c.test.\"\nfile = \"c.zone\"\n{zone_extra}"
+        );
+        std::fs::write(dir.join("tern.toml"), text).expect("config");
+        Config::from_file(&dir.join("tern.toml")).expect("parses")
+    };
+    let c = config("update_keys = [\"Cluster-Key\"]\n");
+    assert_eq!(c.zones[0].journal_path(), Some(dir.join("c.zone.jnl")));
+    let policy = c.update_policy().expect("valid");
+    assert_eq!(policy.keyring.len(), 1);
+    let cluster = Name::from_ascii("c.test.").expect("name");
+    let key_name = Name::from_ascii("cluster-key.").expect("name");
+    assert_eq!(policy.zones, vec![(cluster, vec![key_name])]);
+
+    let unknown = config("update_keys = [\"other-key\"]\n").update_policy();
+    assert!(unknown.is_err_and(|e| {
+        e.to_string()
+            .contains("other-key is in no [[tsig_key]] file")
+    }));
+    let orphan = config("journal = \"x.jnl\"\n").update_policy();
+    assert!(orphan.is_err_and(|e| e.to_string().contains("journal without update_keys")));
+    let none = config("").update_policy().expect("valid");
+    assert!(none.zones.is_empty());
+    assert_eq!(config("").zones[0].journal_path(), None);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_services_are_refused_with_a_reason() {
+    let base = "[[zone]]\norigin = \"c.test.\"\nfile = \"c.zone\"\n[[service]]\nzone = \"c.test.\"\nname = \"web\"\n";
+    let with = |extra: &str| {
+        Config::from_toml(&format!("{base}{extra}"))
+            .expect("valid toml")
+            .services()
+            .map(|s| s.len())
+            .map_err(|e| e.to_string())
+    };
+    assert_eq!(with(""), Ok(1));
+    assert!(
+        with("balance = \"fastest\"\n")
+            .unwrap_err()
+            .contains("fastest")
+    );
+    assert!(with("protocol = \"sctp\"\n").unwrap_err().contains("sctp"));
+    let inst = "[[service.instance]]\nname = \"w1\"\naddress = \"127.0.0.1\"\nport = 80\n";
+    assert!(
+        with(&format!("{inst}check = {{ tcp = \"nowhere\" }}\n"))
+            .unwrap_err()
+            .contains("nowhere")
+    );
+    assert!(
+        with(&format!("{inst}check = {{}}\n"))
+            .unwrap_err()
+            .contains("exactly one")
+    );
+    assert!(
+        with(&format!("{inst}{inst}"))
+            .unwrap_err()
+            .contains("twice")
+    );
+    let stub = Config::from_toml("[[stub]]\nzone = \"c.test.\"\nservers = [\"127.0.0.9:5353\"]\n")
+        .expect("valid toml")
+        .resolver_config()
+        .expect("valid stub");
+    assert_eq!(stub.stubs[0].servers[0].port(), 5353);
+    let empty =
+        Config::from_toml("[[stub]]\nzone = \"c.test.\"\nservers = []\n").expect("valid toml");
+    assert!(empty.resolver_config().is_err(), "a stub needs servers");
+    let elsewhere = Config::from_toml("[[service]]\nzone = \"x.test.\"\nname = \"web\"\n")
+        .expect("valid toml")
+        .services()
+        .expect_err("zone not served");
+    assert!(elsewhere.to_string().contains("not served"), "{elsewhere}");
+}
