@@ -1,8 +1,10 @@
 //! Who may use recursion: clients inside the `allow` CIDRs. The default is loopback only, so
-//! tern is never an open resolver unless configured to be.
+//! tern is never an open resolver unless configured to be. And who may transfer a zone.
 
 use std::net::IpAddr;
 use std::str::FromStr;
+
+use hickory_proto::rr::Name;
 
 /// One address block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,8 +66,8 @@ impl Cidr {
     }
 }
 
-/// An allow list.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An allow list (empty by default: allows nobody).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Acl(Vec<Cidr>);
 
 impl Acl {
@@ -89,6 +91,21 @@ impl Acl {
 
     pub fn allows(&self, ip: IpAddr) -> bool {
         self.0.iter().any(|c| c.contains(ip))
+    }
+}
+
+/// Who may transfer a zone (AXFR/IXFR): a client address in `cidrs`, or a request validly
+/// signed with one of `keys` (BIND's `allow-transfer { ADDR; key NAME; }`). Nobody by default.
+#[derive(Debug, Clone, Default)]
+pub struct TransferAcl {
+    pub cidrs: Acl,
+    pub keys: Vec<Name>,
+}
+
+impl TransferAcl {
+    /// `key`: the key that validly signed the request, if any.
+    pub fn allows(&self, client: IpAddr, key: Option<&Name>) -> bool {
+        self.cidrs.allows(client) || key.is_some_and(|k| self.keys.contains(k))
     }
 }
 

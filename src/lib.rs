@@ -26,6 +26,7 @@ pub mod handler;
 pub mod lab;
 pub mod limits;
 pub mod metrics;
+pub mod replication;
 pub mod resolver;
 pub mod rr;
 pub mod server;

@@ -12,15 +12,17 @@ use tokio::net::{TcpListener, UdpSocket};
 use tracing_subscriber::EnvFilter;
 
 use hickory_proto::rr::RecordType;
-use tern::authority::store::{Updater, ZoneFile, ZoneStore};
+use tern::authority::store::{Secondaries, Updater, ZoneFile, ZoneStore};
 use tern::authority::{Catalog, Zone};
 use tern::cache::Cache;
 use tern::config::{Config, ZoneConfig};
 use tern::discovery::health::HealthTable;
 use tern::discovery::registry::Registry;
-use tern::handler::{Handler, HandlerConfig, Recursion, Updates};
+use tern::handler::{Handler, HandlerConfig, NotifyReceiver, Recursion, Transfers, Updates};
 use tern::lab::{self, LabFiles};
 use tern::metrics::Metrics;
+use tern::replication::notify::Notifier;
+use tern::replication::secondary::Secondary;
 use tern::resolver::{NetUpstream, Resolver, ServerSet, TraceSink, hints};
 use tern::server::{Server, TcpLimits, shutdown};
 
@@ -116,9 +118,7 @@ fn parse_zone_arg(s: &str) -> Result<ZoneConfig, String> {
     Ok(ZoneConfig {
         origin: origin.to_string(),
         file: PathBuf::from(file),
-        balance: None,
-        update_keys: Vec::new(),
-        journal: None,
+        ..ZoneConfig::default()
     })
 }
 
@@ -190,6 +190,7 @@ fn zone_files(zones: &[ZoneConfig]) -> Result<Vec<ZoneFile>, String> {
                 origin: parse_origin(&z.origin)?,
                 file: z.file.clone(),
                 journal: z.journal_path(),
+                secondary: z.is_secondary(),
             })
         })
         .collect()
@@ -272,6 +273,22 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     }
     // Every change to the zones (services, health, SIGHUP reloads) goes through the registry,
     // which hands the handler each new catalog.
+    let (trigger, signal) = shutdown::channel();
+    let replication = config.replication().map_err(|e| e.to_string())?;
+    // Secondaries hear of every new serial of the zones that list them.
+    // Replication traffic leaves from our first listen address, the one peers know us by.
+    let source = config
+        .server
+        .listen
+        .first()
+        .map(|a| a.ip())
+        .filter(|ip| !ip.is_unspecified());
+    let notifier = Notifier::start(
+        &replication.primaries,
+        source,
+        Arc::clone(&metrics),
+        signal.clone(),
+    );
     let registry = {
         let handler = Arc::clone(&handler);
         Registry::new(
@@ -279,7 +296,10 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             zone_balance,
             HealthTable::new(),
             Arc::clone(&metrics),
-            move |catalog| handler.set_catalog(catalog),
+            move |catalog| {
+                notifier.published(&catalog);
+                handler.set_catalog(catalog);
+            },
         )
     };
     for service in services {
@@ -295,7 +315,23 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             return Err("dynamic updates enabled twice".to_string());
         }
     }
-    let (trigger, signal) = shutdown::channel();
+    let mut transfers = Transfers::new(config.keyring().map_err(|e| e.to_string())?);
+    for zone in &replication.primaries {
+        transfers = transfers.allow(&zone.origin, zone.allow_transfer.clone());
+    }
+    for zone in &replication.secondaries {
+        transfers = transfers.allow(&zone.origin, zone.allow_transfer.clone());
+    }
+    let secondary = Secondary::new(replication.secondaries, source);
+    transfers = transfers.notify_to(Arc::clone(&secondary) as Arc<dyn NotifyReceiver>);
+    if handler.enable_transfers(transfers).is_err() {
+        return Err("transfers enabled twice".to_string());
+    }
+    secondary.run(
+        Arc::clone(&registry) as Arc<dyn Secondaries>,
+        Arc::clone(&metrics),
+        signal.clone(),
+    );
     let running = tokio::spawn(server.run(signal.clone()));
     tokio::spawn(Arc::clone(&registry).run(signal));
     tokio::spawn(reload_on_sighup(registry));

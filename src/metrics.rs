@@ -27,6 +27,17 @@ pub struct Metrics {
     pub updates_applied: AtomicU64,
     /// UPDATEs answered with an error: bad TSIG, policy, prerequisites, invalid result.
     pub updates_refused: AtomicU64,
+    /// Zone transfers sent (AXFR, IXFR, and IXFR answered in full).
+    pub transfers_out: AtomicU64,
+    /// Transfer requests refused (ACL, unknown or unavailable zone, bad TSIG).
+    pub transfers_refused: AtomicU64,
+    /// Transfers applied by a secondary zone.
+    pub transfers_in: AtomicU64,
+    /// Secondary refreshes that failed (primary unreachable, refused, broken transfer).
+    pub transfer_failures: AtomicU64,
+    /// NOTIFYs received (any outcome) and NOTIFYs sent that a secondary acknowledged.
+    pub notifies_received: AtomicU64,
+    pub notifies_sent: AtomicU64,
 }
 
 impl Metrics {
@@ -38,7 +49,7 @@ impl Metrics {
         counter.load(Ordering::Relaxed)
     }
 
-    fn rows(&self) -> [(&'static str, u64); 13] {
+    fn rows(&self) -> [(&'static str, u64); 19] {
         [
             ("queries", Self::get(&self.queries)),
             (
@@ -59,6 +70,12 @@ impl Metrics {
             ),
             ("updates_applied", Self::get(&self.updates_applied)),
             ("updates_refused", Self::get(&self.updates_refused)),
+            ("transfers_out", Self::get(&self.transfers_out)),
+            ("transfers_refused", Self::get(&self.transfers_refused)),
+            ("transfers_in", Self::get(&self.transfers_in)),
+            ("transfer_failures", Self::get(&self.transfer_failures)),
+            ("notifies_received", Self::get(&self.notifies_received)),
+            ("notifies_sent", Self::get(&self.notifies_sent)),
         ]
     }
 }

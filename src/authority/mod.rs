@@ -9,6 +9,7 @@ pub mod lookup;
 pub mod reload;
 pub mod rules;
 pub mod store;
+pub mod transfer;
 pub mod update;
 pub mod zone;
 
@@ -30,6 +31,10 @@ use crate::limits::LOCAL_CNAME_CHAIN;
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
     zones: HashMap<LowerName, Arc<Zone>>,
+    /// Zones we are authoritative for but cannot answer from: a secondary with no copy yet,
+    /// or whose copy expired (RFC 1035 §3.3.13 SOA EXPIRE). Their names get SERVFAIL, never
+    /// an answer from a parent zone or the resolver.
+    unavailable: HashSet<LowerName>,
 }
 
 /// Two zones with one origin cannot both be served.
@@ -81,7 +86,42 @@ impl Catalog {
             }
             map.insert(key, Arc::new(zone));
         }
-        Ok(Catalog { zones: map })
+        Ok(Catalog {
+            zones: map,
+            unavailable: HashSet::new(),
+        })
+    }
+
+    /// Marks zones served here that have no usable data (see `unavailable`). A zone both
+    /// served and unavailable is served.
+    pub fn with_unavailable(mut self, origins: impl IntoIterator<Item = Name>) -> Catalog {
+        self.unavailable.extend(
+            origins
+                .into_iter()
+                .map(|o| LowerName::new(&o))
+                .filter(|o| !self.zones.contains_key(o)),
+        );
+        self
+    }
+
+    /// True when the deepest zone of ours containing `name` is unavailable.
+    pub fn is_unavailable(&self, name: &Name) -> bool {
+        if self.unavailable.is_empty() {
+            return false;
+        }
+        let mut cur = LowerName::new(name);
+        loop {
+            if self.zones.contains_key(&cur) {
+                return false;
+            }
+            if self.unavailable.contains(&cur) {
+                return true;
+            }
+            if cur.is_root() {
+                return false;
+            }
+            cur = cur.base_name();
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -156,6 +196,12 @@ impl Catalog {
     /// Answers from local zones, following aliases between them. `None` when no served zone
     /// contains `qname`.
     pub fn answer(&self, qname: &Name, qtype: RecordType) -> Option<LocalAnswer> {
+        if self.is_unavailable(qname) {
+            let mut out = LocalAnswer::new();
+            out.rcode = ResponseCode::ServFail;
+            out.authoritative = false;
+            return Some(out);
+        }
         let mut zone = self.zone_for(qname, qtype)?;
         let mut out = LocalAnswer::new();
         let mut name = qname.clone();
@@ -286,6 +332,20 @@ mod tests {
             zone("sub.a.test.", "host A 192.0.2.10\n"),
         ])
         .expect("catalog")
+    }
+
+    #[test]
+    fn an_unavailable_zone_answers_servfail_not_its_parent() {
+        let c = catalog().with_unavailable([n("c.a.test."), n("b.test.")]);
+        let a = c.answer(&n("www.c.a.test."), RecordType::A).expect("ours");
+        assert_eq!(a.rcode, ResponseCode::ServFail);
+        assert!(!a.authoritative && a.answers.is_empty());
+        // Served zones win: b.test. is loaded, so it is not unavailable.
+        let b = c.answer(&n("www.b.test."), RecordType::A).expect("ours");
+        assert_eq!(b.rcode, ResponseCode::NoError);
+        // Beside the unavailable zone, its parent answers as before.
+        assert!(!c.is_unavailable(&n("mx.a.test.")));
+        assert!(!c.is_unavailable(&n("host.sub.a.test.")));
     }
 
     #[test]

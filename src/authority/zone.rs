@@ -9,6 +9,7 @@ use std::sync::Arc;
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
 use super::rules::{BalanceRules, Turns};
+use super::transfer::Delta;
 use crate::rr::label_count;
 use crate::zonefile::{Located, Location, ZoneError, ZoneErrors, parse_zone_file, parse_zone_text};
 
@@ -61,6 +62,9 @@ pub struct Zone {
     /// How answers from the zone are ordered; the counters of round robin.
     balance: Arc<BalanceRules>,
     turns: Arc<Turns>,
+    /// How the zone came to be at this serial, oldest step first: what IXFR (RFC 1995) sends.
+    /// Shared with the snapshots before it; empty for a zone read from a file.
+    history: Arc<Vec<Delta>>,
 }
 
 impl Zone {
@@ -276,6 +280,7 @@ impl Zone {
             record_count,
             balance: Arc::default(),
             turns: Arc::default(),
+            history: Arc::default(),
         })
     }
 
@@ -288,6 +293,16 @@ impl Zone {
         self.balance = Arc::new(rules);
         self.turns = Arc::default();
         self
+    }
+
+    /// The zone with the history of changes that led to it (its last step ends at this serial).
+    pub fn with_history(mut self, history: Arc<Vec<Delta>>) -> Zone {
+        self.history = history;
+        self
+    }
+
+    pub fn history(&self) -> &[Delta] {
+        &self.history
     }
 
     pub fn balance(&self) -> &BalanceRules {

@@ -24,7 +24,7 @@ mod services;
 mod zones;
 
 pub use services::{CheckConfig, InstanceConfig, ServiceConfig};
-pub use zones::{TsigKeyConfig, UpdatePolicy, ZoneConfig};
+pub use zones::{PrimaryZone, Replication, SecondaryZone, TsigKeyConfig, UpdatePolicy, ZoneConfig};
 
 /// Why a configuration cannot be used.
 #[derive(Debug, thiserror::Error)]

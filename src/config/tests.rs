@@ -78,6 +78,78 @@ fn update_keys_must_name_a_known_key() {
 }
 
 #[test]
+fn replication_reads_acls_notify_targets_and_primaries() {
+    let dir = std::env::temp_dir().join(format!("tern-config-xfr-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let key = "key \"xfr-key\" {\n\talgorithm hmac-sha256;\n\tsecret \"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\";\n};\n";
+    std::fs::write(dir.join("k.key"), key).expect("key file");
+    let config = |zones: &str| {
+        std::fs::write(
+            dir.join("tern.toml"),
+            format!("[[tsig_key]]\nfile = \"k.key\"\n{zones}"),
+        )
+        .expect("config");
+        Config::from_file(&dir.join("tern.toml"))
+            .expect("parses")
+            .replication()
+    };
+    let r = config(
+        "[[zone]]\norigin = \"p.test.\"\nfile = \"p.zone\"\n\
+         allow_transfer = [\"127.0.0.0/8\", \"key:xfr-key\"]\n\
+         notify = [\"127.0.0.212\", \"127.0.0.213:5353\"]\n\
+         [[zone]]\norigin = \"s.test.\"\nfile = \"state/s.zone\"\n\
+         primaries = [\"127.0.0.211:53\", \"[::1]:5300\"]\ntransfer_key = \"xfr-key\"\n",
+    )
+    .expect("valid");
+    let [primary] = r.primaries.as_slice() else {
+        panic!("one primary zone: {r:?}");
+    };
+    assert_eq!(primary.origin, Name::from_ascii("p.test.").expect("name"));
+    let key_name = Name::from_ascii("xfr-key.").expect("name");
+    let acl = &primary.allow_transfer;
+    assert!(acl.allows("127.9.9.9".parse().expect("ip"), None));
+    assert!(!acl.allows("::1".parse().expect("ip"), None));
+    assert!(acl.allows("::1".parse().expect("ip"), Some(&key_name)));
+    let targets: Vec<String> = primary.notify.iter().map(|a| a.to_string()).collect();
+    assert_eq!(targets, ["127.0.0.212:53", "127.0.0.213:5353"]);
+    let [secondary] = r.secondaries.as_slice() else {
+        panic!("one secondary zone: {r:?}");
+    };
+    assert_eq!(secondary.file, dir.join("state/s.zone"));
+    assert_eq!(secondary.primaries.len(), 2);
+    assert_eq!(secondary.key.as_ref().map(|k| k.name()), Some(&key_name));
+    // Nobody may transfer a zone that says nothing.
+    assert!(
+        !secondary
+            .allow_transfer
+            .allows("127.0.0.1".parse().expect("ip"), None)
+    );
+
+    for (zones, why) in [
+        (
+            "allow_transfer = [\"key:nokey\"]\n",
+            "key nokey is in no [[tsig_key]] file",
+        ),
+        ("notify = [\"somewhere\"]\n", "is not ADDR or ADDR:PORT"),
+        (
+            "transfer_key = \"xfr-key\"\n",
+            "transfer_key needs primaries",
+        ),
+        (
+            "primaries = [\"127.0.0.1\"]\nupdate_keys = [\"xfr-key\"]\n",
+            "a secondary takes no updates",
+        ),
+    ] {
+        let err = config(&format!(
+            "[[zone]]\norigin = \"z.test.\"\nfile = \"z.zone\"\n{zones}"
+        ))
+        .expect_err(why);
+        assert!(err.to_string().contains(why), "{err} (wanted {why})");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn bad_services_are_refused_with_a_reason() {
     let base = "[[zone]]\norigin = \"c.test.\"\nfile = \"c.zone\"\n[[service]]\nzone = \"c.test.\"\nname = \"web\"\n";
     let with = |extra: &str| {

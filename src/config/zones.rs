@@ -2,17 +2,19 @@
 //! them.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use hickory_proto::rr::{LowerName, Name};
 use serde::Deserialize;
 
-use super::{Config, ConfigError, parse_name};
+use super::{Config, ConfigError, cidrs, parse_name};
+use crate::acl::TransferAcl;
 use crate::authority::balance::Policy;
-use crate::tsig::{self, Keyring};
+use crate::tsig::{self, Key, Keyring};
 
 /// One authoritative zone.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ZoneConfig {
     pub origin: String,
@@ -28,9 +30,28 @@ pub struct ZoneConfig {
     /// Where accepted updates are journaled; default `FILE.jnl` beside the zone file when the
     /// zone takes updates.
     pub journal: Option<PathBuf>,
+    /// Who may transfer the zone (AXFR/IXFR): CIDRs (`127.0.0.0/8`) and TSIG key names
+    /// (`key:xfr-key`); default nobody (REFUSED).
+    #[serde(default)]
+    pub allow_transfer: Vec<String>,
+    /// Secondaries told of every change by NOTIFY (RFC 1996): `ADDR` or `ADDR:PORT` (53).
+    #[serde(default)]
+    pub notify: Vec<String>,
+    /// The zone's primaries (`ADDR` or `ADDR:PORT`): with them the zone is a secondary, and
+    /// `file` is where its copy is kept across restarts.
+    #[serde(default)]
+    pub primaries: Vec<String>,
+    /// The TSIG key (a `[[tsig_key]]` name) that signs this secondary's transfers, SOA
+    /// queries, and that its primaries' NOTIFY must carry.
+    pub transfer_key: Option<String>,
 }
 
 impl ZoneConfig {
+    /// A secondary zone: its data comes from its primaries.
+    pub fn is_secondary(&self) -> bool {
+        !self.primaries.is_empty()
+    }
+
     /// The journal the zone keeps, if it takes updates.
     pub fn journal_path(&self) -> Option<PathBuf> {
         if self.update_keys.is_empty() {
@@ -50,6 +71,44 @@ pub struct UpdatePolicy {
     pub keyring: Keyring,
     /// Zones that take updates, each with the (absolute) names of the keys it accepts.
     pub zones: Vec<(Name, Vec<Name>)>,
+}
+
+/// A zone this server is primary for, as far as replication goes.
+#[derive(Debug, Clone)]
+pub struct PrimaryZone {
+    pub origin: Name,
+    pub allow_transfer: TransferAcl,
+    pub notify: Vec<SocketAddr>,
+}
+
+/// A zone this server is secondary for.
+#[derive(Debug, Clone)]
+pub struct SecondaryZone {
+    pub origin: Name,
+    pub primaries: Vec<SocketAddr>,
+    /// Where the copy is kept (read at start, written after every transfer).
+    pub file: PathBuf,
+    /// The key of `transfer_key`, from the `[[tsig_key]]` files.
+    pub key: Option<Key>,
+    /// Who may transfer the copy on (a secondary can feed further secondaries).
+    pub allow_transfer: TransferAcl,
+}
+
+/// Every zone's replication settings.
+#[derive(Debug, Clone, Default)]
+pub struct Replication {
+    pub primaries: Vec<PrimaryZone>,
+    pub secondaries: Vec<SecondaryZone>,
+}
+
+/// `ADDR` or `ADDR:PORT` (IPv6 as `[ADDR]:PORT`); the DNS port when none is given.
+fn server_addr(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    text.parse::<IpAddr>()
+        .map(|ip| SocketAddr::new(ip, 53))
+        .map_err(|_| format!("{text:?} is not ADDR or ADDR:PORT"))
 }
 
 /// A file of TSIG keys as `tsig-keygen` writes them.
@@ -78,13 +137,7 @@ impl Config {
     /// it accepts. Every key a zone names must be in one of the files; a file that cannot be
     /// read, or holds a key we cannot use, is an error naming it.
     pub fn update_policy(&self) -> Result<UpdatePolicy, ConfigError> {
-        let mut keys = Vec::new();
-        for k in &self.tsig_keys {
-            keys.extend(
-                tsig::read_key_file(&k.file).map_err(|e| ConfigError::Invalid(e.to_string()))?,
-            );
-        }
-        let keyring = Keyring::new(keys);
+        let keyring = self.keyring()?;
         if let Some(z) = self
             .zones
             .iter()
@@ -114,5 +167,86 @@ impl Config {
             zones.push((origin, names));
         }
         Ok(UpdatePolicy { keyring, zones })
+    }
+
+    /// Every key of the `[[tsig_key]]` files.
+    pub fn keyring(&self) -> Result<Keyring, ConfigError> {
+        let mut keys = Vec::new();
+        for k in &self.tsig_keys {
+            keys.extend(
+                tsig::read_key_file(&k.file).map_err(|e| ConfigError::Invalid(e.to_string()))?,
+            );
+        }
+        Ok(Keyring::new(keys))
+    }
+
+    /// Transfer ACLs, NOTIFY targets and primaries, checked: every key named is in a
+    /// `[[tsig_key]]` file, every address parses, a secondary takes no updates and serves no
+    /// `[[service]]` (its primary owns the data).
+    pub fn replication(&self) -> Result<Replication, ConfigError> {
+        let keyring = self.keyring()?;
+        let mut out = Replication::default();
+        for z in &self.zones {
+            let invalid = |e: String| ConfigError::Invalid(format!("zone {}: {e}", z.origin));
+            let origin = parse_name(&z.origin)?;
+            let key = |name: &str| -> Result<Key, ConfigError> {
+                let parsed = Name::from_ascii(name).map_err(|e| invalid(format!("{name}: {e}")))?;
+                keyring
+                    .get(&parsed)
+                    .cloned()
+                    .ok_or_else(|| invalid(format!("key {name} is in no [[tsig_key]] file")))
+            };
+            let mut blocks = Vec::new();
+            let mut keys = Vec::new();
+            for entry in &z.allow_transfer {
+                match entry.strip_prefix("key:") {
+                    Some(name) => keys.push(key(name)?.name().clone()),
+                    None => blocks.push(entry.clone()),
+                }
+            }
+            let allow_transfer = TransferAcl {
+                cidrs: cidrs(&blocks)?,
+                keys,
+            };
+            let addrs = |list: &[String]| -> Result<Vec<SocketAddr>, ConfigError> {
+                list.iter()
+                    .map(|a| server_addr(a).map_err(invalid))
+                    .collect()
+            };
+            if z.is_secondary() {
+                if !z.update_keys.is_empty() {
+                    return Err(invalid(
+                        "a secondary takes no updates (send them to its primary)".to_string(),
+                    ));
+                }
+                if self
+                    .services
+                    .iter()
+                    .any(|s| parse_name(&s.zone).ok() == Some(origin.clone()))
+                {
+                    return Err(invalid(
+                        "a secondary serves no [[service]] (register it on the primary)"
+                            .to_string(),
+                    ));
+                }
+                out.secondaries.push(SecondaryZone {
+                    origin,
+                    primaries: addrs(&z.primaries)?,
+                    file: z.file.clone(),
+                    key: z.transfer_key.as_deref().map(key).transpose()?,
+                    allow_transfer,
+                });
+            } else {
+                if z.transfer_key.is_some() {
+                    return Err(invalid("transfer_key needs primaries".to_string()));
+                }
+                out.primaries.push(PrimaryZone {
+                    origin,
+                    allow_transfer,
+                    notify: addrs(&z.notify)?,
+                });
+            }
+        }
+        Ok(out)
     }
 }

@@ -17,7 +17,7 @@ use super::service::{Instance, Service, ServiceError};
 use crate::authority::Catalog;
 use crate::authority::balance::{Member, Policy};
 use crate::authority::rules::{BalanceRules, Members, Rule};
-use crate::authority::store::{Owned, StoreError, Updater, ZoneStore};
+use crate::authority::store::{Owned, Secondaries, StoreError, Updater, ZoneStore};
 use crate::metrics::Metrics;
 use crate::server::Shutdown;
 
@@ -382,6 +382,38 @@ impl Updater for Registry {
             return Err(e);
         }
         Ok(serial)
+    }
+}
+
+/// Transfers into secondary zones go through the same writer too: one catalog, one publish.
+impl Secondaries for Registry {
+    fn transfer_in(&self, zone: &Name, records: Vec<Record>) -> Result<u32, StoreError> {
+        self.change(|store| store.transfer_in(zone, records))
+    }
+
+    fn set_available(&self, zone: &Name, available: bool) -> Result<(), StoreError> {
+        self.change(|store| store.set_available(zone, available))
+    }
+
+    fn records(&self, zone: &Name) -> Option<Vec<Record>> {
+        lock(&self.store).records(zone)
+    }
+}
+
+impl Registry {
+    /// Applies `edit` to a copy of the store and publishes it; the store is unchanged when
+    /// either fails.
+    fn change<T>(
+        &self,
+        edit: impl FnOnce(&mut ZoneStore) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let services = lock(&self.services);
+        let mut store = lock(&self.store);
+        let mut next = store.clone();
+        let out = edit(&mut next)?;
+        self.publish_locked(&next, &services)?;
+        *store = next;
+        Ok(out)
     }
 }
 

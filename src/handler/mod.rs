@@ -1,8 +1,10 @@
 //! Request in, response out; never fails. Decides where an answer comes from — local
 //! authority, then cache and resolver — and maps every failure to an RCODE in one place.
 
+pub mod notify;
 pub mod request;
 pub mod response;
+pub mod transfer;
 pub mod update;
 
 use std::net::SocketAddr;
@@ -15,7 +17,9 @@ use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use tokio::time::Instant;
 use tracing::{Instrument, debug, debug_span, warn};
 
+pub use notify::NotifyReceiver;
 pub use request::{EdnsInfo, Malformed, Request, Transport};
+pub use transfer::{Reply, Transfers};
 pub use update::Updates;
 
 pub use crate::acl::{Acl, Cidr};
@@ -81,6 +85,7 @@ pub struct Handler {
     recursion: Option<Recursion>,
     /// Set once, after the zones' writer exists (it is built around this handler's catalog).
     updates: OnceLock<Updates>,
+    transfers: OnceLock<Transfers>,
     failure_log: LogThrottle,
 }
 
@@ -133,6 +138,7 @@ impl Handler {
             metrics,
             recursion: None,
             updates: OnceLock::new(),
+            transfers: OnceLock::new(),
             failure_log: LogThrottle::new(FAILURE_LOG_INTERVAL),
         }
     }
@@ -147,6 +153,20 @@ impl Handler {
     /// a second call gets its argument back.
     pub fn enable_updates(&self, updates: Updates) -> Result<(), Updates> {
         self.updates.set(updates)
+    }
+
+    /// Serves zone transfers and takes NOTIFYs as `transfers` allows. Without this, AXFR and
+    /// IXFR are NOTIMP and NOTIFY too. Once only.
+    pub fn enable_transfers(&self, transfers: Transfers) -> Result<(), Transfers> {
+        self.transfers.set(transfers)
+    }
+
+    /// The TSIG keys we know (the same `[[tsig_key]]` files feed updates and transfers).
+    fn keyring(&self) -> Option<&crate::tsig::Keyring> {
+        self.updates
+            .get()
+            .map(Updates::keyring)
+            .or_else(|| self.transfers.get().map(Transfers::keyring))
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {
@@ -178,6 +198,29 @@ impl Handler {
         }
     }
 
+    /// A request over TCP: a zone transfer is a stream of messages, anything else one.
+    pub async fn handle_tcp(&self, bytes: &[u8], src: SocketAddr) -> Option<Reply> {
+        if let Some(transfers) = self.transfers.get()
+            && transfer::is_transfer(bytes)
+        {
+            Metrics::inc(&self.metrics.queries);
+            let span = debug_span!("transfer", client = %src);
+            let _entered = span.enter();
+            let catalog = self.catalog();
+            return transfer::handle(
+                transfers,
+                &catalog,
+                &self.metrics,
+                bytes,
+                src,
+                update::now_unix(),
+            );
+        }
+        self.handle_bytes(bytes, src, Transport::Tcp)
+            .await
+            .map(Reply::One)
+    }
+
     /// Bytes in, bytes out: parses, answers and encodes within the transport's size limit.
     /// `None` means send nothing.
     pub async fn handle_bytes(
@@ -187,6 +230,20 @@ impl Handler {
         transport: Transport,
     ) -> Option<Vec<u8>> {
         Metrics::inc(&self.metrics.queries);
+        if let Some(transfers) = self.transfers.get()
+            && Header::read(&mut BinDecoder::new(bytes)).is_ok_and(|h| notify::is_notify(&h))
+        {
+            let keyring = self.keyring().unwrap_or(transfers.keyring());
+            return notify::handle(
+                transfers.receiver(),
+                keyring,
+                &self.metrics,
+                bytes,
+                src,
+                update::now_unix(),
+                self.config.edns_payload,
+            );
+        }
         if let Some(updates) = self.updates.get()
             && is_update(bytes)
         {
@@ -239,7 +296,7 @@ impl Handler {
         // Parsed once already by `Request::parse`; signed queries are rare enough to do it again.
         let message = Message::from_vec(bytes).ok()?;
         let none = crate::tsig::Keyring::default();
-        let keyring = self.updates.get().map_or(&none, Updates::keyring);
+        let keyring = self.keyring().unwrap_or(&none);
         let now = update::now_unix();
         let verified = crate::tsig::verify(bytes, &message, keyring, now);
         let limit = response::size_limit(req, payload).saturating_sub(verified.tsig_len());

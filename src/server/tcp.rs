@@ -11,7 +11,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tracing::{debug, warn};
 
 use super::shutdown::Shutdown;
-use crate::handler::{Handler, Transport};
+use crate::handler::{Handler, Reply};
 use crate::limits::{TCP_IDLE_TIMEOUT_MS, TCP_MAX_CONNECTIONS, TCP_PIPELINE_DEPTH};
 
 /// Connection limits for one TCP listener.
@@ -144,8 +144,20 @@ async fn connection(
         let handler = Arc::clone(&handler);
         let tx = tx.clone();
         tokio::spawn(async move {
-            if let Some(reply) = handler.handle_bytes(&packet, peer, Transport::Tcp).await {
-                let _ = tx.send(reply).await;
+            match handler.handle_tcp(&packet, peer).await {
+                Some(Reply::One(reply)) => {
+                    let _ = tx.send(reply).await;
+                }
+                // A transfer: each message is made as the writer takes the one before (the
+                // channel is the backpressure), and stops when the connection is gone.
+                Some(Reply::Stream(messages)) => {
+                    for reply in messages {
+                        if tx.send(reply).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+                None => {}
             }
             drop(permit);
         });

@@ -146,3 +146,190 @@ fn knsupdate_request_verifies_and_it_accepts_our_signed_response() {
     let (ok, output) = exchange("knsupdate", &["-y", &key, "-t", "5"], &keyring);
     assert!(ok, "knsupdate rejected our response:\n{output}");
 }
+
+/// The zone a transfer test serves: SOA, three A records, SOA again (RFC 5936 §2.2).
+const AXFR_ZONE: [&str; 5] = [
+    "cluster.test. 300 IN SOA ns.cluster.test. admin.cluster.test. 7 3600 600 86400 300",
+    "a.cluster.test. 300 IN A 192.0.2.1",
+    "b.cluster.test. 300 IN A 192.0.2.2",
+    "c.cluster.test. 300 IN A 192.0.2.3",
+    "cluster.test. 300 IN SOA ns.cluster.test. admin.cluster.test. 7 3600 600 86400 300",
+];
+
+/// One message per record of `AXFR_ZONE`, the first with the question, as a stream of
+/// response messages to `request`.
+fn axfr_messages(request: &Message) -> Vec<Vec<u8>> {
+    use hickory_proto::rr::rdata::{A, SOA};
+    use hickory_proto::rr::{RData, Record};
+    let zone = Name::from_ascii("cluster.test.").expect("name");
+    let soa = RData::SOA(SOA::new(
+        Name::from_ascii("ns.cluster.test.").expect("name"),
+        Name::from_ascii("admin.cluster.test.").expect("name"),
+        7,
+        3600,
+        600,
+        86400,
+        300,
+    ));
+    let records = [
+        Record::from_rdata(zone.clone(), 300, soa.clone()),
+        Record::from_rdata(
+            Name::from_ascii("a.cluster.test.").expect("name"),
+            300,
+            RData::A(A::new(192, 0, 2, 1)),
+        ),
+        Record::from_rdata(
+            Name::from_ascii("b.cluster.test.").expect("name"),
+            300,
+            RData::A(A::new(192, 0, 2, 2)),
+        ),
+        Record::from_rdata(
+            Name::from_ascii("c.cluster.test.").expect("name"),
+            300,
+            RData::A(A::new(192, 0, 2, 3)),
+        ),
+        Record::from_rdata(zone, 300, soa),
+    ];
+    records
+        .into_iter()
+        .enumerate()
+        .map(|(n, record)| {
+            let mut m = Message::response(request.id, OpCode::Query);
+            m.metadata.authoritative = true;
+            if n == 0 {
+                m.queries = request.queries.clone();
+            }
+            m.add_answer(record);
+            m.to_vec().expect("encode")
+        })
+        .collect()
+}
+
+/// Runs `tool args` against a TCP socket of ours that answers one AXFR request with
+/// `AXFR_ZONE` in five messages, each signed by one `ResponseStream`; `tamper` names a
+/// message to alter after signing. Returns whether the tool exited successfully, and its
+/// output.
+async fn axfr_exchange(tool: &str, args: &[&str], tamper: Option<usize>) -> (bool, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let keyring =
+        Keyring::new(parse_keys(KEY_FILE, std::path::Path::new("cluster.key")).expect("key file"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port().to_string();
+    let mut all_args: Vec<&str> = args.to_vec();
+    all_args.extend(["-p", &port, "@127.0.0.1", "cluster.test.", "AXFR"]);
+    let child = tokio::process::Command::new(tool)
+        .args(&all_args)
+        .kill_on_drop(true)
+        .output();
+    let serve = async {
+        let (mut tcp, _) = listener.accept().await.expect("accept");
+        let len = tcp.read_u16().await.expect("length");
+        let mut bytes = vec![0; usize::from(len)];
+        tcp.read_exact(&mut bytes).await.expect("request");
+        let request = Message::from_vec(&bytes).expect("the tool's request parses");
+        let verified = verify(&bytes, &request, &keyring, now_unix());
+        assert!(matches!(verified, Verified::Signed { .. }), "{verified:?}");
+        let mut stream = ResponseStream::new(&verified);
+        for (n, message) in axfr_messages(&request).into_iter().enumerate() {
+            let mut signed = stream.sign(message, now_unix()).expect("sign");
+            if tamper == Some(n) {
+                let last_rdata_octet = signed.len() - stream.tsig_len() - 1;
+                signed[last_rdata_octet] ^= 0x01;
+            }
+            let len = u16::try_from(signed.len()).expect("fits");
+            let mut frame = len.to_be_bytes().to_vec();
+            frame.extend_from_slice(&signed);
+            // A tool that rejects a message may close the connection before the rest is sent.
+            if tcp.write_all(&frame).await.is_err() {
+                break;
+            }
+        }
+        tcp
+    };
+    let (output, _tcp) = tokio::time::timeout(Duration::from_secs(15), async {
+        tokio::join!(child, serve)
+    })
+    .await
+    .expect("the tool finished within 15 s");
+    let output = output.expect("tool runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+/// The records of `AXFR_ZONE` found in a tool's output, and its TSIG lines.
+fn transferred(output: &str) -> (usize, usize) {
+    let records = output
+        .lines()
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            AXFR_ZONE.iter().any(|want| {
+                let want: Vec<&str> = want.split_whitespace().collect();
+                fields.len() == want.len()
+                    && fields
+                        .iter()
+                        .zip(&want)
+                        .all(|(a, b)| a.eq_ignore_ascii_case(b))
+            })
+        })
+        .count();
+    let tsigs = output
+        .lines()
+        .filter(|l| l.contains("TSIG") && !l.starts_with(';'))
+        .count();
+    (records, tsigs)
+}
+
+/// dig checks every signed message of a transfer, each MAC chained to the one before
+/// (BIND's `dns_tsig_verify` over TCP), and warns about any that fails.
+#[tokio::test]
+async fn dig_accepts_our_signed_axfr_stream_and_catches_a_tampered_message() {
+    if !installed("dig") {
+        return;
+    }
+    let key = format!("hmac-sha256:cluster-key:{SECRET}");
+    let args = ["-y", key.as_str(), "+tries=1", "+time=5"];
+    let failure = ["Couldn't verify signature", "could not be validated"];
+    let (ok, output) = axfr_exchange("dig", &args, None).await;
+    assert!(ok, "dig failed:\n{output}");
+    assert_eq!(
+        transferred(&output),
+        (5, 5),
+        "five records, five TSIGs:\n{output}"
+    );
+    assert!(!failure.iter().any(|f| output.contains(f)), "{output}");
+
+    // The negative control: dig must notice an altered middle message.
+    let (_, output) = axfr_exchange("dig", &args, Some(2)).await;
+    assert!(
+        failure.iter().all(|f| output.contains(f)),
+        "dig accepted a tampered stream:\n{output}"
+    );
+}
+
+/// kdig (Knot 3.2) checks only the first message of a transfer: seen here, it accepts a
+/// stream whose later messages were altered. So it proves the first message's signature
+/// (request MAC and all TSIG variables); dig above proves the chain.
+#[tokio::test]
+async fn kdig_accepts_our_signed_axfr_first_message() {
+    if !installed("kdig") {
+        return;
+    }
+    let key = format!("hmac-sha256:cluster-key:{SECRET}");
+    let args = ["-y", key.as_str(), "+retry=0", "+time=5"];
+    let (ok, output) = axfr_exchange("kdig", &args, None).await;
+    assert!(ok, "kdig failed:\n{output}");
+    assert_eq!(transferred(&output).0, 5, "five records:\n{output}");
+    assert!(!output.contains(";; ERROR"), "{output}");
+
+    let (_, output) = axfr_exchange("kdig", &args, Some(0)).await;
+    assert!(
+        output.contains("failed to verify TSIG"),
+        "kdig accepted a tampered first message:\n{output}"
+    );
+}

@@ -1,6 +1,8 @@
 //! TSIG, RFC 8945: the shared-secret keys a server knows, checking a request's signature, and
 //! signing the response to it. UPDATE (RFC 2136 §3.3) is the first user: a signed request
-//! proves which key sent it, and the response proves it came from us.
+//! proves which key sent it, and the response proves it came from us. Zone transfers answer
+//! with many messages, each chained to the one before (§5.3.1): `ResponseStream` signs them,
+//! and `RequestSigner` is the client side, signing a request and checking its responses.
 //!
 //! The cryptography and the wire details are hickory-proto's (`TSigner`,
 //! `signed_bitmessage_to_buf`, `encode_response_tbs`); this module owns the policy around them:
@@ -11,6 +13,7 @@
 mod keyfile;
 mod lex;
 mod sign;
+mod stream;
 mod verify;
 
 use std::collections::HashMap;
@@ -21,6 +24,7 @@ use hickory_proto::rr::{Name, TSigner};
 
 pub use self::keyfile::{KeyFileError, generate_key_file, parse_keys, read_key_file};
 pub use self::sign::{SignError, sign_response};
+pub use self::stream::{MAX_UNSIGNED_IN_A_ROW, RequestSigner, ResponseStream, TsigClientError};
 pub use self::verify::{Context, Verified, verify};
 
 /// RFC 8945 §10: "a fudge value of 300 seconds is recommended", and BIND signs with it. We put
@@ -134,5 +138,7 @@ impl Keyring {
 
 #[cfg(test)]
 mod interop;
+#[cfg(test)]
+mod stream_tests;
 #[cfg(test)]
 mod tests;

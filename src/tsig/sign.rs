@@ -4,19 +4,19 @@
 
 use hickory_proto::ProtoError;
 use hickory_proto::dnssec::DnsSecError;
-use hickory_proto::rr::Name;
 use hickory_proto::rr::rdata::tsig::{TSIG, TsigError, make_tsig_record};
+use hickory_proto::rr::{Name, Record};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
 
 use super::verify::{Context, Verified};
 use super::{FUDGE, mac_len};
 
 /// RFC 1035 §4.1.1: the header is 12 octets; the ID is the first two, ARCOUNT the last two.
-const HEADER_LEN: usize = 12;
+pub(super) const HEADER_LEN: usize = 12;
 const ARCOUNT: std::ops::Range<usize> = 10..12;
 
 /// Time Signed and Other Data's BADTIME time are 48-bit (RFC 8945 §4.2, §5.2.3).
-const TIME_48_BITS: u64 = (1 << 48) - 1;
+pub(super) const TIME_48_BITS: u64 = (1 << 48) - 1;
 
 /// Why a response could not be given its TSIG. None of these come from the request: they are
 /// bugs or a response that is already full.
@@ -30,6 +30,10 @@ pub enum SignError {
     Encode(#[from] ProtoError),
     #[error("cannot compute the TSIG MAC: {0}")]
     Mac(#[from] DnsSecError),
+    #[error("the request already carries a TSIG record")]
+    AlreadySigned,
+    #[error("a response stream continues only after a signed first message (RFC 8945 §5.3.1)")]
+    StreamNotSigned,
 }
 
 /// Appends the response TSIG that `verified` calls for to an encoded response.
@@ -46,12 +50,22 @@ pub enum SignError {
 /// The caller sets the RCODE (`Verified::rcode`) before encoding and leaves `tsig_len()` octets
 /// of room under its size limit (§5.3: the TSIG is never dropped to make a response fit).
 pub fn sign_response(
-    mut response: Vec<u8>,
+    response: Vec<u8>,
     verified: &Verified,
     now_unix: u64,
 ) -> Result<Vec<u8>, SignError> {
+    sign_first(response, verified, now_unix).map(|(signed, _)| signed)
+}
+
+/// `sign_response`, also returning the MAC it computed (`None` when the response carries no
+/// MAC): the next message of a stream covers it (§5.3.1).
+pub(super) fn sign_first(
+    mut response: Vec<u8>,
+    verified: &Verified,
+    now_unix: u64,
+) -> Result<(Vec<u8>, Option<Vec<u8>>), SignError> {
     let (error, context) = match verified {
-        Verified::Unsigned | Verified::Malformed { .. } => return Ok(response),
+        Verified::Unsigned | Verified::Malformed { .. } => return Ok((response, None)),
         Verified::Signed { context, .. } => (None, context),
         Verified::Failed { error, context } => (Some(*error), context),
     };
@@ -72,6 +86,7 @@ pub fn sign_response(
         error,
         other,
     );
+    let mut mac = None;
     let tsig = match (&context.key, signed(error)) {
         (Some(key), true) => {
             let signer = key.signer();
@@ -82,14 +97,28 @@ pub fn sign_response(
             if let Some(id) = tbs.get_mut(id_at..id_at + 2) {
                 id.copy_from_slice(&context.original_id.to_be_bytes());
             }
-            let mac = signer.sign(&tbs)?;
-            stub.set_mac(mac)
+            let computed = signer.sign(&tbs)?;
+            mac = Some(computed.clone());
+            stub.set_mac(computed)
         }
         _ => stub,
     };
     let record = make_tsig_record(context.key_name.clone(), tsig);
+    append_record(&mut response, &record, verified.tsig_len())?;
+    Ok((response, mac))
+}
 
-    let mut rr = Vec::with_capacity(verified.tsig_len());
+/// Appends `record` as the last additional record of an encoded message (§5.1: the TSIG is
+/// always last) and counts it in ARCOUNT. `room` is the expected record length.
+pub(super) fn append_record(
+    response: &mut Vec<u8>,
+    record: &Record<TSIG>,
+    room: usize,
+) -> Result<(), SignError> {
+    if response.len() < HEADER_LEN {
+        return Err(SignError::ShortResponse);
+    }
+    let mut rr = Vec::with_capacity(room);
     {
         // Encoded on its own, so no name may point into the response: compression offsets would
         // be counted from the wrong start (and §4.2 forbids compressing the algorithm name).
@@ -101,7 +130,7 @@ pub fn sign_response(
     let count = count.checked_add(1).ok_or(SignError::TooManyRecords)?;
     response[ARCOUNT].copy_from_slice(&count.to_be_bytes());
     response.extend_from_slice(&rr);
-    Ok(response)
+    Ok(())
 }
 
 /// §5.3.2: errors about the key or the MAC are answered unsigned, the others signed.

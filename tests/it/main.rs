@@ -8,6 +8,7 @@ mod discovery;
 mod local_recursion;
 mod nonrecursive;
 mod nsd_diff;
+mod replication_fetch;
 mod resolver;
 mod support;
 mod transport;

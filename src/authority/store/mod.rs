@@ -10,7 +10,12 @@
 //!
 //! The store keeps each zone's serial: every change of its content raises it by one (RFC 1982
 //! arithmetic, wrapping), unless the change brings a later serial of its own (an edited file,
-//! or an update that replaces the SOA).
+//! or an update that replaces the SOA). Each change is also kept as a step of the zone's
+//! history (serial to serial, bounded), which the zone's snapshots carry for IXFR.
+//!
+//! A secondary zone's data comes whole from transfers (its file is the copy kept across
+//! restarts); until it has a copy, or after the copy expired, the zone is served as
+//! unavailable (SERVFAIL).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -22,6 +27,7 @@ use hickory_proto::rr::{LowerName, Name, RData, Record, SerialNumber};
 use super::journal::{Entry, Journal, JournalError};
 use super::reload::CatalogError;
 use super::rules::BalanceRules;
+use super::transfer::{Delta, delta};
 use super::update::{self, Diff, UpdateError};
 use super::{Catalog, Zone};
 use crate::zonefile::{Located, Location, ZoneErrors, parse_zone_file};
@@ -33,6 +39,8 @@ pub struct ZoneFile {
     pub file: PathBuf,
     /// Where accepted updates are kept (BIND's `FILE.jnl`); `None`: updates are refused.
     pub journal: Option<PathBuf>,
+    /// The zone is a secondary: `file` is the copy of its last transfer (it may not exist yet).
+    pub secondary: bool,
 }
 
 impl ZoneFile {
@@ -42,9 +50,22 @@ impl ZoneFile {
             origin,
             file: file.into(),
             journal: None,
+            secondary: false,
+        }
+    }
+
+    /// A secondary zone whose copy is kept in `file`.
+    pub fn secondary(origin: Name, file: impl Into<PathBuf>) -> ZoneFile {
+        ZoneFile {
+            secondary: true,
+            ..ZoneFile::new(origin, file)
         }
     }
 }
+
+/// How many steps of a zone's history are kept for IXFR: older clients get the whole zone
+/// (RFC 1995 §4 allows it), which costs them one AXFR, never a wrong answer.
+const HISTORY_STEPS: usize = 128;
 
 /// Records a source owns in one zone: every name in `names` is the source's, with exactly the
 /// records in `records` (none: the name does not exist).
@@ -69,6 +90,8 @@ pub enum StoreError {
     OwnedName { name: Box<Name>, owner: String },
     #[error("zone {0} takes no dynamic updates (no journal)")]
     NoJournal(Name),
+    #[error("zone {0} is not a secondary zone here")]
+    NotSecondary(Name),
     #[error("{0}")]
     Journal(#[from] JournalError),
 }
@@ -80,7 +103,9 @@ impl StoreError {
         match self {
             StoreError::Update(e) => e.rcode(),
             StoreError::NoSuchZone(_) => ResponseCode::NotAuth,
-            StoreError::NoJournal(_) | StoreError::OwnedName { .. } => ResponseCode::Refused,
+            StoreError::NoJournal(_)
+            | StoreError::OwnedName { .. }
+            | StoreError::NotSecondary(_) => ResponseCode::Refused,
             StoreError::OutsideZone { .. } => ResponseCode::NotZone,
             StoreError::Catalog(_) | StoreError::Journal(_) => ResponseCode::ServFail,
         }
@@ -95,6 +120,17 @@ pub trait Updater: Send + Sync {
     fn update(&self, zone: &Name, update: &Message) -> Result<u32, StoreError>;
 }
 
+/// Feeds the zones we are secondary for. The one writer of the zones implements it; the
+/// replication side (transfers in, expiry timers) calls it.
+pub trait Secondaries: Send + Sync {
+    /// See [`ZoneStore::transfer_in`]; the new data is served on return.
+    fn transfer_in(&self, zone: &Name, records: Vec<Record>) -> Result<u32, StoreError>;
+    /// See [`ZoneStore::set_available`].
+    fn set_available(&self, zone: &Name, available: bool) -> Result<(), StoreError>;
+    /// See [`ZoneStore::records`].
+    fn records(&self, zone: &Name) -> Option<Vec<Record>>;
+}
+
 #[derive(Debug, Clone)]
 struct StoredZone {
     source: ZoneFile,
@@ -106,6 +142,10 @@ struct StoredZone {
     /// The serial served.
     serial: u32,
     balance: BalanceRules,
+    /// The steps that led to `serial`, oldest first; shared with the snapshots built from it.
+    history: Arc<Vec<Delta>>,
+    /// False for a secondary without a copy yet, or whose copy expired: served as SERVFAIL.
+    available: bool,
 }
 
 /// Every served zone and the sources of its data. One writer at a time (callers hold it behind
@@ -142,8 +182,15 @@ impl ZoneStore {
         let mut store = ZoneStore::default();
         let mut errors = Vec::new();
         for source in sources {
-            let file_records = match read_file(source) {
-                Ok(records) => records,
+            let (file_records, available) = match read_file(source) {
+                Ok(records) => (records, true),
+                // A secondary without a usable copy starts empty and waits for a transfer.
+                Err(e) if source.secondary => {
+                    if source.file.exists() {
+                        tracing::warn!(zone = %source.origin, error = %e, "the copy of a secondary zone is unusable; waiting for a transfer");
+                    }
+                    (Vec::new(), false)
+                }
                 Err(e) => {
                     errors.extend(e.0);
                     continue;
@@ -156,6 +203,8 @@ impl ZoneStore {
                 owned: BTreeMap::new(),
                 updates: Vec::new(),
                 balance: BalanceRules::default(),
+                history: Arc::default(),
+                available,
             };
             if let Some(path) = &source.journal {
                 let (journal, entries) = Journal::open(path, &source.origin)?;
@@ -187,18 +236,23 @@ impl ZoneStore {
     pub fn reload(&mut self) -> Result<(), CatalogError> {
         let mut next = self.clone();
         let mut errors = Vec::new();
-        for zone in &mut next.zones {
+        // A secondary's file is its own copy of the primary's data, not something to re-read.
+        for zone in next.zones.iter_mut().filter(|z| !z.source.secondary) {
             match read_file(&zone.source) {
                 Ok(records) => {
                     if records_differ(&records, &zone.file_records) {
+                        let before = zone.build().map_err(CatalogError::Zones)?;
                         let edited = file_serial(&records);
                         zone.serial = if later(edited, zone.serial) {
                             edited
                         } else {
                             zone.serial.wrapping_add(1)
                         };
+                        zone.file_records = records;
+                        if let Err(e) = zone.remember(&before) {
+                            errors.extend(e.0);
+                        }
                     }
-                    zone.file_records = records;
                 }
                 Err(e) => errors.extend(e.0),
             }
@@ -238,8 +292,10 @@ impl ZoneStore {
         if stored.owned.get(source) == Some(&owned) {
             return Ok(());
         }
+        let before = stored.build().map_err(CatalogError::Zones)?;
         stored.owned.insert(source.to_string(), owned);
         stored.serial = stored.serial.wrapping_add(1);
+        stored.remember(&before).map_err(CatalogError::Zones)?;
         next.catalog()?;
         *self = next;
         Ok(())
@@ -288,7 +344,7 @@ impl ZoneStore {
         next.serial = to;
         // What would not build is refused before it reaches the journal: a journal entry is
         // replayed at every start, so it must always apply.
-        next.build().map_err(CatalogError::Zones)?;
+        next.remember(&snapshot).map_err(CatalogError::Zones)?;
         let entry = Entry {
             from_serial: from,
             to_serial: to,
@@ -300,6 +356,64 @@ impl ZoneStore {
             .append(&entry)?;
         *stored = next;
         Ok(to)
+    }
+
+    /// Replaces a secondary zone's data with a transfer's `records` (SOA included): the zone is
+    /// served at the SOA's serial from now on. All or nothing: records that would not build a
+    /// zone leave it as it was. Returns the serial.
+    pub fn transfer_in(&mut self, zone: &Name, records: Vec<Record>) -> Result<u32, StoreError> {
+        let stored = self.zone_mut(zone)?;
+        if !stored.source.secondary {
+            return Err(StoreError::NotSecondary(zone.clone()));
+        }
+        let before = if stored.available && !stored.file_records.is_empty() {
+            Some(stored.build().map_err(CatalogError::Zones)?)
+        } else {
+            None
+        };
+        let at = Location {
+            file: stored.source.file.clone(),
+            line: 0,
+        };
+        let mut next = stored.clone();
+        next.file_records = records
+            .into_iter()
+            .map(|record| Located {
+                record,
+                at: at.clone(),
+            })
+            .collect();
+        next.serial = file_serial(&next.file_records);
+        next.available = true;
+        match &before {
+            Some(before) => next.remember(before),
+            None => next.build().map(drop),
+        }
+        .map_err(CatalogError::Zones)?;
+        let serial = next.serial;
+        *stored = next;
+        Ok(serial)
+    }
+
+    /// A secondary zone's copy expired (or came back): unavailable zones answer SERVFAIL.
+    pub fn set_available(&mut self, zone: &Name, available: bool) -> Result<(), StoreError> {
+        let stored = self.zone_mut(zone)?;
+        if !stored.source.secondary {
+            return Err(StoreError::NotSecondary(zone.clone()));
+        }
+        stored.available = available && !stored.file_records.is_empty();
+        Ok(())
+    }
+
+    /// A zone's records as served now (SOA with the served serial), or `None` when the zone is
+    /// not here or has no data: what a secondary applies IXFR steps to.
+    pub fn records(&self, zone: &Name) -> Option<Vec<Record>> {
+        let stored = self.zones.iter().find(|z| z.source.origin == *zone)?;
+        if stored.file_records.is_empty() {
+            return None;
+        }
+        let built = stored.build().ok()?;
+        Some(built.records().cloned().collect())
     }
 
     /// Sets how `zone`'s answers are ordered (no effect on its content or serial).
@@ -317,7 +431,12 @@ impl ZoneStore {
     pub fn catalog(&self) -> Result<Catalog, CatalogError> {
         let mut built = Vec::with_capacity(self.zones.len());
         let mut errors = Vec::new();
+        let mut unavailable = Vec::new();
         for zone in &self.zones {
+            if !zone.available {
+                unavailable.push(zone.source.origin.clone());
+                continue;
+            }
             match zone.build() {
                 Ok(z) => built.push(z),
                 Err(e) => errors.extend(e.0),
@@ -326,7 +445,7 @@ impl ZoneStore {
         if !errors.is_empty() {
             return Err(CatalogError::Zones(ZoneErrors(errors)));
         }
-        Ok(Catalog::new(built)?)
+        Ok(Catalog::new(built)?.with_unavailable(unavailable))
     }
 }
 
@@ -381,8 +500,33 @@ impl StoredZone {
         }
         Ok(
             Zone::from_records(Some(&self.source.origin), records, &self.source.file)?
-                .with_balance(self.balance.clone()),
+                .with_balance(self.balance.clone())
+                .with_history(Arc::clone(&self.history)),
         )
+    }
+
+    /// Adds the step from `before` to what the zone is now to its history (the oldest steps
+    /// go past `HISTORY_STEPS`). Also the check that the zone builds at all.
+    fn remember(&mut self, before: &Zone) -> Result<(), ZoneErrors> {
+        let after = self.build()?;
+        let step = match delta(before, &after) {
+            Some(step) => step,
+            // A serial step without a change of records (a reload that only raised the serial)
+            // is still a step an IXFR client must be able to take.
+            None if before.serial() != after.serial() => Delta {
+                from: before.soa().clone(),
+                to: after.soa().clone(),
+                removed: Vec::new(),
+                added: Vec::new(),
+            },
+            None => return Ok(()),
+        };
+        let mut history = Vec::with_capacity(self.history.len() + 1);
+        let skip = (self.history.len() + 1).saturating_sub(HISTORY_STEPS);
+        history.extend(self.history.iter().skip(skip).cloned());
+        history.push(step);
+        self.history = Arc::new(history);
+        Ok(())
     }
 }
 

@@ -1,0 +1,404 @@
+//! Secondary zones (RFC 1034 §4.3.5, RFC 1996): each zone pulls from its primaries at start,
+//! on a NOTIFY from one of them, and on its SOA's REFRESH/RETRY timers; compares serials
+//! (RFC 1982) and transfers only when the primary is ahead, by IXFR when we hold a copy (AXFR
+//! when the primary cannot answer incrementally); applies a transfer whole or not at all; keeps
+//! the copy on disk; and stops answering for the zone (SERVFAIL) once EXPIRE has passed since
+//! the last time a primary confirmed it. During a partition it serves what it has: availability
+//! first, convergence when the primary is reachable again.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{LowerName, Name, RData, Record, SerialNumber};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+
+use super::fetch::{FetchError, Peer, query_soa, transfer};
+use crate::authority::store::{Secondaries, StoreError};
+use crate::authority::transfer::{Incoming, Progress, Transfer, TransferError, apply_deltas};
+use crate::config::SecondaryZone;
+use crate::handler::NotifyReceiver;
+use crate::metrics::Metrics;
+use crate::server::Shutdown;
+
+/// How long one SOA query may take, both tries together.
+const SOA_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long one transfer may take, start to end.
+const TRANSFER_TIMEOUT: Duration = Duration::from_secs(60);
+/// A transfer holding more records than this is abandoned: a broken or hostile primary must
+/// not fill our memory.
+const TRANSFER_MAX_RECORDS: usize = 2_000_000;
+/// The SOA timers are the zone owner's, but a timer of 0 would spin and one of years would
+/// never converge: they are kept within 1 s .. 1 day (REFRESH, RETRY) and 1 s .. 90 days
+/// (EXPIRE). Before there is any copy, RETRY is this.
+const TIMER_MIN: Duration = Duration::from_secs(1);
+const REFRESH_MAX: Duration = Duration::from_secs(86_400);
+const EXPIRE_MAX: Duration = Duration::from_secs(90 * 86_400);
+const NO_COPY_RETRY: Duration = Duration::from_secs(5);
+
+/// The secondary zones and the tasks that keep them.
+pub struct Secondary {
+    zones: HashMap<LowerName, Arc<Kept>>,
+}
+
+struct Kept {
+    config: SecondaryZone,
+    /// Our address, the source of SOA queries and transfers (see `Peer`).
+    source: Option<IpAddr>,
+    /// Woken by an accepted NOTIFY: check the primaries now.
+    wake: Notify,
+}
+
+/// What one check of the primaries found.
+#[derive(Debug)]
+enum Checked {
+    /// Our serial is the primary's (or later).
+    Current(u32),
+    /// A transfer moved us to this serial.
+    Transferred { serial: u32, kind: &'static str },
+}
+
+#[derive(Debug, thiserror::Error)]
+enum RefreshError {
+    #[error("{0}")]
+    Fetch(#[from] FetchError),
+    #[error("{0}")]
+    Transfer(#[from] TransferError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("zone has no primaries")]
+    NoPrimaries,
+}
+
+impl Secondary {
+    /// `source`: the address to query the primaries from (our listen address; `None`: any).
+    pub fn new(zones: Vec<SecondaryZone>, source: Option<IpAddr>) -> Arc<Secondary> {
+        let zones = zones
+            .into_iter()
+            .map(|config| {
+                let key = LowerName::new(&config.origin);
+                let kept = Kept {
+                    config,
+                    source,
+                    wake: Notify::new(),
+                };
+                (key, Arc::new(kept))
+            })
+            .collect();
+        Arc::new(Secondary { zones })
+    }
+
+    /// Starts one task per zone, each until `shutdown`.
+    pub fn run(&self, writer: Arc<dyn Secondaries>, metrics: Arc<Metrics>, shutdown: Shutdown) {
+        for kept in self.zones.values() {
+            tokio::spawn(keep(
+                Arc::clone(kept),
+                Arc::clone(&writer),
+                Arc::clone(&metrics),
+                shutdown.clone(),
+            ));
+        }
+    }
+}
+
+impl NotifyReceiver for Secondary {
+    /// RFC 1996 §3.10: a NOTIFY is taken only from the zone's primaries (and, when the zone has
+    /// a transfer key, only signed with it); it only hastens the next check, so a forged one
+    /// can do no more than that.
+    fn notified(&self, zone: &Name, from: IpAddr, key: Option<&Name>) -> ResponseCode {
+        let Some(kept) = self.zones.get(&LowerName::new(zone)) else {
+            return ResponseCode::NotAuth;
+        };
+        let config = &kept.config;
+        if !config.primaries.iter().any(|p| p.ip() == from) {
+            debug!(zone = %zone, %from, "NOTIFY from a server that is not a primary");
+            return ResponseCode::Refused;
+        }
+        if let Some(want) = &config.key
+            && key != Some(want.name())
+        {
+            debug!(zone = %zone, %from, "NOTIFY without the zone's transfer key");
+            return ResponseCode::Refused;
+        }
+        info!(zone = %zone, %from, "NOTIFY accepted; checking the primary");
+        kept.wake.notify_one();
+        ResponseCode::NoError
+    }
+}
+
+/// The SOA timers of a record set, clamped (see `TIMER_MIN`).
+struct Timers {
+    refresh: Duration,
+    retry: Duration,
+    expire: Duration,
+}
+
+fn timers(records: Option<&[Record]>) -> Timers {
+    let soa = records.and_then(|rs| {
+        rs.iter().find_map(|r| match &r.data {
+            RData::SOA(soa) => Some(soa.clone()),
+            _ => None,
+        })
+    });
+    let secs = |s: u32, max: Duration| Duration::from_secs(u64::from(s)).clamp(TIMER_MIN, max);
+    match soa {
+        Some(soa) => Timers {
+            refresh: secs(soa.refresh as u32, REFRESH_MAX),
+            retry: secs(soa.retry as u32, REFRESH_MAX),
+            expire: secs(soa.expire as u32, EXPIRE_MAX),
+        },
+        None => Timers {
+            refresh: NO_COPY_RETRY,
+            retry: NO_COPY_RETRY,
+            expire: EXPIRE_MAX,
+        },
+    }
+}
+
+fn serial_of(records: &[Record]) -> Option<u32> {
+    records.iter().find_map(|r| match &r.data {
+        RData::SOA(soa) => Some(soa.serial),
+        _ => None,
+    })
+}
+
+/// The age of the copy on disk: after a restart, EXPIRE counts from when it was written.
+fn copy_age(file: &Path) -> Option<Duration> {
+    let modified = std::fs::metadata(file).ok()?.modified().ok()?;
+    Some(
+        SystemTime::now()
+            .duration_since(modified)
+            .unwrap_or_default(),
+    )
+}
+
+/// Keeps one zone until shutdown.
+async fn keep(
+    kept: Arc<Kept>,
+    writer: Arc<dyn Secondaries>,
+    metrics: Arc<Metrics>,
+    mut shutdown: Shutdown,
+) {
+    let config = &kept.config;
+    let origin = &config.origin;
+    // When a primary last confirmed our copy; a copy from disk counts from when it was written.
+    let mut confirmed: Option<Instant> = writer
+        .records(origin)
+        .and(copy_age(&config.file).and_then(|age| Instant::now().checked_sub(age)));
+    let mut expired = false;
+    loop {
+        let wait = match refresh(config, kept.source, writer.as_ref()).await {
+            Ok(checked) => {
+                confirmed = Some(Instant::now());
+                if expired {
+                    // The data is confirmed again: serve it (a transfer already did).
+                    let _ = writer.set_available(origin, true);
+                    info!(zone = %origin, "primary reachable again; serving the zone");
+                    expired = false;
+                }
+                match checked {
+                    Checked::Current(serial) => debug!(zone = %origin, serial, "up to date"),
+                    Checked::Transferred { serial, kind } => {
+                        Metrics::inc(&metrics.transfers_in);
+                        info!(zone = %origin, serial, kind, "transfer applied");
+                        if let Some(records) = writer.records(origin)
+                            && let Err(e) = write_copy(&config.file, origin, &records)
+                        {
+                            warn!(zone = %origin, file = %config.file.display(), error = %e, "cannot keep the copy on disk");
+                        }
+                    }
+                }
+                timers(writer.records(origin).as_deref()).refresh
+            }
+            Err(e) => {
+                Metrics::inc(&metrics.transfer_failures);
+                warn!(zone = %origin, error = %e, "refresh failed; serving what we have");
+                timers(writer.records(origin).as_deref()).retry
+            }
+        };
+        let expire = timers(writer.records(origin).as_deref()).expire;
+        let deadline = confirmed.map(|t| t + expire);
+        if let Some(deadline) = deadline
+            && Instant::now() >= deadline
+            && !expired
+        {
+            expire_zone(writer.as_ref(), origin);
+            expired = true;
+        }
+        let mut until = Instant::now() + wait;
+        if let Some(deadline) = deadline.filter(|_| !expired) {
+            until = until.min(deadline);
+        }
+        tokio::select! {
+            _ = shutdown.recv() => return,
+            _ = kept.wake.notified() => {}
+            _ = tokio::time::sleep_until(until) => {}
+        }
+        if let Some(deadline) = deadline
+            && Instant::now() >= deadline
+            && !expired
+        {
+            expire_zone(writer.as_ref(), origin);
+            expired = true;
+        }
+    }
+}
+
+fn expire_zone(writer: &dyn Secondaries, origin: &Name) {
+    warn!(zone = %origin, "EXPIRE passed without reaching a primary: answering SERVFAIL for the zone");
+    if let Err(e) = writer.set_available(origin, false) {
+        warn!(zone = %origin, error = %e, "cannot mark the zone expired");
+    }
+}
+
+/// Asks each primary in turn until one answers: the first that does decides.
+async fn refresh(
+    config: &SecondaryZone,
+    source: Option<IpAddr>,
+    writer: &dyn Secondaries,
+) -> Result<Checked, RefreshError> {
+    let mut last = RefreshError::NoPrimaries;
+    for primary in &config.primaries {
+        match from_primary(config, Peer::new(*primary, source), writer).await {
+            Ok(checked) => return Ok(checked),
+            Err(e) => {
+                debug!(zone = %config.origin, %primary, error = %e, "primary failed");
+                last = e;
+            }
+        }
+    }
+    Err(last)
+}
+
+async fn from_primary(
+    config: &SecondaryZone,
+    primary: Peer,
+    writer: &dyn Secondaries,
+) -> Result<Checked, RefreshError> {
+    let origin = &config.origin;
+    let key = config.key.as_ref();
+    let theirs = query_soa(primary, origin, key, SOA_TIMEOUT).await?;
+    let their_serial = serial_of(std::slice::from_ref(&theirs)).unwrap_or(0);
+    let ours = writer.records(origin);
+    if let Some(serial) = ours.as_deref().and_then(serial_of)
+        && SerialNumber::new(their_serial) <= SerialNumber::new(serial)
+    {
+        // Same data, or ours is later (RFC 1982): nothing to fetch.
+        writer.set_available(origin, true)?;
+        return Ok(Checked::Current(serial));
+    }
+    if let Some(records) = ours {
+        let our_soa = records
+            .iter()
+            .find(|r| matches!(r.data, RData::SOA(_)))
+            .cloned();
+        if let Some(our_soa) = our_soa {
+            match pull(config, primary, Some(&our_soa)).await {
+                Ok(Transfer::Incremental(steps)) => match apply_deltas(records, &steps) {
+                    Ok(next) => {
+                        let serial = writer.transfer_in(origin, next)?;
+                        return Ok(Checked::Transferred {
+                            serial,
+                            kind: "IXFR",
+                        });
+                    }
+                    Err(e) => debug!(zone = %origin, error = %e, "IXFR does not apply; AXFR"),
+                },
+                Ok(Transfer::Full(all)) => {
+                    let serial = writer.transfer_in(origin, all)?;
+                    return Ok(Checked::Transferred {
+                        serial,
+                        kind: "IXFR (in full)",
+                    });
+                }
+                Ok(Transfer::UpToDate(_)) => {
+                    let serial = serial_of(&records).unwrap_or(their_serial);
+                    return Ok(Checked::Current(serial));
+                }
+                Err(e) => debug!(zone = %origin, error = %e, "IXFR failed; AXFR"),
+            }
+        }
+    }
+    match pull(config, primary, None).await? {
+        Transfer::Full(all) => {
+            let serial = writer.transfer_in(origin, all)?;
+            Ok(Checked::Transferred {
+                serial,
+                kind: "AXFR",
+            })
+        }
+        // An AXFR is always a whole zone; `Incoming` says so for AXFR requests.
+        other => Err(RefreshError::Transfer(TransferError::Malformed(
+            match other {
+                Transfer::UpToDate(_) => "AXFR answered as up to date",
+                _ => "AXFR answered incrementally",
+            },
+        ))),
+    }
+}
+
+/// One AXFR (`ixfr_from: None`) or IXFR from `primary`, checked message by message.
+async fn pull(
+    config: &SecondaryZone,
+    primary: Peer,
+    ixfr_from: Option<&Record>,
+) -> Result<Transfer, RefreshError> {
+    let have = ixfr_from.and_then(|soa| serial_of(std::slice::from_ref(soa)));
+    let mut incoming = Incoming::new(config.origin.clone(), have);
+    let mut done = None;
+    let mut records = 0usize;
+    transfer(
+        primary,
+        &config.origin,
+        ixfr_from,
+        config.key.as_ref(),
+        TRANSFER_TIMEOUT,
+        |message| {
+            records += message.answers.len();
+            if records > TRANSFER_MAX_RECORDS {
+                return Err(format!("more than {TRANSFER_MAX_RECORDS} records"));
+            }
+            match incoming.feed(message).map_err(|e| e.to_string())? {
+                Progress::More => Ok(false),
+                Progress::Done(t) => {
+                    done = Some(t);
+                    Ok(true)
+                }
+            }
+        },
+    )
+    .await?;
+    done.ok_or(RefreshError::Transfer(TransferError::Malformed(
+        "the transfer ended without its closing SOA",
+    )))
+}
+
+/// Writes the zone's records as a zone file: to a temporary file first, synced, then renamed
+/// over the copy, so a crash leaves the old copy or the new one, never half of one.
+pub fn write_copy(file: &Path, origin: &Name, records: &[Record]) -> std::io::Result<()> {
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut tmp = file.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    let mut text = format!("; secondary copy of {origin}, written by tern\n");
+    // The SOA first, as a zone file wants it.
+    let mut ordered: Vec<&Record> = records.iter().collect();
+    ordered.sort_by_key(|r| !matches!(r.data, RData::SOA(_)));
+    for r in ordered {
+        text.push_str(&r.to_string());
+        text.push('\n');
+    }
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, file)
+}
