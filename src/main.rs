@@ -132,9 +132,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cli.log_level));
+    // Colour codes only for a terminal: a log redirected to a file or a journal stays text.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -296,9 +298,10 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             zone_balance,
             HealthTable::new(),
             Arc::clone(&metrics),
+            // Served first, announced second: a secondary told of a serial must find it.
             move |catalog| {
-                notifier.published(&catalog);
                 handler.set_catalog(catalog);
+                notifier.published(&handler.catalog());
             },
         )
     };
@@ -461,6 +464,19 @@ async fn run_lab(args: LabArgs) -> Result<(), String> {
         cluster.key_file.display()
     );
     println!("  dig @{ip} -p {port} db.cluster.test A");
+    let replicas: Vec<String> = cluster
+        .secondaries
+        .iter()
+        .map(|s| s.ip().to_string())
+        .collect();
+    println!(
+        "secondaries of cluster.test. on {} follow by NOTIFY and IXFR; try:",
+        replicas.join(", ")
+    );
+    println!("  dig @{} cluster.test AXFR", cluster.server.ip());
+    for r in &replicas {
+        println!("  dig @{r} db.cluster.test A");
+    }
     let mut cluster_tasks = cluster.tasks;
     wait_for_signal().await;
     trigger.fire();

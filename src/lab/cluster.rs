@@ -2,7 +2,8 @@
 //! `zones/cluster.test.zone` plus two services), and the service nodes behind it, small TCP
 //! and HTTP listeners on loopback, health-checked like real ones. `tern lab` starts it beside
 //! the simulated internet; its resolver reaches the discovery server through a stub zone.
-//! The zone takes dynamic updates signed with a key made for the run (`Cluster::key_file`).
+//! The zone takes dynamic updates signed with a key made for the run (`Cluster::key_file`),
+//! and is replicated to two secondaries (`SECONDARIES`) by NOTIFY and IXFR.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -16,14 +17,18 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinSet;
 
 use super::LabError;
+use crate::acl::{Acl, TransferAcl};
 use crate::authority::balance::Policy;
-use crate::authority::store::Updater;
+use crate::authority::store::{Secondaries, Updater};
 use crate::authority::store::{ZoneFile, ZoneStore};
+use crate::config::{PrimaryZone, SecondaryZone};
 use crate::discovery::health::{Check, CheckSpec, HealthTable, HttpCheck};
 use crate::discovery::registry::{Registration, Registry};
 use crate::discovery::service::{Instance, Protocol, Service};
-use crate::handler::{Handler, HandlerConfig, Updates};
+use crate::handler::{Handler, HandlerConfig, NotifyReceiver, Transfers, Updates};
 use crate::metrics::Metrics;
+use crate::replication::notify::Notifier;
+use crate::replication::secondary::Secondary;
 use crate::server::{Server, Shutdown};
 use crate::tsig::{Keyring, generate_key_file, read_key_file};
 
@@ -33,6 +38,9 @@ pub const DISCOVERY_SERVER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 90);
 const CLUSTER_ZONE: &str = include_str!("../../zones/cluster.test.zone");
 const WEB_PORT: u16 = 8080;
 const API_PORT: u16 = 8081;
+
+/// The lab's secondaries of `cluster.test.` (port 53 in `tern lab`).
+pub const SECONDARIES: [Ipv4Addr; 2] = [Ipv4Addr::new(127, 0, 0, 98), Ipv4Addr::new(127, 0, 0, 99)];
 
 /// The key that may update `cluster.test.` in the lab.
 pub const UPDATE_KEY: &str = "cluster-key";
@@ -44,6 +52,8 @@ pub struct Cluster {
     pub server: SocketAddr,
     /// The BIND key file of `UPDATE_KEY`, for `nsupdate -k`.
     pub key_file: PathBuf,
+    /// The secondaries' addresses.
+    pub secondaries: Vec<SocketAddr>,
 }
 
 fn cluster_origin() -> Result<Name, LabError> {
@@ -220,6 +230,24 @@ pub async fn start(port: u16, state: PathBuf, shutdown: Shutdown) -> Result<Clus
         HandlerConfig::default(),
         Arc::clone(&metrics),
     ));
+    let secondaries: Vec<SocketAddr> = SECONDARIES
+        .iter()
+        .map(|ip| SocketAddr::new(IpAddr::V4(*ip), port))
+        .collect();
+    let replicated = PrimaryZone {
+        origin: origin.clone(),
+        allow_transfer: TransferAcl {
+            cidrs: Acl::loopback(),
+            keys: Vec::new(),
+        },
+        notify: secondaries.clone(),
+    };
+    let notifier = Notifier::start(
+        std::slice::from_ref(&replicated),
+        Some(IpAddr::V4(DISCOVERY_SERVER)),
+        Arc::clone(&metrics),
+        shutdown.clone(),
+    );
     let registry = {
         let handler = Arc::clone(&handler);
         Registry::new(
@@ -227,7 +255,11 @@ pub async fn start(port: u16, state: PathBuf, shutdown: Shutdown) -> Result<Clus
             HashMap::new(),
             HealthTable::new(),
             metrics,
-            move |c| handler.set_catalog(c),
+            // Served first, announced second: a secondary told of a serial must find it.
+            move |c| {
+                handler.set_catalog(c);
+                notifier.published(&handler.catalog());
+            },
         )
     };
     for s in services()? {
@@ -243,6 +275,10 @@ pub async fn start(port: u16, state: PathBuf, shutdown: Shutdown) -> Result<Clus
     if handler.enable_updates(updates).is_err() {
         return Err(LabError::Cluster("updates enabled twice".to_string()));
     }
+    let transfers = Transfers::new(Keyring::default()).allow(&origin, replicated.allow_transfer);
+    if handler.enable_transfers(transfers).is_err() {
+        return Err(LabError::Cluster("transfers enabled twice".to_string()));
+    }
     let server = SocketAddr::new(IpAddr::V4(DISCOVERY_SERVER), port);
     let bind_err = |source| LabError::Bind {
         addr: server,
@@ -251,11 +287,79 @@ pub async fn start(port: u16, state: PathBuf, shutdown: Shutdown) -> Result<Clus
     let udp = UdpSocket::bind(server).await.map_err(bind_err)?;
     let tcp = TcpListener::bind(server).await.map_err(bind_err)?;
     tasks.spawn(Server::new(vec![udp], vec![tcp], handler).run(shutdown.clone()));
-    tasks.spawn(Arc::clone(&registry).run(shutdown));
+    tasks.spawn(Arc::clone(&registry).run(shutdown.clone()));
+    for (i, at) in secondaries.iter().enumerate() {
+        let copy = state
+            .join(format!("secondary-{}", i + 1))
+            .join("cluster.test.zone");
+        secondary(
+            *at,
+            server,
+            origin.clone(),
+            copy,
+            &mut tasks,
+            shutdown.clone(),
+        )
+        .await?;
+    }
     Ok(Cluster {
         tasks,
         registry,
         server,
         key_file,
+        secondaries,
     })
+}
+
+/// A secondary of `cluster.test.` at `at`, pulling from `primary`; its copy kept in `copy`.
+async fn secondary(
+    at: SocketAddr,
+    primary: SocketAddr,
+    origin: Name,
+    copy: PathBuf,
+    tasks: &mut JoinSet<()>,
+    shutdown: Shutdown,
+) -> Result<(), LabError> {
+    let store = ZoneStore::load(&[ZoneFile::secondary(origin.clone(), copy.clone())])
+        .map_err(|e| LabError::Cluster(e.to_string()))?;
+    let catalog = store
+        .catalog()
+        .map_err(|e| LabError::Cluster(e.to_string()))?;
+    let metrics = Arc::new(Metrics::default());
+    let handler = Arc::new(Handler::new(
+        catalog,
+        HandlerConfig::default(),
+        Arc::clone(&metrics),
+    ));
+    let writer = {
+        let handler = Arc::clone(&handler);
+        Registry::new(
+            store,
+            HashMap::new(),
+            HealthTable::new(),
+            Arc::clone(&metrics),
+            move |c| handler.set_catalog(c),
+        )
+    };
+    let kept = Secondary::new(
+        vec![SecondaryZone {
+            origin,
+            primaries: vec![primary],
+            file: copy,
+            key: None,
+            allow_transfer: TransferAcl::default(),
+        }],
+        Some(at.ip()),
+    );
+    let transfers =
+        Transfers::new(Keyring::default()).notify_to(Arc::clone(&kept) as Arc<dyn NotifyReceiver>);
+    if handler.enable_transfers(transfers).is_err() {
+        return Err(LabError::Cluster("transfers enabled twice".to_string()));
+    }
+    kept.run(writer as Arc<dyn Secondaries>, metrics, shutdown.clone());
+    let bind_err = |source| LabError::Bind { addr: at, source };
+    let udp = UdpSocket::bind(at).await.map_err(bind_err)?;
+    let tcp = TcpListener::bind(at).await.map_err(bind_err)?;
+    tasks.spawn(Server::new(vec![udp], vec![tcp], handler).run(shutdown));
+    Ok(())
 }

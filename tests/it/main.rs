@@ -8,6 +8,7 @@ mod discovery;
 mod local_recursion;
 mod nonrecursive;
 mod nsd_diff;
+mod partition;
 mod replication_fetch;
 mod resolver;
 mod support;
