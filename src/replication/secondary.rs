@@ -402,3 +402,6 @@ pub fn write_copy(file: &Path, origin: &Name, records: &[Record]) -> std::io::Re
     drop(f);
     std::fs::rename(&tmp, file)
 }
+
+#[cfg(test)]
+mod tests;
