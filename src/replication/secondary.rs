@@ -108,9 +108,10 @@ impl Secondary {
 }
 
 impl NotifyReceiver for Secondary {
-    /// RFC 1996 §3.10: a NOTIFY is taken only from the zone's primaries (and, when the zone has
-    /// a transfer key, only signed with it); it only hastens the next check, so a forged one
-    /// can do no more than that.
+    /// RFC 1996 §3.10: a NOTIFY is taken only from the zone's primaries' addresses. It only
+    /// hastens the next check, whose SOA query and transfer are signed when the zone has a key,
+    /// so an unsigned NOTIFY is taken too (primaries, tern's included, rarely sign them); one
+    /// signed with another key than the zone's is refused.
     fn notified(&self, zone: &Name, from: IpAddr, key: Option<&Name>) -> ResponseCode {
         let Some(kept) = self.zones.get(&LowerName::new(zone)) else {
             return ResponseCode::NotAuth;
@@ -120,10 +121,10 @@ impl NotifyReceiver for Secondary {
             debug!(zone = %zone, %from, "NOTIFY from a server that is not a primary");
             return ResponseCode::Refused;
         }
-        if let Some(want) = &config.key
-            && key != Some(want.name())
+        if let (Some(want), Some(got)) = (&config.key, key)
+            && got != want.name()
         {
-            debug!(zone = %zone, %from, "NOTIFY without the zone's transfer key");
+            debug!(zone = %zone, %from, key = %got, "NOTIFY signed with another key than the zone's");
             return ResponseCode::Refused;
         }
         info!(zone = %zone, %from, "NOTIFY accepted; checking the primary");
@@ -218,7 +219,11 @@ async fn keep(
             }
             Err(e) => {
                 Metrics::inc(&metrics.transfer_failures);
-                warn!(zone = %origin, error = %e, "refresh failed; serving what we have");
+                if writer.records(origin).is_some() && !expired {
+                    warn!(zone = %origin, error = %e, "refresh failed; serving what we have");
+                } else {
+                    warn!(zone = %origin, error = %e, "refresh failed; no data to serve (SERVFAIL)");
+                }
                 timers(writer.records(origin).as_deref()).retry
             }
         };

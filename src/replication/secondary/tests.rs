@@ -141,6 +141,30 @@ async fn notify_is_taken_only_from_a_primary_of_a_zone_we_keep() {
         secondary.notified(&name("Cluster.Test."), from_primary, None),
         ResponseCode::NoError
     );
+    // With a transfer key: unsigned is taken (it only hastens a signed check), another key not.
+    let mut keyed = zone(primary, Path::new("unused.zone"));
+    keyed.key = Some(
+        crate::tsig::Key::new(
+            name("xfr-key."),
+            crate::tsig::TsigAlgorithm::HmacSha256,
+            vec![7; 32],
+        )
+        .expect("key"),
+    );
+    let keyed = Secondary::new(vec![keyed], None);
+    let zone_name = name("cluster.test.");
+    assert_eq!(
+        keyed.notified(&zone_name, from_primary, None),
+        ResponseCode::NoError
+    );
+    assert_eq!(
+        keyed.notified(&zone_name, from_primary, Some(&name("xfr-key."))),
+        ResponseCode::NoError
+    );
+    assert_eq!(
+        keyed.notified(&zone_name, from_primary, Some(&name("other-key."))),
+        ResponseCode::Refused
+    );
     // The accepted NOTIFY left a wake-up for the zone's task.
     let kept = secondary
         .zones
