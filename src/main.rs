@@ -286,7 +286,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .map(|a| a.ip())
         .filter(|ip| !ip.is_unspecified());
     let notifier = Notifier::start(
-        &replication.primaries,
+        &replication.announced(),
         source,
         Arc::clone(&metrics),
         signal.clone(),

@@ -98,7 +98,8 @@ fn replication_reads_acls_notify_targets_and_primaries() {
          allow_transfer = [\"127.0.0.0/8\", \"key:xfr-key\"]\n\
          notify = [\"127.0.0.212\", \"127.0.0.213:5353\"]\n\
          [[zone]]\norigin = \"s.test.\"\nfile = \"state/s.zone\"\n\
-         primaries = [\"127.0.0.211:53\", \"[::1]:5300\"]\ntransfer_key = \"xfr-key\"\n",
+         primaries = [\"127.0.0.211:53\", \"[::1]:5300\"]\ntransfer_key = \"xfr-key\"\n\
+         notify = [\"127.0.0.214\"]\n",
     )
     .expect("valid");
     let [primary] = r.primaries.as_slice() else {
@@ -118,6 +119,10 @@ fn replication_reads_acls_notify_targets_and_primaries() {
     assert_eq!(secondary.file, dir.join("state/s.zone"));
     assert_eq!(secondary.primaries.len(), 2);
     assert_eq!(secondary.key.as_ref().map(|k| k.name()), Some(&key_name));
+    // A secondary can announce to secondaries of its own.
+    let announced: Vec<String> = r.announced().iter().map(|z| z.origin.to_ascii()).collect();
+    assert_eq!(announced, ["p.test.", "s.test."]);
+    assert_eq!(secondary.notify[0].to_string(), "127.0.0.214:53");
     // Nobody may transfer a zone that says nothing.
     assert!(
         !secondary

@@ -90,8 +90,10 @@ pub struct SecondaryZone {
     pub file: PathBuf,
     /// The key of `transfer_key`, from the `[[tsig_key]]` files.
     pub key: Option<Key>,
-    /// Who may transfer the copy on (a secondary can feed further secondaries).
+    /// Who may transfer the copy on (a secondary can feed further secondaries)...
     pub allow_transfer: TransferAcl,
+    /// ...and which of them hear of each new serial it takes.
+    pub notify: Vec<SocketAddr>,
 }
 
 /// Every zone's replication settings.
@@ -99,6 +101,24 @@ pub struct SecondaryZone {
 pub struct Replication {
     pub primaries: Vec<PrimaryZone>,
     pub secondaries: Vec<SecondaryZone>,
+}
+
+impl Replication {
+    /// Every zone whose new serials are announced by NOTIFY, primary or secondary (a
+    /// secondary may feed secondaries of its own), with its targets.
+    pub fn announced(&self) -> Vec<PrimaryZone> {
+        let secondaries = self.secondaries.iter().map(|z| PrimaryZone {
+            origin: z.origin.clone(),
+            allow_transfer: z.allow_transfer.clone(),
+            notify: z.notify.clone(),
+        });
+        self.primaries
+            .iter()
+            .cloned()
+            .chain(secondaries)
+            .filter(|z| !z.notify.is_empty())
+            .collect()
+    }
 }
 
 /// `ADDR` or `ADDR:PORT` (IPv6 as `[ADDR]:PORT`); the DNS port when none is given.
@@ -235,6 +255,7 @@ impl Config {
                     file: z.file.clone(),
                     key: z.transfer_key.as_deref().map(key).transpose()?,
                     allow_transfer,
+                    notify: addrs(&z.notify)?,
                 });
             } else {
                 if z.transfer_key.is_some() {

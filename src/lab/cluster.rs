@@ -348,6 +348,7 @@ async fn secondary(
             file: copy,
             key: None,
             allow_transfer: TransferAcl::default(),
+            notify: Vec::new(),
         }],
         Some(at.ip()),
     );

@@ -62,6 +62,7 @@ fn zone(primary: std::net::SocketAddr, file: &Path) -> SecondaryZone {
         file: file.to_path_buf(),
         key: None,
         allow_transfer: crate::acl::TransferAcl::default(),
+        notify: Vec::new(),
     }
 }
 
