@@ -14,6 +14,8 @@ pub struct Metrics {
     pub queries: AtomicU64,
     pub authoritative_answers: AtomicU64,
     pub cache_hits: AtomicU64,
+    /// Cache hits answered by the hit path (a subset of `cache_hits`).
+    pub fast_hits: AtomicU64,
     pub cache_misses: AtomicU64,
     pub upstream_queries: AtomicU64,
     pub upstream_timeouts: AtomicU64,
@@ -49,7 +51,7 @@ impl Metrics {
         counter.load(Ordering::Relaxed)
     }
 
-    fn rows(&self) -> [(&'static str, u64); 19] {
+    fn rows(&self) -> [(&'static str, u64); 20] {
         [
             ("queries", Self::get(&self.queries)),
             (
@@ -57,6 +59,7 @@ impl Metrics {
                 Self::get(&self.authoritative_answers),
             ),
             ("cache_hits", Self::get(&self.cache_hits)),
+            ("fast_hits", Self::get(&self.fast_hits)),
             ("cache_misses", Self::get(&self.cache_misses)),
             ("upstream_queries", Self::get(&self.upstream_queries)),
             ("upstream_timeouts", Self::get(&self.upstream_timeouts)),

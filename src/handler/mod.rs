@@ -1,6 +1,7 @@
 //! Request in, response out; never fails. Decides where an answer comes from — local
 //! authority, then cache and resolver — and maps every failure to an RCODE in one place.
 
+mod fast;
 pub mod notify;
 pub mod request;
 pub mod response;
@@ -52,6 +53,8 @@ pub struct Response {
     /// The authority section only repeats the zone's NS set beside a positive answer (as NSD
     /// does); it is dropped, like optional additional data, before anything is truncated.
     pub optional_authority: bool,
+    /// A resolver's answer (not stale, not local) that the hit path may give again.
+    pub reusable: bool,
 }
 
 impl From<Message> for Response {
@@ -59,6 +62,7 @@ impl From<Message> for Response {
         Response {
             message,
             optional_authority: false,
+            reusable: false,
         }
     }
 }
@@ -83,6 +87,8 @@ pub struct Handler {
     config: HandlerConfig,
     metrics: Arc<Metrics>,
     recursion: Option<Recursion>,
+    /// Answers the resolver gave, in wire form, for the hit path (with recursion only).
+    fast: Option<fast::FastAnswers>,
     /// Set once, after the zones' writer exists (it is built around this handler's catalog).
     updates: OnceLock<Updates>,
     transfers: OnceLock<Transfers>,
@@ -137,6 +143,7 @@ impl Handler {
             config,
             metrics,
             recursion: None,
+            fast: None,
             updates: OnceLock::new(),
             transfers: OnceLock::new(),
             failure_log: LogThrottle::new(FAILURE_LOG_INTERVAL),
@@ -146,7 +153,38 @@ impl Handler {
     /// Enables recursion for clients the ACL allows.
     pub fn with_recursion(mut self, recursion: Recursion) -> Handler {
         self.recursion = Some(recursion);
+        self.fast = Some(fast::FastAnswers::default());
         self
+    }
+
+    /// The hit path: the answer to a plain recursive query over UDP when the resolver gave the
+    /// same question's answer before and it is still alive, written into `out`, without
+    /// parsing the query beyond its question or spawning anything. `false`: take the full path
+    /// (`handle_bytes`).
+    pub fn answer_fast(&self, bytes: &[u8], src: SocketAddr, out: &mut Vec<u8>) -> bool {
+        let (Some(answers), Some(recursion)) = (self.fast.as_ref(), self.recursion.as_ref()) else {
+            return false;
+        };
+        let Some(question) = fast::parse(bytes) else {
+            return false;
+        };
+        if !recursion.acl.allows(src.ip())
+            || answers
+                .answer_into(
+                    bytes,
+                    &question,
+                    self.config.edns_payload,
+                    Instant::now(),
+                    out,
+                )
+                .is_none()
+        {
+            return false;
+        }
+        Metrics::inc(&self.metrics.queries);
+        Metrics::inc(&self.metrics.cache_hits);
+        Metrics::inc(&self.metrics.fast_hits);
+        true
     }
 
     /// Accepts RFC 2136 UPDATEs as `updates` allows. Without this, UPDATE is NOTIMP. Once only:
@@ -195,6 +233,10 @@ impl Handler {
         match self.catalog.write() {
             Ok(mut c) => *c = new,
             Err(poisoned) => *poisoned.into_inner() = new,
+        }
+        // A name the new zones answer must not be answered from what the resolver said.
+        if let Some(fast) = &self.fast {
+            fast.clear();
         }
     }
 
@@ -268,7 +310,12 @@ impl Handler {
                     return self.handle_signed(bytes, &req).instrument(span).await;
                 }
                 let limit = response::size_limit(&req, self.config.edns_payload);
-                let res = self.handle(&req).instrument(span).await;
+                let mut res = self.handle(&req).instrument(span).await;
+                if res.reusable
+                    && let Some(fast) = &self.fast
+                {
+                    fast.keep(&mut res.message, Instant::now());
+                }
                 Some(response::encode(res.message, limit, res.optional_authority))
             }
             Err(bad) => {
@@ -372,16 +419,20 @@ impl Handler {
             return Response {
                 message: m,
                 optional_authority,
+                reusable: false,
             };
         }
         if let Some(rec) = recursion
             && req.recursion_desired
         {
             return match rec.resolver.resolve(qname, qtype).await {
-                Ok(res) => self.recursive_answer(req, res),
-                Err(e) => self.servfail(req, &e),
-            }
-            .into();
+                Ok(res) => Response {
+                    reusable: !res.stale,
+                    message: self.recursive_answer(req, res),
+                    optional_authority: false,
+                },
+                Err(e) => self.servfail(req, &e).into(),
+            };
         }
         // RD=0 for a name we do not serve: from the cache alone, for clients allowed to snoop.
         if !req.recursion_desired

@@ -1,5 +1,6 @@
-//! UDP listener: one receive loop per socket; each datagram is answered on its own task so a
-//! slow recursive lookup never blocks the cache hits behind it.
+//! UDP listener: one receive loop per socket. Cache hits are answered in the loop itself (the
+//! handler's hit path); every other datagram is answered on its own task, so a slow recursive
+//! lookup never blocks the cache hits behind it.
 
 use std::sync::Arc;
 
@@ -37,6 +38,7 @@ pub(super) async fn serve(
 ) {
     let slots = Arc::new(Semaphore::new(max_in_flight));
     let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut reply = Vec::with_capacity(4096);
     loop {
         let (len, src) = tokio::select! {
             _ = shutdown.recv() => return,
@@ -49,6 +51,13 @@ pub(super) async fn serve(
                 }
             },
         };
+        // A cache hit is answered here, in the receive loop: no copy of the datagram, no task.
+        if handler.answer_fast(&buf[..len], src, &mut reply) {
+            if let Err(e) = socket.send_to(&reply, src).await {
+                debug!(client = %src, error = %e, "udp send failed");
+            }
+            continue;
+        }
         let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
             // Full: drop rather than queue; the client's retry finds a free slot.
             Metrics::inc(&handler.metrics().dropped);

@@ -5,6 +5,7 @@ mod authority;
 mod cli;
 mod dig_interop;
 mod discovery;
+mod fast_path;
 mod local_recursion;
 mod nonrecursive;
 mod nsd_diff;

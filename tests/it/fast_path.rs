@@ -1,0 +1,115 @@
+//! The hit path over real sockets: the second asking of a question is answered from the kept
+//! wire answer (counted in `fast_hits`), with the asker's ID and question case, TTLs that do
+//! not grow, the same records, and OPT as the asker's; clients without recursion, RD=0 and TCP
+//! take the full path.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::RecordType;
+
+use crate::support::{self, query, tcp, udp_raw};
+use tern::metrics::Metrics;
+
+const SUBNET: u8 = 224;
+
+async fn ask(server: SocketAddr, msg: &Message) -> Message {
+    let reply = udp_raw(
+        server,
+        &msg.to_vec().expect("encode"),
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("an answer");
+    Message::from_vec(&reply).expect("parses")
+}
+
+/// Records as lowercase text: names compare without case (RFC 4343), and in the hit path's
+/// answers names compressed against the question take the case the client wrote it in.
+fn records(m: &Message) -> Vec<String> {
+    let mut out: Vec<String> = m
+        .answers
+        .iter()
+        .chain(&m.authorities)
+        .map(|r| format!("{} {} {}", r.name, r.record_type(), r.data).to_lowercase())
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_question_is_answered_by_the_hit_path_like_the_full_one() {
+    let bind = SocketAddr::new(support::addr(SUBNET, 100), 0);
+    let r = support::start_recursive(SUBNET, bind, tern::handler::Acl::loopback()).await;
+    let server = r.server.addr;
+    let fast = || Metrics::get(&r.metrics.fast_hits);
+
+    for (qname, qtype, rcode) in [
+        ("www.alpha.test.", RecordType::A, ResponseCode::NoError),
+        (
+            "cname-cross.alpha.test.",
+            RecordType::A,
+            ResponseCode::NoError,
+        ),
+        ("nope.alpha.test.", RecordType::A, ResponseCode::NXDomain),
+    ] {
+        let first = ask(server, &query(qname, qtype, true, Some(1232))).await;
+        assert_eq!(first.metadata.response_code, rcode, "{qname}");
+        let before = fast();
+        // The same question in another case, without EDNS, with another ID.
+        let upper = qname.to_uppercase();
+        let mut again = query(&upper, qtype, true, None);
+        again.metadata.id = first.metadata.id.wrapping_add(1);
+        let second = ask(server, &again).await;
+        assert_eq!(fast(), before + 1, "{qname}: answered by the hit path");
+        assert_eq!(second.metadata.id, again.metadata.id);
+        assert_eq!(
+            second.queries[0].name().to_ascii(),
+            upper,
+            "question as asked"
+        );
+        assert_eq!(second.metadata.response_code, rcode);
+        assert!(second.metadata.recursion_available && !second.metadata.authoritative);
+        assert!(second.edns.is_none(), "no OPT for a query without one");
+        assert_eq!(records(&second), records(&first), "{qname}: same records");
+        for (a, b) in first.answers.iter().zip(&second.answers) {
+            assert!(b.ttl <= a.ttl, "{qname}: TTL {} then {}", a.ttl, b.ttl);
+        }
+        // With EDNS and DO=0 again: OPT with our payload.
+        let third = ask(server, &query(qname, qtype, true, Some(4096))).await;
+        assert_eq!(fast(), before + 2);
+        assert_eq!(third.edns.map(|e| e.max_payload()), Some(1232));
+    }
+
+    // RD=0 and TCP take the full path.
+    let before = fast();
+    let rd0 = ask(
+        server,
+        &query("www.alpha.test.", RecordType::A, false, None),
+    )
+    .await;
+    assert_eq!(
+        rd0.metadata.response_code,
+        ResponseCode::Refused,
+        "no snoop allowed"
+    );
+    let over_tcp = tcp(server, &query("www.alpha.test.", RecordType::A, true, None)).await;
+    assert_eq!(over_tcp.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(fast(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_without_recursion_never_get_kept_answers() {
+    let bind = SocketAddr::new(support::addr(SUBNET, 101), 0);
+    // Recursion for 127.224.0.200/32 only: the test's own address is refused.
+    let acl = tern::handler::Acl::new(vec!["127.224.0.200/32".parse().expect("cidr")]);
+    let r = support::start_recursive(SUBNET + 1, bind, acl).await;
+    let refused = ask(
+        r.server.addr,
+        &query("www.alpha.test.", RecordType::A, true, None),
+    )
+    .await;
+    assert_eq!(refused.metadata.response_code, ResponseCode::Refused);
+    assert_eq!(Metrics::get(&r.metrics.fast_hits), 0);
+}
