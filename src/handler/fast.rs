@@ -47,13 +47,14 @@ pub(super) struct Question<'q> {
     pub(super) payload: Option<u16>,
     pub(super) dnssec_ok: bool,
     pub(super) checking_disabled: bool,
+    pub(super) recursion_desired: bool,
 }
 
 /// Reads the header, question and OPT of a query, or `None` when anything is unusual.
 pub(super) fn parse(bytes: &[u8]) -> Option<Question<'_>> {
     let header = bytes.get(..HEADER)?;
     let flags = header[2];
-    if flags & (QR | OPCODE | TC) != 0 || flags & RD == 0 {
+    if flags & (QR | OPCODE | TC) != 0 {
         return None;
     }
     let count = |at: usize| u16::from_be_bytes([header[at], header[at + 1]]);
@@ -87,6 +88,7 @@ pub(super) fn parse(bytes: &[u8]) -> Option<Question<'_>> {
         payload: None,
         dnssec_ok: false,
         checking_disabled: header[3] & CD != 0,
+        recursion_desired: flags & RD != 0,
     };
     if additional == 0 {
         return (end == bytes.len()).then_some(question);
@@ -139,6 +141,9 @@ struct Entry {
     /// Seconds until the first TTL runs out, from `kept`.
     lifetime: u32,
     kept: Instant,
+    /// An authoritative answer: its TTLs are the zone's and stay as they are, and it lives
+    /// until the zones change.
+    local: bool,
 }
 
 /// The answers kept, sharded so that concurrent hits rarely wait on one lock.
@@ -195,7 +200,8 @@ impl FastAnswers {
         Some(out)
     }
 
-    /// As `answer`, written into `out` (a buffer the caller reuses); `None`: no answer here.
+    /// As `answer`, written into `out` (a buffer the caller reuses); `None`: no answer here,
+    /// else whether the answer is authoritative (local).
     pub(super) fn answer_into(
         &self,
         query: &[u8],
@@ -203,7 +209,7 @@ impl FastAnswers {
         our_payload: u16,
         now: Instant,
         out: &mut Vec<u8>,
-    ) -> Option<()> {
+    ) -> Option<bool> {
         let mut buf = [0; KEY_MAX];
         let key = key_bytes(
             question.wire,
@@ -215,7 +221,7 @@ impl FastAnswers {
         let entry = Arc::clone(lock(shard).get(key)?);
         let elapsed =
             u32::try_from(now.saturating_duration_since(entry.kept).as_secs()).unwrap_or(u32::MAX);
-        if elapsed >= entry.lifetime {
+        if !entry.local && elapsed >= entry.lifetime {
             lock(shard).pop(key);
             return None;
         }
@@ -230,10 +236,12 @@ impl FastAnswers {
         out.clear();
         out.extend_from_slice(&entry.wire);
         out[..2].copy_from_slice(&query[..2]);
+        // RD as the query had it (RFC 1035 §4.1.1); the rest of the flags are the answer's.
+        out[2] = (out[2] & !RD) | (query[2] & RD);
         let question_end = HEADER + question.wire.len();
         out.get_mut(HEADER..question_end)?
             .copy_from_slice(question.wire);
-        for &(at, ttl) in entry.ttls.iter() {
+        for &(at, ttl) in entry.ttls.iter().filter(|_| !entry.local) {
             let at = at as usize;
             out.get_mut(at..at + 4)?
                 .copy_from_slice(&(ttl - elapsed).to_be_bytes());
@@ -251,13 +259,14 @@ impl FastAnswers {
             out.extend_from_slice(&flags.to_be_bytes());
             out.extend_from_slice(&[0, 0]);
         }
-        Some(())
+        Some(entry.local)
     }
 
-    /// Keeps the resolver's answer `response` (to a query the hit path could have read) at
-    /// `now`. Only NOERROR and NXDOMAIN answers, without EDNS options of their own (an EDE
-    /// says something about this one answer), and only when every TTL is above zero.
-    pub(super) fn keep(&self, response: &mut Message, now: Instant) {
+    /// Keeps `response` (to a query the hit path could have read) at `now`: a resolver's
+    /// answer, or with `local` an authoritative one. Only NOERROR and NXDOMAIN answers, without
+    /// EDNS options of their own (an EDE says something about this one answer), and a
+    /// resolver's only when every TTL is above zero.
+    pub(super) fn keep(&self, response: &mut Message, now: Instant, local: bool) {
         if !matches!(
             response.metadata.response_code,
             ResponseCode::NoError | ResponseCode::NXDomain
@@ -286,10 +295,8 @@ impl FastAnswers {
         let Some(ttls) = ttl_offsets(&wire) else {
             return;
         };
-        let Some(lifetime) = ttls.iter().map(|&(_, ttl)| ttl).min() else {
-            return;
-        };
-        if lifetime == 0 {
+        let lifetime = ttls.iter().map(|&(_, ttl)| ttl).min().unwrap_or(u32::MAX);
+        if lifetime == 0 && !local {
             return;
         }
         let Some(question) = question_end(&wire).and_then(|end| wire.get(HEADER..end)) else {
@@ -304,6 +311,7 @@ impl FastAnswers {
             ttls: ttls.into_boxed_slice(),
             lifetime,
             kept: now,
+            local,
             wire: wire.into_boxed_slice(),
         });
         lock(self.shard(&key)).put(key, entry);

@@ -53,8 +53,20 @@ pub struct Response {
     /// The authority section only repeats the zone's NS set beside a positive answer (as NSD
     /// does); it is dropped, like optional additional data, before anything is truncated.
     pub optional_authority: bool,
-    /// A resolver's answer (not stale, not local) that the hit path may give again.
-    pub reusable: bool,
+    /// Whether the hit path may give this answer again, and how (see `Reuse`).
+    pub reuse: Reuse,
+}
+
+/// Which answers the hit path keeps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Reuse {
+    #[default]
+    No,
+    /// A resolver's answer (not stale): kept until its first TTL runs out, TTLs lowered.
+    Resolved,
+    /// An authoritative answer of a server without recursion, from zones that do not reorder
+    /// answers: kept as is until the zones change.
+    Local,
 }
 
 impl From<Message> for Response {
@@ -62,7 +74,7 @@ impl From<Message> for Response {
         Response {
             message,
             optional_authority: false,
-            reusable: false,
+            reuse: Reuse::No,
         }
     }
 }
@@ -87,7 +99,7 @@ pub struct Handler {
     config: HandlerConfig,
     metrics: Arc<Metrics>,
     recursion: Option<Recursion>,
-    /// Answers the resolver gave, in wire form, for the hit path (with recursion only).
+    /// Answers given before, in wire form, for the hit path.
     fast: Option<fast::FastAnswers>,
     /// Set once, after the zones' writer exists (it is built around this handler's catalog).
     updates: OnceLock<Updates>,
@@ -143,7 +155,7 @@ impl Handler {
             config,
             metrics,
             recursion: None,
-            fast: None,
+            fast: Some(fast::FastAnswers::default()),
             updates: OnceLock::new(),
             transfers: OnceLock::new(),
             failure_log: LogThrottle::new(FAILURE_LOG_INTERVAL),
@@ -153,7 +165,6 @@ impl Handler {
     /// Enables recursion for clients the ACL allows.
     pub fn with_recursion(mut self, recursion: Recursion) -> Handler {
         self.recursion = Some(recursion);
-        self.fast = Some(fast::FastAnswers::default());
         self
     }
 
@@ -162,28 +173,31 @@ impl Handler {
     /// parsing the query beyond its question or spawning anything. `false`: take the full path
     /// (`handle_bytes`).
     pub fn answer_fast(&self, bytes: &[u8], src: SocketAddr, out: &mut Vec<u8>) -> bool {
-        let (Some(answers), Some(recursion)) = (self.fast.as_ref(), self.recursion.as_ref()) else {
+        let Some(answers) = self.fast.as_ref() else {
             return false;
         };
         let Some(question) = fast::parse(bytes) else {
             return false;
         };
-        if !recursion.acl.allows(src.ip())
-            || answers
-                .answer_into(
-                    bytes,
-                    &question,
-                    self.config.edns_payload,
-                    Instant::now(),
-                    out,
-                )
-                .is_none()
+        // With recursion, only what the full path would answer from the resolver: RD=1 from a
+        // client the ACL allows.
+        if let Some(recursion) = &self.recursion
+            && !(question.recursion_desired && recursion.acl.allows(src.ip()))
         {
             return false;
         }
+        let Some(local) =
+            answers.answer_into(bytes, &question, self.config.edns_payload, Instant::now(), out)
+        else {
+            return false;
+        };
         Metrics::inc(&self.metrics.queries);
-        Metrics::inc(&self.metrics.cache_hits);
         Metrics::inc(&self.metrics.fast_hits);
+        if local {
+            Metrics::inc(&self.metrics.authoritative_answers);
+        } else {
+            Metrics::inc(&self.metrics.cache_hits);
+        }
         true
     }
 
@@ -311,10 +325,10 @@ impl Handler {
                 }
                 let limit = response::size_limit(&req, self.config.edns_payload);
                 let mut res = self.handle(&req).instrument(span).await;
-                if res.reusable
+                if res.reuse != Reuse::No
                     && let Some(fast) = &self.fast
                 {
-                    fast.keep(&mut res.message, Instant::now());
+                    fast.keep(&mut res.message, Instant::now(), res.reuse == Reuse::Local);
                 }
                 Some(response::encode(res.message, limit, res.optional_authority))
             }
@@ -388,6 +402,18 @@ impl Handler {
         let qtype = req.query.query_type();
         if let Some(mut local) = catalog.answer(qname, qtype) {
             Metrics::inc(&self.metrics.authoritative_answers);
+            // Kept for the hit path only where every client gets the same bytes: no recursion
+            // (RA and continuations differ by client), no reordering of these RRsets.
+            let reuse = if self.recursion.is_none()
+                && local.answers.iter().all(|r| {
+                    catalog
+                        .find(&r.name)
+                        .is_none_or(|z| z.balance().for_name(&r.name).is_none())
+                }) {
+                Reuse::Local
+            } else {
+                Reuse::No
+            };
             catalog.balance(&mut local, req.src.ip());
             let mut m = response::reply_to(req, payload);
             m.metadata.recursion_available = recursion.is_some();
@@ -419,7 +445,7 @@ impl Handler {
             return Response {
                 message: m,
                 optional_authority,
-                reusable: false,
+                reuse,
             };
         }
         if let Some(rec) = recursion
@@ -427,7 +453,11 @@ impl Handler {
         {
             return match rec.resolver.resolve(qname, qtype).await {
                 Ok(res) => Response {
-                    reusable: !res.stale,
+                    reuse: if res.stale {
+                        Reuse::No
+                    } else {
+                        Reuse::Resolved
+                    },
                     message: self.recursive_answer(req, res),
                     optional_authority: false,
                 },

@@ -9,10 +9,15 @@ use std::time::Duration;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 
-use crate::support::{self, query, tcp, udp_raw};
+use crate::support::{self, query, tcp, udp_raw, zone};
 use tern::metrics::Metrics;
 
 const SUBNET: u8 = 224;
+
+const FAST_ZONE_1: &str =
+    "$TTL 300\n@ SOA ns h 1 3600 600 86400 60\n@ NS ns\nns A 192.0.2.53\nwww A 192.0.2.1\n";
+const FAST_ZONE_2: &str =
+    "$TTL 300\n@ SOA ns h 2 3600 600 86400 60\n@ NS ns\nns A 192.0.2.53\nwww A 192.0.2.2\n";
 
 async fn ask(server: SocketAddr, msg: &Message) -> Message {
     let reply = udp_raw(
@@ -112,4 +117,32 @@ async fn clients_without_recursion_never_get_kept_answers() {
     .await;
     assert_eq!(refused.metadata.response_code, ResponseCode::Refused);
     assert_eq!(Metrics::get(&r.metrics.fast_hits), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authoritative_answers_are_kept_until_the_zones_change() {
+    let at = SocketAddr::new(support::addr(SUBNET, 102), 0);
+    let served = support::start_authoritative(at, vec![zone("fast.test.", FAST_ZONE_1)]).await;
+    let fast = || Metrics::get(&served.handler.metrics().fast_hits);
+    let q = query("www.fast.test.", RecordType::A, false, Some(1232));
+    let first = ask(served.addr, &q).await;
+    let second = ask(served.addr, &q).await;
+    assert_eq!(fast(), 1);
+    assert!(second.metadata.authoritative && !second.metadata.recursion_available);
+    assert_eq!(records(&second), records(&first));
+    assert_eq!(
+        second.answers[0].ttl, first.answers[0].ttl,
+        "a zone's TTL, not counted down"
+    );
+
+    // A reload (or UPDATE, or transfer) swaps the catalog: the next answer is the new data.
+    let catalog =
+        tern::authority::Catalog::new([zone("fast.test.", FAST_ZONE_2)]).expect("catalog");
+    served.handler.set_catalog(catalog);
+    let third = ask(served.addr, &q).await;
+    assert_eq!(third.answers[0].data.to_string(), "192.0.2.2");
+    assert_eq!(fast(), 1, "not from the kept answer");
+    let fourth = ask(served.addr, &q).await;
+    assert_eq!(fourth.answers[0].data.to_string(), "192.0.2.2");
+    assert_eq!(fast(), 2);
 }
