@@ -186,9 +186,13 @@ impl Handler {
         {
             return false;
         }
-        let Some(local) =
-            answers.answer_into(bytes, &question, self.config.edns_payload, Instant::now(), out)
-        else {
+        let Some(local) = answers.answer_into(
+            bytes,
+            &question,
+            self.config.edns_payload,
+            Instant::now(),
+            out,
+        ) else {
             return false;
         };
         Metrics::inc(&self.metrics.queries);

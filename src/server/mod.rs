@@ -1,6 +1,7 @@
 //! Bytes in, bytes out: the listeners. A [`Server`] takes sockets that are already bound (only
 //! `main` and tests bind), hands each request to the [`Handler`], and stops on shutdown.
 
+mod batch;
 pub mod shutdown;
 pub mod tcp;
 pub mod udp;

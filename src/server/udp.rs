@@ -2,19 +2,20 @@
 //! handler's hit path); every other datagram is answered on its own task, so a slow recursive
 //! lookup never blocks the cache hits behind it.
 
+use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use nix::sys::socket::{setsockopt, sockopt};
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::Semaphore;
 use tracing::{debug, warn};
 
+use super::batch::{BATCH, Batch};
 use super::shutdown::Shutdown;
 use crate::handler::{Handler, Transport};
 use crate::metrics::Metrics;
-
-/// RFC 6891 §6.2.5 allows requests up to 64 KiB; anything longer is not DNS.
-const MAX_DATAGRAM: usize = 65_535;
 
 /// Sizes the socket's receive buffer: past `net.core.rmem_max` when the process may
 /// (`CAP_NET_ADMIN`), else as far as the kernel allows. 0 leaves the system default.
@@ -29,7 +30,9 @@ pub(super) fn set_receive_buffer(socket: &UdpSocket, bytes: usize) {
     }
 }
 
-/// Serves one socket; at most `max_in_flight` datagrams are being answered at once.
+/// Serves one socket; at most `max_in_flight` datagrams are being answered at once by the full
+/// path. Datagrams are read by the batch; cache hits among them are answered right here and
+/// sent by the batch too (no copy, no task); the rest each get a task.
 pub(super) async fn serve(
     socket: Arc<UdpSocket>,
     handler: Arc<Handler>,
@@ -37,43 +40,80 @@ pub(super) async fn serve(
     mut shutdown: Shutdown,
 ) {
     let slots = Arc::new(Semaphore::new(max_in_flight));
-    let mut buf = vec![0u8; MAX_DATAGRAM];
-    let mut reply = Vec::with_capacity(4096);
+    let mut batch = Batch::new();
+    // The hit path's answers of one batch, buffers reused from batch to batch.
+    let mut replies: Vec<(Vec<u8>, SocketAddr)> = Vec::with_capacity(BATCH);
+    let mut spare: Vec<Vec<u8>> = (0..BATCH).map(|_| Vec::with_capacity(4096)).collect();
     loop {
-        let (len, src) = tokio::select! {
+        tokio::select! {
             _ = shutdown.recv() => return,
-            r = socket.recv_from(&mut buf) => match r {
-                Ok(r) => r,
+            r = socket.readable() => if let Err(e) = r {
+                debug!(error = %e, "udp socket not readable");
+                continue;
+            },
+        }
+        // Drain what is waiting, a batch at a time.
+        loop {
+            match socket.try_io(Interest::READABLE, || batch.receive(&*socket)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => {
                     // ICMP errors from earlier sends surface here on some systems; keep serving.
                     debug!(error = %e, "udp receive error");
+                    break;
+                }
+            }
+            for (packet, src) in batch.datagrams() {
+                let mut reply = spare.pop().unwrap_or_default();
+                if handler.answer_fast(packet, src, &mut reply) {
+                    replies.push((reply, src));
                     continue;
                 }
-            },
-        };
-        // A cache hit is answered here, in the receive loop: no copy of the datagram, no task.
-        if handler.answer_fast(&buf[..len], src, &mut reply) {
-            if let Err(e) = socket.send_to(&reply, src).await {
-                debug!(client = %src, error = %e, "udp send failed");
+                spare.push(reply);
+                let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
+                    // Full: drop rather than queue; the client's retry finds a free slot.
+                    Metrics::inc(&handler.metrics().dropped);
+                    debug!(client = %src, "udp in-flight limit reached; datagram dropped");
+                    continue;
+                };
+                let packet = packet.to_vec();
+                let socket = Arc::clone(&socket);
+                let handler = Arc::clone(&handler);
+                tokio::spawn(async move {
+                    if let Some(reply) = handler.handle_bytes(&packet, src, Transport::Udp).await
+                        && let Err(e) = socket.send_to(&reply, src).await
+                    {
+                        warn!(client = %src, error = %e, "udp send failed");
+                    }
+                    drop(permit);
+                });
             }
-            continue;
+            send_all(&socket, &mut batch, &mut replies).await;
+            spare.extend(replies.drain(..).map(|(mut bytes, _)| {
+                bytes.clear();
+                bytes
+            }));
+            if batch.len() < BATCH {
+                break;
+            }
         }
-        let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
-            // Full: drop rather than queue; the client's retry finds a free slot.
-            Metrics::inc(&handler.metrics().dropped);
-            debug!(client = %src, "udp in-flight limit reached; datagram dropped");
-            continue;
-        };
-        let packet = buf[..len].to_vec();
-        let socket = Arc::clone(&socket);
-        let handler = Arc::clone(&handler);
-        tokio::spawn(async move {
-            if let Some(reply) = handler.handle_bytes(&packet, src, Transport::Udp).await
-                && let Err(e) = socket.send_to(&reply, src).await
-            {
-                warn!(client = %src, error = %e, "udp send failed");
-            }
-            drop(permit);
-        });
+    }
+}
+
+/// Sends the hit path's answers: by the batch while the socket takes them, then one at a time
+/// (waiting for room) for any the batch could not send.
+async fn send_all(socket: &UdpSocket, batch: &mut Batch, replies: &mut [(Vec<u8>, SocketAddr)]) {
+    let sent = match socket.try_io(Interest::WRITABLE, || batch.send(socket, replies)) {
+        Ok(n) => n,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+        Err(e) => {
+            debug!(error = %e, "udp batch send failed; sending one by one");
+            0
+        }
+    };
+    for (reply, to) in replies.iter().skip(sent) {
+        if let Err(e) = socket.send_to(reply, *to).await {
+            debug!(client = %to, error = %e, "udp send failed");
+        }
     }
 }

@@ -1,0 +1,124 @@
+//! Datagrams in and out by the batch: `recvmmsg(2)` reads up to `BATCH` queries in one system
+//! call and `sendmmsg(2)` sends the hit path's answers to them in one more, so under load the
+//! cost of entering the kernel is shared by many queries. Linux only; elsewhere one at a time.
+
+use std::io::{self, IoSlice, IoSliceMut};
+use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::{AsRawFd, RawFd};
+
+use nix::sys::socket::{
+    ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg,
+};
+
+/// Datagrams per system call: past a few dozen the gain flattens and the buffers grow.
+pub(super) const BATCH: usize = 16;
+
+/// RFC 6891 §6.2.5 allows requests up to 64 KiB; anything longer is not DNS.
+pub(super) const MAX_DATAGRAM: usize = 65_535;
+
+/// The buffers of one socket's receive loop, allocated once.
+pub(super) struct Batch {
+    bufs: Vec<Vec<u8>>,
+    /// For each datagram of the last read: its length and sender.
+    got: Vec<(usize, SocketAddr)>,
+}
+
+impl Batch {
+    pub(super) fn new() -> Batch {
+        Batch {
+            bufs: (0..BATCH).map(|_| vec![0; MAX_DATAGRAM]).collect(),
+            got: Vec::with_capacity(BATCH),
+        }
+    }
+
+    /// The datagrams of the last `receive`.
+    pub(super) fn datagrams(&self) -> impl Iterator<Item = (&[u8], SocketAddr)> {
+        self.got
+            .iter()
+            .zip(&self.bufs)
+            .map(|(&(len, src), buf)| (&buf[..len], src))
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.got.len()
+    }
+
+    /// Reads what is waiting, up to `BATCH` datagrams, without blocking (`WouldBlock` when
+    /// nothing is). A datagram cut short (longer than 64 KiB) or from an unknown family is
+    /// skipped.
+    pub(super) fn receive(&mut self, socket: &impl AsRawFd) -> io::Result<()> {
+        self.got.clear();
+        let fd: RawFd = socket.as_raw_fd();
+        let mut slices: Vec<[IoSliceMut<'_>; 1]> = self
+            .bufs
+            .iter_mut()
+            .map(|b| [IoSliceMut::new(&mut b[..])])
+            .collect();
+        // The headers hold raw pointers (not `Send`): made per call, so the loop that owns this
+        // batch can move between the runtime's threads.
+        let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
+        let results = recvmmsg(
+            fd,
+            &mut headers,
+            slices.iter_mut(),
+            MsgFlags::MSG_DONTWAIT,
+            None,
+        )
+        .map_err(io::Error::from)?;
+        for msg in results {
+            if msg.flags.contains(MsgFlags::MSG_TRUNC) {
+                continue;
+            }
+            if let Some(src) = msg.address.as_ref().and_then(socket_addr) {
+                self.got.push((msg.bytes, src));
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends `replies` (each to its address) without blocking; returns how many went out.
+    /// `WouldBlock` when none could.
+    pub(super) fn send(
+        &self,
+        socket: &impl AsRawFd,
+        replies: &[(Vec<u8>, SocketAddr)],
+    ) -> io::Result<usize> {
+        if replies.is_empty() {
+            return Ok(0);
+        }
+        let fd: RawFd = socket.as_raw_fd();
+        let slices: Vec<[IoSlice<'_>; 1]> = replies
+            .iter()
+            .map(|(bytes, _)| [IoSlice::new(bytes)])
+            .collect();
+        let addrs: Vec<Option<SockaddrStorage>> = replies
+            .iter()
+            .map(|(_, to)| Some(SockaddrStorage::from(*to)))
+            .collect();
+        let cmsgs: [ControlMessage<'_>; 0] = [];
+        let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(replies.len(), None);
+        let results = sendmmsg(
+            fd,
+            &mut headers,
+            slices.iter(),
+            addrs,
+            cmsgs,
+            MsgFlags::MSG_DONTWAIT,
+        )
+        .map_err(io::Error::from)?;
+        Ok(results.count())
+    }
+}
+
+fn socket_addr(storage: &SockaddrStorage) -> Option<SocketAddr> {
+    if let Some(v4) = storage.as_sockaddr_in() {
+        return Some(SocketAddr::V4(SocketAddrV4::new(v4.ip(), v4.port())));
+    }
+    let v6 = storage.as_sockaddr_in6()?;
+    Some(SocketAddr::V6(SocketAddrV6::new(
+        v6.ip(),
+        v6.port(),
+        v6.flowinfo(),
+        v6.scope_id(),
+    )))
+}
