@@ -75,6 +75,17 @@ pub const UDP_RCVBUF: Limit<usize> = Limit {
     max: 256 << 20,
 };
 
+/// UDP sockets per listen address, each with its own receive loop, bound with SO_REUSEPORT so
+/// the kernel spreads clients over them: with one per core, cache hits (answered in the loop)
+/// use every core, as Unbound's `so-reuseport` with `num-threads` does. 0: one per core this
+/// process may run on.
+pub const UDP_WORKERS: Limit<usize> = Limit {
+    name: "workers",
+    default: 0,
+    min: 0,
+    max: 256,
+};
+
 /// Pipelined queries answered concurrently on one TCP connection (RFC 7766 §6.2.1.1).
 pub const TCP_PIPELINE_DEPTH: Limit<usize> = Limit {
     name: "tcp_pipeline_depth",

@@ -198,15 +198,15 @@ fn zone_files(zones: &[ZoneConfig]) -> Result<Vec<ZoneFile>, String> {
         .collect()
 }
 
-async fn bind(addrs: &[SocketAddr]) -> Result<(Vec<UdpSocket>, Vec<TcpListener>), String> {
+/// Binds every listen address: `workers` UDP sockets each (SO_REUSEPORT), one TCP listener.
+async fn bind(
+    addrs: &[SocketAddr],
+    workers: usize,
+) -> Result<(Vec<UdpSocket>, Vec<TcpListener>), String> {
     let mut udp = Vec::new();
     let mut tcp = Vec::new();
     for addr in addrs {
-        udp.push(
-            UdpSocket::bind(addr)
-                .await
-                .map_err(|e| format!("udp {addr}: {e}"))?,
-        );
+        udp.extend(tern::server::bind_udp(*addr, workers).map_err(|e| format!("udp {addr}: {e}"))?);
         tcp.push(
             TcpListener::bind(addr)
                 .await
@@ -241,7 +241,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let services = config.services().map_err(|e| e.to_string())?;
     let zone_balance = config.zone_balance().map_err(|e| e.to_string())?;
     let policy = config.update_policy().map_err(|e| e.to_string())?;
-    let (udp, tcp) = bind(&config.server.listen).await?;
+    let (udp, tcp) = bind(&config.server.listen, limits.workers).await?;
     let metrics = Arc::new(Metrics::default());
     let mut handler = Handler::new(
         catalog,
@@ -418,7 +418,10 @@ async fn run_lab(args: LabArgs) -> Result<(), String> {
         // The lab shows all three kinds of query: recursive, iterative, and non-recursive.
         snoop: tern::handler::Acl::loopback(),
     });
-    let (udp, tcp) = bind(&[args.listen]).await?;
+    let workers = Config::default()
+        .server_limits()
+        .map_or(1, |limits| limits.workers);
+    let (udp, tcp) = bind(&[args.listen], workers).await?;
     tasks.spawn(Server::new(udp, tcp, Arc::new(handler)).run(signal));
     let port = args.listen.port();
     let ip = args.listen.ip();

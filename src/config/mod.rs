@@ -17,6 +17,7 @@ use crate::limits::{
     EDNS_UDP_PAYLOAD, FAILURE_TTL, MAX_CNAME_CHAIN, MAX_DELEGATION_DEPTH, MAX_GLUELESS_LOOKUPS,
     MAX_UPSTREAM_QUERIES, RESOLVE_TIMEOUT_MS, SERVE_STALE_SECS, STALE_ANSWER_TIMEOUT_MS,
     TCP_IDLE_TIMEOUT_MS, TCP_MAX_CONNECTIONS, TCP_PIPELINE_DEPTH, UDP_MAX_IN_FLIGHT, UDP_RCVBUF,
+    UDP_WORKERS,
 };
 use crate::resolver::{Limits, ResolverConfig, Stub};
 
@@ -133,6 +134,8 @@ pub struct ServerConfig {
     pub tcp_pipeline_depth: Option<usize>,
     pub udp_max_in_flight: Option<usize>,
     pub udp_rcvbuf: Option<usize>,
+    /// UDP sockets (receive loops) per listen address; 0 or unset: one per core.
+    pub workers: Option<usize>,
     /// Answer only from local zones; everything else gets REFUSED.
     #[serde(default)]
     pub no_recursion: bool,
@@ -147,6 +150,8 @@ pub struct ServerLimits {
     pub tcp_pipeline_depth: usize,
     pub udp_max_in_flight: usize,
     pub udp_rcvbuf: usize,
+    /// UDP sockets per listen address (0 resolved to the cores available).
+    pub workers: usize,
 }
 
 impl Config {
@@ -210,6 +215,10 @@ impl Config {
             udp_rcvbuf: UDP_RCVBUF
                 .check(s.udp_rcvbuf)
                 .map_err(ConfigError::Invalid)?,
+            workers: match UDP_WORKERS.check(s.workers).map_err(ConfigError::Invalid)? {
+                0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                n => n,
+            },
         })
     }
 }

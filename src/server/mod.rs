@@ -6,8 +6,14 @@ pub mod shutdown;
 pub mod tcp;
 pub mod udp;
 
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
+use nix::sys::socket::{
+    AddressFamily, SockFlag, SockType, SockaddrStorage, bind, setsockopt, socket, sockopt,
+};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinSet;
 
@@ -27,6 +33,37 @@ impl Default for TcpLimits {
             pipeline_depth: TCP_PIPELINE_DEPTH.default,
         }
     }
+}
+
+/// `workers` UDP sockets all bound to `addr` with SO_REUSEPORT (the kernel spreads clients
+/// over them by address and port), non-blocking, for a [`Server`]. With port 0 the first
+/// socket's port is used for the rest. Must be called inside a tokio runtime.
+pub fn bind_udp(addr: SocketAddr, workers: usize) -> io::Result<Vec<UdpSocket>> {
+    let mut addr = addr;
+    let mut out = Vec::with_capacity(workers.max(1));
+    for _ in 0..workers.max(1) {
+        let family = if addr.is_ipv4() {
+            AddressFamily::Inet
+        } else {
+            AddressFamily::Inet6
+        };
+        let fd = socket(
+            family,
+            SockType::Datagram,
+            SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+            None,
+        )?;
+        setsockopt(&fd, sockopt::ReusePort, &true)?;
+        if addr.is_ipv6() {
+            // As std binds: [::] takes only IPv6 (an IPv4 listen address is its own entry).
+            setsockopt(&fd, sockopt::Ipv6V6Only, &true)?;
+        }
+        bind(fd.as_raw_fd(), &SockaddrStorage::from(addr))?;
+        let socket = UdpSocket::from_std(std::net::UdpSocket::from(fd))?;
+        addr = socket.local_addr()?;
+        out.push(socket);
+    }
+    Ok(out)
 }
 
 /// A set of bound listeners serving one handler.
@@ -91,5 +128,34 @@ impl Server {
             ));
         }
         while tasks.join_next().await.is_some() {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn workers_share_one_address_and_each_receives() {
+        let sockets = bind_udp("127.0.0.1:0".parse().expect("addr"), 3).expect("bind");
+        assert_eq!(sockets.len(), 3);
+        let addr = sockets[0].local_addr().expect("addr");
+        assert_ne!(addr.port(), 0);
+        assert!(sockets.iter().all(|s| s.local_addr().ok() == Some(addr)));
+        // Many clients: the kernel spreads them by source port; every datagram lands somewhere.
+        let mut sent = 0;
+        for _ in 0..64 {
+            let client = UdpSocket::bind("127.0.0.1:0").await.expect("client");
+            client.send_to(b"x", addr).await.expect("send");
+            sent += 1;
+        }
+        let mut received = 0;
+        let mut buf = [0u8; 16];
+        for s in &sockets {
+            while s.try_recv_from(&mut buf).is_ok() {
+                received += 1;
+            }
+        }
+        assert_eq!(received, sent);
     }
 }
