@@ -131,5 +131,39 @@ fuzz_target!(|data: &[u8]| {
             );
         }
         assert!(reply.len() <= usize::from(u16::MAX), "TCP frame overflow");
+        if transport == Transport::Udp {
+            same_from_the_hit_path(f, data, src, &msg);
+        }
     }
 });
+
+/// The full path has just answered `data` (and kept the answer when it could): the hit path,
+/// asked the same bytes, must either decline or give the same answer (same ID, flags, RCODE,
+/// question, and records, names compared without case).
+fn same_from_the_hit_path(f: &Fixture, data: &[u8], src: SocketAddr, full: &Message) {
+    let mut out = Vec::new();
+    if !f.handler.answer_fast(data, src, &mut out) {
+        return;
+    }
+    let fast = match Message::from_vec(&out) {
+        Ok(m) => m,
+        Err(e) => panic!("hit-path reply does not parse: {e}; reply = {out:02x?}"),
+    };
+    assert!(out.len() <= UDP_LIMIT, "hit-path reply of {} bytes", out.len());
+    assert_eq!(fast.metadata, full.metadata, "header");
+    assert_eq!(fast.queries, full.queries, "question, as asked");
+    let text = |m: &Message| -> Vec<String> {
+        m.answers
+            .iter()
+            .chain(&m.authorities)
+            .chain(&m.additionals)
+            .map(|r| r.to_string().to_lowercase())
+            .collect()
+    };
+    assert_eq!(text(&fast), text(full), "records");
+    assert_eq!(
+        fast.edns.as_ref().map(|e| (e.max_payload(), e.flags().dnssec_ok)),
+        full.edns.as_ref().map(|e| (e.max_payload(), e.flags().dnssec_ok)),
+        "OPT"
+    );
+}

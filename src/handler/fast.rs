@@ -37,6 +37,9 @@ const OPT: u16 = 41;
 const DO: u16 = 0x8000;
 /// QCLASS IN.
 const IN: u16 = 1;
+/// EDNS options a query may carry on the hit path (RFC 7873 §4, RFC 7830 §3).
+const COOKIE: u16 = 10;
+const PADDING: u16 = 12;
 
 /// A query the hit path can answer: the question as sent and what the answer depends on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,8 +96,9 @@ pub(super) fn parse(bytes: &[u8]) -> Option<Question<'_>> {
     if additional == 0 {
         return (end == bytes.len()).then_some(question);
     }
-    // One OPT at the root, version 0, its options (ignored, as the full path ignores them)
-    // ending the packet exactly.
+    // One OPT at the root, version 0, ending the packet exactly; its options only COOKIE and
+    // PADDING, each whole (the full path ignores those two; anything else it may parse, and
+    // refuse, is left to it).
     let opt = bytes.get(end..end + 11)?;
     let rdlen = usize::from(u16::from_be_bytes([opt[9], opt[10]]));
     if opt[0] != 0
@@ -103,6 +107,15 @@ pub(super) fn parse(bytes: &[u8]) -> Option<Question<'_>> {
         || end + 11 + rdlen != bytes.len()
     {
         return None;
+    }
+    let mut options = &bytes[end + 11..];
+    while !options.is_empty() {
+        let code = u16::from_be_bytes([*options.first()?, *options.get(1)?]);
+        let len = usize::from(u16::from_be_bytes([*options.get(2)?, *options.get(3)?]));
+        if !matches!(code, COOKIE | PADDING) {
+            return None;
+        }
+        options = options.get(4 + len..)?;
     }
     question.payload = Some(u16::from_be_bytes([opt[3], opt[4]]));
     question.dnssec_ok = u16::from_be_bytes([opt[7], opt[8]]) & DO != 0;

@@ -112,6 +112,26 @@ fn only_plain_recursive_queries_are_read() {
     for (why, bytes) in cases {
         assert!(parse(&bytes).is_none(), "{why}");
     }
+    // EDNS options: a whole COOKIE is read past; a cut one or another option is not.
+    let with_option = |code: u16, data: Vec<u8>| {
+        query("a.test.", move |m| {
+            let mut e = Edns::new();
+            e.options_mut()
+                .insert(hickory_proto::rr::rdata::opt::EdnsOption::Unknown(
+                    code, data,
+                ));
+            m.set_edns(e);
+        })
+    };
+    assert!(ok(&with_option(10, vec![1; 8])), "a client cookie");
+    assert!(
+        !ok(&with_option(8, vec![0, 1, 24, 0, 192, 0, 2])),
+        "client subnet"
+    );
+    let mut cut = with_option(10, vec![1; 8]);
+    let len = cut.len();
+    cut[len - 9] = 0x7a; // the option claims more bytes than the OPT holds
+    assert!(!ok(&cut), "an option longer than its OPT");
     let mut trailing = query("a.test.", |_| {});
     trailing.push(0);
     assert!(parse(&trailing).is_none(), "trailing bytes");
