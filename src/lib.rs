@@ -22,6 +22,7 @@ pub mod config;
 pub mod discovery;
 pub mod ede;
 pub mod embed;
+mod frame;
 pub mod handler;
 pub mod lab;
 pub mod limits;

@@ -20,12 +20,11 @@ use hickory_proto::op::{Edns, Message, MessageType, Query, ResponseCode};
 use hickory_proto::rr::{Name, Record, RecordType};
 use tokio::net::{TcpSocket, TcpStream, UdpSocket};
 
-use self::frame::{read_frame, write_frame};
+use crate::frame::{read_frame, write_frame};
 use crate::limits::EDNS_UDP_PAYLOAD;
 use crate::tsig::{Key, RequestSigner, TsigClientError};
 
 mod error;
-mod frame;
 
 pub use self::error::{FetchError, Request};
 

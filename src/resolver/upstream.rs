@@ -24,10 +24,11 @@ use nix::sys::socket::{
     AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType, SockaddrStorage, recvmsg,
     setsockopt, socket, sockopt,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+use tokio::io::Interest;
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::Instant;
 
+use crate::frame::{read_frame, write_frame};
 use crate::limits::EDNS_UDP_PAYLOAD;
 
 /// One question to one server.
@@ -263,17 +264,12 @@ async fn tcp_exchange(
 ) -> Result<UpstreamReply, UpstreamError> {
     let sent = Instant::now();
     let mut stream = TcpStream::connect(q.server).await.map_err(net_err)?;
-    let len =
-        u16::try_from(bytes.len()).map_err(|_| UpstreamError::Network("query too long".into()))?;
-    let mut frame = Vec::with_capacity(bytes.len() + 2);
-    frame.extend_from_slice(&len.to_be_bytes());
-    frame.extend_from_slice(bytes);
-    stream.write_all(&frame).await.map_err(net_err)?;
+    write_frame(&mut stream, bytes).await.map_err(net_err)?;
     loop {
-        let mut len = [0u8; 2];
-        stream.read_exact(&mut len).await.map_err(net_err)?;
-        let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
-        stream.read_exact(&mut body).await.map_err(net_err)?;
+        let body = read_frame(&mut stream)
+            .await
+            .map_err(net_err)?
+            .ok_or_else(|| UpstreamError::Network("connection closed before the answer".into()))?;
         if let Ok(reply) = Message::from_vec(&body)
             && reply_matches(&reply, id, &q.qname, q.qtype)
         {

@@ -11,6 +11,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tracing::{debug, warn};
 
 use super::shutdown::Shutdown;
+use crate::frame::framed;
 use crate::handler::{Handler, Reply};
 use crate::limits::{TCP_IDLE_TIMEOUT_MS, TCP_MAX_CONNECTIONS, TCP_PIPELINE_DEPTH};
 
@@ -89,12 +90,9 @@ async fn connection(
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(limits.pipeline_depth);
     let writer_task = tokio::spawn(async move {
         while let Some(reply) = rx.recv().await {
-            let Ok(len) = u16::try_from(reply.len()) else {
+            let Some(frame) = framed(&reply) else {
                 continue;
             };
-            let mut frame = Vec::with_capacity(reply.len() + 2);
-            frame.extend_from_slice(&len.to_be_bytes());
-            frame.extend_from_slice(&reply);
             // A client that stops reading would otherwise stall this write forever, and with
             // it the pipeline, the reader and the connection's slot: give up after the idle
             // timeout, as for a client that stops writing.
