@@ -44,9 +44,12 @@ pub(super) async fn serve(
     // The hit path's answers of one batch, buffers reused from batch to batch.
     let mut replies: Vec<(Vec<u8>, SocketAddr)> = Vec::with_capacity(BATCH);
     let mut spare: Vec<Vec<u8>> = (0..BATCH).map(|_| Vec::with_capacity(4096)).collect();
+    // One shutdown future for the loop's life: making one per wake-up costs as much as a hit.
+    let stop = shutdown.recv();
+    tokio::pin!(stop);
     loop {
         tokio::select! {
-            _ = shutdown.recv() => return,
+            _ = &mut stop => return,
             r = socket.readable() => if let Err(e) = r {
                 debug!(error = %e, "udp socket not readable");
                 continue;
