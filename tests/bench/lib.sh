@@ -135,8 +135,12 @@ bench_tern_binary() {
     [ -x "$src" ] || die "no tern binary at $src"
     cp "$src" "$STATE/tern"
     TERN=$STATE/tern
+    local desc
+    desc="binary built $(date -r "$src" '+%F %T'), tree at $(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$REPO" && git diff --quiet HEAD -- src 2>/dev/null || echo ' with uncommitted src changes')"
+    # A binary from elsewhere says nothing about this tree.
+    if [ -n "${TERN_BIN:-}" ]; then desc="$TERN_BIN (built $(date -r "$src" '+%F %T'))"; fi
     # shellcheck disable=SC2034
-    TERN_DESC="binary built $(date -r "$src" '+%F %T'), tree at $(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$REPO" && git diff --quiet HEAD -- src 2>/dev/null || echo ' with uncommitted src changes')"
+    TERN_DESC=$desc
 }
 
 # ---------------------------------------------------------------------------------------------
