@@ -260,6 +260,13 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             acl,
             snoop,
         });
+        if config.recursion.default_local_zones != Some(false) {
+            let configured: Vec<Name> = zone_files(&config.zones)?
+                .into_iter()
+                .map(|z| z.origin)
+                .collect();
+            handler = handler.with_builtin_zones(builtin_zones(|o| configured.contains(o))?);
+        }
     }
     let handler = Arc::new(handler);
     let server = Server::new(udp, tcp, Arc::clone(&handler))
@@ -346,6 +353,14 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// The zones a resolver answers itself (`localhost.`, `invalid.`, private reverse zones),
+/// less those `configured` replaces.
+fn builtin_zones(configured: impl Fn(&Name) -> bool) -> Result<Catalog, String> {
+    let zones =
+        tern::authority::builtin::default_local_zones(configured).map_err(|e| e.to_string())?;
+    Catalog::new(zones).map_err(|e| e.to_string())
+}
+
 fn load_hints(path: Option<&std::path::Path>) -> Result<ServerSet, String> {
     match path {
         Some(p) => {
@@ -417,7 +432,8 @@ async fn run_lab(args: LabArgs) -> Result<(), String> {
         acl: tern::handler::Acl::loopback(),
         // The lab shows all three kinds of query: recursive, iterative, and non-recursive.
         snoop: tern::handler::Acl::loopback(),
-    });
+    })
+    .with_builtin_zones(builtin_zones(|_| false)?);
     let workers = Config::default()
         .server_limits()
         .map_or(1, |limits| limits.workers);

@@ -4,6 +4,7 @@
 //! updating builds a new catalog and swaps it in, so in-flight queries keep a consistent view.
 
 pub mod balance;
+pub mod builtin;
 pub mod journal;
 pub mod lookup;
 pub mod reload;

@@ -93,6 +93,10 @@ pub struct RecursionConfig {
     pub qname_minimisation: Option<bool>,
     /// Port upstream servers listen on (default 53).
     pub upstream_port: Option<u16>,
+    /// Answer `localhost.`, `invalid.`, `home.arpa.` and the private reverse zones here
+    /// (RFC 6761, 6303, 8375; default true). A `[[zone]]` of one of those origins replaces
+    /// just that one.
+    pub default_local_zones: Option<bool>,
 }
 
 /// Cache bounds; see `limits.rs` for defaults and reasons.

@@ -101,6 +101,8 @@ pub struct Handler {
     recursion: Option<Recursion>,
     /// Answers given before, in wire form, for the hit path.
     fast: Option<fast::FastAnswers>,
+    /// Zones a resolver serves itself unless configured otherwise (`authority::builtin`).
+    builtin: Option<Catalog>,
     /// Set once, after the zones' writer exists (it is built around this handler's catalog).
     updates: OnceLock<Updates>,
     transfers: OnceLock<Transfers>,
@@ -156,6 +158,7 @@ impl Handler {
             metrics,
             recursion: None,
             fast: Some(fast::FastAnswers::default()),
+            builtin: None,
             updates: OnceLock::new(),
             transfers: OnceLock::new(),
             failure_log: LogThrottle::new(FAILURE_LOG_INTERVAL),
@@ -165,6 +168,13 @@ impl Handler {
     /// Enables recursion for clients the ACL allows.
     pub fn with_recursion(mut self, recursion: Recursion) -> Handler {
         self.recursion = Some(recursion);
+        self
+    }
+
+    /// Answers the names of `builtin` (see `authority::builtin`) when no configured zone does,
+    /// authoritatively and without asking upstream.
+    pub fn with_builtin_zones(mut self, builtin: Catalog) -> Handler {
+        self.builtin = Some(builtin);
         self
     }
 
@@ -401,10 +411,19 @@ impl Handler {
             .recursion
             .as_ref()
             .filter(|r| r.acl.allows(req.src.ip()));
-        let catalog = self.catalog();
+        let served = self.catalog();
         let qname = req.query.name();
         let qtype = req.query.query_type();
-        if let Some(mut local) = catalog.answer(qname, qtype) {
+        // The configured zones first; then the names every resolver answers itself
+        // (`localhost.`, `invalid.`, private reverse zones), which never go upstream.
+        let (catalog, answer) = match served.answer(qname, qtype) {
+            Some(answer) => (&*served, Some(answer)),
+            None => match &self.builtin {
+                Some(builtin) => (builtin, builtin.answer(qname, qtype)),
+                None => (&*served, None),
+            },
+        };
+        if let Some(mut local) = answer {
             Metrics::inc(&self.metrics.authoritative_answers);
             // Kept for the hit path only where every client gets the same bytes: no recursion
             // (RA and continuations differ by client), no reordering of these RRsets.

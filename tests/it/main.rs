@@ -6,6 +6,7 @@ mod cli;
 mod dig_interop;
 mod discovery;
 mod fast_path;
+mod local_names;
 mod local_recursion;
 mod nonrecursive;
 mod nsd_diff;

@@ -1,0 +1,92 @@
+//! Names a resolver answers itself (RFC 6761 `localhost.` and `invalid.`, RFC 6303 private
+//! reverse zones, RFC 8375 `home.arpa.`): answered authoritatively over real sockets, and not
+//! one query goes upstream for them.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+
+use crate::support::{self, query, udp};
+use tern::authority::Catalog;
+use tern::metrics::Metrics;
+
+const SUBNET: u8 = 226;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn localhost_invalid_and_private_reverse_names_never_leave_the_resolver() {
+    let lab = support::start_lab(SUBNET).await;
+    let metrics = Arc::new(Metrics::default());
+    let resolver = support::lab_resolver(&lab, &metrics);
+    let builtin = Catalog::new(
+        tern::authority::builtin::default_local_zones(|_| false).expect("built-in zones"),
+    )
+    .expect("catalog");
+    let handler = support::recursive_handler(
+        Vec::new(),
+        resolver,
+        tern::handler::Acl::loopback(),
+        &metrics,
+    )
+    .with_builtin_zones(builtin);
+    let server = support::start_with_handler(
+        SocketAddr::new(support::addr(SUBNET, 100), 0),
+        Arc::new(handler),
+    )
+    .await;
+
+    let cases = [
+        (
+            "localhost.",
+            RecordType::A,
+            ResponseCode::NoError,
+            Some("127.0.0.1"),
+        ),
+        (
+            "localhost.",
+            RecordType::AAAA,
+            ResponseCode::NoError,
+            Some("::1"),
+        ),
+        (
+            "1.0.0.127.in-addr.arpa.",
+            RecordType::PTR,
+            ResponseCode::NoError,
+            Some("localhost."),
+        ),
+        ("x.invalid.", RecordType::A, ResponseCode::NXDomain, None),
+        (
+            "1.1.168.192.in-addr.arpa.",
+            RecordType::PTR,
+            ResponseCode::NXDomain,
+            None,
+        ),
+        (
+            "printer.home.arpa.",
+            RecordType::A,
+            ResponseCode::NXDomain,
+            None,
+        ),
+    ];
+    for (qname, qtype, rcode, data) in cases {
+        let m = udp(server.addr, &query(qname, qtype, true, Some(1232))).await;
+        assert_eq!(m.metadata.response_code, rcode, "{qname} {qtype}");
+        assert!(m.metadata.authoritative, "{qname}: answered as ours");
+        let got = m.answers.first().map(|r| r.data.to_string());
+        assert_eq!(got.as_deref(), data, "{qname} {qtype}");
+    }
+    assert_eq!(
+        Metrics::get(&metrics.upstream_queries),
+        0,
+        "nothing went upstream"
+    );
+    // Names of the lab are still resolved (and do go upstream).
+    let www = udp(
+        server.addr,
+        &query("www.alpha.test.", RecordType::A, true, None),
+    )
+    .await;
+    assert_eq!(www.metadata.response_code, ResponseCode::NoError);
+    assert!(Metrics::get(&metrics.upstream_queries) > 0);
+}
