@@ -247,6 +247,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         catalog,
         HandlerConfig {
             edns_payload: limits.edns_udp_payload,
+            identity: config.identity(),
         },
         Arc::clone(&metrics),
     );

@@ -140,6 +140,11 @@ pub struct ServerConfig {
     pub udp_rcvbuf: Option<usize>,
     /// UDP sockets (receive loops) per listen address; 0 or unset: one per core.
     pub workers: Option<usize>,
+    /// What `CH TXT id.server` / `hostname.bind` answer (RFC 4892); default the host name,
+    /// "" hides it (REFUSED).
+    pub identity: Option<String>,
+    /// What `CH TXT version.bind` / `version.server` answer; unset (the default): REFUSED.
+    pub version: Option<String>,
     /// Answer only from local zones; everything else gets REFUSED.
     #[serde(default)]
     pub no_recursion: bool,
@@ -317,6 +322,19 @@ fn cidrs(list: &[String]) -> Result<Acl, ConfigError> {
         })
         .collect::<Result<Vec<_>, _>>()
         .map(Acl::new)
+}
+
+impl Config {
+    /// The identity CHAOS TXT queries get (RFC 4892): the configured one, else the host name;
+    /// an empty string hides it.
+    pub fn identity(&self) -> crate::handler::Identity {
+        let mut identity = crate::handler::Identity::from_host();
+        if let Some(id) = &self.server.identity {
+            identity.id = Some(id.clone()).filter(|id| !id.is_empty());
+        }
+        identity.version = self.server.version.clone().filter(|v| !v.is_empty());
+        identity
+    }
 }
 
 #[cfg(test)]

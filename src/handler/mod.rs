@@ -1,6 +1,7 @@
 //! Request in, response out; never fails. Decides where an answer comes from — local
 //! authority, then cache and resolver — and maps every failure to an RCODE in one place.
 
+mod chaos;
 mod fast;
 pub mod notify;
 pub mod request;
@@ -18,6 +19,7 @@ use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use tokio::time::Instant;
 use tracing::{Instrument, debug, debug_span, warn};
 
+pub use chaos::Identity;
 pub use notify::NotifyReceiver;
 pub use request::{EdnsInfo, Malformed, Request, Transport};
 pub use transfer::{Reply, Transfers};
@@ -36,12 +38,15 @@ use crate::resolver::{Resolution, Resolver};
 pub struct HandlerConfig {
     /// Our EDNS UDP payload size, advertised and used as the cap on UDP responses.
     pub edns_payload: u16,
+    /// What `CH TXT id.server` and `version.bind` say (RFC 4892).
+    pub identity: Identity,
 }
 
 impl Default for HandlerConfig {
     fn default() -> Self {
         HandlerConfig {
             edns_payload: EDNS_UDP_PAYLOAD.default,
+            identity: Identity::default(),
         }
     }
 }
@@ -402,6 +407,9 @@ impl Handler {
         {
             // RFC 6891 §6.1.3: we speak version 0 only.
             return response::with_rcode(req, payload, ResponseCode::BADVERS).into();
+        }
+        if req.query.query_class() == hickory_proto::rr::DNSClass::CH {
+            return chaos::answer(req, &self.config.identity, payload);
         }
         if !req.is_class_in() {
             Metrics::inc(&self.metrics.refused);

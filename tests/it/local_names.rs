@@ -90,3 +90,71 @@ async fn localhost_invalid_and_private_reverse_names_never_leave_the_resolver() 
     assert_eq!(www.metadata.response_code, ResponseCode::NoError);
     assert!(Metrics::get(&metrics.upstream_queries) > 0);
 }
+
+/// RFC 4892: `CH TXT id.server` and `hostname.bind` tell instances apart; `version.bind` is
+/// REFUSED unless a version is configured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_txt_names_the_instance_and_hides_the_version() {
+    use hickory_proto::op::Query;
+    use hickory_proto::rr::DNSClass;
+    use tern::handler::{Handler, HandlerConfig, Identity};
+
+    let ask = |server: SocketAddr, qname: &'static str, qtype: RecordType| async move {
+        let mut q = query(qname, qtype, false, None);
+        let mut question = Query::query(support::name(qname), qtype);
+        question.set_query_class(DNSClass::CH);
+        q.queries = vec![question];
+        udp(server, &q).await
+    };
+    let start = |identity: Identity, host: u8| async move {
+        let handler = Handler::new(
+            Catalog::default(),
+            HandlerConfig {
+                identity,
+                ..HandlerConfig::default()
+            },
+            Arc::new(Metrics::default()),
+        );
+        support::start_with_handler(
+            SocketAddr::new(support::addr(SUBNET, host), 0),
+            Arc::new(handler),
+        )
+        .await
+    };
+    let named = start(
+        Identity {
+            id: Some("tern-1".to_string()),
+            version: None,
+        },
+        101,
+    )
+    .await;
+    for qname in ["id.server.", "HOSTNAME.BIND."] {
+        let m = ask(named.addr, qname, RecordType::TXT).await;
+        assert_eq!(m.metadata.response_code, ResponseCode::NoError, "{qname}");
+        assert!(m.metadata.authoritative);
+        let txt: Vec<String> = m.answers.iter().map(|r| r.data.to_string()).collect();
+        assert_eq!(txt, ["tern-1"], "{qname}");
+        assert_eq!(m.answers[0].dns_class, DNSClass::CH);
+    }
+    let version = ask(named.addr, "version.bind.", RecordType::TXT).await;
+    assert_eq!(version.metadata.response_code, ResponseCode::Refused);
+    let other = ask(named.addr, "id.server.", RecordType::A).await;
+    assert_eq!(other.metadata.response_code, ResponseCode::Refused);
+
+    let versioned = start(
+        Identity {
+            id: None,
+            version: Some("tern 0.1".to_string()),
+        },
+        102,
+    )
+    .await;
+    let v = ask(versioned.addr, "version.server.", RecordType::TXT).await;
+    assert_eq!(
+        v.answers.first().map(|r| r.data.to_string()).as_deref(),
+        Some("tern 0.1")
+    );
+    let hidden = ask(versioned.addr, "id.server.", RecordType::TXT).await;
+    assert_eq!(hidden.metadata.response_code, ResponseCode::Refused);
+}
