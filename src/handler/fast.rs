@@ -198,8 +198,9 @@ impl FastAnswers {
         }
     }
 
-    /// The answer to `query` (whose parse is `question`), for a client whose size limit is
-    /// `limit` bytes, if one is kept, still alive at `now`, and fits.
+    /// The answer to `query` (whose parse is `question`) if one is kept, still alive at `now`,
+    /// and fits the client's limit (its EDNS payload, at least 512, capped by `our_payload`;
+    /// 512 without EDNS), as the full path would size it.
     #[cfg(test)]
     pub(super) fn answer(
         &self,
