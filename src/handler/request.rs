@@ -109,8 +109,9 @@ impl Request {
             // Pseudo-records that only make sense in the additional section (OPT, RFC 6891
             // §6.1.1; TSIG, RFC 8945) or as a key exchange (TKEY, RFC 2930), not as a question.
             41 | 249 | 250 => return Err(reply(ResponseCode::FormErr, Some(query))),
-            // Zone transfers (AXFR 252, IXFR 251) are not served yet, and MAILB/MAILA
-            // (253/254, RFC 1035 §3.2.3) are obsolete: never walk them upstream.
+            // Zone transfers (AXFR 252, IXFR 251) are served over TCP before this parse
+            // (`handler::transfer`); over UDP they get NOTIMP, as do MAILB/MAILA (253/254,
+            // RFC 1035 §3.2.3, obsolete). None of them is ever walked upstream.
             251..=254 => return Err(reply(ResponseCode::NotImp, Some(query))),
             _ => {}
         }
