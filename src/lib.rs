@@ -31,5 +31,6 @@ pub mod replication;
 pub mod resolver;
 pub mod rr;
 pub mod server;
+pub mod signals;
 pub mod tsig;
 pub mod zonefile;

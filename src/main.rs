@@ -25,6 +25,7 @@ use tern::replication::notify::Notifier;
 use tern::replication::secondary::Secondary;
 use tern::resolver::{NetUpstream, Resolver, ServerSet, TraceSink, hints};
 use tern::server::{Server, TcpLimits, shutdown};
+use tern::signals;
 
 #[derive(Parser)]
 #[command(
@@ -345,8 +346,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     );
     let running = tokio::spawn(server.run(signal.clone()));
     tokio::spawn(Arc::clone(&registry).run(signal));
-    tokio::spawn(reload_on_sighup(registry));
-    wait_for_signal().await;
+    tokio::spawn(signals::reload_on_sighup(registry));
+    signals::wait_for_signal().await;
     tracing::info!("shutting down");
     trigger.fire();
     let _ = running.await;
@@ -498,7 +499,7 @@ async fn run_lab(args: LabArgs) -> Result<(), String> {
         println!("  dig @{r} db.cluster.test A");
     }
     let mut cluster_tasks = cluster.tasks;
-    wait_for_signal().await;
+    signals::wait_for_signal().await;
     trigger.fire();
     while tasks.join_next().await.is_some() {}
     while cluster_tasks.join_next().await.is_some() {}
@@ -548,54 +549,5 @@ async fn resolve(args: ResolveArgs) -> Result<(), String> {
             Ok(())
         }
         Err(e) => Err(format!(";; SERVFAIL: {e}")),
-    }
-}
-
-/// SIGHUP reloads every zone file (services keep their records); a broken file is reported
-/// and the zones in service stay as they were.
-async fn reload_on_sighup(registry: Arc<Registry>) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut hup) = signal(SignalKind::hangup()) else {
-            return;
-        };
-        while hup.recv().await.is_some() {
-            match registry.reload() {
-                Ok(()) => tracing::info!("zones reloaded"),
-                Err(e) => {
-                    for line in e.to_string().lines() {
-                        tracing::error!("{line}");
-                    }
-                    tracing::error!("reload failed; still serving the previous zones");
-                }
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = registry;
-    }
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }
