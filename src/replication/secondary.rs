@@ -194,7 +194,12 @@ async fn keep(
         .and(copy_age(&config.file).and_then(|age| Instant::now().checked_sub(age)));
     let mut expired = false;
     loop {
-        let wait = match refresh(config, kept.source, writer.as_ref()).await {
+        let refreshed = refresh(config, kept.source, writer.as_ref()).await;
+        // What we serve after this check: its SOA sets the timers (building it walks the zone,
+        // so once per check).
+        let records = writer.records(origin);
+        let timers = timers(records.as_deref());
+        let wait = match refreshed {
             Ok(checked) => {
                 confirmed = Some(Instant::now());
                 if expired {
@@ -208,31 +213,28 @@ async fn keep(
                     Checked::Transferred { serial, kind } => {
                         Metrics::inc(&metrics.transfers_in);
                         info!(zone = %origin, serial, kind, "transfer applied");
-                        if let Some(records) = writer.records(origin)
-                            && let Err(e) = write_copy(&config.file, origin, &records)
+                        if let Some(records) = &records
+                            && let Err(e) = write_copy(&config.file, origin, records)
                         {
                             warn!(zone = %origin, file = %config.file.display(), error = %e, "cannot keep the copy on disk");
                         }
                     }
                 }
-                timers(writer.records(origin).as_deref()).refresh
+                timers.refresh
             }
             Err(e) => {
                 Metrics::inc(&metrics.transfer_failures);
-                if writer.records(origin).is_some() && !expired {
+                if records.is_some() && !expired {
                     warn!(zone = %origin, error = %e, "refresh failed; serving what we have");
                 } else {
                     warn!(zone = %origin, error = %e, "refresh failed; no data to serve (SERVFAIL)");
                 }
-                timers(writer.records(origin).as_deref()).retry
+                timers.retry
             }
         };
-        let expire = timers(writer.records(origin).as_deref()).expire;
-        let deadline = confirmed.map(|t| t + expire);
-        if let Some(deadline) = deadline
-            && Instant::now() >= deadline
-            && !expired
-        {
+        let deadline = confirmed.map(|t| t + timers.expire);
+        let due = || deadline.is_some_and(|d| Instant::now() >= d);
+        if !expired && due() {
             expire_zone(writer.as_ref(), origin);
             expired = true;
         }
@@ -245,10 +247,8 @@ async fn keep(
             _ = kept.wake.notified() => {}
             _ = tokio::time::sleep_until(until) => {}
         }
-        if let Some(deadline) = deadline
-            && Instant::now() >= deadline
-            && !expired
-        {
+        // Woken at the deadline: expire now, not after the next check's timeouts.
+        if !expired && due() {
             expire_zone(writer.as_ref(), origin);
             expired = true;
         }
