@@ -288,7 +288,7 @@ impl Handler {
                 &self.metrics,
                 bytes,
                 src,
-                update::now_unix(),
+                crate::tsig::now_unix(),
             );
         }
         self.handle_bytes(bytes, src, Transport::Tcp)
@@ -315,7 +315,7 @@ impl Handler {
                 &self.metrics,
                 bytes,
                 src,
-                update::now_unix(),
+                crate::tsig::now_unix(),
                 self.config.edns_payload,
             );
         }
@@ -377,7 +377,7 @@ impl Handler {
         let message = Message::from_vec(bytes).ok()?;
         let none = crate::tsig::Keyring::default();
         let keyring = self.keyring().unwrap_or(&none);
-        let now = update::now_unix();
+        let now = crate::tsig::now_unix();
         let verified = crate::tsig::verify(bytes, &message, keyring, now);
         let limit = response::size_limit(req, payload).saturating_sub(verified.tsig_len());
         let answer = match verified.rcode() {

@@ -11,7 +11,6 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, LowerName, Name, RecordType};
@@ -22,7 +21,7 @@ use crate::authority::Catalog;
 use crate::authority::store::Updater;
 use crate::handler::request::EdnsInfo;
 use crate::metrics::Metrics;
-use crate::tsig::{self, Keyring, Verified};
+use crate::tsig::{self, Keyring, Verified, now_unix};
 
 /// Who may update what: the writer that applies updates, the TSIG keys the server knows, and
 /// for each zone that takes updates the keys it accepts.
@@ -61,13 +60,6 @@ impl Updates {
             .get(&LowerName::new(zone))
             .is_some_and(|keys| keys.iter().any(|k| k == key))
     }
-}
-
-/// The wall clock: TSIG times are absolute, and clients sign with theirs.
-pub(super) fn now_unix() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// Why an update was not applied, before the updater saw it.

@@ -14,7 +14,7 @@ use std::fmt::Display;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use hickory_proto::op::{Edns, Message, MessageType, Query, ResponseCode};
 use hickory_proto::rr::{Name, Record, RecordType};
@@ -22,7 +22,7 @@ use tokio::net::{TcpSocket, TcpStream, UdpSocket};
 
 use crate::frame::{read_frame, write_frame};
 use crate::limits::EDNS_UDP_PAYLOAD;
-use crate::tsig::{Key, RequestSigner, TsigClientError};
+use crate::tsig::{Key, RequestSigner, TsigClientError, now_unix};
 
 mod error;
 
@@ -430,13 +430,6 @@ impl<'z> Exchange<'z> {
             messages,
         }
     }
-}
-
-/// The wall clock in seconds since the epoch, as TSIG needs it (RFC 8945 §4.2 Time Signed).
-fn now_unix() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::net::UdpSocket;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, OpCode, ResponseCode};
 
@@ -26,13 +26,6 @@ fn installed(tool: &str) -> bool {
         println!("note: {tool} is not installed; skipping its TSIG interop test");
     }
     found
-}
-
-/// The wall clock: these tools sign with it, so the server side must use it too.
-fn now_unix() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 fn scratch_dir(test: &str) -> PathBuf {

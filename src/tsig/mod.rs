@@ -100,6 +100,15 @@ fn mac_len(algorithm: &TsigAlgorithm) -> Option<usize> {
     }
 }
 
+/// The wall clock in seconds since the epoch, as TSIG needs it (RFC 8945 §4.2 Time Signed):
+/// TSIG times are absolute and the peer checks them against its own clock, so this is the
+/// system's time, not the runtime's.
+pub fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// The keys a server knows, by name (RFC 8945 §5.2.1 looks the key up by the TSIG owner name).
 #[derive(Debug, Clone, Default)]
 pub struct Keyring {
