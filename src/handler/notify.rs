@@ -8,7 +8,7 @@ use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};
 use tracing::debug;
 
-use super::response::our_opt;
+use super::response;
 use crate::handler::request::EdnsInfo;
 use crate::metrics::Metrics;
 use crate::tsig::{self, Keyring, Verified};
@@ -38,10 +38,7 @@ pub(super) fn handle(
 ) -> Option<Vec<u8>> {
     let Ok(request) = Message::from_vec(bytes) else {
         Metrics::inc(&metrics.formerr);
-        let id = u16::from_be_bytes([*bytes.first()?, *bytes.get(1)?]);
-        let mut m = Message::new(id, MessageType::Response, OpCode::Notify);
-        m.metadata.response_code = ResponseCode::FormErr;
-        return m.to_vec().ok();
+        return response::unparsable(bytes, OpCode::Notify);
     };
     let verified = tsig::verify(bytes, &request, keyring, now);
     let rcode = match (&verified, request.queries.as_slice()) {
@@ -63,12 +60,7 @@ pub(super) fn handle(
         m.add_query(q.clone());
     }
     if let Some(edns) = &request.edns {
-        let info = EdnsInfo {
-            payload: edns.max_payload(),
-            version: edns.version(),
-            dnssec_ok: edns.flags().dnssec_ok,
-        };
-        m.set_edns(our_opt(info, our_payload));
+        m.set_edns(response::our_opt(EdnsInfo::of(edns), our_payload));
     }
     let out = m.to_vec().ok()?;
     match verified {

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use hickory_proto::op::{Header, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::op::{Edns, Header, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::DNSClass;
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
@@ -21,6 +21,17 @@ pub struct EdnsInfo {
     pub payload: u16,
     pub version: u8,
     pub dnssec_ok: bool,
+}
+
+impl EdnsInfo {
+    /// What the handler needs of a request's OPT.
+    pub fn of(edns: &Edns) -> EdnsInfo {
+        EdnsInfo {
+            payload: edns.max_payload().max(crate::limits::CLASSIC_UDP_PAYLOAD),
+            version: edns.version(),
+            dnssec_ok: edns.flags().dnssec_ok,
+        }
+    }
 }
 
 /// One well-formed query.
@@ -87,11 +98,7 @@ impl Request {
             }
             Err(_) => return Err(reply(ResponseCode::FormErr, None, None)),
         };
-        let edns = message.edns.as_ref().map(|e| EdnsInfo {
-            payload: e.max_payload().max(crate::limits::CLASSIC_UDP_PAYLOAD),
-            version: e.version(),
-            dnssec_ok: e.flags().dnssec_ok,
-        });
+        let edns = message.edns.as_ref().map(EdnsInfo::of);
         let reply = |rcode, query| reply(rcode, query, edns);
         let query = (message.queries.len() == 1).then(|| message.queries[0].clone());
         if meta.op_code != OpCode::Query {

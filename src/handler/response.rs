@@ -1,7 +1,7 @@
 //! Building and encoding responses: header flags, the echoed question, OPT (RFC 6891), and
 //! truncation to the client's size limit with whole RRsets only (RFC 2181 §9).
 
-use hickory_proto::op::{Edns, Message, MessageType, ResponseCode};
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::{RData, Record, RecordType};
 
 use super::request::{EdnsInfo, Malformed, Request, Transport};
@@ -21,6 +21,16 @@ pub fn reply_to(req: &Request, our_payload: u16) -> Message {
         m.set_edns(our_opt(info, our_payload));
     }
     m
+}
+
+/// FORMERR for a request that does not parse beyond its ID: the header alone, `op_code` as the
+/// request's. `None` when not even an ID arrived. For the paths (UPDATE, NOTIFY, transfers)
+/// that parse the whole message rather than a `Request`.
+pub(super) fn unparsable(bytes: &[u8], op_code: OpCode) -> Option<Vec<u8>> {
+    let id = u16::from_be_bytes([*bytes.first()?, *bytes.get(1)?]);
+    let mut m = Message::new(id, MessageType::Response, op_code);
+    m.metadata.response_code = ResponseCode::FormErr;
+    m.to_vec().ok()
 }
 
 /// Our OPT in reply to the requestor's: our payload size, version 0, DO copied (RFC 3225 §3).

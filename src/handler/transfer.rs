@@ -12,7 +12,7 @@ use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use tracing::{debug, info, warn};
 
 use super::notify::NotifyReceiver;
-use super::response::our_opt;
+use super::response;
 use crate::acl::TransferAcl;
 use crate::authority::Catalog;
 use crate::authority::transfer::{IxfrAnswer, axfr_records, ixfr_answer, pack};
@@ -104,10 +104,7 @@ pub(super) fn handle(
 ) -> Option<Reply> {
     let Ok(request) = Message::from_vec(bytes) else {
         Metrics::inc(&metrics.formerr);
-        let id = u16::from_be_bytes([*bytes.first()?, *bytes.get(1)?]);
-        let mut m = Message::new(id, MessageType::Response, OpCode::Query);
-        m.metadata.response_code = ResponseCode::FormErr;
-        return m.to_vec().ok().map(Reply::One);
+        return response::unparsable(bytes, OpCode::Query).map(Reply::One);
     };
     let verified = tsig::verify(bytes, &request, &transfers.keyring, now);
     let refuse = |rcode: ResponseCode, why: &str| {
@@ -157,16 +154,10 @@ pub(super) fn handle(
     Metrics::inc(&metrics.transfers_out);
     info!(zone = %origin, client = %src, kind, serial = zone.serial(), records = records.len(), "transfer");
     let mut signer = ResponseStream::new(&verified);
-    let opt = request.edns.as_ref().map(|e| {
-        our_opt(
-            EdnsInfo {
-                payload: e.max_payload(),
-                version: e.version(),
-                dnssec_ok: e.flags().dnssec_ok,
-            },
-            u16::MAX,
-        )
-    });
+    let opt = request
+        .edns
+        .as_ref()
+        .map(|e| response::our_opt(EdnsInfo::of(e), u16::MAX));
     let room = signer.tsig_len() + opt.as_ref().map_or(0, opt_len);
     let messages = pack(&request, records, TCP_MESSAGE_MAX - room);
     let stream = messages.into_iter().filter_map(move |mut m| {

@@ -16,7 +16,7 @@ use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, LowerName, Name, RecordType};
 use tracing::{debug, info, warn};
 
-use super::response::our_opt;
+use super::response;
 use crate::authority::Catalog;
 use crate::authority::store::Updater;
 use crate::handler::request::EdnsInfo;
@@ -84,10 +84,7 @@ pub(super) async fn handle(
         Err(e) => {
             debug!(client = %src, error = %e, "malformed UPDATE");
             Metrics::inc(&metrics.formerr);
-            let id = u16::from_be_bytes([*bytes.first()?, *bytes.get(1)?]);
-            let mut m = Message::new(id, MessageType::Response, OpCode::Update);
-            m.metadata.response_code = ResponseCode::FormErr;
-            return m.to_vec().ok();
+            return response::unparsable(bytes, OpCode::Update);
         }
     };
     let now = now_unix();
@@ -196,12 +193,7 @@ fn respond(
         m.add_query(zsec.clone());
     }
     if let Some(edns) = &request.edns {
-        let info = EdnsInfo {
-            payload: edns.max_payload(),
-            version: edns.version(),
-            dnssec_ok: edns.flags().dnssec_ok,
-        };
-        m.set_edns(our_opt(info, our_payload));
+        m.set_edns(response::our_opt(EdnsInfo::of(edns), our_payload));
     }
     let bytes = match m.to_vec() {
         Ok(b) => b,
