@@ -242,6 +242,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let services = config.services().map_err(|e| e.to_string())?;
     let zone_balance = config.zone_balance().map_err(|e| e.to_string())?;
     let policy = config.update_policy().map_err(|e| e.to_string())?;
+    // The [[tsig_key]] files, read once: updates, transfers and NOTIFY all check against them.
+    let keyring = policy.keyring.clone();
     let (udp, tcp) = bind(&config.server.listen, limits.workers).await?;
     let metrics = Arc::new(Metrics::default());
     let mut handler = Handler::new(
@@ -285,7 +287,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     // Every change to the zones (services, health, SIGHUP reloads) goes through the registry,
     // which hands the handler each new catalog.
     let (trigger, signal) = shutdown::channel();
-    let replication = config.replication().map_err(|e| e.to_string())?;
+    let replication = config.replication(&keyring).map_err(|e| e.to_string())?;
     // Secondaries hear of every new serial of the zones that list them.
     // Replication traffic leaves from our first listen address, the one peers know us by.
     let source = config
@@ -327,7 +329,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             return Err("dynamic updates enabled twice".to_string());
         }
     }
-    let mut transfers = Transfers::new(config.keyring().map_err(|e| e.to_string())?);
+    let mut transfers = Transfers::new(keyring);
     for zone in &replication.primaries {
         transfers = transfers.allow(&zone.origin, zone.allow_transfer.clone());
     }

@@ -89,9 +89,8 @@ fn replication_reads_acls_notify_targets_and_primaries() {
             format!("[[tsig_key]]\nfile = \"k.key\"\n{zones}"),
         )
         .expect("config");
-        Config::from_file(&dir.join("tern.toml"))
-            .expect("parses")
-            .replication()
+        let config = Config::from_file(&dir.join("tern.toml")).expect("parses");
+        config.replication(&config.keyring().expect("keys"))
     };
     let r = config(
         "[[zone]]\norigin = \"p.test.\"\nfile = \"p.zone\"\n\

@@ -200,11 +200,10 @@ impl Config {
         Ok(Keyring::new(keys))
     }
 
-    /// Transfer ACLs, NOTIFY targets and primaries, checked: every key named is in a
-    /// `[[tsig_key]]` file, every address parses, a secondary takes no updates and serves no
-    /// `[[service]]` (its primary owns the data).
-    pub fn replication(&self) -> Result<Replication, ConfigError> {
-        let keyring = self.keyring()?;
+    /// Transfer ACLs, NOTIFY targets and primaries, checked: every key named is in `keyring`
+    /// (the `[[tsig_key]]` files, read once by `keyring`), every address parses, a secondary
+    /// takes no updates and serves no `[[service]]` (its primary owns the data).
+    pub fn replication(&self, keyring: &Keyring) -> Result<Replication, ConfigError> {
         let mut out = Replication::default();
         for z in &self.zones {
             let invalid = |e: String| ConfigError::Invalid(format!("zone {}: {e}", z.origin));
