@@ -39,6 +39,7 @@ pub use crate::discovery::registry::{Registration, RegistryError};
 pub use crate::discovery::service::{Instance, Service};
 
 use crate::authority::store::{ZoneFile, ZoneStore};
+use crate::authority::{Catalog, CatalogError};
 use crate::discovery::health::HealthTable;
 use crate::discovery::registry::{Registry, instance_id};
 use crate::handler::{Handler, HandlerConfig};
@@ -142,25 +143,8 @@ impl Builder {
             files.push(ZoneFile::new(name(&origin)?, file));
         }
         let store = ZoneStore::load(&files).map_err(|e| EmbedError::Zones(e.to_string()))?;
-        let catalog = store
-            .catalog()
+        let (handler, registry) = serving(store, Arc::new(Metrics::default()), |_| {})
             .map_err(|e| EmbedError::Zones(e.to_string()))?;
-        let metrics = Arc::new(Metrics::default());
-        let handler = Arc::new(Handler::new(
-            catalog,
-            HandlerConfig::default(),
-            Arc::clone(&metrics),
-        ));
-        let registry = {
-            let handler = Arc::clone(&handler);
-            Registry::new(
-                store,
-                HashMap::new(),
-                HealthTable::new(),
-                metrics,
-                move |c| handler.set_catalog(c),
-            )
-        };
         for s in self.services {
             registry.register(s)?;
         }
@@ -183,6 +167,36 @@ impl Builder {
             state,
         })
     }
+}
+
+/// A handler serving `store`'s zones, and the registry that is their one writer: every catalog
+/// the registry builds is served at once, then handed to `published` (a primary announces
+/// the new serials there). The zones keep their file order (no `[[zone]] balance`).
+pub fn serving(
+    store: ZoneStore,
+    metrics: Arc<Metrics>,
+    published: impl Fn(&Catalog) + Send + Sync + 'static,
+) -> Result<(Arc<Handler>, Arc<Registry>), CatalogError> {
+    let handler = Arc::new(Handler::new(
+        store.catalog()?,
+        HandlerConfig::default(),
+        Arc::clone(&metrics),
+    ));
+    let registry = {
+        let handler = Arc::clone(&handler);
+        Registry::new(
+            store,
+            HashMap::new(),
+            HealthTable::new(),
+            metrics,
+            // Served first, announced second: a secondary told of a serial must find it.
+            move |c| {
+                handler.set_catalog(c);
+                published(&handler.catalog());
+            },
+        )
+    };
+    Ok((handler, registry))
 }
 
 /// UDP and TCP on one address; with port 0, until both get the same port.

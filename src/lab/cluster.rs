@@ -22,10 +22,11 @@ use crate::authority::balance::Policy;
 use crate::authority::store::{Secondaries, Updater};
 use crate::authority::store::{ZoneFile, ZoneStore};
 use crate::config::{PrimaryZone, SecondaryZone};
-use crate::discovery::health::{Check, CheckSpec, HealthTable, HttpCheck};
+use crate::discovery::health::{Check, CheckSpec, HttpCheck};
 use crate::discovery::registry::{Registration, Registry};
 use crate::discovery::service::{Instance, Protocol, Service};
-use crate::handler::{Handler, HandlerConfig, NotifyReceiver, Transfers, Updates};
+use crate::embed::serving;
+use crate::handler::{NotifyReceiver, Transfers, Updates};
 use crate::metrics::Metrics;
 use crate::replication::notify::Notifier;
 use crate::replication::secondary::Secondary;
@@ -221,15 +222,7 @@ pub async fn start(port: u16, state: PathBuf, shutdown: Shutdown) -> Result<Clus
         ..ZoneFile::new(origin.clone(), file)
     };
     let store = ZoneStore::load(&[zone]).map_err(|e| LabError::Cluster(e.to_string()))?;
-    let catalog = store
-        .catalog()
-        .map_err(|e| LabError::Cluster(e.to_string()))?;
     let metrics = Arc::new(Metrics::default());
-    let handler = Arc::new(Handler::new(
-        catalog,
-        HandlerConfig::default(),
-        Arc::clone(&metrics),
-    ));
     let secondaries: Vec<SocketAddr> = SECONDARIES
         .iter()
         .map(|ip| SocketAddr::new(IpAddr::V4(*ip), port))
@@ -248,20 +241,8 @@ pub async fn start(port: u16, state: PathBuf, shutdown: Shutdown) -> Result<Clus
         Arc::clone(&metrics),
         shutdown.clone(),
     );
-    let registry = {
-        let handler = Arc::clone(&handler);
-        Registry::new(
-            store,
-            HashMap::new(),
-            HealthTable::new(),
-            metrics,
-            // Served first, announced second: a secondary told of a serial must find it.
-            move |c| {
-                handler.set_catalog(c);
-                notifier.published(&handler.catalog());
-            },
-        )
-    };
+    let (handler, registry) = serving(store, metrics, move |c| notifier.published(c))
+        .map_err(|e| LabError::Cluster(e.to_string()))?;
     for s in services()? {
         registry
             .register(s)
@@ -322,25 +303,9 @@ async fn secondary(
 ) -> Result<(), LabError> {
     let store = ZoneStore::load(&[ZoneFile::secondary(origin.clone(), copy.clone())])
         .map_err(|e| LabError::Cluster(e.to_string()))?;
-    let catalog = store
-        .catalog()
-        .map_err(|e| LabError::Cluster(e.to_string()))?;
     let metrics = Arc::new(Metrics::default());
-    let handler = Arc::new(Handler::new(
-        catalog,
-        HandlerConfig::default(),
-        Arc::clone(&metrics),
-    ));
-    let writer = {
-        let handler = Arc::clone(&handler);
-        Registry::new(
-            store,
-            HashMap::new(),
-            HealthTable::new(),
-            Arc::clone(&metrics),
-            move |c| handler.set_catalog(c),
-        )
-    };
+    let (handler, writer) = serving(store, Arc::clone(&metrics), |_| {})
+        .map_err(|e| LabError::Cluster(e.to_string()))?;
     let kept = Secondary::new(
         vec![SecondaryZone {
             origin,

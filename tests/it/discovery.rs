@@ -12,10 +12,9 @@ use hickory_proto::op::Message;
 use hickory_proto::rr::{RData, RecordType};
 use tern::authority::balance::Policy;
 use tern::authority::store::{ZoneFile, ZoneStore};
-use tern::discovery::health::{Check, CheckSpec, HealthTable, HttpCheck};
+use tern::discovery::health::{Check, CheckSpec, HttpCheck};
 use tern::discovery::registry::{Registration, Registry};
 use tern::discovery::service::{Instance, Protocol, Service};
-use tern::handler::{Handler, HandlerConfig};
 use tern::metrics::Metrics;
 use tern::server::{ShutdownTrigger, shutdown};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -50,21 +49,8 @@ async fn cluster(n: u8, services: Vec<Registration>) -> Cluster {
     std::fs::write(&file, ZONE).expect("zone file");
     let store = ZoneStore::load(&[ZoneFile::new(name("cluster.test."), file)]).expect("zone loads");
     let metrics = Arc::new(Metrics::default());
-    let handler = Arc::new(Handler::new(
-        store.catalog().expect("builds"),
-        HandlerConfig::default(),
-        Arc::clone(&metrics),
-    ));
-    let registry = {
-        let handler = Arc::clone(&handler);
-        Registry::new(
-            store,
-            HashMap::new(),
-            HealthTable::new(),
-            Arc::clone(&metrics),
-            move |c| handler.set_catalog(c),
-        )
-    };
+    let (handler, registry) =
+        tern::embed::serving(store, Arc::clone(&metrics), |_| {}).expect("builds");
     for s in services {
         registry.register(s).expect("valid service");
     }
