@@ -20,7 +20,7 @@ use tern::server::{ShutdownTrigger, shutdown};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 
-use crate::support::{TestServer, addr, name, query, start_with_handler, udp};
+use crate::support::{TempDir, TestServer, addr, name, query, start_with_handler, udp};
 
 const ZONE: &str =
     "$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 86400 300\n@ NS ns1\nns1 A 127.0.0.1\n";
@@ -34,18 +34,9 @@ struct Cluster {
     _dir: TempDir,
 }
 
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 async fn cluster(n: u8, services: Vec<Registration>) -> Cluster {
-    let dir = std::env::temp_dir().join(format!("tern-discovery-{n}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let file = dir.join("cluster.test.zone");
+    let dir = TempDir::new(&format!("discovery-{n}"));
+    let file = dir.0.join("cluster.test.zone");
     std::fs::write(&file, ZONE).expect("zone file");
     let store = ZoneStore::load(&[ZoneFile::new(name("cluster.test."), file)]).expect("zone loads");
     let metrics = Arc::new(Metrics::default());
@@ -62,7 +53,7 @@ async fn cluster(n: u8, services: Vec<Registration>) -> Cluster {
         registry,
         metrics,
         _checks: trigger,
-        _dir: TempDir(dir),
+        _dir: dir,
     }
 }
 

@@ -16,7 +16,7 @@ use hickory_proto::rr::{RData, RecordType};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 
-use crate::support::{self, query, udp_raw};
+use crate::support::{self, TempDir, query, udp_raw};
 
 const SUBNET: u8 = 222;
 const TERN: &str = env!("CARGO_BIN_EXE_tern");
@@ -33,14 +33,6 @@ impl Drop for Tern {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
-    }
-}
-
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -234,9 +226,7 @@ impl Drop for Relay {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cut_off_secondary_serves_what_it_has_and_converges_after_the_heal() {
-    let dir = std::env::temp_dir().join(format!("tern-partition-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let dir = TempDir(dir);
+    let dir = TempDir::new("partition");
     let d = &dir.0;
     let primary = SocketAddr::new(support::addr(SUBNET, 1), 53);
     let near = SocketAddr::new(support::addr(SUBNET, 2), 53);

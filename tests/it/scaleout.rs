@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 
-use crate::support::{self, query, udp_raw};
+use crate::support::{self, TempDir, query, udp_raw};
 
 const SUBNET: u8 = 223;
 const TERN: &str = env!("CARGO_BIN_EXE_tern");
@@ -40,23 +40,11 @@ const SHARE: std::ops::RangeInclusive<usize> = (QUERIES * 35 / 100)..=(QUERIES *
 /// backend, or a process to exit after SIGTERM.
 const WAIT: Duration = Duration::from_secs(5);
 
-/// A state folder, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(what: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("tern-scaleout-{what}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        std::fs::write(dir.join("scale.test.zone"), ZONE).expect("zone file");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A state folder holding the zone file, removed when dropped.
+fn state(what: &str) -> TempDir {
+    let dir = TempDir::new(&format!("scaleout-{what}"));
+    std::fs::write(dir.0.join("scale.test.zone"), ZONE).expect("zone file");
+    dir
 }
 
 /// A process this test started; SIGKILLed (by its PID) and reaped when dropped, also on panic.
@@ -299,7 +287,7 @@ async fn ask_all(server: SocketAddr, label: &str, n: usize) {
 
 #[tokio::test]
 async fn dnsdist_round_robin_splits_queries_between_two_terns() {
-    let dir = TempDir::new("split");
+    let dir = state("split");
     let ips = [support::addr(SUBNET, 1), support::addr(SUBNET, 2)];
     let front = support::addr(SUBNET, 10);
     let mut terns = [
@@ -350,7 +338,7 @@ async fn dnsdist_round_robin_splits_queries_between_two_terns() {
 #[tokio::test]
 async fn dnsdist_marks_a_stopped_tern_down_and_the_other_answers_everything() {
     // Its own addresses, so it runs beside the split test.
-    let dir = TempDir::new("failover");
+    let dir = state("failover");
     let ips = [support::addr(SUBNET, 3), support::addr(SUBNET, 4)];
     let front = SocketAddr::new(support::addr(SUBNET, 11), 53);
     let mut first = start_tern(&dir.0, ips[0], BACKENDS[0]).await;

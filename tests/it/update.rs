@@ -12,7 +12,7 @@ use std::time::Duration;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
 
-use crate::support::{self, query, udp_raw};
+use crate::support::{self, TempDir, query, udp_raw};
 
 const SUBNET: u8 = 218;
 const TERN: &str = env!("CARGO_BIN_EXE_tern");
@@ -31,14 +31,6 @@ impl Drop for Serve {
         // SIGKILL: the journal must not depend on a clean shutdown.
         let _ = self.0.kill();
         let _ = self.0.wait();
-    }
-}
-
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -148,9 +140,7 @@ fn stderr(out: &Output) -> String {
 
 #[tokio::test]
 async fn nsupdate_changes_are_signed_checked_and_durable() {
-    let dir = std::env::temp_dir().join(format!("tern-update-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let dir = TempDir(dir);
+    let dir = TempDir::new("update");
     let server = SocketAddr::new(support::addr(SUBNET, 1), 5302);
     let config = config(&dir.0, server);
     let key = dir.0.join("cluster-key.key");
@@ -300,9 +290,7 @@ fn sighup(tern: &Serve) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn knsupdate_interoperates_and_reload_keeps_dynamic_records() {
-    let dir = std::env::temp_dir().join(format!("tern-update-reload-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let dir = TempDir(dir);
+    let dir = TempDir::new("update-reload");
     let server = SocketAddr::new(support::addr(SUBNET, 2), 5303);
     let config = config(&dir.0, server);
     let tern = start(&config);

@@ -6,7 +6,7 @@
 #![allow(dead_code)]
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -314,4 +314,30 @@ pub(crate) fn system_binary(tool: &str, what: &str) -> std::path::PathBuf {
         }
     }
     panic!("{tool} is not installed: needed as {what}; tests/run.sh installs it");
+}
+
+/// A temporary folder `tern-NAME-PID` (emptied first), removed when dropped: declared first in
+/// a test, so that it outlives the processes using it.
+pub(crate) struct TempDir(pub(crate) PathBuf);
+
+impl TempDir {
+    pub(crate) fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("tern-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+
+    /// A subfolder, created.
+    pub(crate) fn sub(&self, name: &str) -> PathBuf {
+        let dir = self.0.join(name);
+        std::fs::create_dir_all(&dir).expect("subfolder");
+        dir
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

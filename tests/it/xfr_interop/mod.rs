@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
 
-use crate::support::{self, addr, query, udp_raw};
+use crate::support::{self, TempDir, addr, query, udp_raw};
 
 const SUBNET: u8 = 221;
 const TERN: &str = env!("CARGO_BIN_EXE_tern");
@@ -76,32 +76,6 @@ const CHANGE: &str = "update delete old.ORIGIN A\nupdate add new.ORIGIN 300 A 19
 
 // ---------------------------------------------------------------------------------------------
 // Folders and processes
-
-/// A temporary folder, removed when dropped (declared first in a test, so dropped last).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(test: &str) -> TempDir {
-        let dir =
-            std::env::temp_dir().join(format!("tern-xfr-interop-{}-{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        TempDir(dir)
-    }
-
-    /// A subfolder, created.
-    fn sub(&self, name: &str) -> PathBuf {
-        let dir = self.0.join(name);
-        std::fs::create_dir_all(&dir).expect("subfolder");
-        dir
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A server process this test started; stopped by its PID when dropped, also on panic.
 struct Daemon {

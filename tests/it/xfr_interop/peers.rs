@@ -6,7 +6,7 @@ use super::*;
 /// it takes tern's NOTIFY and follows by IXFR (tern's log names the client and the kind).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nsd_follows_a_tern_primary_by_notify_and_ixfr() {
-    let dir = TempDir::new("nsd-secondary");
+    let dir = TempDir::new("xfr-interop-nsd-secondary");
     let origin = "cluster.test.";
     let tern_ip = addr(SUBNET, 11);
     let server = SocketAddr::new(tern_ip, 5322);
@@ -75,7 +75,7 @@ async fn nsd_follows_a_tern_primary_by_notify_and_ixfr() {
 /// both hops (NSD 4.6 serves IXFR only from increments it received itself, with store-ixfr).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tern_follows_nsd_by_axfr_and_by_ixfr_through_a_chain() {
-    let dir = TempDir::new("nsd-primary");
+    let dir = TempDir::new("xfr-interop-nsd-primary");
     let chain = "chain.test.";
     let own = "nsd.test.";
     let primary_ip = addr(SUBNET, 21);
@@ -197,7 +197,7 @@ async fn tern_follows_nsd_by_axfr_and_by_ixfr_through_a_chain() {
 /// it takes the NOTIFY and follows (by IXFR: Knot's log and tern's say so).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn knot_follows_a_tern_primary_by_notify() {
-    let dir = TempDir::new("knot-secondary");
+    let dir = TempDir::new("xfr-interop-knot-secondary");
     let origin = "cluster.test.";
     let tern_ip = addr(SUBNET, 31);
     let server = SocketAddr::new(tern_ip, 5325);

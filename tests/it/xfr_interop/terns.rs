@@ -6,7 +6,7 @@ use super::*;
 /// with the key gets the zone; one without it is refused and answers SERVFAIL for the zone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tsig_keyed_transfer_between_two_terns() {
-    let dir = TempDir::new("keyed");
+    let dir = TempDir::new("xfr-interop-keyed");
     let origin = "keyed.test.";
     let primary_ip = addr(SUBNET, 41);
     let primary = SocketAddr::new(primary_ip, 5326);
@@ -86,7 +86,7 @@ async fn tsig_keyed_transfer_between_two_terns() {
 /// fixed, a keyed tern → tern pair converged only on the SOA REFRESH timer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keyed_tern_secondary_follows_notify() {
-    let dir = TempDir::new("keyed-notify");
+    let dir = TempDir::new("xfr-interop-keyed-notify");
     let origin = "keyed.test.";
     let primary_ip = addr(SUBNET, 51);
     let primary = SocketAddr::new(primary_ip, 5329);

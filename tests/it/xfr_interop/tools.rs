@@ -7,7 +7,7 @@ use super::*;
 /// refuses an address it does not list (unless the request is signed with a listed key).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dig_and_kdig_transfer_from_a_tern_primary() {
-    let dir = TempDir::new("dig");
+    let dir = TempDir::new("xfr-interop-dig");
     let origin = "cluster.test.";
     let ip = addr(SUBNET, 1);
     let server = SocketAddr::new(ip, 5321);
