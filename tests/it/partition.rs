@@ -6,7 +6,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Output;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -16,10 +16,9 @@ use hickory_proto::rr::{RData, RecordType};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 
-use crate::support::{self, TempDir, query, udp_raw};
+use crate::support::{self, Serve, TempDir, query, udp_raw};
 
 const SUBNET: u8 = 222;
-const TERN: &str = env!("CARGO_BIN_EXE_tern");
 
 /// REFRESH and RETRY of 1 s: a healed secondary converges within about a second.
 const ZONE: &str = "$ORIGIN cluster.test.\n$TTL 30\n\
@@ -27,29 +26,8 @@ const ZONE: &str = "$ORIGIN cluster.test.\n$TTL 30\n\
 
 const KEY: &str = "key \"cluster-key\" {\n\talgorithm hmac-sha256;\n\tsecret \"rA0vYkUtMYbHyasRqZjFKV7wWJrYcXs2xJ0C9Rk0u0o=\";\n};\n";
 
-struct Tern(Child);
-
-impl Drop for Tern {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(config: &Path) -> Tern {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(config.with_extension("log"))
-        .expect("log file");
-    let child = Command::new(TERN)
-        .args(["serve", "--log-level", "info", "--config"])
-        .arg(config)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start tern serve");
-    Tern(child)
+fn start(config: &Path) -> Serve {
+    Serve::start(config, "info", &config.with_extension("log"))
 }
 
 fn write(path: &Path, text: &str) {
@@ -130,25 +108,17 @@ async fn wait_serial(server: SocketAddr, want: u32, within: Duration) -> Option<
 }
 
 fn nsupdate(dir: &Path, server: SocketAddr, commands: &str) -> Output {
-    let tool = support::system_binary("nsupdate", "the UPDATE client of the partition test");
-    let mut child = Command::new(tool)
-        .arg("-k")
-        .arg(dir.join("cluster-key.key"))
-        .args(["-t", "5"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn nsupdate");
+    let key = dir.join("cluster-key.key");
     let script = format!(
         "server {} {}\nzone cluster.test.\n{commands}send\nquit\n",
         server.ip(),
         server.port()
     );
-    let mut stdin = child.stdin.take().expect("stdin");
-    std::io::Write::write_all(&mut stdin, script.as_bytes()).expect("script");
-    drop(stdin);
-    child.wait_with_output().expect("nsupdate runs")
+    support::update_client(
+        "nsupdate",
+        &["-k", key.to_str().expect("utf-8 path")],
+        &script,
+    )
 }
 
 /// A DNS relay (UDP and TCP) to `upstream` that the test can cut: while cut, datagrams are

@@ -3,19 +3,17 @@
 //! prerequisite-failing ones change nothing, a service's names stay the registry's, and what was
 //! accepted survives the process being killed and started again (the journal).
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
 
-use crate::support::{self, TempDir, query, udp_raw};
+use crate::support::{self, Serve, TempDir, query, udp_raw};
 
 const SUBNET: u8 = 218;
-const TERN: &str = env!("CARGO_BIN_EXE_tern");
 
 const ZONE: &str = "$ORIGIN cluster.test.\n$TTL 300\n\
 @ SOA ns1 hostmaster 1 3600 600 86400 60\n@ NS ns1\nns1 A 127.218.0.1\n";
@@ -23,16 +21,6 @@ const ZONE: &str = "$ORIGIN cluster.test.\n$TTL 300\n\
 /// `tsig-keygen cluster-key`, with a fixed secret; and the same name with another secret.
 const KEY: &str = "key \"cluster-key\" {\n\talgorithm hmac-sha256;\n\tsecret \"rA0vYkUtMYbHyasRqZjFKV7wWJrYcXs2xJ0C9Rk0u0o=\";\n};\n";
 const FORGED: &str = "key \"cluster-key\" {\n\talgorithm hmac-sha256;\n\tsecret \"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\";\n};\n";
-
-struct Serve(Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        // SIGKILL: the journal must not depend on a clean shutdown.
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn config(dir: &Path, server: SocketAddr) -> PathBuf {
     std::fs::write(dir.join("cluster.test.zone"), ZONE).expect("zone");
@@ -51,22 +39,10 @@ fn config(dir: &Path, server: SocketAddr) -> PathBuf {
     path
 }
 
+/// Each test has its own tern; the file names are the same, the directory and port differ.
+/// Warnings and errors go to tern.log beside the config (appended across restarts).
 fn start(config: &Path) -> Serve {
-    // Each test has its own tern; the file names are the same, the directory and port differ.
-    // Warnings and errors go to tern.log beside the config (appended across restarts).
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(config.with_file_name("tern.log"))
-        .expect("log file");
-    let child = Command::new(TERN)
-        .args(["serve", "--log-level", "warn", "--config"])
-        .arg(config)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start tern serve");
-    Serve(child)
+    Serve::start(config, "warn", &config.with_file_name("tern.log"))
 }
 
 async fn ask(server: SocketAddr, qname: &str, qtype: RecordType) -> Option<Message> {
@@ -112,26 +88,7 @@ fn client(tool: &str, args: &[&str], server: SocketAddr, commands: &str) -> Outp
         server.ip(),
         server.port()
     );
-    run_script(tool, args, &script)
-}
-
-fn run_script(tool: &str, args: &[&str], script: &str) -> Output {
-    let tool = support::system_binary(tool, "the UPDATE clients of the update tests");
-    let mut child = Command::new(tool)
-        .args(args)
-        .args(["-t", "5"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the UPDATE client");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(script.as_bytes())
-        .expect("script");
-    child.wait_with_output().expect("the UPDATE client runs")
+    support::update_client(tool, args, &script)
 }
 
 fn stderr(out: &Output) -> String {
@@ -330,7 +287,7 @@ async fn knsupdate_interoperates_and_reload_keeps_dynamic_records() {
         server.ip(),
         server.port()
     );
-    let out = run_script("nsupdate", &["-k", key], &script);
+    let out = support::update_client("nsupdate", &["-k", key], &script);
     assert!(
         out.status.success(),
         "zone found by a signed query: {}",

@@ -341,3 +341,56 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// Runs BIND's `nsupdate` or Knot's `knsupdate` (the same script language) with `args` (a
+/// 5 s timeout added) on `script`, fed on stdin.
+pub(crate) fn update_client(tool: &str, args: &[&str], script: &str) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let tool = system_binary(tool, "the UPDATE clients of the tests");
+    let mut child = Command::new(tool)
+        .args(args)
+        .args(["-t", "5"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the UPDATE client");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("script");
+    child.wait_with_output().expect("the UPDATE client runs")
+}
+
+/// The `tern serve` binary running `config`, its stderr appended to `log`; SIGKILLed (by its
+/// PID) and reaped when dropped, also on panic: nothing may depend on a clean shutdown.
+pub(crate) struct Serve(pub(crate) std::process::Child);
+
+impl Serve {
+    pub(crate) fn start(config: &Path, log_level: &str, log: &Path) -> Serve {
+        use std::process::{Command, Stdio};
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_tern"))
+            .args(["serve", "--log-level", log_level, "--config"])
+            .arg(config)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start tern serve");
+        Serve(child)
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

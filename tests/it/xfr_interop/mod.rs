@@ -12,7 +12,6 @@
 //! tests fail rather than silently pass.
 
 use std::future::Future;
-use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -362,29 +361,14 @@ fn printed_records(out: &Output) -> Vec<String> {
 
 /// `CHANGE` for `origin`, sent by `nsupdate -k KEYFILE` to `server`; panics if refused.
 fn change(server: SocketAddr, origin: &str, key_file: &Path) {
-    let binary = support::system_binary("nsupdate", "the UPDATE client");
     let script = format!(
         "server {} {}\nzone {origin}\n{}send\nquit\n",
         server.ip(),
         server.port(),
         CHANGE.replace("ORIGIN", origin)
     );
-    let mut child = Command::new(binary)
-        .arg("-k")
-        .arg(key_file)
-        .args(["-t", "5"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn nsupdate");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(script.as_bytes())
-        .expect("script");
-    let out = child.wait_with_output().expect("nsupdate runs");
+    let key = key_file.to_str().expect("utf-8 path");
+    let out = support::update_client("nsupdate", &["-k", key], &script);
     assert!(out.status.success(), "nsupdate: {}", text(&out));
 }
 
