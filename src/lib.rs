@@ -27,6 +27,7 @@ pub mod handler;
 pub mod lab;
 pub mod limits;
 pub mod metrics;
+mod net;
 pub mod replication;
 pub mod resolver;
 pub mod rr;

@@ -21,8 +21,7 @@ use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
 use nix::sys::socket::{
-    AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType, SockaddrStorage, recvmsg,
-    setsockopt, socket, sockopt,
+    ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg, setsockopt, sockopt,
 };
 use tokio::io::Interest;
 use tokio::net::{TcpStream, UdpSocket};
@@ -30,6 +29,7 @@ use tokio::time::Instant;
 
 use crate::frame::{read_frame, write_frame};
 use crate::limits::EDNS_UDP_PAYLOAD;
+use crate::net::udp_socket_for;
 
 /// One question to one server.
 #[derive(Debug, Clone)]
@@ -201,17 +201,7 @@ fn send_udp(
     server: SocketAddr,
     bytes: &[u8],
 ) -> io::Result<(UdpSocket, bool, Instant, SystemTime)> {
-    let family = if server.is_ipv4() {
-        AddressFamily::Inet
-    } else {
-        AddressFamily::Inet6
-    };
-    let fd = socket(
-        family,
-        SockType::Datagram,
-        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
-        None,
-    )?;
+    let fd = udp_socket_for(server)?;
     let sock = std::net::UdpSocket::from(fd);
     // Without kernel timestamps the RTT falls back to the time we read the reply.
     let stamped = setsockopt(&sock, sockopt::ReceiveTimestampns, &true).is_ok();

@@ -11,9 +11,7 @@ use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
-use nix::sys::socket::{
-    AddressFamily, SockFlag, SockType, SockaddrStorage, bind, setsockopt, socket, sockopt,
-};
+use nix::sys::socket::{SockaddrStorage, bind, setsockopt, sockopt};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinSet;
 
@@ -24,6 +22,7 @@ use crate::handler::Handler;
 use crate::limits::{
     TCP_IDLE_TIMEOUT_MS, TCP_MAX_CONNECTIONS, TCP_PIPELINE_DEPTH, UDP_MAX_IN_FLIGHT, UDP_RCVBUF,
 };
+use crate::net::udp_socket_for;
 
 impl Default for TcpLimits {
     fn default() -> Self {
@@ -42,20 +41,11 @@ pub fn bind_udp(addr: SocketAddr, workers: usize) -> io::Result<Vec<UdpSocket>> 
     let mut addr = addr;
     let mut out = Vec::with_capacity(workers.max(1));
     for _ in 0..workers.max(1) {
-        let family = if addr.is_ipv4() {
-            AddressFamily::Inet
-        } else {
-            AddressFamily::Inet6
-        };
-        let fd = socket(
-            family,
-            SockType::Datagram,
-            SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
-            None,
-        )?;
+        let fd = udp_socket_for(addr)?;
         setsockopt(&fd, sockopt::ReusePort, &true)?;
         if addr.is_ipv6() {
-            // As std binds: [::] takes only IPv6 (an IPv4 listen address is its own entry).
+            // [::] takes only IPv6: an IPv4 address is its own `listen` entry, and a dual-stack
+            // [::] would hold 0.0.0.0's port too, so listing both would fail to bind.
             setsockopt(&fd, sockopt::Ipv6V6Only, &true)?;
         }
         bind(fd.as_raw_fd(), &SockaddrStorage::from(addr))?;
