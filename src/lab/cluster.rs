@@ -26,7 +26,7 @@ use crate::discovery::health::{Check, CheckSpec, HttpCheck};
 use crate::discovery::registry::{Registration, Registry};
 use crate::discovery::service::{Instance, Protocol, Service};
 use crate::embed::serving;
-use crate::handler::{NotifyReceiver, Transfers, Updates};
+use crate::handler::{Handler, NotifyReceiver, Transfers, Updates};
 use crate::metrics::Metrics;
 use crate::replication::notify::Notifier;
 use crate::replication::secondary::Secondary;
@@ -261,13 +261,7 @@ pub async fn start(port: u16, state: PathBuf, shutdown: Shutdown) -> Result<Clus
         return Err(LabError::Cluster("transfers enabled twice".to_string()));
     }
     let server = SocketAddr::new(IpAddr::V4(DISCOVERY_SERVER), port);
-    let bind_err = |source| LabError::Bind {
-        addr: server,
-        source,
-    };
-    let udp = UdpSocket::bind(server).await.map_err(bind_err)?;
-    let tcp = TcpListener::bind(server).await.map_err(bind_err)?;
-    tasks.spawn(Server::new(vec![udp], vec![tcp], handler).run(shutdown.clone()));
+    serve_at(server, handler, &mut tasks, shutdown.clone()).await?;
     tasks.spawn(Arc::clone(&registry).run(shutdown.clone()));
     for (i, at) in secondaries.iter().enumerate() {
         let copy = state
@@ -323,6 +317,16 @@ async fn secondary(
         return Err(LabError::Cluster("transfers enabled twice".to_string()));
     }
     kept.run(writer as Arc<dyn Secondaries>, metrics, shutdown.clone());
+    serve_at(at, handler, tasks, shutdown).await
+}
+
+/// Serves `handler` on UDP and TCP at `at` until `shutdown`.
+async fn serve_at(
+    at: SocketAddr,
+    handler: Arc<Handler>,
+    tasks: &mut JoinSet<()>,
+    shutdown: Shutdown,
+) -> Result<(), LabError> {
     let bind_err = |source| LabError::Bind { addr: at, source };
     let udp = UdpSocket::bind(at).await.map_err(bind_err)?;
     let tcp = TcpListener::bind(at).await.map_err(bind_err)?;
