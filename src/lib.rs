@@ -11,14 +11,15 @@
 //! leaf modules, which import nothing of the crate but each other: `limits` (every knob and its
 //! bounds), `rr` (record helpers, DNAME), `zonefile` (master-file reading with `file:line`
 //! errors, used for zones and root hints), `acl`, `ede` (Extended DNS Error codes) and
-//! `metrics`. `config` reads TOML into those types. `lab` is wiring, like `main`: it starts
-//! servers for the simulated internet, so it may import `server` and `handler`; nothing but
-//! `main` and the tests imports it.
+//! `metrics`. `config` reads TOML into those types. `daemon` (everything `tern serve` runs, built from a
+//! `Config`) and `lab` (servers for the simulated internet) are wiring, like `main`: they may
+//! import anything; nothing but `main` and the tests imports them.
 
 pub mod acl;
 pub mod authority;
 pub mod cache;
 pub mod config;
+pub mod daemon;
 pub mod discovery;
 pub mod ede;
 pub mod embed;

@@ -4,27 +4,19 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use hickory_proto::rr::Name;
-use tokio::net::{TcpListener, UdpSocket};
+use hickory_proto::rr::RecordType;
 use tracing_subscriber::EnvFilter;
 
-use hickory_proto::rr::RecordType;
-use tern::authority::store::{Secondaries, Updater, ZoneFile, ZoneStore};
 use tern::authority::{Catalog, Zone};
-use tern::cache::Cache;
 use tern::config::{Config, ZoneConfig};
-use tern::discovery::health::HealthTable;
-use tern::discovery::registry::Registry;
-use tern::handler::{Handler, HandlerConfig, NotifyReceiver, Recursion, Transfers, Updates};
+use tern::daemon;
+use tern::handler::{Handler, HandlerConfig, Recursion};
 use tern::lab::{self, LabFiles};
 use tern::metrics::Metrics;
-use tern::replication::notify::Notifier;
-use tern::replication::secondary::Secondary;
-use tern::resolver::{NetUpstream, Resolver, ServerSet, TraceSink, hints};
-use tern::server::{Server, TcpLimits, shutdown};
+use tern::resolver::{ServerSet, TraceSink, hints};
+use tern::server::{Server, shutdown};
 use tern::signals;
 
 #[derive(Parser)]
@@ -166,14 +158,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn parse_origin(origin: &str) -> Result<Name, String> {
-    let mut name = Name::from_ascii(origin).map_err(|e| format!("bad origin {origin}: {e}"))?;
-    name.set_fqdn(true);
-    Ok(name)
-}
-
 fn zone_check(path: PathBuf, origin: Option<String>) -> Result<(), String> {
-    let origin = origin.as_deref().map(parse_origin).transpose()?;
+    let origin = origin.as_deref().map(daemon::parse_origin).transpose()?;
     let zone = Zone::from_file(&path, origin.as_ref()).map_err(|e| e.to_string())?;
     println!(
         "{}: zone {} serial {} is valid: {} records",
@@ -183,38 +169,6 @@ fn zone_check(path: PathBuf, origin: Option<String>) -> Result<(), String> {
         zone.record_count()
     );
     Ok(())
-}
-
-fn zone_files(zones: &[ZoneConfig]) -> Result<Vec<ZoneFile>, String> {
-    zones
-        .iter()
-        .map(|z| {
-            Ok(ZoneFile {
-                origin: parse_origin(&z.origin)?,
-                file: z.file.clone(),
-                journal: z.journal_path(),
-                secondary: z.is_secondary(),
-            })
-        })
-        .collect()
-}
-
-/// Binds every listen address: `workers` UDP sockets each (SO_REUSEPORT), one TCP listener.
-async fn bind(
-    addrs: &[SocketAddr],
-    workers: usize,
-) -> Result<(Vec<UdpSocket>, Vec<TcpListener>), String> {
-    let mut udp = Vec::new();
-    let mut tcp = Vec::new();
-    for addr in addrs {
-        udp.extend(tern::server::bind_udp(*addr, workers).map_err(|e| format!("udp {addr}: {e}"))?);
-        tcp.push(
-            TcpListener::bind(addr)
-                .await
-                .map_err(|e| format!("tcp {addr}: {e}"))?,
-        );
-    }
-    Ok((udp, tcp))
 }
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
@@ -236,164 +190,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             .listen
             .push(SocketAddr::from(([127, 0, 0, 1], 5300)));
     }
-    let limits = config.server_limits().map_err(|e| e.to_string())?;
-    let store = ZoneStore::load(&zone_files(&config.zones)?).map_err(|e| e.to_string())?;
-    let catalog = store.catalog().map_err(|e| e.to_string())?;
-    let services = config.services().map_err(|e| e.to_string())?;
-    let zone_balance = config.zone_balance().map_err(|e| e.to_string())?;
-    let policy = config.update_policy().map_err(|e| e.to_string())?;
-    // The [[tsig_key]] files, read once: updates, transfers and NOTIFY all check against them.
-    let keyring = policy.keyring.clone();
-    let (udp, tcp) = bind(&config.server.listen, limits.workers).await?;
-    let metrics = Arc::new(Metrics::default());
-    let mut handler = Handler::new(
-        catalog,
-        HandlerConfig {
-            edns_payload: limits.edns_udp_payload,
-            identity: config.identity(),
-        },
-        Arc::clone(&metrics),
-    );
-    if !config.server.no_recursion {
-        let hints = load_hints(config.recursion.root_hints.as_deref())?;
-        let resolver = build_resolver(&config, hints, &metrics, None)?;
-        let acl = config.acl().map_err(|e| e.to_string())?;
-        let snoop = config.snoop_acl().map_err(|e| e.to_string())?;
-        handler = handler.with_recursion(Recursion {
-            resolver,
-            acl,
-            snoop,
-        });
-        if config.recursion.default_local_zones != Some(false) {
-            let configured: Vec<Name> = zone_files(&config.zones)?
-                .into_iter()
-                .map(|z| z.origin)
-                .collect();
-            handler = handler.with_builtin_zones(builtin_zones(|o| configured.contains(o))?);
-        }
-    }
-    let handler = Arc::new(handler);
-    let server = Server::new(udp, tcp, Arc::clone(&handler))
-        .with_tcp_limits(TcpLimits {
-            idle_timeout: Duration::from_millis(limits.tcp_idle_timeout_ms),
-            max_connections: limits.tcp_max_connections,
-            pipeline_depth: limits.tcp_pipeline_depth,
-        })
-        .with_udp_max_in_flight(limits.udp_max_in_flight)
-        .with_udp_rcvbuf(limits.udp_rcvbuf);
-    for addr in &config.server.listen {
-        tracing::info!(%addr, "serving");
-    }
-    // Every change to the zones (services, health, SIGHUP reloads) goes through the registry,
-    // which hands the handler each new catalog.
-    let (trigger, signal) = shutdown::channel();
-    let replication = config.replication(&keyring).map_err(|e| e.to_string())?;
-    // Secondaries hear of every new serial of the zones that list them.
-    // Replication traffic leaves from our first listen address, the one peers know us by.
-    let source = config
-        .server
-        .listen
-        .first()
-        .map(|a| a.ip())
-        .filter(|ip| !ip.is_unspecified());
-    let notifier = Notifier::start(
-        &replication.announced(),
-        source,
-        Arc::clone(&metrics),
-        signal.clone(),
-    );
-    let registry = {
-        let handler = Arc::clone(&handler);
-        Registry::new(
-            store,
-            zone_balance,
-            HealthTable::new(),
-            Arc::clone(&metrics),
-            // Served first, announced second: a secondary told of a serial must find it.
-            move |catalog| {
-                handler.set_catalog(catalog);
-                notifier.published(&handler.catalog());
-            },
-        )
-    };
-    for service in services {
-        registry.register(service).map_err(|e| e.to_string())?;
-    }
-    if !policy.zones.is_empty() {
-        let mut updates = Updates::new(Arc::clone(&registry) as Arc<dyn Updater>, policy.keyring);
-        for (zone, keys) in policy.zones {
-            tracing::info!(zone = %zone, keys = ?keys.iter().map(|k| k.to_ascii()).collect::<Vec<_>>(), "dynamic updates accepted");
-            updates = updates.allow(&zone, keys);
-        }
-        if handler.enable_updates(updates).is_err() {
-            return Err("dynamic updates enabled twice".to_string());
-        }
-    }
-    let mut transfers = Transfers::new(keyring);
-    for zone in &replication.primaries {
-        transfers = transfers.allow(&zone.origin, zone.allow_transfer.clone());
-    }
-    for zone in &replication.secondaries {
-        transfers = transfers.allow(&zone.origin, zone.allow_transfer.clone());
-    }
-    let secondary = Secondary::new(replication.secondaries, source);
-    transfers = transfers.notify_to(Arc::clone(&secondary) as Arc<dyn NotifyReceiver>);
-    if handler.enable_transfers(transfers).is_err() {
-        return Err("transfers enabled twice".to_string());
-    }
-    secondary.run(
-        Arc::clone(&registry) as Arc<dyn Secondaries>,
-        Arc::clone(&metrics),
-        signal.clone(),
-    );
-    let running = tokio::spawn(server.run(signal.clone()));
-    tokio::spawn(Arc::clone(&registry).run(signal));
-    tokio::spawn(signals::reload_on_sighup(registry));
-    signals::wait_for_signal().await;
-    tracing::info!("shutting down");
-    trigger.fire();
-    let _ = running.await;
-    eprint!("{metrics}");
-    Ok(())
-}
-
-/// The zones a resolver answers itself (`localhost.`, `invalid.`, private reverse zones),
-/// less those `configured` replaces.
-fn builtin_zones(configured: impl Fn(&Name) -> bool) -> Result<Catalog, String> {
-    let zones =
-        tern::authority::builtin::default_local_zones(configured).map_err(|e| e.to_string())?;
-    Catalog::new(zones).map_err(|e| e.to_string())
-}
-
-fn load_hints(path: Option<&std::path::Path>) -> Result<ServerSet, String> {
-    match path {
-        Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
-            hints::parse(&text, p).map_err(|e| e.to_string())
-        }
-        None => hints::parse(hints::IANA_ROOT_HINTS, std::path::Path::new("root.hints"))
-            .map_err(|e| e.to_string()),
-    }
-}
-
-fn build_resolver(
-    config: &Config,
-    hints: ServerSet,
-    metrics: &Arc<Metrics>,
-    trace: Option<TraceSink>,
-) -> Result<Arc<Resolver>, String> {
-    let cache = Arc::new(Cache::new(
-        config.cache_policy().map_err(|e| e.to_string())?,
-    ));
-    let mut rc = config.resolver_config().map_err(|e| e.to_string())?;
-    rc.trace = trace;
-    Ok(Arc::new(Resolver::new(
-        Arc::new(NetUpstream),
-        hints,
-        cache,
-        rc,
-        Arc::clone(metrics),
-    )))
+    tern::daemon::run(config).await
 }
 
 fn lab_files(dir: Option<&std::path::Path>) -> Result<LabFiles, String> {
@@ -425,7 +222,7 @@ async fn run_lab(args: LabArgs) -> Result<(), String> {
         servers: vec![cluster.server],
     });
     let metrics = Arc::new(Metrics::default());
-    let resolver = build_resolver(&config, lab_hints(&files)?, &metrics, None)?;
+    let resolver = daemon::build_resolver(&config, lab_hints(&files)?, &metrics, None)?;
     let handler = Handler::new(
         Catalog::default(),
         HandlerConfig::default(),
@@ -437,11 +234,11 @@ async fn run_lab(args: LabArgs) -> Result<(), String> {
         // The lab shows all three kinds of query: recursive, iterative, and non-recursive.
         snoop: tern::handler::Acl::loopback(),
     })
-    .with_builtin_zones(builtin_zones(|_| false)?);
+    .with_builtin_zones(daemon::builtin_zones(|_| false)?);
     let workers = Config::default()
         .server_limits()
         .map_or(1, |limits| limits.workers);
-    let (udp, tcp) = bind(&[args.listen], workers).await?;
+    let (udp, tcp) = daemon::bind(&[args.listen], workers).await?;
     tasks.spawn(Server::new(udp, tcp, Arc::new(handler)).run(signal));
     let port = args.listen.port();
     let ip = args.listen.ip();
@@ -511,7 +308,7 @@ async fn run_lab(args: LabArgs) -> Result<(), String> {
 }
 
 async fn resolve(args: ResolveArgs) -> Result<(), String> {
-    let qname = parse_origin(&args.name)?;
+    let qname = daemon::parse_origin(&args.name)?;
     let qtype: RecordType = args
         .qtype
         .to_ascii_uppercase()
@@ -529,14 +326,14 @@ async fn resolve(args: ResolveArgs) -> Result<(), String> {
         );
         lab_hints(&files)?
     } else {
-        load_hints(args.root_hints.as_deref())?
+        daemon::load_hints(args.root_hints.as_deref())?
     };
     let trace: Option<TraceSink> = args.trace.then(|| {
         let sink: TraceSink = Arc::new(|step: &tern::resolver::TraceStep| println!(";; {step}"));
         sink
     });
     let metrics = Arc::new(Metrics::default());
-    let resolver = build_resolver(&Config::default(), hints, &metrics, trace)?;
+    let resolver = daemon::build_resolver(&Config::default(), hints, &metrics, trace)?;
     let result = resolver.resolve(&qname, qtype).await;
     trigger.fire();
     match result {

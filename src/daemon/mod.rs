@@ -1,0 +1,227 @@
+//! `tern serve` wired together: the one place that builds every part from a [`Config`] and
+//! runs them until a signal. Like `lab`, this is wiring: it may import anything.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_proto::rr::Name;
+use tokio::net::{TcpListener, UdpSocket};
+
+use crate::authority::Catalog;
+use crate::authority::store::{Secondaries, Updater, ZoneFile, ZoneStore};
+use crate::cache::Cache;
+use crate::config::{Config, ZoneConfig};
+use crate::discovery::health::HealthTable;
+use crate::discovery::registry::Registry;
+use crate::handler::{Handler, HandlerConfig, NotifyReceiver, Recursion, Transfers, Updates};
+use crate::metrics::Metrics;
+use crate::replication::notify::Notifier;
+use crate::replication::secondary::Secondary;
+use crate::resolver::{NetUpstream, Resolver, ServerSet, TraceSink, hints};
+use crate::server::{Server, TcpLimits, shutdown};
+use crate::signals;
+
+/// A zone origin from the command line or config, made fully qualified.
+pub fn parse_origin(origin: &str) -> Result<Name, String> {
+    let mut name = Name::from_ascii(origin).map_err(|e| format!("bad origin {origin}: {e}"))?;
+    name.set_fqdn(true);
+    Ok(name)
+}
+
+pub fn zone_files(zones: &[ZoneConfig]) -> Result<Vec<ZoneFile>, String> {
+    zones
+        .iter()
+        .map(|z| {
+            Ok(ZoneFile {
+                origin: parse_origin(&z.origin)?,
+                file: z.file.clone(),
+                journal: z.journal_path(),
+                secondary: z.is_secondary(),
+            })
+        })
+        .collect()
+}
+
+/// Binds every listen address: `workers` UDP sockets each (SO_REUSEPORT), one TCP listener.
+pub async fn bind(
+    addrs: &[SocketAddr],
+    workers: usize,
+) -> Result<(Vec<UdpSocket>, Vec<TcpListener>), String> {
+    let mut udp = Vec::new();
+    let mut tcp = Vec::new();
+    for addr in addrs {
+        udp.extend(
+            crate::server::bind_udp(*addr, workers).map_err(|e| format!("udp {addr}: {e}"))?,
+        );
+        tcp.push(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("tcp {addr}: {e}"))?,
+        );
+    }
+    Ok((udp, tcp))
+}
+
+/// Runs `tern serve` with `config` until SIGTERM or SIGINT: binds, loads the zones, starts
+/// the resolver, services, replication and the listeners, then prints the counters.
+pub async fn run(config: Config) -> Result<(), String> {
+    let limits = config.server_limits().map_err(|e| e.to_string())?;
+    let store = ZoneStore::load(&zone_files(&config.zones)?).map_err(|e| e.to_string())?;
+    let catalog = store.catalog().map_err(|e| e.to_string())?;
+    let services = config.services().map_err(|e| e.to_string())?;
+    let zone_balance = config.zone_balance().map_err(|e| e.to_string())?;
+    let policy = config.update_policy().map_err(|e| e.to_string())?;
+    // The [[tsig_key]] files, read once: updates, transfers and NOTIFY all check against them.
+    let keyring = policy.keyring.clone();
+    let (udp, tcp) = bind(&config.server.listen, limits.workers).await?;
+    let metrics = Arc::new(Metrics::default());
+    let mut handler = Handler::new(
+        catalog,
+        HandlerConfig {
+            edns_payload: limits.edns_udp_payload,
+            identity: config.identity(),
+        },
+        Arc::clone(&metrics),
+    );
+    if !config.server.no_recursion {
+        let hints = load_hints(config.recursion.root_hints.as_deref())?;
+        let resolver = build_resolver(&config, hints, &metrics, None)?;
+        let acl = config.acl().map_err(|e| e.to_string())?;
+        let snoop = config.snoop_acl().map_err(|e| e.to_string())?;
+        handler = handler.with_recursion(Recursion {
+            resolver,
+            acl,
+            snoop,
+        });
+        if config.recursion.default_local_zones != Some(false) {
+            let configured: Vec<Name> = zone_files(&config.zones)?
+                .into_iter()
+                .map(|z| z.origin)
+                .collect();
+            handler = handler.with_builtin_zones(builtin_zones(|o| configured.contains(o))?);
+        }
+    }
+    let handler = Arc::new(handler);
+    let server = Server::new(udp, tcp, Arc::clone(&handler))
+        .with_tcp_limits(TcpLimits {
+            idle_timeout: Duration::from_millis(limits.tcp_idle_timeout_ms),
+            max_connections: limits.tcp_max_connections,
+            pipeline_depth: limits.tcp_pipeline_depth,
+        })
+        .with_udp_max_in_flight(limits.udp_max_in_flight)
+        .with_udp_rcvbuf(limits.udp_rcvbuf);
+    for addr in &config.server.listen {
+        tracing::info!(%addr, "serving");
+    }
+    // Every change to the zones (services, health, SIGHUP reloads) goes through the registry,
+    // which hands the handler each new catalog.
+    let (trigger, signal) = shutdown::channel();
+    let replication = config.replication(&keyring).map_err(|e| e.to_string())?;
+    // Secondaries hear of every new serial of the zones that list them.
+    // Replication traffic leaves from our first listen address, the one peers know us by.
+    let source = config
+        .server
+        .listen
+        .first()
+        .map(|a| a.ip())
+        .filter(|ip| !ip.is_unspecified());
+    let notifier = Notifier::start(
+        &replication.announced(),
+        source,
+        Arc::clone(&metrics),
+        signal.clone(),
+    );
+    let registry = {
+        let handler = Arc::clone(&handler);
+        Registry::new(
+            store,
+            zone_balance,
+            HealthTable::new(),
+            Arc::clone(&metrics),
+            // Served first, announced second: a secondary told of a serial must find it.
+            move |catalog| {
+                handler.set_catalog(catalog);
+                notifier.published(&handler.catalog());
+            },
+        )
+    };
+    for service in services {
+        registry.register(service).map_err(|e| e.to_string())?;
+    }
+    if !policy.zones.is_empty() {
+        let mut updates = Updates::new(Arc::clone(&registry) as Arc<dyn Updater>, policy.keyring);
+        for (zone, keys) in policy.zones {
+            tracing::info!(zone = %zone, keys = ?keys.iter().map(|k| k.to_ascii()).collect::<Vec<_>>(), "dynamic updates accepted");
+            updates = updates.allow(&zone, keys);
+        }
+        if handler.enable_updates(updates).is_err() {
+            return Err("dynamic updates enabled twice".to_string());
+        }
+    }
+    let mut transfers = Transfers::new(keyring);
+    for zone in &replication.primaries {
+        transfers = transfers.allow(&zone.origin, zone.allow_transfer.clone());
+    }
+    for zone in &replication.secondaries {
+        transfers = transfers.allow(&zone.origin, zone.allow_transfer.clone());
+    }
+    let secondary = Secondary::new(replication.secondaries, source);
+    transfers = transfers.notify_to(Arc::clone(&secondary) as Arc<dyn NotifyReceiver>);
+    if handler.enable_transfers(transfers).is_err() {
+        return Err("transfers enabled twice".to_string());
+    }
+    secondary.run(
+        Arc::clone(&registry) as Arc<dyn Secondaries>,
+        Arc::clone(&metrics),
+        signal.clone(),
+    );
+    let running = tokio::spawn(server.run(signal.clone()));
+    tokio::spawn(Arc::clone(&registry).run(signal));
+    tokio::spawn(signals::reload_on_sighup(registry));
+    signals::wait_for_signal().await;
+    tracing::info!("shutting down");
+    trigger.fire();
+    let _ = running.await;
+    eprint!("{metrics}");
+    Ok(())
+}
+
+/// The zones a resolver answers itself (`localhost.`, `invalid.`, private reverse zones),
+/// less those `configured` replaces.
+pub fn builtin_zones(configured: impl Fn(&Name) -> bool) -> Result<Catalog, String> {
+    let zones =
+        crate::authority::builtin::default_local_zones(configured).map_err(|e| e.to_string())?;
+    Catalog::new(zones).map_err(|e| e.to_string())
+}
+
+pub fn load_hints(path: Option<&std::path::Path>) -> Result<ServerSet, String> {
+    match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            hints::parse(&text, p).map_err(|e| e.to_string())
+        }
+        None => hints::parse(hints::IANA_ROOT_HINTS, std::path::Path::new("root.hints"))
+            .map_err(|e| e.to_string()),
+    }
+}
+
+pub fn build_resolver(
+    config: &Config,
+    hints: ServerSet,
+    metrics: &Arc<Metrics>,
+    trace: Option<TraceSink>,
+) -> Result<Arc<Resolver>, String> {
+    let cache = Arc::new(Cache::new(
+        config.cache_policy().map_err(|e| e.to_string())?,
+    ));
+    let mut rc = config.resolver_config().map_err(|e| e.to_string())?;
+    rc.trace = trace;
+    Ok(Arc::new(Resolver::new(
+        Arc::new(NetUpstream),
+        hints,
+        cache,
+        rc,
+        Arc::clone(metrics),
+    )))
+}
