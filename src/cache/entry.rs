@@ -1,8 +1,12 @@
 //! What the cache holds for one key: an RRset, a negative answer, or a recent failure, with
 //! the trust rank of its source (RFC 2181 §5.4.1) and when it expires.
 
+use std::net::IpAddr;
+
 use hickory_proto::rr::{Name, Record, RecordType};
 use tokio::time::Instant;
+
+use super::wire::WireSet;
 
 /// RFC 2181 §5.4.1 trustworthiness, lowest first: data of a lower rank never replaces fresh
 /// data of a higher one.
@@ -24,7 +28,7 @@ pub enum Data {
     /// One RRset.
     Positive(Vec<Record>),
     /// RFC 2308 §5: the name does not exist (cached per name, for every type). The SOA is
-    /// boxed: a `Record` inline would make every entry, positive ones too, 250 bytes larger.
+    /// boxed: a `Record` inline would make every `Data`, positive ones too, 250 bytes larger.
     NxDomain { soa: Option<Box<Record>> },
     /// RFC 2308 §5: the name exists but has no data of this type.
     NoData { soa: Option<Box<Record>> },
@@ -32,33 +36,84 @@ pub enum Data {
     Failure { reason: String },
 }
 
-impl Data {
-    /// Copies the records with `ttl` as their TTL (records carry the remaining lifetime).
-    pub(crate) fn with_ttl(&self, ttl: u32) -> Data {
-        let one = |r: &Record| -> Record {
-            let mut r = r.clone();
-            r.ttl = ttl;
-            r
+/// What an entry holds: [`Data`] in the cache's own form, records in wire form
+/// ([`WireSet`]), so an entry costs little more than the answer on the wire.
+#[derive(Debug, Clone)]
+pub enum Stored {
+    Positive(WireSet),
+    NxDomain { soa: Option<WireSet> },
+    NoData { soa: Option<WireSet> },
+    Failure { reason: Box<str> },
+}
+
+impl Stored {
+    /// `data` in stored form; `None` when its records cannot be kept (mixed owners in one
+    /// set, RDATA that does not encode), which the caller treats as not cacheable.
+    pub(super) fn new(data: Data, key: &Key) -> Option<Stored> {
+        let soa = |soa: Option<Box<Record>>| match soa {
+            Some(r) => WireSet::encode(std::slice::from_ref(&*r), &key.wire).map(Some),
+            None => Some(None),
         };
+        Some(match data {
+            Data::Positive(records) => Stored::Positive(WireSet::encode(&records, &key.wire)?),
+            Data::NxDomain { soa: s } => Stored::NxDomain { soa: soa(s)? },
+            Data::NoData { soa: s } => Stored::NoData { soa: soa(s)? },
+            Data::Failure { reason } => Stored::Failure {
+                reason: reason.into_boxed_str(),
+            },
+        })
+    }
+
+    /// The data back, every record with `ttl` (records carry the remaining lifetime).
+    pub(super) fn data(&self, key: &Key, ttl: u32) -> Option<Data> {
+        let soa = |soa: &Option<WireSet>| -> Option<Option<Box<Record>>> {
+            match soa {
+                Some(set) => Some(
+                    set.decode(|| key.name(), ttl)?
+                        .into_iter()
+                        .next()
+                        .map(Box::new),
+                ),
+                None => Some(None),
+            }
+        };
+        Some(match self {
+            Stored::Positive(set) => Data::Positive(set.decode(|| key.name(), ttl)?),
+            Stored::NxDomain { soa: s } => Data::NxDomain { soa: soa(s)? },
+            Stored::NoData { soa: s } => Data::NoData { soa: soa(s)? },
+            Stored::Failure { reason } => Data::Failure {
+                reason: reason.to_string(),
+            },
+        })
+    }
+
+    /// The A and AAAA addresses of a positive entry (none for the others), read in place.
+    pub fn addresses(&self) -> impl Iterator<Item = IpAddr> + '_ {
         match self {
-            Data::Positive(records) => Data::Positive(records.iter().map(one).collect()),
-            Data::NxDomain { soa } => Data::NxDomain {
-                soa: soa.as_deref().map(|r| Box::new(one(r))),
-            },
-            Data::NoData { soa } => Data::NoData {
-                soa: soa.as_deref().map(|r| Box::new(one(r))),
-            },
-            Data::Failure { reason } => Data::Failure {
-                reason: reason.clone(),
-            },
+            Stored::Positive(set) => Some(set.addresses()),
+            _ => None,
         }
+        .into_iter()
+        .flatten()
+    }
+
+    pub fn is_positive(&self) -> bool {
+        matches!(self, Stored::Positive(_))
+    }
+
+    pub fn is_nodata(&self) -> bool {
+        matches!(self, Stored::NoData { .. })
+    }
+
+    pub(super) fn is_failure(&self) -> bool {
+        matches!(self, Stored::Failure { .. })
     }
 }
 
 /// A stored entry.
 #[derive(Debug, Clone)]
 pub struct Entry {
-    pub data: Data,
+    pub stored: Stored,
     pub rank: Rank,
     pub expires: Instant,
 }

@@ -6,6 +6,7 @@
 
 pub mod entry;
 mod size;
+mod wire;
 
 use std::hash::BuildHasher;
 use std::mem::size_of;
@@ -16,7 +17,7 @@ use std::time::Duration;
 use lru::LruCache;
 use tokio::time::Instant;
 
-pub use entry::{Cached, Data, Entry, Key, Rank};
+pub use entry::{Cached, Data, Entry, Key, Rank, Stored};
 
 use crate::limits::{
     CACHE_MAX_BYTES, CACHE_MAX_ENTRIES, CACHE_MAX_TTL, CACHE_MIN_TTL, CACHE_NEGATIVE_MAX_TTL,
@@ -77,15 +78,20 @@ pub struct Cache {
 impl Cache {
     pub fn new(policy: CachePolicy) -> Cache {
         let shard_bytes = policy.max_bytes / SHARDS;
-        // Every entry costs at least its node and one record (negative answers without an SOA
-        // are never cached), so no shard can hold more than this many whatever `max_entries`
-        // says; capping there keeps a large `max_entries` with a small `max_bytes` from
-        // preallocating a hash table bigger than the whole budget.
-        let smallest =
-            size::alloc(size::NODE) + size::alloc(size_of::<hickory_proto::rr::Record>());
-        let shard_entries = (policy.max_entries / SHARDS)
-            .min(shard_bytes / smallest)
-            .max(1);
+        // Every entry costs at least its node, a name and one record, so no shard can hold more
+        // than `by_bytes` whatever `max_entries` says; capping there keeps a large
+        // `max_entries` with a small `max_bytes` from preallocating a hash table bigger than
+        // the budget. When bytes bind, the count is rounded down to what fills a hash table:
+        // a table just past a power of two is half empty, and its buckets cost 15 % of a small
+        // entry.
+        let by_bytes = shard_bytes / (size::alloc(size::NODE) + size::SMALLEST_HEAP);
+        let by_count = policy.max_entries / SHARDS;
+        let shard_entries = if by_count <= by_bytes {
+            by_count
+        } else {
+            size::full_table_entries(by_bytes)
+        }
+        .max(1);
         let shard_fixed_bytes = size_of::<Mutex<Shard>>()
             + size::table_bytes(shard_entries)
             + 2 * size::alloc(size::NODE);
@@ -130,28 +136,27 @@ impl Cache {
         let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
         let ttl = u32::try_from(secs).unwrap_or(u32::MAX);
         Some(Cached {
-            data: entry.data.with_ttl(ttl),
+            data: entry.stored.data(key, ttl)?,
             rank: entry.rank,
             ttl,
             stale: false,
         })
     }
 
-    /// Reads fresh data for `key` in place, with its rank, without copying it out: for
-    /// callers that need a fact about the data (its addresses, whether it exists), not the
-    /// records themselves.
+    /// Reads fresh data for `key` in place, with its rank, without decoding it: for callers
+    /// that need a fact about the data (its addresses, whether it exists), not the records.
     pub fn inspect<R>(
         &self,
         key: &Key,
         now: Instant,
-        f: impl FnOnce(&Data, Rank) -> R,
+        f: impl FnOnce(&Stored, Rank) -> R,
     ) -> Option<R> {
         let mut shard = self.shard(key);
         let entry = shard.lru.get(key)?;
         if entry.expires <= now {
             return None;
         }
-        Some(f(&entry.data, entry.rank))
+        Some(f(&entry.stored, entry.rank))
     }
 
     /// RFC 8767: expired data still inside the serve-stale window, with TTL 30.
@@ -159,11 +164,11 @@ impl Cache {
         let window = Duration::from_secs(u64::from(self.policy.serve_stale_secs));
         let mut shard = self.shard(key);
         let entry = shard.lru.get(key)?;
-        if matches!(entry.data, Data::Failure { .. }) || entry.expires + window <= now {
+        if entry.stored.is_failure() || entry.expires + window <= now {
             return None;
         }
         Some(Cached {
-            data: entry.data.with_ttl(STALE_ANSWER_TTL),
+            data: entry.stored.data(key, STALE_ANSWER_TTL)?,
             rank: entry.rank,
             ttl: STALE_ANSWER_TTL,
             stale: true,
@@ -188,8 +193,12 @@ impl Cache {
         if ttl == 0 {
             return false;
         }
+        let Some(stored) = Stored::new(data, &key) else {
+            tracing::debug!(key = ?key.name(), "records not cacheable in wire form");
+            return false;
+        };
         let entry = Entry {
-            data,
+            stored,
             rank,
             expires: now + Duration::from_secs(u64::from(ttl)),
         };

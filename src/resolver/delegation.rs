@@ -64,10 +64,8 @@ impl Resolver {
     pub(super) fn cached_addresses(&self, name: &Name, now: Instant) -> Vec<IpAddr> {
         let mut out = Vec::new();
         for t in ADDRESS_TYPES {
-            self.cache.inspect(&Key::new(name, t), now, |data, _| {
-                if let Data::Positive(records) = data {
-                    out.extend(records.iter().filter_map(rr::address));
-                }
+            self.cache.inspect(&Key::new(name, t), now, |stored, _| {
+                out.extend(stored.addresses());
             });
         }
         out

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use super::budget::{Budget, ResolveError};
 use super::classify::Outcome;
 use super::{Resolver, Step};
-use crate::cache::{Data, Key, Rank};
+use crate::cache::{Key, Rank};
 use crate::limits::{MAX_MINIMISE_COUNT, MINIMISE_ONE_LAB};
 use crate::rr;
 
@@ -39,9 +39,8 @@ impl Resolver {
     /// type), so a minimised query for it would teach nothing.
     fn probe_known(&self, name: &Name, now: Instant) -> bool {
         self.cache
-            .inspect(&Key::new(name, PROBE_TYPE), now, |data, rank| {
-                rank >= Rank::NonAuthoritative
-                    && matches!(data, Data::Positive(_) | Data::NoData { .. })
+            .inspect(&Key::new(name, PROBE_TYPE), now, |stored, rank| {
+                rank >= Rank::NonAuthoritative && (stored.is_positive() || stored.is_nodata())
             })
             .unwrap_or(false)
     }

@@ -19,6 +19,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use hickory_proto::rr::rdata::{A, SOA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::serialize::binary::BinEncodable;
 use tern::cache::{Cache, CachePolicy, Data, Key, Rank};
 use tern::limits::CACHE_MAX_BYTES;
 use tokio::time::Instant;
@@ -124,6 +125,9 @@ fn child(run: &Run, inserts: usize) -> ExitCode {
         300,
     );
     let mut max_accounted = 0;
+    // What the stored data takes on the wire (each record uncompressed, as in an answer that
+    // carries nothing else): the yardstick for "bytes per entry beyond the wire size".
+    let mut wire = 0usize;
     for i in 0..inserts {
         let owner = if run.long_names {
             // 40 bytes of labels, like CDN and cloud host names.
@@ -145,6 +149,7 @@ fn child(run: &Run, inserts: usize) -> ExitCode {
             let a = Record::from_rdata(owner.clone(), 300, RData::A(A::new(192, 0, 2, 1)));
             (Key::new(&owner, RecordType::A), Data::Positive(vec![a]))
         };
+        wire += wire_len(&data);
         cache.insert(key, data, 300, Rank::Authoritative, now);
         if run.max_bytes.is_some() && i % 1024 == 0 {
             max_accounted = max_accounted.max(cache.bytes());
@@ -172,6 +177,14 @@ fn child(run: &Run, inserts: usize) -> ExitCode {
         mib(empty),
         accounted.saturating_sub(empty) / entries.max(1),
     );
+    if run.max_bytes.is_none() {
+        let wire = wire / inserts.max(1);
+        println!(
+            "{:<28} wire size of the data: {wire} B each; RSS beyond it: {} B each",
+            "",
+            (grown / entries.max(1)).saturating_sub(wire),
+        );
+    }
     if let Some(bound) = run.max_bytes {
         println!(
             "{:<28} bound {}; most accounted at any time {}; RSS growth is {:.2}x the bound",
@@ -183,6 +196,18 @@ fn child(run: &Run, inserts: usize) -> ExitCode {
     }
     drop(cache);
     ExitCode::SUCCESS
+}
+
+fn wire_len(data: &Data) -> usize {
+    let records: Vec<&Record> = match data {
+        Data::Positive(records) => records.iter().collect(),
+        Data::NxDomain { soa } | Data::NoData { soa } => soa.iter().map(|r| &**r).collect(),
+        Data::Failure { .. } => Vec::new(),
+    };
+    records
+        .iter()
+        .map(|r| r.to_bytes().map_or(0, |b| b.len()))
+        .sum()
 }
 
 fn name(text: &str) -> Name {
