@@ -2,6 +2,7 @@
 //! authority, then cache and resolver — and maps every failure to an RCODE in one place.
 
 mod chaos;
+mod cuts;
 mod fast;
 pub mod notify;
 pub mod request;
@@ -100,7 +101,8 @@ const FAILURE_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Answers requests from the local zones (and, with recursion, the cache and resolver).
 pub struct Handler {
-    catalog: RwLock<Arc<Catalog>>,
+    /// The served zones; shared with the resolver, which starts walks at their delegations.
+    catalog: Arc<RwLock<Arc<Catalog>>>,
     config: HandlerConfig,
     metrics: Arc<Metrics>,
     recursion: Option<Recursion>,
@@ -158,7 +160,7 @@ fn add_ede(m: &mut Message, code: u16, text: &str) {
 impl Handler {
     pub fn new(catalog: Catalog, config: HandlerConfig, metrics: Arc<Metrics>) -> Handler {
         Handler {
-            catalog: RwLock::new(Arc::new(catalog)),
+            catalog: Arc::new(RwLock::new(Arc::new(catalog))),
             config,
             metrics,
             recursion: None,
@@ -172,6 +174,10 @@ impl Handler {
 
     /// Enables recursion for clients the ACL allows.
     pub fn with_recursion(mut self, recursion: Recursion) -> Handler {
+        let cuts = cuts::ServedCuts::new(Arc::clone(&self.catalog));
+        if !recursion.resolver.set_local_cuts(Arc::new(cuts)) {
+            warn!("resolver already serves another handler's delegations; this one's are not used");
+        }
         self.recursion = Some(recursion);
         self
     }
@@ -461,9 +467,6 @@ impl Handler {
             if let (Some(target), Some(rec)) = (continue_at, recursion)
                 && req.recursion_desired
             {
-                if local.delegated.is_some() {
-                    rec.resolver.seed_delegation(&m.authorities, &m.additionals);
-                }
                 match rec.resolver.resolve(&target, qtype).await {
                     Ok(res) => {
                         add_resolution(&mut m, res);

@@ -41,6 +41,23 @@ impl ServerSet {
     }
 }
 
+/// A zone cut the resolver did not learn by walking: a served zone's delegation to a child
+/// that may not be reachable from the root at all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalCut {
+    pub zone: Name,
+    pub ns: Vec<Record>,
+    /// Addresses of the NS targets the parent zone holds (glue).
+    pub glue: Vec<Record>,
+}
+
+/// Where the resolver finds [`LocalCut`]s: the served zones, read afresh on every walk so a
+/// reload or an UPDATE is seen at once, and never copied into the cache.
+pub trait LocalCuts: Send + Sync {
+    /// The cut at or above `name` inside a served zone, if `name` lies below one.
+    fn cut(&self, name: &Name) -> Option<LocalCut>;
+}
+
 impl Resolver {
     /// Servers for `zone` from its NS records, with every address the cache knows.
     pub(super) fn server_set(&self, zone: &Name, ns: &[Record], now: Instant) -> ServerSet {
@@ -96,16 +113,31 @@ impl Resolver {
         name: &Name,
         budget: &mut Budget,
     ) -> Result<ServerSet, ResolveError> {
-        let cut = self.cached_cut(name, Instant::now());
+        let now = Instant::now();
+        let cut = self.cached_cut(name, now);
+        // A served zone's delegation is known better than anything cached for the same cut;
+        // only the child's own referrals (deeper cuts) come before it.
+        let local = self
+            .local_cuts
+            .get()
+            .and_then(|l| l.cut(name))
+            .map(|c| self.local_server_set(&c, now));
+        let cut = match (cut, local) {
+            (Some((set, _)), Some(local))
+                if rr::label_count(&set.zone) <= rr::label_count(&local.zone) =>
+            {
+                Some(local)
+            }
+            (Some((set, _)), _) => Some(set),
+            (None, local) => local,
+        };
         let stub = self
             .stubs
             .iter()
             .filter(|s| s.zone.zone_of(name))
             .max_by_key(|s| rr::label_count(&s.zone));
         match (cut, stub) {
-            (Some((set, _)), Some(stub))
-                if stub.zone.zone_of(&set.zone) && set.zone != stub.zone =>
-            {
+            (Some(set), Some(stub)) if stub.zone.zone_of(&set.zone) && set.zone != stub.zone => {
                 Ok(set)
             }
             (_, Some(stub)) => Ok(ServerSet {
@@ -120,9 +152,27 @@ impl Resolver {
                     })
                     .collect(),
             }),
-            (Some((set, _)), None) => Ok(set),
+            (Some(set), None) => Ok(set),
             (None, None) => self.root_servers(budget).await,
         }
+    }
+
+    /// A local cut's servers: the glue its parent zone holds, and what the cache knows.
+    fn local_server_set(&self, cut: &LocalCut, now: Instant) -> ServerSet {
+        let mut set = self.server_set(&cut.zone, &cut.ns, now);
+        for server in &mut set.servers {
+            for ip in cut
+                .glue
+                .iter()
+                .filter(|r| r.name == server.name)
+                .filter_map(rr::address)
+            {
+                if !server.addrs.contains(&ip) {
+                    server.addrs.push(ip);
+                }
+            }
+        }
+        set
     }
 
     /// Addresses of a glueless name server, resolved as a separate lookup (NXNS-bounded).

@@ -27,7 +27,7 @@ mod tests;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
@@ -38,7 +38,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 pub use budget::{Budget, Limits, ResolveError};
-pub use delegation::{NameServer, ServerSet};
+pub use delegation::{LocalCut, LocalCuts, NameServer, ServerSet};
 pub use trace::{TraceSink, TraceStep};
 pub use upstream::{NetUpstream, Upstream, UpstreamError, UpstreamQuery, UpstreamReply};
 
@@ -122,6 +122,8 @@ pub struct Resolver {
     stale_answer_timeout: Duration,
     trace: Option<TraceSink>,
     stubs: Vec<Stub>,
+    /// The served zones' delegations, set once by the handler that serves them.
+    local_cuts: OnceLock<Arc<dyn LocalCuts>>,
     metrics: Arc<Metrics>,
     /// Walks in flight, by question, and when each started.
     inflight: Mutex<HashMap<Key, (Shared, Instant), lru::DefaultHasher>>,
@@ -151,6 +153,7 @@ impl Resolver {
             stale_answer_timeout: config.stale_answer_timeout,
             trace: config.trace,
             stubs: config.stubs,
+            local_cuts: OnceLock::new(),
             metrics,
             inflight: Mutex::new(HashMap::default()),
         }
@@ -295,23 +298,10 @@ impl Resolver {
         }
     }
 
-    /// Makes a delegation we learned outside the walk usable by it: a local zone's referral to
-    /// a child that may not be reachable from the root at all.
-    pub fn seed_delegation(&self, ns: &[Record], glue: &[Record]) {
-        let Some(cut) = ns.first().map(|r| r.name.clone()) else {
-            return;
-        };
-        let ns: Vec<Record> = ns
-            .iter()
-            .filter(|r| r.name == cut && r.record_type() == RecordType::NS)
-            .cloned()
-            .collect();
-        let glue: Vec<Record> = glue
-            .iter()
-            .filter(|r| rr::address(r).is_some())
-            .cloned()
-            .collect();
-        self.store(classify::learn_delegation(&cut, &ns, &glue), Instant::now());
+    /// Lets walks start at the delegations of served zones (see [`LocalCuts`]). Only the
+    /// first call counts; `false` if one was set before.
+    pub fn set_local_cuts(&self, cuts: Arc<dyn LocalCuts>) -> bool {
+        self.local_cuts.set(cuts).is_ok()
     }
 
     /// The one alias-chasing loop: follows the chain from `qname` one link at a time, each
