@@ -4,7 +4,6 @@
 //! version is configured, since advertising one helps attackers more than users. Everything
 //! else in CHAOS is REFUSED.
 
-use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::TXT;
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
 
@@ -34,8 +33,13 @@ impl Identity {
     }
 }
 
-/// The answer to a CHAOS question: TXT at the identity names, REFUSED otherwise.
-pub(super) fn answer(req: &Request, identity: &Identity, our_payload: u16) -> super::Response {
+/// The answer to a CHAOS question: TXT at the identity names; `None` (to be refused)
+/// otherwise.
+pub(super) fn answer(
+    req: &Request,
+    identity: &Identity,
+    our_payload: u16,
+) -> Option<super::Response> {
     let name = LowerName::new(req.query.name());
     let is = |text: &str| Name::from_ascii(text).is_ok_and(|n| LowerName::new(&n) == name);
     let text = if is("id.server.") || is("hostname.bind.") {
@@ -46,9 +50,7 @@ pub(super) fn answer(req: &Request, identity: &Identity, our_payload: u16) -> su
         None
     };
     let wanted = matches!(req.query.query_type(), RecordType::TXT | RecordType::ANY);
-    let Some(text) = text.filter(|_| wanted) else {
-        return response::with_rcode(req, our_payload, ResponseCode::Refused).into();
-    };
+    let text = text.filter(|_| wanted)?;
     let mut m = response::reply_to(req, our_payload);
     m.metadata.authoritative = true;
     let mut record = Record::from_rdata(
@@ -58,5 +60,5 @@ pub(super) fn answer(req: &Request, identity: &Identity, our_payload: u16) -> su
     );
     record.dns_class = DNSClass::CH;
     m.add_answer(record);
-    m.into()
+    Some(m.into())
 }

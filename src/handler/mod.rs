@@ -5,6 +5,7 @@ mod chaos;
 mod cuts;
 mod fast;
 pub mod notify;
+mod refusal;
 pub mod request;
 pub mod response;
 pub mod transfer;
@@ -15,7 +16,6 @@ use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use hickory_proto::op::{Header, Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use tokio::time::Instant;
 use tracing::{Instrument, debug, debug_span, warn};
@@ -28,11 +28,13 @@ pub use update::Updates;
 
 pub use crate::acl::{Acl, Cidr};
 
-use crate::authority::{Catalog, CatalogError, ZoneSource, load_catalog};
+use crate::authority::{Catalog, CatalogError, LocalAnswer, ZoneSource, load_catalog};
 use crate::ede;
 use crate::limits::EDNS_UDP_PAYLOAD;
 use crate::metrics::{LogThrottle, Metrics};
 use crate::resolver::{Resolution, Resolver};
+use refusal::{Refusal, Route};
+use response::{add_ede, add_resolution};
 
 /// Handler settings that are fixed for its lifetime.
 #[derive(Debug, Clone)]
@@ -121,40 +123,6 @@ fn is_update(bytes: &[u8]) -> bool {
     Header::read(&mut BinDecoder::new(bytes)).is_ok_and(|h| {
         h.metadata.op_code == OpCode::Update && h.metadata.message_type == MessageType::Query
     })
-}
-
-/// RFC 8914 Extended DNS Error option code.
-const EDE_OPTION: u16 = 15;
-
-/// RFC 8914 §4.4/§4.20: a stale answer is "Stale Answer", a stale NXDOMAIN "Stale NXDOMAIN
-/// Answer".
-fn add_stale_ede(m: &mut Message, rcode: ResponseCode) {
-    if rcode == ResponseCode::NXDomain {
-        add_ede(m, ede::STALE_NXDOMAIN, "NXDOMAIN from expired cache data");
-    } else {
-        add_ede(m, ede::STALE_ANSWER, "answered from expired cache data");
-    }
-}
-
-/// Puts a resolution into `m`, after whatever local records its answer section already holds.
-fn add_resolution(m: &mut Message, res: Resolution) {
-    m.metadata.response_code = res.rcode;
-    if res.stale {
-        add_stale_ede(m, res.rcode);
-    }
-    m.answers.extend(res.answers);
-    m.authorities = res.authorities;
-    m.additionals.clear();
-}
-
-/// Adds an Extended DNS Error to a response that carries OPT (RFC 8914 §2: only with EDNS).
-fn add_ede(m: &mut Message, code: u16, text: &str) {
-    if let Some(edns) = m.edns.as_mut() {
-        let mut payload = code.to_be_bytes().to_vec();
-        payload.extend_from_slice(text.as_bytes());
-        edns.options_mut()
-            .insert(EdnsOption::Unknown(EDE_OPTION, payload));
-    }
 }
 
 impl Handler {
@@ -414,116 +382,130 @@ impl Handler {
             // RFC 6891 §6.1.3: we speak version 0 only.
             return response::with_rcode(req, payload, ResponseCode::BADVERS).into();
         }
-        if req.query.query_class() == hickory_proto::rr::DNSClass::CH {
-            return chaos::answer(req, &self.config.identity, payload);
-        }
-        if !req.is_class_in() {
-            Metrics::inc(&self.metrics.refused);
-            return response::with_rcode(req, payload, ResponseCode::Refused).into();
-        }
         let recursion = self
             .recursion
             .as_ref()
             .filter(|r| r.acl.allows(req.src.ip()));
         let served = self.catalog();
-        let qname = req.query.name();
-        let qtype = req.query.query_type();
-        // The configured zones first; then the names every resolver answers itself
-        // (`localhost.`, `invalid.`, private reverse zones), which never go upstream.
-        let (catalog, answer) = match served.answer(qname, qtype) {
-            Some(answer) => (&*served, Some(answer)),
-            None => match &self.builtin {
-                Some(builtin) => (builtin, builtin.answer(qname, qtype)),
-                None => (&*served, None),
-            },
-        };
-        if let Some(mut local) = answer {
-            Metrics::inc(&self.metrics.authoritative_answers);
-            // Kept for the hit path only where every client gets the same bytes: no recursion
-            // (RA and continuations differ by client), no reordering of these RRsets.
-            let reuse = if self.recursion.is_none()
-                && local.answers.iter().all(|r| {
-                    catalog
-                        .find(&r.name)
-                        .is_none_or(|z| z.balance().for_name(&r.name).is_none())
-                }) {
-                Reuse::Local
-            } else {
-                Reuse::No
-            };
-            catalog.balance(&mut local, req.src.ip());
-            let mut m = response::reply_to(req, payload);
-            m.metadata.recursion_available = recursion.is_some();
-            m.metadata.authoritative = local.authoritative;
-            m.metadata.response_code = local.rcode;
-            m.answers = local.answers;
-            m.authorities = local.authorities;
-            m.additionals = local.additionals;
-            let mut optional_authority = local.optional_authority;
-            // An alias out of our zones, or a cut below them: for RD=1 clients a resolver
-            // finishes the answer, starting at the child's servers for a cut (they may be
-            // reachable only through us).
-            let continue_at = local.unresolved_target.or(local.delegated.clone());
-            if let (Some(target), Some(rec)) = (continue_at, recursion)
-                && req.recursion_desired
-            {
-                match rec.resolver.resolve(&target, qtype).await {
-                    Ok(res) => {
-                        add_resolution(&mut m, res);
-                        optional_authority = false;
-                    }
-                    Err(e) => return self.servfail(req, &e).into(),
+        match self.route(req, &served, recursion) {
+            Route::Chaos => chaos::answer(req, &self.config.identity, payload)
+                .unwrap_or_else(|| self.refuse(req, Refusal::Chaos, false)),
+            Route::Refuse(why) => self.refuse(req, why, recursion.is_some()),
+            Route::Local(catalog, local) => self.local_answer(req, catalog, local, recursion).await,
+            Route::Recurse(rec) => {
+                match rec
+                    .resolver
+                    .resolve(req.query.name(), req.query.query_type())
+                    .await
+                {
+                    Ok(res) => Response {
+                        reuse: if res.stale {
+                            Reuse::No
+                        } else {
+                            Reuse::Resolved
+                        },
+                        message: self.recursive_answer(req, res),
+                        optional_authority: false,
+                    },
+                    Err(e) => self.servfail(req, &e).into(),
                 }
             }
-            debug!(rcode = %m.metadata.response_code, answers = m.answers.len(), "local answer");
-            return Response {
-                message: m,
-                optional_authority,
-                reuse,
-            };
-        }
-        if let Some(rec) = recursion
-            && req.recursion_desired
-        {
-            return match rec.resolver.resolve(qname, qtype).await {
-                Ok(res) => Response {
-                    reuse: if res.stale {
-                        Reuse::No
-                    } else {
-                        Reuse::Resolved
-                    },
-                    message: self.recursive_answer(req, res),
-                    optional_authority: false,
-                },
-                Err(e) => self.servfail(req, &e).into(),
-            };
-        }
-        // RD=0 for a name we do not serve: from the cache alone, for clients allowed to snoop.
-        if !req.recursion_desired
-            && let Some(rec) = self.recursion.as_ref()
-            && rec.snoop.allows(req.src.ip())
-        {
-            return self
+            Route::Snoop(rec) => self
                 .non_recursive(req, rec, recursion.is_some())
                 .await
-                .into();
+                .into(),
         }
-        if self.recursion.is_some() && recursion.is_none() {
-            Metrics::inc(&self.metrics.refused);
-            let mut m = response::with_rcode(req, payload, ResponseCode::Refused);
-            add_ede(
-                &mut m,
-                ede::PROHIBITED,
-                "recursion is not allowed for this client",
-            );
-            return m.into();
+    }
+
+    /// Who answers `req`: the one place that decides, refusals included. `recursion` is set
+    /// when the client may recurse.
+    fn route<'a>(
+        &'a self,
+        req: &Request,
+        served: &'a Catalog,
+        recursion: Option<&'a Recursion>,
+    ) -> Route<'a> {
+        if req.query.query_class() == hickory_proto::rr::DNSClass::CH {
+            return Route::Chaos;
         }
-        // Not ours, and no recursion for this request (none configured, or RD=0): REFUSED, as
-        // NSD and Unbound answer names they will not serve.
-        Metrics::inc(&self.metrics.refused);
-        let mut m = response::with_rcode(req, payload, ResponseCode::Refused);
+        if !req.is_class_in() {
+            return Route::Refuse(Refusal::Class);
+        }
+        let (qname, qtype) = (req.query.name(), req.query.query_type());
+        // The configured zones first; then the names every resolver answers itself
+        // (`localhost.`, `invalid.`, private reverse zones), which never go upstream.
+        if let Some(answer) = served.answer(qname, qtype) {
+            return Route::Local(served, answer);
+        }
+        if let Some(builtin) = &self.builtin
+            && let Some(answer) = builtin.answer(qname, qtype)
+        {
+            return Route::Local(builtin, answer);
+        }
+        match (recursion, &self.recursion) {
+            (Some(rec), _) if req.recursion_desired => Route::Recurse(rec),
+            // RD=0 for a name we do not serve: from the cache alone, for clients allowed to
+            // snoop.
+            (_, Some(rec)) if !req.recursion_desired && rec.snoop.allows(req.src.ip()) => {
+                Route::Snoop(rec)
+            }
+            (None, Some(_)) => Route::Refuse(Refusal::RecursionNotAllowed),
+            // Not ours, and no recursion for this request (none configured, or RD=0), as NSD
+            // and Unbound answer names they will not serve.
+            _ => Route::Refuse(Refusal::NotServed),
+        }
+    }
+
+    /// An answer from a local zone; for RD=1 clients that may recurse, an alias out of our
+    /// zones or a cut below them is finished by the resolver (starting at the child's servers
+    /// for a cut: they may be reachable only through us).
+    async fn local_answer(
+        &self,
+        req: &Request,
+        catalog: &Catalog,
+        mut local: LocalAnswer,
+        recursion: Option<&Recursion>,
+    ) -> Response {
+        Metrics::inc(&self.metrics.authoritative_answers);
+        // Kept for the hit path only where every client gets the same bytes: no recursion
+        // (RA and continuations differ by client), no reordering of these RRsets.
+        let reuse = if self.recursion.is_none()
+            && local.answers.iter().all(|r| {
+                catalog
+                    .find(&r.name)
+                    .is_none_or(|z| z.balance().for_name(&r.name).is_none())
+            }) {
+            Reuse::Local
+        } else {
+            Reuse::No
+        };
+        catalog.balance(&mut local, req.src.ip());
+        let mut m = response::reply_to(req, self.config.edns_payload);
         m.metadata.recursion_available = recursion.is_some();
-        m.into()
+        m.metadata.authoritative = local.authoritative;
+        m.metadata.response_code = local.rcode;
+        m.answers = local.answers;
+        m.authorities = local.authorities;
+        m.additionals = local.additionals;
+        let mut optional_authority = local.optional_authority;
+        let continue_at = local.unresolved_target.or(local.delegated);
+        if let (Some(target), Some(rec)) = (continue_at, recursion)
+            && req.recursion_desired
+        {
+            match rec.resolver.resolve(&target, req.query.query_type()).await {
+                Ok(res) => {
+                    add_resolution(&mut m, res);
+                    optional_authority = false;
+                }
+                Err(e) => return self.servfail(req, &e).into(),
+            }
+        }
+        debug!(rcode = %m.metadata.response_code, answers = m.answers.len(), "local answer");
+        Response {
+            message: m,
+            optional_authority,
+            reuse,
+        }
     }
 
     fn recursive_answer(&self, req: &Request, res: Resolution) -> Message {
