@@ -279,29 +279,34 @@ impl Catalog {
             .answers
             .iter()
             .any(|r| r.record_type() == RecordType::NS && r.name == *zone.origin());
-        if !matches!(qtype, RecordType::DS | RecordType::DNSKEY | RecordType::ANY) && !ns_in_answer
-        {
+        let with_apex_ns = !matches!(qtype, RecordType::DS | RecordType::DNSKEY | RecordType::ANY)
+            && !ns_in_answer;
+        if with_apex_ns {
             out.authorities.extend_from_slice(apex_ns);
             out.optional_authority = !apex_ns.is_empty();
         }
 
         let mut addresses: Vec<Record> = Vec::new();
-        let targets = out
-            .answers
-            .iter()
-            .map(|r| (r, false))
-            .chain(out.authorities.iter().map(|r| (r, true)));
-        for (r, in_authority) in targets {
+        let mut add = |a: &Record, answers: &[Record]| {
+            if !answers.contains(a) && !addresses.contains(a) {
+                addresses.push(a.clone());
+            }
+        };
+        for r in &out.answers {
             let (target, allow_glue) = match &r.data {
                 RData::NS(ns) => (&ns.0, true),
-                RData::MX(mx) if !in_authority => (&mx.exchange, false),
-                RData::SRV(srv) if !in_authority => (&srv.target, false),
+                RData::MX(mx) => (&mx.exchange, false),
+                RData::SRV(srv) => (&srv.target, false),
                 _ => continue,
             };
             for a in zone.additional_addresses(target, allow_glue) {
-                if !out.answers.contains(&a) && !addresses.contains(&a) {
-                    addresses.push(a);
-                }
+                add(&a, &out.answers);
+            }
+        }
+        // The apex NS RRset's addresses are the zone's, worked out when the zone was loaded.
+        if with_apex_ns {
+            for a in zone.apex_ns_addresses() {
+                add(a, &out.answers);
             }
         }
         addresses.sort_by_key(|r| r.record_type() != RecordType::A);

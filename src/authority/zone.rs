@@ -65,6 +65,10 @@ pub struct Zone {
     /// How the zone came to be at this serial, oldest step first: what IXFR (RFC 1995) sends.
     /// Shared with the snapshots before it; empty for a zone read from a file.
     history: Arc<Vec<Delta>>,
+    /// The additional section for the apex NS RRset: the addresses of its targets this zone
+    /// holds, glue included. Every positive answer carries the apex NS in its authority
+    /// section, so this is worked out once per zone snapshot rather than per answer.
+    apex_ns_addresses: Vec<Record>,
 }
 
 impl Zone {
@@ -273,7 +277,7 @@ impl Zone {
             .values()
             .map(|n| n.rrsets().map(<[Record]>::len).sum::<usize>())
             .sum();
-        Ok(Zone {
+        let mut zone = Zone {
             origin,
             nodes,
             soa: soa.record.clone(),
@@ -281,7 +285,33 @@ impl Zone {
             balance: Arc::default(),
             turns: Arc::default(),
             history: Arc::default(),
-        })
+            apex_ns_addresses: Vec::new(),
+        };
+        zone.apex_ns_addresses = zone.ns_addresses_of_apex();
+        Ok(zone)
+    }
+
+    fn ns_addresses_of_apex(&self) -> Vec<Record> {
+        let Some(ns) = self
+            .node(&LowerName::new(&self.origin))
+            .and_then(|node| node.get(RecordType::NS))
+        else {
+            return Vec::new();
+        };
+        let mut out: Vec<Record> = Vec::new();
+        for target in crate::rr::ns_targets(ns) {
+            for a in self.additional_addresses(&target, true) {
+                if !out.contains(&a) {
+                    out.push(a);
+                }
+            }
+        }
+        out
+    }
+
+    /// The addresses of the apex NS targets this zone holds (glue included), each once.
+    pub fn apex_ns_addresses(&self) -> &[Record] {
+        &self.apex_ns_addresses
     }
 
     pub fn origin(&self) -> &Name {
