@@ -29,6 +29,7 @@ pub mod lab;
 pub mod limits;
 pub mod metrics;
 mod net;
+pub mod querylog;
 pub mod replication;
 pub mod resolver;
 pub mod rr;

@@ -2,8 +2,10 @@
 //! authority, then cache and resolver — and maps every failure to an RCODE in one place.
 
 mod chaos;
+mod ede_option;
 mod fast;
 pub mod notify;
+mod observe;
 pub mod request;
 pub mod response;
 pub mod transfer;
@@ -14,7 +16,6 @@ use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use hickory_proto::op::{Header, Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use tokio::time::Instant;
 use tracing::{Instrument, debug, debug_span, warn};
@@ -26,11 +27,13 @@ pub use transfer::{Reply, Transfers};
 pub use update::Updates;
 
 pub use crate::acl::{Acl, Cidr};
+use ede_option::{add_ede, add_stale_ede};
 
 use crate::authority::{Catalog, CatalogError, ZoneSource, load_catalog};
 use crate::ede;
 use crate::limits::EDNS_UDP_PAYLOAD;
 use crate::metrics::{LogThrottle, Metrics};
+use crate::querylog::QueryLog;
 use crate::resolver::{Resolution, Resolver};
 
 /// Handler settings that are fixed for its lifetime.
@@ -60,6 +63,8 @@ pub struct Response {
     pub optional_authority: bool,
     /// Whether the hit path may give this answer again, and how (see `Reuse`).
     pub reuse: Reuse,
+    /// Upstream queries the answer cost, when the resolver answered (0: from the cache).
+    pub upstream_queries: Option<usize>,
 }
 
 /// Which answers the hit path keeps.
@@ -80,6 +85,7 @@ impl From<Message> for Response {
             message,
             optional_authority: false,
             reuse: Reuse::No,
+            upstream_queries: None,
         }
     }
 }
@@ -112,6 +118,7 @@ pub struct Handler {
     updates: OnceLock<Updates>,
     transfers: OnceLock<Transfers>,
     failure_log: LogThrottle,
+    query_log: Option<QueryLog>,
 }
 
 /// An UPDATE request (not a response to one), judged by its header alone.
@@ -119,19 +126,6 @@ fn is_update(bytes: &[u8]) -> bool {
     Header::read(&mut BinDecoder::new(bytes)).is_ok_and(|h| {
         h.metadata.op_code == OpCode::Update && h.metadata.message_type == MessageType::Query
     })
-}
-
-/// RFC 8914 Extended DNS Error option code.
-const EDE_OPTION: u16 = 15;
-
-/// RFC 8914 §4.4/§4.20: a stale answer is "Stale Answer", a stale NXDOMAIN "Stale NXDOMAIN
-/// Answer".
-fn add_stale_ede(m: &mut Message, rcode: ResponseCode) {
-    if rcode == ResponseCode::NXDomain {
-        add_ede(m, ede::STALE_NXDOMAIN, "NXDOMAIN from expired cache data");
-    } else {
-        add_ede(m, ede::STALE_ANSWER, "answered from expired cache data");
-    }
 }
 
 /// Puts a resolution into `m`, after whatever local records its answer section already holds.
@@ -143,16 +137,6 @@ fn add_resolution(m: &mut Message, res: Resolution) {
     m.answers.extend(res.answers);
     m.authorities = res.authorities;
     m.additionals.clear();
-}
-
-/// Adds an Extended DNS Error to a response that carries OPT (RFC 8914 §2: only with EDNS).
-fn add_ede(m: &mut Message, code: u16, text: &str) {
-    if let Some(edns) = m.edns.as_mut() {
-        let mut payload = code.to_be_bytes().to_vec();
-        payload.extend_from_slice(text.as_bytes());
-        edns.options_mut()
-            .insert(EdnsOption::Unknown(EDE_OPTION, payload));
-    }
 }
 
 impl Handler {
@@ -167,12 +151,19 @@ impl Handler {
             updates: OnceLock::new(),
             transfers: OnceLock::new(),
             failure_log: LogThrottle::new(FAILURE_LOG_INTERVAL),
+            query_log: None,
         }
     }
 
     /// Enables recursion for clients the ACL allows.
     pub fn with_recursion(mut self, recursion: Recursion) -> Handler {
         self.recursion = Some(recursion);
+        self
+    }
+
+    /// Logs every answered query to `log` (`[log] queries`).
+    pub fn with_query_log(mut self, log: QueryLog) -> Handler {
+        self.query_log = Some(log);
         self
     }
 
@@ -201,6 +192,8 @@ impl Handler {
         {
             return false;
         }
+        // The clock is read for the log's latency only: off, the hit path reads it once.
+        let start = self.query_log.is_some().then(std::time::Instant::now);
         let Some(local) = answers.answer_into(
             bytes,
             &question,
@@ -210,13 +203,7 @@ impl Handler {
         ) else {
             return false;
         };
-        Metrics::inc(&self.metrics.queries);
-        Metrics::inc(&self.metrics.fast_hits);
-        if local {
-            Metrics::inc(&self.metrics.authoritative_answers);
-        } else {
-            Metrics::inc(&self.metrics.cache_hits);
-        }
+        observe::hit(self, &question, src, out, local, start);
         true
     }
 
@@ -279,6 +266,7 @@ impl Handler {
             && transfer::is_transfer(bytes)
         {
             Metrics::inc(&self.metrics.queries);
+            self.metrics.count_query(true, observe::wire_qtype(bytes));
             let span = debug_span!("transfer", client = %src);
             let _entered = span.enter();
             let catalog = self.catalog();
@@ -297,14 +285,28 @@ impl Handler {
     }
 
     /// Bytes in, bytes out: parses, answers and encodes within the transport's size limit.
-    /// `None` means send nothing.
+    /// `None` means send nothing. Counted and logged (`observe`).
     pub async fn handle_bytes(
         &self,
         bytes: &[u8],
         src: SocketAddr,
         transport: Transport,
     ) -> Option<Vec<u8>> {
-        Metrics::inc(&self.metrics.queries);
+        let (start, tcp) = (std::time::Instant::now(), transport == Transport::Tcp);
+        observe::arrived(&self.metrics, tcp, bytes);
+        let mut seen = None;
+        let reply = self.answer_bytes(bytes, src, transport, &mut seen).await;
+        observe::answered(self, tcp, src, start, reply.as_deref(), seen);
+        reply
+    }
+
+    async fn answer_bytes(
+        &self,
+        bytes: &[u8],
+        src: SocketAddr,
+        transport: Transport,
+        seen: &mut Option<observe::Seen>,
+    ) -> Option<Vec<u8>> {
         if let Some(transfers) = self.transfers.get()
             && Header::read(&mut BinDecoder::new(bytes)).is_ok_and(|h| notify::is_notify(&h))
         {
@@ -344,6 +346,10 @@ impl Handler {
                 }
                 let limit = response::size_limit(&req, self.config.edns_payload);
                 let mut res = self.handle(&req).instrument(span).await;
+                *seen = self
+                    .query_log
+                    .as_ref()
+                    .map(|_| observe::Seen::of(&req, &res));
                 if res.reuse != Reuse::No
                     && let Some(fast) = &self.fast
                 {
@@ -458,6 +464,7 @@ impl Handler {
             // finishes the answer, starting at the child's servers for a cut (they may be
             // reachable only through us).
             let continue_at = local.unresolved_target.or(local.delegated.clone());
+            let mut upstream_queries = None;
             if let (Some(target), Some(rec)) = (continue_at, recursion)
                 && req.recursion_desired
             {
@@ -466,6 +473,7 @@ impl Handler {
                 }
                 match rec.resolver.resolve(&target, qtype).await {
                     Ok(res) => {
+                        upstream_queries = Some(res.upstream_queries);
                         add_resolution(&mut m, res);
                         optional_authority = false;
                     }
@@ -477,6 +485,7 @@ impl Handler {
                 message: m,
                 optional_authority,
                 reuse,
+                upstream_queries,
             };
         }
         if let Some(rec) = recursion
@@ -484,6 +493,7 @@ impl Handler {
         {
             return match rec.resolver.resolve(qname, qtype).await {
                 Ok(res) => Response {
+                    upstream_queries: Some(res.upstream_queries),
                     reuse: if res.stale {
                         Reuse::No
                     } else {
@@ -557,6 +567,7 @@ impl Handler {
         }
         // Not even the root's servers are cached yet.
         Metrics::inc(&self.metrics.servfails);
+        self.metrics.servfail_reasons.inc(Some(ede::NOT_READY));
         let mut m = response::with_rcode(req, payload, ResponseCode::ServFail);
         m.metadata.recursion_available = ra;
         add_ede(
@@ -579,6 +590,7 @@ impl Handler {
         let mut m = response::with_rcode(req, self.config.edns_payload, err.rcode());
         m.metadata.recursion_available = true;
         let (code, text) = err.ede();
+        self.metrics.servfail_reasons.inc(Some(code));
         add_ede(&mut m, code, &text);
         m
     }
