@@ -39,34 +39,28 @@ pub const QTYPES: [(u16, &str); 24] = [
 /// Slots of a per-QTYPE row: the named ones and `other`.
 pub const QTYPE_SLOTS: usize = QTYPES.len() + 1;
 
+/// The slot of each QTYPE below 256 (`OTHER_QTYPE` for the unnamed ones), built at compile
+/// time: the hit path finds a slot with one load.
+const SLOT_OF: [u8; 256] = {
+    let mut table = [QTYPES.len() as u8; 256];
+    let mut i = 0;
+    while i < QTYPES.len() {
+        if QTYPES[i].0 < 256 {
+            table[QTYPES[i].0 as usize] = i as u8;
+        }
+        i += 1;
+    }
+    table
+};
+/// CAA, the one named QTYPE past 255.
+const CAA_SLOT: usize = QTYPES.len() - 1;
+
 /// The slot of `qtype` in a per-QTYPE row (`QTYPES.len()` for `other`, and for a query whose
-/// question could not be read). A `match`, which compiles to a jump table, not a search.
+/// question could not be read).
 pub fn qtype_slot(qtype: Option<u16>) -> usize {
     match qtype {
-        Some(1) => 0,
-        Some(2) => 1,
-        Some(5) => 2,
-        Some(6) => 3,
-        Some(12) => 4,
-        Some(13) => 5,
-        Some(15) => 6,
-        Some(16) => 7,
-        Some(28) => 8,
-        Some(33) => 9,
-        Some(35) => 10,
-        Some(43) => 11,
-        Some(46) => 12,
-        Some(47) => 13,
-        Some(48) => 14,
-        Some(50) => 15,
-        Some(52) => 16,
-        Some(64) => 17,
-        Some(65) => 18,
-        Some(99) => 19,
-        Some(251) => 20,
-        Some(252) => 21,
-        Some(255) => 22,
-        Some(257) => 23,
+        Some(q) if q < 256 => usize::from(SLOT_OF[usize::from(q)]),
+        Some(257) => CAA_SLOT,
         _ => QTYPES.len(),
     }
 }
@@ -233,12 +227,6 @@ impl Histogram {
         self.sum_us.fetch_add(us, Ordering::Relaxed);
     }
 
-    /// Counts one observation in the first bucket without measuring it (the hit path's
-    /// answers, whose work is far below the first bound): one atomic add.
-    pub fn observe_fastest(&self) {
-        self.buckets[0].fetch_add(1, Ordering::Relaxed);
-    }
-
     /// `(upper bound in seconds, count in that bucket alone)`, +Inf last; and the sum in
     /// seconds.
     pub fn snapshot(&self) -> (Vec<(f64, u64)>, f64) {
@@ -254,6 +242,96 @@ impl Histogram {
             })
             .collect();
         (buckets, self.sum_us.load(Ordering::Relaxed) as f64 / 1e6)
+    }
+}
+
+/// The hit path's QTYPE and RCODE counts, one shard per thread: a thread is the only writer
+/// of its shard, so a count is a plain load and store (no locked read-modify-write, no cache
+/// line bouncing between the UDP workers' cores). Threads past the first `HIT_SHARDS` share
+/// one more shard with atomic adds. A scrape sums the shards.
+#[derive(Debug)]
+pub struct HitPathCounts {
+    shards: Box<[HitShard]>,
+}
+
+const HIT_SHARDS: usize = 32;
+
+/// 128-byte aligned so two threads' shards never share a cache line (or its pair).
+#[derive(Debug)]
+#[repr(align(128))]
+struct HitShard {
+    qtypes: [AtomicU64; QTYPE_SLOTS],
+    rcodes: [AtomicU64; RCODE_SLOTS],
+}
+
+impl Default for HitPathCounts {
+    fn default() -> Self {
+        HitPathCounts {
+            shards: (0..=HIT_SHARDS)
+                .map(|_| HitShard {
+                    qtypes: zeros(),
+                    rcodes: zeros(),
+                })
+                .collect(),
+        }
+    }
+}
+
+thread_local! {
+    /// This thread's shard, assigned on first use (`usize::MAX`: not yet).
+    static SHARD: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+static NEXT_SHARD: AtomicU64 = AtomicU64::new(0);
+
+fn my_shard() -> usize {
+    SHARD.with(|s| {
+        if s.get() == usize::MAX {
+            let n = NEXT_SHARD.fetch_add(1, Ordering::Relaxed);
+            s.set(usize::try_from(n).unwrap_or(HIT_SHARDS).min(HIT_SHARDS));
+        }
+        s.get()
+    })
+}
+
+/// Adds one to a counter only this thread writes.
+fn bump(c: &AtomicU64) {
+    c.store(c.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+}
+
+impl HitPathCounts {
+    /// Counts one answer of QTYPE slot `qtype` and RCODE slot `rcode`.
+    pub fn count(&self, qtype: usize, rcode: usize) {
+        let i = my_shard();
+        let Some(shard) = self.shards.get(i) else {
+            return;
+        };
+        let (q, r) = (
+            &shard.qtypes[qtype.min(QTYPE_SLOTS - 1)],
+            &shard.rcodes[rcode.min(RCODE_SLOTS - 1)],
+        );
+        if i < HIT_SHARDS {
+            bump(q);
+            bump(r);
+        } else {
+            q.fetch_add(1, Ordering::Relaxed);
+            r.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn qtype(&self, slot: usize) -> u64 {
+        self.shards
+            .iter()
+            .filter_map(|s| s.qtypes.get(slot))
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    pub fn rcode(&self, slot: usize) -> u64 {
+        self.shards
+            .iter()
+            .filter_map(|s| s.rcodes.get(slot))
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum()
     }
 }
 
@@ -324,6 +402,27 @@ mod tests {
         assert_eq!(rcode_label(rcode_slot(2)), "SERVFAIL");
         assert_eq!(rcode_label(rcode_slot(23)), "BADCOOKIE");
         assert_eq!(rcode_label(rcode_slot(3841)), "other");
+    }
+
+    #[test]
+    fn hit_path_shards_add_up_across_threads() {
+        let counts = std::sync::Arc::new(HitPathCounts::default());
+        let threads: Vec<_> = (0..HIT_SHARDS + 4)
+            .map(|_| {
+                let counts = std::sync::Arc::clone(&counts);
+                std::thread::spawn(move || {
+                    for _ in 0..100 {
+                        counts.count(qtype_slot(Some(1)), rcode_slot(0));
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread");
+        }
+        assert_eq!(counts.qtype(0), 100 * (HIT_SHARDS as u64 + 4));
+        assert_eq!(counts.rcode(0), 100 * (HIT_SHARDS as u64 + 4));
+        assert_eq!(counts.qtype(1), 0);
     }
 
     #[test]

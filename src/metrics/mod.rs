@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-pub use counts::{Histogram, Reasons, Table, UpstreamTable};
+pub use counts::{Histogram, HitPathCounts, Reasons, Table, UpstreamTable};
 
 /// Process-wide counters. Shared by reference (`Arc<Metrics>`) between handler and resolver.
 #[derive(Debug, Default)]
@@ -51,10 +51,12 @@ pub struct Metrics {
     pub rate_limited: AtomicU64,
     /// Query log lines dropped because the writer fell behind.
     pub query_log_dropped: AtomicU64,
-    /// Queries by transport and QTYPE (`counts::qtype_slot`).
+    /// Queries of the full path by transport and QTYPE (`counts::qtype_slot`).
     pub queries_by_type: Table<{ counts::QTYPE_SLOTS }>,
-    /// Responses by transport and RCODE (`counts::rcode_slot`).
+    /// Responses of the full path by transport and RCODE (`counts::rcode_slot`).
     pub responses_by_rcode: Table<{ counts::RCODE_SLOTS }>,
+    /// QTYPEs and RCODEs of the hit path's answers (UDP), per thread.
+    pub hit_path: HitPathCounts,
     /// Servfails by EDE info code.
     pub servfail_reasons: Reasons,
     /// Time from a query's arrival to its answer.
@@ -82,10 +84,16 @@ impl Metrics {
         self.responses_by_rcode.inc(tcp, counts::rcode_slot(rcode));
     }
 
-    /// Counts one query at its transport and QTYPE, for tests and the summary.
-    pub fn queries_of_type(&self, tcp: bool, qtype: u16) -> u64 {
-        self.queries_by_type
-            .get(tcp, counts::qtype_slot(Some(qtype)))
+    /// Queries in QTYPE slot `slot` (`counts::qtype_slot`) over TCP or UDP, hit path included.
+    pub fn queries_in_slot(&self, tcp: bool, slot: usize) -> u64 {
+        let hits = if tcp { 0 } else { self.hit_path.qtype(slot) };
+        self.queries_by_type.get(tcp, slot) + hits
+    }
+
+    /// Responses in RCODE slot `slot` over TCP or UDP, hit path included.
+    pub fn responses_in_slot(&self, tcp: bool, slot: usize) -> u64 {
+        let hits = if tcp { 0 } else { self.hit_path.rcode(slot) };
+        self.responses_by_rcode.get(tcp, slot) + hits
     }
 
     fn rows(&self) -> [(&'static str, u64); 22] {

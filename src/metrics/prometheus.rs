@@ -85,8 +85,9 @@ fn counter(encoder: &mut DescriptorEncoder<'_>, name: &str, help: &str, c: &Atom
     family(encoder, name, help, &series)
 }
 
-/// A histogram as `prometheus-client` encodes one (buckets made cumulative, `+Inf`, sum, count).
-struct HistogramValue<'h>(&'h Histogram);
+/// A histogram as `prometheus-client` encodes one (buckets made cumulative, `+Inf`, sum, count),
+/// with `.1` more observations in the first bucket (the hit path's, counted elsewhere).
+struct HistogramValue<'h>(&'h Histogram, u64);
 
 impl std::fmt::Debug for HistogramValue<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -96,7 +97,10 @@ impl std::fmt::Debug for HistogramValue<'_> {
 
 impl EncodeMetric for HistogramValue<'_> {
     fn encode(&self, mut encoder: prometheus_client::encoding::MetricEncoder<'_>) -> Fmt {
-        let (buckets, sum) = self.0.snapshot();
+        let (mut buckets, sum) = self.0.snapshot();
+        if let Some(first) = buckets.first_mut() {
+            first.1 += self.1;
+        }
         let count = buckets.iter().map(|b| b.1).sum();
         encoder
             .encode_histogram::<prometheus_client::encoding::NoLabelSet>(sum, count, &buckets, None)
@@ -115,7 +119,7 @@ impl Collector for Exposition {
         for (t, transport) in TRANSPORTS.iter().enumerate() {
             let tcp = t == 1;
             for slot in 0..counts::QTYPE_SLOTS {
-                let n = m.queries_by_type.get(tcp, slot);
+                let n = m.queries_in_slot(tcp, slot);
                 if n > 0 {
                     let labels = [
                         ("transport", *transport),
@@ -125,7 +129,7 @@ impl Collector for Exposition {
                 }
             }
             for slot in 0..counts::RCODE_SLOTS {
-                let n = m.responses_by_rcode.get(tcp, slot);
+                let n = m.responses_in_slot(tcp, slot);
                 if n > 0 {
                     let labels = [
                         ("transport", *transport),
@@ -147,11 +151,14 @@ impl Collector for Exposition {
             "Responses sent, by transport and RCODE.",
             &responses,
         )?;
-        let latency = [([("", ""); 0], HistogramValue(&m.answer_latency))];
+        let latency = [(
+            [("", ""); 0],
+            HistogramValue(&m.answer_latency, Metrics::get(&m.fast_hits)),
+        )];
         family(
             &mut e,
             "tern_answer_latency_seconds",
-            "Time from a query's arrival to its answer (hit-path answers count in the first bucket).",
+            "Time the handler took to answer a query (hit-path answers count in the first bucket, unmeasured).",
             &latency,
         )?;
         let reasons = m.servfail_reasons.seen();
@@ -173,7 +180,7 @@ impl Collector for Exposition {
             ),
             (
                 "tern_cache_hits",
-                "Answers from the resolver's cache.",
+                "Resolutions answered from the cache alone (hit-path answers included).",
                 &m.cache_hits,
             ),
             (
@@ -183,7 +190,7 @@ impl Collector for Exposition {
             ),
             (
                 "tern_cache_misses",
-                "Resolver cache misses.",
+                "Resolutions that had to ask upstream.",
                 &m.cache_misses,
             ),
             (
@@ -297,7 +304,7 @@ impl Exposition {
         let rtt: Vec<_> = servers
             .iter()
             .zip(&labels)
-            .map(|((_, s), l)| (*l, HistogramValue(&s.rtt)))
+            .map(|((_, s), l)| (*l, HistogramValue(&s.rtt, 0)))
             .collect();
         family(
             e,
@@ -374,7 +381,7 @@ mod tests {
     fn counters_histograms_and_gauges_in_the_text_format() {
         let m = Arc::new(Metrics::default());
         m.count_query(false, Some(1));
-        m.count_query(false, Some(1));
+        m.hit_path.count(counts::qtype_slot(Some(1)), 0);
         m.count_query(true, Some(28));
         m.count_response(false, 2);
         m.servfail_reasons.inc(Some(22));
