@@ -15,6 +15,8 @@ use crate::support::{self, Lab, Serve, TempDir, query, tcp, udp_raw};
 
 const SUBNET: u8 = 60;
 
+const SVC_ZONE: &str = "$TTL 60\n@ SOA ns h 42 3600 600 86400 60\n@ NS ns\nns A 127.0.0.1\n";
+
 /// One lab on the subnet at a time: both tests use it.
 static LAB: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -119,11 +121,21 @@ async fn metrics_endpoint_counts_queries_and_passes_promtool() {
     let dir = TempDir::new("metrics-endpoint");
     let dns = SocketAddr::new(support::addr(SUBNET, 200), 53);
     let scrape = SocketAddr::new(support::addr(SUBNET, 200), 9153);
+    // A zone with a service: web-1 unchecked (healthy), web-2 checked on a closed port.
+    std::fs::write(dir.0.join("svc.test.zone"), SVC_ZONE).expect("write zone");
+    let closed = SocketAddr::new(support::addr(SUBNET, 200), 1);
     let _serve = serve(
         &lab,
         &dir.0,
         dns,
-        &format!("[metrics]\nlisten = \"{scrape}\"\n"),
+        &format!(
+            "[metrics]\nlisten = \"{scrape}\"\n\
+             [[zone]]\norigin = \"svc.test.\"\nfile = \"svc.test.zone\"\n\
+             [[service]]\nzone = \"svc.test.\"\nname = \"web\"\nprotocol = \"tcp\"\n\
+             [[service.instance]]\nname = \"web-1\"\naddress = \"127.0.0.1\"\nport = 8080\n\
+             [[service.instance]]\nname = \"web-2\"\naddress = \"127.0.0.2\"\nport = 8080\n\
+             check = {{ tcp = \"{closed}\", interval_ms = 100, timeout_ms = 100, rise = 1, fall = 1 }}\n"
+        ),
     );
     wait_ready(dns, &dir.0.join("tern.log")).await;
 
@@ -174,6 +186,31 @@ async fn metrics_endpoint_counts_queries_and_passes_promtool() {
     );
     assert!(value(&after, &root) >= 1.0, "{root}:\n{after}");
     promtool_check(&after);
+
+    // Gauges read at scrape time: the zone's serial and each instance's health (web-2's check
+    // fails within a few intervals).
+    // 42 in the file, raised as the registry publishes the service's records.
+    let serial = value(&after, "tern_zone_serial{zone=\"svc.test.\"}");
+    assert!(serial >= 42.0, "{after}");
+    let healthy = |text: &str, instance: &str| {
+        value(
+            text,
+            &format!(
+                "tern_service_instance_healthy{{service=\"web.svc.test.\",instance=\"{instance}\"}}"
+            ),
+        )
+    };
+    assert_eq!(healthy(&after, "web-1"), 1.0, "{after}");
+    let mut web2 = healthy(&after, "web-2");
+    for _ in 0..50 {
+        if web2 == 0.0 && after.contains("instance=\"web-2\"") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (_, text) = http_get(scrape, "/metrics").await;
+        web2 = healthy(&text, "web-2");
+    }
+    assert_eq!(web2, 0.0, "web-2's check fails");
 
     let (status, _) = http_get(scrape, "/nothing-here").await;
     assert!(status.starts_with("HTTP/1.1 404"), "{status}");
