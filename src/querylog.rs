@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use hickory_proto::rr::RecordType;
 use serde::Serialize;
@@ -160,10 +160,18 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// What the writer thread is handed.
+#[derive(Debug)]
+enum Msg {
+    Line(Box<Entry>),
+    /// Answered once every line queued before it is written and flushed.
+    Sync(std::sync::mpsc::Sender<()>),
+}
+
 /// The handler's end of the query log.
 #[derive(Debug, Clone)]
 pub struct QueryLog {
-    tx: SyncSender<Entry>,
+    tx: SyncSender<Msg>,
     metrics: Arc<Metrics>,
 }
 
@@ -188,32 +196,69 @@ impl QueryLog {
 
     /// Queues `entry`; drops it (and counts the drop) when the writer is behind.
     pub fn log(&self, entry: Entry) {
-        match self.tx.try_send(entry) {
+        match self.tx.try_send(Msg::Line(Box::new(entry))) {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 Metrics::inc(&self.metrics.query_log_dropped);
             }
         }
     }
+
+    /// Waits (at most `timeout`, blocking this thread) until every line queued so far is
+    /// written and flushed: `tern serve` calls it on its way out.
+    pub fn sync(&self, timeout: Duration) -> bool {
+        let (done, wait) = std::sync::mpsc::channel();
+        let deadline = std::time::Instant::now() + timeout;
+        let mut msg = Msg::Sync(done);
+        // The queue may be full: retry until the deadline rather than drop the marker.
+        loop {
+            match self.tx.try_send(msg) {
+                Ok(()) => break,
+                Err(TrySendError::Disconnected(_)) => return false,
+                Err(TrySendError::Full(m)) => {
+                    if std::time::Instant::now() >= deadline {
+                        return false;
+                    }
+                    msg = m;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        wait.recv_timeout(left).is_ok()
+    }
 }
 
 /// The writer: a line per entry, flushed whenever nothing more is waiting, until every
 /// sender is gone.
-fn write_lines(rx: Receiver<Entry>, mut out: BufWriter<Box<dyn Write + Send>>) {
+fn write_lines(rx: Receiver<Msg>, mut out: BufWriter<Box<dyn Write + Send>>) {
     let mut failed = false;
+    let warn_once = |failed: &mut bool| {
+        if !*failed {
+            *failed = true;
+            tracing::warn!("query log: write failed; lines are being lost");
+        }
+    };
     while let Ok(first) = rx.recv() {
         let mut next = Some(first);
-        while let Some(e) = next {
-            if writeln!(out, "{}", line(&e)).is_err() && !failed {
-                failed = true;
-                tracing::warn!("query log: write failed; lines are being lost");
+        let mut synced = Vec::new();
+        while let Some(msg) = next {
+            match msg {
+                Msg::Line(e) => {
+                    if writeln!(out, "{}", line(&e)).is_err() {
+                        warn_once(&mut failed);
+                    }
+                }
+                Msg::Sync(done) => synced.push(done),
             }
             // Empty or disconnected: flush what was written.
             next = rx.try_recv().ok();
         }
-        if out.flush().is_err() && !failed {
-            failed = true;
-            tracing::warn!("query log: write failed; lines are being lost");
+        if out.flush().is_err() {
+            warn_once(&mut failed);
+        }
+        for done in synced {
+            let _ = done.send(());
         }
     }
     let _ = out.flush();
@@ -270,6 +315,24 @@ mod tests {
     }
 
     #[test]
+    fn sync_waits_for_the_lines_queued_before_it() {
+        let path = std::env::temp_dir().join(format!("tern-querylog-{}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let log = QueryLog::start(
+            &Destination::File(path.clone()),
+            Arc::new(Metrics::default()),
+        )
+        .expect("opens");
+        for _ in 0..100 {
+            log.log(entry());
+        }
+        assert!(log.sync(Duration::from_secs(5)));
+        let text = std::fs::read_to_string(&path).expect("written");
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(text.lines().count(), 100);
+    }
+
+    #[test]
     fn a_full_backlog_drops_and_counts() {
         let metrics = Arc::new(Metrics::default());
         let (tx, rx) = sync_channel(1);
@@ -283,5 +346,6 @@ mod tests {
         drop(rx);
         log.log(entry());
         assert_eq!(Metrics::get(&metrics.query_log_dropped), 2);
+        assert!(!log.sync(Duration::from_millis(10)), "no writer");
     }
 }

@@ -87,8 +87,9 @@ pub async fn run(config: Config) -> Result<(), String> {
         },
         Arc::clone(&metrics),
     );
-    if let Some(log) = observe::query_log(&config, &metrics)? {
-        handler = handler.with_query_log(log);
+    let query_log = observe::query_log(&config, &metrics)?;
+    if let Some(log) = &query_log {
+        handler = handler.with_query_log(log.clone());
     }
     let mut cache = None;
     if !config.server.no_recursion {
@@ -195,6 +196,10 @@ pub async fn run(config: Config) -> Result<(), String> {
     tracing::info!("shutting down");
     trigger.fire();
     let _ = running.await;
+    if let Some(log) = query_log {
+        // The last queries' lines, written before we go.
+        let _ = tokio::task::spawn_blocking(move || log.sync(Duration::from_secs(2))).await;
+    }
     eprint!("{metrics}");
     Ok(())
 }
