@@ -47,7 +47,7 @@ pub(super) fn serve_metrics(
     handler: Arc<Handler>,
     cache: Option<Arc<Cache>>,
     registry: Arc<Registry>,
-    signal: Shutdown,
+    mut signal: Shutdown,
 ) {
     let state: StateFn = Arc::new(move || State {
         cache: cache.as_ref().map(|c| (c.len() as u64, c.bytes() as u64)),
@@ -69,9 +69,10 @@ pub(super) fn serve_metrics(
             .collect(),
     });
     let registry = crate::metrics::prometheus::registry(Arc::clone(metrics), state);
+    let stop = async move { signal.recv().await };
     tokio::spawn(crate::metrics::http::serve(
         listener,
         Arc::new(registry),
-        signal,
+        stop,
     ));
 }

@@ -13,7 +13,6 @@ use tokio::sync::Semaphore;
 use tracing::debug;
 
 use super::prometheus::{CONTENT_TYPE, encode};
-use crate::server::Shutdown;
 
 /// The longest request head read: a scraper's is a few hundred bytes.
 const MAX_HEAD: usize = 8 * 1024;
@@ -145,10 +144,14 @@ async fn answer(mut stream: TcpStream, registry: &Registry) {
     }
 }
 
-/// Serves `/metrics` on `listener` until `shutdown` fires.
-pub async fn serve(listener: TcpListener, registry: Arc<Registry>, mut shutdown: Shutdown) {
+/// Serves `/metrics` on `listener` until `stop` completes (a future, so this leaf module needs
+/// nothing of the server's).
+pub async fn serve(
+    listener: TcpListener,
+    registry: Arc<Registry>,
+    stop: impl std::future::Future<Output = ()>,
+) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let stop = shutdown.recv();
     tokio::pin!(stop);
     loop {
         let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
@@ -220,8 +223,11 @@ mod tests {
         let addr = listener.local_addr().expect("addr");
         let metrics = Arc::new(super::super::Metrics::default());
         let registry = super::super::prometheus::registry(metrics, Arc::new(Default::default));
-        let (trigger, signal) = crate::server::shutdown::channel();
-        let server = tokio::spawn(serve(listener, Arc::new(registry), signal));
+        let (trigger, stop) = tokio::sync::oneshot::channel::<()>();
+        let stop = async move {
+            let _ = stop.await;
+        };
+        let server = tokio::spawn(serve(listener, Arc::new(registry), stop));
 
         let ok = exchange(
             addr,
@@ -242,7 +248,7 @@ mod tests {
         let big = exchange(addr, &[b"GET /metrics HTTP/1.1\r\nX: ", &huge]).await;
         assert!(big.is_empty() || big.starts_with("HTTP/1.1 431 "), "{big}");
 
-        trigger.fire();
+        let _ = trigger.send(());
         server.await.expect("server stops");
     }
 }
