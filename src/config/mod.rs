@@ -21,9 +21,11 @@ use crate::limits::{
 };
 use crate::resolver::{Limits, ResolverConfig, Stub};
 
+mod observe;
 mod services;
 mod zones;
 
+pub use observe::{LogConfig, MetricsConfig};
 pub use services::{CheckConfig, InstanceConfig, ServiceConfig};
 pub use zones::{PrimaryZone, Replication, SecondaryZone, TsigKeyConfig, UpdatePolicy, ZoneConfig};
 
@@ -68,6 +70,10 @@ pub struct Config {
     /// TSIG key files (RFC 8945), for signed dynamic updates.
     #[serde(default, rename = "tsig_key")]
     pub tsig_keys: Vec<TsigKeyConfig>,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    #[serde(default)]
+    pub log: LogConfig,
 }
 
 /// A stub zone: `zone = "cluster.test."`, `servers = ["127.0.0.1:5353", ...]`.
@@ -195,6 +201,7 @@ impl Config {
         {
             *h = base.join(&*h);
         }
+        config.log.resolve(base);
         Ok(config)
     }
 

@@ -1,6 +1,8 @@
 //! `tern serve` wired together: the one place that builds every part from a [`Config`] and
 //! runs them until a signal. Like `lab`, this is wiring: it may import anything.
 
+mod observe;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,6 +77,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     // The [[tsig_key]] files, read once: updates, transfers and NOTIFY all check against them.
     let keyring = policy.keyring.clone();
     let (udp, tcp) = bind(&config.server.listen, limits.workers).await?;
+    let metrics_listener = observe::bind_metrics(&config).await?;
     let metrics = Arc::new(Metrics::default());
     let mut handler = Handler::new(
         catalog,
@@ -84,9 +87,15 @@ pub async fn run(config: Config) -> Result<(), String> {
         },
         Arc::clone(&metrics),
     );
+    let query_log = observe::query_log(&config, &metrics)?;
+    if let Some(log) = &query_log {
+        handler = handler.with_query_log(log.clone());
+    }
+    let mut cache = None;
     if !config.server.no_recursion {
         let hints = load_hints(config.recursion.root_hints.as_deref())?;
         let resolver = build_resolver(&config, hints, &metrics, None)?;
+        cache = Some(Arc::clone(resolver.cache()));
         let acl = config.acl().map_err(|e| e.to_string())?;
         let snoop = config.snoop_acl().map_err(|e| e.to_string())?;
         handler = handler.with_recursion(Recursion {
@@ -176,6 +185,10 @@ pub async fn run(config: Config) -> Result<(), String> {
         Arc::clone(&metrics),
         signal.clone(),
     );
+    if let Some(listener) = metrics_listener {
+        let (h, r) = (Arc::clone(&handler), Arc::clone(&registry));
+        observe::serve_metrics(listener, &metrics, h, cache, r, signal.clone());
+    }
     let running = tokio::spawn(server.run(signal.clone()));
     tokio::spawn(Arc::clone(&registry).run(signal));
     tokio::spawn(signals::reload_on_sighup(registry));
@@ -183,6 +196,10 @@ pub async fn run(config: Config) -> Result<(), String> {
     tracing::info!("shutting down");
     trigger.fire();
     let _ = running.await;
+    if let Some(log) = query_log {
+        // The last queries' lines, written before we go.
+        let _ = tokio::task::spawn_blocking(move || log.sync(Duration::from_secs(2))).await;
+    }
     eprint!("{metrics}");
     Ok(())
 }

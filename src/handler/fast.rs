@@ -53,6 +53,17 @@ pub(super) struct Question<'q> {
     pub(super) recursion_desired: bool,
 }
 
+impl Question<'_> {
+    /// The QTYPE (the question ends with QTYPE and QCLASS).
+    pub(super) fn qtype(&self) -> u16 {
+        let at = self.wire.len().saturating_sub(4);
+        match self.wire.get(at..at + 2) {
+            Some(&[hi, lo]) => u16::from_be_bytes([hi, lo]),
+            _ => 0,
+        }
+    }
+}
+
 /// Reads the header, question and OPT of a query, or `None` when anything is unusual.
 pub(super) fn parse(bytes: &[u8]) -> Option<Question<'_>> {
     let header = bytes.get(..HEADER)?;

@@ -3,11 +3,14 @@
 
 mod chaos;
 mod cuts;
+mod ede_option;
 mod fast;
 pub mod notify;
+mod observe;
 mod refusal;
 pub mod request;
 pub mod response;
+mod signed;
 pub mod transfer;
 pub mod update;
 
@@ -27,14 +30,16 @@ pub use transfer::{Reply, Transfers};
 pub use update::Updates;
 
 pub use crate::acl::{Acl, Cidr};
+use ede_option::add_ede;
 
 use crate::authority::{Catalog, CatalogError, LocalAnswer, ZoneSource, load_catalog};
 use crate::ede;
 use crate::limits::EDNS_UDP_PAYLOAD;
 use crate::metrics::{LogThrottle, Metrics};
+use crate::querylog::QueryLog;
 use crate::resolver::{Resolution, Resolver};
 use refusal::{Refusal, Route};
-use response::{add_ede, add_resolution};
+use response::add_resolution;
 
 /// Handler settings that are fixed for its lifetime.
 #[derive(Debug, Clone)]
@@ -63,6 +68,8 @@ pub struct Response {
     pub optional_authority: bool,
     /// Whether the hit path may give this answer again, and how (see `Reuse`).
     pub reuse: Reuse,
+    /// Upstream queries the answer cost, when the resolver answered (0: from the cache).
+    pub upstream_queries: Option<usize>,
 }
 
 /// Which answers the hit path keeps.
@@ -83,6 +90,7 @@ impl From<Message> for Response {
             message,
             optional_authority: false,
             reuse: Reuse::No,
+            upstream_queries: None,
         }
     }
 }
@@ -116,6 +124,7 @@ pub struct Handler {
     updates: OnceLock<Updates>,
     transfers: OnceLock<Transfers>,
     failure_log: LogThrottle,
+    query_log: Option<QueryLog>,
 }
 
 /// An UPDATE request (not a response to one), judged by its header alone.
@@ -137,6 +146,7 @@ impl Handler {
             updates: OnceLock::new(),
             transfers: OnceLock::new(),
             failure_log: LogThrottle::new(FAILURE_LOG_INTERVAL),
+            query_log: None,
         }
     }
 
@@ -147,6 +157,12 @@ impl Handler {
             warn!("resolver already serves another handler's delegations; this one's are not used");
         }
         self.recursion = Some(recursion);
+        self
+    }
+
+    /// Logs every answered query to `log` (`[log] queries`).
+    pub fn with_query_log(mut self, log: QueryLog) -> Handler {
+        self.query_log = Some(log);
         self
     }
 
@@ -175,6 +191,8 @@ impl Handler {
         {
             return false;
         }
+        // The clock is read for the log's latency only: off, the hit path reads it once.
+        let start = self.query_log.is_some().then(std::time::Instant::now);
         let Some(local) = answers.answer_into(
             bytes,
             &question,
@@ -184,13 +202,7 @@ impl Handler {
         ) else {
             return false;
         };
-        Metrics::inc(&self.metrics.queries);
-        Metrics::inc(&self.metrics.fast_hits);
-        if local {
-            Metrics::inc(&self.metrics.authoritative_answers);
-        } else {
-            Metrics::inc(&self.metrics.cache_hits);
-        }
+        observe::hit(self, &question, src, out, local, start);
         true
     }
 
@@ -253,6 +265,7 @@ impl Handler {
             && transfer::is_transfer(bytes)
         {
             Metrics::inc(&self.metrics.queries);
+            self.metrics.count_query(true, observe::wire_qtype(bytes));
             let span = debug_span!("transfer", client = %src);
             let _entered = span.enter();
             let catalog = self.catalog();
@@ -271,14 +284,28 @@ impl Handler {
     }
 
     /// Bytes in, bytes out: parses, answers and encodes within the transport's size limit.
-    /// `None` means send nothing.
+    /// `None` means send nothing. Counted and logged (`observe`).
     pub async fn handle_bytes(
         &self,
         bytes: &[u8],
         src: SocketAddr,
         transport: Transport,
     ) -> Option<Vec<u8>> {
-        Metrics::inc(&self.metrics.queries);
+        let (start, tcp) = (std::time::Instant::now(), transport == Transport::Tcp);
+        observe::arrived(&self.metrics, tcp, bytes);
+        let mut seen = None;
+        let reply = self.answer_bytes(bytes, src, transport, &mut seen).await;
+        observe::answered(self, tcp, src, start, reply.as_deref(), seen);
+        reply
+    }
+
+    async fn answer_bytes(
+        &self,
+        bytes: &[u8],
+        src: SocketAddr,
+        transport: Transport,
+        seen: &mut Option<observe::Seen>,
+    ) -> Option<Vec<u8>> {
         if let Some(transfers) = self.transfers.get()
             && Header::read(&mut BinDecoder::new(bytes)).is_ok_and(|h| notify::is_notify(&h))
         {
@@ -318,6 +345,10 @@ impl Handler {
                 }
                 let limit = response::size_limit(&req, self.config.edns_payload);
                 let mut res = self.handle(&req).instrument(span).await;
+                *seen = self
+                    .query_log
+                    .as_ref()
+                    .map(|_| observe::Seen::of(&req, &res));
                 if res.reuse != Reuse::No
                     && let Some(fast) = &self.fast
                 {
@@ -336,39 +367,6 @@ impl Handler {
                 }
                 debug!(client = %src, ?bad, "malformed request");
                 response::malformed_reply(&bad, self.config.edns_payload)
-            }
-        }
-    }
-
-    /// A query with a TSIG (RFC 8945 §5.2, as BIND and Knot do; `nsupdate -k` signs the SOA
-    /// query that finds the zone): the signature is checked against the keys we know before
-    /// the query is answered (a failure is NOTAUTH with the TSIG error, or FORMERR), and the
-    /// answer is signed with the same key, room for the TSIG kept under the size limit. With no
-    /// keys configured every signature is BADKEY.
-    async fn handle_signed(&self, bytes: &[u8], req: &Request) -> Option<Vec<u8>> {
-        let payload = self.config.edns_payload;
-        // Parsed once already by `Request::parse`; signed queries are rare enough to do it again.
-        let message = Message::from_vec(bytes).ok()?;
-        let none = crate::tsig::Keyring::default();
-        let keyring = self.keyring().unwrap_or(&none);
-        let now = crate::tsig::now_unix();
-        let verified = crate::tsig::verify(bytes, &message, keyring, now);
-        let limit = response::size_limit(req, payload).saturating_sub(verified.tsig_len());
-        let answer = match verified.rcode() {
-            Some(rcode) => {
-                debug!(?verified, "query with a bad TSIG");
-                response::encode(response::with_rcode(req, payload, rcode), limit, false)
-            }
-            None => {
-                let res = self.handle(req).await;
-                response::encode(res.message, limit, res.optional_authority)
-            }
-        };
-        match crate::tsig::sign_response(answer, &verified, now) {
-            Ok(signed) => Some(signed),
-            Err(e) => {
-                warn!(error = %e, "cannot sign a response; sending nothing");
-                None
             }
         }
     }
@@ -399,6 +397,7 @@ impl Handler {
                     .await
                 {
                     Ok(res) => Response {
+                        upstream_queries: Some(res.upstream_queries),
                         reuse: if res.stale {
                             Reuse::No
                         } else {
@@ -489,11 +488,13 @@ impl Handler {
         m.additionals = local.additionals;
         let mut optional_authority = local.optional_authority;
         let continue_at = local.unresolved_target.or(local.delegated);
+        let mut upstream_queries = None;
         if let (Some(target), Some(rec)) = (continue_at, recursion)
             && req.recursion_desired
         {
             match rec.resolver.resolve(&target, req.query.query_type()).await {
                 Ok(res) => {
+                    upstream_queries = Some(res.upstream_queries);
                     add_resolution(&mut m, res);
                     optional_authority = false;
                 }
@@ -505,6 +506,7 @@ impl Handler {
             message: m,
             optional_authority,
             reuse,
+            upstream_queries,
         }
     }
 
@@ -542,6 +544,7 @@ impl Handler {
         }
         // Not even the root's servers are cached yet.
         Metrics::inc(&self.metrics.servfails);
+        self.metrics.servfail_reasons.inc(Some(ede::NOT_READY));
         let mut m = response::with_rcode(req, payload, ResponseCode::ServFail);
         m.metadata.recursion_available = ra;
         add_ede(
@@ -564,6 +567,7 @@ impl Handler {
         let mut m = response::with_rcode(req, self.config.edns_payload, err.rcode());
         m.metadata.recursion_available = true;
         let (code, text) = err.ede();
+        self.metrics.servfail_reasons.inc(Some(code));
         add_ede(&mut m, code, &text);
         m
     }

@@ -3,8 +3,9 @@
 
 use hickory_proto::op::ResponseCode;
 
+use super::ede_option::add_ede;
 use super::request::Request;
-use super::response::{self, add_ede};
+use super::response;
 use super::{Handler, Recursion, Response};
 use crate::authority::{Catalog, LocalAnswer};
 use crate::ede;

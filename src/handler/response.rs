@@ -2,11 +2,10 @@
 //! truncation to the client's size limit with whole RRsets only (RFC 2181 §9).
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::{RData, Record, RecordType};
 
+use super::ede_option::add_stale_ede;
 use super::request::{EdnsInfo, Malformed, Request, Transport};
-use crate::ede;
 use crate::limits::CLASSIC_UDP_PAYLOAD;
 use crate::resolver::Resolution;
 
@@ -190,19 +189,6 @@ pub fn with_rcode(req: &Request, our_payload: u16, rcode: ResponseCode) -> Messa
     m
 }
 
-/// RFC 8914 Extended DNS Error option code.
-const EDE_OPTION: u16 = 15;
-
-/// RFC 8914 §4.4/§4.20: a stale answer is "Stale Answer", a stale NXDOMAIN "Stale NXDOMAIN
-/// Answer".
-fn add_stale_ede(m: &mut Message, rcode: ResponseCode) {
-    if rcode == ResponseCode::NXDomain {
-        add_ede(m, ede::STALE_NXDOMAIN, "NXDOMAIN from expired cache data");
-    } else {
-        add_ede(m, ede::STALE_ANSWER, "answered from expired cache data");
-    }
-}
-
 /// Puts a resolution into `m`, after whatever local records its answer section already holds.
 pub(super) fn add_resolution(m: &mut Message, res: Resolution) {
     m.metadata.response_code = res.rcode;
@@ -212,16 +198,6 @@ pub(super) fn add_resolution(m: &mut Message, res: Resolution) {
     m.answers.extend(res.answers);
     m.authorities = res.authorities;
     m.additionals.clear();
-}
-
-/// Adds an Extended DNS Error to a response that carries OPT (RFC 8914 §2: only with EDNS).
-pub(super) fn add_ede(m: &mut Message, code: u16, text: &str) {
-    if let Some(edns) = m.edns.as_mut() {
-        let mut payload = code.to_be_bytes().to_vec();
-        payload.extend_from_slice(text.as_bytes());
-        edns.options_mut()
-            .insert(EdnsOption::Unknown(EDE_OPTION, payload));
-    }
 }
 
 #[cfg(test)]

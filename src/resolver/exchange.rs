@@ -10,6 +10,7 @@
 
 use std::future::{Future, poll_fn};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
@@ -59,6 +60,8 @@ struct Attempt<'u> {
     tcp: bool,
     edns: bool,
     reply: UpstreamFuture<'u>,
+    /// The server's counters (`tern_upstream_*{server}`).
+    server: Arc<crate::metrics::counts::Upstream>,
 }
 
 enum Event {
@@ -287,8 +290,10 @@ impl Resolver {
             tcp: c.tcp,
             edns: c.edns,
         };
+        let server = self.metrics.upstream.server(query.server);
         let reply = self.upstream.query(query);
         let metrics = &self.metrics;
+        let counted = Arc::clone(&server);
         ex.pending.push(Attempt {
             cand: i,
             sent: now,
@@ -298,8 +303,10 @@ impl Resolver {
             // never leaves.
             reply: Box::pin(async move {
                 Metrics::inc(&metrics.upstream_queries);
+                Metrics::inc(&counted.queries);
                 reply.await
             }),
+            server,
         });
         ex.retransmit_at = now + timeout.min(remaining);
         ex.newest = Some((i, now));
@@ -309,14 +316,16 @@ impl Resolver {
     /// The newest try's timer ran out: a loss, for the trace and the infrastructure cache.
     fn lost(&self, ex: &Exchange<'_>, i: usize, now: Instant) {
         let c = &ex.cands[i];
-        let sent = ex
+        let newest = ex
             .pending
             .iter()
             .filter(|a| a.cand == i)
-            .map(|a| a.sent)
-            .max()
-            .unwrap_or(now);
+            .max_by_key(|a| a.sent);
+        let sent = newest.map_or(now, |a| a.sent);
         Metrics::inc(&self.metrics.upstream_timeouts);
+        if let Some(a) = newest {
+            Metrics::inc(&a.server.timeouts);
+        }
         self.infra.record_loss(c.addr, sent, now);
         self.trace_try(ex, i, c.tcp, now.saturating_duration_since(sent), || {
             "no reply yet: retransmitting (still listening)".to_string()
@@ -385,6 +394,7 @@ impl Resolver {
             .record_reply(addr, (!attempt.tcp).then_some(reply.rtt), now);
         if !attempt.tcp {
             self.infra.record_lag(reply.lag);
+            attempt.server.rtt.observe(reply.rtt);
         }
         let classified = classify(&reply.message, &ex.zone_name, &ex.qname, ex.qtype);
         self.trace_try(ex, i, attempt.tcp, reply.rtt, || describe(&classified));

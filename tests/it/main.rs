@@ -8,6 +8,7 @@ mod discovery;
 mod fast_path;
 mod local_names;
 mod local_recursion;
+mod metrics;
 mod nonrecursive;
 mod nsd_diff;
 mod partition;

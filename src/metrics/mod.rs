@@ -1,5 +1,10 @@
 //! Counters kept by the library: plain atomics, cheap enough for the hot path. `tern serve`
-//! prints them on shutdown; a metrics endpoint can read the same values later.
+//! prints them on shutdown, and serves them to Prometheus while it runs (`[metrics] listen`,
+//! `prometheus` encodes them, `http` answers the scrapes).
+
+pub mod counts;
+pub mod http;
+pub mod prometheus;
 
 use std::fmt;
 use std::sync::Mutex;
@@ -7,6 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+pub use counts::{Histogram, HitPathCounts, Reasons, Table, UpstreamTable};
 
 /// Process-wide counters. Shared by reference (`Arc<Metrics>`) between handler and resolver.
 #[derive(Debug, Default)]
@@ -40,6 +47,22 @@ pub struct Metrics {
     /// NOTIFYs received (any outcome) and NOTIFYs sent that a secondary acknowledged.
     pub notifies_received: AtomicU64,
     pub notifies_sent: AtomicU64,
+    /// Queries refused or dropped by the per-client rate limits.
+    pub rate_limited: AtomicU64,
+    /// Query log lines dropped because the writer fell behind.
+    pub query_log_dropped: AtomicU64,
+    /// Queries of the full path by transport and QTYPE (`counts::qtype_slot`).
+    pub queries_by_type: Table<{ counts::QTYPE_SLOTS }>,
+    /// Responses of the full path by transport and RCODE (`counts::rcode_slot`).
+    pub responses_by_rcode: Table<{ counts::RCODE_SLOTS }>,
+    /// QTYPEs and RCODEs of the hit path's answers (UDP), per thread.
+    pub hit_path: HitPathCounts,
+    /// Servfails by EDE info code.
+    pub servfail_reasons: Reasons,
+    /// Time from a query's arrival to its answer.
+    pub answer_latency: Histogram,
+    /// Queries, timeouts and round trips per upstream server.
+    pub upstream: UpstreamTable,
 }
 
 impl Metrics {
@@ -51,7 +74,29 @@ impl Metrics {
         counter.load(Ordering::Relaxed)
     }
 
-    fn rows(&self) -> [(&'static str, u64); 20] {
+    /// Counts a query by transport and QTYPE (`None`: its question could not be read).
+    pub fn count_query(&self, tcp: bool, qtype: Option<u16>) {
+        self.queries_by_type.inc(tcp, counts::qtype_slot(qtype));
+    }
+
+    /// Counts a response by transport and RCODE.
+    pub fn count_response(&self, tcp: bool, rcode: u16) {
+        self.responses_by_rcode.inc(tcp, counts::rcode_slot(rcode));
+    }
+
+    /// Queries in QTYPE slot `slot` (`counts::qtype_slot`) over TCP or UDP, hit path included.
+    pub fn queries_in_slot(&self, tcp: bool, slot: usize) -> u64 {
+        let hits = if tcp { 0 } else { self.hit_path.qtype(slot) };
+        self.queries_by_type.get(tcp, slot) + hits
+    }
+
+    /// Responses in RCODE slot `slot` over TCP or UDP, hit path included.
+    pub fn responses_in_slot(&self, tcp: bool, slot: usize) -> u64 {
+        let hits = if tcp { 0 } else { self.hit_path.rcode(slot) };
+        self.responses_by_rcode.get(tcp, slot) + hits
+    }
+
+    fn rows(&self) -> [(&'static str, u64); 22] {
         [
             ("queries", Self::get(&self.queries)),
             (
@@ -79,6 +124,8 @@ impl Metrics {
             ("transfer_failures", Self::get(&self.transfer_failures)),
             ("notifies_received", Self::get(&self.notifies_received)),
             ("notifies_sent", Self::get(&self.notifies_sent)),
+            ("rate_limited", Self::get(&self.rate_limited)),
+            ("query_log_dropped", Self::get(&self.query_log_dropped)),
         ]
     }
 }

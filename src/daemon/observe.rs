@@ -1,0 +1,78 @@
+//! The watching side of `tern serve`: the `[metrics]` scrape endpoint (its gauges read from
+//! the cache, the catalog and the registry at scrape time) and the `[log]` query log.
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::cache::Cache;
+use crate::config::Config;
+use crate::discovery::registry::{Registry, instance_id};
+use crate::handler::Handler;
+use crate::metrics::Metrics;
+use crate::metrics::prometheus::{State, StateFn};
+use crate::querylog::QueryLog;
+use crate::server::Shutdown;
+
+/// Binds `[metrics] listen`, if set (before anything is served, so a taken port stops the
+/// start).
+pub(super) async fn bind_metrics(config: &Config) -> Result<Option<TcpListener>, String> {
+    let Some(addr) = config.metrics.listen else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("metrics {addr}: {e}"))?;
+    tracing::info!(%addr, "metrics on http://{addr}/metrics");
+    Ok(Some(listener))
+}
+
+/// Starts the query log writer of `[log] queries`, if set.
+pub(super) fn query_log(
+    config: &Config,
+    metrics: &Arc<Metrics>,
+) -> Result<Option<QueryLog>, String> {
+    let Some(dest) = config.log.query_log() else {
+        return Ok(None);
+    };
+    QueryLog::start(&dest, Arc::clone(metrics))
+        .map(Some)
+        .map_err(|e| format!("query log {dest:?}: {e}"))
+}
+
+/// Serves `/metrics` on `listener` until `signal`.
+pub(super) fn serve_metrics(
+    listener: TcpListener,
+    metrics: &Arc<Metrics>,
+    handler: Arc<Handler>,
+    cache: Option<Arc<Cache>>,
+    registry: Arc<Registry>,
+    mut signal: Shutdown,
+) {
+    let state: StateFn = Arc::new(move || State {
+        cache: cache.as_ref().map(|c| (c.len() as u64, c.bytes() as u64)),
+        zone_serials: handler
+            .catalog()
+            .zones()
+            .map(|z| (z.origin().to_string(), z.serial()))
+            .collect(),
+        instances: registry
+            .services()
+            .iter()
+            .flat_map(|reg| {
+                let health = registry.health();
+                reg.service.instances.iter().map(move |i| {
+                    let healthy = health.is_healthy(&instance_id(&reg.service, i));
+                    (reg.service.host().to_string(), i.name.clone(), healthy)
+                })
+            })
+            .collect(),
+    });
+    let registry = crate::metrics::prometheus::registry(Arc::clone(metrics), state);
+    let stop = async move { signal.recv().await };
+    tokio::spawn(crate::metrics::http::serve(
+        listener,
+        Arc::new(registry),
+        stop,
+    ));
+}

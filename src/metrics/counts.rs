@@ -1,0 +1,469 @@
+//! Labelled counters for the hot path: fixed arrays of atomics indexed by a small number
+//! (transport, QTYPE, RCODE, EDE code, latency bucket), so counting a query is a few
+//! `fetch_add`s with no lock and no allocation. Only upstream servers, whose set is open, sit
+//! in a map, and that map is touched once per upstream query (a network round trip away).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The QTYPEs counted on their own; every other one is counted as `other`.
+pub const QTYPES: [(u16, &str); 24] = [
+    (1, "A"),
+    (2, "NS"),
+    (5, "CNAME"),
+    (6, "SOA"),
+    (12, "PTR"),
+    (13, "HINFO"),
+    (15, "MX"),
+    (16, "TXT"),
+    (28, "AAAA"),
+    (33, "SRV"),
+    (35, "NAPTR"),
+    (43, "DS"),
+    (46, "RRSIG"),
+    (47, "NSEC"),
+    (48, "DNSKEY"),
+    (50, "NSEC3"),
+    (52, "TLSA"),
+    (64, "SVCB"),
+    (65, "HTTPS"),
+    (99, "SPF"),
+    (251, "IXFR"),
+    (252, "AXFR"),
+    (255, "ANY"),
+    (257, "CAA"),
+];
+/// Slots of a per-QTYPE row: the named ones and `other`.
+pub const QTYPE_SLOTS: usize = QTYPES.len() + 1;
+
+/// The slot of each QTYPE below 256 (`OTHER_QTYPE` for the unnamed ones), built at compile
+/// time: the hit path finds a slot with one load.
+const SLOT_OF: [u8; 256] = {
+    let mut table = [QTYPES.len() as u8; 256];
+    let mut i = 0;
+    while i < QTYPES.len() {
+        if QTYPES[i].0 < 256 {
+            table[QTYPES[i].0 as usize] = i as u8;
+        }
+        i += 1;
+    }
+    table
+};
+/// CAA, the one named QTYPE past 255.
+const CAA_SLOT: usize = QTYPES.len() - 1;
+
+/// The slot of `qtype` in a per-QTYPE row (`QTYPES.len()` for `other`, and for a query whose
+/// question could not be read).
+pub fn qtype_slot(qtype: Option<u16>) -> usize {
+    match qtype {
+        Some(q) if q < 256 => usize::from(SLOT_OF[usize::from(q)]),
+        Some(257) => CAA_SLOT,
+        _ => QTYPES.len(),
+    }
+}
+
+pub fn qtype_label(slot: usize) -> &'static str {
+    QTYPES.get(slot).map_or("other", |(_, name)| name)
+}
+
+/// RCODEs 0..=23 (RFC 6895 §2.3's registry as far as it goes) counted on their own.
+pub const RCODE_SLOTS: usize = 25;
+
+pub fn rcode_slot(rcode: u16) -> usize {
+    usize::from(rcode).min(RCODE_SLOTS - 1)
+}
+
+pub fn rcode_label(slot: usize) -> &'static str {
+    const NAMES: [&str; RCODE_SLOTS] = [
+        "NOERROR",
+        "FORMERR",
+        "SERVFAIL",
+        "NXDOMAIN",
+        "NOTIMP",
+        "REFUSED",
+        "YXDOMAIN",
+        "YXRRSET",
+        "NXRRSET",
+        "NOTAUTH",
+        "NOTZONE",
+        "DSOTYPENI",
+        "RCODE12",
+        "RCODE13",
+        "RCODE14",
+        "RCODE15",
+        "BADVERS",
+        "BADKEY",
+        "BADTIME",
+        "BADMODE",
+        "BADNAME",
+        "BADALG",
+        "BADTRUNC",
+        "BADCOOKIE",
+        "other",
+    ];
+    NAMES.get(slot).copied().unwrap_or("other")
+}
+
+/// The transports a query comes in on.
+pub const TRANSPORTS: [&str; 2] = ["udp", "tcp"];
+
+fn zeros<const N: usize>() -> [AtomicU64; N] {
+    std::array::from_fn(|_| AtomicU64::new(0))
+}
+
+/// A counter per transport and slot.
+#[derive(Debug)]
+pub struct Table<const N: usize> {
+    rows: [[AtomicU64; N]; 2],
+}
+
+impl<const N: usize> Default for Table<N> {
+    fn default() -> Self {
+        Table {
+            rows: [zeros(), zeros()],
+        }
+    }
+}
+
+impl<const N: usize> Table<N> {
+    /// Counts one in `slot` (clamped to the last) for TCP or UDP.
+    pub fn inc(&self, tcp: bool, slot: usize) {
+        self.rows[usize::from(tcp)][slot.min(N - 1)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn get(&self, tcp: bool, slot: usize) -> u64 {
+        self.rows[usize::from(tcp)]
+            .get(slot)
+            .map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+}
+
+/// Servfails by their RFC 8914 EDE info code (0..=29 as registered in 2024, then `other`), and
+/// those without one.
+pub const EDE_SLOTS: usize = 32;
+const EDE_NONE: usize = EDE_SLOTS - 1;
+const EDE_OTHER: usize = EDE_SLOTS - 2;
+
+#[derive(Debug)]
+pub struct Reasons([AtomicU64; EDE_SLOTS]);
+
+impl Default for Reasons {
+    fn default() -> Self {
+        Reasons(zeros())
+    }
+}
+
+impl Reasons {
+    pub fn inc(&self, ede: Option<u16>) {
+        let slot = match ede {
+            None => EDE_NONE,
+            Some(code) => usize::from(code).min(EDE_OTHER),
+        };
+        self.0[slot].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `(label, count)` of every reason seen at least once.
+    pub fn seen(&self) -> Vec<(String, u64)> {
+        self.0
+            .iter()
+            .enumerate()
+            .map(|(slot, c)| (slot, c.load(Ordering::Relaxed)))
+            .filter(|&(_, n)| n > 0)
+            .map(|(slot, n)| (reason_label(slot), n))
+            .collect()
+    }
+}
+
+/// `"22 No Reachable Authority"`-style label: the code and its registered name.
+fn reason_label(slot: usize) -> String {
+    match slot {
+        EDE_NONE => "none".to_string(),
+        EDE_OTHER => "other".to_string(),
+        code => format!("{code} {}", crate::ede::name(code as u16)),
+    }
+}
+
+/// Upper bounds, in microseconds, of the latency histograms' buckets (100 µs to 10 s: a cache
+/// hit lands in the first, a cold walk in the hundreds of ms).
+pub const LATENCY_BOUNDS_US: [u64; 14] = [
+    100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 1_000_000,
+    2_500_000, 10_000_000,
+];
+
+/// A histogram of durations in atomic buckets: an observation is a short scan of 14 bounds and
+/// two `fetch_add`s. Buckets hold their own counts (not cumulative); the total is their sum,
+/// so a scrape never sees a count that disagrees with its buckets.
+#[derive(Debug)]
+pub struct Histogram {
+    /// One per bound, and one past the last (+Inf).
+    buckets: [AtomicU64; LATENCY_BOUNDS_US.len() + 1],
+    sum_us: AtomicU64,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            buckets: zeros(),
+            sum_us: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Histogram {
+    pub fn observe(&self, d: Duration) {
+        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        self.observe_us(us);
+    }
+
+    pub fn observe_us(&self, us: u64) {
+        let slot = LATENCY_BOUNDS_US
+            .iter()
+            .position(|&b| us <= b)
+            .unwrap_or(LATENCY_BOUNDS_US.len());
+        self.buckets[slot].fetch_add(1, Ordering::Relaxed);
+        self.sum_us.fetch_add(us, Ordering::Relaxed);
+    }
+
+    /// `(upper bound in seconds, count in that bucket alone)`, +Inf last; and the sum in
+    /// seconds.
+    pub fn snapshot(&self) -> (Vec<(f64, u64)>, f64) {
+        let buckets = self
+            .buckets
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let bound = LATENCY_BOUNDS_US
+                    .get(i)
+                    .map_or(f64::INFINITY, |&us| us as f64 / 1e6);
+                (bound, c.load(Ordering::Relaxed))
+            })
+            .collect();
+        (buckets, self.sum_us.load(Ordering::Relaxed) as f64 / 1e6)
+    }
+}
+
+/// The hit path's QTYPE and RCODE counts, one shard per thread: a thread is the only writer
+/// of its shard, so a count is a plain load and store (no locked read-modify-write, no cache
+/// line bouncing between the UDP workers' cores). Threads past the first `HIT_SHARDS` share
+/// one more shard with atomic adds. A scrape sums the shards.
+#[derive(Debug)]
+pub struct HitPathCounts {
+    shards: Box<[HitShard]>,
+}
+
+const HIT_SHARDS: usize = 32;
+
+/// 128-byte aligned so two threads' shards never share a cache line (or its pair).
+#[derive(Debug)]
+#[repr(align(128))]
+struct HitShard {
+    qtypes: [AtomicU64; QTYPE_SLOTS],
+    rcodes: [AtomicU64; RCODE_SLOTS],
+}
+
+impl Default for HitPathCounts {
+    fn default() -> Self {
+        HitPathCounts {
+            shards: (0..=HIT_SHARDS)
+                .map(|_| HitShard {
+                    qtypes: zeros(),
+                    rcodes: zeros(),
+                })
+                .collect(),
+        }
+    }
+}
+
+thread_local! {
+    /// This thread's shard, assigned on first use (`usize::MAX`: not yet).
+    static SHARD: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+static NEXT_SHARD: AtomicU64 = AtomicU64::new(0);
+
+fn my_shard() -> usize {
+    SHARD.with(|s| {
+        if s.get() == usize::MAX {
+            let n = NEXT_SHARD.fetch_add(1, Ordering::Relaxed);
+            s.set(usize::try_from(n).unwrap_or(HIT_SHARDS).min(HIT_SHARDS));
+        }
+        s.get()
+    })
+}
+
+/// Adds one to a counter only this thread writes.
+fn bump(c: &AtomicU64) {
+    c.store(c.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+}
+
+impl HitPathCounts {
+    /// Counts one answer of QTYPE slot `qtype` and RCODE slot `rcode`.
+    pub fn count(&self, qtype: usize, rcode: usize) {
+        let i = my_shard();
+        let Some(shard) = self.shards.get(i) else {
+            return;
+        };
+        let (q, r) = (
+            &shard.qtypes[qtype.min(QTYPE_SLOTS - 1)],
+            &shard.rcodes[rcode.min(RCODE_SLOTS - 1)],
+        );
+        if i < HIT_SHARDS {
+            bump(q);
+            bump(r);
+        } else {
+            q.fetch_add(1, Ordering::Relaxed);
+            r.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn qtype(&self, slot: usize) -> u64 {
+        self.shards
+            .iter()
+            .filter_map(|s| s.qtypes.get(slot))
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    pub fn rcode(&self, slot: usize) -> u64 {
+        self.shards
+            .iter()
+            .filter_map(|s| s.rcodes.get(slot))
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum()
+    }
+}
+
+/// What we counted of one upstream server.
+#[derive(Debug, Default)]
+pub struct Upstream {
+    pub queries: AtomicU64,
+    pub timeouts: AtomicU64,
+    pub rtt: Histogram,
+}
+
+/// At most this many servers get their own series; the rest share `other` (a resolver walking
+/// the Internet meets thousands, and each series costs the scraper).
+pub const UPSTREAM_SERIES: usize = 1_000;
+
+/// Per upstream server counters, by address.
+#[derive(Debug, Default)]
+pub struct UpstreamTable {
+    servers: Mutex<HashMap<SocketAddr, Arc<Upstream>>>,
+    other: Arc<Upstream>,
+}
+
+impl UpstreamTable {
+    /// The counters of `server` (created on first use, or `other` past the limit).
+    pub fn server(&self, server: SocketAddr) -> Arc<Upstream> {
+        let mut servers = self.servers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = servers.get(&server) {
+            return Arc::clone(s);
+        }
+        if servers.len() >= UPSTREAM_SERIES {
+            return Arc::clone(&self.other);
+        }
+        Arc::clone(servers.entry(server).or_default())
+    }
+
+    /// Every server's label and counters, `other` last when it was used.
+    pub fn snapshot(&self) -> Vec<(String, Arc<Upstream>)> {
+        let servers = self.servers.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<(String, Arc<Upstream>)> = servers
+            .iter()
+            .map(|(a, s)| (a.to_string(), Arc::clone(s)))
+            .collect();
+        drop(servers);
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        if self.other.queries.load(Ordering::Relaxed) > 0 {
+            out.push(("other".to_string(), Arc::clone(&self.other)));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_named_qtype_has_its_own_slot() {
+        for (i, (qtype, name)) in QTYPES.iter().enumerate() {
+            assert_eq!(qtype_slot(Some(*qtype)), i, "{name}");
+            assert_eq!(qtype_label(i), *name);
+        }
+        assert_eq!(qtype_label(qtype_slot(Some(4242))), "other");
+        assert_eq!(qtype_label(qtype_slot(None)), "other");
+    }
+
+    #[test]
+    fn rcodes_past_the_table_are_other() {
+        assert_eq!(rcode_label(rcode_slot(2)), "SERVFAIL");
+        assert_eq!(rcode_label(rcode_slot(23)), "BADCOOKIE");
+        assert_eq!(rcode_label(rcode_slot(3841)), "other");
+    }
+
+    #[test]
+    fn hit_path_shards_add_up_across_threads() {
+        let counts = std::sync::Arc::new(HitPathCounts::default());
+        let threads: Vec<_> = (0..HIT_SHARDS + 4)
+            .map(|_| {
+                let counts = std::sync::Arc::clone(&counts);
+                std::thread::spawn(move || {
+                    for _ in 0..100 {
+                        counts.count(qtype_slot(Some(1)), rcode_slot(0));
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread");
+        }
+        assert_eq!(counts.qtype(0), 100 * (HIT_SHARDS as u64 + 4));
+        assert_eq!(counts.rcode(0), 100 * (HIT_SHARDS as u64 + 4));
+        assert_eq!(counts.qtype(1), 0);
+    }
+
+    #[test]
+    fn histogram_buckets_hold_their_own_counts() {
+        let h = Histogram::default();
+        h.observe_us(50);
+        h.observe_us(100);
+        h.observe_us(20_000_000);
+        let (buckets, sum) = h.snapshot();
+        assert_eq!(buckets[0], (0.0001, 2));
+        assert_eq!(buckets.last(), Some(&(f64::INFINITY, 1)));
+        assert_eq!(buckets.iter().map(|b| b.1).sum::<u64>(), 3);
+        assert!((sum - 20.00015).abs() < 1e-9);
+    }
+
+    #[test]
+    fn servfail_reasons_by_ede_code() {
+        let r = Reasons::default();
+        r.inc(Some(22));
+        r.inc(Some(22));
+        r.inc(None);
+        r.inc(Some(4000));
+        let seen = r.seen();
+        assert!(seen.contains(&("22 No Reachable Authority".to_string(), 2)));
+        assert!(seen.contains(&("none".to_string(), 1)));
+        assert!(seen.contains(&("other".to_string(), 1)));
+    }
+
+    #[test]
+    fn upstream_servers_past_the_limit_share_other() {
+        let t = UpstreamTable::default();
+        for port in 0..UPSTREAM_SERIES as u16 + 5 {
+            let s = t.server(SocketAddr::from(([127, 0, 0, 1], port)));
+            s.queries.fetch_add(1, Ordering::Relaxed);
+        }
+        let snap = t.snapshot();
+        assert_eq!(snap.len(), UPSTREAM_SERIES + 1);
+        assert_eq!(
+            snap.last()
+                .map(|(l, s)| (l.as_str(), s.queries.load(Ordering::Relaxed))),
+            Some(("other", 5))
+        );
+    }
+}

@@ -1,0 +1,254 @@
+//! The scrape endpoint: a GET-only HTTP/1.x responder for `/metrics` on tokio. An HTTP
+//! library would pull in a large tree for one path; this reads one request head (bounded in
+//! size and time), answers it and closes the connection (`Connection: close`), which every
+//! Prometheus scraper and curl handle.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::registry::Registry;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tracing::debug;
+
+use super::prometheus::{CONTENT_TYPE, encode};
+
+/// The longest request head read: a scraper's is a few hundred bytes.
+const MAX_HEAD: usize = 8 * 1024;
+/// How long a client has to send its request head, and to take the answer.
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Scrapes answered at once; more wait in the accept queue.
+const MAX_CONNECTIONS: usize = 16;
+
+/// What a request head asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Ask {
+    Metrics { head_only: bool },
+    NotFound,
+    NotAllowed,
+    Bad,
+}
+
+/// Reads the request line of `head` (everything before the blank line).
+fn parse(head: &[u8]) -> Ask {
+    let Ok(head) = std::str::from_utf8(head) else {
+        return Ask::Bad;
+    };
+    let line = head.split("\r\n").next().unwrap_or_default();
+    let mut parts = line.split(' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Ask::Bad;
+    };
+    if !version.starts_with("HTTP/1.") || !target.starts_with('/') {
+        return Ask::Bad;
+    }
+    let path = target.split('?').next().unwrap_or_default();
+    let head_only = match method {
+        "GET" => false,
+        "HEAD" => true,
+        _ => return Ask::NotAllowed,
+    };
+    if path == "/metrics" {
+        Ask::Metrics { head_only }
+    } else {
+        Ask::NotFound
+    }
+}
+
+/// Where the head ends (just past `\r\n\r\n`), if it has.
+fn head_end(buf: &[u8]) -> Option<usize> {
+    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
+}
+
+/// Reads a request head, however the bytes arrive; `None` when the client closes, stalls past
+/// the timeout or sends more than `MAX_HEAD` without ending its head.
+async fn read_head(stream: &mut TcpStream) -> Result<Vec<u8>, &'static str> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    let read = async {
+        loop {
+            let n = stream.read(&mut chunk).await.map_err(|_| "read error")?;
+            if n == 0 {
+                return Err("closed before the end of the request");
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            if let Some(end) = head_end(&buf) {
+                buf.truncate(end);
+                return Ok(());
+            }
+            if buf.len() > MAX_HEAD {
+                return Err("request head too large");
+            }
+        }
+    };
+    match tokio::time::timeout(READ_TIMEOUT, read).await {
+        Ok(Ok(())) => Ok(buf),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err("timed out"),
+    }
+}
+
+fn response(status: &str, content_type: &str, body: &str, head_only: bool) -> Vec<u8> {
+    let mut out = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    if !head_only {
+        out.extend_from_slice(body.as_bytes());
+    }
+    out
+}
+
+async fn answer(mut stream: TcpStream, registry: &Registry) {
+    let reply = match read_head(&mut stream).await {
+        Ok(head) => match parse(&head) {
+            Ask::Metrics { head_only } => {
+                response("200 OK", CONTENT_TYPE, &encode(registry), head_only)
+            }
+            Ask::NotFound => response(
+                "404 Not Found",
+                "text/plain",
+                "not found; try /metrics\n",
+                false,
+            ),
+            Ask::NotAllowed => {
+                response("405 Method Not Allowed", "text/plain", "GET only\n", false)
+            }
+            Ask::Bad => response("400 Bad Request", "text/plain", "bad request\n", false),
+        },
+        Err("request head too large") => response(
+            "431 Request Header Fields Too Large",
+            "text/plain",
+            "request too large\n",
+            false,
+        ),
+        Err(why) => {
+            debug!(why, "metrics request not read");
+            return;
+        }
+    };
+    let write = async {
+        stream.write_all(&reply).await?;
+        stream.shutdown().await
+    };
+    if let Err(e) = tokio::time::timeout(WRITE_TIMEOUT, write)
+        .await
+        .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
+    {
+        debug!(error = %e, "metrics response not sent");
+    }
+}
+
+/// Serves `/metrics` on `listener` until `stop` completes (a future, so this leaf module needs
+/// nothing of the server's).
+pub async fn serve(
+    listener: TcpListener,
+    registry: Arc<Registry>,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    tokio::pin!(stop);
+    loop {
+        let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
+            return;
+        };
+        let accepted = tokio::select! {
+            _ = &mut stop => return,
+            a = listener.accept() => a,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of descriptors and the like: pause rather than spin.
+                debug!(error = %e, "metrics accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let registry = Arc::clone(&registry);
+        tokio::spawn(async move {
+            answer(stream, &registry).await;
+            drop(permit);
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_lines() {
+        assert_eq!(
+            parse(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"),
+            Ask::Metrics { head_only: false }
+        );
+        assert_eq!(
+            parse(b"GET /metrics?name[]=x HTTP/1.0\r\n\r\n"),
+            Ask::Metrics { head_only: false }
+        );
+        assert_eq!(
+            parse(b"HEAD /metrics HTTP/1.1\r\n\r\n"),
+            Ask::Metrics { head_only: true }
+        );
+        assert_eq!(parse(b"GET / HTTP/1.1\r\n\r\n"), Ask::NotFound);
+        assert_eq!(parse(b"POST /metrics HTTP/1.1\r\n\r\n"), Ask::NotAllowed);
+        assert_eq!(parse(b"GET /metrics\r\n\r\n"), Ask::Bad);
+        assert_eq!(parse(b"GET metrics HTTP/1.1\r\n\r\n"), Ask::Bad);
+        assert_eq!(parse(b"\xff\xfe\r\n\r\n"), Ask::Bad);
+        assert_eq!(parse(b"GET /metrics SPDY/3\r\n\r\n"), Ask::Bad);
+    }
+
+    async fn exchange(addr: std::net::SocketAddr, parts: &[&[u8]]) -> String {
+        let mut s = TcpStream::connect(addr).await.expect("connect");
+        for p in parts {
+            s.write_all(p).await.expect("write");
+            tokio::task::yield_now().await;
+        }
+        let mut out = Vec::new();
+        // A server that closes with bytes of ours unread resets the connection: what was
+        // read before the reset is the answer.
+        let _ = s.read_to_end(&mut out).await;
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[tokio::test]
+    async fn answers_scrapes_in_pieces_and_refuses_the_rest() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let metrics = Arc::new(super::super::Metrics::default());
+        let registry = super::super::prometheus::registry(metrics, Arc::new(Default::default));
+        let (trigger, stop) = tokio::sync::oneshot::channel::<()>();
+        let stop = async move {
+            let _ = stop.await;
+        };
+        let server = tokio::spawn(serve(listener, Arc::new(registry), stop));
+
+        let ok = exchange(
+            addr,
+            &[b"GET /met", b"rics HTTP/1.1\r\nHost: a\r", b"\n\r\n"],
+        )
+        .await;
+        assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
+        assert!(
+            ok.contains("Content-Type: text/plain; version=0.0.4"),
+            "{ok}"
+        );
+        assert!(ok.contains("tern_cache_hits_total 0\n"), "{ok}");
+        let missing = exchange(addr, &[b"GET /other HTTP/1.1\r\n\r\n"]).await;
+        assert!(missing.starts_with("HTTP/1.1 404 "), "{missing}");
+        let bad = exchange(addr, &[b"NONSENSE\r\n\r\n"]).await;
+        assert!(bad.starts_with("HTTP/1.1 400 "), "{bad}");
+        let huge = vec![b'a'; MAX_HEAD + 10];
+        let big = exchange(addr, &[b"GET /metrics HTTP/1.1\r\nX: ", &huge]).await;
+        assert!(big.is_empty() || big.starts_with("HTTP/1.1 431 "), "{big}");
+
+        let _ = trigger.send(());
+        server.await.expect("server stops");
+    }
+}

@@ -1,0 +1,429 @@
+//! The Prometheus exposition of [`Metrics`]: a `prometheus-client` collector that reads the
+//! process counters at scrape time (nothing is counted twice), plus the gauges that belong to
+//! other parts (cache size, zone serials, instance health), read through a [`StateFn`] the
+//! wiring provides so this module needs none of them.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+
+use super::Metrics;
+use super::counts::{self, Histogram, TRANSPORTS};
+
+pub use prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+/// Values owned elsewhere, read once per scrape.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct State {
+    /// Entries and bytes of the resolver's cache (`None` without recursion).
+    pub cache: Option<(u64, u64)>,
+    /// Each served zone's origin and SOA serial.
+    pub zone_serials: Vec<(String, u32)>,
+    /// Each service instance (service name, instance name) and whether it is healthy.
+    pub instances: Vec<(String, String, bool)>,
+}
+
+/// Reads the [`State`] at scrape time.
+pub type StateFn = Arc<dyn Fn() -> State + Send + Sync>;
+
+/// The collector: counters and histograms from `metrics`, gauges from `state`.
+struct Exposition {
+    metrics: Arc<Metrics>,
+    state: StateFn,
+}
+
+impl std::fmt::Debug for Exposition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exposition").finish_non_exhaustive()
+    }
+}
+
+/// A registry holding tern's collector; encode it with [`encode`].
+pub fn registry(metrics: Arc<Metrics>, state: StateFn) -> Registry {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(Exposition { metrics, state }));
+    registry
+}
+
+/// The registry in the Prometheus text format (version 0.0.4).
+pub fn encode(registry: &Registry) -> String {
+    let mut out = String::new();
+    // Writing into a String cannot fail; an error would be a bug in the encoder.
+    if prometheus_client::encoding::prometheus_text::encode(&mut out, registry).is_err() {
+        out.clear();
+    }
+    out
+}
+
+type Fmt = Result<(), std::fmt::Error>;
+
+/// A family of series, written only when it has at least one (no empty families).
+fn family<L: EncodeLabelSet, M: EncodeMetric>(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    series: &[(L, M)],
+) -> Fmt {
+    let Some((_, first)) = series.first() else {
+        return Ok(());
+    };
+    let mut fam = encoder.encode_descriptor(name, help, None, first.metric_type())?;
+    for (labels, metric) in series {
+        metric.encode(fam.encode_family(labels)?)?;
+    }
+    Ok(())
+}
+
+fn counter(encoder: &mut DescriptorEncoder<'_>, name: &str, help: &str, c: &AtomicU64) -> Fmt {
+    let series: [([(&str, &str); 0], _); 1] = [([], ConstCounter::new(Metrics::get(c)))];
+    family(encoder, name, help, &series)
+}
+
+/// A histogram as `prometheus-client` encodes one (buckets made cumulative, `+Inf`, sum, count),
+/// with `.1` more observations in the first bucket (the hit path's, counted elsewhere).
+struct HistogramValue<'h>(&'h Histogram, u64);
+
+impl std::fmt::Debug for HistogramValue<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HistogramValue")
+    }
+}
+
+impl EncodeMetric for HistogramValue<'_> {
+    fn encode(&self, mut encoder: prometheus_client::encoding::MetricEncoder<'_>) -> Fmt {
+        let (mut buckets, sum) = self.0.snapshot();
+        if let Some(first) = buckets.first_mut() {
+            first.1 += self.1;
+        }
+        let count = buckets.iter().map(|b| b.1).sum();
+        encoder
+            .encode_histogram::<prometheus_client::encoding::NoLabelSet>(sum, count, &buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
+}
+
+impl Collector for Exposition {
+    fn encode(&self, mut e: DescriptorEncoder<'_>) -> Fmt {
+        let m = &*self.metrics;
+        let mut queries = Vec::new();
+        let mut responses = Vec::new();
+        for (t, transport) in TRANSPORTS.iter().enumerate() {
+            let tcp = t == 1;
+            for slot in 0..counts::QTYPE_SLOTS {
+                let n = m.queries_in_slot(tcp, slot);
+                if n > 0 {
+                    let labels = [
+                        ("transport", *transport),
+                        ("qtype", counts::qtype_label(slot)),
+                    ];
+                    queries.push((labels, ConstCounter::new(n)));
+                }
+            }
+            for slot in 0..counts::RCODE_SLOTS {
+                let n = m.responses_in_slot(tcp, slot);
+                if n > 0 {
+                    let labels = [
+                        ("transport", *transport),
+                        ("rcode", counts::rcode_label(slot)),
+                    ];
+                    responses.push((labels, ConstCounter::new(n)));
+                }
+            }
+        }
+        family(
+            &mut e,
+            "tern_queries",
+            "Queries received, by transport and QTYPE.",
+            &queries,
+        )?;
+        family(
+            &mut e,
+            "tern_responses",
+            "Responses sent, by transport and RCODE.",
+            &responses,
+        )?;
+        let latency = [(
+            [("", ""); 0],
+            HistogramValue(&m.answer_latency, Metrics::get(&m.fast_hits)),
+        )];
+        family(
+            &mut e,
+            "tern_answer_latency_seconds",
+            "Time the handler took to answer a query (hit-path answers count in the first bucket, unmeasured).",
+            &latency,
+        )?;
+        let reasons = m.servfail_reasons.seen();
+        let servfails: Vec<_> = reasons
+            .iter()
+            .map(|(reason, n)| ([("reason", reason.as_str())], ConstCounter::new(*n)))
+            .collect();
+        family(
+            &mut e,
+            "tern_servfail",
+            "SERVFAIL answers, by the RFC 8914 Extended DNS Error they carried.",
+            &servfails,
+        )?;
+        let plain: [(&str, &str, &AtomicU64); 18] = [
+            (
+                "tern_authoritative_answers",
+                "Answers from the local zones.",
+                &m.authoritative_answers,
+            ),
+            (
+                "tern_cache_hits",
+                "Resolutions answered from the cache alone (hit-path answers included).",
+                &m.cache_hits,
+            ),
+            (
+                "tern_hit_path_answers",
+                "Cache hits answered by the UDP hit path (a subset of tern_cache_hits_total and tern_authoritative_answers_total).",
+                &m.fast_hits,
+            ),
+            (
+                "tern_cache_misses",
+                "Resolutions that had to ask upstream.",
+                &m.cache_misses,
+            ),
+            (
+                "tern_upstream_queries",
+                "Queries sent to upstream servers.",
+                &m.upstream_queries,
+            ),
+            (
+                "tern_upstream_timeouts",
+                "Upstream queries that timed out.",
+                &m.upstream_timeouts,
+            ),
+            (
+                "tern_dropped_queries",
+                "Queries dropped unanswered (malformed, or over the in-flight limit).",
+                &m.dropped,
+            ),
+            (
+                "tern_rate_limited",
+                "Queries refused or dropped by the rate limits.",
+                &m.rate_limited,
+            ),
+            (
+                "tern_query_log_dropped",
+                "Query log lines dropped because the writer fell behind.",
+                &m.query_log_dropped,
+            ),
+            (
+                "tern_services_failed_open",
+                "Times a service had no healthy instance and answered with all of them.",
+                &m.services_failed_open,
+            ),
+            (
+                "tern_updates_applied",
+                "RFC 2136 UPDATEs applied.",
+                &m.updates_applied,
+            ),
+            (
+                "tern_updates_refused",
+                "UPDATEs answered with an error.",
+                &m.updates_refused,
+            ),
+            (
+                "tern_transfers_out",
+                "Zone transfers sent.",
+                &m.transfers_out,
+            ),
+            (
+                "tern_transfers_in",
+                "Zone transfers applied by a secondary zone.",
+                &m.transfers_in,
+            ),
+            (
+                "tern_transfers_refused",
+                "Zone transfer requests refused.",
+                &m.transfers_refused,
+            ),
+            (
+                "tern_transfer_failures",
+                "Secondary refreshes that failed.",
+                &m.transfer_failures,
+            ),
+            (
+                "tern_notifies_received",
+                "NOTIFYs received.",
+                &m.notifies_received,
+            ),
+            (
+                "tern_notifies_sent",
+                "NOTIFYs sent and acknowledged.",
+                &m.notifies_sent,
+            ),
+        ];
+        for (name, help, c) in plain {
+            counter(&mut e, name, help, c)?;
+        }
+        self.upstream(&mut e)?;
+        self.state(&mut e)
+    }
+}
+
+impl Exposition {
+    fn upstream(&self, e: &mut DescriptorEncoder<'_>) -> Fmt {
+        let servers = self.metrics.upstream.snapshot();
+        let labels: Vec<[(&str, &str); 1]> = servers
+            .iter()
+            .map(|(s, _)| [("server", s.as_str())])
+            .collect();
+        let queries: Vec<_> = servers
+            .iter()
+            .zip(&labels)
+            .map(|((_, s), l)| (*l, ConstCounter::new(Metrics::get(&s.queries))))
+            .collect();
+        family(
+            e,
+            "tern_upstream_server_queries",
+            "Queries sent, per upstream server.",
+            &queries,
+        )?;
+        let timeouts: Vec<_> = servers
+            .iter()
+            .zip(&labels)
+            .map(|((_, s), l)| (*l, ConstCounter::new(Metrics::get(&s.timeouts))))
+            .collect();
+        family(
+            e,
+            "tern_upstream_server_timeouts",
+            "Queries that timed out, per upstream server.",
+            &timeouts,
+        )?;
+        let rtt: Vec<_> = servers
+            .iter()
+            .zip(&labels)
+            .map(|((_, s), l)| (*l, HistogramValue(&s.rtt, 0)))
+            .collect();
+        family(
+            e,
+            "tern_upstream_rtt_seconds",
+            "Round-trip time of upstream replies, per server.",
+            &rtt,
+        )
+    }
+
+    fn state(&self, e: &mut DescriptorEncoder<'_>) -> Fmt {
+        let state = (self.state)();
+        if let Some((entries, bytes)) = state.cache {
+            let none: [(&str, &str); 0] = [];
+            family(
+                e,
+                "tern_cache_entries",
+                "Entries in the resolver's cache.",
+                &[(none, ConstGauge::new(entries as i64))],
+            )?;
+            family(
+                e,
+                "tern_cache_bytes",
+                "Estimated bytes held by the resolver's cache.",
+                &[(none, ConstGauge::new(bytes as i64))],
+            )?;
+        }
+        let serials: Vec<_> = state
+            .zone_serials
+            .iter()
+            .map(|(zone, serial)| {
+                (
+                    [("zone", zone.as_str())],
+                    ConstGauge::new(i64::from(*serial)),
+                )
+            })
+            .collect();
+        family(
+            e,
+            "tern_zone_serial",
+            "SOA serial of each served zone.",
+            &serials,
+        )?;
+        let health: Vec<_> = state
+            .instances
+            .iter()
+            .map(|(service, instance, healthy)| {
+                (
+                    [
+                        ("service", service.as_str()),
+                        ("instance", instance.as_str()),
+                    ],
+                    ConstGauge::new(i64::from(*healthy)),
+                )
+            })
+            .collect();
+        family(
+            e,
+            "tern_service_instance_healthy",
+            "1 when a service instance is healthy (in the answers), else 0.",
+            &health,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(metrics: Arc<Metrics>, state: State) -> String {
+        encode(&registry(metrics, Arc::new(move || state.clone())))
+    }
+
+    #[test]
+    fn counters_histograms_and_gauges_in_the_text_format() {
+        let m = Arc::new(Metrics::default());
+        m.count_query(false, Some(1));
+        m.hit_path.count(counts::qtype_slot(Some(1)), 0);
+        m.count_query(true, Some(28));
+        m.count_response(false, 2);
+        m.servfail_reasons.inc(Some(22));
+        m.answer_latency.observe_us(300);
+        Metrics::inc(&m.cache_hits);
+        m.upstream
+            .server("127.0.0.1:53".parse().expect("addr"))
+            .rtt
+            .observe_us(1_500);
+        let out = text(
+            Arc::clone(&m),
+            State {
+                cache: Some((3, 4096)),
+                zone_serials: vec![("example.".to_string(), 7)],
+                instances: vec![("web.example.".to_string(), "web-1".to_string(), true)],
+            },
+        );
+        for want in [
+            "# TYPE tern_queries_total counter\n",
+            "tern_queries_total{transport=\"udp\",qtype=\"A\"} 2\n",
+            "tern_queries_total{transport=\"tcp\",qtype=\"AAAA\"} 1\n",
+            "tern_responses_total{transport=\"udp\",rcode=\"SERVFAIL\"} 1\n",
+            "tern_servfail_total{reason=\"22 No Reachable Authority\"} 1\n",
+            "tern_answer_latency_seconds_bucket{le=\"0.0005\"} 1\n",
+            "tern_answer_latency_seconds_bucket{le=\"+Inf\"} 1\n",
+            "tern_answer_latency_seconds_count 1\n",
+            "tern_cache_hits_total 1\n",
+            "tern_upstream_rtt_seconds_bucket{server=\"127.0.0.1:53\",le=\"0.0025\"} 1\n",
+            "tern_cache_entries 3\n",
+            "tern_zone_serial{zone=\"example.\"} 7\n",
+            "tern_service_instance_healthy{service=\"web.example.\",instance=\"web-1\"} 1\n",
+        ] {
+            assert!(out.contains(want), "{want} missing from\n{out}");
+        }
+        assert!(!out.contains("tern_zone_serial{zone=\"\"}"));
+    }
+
+    #[test]
+    fn families_without_series_are_left_out() {
+        let out = text(Arc::new(Metrics::default()), State::default());
+        assert!(!out.contains("tern_queries_total"), "{out}");
+        assert!(!out.contains("tern_cache_entries"), "{out}");
+        assert!(out.contains("tern_cache_hits_total 0\n"), "{out}");
+    }
+}

@@ -1,0 +1,351 @@
+//! The query log (`[log] queries = "stdout" | "/path/file"`): one JSON line per answered
+//! query. The handler hands a small [`Entry`] to a bounded channel and goes on; a writer
+//! thread formats and writes the lines, so a slow disk or a blocked pipe never stalls the
+//! runtime. When the channel is full the entry is dropped and counted
+//! (`query_log_dropped`). Off (no `QueryLog`), the handler pays one branch per query.
+
+use std::io::{self, BufWriter, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::time::{Duration, SystemTime};
+
+use hickory_proto::rr::RecordType;
+use serde::Serialize;
+
+use crate::metrics::Metrics;
+use crate::metrics::counts::{rcode_label, rcode_slot};
+
+/// Lines waiting for the writer at most; past that they are dropped.
+const BACKLOG: usize = 8_192;
+
+/// Where the lines go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    Stdout,
+    /// Appended to (created if missing).
+    File(PathBuf),
+}
+
+impl Destination {
+    /// `"stdout"` or a path.
+    pub fn parse(s: &str) -> Destination {
+        match s {
+            "stdout" | "-" => Destination::Stdout,
+            path => Destination::File(PathBuf::from(path)),
+        }
+    }
+}
+
+/// One answered query, as the handler saw it.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub time: SystemTime,
+    pub client: SocketAddr,
+    pub tcp: bool,
+    /// The question's name as text (escaped as in zone files).
+    pub qname: String,
+    pub qtype: u16,
+    /// Bytes 2 and 3 of the response header: the flags and the RCODE.
+    pub flags: [u8; 2],
+    /// The query's DO bit (RFC 3225).
+    pub dnssec_ok: bool,
+    pub latency_us: u64,
+    /// Answered from the cache without asking upstream.
+    pub cache: bool,
+    /// Answered by the UDP hit path.
+    pub hit_path: bool,
+    /// Upstream queries this answer cost, when known.
+    pub upstream: Option<usize>,
+    /// The Extended DNS Error the answer carried (RFC 8914): code and text.
+    pub ede: Option<(u16, String)>,
+}
+
+#[derive(Serialize)]
+struct Flags {
+    rd: bool,
+    ra: bool,
+    aa: bool,
+    tc: bool,
+    cd: bool,
+    #[serde(rename = "do")]
+    dnssec_ok: bool,
+}
+
+#[derive(Serialize)]
+struct Ede<'e> {
+    code: u16,
+    name: &'static str,
+    text: &'e str,
+}
+
+/// The line's fields, in order; serde_json escapes the strings.
+#[derive(Serialize)]
+struct Line<'e> {
+    time: String,
+    client: String,
+    transport: &'static str,
+    qname: &'e str,
+    qtype: String,
+    rcode: &'static str,
+    flags: Flags,
+    latency_us: u64,
+    cache: bool,
+    hit_path: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upstream: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ede: Option<Ede<'e>>,
+}
+
+/// The JSON line of `e` (no newline).
+pub fn line(e: &Entry) -> String {
+    let [f2, f3] = e.flags;
+    let line = Line {
+        time: rfc3339(e.time),
+        client: e.client.to_string(),
+        transport: if e.tcp { "tcp" } else { "udp" },
+        qname: &e.qname,
+        qtype: RecordType::from(e.qtype).to_string(),
+        rcode: rcode_label(rcode_slot(u16::from(f3 & 0x0F))),
+        flags: Flags {
+            rd: f2 & 0x01 != 0,
+            tc: f2 & 0x02 != 0,
+            aa: f2 & 0x04 != 0,
+            ra: f3 & 0x80 != 0,
+            cd: f3 & 0x10 != 0,
+            dnssec_ok: e.dnssec_ok,
+        },
+        latency_us: e.latency_us,
+        cache: e.cache,
+        hit_path: e.hit_path,
+        upstream: e.upstream,
+        ede: e.ede.as_ref().map(|(code, text)| Ede {
+            code: *code,
+            name: crate::ede::name(*code),
+            text,
+        }),
+    };
+    // Serializing plain strings, numbers and bools cannot fail.
+    serde_json::to_string(&line).unwrap_or_default()
+}
+
+/// `SystemTime` as RFC 3339 UTC with microseconds: `2026-11-25T21:30:00.123456Z`.
+pub fn rfc3339(t: SystemTime) -> String {
+    let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, day) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        d.subsec_micros()
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// What the writer thread is handed.
+#[derive(Debug)]
+enum Msg {
+    Line(Box<Entry>),
+    /// Answered once every line queued before it is written and flushed.
+    Sync(std::sync::mpsc::Sender<()>),
+}
+
+/// The handler's end of the query log.
+#[derive(Debug, Clone)]
+pub struct QueryLog {
+    tx: SyncSender<Msg>,
+    metrics: Arc<Metrics>,
+}
+
+impl QueryLog {
+    /// Opens `dest` and starts the writer thread.
+    pub fn start(dest: &Destination, metrics: Arc<Metrics>) -> io::Result<QueryLog> {
+        let out: Box<dyn Write + Send> = match dest {
+            Destination::Stdout => Box::new(io::stdout()),
+            Destination::File(path) => Box::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)?,
+            ),
+        };
+        let (tx, rx) = sync_channel(BACKLOG);
+        std::thread::Builder::new()
+            .name("tern-querylog".to_string())
+            .spawn(move || write_lines(rx, BufWriter::new(out)))?;
+        Ok(QueryLog { tx, metrics })
+    }
+
+    /// Queues `entry`; drops it (and counts the drop) when the writer is behind.
+    pub fn log(&self, entry: Entry) {
+        match self.tx.try_send(Msg::Line(Box::new(entry))) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                Metrics::inc(&self.metrics.query_log_dropped);
+            }
+        }
+    }
+
+    /// Waits (at most `timeout`, blocking this thread) until every line queued so far is
+    /// written and flushed: `tern serve` calls it on its way out.
+    pub fn sync(&self, timeout: Duration) -> bool {
+        let (done, wait) = std::sync::mpsc::channel();
+        let deadline = std::time::Instant::now() + timeout;
+        let mut msg = Msg::Sync(done);
+        // The queue may be full: retry until the deadline rather than drop the marker.
+        loop {
+            match self.tx.try_send(msg) {
+                Ok(()) => break,
+                Err(TrySendError::Disconnected(_)) => return false,
+                Err(TrySendError::Full(m)) => {
+                    if std::time::Instant::now() >= deadline {
+                        return false;
+                    }
+                    msg = m;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        wait.recv_timeout(left).is_ok()
+    }
+}
+
+/// The writer: a line per entry, flushed whenever nothing more is waiting, until every
+/// sender is gone.
+fn write_lines(rx: Receiver<Msg>, mut out: BufWriter<Box<dyn Write + Send>>) {
+    let mut failed = false;
+    let warn_once = |failed: &mut bool| {
+        if !*failed {
+            *failed = true;
+            tracing::warn!("query log: write failed; lines are being lost");
+        }
+    };
+    while let Ok(first) = rx.recv() {
+        let mut next = Some(first);
+        let mut synced = Vec::new();
+        while let Some(msg) = next {
+            match msg {
+                Msg::Line(e) => {
+                    if writeln!(out, "{}", line(&e)).is_err() {
+                        warn_once(&mut failed);
+                    }
+                }
+                Msg::Sync(done) => synced.push(done),
+            }
+            // Empty or disconnected: flush what was written.
+            next = rx.try_recv().ok();
+        }
+        if out.flush().is_err() {
+            warn_once(&mut failed);
+        }
+        for done in synced {
+            let _ = done.send(());
+        }
+    }
+    let _ = out.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn rfc3339_dates() {
+        let at = |s| rfc3339(SystemTime::UNIX_EPOCH + Duration::from_micros(s));
+        assert_eq!(at(0), "1970-01-01T00:00:00.000000Z");
+        // 2000-02-29 (a leap day of a century divisible by 400) 12:34:56.789012
+        assert_eq!(at(951_827_696_789_012), "2000-02-29T12:34:56.789012Z");
+        assert_eq!(at(4_102_444_799_000_000), "2099-12-31T23:59:59.000000Z");
+    }
+
+    fn entry() -> Entry {
+        Entry {
+            time: SystemTime::UNIX_EPOCH,
+            client: "127.0.0.1:5300".parse().expect("addr"),
+            tcp: false,
+            qname: "we\"ird\\.name.".to_string(),
+            qtype: 28,
+            flags: [0x81, 0x82],
+            dnssec_ok: true,
+            latency_us: 42,
+            cache: false,
+            hit_path: false,
+            upstream: Some(3),
+            ede: Some((22, "no server \"answered\"".to_string())),
+        }
+    }
+
+    #[test]
+    fn a_line_is_json_with_every_field() {
+        let v: serde_json::Value = serde_json::from_str(&line(&entry())).expect("json");
+        assert_eq!(v["time"], "1970-01-01T00:00:00.000000Z");
+        assert_eq!(v["client"], "127.0.0.1:5300");
+        assert_eq!(v["qname"], "we\"ird\\.name.");
+        assert_eq!(v["qtype"], "AAAA");
+        assert_eq!(v["rcode"], "SERVFAIL");
+        assert_eq!(v["flags"]["rd"], true);
+        assert_eq!(v["flags"]["ra"], true);
+        assert_eq!(v["flags"]["aa"], false);
+        assert_eq!(v["flags"]["do"], true);
+        assert_eq!(v["latency_us"], 42);
+        assert_eq!(v["upstream"], 3);
+        assert_eq!(v["ede"]["code"], 22);
+        assert_eq!(v["ede"]["name"], "No Reachable Authority");
+        assert_eq!(v["ede"]["text"], "no server \"answered\"");
+    }
+
+    #[test]
+    fn sync_waits_for_the_lines_queued_before_it() {
+        let path = std::env::temp_dir().join(format!("tern-querylog-{}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let log = QueryLog::start(
+            &Destination::File(path.clone()),
+            Arc::new(Metrics::default()),
+        )
+        .expect("opens");
+        for _ in 0..100 {
+            log.log(entry());
+        }
+        assert!(log.sync(Duration::from_secs(5)));
+        let text = std::fs::read_to_string(&path).expect("written");
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(text.lines().count(), 100);
+    }
+
+    #[test]
+    fn a_full_backlog_drops_and_counts() {
+        let metrics = Arc::new(Metrics::default());
+        let (tx, rx) = sync_channel(1);
+        let log = QueryLog {
+            tx,
+            metrics: Arc::clone(&metrics),
+        };
+        log.log(entry());
+        log.log(entry());
+        assert_eq!(Metrics::get(&metrics.query_log_dropped), 1);
+        drop(rx);
+        log.log(entry());
+        assert_eq!(Metrics::get(&metrics.query_log_dropped), 2);
+        assert!(!log.sync(Duration::from_millis(10)), "no writer");
+    }
+}
