@@ -19,6 +19,7 @@ pub mod acl;
 pub mod authority;
 pub mod cache;
 pub mod config;
+pub mod control;
 pub mod daemon;
 pub mod discovery;
 pub mod ede;

@@ -51,7 +51,8 @@ impl Metrics {
         counter.load(Ordering::Relaxed)
     }
 
-    fn rows(&self) -> [(&'static str, u64); 20] {
+    /// Every counter by name, as `tern ctl stats` and the shutdown summary print them.
+    pub fn rows(&self) -> [(&'static str, u64); 20] {
         [
             ("queries", Self::get(&self.queries)),
             (

@@ -21,9 +21,11 @@ use crate::limits::{
 };
 use crate::resolver::{Limits, ResolverConfig, Stub};
 
+mod control;
 mod services;
 mod zones;
 
+pub use control::ControlConfig;
 pub use services::{CheckConfig, InstanceConfig, ServiceConfig};
 pub use zones::{PrimaryZone, Replication, SecondaryZone, TsigKeyConfig, UpdatePolicy, ZoneConfig};
 
@@ -68,6 +70,9 @@ pub struct Config {
     /// TSIG key files (RFC 8945), for signed dynamic updates.
     #[serde(default, rename = "tsig_key")]
     pub tsig_keys: Vec<TsigKeyConfig>,
+    /// The `tern ctl` socket.
+    #[serde(default)]
+    pub control: ControlConfig,
 }
 
 /// A stub zone: `zone = "cluster.test."`, `servers = ["127.0.0.1:5353", ...]`.
@@ -194,6 +199,11 @@ impl Config {
             && h.is_relative()
         {
             *h = base.join(&*h);
+        }
+        if let Some(s) = &mut config.control.socket
+            && s.is_relative()
+        {
+            *s = base.join(&*s);
         }
         Ok(config)
     }

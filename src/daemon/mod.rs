@@ -1,6 +1,8 @@
 //! `tern serve` wired together: the one place that builds every part from a [`Config`] and
 //! runs them until a signal. Like `lab`, this is wiring: it may import anything.
 
+mod ready;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -76,6 +78,9 @@ pub async fn run(config: Config) -> Result<(), String> {
     let keyring = policy.keyring.clone();
     let (udp, tcp) = bind(&config.server.listen, limits.workers).await?;
     let metrics = Arc::new(Metrics::default());
+    // For `tern ctl`: the resolver's cache and the zones answered without configuration.
+    let mut cache = None;
+    let mut builtin = Vec::new();
     let mut handler = Handler::new(
         catalog,
         HandlerConfig {
@@ -87,6 +92,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     if !config.server.no_recursion {
         let hints = load_hints(config.recursion.root_hints.as_deref())?;
         let resolver = build_resolver(&config, hints, &metrics, None)?;
+        cache = Some(Arc::clone(resolver.cache()));
         let acl = config.acl().map_err(|e| e.to_string())?;
         let snoop = config.snoop_acl().map_err(|e| e.to_string())?;
         handler = handler.with_recursion(Recursion {
@@ -99,7 +105,12 @@ pub async fn run(config: Config) -> Result<(), String> {
                 .into_iter()
                 .map(|z| z.origin)
                 .collect();
-            handler = handler.with_builtin_zones(builtin_zones(|o| configured.contains(o))?);
+            let zones = builtin_zones(|o| configured.contains(o))?;
+            builtin = zones
+                .zones()
+                .map(|z| (z.origin().clone(), z.serial()))
+                .collect();
+            handler = handler.with_builtin_zones(zones);
         }
     }
     let handler = Arc::new(handler);
@@ -176,15 +187,54 @@ pub async fn run(config: Config) -> Result<(), String> {
         Arc::clone(&metrics),
         signal.clone(),
     );
+    let control = match &config.control.socket {
+        Some(path) => Some(
+            crate::control::server::start(
+                path,
+                crate::control::Control {
+                    handler: Arc::clone(&handler),
+                    registry: Arc::clone(&registry),
+                    metrics: Arc::clone(&metrics),
+                    cache,
+                    zone_sources: zone_sources(&config.zones)?,
+                    builtin,
+                },
+                signal.clone(),
+            )
+            .map_err(|e| e.to_string())?,
+        ),
+        None => None,
+    };
     let running = tokio::spawn(server.run(signal.clone()));
     tokio::spawn(Arc::clone(&registry).run(signal));
     tokio::spawn(signals::reload_on_sighup(registry));
+    // Sockets bound, zones loaded, control socket up: a Type=notify unit counts as started.
+    ready::notify("READY=1");
     signals::wait_for_signal().await;
     tracing::info!("shutting down");
+    ready::notify("STOPPING=1");
     trigger.fire();
     let _ = running.await;
+    if let Some(control) = control {
+        let _ = control.await;
+    }
     eprint!("{metrics}");
     Ok(())
+}
+
+/// Where each configured zone's data comes from, as `tern ctl zones` shows it.
+fn zone_sources(zones: &[ZoneConfig]) -> Result<Vec<(Name, String)>, String> {
+    zones
+        .iter()
+        .map(|z| {
+            let source = if z.is_secondary() {
+                format!("secondary of {}", z.primaries.join(","))
+            } else {
+                format!("file {}", z.file.display())
+            };
+            Ok((parse_origin(&z.origin)?, source))
+        })
+        .collect()
 }
 
 /// The zones a resolver answers itself (`localhost.`, `invalid.`, private reverse zones),
@@ -217,11 +267,9 @@ pub fn build_resolver(
     ));
     let mut rc = config.resolver_config().map_err(|e| e.to_string())?;
     rc.trace = trace;
-    Ok(Arc::new(Resolver::new(
-        Arc::new(NetUpstream),
-        hints,
-        cache,
-        rc,
-        Arc::clone(metrics),
-    )))
+    Ok(Arc::new(
+        Resolver::new(Arc::new(NetUpstream), hints, cache, rc, Arc::clone(metrics))
+            // Never ask ourselves: a name server on one of our listeners is a loop.
+            .with_listeners(&config.server.listen),
+    ))
 }

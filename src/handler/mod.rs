@@ -244,6 +244,22 @@ impl Handler {
         &self.metrics
     }
 
+    /// Removes cached data (`tern ctl flush…`) from the resolver and every answer the hit path
+    /// keeps, so the next query for it is fetched afresh; returns the resolver entries removed.
+    /// The hit path forgets everything, not only the name's questions: its kept answers may
+    /// hold the name inside a CNAME chain, and it refills from the resolver's cache at one
+    /// full-path answer per question.
+    pub fn flush(&self, what: crate::cache::admin::Flush<'_>) -> usize {
+        let removed = self
+            .recursion
+            .as_ref()
+            .map_or(0, |r| r.resolver.flush(what));
+        if let Some(fast) = &self.fast {
+            fast.clear();
+        }
+        removed
+    }
+
     /// The catalog in force now; a reload swaps it without disturbing in-flight queries.
     pub fn catalog(&self) -> Arc<Catalog> {
         match self.catalog.read() {
