@@ -12,8 +12,9 @@
 //! bounds), `rr` (record helpers, DNAME), `zonefile` (master-file reading with `file:line`
 //! errors, used for zones and root hints), `acl`, `ede` (Extended DNS Error codes) and
 //! `metrics`. `config` reads TOML into those types. `daemon` (everything `tern serve` runs, built from a
-//! `Config`) and `lab` (servers for the simulated internet) are wiring, like `main`: they may
-//! import anything; nothing but `main` and the tests imports them.
+//! `Config`), `control` (the `tern ctl` socket) and `lab` (servers for the simulated internet)
+//! are wiring, like `main`: they may import anything; nothing but `main`, `daemon` and the
+//! tests imports them.
 
 pub mod acl;
 pub mod authority;

@@ -26,6 +26,8 @@ pub enum ControlError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("control socket {0}: another process answers on it")]
+    InUse(PathBuf),
     #[error("control socket {0}: exists and is not a socket; not removing it")]
     NotASocket(PathBuf),
 }
@@ -51,8 +53,14 @@ pub fn start(
             .map_err(io)?;
     }
     match std::fs::symlink_metadata(path) {
-        // Left behind by a run that did not stop cleanly: nobody answers on it.
-        Ok(meta) if meta.file_type().is_socket() => std::fs::remove_file(path).map_err(io)?,
+        Ok(meta) if meta.file_type().is_socket() => {
+            // Another tern still answering there keeps its socket.
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                return Err(ControlError::InUse(path.to_path_buf()));
+            }
+            // Left behind by a run that did not stop cleanly: nobody answers on it.
+            std::fs::remove_file(path).map_err(io)?;
+        }
         Ok(_) => return Err(ControlError::NotASocket(path.to_path_buf())),
         Err(_) => {}
     }

@@ -244,11 +244,9 @@ impl Handler {
         &self.metrics
     }
 
-    /// Removes cached data (`tern ctl flush…`) from the resolver and every answer the hit path
-    /// keeps, so the next query for it is fetched afresh; returns the resolver entries removed.
-    /// The hit path forgets everything, not only the name's questions: its kept answers may
-    /// hold the name inside a CNAME chain, and it refills from the resolver's cache at one
-    /// full-path answer per question.
+    /// Removes cached data (`tern ctl flush…`) so the next query is fetched afresh; returns the
+    /// resolver entries removed. The hit path forgets every answer: one may hold the name
+    /// inside a CNAME chain, and it refills from the cache at one full-path answer each.
     pub fn flush(&self, what: crate::cache::admin::Flush<'_>) -> usize {
         let removed = self
             .recursion

@@ -177,7 +177,18 @@ async fn tern_ctl_steers_a_running_server() {
         "{dump}"
     );
 
+    // Negative answers are dumped as comments.
+    let nx = ask(at, "nope.alpha.test.", RecordType::A).await;
+    assert_eq!(nx.metadata.response_code, ResponseCode::NXDomain);
+    let dump = ok(&socket, &["dump-cache"]).await;
+    assert!(
+        dump.lines()
+            .any(|l| l.starts_with("; nope.alpha.test. ") && l.contains(" NXDOMAIN")),
+        "{dump}"
+    );
+
     // Without a flush the hit path answers: nothing goes upstream.
+    let upstream = stat(&socket, "upstream_queries").await;
     ask(at, "www.alpha.test.", RecordType::A).await;
     assert_eq!(stat(&socket, "upstream_queries").await, upstream);
     // Flushed, the same question is fetched afresh.
@@ -363,4 +374,50 @@ fn the_unit_file_passes_systemd_analyze_verify() {
         !stderr.contains("tern.service"),
         "warnings about the unit: {stderr}"
     );
+}
+
+#[tokio::test]
+async fn a_live_socket_or_a_plain_file_is_never_replaced_a_stale_socket_is() {
+    let dir = TempDir::new("control-stale");
+    let at = tern_addr(202);
+    let (config, socket) = write_config(
+        &dir.0,
+        at,
+        ". 3600000 NS a.root.test.\na.root.test. 3600000 A 127.61.1.1\n",
+        "",
+    );
+    std::fs::create_dir_all(socket.parent().expect("folder")).expect("run folder");
+    let serve_output = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tern"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .output()
+            .expect("run tern serve")
+    };
+    // Someone answers there: tern refuses to start rather than steal the path.
+    let live = std::os::unix::net::UnixListener::bind(&socket).expect("a live socket");
+    let out = serve_output();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("another process answers on it"), "{err}");
+    drop(live);
+    // A plain file is not ours to remove.
+    std::fs::remove_file(&socket).expect("remove");
+    std::fs::write(&socket, "not a socket").expect("plain file");
+    let out = serve_output();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not a socket"), "{err}");
+    // A socket nobody answers on (a killed tern's) is replaced.
+    std::fs::remove_file(&socket).expect("remove");
+    drop(std::os::unix::net::UnixListener::bind(&socket).expect("a stale socket"));
+    assert!(socket.exists());
+    let _serve = Serve::start(&config, "info", &dir.0.join("tern.log"));
+    for _ in 0..200 {
+        if ctl(&socket, &["stats"]).await.0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("tern never answered on the replaced socket");
 }
