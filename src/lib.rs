@@ -11,14 +11,17 @@
 //! leaf modules, which import nothing of the crate but each other: `limits` (every knob and its
 //! bounds), `rr` (record helpers, DNAME), `zonefile` (master-file reading with `file:line`
 //! errors, used for zones and root hints), `acl`, `ede` (Extended DNS Error codes),
-//! `metrics` (counters and their Prometheus endpoint) and `querylog` (the JSON query log). `config` reads TOML into those types. `daemon` (everything `tern serve` runs, built from a
-//! `Config`) and `lab` (servers for the simulated internet) are wiring, like `main`: they may
-//! import anything; nothing but `main` and the tests imports them.
+//! `metrics` (counters and their Prometheus endpoint) and `querylog` (the JSON query log).
+//! `config` reads TOML into those types. `daemon` (everything `tern serve` runs, built from a
+//! `Config`), `control` (the `tern ctl` socket) and `lab` (servers for the simulated internet)
+//! are wiring, like `main`: they may import anything; nothing but `main`, `daemon` and the
+//! tests imports them.
 
 pub mod acl;
 pub mod authority;
 pub mod cache;
 pub mod config;
+pub mod control;
 pub mod daemon;
 pub mod discovery;
 pub mod ede;

@@ -45,6 +45,19 @@ enum Command {
     Lab(LabArgs),
     /// Resolve one name iteratively, without a server, and print the answer.
     Resolve(ResolveArgs),
+    /// Steer a running `tern serve` over its control socket (`[control] socket`).
+    Ctl(CtlArgs),
+}
+
+#[derive(Args)]
+#[command(after_help = tern::control::client::HELP)]
+struct CtlArgs {
+    /// The control socket of the running server.
+    #[arg(long, value_name = "PATH", default_value = tern::control::DEFAULT_SOCKET)]
+    socket: PathBuf,
+    /// The command and its arguments, e.g. `stats` or `flush www.example.org`.
+    #[arg(required = true, num_args = 1.., value_name = "COMMAND [ARGS]")]
+    command: Vec<String>,
 }
 
 #[derive(Args)]
@@ -147,6 +160,7 @@ fn main() -> ExitCode {
             Command::Zone(ZoneCommand::Check { path, origin }) => zone_check(path, origin),
             Command::Lab(args) => run_lab(args).await,
             Command::Resolve(args) => resolve(args).await,
+            Command::Ctl(args) => ctl(args),
         }
     });
     match result {
@@ -156,6 +170,13 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn ctl(args: CtlArgs) -> Result<(), String> {
+    let body = tern::control::client::request(&args.socket, &args.command.join(" "))
+        .map_err(|e| format!("tern ctl: {e}"))?;
+    print!("{body}");
+    Ok(())
 }
 
 fn zone_check(path: PathBuf, origin: Option<String>) -> Result<(), String> {

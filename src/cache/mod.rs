@@ -4,6 +4,7 @@
 //! with a paused clock. Negative answers and recent failures are first-class entries, not
 //! errors.
 
+pub mod admin;
 pub mod entry;
 mod size;
 mod wire;

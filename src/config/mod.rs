@@ -21,10 +21,12 @@ use crate::limits::{
 };
 use crate::resolver::{Limits, ResolverConfig, Stub};
 
+mod control;
 mod observe;
 mod services;
 mod zones;
 
+pub use control::ControlConfig;
 pub use observe::{LogConfig, MetricsConfig};
 pub use services::{CheckConfig, InstanceConfig, ServiceConfig};
 pub use zones::{PrimaryZone, Replication, SecondaryZone, TsigKeyConfig, UpdatePolicy, ZoneConfig};
@@ -74,6 +76,9 @@ pub struct Config {
     pub metrics: MetricsConfig,
     #[serde(default)]
     pub log: LogConfig,
+    /// The `tern ctl` socket.
+    #[serde(default)]
+    pub control: ControlConfig,
 }
 
 /// A stub zone: `zone = "cluster.test."`, `servers = ["127.0.0.1:5353", ...]`.
@@ -202,6 +207,11 @@ impl Config {
             *h = base.join(&*h);
         }
         config.log.resolve(base);
+        if let Some(s) = &mut config.control.socket
+            && s.is_relative()
+        {
+            *s = base.join(&*s);
+        }
         Ok(config)
     }
 

@@ -2,6 +2,7 @@
 //! runs them until a signal. Like `lab`, this is wiring: it may import anything.
 
 mod observe;
+mod ready;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -79,6 +80,9 @@ pub async fn run(config: Config) -> Result<(), String> {
     let (udp, tcp) = bind(&config.server.listen, limits.workers).await?;
     let metrics_listener = observe::bind_metrics(&config).await?;
     let metrics = Arc::new(Metrics::default());
+    // For `tern ctl`: the resolver's cache and the zones answered without configuration.
+    let mut cache = None;
+    let mut builtin = Vec::new();
     let mut handler = Handler::new(
         catalog,
         HandlerConfig {
@@ -91,7 +95,6 @@ pub async fn run(config: Config) -> Result<(), String> {
     if let Some(log) = &query_log {
         handler = handler.with_query_log(log.clone());
     }
-    let mut cache = None;
     if !config.server.no_recursion {
         let hints = load_hints(config.recursion.root_hints.as_deref())?;
         let resolver = build_resolver(&config, hints, &metrics, None)?;
@@ -108,7 +111,12 @@ pub async fn run(config: Config) -> Result<(), String> {
                 .into_iter()
                 .map(|z| z.origin)
                 .collect();
-            handler = handler.with_builtin_zones(builtin_zones(|o| configured.contains(o))?);
+            let zones = builtin_zones(|o| configured.contains(o))?;
+            builtin = zones
+                .zones()
+                .map(|z| (z.origin().clone(), z.serial()))
+                .collect();
+            handler = handler.with_builtin_zones(zones);
         }
     }
     let handler = Arc::new(handler);
@@ -187,21 +195,60 @@ pub async fn run(config: Config) -> Result<(), String> {
     );
     if let Some(listener) = metrics_listener {
         let (h, r) = (Arc::clone(&handler), Arc::clone(&registry));
-        observe::serve_metrics(listener, &metrics, h, cache, r, signal.clone());
+        observe::serve_metrics(listener, &metrics, h, cache.clone(), r, signal.clone());
     }
+    let control = match &config.control.socket {
+        Some(path) => Some(
+            crate::control::server::start(
+                path,
+                crate::control::Control {
+                    handler: Arc::clone(&handler),
+                    registry: Arc::clone(&registry),
+                    metrics: Arc::clone(&metrics),
+                    cache,
+                    zone_sources: zone_sources(&config.zones)?,
+                    builtin,
+                },
+                signal.clone(),
+            )
+            .map_err(|e| e.to_string())?,
+        ),
+        None => None,
+    };
     let running = tokio::spawn(server.run(signal.clone()));
     tokio::spawn(Arc::clone(&registry).run(signal));
     tokio::spawn(signals::reload_on_sighup(registry));
+    // Sockets bound, zones loaded, control socket up: a Type=notify unit counts as started.
+    ready::notify("READY=1");
     signals::wait_for_signal().await;
     tracing::info!("shutting down");
+    ready::notify("STOPPING=1");
     trigger.fire();
     let _ = running.await;
+    if let Some(control) = control {
+        let _ = control.await;
+    }
     if let Some(log) = query_log {
         // The last queries' lines, written before we go.
         let _ = tokio::task::spawn_blocking(move || log.sync(Duration::from_secs(2))).await;
     }
     eprint!("{metrics}");
     Ok(())
+}
+
+/// Where each configured zone's data comes from, as `tern ctl zones` shows it.
+fn zone_sources(zones: &[ZoneConfig]) -> Result<Vec<(Name, String)>, String> {
+    zones
+        .iter()
+        .map(|z| {
+            let source = if z.is_secondary() {
+                format!("secondary of {}", z.primaries.join(","))
+            } else {
+                format!("file {}", z.file.display())
+            };
+            Ok((parse_origin(&z.origin)?, source))
+        })
+        .collect()
 }
 
 /// The zones a resolver answers itself (`localhost.`, `invalid.`, private reverse zones),
@@ -234,11 +281,9 @@ pub fn build_resolver(
     ));
     let mut rc = config.resolver_config().map_err(|e| e.to_string())?;
     rc.trace = trace;
-    Ok(Arc::new(Resolver::new(
-        Arc::new(NetUpstream),
-        hints,
-        cache,
-        rc,
-        Arc::clone(metrics),
-    )))
+    Ok(Arc::new(
+        Resolver::new(Arc::new(NetUpstream), hints, cache, rc, Arc::clone(metrics))
+            // Never ask ourselves: a name server on one of our listeners is a loop.
+            .with_listeners(&config.server.listen),
+    ))
 }

@@ -230,6 +230,20 @@ impl Handler {
         &self.metrics
     }
 
+    /// Removes cached data (`tern ctl flush…`) so the next query is fetched afresh; returns the
+    /// resolver entries removed. The hit path forgets every answer: one may hold the name
+    /// inside a CNAME chain, and it refills from the cache at one full-path answer each.
+    pub fn flush(&self, what: crate::cache::admin::Flush<'_>) -> usize {
+        let removed = self
+            .recursion
+            .as_ref()
+            .map_or(0, |r| r.resolver.flush(what));
+        if let Some(fast) = &self.fast {
+            fast.clear();
+        }
+        removed
+    }
+
     /// The catalog in force now; a reload swaps it without disturbing in-flight queries.
     pub fn catalog(&self) -> Arc<Catalog> {
         match self.catalog.read() {

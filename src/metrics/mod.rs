@@ -96,7 +96,8 @@ impl Metrics {
         self.responses_by_rcode.get(tcp, slot) + hits
     }
 
-    fn rows(&self) -> [(&'static str, u64); 22] {
+    /// Every counter by name, as `tern ctl stats` and the shutdown summary print them.
+    pub fn rows(&self) -> [(&'static str, u64); 22] {
         [
             ("queries", Self::get(&self.queries)),
             (

@@ -52,6 +52,12 @@ pub enum ResolveError {
     Timeout(Duration),
     #[error("no reachable authority for {0}")]
     NoReachableAuthority(Name),
+    /// Every server left to ask is one of our own listeners.
+    #[error("forwarding loop: {server}, a name server of {zone}, is this resolver itself")]
+    ForwardingLoop {
+        zone: Name,
+        server: std::net::SocketAddr,
+    },
     #[error("resolution failed recently: {0}")]
     CachedFailure(String),
     #[error("internal error")]
@@ -67,9 +73,9 @@ impl ResolveError {
     /// The Extended DNS Error for this failure: info code and text.
     pub fn ede(&self) -> (u16, String) {
         let code = match self {
-            ResolveError::NoReachableAuthority(_) | ResolveError::Timeout(_) => {
-                ede::NO_REACHABLE_AUTHORITY
-            }
+            ResolveError::NoReachableAuthority(_)
+            | ResolveError::Timeout(_)
+            | ResolveError::ForwardingLoop { .. } => ede::NO_REACHABLE_AUTHORITY,
             _ => ede::OTHER,
         };
         (code, self.to_string())

@@ -100,6 +100,8 @@ struct Exchange<'u> {
     retransmit_at: Instant,
     /// The try that `retransmit_at` belongs to: (candidate, sent).
     newest: Option<(usize, Instant)>,
+    /// A server left out because it is our own listener (see `loopguard`).
+    looped: Option<SocketAddr>,
 }
 
 impl Exchange<'_> {
@@ -144,6 +146,7 @@ impl Resolver {
             pending: Vec::new(),
             retransmit_at: Instant::now(),
             newest: None,
+            looped: None,
         };
         self.add_candidates(&mut ex, &known);
         let mut glueless: Vec<Name> = set
@@ -194,6 +197,15 @@ impl Resolver {
                     // Nothing left to send, and the last try's time is up.
                     _ if ex.pending.is_empty() || now >= ex.retransmit_at => {
                         self.give_up(&ex, now);
+                        // Nobody else answered either: the loop is the likeliest cause.
+                        if let Some(server) = ex.looped
+                            && !ex.cands.iter().any(|c| c.replied)
+                        {
+                            return Err(ResolveError::ForwardingLoop {
+                                zone: set.zone.clone(),
+                                server,
+                            });
+                        }
                         return Err(ResolveError::NoReachableAuthority(set.zone.clone()));
                     }
                     _ => {}
@@ -222,6 +234,15 @@ impl Resolver {
     /// servers out of rotation without a probe due are left out.
     fn add_candidates(&self, ex: &mut Exchange<'_>, servers: &[(IpAddr, u16)]) {
         let now = Instant::now();
+        let (own, servers): (Vec<_>, Vec<_>) = servers
+            .iter()
+            .partition(|(a, p)| self.own.is_self(SocketAddr::new(*a, *p)));
+        for (a, p) in own {
+            let server = SocketAddr::new(a, p);
+            self.own.warn_once(server, &ex.zone_name);
+            ex.looped = Some(server);
+        }
+        let servers = &servers[..];
         let addrs: Vec<IpAddr> = servers.iter().map(|(a, _)| *a).collect();
         for ranked in self.infra.order(&addrs, &ex.zone, now) {
             if ranked.standing == Standing::Down {

@@ -15,6 +15,7 @@ pub mod exchange;
 pub mod hints;
 pub mod infra;
 pub mod iterate;
+mod loopguard;
 pub mod store;
 pub mod trace;
 pub mod upstream;
@@ -125,6 +126,8 @@ pub struct Resolver {
     /// The served zones' delegations, set once by the handler that serves them.
     local_cuts: OnceLock<Arc<dyn LocalCuts>>,
     metrics: Arc<Metrics>,
+    /// Our own listeners: never asked (forwarding loops).
+    own: loopguard::OwnListeners,
     /// Walks in flight, by question, and when each started.
     inflight: Mutex<HashMap<Key, (Shared, Instant), lru::DefaultHasher>>,
 }
@@ -155,8 +158,22 @@ impl Resolver {
             stubs: config.stubs,
             local_cuts: OnceLock::new(),
             metrics,
+            own: loopguard::OwnListeners::default(),
             inflight: Mutex::new(HashMap::default()),
         }
+    }
+
+    /// Tells the resolver where this process listens, so that it never asks itself: a server
+    /// on one of `listen` (a wildcard meaning every local address on its port) is skipped like
+    /// a lame one, and a zone with no other server fails with a forwarding-loop error.
+    pub fn with_listeners(mut self, listen: &[std::net::SocketAddr]) -> Resolver {
+        self.own = loopguard::OwnListeners::new(listen);
+        self
+    }
+
+    /// Removes cached data and recent failures (`tern ctl flush…`); returns the entries removed.
+    pub fn flush(&self, what: crate::cache::admin::Flush<'_>) -> usize {
+        self.cache.flush(what) + self.failures.flush(what)
     }
 
     pub fn cache(&self) -> &Arc<Cache> {

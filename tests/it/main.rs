@@ -3,6 +3,7 @@
 
 mod authority;
 mod cli;
+mod control;
 mod dig_interop;
 mod discovery;
 mod fast_path;

@@ -4,6 +4,7 @@
 mod classify;
 mod conditions;
 mod limits;
+mod loops;
 mod robustness;
 mod walk;
 

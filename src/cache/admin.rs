@@ -1,0 +1,176 @@
+//! Operator actions on the cache (`tern ctl flush…`, `dump-cache`): remove entries by owner
+//! name or subtree, empty it, and copy out what it holds. Rare and not on any query's path, so
+//! each walks every shard; the bytes accounting stays exact, as `insert` keeps it.
+
+use hickory_proto::rr::Name;
+use tokio::time::Instant;
+
+use super::{Cache, Data, Key, size};
+
+/// What to remove.
+#[derive(Debug, Clone, Copy)]
+pub enum Flush<'a> {
+    /// Every entry owned by this name, of every type (negative ones too).
+    Name(&'a Name),
+    /// Every entry at or below this name.
+    Zone(&'a Name),
+    All,
+}
+
+impl Flush<'_> {
+    fn matches(&self, owner: &Name) -> bool {
+        match self {
+            // Name equality ignores case (RFC 4343); keys hold the owner lowercased anyway.
+            Flush::Name(name) => *name == owner,
+            Flush::Zone(zone) => zone.zone_of(owner),
+            Flush::All => true,
+        }
+    }
+}
+
+/// One entry as `dump` copies it out.
+#[derive(Debug, Clone)]
+pub struct Dumped {
+    pub key: Key,
+    pub data: Data,
+    /// Seconds left before it expires.
+    pub ttl: u32,
+}
+
+impl Cache {
+    /// Removes what `what` names; returns how many entries went.
+    pub fn flush(&self, what: Flush<'_>) -> usize {
+        let mut removed = 0;
+        for shard in &self.shards {
+            let mut guard = shard.lock().unwrap_or_else(|p| p.into_inner());
+            let shard = &mut *guard;
+            if matches!(what, Flush::All) {
+                removed += shard.lru.len();
+                shard.lru.clear();
+                shard.bytes = 0;
+                continue;
+            }
+            let doomed: Vec<Key> = shard
+                .lru
+                .iter()
+                .filter(|(k, _)| what.matches(&k.name()))
+                .map(|(k, _)| k.clone())
+                .collect();
+            for key in doomed {
+                if let Some(old) = shard.lru.pop(&key) {
+                    shard.bytes = shard.bytes.saturating_sub(size::entry_bytes(&key, &old));
+                    removed += 1;
+                }
+            }
+        }
+        removed
+    }
+
+    /// Every entry still fresh at `now`, its records' TTLs the time left, sorted by owner
+    /// name. Reads without touching the LRU order.
+    pub fn dump(&self, now: Instant) -> Vec<Dumped> {
+        let mut out = Vec::new();
+        for shard in &self.shards {
+            let shard = shard.lock().unwrap_or_else(|p| p.into_inner());
+            for (key, entry) in shard.lru.iter() {
+                if entry.expires <= now {
+                    continue;
+                }
+                let left = entry.expires - now;
+                let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+                let ttl = u32::try_from(secs).unwrap_or(u32::MAX);
+                // Decoding never fails for what `insert` encoded; skip rather than invent.
+                let Some(data) = entry.stored.data(key, ttl) else {
+                    continue;
+                };
+                out.push(Dumped {
+                    key: key.clone(),
+                    data,
+                    ttl,
+                });
+            }
+        }
+        out.sort_by(|a, b| {
+            a.key
+                .name()
+                .cmp(&b.key.name())
+                .then_with(|| a.key.rtype.map(u16::from).cmp(&b.key.rtype.map(u16::from)))
+        });
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use hickory_proto::rr::rdata::A;
+    use hickory_proto::rr::{RData, Record, RecordType};
+
+    use super::*;
+    use crate::cache::{CachePolicy, Rank};
+
+    fn a(owner: &str) -> (Key, Data) {
+        let name = Name::from_str(owner).expect("name");
+        let rec = Record::from_rdata(name.clone(), 300, RData::A(A::new(192, 0, 2, 1)));
+        (Key::new(&name, RecordType::A), Data::Positive(vec![rec]))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn flush_by_name_subtree_and_all_keeps_the_byte_count_exact() {
+        let cache = Cache::new(CachePolicy::default());
+        let empty = cache.bytes();
+        let now = Instant::now();
+        for owner in [
+            "www.alpha.test.",
+            "mail.alpha.test.",
+            "alpha.test.",
+            "www.beta.test.",
+        ] {
+            let (k, d) = a(owner);
+            assert!(cache.insert(k, d, 300, Rank::Authoritative, now));
+        }
+        let www = Name::from_str("WWW.alpha.test.").expect("name");
+        cache.insert(
+            Key::name_only(&www),
+            Data::NxDomain { soa: None },
+            60,
+            Rank::Authoritative,
+            now,
+        );
+        assert_eq!(
+            cache.flush(Flush::Name(&www)),
+            2,
+            "the A and the name-wide entry"
+        );
+        assert_eq!(cache.len(), 3);
+        let alpha = Name::from_str("alpha.test.").expect("name");
+        assert_eq!(cache.flush(Flush::Zone(&alpha)), 2);
+        let left: Vec<String> = cache
+            .dump(now)
+            .iter()
+            .map(|d| d.key.name().to_ascii())
+            .collect();
+        assert_eq!(left, ["www.beta.test."]);
+        assert_eq!(cache.flush(Flush::All), 1);
+        assert_eq!(cache.bytes(), empty);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn dump_counts_ttls_down_and_skips_expired_entries() {
+        let cache = Cache::new(CachePolicy::default());
+        let now = Instant::now();
+        let (k, d) = a("www.alpha.test.");
+        cache.insert(k, d, 300, Rank::Authoritative, now);
+        let (k, d) = a("short.alpha.test.");
+        cache.insert(k, d, 10, Rank::Authoritative, now);
+        tokio::time::advance(std::time::Duration::from_secs(100)).await;
+        let dumped = cache.dump(Instant::now());
+        assert_eq!(dumped.len(), 1);
+        assert_eq!(dumped[0].ttl, 200);
+        match &dumped[0].data {
+            Data::Positive(records) => assert_eq!(records[0].ttl, 200),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

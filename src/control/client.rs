@@ -1,0 +1,58 @@
+//! What `tern ctl` does: sends one request line to the control socket and reads the answer.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+use super::{ERROR, OK};
+
+/// The commands, for `tern ctl --help`.
+pub const HELP: &str = super::commands::HELP;
+
+/// Long enough for a dump of a full cache.
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Why `tern ctl` failed: the server could not be reached, or it answered with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot reach tern at {path}: {source}; is `[control] socket` set and tern running?")]
+    Unreachable {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Failed(String),
+    #[error("bad response from tern: {0:?}")]
+    BadResponse(String),
+}
+
+/// Sends `command` and returns the response body (everything after the `ok` line).
+pub fn request(socket: &Path, command: &str) -> Result<String, ClientError> {
+    let unreachable = |source| ClientError::Unreachable {
+        path: socket.display().to_string(),
+        source,
+    };
+    let mut stream = UnixStream::connect(socket).map_err(unreachable)?;
+    stream
+        .set_read_timeout(Some(TIMEOUT))
+        .map_err(unreachable)?;
+    stream
+        .set_write_timeout(Some(TIMEOUT))
+        .map_err(unreachable)?;
+    stream
+        .write_all(format!("{}\n", command.trim()).as_bytes())
+        .map_err(unreachable)?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).map_err(unreachable)?;
+    let (first, body) = response.split_once('\n').unwrap_or((&response, ""));
+    if first == OK {
+        Ok(body.to_string())
+    } else if let Some(reason) = first.strip_prefix(ERROR) {
+        Err(ClientError::Failed(
+            format!("{reason}\n{body}").trim_end().to_string(),
+        ))
+    } else {
+        Err(ClientError::BadResponse(response))
+    }
+}

@@ -1,0 +1,186 @@
+//! The control commands: a request line parsed, run against the running parts, and answered
+//! in text, one item per line.
+
+use std::fmt::Write as _;
+
+use hickory_proto::rr::Name;
+use tokio::time::Instant;
+
+use super::Control;
+use crate::cache::Data;
+use crate::cache::admin::Flush;
+use crate::discovery::registry::instance_id;
+
+/// The commands, with a line of help each (`tern ctl --help` shows the same list).
+pub(crate) const HELP: &str = "\
+commands:
+stats             counters and cache size, `name value` per line
+reload            re-read the zone files (as SIGHUP); a broken file keeps the old zones
+flush NAME        forget NAME (every type) in the cache and the hit path
+flush-zone NAME   forget everything at or below NAME
+flush-all         empty the cache
+dump-cache        the cache as zone-file text, TTLs counting down
+zones             origin, serial and source of every zone served
+services          each service instance and its health";
+
+/// Runs one request line: `Ok(body)` or `Err(reason)` (which may span lines).
+pub(super) fn run(ctl: &Control, line: &str) -> Result<String, String> {
+    let mut words = line.split_whitespace();
+    let command = words.next().ok_or("empty request")?;
+    let args: Vec<&str> = words.collect();
+    let no_args = |body: String| {
+        if args.is_empty() {
+            Ok(body)
+        } else {
+            Err(format!("{command} takes no arguments"))
+        }
+    };
+    match command {
+        "stats" => no_args(stats(ctl)),
+        "reload" => {
+            if !args.is_empty() {
+                return Err("reload takes no arguments".to_string());
+            }
+            reload(ctl)
+        }
+        "flush" => Ok(flushed(ctl, Flush::Name(&one_name(command, &args)?))),
+        "flush-zone" => Ok(flushed(ctl, Flush::Zone(&one_name(command, &args)?))),
+        "flush-all" => no_args(flushed(ctl, Flush::All)),
+        "dump-cache" => no_args(dump_cache(ctl)),
+        "zones" => no_args(zones(ctl)),
+        "services" => no_args(services(ctl)),
+        "help" => Ok(format!("{HELP}\n")),
+        other => Err(format!("unknown command {other:?}\n{HELP}")),
+    }
+}
+
+fn one_name(command: &str, args: &[&str]) -> Result<Name, String> {
+    let [name] = args else {
+        return Err(format!("usage: {command} NAME"));
+    };
+    let mut name = Name::from_ascii(name).map_err(|e| format!("bad name {name:?}: {e}"))?;
+    name.set_fqdn(true);
+    Ok(name)
+}
+
+fn stats(ctl: &Control) -> String {
+    let mut out = String::new();
+    for (name, value) in ctl.metrics.rows() {
+        let _ = writeln!(out, "{name} {value}");
+    }
+    if let Some(cache) = &ctl.cache {
+        let _ = writeln!(out, "cache_entries {}", cache.len());
+        let _ = writeln!(out, "cache_bytes {}", cache.bytes());
+    }
+    out
+}
+
+fn reload(ctl: &Control) -> Result<String, String> {
+    match ctl.registry.reload() {
+        Ok(()) => {
+            tracing::info!("zones reloaded (tern ctl)");
+            Ok("zones reloaded\n".to_string())
+        }
+        Err(e) => {
+            tracing::error!("reload failed (tern ctl); still serving the previous zones: {e}");
+            Err(format!(
+                "reload failed; still serving the previous zones\n{e}"
+            ))
+        }
+    }
+}
+
+fn flushed(ctl: &Control, what: Flush<'_>) -> String {
+    let removed = ctl.handler.flush(what);
+    tracing::info!(?what, removed, "cache flushed (tern ctl)");
+    format!("removed {removed} cache entries\n")
+}
+
+fn dump_cache(ctl: &Control) -> String {
+    let Some(cache) = &ctl.cache else {
+        return "; no cache: recursion is off\n".to_string();
+    };
+    let mut out = String::new();
+    for d in cache.dump(Instant::now()) {
+        let owner = d.key.name();
+        let rtype = d.key.rtype.map_or("*".to_string(), |t| t.to_string());
+        let soa = |soa: &Option<Box<hickory_proto::rr::Record>>| {
+            soa.as_deref()
+                .map(|r| format!(" (SOA {})", r.data))
+                .unwrap_or_default()
+        };
+        let _ = match &d.data {
+            Data::Positive(records) => {
+                for r in records {
+                    let _ = writeln!(out, "{r}");
+                }
+                Ok(())
+            }
+            Data::NxDomain { soa: s } => {
+                writeln!(out, "; {owner} {} NXDOMAIN{}", d.ttl, soa(s))
+            }
+            Data::NoData { soa: s } => {
+                writeln!(out, "; {owner} {} {rtype} NODATA{}", d.ttl, soa(s))
+            }
+            Data::Failure { reason } => {
+                writeln!(out, "; {owner} {} {rtype} SERVFAIL {reason}", d.ttl)
+            }
+        };
+    }
+    out
+}
+
+fn zones(ctl: &Control) -> String {
+    let catalog = ctl.handler.catalog();
+    let mut out = String::new();
+    for (origin, source) in &ctl.zone_sources {
+        let serial = catalog
+            .find(origin)
+            .filter(|z| z.origin() == origin)
+            .map_or("-".to_string(), |z| z.serial().to_string());
+        let _ = writeln!(out, "{origin} {serial} {source}");
+    }
+    for zone in catalog.zones() {
+        if !ctl.zone_sources.iter().any(|(o, _)| o == zone.origin()) {
+            let _ = writeln!(out, "{} {} services", zone.origin(), zone.serial());
+        }
+    }
+    for (origin, serial) in &ctl.builtin {
+        let _ = writeln!(out, "{origin} {serial} builtin");
+    }
+    out
+}
+
+fn services(ctl: &Control) -> String {
+    let health = ctl.registry.health();
+    let mut out = String::new();
+    for reg in ctl.registry.services() {
+        let s = &reg.service;
+        for i in &s.instances {
+            let h = health.get(&instance_id(s, i));
+            let state = match &h {
+                Some(h) if !h.healthy => "unhealthy",
+                _ => "healthy",
+            };
+            let _ = write!(
+                out,
+                "{} {} {}:{} {state}",
+                s.host(),
+                i.name,
+                i.address,
+                i.port
+            );
+            if !reg.checks.contains_key(&i.name) {
+                out.push_str(" unchecked");
+            }
+            if let Some(rtt) = h.as_ref().and_then(|h| h.rtt) {
+                let _ = write!(out, " rtt={rtt:?}");
+            }
+            if let Some(err) = h.as_ref().and_then(|h| h.last_error.as_deref()) {
+                let _ = write!(out, " last_error={err:?}");
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
