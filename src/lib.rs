@@ -10,7 +10,8 @@
 //! `resolver` → `cache`. `authority` and `cache` import nothing else of the crate but the
 //! leaf modules, which import nothing of the crate but each other: `limits` (every knob and its
 //! bounds), `rr` (record helpers, DNAME), `zonefile` (master-file reading with `file:line`
-//! errors, used for zones and root hints), `acl`, `ede` (Extended DNS Error codes) and
+//! errors, used for zones and root hints), `acl`, `ede` (Extended DNS Error codes), `ratelimit`
+//! (per-client query limits and RRL) and
 //! `metrics`. `config` reads TOML into those types. `daemon` (everything `tern serve` runs, built from a
 //! `Config`) and `lab` (servers for the simulated internet) are wiring, like `main`: they may
 //! import anything; nothing but `main` and the tests imports them.
@@ -29,6 +30,7 @@ pub mod lab;
 pub mod limits;
 pub mod metrics;
 mod net;
+pub mod ratelimit;
 pub mod replication;
 pub mod resolver;
 pub mod rr;

@@ -40,6 +40,8 @@ pub struct Metrics {
     /// NOTIFYs received (any outcome) and NOTIFYs sent that a secondary acknowledged.
     pub notifies_received: AtomicU64,
     pub notifies_sent: AtomicU64,
+    /// Queries refused or dropped by `[rate_limit]`, and responses dropped or truncated by RRL.
+    pub rate_limited: AtomicU64,
 }
 
 impl Metrics {

@@ -21,9 +21,11 @@ use crate::limits::{
 };
 use crate::resolver::{Limits, ResolverConfig, Stub};
 
+mod ratelimit;
 mod services;
 mod zones;
 
+pub use ratelimit::{RateLimitConfig, RrlConfig};
 pub use services::{CheckConfig, InstanceConfig, ServiceConfig};
 pub use zones::{PrimaryZone, Replication, SecondaryZone, TsigKeyConfig, UpdatePolicy, ZoneConfig};
 
@@ -68,6 +70,12 @@ pub struct Config {
     /// TSIG key files (RFC 8945), for signed dynamic updates.
     #[serde(default, rename = "tsig_key")]
     pub tsig_keys: Vec<TsigKeyConfig>,
+    /// Per-client query rate limit for recursion.
+    #[serde(default)]
+    pub rate_limit: RateLimitConfig,
+    /// Response Rate Limiting of authoritative answers.
+    #[serde(default)]
+    pub rrl: RrlConfig,
 }
 
 /// A stub zone: `zone = "cluster.test."`, `servers = ["127.0.0.1:5353", ...]`.

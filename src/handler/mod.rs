@@ -3,6 +3,7 @@
 
 mod chaos;
 mod fast;
+mod limit;
 pub mod notify;
 pub mod request;
 pub mod response;
@@ -112,6 +113,8 @@ pub struct Handler {
     updates: OnceLock<Updates>,
     transfers: OnceLock<Transfers>,
     failure_log: LogThrottle,
+    /// Query rate limits and RRL (`limit`); off by default.
+    limits: crate::ratelimit::Limits,
 }
 
 /// An UPDATE request (not a response to one), judged by its header alone.
@@ -167,6 +170,7 @@ impl Handler {
             updates: OnceLock::new(),
             transfers: OnceLock::new(),
             failure_log: LogThrottle::new(FAILURE_LOG_INTERVAL),
+            limits: Default::default(),
         }
     }
 
@@ -186,7 +190,7 @@ impl Handler {
     /// The hit path: the answer to a plain recursive query over UDP when the resolver gave the
     /// same question's answer before and it is still alive, written into `out`, without
     /// parsing the query beyond its question or spawning anything. `false`: take the full path
-    /// (`handle_bytes`).
+    /// (`handle_bytes`); `true`: send `out`, or nothing when a rate limit left it empty.
     pub fn answer_fast(&self, bytes: &[u8], src: SocketAddr, out: &mut Vec<u8>) -> bool {
         let Some(answers) = self.fast.as_ref() else {
             return false;
@@ -201,18 +205,17 @@ impl Handler {
         {
             return false;
         }
-        let Some(local) = answers.answer_into(
-            bytes,
-            &question,
-            self.config.edns_payload,
-            Instant::now(),
-            out,
-        ) else {
+        let now = Instant::now();
+        let Some(hit) = answers.answer_into(bytes, &question, self.config.edns_payload, now, out)
+        else {
             return false;
         };
         Metrics::inc(&self.metrics.queries);
+        if self.limit_fast(bytes, &question, src, hit, now, out) {
+            return true;
+        }
         Metrics::inc(&self.metrics.fast_hits);
-        if local {
+        if hit.local {
             Metrics::inc(&self.metrics.authoritative_answers);
         } else {
             Metrics::inc(&self.metrics.cache_hits);
@@ -337,6 +340,9 @@ impl Handler {
         }
         match Request::parse(bytes, src, transport) {
             Ok(req) => {
+                if let Some(limited) = self.limit_query(&req) {
+                    return limited;
+                }
                 // At debug: at the default level a span would format its fields per query.
                 let span = debug_span!("query", id = req.id, qname = %req.query.name(), qtype = %req.query.query_type(), client = %src);
                 if req.signed {
@@ -344,12 +350,15 @@ impl Handler {
                 }
                 let limit = response::size_limit(&req, self.config.edns_payload);
                 let mut res = self.handle(&req).instrument(span).await;
+                let rrl = self.rrl_account(&req, &res);
                 if res.reuse != Reuse::No
                     && let Some(fast) = &self.fast
                 {
-                    fast.keep(&mut res.message, Instant::now(), res.reuse == Reuse::Local);
+                    let local = res.reuse == Reuse::Local;
+                    fast.keep(&mut res.message, Instant::now(), local, rrl);
                 }
-                Some(response::encode(res.message, limit, res.optional_authority))
+                let wire = response::encode(res.message, limit, res.optional_authority);
+                self.limit_response(&req, rrl, wire)
             }
             Err(bad) => {
                 match &bad {

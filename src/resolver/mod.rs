@@ -20,7 +20,7 @@ pub mod trace;
 pub mod upstream;
 
 #[cfg(test)]
-mod fake;
+pub(crate) mod fake;
 #[cfg(test)]
 mod tests;
 
