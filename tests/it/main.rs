@@ -11,6 +11,7 @@ mod local_recursion;
 mod nonrecursive;
 mod nsd_diff;
 mod partition;
+mod rate_limit;
 mod replication_fetch;
 mod resolver;
 mod scaleout;
