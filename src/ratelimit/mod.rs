@@ -118,7 +118,8 @@ impl QueryLimiter {
         if self.exempt.contains(ip) {
             return None;
         }
-        match self.buckets.take(&self.prefix.of(ip), now) {
+        let (v6, addr) = self.prefix.of(ip);
+        match self.buckets.take(addr, u64::from(v6), now) {
             Take::Allowed => None,
             Take::Limited { .. } => Some(self.action),
         }

@@ -152,7 +152,10 @@ impl Rrl {
         if self.exempt.contains(client) {
             return Verdict::Send;
         }
-        match self.buckets.take(&(self.prefix.of(client), token), now) {
+        let (v6, addr) = self.prefix.of(client);
+        // The name's hash is keyed already; kind and family go in its low bits.
+        let extra = token.name ^ ((token.kind as u64) << 1 | u64::from(v6));
+        match self.buckets.take(addr, extra, now) {
             Take::Allowed => Verdict::Send,
             Take::Limited { in_a_row } => slip_or_drop(self.slip, in_a_row),
         }
