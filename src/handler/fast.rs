@@ -342,7 +342,7 @@ impl FastAnswers {
 
 /// Adds our OPT to a reply when the query had one (RFC 6891 §6.1.2): root, type, our
 /// payload, no extended RCODE, version 0, DO copied (RFC 3225 §3), no options.
-fn push_opt(question: &Question<'_>, our_payload: u16, out: &mut Vec<u8>) -> Option<()> {
+pub(super) fn push_opt(question: &Question<'_>, our_payload: u16, out: &mut Vec<u8>) -> Option<()> {
     if question.payload.is_none() {
         return Some(());
     }

@@ -15,7 +15,7 @@
 
 use std::net::SocketAddr;
 
-use hickory_proto::op::ResponseCode;
+use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{LowerName, Name};
 use tokio::time::Instant;
 
@@ -69,25 +69,32 @@ impl Handler {
         }))
     }
 
-    /// RRL on an encoded response: as it is, truncated (the slip), or nothing.
+    /// RRL on a response about to be encoded: as it is, truncated (the slip: TC=1, the
+    /// question and OPT only), or nothing.
     pub(super) fn limit_response(
         &self,
         req: &Request,
         token: Option<Token>,
-        mut wire: Vec<u8>,
-    ) -> Option<Vec<u8>> {
+        mut message: Message,
+    ) -> Option<Message> {
         let (Some(rrl), Some(token), Transport::Udp) = (&self.limits.rrl, token, req.transport)
         else {
-            return Some(wire);
+            return Some(message);
         };
-        match rrl.check(req.src.ip(), token, Instant::now()) {
-            Verdict::Send => Some(wire),
-            Verdict::Slip if rrl::truncate(&mut wire) => {
-                Metrics::inc(&self.metrics.rate_limited);
-                Some(wire)
+        let verdict = rrl.check(req.src.ip(), token, Instant::now());
+        if verdict != Verdict::Send {
+            Metrics::inc(&self.metrics.rate_limited);
+        }
+        match verdict {
+            Verdict::Send => Some(message),
+            Verdict::Slip => {
+                message.metadata.truncation = true;
+                message.answers.clear();
+                message.authorities.clear();
+                message.additionals.clear();
+                Some(message)
             }
-            Verdict::Slip | Verdict::Drop => {
-                Metrics::inc(&self.metrics.rate_limited);
+            Verdict::Drop => {
                 Metrics::inc(&self.metrics.dropped);
                 None
             }
@@ -130,7 +137,12 @@ impl Handler {
         {
             match rrl.check(src.ip(), token, now) {
                 Verdict::Send => {}
-                Verdict::Slip if rrl::truncate(out) => Metrics::inc(&self.metrics.rate_limited),
+                Verdict::Slip
+                    if rrl::truncate(out)
+                        && fast::push_opt(question, self.config.edns_payload, out).is_some() =>
+                {
+                    Metrics::inc(&self.metrics.rate_limited)
+                }
                 Verdict::Slip | Verdict::Drop => {
                     Metrics::inc(&self.metrics.rate_limited);
                     Metrics::inc(&self.metrics.dropped);

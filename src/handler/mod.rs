@@ -357,8 +357,8 @@ impl Handler {
                     let local = res.reuse == Reuse::Local;
                     fast.keep(&mut res.message, Instant::now(), local, rrl);
                 }
-                let wire = response::encode(res.message, limit, res.optional_authority);
-                self.limit_response(&req, rrl, wire)
+                let message = self.limit_response(&req, rrl, res.message)?;
+                Some(response::encode(message, limit, res.optional_authority))
             }
             Err(bad) => {
                 match &bad {

@@ -42,7 +42,7 @@ pub struct Token {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Send,
-    /// Send it truncated: TC=1, the question only.
+    /// Send it truncated: TC=1, the question (and OPT) only.
     Slip,
     Drop,
 }
@@ -171,8 +171,9 @@ fn slip_or_drop(slip: u32, in_a_row: u32) -> Verdict {
     }
 }
 
-/// Makes an encoded response the truncated reply RRL slips: header and question only, TC=1,
-/// no OPT. `false` (and `reply` unchanged) when it has no question to keep.
+/// Makes an encoded response the truncated reply RRL slips: header and question only, TC=1
+/// (the caller adds OPT back when the query had one). `false` (and `reply` unchanged) when
+/// it has no question to keep.
 pub fn truncate(reply: &mut Vec<u8>) -> bool {
     const HEADER: usize = 12;
     const TC: u8 = 0x02;

@@ -84,11 +84,16 @@ async fn rrl_holds_hit_path_and_full_path_to_one_account_and_never_tcp() {
     // Over the rate: dropped, then slipped (slip 2), on either path.
     assert_eq!(fast(&h, &q, me), Some(Vec::new()), "dropped");
     let slipped = parse(&fast(&h, &q, me).expect("handled"));
-    assert!(slipped.metadata.truncation && slipped.answers.is_empty());
+    assert!(slipped.metadata.truncation && slipped.metadata.authoritative);
+    assert!(slipped.answers.is_empty() && slipped.authorities.is_empty());
     assert_eq!(slipped.metadata.id, 0x4242);
+    assert_eq!(slipped.queries.len(), 1);
+    assert!(slipped.edns.is_some(), "OPT answers OPT (RFC 6891 §6.1.1)");
     assert_eq!(h.handle_bytes(&q, client(me), Transport::Udp).await, None);
     let slipped = h.handle_bytes(&q, client(me), Transport::Udp).await;
-    assert!(parse(&slipped.expect("slipped")).metadata.truncation);
+    let slipped = parse(&slipped.expect("slipped"));
+    assert!(slipped.metadata.truncation && slipped.answers.is_empty());
+    assert!(slipped.authorities.is_empty() && slipped.edns.is_some());
     // TCP, and another /24, are answered in full.
     let tcp = h.handle_bytes(&q, client(me), Transport::Tcp).await;
     assert_eq!(parse(&tcp.expect("tcp answers")).answers.len(), 1);
