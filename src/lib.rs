@@ -10,12 +10,12 @@
 //! `resolver` → `cache`. `authority` and `cache` import nothing else of the crate but the
 //! leaf modules, which import nothing of the crate but each other: `limits` (every knob and its
 //! bounds), `rr` (record helpers, DNAME), `zonefile` (master-file reading with `file:line`
-//! errors, used for zones and root hints), `acl`, `ede` (Extended DNS Error codes),
-//! `metrics` (counters and their Prometheus endpoint) and `querylog` (the JSON query log).
-//! `config` reads TOML into those types. `daemon` (everything `tern serve` runs, built from a
-//! `Config`), `control` (the `tern ctl` socket) and `lab` (servers for the simulated internet)
-//! are wiring, like `main`: they may import anything; nothing but `main`, `daemon` and the
-//! tests imports them.
+//! errors, used for zones and root hints), `acl`, `ede` (Extended DNS Error codes), `ratelimit`
+//! (per-client query limits and RRL), `metrics` (counters and their Prometheus endpoint) and
+//! `querylog` (the JSON query log). `config` reads TOML into those types. `daemon` (everything
+//! `tern serve` runs, built from a `Config`), `control` (the `tern ctl` socket) and `lab`
+//! (servers for the simulated internet) are wiring, like `main`: they may import anything;
+//! nothing but `main`, `daemon` and the tests imports them.
 
 pub mod acl;
 pub mod authority;
@@ -33,6 +33,7 @@ pub mod limits;
 pub mod metrics;
 mod net;
 pub mod querylog;
+pub mod ratelimit;
 pub mod replication;
 pub mod resolver;
 pub mod rr;

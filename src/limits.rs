@@ -94,6 +94,75 @@ pub const TCP_PIPELINE_DEPTH: Limit<usize> = Limit {
     max: 1024,
 };
 
+/// `[rate_limit] queries_per_second`: recursion queries a client prefix may send per second
+/// (Unbound's `ip-ratelimit`, off by default there too). No default: unset is off.
+pub const RATE_LIMIT_QPS: Limit<u32> = Limit {
+    name: "rate_limit.queries_per_second",
+    default: 0,
+    min: 1,
+    max: 1_000_000,
+};
+
+/// `[rate_limit] burst`: queries a quiet prefix may send at once; default one second's worth
+/// (the configured rate), as a token bucket with no burst would refuse a page load's lookups.
+pub const RATE_LIMIT_BURST: Limit<u32> = Limit {
+    name: "rate_limit.burst",
+    default: 0,
+    min: 1,
+    max: 10_000_000,
+};
+
+/// `[rrl] responses_per_second`: identical authoritative responses per client prefix per
+/// second (BIND's `responses-per-second`; its docs suggest 5–20 for a busy zone). Unset: off.
+pub const RRL_RESPONSES_PER_SECOND: Limit<u32> = Limit {
+    name: "rrl.responses_per_second",
+    default: 0,
+    min: 1,
+    max: 1_000_000,
+};
+
+/// `[rrl] window`: seconds a flooding account stays limited after it stops (BIND: 15, 1–3600).
+pub const RRL_WINDOW: Limit<u32> = Limit {
+    name: "rrl.window",
+    default: 15,
+    min: 1,
+    max: 3600,
+};
+
+/// `[rrl] slip`: every Nth limited response goes out truncated (TC=1) so real clients retry
+/// over TCP; 0 drops all, 1 truncates all (BIND: default 2, at most 10).
+pub const RRL_SLIP: Limit<u32> = Limit {
+    name: "rrl.slip",
+    default: 2,
+    min: 0,
+    max: 10,
+};
+
+/// Client prefix lengths a limit counts by (BIND's RRL: /24 and /56, one customer network).
+pub const RATE_LIMIT_IPV4_PREFIX: Limit<u8> = Limit {
+    name: "ipv4_prefix",
+    default: 24,
+    min: 8,
+    max: 32,
+};
+
+pub const RATE_LIMIT_IPV6_PREFIX: Limit<u8> = Limit {
+    name: "ipv6_prefix",
+    default: 56,
+    min: 16,
+    max: 128,
+};
+
+/// Buckets a limit keeps, fixed at start so a spoofed flood cannot grow it (about 40 bytes
+/// each: 2.5 MiB by default; NSD's `rrl-size` is a million). More distinct prefixes than
+/// this share slots, which only makes the limit more lenient for them.
+pub const RATE_LIMIT_TABLE_SIZE: Limit<usize> = Limit {
+    name: "table_size",
+    default: 65_536,
+    min: 64,
+    max: 16_777_216,
+};
+
 /// CNAMEs followed inside the local zones for one query (NSD and BIND stop near 8–16).
 pub const LOCAL_CNAME_CHAIN: usize = 12;
 

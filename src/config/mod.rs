@@ -23,11 +23,13 @@ use crate::resolver::{Limits, ResolverConfig, Stub};
 
 mod control;
 mod observe;
+mod ratelimit;
 mod services;
 mod zones;
 
 pub use control::ControlConfig;
 pub use observe::{LogConfig, MetricsConfig};
+pub use ratelimit::{RateLimitConfig, RrlConfig};
 pub use services::{CheckConfig, InstanceConfig, ServiceConfig};
 pub use zones::{PrimaryZone, Replication, SecondaryZone, TsigKeyConfig, UpdatePolicy, ZoneConfig};
 
@@ -79,6 +81,12 @@ pub struct Config {
     /// The `tern ctl` socket.
     #[serde(default)]
     pub control: ControlConfig,
+    /// Per-client query rate limit for recursion.
+    #[serde(default)]
+    pub rate_limit: RateLimitConfig,
+    /// Response Rate Limiting of authoritative answers.
+    #[serde(default)]
+    pub rrl: RrlConfig,
 }
 
 /// A stub zone: `zone = "cluster.test."`, `servers = ["127.0.0.1:5353", ...]`.

@@ -37,6 +37,8 @@ fn example_config_is_valid() {
     c.resolver_config().expect("resolver limits in range");
     c.acl().expect("allow list parses");
     c.snoop_acl().expect("snoop list parses");
+    assert_eq!(c.query_limit().expect("[rate_limit] in range"), None);
+    assert_eq!(c.rrl().expect("[rrl] in range"), None);
     assert!(c.zones[0].file.ends_with("zones/cluster.test.zone"));
     let services = c.services().expect("services are valid");
     assert_eq!(services[0].service.instances.len(), 2);

@@ -119,7 +119,7 @@ pub async fn run(config: Config) -> Result<(), String> {
             handler = handler.with_builtin_zones(zones);
         }
     }
-    let handler = Arc::new(handler);
+    let handler = Arc::new(handler.with_rate_limits(rate_limits(&config)?));
     let server = Server::new(udp, tcp, Arc::clone(&handler))
         .with_tcp_limits(TcpLimits {
             idle_timeout: Duration::from_millis(limits.tcp_idle_timeout_ms),
@@ -249,6 +249,31 @@ fn zone_sources(zones: &[ZoneConfig]) -> Result<Vec<(Name, String)>, String> {
             Ok((parse_origin(&z.origin)?, source))
         })
         .collect()
+}
+
+/// `[rate_limit]` and `[rrl]`, each off unless its rate is set.
+fn rate_limits(config: &Config) -> Result<crate::ratelimit::Limits, String> {
+    use crate::ratelimit::{QueryLimiter, Rrl};
+    let queries = config.query_limit().map_err(|e| e.to_string())?;
+    let rrl = config.rrl().map_err(|e| e.to_string())?;
+    if let Some(q) = &queries {
+        if config.server.no_recursion {
+            tracing::warn!("[rate_limit] limits recursion, and recursion is off: it does nothing");
+        }
+        tracing::info!(qps = q.queries_per_second, burst = q.burst, action = ?q.action, "query rate limit on");
+    }
+    if let Some(r) = &rrl {
+        tracing::info!(
+            rps = r.responses_per_second,
+            window = r.window,
+            slip = r.slip,
+            "response rate limiting on"
+        );
+    }
+    Ok(crate::ratelimit::Limits {
+        queries: queries.as_ref().map(QueryLimiter::new),
+        rrl: rrl.as_ref().map(Rrl::new),
+    })
 }
 
 /// The zones a resolver answers itself (`localhost.`, `invalid.`, private reverse zones),

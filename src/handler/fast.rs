@@ -20,6 +20,7 @@ use lru::LruCache;
 use tokio::time::Instant;
 
 use crate::limits::CLASSIC_UDP_PAYLOAD;
+use crate::ratelimit::Token;
 
 /// How many answers are kept, over all shards: the common questions of a busy resolver fit many
 /// times over, and an entry is its answer's size plus ~100 bytes.
@@ -168,6 +169,16 @@ struct Entry {
     /// An authoritative answer: its TTLs are the zone's and stay as they are, and it lives
     /// until the zones change.
     local: bool,
+    /// The RRL account of an authoritative answer (when RRL is on).
+    rrl: Option<Token>,
+}
+
+/// What the hit path found: the answer is in the caller's buffer.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Hit {
+    /// An authoritative answer (else the resolver's).
+    pub(super) local: bool,
+    pub(super) rrl: Option<Token>,
 }
 
 /// The answers kept, sharded so that concurrent hits rarely wait on one lock.
@@ -225,8 +236,7 @@ impl FastAnswers {
         Some(out)
     }
 
-    /// As `answer`, written into `out` (a buffer the caller reuses); `None`: no answer here,
-    /// else whether the answer is authoritative (local).
+    /// As `answer`, written into `out` (a buffer the caller reuses); `None`: no answer here.
     pub(super) fn answer_into(
         &self,
         query: &[u8],
@@ -234,7 +244,7 @@ impl FastAnswers {
         our_payload: u16,
         now: Instant,
         out: &mut Vec<u8>,
-    ) -> Option<bool> {
+    ) -> Option<Hit> {
         let mut buf = [0; KEY_MAX];
         let key = key_bytes(
             question.wire,
@@ -271,27 +281,24 @@ impl FastAnswers {
             out.get_mut(at..at + 4)?
                 .copy_from_slice(&(ttl - elapsed).to_be_bytes());
         }
-        if question.payload.is_some() {
-            // Our OPT (RFC 6891 §6.1.2): root, type, our payload, no extended RCODE, version 0,
-            // DO copied (RFC 3225 §3), no options.
-            let additional = u16::from_be_bytes([out[10], out[11]]).checked_add(1)?;
-            out[10..12].copy_from_slice(&additional.to_be_bytes());
-            out.push(0);
-            out.extend_from_slice(&OPT.to_be_bytes());
-            out.extend_from_slice(&our_payload.to_be_bytes());
-            out.extend_from_slice(&[0, 0]);
-            let flags: u16 = if question.dnssec_ok { DO } else { 0 };
-            out.extend_from_slice(&flags.to_be_bytes());
-            out.extend_from_slice(&[0, 0]);
-        }
-        Some(entry.local)
+        push_opt(question, our_payload, out)?;
+        Some(Hit {
+            local: entry.local,
+            rrl: entry.rrl,
+        })
     }
 
     /// Keeps `response` (to a query the hit path could have read) at `now`: a resolver's
     /// answer, or with `local` an authoritative one. Only NOERROR and NXDOMAIN answers, without
     /// EDNS options of their own (an EDE says something about this one answer), and a
-    /// resolver's only when every TTL is above zero.
-    pub(super) fn keep(&self, response: &mut Message, now: Instant, local: bool) {
+    /// resolver's only when every TTL is above zero. `rrl`: its RRL account, if any.
+    pub(super) fn keep(
+        &self,
+        response: &mut Message,
+        now: Instant,
+        local: bool,
+        rrl: Option<Token>,
+    ) {
         if !matches!(
             response.metadata.response_code,
             ResponseCode::NoError | ResponseCode::NXDomain
@@ -337,10 +344,47 @@ impl FastAnswers {
             lifetime,
             kept: now,
             local,
+            rrl,
             wire: wire.into_boxed_slice(),
         });
         lock(self.shard(&key)).put(key, entry);
     }
+}
+
+/// Adds our OPT to a reply when the query had one (RFC 6891 §6.1.2): root, type, our
+/// payload, no extended RCODE, version 0, DO copied (RFC 3225 §3), no options.
+pub(super) fn push_opt(question: &Question<'_>, our_payload: u16, out: &mut Vec<u8>) -> Option<()> {
+    if question.payload.is_none() {
+        return Some(());
+    }
+    let additional = u16::from_be_bytes([*out.get(10)?, *out.get(11)?]).checked_add(1)?;
+    out[10..12].copy_from_slice(&additional.to_be_bytes());
+    out.push(0);
+    out.extend_from_slice(&OPT.to_be_bytes());
+    out.extend_from_slice(&our_payload.to_be_bytes());
+    out.extend_from_slice(&[0, 0]);
+    let flags: u16 = if question.dnssec_ok { DO } else { 0 };
+    out.extend_from_slice(&flags.to_be_bytes());
+    out.extend_from_slice(&[0, 0]);
+    Some(())
+}
+
+/// REFUSED to `query` (whose parse is `question`), as the full path would word it for a
+/// recursive server: the question, RA, RD and CD as asked, our OPT if the query had one.
+pub(super) fn refused_into(
+    query: &[u8],
+    question: &Question<'_>,
+    our_payload: u16,
+    out: &mut Vec<u8>,
+) -> Option<()> {
+    const RA: u8 = 0x80;
+    const REFUSED: u8 = 5;
+    out.clear();
+    out.extend_from_slice(query.get(..HEADER + question.wire.len())?);
+    out[2] = QR | (query[2] & (OPCODE | RD));
+    out[3] = RA | (query[3] & CD) | REFUSED;
+    out[4..12].copy_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
+    push_opt(question, our_payload, out)
 }
 
 /// Where the question of an encoded message ends, or `None`.

@@ -5,6 +5,7 @@ mod chaos;
 mod cuts;
 mod ede_option;
 mod fast;
+mod limit;
 pub mod notify;
 mod observe;
 mod refusal;
@@ -125,6 +126,8 @@ pub struct Handler {
     transfers: OnceLock<Transfers>,
     failure_log: LogThrottle,
     query_log: Option<QueryLog>,
+    /// Query rate limits and RRL (`limit`); off by default.
+    limits: crate::ratelimit::Limits,
 }
 
 /// An UPDATE request (not a response to one), judged by its header alone.
@@ -147,6 +150,7 @@ impl Handler {
             transfers: OnceLock::new(),
             failure_log: LogThrottle::new(FAILURE_LOG_INTERVAL),
             query_log: None,
+            limits: Default::default(),
         }
     }
 
@@ -176,7 +180,7 @@ impl Handler {
     /// The hit path: the answer to a plain recursive query over UDP when the resolver gave the
     /// same question's answer before and it is still alive, written into `out`, without
     /// parsing the query beyond its question or spawning anything. `false`: take the full path
-    /// (`handle_bytes`).
+    /// (`handle_bytes`); `true`: send `out`, or nothing when a rate limit left it empty.
     pub fn answer_fast(&self, bytes: &[u8], src: SocketAddr, out: &mut Vec<u8>) -> bool {
         let Some(answers) = self.fast.as_ref() else {
             return false;
@@ -193,16 +197,17 @@ impl Handler {
         }
         // The clock is read for the log's latency only: off, the hit path reads it once.
         let start = self.query_log.is_some().then(std::time::Instant::now);
-        let Some(local) = answers.answer_into(
-            bytes,
-            &question,
-            self.config.edns_payload,
-            Instant::now(),
-            out,
-        ) else {
+        let now = Instant::now();
+        let Some(hit) = answers.answer_into(bytes, &question, self.config.edns_payload, now, out)
+        else {
             return false;
         };
-        observe::hit(self, &question, src, out, local, start);
+        // Refused or dropped by the query limit, or dropped by RRL: counted there, not a hit.
+        if self.limit_fast(bytes, &question, src, hit, now, out) || out.is_empty() {
+            Metrics::inc(&self.metrics.queries);
+            return true;
+        }
+        observe::hit(self, &question, src, out, hit.local, start);
         true
     }
 
@@ -352,6 +357,9 @@ impl Handler {
         }
         match Request::parse(bytes, src, transport) {
             Ok(req) => {
+                if let Some(limited) = self.limit_query(&req) {
+                    return limited;
+                }
                 // At debug: at the default level a span would format its fields per query.
                 let span = debug_span!("query", id = req.id, qname = %req.query.name(), qtype = %req.query.query_type(), client = %src);
                 if req.signed {
@@ -363,12 +371,15 @@ impl Handler {
                     .query_log
                     .as_ref()
                     .map(|_| observe::Seen::of(&req, &res));
+                let rrl = self.rrl_account(&req, &res);
                 if res.reuse != Reuse::No
                     && let Some(fast) = &self.fast
                 {
-                    fast.keep(&mut res.message, Instant::now(), res.reuse == Reuse::Local);
+                    let local = res.reuse == Reuse::Local;
+                    fast.keep(&mut res.message, Instant::now(), local, rrl);
                 }
-                Some(response::encode(res.message, limit, res.optional_authority))
+                let message = self.limit_response(&req, rrl, res.message)?;
+                Some(response::encode(message, limit, res.optional_authority))
             }
             Err(bad) => {
                 match &bad {

@@ -47,7 +47,7 @@ pub struct Metrics {
     /// NOTIFYs received (any outcome) and NOTIFYs sent that a secondary acknowledged.
     pub notifies_received: AtomicU64,
     pub notifies_sent: AtomicU64,
-    /// Queries refused or dropped by the per-client rate limits.
+    /// Queries refused or dropped by `[rate_limit]`, and responses dropped or truncated by RRL.
     pub rate_limited: AtomicU64,
     /// Query log lines dropped because the writer fell behind.
     pub query_log_dropped: AtomicU64,

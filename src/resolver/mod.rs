@@ -21,7 +21,7 @@ pub mod trace;
 pub mod upstream;
 
 #[cfg(test)]
-mod fake;
+pub(crate) mod fake;
 #[cfg(test)]
 mod tests;
 

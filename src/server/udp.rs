@@ -69,7 +69,12 @@ pub(super) async fn serve(
             for (packet, src) in batch.datagrams() {
                 let mut reply = spare.pop().unwrap_or_default();
                 if handler.answer_fast(packet, src, &mut reply) {
-                    replies.push((reply, src));
+                    // Empty: a rate limit dropped it.
+                    if reply.is_empty() {
+                        spare.push(reply);
+                    } else {
+                        replies.push((reply, src));
+                    }
                     continue;
                 }
                 spare.push(reply);

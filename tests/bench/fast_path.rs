@@ -8,7 +8,8 @@
 //! - `hit`: `Handler::answer_fast` answering from a kept answer (recursive: a handler whose
 //!   resolver was warmed by a first `handle_bytes`; authoritative: a handler without
 //!   recursion), beside the full path for the same cached answer (`Request::parse`, then
-//!   `Handler::handle`, then `response::encode`, as `handle_bytes` does);
+//!   `Handler::handle`, then `response::encode`, as `handle_bytes` does); and the same hits
+//!   with `[rate_limit]` (recursive) or `[rrl]` (authoritative) on, under the limit and over it;
 //! - `lookup`: `Catalog::answer` over four zones of `zones/hierarchy/` (an answer, a
 //!   wildcard, a CNAME across zones, NXDOMAIN) and `Cache::get` of a warmed resolver cache;
 //! - `encode`: hickory's `Message::to_vec` of a response (one A record; a CNAME chain).
@@ -32,6 +33,9 @@ use tern::cache::{Cache, CachePolicy, Key};
 use tern::handler::{Acl, Handler, HandlerConfig, Recursion, Request, Transport, response};
 use tern::lab::LabFiles;
 use tern::metrics::Metrics;
+use tern::ratelimit::{
+    Action, ClientPrefix, Exempt, Limits, QueryLimitSettings, QueryLimiter, Rrl, RrlSettings,
+};
 use tern::resolver::upstream::UpstreamFuture;
 use tern::resolver::{
     Resolver, ResolverConfig, Upstream, UpstreamError, UpstreamQuery, UpstreamReply,
@@ -137,7 +141,62 @@ fn auth_catalog(files: &LabFiles) -> Catalog {
     Catalog::new(zones).expect("distinct zones")
 }
 
+/// `[rate_limit]` at `qps` (burst the same), REFUSED over it.
+fn query_limit(qps: u32) -> Limits {
+    Limits {
+        queries: Some(QueryLimiter::new(&QueryLimitSettings {
+            queries_per_second: qps,
+            burst: qps,
+            prefix: ClientPrefix::default(),
+            action: Action::Refuse,
+            exempt: Exempt::default(),
+            table_size: 65_536,
+        })),
+        rrl: None,
+    }
+}
+
+/// `[rrl]` at `rps`, slip 2.
+fn rrl(rps: u32) -> Limits {
+    Limits {
+        queries: None,
+        rrl: Some(Rrl::new(&RrlSettings {
+            responses_per_second: rps,
+            window: 15,
+            slip: 2,
+            prefix: ClientPrefix::default(),
+            exempt: Exempt::default(),
+            table_size: 65_536,
+        })),
+    }
+}
+
 impl Fixture {
+    /// A recursive handler over the fixture's (warm) resolver, with `limits`.
+    fn recursive_with(&self, limits: Limits) -> Handler {
+        Handler::new(
+            Catalog::default(),
+            HandlerConfig::default(),
+            Arc::new(Metrics::default()),
+        )
+        .with_recursion(Recursion {
+            resolver: Arc::clone(&self.resolver),
+            acl: Acl::loopback(),
+            snoop: Acl::new(Vec::new()),
+        })
+        .with_rate_limits(limits)
+    }
+
+    /// An authoritative handler with `limits`.
+    fn authoritative_with(&self, limits: Limits) -> Handler {
+        Handler::new(
+            self.catalog.clone(),
+            HandlerConfig::default(),
+            Arc::new(Metrics::default()),
+        )
+        .with_rate_limits(limits)
+    }
+
     fn new() -> Fixture {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -263,6 +322,35 @@ fn hit(c: &mut Criterion, f: &Fixture) {
     g.bench_function("full path authoritative www.alpha.test. A", |b| {
         b.iter(|| f.full_path(&f.authoritative, black_box(&q)))
     });
+    // The limits' cost on the hit path: under the limit (a check, then the answer) and over
+    // it (REFUSED written instead; RRL's drop or slip).
+    // Limits past the config's bounds for "under": a benchmark sends millions a second.
+    for (what, qps) in [("under", u32::MAX), ("over", 1)] {
+        let h = f.recursive_with(query_limit(qps));
+        f.warm(&h, &q);
+        g.bench_function(
+            format!("answer_fast recursive www.alpha.test. A, rate_limit on, {what} it"),
+            |b| {
+                b.iter(|| {
+                    out.clear();
+                    h.answer_fast(black_box(&q), client(), &mut out)
+                })
+            },
+        );
+    }
+    for (what, rps) in [("under", u32::MAX), ("over", 1)] {
+        let h = f.authoritative_with(rrl(rps));
+        f.warm(&h, &q);
+        g.bench_function(
+            format!("answer_fast authoritative www.alpha.test. A, rrl on, {what} it"),
+            |b| {
+                b.iter(|| {
+                    out.clear();
+                    h.answer_fast(black_box(&q), client(), &mut out)
+                })
+            },
+        );
+    }
     g.finish();
 }
 

@@ -13,6 +13,7 @@ mod metrics;
 mod nonrecursive;
 mod nsd_diff;
 mod partition;
+mod rate_limit;
 mod replication_fetch;
 mod resolver;
 mod scaleout;

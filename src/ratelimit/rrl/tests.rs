@@ -1,0 +1,184 @@
+use std::str::FromStr;
+use std::time::Duration;
+
+use hickory_proto::op::{Message, MessageType, OpCode, Query};
+use hickory_proto::rr::{Name, RData, Record, RecordType, rdata};
+
+use super::*;
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().expect("test address")
+}
+
+fn name(s: &str) -> Name {
+    Name::from_str(s).expect("test name")
+}
+
+fn rrl(rate: u32, slip: u32) -> Rrl {
+    Rrl::new(&RrlSettings {
+        responses_per_second: rate,
+        window: 5,
+        slip,
+        prefix: ClientPrefix::default(),
+        exempt: Exempt::default(),
+        table_size: 4096,
+    })
+}
+
+/// What `n` responses in a row from one client under one token come to.
+fn verdicts(r: &Rrl, client: &str, token: Token, n: usize) -> Vec<Verdict> {
+    (0..n)
+        .map(|_| r.check(ip(client), token, Instant::now()))
+        .collect()
+}
+
+use Verdict::{Drop, Send, Slip};
+
+#[tokio::test(start_paused = true)]
+async fn slip_2_truncates_every_other_limited_response() {
+    let r = rrl(2, 2);
+    let t = r.token(Kind::Answer, &name("www.example."));
+    assert_eq!(
+        verdicts(&r, "192.0.2.1", t, 7),
+        [Send, Send, Drop, Slip, Drop, Slip, Drop]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn slip_1_truncates_all_and_slip_0_drops_all() {
+    let r = rrl(1, 1);
+    let t = r.token(Kind::Answer, &name("www.example."));
+    assert_eq!(verdicts(&r, "192.0.2.1", t, 4), [Send, Slip, Slip, Slip]);
+    let r = rrl(1, 0);
+    assert_eq!(verdicts(&r, "192.0.2.1", t, 4), [Send, Drop, Drop, Drop]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn kinds_names_and_prefixes_are_accounted_separately() {
+    let r = rrl(1, 0);
+    let www = r.token(Kind::Answer, &name("www.example."));
+    assert_eq!(verdicts(&r, "192.0.2.1", www, 2), [Send, Drop]);
+    // Same /24, same account, whatever the case of the name.
+    let upper = r.token(Kind::Answer, &name("WWW.Example."));
+    assert_eq!(upper, www);
+    assert_eq!(verdicts(&r, "192.0.2.77", upper, 1), [Drop]);
+    // Another kind, another name, another /24: each a fresh account.
+    let nx = r.token(Kind::Nxdomain, &name("www.example."));
+    assert_eq!(verdicts(&r, "192.0.2.1", nx, 2), [Send, Drop]);
+    let mail = r.token(Kind::Answer, &name("mail.example."));
+    assert_eq!(verdicts(&r, "192.0.2.1", mail, 2), [Send, Drop]);
+    assert_eq!(verdicts(&r, "192.0.3.1", www, 2), [Send, Drop]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_flood_stays_limited_for_the_window_after_it_stops() {
+    let r = rrl(10, 0);
+    let t = r.token(Kind::Answer, &name("www.example."));
+    assert_eq!(
+        verdicts(&r, "192.0.2.1", t, 1000)
+            .iter()
+            .filter(|v| **v == Send)
+            .count(),
+        10
+    );
+    tokio::time::advance(Duration::from_secs(5)).await;
+    assert_eq!(
+        verdicts(&r, "192.0.2.1", t, 1),
+        [Drop],
+        "5 s pay back 5 s of debt"
+    );
+    tokio::time::advance(Duration::from_millis(250)).await;
+    assert_eq!(verdicts(&r, "192.0.2.1", t, 1), [Send]);
+}
+
+fn response(qname: &str, rcode: ResponseCode) -> Message {
+    let mut m = Message::new(7, MessageType::Response, OpCode::Query);
+    m.metadata.response_code = rcode;
+    m.add_query(Query::query(name(qname), RecordType::A));
+    m
+}
+
+fn soa(zone: &str) -> Record {
+    let soa = rdata::SOA::new(name(zone), name(zone), 1, 3600, 600, 86400, 60);
+    Record::from_rdata(name(zone), 60, RData::SOA(soa))
+}
+
+fn ns(owner: &str) -> Record {
+    Record::from_rdata(name(owner), 60, RData::NS(rdata::NS(name("ns.elsewhere."))))
+}
+
+fn a(owner: &str) -> Record {
+    Record::from_rdata(name(owner), 60, RData::A(rdata::A::new(192, 0, 2, 1)))
+}
+
+#[test]
+fn responses_are_accounted_under_the_name_an_attacker_cannot_vary() {
+    let r = rrl(1, 0);
+    let no_wildcard = |_: &Name| None;
+
+    let mut nx = response("random1.example.", ResponseCode::NXDomain);
+    nx.authorities.push(soa("example."));
+    assert_eq!(
+        r.classify(&nx, no_wildcard),
+        r.token(Kind::Nxdomain, &name("example."))
+    );
+
+    let mut nodata = response("www.example.", ResponseCode::NoError);
+    nodata.authorities.push(soa("example."));
+    assert_eq!(
+        r.classify(&nodata, no_wildcard),
+        r.token(Kind::Nodata, &name("example."))
+    );
+
+    let mut referral = response("a.b.child.example.", ResponseCode::NoError);
+    referral.authorities.push(ns("child.example."));
+    assert_eq!(
+        r.classify(&referral, no_wildcard),
+        r.token(Kind::Referral, &name("child.example."))
+    );
+
+    let refused = response("not.ours.", ResponseCode::Refused);
+    assert_eq!(
+        r.classify(&refused, no_wildcard),
+        r.token(Kind::Error, &Name::root())
+    );
+
+    let mut answer = response("www.example.", ResponseCode::NoError);
+    answer.answers.push(a("www.example."));
+    answer.authorities.push(ns("example."));
+    assert_eq!(
+        r.classify(&answer, no_wildcard),
+        r.token(Kind::Answer, &name("www.example."))
+    );
+
+    let mut synthesised = response("random2.wild.example.", ResponseCode::NoError);
+    synthesised.answers.push(a("random2.wild.example."));
+    let source = |q: &Name| {
+        assert_eq!(q, &name("random2.wild.example."));
+        Some(name("*.wild.example."))
+    };
+    assert_eq!(
+        r.classify(&synthesised, source),
+        r.token(Kind::Answer, &name("*.wild.example."))
+    );
+}
+
+#[test]
+fn a_slipped_reply_is_the_header_and_question_with_tc() {
+    let mut m = response("www.example.", ResponseCode::NoError);
+    m.metadata.authoritative = true;
+    m.answers.push(a("www.example."));
+    m.authorities.push(ns("example."));
+    m.additionals.push(a("ns.example."));
+    let mut wire = m.to_vec().expect("encodes");
+    assert!(truncate(&mut wire));
+    let slipped = Message::from_vec(&wire).expect("parses");
+    assert!(slipped.metadata.truncation);
+    assert!(slipped.metadata.authoritative);
+    assert_eq!(slipped.metadata.id, 7);
+    assert_eq!(slipped.queries, m.queries);
+    assert!(slipped.answers.is_empty() && slipped.authorities.is_empty());
+    assert!(slipped.additionals.is_empty() && slipped.edns.is_none());
+    let mut short = vec![0u8; 11];
+    assert!(!truncate(&mut short));
+}
