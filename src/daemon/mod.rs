@@ -23,7 +23,7 @@ use crate::replication::notify::Notifier;
 use crate::replication::secondary::Secondary;
 use crate::resolver::{NetUpstream, Resolver, ServerSet, TraceSink, hints};
 use crate::server::{Server, TcpLimits, shutdown};
-use crate::signals;
+use crate::signals::Signals;
 
 /// A zone origin from the command line or config, made fully qualified.
 pub fn parse_origin(origin: &str) -> Result<Name, String> {
@@ -69,6 +69,8 @@ pub async fn bind(
 /// Runs `tern serve` with `config` until SIGTERM or SIGINT: binds, loads the zones, starts
 /// the resolver, services, replication and the listeners, then prints the counters.
 pub async fn run(config: Config) -> Result<(), String> {
+    // First: from here on SIGHUP and SIGTERM are ours, not the default action (death).
+    let signals = Signals::install().map_err(|e| format!("cannot handle signals: {e}"))?;
     let limits = config.server_limits().map_err(|e| e.to_string())?;
     let store = ZoneStore::load(&zone_files(&config.zones)?).map_err(|e| e.to_string())?;
     let catalog = store.catalog().map_err(|e| e.to_string())?;
@@ -217,10 +219,9 @@ pub async fn run(config: Config) -> Result<(), String> {
     };
     let running = tokio::spawn(server.run(signal.clone()));
     tokio::spawn(Arc::clone(&registry).run(signal));
-    tokio::spawn(signals::reload_on_sighup(registry));
     // Sockets bound, zones loaded, control socket up: a Type=notify unit counts as started.
     ready::notify("READY=1");
-    signals::wait_for_signal().await;
+    signals.run_until_stopped(|| reload(&registry)).await;
     tracing::info!("shutting down");
     ready::notify("STOPPING=1");
     trigger.fire();
@@ -234,6 +235,20 @@ pub async fn run(config: Config) -> Result<(), String> {
     }
     eprint!("{metrics}");
     Ok(())
+}
+
+/// SIGHUP: every zone file read again (services keep their records); a broken file is
+/// reported and the zones in service stay as they were.
+fn reload(registry: &Registry) {
+    match registry.reload() {
+        Ok(()) => tracing::info!("zones reloaded"),
+        Err(e) => {
+            for line in e.to_string().lines() {
+                tracing::error!("{line}");
+            }
+            tracing::error!("reload failed; still serving the previous zones");
+        }
+    }
 }
 
 /// Where each configured zone's data comes from, as `tern ctl zones` shows it.

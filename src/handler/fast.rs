@@ -13,6 +13,7 @@
 
 use std::hash::BuildHasher;
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use hickory_proto::op::{Message, ResponseCode};
@@ -185,6 +186,9 @@ pub(super) struct Hit {
 pub(super) struct FastAnswers {
     shards: Vec<Mutex<LruCache<Key, Arc<Entry>>>>,
     hasher: std::collections::hash_map::RandomState,
+    /// Bumped by every `clear`: an answer worked out before a clear (a reload, a flush) must
+    /// not be kept after it, or the old zone's answer would outlive the change.
+    generation: AtomicU64,
 }
 
 impl Default for FastAnswers {
@@ -205,7 +209,13 @@ impl FastAnswers {
                 .map(|_| Mutex::new(LruCache::new(per_shard)))
                 .collect(),
             hasher: std::collections::hash_map::RandomState::new(),
+            generation: AtomicU64::new(0),
         }
+    }
+
+    /// Read before an answer is worked out, handed to `keep` with it.
+    pub(super) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     fn shard(&self, key: &[u8]) -> &Mutex<LruCache<Key, Arc<Entry>>> {
@@ -215,6 +225,9 @@ impl FastAnswers {
 
     /// Forgets every answer (the zones changed, or the cache was flushed).
     pub(super) fn clear(&self) {
+        // First the generation, then the shards: a `keep` racing with this either sees the
+        // new generation and keeps nothing, or puts its answer into a shard not yet cleared.
+        self.generation.fetch_add(1, Ordering::AcqRel);
         for shard in &self.shards {
             lock(shard).clear();
         }
@@ -292,12 +305,15 @@ impl FastAnswers {
     /// answer, or with `local` an authoritative one. Only NOERROR and NXDOMAIN answers, without
     /// EDNS options of their own (an EDE says something about this one answer), and a
     /// resolver's only when every TTL is above zero. `rrl`: its RRL account, if any.
+    /// `generation`: what [`FastAnswers::generation`] said before the answer was worked out;
+    /// nothing is kept if the store was cleared since.
     pub(super) fn keep(
         &self,
         response: &mut Message,
         now: Instant,
         local: bool,
         rrl: Option<Token>,
+        generation: u64,
     ) {
         if !matches!(
             response.metadata.response_code,
@@ -347,7 +363,10 @@ impl FastAnswers {
             rrl,
             wire: wire.into_boxed_slice(),
         });
-        lock(self.shard(&key)).put(key, entry);
+        let mut shard = lock(self.shard(&key));
+        if self.generation.load(Ordering::Acquire) == generation {
+            shard.put(key, entry);
+        }
     }
 }
 

@@ -27,6 +27,7 @@ use tracing::{Instrument, debug, debug_span, warn};
 pub use chaos::Identity;
 pub use notify::NotifyReceiver;
 pub use request::{EdnsInfo, Malformed, Request, Transport};
+pub use response::{Response, Reuse};
 pub use transfer::{Reply, Transfers};
 pub use update::Updates;
 
@@ -56,42 +57,6 @@ impl Default for HandlerConfig {
         HandlerConfig {
             edns_payload: EDNS_UDP_PAYLOAD.default,
             identity: Identity::default(),
-        }
-    }
-}
-
-/// A response, and what may be left out of it when it does not fit.
-#[derive(Debug)]
-pub struct Response {
-    pub message: Message,
-    /// The authority section only repeats the zone's NS set beside a positive answer (as NSD
-    /// does); it is dropped, like optional additional data, before anything is truncated.
-    pub optional_authority: bool,
-    /// Whether the hit path may give this answer again, and how (see `Reuse`).
-    pub reuse: Reuse,
-    /// Upstream queries the answer cost, when the resolver answered (0: from the cache).
-    pub upstream_queries: Option<usize>,
-}
-
-/// Which answers the hit path keeps.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Reuse {
-    #[default]
-    No,
-    /// A resolver's answer (not stale): kept until its first TTL runs out, TTLs lowered.
-    Resolved,
-    /// An authoritative answer of a server without recursion, from zones that do not reorder
-    /// answers: kept as is until the zones change.
-    Local,
-}
-
-impl From<Message> for Response {
-    fn from(message: Message) -> Response {
-        Response {
-            message,
-            optional_authority: false,
-            reuse: Reuse::No,
-            upstream_queries: None,
         }
     }
 }
@@ -366,6 +331,8 @@ impl Handler {
                     return self.handle_signed(bytes, &req).instrument(span).await;
                 }
                 let limit = response::size_limit(&req, self.config.edns_payload);
+                // Before the zones are read: a reload while this is answered forbids keeping it.
+                let generation = self.fast.as_ref().map_or(0, fast::FastAnswers::generation);
                 let mut res = self.handle(&req).instrument(span).await;
                 *seen = self
                     .query_log
@@ -376,7 +343,7 @@ impl Handler {
                     && let Some(fast) = &self.fast
                 {
                     let local = res.reuse == Reuse::Local;
-                    fast.keep(&mut res.message, Instant::now(), local, rrl);
+                    fast.keep(&mut res.message, Instant::now(), local, rrl, generation);
                 }
                 let message = self.limit_response(&req, rrl, res.message)?;
                 Some(response::encode(message, limit, res.optional_authority))

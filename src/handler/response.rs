@@ -189,6 +189,42 @@ pub fn with_rcode(req: &Request, our_payload: u16, rcode: ResponseCode) -> Messa
     m
 }
 
+/// A response, and what may be left out of it when it does not fit.
+#[derive(Debug)]
+pub struct Response {
+    pub message: Message,
+    /// The authority section only repeats the zone's NS set beside a positive answer (as NSD
+    /// does); it is dropped, like optional additional data, before anything is truncated.
+    pub optional_authority: bool,
+    /// Whether the hit path may give this answer again, and how (see `Reuse`).
+    pub reuse: Reuse,
+    /// Upstream queries the answer cost, when the resolver answered (0: from the cache).
+    pub upstream_queries: Option<usize>,
+}
+
+/// Which answers the hit path keeps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Reuse {
+    #[default]
+    No,
+    /// A resolver's answer (not stale): kept until its first TTL runs out, TTLs lowered.
+    Resolved,
+    /// An authoritative answer of a server without recursion, from zones that do not reorder
+    /// answers: kept as is until the zones change.
+    Local,
+}
+
+impl From<Message> for Response {
+    fn from(message: Message) -> Response {
+        Response {
+            message,
+            optional_authority: false,
+            reuse: Reuse::No,
+            upstream_queries: None,
+        }
+    }
+}
+
 /// Puts a resolution into `m`, after whatever local records its answer section already holds.
 pub(super) fn add_resolution(m: &mut Message, res: Resolution) {
     m.metadata.response_code = res.rcode;

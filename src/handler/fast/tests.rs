@@ -153,7 +153,13 @@ fn only_plain_recursive_queries_are_read() {
 fn a_kept_answer_is_given_again_with_the_querys_id_case_and_older_ttls() {
     let answers = FastAnswers::with_capacity(64);
     let t0 = Instant::now();
-    answers.keep(&mut response("www.example.test.", 300, 2), t0, false, None);
+    answers.keep(
+        &mut response("www.example.test.", 300, 2),
+        t0,
+        false,
+        None,
+        0,
+    );
 
     let mut q = query("WWW.example.Test.", with_edns(1232, true));
     q[..2].copy_from_slice(&[0xAB, 0xCD]);
@@ -206,7 +212,7 @@ fn answers_too_big_for_the_client_take_the_full_path() {
     let answers = FastAnswers::with_capacity(64);
     let t0 = Instant::now();
     // 40 A records: about 650 bytes, more than 512.
-    answers.keep(&mut response("big.test.", 60, 40), t0, false, None);
+    answers.keep(&mut response("big.test.", 60, 40), t0, false, None, 0);
     let plain = query("big.test.", |_| {});
     assert!(
         answers
@@ -245,7 +251,7 @@ fn only_clean_answers_are_kept_and_clear_forgets_them() {
     let mut nxdomain = response("d.test.", 60, 0);
     nxdomain.metadata.response_code = ResponseCode::NXDomain;
     for m in [&mut servfail, &mut with_ede, &mut ttl_zero, &mut nxdomain] {
-        answers.keep(m, t0, false, None);
+        answers.keep(m, t0, false, None, 0);
     }
     let hit = |qname: &str| {
         let q = query(qname, |_| {});
@@ -276,7 +282,7 @@ fn qtype_and_qclass_bytes_are_not_lowercased_into_another_type() {
     let t0 = Instant::now();
     let mut kept = response("x.test.", 60, 1);
     kept.queries = vec![Query::query(name("x.test."), RecordType::Unknown(97))];
-    answers.keep(&mut kept, t0, false, None);
+    answers.keep(&mut kept, t0, false, None, 0);
     let q = {
         let mut m = Message::new(1, MessageType::Query, OpCode::Query);
         m.metadata.recursion_desired = true;
@@ -297,7 +303,7 @@ fn an_authoritative_answer_keeps_its_ttls_and_lives_until_cleared() {
     let mut local = response("www.example.test.", 300, 1);
     local.metadata.authoritative = true;
     local.metadata.recursion_desired = false;
-    answers.keep(&mut local, t0, true, None);
+    answers.keep(&mut local, t0, true, None, 0);
     // Asked with RD=1 a day later: the zone's TTLs, RD as asked, AA kept.
     let q = query("www.example.test.", |_| {});
     let day = t0 + Duration::from_secs(86_400);
@@ -324,5 +330,41 @@ fn an_authoritative_answer_keeps_its_ttls_and_lives_until_cleared() {
         answers
             .answer(&q, &parse(&q).expect("parsed"), 1232, t0)
             .is_none()
+    );
+}
+
+#[test]
+fn an_answer_worked_out_before_a_clear_is_not_kept_after_it() {
+    let answers = FastAnswers::with_capacity(64);
+    let t0 = Instant::now();
+    let q = query("www.example.test.", |_| {});
+    // Read before the answer was worked out; a reload clears the store meanwhile.
+    let before = answers.generation();
+    answers.clear();
+    answers.keep(
+        &mut response("www.example.test.", 300, 1),
+        t0,
+        true,
+        None,
+        before,
+    );
+    assert!(
+        answers
+            .answer(&q, &parse(&q).expect("parsed"), 1232, t0)
+            .is_none()
+    );
+    // Worked out after the clear: kept.
+    let after = answers.generation();
+    answers.keep(
+        &mut response("www.example.test.", 300, 1),
+        t0,
+        true,
+        None,
+        after,
+    );
+    assert!(
+        answers
+            .answer(&q, &parse(&q).expect("parsed"), 1232, t0)
+            .is_some()
     );
 }
