@@ -88,23 +88,12 @@ fn value(text: &str, series: &str) -> f64 {
 }
 
 fn promtool_check(text: &str) {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    let promtool = support::system_binary("promtool", "the checker of the metrics text");
-    let mut child = Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run promtool");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(text.as_bytes())
-        .expect("feed promtool");
-    let out = child.wait_with_output().expect("promtool finishes");
+    let out = support::pipe_through(
+        "promtool",
+        "the checker of the metrics text",
+        &["check", "metrics"],
+        text,
+    );
     assert!(
         out.status.success(),
         "promtool check metrics: {}{}\n{text}",

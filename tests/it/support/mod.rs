@@ -342,27 +342,39 @@ impl Drop for TempDir {
     }
 }
 
-/// Runs BIND's `nsupdate` or Knot's `knsupdate` (the same script language) with `args` (a
-/// 5 s timeout added) on `script`, fed on stdin.
-pub(crate) fn update_client(tool: &str, args: &[&str], script: &str) -> std::process::Output {
+/// Runs the Debian tool `tool` (`why`: what the tests use it for) with `args`, `input` fed on
+/// stdin, and waits for it.
+pub(crate) fn pipe_through(
+    tool: &str,
+    why: &str,
+    args: &[&str],
+    input: &str,
+) -> std::process::Output {
     use std::io::Write;
     use std::process::{Command, Stdio};
-    let tool = system_binary(tool, "the UPDATE clients of the tests");
-    let mut child = Command::new(tool)
+    let mut child = Command::new(system_binary(tool, why))
         .args(args)
-        .args(["-t", "5"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn the UPDATE client");
+        .unwrap_or_else(|e| panic!("spawn {tool}: {e}"));
     child
         .stdin
         .take()
         .expect("stdin")
-        .write_all(script.as_bytes())
-        .expect("script");
-    child.wait_with_output().expect("the UPDATE client runs")
+        .write_all(input.as_bytes())
+        .unwrap_or_else(|e| panic!("feed {tool}: {e}"));
+    child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("{tool} runs: {e}"))
+}
+
+/// Runs BIND's `nsupdate` or Knot's `knsupdate` (the same script language) with `args` (a
+/// 5 s timeout added) on `script`, fed on stdin.
+pub(crate) fn update_client(tool: &str, args: &[&str], script: &str) -> std::process::Output {
+    let args: Vec<&str> = args.iter().copied().chain(["-t", "5"]).collect();
+    pipe_through(tool, "the UPDATE clients of the tests", &args, script)
 }
 
 /// The `tern serve` binary running `config`, its stderr appended to `log`; SIGKILLed (by its
