@@ -1,5 +1,6 @@
 //! The `tern` command line: parses arguments, binds sockets, and wires the library together.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,9 +53,12 @@ enum Command {
 #[derive(Args)]
 #[command(after_help = tern::control::client::HELP)]
 struct CtlArgs {
-    /// The control socket of the running server.
-    #[arg(long, value_name = "PATH", default_value = tern::control::DEFAULT_SOCKET)]
-    socket: PathBuf,
+    /// The control socket of the running server [default: /run/tern/control.sock].
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
+    /// Read the socket path from this config file's `[control] socket`.
+    #[arg(long, value_name = "PATH", conflicts_with = "socket")]
+    config: Option<PathBuf>,
     /// The command and its arguments, e.g. `stats` or `flush www.example.org`.
     #[arg(required = true, num_args = 1.., value_name = "COMMAND [ARGS]")]
     command: Vec<String>,
@@ -173,10 +177,26 @@ fn main() -> ExitCode {
 }
 
 fn ctl(args: CtlArgs) -> Result<(), String> {
-    let body = tern::control::client::request(&args.socket, &args.command.join(" "))
+    let socket = match (args.socket, args.config) {
+        (Some(socket), _) => socket,
+        (None, Some(config)) => Config::from_file(&config)
+            .map_err(|e| format!("tern ctl: {e}"))?
+            .control
+            .socket
+            .ok_or_else(|| format!("tern ctl: {} has no `[control] socket`", config.display()))?,
+        (None, None) => PathBuf::from(tern::control::DEFAULT_SOCKET),
+    };
+    let body = tern::control::client::request(&socket, &args.command.join(" "))
         .map_err(|e| format!("tern ctl: {e}"))?;
-    print!("{body}");
-    Ok(())
+    // `tern ctl dump-cache | head`: a reader that stops early is not an error (and print!
+    // would panic on the broken pipe).
+    let mut out = std::io::stdout().lock();
+    match out.write_all(body.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(format!("tern ctl: writing the answer: {e}"))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn zone_check(path: PathBuf, origin: Option<String>) -> Result<(), String> {

@@ -5,7 +5,7 @@
 use hickory_proto::rr::Name;
 use tokio::time::Instant;
 
-use super::{Cache, Data, Key, size};
+use super::{Cache, Data, Key, Stored, size};
 
 /// What to remove.
 #[derive(Debug, Clone, Copy)]
@@ -17,15 +17,50 @@ pub enum Flush<'a> {
     All,
 }
 
-impl Flush<'_> {
-    fn matches(&self, owner: &Name) -> bool {
-        match self {
-            // Name equality ignores case (RFC 4343); keys hold the owner lowercased anyway.
-            Flush::Name(name) => *name == owner,
-            Flush::Zone(zone) => zone.zone_of(owner),
-            Flush::All => true,
+/// [`Flush`] as lowercase wire names (what keys hold), so that matching under a shard lock
+/// compares bytes rather than building a `Name` per entry.
+enum Matcher {
+    Name(Key),
+    Zone(Key),
+    All,
+}
+
+impl Matcher {
+    fn new(what: Flush<'_>) -> Matcher {
+        match what {
+            Flush::Name(name) => Matcher::Name(Key::name_only(name)),
+            Flush::Zone(zone) => Matcher::Zone(Key::name_only(zone)),
+            Flush::All => Matcher::All,
         }
     }
+
+    fn matches(&self, key: &Key) -> bool {
+        match self {
+            // Both lowercase (RFC 4343: names compare without case).
+            Matcher::Name(name) => key.wire() == name.wire(),
+            Matcher::Zone(zone) => at_or_below(key.wire(), zone.wire()),
+            Matcher::All => true,
+        }
+    }
+}
+
+/// Whether wire name `name` is `zone` or below it: `zone` is the tail of `name` starting at a
+/// label boundary (a plain suffix test would take `xalpha.test.` for `alpha.test.`).
+fn at_or_below(name: &[u8], zone: &[u8]) -> bool {
+    let mut at = 0;
+    while let Some(rest) = name.get(at..) {
+        if rest.len() < zone.len() {
+            return false;
+        }
+        if rest == zone {
+            return true;
+        }
+        match rest.first() {
+            Some(&len) if len > 0 => at += 1 + usize::from(len),
+            _ => return false,
+        }
+    }
+    false
 }
 
 /// One entry as `dump` copies it out.
@@ -40,11 +75,12 @@ pub struct Dumped {
 impl Cache {
     /// Removes what `what` names; returns how many entries went.
     pub fn flush(&self, what: Flush<'_>) -> usize {
+        let matcher = Matcher::new(what);
         let mut removed = 0;
         for shard in &self.shards {
             let mut guard = shard.lock().unwrap_or_else(|p| p.into_inner());
             let shard = &mut *guard;
-            if matches!(what, Flush::All) {
+            if matches!(matcher, Matcher::All) {
                 removed += shard.lru.len();
                 shard.lru.clear();
                 shard.bytes = 0;
@@ -53,7 +89,7 @@ impl Cache {
             let doomed: Vec<Key> = shard
                 .lru
                 .iter()
-                .filter(|(k, _)| what.matches(&k.name()))
+                .filter(|(k, _)| matcher.matches(k))
                 .map(|(k, _)| k.clone())
                 .collect();
             for key in doomed {
@@ -69,26 +105,29 @@ impl Cache {
     /// Every entry still fresh at `now`, its records' TTLs the time left, sorted by owner
     /// name. Reads without touching the LRU order.
     pub fn dump(&self, now: Instant) -> Vec<Dumped> {
-        let mut out = Vec::new();
+        // Copied out shard by shard, each lock held only for the copy: decoding the records
+        // of a full cache would stall the queries waiting on that shard.
+        let mut copied: Vec<(Key, Stored, Instant)> = Vec::new();
         for shard in &self.shards {
             let shard = shard.lock().unwrap_or_else(|p| p.into_inner());
-            for (key, entry) in shard.lru.iter() {
-                if entry.expires <= now {
-                    continue;
-                }
-                let left = entry.expires - now;
-                let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
-                let ttl = u32::try_from(secs).unwrap_or(u32::MAX);
-                // Decoding never fails for what `insert` encoded; skip rather than invent.
-                let Some(data) = entry.stored.data(key, ttl) else {
-                    continue;
-                };
-                out.push(Dumped {
-                    key: key.clone(),
-                    data,
-                    ttl,
-                });
-            }
+            copied.extend(
+                shard
+                    .lru
+                    .iter()
+                    .filter(|(_, e)| e.expires > now)
+                    .map(|(k, e)| (k.clone(), e.stored.clone(), e.expires)),
+            );
+        }
+        let mut out = Vec::with_capacity(copied.len());
+        for (key, stored, expires) in copied {
+            let left = expires - now;
+            let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+            let ttl = u32::try_from(secs).unwrap_or(u32::MAX);
+            // Decoding never fails for what `insert` encoded; skip rather than invent.
+            let Some(data) = stored.data(&key, ttl) else {
+                continue;
+            };
+            out.push(Dumped { key, data, ttl });
         }
         out.sort_by(|a, b| {
             a.key
@@ -154,6 +193,23 @@ mod tests {
         assert_eq!(left, ["www.beta.test."]);
         assert_eq!(cache.flush(Flush::All), 1);
         assert_eq!(cache.bytes(), empty);
+    }
+
+    #[test]
+    fn zone_matching_is_by_whole_labels() {
+        let wire = |s: &str| Key::name_only(&Name::from_str(s).expect("name"));
+        let zone = wire("Alpha.test.");
+        for (name, below) in [
+            ("alpha.test.", true),
+            ("www.ALPHA.test.", true),
+            ("a.b.alpha.test.", true),
+            ("xalpha.test.", false),
+            ("test.", false),
+            ("beta.test.", false),
+        ] {
+            assert_eq!(at_or_below(wire(name).wire(), zone.wire()), below, "{name}");
+        }
+        assert!(at_or_below(wire("any.test.").wire(), wire(".").wire()));
     }
 
     #[tokio::test(start_paused = true)]

@@ -191,6 +191,11 @@ impl Key {
         Name::from_labels(labels).unwrap_or_default()
     }
 
+    /// The owner in lowercase wire form, for matching without building a `Name`.
+    pub(super) fn wire(&self) -> &[u8] {
+        &self.wire
+    }
+
     /// Bytes of the name on the heap.
     pub(crate) fn heap_len(&self) -> usize {
         self.wire.len()

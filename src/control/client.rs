@@ -21,6 +21,13 @@ pub enum ClientError {
         path: String,
         source: std::io::Error,
     },
+    #[error("tern at {path} did not finish answering within {after:?}")]
+    TimedOut { path: String, after: Duration },
+    #[error("connection to tern at {path} failed mid-request: {source}")]
+    Broken {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Failed(String),
     #[error("bad response from tern: {0:?}")]
@@ -34,17 +41,24 @@ pub fn request(socket: &Path, command: &str) -> Result<String, ClientError> {
         source,
     };
     let mut stream = UnixStream::connect(socket).map_err(unreachable)?;
-    stream
-        .set_read_timeout(Some(TIMEOUT))
-        .map_err(unreachable)?;
-    stream
-        .set_write_timeout(Some(TIMEOUT))
-        .map_err(unreachable)?;
+    // Connected: from here a failure is tern's slowness or a dropped connection, not absence.
+    let broken = |source: std::io::Error| match source.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => ClientError::TimedOut {
+            path: socket.display().to_string(),
+            after: TIMEOUT,
+        },
+        _ => ClientError::Broken {
+            path: socket.display().to_string(),
+            source,
+        },
+    };
+    stream.set_read_timeout(Some(TIMEOUT)).map_err(broken)?;
+    stream.set_write_timeout(Some(TIMEOUT)).map_err(broken)?;
     stream
         .write_all(format!("{}\n", command.trim()).as_bytes())
-        .map_err(unreachable)?;
+        .map_err(broken)?;
     let mut response = String::new();
-    stream.read_to_string(&mut response).map_err(unreachable)?;
+    stream.read_to_string(&mut response).map_err(broken)?;
     let (first, body) = response.split_once('\n').unwrap_or((&response, ""));
     if first == OK {
         Ok(body.to_string())

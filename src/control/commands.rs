@@ -7,7 +7,6 @@ use hickory_proto::rr::Name;
 use tokio::time::Instant;
 
 use super::Control;
-use crate::cache::Data;
 use crate::cache::admin::Flush;
 use crate::discovery::registry::instance_id;
 
@@ -100,34 +99,7 @@ fn dump_cache(ctl: &Control) -> String {
     let Some(cache) = &ctl.cache else {
         return "; no cache: recursion is off\n".to_string();
     };
-    let mut out = String::new();
-    for d in cache.dump(Instant::now()) {
-        let owner = d.key.name();
-        let rtype = d.key.rtype.map_or("*".to_string(), |t| t.to_string());
-        let soa = |soa: &Option<Box<hickory_proto::rr::Record>>| {
-            soa.as_deref()
-                .map(|r| format!(" (SOA {})", r.data))
-                .unwrap_or_default()
-        };
-        let _ = match &d.data {
-            Data::Positive(records) => {
-                for r in records {
-                    let _ = writeln!(out, "{r}");
-                }
-                Ok(())
-            }
-            Data::NxDomain { soa: s } => {
-                writeln!(out, "; {owner} {} NXDOMAIN{}", d.ttl, soa(s))
-            }
-            Data::NoData { soa: s } => {
-                writeln!(out, "; {owner} {} {rtype} NODATA{}", d.ttl, soa(s))
-            }
-            Data::Failure { reason } => {
-                writeln!(out, "; {owner} {} {rtype} SERVFAIL {reason}", d.ttl)
-            }
-        };
-    }
-    out
+    super::dump::text(&cache.dump(Instant::now()))
 }
 
 fn zones(ctl: &Control) -> String {

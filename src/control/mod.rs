@@ -9,6 +9,7 @@
 
 pub mod client;
 mod commands;
+mod dump;
 pub mod server;
 
 use std::sync::Arc;

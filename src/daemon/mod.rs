@@ -99,7 +99,15 @@ pub async fn run(config: Config) -> Result<(), String> {
     }
     if !config.server.no_recursion {
         let hints = load_hints(config.recursion.root_hints.as_deref())?;
-        let resolver = build_resolver(&config, hints, &metrics, None)?;
+        // The addresses as bound (port 0 resolved), for the forwarding-loop guard.
+        let mut bound: Vec<SocketAddr> = udp
+            .iter()
+            .filter_map(|s| s.local_addr().ok())
+            .chain(tcp.iter().filter_map(|s| s.local_addr().ok()))
+            .collect();
+        bound.sort();
+        bound.dedup();
+        let resolver = build_resolver_on(&config, &bound, hints, &metrics, None)?;
         cache = Some(Arc::clone(resolver.cache()));
         let acl = config.acl().map_err(|e| e.to_string())?;
         let snoop = config.snoop_acl().map_err(|e| e.to_string())?;
@@ -316,6 +324,18 @@ pub fn build_resolver(
     metrics: &Arc<Metrics>,
     trace: Option<TraceSink>,
 ) -> Result<Arc<Resolver>, String> {
+    build_resolver_on(config, &config.server.listen, hints, metrics, trace)
+}
+
+/// [`build_resolver`] for a server listening on `listen` (the bound addresses): never asks
+/// those.
+pub fn build_resolver_on(
+    config: &Config,
+    listen: &[SocketAddr],
+    hints: ServerSet,
+    metrics: &Arc<Metrics>,
+    trace: Option<TraceSink>,
+) -> Result<Arc<Resolver>, String> {
     let cache = Arc::new(Cache::new(
         config.cache_policy().map_err(|e| e.to_string())?,
     ));
@@ -324,6 +344,6 @@ pub fn build_resolver(
     Ok(Arc::new(
         Resolver::new(Arc::new(NetUpstream), hints, cache, rc, Arc::clone(metrics))
             // Never ask ourselves: a name server on one of our listeners is a loop.
-            .with_listeners(&config.server.listen),
+            .with_listeners(listen),
     ))
 }

@@ -19,11 +19,23 @@ fn send(path: &std::ffi::OsStr, state: &str) -> std::io::Result<()> {
     let bytes = std::os::unix::ffi::OsStrExt::as_bytes(path);
     // A leading '@' names a socket in the abstract namespace (Linux).
     if let Some(name) = bytes.strip_prefix(b"@") {
-        use std::os::linux::net::SocketAddrExt;
-        let addr = std::os::unix::net::SocketAddr::from_abstract_name(name)?;
-        socket.send_to_addr(state.as_bytes(), &addr)?;
+        send_abstract(&socket, name, state)?;
     } else {
         socket.send_to(state.as_bytes(), path)?;
     }
+    Ok(())
+}
+
+#[cfg(target_os = "linux")]
+fn send_abstract(socket: &UnixDatagram, name: &[u8], state: &str) -> std::io::Result<()> {
+    use std::os::linux::net::SocketAddrExt;
+    let addr = std::os::unix::net::SocketAddr::from_abstract_name(name)?;
+    socket.send_to_addr(state.as_bytes(), &addr)?;
+    Ok(())
+}
+
+/// Abstract sockets are Linux-only; elsewhere there is no systemd to tell.
+#[cfg(not(target_os = "linux"))]
+fn send_abstract(_socket: &UnixDatagram, _name: &[u8], _state: &str) -> std::io::Result<()> {
     Ok(())
 }

@@ -52,7 +52,7 @@ pub enum ResolveError {
     Timeout(Duration),
     #[error("no reachable authority for {0}")]
     NoReachableAuthority(Name),
-    /// Every server left to ask is one of our own listeners.
+    /// Every server of the zone is one of our own listeners (none other was offered).
     #[error("forwarding loop: {server}, a name server of {zone}, is this resolver itself")]
     ForwardingLoop {
         zone: Name,

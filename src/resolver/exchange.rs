@@ -102,6 +102,9 @@ struct Exchange<'u> {
     newest: Option<(usize, Instant)>,
     /// A server left out because it is our own listener (see `loopguard`).
     looped: Option<SocketAddr>,
+    /// Whether any server address offered was not our own listener (usable or not): then a
+    /// failure is that server's, not the loop's.
+    others: bool,
 }
 
 impl Exchange<'_> {
@@ -147,6 +150,7 @@ impl Resolver {
             retransmit_at: Instant::now(),
             newest: None,
             looped: None,
+            others: false,
         };
         self.add_candidates(&mut ex, &known);
         let mut glueless: Vec<Name> = set
@@ -197,9 +201,10 @@ impl Resolver {
                     // Nothing left to send, and the last try's time is up.
                     _ if ex.pending.is_empty() || now >= ex.retransmit_at => {
                         self.give_up(&ex, now);
-                        // Nobody else answered either: the loop is the likeliest cause.
+                        // Every server was ourselves: the loop is the whole story. With
+                        // others that failed too, theirs is the usual error.
                         if let Some(server) = ex.looped
-                            && !ex.cands.iter().any(|c| c.replied)
+                            && !ex.others
                         {
                             return Err(ResolveError::ForwardingLoop {
                                 zone: set.zone.clone(),
@@ -231,12 +236,20 @@ impl Resolver {
     }
 
     /// Ranks `addrs` by what the infrastructure cache knows and adds them as candidates;
-    /// servers out of rotation without a probe due are left out.
+    /// servers out of rotation without a probe due, addresses no server can have, and our
+    /// own listeners are left out.
     fn add_candidates(&self, ex: &mut Exchange<'_>, servers: &[(IpAddr, u16)]) {
         let now = Instant::now();
+        let (unusable, servers): (Vec<_>, Vec<_>) =
+            servers.iter().partition(|(a, _)| !usable_server(*a));
+        if !unusable.is_empty() {
+            ex.others = true;
+            tracing::debug!(zone = %ex.zone_name, ?unusable, "name server addresses that cannot be a server: ignored");
+        }
         let (own, servers): (Vec<_>, Vec<_>) = servers
-            .iter()
+            .into_iter()
             .partition(|(a, p)| self.own.is_self(SocketAddr::new(*a, *p)));
+        ex.others |= !servers.is_empty();
         for (a, p) in own {
             let server = SocketAddr::new(a, p);
             self.own.warn_once(server, &ex.zone_name);
@@ -454,6 +467,18 @@ impl Resolver {
         }
         Ok(None)
     }
+}
+
+/// Whether `addr` can be a name server's: the unspecified address (0.0.0.0, ::) reaches the
+/// local host, tern itself most likely, without the loop guard seeing it; multicast and the
+/// limited broadcast address are nobody's server.
+fn usable_server(addr: IpAddr) -> bool {
+    let mapped = match addr {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
+        v4 => v4,
+    };
+    let broadcast = matches!(mapped, IpAddr::V4(v4) if v4.is_broadcast());
+    !(mapped.is_unspecified() || mapped.is_multicast() || broadcast)
 }
 
 /// The next server to try: the fewest tries so far, then the infrastructure cache's order.

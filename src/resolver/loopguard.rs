@@ -43,7 +43,11 @@ impl OwnListeners {
         self.listen.iter().any(|l| {
             l.port() == server.port()
                 && (canonical(l.ip()) == ip
-                    || l.ip().is_unspecified() && (ip.is_loopback() || self.local.contains(&ip)))
+                    || l.ip().is_unspecified()
+                        // A wildcard answers only its own family: `[::]` is bound IPV6_V6ONLY
+                        // (server::bind), so it never sees IPv4 or IPv4-mapped queries.
+                        && l.is_ipv4() == ip.is_ipv4()
+                        && (ip.is_loopback() || self.local.contains(&ip)))
         })
     }
 
@@ -69,8 +73,12 @@ fn canonical(ip: IpAddr) -> IpAddr {
 }
 
 fn interface_addresses() -> Vec<IpAddr> {
-    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
-        return Vec::new();
+    let addrs = match nix::ifaddrs::getifaddrs() {
+        Ok(addrs) => addrs,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list the interface addresses; forwarding-loop detection covers loopback and exact listeners only");
+            return Vec::new();
+        }
     };
     addrs
         .filter_map(|ifa| ifa.address)
@@ -112,8 +120,22 @@ mod tests {
             !own.is_self(sa("192.0.2.1:53")),
             "TEST-NET is nobody's interface"
         );
-        for ip in &own.local {
+        for ip in own.local.iter().filter(|ip| ip.is_ipv4()) {
             assert!(own.is_self(SocketAddr::new(*ip, 53)));
+        }
+    }
+
+    #[test]
+    fn a_wildcard_listener_matches_only_its_own_family() {
+        let v6 = OwnListeners::new(&[sa("[::]:53")]);
+        assert!(v6.is_self(sa("[::1]:53")));
+        assert!(!v6.is_self(sa("127.0.0.1:53")), "[::] is IPV6_V6ONLY");
+        assert!(!v6.is_self(sa("[::ffff:127.0.0.1]:53")));
+        let v4 = OwnListeners::new(&[sa("0.0.0.0:53")]);
+        assert!(v4.is_self(sa("[::ffff:127.0.0.1]:53")), "mapped is IPv4");
+        assert!(!v4.is_self(sa("[::1]:53")));
+        for ip in v4.local.iter().filter(|ip| ip.is_ipv6()) {
+            assert!(!v4.is_self(SocketAddr::new(*ip, 53)), "{ip}");
         }
     }
 }

@@ -171,9 +171,11 @@ impl Resolver {
         self
     }
 
-    /// Removes cached data and recent failures (`tern ctl flush…`); returns the entries removed.
+    /// Removes cached data and recent failures (`tern ctl flush…`); returns the cache entries
+    /// removed (the failures are not cache entries the operator sees in `dump-cache`).
     pub fn flush(&self, what: crate::cache::admin::Flush<'_>) -> usize {
-        self.cache.flush(what) + self.failures.flush(what)
+        self.failures.flush(what);
+        self.cache.flush(what)
     }
 
     pub fn cache(&self) -> &Arc<Cache> {

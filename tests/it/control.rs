@@ -148,6 +148,16 @@ async fn tern_ctl_steers_a_running_server() {
             .any(|l| l.starts_with("localhost. ") && l.ends_with(" builtin")),
         "{zones}"
     );
+    // --config: the socket that config names (relative to the config's folder).
+    let by_config = tokio::process::Command::new(env!("CARGO_BIN_EXE_tern"))
+        .args(["ctl", "--config"])
+        .arg(&config)
+        .arg("zones")
+        .output()
+        .await
+        .expect("run tern ctl --config");
+    assert!(by_config.status.success(), "{by_config:?}");
+    assert_eq!(String::from_utf8_lossy(&by_config.stdout), zones);
     // services: the instance, healthy (no check).
     let services = ok(&socket, &["services"]).await;
     assert!(
@@ -412,12 +422,28 @@ async fn a_live_socket_or_a_plain_file_is_never_replaced_a_stale_socket_is() {
     std::fs::remove_file(&socket).expect("remove");
     drop(std::os::unix::net::UnixListener::bind(&socket).expect("a stale socket"));
     assert!(socket.exists());
-    let _serve = Serve::start(&config, "info", &dir.0.join("tern.log"));
+    let mut serve = Serve::start(&config, "info", &dir.0.join("tern.log"));
+    let mut answered = false;
     for _ in 0..200 {
         if ctl(&socket, &["stats"]).await.0 {
-            return;
+            answered = true;
+            break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("tern never answered on the replaced socket");
+    assert!(answered, "tern never answered on the replaced socket");
+    // Someone else's socket put at the path meanwhile is not removed when tern stops.
+    std::fs::remove_file(&socket).expect("remove");
+    let theirs = std::os::unix::net::UnixListener::bind(&socket).expect("another socket");
+    let pid = serve.0.id().to_string();
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let status = serve.0.wait().expect("tern exits");
+    assert_eq!(status.code(), Some(0));
+    assert!(socket.exists(), "a socket tern did not bind is left alone");
+    std::os::unix::net::UnixStream::connect(&socket).expect("theirs still answers");
+    drop(theirs);
 }

@@ -65,7 +65,7 @@ pub(super) fn crc32(bytes: &[u8]) -> u32 {
 /// presentation format where the crate's zone-file reader reproduces it, else the RFC 3597
 /// generic form `OWNER TTL IN TYPEnnn \# LEN HEX` (for example when a name in the RDATA has
 /// upper case, which the reader folds). `None`: not even that round-trips.
-pub(super) fn record_line(record: &Record, origin: &Name) -> Option<String> {
+pub(crate) fn record_line(record: &Record, origin: &Name) -> Option<String> {
     let wire = record.to_bytes().ok()?;
     let same = |line: &str| {
         parse_record(line, origin)
@@ -73,7 +73,9 @@ pub(super) fn record_line(record: &Record, origin: &Name) -> Option<String> {
             .and_then(|r| r.to_bytes().ok())
             .is_some_and(|bytes| bytes == wire)
     };
+    // A control character (a newline from some type's Display) would split the line.
     if let Some(line) = presentation(record)
+        && !line.contains(char::is_control)
         && same(&line)
     {
         return Some(line);
@@ -146,7 +148,7 @@ fn generic(record: &Record) -> Option<String> {
 
 /// Reads one record line: the generic form here, anything else through the zone-file reader.
 /// The error is the reason, without a place; the caller knows the file and line.
-pub(super) fn parse_record(line: &str, origin: &Name) -> Result<Record, String> {
+pub(crate) fn parse_record(line: &str, origin: &Name) -> Result<Record, String> {
     let words: Vec<&str> = line.split_whitespace().collect();
     if let [owner, ttl, class, rtype, "\\#", len, hex @ ..] = words.as_slice() {
         return parse_generic(owner, ttl, class, rtype, len, &hex.concat());

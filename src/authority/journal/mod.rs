@@ -43,7 +43,8 @@
 //! journal is not used. An entry whose checksum holds but whose text does not read (or whose
 //! serials go backwards) is an error too, wherever it is: those are the bytes tern wrote.
 
-mod format;
+/// Also how `tern ctl dump-cache` writes records: one line that reads back to the record.
+pub(crate) mod format;
 mod read;
 
 /// RFC 1982: an entry starting at `from` may follow one that ended at `last`: the same serial,

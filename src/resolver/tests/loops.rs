@@ -90,3 +90,55 @@ async fn a_wildcard_listener_on_port_53_covers_every_loopback_server() {
     let r = listening_on(&net, ResolverConfig::default(), &["0.0.0.0:5300"]);
     expect(&r, "www.alpha.test.", A, NoError).await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_loop_beside_a_silent_server_is_the_usual_error() {
+    // One server is ourselves, the other merely does not answer: the failure is the silent
+    // server's, not a loop.
+    let net = FakeNet::lab();
+    net.silence(ip(ALPHA_2));
+    let r = listening_on(&net, ResolverConfig::default(), &["127.0.0.41:53"]);
+    let e = resolve(&r, "www.alpha.test.", A)
+        .await
+        .expect_err("no answer");
+    assert!(!matches!(e, ResolveError::ForwardingLoop { .. }), "{e}");
+    assert_eq!(net.count(ip(ALPHA_1)), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn unspecified_multicast_and_broadcast_servers_are_never_asked() {
+    let net = FakeNet::lab();
+    let stub = |servers: &[&str]| ResolverConfig {
+        stubs: vec![Stub {
+            zone: name("alpha.test."),
+            servers: servers
+                .iter()
+                .map(|s| s.parse().expect("address"))
+                .collect(),
+        }],
+        ..ResolverConfig::default()
+    };
+    let nonsense = [
+        "0.0.0.0:53",
+        "[::]:53",
+        "[::ffff:0.0.0.0]:53",
+        "224.0.0.251:53",
+        "[ff02::fb]:53",
+        "255.255.255.255:53",
+    ];
+    let r = listening_on(&net, stub(&nonsense), &["127.0.0.99:53"]);
+    let e = resolve(&r, "www.alpha.test.", A).await.expect_err("nobody");
+    assert!(
+        matches!(&e, ResolveError::NoReachableAuthority(zone) if *zone == name("alpha.test.")),
+        "{e}"
+    );
+    assert_eq!(net.total(), 0, "nothing sent anywhere");
+    // Beside a real server they are dropped and the real one answers.
+    let r = listening_on(
+        &net,
+        stub(&["0.0.0.0:53", "127.0.0.41:53"]),
+        &["127.0.0.99:53"],
+    );
+    expect(&r, "www.alpha.test.", A, NoError).await;
+    assert_eq!(net.count(ip("0.0.0.0")), 0);
+}
