@@ -308,6 +308,13 @@ async fn readiness_loops_and_a_clean_stop_as_the_system_resolver() {
     let mut buf = [0; 256];
     let n = notify.recv(&mut buf).expect("READY=1 within 15 s");
     assert_eq!(&buf[..n], b"READY=1");
+    // `systemctl reload` at once: SIGHUP's handler is in place before READY=1 (its default
+    // action is death, which systemd would not restart).
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &serve.0.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(hup.success());
     // Ready means listening: the first query is answered.
     let local = ask(at, "host.local.test.", RecordType::A).await;
     assert_eq!(local.metadata.response_code, ResponseCode::NoError);
