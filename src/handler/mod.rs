@@ -202,9 +202,12 @@ impl Handler {
         else {
             return false;
         };
-        // Refused or dropped by the query limit, or dropped by RRL: counted there, not a hit.
-        if self.limit_fast(bytes, &question, src, hit, now, out) || out.is_empty() {
-            Metrics::inc(&self.metrics.queries);
+        // Refused or dropped by the query limit, or dropped by RRL: not a hit, counted and
+        // logged as limited. (RRL's slip, sent truncated, is a hit.) Limits off: one test.
+        if self.limits.any()
+            && (self.limit_fast(bytes, &question, src, hit, now, out) || out.is_empty())
+        {
+            observe::limited(self, &question, src, out, start);
             return true;
         }
         observe::hit(self, &question, src, out, hit.local, start);
