@@ -202,11 +202,8 @@ impl Handler {
         else {
             return false;
         };
-        // Refused or dropped by the query limit, or dropped by RRL: not a hit, counted and
-        // logged as limited. (RRL's slip, sent truncated, is a hit.) Limits off: one test.
-        if self.limits.any()
-            && (self.limit_fast(bytes, &question, src, hit, now, out) || out.is_empty())
-        {
+        // Refused or dropped by a limit: not a hit (RRL's slip, sent truncated, is one).
+        if self.limited_fast(bytes, &question, src, hit, now, out) {
             observe::limited(self, &question, src, out, start);
             return true;
         }
