@@ -8,6 +8,7 @@ use std::io::{self, BufWriter, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, SystemTime};
 
@@ -44,11 +45,14 @@ pub struct Entry {
     pub time: SystemTime,
     pub client: SocketAddr,
     pub tcp: bool,
-    /// The question's name as text (escaped as in zone files).
+    /// The question's name as [`zone_file_name`] writes it (RFC 1035 §5.1 escapes, case as
+    /// asked, no IDNA decoding); JSON escaping on top is serde_json's.
     pub qname: String,
     pub qtype: u16,
-    /// Bytes 2 and 3 of the response header: the flags and the RCODE.
+    /// Bytes 2 and 3 of the response header: the flags (its 4 RCODE bits are not read).
     pub flags: [u8; 2],
+    /// The response's full RCODE, the OPT record's extended bits included (BADVERS is 16).
+    pub rcode: u16,
     /// The query's DO bit (RFC 3225).
     pub dnssec_ok: bool,
     pub latency_us: u64,
@@ -99,6 +103,35 @@ struct Line<'e> {
     ede: Option<Ede<'e>>,
 }
 
+/// A name's labels as text in the zone-file form of RFC 1035 §5.1, as BIND and `dig` print
+/// it: a `.` after each label (the root alone is `.`); `\c` before the characters a zone file
+/// gives a meaning (`. ; \ " ( ) @ $`); `\DDD`, three decimal digits, for a space, a control
+/// byte or any byte past ASCII; every other byte as it is, case kept. Not hickory's
+/// `Name::to_ascii`, which writes octal `\DDD`, nor its `Display`, which decodes IDNA.
+pub fn zone_file_name<'l>(labels: impl IntoIterator<Item = &'l [u8]>) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    for label in labels {
+        for &b in label {
+            match b {
+                b'.' | b';' | b'\\' | b'"' | b'(' | b')' | b'@' | b'$' => {
+                    s.push('\\');
+                    s.push(char::from(b));
+                }
+                0x21..=0x7E => s.push(char::from(b)),
+                _ => {
+                    let _ = write!(s, "\\{b:03}");
+                }
+            }
+        }
+        s.push('.');
+    }
+    if s.is_empty() {
+        s.push('.');
+    }
+    s
+}
+
 /// The JSON line of `e` (no newline).
 pub fn line(e: &Entry) -> String {
     let [f2, f3] = e.flags;
@@ -108,7 +141,7 @@ pub fn line(e: &Entry) -> String {
         transport: if e.tcp { "tcp" } else { "udp" },
         qname: &e.qname,
         qtype: RecordType::from(e.qtype).to_string(),
-        rcode: rcode_label(rcode_slot(u16::from(f3 & 0x0F))),
+        rcode: rcode_label(rcode_slot(e.rcode)),
         flags: Flags {
             rd: f2 & 0x01 != 0,
             tc: f2 & 0x02 != 0,
@@ -166,6 +199,9 @@ enum Msg {
     Line(Box<Entry>),
     /// Answered once every line queued before it is written and flushed.
     Sync(std::sync::mpsc::Sender<()>),
+    /// Wakes the writer to look at `reopen` (the flag carries the request, so a full queue
+    /// cannot lose it).
+    Reopen,
 }
 
 /// The handler's end of the query log.
@@ -173,25 +209,39 @@ enum Msg {
 pub struct QueryLog {
     tx: SyncSender<Msg>,
     metrics: Arc<Metrics>,
+    /// Set by `reopen`, cleared by the writer when it reopens the file.
+    reopen: Arc<AtomicBool>,
 }
 
 impl QueryLog {
     /// Opens `dest` and starts the writer thread.
     pub fn start(dest: &Destination, metrics: Arc<Metrics>) -> io::Result<QueryLog> {
-        let out: Box<dyn Write + Send> = match dest {
-            Destination::Stdout => Box::new(io::stdout()),
-            Destination::File(path) => Box::new(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)?,
-            ),
-        };
+        let out = open(dest)?;
         let (tx, rx) = sync_channel(BACKLOG);
+        let reopen = Arc::new(AtomicBool::new(false));
+        let writer = Writer {
+            dest: dest.clone(),
+            reopen: Arc::clone(&reopen),
+            failed: Default::default(),
+        };
         std::thread::Builder::new()
             .name("tern-querylog".to_string())
-            .spawn(move || write_lines(rx, BufWriter::new(out)))?;
-        Ok(QueryLog { tx, metrics })
+            .spawn(move || writer.run(rx, BufWriter::new(out)))?;
+        Ok(QueryLog {
+            tx,
+            metrics,
+            reopen,
+        })
+    }
+
+    /// Asks the writer thread to close the file and open its path again, after writing what
+    /// is queued: on SIGHUP, once logrotate has renamed the file (`postrotate systemctl
+    /// reload tern`). Does not block; a failed open is logged and the old file kept. Nothing
+    /// to do for stdout.
+    pub fn reopen(&self) {
+        self.reopen.store(true, Ordering::Release);
+        // Full: the writer is busy and sees the flag after this batch. Gone: nothing to do.
+        let _ = self.tx.try_send(Msg::Reopen);
     }
 
     /// Queues `entry`; drops it (and counts the drop) when the writer is behind.
@@ -229,39 +279,92 @@ impl QueryLog {
     }
 }
 
-/// The writer: a line per entry, flushed whenever nothing more is waiting, until every
-/// sender is gone.
-fn write_lines(rx: Receiver<Msg>, mut out: BufWriter<Box<dyn Write + Send>>) {
-    let mut failed = false;
-    let warn_once = |failed: &mut bool| {
-        if !*failed {
-            *failed = true;
-            tracing::warn!("query log: write failed; lines are being lost");
+type Out = BufWriter<Box<dyn Write + Send>>;
+
+fn open(dest: &Destination) -> io::Result<Box<dyn Write + Send>> {
+    Ok(match dest {
+        Destination::Stdout => Box::new(io::stdout()),
+        Destination::File(path) => Box::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?,
+        ),
+    })
+}
+
+/// The writer thread's state.
+struct Writer {
+    dest: Destination,
+    reopen: Arc<AtomicBool>,
+    /// A write failed (warned once).
+    failed: std::cell::Cell<bool>,
+}
+
+impl Writer {
+    /// A line per entry, flushed whenever nothing more is waiting, until every sender is gone;
+    /// the file reopened, when asked, between batches (after a flush).
+    fn run(self, rx: Receiver<Msg>, mut out: Out) {
+        while let Ok(first) = rx.recv() {
+            self.write_batch(&rx, first, &mut out);
+            // Asked while the queue was full (the wake-up message was not queued).
+            self.reopen_if_asked(&mut out);
         }
-    };
-    while let Ok(first) = rx.recv() {
+        let _ = out.flush();
+    }
+
+    fn reopen_if_asked(&self, out: &mut Out) {
+        if self.reopen.swap(false, Ordering::AcqRel) {
+            self.reopen_file(out);
+        }
+    }
+
+    fn reopen_file(&self, out: &mut Out) {
+        let Destination::File(path) = &self.dest else {
+            return;
+        };
+        match open(&self.dest) {
+            Ok(file) => {
+                let _ = out.flush();
+                *out = BufWriter::new(file);
+                tracing::info!(path = %path.display(), "query log reopened");
+            }
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "query log not reopened; writing to the old file");
+            }
+        }
+    }
+
+    /// Writes `first` and whatever else is waiting, flushes, and answers the syncs among them;
+    /// a reopen happens where it was asked, so the lines queued after it go to the new file.
+    fn write_batch(&self, rx: &Receiver<Msg>, first: Msg, out: &mut Out) {
+        let warn_once = || {
+            if !self.failed.replace(true) {
+                tracing::warn!("query log: write failed; lines are being lost");
+            }
+        };
         let mut next = Some(first);
         let mut synced = Vec::new();
         while let Some(msg) = next {
             match msg {
                 Msg::Line(e) => {
                     if writeln!(out, "{}", line(&e)).is_err() {
-                        warn_once(&mut failed);
+                        warn_once();
                     }
                 }
                 Msg::Sync(done) => synced.push(done),
+                Msg::Reopen => self.reopen_if_asked(out),
             }
             // Empty or disconnected: flush what was written.
             next = rx.try_recv().ok();
         }
         if out.flush().is_err() {
-            warn_once(&mut failed);
+            warn_once();
         }
         for done in synced {
             let _ = done.send(());
         }
     }
-    let _ = out.flush();
 }
 
 #[cfg(test)]
@@ -286,6 +389,7 @@ mod tests {
             qname: "we\"ird\\.name.".to_string(),
             qtype: 28,
             flags: [0x81, 0x82],
+            rcode: 2,
             dnssec_ok: true,
             latency_us: 42,
             cache: false,
@@ -293,6 +397,22 @@ mod tests {
             upstream: Some(3),
             ede: Some((22, "no server \"answered\"".to_string())),
         }
+    }
+
+    #[test]
+    fn names_are_written_in_zone_file_form() {
+        let name = |labels: &[&[u8]]| zone_file_name(labels.iter().copied());
+        assert_eq!(name(&[]), ".");
+        assert_eq!(name(&[b"WWW", b"Example", b"com"]), "WWW.Example.com.");
+        assert_eq!(name(&[b"a.b", b"c\\d"]), "a\\.b.c\\\\d.");
+        assert_eq!(
+            name(&[b"x y\x00", b"\xff\"@$;()"]),
+            "x\\032y\\000.\\255\\\"\\@\\$\\;\\(\\)."
+        );
+        assert_eq!(
+            name(&[b"*", b"xn--bcher-kva", b"_tcp"]),
+            "*.xn--bcher-kva._tcp."
+        );
     }
 
     #[test]
@@ -339,6 +459,7 @@ mod tests {
         let log = QueryLog {
             tx,
             metrics: Arc::clone(&metrics),
+            reopen: Arc::default(),
         };
         log.log(entry());
         log.log(entry());
@@ -347,5 +468,31 @@ mod tests {
         log.log(entry());
         assert_eq!(Metrics::get(&metrics.query_log_dropped), 2);
         assert!(!log.sync(Duration::from_millis(10)), "no writer");
+    }
+
+    #[test]
+    fn reopen_starts_a_new_file_after_a_rename() {
+        let dir = std::env::temp_dir().join(format!("tern-querylog-reopen-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let (path, rotated) = (dir.join("q.jsonl"), dir.join("q.jsonl.1"));
+        let log = QueryLog::start(&Destination::File(path.clone()), Arc::default()).expect("opens");
+        for _ in 0..3 {
+            log.log(entry());
+        }
+        assert!(log.sync(Duration::from_secs(5)));
+        // What logrotate does before its postrotate: rename; the writer still holds the file.
+        std::fs::rename(&path, &rotated).expect("rename");
+        log.log(entry());
+        assert!(log.sync(Duration::from_secs(5)));
+        log.reopen();
+        for _ in 0..2 {
+            log.log(entry());
+        }
+        assert!(log.sync(Duration::from_secs(5)));
+        let count = |p: &PathBuf| std::fs::read_to_string(p).map_or(0, |t| t.lines().count());
+        let (old, new) = (count(&rotated), count(&path));
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!((old, new), (4, 2));
     }
 }

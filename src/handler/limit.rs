@@ -101,6 +101,22 @@ impl Handler {
         }
     }
 
+    /// `limit_fast`, behind one test when both limits are off: `true` when the query was
+    /// refused or dropped (by the query limit, or dropped by RRL), so it is not a hit.
+    #[inline]
+    pub(super) fn limited_fast(
+        &self,
+        query: &[u8],
+        question: &Question<'_>,
+        src: SocketAddr,
+        hit: Hit,
+        now: Instant,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        self.limits.any()
+            && (self.limit_fast(query, question, src, hit, now, out) || out.is_empty())
+    }
+
     /// Both limits on the hit path, `out` holding the answer `hit` found for `query`: leaves
     /// it, truncates it (RRL's slip), makes it REFUSED, or empties it (nothing to send).
     /// `true` when the query limit refused or dropped it (it was not answered).

@@ -167,9 +167,9 @@ impl Handler {
         else {
             return false;
         };
-        // Refused or dropped by the query limit, or dropped by RRL: counted there, not a hit.
-        if self.limit_fast(bytes, &question, src, hit, now, out) || out.is_empty() {
-            Metrics::inc(&self.metrics.queries);
+        // Refused or dropped by a limit: not a hit (RRL's slip, sent truncated, is one).
+        if self.limited_fast(bytes, &question, src, hit, now, out) {
+            observe::limited(self, &question, src, out, start);
             return true;
         }
         observe::hit(self, &question, src, out, hit.local, start);

@@ -245,10 +245,13 @@ impl Histogram {
     }
 }
 
-/// The hit path's QTYPE and RCODE counts, one shard per thread: a thread is the only writer
-/// of its shard, so a count is a plain load and store (no locked read-modify-write, no cache
-/// line bouncing between the UDP workers' cores). Threads past the first `HIT_SHARDS` share
-/// one more shard with atomic adds. A scrape sums the shards.
+/// The hit path's counts, one shard per thread: its answers by QTYPE and by RCODE, and how
+/// many of them came from the local zones. A thread is the only writer of its shard, so a
+/// count is a plain load and store (no locked read-modify-write, no cache line bouncing
+/// between the UDP workers' cores). Threads past the first `HIT_SHARDS` share one more shard
+/// with atomic adds. A reader sums the shards: the hit path's answers are the sum of the
+/// QTYPE slots (each answer is counted in exactly one), so `queries`, `fast_hits`,
+/// `cache_hits` and `authoritative_answers` need no counter of their own on the hit path.
 #[derive(Debug)]
 pub struct HitPathCounts {
     shards: Box<[HitShard]>,
@@ -262,6 +265,8 @@ const HIT_SHARDS: usize = 32;
 struct HitShard {
     qtypes: [AtomicU64; QTYPE_SLOTS],
     rcodes: [AtomicU64; RCODE_SLOTS],
+    /// Answers from the local zones (authoritative); the rest came from the cache.
+    local: AtomicU64,
 }
 
 impl Default for HitPathCounts {
@@ -271,6 +276,7 @@ impl Default for HitPathCounts {
                 .map(|_| HitShard {
                     qtypes: zeros(),
                     rcodes: zeros(),
+                    local: AtomicU64::new(0),
                 })
                 .collect(),
         }
@@ -283,24 +289,34 @@ thread_local! {
 }
 static NEXT_SHARD: AtomicU64 = AtomicU64::new(0);
 
+#[inline]
 fn my_shard() -> usize {
-    SHARD.with(|s| {
-        if s.get() == usize::MAX {
-            let n = NEXT_SHARD.fetch_add(1, Ordering::Relaxed);
-            s.set(usize::try_from(n).unwrap_or(HIT_SHARDS).min(HIT_SHARDS));
-        }
-        s.get()
-    })
+    match SHARD.get() {
+        usize::MAX => assign_shard(),
+        i => i,
+    }
 }
 
-/// Adds one to a counter only this thread writes.
-fn bump(c: &AtomicU64) {
-    c.store(c.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+/// A thread's first count: takes the next shard (the shared one past `HIT_SHARDS`).
+#[cold]
+fn assign_shard() -> usize {
+    let n = NEXT_SHARD.fetch_add(1, Ordering::Relaxed);
+    let i = usize::try_from(n).unwrap_or(HIT_SHARDS).min(HIT_SHARDS);
+    SHARD.set(i);
+    i
+}
+
+/// Adds `n` to a counter only this thread writes.
+#[inline]
+fn bump(c: &AtomicU64, n: u64) {
+    c.store(c.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
 }
 
 impl HitPathCounts {
-    /// Counts one answer of QTYPE slot `qtype` and RCODE slot `rcode`.
-    pub fn count(&self, qtype: usize, rcode: usize) {
+    /// Counts one answer of QTYPE slot `qtype` and RCODE slot `rcode`, from the local zones
+    /// (`local`) or the cache.
+    #[inline]
+    pub fn count(&self, qtype: usize, rcode: usize, local: bool) {
         let i = my_shard();
         let Some(shard) = self.shards.get(i) else {
             return;
@@ -310,12 +326,33 @@ impl HitPathCounts {
             &shard.rcodes[rcode.min(RCODE_SLOTS - 1)],
         );
         if i < HIT_SHARDS {
-            bump(q);
-            bump(r);
+            bump(q, 1);
+            bump(r, 1);
+            bump(&shard.local, u64::from(local));
         } else {
             q.fetch_add(1, Ordering::Relaxed);
             r.fetch_add(1, Ordering::Relaxed);
+            if local {
+                shard.local.fetch_add(1, Ordering::Relaxed);
+            }
         }
+    }
+
+    /// Every answer counted: the sum of the QTYPE slots.
+    pub fn answers(&self) -> u64 {
+        self.shards
+            .iter()
+            .flat_map(|s| s.qtypes.iter())
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// The answers that came from the local zones.
+    pub fn local(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|s| s.local.load(Ordering::Relaxed))
+            .sum()
     }
 
     pub fn qtype(&self, slot: usize) -> u64 {
@@ -345,7 +382,7 @@ pub struct Upstream {
 
 /// At most this many servers get their own series; the rest share `other` (a resolver walking
 /// the Internet meets thousands, and each series costs the scraper).
-pub const UPSTREAM_SERIES: usize = 1_000;
+pub const UPSTREAM_SERIES: usize = 100;
 
 /// Per upstream server counters, by address.
 #[derive(Debug, Default)]
@@ -412,7 +449,8 @@ mod tests {
                 let counts = std::sync::Arc::clone(&counts);
                 std::thread::spawn(move || {
                     for _ in 0..100 {
-                        counts.count(qtype_slot(Some(1)), rcode_slot(0));
+                        counts.count(qtype_slot(Some(1)), rcode_slot(0), true);
+                        counts.count(qtype_slot(Some(28)), rcode_slot(3), false);
                     }
                 })
             })
@@ -420,9 +458,14 @@ mod tests {
         for t in threads {
             t.join().expect("thread");
         }
-        assert_eq!(counts.qtype(0), 100 * (HIT_SHARDS as u64 + 4));
-        assert_eq!(counts.rcode(0), 100 * (HIT_SHARDS as u64 + 4));
+        let each = 100 * (HIT_SHARDS as u64 + 4);
+        assert_eq!(counts.qtype(0), each);
+        assert_eq!(counts.rcode(0), each);
+        assert_eq!(counts.qtype(qtype_slot(Some(28))), each);
+        assert_eq!(counts.rcode(3), each);
         assert_eq!(counts.qtype(1), 0);
+        assert_eq!(counts.answers(), 2 * each);
+        assert_eq!(counts.local(), each);
     }
 
     #[test]

@@ -16,11 +16,15 @@ use super::prometheus::{CONTENT_TYPE, encode};
 
 /// The longest request head read: a scraper's is a few hundred bytes.
 const MAX_HEAD: usize = 8 * 1024;
-/// How long a client has to send its request head, and to take the answer.
-const READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a client has to send its request head (a scraper sends it at once: a short
+/// timeout frees a slot held by an idle connection soon), and to take the answer.
+const READ_TIMEOUT: Duration = Duration::from_secs(2);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Scrapes answered at once; more wait in the accept queue.
+/// Connections served at once. One past that is answered 503 and closed at once rather than
+/// queued, so idle connections holding every slot delay a scrape by one retry, not forever.
 const MAX_CONNECTIONS: usize = 16;
+/// The whole answer to a connection past `MAX_CONNECTIONS`.
+const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nRetry-After: 1\r\nConnection: close\r\n\r\nbusy\n";
 
 /// What a request head asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -154,9 +158,7 @@ pub async fn serve(
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     tokio::pin!(stop);
     loop {
-        let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
-            return;
-        };
+        // Only accepting waits, and it waits beside `stop`: a full house never delays shutdown.
         let accepted = tokio::select! {
             _ = &mut stop => return,
             a = listener.accept() => a,
@@ -169,6 +171,13 @@ pub async fn serve(
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
+        };
+        let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
+            // Every slot busy: say so in one non-blocking write (a fresh socket's buffer
+            // takes it) and close; dropping the stream closes it.
+            let _ = stream.try_write(BUSY);
+            debug!("metrics connections all busy; answered 503");
+            continue;
         };
         let registry = Arc::clone(&registry);
         tokio::spawn(async move {
@@ -250,5 +259,36 @@ mod tests {
 
         let _ = trigger.send(());
         server.await.expect("server stops");
+    }
+
+    #[tokio::test]
+    async fn with_every_slot_held_idle_a_new_connection_gets_503_at_once_and_stop_works() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let metrics = Arc::new(super::super::Metrics::default());
+        let registry = super::super::prometheus::registry(metrics, Arc::new(Default::default));
+        let (trigger, stop) = tokio::sync::oneshot::channel::<()>();
+        let stop = async move {
+            let _ = stop.await;
+        };
+        let server = tokio::spawn(serve(listener, Arc::new(registry), stop));
+        let mut idle = Vec::new();
+        for _ in 0..MAX_CONNECTIONS {
+            idle.push(TcpStream::connect(addr).await.expect("connect"));
+        }
+        // Well inside READ_TIMEOUT: the idle ones still hold every slot.
+        let busy = tokio::time::timeout(
+            Duration::from_millis(1500),
+            exchange(addr, &[b"GET /metrics HTTP/1.1\r\n\r\n"]),
+        )
+        .await
+        .expect("answered at once, not queued");
+        assert!(busy.starts_with("HTTP/1.1 503 "), "{busy}");
+        let _ = trigger.send(());
+        tokio::time::timeout(Duration::from_secs(1), server)
+            .await
+            .expect("stops with every slot busy")
+            .expect("server task");
+        drop(idle);
     }
 }

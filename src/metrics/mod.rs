@@ -18,11 +18,13 @@ pub use counts::{Histogram, HitPathCounts, Reasons, Table, UpstreamTable};
 /// Process-wide counters. Shared by reference (`Arc<Metrics>`) between handler and resolver.
 #[derive(Debug, Default)]
 pub struct Metrics {
+    /// Queries of the full path (and of the hit path that a rate limit stopped). The hit
+    /// path's answers are counted in `hit_path` alone: read the total with `queries()`.
     pub queries: AtomicU64,
+    /// Authoritative answers of the full path; with the hit path's: `authoritative_answers()`.
     pub authoritative_answers: AtomicU64,
+    /// Cache hits of the full path; with the hit path's: `cache_hits()`.
     pub cache_hits: AtomicU64,
-    /// Cache hits answered by the hit path (a subset of `cache_hits`).
-    pub fast_hits: AtomicU64,
     pub cache_misses: AtomicU64,
     pub upstream_queries: AtomicU64,
     pub upstream_timeouts: AtomicU64,
@@ -55,7 +57,8 @@ pub struct Metrics {
     pub queries_by_type: Table<{ counts::QTYPE_SLOTS }>,
     /// Responses of the full path by transport and RCODE (`counts::rcode_slot`).
     pub responses_by_rcode: Table<{ counts::RCODE_SLOTS }>,
-    /// QTYPEs and RCODEs of the hit path's answers (UDP), per thread.
+    /// The hit path's answers (UDP) by QTYPE and RCODE, and how many were local, per thread:
+    /// `fast_hits()` and the hit path's part of the totals above.
     pub hit_path: HitPathCounts,
     /// Servfails by EDE info code.
     pub servfail_reasons: Reasons,
@@ -72,6 +75,30 @@ impl Metrics {
 
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
+    }
+
+    /// Every query, the hit path's answers included.
+    pub fn queries(&self) -> u64 {
+        Self::get(&self.queries) + self.hit_path.answers()
+    }
+
+    /// Answers of the UDP hit path (cache hits and authoritative answers alike).
+    pub fn fast_hits(&self) -> u64 {
+        self.hit_path.answers()
+    }
+
+    /// Answers from the cache, the hit path's included.
+    pub fn cache_hits(&self) -> u64 {
+        let hits = self
+            .hit_path
+            .answers()
+            .saturating_sub(self.hit_path.local());
+        Self::get(&self.cache_hits) + hits
+    }
+
+    /// Answers from the local zones, the hit path's included.
+    pub fn authoritative_answers(&self) -> u64 {
+        Self::get(&self.authoritative_answers) + self.hit_path.local()
     }
 
     /// Counts a query by transport and QTYPE (`None`: its question could not be read).
@@ -99,13 +126,10 @@ impl Metrics {
     /// Every counter by name, as `tern ctl stats` and the shutdown summary print them.
     pub fn rows(&self) -> [(&'static str, u64); 22] {
         [
-            ("queries", Self::get(&self.queries)),
-            (
-                "authoritative_answers",
-                Self::get(&self.authoritative_answers),
-            ),
-            ("cache_hits", Self::get(&self.cache_hits)),
-            ("fast_hits", Self::get(&self.fast_hits)),
+            ("queries", self.queries()),
+            ("authoritative_answers", self.authoritative_answers()),
+            ("cache_hits", self.cache_hits()),
+            ("fast_hits", self.fast_hits()),
             ("cache_misses", Self::get(&self.cache_misses)),
             ("upstream_queries", Self::get(&self.upstream_queries)),
             ("upstream_timeouts", Self::get(&self.upstream_timeouts)),

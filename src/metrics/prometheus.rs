@@ -4,7 +4,6 @@
 //! wiring provides so this module needs none of them.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
@@ -80,8 +79,8 @@ fn family<L: EncodeLabelSet, M: EncodeMetric>(
     Ok(())
 }
 
-fn counter(encoder: &mut DescriptorEncoder<'_>, name: &str, help: &str, c: &AtomicU64) -> Fmt {
-    let series: [([(&str, &str); 0], _); 1] = [([], ConstCounter::new(Metrics::get(c)))];
+fn counter(encoder: &mut DescriptorEncoder<'_>, name: &str, help: &str, value: u64) -> Fmt {
+    let series: [([(&str, &str); 0], _); 1] = [([], ConstCounter::new(value))];
     family(encoder, name, help, &series)
 }
 
@@ -153,7 +152,7 @@ impl Collector for Exposition {
         )?;
         let latency = [(
             [("", ""); 0],
-            HistogramValue(&m.answer_latency, Metrics::get(&m.fast_hits)),
+            HistogramValue(&m.answer_latency, m.fast_hits()),
         )];
         family(
             &mut e,
@@ -172,100 +171,100 @@ impl Collector for Exposition {
             "SERVFAIL answers, by the RFC 8914 Extended DNS Error they carried.",
             &servfails,
         )?;
-        let plain: [(&str, &str, &AtomicU64); 18] = [
+        let plain: [(&str, &str, u64); 18] = [
             (
                 "tern_authoritative_answers",
                 "Answers from the local zones.",
-                &m.authoritative_answers,
+                m.authoritative_answers(),
             ),
             (
                 "tern_cache_hits",
                 "Resolutions answered from the cache alone (hit-path answers included).",
-                &m.cache_hits,
+                m.cache_hits(),
             ),
             (
                 "tern_hit_path_answers",
-                "Cache hits answered by the UDP hit path (a subset of tern_cache_hits_total and tern_authoritative_answers_total).",
-                &m.fast_hits,
+                "Answers of the UDP hit path (counted in tern_cache_hits_total or tern_authoritative_answers_total too).",
+                m.fast_hits(),
             ),
             (
                 "tern_cache_misses",
                 "Resolutions that had to ask upstream.",
-                &m.cache_misses,
+                Metrics::get(&m.cache_misses),
             ),
             (
                 "tern_upstream_queries",
                 "Queries sent to upstream servers.",
-                &m.upstream_queries,
+                Metrics::get(&m.upstream_queries),
             ),
             (
                 "tern_upstream_timeouts",
                 "Upstream queries that timed out.",
-                &m.upstream_timeouts,
+                Metrics::get(&m.upstream_timeouts),
             ),
             (
                 "tern_dropped_queries",
-                "Queries dropped unanswered (malformed, or over the in-flight limit).",
-                &m.dropped,
+                "Queries dropped unanswered (malformed, over the in-flight limit, or by a rate limit).",
+                Metrics::get(&m.dropped),
             ),
             (
                 "tern_rate_limited",
-                "Queries refused or dropped by the rate limits.",
-                &m.rate_limited,
+                "Queries refused or dropped by [rate_limit], and responses dropped or slipped (sent truncated) by RRL.",
+                Metrics::get(&m.rate_limited),
             ),
             (
                 "tern_query_log_dropped",
                 "Query log lines dropped because the writer fell behind.",
-                &m.query_log_dropped,
+                Metrics::get(&m.query_log_dropped),
             ),
             (
                 "tern_services_failed_open",
                 "Times a service had no healthy instance and answered with all of them.",
-                &m.services_failed_open,
+                Metrics::get(&m.services_failed_open),
             ),
             (
                 "tern_updates_applied",
                 "RFC 2136 UPDATEs applied.",
-                &m.updates_applied,
+                Metrics::get(&m.updates_applied),
             ),
             (
                 "tern_updates_refused",
                 "UPDATEs answered with an error.",
-                &m.updates_refused,
+                Metrics::get(&m.updates_refused),
             ),
             (
                 "tern_transfers_out",
                 "Zone transfers sent.",
-                &m.transfers_out,
+                Metrics::get(&m.transfers_out),
             ),
             (
                 "tern_transfers_in",
                 "Zone transfers applied by a secondary zone.",
-                &m.transfers_in,
+                Metrics::get(&m.transfers_in),
             ),
             (
                 "tern_transfers_refused",
                 "Zone transfer requests refused.",
-                &m.transfers_refused,
+                Metrics::get(&m.transfers_refused),
             ),
             (
                 "tern_transfer_failures",
                 "Secondary refreshes that failed.",
-                &m.transfer_failures,
+                Metrics::get(&m.transfer_failures),
             ),
             (
                 "tern_notifies_received",
                 "NOTIFYs received.",
-                &m.notifies_received,
+                Metrics::get(&m.notifies_received),
             ),
             (
                 "tern_notifies_sent",
                 "NOTIFYs sent and acknowledged.",
-                &m.notifies_sent,
+                Metrics::get(&m.notifies_sent),
             ),
         ];
-        for (name, help, c) in plain {
-            counter(&mut e, name, help, c)?;
+        for (name, help, value) in plain {
+            counter(&mut e, name, help, value)?;
         }
         self.upstream(&mut e)?;
         self.state(&mut e)
@@ -381,7 +380,9 @@ mod tests {
     fn counters_histograms_and_gauges_in_the_text_format() {
         let m = Arc::new(Metrics::default());
         m.count_query(false, Some(1));
-        m.hit_path.count(counts::qtype_slot(Some(1)), 0);
+        // Two hit-path answers, one from the cache, one from a local zone.
+        m.hit_path.count(counts::qtype_slot(Some(1)), 0, false);
+        m.hit_path.count(counts::qtype_slot(Some(1)), 0, true);
         m.count_query(true, Some(28));
         m.count_response(false, 2);
         m.servfail_reasons.inc(Some(22));
@@ -401,14 +402,17 @@ mod tests {
         );
         for want in [
             "# TYPE tern_queries_total counter\n",
-            "tern_queries_total{transport=\"udp\",qtype=\"A\"} 2\n",
+            "tern_queries_total{transport=\"udp\",qtype=\"A\"} 3\n",
             "tern_queries_total{transport=\"tcp\",qtype=\"AAAA\"} 1\n",
             "tern_responses_total{transport=\"udp\",rcode=\"SERVFAIL\"} 1\n",
             "tern_servfail_total{reason=\"22 No Reachable Authority\"} 1\n",
-            "tern_answer_latency_seconds_bucket{le=\"0.0005\"} 1\n",
-            "tern_answer_latency_seconds_bucket{le=\"+Inf\"} 1\n",
-            "tern_answer_latency_seconds_count 1\n",
-            "tern_cache_hits_total 1\n",
+            "tern_answer_latency_seconds_bucket{le=\"0.0001\"} 2\n",
+            "tern_answer_latency_seconds_bucket{le=\"0.0005\"} 3\n",
+            "tern_answer_latency_seconds_bucket{le=\"+Inf\"} 3\n",
+            "tern_answer_latency_seconds_count 3\n",
+            "tern_cache_hits_total 2\n",
+            "tern_authoritative_answers_total 1\n",
+            "tern_hit_path_answers_total 2\n",
             "tern_upstream_rtt_seconds_bucket{server=\"127.0.0.1:53\",le=\"0.0025\"} 1\n",
             "tern_cache_entries 3\n",
             "tern_zone_serial{zone=\"example.\"} 7\n",

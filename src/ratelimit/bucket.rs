@@ -23,11 +23,18 @@ const TOKEN: i64 = 1000;
 pub enum Take {
     Allowed,
     /// No token: this key is over its rate. `in_a_row` counts the limited takes since the
-    /// last allowed one, this one included (1, 2, 3, ...), for RRL's slip.
+    /// last allowed one, this one included (1, 2, 3, ...), for RRL's slip; it runs modulo
+    /// `IN_A_ROW_CYCLE` (after 2520 comes 1 again), so `in_a_row % slip` keeps its rhythm
+    /// through any number of limited takes for every slip the config allows (1 to 10).
     Limited {
         in_a_row: u32,
     },
 }
+
+/// Where `in_a_row` starts over: the least common multiple of 1..=10, so every slip up to
+/// `limits::RRL_SLIP`'s maximum divides it and the slip sequence runs on unbroken (a counter
+/// that saturated would slip every response, or none, after 2^32 limited ones).
+pub const IN_A_ROW_CYCLE: u32 = 2520;
 
 /// How a table's buckets fill and empty.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,7 +150,7 @@ impl Buckets {
         if self.floor < 0 {
             slot.balance = (slot.balance - TOKEN).max(self.floor);
         }
-        slot.limited_in_a_row = slot.limited_in_a_row.saturating_add(1);
+        slot.limited_in_a_row = slot.limited_in_a_row % IN_A_ROW_CYCLE + 1;
         Take::Limited {
             in_a_row: slot.limited_in_a_row,
         }
@@ -226,6 +233,29 @@ mod tests {
         tokio::time::advance(Duration::from_secs(1)).await;
         assert_eq!(b.take(9, 0, Instant::now()), Take::Allowed);
         assert_eq!(b.take(9, 0, Instant::now()), Take::Limited { in_a_row: 1 });
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn in_a_row_starts_over_after_a_full_cycle_not_saturating() {
+        let b = table(1, 1, 0);
+        assert_eq!(b.take(9, 0, Instant::now()), Take::Allowed);
+        assert_eq!(b.take(9, 0, Instant::now()), Take::Limited { in_a_row: 1 });
+        // As if the key had been limited 2^32 - 1 times in a row (the old saturation point)
+        // rounded to the cycle: the count wraps where every slip still divides it.
+        let index = b
+            .slots
+            .iter()
+            .position(|s| s.lock().is_ok_and(|s| s.limited_in_a_row == 1))
+            .expect("the key's slot");
+        if let Ok(mut slot) = b.slots[index].lock() {
+            slot.limited_in_a_row = IN_A_ROW_CYCLE - 1;
+        }
+        let next: Vec<Take> = (0..3).map(|_| b.take(9, 0, Instant::now())).collect();
+        let expect = [IN_A_ROW_CYCLE, 1, 2].map(|in_a_row| Take::Limited { in_a_row });
+        assert_eq!(next, expect);
+        for slip in 1..=crate::limits::RRL_SLIP.max {
+            assert_eq!(IN_A_ROW_CYCLE % slip, 0, "slip {slip} divides the cycle");
+        }
     }
 
     #[tokio::test(start_paused = true)]

@@ -135,6 +135,14 @@ pub struct Limits {
     pub rrl: Option<Rrl>,
 }
 
+impl Limits {
+    /// Whether either limit is on: the hit path's one test when both are off.
+    #[inline]
+    pub fn any(&self) -> bool {
+        self.queries.is_some() || self.rrl.is_some()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;

@@ -10,7 +10,6 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 
 use crate::support::{self, query, tcp, udp_raw, zone};
-use tern::metrics::Metrics;
 
 const SUBNET: u8 = 224;
 
@@ -48,7 +47,7 @@ async fn a_repeated_question_is_answered_by_the_hit_path_like_the_full_one() {
     let bind = SocketAddr::new(support::addr(SUBNET, 100), 0);
     let r = support::start_recursive(SUBNET, bind, tern::handler::Acl::loopback()).await;
     let server = r.server.addr;
-    let fast = || Metrics::get(&r.metrics.fast_hits);
+    let fast = || r.metrics.fast_hits();
 
     for (qname, qtype, rcode) in [
         ("www.alpha.test.", RecordType::A, ResponseCode::NoError),
@@ -116,14 +115,14 @@ async fn clients_without_recursion_never_get_kept_answers() {
     )
     .await;
     assert_eq!(refused.metadata.response_code, ResponseCode::Refused);
-    assert_eq!(Metrics::get(&r.metrics.fast_hits), 0);
+    assert_eq!(r.metrics.fast_hits(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authoritative_answers_are_kept_until_the_zones_change() {
     let at = SocketAddr::new(support::addr(SUBNET, 102), 0);
     let served = support::start_authoritative(at, vec![zone("fast.test.", FAST_ZONE_1)]).await;
-    let fast = || Metrics::get(&served.handler.metrics().fast_hits);
+    let fast = || served.handler.metrics().fast_hits();
     let q = query("www.fast.test.", RecordType::A, false, Some(1232));
     let first = ask(served.addr, &q).await;
     let second = ask(served.addr, &q).await;

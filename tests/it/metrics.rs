@@ -49,6 +49,26 @@ async fn ask(server: SocketAddr, qname: &str, qtype: RecordType) -> Option<Messa
     Message::from_vec(&reply).ok()
 }
 
+/// A query with EDNS version 1: answered BADVERS (16, RFC 6891 §6.1.3), an RCODE that needs
+/// the OPT record's upper bits.
+async fn ask_edns1(server: SocketAddr) -> Message {
+    let mut msg = query("www.alpha.test.", RecordType::A, true, Some(1232));
+    if let Some(edns) = msg.edns.as_mut() {
+        edns.set_version(1);
+    }
+    let reply = udp_raw(
+        server,
+        &msg.to_vec().expect("encode"),
+        Duration::from_millis(500),
+    )
+    .await
+    .expect("an answer");
+    let reply = Message::from_vec(&reply).expect("parses");
+    // 16 is BADVERS in a header+OPT and BADSIG in a TSIG record; hickory names it BADSIG.
+    assert_eq!(u16::from(reply.metadata.response_code), 16);
+    reply
+}
+
 /// Asks until the server answers (it is starting), at most 10 s.
 async fn wait_ready(server: SocketAddr, log: &Path) {
     for _ in 0..40 {
@@ -143,9 +163,12 @@ async fn metrics_endpoint_counts_queries_and_passes_promtool() {
         .expect("an answer");
     let over_tcp = tcp(dns, &query("www.alpha.test.", RecordType::A, true, None)).await;
     assert_eq!(over_tcp.metadata.response_code, ResponseCode::NoError);
+    ask_edns1(dns).await;
 
     let (_, after) = http_get(scrape, "/metrics").await;
-    assert_eq!(value(&after, a_udp), a_before + 2.0, "{after}");
+    assert_eq!(value(&after, a_udp), a_before + 3.0, "{after}");
+    let badvers = "tern_responses_total{transport=\"udp\",rcode=\"BADVERS\"}";
+    assert_eq!(value(&after, badvers), 1.0, "{after}");
     for (series, at_least) in [
         ("tern_queries_total{transport=\"udp\",qtype=\"AAAA\"}", 1.0),
         ("tern_queries_total{transport=\"tcp\",qtype=\"A\"}", 1.0),
@@ -242,11 +265,14 @@ async fn query_log_has_a_json_line_per_query_with_the_servfail_reason() {
     assert_eq!(failed.metadata.response_code, ResponseCode::ServFail);
     let (code, text) = support::ede(&failed).expect("EDE in the reply");
 
-    let lines = log_lines(&log, start + 3).await;
+    ask_edns1(dns).await;
+
+    let lines = log_lines(&log, start + 4).await;
     let ours = &lines[start..];
-    assert_eq!(ours.len(), 3, "{lines:?}");
-    let (miss, hit, fail) = (&ours[0], &ours[1], &ours[2]);
-    for line in ours {
+    assert_eq!(ours.len(), 4, "{lines:?}");
+    let (miss, hit, fail, badvers) = (&ours[0], &ours[1], &ours[2], &ours[3]);
+    assert_eq!(badvers["rcode"], "BADVERS", "{badvers}");
+    for line in &ours[..3] {
         let time = line["time"].as_str().expect("time");
         assert!(
             time.ends_with('Z') && time.len() == 27,

@@ -13,7 +13,7 @@ use crate::authority::{Catalog, Zone};
 use crate::cache::{Cache, CachePolicy};
 use crate::handler::{Acl, Handler, HandlerConfig, Recursion, Transport};
 use crate::lab::LabFiles;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, counts};
 use crate::ratelimit::{
     Action, ClientPrefix, Exempt, Limits, QueryLimitSettings, QueryLimiter, Rrl, RrlSettings,
 };
@@ -168,6 +168,13 @@ async fn a_client_over_its_query_rate_is_refused_on_both_paths_others_are_not() 
     assert!(refused.metadata.recursion_available && refused.answers.is_empty());
     assert!(refused.edns.is_some(), "OPT answers OPT");
     assert_eq!(refused.queries.len(), 1);
+    // The refused one is a query of type A and a REFUSED response, not a hit.
+    let m = h.metrics();
+    let a = counts::qtype_slot(Some(1));
+    assert_eq!(m.queries_in_slot(false, a), 3);
+    assert_eq!(m.responses_in_slot(false, counts::rcode_slot(5)), 1);
+    assert_eq!(m.responses_in_slot(false, counts::rcode_slot(0)), 2);
+    assert_eq!((m.queries(), m.fast_hits()), (3, 1));
     for transport in [Transport::Udp, Transport::Tcp] {
         let other_name = query("ftp.alpha.test.", true);
         let r = h.handle_bytes(&other_name, client(me), transport).await;
@@ -193,6 +200,13 @@ async fn drop_sends_nothing_over_udp_and_refused_over_tcp() {
     );
     assert!(fast(&h, &q, me).is_some_and(|r| !r.is_empty()));
     assert_eq!(fast(&h, &q, me), Some(Vec::new()));
+    // The dropped one: a query of type A, no response.
+    let m = h.metrics();
+    assert_eq!(m.queries_in_slot(false, counts::qtype_slot(Some(1))), 3);
+    let responses: u64 = (0..counts::RCODE_SLOTS)
+        .map(|slot| m.responses_in_slot(false, slot))
+        .sum();
+    assert_eq!(responses, 2);
     assert_eq!(h.handle_bytes(&q, client(me), Transport::Udp).await, None);
     let tcp = h.handle_bytes(&q, client(me), Transport::Tcp).await;
     assert_eq!(

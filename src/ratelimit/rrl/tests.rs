@@ -182,3 +182,18 @@ fn a_slipped_reply_is_the_header_and_question_with_tc() {
     let mut short = vec![0u8; 11];
     assert!(!truncate(&mut short));
 }
+
+#[test]
+fn the_slip_rhythm_runs_on_across_the_in_a_row_cycle() {
+    use crate::ratelimit::bucket::IN_A_ROW_CYCLE;
+    for slip in 1..=crate::limits::RRL_SLIP.max {
+        // The in_a_row values the bucket hands out around its wrap, and the verdicts they get:
+        // exactly one slip in every `slip` limited responses, wrap or no wrap.
+        let around = (IN_A_ROW_CYCLE - 2 * slip + 1..=IN_A_ROW_CYCLE).chain(1..=2 * slip);
+        let slips: Vec<bool> = around.map(|n| slip_or_drop(slip, n) == Slip).collect();
+        for (i, window) in slips.chunks(slip as usize).enumerate() {
+            let n = window.iter().filter(|s| **s).count();
+            assert_eq!(n, 1, "slip {slip}, window {i}: {slips:?}");
+        }
+    }
+}
