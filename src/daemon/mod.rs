@@ -229,7 +229,15 @@ pub async fn run(config: Config) -> Result<(), String> {
     tokio::spawn(Arc::clone(&registry).run(signal));
     // Sockets bound, zones loaded, control socket up: a Type=notify unit counts as started.
     ready::notify("READY=1");
-    signals.run_until_stopped(|| reload(&registry)).await;
+    signals
+        .run_until_stopped(|| {
+            reload(&registry);
+            // After logrotate moved the file: lines go to a new one from here on.
+            if let Some(log) = &query_log {
+                log.reopen();
+            }
+        })
+        .await;
     tracing::info!("shutting down");
     ready::notify("STOPPING=1");
     trigger.fire();
