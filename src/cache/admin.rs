@@ -120,9 +120,7 @@ impl Cache {
         }
         let mut out = Vec::with_capacity(copied.len());
         for (key, stored, expires) in copied {
-            let left = expires - now;
-            let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
-            let ttl = u32::try_from(secs).unwrap_or(u32::MAX);
+            let ttl = super::ttl_left(expires, now);
             // Decoding never fails for what `insert` encoded; skip rather than invent.
             let Some(data) = stored.data(&key, ttl) else {
                 continue;

@@ -131,11 +131,7 @@ impl Cache {
         if entry.expires <= now {
             return None;
         }
-        // Round up: data cached a moment ago still shows its full TTL, as from the authority,
-        // and the last fraction of a second shows 1, never 0.
-        let left = entry.expires - now;
-        let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
-        let ttl = u32::try_from(secs).unwrap_or(u32::MAX);
+        let ttl = ttl_left(entry.expires, now);
         Some(Cached {
             data: entry.stored.data(key, ttl)?,
             rank: entry.rank,
@@ -258,6 +254,14 @@ impl Cache {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Seconds left before `expires`, rounded up: data cached a moment ago still shows its full
+/// TTL, as from the authority, and the last fraction of a second shows 1, never 0.
+fn ttl_left(expires: Instant, now: Instant) -> u32 {
+    let left = expires.saturating_duration_since(now);
+    let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+    u32::try_from(secs).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]

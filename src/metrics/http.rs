@@ -226,8 +226,13 @@ mod tests {
         String::from_utf8_lossy(&out).into_owned()
     }
 
-    #[tokio::test]
-    async fn answers_scrapes_in_pieces_and_refuses_the_rest() {
+    /// The endpoint on a fresh port over empty counters: its address, the trigger that stops
+    /// it, and its task.
+    async fn start() -> (
+        std::net::SocketAddr,
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    ) {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let metrics = Arc::new(super::super::Metrics::default());
@@ -236,7 +241,16 @@ mod tests {
         let stop = async move {
             let _ = stop.await;
         };
-        let server = tokio::spawn(serve(listener, Arc::new(registry), stop));
+        (
+            addr,
+            trigger,
+            tokio::spawn(serve(listener, Arc::new(registry), stop)),
+        )
+    }
+
+    #[tokio::test]
+    async fn answers_scrapes_in_pieces_and_refuses_the_rest() {
+        let (addr, trigger, server) = start().await;
 
         let ok = exchange(
             addr,
@@ -263,15 +277,7 @@ mod tests {
 
     #[tokio::test]
     async fn with_every_slot_held_idle_a_new_connection_gets_503_at_once_and_stop_works() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let metrics = Arc::new(super::super::Metrics::default());
-        let registry = super::super::prometheus::registry(metrics, Arc::new(Default::default));
-        let (trigger, stop) = tokio::sync::oneshot::channel::<()>();
-        let stop = async move {
-            let _ = stop.await;
-        };
-        let server = tokio::spawn(serve(listener, Arc::new(registry), stop));
+        let (addr, trigger, server) = start().await;
         let mut idle = Vec::new();
         for _ in 0..MAX_CONNECTIONS {
             idle.push(TcpStream::connect(addr).await.expect("connect"));

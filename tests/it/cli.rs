@@ -90,11 +90,7 @@ async fn wait_for(server: SocketAddr, want: &str) -> bool {
 }
 
 fn hup(child: &Child) {
-    let status = Command::new("kill")
-        .args(["-HUP", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
+    support::signal(child, "HUP");
 }
 
 #[tokio::test]

@@ -310,11 +310,7 @@ async fn readiness_loops_and_a_clean_stop_as_the_system_resolver() {
     assert_eq!(&buf[..n], b"READY=1");
     // `systemctl reload` at once: SIGHUP's handler is in place before READY=1 (its default
     // action is death, which systemd would not restart).
-    let hup = std::process::Command::new("kill")
-        .args(["-HUP", &serve.0.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(hup.success());
+    support::signal(&serve.0, "HUP");
     // Ready means listening: the first query is answered.
     let local = ask(at, "host.local.test.", RecordType::A).await;
     assert_eq!(local.metadata.response_code, ResponseCode::NoError);
@@ -344,12 +340,7 @@ async fn readiness_loops_and_a_clean_stop_as_the_system_resolver() {
 
     // SIGTERM: STOPPING=1, exit 0, the control socket removed.
     let mut serve = serve;
-    let pid = serve.0.id().to_string();
-    let kill = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill");
-    assert!(kill.success());
+    support::signal(&serve.0, "TERM");
     let n = notify.recv(&mut buf).expect("STOPPING=1");
     assert_eq!(&buf[..n], b"STOPPING=1");
     let status = serve.0.wait().expect("tern exits");
@@ -442,12 +433,7 @@ async fn a_live_socket_or_a_plain_file_is_never_replaced_a_stale_socket_is() {
     // Someone else's socket put at the path meanwhile is not removed when tern stops.
     std::fs::remove_file(&socket).expect("remove");
     let theirs = std::os::unix::net::UnixListener::bind(&socket).expect("another socket");
-    let pid = serve.0.id().to_string();
-    let kill = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill");
-    assert!(kill.success());
+    support::signal(&serve.0, "TERM");
     let status = serve.0.wait().expect("tern exits");
     assert_eq!(status.code(), Some(0));
     assert!(socket.exists(), "a socket tern did not bind is left alone");

@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use hickory_proto::op::{Message, ResponseCode};
@@ -238,11 +238,7 @@ async fn eventually(
 }
 
 fn sighup(tern: &Serve) {
-    let status = Command::new("kill")
-        .args(["-HUP", &tern.0.id().to_string()])
-        .status()
-        .expect("kill -HUP");
-    assert!(status.success());
+    support::signal(&tern.0, "HUP");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -377,6 +377,15 @@ pub(crate) fn update_client(tool: &str, args: &[&str], script: &str) -> std::pro
     pipe_through(tool, "the UPDATE clients of the tests", &args, script)
 }
 
+/// Sends `signal` (`"HUP"`, `"TERM"`) to `child` with kill(1), which must succeed.
+pub(crate) fn signal(child: &std::process::Child, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([format!("-{signal}"), child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{signal} {}", child.id());
+}
+
 /// The `tern serve` binary running `config`, its stderr appended to `log`; SIGKILLed (by its
 /// PID) and reaped when dropped, also on panic: nothing may depend on a clean shutdown.
 pub(crate) struct Serve(pub(crate) std::process::Child);
