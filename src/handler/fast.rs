@@ -407,12 +407,17 @@ pub(super) fn refused_into(
 }
 
 /// Where the question of an encoded message ends, or `None`.
-fn question_end(wire: &[u8]) -> Option<usize> {
+pub(super) fn question_end(wire: &[u8]) -> Option<usize> {
     Some(skip_name(wire, HEADER)? + 4)
 }
 
+/// The big-endian 16-bit field at `at`, if the message is that long.
+pub(super) fn be16(wire: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*wire.get(at)?, *wire.get(at + 1)?]))
+}
+
 /// The offset just past the name at `at` (labels, ending in a root label or a pointer).
-fn skip_name(wire: &[u8], mut at: usize) -> Option<usize> {
+pub(super) fn skip_name(wire: &[u8], mut at: usize) -> Option<usize> {
     for _ in 0..128 {
         let len = *wire.get(at)?;
         match len {
@@ -428,12 +433,7 @@ fn skip_name(wire: &[u8], mut at: usize) -> Option<usize> {
 /// The offset and value of every record's TTL in an encoded message without OPT, or `None`
 /// when it does not walk cleanly (then it is not kept).
 fn ttl_offsets(wire: &[u8]) -> Option<Vec<(u32, u32)>> {
-    let count = |at: usize| -> Option<usize> {
-        Some(usize::from(u16::from_be_bytes([
-            *wire.get(at)?,
-            *wire.get(at + 1)?,
-        ])))
-    };
+    let count = |at: usize| be16(wire, at).map(usize::from);
     if count(4)? != 1 {
         return None;
     }

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::time::SystemTime;
 
 use super::ede_option::ede_of;
-use super::fast::Question;
+use super::fast::{Question, be16, question_end, skip_name};
 use super::{Handler, Request, Response};
 use crate::metrics::{Metrics, counts};
 use crate::querylog::{Entry, zone_file_name};
@@ -40,19 +40,7 @@ impl Seen {
 /// The QTYPE of a query's first question, read off the wire (`None` when it does not parse
 /// that far).
 pub(super) fn wire_qtype(bytes: &[u8]) -> Option<u16> {
-    let mut at = 12;
-    loop {
-        let len = usize::from(*bytes.get(at)?);
-        match len {
-            0 => break,
-            l if l & 0xC0 != 0 => return None,
-            l => at += 1 + l,
-        }
-    }
-    Some(u16::from_be_bytes([
-        *bytes.get(at + 1)?,
-        *bytes.get(at + 2)?,
-    ]))
+    be16(bytes, question_end(bytes)? - 4)
 }
 
 /// The full 12-bit RCODE of an encoded response (at least 4 bytes): the header's low 4 bits
@@ -88,23 +76,6 @@ fn opt_extended_rcode(m: &[u8]) -> Option<u8> {
         at = skip_record(m, at)?;
     }
     None
-}
-
-fn be16(m: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*m.get(at)?, *m.get(at + 1)?]))
-}
-
-/// Where the name at `at` ends (labels, then a root byte or a compression pointer).
-fn skip_name(m: &[u8], mut at: usize) -> Option<usize> {
-    loop {
-        let len = *m.get(at)?;
-        match len {
-            0 => return Some(at + 1),
-            l if l & 0xC0 == 0xC0 => return Some(at + 2),
-            l if l & 0xC0 != 0 => return None,
-            l => at += 1 + usize::from(l),
-        }
-    }
 }
 
 /// Where the resource record at `at` ends.
