@@ -16,7 +16,7 @@ pub mod transfer;
 pub mod update;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use hickory_proto::op::{Header, Message, MessageType, OpCode, ResponseCode};
@@ -78,7 +78,7 @@ const FAILURE_LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// Answers requests from the local zones (and, with recursion, the cache and resolver).
 pub struct Handler {
     /// The served zones; shared with the resolver, which starts walks at their delegations.
-    catalog: Arc<RwLock<Arc<Catalog>>>,
+    catalog: Arc<cuts::CatalogCell>,
     config: HandlerConfig,
     metrics: Arc<Metrics>,
     recursion: Option<Recursion>,
@@ -105,7 +105,7 @@ fn is_update(bytes: &[u8]) -> bool {
 impl Handler {
     pub fn new(catalog: Catalog, config: HandlerConfig, metrics: Arc<Metrics>) -> Handler {
         Handler {
-            catalog: Arc::new(RwLock::new(Arc::new(catalog))),
+            catalog: Arc::new(cuts::CatalogCell::new(catalog)),
             config,
             metrics,
             recursion: None,
@@ -216,10 +216,7 @@ impl Handler {
 
     /// The catalog in force now; a reload swaps it without disturbing in-flight queries.
     pub fn catalog(&self) -> Arc<Catalog> {
-        match self.catalog.read() {
-            Ok(c) => Arc::clone(&c),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        }
+        self.catalog.current()
     }
 
     /// Reloads every zone from its file. All or nothing: on any error the zones in service stay
@@ -233,10 +230,7 @@ impl Handler {
     /// Replaces the served zones atomically.
     pub fn set_catalog(&self, catalog: Catalog) {
         let new = Arc::new(catalog);
-        match self.catalog.write() {
-            Ok(mut c) => *c = new,
-            Err(poisoned) => *poisoned.into_inner() = new,
-        }
+        self.catalog.replace(new);
         // A name the new zones answer must not be answered from what the resolver said.
         if let Some(fast) = &self.fast {
             fast.clear();
