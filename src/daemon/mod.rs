@@ -225,7 +225,10 @@ pub async fn run(config: Config) -> Result<(), String> {
         ),
         None => None,
     };
-    let running = tokio::spawn(server.run(signal.clone()));
+    let serving = server
+        .start(signal.clone())
+        .map_err(|e| format!("listeners: {e}"))?;
+    let running = tokio::spawn(serving);
     tokio::spawn(Arc::clone(&registry).run(signal));
     // Sockets bound, zones loaded, control socket up: a Type=notify unit counts as started.
     ready::notify("READY=1");

@@ -1,6 +1,7 @@
-//! Datagrams in and out by the batch: `recvmmsg(2)` reads up to `BATCH` queries in one system
-//! call and `sendmmsg(2)` sends the hit path's answers to them in one more, so under load the
-//! cost of entering the kernel is shared by many queries. Linux only; elsewhere one at a time.
+//! Datagrams in and out by the batch: `recvmmsg(2)` waits for a query and takes up to `BATCH`
+//! in one system call, and `sendmmsg(2)` sends the hit path's answers to them in one more, so
+//! under load the cost of entering the kernel is shared by many queries. Linux (as are
+//! MSG_WAITFORONE and the listener's way of waking its thread).
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
@@ -16,35 +17,27 @@ pub(super) const BATCH: usize = 16;
 /// RFC 6891 §6.2.5 allows requests up to 64 KiB; anything longer is not DNS.
 pub(super) const MAX_DATAGRAM: usize = 65_535;
 
-/// The buffers of one socket's receive loop, allocated once.
+/// The buffers of one socket's receive thread, allocated once.
 pub(super) struct Batch {
     bufs: Vec<Vec<u8>>,
     /// For each datagram of the last read: its length and sender.
     got: Vec<(usize, SocketAddr)>,
-    receive: Headers,
-    send: Headers,
+    /// nix's message headers for `recvmmsg`/`sendmmsg`, kept from call to call: making them
+    /// costs more than the rest of a hit (an allocation and 16 zeroed addresses per call).
+    /// They hold raw pointers, so a `Batch` stays on the thread that made it.
+    receive: MultiHeaders<SockaddrStorage>,
+    send: MultiHeaders<SockaddrStorage>,
     /// The replies' addresses, cleared and refilled by each send.
     addrs: Vec<Option<SockaddrStorage>>,
 }
-
-/// nix's message headers for `recvmmsg`/`sendmmsg`, kept from call to call: making them costs
-/// more than the rest of a hit (an allocation and 16 zeroed addresses per call).
-struct Headers(MultiHeaders<SockaddrStorage>);
-
-// SAFETY: `MultiHeaders` is not `Send` only because it holds raw pointers. They point into
-// arrays the value itself owns (its addresses and control-message space), which move with it,
-// or at the I/O buffers of the last call, which every call sets afresh before the kernel reads
-// them and nothing reads after. The value is only ever used through `&mut Batch` by the one
-// task that owns it, so moving it between the runtime's threads shares nothing.
-unsafe impl Send for Headers {}
 
 impl Batch {
     pub(super) fn new() -> Batch {
         Batch {
             bufs: (0..BATCH).map(|_| vec![0; MAX_DATAGRAM]).collect(),
             got: Vec::with_capacity(BATCH),
-            receive: Headers(MultiHeaders::preallocate(BATCH, None)),
-            send: Headers(MultiHeaders::preallocate(BATCH, None)),
+            receive: MultiHeaders::preallocate(BATCH, None),
+            send: MultiHeaders::preallocate(BATCH, None),
             addrs: Vec::with_capacity(BATCH),
         }
     }
@@ -57,17 +50,13 @@ impl Batch {
             .map(|(&(len, src), buf)| (&buf[..len], src))
     }
 
-    pub(super) fn len(&self) -> usize {
-        self.got.len()
-    }
-
-    /// Reads what is waiting, up to `BATCH` datagrams, without blocking (`WouldBlock` when
-    /// nothing is). A datagram cut short (longer than 64 KiB) or from an unknown family is
-    /// skipped.
-    // Inline into the receive loop's `try_io` closure: called per system call, and left
-    // out of line its slice setup is not folded into the loop's.
+    /// Reads up to `BATCH` datagrams; `flags` say whether to wait (MSG_WAITFORONE on a
+    /// blocking socket: for the first, then what is already there). A datagram cut short
+    /// (longer than 64 KiB) or from an unknown family is skipped.
+    // Inline into the receive loop: called per system call, and left out of line its slice
+    // setup is not folded into the loop's.
     #[inline]
-    pub(super) fn receive(&mut self, socket: &impl AsRawFd) -> io::Result<()> {
+    pub(super) fn receive(&mut self, socket: &impl AsRawFd, flags: MsgFlags) -> io::Result<()> {
         self.got.clear();
         let fd: RawFd = socket.as_raw_fd();
         // On the stack, not a vector: no allocation per system call (a tenth of a hit).
@@ -76,13 +65,7 @@ impl Batch {
             let buf = bufs.next().map_or(&mut [][..], |b| &mut b[..]);
             [IoSliceMut::new(buf)]
         });
-        let results = recvmmsg(
-            fd,
-            &mut self.receive.0,
-            slices.iter_mut(),
-            MsgFlags::MSG_DONTWAIT,
-            None,
-        );
+        let results = recvmmsg(fd, &mut self.receive, slices.iter_mut(), flags, None);
         for msg in results.map_err(io::Error::from)? {
             if msg.flags.contains(MsgFlags::MSG_TRUNC) {
                 continue;
@@ -94,8 +77,8 @@ impl Batch {
         Ok(())
     }
 
-    /// Sends `replies` (each to its address) without blocking; returns how many went out.
-    /// `WouldBlock` when none could.
+    /// Sends `replies` (each to its address), waiting for room on a blocking socket; returns
+    /// how many went out (at most `BATCH`). An error only when the first could not go.
     #[inline]
     pub(super) fn send(
         &mut self,
@@ -119,11 +102,11 @@ impl Batch {
         let cmsgs: [ControlMessage<'_>; 0] = [];
         sendmmsg(
             fd,
-            &mut self.send.0,
+            &mut self.send,
             slices.iter(),
             &self.addrs,
             cmsgs,
-            MsgFlags::MSG_DONTWAIT,
+            MsgFlags::empty(),
         )
         .map(|results| results.count())
         .map_err(io::Error::from)

@@ -97,33 +97,125 @@ impl Server {
         self
     }
 
-    /// Serves until `shutdown` fires, then waits for the listeners to stop.
+    /// Starts the listeners (each UDP socket's receive thread: an error if one cannot start,
+    /// and then none runs) and returns what serves until `shutdown` fires, then waits for the
+    /// listeners to stop. Must be called inside a tokio runtime.
+    pub fn start(self, shutdown: Shutdown) -> io::Result<impl Future<Output = ()> + Send> {
+        let Server {
+            udp,
+            tcp,
+            handler,
+            tcp_limits,
+            udp_max_in_flight,
+            udp_rcvbuf,
+        } = self;
+        let udp = udp
+            .into_iter()
+            .map(|socket| {
+                udp::set_receive_buffer(&socket, udp_rcvbuf);
+                udp::Listener::start(socket, Arc::clone(&handler), udp_max_in_flight)
+            })
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok(async move {
+            let mut tasks = JoinSet::new();
+            for listener in udp {
+                tasks.spawn(listener.serve(shutdown.clone()));
+            }
+            for listener in tcp {
+                tasks.spawn(tcp::serve(
+                    listener,
+                    Arc::clone(&handler),
+                    tcp_limits,
+                    shutdown.clone(),
+                ));
+            }
+            while tasks.join_next().await.is_some() {}
+        })
+    }
+
+    /// [`Server::start`] and serve; a listener that cannot start is logged and nothing is
+    /// served.
     pub async fn run(self, shutdown: Shutdown) {
-        let mut tasks = JoinSet::new();
-        for socket in self.udp {
-            udp::set_receive_buffer(&socket, self.udp_rcvbuf);
-            tasks.spawn(udp::serve(
-                Arc::new(socket),
-                Arc::clone(&self.handler),
-                self.udp_max_in_flight,
-                shutdown.clone(),
-            ));
+        match self.start(shutdown) {
+            Ok(serving) => serving.await,
+            Err(e) => tracing::error!(error = %e, "listeners could not start"),
         }
-        for listener in self.tcp {
-            tasks.spawn(tcp::serve(
-                listener,
-                Arc::clone(&self.handler),
-                self.tcp_limits,
-                shutdown.clone(),
-            ));
-        }
-        while tasks.join_next().await.is_some() {}
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::authority::Catalog;
+    use crate::handler::HandlerConfig;
+    use crate::metrics::Metrics;
+
+    fn handler() -> Arc<Handler> {
+        let catalog = Catalog::new([]).expect("empty catalog");
+        Arc::new(Handler::new(
+            catalog,
+            HandlerConfig::default(),
+            Arc::new(Metrics::default()),
+        ))
+    }
+
+    /// A query from a fresh client: true when some reply came back within two seconds.
+    async fn answered(addr: SocketAddr) -> bool {
+        let client = UdpSocket::bind("127.0.0.1:0").await.expect("client");
+        // ID 0x1234, RD, one question: example. A IN.
+        let query =
+            b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07example\x00\x00\x01\x00\x01";
+        client.send_to(query, addr).await.expect("send");
+        let mut buf = [0u8; 512];
+        matches!(
+            tokio::time::timeout(Duration::from_secs(2), client.recv_from(&mut buf)).await,
+            Ok(Ok((n, _))) if n >= 12 && buf[..2] == [0x12, 0x34]
+        )
+    }
+
+    /// The port is free again: every socket of the group closed, so a plain bind succeeds.
+    async fn port_freed(addr: SocketAddr) -> bool {
+        for _ in 0..200 {
+            if std::net::UdpSocket::bind(addr).is_ok() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    }
+
+    #[tokio::test]
+    async fn shutdown_wakes_the_receive_threads_and_closes_the_sockets() {
+        let udp = bind_udp("127.0.0.1:0".parse().expect("addr"), 2).expect("bind");
+        let addr = udp[0].local_addr().expect("addr");
+        let (trigger, signal) = shutdown::channel();
+        let serving = Server::new(udp, Vec::new(), handler())
+            .start(signal)
+            .expect("start");
+        let serving = tokio::spawn(serving);
+        assert!(answered(addr).await, "served by a receive thread");
+        trigger.fire();
+        // The threads were blocked in recvmmsg with nothing to read: only the wake-up ends them.
+        tokio::time::timeout(Duration::from_secs(2), serving)
+            .await
+            .expect("stopped within 2 s")
+            .expect("no panic");
+        assert!(port_freed(addr).await, "sockets closed once stopped");
+    }
+
+    #[tokio::test]
+    async fn a_server_dropped_before_it_serves_takes_its_threads_with_it() {
+        let udp = bind_udp("127.0.0.1:0".parse().expect("addr"), 2).expect("bind");
+        let addr = udp[0].local_addr().expect("addr");
+        let (_trigger, signal) = shutdown::channel();
+        let serving = Server::new(udp, Vec::new(), handler())
+            .start(signal)
+            .expect("start");
+        drop(serving);
+        assert!(port_freed(addr).await, "threads stopped and sockets closed");
+    }
 
     #[tokio::test]
     async fn workers_share_one_address_and_each_receives() {
