@@ -75,9 +75,9 @@ pub const UDP_RCVBUF: Limit<usize> = Limit {
     max: 256 << 20,
 };
 
-/// UDP sockets per listen address, each with its own receive loop, bound with SO_REUSEPORT so
-/// the kernel spreads clients over them: with one per core, cache hits (answered in the loop)
-/// use every core, as Unbound's `so-reuseport` with `num-threads` does. 0: one per core this
+/// UDP sockets per listen address, each with its own receive thread, bound with SO_REUSEPORT
+/// so the kernel spreads clients over them: with one per core, cache hits (answered on those
+/// threads) use every core, as Unbound's `so-reuseport` with `num-threads` does. 0: one per core this
 /// process may run on.
 pub const UDP_WORKERS: Limit<usize> = Limit {
     name: "workers",

@@ -157,7 +157,7 @@ pub struct ServerConfig {
     pub tcp_pipeline_depth: Option<usize>,
     pub udp_max_in_flight: Option<usize>,
     pub udp_rcvbuf: Option<usize>,
-    /// UDP sockets (receive loops) per listen address; 0 or unset: one per core.
+    /// UDP sockets (each with its receive thread) per listen address; 0 or unset: one per core.
     pub workers: Option<usize>,
     /// What `CH TXT id.server` / `hostname.bind` answer (RFC 4892); default the host name,
     /// "" hides it (REFUSED).

@@ -12,8 +12,8 @@
 # is what one hit costs in user space, the noise-free number to compare before and after a
 # change. Kernel time (the socket calls) is not in it: hits.sh has the CPU seconds, the kernel
 # included. Upstream packets during the counted part are printed (0: every answer was a hit).
-# At 500 q/s nearly every datagram wakes the server alone, so what a wake-up costs (the event
-# loop, the socket calls' setup) is part of each hit; a higher RATE (the knob below) lets
+# At 500 q/s nearly every datagram wakes the server alone, so what a wake-up costs (Unbound's
+# event loop, the socket calls' setup) is part of each hit; a higher RATE (the knob below) lets
 # tern's recvmmsg batches and Unbound's loop take several datagrams per wake-up.
 # Knobs (environment): see lib.sh, and RESOLVERS="tern unbound", RATE=500 (q/s).
 # Needs what lib.sh needs, plus valgrind (callgrind_control) and dnsperf.
