@@ -50,6 +50,10 @@ impl Batch {
             .map(|(&(len, src), buf)| (&buf[..len], src))
     }
 
+    pub(super) fn len(&self) -> usize {
+        self.got.len()
+    }
+
     /// Reads up to `BATCH` datagrams; `flags` say whether to wait (MSG_WAITFORONE on a
     /// blocking socket: for the first, then what is already there). A datagram cut short
     /// (longer than 64 KiB) or from an unknown family is skipped.

@@ -1,9 +1,13 @@
-//! UDP listener: one receive thread per socket. The thread blocks in `recvmmsg(2)` (no readiness
-//! poll, no runtime wake-up per datagram), answers the cache hits among what it read (the
-//! handler's hit path) and sends them with one `sendmmsg(2)`; every other datagram is answered
-//! on its own runtime task, so a slow recursive lookup never blocks the cache hits behind it.
-//! The socket is not registered with the runtime at all, so the runtime never hears of its
-//! traffic.
+//! UDP listener: one thread per socket, with a tokio runtime of its own (current-thread) for
+//! the queries it cannot answer at once, like one of Unbound's threads with its own event loop.
+//!
+//! While that runtime has no task alive (a load of cache hits), the thread blocks in
+//! `recvmmsg(2)` itself: no readiness poll, no scheduler, two system calls per wake-up (the read
+//! and the `sendmmsg(2)` of the hit path's answers). A datagram the hit path cannot answer gets
+//! a task on the thread's runtime, and from then until no task is left the thread waits on the
+//! runtime instead (datagrams by the socket's readiness), so the tasks' upstream replies and
+//! new queries share its wake-ups and a flood of cache misses is read in large batches on one
+//! thread, with no hand-off between threads.
 
 use std::io;
 use std::net::SocketAddr;
@@ -13,8 +17,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use nix::sys::socket::{MsgFlags, SockaddrStorage, sendto, setsockopt, sockopt};
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
 use tokio::net::UdpSocket;
-use tokio::runtime::Handle;
+use tokio::runtime::Runtime;
 use tokio::sync::{Semaphore, oneshot};
 use tracing::{debug, warn};
 
@@ -36,22 +42,22 @@ pub(super) fn set_receive_buffer(socket: &impl AsFd, bytes: usize) {
     }
 }
 
-/// The socket, blocking, shared by the receive thread and the full path's tasks.
-type Socket = Arc<std::net::UdpSocket>;
+/// The socket, blocking (every non-blocking call says MSG_DONTWAIT), registered with its
+/// thread's runtime for readability only.
+type Socket = Arc<AsyncFd<Arc<std::net::UdpSocket>>>;
 
-/// One socket's receive thread, running from [`Listener::start`] until shutdown (or until the
-/// listener is dropped).
+/// One socket's thread, running from [`Listener::start`] until shutdown (or until the listener
+/// is dropped).
 pub(super) struct Listener {
-    socket: Socket,
+    socket: Arc<std::net::UdpSocket>,
     stopping: Arc<AtomicBool>,
     /// Resolves (or fails) when the thread has ended.
     done: Option<oneshot::Receiver<()>>,
 }
 
 impl Listener {
-    /// Makes the socket blocking for the receive thread (the full path's sends say
-    /// MSG_DONTWAIT each time) and starts the thread; at most `max_in_flight` datagrams are
-    /// being answered at once by the full path. Must be called inside a tokio runtime.
+    /// Makes the socket blocking, builds the thread's runtime and starts the thread; at most
+    /// `max_in_flight` datagrams are being answered at once by the full path.
     pub(super) fn start(
         socket: UdpSocket,
         handler: Arc<Handler>,
@@ -60,22 +66,33 @@ impl Listener {
         let socket = socket.into_std()?;
         socket.set_nonblocking(false)?;
         let socket = Arc::new(socket);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .thread_name("tern-udp-blocking")
+            .build()?;
+        let registered = {
+            let _context = runtime.enter();
+            // SAFETY: the descriptor is the socket's, which the `Arc` keeps open and the same
+            // for as long as the `AsyncFd` holds it; `as_raw_fd` always returns it.
+            unsafe { AsyncFd::register_with_interest(Arc::clone(&socket), Interest::READABLE) }
+                .map_err(|e| e.into_parts().1)?
+        };
         let stopping = Arc::new(AtomicBool::new(false));
         let (done_tx, done_rx) = oneshot::channel();
         let receiver = Receiver {
-            socket: Arc::clone(&socket),
+            socket: Arc::new(registered),
             handler,
             slots: Arc::new(Semaphore::new(max_in_flight)),
-            runtime: Handle::current(),
             stopping: Arc::clone(&stopping),
         };
         std::thread::Builder::new()
             .name("tern-udp".into())
             .spawn(move || {
-                // Inside the runtime's context: the hit path reads its clock (paused in
-                // tests) and the full path's tasks are spawned onto it.
-                let _context = receiver.runtime.enter();
-                receiver.run();
+                receiver.run(&runtime);
+                // The full path's tasks still in flight end here, unanswered; with them and
+                // the receiver goes every hold on the socket but the listener's.
+                drop(runtime);
+                drop(receiver);
                 let _ = done_tx.send(());
             })?;
         Ok(Listener {
@@ -113,61 +130,111 @@ impl Drop for Listener {
     }
 }
 
-/// The receive thread's state.
+/// The thread's state.
 struct Receiver {
     socket: Socket,
     handler: Arc<Handler>,
     /// The full path's in-flight limit.
     slots: Arc<Semaphore>,
-    runtime: Handle,
     stopping: Arc<AtomicBool>,
 }
 
+/// The thread's buffers, reused from batch to batch.
+struct Buffers {
+    batch: Batch,
+    /// The hit path's answers of one batch.
+    replies: Vec<(Vec<u8>, SocketAddr)>,
+    spare: Vec<Vec<u8>>,
+}
+
 impl Receiver {
-    fn run(&self) {
-        let mut batch = Batch::new();
-        // The hit path's answers of one batch, buffers reused from batch to batch.
-        let mut replies: Vec<(Vec<u8>, SocketAddr)> = Vec::with_capacity(BATCH);
-        let mut spare: Vec<Vec<u8>> = (0..BATCH).map(|_| Vec::with_capacity(4096)).collect();
-        let fd = &*self.socket;
+    fn run(&self, runtime: &Runtime) {
+        // The hit path reads the runtime's clock and spawns the full path's tasks onto it.
+        let _context = runtime.enter();
+        let mut buffers = Buffers {
+            batch: Batch::new(),
+            replies: Vec::with_capacity(BATCH),
+            spare: (0..BATCH).map(|_| Vec::with_capacity(4096)).collect(),
+        };
+        while !self.stopping.load(Ordering::Acquire) {
+            if runtime.metrics().num_alive_tasks() > 0 {
+                runtime.block_on(self.serve_with_tasks(runtime, &mut buffers));
+                continue;
+            }
+            let Some(received) = self.read(&mut buffers.batch, MsgFlags::MSG_WAITFORONE) else {
+                return;
+            };
+            match received {
+                Ok(()) => self.answer(&mut buffers),
+                Err(e) => receive_error(&e),
+            }
+        }
+    }
+
+    /// Serves while the runtime has tasks alive (it runs them meanwhile): datagrams are read
+    /// when the runtime says the socket is readable. Returns once none is left, or when
+    /// stopping.
+    async fn serve_with_tasks(&self, runtime: &Runtime, buffers: &mut Buffers) {
         loop {
-            let received = batch.receive(fd, MsgFlags::MSG_WAITFORONE);
-            if self.stopping.load(Ordering::Acquire) {
+            // An error only when the runtime is shutting down, which only this thread does.
+            let Ok(mut ready) = self.socket.readable().await else {
+                return;
+            };
+            let Some(received) = self.read(&mut buffers.batch, MsgFlags::MSG_DONTWAIT) else {
+                return;
+            };
+            match received {
+                Ok(()) => {
+                    // Fewer than a batch: the socket was empty when read. A datagram arriving
+                    // since is a new readiness event, which this does not clear.
+                    if buffers.batch.len() < BATCH {
+                        ready.clear_ready();
+                    }
+                    drop(ready);
+                    self.answer(buffers);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => ready.clear_ready(),
+                Err(e) => receive_error(&e),
+            }
+            if runtime.metrics().num_alive_tasks() == 0 {
                 return;
             }
-            if let Err(e) = received {
-                match e.kind() {
-                    io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock => {}
-                    // ICMP errors from earlier sends surface here on some systems.
-                    io::ErrorKind::ConnectionRefused => {}
-                    _ => {
-                        // Not expected; a pause keeps a persistent one from spinning.
-                        warn!(error = %e, "udp receive error");
-                        std::thread::sleep(Duration::from_millis(10));
-                    }
+        }
+    }
+
+    /// Reads a batch; `None` once stopping (what was read is left unanswered: the read that
+    /// stopping wakes returns at once, with or without datagrams).
+    fn read(&self, batch: &mut Batch, flags: MsgFlags) -> Option<io::Result<()>> {
+        let received = batch.receive(self.socket.get_ref(), flags);
+        (!self.stopping.load(Ordering::Acquire)).then_some(received)
+    }
+
+    /// Answers a batch: the hits at once (sent together), the rest on tasks.
+    fn answer(&self, buffers: &mut Buffers) {
+        let Buffers {
+            batch,
+            replies,
+            spare,
+        } = buffers;
+        for (packet, src) in batch.datagrams() {
+            let mut reply = spare.pop().unwrap_or_default();
+            if self.handler.answer_fast(packet, src, &mut reply) {
+                // Empty: a rate limit dropped it.
+                if reply.is_empty() {
+                    spare.push(reply);
+                } else {
+                    replies.push((reply, src));
                 }
                 continue;
             }
-            for (packet, src) in batch.datagrams() {
-                let mut reply = spare.pop().unwrap_or_default();
-                if self.handler.answer_fast(packet, src, &mut reply) {
-                    // Empty: a rate limit dropped it.
-                    if reply.is_empty() {
-                        spare.push(reply);
-                    } else {
-                        replies.push((reply, src));
-                    }
-                    continue;
-                }
-                spare.push(reply);
-                self.spawn_full(packet, src);
-            }
-            send_all(fd, &mut batch, &replies);
-            spare.extend(replies.drain(..).map(|(mut bytes, _)| {
-                bytes.clear();
-                bytes
-            }));
+            spare.push(reply);
+            self.spawn_full(packet, src);
         }
+        send_all(self.socket.get_ref(), batch, replies);
+        spare.extend(replies.drain(..).map(|(mut bytes, _)| {
+            bytes.clear();
+            bytes
+        }));
     }
 
     /// Hands one datagram to the full path on its own task, or drops it when the in-flight
@@ -179,9 +246,9 @@ impl Receiver {
             return;
         };
         let packet = packet.to_vec();
-        let socket = Arc::clone(&self.socket);
+        let socket = Arc::clone(self.socket.get_ref());
         let handler = Arc::clone(&self.handler);
-        self.runtime.spawn(async move {
+        tokio::spawn(async move {
             if let Some(reply) = handler.handle_bytes(&packet, src, Transport::Udp).await
                 && let Err(e) = send_one(&socket, reply, src).await
             {
@@ -192,7 +259,21 @@ impl Receiver {
     }
 }
 
-/// Sends the hit path's answers from the receive thread, blocking while the socket has no
+/// A failed read: nothing to do for the expected ones; a pause keeps an unexpected one that
+/// persists from spinning.
+fn receive_error(e: &io::Error) {
+    match e.kind() {
+        io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock => {}
+        // ICMP errors from earlier sends surface here on some systems.
+        io::ErrorKind::ConnectionRefused => {}
+        _ => {
+            warn!(error = %e, "udp receive error");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// Sends the hit path's answers from the socket's thread, blocking while the socket has no
 /// room: by the batch, then one at a time for any the kernel refused within a batch.
 fn send_all(fd: &std::net::UdpSocket, batch: &mut Batch, replies: &[(Vec<u8>, SocketAddr)]) {
     let mut rest = replies;
@@ -211,11 +292,15 @@ fn send_all(fd: &std::net::UdpSocket, batch: &mut Batch, replies: &[(Vec<u8>, So
     }
 }
 
-/// Sends one reply of the full path without blocking the runtime's thread: MSG_DONTWAIT on the
-/// blocking socket, and only when its buffer is full a blocking send on the blocking pool. (The
-/// socket is not registered with the runtime: every send would then wake the runtime's thread
-/// to hear that the socket is writable again.)
-async fn send_one(socket: &Socket, reply: Vec<u8>, to: SocketAddr) -> io::Result<usize> {
+/// Sends one reply of the full path without blocking the thread: MSG_DONTWAIT on the blocking
+/// socket, and only when its buffer is full a blocking send on the runtime's blocking pool.
+/// (Registered for writability too, the socket would raise a readiness event after every
+/// send.)
+async fn send_one(
+    socket: &Arc<std::net::UdpSocket>,
+    reply: Vec<u8>,
+    to: SocketAddr,
+) -> io::Result<usize> {
     let addr = SockaddrStorage::from(to);
     match sendto(socket.as_raw_fd(), &reply, &addr, MsgFlags::MSG_DONTWAIT) {
         Err(nix::errno::Errno::EAGAIN) => {}

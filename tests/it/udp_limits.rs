@@ -1,5 +1,6 @@
 //! The UDP in-flight cap: while the only slot is taken by a slow recursive lookup, further
 //! datagrams are dropped (and counted), not queued; once it frees, queries are answered again.
+//! And a socket whose thread is running lookups still stops at shutdown.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,7 +10,8 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 use tokio::net::UdpSocket;
 
-use tern::handler::Acl;
+use tern::authority::Zone;
+use tern::handler::{Acl, Handler};
 use tern::metrics::Metrics;
 use tern::server::{Server, shutdown};
 
@@ -17,23 +19,30 @@ use crate::support::{self, query, udp_raw};
 
 const SUBNET: u8 = 157;
 
-#[tokio::test]
-async fn datagrams_beyond_the_in_flight_cap_are_dropped() {
-    // A "root server" that receives queries and never answers: each lookup waits out timeouts.
-    let black_hole = UdpSocket::bind(SocketAddr::new(support::addr(SUBNET, 9), 53))
+/// A "root server" on host `hole` of the subnet that receives queries and never answers (each
+/// lookup waits out timeouts), and a recursive handler whose root hints name it, serving
+/// `local` zones.
+async fn behind_a_black_hole(hole: u8, local: Vec<Zone>) -> (UdpSocket, Handler, Arc<Metrics>) {
+    let black_hole = UdpSocket::bind(SocketAddr::new(support::addr(SUBNET, hole), 53))
         .await
         .expect("bind black hole");
     let metrics = Arc::new(Metrics::default());
     let hints = format!(
         ". 3600 NS a.root.\na.root. 3600 A {}\n",
-        support::addr(SUBNET, 9)
+        support::addr(SUBNET, hole)
     );
     let resolver = support::net_resolver(&hints, &metrics);
+    let handler = support::recursive_handler(local, resolver, Acl::loopback(), &metrics);
+    (black_hole, handler, metrics)
+}
+
+#[tokio::test]
+async fn datagrams_beyond_the_in_flight_cap_are_dropped() {
     let local = support::zone(
         "svc.test.",
         "$TTL 60\n@ SOA ns host 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n",
     );
-    let handler = support::recursive_handler(vec![local], resolver, Acl::loopback(), &metrics);
+    let (black_hole, handler, metrics) = behind_a_black_hole(9, vec![local]).await;
     let (udp, tcp) = support::bind_pair(SocketAddr::new(support::addr(SUBNET, 1), 0)).await;
     let server = udp.local_addr().expect("bound");
     let (trigger, signal) = shutdown::channel();
@@ -73,4 +82,37 @@ async fn datagrams_beyond_the_in_flight_cap_are_dropped() {
     assert_eq!(Message::from_vec(&again).expect("parses").answers.len(), 1);
     trigger.fire();
     drop(black_hole);
+}
+
+#[tokio::test]
+async fn shutdown_stops_a_socket_with_lookups_in_flight() {
+    // A lookup that waits on a black hole keeps a task alive on the socket's thread, which then
+    // waits on its runtime rather than in recvmmsg: shutdown must reach it there too.
+    let (black_hole, handler, _) = behind_a_black_hole(19, Vec::new()).await;
+    let (udp, tcp) = support::bind_pair(SocketAddr::new(support::addr(SUBNET, 11), 0)).await;
+    let server = udp.local_addr().expect("bound");
+    let (trigger, signal) = shutdown::channel();
+    let serving = tokio::spawn(Server::new(vec![udp], vec![tcp], Arc::new(handler)).run(signal));
+
+    let slow = query("www.nowhere.test.", RecordType::A, true, Some(1232))
+        .to_vec()
+        .expect("encode");
+    let client = UdpSocket::bind(SocketAddr::new(support::addr(SUBNET, 11), 0))
+        .await
+        .expect("client");
+    client.send_to(&slow, server).await.expect("send");
+    // The black hole hears the lookup: the task is alive and waiting.
+    let mut buf = [0u8; 512];
+    tokio::time::timeout(Duration::from_secs(2), black_hole.recv_from(&mut buf))
+        .await
+        .expect("upstream query within 2 s")
+        .expect("recv");
+
+    trigger.fire();
+    tokio::time::timeout(Duration::from_secs(2), serving)
+        .await
+        .expect("stopped within 2 s")
+        .expect("no panic");
+    // Closed: the address binds again (no SO_REUSEPORT here).
+    std::net::UdpSocket::bind(server).expect("the server's socket is closed");
 }
