@@ -121,7 +121,9 @@ impl Builder {
     }
 
     /// Loads the zones, registers the services, binds the sockets and starts serving and
-    /// health-checking.
+    /// health-checking. Each UDP socket is served by a thread of its own with its own tokio
+    /// runtime (as in `tern serve`), so a paused clock of the caller's runtime does not apply
+    /// to UDP answers.
     pub async fn start(self) -> Result<Running, EmbedError> {
         if self.listen.is_empty() {
             return Err(EmbedError::NoListener);
@@ -157,7 +159,7 @@ impl Builder {
         }
         let (trigger, signal) = shutdown::channel();
         let mut tasks = JoinSet::new();
-        tasks.spawn(Server::new(udp, tcp, handler).run(signal.clone()));
+        tasks.spawn(Server::new(udp, tcp, handler).start(signal.clone())?);
         tasks.spawn(Arc::clone(&registry).run(signal));
         Ok(Running {
             addrs,

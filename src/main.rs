@@ -280,7 +280,10 @@ async fn run_lab(args: LabArgs) -> Result<(), String> {
         .server_limits()
         .map_or(1, |limits| limits.workers);
     let (udp, tcp) = daemon::bind(&[args.listen], workers).await?;
-    tasks.spawn(Server::new(udp, tcp, Arc::new(handler)).run(signal));
+    let serving = Server::new(udp, tcp, Arc::new(handler))
+        .start(signal)
+        .map_err(|e| format!("{}: {e}", args.listen))?;
+    tasks.spawn(serving);
     let port = args.listen.port();
     let ip = args.listen.ip();
     tracing::info!(resolver = %args.listen, "simulated internet up (root servers 127.0.0.11, 127.0.0.12); resolver listening");

@@ -249,11 +249,10 @@ pub async fn run(config: Config) -> Result<(), String> {
         let _ = control.await;
     }
     if let Some(log) = query_log {
-        // The last queries' lines, written before we go. The listeners have stopped, but a
-        // full-path task (a resolution in flight, a TCP connection) may still answer and log
-        // after this sync: its line can be lost. Not drained on purpose: a drain in
-        // `server` changed how the UDP loop was inlined and cost every hit about 100
-        // instructions (hit_instructions.sh), for a line or two at shutdown.
+        // The last queries' lines, written before we go. The listeners have stopped (a UDP
+        // lookup still in flight ended with its socket's thread, unanswered and unlogged),
+        // but a TCP connection's task may still answer and log after this sync: its line can
+        // be lost. Not drained: a line or two at shutdown.
         let _ = tokio::task::spawn_blocking(move || log.sync(Duration::from_secs(2))).await;
     }
     eprint!("{metrics}");

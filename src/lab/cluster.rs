@@ -330,6 +330,9 @@ async fn serve_at(
     let bind_err = |source| LabError::Bind { addr: at, source };
     let udp = UdpSocket::bind(at).await.map_err(bind_err)?;
     let tcp = TcpListener::bind(at).await.map_err(bind_err)?;
-    tasks.spawn(Server::new(vec![udp], vec![tcp], handler).run(shutdown));
+    let serving = Server::new(vec![udp], vec![tcp], handler)
+        .start(shutdown)
+        .map_err(bind_err)?;
+    tasks.spawn(serving);
     Ok(())
 }

@@ -235,7 +235,10 @@ pub async fn start(
             Arc::new(Metrics::default()),
         ));
         tracing::debug!(server = %server.name, %addr, "lab server up");
-        tasks.spawn(Server::new(vec![udp], vec![tcp], handler).run(shutdown.clone()));
+        let serving = Server::new(vec![udp], vec![tcp], handler)
+            .start(shutdown.clone())
+            .map_err(bind_err)?;
+        tasks.spawn(serving);
     }
     Ok(tasks)
 }

@@ -248,8 +248,9 @@ impl Histogram {
 /// The hit path's counts, one shard per thread: its answers by QTYPE and by RCODE, and how
 /// many of them came from the local zones. A thread is the only writer of its shard, so a
 /// count is a plain load and store (no locked read-modify-write, no cache line bouncing
-/// between the UDP workers' cores). Threads past the first `HIT_SHARDS` share one more shard
-/// with atomic adds. A reader sums the shards: the hit path's answers are the sum of the
+/// between the UDP sockets' threads). Threads past the first `HIT_SHARDS` share one more shard
+/// with atomic adds (the hit path runs on one thread per UDP socket: cores × listen addresses
+/// by default). A reader sums the shards: the hit path's answers are the sum of the
 /// QTYPE slots (each answer is counted in exactly one), so `queries`, `fast_hits`,
 /// `cache_hits` and `authoritative_answers` need no counter of their own on the hit path.
 #[derive(Debug)]
@@ -257,7 +258,7 @@ pub struct HitPathCounts {
     shards: Box<[HitShard]>,
 }
 
-const HIT_SHARDS: usize = 32;
+const HIT_SHARDS: usize = 64;
 
 /// 128-byte aligned so two threads' shards never share a cache line (or its pair).
 #[derive(Debug)]

@@ -20,8 +20,8 @@ pub(super) const MAX_DATAGRAM: usize = 65_535;
 /// The buffers of one socket's receive thread, allocated once.
 pub(super) struct Batch {
     bufs: Vec<Vec<u8>>,
-    /// For each datagram of the last read: its length and sender.
-    got: Vec<(usize, SocketAddr)>,
+    /// For each datagram of the last read that is kept: its buffer, length and sender.
+    got: Vec<(usize, usize, SocketAddr)>,
     /// nix's message headers for `recvmmsg`/`sendmmsg`, kept from call to call: making them
     /// costs more than the rest of a hit (an allocation and 16 zeroed addresses per call).
     /// They hold raw pointers, so a `Batch` stays on the thread that made it.
@@ -33,8 +33,12 @@ pub(super) struct Batch {
 
 impl Batch {
     pub(super) fn new() -> Batch {
+        Batch::with_buffers_of(MAX_DATAGRAM)
+    }
+
+    fn with_buffers_of(len: usize) -> Batch {
         Batch {
-            bufs: (0..BATCH).map(|_| vec![0; MAX_DATAGRAM]).collect(),
+            bufs: (0..BATCH).map(|_| vec![0; len]).collect(),
             got: Vec::with_capacity(BATCH),
             receive: MultiHeaders::preallocate(BATCH, None),
             send: MultiHeaders::preallocate(BATCH, None),
@@ -46,21 +50,17 @@ impl Batch {
     pub(super) fn datagrams(&self) -> impl Iterator<Item = (&[u8], SocketAddr)> {
         self.got
             .iter()
-            .zip(&self.bufs)
-            .map(|(&(len, src), buf)| (&buf[..len], src))
-    }
-
-    pub(super) fn len(&self) -> usize {
-        self.got.len()
+            .filter_map(|&(i, len, src)| Some((self.bufs.get(i)?.get(..len)?, src)))
     }
 
     /// Reads up to `BATCH` datagrams; `flags` say whether to wait (MSG_WAITFORONE on a
-    /// blocking socket: for the first, then what is already there). A datagram cut short
-    /// (longer than 64 KiB) or from an unknown family is skipped.
+    /// blocking socket: for the first, then what is already there). Returns how many the
+    /// kernel gave (fewer than `BATCH`: the socket was empty); a datagram cut short (longer
+    /// than 64 KiB) or from an unknown family is among them but skipped.
     // Inline into the receive loop: called per system call, and left out of line its slice
     // setup is not folded into the loop's.
     #[inline]
-    pub(super) fn receive(&mut self, socket: &impl AsRawFd, flags: MsgFlags) -> io::Result<()> {
+    pub(super) fn receive(&mut self, socket: &impl AsRawFd, flags: MsgFlags) -> io::Result<usize> {
         self.got.clear();
         let fd: RawFd = socket.as_raw_fd();
         // On the stack, not a vector: no allocation per system call (a tenth of a hit).
@@ -70,15 +70,17 @@ impl Batch {
             [IoSliceMut::new(buf)]
         });
         let results = recvmmsg(fd, &mut self.receive, slices.iter_mut(), flags, None);
-        for msg in results.map_err(io::Error::from)? {
+        let mut read = 0;
+        for (i, msg) in results.map_err(io::Error::from)?.enumerate() {
+            read += 1;
             if msg.flags.contains(MsgFlags::MSG_TRUNC) {
                 continue;
             }
             if let Some(src) = msg.address.as_ref().and_then(socket_addr) {
-                self.got.push((msg.bytes, src));
+                self.got.push((i, msg.bytes, src));
             }
         }
-        Ok(())
+        Ok(read)
     }
 
     /// Sends `replies` (each to its address), waiting for room on a blocking socket; returns
@@ -128,4 +130,27 @@ fn socket_addr(storage: &SockaddrStorage) -> Option<SocketAddr> {
         v6.flowinfo(),
         v6.scope_id(),
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_skipped_datagram_leaves_the_others_with_their_own_bytes() {
+        let server = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let client = std::net::UdpSocket::bind("127.0.0.1:0").expect("client");
+        let to = server.local_addr().expect("addr");
+        // Buffers of 8 bytes: the 20-byte datagram is cut short, so skipped.
+        client.send_to(&[7; 20], to).expect("send");
+        client.send_to(b"second", to).expect("send");
+        client.send_to(b"third", to).expect("send");
+        let mut batch = Batch::with_buffers_of(8);
+        let read = batch
+            .receive(&server, MsgFlags::MSG_WAITFORONE)
+            .expect("receive");
+        assert_eq!(read, 3, "the kernel's count, the skipped one included");
+        let got: Vec<_> = batch.datagrams().map(|(bytes, _)| bytes.to_vec()).collect();
+        assert_eq!(got, vec![b"second".to_vec(), b"third".to_vec()]);
+    }
 }

@@ -97,9 +97,9 @@ impl Server {
         self
     }
 
-    /// Starts the listeners (each UDP socket's receive thread: an error if one cannot start,
-    /// and then none runs) and returns what serves until `shutdown` fires, then waits for the
-    /// listeners to stop. Must be called inside a tokio runtime.
+    /// Starts the listeners (each UDP socket's thread: an error if one cannot start, and then
+    /// none runs) and returns what serves until `shutdown` fires, then waits for the listeners
+    /// to stop.
     pub fn start(self, shutdown: Shutdown) -> io::Result<impl Future<Output = ()> + Send> {
         let Server {
             udp,
@@ -197,7 +197,8 @@ mod tests {
         let serving = tokio::spawn(serving);
         assert!(answered(addr).await, "served by a receive thread");
         trigger.fire();
-        // The threads were blocked in recvmmsg with nothing to read: only the wake-up ends them.
+        // The threads wait with nothing to read, in recvmmsg or (the one whose task answered
+        // REFUSED, if it has not read since) on its runtime: only the wake-up ends them.
         tokio::time::timeout(Duration::from_secs(2), serving)
             .await
             .expect("stopped within 2 s")

@@ -22,7 +22,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::net::UdpSocket;
 use tokio::runtime::Runtime;
 use tokio::sync::{Semaphore, oneshot};
-use tracing::{debug, warn};
+use tracing::{debug, error, warn};
 
 use super::batch::{BATCH, Batch};
 use super::shutdown::Shutdown;
@@ -66,16 +66,24 @@ impl Listener {
         let socket = socket.into_std()?;
         socket.set_nonblocking(false)?;
         let socket = Arc::new(socket);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .thread_name("tern-udp-blocking")
-            .build()?;
-        let registered = {
-            let _context = runtime.enter();
-            // SAFETY: the descriptor is the socket's, which the `Arc` keeps open and the same
-            // for as long as the `AsyncFd` holds it; `as_raw_fd` always returns it.
-            unsafe { AsyncFd::register_with_interest(Arc::clone(&socket), Interest::READABLE) }
-                .map_err(|e| e.into_parts().1)?
+        let runtime = Pending(Some(
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .thread_name("tern-udp-blocking")
+                // The blocking pool sends a task's reply only when the socket buffer is full
+                // (and takes UPDATE's journal writes): a thread or two, not tokio's 512.
+                .max_blocking_threads(2)
+                .build()?,
+        ));
+        let registered = match &runtime.0 {
+            Some(rt) => {
+                let _context = rt.enter();
+                // SAFETY: the descriptor is the socket's, which the `Arc` keeps open and the
+                // same for as long as the `AsyncFd` holds it; `as_raw_fd` always returns it.
+                unsafe { AsyncFd::register_with_interest(Arc::clone(&socket), Interest::READABLE) }
+                    .map_err(|e| e.into_parts().1)?
+            }
+            None => return Err(io::Error::other("udp listener runtime missing")),
         };
         let stopping = Arc::new(AtomicBool::new(false));
         let (done_tx, done_rx) = oneshot::channel();
@@ -88,10 +96,13 @@ impl Listener {
         std::thread::Builder::new()
             .name("tern-udp".into())
             .spawn(move || {
-                receiver.run(&runtime);
-                // The full path's tasks still in flight end here, unanswered; with them and
-                // the receiver goes every hold on the socket but the listener's.
-                drop(runtime);
+                let mut runtime = runtime;
+                if let Some(runtime) = runtime.0.take() {
+                    receiver.run(&runtime);
+                    // The full path's tasks still in flight end here, unanswered; with them
+                    // and the receiver goes every hold on the socket but the listener's.
+                    drop(runtime);
+                }
                 drop(receiver);
                 let _ = done_tx.send(());
             })?;
@@ -102,14 +113,23 @@ impl Listener {
         })
     }
 
-    /// Serves until `shutdown` fires, then waits for the thread to end.
+    /// Serves until `shutdown` fires, then waits for the thread to end. A thread that ends
+    /// before (it panicked) is reported, and its socket closed with this listener, so the
+    /// kernel spreads its clients over the other sockets of the address.
     pub(super) async fn serve(mut self, mut shutdown: Shutdown) {
-        shutdown.recv().await;
-        self.stop();
-        if let Some(done) = self.done.take() {
-            // Err: the thread ended without saying so (it panicked); it has ended all the same.
-            let _ = done.await;
+        let Some(mut done) = self.done.take() else {
+            return;
+        };
+        tokio::select! {
+            _ = shutdown.recv() => {}
+            _ = &mut done => {
+                error!("udp listener thread ended before shutdown; its socket is closed");
+                return;
+            }
         }
+        self.stop();
+        // Err: the thread ended without saying so (it panicked); it has ended all the same.
+        let _ = done.await;
     }
 
     fn stop(&self) {
@@ -127,6 +147,19 @@ impl Drop for Listener {
     /// takes its thread with it.
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// The thread's runtime until the thread has it. Dropped anywhere else (a start that failed,
+/// on the caller's thread, which may be a runtime's) it shuts down in the background: a plain
+/// drop there would wait for its blocking pool, which tokio refuses with a panic.
+struct Pending(Option<Runtime>);
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 
@@ -165,8 +198,12 @@ impl Receiver {
                 return;
             };
             match received {
-                Ok(()) => self.answer(&mut buffers),
-                Err(e) => receive_error(&e),
+                Ok(_) => self.answer(&mut buffers),
+                Err(e) => {
+                    if unexpected(&e) {
+                        std::thread::sleep(ERROR_PAUSE);
+                    }
+                }
             }
         }
     }
@@ -184,17 +221,29 @@ impl Receiver {
                 return;
             };
             match received {
-                Ok(()) => {
+                Ok(read) => {
                     // Fewer than a batch: the socket was empty when read. A datagram arriving
                     // since is a new readiness event, which this does not clear.
-                    if buffers.batch.len() < BATCH {
+                    let full = read == BATCH;
+                    if !full {
                         ready.clear_ready();
                     }
                     drop(ready);
                     self.answer(buffers);
+                    if full {
+                        // Under a steady load the socket stays readable, and waiting for it
+                        // then never yields: the tasks, their timers and the runtime's own
+                        // readiness poll get their turn between full batches.
+                        tokio::task::yield_now().await;
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => ready.clear_ready(),
-                Err(e) => receive_error(&e),
+                Err(e) => {
+                    drop(ready);
+                    if unexpected(&e) {
+                        tokio::time::sleep(ERROR_PAUSE).await;
+                    }
+                }
             }
             if runtime.metrics().num_alive_tasks() == 0 {
                 return;
@@ -204,7 +253,7 @@ impl Receiver {
 
     /// Reads a batch; `None` once stopping (what was read is left unanswered: the read that
     /// stopping wakes returns at once, with or without datagrams).
-    fn read(&self, batch: &mut Batch, flags: MsgFlags) -> Option<io::Result<()>> {
+    fn read(&self, batch: &mut Batch, flags: MsgFlags) -> Option<io::Result<usize>> {
         let received = batch.receive(self.socket.get_ref(), flags);
         (!self.stopping.load(Ordering::Acquire)).then_some(received)
     }
@@ -259,16 +308,18 @@ impl Receiver {
     }
 }
 
-/// A failed read: nothing to do for the expected ones; a pause keeps an unexpected one that
-/// persists from spinning.
-fn receive_error(e: &io::Error) {
+/// After an unexpected read error, so that one that persists does not spin.
+const ERROR_PAUSE: Duration = Duration::from_millis(10);
+
+/// A failed read: true (and logged) when unexpected; the caller pauses before the next.
+fn unexpected(e: &io::Error) -> bool {
     match e.kind() {
-        io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock => {}
+        io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock => false,
         // ICMP errors from earlier sends surface here on some systems.
-        io::ErrorKind::ConnectionRefused => {}
+        io::ErrorKind::ConnectionRefused => false,
         _ => {
             warn!(error = %e, "udp receive error");
-            std::thread::sleep(Duration::from_millis(10));
+            true
         }
     }
 }
