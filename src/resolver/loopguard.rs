@@ -82,13 +82,7 @@ fn interface_addresses() -> Vec<IpAddr> {
     };
     addrs
         .filter_map(|ifa| ifa.address)
-        .filter_map(|a| {
-            if let Some(v4) = a.as_sockaddr_in() {
-                Some(IpAddr::V4(v4.ip()))
-            } else {
-                a.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip()))
-            }
-        })
+        .filter_map(|a| crate::net::socket_addr(&a).map(|s| s.ip()))
         .collect()
 }
 

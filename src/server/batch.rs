@@ -4,7 +4,7 @@
 //! MSG_WAITFORONE and the listener's way of waking its thread).
 
 use std::io::{self, IoSlice, IoSliceMut};
-use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 
 use nix::sys::socket::{
@@ -76,7 +76,7 @@ impl Batch {
             if msg.flags.contains(MsgFlags::MSG_TRUNC) {
                 continue;
             }
-            if let Some(src) = msg.address.as_ref().and_then(socket_addr) {
+            if let Some(src) = msg.address.as_ref().and_then(crate::net::socket_addr) {
                 self.got.push((i, msg.bytes, src));
             }
         }
@@ -117,19 +117,6 @@ impl Batch {
         .map(|results| results.count())
         .map_err(io::Error::from)
     }
-}
-
-fn socket_addr(storage: &SockaddrStorage) -> Option<SocketAddr> {
-    if let Some(v4) = storage.as_sockaddr_in() {
-        return Some(SocketAddr::V4(SocketAddrV4::new(v4.ip(), v4.port())));
-    }
-    let v6 = storage.as_sockaddr_in6()?;
-    Some(SocketAddr::V6(SocketAddrV6::new(
-        v6.ip(),
-        v6.port(),
-        v6.flowinfo(),
-        v6.scope_id(),
-    )))
 }
 
 #[cfg(test)]
