@@ -350,24 +350,22 @@ impl HitPathCounts {
 
     /// The answers that came from the local zones.
     pub fn local(&self) -> u64 {
-        self.shards
-            .iter()
-            .map(|s| s.local.load(Ordering::Relaxed))
-            .sum()
+        self.sum(|s| Some(&s.local))
     }
 
     pub fn qtype(&self, slot: usize) -> u64 {
-        self.shards
-            .iter()
-            .filter_map(|s| s.qtypes.get(slot))
-            .map(|c| c.load(Ordering::Relaxed))
-            .sum()
+        self.sum(|s| s.qtypes.get(slot))
     }
 
     pub fn rcode(&self, slot: usize) -> u64 {
+        self.sum(|s| s.rcodes.get(slot))
+    }
+
+    /// One counter summed over the shards (`None`: a slot out of range, counted as 0).
+    fn sum(&self, counter: impl Fn(&HitShard) -> Option<&AtomicU64>) -> u64 {
         self.shards
             .iter()
-            .filter_map(|s| s.rcodes.get(slot))
+            .filter_map(counter)
             .map(|c| c.load(Ordering::Relaxed))
             .sum()
     }
