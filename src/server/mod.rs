@@ -186,14 +186,21 @@ mod tests {
         false
     }
 
-    #[tokio::test]
-    async fn shutdown_wakes_the_receive_threads_and_closes_the_sockets() {
+    /// A server of an empty catalog on two UDP sockets of one loopback port, started: its
+    /// address, its trigger, and what serves it.
+    fn started() -> (SocketAddr, ShutdownTrigger, impl Future<Output = ()>) {
         let udp = bind_udp("127.0.0.1:0".parse().expect("addr"), 2).expect("bind");
         let addr = udp[0].local_addr().expect("addr");
         let (trigger, signal) = shutdown::channel();
         let serving = Server::new(udp, Vec::new(), handler())
             .start(signal)
             .expect("start");
+        (addr, trigger, serving)
+    }
+
+    #[tokio::test]
+    async fn shutdown_wakes_the_receive_threads_and_closes_the_sockets() {
+        let (addr, trigger, serving) = started();
         let serving = tokio::spawn(serving);
         assert!(answered(addr).await, "served by a receive thread");
         trigger.fire();
@@ -208,12 +215,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_server_dropped_before_it_serves_takes_its_threads_with_it() {
-        let udp = bind_udp("127.0.0.1:0".parse().expect("addr"), 2).expect("bind");
-        let addr = udp[0].local_addr().expect("addr");
-        let (_trigger, signal) = shutdown::channel();
-        let serving = Server::new(udp, Vec::new(), handler())
-            .start(signal)
-            .expect("start");
+        let (addr, _trigger, serving) = started();
         drop(serving);
         assert!(port_freed(addr).await, "threads stopped and sockets closed");
     }
