@@ -120,7 +120,7 @@ impl Handler {
     /// Both limits on the hit path, `out` holding the answer `hit` found for `query`: leaves
     /// it, truncates it (RRL's slip), makes it REFUSED, or empties it (nothing to send).
     /// `true` when the query limit refused or dropped it (it was not answered).
-    pub(super) fn limit_fast(
+    fn limit_fast(
         &self,
         query: &[u8],
         question: &Question<'_>,
