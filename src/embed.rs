@@ -38,8 +38,8 @@ pub use crate::discovery::health::{Check, CheckSpec, Health};
 pub use crate::discovery::registry::{Registration, RegistryError};
 pub use crate::discovery::service::{Instance, Service};
 
+use crate::authority::Catalog;
 use crate::authority::store::{ZoneFile, ZoneStore};
-use crate::authority::{Catalog, CatalogError};
 use crate::discovery::health::HealthTable;
 use crate::discovery::registry::{Registry, instance_id};
 use crate::handler::{Handler, HandlerConfig};
@@ -144,12 +144,9 @@ impl Builder {
             };
             files.push(ZoneFile::new(name(&origin)?, file));
         }
-        let store = ZoneStore::load(&files).map_err(|e| EmbedError::Zones(e.to_string()))?;
-        let (handler, registry) = serving(store, Arc::new(Metrics::default()), |_| {})
-            .map_err(|e| EmbedError::Zones(e.to_string()))?;
-        for s in self.services {
-            registry.register(s)?;
-        }
+        let store = ZoneStore::open(&files).map_err(|e| EmbedError::Zones(e.to_string()))?;
+        let (handler, registry) =
+            serving(store, self.services, Arc::new(Metrics::default()), |_| {})?;
         let (mut udp, mut tcp, mut addrs) = (Vec::new(), Vec::new(), Vec::new());
         for addr in self.listen {
             let (u, t) = bind_pair(addr).await?;
@@ -171,16 +168,18 @@ impl Builder {
     }
 }
 
-/// A handler serving `store`'s zones, and the registry that is their one writer: every catalog
-/// the registry builds is served at once, then handed to `published` (a primary announces
-/// the new serials there). The zones keep their file order (no `[[zone]] balance`).
+/// A handler serving `store`'s zones (opened, see [`ZoneStore::open`]) with `services`, and
+/// the registry that is their one writer: every catalog the registry builds is served at once,
+/// then handed to `published` (a primary announces the new serials there). The zones keep
+/// their file order (no `[[zone]] balance`).
 pub fn serving(
     store: ZoneStore,
+    services: Vec<Registration>,
     metrics: Arc<Metrics>,
     published: impl Fn(&Catalog) + Send + Sync + 'static,
-) -> Result<(Arc<Handler>, Arc<Registry>), CatalogError> {
+) -> Result<(Arc<Handler>, Arc<Registry>), RegistryError> {
     let handler = Arc::new(Handler::new(
-        store.catalog()?,
+        Catalog::default(),
         HandlerConfig::default(),
         Arc::clone(&metrics),
     ));
@@ -188,6 +187,7 @@ pub fn serving(
         let handler = Arc::clone(&handler);
         Registry::new(
             store,
+            services,
             HashMap::new(),
             HealthTable::new(),
             metrics,
@@ -196,7 +196,7 @@ pub fn serving(
                 handler.set_catalog(c);
                 published(&handler.catalog());
             },
-        )
+        )?
     };
     Ok((handler, registry))
 }

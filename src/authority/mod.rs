@@ -79,13 +79,20 @@ impl LocalAnswer {
 
 impl Catalog {
     pub fn new(zones: impl IntoIterator<Item = Zone>) -> Result<Catalog, DuplicateZone> {
+        Catalog::from_shared(zones.into_iter().map(Arc::new))
+    }
+
+    /// A catalog of snapshots that other catalogs (or the zone store) hold too.
+    pub fn from_shared(
+        zones: impl IntoIterator<Item = Arc<Zone>>,
+    ) -> Result<Catalog, DuplicateZone> {
         let mut map = HashMap::new();
         for zone in zones {
             let key = LowerName::new(zone.origin());
             if map.contains_key(&key) {
                 return Err(DuplicateZone(zone.origin().clone()));
             }
-            map.insert(key, Arc::new(zone));
+            map.insert(key, zone);
         }
         Ok(Catalog {
             zones: map,

@@ -71,11 +71,26 @@ fn update_keys_must_name_a_known_key() {
         e.to_string()
             .contains("other-key is in no [[tsig_key]] file")
     }));
-    let orphan = config("journal = \"x.jnl\"\n").update_policy();
-    assert!(orphan.is_err_and(|e| e.to_string().contains("journal without update_keys")));
+    // A journal without update keys keeps the zone's serials (it has no updates to keep).
+    let serials = config("journal = \"x.jnl\"\n");
+    assert!(serials.update_policy().is_ok());
+    assert_eq!(serials.zones[0].journal_path(), Some(dir.join("x.jnl")));
+    let secondary = config("journal = \"x.jnl\"\nprimaries = [\"127.0.0.1\"]\n").update_policy();
+    assert!(secondary.is_err_and(|e| e.to_string().contains("keeps its copy in `file`")));
     let none = config("").update_policy().expect("valid");
     assert!(none.zones.is_empty());
     assert_eq!(config("").zones[0].journal_path(), None);
+    // A zone with secondaries keeps a journal by default: its serial must not go backwards.
+    let replicated = config("allow_transfer = [\"127.0.0.0/8\"]\n");
+    assert_eq!(
+        replicated.zones[0].journal_path(),
+        Some(dir.join("c.zone.jnl"))
+    );
+    let notifying = config("notify = [\"127.0.0.2\"]\n");
+    assert_eq!(
+        notifying.zones[0].journal_path(),
+        Some(dir.join("c.zone.jnl"))
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

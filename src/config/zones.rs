@@ -27,8 +27,9 @@ pub struct ZoneConfig {
     /// UPDATE is REFUSED.
     #[serde(default)]
     pub update_keys: Vec<String>,
-    /// Where accepted updates are journaled; default `FILE.jnl` beside the zone file when the
-    /// zone takes updates.
+    /// Where accepted updates and every serial served are journaled; default `FILE.jnl`
+    /// beside the zone file when the zone takes updates or has secondaries (`allow_transfer`
+    /// or `notify`): its serial must then never go backwards across a restart.
     pub journal: Option<PathBuf>,
     /// Who may transfer the zone (AXFR/IXFR): CIDRs (`127.0.0.0/8`) and TSIG key names
     /// (`key:xfr-key`); default nobody (REFUSED).
@@ -52,9 +53,12 @@ impl ZoneConfig {
         !self.primaries.is_empty()
     }
 
-    /// The journal the zone keeps, if it takes updates.
+    /// The journal the zone keeps: one given, or the default for a primary zone that takes
+    /// updates or has secondaries. A secondary's record is its copy file.
     pub fn journal_path(&self) -> Option<PathBuf> {
-        if self.update_keys.is_empty() {
+        let replicated = !self.allow_transfer.is_empty() || !self.notify.is_empty();
+        let wanted = !self.update_keys.is_empty() || replicated || self.journal.is_some();
+        if self.is_secondary() || !wanted {
             return None;
         }
         Some(self.journal.clone().unwrap_or_else(|| {
@@ -161,10 +165,10 @@ impl Config {
         if let Some(z) = self
             .zones
             .iter()
-            .find(|z| z.journal.is_some() && z.update_keys.is_empty())
+            .find(|z| z.journal.is_some() && z.is_secondary())
         {
             return Err(ConfigError::Invalid(format!(
-                "zone {}: a journal without update_keys would never be written",
+                "zone {}: a secondary zone keeps its copy in `file`, not a journal",
                 z.origin
             )));
         }

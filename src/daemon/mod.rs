@@ -72,8 +72,8 @@ pub async fn run(config: Config) -> Result<(), String> {
     // First: from here on SIGHUP and SIGTERM are ours, not the default action (death).
     let signals = Signals::install().map_err(|e| format!("cannot handle signals: {e}"))?;
     let limits = config.server_limits().map_err(|e| e.to_string())?;
-    let store = ZoneStore::load(&zone_files(&config.zones)?).map_err(|e| e.to_string())?;
-    let catalog = store.catalog().map_err(|e| e.to_string())?;
+    // Opened, not served yet: the registry serves the files and the services together.
+    let store = ZoneStore::open(&zone_files(&config.zones)?).map_err(|e| e.to_string())?;
     let services = config.services().map_err(|e| e.to_string())?;
     let zone_balance = config.zone_balance().map_err(|e| e.to_string())?;
     let policy = config.update_policy().map_err(|e| e.to_string())?;
@@ -86,7 +86,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     let mut cache = None;
     let mut builtin = Vec::new();
     let mut handler = Handler::new(
-        catalog,
+        Catalog::default(),
         HandlerConfig {
             edns_payload: limits.edns_udp_payload,
             identity: config.identity(),
@@ -163,6 +163,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         let handler = Arc::clone(&handler);
         Registry::new(
             store,
+            services,
             zone_balance,
             HealthTable::new(),
             Arc::clone(&metrics),
@@ -172,10 +173,8 @@ pub async fn run(config: Config) -> Result<(), String> {
                 notifier.published(&handler.catalog());
             },
         )
+        .map_err(|e| e.to_string())?
     };
-    for service in services {
-        registry.register(service).map_err(|e| e.to_string())?;
-    }
     if !policy.zones.is_empty() {
         let mut updates = Updates::new(Arc::clone(&registry) as Arc<dyn Updater>, policy.keyring);
         for (zone, keys) in policy.zones {

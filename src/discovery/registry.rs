@@ -1,7 +1,8 @@
 //! The running side of discovery: the services registered, their health checks, and the one
 //! writer that turns them into zone data. Every change (a service added or removed, an
-//! instance going up or down, a zone file reloaded) goes through the zone store and ends in a
-//! new catalog handed to `publish`; the handler never learns where a record came from.
+//! instance going up or down, a zone file reloaded, an UPDATE, a transfer in) goes through the
+//! zone store, which rebuilds the one zone it touches, and ends in a new catalog handed to
+//! `publish`; the handler never learns where a record came from.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -73,13 +74,19 @@ type Publish = Box<dyn Fn(Catalog) + Send + Sync>;
 
 /// Services, their health, and the zone store they write to.
 pub struct Registry {
-    store: Mutex<ZoneStore>,
-    services: Mutex<Vec<Registration>>,
+    state: Mutex<State>,
     zone_balance: HashMap<LowerName, Policy>,
     health: Arc<HealthTable>,
     metrics: Arc<Metrics>,
     publish: Publish,
     checks: Mutex<Checks>,
+}
+
+/// The zones and the services writing to them, under one lock: every change to either is one
+/// step of the one writer.
+struct State {
+    store: ZoneStore,
+    services: Vec<Registration>,
 }
 
 /// The health checks running, by instance id; none before [`Registry::run`] starts them.
@@ -100,24 +107,49 @@ pub fn instance_id(service: &Service, instance: &Instance) -> String {
 }
 
 impl Registry {
-    /// A registry over `store`; `zone_balance` is each zone's default ordering (`[[zone]]
-    /// balance`), and `publish` receives every new catalog.
+    /// The one writer of `store` (opened, not yet served: see [`ZoneStore::open`]) with
+    /// `services` registered from the start: their records and the files are served together,
+    /// at one serial per zone, and published once. `zone_balance` is each zone's default
+    /// ordering (`[[zone]] balance`), and `publish` receives every new catalog.
     pub fn new(
         store: ZoneStore,
+        services: Vec<Registration>,
         zone_balance: HashMap<LowerName, Policy>,
         health: Arc<HealthTable>,
         metrics: Arc<Metrics>,
         publish: impl Fn(Catalog) + Send + Sync + 'static,
-    ) -> Arc<Registry> {
-        Arc::new(Registry {
-            store: Mutex::new(store),
-            services: Mutex::new(Vec::new()),
+    ) -> Result<Arc<Registry>, RegistryError> {
+        let registry = Registry {
+            state: Mutex::new(State {
+                store,
+                services: Vec::new(),
+            }),
             zone_balance,
             health,
             metrics,
             publish: Box::new(publish),
             checks: Mutex::new(Checks::default()),
-        })
+        };
+        {
+            let mut state = lock(&registry.state);
+            for registration in services {
+                registration.service.validate()?;
+                let host = registration.service.host();
+                state.services.retain(|r| r.service.host() != host);
+                state.services.push(registration);
+            }
+            let State { store, services } = &mut *state;
+            for reg in services.iter() {
+                registry.write_service(store, &reg.service)?;
+            }
+            let zones: Vec<Name> = store.files().map(|f| f.origin.clone()).collect();
+            for zone in &zones {
+                store.set_balance(zone, registry.rules(zone, services))?;
+            }
+            store.commit_pending()?;
+            registry.publish_locked(store)?;
+        }
+        Ok(Arc::new(registry))
     }
 
     pub fn health(&self) -> &Arc<HealthTable> {
@@ -127,14 +159,16 @@ impl Registry {
     /// Adds (or replaces, by name and zone) a service and publishes its records.
     pub fn register(&self, registration: Registration) -> Result<(), RegistryError> {
         registration.service.validate()?;
-        let mut services = lock(&self.services);
+        let mut state = lock(&self.state);
+        let State { store, services } = &mut *state;
         let host = registration.service.host();
-        let mut next = services.clone();
-        next.retain(|r| r.service.host() != host);
-        next.push(registration);
-        self.write(&next)?;
-        *services = next;
-        self.sync_checks(&services);
+        let zone = registration.service.zone.clone();
+        self.write_service(store, &registration.service)?;
+        services.retain(|r| r.service.host() != host);
+        services.push(registration);
+        store.set_balance(&zone, self.rules(&zone, services))?;
+        self.publish_locked(store)?;
+        self.sync_checks(services);
         Ok(())
     }
 
@@ -176,7 +210,8 @@ impl Registry {
     }
 
     fn registration(&self, host: &Name) -> Result<Registration, RegistryError> {
-        lock(&self.services)
+        lock(&self.state)
+            .services
             .iter()
             .find(|r| r.service.host() == *host)
             .cloned()
@@ -223,18 +258,20 @@ impl Registry {
 
     /// Removes a service and its records.
     pub fn deregister(&self, host: &Name) -> Result<(), RegistryError> {
-        let mut services = lock(&self.services);
+        let mut state = lock(&self.state);
+        let State { store, services } = &mut *state;
         let Some(gone) = services.iter().find(|r| r.service.host() == *host).cloned() else {
             return Err(RegistryError::NoSuchService(host.clone()));
         };
-        let mut store = lock(&self.store);
-        store.set_owned(&gone.service.zone, &gone.service.source(), Owned::default())?;
+        let zone = &gone.service.zone;
+        store.set_owned(zone, &gone.service.source(), Owned::default())?;
         for i in &gone.service.instances {
             self.health.remove(&instance_id(&gone.service, i));
         }
         services.retain(|r| r.service.host() != *host);
-        self.publish_locked(&store, &services)?;
-        self.sync_checks(&services);
+        store.set_balance(zone, self.rules(zone, services))?;
+        self.publish_locked(store)?;
+        self.sync_checks(services);
         Ok(())
     }
 
@@ -246,8 +283,9 @@ impl Registry {
         healthy: bool,
     ) -> Result<(), RegistryError> {
         let id = {
-            let services = lock(&self.services);
-            let reg = services
+            let state = lock(&self.state);
+            let reg = state
+                .services
                 .iter()
                 .find(|r| r.service.host() == *host)
                 .ok_or_else(|| RegistryError::NoSuchService(host.clone()))?;
@@ -268,71 +306,69 @@ impl Registry {
 
     /// Every registered service.
     pub fn services(&self) -> Vec<Registration> {
-        lock(&self.services).clone()
+        lock(&self.state).services.clone()
     }
 
     /// Re-reads the zone files, keeping every service's records (SIGHUP). All or nothing.
     pub fn reload(&self) -> Result<(), RegistryError> {
-        let services = lock(&self.services);
-        let mut store = lock(&self.store);
-        let mut next = store.clone();
-        next.reload().map_err(StoreError::from)?;
-        self.publish_locked(&next, &services)?;
-        *store = next;
+        let mut state = lock(&self.state);
+        state.store.reload().map_err(StoreError::from)?;
+        self.publish_locked(&state.store)?;
         Ok(())
     }
 
-    /// Rewrites every service's records from the current health and publishes.
+    /// Rewrites every service's records from the current health; publishes when a zone
+    /// changed. Only the zones whose records changed are rebuilt.
     pub fn refresh(&self) -> Result<(), RegistryError> {
-        let services = lock(&self.services);
-        self.write(&services)
-    }
-
-    fn write(&self, services: &[Registration]) -> Result<(), RegistryError> {
-        let mut store = lock(&self.store);
-        let mut next = store.clone();
-        for reg in services {
-            let s = &reg.service;
-            let (owned, failed_open) = s.records(&|i| self.health.is_healthy(&instance_id(s, i)));
-            if failed_open {
-                Metrics::inc(&self.metrics.services_failed_open);
-                warn!(service = %s.host(), instances = s.instances.len(), "every instance fails its check: answering with all of them (fail open)");
-            }
-            next.set_owned(&s.zone, &s.source(), owned)?;
+        let mut state = lock(&self.state);
+        let State { store, services } = &mut *state;
+        let mut changed = false;
+        for reg in services.iter() {
+            changed |= self.write_service(store, &reg.service)?;
         }
-        self.publish_locked(&next, services)?;
-        *store = next;
+        if changed {
+            self.publish_locked(store)?;
+        }
         Ok(())
     }
 
-    /// Sets each zone's ordering rules and publishes the store's catalog.
-    fn publish_locked(
-        &self,
-        store: &ZoneStore,
-        services: &[Registration],
-    ) -> Result<(), StoreError> {
-        let mut store = store.clone();
-        let zones: Vec<Name> = store.files().map(|f| f.origin.clone()).collect();
-        for zone in zones {
-            let default = self.zone_balance.get(&LowerName::new(&zone)).copied();
-            let rules = services
-                .iter()
-                .filter(|r| r.service.zone == zone)
-                .filter_map(|r| {
-                    let policy = r.balance.or(default)?;
-                    Some(Rule {
-                        names: vec![
-                            LowerName::new(&r.service.host()),
-                            LowerName::new(&r.service.srv_name()),
-                        ],
-                        policy,
-                        members: Some(Arc::new(ServiceMembers::new(&r.service, &self.health))
-                            as Arc<dyn Members>),
-                    })
-                })
-                .collect();
-            store.set_balance(&zone, BalanceRules { default, rules })?;
+    /// Writes one service's records as its instances' health has them; true when its zone
+    /// changed.
+    fn write_service(&self, store: &mut ZoneStore, s: &Service) -> Result<bool, StoreError> {
+        let (owned, failed_open) = s.records(&|i| self.health.is_healthy(&instance_id(s, i)));
+        if failed_open {
+            Metrics::inc(&self.metrics.services_failed_open);
+            warn!(service = %s.host(), instances = s.instances.len(), "every instance fails its check: answering with all of them (fail open)");
         }
+        store.set_owned(&s.zone, &s.source(), owned)
+    }
+
+    /// How `zone`'s answers are ordered: its services' policies (or the zone's default) over
+    /// their instances.
+    fn rules(&self, zone: &Name, services: &[Registration]) -> BalanceRules {
+        let default = self.zone_balance.get(&LowerName::new(zone)).copied();
+        let rules = services
+            .iter()
+            .filter(|r| r.service.zone == *zone)
+            .filter_map(|r| {
+                let policy = r.balance.or(default)?;
+                Some(Rule {
+                    names: vec![
+                        LowerName::new(&r.service.host()),
+                        LowerName::new(&r.service.srv_name()),
+                    ],
+                    policy,
+                    members: Some(
+                        Arc::new(ServiceMembers::new(&r.service, &self.health)) as Arc<dyn Members>
+                    ),
+                })
+            })
+            .collect();
+        BalanceRules { default, rules }
+    }
+
+    /// Hands the zones served now to `publish`.
+    fn publish_locked(&self, store: &ZoneStore) -> Result<(), StoreError> {
         let catalog = store.catalog()?;
         (self.publish)(catalog);
         Ok(())
@@ -371,13 +407,11 @@ impl Registry {
 /// on all the others.
 impl Updater for Registry {
     fn update(&self, zone: &Name, update: &Message) -> Result<u32, StoreError> {
-        let services = lock(&self.services);
-        let mut store = lock(&self.store);
-        let serial = store.update(zone, update)?;
-        // The store checked that the zone builds before journaling, so this cannot fail on the
-        // update's account. Were it to, the change is durable already and goes out with the
-        // next publish; the client hears that it is not served yet.
-        if let Err(e) = self.publish_locked(&store, &services) {
+        let mut state = lock(&self.state);
+        let serial = state.store.update(zone, update)?;
+        // The change is durable already; were the publish to fail, it goes out with the next
+        // one, and the client hears that it is not served yet.
+        if let Err(e) = self.publish_locked(&state.store) {
             warn!(zone = %zone, error = %e, "update journaled but not published");
             return Err(e);
         }
@@ -388,32 +422,20 @@ impl Updater for Registry {
 /// Transfers into secondary zones go through the same writer too: one catalog, one publish.
 impl Secondaries for Registry {
     fn transfer_in(&self, zone: &Name, records: Vec<Record>) -> Result<u32, StoreError> {
-        self.change(|store| store.transfer_in(zone, records))
+        let mut state = lock(&self.state);
+        let serial = state.store.transfer_in(zone, records)?;
+        self.publish_locked(&state.store)?;
+        Ok(serial)
     }
 
     fn set_available(&self, zone: &Name, available: bool) -> Result<(), StoreError> {
-        self.change(|store| store.set_available(zone, available))
+        let mut state = lock(&self.state);
+        state.store.set_available(zone, available)?;
+        self.publish_locked(&state.store)
     }
 
     fn records(&self, zone: &Name) -> Option<Vec<Record>> {
-        lock(&self.store).records(zone)
-    }
-}
-
-impl Registry {
-    /// Applies `edit` to a copy of the store and publishes it; the store is unchanged when
-    /// either fails.
-    fn change<T>(
-        &self,
-        edit: impl FnOnce(&mut ZoneStore) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let services = lock(&self.services);
-        let mut store = lock(&self.store);
-        let mut next = store.clone();
-        let out = edit(&mut next)?;
-        self.publish_locked(&next, &services)?;
-        *store = next;
-        Ok(out)
+        lock(&self.state).store.records(zone)
     }
 }
 

@@ -221,7 +221,7 @@ pub async fn start(port: u16, state: PathBuf, shutdown: Shutdown) -> Result<Clus
         journal: Some(state.join("cluster.test.zone.jnl")),
         ..ZoneFile::new(origin.clone(), file)
     };
-    let store = ZoneStore::load(&[zone]).map_err(|e| LabError::Cluster(e.to_string()))?;
+    let store = ZoneStore::open(&[zone]).map_err(|e| LabError::Cluster(e.to_string()))?;
     let metrics = Arc::new(Metrics::default());
     let secondaries: Vec<SocketAddr> = SECONDARIES
         .iter()
@@ -241,13 +241,8 @@ pub async fn start(port: u16, state: PathBuf, shutdown: Shutdown) -> Result<Clus
         Arc::clone(&metrics),
         shutdown.clone(),
     );
-    let (handler, registry) = serving(store, metrics, move |c| notifier.published(c))
+    let (handler, registry) = serving(store, services()?, metrics, move |c| notifier.published(c))
         .map_err(|e| LabError::Cluster(e.to_string()))?;
-    for s in services()? {
-        registry
-            .register(s)
-            .map_err(|e| LabError::Cluster(e.to_string()))?;
-    }
     let updates = Updates::new(
         Arc::clone(&registry) as Arc<dyn Updater>,
         Keyring::new(keys),
@@ -295,10 +290,10 @@ async fn secondary(
     tasks: &mut JoinSet<()>,
     shutdown: Shutdown,
 ) -> Result<(), LabError> {
-    let store = ZoneStore::load(&[ZoneFile::secondary(origin.clone(), copy.clone())])
+    let store = ZoneStore::open(&[ZoneFile::secondary(origin.clone(), copy.clone())])
         .map_err(|e| LabError::Cluster(e.to_string()))?;
     let metrics = Arc::new(Metrics::default());
-    let (handler, writer) = serving(store, Arc::clone(&metrics), |_| {})
+    let (handler, writer) = serving(store, Vec::new(), Arc::clone(&metrics), |_| {})
         .map_err(|e| LabError::Cluster(e.to_string()))?;
     let kept = Secondary::new(
         vec![SecondaryZone {

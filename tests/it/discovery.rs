@@ -38,13 +38,10 @@ async fn cluster(n: u8, services: Vec<Registration>) -> Cluster {
     let dir = TempDir::new(&format!("discovery-{n}"));
     let file = dir.0.join("cluster.test.zone");
     std::fs::write(&file, ZONE).expect("zone file");
-    let store = ZoneStore::load(&[ZoneFile::new(name("cluster.test."), file)]).expect("zone loads");
+    let store = ZoneStore::open(&[ZoneFile::new(name("cluster.test."), file)]).expect("zone loads");
     let metrics = Arc::new(Metrics::default());
     let (handler, registry) =
-        tern::embed::serving(store, Arc::clone(&metrics), |_| {}).expect("builds");
-    for s in services {
-        registry.register(s).expect("valid service");
-    }
+        tern::embed::serving(store, services, Arc::clone(&metrics), |_| {}).expect("builds");
     let server = start_with_handler(SocketAddr::new(addr(n, 1), 0), handler).await;
     let (trigger, signal) = shutdown::channel();
     tokio::spawn(Arc::clone(&registry).run(signal));

@@ -7,30 +7,72 @@ use std::path::Path;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinDecoder, BinEncodable, Restrict};
 
+use super::EntryKind;
 use crate::rr::dname;
 use crate::zonefile::parse_zone_text;
 
-/// The first line of every journal; the version names this format.
+/// The first line of every journal; the version names this format (v2: entries may carry the
+/// zone's content digest, and serial steps; v1 files are read too).
 pub(super) fn file_header(origin: &Name) -> String {
-    format!("; tern journal v1 for {}\n", origin.to_ascii())
+    format!("; tern journal v2 for {}\n", origin.to_ascii())
 }
 
-/// The zone a journal's first line names, if it is one.
+/// The zone a journal's first line names, if it is one (v1 or v2).
 pub(super) fn parse_file_header(line: &str) -> Option<Name> {
-    let name = line.strip_prefix("; tern journal v1 for ")?;
+    let name = line
+        .strip_prefix("; tern journal v2 for ")
+        .or_else(|| line.strip_prefix("; tern journal v1 for "))?;
     Name::from_ascii(name).ok().filter(Name::is_fqdn)
 }
 
-pub(super) const ENTRY_PREFIX: &str = "; tern journal entry ";
+const UPDATE_PREFIX: &str = "; tern journal entry ";
+const STEP_PREFIX: &str = "; tern journal step ";
 
-pub(super) fn entry_header(from: u32, to: u32) -> String {
-    format!("{ENTRY_PREFIX}{from} -> {to}\n")
+/// An entry's first line: what kind of change, the serials, and the content digest after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct EntryHeader {
+    pub(super) kind: EntryKind,
+    pub(super) from: u32,
+    pub(super) to: u32,
+    pub(super) content: Option<u64>,
 }
 
-/// `; tern journal entry FROM -> TO`: the serials.
-pub(super) fn parse_entry_header(line: &str) -> Option<(u32, u32)> {
-    let (from, to) = line.strip_prefix(ENTRY_PREFIX)?.split_once(" -> ")?;
-    Some((from.parse().ok()?, to.parse().ok()?))
+pub(super) fn entry_header(h: &EntryHeader) -> String {
+    let prefix = match h.kind {
+        EntryKind::Update => UPDATE_PREFIX,
+        EntryKind::Step => STEP_PREFIX,
+    };
+    match h.content {
+        Some(digest) => format!("{prefix}{} -> {} content {digest:016x}\n", h.from, h.to),
+        None => format!("{prefix}{} -> {}\n", h.from, h.to),
+    }
+}
+
+/// `; tern journal entry FROM -> TO [content DIGEST]` (an UPDATE; v1 has no digest) or
+/// `; tern journal step FROM -> TO content DIGEST` (a change from another source).
+pub(super) fn parse_entry_header(line: &str) -> Option<EntryHeader> {
+    let (kind, rest) = match line.strip_prefix(UPDATE_PREFIX) {
+        Some(rest) => (EntryKind::Update, rest),
+        None => (EntryKind::Step, line.strip_prefix(STEP_PREFIX)?),
+    };
+    let (from, rest) = rest.split_once(" -> ")?;
+    let (to, content) = match rest.split_once(" content ") {
+        Some((to, digest)) if digest.len() == 16 => {
+            (to, Some(u64::from_str_radix(digest, 16).ok()?))
+        }
+        Some(_) => return None,
+        None => (rest, None),
+    };
+    // A step exists only to carry the serial and the content it stands for.
+    if kind == EntryKind::Step && content.is_none() {
+        return None;
+    }
+    Some(EntryHeader {
+        kind,
+        from: from.parse().ok()?,
+        to: to.parse().ok()?,
+        content,
+    })
 }
 
 pub(super) fn end_line(count: usize, crc: u32) -> String {

@@ -1,29 +1,42 @@
 //! A zone's change journal on disk, so an accepted change survives a restart or a crash: RFC
 //! 2136 §3.5 wants an update on nonvolatile storage before the response goes out, so the
 //! writer appends the entry, [`Journal::append`] returns only after `fsync`, and only then
-//! does the server answer and publish the new snapshot. The same serial-to-serial entries can
-//! later answer IXFR (RFC 1995) and replay a zone on start.
+//! does the server answer and publish the new snapshot. The same serial-to-serial entries
+//! replay a zone's updates on start.
+//!
+//! Every serial the zone is served at is in the journal, not only an UPDATE's: a change from
+//! another source (a service's records after a health flap, a reloaded file, a start that finds
+//! the content changed) is a *step*, which carries no records (its source writes them again)
+//! but the serial and a digest of the whole content served at it. So a restart knows the last
+//! serial served and whether what it is about to serve is the same: the serial never goes
+//! backwards, and a secondary never holds other data under a serial it has already taken.
 //!
 //! # Format
 //!
 //! One text file per zone, UTF-8, lines ending in `\n`, readable with `less`:
 //!
 //! ```text
-//! ; tern journal v1 for example.test.
-//! ; tern journal entry 10 -> 11
+//! ; tern journal v2 for example.test.
+//! ; tern journal entry 10 -> 11 content 5f0e3c1a9b2d4e67
 //! - www.example.test. 300 IN A 192.0.2.10
 //! + www.example.test. 60 IN A 192.0.2.10
 //! + _http._tcp.example.test. 60 IN SRV 0 5 80 www.example.test.
 //! ; end 3 records crc32 6206201f
+//! ; tern journal step 11 -> 12 content 0b7a99e3c4d21f08
+//! ; end 0 records crc32 2c1f4a77
 //! ```
 //!
-//! * Line 1 names the zone; a journal of another zone is refused.
-//! * An entry is a header line with the serials it leads from and to, one line per record —
-//!   `- ` removed, `+ ` added, removals first — and an end line with the number of record lines
-//!   and the CRC-32 (IEEE) of every byte from the start of the header line to the end of the
-//!   last record line. Each entry's FROM is the previous entry's TO or later (RFC 1982): the
-//!   zone also changes by other means between updates (service records, an edited file), and
-//!   those changes step the serial without an entry here.
+//! * Line 1 names the zone; a journal of another zone is refused. A v1 journal (entries
+//!   without `content`, no steps) is read as well, and new entries are appended to it.
+//! * An entry is a header line with its kind (`entry`: an UPDATE; `step`: a change from
+//!   another source), the serials it leads from and to and the content digest at TO, one line
+//!   per record — `- ` removed, `+ ` added, removals first; a step has none — and an end line
+//!   with the number of record lines and the CRC-32 (IEEE) of every byte from the start of the
+//!   header line to the end of the last record line. Each entry's FROM is the previous entry's
+//!   TO or later (RFC 1982): steps dropped by compaction leave gaps.
+//! * Steps pile up (one per health flap); when more than [`MAX_STEPS`] stand in the file,
+//!   [`Journal::open`] rewrites it (a new file, synced, renamed over the old one) keeping every
+//!   UPDATE and the last entry.
 //! * A record line is zone-file text (fully qualified owner, TTL, class, type, RDATA), read by
 //!   the crate's zone-file reader, so it reads exactly as a zone file would; the owner is read
 //!   again as plain ASCII to keep its case, which the reader folds. A record whose
@@ -62,18 +75,49 @@ use std::path::{Path, PathBuf};
 use hickory_proto::rr::Name;
 use hickory_proto::rr::SerialNumber;
 
-use self::format::{crc32, end_line, entry_header, file_header, record_line};
+use self::format::{EntryHeader, crc32, end_line, entry_header, file_header, record_line};
 use self::read::read_entries;
 use super::update::Diff;
 use crate::zonefile::Location;
 
-/// One accepted change: the zone went from `from_serial` to `to_serial` by `diff`.
+/// Which source made a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// An RFC 2136 UPDATE: its diff is replayed on top of the zone file at every start and
+    /// reload.
+    Update,
+    /// Any other change (service records, a reloaded file): only the serial and the digest of
+    /// the content served at it, for the next start to compare against.
+    Step,
+}
+
+/// One change: the zone went from `from_serial` to `to_serial` by `diff` (empty for a step),
+/// and its whole content at `to_serial` has the digest `content` (`None` in a v1 entry).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
+    pub kind: EntryKind,
     pub from_serial: u32,
     pub to_serial: u32,
     pub diff: Diff,
+    pub content: Option<u64>,
 }
+
+impl Entry {
+    /// A change from another source than UPDATE.
+    pub fn step(from_serial: u32, to_serial: u32, content: u64) -> Entry {
+        Entry {
+            kind: EntryKind::Step,
+            from_serial,
+            to_serial,
+            diff: Diff::default(),
+            content: Some(content),
+        }
+    }
+}
+
+/// More steps than this in a journal and [`Journal::open`] compacts it: a zone whose services
+/// flap all day must not grow its journal without bound.
+pub const MAX_STEPS: usize = 1024;
 
 /// Why a journal cannot be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -137,12 +181,16 @@ impl Journal {
         let header = file_header(origin);
         // Empty, or cut inside the first line: created, but never written to completion.
         let fresh = !data.contains(&b'\n') && header.as_bytes().starts_with(&data);
-        let (entries, keep) = if fresh {
+        let (mut entries, keep) = if fresh {
             (Vec::new(), 0)
         } else {
             read_entries(&data, path, origin)?
         };
-        if keep < data.len() {
+        let steps = entries.iter().filter(|e| e.kind == EntryKind::Step).count();
+        if steps > MAX_STEPS {
+            entries = compacted(entries);
+            file = rewrite(path, origin, &entries).map_err(io)?;
+        } else if keep < data.len() {
             // The torn entry goes now, so that the next append does not follow it.
             file.set_len(keep as u64).map_err(io)?;
         }
@@ -234,6 +282,38 @@ impl Journal {
     }
 }
 
+/// What a compacted journal keeps: every UPDATE (replayed at each start) and the last entry
+/// (the serial and content last served). The steps in between only led from one to the next.
+fn compacted(mut entries: Vec<Entry>) -> Vec<Entry> {
+    let last = entries.pop();
+    entries.retain(|e| e.kind == EntryKind::Update);
+    entries.extend(last);
+    entries
+}
+
+/// Replaces the journal at `path` with one holding just `entries`, crash-safe: the new file is
+/// written and synced beside the old one, then renamed over it, then the directory is synced.
+/// Returns the new file, open for appending.
+fn rewrite(path: &Path, origin: &Name, entries: &[Entry]) -> std::io::Result<File> {
+    let mut text = file_header(origin);
+    for entry in entries {
+        // These entries were read from this very file, so they write back.
+        let body = entry_text(entry, origin).map_err(std::io::Error::other)?;
+        text.push_str(&body);
+    }
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".compact");
+    let temporary = PathBuf::from(temporary);
+    {
+        let mut out = File::create(&temporary)?;
+        out.write_all(text.as_bytes())?;
+        out.sync_all()?;
+    }
+    std::fs::rename(&temporary, path)?;
+    sync_dir(path)?;
+    OpenOptions::new().read(true).append(true).open(path)
+}
+
 /// Syncs the directory holding `path`, so a newly created file stays after a crash.
 fn sync_dir(path: &Path) -> std::io::Result<()> {
     let dir = match path.parent() {
@@ -245,7 +325,12 @@ fn sync_dir(path: &Path) -> std::io::Result<()> {
 
 /// The entry as text; the error is the record that has no line reading back the same.
 fn entry_text(entry: &Entry, origin: &Name) -> Result<String, String> {
-    let mut body = entry_header(entry.from_serial, entry.to_serial);
+    let mut body = entry_header(&EntryHeader {
+        kind: entry.kind,
+        from: entry.from_serial,
+        to: entry.to_serial,
+        content: entry.content,
+    });
     let lines = [("- ", &entry.diff.removed), ("+ ", &entry.diff.added)];
     for (sign, records) in lines {
         for record in records {

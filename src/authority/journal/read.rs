@@ -5,8 +5,10 @@ use std::path::Path;
 
 use hickory_proto::rr::Name;
 
-use super::format::{crc32, parse_end_line, parse_entry_header, parse_file_header, parse_record};
-use super::{Entry, JournalError};
+use super::format::{
+    EntryHeader, crc32, parse_end_line, parse_entry_header, parse_file_header, parse_record,
+};
+use super::{Entry, EntryKind, JournalError};
 use crate::authority::update::Diff;
 use crate::zonefile::Location;
 
@@ -48,8 +50,7 @@ fn split_lines(data: &[u8]) -> Vec<Line<'_>> {
 struct Framed<'a> {
     /// Index of the header line in the file's lines.
     header: usize,
-    from: u32,
-    to: u32,
+    head: EntryHeader,
     records: Vec<&'a Line<'a>>,
 }
 
@@ -101,13 +102,18 @@ pub(super) fn read_entries(
                 return Ok((entries, lines[i].start));
             }
         };
+        let head = framed.head;
         if let Some(last) = entries.last()
-            && !super::follows(framed.from, last.to_serial)
+            && !super::follows(head.from, last.to_serial)
         {
             let reason = format!(
                 "entry from serial {} is before the previous entry's {}",
-                framed.from, last.to_serial
+                head.from, last.to_serial
             );
+            return Err(corrupt(lines[framed.header].no, reason));
+        }
+        if head.kind == EntryKind::Step && !framed.records.is_empty() {
+            let reason = "a step carries no records".to_string();
             return Err(corrupt(lines[framed.header].no, reason));
         }
         let mut diff = Diff::default();
@@ -122,9 +128,11 @@ pub(super) fn read_entries(
             }
         }
         entries.push(Entry {
-            from_serial: framed.from,
-            to_serial: framed.to,
+            kind: head.kind,
+            from_serial: head.from,
+            to_serial: head.to,
             diff,
+            content: head.content,
         });
         // The header, the record lines, the end line.
         i = framed.header + framed.records.len() + 2;
@@ -140,11 +148,16 @@ fn frame<'a>(data: &[u8], lines: &'a [Line<'a>], i: usize) -> Result<Framed<'a>,
         reason: reason.to_string(),
     };
     let head = &lines[i];
-    let (from, to) = head
+    let header = head
         .text()
         .filter(|_| head.terminated)
         .and_then(parse_entry_header)
-        .ok_or_else(|| defect(head, "expected `; tern journal entry FROM -> TO`"))?;
+        .ok_or_else(|| {
+            defect(
+                head,
+                "expected `; tern journal entry|step FROM -> TO [content DIGEST]`",
+            )
+        })?;
     let mut records = Vec::new();
     for line in &lines[i + 1..] {
         let Some(text) = line.text().filter(|_| line.terminated) else {
@@ -176,8 +189,7 @@ fn frame<'a>(data: &[u8], lines: &'a [Line<'a>], i: usize) -> Result<Framed<'a>,
         }
         return Ok(Framed {
             header: i,
-            from,
-            to,
+            head: header,
             records,
         });
     }

@@ -40,12 +40,14 @@ fn records(lines: &[&str]) -> Vec<Record> {
 
 fn entry(from: u32, to: u32, removed: &[&str], added: &[&str]) -> Entry {
     Entry {
+        kind: EntryKind::Update,
         from_serial: from,
         to_serial: to,
         diff: Diff {
             removed: records(removed),
             added: records(added),
         },
+        content: Some(u64::from(to) * 0x0101_0101),
     }
 }
 
@@ -154,8 +156,16 @@ fn entries_round_trip_exactly() {
     // A human can read it: presentation format where it reads back, RFC 3597 where not.
     let text = std::fs::read_to_string(&path).expect("read");
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], "; tern journal v1 for example.test.");
-    assert_eq!(lines[1], "; tern journal entry 2024010101 -> 2024010102");
+    assert_eq!(lines[0], "; tern journal v2 for example.test.");
+    // The content digest of the test's entry(): its TO serial times 0x01010101.
+    let digest = |to: u64| format!("{:016x}", to * 0x0101_0101);
+    assert_eq!(
+        lines[1],
+        format!(
+            "; tern journal entry 2024010101 -> 2024010102 content {}",
+            digest(2024010102)
+        )
+    );
     let has = |line: &str| lines.contains(&line);
     assert!(has("+ www.example.test. 5 IN A 192.0.2.1"), "{text}");
     assert!(has("+ MyLaptop.Example.test. 30 IN A 192.0.2.7"), "{text}");
@@ -168,7 +178,13 @@ fn entries_round_trip_exactly() {
     assert!(has("+ old.example.test. 300 IN DNAME new.example.test."));
     assert!(has("+ bin.example.test. 8 IN TYPE65280 \\# 3 010203"));
     assert!(lines[18].starts_with("; end 16 records crc32 "), "{text}");
-    assert_eq!(lines[19], "; tern journal entry 2024010102 -> 2024010103");
+    assert_eq!(
+        lines[19],
+        format!(
+            "; tern journal entry 2024010102 -> 2024010103 content {}",
+            digest(2024010103)
+        )
+    );
     assert!(lines[20].starts_with("; end 0 records crc32 "), "{text}");
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -279,7 +295,12 @@ fn corruption_before_the_last_entry_is_an_error_with_file_line() {
 
 /// An entry with a valid checksum around whatever lines are given.
 fn sealed(from: u32, to: u32, lines: &[&str]) -> String {
-    let mut body = format::entry_header(from, to);
+    let mut body = format::entry_header(&format::EntryHeader {
+        kind: EntryKind::Update,
+        from,
+        to,
+        content: None,
+    });
     for line in lines {
         body.push_str(line);
         body.push('\n');
@@ -358,4 +379,87 @@ fn crc32_is_the_ieee_one() {
     // The standard check value (the CRC of the ASCII digits 1 to 9).
     assert_eq!(format::crc32(b"123456789"), 0xCBF4_3926);
     assert_eq!(format::crc32(b""), 0);
+}
+
+#[test]
+fn steps_carry_serial_and_content_and_read_back() {
+    let (dir, path) = scratch("steps");
+    let (mut journal, _) = Journal::open(&path, &origin()).expect("creates");
+    journal.append(&first()).expect("update");
+    journal
+        .append(&Entry::step(11, 12, 0xfeed_0000_beef))
+        .expect("step");
+    journal.append(&third()).expect("update after a step");
+    let (_, entries) = Journal::open(&path, &origin()).expect("reopens");
+    assert_eq!(
+        entries,
+        vec![first(), Entry::step(11, 12, 0xfeed_0000_beef), third()]
+    );
+    let text = std::fs::read_to_string(&path).expect("read");
+    assert!(
+        text.starts_with("; tern journal v2 for example.test.\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("; tern journal step 11 -> 12 content 0000feed0000beef\n"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_v1_journal_is_read_and_appended_to() {
+    let (dir, path) = scratch("v1");
+    let v1 = format!(
+        "; tern journal v1 for example.test.\n{}",
+        sealed(1, 2, &["+ www.example.test. 60 IN A 192.0.2.1"])
+    );
+    std::fs::write(&path, &v1).expect("write");
+    let (mut journal, entries) = Journal::open(&path, &origin()).expect("a v1 journal opens");
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        (entries[0].kind, entries[0].content),
+        (EntryKind::Update, None)
+    );
+    journal.append(&Entry::step(2, 3, 7)).expect("appends");
+    let (_, entries) = Journal::open(&path, &origin()).expect("reopens");
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[1], Entry::step(2, 3, 7));
+    // A step without its digest is not something tern writes.
+    assert_eq!(
+        format::parse_entry_header("; tern journal step 2 -> 3"),
+        None
+    );
+    assert!(format::parse_entry_header("; tern journal step 2 -> 3 content 07").is_none());
+    assert_eq!(
+        format::parse_entry_header("; tern journal entry 2 -> 3").map(|h| (h.kind, h.content)),
+        Some((EntryKind::Update, None))
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn many_steps_are_compacted_keeping_updates_and_the_last_entry() {
+    let (dir, path) = scratch("compact");
+    let (mut journal, _) = Journal::open(&path, &origin()).expect("creates");
+    journal.append(&first()).expect("update");
+    let mut serial = 11;
+    for _ in 0..=MAX_STEPS {
+        journal
+            .append(&Entry::step(serial, serial + 1, u64::from(serial)))
+            .expect("step");
+        serial += 1;
+    }
+    let big = std::fs::metadata(&path).expect("stat").len();
+    let last = Entry::step(serial - 1, serial, u64::from(serial - 1));
+    let (mut journal, entries) = Journal::open(&path, &origin()).expect("compacts");
+    assert_eq!(entries, vec![first(), last.clone()]);
+    assert!(std::fs::metadata(&path).expect("stat").len() < big / 100);
+    // The compacted file goes on as a journal: appends follow its last serial.
+    let mut next = second();
+    (next.from_serial, next.to_serial) = (serial, serial + 1);
+    journal.append(&next).expect("appends after compaction");
+    let (_, entries) = Journal::open(&path, &origin()).expect("reopens");
+    assert_eq!(entries, vec![first(), last, next]);
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -10,26 +10,34 @@
 //!
 //! The store keeps each zone's serial: every change of its content raises it by one (RFC 1982
 //! arithmetic, wrapping), unless the change brings a later serial of its own (an edited file,
-//! or an update that replaces the SOA). Each change is also kept as a step of the zone's
-//! history (serial to serial, bounded), which the zone's snapshots carry for IXFR.
+//! or an update that replaces the SOA). Every serial served is in the zone's journal with a
+//! digest of the content served at it, so a restart goes on from the last serial served: the
+//! same content keeps it, other content gets the next one (`zone.rs`). Each change is also
+//! kept as a step of the zone's history (serial to serial, bounded), which the zone's
+//! snapshots carry for IXFR.
+//!
+//! Zones change one at a time: a change builds only its zone, and the catalog is put together
+//! from the snapshots, so one instance's health flap costs work in its zone alone.
 //!
 //! A secondary zone's data comes whole from transfers (its file is the copy kept across
 //! restarts); until it has a copy, or after the copy expired, the zone is served as
 //! unavailable (SERVFAIL).
 
+mod zone;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use hickory_proto::op::{Message, ResponseCode};
-use hickory_proto::rr::{LowerName, Name, RData, Record, SerialNumber};
+use hickory_proto::rr::{LowerName, Name, RData, Record};
 
-use super::journal::{Entry, Journal, JournalError};
+use self::zone::{StoredZone, file_serial};
+use super::journal::{EntryKind, Journal, JournalError};
 use super::reload::CatalogError;
 use super::rules::BalanceRules;
-use super::transfer::{Delta, delta};
 use super::update::{self, Diff, UpdateError};
-use super::{Catalog, Zone};
+use super::{Catalog, DuplicateZone, Zone};
 use crate::zonefile::{Located, Location, ZoneErrors, parse_zone_file};
 
 /// A zone served from a file, with an optional journal of dynamic updates.
@@ -63,10 +71,6 @@ impl ZoneFile {
     }
 }
 
-/// How many steps of a zone's history are kept for IXFR: older clients get the whole zone
-/// (RFC 1995 §4 allows it), which costs them one AXFR, never a wrong answer.
-const HISTORY_STEPS: usize = 128;
-
 /// Records a source owns in one zone: every name in `names` is the source's, with exactly the
 /// records in `records` (none: the name does not exist).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -94,6 +98,18 @@ pub enum StoreError {
     NotSecondary(Name),
     #[error("{0}")]
     Journal(#[from] JournalError),
+}
+
+impl From<ZoneErrors> for StoreError {
+    fn from(e: ZoneErrors) -> Self {
+        StoreError::Catalog(CatalogError::Zones(e))
+    }
+}
+
+impl From<DuplicateZone> for StoreError {
+    fn from(e: DuplicateZone) -> Self {
+        StoreError::Catalog(CatalogError::Duplicate(e))
+    }
 }
 
 impl StoreError {
@@ -131,54 +147,35 @@ pub trait Secondaries: Send + Sync {
     fn records(&self, zone: &Name) -> Option<Vec<Record>>;
 }
 
-#[derive(Debug, Clone)]
-struct StoredZone {
-    source: ZoneFile,
-    file_records: Vec<Located>,
-    /// By source ("service web.cluster.test."), in a stable order.
-    owned: BTreeMap<String, Owned>,
-    /// Every accepted update, oldest first (replayed from the journal at start).
-    updates: Vec<Diff>,
-    /// The serial served.
-    serial: u32,
-    balance: BalanceRules,
-    /// The steps that led to `serial`, oldest first; shared with the snapshots built from it.
-    history: Arc<Vec<Delta>>,
-    /// False for a secondary without a copy yet, or whose copy expired: served as SERVFAIL.
-    available: bool,
-}
-
 /// Every served zone and the sources of its data. One writer at a time (callers hold it behind
-/// a mutex); readers get immutable catalogs. Clones share the open journals.
-#[derive(Debug, Clone, Default)]
+/// a mutex); readers get immutable catalogs.
+#[derive(Debug, Default)]
 pub struct ZoneStore {
-    zones: Vec<StoredZone>,
-    journals: HashMap<LowerName, Arc<Mutex<Journal>>>,
+    zones: BTreeMap<LowerName, StoredZone>,
+    journals: HashMap<LowerName, Journal>,
 }
 
 fn read_file(source: &ZoneFile) -> Result<Vec<Located>, ZoneErrors> {
     parse_zone_file(&source.file, Some(&source.origin))
 }
 
-fn file_serial(records: &[Located]) -> u32 {
-    records
-        .iter()
-        .find_map(|l| match &l.record.data {
-            RData::SOA(soa) => Some(soa.serial),
-            _ => None,
-        })
-        .unwrap_or(0)
-}
-
-/// RFC 1982: `a` is later than `b`.
-fn later(a: u32, b: u32) -> bool {
-    SerialNumber::new(a) > SerialNumber::new(b)
-}
-
 impl ZoneStore {
-    /// Reads every zone file and replays every journal; all or nothing, with every broken
-    /// file's `file:line` errors.
+    /// Reads every zone file and replays every journal, and serves the result: [`open`] and
+    /// [`commit_pending`] in one, for a store whose other sources add nothing at start.
+    ///
+    /// [`open`]: ZoneStore::open
+    /// [`commit_pending`]: ZoneStore::commit_pending
     pub fn load(sources: &[ZoneFile]) -> Result<ZoneStore, StoreError> {
+        let mut store = ZoneStore::open(sources)?;
+        store.commit_pending()?;
+        Ok(store)
+    }
+
+    /// Reads every zone file and replays every journal; all or nothing, with every broken
+    /// file's `file:line` errors. Nothing is served yet: changes made before
+    /// [`ZoneStore::commit_pending`] (the services of a start) count as one with the load, so
+    /// a start whose content is what was served before keeps its serial.
+    pub fn open(sources: &[ZoneFile]) -> Result<ZoneStore, StoreError> {
         let mut store = ZoneStore::default();
         let mut errors = Vec::new();
         for source in sources {
@@ -196,87 +193,139 @@ impl ZoneStore {
                     continue;
                 }
             };
-            let mut zone = StoredZone {
-                serial: file_serial(&file_records),
-                source: source.clone(),
-                file_records,
-                owned: BTreeMap::new(),
-                updates: Vec::new(),
-                balance: BalanceRules::default(),
-                history: Arc::default(),
-                available,
-            };
+            let key = LowerName::new(&source.origin);
+            if store.zones.contains_key(&key) {
+                return Err(DuplicateZone(source.origin.clone()).into());
+            }
+            let mut zone = StoredZone::new(source.clone(), file_records, available);
             if let Some(path) = &source.journal {
                 let (journal, entries) = Journal::open(path, &source.origin)?;
-                for entry in entries {
-                    zone.serial = if later(entry.to_serial, zone.serial) {
-                        entry.to_serial
-                    } else {
-                        zone.serial.wrapping_add(1)
-                    };
-                    zone.updates.push(entry.diff);
-                }
-                store.journals.insert(
-                    LowerName::new(&source.origin),
-                    Arc::new(Mutex::new(journal)),
-                );
+                zone.replay(entries);
+                store.journals.insert(key.clone(), journal);
             }
-            store.zones.push(zone);
+            store.zones.insert(key, zone);
         }
         if !errors.is_empty() {
-            return Err(CatalogError::Zones(ZoneErrors(errors)).into());
+            return Err(ZoneErrors(errors).into());
         }
-        // Reject what would not build (a bad record combination, a duplicate origin) now.
-        store.catalog()?;
+        // Reject what would not build (a bad record combination) now.
+        for zone in store.zones.values().filter(|z| z.available) {
+            zone.build(0)?;
+        }
         Ok(store)
     }
 
+    /// Serves every zone opened and not served yet, each at the serial its content calls for
+    /// (see `zone.rs`), writing the step to its journal.
+    pub fn commit_pending(&mut self) -> Result<(), StoreError> {
+        let pending: Vec<LowerName> = self
+            .zones
+            .iter()
+            .filter(|(_, z)| z.pending && z.available)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in pending {
+            let Some(zone) = self.zones.get(&key) else {
+                continue;
+            };
+            let given = file_serial(&zone.file_records);
+            let mut next = zone.clone();
+            if let Some(prepared) = next.prepare(Some(given), EntryKind::Step, Diff::default())? {
+                let serial = next.commit(prepared, self.journals.get_mut(&key))?;
+                tracing::info!(zone = %next.source.origin, serial, "zone loaded");
+            }
+            self.zones.insert(key, next);
+        }
+        Ok(())
+    }
+
     /// Re-reads every zone file, keeping what other sources own and every update. All or
-    /// nothing: on any error the store is unchanged and the error names each `file:line`.
+    /// nothing: on any error in a file the store is unchanged and the error names each
+    /// `file:line`. (A journal that cannot be written leaves that zone as it was.)
     pub fn reload(&mut self) -> Result<(), CatalogError> {
-        let mut next = self.clone();
+        let mut changed = Vec::new();
         let mut errors = Vec::new();
         // A secondary's file is its own copy of the primary's data, not something to re-read.
-        for zone in next.zones.iter_mut().filter(|z| !z.source.secondary) {
+        for (key, zone) in self.zones.iter().filter(|(_, z)| !z.source.secondary) {
             match read_file(&zone.source) {
-                Ok(records) => {
-                    if records_differ(&records, &zone.file_records) {
-                        let before = zone.build().map_err(CatalogError::Zones)?;
-                        let edited = file_serial(&records);
-                        zone.serial = if later(edited, zone.serial) {
-                            edited
-                        } else {
-                            zone.serial.wrapping_add(1)
-                        };
-                        zone.file_records = records;
-                        if let Err(e) = zone.remember(&before) {
-                            errors.extend(e.0);
-                        }
+                Ok(records) if records_differ(&records, &zone.file_records) => {
+                    let given = file_serial(&records);
+                    let mut next = zone.clone();
+                    next.set_file_records(records);
+                    match next.prepare(Some(given), EntryKind::Step, Diff::default()) {
+                        Ok(prepared) => changed.push((key.clone(), next, prepared)),
+                        Err(e) => errors.extend(e.0),
                     }
                 }
+                Ok(_) => {}
                 Err(e) => errors.extend(e.0),
             }
         }
         if !errors.is_empty() {
             return Err(CatalogError::Zones(ZoneErrors(errors)));
         }
-        next.catalog()?;
-        *self = next;
+        let mut failed = Vec::new();
+        for (key, mut next, prepared) in changed {
+            if let Some(prepared) = prepared.filter(|_| !next.pending)
+                && let Err(e) = next.commit(prepared, self.journals.get_mut(&key))
+            {
+                failed.push(e.to_string());
+                continue;
+            }
+            self.zones.insert(key, next);
+        }
+        if !failed.is_empty() {
+            let at = Location {
+                file: PathBuf::from("journal"),
+                line: 0,
+            };
+            return Err(CatalogError::Zones(ZoneErrors(
+                failed
+                    .into_iter()
+                    .map(|reason| crate::zonefile::ZoneError {
+                        at: at.clone(),
+                        reason,
+                    })
+                    .collect(),
+            )));
+        }
         Ok(())
     }
 
-    fn zone_mut(&mut self, zone: &Name) -> Result<&mut StoredZone, StoreError> {
-        self.zones
-            .iter_mut()
-            .find(|z| z.source.origin == *zone)
-            .ok_or_else(|| StoreError::NoSuchZone(zone.clone()))
+    /// Applies `edit` to a copy of `zone` and serves the result, journaled as a step; the zone
+    /// is unchanged when either fails. Returns the serial served afterwards.
+    fn change(
+        &mut self,
+        zone: &Name,
+        edit: impl FnOnce(&mut StoredZone) -> Result<(), StoreError>,
+    ) -> Result<u32, StoreError> {
+        let key = LowerName::new(zone);
+        let stored = self
+            .zones
+            .get(&key)
+            .ok_or_else(|| StoreError::NoSuchZone(zone.clone()))?;
+        let mut next = stored.clone();
+        edit(&mut next)?;
+        if !next.pending
+            && next.available
+            && let Some(prepared) = next.prepare(None, EntryKind::Step, Diff::default())?
+        {
+            next.commit(prepared, self.journals.get_mut(&key))?;
+        }
+        let serial = next.last.map_or(0, |(s, _)| s);
+        self.zones.insert(key, next);
+        Ok(serial)
     }
 
-    /// Replaces what `source` owns in `zone`. Refused, with the store unchanged, when the zone is
-    /// not served, a name lies outside it, or the result would not be a valid zone.
-    pub fn set_owned(&mut self, zone: &Name, source: &str, owned: Owned) -> Result<(), StoreError> {
-        let mut next = self.clone();
-        let stored = next.zone_mut(zone)?;
+    /// Replaces what `source` owns in `zone`; true when that changed the zone's sources.
+    /// Refused, with the store unchanged, when the zone is not served, a name lies outside it,
+    /// or the result would not be a valid zone.
+    pub fn set_owned(
+        &mut self,
+        zone: &Name,
+        source: &str,
+        owned: Owned,
+    ) -> Result<bool, StoreError> {
         for name in owned
             .names
             .iter()
@@ -289,31 +338,37 @@ impl ZoneStore {
                 });
             }
         }
-        if stored.owned.get(source) == Some(&owned) {
-            return Ok(());
+        let unchanged = self
+            .zones
+            .get(&LowerName::new(zone))
+            .is_some_and(|z| z.owned.get(source) == Some(&owned));
+        if unchanged {
+            return Ok(false);
         }
-        let before = stored.build().map_err(CatalogError::Zones)?;
-        stored.owned.insert(source.to_string(), owned);
-        stored.serial = stored.serial.wrapping_add(1);
-        stored.remember(&before).map_err(CatalogError::Zones)?;
-        next.catalog()?;
-        *self = next;
-        Ok(())
+        self.change(zone, |z| {
+            z.owned.insert(source.to_string(), owned);
+            Ok(())
+        })?;
+        Ok(true)
     }
 
     /// Checks an RFC 2136 update against `zone` as served now and, when it changes anything,
     /// writes it to the zone's journal (synced) before taking it. Returns the serial after.
     pub fn update(&mut self, zone: &Name, msg: &Message) -> Result<u32, StoreError> {
         let key = LowerName::new(zone);
-        let journal = self.journals.get(&key).cloned();
-        let stored = self.zone_mut(zone)?;
-        let Some(journal) = journal else {
+        let stored = self
+            .zones
+            .get(&key)
+            .ok_or_else(|| StoreError::NoSuchZone(zone.clone()))?;
+        let Some(journal) = self.journals.get_mut(&key) else {
             return Err(StoreError::NoJournal(zone.clone()));
         };
-        let snapshot = stored.build().map_err(CatalogError::Zones)?;
-        let diff = update::apply(&snapshot, msg)?;
+        let (Some(snapshot), Some((serial, _))) = (&stored.served, stored.last) else {
+            return Err(StoreError::NoSuchZone(zone.clone()));
+        };
+        let diff = update::apply(snapshot, msg)?;
         if diff.is_empty() {
-            return Ok(stored.serial);
+            return Ok(serial);
         }
         // A service's names are rewritten from the registry on every health change: an update
         // there would be undone (or fight it), so the registry stays their only writer.
@@ -329,209 +384,114 @@ impl ZoneStore {
                 });
             }
         }
-        let from = stored.serial;
         // An update that replaces the SOA with a later serial sets it (RFC 2136 §3.6).
         let given = diff.added.iter().find_map(|r| match &r.data {
             RData::SOA(soa) => Some(soa.serial),
             _ => None,
         });
-        let to = match given {
-            Some(s) if later(s, from) => s,
-            _ => from.wrapping_add(1),
-        };
         let mut next = stored.clone();
-        next.updates.push(diff.clone());
-        next.serial = to;
+        next.add_update(diff.clone());
         // What would not build is refused before it reaches the journal: a journal entry is
         // replayed at every start, so it must always apply.
-        next.remember(&snapshot).map_err(CatalogError::Zones)?;
-        let entry = Entry {
-            from_serial: from,
-            to_serial: to,
-            diff,
+        let Some(prepared) = next.prepare(given, EntryKind::Update, diff)? else {
+            return Ok(serial);
         };
-        journal
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .append(&entry)?;
-        *stored = next;
-        Ok(to)
+        let serial = next.commit(prepared, Some(journal))?;
+        self.zones.insert(key, next);
+        Ok(serial)
     }
 
     /// Replaces a secondary zone's data with a transfer's `records` (SOA included): the zone is
     /// served at the SOA's serial from now on. All or nothing: records that would not build a
     /// zone leave it as it was. Returns the serial.
     pub fn transfer_in(&mut self, zone: &Name, records: Vec<Record>) -> Result<u32, StoreError> {
-        let stored = self.zone_mut(zone)?;
-        if !stored.source.secondary {
-            return Err(StoreError::NotSecondary(zone.clone()));
+        let secondary = self
+            .zones
+            .get(&LowerName::new(zone))
+            .is_some_and(|z| z.source.secondary);
+        if !secondary {
+            return match self.zones.contains_key(&LowerName::new(zone)) {
+                true => Err(StoreError::NotSecondary(zone.clone())),
+                false => Err(StoreError::NoSuchZone(zone.clone())),
+            };
         }
-        let before = if stored.available && !stored.file_records.is_empty() {
-            Some(stored.build().map_err(CatalogError::Zones)?)
-        } else {
-            None
-        };
-        let at = Location {
-            file: stored.source.file.clone(),
-            line: 0,
-        };
-        let mut next = stored.clone();
-        next.file_records = records
-            .into_iter()
-            .map(|record| Located {
-                record,
-                at: at.clone(),
-            })
-            .collect();
-        next.serial = file_serial(&next.file_records);
-        next.available = true;
-        match &before {
-            Some(before) => next.remember(before),
-            None => next.build().map(drop),
-        }
-        .map_err(CatalogError::Zones)?;
-        let serial = next.serial;
-        *stored = next;
-        Ok(serial)
+        self.change(zone, |z| {
+            let at = Location {
+                file: z.source.file.clone(),
+                line: 0,
+            };
+            let located = records
+                .into_iter()
+                .map(|record| Located {
+                    record,
+                    at: at.clone(),
+                })
+                .collect();
+            z.set_file_records(located);
+            z.available = true;
+            z.pending = false;
+            Ok(())
+        })
     }
 
     /// A secondary zone's copy expired (or came back): unavailable zones answer SERVFAIL.
     pub fn set_available(&mut self, zone: &Name, available: bool) -> Result<(), StoreError> {
-        let stored = self.zone_mut(zone)?;
+        let stored = self
+            .zones
+            .get_mut(&LowerName::new(zone))
+            .ok_or_else(|| StoreError::NoSuchZone(zone.clone()))?;
         if !stored.source.secondary {
             return Err(StoreError::NotSecondary(zone.clone()));
         }
-        stored.available = available && !stored.file_records.is_empty();
+        stored.available = available && stored.served.is_some();
         Ok(())
     }
 
     /// A zone's records as served now (SOA with the served serial), or `None` when the zone is
     /// not here or has no data: what a secondary applies IXFR steps to.
     pub fn records(&self, zone: &Name) -> Option<Vec<Record>> {
-        let stored = self.zones.iter().find(|z| z.source.origin == *zone)?;
-        if stored.file_records.is_empty() {
-            return None;
-        }
-        let built = stored.build().ok()?;
-        Some(built.records().cloned().collect())
+        let served = self.zones.get(&LowerName::new(zone))?.served.as_ref()?;
+        Some(served.records().cloned().collect())
     }
 
     /// Sets how `zone`'s answers are ordered (no effect on its content or serial).
     pub fn set_balance(&mut self, zone: &Name, rules: BalanceRules) -> Result<(), StoreError> {
-        self.zone_mut(zone)?.balance = rules;
+        let stored = self
+            .zones
+            .get_mut(&LowerName::new(zone))
+            .ok_or_else(|| StoreError::NoSuchZone(zone.clone()))?;
+        stored.balance = rules.clone();
+        if let Some(served) = &stored.served {
+            stored.served = Some(Arc::new(Zone::clone(served).with_balance(rules)));
+        }
         Ok(())
     }
 
     /// The origins and files served.
     pub fn files(&self) -> impl Iterator<Item = &ZoneFile> {
-        self.zones.iter().map(|z| &z.source)
+        self.zones.values().map(|z| &z.source)
     }
 
-    /// Builds every zone from its sources.
+    /// The zones served now, as one catalog (each zone's snapshot shared, not rebuilt).
     pub fn catalog(&self) -> Result<Catalog, CatalogError> {
-        let mut built = Vec::with_capacity(self.zones.len());
-        let mut errors = Vec::new();
+        let mut served = Vec::with_capacity(self.zones.len());
         let mut unavailable = Vec::new();
-        for zone in &self.zones {
-            if !zone.available {
-                unavailable.push(zone.source.origin.clone());
-                continue;
-            }
-            match zone.build() {
-                Ok(z) => built.push(z),
-                Err(e) => errors.extend(e.0),
+        for zone in self.zones.values() {
+            match (&zone.served, zone.available) {
+                (Some(snapshot), true) => served.push(Arc::clone(snapshot)),
+                _ => unavailable.push(zone.source.origin.clone()),
             }
         }
-        if !errors.is_empty() {
-            return Err(CatalogError::Zones(ZoneErrors(errors)));
-        }
-        Ok(Catalog::new(built)?.with_unavailable(unavailable))
-    }
-}
-
-impl StoredZone {
-    fn build(&self) -> Result<Zone, ZoneErrors> {
-        let owned_names: Vec<LowerName> = self
-            .owned
-            .values()
-            .flat_map(|o| o.names.iter().map(LowerName::new))
-            .collect();
-        let mut records: Vec<Located> = self
-            .file_records
-            .iter()
-            .filter(|l| !owned_names.contains(&LowerName::new(&l.record.name)))
-            .cloned()
-            .collect();
-        for (source, owned) in &self.owned {
-            let at = Location {
-                file: PathBuf::from(source),
-                line: 0,
-            };
-            records.extend(owned.records.iter().map(|r| Located {
-                record: r.clone(),
-                at: at.clone(),
-            }));
-        }
-        let journal = Location {
-            file: self
-                .source
-                .journal
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("update")),
-            line: 0,
-        };
-        for diff in &self.updates {
-            // Record equality is RFC 2136 §1.1.1's: owner, class, type and RDATA, not TTL.
-            records.retain(|l| !diff.removed.contains(&l.record));
-            for add in &diff.added {
-                match records.iter_mut().find(|l| l.record == *add) {
-                    Some(same) => same.record = add.clone(),
-                    None => records.push(Located {
-                        record: add.clone(),
-                        at: journal.clone(),
-                    }),
-                }
-            }
-        }
-        for l in records.iter_mut() {
-            if let RData::SOA(soa) = &mut l.record.data {
-                soa.serial = self.serial;
-            }
-        }
-        Ok(
-            Zone::from_records(Some(&self.source.origin), records, &self.source.file)?
-                .with_balance(self.balance.clone())
-                .with_history(Arc::clone(&self.history)),
-        )
-    }
-
-    /// Adds the step from `before` to what the zone is now to its history (the oldest steps
-    /// go past `HISTORY_STEPS`). Also the check that the zone builds at all.
-    fn remember(&mut self, before: &Zone) -> Result<(), ZoneErrors> {
-        let after = self.build()?;
-        let step = match delta(before, &after) {
-            Some(step) => step,
-            // A serial step without a change of records (a reload that only raised the serial)
-            // is still a step an IXFR client must be able to take.
-            None if before.serial() != after.serial() => Delta {
-                from: before.soa().clone(),
-                to: after.soa().clone(),
-                removed: Vec::new(),
-                added: Vec::new(),
-            },
-            None => return Ok(()),
-        };
-        let mut history = Vec::with_capacity(self.history.len() + 1);
-        let skip = (self.history.len() + 1).saturating_sub(HISTORY_STEPS);
-        history.extend(self.history.iter().skip(skip).cloned());
-        history.push(step);
-        self.history = Arc::new(history);
-        Ok(())
+        Ok(Catalog::from_shared(served)?.with_unavailable(unavailable))
     }
 }
 
 fn records_differ(a: &[Located], b: &[Located]) -> bool {
-    a.len() != b.len() || a.iter().zip(b).any(|(x, y)| x.record != y.record)
+    // `Record`'s equality leaves the TTL out (RFC 2136 §1.1.1); an edited TTL is a change.
+    a.len() != b.len()
+        || a.iter()
+            .zip(b)
+            .any(|(x, y)| x.record != y.record || x.record.ttl != y.record.ttl)
 }
 
 #[cfg(test)]

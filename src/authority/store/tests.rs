@@ -176,7 +176,7 @@ fn updates_are_journaled_replayed_and_survive_reloads() {
     assert_eq!(answers(&restarted, "api.c.test."), ["127.0.0.40"]);
     assert_eq!(serial(&restarted), 101);
 
-    // A service steps the serial without a journal entry; updates go on from there, and its
+    // A service steps the serial (a step in the journal); updates go on from there, and its
     // names are not theirs to change.
     let owned = Owned {
         names: vec![name("web.c.test.")],
@@ -201,9 +201,22 @@ fn updates_are_journaled_replayed_and_survive_reloads() {
         .expect_err("a service's name");
     assert_eq!(theirs.rcode(), ResponseCode::Refused);
     assert_eq!(answers(&restarted, "web.c.test."), ["127.0.0.7"]);
-    let again = ZoneStore::load(std::slice::from_ref(&source)).expect("loads a third time");
+    // A restart that registers the service again serves the same content: the same serial.
+    let mut again = ZoneStore::open(std::slice::from_ref(&source)).expect("opens a third time");
+    let owned = Owned {
+        names: vec![name("web.c.test.")],
+        records: vec![a("web.c.test.", 7)],
+    };
+    again
+        .set_owned(&name("c.test."), "service web", owned)
+        .expect("service");
+    again.commit_pending().expect("serves");
     assert_eq!(answers(&again, "db.c.test."), ["127.0.0.5"]);
     assert_eq!(serial(&again), 103);
+    // Without the service the content differs from what 103 was: a later serial, never 103.
+    let without = ZoneStore::load(std::slice::from_ref(&source)).expect("loads a fourth time");
+    assert_eq!(answers(&without, "web.c.test."), ["127.0.0.9"]);
+    assert_eq!(serial(&without), 104);
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -219,5 +232,110 @@ fn a_zone_without_a_journal_takes_no_updates() {
         .expect_err("no journal");
     assert_eq!(err.rcode(), ResponseCode::Refused);
     assert_eq!(serial(&store), 100);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The serial a restart serves never goes below the last one served, whatever changed it:
+/// a service's records (a health flap), a reload of a file edited without a new serial.
+#[test]
+fn a_restart_goes_on_from_the_last_serial_served() {
+    let (dir, mut source) = setup("restart", ZONE);
+    source.journal = Some(dir.join("c.zone.jnl"));
+    let web = |last: u8| Owned {
+        names: vec![name("web.c.test.")],
+        records: vec![a("web.c.test.", last)],
+    };
+    let start = |owned: Option<Owned>| {
+        let mut store = ZoneStore::open(std::slice::from_ref(&source)).expect("opens");
+        if let Some(owned) = owned {
+            store
+                .set_owned(&name("c.test."), "service web", owned)
+                .expect("service");
+        }
+        store.commit_pending().expect("serves");
+        store
+    };
+    let mut store = start(Some(web(1)));
+    assert_eq!(
+        serial(&store),
+        100,
+        "a first start serves the file's serial"
+    );
+    // Two flaps: down to another address and back.
+    assert!(
+        store
+            .set_owned(&name("c.test."), "service web", web(2))
+            .expect("flap")
+    );
+    assert!(
+        store
+            .set_owned(&name("c.test."), "service web", web(1))
+            .expect("flap back")
+    );
+    assert_eq!(serial(&store), 102);
+    drop(store);
+    // Killed and started again with the same services: the same content, the same serial.
+    let store = start(Some(web(1)));
+    assert_eq!(serial(&store), 102);
+    drop(store);
+    // Started while the instance is down: other content, the next serial.
+    let mut store = start(Some(web(2)));
+    assert_eq!(serial(&store), 103);
+    // The file edited without raising its serial, then reloaded: 104, and after a restart
+    // with the same services, still 104 (not the file's 100).
+    std::fs::write(&source.file, format!("{ZONE}x A 127.0.0.7\n")).expect("edit");
+    store.reload().expect("reloads");
+    assert_eq!(serial(&store), 104);
+    assert_eq!(answers(&store, "x.c.test."), ["127.0.0.7"]);
+    drop(store);
+    let store = start(Some(web(2)));
+    assert_eq!(serial(&store), 104);
+    drop(store);
+    // An operator who raises the file's serial past ours gets it, content or not.
+    std::fs::write(
+        &source.file,
+        format!("{ZONE}x A 127.0.0.7\n").replace(" 100 ", " 500 "),
+    )
+    .expect("edit");
+    let store = start(Some(web(2)));
+    assert_eq!(serial(&store), 500);
+    // The journal holds steps, and no records for them (the sources write those again).
+    let journal = std::fs::read_to_string(dir.join("c.zone.jnl")).expect("journal");
+    assert!(
+        journal.contains("; tern journal step 102 -> 103 content "),
+        "{journal}"
+    );
+    assert!(!journal.contains("127.0.0.2"), "{journal}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Without a journal a zone still steps its serial on every change; a restart starts from
+/// the file again (nothing durable to go on from).
+#[test]
+fn changes_step_the_serial_in_one_zone_only() {
+    let (dir, source) = setup("onezone", ZONE);
+    let other_file = dir.join("d.zone");
+    std::fs::write(&other_file, ZONE).expect("write");
+    let other = ZoneFile::new(name("d.test."), other_file);
+    let mut store = ZoneStore::load(&[source, other]).expect("loads");
+    let before = store.catalog().expect("builds");
+    let d_before = Arc::clone(before.find(&name("d.test.")).expect("d"));
+    store
+        .set_owned(
+            &name("c.test."),
+            "service web",
+            Owned {
+                names: vec![name("web.c.test.")],
+                records: vec![a("web.c.test.", 3)],
+            },
+        )
+        .expect("service");
+    let after = store.catalog().expect("builds");
+    assert_eq!(after.find(&name("c.test.")).expect("c").serial(), 101);
+    // The other zone's snapshot is the very same one: it was not rebuilt.
+    assert!(Arc::ptr_eq(
+        &d_before,
+        after.find(&name("d.test.")).expect("d")
+    ));
     std::fs::remove_dir_all(&dir).ok();
 }

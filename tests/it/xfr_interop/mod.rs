@@ -395,5 +395,6 @@ fn primary_files(dir: &Path, origin: &str, ns: IpAddr) -> PathBuf {
 // The tests
 
 mod peers;
+mod restart;
 mod terns;
 mod tools;
