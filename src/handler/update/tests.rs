@@ -1,8 +1,11 @@
 //! The edge of UPDATE through `Handler::handle_bytes`: TSIG, zone section and policy decide
 //! whether the updater is asked; every answer to a validly signed request is signed.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Mutex;
+
+use hickory_proto::op::{Message, MessageType, OpCode, Query};
 
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::rdata::tsig::{TsigAlgorithm, TsigError};
@@ -13,7 +16,7 @@ use crate::authority::Zone;
 use crate::authority::store::StoreError;
 use crate::authority::update::UpdateError;
 use crate::handler::{Handler, HandlerConfig, Transport};
-use crate::tsig::Key;
+use crate::tsig::{Key, now_unix};
 
 const ZONE: &str = "$ORIGIN cluster.test.\n$TTL 300\n\
 @ SOA ns hostmaster 7 3600 600 86400 60\n@ NS ns\nns A 127.0.0.90\n";
