@@ -5,13 +5,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc};
 use tracing::{debug, warn};
 
 use super::shutdown::Shutdown;
-use crate::frame::framed;
+use crate::frame::{framed, read_frame};
 use crate::handler::{Handler, Reply};
 use crate::limits::{TCP_IDLE_TIMEOUT_MS, TCP_MAX_CONNECTIONS, TCP_PIPELINE_DEPTH};
 
@@ -109,27 +109,21 @@ async fn connection(
     });
     let in_flight = Arc::new(Semaphore::new(limits.pipeline_depth));
     loop {
-        let mut len_buf = [0u8; 2];
         let read = tokio::select! {
             _ = shutdown.recv() => break,
             // The writer gave up: nothing read from now on could be answered.
             _ = tx.closed() => break,
-            r = tokio::time::timeout(limits.idle_timeout, reader.read_exact(&mut len_buf)) => r,
+            r = tokio::time::timeout(limits.idle_timeout, read_frame(&mut reader)) => r,
         };
-        match read {
-            Ok(Ok(_)) => {}
-            Ok(Err(_)) => break, // peer closed
+        let packet = match read {
+            Ok(Ok(Some(packet))) => packet,
+            // Closed between messages, or in the middle of one.
+            Ok(Ok(None) | Err(_)) => break,
             Err(_) => {
                 debug!(client = %peer, "tcp idle timeout");
                 break;
             }
-        }
-        let len = usize::from(u16::from_be_bytes(len_buf));
-        let mut packet = vec![0u8; len];
-        match tokio::time::timeout(limits.idle_timeout, reader.read_exact(&mut packet)).await {
-            Ok(Ok(_)) => {}
-            _ => break,
-        }
+        };
         // A full pipeline waits for a slot; a stalled writer or shutdown ends the wait.
         let permit = tokio::select! {
             _ = shutdown.recv() => break,
