@@ -271,3 +271,6 @@ fn is_transfer(message: &Message) -> bool {
             [q] if matches!(q.query_type(), RecordType::AXFR | RecordType::IXFR)
         )
 }
+
+#[cfg(test)]
+mod tests;
