@@ -13,6 +13,8 @@ mod query;
 mod refusal;
 pub mod request;
 pub mod response;
+#[cfg(test)]
+mod test_tsig;
 pub mod transfer;
 pub mod update;
 

@@ -163,43 +163,37 @@ async fn connection(
 mod tests {
     use super::*;
 
+    fn limits(idle_timeout: Duration, connections: usize, depth: usize) -> TcpLimits {
+        TcpLimits {
+            idle_timeout,
+            max_connections: connections,
+            pipeline_depth: depth,
+        }
+    }
+
+    fn parts(l: TcpLimits) -> (Duration, usize, usize) {
+        (l.idle_timeout, l.max_connections, l.pipeline_depth)
+    }
+
     #[test]
     fn limits_are_clamped_into_their_bounds() {
-        let zero = TcpLimits {
-            idle_timeout: Duration::ZERO,
-            max_connections: 0,
-            pipeline_depth: 0,
-        }
-        .clamped();
-        assert_eq!(
-            zero.idle_timeout,
-            Duration::from_millis(TCP_IDLE_TIMEOUT_MS.min)
+        let lowest = limits(
+            Duration::from_millis(TCP_IDLE_TIMEOUT_MS.min),
+            TCP_MAX_CONNECTIONS.min,
+            TCP_PIPELINE_DEPTH.min,
         );
-        assert_eq!(zero.max_connections, TCP_MAX_CONNECTIONS.min);
-        assert_eq!(zero.pipeline_depth, TCP_PIPELINE_DEPTH.min);
-
-        let huge = TcpLimits {
-            idle_timeout: Duration::MAX,
-            max_connections: usize::MAX,
-            pipeline_depth: usize::MAX,
-        }
-        .clamped();
-        assert_eq!(
-            huge.idle_timeout,
-            Duration::from_millis(TCP_IDLE_TIMEOUT_MS.max)
+        let highest = limits(
+            Duration::from_millis(TCP_IDLE_TIMEOUT_MS.max),
+            TCP_MAX_CONNECTIONS.max,
+            TCP_PIPELINE_DEPTH.max,
         );
-        assert_eq!(huge.max_connections, TCP_MAX_CONNECTIONS.max);
-        assert_eq!(huge.pipeline_depth, TCP_PIPELINE_DEPTH.max);
-
         let sane = TcpLimits::default();
-        let again = sane.clamped();
-        assert_eq!(
-            (
-                again.idle_timeout,
-                again.max_connections,
-                again.pipeline_depth
-            ),
-            (sane.idle_timeout, sane.max_connections, sane.pipeline_depth)
-        );
+        for (given, clamped) in [
+            (limits(Duration::ZERO, 0, 0), lowest),
+            (limits(Duration::MAX, usize::MAX, usize::MAX), highest),
+            (sane, sane),
+        ] {
+            assert_eq!(parts(given.clamped()), parts(clamped), "{given:?}");
+        }
     }
 }

@@ -6,14 +6,15 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
-use hickory_proto::rr::rdata::tsig::{TsigAlgorithm, TsigError};
+use hickory_proto::rr::rdata::tsig::TsigError;
 use hickory_proto::rr::rdata::{A, TXT};
-use hickory_proto::rr::{Name, RData, Record, RecordType, TSigVerifier};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use crate::acl::{Acl, TransferAcl};
 use crate::authority::store::{StoreError, Updater};
 use crate::authority::{Catalog, Zone};
 use crate::handler::response;
+use crate::handler::test_tsig::{key, name, signed};
 use crate::handler::{
     Handler, HandlerConfig, NotifyReceiver, Reply, Transfers, Transport, Updates,
 };
@@ -22,14 +23,6 @@ use crate::tsig::{self, Key, Keyring, Verified, now_unix};
 
 const ZONE: &str = "$ORIGIN edge.test.\n$TTL 300\n\
 @ SOA ns hostmaster 7 3600 600 86400 60\n@ NS ns\nns A 127.0.0.90\nwww A 192.0.2.1\n";
-
-fn name(text: &str) -> Name {
-    Name::from_ascii(text).expect("name")
-}
-
-fn key(key_name: &str, secret: &[u8]) -> Key {
-    Key::new(name(key_name), TsigAlgorithm::HmacSha256, secret.to_vec()).expect("key")
-}
 
 fn edge_key() -> Key {
     key("edge-key.", b"0123456789abcdef0123456789abcdef")
@@ -90,14 +83,6 @@ fn request(op_code: OpCode, qtype: RecordType) -> Message {
     let mut m = Message::new(0x2a2a, MessageType::Query, op_code);
     m.add_query(Query::query(name("edge.test."), qtype));
     m
-}
-
-fn signed(mut m: Message, key: &Key) -> (Vec<u8>, TSigVerifier) {
-    let verifier = m
-        .finalize(key.signer(), now_unix())
-        .expect("sign")
-        .expect("verifier");
-    (m.to_vec().expect("encode"), verifier)
 }
 
 fn src() -> SocketAddr {
