@@ -1,5 +1,18 @@
-//! Request in, response out; never fails. Decides where an answer comes from — local
-//! authority, then cache and resolver — and maps every failure to an RCODE in one place.
+//! Request in, response out; never fails. Every transport calls one edge:
+//!
+//! ```text
+//! bytes ─► edge: header, message, TSIG verdict (once) ─┬─► query     (query.rs: route → local
+//!   (udp | tcp)         │ malformed: FORMERR/NOTIMP    │              zones, cache, resolver)
+//!                       │ bad TSIG: NOTAUTH            ├─► update    (update.rs: RFC 2136)
+//!                       ▼                              ├─► notify    (notify.rs: RFC 1996)
+//!                  response::shell                     └─► transfer  (transfer.rs: AXFR/IXFR,
+//!                                                                     a stream, TCP only)
+//! bytes ◄─ response::finish (size limit, TSIG signing) ◄─ one message; a stream is drained by
+//!                                                         the TCP writer
+//! ```
+//! The UDP hit path (`answer_fast`) answers a question it has answered before without
+//! entering the edge. Each outcome type maps to its RCODE in one place (`Verified::rcode`,
+//! `Malformed`, the services' refusal types, `ResolveError::rcode`).
 
 mod chaos;
 mod cuts;
