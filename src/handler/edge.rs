@@ -15,13 +15,19 @@ use tracing::{Instrument, debug, debug_span};
 use super::observe::{self, Seen};
 use super::request::{EdnsInfo, Malformed, Request, Transport};
 use super::response::{self, Echo};
-use super::transfer::Reply;
 use super::{Handler, Transfers, Updates, notify};
 use crate::metrics::Metrics;
 use crate::tsig::{self, Keyring, Verified};
 
 /// The keys of a server that has none: every signature is BADKEY (RFC 8945 §5.2.1).
 static NO_KEYS: LazyLock<Keyring> = LazyLock::new(Keyring::default);
+
+/// What a request over TCP gets: one message, or the messages of a transfer, produced (encoded
+/// and signed) as the connection's writer drains them.
+pub enum Reply {
+    One(Vec<u8>),
+    Stream(Box<dyn Iterator<Item = Vec<u8>> + Send>),
+}
 
 /// Who answers a request, chosen by opcode (and for a zone transfer by QTYPE, over TCP only).
 pub(super) enum Service<'h> {

@@ -39,10 +39,11 @@ use tokio::time::Instant;
 use tracing::warn;
 
 pub use chaos::Identity;
+pub use edge::Reply;
 pub use notify::NotifyReceiver;
 pub use request::{EdnsInfo, Malformed, Request, Transport};
 pub use response::{Response, Reuse};
-pub use transfer::{Reply, Transfers};
+pub use transfer::Transfers;
 pub use update::Updates;
 
 pub use crate::acl::{Acl, Cidr};

@@ -21,13 +21,6 @@ use crate::tsig::{Keyring, ResponseStream};
 /// The most a message can be over TCP (RFC 1035 §4.2.2: a 16-bit length prefix).
 const TCP_MESSAGE_MAX: usize = 65_535;
 
-/// What a request over TCP gets: one message, or the messages of a transfer, produced (encoded
-/// and signed) as the connection's writer drains them.
-pub enum Reply {
-    One(Vec<u8>),
-    Stream(Box<dyn Iterator<Item = Vec<u8>> + Send>),
-}
-
 /// Who may transfer what, and who takes NOTIFYs. Zones without an entry are never transferred.
 pub struct Transfers {
     keyring: Keyring,
