@@ -1,17 +1,33 @@
-//! Request in, response out; never fails. Decides where an answer comes from — local
-//! authority, then cache and resolver — and maps every failure to an RCODE in one place.
+//! Request in, response out; never fails. Every transport calls one edge:
+//!
+//! ```text
+//! bytes ─► edge: header, message, TSIG verdict (once) ─┬─► query     (query.rs: route → local
+//!   (udp | tcp)         │ malformed: FORMERR/NOTIMP    │              zones, cache, resolver)
+//!                       │ bad TSIG: NOTAUTH            ├─► update    (update.rs: RFC 2136)
+//!                       ▼                              ├─► notify    (notify.rs: RFC 1996)
+//!                  response::shell                     └─► transfer  (transfer.rs: AXFR/IXFR,
+//!                                                                     a stream, TCP only)
+//! bytes ◄─ response::finish (size limit, TSIG signing) ◄─ one message; a stream is drained by
+//!                                                         the TCP writer
+//! ```
+//! The UDP hit path (`answer_fast`) answers a question it has answered before without
+//! entering the edge. Each outcome type maps to its RCODE in one place (`Verified::rcode`,
+//! `Malformed`, the services' refusal types, `ResolveError::rcode`).
 
 mod chaos;
 mod cuts;
 mod ede_option;
+mod edge;
 mod fast;
 mod limit;
 pub mod notify;
 mod observe;
+mod query;
 mod refusal;
 pub mod request;
 pub mod response;
-mod signed;
+#[cfg(test)]
+mod test_tsig;
 pub mod transfer;
 pub mod update;
 
@@ -19,29 +35,24 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use hickory_proto::op::{Header, Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use tokio::time::Instant;
-use tracing::{Instrument, debug, debug_span, warn};
+use tracing::warn;
 
 pub use chaos::Identity;
+pub use edge::Reply;
 pub use notify::NotifyReceiver;
 pub use request::{EdnsInfo, Malformed, Request, Transport};
 pub use response::{Response, Reuse};
-pub use transfer::{Reply, Transfers};
+pub use transfer::Transfers;
 pub use update::Updates;
 
 pub use crate::acl::{Acl, Cidr};
-use ede_option::add_ede;
 
-use crate::authority::{Catalog, CatalogError, LocalAnswer, ZoneSource, load_catalog};
-use crate::ede;
+use crate::authority::{Catalog, CatalogError, ZoneSource, load_catalog};
 use crate::limits::EDNS_UDP_PAYLOAD;
 use crate::metrics::{LogThrottle, Metrics};
 use crate::querylog::QueryLog;
-use crate::resolver::{Resolution, Resolver};
-use refusal::{Refusal, Route};
-use response::add_resolution;
+use crate::resolver::Resolver;
 
 /// Handler settings that are fixed for its lifetime.
 #[derive(Debug, Clone)]
@@ -93,13 +104,6 @@ pub struct Handler {
     query_log: Option<QueryLog>,
     /// Query rate limits and RRL (`limit`); off by default.
     limits: crate::ratelimit::Limits,
-}
-
-/// An UPDATE request (not a response to one), judged by its header alone.
-fn is_update(bytes: &[u8]) -> bool {
-    Header::read(&mut BinDecoder::new(bytes)).is_ok_and(|h| {
-        h.metadata.op_code == OpCode::Update && h.metadata.message_type == MessageType::Query
-    })
 }
 
 impl Handler {
@@ -239,322 +243,21 @@ impl Handler {
 
     /// A request over TCP: a zone transfer is a stream of messages, anything else one.
     pub async fn handle_tcp(&self, bytes: &[u8], src: SocketAddr) -> Option<Reply> {
-        if let Some(transfers) = self.transfers.get()
-            && transfer::is_transfer(bytes)
-        {
-            Metrics::inc(&self.metrics.queries);
-            self.metrics.count_query(true, observe::wire_qtype(bytes));
-            let span = debug_span!("transfer", client = %src);
-            let _entered = span.enter();
-            let catalog = self.catalog();
-            return transfer::handle(
-                transfers,
-                &catalog,
-                &self.metrics,
-                bytes,
-                src,
-                crate::tsig::now_unix(),
-            );
-        }
-        self.handle_bytes(bytes, src, Transport::Tcp)
-            .await
-            .map(Reply::One)
+        self.answer(bytes, src, Transport::Tcp, true).await
     }
 
     /// Bytes in, bytes out: parses, answers and encodes within the transport's size limit.
-    /// `None` means send nothing. Counted and logged (`observe`).
+    /// `None` means send nothing. Counted and logged (`observe`). One message only: a zone
+    /// transfer is answered through [`Handler::handle_tcp`].
     pub async fn handle_bytes(
         &self,
         bytes: &[u8],
         src: SocketAddr,
         transport: Transport,
     ) -> Option<Vec<u8>> {
-        let (start, tcp) = (std::time::Instant::now(), transport == Transport::Tcp);
-        observe::arrived(&self.metrics, tcp, bytes);
-        let mut seen = None;
-        let reply = self.answer_bytes(bytes, src, transport, &mut seen).await;
-        observe::answered(self, tcp, src, start, reply.as_deref(), seen);
-        reply
-    }
-
-    async fn answer_bytes(
-        &self,
-        bytes: &[u8],
-        src: SocketAddr,
-        transport: Transport,
-        seen: &mut Option<observe::Seen>,
-    ) -> Option<Vec<u8>> {
-        if let Some(transfers) = self.transfers.get()
-            && Header::read(&mut BinDecoder::new(bytes)).is_ok_and(|h| notify::is_notify(&h))
-        {
-            let keyring = self.keyring().unwrap_or(transfers.keyring());
-            return notify::handle(
-                transfers.receiver(),
-                keyring,
-                &self.metrics,
-                bytes,
-                src,
-                crate::tsig::now_unix(),
-                self.config.edns_payload,
-            );
+        match self.answer(bytes, src, transport, false).await? {
+            Reply::One(bytes) => Some(bytes),
+            Reply::Stream(_) => None,
         }
-        if let Some(updates) = self.updates.get()
-            && is_update(bytes)
-        {
-            let span = debug_span!("update", client = %src);
-            let catalog = self.catalog();
-            return update::handle(
-                updates,
-                &catalog,
-                &self.metrics,
-                bytes,
-                src,
-                self.config.edns_payload,
-            )
-            .instrument(span)
-            .await;
-        }
-        match Request::parse(bytes, src, transport) {
-            Ok(req) => {
-                if let Some(limited) = self.limit_query(&req) {
-                    return limited;
-                }
-                // At debug: at the default level a span would format its fields per query.
-                let span = debug_span!("query", id = req.id, qname = %req.query.name(), qtype = %req.query.query_type(), client = %src);
-                if req.signed {
-                    return self.handle_signed(bytes, &req).instrument(span).await;
-                }
-                let limit = response::size_limit(&req, self.config.edns_payload);
-                // Before the zones are read: a reload while this is answered forbids keeping it.
-                let generation = self.fast.as_ref().map_or(0, fast::FastAnswers::generation);
-                let mut res = self.handle(&req).instrument(span).await;
-                *seen = self
-                    .query_log
-                    .as_ref()
-                    .map(|_| observe::Seen::of(&req, &res));
-                let rrl = self.rrl_account(&req, &res);
-                if res.reuse != Reuse::No
-                    && let Some(fast) = &self.fast
-                {
-                    let local = res.reuse == Reuse::Local;
-                    fast.keep(&mut res.message, Instant::now(), local, rrl, generation);
-                }
-                let message = self.limit_response(&req, rrl, res.message)?;
-                Some(response::encode(message, limit, res.optional_authority))
-            }
-            Err(bad) => {
-                match &bad {
-                    Malformed::Drop => Metrics::inc(&self.metrics.dropped),
-                    Malformed::Reply { rcode, .. } => {
-                        if *rcode == ResponseCode::FormErr {
-                            Metrics::inc(&self.metrics.formerr);
-                        }
-                    }
-                }
-                debug!(client = %src, ?bad, "malformed request");
-                response::malformed_reply(&bad, self.config.edns_payload)
-            }
-        }
-    }
-
-    /// Answers one request. Always produces a response.
-    pub async fn handle(&self, req: &Request) -> Response {
-        let payload = self.config.edns_payload;
-        if let Some(info) = req.edns
-            && info.version > 0
-        {
-            // RFC 6891 §6.1.3: we speak version 0 only.
-            return response::with_rcode(req, payload, ResponseCode::BADVERS).into();
-        }
-        let recursion = self
-            .recursion
-            .as_ref()
-            .filter(|r| r.acl.allows(req.src.ip()));
-        let served = self.catalog();
-        match self.route(req, &served, recursion) {
-            Route::Chaos => chaos::answer(req, &self.config.identity, payload)
-                .unwrap_or_else(|| self.refuse(req, Refusal::Chaos, false)),
-            Route::Refuse(why) => self.refuse(req, why, recursion.is_some()),
-            Route::Local(catalog, local) => self.local_answer(req, catalog, local, recursion).await,
-            Route::Recurse(rec) => {
-                match rec
-                    .resolver
-                    .resolve(req.query.name(), req.query.query_type())
-                    .await
-                {
-                    Ok(res) => Response {
-                        upstream_queries: Some(res.upstream_queries),
-                        reuse: if res.stale {
-                            Reuse::No
-                        } else {
-                            Reuse::Resolved
-                        },
-                        message: self.recursive_answer(req, res),
-                        optional_authority: false,
-                    },
-                    Err(e) => self.servfail(req, &e).into(),
-                }
-            }
-            Route::Snoop(rec) => self
-                .non_recursive(req, rec, recursion.is_some())
-                .await
-                .into(),
-        }
-    }
-
-    /// Who answers `req`: the one place that decides, refusals included. `recursion` is set
-    /// when the client may recurse.
-    fn route<'a>(
-        &'a self,
-        req: &Request,
-        served: &'a Catalog,
-        recursion: Option<&'a Recursion>,
-    ) -> Route<'a> {
-        if req.query.query_class() == hickory_proto::rr::DNSClass::CH {
-            return Route::Chaos;
-        }
-        if !req.is_class_in() {
-            return Route::Refuse(Refusal::Class);
-        }
-        let (qname, qtype) = (req.query.name(), req.query.query_type());
-        // The configured zones first; then the names every resolver answers itself
-        // (`localhost.`, `invalid.`, private reverse zones), which never go upstream.
-        if let Some(answer) = served.answer(qname, qtype) {
-            return Route::Local(served, answer);
-        }
-        if let Some(builtin) = &self.builtin
-            && let Some(answer) = builtin.answer(qname, qtype)
-        {
-            return Route::Local(builtin, answer);
-        }
-        match (recursion, &self.recursion) {
-            (Some(rec), _) if req.recursion_desired => Route::Recurse(rec),
-            // RD=0 for a name we do not serve: from the cache alone, for clients allowed to
-            // snoop.
-            (_, Some(rec)) if !req.recursion_desired && rec.snoop.allows(req.src.ip()) => {
-                Route::Snoop(rec)
-            }
-            (None, Some(_)) => Route::Refuse(Refusal::RecursionNotAllowed),
-            // Not ours, and no recursion for this request (none configured, or RD=0), as NSD
-            // and Unbound answer names they will not serve.
-            _ => Route::Refuse(Refusal::NotServed),
-        }
-    }
-
-    /// An answer from a local zone; for RD=1 clients that may recurse, an alias out of our
-    /// zones or a cut below them is finished by the resolver (starting at the child's servers
-    /// for a cut: they may be reachable only through us).
-    async fn local_answer(
-        &self,
-        req: &Request,
-        catalog: &Catalog,
-        mut local: LocalAnswer,
-        recursion: Option<&Recursion>,
-    ) -> Response {
-        Metrics::inc(&self.metrics.authoritative_answers);
-        // Kept for the hit path only where every client gets the same bytes: no recursion
-        // (RA and continuations differ by client), no reordering of these RRsets.
-        let reuse = if self.recursion.is_none()
-            && local.answers.iter().all(|r| {
-                catalog
-                    .find(&r.name)
-                    .is_none_or(|z| z.balance().for_name(&r.name).is_none())
-            }) {
-            Reuse::Local
-        } else {
-            Reuse::No
-        };
-        catalog.balance(&mut local, req.src.ip());
-        let mut m = response::reply_to(req, self.config.edns_payload);
-        m.metadata.recursion_available = recursion.is_some();
-        m.metadata.authoritative = local.authoritative;
-        m.metadata.response_code = local.rcode;
-        m.answers = local.answers;
-        m.authorities = local.authorities;
-        m.additionals = local.additionals;
-        let mut optional_authority = local.optional_authority;
-        let continue_at = local.unresolved_target.or(local.delegated);
-        let mut upstream_queries = None;
-        if let (Some(target), Some(rec)) = (continue_at, recursion)
-            && req.recursion_desired
-        {
-            match rec.resolver.resolve(&target, req.query.query_type()).await {
-                Ok(res) => {
-                    upstream_queries = Some(res.upstream_queries);
-                    add_resolution(&mut m, res);
-                    optional_authority = false;
-                }
-                Err(e) => return self.servfail(req, &e).into(),
-            }
-        }
-        debug!(rcode = %m.metadata.response_code, answers = m.answers.len(), "local answer");
-        Response {
-            message: m,
-            optional_authority,
-            reuse,
-            upstream_queries,
-        }
-    }
-
-    fn recursive_answer(&self, req: &Request, res: Resolution) -> Message {
-        let mut m = response::reply_to(req, self.config.edns_payload);
-        m.metadata.recursion_available = true;
-        debug!(rcode = %res.rcode, answers = res.answers.len(), upstream = res.upstream_queries, stale = res.stale, "recursive answer");
-        add_resolution(&mut m, res);
-        m
-    }
-
-    /// A non-recursive question answered without asking anyone (RFC 1034 §4.3.1): the cached
-    /// answer, else a referral to the closest cached delegation, as Unbound answers clients
-    /// allowed to snoop.
-    async fn non_recursive(&self, req: &Request, rec: &Recursion, ra: bool) -> Message {
-        let payload = self.config.edns_payload;
-        let qname = req.query.name();
-        let mut m = response::reply_to(req, payload);
-        m.metadata.recursion_available = ra;
-        if let Some(res) = rec
-            .resolver
-            .answer_from_cache(qname, req.query.query_type())
-            .await
-        {
-            Metrics::inc(&self.metrics.cache_hits);
-            debug!(rcode = %res.rcode, answers = res.answers.len(), "non-recursive answer from the cache");
-            add_resolution(&mut m, res);
-            return m;
-        }
-        if let Some((ns, glue)) = rec.resolver.cached_referral(qname) {
-            debug!(cut = %ns[0].name, "non-recursive referral from the cache");
-            m.authorities = ns;
-            m.additionals = glue;
-            return m;
-        }
-        // Not even the root's servers are cached yet.
-        Metrics::inc(&self.metrics.servfails);
-        self.metrics.servfail_reasons.inc(Some(ede::NOT_READY));
-        let mut m = response::with_rcode(req, payload, ResponseCode::ServFail);
-        m.metadata.recursion_available = ra;
-        add_ede(
-            &mut m,
-            ede::NOT_READY,
-            "nothing cached yet for a non-recursive query",
-        );
-        m
-    }
-
-    /// The one place a resolution failure becomes a response.
-    fn servfail(&self, req: &Request, err: &crate::resolver::ResolveError) -> Message {
-        Metrics::inc(&self.metrics.servfails);
-        // Per query at debug; at the default level one line per interval, so a flood of
-        // failures does not become a flood of log lines.
-        debug!(error = %err, "resolution failed");
-        if let Some(held) = self.failure_log.admit(Instant::now()) {
-            warn!(error = %err, qname = %req.query.name(), qtype = %req.query.query_type(), more_since_last = held, "resolution failed (one line per 10 s; the servfails counter has them all)");
-        }
-        let mut m = response::with_rcode(req, self.config.edns_payload, err.rcode());
-        m.metadata.recursion_available = true;
-        let (code, text) = err.ede();
-        self.metrics.servfail_reasons.inc(Some(code));
-        add_ede(&mut m, code, &text);
-        m
     }
 }

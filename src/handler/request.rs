@@ -70,6 +70,41 @@ pub enum Malformed {
     },
 }
 
+impl Malformed {
+    /// A request whose header parsed but whose body did not: NOTIMP for an opcode we do not
+    /// implement even when its body is odd (RFC 1035 §4.1.1), else FORMERR. UPDATE and NOTIFY,
+    /// which we do implement, get FORMERR with the header alone (`header_only`).
+    pub(super) fn unparsed(header: &Header) -> Malformed {
+        let meta = header.metadata;
+        let rcode = if meta.op_code == OpCode::Query {
+            ResponseCode::FormErr
+        } else {
+            ResponseCode::NotImp
+        };
+        Malformed::Reply {
+            id: meta.id,
+            op_code: meta.op_code,
+            recursion_desired: meta.recursion_desired,
+            query: None,
+            rcode,
+            edns: None,
+        }
+    }
+
+    /// FORMERR with the header alone, the opcode as the request's, for a message an implemented
+    /// service (UPDATE, NOTIFY) cannot parse.
+    pub(super) fn header_only(header: &Header) -> Malformed {
+        Malformed::Reply {
+            id: header.metadata.id,
+            op_code: header.metadata.op_code,
+            recursion_desired: false,
+            query: None,
+            rcode: ResponseCode::FormErr,
+            edns: None,
+        }
+    }
+}
+
 impl Request {
     /// Parses and validates a query. Anything malformed stops here.
     pub fn parse(
@@ -77,12 +112,31 @@ impl Request {
         src: SocketAddr,
         transport: Transport,
     ) -> Result<Request, Malformed> {
-        let header = Header::read(&mut BinDecoder::new(bytes)).map_err(|_| Malformed::Drop)?;
-        let meta = header.metadata;
-        if meta.message_type == MessageType::Response {
-            return Err(Malformed::Drop);
+        let header = Request::header(bytes)?;
+        let message = Message::from_vec(bytes).map_err(|_| Malformed::unparsed(&header))?;
+        Request::from_message(&header, &message, src, transport)
+    }
+
+    /// The header of a request worth answering: `Drop` for a packet too short for one, or
+    /// itself a response (answering responses invites reflection loops).
+    pub(super) fn header(bytes: &[u8]) -> Result<Header, Malformed> {
+        match Header::read(&mut BinDecoder::new(bytes)) {
+            Ok(header) if header.metadata.message_type == MessageType::Query => Ok(header),
+            _ => Err(Malformed::Drop),
         }
-        let reply = |rcode, query, edns| Malformed::Reply {
+    }
+
+    /// The narrow query of a whole message (`message` is the parse of the request whose header
+    /// is `header`): one question of a type that may be asked, opcode QUERY.
+    pub(super) fn from_message(
+        header: &Header,
+        message: &Message,
+        src: SocketAddr,
+        transport: Transport,
+    ) -> Result<Request, Malformed> {
+        let meta = header.metadata;
+        let edns = message.edns.as_ref().map(EdnsInfo::of);
+        let reply = |rcode, query| Malformed::Reply {
             id: meta.id,
             op_code: meta.op_code,
             recursion_desired: meta.recursion_desired,
@@ -90,16 +144,6 @@ impl Request {
             rcode,
             edns,
         };
-        let message = match Message::from_vec(bytes) {
-            Ok(m) => m,
-            // An opcode we do not implement gets NOTIMP even when its body is odd (RFC 1035 §4.1.1).
-            Err(_) if meta.op_code != OpCode::Query => {
-                return Err(reply(ResponseCode::NotImp, None, None));
-            }
-            Err(_) => return Err(reply(ResponseCode::FormErr, None, None)),
-        };
-        let edns = message.edns.as_ref().map(EdnsInfo::of);
-        let reply = |rcode, query| reply(rcode, query, edns);
         let query = (message.queries.len() == 1).then(|| message.queries[0].clone());
         if meta.op_code != OpCode::Query {
             return Err(reply(ResponseCode::NotImp, query));
@@ -116,7 +160,7 @@ impl Request {
             // Pseudo-records that only make sense in the additional section (OPT, RFC 6891
             // §6.1.1; TSIG, RFC 8945) or as a key exchange (TKEY, RFC 2930), not as a question.
             41 | 249 | 250 => return Err(reply(ResponseCode::FormErr, Some(query))),
-            // Zone transfers (AXFR 252, IXFR 251) are served over TCP before this parse
+            // Zone transfers (AXFR 252, IXFR 251) are served over TCP by their own service
             // (`handler::transfer`); over UDP they get NOTIMP, as do MAILB/MAILA (253/254,
             // RFC 1035 §3.2.3, obsolete). None of them is ever walked upstream.
             251..=254 => return Err(reply(ResponseCode::NotImp, Some(query))),

@@ -1,38 +1,89 @@
 //! Building and encoding responses: header flags, the echoed question, OPT (RFC 6891), and
 //! truncation to the client's size limit with whole RRsets only (RFC 2181 §9).
 
-use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{RData, Record, RecordType};
 
 use super::ede_option::add_stale_ede;
 use super::request::{EdnsInfo, Malformed, Request, Transport};
 use crate::limits::CLASSIC_UDP_PAYLOAD;
 use crate::resolver::Resolution;
+use crate::tsig::Verified;
 
 /// The largest DNS message over TCP (RFC 1035 §4.2.2 two-byte length).
 const TCP_MAX: usize = u16::MAX as usize;
 
-/// An empty response to `req`: id, opcode, RD and CD copied, question echoed as sent, and an
-/// OPT record when the request had one (RFC 6891 §6.1.1).
-pub fn reply_to(req: &Request, our_payload: u16) -> Message {
-    let mut m = Message::new(req.id, MessageType::Response, req.op_code);
-    m.metadata.recursion_desired = req.recursion_desired;
-    m.metadata.checking_disabled = req.checking_disabled;
-    m.add_query(req.query.clone());
-    if let Some(info) = req.edns {
+/// What a response copies from its request (RFC 1035 §4.1.1): the ID, the opcode, RD and CD,
+/// the question; and the request's OPT, which calls for one in the response (RFC 6891 §6.1.1).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Echo<'a> {
+    pub(super) id: u16,
+    pub(super) op_code: OpCode,
+    pub(super) recursion_desired: bool,
+    pub(super) checking_disabled: bool,
+    pub(super) query: Option<&'a Query>,
+    pub(super) edns: Option<EdnsInfo>,
+}
+
+impl<'a> Echo<'a> {
+    /// What the response to a query echoes: all of it (RFC 4035 §3.1.6 for CD).
+    pub(super) fn of(req: &'a Request) -> Echo<'a> {
+        Echo {
+            id: req.id,
+            op_code: req.op_code,
+            recursion_desired: req.recursion_desired,
+            checking_disabled: req.checking_disabled,
+            query: Some(&req.query),
+            edns: req.edns,
+        }
+    }
+}
+
+/// The one response shell every answer starts from: header echoed, QR=1, `rcode`, the question
+/// as sent, and our OPT when the request had one.
+pub(super) fn shell(echo: &Echo<'_>, rcode: ResponseCode, our_payload: u16) -> Message {
+    let mut m = Message::new(echo.id, MessageType::Response, echo.op_code);
+    m.metadata.recursion_desired = echo.recursion_desired;
+    m.metadata.checking_disabled = echo.checking_disabled;
+    m.metadata.response_code = rcode;
+    if let Some(q) = echo.query {
+        m.add_query(q.clone());
+    }
+    if let Some(info) = echo.edns {
         m.set_edns(our_opt(info, our_payload));
     }
     m
 }
 
-/// FORMERR for a request that does not parse beyond its ID: the header alone, `op_code` as the
-/// request's. `None` when not even an ID arrived. For the paths (UPDATE, NOTIFY, transfers)
-/// that parse the whole message rather than a `Request`.
-pub(super) fn unparsable(bytes: &[u8], op_code: OpCode) -> Option<Vec<u8>> {
-    let id = u16::from_be_bytes([*bytes.first()?, *bytes.get(1)?]);
-    let mut m = Message::new(id, MessageType::Response, op_code);
-    m.metadata.response_code = ResponseCode::FormErr;
-    m.to_vec().ok()
+/// An empty response to `req`: id, opcode, RD and CD copied, question echoed as sent, and an
+/// OPT record when the request had one (RFC 6891 §6.1.1).
+pub fn reply_to(req: &Request, our_payload: u16) -> Message {
+    shell(&Echo::of(req), ResponseCode::NoError, our_payload)
+}
+
+/// The bytes of a response: encoded within `limit` less the room its TSIG takes (RFC 8945 §5.3:
+/// the TSIG is never what is dropped to fit), then signed as the request's `tsig` verdict calls
+/// for (unsigned and malformed: unchanged). `None` when it cannot be signed: an unsigned answer
+/// to a signed request would be rejected by the client anyway.
+pub(super) fn finish(
+    message: Message,
+    limit: usize,
+    optional_authority: bool,
+    tsig: &Verified,
+    now_unix: u64,
+) -> Option<Vec<u8>> {
+    let bytes = encode(
+        message,
+        limit.saturating_sub(tsig.tsig_len()),
+        optional_authority,
+    );
+    match crate::tsig::sign_response(bytes, tsig, now_unix) {
+        Ok(signed) => Some(signed),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot sign a response; sending nothing");
+            None
+        }
+    }
 }
 
 /// Our OPT in reply to the requestor's: our payload size, version 0, DO copied (RFC 3225 §3).
@@ -58,16 +109,15 @@ pub fn malformed_reply(bad: &Malformed, our_payload: u16) -> Option<Vec<u8>> {
             rcode,
             edns,
         } => {
-            let mut m = Message::new(*id, MessageType::Response, *op_code);
-            m.metadata.recursion_desired = *recursion_desired;
-            m.metadata.response_code = *rcode;
-            if let Some(q) = query {
-                m.add_query(q.clone());
-            }
-            if let Some(info) = edns {
-                m.set_edns(our_opt(*info, our_payload));
-            }
-            m.to_vec().ok()
+            let echo = Echo {
+                id: *id,
+                op_code: *op_code,
+                recursion_desired: *recursion_desired,
+                checking_disabled: false,
+                query: query.as_ref(),
+                edns: *edns,
+            };
+            shell(&echo, *rcode, our_payload).to_vec().ok()
         }
     }
 }
@@ -75,9 +125,18 @@ pub fn malformed_reply(bad: &Malformed, our_payload: u16) -> Option<Vec<u8>> {
 /// How many bytes the response to `req` may take: over UDP the requestor's EDNS payload size
 /// (never below 512) or 512 without EDNS, capped by ours; over TCP the 64 KiB frame.
 pub fn size_limit(req: &Request, our_payload: u16) -> usize {
-    match req.transport {
+    size_limit_for(req.transport, req.edns, our_payload)
+}
+
+/// [`size_limit`] for any request, whatever its opcode.
+pub(super) fn size_limit_for(
+    transport: Transport,
+    edns: Option<EdnsInfo>,
+    our_payload: u16,
+) -> usize {
+    match transport {
         Transport::Tcp => TCP_MAX,
-        Transport::Udp => match req.edns {
+        Transport::Udp => match edns {
             Some(info) => usize::from(info.payload.min(our_payload).max(CLASSIC_UDP_PAYLOAD)),
             None => usize::from(CLASSIC_UDP_PAYLOAD),
         },
@@ -174,19 +233,23 @@ fn pop_rrset(records: &mut Vec<Record>) {
 }
 
 fn servfail_bytes(msg: &Message) -> Vec<u8> {
-    let mut m = Message::new(msg.metadata.id, MessageType::Response, msg.metadata.op_code);
-    m.metadata.response_code = ResponseCode::ServFail;
-    m.metadata.recursion_desired = msg.metadata.recursion_desired;
-    m.queries = msg.queries.clone();
+    let echo = Echo {
+        id: msg.metadata.id,
+        op_code: msg.metadata.op_code,
+        recursion_desired: msg.metadata.recursion_desired,
+        checking_disabled: false,
+        query: msg.queries.first(),
+        edns: None,
+    };
     // A header and a question always encode; an empty vector would simply not be sent.
-    m.to_vec().unwrap_or_default()
+    shell(&echo, ResponseCode::ServFail, 0)
+        .to_vec()
+        .unwrap_or_default()
 }
 
 /// A response with only an RCODE, for refusals and errors.
 pub fn with_rcode(req: &Request, our_payload: u16, rcode: ResponseCode) -> Message {
-    let mut m = reply_to(req, our_payload);
-    m.metadata.response_code = rcode;
-    m
+    shell(&Echo::of(req), rcode, our_payload)
 }
 
 /// A response, and what may be left out of it when it does not fit.

@@ -3,48 +3,23 @@
 //! changed (its history) comes with the zone snapshot; this module decides and encodes.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use hickory_proto::op::{Edns, Header, Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::{DNSClass, LowerName, Name, RData, RecordType};
-use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
+use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
 use tracing::{debug, info, warn};
 
+use super::edge::{Decoded, Outcome};
 use super::notify::NotifyReceiver;
 use super::response;
 use crate::acl::TransferAcl;
 use crate::authority::Catalog;
 use crate::authority::transfer::{IxfrAnswer, axfr_records, ixfr_answer, pack};
-use crate::handler::request::EdnsInfo;
 use crate::metrics::Metrics;
-use crate::tsig::{self, Keyring, ResponseStream, Verified};
+use crate::tsig::{Keyring, ResponseStream};
 
 /// The most a message can be over TCP (RFC 1035 §4.2.2: a 16-bit length prefix).
 const TCP_MESSAGE_MAX: usize = 65_535;
-
-/// What a request over TCP gets: one message, or the messages of a transfer, produced (encoded
-/// and signed) as the connection's writer drains them.
-pub enum Reply {
-    One(Vec<u8>),
-    Stream(Box<dyn Iterator<Item = Vec<u8>> + Send>),
-}
-
-/// A request for AXFR or IXFR (QR=0, opcode QUERY, one question), judged by header and question.
-pub(super) fn is_transfer(bytes: &[u8]) -> bool {
-    let mut decoder = BinDecoder::new(bytes);
-    let Ok(header) = Header::read(&mut decoder) else {
-        return false;
-    };
-    if header.metadata.op_code != OpCode::Query
-        || header.metadata.message_type != MessageType::Query
-        || header.counts.queries != 1
-    {
-        return false;
-    }
-    hickory_proto::op::Query::read(&mut decoder)
-        .is_ok_and(|q| matches!(q.query_type(), RecordType::AXFR | RecordType::IXFR))
-}
 
 /// Who may transfer what, and who takes NOTIFYs. Zones without an entry are never transferred.
 pub struct Transfers {
@@ -87,80 +62,127 @@ impl Transfers {
     }
 }
 
-/// Answers one AXFR or IXFR request received over TCP (`is_transfer` said so).
-///
-/// In RFC 8945 §5.2's order: the TSIG first (NOTAUTH with its error), then the question
-/// (FORMERR), the zone (NOTAUTH when not ours, SERVFAIL when ours but without data), the ACL
-/// (REFUSED), and for IXFR the client's SOA in the authority section (FORMERR without it,
-/// RFC 1995 §3). Then the records: AXFR (RFC 5936 §2.2), or IXFR from the zone's history, in
-/// full when the history does not reach back to the client's serial (RFC 1995 §4).
-pub(super) fn handle(
-    transfers: &Transfers,
-    catalog: &Catalog,
-    metrics: &Arc<Metrics>,
-    bytes: &[u8],
-    src: SocketAddr,
-    now: u64,
-) -> Option<Reply> {
-    let Ok(request) = Message::from_vec(bytes) else {
-        Metrics::inc(&metrics.formerr);
-        return response::unparsable(bytes, OpCode::Query).map(Reply::One);
-    };
-    let verified = tsig::verify(bytes, &request, &transfers.keyring, now);
-    let refuse = |rcode: ResponseCode, why: &str| {
-        Metrics::inc(&metrics.transfers_refused);
-        debug!(client = %src, %rcode, why, "transfer refused");
-        refusal(&request, rcode, &verified, now).map(Reply::One)
-    };
-    if let Some(rcode) = verified.rcode() {
-        return refuse(rcode, "bad TSIG");
-    }
-    let [question] = request.queries.as_slice() else {
-        return refuse(ResponseCode::FormErr, "one question");
-    };
-    if question.query_class() != DNSClass::IN {
-        return refuse(ResponseCode::NotAuth, "class not served");
-    }
-    let origin = question.name();
-    let Some(zone) = catalog.zones().find(|z| z.origin() == origin) else {
-        if catalog.is_unavailable(origin) {
-            return refuse(ResponseCode::ServFail, "our copy is missing or expired");
+/// Why a transfer is refused. Each has one RCODE (`rcode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    /// RFC 5936 §2.2.1: exactly one question.
+    QuestionCount,
+    /// A class other than IN.
+    Class,
+    /// A zone of ours whose copy is missing or expired (a secondary that lost its primary).
+    Unavailable,
+    /// Not a zone we serve.
+    NotServed,
+    /// Not in the zone's `allow_transfer`.
+    NotAllowed,
+    /// RFC 1995 §3: an IXFR carries the client's SOA in its authority section.
+    IxfrWithoutSoa,
+}
+
+impl Refusal {
+    /// The one RCODE of each refusal (RFC 5936 §2.2.1 for NOTAUTH and REFUSED).
+    fn rcode(self) -> ResponseCode {
+        match self {
+            Refusal::QuestionCount | Refusal::IxfrWithoutSoa => ResponseCode::FormErr,
+            Refusal::Class | Refusal::NotServed => ResponseCode::NotAuth,
+            Refusal::Unavailable => ResponseCode::ServFail,
+            Refusal::NotAllowed => ResponseCode::Refused,
         }
-        return refuse(ResponseCode::NotAuth, "zone not served here");
-    };
-    let allowed = transfers
-        .acl(origin)
-        .is_some_and(|acl| acl.allows(src.ip(), verified.key()));
-    if !allowed {
-        return refuse(ResponseCode::Refused, "not in allow_transfer");
     }
-    let (kind, records) = match question.query_type() {
-        RecordType::AXFR => ("AXFR", axfr_records(zone)),
-        _ => {
-            let client = request.authorities.iter().find_map(|r| match &r.data {
-                RData::SOA(soa) if r.name == *origin => Some(soa.serial),
-                _ => None,
-            });
-            let Some(client) = client else {
-                return refuse(ResponseCode::FormErr, "IXFR without the client's SOA");
-            };
-            match ixfr_answer(zone, zone.history(), client) {
-                IxfrAnswer::UpToDate(soa) => ("IXFR up to date", vec![soa]),
-                IxfrAnswer::Incremental(records) => ("IXFR", records),
-                IxfrAnswer::Full(records) => ("IXFR in full", records),
+}
+
+impl Transfers {
+    /// Answers one AXFR or IXFR request received over TCP, its TSIG already checked at the
+    /// edge (RFC 8945 §5.2 first).
+    ///
+    /// Then the question (FORMERR), the zone (NOTAUTH when not ours, SERVFAIL when ours but
+    /// without data), the ACL (REFUSED), and for IXFR the client's SOA in the authority
+    /// section (FORMERR without it, RFC 1995 §3). Then the records: AXFR (RFC 5936 §2.2), or
+    /// IXFR from the zone's history, in full when the history does not reach back to the
+    /// client's serial (RFC 1995 §4).
+    pub(super) fn serve(
+        &self,
+        d: &Decoded<'_>,
+        catalog: &Catalog,
+        metrics: &Arc<Metrics>,
+    ) -> Outcome {
+        match self.records(d, catalog) {
+            Ok(t) => {
+                Metrics::inc(&metrics.transfers_out);
+                info!(zone = %t.origin, client = %d.src, kind = t.kind, serial = t.serial, records = t.records.len(), "transfer");
+                Outcome::Stream(stream(d, t.records))
+            }
+            Err(refusal) => {
+                Metrics::inc(&metrics.transfers_refused);
+                let rcode = refusal.rcode();
+                debug!(client = %d.src, %rcode, ?refusal, "transfer refused");
+                // The OPT in a refusal advertises nothing (a transfer is over TCP).
+                response::shell(&d.echo(), rcode, u16::MAX).into()
             }
         }
-    };
-    Metrics::inc(&metrics.transfers_out);
-    info!(zone = %origin, client = %src, kind, serial = zone.serial(), records = records.len(), "transfer");
-    let mut signer = ResponseStream::new(&verified);
-    let opt = request
-        .edns
-        .as_ref()
-        .map(|e| response::our_opt(EdnsInfo::of(e), u16::MAX));
+    }
+
+    /// What the transfer sends, or why it is refused.
+    fn records<'d>(&self, d: &'d Decoded<'_>, catalog: &Catalog) -> Result<Transfer<'d>, Refusal> {
+        let question = d.question().ok_or(Refusal::QuestionCount)?;
+        if question.query_class() != DNSClass::IN {
+            return Err(Refusal::Class);
+        }
+        let origin = question.name();
+        let Some(zone) = catalog.zones().find(|z| z.origin() == origin) else {
+            if catalog.is_unavailable(origin) {
+                return Err(Refusal::Unavailable);
+            }
+            return Err(Refusal::NotServed);
+        };
+        let allowed = self
+            .acl(origin)
+            .is_some_and(|acl| acl.allows(d.src.ip(), d.tsig.key()));
+        if !allowed {
+            return Err(Refusal::NotAllowed);
+        }
+        let (kind, records) = match question.query_type() {
+            RecordType::AXFR => ("AXFR", axfr_records(zone)),
+            _ => {
+                let client = d.message.authorities.iter().find_map(|r| match &r.data {
+                    RData::SOA(soa) if r.name == *origin => Some(soa.serial),
+                    _ => None,
+                });
+                let client = client.ok_or(Refusal::IxfrWithoutSoa)?;
+                match ixfr_answer(zone, zone.history(), client) {
+                    IxfrAnswer::UpToDate(soa) => ("IXFR up to date", vec![soa]),
+                    IxfrAnswer::Incremental(records) => ("IXFR", records),
+                    IxfrAnswer::Full(records) => ("IXFR in full", records),
+                }
+            }
+        };
+        Ok(Transfer {
+            kind,
+            origin,
+            serial: zone.serial(),
+            records,
+        })
+    }
+}
+
+/// A transfer about to be sent.
+struct Transfer<'d> {
+    /// AXFR, or which kind of IXFR answer (for the log).
+    kind: &'static str,
+    origin: &'d Name,
+    serial: u32,
+    records: Vec<Record>,
+}
+
+/// The messages of a transfer, each encoded and signed (RFC 8945 §5.3.1: each chained to the
+/// one before) as the connection's writer takes it.
+fn stream(d: &Decoded<'_>, records: Vec<Record>) -> Box<dyn Iterator<Item = Vec<u8>> + Send> {
+    let now = d.now_unix;
+    let mut signer = ResponseStream::new(&d.tsig);
+    let opt = d.edns.map(|e| response::our_opt(e, u16::MAX));
     let room = signer.tsig_len() + opt.as_ref().map_or(0, opt_len);
-    let messages = pack(&request, records, TCP_MESSAGE_MAX - room);
-    let stream = messages.into_iter().filter_map(move |mut m| {
+    let messages = pack(&d.message, records, TCP_MESSAGE_MAX - room);
+    Box::new(messages.into_iter().filter_map(move |mut m| {
         if let Some(opt) = &opt {
             m.set_edns(opt.clone());
         }
@@ -178,8 +200,7 @@ pub(super) fn handle(
                 None
             }
         }
-    });
-    Some(Reply::Stream(Box::new(stream)))
+    }))
 }
 
 /// What `opt` adds to a message: encoded once on an empty message, less the header.
@@ -188,19 +209,4 @@ fn opt_len(opt: &Edns) -> usize {
     m.set_edns(opt.clone());
     m.to_vec()
         .map_or(TCP_MESSAGE_MAX / 2, |b| b.len().saturating_sub(12))
-}
-
-/// A one-message refusal echoing the question, signed as `verified` calls for.
-fn refusal(
-    request: &Message,
-    rcode: ResponseCode,
-    verified: &Verified,
-    now: u64,
-) -> Option<Vec<u8>> {
-    let mut m = Message::new(request.metadata.id, MessageType::Response, OpCode::Query);
-    m.metadata.response_code = rcode;
-    if let [q] = request.queries.as_slice() {
-        m.add_query(q.clone());
-    }
-    tsig::sign_response(m.to_vec().ok()?, verified, now).ok()
 }

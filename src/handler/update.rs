@@ -3,25 +3,24 @@
 //! module only decides whether it gets to ask.
 //!
 //! The order is RFC 8945 §5.2's and BIND's: the TSIG is checked before anything else is looked
-//! at (a failure is NOTAUTH with a TSIG error), then the zone section (FORMERR, or NOTAUTH for a
+//! at (at the edge, for every opcode: a failure is NOTAUTH with a TSIG error), then the zone section (FORMERR, or NOTAUTH for a
 //! zone not served here), then the zone's update policy (REFUSED: unsigned, or a key the zone
 //! does not accept), and only then the update itself. Every response to a validly signed
 //! request is signed with the same key, whatever its RCODE.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, LowerName, Name, RecordType};
 use tracing::{debug, info, warn};
 
+use super::edge::{Decoded, Outcome};
 use super::response;
 use crate::authority::Catalog;
-use crate::authority::store::Updater;
-use crate::handler::request::EdnsInfo;
+use crate::authority::store::{StoreError, Updater};
 use crate::metrics::Metrics;
-use crate::tsig::{self, Keyring, Verified, now_unix};
+use crate::tsig::Keyring;
 
 /// Who may update what: the writer that applies updates, the TSIG keys the server knows, and
 /// for each zone that takes updates the keys it accepts.
@@ -62,152 +61,103 @@ impl Updates {
     }
 }
 
-/// Why an update was not applied, before the updater saw it.
+/// Why an update was not applied. Each has one RCODE (RFC 2136 §3; `rcode`).
+#[derive(Debug)]
 enum Refusal {
-    /// The request's TSIG failed or could not be read; `Verified` says how to answer.
-    Tsig,
-    Rcode(ResponseCode, &'static str),
+    /// RFC 2136 §3.1.1: the zone section must hold exactly one zone.
+    ZoneCount,
+    /// RFC 2136 §3.1.1: the zone section's type must be SOA.
+    ZoneType,
+    /// RFC 2136 §3.1.2: not a zone we are authoritative for.
+    NotServed,
+    /// Signed with a key the zone's update policy does not name.
+    KeyNotAllowed,
+    /// Every zone here needs a TSIG key to update.
+    Unsigned,
+    /// The zones' writer refused it (a prerequisite failed, a record is not allowed, …).
+    Rejected(StoreError),
+    /// The writer's task did not finish.
+    TaskFailed,
 }
 
-/// Answers one UPDATE request (`bytes` is a query-type message with opcode UPDATE). `None`
-/// means send nothing.
-pub(super) async fn handle(
-    updates: &Updates,
-    catalog: &Catalog,
-    metrics: &Metrics,
-    bytes: &[u8],
-    src: SocketAddr,
-    our_payload: u16,
-) -> Option<Vec<u8>> {
-    let request = match Message::from_vec(bytes) {
-        Ok(m) => m,
-        Err(e) => {
-            debug!(client = %src, error = %e, "malformed UPDATE");
-            Metrics::inc(&metrics.formerr);
-            return response::unparsable(bytes, OpCode::Update);
+impl Refusal {
+    /// The one RCODE of each refusal.
+    fn rcode(&self) -> ResponseCode {
+        match self {
+            Refusal::ZoneCount | Refusal::ZoneType => ResponseCode::FormErr,
+            Refusal::NotServed => ResponseCode::NotAuth,
+            Refusal::KeyNotAllowed | Refusal::Unsigned => ResponseCode::Refused,
+            Refusal::Rejected(e) => e.rcode(),
+            Refusal::TaskFailed => ResponseCode::ServFail,
         }
-    };
-    let now = now_unix();
-    let verified = tsig::verify(bytes, &request, &updates.keyring, now);
-    let zone = request.queries.first().map(Query::name).cloned();
-    let outcome = match check(updates, catalog, &request, &verified) {
-        Err(refusal) => Err(refusal),
-        Ok(zone) => {
-            let updater = Arc::clone(&updates.updater);
-            let msg = request.clone();
-            let zone = zone.clone();
-            // The updater syncs its journal to disk: keep that off the runtime's threads.
-            match tokio::task::spawn_blocking(move || updater.update(&zone, &msg)).await {
-                Ok(Ok(serial)) => Ok(serial),
-                Ok(Err(e)) => {
-                    debug!(client = %src, error = %e, "UPDATE refused");
-                    Err(Refusal::Rcode(e.rcode(), "refused by the zone"))
-                }
-                Err(e) => {
-                    warn!(error = %e, "UPDATE task failed");
-                    Err(Refusal::Rcode(ResponseCode::ServFail, "update task failed"))
+    }
+}
+
+impl Updates {
+    /// Answers one UPDATE whose TSIG the edge found valid or absent (a failure is answered
+    /// there, before anything else is looked at): the zone section, the policy, then the
+    /// updater. The response echoes the zone section (as BIND and Knot do) and is signed with
+    /// the request's key, whatever its RCODE.
+    pub(super) async fn serve(
+        &self,
+        d: &Decoded<'_>,
+        catalog: &Catalog,
+        metrics: &Metrics,
+        our_payload: u16,
+    ) -> Outcome {
+        let outcome = match self.check(catalog, d) {
+            Err(refusal) => Err(refusal),
+            Ok(zone) => {
+                let updater = Arc::clone(&self.updater);
+                let msg = d.message.clone();
+                let zone = zone.clone();
+                // The updater syncs its journal to disk: keep that off the runtime's threads.
+                match tokio::task::spawn_blocking(move || updater.update(&zone, &msg)).await {
+                    Ok(Ok(serial)) => Ok(serial),
+                    Ok(Err(e)) => Err(Refusal::Rejected(e)),
+                    Err(e) => {
+                        warn!(error = %e, "UPDATE task failed");
+                        Err(Refusal::TaskFailed)
+                    }
                 }
             }
-        }
-    };
-    let rcode = match &outcome {
-        Ok(serial) => {
-            Metrics::inc(&metrics.updates_applied);
-            let zone = zone.as_ref().map_or_else(String::new, Name::to_ascii);
-            let key = verified.key().map_or_else(String::new, Name::to_ascii);
-            info!(%zone, %key, client = %src, serial, "UPDATE applied");
-            ResponseCode::NoError
-        }
-        Err(Refusal::Tsig) => {
-            Metrics::inc(&metrics.updates_refused);
-            let rcode = verified.rcode().unwrap_or(ResponseCode::NotAuth);
-            debug!(client = %src, ?verified, "UPDATE with a bad TSIG");
-            rcode
-        }
-        Err(Refusal::Rcode(rcode, why)) => {
-            Metrics::inc(&metrics.updates_refused);
-            debug!(client = %src, %rcode, why, "UPDATE not applied");
-            *rcode
-        }
-    };
-    respond(&request, rcode, &verified, now, our_payload)
-}
+        };
+        let rcode = match &outcome {
+            Ok(serial) => {
+                Metrics::inc(&metrics.updates_applied);
+                let zone = d
+                    .question()
+                    .map_or_else(String::new, |q| q.name().to_ascii());
+                let key = d.tsig.key().map_or_else(String::new, Name::to_ascii);
+                info!(%zone, %key, client = %d.src, serial, "UPDATE applied");
+                ResponseCode::NoError
+            }
+            Err(refusal) => {
+                Metrics::inc(&metrics.updates_refused);
+                let rcode = refusal.rcode();
+                debug!(client = %d.src, %rcode, ?refusal, "UPDATE not applied");
+                rcode
+            }
+        };
+        response::shell(&d.echo(), rcode, our_payload).into()
+    }
 
-/// The checks before the updater: TSIG, zone section, policy. Returns the zone to update.
-fn check<'a>(
-    updates: &Updates,
-    catalog: &Catalog,
-    request: &'a Message,
-    verified: &Verified,
-) -> Result<&'a Name, Refusal> {
-    if verified.rcode().is_some() {
-        return Err(Refusal::Tsig);
-    }
-    // RFC 2136 §3.1.1: exactly one zone, of type SOA.
-    let [zsec] = request.queries.as_slice() else {
-        return Err(Refusal::Rcode(
-            ResponseCode::FormErr,
-            "the zone section must hold one zone",
-        ));
-    };
-    if zsec.query_type() != RecordType::SOA {
-        return Err(Refusal::Rcode(
-            ResponseCode::FormErr,
-            "the zone section's type must be SOA",
-        ));
-    }
-    let zone = zsec.name();
-    let served = zsec.query_class() == DNSClass::IN && catalog.zones().any(|z| z.origin() == zone);
-    if !served {
-        return Err(Refusal::Rcode(
-            ResponseCode::NotAuth,
-            "zone not served here",
-        ));
-    }
-    match verified.key() {
-        Some(key) if updates.accepts(zone, key) => Ok(zone),
-        Some(_) => Err(Refusal::Rcode(
-            ResponseCode::Refused,
-            "key not allowed to update this zone",
-        )),
-        None => Err(Refusal::Rcode(
-            ResponseCode::Refused,
-            "unsigned UPDATE (every zone needs a TSIG key)",
-        )),
-    }
-}
-
-/// The response: header, the zone section echoed (as BIND and Knot do), OPT when the request
-/// had one, and the TSIG that `verified` calls for.
-fn respond(
-    request: &Message,
-    rcode: ResponseCode,
-    verified: &Verified,
-    now: u64,
-    our_payload: u16,
-) -> Option<Vec<u8>> {
-    let mut m = Message::new(request.metadata.id, MessageType::Response, OpCode::Update);
-    m.metadata.response_code = rcode;
-    // A malformed TSIG may come with any zone section; echo it only when it is the one zone.
-    if let [zsec] = request.queries.as_slice() {
-        m.add_query(zsec.clone());
-    }
-    if let Some(edns) = &request.edns {
-        m.set_edns(response::our_opt(EdnsInfo::of(edns), our_payload));
-    }
-    let bytes = match m.to_vec() {
-        Ok(b) => b,
-        Err(e) => {
-            warn!(error = %e, "cannot encode an UPDATE response");
-            return None;
+    /// The checks before the updater: zone section, then policy. Returns the zone to update.
+    fn check<'d>(&self, catalog: &Catalog, d: &'d Decoded<'_>) -> Result<&'d Name, Refusal> {
+        let zsec = d.question().ok_or(Refusal::ZoneCount)?;
+        if zsec.query_type() != RecordType::SOA {
+            return Err(Refusal::ZoneType);
         }
-    };
-    match tsig::sign_response(bytes, verified, now) {
-        Ok(signed) => Some(signed),
-        Err(e) => {
-            // An unsigned answer to a signed request would be rejected by the client anyway.
-            warn!(error = %e, "cannot sign an UPDATE response");
-            None
+        let zone = zsec.name();
+        let served =
+            zsec.query_class() == DNSClass::IN && catalog.zones().any(|z| z.origin() == zone);
+        if !served {
+            return Err(Refusal::NotServed);
+        }
+        match d.tsig.key() {
+            Some(key) if self.accepts(zone, key) => Ok(zone),
+            Some(_) => Err(Refusal::KeyNotAllowed),
+            None => Err(Refusal::Unsigned),
         }
     }
 }

@@ -5,13 +5,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc};
 use tracing::{debug, warn};
 
 use super::shutdown::Shutdown;
-use crate::frame::framed;
+use crate::frame::{framed, read_frame};
 use crate::handler::{Handler, Reply};
 use crate::limits::{TCP_IDLE_TIMEOUT_MS, TCP_MAX_CONNECTIONS, TCP_PIPELINE_DEPTH};
 
@@ -109,27 +109,21 @@ async fn connection(
     });
     let in_flight = Arc::new(Semaphore::new(limits.pipeline_depth));
     loop {
-        let mut len_buf = [0u8; 2];
         let read = tokio::select! {
             _ = shutdown.recv() => break,
             // The writer gave up: nothing read from now on could be answered.
             _ = tx.closed() => break,
-            r = tokio::time::timeout(limits.idle_timeout, reader.read_exact(&mut len_buf)) => r,
+            r = tokio::time::timeout(limits.idle_timeout, read_frame(&mut reader)) => r,
         };
-        match read {
-            Ok(Ok(_)) => {}
-            Ok(Err(_)) => break, // peer closed
+        let packet = match read {
+            Ok(Ok(Some(packet))) => packet,
+            // Closed between messages, or in the middle of one.
+            Ok(Ok(None) | Err(_)) => break,
             Err(_) => {
                 debug!(client = %peer, "tcp idle timeout");
                 break;
             }
-        }
-        let len = usize::from(u16::from_be_bytes(len_buf));
-        let mut packet = vec![0u8; len];
-        match tokio::time::timeout(limits.idle_timeout, reader.read_exact(&mut packet)).await {
-            Ok(Ok(_)) => {}
-            _ => break,
-        }
+        };
         // A full pipeline waits for a slot; a stalled writer or shutdown ends the wait.
         let permit = tokio::select! {
             _ = shutdown.recv() => break,
@@ -169,43 +163,37 @@ async fn connection(
 mod tests {
     use super::*;
 
+    fn limits(idle_timeout: Duration, connections: usize, depth: usize) -> TcpLimits {
+        TcpLimits {
+            idle_timeout,
+            max_connections: connections,
+            pipeline_depth: depth,
+        }
+    }
+
+    fn parts(l: TcpLimits) -> (Duration, usize, usize) {
+        (l.idle_timeout, l.max_connections, l.pipeline_depth)
+    }
+
     #[test]
     fn limits_are_clamped_into_their_bounds() {
-        let zero = TcpLimits {
-            idle_timeout: Duration::ZERO,
-            max_connections: 0,
-            pipeline_depth: 0,
-        }
-        .clamped();
-        assert_eq!(
-            zero.idle_timeout,
-            Duration::from_millis(TCP_IDLE_TIMEOUT_MS.min)
+        let lowest = limits(
+            Duration::from_millis(TCP_IDLE_TIMEOUT_MS.min),
+            TCP_MAX_CONNECTIONS.min,
+            TCP_PIPELINE_DEPTH.min,
         );
-        assert_eq!(zero.max_connections, TCP_MAX_CONNECTIONS.min);
-        assert_eq!(zero.pipeline_depth, TCP_PIPELINE_DEPTH.min);
-
-        let huge = TcpLimits {
-            idle_timeout: Duration::MAX,
-            max_connections: usize::MAX,
-            pipeline_depth: usize::MAX,
-        }
-        .clamped();
-        assert_eq!(
-            huge.idle_timeout,
-            Duration::from_millis(TCP_IDLE_TIMEOUT_MS.max)
+        let highest = limits(
+            Duration::from_millis(TCP_IDLE_TIMEOUT_MS.max),
+            TCP_MAX_CONNECTIONS.max,
+            TCP_PIPELINE_DEPTH.max,
         );
-        assert_eq!(huge.max_connections, TCP_MAX_CONNECTIONS.max);
-        assert_eq!(huge.pipeline_depth, TCP_PIPELINE_DEPTH.max);
-
         let sane = TcpLimits::default();
-        let again = sane.clamped();
-        assert_eq!(
-            (
-                again.idle_timeout,
-                again.max_connections,
-                again.pipeline_depth
-            ),
-            (sane.idle_timeout, sane.max_connections, sane.pipeline_depth)
-        );
+        for (given, clamped) in [
+            (limits(Duration::ZERO, 0, 0), lowest),
+            (limits(Duration::MAX, usize::MAX, usize::MAX), highest),
+            (sane, sane),
+        ] {
+            assert_eq!(parts(given.clamped()), parts(clamped), "{given:?}");
+        }
     }
 }

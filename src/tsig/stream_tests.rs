@@ -5,7 +5,7 @@
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::rdata::tsig::{TSIG, make_tsig_record};
-use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::rr::{Name, RData, Record, RecordType, TSigVerifier};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 
 use super::*;
@@ -325,33 +325,32 @@ fn a_signed_request_cannot_be_signed_again() {
     ));
 }
 
-/// hickory's own client verifier agrees with our signing when every message is signed; it
-/// cannot take unsigned intermediate messages, which is why `RequestSigner` exists.
-#[test]
-fn hickory_verifier_takes_all_signed_streams_only() {
+/// An AXFR request signed by hickory's client at `T0`: its verifier, and our verdict on it.
+fn hickory_signed_axfr() -> (TSigVerifier, Verified) {
     let key = transfer_key();
     let mut request = axfr_request();
-    let mut hickory = request
-        .finalize(key.signer(), T0)
-        .expect("sign")
-        .expect("verifier");
-    let bytes = request.to_vec().expect("encode");
-    let parsed = Message::from_vec(&bytes).expect("parses");
-    let verified = verify(&bytes, &parsed, &Keyring::new([key.clone()]), T0);
-    for message in signed_stream(&verified, 5) {
-        hickory
-            .verify(&message)
-            .expect("hickory accepts our stream");
-    }
-
-    let mut request = axfr_request();
-    let mut hickory = request
+    let hickory = request
         .finalize(key.signer(), T0)
         .expect("sign")
         .expect("verifier");
     let bytes = request.to_vec().expect("encode");
     let parsed = Message::from_vec(&bytes).expect("parses");
     let verified = verify(&bytes, &parsed, &Keyring::new([key]), T0);
+    (hickory, verified)
+}
+
+/// hickory's own client verifier agrees with our signing when every message is signed; it
+/// cannot take unsigned intermediate messages, which is why `RequestSigner` exists.
+#[test]
+fn hickory_verifier_takes_all_signed_streams_only() {
+    let (mut hickory, verified) = hickory_signed_axfr();
+    for message in signed_stream(&verified, 5) {
+        hickory
+            .verify(&message)
+            .expect("hickory accepts our stream");
+    }
+
+    let (mut hickory, verified) = hickory_signed_axfr();
     let messages: Vec<Vec<u8>> = (0..3).map(part).collect();
     let stream = stream_with_gaps(&verified, &messages, &[1]);
     hickory.verify(&stream[0]).expect("first");

@@ -1,30 +1,26 @@
 //! The edge of UPDATE through `Handler::handle_bytes`: TSIG, zone section and policy decide
 //! whether the updater is asked; every answer to a validly signed request is signed.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Mutex;
 
+use hickory_proto::op::{Message, MessageType, OpCode, Query};
+
 use hickory_proto::rr::rdata::A;
-use hickory_proto::rr::rdata::tsig::{TsigAlgorithm, TsigError};
-use hickory_proto::rr::{RData, Record, TSigVerifier};
+use hickory_proto::rr::rdata::tsig::TsigError;
+use hickory_proto::rr::{RData, Record};
 
 use super::*;
 use crate::authority::Zone;
 use crate::authority::store::StoreError;
 use crate::authority::update::UpdateError;
+use crate::handler::test_tsig::{key, name, signed};
 use crate::handler::{Handler, HandlerConfig, Transport};
 use crate::tsig::Key;
 
 const ZONE: &str = "$ORIGIN cluster.test.\n$TTL 300\n\
 @ SOA ns hostmaster 7 3600 600 86400 60\n@ NS ns\nns A 127.0.0.90\n";
-
-fn name(text: &str) -> Name {
-    Name::from_ascii(text).expect("name")
-}
-
-fn key(key_name: &str, secret: &[u8]) -> Key {
-    Key::new(name(key_name), TsigAlgorithm::HmacSha256, secret.to_vec()).expect("key")
-}
 
 fn cluster_key() -> Key {
     key("cluster-key.", b"0123456789abcdef0123456789abcdef")
@@ -77,14 +73,6 @@ fn update(zone: &str) -> Message {
         RData::A(A::new(192, 0, 2, 1)),
     ));
     m
-}
-
-fn signed(mut m: Message, key: &Key) -> (Vec<u8>, TSigVerifier) {
-    let verifier = m
-        .finalize(key.signer(), now_unix())
-        .expect("sign")
-        .expect("verifier");
-    (m.to_vec().expect("encode"), verifier)
 }
 
 async fn reply(handler: &Handler, bytes: &[u8], transport: Transport) -> Vec<u8> {

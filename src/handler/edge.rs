@@ -1,0 +1,282 @@
+//! The request edge: every transport (UDP, TCP; next TLS and HTTPS) hands its bytes here. They
+//! are decoded once — the header, the whole message, then the TSIG verdict (RFC 8945 §5.2, one
+//! check for every opcode) — into a [`Decoded`] request, dispatched by opcode to its service
+//! (query, UPDATE, NOTIFY, zone transfer), and what the service answers becomes bytes in one
+//! place (`response::finish`: size limit, TSIG signing). Only TCP can take a stream of
+//! messages (AXFR/IXFR); its writer drains it.
+
+use std::net::SocketAddr;
+use std::sync::LazyLock;
+
+use hickory_proto::op::{Message, OpCode, Query, ResponseCode};
+use hickory_proto::rr::RecordType;
+use tracing::{Instrument, debug, debug_span};
+
+use super::observe::{self, Seen};
+use super::request::{EdnsInfo, Malformed, Request, Transport};
+use super::response::{self, Echo};
+use super::{Handler, Transfers, Updates, notify};
+use crate::metrics::Metrics;
+use crate::tsig::{self, Keyring, Verified};
+
+/// The keys of a server that has none: every signature is BADKEY (RFC 8945 §5.2.1).
+static NO_KEYS: LazyLock<Keyring> = LazyLock::new(Keyring::default);
+
+/// What a request over TCP gets: one message, or the messages of a transfer, produced (encoded
+/// and signed) as the connection's writer drains them.
+pub enum Reply {
+    One(Vec<u8>),
+    Stream(Box<dyn Iterator<Item = Vec<u8>> + Send>),
+}
+
+/// Who answers a request, chosen by opcode (and for a zone transfer by QTYPE, over TCP only).
+pub(super) enum Service<'h> {
+    /// A standard query, narrowed to one question (`Request`).
+    Query(Request),
+    Update(&'h Updates),
+    Notify(&'h Transfers),
+    Transfer(&'h Transfers),
+}
+
+/// A request decoded once: every section, the EDNS summary, and the verdict on its TSIG, whose
+/// MAC was checked over the bytes as they arrived (RFC 8945 §4.3).
+pub(super) struct Decoded<'h> {
+    pub(super) service: Service<'h>,
+    pub(super) message: Message,
+    pub(super) src: SocketAddr,
+    pub(super) transport: Transport,
+    pub(super) edns: Option<EdnsInfo>,
+    pub(super) tsig: Verified,
+    /// The wall clock in seconds for TSIG (RFC 8945 §5.2.3), read once here; 0 for an unsigned
+    /// request, which nothing downstream signs or checks.
+    pub(super) now_unix: u64,
+}
+
+impl Decoded<'_> {
+    /// The one question (the zone section of UPDATE), when there is exactly one.
+    pub(super) fn question(&self) -> Option<&Query> {
+        match self.message.queries.as_slice() {
+            [q] => Some(q),
+            _ => None,
+        }
+    }
+
+    /// What a response to this request echoes. RD and CD only for QUERY: UPDATE reuses those
+    /// bits (RFC 2136 §2.2), and NOTIFY answers have them clear (RFC 1996 §3.7).
+    pub(super) fn echo(&self) -> Echo<'_> {
+        let meta = &self.message.metadata;
+        let query = meta.op_code == OpCode::Query;
+        Echo {
+            id: meta.id,
+            op_code: meta.op_code,
+            recursion_desired: query && meta.recursion_desired,
+            checking_disabled: query && meta.checking_disabled,
+            query: self.question(),
+            edns: self.edns,
+        }
+    }
+
+    /// How many bytes a response may take (`response::size_limit`).
+    pub(super) fn size_limit(&self, our_payload: u16) -> usize {
+        response::size_limit_for(self.transport, self.edns, our_payload)
+    }
+}
+
+/// What a service answers.
+// Returned once per request and consumed at once: boxing the message would cost an
+// allocation per answer.
+#[allow(clippy::large_enum_variant)]
+pub(super) enum Outcome {
+    /// One response, to be encoded within the size limit and signed as the TSIG verdict says;
+    /// `seen` is what the query log wants of it.
+    One {
+        message: Message,
+        optional_authority: bool,
+        seen: Option<Seen>,
+    },
+    /// Bytes a rate limit already decided (a REFUSED, or nothing: dropped).
+    Decided(Option<Vec<u8>>),
+    /// The messages of a zone transfer, encoded and signed as the writer drains them.
+    Stream(Box<dyn Iterator<Item = Vec<u8>> + Send>),
+}
+
+impl From<Message> for Outcome {
+    fn from(message: Message) -> Outcome {
+        Outcome::One {
+            message,
+            optional_authority: false,
+            seen: None,
+        }
+    }
+}
+
+impl Handler {
+    /// A request from any transport: decoded, answered by its service, counted and logged
+    /// (`observe`). `may_stream`: the transport can send a zone transfer's many messages.
+    pub(super) async fn answer(
+        &self,
+        bytes: &[u8],
+        src: SocketAddr,
+        transport: Transport,
+        may_stream: bool,
+    ) -> Option<Reply> {
+        let (start, tcp) = (std::time::Instant::now(), transport == Transport::Tcp);
+        observe::arrived(&self.metrics, tcp, bytes);
+        let decoded = match self.decode(bytes, src, transport, may_stream) {
+            Ok(decoded) => decoded,
+            Err(bad) => {
+                let reply = self.malformed(&bad, src);
+                observe::answered(self, tcp, src, start, reply.as_deref(), None);
+                return reply.map(Reply::One);
+            }
+        };
+        let (reply, seen) = match self.dispatch(&decoded).await {
+            Outcome::One {
+                message,
+                optional_authority,
+                seen,
+            } => {
+                let limit = decoded.size_limit(self.config.edns_payload);
+                let bytes = response::finish(
+                    message,
+                    limit,
+                    optional_authority,
+                    &decoded.tsig,
+                    decoded.now_unix,
+                );
+                (bytes, seen)
+            }
+            Outcome::Decided(bytes) => (bytes, None),
+            // A transfer is counted as it arrives only: its messages are made as they are sent.
+            Outcome::Stream(messages) => return Some(Reply::Stream(messages)),
+        };
+        observe::answered(self, tcp, src, start, reply.as_deref(), seen);
+        reply.map(Reply::One)
+    }
+
+    /// Decodes `bytes` once: header, message, service, TSIG verdict.
+    fn decode(
+        &self,
+        bytes: &[u8],
+        src: SocketAddr,
+        transport: Transport,
+        may_stream: bool,
+    ) -> Result<Decoded<'_>, Malformed> {
+        let header = Request::header(bytes)?;
+        let implemented = match header.metadata.op_code {
+            OpCode::Update => self.updates.get().map(Service::Update),
+            OpCode::Notify => self.transfers.get().map(Service::Notify),
+            _ => None,
+        };
+        let message = match Message::from_vec(bytes) {
+            Ok(message) => message,
+            Err(_) if implemented.is_some() => return Err(Malformed::header_only(&header)),
+            Err(_) => return Err(Malformed::unparsed(&header)),
+        };
+        let transfers = self.transfers.get().filter(|_| may_stream);
+        let service = match (implemented, transfers) {
+            (Some(service), _) => service,
+            (None, Some(transfers)) if is_transfer(&message) => Service::Transfer(transfers),
+            _ => Service::Query(Request::from_message(&header, &message, src, transport)?),
+        };
+        let now_unix = match message.signature() {
+            Some(_) => tsig::now_unix(),
+            None => 0,
+        };
+        let tsig = tsig::verify(bytes, &message, self.keyring_for(&service), now_unix);
+        Ok(Decoded {
+            service,
+            edns: message.edns.as_ref().map(EdnsInfo::of),
+            message,
+            src,
+            transport,
+            tsig,
+            now_unix,
+        })
+    }
+
+    /// The keys a request's TSIG is checked against: the service's own, else any we know.
+    fn keyring_for<'k>(&'k self, service: &Service<'k>) -> &'k Keyring {
+        match service {
+            Service::Update(updates) => updates.keyring(),
+            Service::Transfer(transfers) => transfers.keyring(),
+            Service::Notify(transfers) => self.keyring().unwrap_or(transfers.keyring()),
+            Service::Query(_) => self.keyring().unwrap_or(&NO_KEYS),
+        }
+    }
+
+    /// One dispatch by opcode. A bad TSIG is answered here for every service, before the
+    /// service looks at anything else (RFC 8945 §5.2).
+    async fn dispatch(&self, d: &Decoded<'_>) -> Outcome {
+        if let Some(rcode) = d.tsig.rcode() {
+            return self.bad_tsig(d, rcode);
+        }
+        match &d.service {
+            Service::Query(req) => {
+                // At debug: at the default level a span would format its fields per query.
+                let span = debug_span!("query", id = req.id, qname = %req.query.name(), qtype = %req.query.query_type(), client = %d.src);
+                self.query(req).instrument(span).await
+            }
+            Service::Update(updates) => {
+                let span = debug_span!("update", client = %d.src);
+                let catalog = self.catalog();
+                let payload = self.config.edns_payload;
+                updates
+                    .serve(d, &catalog, &self.metrics, payload)
+                    .instrument(span)
+                    .await
+            }
+            Service::Notify(transfers) => notify::serve(
+                transfers.receiver(),
+                d,
+                &self.metrics,
+                self.config.edns_payload,
+            ),
+            Service::Transfer(transfers) => {
+                let span = debug_span!("transfer", client = %d.src);
+                let _entered = span.enter();
+                transfers.serve(d, &self.catalog(), &self.metrics)
+            }
+        }
+    }
+
+    /// The answer to a request whose TSIG failed: NOTAUTH with the TSIG error, or FORMERR
+    /// without a TSIG (`Verified::rcode`), counted as the service counts its refusals.
+    fn bad_tsig(&self, d: &Decoded<'_>, rcode: ResponseCode) -> Outcome {
+        let m = &self.metrics;
+        match d.service {
+            Service::Query(_) => {}
+            Service::Update(_) => Metrics::inc(&m.updates_refused),
+            Service::Notify(_) => Metrics::inc(&m.notifies_received),
+            Service::Transfer(_) => Metrics::inc(&m.transfers_refused),
+        }
+        debug!(client = %d.src, verified = ?d.tsig, %rcode, "request with a bad TSIG");
+        response::shell(&d.echo(), rcode, self.config.edns_payload).into()
+    }
+
+    /// The reply to a packet that is not a request we can answer, counted.
+    fn malformed(&self, bad: &Malformed, src: SocketAddr) -> Option<Vec<u8>> {
+        match bad {
+            Malformed::Drop => Metrics::inc(&self.metrics.dropped),
+            Malformed::Reply { rcode, .. } => {
+                if *rcode == ResponseCode::FormErr {
+                    Metrics::inc(&self.metrics.formerr);
+                }
+            }
+        }
+        debug!(client = %src, ?bad, "malformed request");
+        response::malformed_reply(bad, self.config.edns_payload)
+    }
+}
+
+/// A request for AXFR or IXFR: opcode QUERY (the caller's header said QR=0), one question.
+fn is_transfer(message: &Message) -> bool {
+    message.metadata.op_code == OpCode::Query
+        && matches!(
+            message.queries.as_slice(),
+            [q] if matches!(q.query_type(), RecordType::AXFR | RecordType::IXFR)
+        )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,258 @@
+//! The query service: who answers a standard query (local zones, the resolver, the cache
+//! alone, or a refusal), decided in one place (`route`), and what the answer is kept for (the
+//! hit path, RRL). Every resolution failure becomes a response in one place (`servfail`).
+
+use hickory_proto::op::{Message, ResponseCode};
+use tokio::time::Instant;
+use tracing::{debug, warn};
+
+use super::ede_option::add_ede;
+use super::edge::Outcome;
+use super::observe::Seen;
+use super::refusal::{Refusal, Route};
+use super::response::{self, Response, Reuse, add_resolution};
+use super::{Handler, Recursion, Request, chaos, fast};
+use crate::authority::{Catalog, LocalAnswer};
+use crate::ede;
+use crate::metrics::Metrics;
+use crate::resolver::Resolution;
+
+impl Handler {
+    /// A standard query, after the edge checked its TSIG: the query rate limit, the answer,
+    /// then RRL and the hit path's copy. A signed query (RFC 8945 §5.2, as BIND and Knot
+    /// answer them; `nsupdate -k` signs the SOA query that finds the zone) is answered the
+    /// same way but neither limited nor kept: its answer is signed for one client.
+    pub(super) async fn query(&self, req: &Request) -> Outcome {
+        if let Some(limited) = self.limit_query(req) {
+            return Outcome::Decided(limited);
+        }
+        if req.signed {
+            let res = self.handle(req).await;
+            return Outcome::One {
+                message: res.message,
+                optional_authority: res.optional_authority,
+                seen: None,
+            };
+        }
+        // Before the zones are read: a reload while this is answered forbids keeping it.
+        let generation = self.fast.as_ref().map_or(0, fast::FastAnswers::generation);
+        let mut res = self.handle(req).await;
+        let seen = self.query_log.as_ref().map(|_| Seen::of(req, &res));
+        let rrl = self.rrl_account(req, &res);
+        if res.reuse != Reuse::No
+            && let Some(fast) = &self.fast
+        {
+            let local = res.reuse == Reuse::Local;
+            fast.keep(&mut res.message, Instant::now(), local, rrl, generation);
+        }
+        match self.limit_response(req, rrl, res.message) {
+            Some(message) => Outcome::One {
+                message,
+                optional_authority: res.optional_authority,
+                seen,
+            },
+            None => Outcome::Decided(None),
+        }
+    }
+
+    /// Answers one request. Always produces a response.
+    pub async fn handle(&self, req: &Request) -> Response {
+        let payload = self.config.edns_payload;
+        if let Some(info) = req.edns
+            && info.version > 0
+        {
+            // RFC 6891 §6.1.3: we speak version 0 only.
+            return response::with_rcode(req, payload, ResponseCode::BADVERS).into();
+        }
+        let recursion = self
+            .recursion
+            .as_ref()
+            .filter(|r| r.acl.allows(req.src.ip()));
+        let served = self.catalog();
+        match self.route(req, &served, recursion) {
+            Route::Chaos => chaos::answer(req, &self.config.identity, payload)
+                .unwrap_or_else(|| self.refuse(req, Refusal::Chaos, false)),
+            Route::Refuse(why) => self.refuse(req, why, recursion.is_some()),
+            Route::Local(catalog, local) => self.local_answer(req, catalog, local, recursion).await,
+            Route::Recurse(rec) => {
+                match rec
+                    .resolver
+                    .resolve(req.query.name(), req.query.query_type())
+                    .await
+                {
+                    Ok(res) => Response {
+                        upstream_queries: Some(res.upstream_queries),
+                        reuse: if res.stale {
+                            Reuse::No
+                        } else {
+                            Reuse::Resolved
+                        },
+                        message: self.recursive_answer(req, res),
+                        optional_authority: false,
+                    },
+                    Err(e) => self.servfail(req, &e).into(),
+                }
+            }
+            Route::Snoop(rec) => self
+                .non_recursive(req, rec, recursion.is_some())
+                .await
+                .into(),
+        }
+    }
+
+    /// Who answers `req`: the one place that decides, refusals included. `recursion` is set
+    /// when the client may recurse.
+    fn route<'a>(
+        &'a self,
+        req: &Request,
+        served: &'a Catalog,
+        recursion: Option<&'a Recursion>,
+    ) -> Route<'a> {
+        if req.query.query_class() == hickory_proto::rr::DNSClass::CH {
+            return Route::Chaos;
+        }
+        if !req.is_class_in() {
+            return Route::Refuse(Refusal::Class);
+        }
+        let (qname, qtype) = (req.query.name(), req.query.query_type());
+        // The configured zones first; then the names every resolver answers itself
+        // (`localhost.`, `invalid.`, private reverse zones), which never go upstream.
+        if let Some(answer) = served.answer(qname, qtype) {
+            return Route::Local(served, answer);
+        }
+        if let Some(builtin) = &self.builtin
+            && let Some(answer) = builtin.answer(qname, qtype)
+        {
+            return Route::Local(builtin, answer);
+        }
+        match (recursion, &self.recursion) {
+            (Some(rec), _) if req.recursion_desired => Route::Recurse(rec),
+            // RD=0 for a name we do not serve: from the cache alone, for clients allowed to
+            // snoop.
+            (_, Some(rec)) if !req.recursion_desired && rec.snoop.allows(req.src.ip()) => {
+                Route::Snoop(rec)
+            }
+            (None, Some(_)) => Route::Refuse(Refusal::RecursionNotAllowed),
+            // Not ours, and no recursion for this request (none configured, or RD=0), as NSD
+            // and Unbound answer names they will not serve.
+            _ => Route::Refuse(Refusal::NotServed),
+        }
+    }
+
+    /// An answer from a local zone; for RD=1 clients that may recurse, an alias out of our
+    /// zones or a cut below them is finished by the resolver (starting at the child's servers
+    /// for a cut: they may be reachable only through us).
+    async fn local_answer(
+        &self,
+        req: &Request,
+        catalog: &Catalog,
+        mut local: LocalAnswer,
+        recursion: Option<&Recursion>,
+    ) -> Response {
+        Metrics::inc(&self.metrics.authoritative_answers);
+        // Kept for the hit path only where every client gets the same bytes: no recursion
+        // (RA and continuations differ by client), no reordering of these RRsets.
+        let reuse = if self.recursion.is_none()
+            && local.answers.iter().all(|r| {
+                catalog
+                    .find(&r.name)
+                    .is_none_or(|z| z.balance().for_name(&r.name).is_none())
+            }) {
+            Reuse::Local
+        } else {
+            Reuse::No
+        };
+        catalog.balance(&mut local, req.src.ip());
+        let mut m = response::reply_to(req, self.config.edns_payload);
+        m.metadata.recursion_available = recursion.is_some();
+        m.metadata.authoritative = local.authoritative;
+        m.metadata.response_code = local.rcode;
+        m.answers = local.answers;
+        m.authorities = local.authorities;
+        m.additionals = local.additionals;
+        let mut optional_authority = local.optional_authority;
+        let continue_at = local.unresolved_target.or(local.delegated);
+        let mut upstream_queries = None;
+        if let (Some(target), Some(rec)) = (continue_at, recursion)
+            && req.recursion_desired
+        {
+            match rec.resolver.resolve(&target, req.query.query_type()).await {
+                Ok(res) => {
+                    upstream_queries = Some(res.upstream_queries);
+                    add_resolution(&mut m, res);
+                    optional_authority = false;
+                }
+                Err(e) => return self.servfail(req, &e).into(),
+            }
+        }
+        debug!(rcode = %m.metadata.response_code, answers = m.answers.len(), "local answer");
+        Response {
+            message: m,
+            optional_authority,
+            reuse,
+            upstream_queries,
+        }
+    }
+
+    fn recursive_answer(&self, req: &Request, res: Resolution) -> Message {
+        let mut m = response::reply_to(req, self.config.edns_payload);
+        m.metadata.recursion_available = true;
+        debug!(rcode = %res.rcode, answers = res.answers.len(), upstream = res.upstream_queries, stale = res.stale, "recursive answer");
+        add_resolution(&mut m, res);
+        m
+    }
+
+    /// A non-recursive question answered without asking anyone (RFC 1034 §4.3.1): the cached
+    /// answer, else a referral to the closest cached delegation, as Unbound answers clients
+    /// allowed to snoop.
+    async fn non_recursive(&self, req: &Request, rec: &Recursion, ra: bool) -> Message {
+        let payload = self.config.edns_payload;
+        let qname = req.query.name();
+        let mut m = response::reply_to(req, payload);
+        m.metadata.recursion_available = ra;
+        if let Some(res) = rec
+            .resolver
+            .answer_from_cache(qname, req.query.query_type())
+            .await
+        {
+            Metrics::inc(&self.metrics.cache_hits);
+            debug!(rcode = %res.rcode, answers = res.answers.len(), "non-recursive answer from the cache");
+            add_resolution(&mut m, res);
+            return m;
+        }
+        if let Some((ns, glue)) = rec.resolver.cached_referral(qname) {
+            debug!(cut = %ns[0].name, "non-recursive referral from the cache");
+            m.authorities = ns;
+            m.additionals = glue;
+            return m;
+        }
+        // Not even the root's servers are cached yet.
+        Metrics::inc(&self.metrics.servfails);
+        self.metrics.servfail_reasons.inc(Some(ede::NOT_READY));
+        let mut m = response::with_rcode(req, payload, ResponseCode::ServFail);
+        m.metadata.recursion_available = ra;
+        add_ede(
+            &mut m,
+            ede::NOT_READY,
+            "nothing cached yet for a non-recursive query",
+        );
+        m
+    }
+
+    /// The one place a resolution failure becomes a response.
+    fn servfail(&self, req: &Request, err: &crate::resolver::ResolveError) -> Message {
+        Metrics::inc(&self.metrics.servfails);
+        // Per query at debug; at the default level one line per interval, so a flood of
+        // failures does not become a flood of log lines.
+        debug!(error = %err, "resolution failed");
+        if let Some(held) = self.failure_log.admit(Instant::now()) {
+            warn!(error = %err, qname = %req.query.name(), qtype = %req.query.query_type(), more_since_last = held, "resolution failed (one line per 10 s; the servfails counter has them all)");
+        }
+        let mut m = response::with_rcode(req, self.config.edns_payload, err.rcode());
+        m.metadata.recursion_available = true;
+        let (code, text) = err.ede();
+        self.metrics.servfail_reasons.inc(Some(code));
+        add_ede(&mut m, code, &text);
+        m
+    }
+}
