@@ -32,6 +32,7 @@ pub mod lab;
 pub mod limits;
 pub mod metrics;
 mod net;
+mod outbound;
 pub mod querylog;
 pub mod ratelimit;
 pub mod replication;

@@ -3,6 +3,7 @@
 
 mod transfer;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -10,12 +11,17 @@ use hickory_proto::op::OpCode;
 use hickory_proto::rr::rdata::{A, SOA};
 use hickory_proto::rr::{RData, RecordType};
 use tokio::io::AsyncReadExt;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UdpSocket};
 
 use super::*;
+use crate::frame::{read_frame, write_frame};
 use crate::tsig::{
-    Keyring, ResponseStream, TsigAlgorithm, TsigError, Verified, sign_response, verify,
+    Keyring, ResponseStream, TsigAlgorithm, TsigClientError, TsigError, Verified, now_unix,
+    sign_response, verify,
 };
+
+/// The largest DNS message: what a test server reads a request into.
+const MAX_MESSAGE: usize = 65_535;
 
 const WAIT: Duration = Duration::from_secs(5);
 
