@@ -10,7 +10,7 @@
 //! - UDP with kernel receive timestamps ([`udp`]), TCP with its 2-octet length framing
 //!   (RFC 7766 §8) and multi-message streams for AXFR/IXFR ([`tcp`]);
 //! - TSIG signing of the request and checking of every reply (RFC 8945 §5.1, §5.4);
-//! - one request, one reply, asked again over TCP when truncated ([`exchange`]);
+//! - one request, one reply, asked again over TCP when truncated ([`exchange()`]);
 //! - deadlines, for callers that want one ([`Deadline`]).
 //!
 //! What to ask, whom, how often and what a reply means stay with the callers: the resolver's
