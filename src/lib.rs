@@ -16,6 +16,10 @@
 //! `tern serve` runs, built from a `Config`), `control` (the `tern ctl` socket) and `lab`
 //! (servers for the simulated internet) are wiring, like `main`: they may import anything;
 //! nothing but `main`, `daemon` and the tests imports them.
+//!
+//! `outbound` is the one DNS client: the resolver and replication send every query, transfer
+//! request and NOTIFY through it. A leaf too, it imports only `frame`, `net`, `limits` and
+//! `tsig`.
 
 pub mod acl;
 pub mod authority;
@@ -32,6 +36,7 @@ pub mod lab;
 pub mod limits;
 pub mod metrics;
 mod net;
+mod outbound;
 pub mod querylog;
 pub mod ratelimit;
 pub mod replication;

@@ -1,7 +1,8 @@
 //! Zone replication: transfers in (secondary) and NOTIFY out (primary).
 //!
-//! `fetch` owns the outbound I/O both roles need: the SOA query, the AXFR/IXFR pull and
-//! NOTIFY, each optionally TSIG-signed. What to do with a transferred zone is not its concern.
+//! `fetch` holds the exchanges both roles need: the SOA query, the AXFR/IXFR pull and NOTIFY,
+//! each optionally TSIG-signed, sent through the one outbound client (`crate::outbound`). What
+//! to do with a transferred zone is not its concern.
 
 pub mod fetch;
 pub mod notify;

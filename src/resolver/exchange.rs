@@ -17,6 +17,7 @@ use std::time::Duration;
 use hickory_proto::rr::{LowerName, Name, RecordType};
 use tokio::time::Instant;
 
+use self::candidates::{Candidate, pick};
 use super::Resolver;
 use super::budget::{Budget, ResolveError};
 use super::classify::{Classified, Outcome, classify};
@@ -25,6 +26,8 @@ use super::infra::{MAX_RTO, Mark, Standing};
 use super::trace::TraceStep;
 use super::upstream::{UpstreamError, UpstreamFuture, UpstreamQuery, UpstreamReply};
 use crate::metrics::Metrics;
+
+mod candidates;
 
 /// DNS servers listen on port 53; root hints and glue carry no port.
 const DNS_PORT: u16 = 53;
@@ -36,22 +39,6 @@ const MAX_TRIES: u32 = 7;
 const GIVE_UP_TRIES: u32 = 3;
 /// A TCP try includes the handshake: give it at least this long.
 const MIN_TCP_TIMEOUT: Duration = Duration::from_millis(500);
-
-/// One server as this question sees it.
-#[derive(Debug)]
-struct Candidate {
-    addr: IpAddr,
-    port: u16,
-    tries: u32,
-    tcp: bool,
-    edns: bool,
-    /// Out of rotation, with a probe due: one try at most.
-    probe: bool,
-    /// Nothing more to ask it (lame, failed, unreachable, or out of tries).
-    done: bool,
-    /// It replied to this question (usable or not).
-    replied: bool,
-}
 
 /// A query on the wire, still listening for its reply.
 struct Attempt<'u> {
@@ -232,49 +219,6 @@ impl Resolver {
                     }
                 }
             }
-        }
-    }
-
-    /// Ranks `addrs` by what the infrastructure cache knows and adds them as candidates;
-    /// servers out of rotation without a probe due, addresses no server can have, and our
-    /// own listeners are left out.
-    fn add_candidates(&self, ex: &mut Exchange<'_>, servers: &[(IpAddr, u16)]) {
-        let now = Instant::now();
-        let (unusable, servers): (Vec<_>, Vec<_>) =
-            servers.iter().partition(|(a, _)| !usable_server(*a));
-        if !unusable.is_empty() {
-            ex.others = true;
-            tracing::debug!(zone = %ex.zone_name, ?unusable, "name server addresses that cannot be a server: ignored");
-        }
-        let (own, servers): (Vec<_>, Vec<_>) = servers
-            .into_iter()
-            .partition(|(a, p)| self.own.is_self(SocketAddr::new(*a, *p)));
-        ex.others |= !servers.is_empty();
-        for (a, p) in own {
-            let server = SocketAddr::new(a, p);
-            self.own.warn_once(server, &ex.zone_name);
-            ex.looped = Some(server);
-        }
-        let servers = &servers[..];
-        let addrs: Vec<IpAddr> = servers.iter().map(|(a, _)| *a).collect();
-        for ranked in self.infra.order(&addrs, &ex.zone, now) {
-            if ranked.standing == Standing::Down {
-                continue;
-            }
-            let port = servers
-                .iter()
-                .find(|(a, _)| *a == ranked.addr)
-                .map_or(DNS_PORT, |(_, p)| *p);
-            ex.cands.push(Candidate {
-                addr: ranked.addr,
-                port,
-                tries: 0,
-                tcp: false,
-                edns: !self.infra.no_edns(ranked.addr, now),
-                probe: ranked.standing == Standing::Probe,
-                done: false,
-                replied: false,
-            });
         }
     }
 
@@ -467,28 +411,6 @@ impl Resolver {
         }
         Ok(None)
     }
-}
-
-/// Whether `addr` can be a name server's: the unspecified address (0.0.0.0, ::) reaches the
-/// local host, tern itself most likely, without the loop guard seeing it; multicast and the
-/// limited broadcast address are nobody's server.
-fn usable_server(addr: IpAddr) -> bool {
-    let mapped = match addr {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
-        v4 => v4,
-    };
-    let broadcast = matches!(mapped, IpAddr::V4(v4) if v4.is_broadcast());
-    !(mapped.is_unspecified() || mapped.is_multicast() || broadcast)
-}
-
-/// The next server to try: the fewest tries so far, then the infrastructure cache's order.
-fn pick(cands: &[Candidate]) -> Option<usize> {
-    cands
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| !c.done)
-        .min_by_key(|(i, c)| (c.tries, *i))
-        .map(|(i, _)| i)
 }
 
 fn describe(c: &Classified) -> String {

@@ -19,12 +19,11 @@ use hickory_proto::rr::{LowerName, Name, Record, RecordType};
 
 use super::delegation::ServerSet;
 use super::hints;
-use super::upstream::{
-    Upstream, UpstreamError, UpstreamFuture, UpstreamQuery, UpstreamReply, reply_matches,
-};
+use super::upstream::{Upstream, UpstreamError, UpstreamFuture, UpstreamQuery, UpstreamReply};
 use crate::authority::{Catalog, Zone};
 use crate::lab::LabFiles;
 use crate::limits::EDNS_UDP_PAYLOAD;
+use crate::outbound::Expected;
 
 /// How a host treats queries on one transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -382,7 +381,7 @@ impl Upstream for FakeNet {
                 Fate::Reply(reply) => {
                     tokio::time::sleep(delay).await;
                     assert!(
-                        reply_matches(&reply, id, &q.qname, q.qtype),
+                        Expected::answer(id, &q.qname, q.qtype).matches(&reply, true),
                         "fake reply echoes the question"
                     );
                     Ok(UpstreamReply {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use hickory_proto::op::{OpCode, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};
 
+use crate::outbound::ClientError;
 use crate::tsig::{SignError, TsigClientError};
 
 /// Why an exchange with a primary (or, for NOTIFY, a secondary) failed. Every variant names
@@ -83,6 +84,38 @@ pub enum FetchError {
         request: Request,
         messages: usize,
     },
+}
+
+impl FetchError {
+    /// The outbound client's `error`, with the server, zone and request it was about.
+    pub(super) fn from_client(
+        server: SocketAddr,
+        zone: &Name,
+        request: Request,
+        error: ClientError,
+    ) -> FetchError {
+        let zone = Box::new(zone.clone());
+        // Every variant below carries the same context; only its own field differs.
+        macro_rules! about {
+            ($variant:ident { $field:ident }) => {
+                FetchError::$variant {
+                    server,
+                    zone,
+                    request,
+                    $field,
+                }
+            };
+        }
+        match error {
+            ClientError::Io(error) => about!(Io { error }),
+            ClientError::Timeout(timeout) => about!(Timeout { timeout }),
+            ClientError::Sign(error) => about!(Sign { error }),
+            ClientError::Encode(reason) => about!(Encode { reason }),
+            ClientError::Tsig(error) => about!(Tsig { error }),
+            ClientError::Malformed(reason) => about!(Malformed { reason }),
+            ClientError::Closed(messages) => about!(Incomplete { messages }),
+        }
+    }
 }
 
 /// Which request an error is about.

@@ -3,6 +3,7 @@
 
 mod transfer;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -10,12 +11,17 @@ use hickory_proto::op::OpCode;
 use hickory_proto::rr::rdata::{A, SOA};
 use hickory_proto::rr::{RData, RecordType};
 use tokio::io::AsyncReadExt;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UdpSocket};
 
 use super::*;
+use crate::frame::{read_frame, write_frame};
 use crate::tsig::{
-    Keyring, ResponseStream, TsigAlgorithm, TsigError, Verified, sign_response, verify,
+    Keyring, ResponseStream, TsigAlgorithm, TsigClientError, TsigError, Verified, now_unix,
+    sign_response, verify,
 };
+
+/// The largest DNS message: what a test server reads a request into.
+const MAX_MESSAGE: usize = 65_535;
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -183,46 +189,52 @@ async fn a_truncated_answer_is_asked_again_over_tcp() {
 
 #[tokio::test]
 async fn the_soa_answer_must_be_authoritative_noerror_and_hold_the_soa() {
-    let not_aa = udp_server(|raw| {
-        let mut m = reply(&parse(raw), vec![soa(1)]);
-        m.metadata.authoritative = false;
-        vec![encode(&m)]
-    })
-    .await;
-    let err = query_soa(not_aa, &zone(), None, WAIT)
-        .await
-        .expect_err("AA=0");
-    assert!(matches!(err, FetchError::NotAuthoritative { .. }), "{err}");
-
-    let refused = udp_server(|raw| {
-        let mut m = reply(&parse(raw), Vec::new());
-        m.metadata.response_code = ResponseCode::Refused;
-        vec![encode(&m)]
-    })
-    .await;
-    let err = query_soa(refused, &zone(), None, WAIT)
-        .await
-        .expect_err("REFUSED");
-    assert!(
-        matches!(
-            err,
-            FetchError::Rcode {
-                rcode: ResponseCode::Refused,
-                ..
-            }
+    type Spoil = fn(&mut Message);
+    type Expect = fn(&FetchError) -> bool;
+    let cases: [(&str, Spoil, Expect); 3] = [
+        (
+            "AA=0",
+            |m| m.metadata.authoritative = false,
+            |e| matches!(e, FetchError::NotAuthoritative { .. }),
         ),
-        "{err}"
-    );
-    assert!(
-        err.to_string().contains(&refused.to_string()),
-        "names the primary: {err}"
-    );
-
-    let empty = udp_server(|raw| vec![encode(&reply(&parse(raw), vec![a("www", 1)]))]).await;
-    let err = query_soa(empty, &zone(), None, WAIT)
-        .await
-        .expect_err("no SOA");
-    assert!(matches!(err, FetchError::NoSoa { .. }), "{err}");
+        (
+            "REFUSED",
+            |m| {
+                m.answers.clear();
+                m.metadata.response_code = ResponseCode::Refused;
+            },
+            |e| {
+                matches!(
+                    e,
+                    FetchError::Rcode {
+                        rcode: ResponseCode::Refused,
+                        ..
+                    }
+                )
+            },
+        ),
+        (
+            "no SOA",
+            |m| m.answers = vec![a("www", 1)],
+            |e| matches!(e, FetchError::NoSoa { .. }),
+        ),
+    ];
+    for (case, spoil, expected) in cases {
+        let server = udp_server(move |raw| {
+            let mut m = reply(&parse(raw), vec![soa(1)]);
+            spoil(&mut m);
+            vec![encode(&m)]
+        })
+        .await;
+        let err = query_soa(server, &zone(), None, WAIT)
+            .await
+            .expect_err(case);
+        assert!(expected(&err), "{case}: {err}");
+        assert!(
+            err.to_string().contains(&server.to_string()),
+            "{case}: names the primary: {err}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -63,35 +63,31 @@ async fn signed_axfr_server(tamper: bool) -> SocketAddr {
     .await
 }
 
+/// A signed AXFR from `signed_axfr_server(tamper)`, and the records handed over.
+async fn signed_axfr(tamper: bool) -> (Result<(), FetchError>, Vec<Record>) {
+    let server = signed_axfr_server(tamper).await;
+    let good = key(b"the shared secret");
+    let mut records = Vec::new();
+    let result = transfer(
+        server,
+        &zone(),
+        None,
+        Some(&good),
+        WAIT,
+        collect(&mut records),
+    )
+    .await;
+    (result, records)
+}
+
 #[tokio::test]
 async fn a_signed_axfr_stream_verifies_and_a_tampered_one_fails() {
-    let good = key(b"the shared secret");
-    let server = signed_axfr_server(false).await;
-    let mut records = Vec::new();
-    transfer(
-        server,
-        &zone(),
-        None,
-        Some(&good),
-        WAIT,
-        collect(&mut records),
-    )
-    .await
-    .expect("axfr");
+    let (result, records) = signed_axfr(false).await;
+    result.expect("axfr");
     assert_eq!(records.len(), 5);
 
-    let server = signed_axfr_server(true).await;
-    let mut records = Vec::new();
-    let err = transfer(
-        server,
-        &zone(),
-        None,
-        Some(&good),
-        WAIT,
-        collect(&mut records),
-    )
-    .await
-    .expect_err("tampered");
+    let (result, records) = signed_axfr(true).await;
+    let err = result.expect_err("tampered");
     assert!(
         matches!(
             err,

@@ -1,0 +1,163 @@
+//! One request over UDP from a fresh socket, and its reply.
+//!
+//! A socket per request gets a fresh, kernel-randomised source port (connecting binds it,
+//! RFC 5452 §9.2), and being connected, it drops datagrams from any other address or port
+//! and reports ICMP errors. No time limit here: the caller decides how long to wait, and the
+//! resolver keeps listening for a late reply while it retransmits (RFC 1035 §4.2.1).
+
+use std::io::{self, IoSliceMut};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hickory_proto::op::Message;
+use nix::sys::socket::{
+    ControlMessageOwned, MsgFlags, SockaddrStorage, bind, recvmsg, setsockopt, sockopt,
+};
+use tokio::io::Interest;
+use tokio::net::UdpSocket;
+use tokio::time::Instant;
+
+use super::{Expected, Peer};
+use crate::net::udp_socket_for;
+
+/// The largest UDP reply we read: our advertised payload is smaller (and without EDNS a reply
+/// has at most 512 octets), so anything longer is not an answer to our request.
+const MAX_UDP_REPLY: usize = 4096;
+
+/// A request on the wire, waiting for its reply.
+#[derive(Debug)]
+pub(crate) struct UdpQuery {
+    sock: UdpSocket,
+    /// Whether the socket gives kernel receive timestamps.
+    stamped: bool,
+    sent: Instant,
+    sent_wall: SystemTime,
+}
+
+/// How long a reply took.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timing {
+    /// From sending to the moment the reply reached our socket (the kernel's receive
+    /// timestamp where it gives one).
+    pub(crate) rtt: Duration,
+    /// How long the reply then waited in our socket before we read it: our delay.
+    pub(crate) lag: Duration,
+}
+
+impl UdpQuery {
+    /// Sends `bytes` from a new socket connected to the peer's server (bound to its source
+    /// address, if any). The datagram goes out at once, before the runtime registers the
+    /// socket: awaiting writability would wait for the reactor's first event on it, a full turn
+    /// of the runtime under load.
+    pub(crate) fn send(peer: Peer, bytes: &[u8]) -> io::Result<UdpQuery> {
+        let fd = udp_socket_for(peer.server)?;
+        if let Some(local) = peer.local() {
+            bind(fd.as_raw_fd(), &SockaddrStorage::from(local))?;
+        }
+        let sock = std::net::UdpSocket::from(fd);
+        // Without kernel timestamps the RTT falls back to the time we read the reply.
+        let stamped = setsockopt(&sock, sockopt::ReceiveTimestampns, &true).is_ok();
+        // UDP connect only sets the peer: it never blocks.
+        sock.connect(peer.server)?;
+        let sent = Instant::now();
+        let sent_wall = SystemTime::now();
+        // A fresh socket's send buffer is empty; WouldBlock here is as good as a lost datagram.
+        sock.send(bytes)?;
+        Ok(UdpQuery {
+            sock: UdpSocket::from_std(sock)?,
+            stamped,
+            sent,
+            sent_wall,
+        })
+    }
+
+    /// Waits, without a time limit, for the first datagram that parses and matches
+    /// `expected`, and returns what `keep` makes of it (its bytes and its parse). Anything
+    /// else is a spoofing attempt or junk: the wait goes on. An ICMP error ends it.
+    pub(crate) async fn reply<T>(
+        &self,
+        expected: &Expected<'_>,
+        keep: impl Fn(&[u8], Message) -> T,
+    ) -> io::Result<(T, Timing)> {
+        loop {
+            // An ICMP port unreachable shows as an error event, not as readability; on
+            // loopback it has often arrived before the socket was registered at all.
+            let ready = self
+                .sock
+                .ready(Interest::READABLE | Interest::ERROR)
+                .await?;
+            if ready.is_error()
+                && let Some(e) = self.sock.take_error()?
+            {
+                return Err(e);
+            }
+            let received = self.sock.try_io(Interest::READABLE, || {
+                recv_reply(&self.sock, expected, &keep)
+            });
+            match received {
+                Ok((Some(kept), arrived)) => return Ok((kept, self.timing(arrived))),
+                Ok((None, _)) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn timing(&self, arrived: Option<SystemTime>) -> Timing {
+        let waited = self.sent.elapsed();
+        let rtt = match arrived {
+            Some(at) if self.stamped => at
+                .duration_since(self.sent_wall)
+                .unwrap_or(Duration::ZERO)
+                .min(waited),
+            _ => waited,
+        };
+        Timing {
+            rtt,
+            lag: waited - rtt,
+        }
+    }
+}
+
+/// One datagram, kept if it parses and matches, and the kernel's receive timestamp. The
+/// datagram is read into a buffer on the stack: a 4 KiB heap buffer per query in flight,
+/// freed in the order replies come, fragmented the heap enough to double the resident size
+/// under a flood.
+fn recv_reply<T>(
+    sock: &UdpSocket,
+    expected: &Expected<'_>,
+    keep: impl Fn(&[u8], Message) -> T,
+) -> io::Result<(Option<T>, Option<SystemTime>)> {
+    let mut buf = [0u8; MAX_UDP_REPLY];
+    let (n, arrived) = recv_stamped(sock, &mut buf)?;
+    let raw = &buf[..n];
+    let kept = Message::from_vec(raw)
+        .ok()
+        .filter(|m| expected.matches(m, true))
+        .map(|m| keep(raw, m));
+    Ok((kept, arrived))
+}
+
+/// One datagram and the kernel's receive timestamp (`SO_TIMESTAMPNS`), if it gave one.
+fn recv_stamped(sock: &UdpSocket, buf: &mut [u8]) -> io::Result<(usize, Option<SystemTime>)> {
+    let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
+    let mut iov = [IoSliceMut::new(buf)];
+    let msg = recvmsg::<SockaddrStorage>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::empty(),
+    )
+    .map_err(io::Error::from)?;
+    let arrived = msg.cmsgs().ok().and_then(|mut c| {
+        c.find_map(|m| match m {
+            ControlMessageOwned::ScmTimestampns(ts) => {
+                let secs = u64::try_from(ts.tv_sec()).ok()?;
+                let nanos = u32::try_from(ts.tv_nsec()).ok()?;
+                UNIX_EPOCH.checked_add(Duration::new(secs, nanos))
+            }
+            _ => None,
+        })
+    });
+    Ok((msg.bytes, arrived))
+}
