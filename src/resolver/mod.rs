@@ -9,6 +9,7 @@
 //! servers to start at. The one alias-chasing loop is [`Resolver::chase`].
 
 pub mod budget;
+mod cached;
 pub mod classify;
 pub mod delegation;
 pub mod exchange;
@@ -46,7 +47,6 @@ pub use upstream::{NetUpstream, Upstream, UpstreamError, UpstreamQuery, Upstream
 use crate::cache::{Cache, CachePolicy, Data, Key, Rank};
 use crate::limits::{FAILURE_CACHE_ENTRIES, FAILURE_TTL, STALE_ANSWER_TIMEOUT_MS};
 use crate::metrics::Metrics;
-use crate::rr::{self, ADDRESS_TYPES};
 
 /// One link of an answer chain.
 #[derive(Debug, Clone, PartialEq)]
@@ -421,62 +421,6 @@ impl Resolver {
         {
             let target = target.clone();
             return Some(Step::Cname(records, target));
-        }
-        None
-    }
-
-    /// RFC 8767: the whole chain from expired cache data inside the serve-stale window.
-    async fn stale_chain(&self, qname: &Name, qtype: RecordType) -> Option<Resolution> {
-        if self.cache.policy().serve_stale_secs == 0 {
-            return None;
-        }
-        self.chain(qname, qtype, true, &mut None, false)
-            .await
-            .ok()
-            .flatten()
-    }
-
-    /// RFC 8767: when resolution failed, answer from expired cache data if the whole chain is
-    /// there; otherwise return the failure.
-    async fn stale_or(
-        &self,
-        qname: &Name,
-        qtype: RecordType,
-        err: ResolveError,
-    ) -> Result<Resolution, ResolveError> {
-        self.stale_chain(qname, qtype).await.ok_or(err)
-    }
-
-    /// A non-recursive (RD=0) question answered from the cache alone, never asking upstream:
-    /// the whole chain, if every link is cached and fresh.
-    pub async fn answer_from_cache(&self, qname: &Name, qtype: RecordType) -> Option<Resolution> {
-        self.chase(qname, qtype, None).await.ok().flatten()
-    }
-
-    /// The closest delegation to `qname` the cache holds, as a referral would carry it: the
-    /// NS records and the cached addresses of their targets (the root's, at worst, once
-    /// primed). `None` before anything is cached.
-    pub fn cached_referral(&self, qname: &Name) -> Option<(Vec<Record>, Vec<Record>)> {
-        let now = Instant::now();
-        for labels in (0..=rr::label_count(qname)).rev() {
-            let cut = qname.trim_to(labels);
-            let Some(c) = self.cache.get(&Key::new(&cut, RecordType::NS), now) else {
-                continue;
-            };
-            let Data::Positive(ns) = c.data else {
-                continue;
-            };
-            let mut glue = Vec::new();
-            for target in rr::ns_targets(&ns) {
-                for t in ADDRESS_TYPES {
-                    if let Some(c) = self.cache.get(&Key::new(&target, t), now)
-                        && let Data::Positive(records) = c.data
-                    {
-                        glue.extend(records);
-                    }
-                }
-            }
-            return Some((ns, glue));
         }
         None
     }

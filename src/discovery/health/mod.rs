@@ -323,4 +323,6 @@ pub async fn run_checks<P: Prober>(
 }
 
 #[cfg(test)]
+mod probe_tests;
+#[cfg(test)]
 mod tests;

@@ -1,0 +1,67 @@
+//! Answers from the cache alone: serve-stale (RFC 8767) when resolution fails, and what a
+//! non-recursive question gets (the cached chain, or the closest cached delegation).
+
+use hickory_proto::rr::{Name, Record, RecordType};
+use tokio::time::Instant;
+
+use super::{Resolution, ResolveError, Resolver};
+use crate::cache::{Data, Key};
+use crate::rr::{self, ADDRESS_TYPES};
+
+impl Resolver {
+    /// RFC 8767: the whole chain from expired cache data inside the serve-stale window.
+    pub(super) async fn stale_chain(&self, qname: &Name, qtype: RecordType) -> Option<Resolution> {
+        if self.cache.policy().serve_stale_secs == 0 {
+            return None;
+        }
+        self.chain(qname, qtype, true, &mut None, false)
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// RFC 8767: when resolution failed, answer from expired cache data if the whole chain is
+    /// there; otherwise return the failure.
+    pub(super) async fn stale_or(
+        &self,
+        qname: &Name,
+        qtype: RecordType,
+        err: ResolveError,
+    ) -> Result<Resolution, ResolveError> {
+        self.stale_chain(qname, qtype).await.ok_or(err)
+    }
+
+    /// A non-recursive (RD=0) question answered from the cache alone, never asking upstream:
+    /// the whole chain, if every link is cached and fresh.
+    pub async fn answer_from_cache(&self, qname: &Name, qtype: RecordType) -> Option<Resolution> {
+        self.chase(qname, qtype, None).await.ok().flatten()
+    }
+
+    /// The closest delegation to `qname` the cache holds, as a referral would carry it: the
+    /// NS records and the cached addresses of their targets (the root's, at worst, once
+    /// primed). `None` before anything is cached.
+    pub fn cached_referral(&self, qname: &Name) -> Option<(Vec<Record>, Vec<Record>)> {
+        let now = Instant::now();
+        for labels in (0..=rr::label_count(qname)).rev() {
+            let cut = qname.trim_to(labels);
+            let Some(c) = self.cache.get(&Key::new(&cut, RecordType::NS), now) else {
+                continue;
+            };
+            let Data::Positive(ns) = c.data else {
+                continue;
+            };
+            let mut glue = Vec::new();
+            for target in rr::ns_targets(&ns) {
+                for t in ADDRESS_TYPES {
+                    if let Some(c) = self.cache.get(&Key::new(&target, t), now)
+                        && let Data::Positive(records) = c.data
+                    {
+                        glue.extend(records);
+                    }
+                }
+            }
+            return Some((ns, glue));
+        }
+        None
+    }
+}
