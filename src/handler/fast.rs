@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::RecordType;
 use lru::LruCache;
 use tokio::time::Instant;
 
@@ -347,7 +348,14 @@ impl FastAnswers {
         let Some(ttls) = ttl_offsets(&wire) else {
             return;
         };
-        let lifetime = ttls.iter().map(|&(_, ttl)| ttl).min().unwrap_or(u32::MAX);
+        // RFC 2308 §5: a negative answer without an SOA has no TTL to be kept by, so it is
+        // not kept (the resolver does not cache it either); every other answer lives as long
+        // as its shortest TTL. An answer with no records at all is such a negative answer.
+        let lifetime = if negative_without_soa(response) {
+            0
+        } else {
+            ttls.iter().map(|&(_, ttl)| ttl).min().unwrap_or(0)
+        };
         if lifetime == 0 && !local {
             return;
         }
@@ -372,6 +380,24 @@ impl FastAnswers {
             shard.put(key, entry);
         }
     }
+}
+
+/// NXDOMAIN, or NOERROR without the asked type in the answer (NODATA, RFC 2308 §2.2, also at
+/// the end of a CNAME chain), with no SOA in the authority section.
+fn negative_without_soa(response: &Message) -> bool {
+    let Some(qtype) = response.queries.first().map(|q| q.query_type()) else {
+        return true;
+    };
+    let negative = response.metadata.response_code == ResponseCode::NXDomain
+        || !response
+            .answers
+            .iter()
+            .any(|r| r.record_type() == qtype || qtype == RecordType::ANY);
+    negative
+        && !response
+            .authorities
+            .iter()
+            .any(|r| r.record_type() == RecordType::SOA)
 }
 
 /// Adds our OPT to a reply when the query had one (RFC 6891 §6.1.2): root, type, our

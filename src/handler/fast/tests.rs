@@ -368,3 +368,45 @@ fn an_answer_worked_out_before_a_clear_is_not_kept_after_it() {
             .is_some()
     );
 }
+
+#[test]
+fn a_negative_answer_without_soa_is_not_served_past_its_lifetime() {
+    // RFC 2308 §5 (Deckard iter_nottl): NODATA without an SOA has no TTL to be kept by; it
+    // used to be kept for ever and served a day after the data changed.
+    let answers = FastAnswers::with_capacity(64);
+    let t0 = Instant::now();
+    let mut nodata = response("empty.test.", 60, 0);
+    nodata.authorities.clear();
+    answers.keep(&mut nodata, t0, false, None, 0);
+    // A CNAME to a name without the type, no SOA: NODATA at the end of a chain.
+    let mut chain = response("alias.test.", 60, 0);
+    chain.authorities.clear();
+    chain.add_answer(Record::from_rdata(
+        name("alias.test."),
+        60,
+        RData::CNAME(hickory_proto::rr::rdata::CNAME(name("empty.test."))),
+    ));
+    answers.keep(&mut chain, t0, false, None, 0);
+    let day = t0 + Duration::from_secs(86_400);
+    for qname in ["empty.test.", "alias.test."] {
+        let q = query(qname, |_| {});
+        let parsed = parse(&q).expect("parsed");
+        assert!(answers.answer(&q, &parsed, 1232, day).is_none(), "{qname}");
+        assert!(answers.answer(&q, &parsed, 1232, t0).is_none(), "{qname}");
+    }
+    // With its SOA (TTL 160), NODATA lives as long as the SOA, then goes.
+    answers.keep(&mut response("soa.test.", 60, 0), t0, false, None, 0);
+    let q = query("soa.test.", |_| {});
+    let parsed = parse(&q).expect("parsed");
+    assert!(answers.answer(&q, &parsed, 1232, t0).is_some());
+    assert!(
+        answers
+            .answer(&q, &parsed, 1232, t0 + Duration::from_secs(159))
+            .is_some()
+    );
+    assert!(
+        answers
+            .answer(&q, &parsed, 1232, t0 + Duration::from_secs(160))
+            .is_none()
+    );
+}
