@@ -11,7 +11,7 @@
 //! leaf modules, which import nothing of the crate but each other: `limits` (every knob and its
 //! bounds), `rr` (record helpers, DNAME), `zonefile` (master-file reading with `file:line`
 //! errors, used for zones and root hints), `acl`, `ede` (Extended DNS Error codes), `ratelimit`
-//! (per-client query limits and RRL), `metrics` (counters and their Prometheus endpoint) and
+//! (per-client query limits and RRL), `wire` (DNS messages read and written as raw bytes), `metrics` (counters and their Prometheus endpoint) and
 //! `querylog` (the JSON query log). `config` reads TOML into those types. `daemon` (everything
 //! `tern serve` runs, built from a `Config`), `control` (the `tern ctl` socket) and `lab`
 //! (servers for the simulated internet) are wiring, like `main`: they may import anything;
@@ -45,4 +45,5 @@ pub mod rr;
 pub mod server;
 pub mod signals;
 pub mod tsig;
+mod wire;
 pub mod zonefile;

@@ -1,11 +1,14 @@
-//! The resolver's cache: TTL-aware, sharded so workers do not contend, and bounded both in
-//! entries and in bytes (`cache.max_bytes`, like Unbound's msg-cache-size and rrset-cache-size),
-//! least recently used entries going first. Time is an argument (`now`), so expiry is tested
-//! with a paused clock. Negative answers and recent failures are first-class entries, not
-//! errors.
+//! The caches, in two tiers as Unbound's: RRsets and negative entries here ([`Cache`], the
+//! resolver's), and whole answers in wire form in [`message`] (the UDP hit path's copy of
+//! bytes). Both are TTL-aware and sharded so workers do not contend. The RRset tier is bounded
+//! both in entries and in bytes (`cache.max_bytes`, like Unbound's msg-cache-size and
+//! rrset-cache-size), least recently used entries going first. Time is an argument (`now`),
+//! so expiry is tested with a paused clock. Negative answers and recent failures are
+//! first-class entries, not errors.
 
 pub mod admin;
 pub mod entry;
+pub(crate) mod message;
 mod size;
 mod wire;
 
@@ -19,6 +22,7 @@ use lru::LruCache;
 use tokio::time::Instant;
 
 pub use entry::{Cached, Data, Entry, Key, Rank, Stored};
+pub(crate) use message::{Hit, Messages};
 
 use crate::limits::{
     CACHE_MAX_BYTES, CACHE_MAX_ENTRIES, CACHE_MAX_TTL, CACHE_MIN_TTL, CACHE_NEGATIVE_MAX_TTL,

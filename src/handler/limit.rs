@@ -19,11 +19,12 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{LowerName, Name};
 use tokio::time::Instant;
 
-use super::fast::{self, Hit, Question};
 use super::{Handler, Request, Response, Reuse, Transport, response};
 use crate::authority::Catalog;
+use crate::cache::Hit;
 use crate::metrics::Metrics;
-use crate::ratelimit::{Action, Limits, Token, Verdict, rrl};
+use crate::ratelimit::{Action, Limits, Token, Verdict};
+use crate::wire::{self, Question};
 
 impl Handler {
     /// Applies `limits` (both off by default).
@@ -109,7 +110,7 @@ impl Handler {
         query: &[u8],
         question: &Question<'_>,
         src: SocketAddr,
-        hit: Hit,
+        hit: Hit<Option<Token>>,
         now: Instant,
         out: &mut Vec<u8>,
     ) -> bool {
@@ -125,7 +126,7 @@ impl Handler {
         query: &[u8],
         question: &Question<'_>,
         src: SocketAddr,
-        hit: Hit,
+        hit: Hit<Option<Token>>,
         now: Instant,
         out: &mut Vec<u8>,
     ) -> bool {
@@ -136,7 +137,7 @@ impl Handler {
             Metrics::inc(&self.metrics.rate_limited);
             match action {
                 Action::Refuse
-                    if fast::refused_into(query, question, self.config.edns_payload, out)
+                    if wire::refused_into(query, question, self.config.edns_payload, out)
                         .is_some() =>
                 {
                     Metrics::inc(&self.metrics.refused);
@@ -149,13 +150,13 @@ impl Handler {
             return true;
         }
         if hit.local
-            && let (Some(rrl), Some(token)) = (&self.limits.rrl, hit.rrl)
+            && let (Some(rrl), Some(token)) = (&self.limits.rrl, hit.tag)
         {
             match rrl.check(src.ip(), token, now) {
                 Verdict::Send => {}
                 Verdict::Slip
-                    if rrl::truncate(out)
-                        && fast::push_opt(question, self.config.edns_payload, out).is_some() =>
+                    if wire::truncate_to_question(out, question).is_some()
+                        && wire::push_opt(question, self.config.edns_payload, out).is_some() =>
                 {
                     Metrics::inc(&self.metrics.rate_limited)
                 }

@@ -18,7 +18,6 @@ mod chaos;
 mod cuts;
 mod ede_option;
 mod edge;
-mod fast;
 mod limit;
 pub mod notify;
 mod observe;
@@ -94,7 +93,7 @@ pub struct Handler {
     metrics: Arc<Metrics>,
     recursion: Option<Recursion>,
     /// Answers given before, in wire form, for the hit path.
-    fast: Option<fast::FastAnswers>,
+    fast: Option<crate::cache::Messages<Option<crate::ratelimit::Token>>>,
     /// Zones a resolver serves itself unless configured otherwise (`authority::builtin`).
     builtin: Option<Catalog>,
     /// Set once, after the zones' writer exists (it is built around this handler's catalog).
@@ -113,7 +112,7 @@ impl Handler {
             config,
             metrics,
             recursion: None,
-            fast: Some(fast::FastAnswers::default()),
+            fast: Some(Default::default()),
             builtin: None,
             updates: OnceLock::new(),
             transfers: OnceLock::new(),
@@ -154,7 +153,7 @@ impl Handler {
         let Some(answers) = self.fast.as_ref() else {
             return false;
         };
-        let Some(question) = fast::parse(bytes) else {
+        let Some(question) = crate::wire::parse(bytes) else {
             return false;
         };
         // With recursion, only what the full path would answer from the resolver: RD=1 from a

@@ -8,10 +8,10 @@ use std::net::SocketAddr;
 use std::time::SystemTime;
 
 use super::ede_option::ede_of;
-use super::fast::{Question, be16, question_end, skip_name};
 use super::{Handler, Request, Response};
 use crate::metrics::{Metrics, counts};
 use crate::querylog::{Entry, zone_file_name};
+use crate::wire::{self, Question};
 
 /// What the full path learned of a query that the log wants and the reply bytes do not say.
 #[derive(Debug)]
@@ -37,58 +37,10 @@ impl Seen {
     }
 }
 
-/// The QTYPE of a query's first question, read off the wire (`None` when it does not parse
-/// that far).
-pub(super) fn wire_qtype(bytes: &[u8]) -> Option<u16> {
-    be16(bytes, question_end(bytes)? - 4)
-}
-
-/// The full 12-bit RCODE of an encoded response (at least 4 bytes): the header's low 4 bits
-/// and, when the response has an OPT record, its 8 upper bits (RFC 6891 §6.1.3), so BADVERS
-/// (16) is not counted as NOERROR. Read off the wire rather than from the `Response`, so
-/// every reply the full path sends (limited, malformed, NOTIFY, UPDATE) is read the same way.
-pub(super) fn wire_rcode(reply: &[u8]) -> u16 {
-    let high = opt_extended_rcode(reply).unwrap_or(0);
-    u16::from(high) << 4 | u16::from(reply[3] & 0x0F)
-}
-
-/// The OPT record's EXTENDED-RCODE byte (`None`: no OPT, or the message does not parse).
-fn opt_extended_rcode(m: &[u8]) -> Option<u8> {
-    const OPT: u16 = 41;
-    let count = |at: usize| Some(usize::from(be16(m, at)?));
-    let (qd, an, ns, ar) = (count(4)?, count(6)?, count(8)?, count(10)?);
-    if ar == 0 {
-        return None;
-    }
-    let mut at = 12;
-    for _ in 0..qd {
-        at = skip_name(m, at)? + 4;
-    }
-    for _ in 0..an + ns {
-        at = skip_record(m, at)?;
-    }
-    for _ in 0..ar {
-        let fixed = skip_name(m, at)?;
-        if be16(m, fixed)? == OPT {
-            // TYPE, CLASS (the payload size), then the TTL's first byte.
-            return m.get(fixed + 4).copied();
-        }
-        at = skip_record(m, at)?;
-    }
-    None
-}
-
-/// Where the resource record at `at` ends.
-fn skip_record(m: &[u8], at: usize) -> Option<usize> {
-    let fixed = skip_name(m, at)?;
-    let rdlength = usize::from(be16(m, fixed + 8)?);
-    Some(fixed + 10 + rdlength)
-}
-
 /// Counts a query as it arrives on the full path.
 pub(super) fn arrived(metrics: &Metrics, tcp: bool, bytes: &[u8]) {
     Metrics::inc(&metrics.queries);
-    metrics.count_query(tcp, wire_qtype(bytes));
+    metrics.count_query(tcp, wire::qtype(bytes));
 }
 
 /// Counts an answer of the full path (or of NOTIFY, UPDATE, a malformed query) and logs it.
@@ -106,7 +58,7 @@ pub(super) fn answered(
     let elapsed = start.elapsed();
     let metrics = &handler.metrics;
     metrics.answer_latency.observe(elapsed);
-    let rcode = wire_rcode(reply);
+    let rcode = wire::rcode(reply);
     metrics.count_response(tcp, rcode);
     if let (Some(log), Some(seen)) = (&handler.query_log, seen) {
         log.log(Entry {
@@ -146,7 +98,7 @@ pub(super) fn hit(
     start: Option<std::time::Instant>,
 ) {
     // The hit path answers NOERROR, NXDOMAIN or (RRL's slip aside) nothing else: 4 bits do.
-    let rcode = u16::from(reply[3] & 0x0F);
+    let rcode = u16::from(reply[3] & wire::RCODE);
     handler.metrics.hit_path.count(
         counts::qtype_slot(Some(question.qtype())),
         counts::rcode_slot(rcode),
@@ -188,7 +140,7 @@ pub(super) fn limited(
     if reply.len() < 4 {
         return;
     }
-    metrics.count_response(false, u16::from(reply[3] & 0x0F));
+    metrics.count_response(false, u16::from(reply[3] & wire::RCODE));
     // In the first bucket, as the hit path's answers.
     metrics.answer_latency.observe_us(0);
     if let (Some(log), Some(start)) = (&handler.query_log, start) {
@@ -208,68 +160,15 @@ fn hit_entry(
         time: SystemTime::now(),
         client: src,
         tcp: false,
-        qname: wire_name(question.wire),
+        qname: zone_file_name(wire::labels(question.wire)),
         qtype: question.qtype(),
         flags: [reply[2], reply[3]],
-        rcode: u16::from(reply[3] & 0x0F),
+        rcode: u16::from(reply[3] & wire::RCODE),
         dnssec_ok: question.dnssec_ok,
         latency_us: micros(start.elapsed()),
         cache,
         hit_path: true,
         upstream: Some(0),
         ede: None,
-    }
-}
-
-/// The question's name (at the start of `wire`, uncompressed) in zone-file form
-/// (`querylog::zone_file_name`); what does not parse as labels ends the name there.
-fn wire_name(wire: &[u8]) -> String {
-    let mut at = 0;
-    let labels = std::iter::from_fn(|| {
-        let len = usize::from(*wire.get(at)?);
-        let label = wire
-            .get(at + 1..at + 1 + len)
-            .filter(|_| (1..64).contains(&len))?;
-        at += 1 + len;
-        Some(label)
-    });
-    zone_file_name(labels)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn qtype_off_the_wire() {
-        let mut q = vec![0u8; 12];
-        q.extend_from_slice(b"\x03www\x07example\x00\x00\x1c\x00\x01");
-        assert_eq!(wire_qtype(&q), Some(28));
-        assert_eq!(wire_qtype(&q[..20]), None);
-        assert_eq!(wire_qtype(&[0u8; 5]), None);
-    }
-
-    #[test]
-    fn rcode_off_the_wire_has_the_opt_records_upper_bits() {
-        use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
-        use hickory_proto::rr::{Name, RecordType};
-        let reply = |rcode: ResponseCode, edns: bool| {
-            let mut m = Message::new(7, MessageType::Response, OpCode::Query);
-            m.add_query(Query::query(
-                Name::from_ascii("www.example.").expect("name"),
-                RecordType::A,
-            ));
-            m.metadata.response_code = rcode;
-            if edns {
-                m.set_edns(Edns::new());
-            }
-            m.to_vec().expect("encodes")
-        };
-        assert_eq!(wire_rcode(&reply(ResponseCode::BADVERS, true)), 16);
-        assert_eq!(wire_rcode(&reply(ResponseCode::NXDomain, true)), 3);
-        assert_eq!(wire_rcode(&reply(ResponseCode::ServFail, false)), 2);
-        // Cut short inside the OPT record: the header's 4 bits.
-        let badvers = reply(ResponseCode::BADVERS, true);
-        assert_eq!(wire_rcode(&badvers[..badvers.len() - 8]), 0);
     }
 }

@@ -11,7 +11,7 @@ use super::edge::Outcome;
 use super::observe::Seen;
 use super::refusal::{Refusal, Route};
 use super::response::{self, Response, Reuse, add_resolution};
-use super::{Handler, Recursion, Request, chaos, fast};
+use super::{Handler, Recursion, Request, chaos};
 use crate::authority::{Catalog, LocalAnswer};
 use crate::ede;
 use crate::metrics::Metrics;
@@ -35,7 +35,10 @@ impl Handler {
             };
         }
         // Before the zones are read: a reload while this is answered forbids keeping it.
-        let generation = self.fast.as_ref().map_or(0, fast::FastAnswers::generation);
+        let generation = self
+            .fast
+            .as_ref()
+            .map_or(0, crate::cache::Messages::generation);
         let mut res = self.handle(req).await;
         let seen = self.query_log.as_ref().map(|_| Seen::of(req, &res));
         let rrl = self.rrl_account(req, &res);
@@ -43,7 +46,7 @@ impl Handler {
             && let Some(fast) = &self.fast
         {
             let local = res.reuse == Reuse::Local;
-            fast.keep(&mut res.message, Instant::now(), local, rrl, generation);
+            fast.insert(&mut res.message, Instant::now(), local, rrl, generation);
         }
         match self.limit_response(req, rrl, res.message) {
             Some(message) => Outcome::One {

@@ -171,36 +171,5 @@ fn slip_or_drop(slip: u32, in_a_row: u32) -> Verdict {
     }
 }
 
-/// Makes an encoded response the truncated reply RRL slips: header and question only, TC=1
-/// (the caller adds OPT back when the query had one). `false` (and `reply` unchanged) when
-/// it has no question to keep.
-pub fn truncate(reply: &mut Vec<u8>) -> bool {
-    const HEADER: usize = 12;
-    const TC: u8 = 0x02;
-    if reply.len() < HEADER || reply[4..6] != [0, 1] {
-        return false;
-    }
-    // The question's name is the message's first, so it is plain labels.
-    let mut at = HEADER;
-    loop {
-        let Some(&len) = reply.get(at) else {
-            return false;
-        };
-        match len {
-            0 => break,
-            1..=63 => at += 1 + usize::from(len),
-            _ => return false,
-        }
-    }
-    let end = at + 1 + 4;
-    if end > reply.len() {
-        return false;
-    }
-    reply.truncate(end);
-    reply[2] |= TC;
-    reply[6..12].fill(0);
-    true
-}
-
 #[cfg(test)]
 mod tests;

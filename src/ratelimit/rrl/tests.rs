@@ -164,26 +164,6 @@ fn responses_are_accounted_under_the_name_an_attacker_cannot_vary() {
 }
 
 #[test]
-fn a_slipped_reply_is_the_header_and_question_with_tc() {
-    let mut m = response("www.example.", ResponseCode::NoError);
-    m.metadata.authoritative = true;
-    m.answers.push(a("www.example."));
-    m.authorities.push(ns("example."));
-    m.additionals.push(a("ns.example."));
-    let mut wire = m.to_vec().expect("encodes");
-    assert!(truncate(&mut wire));
-    let slipped = Message::from_vec(&wire).expect("parses");
-    assert!(slipped.metadata.truncation);
-    assert!(slipped.metadata.authoritative);
-    assert_eq!(slipped.metadata.id, 7);
-    assert_eq!(slipped.queries, m.queries);
-    assert!(slipped.answers.is_empty() && slipped.authorities.is_empty());
-    assert!(slipped.additionals.is_empty() && slipped.edns.is_none());
-    let mut short = vec![0u8; 11];
-    assert!(!truncate(&mut short));
-}
-
-#[test]
 fn the_slip_rhythm_runs_on_across_the_in_a_row_cycle() {
     use crate::ratelimit::bucket::IN_A_ROW_CYCLE;
     for slip in 1..=crate::limits::RRL_SLIP.max {

@@ -1,0 +1,302 @@
+//! The message tier (Unbound's msg cache beside its rrset cache): whole answers kept in wire
+//! form and given again to the next client who asks the same question, a copy of bytes with
+//! the ID, the question (its case, as sent) and RD from the query, every TTL lowered by the
+//! time the answer has been kept, and OPT added when the query had one. Names compressed
+//! against the question take the client's case with it (names compare without case, RFC 4343).
+//!
+//! One key (QNAME lowercased, QTYPE, QCLASS, DO, CD), one generation (bumped by every clear,
+//! so an answer worked out before a flush or a reload is not kept after it), and every
+//! entry's lifetime bounded by the data it came from: the shortest TTL in it, and a negative
+//! answer without an SOA not kept at all (RFC 2308 §5). An authoritative answer keeps the
+//! zone's TTLs and lives until the zones change. Each entry carries a tag of the caller's
+//! (the handler's RRL account), so the tier imports nothing of the crate but the leaves.
+
+use std::hash::BuildHasher;
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::RecordType;
+use lru::LruCache;
+use tokio::time::Instant;
+
+use crate::limits::CLASSIC_UDP_PAYLOAD;
+use crate::wire::{self, HEADER, OPT_LEN, Question, RD};
+
+/// How many answers are kept, over all shards: the common questions of a busy resolver fit many
+/// times over, and an entry is its answer's size plus ~100 bytes.
+const ENTRIES: usize = 65_536;
+const SHARDS: usize = 16;
+
+/// The key: QNAME lowercased, QTYPE, QCLASS, then one byte of the DO and CD bits (a
+/// DNSSEC-aware cache answers them differently; the key carries them now so validation needs
+/// no new key). Built on the stack for a lookup: a hit allocates nothing but its reply.
+type Key = Box<[u8]>;
+
+/// The longest question: a 255-octet name, QTYPE and QCLASS; and the flags byte.
+const KEY_MAX: usize = 255 + 4 + 1;
+
+fn key_bytes<'b>(
+    question: &[u8],
+    dnssec_ok: bool,
+    checking_disabled: bool,
+    buf: &'b mut [u8; KEY_MAX],
+) -> Option<&'b [u8]> {
+    let len = question.len();
+    let out = buf.get_mut(..len + 1)?;
+    out[..len].copy_from_slice(question);
+    // The name only: QTYPE 65 (HTTPS) is the byte 'A', and must not become 97.
+    out[..len.checked_sub(4)?].make_ascii_lowercase();
+    out[len] = u8::from(dnssec_ok) | (u8::from(checking_disabled) << 1);
+    Some(out)
+}
+
+/// An answer in wire form without OPT, and where its TTLs are.
+#[derive(Debug)]
+struct Entry<T> {
+    wire: Box<[u8]>,
+    /// Offset of each record's TTL, and the TTL it had when kept.
+    ttls: Box<[(u32, u32)]>,
+    /// Seconds until the first TTL runs out, from `kept`.
+    lifetime: u32,
+    kept: Instant,
+    /// An authoritative answer: its TTLs are the zone's and stay as they are, and it lives
+    /// until the zones change.
+    local: bool,
+    /// The caller's tag (the handler's: the RRL account of an authoritative answer).
+    tag: T,
+}
+
+/// What a lookup found: the answer is in the caller's buffer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Hit<T> {
+    /// An authoritative answer (else the resolver's).
+    pub(crate) local: bool,
+    /// The tag it was kept with.
+    pub(crate) tag: T,
+}
+
+/// The answers kept, sharded so that concurrent hits rarely wait on one lock.
+pub(crate) struct Messages<T> {
+    shards: Vec<Mutex<LruCache<Key, Arc<Entry<T>>>>>,
+    /// Picks the shard: the LRU maps' own hasher (foldhash, seeded per instance), here with a
+    /// seed of its own. SipHash cost a tenth of a hit for a choice among 16.
+    hasher: lru::DefaultHasher,
+    /// Bumped by every `clear`: an answer worked out before a clear (a reload, a flush) must
+    /// not be kept after it, or the old zone's answer would outlive the change.
+    generation: AtomicU64,
+}
+
+impl<T: Copy> Default for Messages<T> {
+    fn default() -> Self {
+        Messages::with_capacity(ENTRIES)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl<T: Copy> Messages<T> {
+    pub(crate) fn with_capacity(entries: usize) -> Messages<T> {
+        let per_shard = NonZeroUsize::new((entries / SHARDS).max(1)).unwrap_or(NonZeroUsize::MIN);
+        Messages {
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(LruCache::new(per_shard)))
+                .collect(),
+            hasher: lru::DefaultHasher::default(),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    /// Read before an answer is worked out, handed to `keep` with it.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    fn shard(&self, key: &[u8]) -> &Mutex<LruCache<Key, Arc<Entry<T>>>> {
+        // The hash scaled onto the shards: its high bits choose, which are the best mixed.
+        let hash = u128::from(self.hasher.hash_one(key));
+        let shard = usize::try_from((hash * SHARDS as u128) >> 64).unwrap_or(0);
+        &self.shards[shard]
+    }
+
+    /// Forgets every answer (the zones changed, or the cache was flushed).
+    pub(crate) fn clear(&self) {
+        // First the generation, then the shards: a `keep` racing with this either sees the
+        // new generation and keeps nothing, or puts its answer into a shard not yet cleared.
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        for shard in &self.shards {
+            lock(shard).clear();
+        }
+    }
+
+    /// The answer to `query` (whose parse is `question`) if one is kept, still alive at `now`,
+    /// and fits the client's limit (its EDNS payload, at least 512, capped by `our_payload`;
+    /// 512 without EDNS), as the full path would size it.
+    #[cfg(test)]
+    pub(crate) fn answer(
+        &self,
+        query: &[u8],
+        question: &Question<'_>,
+        our_payload: u16,
+        now: Instant,
+    ) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        self.answer_into(query, question, our_payload, now, &mut out)?;
+        Some(out)
+    }
+
+    /// As `answer`, written into `out` (a buffer the caller reuses); `None`: no answer here.
+    pub(crate) fn answer_into(
+        &self,
+        query: &[u8],
+        question: &Question<'_>,
+        our_payload: u16,
+        now: Instant,
+        out: &mut Vec<u8>,
+    ) -> Option<Hit<T>> {
+        let mut buf = [0; KEY_MAX];
+        let key = key_bytes(
+            question.wire,
+            question.dnssec_ok,
+            question.checking_disabled,
+            &mut buf,
+        )?;
+        let shard = self.shard(key);
+        let entry = Arc::clone(lock(shard).get(key)?);
+        let elapsed =
+            u32::try_from(now.saturating_duration_since(entry.kept).as_secs()).unwrap_or(u32::MAX);
+        if !entry.local && elapsed >= entry.lifetime {
+            lock(shard).pop(key);
+            return None;
+        }
+        let limit = match question.payload {
+            Some(p) => usize::from(p.max(CLASSIC_UDP_PAYLOAD).min(our_payload)),
+            None => usize::from(CLASSIC_UDP_PAYLOAD),
+        };
+        let opt_len = if question.payload.is_some() {
+            OPT_LEN
+        } else {
+            0
+        };
+        if entry.wire.len() + opt_len > limit {
+            return None;
+        }
+        out.clear();
+        out.extend_from_slice(&entry.wire);
+        out[..2].copy_from_slice(&query[..2]);
+        // RD as the query had it (RFC 1035 §4.1.1); the rest of the flags are the answer's.
+        out[2] = (out[2] & !RD) | (query[2] & RD);
+        out.get_mut(HEADER..question.end())?
+            .copy_from_slice(question.wire);
+        for &(at, ttl) in entry.ttls.iter().filter(|_| !entry.local) {
+            let at = at as usize;
+            out.get_mut(at..at + 4)?
+                .copy_from_slice(&(ttl - elapsed).to_be_bytes());
+        }
+        wire::push_opt(question, our_payload, out)?;
+        Some(Hit {
+            local: entry.local,
+            tag: entry.tag,
+        })
+    }
+
+    /// Keeps `response` (to a query the hit path could have read) at `now`: a resolver's
+    /// answer, or with `local` an authoritative one. Only NOERROR and NXDOMAIN answers, without
+    /// EDNS options of their own (an EDE says something about this one answer), and a
+    /// resolver's only when every TTL is above zero. `tag`: handed back with every hit.
+    /// `generation`: what [`Messages::generation`] said before the answer was worked out;
+    /// nothing is kept if the store was cleared since.
+    pub(crate) fn insert(
+        &self,
+        response: &mut Message,
+        now: Instant,
+        local: bool,
+        tag: T,
+        generation: u64,
+    ) {
+        if !matches!(
+            response.metadata.response_code,
+            ResponseCode::NoError | ResponseCode::NXDomain
+        ) || response.metadata.truncation
+            || response
+                .edns
+                .as_ref()
+                .is_some_and(|e| !e.options().as_ref().is_empty())
+        {
+            return;
+        }
+        if response.queries.len() != 1 {
+            return;
+        }
+        let (dnssec_ok, checking_disabled) = (
+            response.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok),
+            response.metadata.checking_disabled,
+        );
+        // Encoded without OPT: the hit path adds the requestor's.
+        let edns = response.edns.take();
+        let bytes = response.to_vec();
+        response.edns = edns;
+        let Ok(bytes) = bytes else {
+            return;
+        };
+        let Some(ttls) = wire::ttl_offsets(&bytes) else {
+            return;
+        };
+        // RFC 2308 §5: a negative answer without an SOA has no TTL to be kept by, so it is
+        // not kept (the resolver does not cache it either); every other answer lives as long
+        // as its shortest TTL. An answer with no records at all is such a negative answer.
+        let lifetime = if negative_without_soa(response) {
+            0
+        } else {
+            ttls.iter().map(|&(_, ttl)| ttl).min().unwrap_or(0)
+        };
+        if lifetime == 0 && !local {
+            return;
+        }
+        let Some(question) = wire::question_end(&bytes).and_then(|end| bytes.get(HEADER..end))
+        else {
+            return;
+        };
+        let mut buf = [0; KEY_MAX];
+        let Some(key) = key_bytes(question, dnssec_ok, checking_disabled, &mut buf) else {
+            return;
+        };
+        let key: Key = key.into();
+        let entry = Arc::new(Entry {
+            ttls: ttls.into_boxed_slice(),
+            lifetime,
+            kept: now,
+            local,
+            tag,
+            wire: bytes.into_boxed_slice(),
+        });
+        let mut shard = lock(self.shard(&key));
+        if self.generation.load(Ordering::Acquire) == generation {
+            shard.put(key, entry);
+        }
+    }
+}
+
+/// NXDOMAIN, or NOERROR without the asked type in the answer (NODATA, RFC 2308 §2.2, also at
+/// the end of a CNAME chain), with no SOA in the authority section.
+fn negative_without_soa(response: &Message) -> bool {
+    let Some(qtype) = response.queries.first().map(|q| q.query_type()) else {
+        return true;
+    };
+    let negative = response.metadata.response_code == ResponseCode::NXDomain
+        || !response
+            .answers
+            .iter()
+            .any(|r| r.record_type() == qtype || qtype == RecordType::ANY);
+    negative
+        && !response
+            .authorities
+            .iter()
+            .any(|r| r.record_type() == RecordType::SOA)
+}
+
+#[cfg(test)]
+mod tests;
