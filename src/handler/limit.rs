@@ -1,5 +1,7 @@
-//! The rate limits on the request path (`crate::ratelimit`): where each applies, and what a
-//! limited query or response becomes.
+//! The policy step, one for the hit path and the full path: who may recurse (the recursion
+//! ACL), the query limit on recursion and RRL on authoritative answers (`crate::ratelimit`),
+//! and the metrics of what they decide. Each path only words the decision in its own form
+//! (a `Message` on the full path, bytes on the hit path).
 //!
 //! - `[rate_limit]` counts every query that asks for recursion (RD=1, from a client the
 //!   recursion ACL allows), over UDP and TCP alike: recursion costs the same whichever way
@@ -10,16 +12,14 @@
 //!   a server without recursion (REFUSED for names not ours included, as NSD does), and the
 //!   authoritative (AA) ones of a resolver. TCP answers are never limited: the three-way
 //!   handshake proves the source address, and truncated answers send real clients there.
-//!
-//! Both are consulted on the hit path as on the full path, with the same accounts.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{LowerName, Name};
 use tokio::time::Instant;
 
-use super::{Handler, Request, Response, Reuse, Transport, response};
+use super::{Handler, Recursion, Request, Response, Reuse, Transport, response};
 use crate::authority::Catalog;
 use crate::cache::Hit;
 use crate::metrics::Metrics;
@@ -33,26 +33,78 @@ impl Handler {
         self
     }
 
-    /// The query limit on the full path, before anything is looked up: `None` when `req` may
+    /// The recursion `client` may use: `None` without recursion or when the ACL does not
+    /// allow it.
+    #[inline]
+    pub(super) fn recursion_for(&self, client: IpAddr) -> Option<&Recursion> {
+        self.recursion.as_ref().filter(|r| r.acl.allows(client))
+    }
+
+    /// The policy step: what to do with a query from `client` over `transport` at `now`, at
+    /// `stage`, counted in the metrics (`rate_limited`, and `refused` or `dropped`).
+    pub(super) fn police(
+        &self,
+        client: IpAddr,
+        transport: Transport,
+        stage: Stage,
+        now: Instant,
+    ) -> Decision {
+        let decision = match stage {
+            Stage::Recursion => match self
+                .limits
+                .queries
+                .as_ref()
+                .and_then(|l| l.check(client, now))
+            {
+                None => return Decision::Send,
+                // Over TCP a dropped query would only hold the connection open.
+                Some(Action::Drop) if transport == Transport::Udp => Decision::Drop,
+                Some(_) => Decision::Refuse,
+            },
+            Stage::Response(token) => {
+                let (Some(rrl), Some(token), Transport::Udp) = (&self.limits.rrl, token, transport)
+                else {
+                    return Decision::Send;
+                };
+                match rrl.check(client, token, now) {
+                    Verdict::Send => return Decision::Send,
+                    Verdict::Slip => Decision::Slip,
+                    Verdict::Drop => Decision::Drop,
+                }
+            }
+        };
+        Metrics::inc(&self.metrics.rate_limited);
+        match decision {
+            Decision::Refuse => Metrics::inc(&self.metrics.refused),
+            Decision::Drop => Metrics::inc(&self.metrics.dropped),
+            Decision::Send | Decision::Slip => {}
+        }
+        decision
+    }
+
+    /// The policy step on the full path before anything is looked up: `None` when `req` may
     /// be answered, else what to send (`None`: nothing).
     pub(super) fn limit_query(&self, req: &Request) -> Option<Option<Vec<u8>>> {
-        let limiter = self.limits.queries.as_ref()?;
-        let recursion = self.recursion.as_ref()?;
-        if req.signed || !req.recursion_desired || !recursion.acl.allows(req.src.ip()) {
+        self.limits.queries.as_ref()?;
+        if req.signed || !req.recursion_desired || self.recursion_for(req.src.ip()).is_none() {
             return None;
         }
-        let action = limiter.check(req.src.ip(), Instant::now())?;
-        Metrics::inc(&self.metrics.rate_limited);
-        if action == Action::Drop && req.transport == Transport::Udp {
-            Metrics::inc(&self.metrics.dropped);
-            return Some(None);
+        match self.police(
+            req.src.ip(),
+            req.transport,
+            Stage::Recursion,
+            Instant::now(),
+        ) {
+            Decision::Send | Decision::Slip => None,
+            Decision::Drop => Some(None),
+            Decision::Refuse => {
+                let payload = self.config.edns_payload;
+                let mut m = response::with_rcode(req, payload, ResponseCode::Refused);
+                m.metadata.recursion_available = true;
+                let limit = response::size_limit(req, payload);
+                Some(Some(response::encode(m, limit, false)))
+            }
         }
-        Metrics::inc(&self.metrics.refused);
-        let payload = self.config.edns_payload;
-        let mut m = response::with_rcode(req, payload, ResponseCode::Refused);
-        m.metadata.recursion_available = true;
-        let limit = response::size_limit(req, payload);
-        Some(Some(response::encode(m, limit, false)))
     }
 
     /// The RRL account of `res`, when RRL applies to it now (over UDP) or may later (an answer
@@ -70,35 +122,29 @@ impl Handler {
         }))
     }
 
-    /// RRL on a response about to be encoded: as it is, truncated (the slip: TC=1, the
-    /// question and OPT only), or nothing.
+    /// The policy step on a full-path response about to be encoded: as it is, truncated (the
+    /// slip: TC=1, the question and OPT only), or nothing.
     pub(super) fn limit_response(
         &self,
         req: &Request,
         token: Option<Token>,
         mut message: Message,
     ) -> Option<Message> {
-        let (Some(rrl), Some(token), Transport::Udp) = (&self.limits.rrl, token, req.transport)
-        else {
-            return Some(message);
-        };
-        let verdict = rrl.check(req.src.ip(), token, Instant::now());
-        if verdict != Verdict::Send {
-            Metrics::inc(&self.metrics.rate_limited);
-        }
-        match verdict {
-            Verdict::Send => Some(message),
-            Verdict::Slip => {
+        match self.police(
+            req.src.ip(),
+            req.transport,
+            Stage::Response(token),
+            Instant::now(),
+        ) {
+            Decision::Send | Decision::Refuse => Some(message),
+            Decision::Slip => {
                 message.metadata.truncation = true;
                 message.answers.clear();
                 message.authorities.clear();
                 message.additionals.clear();
                 Some(message)
             }
-            Verdict::Drop => {
-                Metrics::inc(&self.metrics.dropped);
-                None
-            }
+            Decision::Drop => None,
         }
     }
 
@@ -114,13 +160,13 @@ impl Handler {
         now: Instant,
         out: &mut Vec<u8>,
     ) -> bool {
-        self.limits.any()
-            && (self.limit_fast(query, question, src, hit, now, out) || out.is_empty())
+        self.limits.any() && self.limit_fast(query, question, src, hit, now, out)
     }
 
-    /// Both limits on the hit path, `out` holding the answer `hit` found for `query`: leaves
-    /// it, truncates it (RRL's slip), makes it REFUSED, or empties it (nothing to send).
-    /// `true` when the query limit refused or dropped it (it was not answered).
+    /// The policy step on the hit path, `out` holding the answer `hit` found for `query`: the
+    /// resolver's answers are queries that use recursion, the local ones are accounted by
+    /// RRL. Leaves `out`, truncates it (RRL's slip), makes it REFUSED, or empties it (nothing
+    /// to send); `true` when it was refused or dropped (it is then not a hit).
     fn limit_fast(
         &self,
         query: &[u8],
@@ -130,45 +176,49 @@ impl Handler {
         now: Instant,
         out: &mut Vec<u8>,
     ) -> bool {
-        if !hit.local
-            && let Some(limiter) = &self.limits.queries
-            && let Some(action) = limiter.check(src.ip(), now)
-        {
-            Metrics::inc(&self.metrics.rate_limited);
-            match action {
-                Action::Refuse
-                    if wire::refused_into(query, question, self.config.edns_payload, out)
-                        .is_some() =>
-                {
-                    Metrics::inc(&self.metrics.refused);
-                }
-                _ => {
-                    Metrics::inc(&self.metrics.dropped);
-                    out.clear();
-                }
-            }
-            return true;
+        let stage = if hit.local {
+            Stage::Response(hit.tag)
+        } else {
+            Stage::Recursion
+        };
+        let payload = self.config.edns_payload;
+        let decision = self.police(src.ip(), Transport::Udp, stage, now);
+        let written = match decision {
+            Decision::Send => return false,
+            Decision::Slip => wire::truncate_to_question(out, question)
+                .and_then(|()| wire::push_opt(question, payload, out)),
+            Decision::Refuse => wire::refused_into(query, question, payload, out),
+            Decision::Drop => None,
+        };
+        // Nothing half-written goes out (the query was parsed, so its question is there to
+        // write: in practice only a drop comes here).
+        if written.is_none() {
+            out.clear();
         }
-        if hit.local
-            && let (Some(rrl), Some(token)) = (&self.limits.rrl, hit.tag)
-        {
-            match rrl.check(src.ip(), token, now) {
-                Verdict::Send => {}
-                Verdict::Slip
-                    if wire::truncate_to_question(out, question).is_some()
-                        && wire::push_opt(question, self.config.edns_payload, out).is_some() =>
-                {
-                    Metrics::inc(&self.metrics.rate_limited)
-                }
-                Verdict::Slip | Verdict::Drop => {
-                    Metrics::inc(&self.metrics.rate_limited);
-                    Metrics::inc(&self.metrics.dropped);
-                    out.clear();
-                }
-            }
-        }
-        false
+        matches!(decision, Decision::Refuse | Decision::Drop) || out.is_empty()
     }
+}
+
+/// Where the policy step is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Stage {
+    /// Before a query that uses recursion (RD=1, from a client the ACL allows) is answered:
+    /// the query limit.
+    Recursion,
+    /// On a response, with its RRL account when it has one: RRL, over UDP.
+    Response(Option<Token>),
+}
+
+/// What the policy step says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Decision {
+    Send,
+    /// REFUSED instead of an answer (the query limit).
+    Refuse,
+    /// TC=1 with the question and OPT only (RRL's slip): a real client retries over TCP.
+    Slip,
+    /// Nothing.
+    Drop,
 }
 
 /// The wildcard that answers `qname` in `catalog` (RFC 4592 §4.1: `*.` the closest encloser),

@@ -158,8 +158,8 @@ impl Handler {
         };
         // With recursion, only what the full path would answer from the resolver: RD=1 from a
         // client the ACL allows.
-        if let Some(recursion) = &self.recursion
-            && !(question.recursion_desired && recursion.acl.allows(src.ip()))
+        if self.recursion.is_some()
+            && !(question.recursion_desired && self.recursion_for(src.ip()).is_some())
         {
             return false;
         }

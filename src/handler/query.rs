@@ -67,10 +67,7 @@ impl Handler {
             // RFC 6891 §6.1.3: we speak version 0 only.
             return response::with_rcode(req, payload, ResponseCode::BADVERS).into();
         }
-        let recursion = self
-            .recursion
-            .as_ref()
-            .filter(|r| r.acl.allows(req.src.ip()));
+        let recursion = self.recursion_for(req.src.ip());
         let served = self.catalog();
         match self.route(req, &served, recursion) {
             Route::Chaos => chaos::answer(req, &self.config.identity, payload)
