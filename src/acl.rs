@@ -5,13 +5,11 @@ use std::net::IpAddr;
 use std::str::FromStr;
 
 use hickory_proto::rr::Name;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 /// One address block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    addr: IpAddr,
-    prefix: u8,
-}
+pub struct Cidr(IpNet);
 
 /// A CIDR that does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,47 +19,46 @@ pub struct BadCidr(pub String);
 impl FromStr for Cidr {
     type Err = BadCidr;
 
+    /// `ADDR/PREFIX`, or a single address (a /32 or /128).
     fn from_str(s: &str) -> Result<Cidr, BadCidr> {
-        let bad = || BadCidr(s.to_string());
-        let (addr, prefix) = match s.split_once('/') {
-            Some((a, p)) => (
-                a.parse::<IpAddr>().map_err(|_| bad())?,
-                p.parse::<u8>().map_err(|_| bad())?,
-            ),
-            None => {
-                let a = s.parse::<IpAddr>().map_err(|_| bad())?;
-                (a, if a.is_ipv4() { 32 } else { 128 })
-            }
-        };
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        if prefix > max {
-            return Err(bad());
-        }
-        Ok(Cidr { addr, prefix })
+        s.parse::<IpNet>()
+            .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+            .map(Cidr)
+            .map_err(|_| BadCidr(s.to_string()))
+    }
+}
+
+impl From<IpNet> for Cidr {
+    fn from(net: IpNet) -> Cidr {
+        Cidr(net)
     }
 }
 
 impl Cidr {
     pub fn contains(&self, ip: IpAddr) -> bool {
-        // IPv4-mapped IPv6 clients match IPv4 blocks.
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        };
-        match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
+        contains(&self.0, ip)
+    }
+}
+
+/// Whether `net` holds `ip`: the one CIDR match of the crate (ACLs, rate-limit exemptions).
+/// An IPv4-mapped IPv6 client (`::ffff:192.0.2.1`, a dual-stack socket's view of an IPv4
+/// peer) matches IPv4 blocks.
+pub fn contains(net: &IpNet, ip: IpAddr) -> bool {
+    net.contains(&ip.to_canonical())
+}
+
+/// The first `ipv4` or `ipv6` bits of `ip` (the rest zero), as (is IPv6, the bits): the
+/// network a client is counted by. An IPv4-mapped address is IPv4; a longer prefix than the
+/// address has means the whole address.
+pub fn network(ip: IpAddr, ipv4: u8, ipv6: u8) -> (bool, u128) {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => {
+            let net = Ipv4Net::new(v4, ipv4.min(32)).map_or(v4, |n| n.network());
+            (false, u128::from(u32::from(net)))
+        }
+        IpAddr::V6(v6) => {
+            let net = Ipv6Net::new(v6, ipv6.min(128)).map_or(v6, |n| n.network());
+            (true, u128::from(net))
         }
     }
 }
@@ -77,16 +74,9 @@ impl Acl {
 
     /// Loopback only: 127.0.0.0/8 and ::1.
     pub fn loopback() -> Acl {
-        Acl(vec![
-            Cidr {
-                addr: IpAddr::from([127, 0, 0, 0]),
-                prefix: 8,
-            },
-            Cidr {
-                addr: IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]),
-                prefix: 128,
-            },
-        ])
+        let v4 = Ipv4Net::new_assert([127, 0, 0, 0].into(), 8);
+        let v6 = Ipv6Net::new_assert(std::net::Ipv6Addr::LOCALHOST, 128);
+        Acl(vec![Cidr(v4.into()), Cidr(v6.into())])
     }
 
     pub fn allows(&self, ip: IpAddr) -> bool {
@@ -122,7 +112,33 @@ mod tests {
         let all: Cidr = "0.0.0.0/0".parse().expect("valid");
         assert!(all.contains("192.0.2.1".parse().expect("ip")));
         assert!("10.0.0.0/33".parse::<Cidr>().is_err());
+        assert!("10.0.0.0/x".parse::<Cidr>().is_err());
+        let one: Cidr = "192.0.2.7".parse().expect("an address is a /32");
+        assert!(one.contains("192.0.2.7".parse().expect("ip")));
+        assert!(!one.contains("192.0.2.8".parse().expect("ip")));
         assert!(Acl::loopback().allows("::1".parse().expect("ip")));
+        assert!(Acl::loopback().allows("127.9.9.9".parse().expect("ip")));
         assert!(!Acl::loopback().allows("192.0.2.1".parse().expect("ip")));
+        // A mapped client does not match an IPv6 block it is not in, nor ::/0 through IPv4.
+        let v6: Cidr = "2001:db8::/32".parse().expect("valid");
+        assert!(!v6.contains("::ffff:10.1.0.9".parse().expect("ip")));
+    }
+
+    #[test]
+    fn networks_keep_the_prefix_and_tell_the_families_apart() {
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+        assert_eq!(network(ip("192.0.2.200"), 24, 56), (false, 0xC000_0200));
+        assert_eq!(
+            network(ip("::ffff:192.0.2.9"), 24, 56),
+            (false, 0xC000_0200)
+        );
+        assert_eq!(network(ip("192.0.2.9"), 40, 56), (false, 0xC000_0209));
+        assert_eq!(network(ip("192.0.2.9"), 0, 56), (false, 0));
+        let (v6, bits) = network(ip("2001:db8:0:ff:1::1"), 24, 56);
+        assert!(v6);
+        assert_eq!(
+            bits,
+            u128::from("2001:db8:0::".parse::<std::net::Ipv6Addr>().expect("ip"))
+        );
     }
 }

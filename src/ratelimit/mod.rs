@@ -33,23 +33,8 @@ impl Default for ClientPrefix {
 impl ClientPrefix {
     /// The prefix `ip` belongs to, as a hashable key: (is IPv6, the masked address bits).
     pub fn of(&self, ip: IpAddr) -> (bool, u128) {
-        match ip.to_canonical() {
-            IpAddr::V4(v4) => (false, u128::from(u32::from(v4) & mask32(self.ipv4))),
-            IpAddr::V6(v6) => (true, u128::from(v6) & mask128(self.ipv6)),
-        }
+        crate::acl::network(ip, self.ipv4, self.ipv6)
     }
-}
-
-fn mask32(bits: u8) -> u32 {
-    u32::MAX
-        .checked_shl(32 - u32::from(bits.min(32)))
-        .unwrap_or(0)
-}
-
-fn mask128(bits: u8) -> u128 {
-    u128::MAX
-        .checked_shl(128 - u32::from(bits.min(128)))
-        .unwrap_or(0)
 }
 
 /// Networks a limit never applies to.
@@ -58,8 +43,7 @@ pub struct Exempt(pub Vec<IpNet>);
 
 impl Exempt {
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = ip.to_canonical();
-        self.0.iter().any(|net| net.contains(&ip))
+        self.0.iter().any(|net| crate::acl::contains(net, ip))
     }
 }
 
