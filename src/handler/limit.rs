@@ -148,8 +148,10 @@ impl Handler {
         }
     }
 
-    /// `limit_fast`, behind one test when both limits are off: `true` when the query was
-    /// refused or dropped (by the query limit, or dropped by RRL), so it is not a hit.
+    /// The policy step on the hit path, behind one test when both limits are off, `out`
+    /// holding the answer `hit` found for `query`: the resolver's answers are queries that
+    /// use recursion, the local ones are accounted by RRL. `true` when the query was refused
+    /// or dropped, so it is not a hit (RRL's slip, sent truncated, is one).
     #[inline]
     pub(super) fn limited_fast(
         &self,
@@ -160,43 +162,43 @@ impl Handler {
         now: Instant,
         out: &mut Vec<u8>,
     ) -> bool {
-        self.limits.any() && self.limit_fast(query, question, src, hit, now, out)
-    }
-
-    /// The policy step on the hit path, `out` holding the answer `hit` found for `query`: the
-    /// resolver's answers are queries that use recursion, the local ones are accounted by
-    /// RRL. Leaves `out`, truncates it (RRL's slip), makes it REFUSED, or empties it (nothing
-    /// to send); `true` when it was refused or dropped (it is then not a hit).
-    fn limit_fast(
-        &self,
-        query: &[u8],
-        question: &Question<'_>,
-        src: SocketAddr,
-        hit: Hit<Option<Token>>,
-        now: Instant,
-        out: &mut Vec<u8>,
-    ) -> bool {
+        if !self.limits.any() {
+            return false;
+        }
         let stage = if hit.local {
             Stage::Response(hit.tag)
         } else {
             Stage::Recursion
         };
-        let payload = self.config.edns_payload;
-        let decision = self.police(src.ip(), Transport::Udp, stage, now);
-        let written = match decision {
-            Decision::Send => return false,
-            Decision::Slip => wire::truncate_to_question(out, question)
-                .and_then(|()| wire::push_opt(question, payload, out)),
-            Decision::Refuse => wire::refused_into(query, question, payload, out),
-            Decision::Drop => None,
-        };
-        // Nothing half-written goes out (the query was parsed, so its question is there to
-        // write: in practice only a drop comes here).
-        if written.is_none() {
-            out.clear();
+        match self.police(src.ip(), Transport::Udp, stage, now) {
+            Decision::Send => false,
+            decision => word_fast(decision, query, question, self.config.edns_payload, out),
         }
-        matches!(decision, Decision::Refuse | Decision::Drop) || out.is_empty()
     }
+}
+
+/// Words a decision other than `Send` on the hit path: truncates `out` (RRL's slip), makes it
+/// REFUSED, or empties it (nothing to send). `true` when the query was refused or dropped.
+fn word_fast(
+    decision: Decision,
+    query: &[u8],
+    question: &Question<'_>,
+    our_payload: u16,
+    out: &mut Vec<u8>,
+) -> bool {
+    let written = match decision {
+        Decision::Slip => wire::truncate_to_question(out, question)
+            .and_then(|()| wire::push_opt(question, our_payload, out)),
+        Decision::Refuse => wire::refused_into(query, question, our_payload, out),
+        Decision::Send => Some(()),
+        Decision::Drop => None,
+    };
+    // Nothing half-written goes out (the query was parsed, so its question is there to
+    // write: in practice only a drop comes here).
+    if written.is_none() {
+        out.clear();
+    }
+    matches!(decision, Decision::Refuse | Decision::Drop) || out.is_empty()
 }
 
 /// Where the policy step is taken.
