@@ -110,34 +110,41 @@ impl EncodeMetric for HistogramValue<'_> {
     }
 }
 
+/// A counter family labelled by transport and by one slotted label (`name`, its slot count, the
+/// slot's label value); slots never counted are left out, so a scrape lists only what was seen.
+type Slotted = (&'static str, usize, fn(usize) -> &'static str);
+
+fn by_transport(
+    (name, slots, label): Slotted,
+    count: impl Fn(bool, usize) -> u64,
+) -> Vec<([(&'static str, &'static str); 2], ConstCounter)> {
+    let mut family = Vec::new();
+    for (t, transport) in TRANSPORTS.iter().enumerate() {
+        let tcp = t == 1;
+        for slot in 0..slots {
+            let n = count(tcp, slot);
+            if n > 0 {
+                family.push((
+                    [("transport", *transport), (name, label(slot))],
+                    ConstCounter::new(n),
+                ));
+            }
+        }
+    }
+    family
+}
+
 impl Collector for Exposition {
     fn encode(&self, mut e: DescriptorEncoder<'_>) -> Fmt {
         let m = &*self.metrics;
-        let mut queries = Vec::new();
-        let mut responses = Vec::new();
-        for (t, transport) in TRANSPORTS.iter().enumerate() {
-            let tcp = t == 1;
-            for slot in 0..counts::QTYPE_SLOTS {
-                let n = m.queries_in_slot(tcp, slot);
-                if n > 0 {
-                    let labels = [
-                        ("transport", *transport),
-                        ("qtype", counts::qtype_label(slot)),
-                    ];
-                    queries.push((labels, ConstCounter::new(n)));
-                }
-            }
-            for slot in 0..counts::RCODE_SLOTS {
-                let n = m.responses_in_slot(tcp, slot);
-                if n > 0 {
-                    let labels = [
-                        ("transport", *transport),
-                        ("rcode", counts::rcode_label(slot)),
-                    ];
-                    responses.push((labels, ConstCounter::new(n)));
-                }
-            }
-        }
+        let queries = by_transport(
+            ("qtype", counts::QTYPE_SLOTS, counts::qtype_label),
+            |tcp, slot| m.queries_in_slot(tcp, slot),
+        );
+        let responses = by_transport(
+            ("rcode", counts::RCODE_SLOTS, counts::rcode_label),
+            |tcp, slot| m.responses_in_slot(tcp, slot),
+        );
         family(
             &mut e,
             "tern_queries",
