@@ -134,6 +134,17 @@ fn by_transport(
     family
 }
 
+/// One metric per upstream server, labelled with its address.
+fn per_server<'a, S, V>(
+    servers: &'a [(String, S)],
+    value: impl Fn(&'a S) -> V,
+) -> Vec<([(&'static str, &'a str); 1], V)> {
+    servers
+        .iter()
+        .map(|(server, s)| ([("server", server.as_str())], value(s)))
+        .collect()
+}
+
 impl Collector for Exposition {
     fn encode(&self, mut e: DescriptorEncoder<'_>) -> Fmt {
         let m = &*self.metrics;
@@ -281,37 +292,21 @@ impl Collector for Exposition {
 impl Exposition {
     fn upstream(&self, e: &mut DescriptorEncoder<'_>) -> Fmt {
         let servers = self.metrics.upstream.snapshot();
-        let labels: Vec<[(&str, &str); 1]> = servers
-            .iter()
-            .map(|(s, _)| [("server", s.as_str())])
-            .collect();
-        let queries: Vec<_> = servers
-            .iter()
-            .zip(&labels)
-            .map(|((_, s), l)| (*l, ConstCounter::new(Metrics::get(&s.queries))))
-            .collect();
+        let queries = per_server(&servers, |s| ConstCounter::new(Metrics::get(&s.queries)));
         family(
             e,
             "tern_upstream_server_queries",
             "Queries sent, per upstream server.",
             &queries,
         )?;
-        let timeouts: Vec<_> = servers
-            .iter()
-            .zip(&labels)
-            .map(|((_, s), l)| (*l, ConstCounter::new(Metrics::get(&s.timeouts))))
-            .collect();
+        let timeouts = per_server(&servers, |s| ConstCounter::new(Metrics::get(&s.timeouts)));
         family(
             e,
             "tern_upstream_server_timeouts",
             "Queries that timed out, per upstream server.",
             &timeouts,
         )?;
-        let rtt: Vec<_> = servers
-            .iter()
-            .zip(&labels)
-            .map(|((_, s), l)| (*l, HistogramValue(&s.rtt, 0)))
-            .collect();
+        let rtt = per_server(&servers, |s| HistogramValue(&s.rtt, 0));
         family(
             e,
             "tern_upstream_rtt_seconds",
