@@ -1,4 +1,35 @@
+use std::path::PathBuf;
+
 use super::*;
+
+/// A scratch folder holding `k.key`, a TSIG key of the given name, so that a config read from
+/// a file there exercises the relative paths; removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn with_key(test: &str, key_name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("tern-config-{test}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let key = format!(
+            "key \"{key_name}\" {{\n\talgorithm hmac-sha256;\n\tsecret \"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\";\n}};\n"
+        );
+        std::fs::write(dir.join("k.key"), key).expect("key file");
+        Scratch(dir)
+    }
+
+    /// Writes `tern.toml` (the key file, then `rest`) and reads it back.
+    fn load(&self, rest: &str) -> Config {
+        let text = format!("[[tsig_key]]\nfile = \"k.key\"\n{rest}");
+        std::fs::write(self.0.join("tern.toml"), text).expect("config");
+        Config::from_file(&self.0.join("tern.toml")).expect("parses")
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
 
 #[test]
 fn parses_and_checks_bounds() {
@@ -47,16 +78,12 @@ fn example_config_is_valid() {
 
 #[test]
 fn update_keys_must_name_a_known_key() {
-    let dir = std::env::temp_dir().join(format!("tern-config-keys-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let key = "key \"cluster-key\" {\n\talgorithm hmac-sha256;\n\tsecret \"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\";\n};\n";
-    std::fs::write(dir.join("k.key"), key).expect("key file");
+    let scratch = Scratch::with_key("keys", "cluster-key");
+    let dir = &scratch.0;
     let config = |zone_extra: &str| {
-        let text = format!(
-            "[[tsig_key]]\nfile = \"k.key\"\n[[zone]]\norigin = \"c.test.\"\nfile = \"c.zone\"\n{zone_extra}"
-        );
-        std::fs::write(dir.join("tern.toml"), text).expect("config");
-        Config::from_file(&dir.join("tern.toml")).expect("parses")
+        scratch.load(&format!(
+            "[[zone]]\norigin = \"c.test.\"\nfile = \"c.zone\"\n{zone_extra}"
+        ))
     };
     let c = config("update_keys = [\"Cluster-Key\"]\n");
     assert_eq!(c.zones[0].journal_path(), Some(dir.join("c.zone.jnl")));
@@ -91,22 +118,14 @@ fn update_keys_must_name_a_known_key() {
         notifying.zones[0].journal_path(),
         Some(dir.join("c.zone.jnl"))
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn replication_reads_acls_notify_targets_and_primaries() {
-    let dir = std::env::temp_dir().join(format!("tern-config-xfr-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let key = "key \"xfr-key\" {\n\talgorithm hmac-sha256;\n\tsecret \"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\";\n};\n";
-    std::fs::write(dir.join("k.key"), key).expect("key file");
+    let scratch = Scratch::with_key("xfr", "xfr-key");
+    let dir = &scratch.0;
     let config = |zones: &str| {
-        std::fs::write(
-            dir.join("tern.toml"),
-            format!("[[tsig_key]]\nfile = \"k.key\"\n{zones}"),
-        )
-        .expect("config");
-        let config = Config::from_file(&dir.join("tern.toml")).expect("parses");
+        let config = scratch.load(zones);
         config.replication(&config.keyring().expect("keys"))
     };
     let r = config(
@@ -167,7 +186,6 @@ fn replication_reads_acls_notify_targets_and_primaries() {
         .expect_err(why);
         assert!(err.to_string().contains(why), "{err} (wanted {why})");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

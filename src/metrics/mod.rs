@@ -125,32 +125,21 @@ impl Metrics {
 
     /// Every counter by name, as `tern ctl stats` and the shutdown summary print them.
     pub fn rows(&self) -> [(&'static str, u64); 22] {
-        [
-            ("queries", self.queries()),
-            ("authoritative_answers", self.authoritative_answers()),
-            ("cache_hits", self.cache_hits()),
-            ("fast_hits", self.fast_hits()),
-            ("cache_misses", Self::get(&self.cache_misses)),
-            ("upstream_queries", Self::get(&self.upstream_queries)),
-            ("upstream_timeouts", Self::get(&self.upstream_timeouts)),
-            ("servfails", Self::get(&self.servfails)),
-            ("refused", Self::get(&self.refused)),
-            ("formerr", Self::get(&self.formerr)),
-            ("dropped", Self::get(&self.dropped)),
-            (
-                "services_failed_open",
-                Self::get(&self.services_failed_open),
-            ),
-            ("updates_applied", Self::get(&self.updates_applied)),
-            ("updates_refused", Self::get(&self.updates_refused)),
-            ("transfers_out", Self::get(&self.transfers_out)),
-            ("transfers_refused", Self::get(&self.transfers_refused)),
-            ("transfers_in", Self::get(&self.transfers_in)),
-            ("transfer_failures", Self::get(&self.transfer_failures)),
-            ("notifies_received", Self::get(&self.notifies_received)),
-            ("notifies_sent", Self::get(&self.notifies_sent)),
-            ("rate_limited", Self::get(&self.rate_limited)),
-            ("query_log_dropped", Self::get(&self.query_log_dropped)),
+        // The plain counters print under their field's name.
+        macro_rules! rows {
+            ($($name:literal => $value:expr),*; $($counter:ident),*) => {
+                [$(($name, $value),)* $((stringify!($counter), Self::get(&self.$counter)),)*]
+            };
+        }
+        rows![
+            "queries" => self.queries(),
+            "authoritative_answers" => self.authoritative_answers(),
+            "cache_hits" => self.cache_hits(),
+            "fast_hits" => self.fast_hits();
+            cache_misses, upstream_queries, upstream_timeouts, servfails, refused, formerr,
+            dropped, services_failed_open, updates_applied, updates_refused, transfers_out,
+            transfers_refused, transfers_in, transfer_failures, notifies_received,
+            notifies_sent, rate_limited, query_log_dropped
         ]
     }
 }

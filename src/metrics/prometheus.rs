@@ -110,34 +110,52 @@ impl EncodeMetric for HistogramValue<'_> {
     }
 }
 
+/// A counter family labelled by transport and by one slotted label (`name`, its slot count, the
+/// slot's label value); slots never counted are left out, so a scrape lists only what was seen.
+type Slotted = (&'static str, usize, fn(usize) -> &'static str);
+
+fn by_transport(
+    (name, slots, label): Slotted,
+    count: impl Fn(bool, usize) -> u64,
+) -> Vec<([(&'static str, &'static str); 2], ConstCounter)> {
+    let mut family = Vec::new();
+    for (t, transport) in TRANSPORTS.iter().enumerate() {
+        let tcp = t == 1;
+        for slot in 0..slots {
+            let n = count(tcp, slot);
+            if n > 0 {
+                family.push((
+                    [("transport", *transport), (name, label(slot))],
+                    ConstCounter::new(n),
+                ));
+            }
+        }
+    }
+    family
+}
+
+/// One metric per upstream server, labelled with its address.
+fn per_server<'a, S, V>(
+    servers: &'a [(String, S)],
+    value: impl Fn(&'a S) -> V,
+) -> Vec<([(&'static str, &'a str); 1], V)> {
+    servers
+        .iter()
+        .map(|(server, s)| ([("server", server.as_str())], value(s)))
+        .collect()
+}
+
 impl Collector for Exposition {
     fn encode(&self, mut e: DescriptorEncoder<'_>) -> Fmt {
         let m = &*self.metrics;
-        let mut queries = Vec::new();
-        let mut responses = Vec::new();
-        for (t, transport) in TRANSPORTS.iter().enumerate() {
-            let tcp = t == 1;
-            for slot in 0..counts::QTYPE_SLOTS {
-                let n = m.queries_in_slot(tcp, slot);
-                if n > 0 {
-                    let labels = [
-                        ("transport", *transport),
-                        ("qtype", counts::qtype_label(slot)),
-                    ];
-                    queries.push((labels, ConstCounter::new(n)));
-                }
-            }
-            for slot in 0..counts::RCODE_SLOTS {
-                let n = m.responses_in_slot(tcp, slot);
-                if n > 0 {
-                    let labels = [
-                        ("transport", *transport),
-                        ("rcode", counts::rcode_label(slot)),
-                    ];
-                    responses.push((labels, ConstCounter::new(n)));
-                }
-            }
-        }
+        let queries = by_transport(
+            ("qtype", counts::QTYPE_SLOTS, counts::qtype_label),
+            |tcp, slot| m.queries_in_slot(tcp, slot),
+        );
+        let responses = by_transport(
+            ("rcode", counts::RCODE_SLOTS, counts::rcode_label),
+            |tcp, slot| m.responses_in_slot(tcp, slot),
+        );
         family(
             &mut e,
             "tern_queries",
@@ -274,37 +292,21 @@ impl Collector for Exposition {
 impl Exposition {
     fn upstream(&self, e: &mut DescriptorEncoder<'_>) -> Fmt {
         let servers = self.metrics.upstream.snapshot();
-        let labels: Vec<[(&str, &str); 1]> = servers
-            .iter()
-            .map(|(s, _)| [("server", s.as_str())])
-            .collect();
-        let queries: Vec<_> = servers
-            .iter()
-            .zip(&labels)
-            .map(|((_, s), l)| (*l, ConstCounter::new(Metrics::get(&s.queries))))
-            .collect();
+        let queries = per_server(&servers, |s| ConstCounter::new(Metrics::get(&s.queries)));
         family(
             e,
             "tern_upstream_server_queries",
             "Queries sent, per upstream server.",
             &queries,
         )?;
-        let timeouts: Vec<_> = servers
-            .iter()
-            .zip(&labels)
-            .map(|((_, s), l)| (*l, ConstCounter::new(Metrics::get(&s.timeouts))))
-            .collect();
+        let timeouts = per_server(&servers, |s| ConstCounter::new(Metrics::get(&s.timeouts)));
         family(
             e,
             "tern_upstream_server_timeouts",
             "Queries that timed out, per upstream server.",
             &timeouts,
         )?;
-        let rtt: Vec<_> = servers
-            .iter()
-            .zip(&labels)
-            .map(|((_, s), l)| (*l, HistogramValue(&s.rtt, 0)))
-            .collect();
+        let rtt = per_server(&servers, |s| HistogramValue(&s.rtt, 0));
         family(
             e,
             "tern_upstream_rtt_seconds",

@@ -109,23 +109,13 @@ impl Budget {
     }
 
     pub fn spend_upstream(&mut self) -> Result<(), ResolveError> {
-        if self.upstream >= self.limits.max_upstream_queries {
-            return Err(ResolveError::TooManyUpstream(
-                self.limits.max_upstream_queries,
-            ));
-        }
-        self.upstream += 1;
-        Ok(())
+        let max = self.limits.max_upstream_queries;
+        spend(&mut self.upstream, max, ResolveError::TooManyUpstream)
     }
 
     pub fn spend_glueless(&mut self) -> Result<(), ResolveError> {
-        if self.glueless >= self.limits.max_glueless_lookups {
-            return Err(ResolveError::TooManyGlueless(
-                self.limits.max_glueless_lookups,
-            ));
-        }
-        self.glueless += 1;
-        Ok(())
+        let max = self.limits.max_glueless_lookups;
+        spend(&mut self.glueless, max, ResolveError::TooManyGlueless)
     }
 
     /// Time left, or the timeout error when there is none.
@@ -136,4 +126,17 @@ impl Budget {
         }
         Ok(self.deadline - now)
     }
+}
+
+/// Counts one more of something a query may do at most `max` times; the error names the bound.
+fn spend(
+    spent: &mut usize,
+    max: usize,
+    exceeded: fn(usize) -> ResolveError,
+) -> Result<(), ResolveError> {
+    if *spent >= max {
+        return Err(exceeded(max));
+    }
+    *spent += 1;
+    Ok(())
 }

@@ -5,7 +5,7 @@
 
 use std::io::Write;
 use std::net::UdpSocket;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -152,39 +152,12 @@ const AXFR_ZONE: [&str; 5] = [
 /// One message per record of `AXFR_ZONE`, the first with the question, as a stream of
 /// response messages to `request`.
 fn axfr_messages(request: &Message) -> Vec<Vec<u8>> {
-    use hickory_proto::rr::rdata::{A, SOA};
-    use hickory_proto::rr::{RData, Record};
     let zone = Name::from_ascii("cluster.test.").expect("name");
-    let soa = RData::SOA(SOA::new(
-        Name::from_ascii("ns.cluster.test.").expect("name"),
-        Name::from_ascii("admin.cluster.test.").expect("name"),
-        7,
-        3600,
-        600,
-        86400,
-        300,
-    ));
-    let records = [
-        Record::from_rdata(zone.clone(), 300, soa.clone()),
-        Record::from_rdata(
-            Name::from_ascii("a.cluster.test.").expect("name"),
-            300,
-            RData::A(A::new(192, 0, 2, 1)),
-        ),
-        Record::from_rdata(
-            Name::from_ascii("b.cluster.test.").expect("name"),
-            300,
-            RData::A(A::new(192, 0, 2, 2)),
-        ),
-        Record::from_rdata(
-            Name::from_ascii("c.cluster.test.").expect("name"),
-            300,
-            RData::A(A::new(192, 0, 2, 3)),
-        ),
-        Record::from_rdata(zone, 300, soa),
-    ];
+    let records = AXFR_ZONE.iter().map(|line| {
+        let parsed = crate::zonefile::parse_zone_text(line, Path::new("axfr"), Some(&zone));
+        parsed.expect("test record").remove(0).record
+    });
     records
-        .into_iter()
         .enumerate()
         .map(|(n, record)| {
             let mut m = Message::response(request.id, OpCode::Query);

@@ -268,18 +268,31 @@ fn sign_raw(message: &[u8], key: &Key, time: u64) -> Vec<u8> {
     out
 }
 
+/// Our response to `request` with `rcode`, signed at `now`: longer than the unsigned one by
+/// exactly `tsig_len`, the room the response sizing reserves for it.
+fn signed_response(request: &[u8], verified: &Verified, rcode: ResponseCode, now: u64) -> Vec<u8> {
+    let response = response_to(request, rcode);
+    let signed = sign_response(response.clone(), verified, now).expect("sign");
+    assert_eq!(signed.len(), response.len() + verified.tsig_len());
+    signed
+}
+
+/// The TSIG of a signed response as hickory's client reads it, after it accepted the MAC and
+/// found the `rcode` we sent.
+fn client_reads(verifier: &mut TSigVerifier, signed: &[u8], rcode: ResponseCode) -> TSIG {
+    let answer = verifier
+        .verify(signed)
+        .expect("client accepts the response");
+    assert_eq!(answer.response_code, rcode);
+    answer.signature().expect("signed").data.clone()
+}
+
 #[test]
 fn signed_response_verifies_with_hickorys_client() {
     let (request, mut verifier) = signed_by(&cluster_key(), T0);
     let verified = check(&request, T0 + 2);
-    let response = response_to(&request, ResponseCode::NoError);
-    let signed = sign_response(response.clone(), &verified, T0 + 2).expect("sign");
-    assert_eq!(signed.len(), response.len() + verified.tsig_len());
-    let answer = verifier
-        .verify(&signed)
-        .expect("client accepts the response");
-    assert_eq!(answer.response_code, ResponseCode::NoError);
-    let tsig = &answer.signature().expect("signed").data;
+    let signed = signed_response(&request, &verified, ResponseCode::NoError, T0 + 2);
+    let tsig = client_reads(&mut verifier, &signed, ResponseCode::NoError);
     assert_eq!((tsig.time, tsig.error, tsig.oid), (T0 + 2, None, 0x4242));
 
     // The request MAC is part of the response MAC: the same response signed for another request
@@ -300,16 +313,10 @@ fn badtime_response_is_signed_and_carries_the_server_time() {
     let now = T0 + 3600;
     let verified = check(&request, now);
     assert_eq!(failed_with(&verified), Some(TsigError::BadTime));
-    let response = response_to(&request, ResponseCode::NotAuth);
-    let signed = sign_response(response.clone(), &verified, now).expect("sign");
-    assert_eq!(signed.len(), response.len() + verified.tsig_len());
+    let signed = signed_response(&request, &verified, ResponseCode::NotAuth, now);
     // hickory's client checks the response's Time Signed against its own request time: the
     // request's time is echoed so that a client with a wrong clock can still read the answer.
-    let answer = verifier
-        .verify(&signed)
-        .expect("client accepts the BADTIME response");
-    assert_eq!(answer.response_code, ResponseCode::NotAuth);
-    let tsig = &answer.signature().expect("signed").data;
+    let tsig = client_reads(&mut verifier, &signed, ResponseCode::NotAuth);
     assert_eq!(tsig.error, Some(TsigError::BadTime));
     assert_eq!(tsig.time, T0);
     assert_eq!(
@@ -327,9 +334,7 @@ fn badsig_and_badkey_responses_are_unsigned() {
         let (request, mut verifier) = signed_by(&signer, T0);
         let verified = check(&request, T0);
         assert_eq!(failed_with(&verified), Some(error));
-        let response = response_to(&request, ResponseCode::NotAuth);
-        let signed = sign_response(response.clone(), &verified, T0).expect("sign");
-        assert_eq!(signed.len(), response.len() + verified.tsig_len());
+        let signed = signed_response(&request, &verified, ResponseCode::NotAuth, T0);
         let answer = Message::from_vec(&signed).expect("parses");
         let record = answer.signature().expect("TSIG present");
         assert_eq!(

@@ -19,13 +19,22 @@ fn origin() -> Name {
     Name::from_ascii("example.test.").expect("origin")
 }
 
-/// A fresh directory for one test, and the journal path in it.
-fn scratch(tag: &str) -> (PathBuf, PathBuf) {
+/// A fresh directory for one test, and the journal path in it; the directory goes when the
+/// guard is dropped, a failed test's too.
+fn scratch(tag: &str) -> (Scratch, PathBuf) {
     let dir = std::env::temp_dir().join(format!("tern-journal-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("tmp dir");
     let path = dir.join("example.test.journal");
-    (dir, path)
+    (Scratch(dir), path)
+}
+
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Zone-file lines (relative to example.test.) as records.
@@ -95,7 +104,7 @@ fn third() -> Entry {
 
 #[test]
 fn entries_round_trip_exactly() {
-    let (dir, path) = scratch("roundtrip");
+    let (_dir, path) = scratch("roundtrip");
     let mut every_type = entry(
         2024010101,
         2024010102,
@@ -186,12 +195,11 @@ fn entries_round_trip_exactly() {
         )
     );
     assert!(lines[20].starts_with("; end 0 records crc32 "), "{text}");
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
 fn a_torn_last_entry_is_cut_off_wherever_the_write_stopped() {
-    let (dir, path) = scratch("torn");
+    let (_dir, path) = scratch("torn");
     let (mut journal, _) = Journal::open(&path, &origin()).expect("creates");
     journal.append(&first()).expect("appends");
     drop(journal);
@@ -226,18 +234,16 @@ fn a_torn_last_entry_is_cut_off_wherever_the_write_stopped() {
         exact(&reopen(&path).expect("opens")),
         exact(&[first(), second()])
     );
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
 fn a_file_cut_inside_its_first_line_starts_afresh() {
-    let (dir, path) = scratch("header");
+    let (_dir, path) = scratch("header");
     std::fs::write(&path, "; tern jour").expect("write");
     let (mut journal, entries) = Journal::open(&path, &origin()).expect("opens");
     assert!(entries.is_empty());
     journal.append(&first()).expect("appends");
     assert_eq!(exact(&reopen(&path).expect("opens")), exact(&[first()]));
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// The journal of `first`, `second` and `third`, as text.
@@ -251,7 +257,7 @@ fn three_entries(path: &Path) -> String {
 
 #[test]
 fn corruption_before_the_last_entry_is_an_error_with_file_line() {
-    let (dir, path) = scratch("corrupt");
+    let (_dir, path) = scratch("corrupt");
     let text = three_entries(&path);
     // Lines: 1 file header; 2-6 first (3 records); 7-10 second; 11-13 third.
     let p = path.display();
@@ -290,7 +296,6 @@ fn corruption_before_the_last_entry_is_an_error_with_file_line() {
             "{name}: untouched"
         );
     }
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// An entry with a valid checksum around whatever lines are given.
@@ -311,7 +316,7 @@ fn sealed(from: u32, to: u32, lines: &[&str]) -> String {
 
 #[test]
 fn what_tern_would_not_write_is_an_error_even_at_the_end() {
-    let (dir, path) = scratch("sealed");
+    let (_dir, path) = scratch("sealed");
     let header = format::file_header(&origin());
     let p = path.display();
     let cases = [
@@ -344,12 +349,11 @@ fn what_tern_would_not_write_is_an_error_even_at_the_end() {
     )
     .expect("write");
     assert!(matches!(reopen(&path), Err(JournalError::WrongZone { .. })));
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
 fn serials_never_go_back_but_may_skip() {
-    let (dir, path) = scratch("chain");
+    let (_dir, path) = scratch("chain");
     let (mut journal, _) = Journal::open(&path, &origin()).expect("creates");
     journal.append(&third()).expect("appends");
     let err = journal.append(&first()).expect_err("10 is before 13");
@@ -371,7 +375,6 @@ fn serials_never_go_back_but_may_skip() {
     assert_eq!(journal.last_serial(), Some(21));
     let (_, entries) = Journal::open(&path, &origin()).expect("reopens");
     assert_eq!(entries.len(), 2);
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -383,7 +386,7 @@ fn crc32_is_the_ieee_one() {
 
 #[test]
 fn steps_carry_serial_and_content_and_read_back() {
-    let (dir, path) = scratch("steps");
+    let (_dir, path) = scratch("steps");
     let (mut journal, _) = Journal::open(&path, &origin()).expect("creates");
     journal.append(&first()).expect("update");
     journal
@@ -404,12 +407,11 @@ fn steps_carry_serial_and_content_and_read_back() {
         text.contains("; tern journal step 11 -> 12 content 0000feed0000beef\n"),
         "{text}"
     );
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
 fn a_v1_journal_is_read_and_appended_to() {
-    let (dir, path) = scratch("v1");
+    let (_dir, path) = scratch("v1");
     let v1 = format!(
         "; tern journal v1 for example.test.\n{}",
         sealed(1, 2, &["+ www.example.test. 60 IN A 192.0.2.1"])
@@ -435,12 +437,11 @@ fn a_v1_journal_is_read_and_appended_to() {
         format::parse_entry_header("; tern journal entry 2 -> 3").map(|h| (h.kind, h.content)),
         Some((EntryKind::Update, None))
     );
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
 fn many_steps_are_compacted_keeping_updates_and_the_last_entry() {
-    let (dir, path) = scratch("compact");
+    let (_dir, path) = scratch("compact");
     let (mut journal, _) = Journal::open(&path, &origin()).expect("creates");
     journal.append(&first()).expect("update");
     let mut serial = 11;
@@ -461,5 +462,4 @@ fn many_steps_are_compacted_keeping_updates_and_the_last_entry() {
     journal.append(&next).expect("appends after compaction");
     let (_, entries) = Journal::open(&path, &origin()).expect("reopens");
     assert_eq!(entries, vec![first(), last, next]);
-    std::fs::remove_dir_all(&dir).ok();
 }

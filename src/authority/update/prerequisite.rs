@@ -31,36 +31,29 @@ pub(super) fn check_prerequisites(
         in_zone(zone.origin(), &rr.name)?;
         let name = LowerName::new(&rr.name);
         let rtype = rr.record_type();
-        let owner = || Box::new(rr.name.clone());
         match rr.dns_class {
             DNSClass::ANY | DNSClass::NONE if !is_empty(rr) => {
                 return Err(UpdateError::FormErr(
                     "a CLASS ANY or NONE prerequisite must have no RDATA (RFC 2136 §3.2.1, §3.2.2)",
                 ));
             }
-            DNSClass::ANY if rtype == RecordType::ANY => {
-                if !name_in_use(zone, &name) {
-                    return Err(UpdateError::NameNotInUse(owner()));
-                }
-            }
-            DNSClass::ANY => {
-                if rrset(zone, &name, rtype).is_none() {
-                    return Err(UpdateError::RrsetMissing {
-                        name: owner(),
-                        rtype,
-                    });
-                }
-            }
-            DNSClass::NONE if rtype == RecordType::ANY => {
-                if name_in_use(zone, &name) {
-                    return Err(UpdateError::NameInUse(owner()));
-                }
-            }
-            DNSClass::NONE => {
-                if rrset(zone, &name, rtype).is_some() {
-                    return Err(UpdateError::RrsetExists {
-                        name: owner(),
-                        rtype,
+            // §3.2.1 and §3.2.2: CLASS ANY asks that the name (TYPE ANY) or the RRset exist,
+            // CLASS NONE that it not; each of the four failures has its own RCODE.
+            DNSClass::ANY | DNSClass::NONE => {
+                let must_exist = rr.dns_class == DNSClass::ANY;
+                let whole_name = rtype == RecordType::ANY;
+                let exists = if whole_name {
+                    name_in_use(zone, &name)
+                } else {
+                    rrset(zone, &name, rtype).is_some()
+                };
+                if exists != must_exist {
+                    let name = Box::new(rr.name.clone());
+                    return Err(match (must_exist, whole_name) {
+                        (true, true) => UpdateError::NameNotInUse(name),
+                        (false, true) => UpdateError::NameInUse(name),
+                        (true, false) => UpdateError::RrsetMissing { name, rtype },
+                        (false, false) => UpdateError::RrsetExists { name, rtype },
                     });
                 }
             }

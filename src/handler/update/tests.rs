@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 
+use hickory_proto::op::DnsResponse;
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::rdata::tsig::TsigError;
 use hickory_proto::rr::{RData, Record};
@@ -15,8 +16,9 @@ use super::*;
 use crate::authority::Zone;
 use crate::authority::store::StoreError;
 use crate::authority::update::UpdateError;
+use crate::handler::Transport::{self, Tcp, Udp};
 use crate::handler::test_tsig::{key, name, signed};
-use crate::handler::{Handler, HandlerConfig, Transport};
+use crate::handler::{Handler, HandlerConfig};
 use crate::tsig::Key;
 
 const ZONE: &str = "$ORIGIN cluster.test.\n$TTL 300\n\
@@ -83,6 +85,19 @@ async fn reply(handler: &Handler, bytes: &[u8], transport: Transport) -> Vec<u8>
         .expect("a response")
 }
 
+/// Sends `message` signed with `key` as a client would, and reads the reply through that
+/// client's verifier: the reply must carry a TSIG the client accepts.
+async fn exchange(
+    handler: &Handler,
+    message: Message,
+    key: &Key,
+    transport: Transport,
+) -> DnsResponse {
+    let (bytes, mut verifier) = signed(message, key);
+    let out = reply(handler, &bytes, transport).await;
+    verifier.verify(&out).expect("the client accepts our TSIG")
+}
+
 async fn ask(handler: &Handler, bytes: &[u8]) -> Message {
     let out = reply(handler, bytes, Transport::Udp).await;
     Message::from_vec(&out).expect("response parses")
@@ -95,9 +110,7 @@ fn applied() -> Result<u32, StoreError> {
 #[tokio::test]
 async fn a_signed_update_is_applied_and_the_answer_signed() {
     let (handler, recorder) = handler(applied);
-    let (bytes, mut verifier) = signed(update("cluster.test."), &cluster_key());
-    let out = reply(&handler, &bytes, Transport::Udp).await;
-    let answer = verifier.verify(&out).expect("the client accepts our TSIG");
+    let answer = exchange(&handler, update("cluster.test."), &cluster_key(), Udp).await;
     assert_eq!(answer.response_code, ResponseCode::NoError);
     assert_eq!(answer.metadata.op_code, OpCode::Update);
     assert_eq!(answer.metadata.message_type, MessageType::Response);
@@ -118,9 +131,7 @@ async fn unsigned_and_unlisted_keys_are_refused_without_asking_the_updater() {
     assert!(answer.signature().is_none());
 
     // other-key is known (the answer is signed with it) but not allowed for this zone.
-    let (bytes, mut verifier) = signed(update("cluster.test."), &other_key());
-    let out = reply(&handler, &bytes, Transport::Tcp).await;
-    let answer = verifier.verify(&out).expect("signed with other-key");
+    let answer = exchange(&handler, update("cluster.test."), &other_key(), Tcp).await;
     assert_eq!(answer.response_code, ResponseCode::Refused);
     assert!(recorder.calls.lock().expect("lock").is_empty());
     assert_eq!(Metrics::get(&handler.metrics().updates_refused), 2);
@@ -151,16 +162,12 @@ async fn a_bad_signature_is_notauth_before_anything_else() {
 #[tokio::test]
 async fn the_zone_section_is_checked_before_the_policy() {
     let (handler, recorder) = handler(applied);
-    let (bytes, mut verifier) = signed(update("elsewhere.test."), &cluster_key());
-    let out = reply(&handler, &bytes, Transport::Udp).await;
-    let answer = verifier.verify(&out).expect("signed");
+    let answer = exchange(&handler, update("elsewhere.test."), &cluster_key(), Udp).await;
     assert_eq!(answer.response_code, ResponseCode::NotAuth);
 
     let mut two = update("cluster.test.");
     two.add_query(Query::query(name("cluster.test."), RecordType::SOA));
-    let (bytes, mut verifier) = signed(two, &cluster_key());
-    let out = reply(&handler, &bytes, Transport::Udp).await;
-    let answer = verifier.verify(&out).expect("signed");
+    let answer = exchange(&handler, two, &cluster_key(), Udp).await;
     assert_eq!(answer.response_code, ResponseCode::FormErr);
     assert!(recorder.calls.lock().expect("lock").is_empty());
 }
@@ -174,9 +181,7 @@ async fn the_updaters_refusal_becomes_the_rcode() {
         }))
     }
     let (handler, recorder) = handler(nxrrset);
-    let (bytes, mut verifier) = signed(update("cluster.test."), &cluster_key());
-    let out = reply(&handler, &bytes, Transport::Udp).await;
-    let answer = verifier.verify(&out).expect("signed");
+    let answer = exchange(&handler, update("cluster.test."), &cluster_key(), Udp).await;
     assert_eq!(answer.response_code, ResponseCode::NXRRSet);
     assert_eq!(recorder.calls.lock().expect("lock").len(), 1);
 }

@@ -1,5 +1,6 @@
 //! Every per-query limit trips with an error (SERVFAIL with an EDE), never a hang.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use hickory_proto::op::ResponseCode::{NoError, ServFail};
@@ -8,6 +9,21 @@ use tokio::time::Instant;
 
 use super::*;
 use crate::resolver::fake::{ip, zone};
+
+/// Delegates `child` in the lab's `test.` zone to `count` servers, `ns{i}.child` at
+/// `{prefix}.{i}`, and returns their addresses.
+fn delegate_to_many(net: &FakeNet, child: &str, count: u8, prefix: &str) -> Vec<IpAddr> {
+    let mut text = FakeNet::lab_file("test.zone");
+    let mut servers = Vec::new();
+    for i in 1..=count {
+        text.push_str(&format!(
+            "{child} 86400 IN NS ns{i}.{child}\nns{i}.{child} 86400 IN A {prefix}.{i}\n"
+        ));
+        servers.push(ip(&format!("{prefix}.{i}")));
+    }
+    net.replace_zone(zone("test.", &text));
+    servers
+}
 
 fn servfail(e: &ResolveError) {
     assert_eq!(e.rcode(), ServFail);
@@ -117,15 +133,10 @@ async fn nxns_glueless_lookups_are_bounded() {
 #[tokio::test(start_paused = true)]
 async fn upstream_queries_are_bounded_at_fifty() {
     let net = FakeNet::lab();
-    let mut text = FakeNet::lab_file("test.zone");
-    for i in 1..=60 {
-        text.push_str(&format!(
-            "many.test. 86400 IN NS ns{i}.many.test.\nns{i}.many.test. 86400 IN A 127.0.2.{i}\n"
-        ));
+    for server in delegate_to_many(&net, "many.test.", 60, "127.0.2") {
         // Every one of them lame: a REFUSED costs one query and moves on.
-        net.add_host(ip(&format!("127.0.2.{i}")), Vec::new());
+        net.add_host(server, Vec::new());
     }
-    net.replace_zone(zone("test.", &text));
     let r = resolver(&net);
     let e = resolve(&r, "www.many.test.", A).await.expect_err("budget");
     assert_eq!(e, ResolveError::TooManyUpstream(50));
@@ -136,14 +147,8 @@ async fn upstream_queries_are_bounded_at_fifty() {
 #[tokio::test(start_paused = true)]
 async fn total_time_is_bounded_at_seven_seconds() {
     let net = FakeNet::lab();
-    let mut text = FakeNet::lab_file("test.zone");
     // Thirty servers that never answer (no host at 127.0.3.x).
-    for i in 1..=30 {
-        text.push_str(&format!(
-            "slow.test. 86400 IN NS ns{i}.slow.test.\nns{i}.slow.test. 86400 IN A 127.0.3.{i}\n"
-        ));
-    }
-    net.replace_zone(zone("test.", &text));
+    delegate_to_many(&net, "slow.test.", 30, "127.0.3");
     let r = resolver(&net);
     let started = Instant::now();
     let e = resolve(&r, "www.slow.test.", A).await.expect_err("timeout");

@@ -81,20 +81,30 @@ async fn expired_data_is_served_when_upstream_is_dead() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn slow_upstream_gets_a_stale_answer_after_the_client_timer() {
+/// A resolver whose client response timer is `timer_ms`, holding `short-ttl.alpha.test.`
+/// (TTL 5) past its expiry, while every upstream answer now takes `latency_ms`.
+async fn expired_with_slow_upstream(
+    timer_ms: u64,
+    latency_ms: u64,
+) -> (Arc<FakeNet>, Arc<Resolver>) {
     let net = FakeNet::lab();
     let r = resolver_with(
         &net,
         ResolverConfig {
-            stale_answer_timeout: Duration::from_millis(20),
+            stale_answer_timeout: Duration::from_millis(timer_ms),
             ..ResolverConfig::default()
         },
     );
     expect(&r, "short-ttl.alpha.test.", A, NoError).await;
     advance(Duration::from_secs(10)).await;
+    net.set_latency_everywhere(Duration::from_millis(latency_ms));
+    (net, r)
+}
+
+#[tokio::test(start_paused = true)]
+async fn slow_upstream_gets_a_stale_answer_after_the_client_timer() {
     // Every answer now takes 30 ms: longer than the client timer, well within the budget.
-    net.set_latency_everywhere(Duration::from_millis(30));
+    let (net, r) = expired_with_slow_upstream(20, 30).await;
     let asked = Instant::now();
     let res = expect(&r, "short-ttl.alpha.test.", A, NoError).await;
     assert!(
@@ -117,17 +127,7 @@ async fn slow_upstream_gets_a_stale_answer_after_the_client_timer() {
 
 #[tokio::test(start_paused = true)]
 async fn clients_joining_a_slow_walk_get_the_stale_answer_without_waiting_again() {
-    let net = FakeNet::lab();
-    let r = resolver_with(
-        &net,
-        ResolverConfig {
-            stale_answer_timeout: Duration::from_millis(200),
-            ..ResolverConfig::default()
-        },
-    );
-    expect(&r, "short-ttl.alpha.test.", A, NoError).await;
-    advance(Duration::from_secs(10)).await;
-    net.set_latency_everywhere(Duration::from_millis(900));
+    let (_net, r) = expired_with_slow_upstream(200, 900).await;
     let first = {
         let r = Arc::clone(&r);
         tokio::spawn(async move { resolve(&r, "short-ttl.alpha.test.", A).await })
