@@ -51,6 +51,8 @@ struct Attempt<'u> {
     server: Arc<crate::metrics::counts::Upstream>,
 }
 
+// Made once per reply and consumed at once: boxing the reply would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
 enum Event {
     Reply(usize, Result<UpstreamReply, UpstreamError>),
     Wake,
