@@ -2,6 +2,7 @@
 //! every upstream query counted.
 
 mod classify;
+mod clock;
 mod conditions;
 mod limits;
 mod loops;
