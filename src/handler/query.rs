@@ -44,7 +44,8 @@ impl Handler {
             && let Some(fast) = &self.fast
         {
             let local = res.reuse == Reuse::Local;
-            fast.keep(&mut res.message, now, local, rrl, generation);
+            let as_of = res.as_of.unwrap_or(now);
+            fast.keep(&mut res.message, as_of, local, rrl, generation);
         }
         match self.limit_response(req, rrl, res.message) {
             Some(message) => Outcome::One {
@@ -85,6 +86,7 @@ impl Handler {
                 {
                     Ok(res) => Response {
                         upstream_queries: Some(res.upstream_queries),
+                        as_of: Some(res.at),
                         reuse: if res.stale {
                             Reuse::No
                         } else {
@@ -199,6 +201,7 @@ impl Handler {
             optional_authority,
             reuse,
             upstream_queries,
+            as_of: None,
         }
     }
 
@@ -275,3 +278,6 @@ impl Handler {
         m
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -67,6 +67,9 @@ pub struct Resolution {
     pub stale: bool,
     /// Upstream queries this resolution sent (0 for a cache hit).
     pub upstream_queries: usize,
+    /// When its TTLs were current: the request's time for a cache hit, the time the last
+    /// reply was read for a walk.
+    pub at: Instant,
 }
 
 /// Resolver settings.
@@ -195,8 +198,9 @@ impl Resolver {
     /// goes on in a task of its own to refresh the cache.
     ///
     /// `now` is when the request arrived: the cache is read as of then, the time budget and
-    /// the client timer run from then, and a walk moves on only by the times its replies
-    /// arrive (see [`Budget`]); the resolver never reads the clock for anything else.
+    /// the client timer run from then, and a walk's time moves on only by what its exchanges
+    /// read (a query sent, a timer fired, a reply read; see [`Budget`]), so what a reply
+    /// teaches is cached as of when it was read.
     pub async fn resolve(
         self: &Arc<Self>,
         qname: &Name,
@@ -349,6 +353,7 @@ impl Resolver {
 
     /// The loop of [`Resolver::chase`]; `stale` takes expired links (RFC 8767), and
     /// `first_missed` skips the cache for the first link when the caller has just missed it.
+    /// Links are read from the cache as of `now`, or with a budget as of the walk's time.
     async fn chain(
         &self,
         qname: &Name,
@@ -375,7 +380,8 @@ impl Resolver {
                 (None, Some(budget)) => self.iterate(&name, qtype, budget).await?,
                 (None, None) => return Ok(None),
             };
-            match finish(step, &mut answers) {
+            let at = budget.as_deref().map_or(now, |b| b.now);
+            match finish(step, &mut answers, at) {
                 Ok(mut resolution) => {
                     resolution.stale = stale;
                     return Ok(Some(resolution));
@@ -441,13 +447,14 @@ impl Resolver {
 }
 
 /// Adds a step to the chain: `Ok` with the finished resolution, or `Err(target)` to go on.
-fn finish(step: Step, answers: &mut Vec<Record>) -> Result<Resolution, Name> {
+fn finish(step: Step, answers: &mut Vec<Record>, at: Instant) -> Result<Resolution, Name> {
     let done = |rcode, answers: &mut Vec<Record>, soa: Option<Record>| Resolution {
         rcode,
         answers: std::mem::take(answers),
         authorities: soa.into_iter().collect(),
         stale: false,
         upstream_queries: 0,
+        at,
     };
     match step {
         Step::Answer(records) => {
