@@ -378,7 +378,10 @@ async fn resolve(args: ResolveArgs) -> Result<(), String> {
     });
     let metrics = Arc::new(Metrics::default());
     let resolver = daemon::build_resolver(&Config::default(), hints, &metrics, trace)?;
-    let result = resolver.resolve(&qname, qtype).await;
+    // Edge: the command line is this question's arrival.
+    let result = resolver
+        .resolve(&qname, qtype, tokio::time::Instant::now())
+        .await;
     trigger.fire();
     match result {
         Ok(res) => {

@@ -258,6 +258,7 @@ impl QueryLog {
     /// written and flushed: `tern serve` calls it on its way out.
     pub fn sync(&self, timeout: Duration) -> bool {
         let (done, wait) = std::sync::mpsc::channel();
+        // Edge: a blocking wait on the way out, outside the runtime: the system clock bounds it.
         let deadline = std::time::Instant::now() + timeout;
         let mut msg = Msg::Sync(done);
         // The queue may be full: retry until the deadline rather than drop the marker.
@@ -266,6 +267,7 @@ impl QueryLog {
                 Ok(()) => break,
                 Err(TrySendError::Disconnected(_)) => return false,
                 Err(TrySendError::Full(m)) => {
+                    // Edge: the same blocking wait (see the deadline above).
                     if std::time::Instant::now() >= deadline {
                         return false;
                     }
@@ -274,6 +276,7 @@ impl QueryLog {
                 }
             }
         }
+        // Edge: the same blocking wait.
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         wait.recv_timeout(left).is_ok()
     }

@@ -99,6 +99,7 @@ fn dump_cache(ctl: &Control) -> String {
     let Some(cache) = &ctl.cache else {
         return "; no cache: recursion is off\n".to_string();
     };
+    // Edge: an operator's command, outside any request: the dump shows TTLs as of now.
     super::dump::text(&cache.dump(Instant::now()))
 }
 

@@ -10,6 +10,7 @@ use std::sync::LazyLock;
 
 use hickory_proto::op::{Message, OpCode, Query, ResponseCode};
 use hickory_proto::rr::RecordType;
+use tokio::time::Instant;
 use tracing::{Instrument, debug, debug_span};
 
 use super::observe::{self, Seen};
@@ -50,6 +51,8 @@ pub(super) struct Decoded<'h> {
     /// The wall clock in seconds for TSIG (RFC 8945 §5.2.3), read once here; 0 for an unsigned
     /// request, which nothing downstream signs or checks.
     pub(super) now_unix: u64,
+    /// When the bytes arrived: the one reading of the monotonic clock for this request.
+    pub(super) now: Instant,
 }
 
 impl Decoded<'_> {
@@ -120,9 +123,12 @@ impl Handler {
         transport: Transport,
         may_stream: bool,
     ) -> Option<Reply> {
-        let (start, tcp) = (std::time::Instant::now(), transport == Transport::Tcp);
+        // Edge: the request's time, read once where its bytes arrive and passed down (the
+        // latency of the answer is measured from it too).
+        let now = Instant::now();
+        let (start, tcp) = (now.into_std(), transport == Transport::Tcp);
         observe::arrived(&self.metrics, tcp, bytes);
-        let decoded = match self.decode(bytes, src, transport, may_stream) {
+        let decoded = match self.decode(bytes, src, transport, may_stream, now) {
             Ok(decoded) => decoded,
             Err(bad) => {
                 let reply = self.malformed(&bad, src);
@@ -161,6 +167,7 @@ impl Handler {
         src: SocketAddr,
         transport: Transport,
         may_stream: bool,
+        now: Instant,
     ) -> Result<Decoded<'_>, Malformed> {
         let header = Request::header(bytes)?;
         let implemented = match header.metadata.op_code {
@@ -192,6 +199,7 @@ impl Handler {
             transport,
             tsig,
             now_unix,
+            now,
         })
     }
 
@@ -215,7 +223,7 @@ impl Handler {
             Service::Query(req) => {
                 // At debug: at the default level a span would format its fields per query.
                 let span = debug_span!("query", id = req.id, qname = %req.query.name(), qtype = %req.query.query_type(), client = %d.src);
-                self.query(req).instrument(span).await
+                self.query(req, d.now).instrument(span).await
             }
             Service::Update(updates) => {
                 let span = debug_span!("update", client = %d.src);

@@ -83,18 +83,13 @@ impl Handler {
     }
 
     /// The policy step on the full path before anything is looked up: `None` when `req` may
-    /// be answered, else what to send (`None`: nothing).
-    pub(super) fn limit_query(&self, req: &Request) -> Option<Option<Vec<u8>>> {
+    /// be answered, else what to send (`None`: nothing). `now`: when the request arrived.
+    pub(super) fn limit_query(&self, req: &Request, now: Instant) -> Option<Option<Vec<u8>>> {
         self.limits.queries.as_ref()?;
         if req.signed || !req.recursion_desired || self.recursion_for(req.src.ip()).is_none() {
             return None;
         }
-        match self.police(
-            req.src.ip(),
-            req.transport,
-            Stage::Recursion,
-            Instant::now(),
-        ) {
+        match self.police(req.src.ip(), req.transport, Stage::Recursion, now) {
             Decision::Send | Decision::Slip => None,
             Decision::Drop => Some(None),
             Decision::Refuse => {
@@ -129,13 +124,9 @@ impl Handler {
         req: &Request,
         token: Option<Token>,
         mut message: Message,
+        now: Instant,
     ) -> Option<Message> {
-        match self.police(
-            req.src.ip(),
-            req.transport,
-            Stage::Response(token),
-            Instant::now(),
-        ) {
+        match self.police(req.src.ip(), req.transport, Stage::Response(token), now) {
             Decision::Send | Decision::Refuse => Some(message),
             Decision::Slip => {
                 message.metadata.truncation = true;

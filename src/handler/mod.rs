@@ -163,7 +163,8 @@ impl Handler {
         {
             return false;
         }
-        // The clock is read for the log's latency only: off, the hit path reads it once.
+        // Edge: the hit path's one reading, where its bytes arrived (the full path reads at
+        // `edge::answer`). The log's latency takes a second one only when the log is on.
         let start = self.query_log.is_some().then(std::time::Instant::now);
         let now = Instant::now();
         let Some(hit) = answers.answer_into(bytes, &question, self.config.edns_payload, now, out)

@@ -62,6 +62,7 @@ pub(super) fn answered(
     metrics.count_response(tcp, rcode);
     if let (Some(log), Some(seen)) = (&handler.query_log, seen) {
         log.log(Entry {
+            // Edge: the log line's timestamp is wall-clock time, as logs are read.
             time: SystemTime::now(),
             client: src,
             tcp,
@@ -157,6 +158,7 @@ fn hit_entry(
     start: std::time::Instant,
 ) -> Entry {
     Entry {
+        // Edge: the log line's timestamp is wall-clock time, as logs are read.
         time: SystemTime::now(),
         client: src,
         tcp: false,

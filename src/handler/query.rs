@@ -21,13 +21,14 @@ impl Handler {
     /// A standard query, after the edge checked its TSIG: the query rate limit, the answer,
     /// then RRL and the hit path's copy. A signed query (RFC 8945 §5.2, as BIND and Knot
     /// answer them; `nsupdate -k` signs the SOA query that finds the zone) is answered the
-    /// same way but neither limited nor kept: its answer is signed for one client.
-    pub(super) async fn query(&self, req: &Request) -> Outcome {
-        if let Some(limited) = self.limit_query(req) {
+    /// same way but neither limited nor kept: its answer is signed for one client. `now` is
+    /// when the request arrived.
+    pub(super) async fn query(&self, req: &Request, now: Instant) -> Outcome {
+        if let Some(limited) = self.limit_query(req, now) {
             return Outcome::Decided(limited);
         }
         if req.signed {
-            let res = self.handle(req).await;
+            let res = self.handle(req, now).await;
             return Outcome::One {
                 message: res.message,
                 optional_authority: res.optional_authority,
@@ -39,16 +40,17 @@ impl Handler {
             .fast
             .as_ref()
             .map_or(0, crate::cache::Messages::generation);
-        let mut res = self.handle(req).await;
+        let mut res = self.handle(req, now).await;
         let seen = self.query_log.as_ref().map(|_| Seen::of(req, &res));
         let rrl = self.rrl_account(req, &res);
         if res.reuse != Reuse::No
             && let Some(fast) = &self.fast
         {
             let local = res.reuse == Reuse::Local;
-            fast.insert(&mut res.message, Instant::now(), local, rrl, generation);
+            let as_of = res.as_of.unwrap_or(now);
+            fast.insert(&mut res.message, as_of, local, rrl, generation);
         }
-        match self.limit_response(req, rrl, res.message) {
+        match self.limit_response(req, rrl, res.message, now) {
             Some(message) => Outcome::One {
                 message,
                 optional_authority: res.optional_authority,
@@ -58,8 +60,8 @@ impl Handler {
         }
     }
 
-    /// Answers one request. Always produces a response.
-    pub async fn handle(&self, req: &Request) -> Response {
+    /// Answers one request that arrived at `now`. Always produces a response.
+    pub async fn handle(&self, req: &Request, now: Instant) -> Response {
         let payload = self.config.edns_payload;
         if let Some(info) = req.edns
             && info.version > 0
@@ -73,15 +75,18 @@ impl Handler {
             Route::Chaos => chaos::answer(req, &self.config.identity, payload)
                 .unwrap_or_else(|| self.refuse(req, Refusal::Chaos, false)),
             Route::Refuse(why) => self.refuse(req, why, recursion.is_some()),
-            Route::Local(catalog, local) => self.local_answer(req, catalog, local, recursion).await,
+            Route::Local(catalog, local) => {
+                self.local_answer(req, catalog, local, recursion, now).await
+            }
             Route::Recurse(rec) => {
                 match rec
                     .resolver
-                    .resolve(req.query.name(), req.query.query_type())
+                    .resolve(req.query.name(), req.query.query_type(), now)
                     .await
                 {
                     Ok(res) => Response {
                         upstream_queries: Some(res.upstream_queries),
+                        as_of: Some(res.at),
                         reuse: if res.stale {
                             Reuse::No
                         } else {
@@ -90,11 +95,11 @@ impl Handler {
                         message: self.recursive_answer(req, res),
                         optional_authority: false,
                     },
-                    Err(e) => self.servfail(req, &e).into(),
+                    Err(e) => self.servfail(req, &e, now).into(),
                 }
             }
             Route::Snoop(rec) => self
-                .non_recursive(req, rec, recursion.is_some())
+                .non_recursive(req, rec, recursion.is_some(), now)
                 .await
                 .into(),
         }
@@ -148,6 +153,7 @@ impl Handler {
         catalog: &Catalog,
         mut local: LocalAnswer,
         recursion: Option<&Recursion>,
+        now: Instant,
     ) -> Response {
         Metrics::inc(&self.metrics.authoritative_answers);
         // Kept for the hit path only where every client gets the same bytes: no recursion
@@ -176,13 +182,17 @@ impl Handler {
         if let (Some(target), Some(rec)) = (continue_at, recursion)
             && req.recursion_desired
         {
-            match rec.resolver.resolve(&target, req.query.query_type()).await {
+            match rec
+                .resolver
+                .resolve(&target, req.query.query_type(), now)
+                .await
+            {
                 Ok(res) => {
                     upstream_queries = Some(res.upstream_queries);
                     add_resolution(&mut m, res);
                     optional_authority = false;
                 }
-                Err(e) => return self.servfail(req, &e).into(),
+                Err(e) => return self.servfail(req, &e, now).into(),
             }
         }
         debug!(rcode = %m.metadata.response_code, answers = m.answers.len(), "local answer");
@@ -191,6 +201,7 @@ impl Handler {
             optional_authority,
             reuse,
             upstream_queries,
+            as_of: None,
         }
     }
 
@@ -205,14 +216,20 @@ impl Handler {
     /// A non-recursive question answered without asking anyone (RFC 1034 §4.3.1): the cached
     /// answer, else a referral to the closest cached delegation, as Unbound answers clients
     /// allowed to snoop.
-    async fn non_recursive(&self, req: &Request, rec: &Recursion, ra: bool) -> Message {
+    async fn non_recursive(
+        &self,
+        req: &Request,
+        rec: &Recursion,
+        ra: bool,
+        now: Instant,
+    ) -> Message {
         let payload = self.config.edns_payload;
         let qname = req.query.name();
         let mut m = response::reply_to(req, payload);
         m.metadata.recursion_available = ra;
         if let Some(res) = rec
             .resolver
-            .answer_from_cache(qname, req.query.query_type())
+            .answer_from_cache(qname, req.query.query_type(), now)
             .await
         {
             Metrics::inc(&self.metrics.cache_hits);
@@ -220,7 +237,7 @@ impl Handler {
             add_resolution(&mut m, res);
             return m;
         }
-        if let Some((ns, glue)) = rec.resolver.cached_referral(qname) {
+        if let Some((ns, glue)) = rec.resolver.cached_referral(qname, now) {
             debug!(cut = %ns[0].name, "non-recursive referral from the cache");
             m.authorities = ns;
             m.additionals = glue;
@@ -240,12 +257,17 @@ impl Handler {
     }
 
     /// The one place a resolution failure becomes a response.
-    fn servfail(&self, req: &Request, err: &crate::resolver::ResolveError) -> Message {
+    fn servfail(
+        &self,
+        req: &Request,
+        err: &crate::resolver::ResolveError,
+        now: Instant,
+    ) -> Message {
         Metrics::inc(&self.metrics.servfails);
         // Per query at debug; at the default level one line per interval, so a flood of
         // failures does not become a flood of log lines.
         debug!(error = %err, "resolution failed");
-        if let Some(held) = self.failure_log.admit(Instant::now()) {
+        if let Some(held) = self.failure_log.admit(now) {
             warn!(error = %err, qname = %req.query.name(), qtype = %req.query.query_type(), more_since_last = held, "resolution failed (one line per 10 s; the servfails counter has them all)");
         }
         let mut m = response::with_rcode(req, self.config.edns_payload, err.rcode());
@@ -256,3 +278,6 @@ impl Handler {
         m
     }
 }
+
+#[cfg(test)]
+mod tests;

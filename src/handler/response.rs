@@ -3,6 +3,7 @@
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{RData, Record, RecordType};
+use tokio::time::Instant;
 
 use super::ede_option::add_stale_ede;
 use super::request::{EdnsInfo, Malformed, Request, Transport};
@@ -263,6 +264,9 @@ pub struct Response {
     pub reuse: Reuse,
     /// Upstream queries the answer cost, when the resolver answered (0: from the cache).
     pub upstream_queries: Option<usize>,
+    /// For a resolver's answer, when its TTLs were current (after a walk, when its last reply
+    /// was read): the hit path counts them down from then, not from the request's arrival.
+    pub as_of: Option<Instant>,
 }
 
 /// Which answers the hit path keeps.
@@ -284,6 +288,7 @@ impl From<Message> for Response {
             optional_authority: false,
             reuse: Reuse::No,
             upstream_queries: None,
+            as_of: None,
         }
     }
 }

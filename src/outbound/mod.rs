@@ -107,6 +107,7 @@ pub(crate) struct Deadline {
 
 impl Deadline {
     pub(crate) fn after(timeout: Duration) -> Deadline {
+        // Edge: a timer, which runs from the moment it is set.
         Deadline {
             at: Instant::now() + timeout,
             timeout,

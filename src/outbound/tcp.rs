@@ -3,8 +3,6 @@
 //! Nothing arrives here but the server's own stream, so a message that does not answer the
 //! request is an error for the caller to judge, not a forgery to wait out.
 
-use std::time::Duration;
-
 use hickory_proto::op::Message;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::Instant;
@@ -34,6 +32,7 @@ impl<'q> TcpQuery<'q> {
         expected: Expected<'q>,
         deadline: Option<Deadline>,
     ) -> Result<TcpQuery<'q>, ClientError> {
+        // Edge: a query's round trip runs from here.
         let started = Instant::now();
         let stream = Deadline::bound(deadline, async {
             let socket = match peer.server {
@@ -83,8 +82,8 @@ impl<'q> TcpQuery<'q> {
         self.messages
     }
 
-    /// Since [`open`](Self::open) began, handshake included.
-    pub(crate) fn elapsed(&self) -> Duration {
-        self.started.elapsed()
+    /// When [`open`](Self::open) began: a round trip counts the handshake.
+    pub(crate) fn started(&self) -> Instant {
+        self.started
     }
 }

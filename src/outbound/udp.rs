@@ -42,6 +42,8 @@ pub(crate) struct Timing {
     pub(crate) rtt: Duration,
     /// How long the reply then waited in our socket before we read it: our delay.
     pub(crate) lag: Duration,
+    /// When we read it: the time a resolver's walk goes on from.
+    pub(crate) at: Instant,
 }
 
 impl UdpQuery {
@@ -59,6 +61,7 @@ impl UdpQuery {
         let stamped = setsockopt(&sock, sockopt::ReceiveTimestampns, &true).is_ok();
         // UDP connect only sets the peer: it never blocks.
         sock.connect(peer.server)?;
+        // Edge: the send time, on both clocks: the kernel stamps arrivals on the wall clock.
         let sent = Instant::now();
         let sent_wall = SystemTime::now();
         // A fresh socket's send buffer is empty; WouldBlock here is as good as a lost datagram.
@@ -104,7 +107,9 @@ impl UdpQuery {
     }
 
     fn timing(&self, arrived: Option<SystemTime>) -> Timing {
-        let waited = self.sent.elapsed();
+        // Edge: the reply's time, read once, is reported to the caller with it.
+        let at = Instant::now();
+        let waited = at.saturating_duration_since(self.sent);
         let rtt = match arrived {
             Some(at) if self.stamped => at
                 .duration_since(self.sent_wall)
@@ -115,6 +120,7 @@ impl UdpQuery {
         Timing {
             rtt,
             lag: waited - rtt,
+            at,
         }
     }
 }

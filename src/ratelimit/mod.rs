@@ -89,6 +89,7 @@ impl QueryLimiter {
                     burst: settings.burst,
                     debt_secs: 0,
                 },
+                // Edge: the buckets count time from their creation; every take passes `now`.
                 Instant::now(),
             ),
             prefix: settings.prefix,

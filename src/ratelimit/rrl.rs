@@ -81,6 +81,7 @@ impl Rrl {
                     burst: settings.responses_per_second,
                     debt_secs: settings.window,
                 },
+                // Edge: the buckets count time from their creation; every take passes `now`.
                 Instant::now(),
             ),
             slip: settings.slip,

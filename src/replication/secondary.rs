@@ -173,6 +173,7 @@ fn serial_of(records: &[Record]) -> Option<u32> {
 fn copy_age(file: &Path) -> Option<Duration> {
     let modified = std::fs::metadata(file).ok()?.modified().ok()?;
     Some(
+        // Edge: a file's time is on the wall clock, so its age is too.
         SystemTime::now()
             .duration_since(modified)
             .unwrap_or_default(),
@@ -189,19 +190,24 @@ async fn keep(
     let config = &kept.config;
     let origin = &config.origin;
     // When a primary last confirmed our copy; a copy from disk counts from when it was written.
+    // Edge: the SOA timers (RFC 1035 §3.3.13) are this task's own; it reads the clock to run
+    // them: at the start, after each check, and when woken.
+    let started = Instant::now();
     let mut confirmed: Option<Instant> = writer
         .records(origin)
-        .and(copy_age(&config.file).and_then(|age| Instant::now().checked_sub(age)));
+        .and(copy_age(&config.file).and_then(|age| started.checked_sub(age)));
     let mut expired = false;
     loop {
         let refreshed = refresh(config, kept.source, writer.as_ref()).await;
+        // Edge: the timers run from the end of the check (its timeouts took time).
+        let now = Instant::now();
         // What we serve after this check: its SOA sets the timers (building it walks the zone,
         // so once per check).
         let records = writer.records(origin);
         let timers = timers(records.as_deref());
         let wait = match refreshed {
             Ok(checked) => {
-                confirmed = Some(Instant::now());
+                confirmed = Some(now);
                 if expired {
                     // The data is confirmed again: serve it (a transfer already did).
                     let _ = writer.set_available(origin, true);
@@ -233,12 +239,12 @@ async fn keep(
             }
         };
         let deadline = confirmed.map(|t| t + timers.expire);
-        let due = || deadline.is_some_and(|d| Instant::now() >= d);
-        if !expired && due() {
+        let due = |now: Instant| deadline.is_some_and(|d| now >= d);
+        if !expired && due(now) {
             expire_zone(writer.as_ref(), origin);
             expired = true;
         }
-        let mut until = Instant::now() + wait;
+        let mut until = now + wait;
         if let Some(deadline) = deadline.filter(|_| !expired) {
             until = until.min(deadline);
         }
@@ -247,8 +253,9 @@ async fn keep(
             _ = kept.wake.notified() => {}
             _ = tokio::time::sleep_until(until) => {}
         }
-        // Woken at the deadline: expire now, not after the next check's timeouts.
-        if !expired && due() {
+        // Woken at the deadline: expire now, not after the next check's timeouts. Edge: by the
+        // timer or by a NOTIFY, so only the clock says whether the deadline has passed.
+        if !expired && due(Instant::now()) {
             expire_zone(writer.as_ref(), origin);
             expired = true;
         }

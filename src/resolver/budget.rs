@@ -87,6 +87,9 @@ impl ResolveError {
 pub struct Budget {
     pub limits: Limits,
     pub deadline: Instant,
+    /// The walk's clock: the request's arrival, moved forward only by what the exchange
+    /// reports (a query sent, a timer fired, a reply read), so a walk never reads the time.
+    pub(crate) now: Instant,
     upstream: usize,
     glueless: usize,
     /// Names whose addresses are being looked up right now, to break NS-name loops.
@@ -98,6 +101,7 @@ impl Budget {
         Budget {
             limits,
             deadline: now + limits.timeout,
+            now,
             upstream: 0,
             glueless: 0,
             in_progress: Vec::new(),
@@ -118,13 +122,17 @@ impl Budget {
         spend(&mut self.glueless, max, ResolveError::TooManyGlueless)
     }
 
+    /// Moves the walk's clock to `at`, a time the exchange read; never backwards.
+    pub(crate) fn advance(&mut self, at: Instant) {
+        self.now = self.now.max(at);
+    }
+
     /// Time left, or the timeout error when there is none.
     pub fn remaining(&self) -> Result<Duration, ResolveError> {
-        let now = Instant::now();
-        if now >= self.deadline {
+        if self.now >= self.deadline {
             return Err(ResolveError::Timeout(self.limits.timeout));
         }
-        Ok(self.deadline - now)
+        Ok(self.deadline - self.now)
     }
 }
 

@@ -10,11 +10,16 @@ use crate::rr::{self, ADDRESS_TYPES};
 
 impl Resolver {
     /// RFC 8767: the whole chain from expired cache data inside the serve-stale window.
-    pub(super) async fn stale_chain(&self, qname: &Name, qtype: RecordType) -> Option<Resolution> {
+    pub(super) async fn stale_chain(
+        &self,
+        qname: &Name,
+        qtype: RecordType,
+        now: Instant,
+    ) -> Option<Resolution> {
         if self.cache.policy().serve_stale_secs == 0 {
             return None;
         }
-        self.chain(qname, qtype, true, &mut None, false)
+        self.chain(qname, qtype, true, &mut None, false, now)
             .await
             .ok()
             .flatten()
@@ -27,21 +32,30 @@ impl Resolver {
         qname: &Name,
         qtype: RecordType,
         err: ResolveError,
+        now: Instant,
     ) -> Result<Resolution, ResolveError> {
-        self.stale_chain(qname, qtype).await.ok_or(err)
+        self.stale_chain(qname, qtype, now).await.ok_or(err)
     }
 
     /// A non-recursive (RD=0) question answered from the cache alone, never asking upstream:
-    /// the whole chain, if every link is cached and fresh.
-    pub async fn answer_from_cache(&self, qname: &Name, qtype: RecordType) -> Option<Resolution> {
-        self.chase(qname, qtype, None).await.ok().flatten()
+    /// the whole chain, if every link is cached and fresh at `now`.
+    pub async fn answer_from_cache(
+        &self,
+        qname: &Name,
+        qtype: RecordType,
+        now: Instant,
+    ) -> Option<Resolution> {
+        self.chase(qname, qtype, None, now).await.ok().flatten()
     }
 
     /// The closest delegation to `qname` the cache holds, as a referral would carry it: the
     /// NS records and the cached addresses of their targets (the root's, at worst, once
-    /// primed). `None` before anything is cached.
-    pub fn cached_referral(&self, qname: &Name) -> Option<(Vec<Record>, Vec<Record>)> {
-        let now = Instant::now();
+    /// primed), fresh at `now`. `None` before anything is cached.
+    pub fn cached_referral(
+        &self,
+        qname: &Name,
+        now: Instant,
+    ) -> Option<(Vec<Record>, Vec<Record>)> {
         for labels in (0..=rr::label_count(qname)).rev() {
             let cut = qname.trim_to(labels);
             let Some(c) = self.cache.get(&Key::new(&cut, RecordType::NS), now) else {

@@ -113,7 +113,7 @@ impl Resolver {
         name: &Name,
         budget: &mut Budget,
     ) -> Result<ServerSet, ResolveError> {
-        let now = Instant::now();
+        let now = budget.now;
         let cut = self.cached_cut(name, now);
         // A served zone's delegation is known better than anything cached for the same cut;
         // only the child's own referrals (deeper cuts) come before it.
@@ -181,7 +181,7 @@ impl Resolver {
         ns: &Name,
         budget: &mut Budget,
     ) -> Result<Vec<IpAddr>, ResolveError> {
-        let cached = self.cached_addresses(ns, Instant::now());
+        let cached = self.cached_addresses(ns, budget.now);
         if !cached.is_empty() {
             return Ok(cached);
         }
@@ -190,7 +190,8 @@ impl Resolver {
         }
         budget.spend_glueless()?;
         budget.in_progress.push(ns.clone());
-        let result = Box::pin(self.chase(ns, RecordType::A, Some(&mut *budget))).await;
+        let now = budget.now;
+        let result = Box::pin(self.chase(ns, RecordType::A, Some(&mut *budget), now)).await;
         budget.in_progress.retain(|n| n != ns);
         match result {
             Ok(res) => Ok(res

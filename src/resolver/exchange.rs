@@ -51,6 +51,8 @@ struct Attempt<'u> {
     server: Arc<crate::metrics::counts::Upstream>,
 }
 
+// Made once per reply and consumed at once: boxing the reply would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
 enum Event {
     Reply(usize, Result<UpstreamReply, UpstreamError>),
     Wake,
@@ -134,12 +136,12 @@ impl Resolver {
             qtype,
             cands: Vec::new(),
             pending: Vec::new(),
-            retransmit_at: Instant::now(),
+            retransmit_at: budget.now,
             newest: None,
             looped: None,
             others: false,
         };
-        self.add_candidates(&mut ex, &known);
+        self.add_candidates(&mut ex, &known, budget.now);
         let mut glueless: Vec<Name> = set
             .servers
             .iter()
@@ -147,7 +149,7 @@ impl Resolver {
             .map(|s| s.name.clone())
             .collect();
         loop {
-            let now = Instant::now();
+            let now = budget.now;
             // Time for the next try: nothing on the wire and no timer running (a try whose
             // send failed keeps its timer, like a lost one), or the newest try's time is up.
             if (ex.pending.is_empty() && ex.newest.is_none()) || now >= ex.retransmit_at {
@@ -181,7 +183,7 @@ impl Resolver {
                                 .filter(|a| !ex.cands.iter().any(|c| c.addr == *a))
                                 .map(|a| (a, default_port))
                                 .collect();
-                            self.add_candidates(&mut ex, &new);
+                            self.add_candidates(&mut ex, &new, budget.now);
                         }
                         continue;
                     }
@@ -206,7 +208,9 @@ impl Resolver {
             let deadline = budget.deadline;
             match next_event(&mut ex.pending, ex.retransmit_at.min(deadline)).await {
                 Event::Wake => {
-                    let now = Instant::now();
+                    // Edge: a timer fired; the walk's time is now whatever the clock says.
+                    budget.advance(Instant::now());
+                    let now = budget.now;
                     if now >= deadline {
                         self.give_up(&ex, now);
                         return Err(ResolveError::Timeout(budget.limits.timeout));
@@ -240,9 +244,11 @@ impl Resolver {
         i: usize,
         budget: &mut Budget,
     ) -> Result<(), ResolveError> {
+        // Edge: the retransmission timer runs from the moment the query leaves.
+        budget.advance(Instant::now());
+        let now = budget.now;
         let remaining = budget.remaining()?;
         budget.spend_upstream()?;
-        let now = Instant::now();
         let c = &mut ex.cands[i];
         // RFC 6298 §5.5: back off exponentially on each retransmission to the same server.
         let rto = self
@@ -342,7 +348,12 @@ impl Resolver {
         result: Result<UpstreamReply, UpstreamError>,
         budget: &mut Budget,
     ) -> Result<Option<Classified>, ResolveError> {
-        let now = Instant::now();
+        budget.advance(match &result {
+            Ok(reply) => reply.at,
+            // Edge: a transport failure carries no time of its own.
+            Err(_) => Instant::now(),
+        });
+        let now = budget.now;
         let i = attempt.cand;
         let addr = ex.cands[i].addr;
         let waited = now.saturating_duration_since(attempt.sent);

@@ -388,6 +388,7 @@ impl Upstream for FakeNet {
                         message: reply,
                         rtt: delay,
                         lag: Duration::ZERO,
+                        at: tokio::time::Instant::now(),
                     })
                 }
             }

@@ -61,12 +61,10 @@ impl Resolver {
         budget: &mut Budget,
     ) -> Result<ServerSet, ResolveError> {
         let root = Name::root();
-        if let Some(c) = self
-            .cache
-            .get(&Key::new(&root, RecordType::NS), Instant::now())
+        if let Some(c) = self.cache.get(&Key::new(&root, RecordType::NS), budget.now)
             && let Data::Positive(ns) = c.data
         {
-            return Ok(self.root_set(&ns));
+            return Ok(self.root_set(&ns, budget.now));
         }
         match self
             .ask_zone(&self.hints, &root, RecordType::NS, budget)
@@ -77,8 +75,8 @@ impl Resolver {
                     Outcome::Answer(ns) => Some(ns.clone()),
                     _ => None,
                 };
-                self.store(primed.learned, Instant::now());
-                Ok(ns.map_or_else(|| self.hints.clone(), |ns| self.root_set(&ns)))
+                self.store(primed.learned, budget.now);
+                Ok(ns.map_or_else(|| self.hints.clone(), |ns| self.root_set(&ns, budget.now)))
             }
             Err(e @ (ResolveError::TooManyUpstream(_) | ResolveError::Timeout(_))) => Err(e),
             Err(_) => Ok(self.hints.clone()),
@@ -89,8 +87,8 @@ impl Resolver {
     /// not a reason to prime again: a server without a cached address gets its hinted one, and
     /// names the hints do not know are looked up like any glueless server's, starting from the
     /// hinted addresses when no name has one.
-    fn root_set(&self, ns: &[Record]) -> ServerSet {
-        let mut set = self.server_set(&Name::root(), ns, Instant::now());
+    fn root_set(&self, ns: &[Record], now: Instant) -> ServerSet {
+        let mut set = self.server_set(&Name::root(), ns, now);
         for server in set.servers.iter_mut().filter(|s| s.addrs.is_empty()) {
             if let Some(hinted) = self.hints.servers.iter().find(|h| h.name == server.name) {
                 server.addrs = hinted.addrs.clone();

@@ -78,13 +78,14 @@ impl Resolver {
                 probes += 1;
                 shown = labels;
                 let probe = name.trim_to(labels);
-                if self.probe_known(&probe, Instant::now()) {
+                if self.probe_known(&probe, budget.now) {
                     continue;
                 }
                 (probe, PROBE_TYPE)
             };
             let reply = self.ask_zone(&set, &ask, ask_type, budget).await?;
-            let now = Instant::now();
+            // When the reply was read: what it teaches is cached as of then.
+            let now = budget.now;
             if let Outcome::Referral { cut, ns, .. } = &reply.outcome {
                 referrals += 1;
                 if referrals > budget.limits.max_delegation_depth {

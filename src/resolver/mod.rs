@@ -67,6 +67,9 @@ pub struct Resolution {
     pub stale: bool,
     /// Upstream queries this resolution sent (0 for a cache hit).
     pub upstream_queries: usize,
+    /// When its TTLs were current: the request's time for a cache hit, the time the last
+    /// reply was read for a walk.
+    pub at: Instant,
 }
 
 /// Resolver settings.
@@ -193,13 +196,18 @@ impl Resolver {
     /// shared by identical questions in flight. If it has not finished within the stale-answer
     /// timeout and expired data is at hand, that data is returned (RFC 8767 §5) while the walk
     /// goes on in a task of its own to refresh the cache.
+    ///
+    /// `now` is when the request arrived: the cache is read as of then, the time budget and
+    /// the client timer run from then, and a walk's time moves on only by what its exchanges
+    /// read (a query sent, a timer fired, a reply read; see [`Budget`]), so what a reply
+    /// teaches is cached as of when it was read.
     pub async fn resolve(
         self: &Arc<Self>,
         qname: &Name,
         qtype: RecordType,
+        now: Instant,
     ) -> Result<Resolution, ResolveError> {
-        let now = Instant::now();
-        if let Ok(Some(hit)) = self.chase(qname, qtype, None).await {
+        if let Ok(Some(hit)) = self.chase(qname, qtype, None, now).await {
             Metrics::inc(&self.metrics.cache_hits);
             return Ok(hit);
         }
@@ -208,7 +216,7 @@ impl Resolver {
             && let Data::Failure { reason } = c.data
         {
             return self
-                .stale_or(qname, qtype, ResolveError::CachedFailure(reason))
+                .stale_or(qname, qtype, ResolveError::CachedFailure(reason), now)
                 .await;
         }
         // A client joining a walk that has already run a while waits only for the rest of the
@@ -226,14 +234,15 @@ impl Resolver {
         let owned = qname.clone();
         let mut walk: Pin<Box<dyn Future<Output = Result<Resolution, ResolveError>> + Send>> =
             Box::pin(
-                async move { this.resolve_shared(&owned, qtype).await }
+                async move { this.resolve_shared(&owned, qtype, now).await }
                     .instrument(tracing::Span::current()),
             );
+        let client_timer = now + stale_wait;
         let result = if self.cache.policy().serve_stale_secs > 0 {
             tokio::select! {
                 r = &mut walk => r,
-                _ = tokio::time::sleep(stale_wait) => {
-                    if let Some(stale) = self.stale_chain(qname, qtype).await {
+                _ = tokio::time::sleep_until(client_timer) => {
+                    if let Some(stale) = self.stale_chain(qname, qtype, client_timer).await {
                         tokio::spawn(walk);
                         return Ok(stale);
                     }
@@ -245,7 +254,9 @@ impl Resolver {
         };
         match result {
             Ok(r) => Ok(r),
-            Err(e) => self.stale_or(qname, qtype, e).await,
+            // Expired data is looked up as of the request: its window is days long, and the
+            // failure (shared by every client of the walk) carries no time of its own.
+            Err(e) => self.stale_or(qname, qtype, e, now).await,
         }
     }
 
@@ -255,22 +266,23 @@ impl Resolver {
         map.get(key).map(|(_, started)| *started)
     }
 
-    /// One walk per question in flight.
+    /// One walk per question in flight; `now` is when the client that starts it asked.
     async fn resolve_shared(
         &self,
         qname: &Name,
         qtype: RecordType,
+        now: Instant,
     ) -> Result<Resolution, ResolveError> {
         let key = Key::new(qname, qtype);
         let cell = {
             let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
             let (cell, _) = map
                 .entry(key.clone())
-                .or_insert_with(|| (Shared::default(), Instant::now()));
+                .or_insert_with(|| (Shared::default(), now));
             Arc::clone(cell)
         };
         let result = cell
-            .get_or_init(|| self.resolve_fresh(qname, qtype))
+            .get_or_init(|| self.resolve_fresh(qname, qtype, now))
             .await
             .clone();
         let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
@@ -284,11 +296,12 @@ impl Resolver {
         &self,
         qname: &Name,
         qtype: RecordType,
+        now: Instant,
     ) -> Result<Resolution, ResolveError> {
-        let mut budget = Budget::new(self.limits, Instant::now());
+        let mut budget = Budget::new(self.limits, now);
         // `resolve` has just looked for the first link in the cache: walk for it at once.
         let result = self
-            .chain(qname, qtype, false, &mut Some(&mut budget), true)
+            .chain(qname, qtype, false, &mut Some(&mut budget), true, now)
             .await
             .and_then(|r| r.ok_or(ResolveError::Internal));
         if budget.upstream_queries() == 0 {
@@ -310,7 +323,7 @@ impl Resolver {
                     },
                     self.failure_ttl,
                     Rank::Authoritative,
-                    Instant::now(),
+                    budget.now,
                 );
                 Err(e)
             }
@@ -325,18 +338,22 @@ impl Resolver {
 
     /// The one alias-chasing loop: follows the chain from `qname` one link at a time, each
     /// from the cache or, given a `budget`, by walking the hierarchy. Without a budget it
-    /// answers from the cache alone: `Ok(None)` when a link is missing.
+    /// answers from the cache alone, as of `now`: `Ok(None)` when a link is missing. A walk
+    /// keeps its own time on the budget.
     pub(crate) async fn chase(
         &self,
         qname: &Name,
         qtype: RecordType,
         mut budget: Option<&mut Budget>,
+        now: Instant,
     ) -> Result<Option<Resolution>, ResolveError> {
-        self.chain(qname, qtype, false, &mut budget, false).await
+        self.chain(qname, qtype, false, &mut budget, false, now)
+            .await
     }
 
     /// The loop of [`Resolver::chase`]; `stale` takes expired links (RFC 8767), and
     /// `first_missed` skips the cache for the first link when the caller has just missed it.
+    /// Links are read from the cache as of `now`, or with a budget as of the walk's time.
     async fn chain(
         &self,
         qname: &Name,
@@ -344,6 +361,7 @@ impl Resolver {
         stale: bool,
         budget: &mut Option<&mut Budget>,
         first_missed: bool,
+        now: Instant,
     ) -> Result<Option<Resolution>, ResolveError> {
         let max = self.limits.max_cname_chain;
         let mut answers = Vec::new();
@@ -354,14 +372,16 @@ impl Resolver {
             let cached = if first_missed && link == 0 {
                 None
             } else {
-                self.cached_step(&name, qtype, Instant::now(), stale)
+                let now = budget.as_deref().map_or(now, |b| b.now);
+                self.cached_step(&name, qtype, now, stale)
             };
             let step = match (cached, budget.as_deref_mut()) {
                 (Some(step), _) => step,
                 (None, Some(budget)) => self.iterate(&name, qtype, budget).await?,
                 (None, None) => return Ok(None),
             };
-            match finish(step, &mut answers) {
+            let at = budget.as_deref().map_or(now, |b| b.now);
+            match finish(step, &mut answers, at) {
                 Ok(mut resolution) => {
                     resolution.stale = stale;
                     return Ok(Some(resolution));
@@ -427,13 +447,14 @@ impl Resolver {
 }
 
 /// Adds a step to the chain: `Ok` with the finished resolution, or `Err(target)` to go on.
-fn finish(step: Step, answers: &mut Vec<Record>) -> Result<Resolution, Name> {
+fn finish(step: Step, answers: &mut Vec<Record>, at: Instant) -> Result<Resolution, Name> {
     let done = |rcode, answers: &mut Vec<Record>, soa: Option<Record>| Resolution {
         rcode,
         answers: std::mem::take(answers),
         authorities: soa.into_iter().collect(),
         stale: false,
         upstream_queries: 0,
+        at,
     };
     match step {
         Step::Answer(records) => {

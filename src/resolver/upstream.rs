@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use hickory_proto::op::{Message, OpCode};
 use hickory_proto::rr::{Name, RecordType};
+use tokio::time::Instant;
 
 use crate::outbound::tcp::TcpQuery;
 use crate::outbound::udp::UdpQuery;
@@ -44,6 +45,9 @@ pub struct UpstreamReply {
     /// How long the reply waited in our socket before we read it: our own delay, not the
     /// server's (zero where the transport cannot tell).
     pub lag: Duration,
+    /// When we read it. The walk's clock moves on to it: what the reply teaches is cached as
+    /// of this time, and later steps see the cache as it is then.
+    pub at: Instant,
 }
 
 /// Why no usable reply came back.
@@ -85,6 +89,7 @@ impl Upstream for NetUpstream {
                 message,
                 rtt: timing.rtt,
                 lag: timing.lag,
+                at: timing.at,
             })
         })
     }
@@ -109,10 +114,13 @@ async fn over_tcp(
     loop {
         match tcp.next().await {
             Ok(message) => {
+                // Edge: the reply's time, reported with it.
+                let at = Instant::now();
                 return Ok(UpstreamReply {
                     message,
-                    rtt: tcp.elapsed(),
+                    rtt: at.saturating_duration_since(tcp.started()),
                     lag: Duration::ZERO,
+                    at,
                 });
             }
             Err(ClientError::Malformed(_)) => {}

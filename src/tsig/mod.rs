@@ -104,6 +104,7 @@ fn mac_len(algorithm: &TsigAlgorithm) -> Option<usize> {
 /// TSIG times are absolute and the peer checks them against its own clock, so this is the
 /// system's time, not the runtime's.
 pub fn now_unix() -> u64 {
+    // Edge: read once per signed message: at the request edge, and by the outbound client.
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())

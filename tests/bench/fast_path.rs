@@ -116,6 +116,7 @@ impl Upstream for LabNet {
                     message,
                     rtt: Duration::from_micros(100),
                     lag: Duration::ZERO,
+                    at: Instant::now(),
                 }),
                 // The lab's dead server: nothing listens there.
                 None => Err(UpstreamError::Refused),
@@ -252,7 +253,7 @@ impl Fixture {
     fn full_path(&self, handler: &Handler, bytes: &[u8]) -> Vec<u8> {
         let req = Request::parse(bytes, client(), Transport::Udp).expect("query parses");
         let limit = response::size_limit(&req, HandlerConfig::default().edns_payload);
-        let res = self.rt.block_on(handler.handle(&req));
+        let res = self.rt.block_on(handler.handle(&req, Instant::now()));
         response::encode(res.message, limit, res.optional_authority)
     }
 }

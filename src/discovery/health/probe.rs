@@ -145,6 +145,7 @@ impl From<io::Error> for ProbeError {
 /// the time from connecting to the status line. Everything, connect included, fits in
 /// `timeout`.
 pub async fn probe(check: &Check, timeout: Duration) -> Result<Duration, ProbeError> {
+    // Edge: the probe's round trip is a measurement on the clock (read again at its end).
     let start = Instant::now();
     let attempt = async {
         match check {

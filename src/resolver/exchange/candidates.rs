@@ -30,8 +30,12 @@ impl Resolver {
     /// Ranks `addrs` by what the infrastructure cache knows and adds them as candidates;
     /// servers out of rotation without a probe due, addresses no server can have, and our
     /// own listeners are left out.
-    pub(super) fn add_candidates(&self, ex: &mut Exchange<'_>, servers: &[(IpAddr, u16)]) {
-        let now = Instant::now();
+    pub(super) fn add_candidates(
+        &self,
+        ex: &mut Exchange<'_>,
+        servers: &[(IpAddr, u16)],
+        now: Instant,
+    ) {
         let (unusable, servers): (Vec<_>, Vec<_>) =
             servers.iter().partition(|(a, _)| !usable_server(*a));
         if !unusable.is_empty() {

@@ -48,7 +48,7 @@ async fn cold_run(net: &Arc<FakeNet>) -> Vec<(Option<ResponseCode>, Vec<String>)
     let r = resolver(net);
     let mut out = Vec::new();
     for (qname, qtype) in questions() {
-        out.push(seen(&r.resolve(&qname, qtype).await));
+        out.push(seen(&r.resolve(&qname, qtype, Instant::now()).await));
     }
     out
 }
@@ -150,9 +150,10 @@ async fn an_overloaded_server_sheds_load_and_every_name_still_resolves() {
     let walks: Vec<_> = (0..100)
         .map(|i| {
             let r = Arc::clone(&r);
-            tokio::spawn(
-                async move { r.resolve(&name(&format!("u{i}.wild.alpha.test.")), A).await },
-            )
+            tokio::spawn(async move {
+                let qname = name(&format!("u{i}.wild.alpha.test."));
+                r.resolve(&qname, A, Instant::now()).await
+            })
         })
         .collect();
     for (i, w) in walks.into_iter().enumerate() {

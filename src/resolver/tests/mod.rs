@@ -2,6 +2,7 @@
 //! every upstream query counted.
 
 mod classify;
+mod clock;
 mod conditions;
 mod limits;
 mod loops;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, Record, RecordType};
+use tokio::time::Instant;
 
 use super::fake::{FakeNet, name};
 use super::{Resolution, ResolveError, Resolver, ResolverConfig};
@@ -53,7 +55,7 @@ async fn resolve(
     qname: &str,
     qtype: RecordType,
 ) -> Result<Resolution, ResolveError> {
-    r.resolve(&name(qname), qtype).await
+    r.resolve(&name(qname), qtype, Instant::now()).await
 }
 
 /// Resolves and expects success with `rcode`.
