@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use hickory_proto::rr::Name;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
 use super::{LabError, bind};
@@ -126,9 +126,11 @@ fn services() -> Result<Vec<Registration>, LabError> {
     ])
 }
 
-/// A web node: accepts connections (all its TCP check needs).
-async fn tcp_node(
+/// A service node at `at`: a web node only accepts connections (all its TCP check needs), an
+/// API node (`http`) answers every HTTP request with 200 OK.
+async fn service_node(
     at: SocketAddr,
+    http: bool,
     tasks: &mut JoinSet<()>,
     mut shutdown: Shutdown,
 ) -> Result<(), LabError> {
@@ -137,64 +139,39 @@ async fn tcp_node(
         .map_err(|source| LabError::Bind { addr: at, source })?;
     tasks.spawn(async move {
         loop {
-            tokio::select! {
+            let accepted = tokio::select! {
                 _ = shutdown.recv() => return,
-                accepted = listener.accept() => drop(accepted),
+                accepted = listener.accept() => accepted,
+            };
+            if let (true, Ok((conn, _))) = (http, accepted) {
+                tokio::spawn(answer_ok(conn));
             }
         }
     });
     Ok(())
 }
 
-/// An API node: answers every HTTP request with 200 OK.
-async fn http_node(
-    at: SocketAddr,
-    tasks: &mut JoinSet<()>,
-    mut shutdown: Shutdown,
-) -> Result<(), LabError> {
-    let listener = TcpListener::bind(at)
-        .await
-        .map_err(|source| LabError::Bind { addr: at, source })?;
-    tasks.spawn(async move {
-        loop {
-            let conn = tokio::select! {
-                _ = shutdown.recv() => return,
-                accepted = listener.accept() => accepted,
-            };
-            let Ok((mut conn, _)) = conn else { continue };
-            tokio::spawn(async move {
-                let mut buf = [0u8; 1024];
-                let _ = conn.read(&mut buf).await;
-                let _ = conn
-                    .write_all(
-                        b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n",
-                    )
-                    .await;
-            });
-        }
-    });
-    Ok(())
+async fn answer_ok(mut conn: TcpStream) {
+    let mut buf = [0u8; 1024];
+    let _ = conn.read(&mut buf).await;
+    let _ = conn
+        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n")
+        .await;
 }
 
 /// Starts the nodes and the discovery server on `DISCOVERY_SERVER:port`, with health checks,
 /// until `shutdown`. The zone file is written to `state` (the store reads zones from files).
 pub async fn start(port: u16, state: PathBuf, shutdown: Shutdown) -> Result<Cluster, LabError> {
     let mut tasks = JoinSet::new();
-    for last in 91..=93 {
-        tcp_node(
-            SocketAddr::new(node(last), WEB_PORT),
-            &mut tasks,
-            shutdown.clone(),
-        )
-        .await?;
-    }
-    for last in 94..=95 {
-        http_node(
-            SocketAddr::new(node(last), API_PORT),
-            &mut tasks,
-            shutdown.clone(),
-        )
-        .await?;
+    for (last, port, http) in [
+        (91, WEB_PORT, false),
+        (92, WEB_PORT, false),
+        (93, WEB_PORT, false),
+        (94, API_PORT, true),
+        (95, API_PORT, true),
+    ] {
+        let at = SocketAddr::new(node(last), port);
+        service_node(at, http, &mut tasks, shutdown.clone()).await?;
     }
     std::fs::create_dir_all(&state).map_err(|source| LabError::Read {
         path: state.clone(),
