@@ -12,11 +12,13 @@
 //! bounds), `rr` (record helpers, DNAME), `zonefile` (master-file reading with `file:line`
 //! errors, used for zones and root hints), `acl`, `ede` (Extended DNS Error codes), `ratelimit`
 //! (per-client query limits and RRL), `metrics` (counters and their Prometheus endpoint) and
-//! `querylog` (the JSON query log). `config` reads TOML into those types. `nameserver` is the one
-//! assembly of handler, zones' writer, replication and listeners from bound sockets; `daemon`
-//! (everything `tern serve` runs, built from a `Config`), `embed`, `control` (the `tern ctl`
-//! socket) and `lab` (servers for the simulated internet) are wiring around it, like `main`:
-//! they may import anything; nothing but `main`, `daemon` and the tests imports them.
+//! `querylog` (the JSON query log). `config` reads TOML into those types. `daemon` (everything
+//! `tern serve` runs, built from a `Config`), `control` (the `tern ctl` socket) and `lab`
+//! (servers for the simulated internet) are wiring, like `main`: they may import anything;
+//! nothing but `main`, `daemon` and the tests imports them.
+//!
+//! `nameserver` is the one assembly of a name server from bound sockets (handler, the zones'
+//! writer, replication, listeners): `daemon`, `embed`, `lab` and the tests build through it.
 //!
 //! `outbound` is the one DNS client: the resolver and replication send every query, transfer
 //! request and NOTIFY through it. A leaf too, it imports only `frame`, `net`, `limits` and
