@@ -24,7 +24,6 @@
 //! # }
 //! ```
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -38,13 +37,11 @@ pub use crate::discovery::health::{Check, CheckSpec, Health};
 pub use crate::discovery::registry::{Registration, RegistryError};
 pub use crate::discovery::service::{Instance, Service};
 
-use crate::authority::Catalog;
 use crate::authority::store::{ZoneFile, ZoneStore};
-use crate::discovery::health::HealthTable;
 use crate::discovery::registry::{Registry, instance_id};
-use crate::handler::{Handler, HandlerConfig};
 use crate::metrics::Metrics;
-use crate::server::{Server, ShutdownTrigger, shutdown};
+use crate::nameserver::{NameServer, NameServerError};
+use crate::server::{ShutdownTrigger, shutdown};
 
 /// Why an embedded server did not start, or a change was refused.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +56,16 @@ pub enum EmbedError {
     Registry(#[from] RegistryError),
     #[error("no listen address given")]
     NoListener,
+}
+
+impl From<NameServerError> for EmbedError {
+    fn from(e: NameServerError) -> EmbedError {
+        match e {
+            NameServerError::Registry(e) => EmbedError::Registry(e),
+            NameServerError::Listeners(e) => EmbedError::Io(e),
+            e @ NameServerError::Twice(_) => EmbedError::Zones(e.to_string()),
+        }
+    }
 }
 
 fn name(s: &str) -> Result<Name, EmbedError> {
@@ -145,8 +152,6 @@ impl Builder {
             files.push(ZoneFile::new(name(&origin)?, file));
         }
         let store = ZoneStore::open(&files).map_err(|e| EmbedError::Zones(e.to_string()))?;
-        let (handler, registry) =
-            serving(store, self.services, Arc::new(Metrics::default()), |_| {})?;
         let (mut udp, mut tcp, mut addrs) = (Vec::new(), Vec::new(), Vec::new());
         for addr in self.listen {
             let (u, t) = bind_pair(addr).await?;
@@ -155,9 +160,10 @@ impl Builder {
             tcp.push(t);
         }
         let (trigger, signal) = shutdown::channel();
-        let mut tasks = JoinSet::new();
-        tasks.spawn(Server::new(udp, tcp, handler).start(signal.clone())?);
-        tasks.spawn(Arc::clone(&registry).run(signal));
+        let (running, registry) =
+            NameServer::stored(store, self.services, Arc::new(Metrics::default()))
+                .start(udp, tcp, signal)?;
+        let tasks = running.tasks;
         Ok(Running {
             addrs,
             registry,
@@ -166,39 +172,6 @@ impl Builder {
             state,
         })
     }
-}
-
-/// A handler serving `store`'s zones (opened, see [`ZoneStore::open`]) with `services`, and
-/// the registry that is their one writer: every catalog the registry builds is served at once,
-/// then handed to `published` (a primary announces the new serials there). The zones keep
-/// their file order (no `[[zone]] balance`).
-pub fn serving(
-    store: ZoneStore,
-    services: Vec<Registration>,
-    metrics: Arc<Metrics>,
-    published: impl Fn(&Catalog) + Send + Sync + 'static,
-) -> Result<(Arc<Handler>, Arc<Registry>), RegistryError> {
-    let handler = Arc::new(Handler::new(
-        Catalog::default(),
-        HandlerConfig::default(),
-        Arc::clone(&metrics),
-    ));
-    let registry = {
-        let handler = Arc::clone(&handler);
-        Registry::new(
-            store,
-            services,
-            HashMap::new(),
-            HealthTable::new(),
-            metrics,
-            // Served first, announced second: a secondary told of a serial must find it.
-            move |c| {
-                handler.set_catalog(c);
-                published(&handler.catalog());
-            },
-        )?
-    };
-    Ok((handler, registry))
 }
 
 /// UDP and TCP on one address; with port 0, until both get the same port.

@@ -17,6 +17,9 @@
 //! (servers for the simulated internet) are wiring, like `main`: they may import anything;
 //! nothing but `main`, `daemon` and the tests imports them.
 //!
+//! `nameserver` is the one assembly of a name server from bound sockets (handler, the zones'
+//! writer, replication, listeners): `daemon`, `embed`, `lab` and the tests build through it.
+//!
 //! `outbound` is the one DNS client: the resolver and replication send every query, transfer
 //! request and NOTIFY through it. A leaf too, it imports only `frame`, `net`, `limits` and
 //! `tsig`.
@@ -35,6 +38,7 @@ pub mod handler;
 pub mod lab;
 pub mod limits;
 pub mod metrics;
+pub mod nameserver;
 mod net;
 mod outbound;
 pub mod querylog;

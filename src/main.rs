@@ -13,11 +13,12 @@ use tracing_subscriber::EnvFilter;
 use tern::authority::{Catalog, Zone};
 use tern::config::{Config, ZoneConfig};
 use tern::daemon;
-use tern::handler::{Handler, HandlerConfig, Recursion};
+use tern::handler::Recursion;
 use tern::lab::{self, LabFiles};
 use tern::metrics::Metrics;
+use tern::nameserver::NameServer;
 use tern::resolver::{ServerSet, TraceSink, hints};
-use tern::server::{Server, shutdown};
+use tern::server::shutdown;
 use tern::signals;
 
 #[derive(Parser)]
@@ -264,26 +265,21 @@ async fn run_lab(args: LabArgs) -> Result<(), String> {
     });
     let metrics = Arc::new(Metrics::default());
     let resolver = daemon::build_resolver(&config, lab_hints(&files)?, &metrics, None)?;
-    let handler = Handler::new(
-        Catalog::default(),
-        HandlerConfig::default(),
-        Arc::clone(&metrics),
-    )
-    .with_recursion(Recursion {
-        resolver,
-        acl: tern::handler::Acl::loopback(),
-        // The lab shows all three kinds of query: recursive, iterative, and non-recursive.
-        snoop: tern::handler::Acl::loopback(),
-    })
-    .with_builtin_zones(daemon::builtin_zones(|_| false)?);
     let workers = Config::default()
         .server_limits()
         .map_or(1, |limits| limits.workers);
     let (udp, tcp) = daemon::bind(&[args.listen], workers).await?;
-    let serving = Server::new(udp, tcp, Arc::new(handler))
-        .start(signal)
-        .map_err(|e| format!("{}: {e}", args.listen))?;
-    tasks.spawn(serving);
+    NameServer::fixed(Catalog::default(), Arc::clone(&metrics))
+        .recursion(Recursion {
+            resolver,
+            acl: tern::handler::Acl::loopback(),
+            // The lab shows all three kinds of query: recursive, iterative, and non-recursive.
+            snoop: tern::handler::Acl::loopback(),
+        })
+        .builtin_zones(daemon::builtin_zones(|_| false)?)
+        .start(udp, tcp, signal)
+        .map_err(|e| format!("{}: {e}", args.listen))?
+        .join_into(&mut tasks);
     let port = args.listen.port();
     let ip = args.listen.ip();
     tracing::info!(resolver = %args.listen, "simulated internet up (root servers 127.0.0.11, 127.0.0.12); resolver listening");

@@ -23,7 +23,7 @@ use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
 pub use crate::zonefile::{Location, ZoneError, ZoneErrors};
 pub use lookup::{Answer, Delegation};
-pub use reload::{CatalogError, ZoneSource, load_catalog};
+pub use reload::CatalogError;
 pub use zone::Zone;
 
 use crate::limits::LOCAL_CNAME_CHAIN;

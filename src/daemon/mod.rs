@@ -12,17 +12,15 @@ use hickory_proto::rr::Name;
 use tokio::net::{TcpListener, UdpSocket};
 
 use crate::authority::Catalog;
-use crate::authority::store::{Secondaries, Updater, ZoneFile, ZoneStore};
+use crate::authority::store::{ZoneFile, ZoneStore};
 use crate::cache::Cache;
 use crate::config::{Config, ZoneConfig};
-use crate::discovery::health::HealthTable;
 use crate::discovery::registry::Registry;
-use crate::handler::{Handler, HandlerConfig, NotifyReceiver, Recursion, Transfers, Updates};
+use crate::handler::{HandlerConfig, Recursion};
 use crate::metrics::Metrics;
-use crate::replication::notify::Notifier;
-use crate::replication::secondary::Secondary;
+use crate::nameserver::{ListenerLimits, NameServer, Running};
 use crate::resolver::{NetUpstream, Resolver, ServerSet, TraceSink, hints};
-use crate::server::{Server, TcpLimits, shutdown};
+use crate::server::{TcpLimits, shutdown};
 use crate::signals::Signals;
 
 /// A zone origin from the command line or config, made fully qualified.
@@ -85,17 +83,36 @@ pub async fn run(config: Config) -> Result<(), String> {
     // For `tern ctl`: the resolver's cache and the zones answered without configuration.
     let mut cache = None;
     let mut builtin = Vec::new();
-    let mut handler = Handler::new(
-        Catalog::default(),
-        HandlerConfig {
+    let (trigger, signal) = shutdown::channel();
+    let replication = config.replication(&keyring).map_err(|e| e.to_string())?;
+    // Replication traffic leaves from our first listen address, the one peers know us by.
+    let source = config
+        .server
+        .listen
+        .first()
+        .map(|a| a.ip())
+        .filter(|ip| !ip.is_unspecified());
+    let mut node = NameServer::stored(store, services, Arc::clone(&metrics))
+        .zone_balance(zone_balance)
+        .config(HandlerConfig {
             edns_payload: limits.edns_udp_payload,
             identity: config.identity(),
-        },
-        Arc::clone(&metrics),
-    );
+        })
+        .updates(policy)
+        .replication(replication, keyring, source)
+        .rate_limits(rate_limits(&config)?)
+        .listener_limits(ListenerLimits {
+            tcp: TcpLimits {
+                idle_timeout: Duration::from_millis(limits.tcp_idle_timeout_ms),
+                max_connections: limits.tcp_max_connections,
+                pipeline_depth: limits.tcp_pipeline_depth,
+            },
+            udp_max_in_flight: limits.udp_max_in_flight,
+            udp_rcvbuf: limits.udp_rcvbuf,
+        });
     let query_log = observe::query_log(&config, &metrics)?;
     if let Some(log) = &query_log {
-        handler = handler.with_query_log(log.clone());
+        node = node.query_log(log.clone());
     }
     if !config.server.no_recursion {
         let hints = load_hints(config.recursion.root_hints.as_deref())?;
@@ -111,7 +128,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         cache = Some(Arc::clone(resolver.cache()));
         let acl = config.acl().map_err(|e| e.to_string())?;
         let snoop = config.snoop_acl().map_err(|e| e.to_string())?;
-        handler = handler.with_recursion(Recursion {
+        node = node.recursion(Recursion {
             resolver,
             acl,
             snoop,
@@ -126,82 +143,21 @@ pub async fn run(config: Config) -> Result<(), String> {
                 .zones()
                 .map(|z| (z.origin().clone(), z.serial()))
                 .collect();
-            handler = handler.with_builtin_zones(zones);
+            node = node.builtin_zones(zones);
         }
     }
-    let handler = Arc::new(handler.with_rate_limits(rate_limits(&config)?));
-    let server = Server::new(udp, tcp, Arc::clone(&handler))
-        .with_tcp_limits(TcpLimits {
-            idle_timeout: Duration::from_millis(limits.tcp_idle_timeout_ms),
-            max_connections: limits.tcp_max_connections,
-            pipeline_depth: limits.tcp_pipeline_depth,
-        })
-        .with_udp_max_in_flight(limits.udp_max_in_flight)
-        .with_udp_rcvbuf(limits.udp_rcvbuf);
+    // Every change to the zones (services, health, SIGHUP reloads, UPDATEs, transfers) goes
+    // through the registry, which hands the handler each new catalog.
+    let (running, registry) = node
+        .start(udp, tcp, signal.clone())
+        .map_err(|e| e.to_string())?;
+    let Running {
+        handler,
+        tasks: mut running,
+    } = running;
     for addr in &config.server.listen {
         tracing::info!(%addr, "serving");
     }
-    // Every change to the zones (services, health, SIGHUP reloads) goes through the registry,
-    // which hands the handler each new catalog.
-    let (trigger, signal) = shutdown::channel();
-    let replication = config.replication(&keyring).map_err(|e| e.to_string())?;
-    // Secondaries hear of every new serial of the zones that list them.
-    // Replication traffic leaves from our first listen address, the one peers know us by.
-    let source = config
-        .server
-        .listen
-        .first()
-        .map(|a| a.ip())
-        .filter(|ip| !ip.is_unspecified());
-    let notifier = Notifier::start(
-        &replication.announced(),
-        source,
-        Arc::clone(&metrics),
-        signal.clone(),
-    );
-    let registry = {
-        let handler = Arc::clone(&handler);
-        Registry::new(
-            store,
-            services,
-            zone_balance,
-            HealthTable::new(),
-            Arc::clone(&metrics),
-            // Served first, announced second: a secondary told of a serial must find it.
-            move |catalog| {
-                handler.set_catalog(catalog);
-                notifier.published(&handler.catalog());
-            },
-        )
-        .map_err(|e| e.to_string())?
-    };
-    if !policy.zones.is_empty() {
-        let mut updates = Updates::new(Arc::clone(&registry) as Arc<dyn Updater>, policy.keyring);
-        for (zone, keys) in policy.zones {
-            tracing::info!(zone = %zone, keys = ?keys.iter().map(|k| k.to_ascii()).collect::<Vec<_>>(), "dynamic updates accepted");
-            updates = updates.allow(&zone, keys);
-        }
-        if handler.enable_updates(updates).is_err() {
-            return Err("dynamic updates enabled twice".to_string());
-        }
-    }
-    let mut transfers = Transfers::new(keyring);
-    for zone in &replication.primaries {
-        transfers = transfers.allow(&zone.origin, zone.allow_transfer.clone());
-    }
-    for zone in &replication.secondaries {
-        transfers = transfers.allow(&zone.origin, zone.allow_transfer.clone());
-    }
-    let secondary = Secondary::new(replication.secondaries, source);
-    transfers = transfers.notify_to(Arc::clone(&secondary) as Arc<dyn NotifyReceiver>);
-    if handler.enable_transfers(transfers).is_err() {
-        return Err("transfers enabled twice".to_string());
-    }
-    secondary.run(
-        Arc::clone(&registry) as Arc<dyn Secondaries>,
-        Arc::clone(&metrics),
-        signal.clone(),
-    );
     if let Some(listener) = metrics_listener {
         let (h, r) = (Arc::clone(&handler), Arc::clone(&registry));
         observe::serve_metrics(listener, &metrics, h, cache.clone(), r, signal.clone());
@@ -218,17 +174,12 @@ pub async fn run(config: Config) -> Result<(), String> {
                     zone_sources: zone_sources(&config.zones)?,
                     builtin,
                 },
-                signal.clone(),
+                signal,
             )
             .map_err(|e| e.to_string())?,
         ),
         None => None,
     };
-    let serving = server
-        .start(signal.clone())
-        .map_err(|e| format!("listeners: {e}"))?;
-    let running = tokio::spawn(serving);
-    tokio::spawn(Arc::clone(&registry).run(signal));
     // Sockets bound, zones loaded, control socket up: a Type=notify unit counts as started.
     ready::notify("READY=1");
     signals
@@ -243,7 +194,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     tracing::info!("shutting down");
     ready::notify("STOPPING=1");
     trigger.fire();
-    let _ = running.await;
+    while running.join_next().await.is_some() {}
     if let Some(control) = control {
         let _ = control.await;
     }

@@ -47,7 +47,7 @@ pub use update::Updates;
 
 pub use crate::acl::{Acl, Cidr};
 
-use crate::authority::{Catalog, CatalogError, ZoneSource, load_catalog};
+use crate::authority::Catalog;
 use crate::limits::EDNS_UDP_PAYLOAD;
 use crate::metrics::{LogThrottle, Metrics};
 use crate::querylog::QueryLog;
@@ -221,14 +221,6 @@ impl Handler {
     /// The catalog in force now; a reload swaps it without disturbing in-flight queries.
     pub fn catalog(&self) -> Arc<Catalog> {
         self.catalog.current()
-    }
-
-    /// Reloads every zone from its file. All or nothing: on any error the zones in service stay
-    /// exactly as they were, and the error names each `file:line`.
-    pub fn reload(&self, sources: &[ZoneSource]) -> Result<(), CatalogError> {
-        let catalog = load_catalog(sources)?;
-        self.set_catalog(catalog);
-        Ok(())
     }
 
     /// Replaces the served zones atomically.

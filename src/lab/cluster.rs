@@ -13,24 +13,20 @@ use std::time::Duration;
 
 use hickory_proto::rr::Name;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
-use super::LabError;
+use super::{LabError, bind};
 use crate::acl::{Acl, TransferAcl};
 use crate::authority::balance::Policy;
-use crate::authority::store::{Secondaries, Updater};
 use crate::authority::store::{ZoneFile, ZoneStore};
-use crate::config::{PrimaryZone, SecondaryZone};
+use crate::config::{PrimaryZone, Replication, SecondaryZone, UpdatePolicy};
 use crate::discovery::health::{Check, CheckSpec, HttpCheck};
 use crate::discovery::registry::{Registration, Registry};
 use crate::discovery::service::{Instance, Protocol, Service};
-use crate::embed::serving;
-use crate::handler::{Handler, NotifyReceiver, Transfers, Updates};
 use crate::metrics::Metrics;
-use crate::replication::notify::Notifier;
-use crate::replication::secondary::Secondary;
-use crate::server::{Server, Shutdown};
+use crate::nameserver::NameServer;
+use crate::server::Shutdown;
 use crate::tsig::{Keyring, generate_key_file, read_key_file};
 
 /// The discovery server's address (port 53 in `tern lab`).
@@ -130,9 +126,11 @@ fn services() -> Result<Vec<Registration>, LabError> {
     ])
 }
 
-/// A web node: accepts connections (all its TCP check needs).
-async fn tcp_node(
+/// A service node at `at`: a web node only accepts connections (all its TCP check needs), an
+/// API node (`http`) answers every HTTP request with 200 OK.
+async fn service_node(
     at: SocketAddr,
+    http: bool,
     tasks: &mut JoinSet<()>,
     mut shutdown: Shutdown,
 ) -> Result<(), LabError> {
@@ -141,64 +139,39 @@ async fn tcp_node(
         .map_err(|source| LabError::Bind { addr: at, source })?;
     tasks.spawn(async move {
         loop {
-            tokio::select! {
+            let accepted = tokio::select! {
                 _ = shutdown.recv() => return,
-                accepted = listener.accept() => drop(accepted),
+                accepted = listener.accept() => accepted,
+            };
+            if let (true, Ok((conn, _))) = (http, accepted) {
+                tokio::spawn(answer_ok(conn));
             }
         }
     });
     Ok(())
 }
 
-/// An API node: answers every HTTP request with 200 OK.
-async fn http_node(
-    at: SocketAddr,
-    tasks: &mut JoinSet<()>,
-    mut shutdown: Shutdown,
-) -> Result<(), LabError> {
-    let listener = TcpListener::bind(at)
-        .await
-        .map_err(|source| LabError::Bind { addr: at, source })?;
-    tasks.spawn(async move {
-        loop {
-            let conn = tokio::select! {
-                _ = shutdown.recv() => return,
-                accepted = listener.accept() => accepted,
-            };
-            let Ok((mut conn, _)) = conn else { continue };
-            tokio::spawn(async move {
-                let mut buf = [0u8; 1024];
-                let _ = conn.read(&mut buf).await;
-                let _ = conn
-                    .write_all(
-                        b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n",
-                    )
-                    .await;
-            });
-        }
-    });
-    Ok(())
+async fn answer_ok(mut conn: TcpStream) {
+    let mut buf = [0u8; 1024];
+    let _ = conn.read(&mut buf).await;
+    let _ = conn
+        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n")
+        .await;
 }
 
 /// Starts the nodes and the discovery server on `DISCOVERY_SERVER:port`, with health checks,
 /// until `shutdown`. The zone file is written to `state` (the store reads zones from files).
 pub async fn start(port: u16, state: PathBuf, shutdown: Shutdown) -> Result<Cluster, LabError> {
     let mut tasks = JoinSet::new();
-    for last in 91..=93 {
-        tcp_node(
-            SocketAddr::new(node(last), WEB_PORT),
-            &mut tasks,
-            shutdown.clone(),
-        )
-        .await?;
-    }
-    for last in 94..=95 {
-        http_node(
-            SocketAddr::new(node(last), API_PORT),
-            &mut tasks,
-            shutdown.clone(),
-        )
-        .await?;
+    for (last, port, http) in [
+        (91, WEB_PORT, false),
+        (92, WEB_PORT, false),
+        (93, WEB_PORT, false),
+        (94, API_PORT, true),
+        (95, API_PORT, true),
+    ] {
+        let at = SocketAddr::new(node(last), port);
+        service_node(at, http, &mut tasks, shutdown.clone()).await?;
     }
     std::fs::create_dir_all(&state).map_err(|source| LabError::Read {
         path: state.clone(),
@@ -235,29 +208,24 @@ pub async fn start(port: u16, state: PathBuf, shutdown: Shutdown) -> Result<Clus
         },
         notify: secondaries.clone(),
     };
-    let notifier = Notifier::start(
-        std::slice::from_ref(&replicated),
-        Some(IpAddr::V4(DISCOVERY_SERVER)),
-        Arc::clone(&metrics),
-        shutdown.clone(),
-    );
-    let (handler, registry) = serving(store, services()?, metrics, move |c| notifier.published(c))
-        .map_err(|e| LabError::Cluster(e.to_string()))?;
-    let updates = Updates::new(
-        Arc::clone(&registry) as Arc<dyn Updater>,
-        Keyring::new(keys),
-    )
-    .allow(&origin, key_names);
-    if handler.enable_updates(updates).is_err() {
-        return Err(LabError::Cluster("updates enabled twice".to_string()));
-    }
-    let transfers = Transfers::new(Keyring::default()).allow(&origin, replicated.allow_transfer);
-    if handler.enable_transfers(transfers).is_err() {
-        return Err(LabError::Cluster("transfers enabled twice".to_string()));
-    }
     let server = SocketAddr::new(IpAddr::V4(DISCOVERY_SERVER), port);
-    serve_at(server, handler, &mut tasks, shutdown.clone()).await?;
-    tasks.spawn(Arc::clone(&registry).run(shutdown.clone()));
+    let (udp, tcp) = bind(server).await?;
+    let (running, registry) = NameServer::stored(store, services()?, metrics)
+        .updates(UpdatePolicy {
+            keyring: Keyring::new(keys),
+            zones: vec![(origin.clone(), key_names)],
+        })
+        .replication(
+            Replication {
+                primaries: vec![replicated],
+                secondaries: Vec::new(),
+            },
+            Keyring::default(),
+            Some(IpAddr::V4(DISCOVERY_SERVER)),
+        )
+        .start(udp, tcp, shutdown.clone())
+        .map_err(|e| LabError::Cluster(e.to_string()))?;
+    running.join_into(&mut tasks);
     for (i, at) in secondaries.iter().enumerate() {
         let copy = state
             .join(format!("secondary-{}", i + 1))
@@ -292,42 +260,26 @@ async fn secondary(
 ) -> Result<(), LabError> {
     let store = ZoneStore::open(&[ZoneFile::secondary(origin.clone(), copy.clone())])
         .map_err(|e| LabError::Cluster(e.to_string()))?;
-    let metrics = Arc::new(Metrics::default());
-    let (handler, writer) = serving(store, Vec::new(), Arc::clone(&metrics), |_| {})
+    let zone = SecondaryZone {
+        origin,
+        primaries: vec![primary],
+        file: copy,
+        key: None,
+        allow_transfer: TransferAcl::default(),
+        notify: Vec::new(),
+    };
+    let (udp, tcp) = bind(at).await?;
+    let (running, _) = NameServer::stored(store, Vec::new(), Arc::new(Metrics::default()))
+        .replication(
+            Replication {
+                primaries: Vec::new(),
+                secondaries: vec![zone],
+            },
+            Keyring::default(),
+            Some(at.ip()),
+        )
+        .start(udp, tcp, shutdown)
         .map_err(|e| LabError::Cluster(e.to_string()))?;
-    let kept = Secondary::new(
-        vec![SecondaryZone {
-            origin,
-            primaries: vec![primary],
-            file: copy,
-            key: None,
-            allow_transfer: TransferAcl::default(),
-            notify: Vec::new(),
-        }],
-        Some(at.ip()),
-    );
-    let transfers =
-        Transfers::new(Keyring::default()).notify_to(Arc::clone(&kept) as Arc<dyn NotifyReceiver>);
-    if handler.enable_transfers(transfers).is_err() {
-        return Err(LabError::Cluster("transfers enabled twice".to_string()));
-    }
-    kept.run(writer as Arc<dyn Secondaries>, metrics, shutdown.clone());
-    serve_at(at, handler, tasks, shutdown).await
-}
-
-/// Serves `handler` on UDP and TCP at `at` until `shutdown`.
-async fn serve_at(
-    at: SocketAddr,
-    handler: Arc<Handler>,
-    tasks: &mut JoinSet<()>,
-    shutdown: Shutdown,
-) -> Result<(), LabError> {
-    let bind_err = |source| LabError::Bind { addr: at, source };
-    let udp = UdpSocket::bind(at).await.map_err(bind_err)?;
-    let tcp = TcpListener::bind(at).await.map_err(bind_err)?;
-    let serving = Server::new(vec![udp], vec![tcp], handler)
-        .start(shutdown)
-        .map_err(bind_err)?;
-    tasks.spawn(serving);
+    running.join_into(tasks);
     Ok(())
 }

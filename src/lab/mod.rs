@@ -16,9 +16,9 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinSet;
 
 use crate::authority::{Catalog, Zone, ZoneErrors};
-use crate::handler::{Handler, HandlerConfig};
 use crate::metrics::Metrics;
-use crate::server::{Server, Shutdown};
+use crate::nameserver::NameServer;
+use crate::server::Shutdown;
 
 /// The lab files compiled into the binary, so `tern lab` works from any folder.
 const EMBEDDED: &[(&str, &str)] = &[
@@ -226,21 +226,22 @@ pub async fn start(
     let mut tasks = JoinSet::new();
     for server in files.servers()? {
         let addr = SocketAddr::new(server.addr, port);
-        let bind_err = |source| LabError::Bind { addr, source };
-        let udp = UdpSocket::bind(addr).await.map_err(bind_err)?;
-        let tcp = TcpListener::bind(addr).await.map_err(bind_err)?;
-        let handler = Arc::new(Handler::new(
-            server.catalog,
-            HandlerConfig::default(),
-            Arc::new(Metrics::default()),
-        ));
+        let (udp, tcp) = bind(addr).await?;
+        NameServer::fixed(server.catalog, Arc::new(Metrics::default()))
+            .start(udp, tcp, shutdown.clone())
+            .map_err(|source| LabError::Bind { addr, source })?
+            .join_into(&mut tasks);
         tracing::debug!(server = %server.name, %addr, "lab server up");
-        let serving = Server::new(vec![udp], vec![tcp], handler)
-            .start(shutdown.clone())
-            .map_err(bind_err)?;
-        tasks.spawn(serving);
     }
     Ok(tasks)
+}
+
+/// UDP and TCP bound at `addr`, for one lab server.
+async fn bind(addr: SocketAddr) -> Result<(Vec<UdpSocket>, Vec<TcpListener>), LabError> {
+    let bind_err = |source| LabError::Bind { addr, source };
+    let udp = UdpSocket::bind(addr).await.map_err(bind_err)?;
+    let tcp = TcpListener::bind(addr).await.map_err(bind_err)?;
+    Ok((vec![udp], vec![tcp]))
 }
 
 #[cfg(test)]

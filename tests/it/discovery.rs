@@ -16,11 +16,11 @@ use tern::discovery::health::{Check, CheckSpec, HttpCheck};
 use tern::discovery::registry::{Registration, Registry};
 use tern::discovery::service::{Instance, Protocol, Service};
 use tern::metrics::Metrics;
-use tern::server::{ShutdownTrigger, shutdown};
+use tern::nameserver::NameServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 
-use crate::support::{TempDir, TestServer, addr, name, query, start_with_handler, udp};
+use crate::support::{TempDir, TestServer, addr, name, query, start_fixed, start_stored, udp};
 
 const ZONE: &str =
     "$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 86400 300\n@ NS ns1\nns1 A 127.0.0.1\n";
@@ -30,7 +30,6 @@ struct Cluster {
     server: TestServer,
     registry: Arc<Registry>,
     metrics: Arc<Metrics>,
-    _checks: ShutdownTrigger,
     _dir: TempDir,
 }
 
@@ -40,16 +39,12 @@ async fn cluster(n: u8, services: Vec<Registration>) -> Cluster {
     std::fs::write(&file, ZONE).expect("zone file");
     let store = ZoneStore::open(&[ZoneFile::new(name("cluster.test."), file)]).expect("zone loads");
     let metrics = Arc::new(Metrics::default());
-    let (handler, registry) =
-        tern::embed::serving(store, services, Arc::clone(&metrics), |_| {}).expect("builds");
-    let server = start_with_handler(SocketAddr::new(addr(n, 1), 0), handler).await;
-    let (trigger, signal) = shutdown::channel();
-    tokio::spawn(Arc::clone(&registry).run(signal));
+    let node = NameServer::stored(store, services, Arc::clone(&metrics));
+    let (server, registry) = start_stored(SocketAddr::new(addr(n, 1), 0), node).await;
     Cluster {
         server,
         registry,
         metrics,
-        _checks: trigger,
         _dir: dir,
     }
 }
@@ -480,13 +475,13 @@ async fn a_resolver_reaches_a_discovery_server_through_a_stub_zone() {
         },
         Arc::clone(&metrics),
     ));
-    let handler = crate::support::recursive_handler(
+    let node = crate::support::recursive(
         Vec::new(),
         resolver,
         tern::handler::Acl::loopback(),
         &metrics,
     );
-    let recursive = start_with_handler(SocketAddr::new(addr(n, 2), 0), Arc::new(handler)).await;
+    let recursive = start_fixed(SocketAddr::new(addr(n, 2), 0), node).await;
     let q = query("_web._tcp.cluster.test.", RecordType::SRV, true, Some(1232));
     let m = udp(recursive.addr, &q).await;
     assert!(m.metadata.recursion_available && !m.metadata.authoritative);

@@ -23,18 +23,14 @@ async fn localhost_invalid_and_private_reverse_names_never_leave_the_resolver() 
         tern::authority::builtin::default_local_zones(|_| false).expect("built-in zones"),
     )
     .expect("catalog");
-    let handler = support::recursive_handler(
+    let node = support::recursive(
         Vec::new(),
         resolver,
         tern::handler::Acl::loopback(),
         &metrics,
     )
-    .with_builtin_zones(builtin);
-    let server = support::start_with_handler(
-        SocketAddr::new(support::addr(SUBNET, 100), 0),
-        Arc::new(handler),
-    )
-    .await;
+    .builtin_zones(builtin);
+    let server = support::start_fixed(SocketAddr::new(support::addr(SUBNET, 100), 0), node).await;
 
     let cases = [
         (
@@ -97,7 +93,8 @@ async fn localhost_invalid_and_private_reverse_names_never_leave_the_resolver() 
 async fn chaos_txt_names_the_instance_and_hides_the_version() {
     use hickory_proto::op::Query;
     use hickory_proto::rr::DNSClass;
-    use tern::handler::{Handler, HandlerConfig, Identity};
+    use tern::handler::{HandlerConfig, Identity};
+    use tern::nameserver::NameServer;
 
     let ask = |server: SocketAddr, qname: &'static str, qtype: RecordType| async move {
         let mut q = query(qname, qtype, false, None);
@@ -107,19 +104,13 @@ async fn chaos_txt_names_the_instance_and_hides_the_version() {
         udp(server, &q).await
     };
     let start = |identity: Identity, host: u8| async move {
-        let handler = Handler::new(
-            Catalog::default(),
+        let node = NameServer::fixed(Catalog::default(), Arc::new(Metrics::default())).config(
             HandlerConfig {
                 identity,
                 ..HandlerConfig::default()
             },
-            Arc::new(Metrics::default()),
         );
-        support::start_with_handler(
-            SocketAddr::new(support::addr(SUBNET, host), 0),
-            Arc::new(handler),
-        )
-        .await
+        support::start_fixed(SocketAddr::new(support::addr(SUBNET, host), 0), node).await
     };
     let named = start(
         Identity {

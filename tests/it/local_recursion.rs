@@ -34,9 +34,8 @@ async fn names_below_a_local_cut_are_resolved_for_recursive_clients() {
         "$TTL 300\n@ SOA ns host 1 2 3 4 60\n@ NS ns\nns A 192.0.2.1\n\
          sub NS ns.sub\nns.sub A 127.131.0.2\nalias CNAME www.sub\n",
     );
-    let handler = support::recursive_handler(vec![parent], resolver, Acl::loopback(), &metrics);
-    let server =
-        support::start_with_handler(SocketAddr::new(addr(SUBNET, 1), 0), Arc::new(handler)).await;
+    let node = support::recursive(vec![parent], resolver, Acl::loopback(), &metrics);
+    let server = support::start_fixed(SocketAddr::new(addr(SUBNET, 1), 0), node).await;
 
     let m = udp(
         server.addr,

@@ -8,11 +8,12 @@ use std::sync::Arc;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType::{self, A, NS};
 use tern::authority::Catalog;
-use tern::handler::{Acl, Cidr, Handler, HandlerConfig, Recursion};
+use tern::handler::{Acl, Cidr, Recursion};
 use tern::metrics::Metrics;
+use tern::nameserver::NameServer;
 
 use crate::support::{
-    Lab, TestServer, addr, ede, lab_resolver, lines, query, start_lab, start_with_handler, udp,
+    Lab, TestServer, addr, ede, lab_resolver, lines, query, start_fixed, start_lab, udp,
 };
 
 const SUBNET: u8 = 170;
@@ -36,17 +37,12 @@ async fn resolver(subnet: u8, snoop: Acl) -> (TestServer, Arc<Metrics>, Lab) {
     let lab = start_lab(subnet).await;
     let metrics = Arc::new(Metrics::default());
     let resolver = lab_resolver(&lab, &metrics);
-    let handler = Handler::new(
-        Catalog::default(),
-        HandlerConfig::default(),
-        Arc::clone(&metrics),
-    )
-    .with_recursion(Recursion {
+    let node = NameServer::fixed(Catalog::default(), Arc::clone(&metrics)).recursion(Recursion {
         resolver,
         acl: Acl::loopback(),
         snoop,
     });
-    let server = start_with_handler(SocketAddr::new(addr(subnet, 1), 0), Arc::new(handler)).await;
+    let server = start_fixed(SocketAddr::new(addr(subnet, 1), 0), node).await;
     (server, metrics, lab)
 }
 

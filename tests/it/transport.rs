@@ -15,9 +15,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use tern::authority::{Catalog, Zone};
-use tern::handler::{Handler, HandlerConfig};
 use tern::metrics::Metrics;
-use tern::server::{Server, TcpLimits, shutdown};
+use tern::nameserver::{ListenerLimits, NameServer};
+use tern::server::TcpLimits;
 
 use crate::support::{self, TestServer};
 
@@ -66,25 +66,14 @@ async fn start(subnet: u8) -> TestServer {
 }
 
 /// A server whose TCP listener has the given limits (the shared helper uses the defaults).
-async fn start_with_limits(
-    subnet: u8,
-    limits: TcpLimits,
-) -> (SocketAddr, shutdown::ShutdownTrigger) {
+async fn start_with_limits(subnet: u8, limits: TcpLimits) -> TestServer {
     let catalog = Catalog::new(vec![zone()]).expect("one zone");
-    let handler = Arc::new(Handler::new(
-        catalog,
-        HandlerConfig::default(),
-        Arc::new(Metrics::default()),
-    ));
-    let (udp, tcp) = support::bind_pair(SocketAddr::new(support::addr(subnet, 1), 0)).await;
-    let addr = udp.local_addr().expect("bound");
-    let (trigger, signal) = shutdown::channel();
-    tokio::spawn(
-        Server::new(vec![udp], vec![tcp], handler)
-            .with_tcp_limits(limits)
-            .run(signal),
-    );
-    (addr, trigger)
+    let node =
+        NameServer::fixed(catalog, Arc::new(Metrics::default())).listener_limits(ListenerLimits {
+            tcp: limits,
+            ..ListenerLimits::default()
+        });
+    support::start_fixed(SocketAddr::new(support::addr(subnet, 1), 0), node).await
 }
 
 /// A raw query: header with the given flags byte 2 and section counts, then `body`.

@@ -11,9 +11,9 @@ use hickory_proto::rr::RecordType;
 use tokio::net::UdpSocket;
 
 use tern::authority::Zone;
-use tern::handler::{Acl, Handler};
+use tern::handler::Acl;
 use tern::metrics::Metrics;
-use tern::server::{Server, shutdown};
+use tern::nameserver::{Fixed, ListenerLimits, NameServer};
 
 use crate::support::{self, query, udp_raw};
 
@@ -22,7 +22,10 @@ const SUBNET: u8 = 157;
 /// A "root server" on host `hole` of the subnet that receives queries and never answers (each
 /// lookup waits out timeouts), and a recursive handler whose root hints name it, serving
 /// `local` zones.
-async fn behind_a_black_hole(hole: u8, local: Vec<Zone>) -> (UdpSocket, Handler, Arc<Metrics>) {
+async fn behind_a_black_hole(
+    hole: u8,
+    local: Vec<Zone>,
+) -> (UdpSocket, NameServer<Fixed>, Arc<Metrics>) {
     let black_hole = UdpSocket::bind(SocketAddr::new(support::addr(SUBNET, hole), 53))
         .await
         .expect("bind black hole");
@@ -32,8 +35,8 @@ async fn behind_a_black_hole(hole: u8, local: Vec<Zone>) -> (UdpSocket, Handler,
         support::addr(SUBNET, hole)
     );
     let resolver = support::net_resolver(&hints, &metrics);
-    let handler = support::recursive_handler(local, resolver, Acl::loopback(), &metrics);
-    (black_hole, handler, metrics)
+    let node = support::recursive(local, resolver, Acl::loopback(), &metrics);
+    (black_hole, node, metrics)
 }
 
 #[tokio::test]
@@ -42,15 +45,13 @@ async fn datagrams_beyond_the_in_flight_cap_are_dropped() {
         "svc.test.",
         "$TTL 60\n@ SOA ns host 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n",
     );
-    let (black_hole, handler, metrics) = behind_a_black_hole(9, vec![local]).await;
-    let (udp, tcp) = support::bind_pair(SocketAddr::new(support::addr(SUBNET, 1), 0)).await;
-    let server = udp.local_addr().expect("bound");
-    let (trigger, signal) = shutdown::channel();
-    tokio::spawn(
-        Server::new(vec![udp], vec![tcp], Arc::new(handler))
-            .with_udp_max_in_flight(1)
-            .run(signal),
-    );
+    let (black_hole, node, metrics) = behind_a_black_hole(9, vec![local]).await;
+    let node = node.listener_limits(ListenerLimits {
+        udp_max_in_flight: 1,
+        ..ListenerLimits::default()
+    });
+    let running = support::start_fixed(SocketAddr::new(support::addr(SUBNET, 1), 0), node).await;
+    let server = running.addr;
 
     // Takes the only slot for several hundred milliseconds (timeouts against the black hole).
     let slow = query("www.nowhere.test.", RecordType::A, true, Some(1232));
@@ -80,7 +81,7 @@ async fn datagrams_beyond_the_in_flight_cap_are_dropped() {
         .await
         .expect("answered once the slot is free");
     assert_eq!(Message::from_vec(&again).expect("parses").answers.len(), 1);
-    trigger.fire();
+    drop(running);
     drop(black_hole);
 }
 
@@ -88,11 +89,9 @@ async fn datagrams_beyond_the_in_flight_cap_are_dropped() {
 async fn shutdown_stops_a_socket_with_lookups_in_flight() {
     // A lookup that waits on a black hole keeps a task alive on the socket's thread, which then
     // waits on its runtime rather than in recvmmsg: shutdown must reach it there too.
-    let (black_hole, handler, _) = behind_a_black_hole(19, Vec::new()).await;
-    let (udp, tcp) = support::bind_pair(SocketAddr::new(support::addr(SUBNET, 11), 0)).await;
-    let server = udp.local_addr().expect("bound");
-    let (trigger, signal) = shutdown::channel();
-    let serving = tokio::spawn(Server::new(vec![udp], vec![tcp], Arc::new(handler)).run(signal));
+    let (black_hole, node, _) = behind_a_black_hole(19, Vec::new()).await;
+    let running = support::start_fixed(SocketAddr::new(support::addr(SUBNET, 11), 0), node).await;
+    let server = running.addr;
 
     let slow = query("www.nowhere.test.", RecordType::A, true, Some(1232))
         .to_vec()
@@ -108,11 +107,9 @@ async fn shutdown_stops_a_socket_with_lookups_in_flight() {
         .expect("upstream query within 2 s")
         .expect("recv");
 
-    trigger.fire();
-    tokio::time::timeout(Duration::from_secs(2), serving)
+    tokio::time::timeout(Duration::from_secs(2), running.stopped())
         .await
-        .expect("stopped within 2 s")
-        .expect("no panic");
+        .expect("stopped within 2 s");
     // Closed: the address binds again (no SO_REUSEPORT here).
     std::net::UdpSocket::bind(server).expect("the server's socket is closed");
 }

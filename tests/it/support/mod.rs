@@ -14,11 +14,14 @@ use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, Record, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::task::JoinSet;
 
 use tern::authority::{Catalog, Zone};
-use tern::handler::{Handler, HandlerConfig};
+use tern::discovery::registry::Registry;
+use tern::handler::Handler;
 use tern::metrics::Metrics;
-use tern::server::{Server, ShutdownTrigger, shutdown};
+use tern::nameserver::{Fixed, NameServer, Stored};
+use tern::server::{ShutdownTrigger, shutdown};
 
 /// How long a test waits for any one reply before failing.
 pub(crate) const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -46,37 +49,72 @@ pub(crate) fn zone(origin: &str, text: &str) -> Zone {
 pub(crate) struct TestServer {
     pub(crate) addr: SocketAddr,
     pub(crate) handler: Arc<Handler>,
+    tasks: JoinSet<()>,
     trigger: ShutdownTrigger,
+}
+
+impl TestServer {
+    /// Fires the shutdown and waits until every task serving has ended, none by a panic.
+    pub(crate) async fn stopped(mut self) {
+        self.trigger.fire();
+        while let Some(ended) = self.tasks.join_next().await {
+            ended.expect("no panic");
+        }
+    }
 }
 
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.trigger.fire();
+        // Left to wind down after the shutdown, as the server's own tasks do.
+        self.tasks.detach_all();
     }
 }
 
 /// Starts an authoritative-only tern on `addr` (port 0 picks a free port) serving `zones`.
 pub(crate) async fn start_authoritative(addr: SocketAddr, zones: Vec<Zone>) -> TestServer {
     let catalog = Catalog::new(zones).expect("no duplicate zones");
-    let handler = Arc::new(Handler::new(
-        catalog,
-        HandlerConfig::default(),
-        Arc::new(Metrics::default()),
-    ));
-    start_with_handler(addr, handler).await
+    start_fixed(
+        addr,
+        NameServer::fixed(catalog, Arc::new(Metrics::default())),
+    )
+    .await
 }
 
-/// Binds UDP and TCP on the same address and port and serves `handler` there.
-pub(crate) async fn start_with_handler(addr: SocketAddr, handler: Arc<Handler>) -> TestServer {
+/// Binds UDP and TCP on the same address and port and starts `server` there.
+pub(crate) async fn start_fixed(addr: SocketAddr, server: NameServer<Fixed>) -> TestServer {
     let (udp, tcp) = bind_pair(addr).await;
     let addr = udp.local_addr().expect("bound");
     let (trigger, signal) = shutdown::channel();
-    tokio::spawn(Server::new(vec![udp], vec![tcp], Arc::clone(&handler)).run(signal));
+    let running = server
+        .start(vec![udp], vec![tcp], signal)
+        .expect("listeners start");
     TestServer {
         addr,
-        handler,
+        handler: running.handler,
+        tasks: running.tasks,
         trigger,
     }
+}
+
+/// [`start_fixed`] for a server of stored zones; also returns the zones' writer.
+pub(crate) async fn start_stored(
+    addr: SocketAddr,
+    server: NameServer<Stored>,
+) -> (TestServer, Arc<Registry>) {
+    let (udp, tcp) = bind_pair(addr).await;
+    let addr = udp.local_addr().expect("bound");
+    let (trigger, signal) = shutdown::channel();
+    let (running, registry) = server
+        .start(vec![udp], vec![tcp], signal)
+        .expect("name server starts");
+    let server = TestServer {
+        addr,
+        handler: running.handler,
+        tasks: running.tasks,
+        trigger,
+    };
+    (server, registry)
 }
 
 /// UDP and TCP sockets on one address; with port 0, retries until both get the same port.
@@ -259,8 +297,11 @@ pub(crate) async fn recursive_over(
 ) -> Recursive {
     let metrics = Arc::new(Metrics::default());
     let resolver = lab_resolver(&lab, &metrics);
-    let handler = recursive_handler(Vec::new(), Arc::clone(&resolver), acl, &metrics);
-    let server = start_with_handler(bind, Arc::new(handler)).await;
+    let server = start_fixed(
+        bind,
+        recursive(Vec::new(), Arc::clone(&resolver), acl, &metrics),
+    )
+    .await;
     Recursive {
         server,
         resolver,
@@ -269,19 +310,18 @@ pub(crate) async fn recursive_over(
     }
 }
 
-/// A handler serving `zones` and recursing through `resolver` for clients `acl` allows.
-pub(crate) fn recursive_handler(
+/// A name server for `zones` recursing through `resolver` for clients `acl` allows.
+pub(crate) fn recursive(
     zones: Vec<Zone>,
     resolver: Arc<tern::resolver::Resolver>,
     acl: tern::handler::Acl,
     metrics: &Arc<Metrics>,
-) -> Handler {
-    Handler::new(
+) -> NameServer<Fixed> {
+    NameServer::fixed(
         Catalog::new(zones).expect("no duplicate zones"),
-        HandlerConfig::default(),
         Arc::clone(metrics),
     )
-    .with_recursion(tern::handler::Recursion {
+    .recursion(tern::handler::Recursion {
         resolver,
         acl,
         snoop: tern::handler::Acl::new(Vec::new()),

@@ -78,7 +78,8 @@ async fn idle_tcp_connection_is_closed() {
         idle_timeout: idle,
         ..TcpLimits::default()
     };
-    let (addr, _trigger) = start_with_limits(142, limits).await;
+    let served = start_with_limits(142, limits).await;
+    let addr = served.addr;
 
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     // Activity within the timeout is answered.
@@ -115,7 +116,8 @@ async fn connections_over_the_cap_are_closed_at_once() {
         max_connections: 2,
         ..TcpLimits::default()
     };
-    let (addr, _trigger) = start_with_limits(143, limits).await;
+    let served = start_with_limits(143, limits).await;
+    let addr = served.addr;
 
     let mut first = TcpStream::connect(addr).await.expect("connect 1");
     let mut second = TcpStream::connect(addr).await.expect("connect 2");
@@ -198,7 +200,8 @@ async fn client_that_never_reads_does_not_hold_a_slot_forever() {
         max_connections: 1,
         ..TcpLimits::default()
     };
-    let (addr, _trigger) = start_with_limits(154, limits).await;
+    let served = start_with_limits(154, limits).await;
+    let addr = served.addr;
 
     // Pipeline thousands of queries for a 2 KiB answer and never read: the answers fill our
     // receive buffer and the server's send buffer, and the server's writes stall.
@@ -240,7 +243,8 @@ async fn zero_tcp_limits_are_clamped_not_fatal() {
         max_connections: 0,
         pipeline_depth: 0,
     };
-    let (addr, _trigger) = start_with_limits(155, limits).await;
+    let served = start_with_limits(155, limits).await;
+    let addr = served.addr;
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     assert!(
         answered(&mut stream).await,

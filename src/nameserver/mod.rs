@@ -1,0 +1,382 @@
+//! One name server assembled from sockets bound elsewhere: the handler, the zones' one writer
+//! (the registry), the services that change zones (UPDATE, transfers, NOTIFY, secondaries) and
+//! the listeners, wired in one order for `tern serve`, `embed`, the lab and the tests.
+//!
+//! Binding stays with the caller (DESIGN.md rule 5): `start` takes bound UDP sockets and TCP
+//! listeners and a shutdown, and returns the handler and the tasks serving until it fires.
+//!
+//! Two kinds of zones: [`Fixed`] zones never change while served (the lab's hierarchy, test
+//! zones); [`Stored`] zones come from an opened [`ZoneStore`] and the services registered at
+//! start, published once together by the registry, which then takes every change. Only stored
+//! zones can take updates or be replicated, so only `NameServer<Stored>` offers them.
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use hickory_proto::rr::LowerName;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::task::JoinSet;
+
+use crate::authority::Catalog;
+use crate::authority::balance::Policy;
+use crate::authority::store::{Secondaries, Updater, ZoneStore};
+use crate::config::{Replication, UpdatePolicy};
+use crate::discovery::health::HealthTable;
+use crate::discovery::registry::{Registration, Registry, RegistryError};
+use crate::handler::{Handler, HandlerConfig, NotifyReceiver, Recursion, Transfers, Updates};
+use crate::limits::{UDP_MAX_IN_FLIGHT, UDP_RCVBUF};
+use crate::metrics::Metrics;
+use crate::querylog::QueryLog;
+use crate::ratelimit::Limits;
+use crate::replication::notify::Notifier;
+use crate::replication::secondary::Secondary;
+use crate::server::{Server, Shutdown, TcpLimits};
+use crate::tsig::Keyring;
+
+/// Why a name server did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum NameServerError {
+    #[error("{0}")]
+    Registry(#[from] RegistryError),
+    #[error("listeners: {0}")]
+    Listeners(#[from] std::io::Error),
+    /// The handler was given a service twice (a wiring bug, not a configuration error).
+    #[error("{0} enabled twice")]
+    Twice(&'static str),
+}
+
+/// How the listeners treat their sockets; the defaults are the limits' defaults.
+#[derive(Debug, Clone, Copy)]
+pub struct ListenerLimits {
+    pub tcp: TcpLimits,
+    /// UDP queries answered at once per socket (clamped to [`UDP_MAX_IN_FLIGHT`]).
+    pub udp_max_in_flight: usize,
+    /// Receive buffer of each UDP socket (clamped to [`UDP_RCVBUF`]; 0: system default).
+    pub udp_rcvbuf: usize,
+}
+
+impl Default for ListenerLimits {
+    fn default() -> Self {
+        ListenerLimits {
+            tcp: TcpLimits::default(),
+            udp_max_in_flight: UDP_MAX_IN_FLIGHT.default,
+            udp_rcvbuf: UDP_RCVBUF.default,
+        }
+    }
+}
+
+/// Zones that never change while served.
+pub struct Fixed(Catalog);
+
+/// Zones of an opened store with the services registered at start; see [`NameServer::stored`].
+pub struct Stored {
+    store: ZoneStore,
+    services: Vec<Registration>,
+    zone_balance: HashMap<LowerName, Policy>,
+    updates: Option<UpdatePolicy>,
+    replication: Option<Replicated>,
+}
+
+/// What a stored name server replicates, and from which address it talks to its peers.
+struct Replicated {
+    zones: Replication,
+    keyring: Keyring,
+    source: Option<IpAddr>,
+}
+
+/// The parts of one name server, before it runs.
+pub struct NameServer<Z> {
+    zones: Z,
+    parts: Parts,
+}
+
+/// What every name server has, whatever its zones.
+struct Parts {
+    metrics: Arc<Metrics>,
+    config: HandlerConfig,
+    recursion: Option<Recursion>,
+    builtin: Option<Catalog>,
+    query_log: Option<QueryLog>,
+    rate_limits: Limits,
+    listeners: ListenerLimits,
+}
+
+/// A started name server: its handler, and the tasks serving until the shutdown fires (they
+/// end soon after it; dropping the set aborts them).
+pub struct Running {
+    pub handler: Arc<Handler>,
+    pub tasks: JoinSet<()>,
+}
+
+impl Running {
+    /// Moves the serving tasks into `set` as one task that waits for all of them (aborting it
+    /// aborts them), for a caller running several servers; returns the handler.
+    pub fn join_into(self, set: &mut JoinSet<()>) -> Arc<Handler> {
+        let mut tasks = self.tasks;
+        set.spawn(async move { while tasks.join_next().await.is_some() {} });
+        self.handler
+    }
+}
+
+impl<Z> NameServer<Z> {
+    fn with_zones(zones: Z, metrics: Arc<Metrics>) -> NameServer<Z> {
+        let parts = Parts {
+            metrics,
+            config: HandlerConfig::default(),
+            recursion: None,
+            builtin: None,
+            query_log: None,
+            rate_limits: Limits::default(),
+            listeners: ListenerLimits::default(),
+        };
+        NameServer { zones, parts }
+    }
+
+    /// The handler's fixed settings (EDNS payload, identity).
+    pub fn config(mut self, config: HandlerConfig) -> Self {
+        self.parts.config = config;
+        self
+    }
+
+    /// Recursion for the clients its ACL allows.
+    pub fn recursion(mut self, recursion: Recursion) -> Self {
+        self.parts.recursion = Some(recursion);
+        self
+    }
+
+    /// The zones a resolver answers itself when no served zone does (`authority::builtin`).
+    pub fn builtin_zones(mut self, builtin: Catalog) -> Self {
+        self.parts.builtin = Some(builtin);
+        self
+    }
+
+    pub fn query_log(mut self, log: QueryLog) -> Self {
+        self.parts.query_log = Some(log);
+        self
+    }
+
+    pub fn rate_limits(mut self, limits: Limits) -> Self {
+        self.parts.rate_limits = limits;
+        self
+    }
+
+    pub fn listener_limits(mut self, limits: ListenerLimits) -> Self {
+        self.parts.listeners = limits;
+        self
+    }
+}
+
+impl Parts {
+    /// The handler over `catalog` with every part given.
+    fn handler(self, catalog: Catalog) -> (Handler, Arc<Metrics>, ListenerLimits) {
+        let mut handler = Handler::new(catalog, self.config, Arc::clone(&self.metrics));
+        if let Some(recursion) = self.recursion {
+            handler = handler.with_recursion(recursion);
+        }
+        if let Some(builtin) = self.builtin {
+            handler = handler.with_builtin_zones(builtin);
+        }
+        if let Some(log) = self.query_log {
+            handler = handler.with_query_log(log);
+        }
+        let handler = handler.with_rate_limits(self.rate_limits);
+        (handler, self.metrics, self.listeners)
+    }
+}
+
+impl NameServer<Fixed> {
+    /// A name server for `catalog`, which nothing changes but [`Handler::set_catalog`].
+    pub fn fixed(catalog: Catalog, metrics: Arc<Metrics>) -> NameServer<Fixed> {
+        NameServer::with_zones(Fixed(catalog), metrics)
+    }
+
+    /// Serves on `udp` and `tcp` until `shutdown`; fails only if a listener cannot start.
+    pub fn start(
+        self,
+        udp: Vec<UdpSocket>,
+        tcp: Vec<TcpListener>,
+        shutdown: Shutdown,
+    ) -> std::io::Result<Running> {
+        let NameServer {
+            zones: Fixed(catalog),
+            parts,
+        } = self;
+        let (handler, _, listeners) = parts.handler(catalog);
+        let handler = Arc::new(handler);
+        let tasks = listen(&handler, udp, tcp, listeners, shutdown)?;
+        Ok(Running { handler, tasks })
+    }
+}
+
+impl NameServer<Stored> {
+    /// A name server for the zones of `store` (opened with [`ZoneStore::open`], not served
+    /// yet) and `services`: the registry publishes both at one serial, so a restart that
+    /// serves what was served before keeps its serials.
+    pub fn stored(
+        store: ZoneStore,
+        services: Vec<Registration>,
+        metrics: Arc<Metrics>,
+    ) -> NameServer<Stored> {
+        let zones = Stored {
+            store,
+            services,
+            zone_balance: HashMap::new(),
+            updates: None,
+            replication: None,
+        };
+        NameServer::with_zones(zones, metrics)
+    }
+
+    /// Orders each listed zone's answers (`[[zone]] balance`); others keep their file order.
+    pub fn zone_balance(mut self, balance: HashMap<LowerName, Policy>) -> Self {
+        self.zones.zone_balance = balance;
+        self
+    }
+
+    /// Takes RFC 2136 UPDATEs for the zones `policy` lists (none listed: UPDATE is NOTIMP).
+    pub fn updates(mut self, policy: UpdatePolicy) -> Self {
+        self.zones.updates = Some(policy);
+        self
+    }
+
+    /// Serves transfers of `zones`' primary and secondary zones to their ACLs, checking TSIG
+    /// against `keyring`; announces new serials by NOTIFY; keeps the secondary zones and takes
+    /// NOTIFYs for them. `source`: the address peers know us by (`None`: any). Without this,
+    /// transfers and NOTIFY are NOTIMP.
+    pub fn replication(
+        mut self,
+        zones: Replication,
+        keyring: Keyring,
+        source: Option<IpAddr>,
+    ) -> Self {
+        self.zones.replication = Some(Replicated {
+            zones,
+            keyring,
+            source,
+        });
+        self
+    }
+
+    /// Publishes the zones and services, enables updates and replication, then serves on
+    /// `udp` and `tcp` and runs the health checks until `shutdown`. Returns the registry too:
+    /// every later change to the zones goes through it.
+    pub fn start(
+        self,
+        udp: Vec<UdpSocket>,
+        tcp: Vec<TcpListener>,
+        shutdown: Shutdown,
+    ) -> Result<(Running, Arc<Registry>), NameServerError> {
+        let NameServer { zones, parts } = self;
+        // Empty until the registry publishes the store and the services, before any listener.
+        let (handler, metrics, listeners) = parts.handler(Catalog::default());
+        let handler = Arc::new(handler);
+        let notifier = zones.replication.as_ref().map(|r| {
+            Notifier::start(
+                &r.zones.announced(),
+                r.source,
+                Arc::clone(&metrics),
+                shutdown.clone(),
+            )
+        });
+        let registry = {
+            let handler = Arc::clone(&handler);
+            Registry::new(
+                zones.store,
+                zones.services,
+                zones.zone_balance,
+                HealthTable::new(),
+                Arc::clone(&metrics),
+                // Served first, announced second: a secondary told of a serial must find it.
+                move |catalog| {
+                    handler.set_catalog(catalog);
+                    if let Some(notifier) = &notifier {
+                        notifier.published(&handler.catalog());
+                    }
+                },
+            )?
+        };
+        if let Some(policy) = zones.updates {
+            enable_updates(&handler, &registry, policy)?;
+        }
+        if let Some(replicated) = zones.replication {
+            replicate(&handler, &registry, replicated, &metrics, &shutdown)?;
+        }
+        let mut tasks = listen(&handler, udp, tcp, listeners, shutdown.clone())?;
+        tasks.spawn(Arc::clone(&registry).run(shutdown));
+        Ok((Running { handler, tasks }, registry))
+    }
+}
+
+fn enable_updates(
+    handler: &Handler,
+    registry: &Arc<Registry>,
+    policy: UpdatePolicy,
+) -> Result<(), NameServerError> {
+    if policy.zones.is_empty() {
+        return Ok(());
+    }
+    let mut updates = Updates::new(Arc::clone(registry) as Arc<dyn Updater>, policy.keyring);
+    for (zone, keys) in policy.zones {
+        tracing::info!(zone = %zone, keys = ?keys.iter().map(|k| k.to_ascii()).collect::<Vec<_>>(), "dynamic updates accepted");
+        updates = updates.allow(&zone, keys);
+    }
+    handler
+        .enable_updates(updates)
+        .map_err(|_| NameServerError::Twice("dynamic updates"))
+}
+
+/// Transfers out for every replicated zone, NOTIFY in for the secondary zones, and the tasks
+/// that keep those zones.
+fn replicate(
+    handler: &Handler,
+    registry: &Arc<Registry>,
+    replicated: Replicated,
+    metrics: &Arc<Metrics>,
+    shutdown: &Shutdown,
+) -> Result<(), NameServerError> {
+    let Replicated {
+        zones,
+        keyring,
+        source,
+    } = replicated;
+    let mut transfers = Transfers::new(keyring);
+    for zone in &zones.primaries {
+        transfers = transfers.allow(&zone.origin, zone.allow_transfer.clone());
+    }
+    for zone in &zones.secondaries {
+        transfers = transfers.allow(&zone.origin, zone.allow_transfer.clone());
+    }
+    let secondary = Secondary::new(zones.secondaries, source);
+    transfers = transfers.notify_to(Arc::clone(&secondary) as Arc<dyn NotifyReceiver>);
+    handler
+        .enable_transfers(transfers)
+        .map_err(|_| NameServerError::Twice("transfers"))?;
+    secondary.run(
+        Arc::clone(registry) as Arc<dyn Secondaries>,
+        Arc::clone(metrics),
+        shutdown.clone(),
+    );
+    Ok(())
+}
+
+/// The listeners on the bound sockets, serving `handler` until `shutdown`.
+fn listen(
+    handler: &Arc<Handler>,
+    udp: Vec<UdpSocket>,
+    tcp: Vec<TcpListener>,
+    limits: ListenerLimits,
+    shutdown: Shutdown,
+) -> std::io::Result<JoinSet<()>> {
+    let serving = Server::new(udp, tcp, Arc::clone(handler))
+        .with_tcp_limits(limits.tcp)
+        .with_udp_max_in_flight(limits.udp_max_in_flight)
+        .with_udp_rcvbuf(limits.udp_rcvbuf)
+        .start(shutdown)?;
+    let mut tasks = JoinSet::new();
+    tasks.spawn(serving);
+    Ok(tasks)
+}
