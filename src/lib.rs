@@ -1,21 +1,25 @@
 //! tern: a recursive, caching DNS resolver with an embedded authoritative server.
 //!
 //! ```text
-//! socket ─► server (udp | tcp) ─► handler ─► authority   local zones: AA answers, referrals
-//!                                         ├─► cache       TTL-aware, bounded, negative entries
-//!                                         └─► resolver    root → TLD → leaf walk ─► upstream
-//!        ◄─ bytes ◄─ handler::response ◄──────────────────────┘
+//! socket ─► server (udp | tcp) ─► handler::edge (decode once, TSIG verdict) ─┬─► query
+//!   │  └─ UDP hit path: cache::message (answers kept in wire form)          ├─► update
+//!   │                                                                        ├─► notify
+//!   │   query: policy step ─► authority (local zones) | cache | resolver    └─► transfer
+//!   │   resolver ─► outbound (the one DNS client) ─► classify ─► store ─► cache
+//!   ◄─ bytes ◄─ handler::response (shell, finish: size limit, TSIG signing)
+//! zones: registry (the one writer) ─► authority::store (one zone per change, journaled) ─► Catalog
 //! ```
 //! Imports point downstream only: `server` → `handler` → {`authority`, `cache`, `resolver`};
-//! `resolver` → `cache`. `authority` and `cache` import nothing else of the crate but the
-//! leaf modules, which import nothing of the crate but each other: `limits` (every knob and its
-//! bounds), `rr` (record helpers, DNAME), `zonefile` (master-file reading with `file:line`
-//! errors, used for zones and root hints), `acl`, `ede` (Extended DNS Error codes), `ratelimit`
-//! (per-client query limits and RRL), `wire` (DNS messages read and written as raw bytes), `metrics` (counters and their Prometheus endpoint) and
-//! `querylog` (the JSON query log). `config` reads TOML into those types. `daemon` (everything
-//! `tern serve` runs, built from a `Config`), `control` (the `tern ctl` socket) and `lab`
-//! (servers for the simulated internet) are wiring, like `main`: they may import anything;
-//! nothing but `main`, `daemon` and the tests imports them.
+//! `resolver` → {`cache`, `outbound`}. `authority` and `cache` import nothing else of the crate
+//! but the leaf modules, which import nothing of the crate but each other: `limits` (every knob
+//! and its bounds), `rr` (record helpers, DNAME), `zonefile` (master-file reading with
+//! `file:line` errors, used for zones and root hints), `acl`, `ede` (Extended DNS Error codes),
+//! `ratelimit` (per-client query limits and RRL), `wire` (DNS messages read and written as raw
+//! bytes), `metrics` (counters and their Prometheus endpoint) and `querylog` (the JSON query
+//! log). `config` reads TOML into those types. `daemon` (everything `tern serve` runs, built
+//! from a `Config`), `control` (the `tern ctl` socket) and `lab` (servers for the simulated
+//! internet) are wiring, like `main`: they may import anything; nothing but `main`, `daemon`
+//! and the tests imports them.
 //!
 //! `nameserver` is the one assembly of a name server from bound sockets (handler, the zones'
 //! writer, replication, listeners): `daemon`, `embed`, `lab` and the tests build through it.
