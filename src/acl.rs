@@ -66,14 +66,14 @@ fn bits(ip: IpAddr) -> (bool, u128) {
 }
 
 /// Whether `net` holds `ip`, as [`Cidr::contains`] matches (for blocks kept as ipnet's).
-pub fn contains(net: &IpNet, ip: IpAddr) -> bool {
+pub(crate) fn contains(net: &IpNet, ip: IpAddr) -> bool {
     net.contains(&ip.to_canonical())
 }
 
 /// The first `ipv4` or `ipv6` bits of `ip` (the rest zero), as (is IPv6, the bits): the
 /// network a client is counted by. An IPv4-mapped address is IPv4; a longer prefix than the
 /// address has means the whole address.
-pub fn network(ip: IpAddr, ipv4: u8, ipv6: u8) -> (bool, u128) {
+pub(crate) fn network(ip: IpAddr, ipv4: u8, ipv6: u8) -> (bool, u128) {
     bits(match ip.to_canonical() {
         IpAddr::V4(v4) => Ipv4Net::new(v4, ipv4.min(32))
             .map_or(v4, |n| n.network())

@@ -28,14 +28,14 @@
 //! request and NOTIFY through it. A leaf too, it imports only `frame`, `net`, `limits` and
 //! `tsig`.
 
-pub mod acl;
+mod acl;
 pub mod authority;
 pub mod cache;
 pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod discovery;
-pub mod ede;
+mod ede;
 pub mod embed;
 mod frame;
 pub mod handler;
@@ -45,7 +45,7 @@ pub mod metrics;
 pub mod nameserver;
 mod net;
 mod outbound;
-pub mod querylog;
+mod querylog;
 pub mod ratelimit;
 pub mod replication;
 pub mod resolver;

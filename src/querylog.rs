@@ -108,7 +108,7 @@ struct Line<'e> {
 /// gives a meaning (`. ; \ " ( ) @ $`); `\DDD`, three decimal digits, for a space, a control
 /// byte or any byte past ASCII; every other byte as it is, case kept. Not hickory's
 /// `Name::to_ascii`, which writes octal `\DDD`, nor its `Display`, which decodes IDNA.
-pub fn zone_file_name<'l>(labels: impl IntoIterator<Item = &'l [u8]>) -> String {
+pub(crate) fn zone_file_name<'l>(labels: impl IntoIterator<Item = &'l [u8]>) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();
     for label in labels {
@@ -133,7 +133,7 @@ pub fn zone_file_name<'l>(labels: impl IntoIterator<Item = &'l [u8]>) -> String 
 }
 
 /// The JSON line of `e` (no newline).
-pub fn line(e: &Entry) -> String {
+pub(crate) fn line(e: &Entry) -> String {
     let [f2, f3] = e.flags;
     let line = Line {
         time: rfc3339(e.time),
@@ -165,7 +165,7 @@ pub fn line(e: &Entry) -> String {
 }
 
 /// `SystemTime` as RFC 3339 UTC with microseconds: `2026-11-25T21:30:00.123456Z`.
-pub fn rfc3339(t: SystemTime) -> String {
+pub(crate) fn rfc3339(t: SystemTime) -> String {
     let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs();
     let (days, rem) = (secs / 86_400, secs % 86_400);
