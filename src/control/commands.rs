@@ -75,7 +75,7 @@ fn stats(ctl: &Control) -> String {
 }
 
 fn reload(ctl: &Control) -> Result<String, String> {
-    match ctl.registry.reload() {
+    match ctl.registry.zones().reload() {
         Ok(()) => {
             tracing::info!("zones reloaded (tern ctl)");
             Ok("zones reloaded\n".to_string())

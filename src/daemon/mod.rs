@@ -212,7 +212,7 @@ pub async fn run(config: Config) -> Result<(), String> {
 /// SIGHUP: every zone file read again (services keep their records); a broken file is
 /// reported and the zones in service stay as they were.
 fn reload(registry: &Registry) {
-    match registry.reload() {
+    match registry.zones().reload() {
         Ok(()) => tracing::info!("zones reloaded"),
         Err(e) => {
             for line in e.to_string().lines() {

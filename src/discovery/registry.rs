@@ -1,24 +1,21 @@
-//! The running side of discovery: the services registered, their health checks, and the one
-//! writer that turns them into zone data. Every change (a service added or removed, an
-//! instance going up or down, a zone file reloaded, an UPDATE, a transfer in) goes through the
-//! zone store, which rebuilds the one zone it touches, and ends in a new catalog handed to
-//! `publish`; the handler never learns where a record came from.
+//! The running side of discovery: the services registered and their health checks. Discovery
+//! only emits records: each service's names and addresses as its instances' health has them,
+//! handed to the zones' one writer ([`ZoneOwner`], in `authority`), which rebuilds the zone
+//! they belong to and publishes; the handler never learns where a record came from.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use hickory_proto::op::Message;
 use hickory_proto::rr::{LowerName, Name, RData, Record};
 use tokio::task::AbortHandle;
 use tracing::{info, warn};
 
 use super::health::{CheckSpec, HealthTable, run_checks};
 use super::service::{Instance, Service, ServiceError};
-use crate::authority::Catalog;
 use crate::authority::balance::{Member, Policy};
 use crate::authority::rules::{BalanceRules, Members, Rule};
-use crate::authority::store::{Owned, Secondaries, StoreError, Updater, ZoneStore};
+use crate::authority::store::{Owned, StoreError, ZoneOwner, ZoneStore};
 use crate::metrics::Metrics;
 use crate::server::Shutdown;
 
@@ -70,23 +67,16 @@ pub enum RegistryError {
     NoSuchInstance { service: Name, instance: String },
 }
 
-type Publish = Box<dyn Fn(Catalog) + Send + Sync>;
-
-/// Services, their health, and the zone store they write to.
+/// Services, their health, and the zones' writer they hand their records to.
 pub struct Registry {
-    state: Mutex<State>,
+    /// Locked before the owner's store, never after: a registration and the records it
+    /// writes are one step.
+    services: Mutex<Vec<Registration>>,
+    zones: Arc<ZoneOwner>,
     zone_balance: HashMap<LowerName, Policy>,
     health: Arc<HealthTable>,
     metrics: Arc<Metrics>,
-    publish: Publish,
     checks: Mutex<Checks>,
-}
-
-/// The zones and the services writing to them, under one lock: every change to either is one
-/// step of the one writer.
-struct State {
-    store: ZoneStore,
-    services: Vec<Registration>,
 }
 
 /// The health checks running, by instance id; none before [`Registry::run`] starts them.
@@ -107,49 +97,50 @@ pub fn instance_id(service: &Service, instance: &Instance) -> String {
 }
 
 impl Registry {
-    /// The one writer of `store` (opened, not yet served: see [`ZoneStore::open`]) with
-    /// `services` registered from the start: their records and the files are served together,
+    /// `services` registered from the start, writing to `zones` (whose store is opened, not
+    /// yet served: see [`ZoneStore::open`]): their records and the files are served together,
     /// at one serial per zone, and published once. `zone_balance` is each zone's default
-    /// ordering (`[[zone]] balance`), and `publish` receives every new catalog.
+    /// ordering (`[[zone]] balance`).
     pub fn new(
-        store: ZoneStore,
+        zones: Arc<ZoneOwner>,
         services: Vec<Registration>,
         zone_balance: HashMap<LowerName, Policy>,
         health: Arc<HealthTable>,
         metrics: Arc<Metrics>,
-        publish: impl Fn(Catalog) + Send + Sync + 'static,
     ) -> Result<Arc<Registry>, RegistryError> {
         let registry = Registry {
-            state: Mutex::new(State {
-                store,
-                services: Vec::new(),
-            }),
+            services: Mutex::new(Vec::new()),
+            zones,
             zone_balance,
             health,
             metrics,
-            publish: Box::new(publish),
             checks: Mutex::new(Checks::default()),
         };
         {
-            let mut state = lock(&registry.state);
+            let mut registered = lock(&registry.services);
             for registration in services {
                 registration.service.validate()?;
                 let host = registration.service.host();
-                state.services.retain(|r| r.service.host() != host);
-                state.services.push(registration);
+                registered.retain(|r| r.service.host() != host);
+                registered.push(registration);
             }
-            let State { store, services } = &mut *state;
-            for reg in services.iter() {
-                registry.write_service(store, &reg.service)?;
-            }
-            let zones: Vec<Name> = store.files().map(|f| f.origin.clone()).collect();
-            for zone in &zones {
-                store.set_balance(zone, registry.rules(zone, services))?;
-            }
-            store.commit_pending()?;
-            registry.publish_locked(store)?;
+            registry.zones.change(|store| {
+                for reg in registered.iter() {
+                    registry.write_service(store, &reg.service)?;
+                }
+                let origins: Vec<Name> = store.files().map(|f| f.origin.clone()).collect();
+                for zone in &origins {
+                    store.set_balance(zone, registry.rules(zone, &registered))?;
+                }
+                store.commit_pending()
+            })?;
         }
         Ok(Arc::new(registry))
+    }
+
+    /// The zones' one writer, for the other sources of change (reload, UPDATE, transfers).
+    pub fn zones(&self) -> &Arc<ZoneOwner> {
+        &self.zones
     }
 
     pub fn health(&self) -> &Arc<HealthTable> {
@@ -159,16 +150,21 @@ impl Registry {
     /// Adds (or replaces, by name and zone) a service and publishes its records.
     pub fn register(&self, registration: Registration) -> Result<(), RegistryError> {
         registration.service.validate()?;
-        let mut state = lock(&self.state);
-        let State { store, services } = &mut *state;
+        let mut services = lock(&self.services);
         let host = registration.service.host();
         let zone = registration.service.zone.clone();
-        self.write_service(store, &registration.service)?;
-        services.retain(|r| r.service.host() != host);
-        services.push(registration);
-        store.set_balance(&zone, self.rules(&zone, services))?;
-        self.publish_locked(store)?;
-        self.sync_checks(services);
+        let mut next = services.clone();
+        next.retain(|r| r.service.host() != host);
+        next.push(registration);
+        self.zones.change(|store| {
+            let registered = next.iter().find(|r| r.service.host() == host);
+            if let Some(reg) = registered {
+                self.write_service(store, &reg.service)?;
+            }
+            store.set_balance(&zone, self.rules(&zone, &next))
+        })?;
+        *services = next;
+        self.sync_checks(&services);
         Ok(())
     }
 
@@ -210,8 +206,7 @@ impl Registry {
     }
 
     fn registration(&self, host: &Name) -> Result<Registration, RegistryError> {
-        lock(&self.state)
-            .services
+        lock(&self.services)
             .iter()
             .find(|r| r.service.host() == *host)
             .cloned()
@@ -258,20 +253,22 @@ impl Registry {
 
     /// Removes a service and its records.
     pub fn deregister(&self, host: &Name) -> Result<(), RegistryError> {
-        let mut state = lock(&self.state);
-        let State { store, services } = &mut *state;
+        let mut services = lock(&self.services);
         let Some(gone) = services.iter().find(|r| r.service.host() == *host).cloned() else {
             return Err(RegistryError::NoSuchService(host.clone()));
         };
         let zone = &gone.service.zone;
-        store.set_owned(zone, &gone.service.source(), Owned::default())?;
+        let mut next = services.clone();
+        next.retain(|r| r.service.host() != *host);
+        self.zones.change(|store| {
+            store.set_owned(zone, &gone.service.source(), Owned::default())?;
+            store.set_balance(zone, self.rules(zone, &next))
+        })?;
         for i in &gone.service.instances {
             self.health.remove(&instance_id(&gone.service, i));
         }
-        services.retain(|r| r.service.host() != *host);
-        store.set_balance(zone, self.rules(zone, services))?;
-        self.publish_locked(store)?;
-        self.sync_checks(services);
+        *services = next;
+        self.sync_checks(&services);
         Ok(())
     }
 
@@ -283,9 +280,8 @@ impl Registry {
         healthy: bool,
     ) -> Result<(), RegistryError> {
         let id = {
-            let state = lock(&self.state);
-            let reg = state
-                .services
+            let services = lock(&self.services);
+            let reg = services
                 .iter()
                 .find(|r| r.service.host() == *host)
                 .ok_or_else(|| RegistryError::NoSuchService(host.clone()))?;
@@ -306,29 +302,19 @@ impl Registry {
 
     /// Every registered service.
     pub fn services(&self) -> Vec<Registration> {
-        lock(&self.state).services.clone()
+        lock(&self.services).clone()
     }
 
-    /// Re-reads the zone files, keeping every service's records (SIGHUP). All or nothing.
-    pub fn reload(&self) -> Result<(), RegistryError> {
-        let mut state = lock(&self.state);
-        state.store.reload().map_err(StoreError::from)?;
-        self.publish_locked(&state.store)?;
-        Ok(())
-    }
-
-    /// Rewrites every service's records from the current health; publishes when a zone
-    /// changed. Only the zones whose records changed are rebuilt.
+    /// Rewrites every service's records from the current health. Only the zones whose records
+    /// changed are rebuilt (and the zones published only then).
     pub fn refresh(&self) -> Result<(), RegistryError> {
-        let mut state = lock(&self.state);
-        let State { store, services } = &mut *state;
-        let mut changed = false;
-        for reg in services.iter() {
-            changed |= self.write_service(store, &reg.service)?;
-        }
-        if changed {
-            self.publish_locked(store)?;
-        }
+        let services = lock(&self.services);
+        self.zones.change(|store| {
+            for reg in services.iter() {
+                self.write_service(store, &reg.service)?;
+            }
+            Ok(())
+        })?;
         Ok(())
     }
 
@@ -367,13 +353,6 @@ impl Registry {
         BalanceRules { default, rules }
     }
 
-    /// Hands the zones served now to `publish`.
-    fn publish_locked(&self, store: &ZoneStore) -> Result<(), StoreError> {
-        let catalog = store.catalog()?;
-        (self.publish)(catalog);
-        Ok(())
-    }
-
     /// Runs every registered instance's health check (and those registered later), and
     /// rewrites the zones whenever an instance goes up or down, until `shutdown`.
     pub async fn run(self: Arc<Self>, mut shutdown: Shutdown) {
@@ -400,42 +379,6 @@ impl Registry {
         for (_, (_, handle)) in checks.running.drain() {
             handle.abort();
         }
-    }
-}
-
-/// Dynamic updates go through the same writer as services and reloads, so each change builds
-/// on all the others.
-impl Updater for Registry {
-    fn update(&self, zone: &Name, update: &Message) -> Result<u32, StoreError> {
-        let mut state = lock(&self.state);
-        let serial = state.store.update(zone, update)?;
-        // The change is durable already; were the publish to fail, it goes out with the next
-        // one, and the client hears that it is not served yet.
-        if let Err(e) = self.publish_locked(&state.store) {
-            warn!(zone = %zone, error = %e, "update journaled but not published");
-            return Err(e);
-        }
-        Ok(serial)
-    }
-}
-
-/// Transfers into secondary zones go through the same writer too: one catalog, one publish.
-impl Secondaries for Registry {
-    fn transfer_in(&self, zone: &Name, records: Vec<Record>) -> Result<u32, StoreError> {
-        let mut state = lock(&self.state);
-        let serial = state.store.transfer_in(zone, records)?;
-        self.publish_locked(&state.store)?;
-        Ok(serial)
-    }
-
-    fn set_available(&self, zone: &Name, available: bool) -> Result<(), StoreError> {
-        let mut state = lock(&self.state);
-        state.store.set_available(zone, available)?;
-        self.publish_locked(&state.store)
-    }
-
-    fn records(&self, zone: &Name) -> Option<Vec<Record>> {
-        lock(&self.state).store.records(zone)
     }
 }
 

@@ -1,5 +1,5 @@
 //! One name server assembled from sockets bound elsewhere: the handler, the zones' one writer
-//! (the registry), the services that change zones (UPDATE, transfers, NOTIFY, secondaries) and
+//! ([`ZoneOwner`]) and the registry of services that emits records to it, the services that change zones (UPDATE, transfers, NOTIFY, secondaries) and
 //! the listeners, wired in one order for `tern serve`, `embed`, the lab and the tests.
 //!
 //! Binding stays with the caller (DESIGN.md rule 5): `start` takes bound UDP sockets and TCP
@@ -7,7 +7,8 @@
 //!
 //! Two kinds of zones: [`Fixed`] zones never change while served (the lab's hierarchy, test
 //! zones); [`Stored`] zones come from an opened [`ZoneStore`] and the services registered at
-//! start, published once together by the registry, which then takes every change. Only stored
+//! start, published once together through the zones' owner, which then takes every change
+//! (the registry's records, reloads, UPDATEs, transfers in). Only stored
 //! zones can take updates or be replicated, so only `NameServer<Stored>` offers them.
 
 #[cfg(test)]
@@ -23,7 +24,7 @@ use tokio::task::JoinSet;
 
 use crate::authority::Catalog;
 use crate::authority::balance::Policy;
-use crate::authority::store::{Secondaries, Updater, ZoneStore};
+use crate::authority::store::{Secondaries, Updater, ZoneOwner, ZoneStore};
 use crate::config::{Replication, UpdatePolicy};
 use crate::discovery::health::HealthTable;
 use crate::discovery::registry::{Registration, Registry, RegistryError};
@@ -263,7 +264,8 @@ impl NameServer<Stored> {
 
     /// Publishes the zones and services, enables updates and replication, then serves on
     /// `udp` and `tcp` and runs the health checks until `shutdown`. Returns the registry too:
-    /// every later change to the zones goes through it.
+    /// services change through it, and every other change to the zones through its
+    /// [`Registry::zones`].
     pub fn start(
         self,
         udp: Vec<UdpSocket>,
@@ -282,28 +284,28 @@ impl NameServer<Stored> {
                 shutdown.clone(),
             )
         });
-        let registry = {
+        let owner = {
             let handler = Arc::clone(&handler);
-            Registry::new(
-                zones.store,
-                zones.services,
-                zones.zone_balance,
-                HealthTable::new(),
-                Arc::clone(&metrics),
-                // Served first, announced second: a secondary told of a serial must find it.
-                move |catalog| {
-                    handler.set_catalog(catalog);
-                    if let Some(notifier) = &notifier {
-                        notifier.published(&handler.catalog());
-                    }
-                },
-            )?
+            // Served first, announced second: a secondary told of a serial must find it.
+            Arc::new(ZoneOwner::new(zones.store, move |catalog| {
+                handler.set_catalog(catalog);
+                if let Some(notifier) = &notifier {
+                    notifier.published(&handler.catalog());
+                }
+            }))
         };
+        let registry = Registry::new(
+            Arc::clone(&owner),
+            zones.services,
+            zones.zone_balance,
+            HealthTable::new(),
+            Arc::clone(&metrics),
+        )?;
         if let Some(policy) = zones.updates {
-            enable_updates(&handler, &registry, policy)?;
+            enable_updates(&handler, &owner, policy)?;
         }
         if let Some(replicated) = zones.replication {
-            replicate(&handler, &registry, replicated, &metrics, &shutdown)?;
+            replicate(&handler, &owner, replicated, &metrics, &shutdown)?;
         }
         let mut tasks = listen(&handler, udp, tcp, listeners, shutdown.clone())?;
         tasks.spawn(Arc::clone(&registry).run(shutdown));
@@ -313,13 +315,13 @@ impl NameServer<Stored> {
 
 fn enable_updates(
     handler: &Handler,
-    registry: &Arc<Registry>,
+    owner: &Arc<ZoneOwner>,
     policy: UpdatePolicy,
 ) -> Result<(), NameServerError> {
     if policy.zones.is_empty() {
         return Ok(());
     }
-    let mut updates = Updates::new(Arc::clone(registry) as Arc<dyn Updater>, policy.keyring);
+    let mut updates = Updates::new(Arc::clone(owner) as Arc<dyn Updater>, policy.keyring);
     for (zone, keys) in policy.zones {
         tracing::info!(zone = %zone, keys = ?keys.iter().map(|k| k.to_ascii()).collect::<Vec<_>>(), "dynamic updates accepted");
         updates = updates.allow(&zone, keys);
@@ -333,7 +335,7 @@ fn enable_updates(
 /// that keep those zones.
 fn replicate(
     handler: &Handler,
-    registry: &Arc<Registry>,
+    owner: &Arc<ZoneOwner>,
     replicated: Replicated,
     metrics: &Arc<Metrics>,
     shutdown: &Shutdown,
@@ -356,7 +358,7 @@ fn replicate(
         .enable_transfers(transfers)
         .map_err(|_| NameServerError::Twice("transfers"))?;
     secondary.run(
-        Arc::clone(registry) as Arc<dyn Secondaries>,
+        Arc::clone(owner) as Arc<dyn Secondaries>,
         Arc::clone(metrics),
         shutdown.clone(),
     );

@@ -23,6 +23,7 @@
 //! restarts); until it has a copy, or after the copy expired, the zone is served as
 //! unavailable (SERVFAIL).
 
+mod owner;
 mod zone;
 
 use std::collections::{BTreeMap, HashMap};
@@ -32,6 +33,7 @@ use std::sync::Arc;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{LowerName, Name, RData, Record};
 
+pub use self::owner::ZoneOwner;
 use self::zone::{StoredZone, file_serial};
 use super::journal::{EntryKind, Journal, JournalError};
 use super::reload::CatalogError;
@@ -153,6 +155,8 @@ pub trait Secondaries: Send + Sync {
 pub struct ZoneStore {
     zones: BTreeMap<LowerName, StoredZone>,
     journals: HashMap<LowerName, Journal>,
+    /// Goes up whenever what is served changes: the owner publishes only then.
+    version: u64,
 }
 
 fn read_file(source: &ZoneFile) -> Result<Vec<Located>, ZoneErrors> {
@@ -232,6 +236,7 @@ impl ZoneStore {
             let mut next = zone.clone();
             if let Some(prepared) = next.prepare(Some(given), EntryKind::Step, Diff::default())? {
                 let serial = next.commit(prepared, self.journals.get_mut(&key))?;
+                self.version += 1;
                 tracing::info!(zone = %next.source.origin, serial, "zone loaded");
             }
             self.zones.insert(key, next);
@@ -266,11 +271,12 @@ impl ZoneStore {
         }
         let mut failed = Vec::new();
         for (key, mut next, prepared) in changed {
-            if let Some(prepared) = prepared.filter(|_| !next.pending)
-                && let Err(e) = next.commit(prepared, self.journals.get_mut(&key))
-            {
-                failed.push(e.to_string());
-                continue;
+            if let Some(prepared) = prepared.filter(|_| !next.pending) {
+                if let Err(e) = next.commit(prepared, self.journals.get_mut(&key)) {
+                    failed.push(e.to_string());
+                    continue;
+                }
+                self.version += 1;
             }
             self.zones.insert(key, next);
         }
@@ -311,6 +317,7 @@ impl ZoneStore {
             && let Some(prepared) = next.prepare(None, EntryKind::Step, Diff::default())?
         {
             next.commit(prepared, self.journals.get_mut(&key))?;
+            self.version += 1;
         }
         let serial = next.last.map_or(0, |(s, _)| s);
         self.zones.insert(key, next);
@@ -398,6 +405,7 @@ impl ZoneStore {
         };
         let serial = next.commit(prepared, Some(journal))?;
         self.zones.insert(key, next);
+        self.version += 1;
         Ok(serial)
     }
 
@@ -443,7 +451,11 @@ impl ZoneStore {
         if !stored.source.secondary {
             return Err(StoreError::NotSecondary(zone.clone()));
         }
-        stored.available = available && stored.served.is_some();
+        let available = available && stored.served.is_some();
+        if stored.available != available {
+            stored.available = available;
+            self.version += 1;
+        }
         Ok(())
     }
 
@@ -463,8 +475,14 @@ impl ZoneStore {
         stored.balance = rules.clone();
         if let Some(served) = &stored.served {
             stored.served = Some(Arc::new(Zone::clone(served).with_balance(rules)));
+            self.version += 1;
         }
         Ok(())
+    }
+
+    /// A number that goes up whenever what [`ZoneStore::catalog`] would give changes.
+    pub fn version(&self) -> u64 {
+        self.version
     }
 
     /// The origins and files served.
