@@ -59,7 +59,13 @@ impl Matcher {
         m.queries
             .iter()
             .map(|q| q.name())
-            .chain(m.answers.iter().chain(&m.authorities).chain(&m.additionals).map(|r| &r.name))
+            .chain(
+                m.answers
+                    .iter()
+                    .chain(&m.authorities)
+                    .chain(&m.additionals)
+                    .map(|r| &r.name),
+            )
             .chain(targets)
             .any(|name| self.matches(&Key::name_only(name)))
     }

@@ -166,7 +166,10 @@ impl Handler {
         // `edge::answer`). The log's latency takes a second one only when the log is on.
         let start = self.query_log.is_some().then(std::time::Instant::now);
         let now = Instant::now();
-        let Some(hit) = self.cache.messages().answer_into(bytes, &question, self.config.edns_payload, now, out)
+        let Some(hit) =
+            self.cache
+                .messages()
+                .answer_into(bytes, &question, self.config.edns_payload, now, out)
         else {
             return false;
         };
