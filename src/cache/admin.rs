@@ -1,8 +1,10 @@
 //! Operator actions on the cache (`tern ctl flush…`, `dump-cache`): remove entries by owner
-//! name or subtree, empty it, and copy out what it holds. Rare and not on any query's path, so
-//! each walks every shard; the bytes accounting stays exact, as `insert` keeps it.
+//! name or subtree from both tiers, empty them, and copy out what the RRset tier holds. Rare
+//! and not on any query's path, so each walks every shard; the bytes accounting stays exact, as
+//! `insert` keeps it.
 
-use hickory_proto::rr::Name;
+use hickory_proto::op::Message;
+use hickory_proto::rr::{Name, RData};
 use tokio::time::Instant;
 
 use super::{Cache, Data, Key, Stored, size};
@@ -42,6 +44,31 @@ impl Matcher {
             Matcher::All => true,
         }
     }
+
+    /// Whether a kept answer holds data of a matching name: its question, an owner in any
+    /// section, or an alias target (whose negative answer is there only as the zone's SOA).
+    /// An answer that does not parse is taken to hold it: forgetting costs one full-path answer.
+    fn in_answer(&self, wire: &[u8]) -> bool {
+        let Ok(m) = Message::from_vec(wire) else {
+            return true;
+        };
+        let targets = m.answers.iter().filter_map(|r| match &r.data {
+            RData::CNAME(t) => Some(&t.0),
+            _ => None,
+        });
+        m.queries
+            .iter()
+            .map(|q| q.name())
+            .chain(
+                m.answers
+                    .iter()
+                    .chain(&m.authorities)
+                    .chain(&m.additionals)
+                    .map(|r| &r.name),
+            )
+            .chain(targets)
+            .any(|name| self.matches(&Key::name_only(name)))
+    }
 }
 
 /// Whether wire name `name` is `zone` or below it: `zone` is the tail of `name` starting at a
@@ -73,9 +100,22 @@ pub struct Dumped {
 }
 
 impl Cache {
-    /// Removes what `what` names; returns how many entries went.
+    /// Removes what `what` names from both tiers; returns how many RRset tier entries went
+    /// (what `dump-cache` shows). The message tier goes second: an answer worked out from the
+    /// RRsets before they went is either refused by its generation or removed here.
     pub fn flush(&self, what: Flush<'_>) -> usize {
         let matcher = Matcher::new(what);
+        let removed = self.flush_rrsets(&matcher);
+        match matcher {
+            Matcher::All => self.messages.clear(),
+            _ => {
+                self.messages.forget(|wire| matcher.in_answer(wire));
+            }
+        }
+        removed
+    }
+
+    fn flush_rrsets(&self, matcher: &Matcher) -> usize {
         let mut removed = 0;
         for shard in &self.shards {
             let mut guard = shard.lock().unwrap_or_else(|p| p.into_inner());

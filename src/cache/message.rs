@@ -10,6 +10,16 @@
 //! answer without an SOA not kept at all (RFC 2308 §5). An authoritative answer keeps the
 //! zone's TTLs and lives until the zones change. Each entry carries a tag of the caller's
 //! (the handler's RRL account), so the tier imports nothing of the crate but the leaves.
+//!
+//! The tier is a part of the resolver's [`Cache`](super::Cache): `Cache::flush` (every `tern
+//! ctl flush…`, through the resolver) reaches it after the RRsets, forgetting the answers that
+//! hold the flushed name anywhere (question, owners, alias targets), and bumps its generation.
+//! A name's flush is judged by parsing each kept answer, off the hit path, which stays one key
+//! lookup. Who feeds it: the handler, with the finished response, not the resolver's store
+//! stage. The bytes kept are what the client was sent, after the handler's part (the chain
+//! joined to a local zone's continuation, RA and AA, the RRL account); the store stage sees one
+//! upstream reply's RRsets, not the answer. The lifetime is still the data's: a resolver's
+//! answer is kept as of its walk's last reply, so its TTLs are those the store stage wrote.
 
 use std::hash::BuildHasher;
 use std::num::NonZeroUsize;
@@ -130,6 +140,32 @@ impl<T: Copy> Messages<T> {
         for shard in &self.shards {
             lock(shard).clear();
         }
+    }
+
+    /// Forgets the answers whose wire form (without OPT) `doomed` picks; returns how many.
+    /// Bumps the generation as `clear` does: an answer worked out from the flushed data and
+    /// not yet kept must not be kept after this.
+    pub(crate) fn forget(&self, doomed: impl Fn(&[u8]) -> bool) -> usize {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        let mut removed = 0;
+        for shard in &self.shards {
+            // Judged outside the lock (the caller may parse every answer): hits on this shard
+            // wait only for the copy of its pointers and for the removals.
+            let held: Vec<(Key, Arc<Entry<T>>)> = lock(shard)
+                .iter()
+                .map(|(k, e)| (k.clone(), Arc::clone(e)))
+                .collect();
+            let picked: Vec<_> = held.into_iter().filter(|(_, e)| doomed(&e.wire)).collect();
+            let mut guard = lock(shard);
+            for (key, entry) in picked {
+                // Only the answer judged: one kept since was worked out after the flush.
+                if guard.peek(&key).is_some_and(|now| Arc::ptr_eq(now, &entry)) {
+                    guard.pop(&key);
+                    removed += 1;
+                }
+            }
+        }
+        removed
     }
 
     /// The answer to `query` (whose parse is `question`) if one is kept, still alive at `now`,

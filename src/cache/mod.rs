@@ -1,6 +1,7 @@
-//! The caches, in two tiers as Unbound's: RRsets and negative entries here ([`Cache`], the
-//! resolver's), and whole answers in wire form in [`message`] (the UDP hit path's copy of
-//! bytes). Both are TTL-aware and sharded so workers do not contend. The RRset tier is bounded
+//! The cache, in two tiers as Unbound's: RRsets and negative entries here, and whole answers in
+//! wire form in [`message`] (the UDP hit path's copy of bytes), both held by one [`Cache`], so
+//! one flush (`admin`) reaches both and the message tier's generation moves with it. Both are
+//! TTL-aware and sharded so workers do not contend. The RRset tier is bounded
 //! both in entries and in bytes (`cache.max_bytes`, like Unbound's msg-cache-size and
 //! rrset-cache-size), least recently used entries going first. Time is an argument (`now`),
 //! so expiry is tested with a paused clock. Negative answers and recent failures are
@@ -23,6 +24,10 @@ use tokio::time::Instant;
 
 pub use entry::{Cached, Data, Entry, Key, Rank, Stored};
 pub(crate) use message::{Hit, Messages};
+
+/// What the message tier keeps beside each answer: the RRL account of an authoritative answer,
+/// worked out once when it is kept rather than on every hit.
+pub(crate) type Tag = Option<crate::ratelimit::Token>;
 
 use crate::limits::{
     CACHE_MAX_BYTES, CACHE_MAX_ENTRIES, CACHE_MAX_TTL, CACHE_MIN_TTL, CACHE_NEGATIVE_MAX_TTL,
@@ -64,9 +69,11 @@ struct Shard {
     bytes: usize,
 }
 
-/// A sharded LRU of RRsets and negative entries.
+/// A sharded LRU of RRsets and negative entries, and the message tier beside it.
 pub struct Cache {
     shards: Vec<Mutex<Shard>>,
+    /// Whole answers for the hit path: here, so the resolver's flush reaches them too.
+    messages: Messages<Tag>,
     /// Picks the shard. The LRUs' own hasher (foldhash, seeded per process): a shard pick per
     /// lookup with SipHash cost more than the lookup itself.
     hasher: lru::DefaultHasher,
@@ -82,6 +89,25 @@ pub struct Cache {
 
 impl Cache {
     pub fn new(policy: CachePolicy) -> Cache {
+        Cache::with_messages(policy, Messages::default())
+    }
+
+    /// A cache whose message tier never answers a client (the resolver's recent failures):
+    /// one entry a shard, rather than a table of tens of thousands allocated up front.
+    pub(crate) fn rrsets_only(policy: CachePolicy) -> Cache {
+        Cache::with_messages(policy, Messages::with_capacity(1))
+    }
+
+    /// The message tier alone, for a server without recursion: its answers are the zones',
+    /// and nothing writes RRsets, so their tier is one entry a shard.
+    pub(crate) fn messages_only() -> Cache {
+        Cache::new(CachePolicy {
+            max_entries: 0,
+            ..CachePolicy::default()
+        })
+    }
+
+    fn with_messages(policy: CachePolicy, messages: Messages<Tag>) -> Cache {
         let shard_bytes = policy.max_bytes / SHARDS;
         // Every entry costs at least its node, a name and one record, so no shard can hold more
         // than `by_bytes` whatever `max_entries` says; capping there keeps a large
@@ -110,6 +136,7 @@ impl Cache {
                     })
                 })
                 .collect(),
+            messages,
             hasher: Default::default(),
             policy,
             shard_entries,
@@ -120,6 +147,11 @@ impl Cache {
 
     pub fn policy(&self) -> &CachePolicy {
         &self.policy
+    }
+
+    /// The message tier: whole answers, read by the hit path and fed with finished answers.
+    pub(crate) fn messages(&self) -> &Messages<Tag> {
+        &self.messages
     }
 
     fn shard(&self, key: &Key) -> std::sync::MutexGuard<'_, Shard> {

@@ -89,23 +89,26 @@ mod tests {
 
     #[test]
     fn allocations_round_like_mimalloc() {
-        assert_eq!(alloc(0), 0);
-        assert_eq!(alloc(1), 8);
-        assert_eq!(alloc(64), 64);
-        assert_eq!(alloc(65), 80);
-        assert_eq!(alloc(128), 128);
-        assert_eq!(alloc(129), 160);
-        assert_eq!(alloc(272), 320);
-        assert_eq!(alloc(4096), 4096);
-        assert_eq!(alloc(4097), 5120);
+        for (asked, given) in [
+            (0, 0),
+            (1, 8),
+            (64, 64),
+            (65, 80),
+            (128, 128),
+            (129, 160),
+            (272, 320),
+            (4096, 4096),
+            (4097, 5120),
+        ] {
+            assert_eq!(alloc(asked), given, "{asked} bytes");
+        }
     }
 
     #[test]
     fn full_tables_round_down_to_seven_eighths_of_a_power_of_two() {
-        assert_eq!(full_table_entries(10), 10);
-        assert_eq!(full_table_entries(500), 448);
-        assert_eq!(full_table_entries(448), 448);
-        assert_eq!(full_table_entries(447), 224);
+        for (entries, fill) in [(10, 10), (500, 448), (448, 448), (447, 224)] {
+            assert_eq!(full_table_entries(entries), fill, "{entries} entries");
+        }
         assert_eq!(table_bytes(448), table_bytes(400));
         assert!(table_bytes(449) > table_bytes(448));
     }

@@ -92,8 +92,9 @@ pub struct Handler {
     config: HandlerConfig,
     metrics: Arc<Metrics>,
     recursion: Option<Recursion>,
-    /// Answers given before, in wire form, for the hit path.
-    fast: Option<crate::cache::Messages<Option<crate::ratelimit::Token>>>,
+    /// The cache whose message tier the hit path reads: the resolver's once recursion is on
+    /// (so its flush reaches the answers kept here), else one of the handler's own.
+    cache: Arc<crate::cache::Cache>,
     /// Zones a resolver serves itself unless configured otherwise (`authority::builtin`).
     builtin: Option<Catalog>,
     /// Set once, after the zones' writer exists (it is built around this handler's catalog).
@@ -112,7 +113,7 @@ impl Handler {
             config,
             metrics,
             recursion: None,
-            fast: Some(Default::default()),
+            cache: Arc::new(crate::cache::Cache::messages_only()),
             builtin: None,
             updates: OnceLock::new(),
             transfers: OnceLock::new(),
@@ -128,6 +129,7 @@ impl Handler {
         if !recursion.resolver.set_local_cuts(Arc::new(cuts)) {
             warn!("resolver already serves another handler's delegations; this one's are not used");
         }
+        self.cache = Arc::clone(recursion.resolver.cache());
         self.recursion = Some(recursion);
         self
     }
@@ -150,9 +152,6 @@ impl Handler {
     /// parsing the query beyond its question or spawning anything. `false`: take the full path
     /// (`handle_bytes`); `true`: send `out`, or nothing when a rate limit left it empty.
     pub fn answer_fast(&self, bytes: &[u8], src: SocketAddr, out: &mut Vec<u8>) -> bool {
-        let Some(answers) = self.fast.as_ref() else {
-            return false;
-        };
         let Some(question) = crate::wire::parse(bytes) else {
             return false;
         };
@@ -167,7 +166,10 @@ impl Handler {
         // `edge::answer`). The log's latency takes a second one only when the log is on.
         let start = self.query_log.is_some().then(std::time::Instant::now);
         let now = Instant::now();
-        let Some(hit) = answers.answer_into(bytes, &question, self.config.edns_payload, now, out)
+        let Some(hit) =
+            self.cache
+                .messages()
+                .answer_into(bytes, &question, self.config.edns_payload, now, out)
         else {
             return false;
         };
@@ -205,17 +207,13 @@ impl Handler {
     }
 
     /// Removes cached data (`tern ctl flush…`) so the next query is fetched afresh; returns the
-    /// resolver entries removed. The hit path forgets every answer: one may hold the name
-    /// inside a CNAME chain, and it refills from the cache at one full-path answer each.
+    /// resolver's cache entries removed. One call: the hit path's answers are a tier of that
+    /// cache (the resolver also forgets its recent failures).
     pub fn flush(&self, what: crate::cache::admin::Flush<'_>) -> usize {
-        let removed = self
-            .recursion
-            .as_ref()
-            .map_or(0, |r| r.resolver.flush(what));
-        if let Some(fast) = &self.fast {
-            fast.clear();
+        match &self.recursion {
+            Some(r) => r.resolver.flush(what),
+            None => self.cache.flush(what),
         }
-        removed
     }
 
     /// The catalog in force now; a reload swaps it without disturbing in-flight queries.
@@ -228,9 +226,7 @@ impl Handler {
         let new = Arc::new(catalog);
         self.catalog.replace(new);
         // A name the new zones answer must not be answered from what the resolver said.
-        if let Some(fast) = &self.fast {
-            fast.clear();
-        }
+        self.cache.messages().clear();
     }
 
     /// A request over TCP: a zone transfer is a stream of messages, anything else one.

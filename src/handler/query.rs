@@ -36,19 +36,15 @@ impl Handler {
             };
         }
         // Before the zones are read: a reload while this is answered forbids keeping it.
-        let generation = self
-            .fast
-            .as_ref()
-            .map_or(0, crate::cache::Messages::generation);
+        let generation = self.cache.messages().generation();
         let mut res = self.handle(req, now).await;
         let seen = self.query_log.as_ref().map(|_| Seen::of(req, &res));
         let rrl = self.rrl_account(req, &res);
-        if res.reuse != Reuse::No
-            && let Some(fast) = &self.fast
-        {
+        if res.reuse != Reuse::No {
             let local = res.reuse == Reuse::Local;
             let as_of = res.as_of.unwrap_or(now);
-            fast.insert(&mut res.message, as_of, local, rrl, generation);
+            let messages = self.cache.messages();
+            messages.insert(&mut res.message, as_of, local, rrl, generation);
         }
         match self.limit_response(req, rrl, res.message, now) {
             Some(message) => Outcome::One {

@@ -146,7 +146,7 @@ impl Resolver {
         Resolver {
             upstream,
             cache,
-            failures: Cache::new(CachePolicy {
+            failures: Cache::rrsets_only(CachePolicy {
                 max_entries: FAILURE_CACHE_ENTRIES,
                 ..CachePolicy::default()
             }),

@@ -15,6 +15,21 @@ fn ask(answers: &Messages<Option<u8>>, q: &[u8], payload: u16, now: Instant) -> 
     answers.answer(q, &parse(q).expect("parsed"), payload, now)
 }
 
+/// An empty tier and the time its answers are kept at.
+fn tier() -> (Messages<Option<u8>>, Instant) {
+    (Messages::with_capacity(64), Instant::now())
+}
+
+/// Keeps `m` at `t0` as a resolver's answer worked out in the tier's first generation.
+fn keep(answers: &Messages<Option<u8>>, mut m: Message, t0: Instant) {
+    answers.insert(&mut m, t0, false, None, 0);
+}
+
+/// Whether a plain query for `qname` (RD=1, no EDNS) is answered at `now`.
+fn hit(answers: &Messages<Option<u8>>, qname: &str, now: Instant) -> bool {
+    ask(answers, &query(qname, |_| {}), 1232, now).is_some()
+}
+
 /// The resolver's answer to `qname` A, as the handler would send it (question as asked).
 fn response(qname: &str, ttl: u32, answers: usize) -> Message {
     let mut m = Message::new(0x1234, MessageType::Response, OpCode::Query);
@@ -36,15 +51,8 @@ fn response(qname: &str, ttl: u32, answers: usize) -> Message {
 
 #[test]
 fn a_kept_answer_is_given_again_with_the_querys_id_case_and_older_ttls() {
-    let answers = Messages::<Option<u8>>::with_capacity(64);
-    let t0 = Instant::now();
-    answers.insert(
-        &mut response("www.example.test.", 300, 2),
-        t0,
-        false,
-        None,
-        0,
-    );
+    let (answers, t0) = tier();
+    keep(&answers, response("www.example.test.", 300, 2), t0);
 
     let mut q = query("WWW.example.Test.", with_edns(1232, true));
     q[..2].copy_from_slice(&[0xAB, 0xCD]);
@@ -84,10 +92,9 @@ fn a_kept_answer_is_given_again_with_the_querys_id_case_and_older_ttls() {
 
 #[test]
 fn answers_too_big_for_the_client_take_the_full_path() {
-    let answers = Messages::<Option<u8>>::with_capacity(64);
-    let t0 = Instant::now();
+    let (answers, t0) = tier();
     // 40 A records: about 650 bytes, more than 512.
-    answers.insert(&mut response("big.test.", 60, 40), t0, false, None, 0);
+    keep(&answers, response("big.test.", 60, 40), t0);
     let plain = query("big.test.", |_| {});
     assert!(ask(&answers, &plain, 1232, t0).is_none());
     let edns = query("big.test.", with_edns(1232, false));
@@ -98,8 +105,7 @@ fn answers_too_big_for_the_client_take_the_full_path() {
 
 #[test]
 fn only_clean_answers_are_kept_and_clear_forgets_them() {
-    let answers = Messages::<Option<u8>>::with_capacity(64);
-    let t0 = Instant::now();
+    let (answers, t0) = tier();
     let mut servfail = response("a.test.", 60, 1);
     servfail.metadata.response_code = ResponseCode::ServFail;
     let mut with_ede = response("b.test.", 60, 1);
@@ -110,35 +116,34 @@ fn only_clean_answers_are_kept_and_clear_forgets_them() {
             vec![0, 3],
         ));
     with_ede.set_edns(e);
-    let mut ttl_zero = response("c.test.", 0, 1);
+    let ttl_zero = response("c.test.", 0, 1);
     let mut nxdomain = response("d.test.", 60, 0);
     nxdomain.metadata.response_code = ResponseCode::NXDomain;
-    for m in [&mut servfail, &mut with_ede, &mut ttl_zero, &mut nxdomain] {
-        answers.insert(m, t0, false, None, 0);
+    for m in [servfail, with_ede, ttl_zero, nxdomain] {
+        keep(&answers, m, t0);
     }
-    let hit = |qname: &str| {
-        let q = query(qname, |_| {});
-        ask(&answers, &q, 1232, t0).is_some()
-    };
-    assert!(!hit("a.test."), "SERVFAIL is not kept");
-    assert!(!hit("b.test."), "an answer with an EDE is not kept");
-    assert!(!hit("c.test."), "TTL 0 is not kept");
-    assert!(hit("d.test."), "NXDOMAIN is kept");
+    for (qname, kept, why) in [
+        ("a.test.", false, "SERVFAIL is not kept"),
+        ("b.test.", false, "an answer with an EDE is not kept"),
+        ("c.test.", false, "TTL 0 is not kept"),
+        ("d.test.", true, "NXDOMAIN is kept"),
+    ] {
+        assert_eq!(hit(&answers, qname, t0), kept, "{why}");
+    }
     let q = query("d.test.", |_| {});
     let m = Message::from_vec(&ask(&answers, &q, 1232, t0).expect("hit")).expect("parses");
     assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
     answers.clear();
-    assert!(!hit("d.test."));
+    assert!(!hit(&answers, "d.test.", t0));
 }
 
 #[test]
 fn qtype_and_qclass_bytes_are_not_lowercased_into_another_type() {
     // QTYPE 65 (HTTPS) is the byte 'A'; lowercased it would be 97 and share a key with it.
-    let answers = Messages::<Option<u8>>::with_capacity(64);
-    let t0 = Instant::now();
+    let (answers, t0) = tier();
     let mut kept = response("x.test.", 60, 1);
     kept.queries = vec![Query::query(name("x.test."), RecordType::Unknown(97))];
-    answers.insert(&mut kept, t0, false, None, 0);
+    keep(&answers, kept, t0);
     let q = {
         let mut m = Message::new(1, MessageType::Query, OpCode::Query);
         m.metadata.recursion_desired = true;
@@ -150,8 +155,7 @@ fn qtype_and_qclass_bytes_are_not_lowercased_into_another_type() {
 
 #[test]
 fn an_authoritative_answer_keeps_its_ttls_and_lives_until_cleared() {
-    let answers = Messages::<Option<u8>>::with_capacity(64);
-    let t0 = Instant::now();
+    let (answers, t0) = tier();
     let mut local = response("www.example.test.", 300, 1);
     local.metadata.authoritative = true;
     local.metadata.recursion_desired = false;
@@ -179,41 +183,27 @@ fn an_authoritative_answer_keeps_its_ttls_and_lives_until_cleared() {
 
 #[test]
 fn an_answer_worked_out_before_a_clear_is_not_kept_after_it() {
-    let answers = Messages::<Option<u8>>::with_capacity(64);
-    let t0 = Instant::now();
+    let (answers, t0) = tier();
     let q = query("www.example.test.", |_| {});
     // Read before the answer was worked out; a reload clears the store meanwhile.
     let before = answers.generation();
     answers.clear();
-    answers.insert(
-        &mut response("www.example.test.", 300, 1),
-        t0,
-        true,
-        None,
-        before,
-    );
-    assert!(ask(&answers, &q, 1232, t0).is_none());
-    // Worked out after the clear: kept.
-    let after = answers.generation();
-    answers.insert(
-        &mut response("www.example.test.", 300, 1),
-        t0,
-        true,
-        None,
-        after,
-    );
-    assert!(ask(&answers, &q, 1232, t0).is_some());
+    // Worked out before the clear: not kept; after it: kept.
+    for (generation, kept) in [(before, false), (answers.generation(), true)] {
+        let mut m = response("www.example.test.", 300, 1);
+        answers.insert(&mut m, t0, true, None, generation);
+        assert_eq!(ask(&answers, &q, 1232, t0).is_some(), kept, "{generation}");
+    }
 }
 
 #[test]
 fn a_negative_answer_without_soa_is_not_served_past_its_lifetime() {
     // RFC 2308 §5 (Deckard iter_nottl): NODATA without an SOA has no TTL to be kept by; it
     // used to be kept for ever and served a day after the data changed.
-    let answers = Messages::<Option<u8>>::with_capacity(64);
-    let t0 = Instant::now();
+    let (answers, t0) = tier();
     let mut nodata = response("empty.test.", 60, 0);
     nodata.authorities.clear();
-    answers.insert(&mut nodata, t0, false, None, 0);
+    keep(&answers, nodata, t0);
     // A CNAME to a name without the type, no SOA: NODATA at the end of a chain.
     let mut chain = response("alias.test.", 60, 0);
     chain.authorities.clear();
@@ -222,27 +212,83 @@ fn a_negative_answer_without_soa_is_not_served_past_its_lifetime() {
         60,
         RData::CNAME(hickory_proto::rr::rdata::CNAME(name("empty.test."))),
     ));
-    answers.insert(&mut chain, t0, false, None, 0);
+    keep(&answers, chain, t0);
     let day = t0 + Duration::from_secs(86_400);
     for qname in ["empty.test.", "alias.test."] {
-        let q = query(qname, |_| {});
-        let parsed = parse(&q).expect("parsed");
-        assert!(answers.answer(&q, &parsed, 1232, day).is_none(), "{qname}");
-        assert!(answers.answer(&q, &parsed, 1232, t0).is_none(), "{qname}");
+        assert!(!hit(&answers, qname, day), "{qname}");
+        assert!(!hit(&answers, qname, t0), "{qname}");
     }
     // With its SOA (TTL 160), NODATA lives as long as the SOA, then goes.
-    answers.insert(&mut response("soa.test.", 60, 0), t0, false, None, 0);
-    let q = query("soa.test.", |_| {});
-    let parsed = parse(&q).expect("parsed");
-    assert!(answers.answer(&q, &parsed, 1232, t0).is_some());
+    keep(&answers, response("soa.test.", 60, 0), t0);
+    for (secs, alive) in [(0, true), (159, true), (160, false)] {
+        let at = t0 + Duration::from_secs(secs);
+        assert_eq!(hit(&answers, "soa.test.", at), alive, "after {secs} s");
+    }
+}
+
+#[test]
+fn forget_removes_only_what_it_picks_and_refuses_answers_worked_out_before() {
+    let (answers, t0) = tier();
+    keep(&answers, response("a.test.", 60, 1), t0);
+    keep(&answers, response("b.test.", 60, 1), t0);
+    let before = answers.generation();
+    let removed = answers.forget(|wire| {
+        Message::from_vec(wire).expect("parses").queries[0]
+            .name()
+            .to_ascii()
+            == "a.test."
+    });
+    assert_eq!(removed, 1);
+    assert!(!hit(&answers, "a.test.", t0));
+    assert!(hit(&answers, "b.test.", t0));
+    answers.insert(&mut response("a.test.", 60, 1), t0, false, None, before);
     assert!(
-        answers
-            .answer(&q, &parsed, 1232, t0 + Duration::from_secs(159))
+        !hit(&answers, "a.test.", t0),
+        "worked out from the flushed data"
+    );
+}
+
+/// A resolver's answer to `qname` A that reaches it through `alias` CNAME `qname`.
+fn chain(alias: &str, qname: &str) -> Message {
+    let mut m = response(qname, 60, 1);
+    m.queries = vec![Query::query(name(alias), RecordType::A)];
+    let cname = RData::CNAME(hickory_proto::rr::rdata::CNAME(name(qname)));
+    m.answers
+        .insert(0, Record::from_rdata(name(alias), 60, cname));
+    m
+}
+
+#[test]
+fn a_flush_of_the_cache_reaches_the_answers_that_hold_the_name() {
+    use crate::cache::admin::Flush;
+    use crate::cache::{Cache, CachePolicy};
+    let cache = Cache::new(CachePolicy::default());
+    let t0 = Instant::now();
+    let tier = cache.messages();
+    let keep = |m: Message| tier.insert(&mut { m }, t0, false, None, tier.generation());
+    keep(response("www.alpha.test.", 60, 1));
+    keep(chain("alias.beta.test.", "www.alpha.test."));
+    keep(response("other.beta.test.", 60, 1));
+    keep(response("deep.in.gamma.test.", 60, 1));
+    let hit = |q: &str| {
+        let q = query(q, |_| {});
+        tier.answer(&q, &parse(&q).expect("parsed"), 1232, t0)
             .is_some()
-    );
-    assert!(
-        answers
-            .answer(&q, &parsed, 1232, t0 + Duration::from_secs(160))
-            .is_none()
-    );
+    };
+    // A name: its own answer and the chain through it, whatever the case.
+    cache.flush(Flush::Name(&name("WWW.Alpha.test.")));
+    for (qname, kept) in [
+        ("www.alpha.test.", false),
+        ("alias.beta.test.", false),
+        ("other.beta.test.", true),
+        ("deep.in.gamma.test.", true),
+    ] {
+        assert_eq!(hit(qname), kept, "{qname}");
+    }
+    // A subtree: at or below it, by whole labels.
+    cache.flush(Flush::Zone(&name("gamma.test.")));
+    assert!(!hit("deep.in.gamma.test."));
+    assert!(hit("other.beta.test."));
+    cache.flush(Flush::All);
+    assert!(!hit("other.beta.test."));
 }
