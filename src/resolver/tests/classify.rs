@@ -21,6 +21,14 @@ fn a(name: &str) -> Record {
     Record::from_rdata(n(name), 60, RData::A(A::new(127, 0, 0, 9)))
 }
 
+fn ns(owner: &str, target: &str) -> Record {
+    Record::from_rdata(n(owner), 60, RData::NS(NS(n(target))))
+}
+
+fn cname(owner: &str, target: &str) -> Record {
+    Record::from_rdata(n(owner), 60, RData::CNAME(CNAME(n(target))))
+}
+
 fn soa() -> Record {
     Record::from_rdata(
         n("alpha.test."),
@@ -44,11 +52,7 @@ fn outcome(m: &Message, zone: &str, qname: &str, qtype: RecordType) -> Outcome {
 #[test]
 fn out_of_bailiwick_glue_is_dropped() {
     let mut m = reply(false);
-    m.add_authority(Record::from_rdata(
-        n("alpha.test."),
-        60,
-        RData::NS(NS(n("ns1.alpha.test."))),
-    ));
+    m.add_authority(ns("alpha.test.", "ns1.alpha.test."));
     m.add_additional(a("ns1.alpha.test."));
     m.add_additional(a("www.victim.example."));
     let c = classify(&m, &n("test."), &n("www.alpha.test."), RecordType::A);
@@ -76,11 +80,7 @@ fn out_of_bailiwick_glue_is_dropped() {
 #[test]
 fn upward_referral_is_lame() {
     let mut m = reply(false);
-    m.add_authority(Record::from_rdata(
-        Name::root(),
-        60,
-        RData::NS(NS(n("a.root-servers."))),
-    ));
+    m.add_authority(ns(".", "a.root-servers."));
     assert!(matches!(
         outcome(&m, "test.", "www.alpha.test.", RecordType::A),
         Outcome::Lame(_)
@@ -117,11 +117,7 @@ fn answers_without_aa_are_used_at_a_lower_rank() {
 #[test]
 fn cname_without_aa_is_followed() {
     let mut m = reply(false);
-    m.add_answer(Record::from_rdata(
-        n("www.alpha.test."),
-        60,
-        RData::CNAME(CNAME(n("web.alpha.test."))),
-    ));
+    m.add_answer(cname("www.alpha.test.", "web.alpha.test."));
     m.add_answer(a("web.alpha.test."));
     let c = classify(&m, &n("alpha.test."), &n("www.alpha.test."), RecordType::A);
     assert!(matches!(&c.outcome, Outcome::Cname { target, .. } if *target == n("web.alpha.test.")));
@@ -161,11 +157,7 @@ fn negative_answers_from_a_recursive_cache_are_lame() {
 #[test]
 fn nodata_with_the_zones_own_ns_set_is_not_a_referral() {
     let mut m = reply(true);
-    m.add_authority(Record::from_rdata(
-        n("alpha.test."),
-        60,
-        RData::NS(NS(n("ns1.alpha.test."))),
-    ));
+    m.add_authority(ns("alpha.test.", "ns1.alpha.test."));
     assert_eq!(
         outcome(&m, "alpha.test.", "www.alpha.test.", RecordType::MX),
         Outcome::NoData { soa: None }
@@ -195,11 +187,7 @@ fn refused_and_servfail_are_lame() {
 #[test]
 fn glue_beside_an_ns_answer_is_learned_as_glue() {
     let mut m = reply(true);
-    m.add_answer(Record::from_rdata(
-        Name::root(),
-        60,
-        RData::NS(NS(n("a.root-servers."))),
-    ));
+    m.add_answer(ns(".", "a.root-servers."));
     m.add_additional(a("a.root-servers."));
     let c = classify(&m, &Name::root(), &Name::root(), RecordType::NS);
     assert!(matches!(c.outcome, Outcome::Answer(_)));
