@@ -1,6 +1,7 @@
 //! The ordinary walk: answers, aliases, glueless delegations, lame, silent and truncating
 //! servers, negative answers and the cache.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use hickory_proto::op::ResponseCode::{NXDomain, NoError};
@@ -132,14 +133,20 @@ async fn glueless_delegation_resolves_the_name_server_names_first() {
     assert!(ns_lookup < answer);
 }
 
-#[tokio::test(start_paused = true)]
-async fn lame_server_is_tried_once_then_avoided() {
+/// The lab, where `bad` is asked before `good`, its zone's other server: measured servers sort
+/// after unmeasured ones, so `good` has answered once in 20 ms.
+fn asked_first(bad: &str, good: &str) -> (Arc<FakeNet>, Arc<Resolver>, IpAddr, IpAddr) {
     let net = FakeNet::lab();
     let r = resolver(&net);
-    let (lame, good) = (ip("127.0.0.61"), ip("127.0.0.62"));
-    // Measured servers sort after unmeasured ones: the lame server is asked first.
+    let (bad, good) = (ip(bad), ip(good));
     r.infra
         .record_reply(good, Some(Duration::from_millis(20)), Instant::now());
+    (net, r, bad, good)
+}
+
+#[tokio::test(start_paused = true)]
+async fn lame_server_is_tried_once_then_avoided() {
+    let (net, r, lame, good) = asked_first("127.0.0.61", "127.0.0.62");
     let res = expect(&r, "www.lame.test.", A, NoError).await;
     assert_eq!(lines(&res.answers), ["www.lame.test. 3600 A 127.0.0.130"]);
     assert_eq!(net.count(lame), 1, "lame server tried first, once");
@@ -153,11 +160,7 @@ async fn lame_server_is_tried_once_then_avoided() {
 
 #[tokio::test(start_paused = true)]
 async fn silent_server_costs_one_try_not_the_budget() {
-    let net = FakeNet::lab();
-    let r = resolver(&net);
-    let (dead, ok) = (ip("127.0.0.71"), ip("127.0.0.72"));
-    r.infra
-        .record_reply(ok, Some(Duration::from_millis(20)), Instant::now());
+    let (net, r, dead, _) = asked_first("127.0.0.71", "127.0.0.72");
     // Warm the path down to test. so only the silent.test. servers cost time.
     expect(&r, "www.alpha.test.", A, NoError).await;
     let started = Instant::now();
