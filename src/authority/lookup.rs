@@ -236,54 +236,64 @@ mod tests {
         Name::from_ascii(s).expect("name")
     }
 
+    /// The zone's answer to `q`, written `"name TYPE"`.
+    fn ask(q: &str) -> Answer {
+        let (qname, qtype) = q.split_once(' ').expect("name TYPE");
+        z().lookup(&n(qname), qtype.parse().expect("type"))
+    }
+
+    /// The records answering `q`, which must be answered with records.
+    fn records(q: &str) -> Vec<Record> {
+        match ask(q) {
+            Answer::Records(r) => r,
+            other => panic!("{q}: records expected, got {other:?}"),
+        }
+    }
+
     #[test]
     fn exact_match_and_nodata() {
-        assert!(
-            matches!(z().lookup(&n("WWW.example.test."), RecordType::A), Answer::Records(r) if r.len() == 1)
-        );
-        assert!(
-            matches!(z().lookup(&n("www.example.test."), RecordType::MX), Answer::NoData { soa } if soa.ttl == 60)
-        );
+        assert_eq!(records("WWW.example.test. A").len(), 1);
+        assert!(matches!(ask("www.example.test. MX"), Answer::NoData { soa } if soa.ttl == 60));
     }
 
+    /// Questions without records, and whether each is NXDOMAIN (else NODATA).
     #[test]
-    fn nxdomain_and_ent_is_nodata() {
-        assert!(matches!(
-            z().lookup(&n("nope.example.test."), RecordType::A),
-            Answer::NxDomain { .. }
-        ));
-        assert!(matches!(
-            z().lookup(&n("y.wild.example.test."), RecordType::A),
-            Answer::NoData { .. }
-        ));
-    }
-
-    #[test]
-    fn wildcard_synthesises_and_is_blocked_below_ent() {
-        match z().lookup(&n("foo.wild.example.test."), RecordType::A) {
-            Answer::Records(r) => assert_eq!(r[0].name, n("foo.wild.example.test.")),
-            other => panic!("expected wildcard answer, got {other:?}"),
+    fn negative_answers_are_nxdomain_or_nodata() {
+        let cases = [
+            ("nope.example.test. A", true),
+            ("y.wild.example.test. A", false),
+            // y.wild exists (as an empty non-terminal), so z.y.wild is NXDOMAIN, not wildcard.
+            ("z.y.wild.example.test. A", true),
+            // The DS of a cut is the parent's to hold.
+            ("sub.example.test. DS", false),
+            // RFC 4592 §2.1.1: below *.wild nothing exists and *.*.wild is no source of
+            // synthesis.
+            ("x.*.wild.example.test. A", true),
+        ];
+        for (q, nxdomain) in cases {
+            match ask(q) {
+                Answer::NxDomain { .. } if nxdomain => {}
+                Answer::NoData { .. } if !nxdomain => {}
+                other => panic!("{q}: NXDOMAIN {nxdomain} expected, got {other:?}"),
+            }
         }
-        // y.wild exists (as an empty non-terminal), so z.y.wild is NXDOMAIN, not wildcard.
-        assert!(matches!(
-            z().lookup(&n("z.y.wild.example.test."), RecordType::A),
-            Answer::NxDomain { .. }
-        ));
     }
 
     #[test]
-    fn referral_with_glue_and_ds_at_parent() {
-        match z().lookup(&n("a.sub.example.test."), RecordType::A) {
+    fn wildcard_synthesises() {
+        let r = records("foo.wild.example.test. A");
+        assert_eq!(r[0].name, n("foo.wild.example.test."));
+    }
+
+    #[test]
+    fn referral_with_glue() {
+        match ask("a.sub.example.test. A") {
             Answer::Referral(d) => {
                 assert_eq!(d.cut, n("sub.example.test."));
                 assert_eq!(d.glue.len(), 1);
             }
             other => panic!("expected referral, got {other:?}"),
         }
-        assert!(matches!(
-            z().lookup(&n("sub.example.test."), RecordType::DS),
-            Answer::NoData { .. }
-        ));
     }
 
     #[test]
@@ -346,17 +356,10 @@ mod tests {
     #[test]
     fn a_literal_asterisk_label_is_an_ordinary_name() {
         // RFC 4592 §2.1.1: asking for the wildcard owner itself matches it exactly.
-        match z().lookup(&n("*.wild.example.test."), RecordType::A) {
-            Answer::Records(r) => assert_eq!(r[0].name, n("*.wild.example.test.")),
-            other => panic!("expected the wildcard's own A, got {other:?}"),
-        }
-        // Below it nothing exists and *.*.wild is no source of synthesis: NXDOMAIN.
-        assert!(matches!(
-            z().lookup(&n("x.*.wild.example.test."), RecordType::A),
-            Answer::NxDomain { .. }
-        ));
+        let r = records("*.wild.example.test. A");
+        assert_eq!(r[0].name, n("*.wild.example.test."));
         // A DNAME keeps every label of the prefix, '*' included.
-        match z().lookup(&n("*.old.example.test."), RecordType::A) {
+        match ask("*.old.example.test. A") {
             Answer::Cname { target, .. } => assert_eq!(target, n("*.new.test.")),
             other => panic!("expected DNAME synthesis, got {other:?}"),
         }
@@ -365,9 +368,9 @@ mod tests {
     #[test]
     fn cname_and_dname() {
         assert!(
-            matches!(z().lookup(&n("alias.example.test."), RecordType::A), Answer::Cname { target, .. } if target == n("www.example.test."))
+            matches!(ask("alias.example.test. A"), Answer::Cname { target, .. } if target == n("www.example.test."))
         );
-        match z().lookup(&n("a.old.example.test."), RecordType::A) {
+        match ask("a.old.example.test. A") {
             Answer::Cname { records, target } => {
                 assert_eq!(target, n("a.new.test."));
                 assert_eq!(records.len(), 2);

@@ -338,6 +338,13 @@ mod tests {
         Name::from_ascii(s).expect("name")
     }
 
+    /// The catalog's answer to `q`, written `"name TYPE"`, which must be one of its zones'.
+    fn ask(q: &str) -> LocalAnswer {
+        let (qname, qtype) = q.split_once(' ').expect("name TYPE");
+        let qtype: RecordType = qtype.parse().expect("type");
+        catalog().answer(&n(qname), qtype).expect("ours")
+    }
+
     fn catalog() -> Catalog {
         Catalog::new([
             zone("a.test.", "www CNAME www.b.test.\nmx MX 10 ns1\nout CNAME elsewhere.example.\nsub NS ns1.sub\nns1.sub A 192.0.2.9\nmxglue MX 10 ns1.sub\n"),
@@ -363,9 +370,7 @@ mod tests {
 
     #[test]
     fn chases_cname_across_zones() {
-        let a = catalog()
-            .answer(&n("www.a.test."), RecordType::A)
-            .expect("ours");
+        let a = ask("www.a.test. A");
         assert_eq!(a.answers.len(), 2);
         assert!(a.authoritative);
         assert_eq!(a.rcode, ResponseCode::NoError);
@@ -373,30 +378,22 @@ mod tests {
 
     #[test]
     fn mx_gets_additional_addresses() {
-        let a = catalog()
-            .answer(&n("mx.a.test."), RecordType::MX)
-            .expect("ours");
+        let a = ask("mx.a.test. MX");
         assert_eq!(a.additionals.len(), 1);
     }
 
     #[test]
     fn child_zone_wins_and_unknown_names_are_not_ours() {
-        let a = catalog()
-            .answer(&n("host.sub.a.test."), RecordType::A)
-            .expect("ours");
+        let a = ask("host.sub.a.test. A");
         assert_eq!(a.answers.len(), 1);
         assert!(catalog().answer(&n("www.c.test."), RecordType::A).is_none());
-        let out = catalog()
-            .answer(&n("out.a.test."), RecordType::A)
-            .expect("ours");
+        let out = ask("out.a.test. A");
         assert_eq!(out.unresolved_target, Some(n("elsewhere.example.")));
     }
 
     #[test]
     fn positive_answers_carry_apex_ns_and_their_addresses() {
-        let a = catalog()
-            .answer(&n("www.a.test."), RecordType::A)
-            .expect("ours");
+        let a = ask("www.a.test. A");
         // The chain ends in b.test.: its NS set, and the address of ns1.b.test.
         assert_eq!(a.authorities.len(), 1);
         assert_eq!(a.authorities[0].name, n("b.test."));
@@ -405,31 +402,23 @@ mod tests {
         assert!(a.optional_authority);
 
         // NS is the answer: not repeated in the authority section.
-        let ns = catalog()
-            .answer(&n("a.test."), RecordType::NS)
-            .expect("ours");
+        let ns = ask("a.test. NS");
         assert_eq!(ns.answers.len(), 1);
         assert!(ns.authorities.is_empty());
         assert_eq!(ns.additionals.len(), 1);
 
         // An address that is the answer is not repeated in the additional section.
-        let ns1 = catalog()
-            .answer(&n("ns1.a.test."), RecordType::A)
-            .expect("ours");
+        let ns1 = ask("ns1.a.test. A");
         assert_eq!(ns1.authorities.len(), 1);
         assert!(ns1.additionals.is_empty());
     }
 
     #[test]
     fn any_and_ds_answers_stay_minimal() {
-        let any = catalog()
-            .answer(&n("a.test."), RecordType::ANY)
-            .expect("ours");
+        let any = ask("a.test. ANY");
         assert_eq!(any.answers.len(), 1);
         assert!(any.authorities.is_empty());
-        let ds = catalog()
-            .answer(&n("sub.a.test."), RecordType::DS)
-            .expect("ours");
+        let ds = ask("sub.a.test. DS");
         assert!(ds.answers.is_empty());
         assert_eq!(ds.authorities[0].record_type(), RecordType::SOA);
         assert_eq!(ds.authorities[0].name, n("a.test."));
@@ -441,9 +430,7 @@ mod tests {
 
     #[test]
     fn glue_is_no_additional_data_for_mx() {
-        let a = catalog()
-            .answer(&n("mxglue.a.test."), RecordType::MX)
-            .expect("ours");
+        let a = ask("mxglue.a.test. MX");
         // Only the address of the apex NS target, not the glue of ns1.sub.a.test.
         assert_eq!(a.additionals.len(), 1);
         assert_eq!(a.additionals[0].name, n("ns1.a.test."));

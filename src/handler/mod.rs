@@ -26,6 +26,8 @@ mod refusal;
 pub mod request;
 pub mod response;
 #[cfg(test)]
+mod test_query;
+#[cfg(test)]
 mod test_tsig;
 pub mod transfer;
 pub mod update;

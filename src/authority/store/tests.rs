@@ -12,13 +12,37 @@ fn a(owner: &str, last: u8) -> Record {
     Record::from_rdata(name(owner), 5, RData::A(A::new(127, 0, 0, last)))
 }
 
-fn setup(tag: &str, text: &str) -> (PathBuf, ZoneFile) {
+/// A test's own directory, removed when the test ends, failed or not.
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = std::path::Path;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
+}
+
+fn setup(tag: &str, text: &str) -> (Scratch, ZoneFile) {
     let dir = std::env::temp_dir().join(format!("tern-store-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("tmp dir");
     let file = dir.join("c.zone");
     std::fs::write(&file, text).expect("write");
     let source = ZoneFile::new(name("c.test."), file);
-    (dir, source)
+    (Scratch(dir), source)
+}
+
+/// What a service named `web` owns: `web.c.test.` and its one address, `127.0.0.<last>`.
+fn web(last: u8) -> Owned {
+    Owned {
+        names: vec![name("web.c.test.")],
+        records: vec![a("web.c.test.", last)],
+    }
 }
 
 const ZONE: &str = "$TTL 60\n@ SOA ns h 100 2 3 4 5\n@ NS ns\nns A 127.0.0.1\nweb A 127.0.0.9\n";
@@ -43,7 +67,7 @@ fn serial(store: &ZoneStore) -> u32 {
 
 #[test]
 fn owned_names_replace_the_file_and_survive_a_reload() {
-    let (dir, source) = setup("own", ZONE);
+    let (_dir, source) = setup("own", ZONE);
     let mut store = ZoneStore::load(std::slice::from_ref(&source)).expect("loads");
     assert_eq!(answers(&store, "web.c.test."), ["127.0.0.9"]);
     assert_eq!(serial(&store), 100);
@@ -70,12 +94,11 @@ fn owned_names_replace_the_file_and_survive_a_reload() {
     assert_eq!(answers(&store, "web.c.test."), ["127.0.0.21", "127.0.0.22"]);
     assert_eq!(answers(&store, "x.c.test."), ["127.0.0.7"]);
     assert_eq!(serial(&store), 102);
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
 fn a_broken_reload_or_change_leaves_the_store_as_it_was() {
-    let (dir, source) = setup("bad", ZONE);
+    let (_dir, source) = setup("bad", ZONE);
     let mut store = ZoneStore::load(std::slice::from_ref(&source)).expect("loads");
     std::fs::write(&source.file, ZONE.replace("127.0.0.9", "300.0.0.9")).expect("write");
     let err = store.reload().expect_err("broken file");
@@ -111,12 +134,16 @@ fn a_broken_reload_or_change_leaves_the_store_as_it_was() {
             .is_err()
     );
     assert_eq!(serial(&store), 100, "nothing changed");
-    std::fs::remove_dir_all(&dir).ok();
 }
 
-/// An UPDATE for `c.test.` adding each record, after the prerequisite that `must_exist` has an
-/// A RRset, if given.
-fn update_adding(records: Vec<Record>, must_exist: Option<&str>) -> hickory_proto::op::Message {
+/// Applies an UPDATE of `c.test.` that adds `owner A 127.0.0.<last>`, after the prerequisite
+/// that `must_exist` has an A RRset, if given.
+fn add_a(
+    store: &mut ZoneStore,
+    owner: &str,
+    last: u8,
+    must_exist: Option<&str>,
+) -> Result<u32, StoreError> {
     use hickory_proto::op::{Message, MessageType, OpCode, Query};
     use hickory_proto::rr::DNSClass;
     let mut m = Message::new(9, MessageType::Query, OpCode::Update);
@@ -126,11 +153,10 @@ fn update_adding(records: Vec<Record>, must_exist: Option<&str>) -> hickory_prot
         pre.dns_class = DNSClass::ANY;
         m.add_answer(pre);
     }
-    for r in records {
-        m.add_authority(r);
-    }
+    m.add_authority(a(owner, last));
     // Through the wire format, as a server receives it.
-    Message::from_vec(&m.to_vec().expect("encodes")).expect("parses")
+    let m = Message::from_vec(&m.to_vec().expect("encodes")).expect("parses");
+    store.update(&name("c.test."), &m)
 }
 
 #[test]
@@ -139,12 +165,7 @@ fn updates_are_journaled_replayed_and_survive_reloads() {
     source.journal = Some(dir.join("c.zone.jnl"));
     let mut store = ZoneStore::load(std::slice::from_ref(&source)).expect("loads");
     assert_eq!(serial(&store), 100);
-    let serial_after = store
-        .update(
-            &name("c.test."),
-            &update_adding(vec![a("api.c.test.", 40)], None),
-        )
-        .expect("accepted");
+    let serial_after = add_a(&mut store, "api.c.test.", 40, None).expect("accepted");
     assert_eq!(serial_after, 101);
     assert_eq!(answers(&store, "api.c.test."), ["127.0.0.40"]);
     assert!(
@@ -153,20 +174,11 @@ fn updates_are_journaled_replayed_and_survive_reloads() {
             .contains("api.c.test.")
     );
     // Nothing new: no serial, no journal entry.
-    let same = store
-        .update(
-            &name("c.test."),
-            &update_adding(vec![a("api.c.test.", 40)], None),
-        )
-        .expect("accepted");
+    let same = add_a(&mut store, "api.c.test.", 40, None).expect("accepted");
     assert_eq!(same, 101);
     // A failed prerequisite changes nothing.
-    let refused = store
-        .update(
-            &name("c.test."),
-            &update_adding(vec![a("x.c.test.", 1)], Some("nope.c.test.")),
-        )
-        .expect_err("prerequisite fails");
+    let refused =
+        add_a(&mut store, "x.c.test.", 1, Some("nope.c.test.")).expect_err("prerequisite fails");
     assert_eq!(refused.rcode(), ResponseCode::NXRRSet);
     assert_eq!(serial(&store), 101);
     // A reload keeps the update; so does a restart, which replays the journal.
@@ -178,37 +190,20 @@ fn updates_are_journaled_replayed_and_survive_reloads() {
 
     // A service steps the serial (a step in the journal); updates go on from there, and its
     // names are not theirs to change.
-    let owned = Owned {
-        names: vec![name("web.c.test.")],
-        records: vec![a("web.c.test.", 7)],
-    };
     restarted
-        .set_owned(&name("c.test."), "service web", owned)
+        .set_owned(&name("c.test."), "service web", web(7))
         .expect("service");
     assert_eq!(serial(&restarted), 102);
-    let next = restarted
-        .update(
-            &name("c.test."),
-            &update_adding(vec![a("db.c.test.", 5)], None),
-        )
+    let next = add_a(&mut restarted, "db.c.test.", 5, None)
         .expect("accepted after a serial step it did not make");
     assert_eq!(next, 103);
-    let theirs = restarted
-        .update(
-            &name("c.test."),
-            &update_adding(vec![a("web.c.test.", 8)], None),
-        )
-        .expect_err("a service's name");
+    let theirs = add_a(&mut restarted, "web.c.test.", 8, None).expect_err("a service's name");
     assert_eq!(theirs.rcode(), ResponseCode::Refused);
     assert_eq!(answers(&restarted, "web.c.test."), ["127.0.0.7"]);
     // A restart that registers the service again serves the same content: the same serial.
     let mut again = ZoneStore::open(std::slice::from_ref(&source)).expect("opens a third time");
-    let owned = Owned {
-        names: vec![name("web.c.test.")],
-        records: vec![a("web.c.test.", 7)],
-    };
     again
-        .set_owned(&name("c.test."), "service web", owned)
+        .set_owned(&name("c.test."), "service web", web(7))
         .expect("service");
     again.commit_pending().expect("serves");
     assert_eq!(answers(&again, "db.c.test."), ["127.0.0.5"]);
@@ -217,22 +212,15 @@ fn updates_are_journaled_replayed_and_survive_reloads() {
     let without = ZoneStore::load(std::slice::from_ref(&source)).expect("loads a fourth time");
     assert_eq!(answers(&without, "web.c.test."), ["127.0.0.9"]);
     assert_eq!(serial(&without), 104);
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
 fn a_zone_without_a_journal_takes_no_updates() {
-    let (dir, source) = setup("nojnl", ZONE);
+    let (_dir, source) = setup("nojnl", ZONE);
     let mut store = ZoneStore::load(std::slice::from_ref(&source)).expect("loads");
-    let err = store
-        .update(
-            &name("c.test."),
-            &update_adding(vec![a("api.c.test.", 40)], None),
-        )
-        .expect_err("no journal");
+    let err = add_a(&mut store, "api.c.test.", 40, None).expect_err("no journal");
     assert_eq!(err.rcode(), ResponseCode::Refused);
     assert_eq!(serial(&store), 100);
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// The serial a restart serves never goes below the last one served, whatever changed it:
@@ -241,10 +229,6 @@ fn a_zone_without_a_journal_takes_no_updates() {
 fn a_restart_goes_on_from_the_last_serial_served() {
     let (dir, mut source) = setup("restart", ZONE);
     source.journal = Some(dir.join("c.zone.jnl"));
-    let web = |last: u8| Owned {
-        names: vec![name("web.c.test.")],
-        records: vec![a("web.c.test.", last)],
-    };
     let start = |owned: Option<Owned>| {
         let mut store = ZoneStore::open(std::slice::from_ref(&source)).expect("opens");
         if let Some(owned) = owned {
@@ -306,7 +290,6 @@ fn a_restart_goes_on_from_the_last_serial_served() {
         "{journal}"
     );
     assert!(!journal.contains("127.0.0.2"), "{journal}");
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// Without a journal a zone still steps its serial on every change; a restart starts from
@@ -321,14 +304,7 @@ fn changes_step_the_serial_in_one_zone_only() {
     let before = store.catalog().expect("builds");
     let d_before = Arc::clone(before.find(&name("d.test.")).expect("d"));
     store
-        .set_owned(
-            &name("c.test."),
-            "service web",
-            Owned {
-                names: vec![name("web.c.test.")],
-                records: vec![a("web.c.test.", 3)],
-            },
-        )
+        .set_owned(&name("c.test."), "service web", web(3))
         .expect("service");
     let after = store.catalog().expect("builds");
     assert_eq!(after.find(&name("c.test.")).expect("c").serial(), 101);
@@ -337,5 +313,4 @@ fn changes_step_the_serial_in_one_zone_only() {
         &d_before,
         after.find(&name("d.test.")).expect("d")
     ));
-    std::fs::remove_dir_all(&dir).ok();
 }

@@ -6,11 +6,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
-use hickory_proto::rr::{Name, RecordType};
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::Name;
 
 use crate::authority::{Catalog, Zone};
 use crate::cache::{Cache, CachePolicy};
+use crate::handler::test_query::query;
 use crate::handler::{Acl, Handler, HandlerConfig, Recursion, Transport};
 use crate::lab::LabFiles;
 use crate::metrics::{Metrics, counts};
@@ -22,19 +23,6 @@ use crate::resolver::{Resolver, ResolverConfig};
 
 fn client(ip: &str) -> SocketAddr {
     SocketAddr::new(ip.parse::<IpAddr>().expect("test address"), 40_000)
-}
-
-fn query(qname: &str, rd: bool) -> Vec<u8> {
-    let mut m = Message::new(0x4242, MessageType::Query, OpCode::Query);
-    m.metadata.recursion_desired = rd;
-    m.add_query(Query::query(
-        Name::from_ascii(qname).expect("name"),
-        RecordType::A,
-    ));
-    let mut e = Edns::new();
-    e.set_max_payload(1232);
-    m.set_edns(e);
-    m.to_vec().expect("encodes")
 }
 
 fn parse(wire: &[u8]) -> Message {

@@ -5,12 +5,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
-use hickory_proto::rr::{Name, RecordType};
+use hickory_proto::op::Message;
 use tokio::time::Instant;
 
 use crate::authority::Catalog;
 use crate::cache::{Cache, CachePolicy};
+use crate::handler::test_query::query;
 use crate::handler::{Acl, Handler, HandlerConfig, Recursion, Transport};
 use crate::metrics::Metrics;
 use crate::resolver::fake::FakeNet;
@@ -32,19 +32,6 @@ fn recursive(net: Arc<FakeNet>) -> Handler {
     })
 }
 
-fn query(qname: &str) -> Vec<u8> {
-    let mut m = Message::new(0x4242, MessageType::Query, OpCode::Query);
-    m.metadata.recursion_desired = true;
-    m.add_query(Query::query(
-        Name::from_ascii(qname).expect("name"),
-        RecordType::A,
-    ));
-    let mut e = Edns::new();
-    e.set_max_payload(1232);
-    m.set_edns(e);
-    m.to_vec().expect("encodes")
-}
-
 fn answer_ttls(wire: &[u8]) -> Vec<u32> {
     let m = Message::from_vec(wire).expect("reply parses");
     m.answers.iter().map(|r| r.ttl).collect()
@@ -58,7 +45,7 @@ async fn a_walks_answer_is_kept_for_the_hit_path_as_of_its_last_reply() {
     net.set_latency_everywhere(Duration::from_millis(300));
     let handler = recursive(net);
     let client: SocketAddr = "127.0.0.1:40000".parse().expect("address");
-    let q = query("www.alpha.test.");
+    let q = query("www.alpha.test.", true);
     let asked = Instant::now();
     let full = handler
         .handle_bytes(&q, client, Transport::Udp)

@@ -116,40 +116,39 @@ fn responses_are_accounted_under_the_name_an_attacker_cannot_vary() {
     let r = rrl(1, 0);
     let no_wildcard = |_: &Name| None;
 
-    let mut nx = response("random1.example.", ResponseCode::NXDomain);
-    nx.authorities.push(soa("example."));
-    assert_eq!(
-        r.classify(&nx, no_wildcard),
-        r.token(Kind::Nxdomain, &name("example."))
-    );
-
-    let mut nodata = response("www.example.", ResponseCode::NoError);
-    nodata.authorities.push(soa("example."));
-    assert_eq!(
-        r.classify(&nodata, no_wildcard),
-        r.token(Kind::Nodata, &name("example."))
-    );
-
-    let mut referral = response("a.b.child.example.", ResponseCode::NoError);
-    referral.authorities.push(ns("child.example."));
-    assert_eq!(
-        r.classify(&referral, no_wildcard),
-        r.token(Kind::Referral, &name("child.example."))
-    );
-
-    let refused = response("not.ours.", ResponseCode::Refused);
-    assert_eq!(
-        r.classify(&refused, no_wildcard),
-        r.token(Kind::Error, &Name::root())
-    );
-
-    let mut answer = response("www.example.", ResponseCode::NoError);
-    answer.answers.push(a("www.example."));
-    answer.authorities.push(ns("example."));
-    assert_eq!(
-        r.classify(&answer, no_wildcard),
-        r.token(Kind::Answer, &name("www.example."))
-    );
+    /// A response (an A record in the answer, an SOA or NS RRset in the authority, each named
+    /// by its owner) and the account RRL must charge it to.
+    struct Case {
+        q: &'static str,
+        rcode: ResponseCode,
+        a: Option<&'static str>,
+        soa: Option<&'static str>,
+        ns: Option<&'static str>,
+        kind: Kind,
+        account: &'static str,
+    }
+    use ResponseCode::{NXDomain, NoError, Refused};
+    #[rustfmt::skip]
+    let cases = [
+        Case { q: "random1.example.", rcode: NXDomain, a: None, soa: Some("example."), ns: None, kind: Kind::Nxdomain, account: "example." },
+        Case { q: "www.example.", rcode: NoError, a: None, soa: Some("example."), ns: None, kind: Kind::Nodata, account: "example." },
+        Case { q: "a.b.child.example.", rcode: NoError, a: None, soa: None, ns: Some("child.example."), kind: Kind::Referral, account: "child.example." },
+        Case { q: "not.ours.", rcode: Refused, a: None, soa: None, ns: None, kind: Kind::Error, account: "." },
+        Case { q: "www.example.", rcode: NoError, a: Some("www.example."), soa: None, ns: Some("example."), kind: Kind::Answer, account: "www.example." },
+    ];
+    for c in cases {
+        let mut m = response(c.q, c.rcode);
+        m.answers.extend(c.a.map(a));
+        m.authorities.extend(c.soa.map(soa));
+        m.authorities.extend(c.ns.map(ns));
+        assert_eq!(
+            r.classify(&m, no_wildcard),
+            r.token(c.kind, &name(c.account)),
+            "{} {}",
+            c.q,
+            c.rcode
+        );
+    }
 
     let mut synthesised = response("random2.wild.example.", ResponseCode::NoError);
     synthesised.answers.push(a("random2.wild.example."));

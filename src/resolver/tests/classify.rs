@@ -21,6 +21,14 @@ fn a(name: &str) -> Record {
     Record::from_rdata(n(name), 60, RData::A(A::new(127, 0, 0, 9)))
 }
 
+fn ns(owner: &str, target: &str) -> Record {
+    Record::from_rdata(n(owner), 60, RData::NS(NS(n(target))))
+}
+
+fn cname(owner: &str, target: &str) -> Record {
+    Record::from_rdata(n(owner), 60, RData::CNAME(CNAME(n(target))))
+}
+
 fn soa() -> Record {
     Record::from_rdata(
         n("alpha.test."),
@@ -44,11 +52,7 @@ fn outcome(m: &Message, zone: &str, qname: &str, qtype: RecordType) -> Outcome {
 #[test]
 fn out_of_bailiwick_glue_is_dropped() {
     let mut m = reply(false);
-    m.add_authority(Record::from_rdata(
-        n("alpha.test."),
-        60,
-        RData::NS(NS(n("ns1.alpha.test."))),
-    ));
+    m.add_authority(ns("alpha.test.", "ns1.alpha.test."));
     m.add_additional(a("ns1.alpha.test."));
     m.add_additional(a("www.victim.example."));
     let c = classify(&m, &n("test."), &n("www.alpha.test."), RecordType::A);
@@ -73,28 +77,42 @@ fn out_of_bailiwick_glue_is_dropped() {
     );
 }
 
-#[test]
-fn upward_referral_is_lame() {
-    let mut m = reply(false);
-    m.add_authority(Record::from_rdata(
-        Name::root(),
-        60,
-        RData::NS(NS(n("a.root-servers."))),
-    ));
-    assert!(matches!(
-        outcome(&m, "test.", "www.alpha.test.", RecordType::A),
-        Outcome::Lame(_)
-    ));
+/// A reply with at most one A record in the answer and one NS record in the authority,
+/// from the servers of `zone`, and the outcome it must come to.
+struct Case {
+    what: &'static str,
+    aa: bool,
+    rcode: ResponseCode,
+    answer_a: Option<&'static str>,
+    authority_ns: Option<(&'static str, &'static str)>,
+    zone: &'static str,
+    q: &'static str,
+    want: fn(&Outcome) -> bool,
 }
 
+use ResponseCode::{NoError, Refused, ServFail};
+#[rustfmt::skip]
+const CASES: &[Case] = &[
+    Case { what: "an upward referral is lame", aa: false, rcode: NoError, answer_a: None, authority_ns: Some((".", "a.root-servers.")), zone: "test.", q: "www.alpha.test. A", want: |o| matches!(o, Outcome::Lame(_)) },
+    Case { what: "an out-of-bailiwick answer is ignored", aa: true, rcode: NoError, answer_a: Some("www.other.example."), authority_ns: None, zone: "alpha.test.", q: "www.alpha.test. A", want: |o| matches!(o, Outcome::NoData { .. }) },
+    Case { what: "NODATA with the zone's own NS set is not a referral", aa: true, rcode: NoError, answer_a: None, authority_ns: Some(("alpha.test.", "ns1.alpha.test.")), zone: "alpha.test.", q: "www.alpha.test. MX", want: |o| *o == Outcome::NoData { soa: None } },
+    Case { what: "the same without AA", aa: false, rcode: NoError, answer_a: None, authority_ns: Some(("alpha.test.", "ns1.alpha.test.")), zone: "alpha.test.", q: "www.alpha.test. MX", want: |o| matches!(o, Outcome::Failed(_)) },
+    Case { what: "REFUSED is lame", aa: false, rcode: Refused, answer_a: None, authority_ns: None, zone: "test.", q: "x.test. A", want: |o| *o == Outcome::Lame("REFUSED") },
+    Case { what: "SERVFAIL is lame", aa: false, rcode: ServFail, answer_a: None, authority_ns: None, zone: "test.", q: "x.test. A", want: |o| *o == Outcome::Lame("SERVFAIL") },
+];
+
 #[test]
-fn out_of_bailiwick_answer_is_ignored() {
-    let mut m = reply(true);
-    m.add_answer(a("www.other.example."));
-    assert!(matches!(
-        outcome(&m, "alpha.test.", "www.alpha.test.", RecordType::A),
-        Outcome::NoData { .. }
-    ));
+fn single_replies_come_to_their_outcome() {
+    for c in CASES {
+        let mut m = reply(c.aa);
+        m.metadata.response_code = c.rcode;
+        m.answers.extend(c.answer_a.map(a));
+        m.authorities
+            .extend(c.authority_ns.map(|(owner, target)| ns(owner, target)));
+        let (qname, qtype) = c.q.split_once(' ').expect("name TYPE");
+        let got = outcome(&m, c.zone, qname, qtype.parse().expect("type"));
+        assert!((c.want)(&got), "{}: got {got:?}", c.what);
+    }
 }
 
 #[test]
@@ -117,11 +135,7 @@ fn answers_without_aa_are_used_at_a_lower_rank() {
 #[test]
 fn cname_without_aa_is_followed() {
     let mut m = reply(false);
-    m.add_answer(Record::from_rdata(
-        n("www.alpha.test."),
-        60,
-        RData::CNAME(CNAME(n("web.alpha.test."))),
-    ));
+    m.add_answer(cname("www.alpha.test.", "web.alpha.test."));
     m.add_answer(a("web.alpha.test."));
     let c = classify(&m, &n("alpha.test."), &n("www.alpha.test."), RecordType::A);
     assert!(matches!(&c.outcome, Outcome::Cname { target, .. } if *target == n("web.alpha.test.")));
@@ -159,47 +173,9 @@ fn negative_answers_from_a_recursive_cache_are_lame() {
 }
 
 #[test]
-fn nodata_with_the_zones_own_ns_set_is_not_a_referral() {
-    let mut m = reply(true);
-    m.add_authority(Record::from_rdata(
-        n("alpha.test."),
-        60,
-        RData::NS(NS(n("ns1.alpha.test."))),
-    ));
-    assert_eq!(
-        outcome(&m, "alpha.test.", "www.alpha.test.", RecordType::MX),
-        Outcome::NoData { soa: None }
-    );
-    m.metadata.authoritative = false;
-    assert!(matches!(
-        outcome(&m, "alpha.test.", "www.alpha.test.", RecordType::MX),
-        Outcome::Failed(_)
-    ));
-}
-
-#[test]
-fn refused_and_servfail_are_lame() {
-    let mut m = reply(false);
-    m.metadata.response_code = ResponseCode::Refused;
-    assert_eq!(
-        outcome(&m, "test.", "x.test.", RecordType::A),
-        Outcome::Lame("REFUSED")
-    );
-    m.metadata.response_code = ResponseCode::ServFail;
-    assert_eq!(
-        outcome(&m, "test.", "x.test.", RecordType::A),
-        Outcome::Lame("SERVFAIL")
-    );
-}
-
-#[test]
 fn glue_beside_an_ns_answer_is_learned_as_glue() {
     let mut m = reply(true);
-    m.add_answer(Record::from_rdata(
-        Name::root(),
-        60,
-        RData::NS(NS(n("a.root-servers."))),
-    ));
+    m.add_answer(ns(".", "a.root-servers."));
     m.add_additional(a("a.root-servers."));
     let c = classify(&m, &Name::root(), &Name::root(), RecordType::NS);
     assert!(matches!(c.outcome, Outcome::Answer(_)));

@@ -16,21 +16,16 @@ async fn the_cache_is_read_as_of_the_time_given_not_the_clock() {
     let net = FakeNet::lab();
     let r = resolver(&net);
     let asked = Instant::now();
-    let first = r.resolve(&name("short-ttl.alpha.test."), A, asked).await;
+    let short_ttl = name("short-ttl.alpha.test.");
+    let at = |secs: u64| r.resolve(&short_ttl, A, asked + Duration::from_secs(secs));
+    let first = at(0).await;
     assert_eq!(
         lines(&first.expect("answer").answers),
         ["short-ttl.alpha.test. 5 A 127.0.0.104"]
     );
     // The clock stands still; only the argument moves.
     let sent = net.total();
-    let later = r
-        .resolve(
-            &name("short-ttl.alpha.test."),
-            A,
-            asked + Duration::from_secs(2),
-        )
-        .await
-        .expect("answer");
+    let later = at(2).await.expect("answer");
     assert_eq!(later.rcode, NoError);
     assert_eq!(later.upstream_queries, 0);
     assert_eq!(net.total(), sent);
@@ -38,14 +33,7 @@ async fn the_cache_is_read_as_of_the_time_given_not_the_clock() {
         lines(&later.answers),
         ["short-ttl.alpha.test. 3 A 127.0.0.104"]
     );
-    let expired = r
-        .resolve(
-            &name("short-ttl.alpha.test."),
-            A,
-            asked + Duration::from_secs(6),
-        )
-        .await
-        .expect("answer");
+    let expired = at(6).await.expect("answer");
     assert_eq!(expired.upstream_queries, 1, "expired at the time given");
 }
 

@@ -15,7 +15,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, Record, RecordType};
 use tokio::time::Instant;
 
-use super::fake::{FakeNet, name};
+use super::fake::{FakeNet, Mode, ip, name};
 use super::{Resolution, ResolveError, Resolver, ResolverConfig};
 use crate::cache::{Cache, CachePolicy};
 use crate::metrics::Metrics;
@@ -70,4 +70,19 @@ async fn expect(
         .unwrap_or_else(|e| panic!("{qname} {qtype}: {e}"));
     assert_eq!(res.rcode, rcode, "{qname} {qtype}: {res:?}");
     res
+}
+
+/// The lab with big.test.'s only server (127.0.0.81) answering UDP and TCP as given, after
+/// `small.big.test. A` failed there for want of a usable reply; the server is returned for
+/// the test to mend.
+async fn big_test_failed(udp: Mode, tcp: Mode) -> (Arc<FakeNet>, Arc<Resolver>, std::net::IpAddr) {
+    let net = FakeNet::lab();
+    let r = resolver(&net);
+    let big = ip("127.0.0.81");
+    net.set_modes(big, udp, tcp);
+    let e = resolve(&r, "small.big.test.", RecordType::A)
+        .await
+        .expect_err("no usable reply");
+    assert!(matches!(e, ResolveError::NoReachableAuthority(_)), "{e}");
+    (net, r, big)
 }

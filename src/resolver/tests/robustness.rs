@@ -15,14 +15,7 @@ use crate::resolver::fake::{Mode, ip};
 
 #[tokio::test(start_paused = true)]
 async fn failures_are_cached_briefly() {
-    let net = FakeNet::lab();
-    let r = resolver(&net);
-    let big = ip("127.0.0.81");
-    net.set_modes(big, Mode::Unreachable, Mode::Unreachable);
-    let e = resolve(&r, "small.big.test.", A)
-        .await
-        .expect_err("unreachable");
-    assert!(matches!(e, ResolveError::NoReachableAuthority(_)), "{e}");
+    let (net, r, big) = big_test_failed(Mode::Unreachable, Mode::Unreachable).await;
     let sent = net.total();
     net.set_modes(big, Mode::Answer, Mode::Answer);
     advance(Duration::from_secs(4)).await;

@@ -1,6 +1,7 @@
 //! The ordinary walk: answers, aliases, glueless delegations, lame, silent and truncating
 //! servers, negative answers and the cache.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use hickory_proto::op::ResponseCode::{NXDomain, NoError};
@@ -64,19 +65,21 @@ async fn plain_answers_from_every_branch() {
     }
 }
 
+/// What `chain1.alpha.test. A` answers, fresh (3600) or counted down in the cache to `ttl`.
+fn chain1(ttl: u32) -> [String; 3] {
+    [
+        format!("chain1.alpha.test. {ttl} CNAME chain2.alpha.test."),
+        format!("chain2.alpha.test. {ttl} CNAME www.beta.example."),
+        format!("www.beta.example. {ttl} A 127.0.0.110"),
+    ]
+}
+
 #[tokio::test(start_paused = true)]
 async fn cname_chains_across_zones() {
     let net = FakeNet::lab();
     let r = resolver(&net);
     let res = expect(&r, "chain1.alpha.test.", A, NoError).await;
-    assert_eq!(
-        lines(&res.answers),
-        [
-            "chain1.alpha.test. 3600 CNAME chain2.alpha.test.",
-            "chain2.alpha.test. 3600 CNAME www.beta.example.",
-            "www.beta.example. 3600 A 127.0.0.110",
-        ]
-    );
+    assert_eq!(lines(&res.answers), chain1(3600));
     let res = expect(&r, "alias.beta.example.", A, NoError).await;
     assert_eq!(
         lines(&res.answers),
@@ -130,14 +133,20 @@ async fn glueless_delegation_resolves_the_name_server_names_first() {
     assert!(ns_lookup < answer);
 }
 
-#[tokio::test(start_paused = true)]
-async fn lame_server_is_tried_once_then_avoided() {
+/// The lab, where `bad` is asked before `good`, its zone's other server: measured servers sort
+/// after unmeasured ones, so `good` has answered once in 20 ms.
+fn asked_first(bad: &str, good: &str) -> (Arc<FakeNet>, Arc<Resolver>, IpAddr, IpAddr) {
     let net = FakeNet::lab();
     let r = resolver(&net);
-    let (lame, good) = (ip("127.0.0.61"), ip("127.0.0.62"));
-    // Measured servers sort after unmeasured ones: the lame server is asked first.
+    let (bad, good) = (ip(bad), ip(good));
     r.infra
         .record_reply(good, Some(Duration::from_millis(20)), Instant::now());
+    (net, r, bad, good)
+}
+
+#[tokio::test(start_paused = true)]
+async fn lame_server_is_tried_once_then_avoided() {
+    let (net, r, lame, good) = asked_first("127.0.0.61", "127.0.0.62");
     let res = expect(&r, "www.lame.test.", A, NoError).await;
     assert_eq!(lines(&res.answers), ["www.lame.test. 3600 A 127.0.0.130"]);
     assert_eq!(net.count(lame), 1, "lame server tried first, once");
@@ -151,11 +160,7 @@ async fn lame_server_is_tried_once_then_avoided() {
 
 #[tokio::test(start_paused = true)]
 async fn silent_server_costs_one_try_not_the_budget() {
-    let net = FakeNet::lab();
-    let r = resolver(&net);
-    let (dead, ok) = (ip("127.0.0.71"), ip("127.0.0.72"));
-    r.infra
-        .record_reply(ok, Some(Duration::from_millis(20)), Instant::now());
+    let (net, r, dead, _) = asked_first("127.0.0.71", "127.0.0.72");
     // Warm the path down to test. so only the silent.test. servers cost time.
     expect(&r, "www.alpha.test.", A, NoError).await;
     let started = Instant::now();
@@ -195,18 +200,8 @@ async fn truncated_udp_answer_is_retried_over_tcp() {
 
 #[tokio::test(start_paused = true)]
 async fn truncated_answer_whose_tcp_retry_fails_is_never_cached() {
-    let net = FakeNet::lab();
-    let r = resolver(&net);
-    let big = ip("127.0.0.81");
     // TC=1 replies that still carry the A record, and TCP refused.
-    net.set_modes(big, Mode::Truncate, Mode::Unreachable);
-    let err = resolve(&r, "small.big.test.", A)
-        .await
-        .expect_err("no usable reply");
-    assert!(
-        matches!(err, ResolveError::NoReachableAuthority(_)),
-        "{err}"
-    );
+    let (net, r, big) = big_test_failed(Mode::Truncate, Mode::Unreachable).await;
     assert!(
         r.cache()
             .get(&Key::new(&name("small.big.test."), A), Instant::now())
@@ -260,14 +255,7 @@ async fn cached_ttl_counts_down_and_repeats_send_nothing() {
     let again = expect(&r, "chain1.alpha.test.", A, NoError).await;
     assert_eq!(net.total(), sent);
     assert_eq!(again.upstream_queries, 0);
-    assert_eq!(
-        lines(&again.answers),
-        [
-            "chain1.alpha.test. 3590 CNAME chain2.alpha.test.",
-            "chain2.alpha.test. 3590 CNAME www.beta.example.",
-            "www.beta.example. 3590 A 127.0.0.110",
-        ]
-    );
+    assert_eq!(lines(&again.answers), chain1(3590));
     let short = expect(&r, "short-ttl.alpha.test.", A, NoError).await;
     assert_eq!(
         lines(&short.answers),
