@@ -310,6 +310,8 @@ impl ZoneStore {
             .zones
             .get(&key)
             .ok_or_else(|| StoreError::NoSuchZone(zone.clone()))?;
+        let served = |z: &StoredZone| (z.available, z.served.as_ref().map(Arc::as_ptr));
+        let before = served(stored);
         let mut next = stored.clone();
         edit(&mut next)?;
         if !next.pending
@@ -317,6 +319,10 @@ impl ZoneStore {
             && let Some(prepared) = next.prepare(None, EntryKind::Step, Diff::default())?
         {
             next.commit(prepared, self.journals.get_mut(&key))?;
+        }
+        // A new snapshot, or a zone served again with the same data (a secondary's copy
+        // confirmed by a transfer after it expired): either way the catalog changes.
+        if served(&next) != before {
             self.version += 1;
         }
         let serial = next.last.map_or(0, |(s, _)| s);

@@ -314,3 +314,36 @@ fn changes_step_the_serial_in_one_zone_only() {
         after.find(&name("d.test.")).expect("d")
     ));
 }
+
+/// A secondary's copy that expired is served again when a transfer brings the same data: the
+/// catalog changes (the owner publishes it) although the zone's snapshot does not.
+#[test]
+fn an_expired_copy_confirmed_by_a_transfer_is_served_again() {
+    let (dir, _) = setup("expired", ZONE);
+    let source = ZoneFile::secondary(name("c.test."), dir.join("copy.zone"));
+    let mut store = ZoneStore::load(std::slice::from_ref(&source)).expect("loads");
+    let primary = ZoneStore::load(&[ZoneFile::new(name("c.test."), dir.join("c.zone"))])
+        .expect("the primary's data");
+    let records = primary.records(&name("c.test.")).expect("records");
+    store
+        .transfer_in(&name("c.test."), records.clone())
+        .expect("first copy");
+    assert_eq!(serial(&store), 100);
+    let served = store.version();
+    store
+        .set_available(&name("c.test."), false)
+        .expect("expires");
+    assert!(store.version() > served);
+    let gone = store.catalog().expect("builds");
+    assert!(gone.is_unavailable(&name("web.c.test.")));
+    let expired = store.version();
+    store
+        .transfer_in(&name("c.test."), records)
+        .expect("the same data again");
+    assert!(
+        store.version() > expired,
+        "{served} -> {expired} -> {}",
+        store.version()
+    );
+    assert_eq!(answers(&store, "web.c.test."), ["127.0.0.9"]);
+}
