@@ -63,7 +63,6 @@ impl From<NameServerError> for EmbedError {
         match e {
             NameServerError::Registry(e) => EmbedError::Registry(e),
             NameServerError::Listeners(e) => EmbedError::Io(e),
-            e @ NameServerError::Twice(_) => EmbedError::Zones(e.to_string()),
         }
     }
 }

@@ -171,8 +171,8 @@ impl Handler {
     ) -> Result<Decoded<'_>, Malformed> {
         let header = Request::header(bytes)?;
         let implemented = match header.metadata.op_code {
-            OpCode::Update => self.updates.get().map(Service::Update),
-            OpCode::Notify => self.transfers.get().map(Service::Notify),
+            OpCode::Update => self.updates.as_ref().map(Service::Update),
+            OpCode::Notify => self.transfers.as_ref().map(Service::Notify),
             _ => None,
         };
         let message = match Message::from_vec(bytes) {
@@ -180,7 +180,7 @@ impl Handler {
             Err(_) if implemented.is_some() => return Err(Malformed::header_only(&header)),
             Err(_) => return Err(Malformed::unparsed(&header)),
         };
-        let transfers = self.transfers.get().filter(|_| may_stream);
+        let transfers = self.transfers.as_ref().filter(|_| may_stream);
         let service = match (implemented, transfers) {
             (Some(service), _) => service,
             (None, Some(transfers)) if is_transfer(&message) => Service::Transfer(transfers),

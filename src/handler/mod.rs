@@ -33,7 +33,7 @@ pub mod transfer;
 pub mod update;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -83,6 +83,27 @@ pub struct Recursion {
     pub snoop: Acl,
 }
 
+/// A handler's served zones, as the zones' writer sees them (see [`Handler::served_zones`]).
+#[derive(Clone)]
+pub struct ServedZones {
+    catalog: Arc<cuts::CatalogCell>,
+    cache: Arc<crate::cache::Cache>,
+}
+
+impl ServedZones {
+    /// Replaces the served zones atomically.
+    pub fn publish(&self, catalog: Catalog) {
+        self.catalog.replace(Arc::new(catalog));
+        // A name the new zones answer must not be answered from what the resolver said.
+        self.cache.messages().clear();
+    }
+
+    /// The catalog in force now.
+    pub fn current(&self) -> Arc<Catalog> {
+        self.catalog.current()
+    }
+}
+
 /// At most one WARN line per this long for failed resolutions; the rest go to `debug` and
 /// the `servfails` counter.
 const FAILURE_LOG_INTERVAL: Duration = Duration::from_secs(10);
@@ -99,9 +120,9 @@ pub struct Handler {
     cache: Arc<crate::cache::Cache>,
     /// Zones a resolver serves itself unless configured otherwise (`authority::builtin`).
     builtin: Option<Catalog>,
-    /// Set once, after the zones' writer exists (it is built around this handler's catalog).
-    updates: OnceLock<Updates>,
-    transfers: OnceLock<Transfers>,
+    /// UPDATE (RFC 2136) and zone transfers/NOTIFY; `None`: NOTIMP.
+    updates: Option<Updates>,
+    transfers: Option<Transfers>,
     failure_log: LogThrottle,
     query_log: Option<QueryLog>,
     /// Query rate limits and RRL (`limit`); off by default.
@@ -117,8 +138,8 @@ impl Handler {
             recursion: None,
             cache: Arc::new(crate::cache::Cache::messages_only()),
             builtin: None,
-            updates: OnceLock::new(),
-            transfers: OnceLock::new(),
+            updates: None,
+            transfers: None,
             failure_log: LogThrottle::new(FAILURE_LOG_INTERVAL),
             query_log: None,
             limits: Default::default(),
@@ -184,24 +205,35 @@ impl Handler {
         true
     }
 
-    /// Accepts RFC 2136 UPDATEs as `updates` allows. Without this, UPDATE is NOTIMP. Once only:
-    /// a second call gets its argument back.
-    pub fn enable_updates(&self, updates: Updates) -> Result<(), Updates> {
-        self.updates.set(updates)
+    /// Accepts RFC 2136 UPDATEs as `updates` allows. Without this, UPDATE is NOTIMP.
+    pub fn with_updates(mut self, updates: Updates) -> Handler {
+        self.updates = Some(updates);
+        self
     }
 
     /// Serves zone transfers and takes NOTIFYs as `transfers` allows. Without this, AXFR and
-    /// IXFR are NOTIMP and NOTIFY too. Once only.
-    pub fn enable_transfers(&self, transfers: Transfers) -> Result<(), Transfers> {
-        self.transfers.set(transfers)
+    /// IXFR are NOTIMP and NOTIFY too.
+    pub fn with_transfers(mut self, transfers: Transfers) -> Handler {
+        self.transfers = Some(transfers);
+        self
+    }
+
+    /// Where the zones' writer publishes: the catalog this handler answers from, and the
+    /// answers it keeps that a new catalog makes stale. Taken before the handler is complete,
+    /// so the writer (which updates and transfers need) can exist before it.
+    pub fn served_zones(&self) -> ServedZones {
+        ServedZones {
+            catalog: Arc::clone(&self.catalog),
+            cache: Arc::clone(&self.cache),
+        }
     }
 
     /// The TSIG keys we know (the same `[[tsig_key]]` files feed updates and transfers).
     fn keyring(&self) -> Option<&crate::tsig::Keyring> {
         self.updates
-            .get()
+            .as_ref()
             .map(Updates::keyring)
-            .or_else(|| self.transfers.get().map(Transfers::keyring))
+            .or_else(|| self.transfers.as_ref().map(Transfers::keyring))
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {
@@ -225,10 +257,7 @@ impl Handler {
 
     /// Replaces the served zones atomically.
     pub fn set_catalog(&self, catalog: Catalog) {
-        let new = Arc::new(catalog);
-        self.catalog.replace(new);
-        // A name the new zones answer must not be answered from what the resolver said.
-        self.cache.messages().clear();
+        self.served_zones().publish(catalog);
     }
 
     /// A request over TCP: a zone transfer is a stream of messages, anything else one.

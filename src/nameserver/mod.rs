@@ -45,9 +45,6 @@ pub enum NameServerError {
     Registry(#[from] RegistryError),
     #[error("listeners: {0}")]
     Listeners(#[from] std::io::Error),
-    /// The handler was given a service twice (a wiring bug, not a configuration error).
-    #[error("{0} enabled twice")]
-    Twice(&'static str),
 }
 
 /// How the listeners treat their sockets; the defaults are the limits' defaults.
@@ -274,8 +271,7 @@ impl NameServer<Stored> {
     ) -> Result<(Running, Arc<Registry>), NameServerError> {
         let NameServer { zones, parts } = self;
         // Empty until the registry publishes the store and the services, before any listener.
-        let (handler, metrics, listeners) = parts.handler(Catalog::default());
-        let handler = Arc::new(handler);
+        let (mut handler, metrics, listeners) = parts.handler(Catalog::default());
         let notifier = zones.replication.as_ref().map(|r| {
             Notifier::start(
                 &r.zones.announced(),
@@ -284,16 +280,16 @@ impl NameServer<Stored> {
                 shutdown.clone(),
             )
         });
-        let owner = {
-            let handler = Arc::clone(&handler);
+        // The writer publishes into the handler's served zones, so it exists before the
+        // handler is complete: updates and transfers, which need the writer, go in whole.
+        let served = handler.served_zones();
+        let owner = Arc::new(ZoneOwner::new(zones.store, move |catalog| {
             // Served first, announced second: a secondary told of a serial must find it.
-            Arc::new(ZoneOwner::new(zones.store, move |catalog| {
-                handler.set_catalog(catalog);
-                if let Some(notifier) = &notifier {
-                    notifier.published(&handler.catalog());
-                }
-            }))
-        };
+            served.publish(catalog);
+            if let Some(notifier) = &notifier {
+                notifier.published(&served.current());
+            }
+        }));
         let registry = Registry::new(
             Arc::clone(&owner),
             zones.services,
@@ -301,45 +297,40 @@ impl NameServer<Stored> {
             HealthTable::new(),
             Arc::clone(&metrics),
         )?;
-        if let Some(policy) = zones.updates {
-            enable_updates(&handler, &owner, policy)?;
+        if let Some(updates) = zones.updates.and_then(|policy| updates(&owner, policy)) {
+            handler = handler.with_updates(updates);
         }
         if let Some(replicated) = zones.replication {
-            replicate(&handler, &owner, replicated, &metrics, &shutdown)?;
+            handler = handler.with_transfers(replicate(&owner, replicated, &metrics, &shutdown));
         }
+        let handler = Arc::new(handler);
         let mut tasks = listen(&handler, udp, tcp, listeners, shutdown.clone())?;
         tasks.spawn(Arc::clone(&registry).run(shutdown));
         Ok((Running { handler, tasks }, registry))
     }
 }
 
-fn enable_updates(
-    handler: &Handler,
-    owner: &Arc<ZoneOwner>,
-    policy: UpdatePolicy,
-) -> Result<(), NameServerError> {
+/// UPDATE as `policy` allows, applied by `owner`; `None` when no zone takes updates.
+fn updates(owner: &Arc<ZoneOwner>, policy: UpdatePolicy) -> Option<Updates> {
     if policy.zones.is_empty() {
-        return Ok(());
+        return None;
     }
     let mut updates = Updates::new(Arc::clone(owner) as Arc<dyn Updater>, policy.keyring);
     for (zone, keys) in policy.zones {
         tracing::info!(zone = %zone, keys = ?keys.iter().map(|k| k.to_ascii()).collect::<Vec<_>>(), "dynamic updates accepted");
         updates = updates.allow(&zone, keys);
     }
-    handler
-        .enable_updates(updates)
-        .map_err(|_| NameServerError::Twice("dynamic updates"))
+    Some(updates)
 }
 
-/// Transfers out for every replicated zone, NOTIFY in for the secondary zones, and the tasks
-/// that keep those zones.
+/// Transfers out for every replicated zone, NOTIFY in for the secondary zones; starts the
+/// tasks that keep the secondary zones.
 fn replicate(
-    handler: &Handler,
     owner: &Arc<ZoneOwner>,
     replicated: Replicated,
     metrics: &Arc<Metrics>,
     shutdown: &Shutdown,
-) -> Result<(), NameServerError> {
+) -> Transfers {
     let Replicated {
         zones,
         keyring,
@@ -354,15 +345,12 @@ fn replicate(
     }
     let secondary = Secondary::new(zones.secondaries, source);
     transfers = transfers.notify_to(Arc::clone(&secondary) as Arc<dyn NotifyReceiver>);
-    handler
-        .enable_transfers(transfers)
-        .map_err(|_| NameServerError::Twice("transfers"))?;
     secondary.run(
         Arc::clone(owner) as Arc<dyn Secondaries>,
         Arc::clone(metrics),
         shutdown.clone(),
     );
-    Ok(())
+    transfers
 }
 
 /// The listeners on the bound sockets, serving `handler` until `shutdown`.

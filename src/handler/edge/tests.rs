@@ -74,9 +74,10 @@ fn handler(allow: Acl) -> (Handler, Arc<Notified>) {
     let transfers = Transfers::new(keyring)
         .allow(&name("edge.test."), acl)
         .notify_to(Arc::clone(&notified) as Arc<dyn NotifyReceiver>);
-    assert!(handler.enable_updates(updates).is_ok());
-    assert!(handler.enable_transfers(transfers).is_ok());
-    (handler, notified)
+    (
+        handler.with_updates(updates).with_transfers(transfers),
+        notified,
+    )
 }
 
 fn request(op_code: OpCode, qtype: RecordType) -> Message {

@@ -62,8 +62,7 @@ fn handler(result: fn() -> Result<u32, StoreError>) -> (Handler, Arc<Recorder>) 
         Keyring::new([cluster_key(), other_key()]),
     )
     .allow(&name("cluster.test."), [name("cluster-key.")]);
-    assert!(handler.enable_updates(updates).is_ok());
-    (handler, recorder)
+    (handler.with_updates(updates), recorder)
 }
 
 fn update(zone: &str) -> Message {
