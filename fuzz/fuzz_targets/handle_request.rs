@@ -96,7 +96,7 @@ fn fixture() -> &'static Fixture {
         let key = Key::new(key_name.clone(), TsigAlgorithm::HmacSha256, vec![7; 32]).expect("key");
         let updates = Updates::new(Arc::new(CheckOnly(fuzz_zone())), Keyring::new([key]))
             .allow(&Name::from_ascii("fuzz.test.").expect("zone"), [key_name]);
-        assert!(handler.enable_updates(updates).is_ok());
+        let handler = handler.with_updates(updates);
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime");
