@@ -19,7 +19,6 @@ use tern::metrics::Metrics;
 use tern::nameserver::NameServer;
 use tern::resolver::{ServerSet, TraceSink, hints};
 use tern::server::shutdown;
-use tern::signals;
 
 #[derive(Parser)]
 #[command(
@@ -338,7 +337,7 @@ async fn run_lab(args: LabArgs) -> Result<(), String> {
         println!("  dig @{r} db.cluster.test A");
     }
     let mut cluster_tasks = cluster.tasks;
-    signals::wait_for_signal().await;
+    tern::wait_for_signal().await;
     trigger.fire();
     while tasks.join_next().await.is_some() {}
     while cluster_tasks.join_next().await.is_some() {}

@@ -13,7 +13,7 @@ use hickory_proto::rr::{Name, RecordType};
 use libfuzzer_sys::fuzz_target;
 use tern::authority::Zone;
 use tern::authority::update::{apply, patched};
-use tern::zonefile::{Located, Location};
+use tern::{Located, Location};
 
 /// Every kind of node an update can meet: apex, a delegation with glue, a CNAME, a DNAME, a
 /// wildcard, an empty non-terminal, and an RRset of several records.

@@ -99,7 +99,7 @@ struct Reader {
 
 /// Parses zone text as if read from `file`; relative `$INCLUDE` paths resolve beside it.
 /// Returns the records in file order, or every error found (up to a cap).
-pub fn parse_zone_text(
+pub(crate) fn parse_zone_text(
     text: &str,
     file: &Path,
     origin: Option<&Name>,

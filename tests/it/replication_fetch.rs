@@ -163,7 +163,7 @@ fn texts<'r>(records: impl IntoIterator<Item = &'r Record>) -> Vec<String> {
 
 /// The records of a zone file, as `texts`.
 fn zone_file_records(path: &Path, origin: &str) -> Vec<String> {
-    let located = tern::zonefile::parse_zone_file(path, Some(&name(origin))).expect("zone file");
+    let located = tern::parse_zone_file(path, Some(&name(origin))).expect("zone file");
     texts(located.iter().map(|l| &l.record))
 }
 
