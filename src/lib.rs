@@ -41,22 +41,30 @@ mod frame;
 pub mod handler;
 pub mod lab;
 mod limits;
-pub mod metrics;
+mod metrics;
 pub mod nameserver;
 mod net;
 mod outbound;
 mod querylog;
-pub mod ratelimit;
+mod ratelimit;
 pub mod replication;
 pub mod resolver;
 mod rr;
 pub mod server;
 mod signals;
-pub mod tsig;
+mod tsig;
 mod wire;
 mod zonefile;
 
 pub use limits::CACHE_MAX_BYTES;
+pub use metrics::Metrics;
+pub use ratelimit::{
+    Action, ClientPrefix, Exempt, Limits as RateLimits, QueryLimitSettings, QueryLimiter, Rrl,
+    RrlSettings,
+};
 pub use rr::dname::rdata as dname_rdata;
 pub use signals::wait_for_signal;
+pub use tsig::{
+    Key as TsigKey, Keyring, TsigAlgorithm, TsigClientError, parse_keys as parse_tsig_keys,
+};
 pub use zonefile::{Located, Location, parse_zone_file};

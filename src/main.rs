@@ -10,12 +10,12 @@ use clap::{Args, Parser, Subcommand};
 use hickory_proto::rr::RecordType;
 use tracing_subscriber::EnvFilter;
 
+use tern::Metrics;
 use tern::authority::{Catalog, Zone};
 use tern::config::{Config, ZoneConfig};
 use tern::daemon;
 use tern::handler::Recursion;
 use tern::lab::{self, LabFiles};
-use tern::metrics::Metrics;
 use tern::nameserver::NameServer;
 use tern::resolver::{ServerSet, TraceSink, hints};
 use tern::server::shutdown;

@@ -15,8 +15,8 @@ use tern::authority::store::{StoreError, Updater};
 use tern::authority::update::apply;
 use tern::authority::{Catalog, Zone};
 use tern::handler::{Handler, HandlerConfig, Transport, Updates};
-use tern::metrics::Metrics;
-use tern::tsig::{Key, Keyring, TsigAlgorithm};
+use tern::Metrics;
+use tern::{Keyring, TsigAlgorithm, TsigKey as Key};
 
 /// A zone exercising every lookup path: wildcard, DNAME, CNAME chain (in and out of zone),
 /// delegation with glue, an empty non-terminal and an RRset too big for 512 or 1232 bytes.

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The QTYPEs counted on their own; every other one is counted as `other`.
-pub const QTYPES: [(u16, &str); 24] = [
+pub(crate) const QTYPES: [(u16, &str); 24] = [
     (1, "A"),
     (2, "NS"),
     (5, "CNAME"),
@@ -37,7 +37,7 @@ pub const QTYPES: [(u16, &str); 24] = [
     (257, "CAA"),
 ];
 /// Slots of a per-QTYPE row: the named ones and `other`.
-pub const QTYPE_SLOTS: usize = QTYPES.len() + 1;
+pub(crate) const QTYPE_SLOTS: usize = QTYPES.len() + 1;
 
 /// The slot of each QTYPE below 256 (`OTHER_QTYPE` for the unnamed ones), built at compile
 /// time: the hit path finds a slot with one load.
@@ -57,7 +57,7 @@ const CAA_SLOT: usize = QTYPES.len() - 1;
 
 /// The slot of `qtype` in a per-QTYPE row (`QTYPES.len()` for `other`, and for a query whose
 /// question could not be read).
-pub fn qtype_slot(qtype: Option<u16>) -> usize {
+pub(crate) fn qtype_slot(qtype: Option<u16>) -> usize {
     match qtype {
         Some(q) if q < 256 => usize::from(SLOT_OF[usize::from(q)]),
         Some(257) => CAA_SLOT,
@@ -65,18 +65,18 @@ pub fn qtype_slot(qtype: Option<u16>) -> usize {
     }
 }
 
-pub fn qtype_label(slot: usize) -> &'static str {
+pub(crate) fn qtype_label(slot: usize) -> &'static str {
     QTYPES.get(slot).map_or("other", |(_, name)| name)
 }
 
 /// RCODEs 0..=23 (RFC 6895 §2.3's registry as far as it goes) counted on their own.
-pub const RCODE_SLOTS: usize = 25;
+pub(crate) const RCODE_SLOTS: usize = 25;
 
-pub fn rcode_slot(rcode: u16) -> usize {
+pub(crate) fn rcode_slot(rcode: u16) -> usize {
     usize::from(rcode).min(RCODE_SLOTS - 1)
 }
 
-pub fn rcode_label(slot: usize) -> &'static str {
+pub(crate) fn rcode_label(slot: usize) -> &'static str {
     const NAMES: [&str; RCODE_SLOTS] = [
         "NOERROR",
         "FORMERR",
@@ -108,7 +108,7 @@ pub fn rcode_label(slot: usize) -> &'static str {
 }
 
 /// The transports a query comes in on.
-pub const TRANSPORTS: [&str; 2] = ["udp", "tcp"];
+pub(crate) const TRANSPORTS: [&str; 2] = ["udp", "tcp"];
 
 fn zeros<const N: usize>() -> [AtomicU64; N] {
     std::array::from_fn(|_| AtomicU64::new(0))
@@ -143,7 +143,7 @@ impl<const N: usize> Table<N> {
 
 /// Servfails by their RFC 8914 EDE info code (0..=29 as registered in 2024, then `other`), and
 /// those without one.
-pub const EDE_SLOTS: usize = 32;
+pub(crate) const EDE_SLOTS: usize = 32;
 const EDE_NONE: usize = EDE_SLOTS - 1;
 const EDE_OTHER: usize = EDE_SLOTS - 2;
 
@@ -188,7 +188,7 @@ fn reason_label(slot: usize) -> String {
 
 /// Upper bounds, in microseconds, of the latency histograms' buckets (100 µs to 10 s: a cache
 /// hit lands in the first, a cold walk in the hundreds of ms).
-pub const LATENCY_BOUNDS_US: [u64; 14] = [
+pub(crate) const LATENCY_BOUNDS_US: [u64; 14] = [
     100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 1_000_000,
     2_500_000, 10_000_000,
 ];
@@ -381,7 +381,7 @@ pub struct Upstream {
 
 /// At most this many servers get their own series; the rest share `other` (a resolver walking
 /// the Internet meets thousands, and each series costs the scraper).
-pub const UPSTREAM_SERIES: usize = 100;
+pub(crate) const UPSTREAM_SERIES: usize = 100;
 
 /// Per upstream server counters, by address.
 #[derive(Debug, Default)]

@@ -2,9 +2,9 @@
 //! prints them on shutdown, and serves them to Prometheus while it runs (`[metrics] listen`,
 //! `prometheus` encodes them, `http` answers the scrapes).
 
-pub mod counts;
-pub mod http;
-pub mod prometheus;
+pub(crate) mod counts;
+pub(crate) mod http;
+pub(crate) mod prometheus;
 
 use std::fmt;
 use std::sync::Mutex;
@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-pub use counts::{Histogram, HitPathCounts, Reasons, Table, UpstreamTable};
+pub(crate) use counts::{Histogram, HitPathCounts, Reasons, Table, UpstreamTable};
 
 /// Process-wide counters. Shared by reference (`Arc<Metrics>`) between handler and resolver.
 #[derive(Debug, Default)]
@@ -157,14 +157,14 @@ impl fmt::Display for Metrics {
 /// per-query failures costs a counter increment each, not a line each (the counters carry
 /// the totals).
 #[derive(Debug)]
-pub struct LogThrottle {
+pub(crate) struct LogThrottle {
     interval: Duration,
     next: Mutex<Option<Instant>>,
     held: AtomicU64,
 }
 
 impl LogThrottle {
-    pub fn new(interval: Duration) -> LogThrottle {
+    pub(crate) fn new(interval: Duration) -> LogThrottle {
         LogThrottle {
             interval,
             next: Mutex::new(None),
@@ -174,7 +174,7 @@ impl LogThrottle {
 
     /// `Some(n)` when a line may be logged now, `n` being how many were held back since the
     /// last one; `None` when this one should be held back.
-    pub fn admit(&self, now: Instant) -> Option<u64> {
+    pub(crate) fn admit(&self, now: Instant) -> Option<u64> {
         let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
         if next.is_some_and(|t| now < t) {
             self.held.fetch_add(1, Ordering::Relaxed);

@@ -3,8 +3,8 @@
 //! clients by prefix (/24 and /56 by default), both keep their buckets in a fixed-size table
 //! (`bucket`), and both are off unless configured.
 
-pub mod bucket;
-pub mod rrl;
+pub(crate) mod bucket;
+pub(crate) mod rrl;
 
 use std::net::IpAddr;
 
@@ -13,7 +13,8 @@ use serde::Deserialize;
 use tokio::time::Instant;
 
 use bucket::{Buckets, Shape, Take};
-pub use rrl::{Kind, Rrl, RrlSettings, Token, Verdict};
+pub use rrl::{Rrl, RrlSettings};
+pub(crate) use rrl::{Token, Verdict};
 
 /// The part of a client's address that is counted: its first `ipv4` or `ipv6` bits (an
 /// IPv4-mapped IPv6 address counts as IPv4).

@@ -28,17 +28,18 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};
+use tern::Metrics;
 use tern::authority::{Catalog, Zone};
 use tern::cache::{Cache, CachePolicy, Key};
 use tern::handler::{Acl, Handler, HandlerConfig, Recursion, Request, Transport, response};
 use tern::lab::LabFiles;
-use tern::metrics::Metrics;
-use tern::ratelimit::{
-    Action, ClientPrefix, Exempt, Limits, QueryLimitSettings, QueryLimiter, Rrl, RrlSettings,
-};
 use tern::resolver::upstream::UpstreamFuture;
 use tern::resolver::{
     Resolver, ResolverConfig, Upstream, UpstreamError, UpstreamQuery, UpstreamReply,
+};
+use tern::{
+    Action, ClientPrefix, Exempt, QueryLimitSettings, QueryLimiter, RateLimits as Limits, Rrl,
+    RrlSettings,
 };
 use tokio::runtime::Runtime;
 use tokio::time::Instant;

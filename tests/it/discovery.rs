@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::op::Message;
 use hickory_proto::rr::{RData, RecordType};
+use tern::Metrics;
 use tern::authority::balance::Policy;
 use tern::authority::store::{ZoneFile, ZoneStore};
 use tern::discovery::health::{Check, CheckSpec, HttpCheck};
 use tern::discovery::registry::{Registration, Registry};
 use tern::discovery::service::{Instance, Protocol, Service};
-use tern::metrics::Metrics;
 use tern::nameserver::NameServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};

@@ -9,8 +9,8 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
 use crate::support::{self, query, udp};
+use tern::Metrics;
 use tern::authority::Catalog;
-use tern::metrics::Metrics;
 
 const SUBNET: u8 = 226;
 

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType::{self, A, NS};
+use tern::Metrics;
 use tern::authority::Catalog;
 use tern::handler::{Acl, Cidr, Recursion};
-use tern::metrics::Metrics;
 use tern::nameserver::NameServer;
 
 use crate::support::{

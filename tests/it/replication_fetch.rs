@@ -18,7 +18,7 @@ use hickory_proto::rr::{Record, RecordType};
 
 use crate::support::{self, addr, name};
 use tern::replication::fetch::{FetchError, notify, query_soa, transfer};
-use tern::tsig::{Key, TsigClientError, parse_keys};
+use tern::{TsigClientError, TsigKey as Key, parse_tsig_keys as parse_keys};
 
 const SUBNET: u8 = 219;
 const WAIT: Duration = Duration::from_secs(10);

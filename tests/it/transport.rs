@@ -14,8 +14,8 @@ use hickory_proto::rr::{RData, RecordType};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
+use tern::Metrics;
 use tern::authority::{Catalog, Zone};
-use tern::metrics::Metrics;
 use tern::nameserver::{ListenerLimits, NameServer};
 use tern::server::TcpLimits;
 

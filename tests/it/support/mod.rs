@@ -16,10 +16,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::task::JoinSet;
 
+use tern::Metrics;
 use tern::authority::{Catalog, Zone};
 use tern::discovery::registry::Registry;
 use tern::handler::Handler;
-use tern::metrics::Metrics;
 use tern::nameserver::{Fixed, NameServer, Stored};
 use tern::server::{ShutdownTrigger, shutdown};
 
