@@ -30,11 +30,11 @@
 
 mod acl;
 pub mod authority;
-pub mod cache;
-pub mod config;
+mod cache;
+mod config;
 pub mod control;
 pub mod daemon;
-pub mod discovery;
+mod discovery;
 mod ede;
 pub mod embed;
 mod frame;
@@ -47,7 +47,7 @@ mod net;
 mod outbound;
 mod querylog;
 mod ratelimit;
-pub mod replication;
+mod replication;
 pub mod resolver;
 mod rr;
 pub mod server;
@@ -56,11 +56,19 @@ mod tsig;
 mod wire;
 mod zonefile;
 
+pub use cache::{Cache, CachePolicy, Data as CacheData, Key as CacheKey, Rank};
+pub use config::{Config, StubConfig, ZoneConfig};
+pub use discovery::health::{Check, CheckSpec, HttpCheck};
+pub use discovery::registry::{Registration, Registry};
+pub use discovery::service::{Instance, Protocol, Service};
 pub use limits::CACHE_MAX_BYTES;
 pub use metrics::Metrics;
 pub use ratelimit::{
     Action, ClientPrefix, Exempt, Limits as RateLimits, QueryLimitSettings, QueryLimiter, Rrl,
     RrlSettings,
+};
+pub use replication::fetch::{
+    FetchError, notify as send_notify, query_soa, transfer as request_transfer,
 };
 pub use rr::dname::rdata as dname_rdata;
 pub use signals::wait_for_signal;

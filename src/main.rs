@@ -12,13 +12,13 @@ use tracing_subscriber::EnvFilter;
 
 use tern::Metrics;
 use tern::authority::{Catalog, Zone};
-use tern::config::{Config, ZoneConfig};
 use tern::daemon;
 use tern::handler::Recursion;
 use tern::lab::{self, LabFiles};
 use tern::nameserver::NameServer;
 use tern::resolver::{ServerSet, TraceSink, hints};
 use tern::server::shutdown;
+use tern::{Config, ZoneConfig};
 
 #[derive(Parser)]
 #[command(
@@ -258,7 +258,7 @@ async fn run_lab(args: LabArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let mut config = Config::default();
     // The resolver reaches the discovery server it does not host through a stub zone.
-    config.stubs.push(tern::config::StubConfig {
+    config.stubs.push(tern::StubConfig {
         zone: "cluster.test.".to_string(),
         servers: vec![cluster.server],
     });

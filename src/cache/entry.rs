@@ -112,7 +112,7 @@ impl Stored {
 
 /// A stored entry.
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub stored: Stored,
     pub rank: Rank,
     pub expires: Instant,

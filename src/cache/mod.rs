@@ -7,8 +7,8 @@
 //! so expiry is tested with a paused clock. Negative answers and recent failures are
 //! first-class entries, not errors.
 
-pub mod admin;
-pub mod entry;
+pub(crate) mod admin;
+pub(crate) mod entry;
 pub(crate) mod message;
 mod size;
 mod wire;
@@ -22,7 +22,8 @@ use std::time::Duration;
 use lru::LruCache;
 use tokio::time::Instant;
 
-pub use entry::{Cached, Data, Entry, Key, Rank, Stored};
+pub(crate) use entry::{Cached, Entry, Stored};
+pub use entry::{Data, Key, Rank};
 pub(crate) use message::{Hit, Messages};
 
 /// What the message tier keeps beside each answer: the RRL account of an authoritative answer,

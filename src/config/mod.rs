@@ -27,11 +27,12 @@ mod ratelimit;
 mod services;
 mod zones;
 
-pub use control::ControlConfig;
-pub use observe::{LogConfig, MetricsConfig};
-pub use ratelimit::{RateLimitConfig, RrlConfig};
-pub use services::{CheckConfig, InstanceConfig, ServiceConfig};
-pub use zones::{PrimaryZone, Replication, SecondaryZone, TsigKeyConfig, UpdatePolicy, ZoneConfig};
+pub(crate) use control::ControlConfig;
+pub(crate) use observe::{LogConfig, MetricsConfig};
+pub(crate) use ratelimit::{RateLimitConfig, RrlConfig};
+pub(crate) use services::ServiceConfig;
+pub use zones::ZoneConfig;
+pub(crate) use zones::{PrimaryZone, Replication, SecondaryZone, TsigKeyConfig, UpdatePolicy};
 
 /// Why a configuration cannot be used.
 #[derive(Debug, thiserror::Error)]

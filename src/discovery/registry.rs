@@ -92,7 +92,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// The id an instance has in the health table.
-pub fn instance_id(service: &Service, instance: &Instance) -> String {
+pub(crate) fn instance_id(service: &Service, instance: &Instance) -> String {
     service.instance_name(instance).to_ascii()
 }
 

@@ -18,7 +18,7 @@ use crate::authority::store::Owned;
 
 /// TTL of service records when the configuration gives none: short, so clients follow health
 /// changes (Consul's DNS answers use 0 by default; a few seconds keeps caches useful).
-pub const DEFAULT_TTL: u32 = 5;
+pub(crate) const DEFAULT_TTL: u32 = 5;
 
 /// The SRV protocol label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

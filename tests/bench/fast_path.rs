@@ -30,7 +30,6 @@ use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode}
 use hickory_proto::rr::{Name, RecordType};
 use tern::Metrics;
 use tern::authority::{Catalog, Zone};
-use tern::cache::{Cache, CachePolicy, Key};
 use tern::handler::{Acl, Handler, HandlerConfig, Recursion, Request, Transport, response};
 use tern::lab::LabFiles;
 use tern::resolver::upstream::UpstreamFuture;
@@ -41,6 +40,7 @@ use tern::{
     Action, ClientPrefix, Exempt, QueryLimitSettings, QueryLimiter, RateLimits as Limits, Rrl,
     RrlSettings,
 };
+use tern::{Cache, CacheKey as Key, CachePolicy};
 use tokio::runtime::Runtime;
 use tokio::time::Instant;
 

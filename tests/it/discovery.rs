@@ -13,10 +13,10 @@ use hickory_proto::rr::{RData, RecordType};
 use tern::Metrics;
 use tern::authority::balance::Policy;
 use tern::authority::store::{ZoneFile, ZoneStore};
-use tern::discovery::health::{Check, CheckSpec, HttpCheck};
-use tern::discovery::registry::{Registration, Registry};
-use tern::discovery::service::{Instance, Protocol, Service};
 use tern::nameserver::NameServer;
+use tern::{Check, CheckSpec, HttpCheck};
+use tern::{Instance, Protocol, Service};
+use tern::{Registration, Registry};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 
@@ -465,7 +465,7 @@ async fn a_resolver_reaches_a_discovery_server_through_a_stub_zone() {
     let resolver = Arc::new(tern::resolver::Resolver::new(
         Arc::new(tern::resolver::NetUpstream),
         tern::resolver::hints::parse(&hints, std::path::Path::new("hints")).expect("hints"),
-        Arc::new(tern::cache::Cache::new(tern::cache::CachePolicy::default())),
+        Arc::new(tern::Cache::new(tern::CachePolicy::default())),
         tern::resolver::ResolverConfig {
             stubs: vec![tern::resolver::Stub {
                 zone: name("cluster.test."),

@@ -17,7 +17,7 @@ use hickory_proto::rr::rdata::tsig::TsigError;
 use hickory_proto::rr::{Record, RecordType};
 
 use crate::support::{self, addr, name};
-use tern::replication::fetch::{FetchError, notify, query_soa, transfer};
+use tern::{FetchError, query_soa, request_transfer as transfer, send_notify as notify};
 use tern::{TsigClientError, TsigKey as Key, parse_tsig_keys as parse_keys};
 
 const SUBNET: u8 = 219;

@@ -20,32 +20,32 @@ use crate::limits::Limit;
 
 mod probe;
 
-pub use probe::{
-    Check, HTTP_STATUS_LINE_MAX, HttpCheck, HttpCheckError, ProbeError, ProbeFuture, Prober, probe,
-};
+pub use probe::{Check, HttpCheck};
+pub(crate) use probe::{ProbeError, Prober};
 
 /// Time between two probes of one instance, in ms. With the default fall of 2 a dead instance
 /// leaves the answers within 2 s. HAProxy's `inter` is 2 s, Kubernetes' `periodSeconds` 10 s,
 /// Consul has no default (10 s in its examples); a test cluster on loopback affords one
 /// connection per instance per second. Faster probes cost more than they tell; past an hour it
 /// is no longer a health check.
-pub const HEALTH_INTERVAL_MS: Limit<u64> = Limit::new("health_interval_ms", 1000, 100..=3_600_000);
+pub(crate) const HEALTH_INTERVAL_MS: Limit<u64> =
+    Limit::new("health_interval_ms", 1000, 100..=3_600_000);
 
 /// How long one probe may take, in ms; longer is a failure. It may not exceed the interval, so
 /// probes never overlap and the `interval × fall` bound holds (HAProxy's `timeout check`
 /// defaults to `inter`; Kubernetes' `timeoutSeconds` is 1 s). A lost SYN is sent again only
 /// after 1 s (RFC 6298 §2.1's initial RTO), so one lost packet fails one probe, which the
 /// default fall absorbs.
-pub const HEALTH_TIMEOUT_MS: Limit<u64> = Limit::new("health_timeout_ms", 500, 10..=60_000);
+pub(crate) const HEALTH_TIMEOUT_MS: Limit<u64> = Limit::new("health_timeout_ms", 500, 10..=60_000);
 
 /// Consecutive passes that bring an unhealthy instance back (HAProxy `rise` 2; Kubernetes'
 /// `successThreshold` 1): one lucky pass does not return a flapping instance to the answers.
-pub const HEALTH_RISE: Limit<u32> = Limit::new("health_rise", 2, 1..=10);
+pub(crate) const HEALTH_RISE: Limit<u32> = Limit::new("health_rise", 2, 1..=10);
 
 /// Consecutive failures that take a healthy instance out (HAProxy `fall` 3, Kubernetes'
 /// `failureThreshold` 3, Consul 1). Two tolerate one lost packet and still detect a dead
 /// instance in 2 s at the default interval. Past 10, lengthen the interval instead.
-pub const HEALTH_FALL: Limit<u32> = Limit::new("health_fall", 2, 1..=10);
+pub(crate) const HEALTH_FALL: Limit<u32> = Limit::new("health_fall", 2, 1..=10);
 
 /// RFC 6298 §2.3: each RTT sample moves the smoothed RTT 1/8 of the way (alpha = 1/8).
 const SRTT_GAIN_DIVISOR: u32 = 8;
@@ -273,7 +273,7 @@ fn smooth(srtt: Duration, sample: Duration) -> Duration {
 /// table healthy unless already there; it stays there after shutdown (the caller removes it),
 /// so restarting the checks does not flap it. Fails only on a spec out of bounds, before
 /// touching the table.
-pub async fn run_checks<P: Prober>(
+pub(crate) async fn run_checks<P: Prober>(
     table: Arc<HealthTable>,
     id: String,
     spec: CheckSpec<P>,

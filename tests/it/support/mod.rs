@@ -17,8 +17,8 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::task::JoinSet;
 
 use tern::Metrics;
+use tern::Registry;
 use tern::authority::{Catalog, Zone};
-use tern::discovery::registry::Registry;
 use tern::handler::Handler;
 use tern::nameserver::{Fixed, NameServer, Stored};
 use tern::server::{ShutdownTrigger, shutdown};
@@ -278,7 +278,7 @@ pub(crate) fn net_resolver(hints: &str, metrics: &Arc<Metrics>) -> Arc<tern::res
     Arc::new(tern::resolver::Resolver::new(
         Arc::new(tern::resolver::NetUpstream),
         hints,
-        Arc::new(tern::cache::Cache::new(tern::cache::CachePolicy::default())),
+        Arc::new(tern::Cache::new(tern::CachePolicy::default())),
         tern::resolver::ResolverConfig::default(),
         Arc::clone(metrics),
     ))
