@@ -48,7 +48,7 @@ mod outbound;
 mod querylog;
 mod ratelimit;
 mod replication;
-pub mod resolver;
+mod resolver;
 mod rr;
 pub mod server;
 mod signals;
@@ -70,6 +70,14 @@ pub use ratelimit::{
 pub use replication::fetch::{
     FetchError, notify as send_notify, query_soa, transfer as request_transfer,
 };
+pub use resolver::classify::{Outcome as ReplyOutcome, classify as classify_reply};
+pub use resolver::delegation::ServerSet;
+pub use resolver::hints::parse as parse_root_hints;
+pub use resolver::trace::{TraceSink, TraceStep};
+pub use resolver::upstream::{
+    NetUpstream, Upstream, UpstreamError, UpstreamFuture, UpstreamQuery, UpstreamReply,
+};
+pub use resolver::{Resolver, ResolverConfig, Stub};
 pub use rr::dname::rdata as dname_rdata;
 pub use signals::wait_for_signal;
 pub use tsig::{

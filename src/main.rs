@@ -16,9 +16,9 @@ use tern::daemon;
 use tern::handler::Recursion;
 use tern::lab::{self, LabFiles};
 use tern::nameserver::NameServer;
-use tern::resolver::{ServerSet, TraceSink, hints};
 use tern::server::shutdown;
 use tern::{Config, ZoneConfig};
+use tern::{ServerSet, TraceSink, parse_root_hints};
 
 #[derive(Parser)]
 #[command(
@@ -243,7 +243,7 @@ fn lab_files(dir: Option<&std::path::Path>) -> Result<LabFiles, String> {
 
 fn lab_hints(files: &LabFiles) -> Result<ServerSet, String> {
     let text = files.root_hints().map_err(|e| e.to_string())?;
-    hints::parse(text, std::path::Path::new("lab/root.hints")).map_err(|e| e.to_string())
+    parse_root_hints(text, std::path::Path::new("lab/root.hints")).map_err(|e| e.to_string())
 }
 
 async fn run_lab(args: LabArgs) -> Result<(), String> {
@@ -368,7 +368,7 @@ async fn resolve(args: ResolveArgs) -> Result<(), String> {
         daemon::load_hints(args.root_hints.as_deref())?
     };
     let trace: Option<TraceSink> = args.trace.then(|| {
-        let sink: TraceSink = Arc::new(|step: &tern::resolver::TraceStep| println!(";; {step}"));
+        let sink: TraceSink = Arc::new(|step: &tern::TraceStep| println!(";; {step}"));
         sink
     });
     let metrics = Arc::new(Metrics::default());

@@ -8,18 +8,18 @@
 //! replies and `store` the only writer of what they teach; `delegation` and `hints` find the
 //! servers to start at. The one alias-chasing loop is [`Resolver::chase`].
 
-pub mod budget;
+pub(crate) mod budget;
 mod cached;
-pub mod classify;
-pub mod delegation;
-pub mod exchange;
-pub mod hints;
-pub mod infra;
-pub mod iterate;
+pub(crate) mod classify;
+pub(crate) mod delegation;
+pub(crate) mod exchange;
+pub(crate) mod hints;
+pub(crate) mod infra;
+pub(crate) mod iterate;
 mod loopguard;
-pub mod store;
-pub mod trace;
-pub mod upstream;
+pub(crate) mod store;
+pub(crate) mod trace;
+pub(crate) mod upstream;
 
 #[cfg(test)]
 pub(crate) mod fake;
@@ -39,10 +39,10 @@ use tokio::sync::OnceCell;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-pub use budget::{Budget, Limits, ResolveError};
-pub use delegation::{LocalCut, LocalCuts, NameServer, ServerSet};
-pub use trace::{TraceSink, TraceStep};
-pub use upstream::{NetUpstream, Upstream, UpstreamError, UpstreamQuery, UpstreamReply};
+pub(crate) use budget::{Budget, Limits, ResolveError};
+pub(crate) use delegation::{LocalCut, LocalCuts, ServerSet};
+pub(crate) use trace::{TraceSink, TraceStep};
+pub(crate) use upstream::{NetUpstream, Upstream};
 
 use crate::cache::{Cache, CachePolicy, Data, Key, Rank};
 use crate::limits::{FAILURE_CACHE_ENTRIES, FAILURE_TTL, STALE_ANSWER_TIMEOUT_MS};

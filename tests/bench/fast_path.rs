@@ -29,18 +29,16 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};
 use tern::Metrics;
+use tern::UpstreamFuture;
 use tern::authority::{Catalog, Zone};
 use tern::handler::{Acl, Handler, HandlerConfig, Recursion, Request, Transport, response};
 use tern::lab::LabFiles;
-use tern::resolver::upstream::UpstreamFuture;
-use tern::resolver::{
-    Resolver, ResolverConfig, Upstream, UpstreamError, UpstreamQuery, UpstreamReply,
-};
 use tern::{
     Action, ClientPrefix, Exempt, QueryLimitSettings, QueryLimiter, RateLimits as Limits, Rrl,
     RrlSettings,
 };
 use tern::{Cache, CacheKey as Key, CachePolicy};
+use tern::{Resolver, ResolverConfig, Upstream, UpstreamError, UpstreamQuery, UpstreamReply};
 use tokio::runtime::Runtime;
 use tokio::time::Instant;
 
@@ -206,7 +204,7 @@ impl Fixture {
             .expect("runtime");
         let files = LabFiles::embedded();
         let metrics = Arc::new(Metrics::default());
-        let hints = tern::resolver::hints::parse(
+        let hints = tern::parse_root_hints(
             files.root_hints().expect("lab hints"),
             Path::new("root.hints"),
         )

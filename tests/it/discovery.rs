@@ -462,16 +462,16 @@ async fn a_resolver_reaches_a_discovery_server_through_a_stub_zone() {
     // A recursive tern whose only way to cluster.test. is the stub; its root hints lead nowhere.
     let hints = format!(". 3600000 NS a.root.\na.root. 3600000 A 127.{n}.0.250\n");
     let metrics = Arc::new(Metrics::default());
-    let resolver = Arc::new(tern::resolver::Resolver::new(
-        Arc::new(tern::resolver::NetUpstream),
-        tern::resolver::hints::parse(&hints, std::path::Path::new("hints")).expect("hints"),
+    let resolver = Arc::new(tern::Resolver::new(
+        Arc::new(tern::NetUpstream),
+        tern::parse_root_hints(&hints, std::path::Path::new("hints")).expect("hints"),
         Arc::new(tern::Cache::new(tern::CachePolicy::default())),
-        tern::resolver::ResolverConfig {
-            stubs: vec![tern::resolver::Stub {
+        tern::ResolverConfig {
+            stubs: vec![tern::Stub {
                 zone: name("cluster.test."),
                 servers: vec![c.server.addr],
             }],
-            ..tern::resolver::ResolverConfig::default()
+            ..tern::ResolverConfig::default()
         },
         Arc::clone(&metrics),
     ));

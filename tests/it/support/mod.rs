@@ -262,24 +262,24 @@ pub(crate) async fn start_lab(n: u8) -> Lab {
 /// A recursive tern resolving through a lab; the lab stops with it.
 pub(crate) struct Recursive {
     pub(crate) server: TestServer,
-    pub(crate) resolver: Arc<tern::resolver::Resolver>,
+    pub(crate) resolver: Arc<tern::Resolver>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) lab: Lab,
 }
 
 /// A resolver over `lab`, with recursion for clients `acl` allows.
-pub(crate) fn lab_resolver(lab: &Lab, metrics: &Arc<Metrics>) -> Arc<tern::resolver::Resolver> {
+pub(crate) fn lab_resolver(lab: &Lab, metrics: &Arc<Metrics>) -> Arc<tern::Resolver> {
     net_resolver(lab.files.root_hints().expect("lab hints"), metrics)
 }
 
 /// A resolver over real sockets starting from `hints` (named.root format text).
-pub(crate) fn net_resolver(hints: &str, metrics: &Arc<Metrics>) -> Arc<tern::resolver::Resolver> {
-    let hints = tern::resolver::hints::parse(hints, Path::new("root.hints")).expect("hints parse");
-    Arc::new(tern::resolver::Resolver::new(
-        Arc::new(tern::resolver::NetUpstream),
+pub(crate) fn net_resolver(hints: &str, metrics: &Arc<Metrics>) -> Arc<tern::Resolver> {
+    let hints = tern::parse_root_hints(hints, Path::new("root.hints")).expect("hints parse");
+    Arc::new(tern::Resolver::new(
+        Arc::new(tern::NetUpstream),
         hints,
         Arc::new(tern::Cache::new(tern::CachePolicy::default())),
-        tern::resolver::ResolverConfig::default(),
+        tern::ResolverConfig::default(),
         Arc::clone(metrics),
     ))
 }
@@ -313,7 +313,7 @@ pub(crate) async fn recursive_over(
 /// A name server for `zones` recursing through `resolver` for clients `acl` allows.
 pub(crate) fn recursive(
     zones: Vec<Zone>,
-    resolver: Arc<tern::resolver::Resolver>,
+    resolver: Arc<tern::Resolver>,
     acl: tern::handler::Acl,
     metrics: &Arc<Metrics>,
 ) -> NameServer<Fixed> {
