@@ -29,7 +29,7 @@
 //! `tsig`.
 
 mod acl;
-pub mod authority;
+mod authority;
 mod cache;
 mod config;
 pub mod control;
@@ -56,6 +56,12 @@ mod tsig;
 mod wire;
 mod zonefile;
 
+pub use authority::balance::Policy;
+pub use authority::builtin::default_local_zones;
+pub use authority::store::{Owned, StoreError, Updater, ZoneFile, ZoneStore};
+pub use authority::transfer::{Incoming, Progress, Transfer, apply_deltas};
+pub use authority::update::{apply as apply_update, patched};
+pub use authority::{Catalog, Zone};
 pub use cache::{Cache, CachePolicy, Data as CacheData, Key as CacheKey, Rank};
 pub use config::{Config, StubConfig, ZoneConfig};
 pub use discovery::health::{Check, CheckSpec, HttpCheck};

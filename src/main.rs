@@ -11,12 +11,12 @@ use hickory_proto::rr::RecordType;
 use tracing_subscriber::EnvFilter;
 
 use tern::Metrics;
-use tern::authority::{Catalog, Zone};
 use tern::daemon;
 use tern::handler::Recursion;
 use tern::lab::{self, LabFiles};
 use tern::nameserver::NameServer;
 use tern::server::shutdown;
+use tern::{Catalog, Zone};
 use tern::{Config, ZoneConfig};
 use tern::{ServerSet, TraceSink, parse_root_hints};
 

@@ -3,16 +3,16 @@
 //! Pure data, no I/O on the query path: a [`Catalog`] holds immutable [`Zone`]s; reloading or
 //! updating builds a new catalog and swaps it in, so in-flight queries keep a consistent view.
 
-pub mod balance;
-pub mod builtin;
-pub mod journal;
-pub mod lookup;
-pub mod reload;
-pub mod rules;
-pub mod store;
-pub mod transfer;
-pub mod update;
-pub mod zone;
+pub(crate) mod balance;
+pub(crate) mod builtin;
+pub(crate) mod journal;
+pub(crate) mod lookup;
+pub(crate) mod reload;
+pub(crate) mod rules;
+pub(crate) mod store;
+pub(crate) mod transfer;
+pub(crate) mod update;
+pub(crate) mod zone;
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -21,9 +21,8 @@ use std::sync::Arc;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
-pub use crate::zonefile::{Location, ZoneError, ZoneErrors};
-pub use lookup::{Answer, Delegation};
-pub use reload::CatalogError;
+pub(crate) use crate::zonefile::ZoneErrors;
+pub(crate) use lookup::Answer;
 pub use zone::Zone;
 
 use crate::limits::LOCAL_CNAME_CHAIN;

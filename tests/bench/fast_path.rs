@@ -30,7 +30,6 @@ use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode}
 use hickory_proto::rr::{Name, RecordType};
 use tern::Metrics;
 use tern::UpstreamFuture;
-use tern::authority::{Catalog, Zone};
 use tern::handler::{Acl, Handler, HandlerConfig, Recursion, Request, Transport, response};
 use tern::lab::LabFiles;
 use tern::{
@@ -38,6 +37,7 @@ use tern::{
     RrlSettings,
 };
 use tern::{Cache, CacheKey as Key, CachePolicy};
+use tern::{Catalog, Zone};
 use tern::{Resolver, ResolverConfig, Upstream, UpstreamError, UpstreamQuery, UpstreamReply};
 use tokio::runtime::Runtime;
 use tokio::time::Instant;

@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::Message;
 use hickory_proto::rr::{RData, RecordType};
 use tern::Metrics;
-use tern::authority::balance::Policy;
-use tern::authority::store::{ZoneFile, ZoneStore};
+use tern::Policy;
 use tern::nameserver::NameServer;
 use tern::{Check, CheckSpec, HttpCheck};
 use tern::{Instance, Protocol, Service};
 use tern::{Registration, Registry};
+use tern::{ZoneFile, ZoneStore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 

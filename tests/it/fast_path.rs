@@ -135,8 +135,7 @@ async fn authoritative_answers_are_kept_until_the_zones_change() {
     );
 
     // A reload (or UPDATE, or transfer) swaps the catalog: the next answer is the new data.
-    let catalog =
-        tern::authority::Catalog::new([zone("fast.test.", FAST_ZONE_2)]).expect("catalog");
+    let catalog = tern::Catalog::new([zone("fast.test.", FAST_ZONE_2)]).expect("catalog");
     served.handler.set_catalog(catalog);
     let third = ask(served.addr, &q).await;
     assert_eq!(third.answers[0].data.to_string(), "192.0.2.2");

@@ -9,8 +9,8 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
 use crate::support::{self, query, udp};
+use tern::Catalog;
 use tern::Metrics;
-use tern::authority::Catalog;
 
 const SUBNET: u8 = 226;
 
@@ -19,10 +19,8 @@ async fn localhost_invalid_and_private_reverse_names_never_leave_the_resolver() 
     let lab = support::start_lab(SUBNET).await;
     let metrics = Arc::new(Metrics::default());
     let resolver = support::lab_resolver(&lab, &metrics);
-    let builtin = Catalog::new(
-        tern::authority::builtin::default_local_zones(|_| false).expect("built-in zones"),
-    )
-    .expect("catalog");
+    let builtin = Catalog::new(tern::default_local_zones(|_| false).expect("built-in zones"))
+        .expect("catalog");
     let node = support::recursive(
         Vec::new(),
         resolver,

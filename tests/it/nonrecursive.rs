@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType::{self, A, NS};
+use tern::Catalog;
 use tern::Metrics;
-use tern::authority::Catalog;
 use tern::handler::{Acl, Cidr, Recursion};
 use tern::nameserver::NameServer;
 

@@ -15,9 +15,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use tern::Metrics;
-use tern::authority::{Catalog, Zone};
 use tern::nameserver::{ListenerLimits, NameServer};
 use tern::server::TcpLimits;
+use tern::{Catalog, Zone};
 
 use crate::support::{self, TestServer};
 

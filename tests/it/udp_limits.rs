@@ -11,7 +11,7 @@ use hickory_proto::rr::RecordType;
 use tokio::net::UdpSocket;
 
 use tern::Metrics;
-use tern::authority::Zone;
+use tern::Zone;
 use tern::handler::Acl;
 use tern::nameserver::{Fixed, ListenerLimits, NameServer};
 

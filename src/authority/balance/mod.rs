@@ -104,7 +104,7 @@ impl Default for Member {
 /// `member`: weight and RTT of each record's target (callers return weight 1, rtt None when
 /// unknown).
 /// `rng`: randomness for weighted selection (tests pass a seeded rng).
-pub fn order<R: Rng + ?Sized>(
+pub(crate) fn order<R: Rng + ?Sized>(
     policy: Policy,
     records: &mut [Record],
     turn: u64,

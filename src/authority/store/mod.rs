@@ -33,7 +33,7 @@ use std::sync::Arc;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{LowerName, Name, RData, Record};
 
-pub use self::owner::ZoneOwner;
+pub(crate) use self::owner::ZoneOwner;
 use self::zone::{StoredZone, file_serial};
 use super::journal::{EntryKind, Journal, JournalError};
 use super::reload::CatalogError;
@@ -140,7 +140,7 @@ pub trait Updater: Send + Sync {
 
 /// Feeds the zones we are secondary for. The one writer of the zones implements it; the
 /// replication side (transfers in, expiry timers) calls it.
-pub trait Secondaries: Send + Sync {
+pub(crate) trait Secondaries: Send + Sync {
     /// See [`ZoneStore::transfer_in`]; the new data is served on return.
     fn transfer_in(&self, zone: &Name, records: Vec<Record>) -> Result<u32, StoreError>;
     /// See [`ZoneStore::set_available`].

@@ -18,10 +18,10 @@ use tokio::task::JoinSet;
 
 use tern::Metrics;
 use tern::Registry;
-use tern::authority::{Catalog, Zone};
 use tern::handler::Handler;
 use tern::nameserver::{Fixed, NameServer, Stored};
 use tern::server::{ShutdownTrigger, shutdown};
+use tern::{Catalog, Zone};
 
 /// How long a test waits for any one reply before failing.
 pub(crate) const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
