@@ -38,7 +38,7 @@ mod discovery;
 mod ede;
 pub mod embed;
 mod frame;
-pub mod handler;
+mod handler;
 pub mod lab;
 mod limits;
 mod metrics;
@@ -56,6 +56,7 @@ mod tsig;
 mod wire;
 mod zonefile;
 
+pub use acl::{Acl, Cidr};
 pub use authority::balance::Policy;
 pub use authority::builtin::default_local_zones;
 pub use authority::store::{Owned, StoreError, Updater, ZoneFile, ZoneStore};
@@ -67,6 +68,11 @@ pub use config::{Config, StubConfig, ZoneConfig};
 pub use discovery::health::{Check, CheckSpec, HttpCheck};
 pub use discovery::registry::{Registration, Registry};
 pub use discovery::service::{Instance, Protocol, Service};
+pub use handler::Identity;
+pub use handler::request::{Request, Transport};
+pub use handler::response::{encode as encode_response, size_limit as response_size_limit};
+pub use handler::update::Updates;
+pub use handler::{Handler, HandlerConfig, Recursion};
 pub use limits::CACHE_MAX_BYTES;
 pub use metrics::Metrics;
 pub use ratelimit::{

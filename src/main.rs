@@ -11,8 +11,8 @@ use hickory_proto::rr::RecordType;
 use tracing_subscriber::EnvFilter;
 
 use tern::Metrics;
+use tern::Recursion;
 use tern::daemon;
-use tern::handler::Recursion;
 use tern::lab::{self, LabFiles};
 use tern::nameserver::NameServer;
 use tern::server::shutdown;
@@ -271,9 +271,9 @@ async fn run_lab(args: LabArgs) -> Result<(), String> {
     NameServer::fixed(Catalog::default(), Arc::clone(&metrics))
         .recursion(Recursion {
             resolver,
-            acl: tern::handler::Acl::loopback(),
+            acl: tern::Acl::loopback(),
             // The lab shows all three kinds of query: recursive, iterative, and non-recursive.
-            snoop: tern::handler::Acl::loopback(),
+            snoop: tern::Acl::loopback(),
         })
         .builtin_zones(daemon::builtin_zones(|_| false)?)
         .start(udp, tcp, signal)

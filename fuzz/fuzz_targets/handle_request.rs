@@ -14,7 +14,7 @@ use libfuzzer_sys::fuzz_target;
 use tern::{StoreError, Updater};
 use tern::apply_update as apply;
 use tern::{Catalog, Zone};
-use tern::handler::{Handler, HandlerConfig, Transport, Updates};
+use tern::{Handler, HandlerConfig, Transport, Updates};
 use tern::Metrics;
 use tern::{Keyring, TsigAlgorithm, TsigKey as Key};
 

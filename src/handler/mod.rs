@@ -19,18 +19,18 @@ mod cuts;
 mod ede_option;
 mod edge;
 mod limit;
-pub mod notify;
+pub(crate) mod notify;
 mod observe;
 mod query;
 mod refusal;
-pub mod request;
-pub mod response;
+pub(crate) mod request;
+pub(crate) mod response;
 #[cfg(test)]
 mod test_query;
 #[cfg(test)]
 mod test_tsig;
-pub mod transfer;
-pub mod update;
+pub(crate) mod transfer;
+pub(crate) mod update;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -40,14 +40,14 @@ use tokio::time::Instant;
 use tracing::warn;
 
 pub use chaos::Identity;
-pub use edge::Reply;
-pub use notify::NotifyReceiver;
-pub use request::{EdnsInfo, Malformed, Request, Transport};
-pub use response::{Response, Reuse};
-pub use transfer::Transfers;
-pub use update::Updates;
+pub(crate) use edge::Reply;
+pub(crate) use notify::NotifyReceiver;
+pub(crate) use request::{Request, Transport};
+pub(crate) use response::{Response, Reuse};
+pub(crate) use transfer::Transfers;
+pub(crate) use update::Updates;
 
-pub use crate::acl::{Acl, Cidr};
+pub(crate) use crate::acl::Acl;
 
 use crate::authority::Catalog;
 use crate::limits::EDNS_UDP_PAYLOAD;

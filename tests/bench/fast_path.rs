@@ -30,8 +30,11 @@ use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode}
 use hickory_proto::rr::{Name, RecordType};
 use tern::Metrics;
 use tern::UpstreamFuture;
-use tern::handler::{Acl, Handler, HandlerConfig, Recursion, Request, Transport, response};
 use tern::lab::LabFiles;
+use tern::{
+    Acl, Handler, HandlerConfig, Recursion, Request, Transport, encode_response,
+    response_size_limit,
+};
 use tern::{
     Action, ClientPrefix, Exempt, QueryLimitSettings, QueryLimiter, RateLimits as Limits, Rrl,
     RrlSettings,
@@ -251,9 +254,9 @@ impl Fixture {
     /// The full path for a query, as `handle_bytes` runs it, without keeping the answer.
     fn full_path(&self, handler: &Handler, bytes: &[u8]) -> Vec<u8> {
         let req = Request::parse(bytes, client(), Transport::Udp).expect("query parses");
-        let limit = response::size_limit(&req, HandlerConfig::default().edns_payload);
+        let limit = response_size_limit(&req, HandlerConfig::default().edns_payload);
         let res = self.rt.block_on(handler.handle(&req, Instant::now()));
-        response::encode(res.message, limit, res.optional_authority)
+        encode_response(res.message, limit, res.optional_authority)
     }
 }
 

@@ -475,12 +475,7 @@ async fn a_resolver_reaches_a_discovery_server_through_a_stub_zone() {
         },
         Arc::clone(&metrics),
     ));
-    let node = crate::support::recursive(
-        Vec::new(),
-        resolver,
-        tern::handler::Acl::loopback(),
-        &metrics,
-    );
+    let node = crate::support::recursive(Vec::new(), resolver, tern::Acl::loopback(), &metrics);
     let recursive = start_fixed(SocketAddr::new(addr(n, 2), 0), node).await;
     let q = query("_web._tcp.cluster.test.", RecordType::SRV, true, Some(1232));
     let m = udp(recursive.addr, &q).await;

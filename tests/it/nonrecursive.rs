@@ -9,8 +9,8 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType::{self, A, NS};
 use tern::Catalog;
 use tern::Metrics;
-use tern::handler::{Acl, Cidr, Recursion};
 use tern::nameserver::NameServer;
+use tern::{Acl, Cidr, Recursion};
 
 use crate::support::{
     Lab, TestServer, addr, ede, lab_resolver, lines, query, start_fixed, start_lab, udp,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType::{self, A, AAAA, MX, TXT};
 use tern::Metrics;
-use tern::handler::{Acl, Cidr};
+use tern::{Acl, Cidr};
 
 use crate::support::{Recursive, addr, ede, lines, query, start_recursive, tcp, udp};
 

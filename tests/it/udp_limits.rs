@@ -10,9 +10,9 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 use tokio::net::UdpSocket;
 
+use tern::Acl;
 use tern::Metrics;
 use tern::Zone;
-use tern::handler::Acl;
 use tern::nameserver::{Fixed, ListenerLimits, NameServer};
 
 use crate::support::{self, query, udp_raw};

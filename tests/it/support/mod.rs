@@ -16,9 +16,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::task::JoinSet;
 
+use tern::Handler;
 use tern::Metrics;
 use tern::Registry;
-use tern::handler::Handler;
 use tern::nameserver::{Fixed, NameServer, Stored};
 use tern::server::{ShutdownTrigger, shutdown};
 use tern::{Catalog, Zone};
@@ -285,16 +285,12 @@ pub(crate) fn net_resolver(hints: &str, metrics: &Arc<Metrics>) -> Arc<tern::Res
 }
 
 /// Starts the lab on subnet `n` and a recursive tern on `bind` (port 0: any free port).
-pub(crate) async fn start_recursive(n: u8, bind: SocketAddr, acl: tern::handler::Acl) -> Recursive {
+pub(crate) async fn start_recursive(n: u8, bind: SocketAddr, acl: tern::Acl) -> Recursive {
     recursive_over(start_lab(n).await, bind, acl).await
 }
 
 /// A recursive tern on `bind` resolving through a running `lab`.
-pub(crate) async fn recursive_over(
-    lab: Lab,
-    bind: SocketAddr,
-    acl: tern::handler::Acl,
-) -> Recursive {
+pub(crate) async fn recursive_over(lab: Lab, bind: SocketAddr, acl: tern::Acl) -> Recursive {
     let metrics = Arc::new(Metrics::default());
     let resolver = lab_resolver(&lab, &metrics);
     let server = start_fixed(
@@ -314,17 +310,17 @@ pub(crate) async fn recursive_over(
 pub(crate) fn recursive(
     zones: Vec<Zone>,
     resolver: Arc<tern::Resolver>,
-    acl: tern::handler::Acl,
+    acl: tern::Acl,
     metrics: &Arc<Metrics>,
 ) -> NameServer<Fixed> {
     NameServer::fixed(
         Catalog::new(zones).expect("no duplicate zones"),
         Arc::clone(metrics),
     )
-    .recursion(tern::handler::Recursion {
+    .recursion(tern::Recursion {
         resolver,
         acl,
-        snoop: tern::handler::Acl::new(Vec::new()),
+        snoop: tern::Acl::new(Vec::new()),
     })
 }
 
