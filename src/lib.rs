@@ -42,7 +42,7 @@ mod handler;
 pub mod lab;
 mod limits;
 mod metrics;
-pub mod nameserver;
+mod nameserver;
 mod net;
 mod outbound;
 mod querylog;
@@ -50,7 +50,7 @@ mod ratelimit;
 mod replication;
 mod resolver;
 mod rr;
-pub mod server;
+mod server;
 mod signals;
 mod tsig;
 mod wire;
@@ -75,6 +75,7 @@ pub use handler::update::Updates;
 pub use handler::{Handler, HandlerConfig, Recursion};
 pub use limits::CACHE_MAX_BYTES;
 pub use metrics::Metrics;
+pub use nameserver::{Fixed, ListenerLimits, NameServer, Stored};
 pub use ratelimit::{
     Action, ClientPrefix, Exempt, Limits as RateLimits, QueryLimitSettings, QueryLimiter, Rrl,
     RrlSettings,
@@ -91,6 +92,8 @@ pub use resolver::upstream::{
 };
 pub use resolver::{Resolver, ResolverConfig, Stub};
 pub use rr::dname::rdata as dname_rdata;
+pub use server::shutdown::{Shutdown, ShutdownTrigger, channel as shutdown_channel};
+pub use server::tcp::TcpLimits;
 pub use signals::wait_for_signal;
 pub use tsig::{
     Key as TsigKey, Keyring, TsigAlgorithm, TsigClientError, parse_keys as parse_tsig_keys,

@@ -11,11 +11,11 @@ use hickory_proto::rr::RecordType;
 use tracing_subscriber::EnvFilter;
 
 use tern::Metrics;
+use tern::NameServer;
 use tern::Recursion;
 use tern::daemon;
 use tern::lab::{self, LabFiles};
-use tern::nameserver::NameServer;
-use tern::server::shutdown;
+
 use tern::{Catalog, Zone};
 use tern::{Config, ZoneConfig};
 use tern::{ServerSet, TraceSink, parse_root_hints};
@@ -248,7 +248,7 @@ fn lab_hints(files: &LabFiles) -> Result<ServerSet, String> {
 
 async fn run_lab(args: LabArgs) -> Result<(), String> {
     let files = lab_files(args.dir.as_deref())?;
-    let (trigger, signal) = shutdown::channel();
+    let (trigger, signal) = tern::shutdown_channel();
     let mut tasks = lab::start(&files, 53, signal.clone())
         .await
         .map_err(|e| e.to_string())?;
@@ -353,7 +353,7 @@ async fn resolve(args: ResolveArgs) -> Result<(), String> {
         .to_ascii_uppercase()
         .parse()
         .map_err(|e| format!("bad type {}: {e}", args.qtype))?;
-    let (trigger, signal) = shutdown::channel();
+    let (trigger, signal) = tern::shutdown_channel();
     // The lab's servers live as long as this JoinSet; dropping it would abort them.
     let mut _lab = None;
     let hints = if args.lab {

@@ -86,7 +86,7 @@ async fn localhost_invalid_and_private_reverse_names_never_leave_the_resolver() 
 async fn chaos_txt_names_the_instance_and_hides_the_version() {
     use hickory_proto::op::Query;
     use hickory_proto::rr::DNSClass;
-    use tern::nameserver::NameServer;
+    use tern::NameServer;
     use tern::{HandlerConfig, Identity};
 
     let ask = |server: SocketAddr, qname: &'static str, qtype: RecordType| async move {

@@ -9,7 +9,7 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType::{self, A, NS};
 use tern::Catalog;
 use tern::Metrics;
-use tern::nameserver::NameServer;
+use tern::NameServer;
 use tern::{Acl, Cidr, Recursion};
 
 use crate::support::{

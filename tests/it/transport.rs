@@ -15,9 +15,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use tern::Metrics;
-use tern::nameserver::{ListenerLimits, NameServer};
-use tern::server::TcpLimits;
+use tern::TcpLimits;
 use tern::{Catalog, Zone};
+use tern::{ListenerLimits, NameServer};
 
 use crate::support::{self, TestServer};
 

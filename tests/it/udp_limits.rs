@@ -13,7 +13,7 @@ use tokio::net::UdpSocket;
 use tern::Acl;
 use tern::Metrics;
 use tern::Zone;
-use tern::nameserver::{Fixed, ListenerLimits, NameServer};
+use tern::{Fixed, ListenerLimits, NameServer};
 
 use crate::support::{self, query, udp_raw};
 

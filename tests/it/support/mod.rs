@@ -19,9 +19,9 @@ use tokio::task::JoinSet;
 use tern::Handler;
 use tern::Metrics;
 use tern::Registry;
-use tern::nameserver::{Fixed, NameServer, Stored};
-use tern::server::{ShutdownTrigger, shutdown};
+use tern::ShutdownTrigger;
 use tern::{Catalog, Zone};
+use tern::{Fixed, NameServer, Stored};
 
 /// How long a test waits for any one reply before failing.
 pub(crate) const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -85,7 +85,7 @@ pub(crate) async fn start_authoritative(addr: SocketAddr, zones: Vec<Zone>) -> T
 pub(crate) async fn start_fixed(addr: SocketAddr, server: NameServer<Fixed>) -> TestServer {
     let (udp, tcp) = bind_pair(addr).await;
     let addr = udp.local_addr().expect("bound");
-    let (trigger, signal) = shutdown::channel();
+    let (trigger, signal) = tern::shutdown_channel();
     let running = server
         .start(vec![udp], vec![tcp], signal)
         .expect("listeners start");
@@ -104,7 +104,7 @@ pub(crate) async fn start_stored(
 ) -> (TestServer, Arc<Registry>) {
     let (udp, tcp) = bind_pair(addr).await;
     let addr = udp.local_addr().expect("bound");
-    let (trigger, signal) = shutdown::channel();
+    let (trigger, signal) = tern::shutdown_channel();
     let (running, registry) = server
         .start(vec![udp], vec![tcp], signal)
         .expect("name server starts");
@@ -248,7 +248,7 @@ impl Drop for Lab {
 /// Starts the lab hierarchy of `zones/hierarchy/` on its own subnet.
 pub(crate) async fn start_lab(n: u8) -> Lab {
     let files = tern::lab::LabFiles::embedded().on_subnet(n);
-    let (trigger, signal) = shutdown::channel();
+    let (trigger, signal) = tern::shutdown_channel();
     let tasks = tern::lab::start(&files, 53, signal)
         .await
         .expect("lab starts (needs root for port 53)");
