@@ -10,11 +10,10 @@ use clap::{Args, Parser, Subcommand};
 use hickory_proto::rr::RecordType;
 use tracing_subscriber::EnvFilter;
 
+use tern::LabFiles;
 use tern::Metrics;
 use tern::NameServer;
 use tern::Recursion;
-use tern::daemon;
-use tern::lab::{self, LabFiles};
 
 use tern::{Catalog, Zone};
 use tern::{Config, ZoneConfig};
@@ -51,7 +50,7 @@ enum Command {
 }
 
 #[derive(Args)]
-#[command(after_help = tern::control::client::HELP)]
+#[command(after_help = tern::CONTROL_HELP)]
 struct CtlArgs {
     /// The control socket of the running server [default: /run/tern/control.sock].
     #[arg(long, value_name = "PATH")]
@@ -184,9 +183,9 @@ fn ctl(args: CtlArgs) -> Result<(), String> {
             .control
             .socket
             .ok_or_else(|| format!("tern ctl: {} has no `[control] socket`", config.display()))?,
-        (None, None) => PathBuf::from(tern::control::DEFAULT_SOCKET),
+        (None, None) => PathBuf::from(tern::DEFAULT_CONTROL_SOCKET),
     };
-    let body = tern::control::client::request(&socket, &args.command.join(" "))
+    let body = tern::control_request(&socket, &args.command.join(" "))
         .map_err(|e| format!("tern ctl: {e}"))?;
     // `tern ctl dump-cache | head`: a reader that stops early is not an error (and print!
     // would panic on the broken pipe).
@@ -200,7 +199,7 @@ fn ctl(args: CtlArgs) -> Result<(), String> {
 }
 
 fn zone_check(path: PathBuf, origin: Option<String>) -> Result<(), String> {
-    let origin = origin.as_deref().map(daemon::parse_origin).transpose()?;
+    let origin = origin.as_deref().map(tern::parse_origin).transpose()?;
     let zone = Zone::from_file(&path, origin.as_ref()).map_err(|e| e.to_string())?;
     println!(
         "{}: zone {} serial {} is valid: {} records",
@@ -231,7 +230,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             .listen
             .push(SocketAddr::from(([127, 0, 0, 1], 5300)));
     }
-    tern::daemon::run(config).await
+    tern::serve(config).await
 }
 
 fn lab_files(dir: Option<&std::path::Path>) -> Result<LabFiles, String> {
@@ -249,11 +248,11 @@ fn lab_hints(files: &LabFiles) -> Result<ServerSet, String> {
 async fn run_lab(args: LabArgs) -> Result<(), String> {
     let files = lab_files(args.dir.as_deref())?;
     let (trigger, signal) = tern::shutdown_channel();
-    let mut tasks = lab::start(&files, 53, signal.clone())
+    let mut tasks = tern::start_lab(&files, 53, signal.clone())
         .await
         .map_err(|e| e.to_string())?;
     let state = std::env::temp_dir().join(format!("tern-lab-{}", std::process::id()));
-    let cluster = lab::cluster::start(53, state.clone(), signal.clone())
+    let cluster = tern::start_lab_cluster(53, state.clone(), signal.clone())
         .await
         .map_err(|e| e.to_string())?;
     let mut config = Config::default();
@@ -263,11 +262,11 @@ async fn run_lab(args: LabArgs) -> Result<(), String> {
         servers: vec![cluster.server],
     });
     let metrics = Arc::new(Metrics::default());
-    let resolver = daemon::build_resolver(&config, lab_hints(&files)?, &metrics, None)?;
+    let resolver = tern::build_resolver(&config, lab_hints(&files)?, &metrics, None)?;
     let workers = Config::default()
         .server_limits()
         .map_or(1, |limits| limits.workers);
-    let (udp, tcp) = daemon::bind(&[args.listen], workers).await?;
+    let (udp, tcp) = tern::bind_sockets(&[args.listen], workers).await?;
     NameServer::fixed(Catalog::default(), Arc::clone(&metrics))
         .recursion(Recursion {
             resolver,
@@ -275,7 +274,7 @@ async fn run_lab(args: LabArgs) -> Result<(), String> {
             // The lab shows all three kinds of query: recursive, iterative, and non-recursive.
             snoop: tern::Acl::loopback(),
         })
-        .builtin_zones(daemon::builtin_zones(|_| false)?)
+        .builtin_zones(tern::builtin_zones(|_| false)?)
         .start(udp, tcp, signal)
         .map_err(|e| format!("{}: {e}", args.listen))?
         .join_into(&mut tasks);
@@ -347,7 +346,7 @@ async fn run_lab(args: LabArgs) -> Result<(), String> {
 }
 
 async fn resolve(args: ResolveArgs) -> Result<(), String> {
-    let qname = daemon::parse_origin(&args.name)?;
+    let qname = tern::parse_origin(&args.name)?;
     let qtype: RecordType = args
         .qtype
         .to_ascii_uppercase()
@@ -359,20 +358,20 @@ async fn resolve(args: ResolveArgs) -> Result<(), String> {
     let hints = if args.lab {
         let files = lab_files(None)?;
         _lab = Some(
-            lab::start(&files, 53, signal)
+            tern::start_lab(&files, 53, signal)
                 .await
                 .map_err(|e| e.to_string())?,
         );
         lab_hints(&files)?
     } else {
-        daemon::load_hints(args.root_hints.as_deref())?
+        tern::load_hints(args.root_hints.as_deref())?
     };
     let trace: Option<TraceSink> = args.trace.then(|| {
         let sink: TraceSink = Arc::new(|step: &tern::TraceStep| println!(";; {step}"));
         sink
     });
     let metrics = Arc::new(Metrics::default());
-    let resolver = daemon::build_resolver(&Config::default(), hints, &metrics, trace)?;
+    let resolver = tern::build_resolver(&Config::default(), hints, &metrics, trace)?;
     // Edge: the command line is this question's arrival.
     let result = resolver
         .resolve(&qname, qtype, tokio::time::Instant::now())

@@ -30,17 +30,18 @@ use crate::server::Shutdown;
 use crate::tsig::{Keyring, generate_key_file, read_key_file};
 
 /// The discovery server's address (port 53 in `tern lab`).
-pub const DISCOVERY_SERVER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 90);
+pub(crate) const DISCOVERY_SERVER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 90);
 
 const CLUSTER_ZONE: &str = include_str!("../../zones/cluster.test.zone");
 const WEB_PORT: u16 = 8080;
 const API_PORT: u16 = 8081;
 
 /// The lab's secondaries of `cluster.test.` (port 53 in `tern lab`).
-pub const SECONDARIES: [Ipv4Addr; 2] = [Ipv4Addr::new(127, 0, 0, 98), Ipv4Addr::new(127, 0, 0, 99)];
+pub(crate) const SECONDARIES: [Ipv4Addr; 2] =
+    [Ipv4Addr::new(127, 0, 0, 98), Ipv4Addr::new(127, 0, 0, 99)];
 
 /// The key that may update `cluster.test.` in the lab.
-pub const UPDATE_KEY: &str = "cluster-key";
+pub(crate) const UPDATE_KEY: &str = "cluster-key";
 
 /// The running cluster: its tasks, and the registry, to mark instances up or down by hand.
 pub struct Cluster {

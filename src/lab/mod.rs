@@ -3,7 +3,7 @@
 //! so nothing ever needs the real internet. Each server is a tern authoritative server with
 //! recursion off; an address listed in glue without a server is a silent server.
 
-pub mod cluster;
+pub(crate) mod cluster;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};

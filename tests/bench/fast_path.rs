@@ -28,9 +28,9 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};
+use tern::LabFiles;
 use tern::Metrics;
 use tern::UpstreamFuture;
-use tern::lab::LabFiles;
 use tern::{
     Acl, Handler, HandlerConfig, Recursion, Request, Transport, encode_response,
     response_size_limit,

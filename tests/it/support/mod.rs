@@ -234,7 +234,7 @@ pub(crate) fn lines(records: &[Record]) -> Vec<String> {
 
 /// The lab (simulated internet) on subnet `127.<n>.0.x`, port 53; stops when dropped.
 pub(crate) struct Lab {
-    pub(crate) files: tern::lab::LabFiles,
+    pub(crate) files: tern::LabFiles,
     _tasks: tokio::task::JoinSet<()>,
     trigger: ShutdownTrigger,
 }
@@ -247,9 +247,9 @@ impl Drop for Lab {
 
 /// Starts the lab hierarchy of `zones/hierarchy/` on its own subnet.
 pub(crate) async fn start_lab(n: u8) -> Lab {
-    let files = tern::lab::LabFiles::embedded().on_subnet(n);
+    let files = tern::LabFiles::embedded().on_subnet(n);
     let (trigger, signal) = tern::shutdown_channel();
-    let tasks = tern::lab::start(&files, 53, signal)
+    let tasks = tern::start_lab(&files, 53, signal)
         .await
         .expect("lab starts (needs root for port 53)");
     Lab {
