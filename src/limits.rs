@@ -15,7 +15,7 @@ pub struct Limit<T> {
 
 impl<T: Copy> Limit<T> {
     /// A knob named as in the config file, with its `default` and the inclusive `bounds`.
-    pub const fn new(name: &'static str, default: T, bounds: RangeInclusive<T>) -> Limit<T> {
+    pub(crate) const fn new(name: &'static str, default: T, bounds: RangeInclusive<T>) -> Limit<T> {
         Limit {
             name,
             default,
@@ -27,7 +27,7 @@ impl<T: Copy> Limit<T> {
 
 impl<T: PartialOrd + Copy + Display> Limit<T> {
     /// Checks a configured value against the bounds; `None` means "use the default".
-    pub fn check(&self, value: Option<T>) -> Result<T, String> {
+    pub(crate) fn check(&self, value: Option<T>) -> Result<T, String> {
         let v = value.unwrap_or(self.default);
         if v < self.min || v > self.max {
             return Err(format!(

@@ -40,7 +40,7 @@ pub struct Catalog {
 /// Two zones with one origin cannot both be served.
 #[derive(Debug, thiserror::Error)]
 #[error("zone {0} is configured twice")]
-pub struct DuplicateZone(pub Name);
+pub struct DuplicateZone(pub(crate) Name);
 
 /// A complete local answer, section by section.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,7 +82,7 @@ impl Catalog {
     }
 
     /// A catalog of snapshots that other catalogs (or the zone store) hold too.
-    pub fn from_shared(
+    pub(crate) fn from_shared(
         zones: impl IntoIterator<Item = Arc<Zone>>,
     ) -> Result<Catalog, DuplicateZone> {
         let mut map = HashMap::new();
@@ -101,7 +101,7 @@ impl Catalog {
 
     /// Marks zones served here that have no usable data (see `unavailable`). A zone both
     /// served and unavailable is served.
-    pub fn with_unavailable(mut self, origins: impl IntoIterator<Item = Name>) -> Catalog {
+    pub(crate) fn with_unavailable(mut self, origins: impl IntoIterator<Item = Name>) -> Catalog {
         self.unavailable.extend(
             origins
                 .into_iter()
@@ -112,7 +112,7 @@ impl Catalog {
     }
 
     /// True when the deepest zone of ours containing `name` is unavailable.
-    pub fn is_unavailable(&self, name: &Name) -> bool {
+    pub(crate) fn is_unavailable(&self, name: &Name) -> bool {
         if self.unavailable.is_empty() {
             return false;
         }
@@ -129,10 +129,6 @@ impl Catalog {
             }
             cur = cur.base_name();
         }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.zones.is_empty()
     }
 
     pub fn zones(&self) -> impl Iterator<Item = &Arc<Zone>> {
@@ -170,7 +166,7 @@ impl Catalog {
     /// Orders each RRset of `answer`'s answer section by its zone's rules, for `client`. The
     /// records are the answer's own copies: the zone's, shared by every query in flight, stay
     /// as they are.
-    pub fn balance(&self, answer: &mut LocalAnswer, client: IpAddr) {
+    pub(crate) fn balance(&self, answer: &mut LocalAnswer, client: IpAddr) {
         let records = &mut answer.answers;
         let mut start = 0;
         while start < records.len() {

@@ -146,7 +146,7 @@ impl Cache {
         }
     }
 
-    pub fn policy(&self) -> &CachePolicy {
+    pub(crate) fn policy(&self) -> &CachePolicy {
         &self.policy
     }
 
@@ -179,7 +179,7 @@ impl Cache {
 
     /// Reads fresh data for `key` in place, with its rank, without decoding it: for callers
     /// that need a fact about the data (its addresses, whether it exists), not the records.
-    pub fn inspect<R>(
+    pub(crate) fn inspect<R>(
         &self,
         key: &Key,
         now: Instant,
@@ -194,7 +194,7 @@ impl Cache {
     }
 
     /// RFC 8767: expired data still inside the serve-stale window, with TTL 30.
-    pub fn get_stale(&self, key: &Key, now: Instant) -> Option<Cached> {
+    pub(crate) fn get_stale(&self, key: &Key, now: Instant) -> Option<Cached> {
         let window = Duration::from_secs(u64::from(self.policy.serve_stale_secs));
         let mut shard = self.shard(key);
         let entry = shard.lru.get(key)?;

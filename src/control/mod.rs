@@ -32,7 +32,7 @@ pub(crate) const ERROR: &str = "error: ";
 /// The running parts a command acts on.
 pub(crate) struct Control {
     pub handler: Arc<Handler>,
-    pub registry: Arc<Registry>,
+    pub(crate) registry: Arc<Registry>,
     pub metrics: Arc<Metrics>,
     /// The resolver's cache; `None` without recursion.
     pub cache: Option<Arc<Cache>>,

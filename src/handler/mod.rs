@@ -137,14 +137,14 @@ impl Handler {
     }
 
     /// Logs every answered query to `log` (`[log] queries`).
-    pub fn with_query_log(mut self, log: QueryLog) -> Handler {
+    pub(crate) fn with_query_log(mut self, log: QueryLog) -> Handler {
         self.query_log = Some(log);
         self
     }
 
     /// Answers the names of `builtin` (see `authority::builtin`) when no configured zone does,
     /// authoritatively and without asking upstream.
-    pub fn with_builtin_zones(mut self, builtin: Catalog) -> Handler {
+    pub(crate) fn with_builtin_zones(mut self, builtin: Catalog) -> Handler {
         self.builtin = Some(builtin);
         self
     }
@@ -192,7 +192,7 @@ impl Handler {
 
     /// Serves zone transfers and takes NOTIFYs as `transfers` allows. Without this, AXFR and
     /// IXFR are NOTIMP and NOTIFY too. Once only.
-    pub fn enable_transfers(&self, transfers: Transfers) -> Result<(), Transfers> {
+    pub(crate) fn enable_transfers(&self, transfers: Transfers) -> Result<(), Transfers> {
         self.transfers.set(transfers)
     }
 
@@ -211,7 +211,7 @@ impl Handler {
     /// Removes cached data (`tern ctl flush…`) so the next query is fetched afresh; returns the
     /// resolver's cache entries removed. One call: the hit path's answers are a tier of that
     /// cache (the resolver also forgets its recent failures).
-    pub fn flush(&self, what: crate::cache::admin::Flush<'_>) -> usize {
+    pub(crate) fn flush(&self, what: crate::cache::admin::Flush<'_>) -> usize {
         match &self.recursion {
             Some(r) => r.resolver.flush(what),
             None => self.cache.flush(what),
@@ -219,7 +219,7 @@ impl Handler {
     }
 
     /// The catalog in force now; a reload swaps it without disturbing in-flight queries.
-    pub fn catalog(&self) -> Arc<Catalog> {
+    pub(crate) fn catalog(&self) -> Arc<Catalog> {
         self.catalog.current()
     }
 
@@ -232,7 +232,7 @@ impl Handler {
     }
 
     /// A request over TCP: a zone transfer is a stream of messages, anything else one.
-    pub async fn handle_tcp(&self, bytes: &[u8], src: SocketAddr) -> Option<Reply> {
+    pub(crate) async fn handle_tcp(&self, bytes: &[u8], src: SocketAddr) -> Option<Reply> {
         self.answer(bytes, src, Transport::Tcp, true).await
     }
 

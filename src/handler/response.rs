@@ -261,7 +261,7 @@ pub struct Response {
     /// does); it is dropped, like optional additional data, before anything is truncated.
     pub optional_authority: bool,
     /// Whether the hit path may give this answer again, and how (see `Reuse`).
-    pub reuse: Reuse,
+    pub(crate) reuse: Reuse,
     /// Upstream queries the answer cost, when the resolver answered (0: from the cache).
     pub upstream_queries: Option<usize>,
     /// For a resolver's answer, when its TTLs were current (after a walk, when its last reply
@@ -271,7 +271,7 @@ pub struct Response {
 
 /// Which answers the hit path keeps.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Reuse {
+pub(crate) enum Reuse {
     #[default]
     No,
     /// A resolver's answer (not stale): kept until its first TTL runs out, TTLs lowered.

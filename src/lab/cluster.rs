@@ -22,7 +22,7 @@ use crate::authority::balance::Policy;
 use crate::authority::store::{ZoneFile, ZoneStore};
 use crate::config::{PrimaryZone, Replication, SecondaryZone, UpdatePolicy};
 use crate::discovery::health::{Check, CheckSpec, HttpCheck};
-use crate::discovery::registry::{Registration, Registry};
+use crate::discovery::registry::Registration;
 use crate::discovery::service::{Instance, Protocol, Service};
 use crate::metrics::Metrics;
 use crate::nameserver::NameServer;
@@ -43,10 +43,9 @@ pub(crate) const SECONDARIES: [Ipv4Addr; 2] =
 /// The key that may update `cluster.test.` in the lab.
 pub(crate) const UPDATE_KEY: &str = "cluster-key";
 
-/// The running cluster: its tasks, and the registry, to mark instances up or down by hand.
+/// The running cluster: its tasks and addresses.
 pub struct Cluster {
     pub tasks: JoinSet<()>,
-    pub registry: Arc<Registry>,
     pub server: SocketAddr,
     /// The BIND key file of `UPDATE_KEY`, for `nsupdate -k`.
     pub key_file: PathBuf,
@@ -211,7 +210,7 @@ pub async fn start(port: u16, state: PathBuf, shutdown: Shutdown) -> Result<Clus
     };
     let server = SocketAddr::new(IpAddr::V4(DISCOVERY_SERVER), port);
     let (udp, tcp) = bind(server).await?;
-    let (running, registry) = NameServer::stored(store, services()?, metrics)
+    let (running, _) = NameServer::stored(store, services()?, metrics)
         .updates(UpdatePolicy {
             keyring: Keyring::new(keys),
             zones: vec![(origin.clone(), key_names)],
@@ -243,7 +242,6 @@ pub async fn start(port: u16, state: PathBuf, shutdown: Shutdown) -> Result<Clus
     }
     Ok(Cluster {
         tasks,
-        registry,
         server,
         key_file,
         secondaries,

@@ -253,7 +253,7 @@ mod tests {
         let servers = LabFiles::embedded().servers().expect("lab zones are valid");
         assert!(servers.len() >= 10);
         assert!(
-            servers.iter().any(|s| s.catalog.is_empty()),
+            servers.iter().any(|s| s.catalog.zones().next().is_none()),
             "the lame server serves nothing"
         );
     }

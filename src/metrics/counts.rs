@@ -130,11 +130,11 @@ impl<const N: usize> Default for Table<N> {
 
 impl<const N: usize> Table<N> {
     /// Counts one in `slot` (clamped to the last) for TCP or UDP.
-    pub fn inc(&self, tcp: bool, slot: usize) {
+    pub(crate) fn inc(&self, tcp: bool, slot: usize) {
         self.rows[usize::from(tcp)][slot.min(N - 1)].fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn get(&self, tcp: bool, slot: usize) -> u64 {
+    pub(crate) fn get(&self, tcp: bool, slot: usize) -> u64 {
         self.rows[usize::from(tcp)]
             .get(slot)
             .map_or(0, |c| c.load(Ordering::Relaxed))
@@ -157,7 +157,7 @@ impl Default for Reasons {
 }
 
 impl Reasons {
-    pub fn inc(&self, ede: Option<u16>) {
+    pub(crate) fn inc(&self, ede: Option<u16>) {
         let slot = match ede {
             None => EDE_NONE,
             Some(code) => usize::from(code).min(EDE_OTHER),
@@ -166,7 +166,7 @@ impl Reasons {
     }
 
     /// `(label, count)` of every reason seen at least once.
-    pub fn seen(&self) -> Vec<(String, u64)> {
+    pub(crate) fn seen(&self) -> Vec<(String, u64)> {
         self.0
             .iter()
             .enumerate()
@@ -213,12 +213,12 @@ impl Default for Histogram {
 }
 
 impl Histogram {
-    pub fn observe(&self, d: Duration) {
+    pub(crate) fn observe(&self, d: Duration) {
         let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
         self.observe_us(us);
     }
 
-    pub fn observe_us(&self, us: u64) {
+    pub(crate) fn observe_us(&self, us: u64) {
         let slot = LATENCY_BOUNDS_US
             .iter()
             .position(|&b| us <= b)
@@ -229,7 +229,7 @@ impl Histogram {
 
     /// `(upper bound in seconds, count in that bucket alone)`, +Inf last; and the sum in
     /// seconds.
-    pub fn snapshot(&self) -> (Vec<(f64, u64)>, f64) {
+    pub(crate) fn snapshot(&self) -> (Vec<(f64, u64)>, f64) {
         let buckets = self
             .buckets
             .iter()
@@ -317,7 +317,7 @@ impl HitPathCounts {
     /// Counts one answer of QTYPE slot `qtype` and RCODE slot `rcode`, from the local zones
     /// (`local`) or the cache.
     #[inline]
-    pub fn count(&self, qtype: usize, rcode: usize, local: bool) {
+    pub(crate) fn count(&self, qtype: usize, rcode: usize, local: bool) {
         let i = my_shard();
         let Some(shard) = self.shards.get(i) else {
             return;
@@ -340,7 +340,7 @@ impl HitPathCounts {
     }
 
     /// Every answer counted: the sum of the QTYPE slots.
-    pub fn answers(&self) -> u64 {
+    pub(crate) fn answers(&self) -> u64 {
         self.shards
             .iter()
             .flat_map(|s| s.qtypes.iter())
@@ -349,15 +349,15 @@ impl HitPathCounts {
     }
 
     /// The answers that came from the local zones.
-    pub fn local(&self) -> u64 {
+    pub(crate) fn local(&self) -> u64 {
         self.sum(|s| Some(&s.local))
     }
 
-    pub fn qtype(&self, slot: usize) -> u64 {
+    pub(crate) fn qtype(&self, slot: usize) -> u64 {
         self.sum(|s| s.qtypes.get(slot))
     }
 
-    pub fn rcode(&self, slot: usize) -> u64 {
+    pub(crate) fn rcode(&self, slot: usize) -> u64 {
         self.sum(|s| s.rcodes.get(slot))
     }
 
@@ -373,10 +373,10 @@ impl HitPathCounts {
 
 /// What we counted of one upstream server.
 #[derive(Debug, Default)]
-pub struct Upstream {
+pub(crate) struct Upstream {
     pub queries: AtomicU64,
     pub timeouts: AtomicU64,
-    pub rtt: Histogram,
+    pub(crate) rtt: Histogram,
 }
 
 /// At most this many servers get their own series; the rest share `other` (a resolver walking
@@ -392,7 +392,7 @@ pub struct UpstreamTable {
 
 impl UpstreamTable {
     /// The counters of `server` (created on first use, or `other` past the limit).
-    pub fn server(&self, server: SocketAddr) -> Arc<Upstream> {
+    pub(crate) fn server(&self, server: SocketAddr) -> Arc<Upstream> {
         let mut servers = self.servers.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(s) = servers.get(&server) {
             return Arc::clone(s);
@@ -404,7 +404,7 @@ impl UpstreamTable {
     }
 
     /// Every server's label and counters, `other` last when it was used.
-    pub fn snapshot(&self) -> Vec<(String, Arc<Upstream>)> {
+    pub(crate) fn snapshot(&self) -> Vec<(String, Arc<Upstream>)> {
         let servers = self.servers.lock().unwrap_or_else(|p| p.into_inner());
         let mut out: Vec<(String, Arc<Upstream>)> = servers
             .iter()

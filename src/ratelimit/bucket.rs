@@ -40,7 +40,7 @@ pub(crate) const IN_A_ROW_CYCLE: u32 = 2520;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Shape {
     /// Tokens added per second.
-    pub rate: u32,
+    pub(crate) rate: u32,
     /// Tokens a bucket holds at most (and starts with): the burst a quiet key may send.
     pub burst: u32,
     /// Seconds of `rate` a limited take may still be charged below zero (BIND's RRL

@@ -33,17 +33,17 @@ impl Default for ClientPrefix {
 
 impl ClientPrefix {
     /// The prefix `ip` belongs to, as a hashable key: (is IPv6, the masked address bits).
-    pub fn of(&self, ip: IpAddr) -> (bool, u128) {
+    pub(crate) fn of(&self, ip: IpAddr) -> (bool, u128) {
         crate::acl::network(ip, self.ipv4, self.ipv6)
     }
 }
 
 /// Networks a limit never applies to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Exempt(pub Vec<IpNet>);
+pub struct Exempt(pub(crate) Vec<IpNet>);
 
 impl Exempt {
-    pub fn contains(&self, ip: IpAddr) -> bool {
+    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
         self.0.iter().any(|net| crate::acl::contains(net, ip))
     }
 }
@@ -100,7 +100,7 @@ impl QueryLimiter {
     }
 
     /// Counts a query from `ip` at `now`: `None` when it may be answered, else what to do.
-    pub fn check(&self, ip: IpAddr, now: Instant) -> Option<Action> {
+    pub(crate) fn check(&self, ip: IpAddr, now: Instant) -> Option<Action> {
         if self.exempt.contains(ip) {
             return None;
         }
@@ -124,7 +124,7 @@ pub struct Limits {
 impl Limits {
     /// Whether either limit is on: the hit path's one test when both are off.
     #[inline]
-    pub fn any(&self) -> bool {
+    pub(crate) fn any(&self) -> bool {
         self.queries.is_some() || self.rrl.is_some()
     }
 }

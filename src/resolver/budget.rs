@@ -17,11 +17,11 @@ use crate::limits::{
 /// The bounds for one client query, after config bounds checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    pub max_cname_chain: usize,
-    pub max_delegation_depth: usize,
-    pub max_glueless_lookups: usize,
-    pub max_upstream_queries: usize,
-    pub timeout: Duration,
+    pub(crate) max_cname_chain: usize,
+    pub(crate) max_delegation_depth: usize,
+    pub(crate) max_glueless_lookups: usize,
+    pub(crate) max_upstream_queries: usize,
+    pub(crate) timeout: Duration,
 }
 
 impl Default for Limits {
@@ -66,12 +66,12 @@ pub enum ResolveError {
 
 impl ResolveError {
     /// The one place resolution failures become RCODEs.
-    pub fn rcode(&self) -> ResponseCode {
+    pub(crate) fn rcode(&self) -> ResponseCode {
         ResponseCode::ServFail
     }
 
     /// The Extended DNS Error for this failure: info code and text.
-    pub fn ede(&self) -> (u16, String) {
+    pub(crate) fn ede(&self) -> (u16, String) {
         let code = match self {
             ResolveError::NoReachableAuthority(_)
             | ResolveError::Timeout(_)

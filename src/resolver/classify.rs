@@ -50,26 +50,14 @@ pub enum Outcome {
     Lame(&'static str),
 }
 
-impl Outcome {
-    /// Whether the walk can use this reply, rather than asking another server.
-    pub fn usable(&self) -> bool {
-        matches!(
-            self,
-            Outcome::Answer(_)
-                | Outcome::Cname { .. }
-                | Outcome::Referral { .. }
-                | Outcome::NoData { .. }
-                | Outcome::NxDomain { .. }
-        )
-    }
-}
+impl Outcome {}
 
 /// One entry for the cache: key, data, and how far to trust it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Learn {
     pub key: Key,
     pub data: Data,
-    pub rank: Rank,
+    pub(crate) rank: Rank,
 }
 
 /// A classified reply.

@@ -169,14 +169,14 @@ impl Resolver {
     /// Tells the resolver where this process listens, so that it never asks itself: a server
     /// on one of `listen` (a wildcard meaning every local address on its port) is skipped like
     /// a lame one, and a zone with no other server fails with a forwarding-loop error.
-    pub fn with_listeners(mut self, listen: &[std::net::SocketAddr]) -> Resolver {
+    pub(crate) fn with_listeners(mut self, listen: &[std::net::SocketAddr]) -> Resolver {
         self.own = loopguard::OwnListeners::new(listen);
         self
     }
 
     /// Removes cached data and recent failures (`tern ctl flush…`); returns the cache entries
     /// removed (the failures are not cache entries the operator sees in `dump-cache`).
-    pub fn flush(&self, what: crate::cache::admin::Flush<'_>) -> usize {
+    pub(crate) fn flush(&self, what: crate::cache::admin::Flush<'_>) -> usize {
         self.failures.flush(what);
         self.cache.flush(what)
     }
@@ -332,7 +332,7 @@ impl Resolver {
 
     /// Lets walks start at the delegations of served zones (see [`LocalCuts`]). Only the
     /// first call counts; `false` if one was set before.
-    pub fn set_local_cuts(&self, cuts: Arc<dyn LocalCuts>) -> bool {
+    pub(crate) fn set_local_cuts(&self, cuts: Arc<dyn LocalCuts>) -> bool {
         self.local_cuts.set(cuts).is_ok()
     }
 

@@ -36,7 +36,7 @@ pub(crate) const FUDGE: u16 = 300;
 /// A key whose algorithm hickory-proto has no MAC for (it implements HMAC-SHA256/384/512).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("TSIG algorithm {0} is not supported (use hmac-sha256, hmac-sha384 or hmac-sha512)")]
-pub struct UnsupportedAlgorithm(pub TsigAlgorithm);
+pub struct UnsupportedAlgorithm(pub(crate) TsigAlgorithm);
 
 /// One TSIG key: its name (RFC 8945 §4.2 NAME), algorithm and shared secret.
 #[derive(Clone)]
@@ -62,16 +62,16 @@ impl Key {
     }
 
     /// The key's name, absolute.
-    pub fn name(&self) -> &Name {
+    pub(crate) fn name(&self) -> &Name {
         self.signer.signer_name()
     }
 
-    pub fn algorithm(&self) -> &TsigAlgorithm {
+    pub(crate) fn algorithm(&self) -> &TsigAlgorithm {
         self.signer.algorithm()
     }
 
     /// hickory's signer for this key, for clients (tests, tools) that sign requests.
-    pub fn signer(&self) -> &TSigner {
+    pub(crate) fn signer(&self) -> &TSigner {
         &self.signer
     }
 
@@ -129,7 +129,7 @@ impl Keyring {
     }
 
     /// The key called `name`, relative or absolute, in any case.
-    pub fn get(&self, name: &Name) -> Option<&Key> {
+    pub(crate) fn get(&self, name: &Name) -> Option<&Key> {
         if name.is_fqdn() {
             self.keys.get(name)
         } else {
@@ -139,12 +139,9 @@ impl Keyring {
         }
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.keys.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
     }
 }
 

@@ -35,7 +35,7 @@ pub(crate) use outgoing::{IxfrAnswer, axfr_records, ixfr_answer, pack};
 pub struct Delta {
     pub from: Record,
     pub to: Record,
-    pub removed: Vec<Record>,
+    pub(crate) removed: Vec<Record>,
     pub added: Vec<Record>,
 }
 

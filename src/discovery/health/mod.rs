@@ -63,7 +63,7 @@ pub struct CheckSpec<P = Check> {
 
 /// Why a [`CheckSpec`] cannot run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SpecError {
+pub(crate) enum SpecError {
     #[error("{0}")]
     OutOfRange(String),
     #[error("health check timeout {timeout:?} exceeds its interval {interval:?}")]
@@ -75,7 +75,7 @@ pub enum SpecError {
 
 impl<P> CheckSpec<P> {
     /// `check` with every other knob at its default.
-    pub fn new(check: P) -> Self {
+    pub(crate) fn new(check: P) -> Self {
         CheckSpec {
             check,
             interval: Duration::from_millis(HEALTH_INTERVAL_MS.default),
@@ -86,7 +86,7 @@ impl<P> CheckSpec<P> {
     }
 
     /// Every knob within its bounds, and the timeout no longer than the interval.
-    pub fn validate(&self) -> Result<(), SpecError> {
+    pub(crate) fn validate(&self) -> Result<(), SpecError> {
         let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         HEALTH_INTERVAL_MS
             .check(Some(ms(self.interval)))
@@ -112,7 +112,7 @@ pub struct Health {
     pub healthy: bool,
     /// Smoothed round trip of the passing probes (RFC 6298 SRTT, gain 1/8); failures leave it
     /// as it was. `None` until a probe passes.
-    pub rtt: Option<Duration>,
+    pub(crate) rtt: Option<Duration>,
     /// The latest failure's reason, kept after recovery to tell why the instance last failed.
     pub last_error: Option<String>,
     /// Healthy↔unhealthy transitions since the instance entered the table.
@@ -152,7 +152,7 @@ impl Entry {
 /// `"web.cluster.test./web-1"`). Shared by the checkers, which write, and the publisher and
 /// the embedded API, which read.
 #[derive(Debug)]
-pub struct HealthTable {
+pub(crate) struct HealthTable {
     entries: Mutex<HashMap<String, Entry>>,
     /// Membership generation: bumped on every healthy↔unhealthy change, never on RTT updates,
     /// so the publisher rebuilds DNS data only when answers would change.
@@ -160,7 +160,7 @@ pub struct HealthTable {
 }
 
 impl HealthTable {
-    pub fn new() -> Arc<HealthTable> {
+    pub(crate) fn new() -> Arc<HealthTable> {
         Arc::new(HealthTable {
             entries: Mutex::new(HashMap::new()),
             generation: watch::Sender::new(0),
@@ -172,20 +172,20 @@ impl HealthTable {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn get(&self, id: &str) -> Option<Health> {
+    pub(crate) fn get(&self, id: &str) -> Option<Health> {
         self.lock().get(id).map(|e| e.health.clone())
     }
 
     /// Whether `id` belongs in the answers. An id not in the table does: instances without a
     /// check are always in, and new ones start healthy.
-    pub fn is_healthy(&self, id: &str) -> bool {
+    pub(crate) fn is_healthy(&self, id: &str) -> bool {
         self.lock().get(id).is_none_or(|e| e.health.healthy)
     }
 
     /// Marks an instance as an operator would (HAProxy's `set server … health up|down`),
     /// adding it if unknown. Its checks go on from there: a forced-down instance that passes
     /// comes back after `rise` passes, a forced-up one that fails leaves after `fall` failures.
-    pub fn set_healthy(&self, id: &str, healthy: bool) {
+    pub(crate) fn set_healthy(&self, id: &str, healthy: bool) {
         let changed = {
             let mut entries = self.lock();
             let e = entries.entry(id.to_owned()).or_insert_with(Entry::new);
@@ -200,13 +200,13 @@ impl HealthTable {
 
     /// A receiver of the membership generation, which changes on every healthy↔unhealthy
     /// change (and only then).
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
+    pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
         self.generation.subscribe()
     }
 
     /// Forgets an instance. Its checker, if still running, no longer writes it back. Removing
     /// an unhealthy instance bumps the generation: unknown ids count as healthy.
-    pub fn remove(&self, id: &str) {
+    pub(crate) fn remove(&self, id: &str) {
         let removed = self.lock().remove(id);
         if removed.is_some_and(|e| !e.health.healthy) {
             self.bump();

@@ -56,7 +56,7 @@ fn visible_ascii(s: &str) -> bool {
 
 impl HttpCheck {
     /// A check of `path` at `addr` with `host` as the Host header (say, the service's name).
-    pub fn new(addr: SocketAddr, host: &str, path: &str) -> Result<Self, HttpCheckError> {
+    pub(crate) fn new(addr: SocketAddr, host: &str, path: &str) -> Result<Self, HttpCheckError> {
         if !visible_ascii(host) {
             return Err(HttpCheckError::Host(host.to_owned()));
         }
@@ -71,15 +71,18 @@ impl HttpCheck {
         })
     }
 
-    pub fn addr(&self) -> SocketAddr {
+    #[cfg(test)]
+    pub(crate) fn addr(&self) -> SocketAddr {
         self.addr
     }
 
-    pub fn host(&self) -> &str {
+    #[cfg(test)]
+    pub(crate) fn host(&self) -> &str {
         &self.host
     }
 
-    pub fn path(&self) -> &str {
+    #[cfg(test)]
+    pub(crate) fn path(&self) -> &str {
         &self.path
     }
 }
