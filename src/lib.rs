@@ -27,6 +27,10 @@
 //! `outbound` is the one DNS client: the resolver and replication send every query, transfer
 //! request and NOTIFY through it. A leaf too, it imports only `frame`, `net`, `limits` and
 //! `tsig`.
+//!
+//! The public surface is the `pub use` list below and `embed` (the embedding API); every other
+//! module is private, so an item nothing in the crate uses is reported dead. The binary, the
+//! integration tests, the benchmarks, the example and the fuzz targets use only this surface.
 
 mod acl;
 mod authority;
