@@ -21,7 +21,7 @@ pub struct Cidr {
 /// A CIDR that does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("bad CIDR {0:?} (expected ADDR/PREFIX, e.g. 127.0.0.0/8)")]
-pub struct BadCidr(pub String);
+pub struct BadCidr(pub(crate) String);
 
 impl FromStr for Cidr {
     type Err = BadCidr;
@@ -50,7 +50,7 @@ impl Cidr {
     /// Whether `ip` is in the block; an IPv4-mapped IPv6 client (`::ffff:192.0.2.1`, a
     /// dual-stack socket's view of an IPv4 peer) matches IPv4 blocks.
     #[inline]
-    pub fn contains(&self, ip: IpAddr) -> bool {
+    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
         let (v6, ip) = bits(ip.to_canonical());
         v6 == self.v6 && ip & self.mask == self.network
     }
@@ -104,7 +104,7 @@ impl Acl {
     }
 
     #[inline]
-    pub fn allows(&self, ip: IpAddr) -> bool {
+    pub(crate) fn allows(&self, ip: IpAddr) -> bool {
         self.0.iter().any(|c| c.contains(ip))
     }
 }
@@ -112,14 +112,14 @@ impl Acl {
 /// Who may transfer a zone (AXFR/IXFR): a client address in `cidrs`, or a request validly
 /// signed with one of `keys` (BIND's `allow-transfer { ADDR; key NAME; }`). Nobody by default.
 #[derive(Debug, Clone, Default)]
-pub struct TransferAcl {
+pub(crate) struct TransferAcl {
     pub cidrs: Acl,
     pub keys: Vec<Name>,
 }
 
 impl TransferAcl {
     /// `key`: the key that validly signed the request, if any.
-    pub fn allows(&self, client: IpAddr, key: Option<&Name>) -> bool {
+    pub(crate) fn allows(&self, client: IpAddr, key: Option<&Name>) -> bool {
         self.cidrs.allows(client) || key.is_some_and(|k| self.keys.contains(k))
     }
 }

@@ -15,7 +15,7 @@ pub struct Limit<T> {
 
 impl<T: Copy> Limit<T> {
     /// A knob named as in the config file, with its `default` and the inclusive `bounds`.
-    pub const fn new(name: &'static str, default: T, bounds: RangeInclusive<T>) -> Limit<T> {
+    pub(crate) const fn new(name: &'static str, default: T, bounds: RangeInclusive<T>) -> Limit<T> {
         Limit {
             name,
             default,
@@ -27,7 +27,7 @@ impl<T: Copy> Limit<T> {
 
 impl<T: PartialOrd + Copy + Display> Limit<T> {
     /// Checks a configured value against the bounds; `None` means "use the default".
-    pub fn check(&self, value: Option<T>) -> Result<T, String> {
+    pub(crate) fn check(&self, value: Option<T>) -> Result<T, String> {
         let v = value.unwrap_or(self.default);
         if v < self.min || v > self.max {
             return Err(format!(
@@ -40,76 +40,79 @@ impl<T: PartialOrd + Copy + Display> Limit<T> {
 }
 
 /// RFC 8020/8906-era practice (DNS flag day 2020): 1232 bytes avoids IP fragmentation.
-pub const EDNS_UDP_PAYLOAD: Limit<u16> = Limit::new("edns_udp_payload", 1232, 512..=4096);
+pub(crate) const EDNS_UDP_PAYLOAD: Limit<u16> = Limit::new("edns_udp_payload", 1232, 512..=4096);
 
 /// RFC 1035 §4.2.1: without EDNS, a UDP message is at most 512 bytes.
-pub const CLASSIC_UDP_PAYLOAD: u16 = 512;
+pub(crate) const CLASSIC_UDP_PAYLOAD: u16 = 512;
 
 /// RFC 7766 §6.2.3: servers should close idle TCP connections; NSD and Unbound use seconds.
-pub const TCP_IDLE_TIMEOUT_MS: Limit<u64> =
+pub(crate) const TCP_IDLE_TIMEOUT_MS: Limit<u64> =
     Limit::new("tcp_idle_timeout_ms", 10_000, 100..=120_000);
 
 /// RFC 7766 §6.2.2: a cap on concurrent TCP connections keeps a flood from exhausting fds.
-pub const TCP_MAX_CONNECTIONS: Limit<usize> = Limit::new("tcp_max_connections", 256, 1..=65_536);
+pub(crate) const TCP_MAX_CONNECTIONS: Limit<usize> =
+    Limit::new("tcp_max_connections", 256, 1..=65_536);
 
 /// UDP queries being answered at once (Unbound: num-queries-per-thread 1024 per thread; BIND:
 /// recursive-clients 1000). Past it, new datagrams are dropped and the client retries, so a
 /// flood of cache misses cannot grow memory without bound.
-pub const UDP_MAX_IN_FLIGHT: Limit<usize> = Limit::new("udp_max_in_flight", 2048, 1..=1_000_000);
+pub(crate) const UDP_MAX_IN_FLIGHT: Limit<usize> =
+    Limit::new("udp_max_in_flight", 2048, 1..=1_000_000);
 
 /// Receive buffer of each UDP listening socket, in bytes (Unbound's so-rcvbuf; its docs
 /// suggest 4–8 MiB for busy servers). A burst of queries waits here while the workers are busy
 /// instead of being dropped by the kernel (about 5,000 small queries at 4 MiB). Set with
 /// SO_RCVBUFFORCE when tern may, else SO_RCVBUF, which the kernel caps at net.core.rmem_max;
 /// 0 keeps the system default.
-pub const UDP_RCVBUF: Limit<usize> = Limit::new("udp_rcvbuf", 4 << 20, 0..=256 << 20);
+pub(crate) const UDP_RCVBUF: Limit<usize> = Limit::new("udp_rcvbuf", 4 << 20, 0..=256 << 20);
 
 /// UDP sockets per listen address, each with its own receive thread, bound with SO_REUSEPORT
 /// so the kernel spreads clients over them: with one per core, cache hits (answered on those
 /// threads) use every core, as Unbound's `so-reuseport` with `num-threads` does. 0: one per core this
 /// process may run on.
-pub const UDP_WORKERS: Limit<usize> = Limit::new("workers", 0, 0..=256);
+pub(crate) const UDP_WORKERS: Limit<usize> = Limit::new("workers", 0, 0..=256);
 
 /// Pipelined queries answered concurrently on one TCP connection (RFC 7766 §6.2.1.1).
-pub const TCP_PIPELINE_DEPTH: Limit<usize> = Limit::new("tcp_pipeline_depth", 32, 1..=1024);
+pub(crate) const TCP_PIPELINE_DEPTH: Limit<usize> = Limit::new("tcp_pipeline_depth", 32, 1..=1024);
 
 /// `[rate_limit] queries_per_second`: recursion queries a client prefix may send per second
 /// (Unbound's `ip-ratelimit`, off by default there too). No default: unset is off.
-pub const RATE_LIMIT_QPS: Limit<u32> =
+pub(crate) const RATE_LIMIT_QPS: Limit<u32> =
     Limit::new("rate_limit.queries_per_second", 0, 1..=1_000_000);
 
 /// `[rate_limit] burst`: queries a quiet prefix may send at once; default one second's worth
 /// (the configured rate), as a token bucket with no burst would refuse a page load's lookups.
-pub const RATE_LIMIT_BURST: Limit<u32> = Limit::new("rate_limit.burst", 0, 1..=10_000_000);
+pub(crate) const RATE_LIMIT_BURST: Limit<u32> = Limit::new("rate_limit.burst", 0, 1..=10_000_000);
 
 /// `[rrl] responses_per_second`: identical authoritative responses per client prefix per
 /// second (BIND's `responses-per-second`; its docs suggest 5–20 for a busy zone). Unset: off.
-pub const RRL_RESPONSES_PER_SECOND: Limit<u32> =
+pub(crate) const RRL_RESPONSES_PER_SECOND: Limit<u32> =
     Limit::new("rrl.responses_per_second", 0, 1..=1_000_000);
 
 /// `[rrl] window`: seconds a flooding account stays limited after it stops (BIND: 15, 1–3600).
-pub const RRL_WINDOW: Limit<u32> = Limit::new("rrl.window", 15, 1..=3600);
+pub(crate) const RRL_WINDOW: Limit<u32> = Limit::new("rrl.window", 15, 1..=3600);
 
 /// `[rrl] slip`: every Nth limited response goes out truncated (TC=1) so real clients retry
 /// over TCP; 0 drops all, 1 truncates all (BIND: default 2, at most 10).
-pub const RRL_SLIP: Limit<u32> = Limit::new("rrl.slip", 2, 0..=10);
+pub(crate) const RRL_SLIP: Limit<u32> = Limit::new("rrl.slip", 2, 0..=10);
 
 /// Client prefix lengths a limit counts by (BIND's RRL: /24 and /56, one customer network).
-pub const RATE_LIMIT_IPV4_PREFIX: Limit<u8> = Limit::new("ipv4_prefix", 24, 8..=32);
+pub(crate) const RATE_LIMIT_IPV4_PREFIX: Limit<u8> = Limit::new("ipv4_prefix", 24, 8..=32);
 
-pub const RATE_LIMIT_IPV6_PREFIX: Limit<u8> = Limit::new("ipv6_prefix", 56, 16..=128);
+pub(crate) const RATE_LIMIT_IPV6_PREFIX: Limit<u8> = Limit::new("ipv6_prefix", 56, 16..=128);
 
 /// Buckets a limit keeps, fixed at start so a spoofed flood cannot grow it (about 40 bytes
 /// each: 2.5 MiB by default; NSD's `rrl-size` is a million). More distinct prefixes than
 /// this share slots, which only makes the limit more lenient for them.
-pub const RATE_LIMIT_TABLE_SIZE: Limit<usize> = Limit::new("table_size", 65_536, 64..=16_777_216);
+pub(crate) const RATE_LIMIT_TABLE_SIZE: Limit<usize> =
+    Limit::new("table_size", 65_536, 64..=16_777_216);
 
 /// CNAMEs followed inside the local zones for one query (NSD and BIND stop near 8–16).
-pub const LOCAL_CNAME_CHAIN: usize = 12;
+pub(crate) const LOCAL_CNAME_CHAIN: usize = 12;
 
 /// Cache capacity in RRsets (entries), across all shards. A second bound beside
 /// [`CACHE_MAX_BYTES`]: the cache is full when either is reached.
-pub const CACHE_MAX_ENTRIES: Limit<usize> =
+pub(crate) const CACHE_MAX_ENTRIES: Limit<usize> =
     Limit::new("cache.max_entries", 100_000, 16..=50_000_000);
 
 /// Memory the cache may take, in bytes, across all shards: the estimated footprint of every
@@ -133,54 +136,56 @@ pub const CACHE_MAX_BYTES: Limit<usize> = Limit::new(
 );
 
 /// Floor on cached TTLs; 0 keeps TTLs as the authority gave them.
-pub const CACHE_MIN_TTL: Limit<u32> = Limit::new("cache.min_ttl", 0, 0..=3600);
+pub(crate) const CACHE_MIN_TTL: Limit<u32> = Limit::new("cache.min_ttl", 0, 0..=3600);
 
 /// Ceiling on cached TTLs (Unbound's cache-max-ttl default is one day).
-pub const CACHE_MAX_TTL: Limit<u32> = Limit::new("cache.max_ttl", 86_400, 1..=604_800);
+pub(crate) const CACHE_MAX_TTL: Limit<u32> = Limit::new("cache.max_ttl", 86_400, 1..=604_800);
 
 /// RFC 2308 §5: negative answers are cached for at most a few hours; Unbound uses 1 h.
-pub const CACHE_NEGATIVE_MAX_TTL: Limit<u32> =
+pub(crate) const CACHE_NEGATIVE_MAX_TTL: Limit<u32> =
     Limit::new("cache.negative_max_ttl", 3600, 1..=86_400);
 
 /// RFC 9520 §3.2: resolution failures are cached for at least 1 s and at most 5 min.
-pub const FAILURE_TTL: Limit<u32> = Limit::new("cache.failure_ttl", 5, 1..=300);
+pub(crate) const FAILURE_TTL: Limit<u32> = Limit::new("cache.failure_ttl", 5, 1..=300);
 
 /// RFC 8767 §5: keep stale data 1–3 days; 0 disables serve-stale.
-pub const SERVE_STALE_SECS: Limit<u32> = Limit::new("cache.serve_stale_secs", 86_400, 0..=259_200);
+pub(crate) const SERVE_STALE_SECS: Limit<u32> =
+    Limit::new("cache.serve_stale_secs", 86_400, 0..=259_200);
 
 /// Questions whose recent failure is remembered (RFC 9520 §3.3 asks for a bounded cache);
 /// failures are few and short-lived, so a fixed bound suffices.
-pub const FAILURE_CACHE_ENTRIES: usize = 10_000;
+pub(crate) const FAILURE_CACHE_ENTRIES: usize = 10_000;
 
 /// RFC 8767 §5: the client response timer; 1.8 s is the RFC's suggestion.
-pub const STALE_ANSWER_TIMEOUT_MS: Limit<u64> =
+pub(crate) const STALE_ANSWER_TIMEOUT_MS: Limit<u64> =
     Limit::new("cache.stale_answer_timeout_ms", 1800, 0..=30_000);
 
 /// RFC 8767 §4: a stale answer is served with TTL 30.
-pub const STALE_ANSWER_TTL: u32 = 30;
+pub(crate) const STALE_ANSWER_TTL: u32 = 30;
 
 /// PowerDNS Recursor max-cname-chain-length is 10 (Unbound: 11 in its iterator).
-pub const MAX_CNAME_CHAIN: Limit<usize> = Limit::new("resolver.max_cname_chain", 10, 1..=32);
+pub(crate) const MAX_CNAME_CHAIN: Limit<usize> = Limit::new("resolver.max_cname_chain", 10, 1..=32);
 
 /// Referrals followed for one name before giving up (PowerDNS max-recursion-depth lineage).
-pub const MAX_DELEGATION_DEPTH: Limit<usize> =
+pub(crate) const MAX_DELEGATION_DEPTH: Limit<usize> =
     Limit::new("resolver.max_delegation_depth", 16, 2..=64);
 
 /// NXNS defence (PowerDNS max-ns-address-qperq): glueless NS address lookups per client query.
-pub const MAX_GLUELESS_LOOKUPS: Limit<usize> =
+pub(crate) const MAX_GLUELESS_LOOKUPS: Limit<usize> =
     Limit::new("resolver.max_glueless_lookups", 10, 1..=100);
 
 /// PowerDNS max-qperq: outgoing queries for one client query.
-pub const MAX_UPSTREAM_QUERIES: Limit<usize> =
+pub(crate) const MAX_UPSTREAM_QUERIES: Limit<usize> =
     Limit::new("resolver.max_upstream_queries", 50, 1..=1000);
 
 /// Total time spent on one client query (PowerDNS max-total-msec is 7000).
-pub const RESOLVE_TIMEOUT_MS: Limit<u64> = Limit::new("resolver.timeout_ms", 7000, 100..=60_000);
+pub(crate) const RESOLVE_TIMEOUT_MS: Limit<u64> =
+    Limit::new("resolver.timeout_ms", 7000, 100..=60_000);
 
 /// RFC 9156 §2.3: MAX_MINIMISE_COUNT, the most minimised queries sent for one name; past it
 /// the full name goes out (Unbound uses 10).
-pub const MAX_MINIMISE_COUNT: usize = 10;
+pub(crate) const MAX_MINIMISE_COUNT: usize = 10;
 
 /// RFC 9156 §2.3: MINIMISE_ONE_LAB, the first labels shown one at a time; the rest are spread
 /// over the remaining minimised queries (Unbound uses 4).
-pub const MINIMISE_ONE_LAB: usize = 4;
+pub(crate) const MINIMISE_ONE_LAB: usize = 4;

@@ -10,16 +10,14 @@ use clap::{Args, Parser, Subcommand};
 use hickory_proto::rr::RecordType;
 use tracing_subscriber::EnvFilter;
 
-use tern::authority::{Catalog, Zone};
-use tern::config::{Config, ZoneConfig};
-use tern::daemon;
-use tern::handler::Recursion;
-use tern::lab::{self, LabFiles};
-use tern::metrics::Metrics;
-use tern::nameserver::NameServer;
-use tern::resolver::{ServerSet, TraceSink, hints};
-use tern::server::shutdown;
-use tern::signals;
+use tern::LabFiles;
+use tern::Metrics;
+use tern::NameServer;
+use tern::Recursion;
+
+use tern::{Catalog, Zone};
+use tern::{Config, ZoneConfig};
+use tern::{ServerSet, TraceSink, parse_root_hints};
 
 #[derive(Parser)]
 #[command(
@@ -52,7 +50,7 @@ enum Command {
 }
 
 #[derive(Args)]
-#[command(after_help = tern::control::client::HELP)]
+#[command(after_help = tern::CONTROL_HELP)]
 struct CtlArgs {
     /// The control socket of the running server [default: /run/tern/control.sock].
     #[arg(long, value_name = "PATH")]
@@ -185,9 +183,9 @@ fn ctl(args: CtlArgs) -> Result<(), String> {
             .control
             .socket
             .ok_or_else(|| format!("tern ctl: {} has no `[control] socket`", config.display()))?,
-        (None, None) => PathBuf::from(tern::control::DEFAULT_SOCKET),
+        (None, None) => PathBuf::from(tern::DEFAULT_CONTROL_SOCKET),
     };
-    let body = tern::control::client::request(&socket, &args.command.join(" "))
+    let body = tern::control_request(&socket, &args.command.join(" "))
         .map_err(|e| format!("tern ctl: {e}"))?;
     // `tern ctl dump-cache | head`: a reader that stops early is not an error (and print!
     // would panic on the broken pipe).
@@ -201,7 +199,7 @@ fn ctl(args: CtlArgs) -> Result<(), String> {
 }
 
 fn zone_check(path: PathBuf, origin: Option<String>) -> Result<(), String> {
-    let origin = origin.as_deref().map(daemon::parse_origin).transpose()?;
+    let origin = origin.as_deref().map(tern::parse_origin).transpose()?;
     let zone = Zone::from_file(&path, origin.as_ref()).map_err(|e| e.to_string())?;
     println!(
         "{}: zone {} serial {} is valid: {} records",
@@ -232,7 +230,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             .listen
             .push(SocketAddr::from(([127, 0, 0, 1], 5300)));
     }
-    tern::daemon::run(config).await
+    tern::serve(config).await
 }
 
 fn lab_files(dir: Option<&std::path::Path>) -> Result<LabFiles, String> {
@@ -244,39 +242,39 @@ fn lab_files(dir: Option<&std::path::Path>) -> Result<LabFiles, String> {
 
 fn lab_hints(files: &LabFiles) -> Result<ServerSet, String> {
     let text = files.root_hints().map_err(|e| e.to_string())?;
-    hints::parse(text, std::path::Path::new("lab/root.hints")).map_err(|e| e.to_string())
+    parse_root_hints(text, std::path::Path::new("lab/root.hints")).map_err(|e| e.to_string())
 }
 
 async fn run_lab(args: LabArgs) -> Result<(), String> {
     let files = lab_files(args.dir.as_deref())?;
-    let (trigger, signal) = shutdown::channel();
-    let mut tasks = lab::start(&files, 53, signal.clone())
+    let (trigger, signal) = tern::shutdown_channel();
+    let mut tasks = tern::start_lab(&files, 53, signal.clone())
         .await
         .map_err(|e| e.to_string())?;
     let state = std::env::temp_dir().join(format!("tern-lab-{}", std::process::id()));
-    let cluster = lab::cluster::start(53, state.clone(), signal.clone())
+    let cluster = tern::start_lab_cluster(53, state.clone(), signal.clone())
         .await
         .map_err(|e| e.to_string())?;
     let mut config = Config::default();
     // The resolver reaches the discovery server it does not host through a stub zone.
-    config.stubs.push(tern::config::StubConfig {
+    config.stubs.push(tern::StubConfig {
         zone: "cluster.test.".to_string(),
         servers: vec![cluster.server],
     });
     let metrics = Arc::new(Metrics::default());
-    let resolver = daemon::build_resolver(&config, lab_hints(&files)?, &metrics, None)?;
+    let resolver = tern::build_resolver(&config, lab_hints(&files)?, &metrics, None)?;
     let workers = Config::default()
         .server_limits()
         .map_or(1, |limits| limits.workers);
-    let (udp, tcp) = daemon::bind(&[args.listen], workers).await?;
+    let (udp, tcp) = tern::bind_sockets(&[args.listen], workers).await?;
     NameServer::fixed(Catalog::default(), Arc::clone(&metrics))
         .recursion(Recursion {
             resolver,
-            acl: tern::handler::Acl::loopback(),
+            acl: tern::Acl::loopback(),
             // The lab shows all three kinds of query: recursive, iterative, and non-recursive.
-            snoop: tern::handler::Acl::loopback(),
+            snoop: tern::Acl::loopback(),
         })
-        .builtin_zones(daemon::builtin_zones(|_| false)?)
+        .builtin_zones(tern::builtin_zones(|_| false)?)
         .start(udp, tcp, signal)
         .map_err(|e| format!("{}: {e}", args.listen))?
         .join_into(&mut tasks);
@@ -338,7 +336,7 @@ async fn run_lab(args: LabArgs) -> Result<(), String> {
         println!("  dig @{r} db.cluster.test A");
     }
     let mut cluster_tasks = cluster.tasks;
-    signals::wait_for_signal().await;
+    tern::wait_for_signal().await;
     trigger.fire();
     while tasks.join_next().await.is_some() {}
     while cluster_tasks.join_next().await.is_some() {}
@@ -348,32 +346,32 @@ async fn run_lab(args: LabArgs) -> Result<(), String> {
 }
 
 async fn resolve(args: ResolveArgs) -> Result<(), String> {
-    let qname = daemon::parse_origin(&args.name)?;
+    let qname = tern::parse_origin(&args.name)?;
     let qtype: RecordType = args
         .qtype
         .to_ascii_uppercase()
         .parse()
         .map_err(|e| format!("bad type {}: {e}", args.qtype))?;
-    let (trigger, signal) = shutdown::channel();
+    let (trigger, signal) = tern::shutdown_channel();
     // The lab's servers live as long as this JoinSet; dropping it would abort them.
     let mut _lab = None;
     let hints = if args.lab {
         let files = lab_files(None)?;
         _lab = Some(
-            lab::start(&files, 53, signal)
+            tern::start_lab(&files, 53, signal)
                 .await
                 .map_err(|e| e.to_string())?,
         );
         lab_hints(&files)?
     } else {
-        daemon::load_hints(args.root_hints.as_deref())?
+        tern::load_hints(args.root_hints.as_deref())?
     };
     let trace: Option<TraceSink> = args.trace.then(|| {
-        let sink: TraceSink = Arc::new(|step: &tern::resolver::TraceStep| println!(";; {step}"));
+        let sink: TraceSink = Arc::new(|step: &tern::TraceStep| println!(";; {step}"));
         sink
     });
     let metrics = Arc::new(Metrics::default());
-    let resolver = daemon::build_resolver(&Config::default(), hints, &metrics, trace)?;
+    let resolver = tern::build_resolver(&Config::default(), hints, &metrics, trace)?;
     // Edge: the command line is this question's arrival.
     let result = resolver
         .resolve(&qname, qtype, tokio::time::Instant::now())

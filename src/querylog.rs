@@ -23,7 +23,7 @@ const BACKLOG: usize = 8_192;
 
 /// Where the lines go.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Destination {
+pub(crate) enum Destination {
     Stdout,
     /// Appended to (created if missing).
     File(PathBuf),
@@ -31,7 +31,7 @@ pub enum Destination {
 
 impl Destination {
     /// `"stdout"` or a path.
-    pub fn parse(s: &str) -> Destination {
+    pub(crate) fn parse(s: &str) -> Destination {
         match s {
             "stdout" | "-" => Destination::Stdout,
             path => Destination::File(PathBuf::from(path)),
@@ -41,7 +41,7 @@ impl Destination {
 
 /// One answered query, as the handler saw it.
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub time: SystemTime,
     pub client: SocketAddr,
     pub tcp: bool,
@@ -52,7 +52,7 @@ pub struct Entry {
     /// Bytes 2 and 3 of the response header: the flags (its 4 RCODE bits are not read).
     pub flags: [u8; 2],
     /// The response's full RCODE, the OPT record's extended bits included (BADVERS is 16).
-    pub rcode: u16,
+    pub(crate) rcode: u16,
     /// The query's DO bit (RFC 3225).
     pub dnssec_ok: bool,
     pub latency_us: u64,
@@ -206,7 +206,7 @@ enum Msg {
 
 /// The handler's end of the query log.
 #[derive(Debug, Clone)]
-pub struct QueryLog {
+pub(crate) struct QueryLog {
     tx: SyncSender<Msg>,
     metrics: Arc<Metrics>,
     /// Set by `reopen`, cleared by the writer when it reopens the file.
@@ -215,7 +215,7 @@ pub struct QueryLog {
 
 impl QueryLog {
     /// Opens `dest` and starts the writer thread.
-    pub fn start(dest: &Destination, metrics: Arc<Metrics>) -> io::Result<QueryLog> {
+    pub(crate) fn start(dest: &Destination, metrics: Arc<Metrics>) -> io::Result<QueryLog> {
         let out = open(dest)?;
         let (tx, rx) = sync_channel(BACKLOG);
         let reopen = Arc::new(AtomicBool::new(false));
@@ -238,14 +238,14 @@ impl QueryLog {
     /// is queued: on SIGHUP, once logrotate has renamed the file (`postrotate systemctl
     /// reload tern`). Does not block; a failed open is logged and the old file kept. Nothing
     /// to do for stdout.
-    pub fn reopen(&self) {
+    pub(crate) fn reopen(&self) {
         self.reopen.store(true, Ordering::Release);
         // Full: the writer is busy and sees the flag after this batch. Gone: nothing to do.
         let _ = self.tx.try_send(Msg::Reopen);
     }
 
     /// Queues `entry`; drops it (and counts the drop) when the writer is behind.
-    pub fn log(&self, entry: Entry) {
+    pub(crate) fn log(&self, entry: Entry) {
         match self.tx.try_send(Msg::Line(Box::new(entry))) {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
@@ -256,7 +256,7 @@ impl QueryLog {
 
     /// Waits (at most `timeout`, blocking this thread) until every line queued so far is
     /// written and flushed: `tern serve` calls it on its way out.
-    pub fn sync(&self, timeout: Duration) -> bool {
+    pub(crate) fn sync(&self, timeout: Duration) -> bool {
         let (done, wait) = std::sync::mpsc::channel();
         // Edge: a blocking wait on the way out, outside the runtime: the system clock bounds it.
         let deadline = std::time::Instant::now() + timeout;

@@ -8,7 +8,7 @@
 use std::io;
 
 /// SIGHUP, SIGINT and SIGTERM, registered.
-pub struct Signals {
+pub(crate) struct Signals {
     #[cfg(unix)]
     hup: tokio::signal::unix::Signal,
     #[cfg(unix)]
@@ -20,7 +20,7 @@ pub struct Signals {
 impl Signals {
     /// Registers the handlers; from here on none of the three kills the process. Must be
     /// called inside a tokio runtime.
-    pub fn install() -> io::Result<Signals> {
+    pub(crate) fn install() -> io::Result<Signals> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
@@ -37,7 +37,7 @@ impl Signals {
     }
 
     /// Calls `on_reload` for every SIGHUP until SIGINT or SIGTERM arrives, then returns.
-    pub async fn run_until_stopped(mut self, mut on_reload: impl FnMut()) {
+    pub(crate) async fn run_until_stopped(mut self, mut on_reload: impl FnMut()) {
         #[cfg(unix)]
         loop {
             tokio::select! {

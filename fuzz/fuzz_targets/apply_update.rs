@@ -11,9 +11,9 @@ use std::sync::OnceLock;
 use hickory_proto::op::{Message, OpCode, Query};
 use hickory_proto::rr::{Name, RecordType};
 use libfuzzer_sys::fuzz_target;
-use tern::authority::Zone;
-use tern::authority::update::{apply, patched};
-use tern::zonefile::{Located, Location};
+use tern::Zone;
+use tern::{apply_update as apply, patched};
+use tern::{Located, Location};
 
 /// Every kind of node an update can meet: apex, a delegation with glue, a CNAME, a DNAME, a
 /// wildcard, an empty non-terminal, and an RRset of several records.

@@ -8,7 +8,7 @@ use hickory_proto::op::Message;
 use hickory_proto::rr::{Record, RecordType};
 use hickory_proto::serialize::binary::BinEncodable;
 use libfuzzer_sys::fuzz_target;
-use tern::cache::{Cache, CachePolicy, Data, Key, Rank};
+use tern::{Cache, CacheData as Data, CacheKey as Key, CachePolicy, Rank};
 use tokio::time::Instant;
 
 fn sets(records: Vec<Record>) -> Vec<Vec<Record>> {

@@ -8,7 +8,7 @@
 use hickory_proto::op::Message;
 use hickory_proto::rr::{Name, RecordType};
 use libfuzzer_sys::fuzz_target;
-use tern::resolver::classify::{Outcome, classify};
+use tern::{ReplyOutcome as Outcome, classify_reply as classify};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(reply) = Message::from_vec(data) else {

@@ -11,12 +11,12 @@ use std::sync::{Arc, OnceLock};
 use hickory_proto::op::{Message, MessageType};
 use hickory_proto::rr::Name;
 use libfuzzer_sys::fuzz_target;
-use tern::authority::store::{StoreError, Updater};
-use tern::authority::update::apply;
-use tern::authority::{Catalog, Zone};
-use tern::handler::{Handler, HandlerConfig, Transport, Updates};
-use tern::metrics::Metrics;
-use tern::tsig::{Key, Keyring, TsigAlgorithm};
+use tern::{StoreError, Updater};
+use tern::apply_update as apply;
+use tern::{Catalog, Zone};
+use tern::{Handler, HandlerConfig, Transport, Updates};
+use tern::Metrics;
+use tern::{Keyring, TsigAlgorithm, TsigKey as Key};
 
 /// A zone exercising every lookup path: wildcard, DNAME, CNAME chain (in and out of zone),
 /// delegation with glue, an empty non-terminal and an RRset too big for 512 or 1232 bytes.

@@ -8,7 +8,7 @@
 use hickory_proto::op::Message;
 use hickory_proto::rr::{Name, RData};
 use libfuzzer_sys::fuzz_target;
-use tern::authority::transfer::{Incoming, Progress, Transfer, apply_deltas};
+use tern::{Incoming, Progress, Transfer, apply_deltas};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&first, mut rest)) = data.split_first() else {

@@ -9,7 +9,7 @@ use crate::rr::{self, dname, label_count};
 
 /// The outcome of looking a name up in one zone. Negative answers are outcomes, not errors.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Answer {
+pub(crate) enum Answer {
     /// The RRset(s) answering the question (owner rewritten when a wildcard matched).
     Records(Vec<Record>),
     /// An alias: `records` (a CNAME, or a DNAME with its synthesised CNAME) lead to `target`.
@@ -28,7 +28,7 @@ pub enum Answer {
 
 /// A zone cut: the child's NS RRset and whatever addresses for those servers this zone holds.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Delegation {
+pub(crate) struct Delegation {
     pub cut: Name,
     pub ns: Vec<Record>,
     pub glue: Vec<Record>,
@@ -36,7 +36,7 @@ pub struct Delegation {
 
 impl Zone {
     /// Looks `qname` up in this zone; `qname` must be at or below the origin.
-    pub fn lookup(&self, qname: &Name, qtype: RecordType) -> Answer {
+    pub(crate) fn lookup(&self, qname: &Name, qtype: RecordType) -> Answer {
         let origin_labels = label_count(self.origin());
         let q_labels = label_count(qname);
         let mut closest_encloser = self.origin().clone();
@@ -137,7 +137,7 @@ impl Zone {
     /// zone answers for `target`, wildcard-synthesised ones included, as NSD does. Addresses
     /// at or below a zone cut are glue: only an NS target may use them (`allow_glue`); an MX
     /// or SRV target there is not ours to vouch for. Aliases are not followed.
-    pub fn additional_addresses(&self, target: &Name, allow_glue: bool) -> Vec<Record> {
+    pub(crate) fn additional_addresses(&self, target: &Name, allow_glue: bool) -> Vec<Record> {
         if !LowerName::new(self.origin()).zone_of(&LowerName::new(target)) {
             return Vec::new();
         }
@@ -160,7 +160,7 @@ impl Zone {
     }
 
     /// A and AAAA records this zone holds for `target`, glue below cuts included.
-    pub fn addresses(&self, target: &Name) -> Vec<Record> {
+    pub(crate) fn addresses(&self, target: &Name) -> Vec<Record> {
         let lower = LowerName::new(target);
         if !LowerName::new(self.origin()).zone_of(&lower) {
             return Vec::new();

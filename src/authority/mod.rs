@@ -3,16 +3,16 @@
 //! Pure data, no I/O on the query path: a [`Catalog`] holds immutable [`Zone`]s; reloading or
 //! updating builds a new catalog and swaps it in, so in-flight queries keep a consistent view.
 
-pub mod balance;
-pub mod builtin;
-pub mod journal;
-pub mod lookup;
-pub mod reload;
-pub mod rules;
-pub mod store;
-pub mod transfer;
-pub mod update;
-pub mod zone;
+pub(crate) mod balance;
+pub(crate) mod builtin;
+pub(crate) mod journal;
+pub(crate) mod lookup;
+pub(crate) mod reload;
+pub(crate) mod rules;
+pub(crate) mod store;
+pub(crate) mod transfer;
+pub(crate) mod update;
+pub(crate) mod zone;
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -21,9 +21,8 @@ use std::sync::Arc;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
-pub use crate::zonefile::{Location, ZoneError, ZoneErrors};
-pub use lookup::{Answer, Delegation};
-pub use reload::CatalogError;
+pub(crate) use crate::zonefile::ZoneErrors;
+pub(crate) use lookup::Answer;
 pub use zone::Zone;
 
 use crate::limits::LOCAL_CNAME_CHAIN;
@@ -41,7 +40,7 @@ pub struct Catalog {
 /// Two zones with one origin cannot both be served.
 #[derive(Debug, thiserror::Error)]
 #[error("zone {0} is configured twice")]
-pub struct DuplicateZone(pub Name);
+pub struct DuplicateZone(pub(crate) Name);
 
 /// A complete local answer, section by section.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,7 +82,7 @@ impl Catalog {
     }
 
     /// A catalog of snapshots that other catalogs (or the zone store) hold too.
-    pub fn from_shared(
+    pub(crate) fn from_shared(
         zones: impl IntoIterator<Item = Arc<Zone>>,
     ) -> Result<Catalog, DuplicateZone> {
         let mut map = HashMap::new();
@@ -102,7 +101,7 @@ impl Catalog {
 
     /// Marks zones served here that have no usable data (see `unavailable`). A zone both
     /// served and unavailable is served.
-    pub fn with_unavailable(mut self, origins: impl IntoIterator<Item = Name>) -> Catalog {
+    pub(crate) fn with_unavailable(mut self, origins: impl IntoIterator<Item = Name>) -> Catalog {
         self.unavailable.extend(
             origins
                 .into_iter()
@@ -113,7 +112,7 @@ impl Catalog {
     }
 
     /// True when the deepest zone of ours containing `name` is unavailable.
-    pub fn is_unavailable(&self, name: &Name) -> bool {
+    pub(crate) fn is_unavailable(&self, name: &Name) -> bool {
         if self.unavailable.is_empty() {
             return false;
         }
@@ -130,10 +129,6 @@ impl Catalog {
             }
             cur = cur.base_name();
         }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.zones.is_empty()
     }
 
     pub fn zones(&self) -> impl Iterator<Item = &Arc<Zone>> {
@@ -171,7 +166,7 @@ impl Catalog {
     /// Orders each RRset of `answer`'s answer section by its zone's rules, for `client`. The
     /// records are the answer's own copies: the zone's, shared by every query in flight, stay
     /// as they are.
-    pub fn balance(&self, answer: &mut LocalAnswer, client: IpAddr) {
+    pub(crate) fn balance(&self, answer: &mut LocalAnswer, client: IpAddr) {
         let records = &mut answer.answers;
         let mut start = 0;
         while start < records.len() {

@@ -13,13 +13,13 @@ use super::balance::{Member, Policy};
 
 /// The weights and RTTs of a service's members, read at answer time (the health checks keep
 /// RTTs current without rebuilding the zone).
-pub trait Members: Send + Sync + fmt::Debug {
+pub(crate) trait Members: Send + Sync + fmt::Debug {
     fn member(&self, record: &Record) -> Member;
 }
 
 /// One rule: the names it covers get `policy`, with `members` for their records.
 #[derive(Clone, Debug)]
-pub struct Rule {
+pub(crate) struct Rule {
     pub names: Vec<LowerName>,
     pub policy: Policy,
     pub members: Option<Arc<dyn Members>>,
@@ -27,15 +27,15 @@ pub struct Rule {
 
 /// Every ordering rule of one zone.
 #[derive(Clone, Debug, Default)]
-pub struct BalanceRules {
+pub(crate) struct BalanceRules {
     /// For every RRset not covered by a rule; `None` keeps the zone's order.
     pub default: Option<Policy>,
-    pub rules: Vec<Rule>,
+    pub(crate) rules: Vec<Rule>,
 }
 
 impl BalanceRules {
     /// The policy for RRsets at `name`, and the members that go with it.
-    pub fn for_name(&self, name: &Name) -> Option<(Policy, Option<&Arc<dyn Members>>)> {
+    pub(crate) fn for_name(&self, name: &Name) -> Option<(Policy, Option<&Arc<dyn Members>>)> {
         let lower = LowerName::new(name);
         self.rules
             .iter()
@@ -43,20 +43,16 @@ impl BalanceRules {
             .map(|r| (r.policy, r.members.as_ref()))
             .or_else(|| self.default.map(|p| (p, None)))
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.default.is_none() && self.rules.is_empty()
-    }
 }
 
 /// How many answers each RRset of a zone has given, for round robin. Shared by every copy of
 /// the zone's snapshot; a new snapshot starts counting afresh.
 #[derive(Debug, Default)]
-pub struct Turns(Mutex<HashMap<(LowerName, RecordType), u64>>);
+pub(crate) struct Turns(Mutex<HashMap<(LowerName, RecordType), u64>>);
 
 impl Turns {
     /// This answer's turn for the RRset (`name`, `rtype`), counting it.
-    pub fn next(&self, name: &Name, rtype: RecordType) -> u64 {
+    pub(crate) fn next(&self, name: &Name, rtype: RecordType) -> u64 {
         let mut turns = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let turn = turns.entry((LowerName::new(name), rtype)).or_insert(0);
         let this = *turn;

@@ -15,13 +15,13 @@ use crate::zonefile::{Located, Location, ZoneError, ZoneErrors, parse_zone_file,
 
 /// The records of one owner name, one entry per type, in the order the file gave them.
 #[derive(Debug, Default, Clone)]
-pub struct Node {
+pub(crate) struct Node {
     rrsets: Vec<(RecordType, Vec<Record>)>,
 }
 
 impl Node {
     /// The RRset of `rtype` at this node, if any.
-    pub fn get(&self, rtype: RecordType) -> Option<&[Record]> {
+    pub(crate) fn get(&self, rtype: RecordType) -> Option<&[Record]> {
         self.rrsets
             .iter()
             .find(|(t, _)| *t == rtype)
@@ -29,12 +29,12 @@ impl Node {
     }
 
     /// True for an empty non-terminal: the name exists only because names below it do.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.rrsets.is_empty()
     }
 
     /// Every RRset at this node.
-    pub fn rrsets(&self) -> impl Iterator<Item = &[Record]> {
+    pub(crate) fn rrsets(&self) -> impl Iterator<Item = &[Record]> {
         self.rrsets.iter().map(|(_, r)| r.as_slice())
     }
 
@@ -310,7 +310,7 @@ impl Zone {
     }
 
     /// The addresses of the apex NS targets this zone holds (glue included), each once.
-    pub fn apex_ns_addresses(&self) -> &[Record] {
+    pub(crate) fn apex_ns_addresses(&self) -> &[Record] {
         &self.apex_ns_addresses
     }
 
@@ -319,27 +319,27 @@ impl Zone {
     }
 
     /// The zone with these ordering rules (and fresh round-robin counters).
-    pub fn with_balance(mut self, rules: BalanceRules) -> Zone {
+    pub(crate) fn with_balance(mut self, rules: BalanceRules) -> Zone {
         self.balance = Arc::new(rules);
         self.turns = Arc::default();
         self
     }
 
     /// The zone with the history of changes that led to it (its last step ends at this serial).
-    pub fn with_history(mut self, history: Arc<Vec<Delta>>) -> Zone {
+    pub(crate) fn with_history(mut self, history: Arc<Vec<Delta>>) -> Zone {
         self.history = history;
         self
     }
 
-    pub fn history(&self) -> &[Delta] {
+    pub(crate) fn history(&self) -> &[Delta] {
         &self.history
     }
 
-    pub fn balance(&self) -> &BalanceRules {
+    pub(crate) fn balance(&self) -> &BalanceRules {
         &self.balance
     }
 
-    pub fn turns(&self) -> &Turns {
+    pub(crate) fn turns(&self) -> &Turns {
         &self.turns
     }
 
@@ -356,13 +356,13 @@ impl Zone {
         }
     }
 
-    pub fn node(&self, name: &LowerName) -> Option<&Node> {
+    pub(crate) fn node(&self, name: &LowerName) -> Option<&Node> {
         self.nodes.get(name)
     }
 
     /// The SOA to put in the authority section of a negative answer. RFC 2308 §3: its TTL is
     /// the smaller of the SOA's own TTL and its MINIMUM field.
-    pub fn negative_soa(&self) -> Record {
+    pub(crate) fn negative_soa(&self) -> Record {
         let mut soa = self.soa.clone();
         if let RData::SOA(data) = &soa.data {
             soa.ttl = soa.ttl.min(data.minimum);
@@ -371,7 +371,7 @@ impl Zone {
     }
 
     /// The apex SOA as stored.
-    pub fn soa(&self) -> &Record {
+    pub(crate) fn soa(&self) -> &Record {
         &self.soa
     }
 

@@ -11,7 +11,7 @@ use super::{Cache, Data, Key, Stored, size};
 
 /// What to remove.
 #[derive(Debug, Clone, Copy)]
-pub enum Flush<'a> {
+pub(crate) enum Flush<'a> {
     /// Every entry owned by this name, of every type (negative ones too).
     Name(&'a Name),
     /// Every entry at or below this name.
@@ -92,7 +92,7 @@ fn at_or_below(name: &[u8], zone: &[u8]) -> bool {
 
 /// One entry as `dump` copies it out.
 #[derive(Debug, Clone)]
-pub struct Dumped {
+pub(crate) struct Dumped {
     pub key: Key,
     pub data: Data,
     /// Seconds left before it expires.
@@ -103,7 +103,7 @@ impl Cache {
     /// Removes what `what` names from both tiers; returns how many RRset tier entries went
     /// (what `dump-cache` shows). The message tier goes second: an answer worked out from the
     /// RRsets before they went is either refused by its generation or removed here.
-    pub fn flush(&self, what: Flush<'_>) -> usize {
+    pub(crate) fn flush(&self, what: Flush<'_>) -> usize {
         let matcher = Matcher::new(what);
         let removed = self.flush_rrsets(&matcher);
         match matcher {
@@ -144,7 +144,7 @@ impl Cache {
 
     /// Every entry still fresh at `now`, its records' TTLs the time left, sorted by owner
     /// name. Reads without touching the LRU order.
-    pub fn dump(&self, now: Instant) -> Vec<Dumped> {
+    pub(crate) fn dump(&self, now: Instant) -> Vec<Dumped> {
         // Copied out shard by shard, each lock held only for the copy: decoding the records
         // of a full cache would stall the queries waiting on that shard.
         let mut copied: Vec<(Key, Stored, Instant)> = Vec::new();

@@ -39,7 +39,7 @@ pub enum Data {
 /// What an entry holds: [`Data`] in the cache's own form, records in wire form
 /// ([`WireSet`]), so an entry costs little more than the answer on the wire.
 #[derive(Debug, Clone)]
-pub enum Stored {
+pub(crate) enum Stored {
     Positive(WireSet),
     NxDomain { soa: Option<WireSet> },
     NoData { soa: Option<WireSet> },
@@ -88,7 +88,7 @@ impl Stored {
     }
 
     /// The A and AAAA addresses of a positive entry (none for the others), read in place.
-    pub fn addresses(&self) -> impl Iterator<Item = IpAddr> + '_ {
+    pub(crate) fn addresses(&self) -> impl Iterator<Item = IpAddr> + '_ {
         match self {
             Stored::Positive(set) => Some(set.addresses()),
             _ => None,
@@ -97,11 +97,11 @@ impl Stored {
         .flatten()
     }
 
-    pub fn is_positive(&self) -> bool {
+    pub(crate) fn is_positive(&self) -> bool {
         matches!(self, Stored::Positive(_))
     }
 
-    pub fn is_nodata(&self) -> bool {
+    pub(crate) fn is_nodata(&self) -> bool {
         matches!(self, Stored::NoData { .. })
     }
 
@@ -112,9 +112,9 @@ impl Stored {
 
 /// A stored entry.
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub stored: Stored,
-    pub rank: Rank,
+    pub(crate) rank: Rank,
     pub expires: Instant,
 }
 
@@ -122,7 +122,7 @@ pub struct Entry {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cached {
     pub data: Data,
-    pub rank: Rank,
+    pub(crate) rank: Rank,
     /// Seconds left before expiry (0 for stale data).
     pub ttl: u32,
     /// True when this is expired data served under RFC 8767.
@@ -137,7 +137,7 @@ pub struct Cached {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Key {
     wire: Box<[u8]>,
-    pub rtype: Option<RecordType>,
+    pub(crate) rtype: Option<RecordType>,
 }
 
 impl Key {
@@ -157,7 +157,7 @@ impl Key {
 
     /// The keys of (`name`, `rtype`) and of every ancestor of `name` down to, but not
     /// including, the root, nearest first: each an owner's wire form cut from the name's.
-    pub fn ancestors(name: &Name, rtype: RecordType) -> impl Iterator<Item = Key> {
+    pub(crate) fn ancestors(name: &Name, rtype: RecordType) -> impl Iterator<Item = Key> {
         let wire = lowercase_wire(name);
         let mut at = 0;
         std::iter::from_fn(move || {

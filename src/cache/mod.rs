@@ -7,8 +7,8 @@
 //! so expiry is tested with a paused clock. Negative answers and recent failures are
 //! first-class entries, not errors.
 
-pub mod admin;
-pub mod entry;
+pub(crate) mod admin;
+pub(crate) mod entry;
 pub(crate) mod message;
 mod size;
 mod wire;
@@ -22,7 +22,8 @@ use std::time::Duration;
 use lru::LruCache;
 use tokio::time::Instant;
 
-pub use entry::{Cached, Data, Entry, Key, Rank, Stored};
+pub(crate) use entry::{Cached, Entry, Stored};
+pub use entry::{Data, Key, Rank};
 pub(crate) use message::{Hit, Messages};
 
 /// What the message tier keeps beside each answer: the RRL account of an authoritative answer,
@@ -145,7 +146,7 @@ impl Cache {
         }
     }
 
-    pub fn policy(&self) -> &CachePolicy {
+    pub(crate) fn policy(&self) -> &CachePolicy {
         &self.policy
     }
 
@@ -178,7 +179,7 @@ impl Cache {
 
     /// Reads fresh data for `key` in place, with its rank, without decoding it: for callers
     /// that need a fact about the data (its addresses, whether it exists), not the records.
-    pub fn inspect<R>(
+    pub(crate) fn inspect<R>(
         &self,
         key: &Key,
         now: Instant,
@@ -193,7 +194,7 @@ impl Cache {
     }
 
     /// RFC 8767: expired data still inside the serve-stale window, with TTL 30.
-    pub fn get_stale(&self, key: &Key, now: Instant) -> Option<Cached> {
+    pub(crate) fn get_stale(&self, key: &Key, now: Instant) -> Option<Cached> {
         let window = Duration::from_secs(u64::from(self.policy.serve_stale_secs));
         let mut shard = self.shard(key);
         let entry = shard.lru.get(key)?;

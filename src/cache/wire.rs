@@ -19,7 +19,7 @@ use hickory_proto::serialize::binary::{
 
 /// Records of one owner, encoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WireSet(Box<[u8]>);
+pub(crate) struct WireSet(Box<[u8]>);
 
 const OWNER_IS_KEY: u8 = 0;
 const OWNER_FOLLOWS: u8 = 1;

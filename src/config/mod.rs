@@ -27,11 +27,12 @@ mod ratelimit;
 mod services;
 mod zones;
 
-pub use control::ControlConfig;
-pub use observe::{LogConfig, MetricsConfig};
-pub use ratelimit::{RateLimitConfig, RrlConfig};
-pub use services::{CheckConfig, InstanceConfig, ServiceConfig};
-pub use zones::{PrimaryZone, Replication, SecondaryZone, TsigKeyConfig, UpdatePolicy, ZoneConfig};
+pub(crate) use control::ControlConfig;
+pub(crate) use observe::{LogConfig, MetricsConfig};
+pub(crate) use ratelimit::{RateLimitConfig, RrlConfig};
+pub(crate) use services::ServiceConfig;
+pub use zones::ZoneConfig;
+pub(crate) use zones::{PrimaryZone, Replication, SecondaryZone, TsigKeyConfig, UpdatePolicy};
 
 /// Why a configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -83,10 +84,10 @@ pub struct Config {
     pub control: ControlConfig,
     /// Per-client query rate limit for recursion.
     #[serde(default)]
-    pub rate_limit: RateLimitConfig,
+    pub(crate) rate_limit: RateLimitConfig,
     /// Response Rate Limiting of authoritative answers.
     #[serde(default)]
-    pub rrl: RrlConfig,
+    pub(crate) rrl: RrlConfig,
 }
 
 /// A stub zone: `zone = "cluster.test."`, `servers = ["127.0.0.1:5353", ...]`.
@@ -223,7 +224,7 @@ impl Config {
         Ok(config)
     }
 
-    pub fn from_toml(text: &str) -> Result<Config, toml::de::Error> {
+    pub(crate) fn from_toml(text: &str) -> Result<Config, toml::de::Error> {
         toml::from_str(text)
     }
 
@@ -258,7 +259,7 @@ impl Config {
 }
 
 impl Config {
-    pub fn cache_policy(&self) -> Result<CachePolicy, ConfigError> {
+    pub(crate) fn cache_policy(&self) -> Result<CachePolicy, ConfigError> {
         let c = &self.cache;
         let e = ConfigError::Invalid;
         Ok(CachePolicy {
@@ -273,7 +274,7 @@ impl Config {
         })
     }
 
-    pub fn resolver_config(&self) -> Result<ResolverConfig, ConfigError> {
+    pub(crate) fn resolver_config(&self) -> Result<ResolverConfig, ConfigError> {
         let l = &self.limits;
         let e = ConfigError::Invalid;
         Ok(ResolverConfig {
@@ -315,7 +316,7 @@ impl Config {
         })
     }
 
-    pub fn acl(&self) -> Result<Acl, ConfigError> {
+    pub(crate) fn acl(&self) -> Result<Acl, ConfigError> {
         match &self.recursion.allow {
             None => Ok(Acl::loopback()),
             Some(list) => cidrs(list),
@@ -323,7 +324,7 @@ impl Config {
     }
 
     /// Who may send RD=0 questions answered from the cache (nobody unless configured).
-    pub fn snoop_acl(&self) -> Result<Acl, ConfigError> {
+    pub(crate) fn snoop_acl(&self) -> Result<Acl, ConfigError> {
         cidrs(self.recursion.allow_snoop.as_deref().unwrap_or_default())
     }
 }
@@ -352,7 +353,7 @@ fn cidrs(list: &[String]) -> Result<Acl, ConfigError> {
 impl Config {
     /// The identity CHAOS TXT queries get (RFC 4892): the configured one, else the host name;
     /// an empty string hides it.
-    pub fn identity(&self) -> crate::handler::Identity {
+    pub(crate) fn identity(&self) -> crate::handler::Identity {
         let mut identity = crate::handler::Identity::from_host();
         if let Some(id) = &self.server.identity {
             identity.id = Some(id.clone()).filter(|id| !id.is_empty());

@@ -35,7 +35,7 @@ impl LogConfig {
     }
 
     /// Where query lines go, if anywhere.
-    pub fn query_log(&self) -> Option<Destination> {
+    pub(crate) fn query_log(&self) -> Option<Destination> {
         self.queries.as_deref().map(Destination::parse)
     }
 }

@@ -16,7 +16,7 @@ use crate::ratelimit::{Action, ClientPrefix, Exempt, QueryLimitSettings, RrlSett
 /// `[rate_limit]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RateLimitConfig {
+pub(crate) struct RateLimitConfig {
     /// Recursion queries per second per client prefix; unset: no limit.
     pub queries_per_second: Option<u32>,
     /// Queries a quiet prefix may send at once; default `queries_per_second`.
@@ -34,9 +34,9 @@ pub struct RateLimitConfig {
 /// `[rrl]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RrlConfig {
+pub(crate) struct RrlConfig {
     /// Responses per second per {client prefix, kind, name}; unset: no RRL.
-    pub responses_per_second: Option<u32>,
+    pub(crate) responses_per_second: Option<u32>,
     pub window: Option<u32>,
     pub slip: Option<u32>,
     pub ipv4_prefix: Option<u8>,
@@ -80,7 +80,7 @@ fn exempt(section: &str, list: &[String]) -> Result<Exempt, ConfigError> {
 
 impl Config {
     /// The per-client query limit, when `[rate_limit] queries_per_second` is set.
-    pub fn query_limit(&self) -> Result<Option<QueryLimitSettings>, ConfigError> {
+    pub(crate) fn query_limit(&self) -> Result<Option<QueryLimitSettings>, ConfigError> {
         let c = &self.rate_limit;
         let Some(qps) = c.queries_per_second else {
             return Ok(None);
@@ -102,7 +102,7 @@ impl Config {
     }
 
     /// Response Rate Limiting, when `[rrl] responses_per_second` is set.
-    pub fn rrl(&self) -> Result<Option<RrlSettings>, ConfigError> {
+    pub(crate) fn rrl(&self) -> Result<Option<RrlSettings>, ConfigError> {
         let c = &self.rrl;
         let Some(rate) = c.responses_per_second else {
             return Ok(None);

@@ -54,14 +54,14 @@ pub struct CheckConfig {
     pub http: Option<String>,
     pub interval_ms: Option<u64>,
     pub timeout_ms: Option<u64>,
-    pub rise: Option<u32>,
+    pub(crate) rise: Option<u32>,
     pub fall: Option<u32>,
 }
 
 impl Config {
     /// The `[[service]]` tables as registrations, checked: each in a zone served here, with
     /// valid names, a known balance policy and health checks within their bounds.
-    pub fn services(&self) -> Result<Vec<Registration>, ConfigError> {
+    pub(crate) fn services(&self) -> Result<Vec<Registration>, ConfigError> {
         let served: Vec<Name> = self
             .zones
             .iter()

@@ -49,13 +49,13 @@ pub struct ZoneConfig {
 
 impl ZoneConfig {
     /// A secondary zone: its data comes from its primaries.
-    pub fn is_secondary(&self) -> bool {
+    pub(crate) fn is_secondary(&self) -> bool {
         !self.primaries.is_empty()
     }
 
     /// The journal the zone keeps: one given, or the default for a primary zone that takes
     /// updates or has secondaries. A secondary's record is its copy file.
-    pub fn journal_path(&self) -> Option<PathBuf> {
+    pub(crate) fn journal_path(&self) -> Option<PathBuf> {
         let replicated = !self.allow_transfer.is_empty() || !self.notify.is_empty();
         let wanted = !self.update_keys.is_empty() || replicated || self.journal.is_some();
         if self.is_secondary() || !wanted {
@@ -71,7 +71,7 @@ impl ZoneConfig {
 
 /// The keys the server knows and which zones take updates signed with which of them.
 #[derive(Debug, Clone, Default)]
-pub struct UpdatePolicy {
+pub(crate) struct UpdatePolicy {
     pub keyring: Keyring,
     /// Zones that take updates, each with the (absolute) names of the keys it accepts.
     pub zones: Vec<(Name, Vec<Name>)>,
@@ -79,7 +79,7 @@ pub struct UpdatePolicy {
 
 /// A zone this server is primary for, as far as replication goes.
 #[derive(Debug, Clone)]
-pub struct PrimaryZone {
+pub(crate) struct PrimaryZone {
     pub origin: Name,
     pub allow_transfer: TransferAcl,
     pub notify: Vec<SocketAddr>,
@@ -87,7 +87,7 @@ pub struct PrimaryZone {
 
 /// A zone this server is secondary for.
 #[derive(Debug, Clone)]
-pub struct SecondaryZone {
+pub(crate) struct SecondaryZone {
     pub origin: Name,
     pub primaries: Vec<SocketAddr>,
     /// Where the copy is kept (read at start, written after every transfer).
@@ -102,7 +102,7 @@ pub struct SecondaryZone {
 
 /// Every zone's replication settings.
 #[derive(Debug, Clone, Default)]
-pub struct Replication {
+pub(crate) struct Replication {
     pub primaries: Vec<PrimaryZone>,
     pub secondaries: Vec<SecondaryZone>,
 }
@@ -110,7 +110,7 @@ pub struct Replication {
 impl Replication {
     /// Every zone whose new serials are announced by NOTIFY, primary or secondary (a
     /// secondary may feed secondaries of its own), with its targets.
-    pub fn announced(&self) -> Vec<PrimaryZone> {
+    pub(crate) fn announced(&self) -> Vec<PrimaryZone> {
         let secondaries = self.secondaries.iter().map(|z| PrimaryZone {
             origin: z.origin.clone(),
             allow_transfer: z.allow_transfer.clone(),
@@ -144,7 +144,7 @@ pub struct TsigKeyConfig {
 
 impl Config {
     /// Each zone's default answer ordering (`[[zone]] balance`).
-    pub fn zone_balance(&self) -> Result<HashMap<LowerName, Policy>, ConfigError> {
+    pub(crate) fn zone_balance(&self) -> Result<HashMap<LowerName, Policy>, ConfigError> {
         let mut out = HashMap::new();
         for z in &self.zones {
             if let Some(b) = &z.balance {
@@ -160,7 +160,7 @@ impl Config {
     /// The TSIG keys of every `[[tsig_key]]` file, and for each zone with `update_keys` the keys
     /// it accepts. Every key a zone names must be in one of the files; a file that cannot be
     /// read, or holds a key we cannot use, is an error naming it.
-    pub fn update_policy(&self) -> Result<UpdatePolicy, ConfigError> {
+    pub(crate) fn update_policy(&self) -> Result<UpdatePolicy, ConfigError> {
         let keyring = self.keyring()?;
         if let Some(z) = self
             .zones
@@ -194,7 +194,7 @@ impl Config {
     }
 
     /// Every key of the `[[tsig_key]]` files.
-    pub fn keyring(&self) -> Result<Keyring, ConfigError> {
+    pub(crate) fn keyring(&self) -> Result<Keyring, ConfigError> {
         let mut keys = Vec::new();
         for k in &self.tsig_keys {
             keys.extend(
@@ -207,7 +207,7 @@ impl Config {
     /// Transfer ACLs, NOTIFY targets and primaries, checked: every key named is in `keyring`
     /// (the `[[tsig_key]]` files, read once by `keyring`), every address parses, a secondary
     /// takes no updates and serves no `[[service]]` (its primary owns the data).
-    pub fn replication(&self, keyring: &Keyring) -> Result<Replication, ConfigError> {
+    pub(crate) fn replication(&self, keyring: &Keyring) -> Result<Replication, ConfigError> {
         let mut out = Replication::default();
         for z in &self.zones {
             let invalid = |e: String| ConfigError::Invalid(format!("zone {}: {e}", z.origin));

@@ -7,10 +7,10 @@
 //! running parts; `client` is what `tern ctl` sends. Wiring, like `daemon`: it may import
 //! anything.
 
-pub mod client;
+pub(crate) mod client;
 mod commands;
 mod dump;
-pub mod server;
+pub(crate) mod server;
 
 use std::sync::Arc;
 
@@ -25,14 +25,14 @@ use crate::metrics::Metrics;
 pub const DEFAULT_SOCKET: &str = "/run/tern/control.sock";
 
 /// The first line of a successful response.
-pub const OK: &str = "ok";
+pub(crate) const OK: &str = "ok";
 /// The prefix of the first line of a failed one.
-pub const ERROR: &str = "error: ";
+pub(crate) const ERROR: &str = "error: ";
 
 /// The running parts a command acts on.
-pub struct Control {
+pub(crate) struct Control {
     pub handler: Arc<Handler>,
-    pub registry: Arc<Registry>,
+    pub(crate) registry: Arc<Registry>,
     pub metrics: Arc<Metrics>,
     /// The resolver's cache; `None` without recursion.
     pub cache: Option<Arc<Cache>>,

@@ -23,7 +23,7 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Why the control socket could not be set up.
 #[derive(Debug, thiserror::Error)]
-pub enum ControlError {
+pub(crate) enum ControlError {
     #[error("control socket {path}: {source}")]
     Io {
         path: PathBuf,
@@ -44,7 +44,7 @@ pub enum ControlError {
 
 /// Binds `path` and answers requests until `shutdown`, then removes the socket file (if it is
 /// still the one bound here).
-pub fn start(
+pub(crate) fn start(
     path: &Path,
     ctl: Control,
     mut shutdown: Shutdown,

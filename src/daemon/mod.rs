@@ -30,7 +30,7 @@ pub fn parse_origin(origin: &str) -> Result<Name, String> {
     Ok(name)
 }
 
-pub fn zone_files(zones: &[ZoneConfig]) -> Result<Vec<ZoneFile>, String> {
+pub(crate) fn zone_files(zones: &[ZoneConfig]) -> Result<Vec<ZoneFile>, String> {
     zones
         .iter()
         .map(|z| {
@@ -293,7 +293,7 @@ pub fn build_resolver(
 
 /// [`build_resolver`] for a server listening on `listen` (the bound addresses): never asks
 /// those.
-pub fn build_resolver_on(
+pub(crate) fn build_resolver_on(
     config: &Config,
     listen: &[SocketAddr],
     hints: ServerSet,

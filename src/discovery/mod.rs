@@ -2,6 +2,6 @@
 //! time), health checks, and the records they make in the zones tern serves. Discovery produces
 //! plain zone data through the zone store; it never reaches into the handler.
 
-pub mod health;
-pub mod registry;
-pub mod service;
+pub(crate) mod health;
+pub(crate) mod registry;
+pub(crate) mod service;

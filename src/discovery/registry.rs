@@ -92,7 +92,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// The id an instance has in the health table.
-pub fn instance_id(service: &Service, instance: &Instance) -> String {
+pub(crate) fn instance_id(service: &Service, instance: &Instance) -> String {
     service.instance_name(instance).to_ascii()
 }
 
@@ -101,7 +101,7 @@ impl Registry {
     /// yet served: see [`ZoneStore::open`]): their records and the files are served together,
     /// at one serial per zone, and published once. `zone_balance` is each zone's default
     /// ordering (`[[zone]] balance`).
-    pub fn new(
+    pub(crate) fn new(
         zones: Arc<ZoneOwner>,
         services: Vec<Registration>,
         zone_balance: HashMap<LowerName, Policy>,
@@ -139,16 +139,16 @@ impl Registry {
     }
 
     /// The zones' one writer, for the other sources of change (reload, UPDATE, transfers).
-    pub fn zones(&self) -> &Arc<ZoneOwner> {
+    pub(crate) fn zones(&self) -> &Arc<ZoneOwner> {
         &self.zones
     }
 
-    pub fn health(&self) -> &Arc<HealthTable> {
+    pub(crate) fn health(&self) -> &Arc<HealthTable> {
         &self.health
     }
 
     /// Adds (or replaces, by name and zone) a service and publishes its records.
-    pub fn register(&self, registration: Registration) -> Result<(), RegistryError> {
+    pub(crate) fn register(&self, registration: Registration) -> Result<(), RegistryError> {
         registration.service.validate()?;
         let mut services = lock(&self.services);
         let host = registration.service.host();
@@ -170,7 +170,7 @@ impl Registry {
 
     /// Adds an instance to a registered service (or replaces the one of that name), checked
     /// with `check` if given.
-    pub fn add_instance(
+    pub(crate) fn add_instance(
         &self,
         host: &Name,
         instance: Instance,
@@ -189,7 +189,7 @@ impl Registry {
     }
 
     /// Removes one instance of a registered service.
-    pub fn remove_instance(&self, host: &Name, instance: &str) -> Result<(), RegistryError> {
+    pub(crate) fn remove_instance(&self, host: &Name, instance: &str) -> Result<(), RegistryError> {
         let mut reg = self.registration(host)?;
         let before = reg.service.instances.len();
         reg.service
@@ -252,7 +252,7 @@ impl Registry {
     }
 
     /// Removes a service and its records.
-    pub fn deregister(&self, host: &Name) -> Result<(), RegistryError> {
+    pub(crate) fn deregister(&self, host: &Name) -> Result<(), RegistryError> {
         let mut services = lock(&self.services);
         let Some(gone) = services.iter().find(|r| r.service.host() == *host).cloned() else {
             return Err(RegistryError::NoSuchService(host.clone()));
@@ -273,7 +273,7 @@ impl Registry {
     }
 
     /// Marks an instance healthy or not by hand, as an operator or a test would.
-    pub fn set_healthy(
+    pub(crate) fn set_healthy(
         &self,
         host: &Name,
         instance: &str,
@@ -301,13 +301,13 @@ impl Registry {
     }
 
     /// Every registered service.
-    pub fn services(&self) -> Vec<Registration> {
+    pub(crate) fn services(&self) -> Vec<Registration> {
         lock(&self.services).clone()
     }
 
     /// Rewrites every service's records from the current health. Only the zones whose records
     /// changed are rebuilt (and the zones published only then).
-    pub fn refresh(&self) -> Result<(), RegistryError> {
+    pub(crate) fn refresh(&self) -> Result<(), RegistryError> {
         let services = lock(&self.services);
         self.zones.change(|store| {
             for reg in services.iter() {
@@ -355,7 +355,7 @@ impl Registry {
 
     /// Runs every registered instance's health check (and those registered later), and
     /// rewrites the zones whenever an instance goes up or down, until `shutdown`.
-    pub async fn run(self: Arc<Self>, mut shutdown: Shutdown) {
+    pub(crate) async fn run(self: Arc<Self>, mut shutdown: Shutdown) {
         lock(&self.checks).shutdown = Some(shutdown.clone());
         self.sync_checks(&self.services());
         let mut changes = self.health.subscribe();

@@ -18,7 +18,7 @@ use crate::authority::store::Owned;
 
 /// TTL of service records when the configuration gives none: short, so clients follow health
 /// changes (Consul's DNS answers use 0 by default; a few seconds keeps caches useful).
-pub const DEFAULT_TTL: u32 = 5;
+pub(crate) const DEFAULT_TTL: u32 = 5;
 
 /// The SRV protocol label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +88,7 @@ fn valid_label(label: &str) -> bool {
 }
 
 impl Protocol {
-    pub fn parse(service: &str, protocol: Option<&str>) -> Result<Protocol, ServiceError> {
+    pub(crate) fn parse(service: &str, protocol: Option<&str>) -> Result<Protocol, ServiceError> {
         match protocol.map(str::to_ascii_lowercase).as_deref() {
             None | Some("tcp") => Ok(Protocol::Tcp),
             Some("udp") => Ok(Protocol::Udp),
@@ -135,7 +135,7 @@ impl Service {
 
     /// Checks the names: the service's and each instance's must be host-name labels, and no
     /// instance name may repeat.
-    pub fn validate(&self) -> Result<(), ServiceError> {
+    pub(crate) fn validate(&self) -> Result<(), ServiceError> {
         let bad = |name: &str| ServiceError::BadLabel {
             service: self.name.clone(),
             name: name.to_string(),
@@ -172,29 +172,29 @@ impl Service {
     }
 
     /// `NAME.ZONE`: the addresses of the service.
-    pub fn host(&self) -> Name {
+    pub(crate) fn host(&self) -> Name {
         self.child(&[&self.name])
     }
 
     /// `_NAME._PROTO.ZONE`: the SRV RRset.
-    pub fn srv_name(&self) -> Name {
+    pub(crate) fn srv_name(&self) -> Name {
         let service = format!("_{}", self.name);
         self.child(&[&service, self.protocol.label()])
     }
 
     /// `INSTANCE.NAME.ZONE`: one instance's address, and its SRV target.
-    pub fn instance_name(&self, instance: &Instance) -> Name {
+    pub(crate) fn instance_name(&self, instance: &Instance) -> Name {
         self.child(&[&instance.name, &self.name])
     }
 
     /// The key the store files this service's records under.
-    pub fn source(&self) -> String {
+    pub(crate) fn source(&self) -> String {
         format!("service {}", self.host())
     }
 
     /// The service's records given which instances are healthy; `true` with them when the
     /// service failed open (no instance healthy, so all are listed).
-    pub fn records(&self, healthy: &dyn Fn(&Instance) -> bool) -> (Owned, bool) {
+    pub(crate) fn records(&self, healthy: &dyn Fn(&Instance) -> bool) -> (Owned, bool) {
         let mut listed: Vec<&Instance> = self.instances.iter().filter(|i| healthy(i)).collect();
         let failed_open = listed.is_empty() && !self.instances.is_empty();
         if failed_open {

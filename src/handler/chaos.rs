@@ -21,7 +21,7 @@ pub struct Identity {
 
 impl Identity {
     /// The machine's host name as identity, no version.
-    pub fn from_host() -> Identity {
+    pub(crate) fn from_host() -> Identity {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .ok()
             .map(|h| h.trim().to_string())

@@ -25,7 +25,7 @@ static NO_KEYS: LazyLock<Keyring> = LazyLock::new(Keyring::default);
 
 /// What a request over TCP gets: one message, or the messages of a transfer, produced (encoded
 /// and signed) as the connection's writer drains them.
-pub enum Reply {
+pub(crate) enum Reply {
     One(Vec<u8>),
     Stream(Box<dyn Iterator<Item = Vec<u8>> + Send>),
 }

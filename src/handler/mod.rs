@@ -19,18 +19,18 @@ mod cuts;
 mod ede_option;
 mod edge;
 mod limit;
-pub mod notify;
+pub(crate) mod notify;
 mod observe;
 mod query;
 mod refusal;
-pub mod request;
-pub mod response;
+pub(crate) mod request;
+pub(crate) mod response;
 #[cfg(test)]
 mod test_query;
 #[cfg(test)]
 mod test_tsig;
-pub mod transfer;
-pub mod update;
+pub(crate) mod transfer;
+pub(crate) mod update;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -40,14 +40,14 @@ use tokio::time::Instant;
 use tracing::warn;
 
 pub use chaos::Identity;
-pub use edge::Reply;
-pub use notify::NotifyReceiver;
-pub use request::{EdnsInfo, Malformed, Request, Transport};
-pub use response::{Response, Reuse};
-pub use transfer::Transfers;
-pub use update::Updates;
+pub(crate) use edge::Reply;
+pub(crate) use notify::NotifyReceiver;
+pub(crate) use request::{Request, Transport};
+pub(crate) use response::{Response, Reuse};
+pub(crate) use transfer::Transfers;
+pub(crate) use update::Updates;
 
-pub use crate::acl::{Acl, Cidr};
+pub(crate) use crate::acl::Acl;
 
 use crate::authority::Catalog;
 use crate::limits::EDNS_UDP_PAYLOAD;
@@ -85,21 +85,21 @@ pub struct Recursion {
 
 /// A handler's served zones, as the zones' writer sees them (see [`Handler::served_zones`]).
 #[derive(Clone)]
-pub struct ServedZones {
+pub(crate) struct ServedZones {
     catalog: Arc<cuts::CatalogCell>,
     cache: Arc<crate::cache::Cache>,
 }
 
 impl ServedZones {
     /// Replaces the served zones atomically.
-    pub fn publish(&self, catalog: Catalog) {
+    pub(crate) fn publish(&self, catalog: Catalog) {
         self.catalog.replace(Arc::new(catalog));
         // A name the new zones answer must not be answered from what the resolver said.
         self.cache.messages().clear();
     }
 
     /// The catalog in force now.
-    pub fn current(&self) -> Arc<Catalog> {
+    pub(crate) fn current(&self) -> Arc<Catalog> {
         self.catalog.current()
     }
 }
@@ -158,14 +158,14 @@ impl Handler {
     }
 
     /// Logs every answered query to `log` (`[log] queries`).
-    pub fn with_query_log(mut self, log: QueryLog) -> Handler {
+    pub(crate) fn with_query_log(mut self, log: QueryLog) -> Handler {
         self.query_log = Some(log);
         self
     }
 
     /// Answers the names of `builtin` (see `authority::builtin`) when no configured zone does,
     /// authoritatively and without asking upstream.
-    pub fn with_builtin_zones(mut self, builtin: Catalog) -> Handler {
+    pub(crate) fn with_builtin_zones(mut self, builtin: Catalog) -> Handler {
         self.builtin = Some(builtin);
         self
     }
@@ -213,7 +213,7 @@ impl Handler {
 
     /// Serves zone transfers and takes NOTIFYs as `transfers` allows. Without this, AXFR and
     /// IXFR are NOTIMP and NOTIFY too.
-    pub fn with_transfers(mut self, transfers: Transfers) -> Handler {
+    pub(crate) fn with_transfers(mut self, transfers: Transfers) -> Handler {
         self.transfers = Some(transfers);
         self
     }
@@ -221,7 +221,7 @@ impl Handler {
     /// Where the zones' writer publishes: the catalog this handler answers from, and the
     /// answers it keeps that a new catalog makes stale. Taken before the handler is complete,
     /// so the writer (which updates and transfers need) can exist before it.
-    pub fn served_zones(&self) -> ServedZones {
+    pub(crate) fn served_zones(&self) -> ServedZones {
         ServedZones {
             catalog: Arc::clone(&self.catalog),
             cache: Arc::clone(&self.cache),
@@ -243,7 +243,7 @@ impl Handler {
     /// Removes cached data (`tern ctl flush…`) so the next query is fetched afresh; returns the
     /// resolver's cache entries removed. One call: the hit path's answers are a tier of that
     /// cache (the resolver also forgets its recent failures).
-    pub fn flush(&self, what: crate::cache::admin::Flush<'_>) -> usize {
+    pub(crate) fn flush(&self, what: crate::cache::admin::Flush<'_>) -> usize {
         match &self.recursion {
             Some(r) => r.resolver.flush(what),
             None => self.cache.flush(what),
@@ -251,7 +251,7 @@ impl Handler {
     }
 
     /// The catalog in force now; a reload swaps it without disturbing in-flight queries.
-    pub fn catalog(&self) -> Arc<Catalog> {
+    pub(crate) fn catalog(&self) -> Arc<Catalog> {
         self.catalog.current()
     }
 
@@ -261,7 +261,7 @@ impl Handler {
     }
 
     /// A request over TCP: a zone transfer is a stream of messages, anything else one.
-    pub async fn handle_tcp(&self, bytes: &[u8], src: SocketAddr) -> Option<Reply> {
+    pub(crate) async fn handle_tcp(&self, bytes: &[u8], src: SocketAddr) -> Option<Reply> {
         self.answer(bytes, src, Transport::Tcp, true).await
     }
 

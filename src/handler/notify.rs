@@ -13,7 +13,7 @@ use super::response;
 use crate::metrics::Metrics;
 
 /// Takes NOTIFYs for the zones we are secondary for. The replication side implements it.
-pub trait NotifyReceiver: Send + Sync {
+pub(crate) trait NotifyReceiver: Send + Sync {
     /// `zone` was notified by `from`, signed with `key` (validly; `None`: unsigned). The answer:
     /// NOERROR when accepted (a check of the primary is scheduled), NOTAUTH when `zone` is not a
     /// secondary zone here, REFUSED when `from` is not one of its primaries or the key is wrong.

@@ -25,7 +25,7 @@ pub struct EdnsInfo {
 
 impl EdnsInfo {
     /// What the handler needs of a request's OPT.
-    pub fn of(edns: &Edns) -> EdnsInfo {
+    pub(crate) fn of(edns: &Edns) -> EdnsInfo {
         EdnsInfo {
             payload: edns.max_payload().max(crate::limits::CLASSIC_UDP_PAYLOAD),
             version: edns.version(),
@@ -39,7 +39,7 @@ impl EdnsInfo {
 pub struct Request {
     pub id: u16,
     pub op_code: OpCode,
-    pub recursion_desired: bool,
+    pub(crate) recursion_desired: bool,
     pub checking_disabled: bool,
     /// The question exactly as sent (original case, echoed back).
     pub query: Query,
@@ -180,7 +180,7 @@ impl Request {
     }
 
     /// True when the question is for class IN (the only class tern serves).
-    pub fn is_class_in(&self) -> bool {
+    pub(crate) fn is_class_in(&self) -> bool {
         self.query.query_class() == DNSClass::IN
     }
 }

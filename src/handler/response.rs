@@ -58,7 +58,7 @@ pub(super) fn shell(echo: &Echo<'_>, rcode: ResponseCode, our_payload: u16) -> M
 
 /// An empty response to `req`: id, opcode, RD and CD copied, question echoed as sent, and an
 /// OPT record when the request had one (RFC 6891 §6.1.1).
-pub fn reply_to(req: &Request, our_payload: u16) -> Message {
+pub(crate) fn reply_to(req: &Request, our_payload: u16) -> Message {
     shell(&Echo::of(req), ResponseCode::NoError, our_payload)
 }
 
@@ -99,7 +99,7 @@ pub(super) fn our_opt(theirs: EdnsInfo, our_payload: u16) -> Edns {
 /// The bytes to send for a packet that did not parse as a request, if any, with an OPT
 /// advertising `our_payload` when the request had one. These replies are a header, at most one
 /// question and an OPT, so they always fit 512 bytes.
-pub fn malformed_reply(bad: &Malformed, our_payload: u16) -> Option<Vec<u8>> {
+pub(crate) fn malformed_reply(bad: &Malformed, our_payload: u16) -> Option<Vec<u8>> {
     match bad {
         Malformed::Drop => None,
         Malformed::Reply {
@@ -249,7 +249,7 @@ fn servfail_bytes(msg: &Message) -> Vec<u8> {
 }
 
 /// A response with only an RCODE, for refusals and errors.
-pub fn with_rcode(req: &Request, our_payload: u16, rcode: ResponseCode) -> Message {
+pub(crate) fn with_rcode(req: &Request, our_payload: u16, rcode: ResponseCode) -> Message {
     shell(&Echo::of(req), rcode, our_payload)
 }
 
@@ -261,7 +261,7 @@ pub struct Response {
     /// does); it is dropped, like optional additional data, before anything is truncated.
     pub optional_authority: bool,
     /// Whether the hit path may give this answer again, and how (see `Reuse`).
-    pub reuse: Reuse,
+    pub(crate) reuse: Reuse,
     /// Upstream queries the answer cost, when the resolver answered (0: from the cache).
     pub upstream_queries: Option<usize>,
     /// For a resolver's answer, when its TTLs were current (after a walk, when its last reply
@@ -271,7 +271,7 @@ pub struct Response {
 
 /// Which answers the hit path keeps.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Reuse {
+pub(crate) enum Reuse {
     #[default]
     No,
     /// A resolver's answer (not stale): kept until its first TTL runs out, TTLs lowered.

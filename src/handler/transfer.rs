@@ -22,14 +22,14 @@ use crate::tsig::{Keyring, ResponseStream};
 const TCP_MESSAGE_MAX: usize = 65_535;
 
 /// Who may transfer what, and who takes NOTIFYs. Zones without an entry are never transferred.
-pub struct Transfers {
+pub(crate) struct Transfers {
     keyring: Keyring,
     acls: HashMap<LowerName, TransferAcl>,
     receiver: Option<Arc<dyn NotifyReceiver>>,
 }
 
 impl Transfers {
-    pub fn new(keyring: Keyring) -> Transfers {
+    pub(crate) fn new(keyring: Keyring) -> Transfers {
         Transfers {
             keyring,
             acls: HashMap::new(),
@@ -38,13 +38,13 @@ impl Transfers {
     }
 
     /// Lets `acl` transfer `zone`.
-    pub fn allow(mut self, zone: &Name, acl: TransferAcl) -> Transfers {
+    pub(crate) fn allow(mut self, zone: &Name, acl: TransferAcl) -> Transfers {
         self.acls.insert(LowerName::new(zone), acl);
         self
     }
 
     /// NOTIFYs for our secondary zones go to `receiver`; without one, NOTIFY is NOTIMP.
-    pub fn notify_to(mut self, receiver: Arc<dyn NotifyReceiver>) -> Transfers {
+    pub(crate) fn notify_to(mut self, receiver: Arc<dyn NotifyReceiver>) -> Transfers {
         self.receiver = Some(receiver);
         self
     }

@@ -22,7 +22,7 @@ use crate::authority::balance::Policy;
 use crate::authority::store::{ZoneFile, ZoneStore};
 use crate::config::{PrimaryZone, Replication, SecondaryZone, UpdatePolicy};
 use crate::discovery::health::{Check, CheckSpec, HttpCheck};
-use crate::discovery::registry::{Registration, Registry};
+use crate::discovery::registry::Registration;
 use crate::discovery::service::{Instance, Protocol, Service};
 use crate::metrics::Metrics;
 use crate::nameserver::NameServer;
@@ -30,22 +30,22 @@ use crate::server::Shutdown;
 use crate::tsig::{Keyring, generate_key_file, read_key_file};
 
 /// The discovery server's address (port 53 in `tern lab`).
-pub const DISCOVERY_SERVER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 90);
+pub(crate) const DISCOVERY_SERVER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 90);
 
 const CLUSTER_ZONE: &str = include_str!("../../zones/cluster.test.zone");
 const WEB_PORT: u16 = 8080;
 const API_PORT: u16 = 8081;
 
 /// The lab's secondaries of `cluster.test.` (port 53 in `tern lab`).
-pub const SECONDARIES: [Ipv4Addr; 2] = [Ipv4Addr::new(127, 0, 0, 98), Ipv4Addr::new(127, 0, 0, 99)];
+pub(crate) const SECONDARIES: [Ipv4Addr; 2] =
+    [Ipv4Addr::new(127, 0, 0, 98), Ipv4Addr::new(127, 0, 0, 99)];
 
 /// The key that may update `cluster.test.` in the lab.
-pub const UPDATE_KEY: &str = "cluster-key";
+pub(crate) const UPDATE_KEY: &str = "cluster-key";
 
-/// The running cluster: its tasks, and the registry, to mark instances up or down by hand.
+/// The running cluster: its tasks and addresses.
 pub struct Cluster {
     pub tasks: JoinSet<()>,
-    pub registry: Arc<Registry>,
     pub server: SocketAddr,
     /// The BIND key file of `UPDATE_KEY`, for `nsupdate -k`.
     pub key_file: PathBuf,
@@ -210,7 +210,7 @@ pub async fn start(port: u16, state: PathBuf, shutdown: Shutdown) -> Result<Clus
     };
     let server = SocketAddr::new(IpAddr::V4(DISCOVERY_SERVER), port);
     let (udp, tcp) = bind(server).await?;
-    let (running, registry) = NameServer::stored(store, services()?, metrics)
+    let (running, _) = NameServer::stored(store, services()?, metrics)
         .updates(UpdatePolicy {
             keyring: Keyring::new(keys),
             zones: vec![(origin.clone(), key_names)],
@@ -242,7 +242,6 @@ pub async fn start(port: u16, state: PathBuf, shutdown: Shutdown) -> Result<Clus
     }
     Ok(Cluster {
         tasks,
-        registry,
         server,
         key_file,
         secondaries,

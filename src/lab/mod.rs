@@ -3,7 +3,7 @@
 //! so nothing ever needs the real internet. Each server is a tern authoritative server with
 //! recursion off; an address listed in glue without a server is a silent server.
 
-pub mod cluster;
+pub(crate) mod cluster;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -253,7 +253,7 @@ mod tests {
         let servers = LabFiles::embedded().servers().expect("lab zones are valid");
         assert!(servers.len() >= 10);
         assert!(
-            servers.iter().any(|s| s.catalog.is_empty()),
+            servers.iter().any(|s| s.catalog.zones().next().is_none()),
             "the lame server serves nothing"
         );
     }

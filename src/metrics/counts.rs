@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The QTYPEs counted on their own; every other one is counted as `other`.
-pub const QTYPES: [(u16, &str); 24] = [
+pub(crate) const QTYPES: [(u16, &str); 24] = [
     (1, "A"),
     (2, "NS"),
     (5, "CNAME"),
@@ -37,7 +37,7 @@ pub const QTYPES: [(u16, &str); 24] = [
     (257, "CAA"),
 ];
 /// Slots of a per-QTYPE row: the named ones and `other`.
-pub const QTYPE_SLOTS: usize = QTYPES.len() + 1;
+pub(crate) const QTYPE_SLOTS: usize = QTYPES.len() + 1;
 
 /// The slot of each QTYPE below 256 (`OTHER_QTYPE` for the unnamed ones), built at compile
 /// time: the hit path finds a slot with one load.
@@ -57,7 +57,7 @@ const CAA_SLOT: usize = QTYPES.len() - 1;
 
 /// The slot of `qtype` in a per-QTYPE row (`QTYPES.len()` for `other`, and for a query whose
 /// question could not be read).
-pub fn qtype_slot(qtype: Option<u16>) -> usize {
+pub(crate) fn qtype_slot(qtype: Option<u16>) -> usize {
     match qtype {
         Some(q) if q < 256 => usize::from(SLOT_OF[usize::from(q)]),
         Some(257) => CAA_SLOT,
@@ -65,18 +65,18 @@ pub fn qtype_slot(qtype: Option<u16>) -> usize {
     }
 }
 
-pub fn qtype_label(slot: usize) -> &'static str {
+pub(crate) fn qtype_label(slot: usize) -> &'static str {
     QTYPES.get(slot).map_or("other", |(_, name)| name)
 }
 
 /// RCODEs 0..=23 (RFC 6895 §2.3's registry as far as it goes) counted on their own.
-pub const RCODE_SLOTS: usize = 25;
+pub(crate) const RCODE_SLOTS: usize = 25;
 
-pub fn rcode_slot(rcode: u16) -> usize {
+pub(crate) fn rcode_slot(rcode: u16) -> usize {
     usize::from(rcode).min(RCODE_SLOTS - 1)
 }
 
-pub fn rcode_label(slot: usize) -> &'static str {
+pub(crate) fn rcode_label(slot: usize) -> &'static str {
     const NAMES: [&str; RCODE_SLOTS] = [
         "NOERROR",
         "FORMERR",
@@ -108,7 +108,7 @@ pub fn rcode_label(slot: usize) -> &'static str {
 }
 
 /// The transports a query comes in on.
-pub const TRANSPORTS: [&str; 2] = ["udp", "tcp"];
+pub(crate) const TRANSPORTS: [&str; 2] = ["udp", "tcp"];
 
 fn zeros<const N: usize>() -> [AtomicU64; N] {
     std::array::from_fn(|_| AtomicU64::new(0))
@@ -130,11 +130,11 @@ impl<const N: usize> Default for Table<N> {
 
 impl<const N: usize> Table<N> {
     /// Counts one in `slot` (clamped to the last) for TCP or UDP.
-    pub fn inc(&self, tcp: bool, slot: usize) {
+    pub(crate) fn inc(&self, tcp: bool, slot: usize) {
         self.rows[usize::from(tcp)][slot.min(N - 1)].fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn get(&self, tcp: bool, slot: usize) -> u64 {
+    pub(crate) fn get(&self, tcp: bool, slot: usize) -> u64 {
         self.rows[usize::from(tcp)]
             .get(slot)
             .map_or(0, |c| c.load(Ordering::Relaxed))
@@ -143,7 +143,7 @@ impl<const N: usize> Table<N> {
 
 /// Servfails by their RFC 8914 EDE info code (0..=29 as registered in 2024, then `other`), and
 /// those without one.
-pub const EDE_SLOTS: usize = 32;
+pub(crate) const EDE_SLOTS: usize = 32;
 const EDE_NONE: usize = EDE_SLOTS - 1;
 const EDE_OTHER: usize = EDE_SLOTS - 2;
 
@@ -157,7 +157,7 @@ impl Default for Reasons {
 }
 
 impl Reasons {
-    pub fn inc(&self, ede: Option<u16>) {
+    pub(crate) fn inc(&self, ede: Option<u16>) {
         let slot = match ede {
             None => EDE_NONE,
             Some(code) => usize::from(code).min(EDE_OTHER),
@@ -166,7 +166,7 @@ impl Reasons {
     }
 
     /// `(label, count)` of every reason seen at least once.
-    pub fn seen(&self) -> Vec<(String, u64)> {
+    pub(crate) fn seen(&self) -> Vec<(String, u64)> {
         self.0
             .iter()
             .enumerate()
@@ -188,7 +188,7 @@ fn reason_label(slot: usize) -> String {
 
 /// Upper bounds, in microseconds, of the latency histograms' buckets (100 µs to 10 s: a cache
 /// hit lands in the first, a cold walk in the hundreds of ms).
-pub const LATENCY_BOUNDS_US: [u64; 14] = [
+pub(crate) const LATENCY_BOUNDS_US: [u64; 14] = [
     100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 1_000_000,
     2_500_000, 10_000_000,
 ];
@@ -213,12 +213,12 @@ impl Default for Histogram {
 }
 
 impl Histogram {
-    pub fn observe(&self, d: Duration) {
+    pub(crate) fn observe(&self, d: Duration) {
         let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
         self.observe_us(us);
     }
 
-    pub fn observe_us(&self, us: u64) {
+    pub(crate) fn observe_us(&self, us: u64) {
         let slot = LATENCY_BOUNDS_US
             .iter()
             .position(|&b| us <= b)
@@ -229,7 +229,7 @@ impl Histogram {
 
     /// `(upper bound in seconds, count in that bucket alone)`, +Inf last; and the sum in
     /// seconds.
-    pub fn snapshot(&self) -> (Vec<(f64, u64)>, f64) {
+    pub(crate) fn snapshot(&self) -> (Vec<(f64, u64)>, f64) {
         let buckets = self
             .buckets
             .iter()
@@ -317,7 +317,7 @@ impl HitPathCounts {
     /// Counts one answer of QTYPE slot `qtype` and RCODE slot `rcode`, from the local zones
     /// (`local`) or the cache.
     #[inline]
-    pub fn count(&self, qtype: usize, rcode: usize, local: bool) {
+    pub(crate) fn count(&self, qtype: usize, rcode: usize, local: bool) {
         let i = my_shard();
         let Some(shard) = self.shards.get(i) else {
             return;
@@ -340,7 +340,7 @@ impl HitPathCounts {
     }
 
     /// Every answer counted: the sum of the QTYPE slots.
-    pub fn answers(&self) -> u64 {
+    pub(crate) fn answers(&self) -> u64 {
         self.shards
             .iter()
             .flat_map(|s| s.qtypes.iter())
@@ -349,15 +349,15 @@ impl HitPathCounts {
     }
 
     /// The answers that came from the local zones.
-    pub fn local(&self) -> u64 {
+    pub(crate) fn local(&self) -> u64 {
         self.sum(|s| Some(&s.local))
     }
 
-    pub fn qtype(&self, slot: usize) -> u64 {
+    pub(crate) fn qtype(&self, slot: usize) -> u64 {
         self.sum(|s| s.qtypes.get(slot))
     }
 
-    pub fn rcode(&self, slot: usize) -> u64 {
+    pub(crate) fn rcode(&self, slot: usize) -> u64 {
         self.sum(|s| s.rcodes.get(slot))
     }
 
@@ -373,15 +373,15 @@ impl HitPathCounts {
 
 /// What we counted of one upstream server.
 #[derive(Debug, Default)]
-pub struct Upstream {
+pub(crate) struct Upstream {
     pub queries: AtomicU64,
     pub timeouts: AtomicU64,
-    pub rtt: Histogram,
+    pub(crate) rtt: Histogram,
 }
 
 /// At most this many servers get their own series; the rest share `other` (a resolver walking
 /// the Internet meets thousands, and each series costs the scraper).
-pub const UPSTREAM_SERIES: usize = 100;
+pub(crate) const UPSTREAM_SERIES: usize = 100;
 
 /// Per upstream server counters, by address.
 #[derive(Debug, Default)]
@@ -392,7 +392,7 @@ pub struct UpstreamTable {
 
 impl UpstreamTable {
     /// The counters of `server` (created on first use, or `other` past the limit).
-    pub fn server(&self, server: SocketAddr) -> Arc<Upstream> {
+    pub(crate) fn server(&self, server: SocketAddr) -> Arc<Upstream> {
         let mut servers = self.servers.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(s) = servers.get(&server) {
             return Arc::clone(s);
@@ -404,7 +404,7 @@ impl UpstreamTable {
     }
 
     /// Every server's label and counters, `other` last when it was used.
-    pub fn snapshot(&self) -> Vec<(String, Arc<Upstream>)> {
+    pub(crate) fn snapshot(&self) -> Vec<(String, Arc<Upstream>)> {
         let servers = self.servers.lock().unwrap_or_else(|p| p.into_inner());
         let mut out: Vec<(String, Arc<Upstream>)> = servers
             .iter()

@@ -150,7 +150,7 @@ async fn answer(mut stream: TcpStream, registry: &Registry) {
 
 /// Serves `/metrics` on `listener` until `stop` completes (a future, so this leaf module needs
 /// nothing of the server's).
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     registry: Arc<Registry>,
     stop: impl std::future::Future<Output = ()>,

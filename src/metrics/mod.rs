@@ -2,9 +2,9 @@
 //! prints them on shutdown, and serves them to Prometheus while it runs (`[metrics] listen`,
 //! `prometheus` encodes them, `http` answers the scrapes).
 
-pub mod counts;
-pub mod http;
-pub mod prometheus;
+pub(crate) mod counts;
+pub(crate) mod http;
+pub(crate) mod prometheus;
 
 use std::fmt;
 use std::sync::Mutex;
@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-pub use counts::{Histogram, HitPathCounts, Reasons, Table, UpstreamTable};
+pub(crate) use counts::{Histogram, HitPathCounts, Reasons, Table, UpstreamTable};
 
 /// Process-wide counters. Shared by reference (`Arc<Metrics>`) between handler and resolver.
 #[derive(Debug, Default)]
@@ -29,7 +29,7 @@ pub struct Metrics {
     pub upstream_queries: AtomicU64,
     pub upstream_timeouts: AtomicU64,
     pub servfails: AtomicU64,
-    pub refused: AtomicU64,
+    pub(crate) refused: AtomicU64,
     pub formerr: AtomicU64,
     pub dropped: AtomicU64,
     /// Times a service had no healthy instance and answered with all of them.
@@ -50,13 +50,13 @@ pub struct Metrics {
     pub notifies_received: AtomicU64,
     pub notifies_sent: AtomicU64,
     /// Queries refused or dropped by `[rate_limit]`, and responses dropped or truncated by RRL.
-    pub rate_limited: AtomicU64,
+    pub(crate) rate_limited: AtomicU64,
     /// Query log lines dropped because the writer fell behind.
     pub query_log_dropped: AtomicU64,
     /// Queries of the full path by transport and QTYPE (`counts::qtype_slot`).
     pub queries_by_type: Table<{ counts::QTYPE_SLOTS }>,
     /// Responses of the full path by transport and RCODE (`counts::rcode_slot`).
-    pub responses_by_rcode: Table<{ counts::RCODE_SLOTS }>,
+    pub(crate) responses_by_rcode: Table<{ counts::RCODE_SLOTS }>,
     /// The hit path's answers (UDP) by QTYPE and RCODE, and how many were local, per thread:
     /// `fast_hits()` and the hit path's part of the totals above.
     pub hit_path: HitPathCounts,
@@ -69,7 +69,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn inc(counter: &AtomicU64) {
+    pub(crate) fn inc(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -78,7 +78,7 @@ impl Metrics {
     }
 
     /// Every query, the hit path's answers included.
-    pub fn queries(&self) -> u64 {
+    pub(crate) fn queries(&self) -> u64 {
         Self::get(&self.queries) + self.hit_path.answers()
     }
 
@@ -97,34 +97,34 @@ impl Metrics {
     }
 
     /// Answers from the local zones, the hit path's included.
-    pub fn authoritative_answers(&self) -> u64 {
+    pub(crate) fn authoritative_answers(&self) -> u64 {
         Self::get(&self.authoritative_answers) + self.hit_path.local()
     }
 
     /// Counts a query by transport and QTYPE (`None`: its question could not be read).
-    pub fn count_query(&self, tcp: bool, qtype: Option<u16>) {
+    pub(crate) fn count_query(&self, tcp: bool, qtype: Option<u16>) {
         self.queries_by_type.inc(tcp, counts::qtype_slot(qtype));
     }
 
     /// Counts a response by transport and RCODE.
-    pub fn count_response(&self, tcp: bool, rcode: u16) {
+    pub(crate) fn count_response(&self, tcp: bool, rcode: u16) {
         self.responses_by_rcode.inc(tcp, counts::rcode_slot(rcode));
     }
 
     /// Queries in QTYPE slot `slot` (`counts::qtype_slot`) over TCP or UDP, hit path included.
-    pub fn queries_in_slot(&self, tcp: bool, slot: usize) -> u64 {
+    pub(crate) fn queries_in_slot(&self, tcp: bool, slot: usize) -> u64 {
         let hits = if tcp { 0 } else { self.hit_path.qtype(slot) };
         self.queries_by_type.get(tcp, slot) + hits
     }
 
     /// Responses in RCODE slot `slot` over TCP or UDP, hit path included.
-    pub fn responses_in_slot(&self, tcp: bool, slot: usize) -> u64 {
+    pub(crate) fn responses_in_slot(&self, tcp: bool, slot: usize) -> u64 {
         let hits = if tcp { 0 } else { self.hit_path.rcode(slot) };
         self.responses_by_rcode.get(tcp, slot) + hits
     }
 
     /// Every counter by name, as `tern ctl stats` and the shutdown summary print them.
-    pub fn rows(&self) -> [(&'static str, u64); 22] {
+    pub(crate) fn rows(&self) -> [(&'static str, u64); 22] {
         // The plain counters print under their field's name.
         macro_rules! rows {
             ($($name:literal => $value:expr),*; $($counter:ident),*) => {
@@ -157,14 +157,14 @@ impl fmt::Display for Metrics {
 /// per-query failures costs a counter increment each, not a line each (the counters carry
 /// the totals).
 #[derive(Debug)]
-pub struct LogThrottle {
+pub(crate) struct LogThrottle {
     interval: Duration,
     next: Mutex<Option<Instant>>,
     held: AtomicU64,
 }
 
 impl LogThrottle {
-    pub fn new(interval: Duration) -> LogThrottle {
+    pub(crate) fn new(interval: Duration) -> LogThrottle {
         LogThrottle {
             interval,
             next: Mutex::new(None),
@@ -174,7 +174,7 @@ impl LogThrottle {
 
     /// `Some(n)` when a line may be logged now, `n` being how many were held back since the
     /// last one; `None` when this one should be held back.
-    pub fn admit(&self, now: Instant) -> Option<u64> {
+    pub(crate) fn admit(&self, now: Instant) -> Option<u64> {
         let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
         if next.is_some_and(|t| now < t) {
             self.held.fetch_add(1, Ordering::Relaxed);

@@ -15,11 +15,11 @@ use prometheus_client::registry::Registry;
 use super::Metrics;
 use super::counts::{self, Histogram, TRANSPORTS};
 
-pub use prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+pub(crate) use prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
 /// Values owned elsewhere, read once per scrape.
 #[derive(Debug, Default, Clone, PartialEq)]
-pub struct State {
+pub(crate) struct State {
     /// Entries and bytes of the resolver's cache (`None` without recursion).
     pub cache: Option<(u64, u64)>,
     /// Each served zone's origin and SOA serial.
@@ -29,7 +29,7 @@ pub struct State {
 }
 
 /// Reads the [`State`] at scrape time.
-pub type StateFn = Arc<dyn Fn() -> State + Send + Sync>;
+pub(crate) type StateFn = Arc<dyn Fn() -> State + Send + Sync>;
 
 /// The collector: counters and histograms from `metrics`, gauges from `state`.
 struct Exposition {
@@ -44,14 +44,14 @@ impl std::fmt::Debug for Exposition {
 }
 
 /// A registry holding tern's collector; encode it with [`encode`].
-pub fn registry(metrics: Arc<Metrics>, state: StateFn) -> Registry {
+pub(crate) fn registry(metrics: Arc<Metrics>, state: StateFn) -> Registry {
     let mut registry = Registry::default();
     registry.register_collector(Box::new(Exposition { metrics, state }));
     registry
 }
 
 /// The registry in the Prometheus text format (version 0.0.4).
-pub fn encode(registry: &Registry) -> String {
+pub(crate) fn encode(registry: &Registry) -> String {
     let mut out = String::new();
     // Writing into a String cannot fail; an error would be a bug in the encoder.
     if prometheus_client::encoding::prometheus_text::encode(&mut out, registry).is_err() {

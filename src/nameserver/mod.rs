@@ -152,12 +152,12 @@ impl<Z> NameServer<Z> {
         self
     }
 
-    pub fn query_log(mut self, log: QueryLog) -> Self {
+    pub(crate) fn query_log(mut self, log: QueryLog) -> Self {
         self.parts.query_log = Some(log);
         self
     }
 
-    pub fn rate_limits(mut self, limits: Limits) -> Self {
+    pub(crate) fn rate_limits(mut self, limits: Limits) -> Self {
         self.parts.rate_limits = limits;
         self
     }
@@ -230,13 +230,13 @@ impl NameServer<Stored> {
     }
 
     /// Orders each listed zone's answers (`[[zone]] balance`); others keep their file order.
-    pub fn zone_balance(mut self, balance: HashMap<LowerName, Policy>) -> Self {
+    pub(crate) fn zone_balance(mut self, balance: HashMap<LowerName, Policy>) -> Self {
         self.zones.zone_balance = balance;
         self
     }
 
     /// Takes RFC 2136 UPDATEs for the zones `policy` lists (none listed: UPDATE is NOTIMP).
-    pub fn updates(mut self, policy: UpdatePolicy) -> Self {
+    pub(crate) fn updates(mut self, policy: UpdatePolicy) -> Self {
         self.zones.updates = Some(policy);
         self
     }
@@ -245,7 +245,7 @@ impl NameServer<Stored> {
     /// against `keyring`; announces new serials by NOTIFY; keeps the secondary zones and takes
     /// NOTIFYs for them. `source`: the address peers know us by (`None`: any). Without this,
     /// transfers and NOTIFY are NOTIMP.
-    pub fn replication(
+    pub(crate) fn replication(
         mut self,
         zones: Replication,
         keyring: Keyring,

@@ -46,7 +46,7 @@ pub struct Peer {
 }
 
 impl Peer {
-    pub fn new(server: SocketAddr, source: Option<IpAddr>) -> Peer {
+    pub(crate) fn new(server: SocketAddr, source: Option<IpAddr>) -> Peer {
         // A source of the other family cannot reach the server: let the kernel choose.
         let source = source.filter(|ip| ip.is_ipv4() == server.is_ipv4());
         Peer { server, source }

@@ -20,7 +20,7 @@ const TOKEN: i64 = 1000;
 
 /// What taking a token gave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Take {
+pub(crate) enum Take {
     Allowed,
     /// No token: this key is over its rate. `in_a_row` counts the limited takes since the
     /// last allowed one, this one included (1, 2, 3, ...), for RRL's slip; it runs modulo
@@ -34,13 +34,13 @@ pub enum Take {
 /// Where `in_a_row` starts over: the least common multiple of 1..=10, so every slip up to
 /// `limits::RRL_SLIP`'s maximum divides it and the slip sequence runs on unbroken (a counter
 /// that saturated would slip every response, or none, after 2^32 limited ones).
-pub const IN_A_ROW_CYCLE: u32 = 2520;
+pub(crate) const IN_A_ROW_CYCLE: u32 = 2520;
 
 /// How a table's buckets fill and empty.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shape {
+pub(crate) struct Shape {
     /// Tokens added per second.
-    pub rate: u32,
+    pub(crate) rate: u32,
     /// Tokens a bucket holds at most (and starts with): the burst a quiet key may send.
     pub burst: u32,
     /// Seconds of `rate` a limited take may still be charged below zero (BIND's RRL
@@ -61,7 +61,7 @@ struct Slot {
 }
 
 /// The buckets.
-pub struct Buckets {
+pub(crate) struct Buckets {
     slots: Box<[Mutex<Slot>]>,
     keys: [u64; 4],
     epoch: Instant,
@@ -83,7 +83,7 @@ impl std::fmt::Debug for Buckets {
 
 impl Buckets {
     /// A table of `slots` buckets (at least one) shaped as `shape`; time counts from `epoch`.
-    pub fn new(slots: usize, shape: Shape, epoch: Instant) -> Buckets {
+    pub(crate) fn new(slots: usize, shape: Shape, epoch: Instant) -> Buckets {
         let rate = i64::from(shape.rate);
         Buckets {
             slots: (0..slots.max(1))
@@ -100,16 +100,6 @@ impl Buckets {
         }
     }
 
-    /// How many buckets the table has (its memory bound).
-    pub fn len(&self) -> usize {
-        self.slots.len()
-    }
-
-    /// Always false: a table has at least one slot.
-    pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
-    }
-
     /// The key's hash: 128 bits of address and 64 more (family, kind, name).
     fn hash(&self, addr: u128, extra: u64) -> u64 {
         let [k0, k1, k2, k3] = self.keys;
@@ -118,7 +108,7 @@ impl Buckets {
     }
 
     /// Takes one token from the bucket of the key (`addr`, `extra`) at `now`.
-    pub fn take(&self, addr: u128, extra: u64, now: Instant) -> Take {
+    pub(crate) fn take(&self, addr: u128, extra: u64, now: Instant) -> Take {
         let hash = self.hash(addr, extra);
         let tag = hash.max(1);
         // The high bits pick the slot; the whole hash is the tag, so two keys sharing a slot
@@ -272,7 +262,7 @@ mod tests {
         for key in 0..100_000u32 {
             b.take(u128::from(key), 0, Instant::now());
         }
-        assert_eq!(b.len(), 64);
+        assert_eq!(b.slots.len(), 64);
         // Evicted keys start again with a full bucket: never stricter than the limit.
         let fresh = (0..1000u32)
             .filter(|k| b.take(u128::from(*k), 0, Instant::now()) == Take::Allowed)

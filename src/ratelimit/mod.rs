@@ -3,8 +3,8 @@
 //! clients by prefix (/24 and /56 by default), both keep their buckets in a fixed-size table
 //! (`bucket`), and both are off unless configured.
 
-pub mod bucket;
-pub mod rrl;
+pub(crate) mod bucket;
+pub(crate) mod rrl;
 
 use std::net::IpAddr;
 
@@ -13,7 +13,8 @@ use serde::Deserialize;
 use tokio::time::Instant;
 
 use bucket::{Buckets, Shape, Take};
-pub use rrl::{Kind, Rrl, RrlSettings, Token, Verdict};
+pub use rrl::{Rrl, RrlSettings};
+pub(crate) use rrl::{Token, Verdict};
 
 /// The part of a client's address that is counted: its first `ipv4` or `ipv6` bits (an
 /// IPv4-mapped IPv6 address counts as IPv4).
@@ -32,17 +33,17 @@ impl Default for ClientPrefix {
 
 impl ClientPrefix {
     /// The prefix `ip` belongs to, as a hashable key: (is IPv6, the masked address bits).
-    pub fn of(&self, ip: IpAddr) -> (bool, u128) {
+    pub(crate) fn of(&self, ip: IpAddr) -> (bool, u128) {
         crate::acl::network(ip, self.ipv4, self.ipv6)
     }
 }
 
 /// Networks a limit never applies to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Exempt(pub Vec<IpNet>);
+pub struct Exempt(pub(crate) Vec<IpNet>);
 
 impl Exempt {
-    pub fn contains(&self, ip: IpAddr) -> bool {
+    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
         self.0.iter().any(|net| crate::acl::contains(net, ip))
     }
 }
@@ -99,7 +100,7 @@ impl QueryLimiter {
     }
 
     /// Counts a query from `ip` at `now`: `None` when it may be answered, else what to do.
-    pub fn check(&self, ip: IpAddr, now: Instant) -> Option<Action> {
+    pub(crate) fn check(&self, ip: IpAddr, now: Instant) -> Option<Action> {
         if self.exempt.contains(ip) {
             return None;
         }
@@ -123,7 +124,7 @@ pub struct Limits {
 impl Limits {
     /// Whether either limit is on: the hit path's one test when both are off.
     #[inline]
-    pub fn any(&self) -> bool {
+    pub(crate) fn any(&self) -> bool {
         self.queries.is_some() || self.rrl.is_some()
     }
 }

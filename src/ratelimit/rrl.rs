@@ -23,7 +23,7 @@ use super::{ClientPrefix, Exempt};
 
 /// Kinds of response, accounted separately.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
+pub(crate) enum Kind {
     Answer,
     Nxdomain,
     Referral,
@@ -33,14 +33,14 @@ pub enum Kind {
 
 /// The kind and name (hashed) a response is accounted under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Token {
+pub(crate) struct Token {
     pub kind: Kind,
     name: u64,
 }
 
 /// What to do with a response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Send,
     /// Send it truncated: TC=1, the question (and OPT) only.
     Slip,
@@ -92,7 +92,7 @@ impl Rrl {
     }
 
     /// The account `kind` and `name` (any case) go to.
-    pub fn token(&self, kind: Kind, name: &Name) -> Token {
+    pub(crate) fn token(&self, kind: Kind, name: &Name) -> Token {
         let mut h = self.names.build_hasher();
         for label in name.iter() {
             h.write_u8(label.len() as u8);
@@ -108,7 +108,7 @@ impl Rrl {
 
     /// Classifies a response (NSD's `rrl_classify`); `wildcard` tells which wildcard, if
     /// any, synthesised the answer for a name (asked only for positive answers).
-    pub fn classify(
+    pub(crate) fn classify(
         &self,
         response: &Message,
         wildcard: impl FnOnce(&Name) -> Option<Name>,
@@ -149,7 +149,7 @@ impl Rrl {
     }
 
     /// Accounts one response to `client` at `now`.
-    pub fn check(&self, client: IpAddr, token: Token, now: Instant) -> Verdict {
+    pub(crate) fn check(&self, client: IpAddr, token: Token, now: Instant) -> Verdict {
         if self.exempt.contains(client) {
             return Verdict::Send;
         }

@@ -21,8 +21,9 @@ use crate::tsig::Key;
 
 mod error;
 
-pub use self::error::{FetchError, Request};
-pub use crate::outbound::Peer;
+pub use self::error::FetchError;
+pub(crate) use self::error::Request;
+pub(crate) use crate::outbound::Peer;
 
 /// The zone's SOA record at `primary` (RFC 1034 §4.3.5: a secondary compares serials before
 /// transferring). Asked over UDP with EDNS; asked again over TCP when the answer is truncated

@@ -4,6 +4,6 @@
 //! each optionally TSIG-signed, sent through the one outbound client (`crate::outbound`). What
 //! to do with a transferred zone is not its concern.
 
-pub mod fetch;
-pub mod notify;
-pub mod secondary;
+pub(crate) mod fetch;
+pub(crate) mod notify;
+pub(crate) mod secondary;

@@ -25,14 +25,14 @@ const FIRST_RETRY: Duration = Duration::from_secs(1);
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Sends NOTIFY for the zones that list secondaries.
-pub struct Notifier {
+pub(crate) struct Notifier {
     zones: HashMap<LowerName, watch::Sender<Option<Record>>>,
 }
 
 impl Notifier {
     /// One task per (zone, target), each until `shutdown`. `source`: the address NOTIFYs are
     /// sent from (our listen address, which secondaries list as their primary; `None`: any).
-    pub fn start(
+    pub(crate) fn start(
         zones: &[PrimaryZone],
         source: Option<IpAddr>,
         metrics: Arc<Metrics>,
@@ -57,7 +57,7 @@ impl Notifier {
 
     /// Called with every catalog published: each zone with secondaries whose serial changed
     /// (or is seen for the first time, as at start) is announced.
-    pub fn published(&self, catalog: &Catalog) {
+    pub(crate) fn published(&self, catalog: &Catalog) {
         for zone in catalog.zones() {
             let Some(tx) = self.zones.get(&LowerName::new(zone.origin())) else {
                 continue;

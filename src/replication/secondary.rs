@@ -43,7 +43,7 @@ const EXPIRE_MAX: Duration = Duration::from_secs(90 * 86_400);
 const NO_COPY_RETRY: Duration = Duration::from_secs(5);
 
 /// The secondary zones and the tasks that keep them.
-pub struct Secondary {
+pub(crate) struct Secondary {
     zones: HashMap<LowerName, Arc<Kept>>,
 }
 
@@ -78,7 +78,7 @@ enum RefreshError {
 
 impl Secondary {
     /// `source`: the address to query the primaries from (our listen address; `None`: any).
-    pub fn new(zones: Vec<SecondaryZone>, source: Option<IpAddr>) -> Arc<Secondary> {
+    pub(crate) fn new(zones: Vec<SecondaryZone>, source: Option<IpAddr>) -> Arc<Secondary> {
         let zones = zones
             .into_iter()
             .map(|config| {
@@ -95,7 +95,12 @@ impl Secondary {
     }
 
     /// Starts one task per zone, each until `shutdown`.
-    pub fn run(&self, writer: Arc<dyn Secondaries>, metrics: Arc<Metrics>, shutdown: Shutdown) {
+    pub(crate) fn run(
+        &self,
+        writer: Arc<dyn Secondaries>,
+        metrics: Arc<Metrics>,
+        shutdown: Shutdown,
+    ) {
         for kept in self.zones.values() {
             tokio::spawn(keep(
                 Arc::clone(kept),
@@ -393,7 +398,7 @@ async fn pull(
 
 /// Writes the zone's records as a zone file: to a temporary file first, synced, then renamed
 /// over the copy, so a crash leaves the old copy or the new one, never half of one.
-pub fn write_copy(file: &Path, origin: &Name, records: &[Record]) -> std::io::Result<()> {
+pub(crate) fn write_copy(file: &Path, origin: &Name, records: &[Record]) -> std::io::Result<()> {
     if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }

@@ -17,11 +17,11 @@ use crate::limits::{
 /// The bounds for one client query, after config bounds checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    pub max_cname_chain: usize,
-    pub max_delegation_depth: usize,
-    pub max_glueless_lookups: usize,
-    pub max_upstream_queries: usize,
-    pub timeout: Duration,
+    pub(crate) max_cname_chain: usize,
+    pub(crate) max_delegation_depth: usize,
+    pub(crate) max_glueless_lookups: usize,
+    pub(crate) max_upstream_queries: usize,
+    pub(crate) timeout: Duration,
 }
 
 impl Default for Limits {
@@ -66,12 +66,12 @@ pub enum ResolveError {
 
 impl ResolveError {
     /// The one place resolution failures become RCODEs.
-    pub fn rcode(&self) -> ResponseCode {
+    pub(crate) fn rcode(&self) -> ResponseCode {
         ResponseCode::ServFail
     }
 
     /// The Extended DNS Error for this failure: info code and text.
-    pub fn ede(&self) -> (u16, String) {
+    pub(crate) fn ede(&self) -> (u16, String) {
         let code = match self {
             ResolveError::NoReachableAuthority(_)
             | ResolveError::Timeout(_)
@@ -84,7 +84,7 @@ impl ResolveError {
 
 /// What one client query may still spend. Shared by the whole walk, sub-resolutions included.
 #[derive(Debug)]
-pub struct Budget {
+pub(crate) struct Budget {
     pub limits: Limits,
     pub deadline: Instant,
     /// The walk's clock: the request's arrival, moved forward only by what the exchange
@@ -97,7 +97,7 @@ pub struct Budget {
 }
 
 impl Budget {
-    pub fn new(limits: Limits, now: Instant) -> Budget {
+    pub(crate) fn new(limits: Limits, now: Instant) -> Budget {
         Budget {
             limits,
             deadline: now + limits.timeout,
@@ -108,16 +108,16 @@ impl Budget {
         }
     }
 
-    pub fn upstream_queries(&self) -> usize {
+    pub(crate) fn upstream_queries(&self) -> usize {
         self.upstream
     }
 
-    pub fn spend_upstream(&mut self) -> Result<(), ResolveError> {
+    pub(crate) fn spend_upstream(&mut self) -> Result<(), ResolveError> {
         let max = self.limits.max_upstream_queries;
         spend(&mut self.upstream, max, ResolveError::TooManyUpstream)
     }
 
-    pub fn spend_glueless(&mut self) -> Result<(), ResolveError> {
+    pub(crate) fn spend_glueless(&mut self) -> Result<(), ResolveError> {
         let max = self.limits.max_glueless_lookups;
         spend(&mut self.glueless, max, ResolveError::TooManyGlueless)
     }
@@ -128,7 +128,7 @@ impl Budget {
     }
 
     /// Time left, or the timeout error when there is none.
-    pub fn remaining(&self) -> Result<Duration, ResolveError> {
+    pub(crate) fn remaining(&self) -> Result<Duration, ResolveError> {
         if self.now >= self.deadline {
             return Err(ResolveError::Timeout(self.limits.timeout));
         }

@@ -39,7 +39,7 @@ impl Resolver {
 
     /// A non-recursive (RD=0) question answered from the cache alone, never asking upstream:
     /// the whole chain, if every link is cached and fresh at `now`.
-    pub async fn answer_from_cache(
+    pub(crate) async fn answer_from_cache(
         &self,
         qname: &Name,
         qtype: RecordType,
@@ -51,7 +51,7 @@ impl Resolver {
     /// The closest delegation to `qname` the cache holds, as a referral would carry it: the
     /// NS records and the cached addresses of their targets (the root's, at worst, once
     /// primed), fresh at `now`. `None` before anything is cached.
-    pub fn cached_referral(
+    pub(crate) fn cached_referral(
         &self,
         qname: &Name,
         now: Instant,

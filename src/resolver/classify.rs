@@ -50,26 +50,14 @@ pub enum Outcome {
     Lame(&'static str),
 }
 
-impl Outcome {
-    /// Whether the walk can use this reply, rather than asking another server.
-    pub fn usable(&self) -> bool {
-        matches!(
-            self,
-            Outcome::Answer(_)
-                | Outcome::Cname { .. }
-                | Outcome::Referral { .. }
-                | Outcome::NoData { .. }
-                | Outcome::NxDomain { .. }
-        )
-    }
-}
+impl Outcome {}
 
 /// One entry for the cache: key, data, and how far to trust it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Learn {
     pub key: Key,
     pub data: Data,
-    pub rank: Rank,
+    pub(crate) rank: Rank,
 }
 
 /// A classified reply.
@@ -93,12 +81,12 @@ impl Classified {
 }
 
 /// True when `name` is `zone` or below it.
-pub fn in_bailiwick(name: &Name, zone: &Name) -> bool {
+pub(crate) fn in_bailiwick(name: &Name, zone: &Name) -> bool {
     zone.zone_of(name)
 }
 
 /// Splits records into RRsets (one per owner and type), in order of first appearance.
-pub fn rrsets(records: &[Record]) -> Vec<Vec<Record>> {
+pub(crate) fn rrsets(records: &[Record]) -> Vec<Vec<Record>> {
     let mut sets: Vec<Vec<Record>> = Vec::new();
     for r in records {
         let rtype = r.record_type();
@@ -114,7 +102,7 @@ pub fn rrsets(records: &[Record]) -> Vec<Vec<Record>> {
 }
 
 /// A delegation's NS set and glue as cache entries.
-pub fn learn_delegation(cut: &Name, ns: &[Record], glue: &[Record]) -> Vec<Learn> {
+pub(crate) fn learn_delegation(cut: &Name, ns: &[Record], glue: &[Record]) -> Vec<Learn> {
     let mut learned = vec![Learn {
         key: Key::new(cut, RecordType::NS),
         data: Data::Positive(ns.to_vec()),

@@ -44,7 +44,7 @@ impl ServerSet {
 /// A zone cut the resolver did not learn by walking: a served zone's delegation to a child
 /// that may not be reachable from the root at all.
 #[derive(Debug, Clone, PartialEq)]
-pub struct LocalCut {
+pub(crate) struct LocalCut {
     pub zone: Name,
     pub ns: Vec<Record>,
     /// Addresses of the NS targets the parent zone holds (glue).
@@ -53,7 +53,7 @@ pub struct LocalCut {
 
 /// Where the resolver finds [`LocalCut`]s: the served zones, read afresh on every walk so a
 /// reload or an UPDATE is seen at once, and never copied into the cache.
-pub trait LocalCuts: Send + Sync {
+pub(crate) trait LocalCuts: Send + Sync {
     /// The cut at or above `name` inside a served zone, if `name` lies below one.
     fn cut(&self, name: &Name) -> Option<LocalCut>;
 }

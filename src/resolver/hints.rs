@@ -16,7 +16,7 @@ use crate::rr;
 use crate::zonefile::{ZoneErrors, parse_zone_text};
 
 /// The IANA root hints, for production use only; tests and the lab use loopback hints.
-pub const IANA_ROOT_HINTS: &str = include_str!("../../zones/root.hints");
+pub(crate) const IANA_ROOT_HINTS: &str = include_str!("../../zones/root.hints");
 
 /// Parses root hints text: NS records for the root and the addresses of their targets.
 pub fn parse(text: &str, file: &Path) -> Result<ServerSet, ZoneErrors> {

@@ -97,7 +97,7 @@ pub(crate) struct Ranked {
 
 /// Per-address statistics, shared by all resolutions.
 #[derive(Debug)]
-pub struct Infra {
+pub(crate) struct Infra {
     hosts: Mutex<LruCache<IpAddr, Host>>,
     marks: Mutex<LruCache<(IpAddr, LowerName), (Mark, Instant)>>,
     /// Smoothed time replies wait in our sockets before we read them, in µs: our own delay
@@ -150,7 +150,7 @@ impl Infra {
 
     /// Folds in one sample of our own delay (an EWMA with gain 1/8, like SRTT). Concurrent
     /// updates may lose a sample; an estimate does not mind.
-    pub fn record_lag(&self, lag: Duration) {
+    pub(crate) fn record_lag(&self, lag: Duration) {
         let sample = u64::try_from(lag.min(MAX_LAG).as_micros()).unwrap_or(u64::MAX);
         let old = self.lag_us.load(Ordering::Relaxed);
         let new = (old * 7 + sample) / 8;
@@ -158,19 +158,14 @@ impl Infra {
     }
 
     /// Our own smoothed delay in reading replies.
-    pub fn lag(&self) -> Duration {
+    pub(crate) fn lag(&self) -> Duration {
         Duration::from_micros(self.lag_us.load(Ordering::Relaxed))
-    }
-
-    /// Smoothed RTT in ms, if measured recently.
-    pub fn srtt(&self, addr: IpAddr, now: Instant) -> Option<f64> {
-        self.host(addr, now).and_then(|h| h.srtt)
     }
 
     /// How long to wait for this server before retransmitting: RFC 6298 §2's SRTT + 4·RTTVAR
     /// within [`MIN_RTO`, `MAX_RTO`]. Each question backs off from it on its own (§5.5), so a
     /// probe of a server out of rotation costs one short wait, not an accumulated one.
-    pub fn timeout(&self, addr: IpAddr, now: Instant) -> Duration {
+    pub(crate) fn timeout(&self, addr: IpAddr, now: Instant) -> Duration {
         match self
             .host(addr, now)
             .and_then(|h| h.srtt.map(|s| (s, h.rttvar)))
@@ -184,7 +179,7 @@ impl Infra {
 
     /// A reply arrived; `rtt` is a sample when the transport timed it (RFC 6298 §2.2 for the
     /// first sample, §2.3 after).
-    pub fn record_reply(&self, addr: IpAddr, rtt: Option<Duration>, now: Instant) {
+    pub(crate) fn record_reply(&self, addr: IpAddr, rtt: Option<Duration>, now: Instant) {
         self.update(addr, now, |h| {
             h.losses = 0;
             h.last_reply = Some(now);
@@ -205,7 +200,7 @@ impl Infra {
 
     /// No reply came within the timeout for a query sent at `sent`. If the server answered
     /// anything since then, the datagram was lost, not the server: nothing changes.
-    pub fn record_loss(&self, addr: IpAddr, sent: Instant, now: Instant) {
+    pub(crate) fn record_loss(&self, addr: IpAddr, sent: Instant, now: Instant) {
         self.update(addr, now, |h| {
             if h.last_reply.is_some_and(|t| t >= sent) {
                 return;
@@ -257,11 +252,11 @@ impl Infra {
     }
 
     /// Remembers that `addr` speaks no EDNS.
-    pub fn set_no_edns(&self, addr: IpAddr, now: Instant) {
+    pub(crate) fn set_no_edns(&self, addr: IpAddr, now: Instant) {
         self.update(addr, now, |h| h.no_edns = true);
     }
 
-    pub fn no_edns(&self, addr: IpAddr, now: Instant) -> bool {
+    pub(crate) fn no_edns(&self, addr: IpAddr, now: Instant) -> bool {
         self.host(addr, now).is_some_and(|h| h.no_edns)
     }
 
@@ -289,10 +284,6 @@ impl Infra {
             }
             None => None,
         }
-    }
-
-    pub fn is_lame(&self, addr: IpAddr, zone: &LowerName, now: Instant) -> bool {
-        self.marked(addr, zone, now) == Some(Mark::Lame)
     }
 
     /// Ranks candidate addresses for `zone`: servers in rotation before those out of it,
@@ -366,10 +357,18 @@ mod tests {
         assert_eq!(order, [b, a, d, c]);
         // A milder mark does not wash out lameness.
         infra.mark(c, zone.clone(), Mark::NonAuthoritative, now);
-        assert!(infra.is_lame(c, &zone, now));
+        assert_eq!(infra.marked(c, &zone, now), Some(Mark::Lame));
         tokio::time::advance(HOST_TTL).await;
-        assert!(!infra.is_lame(c, &zone, Instant::now()), "lameness expires");
-        assert_eq!(infra.srtt(a, Instant::now()), None, "so do measurements");
+        assert_ne!(
+            infra.marked(c, &zone, Instant::now()),
+            Some(Mark::Lame),
+            "lameness expires"
+        );
+        assert_eq!(
+            infra.host(a, Instant::now()).and_then(|h| h.srtt),
+            None,
+            "so do measurements"
+        );
     }
 
     #[test]

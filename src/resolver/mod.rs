@@ -8,18 +8,18 @@
 //! replies and `store` the only writer of what they teach; `delegation` and `hints` find the
 //! servers to start at. The one alias-chasing loop is [`Resolver::chase`].
 
-pub mod budget;
+pub(crate) mod budget;
 mod cached;
-pub mod classify;
-pub mod delegation;
-pub mod exchange;
-pub mod hints;
-pub mod infra;
-pub mod iterate;
+pub(crate) mod classify;
+pub(crate) mod delegation;
+pub(crate) mod exchange;
+pub(crate) mod hints;
+pub(crate) mod infra;
+pub(crate) mod iterate;
 mod loopguard;
-pub mod store;
-pub mod trace;
-pub mod upstream;
+pub(crate) mod store;
+pub(crate) mod trace;
+pub(crate) mod upstream;
 
 #[cfg(test)]
 pub(crate) mod fake;
@@ -39,10 +39,10 @@ use tokio::sync::OnceCell;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-pub use budget::{Budget, Limits, ResolveError};
-pub use delegation::{LocalCut, LocalCuts, NameServer, ServerSet};
-pub use trace::{TraceSink, TraceStep};
-pub use upstream::{NetUpstream, Upstream, UpstreamError, UpstreamQuery, UpstreamReply};
+pub(crate) use budget::{Budget, Limits, ResolveError};
+pub(crate) use delegation::{LocalCut, LocalCuts, ServerSet};
+pub(crate) use trace::{TraceSink, TraceStep};
+pub(crate) use upstream::{NetUpstream, Upstream};
 
 use crate::cache::{Cache, CachePolicy, Data, Key, Rank};
 use crate::limits::{FAILURE_CACHE_ENTRIES, FAILURE_TTL, STALE_ANSWER_TIMEOUT_MS};
@@ -169,14 +169,14 @@ impl Resolver {
     /// Tells the resolver where this process listens, so that it never asks itself: a server
     /// on one of `listen` (a wildcard meaning every local address on its port) is skipped like
     /// a lame one, and a zone with no other server fails with a forwarding-loop error.
-    pub fn with_listeners(mut self, listen: &[std::net::SocketAddr]) -> Resolver {
+    pub(crate) fn with_listeners(mut self, listen: &[std::net::SocketAddr]) -> Resolver {
         self.own = loopguard::OwnListeners::new(listen);
         self
     }
 
     /// Removes cached data and recent failures (`tern ctl flush…`); returns the cache entries
     /// removed (the failures are not cache entries the operator sees in `dump-cache`).
-    pub fn flush(&self, what: crate::cache::admin::Flush<'_>) -> usize {
+    pub(crate) fn flush(&self, what: crate::cache::admin::Flush<'_>) -> usize {
         self.failures.flush(what);
         self.cache.flush(what)
     }
@@ -332,7 +332,7 @@ impl Resolver {
 
     /// Lets walks start at the delegations of served zones (see [`LocalCuts`]). Only the
     /// first call counts; `false` if one was set before.
-    pub fn set_local_cuts(&self, cuts: Arc<dyn LocalCuts>) -> bool {
+    pub(crate) fn set_local_cuts(&self, cuts: Arc<dyn LocalCuts>) -> bool {
         self.local_cuts.set(cuts).is_ok()
     }
 

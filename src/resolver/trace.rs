@@ -16,7 +16,7 @@ pub struct TraceStep {
     pub qtype: RecordType,
     pub tcp: bool,
     pub outcome: String,
-    pub rtt: Duration,
+    pub(crate) rtt: Duration,
 }
 
 impl std::fmt::Display for TraceStep {

@@ -19,7 +19,7 @@ pub fn rdata(target: &Name) -> RData {
 }
 
 /// The target of a DNAME record, or `None` if the record is not a well-formed DNAME.
-pub fn target(record: &Record) -> Option<Name> {
+pub(crate) fn target(record: &Record) -> Option<Name> {
     match &record.data {
         RData::Unknown { code, rdata } if *code == RecordType::DNAME => {
             let bytes = &rdata.anything;
@@ -34,10 +34,10 @@ pub fn target(record: &Record) -> Option<Name> {
 /// A DNAME substitution whose result would exceed 255 octets (RFC 6672 §2.2: YXDOMAIN).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("DNAME substitution is longer than 255 octets")]
-pub struct NameTooLong;
+pub(crate) struct NameTooLong;
 
 /// RFC 6672 §2.2: replace the `owner` suffix of `qname` with `target`.
-pub fn substitute(qname: &Name, owner: &Name, target: &Name) -> Result<Name, NameTooLong> {
+pub(crate) fn substitute(qname: &Name, owner: &Name, target: &Name) -> Result<Name, NameTooLong> {
     let keep = label_count(qname).saturating_sub(label_count(owner));
     let prefix = Name::from_labels(qname.iter().take(keep)).map_err(|_| NameTooLong)?;
     let mut out = prefix.append_name(target).map_err(|_| NameTooLong)?;

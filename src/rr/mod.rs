@@ -2,23 +2,23 @@
 //! addresses, and DNAME RDATA. Pure functions over hickory-proto types; imports nothing else
 //! of the crate.
 
-pub mod dname;
+pub(crate) mod dname;
 
 use std::net::IpAddr;
 
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 /// The record types that carry addresses for name servers.
-pub const ADDRESS_TYPES: [RecordType; 2] = [RecordType::A, RecordType::AAAA];
+pub(crate) const ADDRESS_TYPES: [RecordType; 2] = [RecordType::A, RecordType::AAAA];
 
 /// The number of labels in `name`, a leading `*` included (hickory's `num_labels` leaves the
 /// wildcard label out, which is right for RRSIG labels but not for walking a tree).
-pub fn label_count(name: &Name) -> usize {
+pub(crate) fn label_count(name: &Name) -> usize {
     name.iter().count()
 }
 
 /// The NS targets named by the NS records among `records`.
-pub fn ns_targets(records: &[Record]) -> Vec<Name> {
+pub(crate) fn ns_targets(records: &[Record]) -> Vec<Name> {
     records
         .iter()
         .filter_map(|r| match &r.data {
@@ -29,7 +29,7 @@ pub fn ns_targets(records: &[Record]) -> Vec<Name> {
 }
 
 /// The address an A or AAAA record holds.
-pub fn address(record: &Record) -> Option<IpAddr> {
+pub(crate) fn address(record: &Record) -> Option<IpAddr> {
     match &record.data {
         RData::A(a) => Some(IpAddr::V4(a.0)),
         RData::AAAA(a) => Some(IpAddr::V6(a.0)),

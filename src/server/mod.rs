@@ -2,9 +2,9 @@
 //! `main` and tests bind), hands each request to the [`Handler`], and stops on shutdown.
 
 mod batch;
-pub mod shutdown;
-pub mod tcp;
-pub mod udp;
+pub(crate) mod shutdown;
+pub(crate) mod tcp;
+pub(crate) mod udp;
 
 use std::io;
 use std::net::SocketAddr;
@@ -15,8 +15,8 @@ use nix::sys::socket::{SockaddrStorage, bind, setsockopt, sockopt};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinSet;
 
-pub use shutdown::{Shutdown, ShutdownTrigger};
-pub use tcp::TcpLimits;
+pub(crate) use shutdown::{Shutdown, ShutdownTrigger};
+pub(crate) use tcp::TcpLimits;
 
 use crate::handler::Handler;
 use crate::limits::{
@@ -37,7 +37,7 @@ impl Default for TcpLimits {
 /// `workers` UDP sockets all bound to `addr` with SO_REUSEPORT (the kernel spreads clients
 /// over them by address and port), non-blocking, for a [`Server`]. With port 0 the first
 /// socket's port is used for the rest. Must be called inside a tokio runtime.
-pub fn bind_udp(addr: SocketAddr, workers: usize) -> io::Result<Vec<UdpSocket>> {
+pub(crate) fn bind_udp(addr: SocketAddr, workers: usize) -> io::Result<Vec<UdpSocket>> {
     let mut addr = addr;
     let mut out = Vec::with_capacity(workers.max(1));
     for _ in 0..workers.max(1) {
@@ -57,7 +57,7 @@ pub fn bind_udp(addr: SocketAddr, workers: usize) -> io::Result<Vec<UdpSocket>> 
 }
 
 /// A set of bound listeners serving one handler.
-pub struct Server {
+pub(crate) struct Server {
     udp: Vec<UdpSocket>,
     tcp: Vec<TcpListener>,
     handler: Arc<Handler>,
@@ -67,7 +67,7 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn new(udp: Vec<UdpSocket>, tcp: Vec<TcpListener>, handler: Arc<Handler>) -> Server {
+    pub(crate) fn new(udp: Vec<UdpSocket>, tcp: Vec<TcpListener>, handler: Arc<Handler>) -> Server {
         Server {
             udp,
             tcp,
@@ -79,20 +79,20 @@ impl Server {
     }
 
     /// Sets the receive buffer of the UDP sockets (clamped to its bounds; 0: system default).
-    pub fn with_udp_rcvbuf(mut self, bytes: usize) -> Server {
+    pub(crate) fn with_udp_rcvbuf(mut self, bytes: usize) -> Server {
         self.udp_rcvbuf = bytes.clamp(UDP_RCVBUF.min, UDP_RCVBUF.max);
         self
     }
 
     /// Caps the UDP queries answered at once per socket (clamped to its bounds).
-    pub fn with_udp_max_in_flight(mut self, max: usize) -> Server {
+    pub(crate) fn with_udp_max_in_flight(mut self, max: usize) -> Server {
         self.udp_max_in_flight = max.clamp(UDP_MAX_IN_FLIGHT.min, UDP_MAX_IN_FLIGHT.max);
         self
     }
 
     /// Replaces the TCP limits; values outside their bounds are clamped (see
     /// [`TcpLimits::clamped`]).
-    pub fn with_tcp_limits(mut self, limits: TcpLimits) -> Server {
+    pub(crate) fn with_tcp_limits(mut self, limits: TcpLimits) -> Server {
         self.tcp_limits = limits.clamped();
         self
     }
@@ -100,7 +100,7 @@ impl Server {
     /// Starts the listeners (each UDP socket's thread: an error if one cannot start, and then
     /// none runs) and returns what serves until `shutdown` fires, then waits for the listeners
     /// to stop.
-    pub fn start(self, shutdown: Shutdown) -> io::Result<impl Future<Output = ()> + Send> {
+    pub(crate) fn start(self, shutdown: Shutdown) -> io::Result<impl Future<Output = ()> + Send> {
         let Server {
             udp,
             tcp,
@@ -131,15 +131,6 @@ impl Server {
             }
             while tasks.join_next().await.is_some() {}
         })
-    }
-
-    /// [`Server::start`] and serve; a listener that cannot start is logged and nothing is
-    /// served.
-    pub async fn run(self, shutdown: Shutdown) {
-        match self.start(shutdown) {
-            Ok(serving) => serving.await,
-            Err(e) => tracing::error!(error = %e, "listeners could not start"),
-        }
     }
 }
 

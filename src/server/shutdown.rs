@@ -26,7 +26,7 @@ impl ShutdownTrigger {
 
 impl Shutdown {
     /// Resolves once shutdown has been requested (or the trigger was dropped).
-    pub async fn recv(&mut self) {
+    pub(crate) async fn recv(&mut self) {
         // An error means the trigger is gone: treat that as shutdown too.
         let _ = self.0.wait_for(|stop| *stop).await;
     }

@@ -28,7 +28,7 @@ impl TcpLimits {
     /// [`TCP_MAX_CONNECTIONS`], [`TCP_PIPELINE_DEPTH`]). Zero connections would refuse every
     /// client, a zero-deep pipeline cannot exist (`mpsc::channel(0)` panics), and a zero idle
     /// timeout would close every connection before its first query.
-    pub fn clamped(self) -> TcpLimits {
+    pub(crate) fn clamped(self) -> TcpLimits {
         let ms = u64::try_from(self.idle_timeout.as_millis()).unwrap_or(u64::MAX);
         TcpLimits {
             idle_timeout: Duration::from_millis(

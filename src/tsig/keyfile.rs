@@ -35,7 +35,7 @@ pub enum KeyFileError {
 
 /// A new key file, as `tsig-keygen NAME` writes it: hmac-sha256 and a random 256-bit secret
 /// (RFC 8945 §6: at least as long as the MAC). For labs and tests that need a key of their own.
-pub fn generate_key_file(name: &str) -> String {
+pub(crate) fn generate_key_file(name: &str) -> String {
     let mut secret = [0u8; 32];
     rand::fill(&mut secret);
     format!(
@@ -45,7 +45,7 @@ pub fn generate_key_file(name: &str) -> String {
 }
 
 /// Reads every key in a BIND key file.
-pub fn read_key_file(path: &Path) -> Result<Vec<Key>, KeyFileError> {
+pub(crate) fn read_key_file(path: &Path) -> Result<Vec<Key>, KeyFileError> {
     let text = std::fs::read_to_string(path).map_err(|source| KeyFileError::Read {
         path: path.to_path_buf(),
         source,

@@ -19,22 +19,24 @@ mod verify;
 use std::collections::HashMap;
 use std::fmt;
 
-pub use hickory_proto::rr::rdata::tsig::{TsigAlgorithm, TsigError};
+pub use hickory_proto::rr::rdata::tsig::TsigAlgorithm;
 use hickory_proto::rr::{Name, TSigner};
 
-pub use self::keyfile::{KeyFileError, generate_key_file, parse_keys, read_key_file};
-pub use self::sign::{SignError, sign_response};
-pub use self::stream::{MAX_UNSIGNED_IN_A_ROW, RequestSigner, ResponseStream, TsigClientError};
-pub use self::verify::{Context, Verified, verify};
+pub use self::keyfile::parse_keys;
+pub(crate) use self::keyfile::{generate_key_file, read_key_file};
+pub(crate) use self::sign::{SignError, sign_response};
+pub use self::stream::TsigClientError;
+pub(crate) use self::stream::{RequestSigner, ResponseStream};
+pub(crate) use self::verify::{Verified, verify};
 
 /// RFC 8945 §10: "a fudge value of 300 seconds is recommended", and BIND signs with it. We put
 /// it in our responses; requests are checked against the fudge *they* carry (§5.2.3).
-pub const FUDGE: u16 = 300;
+pub(crate) const FUDGE: u16 = 300;
 
 /// A key whose algorithm hickory-proto has no MAC for (it implements HMAC-SHA256/384/512).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("TSIG algorithm {0} is not supported (use hmac-sha256, hmac-sha384 or hmac-sha512)")]
-pub struct UnsupportedAlgorithm(pub TsigAlgorithm);
+pub struct UnsupportedAlgorithm(pub(crate) TsigAlgorithm);
 
 /// One TSIG key: its name (RFC 8945 §4.2 NAME), algorithm and shared secret.
 #[derive(Clone)]
@@ -60,16 +62,16 @@ impl Key {
     }
 
     /// The key's name, absolute.
-    pub fn name(&self) -> &Name {
+    pub(crate) fn name(&self) -> &Name {
         self.signer.signer_name()
     }
 
-    pub fn algorithm(&self) -> &TsigAlgorithm {
+    pub(crate) fn algorithm(&self) -> &TsigAlgorithm {
         self.signer.algorithm()
     }
 
     /// hickory's signer for this key, for clients (tests, tools) that sign requests.
-    pub fn signer(&self) -> &TSigner {
+    pub(crate) fn signer(&self) -> &TSigner {
         &self.signer
     }
 
@@ -103,7 +105,7 @@ fn mac_len(algorithm: &TsigAlgorithm) -> Option<usize> {
 /// The wall clock in seconds since the epoch, as TSIG needs it (RFC 8945 §4.2 Time Signed):
 /// TSIG times are absolute and the peer checks them against its own clock, so this is the
 /// system's time, not the runtime's.
-pub fn now_unix() -> u64 {
+pub(crate) fn now_unix() -> u64 {
     // Edge: read once per signed message: at the request edge, and by the outbound client.
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -127,7 +129,7 @@ impl Keyring {
     }
 
     /// The key called `name`, relative or absolute, in any case.
-    pub fn get(&self, name: &Name) -> Option<&Key> {
+    pub(crate) fn get(&self, name: &Name) -> Option<&Key> {
         if name.is_fqdn() {
             self.keys.get(name)
         } else {
@@ -137,12 +139,9 @@ impl Keyring {
         }
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.keys.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
     }
 }
 

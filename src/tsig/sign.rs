@@ -49,7 +49,7 @@ pub enum SignError {
 ///
 /// The caller sets the RCODE (`Verified::rcode`) before encoding and leaves `tsig_len()` octets
 /// of room under its size limit (§5.3: the TSIG is never dropped to make a response fit).
-pub fn sign_response(
+pub(crate) fn sign_response(
     response: Vec<u8>,
     verified: &Verified,
     now_unix: u64,
@@ -144,7 +144,7 @@ fn signed(error: Option<TsigError>) -> bool {
 impl Verified {
     /// How many octets `sign_response` will append: the caller keeps this much room when it
     /// truncates a response to fit a UDP payload (RFC 8945 §5.3).
-    pub fn tsig_len(&self) -> usize {
+    pub(crate) fn tsig_len(&self) -> usize {
         let (error, context): (Option<TsigError>, &Context) = match self {
             Verified::Unsigned | Verified::Malformed { .. } => return 0,
             Verified::Signed { context, .. } => (None, context),

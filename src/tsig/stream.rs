@@ -21,7 +21,7 @@ use super::verify::Verified;
 use super::{FUDGE, Key};
 
 /// RFC 8945 §5.3.1: a client must accept up to 99 intermediary messages without a TSIG.
-pub const MAX_UNSIGNED_IN_A_ROW: usize = 99;
+pub(crate) const MAX_UNSIGNED_IN_A_ROW: usize = 99;
 
 /// Byte offsets of the DNS header's ID and flag octets (RFC 1035 §4.1.1).
 const HEADER_ID: std::ops::Range<usize> = 0..2;
@@ -31,7 +31,7 @@ const HEADER_FLAGS: std::ops::Range<usize> = 2..4;
 /// is signed: the RFC requires the first and the last and allows all, and signing all means
 /// no message needs to know whether it is the last.
 #[derive(Debug, Clone)]
-pub struct ResponseStream {
+pub(crate) struct ResponseStream {
     verified: Verified,
     /// The MAC of the last message signed; `None` until the first message is.
     previous_mac: Option<Vec<u8>>,
@@ -41,7 +41,7 @@ pub struct ResponseStream {
 impl ResponseStream {
     /// A stream answering a request whose TSIG check gave `verified`. For `Unsigned` and
     /// `Malformed` requests the messages pass through unchanged.
-    pub fn new(verified: &Verified) -> ResponseStream {
+    pub(crate) fn new(verified: &Verified) -> ResponseStream {
         ResponseStream {
             verified: verified.clone(),
             previous_mac: None,
@@ -53,7 +53,7 @@ impl ResponseStream {
     /// all TSIG variables, and a failed check's error); each later one covers the previous
     /// MAC, the message with the Original ID in its header, and Time Signed and Fudge. A
     /// failed check answers with one message (§5.3.2), so a second one is an error.
-    pub fn sign(&mut self, response: Vec<u8>, now_unix: u64) -> Result<Vec<u8>, SignError> {
+    pub(crate) fn sign(&mut self, response: Vec<u8>, now_unix: u64) -> Result<Vec<u8>, SignError> {
         let first = self.sent == 0;
         self.sent += 1;
         if first {
@@ -97,7 +97,7 @@ impl ResponseStream {
     }
 
     /// Octets each message's TSIG takes: the room to keep under the 64 KiB message limit.
-    pub fn tsig_len(&self) -> usize {
+    pub(crate) fn tsig_len(&self) -> usize {
         self.verified.tsig_len()
     }
 }
@@ -149,7 +149,7 @@ pub enum TsigClientError {
 /// Signs a request with `key` and checks the responses to it: one, or a stream (§5.3.1:
 /// intermediate messages may be unsigned, at most 99 in a row; the last must be signed).
 #[derive(Debug)]
-pub struct RequestSigner {
+pub(crate) struct RequestSigner {
     key: Key,
     /// The request's MAC, then the MAC of the last signed response.
     previous_mac: Vec<u8>,
@@ -163,7 +163,7 @@ impl RequestSigner {
     /// Encodes `request` and appends its TSIG (§4.3.1–4.3.3, §5.1): Original ID is the
     /// message ID, Time Signed `now_unix`, Fudge 300. Returns the bytes to send and the
     /// signer that checks the responses.
-    pub fn sign(
+    pub(crate) fn sign(
         request: &Message,
         key: &Key,
         now_unix: u64,
@@ -202,7 +202,7 @@ impl RequestSigner {
     /// must be signed; later ones may be unsigned, up to 99 in a row, and are covered by the
     /// next signed one. `now_unix` is our clock: every signed message must be within its
     /// fudge (§5.2.3).
-    pub fn verify(
+    pub(crate) fn verify(
         &mut self,
         response_bytes: &[u8],
         now_unix: u64,
@@ -284,7 +284,7 @@ impl RequestSigner {
     }
 
     /// Whether the responses seen so far end as §5.3.1 requires: at least one, the last signed.
-    pub fn finish(&self) -> Result<(), TsigClientError> {
+    pub(crate) fn finish(&self) -> Result<(), TsigClientError> {
         if self.signed == 0 {
             return Err(TsigClientError::NoResponse);
         }
@@ -292,10 +292,5 @@ impl RequestSigner {
             return Err(TsigClientError::LastUnsigned(self.unsigned_count));
         }
         Ok(())
-    }
-
-    /// The key requests are signed with.
-    pub fn key(&self) -> &Key {
-        &self.key
     }
 }

@@ -4,7 +4,7 @@
 
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::A;
-use hickory_proto::rr::rdata::tsig::{TSIG, make_tsig_record};
+use hickory_proto::rr::rdata::tsig::{TSIG, TsigError, make_tsig_record};
 use hickory_proto::rr::{Name, RData, Record, RecordType, TSigVerifier};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 

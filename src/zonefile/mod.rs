@@ -37,9 +37,9 @@ impl fmt::Display for Location {
 
 /// One problem in a zone file, printed as `file:line: reason`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ZoneError {
+pub(crate) struct ZoneError {
     pub at: Location,
-    pub reason: String,
+    pub(crate) reason: String,
 }
 
 impl fmt::Display for ZoneError {
@@ -50,7 +50,7 @@ impl fmt::Display for ZoneError {
 
 /// Every problem found in one zone; a zone with any of them is never served.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct ZoneErrors(pub Vec<ZoneError>);
+pub struct ZoneErrors(pub(crate) Vec<ZoneError>);
 
 impl fmt::Display for ZoneErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -99,7 +99,7 @@ struct Reader {
 
 /// Parses zone text as if read from `file`; relative `$INCLUDE` paths resolve beside it.
 /// Returns the records in file order, or every error found (up to a cap).
-pub fn parse_zone_text(
+pub(crate) fn parse_zone_text(
     text: &str,
     file: &Path,
     origin: Option<&Name>,

@@ -20,8 +20,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use hickory_proto::rr::rdata::{A, SOA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::BinEncodable;
-use tern::cache::{Cache, CachePolicy, Data, Key, Rank};
-use tern::limits::CACHE_MAX_BYTES;
+use tern::CACHE_MAX_BYTES;
+use tern::{Cache, CacheData as Data, CacheKey as Key, CachePolicy, Rank};
 use tokio::time::Instant;
 
 const BENCH_INSERTS: usize = 1_000_000;

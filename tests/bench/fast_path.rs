@@ -28,18 +28,20 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};
-use tern::authority::{Catalog, Zone};
-use tern::cache::{Cache, CachePolicy, Key};
-use tern::handler::{Acl, Handler, HandlerConfig, Recursion, Request, Transport, response};
-use tern::lab::LabFiles;
-use tern::metrics::Metrics;
-use tern::ratelimit::{
-    Action, ClientPrefix, Exempt, Limits, QueryLimitSettings, QueryLimiter, Rrl, RrlSettings,
+use tern::LabFiles;
+use tern::Metrics;
+use tern::UpstreamFuture;
+use tern::{
+    Acl, Handler, HandlerConfig, Recursion, Request, Transport, encode_response,
+    response_size_limit,
 };
-use tern::resolver::upstream::UpstreamFuture;
-use tern::resolver::{
-    Resolver, ResolverConfig, Upstream, UpstreamError, UpstreamQuery, UpstreamReply,
+use tern::{
+    Action, ClientPrefix, Exempt, QueryLimitSettings, QueryLimiter, RateLimits as Limits, Rrl,
+    RrlSettings,
 };
+use tern::{Cache, CacheKey as Key, CachePolicy};
+use tern::{Catalog, Zone};
+use tern::{Resolver, ResolverConfig, Upstream, UpstreamError, UpstreamQuery, UpstreamReply};
 use tokio::runtime::Runtime;
 use tokio::time::Instant;
 
@@ -205,7 +207,7 @@ impl Fixture {
             .expect("runtime");
         let files = LabFiles::embedded();
         let metrics = Arc::new(Metrics::default());
-        let hints = tern::resolver::hints::parse(
+        let hints = tern::parse_root_hints(
             files.root_hints().expect("lab hints"),
             Path::new("root.hints"),
         )
@@ -252,9 +254,9 @@ impl Fixture {
     /// The full path for a query, as `handle_bytes` runs it, without keeping the answer.
     fn full_path(&self, handler: &Handler, bytes: &[u8]) -> Vec<u8> {
         let req = Request::parse(bytes, client(), Transport::Udp).expect("query parses");
-        let limit = response::size_limit(&req, HandlerConfig::default().edns_payload);
+        let limit = response_size_limit(&req, HandlerConfig::default().edns_payload);
         let res = self.rt.block_on(handler.handle(&req, Instant::now()));
-        response::encode(res.message, limit, res.optional_authority)
+        encode_response(res.message, limit, res.optional_authority)
     }
 }
 

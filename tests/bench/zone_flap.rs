@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
-use tern::authority::store::{Owned, ZoneFile, ZoneStore};
+use tern::{Owned, ZoneFile, ZoneStore};
 
 struct Size {
     zones: usize,

@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::op::Message;
 use hickory_proto::rr::{RData, RecordType};
-use tern::authority::balance::Policy;
-use tern::authority::store::{ZoneFile, ZoneStore};
-use tern::discovery::health::{Check, CheckSpec, HttpCheck};
-use tern::discovery::registry::{Registration, Registry};
-use tern::discovery::service::{Instance, Protocol, Service};
-use tern::metrics::Metrics;
-use tern::nameserver::NameServer;
+use tern::Metrics;
+use tern::NameServer;
+use tern::Policy;
+use tern::{Check, CheckSpec, HttpCheck};
+use tern::{Instance, Protocol, Service};
+use tern::{Registration, Registry};
+use tern::{ZoneFile, ZoneStore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 
@@ -462,25 +462,20 @@ async fn a_resolver_reaches_a_discovery_server_through_a_stub_zone() {
     // A recursive tern whose only way to cluster.test. is the stub; its root hints lead nowhere.
     let hints = format!(". 3600000 NS a.root.\na.root. 3600000 A 127.{n}.0.250\n");
     let metrics = Arc::new(Metrics::default());
-    let resolver = Arc::new(tern::resolver::Resolver::new(
-        Arc::new(tern::resolver::NetUpstream),
-        tern::resolver::hints::parse(&hints, std::path::Path::new("hints")).expect("hints"),
-        Arc::new(tern::cache::Cache::new(tern::cache::CachePolicy::default())),
-        tern::resolver::ResolverConfig {
-            stubs: vec![tern::resolver::Stub {
+    let resolver = Arc::new(tern::Resolver::new(
+        Arc::new(tern::NetUpstream),
+        tern::parse_root_hints(&hints, std::path::Path::new("hints")).expect("hints"),
+        Arc::new(tern::Cache::new(tern::CachePolicy::default())),
+        tern::ResolverConfig {
+            stubs: vec![tern::Stub {
                 zone: name("cluster.test."),
                 servers: vec![c.server.addr],
             }],
-            ..tern::resolver::ResolverConfig::default()
+            ..tern::ResolverConfig::default()
         },
         Arc::clone(&metrics),
     ));
-    let node = crate::support::recursive(
-        Vec::new(),
-        resolver,
-        tern::handler::Acl::loopback(),
-        &metrics,
-    );
+    let node = crate::support::recursive(Vec::new(), resolver, tern::Acl::loopback(), &metrics);
     let recursive = start_fixed(SocketAddr::new(addr(n, 2), 0), node).await;
     let q = query("_web._tcp.cluster.test.", RecordType::SRV, true, Some(1232));
     let m = udp(recursive.addr, &q).await;

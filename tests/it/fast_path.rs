@@ -45,7 +45,7 @@ fn records(m: &Message) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_repeated_question_is_answered_by_the_hit_path_like_the_full_one() {
     let bind = SocketAddr::new(support::addr(SUBNET, 100), 0);
-    let r = support::start_recursive(SUBNET, bind, tern::handler::Acl::loopback()).await;
+    let r = support::start_recursive(SUBNET, bind, tern::Acl::loopback()).await;
     let server = r.server.addr;
     let fast = || r.metrics.fast_hits();
 
@@ -107,7 +107,7 @@ async fn a_repeated_question_is_answered_by_the_hit_path_like_the_full_one() {
 async fn clients_without_recursion_never_get_kept_answers() {
     let bind = SocketAddr::new(support::addr(SUBNET, 101), 0);
     // Recursion for 127.224.0.200/32 only: the test's own address is refused.
-    let acl = tern::handler::Acl::new(vec!["127.224.0.200/32".parse().expect("cidr")]);
+    let acl = tern::Acl::new(vec!["127.224.0.200/32".parse().expect("cidr")]);
     let r = support::start_recursive(SUBNET + 1, bind, acl).await;
     let refused = ask(
         r.server.addr,
@@ -135,8 +135,7 @@ async fn authoritative_answers_are_kept_until_the_zones_change() {
     );
 
     // A reload (or UPDATE, or transfer) swaps the catalog: the next answer is the new data.
-    let catalog =
-        tern::authority::Catalog::new([zone("fast.test.", FAST_ZONE_2)]).expect("catalog");
+    let catalog = tern::Catalog::new([zone("fast.test.", FAST_ZONE_2)]).expect("catalog");
     served.handler.set_catalog(catalog);
     let third = ask(served.addr, &q).await;
     assert_eq!(third.answers[0].data.to_string(), "192.0.2.2");

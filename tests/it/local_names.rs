@@ -9,8 +9,8 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
 use crate::support::{self, query, udp};
-use tern::authority::Catalog;
-use tern::metrics::Metrics;
+use tern::Catalog;
+use tern::Metrics;
 
 const SUBNET: u8 = 226;
 
@@ -19,17 +19,10 @@ async fn localhost_invalid_and_private_reverse_names_never_leave_the_resolver() 
     let lab = support::start_lab(SUBNET).await;
     let metrics = Arc::new(Metrics::default());
     let resolver = support::lab_resolver(&lab, &metrics);
-    let builtin = Catalog::new(
-        tern::authority::builtin::default_local_zones(|_| false).expect("built-in zones"),
-    )
-    .expect("catalog");
-    let node = support::recursive(
-        Vec::new(),
-        resolver,
-        tern::handler::Acl::loopback(),
-        &metrics,
-    )
-    .builtin_zones(builtin);
+    let builtin = Catalog::new(tern::default_local_zones(|_| false).expect("built-in zones"))
+        .expect("catalog");
+    let node = support::recursive(Vec::new(), resolver, tern::Acl::loopback(), &metrics)
+        .builtin_zones(builtin);
     let server = support::start_fixed(SocketAddr::new(support::addr(SUBNET, 100), 0), node).await;
 
     let cases = [
@@ -93,8 +86,8 @@ async fn localhost_invalid_and_private_reverse_names_never_leave_the_resolver() 
 async fn chaos_txt_names_the_instance_and_hides_the_version() {
     use hickory_proto::op::Query;
     use hickory_proto::rr::DNSClass;
-    use tern::handler::{HandlerConfig, Identity};
-    use tern::nameserver::NameServer;
+    use tern::NameServer;
+    use tern::{HandlerConfig, Identity};
 
     let ask = |server: SocketAddr, qname: &'static str, qtype: RecordType| async move {
         let mut q = query(qname, qtype, false, None);

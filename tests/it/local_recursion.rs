@@ -8,8 +8,8 @@ use std::sync::Arc;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
-use tern::handler::Acl;
-use tern::metrics::Metrics;
+use tern::Acl;
+use tern::Metrics;
 
 use crate::support::{self, addr, lines, query, udp, zone};
 

@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType::{self, A, NS};
-use tern::authority::Catalog;
-use tern::handler::{Acl, Cidr, Recursion};
-use tern::metrics::Metrics;
-use tern::nameserver::NameServer;
+use tern::Catalog;
+use tern::Metrics;
+use tern::NameServer;
+use tern::{Acl, Cidr, Recursion};
 
 use crate::support::{
     Lab, TestServer, addr, ede, lab_resolver, lines, query, start_fixed, start_lab, udp,

@@ -15,7 +15,7 @@ use hickory_proto::op::Message;
 use hickory_proto::rr::RecordType;
 
 use crate::support::{self, addr, lines, name, query};
-use tern::authority::Zone;
+use tern::Zone;
 
 const SUBNET: u8 = 120;
 

@@ -17,8 +17,8 @@ use hickory_proto::rr::rdata::tsig::TsigError;
 use hickory_proto::rr::{Record, RecordType};
 
 use crate::support::{self, addr, name};
-use tern::replication::fetch::{FetchError, notify, query_soa, transfer};
-use tern::tsig::{Key, TsigClientError, parse_keys};
+use tern::{FetchError, query_soa, request_transfer as transfer, send_notify as notify};
+use tern::{TsigClientError, TsigKey as Key, parse_tsig_keys as parse_keys};
 
 const SUBNET: u8 = 219;
 const WAIT: Duration = Duration::from_secs(10);
@@ -163,7 +163,7 @@ fn texts<'r>(records: impl IntoIterator<Item = &'r Record>) -> Vec<String> {
 
 /// The records of a zone file, as `texts`.
 fn zone_file_records(path: &Path, origin: &str) -> Vec<String> {
-    let located = tern::zonefile::parse_zone_file(path, Some(&name(origin))).expect("zone file");
+    let located = tern::parse_zone_file(path, Some(&name(origin))).expect("zone file");
     texts(located.iter().map(|l| &l.record))
 }
 

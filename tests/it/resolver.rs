@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType::{self, A, AAAA, MX, TXT};
-use tern::handler::{Acl, Cidr};
-use tern::metrics::Metrics;
+use tern::Metrics;
+use tern::{Acl, Cidr};
 
 use crate::support::{Recursive, addr, ede, lines, query, start_recursive, tcp, udp};
 

@@ -14,10 +14,10 @@ use hickory_proto::rr::{RData, RecordType};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use tern::authority::{Catalog, Zone};
-use tern::metrics::Metrics;
-use tern::nameserver::{ListenerLimits, NameServer};
-use tern::server::TcpLimits;
+use tern::Metrics;
+use tern::TcpLimits;
+use tern::{Catalog, Zone};
+use tern::{ListenerLimits, NameServer};
 
 use crate::support::{self, TestServer};
 

@@ -10,10 +10,10 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 use tokio::net::UdpSocket;
 
-use tern::authority::Zone;
-use tern::handler::Acl;
-use tern::metrics::Metrics;
-use tern::nameserver::{Fixed, ListenerLimits, NameServer};
+use tern::Acl;
+use tern::Metrics;
+use tern::Zone;
+use tern::{Fixed, ListenerLimits, NameServer};
 
 use crate::support::{self, query, udp_raw};
 

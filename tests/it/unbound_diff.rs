@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{Record, RecordType};
-use tern::handler::Acl;
+use tern::Acl;
 
 use crate::support::{self, Lab, addr, query, recursive_over, start_lab, tcp, udp, udp_raw};
 

@@ -38,7 +38,7 @@ pub enum Policy {
 
 impl Policy {
     /// Every policy.
-    pub const ALL: [Policy; 4] = [
+    pub(crate) const ALL: [Policy; 4] = [
         Policy::RoundRobin,
         Policy::Weighted,
         Policy::ClientHash,
@@ -46,7 +46,7 @@ impl Policy {
     ];
 
     /// The name that configuration files use (the same as the serde name).
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Policy::RoundRobin => "round-robin",
             Policy::Weighted => "weighted",
@@ -67,7 +67,7 @@ impl fmt::Display for Policy {
 #[error(
     "unknown balancing policy {0:?}: expected round-robin, weighted, client-hash or lowest-latency"
 )]
-pub struct UnknownPolicy(pub String);
+pub struct UnknownPolicy(pub(crate) String);
 
 impl FromStr for Policy {
     type Err = UnknownPolicy;
@@ -83,9 +83,9 @@ impl FromStr for Policy {
 /// What the balancer knows of the target of one record (an A/AAAA address, or an SRV target):
 /// its configured weight (RFC 2782 weight; default 1) and the health checks' smoothed RTT.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Member {
+pub(crate) struct Member {
     pub weight: u32,
-    pub rtt: Option<Duration>,
+    pub(crate) rtt: Option<Duration>,
 }
 
 impl Default for Member {
@@ -104,7 +104,7 @@ impl Default for Member {
 /// `member`: weight and RTT of each record's target (callers return weight 1, rtt None when
 /// unknown).
 /// `rng`: randomness for weighted selection (tests pass a seeded rng).
-pub fn order<R: Rng + ?Sized>(
+pub(crate) fn order<R: Rng + ?Sized>(
     policy: Policy,
     records: &mut [Record],
     turn: u64,

@@ -82,7 +82,7 @@ use crate::zonefile::Location;
 
 /// Which source made a change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EntryKind {
+pub(crate) enum EntryKind {
     /// An RFC 2136 UPDATE: its diff is replayed on top of the zone file at every start and
     /// reload.
     Update,
@@ -94,7 +94,7 @@ pub enum EntryKind {
 /// One change: the zone went from `from_serial` to `to_serial` by `diff` (empty for a step),
 /// and its whole content at `to_serial` has the digest `content` (`None` in a v1 entry).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub kind: EntryKind,
     pub from_serial: u32,
     pub to_serial: u32,
@@ -102,22 +102,9 @@ pub struct Entry {
     pub content: Option<u64>,
 }
 
-impl Entry {
-    /// A change from another source than UPDATE.
-    pub fn step(from_serial: u32, to_serial: u32, content: u64) -> Entry {
-        Entry {
-            kind: EntryKind::Step,
-            from_serial,
-            to_serial,
-            diff: Diff::default(),
-            content: Some(content),
-        }
-    }
-}
-
 /// More steps than this in a journal and [`Journal::open`] compacts it: a zone whose services
 /// flap all day must not grow its journal without bound.
-pub const MAX_STEPS: usize = 1024;
+pub(crate) const MAX_STEPS: usize = 1024;
 
 /// Why a journal cannot be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -149,7 +136,7 @@ pub enum JournalError {
 
 /// The journal of one zone, open for appending. One writer: the zone store's.
 #[derive(Debug)]
-pub struct Journal {
+pub(crate) struct Journal {
     path: PathBuf,
     origin: Name,
     file: File,
@@ -165,7 +152,7 @@ impl Journal {
     /// Opens (creating if absent) the journal at `path` for zone `origin`; reads every complete
     /// entry. A torn last entry (crash mid-write) is ignored and truncated away; a corrupt
     /// entry elsewhere is an error naming file:line.
-    pub fn open(path: &Path, origin: &Name) -> Result<(Journal, Vec<Entry>), JournalError> {
+    pub(crate) fn open(path: &Path, origin: &Name) -> Result<(Journal, Vec<Entry>), JournalError> {
         let io = |source| JournalError::Io {
             path: path.to_path_buf(),
             source,
@@ -220,7 +207,7 @@ impl Journal {
     /// until reopened. If even the cut fails, the next [`Journal::open`] finds the entry torn
     /// (and drops it) or, rarely, complete: then a change the client saw fail is replayed, the
     /// same outcome as a response lost on the way back (RFC 2136 §7.8).
-    pub fn append(&mut self, entry: &Entry) -> Result<(), JournalError> {
+    pub(crate) fn append(&mut self, entry: &Entry) -> Result<(), JournalError> {
         let path = || self.path.clone();
         if self.poisoned {
             return Err(JournalError::Poisoned { path: path() });
@@ -270,15 +257,6 @@ impl Journal {
         self.len += text.len() as u64;
         self.last_serial = Some(entry.to_serial);
         Ok(())
-    }
-
-    /// The serial the last entry leads to; `None` for an empty journal.
-    pub fn last_serial(&self) -> Option<u32> {
-        self.last_serial
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 

@@ -33,7 +33,7 @@ use std::sync::Arc;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{LowerName, Name, RData, Record};
 
-pub use self::owner::ZoneOwner;
+pub(crate) use self::owner::ZoneOwner;
 use self::zone::{StoredZone, file_serial};
 use super::journal::{EntryKind, Journal, JournalError};
 use super::reload::CatalogError;
@@ -65,7 +65,7 @@ impl ZoneFile {
     }
 
     /// A secondary zone whose copy is kept in `file`.
-    pub fn secondary(origin: Name, file: impl Into<PathBuf>) -> ZoneFile {
+    pub(crate) fn secondary(origin: Name, file: impl Into<PathBuf>) -> ZoneFile {
         ZoneFile {
             secondary: true,
             ..ZoneFile::new(origin, file)
@@ -117,7 +117,7 @@ impl From<DuplicateZone> for StoreError {
 impl StoreError {
     /// The RCODE an UPDATE refused for this reason gets (RFC 2136 §3, §3.4.2.1: a change that
     /// cannot be made durable is SERVFAIL).
-    pub fn rcode(&self) -> ResponseCode {
+    pub(crate) fn rcode(&self) -> ResponseCode {
         match self {
             StoreError::Update(e) => e.rcode(),
             StoreError::NoSuchZone(_) => ResponseCode::NotAuth,
@@ -140,7 +140,7 @@ pub trait Updater: Send + Sync {
 
 /// Feeds the zones we are secondary for. The one writer of the zones implements it; the
 /// replication side (transfers in, expiry timers) calls it.
-pub trait Secondaries: Send + Sync {
+pub(crate) trait Secondaries: Send + Sync {
     /// See [`ZoneStore::transfer_in`]; the new data is served on return.
     fn transfer_in(&self, zone: &Name, records: Vec<Record>) -> Result<u32, StoreError>;
     /// See [`ZoneStore::set_available`].
@@ -221,7 +221,7 @@ impl ZoneStore {
 
     /// Serves every zone opened and not served yet, each at the serial its content calls for
     /// (see `zone.rs`), writing the step to its journal.
-    pub fn commit_pending(&mut self) -> Result<(), StoreError> {
+    pub(crate) fn commit_pending(&mut self) -> Result<(), StoreError> {
         let pending: Vec<LowerName> = self
             .zones
             .iter()
@@ -247,7 +247,7 @@ impl ZoneStore {
     /// Re-reads every zone file, keeping what other sources own and every update. All or
     /// nothing: on any error in a file the store is unchanged and the error names each
     /// `file:line`. (A journal that cannot be written leaves that zone as it was.)
-    pub fn reload(&mut self) -> Result<(), CatalogError> {
+    pub(crate) fn reload(&mut self) -> Result<(), CatalogError> {
         let mut changed = Vec::new();
         let mut errors = Vec::new();
         // A secondary's file is its own copy of the primary's data, not something to re-read.
@@ -418,7 +418,11 @@ impl ZoneStore {
     /// Replaces a secondary zone's data with a transfer's `records` (SOA included): the zone is
     /// served at the SOA's serial from now on. All or nothing: records that would not build a
     /// zone leave it as it was. Returns the serial.
-    pub fn transfer_in(&mut self, zone: &Name, records: Vec<Record>) -> Result<u32, StoreError> {
+    pub(crate) fn transfer_in(
+        &mut self,
+        zone: &Name,
+        records: Vec<Record>,
+    ) -> Result<u32, StoreError> {
         let secondary = self
             .zones
             .get(&LowerName::new(zone))
@@ -449,7 +453,7 @@ impl ZoneStore {
     }
 
     /// A secondary zone's copy expired (or came back): unavailable zones answer SERVFAIL.
-    pub fn set_available(&mut self, zone: &Name, available: bool) -> Result<(), StoreError> {
+    pub(crate) fn set_available(&mut self, zone: &Name, available: bool) -> Result<(), StoreError> {
         let stored = self
             .zones
             .get_mut(&LowerName::new(zone))
@@ -467,13 +471,17 @@ impl ZoneStore {
 
     /// A zone's records as served now (SOA with the served serial), or `None` when the zone is
     /// not here or has no data: what a secondary applies IXFR steps to.
-    pub fn records(&self, zone: &Name) -> Option<Vec<Record>> {
+    pub(crate) fn records(&self, zone: &Name) -> Option<Vec<Record>> {
         let served = self.zones.get(&LowerName::new(zone))?.served.as_ref()?;
         Some(served.records().cloned().collect())
     }
 
     /// Sets how `zone`'s answers are ordered (no effect on its content or serial).
-    pub fn set_balance(&mut self, zone: &Name, rules: BalanceRules) -> Result<(), StoreError> {
+    pub(crate) fn set_balance(
+        &mut self,
+        zone: &Name,
+        rules: BalanceRules,
+    ) -> Result<(), StoreError> {
         let stored = self
             .zones
             .get_mut(&LowerName::new(zone))
@@ -487,12 +495,12 @@ impl ZoneStore {
     }
 
     /// A number that goes up whenever what [`ZoneStore::catalog`] would give changes.
-    pub fn version(&self) -> u64 {
+    pub(crate) fn version(&self) -> u64 {
         self.version
     }
 
     /// The origins and files served.
-    pub fn files(&self) -> impl Iterator<Item = &ZoneFile> {
+    pub(crate) fn files(&self) -> impl Iterator<Item = &ZoneFile> {
         self.zones.values().map(|z| &z.source)
     }
 

@@ -15,7 +15,7 @@ use crate::authority::Catalog;
 type Publish = Box<dyn Fn(Catalog) + Send + Sync>;
 
 /// The zones served, and who hears of each new catalog.
-pub struct ZoneOwner {
+pub(crate) struct ZoneOwner {
     held: Mutex<Held>,
     publish: Publish,
 }
@@ -36,7 +36,10 @@ impl std::fmt::Debug for ZoneOwner {
 impl ZoneOwner {
     /// The owner of `store` (opened: see [`ZoneStore::open`]; nothing is served until the
     /// first change commits it), handing every new catalog to `publish`.
-    pub fn new(store: ZoneStore, publish: impl Fn(Catalog) + Send + Sync + 'static) -> ZoneOwner {
+    pub(crate) fn new(
+        store: ZoneStore,
+        publish: impl Fn(Catalog) + Send + Sync + 'static,
+    ) -> ZoneOwner {
         ZoneOwner {
             held: Mutex::new(Held {
                 store,
@@ -55,7 +58,7 @@ impl ZoneOwner {
     /// Applies `edit` to the store and, when it changed what is served, publishes the new
     /// catalog. A failed edit leaves the store as it was (each store operation is all or
     /// nothing).
-    pub fn change<T>(
+    pub(crate) fn change<T>(
         &self,
         edit: impl FnOnce(&mut ZoneStore) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
@@ -70,7 +73,7 @@ impl ZoneOwner {
     }
 
     /// Re-reads every zone file (SIGHUP), keeping every other source's records.
-    pub fn reload(&self) -> Result<(), StoreError> {
+    pub(crate) fn reload(&self) -> Result<(), StoreError> {
         self.change(|store| Ok(store.reload()?))
     }
 }

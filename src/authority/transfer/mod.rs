@@ -26,7 +26,7 @@ mod outgoing;
 mod tests;
 
 pub use incoming::{Incoming, Progress, Transfer};
-pub use outgoing::{IxfrAnswer, axfr_records, ixfr_answer, pack};
+pub(crate) use outgoing::{IxfrAnswer, axfr_records, ixfr_answer, pack};
 
 /// One step of a zone's history: the zone at `from` (its SOA record) became the zone at `to`
 /// by removing `removed` and adding `added` (neither list contains the SOA). This is the unit
@@ -35,7 +35,7 @@ pub use outgoing::{IxfrAnswer, axfr_records, ixfr_answer, pack};
 pub struct Delta {
     pub from: Record,
     pub to: Record,
-    pub removed: Vec<Record>,
+    pub(crate) removed: Vec<Record>,
     pub added: Vec<Record>,
 }
 
@@ -114,7 +114,7 @@ pub enum TransferError {
 ///
 /// Both lists are in canonical order (RFC 4034 §6.1): a snapshot's records come out of a hash
 /// map, and the same change should always read (and journal) the same way.
-pub fn delta(old: &Zone, new: &Zone) -> Option<Delta> {
+pub(crate) fn delta(old: &Zone, new: &Zone) -> Option<Delta> {
     let mut removed = missing_from(old, new);
     let mut added = missing_from(new, old);
     if removed.is_empty() && added.is_empty() {

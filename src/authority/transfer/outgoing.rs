@@ -16,7 +16,7 @@ use crate::authority::Zone;
 /// first and parents before children, as BIND and NSD send them) and type; a snapshot keeps its
 /// nodes in a hash map, and two transfers of one snapshot should be the same bytes. The sort
 /// is stable, so each RRset keeps the order the zone file gave it.
-pub fn axfr_records(zone: &Zone) -> Vec<Record> {
+pub(crate) fn axfr_records(zone: &Zone) -> Vec<Record> {
     let soa = zone.soa();
     let mut body: Vec<&Record> = zone
         .records()
@@ -42,7 +42,7 @@ fn by_owner_and_type(a: &Record, b: &Record) -> Ordering {
     clippy::large_enum_variant,
     reason = "one value per request; the interface holds the Record inline"
 )]
-pub enum IxfrAnswer {
+pub(crate) enum IxfrAnswer {
     /// The client is current (its serial equals or is later than ours, RFC 1982): one SOA.
     UpToDate(Record),
     /// SOA(new), then per delta SOA(from) removed... SOA(to) added..., then SOA(new). The
@@ -60,7 +60,7 @@ pub enum IxfrAnswer {
 /// `client_serial`; a gap on the way (the journal allows one: a change that stepped the serial
 /// without an entry), or a history not ending at the zone's serial, means the client's
 /// version cannot be reached by increments, and the answer is the whole zone.
-pub fn ixfr_answer(zone: &Zone, history: &[Delta], client_serial: u32) -> IxfrAnswer {
+pub(crate) fn ixfr_answer(zone: &Zone, history: &[Delta], client_serial: u32) -> IxfrAnswer {
     let current = zone.serial();
     if client_serial == current || later(client_serial, current) {
         return IxfrAnswer::UpToDate(zone.soa().clone());
@@ -116,7 +116,7 @@ fn chain_from(history: &[Delta], from: u32, to: u32) -> Option<&[Delta]> {
 /// Sizes are measured by encoding the records once into a buffer laid out exactly as
 /// `Message::to_vec` lays out the message, so the compressed size is exact and the cost is
 /// linear, not one full encoding per record added.
-pub fn pack(request: &Message, records: Vec<Record>, max_len: usize) -> Vec<Message> {
+pub(crate) fn pack(request: &Message, records: Vec<Record>, max_len: usize) -> Vec<Message> {
     let max_len = max_len.min(usize::from(u16::MAX));
     let mut out = Vec::new();
     let mut records = records.into_iter().peekable();

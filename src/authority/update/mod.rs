@@ -53,7 +53,7 @@ pub struct Diff {
 
 impl Diff {
     /// True when the update changed nothing (RFC 2136 §3.4.2.5: ignored RRs still get NOERROR).
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.removed.is_empty() && self.added.is_empty()
     }
 }
@@ -96,7 +96,7 @@ pub enum UpdateError {
 
 impl UpdateError {
     /// The RCODE of the response (RFC 2136 §2.2).
-    pub fn rcode(&self) -> ResponseCode {
+    pub(crate) fn rcode(&self) -> ResponseCode {
         match self {
             UpdateError::FormErr(_) => ResponseCode::FormErr,
             UpdateError::NotAuth(_) => ResponseCode::NotAuth,

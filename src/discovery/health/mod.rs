@@ -20,32 +20,32 @@ use crate::limits::Limit;
 
 mod probe;
 
-pub use probe::{
-    Check, HTTP_STATUS_LINE_MAX, HttpCheck, HttpCheckError, ProbeError, ProbeFuture, Prober, probe,
-};
+pub use probe::{Check, HttpCheck};
+pub(crate) use probe::{ProbeError, Prober};
 
 /// Time between two probes of one instance, in ms. With the default fall of 2 a dead instance
 /// leaves the answers within 2 s. HAProxy's `inter` is 2 s, Kubernetes' `periodSeconds` 10 s,
 /// Consul has no default (10 s in its examples); a test cluster on loopback affords one
 /// connection per instance per second. Faster probes cost more than they tell; past an hour it
 /// is no longer a health check.
-pub const HEALTH_INTERVAL_MS: Limit<u64> = Limit::new("health_interval_ms", 1000, 100..=3_600_000);
+pub(crate) const HEALTH_INTERVAL_MS: Limit<u64> =
+    Limit::new("health_interval_ms", 1000, 100..=3_600_000);
 
 /// How long one probe may take, in ms; longer is a failure. It may not exceed the interval, so
 /// probes never overlap and the `interval × fall` bound holds (HAProxy's `timeout check`
 /// defaults to `inter`; Kubernetes' `timeoutSeconds` is 1 s). A lost SYN is sent again only
 /// after 1 s (RFC 6298 §2.1's initial RTO), so one lost packet fails one probe, which the
 /// default fall absorbs.
-pub const HEALTH_TIMEOUT_MS: Limit<u64> = Limit::new("health_timeout_ms", 500, 10..=60_000);
+pub(crate) const HEALTH_TIMEOUT_MS: Limit<u64> = Limit::new("health_timeout_ms", 500, 10..=60_000);
 
 /// Consecutive passes that bring an unhealthy instance back (HAProxy `rise` 2; Kubernetes'
 /// `successThreshold` 1): one lucky pass does not return a flapping instance to the answers.
-pub const HEALTH_RISE: Limit<u32> = Limit::new("health_rise", 2, 1..=10);
+pub(crate) const HEALTH_RISE: Limit<u32> = Limit::new("health_rise", 2, 1..=10);
 
 /// Consecutive failures that take a healthy instance out (HAProxy `fall` 3, Kubernetes'
 /// `failureThreshold` 3, Consul 1). Two tolerate one lost packet and still detect a dead
 /// instance in 2 s at the default interval. Past 10, lengthen the interval instead.
-pub const HEALTH_FALL: Limit<u32> = Limit::new("health_fall", 2, 1..=10);
+pub(crate) const HEALTH_FALL: Limit<u32> = Limit::new("health_fall", 2, 1..=10);
 
 /// RFC 6298 §2.3: each RTT sample moves the smoothed RTT 1/8 of the way (alpha = 1/8).
 const SRTT_GAIN_DIVISOR: u32 = 8;
@@ -63,7 +63,7 @@ pub struct CheckSpec<P = Check> {
 
 /// Why a [`CheckSpec`] cannot run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SpecError {
+pub(crate) enum SpecError {
     #[error("{0}")]
     OutOfRange(String),
     #[error("health check timeout {timeout:?} exceeds its interval {interval:?}")]
@@ -75,7 +75,7 @@ pub enum SpecError {
 
 impl<P> CheckSpec<P> {
     /// `check` with every other knob at its default.
-    pub fn new(check: P) -> Self {
+    pub(crate) fn new(check: P) -> Self {
         CheckSpec {
             check,
             interval: Duration::from_millis(HEALTH_INTERVAL_MS.default),
@@ -86,7 +86,7 @@ impl<P> CheckSpec<P> {
     }
 
     /// Every knob within its bounds, and the timeout no longer than the interval.
-    pub fn validate(&self) -> Result<(), SpecError> {
+    pub(crate) fn validate(&self) -> Result<(), SpecError> {
         let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         HEALTH_INTERVAL_MS
             .check(Some(ms(self.interval)))
@@ -112,7 +112,7 @@ pub struct Health {
     pub healthy: bool,
     /// Smoothed round trip of the passing probes (RFC 6298 SRTT, gain 1/8); failures leave it
     /// as it was. `None` until a probe passes.
-    pub rtt: Option<Duration>,
+    pub(crate) rtt: Option<Duration>,
     /// The latest failure's reason, kept after recovery to tell why the instance last failed.
     pub last_error: Option<String>,
     /// Healthy↔unhealthy transitions since the instance entered the table.
@@ -152,7 +152,7 @@ impl Entry {
 /// `"web.cluster.test./web-1"`). Shared by the checkers, which write, and the publisher and
 /// the embedded API, which read.
 #[derive(Debug)]
-pub struct HealthTable {
+pub(crate) struct HealthTable {
     entries: Mutex<HashMap<String, Entry>>,
     /// Membership generation: bumped on every healthy↔unhealthy change, never on RTT updates,
     /// so the publisher rebuilds DNS data only when answers would change.
@@ -160,7 +160,7 @@ pub struct HealthTable {
 }
 
 impl HealthTable {
-    pub fn new() -> Arc<HealthTable> {
+    pub(crate) fn new() -> Arc<HealthTable> {
         Arc::new(HealthTable {
             entries: Mutex::new(HashMap::new()),
             generation: watch::Sender::new(0),
@@ -172,20 +172,20 @@ impl HealthTable {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn get(&self, id: &str) -> Option<Health> {
+    pub(crate) fn get(&self, id: &str) -> Option<Health> {
         self.lock().get(id).map(|e| e.health.clone())
     }
 
     /// Whether `id` belongs in the answers. An id not in the table does: instances without a
     /// check are always in, and new ones start healthy.
-    pub fn is_healthy(&self, id: &str) -> bool {
+    pub(crate) fn is_healthy(&self, id: &str) -> bool {
         self.lock().get(id).is_none_or(|e| e.health.healthy)
     }
 
     /// Marks an instance as an operator would (HAProxy's `set server … health up|down`),
     /// adding it if unknown. Its checks go on from there: a forced-down instance that passes
     /// comes back after `rise` passes, a forced-up one that fails leaves after `fall` failures.
-    pub fn set_healthy(&self, id: &str, healthy: bool) {
+    pub(crate) fn set_healthy(&self, id: &str, healthy: bool) {
         let changed = {
             let mut entries = self.lock();
             let e = entries.entry(id.to_owned()).or_insert_with(Entry::new);
@@ -200,13 +200,13 @@ impl HealthTable {
 
     /// A receiver of the membership generation, which changes on every healthy↔unhealthy
     /// change (and only then).
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
+    pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
         self.generation.subscribe()
     }
 
     /// Forgets an instance. Its checker, if still running, no longer writes it back. Removing
     /// an unhealthy instance bumps the generation: unknown ids count as healthy.
-    pub fn remove(&self, id: &str) {
+    pub(crate) fn remove(&self, id: &str) {
         let removed = self.lock().remove(id);
         if removed.is_some_and(|e| !e.health.healthy) {
             self.bump();
@@ -273,7 +273,7 @@ fn smooth(srtt: Duration, sample: Duration) -> Duration {
 /// table healthy unless already there; it stays there after shutdown (the caller removes it),
 /// so restarting the checks does not flap it. Fails only on a spec out of bounds, before
 /// touching the table.
-pub async fn run_checks<P: Prober>(
+pub(crate) async fn run_checks<P: Prober>(
     table: Arc<HealthTable>,
     id: String,
     spec: CheckSpec<P>,

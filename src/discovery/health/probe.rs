@@ -15,7 +15,7 @@ use tokio::time::Instant;
 /// Bytes read looking for the end of the HTTP status line (RFC 9112 §4: `HTTP/1.1 200 OK`),
 /// which is a few dozen bytes. The bound keeps a server that streams anything else from
 /// growing our memory.
-pub const HTTP_STATUS_LINE_MAX: usize = 1024;
+pub(crate) const HTTP_STATUS_LINE_MAX: usize = 1024;
 
 /// What to probe.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +56,7 @@ fn visible_ascii(s: &str) -> bool {
 
 impl HttpCheck {
     /// A check of `path` at `addr` with `host` as the Host header (say, the service's name).
-    pub fn new(addr: SocketAddr, host: &str, path: &str) -> Result<Self, HttpCheckError> {
+    pub(crate) fn new(addr: SocketAddr, host: &str, path: &str) -> Result<Self, HttpCheckError> {
         if !visible_ascii(host) {
             return Err(HttpCheckError::Host(host.to_owned()));
         }
@@ -71,15 +71,18 @@ impl HttpCheck {
         })
     }
 
-    pub fn addr(&self) -> SocketAddr {
+    #[cfg(test)]
+    pub(crate) fn addr(&self) -> SocketAddr {
         self.addr
     }
 
-    pub fn host(&self) -> &str {
+    #[cfg(test)]
+    pub(crate) fn host(&self) -> &str {
         &self.host
     }
 
-    pub fn path(&self) -> &str {
+    #[cfg(test)]
+    pub(crate) fn path(&self) -> &str {
         &self.path
     }
 }
@@ -117,7 +120,7 @@ impl std::fmt::Display for HttpCheck {
 
 /// Why one probe failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ProbeError {
+pub(crate) enum ProbeError {
     #[error("no answer within {0:?}")]
     Timeout(Duration),
     /// Nobody listens there (TCP reset to our SYN).
@@ -144,7 +147,7 @@ impl From<io::Error> for ProbeError {
 /// Probes with the real network and returns the round trip: the TCP connect time, or for HTTP
 /// the time from connecting to the status line. Everything, connect included, fits in
 /// `timeout`.
-pub async fn probe(check: &Check, timeout: Duration) -> Result<Duration, ProbeError> {
+pub(crate) async fn probe(check: &Check, timeout: Duration) -> Result<Duration, ProbeError> {
     // Edge: the probe's round trip is a measurement on the clock (read again at its end).
     let start = Instant::now();
     let attempt = async {
@@ -214,12 +217,13 @@ pub(super) fn parse_status_line(line: &[u8]) -> Result<u16, ProbeError> {
 }
 
 /// A probe in flight.
-pub type ProbeFuture<'a> = Pin<Box<dyn Future<Output = Result<Duration, ProbeError>> + Send + 'a>>;
+pub(crate) type ProbeFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Duration, ProbeError>> + Send + 'a>>;
 
 /// Runs one probe and returns its round trip. Two implementations: [`Check`] (the network,
 /// through [`probe`]) and the tests' scripted prober, which drives [`run_checks`] on tokio's
 /// paused clock.
-pub trait Prober: Send + Sync {
+pub(crate) trait Prober: Send + Sync {
     /// One probe with a budget of `timeout`; [`run_checks`] also enforces it, so a prober that
     /// overruns fails by timeout.
     fn probe(&self, timeout: Duration) -> ProbeFuture<'_>;

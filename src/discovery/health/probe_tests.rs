@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::probe::parse_status_line;
+use super::probe::{HTTP_STATUS_LINE_MAX, HttpCheckError, parse_status_line, probe};
 use super::tests::ID;
 use super::*;
 

@@ -7,6 +7,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 
+use super::probe::ProbeFuture;
 use super::*;
 
 pub(super) const ID: &str = "web.cluster.test./web-1";

@@ -6,7 +6,7 @@ use hickory_proto::rr::Record;
 
 use super::*;
 use crate::support::name;
-use tern::rr::dname;
+use tern::dname_rdata;
 
 #[tokio::test]
 async fn cname_chains_are_followed_within_and_across_zones() {
@@ -92,7 +92,7 @@ async fn cname_chains_are_followed_within_and_across_zones() {
 
 /// The DNAME record as the test's `lines` renders it (hickory keeps DNAME as opaque RDATA).
 fn dname_line(owner: &str, ttl: u32, target: &str) -> String {
-    let r = Record::from_rdata(name(owner), ttl, dname::rdata(&name(target)));
+    let r = Record::from_rdata(name(owner), ttl, dname_rdata(&name(target)));
     lines(&[r]).remove(0)
 }
 

@@ -16,12 +16,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::task::JoinSet;
 
-use tern::authority::{Catalog, Zone};
-use tern::discovery::registry::Registry;
-use tern::handler::Handler;
-use tern::metrics::Metrics;
-use tern::nameserver::{Fixed, NameServer, Stored};
-use tern::server::{ShutdownTrigger, shutdown};
+use tern::Handler;
+use tern::Metrics;
+use tern::Registry;
+use tern::ShutdownTrigger;
+use tern::{Catalog, Zone};
+use tern::{Fixed, NameServer, Stored};
 
 /// How long a test waits for any one reply before failing.
 pub(crate) const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -85,7 +85,7 @@ pub(crate) async fn start_authoritative(addr: SocketAddr, zones: Vec<Zone>) -> T
 pub(crate) async fn start_fixed(addr: SocketAddr, server: NameServer<Fixed>) -> TestServer {
     let (udp, tcp) = bind_pair(addr).await;
     let addr = udp.local_addr().expect("bound");
-    let (trigger, signal) = shutdown::channel();
+    let (trigger, signal) = tern::shutdown_channel();
     let running = server
         .start(vec![udp], vec![tcp], signal)
         .expect("listeners start");
@@ -104,7 +104,7 @@ pub(crate) async fn start_stored(
 ) -> (TestServer, Arc<Registry>) {
     let (udp, tcp) = bind_pair(addr).await;
     let addr = udp.local_addr().expect("bound");
-    let (trigger, signal) = shutdown::channel();
+    let (trigger, signal) = tern::shutdown_channel();
     let (running, registry) = server
         .start(vec![udp], vec![tcp], signal)
         .expect("name server starts");
@@ -234,7 +234,7 @@ pub(crate) fn lines(records: &[Record]) -> Vec<String> {
 
 /// The lab (simulated internet) on subnet `127.<n>.0.x`, port 53; stops when dropped.
 pub(crate) struct Lab {
-    pub(crate) files: tern::lab::LabFiles,
+    pub(crate) files: tern::LabFiles,
     _tasks: tokio::task::JoinSet<()>,
     trigger: ShutdownTrigger,
 }
@@ -247,9 +247,9 @@ impl Drop for Lab {
 
 /// Starts the lab hierarchy of `zones/hierarchy/` on its own subnet.
 pub(crate) async fn start_lab(n: u8) -> Lab {
-    let files = tern::lab::LabFiles::embedded().on_subnet(n);
-    let (trigger, signal) = shutdown::channel();
-    let tasks = tern::lab::start(&files, 53, signal)
+    let files = tern::LabFiles::embedded().on_subnet(n);
+    let (trigger, signal) = tern::shutdown_channel();
+    let tasks = tern::start_lab(&files, 53, signal)
         .await
         .expect("lab starts (needs root for port 53)");
     Lab {
@@ -262,39 +262,35 @@ pub(crate) async fn start_lab(n: u8) -> Lab {
 /// A recursive tern resolving through a lab; the lab stops with it.
 pub(crate) struct Recursive {
     pub(crate) server: TestServer,
-    pub(crate) resolver: Arc<tern::resolver::Resolver>,
+    pub(crate) resolver: Arc<tern::Resolver>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) lab: Lab,
 }
 
 /// A resolver over `lab`, with recursion for clients `acl` allows.
-pub(crate) fn lab_resolver(lab: &Lab, metrics: &Arc<Metrics>) -> Arc<tern::resolver::Resolver> {
+pub(crate) fn lab_resolver(lab: &Lab, metrics: &Arc<Metrics>) -> Arc<tern::Resolver> {
     net_resolver(lab.files.root_hints().expect("lab hints"), metrics)
 }
 
 /// A resolver over real sockets starting from `hints` (named.root format text).
-pub(crate) fn net_resolver(hints: &str, metrics: &Arc<Metrics>) -> Arc<tern::resolver::Resolver> {
-    let hints = tern::resolver::hints::parse(hints, Path::new("root.hints")).expect("hints parse");
-    Arc::new(tern::resolver::Resolver::new(
-        Arc::new(tern::resolver::NetUpstream),
+pub(crate) fn net_resolver(hints: &str, metrics: &Arc<Metrics>) -> Arc<tern::Resolver> {
+    let hints = tern::parse_root_hints(hints, Path::new("root.hints")).expect("hints parse");
+    Arc::new(tern::Resolver::new(
+        Arc::new(tern::NetUpstream),
         hints,
-        Arc::new(tern::cache::Cache::new(tern::cache::CachePolicy::default())),
-        tern::resolver::ResolverConfig::default(),
+        Arc::new(tern::Cache::new(tern::CachePolicy::default())),
+        tern::ResolverConfig::default(),
         Arc::clone(metrics),
     ))
 }
 
 /// Starts the lab on subnet `n` and a recursive tern on `bind` (port 0: any free port).
-pub(crate) async fn start_recursive(n: u8, bind: SocketAddr, acl: tern::handler::Acl) -> Recursive {
+pub(crate) async fn start_recursive(n: u8, bind: SocketAddr, acl: tern::Acl) -> Recursive {
     recursive_over(start_lab(n).await, bind, acl).await
 }
 
 /// A recursive tern on `bind` resolving through a running `lab`.
-pub(crate) async fn recursive_over(
-    lab: Lab,
-    bind: SocketAddr,
-    acl: tern::handler::Acl,
-) -> Recursive {
+pub(crate) async fn recursive_over(lab: Lab, bind: SocketAddr, acl: tern::Acl) -> Recursive {
     let metrics = Arc::new(Metrics::default());
     let resolver = lab_resolver(&lab, &metrics);
     let server = start_fixed(
@@ -313,18 +309,18 @@ pub(crate) async fn recursive_over(
 /// A name server for `zones` recursing through `resolver` for clients `acl` allows.
 pub(crate) fn recursive(
     zones: Vec<Zone>,
-    resolver: Arc<tern::resolver::Resolver>,
-    acl: tern::handler::Acl,
+    resolver: Arc<tern::Resolver>,
+    acl: tern::Acl,
     metrics: &Arc<Metrics>,
 ) -> NameServer<Fixed> {
     NameServer::fixed(
         Catalog::new(zones).expect("no duplicate zones"),
         Arc::clone(metrics),
     )
-    .recursion(tern::handler::Recursion {
+    .recursion(tern::Recursion {
         resolver,
         acl,
-        snoop: tern::handler::Acl::new(Vec::new()),
+        snoop: tern::Acl::new(Vec::new()),
     })
 }
 

@@ -8,7 +8,7 @@ use hickory_proto::rr::RecordType;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use tern::server::TcpLimits;
+use tern::TcpLimits;
 
 use super::{answered, assert_still_serving, start, start_with_limits};
 use crate::support;

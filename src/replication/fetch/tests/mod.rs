@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use hickory_proto::op::OpCode;
+use hickory_proto::rr::rdata::tsig::TsigError;
 use hickory_proto::rr::rdata::{A, SOA};
 use hickory_proto::rr::{RData, RecordType};
 use tokio::io::AsyncReadExt;
@@ -16,8 +17,8 @@ use tokio::net::{TcpListener, UdpSocket};
 use super::*;
 use crate::frame::{read_frame, write_frame};
 use crate::tsig::{
-    Keyring, ResponseStream, TsigAlgorithm, TsigClientError, TsigError, Verified, now_unix,
-    sign_response, verify,
+    Keyring, ResponseStream, TsigAlgorithm, TsigClientError, Verified, now_unix, sign_response,
+    verify,
 };
 
 /// The largest DNS message: what a test server reads a request into.
