@@ -23,6 +23,7 @@
 //! restarts); until it has a copy, or after the copy expired, the zone is served as
 //! unavailable (SERVFAIL).
 
+mod error;
 mod owner;
 mod zone;
 
@@ -30,15 +31,16 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::op::Message;
 use hickory_proto::rr::{LowerName, Name, RData, Record};
 
+pub use self::error::StoreError;
 pub(crate) use self::owner::ZoneOwner;
 use self::zone::{StoredZone, file_serial};
-use super::journal::{EntryKind, Journal, JournalError};
+use super::journal::{EntryKind, Journal};
 use super::reload::CatalogError;
 use super::rules::BalanceRules;
-use super::update::{self, Diff, UpdateError};
+use super::update::{self, Diff};
 use super::{Catalog, DuplicateZone, Zone};
 use crate::zonefile::{Located, Location, ZoneErrors, parse_zone_file};
 
@@ -79,55 +81,6 @@ impl ZoneFile {
 pub struct Owned {
     pub names: Vec<Name>,
     pub records: Vec<Record>,
-}
-
-/// Why the store refused a change.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("zone {0} is not served here")]
-    NoSuchZone(Name),
-    #[error("{name} is outside the zone {zone}")]
-    OutsideZone { name: Box<Name>, zone: Box<Name> },
-    #[error("{0}")]
-    Catalog(#[from] CatalogError),
-    #[error("{0}")]
-    Update(#[from] UpdateError),
-    #[error("{name} belongs to {owner}; change it there, not by UPDATE")]
-    OwnedName { name: Box<Name>, owner: String },
-    #[error("zone {0} takes no dynamic updates (no journal)")]
-    NoJournal(Name),
-    #[error("zone {0} is not a secondary zone here")]
-    NotSecondary(Name),
-    #[error("{0}")]
-    Journal(#[from] JournalError),
-}
-
-impl From<ZoneErrors> for StoreError {
-    fn from(e: ZoneErrors) -> Self {
-        StoreError::Catalog(CatalogError::Zones(e))
-    }
-}
-
-impl From<DuplicateZone> for StoreError {
-    fn from(e: DuplicateZone) -> Self {
-        StoreError::Catalog(CatalogError::Duplicate(e))
-    }
-}
-
-impl StoreError {
-    /// The RCODE an UPDATE refused for this reason gets (RFC 2136 §3, §3.4.2.1: a change that
-    /// cannot be made durable is SERVFAIL).
-    pub(crate) fn rcode(&self) -> ResponseCode {
-        match self {
-            StoreError::Update(e) => e.rcode(),
-            StoreError::NoSuchZone(_) => ResponseCode::NotAuth,
-            StoreError::NoJournal(_)
-            | StoreError::OwnedName { .. }
-            | StoreError::NotSecondary(_) => ResponseCode::Refused,
-            StoreError::OutsideZone { .. } => ResponseCode::NotZone,
-            StoreError::Catalog(_) | StoreError::Journal(_) => ResponseCode::ServFail,
-        }
-    }
 }
 
 /// Applies RFC 2136 updates to the zones in service. The one writer of the zones implements

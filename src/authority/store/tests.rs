@@ -1,4 +1,5 @@
 //! The store: owned names, reloads, refusals, and dynamic updates with their journal.
+use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use hickory_proto::rr::rdata::A;
 
