@@ -325,6 +325,26 @@ impl Zone {
         self
     }
 
+    /// The same zone at another serial: the SOA record, and its copy in the apex node. Cheaper
+    /// than building the zone again when only the serial is decided after the build.
+    pub(crate) fn with_serial(mut self, serial: u32) -> Zone {
+        let set = |soa: &mut Record| {
+            if let RData::SOA(data) = &mut soa.data {
+                data.serial = serial;
+            }
+        };
+        set(&mut self.soa);
+        let apex = LowerName::new(&self.origin);
+        if let Some(node) = self.nodes.get_mut(&apex) {
+            for (rtype, records) in &mut node.rrsets {
+                if *rtype == RecordType::SOA {
+                    records.iter_mut().for_each(set);
+                }
+            }
+        }
+        self
+    }
+
     /// The zone with the history of changes that led to it (its last step ends at this serial).
     pub(crate) fn with_history(mut self, history: Arc<Vec<Delta>>) -> Zone {
         self.history = history;
@@ -391,6 +411,22 @@ mod tests {
 
     const HEAD: &str =
         "$ORIGIN example.test.\n$TTL 300\n@ SOA ns1 host 1 2 3 4 60\n@ NS ns1\nns1 A 192.0.2.1\n";
+
+    #[test]
+    fn another_serial_changes_the_soa_everywhere_it_is_read() {
+        let z = zone(HEAD).expect("valid").with_serial(42);
+        assert_eq!(z.serial(), 42);
+        let apex = z
+            .node(&LowerName::new(z.origin()))
+            .and_then(|n| n.get(RecordType::SOA))
+            .expect("apex SOA");
+        assert!(matches!(&apex[0].data, RData::SOA(soa) if soa.serial == 42));
+        assert!(matches!(&z.negative_soa().data, RData::SOA(soa) if soa.serial == 42));
+        assert_eq!(
+            z.records().count(),
+            zone(HEAD).expect("valid").records().count()
+        );
+    }
 
     fn first_error(text: &str) -> String {
         zone(text).expect_err("must fail").0[0].to_string()

@@ -213,11 +213,8 @@ impl StoredZone {
             }
             Some((served, _)) => served.wrapping_add(1),
         };
-        let zone = if serial == probe {
-            zone
-        } else {
-            self.build(serial)?
-        };
+        // The digest leaves the serial out, so the zone built to compare is the one served.
+        let zone = zone.with_serial(serial);
         // Journaled unless this is the journal's own last word coming back after a start.
         let entry = (self.last != Some((serial, Some(content)))).then(|| Entry {
             kind,
