@@ -189,10 +189,9 @@ impl ZoneStore {
             let mut next = zone.clone();
             if let Some(prepared) = next.prepare(Some(given), EntryKind::Step, Diff::default())? {
                 let serial = next.commit(prepared, self.journals.get_mut(&key))?;
-                self.version += 1;
                 tracing::info!(zone = %next.source.origin, serial, "zone loaded");
             }
-            self.zones.insert(key, next);
+            self.put(key, next);
         }
         Ok(())
     }
@@ -224,14 +223,13 @@ impl ZoneStore {
         }
         let mut failed = Vec::new();
         for (key, mut next, prepared) in changed {
-            if let Some(prepared) = prepared.filter(|_| !next.pending) {
-                if let Err(e) = next.commit(prepared, self.journals.get_mut(&key)) {
-                    failed.push(e.to_string());
-                    continue;
-                }
-                self.version += 1;
+            if let Some(prepared) = prepared.filter(|_| !next.pending)
+                && let Err(e) = next.commit(prepared, self.journals.get_mut(&key))
+            {
+                failed.push(e.to_string());
+                continue;
             }
-            self.zones.insert(key, next);
+            self.put(key, next);
         }
         if !failed.is_empty() {
             let at = Location {
@@ -263,8 +261,6 @@ impl ZoneStore {
             .zones
             .get(&key)
             .ok_or_else(|| StoreError::NoSuchZone(zone.clone()))?;
-        let served = |z: &StoredZone| (z.available, z.served.as_ref().map(Arc::as_ptr));
-        let before = served(stored);
         let mut next = stored.clone();
         edit(&mut next)?;
         if !next.pending
@@ -273,14 +269,21 @@ impl ZoneStore {
         {
             next.commit(prepared, self.journals.get_mut(&key))?;
         }
-        // A new snapshot, or a zone served again with the same data (a secondary's copy
-        // confirmed by a transfer after it expired): either way the catalog changes.
-        if served(&next) != before {
+        let serial = next.last.map_or(0, |(s, _)| s);
+        self.put(key, next);
+        Ok(serial)
+    }
+
+    /// Puts `next` in place of the zone at `key`. The version goes up when what the catalog
+    /// holds for the zone changes: another snapshot, or the zone served again or no longer (a
+    /// secondary's copy expired, or confirmed by a transfer of the same data after it had).
+    /// Every change of a zone ends here, so none can change the catalog unpublished.
+    fn put(&mut self, key: LowerName, next: StoredZone) {
+        let in_catalog = |z: &StoredZone| (z.available, z.served.as_ref().map(Arc::as_ptr));
+        if self.zones.get(&key).map(in_catalog) != Some(in_catalog(&next)) {
             self.version += 1;
         }
-        let serial = next.last.map_or(0, |(s, _)| s);
         self.zones.insert(key, next);
-        Ok(serial)
     }
 
     /// Replaces what `source` owns in `zone`; true when that changed the zone's sources.
@@ -363,8 +366,7 @@ impl ZoneStore {
             return Ok(serial);
         };
         let serial = next.commit(prepared, Some(journal))?;
-        self.zones.insert(key, next);
-        self.version += 1;
+        self.put(key, next);
         Ok(serial)
     }
 
@@ -407,18 +409,17 @@ impl ZoneStore {
 
     /// A secondary zone's copy expired (or came back): unavailable zones answer SERVFAIL.
     pub(crate) fn set_available(&mut self, zone: &Name, available: bool) -> Result<(), StoreError> {
+        let key = LowerName::new(zone);
         let stored = self
             .zones
-            .get_mut(&LowerName::new(zone))
+            .get(&key)
             .ok_or_else(|| StoreError::NoSuchZone(zone.clone()))?;
         if !stored.source.secondary {
             return Err(StoreError::NotSecondary(zone.clone()));
         }
-        let available = available && stored.served.is_some();
-        if stored.available != available {
-            stored.available = available;
-            self.version += 1;
-        }
+        let mut next = stored.clone();
+        next.available = available && next.served.is_some();
+        self.put(key, next);
         Ok(())
     }
 
@@ -435,15 +436,17 @@ impl ZoneStore {
         zone: &Name,
         rules: BalanceRules,
     ) -> Result<(), StoreError> {
+        let key = LowerName::new(zone);
         let stored = self
             .zones
-            .get_mut(&LowerName::new(zone))
+            .get(&key)
             .ok_or_else(|| StoreError::NoSuchZone(zone.clone()))?;
-        stored.balance = rules.clone();
-        if let Some(served) = &stored.served {
-            stored.served = Some(Arc::new(Zone::clone(served).with_balance(rules)));
-            self.version += 1;
+        let mut next = stored.clone();
+        if let Some(served) = &next.served {
+            next.served = Some(Arc::new(Zone::clone(served).with_balance(rules.clone())));
         }
+        next.balance = rules;
+        self.put(key, next);
         Ok(())
     }
 

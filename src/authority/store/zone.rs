@@ -73,7 +73,7 @@ pub(super) fn file_serial(records: &[Located]) -> u32 {
 }
 
 /// RFC 1982: `a` is later than `b`.
-pub(super) fn later(a: u32, b: u32) -> bool {
+fn later(a: u32, b: u32) -> bool {
     SerialNumber::new(a) > SerialNumber::new(b)
 }
 
@@ -200,18 +200,18 @@ impl StoredZone {
         let probe = self.last.map_or(0, |(s, _)| s);
         let zone = self.build(probe)?;
         let content = digest(&zone);
-        let serial = match self.last {
-            None => given.unwrap_or_else(|| file_serial(&self.file_records)),
+        let serial = match (self.last, given) {
+            (None, _) => given.unwrap_or_else(|| file_serial(&self.file_records)),
             // A later serial the change brings is taken even for the same content: the
             // operator who raised a file's serial wants it served.
-            Some((served, _)) if given.is_some_and(|g| later(g, served)) => given.unwrap_or(served),
-            Some((served, known)) if known == Some(content) => {
+            (Some((served, _)), Some(given)) if later(given, served) => given,
+            (Some((served, known)), _) if known == Some(content) => {
                 if self.served.is_some() {
                     return Ok(None);
                 }
                 served
             }
-            Some((served, _)) => served.wrapping_add(1),
+            (Some((served, _)), _) => served.wrapping_add(1),
         };
         // The digest leaves the serial out, so the zone built to compare is the one served.
         let zone = zone.with_serial(serial);
