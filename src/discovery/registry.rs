@@ -318,9 +318,8 @@ impl Registry {
         Ok(())
     }
 
-    /// Writes one service's records as its instances' health has them; true when its zone
-    /// changed.
-    fn write_service(&self, store: &mut ZoneStore, s: &Service) -> Result<bool, StoreError> {
+    /// Writes one service's records as its instances' health has them.
+    fn write_service(&self, store: &mut ZoneStore, s: &Service) -> Result<(), StoreError> {
         let (owned, failed_open) = s.records(&|i| self.health.is_healthy(&instance_id(s, i)));
         if failed_open {
             Metrics::inc(&self.metrics.services_failed_open);

@@ -100,7 +100,7 @@ fn main() {
             records: vec![a(&web, if i % 2 == 0 { 3 } else { 4 })],
         };
         let started = Instant::now();
-        let _ = store
+        store
             .set_owned(&zone, "service web", owned)
             .expect("a valid service");
         let catalog = store.catalog().expect("builds");

@@ -286,15 +286,9 @@ impl ZoneStore {
         self.zones.insert(key, next);
     }
 
-    /// Replaces what `source` owns in `zone`; true when that changed the zone's sources.
-    /// Refused, with the store unchanged, when the zone is not served, a name lies outside it,
-    /// or the result would not be a valid zone.
-    pub fn set_owned(
-        &mut self,
-        zone: &Name,
-        source: &str,
-        owned: Owned,
-    ) -> Result<bool, StoreError> {
+    /// Replaces what `source` owns in `zone`. Refused, with the store unchanged, when the zone
+    /// is not served, a name lies outside it, or the result would not be a valid zone.
+    pub fn set_owned(&mut self, zone: &Name, source: &str, owned: Owned) -> Result<(), StoreError> {
         for name in owned
             .names
             .iter()
@@ -312,13 +306,13 @@ impl ZoneStore {
             .get(&LowerName::new(zone))
             .is_some_and(|z| z.owned.get(source) == Some(&owned));
         if unchanged {
-            return Ok(false);
+            return Ok(());
         }
         self.change(zone, |z| {
             z.owned.insert(source.to_string(), owned);
             Ok(())
-        })?;
-        Ok(true)
+        })
+        .map(drop)
     }
 
     /// Checks an RFC 2136 update against `zone` as served now and, when it changes anything,
