@@ -56,20 +56,21 @@ impl ZoneOwner {
     }
 
     /// Applies `edit` to the store and, when it changed what is served, publishes the new
-    /// catalog. A failed edit leaves the store as it was (each store operation is all or
-    /// nothing).
+    /// catalog. Each store operation is all or nothing; an edit of several (the records of
+    /// every service) that fails part way keeps the ones before the failure, and those are
+    /// published too: what is served is always what the store holds.
     pub(crate) fn change<T>(
         &self,
         edit: impl FnOnce(&mut ZoneStore) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut held = self.lock();
-        let out = edit(&mut held.store)?;
+        let out = edit(&mut held.store);
         let version = held.store.version();
         if held.published != Some(version) {
             (self.publish)(held.store.catalog()?);
             held.published = Some(version);
         }
-        Ok(out)
+        out
     }
 
     /// Re-reads every zone file (SIGHUP), keeping every other source's records.

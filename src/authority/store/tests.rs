@@ -345,3 +345,29 @@ fn an_expired_copy_confirmed_by_a_transfer_is_served_again() {
     );
     assert_eq!(answers(&store, "web.c.test."), ["127.0.0.9"]);
 }
+
+/// What the owner publishes is what the store holds, also when an edit of several changes
+/// fails part way: the changes before the failure are served, not held back unpublished.
+#[test]
+fn the_owner_publishes_what_a_failed_edit_changed_before_failing() {
+    let (_dir, source) = setup("owner", ZONE);
+    let published = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&published);
+    let store = ZoneStore::open(std::slice::from_ref(&source)).expect("opens");
+    let owner = ZoneOwner::new(store, move |catalog| {
+        let serial = catalog.find(&name("c.test.")).map(|z| z.serial());
+        seen.lock().expect("lock").push(serial);
+    });
+    owner
+        .change(|store| store.commit_pending())
+        .expect("serves");
+    let failed = owner.change(|store| {
+        store.set_owned(&name("c.test."), "service web", web(3))?;
+        store.set_owned(&name("nope.test."), "service web", Owned::default())
+    });
+    assert!(matches!(failed, Err(StoreError::NoSuchZone(_))));
+    assert_eq!(*published.lock().expect("lock"), [Some(100), Some(101)]);
+    // Nothing changed: nothing published.
+    owner.change(|_| Ok(())).expect("no change");
+    assert_eq!(published.lock().expect("lock").len(), 2);
+}
