@@ -102,8 +102,15 @@ fn update_keys_must_name_a_known_key() {
     let serials = config("journal = \"x.jnl\"\n");
     assert!(serials.update_policy().is_ok());
     assert_eq!(serials.zones[0].journal_path(), Some(dir.join("x.jnl")));
-    let secondary = config("journal = \"x.jnl\"\nprimaries = [\"127.0.0.1\"]\n").update_policy();
-    assert!(secondary.is_err_and(|e| e.to_string().contains("keeps its copy in `file`")));
+    // A secondary keeps one too, named or by default: its copy and its history for IXFR.
+    let secondary = config("journal = \"x.jnl\"\nprimaries = [\"127.0.0.1\"]\n");
+    assert!(secondary.update_policy().is_ok());
+    assert_eq!(secondary.zones[0].journal_path(), Some(dir.join("x.jnl")));
+    let secondary = config("primaries = [\"127.0.0.1\"]\n");
+    assert_eq!(
+        secondary.zones[0].journal_path(),
+        Some(dir.join("c.zone.jnl"))
+    );
     let none = config("").update_policy().expect("valid");
     assert!(none.zones.is_empty());
     assert_eq!(config("").zones[0].journal_path(), None);

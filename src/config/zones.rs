@@ -27,9 +27,10 @@ pub struct ZoneConfig {
     /// UPDATE is REFUSED.
     #[serde(default)]
     pub update_keys: Vec<String>,
-    /// Where accepted updates and every serial served are journaled; default `FILE.jnl`
-    /// beside the zone file when the zone takes updates or has secondaries (`allow_transfer`
-    /// or `notify`): its serial must then never go backwards across a restart.
+    /// Where accepted updates and every serial served are journaled, with what each changed;
+    /// default `FILE.jnl` beside the zone file when the zone takes updates, has secondaries
+    /// (`allow_transfer` or `notify`) or is one: its serial must then never go backwards across
+    /// a restart, it answers IXFR from before the restart, and a secondary finds its copy there.
     pub journal: Option<PathBuf>,
     /// Who may transfer the zone (AXFR/IXFR): CIDRs (`127.0.0.0/8`) and TSIG key names
     /// (`key:xfr-key`); default nobody (REFUSED).
@@ -39,7 +40,8 @@ pub struct ZoneConfig {
     #[serde(default)]
     pub notify: Vec<String>,
     /// The zone's primaries (`ADDR` or `ADDR:PORT`): with them the zone is a secondary, and
-    /// `file` is where its copy is kept across restarts.
+    /// `file` is where its copy is written as a zone file after each transfer (its journal is
+    /// what a restart reads first).
     #[serde(default)]
     pub primaries: Vec<String>,
     /// The TSIG key (a `[[tsig_key]]` name) that signs this secondary's transfers, SOA
@@ -53,12 +55,12 @@ impl ZoneConfig {
         !self.primaries.is_empty()
     }
 
-    /// The journal the zone keeps: one given, or the default for a primary zone that takes
-    /// updates or has secondaries. A secondary's record is its copy file.
+    /// The journal the zone keeps: one given, or the default for a zone that takes updates,
+    /// has secondaries or is one.
     pub(crate) fn journal_path(&self) -> Option<PathBuf> {
-        let replicated = !self.allow_transfer.is_empty() || !self.notify.is_empty();
-        let wanted = !self.update_keys.is_empty() || replicated || self.journal.is_some();
-        if self.is_secondary() || !wanted {
+        let replicated =
+            !self.allow_transfer.is_empty() || !self.notify.is_empty() || self.is_secondary();
+        if self.update_keys.is_empty() && !replicated && self.journal.is_none() {
             return None;
         }
         Some(self.journal.clone().unwrap_or_else(|| {
@@ -90,8 +92,11 @@ pub(crate) struct PrimaryZone {
 pub(crate) struct SecondaryZone {
     pub origin: Name,
     pub primaries: Vec<SocketAddr>,
-    /// Where the copy is kept (read at start, written after every transfer).
+    /// Where the copy is written as a zone file after every transfer (read at start when the
+    /// journal has nothing later).
     pub file: PathBuf,
+    /// The zone's journal: every transfer's increment, the copy a restart reads first.
+    pub journal: Option<PathBuf>,
     /// The key of `transfer_key`, from the `[[tsig_key]]` files.
     pub key: Option<Key>,
     /// Who may transfer the copy on (a secondary can feed further secondaries)...
@@ -162,16 +167,6 @@ impl Config {
     /// read, or holds a key we cannot use, is an error naming it.
     pub(crate) fn update_policy(&self) -> Result<UpdatePolicy, ConfigError> {
         let keyring = self.keyring()?;
-        if let Some(z) = self
-            .zones
-            .iter()
-            .find(|z| z.journal.is_some() && z.is_secondary())
-        {
-            return Err(ConfigError::Invalid(format!(
-                "zone {}: a secondary zone keeps its copy in `file`, not a journal",
-                z.origin
-            )));
-        }
         let mut zones = Vec::new();
         for z in self.zones.iter().filter(|z| !z.update_keys.is_empty()) {
             let origin = parse_name(&z.origin)?;
@@ -256,6 +251,7 @@ impl Config {
                     origin,
                     primaries: addrs(&z.primaries)?,
                     file: z.file.clone(),
+                    journal: z.journal_path(),
                     key: z.transfer_key.as_deref().map(key).transpose()?,
                     allow_transfer,
                     notify: addrs(&z.notify)?,

@@ -263,6 +263,7 @@ async fn secondary(
         origin,
         primaries: vec![primary],
         file: copy,
+        journal: None,
         key: None,
         allow_transfer: TransferAcl::default(),
         notify: Vec::new(),

@@ -174,9 +174,14 @@ fn serial_of(records: &[Record]) -> Option<u32> {
     })
 }
 
-/// The age of the copy on disk: after a restart, EXPIRE counts from when it was written.
-fn copy_age(file: &Path) -> Option<Duration> {
-    let modified = std::fs::metadata(file).ok()?.modified().ok()?;
+/// The age of the copy on disk (the copy file or the journal, whichever was written last):
+/// after a restart, EXPIRE counts from when it was written.
+fn copy_age(config: &SecondaryZone) -> Option<Duration> {
+    let written = |path: &Path| std::fs::metadata(path).ok()?.modified().ok();
+    let modified = std::iter::once(config.file.as_path())
+        .chain(config.journal.as_deref())
+        .filter_map(written)
+        .max()?;
     Some(
         // Edge: a file's time is on the wall clock, so its age is too.
         SystemTime::now()
@@ -200,7 +205,7 @@ async fn keep(
     let started = Instant::now();
     let mut confirmed: Option<Instant> = writer
         .records(origin)
-        .and(copy_age(&config.file).and_then(|age| started.checked_sub(age)));
+        .and(copy_age(config).and_then(|age| started.checked_sub(age)));
     let mut expired = false;
     loop {
         let refreshed = refresh(config, kept.source, writer.as_ref()).await;

@@ -11,22 +11,28 @@ use super::EntryKind;
 use crate::rr::dname;
 use crate::zonefile::parse_zone_text;
 
-/// The first line of every journal; the version names this format (v2: entries may carry the
-/// zone's content digest, and serial steps; v1 files are read too).
+/// The first line of every journal; the version names this format (v3: entries may carry what
+/// they changed in the content served, and snapshots; v2: the content digest and serial steps;
+/// v1 and v2 files are read too, and appended to as v3).
 pub(super) fn file_header(origin: &Name) -> String {
-    format!("; tern journal v2 for {}\n", origin.to_ascii())
+    format!("; tern journal v3 for {}\n", origin.to_ascii())
 }
 
-/// The zone a journal's first line names, if it is one (v1 or v2).
+/// The zone a journal's first line names, if it is one (v1, v2 or v3).
 pub(super) fn parse_file_header(line: &str) -> Option<Name> {
-    let name = line
-        .strip_prefix("; tern journal v2 for ")
-        .or_else(|| line.strip_prefix("; tern journal v1 for "))?;
+    let name = [
+        "; tern journal v3 for ",
+        "; tern journal v2 for ",
+        "; tern journal v1 for ",
+    ]
+    .iter()
+    .find_map(|prefix| line.strip_prefix(prefix))?;
     Name::from_ascii(name).ok().filter(Name::is_fqdn)
 }
 
 const UPDATE_PREFIX: &str = "; tern journal entry ";
 const STEP_PREFIX: &str = "; tern journal step ";
+const SNAPSHOT_PREFIX: &str = "; tern journal snapshot ";
 
 /// An entry's first line: what kind of change, the serials, and the content digest after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +47,7 @@ pub(super) fn entry_header(h: &EntryHeader) -> String {
     let prefix = match h.kind {
         EntryKind::Update => UPDATE_PREFIX,
         EntryKind::Step => STEP_PREFIX,
+        EntryKind::Snapshot => SNAPSHOT_PREFIX,
     };
     match h.content {
         Some(digest) => format!("{prefix}{} -> {} content {digest:016x}\n", h.from, h.to),
@@ -48,12 +55,16 @@ pub(super) fn entry_header(h: &EntryHeader) -> String {
     }
 }
 
-/// `; tern journal entry FROM -> TO [content DIGEST]` (an UPDATE; v1 has no digest) or
-/// `; tern journal step FROM -> TO content DIGEST` (a change from another source).
+/// `; tern journal entry FROM -> TO [content DIGEST]` (an UPDATE; v1 has no digest),
+/// `; tern journal step FROM -> TO content DIGEST` (a change from another source) or
+/// `; tern journal snapshot FROM -> TO content DIGEST` (the whole content served at TO).
 pub(super) fn parse_entry_header(line: &str) -> Option<EntryHeader> {
-    let (kind, rest) = match line.strip_prefix(UPDATE_PREFIX) {
-        Some(rest) => (EntryKind::Update, rest),
-        None => (EntryKind::Step, line.strip_prefix(STEP_PREFIX)?),
+    let (kind, rest) = if let Some(rest) = line.strip_prefix(UPDATE_PREFIX) {
+        (EntryKind::Update, rest)
+    } else if let Some(rest) = line.strip_prefix(STEP_PREFIX) {
+        (EntryKind::Step, rest)
+    } else {
+        (EntryKind::Snapshot, line.strip_prefix(SNAPSHOT_PREFIX)?)
     };
     let (from, rest) = rest.split_once(" -> ")?;
     let (to, content) = match rest.split_once(" content ") {
@@ -63,8 +74,8 @@ pub(super) fn parse_entry_header(line: &str) -> Option<EntryHeader> {
         Some(_) => return None,
         None => (rest, None),
     };
-    // A step exists only to carry the serial and the content it stands for.
-    if kind == EntryKind::Step && content.is_none() {
+    // A step or snapshot exists only to carry the serial and the content it stands for.
+    if kind != EntryKind::Update && content.is_none() {
         return None;
     }
     Some(EntryHeader {

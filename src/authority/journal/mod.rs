@@ -6,37 +6,54 @@
 //!
 //! Every serial the zone is served at is in the journal, not only an UPDATE's: a change from
 //! another source (a service's records after a health flap, a reloaded file, a start that finds
-//! the content changed) is a *step*, which carries no records (its source writes them again)
-//! but the serial and a digest of the whole content served at it. So a restart knows the last
-//! serial served and whether what it is about to serve is the same: the serial never goes
-//! backwards, and a secondary never holds other data under a serial it has already taken.
+//! the content changed, a transfer into a secondary) is a *step*. Every entry carries the
+//! serial, a digest of the whole content served at it, and what it changed in that content
+//! (the increment an IXFR client needs, SOAs included); a *snapshot* carries the whole content.
+//! So a restart knows the last serial served and whether what it is about to serve is the same
+//! (the serial never goes backwards, and a secondary never holds other data under a serial it
+//! has already taken), it can still answer IXFR from the serials served before it
+//! ([`recover`]), and a secondary finds its copy here.
 //!
 //! # Format
 //!
 //! One text file per zone, UTF-8, lines ending in `\n`, readable with `less`:
 //!
 //! ```text
-//! ; tern journal v2 for example.test.
+//! ; tern journal v3 for example.test.
+//! ; tern journal snapshot 10 -> 10 content 0c1d2e3f40516273
+//! > example.test. 3600 IN SOA ns.example.test. admin.example.test. 10 3600 600 86400 300
+//! > www.example.test. 300 IN A 192.0.2.10
+//! ; end 2 records crc32 1e2d3c4b
 //! ; tern journal entry 10 -> 11 content 5f0e3c1a9b2d4e67
 //! - www.example.test. 300 IN A 192.0.2.10
 //! + www.example.test. 60 IN A 192.0.2.10
-//! + _http._tcp.example.test. 60 IN SRV 0 5 80 www.example.test.
-//! ; end 3 records crc32 6206201f
+//! < example.test. 3600 IN SOA ns.example.test. admin.example.test. 10 3600 600 86400 300
+//! < www.example.test. 300 IN A 192.0.2.10
+//! > example.test. 3600 IN SOA ns.example.test. admin.example.test. 11 3600 600 86400 300
+//! > www.example.test. 60 IN A 192.0.2.10
+//! ; end 6 records crc32 6206201f
 //! ; tern journal step 11 -> 12 content 0b7a99e3c4d21f08
-//! ; end 0 records crc32 2c1f4a77
+//! < example.test. 3600 IN SOA ns.example.test. admin.example.test. 11 3600 600 86400 300
+//! > example.test. 3600 IN SOA ns.example.test. admin.example.test. 12 3600 600 86400 300
+//! > _http._tcp.example.test. 60 IN SRV 0 5 80 www.example.test.
+//! ; end 3 records crc32 2c1f4a77
 //! ```
 //!
-//! * Line 1 names the zone; a journal of another zone is refused. A v1 journal (entries
-//!   without `content`, no steps) is read as well, and new entries are appended to it.
+//! * Line 1 names the zone; a journal of another zone is refused. v1 (entries without
+//!   `content`, no steps) and v2 journals (steps without records) are read as well, and new
+//!   entries are appended to them.
 //! * An entry is a header line with its kind (`entry`: an UPDATE; `step`: a change from
-//!   another source), the serials it leads from and to and the content digest at TO, one line
-//!   per record — `- ` removed, `+ ` added, removals first; a step has none — and an end line
-//!   with the number of record lines and the CRC-32 (IEEE) of every byte from the start of the
-//!   header line to the end of the last record line. Each entry's FROM is the previous entry's
-//!   TO or later (RFC 1982): steps dropped by compaction leave gaps.
+//!   another source; `snapshot`: the content as a whole), the serials it leads from and to and
+//!   the content digest at TO, then its record lines, then an end line with the number of
+//!   record lines and the CRC-32 (IEEE) of every byte from the start of the header line to the
+//!   end of the last record line. Record lines: `- `/`+ ` an UPDATE's own removals and
+//!   additions (replayed on top of the zone file at every start), then `< `/`> ` the records
+//!   the change took out of and put into the content served, the old and new SOA first (RFC
+//!   1995's increment). Each entry's FROM is the previous entry's TO or later (RFC 1982):
+//!   entries dropped by compaction leave gaps.
 //! * Steps pile up (one per health flap); when more than [`MAX_STEPS`] stand in the file,
 //!   [`Journal::open`] rewrites it (a new file, synced, renamed over the old one) keeping every
-//!   UPDATE and the last entry.
+//!   UPDATE's own lines, a snapshot, and the last [`HISTORY_STEPS`] entries after it.
 //! * A record line is zone-file text (fully qualified owner, TTL, class, type, RDATA), read by
 //!   the crate's zone-file reader, so it reads exactly as a zone file would; the owner is read
 //!   again as plain ASCII to keep its case, which the reader folds. A record whose
@@ -59,6 +76,9 @@
 /// Also how `tern ctl dump-cache` writes records: one line that reads back to the record.
 pub(crate) mod format;
 mod read;
+mod recover;
+
+pub(crate) use self::recover::{Recovered, recover};
 
 /// RFC 1982: an entry starting at `from` may follow one that ended at `last`: the same serial,
 /// or a later one (other changes in between).
@@ -86,13 +106,18 @@ pub(crate) enum EntryKind {
     /// An RFC 2136 UPDATE: its diff is replayed on top of the zone file at every start and
     /// reload.
     Update,
-    /// Any other change (service records, a reloaded file): only the serial and the digest of
-    /// the content served at it, for the next start to compare against.
+    /// Any other change (service records, a reloaded file, a transfer in): the serial, the
+    /// digest of the content served at it and what changed in it, for the next start to
+    /// compare against and to answer IXFR from.
     Step,
+    /// The whole content served at a serial: where a restart rebuilds the content from.
+    Snapshot,
 }
 
-/// One change: the zone went from `from_serial` to `to_serial` by `diff` (empty for a step),
-/// and its whole content at `to_serial` has the digest `content` (`None` in a v1 entry).
+/// One change: the zone went from `from_serial` to `to_serial`; an UPDATE's own `diff` (empty
+/// for other kinds), the whole content at `to_serial` has the digest `content` (`None` in a
+/// v1 entry), and `delta` is what changed in the content served (the old SOA removed and the
+/// new one added; a snapshot adds everything; `None` in v1 and v2 entries).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Entry {
     pub kind: EntryKind,
@@ -100,11 +125,17 @@ pub(crate) struct Entry {
     pub to_serial: u32,
     pub diff: Diff,
     pub content: Option<u64>,
+    pub delta: Option<Diff>,
 }
 
 /// More steps than this in a journal and [`Journal::open`] compacts it: a zone whose services
 /// flap all day must not grow its journal without bound.
 pub(crate) const MAX_STEPS: usize = 1024;
+
+/// How many steps of a zone's history are kept for IXFR, in memory and in a compacted journal:
+/// older clients get the whole zone (RFC 1995 §4 allows it), which costs them one AXFR, never
+/// a wrong answer.
+pub(crate) const HISTORY_STEPS: usize = 128;
 
 /// Why a journal cannot be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +188,10 @@ impl Journal {
             path: path.to_path_buf(),
             source,
         };
+        // A secondary's state directory may not exist before its first transfer.
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
         let mut file = OpenOptions::new()
             .read(true)
             .append(true)
@@ -173,9 +208,12 @@ impl Journal {
         } else {
             read_entries(&data, path, origin)?
         };
-        let steps = entries.iter().filter(|e| e.kind == EntryKind::Step).count();
+        let steps = entries
+            .iter()
+            .filter(|e| e.kind != EntryKind::Update)
+            .count();
         if steps > MAX_STEPS {
-            entries = compacted(entries);
+            entries = recover::compacted(entries);
             file = rewrite(path, origin, &entries).map_err(io)?;
         } else if keep < data.len() {
             // The torn entry goes now, so that the next append does not follow it.
@@ -260,15 +298,6 @@ impl Journal {
     }
 }
 
-/// What a compacted journal keeps: every UPDATE (replayed at each start) and the last entry
-/// (the serial and content last served). The steps in between only led from one to the next.
-fn compacted(mut entries: Vec<Entry>) -> Vec<Entry> {
-    let last = entries.pop();
-    entries.retain(|e| e.kind == EntryKind::Update);
-    entries.extend(last);
-    entries
-}
-
 /// Replaces the journal at `path` with one holding just `entries`, crash-safe: the new file is
 /// written and synced beside the old one, then renamed over it, then the directory is synced.
 /// Returns the new file, open for appending.
@@ -309,8 +338,20 @@ fn entry_text(entry: &Entry, origin: &Name) -> Result<String, String> {
         to: entry.to_serial,
         content: entry.content,
     });
-    let lines = [("- ", &entry.diff.removed), ("+ ", &entry.diff.added)];
+    let none = Vec::new();
+    let (taken, put) = match &entry.delta {
+        Some(delta) => (&delta.removed, &delta.added),
+        None => (&none, &none),
+    };
+    let lines = [
+        ("- ", &entry.diff.removed),
+        ("+ ", &entry.diff.added),
+        ("< ", taken),
+        ("> ", put),
+    ];
+    let mut count = 0;
     for (sign, records) in lines {
+        count += records.len();
         for record in records {
             let line = record_line(record, origin).ok_or_else(|| record.to_string())?;
             body.push_str(sign);
@@ -318,7 +359,6 @@ fn entry_text(entry: &Entry, origin: &Name) -> Result<String, String> {
             body.push('\n');
         }
     }
-    let count = entry.diff.removed.len() + entry.diff.added.len();
     let end = end_line(count, crc32(body.as_bytes()));
     Ok(body + &end)
 }

@@ -112,19 +112,28 @@ pub(super) fn read_entries(
             );
             return Err(corrupt(lines[framed.header].no, reason));
         }
-        if head.kind == EntryKind::Step && !framed.records.is_empty() {
-            let reason = "a step carries no records".to_string();
-            return Err(corrupt(lines[framed.header].no, reason));
-        }
         let mut diff = Diff::default();
+        let mut delta: Option<Diff> = (head.kind == EntryKind::Snapshot).then(Diff::default);
         for line in &framed.records {
             let text = line.text().unwrap_or_default();
             let (sign, rest) = text.split_at(1);
+            // An UPDATE's own lines belong to UPDATEs; a snapshot only adds.
+            let allowed = match head.kind {
+                EntryKind::Update => true,
+                EntryKind::Step => sign == "<" || sign == ">",
+                EntryKind::Snapshot => sign == ">",
+            };
+            if !allowed {
+                let reason = format!("a {:?} entry carries no `{sign}` lines", head.kind);
+                return Err(corrupt(line.no, reason));
+            }
             let record = parse_record(rest.trim_start(), origin)
                 .map_err(|reason| corrupt(line.no, reason))?;
             match sign {
                 "-" => diff.removed.push(record),
-                _ => diff.added.push(record),
+                "+" => diff.added.push(record),
+                "<" => delta.get_or_insert_with(Diff::default).removed.push(record),
+                _ => delta.get_or_insert_with(Diff::default).added.push(record),
             }
         }
         entries.push(Entry {
@@ -133,6 +142,7 @@ pub(super) fn read_entries(
             to_serial: head.to,
             diff,
             content: head.content,
+            delta,
         });
         // The header, the record lines, the end line.
         i = framed.header + framed.records.len() + 2;
@@ -155,7 +165,7 @@ fn frame<'a>(data: &[u8], lines: &'a [Line<'a>], i: usize) -> Result<Framed<'a>,
         .ok_or_else(|| {
             defect(
                 head,
-                "expected `; tern journal entry|step FROM -> TO [content DIGEST]`",
+                "expected `; tern journal entry|step|snapshot FROM -> TO [content DIGEST]`",
             )
         })?;
     let mut records = Vec::new();
@@ -163,7 +173,10 @@ fn frame<'a>(data: &[u8], lines: &'a [Line<'a>], i: usize) -> Result<Framed<'a>,
         let Some(text) = line.text().filter(|_| line.terminated) else {
             return Err(defect(line, "cut or undecodable line"));
         };
-        if text.starts_with("- ") || text.starts_with("+ ") {
+        if ["- ", "+ ", "< ", "> "]
+            .iter()
+            .any(|sign| text.starts_with(sign))
+        {
             records.push(line);
             continue;
         }

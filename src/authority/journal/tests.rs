@@ -22,6 +22,7 @@ fn step(from_serial: u32, to_serial: u32, content: u64) -> Entry {
         to_serial,
         diff: Diff::default(),
         content: Some(content),
+        delta: None,
     }
 }
 use crate::zonefile::parse_zone_text;
@@ -68,6 +69,7 @@ fn entry(from: u32, to: u32, removed: &[&str], added: &[&str]) -> Entry {
             added: records(added),
         },
         content: Some(u64::from(to) * 0x0101_0101),
+        delta: None,
     }
 }
 
@@ -176,7 +178,7 @@ fn entries_round_trip_exactly() {
     // A human can read it: presentation format where it reads back, RFC 3597 where not.
     let text = std::fs::read_to_string(&path).expect("read");
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], "; tern journal v2 for example.test.");
+    assert_eq!(lines[0], "; tern journal v3 for example.test.");
     // The content digest of the test's entry(): its TO serial times 0x01010101.
     let digest = |to: u64| format!("{:016x}", to * 0x0101_0101);
     assert_eq!(
@@ -411,7 +413,7 @@ fn steps_carry_serial_and_content_and_read_back() {
     );
     let text = std::fs::read_to_string(&path).expect("read");
     assert!(
-        text.starts_with("; tern journal v2 for example.test.\n"),
+        text.starts_with("; tern journal v3 for example.test.\n"),
         "{text}"
     );
     assert!(

@@ -66,6 +66,20 @@ fn serial(store: &ZoneStore) -> u32 {
     catalog.find(&name("c.test.")).expect("zone").serial()
 }
 
+/// The serials IXFR can lead a client through: each step of the served zone's history.
+fn steps(store: &ZoneStore) -> Vec<(u32, u32)> {
+    let catalog = store.catalog().expect("builds");
+    let zone = catalog.find(&name("c.test.")).expect("zone");
+    let serial = |r: &Record| match &r.data {
+        RData::SOA(soa) => soa.serial,
+        _ => 0,
+    };
+    zone.history()
+        .iter()
+        .map(|d| (serial(&d.from), serial(&d.to)))
+        .collect()
+}
+
 #[test]
 fn owned_names_replace_the_file_and_survive_a_reload() {
     let (_dir, source) = setup("own", ZONE);
@@ -272,6 +286,11 @@ fn a_restart_goes_on_from_the_last_serial_served() {
     drop(store);
     let store = start(Some(web(2)));
     assert_eq!(serial(&store), 104);
+    // Every step since the first start is still there for IXFR, across three restarts.
+    assert_eq!(
+        steps(&store),
+        [(100, 101), (101, 102), (102, 103), (103, 104)]
+    );
     drop(store);
     // An operator who raises the file's serial past ours gets it, content or not.
     std::fs::write(
@@ -281,13 +300,20 @@ fn a_restart_goes_on_from_the_last_serial_served() {
     .expect("edit");
     let store = start(Some(web(2)));
     assert_eq!(serial(&store), 500);
-    // The journal holds steps, and no records for them (the sources write those again).
+    assert_eq!(steps(&store).last(), Some(&(104, 500)));
+    // The journal holds each step with what it changed: the first start's snapshot, then
+    // increments (the restart that found the instance down took 127.0.0.1 out).
     let journal = std::fs::read_to_string(dir.join("c.zone.jnl")).expect("journal");
     assert!(
-        journal.contains("; tern journal step 102 -> 103 content "),
+        journal.contains("; tern journal snapshot 100 -> 100 content "),
         "{journal}"
     );
-    assert!(!journal.contains("127.0.0.2"), "{journal}");
+    let step = journal
+        .split("; tern journal step 102 -> 103 content ")
+        .nth(1)
+        .expect("the step of the restart with other content");
+    assert!(step.contains("\n< web.c.test. "), "{journal}");
+    assert!(step.contains("\n> web.c.test. "), "{journal}");
 }
 
 /// Without a journal a zone still steps its serial on every change; a restart starts from
@@ -370,4 +396,43 @@ fn the_owner_publishes_what_a_failed_edit_changed_before_failing() {
     // Nothing changed: nothing published.
     owner.change(|_| Ok(())).expect("no change");
     assert_eq!(published.lock().expect("lock").len(), 2);
+}
+
+/// A secondary with a journal keeps its copy there: a restart without the copy file serves
+/// the last transfer's data at its serial, and still has the increments for IXFR.
+#[test]
+fn a_secondary_restarts_from_its_journal() {
+    let (dir, _) = setup("secondary-journal", ZONE);
+    let source = ZoneFile {
+        journal: Some(dir.join("copy.zone.jnl")),
+        ..ZoneFile::secondary(name("c.test."), dir.join("copy.zone"))
+    };
+    let mut store = ZoneStore::load(std::slice::from_ref(&source)).expect("loads");
+    let mut primary = ZoneStore::load(&[ZoneFile::new(name("c.test."), dir.join("c.zone"))])
+        .expect("the primary's data");
+    let transfer = |store: &mut ZoneStore, primary: &ZoneStore| {
+        let records = primary.records(&name("c.test.")).expect("records");
+        store.transfer_in(&name("c.test."), records).expect("copy");
+    };
+    transfer(&mut store, &primary);
+    primary
+        .set_owned(&name("c.test."), "service web", web(3))
+        .expect("the primary changes");
+    transfer(&mut store, &primary);
+    assert_eq!((serial(&store), steps(&store)), (101, vec![(100, 101)]));
+    drop(store);
+    // No copy file (never written, or lost): the journal is the copy.
+    assert!(!dir.join("copy.zone").exists());
+    let store = ZoneStore::load(std::slice::from_ref(&source)).expect("restarts");
+    assert_eq!(serial(&store), 101);
+    assert_eq!(answers(&store, "web.c.test."), ["127.0.0.3"]);
+    assert_eq!(steps(&store), [(100, 101)]);
+    // A copy file later than the journal (put there by hand) wins.
+    let newer = ZONE
+        .replace(" 100 ", " 200 ")
+        .replace("127.0.0.9", "127.0.0.4");
+    std::fs::write(dir.join("copy.zone"), newer).expect("write");
+    let store = ZoneStore::load(std::slice::from_ref(&source)).expect("restarts");
+    assert_eq!(serial(&store), 200);
+    assert_eq!(answers(&store, "web.c.test."), ["127.0.0.4"]);
 }

@@ -15,15 +15,13 @@ use hickory_proto::serialize::binary::BinEncodable;
 
 use super::{Owned, ZoneFile};
 use crate::authority::Zone;
-use crate::authority::journal::{Entry, EntryKind, Journal, JournalError};
+use crate::authority::journal::{
+    Entry, EntryKind, HISTORY_STEPS, Journal, JournalError, Recovered, recover,
+};
 use crate::authority::rules::BalanceRules;
 use crate::authority::transfer::{Delta, delta};
 use crate::authority::update::Diff;
 use crate::zonefile::{Located, Location, ZoneErrors};
-
-/// How many steps of a zone's history are kept for IXFR: older clients get the whole zone
-/// (RFC 1995 §4 allows it), which costs them one AXFR, never a wrong answer.
-const HISTORY_STEPS: usize = 128;
 
 #[derive(Debug, Clone)]
 pub(super) struct StoredZone {
@@ -47,6 +45,9 @@ pub(super) struct StoredZone {
     pub(super) last: Option<(u32, Option<u64>)>,
     /// The snapshot served; `None` until the first commit.
     pub(super) served: Option<Arc<Zone>>,
+    /// Before the first commit: the content the journal says was served last (at `last`),
+    /// which the first change is an increment from.
+    journaled: Option<Arc<Zone>>,
     /// Opened, not committed yet: changes gather until [`StoredZone::commit`] decides the
     /// serial once for all of them (a start registers every service before it serves).
     pub(super) pending: bool,
@@ -57,8 +58,11 @@ pub(super) struct Prepared {
     zone: Zone,
     serial: u32,
     content: u64,
-    /// The journal entry that makes the change durable (none for a zone without journal, or
-    /// a secondary's, whose copy file is its record).
+    /// What changed from the content served before (`None`: nothing was served before, or the
+    /// journal could not say what).
+    step: Option<Delta>,
+    /// The journal entry that makes the change durable (none when the journal's last entry
+    /// already says so).
     entry: Option<Entry>,
 }
 
@@ -90,21 +94,71 @@ impl StoredZone {
             available,
             last: None,
             served: None,
+            journaled: None,
             pending: true,
         }
     }
 
     /// Takes the entries of the zone's journal: updates are replayed onto the file's records,
-    /// the last entry says which serial and content were served before this start.
+    /// the last entry says which serial and content were served before this start, and the
+    /// increments that led there are the history IXFR answers from again.
     pub(super) fn replay(&mut self, entries: Vec<Entry>) {
+        let Recovered { content, history } = recover(&entries);
         if let Some(last) = entries.last() {
             self.last = Some((last.to_serial, last.content));
+            self.history = Arc::new(history);
+        }
+        // Only what matches the digest the journal wrote counts: anything else is not what
+        // was served.
+        self.journaled = content
+            .and_then(|(serial, records)| {
+                let zone = self.zone_of(records).ok()?;
+                (self.last == Some((serial, Some(digest(&zone))))).then(|| Arc::new(zone))
+            })
+            .filter(|_| !self.source.secondary || self.journal_is_latest_copy());
+        match &self.journaled {
+            None => self.history = Arc::default(),
+            Some(copy) if self.source.secondary => {
+                let at = self.journal_location();
+                let records = copy
+                    .records()
+                    .map(|record| Located {
+                        record: record.clone(),
+                        at: at.clone(),
+                    })
+                    .collect();
+                self.set_file_records(records);
+                self.available = true;
+            }
+            Some(_) => {}
         }
         for entry in entries {
             if entry.kind == EntryKind::Update {
                 self.add_update(entry.diff);
             }
         }
+    }
+
+    /// A secondary's copy is what its journal holds, unless the copy file is later (written
+    /// by hand, or by an older tern).
+    fn journal_is_latest_copy(&self) -> bool {
+        let Some((serial, _)) = self.last else {
+            return false;
+        };
+        let file = (!self.file_records.is_empty()).then(|| file_serial(&self.file_records));
+        !file.is_some_and(|f| later(f, serial))
+    }
+
+    fn zone_of(&self, records: Vec<hickory_proto::rr::Record>) -> Result<Zone, ZoneErrors> {
+        let at = self.journal_location();
+        let located = records
+            .into_iter()
+            .map(|record| Located {
+                record,
+                at: at.clone(),
+            })
+            .collect();
+        Zone::from_records(Some(&self.source.origin), located, &self.source.file)
     }
 
     /// Replaces the file's records (a reload, a transfer): the updates are laid over them again.
@@ -183,6 +237,46 @@ impl StoredZone {
         kind: EntryKind,
         diff: Diff,
     ) -> Result<Option<Prepared>, ZoneErrors> {
+        let Some((zone, serial, content)) = self.next_content(given)? else {
+            return Ok(None);
+        };
+        let before = self.served.as_ref().or(self.journaled.as_ref());
+        let step = before.map(|before| step_between(before, &zone));
+        // Journaled unless this is the journal's own last word coming back after a start.
+        let entry = (self.last != Some((serial, Some(content)))).then(|| {
+            let (kind, delta) = match (&step, kind) {
+                (Some(step), kind) => (kind, Some(as_diff(step))),
+                // Nothing to be an increment from: the whole content, for the next start.
+                (None, EntryKind::Update) => (EntryKind::Update, None),
+                (None, _) => (
+                    EntryKind::Snapshot,
+                    Some(Diff {
+                        removed: Vec::new(),
+                        added: zone.records().cloned().collect(),
+                    }),
+                ),
+            };
+            Entry {
+                kind,
+                from_serial: self.last.map_or(serial, |(s, _)| s),
+                to_serial: serial,
+                diff,
+                content: Some(content),
+                delta,
+            }
+        });
+        Ok(Some(Prepared {
+            zone,
+            serial,
+            content,
+            step,
+            entry,
+        }))
+    }
+
+    /// The zone the sources make now, its serial and content digest; `None` when it is what
+    /// is served already.
+    fn next_content(&self, given: Option<u32>) -> Result<Option<(Zone, u32, u64)>, ZoneErrors> {
         // A secondary serves its primary's serials, whatever they are (RFC 1982 wrap-around and
         // resets are the primary's business).
         if self.source.secondary {
@@ -190,12 +284,7 @@ impl StoredZone {
             let zone = self.build(serial)?;
             let content = digest(&zone);
             let unchanged = self.served.is_some() && self.last == Some((serial, Some(content)));
-            return Ok((!unchanged).then_some(Prepared {
-                zone,
-                serial,
-                content,
-                entry: None,
-            }));
+            return Ok((!unchanged).then_some((zone, serial, content)));
         }
         let probe = self.last.map_or(0, |(s, _)| s);
         let zone = self.build(probe)?;
@@ -214,21 +303,7 @@ impl StoredZone {
             (Some((served, _)), _) => served.wrapping_add(1),
         };
         // The digest leaves the serial out, so the zone built to compare is the one served.
-        let zone = zone.with_serial(serial);
-        // Journaled unless this is the journal's own last word coming back after a start.
-        let entry = (self.last != Some((serial, Some(content)))).then(|| Entry {
-            kind,
-            from_serial: self.last.map_or(serial, |(s, _)| s),
-            to_serial: serial,
-            diff,
-            content: Some(content),
-        });
-        Ok(Some(Prepared {
-            zone,
-            serial,
-            content,
-            entry,
-        }))
+        Ok(Some((zone.with_serial(serial), serial, content)))
     }
 
     /// Makes `prepared` durable (the journal entry, synced) and serves it.
@@ -240,38 +315,53 @@ impl StoredZone {
         if let (Some(journal), Some(entry)) = (journal, &prepared.entry) {
             journal.append(entry)?;
         }
-        if let Some(before) = self.served.take() {
-            self.remember(&before, &prepared.zone);
+        // The same serial again (a start that finds what was served) is no step.
+        let moved = self.last.map(|(s, _)| s) != Some(prepared.serial);
+        match prepared.step {
+            Some(step) if moved => self.remember(step),
+            Some(_) => {}
+            None => self.history = Arc::default(),
         }
         let serial = prepared.serial;
         self.served = Some(Arc::new(
             prepared.zone.with_history(Arc::clone(&self.history)),
         ));
+        self.journaled = None;
         self.last = Some((serial, Some(prepared.content)));
         self.pending = false;
         Ok(serial)
     }
 
-    /// Adds the step from `before` to `after` to the history (the oldest steps go past
-    /// `HISTORY_STEPS`).
-    fn remember(&mut self, before: &Zone, after: &Zone) {
-        let step = match delta(before, after) {
-            Some(step) => step,
-            // A serial step without a change of records (only the SOA changed) is still a step
-            // an IXFR client must be able to take.
-            None => Delta {
-                from: before.soa().clone(),
-                to: after.soa().clone(),
-                removed: Vec::new(),
-                added: Vec::new(),
-            },
-        };
+    /// Adds `step` to the history (the oldest steps go past `HISTORY_STEPS`).
+    fn remember(&mut self, step: Delta) {
         let skip = (self.history.len() + 1).saturating_sub(HISTORY_STEPS);
         let mut history = Vec::with_capacity(self.history.len() + 1 - skip);
         history.extend(self.history.iter().skip(skip).cloned());
         history.push(step);
         self.history = Arc::new(history);
     }
+}
+
+/// The step from `before` to `after`. One without a change of records (only the SOA changed)
+/// is still a step an IXFR client must be able to take.
+fn step_between(before: &Zone, after: &Zone) -> Delta {
+    delta(before, after).unwrap_or_else(|| Delta {
+        from: before.soa().clone(),
+        to: after.soa().clone(),
+        removed: Vec::new(),
+        added: Vec::new(),
+    })
+}
+
+/// A step as a journal keeps it: the SOAs with the records (RFC 1995's increment).
+fn as_diff(step: &Delta) -> Diff {
+    let mut removed = Vec::with_capacity(step.removed.len() + 1);
+    removed.push(step.from.clone());
+    removed.extend(step.removed.iter().cloned());
+    let mut added = Vec::with_capacity(step.added.len() + 1);
+    added.push(step.to.clone());
+    added.extend(step.added.iter().cloned());
+    Diff { removed, added }
 }
 
 /// Applies one update's diff to `records`. Record equality is RFC 2136 §1.1.1's: owner,

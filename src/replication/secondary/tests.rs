@@ -60,6 +60,7 @@ fn zone(primary: std::net::SocketAddr, file: &Path) -> SecondaryZone {
         origin: name("cluster.test."),
         primaries: vec![primary],
         file: file.to_path_buf(),
+        journal: None,
         key: None,
         allow_transfer: crate::acl::TransferAcl::default(),
         notify: Vec::new(),

@@ -38,6 +38,23 @@ fn axfr(server: SocketAddr, origin: &str) -> Vec<String> {
     records
 }
 
+/// How many SOA records `server` sends for an IXFR from `serial`: one when `serial` is
+/// current, two for a whole zone sent AXFR-style (RFC 1995 §4, what a server sends when its
+/// history does not reach back that far), more for increments.
+fn ixfr_soas(server: SocketAddr, origin: &str, serial: u32) -> usize {
+    let port = server.port().to_string();
+    let at = format!("@{}", server.ip());
+    let ixfr = format!("IXFR={serial}");
+    let out = run(
+        "dig",
+        &[&at, "-p", &port, "+tries=1", "+time=3", origin, &ixfr],
+    );
+    printed_records(&out)
+        .iter()
+        .filter(|l| l.split_whitespace().nth(3) == Some("SOA"))
+        .count()
+}
+
 fn serial_of(records: &[String]) -> Option<u32> {
     // `ORIGIN TTL IN SOA MNAME RNAME SERIAL ...`
     records
@@ -128,6 +145,7 @@ async fn a_restarted_primary_never_serves_an_older_serial_and_its_secondaries_co
         )
     };
     let mut highest = converged(primary, &secondaries, origin, &logs(&tern)).await;
+    let first = highest;
 
     // Each change, then a restart of the primary in one of the two ways.
     #[derive(Debug, Clone, Copy)]
@@ -213,7 +231,34 @@ async fn a_restarted_primary_never_serves_an_older_serial_and_its_secondaries_co
             "round {round}: {now} after {highest}"
         );
         highest = now;
+        // The restarted primary still answers IXFR from the first serial with increments
+        // (its journal kept them), not with the whole zone.
+        let soas = ixfr_soas(primary, origin, first);
+        assert!(
+            soas > 2,
+            "round {round}: IXFR from {first} after a restart sent {soas} SOAs\n{}",
+            logs(&tern)
+        );
     }
+    // The tern secondary, killed and started again, serves its copy from its journal at the
+    // serial it had, and answers IXFR from there too.
+    let mut second = second;
+    support::signal(&second.child, "KILL");
+    let _ = second.child.wait();
+    drop(second);
+    let second = start_tern(&secondary_dir, secondary, &secondary_config, origin).await;
+    assert_eq!(
+        axfr(secondary, origin),
+        axfr(primary, origin),
+        "{}",
+        second.log()
+    );
+    let soas = ixfr_soas(secondary, origin, first);
+    assert!(
+        soas > 2,
+        "the restarted secondary sent {soas} SOAs for IXFR from {first}\n{}",
+        second.log()
+    );
     if let Some(up) = listener {
         stop_instance(up).await;
     }
