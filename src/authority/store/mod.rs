@@ -36,7 +36,7 @@ use hickory_proto::rr::{LowerName, Name, RData, Record};
 
 pub use self::error::StoreError;
 pub(crate) use self::owner::ZoneOwner;
-use self::zone::{StoredZone, file_serial};
+use self::zone::{StoredZone, file_serial, located};
 use super::journal::{EntryKind, Journal};
 use super::reload::CatalogError;
 use super::rules::BalanceRules;
@@ -387,14 +387,7 @@ impl ZoneStore {
                 file: z.source.file.clone(),
                 line: 0,
             };
-            let located = records
-                .into_iter()
-                .map(|record| Located {
-                    record,
-                    at: at.clone(),
-                })
-                .collect();
-            z.set_file_records(located);
+            z.set_file_records(located(records, &at));
             z.available = true;
             z.pending = false;
             Ok(())

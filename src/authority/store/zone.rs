@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use hickory_proto::rr::{LowerName, RData, RecordType, SerialNumber};
+use hickory_proto::rr::{LowerName, RData, Record, RecordType, SerialNumber};
 use hickory_proto::serialize::binary::BinEncodable;
 
 use super::{Owned, ZoneFile};
@@ -119,14 +119,7 @@ impl StoredZone {
         match &self.journaled {
             None => self.history = Arc::default(),
             Some(copy) if self.source.secondary => {
-                let at = self.journal_location();
-                let records = copy
-                    .records()
-                    .map(|record| Located {
-                        record: record.clone(),
-                        at: at.clone(),
-                    })
-                    .collect();
+                let records = located(copy.records().cloned(), &self.journal_location());
                 self.set_file_records(records);
                 self.available = true;
             }
@@ -149,15 +142,8 @@ impl StoredZone {
         !file.is_some_and(|f| later(f, serial))
     }
 
-    fn zone_of(&self, records: Vec<hickory_proto::rr::Record>) -> Result<Zone, ZoneErrors> {
-        let at = self.journal_location();
-        let located = records
-            .into_iter()
-            .map(|record| Located {
-                record,
-                at: at.clone(),
-            })
-            .collect();
+    fn zone_of(&self, records: Vec<Record>) -> Result<Zone, ZoneErrors> {
+        let located = located(records, &self.journal_location());
         Zone::from_records(Some(&self.source.origin), located, &self.source.file)
     }
 
@@ -362,6 +348,17 @@ fn as_diff(step: &Delta) -> Diff {
     added.push(step.to.clone());
     added.extend(step.added.iter().cloned());
     Diff { removed, added }
+}
+
+/// Records as read from `at`.
+pub(super) fn located(records: impl IntoIterator<Item = Record>, at: &Location) -> Vec<Located> {
+    records
+        .into_iter()
+        .map(|record| Located {
+            record,
+            at: at.clone(),
+        })
+        .collect()
 }
 
 /// Applies one update's diff to `records`. Record equality is RFC 2136 §1.1.1's: owner,
