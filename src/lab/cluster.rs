@@ -257,13 +257,21 @@ async fn secondary(
     tasks: &mut JoinSet<()>,
     shutdown: Shutdown,
 ) -> Result<(), LabError> {
-    let store = ZoneStore::open(&[ZoneFile::secondary(origin.clone(), copy.clone())])
-        .map_err(|e| LabError::Cluster(e.to_string()))?;
+    // Its journal is its copy across restarts and its history for IXFR, as a served
+    // secondary's (`FILE.jnl`).
+    let mut journal = copy.clone().into_os_string();
+    journal.push(".jnl");
+    let journal = Some(PathBuf::from(journal));
+    let source = ZoneFile {
+        journal: journal.clone(),
+        ..ZoneFile::secondary(origin.clone(), copy.clone())
+    };
+    let store = ZoneStore::open(&[source]).map_err(|e| LabError::Cluster(e.to_string()))?;
     let zone = SecondaryZone {
         origin,
         primaries: vec![primary],
         file: copy,
-        journal: None,
+        journal,
         key: None,
         allow_transfer: TransferAcl::default(),
         notify: Vec::new(),
