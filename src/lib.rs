@@ -39,6 +39,7 @@ mod config;
 mod control;
 mod daemon;
 mod discovery;
+mod dnssec;
 mod ede;
 pub mod embed;
 mod frame;
