@@ -35,6 +35,7 @@ use crate::querylog::QueryLog;
 use crate::ratelimit::Limits;
 use crate::replication::notify::Notifier;
 use crate::replication::secondary::Secondary;
+use crate::resolver::Resolver;
 use crate::server::{Server, Shutdown, TcpLimits};
 use crate::tsig::Keyring;
 
@@ -96,7 +97,7 @@ pub struct NameServer<Z> {
 struct Parts {
     metrics: Arc<Metrics>,
     config: HandlerConfig,
-    recursion: Option<Recursion>,
+    recursion: Option<Recursion<Resolver>>,
     builtin: Option<Catalog>,
     query_log: Option<QueryLog>,
     rate_limits: Limits,
@@ -140,8 +141,10 @@ impl<Z> NameServer<Z> {
         self
     }
 
-    /// Recursion for the clients its ACL allows.
-    pub fn recursion(mut self, recursion: Recursion) -> Self {
+    /// Recursion for the clients its ACL allows, through `recursion.resolver`: the assembly
+    /// completes it with the served zones' delegations before sharing it, so that a walk for a
+    /// name below a cut in one of them starts at the child's servers.
+    pub fn recursion(mut self, recursion: Recursion<Resolver>) -> Self {
         self.parts.recursion = Some(recursion);
         self
     }
@@ -172,8 +175,20 @@ impl Parts {
     /// The handler over `catalog` with every part given.
     fn handler(self, catalog: Catalog) -> (Handler, Arc<Metrics>, ListenerLimits) {
         let mut handler = Handler::new(catalog, self.config, Arc::clone(&self.metrics));
-        if let Some(recursion) = self.recursion {
-            handler = handler.with_recursion(recursion);
+        if let Some(Recursion {
+            resolver,
+            acl,
+            snoop,
+        }) = self.recursion
+        {
+            // In this order, with no cycle: the served zones (the handler's), the resolver that
+            // reads their delegations, the handler that recurses through it.
+            let resolver = Arc::new(resolver.with_local_cuts(handler.local_cuts()));
+            handler = handler.with_recursion(Recursion {
+                resolver,
+                acl,
+                snoop,
+            });
         }
         if let Some(builtin) = self.builtin {
             handler = handler.with_builtin_zones(builtin);

@@ -462,7 +462,7 @@ async fn a_resolver_reaches_a_discovery_server_through_a_stub_zone() {
     // A recursive tern whose only way to cluster.test. is the stub; its root hints lead nowhere.
     let hints = format!(". 3600000 NS a.root.\na.root. 3600000 A 127.{n}.0.250\n");
     let metrics = Arc::new(Metrics::default());
-    let resolver = Arc::new(tern::Resolver::new(
+    let resolver = tern::Resolver::new(
         Arc::new(tern::NetUpstream),
         tern::parse_root_hints(&hints, std::path::Path::new("hints")).expect("hints"),
         Arc::new(tern::Cache::new(tern::CachePolicy::default())),
@@ -474,7 +474,7 @@ async fn a_resolver_reaches_a_discovery_server_through_a_stub_zone() {
             ..tern::ResolverConfig::default()
         },
         Arc::clone(&metrics),
-    ));
+    );
     let node = crate::support::recursive(Vec::new(), resolver, tern::Acl::loopback(), &metrics);
     let recursive = start_fixed(SocketAddr::new(addr(n, 2), 0), node).await;
     let q = query("_web._tcp.cluster.test.", RecordType::SRV, true, Some(1232));

@@ -262,26 +262,25 @@ pub(crate) async fn start_lab(n: u8) -> Lab {
 /// A recursive tern resolving through a lab; the lab stops with it.
 pub(crate) struct Recursive {
     pub(crate) server: TestServer,
-    pub(crate) resolver: Arc<tern::Resolver>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) lab: Lab,
 }
 
 /// A resolver over `lab`, with recursion for clients `acl` allows.
-pub(crate) fn lab_resolver(lab: &Lab, metrics: &Arc<Metrics>) -> Arc<tern::Resolver> {
+pub(crate) fn lab_resolver(lab: &Lab, metrics: &Arc<Metrics>) -> tern::Resolver {
     net_resolver(lab.files.root_hints().expect("lab hints"), metrics)
 }
 
 /// A resolver over real sockets starting from `hints` (named.root format text).
-pub(crate) fn net_resolver(hints: &str, metrics: &Arc<Metrics>) -> Arc<tern::Resolver> {
+pub(crate) fn net_resolver(hints: &str, metrics: &Arc<Metrics>) -> tern::Resolver {
     let hints = tern::parse_root_hints(hints, Path::new("root.hints")).expect("hints parse");
-    Arc::new(tern::Resolver::new(
+    tern::Resolver::new(
         Arc::new(tern::NetUpstream),
         hints,
         Arc::new(tern::Cache::new(tern::CachePolicy::default())),
         tern::ResolverConfig::default(),
         Arc::clone(metrics),
-    ))
+    )
 }
 
 /// Starts the lab on subnet `n` and a recursive tern on `bind` (port 0: any free port).
@@ -293,14 +292,9 @@ pub(crate) async fn start_recursive(n: u8, bind: SocketAddr, acl: tern::Acl) -> 
 pub(crate) async fn recursive_over(lab: Lab, bind: SocketAddr, acl: tern::Acl) -> Recursive {
     let metrics = Arc::new(Metrics::default());
     let resolver = lab_resolver(&lab, &metrics);
-    let server = start_fixed(
-        bind,
-        recursive(Vec::new(), Arc::clone(&resolver), acl, &metrics),
-    )
-    .await;
+    let server = start_fixed(bind, recursive(Vec::new(), resolver, acl, &metrics)).await;
     Recursive {
         server,
-        resolver,
         metrics,
         lab,
     }
@@ -309,7 +303,7 @@ pub(crate) async fn recursive_over(lab: Lab, bind: SocketAddr, acl: tern::Acl) -
 /// A name server for `zones` recursing through `resolver` for clients `acl` allows.
 pub(crate) fn recursive(
     zones: Vec<Zone>,
-    resolver: Arc<tern::Resolver>,
+    resolver: tern::Resolver,
     acl: tern::Acl,
     metrics: &Arc<Metrics>,
 ) -> NameServer<Fixed> {
