@@ -36,7 +36,7 @@ use crate::ratelimit::Limits;
 use crate::replication::notify::Notifier;
 use crate::replication::secondary::Secondary;
 use crate::resolver::Resolver;
-use crate::server::{Server, Shutdown, TcpLimits};
+use crate::server::{Server, Shutdown, TcpLimits, UdpRuntime};
 use crate::tsig::Keyring;
 
 /// Why a name server did not start.
@@ -102,6 +102,7 @@ struct Parts {
     query_log: Option<QueryLog>,
     rate_limits: Limits,
     listeners: ListenerLimits,
+    udp_runtime: UdpRuntime,
 }
 
 /// A started name server: its handler, and the tasks serving until the shutdown fires (they
@@ -131,6 +132,7 @@ impl<Z> NameServer<Z> {
             query_log: None,
             rate_limits: Limits::default(),
             listeners: ListenerLimits::default(),
+            udp_runtime: UdpRuntime::default(),
         };
         NameServer { zones, parts }
     }
@@ -169,11 +171,20 @@ impl<Z> NameServer<Z> {
         self.parts.listeners = limits;
         self
     }
+
+    /// Which runtime the UDP sockets' threads use for the queries the hit path cannot answer,
+    /// and so whose clock they read: their own (the default), or the one `start` is called on,
+    /// which the TCP listeners and every timer of the server use already. A test moves time
+    /// for the whole server with the latter (see [`UdpRuntime::Caller`]).
+    pub fn udp_runtime(mut self, runtime: UdpRuntime) -> Self {
+        self.parts.udp_runtime = runtime;
+        self
+    }
 }
 
 impl Parts {
     /// The handler over `catalog` with every part given.
-    fn handler(self, catalog: Catalog) -> (Handler, Arc<Metrics>, ListenerLimits) {
+    fn handler(self, catalog: Catalog) -> (Handler, Arc<Metrics>, Listeners) {
         let mut handler = Handler::new(catalog, self.config, Arc::clone(&self.metrics));
         if let Some(Recursion {
             resolver,
@@ -197,7 +208,11 @@ impl Parts {
             handler = handler.with_query_log(log);
         }
         let handler = handler.with_rate_limits(self.rate_limits);
-        (handler, self.metrics, self.listeners)
+        let listeners = Listeners {
+            limits: self.listeners,
+            udp_runtime: self.udp_runtime,
+        };
+        (handler, self.metrics, listeners)
     }
 }
 
@@ -368,18 +383,29 @@ fn replicate(
     transfers
 }
 
+/// How the listeners are set up.
+struct Listeners {
+    limits: ListenerLimits,
+    udp_runtime: UdpRuntime,
+}
+
 /// The listeners on the bound sockets, serving `handler` until `shutdown`.
 fn listen(
     handler: &Arc<Handler>,
     udp: Vec<UdpSocket>,
     tcp: Vec<TcpListener>,
-    limits: ListenerLimits,
+    listeners: Listeners,
     shutdown: Shutdown,
 ) -> std::io::Result<JoinSet<()>> {
+    let Listeners {
+        limits,
+        udp_runtime,
+    } = listeners;
     let serving = Server::new(udp, tcp, Arc::clone(handler))
         .with_tcp_limits(limits.tcp)
         .with_udp_max_in_flight(limits.udp_max_in_flight)
         .with_udp_rcvbuf(limits.udp_rcvbuf)
+        .with_udp_runtime(udp_runtime)
         .start(shutdown)?;
     let mut tasks = JoinSet::new();
     tasks.spawn(serving);
