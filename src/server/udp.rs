@@ -53,7 +53,7 @@ pub enum UdpRuntime {
     /// A current-thread runtime of the socket's own, on its thread (Unbound's threads).
     #[default]
     PerSocket,
-    /// The runtime that starts the server, whose tasks the TCP listeners and the timers are:
+    /// The runtime that starts the server, which runs its TCP listeners and timers already:
     /// one clock for the whole server, so that a test that pauses and advances it
     /// (`tokio::time::advance`) moves time for every listener at once. Nothing else changes:
     /// the thread still reads its socket and answers hits itself. A `current_thread` runtime
