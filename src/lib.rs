@@ -106,6 +106,7 @@ pub use resolver::{Resolver, ResolverConfig, Stub};
 pub use rr::dname::rdata as dname_rdata;
 pub use server::shutdown::{Shutdown, ShutdownTrigger, channel as shutdown_channel};
 pub use server::tcp::TcpLimits;
+pub use server::udp::UdpRuntime;
 pub use signals::wait_for_signal;
 pub use tsig::{
     Key as TsigKey, Keyring, TsigAlgorithm, TsigClientError, parse_keys as parse_tsig_keys,

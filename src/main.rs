@@ -371,7 +371,12 @@ async fn resolve(args: ResolveArgs) -> Result<(), String> {
         sink
     });
     let metrics = Arc::new(Metrics::default());
-    let resolver = tern::build_resolver(&Config::default(), hints, &metrics, trace)?;
+    let resolver = Arc::new(tern::build_resolver(
+        &Config::default(),
+        hints,
+        &metrics,
+        trace,
+    )?);
     // Edge: the command line is this question's arrival.
     let result = resolver
         .resolve(&qname, qtype, tokio::time::Instant::now())

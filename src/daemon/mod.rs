@@ -282,12 +282,14 @@ pub fn load_hints(path: Option<&std::path::Path>) -> Result<ServerSet, String> {
     }
 }
 
+/// The resolver `config` describes, not yet shared: `NameServer::recursion` completes it with
+/// the served zones' delegations; alone (`tern resolve`), put it in an `Arc` as it is.
 pub fn build_resolver(
     config: &Config,
     hints: ServerSet,
     metrics: &Arc<Metrics>,
     trace: Option<TraceSink>,
-) -> Result<Arc<Resolver>, String> {
+) -> Result<Resolver, String> {
     build_resolver_on(config, &config.server.listen, hints, metrics, trace)
 }
 
@@ -299,15 +301,15 @@ pub(crate) fn build_resolver_on(
     hints: ServerSet,
     metrics: &Arc<Metrics>,
     trace: Option<TraceSink>,
-) -> Result<Arc<Resolver>, String> {
+) -> Result<Resolver, String> {
     let cache = Arc::new(Cache::new(
         config.cache_policy().map_err(|e| e.to_string())?,
     ));
     let mut rc = config.resolver_config().map_err(|e| e.to_string())?;
     rc.trace = trace;
-    Ok(Arc::new(
+    Ok(
         Resolver::new(Arc::new(NetUpstream), hints, cache, rc, Arc::clone(metrics))
             // Never ask ourselves: a name server on one of our listeners is a loop.
             .with_listeners(listen),
-    ))
+    )
 }

@@ -37,7 +37,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
-use tracing::warn;
 
 pub use chaos::Identity;
 pub(crate) use edge::Reply;
@@ -73,9 +72,11 @@ impl Default for HandlerConfig {
     }
 }
 
-/// Recursion and who may use it.
-pub struct Recursion {
-    pub resolver: Arc<Resolver>,
+/// Recursion and who may use it. The assembly (`NameServer::recursion`) takes it with a
+/// resolver not yet shared, `Recursion<Resolver>`, and completes that resolver with the served
+/// zones' delegations before sharing it; the handler keeps it shared, `Recursion`.
+pub struct Recursion<R = Arc<Resolver>> {
+    pub resolver: R,
     pub acl: Acl,
     /// Clients whose non-recursive (RD=0) questions are answered from the cache, as Unbound's
     /// `access-control: ... allow_snoop`. Nobody by default: answering RD=0 from the cache
@@ -146,12 +147,10 @@ impl Handler {
         }
     }
 
-    /// Enables recursion for clients the ACL allows.
+    /// Enables recursion for clients the ACL allows. Its walks start at this handler's
+    /// delegations only if the resolver was built with them ([`Handler::local_cuts`]), as the
+    /// assembly builds it.
     pub fn with_recursion(mut self, recursion: Recursion) -> Handler {
-        let cuts = cuts::ServedCuts::new(Arc::clone(&self.catalog));
-        if !recursion.resolver.set_local_cuts(Arc::new(cuts)) {
-            warn!("resolver already serves another handler's delegations; this one's are not used");
-        }
         self.cache = Arc::clone(recursion.resolver.cache());
         self.recursion = Some(recursion);
         self
@@ -226,6 +225,12 @@ impl Handler {
             catalog: Arc::clone(&self.catalog),
             cache: Arc::clone(&self.cache),
         }
+    }
+
+    /// The delegations of the zones this handler serves, as a resolver reads them: the zones
+    /// in service at the moment of each walk, whatever the writer publishes later.
+    pub(crate) fn local_cuts(&self) -> Arc<dyn crate::resolver::LocalCuts> {
+        Arc::new(cuts::ServedCuts::new(Arc::clone(&self.catalog)))
     }
 
     /// The TSIG keys we know (the same `[[tsig_key]]` files feed updates and transfers).

@@ -35,7 +35,8 @@ use crate::querylog::QueryLog;
 use crate::ratelimit::Limits;
 use crate::replication::notify::Notifier;
 use crate::replication::secondary::Secondary;
-use crate::server::{Server, Shutdown, TcpLimits};
+use crate::resolver::Resolver;
+use crate::server::{Server, Shutdown, TcpLimits, UdpRuntime};
 use crate::tsig::Keyring;
 
 /// Why a name server did not start.
@@ -96,11 +97,12 @@ pub struct NameServer<Z> {
 struct Parts {
     metrics: Arc<Metrics>,
     config: HandlerConfig,
-    recursion: Option<Recursion>,
+    recursion: Option<Recursion<Resolver>>,
     builtin: Option<Catalog>,
     query_log: Option<QueryLog>,
     rate_limits: Limits,
     listeners: ListenerLimits,
+    udp_runtime: UdpRuntime,
 }
 
 /// A started name server: its handler, and the tasks serving until the shutdown fires (they
@@ -130,6 +132,7 @@ impl<Z> NameServer<Z> {
             query_log: None,
             rate_limits: Limits::default(),
             listeners: ListenerLimits::default(),
+            udp_runtime: UdpRuntime::default(),
         };
         NameServer { zones, parts }
     }
@@ -140,8 +143,10 @@ impl<Z> NameServer<Z> {
         self
     }
 
-    /// Recursion for the clients its ACL allows.
-    pub fn recursion(mut self, recursion: Recursion) -> Self {
+    /// Recursion for the clients its ACL allows, through `recursion.resolver`: the assembly
+    /// completes it with the served zones' delegations before sharing it, so that a walk for a
+    /// name below a cut in one of them starts at the child's servers.
+    pub fn recursion(mut self, recursion: Recursion<Resolver>) -> Self {
         self.parts.recursion = Some(recursion);
         self
     }
@@ -166,14 +171,35 @@ impl<Z> NameServer<Z> {
         self.parts.listeners = limits;
         self
     }
+
+    /// Which runtime the UDP sockets' threads use for the queries the hit path cannot answer,
+    /// and so whose clock they read: their own (the default), or the one `start` is called on,
+    /// which the TCP listeners and every timer of the server use already. A test moves time
+    /// for the whole server with the latter (see [`UdpRuntime::Caller`]).
+    pub fn udp_runtime(mut self, runtime: UdpRuntime) -> Self {
+        self.parts.udp_runtime = runtime;
+        self
+    }
 }
 
 impl Parts {
     /// The handler over `catalog` with every part given.
-    fn handler(self, catalog: Catalog) -> (Handler, Arc<Metrics>, ListenerLimits) {
+    fn handler(self, catalog: Catalog) -> (Handler, Arc<Metrics>, Listeners) {
         let mut handler = Handler::new(catalog, self.config, Arc::clone(&self.metrics));
-        if let Some(recursion) = self.recursion {
-            handler = handler.with_recursion(recursion);
+        if let Some(Recursion {
+            resolver,
+            acl,
+            snoop,
+        }) = self.recursion
+        {
+            // In this order, with no cycle: the served zones (the handler's), the resolver that
+            // reads their delegations, the handler that recurses through it.
+            let resolver = Arc::new(resolver.with_local_cuts(handler.local_cuts()));
+            handler = handler.with_recursion(Recursion {
+                resolver,
+                acl,
+                snoop,
+            });
         }
         if let Some(builtin) = self.builtin {
             handler = handler.with_builtin_zones(builtin);
@@ -182,7 +208,11 @@ impl Parts {
             handler = handler.with_query_log(log);
         }
         let handler = handler.with_rate_limits(self.rate_limits);
-        (handler, self.metrics, self.listeners)
+        let listeners = Listeners {
+            limits: self.listeners,
+            udp_runtime: self.udp_runtime,
+        };
+        (handler, self.metrics, listeners)
     }
 }
 
@@ -353,18 +383,29 @@ fn replicate(
     transfers
 }
 
+/// How the listeners are set up.
+struct Listeners {
+    limits: ListenerLimits,
+    udp_runtime: UdpRuntime,
+}
+
 /// The listeners on the bound sockets, serving `handler` until `shutdown`.
 fn listen(
     handler: &Arc<Handler>,
     udp: Vec<UdpSocket>,
     tcp: Vec<TcpListener>,
-    limits: ListenerLimits,
+    listeners: Listeners,
     shutdown: Shutdown,
 ) -> std::io::Result<JoinSet<()>> {
+    let Listeners {
+        limits,
+        udp_runtime,
+    } = listeners;
     let serving = Server::new(udp, tcp, Arc::clone(handler))
         .with_tcp_limits(limits.tcp)
         .with_udp_max_in_flight(limits.udp_max_in_flight)
         .with_udp_rcvbuf(limits.udp_rcvbuf)
+        .with_udp_runtime(udp_runtime)
         .start(shutdown)?;
     let mut tasks = JoinSet::new();
     tasks.spawn(serving);

@@ -119,7 +119,7 @@ impl Resolver {
         // only the child's own referrals (deeper cuts) come before it.
         let local = self
             .local_cuts
-            .get()
+            .as_ref()
             .and_then(|l| l.cut(name))
             .map(|c| self.local_server_set(&c, now));
         let cut = match (cut, local) {

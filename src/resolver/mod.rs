@@ -29,7 +29,7 @@ mod tests;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
@@ -126,8 +126,9 @@ pub struct Resolver {
     stale_answer_timeout: Duration,
     trace: Option<TraceSink>,
     stubs: Vec<Stub>,
-    /// The served zones' delegations, set once by the handler that serves them.
-    local_cuts: OnceLock<Arc<dyn LocalCuts>>,
+    /// The served zones' delegations (see [`Resolver::with_local_cuts`]); none: walks start
+    /// from the cache and the root alone.
+    local_cuts: Option<Arc<dyn LocalCuts>>,
     metrics: Arc<Metrics>,
     /// Our own listeners: never asked (forwarding loops).
     own: loopguard::OwnListeners,
@@ -159,11 +160,19 @@ impl Resolver {
             stale_answer_timeout: config.stale_answer_timeout,
             trace: config.trace,
             stubs: config.stubs,
-            local_cuts: OnceLock::new(),
+            local_cuts: None,
             metrics,
             own: loopguard::OwnListeners::default(),
             inflight: Mutex::new(HashMap::default()),
         }
+    }
+
+    /// Lets walks start at the delegations of the zones served beside this resolver (see
+    /// [`LocalCuts`]): given before the resolver is shared, by the assembly that builds the
+    /// handler serving those zones (`nameserver`).
+    pub(crate) fn with_local_cuts(mut self, cuts: Arc<dyn LocalCuts>) -> Resolver {
+        self.local_cuts = Some(cuts);
+        self
     }
 
     /// Tells the resolver where this process listens, so that it never asks itself: a server
@@ -328,12 +337,6 @@ impl Resolver {
                 Err(e)
             }
         }
-    }
-
-    /// Lets walks start at the delegations of served zones (see [`LocalCuts`]). Only the
-    /// first call counts; `false` if one was set before.
-    pub(crate) fn set_local_cuts(&self, cuts: Arc<dyn LocalCuts>) -> bool {
-        self.local_cuts.set(cuts).is_ok()
     }
 
     /// The one alias-chasing loop: follows the chain from `qname` one link at a time, each

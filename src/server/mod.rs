@@ -17,6 +17,7 @@ use tokio::task::JoinSet;
 
 pub(crate) use shutdown::{Shutdown, ShutdownTrigger};
 pub(crate) use tcp::TcpLimits;
+pub(crate) use udp::UdpRuntime;
 
 use crate::handler::Handler;
 use crate::limits::{
@@ -64,6 +65,7 @@ pub(crate) struct Server {
     tcp_limits: TcpLimits,
     udp_max_in_flight: usize,
     udp_rcvbuf: usize,
+    udp_runtime: UdpRuntime,
 }
 
 impl Server {
@@ -75,7 +77,14 @@ impl Server {
             tcp_limits: TcpLimits::default(),
             udp_max_in_flight: UDP_MAX_IN_FLIGHT.default,
             udp_rcvbuf: UDP_RCVBUF.default,
+            udp_runtime: UdpRuntime::default(),
         }
+    }
+
+    /// Which runtime the UDP sockets' threads use for what the hit path cannot answer.
+    pub(crate) fn with_udp_runtime(mut self, runtime: UdpRuntime) -> Server {
+        self.udp_runtime = runtime;
+        self
     }
 
     /// Sets the receive buffer of the UDP sockets (clamped to its bounds; 0: system default).
@@ -108,12 +117,13 @@ impl Server {
             tcp_limits,
             udp_max_in_flight,
             udp_rcvbuf,
+            udp_runtime,
         } = self;
         let udp = udp
             .into_iter()
             .map(|socket| {
                 udp::set_receive_buffer(&socket, udp_rcvbuf);
-                udp::Listener::start(socket, Arc::clone(&handler), udp_max_in_flight)
+                udp::Listener::start(socket, Arc::clone(&handler), udp_max_in_flight, udp_runtime)
             })
             .collect::<io::Result<Vec<_>>>()?;
         Ok(async move {
@@ -180,10 +190,15 @@ mod tests {
     /// A server of an empty catalog on two UDP sockets of one loopback port, started: its
     /// address, its trigger, and what serves it.
     fn started() -> (SocketAddr, ShutdownTrigger, impl Future<Output = ()>) {
+        started_on(UdpRuntime::PerSocket)
+    }
+
+    fn started_on(runtime: UdpRuntime) -> (SocketAddr, ShutdownTrigger, impl Future<Output = ()>) {
         let udp = bind_udp("127.0.0.1:0".parse().expect("addr"), 2).expect("bind");
         let addr = udp[0].local_addr().expect("addr");
         let (trigger, signal) = shutdown::channel();
         let serving = Server::new(udp, Vec::new(), handler())
+            .with_udp_runtime(runtime)
             .start(signal)
             .expect("start");
         (addr, trigger, serving)
@@ -191,17 +206,28 @@ mod tests {
 
     #[tokio::test]
     async fn shutdown_wakes_the_receive_threads_and_closes_the_sockets() {
-        let (addr, trigger, serving) = started();
-        let serving = tokio::spawn(serving);
-        assert!(answered(addr).await, "served by a receive thread");
-        trigger.fire();
-        // The threads wait with nothing to read, in recvmmsg or (the one whose task answered
-        // REFUSED, if it has not read since) on its runtime: only the wake-up ends them.
-        tokio::time::timeout(Duration::from_secs(2), serving)
-            .await
-            .expect("stopped within 2 s")
-            .expect("no panic");
-        assert!(port_freed(addr).await, "sockets closed once stopped");
+        // On the caller's runtime, a thread waits on that runtime (it has tasks alive: the
+        // listeners' own) rather than in recvmmsg: the wake-up must reach it there too.
+        for runtime in [UdpRuntime::PerSocket, UdpRuntime::Caller] {
+            let (addr, trigger, serving) = started_on(runtime);
+            let serving = tokio::spawn(serving);
+            assert!(
+                answered(addr).await,
+                "{runtime:?}: served by a receive thread"
+            );
+            trigger.fire();
+            // The threads wait with nothing to read, in recvmmsg or (the one whose task
+            // answered REFUSED, if it has not read since) on a runtime: only the wake-up ends
+            // them.
+            tokio::time::timeout(Duration::from_secs(2), serving)
+                .await
+                .expect("stopped within 2 s")
+                .expect("no panic");
+            assert!(
+                port_freed(addr).await,
+                "{runtime:?}: sockets closed once stopped"
+            );
+        }
     }
 
     #[tokio::test]

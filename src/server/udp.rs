@@ -8,6 +8,10 @@
 //! runtime instead (datagrams by the socket's readiness), so the tasks' upstream replies and
 //! new queries share its wake-ups and a flood of cache misses is read in large batches on one
 //! thread, with no hand-off between threads.
+//!
+//! With [`UdpRuntime::Caller`] the thread keeps reading its socket and answering hits itself,
+//! but the runtime it waits on, spawns onto and reads the clock of is the one that started the
+//! server (a test's, whose clock the test moves).
 
 use std::io;
 use std::net::SocketAddr;
@@ -20,7 +24,7 @@ use nix::sys::socket::{MsgFlags, SockaddrStorage, sendto, setsockopt, sockopt};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 use tokio::net::UdpSocket;
-use tokio::runtime::Runtime;
+use tokio::runtime::{Handle, Runtime};
 use tokio::sync::{Semaphore, oneshot};
 use tracing::{debug, error, warn};
 
@@ -42,6 +46,45 @@ pub(super) fn set_receive_buffer(socket: &impl AsFd, bytes: usize) {
     }
 }
 
+/// Which runtime a UDP socket's thread uses for what the hit path cannot answer; its clock is
+/// the one that thread's edges read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum UdpRuntime {
+    /// A current-thread runtime of the socket's own, on its thread (Unbound's threads).
+    #[default]
+    PerSocket,
+    /// The runtime that starts the server, which runs its TCP listeners and timers already:
+    /// one clock for the whole server, so that a test that pauses and advances it
+    /// (`tokio::time::advance`) moves time for every listener at once. Nothing else changes:
+    /// the thread still reads its socket and answers hits itself. A `current_thread` runtime
+    /// serves only while its own thread runs it (a test's `block_on`).
+    Caller,
+}
+
+/// The runtime a socket's thread runs: its own, or the caller's (see [`UdpRuntime`]).
+enum Rt {
+    Own(Runtime),
+    Caller(Handle),
+}
+
+impl Rt {
+    fn handle(&self) -> &Handle {
+        match self {
+            Rt::Own(rt) => rt.handle(),
+            Rt::Caller(handle) => handle,
+        }
+    }
+
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        match self {
+            // Only the runtime's own `block_on` drives its I/O and timers.
+            Rt::Own(rt) => rt.block_on(future),
+            // Driven by the thread running the caller's runtime.
+            Rt::Caller(handle) => handle.block_on(future),
+        }
+    }
+}
+
 /// The socket, blocking (every non-blocking call says MSG_DONTWAIT), registered with its
 /// thread's runtime for readability only.
 type Socket = Arc<AsyncFd<Arc<std::net::UdpSocket>>>;
@@ -56,28 +99,33 @@ pub(super) struct Listener {
 }
 
 impl Listener {
-    /// Makes the socket blocking, builds the thread's runtime and starts the thread; at most
-    /// `max_in_flight` datagrams are being answered at once by the full path.
+    /// Makes the socket blocking, builds the thread's runtime (or takes the caller's) and
+    /// starts the thread; at most `max_in_flight` datagrams are being answered at once by the
+    /// full path.
     pub(super) fn start(
         socket: UdpSocket,
         handler: Arc<Handler>,
         max_in_flight: usize,
+        runtime: UdpRuntime,
     ) -> io::Result<Listener> {
         let socket = socket.into_std()?;
         socket.set_nonblocking(false)?;
         let socket = Arc::new(socket);
-        let runtime = Pending(Some(
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .thread_name("tern-udp-blocking")
-                // The blocking pool sends a task's reply only when the socket buffer is full
-                // (and takes UPDATE's journal writes): a thread or two, not tokio's 512.
-                .max_blocking_threads(2)
-                .build()?,
-        ));
+        let runtime = Pending(Some(match runtime {
+            UdpRuntime::PerSocket => Rt::Own(
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .thread_name("tern-udp-blocking")
+                    // The blocking pool sends a task's reply only when the socket buffer is
+                    // full (and takes UPDATE's journal writes): a thread or two, not tokio's 512.
+                    .max_blocking_threads(2)
+                    .build()?,
+            ),
+            UdpRuntime::Caller => Rt::Caller(Handle::try_current().map_err(io::Error::other)?),
+        }));
         let registered = match &runtime.0 {
             Some(rt) => {
-                let _context = rt.enter();
+                let _context = rt.handle().enter();
                 // SAFETY: the descriptor is the socket's, which the `Arc` keeps open and the
                 // same for as long as the `AsyncFd` holds it; `as_raw_fd` always returns it.
                 unsafe { AsyncFd::register_with_interest(Arc::clone(&socket), Interest::READABLE) }
@@ -99,8 +147,9 @@ impl Listener {
                 let mut runtime = runtime;
                 if let Some(runtime) = runtime.0.take() {
                     receiver.run(&runtime);
-                    // The full path's tasks still in flight end here, unanswered; with them
-                    // and the receiver goes every hold on the socket but the listener's.
+                    // The full path's tasks still in flight end here, unanswered (on the
+                    // thread's own runtime; the caller's ends them when it ends); with them and
+                    // the receiver goes every hold on the socket but the listener's.
                     drop(runtime);
                 }
                 drop(receiver);
@@ -151,13 +200,14 @@ impl Drop for Listener {
 }
 
 /// The thread's runtime until the thread has it. Dropped anywhere else (a start that failed,
-/// on the caller's thread, which may be a runtime's) it shuts down in the background: a plain
-/// drop there would wait for its blocking pool, which tokio refuses with a panic.
-struct Pending(Option<Runtime>);
+/// on the caller's thread, which may be a runtime's) its own runtime shuts down in the
+/// background: a plain drop there would wait for its blocking pool, which tokio refuses with a
+/// panic.
+struct Pending(Option<Rt>);
 
 impl Drop for Pending {
     fn drop(&mut self) {
-        if let Some(runtime) = self.0.take() {
+        if let Some(Rt::Own(runtime)) = self.0.take() {
             runtime.shutdown_background();
         }
     }
@@ -181,17 +231,17 @@ struct Buffers {
 }
 
 impl Receiver {
-    fn run(&self, runtime: &Runtime) {
+    fn run(&self, runtime: &Rt) {
         // The hit path reads the runtime's clock and spawns the full path's tasks onto it.
-        let _context = runtime.enter();
+        let _context = runtime.handle().enter();
         let mut buffers = Buffers {
             batch: Batch::new(),
             replies: Vec::with_capacity(BATCH),
             spare: (0..BATCH).map(|_| Vec::with_capacity(4096)).collect(),
         };
         while !self.stopping.load(Ordering::Acquire) {
-            if runtime.metrics().num_alive_tasks() > 0 {
-                runtime.block_on(self.serve_with_tasks(runtime, &mut buffers));
+            if runtime.handle().metrics().num_alive_tasks() > 0 {
+                runtime.block_on(self.serve_with_tasks(runtime.handle(), &mut buffers));
                 continue;
             }
             let Some(received) = self.read(&mut buffers.batch, MsgFlags::MSG_WAITFORONE) else {
@@ -211,9 +261,10 @@ impl Receiver {
     /// Serves while the runtime has tasks alive (it runs them meanwhile): datagrams are read
     /// when the runtime says the socket is readable. Returns once none is left, or when
     /// stopping.
-    async fn serve_with_tasks(&self, runtime: &Runtime, buffers: &mut Buffers) {
+    async fn serve_with_tasks(&self, runtime: &Handle, buffers: &mut Buffers) {
         loop {
-            // An error only when the runtime is shutting down, which only this thread does.
+            // An error only when the runtime is shutting down: done by this thread, or by the
+            // caller for its own.
             let Ok(mut ready) = self.socket.readable().await else {
                 return;
             };

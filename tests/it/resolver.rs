@@ -9,7 +9,10 @@ use hickory_proto::rr::RecordType::{self, A, AAAA, MX, TXT};
 use tern::Metrics;
 use tern::{Acl, Cidr};
 
-use crate::support::{Recursive, addr, ede, lines, query, start_recursive, tcp, udp};
+use crate::support::{
+    Recursive, addr, ede, lines, pass, query, start_recursive, start_recursive_on_test_clock, tcp,
+    udp,
+};
 
 async fn resolver(n: u8) -> Recursive {
     start_recursive(n, SocketAddr::new(addr(n, 1), 0), Acl::loopback()).await
@@ -176,9 +179,10 @@ async fn negative_answers_carry_the_soa() {
 }
 
 #[tokio::test]
-async fn repeats_come_from_the_cache() {
+async fn repeats_come_from_the_cache_until_the_ttl_runs_out() {
     let n = 166;
-    let r = resolver(n).await;
+    // Time is moved, not waited for: the server's clock is this test's runtime's.
+    let r = start_recursive_on_test_clock(n, SocketAddr::new(addr(n, 1), 0), Acl::loopback()).await;
     let first = ask(&r, "short-ttl.alpha.test.", A).await;
     assert_eq!(
         answer(&first, n),
@@ -186,7 +190,8 @@ async fn repeats_come_from_the_cache() {
     );
     let sent = Metrics::get(&r.metrics.upstream_queries);
     assert!(sent > 0);
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    pass(Duration::from_secs(2)).await;
     let second = ask(&r, "short-ttl.alpha.test.", A).await;
     assert_eq!(
         Metrics::get(&r.metrics.upstream_queries),
@@ -194,8 +199,20 @@ async fn repeats_come_from_the_cache() {
         "no upstream query"
     );
     let ttl = second.answers[0].ttl;
-    assert!(ttl < 5, "TTL counts down: {ttl}");
+    assert!((1..=3).contains(&ttl), "TTL counts down by the 2 s: {ttl}");
     assert!(r.metrics.cache_hits() >= 1);
+
+    // Past the TTL: asked upstream again, and the answer's TTL is whole again.
+    pass(Duration::from_secs(3)).await;
+    let third = ask(&r, "short-ttl.alpha.test.", A).await;
+    assert!(
+        Metrics::get(&r.metrics.upstream_queries) > sent,
+        "expired: asked again"
+    );
+    assert_eq!(
+        answer(&third, n),
+        ["short-ttl.alpha.test. 5 IN A 127.0.0.104"]
+    );
 }
 
 #[tokio::test]

@@ -110,11 +110,11 @@ impl Drop for Proc {
     }
 }
 
-/// True once something listens on UDP `addr` (read from /proc/net/udp, so that waiting sends
-/// the terns no query their counters would have to account for).
-fn listening_udp(addr: SocketAddr) -> bool {
+/// The bytes waiting in the receive queue of each UDP socket bound to `addr`, read from
+/// /proc/net/udp (so that looking sends the terns no query their counters would count).
+fn udp_queues(addr: SocketAddr) -> Vec<u64> {
     let IpAddr::V4(ip) = addr.ip() else {
-        return false;
+        return Vec::new();
     };
     let local = format!(
         "{:08X}:{:04X}",
@@ -125,7 +125,32 @@ fn listening_udp(addr: SocketAddr) -> bool {
         .unwrap_or_default()
         .lines()
         .skip(1)
-        .any(|l| l.split_whitespace().nth(1) == Some(local.as_str()))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|fields| fields.get(1) == Some(&local.as_str()))
+        // `tx_queue:rx_queue`, in hex.
+        .filter_map(|fields| u64::from_str_radix(fields.get(4)?.split_once(':')?.1, 16).ok())
+        .collect()
+}
+
+/// True once something listens on UDP `addr`.
+fn listening_udp(addr: SocketAddr) -> bool {
+    !udp_queues(addr).is_empty()
+}
+
+/// Waits (bounded) until every datagram sent to the terns on `ips` has been read: the
+/// health checks dnsdist sent before it stopped are then in their counters.
+async fn wait_read(ips: [IpAddr; 2]) {
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        if ips
+            .iter()
+            .all(|ip| udp_queues(SocketAddr::new(*ip, 53)).iter().all(|&q| q == 0))
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the terns on {ips:?} left datagrams unread for {WAIT:?}");
 }
 
 /// Waits (bounded) until `proc` listens on UDP `addr`.
@@ -303,10 +328,10 @@ async fn dnsdist_round_robin_splits_queries_between_two_terns() {
         started.elapsed()
     );
 
-    // dnsdist first, so no health check is sent after the count is taken; then a moment for
-    // the last ones to be read by the terns, which print their counters when they stop.
+    // dnsdist first, so no health check is sent after the count is taken; then until the
+    // terns have read the last ones (they print their counters when they stop).
     dnsdist.terminate().await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    wait_read(ips).await;
     let checks = BACKENDS.map(|name| checks(&dir.0, name));
     for tern in &mut terns {
         tern.terminate().await;
@@ -359,7 +384,7 @@ async fn dnsdist_marks_a_stopped_tern_down_and_the_other_answers_everything() {
     wait_marked(&mut dnsdist, BACKENDS[0], ips[0], "up", 2).await;
     ask_all(front, "again", 40).await;
     dnsdist.terminate().await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    wait_read(ips).await;
     back.terminate().await;
     second.terminate().await;
 

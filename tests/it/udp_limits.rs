@@ -13,7 +13,7 @@ use tokio::net::UdpSocket;
 use tern::Acl;
 use tern::Metrics;
 use tern::Zone;
-use tern::{Fixed, ListenerLimits, NameServer};
+use tern::{Fixed, ListenerLimits, NameServer, UdpRuntime};
 
 use crate::support::{self, query, udp_raw};
 
@@ -46,19 +46,27 @@ async fn datagrams_beyond_the_in_flight_cap_are_dropped() {
         "$TTL 60\n@ SOA ns host 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n",
     );
     let (black_hole, node, metrics) = behind_a_black_hole(9, vec![local]).await;
-    let node = node.listener_limits(ListenerLimits {
-        udp_max_in_flight: 1,
-        ..ListenerLimits::default()
-    });
+    // On this test's clock: the lookup's timeouts are moved past, not waited for.
+    let node = node
+        .listener_limits(ListenerLimits {
+            udp_max_in_flight: 1,
+            ..ListenerLimits::default()
+        })
+        .udp_runtime(UdpRuntime::Caller);
     let running = support::start_fixed(SocketAddr::new(support::addr(SUBNET, 1), 0), node).await;
     let server = running.addr;
 
-    // Takes the only slot for several hundred milliseconds (timeouts against the black hole).
+    // Takes the only slot until the lookup gives up (it times out against the black hole).
     let slow = query("www.nowhere.test.", RecordType::A, true, Some(1232));
     let slow_bytes = slow.to_vec().expect("encode");
     let slow_reply =
         tokio::spawn(async move { udp_raw(server, &slow_bytes, Duration::from_secs(10)).await });
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The black hole hears the lookup: the slot is taken.
+    let mut buf = [0u8; 512];
+    tokio::time::timeout(Duration::from_secs(2), black_hole.recv_from(&mut buf))
+        .await
+        .expect("upstream query within 2 s")
+        .expect("recv");
 
     let local_q = query("ns.svc.test.", RecordType::A, false, None)
         .to_vec()
@@ -71,6 +79,8 @@ async fn datagrams_beyond_the_in_flight_cap_are_dropped() {
     );
     assert_eq!(Metrics::get(&metrics.dropped), 1);
 
+    // The lookup's whole time (`resolver.timeout_ms`, 7 s), less than the client's 10 s.
+    support::pass(Duration::from_secs(7)).await;
     let reply = slow_reply
         .await
         .expect("join")

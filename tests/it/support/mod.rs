@@ -129,6 +129,18 @@ pub(crate) async fn bind_pair(addr: SocketAddr) -> (UdpSocket, TcpListener) {
     panic!("no port free for both UDP and TCP on {addr}");
 }
 
+/// Moves time on by `by`, at once, for the name servers of this test whose edges and timers
+/// read its runtime's clock (TCP listeners, timers, and UDP listeners started with
+/// [`tern::UdpRuntime::Caller`]): the clock jumps `by`, then runs on in real time. It is paused
+/// only while it is moved, never while a reply is awaited: a paused clock jumps to the next
+/// timer whenever the runtime has nothing to do, which would fire every I/O timeout at once.
+/// Needs the `current_thread` runtime of `#[tokio::test]`.
+pub(crate) async fn pass(by: Duration) {
+    tokio::time::pause();
+    tokio::time::advance(by).await;
+    tokio::time::resume();
+}
+
 /// A query message as `dig` sends it; `edns` is the advertised UDP payload size, if any.
 pub(crate) fn query(qname: &str, qtype: RecordType, rd: bool, edns: Option<u16>) -> Message {
     let mut m = Message::new(rand_id(), MessageType::Query, OpCode::Query);
@@ -262,26 +274,25 @@ pub(crate) async fn start_lab(n: u8) -> Lab {
 /// A recursive tern resolving through a lab; the lab stops with it.
 pub(crate) struct Recursive {
     pub(crate) server: TestServer,
-    pub(crate) resolver: Arc<tern::Resolver>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) lab: Lab,
 }
 
 /// A resolver over `lab`, with recursion for clients `acl` allows.
-pub(crate) fn lab_resolver(lab: &Lab, metrics: &Arc<Metrics>) -> Arc<tern::Resolver> {
+pub(crate) fn lab_resolver(lab: &Lab, metrics: &Arc<Metrics>) -> tern::Resolver {
     net_resolver(lab.files.root_hints().expect("lab hints"), metrics)
 }
 
 /// A resolver over real sockets starting from `hints` (named.root format text).
-pub(crate) fn net_resolver(hints: &str, metrics: &Arc<Metrics>) -> Arc<tern::Resolver> {
+pub(crate) fn net_resolver(hints: &str, metrics: &Arc<Metrics>) -> tern::Resolver {
     let hints = tern::parse_root_hints(hints, Path::new("root.hints")).expect("hints parse");
-    Arc::new(tern::Resolver::new(
+    tern::Resolver::new(
         Arc::new(tern::NetUpstream),
         hints,
         Arc::new(tern::Cache::new(tern::CachePolicy::default())),
         tern::ResolverConfig::default(),
         Arc::clone(metrics),
-    ))
+    )
 }
 
 /// Starts the lab on subnet `n` and a recursive tern on `bind` (port 0: any free port).
@@ -289,18 +300,33 @@ pub(crate) async fn start_recursive(n: u8, bind: SocketAddr, acl: tern::Acl) -> 
     recursive_over(start_lab(n).await, bind, acl).await
 }
 
+/// [`start_recursive`] with the server's UDP listeners on this test's runtime, as its TCP
+/// listeners and timers are: [`pass`] then moves time for the whole server.
+pub(crate) async fn start_recursive_on_test_clock(
+    n: u8,
+    bind: SocketAddr,
+    acl: tern::Acl,
+) -> Recursive {
+    recursive_on(start_lab(n).await, bind, acl, tern::UdpRuntime::Caller).await
+}
+
 /// A recursive tern on `bind` resolving through a running `lab`.
 pub(crate) async fn recursive_over(lab: Lab, bind: SocketAddr, acl: tern::Acl) -> Recursive {
+    recursive_on(lab, bind, acl, tern::UdpRuntime::default()).await
+}
+
+async fn recursive_on(
+    lab: Lab,
+    bind: SocketAddr,
+    acl: tern::Acl,
+    udp_runtime: tern::UdpRuntime,
+) -> Recursive {
     let metrics = Arc::new(Metrics::default());
     let resolver = lab_resolver(&lab, &metrics);
-    let server = start_fixed(
-        bind,
-        recursive(Vec::new(), Arc::clone(&resolver), acl, &metrics),
-    )
-    .await;
+    let node = recursive(Vec::new(), resolver, acl, &metrics).udp_runtime(udp_runtime);
+    let server = start_fixed(bind, node).await;
     Recursive {
         server,
-        resolver,
         metrics,
         lab,
     }
@@ -309,7 +335,7 @@ pub(crate) async fn recursive_over(lab: Lab, bind: SocketAddr, acl: tern::Acl) -
 /// A name server for `zones` recursing through `resolver` for clients `acl` allows.
 pub(crate) fn recursive(
     zones: Vec<Zone>,
-    resolver: Arc<tern::Resolver>,
+    resolver: tern::Resolver,
     acl: tern::Acl,
     metrics: &Arc<Metrics>,
 ) -> NameServer<Fixed> {

@@ -231,6 +231,9 @@ async fn client_that_never_reads_does_not_hold_a_slot_forever() {
             Instant::now() < deadline,
             "a client that never reads holds the only slot"
         );
+        // Real time, not a moved clock: the server's write timeout counts only once its
+        // writes have stalled, a state of the sockets' buffers this test cannot see; moving
+        // the clock before then would close the connection for a write still under way.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     drop(hog);
