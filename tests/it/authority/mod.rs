@@ -16,6 +16,7 @@ use crate::support::{self, addr, lines, query, zone};
 mod aliases;
 mod answers;
 mod cuts;
+mod dnssec;
 
 /// The main test zone. Negative TTL: min(SOA TTL 3600, MINIMUM 60) = 60.
 const EXAMPLE: &str = r#"
