@@ -24,7 +24,7 @@ use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
 pub(crate) use crate::zonefile::ZoneErrors;
 pub(crate) use lookup::Answer;
-use signed::{Evidence, extend_unique};
+use signed::extend_unique;
 pub use zone::Zone;
 
 use crate::limits::LOCAL_CNAME_CHAIN;
@@ -229,26 +229,29 @@ impl Catalog {
         for _ in 0..=LOCAL_CNAME_CHAIN {
             seen.insert(LowerName::new(&name));
             let signed = if dnssec_ok { zone.signed() } else { None };
-            let (answer, evidence) = match signed {
-                None => (zone.lookup(&name, qtype), Evidence::default()),
+            // The RRSIGs of this step's answer RRsets (signed zones, DO=1 only).
+            let mut signatures = Vec::new();
+            let answer = match signed {
+                None => zone.lookup(&name, qtype),
                 Some(dnssec) => {
                     let (answer, source) = zone.find(&name, qtype);
                     let evidence = zone.evidence(dnssec, &name, &answer, &source);
-                    (answer, evidence)
+                    extend_unique(&mut proofs, &evidence.authority);
+                    signatures = evidence.answer;
+                    answer
                 }
             };
-            extend_unique(&mut proofs, &evidence.authority);
             match answer {
                 Answer::Records(records) => {
                     out.answers.extend(records);
-                    out.answers.extend(evidence.answer);
+                    out.answers.append(&mut signatures);
                     self.add_authority_and_additional(zone, qtype, signed.is_some(), &mut out);
                     out.authorities.extend(proofs);
                     return Some(out);
                 }
                 Answer::Cname { records, target } => {
                     out.answers.extend(records);
-                    out.answers.extend(evidence.answer);
+                    out.answers.append(&mut signatures);
                     if qtype == RecordType::CNAME || seen.contains(&LowerName::new(&target)) {
                         return Some(out);
                     }
@@ -285,7 +288,7 @@ impl Catalog {
                 Answer::YxDomain { records } => {
                     out.rcode = ResponseCode::YXDomain;
                     out.answers.extend(records);
-                    out.answers.extend(evidence.answer);
+                    out.answers.append(&mut signatures);
                     return Some(out);
                 }
             }

@@ -13,7 +13,7 @@ use hickory_proto::dnssec::rdata::{DNSSECRData, NSEC3PARAM};
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
 pub(crate) use self::nsec3::Nsec3Chain;
-pub(crate) use self::proof::{Evidence, extend_unique};
+pub(crate) use self::proof::extend_unique;
 use super::zone::{Node, Zone};
 use crate::zonefile::{Located, ZoneError};
 
