@@ -287,7 +287,13 @@ impl Zone {
                 }
             }
         }
-        let dnssec = Dnssec::build(&origin, nodes.iter(), nsec3, &mut errors);
+        let dnssec = Dnssec::build(
+            &origin,
+            nodes.get(&apex),
+            nodes.values(),
+            nsec3,
+            &mut errors,
+        );
         if !errors.is_empty() {
             return Err(ZoneErrors(errors));
         }

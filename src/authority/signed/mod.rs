@@ -10,7 +10,7 @@ mod nsec3;
 mod proof;
 
 use hickory_proto::dnssec::rdata::{DNSSECRData, NSEC3PARAM};
-use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 pub(crate) use self::nsec3::Nsec3Chain;
 pub(crate) use self::proof::extend_unique;
@@ -29,19 +29,16 @@ pub(crate) struct Dnssec {
 }
 
 impl Dnssec {
-    /// What `nodes` and the NSEC3 records taken out of them (`nsec3`) hold for DNSSEC; `None`
-    /// for a zone without any of it, which then stays exactly as unsigned zones were.
+    /// What `nodes` (`apex_node` among them) and the NSEC3 records taken out of them
+    /// (`nsec3`) hold for DNSSEC; `None` for a zone without any of it, which then stays
+    /// exactly as unsigned zones were.
     pub(crate) fn build<'a>(
         apex: &Name,
-        nodes: impl Iterator<Item = (&'a LowerName, &'a Node)> + Clone,
+        apex_node: Option<&Node>,
+        nodes: impl Iterator<Item = &'a Node>,
         nsec3: Vec<Located>,
         errors: &mut Vec<ZoneError>,
     ) -> Option<Dnssec> {
-        let apex_lower = LowerName::new(apex);
-        let apex_node = nodes
-            .clone()
-            .find(|(n, _)| **n == apex_lower)
-            .map(|(_, n)| n);
         let signed = apex_node.is_some_and(|n| signatures(n, RecordType::SOA).next().is_some());
         let param: Option<&NSEC3PARAM> = apex_node
             .and_then(|n| n.get(RecordType::NSEC3PARAM))
@@ -54,7 +51,7 @@ impl Dnssec {
             });
         let nsec3 = Nsec3Chain::build(apex, nsec3, param, errors);
         let mut nsec: Vec<Name> = nodes
-            .filter_map(|(_, node)| node.get(RecordType::NSEC))
+            .filter_map(|node| node.get(RecordType::NSEC))
             .map(|set| set[0].name.clone())
             .collect();
         nsec.sort();
