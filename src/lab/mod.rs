@@ -4,6 +4,7 @@
 //! recursion off; an address listed in glue without a server is a silent server.
 
 pub(crate) mod cluster;
+mod sign;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -15,6 +16,7 @@ use serde::Deserialize;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinSet;
 
+use self::sign::{Keys, Signing, sign_zones};
 use crate::authority::{Catalog, Zone, ZoneErrors};
 use crate::metrics::Metrics;
 use crate::nameserver::NameServer;
@@ -61,6 +63,18 @@ const EMBEDDED: &[(&str, &str)] = &[
         "big.test.zone",
         include_str!("../../zones/hierarchy/big.test.zone"),
     ),
+    (
+        "secure.test.zone",
+        include_str!("../../zones/hierarchy/secure.test.zone"),
+    ),
+    (
+        "bogus.test.zone",
+        include_str!("../../zones/hierarchy/bogus.test.zone"),
+    ),
+    (
+        "insecure.test.zone",
+        include_str!("../../zones/hierarchy/insecure.test.zone"),
+    ),
 ];
 
 /// Why the lab cannot start.
@@ -88,6 +102,8 @@ pub enum LabError {
     },
     #[error("cluster: {0}")]
     Cluster(String),
+    #[error("signing {0}")]
+    Sign(String),
 }
 
 #[derive(Debug, Deserialize)]
@@ -109,12 +125,17 @@ struct ServerEntry {
 struct ZoneEntry {
     origin: String,
     file: String,
+    /// Signed at start: see `sign.rs`.
+    #[serde(default)]
+    dnssec: Option<Signing>,
 }
 
-/// The lab's text files (manifest, zones, hints), by file name.
+/// The lab's text files (manifest, zones, hints), by file name, and the keys its signed zones
+/// are signed with (made on first use, the same for every copy of the lab).
 #[derive(Debug, Clone)]
 pub struct LabFiles {
     files: HashMap<String, String>,
+    keys: Keys,
 }
 
 /// One simulated name server, ready to bind.
@@ -133,6 +154,7 @@ impl LabFiles {
                 .iter()
                 .map(|(n, t)| (n.to_string(), t.to_string()))
                 .collect(),
+            keys: Keys::default(),
         }
     }
 
@@ -152,7 +174,10 @@ impl LabFiles {
         }
         files.insert("root.hints".to_string(), read("root.hints")?);
         files.insert("lab.toml".to_string(), manifest);
-        Ok(LabFiles { files })
+        Ok(LabFiles {
+            files,
+            keys: Keys::default(),
+        })
     }
 
     /// Moves every address `127.0.0.x` to `127.<n>.0.x`, so tests can run several labs at once.
@@ -164,6 +189,7 @@ impl LabFiles {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.replace("127.0.0.", &to)))
                 .collect(),
+            keys: self.keys.clone(),
         }
     }
 
@@ -184,25 +210,68 @@ impl LabFiles {
         self.get(name)
     }
 
-    /// Parses the manifest and every zone.
+    /// The lab's trust anchor: the DS of the root's key, as a zone-file line (what
+    /// `--trust-anchor` reads); `None` when the lab's root is not signed.
+    pub fn trust_anchor(&self) -> Result<Option<String>, LabError> {
+        let manifest: Manifest = toml::from_str(self.get("lab.toml")?)?;
+        let root_signed = manifest
+            .server
+            .iter()
+            .flat_map(|s| &s.zones)
+            .any(|z| z.origin == "." && z.dnssec.is_some());
+        if !root_signed {
+            return Ok(None);
+        }
+        Ok(Some(format!("{}\n", self.keys.ds(&Name::root(), 86400)?)))
+    }
+
+    /// Parses the manifest and every zone, and signs the zones marked for it.
     pub fn servers(&self) -> Result<Vec<LabServer>, LabError> {
         let manifest: Manifest = toml::from_str(self.get("lab.toml")?)?;
-        let mut parsed: HashMap<(String, String), Zone> = HashMap::new();
+        let origin_of = |z: &ZoneEntry| {
+            Name::from_ascii(&z.origin).map_err(|e| LabError::Origin {
+                origin: z.origin.clone(),
+                reason: e.to_string(),
+            })
+        };
+        // Each zone's records, read once however many servers serve it.
+        let mut records: HashMap<Name, Vec<crate::zonefile::Located>> = HashMap::new();
+        let mut files: HashMap<Name, String> = HashMap::new();
+        let mut plan = Vec::new();
+        for z in manifest.server.iter().flat_map(|s| &s.zones) {
+            let origin = origin_of(z)?;
+            if records.contains_key(&origin) {
+                continue;
+            }
+            let read = crate::zonefile::parse_zone_text(
+                self.get(&z.file)?,
+                Path::new(&z.file),
+                Some(&origin),
+            )?;
+            if let Some(how) = z.dnssec {
+                plan.push((origin.clone(), how));
+            }
+            records.insert(origin.clone(), read);
+            files.insert(origin, z.file.clone());
+        }
+        if !plan.is_empty() {
+            // Edge: signatures are dated by the wall clock, as a signer's are.
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            sign_zones(&mut records, &plan, &self.keys, now)?;
+        }
+        let mut parsed: HashMap<Name, Zone> = HashMap::new();
+        for (origin, located) in records {
+            let file = files.get(&origin).cloned().unwrap_or_default();
+            let zone = Zone::from_records(Some(&origin), located, Path::new(&file))?;
+            parsed.insert(origin, zone);
+        }
         let mut out = Vec::new();
         for entry in manifest.server {
             let mut zones = Vec::new();
             for z in &entry.zones {
-                let key = (z.origin.clone(), z.file.clone());
-                if !parsed.contains_key(&key) {
-                    let origin = Name::from_ascii(&z.origin).map_err(|e| LabError::Origin {
-                        origin: z.origin.clone(),
-                        reason: e.to_string(),
-                    })?;
-                    let zone =
-                        Zone::from_text(self.get(&z.file)?, Path::new(&z.file), Some(&origin))?;
-                    parsed.insert(key.clone(), zone);
-                }
-                if let Some(zone) = parsed.get(&key) {
+                if let Some(zone) = parsed.get(&origin_of(z)?) {
                     zones.push(zone.clone());
                 }
             }

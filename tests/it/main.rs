@@ -7,6 +7,7 @@ mod control;
 mod dig_interop;
 mod discovery;
 mod fast_path;
+mod lab_dnssec;
 mod local_names;
 mod local_recursion;
 mod metrics;

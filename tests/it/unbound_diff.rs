@@ -107,9 +107,16 @@ const EXPECTED: &[(&str, &str, ResponseCode, usize, &str)] = &[
 ];
 
 /// Unbound in the foreground; killed when dropped.
-struct Unbound {
+pub(crate) struct Unbound {
     child: Child,
     dir: PathBuf,
+}
+
+impl Unbound {
+    /// Its state folder (config, log).
+    pub(crate) fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
 }
 
 impl Drop for Unbound {
@@ -120,8 +127,14 @@ impl Drop for Unbound {
     }
 }
 
-fn start_unbound(lab: &Lab, listen: SocketAddr) -> Unbound {
-    let dir = std::env::temp_dir().join(format!("tern-unbound-{}-{}", SUBNET, std::process::id()));
+/// Unbound over `lab`'s hierarchy on `listen`; `modules` is its module-config ("iterator",
+/// or "validator iterator" with a `trust-anchor:` line in `extra`).
+pub(crate) fn start_unbound(lab: &Lab, listen: SocketAddr, modules: &str, extra: &str) -> Unbound {
+    let dir = std::env::temp_dir().join(format!(
+        "tern-unbound-{}-{}",
+        listen.ip(),
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).expect("state dir");
     let hints = dir.join("root.hints");
     std::fs::write(&hints, lab.files.root_hints().expect("hints")).expect("write hints");
@@ -139,8 +152,8 @@ fn start_unbound(lab: &Lab, listen: SocketAddr) -> Unbound {
   verbosity: 1
   num-threads: 1
   root-hints: "{hints}"
-  module-config: "iterator"
-  do-not-query-localhost: no
+  module-config: "{modules}"
+{extra}  do-not-query-localhost: no
   access-control: 127.0.0.0/8 allow
   local-zone: "test." nodefault
   local-zone: "example." nodefault
@@ -177,7 +190,7 @@ remote-control:
 }
 
 /// Waits until `server` answers anything at all.
-async fn wait_ready(server: SocketAddr, unbound: &mut Unbound) {
+pub(crate) async fn wait_ready(server: SocketAddr, unbound: &mut Unbound) {
     let started = Instant::now();
     let probe = query("ns2.nic.test.", RecordType::A, true, Some(1232))
         .to_vec()
@@ -251,7 +264,7 @@ fn zone_ttls(lab: &Lab) -> (HashMap<Rr, u32>, HashMap<(RecordType, String), u32>
 async fn answers_match_unbound() {
     let lab = start_lab(SUBNET).await;
     let unbound_addr = SocketAddr::new(addr(SUBNET, 53), 53);
-    let mut unbound = start_unbound(&lab, unbound_addr);
+    let mut unbound = start_unbound(&lab, unbound_addr, "iterator", "");
     wait_ready(unbound_addr, &mut unbound).await;
     let (exact, loose) = zone_ttls(&lab);
     let tern = recursive_over(lab, SocketAddr::new(addr(SUBNET, 54), 53), Acl::loopback()).await;

@@ -1,0 +1,121 @@
+//! The lab's signed zones as a validating Unbound sees them: with the lab's root DS as its
+//! only trust anchor, secure.test. validates (AD=1, also for NXDOMAIN and NODATA),
+//! bogus.test.'s corrupted signature is refused (SERVFAIL), and insecure.test. and the other
+//! unsigned zones below the signed test. are provably insecure (NOERROR, AD=0). This checks
+//! what the lab signs at start with a validator that is not ours.
+
+use std::net::SocketAddr;
+
+use hickory_proto::op::{Edns, Message, ResponseCode};
+use hickory_proto::rr::RecordType;
+
+use crate::support::{addr, query, start_lab, tcp, udp};
+use crate::unbound_diff::{start_unbound, wait_ready};
+
+const SUBNET: u8 = 185;
+
+/// Asks with RD=1 and DO=1 (RFC 6840 §5.7: AD only for a client that shows it understands
+/// it), over TCP when the UDP answer is truncated.
+async fn ask(server: SocketAddr, qname: &str, qtype: RecordType) -> Message {
+    let mut q = query(qname, qtype, true, None);
+    let mut edns = Edns::new();
+    edns.set_max_payload(1232);
+    edns.set_dnssec_ok(true);
+    q.set_edns(edns);
+    let m = udp(server, &q).await;
+    if m.metadata.truncation {
+        return tcp(server, &q).await;
+    }
+    m
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_validating_unbound_accepts_the_signed_lab() {
+    let lab = start_lab(SUBNET).await;
+    let anchor = lab
+        .files
+        .trust_anchor()
+        .expect("the lab signs")
+        .expect("the lab's root is signed");
+    let listen = SocketAddr::new(addr(SUBNET, 53), 53);
+    let extra = format!("  trust-anchor: \"{}\"\n", anchor.trim());
+    let mut unbound = start_unbound(&lab, listen, "validator iterator", &extra);
+    wait_ready(listen, &mut unbound).await;
+
+    // (question, RCODE, AD)
+    let cases = [
+        (
+            "www.secure.test.",
+            RecordType::A,
+            ResponseCode::NoError,
+            true,
+        ),
+        (
+            "x.wild.secure.test.",
+            RecordType::A,
+            ResponseCode::NoError,
+            true,
+        ),
+        (
+            "nope.secure.test.",
+            RecordType::A,
+            ResponseCode::NXDomain,
+            true,
+        ),
+        (
+            "www.secure.test.",
+            RecordType::TXT,
+            ResponseCode::NoError,
+            true,
+        ),
+        ("test.", RecordType::SOA, ResponseCode::NoError, true),
+        ("nope.test.", RecordType::A, ResponseCode::NXDomain, true),
+        (
+            "www.bogus.test.",
+            RecordType::A,
+            ResponseCode::ServFail,
+            false,
+        ),
+        (
+            "txt.bogus.test.",
+            RecordType::TXT,
+            ResponseCode::NoError,
+            true,
+        ),
+        (
+            "www.insecure.test.",
+            RecordType::A,
+            ResponseCode::NoError,
+            false,
+        ),
+        (
+            "www.alpha.test.",
+            RecordType::A,
+            ResponseCode::NoError,
+            false,
+        ),
+        (
+            "www.beta.example.",
+            RecordType::A,
+            ResponseCode::NoError,
+            false,
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (qname, qtype, rcode, ad) in cases {
+        let m = ask(listen, qname, qtype).await;
+        let got = (m.metadata.response_code, m.metadata.authentic_data);
+        if got != (rcode, ad) {
+            wrong.push(format!(
+                "{qname} {qtype}: (rcode, AD) {got:?}, want {:?}",
+                (rcode, ad)
+            ));
+        }
+    }
+    let log = std::fs::read_to_string(unbound.dir().join("unbound.log")).unwrap_or_default();
+    assert!(
+        wrong.is_empty(),
+        "{}\nunbound log:\n{log}",
+        wrong.join("\n")
+    );
+}
