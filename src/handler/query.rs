@@ -13,6 +13,7 @@ use super::refusal::{Refusal, Route};
 use super::response::{self, Response, Reuse, add_resolution};
 use super::{Handler, Recursion, Request, chaos};
 use crate::authority::{Catalog, LocalAnswer};
+use crate::cache::Trust;
 use crate::ede;
 use crate::metrics::Metrics;
 use crate::resolver::Resolution;
@@ -201,9 +202,28 @@ impl Handler {
         }
     }
 
+    /// A resolver's answer. Its DNSSEC verdict decides (RFC 4035 §3.2.2–3, RFC 6840 §5.7):
+    /// bogus is SERVFAIL with its EDE unless the client set CD; AD only on a secure answer,
+    /// to a client that set DO or AD and not CD.
     fn recursive_answer(&self, req: &Request, res: Resolution) -> Message {
         let mut m = response::reply_to(req, self.config.edns_payload);
         m.metadata.recursion_available = true;
+        let dnssec_ok = req.edns.is_some_and(|e| e.dnssec_ok);
+        count_dnssec(&self.metrics, &res.security);
+        if let Trust::Bogus { ede: code, why } = &res.security
+            && !req.checking_disabled
+        {
+            Metrics::inc(&self.metrics.servfails);
+            self.metrics.servfail_reasons.inc(Some(*code));
+            debug!(reason = %why, "bogus answer");
+            let mut m = response::with_rcode(req, self.config.edns_payload, ResponseCode::ServFail);
+            m.metadata.recursion_available = true;
+            add_ede(&mut m, *code, &format!("DNSSEC validation failed: {why}"));
+            return m;
+        }
+        m.metadata.authentic_data = res.security == Trust::Secure
+            && !req.checking_disabled
+            && (dnssec_ok || req.authentic_data);
         debug!(rcode = %res.rcode, answers = res.answers.len(), upstream = res.upstream_queries, stale = res.stale, "recursive answer");
         add_resolution(&mut m, res);
         m
@@ -273,6 +293,18 @@ impl Handler {
         add_ede(&mut m, code, &text);
         m
     }
+}
+
+/// Counts a validated answer by its state (nothing when validation is off).
+fn count_dnssec(metrics: &Metrics, trust: &Trust) {
+    let (state, ede) = match trust {
+        Trust::Unchecked => return,
+        Trust::Secure => (0, None),
+        Trust::Insecure => (1, None),
+        Trust::Bogus { ede, .. } => (2, Some(*ede)),
+        Trust::Indeterminate => (3, None),
+    };
+    metrics.count_dnssec(state, ede);
 }
 
 #[cfg(test)]

@@ -299,8 +299,7 @@ pub(super) fn add_resolution(m: &mut Message, res: Resolution) {
     if res.stale {
         add_stale_ede(m, res.rcode);
     }
-    m.answers.extend(res.answers);
-    m.authorities = res.authorities;
+    res.fill_sections(m);
     m.additionals.clear();
 }
 
@@ -320,6 +319,7 @@ mod tests {
             op_code: OpCode::Query,
             recursion_desired: false,
             checking_disabled: false,
+            authentic_data: false,
             query: Query::query(
                 Name::from_ascii("big.test.").expect("name"),
                 RecordType::TXT,
