@@ -6,6 +6,7 @@ mod cli;
 mod control;
 mod dig_interop;
 mod discovery;
+mod dnssec_validate;
 mod fast_path;
 mod local_names;
 mod local_recursion;
