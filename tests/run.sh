@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Runs tern's whole test suite. Installs the reference peers (NSD, Unbound, Knot, dnsdist), the
-# DNS tools (dig, kdig, nsupdate), promtool (Debian's prometheus), procps (kill) and systemd
+# DNS tools (dig, kdig, nsupdate), BIND's signing tools (bind9-utils: the signed-zone tests sign
+# their zones at run time), promtool (Debian's prometheus), procps (kill) and systemd
 # (systemd-analyze verify of zones/contrib/tern.service) the tests need, without letting Debian
 # start their services (NSD & co. on port 53, Prometheus).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for tool in nsd unbound knotd dnsdist dig kdig nsupdate knsupdate promtool /bin/kill systemd-analyze; do
+for tool in nsd unbound knotd dnsdist dig kdig nsupdate knsupdate dnssec-keygen dnssec-signzone dnssec-dsfromkey promtool /bin/kill systemd-analyze; do
     command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
 if [ "${#need[@]}" -gt 0 ]; then
@@ -17,7 +18,7 @@ if [ "${#need[@]}" -gt 0 ]; then
     chmod +x /usr/sbin/policy-rc.d
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq nsd unbound knot dnsdist bind9-dnsutils knot-dnsutils prometheus procps systemd >/dev/null
+    apt-get install -y -qq nsd unbound knot dnsdist bind9-dnsutils bind9-utils knot-dnsutils prometheus procps systemd >/dev/null
 fi
 # The tests bind port 53 on their own loopback addresses (127.N.0.x). A server of the user's
 # bound to every address (0.0.0.0:53) would take them; it is the user's, so say so rather than

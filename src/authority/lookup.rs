@@ -26,6 +26,18 @@ pub(crate) enum Answer {
     YxDomain { records: Vec<Record> },
 }
 
+/// How a lookup reached its answer: what a signed zone's proofs are chosen by (RFC 4035
+/// §3.1.3). Only the DO=1 path of a signed zone reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Source {
+    /// The name's own node, or a zone cut or DNAME on the way down to it.
+    Exact,
+    /// Synthesised from the wildcard below this closest encloser (RFC 4592 §3.3.1).
+    Wildcard(Name),
+    /// The name does not exist, nor a wildcard for it; this is its closest encloser.
+    Missing(Name),
+}
+
 /// A zone cut: the child's NS RRset and whatever addresses for those servers this zone holds.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Delegation {
@@ -37,6 +49,18 @@ pub(crate) struct Delegation {
 impl Zone {
     /// Looks `qname` up in this zone; `qname` must be at or below the origin.
     pub(crate) fn lookup(&self, qname: &Name, qtype: RecordType) -> Answer {
+        self.walk(qname, qtype).0
+    }
+
+    /// [`Zone::lookup`], and how the answer was reached.
+    pub(crate) fn find(&self, qname: &Name, qtype: RecordType) -> (Answer, Source) {
+        self.walk(qname, qtype)
+    }
+
+    /// The one lookup behind both, inlined into each: `lookup`, on every query's path, then
+    /// passes no `Source` around that it would only drop.
+    #[inline(always)]
+    fn walk(&self, qname: &Name, qtype: RecordType) -> (Answer, Source) {
         let origin_labels = label_count(self.origin());
         let q_labels = label_count(qname);
         let mut closest_encloser = self.origin().clone();
@@ -45,7 +69,7 @@ impl Zone {
         for depth in origin_labels..=q_labels {
             let name = qname.trim_to(depth);
             let Some(node) = self.node(&LowerName::new(&name)) else {
-                return self.not_found(qname, qtype, &closest_encloser);
+                return self.not_found(qname, qtype, closest_encloser);
             };
             let at_qname = depth == q_labels;
             if depth > origin_labels
@@ -53,20 +77,19 @@ impl Zone {
                 // RFC 4035 §3.1.4.1: the parent side answers DS at the cut.
                 && !(at_qname && qtype == RecordType::DS)
             {
-                return Answer::Referral(self.delegation(&name, ns));
+                return (Answer::Referral(self.delegation(&name, ns)), Source::Exact);
             }
             if !at_qname && let Some(d) = node.get(RecordType::DNAME) {
-                return self.dname(qname, &d[0]);
+                return (self.dname(qname, &d[0]), Source::Exact);
             }
             if at_qname {
-                return self.answer_at(node, qname, qtype, false);
+                return (self.answer_at(node, qname, qtype, false), Source::Exact);
             }
             closest_encloser = name;
         }
         // Unreachable for a qname inside the zone; a caller that broke that gets NXDOMAIN.
-        Answer::NxDomain {
-            soa: self.negative_soa(),
-        }
+        let soa = self.negative_soa();
+        (Answer::NxDomain { soa }, Source::Missing(closest_encloser))
     }
 
     /// Answers from a node that matched exactly, or from a wildcard node (RFC 4592 §3.3) whose
@@ -110,14 +133,25 @@ impl Zone {
 
     /// `qname` does not exist: try the wildcard at the closest encloser (RFC 4592 §4.1), else
     /// NXDOMAIN. An empty non-terminal counts as existing, so it blocks the wildcard above it.
-    fn not_found(&self, qname: &Name, qtype: RecordType, closest_encloser: &Name) -> Answer {
+    fn not_found(
+        &self,
+        qname: &Name,
+        qtype: RecordType,
+        closest_encloser: Name,
+    ) -> (Answer, Source) {
         let source = closest_encloser.clone().prepend_label("*").ok();
         let wildcard = source.as_ref().and_then(|s| self.node(&LowerName::new(s)));
         match wildcard {
-            Some(node) => self.answer_at(node, qname, qtype, true),
-            None => Answer::NxDomain {
-                soa: self.negative_soa(),
-            },
+            Some(node) => (
+                self.answer_at(node, qname, qtype, true),
+                Source::Wildcard(closest_encloser),
+            ),
+            None => (
+                Answer::NxDomain {
+                    soa: self.negative_soa(),
+                },
+                Source::Missing(closest_encloser),
+            ),
         }
     }
 

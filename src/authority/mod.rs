@@ -9,6 +9,7 @@ pub(crate) mod journal;
 pub(crate) mod lookup;
 pub(crate) mod reload;
 pub(crate) mod rules;
+pub(crate) mod signed;
 pub(crate) mod store;
 pub(crate) mod transfer;
 pub(crate) mod update;
@@ -23,6 +24,7 @@ use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
 pub(crate) use crate::zonefile::ZoneErrors;
 pub(crate) use lookup::Answer;
+use signed::extend_unique;
 pub use zone::Zone;
 
 use crate::limits::LOCAL_CNAME_CHAIN;
@@ -55,9 +57,10 @@ pub struct LocalAnswer {
     /// The name (qname, or an alias target) that reached a zone cut: the authority section
     /// is a referral, and a resolver may continue from that name at the child's servers.
     pub delegated: Option<Name>,
-    /// The authority section is only the zone's NS RRset added to a positive answer: when the
-    /// response is too big it may be dropped without setting TC, as NSD does (it is not part
-    /// of the answer, RFC 2181 §9). A referral's NS RRset is never optional.
+    /// The authority section's NS RRset is only the zone's, added to a positive answer: when
+    /// the response is too big it may be dropped (with its RRSIGs) without setting TC, as NSD
+    /// does (it is not part of the answer, RFC 2181 §9). A wildcard answer's NSEC/NSEC3 proof
+    /// beside it stays; a referral's NS RRset is never optional.
     pub optional_authority: bool,
 }
 
@@ -199,6 +202,18 @@ impl Catalog {
     /// Answers from local zones, following aliases between them. `None` when no served zone
     /// contains `qname`.
     pub fn answer(&self, qname: &Name, qtype: RecordType) -> Option<LocalAnswer> {
+        self.answer_to(qname, qtype, false)
+    }
+
+    /// [`Catalog::answer`] for a query whose DO bit is `dnssec_ok`: from a signed zone, a DO=1
+    /// answer carries the RRSIGs of its RRsets and the NSEC/NSEC3 proofs of what does not
+    /// exist (RFC 4035 §3.1); without DO, or from an unsigned zone, nothing is added.
+    pub fn answer_to(
+        &self,
+        qname: &Name,
+        qtype: RecordType,
+        dnssec_ok: bool,
+    ) -> Option<LocalAnswer> {
         if self.is_unavailable(qname) {
             let mut out = LocalAnswer::new();
             out.rcode = ResponseCode::ServFail;
@@ -209,16 +224,34 @@ impl Catalog {
         let mut out = LocalAnswer::new();
         let mut name = qname.clone();
         let mut seen = HashSet::new();
+        // Proofs of earlier steps (a CNAME synthesised from a wildcard) for the final answer.
+        let mut proofs: Vec<Record> = Vec::new();
         for _ in 0..=LOCAL_CNAME_CHAIN {
             seen.insert(LowerName::new(&name));
-            match zone.lookup(&name, qtype) {
+            let signed = if dnssec_ok { zone.signed() } else { None };
+            // The RRSIGs of this step's answer RRsets (signed zones, DO=1 only).
+            let mut signatures = Vec::new();
+            let answer = match signed {
+                None => zone.lookup(&name, qtype),
+                Some(dnssec) => {
+                    let (answer, source) = zone.find(&name, qtype);
+                    let evidence = zone.evidence(dnssec, &name, &answer, &source);
+                    extend_unique(&mut proofs, &evidence.authority);
+                    signatures = evidence.answer;
+                    answer
+                }
+            };
+            match answer {
                 Answer::Records(records) => {
                     out.answers.extend(records);
-                    self.add_authority_and_additional(zone, qtype, &mut out);
+                    out.answers.append(&mut signatures);
+                    self.add_authority_and_additional(zone, qtype, signed.is_some(), &mut out);
+                    out.authorities.extend(proofs);
                     return Some(out);
                 }
                 Answer::Cname { records, target } => {
                     out.answers.extend(records);
+                    out.answers.append(&mut signatures);
                     if qtype == RecordType::CNAME || seen.contains(&LowerName::new(&target)) {
                         return Some(out);
                     }
@@ -235,23 +268,27 @@ impl Catalog {
                     // AA covers the answer section; a bare referral has none (RFC 1034 §4.3.2).
                     out.authoritative = !out.answers.is_empty();
                     out.authorities = delegation.ns;
+                    out.authorities.extend(proofs);
                     out.additionals = delegation.glue;
                     out.delegated = Some(name);
                     return Some(out);
                 }
                 Answer::NoData { soa } => {
                     out.authorities.push(soa);
+                    out.authorities.extend(proofs);
                     return Some(out);
                 }
                 Answer::NxDomain { soa } => {
                     // RFC 6604 §2.1: the RCODE describes the last name in the chain.
                     out.rcode = ResponseCode::NXDomain;
                     out.authorities.push(soa);
+                    out.authorities.extend(proofs);
                     return Some(out);
                 }
                 Answer::YxDomain { records } => {
                     out.rcode = ResponseCode::YXDomain;
                     out.answers.extend(records);
+                    out.answers.append(&mut signatures);
                     return Some(out);
                 }
             }
@@ -272,7 +309,16 @@ impl Catalog {
     ///
     /// A and AAAA RRsets are ordered A first, so that when the response must shrink the
     /// AAAA records go first, as with NSD.
-    fn add_authority_and_additional(&self, zone: &Zone, qtype: RecordType, out: &mut LocalAnswer) {
+    ///
+    /// From a `signed` zone for a DO=1 query, each RRset added carries its RRSIGs (glue has
+    /// none; RFC 4035 §3.1.1).
+    fn add_authority_and_additional(
+        &self,
+        zone: &Zone,
+        qtype: RecordType,
+        signed: bool,
+        out: &mut LocalAnswer,
+    ) {
         let apex_ns = zone
             .node(&LowerName::new(zone.origin()))
             .and_then(|node| node.get(RecordType::NS))
@@ -286,6 +332,10 @@ impl Catalog {
         if with_apex_ns {
             out.authorities.extend_from_slice(apex_ns);
             out.optional_authority = !apex_ns.is_empty();
+            if signed && !apex_ns.is_empty() {
+                out.authorities
+                    .extend(zone.signatures_of(zone.origin(), RecordType::NS));
+            }
         }
 
         let mut addresses: Vec<Record> = Vec::new();
@@ -312,127 +362,12 @@ impl Catalog {
             }
         }
         addresses.sort_by_key(|r| r.record_type() != RecordType::A);
+        if signed {
+            addresses = signed::with_signatures(zone, addresses);
+        }
         out.additionals = addresses;
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use std::path::Path;
-
-    use super::*;
-
-    fn zone(origin: &str, body: &str) -> Zone {
-        let text = format!(
-            "$ORIGIN {origin}\n$TTL 300\n@ SOA ns1 host 1 2 3 4 60\n@ NS ns1\nns1 A 192.0.2.1\n{body}"
-        );
-        Zone::from_text(&text, Path::new("t.zone"), None).expect("valid zone")
-    }
-
-    fn n(s: &str) -> Name {
-        Name::from_ascii(s).expect("name")
-    }
-
-    /// The catalog's answer to `q`, written `"name TYPE"`, which must be one of its zones'.
-    fn ask(q: &str) -> LocalAnswer {
-        let (qname, qtype) = q.split_once(' ').expect("name TYPE");
-        let qtype: RecordType = qtype.parse().expect("type");
-        catalog().answer(&n(qname), qtype).expect("ours")
-    }
-
-    fn catalog() -> Catalog {
-        Catalog::new([
-            zone("a.test.", "www CNAME www.b.test.\nmx MX 10 ns1\nout CNAME elsewhere.example.\nsub NS ns1.sub\nns1.sub A 192.0.2.9\nmxglue MX 10 ns1.sub\n"),
-            zone("b.test.", "www A 192.0.2.2\n"),
-            zone("sub.a.test.", "host A 192.0.2.10\n"),
-        ])
-        .expect("catalog")
-    }
-
-    #[test]
-    fn an_unavailable_zone_answers_servfail_not_its_parent() {
-        let c = catalog().with_unavailable([n("c.a.test."), n("b.test.")]);
-        let a = c.answer(&n("www.c.a.test."), RecordType::A).expect("ours");
-        assert_eq!(a.rcode, ResponseCode::ServFail);
-        assert!(!a.authoritative && a.answers.is_empty());
-        // Served zones win: b.test. is loaded, so it is not unavailable.
-        let b = c.answer(&n("www.b.test."), RecordType::A).expect("ours");
-        assert_eq!(b.rcode, ResponseCode::NoError);
-        // Beside the unavailable zone, its parent answers as before.
-        assert!(!c.is_unavailable(&n("mx.a.test.")));
-        assert!(!c.is_unavailable(&n("host.sub.a.test.")));
-    }
-
-    #[test]
-    fn chases_cname_across_zones() {
-        let a = ask("www.a.test. A");
-        assert_eq!(a.answers.len(), 2);
-        assert!(a.authoritative);
-        assert_eq!(a.rcode, ResponseCode::NoError);
-    }
-
-    #[test]
-    fn mx_gets_additional_addresses() {
-        let a = ask("mx.a.test. MX");
-        assert_eq!(a.additionals.len(), 1);
-    }
-
-    #[test]
-    fn child_zone_wins_and_unknown_names_are_not_ours() {
-        let a = ask("host.sub.a.test. A");
-        assert_eq!(a.answers.len(), 1);
-        assert!(catalog().answer(&n("www.c.test."), RecordType::A).is_none());
-        let out = ask("out.a.test. A");
-        assert_eq!(out.unresolved_target, Some(n("elsewhere.example.")));
-    }
-
-    #[test]
-    fn positive_answers_carry_apex_ns_and_their_addresses() {
-        let a = ask("www.a.test. A");
-        // The chain ends in b.test.: its NS set, and the address of ns1.b.test.
-        assert_eq!(a.authorities.len(), 1);
-        assert_eq!(a.authorities[0].name, n("b.test."));
-        assert_eq!(a.additionals.len(), 1);
-        assert_eq!(a.additionals[0].name, n("ns1.b.test."));
-        assert!(a.optional_authority);
-
-        // NS is the answer: not repeated in the authority section.
-        let ns = ask("a.test. NS");
-        assert_eq!(ns.answers.len(), 1);
-        assert!(ns.authorities.is_empty());
-        assert_eq!(ns.additionals.len(), 1);
-
-        // An address that is the answer is not repeated in the additional section.
-        let ns1 = ask("ns1.a.test. A");
-        assert_eq!(ns1.authorities.len(), 1);
-        assert!(ns1.additionals.is_empty());
-    }
-
-    #[test]
-    fn any_and_ds_answers_stay_minimal() {
-        let any = ask("a.test. ANY");
-        assert_eq!(any.answers.len(), 1);
-        assert!(any.authorities.is_empty());
-        let ds = ask("sub.a.test. DS");
-        assert!(ds.answers.is_empty());
-        assert_eq!(ds.authorities[0].record_type(), RecordType::SOA);
-        assert_eq!(ds.authorities[0].name, n("a.test."));
-        assert!(
-            !ds.optional_authority,
-            "a negative answer's SOA is required"
-        );
-    }
-
-    #[test]
-    fn glue_is_no_additional_data_for_mx() {
-        let a = ask("mxglue.a.test. MX");
-        // Only the address of the apex NS target, not the glue of ns1.sub.a.test.
-        assert_eq!(a.additionals.len(), 1);
-        assert_eq!(a.additionals[0].name, n("ns1.a.test."));
-    }
-
-    #[test]
-    fn duplicate_origins_are_rejected() {
-        assert!(Catalog::new([zone("a.test.", ""), zone("a.test.", "")]).is_err());
-    }
-}
+mod tests;

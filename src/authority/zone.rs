@@ -9,6 +9,7 @@ use std::sync::Arc;
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
 use super::rules::{BalanceRules, Turns};
+use super::signed::{Dnssec, covered};
 use super::transfer::Delta;
 use crate::rr::label_count;
 use crate::zonefile::{Located, Location, ZoneError, ZoneErrors, parse_zone_file, parse_zone_text};
@@ -69,6 +70,25 @@ pub struct Zone {
     /// holds, glue included. Every positive answer carries the apex NS in its authority
     /// section, so this is worked out once per zone snapshot rather than per answer.
     apex_ns_addresses: Vec<Record>,
+    /// DNSSEC data beyond the nodes (NSEC order, the NSEC3 chain): `None` for a zone without
+    /// DNSSEC records, whose answers then take no extra step at all.
+    dnssec: Option<Arc<Dnssec>>,
+}
+
+/// NSEC3 records and the RRSIGs over them live in the zone's NSEC3 chain, not at a node: a
+/// hashed owner name is no name of the zone (RFC 5155 §7.2.8).
+fn is_nsec3_data(record: &Record) -> bool {
+    match record.record_type() {
+        RecordType::NSEC3 => true,
+        RecordType::RRSIG => covered(record) == Some(RecordType::NSEC3),
+        _ => false,
+    }
+}
+
+/// Types that may share an owner with a CNAME (RFC 2181 §10.1, RFC 4035 §2.5) or sit at a
+/// zone cut beside NS and DS (RFC 4035 §2.3: the parent's NSEC and the RRSIGs of both).
+fn is_dnssec_meta(rtype: RecordType) -> bool {
+    matches!(rtype, RecordType::RRSIG | RecordType::NSEC)
 }
 
 impl Zone {
@@ -120,6 +140,7 @@ impl Zone {
         let mut soa: Option<&Located> = None;
         let mut nodes: HashMap<LowerName, Node> = HashMap::new();
         let mut first_line: HashMap<(LowerName, RecordType), &Location> = HashMap::new();
+        let mut nsec3: Vec<Located> = Vec::new();
         for loc in &records {
             let r = &loc.record;
             let name = LowerName::new(&r.name);
@@ -128,6 +149,10 @@ impl Zone {
                     &loc.at,
                     format!("{} is outside the zone {}", r.name, origin),
                 );
+                continue;
+            }
+            if is_nsec3_data(r) {
+                nsec3.push(loc.clone());
                 continue;
             }
             if r.record_type() == RecordType::SOA {
@@ -179,7 +204,8 @@ impl Zone {
             let at = |t: RecordType| first_line.get(&((*name).clone(), t)).copied();
             if let Some(cname) = node.get(RecordType::CNAME) {
                 let loc = at(RecordType::CNAME).unwrap_or(&soa.at);
-                if node.rrsets.len() > 1 {
+                let beside = node.rrsets.iter().filter(|(t, _)| !is_dnssec_meta(*t));
+                if beside.count() > 1 {
                     err(
                         loc,
                         format!(
@@ -245,7 +271,8 @@ impl Zone {
                 if !matches!(
                     t,
                     RecordType::NS | RecordType::DS | RecordType::A | RecordType::AAAA
-                ) {
+                ) && !is_dnssec_meta(*t)
+                {
                     let loc = first_line
                         .get(&((*name).clone(), *t))
                         .copied()
@@ -260,6 +287,13 @@ impl Zone {
                 }
             }
         }
+        let dnssec = Dnssec::build(
+            &origin,
+            nodes.get(&apex),
+            nodes.values(),
+            nsec3,
+            &mut errors,
+        );
         if !errors.is_empty() {
             return Err(ZoneErrors(errors));
         }
@@ -276,7 +310,8 @@ impl Zone {
         let record_count = nodes
             .values()
             .map(|n| n.rrsets().map(<[Record]>::len).sum::<usize>())
-            .sum();
+            .sum::<usize>()
+            + dnssec.as_ref().map_or(0, |d| d.nsec3().records().count());
         let mut zone = Zone {
             origin,
             nodes,
@@ -286,6 +321,7 @@ impl Zone {
             turns: Arc::default(),
             history: Arc::default(),
             apex_ns_addresses: Vec::new(),
+            dnssec: dnssec.map(Arc::new),
         };
         zone.apex_ns_addresses = zone.ns_addresses_of_apex();
         Ok(zone)
@@ -395,98 +431,32 @@ impl Zone {
         &self.soa
     }
 
-    /// Every record of the zone (for transfers, `zone check` and tests).
+    /// Every record of the zone (for transfers, `zone check` and tests), the NSEC3 chain's
+    /// included.
     pub fn records(&self) -> impl Iterator<Item = &Record> {
-        self.nodes.values().flat_map(|n| n.rrsets().flatten())
+        let chain = self.dnssec.iter().flat_map(|d| d.nsec3().records());
+        self.nodes
+            .values()
+            .flat_map(|n| n.rrsets().flatten())
+            .chain(chain)
+    }
+
+    /// The zone's DNSSEC data when its apex SOA is signed: DO=1 answers then carry RRSIGs and
+    /// denial proofs (RFC 4035 §3.1).
+    pub(crate) fn signed(&self) -> Option<&Dnssec> {
+        self.dnssec.as_deref().filter(|d| d.is_signed())
+    }
+
+    /// The record of the zone identical to `record` (owner, class, type, RDATA), wherever it
+    /// is kept: at its node or in the NSEC3 chain.
+    pub(crate) fn held(&self, record: &Record) -> Option<&Record> {
+        let at_node = self
+            .node(&LowerName::new(&record.name))
+            .and_then(|node| node.get(record.record_type()))
+            .and_then(|set| set.iter().find(|r| *r == record));
+        at_node.or_else(|| self.dnssec.as_ref()?.nsec3().holds(record))
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn zone(text: &str) -> Result<Zone, ZoneErrors> {
-        Zone::from_text(text, Path::new("t.zone"), None)
-    }
-
-    const HEAD: &str =
-        "$ORIGIN example.test.\n$TTL 300\n@ SOA ns1 host 1 2 3 4 60\n@ NS ns1\nns1 A 192.0.2.1\n";
-
-    #[test]
-    fn another_serial_changes_the_soa_everywhere_it_is_read() {
-        let z = zone(HEAD).expect("valid").with_serial(42);
-        assert_eq!(z.serial(), 42);
-        let apex = z
-            .node(&LowerName::new(z.origin()))
-            .and_then(|n| n.get(RecordType::SOA))
-            .expect("apex SOA");
-        assert!(matches!(&apex[0].data, RData::SOA(soa) if soa.serial == 42));
-        assert!(matches!(&z.negative_soa().data, RData::SOA(soa) if soa.serial == 42));
-        assert_eq!(
-            z.records().count(),
-            zone(HEAD).expect("valid").records().count()
-        );
-    }
-
-    fn first_error(text: &str) -> String {
-        zone(text).expect_err("must fail").0[0].to_string()
-    }
-
-    #[test]
-    fn valid_zone_loads_with_empty_non_terminals() {
-        let z = zone(&format!("{HEAD}a.b.c A 192.0.2.2\n")).expect("valid");
-        assert_eq!(z.record_count(), 4);
-        let ent = LowerName::new(&Name::from_ascii("b.c.example.test.").expect("name"));
-        assert!(z.node(&ent).expect("ENT exists").is_empty());
-        assert_eq!(z.negative_soa().ttl, 60);
-    }
-
-    #[test]
-    fn rejects_cname_beside_data() {
-        assert_eq!(
-            first_error(&format!("{HEAD}www CNAME ns1\nwww TXT hi\n")),
-            "t.zone:6: CNAME at www.example.test. beside other data (RFC 1034 §3.6.2)"
-        );
-    }
-
-    #[test]
-    fn rejects_data_outside_origin() {
-        assert_eq!(
-            first_error(&format!("{HEAD}www.other. A 192.0.2.9\n")),
-            "t.zone:6: www.other. is outside the zone example.test."
-        );
-    }
-
-    #[test]
-    fn rejects_missing_soa_and_second_soa_and_missing_ns() {
-        assert!(first_error("$ORIGIN example.test.\n$TTL 1\nwww A 192.0.2.1\n").contains("no SOA"));
-        assert_eq!(
-            first_error(&format!("{HEAD}@ SOA ns2 host 2 2 3 4 5\n")),
-            "t.zone:6: second SOA record (the first is at t.zone:3)"
-        );
-        assert!(
-            first_error("$ORIGIN example.test.\n$TTL 1\n@ SOA ns1 host 1 2 3 4 5\n")
-                .contains("no NS records")
-        );
-    }
-
-    #[test]
-    fn rejects_data_below_an_apex_dname() {
-        let err = first_error(&format!("{HEAD}@ DNAME other.test.\nwww A 192.0.2.9\n"));
-        assert!(err.contains("below the DNAME at example.test."), "{err}");
-    }
-
-    #[test]
-    fn rejects_data_below_a_cut_but_allows_glue() {
-        let ok = format!("{HEAD}sub NS ns.sub\nns.sub A 192.0.2.3\n");
-        assert!(zone(&ok).is_ok());
-        assert_eq!(
-            first_error(&format!("{ok}www.sub TXT hidden\n")),
-            "t.zone:8: www.sub.example.test. TXT is below the zone cut at sub.example.test. and would be occluded"
-        );
-        assert!(
-            first_error(&format!("{ok}sub MX 10 ns1\n"))
-                .starts_with("t.zone:8: sub.example.test. MX sits at the zone cut")
-        );
-    }
-}
+mod tests;

@@ -128,8 +128,10 @@ impl Handler {
         }
         let (qname, qtype) = (req.query.name(), req.query.query_type());
         // The configured zones first; then the names every resolver answers itself
-        // (`localhost.`, `invalid.`, private reverse zones), which never go upstream.
-        if let Some(answer) = served.answer(qname, qtype) {
+        // (`localhost.`, `invalid.`, private reverse zones), which never go upstream. A
+        // signed zone adds RRSIGs and proofs for DO=1 (RFC 4035 §3.1).
+        let dnssec_ok = req.edns.is_some_and(|e| e.dnssec_ok);
+        if let Some(answer) = served.answer_to(qname, qtype, dnssec_ok) {
             return Route::Local(served, answer);
         }
         if let Some(builtin) = &self.builtin

@@ -1,6 +1,7 @@
 //! Building and encoding responses: header flags, the echoed question, OPT (RFC 6891), and
 //! truncation to the client's size limit with whole RRsets only (RFC 2181 §9).
 
+use hickory_proto::dnssec::rdata::DNSSECRData;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{RData, Record, RecordType};
 use tokio::time::Instant;
@@ -145,7 +146,8 @@ pub(super) fn size_limit_for(
 }
 
 /// Encodes `msg` within `limit` bytes. Optional additional RRsets are dropped first, from the
-/// end, then an `optional_authority` section (NSD drops it the same way, without TC); if
+/// end, then the NS RRset of an `optional_authority` section (NSD drops it the same way,
+/// without TC); if
 /// answer, authority and the in-domain glue of a referral still do not fit, TC=1 is set and
 /// only the whole answer RRsets that fit are kept, so the client retries over TCP.
 pub fn encode(mut msg: Message, limit: usize, optional_authority: bool) -> Vec<u8> {
@@ -176,8 +178,11 @@ pub fn encode(mut msg: Message, limit: usize, optional_authority: bool) -> Vec<u
             return bytes;
         }
     }
-    if optional_authority && !msg.authorities.is_empty() {
-        msg.authorities.clear();
+    let is_ns = |r: &Record| rrset_type(r) == RecordType::NS;
+    if optional_authority && msg.authorities.iter().any(is_ns) {
+        // Only the NS RRset (and its RRSIGs) is optional: a wildcard answer's NSEC or NSEC3
+        // proof beside it is part of the answer (RFC 4035 §3.1.3.3).
+        msg.authorities.retain(|r| !is_ns(r));
         if let Ok(bytes) = msg.to_vec()
             && bytes.len() <= limit
         {
@@ -200,7 +205,8 @@ pub fn encode(mut msg: Message, limit: usize, optional_authority: bool) -> Vec<u
     msg.to_vec().unwrap_or_else(|_| servfail_bytes(&msg))
 }
 
-/// Indices just past each RRset (a run of records with one owner and type) in `records`.
+/// Indices just past each RRset (a run of records with one owner and type, and the RRSIGs
+/// over it) in `records`.
 fn rrset_ends(records: &[Record]) -> Vec<usize> {
     let mut ends = Vec::new();
     for i in 1..=records.len() {
@@ -214,15 +220,24 @@ fn rrset_ends(records: &[Record]) -> Vec<usize> {
 /// An address record for the target of a referral NS record, at or below that NS record's
 /// owner (the zone cut): the resolver cannot reach the child without it (RFC 9471 §2.1).
 fn is_in_domain_glue(record: &Record, authorities: &[Record]) -> bool {
-    matches!(record.record_type(), RecordType::A | RecordType::AAAA)
+    matches!(rrset_type(record), RecordType::A | RecordType::AAAA)
         && authorities.iter().any(|ns| match &ns.data {
             RData::NS(target) => target.0 == record.name && ns.name.zone_of(&record.name),
             _ => false,
         })
 }
 
+/// The type of the RRset `record` belongs to where sizes are concerned: an RRSIG goes with
+/// the RRset it covers, so that the two are kept or dropped together (RFC 4035 §3.1.1).
+fn rrset_type(record: &Record) -> RecordType {
+    match &record.data {
+        RData::DNSSEC(DNSSECRData::RRSIG(sig)) => sig.input().type_covered,
+        _ => record.record_type(),
+    }
+}
+
 fn same_rrset(a: &Record, b: &Record) -> bool {
-    a.record_type() == b.record_type() && a.name == b.name
+    rrset_type(a) == rrset_type(b) && a.name == b.name
 }
 
 fn pop_rrset(records: &mut Vec<Record>) {
@@ -257,8 +272,9 @@ pub(crate) fn with_rcode(req: &Request, our_payload: u16, rcode: ResponseCode) -
 #[derive(Debug)]
 pub struct Response {
     pub message: Message,
-    /// The authority section only repeats the zone's NS set beside a positive answer (as NSD
-    /// does); it is dropped, like optional additional data, before anything is truncated.
+    /// The authority section's NS RRset only repeats the zone's beside a positive answer (as
+    /// NSD does); it is dropped, like optional additional data, before anything is truncated.
+    /// Other authority records (a wildcard answer's NSEC or NSEC3 proof) stay.
     pub optional_authority: bool,
     /// Whether the hit path may give this answer again, and how (see `Reuse`).
     pub(crate) reuse: Reuse,
@@ -304,197 +320,4 @@ pub(super) fn add_resolution(m: &mut Message, res: Resolution) {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::net::SocketAddr;
-
-    use hickory_proto::op::{OpCode, Query};
-    use hickory_proto::rr::Name;
-    use hickory_proto::rr::rdata::{A, AAAA, NS, TXT};
-
-    use super::*;
-
-    fn req(edns: Option<u16>, transport: Transport) -> Request {
-        Request {
-            id: 1,
-            op_code: OpCode::Query,
-            recursion_desired: false,
-            checking_disabled: false,
-            authentic_data: false,
-            query: Query::query(
-                Name::from_ascii("big.test.").expect("name"),
-                RecordType::TXT,
-            ),
-            edns: edns.map(|payload| EdnsInfo {
-                payload,
-                version: 0,
-                dnssec_ok: false,
-            }),
-            src: SocketAddr::from(([127, 0, 0, 1], 1)),
-            transport,
-            signed: false,
-        }
-    }
-
-    #[test]
-    fn malformed_replies_carry_opt_when_the_request_did() {
-        let bad = |edns| Malformed::Reply {
-            id: 9,
-            op_code: OpCode::Status,
-            recursion_desired: true,
-            query: None,
-            rcode: ResponseCode::NotImp,
-            edns,
-        };
-        let info = EdnsInfo {
-            payload: 4096,
-            version: 0,
-            dnssec_ok: true,
-        };
-        let bytes = malformed_reply(&bad(Some(info)), 1400).expect("a reply");
-        let m = Message::from_vec(&bytes).expect("parses");
-        assert_eq!(
-            (m.metadata.id, m.metadata.response_code),
-            (9, ResponseCode::NotImp)
-        );
-        assert_eq!(m.metadata.message_type, MessageType::Response);
-        assert!(m.metadata.recursion_desired);
-        let opt = m.edns.expect("OPT echoed (RFC 6891 §6.1.1)");
-        assert_eq!((opt.max_payload(), opt.version()), (1400, 0));
-        assert!(opt.flags().dnssec_ok);
-
-        let bytes = malformed_reply(&bad(None), 1232).expect("a reply");
-        assert!(Message::from_vec(&bytes).expect("parses").edns.is_none());
-        assert_eq!(malformed_reply(&Malformed::Drop, 1232), None);
-    }
-
-    #[test]
-    fn size_limits_follow_rfc_6891() {
-        assert_eq!(size_limit(&req(None, Transport::Udp), 1232), 512);
-        assert_eq!(size_limit(&req(Some(4096), Transport::Udp), 1232), 1232);
-        assert_eq!(size_limit(&req(Some(700), Transport::Udp), 1232), 700);
-        assert_eq!(size_limit(&req(None, Transport::Tcp), 1232), 65535);
-    }
-
-    fn rr(owner: &str, data: RData) -> Record {
-        Record::from_rdata(Name::from_ascii(owner).expect("name"), 60, data)
-    }
-
-    /// A referral to `sub.test.` with `n` in-domain name servers, each with A and AAAA glue,
-    /// and one out-of-domain server whose address record is optional.
-    fn referral(n: usize) -> Message {
-        let mut m = reply_to(&req(None, Transport::Udp), 1232);
-        for i in 0..n {
-            let ns = format!("a-rather-long-name-server-label-{i}.sub.test.");
-            m.add_authority(rr(
-                "sub.test.",
-                RData::NS(NS(Name::from_ascii(&ns).expect("name"))),
-            ));
-            m.add_additional(rr(&ns, RData::A(A::new(192, 0, 2, 1))));
-            m.add_additional(rr(
-                &ns,
-                RData::AAAA(AAAA::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
-            ));
-        }
-        m.add_authority(rr(
-            "sub.test.",
-            RData::NS(NS(Name::from_ascii("ns.elsewhere.example.").expect("name"))),
-        ));
-        m.add_additional(rr(
-            "ns.elsewhere.example.",
-            RData::A(A::new(198, 51, 100, 1)),
-        ));
-        m
-    }
-
-    #[test]
-    fn optional_authority_is_dropped_before_truncating() {
-        // A positive answer that fits only without the zone's NS set and its addresses: NSD
-        // drops those and sends the answer whole, TC=0.
-        let mut m = referral(4);
-        let answer = rr("www.sub.test.", RData::A(A::new(192, 0, 2, 80)));
-        m.add_answer(answer.clone());
-        let limit = {
-            let mut bare = m.clone();
-            bare.authorities.clear();
-            bare.additionals.clear();
-            bare.to_vec().expect("encode").len()
-        };
-        let back = Message::from_vec(&encode(m.clone(), limit, true)).expect("parses");
-        assert!(!back.metadata.truncation);
-        assert_eq!(back.answers, vec![answer]);
-        assert!(back.authorities.is_empty() && back.additionals.is_empty());
-        // The same message with a required authority section (a referral after a CNAME) is
-        // truncated instead.
-        let back = Message::from_vec(&encode(m, limit, false)).expect("parses");
-        assert!(back.metadata.truncation);
-    }
-
-    #[test]
-    fn referral_keeps_in_domain_glue_or_sets_tc() {
-        // Fits once the optional out-of-domain address is gone: no TC, all glue kept.
-        let m = referral(4);
-        let full = m.to_vec().expect("encode").len();
-        let optional = rr("ns.elsewhere.example.", RData::A(A::new(198, 51, 100, 1)));
-        let bytes = encode(m, full - 1, false);
-        let back = Message::from_vec(&bytes).expect("parses");
-        assert!(!back.metadata.truncation);
-        assert_eq!(back.additionals.len(), 8, "all in-domain glue kept");
-        assert!(
-            !back.additionals.contains(&optional),
-            "optional record dropped"
-        );
-        assert_eq!(back.authorities.len(), 5);
-
-        // Glue that does not all fit: TC=1 rather than a referral missing glue (RFC 9471 §3).
-        let m = referral(8);
-        assert!(m.to_vec().expect("encode").len() > 512);
-        let bytes = encode(m, 512, false);
-        assert!(bytes.len() <= 512);
-        let back = Message::from_vec(&bytes).expect("parses");
-        assert!(back.metadata.truncation, "TC=1 when glue is cut");
-        assert!(back.additionals.is_empty() && back.authorities.is_empty());
-    }
-
-    #[test]
-    fn glue_is_only_addresses_of_ns_targets_below_the_cut() {
-        let ns = [rr(
-            "sub.test.",
-            RData::NS(NS(Name::from_ascii("NS1.sub.test.").expect("name"))),
-        )];
-        let a = |owner: &str| rr(owner, RData::A(A::new(192, 0, 2, 1)));
-        assert!(
-            is_in_domain_glue(&a("ns1.SUB.test."), &ns),
-            "case-insensitive"
-        );
-        assert!(!is_in_domain_glue(&a("ns2.sub.test."), &ns), "not a target");
-        let txt = rr("ns1.sub.test.", RData::TXT(TXT::new(vec!["x".into()])));
-        assert!(!is_in_domain_glue(&txt, &ns), "not an address");
-        let sibling = [rr(
-            "sub.test.",
-            RData::NS(NS(Name::from_ascii("ns.other.test.").expect("name"))),
-        )];
-        assert!(
-            !is_in_domain_glue(&a("ns.other.test."), &sibling),
-            "sibling glue is optional"
-        );
-    }
-
-    #[test]
-    fn oversized_answer_is_truncated_to_whole_rrsets() {
-        let r = req(None, Transport::Udp);
-        let mut m = reply_to(&r, 1232);
-        let owner = Name::from_ascii("big.test.").expect("name");
-        for i in 0..10 {
-            let txt = RData::TXT(TXT::new(vec![format!("{i}{}", "x".repeat(100))]));
-            m.add_answer(Record::from_rdata(owner.clone(), 60, txt));
-        }
-        let bytes = encode(m, 512, false);
-        assert!(bytes.len() <= 512);
-        let back = Message::from_vec(&bytes).expect("parses");
-        assert!(back.metadata.truncation);
-        assert!(
-            back.answers.is_empty(),
-            "one RRset that does not fit is dropped whole"
-        );
-    }
-}
+mod tests;

@@ -6,6 +6,7 @@
 //! the `$ORIGIN`/`$TTL`/`$INCLUDE` directives — and hands each record, with its owner and TTL
 //! made explicit, to hickory's parser. Errors then say where they happened.
 
+mod dnssec;
 mod split;
 
 use std::fmt;
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 use hickory_proto::rr::{DNSClass, Name, RData, Record};
 use hickory_proto::serialize::txt::{Parser, parse_ttl};
 
+pub(crate) use self::dnssec::base32hex;
 use self::split::{LogicalRecord, split_records, type_token};
 use crate::rr::dname;
 
@@ -251,19 +253,32 @@ impl Reader {
             }
         }
         // hickory-proto has no DNAME text parser; its RDATA syntax is CNAME's (RFC 6672 §2.1),
-        // so parse it as a CNAME and convert the result.
-        let is_dname = match type_token(&rec.text, rec.blank_owner) {
+        // so parse it as a CNAME and convert the result. It refuses the DNSSEC types of a zone
+        // signed offline: it parses their owner, TTL and class with a stand-in RDATA, and
+        // `dnssec::rdata` reads the real one.
+        let mut is_dname = false;
+        let mut dnssec = None;
+        match type_token(&rec.text, rec.blank_owner) {
             Some((at, tok)) if tok.eq_ignore_ascii_case("DNAME") => {
                 text.push_str(&rec.text[..at]);
                 text.push_str("CNAME");
                 text.push_str(&rec.text[at + tok.len()..]);
-                true
+                is_dname = true;
             }
-            _ => {
-                text.push_str(&rec.text);
-                false
+            Some((at, tok)) if let Some(rtype) = dnssec::is_dnssec_type(tok) => {
+                text.push_str(&rec.text[..at]);
+                text.push_str("A 192.0.2.0");
+                let fields: Vec<&str> = rec.text[at + tok.len()..].split_whitespace().collect();
+                match dnssec::rdata(rtype, &fields, scope.origin.as_ref()) {
+                    Ok(data) => dnssec = Some(data),
+                    Err(reason) => {
+                        self.error(file, rec.line, reason);
+                        return;
+                    }
+                }
             }
-        };
+            _ => text.push_str(&rec.text),
+        }
         text.push('\n');
         let parsed = Parser::new(text, Some(file.to_path_buf()), scope.origin.clone()).parse();
         let (_, sets) = match parsed {
@@ -293,6 +308,9 @@ impl Reader {
             self.error(file, rec.line, "no record parsed");
             return;
         };
+        if let Some(data) = dnssec {
+            record.data = data;
+        }
         if is_dname {
             match &record.data {
                 RData::CNAME(target) => record.data = dname::rdata(&target.0),

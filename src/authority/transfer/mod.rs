@@ -135,13 +135,7 @@ pub(crate) fn delta(old: &Zone, new: &Zone) -> Option<Delta> {
 fn missing_from(a: &Zone, b: &Zone) -> Vec<Record> {
     a.records()
         .filter(|r| r.record_type() != RecordType::SOA)
-        .filter(|r| {
-            let held = b
-                .node(&LowerName::new(&r.name))
-                .and_then(|node| node.get(r.record_type()))
-                .is_some_and(|set| set.iter().any(|s| identical(s, r)));
-            !held
-        })
+        .filter(|r| !b.held(r).is_some_and(|s| identical(s, r)))
         .cloned()
         .collect()
 }

@@ -4,6 +4,8 @@
 //! Each test starts its own tern on `127.<subnet>.0.1` (subnets 100..=119) and serves zones
 //! written inline below. Positive answers carry the zone's NS RRset in the authority section
 //! and the addresses of NS, MX and SRV targets in the additional section, as NSD does.
+//! Zones signed offline (`dnssec/`: RRSIGs and NSEC/NSEC3 proofs for DO=1, against NSD and a
+//! validating Unbound) use 127.232.0.1–30.
 
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -16,6 +18,7 @@ use crate::support::{self, addr, lines, query, zone};
 mod aliases;
 mod answers;
 mod cuts;
+mod dnssec;
 
 /// The main test zone. Negative TTL: min(SOA TTL 3600, MINIMUM 60) = 60.
 const EXAMPLE: &str = r#"
