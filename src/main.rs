@@ -79,6 +79,9 @@ struct ResolveArgs {
     /// Start the simulated internet in-process first and resolve through it.
     #[arg(long)]
     lab: bool,
+    /// Validate with the DS or DNSKEY records of this file (zone-file form) as trust anchors.
+    #[arg(long, value_name = "FILE")]
+    trust_anchor: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -98,6 +101,9 @@ struct ServeArgs {
     /// Root hints file for recursion (named.root format); default: the IANA root hints.
     #[arg(long, value_name = "PATH")]
     root_hints: Option<PathBuf>,
+    /// DNSSEC trust anchors: a file of DS or DNSKEY records in zone-file form.
+    #[arg(long, value_name = "FILE")]
+    trust_anchor: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -223,6 +229,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     config.server.no_recursion |= args.no_recursion;
     if args.root_hints.is_some() {
         config.recursion.root_hints = args.root_hints.clone();
+    }
+    if args.trust_anchor.is_some() {
+        config.dnssec.trust_anchor = args.trust_anchor.clone();
     }
     if config.server.listen.is_empty() {
         config
@@ -371,12 +380,14 @@ async fn resolve(args: ResolveArgs) -> Result<(), String> {
         sink
     });
     let metrics = Arc::new(Metrics::default());
-    let resolver = Arc::new(tern::build_resolver(
-        &Config::default(),
-        hints,
-        &metrics,
-        trace,
-    )?);
+    let mut config = Config::default();
+    // The hints decide whether the compiled-in root anchors apply (the lab's are custom).
+    config.recursion.root_hints = match (&args.root_hints, args.lab) {
+        (_, true) => Some(PathBuf::from("lab/root.hints")),
+        (hints, false) => hints.clone(),
+    };
+    config.dnssec.trust_anchor = args.trust_anchor.clone();
+    let resolver = Arc::new(tern::build_resolver(&config, hints, &metrics, trace)?);
     // Edge: the command line is this question's arrival.
     let result = resolver
         .resolve(&qname, qtype, tokio::time::Instant::now())
@@ -385,8 +396,10 @@ async fn resolve(args: ResolveArgs) -> Result<(), String> {
     match result {
         Ok(res) => {
             println!(
-                ";; status: {}, upstream queries: {}",
-                res.rcode, res.upstream_queries
+                ";; status: {}, upstream queries: {}, dnssec: {}",
+                res.rcode,
+                res.upstream_queries,
+                res.dnssec_state()
             );
             for r in res.answers.iter().chain(&res.authorities) {
                 println!("{r}");

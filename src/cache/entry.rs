@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use hickory_proto::rr::{Name, Record, RecordType};
 use tokio::time::Instant;
 
+use super::signed::{Signed, StoredSigned};
 use super::wire::WireSet;
 
 /// RFC 2181 §5.4.1 trustworthiness, lowest first: data of a lower rank never replaces fresh
@@ -116,6 +117,9 @@ pub(crate) struct Entry {
     pub stored: Stored,
     pub(crate) rank: Rank,
     pub expires: Instant,
+    /// RRSIGs or the denial proof, and the validator's verdict; `None` for data that came
+    /// without them and was never validated (the common, unsigned case: one pointer).
+    pub(crate) signed: Option<Box<StoredSigned>>,
 }
 
 /// What `Cache::get` returns: data whose TTLs are the time left.
@@ -127,6 +131,8 @@ pub struct Cached {
     pub ttl: u32,
     /// True when this is expired data served under RFC 8767.
     pub stale: bool,
+    /// The DNSSEC records kept beside the data, and the verdict on it.
+    pub(crate) signed: Option<Box<Signed>>,
 }
 
 /// Cache keys: one name and type, or the whole name (NXDOMAIN applies to every type).

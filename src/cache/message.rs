@@ -32,7 +32,7 @@ use lru::LruCache;
 use tokio::time::Instant;
 
 use crate::limits::CLASSIC_UDP_PAYLOAD;
-use crate::wire::{self, HEADER, OPT_LEN, Question, RD};
+use crate::wire::{self, AD, HEADER, OPT_LEN, Question, RD};
 
 /// How many answers are kept, over all shards: the common questions of a busy resolver fit many
 /// times over, and an entry is its answer's size plus ~100 bytes.
@@ -223,8 +223,12 @@ impl<T: Copy> Messages<T> {
         out.clear();
         out.extend_from_slice(&entry.wire);
         out[..2].copy_from_slice(&query[..2]);
-        // RD as the query had it (RFC 1035 §4.1.1); the rest of the flags are the answer's.
+        // RD as the query had it (RFC 1035 §4.1.1); the rest of the flags are the answer's,
+        // but AD only for a client that set DO or AD (RFC 6840 §5.7): the key has DO, not AD.
         out[2] = (out[2] & !RD) | (query[2] & RD);
+        if !question.dnssec_ok && query[3] & AD == 0 {
+            out[3] &= !AD;
+        }
         out.get_mut(HEADER..question.end())?
             .copy_from_slice(question.wire);
         for &(at, ttl) in entry.ttls.iter().filter(|_| !entry.local) {

@@ -10,6 +10,7 @@
 pub(crate) mod admin;
 pub(crate) mod entry;
 pub(crate) mod message;
+mod signed;
 mod size;
 mod wire;
 
@@ -25,6 +26,8 @@ use tokio::time::Instant;
 pub(crate) use entry::{Cached, Entry, Stored};
 pub use entry::{Data, Key, Rank};
 pub(crate) use message::{Hit, Messages};
+use signed::StoredSigned;
+pub(crate) use signed::{Signed, Trust};
 
 /// What the message tier keeps beside each answer: the RRL account of an authoritative answer,
 /// worked out once when it is kept rather than on every hit.
@@ -174,6 +177,7 @@ impl Cache {
             rank: entry.rank,
             ttl,
             stale: false,
+            signed: decode_signed(entry, ttl)?,
         })
     }
 
@@ -206,6 +210,7 @@ impl Cache {
             rank: entry.rank,
             ttl: STALE_ANSWER_TTL,
             stale: true,
+            signed: decode_signed(entry, STALE_ANSWER_TTL)?,
         })
     }
 
@@ -214,6 +219,20 @@ impl Cache {
     /// `max_bytes`. Least recently used entries of the shard make room. Returns whether it was
     /// stored.
     pub fn insert(&self, key: Key, data: Data, ttl: u32, rank: Rank, now: Instant) -> bool {
+        self.insert_signed(key, data, None, ttl, rank, now)
+    }
+
+    /// [`Cache::insert`] with the DNSSEC records that came with the data and the verdict on
+    /// them (see [`Signed`]).
+    pub(crate) fn insert_signed(
+        &self,
+        key: Key,
+        data: Data,
+        signed: Option<Signed>,
+        ttl: u32,
+        rank: Rank,
+        now: Instant,
+    ) -> bool {
         // RFC 2181 §8: a TTL with the most significant bit set is treated as zero.
         let ttl = if ttl > i32::MAX as u32 { 0 } else { ttl };
         let ttl = match &data {
@@ -235,6 +254,7 @@ impl Cache {
             stored,
             rank,
             expires: now + Duration::from_secs(u64::from(ttl)),
+            signed: signed.and_then(StoredSigned::new).map(Box::new),
         };
         // Estimated before taking the lock: it walks the records.
         let cost = size::entry_bytes(&key, &entry);
@@ -268,6 +288,36 @@ impl Cache {
         true
     }
 
+    /// Records the validator's verdict on the fresh entry at `key`, its lifetime cut to `ttl`
+    /// seconds from `now` if that is shorter (RFC 4035 §5.3.3: no longer than its signatures;
+    /// bogus data only briefly). The records stay as they are. False when there is no entry.
+    pub(crate) fn set_trust(&self, key: &Key, trust: Trust, ttl: u32, now: Instant) -> bool {
+        let mut shard = self.shard(key);
+        let Some(entry) = shard.lru.peek_mut(key) else {
+            return false;
+        };
+        if entry.expires <= now {
+            return false;
+        }
+        entry.expires = entry
+            .expires
+            .min(now + Duration::from_secs(u64::from(ttl.max(1))));
+        match entry.signed.as_mut() {
+            Some(signed) => signed.set_trust(trust),
+            None => {
+                let Some(stored) = StoredSigned::new(Signed {
+                    records: Vec::new(),
+                    trust,
+                }) else {
+                    return false;
+                };
+                // A few bytes more than the shard's account says: not worth a second pass.
+                entry.signed = Some(Box::new(stored));
+            }
+        }
+        true
+    }
+
     /// Number of entries held (fresh or not yet evicted).
     pub fn len(&self) -> usize {
         self.shards
@@ -290,6 +340,15 @@ impl Cache {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// An entry's DNSSEC side decoded with `ttl`: `Some(None)` when it has none, `None` when it
+/// does not decode (it always does: it was encoded here).
+fn decode_signed(entry: &Entry, ttl: u32) -> Option<Option<Box<Signed>>> {
+    match &entry.signed {
+        Some(s) => Some(Some(Box::new(s.decode(ttl)?))),
+        None => Some(None),
     }
 }
 

@@ -70,7 +70,12 @@ pub(super) fn full_table_entries(n: usize) -> usize {
 /// share of the hash table is not in here: the table is allocated whole when the cache is
 /// made and counted then.
 pub(super) fn entry_bytes(key: &Key, entry: &Entry) -> usize {
-    alloc(NODE) + alloc(key.heap_len()) + stored_heap(&entry.stored)
+    alloc(NODE)
+        + alloc(key.heap_len())
+        + stored_heap(&entry.stored)
+        + entry.signed.as_ref().map_or(0, |s| {
+            alloc(std::mem::size_of::<super::signed::StoredSigned>()) + alloc(s.heap_len())
+        })
 }
 
 fn stored_heap(stored: &Stored) -> usize {

@@ -161,6 +161,7 @@ async fn byte_bound_holds_under_a_flood_of_distinct_names() {
                 stored: Stored::new(data.clone(), &key).expect("cacheable"),
                 rank: Rank::Authoritative,
                 expires: now,
+                signed: None,
             },
         ));
         assert!(cache.insert(key, data, 300, Rank::Authoritative, now));

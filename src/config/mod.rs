@@ -62,6 +62,9 @@ pub struct Config {
     pub zones: Vec<ZoneConfig>,
     #[serde(default)]
     pub recursion: RecursionConfig,
+    /// DNSSEC validation of recursive answers.
+    #[serde(default)]
+    pub dnssec: DnssecConfig,
     #[serde(default)]
     pub cache: CacheConfig,
     #[serde(default)]
@@ -117,6 +120,22 @@ pub struct RecursionConfig {
     /// (RFC 6761, 6303, 8375; default true). A `[[zone]]` of one of those origins replaces
     /// just that one.
     pub default_local_zones: Option<bool>,
+}
+
+/// `[dnssec]`: validation of recursive answers (RFC 4033–4035). On by default when tern walks
+/// the built-in root hints (with the IANA root anchors compiled in); with custom root hints,
+/// only when `trust_anchor` is given.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnssecConfig {
+    /// `false` switches validation off (default: on wherever there is an anchor).
+    pub validate: Option<bool>,
+    /// A file of DS or DNSKEY records in zone-file form (Unbound's `trust-anchor-file`);
+    /// replaces the compiled-in root anchors.
+    pub trust_anchor: Option<PathBuf>,
+    /// RFC 7646 negative trust anchors: names at and below them are treated as insecure.
+    #[serde(default)]
+    pub negative_trust_anchors: Vec<String>,
 }
 
 /// Cache bounds; see `limits.rs` for defaults and reasons.
@@ -214,6 +233,11 @@ impl Config {
             && h.is_relative()
         {
             *h = base.join(&*h);
+        }
+        if let Some(a) = &mut config.dnssec.trust_anchor
+            && a.is_relative()
+        {
+            *a = base.join(&*a);
         }
         config.log.resolve(base);
         if let Some(s) = &mut config.control.socket

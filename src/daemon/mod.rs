@@ -16,9 +16,11 @@ use crate::authority::store::{ZoneFile, ZoneStore};
 use crate::cache::Cache;
 use crate::config::{Config, ZoneConfig};
 use crate::discovery::registry::Registry;
+use crate::dnssec::anchor::Anchors;
 use crate::handler::{HandlerConfig, Recursion};
 use crate::metrics::Metrics;
 use crate::nameserver::{ListenerLimits, NameServer, Running};
+use crate::resolver::validate::Validator;
 use crate::resolver::{NetUpstream, Resolver, ServerSet, TraceSink, hints};
 use crate::server::{TcpLimits, shutdown};
 use crate::signals::Signals;
@@ -306,10 +308,43 @@ pub(crate) fn build_resolver_on(
         config.cache_policy().map_err(|e| e.to_string())?,
     ));
     let mut rc = config.resolver_config().map_err(|e| e.to_string())?;
+    let validator = validator(config, trace.is_some())?;
     rc.trace = trace;
-    Ok(
-        Resolver::new(Arc::new(NetUpstream), hints, cache, rc, Arc::clone(metrics))
-            // Never ask ourselves: a name server on one of our listeners is a loop.
-            .with_listeners(listen),
-    )
+    let resolver = Resolver::new(Arc::new(NetUpstream), hints, cache, rc, Arc::clone(metrics))
+        // Never ask ourselves: a name server on one of our listeners is a loop.
+        .with_listeners(listen);
+    Ok(match validator {
+        Some(v) => resolver.with_validator(v),
+        None => resolver,
+    })
+}
+
+/// The DNSSEC validator `config` asks for: the anchors of `[dnssec] trust_anchor`, else the
+/// compiled-in IANA root anchors when the walk starts at the built-in root hints; none with
+/// `validate = false`, or with custom root hints and no anchor (said once in the log). With
+/// `traced`, the validator's checks are printed as `tern resolve --trace` lines.
+fn validator(config: &Config, traced: bool) -> Result<Option<Validator>, String> {
+    let dnssec = &config.dnssec;
+    if dnssec.validate == Some(false) {
+        tracing::info!("DNSSEC validation is off ([dnssec] validate = false)");
+        return Ok(None);
+    }
+    let anchors = match (&dnssec.trust_anchor, &config.recursion.root_hints) {
+        (Some(file), _) => Anchors::from_file(file).map_err(|e| e.to_string())?,
+        (None, None) => Anchors::builtin(),
+        (None, Some(hints)) => {
+            tracing::info!(hints = %hints.display(), "DNSSEC validation is off: custom root hints and no trust anchor ([dnssec] trust_anchor)");
+            return Ok(None);
+        }
+    };
+    let mut negative = Vec::new();
+    for n in &dnssec.negative_trust_anchors {
+        negative
+            .push(parse_origin(n).map_err(|e| format!("[dnssec] negative_trust_anchors: {e}"))?);
+    }
+    let mut validator = Validator::new(anchors, negative);
+    if traced {
+        validator = validator.with_trace(Arc::new(|line: &str| println!(";; {line}")));
+    }
+    Ok(Some(validator))
 }

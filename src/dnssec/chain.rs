@@ -81,18 +81,12 @@ impl KeyState {
         }
     }
 
+    // Read by the tests.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn keys(&self) -> Option<&ZoneKeys> {
         match self {
             KeyState::Secure(keys) => Some(keys),
             _ => None,
-        }
-    }
-
-    pub(crate) fn zone(&self) -> &Name {
-        match self {
-            KeyState::Secure(k) => k.zone(),
-            KeyState::Insecure { zone, .. } => zone,
-            KeyState::Bogus { reason, .. } => &reason.zone,
         }
     }
 

@@ -46,16 +46,14 @@ pub(crate) struct Denial {
 }
 
 impl Denial {
-    pub(crate) fn zone(&self) -> &Name {
-        &self.zone
-    }
-
     /// How long the proof may be cached: the smallest capped TTL of its RRsets (the caller
     /// also caps it by the SOA minimum, RFC 2308 §5 and RFC 8198 §5.4).
     pub(crate) fn ttl(&self) -> u32 {
         self.ttl
     }
 
+    // Read by the tests; RFC 8198 aggressive NSEC (issue 18 item 4) next.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn is_empty(&self) -> bool {
         self.nsec.is_empty() && self.nsec3.is_empty()
     }
@@ -196,6 +194,8 @@ impl Validation {
     /// RFC 8198 §5.1: does this (cached, validated) denial prove that `name` does not exist,
     /// so an NXDOMAIN can be answered without asking? Only a complete, secure proof counts:
     /// not opt-out, not too many iterations, not past the budget.
+    // RFC 8198 aggressive NSEC (issue 18 item 4) is not wired into the cache yet.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn proves_nonexistent(&mut self, denial: &Denial, name: &Name) -> bool {
         let trace = std::mem::replace(&mut self.trace, super::Trace::off());
         let secure = self.nxdomain(denial, name).is_secure();

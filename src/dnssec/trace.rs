@@ -75,10 +75,6 @@ impl Trace {
         }
     }
 
-    pub(crate) fn is_on(&self) -> bool {
-        self.on
-    }
-
     /// Records a check; formats nothing when the trace is off.
     pub(crate) fn note(
         &mut self,

@@ -13,6 +13,7 @@ use super::refusal::{Refusal, Route};
 use super::response::{self, Response, Reuse, add_resolution};
 use super::{Handler, Recursion, Request, chaos};
 use crate::authority::{Catalog, LocalAnswer};
+use crate::cache::Trust;
 use crate::ede;
 use crate::metrics::Metrics;
 use crate::resolver::Resolution;
@@ -37,7 +38,7 @@ impl Handler {
         }
         // Before the zones are read: a reload while this is answered forbids keeping it.
         let generation = self.cache.messages().generation();
-        let mut res = self.handle(req, now).await;
+        let mut res = self.handle_unmasked(req, now).await;
         let seen = self.query_log.as_ref().map(|_| Seen::of(req, &res));
         let rrl = self.rrl_account(req, &res);
         if res.reuse != Reuse::No {
@@ -46,6 +47,8 @@ impl Handler {
             let messages = self.cache.messages();
             messages.insert(&mut res.message, as_of, local, rrl, generation);
         }
+        // Kept with AD as the data deserves; sent with it only as the client asked.
+        mask_ad(req, &mut res.message);
         match self.limit_response(req, rrl, res.message, now) {
             Some(message) => Outcome::One {
                 message,
@@ -58,6 +61,14 @@ impl Handler {
 
     /// Answers one request that arrived at `now`. Always produces a response.
     pub async fn handle(&self, req: &Request, now: Instant) -> Response {
+        let mut res = self.handle_unmasked(req, now).await;
+        mask_ad(req, &mut res.message);
+        res
+    }
+
+    /// [`Handler::handle`], with AD set on every secure answer whatever the query's DO and
+    /// AD (the hit path keeps it so, and clears it per client: its key has DO, not AD).
+    async fn handle_unmasked(&self, req: &Request, now: Instant) -> Response {
         let payload = self.config.edns_payload;
         if let Some(info) = req.edns
             && info.version > 0
@@ -203,9 +214,25 @@ impl Handler {
         }
     }
 
+    /// A resolver's answer. Its DNSSEC verdict decides (RFC 4035 §3.2.2–3): bogus is
+    /// SERVFAIL with its EDE unless the client set CD; AD only on a secure answer to a client
+    /// that did not set CD (and, by `mask_ad`, set DO or AD).
     fn recursive_answer(&self, req: &Request, res: Resolution) -> Message {
         let mut m = response::reply_to(req, self.config.edns_payload);
         m.metadata.recursion_available = true;
+        count_dnssec(&self.metrics, &res.security);
+        if let Trust::Bogus { ede: code, why } = &res.security
+            && !req.checking_disabled
+        {
+            Metrics::inc(&self.metrics.servfails);
+            self.metrics.servfail_reasons.inc(Some(*code));
+            debug!(reason = %why, "bogus answer");
+            let mut m = response::with_rcode(req, self.config.edns_payload, ResponseCode::ServFail);
+            m.metadata.recursion_available = true;
+            add_ede(&mut m, *code, &format!("DNSSEC validation failed: {why}"));
+            return m;
+        }
+        m.metadata.authentic_data = res.security == Trust::Secure && !req.checking_disabled;
         debug!(rcode = %res.rcode, answers = res.answers.len(), upstream = res.upstream_queries, stale = res.stale, "recursive answer");
         add_resolution(&mut m, res);
         m
@@ -275,6 +302,25 @@ impl Handler {
         add_ede(&mut m, code, &text);
         m
     }
+}
+
+/// RFC 6840 §5.7: AD only for a client that set DO or AD.
+fn mask_ad(req: &Request, m: &mut Message) {
+    if !(req.authentic_data || req.edns.is_some_and(|e| e.dnssec_ok)) {
+        m.metadata.authentic_data = false;
+    }
+}
+
+/// Counts a validated answer by its state (nothing when validation is off).
+fn count_dnssec(metrics: &Metrics, trust: &Trust) {
+    let (state, ede) = match trust {
+        Trust::Unchecked => return,
+        Trust::Secure => (0, None),
+        Trust::Insecure => (1, None),
+        Trust::Bogus { ede, .. } => (2, Some(*ede)),
+        Trust::Indeterminate => (3, None),
+    };
+    metrics.count_dnssec(state, ede);
 }
 
 #[cfg(test)]

@@ -41,6 +41,8 @@ pub struct Request {
     pub op_code: OpCode,
     pub(crate) recursion_desired: bool,
     pub checking_disabled: bool,
+    /// AD in the query: the client understands AD even without DO (RFC 6840 §5.7).
+    pub(crate) authentic_data: bool,
     /// The question exactly as sent (original case, echoed back).
     pub query: Query,
     pub edns: Option<EdnsInfo>,
@@ -171,6 +173,7 @@ impl Request {
             op_code: meta.op_code,
             recursion_desired: meta.recursion_desired,
             checking_disabled: meta.checking_disabled,
+            authentic_data: meta.authentic_data,
             query,
             edns,
             src,

@@ -315,8 +315,7 @@ pub(super) fn add_resolution(m: &mut Message, res: Resolution) {
     if res.stale {
         add_stale_ede(m, res.rcode);
     }
-    m.answers.extend(res.answers);
-    m.authorities = res.authorities;
+    res.fill_sections(m);
     m.additionals.clear();
 }
 

@@ -62,13 +62,31 @@ pub struct Metrics {
     pub hit_path: HitPathCounts,
     /// Servfails by EDE info code.
     pub servfail_reasons: Reasons,
+    /// Validated recursive answers by DNSSEC state ([`DNSSEC_STATES`]).
+    pub(crate) dnssec_answers: [AtomicU64; 4],
+    /// Bogus answers by the EDE info code of the failure.
+    pub(crate) dnssec_bogus: Reasons,
     /// Time from a query's arrival to its answer.
     pub answer_latency: Histogram,
     /// Queries, timeouts and round trips per upstream server.
     pub upstream: UpstreamTable,
 }
 
+/// The DNSSEC states answers are counted by (RFC 4033 §5), as `tern_dnssec_answers_total`
+/// labels them.
+pub(crate) const DNSSEC_STATES: [&str; 4] = ["secure", "insecure", "bogus", "indeterminate"];
+
 impl Metrics {
+    /// Counts a validated answer in state `DNSSEC_STATES[state]`; a bogus one by its EDE.
+    pub(crate) fn count_dnssec(&self, state: usize, bogus_ede: Option<u16>) {
+        if let Some(counter) = self.dnssec_answers.get(state) {
+            Self::inc(counter);
+        }
+        if bogus_ede.is_some() {
+            self.dnssec_bogus.inc(bogus_ede);
+        }
+    }
+
     pub(crate) fn inc(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
     }

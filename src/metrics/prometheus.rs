@@ -189,6 +189,28 @@ impl Collector for Exposition {
             "SERVFAIL answers, by the RFC 8914 Extended DNS Error they carried.",
             &servfails,
         )?;
+        let states: Vec<_> = super::DNSSEC_STATES
+            .iter()
+            .zip(&m.dnssec_answers)
+            .map(|(state, n)| ([("state", *state)], ConstCounter::new(Metrics::get(n))))
+            .collect();
+        family(
+            &mut e,
+            "tern_dnssec_answers",
+            "Validated recursive answers, by DNSSEC state (RFC 4033 §5).",
+            &states,
+        )?;
+        let bogus = m.dnssec_bogus.seen();
+        let bogus: Vec<_> = bogus
+            .iter()
+            .map(|(reason, n)| ([("reason", reason.as_str())], ConstCounter::new(*n)))
+            .collect();
+        family(
+            &mut e,
+            "tern_dnssec_bogus",
+            "Bogus answers, by the RFC 8914 Extended DNS Error of the failure.",
+            &bogus,
+        )?;
         let plain: [(&str, &str, u64); 18] = [
             (
                 "tern_authoritative_answers",

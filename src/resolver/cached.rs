@@ -19,7 +19,7 @@ impl Resolver {
         if self.cache.policy().serve_stale_secs == 0 {
             return None;
         }
-        self.chain(qname, qtype, true, &mut None, false, now)
+        self.chain(qname, qtype, true, &mut None, false, now, true)
             .await
             .ok()
             .flatten()

@@ -12,6 +12,7 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
+use super::proof;
 use crate::cache::{Data, Key, Rank};
 use crate::rr::{self, dname};
 
@@ -58,6 +59,9 @@ pub struct Learn {
     pub key: Key,
     pub data: Data,
     pub(crate) rank: Rank,
+    /// The DNSSEC records that came with the data: RRSIGs over the RRset, or the denial proof
+    /// (NSEC/NSEC3 with their RRSIGs, the SOA's RRSIGs) of a negative answer.
+    pub(crate) signed: Vec<Record>,
 }
 
 /// A classified reply.
@@ -68,6 +72,9 @@ pub struct Classified {
     pub authoritative: bool,
     /// What the reply teaches, for the store stage.
     pub learned: Vec<Learn>,
+    /// The DNSSEC records of the outcome (as in [`Learn::signed`]), for the validator and
+    /// for clients that set DO.
+    pub(crate) signed: Vec<Record>,
 }
 
 impl Classified {
@@ -76,6 +83,7 @@ impl Classified {
             outcome,
             authoritative,
             learned: Vec::new(),
+            signed: Vec::new(),
         }
     }
 }
@@ -107,6 +115,7 @@ pub(crate) fn learn_delegation(cut: &Name, ns: &[Record], glue: &[Record]) -> Ve
         key: Key::new(cut, RecordType::NS),
         data: Data::Positive(ns.to_vec()),
         rank: Rank::Referral,
+        signed: Vec::new(),
     }];
     learned.extend(learn_rrsets(glue, Rank::Glue));
     learned
@@ -117,6 +126,34 @@ fn learn_rrsets(records: &[Record], rank: Rank) -> impl Iterator<Item = Learn> +
         key: Key::new(&set[0].name, set[0].record_type()),
         data: Data::Positive(set),
         rank,
+        signed: Vec::new(),
+    })
+}
+
+/// What a referral says about the child's DS set (RFC 4035 §3.1.4): the signed DS RRset,
+/// or the NSEC/NSEC3 proof that there is none (the child is unsigned). Nothing from an
+/// unsigned parent.
+fn learn_ds(reply: &Message, zone: &Name, cut: &Name) -> Option<Learn> {
+    let ds: Vec<Record> = reply
+        .authorities
+        .iter()
+        .filter(|r| r.record_type() == RecordType::DS && r.name == *cut)
+        .cloned()
+        .collect();
+    if !ds.is_empty() {
+        return Some(Learn {
+            key: Key::new(cut, RecordType::DS),
+            data: Data::Positive(ds),
+            rank: Rank::NonAuthoritative,
+            signed: proof::sigs(&reply.authorities, cut, RecordType::DS).collect(),
+        });
+    }
+    let proof = proof::nsec_only(&reply.authorities, zone);
+    (!proof.is_empty()).then(|| Learn {
+        key: Key::new(cut, RecordType::DS),
+        data: Data::NoData { soa: None },
+        rank: Rank::NonAuthoritative,
+        signed: proof,
     })
 }
 
@@ -175,10 +212,12 @@ pub fn classify(reply: &Message, zone: &Name, qname: &Name, qtype: RecordType) -
             .cloned()
             .collect();
         records.push(cname.clone());
+        let sigs: Vec<Record> = proof::sigs(&reply.answers, qname, RecordType::CNAME).collect();
         let mut learned = vec![Learn {
             key: Key::new(qname, RecordType::CNAME),
             data: Data::Positive(vec![cname.clone()]),
             rank,
+            signed: sigs.clone(),
         }];
         learned.extend(rest_of_chain(reply, zone, target, qtype, rank));
         return Classified {
@@ -188,6 +227,7 @@ pub fn classify(reply: &Message, zone: &Name, qname: &Name, qtype: RecordType) -
             },
             authoritative: aa,
             learned,
+            signed: sigs,
         };
     }
     let answer: Vec<Record> = reply
@@ -207,6 +247,7 @@ pub fn classify(reply: &Message, zone: &Name, qname: &Name, qtype: RecordType) -
         if recursive {
             return Classified::bare(Outcome::Lame("recursive server's NXDOMAIN"), aa);
         }
+        let signed = proof::denial(&reply.authorities, zone);
         return Classified {
             outcome: Outcome::NxDomain { soa: soa.clone() },
             authoritative: aa,
@@ -216,14 +257,27 @@ pub fn classify(reply: &Message, zone: &Name, qname: &Name, qtype: RecordType) -
                     soa: soa.map(Box::new),
                 },
                 rank,
+                signed: signed.clone(),
             }],
+            signed,
         };
     }
     if !answer.is_empty() {
+        // The RRSIGs over the answer, and for a wildcard expansion the NSEC/NSEC3 records
+        // proving that qname itself does not exist (RFC 4035 §3.1.3.3).
+        let mut signed: Vec<Record> = if qtype == RecordType::ANY {
+            Vec::new()
+        } else {
+            proof::sigs(&reply.answers, qname, qtype).collect()
+        };
+        if !signed.is_empty() {
+            signed.extend(proof::nsec_only(&reply.authorities, zone));
+        }
         let mut learned = vec![Learn {
             key: Key::new(qname, qtype),
             data: Data::Positive(answer.clone()),
             rank,
+            signed: signed.clone(),
         }];
         if qtype == RecordType::NS {
             // The NS targets' addresses beside an NS answer (a priming reply's above all) are
@@ -242,10 +296,12 @@ pub fn classify(reply: &Message, zone: &Name, qname: &Name, qtype: RecordType) -
             outcome: Outcome::Answer(answer),
             authoritative: aa,
             learned,
+            signed,
         };
     }
+    let denial = proof::denial(&reply.authorities, zone);
     if soa.is_some() {
-        return nodata(qname, qtype, soa, aa, recursive, rank);
+        return nodata(qname, qtype, soa, aa, recursive, rank, denial);
     }
     let ns: Vec<&Record> = reply
         .authorities
@@ -260,7 +316,7 @@ pub fn classify(reply: &Message, zone: &Name, qname: &Name, qtype: RecordType) -
             if !aa {
                 return Classified::bare(Outcome::Failed("non-authoritative NS-only reply"), aa);
             }
-            return nodata(qname, qtype, None, aa, recursive, rank);
+            return nodata(qname, qtype, None, aa, recursive, rank, denial);
         }
         // A referral must lead strictly downwards, towards qname (no upward or sideways ones).
         if !in_bailiwick(&cut, zone)
@@ -285,15 +341,17 @@ pub fn classify(reply: &Message, zone: &Name, qname: &Name, qtype: RecordType) -
             })
             .cloned()
             .collect();
-        let learned = learn_delegation(&cut, &ns, &glue);
+        let mut learned = learn_delegation(&cut, &ns, &glue);
+        learned.extend(learn_ds(reply, zone, &cut));
         return Classified {
             outcome: Outcome::Referral { cut, ns, glue },
             authoritative: aa,
             learned,
+            signed: Vec::new(),
         };
     }
     // Nothing but an empty NOERROR: NODATA without an SOA to cache it by.
-    nodata(qname, qtype, None, aa, recursive, rank)
+    nodata(qname, qtype, None, aa, recursive, rank, denial)
 }
 
 fn nodata(
@@ -303,6 +361,7 @@ fn nodata(
     aa: bool,
     recursive: bool,
     rank: Rank,
+    signed: Vec<Record>,
 ) -> Classified {
     if recursive {
         return Classified::bare(Outcome::Lame("recursive server's empty answer"), aa);
@@ -316,7 +375,9 @@ fn nodata(
                 soa: soa.map(Box::new),
             },
             rank,
+            signed: signed.clone(),
         }],
+        signed,
     }
 }
 
@@ -347,6 +408,7 @@ fn rest_of_chain(
                 key: Key::new(&target, qtype),
                 data: Data::Positive(rrset),
                 rank,
+                signed: proof::sigs(&reply.answers, &target, qtype).collect(),
             });
             break;
         }
@@ -364,6 +426,7 @@ fn rest_of_chain(
             key: Key::new(&target, RecordType::CNAME),
             data: Data::Positive(vec![cname.clone()]),
             rank,
+            signed: proof::sigs(&reply.answers, &target, RecordType::CNAME).collect(),
         });
         // A loop is the chase's to report; stop learning at its second lap.
         if seen.contains(&LowerName::new(next)) {

@@ -13,7 +13,8 @@ use tokio::time::Instant;
 
 use super::budget::{Budget, ResolveError};
 use super::classify::Outcome;
-use super::{Resolver, Step};
+use super::{Link, Resolver, Step};
+use crate::cache::Signed;
 use crate::cache::{Key, Rank};
 use crate::limits::{MAX_MINIMISE_COUNT, MINIMISE_ONE_LAB};
 use crate::rr;
@@ -51,7 +52,7 @@ impl Resolver {
         name: &Name,
         qtype: RecordType,
         budget: &mut Budget,
-    ) -> Result<Step, ResolveError> {
+    ) -> Result<Link, ResolveError> {
         // RFC 4035 §3.1.4.1: DS lives on the parent side of a cut, so start above it; the
         // child's own servers would answer NODATA.
         let start = if qtype == RecordType::DS && !name.is_root() {
@@ -114,13 +115,17 @@ impl Resolver {
                 continue;
             }
             self.store(reply.learned, now);
-            return Ok(match reply.outcome {
+            let step = match reply.outcome {
                 Outcome::Answer(records) => Step::Answer(records),
                 Outcome::Cname { records, target } => Step::Cname(records, target),
                 Outcome::NoData { soa } => Step::NoData(soa),
                 Outcome::NxDomain { soa } => Step::NxDomain(soa),
                 // ask_zone returns only usable replies, and referrals were followed above.
                 _ => return Err(ResolveError::NoReachableAuthority(set.zone.clone())),
+            };
+            return Ok(Link {
+                step,
+                signed: Signed::unchecked(reply.signed),
             });
         }
     }

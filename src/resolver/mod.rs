@@ -16,10 +16,13 @@ pub(crate) mod exchange;
 pub(crate) mod hints;
 pub(crate) mod infra;
 pub(crate) mod iterate;
+mod link;
 mod loopguard;
+pub(crate) mod proof;
 pub(crate) mod store;
 pub(crate) mod trace;
 pub(crate) mod upstream;
+pub(crate) mod validate;
 
 #[cfg(test)]
 pub(crate) mod fake;
@@ -33,18 +36,19 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::rdata::CNAME;
-use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
+use hickory_proto::rr::{LowerName, Name, Record, RecordType};
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 use tracing::Instrument;
 
 pub(crate) use budget::{Budget, Limits, ResolveError};
 pub(crate) use delegation::{LocalCut, LocalCuts, ServerSet};
+pub(crate) use link::Link;
+use link::{Answers, finish};
 pub(crate) use trace::{TraceSink, TraceStep};
 pub(crate) use upstream::{NetUpstream, Upstream};
 
-use crate::cache::{Cache, CachePolicy, Data, Key, Rank};
+use crate::cache::{Cache, CachePolicy, Data, Key, Rank, Trust};
 use crate::limits::{FAILURE_CACHE_ENTRIES, FAILURE_TTL, STALE_ANSWER_TIMEOUT_MS};
 use crate::metrics::Metrics;
 
@@ -63,6 +67,14 @@ pub struct Resolution {
     pub rcode: ResponseCode,
     pub answers: Vec<Record>,
     pub authorities: Vec<Record>,
+    /// The RRSIGs over the answer's RRsets, link by link: for clients that set DO (RFC 4035
+    /// §3.2.1), never for the others.
+    pub(crate) answer_sigs: Vec<Record>,
+    /// A negative answer's denial proof (NSEC/NSEC3 with RRSIGs, the SOA's RRSIGs), or a
+    /// wildcard answer's: the authority section for DO clients.
+    pub(crate) proof: Vec<Record>,
+    /// The weakest verdict over the links (`Unchecked` when validation is off).
+    pub(crate) security: Trust,
     /// Served from expired data because every upstream failed (RFC 8767).
     pub stale: bool,
     /// Upstream queries this resolution sent (0 for a cache hit).
@@ -132,6 +144,8 @@ pub struct Resolver {
     metrics: Arc<Metrics>,
     /// Our own listeners: never asked (forwarding loops).
     own: loopguard::OwnListeners,
+    /// DNSSEC validation (RFC 4033–4035), when a trust anchor is configured.
+    validator: Option<validate::Validator>,
     /// Walks in flight, by question, and when each started.
     inflight: Mutex<HashMap<Key, (Shared, Instant), lru::DefaultHasher>>,
 }
@@ -163,6 +177,7 @@ impl Resolver {
             local_cuts: None,
             metrics,
             own: loopguard::OwnListeners::default(),
+            validator: None,
             inflight: Mutex::new(HashMap::default()),
         }
     }
@@ -172,6 +187,12 @@ impl Resolver {
     /// handler serving those zones (`nameserver`).
     pub(crate) fn with_local_cuts(mut self, cuts: Arc<dyn LocalCuts>) -> Resolver {
         self.local_cuts = Some(cuts);
+        self
+    }
+
+    /// Validates every answer from the trust anchors of `validator` (see [`validate`]).
+    pub(crate) fn with_validator(mut self, validator: validate::Validator) -> Resolver {
+        self.validator = Some(validator);
         self
     }
 
@@ -310,7 +331,7 @@ impl Resolver {
         let mut budget = Budget::new(self.limits, now);
         // `resolve` has just looked for the first link in the cache: walk for it at once.
         let result = self
-            .chain(qname, qtype, false, &mut Some(&mut budget), true, now)
+            .chain(qname, qtype, false, &mut Some(&mut budget), true, now, true)
             .await
             .and_then(|r| r.ok_or(ResolveError::Internal));
         if budget.upstream_queries() == 0 {
@@ -350,13 +371,16 @@ impl Resolver {
         mut budget: Option<&mut Budget>,
         now: Instant,
     ) -> Result<Option<Resolution>, ResolveError> {
-        self.chain(qname, qtype, false, &mut budget, false, now)
+        self.chain(qname, qtype, false, &mut budget, false, now, true)
             .await
     }
 
     /// The loop of [`Resolver::chase`]; `stale` takes expired links (RFC 8767), and
     /// `first_missed` skips the cache for the first link when the caller has just missed it.
     /// Links are read from the cache as of `now`, or with a budget as of the walk's time.
+    /// With `validate` (and a validator), each link not yet validated is, before it is used:
+    /// from the cache alone that is a miss, as the keys may have to be fetched.
+    #[allow(clippy::too_many_arguments)]
     async fn chain(
         &self,
         qname: &Name,
@@ -365,9 +389,11 @@ impl Resolver {
         budget: &mut Option<&mut Budget>,
         first_missed: bool,
         now: Instant,
+        validate: bool,
     ) -> Result<Option<Resolution>, ResolveError> {
         let max = self.limits.max_cname_chain;
-        let mut answers = Vec::new();
+        let validator = self.validator.as_ref().filter(|_| validate);
+        let mut answers = Answers::default();
         let mut name = qname.clone();
         // The names met so far, to see a loop; filled only once the chain has a CNAME.
         let mut seen: Vec<LowerName> = Vec::new();
@@ -378,13 +404,23 @@ impl Resolver {
                 let now = budget.as_deref().map_or(now, |b| b.now);
                 self.cached_step(&name, qtype, now, stale)
             };
-            let step = match (cached, budget.as_deref_mut()) {
-                (Some(step), _) => step,
+            let mut link = match (cached, budget.as_deref_mut()) {
+                (Some(link), _) => link,
                 (None, Some(budget)) => self.iterate(&name, qtype, budget).await?,
                 (None, None) => return Ok(None),
             };
+            if let Some(validator) = validator
+                && link.signed.trust == Trust::Unchecked
+            {
+                let Some(budget) = budget.as_deref_mut() else {
+                    return Ok(None);
+                };
+                link.signed.trust = self
+                    .validate_link(validator, &name, qtype, &link, budget)
+                    .await;
+            }
             let at = budget.as_deref().map_or(now, |b| b.now);
-            match finish(step, &mut answers, at) {
+            match finish(link, &mut answers, at) {
                 Ok(mut resolution) => {
                     resolution.stale = stale;
                     return Ok(Some(resolution));
@@ -404,71 +440,5 @@ impl Resolver {
             }
         }
         Err(ResolveError::CnameChainTooLong(max))
-    }
-
-    /// One link from the cache, if it can be. `stale` allows expired data (RFC 8767).
-    fn cached_step(
-        &self,
-        name: &Name,
-        qtype: RecordType,
-        now: Instant,
-        stale: bool,
-    ) -> Option<Step> {
-        let get = |key: &Key| {
-            if stale {
-                self.cache.get_stale(key, now)
-            } else {
-                self.cache.get(key, now)
-            }
-        };
-        // The exact RRset first: it is what a cache hit almost always is.
-        if let Some(c) = get(&Key::new(name, qtype)) {
-            match c.data {
-                // RFC 2181 §5.4.1: NS sets from referrals and glue only steer the walk; an
-                // answer about them comes from the zone's own servers.
-                Data::Positive(_) if c.rank < Rank::NonAuthoritative => {}
-                Data::Positive(records) => return Some(Step::Answer(records)),
-                Data::NoData { soa } => return Some(Step::NoData(soa.map(|s| *s))),
-                _ => {}
-            }
-        }
-        if let Some(c) = get(&Key::name_only(name))
-            && let Data::NxDomain { soa } = c.data
-        {
-            return Some(Step::NxDomain(soa.map(|s| *s)));
-        }
-        if qtype != RecordType::CNAME
-            && let Some(c) = get(&Key::new(name, RecordType::CNAME))
-            && let Data::Positive(records) = c.data
-            && let Some(RData::CNAME(CNAME(target))) = records.first().map(|r| &r.data)
-        {
-            let target = target.clone();
-            return Some(Step::Cname(records, target));
-        }
-        None
-    }
-}
-
-/// Adds a step to the chain: `Ok` with the finished resolution, or `Err(target)` to go on.
-fn finish(step: Step, answers: &mut Vec<Record>, at: Instant) -> Result<Resolution, Name> {
-    let done = |rcode, answers: &mut Vec<Record>, soa: Option<Record>| Resolution {
-        rcode,
-        answers: std::mem::take(answers),
-        authorities: soa.into_iter().collect(),
-        stale: false,
-        upstream_queries: 0,
-        at,
-    };
-    match step {
-        Step::Answer(records) => {
-            answers.extend(records);
-            Ok(done(ResponseCode::NoError, answers, None))
-        }
-        Step::Cname(records, target) => {
-            answers.extend(records);
-            Err(target)
-        }
-        Step::NoData(soa) => Ok(done(ResponseCode::NoError, answers, soa)),
-        Step::NxDomain(soa) => Ok(done(ResponseCode::NXDomain, answers, soa)),
     }
 }

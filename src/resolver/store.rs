@@ -7,7 +7,7 @@ use tokio::time::Instant;
 
 use super::Resolver;
 use super::classify::Learn;
-use crate::cache::{Data, Rank};
+use crate::cache::{Data, Rank, Signed};
 
 /// The smallest TTL of an RRset: the whole set lives as long as its shortest member.
 pub(crate) fn min_ttl(records: &[Record]) -> u32 {
@@ -27,9 +27,18 @@ impl Resolver {
     /// Caches what a reply taught. A lower rank never replaces fresh data of a higher one
     /// (the cache's rule), so a non-authoritative answer never beats an authoritative one.
     pub(super) fn store(&self, learned: Vec<Learn>, now: Instant) {
-        for Learn { key, data, rank } in learned {
+        for Learn {
+            key,
+            data,
+            rank,
+            signed,
+        } in learned
+        {
             let mut ttl = match &data {
                 Data::Positive(records) => min_ttl(records),
+                // A referral's proof that the child has no DS (RFC 4035 §3.1.4) comes without
+                // an SOA: it lives as long as its NSEC/NSEC3 records (RFC 8198 §5.4).
+                Data::NoData { soa: None } if !signed.is_empty() => min_ttl(&signed),
                 Data::NxDomain { soa } | Data::NoData { soa } => negative_ttl(soa.as_deref()),
                 Data::Failure { .. } => 0,
             };
@@ -42,7 +51,8 @@ impl Resolver {
                 // by the child itself.
                 ttl = ttl.min(delegation.ttl);
             }
-            self.cache.insert(key, data, ttl, rank, now);
+            let signed = (!signed.is_empty()).then(|| Signed::unchecked(signed));
+            self.cache.insert_signed(key, data, signed, ttl, rank, now);
         }
     }
 }

@@ -95,10 +95,15 @@ impl Upstream for NetUpstream {
     }
 }
 
-/// The query tern sends (RD=0: we iterate; EDNS with our payload size unless `edns` is off),
-/// its ID and wire form. The message itself is dropped here, not kept in the future.
+/// The query tern sends (RD=0: we iterate; EDNS with our payload size unless `edns` is off,
+/// and then always DO=1, RFC 4035 §4.1: the RRSIGs and denial proofs come with the data, for
+/// validation and for clients that ask for them), its ID and wire form. The message itself is
+/// dropped here, not kept in the future.
 fn encode_query(q: &UpstreamQuery) -> Result<(u16, Signed), ClientError> {
-    let message = request(OpCode::Query, &q.qname, q.qtype, q.edns);
+    let mut message = request(OpCode::Query, &q.qname, q.qtype, q.edns);
+    if let Some(opt) = message.edns.as_mut() {
+        opt.set_dnssec_ok(true);
+    }
     Ok((message.metadata.id, Signed::new(&message, None)?))
 }
 
@@ -155,7 +160,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_query_is_iterative_with_edns_unless_turned_off() {
+    fn a_query_is_iterative_with_edns_and_do_unless_turned_off() {
         let qname = Name::from_ascii("a.b.c.alpha.test.").expect("name");
         for edns in [true, false] {
             let q = UpstreamQuery {
@@ -171,6 +176,8 @@ mod tests {
             assert!(Expected::answer(id, &qname, RecordType::AAAA).matches(&read, true));
             assert!(!read.metadata.recursion_desired, "we iterate: RD=0");
             assert_eq!(read.edns.is_some(), edns);
+            // RFC 4035 §4.1: DO=1 whenever there is an OPT to carry it.
+            assert_eq!(read.edns.map(|e| e.flags().dnssec_ok), edns.then_some(true));
         }
     }
 }

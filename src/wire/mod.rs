@@ -22,6 +22,8 @@ pub(crate) const OPCODE: u8 = 0x78;
 pub(crate) const TC: u8 = 0x02;
 pub(crate) const RD: u8 = 0x01;
 pub(crate) const CD: u8 = 0x10;
+/// AD, in the fourth byte of the header (RFC 4035 §3.2.3).
+pub(crate) const AD: u8 = 0x20;
 pub(crate) const RCODE: u8 = 0x0F;
 
 /// RFC 6891 §6.1.2: the OPT pseudo-RR type, and its DO flag in the TTL field's low 16 bits

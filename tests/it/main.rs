@@ -6,6 +6,7 @@ mod cli;
 mod control;
 mod dig_interop;
 mod discovery;
+mod dnssec_validate;
 mod fast_path;
 mod lab_dnssec;
 mod local_names;

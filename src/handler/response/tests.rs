@@ -12,6 +12,7 @@ fn req(edns: Option<u16>, transport: Transport) -> Request {
         op_code: OpCode::Query,
         recursion_desired: false,
         checking_disabled: false,
+        authentic_data: false,
         query: Query::query(
             Name::from_ascii("big.test.").expect("name"),
             RecordType::TXT,

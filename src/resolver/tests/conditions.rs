@@ -241,6 +241,7 @@ async fn an_authoritative_answer_is_preferred_and_never_replaced_by_a_non_author
             key: key.clone(),
             data: Data::Positive(vec![other]),
             rank: Rank::NonAuthoritative,
+            signed: Vec::new(),
         }],
         Instant::now(),
     );

@@ -2,6 +2,7 @@
 //! every upstream query counted.
 
 mod classify;
+mod classify_dnssec;
 mod clock;
 mod conditions;
 mod limits;

@@ -1,0 +1,152 @@
+//! One link of an answer chain as the chase uses it: from the cache (with the DNSSEC records
+//! kept beside the data and the verdict on them) or from a walk, and the chain put together
+//! into a [`Resolution`], whose RRSIGs and proofs only a DO=1 client gets.
+
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::rdata::CNAME;
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use tokio::time::Instant;
+
+use super::{Resolution, Resolver, Step, proof};
+use crate::cache::{Data, Key, Rank, Signed, Trust};
+
+/// A link with the DNSSEC records that came with it (RRSIGs over its RRset, or the denial
+/// proof of a negative answer) and the validator's verdict on it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Link {
+    pub(crate) step: Step,
+    pub(crate) signed: Signed,
+}
+
+impl Resolution {
+    /// Appends the answer records to `m`'s answer section and sets its authority section;
+    /// the RRSIGs and the denial proof only when `m` answers DO=1 (our OPT copies the
+    /// query's; RFC 4035 §3.2.1).
+    pub(crate) fn fill_sections(self, m: &mut Message) {
+        let dnssec_ok = m.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
+        m.answers.extend(self.answers);
+        m.authorities = self.authorities;
+        if dnssec_ok {
+            m.answers.extend(self.answer_sigs);
+            m.authorities.extend(self.proof);
+        }
+    }
+
+    /// The DNSSEC verdict in words: `secure`, `insecure`, `bogus (why; EDE n)`,
+    /// `indeterminate`, or `unchecked` when validation is off.
+    pub fn dnssec_state(&self) -> String {
+        match &self.security {
+            Trust::Unchecked => "unchecked".into(),
+            Trust::Indeterminate => "indeterminate".into(),
+            Trust::Insecure => "insecure".into(),
+            Trust::Secure => "secure".into(),
+            Trust::Bogus { ede, why } => format!("bogus ({why}; EDE {ede})"),
+        }
+    }
+}
+
+impl Resolver {
+    /// One link from the cache, if it can be. `stale` allows expired data (RFC 8767).
+    pub(super) fn cached_step(
+        &self,
+        name: &Name,
+        qtype: RecordType,
+        now: Instant,
+        stale: bool,
+    ) -> Option<Link> {
+        let link = |step, signed: Option<Box<Signed>>| Link {
+            step,
+            signed: signed.map(|s| *s).unwrap_or_default(),
+        };
+        let get = |key: &Key| {
+            if stale {
+                self.cache.get_stale(key, now)
+            } else {
+                self.cache.get(key, now)
+            }
+        };
+        // The exact RRset first: it is what a cache hit almost always is.
+        if let Some(c) = get(&Key::new(name, qtype)) {
+            match c.data {
+                // RFC 2181 §5.4.1: NS sets from referrals and glue only steer the walk; an
+                // answer about them comes from the zone's own servers.
+                Data::Positive(_) if c.rank < Rank::NonAuthoritative => {}
+                Data::Positive(records) => return Some(link(Step::Answer(records), c.signed)),
+                Data::NoData { soa } => {
+                    return Some(link(Step::NoData(soa.map(|s| *s)), c.signed));
+                }
+                _ => {}
+            }
+        }
+        if let Some(c) = get(&Key::name_only(name))
+            && let Data::NxDomain { soa } = c.data
+        {
+            return Some(link(Step::NxDomain(soa.map(|s| *s)), c.signed));
+        }
+        if qtype != RecordType::CNAME
+            && let Some(c) = get(&Key::new(name, RecordType::CNAME))
+            && let Data::Positive(records) = c.data.clone()
+            && let Some(RData::CNAME(CNAME(target))) = records.first().map(|r| &r.data)
+        {
+            let target = target.clone();
+            return Some(link(Step::Cname(records, target), c.signed));
+        }
+        None
+    }
+}
+
+/// The chain so far: answer records, the RRSIGs over them, and the weakest verdict.
+#[derive(Default)]
+pub(super) struct Answers {
+    records: Vec<Record>,
+    sigs: Vec<Record>,
+    security: Option<Trust>,
+}
+
+/// Adds a link to the chain: `Ok` with the finished resolution, or `Err(target)` to go on.
+pub(super) fn finish(link: Link, answers: &mut Answers, at: Instant) -> Result<Resolution, Name> {
+    let Link { step, signed } = link;
+    let security = match answers.security.take() {
+        Some(so_far) => so_far.and(signed.trust),
+        None => signed.trust,
+    };
+    let done = |rcode, answers: &mut Answers, soa: Option<Record>, proof| Resolution {
+        rcode,
+        answers: std::mem::take(&mut answers.records),
+        authorities: soa.into_iter().collect(),
+        answer_sigs: std::mem::take(&mut answers.sigs),
+        proof,
+        security: security.clone(),
+        stale: false,
+        upstream_queries: 0,
+        at,
+    };
+    // Split the link's DNSSEC records: RRSIGs over answer data, the rest (NSEC/NSEC3 and
+    // their RRSIGs, the SOA's) a proof for the authority section.
+    let (sigs, proof): (Vec<Record>, Vec<Record>) = match &step {
+        Step::Answer(records) | Step::Cname(records, _) => {
+            signed.records.into_iter().partition(|r| {
+                proof::covered(r).is_some_and(|t| {
+                    records
+                        .iter()
+                        .any(|a| a.name == r.name && a.record_type() == t)
+                })
+            })
+        }
+        Step::NoData(_) | Step::NxDomain(_) => (Vec::new(), signed.records),
+    };
+    answers.sigs.extend(sigs);
+    match step {
+        Step::Answer(records) => {
+            answers.records.extend(records);
+            Ok(done(ResponseCode::NoError, answers, None, proof))
+        }
+        Step::Cname(records, target) => {
+            answers.records.extend(records);
+            answers.security = Some(security);
+            Err(target)
+        }
+        Step::NoData(soa) => Ok(done(ResponseCode::NoError, answers, soa, proof)),
+        Step::NxDomain(soa) => Ok(done(ResponseCode::NXDomain, answers, soa, proof)),
+    }
+}

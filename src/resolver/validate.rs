@@ -1,0 +1,415 @@
+//! The validator stage (DESIGN.md: validation is a stage, not a flag): between the store
+//! stage and the answer, each link of a chain not yet validated is checked with the pure
+//! validator of [`crate::dnssec`], and its verdict written into the cache with the data (the
+//! entry's lifetime capped by its signatures, a bogus one by `BOGUS_TTL`), so the next client
+//! costs no crypto. Unbound's validator module between iterator and cache is the model.
+//!
+//! For a link: the closest trust anchor; the zone that signed it (the RRSIG's signer, a
+//! negative answer's SOA owner, else the closest cached zone cut); that zone's keys, by
+//! walking down from the anchor (DS from the parent, verified with the parent's keys, then
+//! the child's DNSKEY RRset), each zone's [`KeyState`] cached with its TTL; then the RRset,
+//! or the NSEC/NSEC3 proof of a negative or wildcard answer. DS and DNSKEY RRsets are fetched
+//! through the resolver's own chain (cache, then a walk), unvalidated: the chain step
+//! authenticates them.
+
+mod keys;
+
+use std::sync::Arc;
+
+use hickory_proto::rr::{Name, Record, RecordType};
+
+use super::budget::Budget;
+use super::{Link, Resolution, Resolver, Step, proof};
+use crate::cache::{Key, Trust};
+use crate::dnssec::anchor::Anchors;
+use crate::dnssec::chain::KeyState;
+use crate::dnssec::verify::rrsig;
+use crate::dnssec::{BOGUS_TTL, Ede, Security, SignedRrset, TrustAnchor, Validation};
+
+pub(crate) use keys::KeyCache;
+
+/// Where the validator's trace lines go (`tern resolve --trace`).
+pub(crate) type ValidatorTrace = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Nothing is cached longer than this by a verdict: RFC 8767's upper bound for any data.
+const MAX_VERDICT_TTL: u32 = 7 * 86_400;
+
+/// The validator's configuration and its key cache.
+pub(crate) struct Validator {
+    anchors: Anchors,
+    /// RFC 7646 negative trust anchors: names at or below these are insecure.
+    negative: Vec<Name>,
+    keys: KeyCache,
+    /// UNIX seconds, for RRSIG validity (RFC 4034 §3.1.5); a fixed clock in tests.
+    clock: fn() -> u64,
+    trace: Option<ValidatorTrace>,
+}
+
+fn wall_clock() -> u64 {
+    crate::tsig::now_unix()
+}
+
+impl Validator {
+    pub(crate) fn new(anchors: Anchors, negative: Vec<Name>) -> Validator {
+        Validator {
+            anchors,
+            negative,
+            keys: KeyCache::default(),
+            clock: wall_clock,
+            trace: None,
+        }
+    }
+
+    /// Sends a line per check to `trace` (`tern resolve --trace`).
+    pub(crate) fn with_trace(mut self, trace: ValidatorTrace) -> Validator {
+        self.trace = Some(trace);
+        self
+    }
+
+    fn run(&self) -> Validation {
+        let now = (self.clock)();
+        if self.trace.is_some() {
+            Validation::traced(now)
+        } else {
+            Validation::new(now)
+        }
+    }
+
+    fn emit(&self, v: &Validation) {
+        if let Some(sink) = &self.trace {
+            for line in v.trace.lines() {
+                sink(&line.to_string());
+            }
+        }
+    }
+
+    fn under_negative_anchor(&self, name: &Name) -> bool {
+        self.negative.iter().any(|n| n.zone_of(name))
+    }
+}
+
+/// The cache's words for a verdict.
+pub(crate) fn trust_of(security: &Security) -> Trust {
+    match security {
+        Security::Secure => Trust::Secure,
+        Security::Insecure => Trust::Insecure,
+        Security::Indeterminate => Trust::Indeterminate,
+        Security::Bogus(r) => Trust::Bogus {
+            ede: security.ede().unwrap_or(Ede::Bogus).code(),
+            why: r.to_string(),
+        },
+    }
+}
+
+/// The cache entry a link was read from or stored in.
+fn link_key(name: &Name, qtype: RecordType, step: &Step) -> Key {
+    match step {
+        Step::Answer(_) | Step::NoData(_) => Key::new(name, qtype),
+        Step::Cname(..) => Key::new(name, RecordType::CNAME),
+        Step::NxDomain(_) => Key::name_only(name),
+    }
+}
+
+/// The signer named by the first RRSIG among `records`.
+fn signer(records: &[Record]) -> Option<Name> {
+    records
+        .iter()
+        .find_map(rrsig)
+        .map(|s| s.input().signer_name.clone())
+}
+
+/// The RRset (`name`, `rtype`) of a resolution's answer, with its RRSIGs.
+fn rrset_of(res: &Resolution, name: &Name, rtype: RecordType) -> SignedRrset {
+    SignedRrset {
+        name: name.clone(),
+        rtype,
+        records: res
+            .answers
+            .iter()
+            .filter(|r| r.name == *name && r.record_type() == rtype)
+            .cloned()
+            .collect(),
+        rrsigs: proof::sigs(&res.answer_sigs, name, rtype).collect(),
+    }
+}
+
+/// A negative answer's records as RRsets for `Validation::denial`: the NSEC/NSEC3 proof and
+/// the SOA, each with its RRSIGs.
+fn denial_sets(soa: Option<&Record>, proof: &[Record]) -> Vec<SignedRrset> {
+    let mut all: Vec<Record> = proof.to_vec();
+    all.extend(soa.cloned());
+    SignedRrset::group(&all)
+}
+
+impl Resolver {
+    /// Validates one link of a chain and records the verdict in the cache with the data.
+    pub(super) async fn validate_link(
+        &self,
+        val: &Validator,
+        name: &Name,
+        qtype: RecordType,
+        link: &Link,
+        budget: &mut Budget,
+    ) -> Trust {
+        let mut v = val.run();
+        let (zone, security, ttl) = self
+            .check_link(val, &mut v, name, qtype, link, budget)
+            .await;
+        v.trace.verdict(&zone, name, qtype, &security);
+        val.emit(&v);
+        let ttl = match security {
+            Security::Bogus(_) => ttl.min(BOGUS_TTL),
+            _ => ttl.min(MAX_VERDICT_TTL),
+        };
+        let trust = trust_of(&security);
+        let key = link_key(name, qtype, &link.step);
+        self.cache.set_trust(&key, trust.clone(), ttl, budget.now);
+        trust
+    }
+
+    /// The verdict on a link, the zone it was judged in, and how long it may be kept.
+    async fn check_link(
+        &self,
+        val: &Validator,
+        v: &mut Validation,
+        name: &Name,
+        qtype: RecordType,
+        link: &Link,
+        budget: &mut Budget,
+    ) -> (Name, Security, u32) {
+        let Some(anchor) = val.anchors.closest(name).cloned() else {
+            return (Name::root(), Security::Indeterminate, u32::MAX);
+        };
+        if val.under_negative_anchor(name) {
+            return (anchor.zone, Security::Insecure, u32::MAX);
+        }
+        let signed = &link.signed.records;
+        match &link.step {
+            Step::Answer(records) | Step::Cname(records, _) => {
+                let rtype = match link.step {
+                    Step::Cname(..) => RecordType::CNAME,
+                    _ => qtype,
+                };
+                let set = SignedRrset {
+                    name: name.clone(),
+                    rtype,
+                    records: records
+                        .iter()
+                        .filter(|r| r.name == *name && r.record_type() == rtype)
+                        .cloned()
+                        .collect(),
+                    rrsigs: proof::sigs(signed, name, rtype).collect(),
+                };
+                let zone = match set.signer() {
+                    Some(z) if z.zone_of(name) && anchor.zone.zone_of(z) => z.clone(),
+                    _ => self.cut_above(name, rtype == RecordType::DS, &anchor, budget),
+                };
+                let keys = match self.zone_keys(val, v, &anchor, &zone, budget).await {
+                    KeyState::Secure(keys) => keys,
+                    state => return (zone, state.security(), state.ttl()),
+                };
+                let checked = v.verify(&set, &keys);
+                let Some(closest) = checked.wildcard.filter(|_| checked.security.is_secure())
+                else {
+                    return (zone, checked.security, checked.ttl);
+                };
+                // RFC 4035 §5.3.4: a wildcard expansion needs proof that `name` is absent.
+                let sets = SignedRrset::group(signed);
+                match v.denial(&keys, &sets) {
+                    Ok(denial) => {
+                        let proven = v.wildcard_answer(&denial, name, &closest);
+                        (
+                            zone,
+                            checked.security.and(proven),
+                            checked.ttl.min(denial.ttl()),
+                        )
+                    }
+                    Err(reason) => (zone, Security::Bogus(reason), BOGUS_TTL),
+                }
+            }
+            Step::NoData(soa) | Step::NxDomain(soa) => {
+                let zone = match (soa, signer(signed)) {
+                    (Some(soa), _) if soa.name.zone_of(name) && anchor.zone.zone_of(&soa.name) => {
+                        soa.name.clone()
+                    }
+                    (_, Some(z)) if z.zone_of(name) && anchor.zone.zone_of(&z) => z,
+                    _ => self.cut_above(name, qtype == RecordType::DS, &anchor, budget),
+                };
+                let keys = match self.zone_keys(val, v, &anchor, &zone, budget).await {
+                    KeyState::Secure(keys) => keys,
+                    state => return (zone, state.security(), state.ttl()),
+                };
+                let sets = denial_sets(soa.as_ref(), signed);
+                let mut ttl = u32::MAX;
+                if let Some(soa_set) = sets.iter().find(|s| s.rtype == RecordType::SOA) {
+                    let checked = v.verify(soa_set, &keys);
+                    if !checked.security.is_secure() {
+                        return (zone, checked.security, BOGUS_TTL);
+                    }
+                    ttl = checked.ttl;
+                }
+                let denial = match v.denial(&keys, &sets) {
+                    Ok(denial) => denial,
+                    Err(reason) => return (zone, Security::Bogus(reason), BOGUS_TTL),
+                };
+                let security = match link.step {
+                    Step::NxDomain(_) => v.nxdomain(&denial, name),
+                    _ => v.nodata(&denial, name, qtype),
+                };
+                (zone, security, ttl.min(denial.ttl()))
+            }
+        }
+    }
+
+    /// The closest zone cut at or above `name` (strictly above with `strictly`, for DS) that
+    /// the cache knows, never above the anchor's zone: the zone whose keys must sign data that
+    /// came without an RRSIG saying so.
+    fn cut_above(
+        &self,
+        name: &Name,
+        strictly: bool,
+        anchor: &TrustAnchor,
+        budget: &Budget,
+    ) -> Name {
+        let start = if strictly && !name.is_root() {
+            name.base_name()
+        } else {
+            name.clone()
+        };
+        Key::ancestors(&start, RecordType::NS)
+            .find(|k| self.cache.inspect(k, budget.now, |_, _| ()).is_some())
+            .map(|k| k.name())
+            .filter(|cut| anchor.zone.zone_of(cut))
+            .unwrap_or_else(|| anchor.zone.clone())
+    }
+
+    /// A DS or DNSKEY RRset (or its absence) through the resolver's own chain: the cache,
+    /// else a walk on `budget`; not validated (the chain step authenticates it).
+    fn fetch<'a>(
+        &'a self,
+        name: &'a Name,
+        rtype: RecordType,
+        budget: &'a mut Budget,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Resolution, super::ResolveError>> + Send + 'a>>
+    {
+        Box::pin(async move {
+            let now = budget.now;
+            let mut budget = Some(budget);
+            self.chain(name, rtype, false, &mut budget, false, now, false)
+                .await
+                .and_then(|r| r.ok_or(super::ResolveError::Internal))
+        })
+    }
+
+    /// The keys that sign `zone`'s data: from the key cache, or by the chain of trust from
+    /// `anchor` down to `zone` (RFC 4035 §5.2), cached with its TTL.
+    fn zone_keys<'a>(
+        &'a self,
+        val: &'a Validator,
+        v: &'a mut Validation,
+        anchor: &'a TrustAnchor,
+        zone: &'a Name,
+        budget: &'a mut Budget,
+    ) -> std::pin::Pin<Box<dyn Future<Output = KeyState> + Send + 'a>> {
+        Box::pin(async move {
+            if let Some(state) = val.keys.get(zone, budget.now) {
+                return state;
+            }
+            let state = self.chain_of_trust(val, v, anchor, zone, budget).await;
+            val.keys.put(zone, &state, budget.now);
+            state
+        })
+    }
+
+    async fn chain_of_trust(
+        &self,
+        val: &Validator,
+        v: &mut Validation,
+        anchor: &TrustAnchor,
+        zone: &Name,
+        budget: &mut Budget,
+    ) -> KeyState {
+        let bogus = |ede, step: String| KeyState::Bogus {
+            reason: crate::dnssec::Reason::new(zone, ede, step),
+            ttl: BOGUS_TTL,
+        };
+        if *zone == anchor.zone {
+            return match self.fetch(zone, RecordType::DNSKEY, budget).await {
+                Ok(res) => v.anchored_keys(anchor, &rrset_of(&res, zone, RecordType::DNSKEY)),
+                Err(e) => bogus(Ede::DnskeyMissing, format!("DNSKEY of {zone}: {e}")),
+            };
+        }
+        if !anchor.zone.zone_of(zone) {
+            return bogus(Ede::Bogus, format!("{zone} is not below {}", anchor.zone));
+        }
+        let ds = match self.fetch(zone, RecordType::DS, budget).await {
+            Ok(res) => res,
+            Err(e) => return bogus(Ede::DnskeyMissing, format!("DS of {zone}: {e}")),
+        };
+        let ds_set = rrset_of(&ds, zone, RecordType::DS);
+        let parent_of = |candidate: Option<Name>| match candidate {
+            Some(p) if p != *zone && p.zone_of(zone) && anchor.zone.zone_of(&p) => Some(p),
+            _ => None,
+        };
+        if !ds_set.records.is_empty() {
+            let parent = parent_of(ds_set.signer().cloned())
+                .unwrap_or_else(|| self.cut_above(zone, true, anchor, budget));
+            let parent_keys = match self.zone_keys(val, v, anchor, &parent, budget).await {
+                KeyState::Secure(keys) => keys,
+                KeyState::Insecure { ttl, .. } => return insecure_below(zone, &parent, ttl),
+                bogus @ KeyState::Bogus { .. } => return bogus,
+            };
+            let dnskeys = match self.fetch(zone, RecordType::DNSKEY, budget).await {
+                Ok(res) => rrset_of(&res, zone, RecordType::DNSKEY),
+                Err(e) => return bogus(Ede::DnskeyMissing, format!("DNSKEY of {zone}: {e}")),
+            };
+            return v.child_keys(&parent_keys, &ds_set, &dnskeys);
+        }
+        if !ds.answers.is_empty() {
+            return bogus(Ede::Bogus, format!("DS query for {zone} led to an alias"));
+        }
+        // No DS: the parent must prove it (RFC 4035 §5.2), or be insecure itself.
+        let soa = ds.authorities.first();
+        let parent = parent_of(soa.map(|s| s.name.clone()))
+            .or_else(|| parent_of(signer(&ds.proof)))
+            .unwrap_or_else(|| self.cut_above(zone, true, anchor, budget));
+        let parent_keys = match self.zone_keys(val, v, anchor, &parent, budget).await {
+            KeyState::Secure(keys) => keys,
+            KeyState::Insecure { ttl, .. } => return insecure_below(zone, &parent, ttl),
+            bogus @ KeyState::Bogus { .. } => return bogus,
+        };
+        let denial = match v.denial(&parent_keys, &denial_sets(soa, &ds.proof)) {
+            Ok(denial) => denial,
+            Err(reason) => {
+                return KeyState::Bogus {
+                    reason,
+                    ttl: BOGUS_TTL,
+                };
+            }
+        };
+        match v.no_ds(&denial, zone) {
+            Security::Insecure => KeyState::Insecure {
+                zone: zone.clone(),
+                ttl: denial.ttl(),
+                why: format!("{parent} proves there is no DS for {zone}"),
+                ede: None,
+            },
+            // No DS and no zone cut: `zone`'s data is the parent's, signed by its keys.
+            Security::Secure => KeyState::Secure(parent_keys),
+            Security::Bogus(reason) => KeyState::Bogus {
+                reason,
+                ttl: BOGUS_TTL,
+            },
+            Security::Indeterminate => bogus(Ede::Bogus, format!("no DS proof for {zone}")),
+        }
+    }
+}
+
+fn insecure_below(zone: &Name, parent: &Name, ttl: u32) -> KeyState {
+    KeyState::Insecure {
+        zone: zone.clone(),
+        ttl,
+        why: format!("below the insecure {parent}"),
+        ede: None,
+    }
+}
