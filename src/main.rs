@@ -254,6 +254,29 @@ fn lab_hints(files: &LabFiles) -> Result<ServerSet, String> {
     parse_root_hints(text, std::path::Path::new("lab/root.hints")).map_err(|e| e.to_string())
 }
 
+/// Points `config`'s validation at the lab: the lab's root DS (written to `dir/root.anchor`)
+/// when its root is signed, else no validation (the lab's hints are not the IANA root's, so
+/// the compiled-in anchors must not apply). Returns the anchor file.
+fn lab_dnssec(
+    files: &LabFiles,
+    dir: &std::path::Path,
+    config: &mut Config,
+) -> Result<Option<PathBuf>, String> {
+    // The hints decide whether the compiled-in root anchors apply; the lab's are custom.
+    config.recursion.root_hints = Some(PathBuf::from("lab/root.hints"));
+    if config.dnssec.trust_anchor.is_some() {
+        return Ok(config.dnssec.trust_anchor.clone());
+    }
+    let Some(ds) = files.trust_anchor().map_err(|e| e.to_string())? else {
+        return Ok(None);
+    };
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join("root.anchor");
+    std::fs::write(&path, ds).map_err(|e| format!("{}: {e}", path.display()))?;
+    config.dnssec.trust_anchor = Some(path.clone());
+    Ok(Some(path))
+}
+
 async fn run_lab(args: LabArgs) -> Result<(), String> {
     let files = lab_files(args.dir.as_deref())?;
     let (trigger, signal) = tern::shutdown_channel();
@@ -265,6 +288,7 @@ async fn run_lab(args: LabArgs) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     let mut config = Config::default();
+    let anchor = lab_dnssec(&files, &state, &mut config)?;
     // The resolver reaches the discovery server it does not host through a stub zone.
     config.stubs.push(tern::StubConfig {
         zone: "cluster.test.".to_string(),
@@ -306,6 +330,21 @@ async fn run_lab(args: LabArgs) -> Result<(), String> {
         match q.strip_prefix('@') {
             Some(direct) => println!("  dig @{direct}"),
             None => println!("  dig @{ip} -p {port} {q}"),
+        }
+    }
+    if let Some(anchor) = &anchor {
+        println!(
+            "DNSSEC: the lab is signed and validated with its root's DS ({}); try:",
+            anchor.display()
+        );
+        for q in [
+            "+dnssec www.secure.test A",
+            "+dnssec nope.secure.test A",
+            "+dnssec www.bogus.test A",
+            "+dnssec +cd www.bogus.test A",
+            "+dnssec www.insecure.test A",
+        ] {
+            println!("  dig @{ip} -p {port} {q}");
         }
     }
     println!(
@@ -364,6 +403,7 @@ async fn resolve(args: ResolveArgs) -> Result<(), String> {
     let (trigger, signal) = tern::shutdown_channel();
     // The lab's servers live as long as this JoinSet; dropping it would abort them.
     let mut _lab = None;
+    let mut lab_files_used = None;
     let hints = if args.lab {
         let files = lab_files(None)?;
         _lab = Some(
@@ -371,7 +411,9 @@ async fn resolve(args: ResolveArgs) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?,
         );
-        lab_hints(&files)?
+        let hints = lab_hints(&files)?;
+        lab_files_used = Some(files);
+        hints
     } else {
         tern::load_hints(args.root_hints.as_deref())?
     };
@@ -381,18 +423,20 @@ async fn resolve(args: ResolveArgs) -> Result<(), String> {
     });
     let metrics = Arc::new(Metrics::default());
     let mut config = Config::default();
-    // The hints decide whether the compiled-in root anchors apply (the lab's are custom).
-    config.recursion.root_hints = match (&args.root_hints, args.lab) {
-        (_, true) => Some(PathBuf::from("lab/root.hints")),
-        (hints, false) => hints.clone(),
-    };
     config.dnssec.trust_anchor = args.trust_anchor.clone();
+    // The hints decide whether the compiled-in root anchors apply.
+    config.recursion.root_hints = args.root_hints.clone();
+    let anchor_dir = std::env::temp_dir().join(format!("tern-resolve-{}", std::process::id()));
+    if let Some(files) = &lab_files_used {
+        lab_dnssec(files, &anchor_dir, &mut config)?;
+    }
     let resolver = Arc::new(tern::build_resolver(&config, hints, &metrics, trace)?);
     // Edge: the command line is this question's arrival.
     let result = resolver
         .resolve(&qname, qtype, tokio::time::Instant::now())
         .await;
     trigger.fire();
+    let _ = std::fs::remove_dir_all(&anchor_dir);
     match result {
         Ok(res) => {
             println!(

@@ -342,6 +342,12 @@ fn validator(config: &Config, traced: bool) -> Result<Option<Validator>, String>
         negative
             .push(parse_origin(n).map_err(|e| format!("[dnssec] negative_trust_anchors: {e}"))?);
     }
+    // A stub zone is reached around the hierarchy, so the signed parent cannot vouch for it
+    // (its NSEC may even deny the name): insecure, as Unbound wants `domain-insecure:` for its
+    // stub zones under a signed parent.
+    for stub in &config.stubs {
+        negative.push(parse_origin(&stub.zone).map_err(|e| format!("[[stub]] {e}"))?);
+    }
     let mut validator = Validator::new(anchors, negative);
     if traced {
         validator = validator.with_trace(Arc::new(|line: &str| println!(";; {line}")));

@@ -34,7 +34,8 @@ pub(crate) mod chain;
 pub(crate) mod denial;
 mod nsec;
 mod nsec3;
-// The tests sign their fixtures with it; the signed lab (issue 18 item 8) will at start.
+// The lab signs its simulated internet with part of it at start (ECDSA, NSEC); the rest
+// (NSEC3 chains, RSA keys from PKCS#8, ZSKs) only the tests' fixtures use.
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod sign;
 pub(crate) mod trace;
