@@ -119,3 +119,30 @@ async fn a_validating_unbound_accepts_the_signed_lab() {
         wrong.join("\n")
     );
 }
+
+/// `tern resolve --lab` validates with the lab's own root DS (never the IANA anchors its
+/// hints are not for): the signed, bogus and unsigned names each get their verdict, and
+/// `--trace` shows the chain it walked.
+#[test]
+fn resolve_lab_validates_with_the_labs_anchor() {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tern"))
+            .arg("resolve")
+            .arg("--lab")
+            .args(args)
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("tern resolve runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let secure = run(&["--trace", "www.secure.test", "A"]);
+    assert!(secure.contains("dnssec: secure"), "{secure}");
+    assert!(
+        secure.contains("DS      zone test.") && secure.contains("VERDICT"),
+        "{secure}"
+    );
+    let bogus = run(&["www.bogus.test", "A"]);
+    assert!(bogus.contains("dnssec: bogus"), "{bogus}");
+    let insecure = run(&["www.insecure.test", "A"]);
+    assert!(insecure.contains("dnssec: insecure"), "{insecure}");
+}
