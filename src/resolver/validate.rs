@@ -83,7 +83,7 @@ impl Validator {
         }
     }
 
-    fn under_negative_anchor(&self, name: &Name) -> bool {
+    pub(crate) fn under_negative_anchor(&self, name: &Name) -> bool {
         self.negative.iter().any(|n| n.zone_of(name))
     }
 }
