@@ -470,4 +470,6 @@ fn records_differ(a: &[Located], b: &[Located]) -> bool {
 }
 
 #[cfg(test)]
+mod signed_tests;
+#[cfg(test)]
 mod tests;

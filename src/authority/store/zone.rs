@@ -275,6 +275,9 @@ impl StoredZone {
         let probe = self.last.map_or(0, |(s, _)| s);
         let zone = self.build(probe)?;
         let content = digest(&zone);
+        if zone.signed().is_some() {
+            return self.signed_serial(zone, content);
+        }
         let serial = match (self.last, given) {
             (None, _) => given.unwrap_or_else(|| file_serial(&self.file_records)),
             // A later serial the change brings is taken even for the same content: the
@@ -289,6 +292,46 @@ impl StoredZone {
             (Some((served, _)), _) => served.wrapping_add(1),
         };
         // The digest leaves the serial out, so the zone built to compare is the one served.
+        Ok(Some((zone.with_serial(serial), serial, content)))
+    }
+
+    /// A zone signed offline is served at the serial its SOA's RRSIG covers, the file's (with
+    /// any UPDATE's SOA): tern signs nothing, and any other serial would make the SOA, and so
+    /// every negative answer, bogus to validators. So new content must come with a later
+    /// serial (`dnssec-signzone -N increment`, or `unixtime`); without one it is refused, and
+    /// what is served stays as it was.
+    fn signed_serial(
+        &self,
+        zone: Zone,
+        content: u64,
+    ) -> Result<Option<(Zone, u32, u64)>, ZoneErrors> {
+        let signed = file_serial(&self.base);
+        let serial = match self.last {
+            None => signed,
+            Some((served, known)) if served == signed && known == Some(content) => {
+                if self.served.is_some() {
+                    return Ok(None);
+                }
+                served
+            }
+            Some((served, _)) if later(signed, served) => signed,
+            Some((served, _)) => {
+                let reason = format!(
+                    "zone {} is signed: its content changed but its SOA serial {signed} is not \
+                     later than the {served} already served, and tern cannot re-sign the SOA \
+                     for a new serial; re-sign the zone with a later serial (dnssec-signzone \
+                     -N increment); nothing was changed",
+                    self.source.origin
+                );
+                return Err(ZoneErrors(vec![crate::zonefile::ZoneError {
+                    at: Location {
+                        file: self.source.file.clone(),
+                        line: 0,
+                    },
+                    reason,
+                }]));
+            }
+        };
         Ok(Some((zone.with_serial(serial), serial, content)))
     }
 
