@@ -212,7 +212,12 @@ pub fn classify(reply: &Message, zone: &Name, qname: &Name, qtype: RecordType) -
             .cloned()
             .collect();
         records.push(cname.clone());
-        let sigs: Vec<Record> = proof::sigs(&reply.answers, qname, RecordType::CNAME).collect();
+        let mut sigs: Vec<Record> = proof::sigs(&reply.answers, qname, RecordType::CNAME).collect();
+        if !sigs.is_empty() {
+            // A CNAME expanded from a wildcard needs, like any other such RRset, the proof
+            // that qname itself does not exist (RFC 4035 §3.1.3.3, §5.3.4).
+            sigs.extend(proof::nsec_only(&reply.authorities, zone));
+        }
         let mut learned = vec![Learn {
             key: Key::new(qname, RecordType::CNAME),
             data: Data::Positive(vec![cname.clone()]),
