@@ -4,7 +4,8 @@
 //! ```text
 //! .1  .             signed (ECDSAP256SHA256, NSEC); test. with DS, unsigned. without
 //! .2  test.         signed; a DS for each signed child below, none for insecure.test.
-//! .3  secure.test.  NSEC; wildcards, CNAMEs into nsec3.test. and insecure.test.
+//! .3  secure.test.  NSEC; wildcards, CNAMEs (into nsec3.test., insecure.test., bogus.test.,
+//!                   nowhere), a DNAME to nsec3.test.
 //!     nsec3.test.   NSEC3, RSASHA256; a wildcard
 //!     insecure.test.  unsigned, delegated without DS; a CNAME into secure.test.
 //!     bogus.test.   the RRSIG over www A corrupted after signing
@@ -132,7 +133,10 @@ pub(super) fn build(dir: &Path) -> Hierarchy {
         in.secure.test. IN CNAME www.secure.test.\n\
         toinsecure.secure.test. IN CNAME www.insecure.test.\n\
         *.wild.secure.test. IN A 192.0.2.7\n\
-        *.wc.secure.test. IN CNAME www.secure.test.\n";
+        *.wc.secure.test. IN CNAME www.secure.test.\n\
+        dangling.secure.test. IN CNAME nope.secure.test.\n\
+        tobogus.secure.test. IN CNAME www.bogus.test.\n\
+        dn.secure.test. IN DNAME nsec3.test.\n";
     let nsec3_extra = "*.wild.nsec3.test. IN A 192.0.2.8\n";
     let optout_extra = delegation("sub.optout.test.", 5);
     let signed: [(&str, String, &str, &[&str]); 8] = [

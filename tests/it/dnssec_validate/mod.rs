@@ -104,6 +104,12 @@ const CASES: &[Case] = &[
     case("x.wc.secure.test. A", DO, "NOERROR", true),
     case("toinsecure.secure.test. A", DO, "NOERROR", false),
     case("alias.insecure.test. A", DO, "NOERROR", false),
+    case("dangling.secure.test. A", DO, "NXDOMAIN", true),
+    // a CNAME synthesized from a signed DNAME (it has no RRSIG of its own)
+    case("www.dn.secure.test. A", DO, "NOERROR", true),
+    // again: the DNAME comes back with the CNAME from the cache
+    case("www.dn.secure.test. A", DO, "NOERROR", true),
+    case("nope.dn.secure.test. A", DO, "NXDOMAIN", true),
     // insecure delegation
     case("www.insecure.test. A", DO, "NOERROR", false),
     case("nope.insecure.test. A", DO, "NXDOMAIN", false),
@@ -121,6 +127,7 @@ const CASES: &[Case] = &[
     bogus("www.bogus.test. A", 6),
     case("www.bogus.test. A", &["+dnssec", "+cd"], "NOERROR", false),
     case("www.bogus.test. TXT", DO, "NOERROR", true),
+    bogus("tobogus.secure.test. A", 6),
     // expired signatures (the zone's DNSKEY RRset's among them)
     bogus("www.expired.test. A", 7),
     bogus("nope.expired.test. A", 7),
