@@ -212,7 +212,21 @@ pub fn classify(reply: &Message, zone: &Name, qname: &Name, qtype: RecordType) -
             .cloned()
             .collect();
         records.push(cname.clone());
-        let sigs: Vec<Record> = proof::sigs(&reply.answers, qname, RecordType::CNAME).collect();
+        let mut sigs: Vec<Record> = proof::sigs(&reply.answers, qname, RecordType::CNAME).collect();
+        if !sigs.is_empty() {
+            // A CNAME expanded from a wildcard needs, like any other such RRset, the proof
+            // that qname itself does not exist (RFC 4035 §3.1.3.3, §5.3.4).
+            sigs.extend(proof::nsec_only(&reply.authorities, zone));
+        }
+        // A CNAME synthesized from a DNAME is unsigned (RFC 6672 §5.3.1): the DNAME and its
+        // RRSIGs vouch for it, so they travel with it, into the cache too.
+        for dname in records
+            .iter()
+            .filter(|r| r.record_type() == RecordType::DNAME)
+        {
+            sigs.push(dname.clone());
+            sigs.extend(proof::sigs(&reply.answers, &dname.name, RecordType::DNAME));
+        }
         let mut learned = vec![Learn {
             key: Key::new(qname, RecordType::CNAME),
             data: Data::Positive(vec![cname.clone()]),

@@ -89,7 +89,14 @@ impl Resolver {
             && let Some(RData::CNAME(CNAME(target))) = records.first().map(|r| &r.data)
         {
             let target = target.clone();
-            return Some(link(Step::Cname(records, target), c.signed));
+            // The DNAME a synthesized CNAME came from goes before it, as upstream sent it.
+            let mut chain: Vec<Record> = c
+                .signed
+                .as_deref()
+                .map(|s| proof::dnames(&s.records).collect())
+                .unwrap_or_default();
+            chain.extend(records);
+            return Some(link(Step::Cname(chain, target), c.signed));
         }
         None
     }

@@ -133,6 +133,20 @@ fn rrset_of(res: &Resolution, name: &Name, rtype: RecordType) -> SignedRrset {
     }
 }
 
+/// The RRset (`name`, `rtype`) among `records`, with its RRSIGs from `signed`.
+fn rrset_in(records: &[Record], signed: &[Record], name: &Name, rtype: RecordType) -> SignedRrset {
+    SignedRrset {
+        name: name.clone(),
+        rtype,
+        records: records
+            .iter()
+            .filter(|r| r.name == *name && r.record_type() == rtype)
+            .cloned()
+            .collect(),
+        rrsigs: proof::sigs(signed, name, rtype).collect(),
+    }
+}
+
 /// A negative answer's records as RRsets for `Validation::denial`: the NSEC/NSEC3 proof and
 /// the SOA, each with its RRSIGs.
 fn denial_sets(soa: Option<&Record>, proof: &[Record]) -> Vec<SignedRrset> {
@@ -190,16 +204,14 @@ impl Resolver {
                     Step::Cname(..) => RecordType::CNAME,
                     _ => qtype,
                 };
-                let set = SignedRrset {
-                    name: name.clone(),
-                    rtype,
-                    records: records
-                        .iter()
-                        .filter(|r| r.name == *name && r.record_type() == rtype)
-                        .cloned()
-                        .collect(),
-                    rrsigs: proof::sigs(signed, name, rtype).collect(),
-                };
+                let mut set = rrset_in(records, signed, name, rtype);
+                if let Step::Cname(_, target) = &link.step
+                    && set.rrsigs.is_empty()
+                    && let Some(dname) = proof::dname_source(records, name, target)
+                {
+                    // RFC 6672 §5.3.1: a synthesized CNAME is as secure as its DNAME.
+                    set = rrset_in(records, signed, &dname.name, RecordType::DNAME);
+                }
                 let zone = match set.signer() {
                     Some(z) if z.zone_of(name) && anchor.zone.zone_of(z) => z.clone(),
                     _ => self.cut_above(name, rtype == RecordType::DS, &anchor, budget),

@@ -142,3 +142,45 @@ fn rrsigs_and_proofs_go_to_do_clients_only() {
         assert_eq!(m.answers.len(), 1 + usize::from(dnssec_ok));
     }
 }
+
+#[test]
+fn a_cname_keeps_the_wildcard_proof_and_the_dname_that_vouches_for_it() {
+    let zone = TestZone::new("example.", Algorithm::ECDSAP256SHA256);
+    // A CNAME expanded from *.wc.example.: the NSEC proving x.wc.example. absent goes with it.
+    let cname = zone.sign("x.wc.example. 300 IN CNAME www.example.");
+    let chain = zone.nsec_chain(&owners(&[
+        ("example.", "SOA NS"),
+        ("*.wc.example.", "CNAME"),
+    ]));
+    let mut m = reply(ResponseCode::NoError);
+    m.answers = all(vec![cname.clone()]);
+    m.authorities = all(chain);
+    let c = classify(&m, &name("example."), &name("x.wc.example."), RecordType::A);
+    assert!(matches!(c.outcome, Outcome::Cname { .. }));
+    assert!(c.signed.iter().any(|r| r.record_type() == RecordType::NSEC));
+    assert_eq!(c.learned[0].signed, c.signed);
+
+    // A CNAME synthesized from a DNAME has no RRSIG; the DNAME and its RRSIG go with it.
+    let dname = zone.sign_records(vec![Record::from_rdata(
+        name("dn.example."),
+        300,
+        crate::rr::dname::rdata(&name("other.test.")),
+    )]);
+    let mut m = reply(ResponseCode::NoError);
+    m.answers = all(vec![dname.clone()]);
+    m.answers
+        .extend(records("www.dn.example. 300 IN CNAME www.other.test."));
+    let c = classify(
+        &m,
+        &name("example."),
+        &name("www.dn.example."),
+        RecordType::A,
+    );
+    let Outcome::Cname { records, .. } = &c.outcome else {
+        panic!("{:?}", c.outcome);
+    };
+    assert_eq!(records[0], dname.records[0]);
+    assert!(c.signed.contains(&dname.records[0]));
+    assert!(c.signed.contains(&dname.rrsigs[0]));
+    assert_eq!(c.learned[0].signed, c.signed);
+}
