@@ -12,11 +12,13 @@
 //! through the resolver's own chain (cache, then a walk), unvalidated: the chain step
 //! authenticates them.
 
+mod clock;
 mod keys;
 
 use std::sync::Arc;
 
 use hickory_proto::rr::{Name, Record, RecordType};
+use tokio::time::Instant;
 
 use super::budget::Budget;
 use super::{Link, Resolution, Resolver, Step, proof};
@@ -26,6 +28,7 @@ use crate::dnssec::chain::KeyState;
 use crate::dnssec::verify::rrsig;
 use crate::dnssec::{BOGUS_TTL, Ede, Security, SignedRrset, TrustAnchor, Validation};
 
+pub(crate) use clock::UnixClock;
 pub(crate) use keys::KeyCache;
 
 /// Where the validator's trace lines go (`tern resolve --trace`).
@@ -40,13 +43,9 @@ pub(crate) struct Validator {
     /// RFC 7646 negative trust anchors: names at or below these are insecure.
     negative: Vec<Name>,
     keys: KeyCache,
-    /// UNIX seconds, for RRSIG validity (RFC 4034 §3.1.5); a fixed clock in tests.
-    clock: fn() -> u64,
+    /// A walk's `now` in UNIX seconds, for RRSIG validity (RFC 4034 §3.1.5).
+    clock: UnixClock,
     trace: Option<ValidatorTrace>,
-}
-
-fn wall_clock() -> u64 {
-    crate::tsig::now_unix()
 }
 
 impl Validator {
@@ -55,7 +54,7 @@ impl Validator {
             anchors,
             negative,
             keys: KeyCache::default(),
-            clock: wall_clock,
+            clock: UnixClock::wall(),
             trace: None,
         }
     }
@@ -66,8 +65,9 @@ impl Validator {
         self
     }
 
-    fn run(&self) -> Validation {
-        let now = (self.clock)();
+    /// One validation as of the walk's time `now`.
+    fn run(&self, now: Instant) -> Validation {
+        let now = self.clock.unix(now);
         if self.trace.is_some() {
             Validation::traced(now)
         } else {
@@ -151,7 +151,7 @@ impl Resolver {
         link: &Link,
         budget: &mut Budget,
     ) -> Trust {
-        let mut v = val.run();
+        let mut v = val.run(budget.now);
         let (zone, security, ttl) = self
             .check_link(val, &mut v, name, qtype, link, budget)
             .await;
