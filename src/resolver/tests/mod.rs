@@ -8,6 +8,7 @@ mod conditions;
 mod limits;
 mod loops;
 mod robustness;
+mod validate;
 mod walk;
 
 use std::sync::Arc;
