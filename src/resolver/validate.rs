@@ -14,6 +14,7 @@
 
 mod clock;
 mod keys;
+mod nta;
 
 use std::sync::Arc;
 
@@ -30,6 +31,9 @@ use crate::dnssec::{BOGUS_TTL, Ede, Security, SignedRrset, TrustAnchor, Validati
 
 pub(crate) use clock::UnixClock;
 pub(crate) use keys::KeyCache;
+#[cfg(test)]
+pub(crate) use nta::Source as NtaSource;
+pub(crate) use nta::{NtaChange, NtaError};
 
 /// Where the validator's trace lines go (`tern resolve --trace`).
 pub(crate) type ValidatorTrace = Arc<dyn Fn(&str) + Send + Sync>;
@@ -41,7 +45,7 @@ const MAX_VERDICT_TTL: u32 = 7 * 86_400;
 pub(crate) struct Validator {
     anchors: Anchors,
     /// RFC 7646 negative trust anchors: names at or below these are insecure.
-    negative: Vec<Name>,
+    negative: nta::NegativeAnchors,
     keys: KeyCache,
     /// A walk's `now` in UNIX seconds, for RRSIG validity (RFC 4034 §3.1.5).
     clock: UnixClock,
@@ -52,7 +56,7 @@ impl Validator {
     pub(crate) fn new(anchors: Anchors, negative: Vec<Name>) -> Validator {
         Validator {
             anchors,
-            negative,
+            negative: nta::NegativeAnchors::new(negative),
             keys: KeyCache::default(),
             clock: UnixClock::wall(),
             trace: None,
@@ -84,7 +88,7 @@ impl Validator {
     }
 
     pub(crate) fn under_negative_anchor(&self, name: &Name) -> bool {
-        self.negative.iter().any(|n| n.zone_of(name))
+        self.negative.covers(name)
     }
 }
 

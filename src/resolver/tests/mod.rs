@@ -7,6 +7,7 @@ mod clock;
 mod conditions;
 mod limits;
 mod loops;
+mod nta;
 mod robustness;
 mod validate;
 mod walk;

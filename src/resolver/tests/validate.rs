@@ -88,9 +88,18 @@ pub(super) fn signed_net() -> (Arc<FakeNet>, Anchors) {
 }
 
 /// A validating resolver whose calendar says `SIGNED_AT` at the paused clock's present.
-pub(super) fn validating(net: &Arc<FakeNet>, anchors: Anchors) -> Arc<Resolver> {
-    let validator = Validator::new(anchors, Vec::new())
-        .with_clock(UnixClock::pinned(Instant::now(), SIGNED_AT));
+fn validating(net: &Arc<FakeNet>, anchors: Anchors) -> Arc<Resolver> {
+    validating_with(net, anchors, Vec::new())
+}
+
+/// [`validating`] with these negative trust anchors configured.
+pub(super) fn validating_with(
+    net: &Arc<FakeNet>,
+    anchors: Anchors,
+    negative: Vec<Name>,
+) -> Arc<Resolver> {
+    let validator =
+        Validator::new(anchors, negative).with_clock(UnixClock::pinned(Instant::now(), SIGNED_AT));
     Arc::new(
         Resolver::new(
             Arc::clone(net) as Arc<dyn super::super::Upstream>,
@@ -104,14 +113,14 @@ pub(super) fn validating(net: &Arc<FakeNet>, anchors: Anchors) -> Arc<Resolver> 
 }
 
 /// The DNSKEY and DS queries among `sent`.
-fn key_queries(sent: &[Sent]) -> Vec<String> {
+pub(super) fn key_queries(sent: &[Sent]) -> Vec<String> {
     sent.iter()
         .filter(|s| s.qtype == DNSKEY || s.qtype == DS)
         .map(|s| format!("{} {}", s.qname, s.qtype))
         .collect()
 }
 
-fn bogus_ede(trust: &Trust) -> Option<u16> {
+pub(super) fn bogus_ede(trust: &Trust) -> Option<u16> {
     match trust {
         Trust::Bogus { ede, .. } => Some(*ede),
         _ => None,
