@@ -20,7 +20,10 @@ flush-zone NAME   forget everything at or below NAME
 flush-all         empty the cache
 dump-cache        the cache as zone-file text, TTLs counting down
 zones             origin, serial and source of every zone served
-services          each service instance and its health";
+services          each service instance and its health
+nta add NAME      treat NAME and below as insecure (RFC 7646) until removed or restart
+nta remove NAME   drop a negative trust anchor added with nta add
+nta list          the negative trust anchors: configured and runtime";
 
 /// Runs one request line: `Ok(body)` or `Err(reason)` (which may span lines).
 pub(super) fn run(ctl: &Control, line: &str) -> Result<String, String> {
@@ -48,12 +51,13 @@ pub(super) fn run(ctl: &Control, line: &str) -> Result<String, String> {
         "dump-cache" => no_args(dump_cache(ctl)),
         "zones" => no_args(zones(ctl)),
         "services" => no_args(services(ctl)),
+        "nta" => super::nta::run(ctl, &args),
         "help" => Ok(format!("{HELP}\n")),
         other => Err(format!("unknown command {other:?}\n{HELP}")),
     }
 }
 
-fn one_name(command: &str, args: &[&str]) -> Result<Name, String> {
+pub(super) fn one_name(command: &str, args: &[&str]) -> Result<Name, String> {
     let [name] = args else {
         return Err(format!("usage: {command} NAME"));
     };

@@ -10,6 +10,7 @@
 pub(crate) mod client;
 mod commands;
 mod dump;
+mod nta;
 pub(crate) mod server;
 
 use std::sync::Arc;

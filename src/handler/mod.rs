@@ -255,6 +255,11 @@ impl Handler {
         }
     }
 
+    /// The resolver, with recursion on (`tern ctl nta` changes its negative trust anchors).
+    pub(crate) fn resolver(&self) -> Option<&Arc<Resolver>> {
+        self.recursion.as_ref().map(|r| &r.resolver)
+    }
+
     /// The catalog in force now; a reload swaps it without disturbing in-flight queries.
     pub(crate) fn catalog(&self) -> Arc<Catalog> {
         self.catalog.current()

@@ -4,7 +4,7 @@
 //! recursion off; an address listed in glue without a server is a silent server.
 
 pub(crate) mod cluster;
-mod sign;
+pub(crate) mod sign;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};

@@ -19,7 +19,7 @@ use crate::zonefile::{Located, Location};
 /// How a lab zone is signed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub(super) enum Signing {
+pub(crate) enum Signing {
     Nsec,
     /// Signed, then one signature broken.
     Bogus,
@@ -32,7 +32,7 @@ const AFTER: u32 = 30 * 86400;
 /// The keys of one lab, made on first use and shared by its copies (a subnet's copy signs with
 /// the same keys, so its anchor is the same).
 #[derive(Debug, Clone, Default)]
-pub(super) struct Keys(Arc<Mutex<HashMap<Name, Arc<SigningKey>>>>);
+pub(crate) struct Keys(Arc<Mutex<HashMap<Name, Arc<SigningKey>>>>);
 
 impl Keys {
     fn of(&self, zone: &Name) -> Result<Arc<SigningKey>, LabError> {
@@ -50,7 +50,7 @@ impl Keys {
     }
 
     /// The DS of `zone`'s key, as a record.
-    pub(super) fn ds(&self, zone: &Name, ttl: u32) -> Result<Record, LabError> {
+    pub(crate) fn ds(&self, zone: &Name, ttl: u32) -> Result<Record, LabError> {
         self.of(zone)?
             .ds(zone, ttl, DigestType::SHA256)
             .map_err(|e| LabError::Sign(format!("{zone}: {e}")))
@@ -60,7 +60,7 @@ impl Keys {
 /// Signs every zone in `plan` (origin → how) among `zones` (origin → its records), children
 /// before parents so each child's DS is in its parent before the parent is signed. `now` is
 /// UNIX seconds.
-pub(super) fn sign_zones(
+pub(crate) fn sign_zones(
     zones: &mut HashMap<Name, Vec<Located>>,
     plan: &[(Name, Signing)],
     keys: &Keys,

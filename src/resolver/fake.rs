@@ -316,7 +316,9 @@ impl FakeNet {
                 if host.nxdomain.contains(&q.qname) {
                     m.metadata.response_code = ResponseCode::NXDomain;
                     m.metadata.authoritative = true;
-                } else if let Some(local) = host.catalog.answer(&q.qname, q.qtype) {
+                // DO=1 rides on the OPT record (tern always sets it there): a signed zone's
+                // answer then carries its RRSIGs and denial proofs.
+                } else if let Some(local) = host.catalog.answer_to(&q.qname, q.qtype, q.edns) {
                     m.metadata.authoritative = local.authoritative;
                     m.metadata.response_code = local.rcode;
                     m.answers = local.answers;

@@ -12,11 +12,14 @@
 //! through the resolver's own chain (cache, then a walk), unvalidated: the chain step
 //! authenticates them.
 
+mod clock;
 mod keys;
+mod nta;
 
 use std::sync::Arc;
 
 use hickory_proto::rr::{Name, Record, RecordType};
+use tokio::time::Instant;
 
 use super::budget::Budget;
 use super::{Link, Resolution, Resolver, Step, proof};
@@ -26,7 +29,11 @@ use crate::dnssec::chain::KeyState;
 use crate::dnssec::verify::rrsig;
 use crate::dnssec::{BOGUS_TTL, Ede, Security, SignedRrset, TrustAnchor, Validation};
 
+pub(crate) use clock::UnixClock;
 pub(crate) use keys::KeyCache;
+#[cfg(test)]
+pub(crate) use nta::Source as NtaSource;
+pub(crate) use nta::{NtaChange, NtaError};
 
 /// Where the validator's trace lines go (`tern resolve --trace`).
 pub(crate) type ValidatorTrace = Arc<dyn Fn(&str) + Send + Sync>;
@@ -38,24 +45,20 @@ const MAX_VERDICT_TTL: u32 = 7 * 86_400;
 pub(crate) struct Validator {
     anchors: Anchors,
     /// RFC 7646 negative trust anchors: names at or below these are insecure.
-    negative: Vec<Name>,
+    negative: nta::NegativeAnchors,
     keys: KeyCache,
-    /// UNIX seconds, for RRSIG validity (RFC 4034 §3.1.5); a fixed clock in tests.
-    clock: fn() -> u64,
+    /// A walk's `now` in UNIX seconds, for RRSIG validity (RFC 4034 §3.1.5).
+    clock: UnixClock,
     trace: Option<ValidatorTrace>,
-}
-
-fn wall_clock() -> u64 {
-    crate::tsig::now_unix()
 }
 
 impl Validator {
     pub(crate) fn new(anchors: Anchors, negative: Vec<Name>) -> Validator {
         Validator {
             anchors,
-            negative,
+            negative: nta::NegativeAnchors::new(negative),
             keys: KeyCache::default(),
-            clock: wall_clock,
+            clock: UnixClock::wall(),
             trace: None,
         }
     }
@@ -66,8 +69,9 @@ impl Validator {
         self
     }
 
-    fn run(&self) -> Validation {
-        let now = (self.clock)();
+    /// One validation as of the walk's time `now`.
+    fn run(&self, now: Instant) -> Validation {
+        let now = self.clock.unix(now);
         if self.trace.is_some() {
             Validation::traced(now)
         } else {
@@ -84,7 +88,7 @@ impl Validator {
     }
 
     pub(crate) fn under_negative_anchor(&self, name: &Name) -> bool {
-        self.negative.iter().any(|n| n.zone_of(name))
+        self.negative.covers(name)
     }
 }
 
@@ -165,7 +169,7 @@ impl Resolver {
         link: &Link,
         budget: &mut Budget,
     ) -> Trust {
-        let mut v = val.run();
+        let mut v = val.run(budget.now);
         let (zone, security, ttl) = self
             .check_link(val, &mut v, name, qtype, link, budget)
             .await;

@@ -4,6 +4,7 @@
 mod authority;
 mod cli;
 mod control;
+mod control_nta;
 mod dig_interop;
 mod discovery;
 mod dnssec_validate;

@@ -7,7 +7,9 @@ mod clock;
 mod conditions;
 mod limits;
 mod loops;
+mod nta;
 mod robustness;
+mod validate;
 mod walk;
 
 use std::sync::Arc;

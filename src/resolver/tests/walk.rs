@@ -310,22 +310,24 @@ async fn referral_and_glue_data_are_not_answers() {
 
 #[tokio::test(start_paused = true)]
 async fn ds_is_asked_of_the_parent_even_with_the_child_cached() {
+    // Under the unsigned alpha.test.: a signed parent's referral would have brought the proof
+    // that there is no DS (cached, RFC 4035 §3.1.4), and nobody would be asked.
     let net = FakeNet::lab();
     let r = resolver(&net);
-    expect(&r, "www.alpha.test.", A, NoError).await;
+    expect(&r, "host.deep.alpha.test.", A, NoError).await;
     let before = net.sent().len();
-    let res = expect(&r, "alpha.test.", RecordType::DS, NoError).await;
+    let res = expect(&r, "deep.alpha.test.", RecordType::DS, NoError).await;
     let asked: Vec<_> = net.sent()[before..].iter().map(|s| s.server).collect();
     assert!(!asked.is_empty());
     assert!(
         asked
             .iter()
-            .all(|a| *a == ip("127.0.0.21") || *a == ip("127.0.0.22")),
-        "only test.'s servers are asked for alpha.test. DS: {asked:?}"
+            .all(|a| *a == ip("127.0.0.41") || *a == ip("127.0.0.42")),
+        "only alpha.test.'s servers are asked for deep.alpha.test. DS: {asked:?}"
     );
     assert_eq!(
         res.authorities[0].name,
-        name("test."),
+        name("alpha.test."),
         "NODATA from the parent zone"
     );
 }

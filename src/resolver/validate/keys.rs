@@ -34,6 +34,11 @@ impl KeyCache {
         (*expires > now).then(|| KeyState::clone(state))
     }
 
+    /// Forgets the states of `name` and the zones below it (`tern ctl nta`).
+    pub(crate) fn forget_at_or_below(&self, name: &Name) {
+        self.lock().retain(|key, _| !name.zone_of(&key.name()));
+    }
+
     /// Keeps `state` for its TTL from `now`.
     pub(crate) fn put(&self, zone: &Name, state: &KeyState, now: Instant) {
         let ttl = state.ttl().min(super::MAX_VERDICT_TTL);
