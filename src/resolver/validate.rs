@@ -360,7 +360,9 @@ impl Resolver {
         }
         let ds = match self.fetch(zone, RecordType::DS, budget).await {
             Ok(res) => res,
-            Err(e) => return bogus(Ede::DnskeyMissing, format!("DS of {zone}: {e}")),
+            // No DS answer at all proves nothing about the child's keys (EDE 9 is for a DS
+            // whose key the child lacks): the generic failure.
+            Err(e) => return bogus(Ede::Bogus, format!("DS of {zone}: {e}")),
         };
         let ds_set = rrset_of(&ds, zone, RecordType::DS);
         let parent_of = |candidate: Option<Name>| match candidate {
