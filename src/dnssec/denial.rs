@@ -194,8 +194,6 @@ impl Validation {
     /// RFC 8198 §5.1: does this (cached, validated) denial prove that `name` does not exist,
     /// so an NXDOMAIN can be answered without asking? Only a complete, secure proof counts:
     /// not opt-out, not too many iterations, not past the budget.
-    // RFC 8198 aggressive NSEC (issue 18 item 4) is not wired into the cache yet.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn proves_nonexistent(&mut self, denial: &Denial, name: &Name) -> bool {
         let trace = std::mem::replace(&mut self.trace, super::Trace::off());
         let secure = self.nxdomain(denial, name).is_secure();

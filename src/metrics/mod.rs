@@ -64,6 +64,8 @@ pub struct Metrics {
     pub servfail_reasons: Reasons,
     /// Validated recursive answers by DNSSEC state ([`DNSSEC_STATES`]).
     pub(crate) dnssec_answers: [AtomicU64; 4],
+    /// NXDOMAINs answered from a kept secure proof of the zone without asking (RFC 8198).
+    pub aggressive_nxdomain: AtomicU64,
     /// Bogus answers by the EDE info code of the failure.
     pub(crate) dnssec_bogus: Reasons,
     /// Time from a query's arrival to its answer.
@@ -142,7 +144,7 @@ impl Metrics {
     }
 
     /// Every counter by name, as `tern ctl stats` and the shutdown summary print them.
-    pub(crate) fn rows(&self) -> [(&'static str, u64); 22] {
+    pub(crate) fn rows(&self) -> [(&'static str, u64); 23] {
         // The plain counters print under their field's name.
         macro_rules! rows {
             ($($name:literal => $value:expr),*; $($counter:ident),*) => {
@@ -157,7 +159,7 @@ impl Metrics {
             cache_misses, upstream_queries, upstream_timeouts, servfails, refused, formerr,
             dropped, services_failed_open, updates_applied, updates_refused, transfers_out,
             transfers_refused, transfers_in, transfer_failures, notifies_received,
-            notifies_sent, rate_limited, query_log_dropped
+            notifies_sent, rate_limited, query_log_dropped, aggressive_nxdomain
         ]
     }
 }

@@ -211,7 +211,12 @@ impl Collector for Exposition {
             "Bogus answers, by the RFC 8914 Extended DNS Error of the failure.",
             &bogus,
         )?;
-        let plain: [(&str, &str, u64); 18] = [
+        let plain: [(&str, &str, u64); 19] = [
+            (
+                "tern_dnssec_aggressive_nxdomain",
+                "NXDOMAINs answered from a cached secure NSEC/NSEC3 proof without asking (RFC 8198).",
+                Metrics::get(&m.aggressive_nxdomain),
+            ),
             (
                 "tern_authoritative_answers",
                 "Answers from the local zones.",

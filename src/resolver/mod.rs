@@ -207,6 +207,7 @@ impl Resolver {
     /// Removes cached data and recent failures (`tern ctl flush…`); returns the cache entries
     /// removed (the failures are not cache entries the operator sees in `dump-cache`).
     pub(crate) fn flush(&self, what: crate::cache::admin::Flush<'_>) -> usize {
+        self.forget_proofs(what);
         self.failures.flush(what);
         self.cache.flush(what)
     }
@@ -240,6 +241,11 @@ impl Resolver {
         if let Ok(Some(hit)) = self.chase(qname, qtype, None, now).await {
             Metrics::inc(&self.metrics.cache_hits);
             return Ok(hit);
+        }
+        if let Some(denied) = self.aggressive_nxdomain(qname, now) {
+            Metrics::inc(&self.metrics.cache_hits);
+            Metrics::inc(&self.metrics.aggressive_nxdomain);
+            return Ok(denied);
         }
         let key = Key::new(qname, qtype);
         if let Some(c) = self.failures.get(&key, now)

@@ -12,12 +12,14 @@
 //! through the resolver's own chain (cache, then a walk), unvalidated: the chain step
 //! authenticates them.
 
+mod aggressive;
 mod clock;
 mod keys;
 mod nta;
 
 use std::sync::Arc;
 
+use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, Record, RecordType};
 use tokio::time::Instant;
 
@@ -47,6 +49,8 @@ pub(crate) struct Validator {
     /// RFC 7646 negative trust anchors: names at or below these are insecure.
     negative: nta::NegativeAnchors,
     keys: KeyCache,
+    /// Secure NXDOMAIN proofs kept per zone (RFC 8198).
+    aggressive: aggressive::Aggressive,
     /// A walk's `now` in UNIX seconds, for RRSIG validity (RFC 4034 §3.1.5).
     clock: UnixClock,
     trace: Option<ValidatorTrace>,
@@ -58,6 +62,7 @@ impl Validator {
             anchors,
             negative: nta::NegativeAnchors::new(negative),
             keys: KeyCache::default(),
+            aggressive: aggressive::Aggressive::default(),
             clock: UnixClock::wall(),
             trace: None,
         }
@@ -272,7 +277,13 @@ impl Resolver {
                     Step::NxDomain(_) => v.nxdomain(&denial, name),
                     _ => v.nodata(&denial, name, qtype),
                 };
-                (zone, security, ttl.min(denial.ttl()))
+                let ttl = ttl.min(denial.ttl());
+                if matches!(link.step, Step::NxDomain(_)) && security.is_secure() {
+                    let records = soa.iter().chain(signed).cloned().collect();
+                    val.aggressive
+                        .remember(&zone, denial, records, ttl, budget.now);
+                }
+                (zone, security, ttl)
             }
         }
     }
@@ -429,5 +440,44 @@ fn insecure_below(zone: &Name, parent: &Name, ttl: u32) -> KeyState {
         ttl,
         why: format!("below the insecure {parent}"),
         ede: None,
+    }
+}
+
+impl Resolver {
+    /// RFC 8198: an NXDOMAIN for `qname` from a secure proof kept for another name of its
+    /// zone, without asking; `None` when validation is off, the name is under a negative
+    /// trust anchor, or no kept proof covers it.
+    pub(super) fn aggressive_nxdomain(&self, qname: &Name, now: Instant) -> Option<Resolution> {
+        let val = self.validator.as_ref()?;
+        if val.under_negative_anchor(qname) {
+            return None;
+        }
+        let mut v = val.run(now);
+        let records = val.aggressive.answer(&mut v, qname, now)?;
+        let (authorities, proof) = records
+            .into_iter()
+            .partition(|r| r.record_type() == RecordType::SOA);
+        Some(Resolution {
+            rcode: ResponseCode::NXDomain,
+            answers: Vec::new(),
+            authorities,
+            answer_sigs: Vec::new(),
+            proof,
+            security: Trust::Secure,
+            stale: false,
+            upstream_queries: 0,
+            at: now,
+        })
+    }
+
+    /// Forgets the kept NXDOMAIN proofs that could speak for what `what` flushes.
+    pub(super) fn forget_proofs(&self, what: crate::cache::admin::Flush<'_>) {
+        use crate::cache::admin::Flush;
+        if let Some(val) = &self.validator {
+            val.aggressive.forget(match what {
+                Flush::Name(name) | Flush::Zone(name) => Some(name),
+                Flush::All => None,
+            });
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Resolver tests over the fake internet of [`super::fake`]: no sockets, a paused clock, and
 //! every upstream query counted.
 
+mod aggressive;
 mod classify;
 mod classify_dnssec;
 mod clock;

@@ -1,0 +1,55 @@
+//! RFC 8198 on the signed fake internet: a secure NXDOMAIN's proof answers other names it
+//! covers without asking, names it does not cover are asked, and a flush or a negative trust
+//! anchor stops it.
+
+use hickory_proto::op::ResponseCode::NXDomain;
+use hickory_proto::rr::RecordType::{A, NSEC, SOA};
+
+use super::validate::{signed_net, validating_with};
+use super::*;
+use crate::cache::Trust;
+
+#[tokio::test(start_paused = true)]
+async fn a_secure_nxdomain_proof_denies_the_other_names_it_covers() {
+    let (net, anchors) = signed_net();
+    let r = validating_with(&net, anchors, Vec::new());
+    let first = expect(&r, "nope.secure.test.", A, NXDomain).await;
+    assert_eq!(first.security, Trust::Secure, "{first:?}");
+    assert!(first.upstream_queries > 0);
+    let asked = net.sent().len();
+
+    // Between the apex and ns1., like nope.: the apex's NSEC covers it, and *.secure.test.
+    let second = expect(&r, "mail.secure.test.", A, NXDomain).await;
+    assert_eq!(net.sent().len(), asked, "answered without asking");
+    assert_eq!(second.upstream_queries, 0);
+    assert_eq!(second.security, Trust::Secure);
+    assert!(second.authorities.iter().all(|r| r.record_type() == SOA));
+    assert!(!second.authorities.is_empty(), "the SOA");
+    assert!(second.proof.iter().any(|r| r.record_type() == NSEC));
+    assert_eq!(Metrics::get(&r.metrics.aggressive_nxdomain), 1);
+
+    // Past www.: another NSEC covers it, one no answer has brought yet: asked.
+    expect(&r, "zzz.secure.test.", A, NXDomain).await;
+    assert!(net.sent().len() > asked, "not covered by what is kept");
+
+    // A flush of the zone forgets the proofs: the next miss is asked again.
+    let asked = net.sent().len();
+    r.flush(crate::cache::admin::Flush::Zone(&name("secure.test.")));
+    expect(&r, "mail.secure.test.", A, NXDomain).await;
+    assert!(net.sent().len() > asked, "asked after the flush");
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_aggressive_answer_under_a_negative_trust_anchor() {
+    let (net, anchors) = signed_net();
+    let r = validating_with(&net, anchors, vec![name("secure.test.")]);
+    let first = expect(&r, "nope.secure.test.", A, NXDomain).await;
+    assert_eq!(first.security, Trust::Insecure);
+    let asked = net.sent().len();
+    expect(&r, "mail.secure.test.", A, NXDomain).await;
+    assert!(
+        net.sent().len() > asked,
+        "an insecure NXDOMAIN proves nothing for others"
+    );
+    assert_eq!(Metrics::get(&r.metrics.aggressive_nxdomain), 0);
+}
