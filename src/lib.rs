@@ -57,6 +57,8 @@ mod resolver;
 mod rr;
 mod server;
 mod signals;
+#[cfg(test)]
+mod testing;
 mod tsig;
 mod wire;
 mod zonefile;

@@ -4,38 +4,18 @@ use hickory_proto::rr::RecordType;
 use hickory_proto::rr::rdata::A;
 
 use super::*;
-
-fn name(s: &str) -> Name {
-    Name::from_ascii(s).expect("name")
-}
+use crate::testing::{Scratch, name};
 
 fn a(owner: &str, last: u8) -> Record {
     Record::from_rdata(name(owner), 5, RData::A(A::new(127, 0, 0, last)))
 }
 
-/// A test's own directory, removed when the test ends, failed or not.
-struct Scratch(PathBuf);
-
-impl std::ops::Deref for Scratch {
-    type Target = std::path::Path;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        std::fs::remove_dir_all(&self.0).ok();
-    }
-}
-
 fn setup(tag: &str, text: &str) -> (Scratch, ZoneFile) {
-    let dir = std::env::temp_dir().join(format!("tern-store-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let dir = Scratch::new(&format!("store-{tag}"));
     let file = dir.join("c.zone");
     std::fs::write(&file, text).expect("write");
     let source = ZoneFile::new(name("c.test."), file);
-    (Scratch(dir), source)
+    (dir, source)
 }
 
 /// What a service named `web` owns: `web.c.test.` and its one address, `127.0.0.<last>`.
