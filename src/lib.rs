@@ -34,6 +34,7 @@
 
 mod acl;
 mod authority;
+mod base64;
 mod cache;
 mod config;
 mod control;
