@@ -18,6 +18,11 @@ fn setup(tag: &str, text: &str) -> (Scratch, ZoneFile) {
     (dir, source)
 }
 
+/// A store of the one zone `source` (loaded again, a restart).
+fn load(source: &ZoneFile) -> ZoneStore {
+    ZoneStore::load(std::slice::from_ref(source)).expect("loads")
+}
+
 /// What a service named `web` owns: `web.c.test.` and its one address, `127.0.0.<last>`.
 fn web(last: u8) -> Owned {
     Owned {
@@ -63,7 +68,7 @@ fn steps(store: &ZoneStore) -> Vec<(u32, u32)> {
 #[test]
 fn owned_names_replace_the_file_and_survive_a_reload() {
     let (_dir, source) = setup("own", ZONE);
-    let mut store = ZoneStore::load(std::slice::from_ref(&source)).expect("loads");
+    let mut store = load(&source);
     assert_eq!(answers(&store, "web.c.test."), ["127.0.0.9"]);
     assert_eq!(serial(&store), 100);
     let owned = Owned {
@@ -94,7 +99,7 @@ fn owned_names_replace_the_file_and_survive_a_reload() {
 #[test]
 fn a_broken_reload_or_change_leaves_the_store_as_it_was() {
     let (_dir, source) = setup("bad", ZONE);
-    let mut store = ZoneStore::load(std::slice::from_ref(&source)).expect("loads");
+    let mut store = load(&source);
     std::fs::write(&source.file, ZONE.replace("127.0.0.9", "300.0.0.9")).expect("write");
     let err = store.reload().expect_err("broken file");
     assert!(err.to_string().contains("c.zone:5:"), "{err}");
@@ -158,7 +163,7 @@ fn add_a(
 fn updates_are_journaled_replayed_and_survive_reloads() {
     let (dir, mut source) = setup("upd", ZONE);
     source.journal = Some(dir.join("c.zone.jnl"));
-    let mut store = ZoneStore::load(std::slice::from_ref(&source)).expect("loads");
+    let mut store = load(&source);
     assert_eq!(serial(&store), 100);
     let serial_after = add_a(&mut store, "api.c.test.", 40, None).expect("accepted");
     assert_eq!(serial_after, 101);
@@ -179,7 +184,7 @@ fn updates_are_journaled_replayed_and_survive_reloads() {
     // A reload keeps the update; so does a restart, which replays the journal.
     store.reload().expect("reloads");
     assert_eq!(answers(&store, "api.c.test."), ["127.0.0.40"]);
-    let mut restarted = ZoneStore::load(std::slice::from_ref(&source)).expect("loads again");
+    let mut restarted = load(&source);
     assert_eq!(answers(&restarted, "api.c.test."), ["127.0.0.40"]);
     assert_eq!(serial(&restarted), 101);
 
@@ -204,7 +209,7 @@ fn updates_are_journaled_replayed_and_survive_reloads() {
     assert_eq!(answers(&again, "db.c.test."), ["127.0.0.5"]);
     assert_eq!(serial(&again), 103);
     // Without the service the content differs from what 103 was: a later serial, never 103.
-    let without = ZoneStore::load(std::slice::from_ref(&source)).expect("loads a fourth time");
+    let without = load(&source);
     assert_eq!(answers(&without, "web.c.test."), ["127.0.0.9"]);
     assert_eq!(serial(&without), 104);
 }
@@ -212,7 +217,7 @@ fn updates_are_journaled_replayed_and_survive_reloads() {
 #[test]
 fn a_zone_without_a_journal_takes_no_updates() {
     let (_dir, source) = setup("nojnl", ZONE);
-    let mut store = ZoneStore::load(std::slice::from_ref(&source)).expect("loads");
+    let mut store = load(&source);
     let err = add_a(&mut store, "api.c.test.", 40, None).expect_err("no journal");
     assert_eq!(err.rcode(), ResponseCode::Refused);
     assert_eq!(serial(&store), 100);
@@ -325,7 +330,7 @@ fn changes_step_the_serial_in_one_zone_only() {
 fn an_expired_copy_confirmed_by_a_transfer_is_served_again() {
     let (dir, _) = setup("expired", ZONE);
     let source = ZoneFile::secondary(name("c.test."), dir.join("copy.zone"));
-    let mut store = ZoneStore::load(std::slice::from_ref(&source)).expect("loads");
+    let mut store = load(&source);
     let primary = ZoneStore::load(&[ZoneFile::new(name("c.test."), dir.join("c.zone"))])
         .expect("the primary's data");
     let records = primary.records(&name("c.test.")).expect("records");
@@ -387,7 +392,7 @@ fn a_secondary_restarts_from_its_journal() {
         journal: Some(dir.join("copy.zone.jnl")),
         ..ZoneFile::secondary(name("c.test."), dir.join("copy.zone"))
     };
-    let mut store = ZoneStore::load(std::slice::from_ref(&source)).expect("loads");
+    let mut store = load(&source);
     let mut primary = ZoneStore::load(&[ZoneFile::new(name("c.test."), dir.join("c.zone"))])
         .expect("the primary's data");
     let transfer = |store: &mut ZoneStore, primary: &ZoneStore| {
@@ -403,7 +408,7 @@ fn a_secondary_restarts_from_its_journal() {
     drop(store);
     // No copy file (never written, or lost): the journal is the copy.
     assert!(!dir.join("copy.zone").exists());
-    let store = ZoneStore::load(std::slice::from_ref(&source)).expect("restarts");
+    let store = load(&source);
     assert_eq!(serial(&store), 101);
     assert_eq!(answers(&store, "web.c.test."), ["127.0.0.3"]);
     assert_eq!(steps(&store), [(100, 101)]);
@@ -412,7 +417,7 @@ fn a_secondary_restarts_from_its_journal() {
         .replace(" 100 ", " 200 ")
         .replace("127.0.0.9", "127.0.0.4");
     std::fs::write(dir.join("copy.zone"), newer).expect("write");
-    let store = ZoneStore::load(std::slice::from_ref(&source)).expect("restarts");
+    let store = load(&source);
     assert_eq!(serial(&store), 200);
     assert_eq!(answers(&store, "web.c.test."), ["127.0.0.4"]);
 }
