@@ -1,6 +1,7 @@
 //! What the unit tests of several modules share: names as written, and a directory of one
 //! test's own.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use hickory_proto::rr::Name;
@@ -8,6 +9,10 @@ use hickory_proto::rr::Name;
 /// `s` as a name, its case kept (`from_ascii`: the tests check case-insensitive matching).
 pub(crate) fn name(s: &str) -> Name {
     Name::from_ascii(s).expect("test name")
+}
+
+pub(crate) fn ip(s: &str) -> IpAddr {
+    s.parse().expect("test address")
 }
 
 /// A fresh, empty directory, removed when dropped, a failed test's too. The tests of the crate
