@@ -34,6 +34,7 @@
 
 mod acl;
 mod authority;
+mod base64;
 mod cache;
 mod config;
 mod control;
@@ -57,6 +58,8 @@ mod resolver;
 mod rr;
 mod server;
 mod signals;
+#[cfg(test)]
+mod testing;
 mod tsig;
 mod wire;
 mod zonefile;

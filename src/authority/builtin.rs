@@ -102,16 +102,13 @@ mod tests {
 
     use super::*;
     use crate::authority::Catalog;
-
-    fn n(s: &str) -> Name {
-        Name::from_ascii(s).expect("name")
-    }
+    use crate::testing::name;
 
     #[test]
     fn loopback_invalid_and_private_reverse_names_are_answered_here() {
         let zones = default_local_zones(|_| false).expect("built-in zones build");
         let catalog = Catalog::new(zones).expect("no duplicates");
-        let answer = |q: &str, t: RecordType| catalog.answer(&n(q), t).expect("ours");
+        let answer = |q: &str, t: RecordType| catalog.answer(&name(q), t).expect("ours");
         let text = |q: &str, t: RecordType| -> Vec<String> {
             answer(q, t)
                 .answers
@@ -151,22 +148,22 @@ mod tests {
         // Public space is not ours.
         assert!(
             catalog
-                .answer(&n("8.8.8.8.in-addr.arpa."), RecordType::PTR)
+                .answer(&name("8.8.8.8.in-addr.arpa."), RecordType::PTR)
                 .is_none()
         );
         assert!(
             catalog
-                .answer(&n("1.32.172.in-addr.arpa."), RecordType::PTR)
+                .answer(&name("1.32.172.in-addr.arpa."), RecordType::PTR)
                 .is_none()
         );
-        assert!(catalog.answer(&n("www.test."), RecordType::A).is_none());
+        assert!(catalog.answer(&name("www.test."), RecordType::A).is_none());
     }
 
     #[test]
     fn a_configured_zone_replaces_the_built_in_one() {
         let all = default_local_zones(|_| false).expect("build").len();
-        let without = default_local_zones(|o| *o == n("home.arpa.")).expect("build");
+        let without = default_local_zones(|o| *o == name("home.arpa.")).expect("build");
         assert_eq!(without.len(), all - 1);
-        assert!(without.iter().all(|z| *z.origin() != n("home.arpa.")));
+        assert!(without.iter().all(|z| *z.origin() != name("home.arpa.")));
     }
 }

@@ -256,6 +256,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
+    use crate::testing::name;
 
     const ZONE: &str = "$ORIGIN example.test.\n$TTL 300\n\
         @ SOA ns1 host 1 2 3 4 60\n@ NS ns1\nns1 A 192.0.2.1\n\
@@ -266,14 +267,10 @@ mod tests {
         Zone::from_text(ZONE, Path::new("t.zone"), None).expect("valid zone")
     }
 
-    fn n(s: &str) -> Name {
-        Name::from_ascii(s).expect("name")
-    }
-
     /// The zone's answer to `q`, written `"name TYPE"`.
     fn ask(q: &str) -> Answer {
         let (qname, qtype) = q.split_once(' ').expect("name TYPE");
-        z().lookup(&n(qname), qtype.parse().expect("type"))
+        z().lookup(&name(qname), qtype.parse().expect("type"))
     }
 
     /// The records answering `q`, which must be answered with records.
@@ -316,14 +313,14 @@ mod tests {
     #[test]
     fn wildcard_synthesises() {
         let r = records("foo.wild.example.test. A");
-        assert_eq!(r[0].name, n("foo.wild.example.test."));
+        assert_eq!(r[0].name, name("foo.wild.example.test."));
     }
 
     #[test]
     fn referral_with_glue() {
         match ask("a.sub.example.test. A") {
             Answer::Referral(d) => {
-                assert_eq!(d.cut, n("sub.example.test."));
+                assert_eq!(d.cut, name("sub.example.test."));
                 assert_eq!(d.glue.len(), 1);
             }
             other => panic!("expected referral, got {other:?}"),
@@ -334,7 +331,7 @@ mod tests {
     fn any_gets_one_preferred_rrset() {
         let text = format!("{ZONE}multi TXT note\nmulti AAAA 2001:db8::1\nmulti A 192.0.2.7\n");
         let zone = Zone::from_text(&text, Path::new("t.zone"), None).expect("valid zone");
-        match zone.lookup(&n("multi.example.test."), RecordType::ANY) {
+        match zone.lookup(&name("multi.example.test."), RecordType::ANY) {
             Answer::Records(r) => {
                 assert_eq!(r.len(), 1);
                 assert_eq!(r[0].record_type(), RecordType::AAAA);
@@ -342,7 +339,7 @@ mod tests {
             other => panic!("expected one RRset, got {other:?}"),
         }
         assert!(matches!(
-            zone.lookup(&n("y.wild.example.test."), RecordType::ANY),
+            zone.lookup(&name("y.wild.example.test."), RecordType::ANY),
             Answer::NoData { .. }
         ));
     }
@@ -350,24 +347,24 @@ mod tests {
     #[test]
     fn additional_addresses_follow_wildcards_and_keep_glue_for_ns_only() {
         let zone = z();
-        let synthesised = zone.additional_addresses(&n("mx.wild.example.test."), false);
+        let synthesised = zone.additional_addresses(&name("mx.wild.example.test."), false);
         assert_eq!(synthesised.len(), 1);
-        assert_eq!(synthesised[0].name, n("mx.wild.example.test."));
+        assert_eq!(synthesised[0].name, name("mx.wild.example.test."));
         assert!(
-            zone.additional_addresses(&n("ns.sub.example.test."), false)
+            zone.additional_addresses(&name("ns.sub.example.test."), false)
                 .is_empty()
         );
         assert_eq!(
-            zone.additional_addresses(&n("ns.sub.example.test."), true)
+            zone.additional_addresses(&name("ns.sub.example.test."), true)
                 .len(),
             1
         );
         assert!(
-            zone.additional_addresses(&n("alias.example.test."), true)
+            zone.additional_addresses(&name("alias.example.test."), true)
                 .is_empty()
         );
         assert!(
-            zone.additional_addresses(&n("www.other.test."), true)
+            zone.additional_addresses(&name("www.other.test."), true)
                 .is_empty()
         );
     }
@@ -377,7 +374,7 @@ mod tests {
         let prefix = vec!["a".repeat(63); 3].join(".");
         let text = format!("{ZONE}long DNAME {}.test.\n", "b".repeat(60));
         let zone = Zone::from_text(&text, Path::new("t.zone"), None).expect("valid zone");
-        let qname = n(&format!("{prefix}.long.example.test."));
+        let qname = name(&format!("{prefix}.long.example.test."));
         match zone.lookup(&qname, RecordType::A) {
             Answer::YxDomain { records } => {
                 assert_eq!(records.len(), 1);
@@ -391,10 +388,10 @@ mod tests {
     fn a_literal_asterisk_label_is_an_ordinary_name() {
         // RFC 4592 §2.1.1: asking for the wildcard owner itself matches it exactly.
         let r = records("*.wild.example.test. A");
-        assert_eq!(r[0].name, n("*.wild.example.test."));
+        assert_eq!(r[0].name, name("*.wild.example.test."));
         // A DNAME keeps every label of the prefix, '*' included.
         match ask("*.old.example.test. A") {
-            Answer::Cname { target, .. } => assert_eq!(target, n("*.new.test.")),
+            Answer::Cname { target, .. } => assert_eq!(target, name("*.new.test.")),
             other => panic!("expected DNAME synthesis, got {other:?}"),
         }
     }
@@ -402,13 +399,13 @@ mod tests {
     #[test]
     fn cname_and_dname() {
         assert!(
-            matches!(ask("alias.example.test. A"), Answer::Cname { target, .. } if target == n("www.example.test."))
+            matches!(ask("alias.example.test. A"), Answer::Cname { target, .. } if target == name("www.example.test."))
         );
         match ask("a.old.example.test. A") {
             Answer::Cname { records, target } => {
-                assert_eq!(target, n("a.new.test."));
+                assert_eq!(target, name("a.new.test."));
                 assert_eq!(records.len(), 2);
-                assert_eq!(records[1].name, n("a.old.example.test."));
+                assert_eq!(records[1].name, name("a.old.example.test."));
             }
             other => panic!("expected DNAME synthesis, got {other:?}"),
         }

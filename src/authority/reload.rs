@@ -17,29 +17,21 @@ pub enum CatalogError {
 mod tests {
     use std::path::Path;
 
-    use hickory_proto::rr::Name;
-
     use crate::authority::store::{ZoneFile, ZoneStore};
+    use crate::testing::{Scratch, name};
 
     #[test]
     fn one_bad_file_fails_the_whole_load_with_its_location() {
-        let dir = std::env::temp_dir().join(format!("tern-reload-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("tmp dir");
-        let good = dir.join("good.zone");
-        let bad = dir.join("bad.zone");
-        std::fs::write(
-            &good,
-            "$TTL 60\n@ SOA ns host 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n",
-        )
-        .expect("write");
-        std::fs::write(
-            &bad,
-            "$TTL 60\n@ SOA ns host 1 2 3 4 5\n@ NS ns\nns A 300.0.0.1\n",
-        )
-        .expect("write");
-        let src = |file: &Path, origin: &str| {
-            ZoneFile::new(Name::from_ascii(origin).expect("name"), file)
+        let dir = Scratch::new("reload");
+        let zone_file = |file: &str, address: &str| {
+            let path = dir.join(file);
+            let text = format!("$TTL 60\n@ SOA ns host 1 2 3 4 5\n@ NS ns\nns A {address}\n");
+            std::fs::write(&path, text).expect("write");
+            path
         };
+        let good = zone_file("good.zone", "192.0.2.1");
+        let bad = zone_file("bad.zone", "300.0.0.1");
+        let src = |file: &Path, origin: &str| ZoneFile::new(name(origin), file);
         assert!(ZoneStore::open(&[src(&good, "a.test.")]).is_ok());
         let err =
             ZoneStore::open(&[src(&good, "a.test."), src(&bad, "b.test.")]).expect_err("bad zone");
@@ -48,6 +40,5 @@ mod tests {
                 .starts_with(&format!("{}:4: ", bad.display())),
             "{err}"
         );
-        std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -1,6 +1,7 @@
 use std::path::Path;
 
 use super::*;
+use crate::testing::name;
 
 fn zone(origin: &str, body: &str) -> Zone {
     let text = format!(
@@ -9,15 +10,11 @@ fn zone(origin: &str, body: &str) -> Zone {
     Zone::from_text(&text, Path::new("t.zone"), None).expect("valid zone")
 }
 
-fn n(s: &str) -> Name {
-    Name::from_ascii(s).expect("name")
-}
-
 /// The catalog's answer to `q`, written `"name TYPE"`, which must be one of its zones'.
 fn ask(q: &str) -> LocalAnswer {
     let (qname, qtype) = q.split_once(' ').expect("name TYPE");
     let qtype: RecordType = qtype.parse().expect("type");
-    catalog().answer(&n(qname), qtype).expect("ours")
+    catalog().answer(&name(qname), qtype).expect("ours")
 }
 
 fn catalog() -> Catalog {
@@ -31,16 +28,18 @@ fn catalog() -> Catalog {
 
 #[test]
 fn an_unavailable_zone_answers_servfail_not_its_parent() {
-    let c = catalog().with_unavailable([n("c.a.test."), n("b.test.")]);
-    let a = c.answer(&n("www.c.a.test."), RecordType::A).expect("ours");
+    let c = catalog().with_unavailable([name("c.a.test."), name("b.test.")]);
+    let a = c
+        .answer(&name("www.c.a.test."), RecordType::A)
+        .expect("ours");
     assert_eq!(a.rcode, ResponseCode::ServFail);
     assert!(!a.authoritative && a.answers.is_empty());
     // Served zones win: b.test. is loaded, so it is not unavailable.
-    let b = c.answer(&n("www.b.test."), RecordType::A).expect("ours");
+    let b = c.answer(&name("www.b.test."), RecordType::A).expect("ours");
     assert_eq!(b.rcode, ResponseCode::NoError);
     // Beside the unavailable zone, its parent answers as before.
-    assert!(!c.is_unavailable(&n("mx.a.test.")));
-    assert!(!c.is_unavailable(&n("host.sub.a.test.")));
+    assert!(!c.is_unavailable(&name("mx.a.test.")));
+    assert!(!c.is_unavailable(&name("host.sub.a.test.")));
 }
 
 #[test]
@@ -61,9 +60,13 @@ fn mx_gets_additional_addresses() {
 fn child_zone_wins_and_unknown_names_are_not_ours() {
     let a = ask("host.sub.a.test. A");
     assert_eq!(a.answers.len(), 1);
-    assert!(catalog().answer(&n("www.c.test."), RecordType::A).is_none());
+    assert!(
+        catalog()
+            .answer(&name("www.c.test."), RecordType::A)
+            .is_none()
+    );
     let out = ask("out.a.test. A");
-    assert_eq!(out.unresolved_target, Some(n("elsewhere.example.")));
+    assert_eq!(out.unresolved_target, Some(name("elsewhere.example.")));
 }
 
 #[test]
@@ -71,9 +74,9 @@ fn positive_answers_carry_apex_ns_and_their_addresses() {
     let a = ask("www.a.test. A");
     // The chain ends in b.test.: its NS set, and the address of ns1.b.test.
     assert_eq!(a.authorities.len(), 1);
-    assert_eq!(a.authorities[0].name, n("b.test."));
+    assert_eq!(a.authorities[0].name, name("b.test."));
     assert_eq!(a.additionals.len(), 1);
-    assert_eq!(a.additionals[0].name, n("ns1.b.test."));
+    assert_eq!(a.additionals[0].name, name("ns1.b.test."));
     assert!(a.optional_authority);
 
     // NS is the answer: not repeated in the authority section.
@@ -96,7 +99,7 @@ fn any_and_ds_answers_stay_minimal() {
     let ds = ask("sub.a.test. DS");
     assert!(ds.answers.is_empty());
     assert_eq!(ds.authorities[0].record_type(), RecordType::SOA);
-    assert_eq!(ds.authorities[0].name, n("a.test."));
+    assert_eq!(ds.authorities[0].name, name("a.test."));
     assert!(
         !ds.optional_authority,
         "a negative answer's SOA is required"
@@ -108,7 +111,7 @@ fn glue_is_no_additional_data_for_mx() {
     let a = ask("mxglue.a.test. MX");
     // Only the address of the apex NS target, not the glue of ns1.sub.a.test.
     assert_eq!(a.additionals.len(), 1);
-    assert_eq!(a.additionals[0].name, n("ns1.a.test."));
+    assert_eq!(a.additionals[0].name, name("ns1.a.test."));
 }
 
 #[test]

@@ -358,13 +358,13 @@ fn validator(config: &Config, traced: bool) -> Result<Option<Validator>, String>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{Scratch, name};
 
     /// Negative trust anchors from the config, and every stub zone, are insecure; other names
     /// are not. With custom root hints and no anchor there is no validator at all.
     #[test]
     fn stub_zones_and_ntas_are_insecure_and_custom_hints_need_an_anchor() {
-        let dir = std::env::temp_dir().join(format!("tern-daemon-nta-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
+        let dir = Scratch::new("daemon-nta");
         let anchor = dir.join("root.anchor");
         let ds = ". 86400 IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n";
         std::fs::write(&anchor, ds).expect("anchor");
@@ -378,12 +378,10 @@ mod tests {
             servers: vec!["127.0.0.90:53".parse().expect("addr")],
         });
         let v = validator(&config, false).expect("valid").expect("on");
-        let name = |s: &str| Name::from_ascii(s).expect("name");
         assert!(v.under_negative_anchor(&name("www.broken.test.")));
         assert!(v.under_negative_anchor(&name("web.cluster.test.")));
         assert!(!v.under_negative_anchor(&name("www.secure.test.")));
         config.dnssec.validate = Some(false);
         assert!(validator(&config, false).expect("valid").is_none());
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

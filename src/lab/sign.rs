@@ -187,11 +187,8 @@ fn corrupted(mut record: Record) -> Record {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::name;
     use crate::zonefile::parse_zone_text;
-
-    fn name(s: &str) -> Name {
-        Name::from_ascii(s).expect("name")
-    }
 
     #[test]
     fn a_signed_parent_holds_its_childs_ds_and_every_set_is_signed() {

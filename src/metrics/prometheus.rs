@@ -145,6 +145,13 @@ fn per_server<'a, S, V>(
         .collect()
 }
 
+/// A counter family labelled by RFC 8914 reason, from [`super::counts::Reasons::seen`].
+fn by_reason(seen: &[(String, u64)]) -> Vec<([(&'static str, &str); 1], ConstCounter)> {
+    seen.iter()
+        .map(|(reason, n)| ([("reason", reason.as_str())], ConstCounter::new(*n)))
+        .collect()
+}
+
 impl Collector for Exposition {
     fn encode(&self, mut e: DescriptorEncoder<'_>) -> Fmt {
         let m = &*self.metrics;
@@ -178,16 +185,11 @@ impl Collector for Exposition {
             "Time the handler took to answer a query (hit-path answers count in the first bucket, unmeasured).",
             &latency,
         )?;
-        let reasons = m.servfail_reasons.seen();
-        let servfails: Vec<_> = reasons
-            .iter()
-            .map(|(reason, n)| ([("reason", reason.as_str())], ConstCounter::new(*n)))
-            .collect();
         family(
             &mut e,
             "tern_servfail",
             "SERVFAIL answers, by the RFC 8914 Extended DNS Error they carried.",
-            &servfails,
+            &by_reason(&m.servfail_reasons.seen()),
         )?;
         let states: Vec<_> = super::DNSSEC_STATES
             .iter()
@@ -200,16 +202,11 @@ impl Collector for Exposition {
             "Validated recursive answers, by DNSSEC state (RFC 4033 §5).",
             &states,
         )?;
-        let bogus = m.dnssec_bogus.seen();
-        let bogus: Vec<_> = bogus
-            .iter()
-            .map(|(reason, n)| ([("reason", reason.as_str())], ConstCounter::new(*n)))
-            .collect();
         family(
             &mut e,
             "tern_dnssec_bogus",
             "Bogus answers, by the RFC 8914 Extended DNS Error of the failure.",
-            &bogus,
+            &by_reason(&m.dnssec_bogus.seen()),
         )?;
         let plain: [(&str, &str, u64); 19] = [
             (

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
-use hickory_proto::rr::{Name, RecordType};
+use hickory_proto::rr::RecordType;
 
 use super::*;
 use crate::acl::{Acl, TransferAcl};
@@ -13,13 +13,10 @@ use crate::config::PrimaryZone;
 use crate::discovery::service::{Instance, Service};
 use crate::handler::Reply;
 use crate::server::shutdown;
+use crate::testing::name;
 
 const ZONE: &str = "$TTL 60\n@ SOA ns host 7 3600 600 86400 60\n@ NS ns\nns A 192.0.2.1\n";
 const CLIENT: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 5353);
-
-fn name(s: &str) -> Name {
-    Name::from_ascii(s).expect("test name")
-}
 
 /// A folder of its own holding `n.test.`'s zone file.
 fn zone_dir(test: &str) -> (PathBuf, ZoneFile) {

@@ -134,10 +134,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-
-    fn ip(s: &str) -> IpAddr {
-        s.parse().expect("test address")
-    }
+    use crate::testing::ip;
 
     #[test]
     fn prefixes_group_ipv4_by_24_and_ipv6_by_56() {

@@ -5,17 +5,23 @@
 
 use std::io::Write;
 use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, OpCode, ResponseCode};
 
 use super::*;
+use crate::testing::Scratch;
 
 /// `tsig-keygen cluster-key` output (BIND 9.18), with a fixed secret.
 const KEY_FILE: &str = "key \"cluster-key\" {\n\talgorithm hmac-sha256;\n\tsecret \"rA0vYkUtMYbHyasRqZjFKV7wWJrYcXs2xJ0C9Rk0u0o=\";\n};\n";
-const SECRET: &str = "rA0vYkUtMYbHyasRqZjFKV7wWJrYcXs2xJ0C9Rk0u0o=";
+/// The same key as `-y` takes it (Knot's tools and dig).
+const KEY_ARG: &str = "hmac-sha256:cluster-key:rA0vYkUtMYbHyasRqZjFKV7wWJrYcXs2xJ0C9Rk0u0o=";
+
+fn keyring() -> Keyring {
+    Keyring::new(parse_keys(KEY_FILE, Path::new("cluster.key")).expect("key file"))
+}
 
 fn installed(tool: &str) -> bool {
     let found = Command::new("sh")
@@ -26,12 +32,6 @@ fn installed(tool: &str) -> bool {
         println!("note: {tool} is not installed; skipping its TSIG interop test");
     }
     found
-}
-
-fn scratch_dir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tern-tsig-{test}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
 }
 
 /// Runs `tool` with `args`, feeds it an update for cluster.test. aimed at a socket of ours,
@@ -113,7 +113,7 @@ fn nsupdate_request_verifies_and_it_accepts_our_signed_response() {
     if !installed("nsupdate") {
         return;
     }
-    let dir = scratch_dir("nsupdate");
+    let dir = Scratch::new("tsig-nsupdate");
     let key_file = dir.join("cluster.key");
     std::fs::write(&key_file, KEY_FILE).expect("key file");
     let keyring = Keyring::new(read_key_file(&key_file).expect("our own key file reads"));
@@ -124,7 +124,6 @@ fn nsupdate_request_verifies_and_it_accepts_our_signed_response() {
         &["-k", &key_path, "-t", "5", "-u", "2"],
         &keyring,
     );
-    let _ = std::fs::remove_dir_all(&dir);
     assert!(ok, "nsupdate rejected our response:\n{output}");
 }
 
@@ -133,10 +132,7 @@ fn knsupdate_request_verifies_and_it_accepts_our_signed_response() {
     if !installed("knsupdate") {
         return;
     }
-    let keyring =
-        Keyring::new(parse_keys(KEY_FILE, std::path::Path::new("cluster.key")).expect("key file"));
-    let key = format!("hmac-sha256:cluster-key:{SECRET}");
-    let (ok, output) = exchange("knsupdate", &["-y", &key, "-t", "5"], &keyring);
+    let (ok, output) = exchange("knsupdate", &["-y", KEY_ARG, "-t", "5"], &keyring());
     assert!(ok, "knsupdate rejected our response:\n{output}");
 }
 
@@ -177,8 +173,7 @@ fn axfr_messages(request: &Message) -> Vec<Vec<u8>> {
 /// output.
 async fn axfr_exchange(tool: &str, args: &[&str], tamper: Option<usize>) -> (bool, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let keyring =
-        Keyring::new(parse_keys(KEY_FILE, std::path::Path::new("cluster.key")).expect("key file"));
+    let keyring = keyring();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -258,8 +253,7 @@ async fn dig_accepts_our_signed_axfr_stream_and_catches_a_tampered_message() {
     if !installed("dig") {
         return;
     }
-    let key = format!("hmac-sha256:cluster-key:{SECRET}");
-    let args = ["-y", key.as_str(), "+tries=1", "+time=5"];
+    let args = ["-y", KEY_ARG, "+tries=1", "+time=5"];
     let failure = ["Couldn't verify signature", "could not be validated"];
     let (ok, output) = axfr_exchange("dig", &args, None).await;
     assert!(ok, "dig failed:\n{output}");
@@ -286,8 +280,7 @@ async fn kdig_accepts_our_signed_axfr_first_message() {
     if !installed("kdig") {
         return;
     }
-    let key = format!("hmac-sha256:cluster-key:{SECRET}");
-    let args = ["-y", key.as_str(), "+retry=0", "+time=5"];
+    let args = ["-y", KEY_ARG, "+retry=0", "+time=5"];
     let (ok, output) = axfr_exchange("kdig", &args, None).await;
     assert!(ok, "kdig failed:\n{output}");
     assert_eq!(transferred(&output).0, 5, "five records:\n{output}");

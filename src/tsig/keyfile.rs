@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use hickory_proto::rr::Name;
 
-use super::lex::{Kind, Located, Token, decode_base64, encode_base64, show, tokenize};
+use super::lex::{Kind, Located, Token, decode_base64, show, tokenize};
 use super::{Key, TsigAlgorithm};
 
 /// A key file that cannot be read or used. Displays as `file:line: reason`.
@@ -40,7 +40,7 @@ pub(crate) fn generate_key_file(name: &str) -> String {
     rand::fill(&mut secret);
     format!(
         "key \"{name}\" {{\n\talgorithm hmac-sha256;\n\tsecret \"{}\";\n}};\n",
-        encode_base64(&secret)
+        crate::base64::encode(&secret)
     )
 }
 

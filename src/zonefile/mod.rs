@@ -346,10 +346,7 @@ impl Reader {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn name(s: &str) -> Name {
-        Name::from_ascii(s).expect("test name")
-    }
+    use crate::testing::{Scratch, name};
 
     #[test]
     fn inherits_owner_and_ttl_and_reports_lines() {
@@ -380,15 +377,13 @@ mod tests {
 
     #[test]
     fn include_with_origin_does_not_leak_origin() {
-        let dir = std::env::temp_dir().join(format!("tern-load-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("tmp dir");
+        let dir = Scratch::new("load");
         std::fs::write(dir.join("inc.zone"), "host A 192.0.2.9\n").expect("write");
         let text = "$ORIGIN example.test.\n$TTL 60\n$INCLUDE inc.zone sub\nafter A 192.0.2.8\n";
         let recs = parse_zone_text(text, &dir.join("main.zone"), None).expect("parses");
         assert_eq!(recs[0].record.name, name("host.sub.example.test."));
         assert_eq!(recs[0].at.file, dir.join("inc.zone"));
         assert_eq!(recs[1].record.name, name("after.example.test."));
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

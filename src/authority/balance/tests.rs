@@ -2,13 +2,13 @@
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use hickory_proto::rr::Name;
 use hickory_proto::rr::rdata::A;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use super::Policy::{ClientHash, LowestLatency, RoundRobin, Weighted};
 use super::*;
+use crate::testing::name;
 
 // χ² critical values at p = 0.001 by degrees of freedom: a fair implementation exceeds one
 // for one seed in a thousand. The seeds are fixed, so every run measures the same.
@@ -17,10 +17,6 @@ const CHI2_DF2: f64 = 13.82;
 const CHI2_DF3: f64 = 16.27;
 const CHI2_DF5: f64 = 20.52;
 const CHI2_DF23: f64 = 49.73;
-
-fn name(s: &str) -> Name {
-    Name::from_ascii(s).expect("test name")
-}
 
 /// `svc.test. A 192.0.2.<last>`.
 fn a(last: u8) -> Record {

@@ -25,33 +25,24 @@ fn step(from_serial: u32, to_serial: u32, content: u64) -> Entry {
         delta: None,
     }
 }
+use crate::testing::{Scratch, name};
 use crate::zonefile::parse_zone_text;
 
-fn origin() -> Name {
-    Name::from_ascii("example.test.").expect("origin")
+pub(super) fn origin() -> Name {
+    name("example.test.")
 }
 
-/// A fresh directory for one test, and the journal path in it; the directory goes when the
-/// guard is dropped, a failed test's too.
-fn scratch(tag: &str) -> (Scratch, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("tern-journal-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("tmp dir");
+/// A fresh directory for one test (`tag` its own), and the journal path in it; the directory
+/// goes when the guard is dropped, a failed test's too.
+pub(super) fn scratch(tag: &str) -> (Scratch, PathBuf) {
+    let dir = Scratch::new(&format!("journal-{tag}"));
     let path = dir.join("example.test.journal");
-    (Scratch(dir), path)
+    (dir, path)
 }
 
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Zone-file lines (relative to example.test.) as records.
-fn records(lines: &[&str]) -> Vec<Record> {
-    let text = format!("$ORIGIN example.test.\n{}\n", lines.join("\n"));
+/// Zone-file lines (relative to example.test., TTL 300 unless given) as records.
+pub(super) fn records(lines: &[&str]) -> Vec<Record> {
+    let text = format!("$ORIGIN example.test.\n$TTL 300\n{}\n", lines.join("\n"));
     parse_zone_text(&text, Path::new("t"), None)
         .expect("test records")
         .into_iter()

@@ -256,12 +256,7 @@ impl ZoneStore {
         zone: &Name,
         edit: impl FnOnce(&mut StoredZone) -> Result<(), StoreError>,
     ) -> Result<u32, StoreError> {
-        let key = LowerName::new(zone);
-        let stored = self
-            .zones
-            .get(&key)
-            .ok_or_else(|| StoreError::NoSuchZone(zone.clone()))?;
-        let mut next = stored.clone();
+        let (key, mut next) = self.copy(zone)?;
         edit(&mut next)?;
         if !next.pending
             && next.available
@@ -272,6 +267,16 @@ impl ZoneStore {
         let serial = next.last.map_or(0, |(s, _)| s);
         self.put(key, next);
         Ok(serial)
+    }
+
+    /// A copy of `zone`'s state to change and [`Self::put`] back, and its key: the state held
+    /// stays as it was until then, so a change that fails half-way leaves no trace.
+    fn copy(&self, zone: &Name) -> Result<(LowerName, StoredZone), StoreError> {
+        let key = LowerName::new(zone);
+        match self.zones.get(&key) {
+            Some(stored) => Ok((key, stored.clone())),
+            None => Err(StoreError::NoSuchZone(zone.clone())),
+        }
     }
 
     /// Puts `next` in place of the zone at `key`. The version goes up when what the catalog
@@ -396,15 +401,10 @@ impl ZoneStore {
 
     /// A secondary zone's copy expired (or came back): unavailable zones answer SERVFAIL.
     pub(crate) fn set_available(&mut self, zone: &Name, available: bool) -> Result<(), StoreError> {
-        let key = LowerName::new(zone);
-        let stored = self
-            .zones
-            .get(&key)
-            .ok_or_else(|| StoreError::NoSuchZone(zone.clone()))?;
-        if !stored.source.secondary {
+        let (key, mut next) = self.copy(zone)?;
+        if !next.source.secondary {
             return Err(StoreError::NotSecondary(zone.clone()));
         }
-        let mut next = stored.clone();
         next.available = available && next.served.is_some();
         self.put(key, next);
         Ok(())
@@ -423,12 +423,7 @@ impl ZoneStore {
         zone: &Name,
         rules: BalanceRules,
     ) -> Result<(), StoreError> {
-        let key = LowerName::new(zone);
-        let stored = self
-            .zones
-            .get(&key)
-            .ok_or_else(|| StoreError::NoSuchZone(zone.clone()))?;
-        let mut next = stored.clone();
+        let (key, mut next) = self.copy(zone)?;
         if let Some(served) = &next.served {
             next.served = Some(Arc::new(Zone::clone(served).with_balance(rules.clone())));
         }

@@ -4,38 +4,23 @@ use hickory_proto::rr::RecordType;
 use hickory_proto::rr::rdata::A;
 
 use super::*;
-
-fn name(s: &str) -> Name {
-    Name::from_ascii(s).expect("name")
-}
+use crate::testing::{Scratch, name};
 
 fn a(owner: &str, last: u8) -> Record {
     Record::from_rdata(name(owner), 5, RData::A(A::new(127, 0, 0, last)))
 }
 
-/// A test's own directory, removed when the test ends, failed or not.
-struct Scratch(PathBuf);
-
-impl std::ops::Deref for Scratch {
-    type Target = std::path::Path;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        std::fs::remove_dir_all(&self.0).ok();
-    }
-}
-
 fn setup(tag: &str, text: &str) -> (Scratch, ZoneFile) {
-    let dir = std::env::temp_dir().join(format!("tern-store-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let dir = Scratch::new(&format!("store-{tag}"));
     let file = dir.join("c.zone");
     std::fs::write(&file, text).expect("write");
     let source = ZoneFile::new(name("c.test."), file);
-    (Scratch(dir), source)
+    (dir, source)
+}
+
+/// A store of the one zone `source` (loaded again, a restart).
+fn load(source: &ZoneFile) -> ZoneStore {
+    ZoneStore::load(std::slice::from_ref(source)).expect("loads")
 }
 
 /// What a service named `web` owns: `web.c.test.` and its one address, `127.0.0.<last>`.
@@ -83,7 +68,7 @@ fn steps(store: &ZoneStore) -> Vec<(u32, u32)> {
 #[test]
 fn owned_names_replace_the_file_and_survive_a_reload() {
     let (_dir, source) = setup("own", ZONE);
-    let mut store = ZoneStore::load(std::slice::from_ref(&source)).expect("loads");
+    let mut store = load(&source);
     assert_eq!(answers(&store, "web.c.test."), ["127.0.0.9"]);
     assert_eq!(serial(&store), 100);
     let owned = Owned {
@@ -114,7 +99,7 @@ fn owned_names_replace_the_file_and_survive_a_reload() {
 #[test]
 fn a_broken_reload_or_change_leaves_the_store_as_it_was() {
     let (_dir, source) = setup("bad", ZONE);
-    let mut store = ZoneStore::load(std::slice::from_ref(&source)).expect("loads");
+    let mut store = load(&source);
     std::fs::write(&source.file, ZONE.replace("127.0.0.9", "300.0.0.9")).expect("write");
     let err = store.reload().expect_err("broken file");
     assert!(err.to_string().contains("c.zone:5:"), "{err}");
@@ -178,7 +163,7 @@ fn add_a(
 fn updates_are_journaled_replayed_and_survive_reloads() {
     let (dir, mut source) = setup("upd", ZONE);
     source.journal = Some(dir.join("c.zone.jnl"));
-    let mut store = ZoneStore::load(std::slice::from_ref(&source)).expect("loads");
+    let mut store = load(&source);
     assert_eq!(serial(&store), 100);
     let serial_after = add_a(&mut store, "api.c.test.", 40, None).expect("accepted");
     assert_eq!(serial_after, 101);
@@ -199,7 +184,7 @@ fn updates_are_journaled_replayed_and_survive_reloads() {
     // A reload keeps the update; so does a restart, which replays the journal.
     store.reload().expect("reloads");
     assert_eq!(answers(&store, "api.c.test."), ["127.0.0.40"]);
-    let mut restarted = ZoneStore::load(std::slice::from_ref(&source)).expect("loads again");
+    let mut restarted = load(&source);
     assert_eq!(answers(&restarted, "api.c.test."), ["127.0.0.40"]);
     assert_eq!(serial(&restarted), 101);
 
@@ -224,7 +209,7 @@ fn updates_are_journaled_replayed_and_survive_reloads() {
     assert_eq!(answers(&again, "db.c.test."), ["127.0.0.5"]);
     assert_eq!(serial(&again), 103);
     // Without the service the content differs from what 103 was: a later serial, never 103.
-    let without = ZoneStore::load(std::slice::from_ref(&source)).expect("loads a fourth time");
+    let without = load(&source);
     assert_eq!(answers(&without, "web.c.test."), ["127.0.0.9"]);
     assert_eq!(serial(&without), 104);
 }
@@ -232,7 +217,7 @@ fn updates_are_journaled_replayed_and_survive_reloads() {
 #[test]
 fn a_zone_without_a_journal_takes_no_updates() {
     let (_dir, source) = setup("nojnl", ZONE);
-    let mut store = ZoneStore::load(std::slice::from_ref(&source)).expect("loads");
+    let mut store = load(&source);
     let err = add_a(&mut store, "api.c.test.", 40, None).expect_err("no journal");
     assert_eq!(err.rcode(), ResponseCode::Refused);
     assert_eq!(serial(&store), 100);
@@ -345,7 +330,7 @@ fn changes_step_the_serial_in_one_zone_only() {
 fn an_expired_copy_confirmed_by_a_transfer_is_served_again() {
     let (dir, _) = setup("expired", ZONE);
     let source = ZoneFile::secondary(name("c.test."), dir.join("copy.zone"));
-    let mut store = ZoneStore::load(std::slice::from_ref(&source)).expect("loads");
+    let mut store = load(&source);
     let primary = ZoneStore::load(&[ZoneFile::new(name("c.test."), dir.join("c.zone"))])
         .expect("the primary's data");
     let records = primary.records(&name("c.test.")).expect("records");
@@ -407,7 +392,7 @@ fn a_secondary_restarts_from_its_journal() {
         journal: Some(dir.join("copy.zone.jnl")),
         ..ZoneFile::secondary(name("c.test."), dir.join("copy.zone"))
     };
-    let mut store = ZoneStore::load(std::slice::from_ref(&source)).expect("loads");
+    let mut store = load(&source);
     let mut primary = ZoneStore::load(&[ZoneFile::new(name("c.test."), dir.join("c.zone"))])
         .expect("the primary's data");
     let transfer = |store: &mut ZoneStore, primary: &ZoneStore| {
@@ -423,7 +408,7 @@ fn a_secondary_restarts_from_its_journal() {
     drop(store);
     // No copy file (never written, or lost): the journal is the copy.
     assert!(!dir.join("copy.zone").exists());
-    let store = ZoneStore::load(std::slice::from_ref(&source)).expect("restarts");
+    let store = load(&source);
     assert_eq!(serial(&store), 101);
     assert_eq!(answers(&store, "web.c.test."), ["127.0.0.3"]);
     assert_eq!(steps(&store), [(100, 101)]);
@@ -432,7 +417,7 @@ fn a_secondary_restarts_from_its_journal() {
         .replace(" 100 ", " 200 ")
         .replace("127.0.0.9", "127.0.0.4");
     std::fs::write(dir.join("copy.zone"), newer).expect("write");
-    let store = ZoneStore::load(std::slice::from_ref(&source)).expect("restarts");
+    let store = load(&source);
     assert_eq!(serial(&store), 200);
     assert_eq!(answers(&store, "web.c.test."), ["127.0.0.4"]);
 }

@@ -5,10 +5,7 @@ use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RData, Record, RecordType, rdata};
 
 use super::*;
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().expect("test address")
-}
+use crate::testing::ip;
 
 fn name(s: &str) -> Name {
     Name::from_str(s).expect("test name")

@@ -1,42 +1,11 @@
 //! The content and history a journal gives back after a restart, through real files.
 
-use std::path::{Path, PathBuf};
-
-use hickory_proto::rr::{Name, Record};
+use hickory_proto::rr::Record;
 
 use super::super::{Entry, EntryKind, HISTORY_STEPS, Journal, MAX_STEPS};
 use super::recover;
+use crate::authority::journal::tests::{origin, records, scratch};
 use crate::authority::update::Diff;
-use crate::zonefile::parse_zone_text;
-
-fn origin() -> Name {
-    Name::from_ascii("example.test.").expect("origin")
-}
-
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn scratch(tag: &str) -> (Scratch, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("tern-recover-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("tmp dir");
-    let path = dir.join("example.test.jnl");
-    (Scratch(dir), path)
-}
-
-fn records(lines: &[&str]) -> Vec<Record> {
-    let text = format!("$ORIGIN example.test.\n$TTL 300\n{}\n", lines.join("\n"));
-    parse_zone_text(&text, Path::new("t"), None)
-        .expect("test records")
-        .into_iter()
-        .map(|l| l.record)
-        .collect()
-}
 
 fn soa(serial: u32) -> String {
     format!("@ SOA ns admin {serial} 3600 600 86400 300")
@@ -87,7 +56,7 @@ fn sorted(mut records: Vec<Record>) -> Vec<String> {
 
 #[test]
 fn a_reopened_journal_gives_back_the_content_and_the_increments() {
-    let (_dir, path) = scratch("back");
+    let (_dir, path) = scratch("recover-back");
     let (mut journal, _) = Journal::open(&path, &origin()).expect("creates");
     let update = Entry {
         kind: EntryKind::Update,
@@ -160,7 +129,7 @@ fn an_entry_without_its_increment_ends_the_history_and_the_content() {
 
 #[test]
 fn compaction_keeps_a_snapshot_and_the_last_increments() {
-    let (_dir, path) = scratch("compact");
+    let (_dir, path) = scratch("recover-compact");
     let (mut journal, _) = Journal::open(&path, &origin()).expect("creates");
     journal
         .append(&snapshot(1, &["www A 192.0.2.1"]))
