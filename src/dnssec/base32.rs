@@ -1,13 +1,9 @@
 //! Base32 with the extended hex alphabet, no padding (RFC 4648 §7): how NSEC3 owner names
 //! spell a hash (RFC 5155 §3.3). Small enough to own rather than add a crate for.
 
-// Only the signer (tests, and the signed lab of issue 18 item 8 next) encodes.
-#[cfg_attr(not(test), allow(dead_code))]
 const ALPHABET: &[u8; 32] = b"0123456789abcdefghijklmnopqrstuv";
 
 /// Lower-case base32hex of `bytes`.
-// Only the signer (tests, and the signed lab of issue 18 item 8 next) encodes.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(5) * 8);
     let (mut acc, mut bits) = (0u32, 0u32);

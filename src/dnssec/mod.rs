@@ -28,7 +28,7 @@
 //! hash floods, CVE-2023-50868) and may log a line to a [`Trace`] for `tern resolve --trace`.
 
 pub(crate) mod anchor;
-mod base32;
+pub(crate) mod base32;
 pub(crate) mod budget;
 pub(crate) mod chain;
 pub(crate) mod denial;

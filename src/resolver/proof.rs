@@ -79,10 +79,7 @@ pub(crate) fn dnames(signed: &[Record]) -> impl Iterator<Item = Record> + '_ {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn name(s: &str) -> Name {
-        Name::from_ascii(s).expect("name")
-    }
+    use crate::testing::name;
 
     #[test]
     fn a_cname_is_vouched_for_only_by_the_dname_that_synthesizes_it() {

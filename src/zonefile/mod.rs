@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 use hickory_proto::rr::{DNSClass, Name, RData, Record};
 use hickory_proto::serialize::txt::{Parser, parse_ttl};
 
-pub(crate) use self::dnssec::base32hex;
 use self::split::{LogicalRecord, split_records, type_token};
 use crate::rr::dname;
 

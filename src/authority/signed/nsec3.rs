@@ -7,8 +7,9 @@ use hickory_proto::dnssec::rdata::{DNSSECRData, NSEC3PARAM};
 use hickory_proto::rr::{LowerName, Name, RData, Record};
 
 use super::covers;
+use crate::dnssec::base32;
 use crate::rr::label_count;
-use crate::zonefile::{Located, ZoneError, base32hex};
+use crate::zonefile::{Located, ZoneError};
 
 /// The hash function, iterations and salt of the chain answers are proved from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,15 +59,9 @@ impl Nsec3Chain {
             // RFC 5155 §3: the owner is the base32hex hash, one label directly below the apex.
             let hash = (label_count(&record.name) == label_count(apex) + 1
                 && LowerName::new(apex).zone_of(&LowerName::new(&record.name)))
-            .then(|| {
-                record
-                    .name
-                    .iter()
-                    .next()
-                    .and_then(|l| std::str::from_utf8(l).ok())
-            })
+            .then(|| record.name.iter().next())
             .flatten()
-            .and_then(base32hex);
+            .and_then(base32::decode);
             let Some(hash) = hash else {
                 errors.push(ZoneError {
                     at: loc.at,

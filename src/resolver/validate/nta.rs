@@ -169,10 +169,7 @@ impl Resolver {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn name(s: &str) -> Name {
-        Name::from_ascii(s).expect("name")
-    }
+    use crate::testing::name;
 
     #[test]
     fn configured_and_runtime_anchors_cover_their_subtrees() {
