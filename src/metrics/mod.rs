@@ -64,8 +64,9 @@ pub struct Metrics {
     pub servfail_reasons: Reasons,
     /// Validated recursive answers by DNSSEC state ([`DNSSEC_STATES`]).
     pub(crate) dnssec_answers: [AtomicU64; 4],
-    /// NXDOMAINs answered from a kept secure proof of the zone without asking (RFC 8198).
-    pub aggressive_nxdomain: AtomicU64,
+    /// NXDOMAINs and wildcard expansions answered from a kept secure proof of the zone without
+    /// asking (RFC 8198).
+    pub aggressive_answers: AtomicU64,
     /// Bogus answers by the EDE info code of the failure.
     pub(crate) dnssec_bogus: Reasons,
     /// Time from a query's arrival to its answer.
@@ -159,7 +160,7 @@ impl Metrics {
             cache_misses, upstream_queries, upstream_timeouts, servfails, refused, formerr,
             dropped, services_failed_open, updates_applied, updates_refused, transfers_out,
             transfers_refused, transfers_in, transfer_failures, notifies_received,
-            notifies_sent, rate_limited, query_log_dropped, aggressive_nxdomain
+            notifies_sent, rate_limited, query_log_dropped, aggressive_answers
         ]
     }
 }

@@ -210,9 +210,9 @@ impl Collector for Exposition {
         )?;
         let plain: [(&str, &str, u64); 19] = [
             (
-                "tern_dnssec_aggressive_nxdomain",
-                "NXDOMAINs answered from a cached secure NSEC/NSEC3 proof without asking (RFC 8198).",
-                Metrics::get(&m.aggressive_nxdomain),
+                "tern_dnssec_aggressive_answers",
+                "NXDOMAINs and wildcard expansions answered from cached secure NSEC/NSEC3 proofs without asking (RFC 8198).",
+                Metrics::get(&m.aggressive_answers),
             ),
             (
                 "tern_authoritative_answers",

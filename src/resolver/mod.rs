@@ -242,10 +242,10 @@ impl Resolver {
             Metrics::inc(&self.metrics.cache_hits);
             return Ok(hit);
         }
-        if let Some(denied) = self.aggressive_nxdomain(qname, now) {
+        if let Some(synthesised) = self.aggressive_answer(qname, qtype, now) {
             Metrics::inc(&self.metrics.cache_hits);
-            Metrics::inc(&self.metrics.aggressive_nxdomain);
-            return Ok(denied);
+            Metrics::inc(&self.metrics.aggressive_answers);
+            return Ok(synthesised);
         }
         let key = Key::new(qname, qtype);
         if let Some(c) = self.failures.get(&key, now)

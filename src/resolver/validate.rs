@@ -238,12 +238,28 @@ impl Resolver {
                 let sets = SignedRrset::group(signed);
                 match v.denial(&keys, &sets) {
                     Ok(denial) => {
-                        let proven = v.wildcard_answer(&denial, name, &closest);
-                        (
-                            zone,
-                            checked.security.and(proven),
-                            checked.ttl.min(denial.ttl()),
-                        )
+                        let security = checked
+                            .security
+                            .and(v.wildcard_answer(&denial, name, &closest));
+                        let ttl = checked.ttl.min(denial.ttl());
+                        if security.is_secure() && matches!(link.step, Step::Answer(_)) {
+                            // RFC 8198 §5.2: other names this proof denies get the same data.
+                            let proof = signed
+                                .iter()
+                                .filter(|r| !set.rrsigs.contains(r))
+                                .cloned()
+                                .collect();
+                            val.aggressive.remember_wildcard(
+                                &zone,
+                                &closest,
+                                (set.records.clone(), set.rrsigs.clone()),
+                                denial,
+                                proof,
+                                ttl,
+                                budget.now,
+                            );
+                        }
+                        (zone, security, ttl)
                     }
                     Err(reason) => (zone, Security::Bogus(reason), BOGUS_TTL),
                 }
@@ -444,15 +460,33 @@ fn insecure_below(zone: &Name, parent: &Name, ttl: u32) -> KeyState {
 }
 
 impl Resolver {
-    /// RFC 8198: an NXDOMAIN for `qname` from a secure proof kept for another name of its
-    /// zone, without asking; `None` when validation is off, the name is under a negative
-    /// trust anchor, or no kept proof covers it.
-    pub(super) fn aggressive_nxdomain(&self, qname: &Name, now: Instant) -> Option<Resolution> {
+    /// RFC 8198: an NXDOMAIN for `qname`, or a wildcard's data for (`qname`, `qtype`), from a
+    /// secure proof kept for another name of its zone, without asking; `None` when validation
+    /// is off, the name is under a negative trust anchor, or no kept proof covers it.
+    pub(super) fn aggressive_answer(
+        &self,
+        qname: &Name,
+        qtype: RecordType,
+        now: Instant,
+    ) -> Option<Resolution> {
         let val = self.validator.as_ref()?;
         if val.under_negative_anchor(qname) {
             return None;
         }
         let mut v = val.run(now);
+        if let Some(expansion) = val.aggressive.expand(&mut v, qname, qtype, now) {
+            return Some(Resolution {
+                rcode: ResponseCode::NoError,
+                answers: expansion.rrset,
+                authorities: Vec::new(),
+                answer_sigs: expansion.rrsigs,
+                proof: expansion.proof,
+                security: Trust::Secure,
+                stale: false,
+                upstream_queries: 0,
+                at: now,
+            });
+        }
         let records = val.aggressive.answer(&mut v, qname, now)?;
         let (authorities, proof) = records
             .into_iter()

@@ -23,6 +23,9 @@
 #                            target/release/tern; BUILD=0 skips the build)
 #   KEEP_STATE=1             keep the state folder (configs, logs, raw outputs) for inspection
 #   RES_WRAP="CMD ..."       run the resolver under CMD (e.g. valgrind); used by miss_instructions.sh
+#   SIGNED=1                 NSD serves the root, test. and alpha.test. signed (ECDSAP256SHA256,
+#                            NSEC, keys made for the run by dnssec-keygen, dnssec-signzone), and
+#                            both resolvers validate with the root's DS as their trust anchor
 # Needs root, iproute2 (ip netns), iptables, nsd, unbound, dig (bind9-dnsutils), python3 >= 3.11,
 # taskset (util-linux), ss.
 
@@ -76,7 +79,36 @@ bench_init() { # sets STATE and the EXIT trap
     STATE=$(mktemp -d /tmp/tern-bench.XXXXXX)
     trap bench_cleanup EXIT
     trap 'exit 130' INT TERM
+    if [ "${SIGNED:-0}" = 1 ]; then sign_hierarchy; fi
 }
+
+# SIGNED=1: a copy of the hierarchy in $STATE/hier with root, test. and alpha.test. signed,
+# children first so each DS is in its parent before the parent is signed; HIER points at it
+# and $HIER/root.anchor holds the root's DS.
+sign_hierarchy() {
+    command -v dnssec-signzone >/dev/null || die "SIGNED=1 needs dnssec-keygen and dnssec-signzone (bind9-utils)"
+    cp -r "$REPO/zones/hierarchy" "$STATE/hier"
+    HIER=$STATE/hier
+    local zone file ksk zsk
+    for zone in alpha.test. test. .; do
+        case $zone in
+        .) file=root.zone ;;
+        *) file=${zone%.}.zone ;;
+        esac
+        ksk=$(cd "$HIER" && dnssec-keygen -q -a ECDSAP256SHA256 -f KSK -n ZONE "$zone")
+        zsk=$(cd "$HIER" && dnssec-keygen -q -a ECDSAP256SHA256 -n ZONE "$zone")
+        cat "$HIER/$ksk.key" "$HIER/$zsk.key" >>"$HIER/$file"
+        case $zone in
+        test.) cat "$HIER/dsset-alpha.test." >>"$HIER/$file" ;;
+        .) cat "$HIER/dsset-test." >>"$HIER/$file" ;;
+        esac
+        (cd "$HIER" && dnssec-signzone -q -o "$zone" -f "$file.signed" "$file" "$ksk" "$zsk" >/dev/null) ||
+            die "dnssec-signzone failed for $zone"
+        mv "$HIER/$file.signed" "$HIER/$file"
+    done
+    cp "$HIER/dsset-." "$HIER/root.anchor"
+}
+
 
 kill_pid() { # pid: TERM, wait up to 5 s, then KILL
     local p=$1 i
@@ -249,6 +281,10 @@ tern_config() { # file with_max_bytes(0|1)
         echo "[recursion]"
         echo "root_hints = \"$HIER/root.hints\""
         echo "allow = [\"127.0.0.0/8\"]"
+        if [ "${SIGNED:-0}" = 1 ]; then
+            echo "[dnssec]"
+            echo "trust_anchor = \"$HIER/root.anchor\""
+        fi
         if [ "$2" = 1 ]; then
             echo "[cache]"
             echo "max_bytes = $TERN_CACHE_MAX_BYTES"
@@ -296,7 +332,8 @@ server:
   use-syslog: no
   logfile: ""
   root-hints: "$HIER/root.hints"
-  module-config: "iterator"
+  module-config: "$([ "${SIGNED:-0}" = 1 ] && echo "validator iterator" || echo iterator)"
+$([ "${SIGNED:-0}" = 1 ] && echo "  trust-anchor-file: \"$HIER/root.anchor\"")
   do-not-query-localhost: no
   access-control: 127.0.0.0/8 allow
   local-zone: "test." nodefault

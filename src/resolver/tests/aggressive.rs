@@ -1,9 +1,9 @@
 //! RFC 8198 on the signed fake internet: a secure NXDOMAIN's proof answers other names it
-//! covers without asking, names it does not cover are asked, and a flush or a negative trust
-//! anchor stops it.
+//! covers without asking, a secure wildcard expansion answers other names below the wildcard,
+//! names not covered are asked, and a flush or a negative trust anchor stops it.
 
-use hickory_proto::op::ResponseCode::NXDomain;
-use hickory_proto::rr::RecordType::{A, NSEC, SOA};
+use hickory_proto::op::ResponseCode::{NXDomain, NoError};
+use hickory_proto::rr::RecordType::{A, NSEC, SOA, TXT};
 
 use super::validate::{signed_net, validating_with};
 use super::*;
@@ -26,7 +26,7 @@ async fn a_secure_nxdomain_proof_denies_the_other_names_it_covers() {
     assert!(second.authorities.iter().all(|r| r.record_type() == SOA));
     assert!(!second.authorities.is_empty(), "the SOA");
     assert!(second.proof.iter().any(|r| r.record_type() == NSEC));
-    assert_eq!(Metrics::get(&r.metrics.aggressive_nxdomain), 1);
+    assert_eq!(Metrics::get(&r.metrics.aggressive_answers), 1);
 
     // Past www.: another NSEC covers it, one no answer has brought yet: asked.
     expect(&r, "zzz.secure.test.", A, NXDomain).await;
@@ -51,5 +51,35 @@ async fn no_aggressive_answer_under_a_negative_trust_anchor() {
         net.sent().len() > asked,
         "an insecure NXDOMAIN proves nothing for others"
     );
-    assert_eq!(Metrics::get(&r.metrics.aggressive_nxdomain), 0);
+    assert_eq!(Metrics::get(&r.metrics.aggressive_answers), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_secure_wildcard_expansion_answers_the_other_names_its_proof_denies() {
+    let (net, anchors) = signed_net();
+    let r = validating_with(&net, anchors, Vec::new());
+    let first = expect(&r, "x.wild.secure.test.", A, NoError).await;
+    assert_eq!(first.security, Trust::Secure, "{first:?}");
+    let asked = net.sent().len();
+
+    let second = expect(&r, "y.wild.secure.test.", A, NoError).await;
+    assert_eq!(net.sent().len(), asked, "answered without asking");
+    assert_eq!(second.security, Trust::Secure);
+    assert_eq!(
+        lines(&second.answers),
+        ["y.wild.secure.test. 300 A 127.0.0.182"]
+    );
+    assert!(
+        second
+            .answer_sigs
+            .iter()
+            .all(|s| s.name == name("y.wild.secure.test.")),
+        "the RRSIG under the name asked, its labels field as signed"
+    );
+    assert!(second.proof.iter().any(|r| r.record_type() == NSEC));
+    assert_eq!(Metrics::get(&r.metrics.aggressive_answers), 1);
+
+    // Another type below the wildcard was never expanded: asked.
+    expect(&r, "z.wild.secure.test.", TXT, NoError).await;
+    assert!(net.sent().len() > asked);
 }

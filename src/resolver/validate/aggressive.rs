@@ -1,15 +1,18 @@
-//! RFC 8198: a validated NXDOMAIN proof denies more than the name it was fetched for. The
+//! RFC 8198: a validated proof of absence says more than the name it was fetched for. The
 //! NSEC (or NSEC3) records of a secure NXDOMAIN are kept per zone for as long as the proof
 //! may be cached, and a later question for another name they cover — the covering record and
-//! the wildcard's denial both hold — is answered NXDOMAIN from them without asking, as Unbound
-//! does with `aggressive-nsec: yes` (its default since 1.17). The decision is the validator
-//! core's ([`Validation::proves_nonexistent`]): only a complete, secure proof counts.
+//! the wildcard's denial both hold — is answered NXDOMAIN from them without asking (§5.1);
+//! a secure wildcard expansion is kept with the proof that its name did not exist, and
+//! another name the same proof denies below the same closest encloser gets the wildcard's
+//! data (§5.2). Unbound does both with `aggressive-nsec: yes` (its default since 1.17). The
+//! decisions are the validator core's ([`Validation::proves_nonexistent`],
+//! [`Validation::wildcard_answer`]): only a complete, secure proof counts.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use hickory_proto::rr::{LowerName, Name, Record};
+use hickory_proto::rr::{LowerName, Name, Record, RecordType};
 use tokio::time::Instant;
 
 use crate::dnssec::Validation;
@@ -30,16 +33,75 @@ struct Kept {
     expires: Instant,
 }
 
+/// One secure wildcard expansion: the wildcard's closest encloser and type, the RRset and its
+/// RRSIGs as they came for the name first asked, and the proof that name did not exist.
+#[derive(Clone)]
+struct Wildcard {
+    closest: Name,
+    rtype: RecordType,
+    rrset: Vec<Record>,
+    rrsigs: Vec<Record>,
+    kept: Kept,
+}
+
+/// What is kept of one zone.
+#[derive(Default)]
+struct Zone {
+    nxdomain: VecDeque<Kept>,
+    wildcards: VecDeque<Wildcard>,
+}
+
+impl Zone {
+    fn expire(&mut self, now: Instant) {
+        self.nxdomain.retain(|k| k.expires > now);
+        self.wildcards.retain(|w| w.kept.expires > now);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.nxdomain.is_empty() && self.wildcards.is_empty()
+    }
+}
+
+/// A wildcard answer synthesised for another name: the RRset and its RRSIGs under that name,
+/// and the proof records (TTLs as time left).
+pub(crate) struct Expansion {
+    pub(crate) rrset: Vec<Record>,
+    pub(crate) rrsigs: Vec<Record>,
+    pub(crate) proof: Vec<Record>,
+}
+
 /// The kept proofs, by zone.
 #[derive(Default)]
 pub(crate) struct Aggressive {
-    zones: Mutex<HashMap<LowerName, VecDeque<Kept>>>,
+    zones: Mutex<HashMap<LowerName, Zone>>,
 }
 
 impl Aggressive {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<LowerName, VecDeque<Kept>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<LowerName, Zone>> {
         // Entries are whole when inserted; a panic elsewhere cannot leave half of one.
         self.zones.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The kept data of `zone`, made room for (expired entries dropped); `None` when the
+    /// zone is new and the table is full.
+    fn room<'a>(
+        zones: &'a mut HashMap<LowerName, Zone>,
+        zone: &Name,
+        now: Instant,
+    ) -> Option<&'a mut Zone> {
+        let key = LowerName::new(zone);
+        if !zones.contains_key(&key) && zones.len() >= ZONES {
+            zones.retain(|_, kept| {
+                kept.expire(now);
+                !kept.is_empty()
+            });
+            if zones.len() >= ZONES {
+                return None;
+            }
+        }
+        let kept = zones.entry(key).or_default();
+        kept.expire(now);
+        Some(kept)
     }
 
     /// Keeps the proof of a secure NXDOMAIN in `zone` for `ttl` seconds from `now`.
@@ -55,26 +117,71 @@ impl Aggressive {
             return;
         }
         let mut zones = self.lock();
-        let key = LowerName::new(zone);
-        if !zones.contains_key(&key) && zones.len() >= ZONES {
-            zones.retain(|_, kept| {
-                kept.retain(|k| k.expires > now);
-                !kept.is_empty()
-            });
-            if zones.len() >= ZONES {
-                return;
-            }
+        let Some(kept) = Self::room(&mut zones, zone, now) else {
+            return;
+        };
+        if kept.nxdomain.len() >= PER_ZONE {
+            kept.nxdomain.pop_front();
         }
-        let kept = zones.entry(key).or_default();
-        kept.retain(|k| k.expires > now);
-        if kept.len() >= PER_ZONE {
-            kept.pop_front();
-        }
-        kept.push_back(Kept {
+        kept.nxdomain.push_back(Kept {
             denial,
             records,
             expires: now + Duration::from_secs(u64::from(ttl)),
         });
+    }
+
+    /// Keeps a secure expansion of `*.closest` in `zone` (`rrset` and `rrsigs` as answered,
+    /// `proof` the NSEC/NSEC3 records and their RRSIGs, `denial` the proof as checked).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn remember_wildcard(
+        &self,
+        zone: &Name,
+        closest: &Name,
+        (rrset, rrsigs): (Vec<Record>, Vec<Record>),
+        denial: Denial,
+        proof: Vec<Record>,
+        ttl: u32,
+        now: Instant,
+    ) {
+        let Some(rtype) = rrset.first().map(Record::record_type) else {
+            return;
+        };
+        if ttl == 0 {
+            return;
+        }
+        let mut zones = self.lock();
+        let Some(kept) = Self::room(&mut zones, zone, now) else {
+            return;
+        };
+        if kept.wildcards.len() >= PER_ZONE {
+            kept.wildcards.pop_front();
+        }
+        kept.wildcards.push_back(Wildcard {
+            closest: closest.clone(),
+            rtype,
+            rrset,
+            rrsigs,
+            kept: Kept {
+                denial,
+                records: proof,
+                expires: now + Duration::from_secs(u64::from(ttl)),
+            },
+        });
+    }
+
+    /// The kept entries of the closest zone above `qname` that has any.
+    fn closest_zone<T>(&self, qname: &Name, pick: impl Fn(&Zone) -> Vec<T>) -> Vec<T> {
+        let zones = self.lock();
+        let mut zone = qname.clone();
+        loop {
+            if let Some(kept) = zones.get(&LowerName::new(&zone)) {
+                return pick(kept);
+            }
+            if zone.is_root() {
+                return Vec::new();
+            }
+            zone = zone.base_name();
+        }
     }
 
     /// The records of an NXDOMAIN for `qname` (the SOA, the proof, their RRSIGs; TTLs as the
@@ -85,35 +192,59 @@ impl Aggressive {
         qname: &Name,
         now: Instant,
     ) -> Option<Vec<Record>> {
-        let candidates: Vec<Kept> = {
-            let zones = self.lock();
-            let mut zone = qname.clone();
-            loop {
-                if let Some(kept) = zones.get(&LowerName::new(&zone)) {
-                    break kept.iter().filter(|k| k.expires > now).cloned().collect();
-                }
-                if zone.is_root() {
-                    return None;
-                }
-                zone = zone.base_name();
-            }
-        };
+        let candidates = self.closest_zone(qname, |z| {
+            z.nxdomain
+                .iter()
+                .filter(|k| k.expires > now)
+                .cloned()
+                .collect()
+        });
         // Newest first: the most recent proofs are the likeliest to cover what is asked next.
         let kept = candidates
             .into_iter()
             .rev()
             .find(|k| v.proves_nonexistent(&k.denial, qname))?;
-        let left = kept.expires.saturating_duration_since(now).as_secs();
-        let ttl = u32::try_from(left).unwrap_or(u32::MAX).max(1);
-        let records = kept
-            .records
-            .into_iter()
-            .map(|mut r| {
-                r.ttl = r.ttl.min(ttl);
-                r
-            })
-            .collect();
-        Some(records)
+        let ttl = left(kept.expires, now);
+        Some(with_ttl(kept.records, ttl))
+    }
+
+    /// The expansion of a kept wildcard for (`qname`, `qtype`): one whose proof shows that
+    /// `qname` does not exist below the wildcard's closest encloser, or `None`.
+    pub(crate) fn expand(
+        &self,
+        v: &mut Validation,
+        qname: &Name,
+        qtype: RecordType,
+        now: Instant,
+    ) -> Option<Expansion> {
+        let candidates = self.closest_zone(qname, |z| {
+            z.wildcards
+                .iter()
+                .filter(|w| w.kept.expires > now && w.rtype == qtype)
+                .cloned()
+                .collect()
+        });
+        let w = candidates.into_iter().rev().find(|w| {
+            w.closest.zone_of(qname)
+                && w.closest != *qname
+                && v.wildcard_answer(&w.kept.denial, qname, &w.closest)
+                    .is_secure()
+        })?;
+        let ttl = left(w.kept.expires, now);
+        let renamed = |records: Vec<Record>| -> Vec<Record> {
+            with_ttl(records, ttl)
+                .into_iter()
+                .map(|mut r| {
+                    r.name = qname.clone();
+                    r
+                })
+                .collect()
+        };
+        Some(Expansion {
+            rrset: renamed(w.rrset),
+            rrsigs: renamed(w.rrsigs),
+            proof: with_ttl(w.kept.records, ttl),
+        })
     }
 
     /// Forgets every proof that could speak for `name` or the names below it: those of the
@@ -129,4 +260,21 @@ impl Aggressive {
             }
         }
     }
+}
+
+/// Seconds from `now` to `expires`, at least 1 (an answer is never sent with TTL 0 from here).
+fn left(expires: Instant, now: Instant) -> u32 {
+    let secs = expires.saturating_duration_since(now).as_secs();
+    u32::try_from(secs).unwrap_or(u32::MAX).max(1)
+}
+
+/// `records` with no TTL above `ttl`.
+fn with_ttl(records: Vec<Record>, ttl: u32) -> Vec<Record> {
+    records
+        .into_iter()
+        .map(|mut r| {
+            r.ttl = r.ttl.min(ttl);
+            r
+        })
+        .collect()
 }
