@@ -249,15 +249,14 @@ impl Resolver {
                                 .filter(|r| !set.rrsigs.contains(r))
                                 .cloned()
                                 .collect();
-                            val.aggressive.remember_wildcard(
-                                &zone,
-                                &closest,
-                                (set.records.clone(), set.rrsigs.clone()),
+                            let proof = aggressive::Proof {
                                 denial,
-                                proof,
+                                records: proof,
                                 ttl,
-                                budget.now,
-                            );
+                            };
+                            let answered = (set.records.clone(), set.rrsigs.clone());
+                            val.aggressive
+                                .remember_wildcard(&zone, &closest, answered, proof, budget.now);
                         }
                         (zone, security, ttl)
                     }
@@ -296,8 +295,12 @@ impl Resolver {
                 let ttl = ttl.min(denial.ttl());
                 if matches!(link.step, Step::NxDomain(_)) && security.is_secure() {
                     let records = soa.iter().chain(signed).cloned().collect();
-                    val.aggressive
-                        .remember(&zone, denial, records, ttl, budget.now);
+                    let proof = aggressive::Proof {
+                        denial,
+                        records,
+                        ttl,
+                    };
+                    val.aggressive.remember(&zone, proof, budget.now);
                 }
                 (zone, security, ttl)
             }

@@ -9,14 +9,25 @@ use super::validate::{signed_net, validating_with};
 use super::*;
 use crate::cache::Trust;
 
-#[tokio::test(start_paused = true)]
-async fn a_secure_nxdomain_proof_denies_the_other_names_it_covers() {
+/// A validating resolver on the signed fake net that has asked (`qname`, `qtype`) once and
+/// got a secure `rcode`; with the fake net and how many queries that took.
+async fn after_first(
+    qname: &str,
+    qtype: RecordType,
+    rcode: ResponseCode,
+) -> (Arc<FakeNet>, Arc<Resolver>, usize) {
     let (net, anchors) = signed_net();
     let r = validating_with(&net, anchors, Vec::new());
-    let first = expect(&r, "nope.secure.test.", A, NXDomain).await;
+    let first = expect(&r, qname, qtype, rcode).await;
     assert_eq!(first.security, Trust::Secure, "{first:?}");
     assert!(first.upstream_queries > 0);
     let asked = net.sent().len();
+    (net, r, asked)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_secure_nxdomain_proof_denies_the_other_names_it_covers() {
+    let (net, r, asked) = after_first("nope.secure.test.", A, NXDomain).await;
 
     // Between the apex and ns1., like nope.: the apex's NSEC covers it, and *.secure.test.
     let second = expect(&r, "mail.secure.test.", A, NXDomain).await;
@@ -56,11 +67,7 @@ async fn no_aggressive_answer_under_a_negative_trust_anchor() {
 
 #[tokio::test(start_paused = true)]
 async fn a_secure_wildcard_expansion_answers_the_other_names_its_proof_denies() {
-    let (net, anchors) = signed_net();
-    let r = validating_with(&net, anchors, Vec::new());
-    let first = expect(&r, "x.wild.secure.test.", A, NoError).await;
-    assert_eq!(first.security, Trust::Secure, "{first:?}");
-    let asked = net.sent().len();
+    let (net, r, asked) = after_first("x.wild.secure.test.", A, NoError).await;
 
     let second = expect(&r, "y.wild.secure.test.", A, NoError).await;
     assert_eq!(net.sent().len(), asked, "answered without asking");

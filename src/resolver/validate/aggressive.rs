@@ -24,13 +24,38 @@ const PER_ZONE: usize = 16;
 /// Zones kept at most; when full, a new zone is kept only after expired ones are dropped.
 const ZONES: usize = 4096;
 
-/// One secure NXDOMAIN: its proof as the validator checked it, and the records to answer
-/// with (the SOA, the NSEC/NSEC3 records and every RRSIG), until `expires`.
+/// A proof as the validator checked it, the records that carry it (the SOA of an NXDOMAIN,
+/// the NSEC/NSEC3 records, their RRSIGs), and for how many seconds it may be kept.
+pub(crate) struct Proof {
+    pub(crate) denial: Denial,
+    pub(crate) records: Vec<Record>,
+    pub(crate) ttl: u32,
+}
+
+/// A kept proof, until `expires`.
 #[derive(Clone)]
 struct Kept {
     denial: Denial,
     records: Vec<Record>,
     expires: Instant,
+}
+
+impl Kept {
+    fn new(proof: Proof, expires: Instant) -> Kept {
+        Kept {
+            denial: proof.denial,
+            records: proof.records,
+            expires,
+        }
+    }
+}
+
+/// Appends `item`, dropping the oldest past [`PER_ZONE`].
+fn bounded<T>(queue: &mut VecDeque<T>, item: T) {
+    if queue.len() >= PER_ZONE {
+        queue.pop_front();
+    }
+    queue.push_back(item);
 }
 
 /// One secure wildcard expansion: the wildcard's closest encloser and type, the RRset and its
@@ -104,68 +129,46 @@ impl Aggressive {
         Some(kept)
     }
 
-    /// Keeps the proof of a secure NXDOMAIN in `zone` for `ttl` seconds from `now`.
-    pub(crate) fn remember(
-        &self,
-        zone: &Name,
-        denial: Denial,
-        records: Vec<Record>,
-        ttl: u32,
-        now: Instant,
-    ) {
+    /// Runs `put` on `zone`'s kept data with the expiry of something kept `ttl` seconds.
+    fn keep(&self, zone: &Name, ttl: u32, now: Instant, put: impl FnOnce(&mut Zone, Instant)) {
         if ttl == 0 {
             return;
         }
         let mut zones = self.lock();
-        let Some(kept) = Self::room(&mut zones, zone, now) else {
-            return;
-        };
-        if kept.nxdomain.len() >= PER_ZONE {
-            kept.nxdomain.pop_front();
+        if let Some(kept) = Self::room(&mut zones, zone, now) {
+            put(kept, now + Duration::from_secs(u64::from(ttl)));
         }
-        kept.nxdomain.push_back(Kept {
-            denial,
-            records,
-            expires: now + Duration::from_secs(u64::from(ttl)),
+    }
+
+    /// Keeps the proof of a secure NXDOMAIN in `zone`.
+    pub(crate) fn remember(&self, zone: &Name, proof: Proof, now: Instant) {
+        self.keep(zone, proof.ttl, now, |kept, expires| {
+            bounded(&mut kept.nxdomain, Kept::new(proof, expires));
         });
     }
 
-    /// Keeps a secure expansion of `*.closest` in `zone` (`rrset` and `rrsigs` as answered,
-    /// `proof` the NSEC/NSEC3 records and their RRSIGs, `denial` the proof as checked).
-    #[allow(clippy::too_many_arguments)]
+    /// Keeps a secure expansion of `*.closest` in `zone`: the RRset and its RRSIGs as
+    /// answered, and the proof that the name asked did not exist.
     pub(crate) fn remember_wildcard(
         &self,
         zone: &Name,
         closest: &Name,
         (rrset, rrsigs): (Vec<Record>, Vec<Record>),
-        denial: Denial,
-        proof: Vec<Record>,
-        ttl: u32,
+        proof: Proof,
         now: Instant,
     ) {
         let Some(rtype) = rrset.first().map(Record::record_type) else {
             return;
         };
-        if ttl == 0 {
-            return;
-        }
-        let mut zones = self.lock();
-        let Some(kept) = Self::room(&mut zones, zone, now) else {
-            return;
-        };
-        if kept.wildcards.len() >= PER_ZONE {
-            kept.wildcards.pop_front();
-        }
-        kept.wildcards.push_back(Wildcard {
-            closest: closest.clone(),
-            rtype,
-            rrset,
-            rrsigs,
-            kept: Kept {
-                denial,
-                records: proof,
-                expires: now + Duration::from_secs(u64::from(ttl)),
-            },
+        self.keep(zone, proof.ttl, now, |kept, expires| {
+            let wildcard = Wildcard {
+                closest: closest.clone(),
+                rtype,
+                rrset,
+                rrsigs,
+                kept: Kept::new(proof, expires),
+            };
+            bounded(&mut kept.wildcards, wildcard);
         });
     }
 
