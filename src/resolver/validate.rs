@@ -19,7 +19,6 @@ mod nta;
 
 use std::sync::Arc;
 
-use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, Record, RecordType};
 use tokio::time::Instant;
 
@@ -459,62 +458,5 @@ fn insecure_below(zone: &Name, parent: &Name, ttl: u32) -> KeyState {
         ttl,
         why: format!("below the insecure {parent}"),
         ede: None,
-    }
-}
-
-impl Resolver {
-    /// RFC 8198: an NXDOMAIN for `qname`, or a wildcard's data for (`qname`, `qtype`), from a
-    /// secure proof kept for another name of its zone, without asking; `None` when validation
-    /// is off, the name is under a negative trust anchor, or no kept proof covers it.
-    pub(super) fn aggressive_answer(
-        &self,
-        qname: &Name,
-        qtype: RecordType,
-        now: Instant,
-    ) -> Option<Resolution> {
-        let val = self.validator.as_ref()?;
-        if val.under_negative_anchor(qname) {
-            return None;
-        }
-        let mut v = val.run(now);
-        if let Some(expansion) = val.aggressive.expand(&mut v, qname, qtype, now) {
-            return Some(Resolution {
-                rcode: ResponseCode::NoError,
-                answers: expansion.rrset,
-                authorities: Vec::new(),
-                answer_sigs: expansion.rrsigs,
-                proof: expansion.proof,
-                security: Trust::Secure,
-                stale: false,
-                upstream_queries: 0,
-                at: now,
-            });
-        }
-        let records = val.aggressive.answer(&mut v, qname, now)?;
-        let (authorities, proof) = records
-            .into_iter()
-            .partition(|r| r.record_type() == RecordType::SOA);
-        Some(Resolution {
-            rcode: ResponseCode::NXDomain,
-            answers: Vec::new(),
-            authorities,
-            answer_sigs: Vec::new(),
-            proof,
-            security: Trust::Secure,
-            stale: false,
-            upstream_queries: 0,
-            at: now,
-        })
-    }
-
-    /// Forgets the kept NXDOMAIN proofs that could speak for what `what` flushes.
-    pub(super) fn forget_proofs(&self, what: crate::cache::admin::Flush<'_>) {
-        use crate::cache::admin::Flush;
-        if let Some(val) = &self.validator {
-            val.aggressive.forget(match what {
-                Flush::Name(name) | Flush::Zone(name) => Some(name),
-                Flush::All => None,
-            });
-        }
     }
 }

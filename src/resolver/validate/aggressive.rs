@@ -15,8 +15,12 @@ use std::time::Duration;
 use hickory_proto::rr::{LowerName, Name, Record, RecordType};
 use tokio::time::Instant;
 
+use hickory_proto::op::ResponseCode;
+
+use crate::cache::Trust;
 use crate::dnssec::Validation;
 use crate::dnssec::denial::Denial;
+use crate::resolver::{Resolution, Resolver};
 
 /// Proofs kept per zone: the most recent ones. A zone's NSEC chain is walked by the questions
 /// that miss, so a few proofs cover what is being asked; more would cost a scan per miss.
@@ -280,4 +284,61 @@ fn with_ttl(records: Vec<Record>, ttl: u32) -> Vec<Record> {
             r
         })
         .collect()
+}
+
+impl Resolver {
+    /// RFC 8198: an NXDOMAIN for `qname`, or a wildcard's data for (`qname`, `qtype`), from a
+    /// secure proof kept for another name of its zone, without asking; `None` when validation
+    /// is off, the name is under a negative trust anchor, or no kept proof covers it.
+    pub(in crate::resolver) fn aggressive_answer(
+        &self,
+        qname: &Name,
+        qtype: RecordType,
+        now: Instant,
+    ) -> Option<Resolution> {
+        let val = self.validator.as_ref()?;
+        if val.under_negative_anchor(qname) {
+            return None;
+        }
+        let mut v = val.run(now);
+        if let Some(expansion) = val.aggressive.expand(&mut v, qname, qtype, now) {
+            return Some(Resolution {
+                rcode: ResponseCode::NoError,
+                answers: expansion.rrset,
+                authorities: Vec::new(),
+                answer_sigs: expansion.rrsigs,
+                proof: expansion.proof,
+                security: Trust::Secure,
+                stale: false,
+                upstream_queries: 0,
+                at: now,
+            });
+        }
+        let records = val.aggressive.answer(&mut v, qname, now)?;
+        let (authorities, proof) = records
+            .into_iter()
+            .partition(|r| r.record_type() == RecordType::SOA);
+        Some(Resolution {
+            rcode: ResponseCode::NXDomain,
+            answers: Vec::new(),
+            authorities,
+            answer_sigs: Vec::new(),
+            proof,
+            security: Trust::Secure,
+            stale: false,
+            upstream_queries: 0,
+            at: now,
+        })
+    }
+
+    /// Forgets the kept NXDOMAIN proofs that could speak for what `what` flushes.
+    pub(in crate::resolver) fn forget_proofs(&self, what: crate::cache::admin::Flush<'_>) {
+        use crate::cache::admin::Flush;
+        if let Some(val) = &self.validator {
+            val.aggressive.forget(match what {
+                Flush::Name(name) | Flush::Zone(name) => Some(name),
+                Flush::All => None,
+            });
+        }
+    }
 }
