@@ -12,10 +12,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{LowerName, Name, Record, RecordType};
 use tokio::time::Instant;
-
-use hickory_proto::op::ResponseCode;
 
 use crate::cache::Trust;
 use crate::dnssec::Validation;
