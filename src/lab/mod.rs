@@ -240,8 +240,16 @@ impl LabFiles {
         let mut plan = Vec::new();
         for z in manifest.server.iter().flat_map(|s| &s.zones) {
             let origin = origin_of(z)?;
-            if records.contains_key(&origin) {
-                continue;
+            match files.get(&origin) {
+                Some(file) if *file == z.file => continue,
+                // One zone, one content: signing and the DS in its parent need that.
+                Some(file) => {
+                    return Err(LabError::Origin {
+                        origin: z.origin.clone(),
+                        reason: format!("served from both {file} and {}", z.file),
+                    });
+                }
+                None => {}
             }
             let read = crate::zonefile::parse_zone_text(
                 self.get(&z.file)?,
@@ -325,6 +333,19 @@ mod tests {
             servers.iter().any(|s| s.catalog.zones().next().is_none()),
             "the lame server serves nothing"
         );
+    }
+
+    #[test]
+    fn one_zone_from_two_files_is_refused() {
+        let mut lab = LabFiles::embedded();
+        let manifest = "[[server]]\nname = \"a\"\naddr = \"127.0.0.11\"\n\
+                        zones = [{ origin = \"test.\", file = \"test.zone\" }]\n\
+                        [[server]]\nname = \"b\"\naddr = \"127.0.0.12\"\n\
+                        zones = [{ origin = \"test.\", file = \"alpha.test.zone\" }]\n";
+        lab.files
+            .insert("lab.toml".to_string(), manifest.to_string());
+        let err = lab.servers().expect_err("refused");
+        assert!(err.to_string().contains("served from both"), "{err}");
     }
 
     #[test]
