@@ -29,7 +29,7 @@ const ZONE_V2: &str = "$ORIGIN local.test.\n$TTL 300\n\
 @ SOA ns hostmaster 2 3600 600 86400 300\n@ NS ns\nns A 127.61.0.200\nhost A 192.0.2.2\n";
 
 /// `tern ctl --socket SOCKET ARGS...`: exit success, stdout, stderr.
-async fn ctl(socket: &Path, args: &[&str]) -> (bool, String, String) {
+pub(crate) async fn ctl(socket: &Path, args: &[&str]) -> (bool, String, String) {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_tern"))
         .arg("ctl")
         .arg("--socket")
@@ -46,7 +46,7 @@ async fn ctl(socket: &Path, args: &[&str]) -> (bool, String, String) {
 }
 
 /// `tern ctl ARGS` that must succeed; its output.
-async fn ok(socket: &Path, args: &[&str]) -> String {
+pub(crate) async fn ok(socket: &Path, args: &[&str]) -> String {
     let (success, out, err) = ctl(socket, args).await;
     assert!(success, "tern ctl {args:?} failed: {err}");
     out

@@ -5,51 +5,19 @@
 //! SERVFAIL back.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
-use hickory_proto::op::{Edns, Message, ResponseCode};
+use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 
-use crate::support::{self, Serve, TempDir, query, tcp, udp};
+use crate::control::{ctl, ok};
+use crate::support::{self, Serve, TempDir, dnssec_query, exchange};
 
 const SUBNET: u8 = 65;
 
-/// `tern ctl --socket SOCKET ARGS...`: exit success, stdout, stderr.
-async fn ctl(socket: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_tern"))
-        .arg("ctl")
-        .arg("--socket")
-        .arg(socket)
-        .args(args)
-        .output()
-        .await
-        .expect("run tern ctl");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-async fn ok(socket: &Path, args: &[&str]) -> String {
-    let (success, out, err) = ctl(socket, args).await;
-    assert!(success, "tern ctl {args:?} failed: {err}");
-    out
-}
-
 /// Asks with RD=1 and DO=1, over TCP when the UDP answer is truncated.
 async fn ask(server: SocketAddr, qname: &str) -> Message {
-    let mut q = query(qname, RecordType::A, true, None);
-    let mut edns = Edns::new();
-    edns.set_max_payload(1232);
-    edns.set_dnssec_ok(true);
-    q.set_edns(edns);
-    let m = udp(server, &q).await;
-    if m.metadata.truncation {
-        return tcp(server, &q).await;
-    }
-    m
+    exchange(server, &dnssec_query(qname, RecordType::A, true, true)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

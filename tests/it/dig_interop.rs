@@ -6,8 +6,9 @@
 use std::net::SocketAddr;
 use std::process::Command;
 
-use crate::nsd_diff::{load, start_nsd, wait_ready, zone_files};
-use crate::support::{self, addr};
+use crate::nsd_diff::{load, zone_files};
+use crate::support::nsd::Nsd;
+use crate::support::{self, TempDir, addr};
 
 const SUBNET: u8 = 121;
 
@@ -103,10 +104,11 @@ const TOOLS: [(&str, &[&str]); 2] = [
 async fn dig_and_kdig_show_the_same_answers_from_tern_and_nsd() {
     let zones = zone_files();
     let nsd_addr = SocketAddr::new(addr(SUBNET, 1), 53);
-    let mut nsd = start_nsd(nsd_addr.ip(), &zones);
+    let state = TempDir::new("dig-interop-nsd");
+    let mut nsd = Nsd::start(&state.0, nsd_addr.ip(), &zones);
     let tern =
         support::start_authoritative(SocketAddr::new(addr(SUBNET, 2), 0), load(&zones)).await;
-    wait_ready(&mut nsd, nsd_addr).await;
+    nsd.wait_ready(nsd_addr, "cluster.test.").await;
 
     let mut differences = Vec::new();
     for (qname, qtype) in QUERIES {

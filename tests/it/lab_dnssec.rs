@@ -6,10 +6,10 @@
 
 use std::net::SocketAddr;
 
-use hickory_proto::op::{Edns, Message, ResponseCode};
+use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 
-use crate::support::{addr, query, start_lab, tcp, udp};
+use crate::support::{TempDir, addr, dnssec_query, exchange, start_lab};
 use crate::unbound_diff::{start_unbound, wait_ready};
 
 const SUBNET: u8 = 185;
@@ -17,16 +17,7 @@ const SUBNET: u8 = 185;
 /// Asks with RD=1 and DO=1 (RFC 6840 §5.7: AD only for a client that shows it understands
 /// it), over TCP when the UDP answer is truncated.
 async fn ask(server: SocketAddr, qname: &str, qtype: RecordType) -> Message {
-    let mut q = query(qname, qtype, true, None);
-    let mut edns = Edns::new();
-    edns.set_max_payload(1232);
-    edns.set_dnssec_ok(true);
-    q.set_edns(edns);
-    let m = udp(server, &q).await;
-    if m.metadata.truncation {
-        return tcp(server, &q).await;
-    }
-    m
+    exchange(server, &dnssec_query(qname, qtype, true, true)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -38,8 +29,12 @@ async fn a_validating_unbound_accepts_the_signed_lab() {
         .expect("the lab signs")
         .expect("the lab's root is signed");
     let listen = SocketAddr::new(addr(SUBNET, 53), 53);
-    let extra = format!("  trust-anchor: \"{}\"\n", anchor.trim());
-    let mut unbound = start_unbound(&lab, listen, "validator iterator", &extra);
+    let server = format!(
+        "  module-config: \"validator iterator\"\n  trust-anchor: \"{}\"\n",
+        anchor.trim()
+    );
+    let state = TempDir::new("lab-dnssec-unbound");
+    let mut unbound = start_unbound(&lab, &state.0, listen, &server);
     wait_ready(listen, &mut unbound).await;
 
     // (question, RCODE, AD)
@@ -112,7 +107,7 @@ async fn a_validating_unbound_accepts_the_signed_lab() {
             ));
         }
     }
-    let log = std::fs::read_to_string(unbound.dir().join("unbound.log")).unwrap_or_default();
+    let log = unbound.log();
     assert!(
         wrong.is_empty(),
         "{}\nunbound log:\n{log}",

@@ -6,21 +6,17 @@
 //! in-process on 127.120.0.2. NSD must be installed (tests/run.sh installs it): without it
 //! this test fails rather than silently passing.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use hickory_proto::op::Message;
 use hickory_proto::rr::RecordType;
 
-use crate::support::{self, addr, lines, name, query};
+use crate::support::nsd::Nsd;
+use crate::support::{self, TempDir, addr, lines, name, query};
 use tern::Zone;
 
 const SUBNET: u8 = 120;
-
-/// How long NSD may take to load the zones and answer its first query.
-const NSD_READY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The zone files both servers serve: (origin, path).
 pub(crate) fn zone_files() -> Vec<(String, PathBuf)> {
@@ -51,91 +47,6 @@ pub(crate) fn load(zones: &[(String, PathBuf)]) -> Vec<Zone> {
                 .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
         })
         .collect()
-}
-
-/// A running NSD; killed (and its state folder removed) when dropped, also on panic.
-pub(crate) struct Nsd {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Drop for Nsd {
-    fn drop(&mut self) {
-        // SIGTERM first: NSD then stops its server and xfrd children itself. SIGKILL (what
-        // Child::kill sends) only if it has not exited within two seconds.
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .stderr(Stdio::null())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// The NSD binary (Debian package nsd; tests/run.sh installs it).
-fn nsd_binary() -> PathBuf {
-    support::system_binary("nsd", "NSD (Debian package nsd) for the differential test")
-}
-
-pub(crate) fn start_nsd(ip: IpAddr, zones: &[(String, PathBuf)]) -> Nsd {
-    let binary = nsd_binary();
-    let dir = std::env::temp_dir().join(format!("tern-nsd-diff-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create NSD state folder");
-    let state = dir.display();
-    let mut conf = format!(
-        "server:\n  ip-address: {ip}\n  port: 53\n  do-ip6: no\n  server-count: 1\n  \
-         username: \"\"\n  chroot: \"\"\n  zonesdir: \"{state}\"\n  pidfile: \"{state}/nsd.pid\"\n  \
-         database: \"\"\n  zonelistfile: \"{state}/zone.list\"\n  xfrdfile: \"{state}/xfrd.state\"\n  \
-         xfrdir: \"{state}\"\n  logfile: \"{state}/nsd.log\"\n  refuse-any: no\n\
-         remote-control:\n  control-enable: no\n"
-    );
-    for (origin, file) in zones {
-        conf.push_str(&format!(
-            "zone:\n  name: \"{origin}\"\n  zonefile: \"{}\"\n",
-            file.display()
-        ));
-    }
-    let conf_path = dir.join("nsd.conf");
-    std::fs::write(&conf_path, conf).expect("write nsd.conf");
-    let child = Command::new(&binary)
-        .arg("-d")
-        .arg("-c")
-        .arg(&conf_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start nsd");
-    Nsd { child, dir }
-}
-
-/// Polls NSD with a query until it answers, failing with its log if it dies or stays silent.
-pub(crate) async fn wait_ready(nsd: &mut Nsd, server: SocketAddr) {
-    let deadline = Instant::now() + NSD_READY_TIMEOUT;
-    let probe = query("cluster.test.", RecordType::SOA, false, Some(1232))
-        .to_vec()
-        .expect("encode probe");
-    loop {
-        if let Ok(Some(status)) = nsd.child.try_wait() {
-            let log = std::fs::read_to_string(nsd.dir.join("nsd.log")).unwrap_or_default();
-            panic!("nsd exited during startup ({status}); log:\n{log}");
-        }
-        if let Some(bytes) = support::udp_raw(server, &probe, Duration::from_millis(200)).await
-            && Message::from_vec(&bytes).is_ok_and(|m| m.answers.len() == 1)
-        {
-            return;
-        }
-        if Instant::now() > deadline {
-            let log = std::fs::read_to_string(nsd.dir.join("nsd.log")).unwrap_or_default();
-            panic!("nsd did not answer on {server} within {NSD_READY_TIMEOUT:?}; log:\n{log}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// How a query is sent.
@@ -318,11 +229,12 @@ const CASES: &[(&str, RecordType, Via)] = &[
 async fn tern_answers_like_nsd() {
     let zones = zone_files();
     let nsd_addr = SocketAddr::new(addr(SUBNET, 1), 53);
-    let mut nsd = start_nsd(nsd_addr.ip(), &zones);
+    let state = TempDir::new("nsd-diff");
+    let mut nsd = Nsd::start(&state.0, nsd_addr.ip(), &zones);
 
     let tern =
         support::start_authoritative(SocketAddr::new(addr(SUBNET, 2), 0), load(&zones)).await;
-    wait_ready(&mut nsd, nsd_addr).await;
+    nsd.wait_ready(nsd_addr, "cluster.test.").await;
 
     let mut cases: Vec<(String, RecordType, Via)> = CASES
         .iter()

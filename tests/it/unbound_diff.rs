@@ -8,15 +8,14 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{Record, RecordType};
 use tern::Acl;
 
-use crate::support::{self, Lab, addr, query, recursive_over, start_lab, tcp, udp, udp_raw};
+use crate::support::unbound::Unbound;
+use crate::support::{Lab, TempDir, addr, exchange, query, recursive_over, start_lab};
 
 const SUBNET: u8 = 180;
 
@@ -106,118 +105,28 @@ const EXPECTED: &[(&str, &str, ResponseCode, usize, &str)] = &[
     ),
 ];
 
-/// Unbound in the foreground; killed when dropped.
-pub(crate) struct Unbound {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Unbound {
-    /// Its state folder (config, log).
-    pub(crate) fn dir(&self) -> &std::path::Path {
-        &self.dir
-    }
-}
-
-impl Drop for Unbound {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Unbound over `lab`'s hierarchy on `listen`; `modules` is its module-config ("iterator",
-/// or "validator iterator" with a `trust-anchor:` line in `extra`).
-pub(crate) fn start_unbound(lab: &Lab, listen: SocketAddr, modules: &str, extra: &str) -> Unbound {
-    let dir = std::env::temp_dir().join(format!(
-        "tern-unbound-{}-{}",
-        listen.ip(),
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).expect("state dir");
-    let hints = dir.join("root.hints");
+/// Unbound over `lab`'s hierarchy on `listen`, its state in `state`; `server` is more
+/// `server:` lines: its module-config, and a trust anchor to validate with.
+pub(crate) fn start_unbound(lab: &Lab, state: &Path, listen: SocketAddr, server: &str) -> Unbound {
+    std::fs::create_dir_all(state).expect("state dir");
+    let hints = state.join("root.hints");
     std::fs::write(&hints, lab.files.root_hints().expect("hints")).expect("write hints");
-    let conf = format!(
-        r#"server:
-  interface: {ip}
-  port: {port}
-  do-ip6: no
-  username: ""
-  chroot: ""
-  directory: "{dir}"
-  pidfile: "{dir}/unbound.pid"
-  logfile: "{dir}/unbound.log"
-  use-syslog: no
-  verbosity: 1
-  num-threads: 1
-  root-hints: "{hints}"
-  module-config: "{modules}"
-{extra}  do-not-query-localhost: no
-  access-control: 127.0.0.0/8 allow
-  local-zone: "test." nodefault
-  local-zone: "example." nodefault
-  discard-timeout: 0
-  qname-minimisation: yes
-remote-control:
-  control-enable: no
-"#,
-        ip = listen.ip(),
-        port = listen.port(),
-        dir = dir.display(),
-        hints = hints.display(),
+    let server = format!(
+        "  verbosity: 1\n  root-hints: \"{}\"\n  local-zone: \"example.\" nodefault\n{server}",
+        hints.display()
     );
-    let conf_path = dir.join("unbound.conf");
-    std::fs::write(&conf_path, conf).expect("write unbound.conf");
-    let child = Command::new(support::system_binary(
-        "unbound",
-        "Unbound (Debian package unbound) for the differential test",
-    ))
-    .arg("-d")
-    .arg("-c")
-    .arg(&conf_path)
-    .stdin(Stdio::null())
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap_or_else(|e| {
-        panic!(
-            "cannot run unbound ({e}): the differential test needs it; \
-                 install it with tests/run.sh (apt-get install unbound)"
-        )
-    });
-    Unbound { child, dir }
+    Unbound::start(state, listen, &server, "")
 }
 
-/// Waits until `server` answers anything at all.
+/// Waits until Unbound answers a name of the lab.
 pub(crate) async fn wait_ready(server: SocketAddr, unbound: &mut Unbound) {
-    let started = Instant::now();
-    let probe = query("ns2.nic.test.", RecordType::A, true, Some(1232))
-        .to_vec()
-        .expect("encode");
-    while started.elapsed() < Duration::from_secs(20) {
-        if let Some(status) = unbound.child.try_wait().expect("unbound status") {
-            let log = std::fs::read_to_string(unbound.dir.join("unbound.log")).unwrap_or_default();
-            panic!("unbound exited ({status}): {log}");
-        }
-        if udp_raw(server, &probe, Duration::from_millis(200))
-            .await
-            .is_some()
-        {
-            return;
-        }
-    }
-    panic!("unbound did not answer on {server} within 20 s");
+    let probe = query("ns2.nic.test.", RecordType::A, true, Some(1232));
+    unbound.wait_ready(server, &probe).await;
 }
 
-/// Asks over UDP and, when truncated, again over TCP (as a stub resolver would).
+/// Asks with RD=1 and EDNS, over TCP too when the UDP answer is truncated.
 async fn ask(server: SocketAddr, qname: &str, qtype: RecordType) -> Message {
-    let q = query(qname, qtype, true, Some(1232));
-    let m = udp(server, &q).await;
-    if m.metadata.truncation {
-        return tcp(server, &q).await;
-    }
-    m
+    exchange(server, &query(qname, qtype, true, Some(1232))).await
 }
 
 type Rr = (String, RecordType, String);
@@ -264,7 +173,13 @@ fn zone_ttls(lab: &Lab) -> (HashMap<Rr, u32>, HashMap<(RecordType, String), u32>
 async fn answers_match_unbound() {
     let lab = start_lab(SUBNET).await;
     let unbound_addr = SocketAddr::new(addr(SUBNET, 53), 53);
-    let mut unbound = start_unbound(&lab, unbound_addr, "iterator", "");
+    let state = TempDir::new("unbound-diff");
+    let mut unbound = start_unbound(
+        &lab,
+        &state.0,
+        unbound_addr,
+        "  module-config: \"iterator\"\n",
+    );
     wait_ready(unbound_addr, &mut unbound).await;
     let (exact, loose) = zone_ttls(&lab);
     let tern = recursive_over(lab, SocketAddr::new(addr(SUBNET, 54), 53), Acl::loopback()).await;

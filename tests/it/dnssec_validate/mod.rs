@@ -11,8 +11,9 @@ mod peers;
 
 use std::net::{IpAddr, SocketAddr};
 
+use crate::support::nsd::Nsd;
 use crate::support::{Serve, TempDir};
-use peers::{Proc, dig, start_nsd, start_unbound, wait_answering};
+use peers::{dig, start_unbound, wait_answering};
 
 const NET: [u8; 3] = [127, 233, 0];
 
@@ -144,10 +145,10 @@ const CASES: &[Case] = &[
 fn validates_a_signed_hierarchy_like_unbound() {
     let tmp = TempDir::new("dnssec-validate");
     let h = hierarchy::build(&tmp.0);
-    let _nsd: Vec<Proc> = h
+    let _nsd: Vec<Nsd> = h
         .servers
         .iter()
-        .map(|(ip, zones)| start_nsd(&tmp.0, *ip, zones))
+        .map(|(ip, zones)| Nsd::start(&tmp.0.join(format!("nsd-{ip}")), *ip, zones))
         .collect();
     for (ip, zones) in &h.servers {
         wait_answering(*ip, &format!("{} SOA", zones[0].0));

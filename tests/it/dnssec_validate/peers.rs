@@ -1,83 +1,29 @@
-//! The peers of the DNSSEC comparison: NSD serving the signed hierarchy, a validating
-//! Unbound, and `dig` reading what each resolver answers.
+//! The peers of the DNSSEC comparison: a validating Unbound, and `dig` reading what each
+//! resolver answers (NSD serves the signed hierarchy: `support::nsd`).
 
-use std::net::IpAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use super::ip;
 use crate::support;
+use crate::support::unbound::Unbound;
 
-/// A process killed (by its PID) and reaped when dropped.
-pub(super) struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-pub(super) fn start_nsd(dir: &Path, ip: IpAddr, zones: &[(String, PathBuf)]) -> Proc {
-    let state = dir.join(format!("nsd-{ip}"));
-    std::fs::create_dir_all(&state).expect("nsd dir");
-    let s = state.display();
-    let mut conf = format!(
-        "server:\n  ip-address: {ip}\n  port: 53\n  do-ip6: no\n  server-count: 1\n  \
-         username: \"\"\n  chroot: \"\"\n  zonesdir: \"{s}\"\n  pidfile: \"{s}/nsd.pid\"\n  \
-         database: \"\"\n  zonelistfile: \"{s}/zone.list\"\n  xfrdfile: \"{s}/xfrd.state\"\n  \
-         xfrdir: \"{s}\"\n  logfile: \"{s}/nsd.log\"\n  refuse-any: no\n  rrl-ratelimit: 0\n\
-         remote-control:\n  control-enable: no\n"
+/// The validating Unbound the answers are compared with, on .11, its state in `dir`.
+pub(super) fn start_unbound(dir: &Path, hints: &Path, anchor: &Path) -> Unbound {
+    let server = format!(
+        "  root-hints: \"{}\"\n  module-config: \"validator iterator\"\n  \
+         trust-anchor-file: \"{}\"\n  ede: yes\n  val-log-level: 2\n",
+        hints.display(),
+        anchor.display()
     );
-    for (origin, file) in zones {
-        conf.push_str(&format!(
-            "zone:\n  name: \"{origin}\"\n  zonefile: \"{}\"\n",
-            file.display()
-        ));
-    }
-    std::fs::write(state.join("nsd.conf"), conf).expect("nsd.conf");
-    let child = Command::new(support::system_binary(
-        "nsd",
-        "NSD serving the signed hierarchy",
-    ))
-    .args(["-d", "-c"])
-    .arg(state.join("nsd.conf"))
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .expect("start nsd");
-    Proc(child)
-}
-
-pub(super) fn start_unbound(dir: &Path, hints: &Path, anchor: &Path) -> Proc {
-    let state = dir.join("unbound");
-    std::fs::create_dir_all(&state).expect("unbound dir");
-    let conf = format!(
-        "server:\n  interface: {ip}\n  port: 53\n  do-ip6: no\n  username: \"\"\n  chroot: \"\"\n  \
-         directory: \"{s}\"\n  pidfile: \"{s}/unbound.pid\"\n  logfile: \"{s}/unbound.log\"\n  \
-         use-syslog: no\n  num-threads: 1\n  root-hints: \"{hints}\"\n  \
-         module-config: \"validator iterator\"\n  trust-anchor-file: \"{anchor}\"\n  \
-         do-not-query-localhost: no\n  access-control: 127.0.0.0/8 allow\n  \
-         local-zone: \"test.\" nodefault\n  discard-timeout: 0\n  qname-minimisation: yes\n  \
-         ede: yes\n  val-log-level: 2\nremote-control:\n  control-enable: no\n",
-        ip = ip(11),
-        s = state.display(),
-        hints = hints.display(),
-        anchor = anchor.display()
-    );
-    std::fs::write(state.join("unbound.conf"), conf).expect("unbound.conf");
-    let child = Command::new(support::system_binary(
-        "unbound",
-        "a validating Unbound to compare with",
-    ))
-    .args(["-d", "-c"])
-    .arg(state.join("unbound.conf"))
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .expect("start unbound");
-    Proc(child)
+    Unbound::start(
+        &dir.join("unbound"),
+        SocketAddr::new(ip(11), 53),
+        &server,
+        "",
+    )
 }
 
 /// What `dig` printed, in the parts compared.

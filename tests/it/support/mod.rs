@@ -5,6 +5,9 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod nsd;
+pub(crate) mod unbound;
+
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -186,6 +189,24 @@ pub(crate) async fn udp(server: SocketAddr, msg: &Message) -> Message {
         .expect("no UDP reply");
     let m = Message::from_vec(&reply).expect("reply parses");
     assert_eq!(m.metadata.id, msg.metadata.id, "reply id matches");
+    m
+}
+
+/// Asks over UDP and, when the answer is truncated, again over TCP, as a stub resolver does.
+pub(crate) async fn exchange(server: SocketAddr, msg: &Message) -> Message {
+    let m = udp(server, msg).await;
+    if m.metadata.truncation {
+        return tcp(server, msg).await;
+    }
+    m
+}
+
+/// `qname qtype` with RD as given, EDNS (1232 bytes) and DO as given.
+pub(crate) fn dnssec_query(qname: &str, qtype: RecordType, rd: bool, dnssec_ok: bool) -> Message {
+    let mut m = query(qname, qtype, rd, Some(1232));
+    if let Some(edns) = m.edns.as_mut() {
+        edns.set_dnssec_ok(dnssec_ok);
+    }
     m
 }
 

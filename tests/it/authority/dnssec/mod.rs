@@ -12,10 +12,7 @@ mod unbound;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use hickory_proto::op::Message;
-use hickory_proto::rr::RecordType;
-
-use crate::support::{self, name, query};
+use crate::support::{self, name};
 use tern::Zone;
 
 /// How a zone proves what does not exist.
@@ -159,13 +156,4 @@ fn corrupt_signature(signed: &Signed, owner: &str, covered: &str) {
         .collect();
     assert!(done, "no RRSIG {covered} at {owner} to corrupt");
     std::fs::write(&signed.file, lines.join("\n") + "\n").expect("write corrupted copy");
-}
-
-/// `qname qtype` with RD as given, EDNS 1232 and DO as given.
-fn dnssec_query(qname: &str, qtype: RecordType, rd: bool, dnssec_ok: bool) -> Message {
-    let mut m = query(qname, qtype, rd, Some(1232));
-    if let Some(edns) = m.edns.as_mut() {
-        edns.set_dnssec_ok(dnssec_ok);
-    }
-    m
 }

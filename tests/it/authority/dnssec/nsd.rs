@@ -3,98 +3,14 @@
 //! must give the same answers: RCODE, AA, TC, and every section as a set of records, with
 //! DO=1 (over UDP, where the bigger RSA answers are truncated, and over TCP) and with DO=0.
 
-use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
 
 use hickory_proto::op::Message;
 use hickory_proto::rr::RecordType;
 
-use super::{Denial, Signed, dnssec_query, sign};
-use crate::support::{self, TempDir, addr, lines};
-
-/// How long NSD may take to load the zones and answer its first query.
-const NSD_READY_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// NSD in the foreground; stopped by its PID (SIGTERM, then SIGKILL) when dropped.
-struct Nsd {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Drop for Nsd {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .stderr(Stdio::null())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_nsd(ip: IpAddr, state: PathBuf, zones: &[Signed]) -> Nsd {
-    let s = state.display();
-    let mut conf = format!(
-        "server:\n  ip-address: {ip}\n  port: 53\n  do-ip6: no\n  server-count: 1\n  \
-         username: \"\"\n  chroot: \"\"\n  zonesdir: \"{s}\"\n  pidfile: \"{s}/nsd.pid\"\n  \
-         database: \"\"\n  zonelistfile: \"{s}/zone.list\"\n  xfrdfile: \"{s}/xfrd.state\"\n  \
-         xfrdir: \"{s}\"\n  logfile: \"{s}/nsd.log\"\n  refuse-any: no\n  rrl-ratelimit: 0\n\
-         remote-control:\n  control-enable: no\n"
-    );
-    for z in zones {
-        let file = z.file.display();
-        conf.push_str(&format!(
-            "zone:\n  name: \"{}\"\n  zonefile: \"{file}\"\n",
-            z.origin
-        ));
-    }
-    let conf_path = state.join("nsd.conf");
-    std::fs::write(&conf_path, conf).expect("write nsd.conf");
-    let child = Command::new(support::system_binary(
-        "nsd",
-        "NSD (Debian package nsd) for the signed-zone differential test",
-    ))
-    .args(["-d", "-c"])
-    .arg(&conf_path)
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .expect("start nsd");
-    Nsd {
-        child,
-        log: state.join("nsd.log"),
-    }
-}
-
-async fn wait_ready(nsd: &mut Nsd, server: SocketAddr, origin: &str) {
-    let deadline = Instant::now() + NSD_READY_TIMEOUT;
-    let probe = dnssec_query(origin, RecordType::SOA, false, false)
-        .to_vec()
-        .expect("encode probe");
-    loop {
-        let log = || std::fs::read_to_string(&nsd.log).unwrap_or_default();
-        if let Ok(Some(status)) = nsd.child.try_wait() {
-            panic!("nsd exited during startup ({status}); log:\n{}", log());
-        }
-        if let Some(bytes) = support::udp_raw(server, &probe, Duration::from_millis(200)).await
-            && Message::from_vec(&bytes).is_ok_and(|m| m.answers.len() == 1)
-        {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "nsd did not answer on {server}; log:\n{}",
-            log()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+use super::{Denial, Signed, sign};
+use crate::support::nsd::Nsd;
+use crate::support::{self, TempDir, addr, dnssec_query, lines};
 
 #[derive(Debug, Clone, Copy)]
 enum Via {
@@ -194,13 +110,17 @@ async fn signed_answers_match_nsd() {
         sign(&keys, "nsec3.test.", "ECDSAP256SHA256", Denial::Nsec3),
     ];
     let nsd_addr = SocketAddr::new(addr(232, 1), 53);
-    let mut nsd = start_nsd(nsd_addr.ip(), dir.sub("nsd"), &zones);
+    let served: Vec<_> = zones
+        .iter()
+        .map(|z| (z.origin.clone(), z.file.clone()))
+        .collect();
+    let mut nsd = Nsd::start(&dir.sub("nsd"), nsd_addr.ip(), &served);
     let tern = support::start_authoritative(
         SocketAddr::new(addr(232, 2), 0),
         zones.iter().map(Signed::zone).collect(),
     )
     .await;
-    wait_ready(&mut nsd, nsd_addr, "nsec.test.").await;
+    nsd.wait_ready(nsd_addr, "nsec.test.").await;
 
     let mut questions: Vec<(String, RecordType)> = Vec::new();
     for z in &zones {

@@ -4,106 +4,48 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 
-use super::{Denial, Signed, corrupt_signature, dnssec_query, sign};
-use crate::support::{self, TempDir, addr, tcp, udp, udp_raw};
+use super::{Denial, Signed, corrupt_signature, sign};
+use crate::support::unbound::Unbound;
+use crate::support::{self, TempDir, addr, dnssec_query, exchange};
 
-/// Unbound in the foreground; killed by its PID when dropped.
-struct Unbound {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Drop for Unbound {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
+/// A validating Unbound on `listen` that asks tern (at `tern`) for every signed zone, with
+/// their DS records as its trust anchors.
 fn start_unbound(
     listen: SocketAddr,
     state: PathBuf,
     tern: SocketAddr,
     zones: &[Signed],
 ) -> Unbound {
+    std::fs::create_dir_all(&state).expect("Unbound state folder");
     let anchors = state.join("anchors");
     let ds: Vec<&str> = zones.iter().map(|z| z.ds.as_str()).collect();
     std::fs::write(&anchors, ds.join("\n") + "\n").expect("write trust anchors");
-    let s = state.display();
-    let mut conf = format!(
-        "server:\n  interface: {ip}\n  port: {port}\n  do-ip6: no\n  username: \"\"\n  \
-         chroot: \"\"\n  directory: \"{s}\"\n  pidfile: \"{s}/unbound.pid\"\n  \
-         logfile: \"{s}/unbound.log\"\n  use-syslog: no\n  verbosity: 1\n  val-log-level: 2\n  \
-         num-threads: 1\n  module-config: \"validator iterator\"\n  \
-         trust-anchor-file: \"{a}\"\n  do-not-query-localhost: no\n  \
-         access-control: 127.0.0.0/8 allow\n  local-zone: \"test.\" nodefault\n  \
-         discard-timeout: 0\n  qname-minimisation: yes\n",
-        ip = listen.ip(),
-        port = listen.port(),
-        a = anchors.display(),
+    let server = format!(
+        "  verbosity: 1\n  val-log-level: 2\n  module-config: \"validator iterator\"\n  \
+         trust-anchor-file: \"{}\"\n",
+        anchors.display()
     );
-    for z in zones {
-        conf.push_str(&format!(
-            "stub-zone:\n  name: \"{}\"\n  stub-addr: {}@{}\n",
-            z.origin,
-            tern.ip(),
-            tern.port()
-        ));
-    }
-    conf.push_str("remote-control:\n  control-enable: no\n");
-    let conf_path = state.join("unbound.conf");
-    std::fs::write(&conf_path, conf).expect("write unbound.conf");
-    let child = Command::new(support::system_binary(
-        "unbound",
-        "Unbound (Debian package unbound) to validate tern's signed answers",
-    ))
-    .args(["-d", "-c"])
-    .arg(&conf_path)
-    .stdin(Stdio::null())
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .expect("start unbound");
-    Unbound {
-        child,
-        log: state.join("unbound.log"),
-    }
-}
-
-async fn wait_ready(unbound: &mut Unbound, server: SocketAddr) {
-    let started = Instant::now();
-    let probe = dnssec_query("nsec.test.", RecordType::SOA, true, true)
-        .to_vec()
-        .expect("encode");
-    while started.elapsed() < Duration::from_secs(20) {
-        if let Some(status) = unbound.child.try_wait().expect("unbound status") {
-            let log = std::fs::read_to_string(&unbound.log).unwrap_or_default();
-            panic!("unbound exited ({status}): {log}");
-        }
-        if udp_raw(server, &probe, Duration::from_millis(200))
-            .await
-            .is_some()
-        {
-            return;
-        }
-    }
-    panic!("unbound did not answer on {server} within 20 s");
+    let stubs: String = zones
+        .iter()
+        .map(|z| {
+            format!(
+                "stub-zone:\n  name: \"{}\"\n  stub-addr: {}@{}\n",
+                z.origin,
+                tern.ip(),
+                tern.port()
+            )
+        })
+        .collect();
+    Unbound::start(&state, listen, &server, &stubs)
 }
 
 /// Asks with RD=1 and DO=1 over UDP and, when truncated, again over TCP.
 async fn ask(server: SocketAddr, qname: &str, qtype: RecordType) -> Message {
-    let q = dnssec_query(qname, qtype, true, true);
-    let m = udp(server, &q).await;
-    if m.metadata.truncation {
-        return tcp(server, &q).await;
-    }
-    m
+    exchange(server, &dnssec_query(qname, qtype, true, true)).await
 }
 
 /// A question; the RCODE, the AD bit (`AD`, or `-` for none) and the number of answer records
@@ -214,7 +156,8 @@ async fn validating_unbound_accepts_tern_signed_answers() {
     .await;
     let unbound_addr = SocketAddr::new(addr(232, 5), 53);
     let mut unbound = start_unbound(unbound_addr, dir.sub("unbound"), tern.addr, &zones);
-    wait_ready(&mut unbound, unbound_addr).await;
+    let probe = dnssec_query("nsec.test.", RecordType::SOA, true, true);
+    unbound.wait_ready(unbound_addr, &probe).await;
 
     let mut wrong = Vec::new();
     for (question, expected, why) in EXPECT {
@@ -227,7 +170,7 @@ async fn validating_unbound_accepts_tern_signed_answers() {
             ));
         }
     }
-    let log = std::fs::read_to_string(&unbound.log).unwrap_or_default();
+    let log = unbound.log();
     assert!(
         wrong.is_empty(),
         "{}\nunbound log:\n{log}",
