@@ -9,14 +9,14 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::tsig::TsigError;
 use hickory_proto::rr::{Record, RecordType};
 
-use crate::support::{self, addr, name};
+use crate::support::nsd::Nsd;
+use crate::support::{TempDir, addr, name};
 use tern::{FetchError, query_soa, request_transfer as transfer, send_notify as notify};
 use tern::{TsigClientError, TsigKey as Key, parse_tsig_keys as parse_keys};
 
@@ -60,94 +60,40 @@ fn key_named(key_name: &str, secret: &str) -> Key {
         .remove(0)
 }
 
-/// A running NSD; stopped by its PID (and its folder removed) when dropped, also on panic.
-struct Nsd {
-    child: Child,
-    dir: PathBuf,
+/// NSD, the primary, and what the tests ask of it.
+struct Primary {
+    /// Held for its drop, which stops NSD (before `dir` goes).
+    _nsd: Nsd,
     server: SocketAddr,
+    dir: TempDir,
 }
 
-impl Drop for Nsd {
-    fn drop(&mut self) {
-        // SIGTERM, so NSD stops its own children; SIGKILL only if it lingers.
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .stderr(Stdio::null())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-impl Nsd {
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("nsd.log")).unwrap_or_default()
-    }
-
+impl Primary {
     fn zone_file(&self, zone: &str) -> PathBuf {
-        self.dir.join(format!("{zone}zone"))
+        self.dir.0.join(format!("{zone}zone"))
     }
 }
 
 /// Starts NSD on `127.219.0.<host>:53` and waits until it answers.
-async fn start_nsd(host: u8) -> Nsd {
-    let binary = support::system_binary("nsd", "NSD (Debian package nsd), the primary");
+async fn start_nsd(host: u8) -> Primary {
     let ip: IpAddr = addr(SUBNET, host);
-    let dir = std::env::temp_dir().join(format!("tern-repl-fetch-{}-{host}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("NSD state folder");
-    std::fs::write(dir.join("open.test.zone"), OPEN_ZONE).expect("zone file");
-    std::fs::write(dir.join("keyed.test.zone"), keyed_zone()).expect("zone file");
-    let state = dir.display();
-    let conf = format!(
-        "server:\n  ip-address: {ip}\n  port: 53\n  do-ip6: no\n  server-count: 1\n  \
-         username: \"\"\n  chroot: \"\"\n  zonesdir: \"{state}\"\n  pidfile: \"{state}/nsd.pid\"\n  \
-         database: \"\"\n  zonelistfile: \"{state}/zone.list\"\n  xfrdfile: \"{state}/xfrd.state\"\n  \
-         xfrdir: \"{state}\"\n  logfile: \"{state}/nsd.log\"\n  rrl-ratelimit: 0\n\
-         remote-control:\n  control-enable: no\n\
-         key:\n  name: \"transfer-key\"\n  algorithm: hmac-sha256\n  secret: \"{SECRET}\"\n\
+    let dir = TempDir::new(&format!("repl-fetch-{host}"));
+    std::fs::write(dir.0.join("open.test.zone"), OPEN_ZONE).expect("zone file");
+    std::fs::write(dir.0.join("keyed.test.zone"), keyed_zone()).expect("zone file");
+    let sections = format!(
+        "key:\n  name: \"transfer-key\"\n  algorithm: hmac-sha256\n  secret: \"{SECRET}\"\n\
          zone:\n  name: \"open.test\"\n  zonefile: \"open.test.zone\"\n  \
          provide-xfr: 127.0.0.0/8 NOKEY\n  allow-notify: 127.0.0.0/8 NOKEY\n\
          zone:\n  name: \"keyed.test\"\n  zonefile: \"keyed.test.zone\"\n  \
          provide-xfr: 127.0.0.0/8 transfer-key\n  allow-notify: 127.0.0.0/8 transfer-key\n"
     );
-    let conf_path = dir.join("nsd.conf");
-    std::fs::write(&conf_path, conf).expect("nsd.conf");
-    let child = Command::new(binary)
-        .arg("-d")
-        .arg("-c")
-        .arg(&conf_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start nsd");
-    let mut nsd = Nsd {
-        child,
+    let mut nsd = Nsd::start_with(&dir.0, ip, &sections);
+    let server = SocketAddr::new(ip, 53);
+    nsd.wait_ready(server, "open.test.").await;
+    Primary {
+        _nsd: nsd,
+        server,
         dir,
-        server: SocketAddr::new(ip, 53),
-    };
-    let deadline = Instant::now() + WAIT;
-    let open = name("open.test.");
-    loop {
-        if let Ok(Some(status)) = nsd.child.try_wait() {
-            panic!("nsd exited during startup ({status}); log:\n{}", nsd.log());
-        }
-        let probe = query_soa(nsd.server, &open, None, Duration::from_millis(200));
-        if probe.await.is_ok() {
-            return nsd;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "nsd did not answer on {} within {WAIT:?}; log:\n{}",
-            nsd.server,
-            nsd.log()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -170,7 +116,7 @@ fn zone_file_records(path: &Path, origin: &str) -> Vec<String> {
 /// An AXFR through `transfer`: every answer record, and the messages (signed or not) they
 /// came in. Complete at the SOA that closes the zone (RFC 5936 §2.2).
 async fn axfr(
-    nsd: &Nsd,
+    nsd: &Primary,
     zone: &str,
     key: Option<&Key>,
 ) -> Result<(Vec<Record>, usize, usize), FetchError> {

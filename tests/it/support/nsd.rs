@@ -36,24 +36,33 @@ impl Drop for Nsd {
 }
 
 impl Nsd {
-    /// NSD on `ip:53` serving `zones` (origin, file), its state in `state` (created). Response
-    /// rate limiting is off: a differential test must see every answer.
+    /// NSD on `ip:53` serving `zones` (origin, file), its state in `state` (created).
     pub(crate) fn start(state: &Path, ip: IpAddr, zones: &[(String, PathBuf)]) -> Nsd {
+        let sections: String = zones
+            .iter()
+            .map(|(origin, file)| {
+                format!(
+                    "zone:\n  name: \"{origin}\"\n  zonefile: \"{}\"\n",
+                    file.display()
+                )
+            })
+            .collect();
+        Nsd::start_with(state, ip, &sections)
+    }
+
+    /// NSD on `ip:53` with `sections` (its `zone:` and `key:` sections, whole) after the
+    /// server settings every test needs; its state in `state` (created), where relative zone
+    /// files are read from. Response rate limiting is off: a test must see every answer.
+    pub(crate) fn start_with(state: &Path, ip: IpAddr, sections: &str) -> Nsd {
         std::fs::create_dir_all(state).expect("NSD state folder");
         let s = state.display();
-        let mut conf = format!(
+        let conf = format!(
             "server:\n  ip-address: {ip}\n  port: 53\n  do-ip6: no\n  server-count: 1\n  \
              username: \"\"\n  chroot: \"\"\n  zonesdir: \"{s}\"\n  pidfile: \"{s}/nsd.pid\"\n  \
              database: \"\"\n  zonelistfile: \"{s}/zone.list\"\n  xfrdfile: \"{s}/xfrd.state\"\n  \
              xfrdir: \"{s}\"\n  logfile: \"{s}/nsd.log\"\n  refuse-any: no\n  rrl-ratelimit: 0\n\
-             remote-control:\n  control-enable: no\n"
+             remote-control:\n  control-enable: no\n{sections}"
         );
-        for (origin, file) in zones {
-            conf.push_str(&format!(
-                "zone:\n  name: \"{origin}\"\n  zonefile: \"{}\"\n",
-                file.display()
-            ));
-        }
         let conf_path = state.join("nsd.conf");
         std::fs::write(&conf_path, conf).expect("write nsd.conf");
         let child = Command::new(system_binary(
