@@ -175,8 +175,10 @@ impl Aggressive {
         });
     }
 
-    /// The kept entries of the closest zone above `qname` that has any.
-    fn closest_zone<T>(&self, qname: &Name, pick: impl Fn(&Zone) -> Vec<T>) -> Vec<T> {
+    /// What `pick` takes from the kept data of the closest zone above `qname` that has any.
+    /// It runs under the lock, so only what it picks is copied out (a miss checks the proofs
+    /// in place, not copies of them).
+    fn in_closest_zone<T>(&self, qname: &Name, pick: impl FnOnce(&Zone) -> Option<T>) -> Option<T> {
         let zones = self.lock();
         let mut zone = qname.clone();
         loop {
@@ -184,7 +186,7 @@ impl Aggressive {
                 return pick(kept);
             }
             if zone.is_root() {
-                return Vec::new();
+                return None;
             }
             zone = zone.base_name();
         }
@@ -198,18 +200,15 @@ impl Aggressive {
         qname: &Name,
         now: Instant,
     ) -> Option<Vec<Record>> {
-        let candidates = self.closest_zone(qname, |z| {
+        // Newest first: the most recent proofs are the likeliest to cover what is asked next.
+        let kept = self.in_closest_zone(qname, |z| {
             z.nxdomain
                 .iter()
+                .rev()
                 .filter(|k| k.expires > now)
+                .find(|k| v.proves_nonexistent(&k.denial, qname))
                 .cloned()
-                .collect()
-        });
-        // Newest first: the most recent proofs are the likeliest to cover what is asked next.
-        let kept = candidates
-            .into_iter()
-            .rev()
-            .find(|k| v.proves_nonexistent(&k.denial, qname))?;
+        })?;
         let ttl = left(kept.expires, now);
         Some(with_ttl(kept.records, ttl))
     }
@@ -223,18 +222,18 @@ impl Aggressive {
         qtype: RecordType,
         now: Instant,
     ) -> Option<Expansion> {
-        let candidates = self.closest_zone(qname, |z| {
+        let w = self.in_closest_zone(qname, |z| {
             z.wildcards
                 .iter()
+                .rev()
                 .filter(|w| w.kept.expires > now && w.rtype == qtype)
+                .find(|w| {
+                    w.closest.zone_of(qname)
+                        && w.closest != *qname
+                        && v.wildcard_answer(&w.kept.denial, qname, &w.closest)
+                            .is_secure()
+                })
                 .cloned()
-                .collect()
-        });
-        let w = candidates.into_iter().rev().find(|w| {
-            w.closest.zone_of(qname)
-                && w.closest != *qname
-                && v.wildcard_answer(&w.kept.denial, qname, &w.closest)
-                    .is_secure()
         })?;
         let ttl = left(w.kept.expires, now);
         let renamed = |records: Vec<Record>| -> Vec<Record> {
