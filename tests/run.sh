@@ -13,12 +13,30 @@ for tool in nsd unbound knotd dnsdist dig kdig nsupdate knsupdate dnssec-keygen 
 done
 if [ "${#need[@]}" -gt 0 ]; then
     echo "tests/run.sh: installing test peers (missing: ${need[*]})"
-    # policy-rc.d exit 101 tells Debian's maintainer scripts not to start services.
-    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-    chmod +x /usr/sbin/policy-rc.d
+    # policy-rc.d exit 101 tells Debian's maintainer scripts not to start services. It is put
+    # back as it was afterwards (removed, or the machine's own restored), even on failure.
+    policy=/usr/sbin/policy-rc.d
+    saved=""
+    if [ -e "$policy" ]; then
+        saved=$(mktemp)
+        cp -p "$policy" "$saved"
+    fi
+    restore_policy() {
+        if [ -n "$saved" ]; then
+            cp -p "$saved" "$policy"
+            rm -f "$saved"
+        else
+            rm -f "$policy"
+        fi
+    }
+    trap restore_policy EXIT
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod +x "$policy"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq nsd unbound knot dnsdist bind9-dnsutils bind9-utils knot-dnsutils prometheus procps systemd >/dev/null
+    restore_policy
+    trap - EXIT
 fi
 # The tests bind port 53 on their own loopback addresses (127.N.0.x). A server of the user's
 # bound to every address (0.0.0.0:53) would take them; it is the user's, so say so rather than
