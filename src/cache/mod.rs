@@ -290,13 +290,21 @@ impl Cache {
 
     /// Records the validator's verdict on the fresh entry at `key`, its lifetime cut to `ttl`
     /// seconds from `now` if that is shorter (RFC 4035 §5.3.3: no longer than its signatures;
-    /// bogus data only briefly). The records stay as they are. False when there is no entry.
+    /// bogus data only briefly). The records stay as they are. False when there is no entry,
+    /// or when the entry was already judged: then it is not the data the verdict is about (a
+    /// walk's reply that ranked too low to replace it, e.g. a retry at another server after a
+    /// bogus answer), and that entry keeps its own verdict.
     pub(crate) fn set_trust(&self, key: &Key, trust: Trust, ttl: u32, now: Instant) -> bool {
         let mut shard = self.shard(key);
         let Some(entry) = shard.lru.peek_mut(key) else {
             return false;
         };
-        if entry.expires <= now {
+        if entry.expires <= now
+            || entry
+                .signed
+                .as_ref()
+                .is_some_and(|s| s.trust() != &Trust::Unchecked)
+        {
             return false;
         }
         entry.expires = entry

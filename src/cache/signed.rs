@@ -101,6 +101,10 @@ impl StoredSigned {
         })
     }
 
+    pub(super) fn trust(&self) -> &Trust {
+        &self.trust
+    }
+
     pub(super) fn set_trust(&mut self, trust: Trust) {
         self.trust = trust;
     }

@@ -277,3 +277,24 @@ async fn the_configurable_floor_still_caches_large_rrsets() {
     // The limit's doc promises room for an RRset of some 200 records in every shard.
     assert!(cache.insert(a_key(1), rrset(1, 200), 300, Rank::Authoritative, now));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_verdict_is_written_only_over_data_not_yet_judged() {
+    let cache = Cache::new(CachePolicy::default());
+    let now = Instant::now();
+    let bogus = Trust::Bogus {
+        ede: 6,
+        why: "broken".into(),
+    };
+    cache.insert(key(), Data::Positive(a(300)), 300, Rank::Authoritative, now);
+    assert!(cache.set_trust(&key(), bogus.clone(), 60, now));
+    // A later verdict is about other data (a reply that ranked too low to replace this).
+    assert!(!cache.set_trust(&key(), Trust::Secure, 300, now));
+    let hit = cache.get(&key(), now).expect("fresh");
+    assert_eq!(hit.signed.map(|s| s.trust), Some(bogus));
+    // New data in its place is judged afresh.
+    cache.insert(key(), Data::Positive(a(300)), 300, Rank::Authoritative, now);
+    assert!(cache.set_trust(&key(), Trust::Secure, 300, now));
+    let hit = cache.get(&key(), now).expect("fresh");
+    assert_eq!(hit.signed.map(|s| s.trust), Some(Trust::Secure));
+}

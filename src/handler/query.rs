@@ -197,6 +197,10 @@ impl Handler {
                 .await
             {
                 Ok(res) => {
+                    // The local part is not validated, so the whole never carries AD.
+                    if let Some(refused) = self.bogus(req, &res.security, true) {
+                        return refused.into();
+                    }
                     upstream_queries = Some(res.upstream_queries);
                     add_resolution(&mut m, res);
                     optional_authority = false;
@@ -220,22 +224,34 @@ impl Handler {
     fn recursive_answer(&self, req: &Request, res: Resolution) -> Message {
         let mut m = response::reply_to(req, self.config.edns_payload);
         m.metadata.recursion_available = true;
-        count_dnssec(&self.metrics, &res.security);
-        if let Trust::Bogus { ede: code, why } = &res.security
-            && !req.checking_disabled
-        {
-            Metrics::inc(&self.metrics.servfails);
-            self.metrics.servfail_reasons.inc(Some(*code));
-            debug!(reason = %why, "bogus answer");
-            let mut m = response::with_rcode(req, self.config.edns_payload, ResponseCode::ServFail);
-            m.metadata.recursion_available = true;
-            add_ede(&mut m, *code, &format!("DNSSEC validation failed: {why}"));
-            return m;
+        if let Some(refused) = self.bogus(req, &res.security, true) {
+            return refused;
         }
         m.metadata.authentic_data = res.security == Trust::Secure && !req.checking_disabled;
         debug!(rcode = %res.rcode, answers = res.answers.len(), upstream = res.upstream_queries, stale = res.stale, "recursive answer");
         add_resolution(&mut m, res);
         m
+    }
+
+    /// Every answer that carries the resolver's data passes here: counted by its verdict,
+    /// and when bogus and the client did not set CD, the SERVFAIL (with its EDE) to send
+    /// instead — whether it came from a walk, the cache of a snooping client, or the end of
+    /// an alias out of a local zone.
+    fn bogus(&self, req: &Request, security: &Trust, ra: bool) -> Option<Message> {
+        count_dnssec(&self.metrics, security);
+        let Trust::Bogus { ede: code, why } = security else {
+            return None;
+        };
+        if req.checking_disabled {
+            return None;
+        }
+        Metrics::inc(&self.metrics.servfails);
+        self.metrics.servfail_reasons.inc(Some(*code));
+        debug!(reason = %why, "bogus answer");
+        let mut m = response::with_rcode(req, self.config.edns_payload, ResponseCode::ServFail);
+        m.metadata.recursion_available = ra;
+        add_ede(&mut m, *code, &format!("DNSSEC validation failed: {why}"));
+        Some(m)
     }
 
     /// A non-recursive question answered without asking anyone (RFC 1034 §4.3.1): the cached
@@ -258,6 +274,10 @@ impl Handler {
             .await
         {
             Metrics::inc(&self.metrics.cache_hits);
+            if let Some(refused) = self.bogus(req, &res.security, ra) {
+                return refused;
+            }
+            m.metadata.authentic_data = res.security == Trust::Secure && !req.checking_disabled;
             debug!(rcode = %res.rcode, answers = res.answers.len(), "non-recursive answer from the cache");
             add_resolution(&mut m, res);
             return m;
@@ -323,5 +343,7 @@ fn count_dnssec(metrics: &Metrics, trust: &Trust) {
     metrics.count_dnssec(state, ede);
 }
 
+#[cfg(test)]
+mod dnssec_tests;
 #[cfg(test)]
 mod tests;

@@ -2,6 +2,7 @@
 //! NXNS glueless lookups, outgoing queries, total time), and the errors that exceeding them
 //! produces. `ResolveError` is only a real failure: negative answers are not errors.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
@@ -94,6 +95,10 @@ pub(crate) struct Budget {
     glueless: usize,
     /// Names whose addresses are being looked up right now, to break NS-name loops.
     pub(crate) in_progress: Vec<Name>,
+    /// The server whose reply ended the last exchange: the one to blame if it is bogus.
+    pub(crate) answered_by: Option<IpAddr>,
+    /// Servers whose answers this walk found bogus: not asked again by it.
+    pub(crate) avoid: Vec<IpAddr>,
 }
 
 impl Budget {
@@ -105,6 +110,8 @@ impl Budget {
             upstream: 0,
             glueless: 0,
             in_progress: Vec::new(),
+            answered_by: None,
+            avoid: Vec::new(),
         }
     }
 

@@ -129,6 +129,7 @@ impl Resolver {
             .collect();
         known.sort();
         known.dedup();
+        known.retain(|(a, _)| !budget.avoid.contains(a));
         let mut ex = Exchange {
             zone_name: set.zone.clone(),
             zone,
@@ -181,6 +182,7 @@ impl Resolver {
                             let new: Vec<(IpAddr, u16)> = addrs
                                 .into_iter()
                                 .filter(|a| !ex.cands.iter().any(|c| c.addr == *a))
+                                .filter(|a| !budget.avoid.contains(a))
                                 .map(|a| (a, default_port))
                                 .collect();
                             self.add_candidates(&mut ex, &new, budget.now);
@@ -417,6 +419,7 @@ impl Resolver {
                     self.infra
                         .mark(addr, ex.zone.clone(), Mark::NonAuthoritative, now);
                 }
+                budget.answered_by = Some(addr);
                 return Ok(Some(classified));
             }
         }

@@ -27,7 +27,7 @@ pub(crate) mod validate;
 #[cfg(test)]
 pub(crate) mod fake;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -410,9 +410,13 @@ impl Resolver {
                 let now = budget.as_deref().map_or(now, |b| b.now);
                 self.cached_step(&name, qtype, now, stale)
             };
-            let mut link = match (cached, budget.as_deref_mut()) {
-                (Some(link), _) => link,
-                (None, Some(budget)) => self.iterate(&name, qtype, budget).await?,
+            // A walked link comes with the server that answered it (see `retry_bogus`).
+            let (mut link, walked) = match (cached, budget.as_deref_mut()) {
+                (Some(link), _) => (link, None),
+                (None, Some(budget)) => {
+                    let link = self.iterate(&name, qtype, budget).await?;
+                    (link, Some(budget.answered_by))
+                }
                 (None, None) => return Ok(None),
             };
             if let Some(validator) = validator
@@ -424,6 +428,11 @@ impl Resolver {
                 link.signed.trust = self
                     .validate_link(validator, &name, qtype, &link, budget)
                     .await;
+                if let Some(from) = walked {
+                    link = self
+                        .retry_bogus(validator, &name, qtype, (link, from), budget)
+                        .await;
+                }
             }
             let at = budget.as_deref().map_or(now, |b| b.now);
             match finish(link, &mut answers, at) {

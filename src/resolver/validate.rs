@@ -16,6 +16,7 @@ mod aggressive;
 mod clock;
 mod keys;
 mod nta;
+mod retry;
 
 use std::sync::Arc;
 

@@ -2,6 +2,7 @@
 //! every upstream query counted.
 
 mod aggressive;
+mod bogus_retry;
 mod classify;
 mod classify_dnssec;
 mod clock;
@@ -10,7 +11,7 @@ mod limits;
 mod loops;
 mod nta;
 mod robustness;
-mod validate;
+pub(crate) mod validate;
 mod walk;
 
 use std::sync::Arc;

@@ -57,12 +57,21 @@ const ZONES: &[(&str, &str, Option<Signing>, &[&str])] = &[
 ];
 
 /// The signed hierarchy on a fake internet, and its trust anchor (the root's DS).
-pub(super) fn signed_net() -> (Arc<FakeNet>, Anchors) {
+pub(crate) fn signed_net() -> (Arc<FakeNet>, Anchors) {
+    signed_net_with(|_, text| text, &[])
+}
+
+/// [`signed_net`] with each lab file's text passed through `edit` first, and `copies` more
+/// servers: (origin, how that copy is signed, its address), signed with the same keys.
+pub(super) fn signed_net_with(
+    edit: fn(&str, String) -> String,
+    copies: &[(&str, Signing, &str)],
+) -> (Arc<FakeNet>, Anchors) {
     let mut zones = HashMap::new();
     let mut plan = Vec::new();
     for (file, origin, how, _) in ZONES {
         let origin = name(origin);
-        let text = FakeNet::lab_file(file);
+        let text = edit(file, FakeNet::lab_file(file));
         let records = crate::zonefile::parse_zone_text(&text, Path::new(file), Some(&origin))
             .expect("lab zone parses");
         zones.insert(origin.clone(), records);
@@ -71,6 +80,16 @@ pub(super) fn signed_net() -> (Arc<FakeNet>, Anchors) {
         }
     }
     let keys = Keys::default();
+    let mut copied = Vec::new();
+    for (origin, how, server) in copies {
+        let origin = name(origin);
+        let mut one = HashMap::from([(origin.clone(), zones[&origin].clone())]);
+        sign_zones(&mut one, &[(origin.clone(), *how)], &keys, SIGNED_AT).expect("signs");
+        let records = one.remove(&origin).expect("zone");
+        let zone = crate::authority::Zone::from_records(Some(&origin), records, Path::new("copy"))
+            .expect("signed copy is valid");
+        copied.push((ip(server), zone));
+    }
     sign_zones(&mut zones, &plan, &keys, SIGNED_AT).expect("signs");
     let net = FakeNet::empty();
     for (file, origin, _, servers) in ZONES {
@@ -82,13 +101,16 @@ pub(super) fn signed_net() -> (Arc<FakeNet>, Anchors) {
             net.add_host(ip(server), vec![zone.clone()]);
         }
     }
+    for (server, zone) in copied {
+        net.add_host(server, vec![zone]);
+    }
     let ds = keys.ds(&Name::root(), 86_400).expect("root DS");
     let anchors = Anchors::parse(&format!("{ds}\n"), Path::new("root.anchor")).expect("anchor");
     (net, anchors)
 }
 
 /// A validating resolver whose calendar says `SIGNED_AT` at the paused clock's present.
-fn validating(net: &Arc<FakeNet>, anchors: Anchors) -> Arc<Resolver> {
+pub(crate) fn validating(net: &Arc<FakeNet>, anchors: Anchors) -> Arc<Resolver> {
     validating_with(net, anchors, Vec::new())
 }
 
