@@ -25,6 +25,7 @@ use super::delegation::ServerSet;
 use super::infra::{MAX_RTO, Mark, Standing};
 use super::trace::TraceStep;
 use super::upstream::{UpstreamError, UpstreamFuture, UpstreamQuery, UpstreamReply};
+use super::window::{Slot, Wait};
 use crate::metrics::Metrics;
 
 mod candidates;
@@ -49,17 +50,28 @@ struct Attempt<'u> {
     reply: UpstreamFuture<'u>,
     /// The server's counters (`tern_upstream_*{server}`).
     server: Arc<crate::metrics::counts::Upstream>,
+    /// Its place in the server's window, until its reply comes or it is given up for lost.
+    slot: Option<Slot>,
 }
 
 // Made once per reply and consumed at once: boxing the reply would cost an allocation each.
 #[allow(clippy::large_enum_variant)]
 enum Event {
     Reply(usize, Result<UpstreamReply, UpstreamError>),
+    /// The server a try waited for has room in its window now.
+    Room(Slot),
     Wake,
 }
 
-/// Waits for the first reply among the attempts, or until `until`.
-async fn next_event(pending: &mut [Attempt<'_>], until: Instant) -> Event {
+/// A try waiting for room in its server's window: the candidate, and the wait.
+type Waiting = (usize, Wait);
+
+/// Waits for the first reply among the attempts, room for the waiting try, or until `until`.
+async fn next_event(
+    pending: &mut [Attempt<'_>],
+    waiting: &mut Option<Waiting>,
+    until: Instant,
+) -> Event {
     let sleep = tokio::time::sleep_until(until);
     tokio::pin!(sleep);
     poll_fn(|cx| {
@@ -67,6 +79,11 @@ async fn next_event(pending: &mut [Attempt<'_>], until: Instant) -> Event {
             if let Poll::Ready(r) = a.reply.as_mut().poll(cx) {
                 return Poll::Ready(Event::Reply(i, r));
             }
+        }
+        if let Some((_, wait)) = waiting.as_mut()
+            && let Poll::Ready(slot) = wait.as_mut().poll(cx)
+        {
+            return Poll::Ready(Event::Room(slot));
         }
         match sleep.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(Event::Wake),
@@ -94,6 +111,8 @@ struct Exchange<'u> {
     /// Whether any server address offered was not our own listener (usable or not): then a
     /// failure is that server's, not the loop's.
     others: bool,
+    /// The try waiting for room in its server's window; no timer runs meanwhile.
+    waiting: Option<Waiting>,
 }
 
 impl Exchange<'_> {
@@ -141,6 +160,7 @@ impl Resolver {
             newest: None,
             looped: None,
             others: false,
+            waiting: None,
         };
         self.add_candidates(&mut ex, &known, budget.now);
         let mut glueless: Vec<Name> = set
@@ -153,9 +173,11 @@ impl Resolver {
             let now = budget.now;
             // Time for the next try: nothing on the wire and no timer running (a try whose
             // send failed keeps its timer, like a lost one), or the newest try's time is up.
-            if (ex.pending.is_empty() && ex.newest.is_none()) || now >= ex.retransmit_at {
+            if ex.waiting.is_none()
+                && ((ex.pending.is_empty() && ex.newest.is_none()) || now >= ex.retransmit_at)
+            {
                 if let Some((i, _)) = ex.newest.take() {
-                    self.lost(&ex, i, now);
+                    self.lost(&mut ex, i, now);
                 }
                 let untried = ex.cands.iter().any(|c| !c.done && c.tries == 0);
                 match pick(&ex.cands) {
@@ -172,7 +194,13 @@ impl Resolver {
                             c.done = true;
                             continue;
                         }
-                        self.send(&mut ex, i, budget)?;
+                        let window = self.windows.of(c.addr);
+                        match window.try_take() {
+                            Some(slot) => self.send(&mut ex, i, slot, budget)?,
+                            // Its server is full: wait in line, with no timer running, rather
+                            // than add to the load (or go to a worse server meanwhile).
+                            None => ex.waiting = Some((i, window.wait(budget.deadline))),
+                        }
                     }
                     _ if !glueless.is_empty() => {
                         // Every known address has been tried: look up the glueless servers
@@ -208,7 +236,12 @@ impl Resolver {
                 }
             }
             let deadline = budget.deadline;
-            match next_event(&mut ex.pending, ex.retransmit_at.min(deadline)).await {
+            let until = if ex.waiting.is_some() {
+                deadline
+            } else {
+                ex.retransmit_at.min(deadline)
+            };
+            match next_event(&mut ex.pending, &mut ex.waiting, until).await {
                 Event::Wake => {
                     // Edge: a timer fired; the walk's time is now whatever the clock says.
                     budget.advance(Instant::now());
@@ -216,6 +249,11 @@ impl Resolver {
                     if now >= deadline {
                         self.give_up(&ex, now);
                         return Err(ResolveError::Timeout(budget.limits.timeout));
+                    }
+                }
+                Event::Room(slot) => {
+                    if let Some((i, _)) = ex.waiting.take() {
+                        self.send(&mut ex, i, slot, budget)?;
                     }
                 }
                 Event::Reply(p, result) => {
@@ -233,7 +271,12 @@ impl Resolver {
     /// should fail (or be answered stale) at once rather than wait out the same timeouts.
     fn give_up(&self, ex: &Exchange<'_>, now: Instant) {
         for c in &ex.cands {
-            if !c.replied && c.tries >= GIVE_UP_TRIES {
+            // A server that answered other questions meanwhile is overloaded, not dead: it
+            // stays in rotation (its window has shrunk instead).
+            let answering = c
+                .first_sent
+                .is_some_and(|t| self.infra.replied_since(c.addr, t, now));
+            if !c.replied && c.tries >= GIVE_UP_TRIES && !answering {
                 self.infra.take_out(c.addr, now);
             }
         }
@@ -244,6 +287,7 @@ impl Resolver {
         &'u self,
         ex: &mut Exchange<'u>,
         i: usize,
+        slot: Slot,
         budget: &mut Budget,
     ) -> Result<(), ResolveError> {
         // Edge: the retransmission timer runs from the moment the query leaves.
@@ -266,6 +310,7 @@ impl Resolver {
                 rto
             };
         c.tries += 1;
+        c.first_sent.get_or_insert(now);
         if c.tries >= MAX_TRIES || c.probe {
             c.done = true;
         }
@@ -293,6 +338,7 @@ impl Resolver {
                 reply.await
             }),
             server,
+            slot: Some(slot),
         });
         ex.retransmit_at = now + timeout.min(remaining);
         ex.newest = Some((i, now));
@@ -300,18 +346,23 @@ impl Resolver {
     }
 
     /// The newest try's timer ran out: a loss, for the trace and the infrastructure cache.
-    fn lost(&self, ex: &Exchange<'_>, i: usize, now: Instant) {
-        let c = &ex.cands[i];
+    fn lost(&self, ex: &mut Exchange<'_>, i: usize, now: Instant) {
         let newest = ex
             .pending
-            .iter()
+            .iter_mut()
             .filter(|a| a.cand == i)
             .max_by_key(|a| a.sent);
-        let sent = newest.map_or(now, |a| a.sent);
+        let sent = newest.as_ref().map_or(now, |a| a.sent);
         Metrics::inc(&self.metrics.upstream_timeouts);
         if let Some(a) = newest {
             Metrics::inc(&a.server.timeouts);
+            // Still listening for it, but no longer counted against the server's window.
+            if let Some(slot) = a.slot.take() {
+                drop(slot);
+                self.windows.of(ex.cands[i].addr).on_loss(sent, now);
+            }
         }
+        let c = &ex.cands[i];
         self.infra.record_loss(c.addr, sent, now);
         self.trace_try(ex, i, c.tcp, now.saturating_duration_since(sent), || {
             "no reply yet: retransmitting (still listening)".to_string()
@@ -380,6 +431,8 @@ impl Resolver {
             }
         };
         ex.go_on_if_newest(i, attempt.sent, now);
+        let window = self.windows.of(addr);
+        window.on_reply();
         // TCP round trips include the handshake; only UDP times the server.
         self.infra
             .record_reply(addr, (!attempt.tcp).then_some(reply.rtt), now);
@@ -393,7 +446,7 @@ impl Resolver {
             Outcome::Truncated if !attempt.tcp => {
                 ex.cands[i].tcp = true;
                 ex.cands[i].done = false;
-                self.send(ex, i, budget)?;
+                self.send(ex, i, window.force(), budget)?;
             }
             // RFC 6891 §7: FORMERR without OPT may mean the server predates EDNS; ask once
             // more without it, and remember.
@@ -401,7 +454,7 @@ impl Resolver {
                 self.infra.set_no_edns(addr, now);
                 ex.cands[i].edns = false;
                 ex.cands[i].done = false;
-                self.send(ex, i, budget)?;
+                self.send(ex, i, window.force(), budget)?;
             }
             Outcome::Lame(_) => {
                 self.infra.mark(addr, ex.zone.clone(), Mark::Lame, now);

@@ -214,6 +214,13 @@ impl Infra {
         });
     }
 
+    /// Whether `addr` has answered anything (any question's query) since `t`.
+    pub(crate) fn replied_since(&self, addr: IpAddr, t: Instant, now: Instant) -> bool {
+        self.host(addr, now)
+            .and_then(|h| h.last_reply)
+            .is_some_and(|r| r >= t)
+    }
+
     /// Takes `addr` out of rotation now, as if it had lost enough queries in a row.
     pub(crate) fn take_out(&self, addr: IpAddr, now: Instant) {
         self.update(addr, now, |h| {

@@ -23,6 +23,7 @@ pub(crate) mod store;
 pub(crate) mod trace;
 pub(crate) mod upstream;
 pub(crate) mod validate;
+pub(crate) mod window;
 
 #[cfg(test)]
 pub(crate) mod fake;
@@ -130,6 +131,8 @@ pub struct Resolver {
     cache: Arc<Cache>,
     failures: Cache,
     infra: infra::Infra,
+    /// How many queries each server may have outstanding.
+    windows: window::Windows,
     hints: ServerSet,
     limits: Limits,
     qname_minimisation: bool,
@@ -166,6 +169,7 @@ impl Resolver {
                 ..CachePolicy::default()
             }),
             infra: infra::Infra::default(),
+            windows: window::Windows::default(),
             hints,
             limits: config.limits,
             qname_minimisation: config.qname_minimisation,

@@ -24,6 +24,8 @@ pub(super) struct Candidate {
     pub(super) done: bool,
     /// It replied to this question (usable or not).
     pub(super) replied: bool,
+    /// When this question first asked it.
+    pub(super) first_sent: Option<Instant>,
 }
 
 impl Resolver {
@@ -70,6 +72,7 @@ impl Resolver {
                 probe: ranked.standing == Standing::Probe,
                 done: false,
                 replied: false,
+                first_sent: None,
             });
         }
     }
@@ -131,6 +134,7 @@ mod tests {
             probe: false,
             done,
             replied: false,
+            first_sent: None,
         };
         assert_eq!(
             pick(&[cand(1, false), cand(0, true), cand(0, false)]),

@@ -10,6 +10,7 @@ mod conditions;
 mod limits;
 mod loops;
 mod nta;
+mod overload;
 mod robustness;
 pub(crate) mod validate;
 mod walk;
