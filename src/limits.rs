@@ -182,6 +182,12 @@ pub(crate) const MAX_UPSTREAM_QUERIES: Limit<usize> =
 pub(crate) const RESOLVE_TIMEOUT_MS: Limit<u64> =
     Limit::new("resolver.timeout_ms", 7000, 100..=60_000);
 
+/// The second client bound (the first is RFC 8767's stale-answer timer): a client still
+/// without an answer gets SERVFAIL by then while the walk goes on for the cache. Below glibc's
+/// and most stubs' 5 s per try, so a client never waits into its own timeout and retries.
+pub(crate) const CLIENT_TIMEOUT_MS: Limit<u64> =
+    Limit::new("limits.client_timeout_ms", 4000, 100..=60_000);
+
 /// RFC 9156 §2.3: MAX_MINIMISE_COUNT, the most minimised queries sent for one name; past it
 /// the full name goes out (Unbound uses 10).
 pub(crate) const MAX_MINIMISE_COUNT: usize = 10;

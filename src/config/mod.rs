@@ -14,10 +14,10 @@ use crate::acl::{Acl, Cidr};
 use crate::cache::CachePolicy;
 use crate::limits::{
     CACHE_MAX_BYTES, CACHE_MAX_ENTRIES, CACHE_MAX_TTL, CACHE_MIN_TTL, CACHE_NEGATIVE_MAX_TTL,
-    EDNS_UDP_PAYLOAD, FAILURE_TTL, MAX_CNAME_CHAIN, MAX_DELEGATION_DEPTH, MAX_GLUELESS_LOOKUPS,
-    MAX_UPSTREAM_QUERIES, RESOLVE_TIMEOUT_MS, SERVE_STALE_SECS, STALE_ANSWER_TIMEOUT_MS,
-    TCP_IDLE_TIMEOUT_MS, TCP_MAX_CONNECTIONS, TCP_PIPELINE_DEPTH, UDP_MAX_IN_FLIGHT, UDP_RCVBUF,
-    UDP_WORKERS,
+    CLIENT_TIMEOUT_MS, EDNS_UDP_PAYLOAD, FAILURE_TTL, MAX_CNAME_CHAIN, MAX_DELEGATION_DEPTH,
+    MAX_GLUELESS_LOOKUPS, MAX_UPSTREAM_QUERIES, RESOLVE_TIMEOUT_MS, SERVE_STALE_SECS,
+    STALE_ANSWER_TIMEOUT_MS, TCP_IDLE_TIMEOUT_MS, TCP_MAX_CONNECTIONS, TCP_PIPELINE_DEPTH,
+    UDP_MAX_IN_FLIGHT, UDP_RCVBUF, UDP_WORKERS,
 };
 use crate::resolver::{Limits, ResolverConfig, Stub};
 
@@ -162,6 +162,7 @@ pub struct LimitsConfig {
     pub max_glueless_lookups: Option<usize>,
     pub max_upstream_queries: Option<usize>,
     pub timeout_ms: Option<u64>,
+    pub client_timeout_ms: Option<u64>,
 }
 
 /// Listener settings.
@@ -314,6 +315,9 @@ impl Config {
                     .check(l.max_upstream_queries)
                     .map_err(e)?,
                 timeout: Duration::from_millis(RESOLVE_TIMEOUT_MS.check(l.timeout_ms).map_err(e)?),
+                client_timeout: Duration::from_millis(
+                    CLIENT_TIMEOUT_MS.check(l.client_timeout_ms).map_err(e)?,
+                ),
             },
             qname_minimisation: self.recursion.qname_minimisation.unwrap_or(true),
             failure_ttl: FAILURE_TTL.check(self.cache.failure_ttl).map_err(e)?,

@@ -11,8 +11,8 @@ use tokio::time::Instant;
 
 use crate::ede;
 use crate::limits::{
-    MAX_CNAME_CHAIN, MAX_DELEGATION_DEPTH, MAX_GLUELESS_LOOKUPS, MAX_UPSTREAM_QUERIES,
-    RESOLVE_TIMEOUT_MS,
+    CLIENT_TIMEOUT_MS, MAX_CNAME_CHAIN, MAX_DELEGATION_DEPTH, MAX_GLUELESS_LOOKUPS,
+    MAX_UPSTREAM_QUERIES, RESOLVE_TIMEOUT_MS,
 };
 
 /// The bounds for one client query, after config bounds checks.
@@ -23,6 +23,8 @@ pub struct Limits {
     pub(crate) max_glueless_lookups: usize,
     pub(crate) max_upstream_queries: usize,
     pub(crate) timeout: Duration,
+    /// How long a client waits for an answer before it gets SERVFAIL (the walk goes on).
+    pub(crate) client_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -33,6 +35,7 @@ impl Default for Limits {
             max_glueless_lookups: MAX_GLUELESS_LOOKUPS.default,
             max_upstream_queries: MAX_UPSTREAM_QUERIES.default,
             timeout: Duration::from_millis(RESOLVE_TIMEOUT_MS.default),
+            client_timeout: Duration::from_millis(CLIENT_TIMEOUT_MS.default),
         }
     }
 }
@@ -51,6 +54,9 @@ pub enum ResolveError {
     TooManyUpstream(usize),
     #[error("resolution took longer than {0:?}")]
     Timeout(Duration),
+    /// The client's patience ran out first; the walk goes on for the cache.
+    #[error("no answer within {0:?}; still resolving for the cache")]
+    ClientTimeout(Duration),
     #[error("no reachable authority for {0}")]
     NoReachableAuthority(Name),
     /// Every server of the zone is one of our own listeners (none other was offered).
@@ -76,6 +82,7 @@ impl ResolveError {
         let code = match self {
             ResolveError::NoReachableAuthority(_)
             | ResolveError::Timeout(_)
+            | ResolveError::ClientTimeout(_)
             | ResolveError::ForwardingLoop { .. } => ede::NO_REACHABLE_AUTHORITY,
             _ => ede::OTHER,
         };

@@ -260,16 +260,15 @@ impl Resolver {
                 .await;
         }
         // A client joining a walk that has already run a while waits only for the rest of the
-        // RFC 8767 client timer: every client asking during an outage gets the stale answer
-        // once the timer has run out for the first.
-        let stale_wait = match self.walk_started(&key) {
-            Some(started) => self
-                .stale_answer_timeout
-                .saturating_sub(now.saturating_duration_since(started)),
-            None => self.stale_answer_timeout,
-        };
-        // The walk runs in this task; only when the client timer gives the client a stale
-        // answer does it move to a task of its own, to refresh the cache in the background.
+        // client timers: every client asking during an outage gets the stale answer (or its
+        // SERVFAIL) once the timer has run out for the first.
+        let elapsed = self.walk_started(&key).map_or(Duration::ZERO, |started| {
+            now.saturating_duration_since(started)
+        });
+        let stale_at = now + self.stale_answer_timeout.saturating_sub(elapsed);
+        let give_up_at = now + self.limits.client_timeout.saturating_sub(elapsed);
+        // The walk runs in this task; only when a client timer answers the client does it move
+        // to a task of its own, to finish for the cache.
         let this = Arc::clone(self);
         let owned = qname.clone();
         let mut walk: Pin<Box<dyn Future<Output = Result<Resolution, ResolveError>> + Send>> =
@@ -277,21 +276,35 @@ impl Resolver {
                 async move { this.resolve_shared(&owned, qtype, now).await }
                     .instrument(tracing::Span::current()),
             );
-        let client_timer = now + stale_wait;
-        let result = if self.cache.policy().serve_stale_secs > 0 {
+        if self.cache.policy().serve_stale_secs > 0 && stale_at < give_up_at {
             tokio::select! {
-                r = &mut walk => r,
-                _ = tokio::time::sleep_until(client_timer) => {
-                    if let Some(stale) = self.stale_chain(qname, qtype, client_timer).await {
+                r = &mut walk => return self.finished(qname, qtype, r, now).await,
+                _ = tokio::time::sleep_until(stale_at) => {
+                    if let Some(stale) = self.stale_chain(qname, qtype, stale_at).await {
                         tokio::spawn(walk);
                         return Ok(stale);
                     }
-                    walk.await
                 }
             }
-        } else {
-            walk.await
-        };
+        }
+        tokio::select! {
+            r = &mut walk => self.finished(qname, qtype, r, now).await,
+            _ = tokio::time::sleep_until(give_up_at) => {
+                tokio::spawn(walk);
+                Err(ResolveError::ClientTimeout(self.limits.client_timeout))
+            }
+        }
+    }
+
+    /// What a finished walk gives the client: its answer, else expired data if the cache has
+    /// some (RFC 8767), else its error.
+    async fn finished(
+        &self,
+        qname: &Name,
+        qtype: RecordType,
+        result: Result<Resolution, ResolveError>,
+        now: Instant,
+    ) -> Result<Resolution, ResolveError> {
         match result {
             Ok(r) => Ok(r),
             // Expired data is looked up as of the request: its window is days long, and the

@@ -8,6 +8,7 @@ use hickory_proto::rr::RecordType::A;
 use tokio::time::Instant;
 
 use super::*;
+use crate::resolver::budget::Limits;
 use crate::resolver::fake::{ip, zone};
 
 /// Delegates `child` in the lab's `test.` zone to `count` servers, `ns{i}.child` at
@@ -145,7 +146,7 @@ async fn upstream_queries_are_bounded_at_fifty() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn total_time_is_bounded_at_seven_seconds() {
+async fn the_client_gets_servfail_at_four_seconds_and_the_walk_stops_at_seven() {
     let net = FakeNet::lab();
     // Thirty servers that never answer (no host at 127.0.3.x).
     delegate_to_many(&net, "slow.test.", 30, "127.0.3");
@@ -153,13 +154,53 @@ async fn total_time_is_bounded_at_seven_seconds() {
     let started = Instant::now();
     let e = resolve(&r, "www.slow.test.", A).await.expect_err("timeout");
     let took = started.elapsed();
-    assert_eq!(e, ResolveError::Timeout(Duration::from_secs(7)));
+    assert_eq!(e, ResolveError::ClientTimeout(Duration::from_secs(4)));
     servfail(&e);
+    assert_eq!(e.ede().0, crate::ede::NO_REACHABLE_AUTHORITY);
     assert!(
-        took >= Duration::from_secs(7) && took < Duration::from_millis(7100),
+        took >= Duration::from_secs(4) && took < Duration::from_millis(4100),
         "{took:?}"
     );
+    // The walk goes on for the cache, within its own budget: its failure is remembered
+    // (RFC 9520) once it ends at 7 s.
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    let e = resolve(&r, "www.slow.test.", A).await.expect_err("failed");
+    assert!(
+        matches!(&e, ResolveError::CachedFailure(why) if why.contains("7s")),
+        "{e}"
+    );
     assert!(net.total() < 50);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_answer_too_late_for_the_client_is_cached_for_the_next() {
+    let net = FakeNet::lab();
+    let client_timeout = Duration::from_secs(1);
+    let config = ResolverConfig {
+        limits: Limits {
+            client_timeout,
+            ..Limits::default()
+        },
+        ..ResolverConfig::default()
+    };
+    let r = resolver_with(&net, config);
+    // The walk down to the wildcard, minimised probes included, is cached first.
+    expect(&r, "warm.wild.alpha.test.", A, NoError).await;
+    // Both alpha.test. servers now take 1.5 s to answer: after the client gave up.
+    for a in ["127.0.0.41", "127.0.0.42"] {
+        net.set_latency(ip(a), Duration::from_millis(1500));
+    }
+    let e = resolve(&r, "late.wild.alpha.test.", A)
+        .await
+        .expect_err("too late");
+    assert_eq!(e, ResolveError::ClientTimeout(client_timeout));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let sent = net.total();
+    let res = resolve(&r, "late.wild.alpha.test.", A)
+        .await
+        .expect("cached");
+    assert_eq!(res.answers.len(), 1);
+    assert_eq!(net.total(), sent, "answered from the cache");
 }
 
 #[tokio::test(start_paused = true)]
@@ -174,7 +215,9 @@ async fn all_servers_silent_fails_within_the_budget() {
     assert!(
         matches!(
             e,
-            ResolveError::Timeout(_) | ResolveError::NoReachableAuthority(_)
+            ResolveError::Timeout(_)
+                | ResolveError::ClientTimeout(_)
+                | ResolveError::NoReachableAuthority(_)
         ),
         "{e}"
     );
