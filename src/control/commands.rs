@@ -21,9 +21,11 @@ flush-all         empty the cache
 dump-cache        the cache as zone-file text, TTLs counting down
 zones             origin, serial and source of every zone served
 services          each service instance and its health
-nta add NAME      treat NAME and below as insecure (RFC 7646) until removed or restart
+nta add NAME [LIFETIME]
+                  treat NAME and below as insecure (RFC 7646) for LIFETIME (30s, 15m, 2d;
+                  default 1h, at most 1w), or until removed or restart; again: new lifetime
 nta remove NAME   drop a negative trust anchor added with nta add
-nta list          the negative trust anchors: configured and runtime";
+nta list          the negative trust anchors: `NAME configured` or `NAME runtime Ns left`";
 
 /// Runs one request line: `Ok(body)` or `Err(reason)` (which may span lines).
 pub(super) fn run(ctl: &Control, line: &str) -> Result<String, String> {

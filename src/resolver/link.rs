@@ -102,11 +102,15 @@ impl Resolver {
     }
 }
 
-/// The chain so far: answer records, the RRSIGs over them, and the weakest verdict.
+/// The chain so far: answer records, the RRSIGs over them, the proofs of its wildcard CNAMEs,
+/// and the weakest verdict.
 #[derive(Default)]
 pub(super) struct Answers {
     records: Vec<Record>,
     sigs: Vec<Record>,
+    /// A DO=1 client needs a wildcard CNAME's NSEC/NSEC3 proof to validate it (RFC 4035
+    /// §3.1.3.3, §5.3.4), not only the last link's.
+    proof: Vec<Record>,
     security: Option<Trust>,
 }
 
@@ -122,7 +126,7 @@ pub(super) fn finish(link: Link, answers: &mut Answers, at: Instant) -> Result<R
         answers: std::mem::take(&mut answers.records),
         authorities: soa.into_iter().collect(),
         answer_sigs: std::mem::take(&mut answers.sigs),
-        proof,
+        proof: with_earlier(std::mem::take(&mut answers.proof), proof),
         security: security.clone(),
         stale: false,
         upstream_queries: 0,
@@ -150,10 +154,26 @@ pub(super) fn finish(link: Link, answers: &mut Answers, at: Instant) -> Result<R
         }
         Step::Cname(records, target) => {
             answers.records.extend(records);
+            // Only the wildcard proof: the DNAME a CNAME was made from is in the answer.
+            answers.proof.extend(proof.into_iter().filter(|r| {
+                let t = proof::covered(r).unwrap_or(r.record_type());
+                matches!(t, RecordType::NSEC | RecordType::NSEC3)
+            }));
             answers.security = Some(security);
             Err(target)
         }
         Step::NoData(soa) => Ok(done(ResponseCode::NoError, answers, soa, proof)),
         Step::NxDomain(soa) => Ok(done(ResponseCode::NXDomain, answers, soa, proof)),
     }
+}
+
+/// The earlier links' wildcard proofs, then the last link's proof, each record once (a
+/// wildcard CNAME to a name denied in its own zone may be proven by the same NSEC).
+fn with_earlier(mut earlier: Vec<Record>, last: Vec<Record>) -> Vec<Record> {
+    for r in last {
+        if !earlier.contains(&r) {
+            earlier.push(r);
+        }
+    }
+    earlier
 }

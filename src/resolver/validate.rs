@@ -35,7 +35,7 @@ pub(crate) use clock::UnixClock;
 pub(crate) use keys::KeyCache;
 #[cfg(test)]
 pub(crate) use nta::Source as NtaSource;
-pub(crate) use nta::{NtaChange, NtaError};
+pub(crate) use nta::{Added as NtaAdded, Lifetime, NtaChange, NtaError};
 
 /// Where the validator's trace lines go (`tern resolve --trace`).
 pub(crate) type ValidatorTrace = Arc<dyn Fn(&str) + Send + Sync>;

@@ -1,8 +1,9 @@
 //! `tern ctl nta` against a running, validating `tern serve` over the signed lab (subnet 65):
 //! a runtime negative trust anchor turns the lab's bogus zone from SERVFAIL into an insecure
 //! answer at once (the cached verdict dropped, the hit path too), `list` shows it beside the
-//! configured one, a configured one cannot be removed, and removing the runtime one brings the
-//! SERVFAIL back.
+//! configured one with its seconds left, a lifetime is read and checked (a bad or too long one
+//! refused), a configured one cannot be removed, removing the runtime one brings the SERVFAIL
+//! back, and so does a short-lived one's expiry.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -65,7 +66,10 @@ async fn tern_ctl_nta_adds_lists_and_removes_negative_trust_anchors() {
 
     // Added: answered at once, insecure (no AD).
     let added = ok(&socket, &["nta", "add", "Bogus.Test"]).await;
-    assert!(added.starts_with("bogus.test. added; removed "), "{added}");
+    assert!(
+        added.starts_with("bogus.test. added for 3600s; removed "),
+        "an hour unless told: {added}"
+    );
     let m = ask(at, "www.bogus.test.").await;
     assert_eq!(m.metadata.response_code, ResponseCode::NoError, "{m:?}");
     assert!(!m.metadata.authentic_data, "insecure: no AD");
@@ -80,9 +84,37 @@ async fn tern_ctl_nta_adds_lists_and_removes_negative_trust_anchors() {
     // The secure zone beside it is still secure.
     let m = ask(at, "www.secure.test.").await;
     assert!(m.metadata.authentic_data, "{m:?}");
+    let listed = ok(&socket, &["nta", "list"]).await;
+    assert!(
+        (3590..=3600).contains(&runtime_left(&listed, "bogus.test.")),
+        "{listed}"
+    );
+    assert!(
+        listed.starts_with("insecure.test. configured\n"),
+        "{listed}"
+    );
+
+    // Again, with a lifetime: refreshed to it. A bad or too long one is refused.
+    let again = ok(&socket, &["nta", "add", "bogus.test.", "15m"]).await;
+    assert!(again.contains("expires in 900s now"), "{again}");
+    let listed = ok(&socket, &["nta", "list"]).await;
+    assert!(
+        (890..=900).contains(&runtime_left(&listed, "bogus.test.")),
+        "{listed}"
+    );
+    let (success, _, err) = ctl(&socket, &["nta", "add", "other.test.", "8d"]).await;
+    assert!(!success && err.contains("longer than a week"), "{err}");
+    let (success, _, err) = ctl(&socket, &["nta", "add", "other.test.", "soon"]).await;
+    assert!(!success && err.contains("bad lifetime \"soon\""), "{err}");
+    let (success, _, err) = ctl(&socket, &["nta", "add", "a.test.", "1h", "x"]).await;
+    assert!(
+        !success && err.contains("usage: nta add NAME [LIFETIME]"),
+        "{err}"
+    );
     assert_eq!(
-        ok(&socket, &["nta", "list"]).await,
-        "insecure.test. configured\nbogus.test. runtime\n"
+        ok(&socket, &["nta", "list"]).await.lines().count(),
+        2,
+        "nothing added by a refused command"
     );
 
     // A configured one stays; an unknown one is said to be unknown.
@@ -106,4 +138,31 @@ async fn tern_ctl_nta_adds_lists_and_removes_negative_trust_anchors() {
         ok(&socket, &["nta", "list"]).await,
         "insecure.test. configured\n"
     );
+
+    // The daemon's own expiry: a one-second anchor ends by itself (the timers' logic is tested
+    // on a paused clock in the unit tests; this waits for the wiring, up to 10 s), and with it
+    // the insecure answer it let into the cache.
+    ok(&socket, &["nta", "add", "bogus.test.", "1s"]).await;
+    let m = ask(at, "www.bogus.test.").await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError, "{m:?}");
+    let started = std::time::Instant::now();
+    while ok(&socket, &["nta", "list"]).await != "insecure.test. configured\n" {
+        assert!(started.elapsed() < Duration::from_secs(10), "never expired");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let m = ask(at, "www.bogus.test.").await;
+    assert_eq!(m.metadata.response_code, ResponseCode::ServFail, "{m:?}");
+}
+
+/// The seconds left of `name`'s line `NAME runtime Ns left` in `nta list`'s output.
+fn runtime_left(listed: &str, name: &str) -> u64 {
+    listed
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(name)?
+                .strip_prefix(" runtime ")?
+                .strip_suffix("s left")
+        })
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no runtime {name} in:\n{listed}"))
 }

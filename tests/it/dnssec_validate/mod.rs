@@ -2,10 +2,12 @@
 //! and served by NSD (see `hierarchy` for its zones, secure, insecure and broken on purpose).
 //! tern (.10) and a validating Unbound (.11) get the root's DS as their trust anchor; `dig`
 //! asks both the same questions, and they must agree on RCODE, AD, the answer section (as a
-//! set, without TTLs; RRSIGs in it for DO=1 only) and, where both send one, the Extended DNS
+//! set, without TTLs; RRSIGs in it for DO=1 only), a negative answer's or a wildcard
+//! expansion's authority section (see `authority`) and, where both send one, the Extended DNS
 //! Error; besides, tern's RCODE, AD and EDE must be the ones each case expects, and what tern
 //! alone is checked for (the proofs for DO=1 only, the EDE text, `+cd`).
 
+mod authority;
 mod hierarchy;
 mod peers;
 
@@ -85,6 +87,12 @@ const CASES: &[Case] = &[
     case("www.secure.test. AAAA", DO, "NOERROR", true),
     case("nope.nsec3.test. A", DO, "NXDOMAIN", true),
     case("www.nsec3.test. AAAA", DO, "NOERROR", true),
+    // without DO: the SOA alone
+    case("nope.secure.test. A", &[], "NXDOMAIN", true),
+    case("www.nsec3.test. AAAA", &[], "NOERROR", true),
+    // names covered by the proofs cached above (RFC 8198 aggressive use, both resolvers)
+    case("no.secure.test. A", DO, "NXDOMAIN", true),
+    case("other.nsec3.test. A", DO, "NXDOMAIN", true),
     // DS: present, proven absent (insecure.test.), a name with no zone cut
     case("secure.test. DS", DO, "NOERROR", true),
     case("insecure.test. DS", DO, "NOERROR", true),
@@ -102,6 +110,8 @@ const CASES: &[Case] = &[
     case("in.secure.test. A", DO, "NOERROR", true),
     case("alias.secure.test. A", DO, "NOERROR", true),
     case("alias.secure.test. A", &[], "NOERROR", true),
+    case("x.wc.secure.test. A", DO, "NOERROR", true),
+    // again, from the cache: the wildcard CNAME's proof still with it
     case("x.wc.secure.test. A", DO, "NOERROR", true),
     case("toinsecure.secure.test. A", DO, "NOERROR", false),
     case("alias.insecure.test. A", DO, "NOERROR", false),
@@ -133,6 +143,12 @@ const CASES: &[Case] = &[
     bogus("www.expired.test. A", 7),
     bogus("nope.expired.test. A", 7),
     case("www.expired.test. A", &["+dnssec", "+cd"], "NOERROR", false),
+    case(
+        "nope.expired.test. A",
+        &["+dnssec", "+cd"],
+        "NXDOMAIN",
+        false,
+    ),
     // the DS in test. matches no key of nokey.test.
     bogus("www.nokey.test. A", 9),
     bogus("nope.nokey.test. A", 9).again(),
@@ -201,6 +217,7 @@ fn validates_a_signed_hierarchy_like_unbound() {
                 theirs.answer_data()
             ));
         }
+        wrong.extend(authority::compare(c, &ours, &theirs));
         if c.ede.is_some() && ours.ede() != c.ede {
             wrong.push(format!(
                 "{what}: tern EDE {:?}, want {:?}\n{}",

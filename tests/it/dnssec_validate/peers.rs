@@ -40,7 +40,7 @@ impl Dig {
     }
 
     /// The records of a section (`ANSWER`, `AUTHORITY`), each as its fields.
-    fn section(&self, section: &str) -> Vec<Vec<&str>> {
+    pub(super) fn section(&self, section: &str) -> Vec<Vec<&str>> {
         let mut inside = false;
         let mut out = Vec::new();
         for l in self.text.lines() {
