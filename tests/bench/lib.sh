@@ -23,6 +23,10 @@
 #                            target/release/tern; BUILD=0 skips the build)
 #   KEEP_STATE=1             keep the state folder (configs, logs, raw outputs) for inspection
 #   RES_WRAP="CMD ..."       run the resolver under CMD (e.g. valgrind); used by miss_instructions.sh
+#   LEAF_CPU=PCT             the NSD processes of alpha.test. (127.0.0.41 and .42) share PCT % of
+#                            one core (a cgroup v1 CPU quota, 1 ms of every 10 ms per 10 %): an
+#                            overloaded leaf that queues and drops what it cannot answer
+#                            (overload.sh); unset: no limit
 #   SIGNED=1                 NSD serves the root, test. and alpha.test. signed (ECDSAP256SHA256,
 #                            NSEC, keys made for the run by dnssec-keygen, dnssec-signzone), and
 #                            both resolvers validate with the root's DS as their trust anchor
@@ -51,6 +55,8 @@ RES_PID=""         # the resolver under test
 RES_LOG=""         # its stderr
 TERN_CACHE_NOTE="" # what tern's cache config was
 ALL_NS=()          # every namespace made by this invocation (for the EXIT trap)
+LEAF_CGROUP=""     # LEAF_CPU's cgroup, made by bench_init
+LEAF_ADDRS="127.0.0.41 127.0.0.42"
 
 log() { printf '%s\n' "$*" >&2; }
 die() {
@@ -80,6 +86,18 @@ bench_init() { # sets STATE and the EXIT trap
     trap bench_cleanup EXIT
     trap 'exit 130' INT TERM
     if [ "${SIGNED:-0}" = 1 ]; then sign_hierarchy; fi
+    if [ -n "${LEAF_CPU:-}" ]; then leaf_cgroup "$LEAF_CPU"; fi
+}
+
+leaf_cgroup() { # pct: a CPU cgroup the alpha.test. servers are started in
+    [[ $1 =~ ^[1-9][0-9]?$ ]] || die "LEAF_CPU must be 1..99 (percent of one core)"
+    local root=/sys/fs/cgroup/cpu
+    [ -w "$root" ] || root=/sys/fs/cgroup/cpu,cpuacct
+    [ -w "$root" ] || die "LEAF_CPU needs a writable cgroup v1 cpu controller (/sys/fs/cgroup/cpu)"
+    LEAF_CGROUP=$root/tern-bench-$$
+    mkdir -p "$LEAF_CGROUP"
+    echo 10000 >"$LEAF_CGROUP/cpu.cfs_period_us"
+    echo $(($1 * 100)) >"$LEAF_CGROUP/cpu.cfs_quota_us"
 }
 
 # SIGNED=1: a copy of the hierarchy in $STATE/hier with root, test. and alpha.test. signed,
@@ -141,6 +159,7 @@ bench_cleanup() {
     run_teardown
     local n
     for n in "${ALL_NS[@]}"; do ip netns del "$n" 2>/dev/null; done
+    if [ -n "$LEAF_CGROUP" ]; then rmdir "$LEAF_CGROUP" 2>/dev/null; fi
     if [ -n "$STATE" ]; then
         if [ "$KEEP_STATE" = 1 ]; then log "state kept in $STATE"; else rm -rf "$STATE"; fi
     fi
@@ -242,7 +261,17 @@ nsd_start() {
     local addr conf probe i started=()
     # shellcheck disable=SC2046
     while read -r addr conf probe; do
-        ip netns exec "$RUN_NS" $(pin_aux) nsd -d -c "$conf" </dev/null >"$(dirname "$conf")/stderr" 2>&1 &
+        if [ -n "$LEAF_CGROUP" ] && [[ " $LEAF_ADDRS " == *" $addr "* ]]; then
+            # Into the cgroup before exec (from outside the namespace: `ip netns exec` mounts
+            # its own /sys), so NSD's server processes are born in it.
+            # shellcheck disable=SC2046
+            (
+                echo "$BASHPID" >"$LEAF_CGROUP/cgroup.procs"
+                exec ip netns exec "$RUN_NS" $(pin_aux) nsd -d -c "$conf"
+            ) </dev/null >"$(dirname "$conf")/stderr" 2>&1 &
+        else
+            ip netns exec "$RUN_NS" $(pin_aux) nsd -d -c "$conf" </dev/null >"$(dirname "$conf")/stderr" 2>&1 &
+        fi
         RUN_PIDS+=($!)
         started+=("$addr $probe")
     done < <(nsd_configs)
