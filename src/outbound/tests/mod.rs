@@ -101,16 +101,27 @@ fn what_a_reply_must_echo_depends_on_the_caller() {
             false,
             false,
         ),
-        ("no question", |m| m.queries.clear(), false, false, true),
+        // Unbound takes it too: ID, address and port are the proof that it answers us.
+        ("no question", |m| m.queries.clear(), true, false, true),
         (
             "no question, REFUSED",
             |m| {
                 m.queries.clear();
                 m.metadata.response_code = ResponseCode::Refused;
             },
+            true,
+            true,
+            true,
+        ),
+        (
+            "no question, wrong ID",
+            |m| {
+                m.queries.clear();
+                m.metadata.id ^= 1;
+            },
             false,
-            true,
-            true,
+            false,
+            false,
         ),
     ];
     for (changed, change, as_answer, as_first, as_later) in cases {
@@ -309,3 +320,5 @@ async fn a_deadline_ends_a_silent_stream() {
     }
     drop(listener);
 }
+
+mod empty_question;
