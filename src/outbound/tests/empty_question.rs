@@ -72,7 +72,7 @@ async fn a_reply_without_question_counts_only_from_the_server_asked_with_our_id(
         socket.send_to(bytes, client).await.expect("reply");
     }
     // Without the rule, the last datagram too is skipped and the wait never ends.
-    let wait = sent.reply(&expected, |_, m| m);
+    let wait = sent.reply(&expected, |_, m| Some(m));
     let (got, _) = tokio::time::timeout(std::time::Duration::from_secs(5), wait)
         .await
         .expect("the server's reply is taken")

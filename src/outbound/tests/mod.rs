@@ -220,7 +220,7 @@ async fn udp_leaves_from_the_source_address_and_takes_only_the_matching_reply() 
         server.send_to(&bytes, from).await.expect("reply");
     }
     let (got, timing) = sent
-        .reply(&expected, |raw, m| (raw.len(), m))
+        .reply(&expected, |raw, m| Some((raw.len(), m)))
         .await
         .expect("reply");
     assert_eq!(
@@ -243,7 +243,10 @@ async fn nobody_listening_is_a_refused_connection() {
     let qname = name("www.example.test.");
     let expected = Expected::answer(1, &qname, RecordType::A);
     let sent = UdpQuery::send(Peer::from(addr), b"\x00\x01").expect("sends");
-    let err = sent.reply(&expected, |_, m| m).await.expect_err("ICMP");
+    let err = sent
+        .reply(&expected, |_, m| Some(m))
+        .await
+        .expect_err("ICMP");
     assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
 }
 
@@ -321,4 +324,5 @@ async fn a_deadline_ends_a_silent_stream() {
     drop(listener);
 }
 
+mod cookies;
 mod empty_question;
