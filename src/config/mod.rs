@@ -116,6 +116,9 @@ pub struct RecursionConfig {
     pub qname_minimisation: Option<bool>,
     /// Port upstream servers listen on (default 53).
     pub upstream_port: Option<u16>,
+    /// Send DNS Cookies (RFC 7873) in queries to upstream servers and learn theirs (default
+    /// true, as BIND's `send-cookie`).
+    pub upstream_cookies: Option<bool>,
     /// Answer `localhost.`, `invalid.`, `home.arpa.` and the private reverse zones here
     /// (RFC 6761, 6303, 8375; default true). A `[[zone]]` of one of those origins replaces
     /// just that one.
@@ -284,6 +287,11 @@ impl Config {
 }
 
 impl Config {
+    /// `[recursion] upstream_cookies`, default on.
+    pub(crate) fn upstream_cookies(&self) -> bool {
+        self.recursion.upstream_cookies.unwrap_or(true)
+    }
+
     pub(crate) fn cache_policy(&self) -> Result<CachePolicy, ConfigError> {
         let c = &self.cache;
         let e = ConfigError::Invalid;

@@ -57,6 +57,15 @@ fn cache_max_bytes_is_read_and_bounded() {
 }
 
 #[test]
+fn upstream_cookies_are_on_unless_turned_off() {
+    assert!(Config::default().upstream_cookies());
+    let on = Config::from_toml("[recursion]\nupstream_cookies = true\n").expect("valid toml");
+    assert!(on.upstream_cookies());
+    let off = Config::from_toml("[recursion]\nupstream_cookies = false\n").expect("valid toml");
+    assert!(!off.upstream_cookies());
+}
+
+#[test]
 fn example_config_is_valid() {
     let c = Config::from_file(Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),

@@ -310,9 +310,15 @@ pub(crate) fn build_resolver_on(
     let mut rc = config.resolver_config().map_err(|e| e.to_string())?;
     let validator = validator(config, trace.is_some())?;
     rc.trace = trace;
-    let resolver = Resolver::new(Arc::new(NetUpstream), hints, cache, rc, Arc::clone(metrics))
-        // Never ask ourselves: a name server on one of our listeners is a loop.
-        .with_listeners(listen);
+    let resolver = Resolver::new(
+        Arc::new(NetUpstream::new(config.upstream_cookies())),
+        hints,
+        cache,
+        rc,
+        Arc::clone(metrics),
+    )
+    // Never ask ourselves: a name server on one of our listeners is a loop.
+    .with_listeners(listen);
     Ok(match validator {
         Some(v) => resolver.with_validator(v),
         None => resolver,

@@ -27,7 +27,7 @@ pub(crate) async fn exchange(
     let (raw, reply) = Deadline::bound(Some(deadline), async {
         let query = UdpQuery::send(peer, signed.bytes())?;
         let (kept, _) = query
-            .reply(&expected, |raw, reply| (raw.to_vec(), reply))
+            .reply(&expected, |raw, reply| Some((raw.to_vec(), reply)))
             .await?;
         Ok(kept)
     })

@@ -1,5 +1,7 @@
 //! Whether a message answers our request (RFC 5452 §3, §9.1): the same ID and QR=1, and the
-//! question we asked, class IN; how strictly depends on the caller.
+//! question we asked, class IN; how strictly depends on the caller. The address and port are
+//! the socket's to check: ours are connected to the server asked, so the kernel drops
+//! datagrams from anywhere else.
 
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
@@ -18,7 +20,10 @@ pub(crate) struct Expected<'q> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Rule {
-    /// Every reply repeats the one question exactly; the opcode is the classifier's concern.
+    /// A reply repeats the one question exactly, or has none at all (some servers leave it
+    /// out: Unbound takes such a reply when ID, address and port match, and so do we; the
+    /// walk reads it as the answer to the question it asked). The opcode is the classifier's
+    /// concern.
     Answer,
     /// The opcode too; the question may be missing from an error response (RFC 1035 §4.1.1
     /// does not require it there) and from the later messages of a transfer (RFC 5936
@@ -62,6 +67,7 @@ impl<'q> Expected<'q> {
         }
         match (self.rule, reply.queries.as_slice()) {
             (Rule::Answer, [q]) => self.is_ours(q),
+            (Rule::Answer, []) => true,
             (Rule::Answer, _) => false,
             (Rule::Response, _) if header.op_code != self.op_code => false,
             (Rule::Response, []) => !first || header.response_code != ResponseCode::NoError,

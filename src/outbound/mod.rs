@@ -11,14 +11,18 @@
 //!   (RFC 7766 §8) and multi-message streams for AXFR/IXFR ([`tcp`]);
 //! - TSIG signing of the request and checking of every reply (RFC 8945 §5.1, §5.4);
 //! - one request, one reply, asked again over TCP when truncated ([`exchange()`]);
+//! - DNS Cookies for the resolver's UDP queries (RFC 7873, RFC 9018): our client cookie,
+//!   the servers' cookies learned, the BADCOOKIE retry ([`cookie`], [`over_udp`]);
 //! - deadlines, for callers that want one ([`Deadline`]).
 //!
 //! What to ask, whom, how often and what a reply means stay with the callers: the resolver's
 //! server choice, retransmission and RTT bookkeeping, replication's RCODE and SOA checks.
 
+mod cookie;
 mod exchange;
 mod matching;
 mod message;
+mod query;
 pub(crate) mod tcp;
 pub(crate) mod udp;
 
@@ -31,9 +35,11 @@ use tokio::time::Instant;
 
 use crate::tsig::{SignError, TsigClientError};
 
+pub(crate) use self::cookie::CookieJar;
 pub(crate) use self::exchange::exchange;
 pub(crate) use self::matching::Expected;
 pub(crate) use self::message::{Signed, request};
+pub(crate) use self::query::{UdpAnswer, over_udp};
 
 /// The server to ask, and the local address to ask from (BIND's `transfer-source` and
 /// `notify-source`): a peer that checks who is asking (a secondary takes NOTIFY only from its

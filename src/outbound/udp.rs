@@ -6,6 +6,7 @@
 //! resolver keeps listening for a late reply while it retransmits (RFC 1035 §4.2.1).
 
 use std::io::{self, IoSliceMut};
+use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -46,12 +47,18 @@ pub(crate) struct Timing {
     pub(crate) at: Instant,
 }
 
-impl UdpQuery {
-    /// Sends `bytes` from a new socket connected to the peer's server (bound to its source
-    /// address, if any). The datagram goes out at once, before the runtime registers the
-    /// socket: awaiting writability would wait for the reactor's first event on it, a full turn
-    /// of the runtime under load.
-    pub(crate) fn send(peer: Peer, bytes: &[u8]) -> io::Result<UdpQuery> {
+/// A fresh socket connected to the server, the request not yet sent: what the request
+/// carries may depend on the source address the kernel chose (a DNS client cookie does,
+/// RFC 7873 §4.1).
+#[derive(Debug)]
+pub(crate) struct Connected {
+    sock: std::net::UdpSocket,
+    stamped: bool,
+}
+
+impl Connected {
+    /// A new socket connected to the peer's server (bound to its source address, if any).
+    pub(crate) fn open(peer: Peer) -> io::Result<Connected> {
         let fd = udp_socket_for(peer.server)?;
         if let Some(local) = peer.local() {
             bind(fd.as_raw_fd(), &SockaddrStorage::from(local))?;
@@ -59,28 +66,48 @@ impl UdpQuery {
         let sock = std::net::UdpSocket::from(fd);
         // Without kernel timestamps the RTT falls back to the time we read the reply.
         let stamped = setsockopt(&sock, sockopt::ReceiveTimestampns, &true).is_ok();
-        // UDP connect only sets the peer: it never blocks.
+        // UDP connect only sets the peer (and picks the source address): it never blocks.
         sock.connect(peer.server)?;
+        Ok(Connected { sock, stamped })
+    }
+
+    /// The source address the request leaves from.
+    pub(crate) fn local_ip(&self) -> io::Result<IpAddr> {
+        Ok(self.sock.local_addr()?.ip())
+    }
+
+    /// Sends `bytes`. The datagram goes out at once, before the runtime registers the
+    /// socket: awaiting writability would wait for the reactor's first event on it, a full
+    /// turn of the runtime under load.
+    pub(crate) fn send(self, bytes: &[u8]) -> io::Result<UdpQuery> {
         // Edge: the send time, on both clocks: the kernel stamps arrivals on the wall clock.
         let sent = Instant::now();
         let sent_wall = SystemTime::now();
         // A fresh socket's send buffer is empty; WouldBlock here is as good as a lost datagram.
-        sock.send(bytes)?;
+        self.sock.send(bytes)?;
         Ok(UdpQuery {
-            sock: UdpSocket::from_std(sock)?,
-            stamped,
+            sock: UdpSocket::from_std(self.sock)?,
+            stamped: self.stamped,
             sent,
             sent_wall,
         })
     }
+}
 
-    /// Waits, without a time limit, for the first datagram that parses and matches
-    /// `expected`, and returns what `keep` makes of it (its bytes and its parse). Anything
+impl UdpQuery {
+    /// Sends `bytes` from a new socket connected to the peer's server (bound to its source
+    /// address, if any).
+    pub(crate) fn send(peer: Peer, bytes: &[u8]) -> io::Result<UdpQuery> {
+        Connected::open(peer)?.send(bytes)
+    }
+
+    /// Waits, without a time limit, for the first datagram that parses, matches `expected`
+    /// and that `keep` keeps (`Some`: what it makes of the bytes and the parse). Anything
     /// else is a spoofing attempt or junk: the wait goes on. An ICMP error ends it.
     pub(crate) async fn reply<T>(
         &self,
         expected: &Expected<'_>,
-        keep: impl Fn(&[u8], Message) -> T,
+        keep: impl Fn(&[u8], Message) -> Option<T>,
     ) -> io::Result<(T, Timing)> {
         loop {
             // An ICMP port unreachable shows as an error event, not as readability; on
@@ -132,7 +159,7 @@ impl UdpQuery {
 fn recv_reply<T>(
     sock: &UdpSocket,
     expected: &Expected<'_>,
-    keep: impl Fn(&[u8], Message) -> T,
+    keep: impl Fn(&[u8], Message) -> Option<T>,
 ) -> io::Result<(Option<T>, Option<SystemTime>)> {
     let mut buf = [0u8; MAX_UDP_REPLY];
     let (n, arrived) = recv_stamped(sock, &mut buf)?;
@@ -140,7 +167,7 @@ fn recv_reply<T>(
     let kept = Message::from_vec(raw)
         .ok()
         .filter(|m| expected.matches(m, true))
-        .map(|m| keep(raw, m));
+        .and_then(|m| keep(raw, m));
     Ok((kept, arrived))
 }
 

@@ -2,7 +2,8 @@
 //! [`Catalog`] (our own authority code over the lab zones of `zones/hierarchy/`), and each
 //! address can be scripted to misbehave — silent, unreachable, truncating UDP, a fixed RCODE,
 //! NXDOMAIN for chosen names, extra (spoofed) records in every reply, lost datagrams, slow
-//! replies, overload (queries beyond a number in service are dropped), no AA bit, or no glue.
+//! replies, overload (queries beyond a number in service are dropped), no AA bit, no glue, or
+//! no question section in its replies.
 //! Every query is logged, so tests count what the resolver sent where.
 //!
 //! An address with no host behaves like the lab's dead server: it never answers.
@@ -66,6 +67,8 @@ struct Host {
     ra: bool,
     /// Sends the root's NS set without the addresses of its servers (priming without glue).
     prime_without_glue: bool,
+    /// Leaves the question section out of every reply (Deckard's `iter_req_qname`).
+    no_question: bool,
 }
 
 /// What became of one query.
@@ -169,6 +172,7 @@ impl FakeNet {
                 no_aa: false,
                 ra: false,
                 prime_without_glue: false,
+                no_question: false,
             },
         );
     }
@@ -226,6 +230,13 @@ impl FakeNet {
     /// Delays every reply from `addr`.
     pub(crate) fn set_latency(&self, addr: IpAddr, latency: Duration) {
         self.with_host(addr, |h| h.latency = latency);
+    }
+
+    /// Makes every host leave the question section out of its replies.
+    pub(crate) fn strip_question_everywhere(&self) {
+        for host in self.hosts().values_mut() {
+            host.no_question = true;
+        }
     }
 
     /// Loses the queries to `addr` marked true in `pattern`, repeating it over its queries.
@@ -339,6 +350,9 @@ impl FakeNet {
         if host.prime_without_glue && q.qname.is_root() && q.qtype == RecordType::NS {
             m.additionals.clear();
         }
+        if host.no_question {
+            m.queries.clear();
+        }
         // Through the wire format, as a real reply would come; UDP answers that do not fit our
         // advertised payload size come back truncated (empty, TC=1).
         let bytes = m.to_vec().expect("fake reply encodes");
@@ -384,7 +398,7 @@ impl Upstream for FakeNet {
                     tokio::time::sleep(delay).await;
                     assert!(
                         Expected::answer(id, &q.qname, q.qtype).matches(&reply, true),
-                        "fake reply echoes the question"
+                        "the outbound client takes the fake reply"
                     );
                     Ok(UpstreamReply {
                         message: reply,

@@ -7,12 +7,15 @@
 //!
 //! The network implementation is an adapter over [`crate::outbound`], which holds the RFC 5452
 //! defences: a fresh socket (random source port) and random ID per query, and a reply accepted
-//! only from the address and port queried, with the same ID and question.
+//! only from the address and port queried, with the same ID and question (or none); and DNS
+//! Cookies (RFC 7873): a reply with someone else's cookie is discarded, a BADCOOKIE is
+//! answered inside the client: the walk never needs to know of cookies.
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_proto::op::{Message, OpCode};
@@ -20,8 +23,9 @@ use hickory_proto::rr::{Name, RecordType};
 use tokio::time::Instant;
 
 use crate::outbound::tcp::TcpQuery;
-use crate::outbound::udp::UdpQuery;
-use crate::outbound::{ClientError, Expected, Peer, Signed, request};
+use crate::outbound::{
+    ClientError, CookieJar, Expected, Peer, Signed, UdpAnswer, over_udp, request,
+};
 
 /// One question to one server.
 #[derive(Debug, Clone)]
@@ -70,40 +74,87 @@ pub trait Upstream: Send + Sync {
     fn query(&self, q: UpstreamQuery) -> UpstreamFuture<'_>;
 }
 
-/// Real sockets, through the one outbound client.
-#[derive(Debug, Default, Clone)]
-pub struct NetUpstream;
+/// Real sockets, through the one outbound client. UDP queries carry DNS Cookies
+/// (RFC 7873) unless turned off; a clone shares the server cookies learned.
+#[derive(Debug, Clone)]
+pub struct NetUpstream {
+    cookies: Option<Arc<CookieJar>>,
+}
+
+impl NetUpstream {
+    /// With `cookies` (`[recursion] upstream_cookies`, on by default as BIND's
+    /// `send-cookie`), every UDP query with an OPT record carries our client cookie, and the
+    /// server cookies learned come back in later queries to the same server.
+    pub fn new(cookies: bool) -> NetUpstream {
+        NetUpstream {
+            cookies: cookies.then(|| Arc::new(CookieJar::default())),
+        }
+    }
+
+    /// The server cookie learned from `server`, if any (for tests and diagnostics).
+    pub fn server_cookie(&self, server: SocketAddr) -> Option<Vec<u8>> {
+        let jar = self.cookies.as_ref()?;
+        jar.server_cookie(server).map(|c| c.as_bytes().to_vec())
+    }
+
+    /// UDP replies discarded so far because their COOKIE option was not ours (RFC 7873
+    /// §5.3): forgeries, or a broken server.
+    pub fn discarded_cookies(&self) -> u64 {
+        self.cookies.as_ref().map_or(0, |jar| jar.discarded())
+    }
+}
+
+impl Default for NetUpstream {
+    fn default() -> NetUpstream {
+        NetUpstream::new(true)
+    }
+}
 
 impl Upstream for NetUpstream {
     fn query(&self, q: UpstreamQuery) -> UpstreamFuture<'_> {
         Box::pin(async move {
+            let peer = Peer::from(q.server);
+            if !q.tcp {
+                let jar = self.cookies.as_deref();
+                let udp = over_udp(peer, jar, &q.qname, q.qtype, || request_for(&q));
+                match udp.await.map_err(upstream_err)? {
+                    UdpAnswer::Reply(message, timing) => {
+                        return Ok(UpstreamReply {
+                            message,
+                            rtt: timing.rtt,
+                            lag: timing.lag,
+                            at: timing.at,
+                        });
+                    }
+                    // RFC 7873 §5.3: BADCOOKIE to a fresh cookie; TCP needs none.
+                    UdpAnswer::Tcp => {}
+                }
+            }
             let (id, request) = encode_query(&q).map_err(upstream_err)?;
             let expected = Expected::answer(id, &q.qname, q.qtype);
-            let peer = Peer::from(q.server);
-            if q.tcp {
-                return over_tcp(peer, request, expected).await;
-            }
-            let sent = UdpQuery::send(peer, request.bytes()).map_err(net_err)?;
-            let (message, timing) = sent.reply(&expected, |_, m| m).await.map_err(net_err)?;
-            Ok(UpstreamReply {
-                message,
-                rtt: timing.rtt,
-                lag: timing.lag,
-                at: timing.at,
-            })
+            over_tcp(peer, request, expected).await
         })
     }
 }
 
-/// The query tern sends (RD=0: we iterate; EDNS with our payload size unless `edns` is off,
+/// The query tern sends: RD=0 (we iterate); EDNS with our payload size unless `edns` is off,
 /// and then always DO=1, RFC 4035 §4.1: the RRSIGs and denial proofs come with the data, for
-/// validation and for clients that ask for them), its ID and wire form. The message itself is
-/// dropped here, not kept in the future.
-fn encode_query(q: &UpstreamQuery) -> Result<(u16, Signed), ClientError> {
+/// validation and for clients that ask for them. Over UDP the outbound client adds the
+/// COOKIE option. A fresh random ID each time.
+fn request_for(q: &UpstreamQuery) -> Message {
     let mut message = request(OpCode::Query, &q.qname, q.qtype, q.edns);
     if let Some(opt) = message.edns.as_mut() {
         opt.set_dnssec_ok(true);
     }
+    message
+}
+
+/// [`request_for`]'s ID and wire form, for TCP. No cookie over TCP: the handshake already
+/// proves the return path (what a cookie proves over UDP), and a server that refused our
+/// cookie over UDP must not be given the same one where we go to get around it. The message
+/// itself is dropped here, not kept in the future.
+fn encode_query(q: &UpstreamQuery) -> Result<(u16, Signed), ClientError> {
+    let message = request_for(q);
     Ok((message.metadata.id, Signed::new(&message, None)?))
 }
 

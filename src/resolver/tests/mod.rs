@@ -7,6 +7,7 @@ mod classify;
 mod classify_dnssec;
 mod clock;
 mod conditions;
+mod empty_question;
 mod limits;
 mod loops;
 mod nta;

@@ -248,7 +248,7 @@ async fn a_resolver_reaches_a_discovery_server_through_a_stub_zone() {
     let hints = format!(". 3600000 NS a.root.\na.root. 3600000 A 127.{n}.0.250\n");
     let metrics = Arc::new(Metrics::default());
     let resolver = tern::Resolver::new(
-        Arc::new(tern::NetUpstream),
+        Arc::new(tern::NetUpstream::default()),
         tern::parse_root_hints(&hints, std::path::Path::new("hints")).expect("hints"),
         Arc::new(tern::Cache::new(tern::CachePolicy::default())),
         tern::ResolverConfig {

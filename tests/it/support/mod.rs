@@ -308,7 +308,7 @@ pub(crate) fn lab_resolver(lab: &Lab, metrics: &Arc<Metrics>) -> tern::Resolver 
 pub(crate) fn net_resolver(hints: &str, metrics: &Arc<Metrics>) -> tern::Resolver {
     let hints = tern::parse_root_hints(hints, Path::new("root.hints")).expect("hints parse");
     tern::Resolver::new(
-        Arc::new(tern::NetUpstream),
+        Arc::new(tern::NetUpstream::default()),
         hints,
         Arc::new(tern::Cache::new(tern::CachePolicy::default())),
         tern::ResolverConfig::default(),

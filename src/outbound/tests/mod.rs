@@ -101,16 +101,27 @@ fn what_a_reply_must_echo_depends_on_the_caller() {
             false,
             false,
         ),
-        ("no question", |m| m.queries.clear(), false, false, true),
+        // Unbound takes it too: ID, address and port are the proof that it answers us.
+        ("no question", |m| m.queries.clear(), true, false, true),
         (
             "no question, REFUSED",
             |m| {
                 m.queries.clear();
                 m.metadata.response_code = ResponseCode::Refused;
             },
+            true,
+            true,
+            true,
+        ),
+        (
+            "no question, wrong ID",
+            |m| {
+                m.queries.clear();
+                m.metadata.id ^= 1;
+            },
             false,
-            true,
-            true,
+            false,
+            false,
         ),
     ];
     for (changed, change, as_answer, as_first, as_later) in cases {
@@ -209,7 +220,7 @@ async fn udp_leaves_from_the_source_address_and_takes_only_the_matching_reply() 
         server.send_to(&bytes, from).await.expect("reply");
     }
     let (got, timing) = sent
-        .reply(&expected, |raw, m| (raw.len(), m))
+        .reply(&expected, |raw, m| Some((raw.len(), m)))
         .await
         .expect("reply");
     assert_eq!(
@@ -232,7 +243,10 @@ async fn nobody_listening_is_a_refused_connection() {
     let qname = name("www.example.test.");
     let expected = Expected::answer(1, &qname, RecordType::A);
     let sent = UdpQuery::send(Peer::from(addr), b"\x00\x01").expect("sends");
-    let err = sent.reply(&expected, |_, m| m).await.expect_err("ICMP");
+    let err = sent
+        .reply(&expected, |_, m| Some(m))
+        .await
+        .expect_err("ICMP");
     assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
 }
 
@@ -309,3 +323,6 @@ async fn a_deadline_ends_a_silent_stream() {
     }
     drop(listener);
 }
+
+mod cookies;
+mod empty_question;

@@ -1,0 +1,111 @@
+//! A resolver's query over UDP (RFC 1035 §4.2.1), with DNS Cookies when a jar is given
+//! (RFC 7873 §5.1, §5.3): our cookie in the query, the reply's COOKIE option checked and the
+//! server's cookie learned, BADCOOKIE answered at once with the fresh server cookie, and TCP
+//! after a second one. A server that does not do cookies sees only an option it ignores.
+
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::{Name, RecordType};
+
+use super::cookie::{self, ClientCookie, CookieJar, Echo};
+use super::udp::{Connected, Timing};
+use super::{ClientError, Expected, Peer, Signed};
+
+/// How a UDP query ended.
+#[derive(Debug)]
+pub(crate) enum UdpAnswer {
+    /// The reply, and how long it took (the last try's, after a cookie retry).
+    Reply(Message, Timing),
+    /// Ask over TCP instead: the server answered BADCOOKIE to the fresh cookie it had just
+    /// given us (an anycast cluster whose secrets differ, say), or BADCOOKIE without a cookie
+    /// we can use. RFC 7873 §5.3: over TCP it will likely answer normally.
+    Tcp,
+}
+
+/// Sends `request()` (a fresh message, ID and all, each time it is called) for
+/// (`qname`, `qtype`) to `peer` over UDP and waits, without a time limit, for the reply that
+/// answers it. With `jar`, a query with an OPT record carries our cookie, and a reply whose
+/// COOKIE option is not ours is discarded like any forgery: the wait goes on.
+///
+/// One query may become two at once, both answered before this returns: after BADCOOKIE
+/// with a server cookie (the retry carries it), and after a FORMERR to the COOKIE option
+/// itself (the retry goes without; the server is remembered as one that refuses cookies).
+pub(crate) async fn over_udp(
+    peer: Peer,
+    jar: Option<&CookieJar>,
+    qname: &Name,
+    qtype: RecordType,
+    request: impl Fn() -> Message,
+) -> Result<UdpAnswer, ClientError> {
+    let mut retried = false;
+    loop {
+        let mut message = request();
+        let socket = Connected::open(peer)?;
+        let sent_cookie = match (jar, message.edns.as_mut()) {
+            (Some(jar), Some(opt)) => {
+                jar.to_send(socket.local_ip()?, peer.server)
+                    .map(|(client, server)| {
+                        opt.options_mut()
+                            .insert(cookie::option(&client, server.as_ref()));
+                        client
+                    })
+            }
+            _ => None,
+        };
+        let id = message.metadata.id;
+        // The message is not kept while we wait: only its bytes, and only until sent.
+        let sent = {
+            let bytes = Signed::new(&message, None)?;
+            socket.send(bytes.bytes())?
+        };
+        drop(message);
+        let expected = Expected::answer(id, qname, qtype);
+        let ((reply, echo), timing) = sent
+            .reply(&expected, |_, m| checked(jar, sent_cookie, peer, m))
+            .await?;
+        let (Some(jar), Some(client)) = (jar, sent_cookie) else {
+            return Ok(UdpAnswer::Reply(reply, timing));
+        };
+        if let Echo::Ours(server) = echo {
+            jar.learn(peer.server, client, server);
+        }
+        match reply.metadata.response_code {
+            ResponseCode::BADCOOKIE => {
+                if matches!(echo, Echo::Ours(_)) && !retried {
+                    tracing::debug!(server = %peer.server, "BADCOOKIE: asking again with the server's fresh cookie");
+                    retried = true;
+                    continue;
+                }
+                tracing::debug!(server = %peer.server, "BADCOOKIE again, or without a cookie to retry with: asking over TCP");
+                return Ok(UdpAnswer::Tcp);
+            }
+            // With OPT, so the server knows EDNS: it is the option it does not like.
+            ResponseCode::FormErr if reply.edns.is_some() && echo == Echo::Absent && !retried => {
+                tracing::debug!(server = %peer.server, "FORMERR to a COOKIE option: asking without");
+                jar.refused(peer.server);
+                retried = true;
+            }
+            _ => return Ok(UdpAnswer::Reply(reply, timing)),
+        }
+    }
+}
+
+/// `reply` and what its COOKIE option says, unless that is a reason to discard it
+/// (RFC 7873 §5.3: not our client cookie, or malformed).
+fn checked(
+    jar: Option<&CookieJar>,
+    sent: Option<ClientCookie>,
+    peer: Peer,
+    reply: Message,
+) -> Option<(Message, Echo)> {
+    let (Some(jar), Some(client)) = (jar, sent) else {
+        return Some((reply, Echo::Absent));
+    };
+    match Echo::of(&reply, &client) {
+        echo @ (Echo::Absent | Echo::Ours(_)) => Some((reply, echo)),
+        echo => {
+            jar.count_discarded();
+            tracing::debug!(server = %peer.server, id = reply.metadata.id, ?echo, "reply discarded: its COOKIE option is not ours");
+            None
+        }
+    }
+}
