@@ -44,7 +44,9 @@ echo "flood.sh: $NAMES unique names u<N>.wild.alpha.test A offered at $RATE q/s 
 echo "dnsperf -s $RESOLVER_ADDR -d FILE -n 1 -Q $RATE -c 10 -q 1000 -t 5 -l $SECS"
 echo "tern $TERN_DESC; $(unbound -V | head -1) (1 thread, msg/rrset cache 4m/4m); NSD $(nsd -v 2>&1 | head -1 | awk '{ print $3 }'), rrl-ratelimit ${NSD_RRL}"
 echo "pinning: $([ "$PIN" = 1 ] && echo 'resolver CPU 1, NSD + dnsperf CPU 0' || echo off)"
-if [ -n "${LEAF_CPU:-}" ]; then echo "leaf: the alpha.test. servers ($LEAF_ADDRS) share ${LEAF_CPU} % of one core"; fi
+if [ -n "${LEAF_CPU:-}${LEAF_RATE:-}" ]; then
+    echo "leaf: the alpha.test. servers ($LEAF_ADDRS): CPU ${LEAF_CPU:-unlimited} % of one core; ${LEAF_RATE:-unlimited} queries/s taken, the rest dropped"
+fi
 
 perf_field() { # file label -> first number after "label:"
     awk -v l="$2:" 'i = index($0, l) { $0 = substr($0, i + length(l)); print $1 + 0; exit }' "$1"

@@ -24,9 +24,13 @@
 #   KEEP_STATE=1             keep the state folder (configs, logs, raw outputs) for inspection
 #   RES_WRAP="CMD ..."       run the resolver under CMD (e.g. valgrind); used by miss_instructions.sh
 #   LEAF_CPU=PCT             the NSD processes of alpha.test. (127.0.0.41 and .42) share PCT % of
-#                            one core (a cgroup v1 CPU quota, 1 ms of every 10 ms per 10 %): an
+#                            one core (a cgroup v1 CPU quota, 1 ms of every 20 ms per 5 %; 5..99): an
 #                            overloaded leaf that queues and drops what it cannot answer
 #                            (overload.sh); unset: no limit
+#   LEAF_RATE=QPS            queries to the alpha.test. servers beyond QPS per second (together,
+#                            a token bucket of LEAF_BURST=200) are dropped on arrival, as a
+#                            server whose queue is full drops them (iptables hashlimit in the
+#                            namespace's INPUT chain); unset: no limit
 #   SIGNED=1                 NSD serves the root, test. and alpha.test. signed (ECDSAP256SHA256,
 #                            NSEC, keys made for the run by dnssec-keygen, dnssec-signzone), and
 #                            both resolvers validate with the root's DS as their trust anchor
@@ -90,14 +94,14 @@ bench_init() { # sets STATE and the EXIT trap
 }
 
 leaf_cgroup() { # pct: a CPU cgroup the alpha.test. servers are started in
-    [[ $1 =~ ^[1-9][0-9]?$ ]] || die "LEAF_CPU must be 1..99 (percent of one core)"
+    [[ $1 =~ ^[1-9][0-9]?$ ]] && [ "$1" -ge 5 ] || die "LEAF_CPU must be 5..99 (percent of one core)"
     local root=/sys/fs/cgroup/cpu
     [ -w "$root" ] || root=/sys/fs/cgroup/cpu,cpuacct
     [ -w "$root" ] || die "LEAF_CPU needs a writable cgroup v1 cpu controller (/sys/fs/cgroup/cpu)"
     LEAF_CGROUP=$root/tern-bench-$$
     mkdir -p "$LEAF_CGROUP"
-    echo 10000 >"$LEAF_CGROUP/cpu.cfs_period_us"
-    echo $(($1 * 100)) >"$LEAF_CGROUP/cpu.cfs_quota_us"
+    echo 20000 >"$LEAF_CGROUP/cpu.cfs_period_us"
+    echo $(($1 * 200)) >"$LEAF_CGROUP/cpu.cfs_quota_us"
 }
 
 # SIGNED=1: a copy of the hierarchy in $STATE/hier with root, test. and alpha.test. signed,
@@ -206,6 +210,16 @@ run_begin() { # name: fresh namespace and run folder
     ALL_NS+=("$RUN_NS")
     nsx ip link set lo up
     upstream_chains
+    if [ -n "${LEAF_RATE:-}" ]; then leaf_rate "$LEAF_RATE"; fi
+}
+
+leaf_rate() { # qps: the alpha.test. servers drop what arrives beyond it
+    [[ $1 =~ ^[1-9][0-9]*$ ]] || die "LEAF_RATE must be a positive integer (queries per second)"
+    local a
+    for a in $LEAF_ADDRS; do
+        nsx iptables -w -A INPUT -d "$a" -p udp --dport 53 -m hashlimit --hashlimit-name leaf \
+            --hashlimit-above "$1/sec" --hashlimit-burst "${LEAF_BURST:-200}" -j DROP
+    done
 }
 
 # Writes one NSD config per [[server]] table of lab.toml into $RUN_DIR/nsd-ADDR/ and prints
