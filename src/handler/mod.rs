@@ -15,6 +15,7 @@
 //! `Malformed`, the services' refusal types, `ResolveError::rcode`).
 
 mod chaos;
+pub(crate) mod cookie;
 mod cuts;
 mod ede_option;
 mod edge;
@@ -39,6 +40,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 pub use chaos::Identity;
+pub use cookie::ServerCookies;
 pub(crate) use edge::Reply;
 pub(crate) use notify::NotifyReceiver;
 pub(crate) use request::{Request, Transport};
@@ -53,6 +55,7 @@ use crate::limits::EDNS_UDP_PAYLOAD;
 use crate::metrics::{LogThrottle, Metrics};
 use crate::querylog::QueryLog;
 use crate::resolver::Resolver;
+use crate::tsig::now_unix;
 
 /// Handler settings that are fixed for its lifetime.
 #[derive(Debug, Clone)]
@@ -61,6 +64,8 @@ pub struct HandlerConfig {
     pub edns_payload: u16,
     /// What `CH TXT id.server` and `version.bind` say (RFC 4892).
     pub identity: Identity,
+    /// The secrets of our server cookies (RFC 7873 §5.2, RFC 9018).
+    pub cookies: ServerCookies,
 }
 
 impl Default for HandlerConfig {
@@ -68,6 +73,7 @@ impl Default for HandlerConfig {
         HandlerConfig {
             edns_payload: EDNS_UDP_PAYLOAD.default,
             identity: Identity::default(),
+            cookies: ServerCookies::default(),
         }
     }
 }
@@ -188,15 +194,32 @@ impl Handler {
         // `edge::answer`). The log's latency takes a second one only when the log is on.
         let start = self.query_log.is_some().then(std::time::Instant::now);
         let now = Instant::now();
-        let Some(hit) =
-            self.cache
-                .messages()
-                .answer_into(bytes, &question, self.config.edns_payload, now, out)
-        else {
+        // A COOKIE option is judged here (one SipHash, and the wall clock read only for it);
+        // a server cookie we did not make is BADCOOKIE, which the full path words.
+        let cookie = match question.cookie {
+            None => None,
+            Some(data) => match cookie::Received::parse(data) {
+                Ok(received) => {
+                    let judged = self.config.cookies.judge(&received, src.ip(), now_unix());
+                    if judged.verdict == cookie::Verdict::Invalid {
+                        return false;
+                    }
+                    Some(judged)
+                }
+                Err(_) => return false,
+            },
+        };
+        let options = cookie.as_ref().map_or(&[][..], |c| c.reply.wire());
+        let payload = self.config.edns_payload;
+        let messages = self.cache.messages();
+        let Some(hit) = messages.answer_into(bytes, &question, payload, options, now, out) else {
             return false;
         };
+        if let Some(judged) = &cookie {
+            self.metrics.hit_path.count_cookie(judged.verdict.slot());
+        }
         // Refused or dropped by a limit: not a hit (RRL's slip, sent truncated, is one).
-        if self.limited_fast(bytes, &question, src, hit, now, out) {
+        if self.limited_fast(bytes, &question, src, hit, cookie.as_ref(), now, out) {
             observe::limited(self, &question, src, out, start);
             return true;
         }
