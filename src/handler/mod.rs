@@ -177,8 +177,9 @@ impl Handler {
 
     /// The hit path: the answer to a plain recursive query over UDP when the resolver gave the
     /// same question's answer before and it is still alive, written into `out`, without
-    /// parsing the query beyond its question or spawning anything. `false`: take the full path
-    /// (`handle_bytes`); `true`: send `out`, or nothing when a rate limit left it empty.
+    /// parsing the query beyond its question (and COOKIE) or spawning anything. `false`: take
+    /// the full path (`handle_bytes`); `true`: send `out`, or nothing when a rate limit left it
+    /// empty.
     pub fn answer_fast(&self, bytes: &[u8], src: SocketAddr, out: &mut Vec<u8>) -> bool {
         let Some(question) = crate::wire::parse(bytes) else {
             return false;

@@ -5,6 +5,7 @@ mod authority;
 mod cli;
 mod control;
 mod control_nta;
+mod cookies;
 mod dig_interop;
 mod discovery;
 mod dnssec_validate;
