@@ -55,7 +55,6 @@ use crate::limits::EDNS_UDP_PAYLOAD;
 use crate::metrics::{LogThrottle, Metrics};
 use crate::querylog::QueryLog;
 use crate::resolver::Resolver;
-use crate::tsig::now_unix;
 
 /// Handler settings that are fixed for its lifetime.
 #[derive(Debug, Clone)]
@@ -195,37 +194,46 @@ impl Handler {
         // `edge::answer`). The log's latency takes a second one only when the log is on.
         let start = self.query_log.is_some().then(std::time::Instant::now);
         let now = Instant::now();
-        // A COOKIE option is judged here (one SipHash, and the wall clock read only for it);
-        // a server cookie we did not make is BADCOOKIE, which the full path words.
+        let judged;
         let cookie = match question.cookie {
             None => None,
-            Some(data) => match cookie::Received::parse(data) {
-                Ok(received) => {
-                    let judged = self.config.cookies.judge(&received, src.ip(), now_unix());
-                    if judged.verdict == cookie::Verdict::Invalid {
-                        return false;
-                    }
-                    Some(judged)
-                }
-                Err(_) => return false,
-            },
+            Some(data) => {
+                let Some(valid) = self.judge_fast(data, src) else {
+                    return false;
+                };
+                judged = valid;
+                Some(&judged)
+            }
         };
-        let options = cookie.as_ref().map_or(&[][..], |c| c.reply.wire());
+        let options = cookie.map_or(&[][..], |c| c.reply.wire());
         let payload = self.config.edns_payload;
         let messages = self.cache.messages();
         let Some(hit) = messages.answer_into(bytes, &question, payload, options, now, out) else {
             return false;
         };
-        if let Some(judged) = &cookie {
+        if let Some(judged) = cookie {
             self.metrics.hit_path.count_cookie(judged.verdict.slot());
         }
         // Refused or dropped by a limit: not a hit (RRL's slip, sent truncated, is one).
-        if self.limited_fast(bytes, &question, src, hit, cookie.as_ref(), now, out) {
+        if self.limited_fast(bytes, &question, src, hit, cookie, now, out) {
             observe::limited(self, &question, src, out, start);
             return true;
         }
         observe::hit(self, &question, src, out, hit.local, start);
         true
+    }
+
+    /// A COOKIE option's `data` on the hit path, judged: one SipHash, and the wall clock read
+    /// only for it (out of line: a query without a cookie pays nothing for them). `None`: a
+    /// server cookie we did not make, BADCOOKIE, which the full path words.
+    #[inline(never)]
+    fn judge_fast(&self, data: &[u8], src: SocketAddr) -> Option<cookie::Judged> {
+        let received = cookie::Received::parse(data).ok()?;
+        let judged = self
+            .config
+            .cookies
+            .judge(&received, src.ip(), cookie::now_unix());
+        (judged.verdict != cookie::Verdict::Invalid).then_some(judged)
     }
 
     /// Accepts RFC 2136 UPDATEs as `updates` allows. Without this, UPDATE is NOTIMP.

@@ -34,17 +34,16 @@ impl SipKey {
         SipKey(u64::from_le_bytes(k0), u64::from_le_bytes(k1))
     }
 
-    /// SipHash-2-4 of the concatenation of `parts`, as the 8 bytes RFC 9018 §4.4 puts in the
-    /// cookie (the reference implementation's output, little-endian).
-    pub(super) fn hash(&self, parts: &[&[u8]]) -> [u8; 8] {
+    /// SipHash-2-4 of `input`, as the 8 bytes RFC 9018 §4.4 puts in the cookie (the reference
+    /// implementation's output, little-endian).
+    pub(super) fn hash(&self, input: &[u8]) -> [u8; 8] {
         // std's `SipHasher` is SipHash-2-4 and takes its input as a byte stream through
         // `write` (only `Hash` impls add length prefixes). It is deprecated for hash tables,
-        // not as a PRF; using it saves a dependency, and the RFC 9018 vectors pin it.
+        // not as a PRF; using it saves a dependency, and the RFC 9018 vectors pin it. One
+        // `write` of the whole input: each one costs its own tail handling.
         #[allow(deprecated)]
         let mut h = std::hash::SipHasher::new_with_keys(self.0, self.1);
-        for part in parts {
-            h.write(part);
-        }
+        h.write(input);
         h.finish().to_le_bytes()
     }
 }
@@ -143,10 +142,10 @@ pub(super) fn day_key(master: &SipKey, timestamp: u32) -> SipKey {
         return key;
     }
     // Two PRF outputs of the master, one per half of the key, told apart by a prefix.
-    let day_bytes = day.to_be_bytes();
+    let [a, b, c, d] = day.to_be_bytes();
     let key = SipKey(
-        u64::from_le_bytes(master.hash(&[&[0], &day_bytes])),
-        u64::from_le_bytes(master.hash(&[&[1], &day_bytes])),
+        u64::from_le_bytes(master.hash(&[0, a, b, c, d])),
+        u64::from_le_bytes(master.hash(&[1, a, b, c, d])),
     );
     DERIVED.set(Some((*master, day, key)));
     key

@@ -275,3 +275,10 @@ fn secrets_are_32_hex_digits_and_never_printed() {
     let fixed = ServerCookies::fixed(s, None);
     assert!(!format!("{fixed:?}").contains("e5e9"));
 }
+
+#[test]
+fn the_hit_paths_clock_is_the_wall_clock_in_seconds() {
+    let coarse = now_unix();
+    let exact = crate::tsig::now_unix();
+    assert!(coarse.abs_diff(exact) <= 1, "{coarse} vs {exact}");
+}
