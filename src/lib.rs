@@ -85,7 +85,7 @@ pub use handler::Identity;
 pub use handler::request::{Request, Transport};
 pub use handler::response::{encode as encode_response, size_limit as response_size_limit};
 pub use handler::update::Updates;
-pub use handler::{Handler, HandlerConfig, Recursion};
+pub use handler::{Handler, HandlerConfig, Recursion, ServerCookies};
 pub use lab::cluster::start as start_lab_cluster;
 pub use lab::{LabFiles, start as start_lab};
 pub use limits::CACHE_MAX_BYTES;

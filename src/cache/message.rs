@@ -180,16 +180,19 @@ impl<T: Copy> Messages<T> {
         now: Instant,
     ) -> Option<Vec<u8>> {
         let mut out = Vec::new();
-        self.answer_into(query, question, our_payload, now, &mut out)?;
+        self.answer_into(query, question, our_payload, &[], now, &mut out)?;
         Some(out)
     }
 
-    /// As `answer`, written into `out` (a buffer the caller reuses); `None`: no answer here.
+    /// As `answer`, written into `out` (a buffer the caller reuses), its OPT carrying
+    /// `options` (whole EDNS options: the handler's COOKIE, or nothing; they count against the
+    /// client's limit); `None`: no answer here.
     pub(crate) fn answer_into(
         &self,
         query: &[u8],
         question: &Question<'_>,
         our_payload: u16,
+        options: &[u8],
         now: Instant,
         out: &mut Vec<u8>,
     ) -> Option<Hit<T>> {
@@ -213,7 +216,7 @@ impl<T: Copy> Messages<T> {
             None => usize::from(CLASSIC_UDP_PAYLOAD),
         };
         let opt_len = if question.payload.is_some() {
-            OPT_LEN
+            OPT_LEN + options.len()
         } else {
             0
         };
@@ -236,7 +239,7 @@ impl<T: Copy> Messages<T> {
             out.get_mut(at..at + 4)?
                 .copy_from_slice(&(ttl - elapsed).to_be_bytes());
         }
-        wire::push_opt(question, our_payload, out)?;
+        wire::push_opt(question, our_payload, options, out)?;
         Some(Hit {
             local: entry.local,
             tag: entry.tag,

@@ -12,6 +12,8 @@ use hickory_proto::rr::Name;
 
 use crate::acl::{Acl, Cidr};
 use crate::cache::CachePolicy;
+use crate::handler::ServerCookies;
+use crate::handler::cookie::CookieSecret;
 use crate::limits::{
     CACHE_MAX_BYTES, CACHE_MAX_ENTRIES, CACHE_MAX_TTL, CACHE_MIN_TTL, CACHE_NEGATIVE_MAX_TTL,
     CLIENT_TIMEOUT_MS, EDNS_UDP_PAYLOAD, FAILURE_TTL, MAX_CNAME_CHAIN, MAX_DELEGATION_DEPTH,
@@ -191,6 +193,12 @@ pub struct ServerConfig {
     /// Answer only from local zones; everything else gets REFUSED.
     #[serde(default)]
     pub no_recursion: bool,
+    /// The DNS cookie secret (RFC 9018 §4.4), 32 hex digits, shared by every server behind one
+    /// address so each accepts the others' cookies; unset: a random one, rotated daily.
+    pub(crate) cookie_secret: Option<CookieSecret>,
+    /// The secret before `cookie_secret`, still accepted while a fleet rolls over (RFC 9018
+    /// §5); cookies are made with `cookie_secret` only.
+    pub(crate) cookie_secret_previous: Option<CookieSecret>,
 }
 
 /// Listener limits after bounds checks.
@@ -387,6 +395,21 @@ fn cidrs(list: &[String]) -> Result<Acl, ConfigError> {
 }
 
 impl Config {
+    /// The secrets server cookies are made with (`[server] cookie_secret`, and the previous one
+    /// during a roll-over), else a random one.
+    pub(crate) fn server_cookies(&self) -> Result<ServerCookies, ConfigError> {
+        match (
+            self.server.cookie_secret,
+            self.server.cookie_secret_previous,
+        ) {
+            (Some(current), previous) => Ok(ServerCookies::fixed(current, previous)),
+            (None, Some(_)) => Err(ConfigError::Invalid(
+                "[server] cookie_secret_previous needs cookie_secret".into(),
+            )),
+            (None, None) => Ok(ServerCookies::random()),
+        }
+    }
+
     /// The identity CHAOS TXT queries get (RFC 4892): the configured one, else the host name;
     /// an empty string hides it.
     pub(crate) fn identity(&self) -> crate::handler::Identity {

@@ -251,3 +251,30 @@ fn bad_services_are_refused_with_a_reason() {
         .expect_err("zone not served");
     assert!(elsewhere.to_string().contains("not served"), "{elsewhere}");
 }
+
+#[test]
+fn cookie_secrets_are_hex_and_the_previous_one_needs_a_current_one() {
+    let a = "e5e973e5a6b2a43f48e7dc849e37bfcf";
+    let b = "dd3bdf9344b678b185a6f5cb60fca715";
+    let load = |server: &str| Config::from_toml(&format!("[server]\n{server}\n"));
+    let both = load(&format!(
+        "cookie_secret = \"{a}\"\ncookie_secret_previous = \"{b}\""
+    ))
+    .expect("valid");
+    assert_eq!(
+        both.server_cookies().expect("usable"),
+        ServerCookies::fixed(a.parse().expect("hex"), Some(b.parse().expect("hex")))
+    );
+    // Unset: a random secret each time.
+    let none = load("").expect("valid");
+    assert_ne!(
+        none.server_cookies().expect("usable"),
+        none.server_cookies().expect("usable")
+    );
+    let err = load("cookie_secret = \"e5e973\"").expect_err("too short");
+    assert!(err.to_string().contains("32 hex digits"), "{err}");
+    let only_previous = load(&format!("cookie_secret_previous = \"{b}\"")).expect("parses");
+    assert!(only_previous.server_cookies().is_err());
+    // The secret never shows in a printout of the configuration.
+    assert!(!format!("{both:?}").contains("e5e973"));
+}

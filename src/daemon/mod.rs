@@ -99,6 +99,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         .config(HandlerConfig {
             edns_payload: limits.edns_udp_payload,
             identity: config.identity(),
+            cookies: config.server_cookies().map_err(|e| e.to_string())?,
         })
         .updates(policy)
         .replication(replication, keyring, source)

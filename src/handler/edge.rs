@@ -13,6 +13,7 @@ use hickory_proto::rr::RecordType;
 use tokio::time::Instant;
 use tracing::{Instrument, debug, debug_span};
 
+use super::cookie::{self, Judged, Verdict};
 use super::observe::{self, Seen};
 use super::request::{EdnsInfo, Malformed, Request, Transport};
 use super::response::{self, Echo};
@@ -48,8 +49,10 @@ pub(super) struct Decoded<'h> {
     pub(super) transport: Transport,
     pub(super) edns: Option<EdnsInfo>,
     pub(super) tsig: Verified,
-    /// The wall clock in seconds for TSIG (RFC 8945 §5.2.3), read once here; 0 for an unsigned
-    /// request, which nothing downstream signs or checks.
+    /// Its COOKIE option, judged (RFC 7873 §5.2): every response carries our cookie back.
+    pub(super) cookie: Option<Judged>,
+    /// The wall clock in seconds for TSIG (RFC 8945 §5.2.3) and cookies (RFC 9018 §4.3), read
+    /// once here; 0 for a request with neither, which nothing downstream signs or checks.
     pub(super) now_unix: u64,
     /// When the bytes arrived: the one reading of the monotonic clock for this request.
     pub(super) now: Instant,
@@ -130,18 +133,21 @@ impl Handler {
         observe::arrived(&self.metrics, tcp, bytes);
         let decoded = match self.decode(bytes, src, transport, may_stream, now) {
             Ok(decoded) => decoded,
-            Err(bad) => {
-                let reply = self.malformed(&bad, src);
+            Err((bad, cookie)) => {
+                let reply = self.malformed(&bad, src, cookie);
                 observe::answered(self, tcp, src, start, reply.as_deref(), None);
                 return reply.map(Reply::One);
             }
         };
         let (reply, seen) = match self.dispatch(&decoded).await {
             Outcome::One {
-                message,
+                mut message,
                 optional_authority,
                 seen,
             } => {
+                if let Some(cookie) = &decoded.cookie {
+                    response::add_cookie(&mut message, &cookie.reply);
+                }
                 let limit = decoded.size_limit(self.config.edns_payload);
                 let bytes = response::finish(
                     message,
@@ -160,7 +166,11 @@ impl Handler {
         reply.map(Reply::One)
     }
 
-    /// Decodes `bytes` once: header, message, service, TSIG verdict.
+    /// Decodes `bytes` once: header, message, cookie verdict, service, TSIG verdict. A request
+    /// that cannot be answered normally keeps its cookie verdict, for the reply's COOKIE.
+    // Returned once per request and consumed at once, as `Outcome`: boxing the rejection
+    // would cost an allocation for every packet of garbage.
+    #[allow(clippy::result_large_err)]
     fn decode(
         &self,
         bytes: &[u8],
@@ -168,8 +178,8 @@ impl Handler {
         transport: Transport,
         may_stream: bool,
         now: Instant,
-    ) -> Result<Decoded<'_>, Malformed> {
-        let header = Request::header(bytes)?;
+    ) -> Result<Decoded<'_>, (Malformed, Option<Judged>)> {
+        let header = Request::header(bytes).map_err(|bad| (bad, None))?;
         let implemented = match header.metadata.op_code {
             OpCode::Update => self.updates.as_ref().map(Service::Update),
             OpCode::Notify => self.transfers.as_ref().map(Service::Notify),
@@ -177,18 +187,36 @@ impl Handler {
         };
         let message = match Message::from_vec(bytes) {
             Ok(message) => message,
-            Err(_) if implemented.is_some() => return Err(Malformed::header_only(&header)),
-            Err(_) => return Err(Malformed::unparsed(&header)),
+            Err(_) if implemented.is_some() => {
+                return Err((Malformed::header_only(&header), None));
+            }
+            Err(_) => return Err((Malformed::unparsed(&header), None)),
         };
+        let received = match message.edns.as_ref().and_then(Request::cookie_of) {
+            Some(Ok(received)) => Some(received),
+            Some(Err(bad)) => {
+                debug!(client = %src, %bad, "malformed COOKIE option");
+                self.metrics.count_cookie(cookie::MALFORMED_SLOT);
+                return Err((Malformed::bad_cookie(&header, &message), None));
+            }
+            None => None,
+        };
+        let now_unix = match (message.signature(), received) {
+            (None, None) => 0,
+            _ => tsig::now_unix(),
+        };
+        let cookie = received.map(|r| self.config.cookies.judge(&r, src.ip(), now_unix));
+        if let Some(judged) = &cookie {
+            self.metrics.count_cookie(judged.verdict.slot());
+        }
         let transfers = self.transfers.as_ref().filter(|_| may_stream);
         let service = match (implemented, transfers) {
             (Some(service), _) => service,
             (None, Some(transfers)) if is_transfer(&message) => Service::Transfer(transfers),
-            _ => Service::Query(Request::from_message(&header, &message, src, transport)?),
-        };
-        let now_unix = match message.signature() {
-            Some(_) => tsig::now_unix(),
-            None => 0,
+            _ => match Request::from_message(&header, &message, src, transport) {
+                Ok(req) => Service::Query(Request { cookie, ..req }),
+                Err(bad) => return Err((bad, cookie)),
+            },
         };
         let tsig = tsig::verify(bytes, &message, self.keyring_for(&service), now_unix);
         Ok(Decoded {
@@ -198,6 +226,7 @@ impl Handler {
             src,
             transport,
             tsig,
+            cookie,
             now_unix,
             now,
         })
@@ -218,6 +247,15 @@ impl Handler {
     async fn dispatch(&self, d: &Decoded<'_>) -> Outcome {
         if let Some(rcode) = d.tsig.rcode() {
             return self.bad_tsig(d, rcode);
+        }
+        // RFC 7873 §5.2.3: a server cookie we did not make, over UDP, where a spoofed source
+        // could be behind it: BADCOOKIE with a fresh cookie (added with every reply's), so a
+        // real client retries with it. Over TCP the handshake proved the address: answered.
+        if d.transport == Transport::Udp && d.cookie.is_some_and(|c| c.verdict == Verdict::Invalid)
+        {
+            debug!(client = %d.src, "BADCOOKIE");
+            return response::shell(&d.echo(), ResponseCode::BADCOOKIE, self.config.edns_payload)
+                .into();
         }
         match &d.service {
             Service::Query(req) => {
@@ -262,8 +300,14 @@ impl Handler {
         response::shell(&d.echo(), rcode, self.config.edns_payload).into()
     }
 
-    /// The reply to a packet that is not a request we can answer, counted.
-    fn malformed(&self, bad: &Malformed, src: SocketAddr) -> Option<Vec<u8>> {
+    /// The reply to a packet that is not a request we can answer, counted; with our COOKIE
+    /// when the request's `cookie` was judged.
+    fn malformed(
+        &self,
+        bad: &Malformed,
+        src: SocketAddr,
+        cookie: Option<Judged>,
+    ) -> Option<Vec<u8>> {
         match bad {
             Malformed::Drop => Metrics::inc(&self.metrics.dropped),
             Malformed::Reply { rcode, .. } => {
@@ -273,7 +317,8 @@ impl Handler {
             }
         }
         debug!(client = %src, ?bad, "malformed request");
-        response::malformed_reply(bad, self.config.edns_payload)
+        let cookie = cookie.as_ref().map(|c| &c.reply);
+        response::malformed_reply(bad, self.config.edns_payload, cookie)
     }
 }
 

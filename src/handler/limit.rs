@@ -12,6 +12,10 @@
 //!   a server without recursion (REFUSED for names not ours included, as NSD does), and the
 //!   authoritative (AA) ones of a resolver. TCP answers are never limited: the three-way
 //!   handshake proves the source address, and truncated answers send real clients there.
+//! - A UDP query with a valid server cookie (RFC 7873 §5.2.4) is under neither limit, as BIND
+//!   exempts such clients from RRL: the cookie proves the source address as a handshake does,
+//!   so the client is no spoofed victim and gets its answers in full. Over TCP the query limit
+//!   stays what it was, cookie or not.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -19,6 +23,7 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{LowerName, Name};
 use tokio::time::Instant;
 
+use super::cookie::Judged;
 use super::{Handler, Recursion, Request, Response, Reuse, Transport, response};
 use crate::authority::Catalog;
 use crate::cache::Hit;
@@ -41,14 +46,19 @@ impl Handler {
     }
 
     /// The policy step: what to do with a query from `client` over `transport` at `now`, at
-    /// `stage`, counted in the metrics (`rate_limited`, and `refused` or `dropped`).
+    /// `stage`, counted in the metrics (`rate_limited`, and `refused` or `dropped`). `proven`:
+    /// the query's server cookie was valid, which exempts it over UDP.
     pub(super) fn police(
         &self,
         client: IpAddr,
         transport: Transport,
+        proven: bool,
         stage: Stage,
         now: Instant,
     ) -> Decision {
+        if proven && transport == Transport::Udp {
+            return Decision::Send;
+        }
         let decision = match stage {
             Stage::Recursion => match self
                 .limits
@@ -89,13 +99,23 @@ impl Handler {
         if req.signed || !req.recursion_desired || self.recursion_for(req.src.ip()).is_none() {
             return None;
         }
-        match self.police(req.src.ip(), req.transport, Stage::Recursion, now) {
+        match self.police(
+            req.src.ip(),
+            req.transport,
+            proven(req),
+            Stage::Recursion,
+            now,
+        ) {
             Decision::Send | Decision::Slip => None,
             Decision::Drop => Some(None),
             Decision::Refuse => {
                 let payload = self.config.edns_payload;
                 let mut m = response::with_rcode(req, payload, ResponseCode::Refused);
                 m.metadata.recursion_available = true;
+                // Encoded here, past the edge that adds every other reply's cookie.
+                if let Some(cookie) = &req.cookie {
+                    response::add_cookie(&mut m, &cookie.reply);
+                }
                 let limit = response::size_limit(req, payload);
                 Some(Some(response::encode(m, limit, false)))
             }
@@ -126,7 +146,8 @@ impl Handler {
         mut message: Message,
         now: Instant,
     ) -> Option<Message> {
-        match self.police(req.src.ip(), req.transport, Stage::Response(token), now) {
+        let stage = Stage::Response(token);
+        match self.police(req.src.ip(), req.transport, proven(req), stage, now) {
             Decision::Send | Decision::Refuse => Some(message),
             Decision::Slip => {
                 message.metadata.truncation = true;
@@ -142,45 +163,55 @@ impl Handler {
     /// The policy step on the hit path, behind one test when both limits are off, `out`
     /// holding the answer `hit` found for `query`: the resolver's answers are queries that
     /// use recursion, the local ones are accounted by RRL. `true` when the query was refused
-    /// or dropped, so it is not a hit (RRL's slip, sent truncated, is one).
+    /// or dropped, so it is not a hit (RRL's slip, sent truncated, is one). `cookie`: the
+    /// query's, judged; a valid one exempts it, and every reply carries its option.
     #[inline]
+    #[allow(clippy::too_many_arguments)] // the hit path's facts, passed without a struct
     pub(super) fn limited_fast(
         &self,
         query: &[u8],
         question: &Question<'_>,
         src: SocketAddr,
         hit: Hit<Option<Token>>,
+        cookie: Option<&Judged>,
         now: Instant,
         out: &mut Vec<u8>,
     ) -> bool {
         if !self.limits.any() {
             return false;
         }
+        let proven = cookie.is_some_and(Judged::proves_address);
         let stage = if hit.local {
             Stage::Response(hit.tag)
         } else {
             Stage::Recursion
         };
-        match self.police(src.ip(), Transport::Udp, stage, now) {
+        match self.police(src.ip(), Transport::Udp, proven, stage, now) {
             Decision::Send => false,
-            decision => word_fast(decision, query, question, self.config.edns_payload, out),
+            decision => {
+                let options = cookie.map_or(&[][..], |c| c.reply.wire());
+                let payload = self.config.edns_payload;
+                word_fast(decision, query, question, payload, options, out)
+            }
         }
     }
 }
 
 /// Words a decision other than `Send` on the hit path: truncates `out` (RRL's slip), makes it
-/// REFUSED, or empties it (nothing to send). `true` when the query was refused or dropped.
+/// REFUSED, or empties it (nothing to send), our OPT carrying `options` (the COOKIE).
+/// `true` when the query was refused or dropped.
 fn word_fast(
     decision: Decision,
     query: &[u8],
     question: &Question<'_>,
     our_payload: u16,
+    options: &[u8],
     out: &mut Vec<u8>,
 ) -> bool {
     let written = match decision {
         Decision::Slip => wire::truncate_to_question(out, question)
-            .and_then(|()| wire::push_opt(question, our_payload, out)),
-        Decision::Refuse => wire::refused_into(query, question, our_payload, out),
+            .and_then(|()| wire::push_opt(question, our_payload, options, out)),
+        Decision::Refuse => wire::refused_into(query, question, our_payload, options, out),
         Decision::Send => Some(()),
         Decision::Drop => None,
     };
@@ -190,6 +221,11 @@ fn word_fast(
         out.clear();
     }
     matches!(decision, Decision::Refuse | Decision::Drop) || out.is_empty()
+}
+
+/// Whether `req` proved its source address with a valid server cookie.
+fn proven(req: &Request) -> bool {
+    req.cookie.as_ref().is_some_and(Judged::proves_address)
 }
 
 /// Where the policy step is taken.

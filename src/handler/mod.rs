@@ -15,6 +15,7 @@
 //! `Malformed`, the services' refusal types, `ResolveError::rcode`).
 
 mod chaos;
+pub(crate) mod cookie;
 mod cuts;
 mod ede_option;
 mod edge;
@@ -39,6 +40,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 pub use chaos::Identity;
+pub use cookie::ServerCookies;
 pub(crate) use edge::Reply;
 pub(crate) use notify::NotifyReceiver;
 pub(crate) use request::{Request, Transport};
@@ -61,6 +63,8 @@ pub struct HandlerConfig {
     pub edns_payload: u16,
     /// What `CH TXT id.server` and `version.bind` say (RFC 4892).
     pub identity: Identity,
+    /// The secrets of our server cookies (RFC 7873 §5.2, RFC 9018).
+    pub cookies: ServerCookies,
 }
 
 impl Default for HandlerConfig {
@@ -68,6 +72,7 @@ impl Default for HandlerConfig {
         HandlerConfig {
             edns_payload: EDNS_UDP_PAYLOAD.default,
             identity: Identity::default(),
+            cookies: ServerCookies::default(),
         }
     }
 }
@@ -171,8 +176,9 @@ impl Handler {
 
     /// The hit path: the answer to a plain recursive query over UDP when the resolver gave the
     /// same question's answer before and it is still alive, written into `out`, without
-    /// parsing the query beyond its question or spawning anything. `false`: take the full path
-    /// (`handle_bytes`); `true`: send `out`, or nothing when a rate limit left it empty.
+    /// parsing the query beyond its question (and COOKIE) or spawning anything. `false`: take
+    /// the full path (`handle_bytes`); `true`: send `out`, or nothing when a rate limit left it
+    /// empty.
     pub fn answer_fast(&self, bytes: &[u8], src: SocketAddr, out: &mut Vec<u8>) -> bool {
         let Some(question) = crate::wire::parse(bytes) else {
             return false;
@@ -188,20 +194,46 @@ impl Handler {
         // `edge::answer`). The log's latency takes a second one only when the log is on.
         let start = self.query_log.is_some().then(std::time::Instant::now);
         let now = Instant::now();
-        let Some(hit) =
-            self.cache
-                .messages()
-                .answer_into(bytes, &question, self.config.edns_payload, now, out)
-        else {
+        let judged;
+        let cookie = match question.cookie {
+            None => None,
+            Some(data) => {
+                let Some(valid) = self.judge_fast(data, src) else {
+                    return false;
+                };
+                judged = valid;
+                Some(&judged)
+            }
+        };
+        let options = cookie.map_or(&[][..], |c| c.reply.wire());
+        let payload = self.config.edns_payload;
+        let messages = self.cache.messages();
+        let Some(hit) = messages.answer_into(bytes, &question, payload, options, now, out) else {
             return false;
         };
+        if let Some(judged) = cookie {
+            self.metrics.hit_path.count_cookie(judged.verdict.slot());
+        }
         // Refused or dropped by a limit: not a hit (RRL's slip, sent truncated, is one).
-        if self.limited_fast(bytes, &question, src, hit, now, out) {
+        if self.limited_fast(bytes, &question, src, hit, cookie, now, out) {
             observe::limited(self, &question, src, out, start);
             return true;
         }
         observe::hit(self, &question, src, out, hit.local, start);
         true
+    }
+
+    /// A COOKIE option's `data` on the hit path, judged: one SipHash, and the wall clock read
+    /// only for it (out of line: a query without a cookie pays nothing for them). `None`: a
+    /// server cookie we did not make, BADCOOKIE, which the full path words.
+    #[inline(never)]
+    fn judge_fast(&self, data: &[u8], src: SocketAddr) -> Option<cookie::Judged> {
+        let received = cookie::Received::parse(data).ok()?;
+        let judged = self
+            .config
+            .cookies
+            .judge(&received, src.ip(), cookie::now_unix());
+        (judged.verdict != cookie::Verdict::Invalid).then_some(judged)
     }
 
     /// Accepts RFC 2136 UPDATEs as `updates` allows. Without this, UPDATE is NOTIMP.

@@ -5,7 +5,10 @@ use std::net::SocketAddr;
 
 use hickory_proto::op::{Edns, Header, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::DNSClass;
+use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+
+use super::cookie::{self, Judged, Received};
 
 /// The transport a request arrived on; it decides the response size limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +54,9 @@ pub struct Request {
     /// The request ends with a TSIG record (RFC 8945): the handler checks it before answering
     /// and signs the answer.
     pub signed: bool,
+    /// Its COOKIE option, judged at the edge (RFC 7873 §5.2); `None`: it had none (or was
+    /// parsed outside the edge, which knows no secret).
+    pub(crate) cookie: Option<Judged>,
 }
 
 /// Why a packet is not a request we can answer normally.
@@ -90,6 +96,20 @@ impl Malformed {
             query: None,
             rcode,
             edns: None,
+        }
+    }
+
+    /// FORMERR for a COOKIE option of a length no cookie has (RFC 7873 §5.2.2), echoing the
+    /// question and OPT.
+    pub(super) fn bad_cookie(header: &Header, message: &Message) -> Malformed {
+        let meta = header.metadata;
+        Malformed::Reply {
+            id: meta.id,
+            op_code: meta.op_code,
+            recursion_desired: meta.recursion_desired,
+            query: (message.queries.len() == 1).then(|| message.queries[0].clone()),
+            rcode: ResponseCode::FormErr,
+            edns: message.edns.as_ref().map(EdnsInfo::of),
         }
     }
 
@@ -179,7 +199,20 @@ impl Request {
             src,
             transport,
             signed: message.signature().is_some(),
+            cookie: None,
         })
+    }
+
+    /// The first COOKIE option of a request's OPT (RFC 7873 §4; later ones are ignored, as
+    /// BIND does), or why it is malformed.
+    pub(super) fn cookie_of(edns: &Edns) -> Option<Result<Received, cookie::Malformed>> {
+        edns.options()
+            .as_ref()
+            .iter()
+            .find_map(|(code, option)| match (code, option) {
+                (EdnsCode::Cookie, EdnsOption::Unknown(_, data)) => Some(Received::parse(data)),
+                _ => None,
+            })
     }
 
     /// True when the question is for class IN (the only class tern serves).

@@ -3,9 +3,11 @@
 
 use hickory_proto::dnssec::rdata::DNSSECRData;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::{RData, Record, RecordType};
 use tokio::time::Instant;
 
+use super::cookie::ReplyOption;
 use super::ede_option::add_stale_ede;
 use super::request::{EdnsInfo, Malformed, Request, Transport};
 use crate::limits::CLASSIC_UDP_PAYLOAD;
@@ -97,10 +99,28 @@ pub(super) fn our_opt(theirs: EdnsInfo, our_payload: u16) -> Edns {
     edns
 }
 
+/// Puts our COOKIE option (the client cookie and our server cookie, RFC 7873 §5.2) into a
+/// response's OPT. A response without OPT has nowhere to carry it: the request it answers had
+/// none, so it sent no cookie either.
+pub(super) fn add_cookie(m: &mut Message, cookie: &ReplyOption) {
+    if let Some(edns) = m.edns.as_mut() {
+        edns.options_mut().insert(EdnsOption::Unknown(
+            super::cookie::OPTION_CODE,
+            cookie.data().to_vec(),
+        ));
+    }
+}
+
 /// The bytes to send for a packet that did not parse as a request, if any, with an OPT
 /// advertising `our_payload` when the request had one. These replies are a header, at most one
 /// question and an OPT, so they always fit 512 bytes.
-pub(crate) fn malformed_reply(bad: &Malformed, our_payload: u16) -> Option<Vec<u8>> {
+/// `cookie`: our COOKIE option, when the request's was judged (RFC 7873 §5.2: every response to
+/// a query with a cookie carries ours).
+pub(crate) fn malformed_reply(
+    bad: &Malformed,
+    our_payload: u16,
+    cookie: Option<&ReplyOption>,
+) -> Option<Vec<u8>> {
     match bad {
         Malformed::Drop => None,
         Malformed::Reply {
@@ -119,7 +139,11 @@ pub(crate) fn malformed_reply(bad: &Malformed, our_payload: u16) -> Option<Vec<u
                 query: query.as_ref(),
                 edns: *edns,
             };
-            shell(&echo, *rcode, our_payload).to_vec().ok()
+            let mut m = shell(&echo, *rcode, our_payload);
+            if let Some(cookie) = cookie {
+                add_cookie(&mut m, cookie);
+            }
+            m.to_vec().ok()
         }
     }
 }

@@ -268,6 +268,8 @@ struct HitShard {
     rcodes: [AtomicU64; RCODE_SLOTS],
     /// Answers from the local zones (authoritative); the rest came from the cache.
     local: AtomicU64,
+    /// Answers to queries with a COOKIE option, by result (`super::COOKIE_RESULTS`).
+    cookies: [AtomicU64; super::COOKIE_RESULTS.len()],
 }
 
 impl Default for HitPathCounts {
@@ -278,6 +280,7 @@ impl Default for HitPathCounts {
                     qtypes: zeros(),
                     rcodes: zeros(),
                     local: AtomicU64::new(0),
+                    cookies: zeros(),
                 })
                 .collect(),
         }
@@ -337,6 +340,24 @@ impl HitPathCounts {
                 shard.local.fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+
+    /// Counts one answer to a query whose cookie had result `slot` (`super::COOKIE_RESULTS`).
+    #[inline]
+    pub(crate) fn count_cookie(&self, slot: usize) {
+        let i = my_shard();
+        let Some(c) = self.shards.get(i).and_then(|s| s.cookies.get(slot)) else {
+            return;
+        };
+        if i < HIT_SHARDS {
+            bump(c, 1);
+        } else {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn cookie(&self, slot: usize) -> u64 {
+        self.sum(|s| s.cookies.get(slot))
     }
 
     /// Every answer counted: the sum of the QTYPE slots.

@@ -69,6 +69,9 @@ pub struct Metrics {
     pub aggressive_answers: AtomicU64,
     /// Bogus answers by the EDE info code of the failure.
     pub(crate) dnssec_bogus: Reasons,
+    /// Full-path queries with a COOKIE option, by result ([`COOKIE_RESULTS`]); the hit path's
+    /// are in `hit_path`: read both with `cookies()`.
+    pub(crate) cookies: [AtomicU64; COOKIE_RESULTS.len()],
     /// Time from a query's arrival to its answer.
     pub answer_latency: Histogram,
     /// Queries, timeouts and round trips per upstream server.
@@ -79,7 +82,23 @@ pub struct Metrics {
 /// labels them.
 pub(crate) const DNSSEC_STATES: [&str; 4] = ["secure", "insecure", "bogus", "indeterminate"];
 
+/// What a query's COOKIE option was (RFC 7873 §5.2), as `tern_cookies_total` labels it. A
+/// query without one is not counted here: those are the rest of `tern_queries_total`.
+pub(crate) const COOKIE_RESULTS: [&str; 4] = ["client_only", "valid", "invalid", "malformed"];
+
 impl Metrics {
+    /// Counts a full-path query whose COOKIE option had result `COOKIE_RESULTS[slot]`.
+    pub(crate) fn count_cookie(&self, slot: usize) {
+        if let Some(counter) = self.cookies.get(slot) {
+            Self::inc(counter);
+        }
+    }
+
+    /// Queries whose COOKIE option had result `COOKIE_RESULTS[slot]`, hit path included.
+    pub(crate) fn cookies(&self, slot: usize) -> u64 {
+        self.cookies.get(slot).map_or(0, Self::get) + self.hit_path.cookie(slot)
+    }
+
     /// Counts a validated answer in state `DNSSEC_STATES[state]`; a bogus one by its EDE.
     pub(crate) fn count_dnssec(&self, state: usize, bogus_ede: Option<u16>) {
         if let Some(counter) = self.dnssec_answers.get(state) {

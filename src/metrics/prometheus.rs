@@ -202,6 +202,17 @@ impl Collector for Exposition {
             "Validated recursive answers, by DNSSEC state (RFC 4033 §5).",
             &states,
         )?;
+        let cookies: Vec<_> = super::COOKIE_RESULTS
+            .iter()
+            .enumerate()
+            .map(|(slot, result)| ([("result", *result)], ConstCounter::new(m.cookies(slot))))
+            .collect();
+        family(
+            &mut e,
+            "tern_cookies",
+            "Queries with a DNS COOKIE option, by what it held (RFC 7873 §5.2): a client cookie only, a valid or invalid server cookie, or a malformed option.",
+            &cookies,
+        )?;
         family(
             &mut e,
             "tern_dnssec_bogus",
@@ -414,6 +425,9 @@ mod tests {
         m.servfail_reasons.inc(Some(22));
         m.answer_latency.observe_us(300);
         Metrics::inc(&m.cache_hits);
+        m.count_cookie(1);
+        m.hit_path.count_cookie(1);
+        m.count_cookie(2);
         m.upstream
             .server("127.0.0.1:53".parse().expect("addr"))
             .rtt
@@ -439,6 +453,9 @@ mod tests {
             "tern_cache_hits_total 2\n",
             "tern_authoritative_answers_total 1\n",
             "tern_hit_path_answers_total 2\n",
+            "tern_cookies_total{result=\"valid\"} 2\n",
+            "tern_cookies_total{result=\"invalid\"} 1\n",
+            "tern_cookies_total{result=\"malformed\"} 0\n",
             "tern_upstream_rtt_seconds_bucket{server=\"127.0.0.1:53\",le=\"0.0025\"} 1\n",
             "tern_cache_entries 3\n",
             "tern_zone_serial{zone=\"example.\"} 7\n",

@@ -21,6 +21,9 @@ pub(crate) struct Question<'q> {
     pub(crate) dnssec_ok: bool,
     pub(crate) checking_disabled: bool,
     pub(crate) recursion_desired: bool,
+    /// The COOKIE option's data (RFC 7873 §4), of a length a cookie may have: the client
+    /// cookie, and the server cookie if the client sent one back.
+    pub(crate) cookie: Option<&'q [u8]>,
 }
 
 impl Question<'_> {
@@ -38,7 +41,8 @@ impl Question<'_> {
 /// Reads the header, question and OPT of a query (RFC 1035 §4.1, RFC 6891 §6.1.2), or
 /// `None` when anything is unusual: another opcode, QR or TC set, other sections than one
 /// question and at most one OPT, a compressed or over-long QNAME, a class other than IN,
-/// trailing bytes, EDNS version > 0, or an EDNS option other than COOKIE and PADDING.
+/// trailing bytes, EDNS version > 0, an EDNS option other than COOKIE and PADDING, or a COOKIE
+/// the full path must judge alone (two of them, or one of a length no cookie has: FORMERR).
 pub(crate) fn parse(bytes: &[u8]) -> Option<Question<'_>> {
     let header = bytes.get(..HEADER)?;
     let flags = header[2];
@@ -77,13 +81,14 @@ pub(crate) fn parse(bytes: &[u8]) -> Option<Question<'_>> {
         dnssec_ok: false,
         checking_disabled: header[3] & CD != 0,
         recursion_desired: flags & RD != 0,
+        cookie: None,
     };
     if additional == 0 {
         return (end == bytes.len()).then_some(question);
     }
     // One OPT at the root, version 0, ending the packet exactly; its options only COOKIE and
-    // PADDING, each whole (the full path ignores those two; anything else it may parse, and
-    // refuse, is left to it).
+    // PADDING, each whole (the full path ignores PADDING and judges COOKIE as the caller
+    // does; anything else it may parse, and refuse, is left to it).
     let opt = bytes.get(end..end + 11)?;
     let rdlen = usize::from(u16::from_be_bytes([opt[9], opt[10]]));
     if opt[0] != 0
@@ -97,22 +102,37 @@ pub(crate) fn parse(bytes: &[u8]) -> Option<Question<'_>> {
     while !options.is_empty() {
         let code = u16::from_be_bytes([*options.first()?, *options.get(1)?]);
         let len = usize::from(u16::from_be_bytes([*options.get(2)?, *options.get(3)?]));
-        if !matches!(code, COOKIE | PADDING) {
-            return None;
+        let data = options.get(4..4 + len)?;
+        match code {
+            COOKIE if question.cookie.is_none() && cookie_len(len) => question.cookie = Some(data),
+            PADDING => {}
+            _ => return None,
         }
-        options = options.get(4 + len..)?;
+        options = &options[4 + len..];
     }
     question.payload = Some(u16::from_be_bytes([opt[3], opt[4]]));
     question.dnssec_ok = u16::from_be_bytes([opt[7], opt[8]]) & DO != 0;
     Some(question)
 }
 
+/// RFC 7873 §4: a client cookie of 8 bytes, alone or followed by a server cookie of 8 to 32.
+fn cookie_len(len: usize) -> bool {
+    len == 8 || (16..=40).contains(&len)
+}
+
 /// Adds our OPT to a reply when the query had one (RFC 6891 §6.1.2): root, type, our
-/// payload, no extended RCODE, version 0, DO copied (RFC 3225 §3), no options.
-pub(crate) fn push_opt(question: &Question<'_>, our_payload: u16, out: &mut Vec<u8>) -> Option<()> {
+/// payload, no extended RCODE, version 0, DO copied (RFC 3225 §3), and `options` (whole EDNS
+/// options in wire form: our COOKIE, or nothing).
+pub(crate) fn push_opt(
+    question: &Question<'_>,
+    our_payload: u16,
+    options: &[u8],
+    out: &mut Vec<u8>,
+) -> Option<()> {
     if question.payload.is_none() {
         return Some(());
     }
+    let rdlength = u16::try_from(options.len()).ok()?;
     let additional = be16(out, 10)?.checked_add(1)?;
     out[10..12].copy_from_slice(&additional.to_be_bytes());
     out.push(0);
@@ -121,16 +141,19 @@ pub(crate) fn push_opt(question: &Question<'_>, our_payload: u16, out: &mut Vec<
     out.extend_from_slice(&[0, 0]);
     let flags: u16 = if question.dnssec_ok { DO } else { 0 };
     out.extend_from_slice(&flags.to_be_bytes());
-    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(&rdlength.to_be_bytes());
+    out.extend_from_slice(options);
     Some(())
 }
 
 /// REFUSED to `query` (whose parse is `question`), as the full path would word it for a
-/// recursive server: the question, RA, RD and CD as asked, our OPT if the query had one.
+/// recursive server: the question, RA, RD and CD as asked, our OPT (with `options`) if the
+/// query had one.
 pub(crate) fn refused_into(
     query: &[u8],
     question: &Question<'_>,
     our_payload: u16,
+    options: &[u8],
     out: &mut Vec<u8>,
 ) -> Option<()> {
     const REFUSED: u8 = 5;
@@ -139,7 +162,7 @@ pub(crate) fn refused_into(
     out[2] = QR | (query[2] & (OPCODE | RD));
     out[3] = RA | (query[3] & CD) | REFUSED;
     out[4..12].copy_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
-    push_opt(question, our_payload, out)
+    push_opt(question, our_payload, options, out)
 }
 
 /// Makes a reply to `question` the truncated reply RRL slips: header and question only,

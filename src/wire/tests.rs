@@ -121,6 +121,16 @@ fn only_plain_recursive_queries_are_read() {
     };
     assert!(ok(&with_option(10, vec![1; 8])), "a client cookie");
     assert!(
+        ok(&with_option(10, vec![1; 24])),
+        "a client and server cookie"
+    );
+    for len in [0, 7, 9, 15, 41] {
+        assert!(
+            !ok(&with_option(10, vec![1; len])),
+            "a COOKIE of {len} bytes"
+        );
+    }
+    assert!(
         !ok(&with_option(8, vec![0, 1, 24, 0, 192, 0, 2])),
         "client subnet"
     );
@@ -240,7 +250,7 @@ fn refused_and_opt_are_worded_as_the_full_path_words_them() {
     });
     let question = parse(&q).expect("parsed");
     let mut out = Vec::new();
-    refused_into(&q, &question, 1400, &mut out).expect("written");
+    refused_into(&q, &question, 1400, &[], &mut out).expect("written");
     let m = Message::from_vec(&out).expect("parses");
     assert_eq!(m.metadata.response_code, ResponseCode::Refused);
     assert_eq!(m.metadata.message_type, MessageType::Response);
@@ -250,4 +260,49 @@ fn refused_and_opt_are_worded_as_the_full_path_words_them() {
     let edns = m.edns.expect("OPT, as the query had one");
     assert_eq!(edns.max_payload(), 1400);
     assert!(edns.flags().dnssec_ok);
+}
+
+#[test]
+fn the_cookie_is_read_and_our_option_written_into_opt() {
+    use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
+    let cookie: Vec<u8> = (1..=24).collect();
+    let with = |options: &[Vec<u8>]| {
+        let options = options.to_vec();
+        query("a.test.", move |m| {
+            let mut e = Edns::new();
+            e.options_mut().insert(EdnsOption::Unknown(12, vec![0; 5]));
+            for data in options {
+                e.options_mut().insert(EdnsOption::Unknown(10, data));
+            }
+            m.set_edns(e);
+        })
+    };
+    let q = with(std::slice::from_ref(&cookie));
+    let question = parse(&q).expect("parsed");
+    assert_eq!(question.cookie, Some(&cookie[..]));
+    assert_eq!(parse(&with(&[])).expect("parsed").cookie, None);
+    // Two cookies: the full path judges (and answers) that.
+    assert!(parse(&with(&[vec![1; 8], vec![2; 8]])).is_none());
+
+    let ours = [0, 10, 0, 4, 9, 8, 7, 6];
+    let mut out = Vec::new();
+    refused_into(&q, &question, 1400, &ours, &mut out).expect("written");
+    let m = Message::from_vec(&out).expect("parses");
+    let edns = m.edns.expect("OPT");
+    assert_eq!(
+        edns.options().get(EdnsCode::Cookie),
+        Some(&EdnsOption::Unknown(10, vec![9, 8, 7, 6]))
+    );
+    // Without EDNS in the query there is no OPT to carry options.
+    let plain = query("a.test.", |_| {});
+    let mut out = Vec::new();
+    refused_into(
+        &plain,
+        &parse(&plain).expect("parsed"),
+        1400,
+        &ours,
+        &mut out,
+    )
+    .expect("written");
+    assert!(Message::from_vec(&out).expect("parses").edns.is_none());
 }

@@ -5,6 +5,7 @@ mod authority;
 mod cli;
 mod control;
 mod control_nta;
+mod cookies;
 mod cookies_out;
 mod dig_interop;
 mod discovery;

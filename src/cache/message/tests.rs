@@ -292,3 +292,55 @@ fn a_flush_of_the_cache_reaches_the_answers_that_hold_the_name() {
     cache.flush(Flush::All);
     assert!(!hit("other.beta.test."));
 }
+
+#[test]
+fn the_handlers_options_go_into_our_opt_and_count_against_the_clients_limit() {
+    let (answers, t0) = tier();
+    let cookie = [0u8, 10, 0, 24]
+        .into_iter()
+        .chain(1..=24)
+        .collect::<Vec<u8>>();
+    // An answer that fits 512 bytes with our bare OPT, not with the COOKIE in it too.
+    let n = (1..40)
+        .find(|&n| {
+            let len = response("www.example.test.", 300, n)
+                .to_vec()
+                .expect("encodes")
+                .len();
+            len + OPT_LEN <= 512 && len + OPT_LEN + cookie.len() > 512
+        })
+        .expect("some count of A records falls in the window");
+    keep(&answers, response("www.example.test.", 300, n), t0);
+    let small = query("www.example.test.", with_edns(512, false));
+    let parsed = parse(&small).expect("parsed");
+    let mut out = Vec::new();
+    assert!(
+        answers
+            .answer_into(&small, &parsed, 1232, &[], t0, &mut out)
+            .is_some()
+    );
+    assert!(
+        answers
+            .answer_into(&small, &parsed, 1232, &cookie, t0, &mut out)
+            .is_none(),
+        "too big with the cookie: the full path decides"
+    );
+    let big = query("www.example.test.", with_edns(1232, false));
+    let parsed = parse(&big).expect("parsed");
+    answers
+        .answer_into(&big, &parsed, 1232, &cookie, t0, &mut out)
+        .expect("a hit");
+    let m = Message::from_vec(&out).expect("parses");
+    assert_eq!(m.answers.len(), n);
+    let edns = m.edns.expect("OPT");
+    let option = edns
+        .options()
+        .get(hickory_proto::rr::rdata::opt::EdnsCode::Cookie);
+    assert_eq!(
+        option,
+        Some(&hickory_proto::rr::rdata::opt::EdnsOption::Unknown(
+            10,
+            (1..=24).collect()
+        ))
+    );
+}

@@ -25,6 +25,7 @@ fn req(edns: Option<u16>, transport: Transport) -> Request {
         src: SocketAddr::from(([127, 0, 0, 1], 1)),
         transport,
         signed: false,
+        cookie: None,
     }
 }
 
@@ -43,7 +44,7 @@ fn malformed_replies_carry_opt_when_the_request_did() {
         version: 0,
         dnssec_ok: true,
     };
-    let bytes = malformed_reply(&bad(Some(info)), 1400).expect("a reply");
+    let bytes = malformed_reply(&bad(Some(info)), 1400, None).expect("a reply");
     let m = Message::from_vec(&bytes).expect("parses");
     assert_eq!(
         (m.metadata.id, m.metadata.response_code),
@@ -55,9 +56,9 @@ fn malformed_replies_carry_opt_when_the_request_did() {
     assert_eq!((opt.max_payload(), opt.version()), (1400, 0));
     assert!(opt.flags().dnssec_ok);
 
-    let bytes = malformed_reply(&bad(None), 1232).expect("a reply");
+    let bytes = malformed_reply(&bad(None), 1232, None).expect("a reply");
     assert!(Message::from_vec(&bytes).expect("parses").edns.is_none());
-    assert_eq!(malformed_reply(&Malformed::Drop, 1232), None);
+    assert_eq!(malformed_reply(&Malformed::Drop, 1232, None), None);
 }
 
 #[test]
