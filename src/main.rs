@@ -143,7 +143,18 @@ fn parse_zone_arg(s: &str) -> Result<ZoneConfig, String> {
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// No transparent huge pages for this process. mimalloc asks for them on its arenas
+/// (MADV_HUGEPAGE), and a huge page is resident whole once one byte of it is touched, while
+/// mimalloc gives freed memory back in 64 KiB ranges: tern idled at 33 MB resident instead of
+/// 12, and a burst of garbage left it 6-8 MB larger for good (`tests/bench/garbage.sh`). This is
+/// what `MIMALLOC_ALLOW_THP=0` does, which mimalloc reads before `main`, too early to set here.
+fn without_huge_pages() -> nix::Result<()> {
+    nix::sys::prctl::set_thp_disable(true)
+}
+
 fn main() -> ExitCode {
+    // First: memory touched before it may still be backed by huge pages.
+    let huge_pages = without_huge_pages();
     let cli = Cli::parse();
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cli.log_level));
@@ -153,6 +164,9 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    if let Err(e) = huge_pages {
+        tracing::debug!(error = %e, "transparent huge pages left as the system has them");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
