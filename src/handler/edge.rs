@@ -185,12 +185,12 @@ impl Handler {
             OpCode::Notify => self.transfers.as_ref().map(Service::Notify),
             _ => None,
         };
-        let message = match Message::from_vec(bytes) {
-            Ok(message) => message,
-            Err(_) if implemented.is_some() => {
+        let message = match Request::message(bytes, &header) {
+            Some(message) => message,
+            None if implemented.is_some() => {
                 return Err((Malformed::header_only(&header), None));
             }
-            Err(_) => return Err((Malformed::unparsed(&header), None)),
+            None => return Err((Malformed::unparsed(&header), None)),
         };
         let received = match message.edns.as_ref().and_then(Request::cookie_of) {
             Some(Ok(received)) => Some(received),

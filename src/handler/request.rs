@@ -135,8 +135,19 @@ impl Request {
         transport: Transport,
     ) -> Result<Request, Malformed> {
         let header = Request::header(bytes)?;
-        let message = Message::from_vec(bytes).map_err(|_| Malformed::unparsed(&header))?;
+        let message =
+            Request::message(bytes, &header).ok_or_else(|| Malformed::unparsed(&header))?;
         Request::from_message(&header, &message, src, transport)
+    }
+
+    /// The whole message of a request whose header is `header`; `None` when it does not parse.
+    /// hickory sets aside room for every question the header counts before it reads the first
+    /// (65535 of them: some 5 MB per datagram of garbage), so a count the bytes cannot hold
+    /// fails here, as its parse would.
+    pub(super) fn message(bytes: &[u8], header: &Header) -> Option<Message> {
+        questions_fit(bytes, header)
+            .then(|| Message::from_vec(bytes).ok())
+            .flatten()
     }
 
     /// The header of a request worth answering: `Drop` for a packet too short for one, or
@@ -221,6 +232,14 @@ impl Request {
     }
 }
 
+/// Whether the questions `header` counts could be in `bytes`, at five octets each at least
+/// (the root name, type and class).
+fn questions_fit(bytes: &[u8], header: &Header) -> bool {
+    const HEADER: usize = 12;
+    const SMALLEST_QUESTION: usize = 5;
+    usize::from(header.counts.queries) * SMALLEST_QUESTION <= bytes.len().saturating_sub(HEADER)
+}
+
 #[cfg(test)]
 mod tests {
     use hickory_proto::op::Edns;
@@ -241,6 +260,34 @@ mod tests {
         ));
         edit(&mut m);
         m.to_vec().expect("encode")
+    }
+
+    #[test]
+    fn a_question_count_the_bytes_cannot_hold_is_formerr_before_any_parse() {
+        // ID 9, QDCOUNT as given, then `questions` root questions (A IN, five octets each).
+        let packet = |qdcount: u16, questions: usize| {
+            let mut b = vec![0, 9, 0, 0];
+            b.extend_from_slice(&qdcount.to_be_bytes());
+            b.extend_from_slice(&[0; 6]);
+            for _ in 0..questions {
+                b.extend_from_slice(&[0, 0, 1, 0, 1]);
+            }
+            b
+        };
+        let fits = |qdcount, questions| {
+            let bytes = packet(qdcount, questions);
+            let header = Request::header(&bytes).expect("a query's header");
+            questions_fit(&bytes, &header)
+        };
+        assert!(fits(1, 1) && fits(3, 3) && fits(0, 0));
+        assert!(!fits(2, 1) && !fits(u16::MAX, 1) && !fits(1, 0));
+        // What the parse would have said: FORMERR, with the ID.
+        match Request::parse(&packet(u16::MAX, 1), src(), Transport::Udp) {
+            Err(Malformed::Reply { id, rcode, .. }) => {
+                assert_eq!((id, rcode), (9, ResponseCode::FormErr));
+            }
+            other => panic!("expected FORMERR, got {other:?}"),
+        }
     }
 
     #[test]
