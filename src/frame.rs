@@ -67,8 +67,14 @@ mod tests {
             write_frame(&mut client, b"small").await.expect("small");
             big
         });
-        let first = read_frame(&mut server).await.expect("read").expect("a message");
-        let second = read_frame(&mut server).await.expect("read").expect("a message");
+        let first = read_frame(&mut server)
+            .await
+            .expect("read")
+            .expect("a message");
+        let second = read_frame(&mut server)
+            .await
+            .expect("read")
+            .expect("a message");
         assert_eq!(first, writer.await.expect("writer"));
         assert_eq!(second, b"small");
         assert!(read_frame(&mut server).await.expect("clean end").is_none());
@@ -77,7 +83,10 @@ mod tests {
     #[tokio::test]
     async fn a_claim_larger_than_what_comes_is_unexpected_eof_not_a_message() {
         let (mut client, mut server) = tokio::io::duplex(64);
-        client.write_all(&[0xff, 0xff, 1, 2, 3]).await.expect("write");
+        client
+            .write_all(&[0xff, 0xff, 1, 2, 3])
+            .await
+            .expect("write");
         drop(client);
         let err = read_frame(&mut server).await.expect_err("cut short");
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);

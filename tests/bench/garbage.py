@@ -5,6 +5,9 @@
     garbage.py tcp   ADDR PORT COUNT CONC SEED     COUNT connections, CONC open at once
     garbage.py loris ADDR PORT COUNT MAX_SECS      COUNT connections, one byte each, then idle
 
+KINDS=kind,kind (environment) keeps only those kinds of datagram or stream (the names printed in
+`mix=`), to tell which costs what.
+
 Each prints one line of `key=value` fields on stdout (read by garbage.sh). Everything is
 bounded: a count, a rate, a deadline per connection. Nothing here is valid DNS on purpose, except
 the question inside the EDNS cases (a fixed name, so garbage never fills a cache).
@@ -45,6 +48,18 @@ def loop_name(rng):
     if kind == 2:
         return b"\xc0\x0e\xc0\x0c"  # two pointers pointing at each other
     return b"\x01a" * rng.randrange(1, 40) + b"\xc0\x0c"  # a long way round, then back
+
+
+KINDS = set(filter(None, os.environ.get("KINDS", "").split(",")))
+
+
+def pick(rng, make):
+    """One of `make`'s outcomes whose kind KINDS keeps (every kind without KINDS)."""
+    for _ in range(10000):
+        made = make(rng)
+        if not KINDS or made[0] in KINDS:
+            return made
+    sys.exit(f"garbage.py: no kind in KINDS={','.join(sorted(KINDS))}")
 
 
 def udp_datagram(rng):
@@ -102,7 +117,7 @@ def udp(addr, port, count, rate, seed):
     start = time.monotonic()
     while sent < count:
         for _ in range(min(per_tick, count - sent)):
-            kind, data = udp_datagram(rng)
+            kind, data = pick(rng, udp_datagram)
             kinds[kind] = kinds.get(kind, 0) + 1
             try:
                 socks[sent % len(socks)].sendto(data, (addr, port))
@@ -186,7 +201,7 @@ async def tcp_main(addr, port, count, conc, seed):
     gate = asyncio.Semaphore(conc)
 
     async def one():
-        kind, data, reset = tcp_stream(rng)
+        kind, data, reset = pick(rng, tcp_stream)
         async with gate:
             await tcp_one(addr, port, data, reset, results, kind)
 

@@ -29,7 +29,7 @@
 # each phase and what the generator reports per kind.
 #
 # Knobs (environment): see lib.sh (PIN, TERN_BIN, BUILD, KEEP_STATE, TERN_CACHE_MAX_BYTES),
-# RESOLVERS="tern unbound", PHASES="udp tcp loris" (a subset: to tell which costs what), SEED=1 (the garbage is the same for both resolvers and every run
+# RESOLVERS="tern unbound", KINDS (see garbage.py), PHASES="udp tcp loris" (a subset: to tell which costs what), SEED=1 (the garbage is the same for both resolvers and every run
 # with the same seed), REPEAT=N (N rounds through the resolvers, interleaved, then the spread of
 # each resolver's growth).
 # Needs root, dnsperf, nsd, unbound, dig, iproute2, iptables, taskset, ss, python3 >= 3.11.
