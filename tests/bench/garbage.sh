@@ -25,13 +25,16 @@
 #   6. 2 s of quiet, then RSS "after".
 # One row per resolver: RSS before/after/growth (MB), peak RSS (VmHWM), valid answers matching
 # the reference, the UDP garbage sent/dropped by the kernel/answered, the TCP streams still open
-# 5 s after the client's FIN (should be 0), the slow-loris connections closed and when (min/median/max s). Then notes: RSS after
-# each phase and what the generator reports per kind.
+# 5 s after the client's FIN (should be 0), the slow-loris connections closed and when
+# (min/median/max s). Then notes: RSS after each phase and every 2 s, what the generator reports
+# per kind, smaps_rollup at the end. KEEP_STATE=1 also keeps /proc/PID/smaps before the garbage,
+# after it and at the end.
 #
 # Knobs (environment): see lib.sh (PIN, TERN_BIN, BUILD, KEEP_STATE, TERN_CACHE_MAX_BYTES),
-# RESOLVERS="tern unbound", KINDS (see garbage.py), PHASES="udp tcp loris" (a subset: to tell which costs what), SEED=1 (the garbage is the same for both resolvers and every run
-# with the same seed), REPEAT=N (N rounds through the resolvers, interleaved, then the spread of
-# each resolver's growth).
+# RESOLVERS="tern unbound", PHASES="udp tcp loris" (a subset, to tell which costs what), KINDS=
+# (only those kinds of datagram or stream: see garbage.py), SEED=1 (the garbage is the same for
+# both resolvers and every run with the same seed), REPEAT=N (N rounds through the resolvers,
+# interleaved, then the spread of each resolver's growth).
 # Needs root, dnsperf, nsd, unbound, dig, iproute2, iptables, taskset, ss, python3 >= 3.11.
 set -euo pipefail
 # shellcheck source=tests/bench/lib.sh
