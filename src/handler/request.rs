@@ -232,12 +232,13 @@ impl Request {
     }
 }
 
-/// Whether the questions `header` counts could be in `bytes`, at five octets each at least
-/// (the root name, type and class).
+/// Whether the questions `header` counts could be in `bytes` (see [`wire::questions_fit`]).
 fn questions_fit(bytes: &[u8], header: &Header) -> bool {
-    const HEADER: usize = 12;
-    const SMALLEST_QUESTION: usize = 5;
-    usize::from(header.counts.queries) * SMALLEST_QUESTION <= bytes.len().saturating_sub(HEADER)
+    debug_assert_eq!(
+        bytes.get(4..6),
+        Some(&header.counts.queries.to_be_bytes()[..])
+    );
+    crate::wire::questions_fit(bytes)
 }
 
 #[cfg(test)]

@@ -56,6 +56,9 @@ impl Signed {
     pub(crate) fn read(&mut self, raw: &[u8]) -> Result<Message, ClientError> {
         match self.signer.as_mut() {
             Some(signer) => Ok(signer.verify(raw, now_unix())?),
+            None if !crate::wire::questions_fit(raw) => Err(ClientError::Malformed(
+                "more questions counted than the message can hold".into(),
+            )),
             None => Message::from_vec(raw).map_err(|e| ClientError::Malformed(e.to_string())),
         }
     }

@@ -164,8 +164,9 @@ fn recv_reply<T>(
     let mut buf = [0u8; MAX_UDP_REPLY];
     let (n, arrived) = recv_stamped(sock, &mut buf)?;
     let raw = &buf[..n];
-    let kept = Message::from_vec(raw)
-        .ok()
+    let kept = crate::wire::questions_fit(raw)
+        .then(|| Message::from_vec(raw).ok())
+        .flatten()
         .filter(|m| expected.matches(m, true))
         .and_then(|m| keep(raw, m));
     Ok((kept, arrived))

@@ -12,6 +12,20 @@ pub(crate) use query::{Question, parse, push_opt, refused_into, truncate_to_ques
 
 /// The header's length (RFC 1035 §4.1.1).
 pub(crate) const HEADER: usize = 12;
+
+/// Whether the questions the header counts could be in `bytes`, at five octets each at least
+/// (the root name, type and class). hickory sets aside room for every counted question before
+/// it reads the first (65535 of them: some 5 MB per datagram of garbage), so every parse of
+/// bytes from the network (a client's query, a server's reply) asks this first; a message that
+/// fails it would fail the parse anyway.
+pub(crate) fn questions_fit(bytes: &[u8]) -> bool {
+    const SMALLEST_QUESTION: usize = 5;
+    let Some(count) = bytes.get(4..6) else {
+        return false;
+    };
+    let count = usize::from(u16::from_be_bytes([count[0], count[1]]));
+    count * SMALLEST_QUESTION <= bytes.len().saturating_sub(HEADER)
+}
 /// The OPT record this server writes, without options: root, TYPE, CLASS, TTL, RDLENGTH.
 pub(crate) const OPT_LEN: usize = 11;
 

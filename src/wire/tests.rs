@@ -306,3 +306,21 @@ fn the_cookie_is_read_and_our_option_written_into_opt() {
     .expect("written");
     assert!(Message::from_vec(&out).expect("parses").edns.is_none());
 }
+
+#[test]
+fn a_question_count_the_bytes_cannot_hold_does_not_fit() {
+    let with = |qdcount: u16, questions: usize| {
+        let mut b = vec![0, 9, 0, 0];
+        b.extend_from_slice(&qdcount.to_be_bytes());
+        b.extend_from_slice(&[0; 6]);
+        for _ in 0..questions {
+            b.extend_from_slice(&[0, 0, 1, 0, 1]);
+        }
+        b
+    };
+    assert!(questions_fit(&with(0, 0)));
+    assert!(questions_fit(&with(2, 2)));
+    assert!(!questions_fit(&with(3, 2)));
+    assert!(!questions_fit(&with(65_535, 1)));
+    assert!(!questions_fit(&[0, 9, 0]), "shorter than a header");
+}
