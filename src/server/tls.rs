@@ -156,9 +156,17 @@ pub(crate) async fn serve(
 
 #[cfg(test)]
 mod tests {
+    use std::net::SocketAddr;
     use std::process::Command;
 
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpStream;
+    use tokio::time::Instant;
+
     use super::*;
+    use crate::authority::Catalog;
+    use crate::handler::HandlerConfig;
+    use crate::server::shutdown::{self, ShutdownTrigger};
 
     /// A fresh folder with a self-signed P-256 pair `name.crt`/`name.key` made by openssl.
     fn pair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
@@ -234,6 +242,48 @@ mod tests {
         certs.reload().expect("a renewed pair loads");
         let renewed = Arc::clone(&certs.current.read().expect("lock"));
         assert!(!Arc::ptr_eq(&before, &renewed), "new config in service");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A TLS listener of an empty catalog on the test's runtime, with a 60 s idle timeout so
+    /// that only the handshake timeout can close a silent client at 10 s.
+    async fn listening(test: &str) -> (SocketAddr, ShutdownTrigger, PathBuf) {
+        let dir = folder(test);
+        let (crt, key) = pair(&dir, "a");
+        let certs = Certificates::open(&crt, &key).expect("opens");
+        let listener = TcpListener::bind("127.49.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (trigger, signal) = shutdown::channel();
+        let catalog = Catalog::new([]).expect("empty catalog");
+        let handler = Handler::new(catalog, HandlerConfig::default(), Arc::default());
+        let limits = TcpLimits {
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1,
+            pipeline_depth: 4,
+        };
+        tokio::spawn(serve(listener, certs, Arc::new(handler), limits, signal));
+        (addr, trigger, dir)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_never_finishes_its_handshake_is_closed_and_frees_its_slot() {
+        let (addr, _trigger, dir) = listening("handshake").await;
+        let mut silent = TcpStream::connect(addr).await.expect("connect");
+        let from = Instant::now();
+        let mut buf = [0u8; 16];
+        let closed = tokio::time::timeout(Duration::from_secs(30), silent.read(&mut buf))
+            .await
+            .expect("closed by the server");
+        assert!(matches!(closed, Ok(0) | Err(_)), "{closed:?}");
+        let after = from.elapsed();
+        assert!(
+            after >= HANDSHAKE_TIMEOUT && after < HANDSHAKE_TIMEOUT + Duration::from_secs(1),
+            "closed after {after:?}"
+        );
+        // The only slot is free again: the next client is kept open, not closed at once.
+        let mut next = TcpStream::connect(addr).await.expect("connect");
+        let read = tokio::time::timeout(Duration::from_secs(1), next.read(&mut buf)).await;
+        assert!(read.is_err(), "second client held open: {read:?}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
