@@ -180,6 +180,7 @@ pub async fn run(config: Config) -> Result<(), String> {
                     cache,
                     zone_sources: zone_sources(&config.zones)?,
                     builtin,
+                    tls: certificates.clone(),
                 },
                 signal,
             )

@@ -68,6 +68,7 @@ fn write_config(dir: &Path, crt: &Path, key: &Path) -> PathBuf {
         format!(
             "[server]\nlisten = [\"{PLAIN}\"]\nno_recursion = true\n\
              [[zone]]\norigin = \"dot.test.\"\nfile = \"dot.test.zone\"\n\
+             [control]\nsocket = \"ctl.sock\"\n\
              [tls]\ncertificate = \"{}\"\nkey = \"{}\"\nlisten = [\"{DOT}\"]\n",
             crt.display(),
             key.display()
@@ -237,6 +238,23 @@ async fn dot_serves_kdig_rustls_and_pipelines_and_reloads_its_certificate() {
         log.contains("tls certificate reload failed"),
         "the refusal is logged: {log}"
     );
+
+    // `tern ctl reload` renews it too, and says so.
+    make_pair(&dir.0, "server");
+    let third_ca = dir.0.join("third.crt");
+    std::fs::copy(&crt, &third_ca).expect("keep the third certificate");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_tern"))
+        .args(["ctl", "--socket"])
+        .arg(dir.0.join("ctl.sock"))
+        .arg("reload")
+        .output()
+        .await
+        .expect("tern ctl runs");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(said.contains("tls certificate reloaded"), "{said}");
+    let mut third = connect(&third_ca).await.expect("third certificate served");
+    assert_answers(&mut third, "after tern ctl reload").await;
 }
 
 #[tokio::test]
