@@ -27,12 +27,14 @@ mod control;
 mod observe;
 mod ratelimit;
 mod services;
+mod tls;
 mod zones;
 
 pub(crate) use control::ControlConfig;
 pub(crate) use observe::{LogConfig, MetricsConfig};
 pub(crate) use ratelimit::{RateLimitConfig, RrlConfig};
 pub(crate) use services::ServiceConfig;
+pub(crate) use tls::TlsConfig;
 pub use zones::ZoneConfig;
 pub(crate) use zones::{PrimaryZone, Replication, SecondaryZone, TsigKeyConfig, UpdatePolicy};
 
@@ -93,6 +95,9 @@ pub struct Config {
     /// Response Rate Limiting of authoritative answers.
     #[serde(default)]
     pub(crate) rrl: RrlConfig,
+    /// DNS over TLS for clients.
+    #[serde(default)]
+    pub tls: TlsConfig,
 }
 
 /// A stub zone: `zone = "cluster.test."`, `servers = ["127.0.0.1:5353", ...]`.
@@ -252,6 +257,7 @@ impl Config {
             *a = base.join(&*a);
         }
         config.log.resolve(base);
+        config.tls.resolve(base);
         if let Some(s) = &mut config.control.socket
             && s.is_relative()
         {

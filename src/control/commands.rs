@@ -14,7 +14,7 @@ use crate::discovery::registry::instance_id;
 pub(crate) const HELP: &str = "\
 commands:
 stats             counters and cache size, `name value` per line
-reload            re-read the zone files (as SIGHUP); a broken file keeps the old zones
+reload            re-read the zone files and TLS certificate (as SIGHUP); on error the old stay
 flush NAME        forget NAME (every type) in the cache and the hit path
 flush-zone NAME   forget everything at or below NAME
 flush-all         empty the cache
@@ -81,7 +81,7 @@ fn stats(ctl: &Control) -> String {
 }
 
 fn reload(ctl: &Control) -> Result<String, String> {
-    match ctl.registry.zones().reload() {
+    let zones = match ctl.registry.zones().reload() {
         Ok(()) => {
             tracing::info!("zones reloaded (tern ctl)");
             Ok("zones reloaded\n".to_string())
@@ -92,6 +92,29 @@ fn reload(ctl: &Control) -> Result<String, String> {
                 "reload failed; still serving the previous zones\n{e}"
             ))
         }
+    };
+    let Some(certificates) = &ctl.tls else {
+        return zones;
+    };
+    // The certificate is tried whatever became of the zones: a renewal must not wait on an
+    // unrelated broken zone file.
+    let tls = match certificates.reload() {
+        Ok(()) => {
+            tracing::info!("tls certificate reloaded (tern ctl)");
+            Ok("tls certificate reloaded\n".to_string())
+        }
+        Err(e) => {
+            tracing::error!("tls certificate reload failed (tern ctl); keeping the old one: {e}");
+            Err(format!(
+                "tls certificate reload failed; keeping the old one\n{e}\n"
+            ))
+        }
+    };
+    match (zones, tls) {
+        (Ok(z), Ok(t)) => Ok(z + &t),
+        (Err(z), Ok(_)) => Err(z),
+        (Ok(_), Err(t)) => Err(t),
+        (Err(z), Err(t)) => Err(format!("{z}\n{t}")),
     }
 }
 

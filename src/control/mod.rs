@@ -41,4 +41,6 @@ pub(crate) struct Control {
     pub zone_sources: Vec<(Name, String)>,
     /// The zones answered locally without configuration (`localhost.`, ...), and their serials.
     pub builtin: Vec<(Name, u32)>,
+    /// The DNS-over-TLS certificate, reloaded with the zones; `None` without `[tls]`.
+    pub(crate) tls: Option<Arc<crate::server::tls::Certificates>>,
 }

@@ -3,6 +3,7 @@
 
 mod observe;
 mod ready;
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -80,6 +81,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     // The [[tsig_key]] files, read once: updates, transfers and NOTIFY all check against them.
     let keyring = policy.keyring.clone();
     let (udp, tcp) = bind(&config.server.listen, limits.workers).await?;
+    let tls = tls::bind(&config).await?;
     let metrics_listener = observe::bind_metrics(&config).await?;
     let metrics = Arc::new(Metrics::default());
     // For `tern ctl`: the resolver's cache and the zones answered without configuration.
@@ -94,6 +96,11 @@ pub async fn run(config: Config) -> Result<(), String> {
         .first()
         .map(|a| a.ip())
         .filter(|ip| !ip.is_unspecified());
+    let tcp_limits = TcpLimits {
+        idle_timeout: Duration::from_millis(limits.tcp_idle_timeout_ms),
+        max_connections: limits.tcp_max_connections,
+        pipeline_depth: limits.tcp_pipeline_depth,
+    };
     let mut node = NameServer::stored(store, services, Arc::clone(&metrics))
         .zone_balance(zone_balance)
         .config(HandlerConfig {
@@ -105,11 +112,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         .replication(replication, keyring, source)
         .rate_limits(rate_limits(&config)?)
         .listener_limits(ListenerLimits {
-            tcp: TcpLimits {
-                idle_timeout: Duration::from_millis(limits.tcp_idle_timeout_ms),
-                max_connections: limits.tcp_max_connections,
-                pipeline_depth: limits.tcp_pipeline_depth,
-            },
+            tcp: tcp_limits,
             udp_max_in_flight: limits.udp_max_in_flight,
             udp_rcvbuf: limits.udp_rcvbuf,
         });
@@ -161,6 +164,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     for addr in &config.server.listen {
         tracing::info!(%addr, "serving");
     }
+    let certificates = tls.map(|tls| tls.serve(&handler, tcp_limits, &signal, &mut running));
     if let Some(listener) = metrics_listener {
         let (h, r) = (Arc::clone(&handler), Arc::clone(&registry));
         observe::serve_metrics(listener, &metrics, h, cache.clone(), r, signal.clone());
@@ -176,6 +180,7 @@ pub async fn run(config: Config) -> Result<(), String> {
                     cache,
                     zone_sources: zone_sources(&config.zones)?,
                     builtin,
+                    tls: certificates.clone(),
                 },
                 signal,
             )
@@ -188,6 +193,9 @@ pub async fn run(config: Config) -> Result<(), String> {
     signals
         .run_until_stopped(|| {
             reload(&registry);
+            if let Some(certificates) = &certificates {
+                tls::reload(certificates);
+            }
             // After logrotate moved the file: lines go to a new one from here on.
             if let Some(log) = &query_log {
                 log.reopen();

@@ -4,6 +4,7 @@
 mod batch;
 pub(crate) mod shutdown;
 pub(crate) mod tcp;
+pub(crate) mod tls;
 pub(crate) mod udp;
 
 use std::io;

@@ -5,9 +5,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tracing::{debug, warn};
 
 use super::shutdown::Shutdown;
@@ -51,9 +51,27 @@ pub(super) async fn serve(
     mut shutdown: Shutdown,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    while let Some((stream, peer, permit)) = accept(&listener, &slots, &mut shutdown).await {
+        let handler = Arc::clone(&handler);
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let (reader, writer) = stream.into_split();
+            connection(reader, writer, peer, handler, limits, shutdown).await;
+            drop(permit);
+        });
+    }
+}
+
+/// The next connection with its slot among `slots`; `None` at shutdown. A connection past the
+/// cap is closed at once so the client tries elsewhere (RFC 7766 §6.2.2).
+pub(super) async fn accept(
+    listener: &TcpListener,
+    slots: &Arc<Semaphore>,
+    shutdown: &mut Shutdown,
+) -> Option<(TcpStream, SocketAddr, OwnedSemaphorePermit)> {
     loop {
         let (stream, peer) = tokio::select! {
-            _ = shutdown.recv() => return,
+            _ = shutdown.recv() => return None,
             r = listener.accept() => match r {
                 Ok(r) => r,
                 Err(e) => {
@@ -64,29 +82,30 @@ pub(super) async fn serve(
                 }
             },
         };
-        let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
-            // At the cap: close at once so the client tries elsewhere (RFC 7766 §6.2.2).
-            debug!(client = %peer, "tcp connection limit reached; closing");
-            drop(stream);
-            continue;
-        };
-        let handler = Arc::clone(&handler);
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            connection(stream, peer, handler, limits, shutdown).await;
-            drop(permit);
-        });
+        match Arc::clone(slots).try_acquire_owned() {
+            Ok(permit) => return Some((stream, peer, permit)),
+            Err(_) => {
+                debug!(client = %peer, "connection limit reached; closing");
+                drop(stream);
+            }
+        }
     }
 }
 
-async fn connection(
-    stream: TcpStream,
+/// One connection's life: length-prefixed queries read from `reader`, answered concurrently,
+/// replies written to `writer`. Generic over the halves so TLS shares it with plain TCP, which
+/// keeps its lock-free `into_split` halves.
+pub(super) async fn connection<R, W>(
+    mut reader: R,
+    mut writer: W,
     peer: SocketAddr,
     handler: Arc<Handler>,
     limits: TcpLimits,
     mut shutdown: Shutdown,
-) {
-    let (mut reader, mut writer) = stream.into_split();
+) where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(limits.pipeline_depth);
     let writer_task = tokio::spawn(async move {
         while let Some(reply) = rx.recv().await {

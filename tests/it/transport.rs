@@ -24,6 +24,7 @@ use crate::support::{self, TestServer};
 mod garbage;
 mod malformed;
 mod tcp;
+mod tls;
 
 /// How long to wait before deciding the server sent nothing.
 const SILENCE: Duration = Duration::from_millis(300);

@@ -1,0 +1,289 @@
+//! DNS over TLS for clients (RFC 7858): a TLS handshake in front of the TCP connection loop.
+//! The certificate can be replaced while serving: new connections get the new one, open ones
+//! keep theirs.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use rustls::ServerConfig;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+use tracing::debug;
+
+use super::shutdown::Shutdown;
+use super::tcp::{self, TcpLimits};
+use crate::handler::Handler;
+
+/// How long a client may take over its handshake. Without a bound, a client that connects and
+/// never finishes the handshake holds a connection slot; the idle timeout only starts once
+/// messages can flow.
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// ALPN identifier of DNS over TLS (RFC 7858 §3.2; IANA ALPN registry).
+const ALPN_DOT: &[u8] = b"dot";
+
+/// Why a certificate and key cannot be served; each names the file at fault.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum TlsError {
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: rustls_pki_types::pem::Error,
+    },
+    #[error("{path}: no certificate in the file")]
+    NoCertificate { path: PathBuf },
+    #[error("{key}: key unusable with certificate {certificate}: {source}")]
+    Unusable {
+        certificate: PathBuf,
+        key: PathBuf,
+        source: rustls::Error,
+    },
+}
+
+/// Reads a PEM chain and key and builds the server side of TLS 1.2 and 1.3 with ring, ALPN
+/// "dot". A key that does not belong to the certificate is refused here, not at the first
+/// handshake.
+pub(crate) fn load(certificate: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
+    fn read(path: &Path) -> impl FnOnce(rustls_pki_types::pem::Error) -> TlsError + '_ {
+        move |source| TlsError::Read {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+    let chain = CertificateDer::pem_file_iter(certificate)
+        .map_err(read(certificate))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(read(certificate))?;
+    if chain.is_empty() {
+        return Err(TlsError::NoCertificate {
+            path: certificate.to_path_buf(),
+        });
+    }
+    let private = PrivateKeyDer::from_pem_file(key).map_err(read(key))?;
+    let unusable = |source| TlsError::Unusable {
+        certificate: certificate.to_path_buf(),
+        key: key.to_path_buf(),
+        source,
+    };
+    // ring, not aws-lc-rs: ring is already built for DNSSEC and needs no C toolchain beyond
+    // cc. rustls 0.23.48 deprecates it for lacking post-quantum key exchange; classical
+    // X25519/P-256 is what DoT clients negotiate today.
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(unusable)?
+        .with_no_client_auth()
+        .with_single_cert(chain, private)
+        .map_err(unusable)?;
+    config.alpn_protocols = vec![ALPN_DOT.to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// The certificate in service and where it came from, for reloads.
+pub(crate) struct Certificates {
+    certificate: PathBuf,
+    key: PathBuf,
+    current: RwLock<Arc<ServerConfig>>,
+}
+
+impl Certificates {
+    /// Loads the pair; an error is a start-up error.
+    pub(crate) fn open(certificate: &Path, key: &Path) -> Result<Arc<Certificates>, TlsError> {
+        let config = load(certificate, key)?;
+        Ok(Arc::new(Certificates {
+            certificate: certificate.to_path_buf(),
+            key: key.to_path_buf(),
+            current: RwLock::new(config),
+        }))
+    }
+
+    /// Reads the files again (a renewed certificate); on error the one in service stays.
+    pub(crate) fn reload(&self) -> Result<(), TlsError> {
+        let config = load(&self.certificate, &self.key)?;
+        // A poisoned lock only means a writer panicked mid-swap of an Arc: the value is whole.
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = config;
+        Ok(())
+    }
+
+    fn acceptor(&self) -> TlsAcceptor {
+        let config = self.current.read().unwrap_or_else(|e| e.into_inner());
+        TlsAcceptor::from(Arc::clone(&config))
+    }
+}
+
+/// Serves DNS over TLS on `listener` until shutdown, with the TCP listener's caps: a slot is
+/// taken before the handshake, so handshakes count against `max_connections`.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    certificates: Arc<Certificates>,
+    handler: Arc<Handler>,
+    limits: TcpLimits,
+    mut shutdown: Shutdown,
+) {
+    let limits = limits.clamped();
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    while let Some((stream, peer, permit)) = tcp::accept(&listener, &slots, &mut shutdown).await {
+        let acceptor = certificates.acceptor();
+        let handler = Arc::clone(&handler);
+        let mut shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let handshake = tokio::select! {
+                _ = shutdown.recv() => return,
+                r = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)) => r,
+            };
+            let stream = match handshake {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => {
+                    debug!(client = %peer, error = %e, "tls handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    debug!(client = %peer, "tls handshake timed out");
+                    return;
+                }
+            };
+            let (reader, writer) = tokio::io::split(stream);
+            tcp::connection(reader, writer, peer, handler, limits, shutdown).await;
+            drop(permit);
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::process::Command;
+
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpStream;
+    use tokio::time::Instant;
+
+    use super::*;
+    use crate::authority::Catalog;
+    use crate::handler::HandlerConfig;
+    use crate::server::shutdown::{self, ShutdownTrigger};
+
+    /// A fresh folder with a self-signed P-256 pair `name.crt`/`name.key` made by openssl.
+    fn pair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+        let (crt, key) = (
+            dir.join(format!("{name}.crt")),
+            dir.join(format!("{name}.key")),
+        );
+        let status = Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+            .args([
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-subj",
+                "/CN=tern.test",
+            ])
+            .args(["-days", "1", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&crt)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("openssl runs");
+        assert!(status.success(), "openssl made a pair");
+        (crt, key)
+    }
+
+    fn folder(test: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("tern-tls-{test}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        dir
+    }
+
+    #[test]
+    fn a_matching_pair_loads_with_alpn_dot() {
+        let dir = folder("good");
+        let (crt, key) = pair(&dir, "a");
+        let config = load(&crt, &key).expect("loads");
+        assert_eq!(config.alpn_protocols, vec![b"dot".to_vec()]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn unreadable_empty_or_mismatched_files_are_errors_naming_the_file() {
+        let dir = folder("bad");
+        let (crt, key) = pair(&dir, "a");
+        let (_, other_key) = pair(&dir, "b");
+        let missing = dir.join("missing.pem");
+        let err = load(&missing, &key).expect_err("no certificate file");
+        assert!(err.to_string().contains("missing.pem"), "{err}");
+        let err = load(&crt, &missing).expect_err("no key file");
+        assert!(err.to_string().contains("missing.pem"), "{err}");
+        // A key file where the chain should be: readable PEM, but no certificate in it.
+        let err = load(&key, &key).expect_err("no certificate in it");
+        assert!(matches!(err, TlsError::NoCertificate { .. }), "{err}");
+        assert!(err.to_string().contains("a.key"), "{err}");
+        let err = load(&crt, &other_key).expect_err("key of another certificate");
+        assert!(matches!(err, TlsError::Unusable { .. }), "{err}");
+        assert!(err.to_string().contains("b.key"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_bad_reload_keeps_the_certificate_in_service() {
+        let dir = folder("reload");
+        let (crt, key) = pair(&dir, "a");
+        let certs = Certificates::open(&crt, &key).expect("opens");
+        let before = Arc::clone(&certs.current.read().expect("lock"));
+        std::fs::write(&crt, "not pem").expect("overwrite");
+        assert!(certs.reload().is_err(), "garbage refused");
+        let after = Arc::clone(&certs.current.read().expect("lock"));
+        assert!(Arc::ptr_eq(&before, &after), "old config kept");
+        pair(&dir, "a");
+        certs.reload().expect("a renewed pair loads");
+        let renewed = Arc::clone(&certs.current.read().expect("lock"));
+        assert!(!Arc::ptr_eq(&before, &renewed), "new config in service");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A TLS listener of an empty catalog on the test's runtime, with a 60 s idle timeout so
+    /// that only the handshake timeout can close a silent client at 10 s.
+    async fn listening(test: &str) -> (SocketAddr, ShutdownTrigger, PathBuf) {
+        let dir = folder(test);
+        let (crt, key) = pair(&dir, "a");
+        let certs = Certificates::open(&crt, &key).expect("opens");
+        let listener = TcpListener::bind("127.49.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (trigger, signal) = shutdown::channel();
+        let catalog = Catalog::new([]).expect("empty catalog");
+        let handler = Handler::new(catalog, HandlerConfig::default(), Arc::default());
+        let limits = TcpLimits {
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1,
+            pipeline_depth: 4,
+        };
+        tokio::spawn(serve(listener, certs, Arc::new(handler), limits, signal));
+        (addr, trigger, dir)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_never_finishes_its_handshake_is_closed_and_frees_its_slot() {
+        let (addr, _trigger, dir) = listening("handshake").await;
+        let mut silent = TcpStream::connect(addr).await.expect("connect");
+        let from = Instant::now();
+        let mut buf = [0u8; 16];
+        let closed = tokio::time::timeout(Duration::from_secs(30), silent.read(&mut buf))
+            .await
+            .expect("closed by the server");
+        assert!(matches!(closed, Ok(0) | Err(_)), "{closed:?}");
+        let after = from.elapsed();
+        assert!(
+            after >= HANDSHAKE_TIMEOUT && after < HANDSHAKE_TIMEOUT + Duration::from_secs(1),
+            "closed after {after:?}"
+        );
+        // The only slot is free again: the next client is kept open, not closed at once.
+        let mut next = TcpStream::connect(addr).await.expect("connect");
+        let read = tokio::time::timeout(Duration::from_secs(1), next.read(&mut buf)).await;
+        assert!(read.is_err(), "second client held open: {read:?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
