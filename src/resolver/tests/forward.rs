@@ -198,3 +198,40 @@ async fn an_alias_out_of_a_forward_zone_is_followed_where_its_target_lives() {
         "{walked:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_forwarded_answer_is_served_stale_when_the_forwarders_are_dead() {
+    let net = FakeNet::lab();
+    net.add_recursive(ip(FWD_1));
+    let r = with_forwards(&net, vec![forward("alpha.test.", &[FWD_1], false)]);
+    expect(&r, "short-ttl.alpha.test.", A, NoError).await;
+    tokio::time::advance(std::time::Duration::from_secs(10)).await;
+    net.silence(ip(FWD_1));
+    let res = expect(&r, "short-ttl.alpha.test.", A, NoError).await;
+    assert!(res.stale, "RFC 8767 stale answer");
+    assert_eq!(net.count(ip(ALPHA_1)), 0, "never walked");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_forwarder_that_is_ourselves_is_a_loop() {
+    let net = FakeNet::lab();
+    net.add_recursive(ip(FWD_1));
+    let config = ResolverConfig {
+        forwards: vec![forward(".", &[FWD_1], false)],
+        ..ResolverConfig::default()
+    };
+    let listen: std::net::SocketAddr = "127.9.0.1:53".parse().expect("address");
+    let r = Arc::new(
+        Resolver::new(
+            Arc::clone(&net) as Arc<dyn crate::resolver::Upstream>,
+            FakeNet::lab_hints(),
+            Arc::new(Cache::new(CachePolicy::default())),
+            config,
+            Arc::new(Metrics::default()),
+        )
+        .with_listeners(&[listen]),
+    );
+    let e = resolve(&r, "www.alpha.test.", A).await.expect_err("a loop");
+    assert!(matches!(e, ResolveError::ForwardingLoop { .. }), "{e}");
+    assert_eq!(net.total(), 0, "nothing sent anywhere");
+}
