@@ -46,7 +46,8 @@ impl Forward {
 
 impl Resolver {
     /// The forward zone that decides `name`: the longest forward zone containing it, unless a
-    /// stub zone or a served zone's delegation lies at least as deep (longest match wins).
+    /// stub zone or a served zone's delegation lies deeper (longest match wins; as for stub
+    /// zones, a served delegation of the zone's own apex does not beat what was configured).
     pub(super) fn forward_for(&self, name: &Name) -> Option<&Forward> {
         let fwd = self
             .forwards
@@ -54,7 +55,7 @@ impl Resolver {
             .filter(|f| f.zone.zone_of(name))
             .max_by_key(|f| rr::label_count(&f.zone))?;
         let depth = rr::label_count(&fwd.zone);
-        let deeper = |zone: &Name| zone.zone_of(name) && rr::label_count(zone) >= depth;
+        let deeper = |zone: &Name| zone.zone_of(name) && rr::label_count(zone) > depth;
         if self.stubs.iter().any(|s| deeper(&s.zone)) {
             return None;
         }
