@@ -7,13 +7,15 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};
 use tern::{Acl, Metrics};
 
 use crate::support::{
-    TempDir, TestServer, addr, exchange, query, recursive, start_fixed, start_lab,
+    Serve, TempDir, TestServer, addr, dnssec_query, exchange, query, recursive, start_fixed,
+    start_lab, udp_raw,
 };
 use crate::unbound_diff::{start_unbound, wait_ready};
 
@@ -115,6 +117,72 @@ async fn forwarding_the_root_to_unbound_answers_like_unbound() {
         }
     }
     tern.stopped().await;
+    served_with_validation(&lab, &state, unbound_addr).await;
+}
+
+/// `tern serve` with `[[forward]]` in its config file, validating from the lab's trust anchor:
+/// the forwarder's DO=1 data is validated like a walk's (AD for the signed zone, SERVFAIL for
+/// the bogus one), with dead root hints so nothing but the forwarder is asked.
+async fn served_with_validation(lab: &crate::support::Lab, state: &TempDir, forwarder: SocketAddr) {
+    let at = SocketAddr::new(addr(SUBNET, 55), 53);
+    let dead = tern::LabFiles::embedded().on_subnet(DEAD);
+    std::fs::write(
+        state.0.join("dead.hints"),
+        dead.root_hints().expect("hints"),
+    )
+    .expect("hints");
+    let anchor = lab.files.trust_anchor().expect("lab").expect("signed root");
+    std::fs::write(state.0.join("root.anchor"), anchor).expect("anchor");
+    let config = state.0.join("tern.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = [\"{at}\"]\n\
+             [recursion]\nroot_hints = \"{}\"\nallow = [\"127.0.0.0/8\"]\n\
+             [dnssec]\ntrust_anchor = \"{}\"\n\
+             [[forward]]\nzone = \".\"\nservers = [\"{forwarder}\"]\n",
+            state.0.join("dead.hints").display(),
+            state.0.join("root.anchor").display(),
+        ),
+    )
+    .expect("config");
+    let _serve = Serve::start(&config, "info", &state.0.join("tern.log"));
+    let probe = dnssec_query("www.secure.test.", RecordType::A, true, true);
+    let mut secure = None;
+    for _ in 0..100 {
+        if let Some(bytes) = udp_raw(
+            at,
+            &probe.to_vec().expect("encode"),
+            Duration::from_millis(200),
+        )
+        .await
+        {
+            secure = Message::from_vec(&bytes).ok();
+            break;
+        }
+    }
+    let secure = secure.unwrap_or_else(|| {
+        panic!(
+            "tern serve did not answer: {}",
+            std::fs::read_to_string(state.0.join("tern.log")).unwrap_or_default()
+        )
+    });
+    assert_eq!(
+        secure.metadata.response_code,
+        ResponseCode::NoError,
+        "{secure:?}"
+    );
+    assert!(secure.metadata.authentic_data, "validated: AD=1 {secure:?}");
+    let bogus = exchange(
+        at,
+        &dnssec_query("www.bogus.test.", RecordType::A, true, true),
+    )
+    .await;
+    assert_eq!(
+        bogus.metadata.response_code,
+        ResponseCode::ServFail,
+        "{bogus:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
