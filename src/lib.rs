@@ -72,7 +72,7 @@ pub use authority::transfer::{Incoming, Progress, Transfer, apply_deltas};
 pub use authority::update::{apply as apply_update, patched};
 pub use authority::{Catalog, Zone};
 pub use cache::{Cache, CachePolicy, Data as CacheData, Key as CacheKey, Rank};
-pub use config::{Config, StubConfig, ZoneConfig};
+pub use config::{Config, ForwardConfig, StubConfig, ZoneConfig};
 pub use control::DEFAULT_SOCKET as DEFAULT_CONTROL_SOCKET;
 pub use control::client::{HELP as CONTROL_HELP, request as control_request};
 pub use daemon::{
@@ -105,7 +105,7 @@ pub use resolver::trace::{TraceSink, TraceStep};
 pub use resolver::upstream::{
     NetUpstream, Upstream, UpstreamError, UpstreamFuture, UpstreamQuery, UpstreamReply,
 };
-pub use resolver::{Resolver, ResolverConfig, Stub};
+pub use resolver::{Forward, Resolver, ResolverConfig, Stub};
 pub use rr::dname::rdata as dname_rdata;
 pub use server::shutdown::{Shutdown, ShutdownTrigger, channel as shutdown_channel};
 pub use server::tcp::TcpLimits;

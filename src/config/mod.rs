@@ -24,11 +24,14 @@ use crate::limits::{
 use crate::resolver::{Limits, ResolverConfig, Stub};
 
 mod control;
+mod forward;
 mod observe;
 mod ratelimit;
 mod services;
 mod tls;
 mod zones;
+
+pub use forward::ForwardConfig;
 
 pub(crate) use control::ControlConfig;
 pub(crate) use observe::{LogConfig, MetricsConfig};
@@ -79,6 +82,9 @@ pub struct Config {
     /// Zones the resolver asks of fixed servers (discovery servers it does not host).
     #[serde(default, rename = "stub")]
     pub stubs: Vec<StubConfig>,
+    /// Zones the resolver forwards to recursive resolvers (RD=1).
+    #[serde(default, rename = "forward")]
+    pub forwards: Vec<ForwardConfig>,
     /// TSIG key files (RFC 8945), for signed dynamic updates.
     #[serde(default, rename = "tsig_key")]
     pub tsig_keys: Vec<TsigKeyConfig>,
@@ -363,6 +369,7 @@ impl Config {
                     })
                 })
                 .collect::<Result<_, _>>()?,
+            forwards: forward::forwards(&self.forwards, &self.stubs)?,
         })
     }
 

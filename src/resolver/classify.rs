@@ -159,10 +159,25 @@ fn learn_ds(reply: &Message, zone: &Name, cut: &Name) -> Option<Learn> {
 
 /// Classifies `reply` to a query for (`qname`, `qtype`) sent to a server for `zone`.
 pub fn classify(reply: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> Classified {
+    classify_from(reply, zone, qname, qtype, false)
+}
+
+/// [`classify`], for a reply from a recursive server we forwarded to (RD=1) when `forwarded`:
+/// its answers come without AA and with RA=1 as a matter of course, so a negative or empty
+/// one is an answer, not lameness (Unbound's forward-zone); a referral means it did not
+/// recurse for us, which makes it no use.
+pub(crate) fn classify_from(
+    reply: &Message,
+    zone: &Name,
+    qname: &Name,
+    qtype: RecordType,
+    forwarded: bool,
+) -> Classified {
     let aa = reply.metadata.authoritative;
     // RFC 1035 §4.1.1: RA says the server offers recursion. One that answers without AA is
-    // answering from its cache, not from the zone (Unbound's REC_LAME).
-    let recursive = reply.metadata.recursion_available && !aa;
+    // answering from its cache, not from the zone (Unbound's REC_LAME) — unless a cache's
+    // answer is what we asked for.
+    let recursive = reply.metadata.recursion_available && !aa && !forwarded;
     if reply.metadata.truncation {
         return Classified::bare(Outcome::Truncated, aa);
     }
@@ -327,10 +342,16 @@ pub fn classify(reply: &Message, zone: &Name, qname: &Name, qtype: RecordType) -
         if cut == *zone {
             // RFC 2308 §2.2 type 3: NODATA with the zone's own NS set and no SOA. Without AA
             // it is a cache's opinion: ask another server.
-            if !aa {
+            if !aa && !forwarded {
                 return Classified::bare(Outcome::Failed("non-authoritative NS-only reply"), aa);
             }
             return nodata(qname, qtype, None, aa, recursive, rank, denial);
+        }
+        if forwarded {
+            return Classified::bare(
+                Outcome::Lame("forwarder sent a referral (no recursion)"),
+                aa,
+            );
         }
         // A referral must lead strictly downwards, towards qname (no upward or sideways ones).
         if !in_bailiwick(&cut, zone)

@@ -20,7 +20,7 @@ use tokio::time::Instant;
 use self::candidates::{Candidate, pick};
 use super::Resolver;
 use super::budget::{Budget, ResolveError};
-use super::classify::{Classified, Outcome, classify};
+use super::classify::{Classified, Outcome, classify_from};
 use super::delegation::ServerSet;
 use super::infra::{MAX_RTO, Mark, Standing};
 use super::trace::TraceStep;
@@ -113,6 +113,9 @@ struct Exchange<'u> {
     others: bool,
     /// The try waiting for room in its server's window; no timer runs meanwhile.
     waiting: Option<Waiting>,
+    /// The servers are recursive resolvers we forward to (RD=1; answers without AA are theirs
+    /// to give).
+    recursive: bool,
 }
 
 impl Exchange<'_> {
@@ -139,6 +142,18 @@ impl Resolver {
         qtype: RecordType,
         budget: &mut Budget,
     ) -> Result<Classified, ResolveError> {
+        self.ask_servers(set, qname, qtype, false, budget).await
+    }
+
+    /// [`Resolver::ask_zone`], to recursive servers (a forward zone's) when `recursive`.
+    pub(super) async fn ask_servers(
+        &self,
+        set: &ServerSet,
+        qname: &Name,
+        qtype: RecordType,
+        recursive: bool,
+        budget: &mut Budget,
+    ) -> Result<Classified, ResolveError> {
         let zone = LowerName::new(&set.zone);
         let default_port = self.upstream_port.unwrap_or(DNS_PORT);
         let mut known: Vec<(IpAddr, u16)> = set
@@ -161,6 +176,7 @@ impl Resolver {
             looped: None,
             others: false,
             waiting: None,
+            recursive,
         };
         self.add_candidates(&mut ex, &known, budget.now);
         let mut glueless: Vec<Name> = set
@@ -320,6 +336,7 @@ impl Resolver {
             qtype: ex.qtype,
             tcp: c.tcp,
             edns: c.edns,
+            rd: ex.recursive,
         };
         let server = self.metrics.upstream.server(query.server);
         let reply = self.upstream.query(query);
@@ -440,7 +457,13 @@ impl Resolver {
             self.infra.record_lag(reply.lag);
             attempt.server.rtt.observe(reply.rtt);
         }
-        let classified = classify(&reply.message, &ex.zone_name, &ex.qname, ex.qtype);
+        let classified = classify_from(
+            &reply.message,
+            &ex.zone_name,
+            &ex.qname,
+            ex.qtype,
+            ex.recursive,
+        );
         self.trace_try(ex, i, attempt.tcp, reply.rtt, || describe(&classified));
         match &classified.outcome {
             Outcome::Truncated if !attempt.tcp => {
@@ -467,7 +490,7 @@ impl Resolver {
             }
             Outcome::Truncated | Outcome::FormErr { .. } => ex.cands[i].done = true,
             _ => {
-                if !classified.authoritative {
+                if !classified.authoritative && !ex.recursive {
                     // Usable, but an authoritative server is preferred next time.
                     self.infra
                         .mark(addr, ex.zone.clone(), Mark::NonAuthoritative, now);

@@ -69,6 +69,8 @@ struct Host {
     prime_without_glue: bool,
     /// Leaves the question section out of every reply (Deckard's `iter_req_qname`).
     no_question: bool,
+    /// A recursive resolver's front: REFUSED to RD=0, answers without AA and with RA=1.
+    recursive: bool,
 }
 
 /// What became of one query.
@@ -95,6 +97,7 @@ pub(crate) struct Sent {
     pub(crate) qname: Name,
     pub(crate) qtype: RecordType,
     pub(crate) tcp: bool,
+    pub(crate) rd: bool,
 }
 
 /// The fake internet.
@@ -173,6 +176,7 @@ impl FakeNet {
                 ra: false,
                 prime_without_glue: false,
                 no_question: false,
+                recursive: false,
             },
         );
     }
@@ -265,6 +269,22 @@ impl FakeNet {
         });
     }
 
+    /// Adds (or replaces) a recursive resolver at `addr` that knows every zone of the lab (a
+    /// walk's result, without the walk): it answers RD=1 queries without AA and with RA=1,
+    /// and refuses RD=0 ones, as a resolver that serves no zones does.
+    pub(crate) fn add_recursive(&self, addr: IpAddr) {
+        let mut zones: Vec<Zone> = Vec::new();
+        for server in LabFiles::embedded().servers().expect("lab zones are valid") {
+            for z in server.catalog.zones() {
+                if !zones.iter().any(|have| have.origin() == z.origin()) {
+                    zones.push(Zone::clone(z));
+                }
+            }
+        }
+        self.add_host(addr, zones);
+        self.with_host(addr, |h| h.recursive = true);
+    }
+
     /// Makes `addr` answer the priming query (`. NS`) without glue.
     pub(crate) fn prime_without_glue(&self, addr: IpAddr) {
         self.with_host(addr, |h| h.prime_without_glue = true);
@@ -318,6 +338,12 @@ impl FakeNet {
         let mode = if q.tcp { host.tcp } else { host.udp };
         let mut m = Message::new(id, MessageType::Response, OpCode::Query);
         m.add_query(Query::query(q.qname.clone(), q.qtype));
+        m.metadata.recursion_desired = q.rd;
+        let mode = if host.recursive && !q.rd {
+            Mode::Rcode(ResponseCode::Refused)
+        } else {
+            mode
+        };
         match mode {
             Mode::Silent => return (Fate::Lost, Duration::ZERO, None),
             Mode::Unreachable => return (Fate::Unreachable, host.latency, None),
@@ -343,9 +369,9 @@ impl FakeNet {
                 m.metadata.truncation = mode == Mode::Truncate;
             }
         }
-        if host.no_aa {
+        if host.no_aa || host.recursive {
             m.metadata.authoritative = false;
-            m.metadata.recursion_available = host.ra;
+            m.metadata.recursion_available = host.ra || host.recursive;
         }
         if host.prime_without_glue && q.qname.is_root() && q.qtype == RecordType::NS {
             m.additionals.clear();
@@ -381,6 +407,7 @@ impl Upstream for FakeNet {
                     qname: q.qname.clone(),
                     qtype: q.qtype,
                     tcp: q.tcp,
+                    rd: q.rd,
                 });
             let id: u16 = rand::random();
             let (fate, delay, _in_service) = self.fate(&q, id);

@@ -13,6 +13,7 @@ mod cached;
 pub(crate) mod classify;
 pub(crate) mod delegation;
 pub(crate) mod exchange;
+mod forward;
 pub(crate) mod hints;
 pub(crate) mod infra;
 pub(crate) mod iterate;
@@ -44,6 +45,7 @@ use tracing::Instrument;
 
 pub(crate) use budget::{Budget, Limits, ResolveError};
 pub(crate) use delegation::{LocalCut, LocalCuts, ServerSet};
+pub use forward::Forward;
 pub(crate) use link::Link;
 use link::{Answers, finish};
 pub(crate) use trace::{TraceSink, TraceStep};
@@ -99,6 +101,8 @@ pub struct ResolverConfig {
     pub trace: Option<TraceSink>,
     /// Zones asked of fixed servers instead of through the hierarchy (Unbound's stub-zone).
     pub stubs: Vec<Stub>,
+    /// Zones asked of recursive resolvers with RD=1 (Unbound's forward-zone).
+    pub forwards: Vec<Forward>,
 }
 
 /// A stub zone: names in it are asked of these servers, as if delegated to them (RD=0),
@@ -119,6 +123,7 @@ impl Default for ResolverConfig {
             stale_answer_timeout: Duration::from_millis(STALE_ANSWER_TIMEOUT_MS.default),
             trace: None,
             stubs: Vec::new(),
+            forwards: Vec::new(),
         }
     }
 }
@@ -141,6 +146,7 @@ pub struct Resolver {
     stale_answer_timeout: Duration,
     trace: Option<TraceSink>,
     stubs: Vec<Stub>,
+    forwards: Vec<Forward>,
     /// The served zones' delegations (see [`Resolver::with_local_cuts`]); none: walks start
     /// from the cache and the root alone.
     local_cuts: Option<Arc<dyn LocalCuts>>,
@@ -178,6 +184,7 @@ impl Resolver {
             stale_answer_timeout: config.stale_answer_timeout,
             trace: config.trace,
             stubs: config.stubs,
+            forwards: config.forwards,
             local_cuts: None,
             metrics,
             own: loopguard::OwnListeners::default(),
@@ -431,7 +438,7 @@ impl Resolver {
             let (mut link, walked) = match (cached, budget.as_deref_mut()) {
                 (Some(link), _) => (link, None),
                 (None, Some(budget)) => {
-                    let link = self.iterate(&name, qtype, budget).await?;
+                    let link = self.forward_or_iterate(&name, qtype, budget).await?;
                     (link, Some(budget.answered_by))
                 }
                 (None, None) => return Ok(None),

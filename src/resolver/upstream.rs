@@ -36,6 +36,8 @@ pub struct UpstreamQuery {
     pub tcp: bool,
     /// Send an OPT record (RFC 6891); off only for a server that rejects EDNS.
     pub edns: bool,
+    /// RD=1: the server is a recursive resolver we forward to; otherwise we iterate (RD=0).
+    pub rd: bool,
 }
 
 /// A validated reply and the round trip it took.
@@ -137,12 +139,13 @@ impl Upstream for NetUpstream {
     }
 }
 
-/// The query tern sends: RD=0 (we iterate); EDNS with our payload size unless `edns` is off,
+/// The query tern sends: RD=0 (we iterate) unless `rd` (a forwarder); EDNS with our payload size unless `edns` is off,
 /// and then always DO=1, RFC 4035 §4.1: the RRSIGs and denial proofs come with the data, for
 /// validation and for clients that ask for them. Over UDP the outbound client adds the
 /// COOKIE option. A fresh random ID each time.
 fn request_for(q: &UpstreamQuery) -> Message {
     let mut message = request(OpCode::Query, &q.qname, q.qtype, q.edns);
+    message.metadata.recursion_desired = q.rd;
     if let Some(opt) = message.edns.as_mut() {
         opt.set_dnssec_ok(true);
     }
@@ -220,6 +223,7 @@ mod tests {
                 qtype: RecordType::AAAA,
                 tcp: false,
                 edns,
+                rd: false,
             };
             let (id, request) = encode_query(&q).expect("encodes");
             let mut read = Message::from_vec(request.bytes()).expect("parses");

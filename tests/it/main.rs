@@ -11,6 +11,7 @@ mod dig_interop;
 mod discovery;
 mod dnssec_validate;
 mod fast_path;
+mod forward;
 mod lab_dnssec;
 mod local_names;
 mod local_recursion;

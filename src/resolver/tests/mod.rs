@@ -8,6 +8,7 @@ mod classify_dnssec;
 mod clock;
 mod conditions;
 mod empty_question;
+mod forward;
 mod limits;
 mod loops;
 mod nta;

@@ -68,6 +68,7 @@ async fn ask(upstream: &tern::NetUpstream, server: SocketAddr, count: usize) -> 
             qtype: RecordType::A,
             tcp: false,
             edns: true,
+            rd: false,
         };
         let reply =
             tokio::time::timeout(Duration::from_secs(5), tern::Upstream::query(upstream, q))

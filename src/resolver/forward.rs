@@ -1,0 +1,125 @@
+//! Forward zones (Unbound's `forward-zone`): names in them are asked, with RD=1, of recursive
+//! resolvers the operator names, instead of walking the hierarchy. The forwarders' answers
+//! come without AA and with RA=1; they are classified as answers (not lameness), cached as
+//! usual, and the servers are chosen, retried and failed over like any zone's servers. An
+//! alias leading out of the zone is followed by the chase, so the target's own zone decides
+//! whether it is forwarded or walked.
+
+use std::net::SocketAddr;
+
+use hickory_proto::rr::{Name, RecordType};
+use tracing::debug;
+
+use super::budget::{Budget, ResolveError};
+use super::classify::Outcome;
+use super::delegation::{NameServer, ServerSet};
+use super::{Link, Resolver, Step};
+use crate::cache::Signed;
+use crate::rr;
+
+/// A forward zone: names in it go to these recursive servers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forward {
+    pub zone: Name,
+    pub servers: Vec<SocketAddr>,
+    /// When every server fails, walk the hierarchy instead (Unbound's `forward-first`).
+    pub first: bool,
+}
+
+impl Forward {
+    /// The forwarders as a server set; each server's name is the zone's, for the trace.
+    fn server_set(&self) -> ServerSet {
+        ServerSet {
+            zone: self.zone.clone(),
+            servers: self
+                .servers
+                .iter()
+                .map(|s| NameServer {
+                    name: self.zone.clone(),
+                    addrs: vec![s.ip()],
+                    port: Some(s.port()),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Resolver {
+    /// The forward zone that decides `name`: the longest forward zone containing it, unless a
+    /// stub zone or a served zone's delegation lies deeper (longest match wins; as for stub
+    /// zones, a served delegation of the zone's own apex does not beat what was configured).
+    pub(super) fn forward_for(&self, name: &Name) -> Option<&Forward> {
+        let fwd = self
+            .forwards
+            .iter()
+            .filter(|f| f.zone.zone_of(name))
+            .max_by_key(|f| rr::label_count(&f.zone))?;
+        let depth = rr::label_count(&fwd.zone);
+        let deeper = |zone: &Name| zone.zone_of(name) && rr::label_count(zone) > depth;
+        if self.stubs.iter().any(|s| deeper(&s.zone)) {
+            return None;
+        }
+        if let Some(cuts) = &self.local_cuts
+            && let Some(cut) = cuts.cut(name)
+            && deeper(&cut.zone)
+        {
+            return None;
+        }
+        Some(fwd)
+    }
+
+    /// One link of a chain: from the forwarders when a forward zone holds the name, else (or
+    /// when they all fail and the zone is `forward_first`) by walking the hierarchy.
+    pub(super) async fn forward_or_iterate(
+        &self,
+        name: &Name,
+        qtype: RecordType,
+        budget: &mut Budget,
+    ) -> Result<Link, ResolveError> {
+        // RFC 4035 §3.1.4.1: a DS set belongs to the parent's zone, so the parent's name
+        // decides where it is asked.
+        let decides = if qtype == RecordType::DS && !name.is_root() {
+            name.base_name()
+        } else {
+            name.clone()
+        };
+        if let Some(fwd) = self.forward_for(&decides) {
+            match self.forward(fwd, name, qtype, budget).await {
+                Err(
+                    e @ (ResolveError::NoReachableAuthority(_)
+                    | ResolveError::ForwardingLoop { .. }),
+                ) if fwd.first => {
+                    debug!(zone = %fwd.zone, error = %e, "every forwarder failed: iterating");
+                }
+                result => return result,
+            }
+        }
+        self.iterate(name, qtype, budget).await
+    }
+
+    /// Asks the forwarders of `fwd` for (`name`, `qtype`) with RD=1.
+    async fn forward(
+        &self,
+        fwd: &Forward,
+        name: &Name,
+        qtype: RecordType,
+        budget: &mut Budget,
+    ) -> Result<Link, ResolveError> {
+        let reply = self
+            .ask_servers(&fwd.server_set(), name, qtype, true, budget)
+            .await?;
+        self.store(reply.learned, budget.now);
+        let step = match reply.outcome {
+            Outcome::Answer(records) => Step::Answer(records),
+            Outcome::Cname { records, target } => Step::Cname(records, target),
+            Outcome::NoData { soa } => Step::NoData(soa),
+            Outcome::NxDomain { soa } => Step::NxDomain(soa),
+            // ask_servers returns only usable replies, and a forwarder's referral is lame.
+            _ => return Err(ResolveError::NoReachableAuthority(fwd.zone.clone())),
+        };
+        Ok(Link {
+            step,
+            signed: Signed::unchecked(reply.signed),
+        })
+    }
+}

@@ -1,0 +1,237 @@
+//! Forward zones: names in them go with RD=1 to recursive resolvers, whose answers without AA
+//! (negative ones too) are used; longest match across stub and forward zones; failover;
+//! `forward_first` falling back to the walk.
+
+use hickory_proto::op::ResponseCode::{NXDomain, NoError};
+use hickory_proto::rr::RecordType::{A, MX};
+
+use super::*;
+use crate::resolver::fake::Sent;
+use crate::resolver::{Forward, Stub};
+
+/// Recursive resolvers on the fake internet (outside the lab's addresses).
+const FWD_1: &str = "127.9.0.1";
+const FWD_2: &str = "127.9.0.2";
+/// The lab's alpha.test. and beta.example. servers.
+const ALPHA_1: &str = "127.0.0.41";
+const BETA: [&str; 2] = ["127.0.0.51", "127.0.0.52"];
+
+fn forward(zone: &str, servers: &[&str], first: bool) -> Forward {
+    Forward {
+        zone: name(zone),
+        servers: servers
+            .iter()
+            .map(|s| std::net::SocketAddr::new(ip(s), 53))
+            .collect(),
+        first,
+    }
+}
+
+fn with_forwards(net: &Arc<FakeNet>, forwards: Vec<Forward>) -> Arc<Resolver> {
+    resolver_with(
+        net,
+        ResolverConfig {
+            forwards,
+            ..ResolverConfig::default()
+        },
+    )
+}
+
+fn sent_to(net: &FakeNet, addr: &str) -> Vec<Sent> {
+    net.sent()
+        .into_iter()
+        .filter(|s| s.server == ip(addr))
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_forwarded_name_is_asked_whole_with_rd_of_the_forwarder_only() {
+    let net = FakeNet::lab();
+    net.add_recursive(ip(FWD_1));
+    let r = with_forwards(&net, vec![forward("alpha.test.", &[FWD_1], false)]);
+    let res = expect(&r, "www.alpha.test.", A, NoError).await;
+    assert_eq!(lines(&res.answers), ["www.alpha.test. 3600 A 127.0.0.100"]);
+    let sent = net.sent();
+    assert_eq!(sent.len(), 1, "one query, no walk: {sent:?}");
+    assert_eq!(sent[0].server, ip(FWD_1));
+    assert!(sent[0].rd, "RD=1 to a forwarder");
+    assert_eq!(sent[0].qname, name("www.alpha.test."), "not minimised");
+    // Cached as usual.
+    expect(&r, "www.alpha.test.", A, NoError).await;
+    assert_eq!(net.total(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_forwarders_nxdomain_and_nodata_are_answers_not_lameness() {
+    let net = FakeNet::lab();
+    net.add_recursive(ip(FWD_1));
+    net.add_recursive(ip(FWD_2));
+    let r = with_forwards(&net, vec![forward("alpha.test.", &[FWD_1, FWD_2], false)]);
+    let nx = expect(&r, "nope.alpha.test.", A, NXDomain).await;
+    assert!(nx.answers.is_empty());
+    let nodata = expect(&r, "mail.alpha.test.", MX, NoError).await;
+    assert!(nodata.answers.is_empty());
+    assert_eq!(
+        net.total(),
+        2,
+        "one forwarder asked once each: {:?}",
+        net.sent()
+    );
+    // Negative answers are cached like any other.
+    expect(&r, "nope.alpha.test.", A, NXDomain).await;
+    expect(&r, "mail.alpha.test.", MX, NoError).await;
+    assert_eq!(net.total(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_longest_zone_match_wins_across_stub_and_forward_zones() {
+    let net = FakeNet::lab();
+    net.add_recursive(ip(FWD_1));
+    net.add_recursive(ip(FWD_2));
+    let config = ResolverConfig {
+        forwards: vec![
+            forward(".", &[FWD_1], false),
+            forward("beta.example.", &[FWD_2], false),
+        ],
+        stubs: vec![Stub {
+            zone: name("alpha.test."),
+            servers: vec![std::net::SocketAddr::new(ip(ALPHA_1), 53)],
+        }],
+        ..ResolverConfig::default()
+    };
+    let r = resolver_with(&net, config);
+    expect(&r, "www.beta.example.", A, NoError).await;
+    assert_eq!(sent_to(&net, FWD_2).len(), 1, "{:?}", net.sent());
+    expect(&r, "www.alpha.test.", A, NoError).await;
+    let stub = sent_to(&net, ALPHA_1);
+    assert_eq!(stub.len(), 1, "the deeper stub zone: {:?}", net.sent());
+    assert!(!stub[0].rd, "a stub's servers are asked with RD=0");
+    expect(&r, "www.example.", A, NXDomain).await;
+    assert_eq!(sent_to(&net, FWD_1).len(), 1, "the rest to \".\"");
+    assert_eq!(net.total(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_silent_forwarder_fails_over_to_the_next() {
+    let net = FakeNet::lab();
+    // FWD_1 has no host: it never answers.
+    net.add_recursive(ip(FWD_2));
+    let r = with_forwards(&net, vec![forward("alpha.test.", &[FWD_1, FWD_2], false)]);
+    expect(&r, "www.alpha.test.", A, NoError).await;
+    assert!(!sent_to(&net, FWD_2).is_empty());
+    // And one that answers SERVFAIL is left for the other at once.
+    let net = FakeNet::lab();
+    net.add_recursive(ip(FWD_1));
+    net.add_recursive(ip(FWD_2));
+    net.set_modes(
+        ip(FWD_1),
+        Mode::Rcode(ResponseCode::ServFail),
+        Mode::Rcode(ResponseCode::ServFail),
+    );
+    let r = with_forwards(&net, vec![forward("alpha.test.", &[FWD_1, FWD_2], false)]);
+    expect(&r, "www.alpha.test.", A, NoError).await;
+    expect(&r, "mail.alpha.test.", A, NoError).await;
+    assert_eq!(sent_to(&net, FWD_2).len(), 2, "{:?}", net.sent());
+}
+
+#[tokio::test(start_paused = true)]
+async fn forward_first_walks_the_hierarchy_when_every_forwarder_fails() {
+    let net = FakeNet::lab();
+    net.add_recursive(ip(FWD_1));
+    net.set_modes(
+        ip(FWD_1),
+        Mode::Rcode(ResponseCode::ServFail),
+        Mode::Rcode(ResponseCode::ServFail),
+    );
+    let only = with_forwards(&net, vec![forward("alpha.test.", &[FWD_1], false)]);
+    resolve(&only, "www.alpha.test.", A)
+        .await
+        .expect_err("no fallback without forward_first");
+    assert_eq!(net.count(ip(ALPHA_1)), 0);
+    let first = with_forwards(&net, vec![forward("alpha.test.", &[FWD_1], true)]);
+    let res = expect(&first, "www.alpha.test.", A, NoError).await;
+    assert_eq!(lines(&res.answers), ["www.alpha.test. 3600 A 127.0.0.100"]);
+    assert!(
+        net.sent().iter().any(|s| !s.rd && s.server != ip(FWD_1)),
+        "walked: {:?}",
+        net.sent()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn forwarding_the_root_sends_everything_to_the_forwarder() {
+    let net = FakeNet::lab();
+    net.add_recursive(ip(FWD_1));
+    let r = with_forwards(&net, vec![forward(".", &[FWD_1], false)]);
+    expect(&r, "www.alpha.test.", A, NoError).await;
+    let res = expect(&r, "cname-cross.alpha.test.", A, NoError).await;
+    assert_eq!(
+        lines(&res.answers),
+        [
+            "cname-cross.alpha.test. 3600 CNAME www.beta.example.",
+            "www.beta.example. 3600 A 127.0.0.110"
+        ]
+    );
+    expect(&r, "nope.example.", A, NXDomain).await;
+    let sent = net.sent();
+    assert!(
+        sent.iter().all(|s| s.server == ip(FWD_1) && s.rd),
+        "{sent:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_alias_out_of_a_forward_zone_is_followed_where_its_target_lives() {
+    let net = FakeNet::lab();
+    net.add_recursive(ip(FWD_1));
+    let r = with_forwards(&net, vec![forward("alpha.test.", &[FWD_1], false)]);
+    let res = expect(&r, "cname-cross.alpha.test.", A, NoError).await;
+    assert_eq!(res.answers.len(), 2, "{res:?}");
+    assert_eq!(sent_to(&net, FWD_1).len(), 1, "{:?}", net.sent());
+    let walked: Vec<Sent> = net
+        .sent()
+        .into_iter()
+        .filter(|s| BETA.contains(&s.server.to_string().as_str()))
+        .collect();
+    assert!(
+        !walked.is_empty() && walked.iter().all(|s| !s.rd),
+        "{walked:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_forwarded_answer_is_served_stale_when_the_forwarders_are_dead() {
+    let net = FakeNet::lab();
+    net.add_recursive(ip(FWD_1));
+    let r = with_forwards(&net, vec![forward("alpha.test.", &[FWD_1], false)]);
+    expect(&r, "short-ttl.alpha.test.", A, NoError).await;
+    tokio::time::advance(std::time::Duration::from_secs(10)).await;
+    net.silence(ip(FWD_1));
+    let res = expect(&r, "short-ttl.alpha.test.", A, NoError).await;
+    assert!(res.stale, "RFC 8767 stale answer");
+    assert_eq!(net.count(ip(ALPHA_1)), 0, "never walked");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_forwarder_that_is_ourselves_is_a_loop() {
+    let net = FakeNet::lab();
+    net.add_recursive(ip(FWD_1));
+    let config = ResolverConfig {
+        forwards: vec![forward(".", &[FWD_1], false)],
+        ..ResolverConfig::default()
+    };
+    let listen: std::net::SocketAddr = "127.9.0.1:53".parse().expect("address");
+    let r = Arc::new(
+        Resolver::new(
+            Arc::clone(&net) as Arc<dyn crate::resolver::Upstream>,
+            FakeNet::lab_hints(),
+            Arc::new(Cache::new(CachePolicy::default())),
+            config,
+            Arc::new(Metrics::default()),
+        )
+        .with_listeners(&[listen]),
+    );
+    let e = resolve(&r, "www.alpha.test.", A).await.expect_err("a loop");
+    assert!(matches!(e, ResolveError::ForwardingLoop { .. }), "{e}");
+    assert_eq!(net.total(), 0, "nothing sent anywhere");
+}
