@@ -20,15 +20,16 @@ use tokio::time::Instant;
 use self::candidates::{Candidate, pick};
 use super::Resolver;
 use super::budget::{Budget, ResolveError};
-use super::classify::{Classified, Outcome, classify_from};
+use super::classify::Classified;
 use super::delegation::ServerSet;
-use super::infra::{MAX_RTO, Mark, Standing};
+use super::infra::{MAX_RTO, Standing};
 use super::trace::TraceStep;
 use super::upstream::{UpstreamError, UpstreamFuture, UpstreamQuery, UpstreamReply};
 use super::window::{Slot, Wait};
 use crate::metrics::Metrics;
 
 mod candidates;
+mod reply;
 
 /// DNS servers listen on port 53; root hints and glue carry no port.
 const DNS_PORT: u16 = 53;
@@ -407,120 +408,5 @@ impl Resolver {
             outcome: outcome(),
             rtt,
         });
-    }
-
-    /// Handles one reply (or transport failure). `Some` is the usable reply that ends the
-    /// exchange; `None` means go on.
-    fn on_reply<'u>(
-        &'u self,
-        ex: &mut Exchange<'u>,
-        attempt: Attempt<'u>,
-        result: Result<UpstreamReply, UpstreamError>,
-        budget: &mut Budget,
-    ) -> Result<Option<Classified>, ResolveError> {
-        budget.advance(match &result {
-            Ok(reply) => reply.at,
-            // Edge: a transport failure carries no time of its own.
-            Err(_) => Instant::now(),
-        });
-        let now = budget.now;
-        let i = attempt.cand;
-        let addr = ex.cands[i].addr;
-        let waited = now.saturating_duration_since(attempt.sent);
-        let reply = match result {
-            Ok(reply) => {
-                ex.cands[i].replied = true;
-                reply
-            }
-            Err(e @ UpstreamError::Network(_)) => {
-                // Lost on our side (a firewall's EPERM, full buffers): the timer still runs
-                // and the next try goes out when it fires, as after a lost datagram.
-                self.trace_try(ex, i, attempt.tcp, waited, || e.to_string());
-                return Ok(None);
-            }
-            Err(e @ UpstreamError::Refused) => {
-                // ICMP port unreachable or a reset: nobody is listening there.
-                self.infra.record_loss(addr, attempt.sent, now);
-                self.trace_try(ex, i, attempt.tcp, waited, || e.to_string());
-                ex.cands[i].done = true;
-                ex.go_on_if_newest(i, attempt.sent, now);
-                return Ok(None);
-            }
-        };
-        ex.go_on_if_newest(i, attempt.sent, now);
-        let window = self.windows.of(addr);
-        window.on_reply();
-        // TCP round trips include the handshake; only UDP times the server.
-        self.infra
-            .record_reply(addr, (!attempt.tcp).then_some(reply.rtt), now);
-        if !attempt.tcp {
-            self.infra.record_lag(reply.lag);
-            attempt.server.rtt.observe(reply.rtt);
-        }
-        let classified = classify_from(
-            &reply.message,
-            &ex.zone_name,
-            &ex.qname,
-            ex.qtype,
-            ex.recursive,
-        );
-        self.trace_try(ex, i, attempt.tcp, reply.rtt, || describe(&classified));
-        match &classified.outcome {
-            Outcome::Truncated if !attempt.tcp => {
-                ex.cands[i].tcp = true;
-                ex.cands[i].done = false;
-                self.send(ex, i, window.force(), budget)?;
-            }
-            // RFC 6891 §7: FORMERR without OPT may mean the server predates EDNS; ask once
-            // more without it, and remember.
-            Outcome::FormErr { has_opt: false } if attempt.edns => {
-                self.infra.set_no_edns(addr, now);
-                ex.cands[i].edns = false;
-                ex.cands[i].done = false;
-                self.send(ex, i, window.force(), budget)?;
-            }
-            Outcome::Lame(_) => {
-                self.infra.mark(addr, ex.zone.clone(), Mark::Lame, now);
-                ex.cands[i].done = true;
-            }
-            Outcome::Failed(_) => {
-                self.infra
-                    .mark(addr, ex.zone.clone(), Mark::NonAuthoritative, now);
-                ex.cands[i].done = true;
-            }
-            Outcome::Truncated | Outcome::FormErr { .. } => ex.cands[i].done = true,
-            _ => {
-                if !classified.authoritative && !ex.recursive {
-                    // Usable, but an authoritative server is preferred next time.
-                    self.infra
-                        .mark(addr, ex.zone.clone(), Mark::NonAuthoritative, now);
-                }
-                budget.answered_by = Some(addr);
-                return Ok(Some(classified));
-            }
-        }
-        Ok(None)
-    }
-}
-
-fn describe(c: &Classified) -> String {
-    let aa = if c.authoritative { "" } else { " without AA" };
-    match &c.outcome {
-        Outcome::Answer(r) => format!("answer{aa} ({} records)", r.len()),
-        Outcome::Cname { target, .. } => format!("CNAME{aa} to {}", target.to_ascii()),
-        Outcome::Referral { cut, ns, glue } => format!(
-            "referral to {} ({} NS, {} glue)",
-            cut.to_ascii(),
-            ns.len(),
-            glue.len()
-        ),
-        Outcome::NoData { .. } => format!("NODATA{aa}"),
-        Outcome::NxDomain { .. } => format!("NXDOMAIN{aa}"),
-        Outcome::Truncated => "truncated (TC=1), retrying over TCP".to_string(),
-        Outcome::FormErr { has_opt } => {
-            format!("FORMERR{}", if *has_opt { "" } else { " without OPT" })
-        }
-        Outcome::Failed(why) => format!("failed: {why}"),
-        Outcome::Lame(why) => format!("lame: {why}"),
     }
 }
