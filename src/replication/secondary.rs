@@ -228,12 +228,13 @@ async fn keep(
                     Checked::Current(serial) => debug!(zone = %origin, serial, "up to date"),
                     Checked::Transferred { serial, kind } => {
                         Metrics::inc(&metrics.transfers_in);
-                        info!(zone = %origin, serial, kind, "transfer applied");
+                        // The copy on disk first, so whoever reads the log line finds it.
                         if let Some(records) = &records
                             && let Err(e) = write_copy(&config.file, origin, records)
                         {
                             warn!(zone = %origin, file = %config.file.display(), error = %e, "cannot keep the copy on disk");
                         }
+                        info!(zone = %origin, serial, kind, "transfer applied");
                     }
                 }
                 timers.refresh
