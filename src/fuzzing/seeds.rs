@@ -17,9 +17,14 @@ use super::{ANCHOR_KEY, Report, resolve_replies};
 const PLAIN: u8 = 0x08;
 /// Setup byte: the same, validating from the root's (unusable) anchor.
 const VALIDATING: u8 = 0x09;
+/// Setup byte: QNAME minimisation on (the default), from the root hints.
+const MINIMISING: u8 = 0x00;
+/// Setup byte: no QNAME minimisation, names below `test.` asked of the stub zone's server.
+const STUB: u8 = 0x18;
 /// Question bytes: a name of `NAMES` (no prefix) and a type of `TYPES`.
 const WWW_ALPHA_A: [u8; 2] = [0, 0];
 const WWW_ALPHA_TXT: [u8; 2] = [0, 6];
+const WWW_ALPHA_AAAA: [u8; 2] = [0, 1];
 const WWW_BETA_A: [u8; 2] = [3, 0];
 
 const PRIMING: &str = "
@@ -185,6 +190,55 @@ fn seeds() -> Vec<(&'static str, Vec<u8>)> {
             ),
         ),
         (
+            "seed-minimised-walk",
+            seed(
+                MINIMISING,
+                &[WWW_ALPHA_A],
+                &[
+                    answer(PRIMING),
+                    referral("; authority\ntest. 172800 NS ns1.test.\n; additional\nns1.test. 172800 A 127.0.0.22"),
+                    referral(TO_ALPHA),
+                    answer("www.alpha.test. 300 A 127.0.0.131"),
+                ],
+            ),
+        ),
+        (
+            "seed-dname",
+            seed(
+                PLAIN,
+                &[WWW_ALPHA_A],
+                &[
+                    answer(PRIMING),
+                    referral(TO_ALPHA),
+                    answer("alpha.test. 300 DNAME beta.test.\nwww.alpha.test. 300 CNAME www.beta.test."),
+                    referral(TO_BETA),
+                    answer("www.beta.test. 300 A 127.0.0.132"),
+                ],
+            ),
+        ),
+        (
+            "seed-cname-loop",
+            seed(
+                PLAIN,
+                &[WWW_ALPHA_A],
+                &[
+                    answer(PRIMING),
+                    referral(TO_ALPHA),
+                    answer("www.alpha.test. 300 CNAME www.alpha.test."),
+                ],
+            ),
+        ),
+        (
+            "seed-stub-nodata",
+            seed(
+                STUB,
+                &[WWW_ALPHA_AAAA],
+                &[answer(
+                    "; authority\ntest. 300 SOA ns1.test. hostmaster.test. 1 7200 3600 1209600 300",
+                )],
+            ),
+        ),
+        (
             "seed-validating",
             seed(
                 VALIDATING,
@@ -292,4 +346,49 @@ async fn a_validating_walk_asks_for_keys_and_never_calls_anything_secure() {
         report.outcomes[1].contains("60 IN A 127.0.0.131"),
         "{report:?}"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_minimised_walk_shows_each_zone_one_label_more() {
+    let report = run("seed-minimised-walk").await;
+    let a = noerror("www.alpha.test. 300 IN A 127.0.0.131");
+    assert_eq!(report.outcomes[0], a, "{report:?}");
+    assert!(report.sent[1].contains(" test. A"), "{report:?}");
+    assert!(
+        report.sent[2].starts_with("127.0.0.22:53 alpha.test. A"),
+        "{report:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dname_goes_before_the_cname_it_made() {
+    let report = run("seed-dname").await;
+    let first = &report.outcomes[0];
+    // hickory prints a DNAME's RDATA as opaque bytes.
+    assert!(first.starts_with(&noerror("alpha.test. 300 IN DNAME ")));
+    assert!(
+        first.contains(" | www.alpha.test. 300 IN CNAME www.beta.test. | "),
+        "{report:?}"
+    );
+    assert!(
+        first.ends_with("www.beta.test. 300 IN A 127.0.0.132"),
+        "{report:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_alias_to_itself_fails_as_a_chain_too_long() {
+    let report = run("seed-cname-loop").await;
+    assert!(
+        report.outcomes[0].contains("CNAME chain longer"),
+        "{report:?}"
+    );
+    assert_eq!(report.sent.len(), 3, "{report:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stub_zone_is_asked_directly_and_its_nodata_cached() {
+    let report = run("seed-stub-nodata").await;
+    assert_eq!(report.outcomes, [noerror(""), noerror("")], "{report:?}");
+    assert_eq!(report.sent, ["127.0.0.21:53 www.alpha.test. AAAA UDP"]);
 }
