@@ -1,7 +1,7 @@
 //! The fake internet of a fuzz run: every upstream query, whatever server it goes to, takes
 //! the next [`Fate`] of the input, and every reply is patched to answer the query as the
-//! outbound client would let it through (QR=1, the query's ID, its question unless the input
-//! says otherwise).
+//! outbound client would let it through: QR=1 and the query's question, unless the input says
+//! otherwise (the ID is the outbound client's business; the resolver never sees it).
 //!
 //! It also keeps the ledger the bailiwick check reads: a reply read by the resolver is traced
 //! at once (the trace step names the zone the resolver asked the server about), and each name
