@@ -44,6 +44,8 @@ mod dnssec;
 mod ede;
 pub mod embed;
 mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
 mod handler;
 mod lab;
 mod limits;
