@@ -16,7 +16,7 @@ const ALPHA: [&str; 2] = ["127.0.0.41", "127.0.0.42"];
 
 /// `n` unique names under the alpha.test. wildcard at once, each a miss needing one query to
 /// the alpha.test. servers; the queries those servers received for them.
-async fn flood(r: &Arc<Resolver>, net: &FakeNet, n: usize) -> usize {
+pub(super) async fn flood(r: &Arc<Resolver>, net: &FakeNet, n: usize) -> usize {
     let before: usize = ALPHA.iter().map(|a| net.count(ip(a))).sum();
     let walks: Vec<_> = (0..n)
         .map(|i| {
