@@ -185,7 +185,7 @@ impl Handler {
             OpCode::Notify => self.transfers.as_ref().map(Service::Notify),
             _ => None,
         };
-        let message = match Request::message(bytes, &header) {
+        let message = match Request::message(bytes) {
             Some(message) => message,
             None if implemented.is_some() => {
                 return Err((Malformed::header_only(&header), None));

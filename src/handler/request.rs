@@ -135,17 +135,16 @@ impl Request {
         transport: Transport,
     ) -> Result<Request, Malformed> {
         let header = Request::header(bytes)?;
-        let message =
-            Request::message(bytes, &header).ok_or_else(|| Malformed::unparsed(&header))?;
+        let message = Request::message(bytes).ok_or_else(|| Malformed::unparsed(&header))?;
         Request::from_message(&header, &message, src, transport)
     }
 
-    /// The whole message of a request whose header is `header`; `None` when it does not parse.
+    /// The whole message of a request; `None` when it does not parse.
     /// hickory sets aside room for every question the header counts before it reads the first
     /// (65535 of them: some 5 MB per datagram of garbage), so a count the bytes cannot hold
     /// fails here, as its parse would.
-    pub(super) fn message(bytes: &[u8], header: &Header) -> Option<Message> {
-        questions_fit(bytes, header)
+    pub(super) fn message(bytes: &[u8]) -> Option<Message> {
+        crate::wire::questions_fit(bytes)
             .then(|| Message::from_vec(bytes).ok())
             .flatten()
     }
@@ -232,15 +231,6 @@ impl Request {
     }
 }
 
-/// Whether the questions `header` counts could be in `bytes` (see [`wire::questions_fit`]).
-fn questions_fit(bytes: &[u8], header: &Header) -> bool {
-    debug_assert_eq!(
-        bytes.get(4..6),
-        Some(&header.counts.queries.to_be_bytes()[..])
-    );
-    crate::wire::questions_fit(bytes)
-}
-
 #[cfg(test)]
 mod tests {
     use hickory_proto::op::Edns;
@@ -275,11 +265,7 @@ mod tests {
             }
             b
         };
-        let fits = |qdcount, questions| {
-            let bytes = packet(qdcount, questions);
-            let header = Request::header(&bytes).expect("a query's header");
-            questions_fit(&bytes, &header)
-        };
+        let fits = |qdcount, questions| crate::wire::questions_fit(&packet(qdcount, questions));
         assert!(fits(1, 1) && fits(3, 3) && fits(0, 0));
         assert!(!fits(2, 1) && !fits(u16::MAX, 1) && !fits(1, 0));
         // What the parse would have said: FORMERR, with the ID.

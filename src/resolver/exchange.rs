@@ -211,12 +211,11 @@ impl Resolver {
                             c.done = true;
                             continue;
                         }
-                        let window = self.windows.of(c.addr);
-                        match window.try_take() {
+                        match c.window.try_take() {
                             Some(slot) => self.send(&mut ex, i, slot, budget)?,
                             // Its server is full: wait in line, with no timer running, rather
                             // than add to the load (or go to a worse server meanwhile).
-                            None => ex.waiting = Some((i, window.wait(budget.deadline))),
+                            None => ex.waiting = Some((i, c.window.wait(budget.deadline))),
                         }
                     }
                     _ if !glueless.is_empty() => {
@@ -377,7 +376,7 @@ impl Resolver {
             // Still listening for it, but no longer counted against the server's window.
             if let Some(slot) = a.slot.take() {
                 drop(slot);
-                self.windows.of(ex.cands[i].addr).on_loss(sent, now);
+                ex.cands[i].window.on_loss(sent, now);
             }
         }
         let c = &ex.cands[i];

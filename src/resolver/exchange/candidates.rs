@@ -3,12 +3,14 @@
 //! (SRTT, lameness, rotation), each with what this question has learnt of it.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use tokio::time::Instant;
 
 use super::{DNS_PORT, Exchange};
 use crate::resolver::Resolver;
 use crate::resolver::infra::Standing;
+use crate::resolver::window::Window;
 
 /// One server as this question sees it.
 #[derive(Debug)]
@@ -26,6 +28,8 @@ pub(super) struct Candidate {
     pub(super) replied: bool,
     /// When this question first asked it.
     pub(super) first_sent: Option<Instant>,
+    /// Its congestion window, looked up once per question rather than per query and reply.
+    pub(super) window: Arc<Window>,
 }
 
 impl Resolver {
@@ -73,6 +77,7 @@ impl Resolver {
                 done: false,
                 replied: false,
                 first_sent: None,
+                window: self.windows.of(ranked.addr),
             });
         }
     }
@@ -135,6 +140,7 @@ mod tests {
             done,
             replied: false,
             first_sent: None,
+            window: Arc::default(),
         };
         assert_eq!(
             pick(&[cand(1, false), cand(0, true), cand(0, false)]),

@@ -1,6 +1,8 @@
 //! What one reply (or transport failure) does to an exchange: the infrastructure cache and
 //! the server's window learn from it, and it ends the exchange when usable.
 
+use std::sync::Arc;
+
 use tokio::time::Instant;
 
 use super::{Attempt, Exchange};
@@ -50,7 +52,7 @@ impl Resolver {
             }
         };
         ex.go_on_if_newest(i, attempt.sent, now);
-        let window = self.windows.of(addr);
+        let window = Arc::clone(&ex.cands[i].window);
         window.on_reply();
         // TCP round trips include the handshake; only UDP times the server.
         self.infra
