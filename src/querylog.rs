@@ -44,7 +44,8 @@ impl Destination {
 pub(crate) struct Entry {
     pub time: SystemTime,
     pub client: SocketAddr,
-    pub tcp: bool,
+    /// `udp`, `tcp`, `tls` or `https`.
+    pub transport: &'static str,
     /// The question's name as [`zone_file_name`] writes it (RFC 1035 §5.1 escapes, case as
     /// asked, no IDNA decoding); JSON escaping on top is serde_json's.
     pub qname: String,
@@ -138,7 +139,7 @@ pub(crate) fn line(e: &Entry) -> String {
     let line = Line {
         time: rfc3339(e.time),
         client: e.client.to_string(),
-        transport: if e.tcp { "tcp" } else { "udp" },
+        transport: e.transport,
         qname: &e.qname,
         qtype: RecordType::from(e.qtype).to_string(),
         rcode: rcode_label(rcode_slot(e.rcode)),

@@ -129,13 +129,13 @@ impl Handler {
         // Edge: the request's time, read once where its bytes arrive and passed down (the
         // latency of the answer is measured from it too).
         let now = Instant::now();
-        let (start, tcp) = (now.into_std(), transport == Transport::Tcp);
-        observe::arrived(&self.metrics, tcp, bytes);
+        let start = now.into_std();
+        observe::arrived(&self.metrics, transport, bytes);
         let decoded = match self.decode(bytes, src, transport, may_stream, now) {
             Ok(decoded) => decoded,
             Err((bad, cookie)) => {
                 let reply = self.malformed(&bad, src, cookie);
-                observe::answered(self, tcp, src, start, reply.as_deref(), None);
+                observe::answered(self, transport, src, start, reply.as_deref(), None);
                 return reply.map(Reply::One);
             }
         };
@@ -162,7 +162,7 @@ impl Handler {
             // A transfer is counted as it arrives only: its messages are made as they are sent.
             Outcome::Stream(messages) => return Some(Reply::Stream(messages)),
         };
-        observe::answered(self, tcp, src, start, reply.as_deref(), seen);
+        observe::answered(self, transport, src, start, reply.as_deref(), seen);
         reply.map(Reply::One)
     }
 

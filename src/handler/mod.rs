@@ -302,14 +302,20 @@ impl Handler {
         self.served_zones().publish(catalog);
     }
 
-    /// A request over TCP: a zone transfer is a stream of messages, anything else one.
-    pub(crate) async fn handle_tcp(&self, bytes: &[u8], src: SocketAddr) -> Option<Reply> {
-        self.answer(bytes, src, Transport::Tcp, true).await
+    /// A request over a stream (TCP, or TCP inside TLS): a zone transfer is a stream of
+    /// messages, anything else one.
+    pub(crate) async fn handle_stream(
+        &self,
+        bytes: &[u8],
+        src: SocketAddr,
+        transport: Transport,
+    ) -> Option<Reply> {
+        self.answer(bytes, src, transport, true).await
     }
 
     /// Bytes in, bytes out: parses, answers and encodes within the transport's size limit.
     /// `None` means send nothing. Counted and logged (`observe`). One message only: a zone
-    /// transfer is answered through [`Handler::handle_tcp`].
+    /// transfer is answered through [`Handler::handle_stream`].
     pub async fn handle_bytes(
         &self,
         bytes: &[u8],

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::time::SystemTime;
 
 use super::ede_option::ede_of;
-use super::{Handler, Request, Response};
+use super::{Handler, Request, Response, Transport};
 use crate::metrics::{Metrics, counts};
 use crate::querylog::{Entry, zone_file_name};
 use crate::wire::{self, Question};
@@ -38,15 +38,15 @@ impl Seen {
 }
 
 /// Counts a query as it arrives on the full path.
-pub(super) fn arrived(metrics: &Metrics, tcp: bool, bytes: &[u8]) {
+pub(super) fn arrived(metrics: &Metrics, transport: Transport, bytes: &[u8]) {
     Metrics::inc(&metrics.queries);
-    metrics.count_query(tcp, wire::qtype(bytes));
+    metrics.count_query(transport.slot(), wire::qtype(bytes));
 }
 
 /// Counts an answer of the full path (or of NOTIFY, UPDATE, a malformed query) and logs it.
 pub(super) fn answered(
     handler: &Handler,
-    tcp: bool,
+    transport: Transport,
     src: SocketAddr,
     start: std::time::Instant,
     reply: Option<&[u8]>,
@@ -59,13 +59,13 @@ pub(super) fn answered(
     let metrics = &handler.metrics;
     metrics.answer_latency.observe(elapsed);
     let rcode = wire::rcode(reply);
-    metrics.count_response(tcp, rcode);
+    metrics.count_response(transport.slot(), rcode);
     if let (Some(log), Some(seen)) = (&handler.query_log, seen) {
         log.log(Entry {
             // Edge: the log line's timestamp is wall-clock time, as logs are read.
             time: SystemTime::now(),
             client: src,
-            tcp,
+            transport: transport.name(),
             qname: seen.qname,
             qtype: seen.qtype,
             flags: [reply[2], reply[3]],
@@ -137,11 +137,11 @@ pub(super) fn limited(
 ) {
     let metrics = &handler.metrics;
     Metrics::inc(&metrics.queries);
-    metrics.count_query(false, Some(question.qtype()));
+    metrics.count_query(Transport::Udp.slot(), Some(question.qtype()));
     if reply.len() < 4 {
         return;
     }
-    metrics.count_response(false, u16::from(reply[3] & wire::RCODE));
+    metrics.count_response(Transport::Udp.slot(), u16::from(reply[3] & wire::RCODE));
     // In the first bucket, as the hit path's answers.
     metrics.answer_latency.observe_us(0);
     if let (Some(log), Some(start)) = (&handler.query_log, start) {
@@ -161,7 +161,7 @@ fn hit_entry(
         // Edge: the log line's timestamp is wall-clock time, as logs are read.
         time: SystemTime::now(),
         client: src,
-        tcp: false,
+        transport: Transport::Udp.name(),
         qname: zone_file_name(wire::labels(question.wire)),
         qtype: question.qtype(),
         flags: [reply[2], reply[3]],

@@ -10,11 +10,28 @@ use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 use super::cookie::{self, Judged, Received};
 
-/// The transport a request arrived on; it decides the response size limit.
+/// The transport a request arrived on; it decides the response size limit, and the metrics
+/// and the query log name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
     Udp,
     Tcp,
+    /// DNS over TLS (RFC 7858): a TCP stream inside TLS.
+    Tls,
+    /// DNS over HTTPS (RFC 8484): one message per HTTP exchange.
+    Https,
+}
+
+impl Transport {
+    /// Its row in the metrics tables (`metrics::counts::TRANSPORTS`).
+    pub(crate) fn slot(self) -> usize {
+        self as usize
+    }
+
+    /// Its label in metrics and the query log.
+    pub(crate) fn name(self) -> &'static str {
+        crate::metrics::counts::TRANSPORTS[self.slot()]
+    }
 }
 
 /// The EDNS(0) facts of a request (RFC 6891 §6.1.3).

@@ -161,7 +161,7 @@ pub(super) fn size_limit_for(
     our_payload: u16,
 ) -> usize {
     match transport {
-        Transport::Tcp => TCP_MAX,
+        Transport::Tcp | Transport::Tls | Transport::Https => TCP_MAX,
         Transport::Udp => match edns {
             Some(info) => usize::from(info.payload.min(our_payload).max(CLASSIC_UDP_PAYLOAD)),
             None => usize::from(CLASSIC_UDP_PAYLOAD),

@@ -108,7 +108,7 @@ pub(crate) fn rcode_label(slot: usize) -> &'static str {
 }
 
 /// The transports a query comes in on.
-pub(crate) const TRANSPORTS: [&str; 2] = ["udp", "tcp"];
+pub(crate) const TRANSPORTS: [&str; 4] = ["udp", "tcp", "tls", "https"];
 
 fn zeros<const N: usize>() -> [AtomicU64; N] {
     std::array::from_fn(|_| AtomicU64::new(0))
@@ -117,26 +117,29 @@ fn zeros<const N: usize>() -> [AtomicU64; N] {
 /// A counter per transport and slot.
 #[derive(Debug)]
 pub struct Table<const N: usize> {
-    rows: [[AtomicU64; N]; 2],
+    rows: [[AtomicU64; N]; TRANSPORTS.len()],
 }
 
 impl<const N: usize> Default for Table<N> {
     fn default() -> Self {
         Table {
-            rows: [zeros(), zeros()],
+            rows: std::array::from_fn(|_| zeros()),
         }
     }
 }
 
 impl<const N: usize> Table<N> {
-    /// Counts one in `slot` (clamped to the last) for TCP or UDP.
-    pub(crate) fn inc(&self, tcp: bool, slot: usize) {
-        self.rows[usize::from(tcp)][slot.min(N - 1)].fetch_add(1, Ordering::Relaxed);
+    /// Counts one in `slot` (clamped to the last) for transport row `transport` (an index of
+    /// [`TRANSPORTS`], clamped too).
+    pub(crate) fn inc(&self, transport: usize, slot: usize) {
+        let row = &self.rows[transport.min(TRANSPORTS.len() - 1)];
+        row[slot.min(N - 1)].fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn get(&self, tcp: bool, slot: usize) -> u64 {
-        self.rows[usize::from(tcp)]
-            .get(slot)
+    pub(crate) fn get(&self, transport: usize, slot: usize) -> u64 {
+        self.rows
+            .get(transport)
+            .and_then(|row| row.get(slot))
             .map_or(0, |c| c.load(Ordering::Relaxed))
     }
 }

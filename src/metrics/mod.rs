@@ -141,26 +141,38 @@ impl Metrics {
         Self::get(&self.authoritative_answers) + self.hit_path.local()
     }
 
-    /// Counts a query by transport and QTYPE (`None`: its question could not be read).
-    pub(crate) fn count_query(&self, tcp: bool, qtype: Option<u16>) {
-        self.queries_by_type.inc(tcp, counts::qtype_slot(qtype));
+    /// Counts a query by transport (an index of `counts::TRANSPORTS`) and QTYPE (`None`: its
+    /// question could not be read).
+    pub(crate) fn count_query(&self, transport: usize, qtype: Option<u16>) {
+        self.queries_by_type
+            .inc(transport, counts::qtype_slot(qtype));
     }
 
     /// Counts a response by transport and RCODE.
-    pub(crate) fn count_response(&self, tcp: bool, rcode: u16) {
-        self.responses_by_rcode.inc(tcp, counts::rcode_slot(rcode));
+    pub(crate) fn count_response(&self, transport: usize, rcode: u16) {
+        self.responses_by_rcode
+            .inc(transport, counts::rcode_slot(rcode));
     }
 
-    /// Queries in QTYPE slot `slot` (`counts::qtype_slot`) over TCP or UDP, hit path included.
-    pub(crate) fn queries_in_slot(&self, tcp: bool, slot: usize) -> u64 {
-        let hits = if tcp { 0 } else { self.hit_path.qtype(slot) };
-        self.queries_by_type.get(tcp, slot) + hits
+    /// Queries in QTYPE slot `slot` (`counts::qtype_slot`) on one transport, hit path
+    /// included (it serves UDP only, row 0).
+    pub(crate) fn queries_in_slot(&self, transport: usize, slot: usize) -> u64 {
+        let hits = if transport == 0 {
+            self.hit_path.qtype(slot)
+        } else {
+            0
+        };
+        self.queries_by_type.get(transport, slot) + hits
     }
 
-    /// Responses in RCODE slot `slot` over TCP or UDP, hit path included.
-    pub(crate) fn responses_in_slot(&self, tcp: bool, slot: usize) -> u64 {
-        let hits = if tcp { 0 } else { self.hit_path.rcode(slot) };
-        self.responses_by_rcode.get(tcp, slot) + hits
+    /// Responses in RCODE slot `slot` on one transport, hit path included.
+    pub(crate) fn responses_in_slot(&self, transport: usize, slot: usize) -> u64 {
+        let hits = if transport == 0 {
+            self.hit_path.rcode(slot)
+        } else {
+            0
+        };
+        self.responses_by_rcode.get(transport, slot) + hits
     }
 
     /// Every counter by name, as `tern ctl stats` and the shutdown summary print them.

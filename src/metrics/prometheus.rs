@@ -116,13 +116,12 @@ type Slotted = (&'static str, usize, fn(usize) -> &'static str);
 
 fn by_transport(
     (name, slots, label): Slotted,
-    count: impl Fn(bool, usize) -> u64,
+    count: impl Fn(usize, usize) -> u64,
 ) -> Vec<([(&'static str, &'static str); 2], ConstCounter)> {
     let mut family = Vec::new();
     for (t, transport) in TRANSPORTS.iter().enumerate() {
-        let tcp = t == 1;
         for slot in 0..slots {
-            let n = count(tcp, slot);
+            let n = count(t, slot);
             if n > 0 {
                 family.push((
                     [("transport", *transport), (name, label(slot))],
@@ -157,11 +156,11 @@ impl Collector for Exposition {
         let m = &*self.metrics;
         let queries = by_transport(
             ("qtype", counts::QTYPE_SLOTS, counts::qtype_label),
-            |tcp, slot| m.queries_in_slot(tcp, slot),
+            |t, slot| m.queries_in_slot(t, slot),
         );
         let responses = by_transport(
             ("rcode", counts::RCODE_SLOTS, counts::rcode_label),
-            |tcp, slot| m.responses_in_slot(tcp, slot),
+            |t, slot| m.responses_in_slot(t, slot),
         );
         family(
             &mut e,
@@ -416,12 +415,12 @@ mod tests {
     #[test]
     fn counters_histograms_and_gauges_in_the_text_format() {
         let m = Arc::new(Metrics::default());
-        m.count_query(false, Some(1));
+        m.count_query(0, Some(1));
         // Two hit-path answers, one from the cache, one from a local zone.
         m.hit_path.count(counts::qtype_slot(Some(1)), 0, false);
         m.hit_path.count(counts::qtype_slot(Some(1)), 0, true);
-        m.count_query(true, Some(28));
-        m.count_response(false, 2);
+        m.count_query(1, Some(28));
+        m.count_response(0, 2);
         m.servfail_reasons.inc(Some(22));
         m.answer_latency.observe_us(300);
         Metrics::inc(&m.cache_hits);

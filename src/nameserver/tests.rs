@@ -11,7 +11,7 @@ use crate::authority::Zone;
 use crate::authority::store::ZoneFile;
 use crate::config::PrimaryZone;
 use crate::discovery::service::{Instance, Service};
-use crate::handler::Reply;
+use crate::handler::{Reply, Transport};
 use crate::server::shutdown;
 use crate::testing::name;
 
@@ -49,7 +49,11 @@ fn request(opcode: OpCode, qname: &str, qtype: RecordType) -> Vec<u8> {
 
 /// The RCODE of a one-message reply; `None` for a stream (a zone transfer being sent).
 async fn rcode(handler: &Handler, bytes: &[u8]) -> Option<ResponseCode> {
-    match handler.handle_tcp(bytes, CLIENT).await.expect("a reply") {
+    match handler
+        .handle_stream(bytes, CLIENT, Transport::Tcp)
+        .await
+        .expect("a reply")
+    {
         Reply::One(reply) => Some(
             Message::from_vec(&reply)
                 .expect("parses")

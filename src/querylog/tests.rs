@@ -16,7 +16,7 @@ fn entry() -> Entry {
     Entry {
         time: SystemTime::UNIX_EPOCH,
         client: "127.0.0.1:5300".parse().expect("addr"),
-        tcp: false,
+        transport: "udp",
         qname: "we\"ird\\.name.".to_string(),
         qtype: 28,
         flags: [0x81, 0x82],

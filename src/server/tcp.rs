@@ -12,7 +12,7 @@ use tracing::{debug, warn};
 
 use super::shutdown::Shutdown;
 use crate::frame::{framed, read_frame};
-use crate::handler::{Handler, Reply};
+use crate::handler::{Handler, Reply, Transport};
 use crate::limits::{TCP_IDLE_TIMEOUT_MS, TCP_MAX_CONNECTIONS, TCP_PIPELINE_DEPTH};
 
 /// Connection limits for one TCP listener.
@@ -56,7 +56,16 @@ pub(super) async fn serve(
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
             let (reader, writer) = stream.into_split();
-            connection(reader, writer, peer, handler, limits, shutdown).await;
+            connection(
+                reader,
+                writer,
+                peer,
+                Transport::Tcp,
+                handler,
+                limits,
+                shutdown,
+            )
+            .await;
             drop(permit);
         });
     }
@@ -99,6 +108,7 @@ pub(super) async fn connection<R, W>(
     mut reader: R,
     mut writer: W,
     peer: SocketAddr,
+    transport: Transport,
     handler: Arc<Handler>,
     limits: TcpLimits,
     mut shutdown: Shutdown,
@@ -155,7 +165,7 @@ pub(super) async fn connection<R, W>(
         let handler = Arc::clone(&handler);
         let tx = tx.clone();
         tokio::spawn(async move {
-            match handler.handle_tcp(&packet, peer).await {
+            match handler.handle_stream(&packet, peer, transport).await {
                 Some(Reply::One(reply)) => {
                     let _ = tx.send(reply).await;
                 }

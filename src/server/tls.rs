@@ -16,7 +16,7 @@ use tracing::debug;
 
 use super::shutdown::Shutdown;
 use super::tcp::{self, TcpLimits};
-use crate::handler::Handler;
+use crate::handler::{Handler, Transport};
 
 /// How long a client may take over its handshake. Without a bound, a client that connects and
 /// never finishes the handshake holds a connection slot; the idle timeout only starts once
@@ -148,7 +148,16 @@ pub(crate) async fn serve(
                 }
             };
             let (reader, writer) = tokio::io::split(stream);
-            tcp::connection(reader, writer, peer, handler, limits, shutdown).await;
+            tcp::connection(
+                reader,
+                writer,
+                peer,
+                Transport::Tls,
+                handler,
+                limits,
+                shutdown,
+            )
+            .await;
             drop(permit);
         });
     }

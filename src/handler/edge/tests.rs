@@ -1,4 +1,4 @@
-//! The edge through `Handler::handle_bytes` and `handle_tcp`: one decode, one TSIG verdict for
+//! The edge through `Handler::handle_bytes` and `handle_stream`: one decode, one TSIG verdict for
 //! every opcode, one dispatch, and the transport deciding whether a transfer may stream.
 
 use std::net::{IpAddr, SocketAddr};
@@ -91,7 +91,10 @@ fn src() -> SocketAddr {
 }
 
 async fn tcp(handler: &Handler, bytes: &[u8]) -> Reply {
-    handler.handle_tcp(bytes, src()).await.expect("a reply")
+    handler
+        .handle_stream(bytes, src(), Transport::Tcp)
+        .await
+        .expect("a reply")
 }
 
 async fn one(handler: &Handler, bytes: &[u8]) -> Message {
