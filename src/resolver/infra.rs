@@ -166,15 +166,7 @@ impl Infra {
     /// within [`MIN_RTO`, `MAX_RTO`]. Each question backs off from it on its own (§5.5), so a
     /// probe of a server out of rotation costs one short wait, not an accumulated one.
     pub(crate) fn timeout(&self, addr: IpAddr, now: Instant) -> Duration {
-        match self
-            .host(addr, now)
-            .and_then(|h| h.srtt.map(|s| (s, h.rttvar)))
-        {
-            Some((srtt, rttvar)) => {
-                Duration::from_secs_f64((srtt + 4.0 * rttvar) / 1000.0).clamp(MIN_RTO, MAX_RTO)
-            }
-            None => UNKNOWN_RTO,
-        }
+        rto(self.host(addr, now).as_ref())
     }
 
     /// A reply arrived; `rtt` is a sample when the transport timed it (RFC 6298 §2.2 for the
@@ -233,16 +225,7 @@ impl Infra {
 
     /// Whether `addr` may be asked now.
     pub(crate) fn standing(&self, addr: IpAddr, now: Instant) -> Standing {
-        match self.host(addr, now) {
-            Some(h) if h.losses >= DOWN_AFTER => {
-                if now >= h.next_probe {
-                    Standing::Probe
-                } else {
-                    Standing::Down
-                }
-            }
-            _ => Standing::Up,
-        }
+        standing(self.host(addr, now).as_ref(), now)
     }
 
     /// Claims the due probe of a server out of rotation, so that concurrent queries do not
@@ -280,6 +263,8 @@ impl Infra {
         }
     }
 
+    /// The mark `addr` holds for `zone` now (tests; [`Infra::order`] reads them in bulk).
+    #[cfg(test)]
     pub(crate) fn marked(&self, addr: IpAddr, zone: &LowerName, now: Instant) -> Option<Mark> {
         let key = (addr, zone.clone());
         let mut marks = lock(&self.marks);
@@ -297,20 +282,48 @@ impl Infra {
     /// unmarked before non-authoritative before lame, then by smoothed RTT (servers with losses
     /// by their backed-off timeout) with unmeasured servers first so every server gets measured (exploration); ties broken at random.
     pub(crate) fn order(&self, addrs: &[IpAddr], zone: &LowerName, now: Instant) -> Vec<Ranked> {
+        // Every miss ranks its zone's servers: one look at each table for the whole set, and
+        // none at the marks when no server is marked (the usual case), whose key would cost a
+        // copy of the zone's name.
+        let hosts: Vec<Option<Host>> = {
+            let mut table = lock(&self.hosts);
+            addrs
+                .iter()
+                .map(|addr| table.get(addr).filter(|h| h.expires > now).copied())
+                .collect()
+        };
+        let marks: Vec<Option<Mark>> = {
+            let mut table = lock(&self.marks);
+            if table.is_empty() {
+                vec![None; addrs.len()]
+            } else {
+                let mut key = (IpAddr::from([0, 0, 0, 0]), zone.clone());
+                addrs
+                    .iter()
+                    .map(|&addr| {
+                        key.0 = addr;
+                        table
+                            .get(&key)
+                            .filter(|(_, until)| *until > now)
+                            .map(|(mark, _)| *mark)
+                    })
+                    .collect()
+            }
+        };
         let mut keyed: Vec<(Ranked, f64, u32)> = addrs
             .iter()
-            .map(|&addr| {
+            .zip(hosts.iter().zip(marks))
+            .map(|(&addr, (host, mark))| {
                 let ranked = Ranked {
                     addr,
-                    standing: self.standing(addr, now),
-                    mark: self.marked(addr, zone, now),
+                    standing: standing(host.as_ref(), now),
+                    mark,
                 };
                 // A server that lost queries since its last reply sorts by its backed-off
                 // timeout, so it comes after every server that answers.
-                let speed = match self.host(addr, now) {
+                let speed = match host {
                     Some(h) if h.losses > 0 => {
-                        let backed_off =
-                            self.timeout(addr, now).saturating_mul(1 << h.losses.min(6));
+                        let backed_off = rto(Some(h)).saturating_mul(1 << h.losses.min(6));
                         backed_off.as_secs_f64() * 1000.0
                     }
                     Some(h) => h.srtt.unwrap_or(0.0),
@@ -326,6 +339,31 @@ impl Infra {
                 .then(x.2.cmp(&y.2))
         });
         keyed.into_iter().map(|k| k.0).collect()
+    }
+}
+
+/// RFC 6298 §2's SRTT + 4·RTTVAR within [`MIN_RTO`, `MAX_RTO`] for a server measured, else
+/// [`UNKNOWN_RTO`].
+fn rto(host: Option<&Host>) -> Duration {
+    match host.and_then(|h| h.srtt.map(|s| (s, h.rttvar))) {
+        Some((srtt, rttvar)) => {
+            Duration::from_secs_f64((srtt + 4.0 * rttvar) / 1000.0).clamp(MIN_RTO, MAX_RTO)
+        }
+        None => UNKNOWN_RTO,
+    }
+}
+
+/// Whether a server with these statistics (`None`: none kept, or expired) may be asked now.
+fn standing(host: Option<&Host>, now: Instant) -> Standing {
+    match host {
+        Some(h) if h.losses >= DOWN_AFTER => {
+            if now >= h.next_probe {
+                Standing::Probe
+            } else {
+                Standing::Down
+            }
+        }
+        _ => Standing::Up,
     }
 }
 
