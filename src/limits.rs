@@ -37,6 +37,18 @@ impl<T: PartialOrd + Copy + Display> Limit<T> {
         }
         Ok(v)
     }
+
+    /// `value` moved into the bounds: for values set in code, where out of range is a
+    /// mistake to absorb rather than a config error to report.
+    pub(crate) fn clamp(&self, value: T) -> T {
+        if value < self.min {
+            self.min
+        } else if value > self.max {
+            self.max
+        } else {
+            value
+        }
+    }
 }
 
 /// RFC 8020/8906-era practice (DNS flag day 2020): 1232 bytes avoids IP fragmentation.

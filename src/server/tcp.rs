@@ -35,31 +35,19 @@ pub struct TcpLimits {
 
 impl TcpLimits {
     /// Each limit moved into its documented bounds ([`TCP_IDLE_TIMEOUT_MS`],
-    /// [`TCP_MAX_CONNECTIONS`], [`TCP_PIPELINE_DEPTH`]). Zero connections would refuse every
+    /// [`TCP_MAX_CONNECTIONS`], [`TCP_PIPELINE_DEPTH`], [`TCP_MAX_CONNECTIONS_PER_PREFIX`],
+    /// the prefix lengths). Zero connections would refuse every
     /// client, a zero-deep pipeline cannot exist (`mpsc::channel(0)` panics), and a zero idle
     /// timeout would close every connection before its first query.
     pub(crate) fn clamped(self) -> TcpLimits {
         let ms = u64::try_from(self.idle_timeout.as_millis()).unwrap_or(u64::MAX);
         TcpLimits {
-            idle_timeout: Duration::from_millis(
-                ms.clamp(TCP_IDLE_TIMEOUT_MS.min, TCP_IDLE_TIMEOUT_MS.max),
-            ),
-            max_connections: self
-                .max_connections
-                .clamp(TCP_MAX_CONNECTIONS.min, TCP_MAX_CONNECTIONS.max),
-            pipeline_depth: self
-                .pipeline_depth
-                .clamp(TCP_PIPELINE_DEPTH.min, TCP_PIPELINE_DEPTH.max),
-            max_per_prefix: self.max_per_prefix.clamp(
-                TCP_MAX_CONNECTIONS_PER_PREFIX.min,
-                TCP_MAX_CONNECTIONS_PER_PREFIX.max,
-            ),
-            ipv4_prefix: self
-                .ipv4_prefix
-                .clamp(TCP_IPV4_PREFIX.min, TCP_IPV4_PREFIX.max),
-            ipv6_prefix: self
-                .ipv6_prefix
-                .clamp(TCP_IPV6_PREFIX.min, TCP_IPV6_PREFIX.max),
+            idle_timeout: Duration::from_millis(TCP_IDLE_TIMEOUT_MS.clamp(ms)),
+            max_connections: TCP_MAX_CONNECTIONS.clamp(self.max_connections),
+            pipeline_depth: TCP_PIPELINE_DEPTH.clamp(self.pipeline_depth),
+            max_per_prefix: TCP_MAX_CONNECTIONS_PER_PREFIX.clamp(self.max_per_prefix),
+            ipv4_prefix: TCP_IPV4_PREFIX.clamp(self.ipv4_prefix),
+            ipv6_prefix: TCP_IPV6_PREFIX.clamp(self.ipv6_prefix),
         }
     }
 }
@@ -282,6 +270,21 @@ mod tests {
         ] {
             assert_eq!(parts(given.clamped()), parts(clamped), "{given:?}");
         }
+    }
+
+    #[test]
+    fn prefix_limits_are_clamped_into_their_bounds() {
+        let wild = TcpLimits {
+            max_per_prefix: 0,
+            ipv4_prefix: 0,
+            ipv6_prefix: 200,
+            ..TcpLimits::default()
+        }
+        .clamped();
+        assert_eq!(
+            (wild.max_per_prefix, wild.ipv4_prefix, wild.ipv6_prefix),
+            (1, TCP_IPV4_PREFIX.min, TCP_IPV6_PREFIX.max)
+        );
     }
 
     /// A listener of an empty catalog with the given idle timeout, serving on the test's
