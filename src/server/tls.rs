@@ -300,4 +300,26 @@ mod tests {
         assert!(read.is_err(), "second client held open: {read:?}");
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_handshake_makes_room_for_a_newcomer_before_its_timeout() {
+        let (addr, _trigger, dir) = listening("evict").await;
+        let mut stalled = TcpStream::connect(addr).await.expect("connect");
+        let from = Instant::now();
+        // Past the grace a handshake is given, but well inside its timeout.
+        tokio::time::sleep(super::super::conns::HANDSHAKE_GRACE * 2).await;
+        let mut newcomer = TcpStream::connect(addr).await.expect("connect");
+        let mut buf = [0u8; 16];
+        let closed = tokio::time::timeout(Duration::from_secs(1), stalled.read(&mut buf))
+            .await
+            .expect("the stalled handshake is closed for the newcomer");
+        assert!(matches!(closed, Ok(0) | Err(_)), "{closed:?}");
+        assert!(
+            from.elapsed() < HANDSHAKE_TIMEOUT,
+            "closed before its timeout"
+        );
+        let read = tokio::time::timeout(Duration::from_secs(1), newcomer.read(&mut buf)).await;
+        assert!(read.is_err(), "the newcomer is held open: {read:?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
