@@ -44,7 +44,9 @@ done
 DOT_PORT=853
 
 bench_require dnsperf nsd unbound dig openssl iptables ip taskset ss timeout
-dnsperf -h 2>&1 | grep -q 'dot' || die "this dnsperf has no -m dot"
+# Captured first: grep -q quitting early would fail the pipe (pipefail) with SIGPIPE.
+perf_help=$(dnsperf -h 2>&1 || true)
+grep -q 'dot' <<<"$perf_help" || die "this dnsperf has no -m dot"
 bench_init
 bench_tern_binary
 hits_questions
