@@ -191,6 +191,14 @@ for t in tern unbound; do
     run_teardown
 done
 
+echo
+printf '%-8s %8s %8s %9s %9s %7s %8s %9s %9s\n' server sent answered "answ/s" "µs CPU/q" errors "new c/s" "ms CPU/c" "client ms"
+printf '%s\n' "${ROWS[@]}"
+echo "  (µs CPU/q: server CPU per answered query over kept connections; errors: lost + rcodes other"
+echo "   than NOERROR/NXDOMAIN; new c/s: s_time handshakes per second, one client; ms CPU/c: server"
+echo "   CPU per new connection; client ms: s_time's own CPU per connection, the client's limit)"
+echo
+printf '%s\n' "${NOTES[@]}"
 # 3. Idle connections to tern, capped at IDLE_CONNS.
 run_begin "dot-idle"
 nsd_start
@@ -231,14 +239,6 @@ opened1=$(sed -n 's/.*opened=\([0-9]*\).*/\1/p' <<<"$phase1")
 stop_resolver
 run_teardown
 
-echo
-printf '%-8s %8s %8s %9s %9s %7s %8s %9s %9s\n' server sent answered "answ/s" "µs CPU/q" errors "new c/s" "ms CPU/c" "client ms"
-printf '%s\n' "${ROWS[@]}"
-echo "  (µs CPU/q: server CPU per answered query over kept connections; errors: lost + rcodes other"
-echo "   than NOERROR/NXDOMAIN; new c/s: s_time handshakes per second, one client; ms CPU/c: server"
-echo "   CPU per new connection; client ms: s_time's own CPU per connection, the client's limit)"
-echo
-printf '%s\n' "${NOTES[@]}"
 echo
 echo "idle DoT connections to tern (tcp_max_connections = $IDLE_CONNS, idle timeout 120 s):"
 echo "  idle_tls.py $phase1 -> tern holds $held1 established; VmRSS $(mb "$rss0") MiB -> $(mb "$rss1") MiB" \

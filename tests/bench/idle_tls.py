@@ -58,8 +58,10 @@ def open_one():
 
 def still_open(s):
     """False once the server has closed it (close_notify or FIN readable)."""
-    readable, _, _ = select.select([s], [], [], 0)
-    if not readable:
+    # poll, not select: select() takes no descriptor past 1023.
+    poller = select.poll()
+    poller.register(s, select.POLLIN)
+    if not poller.poll(0):
         return True
     try:
         return s.recv(1) != b""
