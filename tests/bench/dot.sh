@@ -55,68 +55,26 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=t
     -addext subjectAltName=DNS:tern.test -addext basicConstraints=critical,CA:FALSE -days 1 \
     -keyout "$STATE/dot.key" -out "$STATE/dot.crt" 2>/dev/null || die "openssl could not make a certificate"
 
-# tern recursive as lib.sh configures it, plus DoT and the connection caps of this run.
-start_dot_tern() { # max_connections idle_timeout_ms
-    RES_LOG=$RUN_DIR/tern.log
-    tern_config "$RUN_DIR/tern.toml" 1
-    sed -i "/^\[server\]$/a tcp_max_connections = $1\ntcp_max_connections_per_prefix = $1\ntcp_idle_timeout_ms = $2" \
-        "$RUN_DIR/tern.toml"
+# tern's config as lib.sh writes it, plus the caps of this run and DoT.
+tern_dot() { # max_connections idle_timeout_ms file
+    sed -i "/^\[server\]$/a tcp_max_connections = $1\ntcp_max_connections_per_prefix = $1\ntcp_idle_timeout_ms = $2" "$3"
     printf '[tls]\ncertificate = "%s"\nkey = "%s"\nlisten = ["%s:%s"]\n' \
-        "$STATE/dot.crt" "$STATE/dot.key" "$RESOLVER_ADDR" "$DOT_PORT" >>"$RUN_DIR/tern.toml"
-    # shellcheck disable=SC2046
-    NO_COLOR=1 ip netns exec "$RUN_NS" $(pin_res) "$TERN" serve --config "$RUN_DIR/tern.toml" \
-        --log-level warn </dev/null >"$RUN_DIR/tern.out" 2>"$RES_LOG" &
-    RES_PID=$!
-    RUN_PIDS+=("$RES_PID")
-    wait_listening || {
-        cat "$RES_LOG" >&2
-        die "tern did not start"
-    }
+        "$STATE/dot.crt" "$STATE/dot.key" "$RESOLVER_ADDR" "$DOT_PORT" >>"$3"
 }
 
-# Unbound as lib.sh configures it (one thread, 4m caches), with its DoT listener.
-start_dot_unbound() {
-    RES_LOG=$RUN_DIR/unbound.log
-    cat >"$RUN_DIR/unbound.conf" <<CONF
-server:
-  interface: $RESOLVER_ADDR
-  interface: $RESOLVER_ADDR@$DOT_PORT
-  tls-port: $DOT_PORT
-  tls-service-key: "$STATE/dot.key"
-  tls-service-pem: "$STATE/dot.crt"
-  incoming-num-tcp: 1000
-  port: 53
-  do-ip6: no
-  username: ""
-  chroot: ""
-  directory: "$RUN_DIR"
-  pidfile: "$RUN_DIR/unbound.pid"
-  use-syslog: no
-  logfile: ""
-  root-hints: "$HIER/root.hints"
-  module-config: "iterator"
-  do-not-query-localhost: no
-  access-control: 127.0.0.0/8 allow
-  local-zone: "test." nodefault
-  local-zone: "example." nodefault
-  discard-timeout: 0
-  qname-minimisation: yes
-  num-threads: 1
-  msg-cache-size: 4m
-  rrset-cache-size: 4m
-  verbosity: 0
-remote-control:
-  control-enable: no
-CONF
-    # shellcheck disable=SC2046
-    ip netns exec "$RUN_NS" $(pin_res) unbound -d -c "$RUN_DIR/unbound.conf" \
-        </dev/null >"$RUN_DIR/unbound.out" 2>"$RES_LOG" &
-    RES_PID=$!
-    RUN_PIDS+=("$RES_PID")
-    wait_listening || {
-        cat "$RES_LOG" >&2
-        die "unbound did not start"
-    }
+# Unbound's config as lib.sh writes it (one thread, 4m caches), plus its DoT listener and room
+# for more than its default 10 TCP clients.
+unbound_dot() { # file
+    sed -i "/^server:$/a \  interface: $RESOLVER_ADDR@$DOT_PORT\n  tls-port: $DOT_PORT\n  tls-service-key: \"$STATE/dot.key\"\n  tls-service-pem: \"$STATE/dot.crt\"\n  incoming-num-tcp: 1000" "$1"
+}
+
+start_dot() { # tern|unbound [max_connections idle_timeout_ms]
+    start_resolver "$1"
+    if [ "$1" = tern ]; then
+        restart_resolver_edited tern tern_dot "$2" "$3"
+    else
+        restart_resolver_edited unbound unbound_dot
+    fi
 }
 
 dot_listening() { # true once something listens on the DoT port (at most 10 s)
@@ -142,7 +100,7 @@ NOTES=()
 for t in tern unbound; do
     run_begin "dot-$t"
     nsd_start
-    if [ "$t" = tern ]; then start_dot_tern 1000 10000; else start_dot_unbound; fi
+    start_dot "$t" 1000 10000
     dot_listening || die "$t does not listen on $DOT_PORT"
     TARGET_QFILE=$STATE/rec.queries
     target_warm
@@ -202,7 +160,7 @@ printf '%s\n' "${NOTES[@]}"
 # 3. Idle connections to tern, capped at IDLE_CONNS.
 run_begin "dot-idle"
 nsd_start
-start_dot_tern "$IDLE_CONNS" 120000
+start_dot tern "$IDLE_CONNS" 120000
 dot_listening || die "tern does not listen on $DOT_PORT"
 rss0=$(rss_kb "$RES_PID" VmRSS)
 hold=3
