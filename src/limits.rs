@@ -37,6 +37,18 @@ impl<T: PartialOrd + Copy + Display> Limit<T> {
         }
         Ok(v)
     }
+
+    /// `value` moved into the bounds: for values set in code, where out of range is a
+    /// mistake to absorb rather than a config error to report.
+    pub(crate) fn clamp(&self, value: T) -> T {
+        if value < self.min {
+            self.min
+        } else if value > self.max {
+            self.max
+        } else {
+            value
+        }
+    }
 }
 
 /// RFC 8020/8906-era practice (DNS flag day 2020): 1232 bytes avoids IP fragmentation.
@@ -52,6 +64,18 @@ pub(crate) const TCP_IDLE_TIMEOUT_MS: Limit<u64> =
 /// RFC 7766 §6.2.2: a cap on concurrent TCP connections keeps a flood from exhausting fds.
 pub(crate) const TCP_MAX_CONNECTIONS: Limit<usize> =
     Limit::new("tcp_max_connections", 256, 1..=65_536);
+
+/// Open TCP/TLS connections one client prefix may hold (Unbound's `tcp-connection-limit`
+/// per netblock; Knot caps clients too). Past it the prefix's own idle-longest connection is
+/// closed, so one network (a NAT, a flood) cannot take every slot of `tcp_max_connections`.
+pub(crate) const TCP_MAX_CONNECTIONS_PER_PREFIX: Limit<usize> =
+    Limit::new("tcp_max_connections_per_prefix", 64, 1..=65_536);
+
+/// The client prefix `tcp_max_connections_per_prefix` counts by: /24 for IPv4 and /56 for IPv6,
+/// one customer network (as BIND's RRL and `[rate_limit]` count).
+pub(crate) const TCP_IPV4_PREFIX: Limit<u8> = Limit::new("tcp_ipv4_prefix", 24, 8..=32);
+
+pub(crate) const TCP_IPV6_PREFIX: Limit<u8> = Limit::new("tcp_ipv6_prefix", 56, 16..=128);
 
 /// UDP queries being answered at once (Unbound: num-queries-per-thread 1024 per thread; BIND:
 /// recursive-clients 1000). Past it, new datagrams are dropped and the client retries, so a

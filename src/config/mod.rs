@@ -18,8 +18,9 @@ use crate::limits::{
     CACHE_MAX_BYTES, CACHE_MAX_ENTRIES, CACHE_MAX_TTL, CACHE_MIN_TTL, CACHE_NEGATIVE_MAX_TTL,
     CLIENT_TIMEOUT_MS, EDNS_UDP_PAYLOAD, FAILURE_TTL, MAX_CNAME_CHAIN, MAX_DELEGATION_DEPTH,
     MAX_GLUELESS_LOOKUPS, MAX_UPSTREAM_QUERIES, RESOLVE_TIMEOUT_MS, SERVE_STALE_SECS,
-    STALE_ANSWER_TIMEOUT_MS, TCP_IDLE_TIMEOUT_MS, TCP_MAX_CONNECTIONS, TCP_PIPELINE_DEPTH,
-    UDP_MAX_IN_FLIGHT, UDP_RCVBUF, UDP_WORKERS,
+    STALE_ANSWER_TIMEOUT_MS, TCP_IDLE_TIMEOUT_MS, TCP_IPV4_PREFIX, TCP_IPV6_PREFIX,
+    TCP_MAX_CONNECTIONS, TCP_MAX_CONNECTIONS_PER_PREFIX, TCP_PIPELINE_DEPTH, UDP_MAX_IN_FLIGHT,
+    UDP_RCVBUF, UDP_WORKERS,
 };
 use crate::resolver::{Limits, ResolverConfig, Stub};
 
@@ -191,6 +192,11 @@ pub struct ServerConfig {
     pub edns_udp_payload: Option<u16>,
     pub tcp_idle_timeout_ms: Option<u64>,
     pub tcp_max_connections: Option<usize>,
+    /// Connections one client prefix may hold; past it its own idle-longest is closed.
+    pub tcp_max_connections_per_prefix: Option<usize>,
+    /// The prefix lengths that make a client's network for that cap (/24 and /56).
+    pub tcp_ipv4_prefix: Option<u8>,
+    pub tcp_ipv6_prefix: Option<u8>,
     pub tcp_pipeline_depth: Option<usize>,
     pub udp_max_in_flight: Option<usize>,
     pub udp_rcvbuf: Option<usize>,
@@ -218,6 +224,9 @@ pub struct ServerLimits {
     pub edns_udp_payload: u16,
     pub tcp_idle_timeout_ms: u64,
     pub tcp_max_connections: usize,
+    pub tcp_max_connections_per_prefix: usize,
+    pub tcp_ipv4_prefix: u8,
+    pub tcp_ipv6_prefix: u8,
     pub tcp_pipeline_depth: usize,
     pub udp_max_in_flight: usize,
     pub udp_rcvbuf: usize,
@@ -288,6 +297,15 @@ impl Config {
                 .map_err(ConfigError::Invalid)?,
             tcp_max_connections: TCP_MAX_CONNECTIONS
                 .check(s.tcp_max_connections)
+                .map_err(ConfigError::Invalid)?,
+            tcp_max_connections_per_prefix: TCP_MAX_CONNECTIONS_PER_PREFIX
+                .check(s.tcp_max_connections_per_prefix)
+                .map_err(ConfigError::Invalid)?,
+            tcp_ipv4_prefix: TCP_IPV4_PREFIX
+                .check(s.tcp_ipv4_prefix)
+                .map_err(ConfigError::Invalid)?,
+            tcp_ipv6_prefix: TCP_IPV6_PREFIX
+                .check(s.tcp_ipv6_prefix)
                 .map_err(ConfigError::Invalid)?,
             tcp_pipeline_depth: TCP_PIPELINE_DEPTH
                 .check(s.tcp_pipeline_depth)

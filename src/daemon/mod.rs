@@ -100,6 +100,9 @@ pub async fn run(config: Config) -> Result<(), String> {
         idle_timeout: Duration::from_millis(limits.tcp_idle_timeout_ms),
         max_connections: limits.tcp_max_connections,
         pipeline_depth: limits.tcp_pipeline_depth,
+        max_per_prefix: limits.tcp_max_connections_per_prefix,
+        ipv4_prefix: limits.tcp_ipv4_prefix,
+        ipv6_prefix: limits.tcp_ipv6_prefix,
     };
     let mut node = NameServer::stored(store, services, Arc::clone(&metrics))
         .zone_balance(zone_balance)

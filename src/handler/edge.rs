@@ -7,6 +7,7 @@
 
 use std::net::SocketAddr;
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use hickory_proto::op::{Message, OpCode, Query, ResponseCode};
 use hickory_proto::rr::RecordType;
@@ -118,14 +119,17 @@ impl From<Message> for Outcome {
 
 impl Handler {
     /// A request from any transport: decoded, answered by its service, counted and logged
-    /// (`observe`). `may_stream`: the transport can send a zone transfer's many messages.
+    /// (`observe`). `stream_idle`: the idle timeout of a stream connection (TCP, TLS), which
+    /// can send a zone transfer's many messages and tells its timeout (RFC 7828); `None` for a
+    /// transport of one message per request.
     pub(super) async fn answer(
         &self,
         bytes: &[u8],
         src: SocketAddr,
         transport: Transport,
-        may_stream: bool,
+        stream_idle: Option<Duration>,
     ) -> Option<Reply> {
+        let may_stream = stream_idle.is_some();
         // Edge: the request's time, read once where its bytes arrive and passed down (the
         // latency of the answer is measured from it too).
         let now = Instant::now();
@@ -148,14 +152,20 @@ impl Handler {
                 if let Some(cookie) = &decoded.cookie {
                     response::add_cookie(&mut message, &cookie.reply);
                 }
+                let asked = decoded.edns.unwrap_or_default();
+                if let Some(idle) = stream_idle
+                    && asked.keepalive
+                    && transport.keeps_alive()
+                {
+                    response::add_keepalive(&mut message, idle);
+                }
                 let limit = decoded.size_limit(self.config.edns_payload);
-                let bytes = response::finish(
-                    message,
+                let shape = response::Shape {
                     limit,
                     optional_authority,
-                    &decoded.tsig,
-                    decoded.now_unix,
-                );
+                    pad: asked.padding && transport.is_encrypted(),
+                };
+                let bytes = response::finish(message, shape, &decoded.tsig, decoded.now_unix);
                 (bytes, seen)
             }
             Outcome::Decided(bytes) => (bytes, None),

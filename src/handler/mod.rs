@@ -22,6 +22,7 @@ mod edge;
 mod limit;
 pub(crate) mod notify;
 mod observe;
+mod padding;
 mod query;
 mod refusal;
 pub(crate) mod request;
@@ -303,14 +304,16 @@ impl Handler {
     }
 
     /// A request over a stream (TCP, or TCP inside TLS): a zone transfer is a stream of
-    /// messages, anything else one.
+    /// messages, anything else one. `idle_timeout`: the connection's, told to a client that
+    /// asks with edns-tcp-keepalive (RFC 7828).
     pub(crate) async fn handle_stream(
         &self,
         bytes: &[u8],
         src: SocketAddr,
         transport: Transport,
+        idle_timeout: std::time::Duration,
     ) -> Option<Reply> {
-        self.answer(bytes, src, transport, true).await
+        self.answer(bytes, src, transport, Some(idle_timeout)).await
     }
 
     /// Bytes in, bytes out: parses, answers and encodes within the transport's size limit.
@@ -322,7 +325,7 @@ impl Handler {
         src: SocketAddr,
         transport: Transport,
     ) -> Option<Vec<u8>> {
-        match self.answer(bytes, src, transport, false).await? {
+        match self.answer(bytes, src, transport, None).await? {
             Reply::One(bytes) => Some(bytes),
             Reply::Stream(_) => None,
         }

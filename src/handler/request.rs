@@ -28,6 +28,19 @@ impl Transport {
         self as usize
     }
 
+    /// Encrypted (TLS, HTTPS): responses to padded queries are padded (RFC 8467), which on a
+    /// plain transport would only cost bytes and hide nothing.
+    pub(crate) fn is_encrypted(self) -> bool {
+        matches!(self, Transport::Tls | Transport::Https)
+    }
+
+    /// A stream that stays open between queries (TCP, TLS), whose idle timeout the
+    /// edns-tcp-keepalive option tells (RFC 7828 §3.3.2; never over UDP, §3.3.1, nor over
+    /// HTTPS, whose connections HTTP manages, RFC 8484 §5.3).
+    pub(crate) fn keeps_alive(self) -> bool {
+        matches!(self, Transport::Tcp | Transport::Tls)
+    }
+
     /// Its label in metrics and the query log.
     pub(crate) fn name(self) -> &'static str {
         crate::metrics::counts::TRANSPORTS[self.slot()]
@@ -35,12 +48,16 @@ impl Transport {
 }
 
 /// The EDNS(0) facts of a request (RFC 6891 §6.1.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct EdnsInfo {
     /// The requestor's UDP payload size, raised to 512 (RFC 6891 §6.2.5).
     pub payload: u16,
     pub version: u8,
     pub dnssec_ok: bool,
+    /// The query carried edns-tcp-keepalive (RFC 7828): tell the idle timeout, over a stream.
+    pub keepalive: bool,
+    /// The query carried a Padding option (RFC 7830): pad the response, over TLS or HTTPS.
+    pub padding: bool,
 }
 
 impl EdnsInfo {
@@ -50,6 +67,8 @@ impl EdnsInfo {
             payload: edns.max_payload().max(crate::limits::CLASSIC_UDP_PAYLOAD),
             version: edns.version(),
             dnssec_ok: edns.flags().dnssec_ok,
+            keepalive: edns.option(EdnsCode::Keepalive).is_some(),
+            padding: edns.option(EdnsCode::Padding).is_some(),
         }
     }
 }

@@ -9,6 +9,7 @@ use tokio::time::Instant;
 
 use super::cookie::ReplyOption;
 use super::ede_option::add_stale_ede;
+use super::padding;
 use super::request::{EdnsInfo, Malformed, Request, Transport};
 use crate::limits::CLASSIC_UDP_PAYLOAD;
 use crate::resolver::Resolution;
@@ -65,22 +66,35 @@ pub(crate) fn reply_to(req: &Request, our_payload: u16) -> Message {
     shell(&Echo::of(req), ResponseCode::NoError, our_payload)
 }
 
-/// The bytes of a response: encoded within `limit` less the room its TSIG takes (RFC 8945 §5.3:
-/// the TSIG is never what is dropped to fit), then signed as the request's `tsig` verdict calls
-/// for (unsigned and malformed: unchanged). `None` when it cannot be signed: an unsigned answer
-/// to a signed request would be rejected by the client anyway.
+/// How a response is to be encoded: within `limit` bytes, with `optional_authority` the
+/// authority that may be dropped to fit, and padded (RFC 8467) when `pad`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Shape {
+    pub(super) limit: usize,
+    pub(super) optional_authority: bool,
+    pub(super) pad: bool,
+}
+
+/// The bytes of a response: encoded within the limit less the room its TSIG takes (RFC 8945
+/// §5.3: the TSIG is never what is dropped to fit), padded when asked, then signed as the
+/// request's `tsig` verdict calls for (unsigned and malformed: unchanged). `None` when it
+/// cannot be signed: an unsigned answer to a signed request would be rejected by the client
+/// anyway. A signed response is not padded: the TSIG would follow the padding and spoil the
+/// block length, and a transfer's signed messages gain nothing from hiding their sizes.
 pub(super) fn finish(
-    message: Message,
-    limit: usize,
-    optional_authority: bool,
+    mut message: Message,
+    shape: Shape,
     tsig: &Verified,
     now_unix: u64,
 ) -> Option<Vec<u8>> {
-    let bytes = encode(
-        message,
-        limit.saturating_sub(tsig.tsig_len()),
-        optional_authority,
-    );
+    let limit = shape.limit.saturating_sub(tsig.tsig_len());
+    let reserved = (shape.pad && tsig.tsig_len() == 0)
+        .then(|| padding::reserve(&mut message))
+        .flatten();
+    let mut bytes = encode(message, limit, shape.optional_authority);
+    if let Some(rdata_len) = reserved {
+        padding::grow(&mut bytes, rdata_len, limit);
+    }
     match crate::tsig::sign_response(bytes, tsig, now_unix) {
         Ok(signed) => Some(signed),
         Err(e) => {
@@ -89,6 +103,19 @@ pub(super) fn finish(
         }
     }
 }
+
+/// Tells a client that asked (RFC 7828 §3.3.2) how long the connection may sit idle, in units
+/// of 100 ms.
+pub(super) fn add_keepalive(m: &mut Message, idle_timeout: std::time::Duration) {
+    let units = u16::try_from(idle_timeout.as_millis() / 100).unwrap_or(u16::MAX);
+    if let Some(edns) = m.edns.as_mut() {
+        edns.options_mut()
+            .insert(EdnsOption::Unknown(KEEPALIVE, units.to_be_bytes().to_vec()));
+    }
+}
+
+/// The edns-tcp-keepalive option's code (RFC 7828 §3.1).
+const KEEPALIVE: u16 = 11;
 
 /// Our OPT in reply to the requestor's: our payload size, version 0, DO copied (RFC 3225 §3).
 pub(super) fn our_opt(theirs: EdnsInfo, our_payload: u16) -> Edns {

@@ -50,7 +50,12 @@ fn request(opcode: OpCode, qname: &str, qtype: RecordType) -> Vec<u8> {
 /// The RCODE of a one-message reply; `None` for a stream (a zone transfer being sent).
 async fn rcode(handler: &Handler, bytes: &[u8]) -> Option<ResponseCode> {
     match handler
-        .handle_stream(bytes, CLIENT, Transport::Tcp)
+        .handle_stream(
+            bytes,
+            CLIENT,
+            Transport::Tcp,
+            std::time::Duration::from_secs(10),
+        )
         .await
         .expect("a reply")
     {

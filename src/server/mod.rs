@@ -2,6 +2,7 @@
 //! `main` and tests bind), hands each request to the [`Handler`], and stops on shutdown.
 
 mod batch;
+pub(crate) mod conns;
 pub(crate) mod shutdown;
 pub(crate) mod tcp;
 pub(crate) mod tls;
@@ -22,7 +23,8 @@ pub(crate) use udp::UdpRuntime;
 
 use crate::handler::Handler;
 use crate::limits::{
-    TCP_IDLE_TIMEOUT_MS, TCP_MAX_CONNECTIONS, TCP_PIPELINE_DEPTH, UDP_MAX_IN_FLIGHT, UDP_RCVBUF,
+    TCP_IDLE_TIMEOUT_MS, TCP_IPV4_PREFIX, TCP_IPV6_PREFIX, TCP_MAX_CONNECTIONS,
+    TCP_MAX_CONNECTIONS_PER_PREFIX, TCP_PIPELINE_DEPTH, UDP_MAX_IN_FLIGHT, UDP_RCVBUF,
 };
 use crate::net::udp_socket_for;
 
@@ -31,6 +33,9 @@ impl Default for TcpLimits {
         TcpLimits {
             idle_timeout: std::time::Duration::from_millis(TCP_IDLE_TIMEOUT_MS.default),
             max_connections: TCP_MAX_CONNECTIONS.default,
+            max_per_prefix: TCP_MAX_CONNECTIONS_PER_PREFIX.default,
+            ipv4_prefix: TCP_IPV4_PREFIX.default,
+            ipv6_prefix: TCP_IPV6_PREFIX.default,
             pipeline_depth: TCP_PIPELINE_DEPTH.default,
         }
     }

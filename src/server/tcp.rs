@@ -1,5 +1,6 @@
 //! TCP listener (RFC 7766): two-byte length framing, pipelined queries answered concurrently
-//! and written back as each finishes, an idle timeout, and a cap on open connections.
+//! and written back as each finishes, an idle timeout, and caps on open connections in total
+//! and per client prefix ([`conns`]: the idle-longest connection makes room for a newcomer).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -7,13 +8,17 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc};
 use tracing::{debug, warn};
 
+use super::conns::{Guard, Registry};
 use super::shutdown::Shutdown;
 use crate::frame::{framed, read_frame};
 use crate::handler::{Handler, Reply, Transport};
-use crate::limits::{TCP_IDLE_TIMEOUT_MS, TCP_MAX_CONNECTIONS, TCP_PIPELINE_DEPTH};
+use crate::limits::{
+    TCP_IDLE_TIMEOUT_MS, TCP_IPV4_PREFIX, TCP_IPV6_PREFIX, TCP_MAX_CONNECTIONS,
+    TCP_MAX_CONNECTIONS_PER_PREFIX, TCP_PIPELINE_DEPTH,
+};
 
 /// Connection limits for one TCP listener.
 #[derive(Debug, Clone, Copy)]
@@ -21,25 +26,28 @@ pub struct TcpLimits {
     pub idle_timeout: Duration,
     pub max_connections: usize,
     pub pipeline_depth: usize,
+    /// Connections one client prefix may hold ([`TCP_MAX_CONNECTIONS_PER_PREFIX`]).
+    pub max_per_prefix: usize,
+    /// The prefix lengths that make a client's network ([`TCP_IPV4_PREFIX`], [`TCP_IPV6_PREFIX`]).
+    pub ipv4_prefix: u8,
+    pub ipv6_prefix: u8,
 }
 
 impl TcpLimits {
     /// Each limit moved into its documented bounds ([`TCP_IDLE_TIMEOUT_MS`],
-    /// [`TCP_MAX_CONNECTIONS`], [`TCP_PIPELINE_DEPTH`]). Zero connections would refuse every
+    /// [`TCP_MAX_CONNECTIONS`], [`TCP_PIPELINE_DEPTH`], [`TCP_MAX_CONNECTIONS_PER_PREFIX`],
+    /// the prefix lengths). Zero connections would refuse every
     /// client, a zero-deep pipeline cannot exist (`mpsc::channel(0)` panics), and a zero idle
     /// timeout would close every connection before its first query.
     pub(crate) fn clamped(self) -> TcpLimits {
         let ms = u64::try_from(self.idle_timeout.as_millis()).unwrap_or(u64::MAX);
         TcpLimits {
-            idle_timeout: Duration::from_millis(
-                ms.clamp(TCP_IDLE_TIMEOUT_MS.min, TCP_IDLE_TIMEOUT_MS.max),
-            ),
-            max_connections: self
-                .max_connections
-                .clamp(TCP_MAX_CONNECTIONS.min, TCP_MAX_CONNECTIONS.max),
-            pipeline_depth: self
-                .pipeline_depth
-                .clamp(TCP_PIPELINE_DEPTH.min, TCP_PIPELINE_DEPTH.max),
+            idle_timeout: Duration::from_millis(TCP_IDLE_TIMEOUT_MS.clamp(ms)),
+            max_connections: TCP_MAX_CONNECTIONS.clamp(self.max_connections),
+            pipeline_depth: TCP_PIPELINE_DEPTH.clamp(self.pipeline_depth),
+            max_per_prefix: TCP_MAX_CONNECTIONS_PER_PREFIX.clamp(self.max_per_prefix),
+            ipv4_prefix: TCP_IPV4_PREFIX.clamp(self.ipv4_prefix),
+            ipv6_prefix: TCP_IPV6_PREFIX.clamp(self.ipv6_prefix),
         }
     }
 }
@@ -50,34 +58,37 @@ pub(super) async fn serve(
     limits: TcpLimits,
     mut shutdown: Shutdown,
 ) {
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
-    while let Some((stream, peer, permit)) = accept(&listener, &slots, &mut shutdown).await {
+    let registry = Registry::new(&limits);
+    while let Some((stream, peer, guard)) = accept(&listener, &registry, &mut shutdown).await {
+        guard.established();
         let handler = Arc::clone(&handler);
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
             let (reader, writer) = stream.into_split();
-            connection(
-                reader,
-                writer,
+            let transport = Transport::Tcp;
+            let on = Connection {
                 peer,
-                Transport::Tcp,
+                transport,
                 handler,
                 limits,
-                shutdown,
-            )
-            .await;
-            drop(permit);
+                guard,
+            };
+            connection(reader, writer, on, shutdown).await;
         });
     }
 }
 
-/// The next connection with its slot among `slots`; `None` at shutdown. A connection past the
-/// cap is closed at once so the client tries elsewhere (RFC 7766 §6.2.2).
-pub(super) async fn accept(
+/// The next connection with its place in `registry` (made by closing the idle-longest
+/// connection if a cap is reached); `None` at shutdown. A connection the registry cannot make
+/// room for (its prefix's or every connection busy) is closed at once so the client tries
+/// elsewhere (RFC 7766 §6.2.2). TLS and HTTPS listeners call it too: their `Guard` is told
+/// `established` after the handshake, marked `busy` while a query is answered, and its
+/// `evicted` ends the connection.
+pub(crate) async fn accept(
     listener: &TcpListener,
-    slots: &Arc<Semaphore>,
+    registry: &Arc<Registry>,
     shutdown: &mut Shutdown,
-) -> Option<(TcpStream, SocketAddr, OwnedSemaphorePermit)> {
+) -> Option<(TcpStream, SocketAddr, Guard)> {
     loop {
         let (stream, peer) = tokio::select! {
             _ = shutdown.recv() => return None,
@@ -91,14 +102,24 @@ pub(super) async fn accept(
                 }
             },
         };
-        match Arc::clone(slots).try_acquire_owned() {
-            Ok(permit) => return Some((stream, peer, permit)),
-            Err(_) => {
-                debug!(client = %peer, "connection limit reached; closing");
+        match registry.admit(peer.ip()) {
+            Some(guard) => return Some((stream, peer, guard)),
+            None => {
+                debug!(client = %peer, "connection limit reached, all busy; closing");
                 drop(stream);
             }
         }
     }
+}
+
+/// Who a connection serves and under which limits.
+pub(super) struct Connection {
+    pub(super) peer: SocketAddr,
+    pub(super) transport: Transport,
+    pub(super) handler: Arc<Handler>,
+    pub(super) limits: TcpLimits,
+    /// Its place among the listener's connections, freed when the connection ends.
+    pub(super) guard: Guard,
 }
 
 /// One connection's life: length-prefixed queries read from `reader`, answered concurrently,
@@ -107,15 +128,19 @@ pub(super) async fn accept(
 pub(super) async fn connection<R, W>(
     mut reader: R,
     mut writer: W,
-    peer: SocketAddr,
-    transport: Transport,
-    handler: Arc<Handler>,
-    limits: TcpLimits,
+    on: Connection,
     mut shutdown: Shutdown,
 ) where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
+    let Connection {
+        peer,
+        transport,
+        handler,
+        limits,
+        guard,
+    } = on;
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(limits.pipeline_depth);
     let writer_task = tokio::spawn(async move {
         while let Some(reply) = rx.recv().await {
@@ -137,9 +162,16 @@ pub(super) async fn connection<R, W>(
         let _ = writer.shutdown().await;
     });
     let in_flight = Arc::new(Semaphore::new(limits.pipeline_depth));
+    // Advertised to clients that ask (RFC 7828): the timeout this loop enforces.
+    let keepalive = limits.idle_timeout;
     loop {
         let read = tokio::select! {
             _ = shutdown.recv() => break,
+            // Closed to make room for a newcomer: this connection was idle longest.
+            () = guard.evicted() => {
+                debug!(client = %peer, "idle connection closed to make room");
+                break;
+            }
             // The writer gave up: nothing read from now on could be answered.
             _ = tx.closed() => break,
             r = tokio::time::timeout(limits.idle_timeout, read_frame(&mut reader)) => r,
@@ -164,8 +196,12 @@ pub(super) async fn connection<R, W>(
         };
         let handler = Arc::clone(&handler);
         let tx = tx.clone();
+        let busy = guard.busy();
         tokio::spawn(async move {
-            match handler.handle_stream(&packet, peer, transport).await {
+            match handler
+                .handle_stream(&packet, peer, transport, keepalive)
+                .await
+            {
                 Some(Reply::One(reply)) => {
                     let _ = tx.send(reply).await;
                 }
@@ -180,12 +216,14 @@ pub(super) async fn connection<R, W>(
                 }
                 None => {}
             }
+            drop(busy);
             drop(permit);
         });
     }
     drop(tx);
     // Let queries already read finish and be written before closing (RFC 7766 §6.2.4).
     let _ = writer_task.await;
+    drop(guard);
 }
 
 #[cfg(test)]
@@ -204,6 +242,7 @@ mod tests {
             idle_timeout,
             max_connections: connections,
             pipeline_depth: depth,
+            ..TcpLimits::default()
         }
     }
 
@@ -231,6 +270,21 @@ mod tests {
         ] {
             assert_eq!(parts(given.clamped()), parts(clamped), "{given:?}");
         }
+    }
+
+    #[test]
+    fn prefix_limits_are_clamped_into_their_bounds() {
+        let wild = TcpLimits {
+            max_per_prefix: 0,
+            ipv4_prefix: 0,
+            ipv6_prefix: 200,
+            ..TcpLimits::default()
+        }
+        .clamped();
+        assert_eq!(
+            (wild.max_per_prefix, wild.ipv4_prefix, wild.ipv6_prefix),
+            (1, TCP_IPV4_PREFIX.min, TCP_IPV6_PREFIX.max)
+        );
     }
 
     /// A listener of an empty catalog with the given idle timeout, serving on the test's

@@ -10,10 +10,10 @@ use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tracing::debug;
 
+use super::conns::Registry;
 use super::shutdown::Shutdown;
 use super::tcp::{self, TcpLimits};
 use crate::handler::{Handler, Transport};
@@ -116,8 +116,10 @@ impl Certificates {
     }
 }
 
-/// Serves DNS over TLS on `listener` until shutdown, with the TCP listener's caps: a slot is
-/// taken before the handshake, so handshakes count against `max_connections`.
+/// Serves DNS over TLS on `listener` until shutdown, with the TCP listener's caps. A place in
+/// the registry is taken before the handshake, so handshakes count against both caps; a
+/// handshake is ranked for eviction by its age (see [`super::conns`]), and one that is closed
+/// to make room or outlasts [`HANDSHAKE_TIMEOUT`] frees its place.
 pub(crate) async fn serve(
     listener: TcpListener,
     certificates: Arc<Certificates>,
@@ -126,14 +128,18 @@ pub(crate) async fn serve(
     mut shutdown: Shutdown,
 ) {
     let limits = limits.clamped();
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
-    while let Some((stream, peer, permit)) = tcp::accept(&listener, &slots, &mut shutdown).await {
+    let registry = Registry::new(&limits);
+    while let Some((stream, peer, guard)) = tcp::accept(&listener, &registry, &mut shutdown).await {
         let acceptor = certificates.acceptor();
         let handler = Arc::clone(&handler);
         let mut shutdown = shutdown.clone();
         tokio::spawn(async move {
             let handshake = tokio::select! {
                 _ = shutdown.recv() => return,
+                () = guard.evicted() => {
+                    debug!(client = %peer, "tls handshake closed to make room");
+                    return;
+                }
                 r = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)) => r,
             };
             let stream = match handshake {
@@ -147,18 +153,16 @@ pub(crate) async fn serve(
                     return;
                 }
             };
+            guard.established();
             let (reader, writer) = tokio::io::split(stream);
-            tcp::connection(
-                reader,
-                writer,
+            let on = tcp::Connection {
                 peer,
-                Transport::Tls,
+                transport: Transport::Tls,
                 handler,
                 limits,
-                shutdown,
-            )
-            .await;
-            drop(permit);
+                guard,
+            };
+            tcp::connection(reader, writer, on, shutdown).await;
         });
     }
 }
@@ -269,6 +273,7 @@ mod tests {
             idle_timeout: Duration::from_secs(60),
             max_connections: 1,
             pipeline_depth: 4,
+            ..TcpLimits::default()
         };
         tokio::spawn(serve(listener, certs, Arc::new(handler), limits, signal));
         (addr, trigger, dir)
@@ -293,6 +298,28 @@ mod tests {
         let mut next = TcpStream::connect(addr).await.expect("connect");
         let read = tokio::time::timeout(Duration::from_secs(1), next.read(&mut buf)).await;
         assert!(read.is_err(), "second client held open: {read:?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_handshake_makes_room_for_a_newcomer_before_its_timeout() {
+        let (addr, _trigger, dir) = listening("evict").await;
+        let mut stalled = TcpStream::connect(addr).await.expect("connect");
+        let from = Instant::now();
+        // Past the grace a handshake is given, but well inside its timeout.
+        tokio::time::sleep(super::super::conns::HANDSHAKE_GRACE * 2).await;
+        let mut newcomer = TcpStream::connect(addr).await.expect("connect");
+        let mut buf = [0u8; 16];
+        let closed = tokio::time::timeout(Duration::from_secs(1), stalled.read(&mut buf))
+            .await
+            .expect("the stalled handshake is closed for the newcomer");
+        assert!(matches!(closed, Ok(0) | Err(_)), "{closed:?}");
+        assert!(
+            from.elapsed() < HANDSHAKE_TIMEOUT,
+            "closed before its timeout"
+        );
+        let read = tokio::time::timeout(Duration::from_secs(1), newcomer.read(&mut buf)).await;
+        assert!(read.is_err(), "the newcomer is held open: {read:?}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -509,3 +509,31 @@ upstream_read() { # -> "UDP SYN"
     nsx iptables -w -L TBQ -v -x -n |
         awk '/\/\* up_udp \*\// { u = $1 } /\/\* up_syn \*\// { s = $1 } END { print u + 0, s + 0 }'
 }
+
+# ---------------------------------------------------------------------------------------------
+# The resolver restarted with its config edited (dot.sh: a DoT listener, connection caps)
+
+# Stops the resolver that start_resolver started, runs EDIT... with its config file appended
+# as the last argument, and starts it again the same way (in the namespace, pinned); waits
+# until it listens.
+restart_resolver_edited() { # tern|unbound EDIT...
+    local t=$1 conf
+    shift
+    stop_resolver
+    case $t in
+    tern) conf=$RUN_DIR/tern.toml ;;
+    unbound) conf=$RUN_DIR/unbound.conf ;;
+    *) die "unknown resolver $t" ;;
+    esac
+    "$@" "$conf"
+    local cmd=(unbound -d -c "$conf")
+    if [ "$t" = tern ]; then cmd=("$TERN" serve --config "$conf" --log-level warn); fi
+    # shellcheck disable=SC2046
+    NO_COLOR=1 ip netns exec "$RUN_NS" $(pin_res) "${cmd[@]}" </dev/null >"$RUN_DIR/$t.out" 2>"$RES_LOG" &
+    RES_PID=$!
+    RUN_PIDS+=("$RES_PID")
+    wait_listening || {
+        cat "$RES_LOG" >&2
+        die "$t did not start again with its edited config"
+    }
+}

@@ -92,7 +92,12 @@ fn src() -> SocketAddr {
 
 async fn tcp(handler: &Handler, bytes: &[u8]) -> Reply {
     handler
-        .handle_stream(bytes, src(), Transport::Tcp)
+        .handle_stream(
+            bytes,
+            src(),
+            Transport::Tcp,
+            std::time::Duration::from_secs(10),
+        )
         .await
         .expect("a reply")
 }
@@ -220,7 +225,12 @@ fn a_signed_answer_keeps_room_for_its_tsig_under_the_limit() {
     // The answer alone fits 512 bytes; with its TSIG it would not.
     let bare = answer.to_vec().expect("encode").len();
     assert!(bare <= 512 && bare + verified.tsig_len() > 512, "{bare}");
-    let out = response::finish(answer, 512, false, &verified, now).expect("signed");
+    let shape = response::Shape {
+        limit: 512,
+        optional_authority: false,
+        pad: false,
+    };
+    let out = response::finish(answer, shape, &verified, now).expect("signed");
     assert!(out.len() <= 512, "{}", out.len());
     let back = verifier.verify(&out).expect("the client accepts our TSIG");
     assert_eq!(back.answers.len(), 3);

@@ -21,6 +21,7 @@ fn req(edns: Option<u16>, transport: Transport) -> Request {
             payload,
             version: 0,
             dnssec_ok: false,
+            ..EdnsInfo::default()
         }),
         src: SocketAddr::from(([127, 0, 0, 1], 1)),
         transport,
@@ -43,6 +44,7 @@ fn malformed_replies_carry_opt_when_the_request_did() {
         payload: 4096,
         version: 0,
         dnssec_ok: true,
+        ..EdnsInfo::default()
     };
     let bytes = malformed_reply(&bad(Some(info)), 1400, None).expect("a reply");
     let m = Message::from_vec(&bytes).expect("parses");

@@ -32,7 +32,7 @@ const ZONE: &str = "$TTL 300\n\
 
 /// A self-signed P-256 certificate for `tern.test` and its key, written as `name.crt` and
 /// `name.key` in `dir` by openssl.
-fn make_pair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+pub(super) fn make_pair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     let (crt, key) = (
         dir.join(format!("{name}.crt")),
         dir.join(format!("{name}.key")),
@@ -79,7 +79,7 @@ fn write_config(dir: &Path, crt: &Path, key: &Path) -> PathBuf {
 }
 
 /// A client that trusts only the certificate in `ca` and offers ALPN "dot".
-fn connector(ca: &Path) -> TlsConnector {
+pub(super) fn connector(ca: &Path) -> TlsConnector {
     let mut roots = RootCertStore::empty();
     for cert in CertificateDer::pem_file_iter(ca).expect("ca file") {
         roots.add(cert.expect("ca parses")).expect("ca added");
@@ -117,7 +117,7 @@ async fn connect_eventually(ca: &Path, what: &str) -> TlsStream<TcpStream> {
     panic!("{what}: no TLS connection within 10 s: {last:?}");
 }
 
-async fn send(stream: &mut TlsStream<TcpStream>, q: &Message) {
+pub(super) async fn send(stream: &mut TlsStream<TcpStream>, q: &Message) {
     let bytes = q.to_vec().expect("encode");
     let mut frame = u16::try_from(bytes.len())
         .expect("fits")
@@ -127,7 +127,7 @@ async fn send(stream: &mut TlsStream<TcpStream>, q: &Message) {
     stream.write_all(&frame).await.expect("write");
 }
 
-async fn recv(stream: &mut TlsStream<TcpStream>) -> Message {
+pub(super) async fn recv(stream: &mut TlsStream<TcpStream>) -> Message {
     let read = async {
         let mut len = [0u8; 2];
         stream.read_exact(&mut len).await?;
