@@ -1,0 +1,182 @@
+//! A scenario's CONFIG (Unbound's `unbound.conf` syntax) mapped onto tern's resolver and
+//! handler settings. Each option is either applied, or accepted as not changing what the
+//! scenarios check (with the reason), or refused: a scenario with a refused option fails
+//! with its name rather than run under settings it did not ask for.
+
+use std::net::{IpAddr, SocketAddr};
+
+use hickory_proto::rr::Name;
+
+use super::rpl::Setting;
+use crate::acl::Acl;
+use crate::resolver::{Forward, ResolverConfig, Stub};
+
+/// What a scenario's CONFIG asks of tern.
+pub(super) struct Setup {
+    pub(super) resolver: ResolverConfig,
+    /// Root servers (`stub-zone: name: "."`), in place of the lab's hints.
+    pub(super) root: Vec<SocketAddr>,
+    /// Clients whose RD=0 queries are answered from the cache (`allow_snoop`).
+    pub(super) snoop: Acl,
+}
+
+/// Options whose Unbound meaning does not change what these scenarios check in tern.
+const NO_EFFECT: &[(&str, &str)] = &[
+    // tern answers from the cache until expiry and serves stale data on its own timer
+    // (RFC 8767); neither option changes the replies checked.
+    ("serve-expired", "tern's serve-stale is built in"),
+    (
+        "prefetch",
+        "tern has no prefetch; the scenarios check no prefetch query",
+    ),
+    (
+        "minimal-responses",
+        "tern's sections are its own; checked as they come",
+    ),
+    (
+        "do-not-query-localhost",
+        "the scripted net has no localhost",
+    ),
+    ("harden-glue", "tern always scrubs out-of-bailiwick glue"),
+    ("harden-referral-path", "not applicable to forwarding"),
+    ("val-log-level", "logging only"),
+    (
+        "target-fetch-policy",
+        "tern fetches no targets ahead; the scenarios set it to none",
+    ),
+    // The scenarios that depend on these (a one-byte cache, a full query list) are excluded;
+    // the others stay far below them.
+    (
+        "msg-cache-size",
+        "tern's cache is sized on its own; see the excluded fwd_lrudrop",
+    ),
+    ("msg-cache-slabs", "as msg-cache-size"),
+    (
+        "num-queries-per-thread",
+        "no cap in tern; see the excluded fwd_droptoomany, fwd_jostle*",
+    ),
+    ("verbosity", "logging only"),
+];
+
+fn yes(s: &Setting) -> Result<bool, String> {
+    match s.value.as_str() {
+        "yes" | "on" => Ok(true),
+        "no" | "off" => Ok(false),
+        v => Err(format!("{}: expected yes or no, got {v}", s.key)),
+    }
+}
+
+fn name(s: &Setting) -> Result<Name, String> {
+    let fqdn = if s.value.ends_with('.') {
+        s.value.clone()
+    } else {
+        format!("{}.", s.value)
+    };
+    Name::from_ascii(&fqdn).map_err(|e| format!("{}: {e}", s.key))
+}
+
+/// `ip` or `ip@port` (port 53 by default).
+fn addr(s: &Setting) -> Result<SocketAddr, String> {
+    let (ip, port) = match s.value.split_once('@') {
+        Some((ip, port)) => (
+            ip,
+            port.parse()
+                .map_err(|_| format!("bad port in {}", s.value))?,
+        ),
+        None => (s.value.as_str(), 53),
+    };
+    let ip: IpAddr = ip.parse().map_err(|_| format!("bad address {}", s.value))?;
+    Ok(SocketAddr::new(ip, port))
+}
+
+/// One `forward-zone:` or `stub-zone:` clause being read.
+#[derive(Default)]
+struct Zone {
+    name: Option<Name>,
+    servers: Vec<SocketAddr>,
+    first: bool,
+}
+
+/// The zone clause read under `key`, added (named `name`) if new.
+fn slot(
+    zones: &mut Vec<((usize, String), Zone)>,
+    key: (usize, String),
+    name: Option<Name>,
+) -> usize {
+    if let Some(at) = zones.iter().position(|(k, _)| *k == key) {
+        return at;
+    }
+    let zone = Zone {
+        name,
+        ..Zone::default()
+    };
+    zones.push((key, zone));
+    zones.len() - 1
+}
+
+/// Maps the settings, or names the first one tern cannot honour.
+pub(super) fn setup(settings: &[Setting]) -> Result<Setup, String> {
+    let mut setup = Setup {
+        resolver: ResolverConfig::default(),
+        root: Vec::new(),
+        snoop: Acl::new(Vec::new()),
+    };
+    let mut forwards: Vec<((usize, String), Zone)> = Vec::new();
+    for s in settings {
+        let zone = |forwards: &mut Vec<_>| slot(forwards, (s.clause_no, s.clause.clone()), None);
+        match (s.clause.as_str(), s.key.as_str()) {
+            ("forward-zone" | "stub-zone", "name") => {
+                let at = zone(&mut forwards);
+                forwards[at].1.name = Some(name(s)?);
+            }
+            ("forward-zone", "forward-addr") | ("stub-zone", "stub-addr") => {
+                let at = zone(&mut forwards);
+                forwards[at].1.servers.push(addr(s)?);
+            }
+            ("forward-zone", "forward-first") => {
+                let at = zone(&mut forwards);
+                forwards[at].1.first = yes(s)?;
+            }
+            // Deckard's configs name the forwarders of "." without a clause.
+            ("server", "forward-addr") => {
+                let key = (usize::MAX, "forward-zone".to_string());
+                let at = slot(&mut forwards, key, Some(Name::root()));
+                forwards[at].1.servers.push(addr(s)?);
+            }
+            ("server", "qname-minimisation") => setup.resolver.qname_minimisation = yes(s)?,
+            ("server", "access-control") => {
+                match s.value.split_whitespace().collect::<Vec<_>>()[..] {
+                    [net, "allow_snoop"] if net.starts_with("127.") => {
+                        setup.snoop = Acl::loopback()
+                    }
+                    [_, "allow"] => {}
+                    _ => return Err(format!("unsupported access-control: {}", s.value)),
+                }
+            }
+            ("server", key) if NO_EFFECT.iter().any(|(k, _)| *k == key) => {}
+            (clause, key) => {
+                return Err(format!("unsupported option {clause}: {key}: {}", s.value));
+            }
+        }
+    }
+    for ((_, clause), zone) in forwards {
+        let Some(name) = zone.name else {
+            return Err(format!("a {clause} without a name"));
+        };
+        if clause == "stub-zone" && name.is_root() {
+            setup.root = zone.servers;
+        } else if clause == "stub-zone" {
+            setup.resolver.stubs.push(Stub {
+                zone: name,
+                servers: zone.servers,
+            });
+        } else {
+            setup.resolver.forwards.push(Forward {
+                zone: name,
+                servers: zone.servers,
+                first: zone.first,
+            });
+        }
+    }
+    Ok(setup)
+}
