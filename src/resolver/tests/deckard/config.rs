@@ -18,6 +18,10 @@ pub(super) struct Setup {
     pub(super) root: Vec<SocketAddr>,
     /// Clients whose RD=0 queries are answered from the cache (`allow_snoop`).
     pub(super) snoop: Acl,
+    /// `trust-anchor` lines (zone-file DS or DNSKEY records): validate from them.
+    pub(super) anchors: Vec<String>,
+    /// `val-override-date`: the UNIX time the validator dates signatures by at the start.
+    pub(super) validation_time: Option<u64>,
 }
 
 /// Options whose Unbound meaning does not change what these scenarios check in tern.
@@ -89,6 +93,25 @@ fn addr(s: &Setting) -> Result<SocketAddr, String> {
     Ok(SocketAddr::new(ip, port))
 }
 
+/// `YYYYMMDDhhmmss` (UTC) as UNIX seconds.
+fn unix_time(text: &str) -> Option<u64> {
+    let field = |from: usize, to: usize| text.get(from..to)?.parse::<i64>().ok();
+    if text.len() != 14 {
+        return None;
+    }
+    let (y, m, d) = (field(0, 4)?, field(4, 6)?, field(6, 8)?);
+    let secs = field(8, 10)? * 3600 + field(10, 12)? * 60 + field(12, 14)?;
+    // Days from the civil date (Howard Hinnant's algorithm), March-based years.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + secs).ok()
+}
+
 /// One `forward-zone:` or `stub-zone:` clause being read.
 #[derive(Default)]
 struct Zone {
@@ -115,11 +138,21 @@ fn slot(
 }
 
 /// Maps the settings, or names the first one tern cannot honour.
+#[test]
+fn override_dates_are_utc_unix_seconds() {
+    assert_eq!(unix_time("19700101000000"), Some(0));
+    // `date -u -d 2020-10-21T10:05:00Z +%s`
+    assert_eq!(unix_time("20201021100500"), Some(1_603_274_700));
+    assert_eq!(unix_time("2020"), None);
+}
+
 pub(super) fn setup(settings: &[Setting]) -> Result<Setup, String> {
     let mut setup = Setup {
         resolver: ResolverConfig::default(),
         root: Vec::new(),
         snoop: Acl::new(Vec::new()),
+        anchors: Vec::new(),
+        validation_time: None,
     };
     let mut forwards: Vec<((usize, String), Zone)> = Vec::new();
     for s in settings {
@@ -142,6 +175,15 @@ pub(super) fn setup(settings: &[Setting]) -> Result<Setup, String> {
                 let key = (usize::MAX, "forward-zone".to_string());
                 let at = slot(&mut forwards, key, Some(Name::root()));
                 forwards[at].1.servers.push(addr(s)?);
+            }
+            ("server", "trust-anchor") => setup.anchors.push(s.value.clone()),
+            ("server", "val-override-date") => {
+                setup.validation_time = Some(unix_time(&s.value).ok_or_else(|| {
+                    format!(
+                        "val-override-date: expected YYYYMMDDhhmmss, got {}",
+                        s.value
+                    )
+                })?);
             }
             ("server", "qname-minimisation") => setup.resolver.qname_minimisation = yes(s)?,
             ("server", "access-control") => {

@@ -24,6 +24,7 @@ const PASSING: &[(&str, Sections)] = &[
     ("fwd_any.rpl", Sections::Full),
     ("fwd_notcached.rpl", Sections::Full),
     ("fwd_two.rpl", Sections::Full),
+    ("fwd_val_cname_sibling.rpl", Sections::Full),
     ("fwd_cached.rpl", Sections::Minimal),
     ("iter_fwdfirst.rpl", Sections::Minimal),
     ("iter_fwdfirstequal.rpl", Sections::Minimal),
@@ -78,10 +79,6 @@ const EXCLUDED: &[(&str, &str)] = &[
     (
         "fwd_no_cache.rpl",
         "forward-no-cache has no tern equivalent",
-    ),
-    (
-        "fwd_val_cname_sibling.rpl",
-        "trust-anchor and val-override-date are not mapped onto tern's validator yet",
     ),
 ];
 

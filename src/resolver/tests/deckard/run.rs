@@ -6,12 +6,14 @@
 //! upstream query left waiting.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_proto::op::Message;
 use hickory_proto::rr::Name;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use super::config::{Setup, setup};
 use super::entry::Sections;
@@ -20,11 +22,13 @@ use super::rpl::{Entry, Scenario, StepKind};
 use crate::acl::Acl;
 use crate::authority::Catalog;
 use crate::cache::{Cache, CachePolicy};
+use crate::dnssec::anchor::Anchors;
 use crate::handler::{Handler, HandlerConfig, Recursion, Transport};
 use crate::metrics::Metrics;
 use crate::resolver::Resolver;
 use crate::resolver::delegation::{NameServer, ServerSet};
 use crate::resolver::fake::FakeNet;
+use crate::resolver::validate::{UnixClock, Validator};
 
 /// How long the resolver's timers may run, in one wait for progress.
 const PATIENCE: Duration = Duration::from_secs(120);
@@ -45,7 +49,7 @@ struct Run {
     sections: Sections,
 }
 
-fn handler(setup: Setup, net: &Arc<ScriptedNet>) -> Arc<Handler> {
+fn handler(setup: Setup, net: &Arc<ScriptedNet>) -> Result<Arc<Handler>, String> {
     let metrics = Arc::new(Metrics::default());
     let hints = if setup.root.is_empty() {
         FakeNet::lab_hints()
@@ -63,19 +67,29 @@ fn handler(setup: Setup, net: &Arc<ScriptedNet>) -> Arc<Handler> {
                 .collect(),
         }
     };
-    let resolver = Arc::new(Resolver::new(
+    let mut resolver = Resolver::new(
         Arc::clone(net) as Arc<dyn crate::resolver::Upstream>,
         hints,
         Arc::new(Cache::new(CachePolicy::default())),
         setup.resolver,
         Arc::clone(&metrics),
-    ));
+    );
+    if !setup.anchors.is_empty() {
+        let anchors = Anchors::parse(&setup.anchors.join("\n"), Path::new("trust-anchor"))
+            .map_err(|e| e.to_string())?;
+        let mut validator = Validator::new(anchors, Vec::new());
+        if let Some(unix) = setup.validation_time {
+            validator = validator.with_clock(UnixClock::pinned(Instant::now(), unix));
+        }
+        resolver = resolver.with_validator(validator);
+    }
+    let resolver = Arc::new(resolver);
     let handler = Handler::new(Catalog::default(), HandlerConfig::default(), metrics);
-    Arc::new(handler.with_recursion(Recursion {
+    Ok(Arc::new(handler.with_recursion(Recursion {
         resolver,
         acl: Acl::loopback(),
         snoop: setup.snoop,
-    }))
+    })))
 }
 
 /// Lets every task run until none can go on without the clock.
@@ -201,7 +215,7 @@ pub(super) async fn run(scenario: Scenario, sections: Sections) -> Result<(), St
     let setup = setup(&scenario.config)?;
     let net = ScriptedNet::new(scenario.ranges);
     let mut run = Run {
-        handler: handler(setup, &net),
+        handler: handler(setup, &net)?,
         net,
         running: Vec::new(),
         answered: Vec::new(),

@@ -107,3 +107,14 @@ fn a_reply_without_the_query_id_is_thrown_away() {
     let text = scenario(CONFIG, RIGHT).replace("ADJUST copy_id", "");
     run_text(&text).expect_err("the reply's ID is 0, not the query's");
 }
+
+#[test]
+fn the_validating_scenario_depends_on_its_date() {
+    let text = std::fs::read_to_string(super::dir().join("fwd_val_cname_sibling.rpl"))
+        .expect("scenario file");
+    run_text(&text).expect("valid on its date: AD set");
+    // Ten years on, every signature has expired: no longer an AD=1 NOERROR.
+    let later = text.replace("val-override-date: 2020", "val-override-date: 2030");
+    let e = run_text(&later).expect_err("expired signatures");
+    assert!(e.contains("STEP 11"), "the answer check fails: {e}");
+}
