@@ -150,6 +150,14 @@ impl<'a> Lines<'a> {
     }
 }
 
+/// A keyword line's words, up to a trailing comment (record lines go to the zone parser,
+/// which knows quoted strings, instead).
+fn keywords(line: &str) -> Vec<&str> {
+    line.split_whitespace()
+        .take_while(|w| !w.starts_with(';') && !w.starts_with('#'))
+        .collect()
+}
+
 /// Parses a scenario's text.
 pub(super) fn parse(text: &str) -> Result<Scenario, RplError> {
     let mut lines = Lines::new(text);
@@ -160,7 +168,7 @@ pub(super) fn parse(text: &str) -> Result<Scenario, RplError> {
         steps: Vec::new(),
     };
     while let Some((n, line)) = lines.next() {
-        let words: Vec<&str> = line.split_whitespace().collect();
+        let words = keywords(line);
         match words[0] {
             "SCENARIO_BEGIN" => {}
             "SCENARIO_END" => return Ok(scenario),
@@ -256,7 +264,7 @@ fn parse_range(n: usize, words: &[&str], lines: &mut Lines<'_>) -> Result<Range,
         entries: Vec::new(),
     };
     while let Some((n, line)) = lines.next() {
-        let words: Vec<&str> = line.split_whitespace().collect();
+        let words = keywords(line);
         match words[0] {
             "RANGE_END" => return Ok(range),
             "ADDRESS" => match words.get(1).and_then(|a| a.parse().ok()) {
@@ -315,7 +323,7 @@ fn parse_entry(start: usize, lines: &mut Lines<'_>) -> Result<Entry, RplError> {
     };
     let mut section = Section::None;
     while let Some((n, line)) = lines.next() {
-        let words: Vec<&str> = line.split_whitespace().collect();
+        let words = keywords(line);
         match words[0] {
             "ENTRY_END" => return Ok(e),
             "MATCH" => words[1..]

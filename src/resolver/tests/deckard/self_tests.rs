@@ -118,3 +118,37 @@ fn the_validating_scenario_depends_on_its_date() {
     let e = run_text(&later).expect_err("expired signatures");
     assert!(e.contains("STEP 11"), "the answer check fails: {e}");
 }
+
+#[test]
+fn the_reader_keeps_clauses_quotes_and_comments_apart() {
+    let text = "server:\n\ttrust-anchor: \". IN DS 1 8 2 AB\" # comment\n\
+        forward-zone: name: \"a.\" forward-addr: 1.2.3.4@5353\nforward-zone:\n\tname: b.\n\
+        CONFIG_END\nSCENARIO_BEGIN x\nSTEP 1 TIME_PASSES ELAPSE 0.300\n\
+        STEP 2 QUERY\nENTRY_BEGIN\nREPLY RD ; a comment\nSECTION QUESTION\na. IN A\nENTRY_END\n\
+        SCENARIO_END\n";
+    let s = super::rpl::parse(text).expect("parses");
+    let pairs: Vec<(&str, usize, &str, &str)> = s
+        .config
+        .iter()
+        .map(|c| {
+            (
+                c.clause.as_str(),
+                c.clause_no,
+                c.key.as_str(),
+                c.value.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            ("server", 0, "trust-anchor", ". IN DS 1 8 2 AB"),
+            ("forward-zone", 0, "name", "a."),
+            ("forward-zone", 0, "forward-addr", "1.2.3.4@5353"),
+            ("forward-zone", 1, "name", "b."),
+        ]
+    );
+    assert!(matches!(s.steps[0].kind, super::rpl::StepKind::TimePasses(t) if t == 0.3));
+    let e = super::rpl::parse(&text.replace("REPLY RD", "REPLY RD XX")).expect_err("XX");
+    assert_eq!(e.line, 11, "{e}");
+}
