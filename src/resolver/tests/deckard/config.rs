@@ -4,12 +4,15 @@
 //! with its name rather than run under settings it did not ask for.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
 
-use hickory_proto::rr::Name;
+use hickory_proto::dnssec::rdata::DNSSECRData;
+use hickory_proto::rr::{Name, RData};
 
 use super::rpl::Setting;
 use crate::acl::Acl;
 use crate::resolver::{Forward, ResolverConfig, Stub};
+use crate::zonefile::parse_zone_text;
 
 /// What a scenario's CONFIG asks of tern.
 pub(super) struct Setup {
@@ -93,23 +96,19 @@ fn addr(s: &Setting) -> Result<SocketAddr, String> {
     Ok(SocketAddr::new(ip, port))
 }
 
-/// `YYYYMMDDhhmmss` (UTC) as UNIX seconds.
+/// `YYYYMMDDhhmmss` (UTC) as UNIX seconds: read by the zone reader as an RRSIG's expiration,
+/// the one place tern already turns that form into seconds.
 fn unix_time(text: &str) -> Option<u64> {
-    let field = |from: usize, to: usize| text.get(from..to)?.parse::<i64>().ok();
     if text.len() != 14 {
         return None;
     }
-    let (y, m, d) = (field(0, 4)?, field(4, 6)?, field(6, 8)?);
-    let secs = field(8, 10)? * 3600 + field(10, 12)? * 60 + field(12, 14)?;
-    // Days from the civil date (Howard Hinnant's algorithm), March-based years.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    u64::try_from(days * 86_400 + secs).ok()
+    let line = format!(". 0 IN RRSIG A 8 0 0 {text} {text} 1 . AAAA");
+    let records =
+        parse_zone_text(&line, Path::new("val-override-date"), Some(&Name::root())).ok()?;
+    match &records.first()?.record.data {
+        RData::DNSSEC(DNSSECRData::RRSIG(sig)) => Some(u64::from(sig.input().sig_expiration.get())),
+        _ => None,
+    }
 }
 
 /// One `forward-zone:` or `stub-zone:` clause being read.
