@@ -31,7 +31,11 @@ pub(super) struct Setup {
 const NO_EFFECT: &[(&str, &str)] = &[
     // tern answers from the cache until expiry and serves stale data on its own timer
     // (RFC 8767); neither option changes the replies checked.
-    ("serve-expired", "tern's serve-stale is built in"),
+    (
+        "serve-expired",
+        "tern's serve-stale (RFC 8767) is built in; it serves no expired failures, which \
+         fwd_0ttlservfail (a known failure) expects",
+    ),
     (
         "prefetch",
         "tern has no prefetch; the scenarios check no prefetch query",

@@ -52,7 +52,7 @@ const KNOWN_FAILING: &[(&str, &str)] = &[
     (
         "fwd_0ttlservfail.rpl",
         "5 s after a SERVFAIL tern asks again and answers the new NOERROR at once; Unbound \
-         (serve-expired, prefetch) answers the cached SERVFAIL once more",
+         (serve-expired) answers the expired SERVFAIL once more and refreshes behind it",
     ),
     (
         "fwd_minimal.rpl",
