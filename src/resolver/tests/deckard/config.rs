@@ -27,10 +27,9 @@ pub(super) struct Setup {
     pub(super) validation_time: Option<u64>,
 }
 
-/// Options whose Unbound meaning does not change what these scenarios check in tern.
+/// Options accepted without a tern setting: tern's own behaviour stands in for them (the
+/// reason says how, and where that makes a scenario fail or excluded).
 const NO_EFFECT: &[(&str, &str)] = &[
-    // tern answers from the cache until expiry and serves stale data on its own timer
-    // (RFC 8767); neither option changes the replies checked.
     (
         "serve-expired",
         "tern's serve-stale (RFC 8767) is built in; it serves no expired failures, which \
@@ -42,7 +41,7 @@ const NO_EFFECT: &[(&str, &str)] = &[
     ),
     (
         "minimal-responses",
-        "tern's sections are its own; checked as they come",
+        "tern answers minimally; see Sections::Minimal",
     ),
     (
         "do-not-query-localhost",
