@@ -336,6 +336,10 @@ pub(crate) fn classify_from(
         .authorities
         .iter()
         .filter(|r| r.record_type() == RecordType::NS)
+        // A forwarder's NS set beside neither its zone nor above it (a sideways one) says
+        // nothing about the name: scrubbed, as Unbound's sanitizer does, so the reply is
+        // read without it; one above the zone still marks a referral (no recursion).
+        .filter(|r| !forwarded || in_bailiwick(&r.name, zone) || r.name.zone_of(zone))
         .collect();
     if let Some(first) = ns.first() {
         let cut = first.name.clone();

@@ -7,6 +7,7 @@ mod classify;
 mod classify_dnssec;
 mod clock;
 mod conditions;
+mod deckard;
 mod empty_question;
 mod forward;
 mod limits;

@@ -1,0 +1,187 @@
+//! Replays the forwarding scenarios of Unbound's testbound and Deckard (`tests/deckard/*.rpl`,
+//! see its README) against tern: a handler over a resolver over a scripted upstream, on the
+//! paused clock. Every scenario file is listed here as passing, as a known failure (which must
+//! keep failing, so a fix is noticed and the list updated), or as excluded with the reason.
+
+mod config;
+mod entry;
+mod net;
+mod rpl;
+mod run;
+#[cfg(test)]
+mod self_tests;
+
+use std::path::PathBuf;
+
+use self::entry::Sections;
+
+/// Declares the scenarios tern passes: one test each (`cargo test --lib deckard::fwd_two`),
+/// and the list [`PASSING`] for the accounting below.
+macro_rules! passing {
+    ($($test:ident: $file:literal, $sections:expr;)*) => {
+        /// Scenarios tern passes, and how their sections are compared: [`Sections::Minimal`]
+        /// where the scenario expects Unbound's `minimal-responses: no` (the NS set and glue of
+        /// the forwarder's reply copied into positive answers) and tern answers minimally.
+        /// Each of those is also in [`KNOWN_FAILING`], since it fails under testbound's exact
+        /// comparison.
+        const PASSING: &[(&str, Sections)] = &[$(($file, $sections)),*];
+        $(
+            #[test]
+            fn $test() {
+                if let Err(e) = run_file($file, $sections) {
+                    panic!("{}: {e}", $file);
+                }
+            }
+        )*
+    };
+}
+
+passing! {
+    fwd: "fwd.rpl", Sections::Full;
+    fwd_any: "fwd_any.rpl", Sections::Full;
+    fwd_notcached: "fwd_notcached.rpl", Sections::Full;
+    fwd_two: "fwd_two.rpl", Sections::Full;
+    fwd_val_cname_sibling: "fwd_val_cname_sibling.rpl", Sections::Full;
+    iter_scrub_ns_fwd: "iter_scrub_ns_fwd.rpl", Sections::Full;
+    fwd_cached: "fwd_cached.rpl", Sections::Minimal;
+    iter_fwdfirst: "iter_fwdfirst.rpl", Sections::Minimal;
+    iter_fwdfirstequal: "iter_fwdfirstequal.rpl", Sections::Minimal;
+    iter_fwdstub: "iter_fwdstub.rpl", Sections::Minimal;
+    iter_fwdstubroot: "iter_fwdstubroot.rpl", Sections::Minimal;
+}
+
+/// Scenarios tern fails, with the diagnosis (also in the README).
+const KNOWN_FAILING: &[(&str, &str)] = &[
+    ("fwd_cached.rpl", MINIMAL),
+    ("iter_fwdfirst.rpl", MINIMAL),
+    ("iter_fwdfirstequal.rpl", MINIMAL),
+    ("iter_fwdstub.rpl", MINIMAL),
+    ("iter_fwdstubroot.rpl", MINIMAL),
+    (
+        "fwd_error.rpl",
+        "tern tries its one forwarder 4 times before SERVFAIL, Unbound 5 \
+         (outbound-msg-retry); the fifth ERROR step finds no query",
+    ),
+    (
+        "fwd_timeout.rpl",
+        "as fwd_error: 4 tries where Unbound's outbound-msg-retry makes 5",
+    ),
+    (
+        "fwd_0ttlservfail.rpl",
+        "5 s after a SERVFAIL tern asks again and answers the new NOERROR at once; Unbound \
+         (serve-expired) answers the expired SERVFAIL once more and refreshes behind it",
+    ),
+    (
+        "fwd_minimal.rpl",
+        "an RD=0 cache miss from a snooping client gets SERVFAIL; Unbound sends a referral \
+         to the NS set it kept from the forwarder's authority section",
+    ),
+];
+
+const MINIMAL: &str = "tern answers minimally: the forwarder's NS set and glue are not copied \
+    into positive answers (passes with Sections::Minimal)";
+
+/// Scenarios not run, with the reason (also in the README).
+const EXCLUDED: &[(&str, &str)] = &[
+    ("fwd_droptoomany.rpl", QUERY_CAP),
+    ("fwd_jostle.rpl", QUERY_CAP),
+    ("fwd_jostle_out.rpl", QUERY_CAP),
+    (
+        "fwd_lrudrop.rpl",
+        "msg-cache-size: 1 (a one-byte cache) has no tern equivalent",
+    ),
+    (
+        "fwd_error_retries.rpl",
+        "outbound-msg-retry: 1 has no tern equivalent",
+    ),
+    (
+        "val_fwdds.rpl",
+        "fake-sha1 (Unbound's test switch under which DSA/SHA-1 signatures verify unchecked) \
+         has no tern equivalent; its AD=1 answers rest on it",
+    ),
+    (
+        "fwd_no_cache.rpl",
+        "forward-no-cache has no tern equivalent",
+    ),
+];
+
+const QUERY_CAP: &str = "num-queries-per-thread (Unbound's per-thread query list, dropping \
+    or jostling out queries past it) has no tern equivalent";
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/deckard")
+}
+
+/// Reads, parses and runs one scenario file on a fresh paused clock.
+fn run_file(file: &str, sections: Sections) -> Result<(), String> {
+    let text = std::fs::read_to_string(dir().join(file)).map_err(|e| format!("{file}: {e}"))?;
+    run_text(&text, sections)
+}
+
+fn run_text(text: &str, sections: Sections) -> Result<(), String> {
+    let scenario = rpl::parse(text).map_err(|e| e.to_string())?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(run::run(scenario, sections))
+}
+
+#[test]
+fn the_known_failures_still_fail() {
+    let fixed: Vec<&str> = KNOWN_FAILING
+        .iter()
+        .filter(|(f, _)| run_file(f, Sections::Full).is_ok())
+        .map(|(f, _)| *f)
+        .collect();
+    assert!(fixed.is_empty(), "now passing, move to PASSING: {fixed:?}");
+}
+
+#[test]
+fn every_scenario_file_is_accounted_for() {
+    let mut listed: Vec<&str> = PASSING.iter().map(|(f, _)| *f).collect();
+    listed.extend(KNOWN_FAILING.iter().map(|(f, _)| *f));
+    listed.sort();
+    listed.dedup();
+    listed.extend(EXCLUDED.iter().map(|(f, _)| *f));
+    let entries = std::fs::read_dir(dir()).expect("tests/deckard exists");
+    let mut files: Vec<String> = entries
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|f| f.ends_with(".rpl"))
+        .collect();
+    files.sort();
+    let unlisted: Vec<&String> = files
+        .iter()
+        .filter(|f| !listed.contains(&f.as_str()))
+        .collect();
+    assert!(unlisted.is_empty(), "not listed: {unlisted:?}");
+    assert_eq!(files.len(), listed.len(), "missing: {listed:?}");
+    let run: Vec<&str> = PASSING.iter().map(|(f, _)| *f).collect();
+    let twice: Vec<&str> = EXCLUDED
+        .iter()
+        .map(|(f, _)| *f)
+        .filter(|f| run.contains(f) || KNOWN_FAILING.iter().any(|(g, _)| g == f))
+        .collect();
+    assert!(twice.is_empty(), "excluded and run: {twice:?}");
+}
+
+/// Prints every scenario's result (`cargo test --lib deckard::survey -- --ignored --nocapture`).
+#[test]
+#[ignore = "a survey for classifying new scenarios, not a check"]
+fn survey() {
+    let mut files: Vec<String> = std::fs::read_dir(dir())
+        .expect("tests/deckard exists")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|f| f.ends_with(".rpl"))
+        .collect();
+    files.sort();
+    for f in files {
+        for sections in [Sections::Full, Sections::Minimal] {
+            match run_file(&f, sections) {
+                Ok(()) => println!("PASS {f} {sections:?}"),
+                Err(e) => println!("FAIL {f} {sections:?}: {e}"),
+            }
+        }
+    }
+}
