@@ -71,6 +71,9 @@ struct Host {
     no_question: bool,
     /// A recursive resolver's front: REFUSED to RD=0, answers without AA and with RA=1.
     recursive: bool,
+    /// A validating resolver whose validation fails (a wrong clock, a stale anchor): SERVFAIL
+    /// unless the query has CD=1.
+    fails_validation: bool,
 }
 
 /// What became of one query.
@@ -98,6 +101,7 @@ pub(crate) struct Sent {
     pub(crate) qtype: RecordType,
     pub(crate) tcp: bool,
     pub(crate) rd: bool,
+    pub(crate) cd: bool,
 }
 
 /// The fake internet.
@@ -177,6 +181,7 @@ impl FakeNet {
                 prime_without_glue: false,
                 no_question: false,
                 recursive: false,
+                fails_validation: false,
             },
         );
     }
@@ -273,16 +278,26 @@ impl FakeNet {
     /// walk's result, without the walk): it answers RD=1 queries without AA and with RA=1,
     /// and refuses RD=0 ones, as a resolver that serves no zones does.
     pub(crate) fn add_recursive(&self, addr: IpAddr) {
-        let mut zones: Vec<Zone> = Vec::new();
-        for server in LabFiles::embedded().servers().expect("lab zones are valid") {
-            for z in server.catalog.zones() {
-                if !zones.iter().any(|have| have.origin() == z.origin()) {
-                    zones.push(Zone::clone(z));
-                }
-            }
-        }
+        let servers = LabFiles::embedded().servers().expect("lab zones are valid");
+        let zones = merged(servers.iter().map(|s| &s.catalog));
+        self.add_recursive_serving(addr, zones);
+    }
+
+    fn add_recursive_serving(&self, addr: IpAddr, zones: Vec<Zone>) {
         self.add_host(addr, zones);
         self.with_host(addr, |h| h.recursive = true);
+    }
+
+    /// Adds a recursive resolver at `addr` that knows every zone the hosts so far serve (the
+    /// signed ones of a signed lab, say).
+    pub(crate) fn add_recursive_of_hosts(&self, addr: IpAddr) {
+        let zones = merged(self.hosts().values().map(|h| &h.catalog));
+        self.add_recursive_serving(addr, zones);
+    }
+
+    /// Makes the recursive resolver at `addr` fail its validation: SERVFAIL unless CD=1.
+    pub(crate) fn fail_validation(&self, addr: IpAddr) {
+        self.with_host(addr, |h| h.fails_validation = true);
     }
 
     /// Makes `addr` answer the priming query (`. NS`) without glue.
@@ -341,6 +356,8 @@ impl FakeNet {
         m.metadata.recursion_desired = q.rd;
         let mode = if host.recursive && !q.rd {
             Mode::Rcode(ResponseCode::Refused)
+        } else if host.fails_validation && !q.cd {
+            Mode::Rcode(ResponseCode::ServFail)
         } else {
             mode
         };
@@ -396,6 +413,19 @@ impl FakeNet {
     }
 }
 
+/// Every zone of `catalogs`, each origin once.
+fn merged<'a>(catalogs: impl Iterator<Item = &'a Catalog>) -> Vec<Zone> {
+    let mut zones: Vec<Zone> = Vec::new();
+    for catalog in catalogs {
+        for z in catalog.zones() {
+            if !zones.iter().any(|have| have.origin() == z.origin()) {
+                zones.push(Zone::clone(z));
+            }
+        }
+    }
+    zones
+}
+
 impl Upstream for FakeNet {
     fn query(&self, q: UpstreamQuery) -> UpstreamFuture<'_> {
         Box::pin(async move {
@@ -408,6 +438,7 @@ impl Upstream for FakeNet {
                     qtype: q.qtype,
                     tcp: q.tcp,
                     rd: q.rd,
+                    cd: q.cd,
                 });
             let id: u16 = rand::random();
             let (fate, delay, _in_service) = self.fate(&q, id);

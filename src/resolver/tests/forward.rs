@@ -24,6 +24,7 @@ fn forward(zone: &str, servers: &[&str], first: bool) -> Forward {
             .map(|s| std::net::SocketAddr::new(ip(s), 53))
             .collect(),
         first,
+        tls: None,
     }
 }
 
@@ -34,6 +35,20 @@ fn with_forwards(net: &Arc<FakeNet>, forwards: Vec<Forward>) -> Arc<Resolver> {
             forwards,
             ..ResolverConfig::default()
         },
+    )
+}
+
+/// A resolver with these forward zones, before its listeners or validator are set.
+fn forwarding(net: &Arc<FakeNet>, forwards: Vec<Forward>) -> Resolver {
+    Resolver::new(
+        Arc::clone(net) as Arc<dyn crate::resolver::Upstream>,
+        FakeNet::lab_hints(),
+        Arc::new(Cache::new(CachePolicy::default())),
+        ResolverConfig {
+            forwards,
+            ..ResolverConfig::default()
+        },
+        Arc::new(Metrics::default()),
     )
 }
 
@@ -216,22 +231,72 @@ async fn a_forwarded_answer_is_served_stale_when_the_forwarders_are_dead() {
 async fn a_forwarder_that_is_ourselves_is_a_loop() {
     let net = FakeNet::lab();
     net.add_recursive(ip(FWD_1));
-    let config = ResolverConfig {
-        forwards: vec![forward(".", &[FWD_1], false)],
-        ..ResolverConfig::default()
-    };
     let listen: std::net::SocketAddr = "127.9.0.1:53".parse().expect("address");
-    let r = Arc::new(
-        Resolver::new(
-            Arc::clone(&net) as Arc<dyn crate::resolver::Upstream>,
-            FakeNet::lab_hints(),
-            Arc::new(Cache::new(CachePolicy::default())),
-            config,
-            Arc::new(Metrics::default()),
-        )
-        .with_listeners(&[listen]),
-    );
+    let r = forwarding(&net, vec![forward(".", &[FWD_1], false)]).with_listeners(&[listen]);
+    let r = Arc::new(r);
     let e = resolve(&r, "www.alpha.test.", A).await.expect_err("a loop");
     assert!(matches!(e, ResolveError::ForwardingLoop { .. }), "{e}");
     assert_eq!(net.total(), 0, "nothing sent anywhere");
+}
+
+/// A validating resolver over the signed lab whose secure.test. is forwarded to `FWD_1`, a
+/// recursive resolver knowing the signed zones.
+fn validating_forwarder(fails_validation: bool) -> (Arc<FakeNet>, Arc<Resolver>) {
+    use super::validate::{SIGNED_AT, signed_net};
+    use crate::resolver::validate::{UnixClock, Validator};
+    let (net, anchors) = signed_net();
+    net.add_recursive_of_hosts(ip(FWD_1));
+    if fails_validation {
+        net.fail_validation(ip(FWD_1));
+    }
+    let validator = Validator::new(anchors, Vec::new())
+        .with_clock(UnixClock::pinned(tokio::time::Instant::now(), SIGNED_AT));
+    let r = forwarding(&net, vec![forward("secure.test.", &[FWD_1], false)]);
+    let r = Arc::new(r.with_validator(validator));
+    (net, r)
+}
+
+/// The (qname, CD) of the queries sent to `FWD_1`.
+fn cd_to_forwarder(net: &FakeNet) -> Vec<(String, bool)> {
+    sent_to(net, FWD_1)
+        .into_iter()
+        .map(|s| (format!("{} {}", s.qname, s.qtype), s.cd))
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_validating_resolver_asks_a_forwarder_with_cd_0_first_as_unbound_does() {
+    let (net, r) = validating_forwarder(false);
+    let res = expect(&r, "www.secure.test.", A, NoError).await;
+    assert_eq!(res.security, crate::cache::Trust::Secure, "{res:?}");
+    let sent = cd_to_forwarder(&net);
+    assert!(!sent.is_empty());
+    assert!(
+        sent.iter().all(|(_, cd)| !cd),
+        "CD=0 while the forwarder answers: {sent:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_forwarders_servfail_is_asked_again_with_cd_1_and_validated_here() {
+    let (net, r) = validating_forwarder(true);
+    let res = expect(&r, "www.secure.test.", A, NoError).await;
+    assert_eq!(res.security, crate::cache::Trust::Secure, "{res:?}");
+    let www: Vec<bool> = cd_to_forwarder(&net)
+        .into_iter()
+        .filter(|(q, _)| q == "www.secure.test. A")
+        .map(|(_, cd)| cd)
+        .collect();
+    assert_eq!(www, [false, true], "CD=0, its SERVFAIL, then CD=1");
+    // Without validation here, CD=1 would hand the client unchecked data: the SERVFAIL stands.
+    let net = FakeNet::lab();
+    net.add_recursive(ip(FWD_1));
+    net.fail_validation(ip(FWD_1));
+    let r = with_forwards(&net, vec![forward("alpha.test.", &[FWD_1], false)]);
+    let e = resolve(&r, "www.alpha.test.", A)
+        .await
+        .expect_err("SERVFAIL");
+    assert!(matches!(e, ResolveError::NoReachableAuthority(_)), "{e}");
+    assert!(cd_to_forwarder(&net).iter().all(|(_, cd)| !cd));
+    assert_eq!(net.count(ip(FWD_1)), 1);
 }
