@@ -74,6 +74,8 @@ struct Host {
     /// A validating resolver whose validation fails (a wrong clock, a stale anchor): SERVFAIL
     /// unless the query has CD=1.
     fails_validation: bool,
+    /// Its TLS certificate does not check out: every query over TLS fails before it is sent.
+    bad_certificate: bool,
 }
 
 /// What became of one query.
@@ -82,6 +84,7 @@ enum Fate {
     Lost,
     Unreachable,
     SendFailed,
+    BadCertificate,
 }
 
 /// Counts a query in service until its reply is sent or the resolver stops waiting.
@@ -102,6 +105,8 @@ pub(crate) struct Sent {
     pub(crate) tcp: bool,
     pub(crate) rd: bool,
     pub(crate) cd: bool,
+    /// Over DNS over TLS (a forward zone's `tls_name`).
+    pub(crate) tls: bool,
 }
 
 /// The fake internet.
@@ -182,6 +187,7 @@ impl FakeNet {
                 no_question: false,
                 recursive: false,
                 fails_validation: false,
+                bad_certificate: false,
             },
         );
     }
@@ -300,6 +306,11 @@ impl FakeNet {
         self.with_host(addr, |h| h.fails_validation = true);
     }
 
+    /// Makes `addr`'s TLS certificate fail every handshake.
+    pub(crate) fn bad_certificate(&self, addr: IpAddr) {
+        self.with_host(addr, |h| h.bad_certificate = true);
+    }
+
     /// Makes `addr` answer the priming query (`. NS`) without glue.
     pub(crate) fn prime_without_glue(&self, addr: IpAddr) {
         self.with_host(addr, |h| h.prime_without_glue = true);
@@ -336,6 +347,9 @@ impl FakeNet {
         let Some(host) = hosts.get_mut(&q.server.ip()) else {
             return (Fate::Lost, Duration::ZERO, None);
         };
+        if q.tls.is_some() && host.bad_certificate {
+            return (Fate::BadCertificate, Duration::ZERO, None);
+        }
         let nth = host.received;
         host.received += 1;
         if !host.loss.is_empty() && host.loss[nth % host.loss.len()] {
@@ -439,6 +453,7 @@ impl Upstream for FakeNet {
                     tcp: q.tcp,
                     rd: q.rd,
                     cd: q.cd,
+                    tls: q.tls.is_some(),
                 });
             let id: u16 = rand::random();
             let (fate, delay, _in_service) = self.fate(&q, id);
@@ -452,6 +467,9 @@ impl Upstream for FakeNet {
                     tokio::time::sleep(delay).await;
                     Err(UpstreamError::Refused)
                 }
+                Fate::BadCertificate => Err(UpstreamError::Unusable(
+                    "TLS handshake: invalid peer certificate: NotValidForName".into(),
+                )),
                 Fate::Reply(reply) => {
                     tokio::time::sleep(delay).await;
                     assert!(

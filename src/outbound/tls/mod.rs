@@ -99,12 +99,22 @@ impl DotUpstream {
     /// `ca` (PEM), or to the system's roots without one. The file is read here: a start-up
     /// error, not a failure at the first query.
     pub fn new(tls_name: &str, ca: Option<&Path>) -> Result<DotUpstream, DotConfigError> {
-        let server_name = ServerName::try_from(tls_name.to_string())
-            .map_err(|_| DotConfigError::Name(tls_name.to_string()))?;
         let roots = match ca {
             Some(path) => roots_from(path)?,
             None => system_roots()?,
         };
+        DotUpstream::with_roots(tls_name, ca, roots)
+    }
+
+    /// [`DotUpstream::new`] with the roots already read (none in tests: every certificate
+    /// fails).
+    pub(crate) fn with_roots(
+        tls_name: &str,
+        ca: Option<&Path>,
+        roots: RootCertStore,
+    ) -> Result<DotUpstream, DotConfigError> {
+        let server_name = ServerName::try_from(tls_name.to_string())
+            .map_err(|_| DotConfigError::Name(tls_name.to_string()))?;
         // ring, as for the DoT listener (src/server/tls.rs): already built for DNSSEC.
         #[allow(deprecated)]
         let provider = Arc::new(rustls::crypto::ring::default_provider());

@@ -3,7 +3,12 @@
 //! errors of `tls_name`/`ca`.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+
+use rustls::RootCertStore;
+use tokio::net::TcpListener;
 
 use tokio::io::{AsyncWriteExt, DuplexStream};
 use tokio::sync::{mpsc, oneshot};
@@ -163,6 +168,41 @@ fn a_ca_that_cannot_be_read_or_a_bad_name_is_refused_naming_it() {
     let e = DotUpstream::new("dns.example", Some(&empty)).expect_err("no certificate");
     assert!(e.to_string().contains("empty.pem"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
-    let e = DotUpstream::new("not a name!", None).expect_err("bad name");
+    let e =
+        DotUpstream::with_roots("not a name!", None, RootCertStore::empty()).expect_err("bad name");
     assert!(matches!(e, DotConfigError::Name(_)), "{e}");
+}
+
+#[tokio::test]
+async fn a_failed_handshake_fails_the_query_and_the_server_is_left_alone_in_backoff() {
+    // A "server" that accepts and hangs up: no TLS session can be made.
+    let listener = TcpListener::bind("127.71.0.1:0").await.expect("bind");
+    let server = listener.local_addr().expect("addr");
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&accepted);
+    let task = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    let dot = DotUpstream::with_roots("dns.example", None, RootCertStore::empty()).expect("dot");
+    let query = vec![0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+    let first = dot.query(server, query.clone()).await.expect_err("fails");
+    assert!(
+        matches!(&first, ConnError::Connect(why) if why.starts_with("TLS handshake")),
+        "{first:?}"
+    );
+    // In backoff: the same failure at once, without another connection.
+    let again = dot.query(server, query.clone()).await.expect_err("fails");
+    assert_eq!(again, first);
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    task.abort();
+    // Nobody listening: refused, which the resolver treats as a dead server.
+    let closed = {
+        let l = TcpListener::bind("127.71.0.2:0").await.expect("bind");
+        l.local_addr().expect("addr")
+    };
+    let refused = dot.query(closed, query).await.expect_err("refused");
+    assert_eq!(refused, ConnError::Refused);
 }

@@ -300,3 +300,59 @@ async fn a_forwarders_servfail_is_asked_again_with_cd_1_and_validated_here() {
     assert!(cd_to_forwarder(&net).iter().all(|(_, cd)| !cd));
     assert_eq!(net.count(ip(FWD_1)), 1);
 }
+
+/// [`forward`] over DNS over TLS (no roots: the fake internet never makes a handshake).
+fn forward_tls(zone: &str, servers: &[&str], first: bool) -> Forward {
+    let dot = crate::outbound::tls::DotUpstream::with_roots(
+        "dns.example",
+        None,
+        rustls::RootCertStore::empty(),
+    )
+    .expect("dot");
+    Forward {
+        tls: Some(Arc::new(dot)),
+        ..forward(zone, servers, first)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_tls_forwarder_is_asked_only_over_tls_and_a_bad_certificate_fails_over_not_to_plaintext()
+{
+    let net = FakeNet::lab();
+    net.add_recursive(ip(FWD_1));
+    net.add_recursive(ip(FWD_2));
+    net.bad_certificate(ip(FWD_1));
+    let r = with_forwards(
+        &net,
+        vec![forward_tls("alpha.test.", &[FWD_1, FWD_2], false)],
+    );
+    for qname in ["www.alpha.test.", "mail.alpha.test.", "ftp.alpha.test."] {
+        resolve(&r, qname, A).await.expect("answered");
+    }
+    let to_fwd: Vec<Sent> = net.sent().into_iter().filter(|s| s.rd).collect();
+    assert_eq!(sent_to(&net, FWD_2).len(), 3, "failed over: {to_fwd:?}");
+    assert!(
+        to_fwd.iter().all(|s| s.tls && s.tcp),
+        "TLS only: {to_fwd:?}"
+    );
+
+    // Its only server failing: SERVFAIL (EDE 22), or with forward_first the walk.
+    let net = FakeNet::lab();
+    net.add_recursive(ip(FWD_1));
+    net.bad_certificate(ip(FWD_1));
+    let r = with_forwards(&net, vec![forward_tls("alpha.test.", &[FWD_1], false)]);
+    let e = resolve(&r, "www.alpha.test.", A)
+        .await
+        .expect_err("SERVFAIL");
+    assert!(matches!(e, ResolveError::NoReachableAuthority(_)), "{e}");
+    assert_eq!(e.ede().0, crate::ede::NO_REACHABLE_AUTHORITY);
+    assert!(net.sent().iter().all(|s| s.tls), "{:?}", net.sent());
+    let r = with_forwards(&net, vec![forward_tls("alpha.test.", &[FWD_1], true)]);
+    expect(&r, "www.alpha.test.", A, NoError).await;
+    let walked = net
+        .sent()
+        .iter()
+        .any(|s| !s.rd && s.qname == name("www.alpha.test."));
+    assert!(walked, "walked: {:?}", net.sent());
+    assert!(sent_to(&net, FWD_1).iter().all(|s| s.tls));
+}
