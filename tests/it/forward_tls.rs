@@ -203,6 +203,20 @@ async fn a_tls_forward_zone_answers_like_its_unbound_and_a_wrong_name_sends_noth
     let seen = unbound.log();
     assert!(seen.contains("tls-only.fwd.test. A IN"), "{seen}");
 
+    // Twenty questions at once (none cached): pipelined over the one kept connection.
+    let asked = (0..20).map(|i| {
+        let q = query(&format!("p{i}.fwd.test."), RecordType::A, true, Some(1232));
+        tokio::spawn(async move { exchange(tern, &q).await })
+    });
+    for reply in futures_join(asked).await {
+        assert_eq!(
+            reply.metadata.response_code,
+            ResponseCode::NXDomain,
+            "{reply:?}"
+        );
+    }
+    assert_eq!(connections_to(UNBOUND_TLS), 1, "one connection, reused");
+
     // The certificate does not name other.example: SERVFAIL, EDE 22, a reason in the log.
     let reply = exchange(
         tern,
@@ -247,6 +261,36 @@ async fn a_tls_forward_zone_answers_like_its_unbound_and_a_wrong_name_sends_noth
         assert!(!heard, "a plaintext query went to {what}");
     }
     drop(serve);
+}
+
+/// The replies of every task, in order.
+async fn futures_join(
+    tasks: impl Iterator<Item = tokio::task::JoinHandle<Message>>,
+) -> Vec<Message> {
+    let mut out = Vec::new();
+    for t in tasks.collect::<Vec<_>>() {
+        out.push(t.await.expect("query task"));
+    }
+    out
+}
+
+/// Established TCP connections whose remote end is `server` (IPv4), from /proc/net/tcp.
+fn connections_to(server: &str) -> usize {
+    let server: std::net::SocketAddrV4 = server.parse().expect("v4 address");
+    let remote = format!(
+        "{:08X}:{:04X}",
+        u32::from_le_bytes(server.ip().octets()),
+        server.port()
+    );
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    table
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() > 3 && f[2] == remote && f[3] == "01"
+        })
+        .count()
 }
 
 /// Whether a connection is waiting to be accepted, without waiting for one.
