@@ -1,5 +1,6 @@
 //! The resolver's only outbound I/O. [`Upstream`] has two implementations: [`NetUpstream`]
-//! (real UDP/TCP sockets, and DNS over TLS to forwarders that ask for it) and, in tests, a scripted fake internet built from our own zones.
+//! (real UDP/TCP sockets, and DNS over TLS to the forwarders of a zone with `tls_name`) and,
+//! in tests, a scripted fake internet built from our own zones.
 //!
 //! An exchange here never times out by itself: it ends when a matching reply arrives or the
 //! transport fails. The caller decides how long to wait before retransmitting, and keeps
@@ -23,8 +24,8 @@ use hickory_proto::rr::{Name, RecordType};
 use tokio::time::Instant;
 
 use crate::outbound::tcp::TcpQuery;
-use crate::outbound::tls::DotUpstream;
 use crate::outbound::tls::conn::ConnError;
+use crate::outbound::tls::{DotUpstream, pad_query};
 use crate::outbound::{
     ClientError, CookieJar, Expected, Peer, Signed, UdpAnswer, over_udp, request,
 };
@@ -209,10 +210,15 @@ async fn over_tcp(
     }
 }
 
-/// Over the forward zone's kept TLS connection to the server. The connection may carry our
-/// query under another ID; the response comes back with ours, and must answer our question.
+/// Over the forward zone's kept TLS connection to the server, padded. The connection may
+/// carry our query under another ID; the response comes back with ours, and must answer our question.
 async fn over_tls(dot: &DotUpstream, q: &UpstreamQuery) -> Result<UpstreamReply, UpstreamError> {
-    let (id, mut request) = encode_query(q).map_err(upstream_err)?;
+    // RFC 8467 §4.1: padded, so the record's length does not give the name away.
+    let mut message = request_for(q);
+    let id = message.metadata.id;
+    let unpadded = Signed::new(&message, None).map_err(upstream_err)?;
+    pad_query(&mut message, unpadded.bytes().len());
+    let mut request = Signed::new(&message, None).map_err(upstream_err)?;
     let response = dot
         .query(q.server, request.bytes().to_vec())
         .await
