@@ -297,8 +297,18 @@ impl FakeNet {
     /// Adds a recursive resolver at `addr` that knows every zone the hosts so far serve (the
     /// signed ones of a signed lab, say).
     pub(crate) fn add_recursive_of_hosts(&self, addr: IpAddr) {
-        let zones = merged(self.hosts().values().map(|h| &h.catalog));
+        // In address order, so that which copy of a zone wins does not depend on hashing.
+        let hosts = self.hosts();
+        let mut by_addr: Vec<(&IpAddr, &Host)> = hosts.iter().collect();
+        by_addr.sort_by_key(|(a, _)| **a);
+        let zones = merged(by_addr.into_iter().map(|(_, h)| &h.catalog));
+        drop(hosts);
         self.add_recursive_serving(addr, zones);
+    }
+
+    /// Makes the host at `addr` a recursive resolver's front for the zones it has.
+    pub(crate) fn make_recursive(&self, addr: IpAddr) {
+        self.with_host(addr, |h| h.recursive = true);
     }
 
     /// Makes the recursive resolver at `addr` fail its validation: SERVFAIL unless CD=1.

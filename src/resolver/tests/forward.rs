@@ -242,18 +242,27 @@ async fn a_forwarder_that_is_ourselves_is_a_loop() {
 /// A validating resolver over the signed lab whose secure.test. is forwarded to `FWD_1`, a
 /// recursive resolver knowing the signed zones.
 fn validating_forwarder(fails_validation: bool) -> (Arc<FakeNet>, Arc<Resolver>) {
-    use super::validate::{SIGNED_AT, signed_net};
-    use crate::resolver::validate::{UnixClock, Validator};
-    let (net, anchors) = signed_net();
+    let (net, anchors) = super::validate::signed_net();
     net.add_recursive_of_hosts(ip(FWD_1));
     if fails_validation {
         net.fail_validation(ip(FWD_1));
     }
+    let r = validating_with_forwarders(&net, anchors, &[FWD_1]);
+    (net, r)
+}
+
+/// A validating resolver over `net` forwarding secure.test. to `servers`.
+fn validating_with_forwarders(
+    net: &Arc<FakeNet>,
+    anchors: crate::dnssec::anchor::Anchors,
+    servers: &[&str],
+) -> Arc<Resolver> {
+    use super::validate::SIGNED_AT;
+    use crate::resolver::validate::{UnixClock, Validator};
     let validator = Validator::new(anchors, Vec::new())
         .with_clock(UnixClock::pinned(tokio::time::Instant::now(), SIGNED_AT));
-    let r = forwarding(&net, vec![forward("secure.test.", &[FWD_1], false)]);
-    let r = Arc::new(r.with_validator(validator));
-    (net, r)
+    let r = forwarding(net, vec![forward("secure.test.", servers, false)]);
+    Arc::new(r.with_validator(validator))
 }
 
 /// The (qname, CD) of the queries sent to `FWD_1`.
@@ -355,4 +364,33 @@ async fn a_tls_forwarder_is_asked_only_over_tls_and_a_bad_certificate_fails_over
         .any(|s| !s.rd && s.qname == name("www.alpha.test."));
     assert!(walked, "walked: {:?}", net.sent());
     assert!(sent_to(&net, FWD_1).iter().all(|s| s.tls));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_bogus_forwarded_answer_is_asked_of_the_other_forwarder_with_cd_1_not_walked() {
+    use crate::lab::sign::Signing;
+    let copies = [("secure.test.", Signing::Bogus, FWD_1)];
+    let (net, anchors) = super::validate::signed_net_with(|_, text| text, &copies);
+    net.make_recursive(ip(FWD_1));
+    net.add_recursive_of_hosts(ip(FWD_2));
+    let r = validating_with_forwarders(&net, anchors, &[FWD_1, FWD_2]);
+    // The bad one looks fastest, so it is asked first.
+    let now = tokio::time::Instant::now();
+    let ms = std::time::Duration::from_millis;
+    r.infra.record_reply(ip(FWD_1), Some(ms(1)), now);
+    r.infra.record_reply(ip(FWD_2), Some(ms(50)), now);
+    let res = expect(&r, "www.secure.test.", A, NoError).await;
+    assert_eq!(res.security, crate::cache::Trust::Secure, "{res:?}");
+    let www = |s: &Sent| s.qname == name("www.secure.test.") && s.qtype == A;
+    let asked: Vec<(std::net::IpAddr, bool, bool)> = net
+        .sent()
+        .into_iter()
+        .filter(www)
+        .map(|s| (s.server, s.rd, s.cd))
+        .collect();
+    assert_eq!(
+        asked,
+        [(ip(FWD_1), true, false), (ip(FWD_2), true, true)],
+        "the other forwarder, CD=1, and no walk"
+    );
 }
