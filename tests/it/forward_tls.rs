@@ -34,6 +34,7 @@ const LOCAL_DATA: &[&str] = &[
     "fwd.test. 300 IN MX 10 mail.fwd.test.",
     "www.plain.test. 300 IN AAAA 2001:db8::53",
     "www.wrong.test. 300 IN A 192.0.2.99",
+    "www.untrusted.test. 300 IN A 192.0.2.98",
 ];
 
 /// The installed unbound, or `None` (the test is skipped, saying so).
@@ -77,7 +78,7 @@ fn start_unbound(state: &Path, pem: &Path, key: &Path) -> Unbound {
         key.display(),
         tls = UNBOUND_TLS.replace(':', "@"),
     );
-    for zone in ["fwd.test.", "plain.test.", "wrong.test."] {
+    for zone in ["fwd.test.", "plain.test.", "wrong.test.", "untrusted.test."] {
         server.push_str(&format!("  local-zone: \"{zone}\" static\n"));
     }
     for data in LOCAL_DATA {
@@ -98,6 +99,8 @@ fn write_config(dir: &Path, pem: &Path, key: &Path) -> PathBuf {
          [[forward]]\nzone = \"plain.test.\"\nservers = [\"{UNBOUND_PLAIN}\"]\n\
          [[forward]]\nzone = \"wrong.test.\"\nservers = [\"{UNBOUND_TLS}\"]\n\
          tls_name = \"other.example\"\nca = \"ca.pem\"\n\
+         [[forward]]\nzone = \"untrusted.test.\"\nservers = [\"{UNBOUND_TLS}\"]\n\
+         tls_name = \"dns.example\"\nca = \"other/ca.pem\"\n\
          [[forward]]\nzone = \"loop.test.\"\nservers = [\"{TERN_TLS}\"]\n\
          tls_name = \"dns.example\"\nca = \"ca.pem\"\n\
          [tls]\ncertificate = \"{}\"\nkey = \"{}\"\nlisten = [\"{TERN_TLS}\"]\n",
@@ -158,6 +161,9 @@ async fn a_tls_forward_zone_answers_like_its_unbound_and_a_wrong_name_sends_noth
             &query("www.plain.test.", RecordType::AAAA, true, None),
         )
         .await;
+    // Another certificate for the same name, which Unbound does not present: a `ca` its
+    // certificate does not chain to.
+    certificate_for_dns_example(&dir.sub("other"));
     let config = write_config(&dir.0, &pem, &key);
     let log = dir.0.join("tern.log");
     let mut serve = Serve::start(&config, "info", &log);
@@ -235,14 +241,35 @@ async fn a_tls_forward_zone_answers_like_its_unbound_and_a_wrong_name_sends_noth
         .find(|l| l.contains("DNS over TLS to a forwarder failed"))
         .unwrap_or_else(|| panic!("a warning: {logged}"));
     assert!(
-        line.contains(UNBOUND_TLS) && line.contains("certificate"),
+        line.contains(UNBOUND_TLS)
+            && line.contains("other.example")
+            && line.contains("certificate"),
         "names the server and rustls's reason: {line}"
     );
+    eprintln!("the warning: {line}");
     assert!(
         !unbound.log().contains("wrong.test."),
         "no query reached Unbound: {}",
         unbound.log()
     );
+    // A `ca` the certificate does not chain to (same name, another key): the same; rustls
+    // says BadSignature.
+    let untrusted = exchange(
+        tern,
+        &query("www.untrusted.test.", RecordType::A, true, Some(1232)),
+    )
+    .await;
+    assert_eq!(untrusted.metadata.response_code, ResponseCode::ServFail);
+    assert_eq!(ede(&untrusted).map(|(code, _)| code), Some(22));
+    let logged = std::fs::read_to_string(&log).expect("tern log");
+    assert!(
+        logged
+            .lines()
+            .any(|l| l.contains("tls_name=dns.example") && l.contains("invalid peer certificate")),
+        "the chain's failure is logged: {logged}"
+    );
+    assert!(!unbound.log().contains("untrusted.test."));
+
     // Our own DoT listener as a forwarder: the loop guard knows it, nothing is sent.
     let looped = exchange(
         tern,

@@ -185,6 +185,7 @@ impl DotUpstream {
         let connector = self.connector.clone();
         let name = self.server_name.clone();
         let limits = self.limits;
+        let tls_name = self.tls_name.clone();
         tokio::spawn(async move {
             match connect(&connector, server, name).await {
                 Ok(stream) => {
@@ -199,7 +200,7 @@ impl DotUpstream {
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .failed(e.clone(), Instant::now());
-                    tracing::warn!(%server, error = %e, retry_in = ?wait, "DNS over TLS to a forwarder failed");
+                    tracing::warn!(%server, %tls_name, error = %e, retry_in = ?wait, "DNS over TLS to a forwarder failed");
                     fail_queued(queue, &e);
                 }
             }

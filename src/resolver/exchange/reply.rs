@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use hickory_proto::op::ResponseCode;
-
 use tokio::time::Instant;
 
 use super::{Attempt, Exchange};
@@ -46,9 +45,13 @@ impl Resolver {
             }
             Err(e @ (UpstreamError::Refused | UpstreamError::Unusable(_))) => {
                 // ICMP port unreachable or a reset: nobody is listening there. Or a TLS
-                // forwarder whose handshake or certificate failed: the reason is logged where
-                // the connection failed; the next server (never this one in the clear) goes on.
-                self.infra.record_loss(addr, attempt.sent, now);
+                // forwarder whose handshake or certificate failed (logged where the connection
+                // failed, and remembered there, in its backoff): the next server, never this
+                // one in the clear, goes on. A certificate says nothing of the address's
+                // health, which other zones may share: no loss is counted against it.
+                if matches!(e, UpstreamError::Refused) {
+                    self.infra.record_loss(addr, attempt.sent, now);
+                }
                 self.trace_try(ex, i, attempt.tcp, waited, || e.to_string());
                 ex.cands[i].done = true;
                 ex.go_on_if_newest(i, attempt.sent, now);
