@@ -124,4 +124,35 @@ mod tests {
             "unknown keys are refused"
         );
     }
+
+    #[test]
+    fn tls_name_and_a_relative_ca_are_read_and_a_missing_ca_stops_the_start_naming_it() {
+        let dir = std::env::temp_dir().join(format!("tern-config-fwd-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("tern.toml");
+        std::fs::write(
+            &path,
+            "[[forward]]\nzone = \".\"\nservers = [\"127.0.0.9:853\"]\n\
+             tls_name = \"dns.example\"\nca = \"upstream-ca.pem\"\n",
+        )
+        .expect("write");
+        let config = Config::from_file(&path).expect("parses");
+        assert_eq!(config.forwards[0].ca, Some(dir.join("upstream-ca.pem")));
+        assert_eq!(config.forwards[0].tls_name.as_deref(), Some("dns.example"));
+        let Err(e) = config.resolver_config() else {
+            panic!("a missing ca is an error");
+        };
+        assert!(e.to_string().contains("upstream-ca.pem"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+        let ca_alone = "[[forward]]\nzone = \".\"\nservers = [\"127.0.0.9:853\"]\nca = \"x.pem\"\n";
+        let config = Config::from_toml(ca_alone).expect("valid toml");
+        assert!(config.resolver_config().is_err(), "ca without tls_name");
+        let plain = "[[forward]]\nzone = \".\"\nservers = [\"127.0.0.9:53\"]\n";
+        let config = Config::from_toml(plain).expect("valid toml");
+        assert!(
+            config.resolver_config().expect("valid").forwards[0]
+                .tls
+                .is_none()
+        );
+    }
 }
