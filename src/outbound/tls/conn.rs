@@ -113,6 +113,11 @@ where
             () = tokio::time::sleep_until(progress + limits.idle) => {
                 outstanding.retain(|_, o| !o.reply.is_closed());
                 if outstanding.is_empty() {
+                    if !jobs.is_empty() {
+                        // A query came in as the timer fired: not idle after all.
+                        progress = Instant::now();
+                        continue;
+                    }
                     break "idle".to_string();
                 }
                 // Queries still wait, but nothing came back for a whole idle period: a server
