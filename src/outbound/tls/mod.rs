@@ -33,8 +33,9 @@ pub(crate) use self::padding::pad_query;
 
 /// ALPN identifier of DNS over TLS (RFC 7858 §3.2).
 const ALPN_DOT: &[u8] = b"dot";
-/// Queries on the wire at once per connection. Unbound's server side reads up to 100
-/// pipelined queries of a client (`incoming-num-tcp`-independent); more wait here.
+/// Queries on the wire at once per connection; more wait here. A bound keeps one slow server
+/// from holding an unbounded number of our queries, and 100 is well above what a cache-fronted
+/// forwarder has outstanding at a few thousand misses per second (about one RTT's worth).
 const OUTSTANDING: usize = 100;
 /// Idle connections are closed after this. Servers close idle ones themselves (Unbound's
 /// `tcp-idle-timeout` is 30 s); closing first spares a query racing the server's close.
