@@ -1,15 +1,20 @@
 //! `[[forward]]` tables: zones the resolver forwards, with RD=1, to recursive resolvers.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use hickory_proto::rr::LowerName;
 use serde::Deserialize;
 
 use super::{ConfigError, StubConfig, parse_name};
+use crate::outbound::tls::DotUpstream;
 use crate::resolver::Forward;
 
 /// A forward zone: `zone = "corp.example."` (`"."` forwards everything), `servers =
-/// ["10.1.0.53:53", ...]`, `forward_first = true` to walk the hierarchy when they all fail.
+/// ["10.1.0.53:53", ...]`, `forward_first = true` to walk the hierarchy when they all fail;
+/// `tls_name = "dns.example"` to ask them over DNS over TLS only, their certificate naming it
+/// and chaining to `ca = "ca.pem"` (PEM; default: the system's roots).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ForwardConfig {
@@ -17,6 +22,39 @@ pub struct ForwardConfig {
     pub servers: Vec<SocketAddr>,
     #[serde(default)]
     pub forward_first: bool,
+    /// DNS over TLS (RFC 7858) to the servers: the name their certificate must carry.
+    #[serde(default)]
+    pub tls_name: Option<String>,
+    /// The CA certificates (PEM) the servers' chain must end in; relative to the config file.
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+}
+
+impl ForwardConfig {
+    /// A relative `ca` is the config file's folder's.
+    pub(super) fn resolve(&mut self, base: &Path) {
+        if let Some(ca) = &mut self.ca
+            && ca.is_relative()
+        {
+            *ca = base.join(&*ca);
+        }
+    }
+
+    /// The TLS client of the zone's servers, the `ca` file read now (a start-up error).
+    fn tls(&self) -> Result<Option<Arc<DotUpstream>>, ConfigError> {
+        let Some(name) = &self.tls_name else {
+            if self.ca.is_some() {
+                return Err(ConfigError::Invalid(format!(
+                    "forward {}: ca without tls_name",
+                    self.zone
+                )));
+            }
+            return Ok(None);
+        };
+        let dot = DotUpstream::new(name, self.ca.as_deref())
+            .map_err(|e| ConfigError::Invalid(format!("forward {}: {e}", self.zone)))?;
+        Ok(Some(Arc::new(dot)))
+    }
 }
 
 /// The forward zones, checked: each has servers, and no zone is named twice or as a stub
@@ -50,6 +88,7 @@ pub(super) fn forwards(
             zone,
             servers: f.servers.clone(),
             first: f.forward_first,
+            tls: f.tls()?,
         });
     }
     Ok(out)
@@ -83,6 +122,37 @@ mod tests {
         assert!(
             Config::from_toml("[[forward]]\nzone = \".\"\nservers = []\ntls = 1\n").is_err(),
             "unknown keys are refused"
+        );
+    }
+
+    #[test]
+    fn tls_name_and_a_relative_ca_are_read_and_a_missing_ca_stops_the_start_naming_it() {
+        let dir = std::env::temp_dir().join(format!("tern-config-fwd-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("tern.toml");
+        std::fs::write(
+            &path,
+            "[[forward]]\nzone = \".\"\nservers = [\"127.0.0.9:853\"]\n\
+             tls_name = \"dns.example\"\nca = \"upstream-ca.pem\"\n",
+        )
+        .expect("write");
+        let config = Config::from_file(&path).expect("parses");
+        assert_eq!(config.forwards[0].ca, Some(dir.join("upstream-ca.pem")));
+        assert_eq!(config.forwards[0].tls_name.as_deref(), Some("dns.example"));
+        let Err(e) = config.resolver_config() else {
+            panic!("a missing ca is an error");
+        };
+        assert!(e.to_string().contains("upstream-ca.pem"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+        let ca_alone = "[[forward]]\nzone = \".\"\nservers = [\"127.0.0.9:853\"]\nca = \"x.pem\"\n";
+        let config = Config::from_toml(ca_alone).expect("valid toml");
+        assert!(config.resolver_config().is_err(), "ca without tls_name");
+        let plain = "[[forward]]\nzone = \".\"\nservers = [\"127.0.0.9:53\"]\n";
+        let config = Config::from_toml(plain).expect("valid toml");
+        assert!(
+            config.resolver_config().expect("valid").forwards[0]
+                .tls
+                .is_none()
         );
     }
 }

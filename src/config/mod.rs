@@ -273,6 +273,7 @@ impl Config {
         }
         config.log.resolve(base);
         config.tls.resolve(base);
+        config.forwards.iter_mut().for_each(|f| f.resolve(base));
         if let Some(s) = &mut config.control.socket
             && s.is_relative()
         {

@@ -130,6 +130,8 @@ pub async fn run(config: Config) -> Result<(), String> {
             .iter()
             .filter_map(|s| s.local_addr().ok())
             .chain(tcp.iter().filter_map(|s| s.local_addr().ok()))
+            // A TLS forwarder on our own DoT listener is a loop too.
+            .chain(config.tls.listen.iter().copied())
             .collect();
         bound.sort();
         bound.dedup();

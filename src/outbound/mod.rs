@@ -11,6 +11,7 @@
 //!   (RFC 7766 §8) and multi-message streams for AXFR/IXFR ([`tcp`]);
 //! - TSIG signing of the request and checking of every reply (RFC 8945 §5.1, §5.4);
 //! - one request, one reply, asked again over TCP when truncated ([`exchange()`]);
+//! - DNS over TLS to forwarders, over kept-open pipelined connections ([`tls`]);
 //! - DNS Cookies for the resolver's UDP queries (RFC 7873, RFC 9018): our client cookie,
 //!   the servers' cookies learned, the BADCOOKIE retry ([`cookie`], [`over_udp`]);
 //! - deadlines, for callers that want one ([`Deadline`]).
@@ -24,6 +25,7 @@ mod matching;
 mod message;
 mod query;
 pub(crate) mod tcp;
+pub(crate) mod tls;
 pub(crate) mod udp;
 
 use std::future::Future;

@@ -22,11 +22,13 @@ use super::Resolver;
 use super::budget::{Budget, ResolveError};
 use super::classify::Classified;
 use super::delegation::ServerSet;
+use super::forward::Forward;
 use super::infra::{MAX_RTO, Standing};
 use super::trace::TraceStep;
 use super::upstream::{UpstreamError, UpstreamFuture, UpstreamQuery, UpstreamReply};
 use super::window::{Slot, Wait};
 use crate::metrics::Metrics;
+use crate::outbound::tls::DotUpstream;
 
 mod candidates;
 mod reply;
@@ -117,6 +119,8 @@ struct Exchange<'u> {
     /// The servers are recursive resolvers we forward to (RD=1; answers without AA are theirs
     /// to give).
     recursive: bool,
+    /// They are asked over DNS over TLS, and only so (a forward zone's `tls_name`).
+    tls: Option<Arc<DotUpstream>>,
 }
 
 impl Exchange<'_> {
@@ -143,16 +147,17 @@ impl Resolver {
         qtype: RecordType,
         budget: &mut Budget,
     ) -> Result<Classified, ResolveError> {
-        self.ask_servers(set, qname, qtype, false, budget).await
+        self.ask_servers(set, qname, qtype, None, budget).await
     }
 
-    /// [`Resolver::ask_zone`], to recursive servers (a forward zone's) when `recursive`.
+    /// [`Resolver::ask_zone`], or, with `forward`, to that forward zone's recursive servers
+    /// (RD=1), over TLS when it says so.
     pub(super) async fn ask_servers(
         &self,
         set: &ServerSet,
         qname: &Name,
         qtype: RecordType,
-        recursive: bool,
+        forward: Option<&Forward>,
         budget: &mut Budget,
     ) -> Result<Classified, ResolveError> {
         let zone = LowerName::new(&set.zone);
@@ -177,7 +182,8 @@ impl Resolver {
             looped: None,
             others: false,
             waiting: None,
-            recursive,
+            recursive: forward.is_some(),
+            tls: forward.and_then(|f| f.tls.clone()),
         };
         self.add_candidates(&mut ex, &known, budget.now);
         let mut glueless: Vec<Name> = set
@@ -311,6 +317,7 @@ impl Resolver {
         let now = budget.now;
         let remaining = budget.remaining()?;
         budget.spend_upstream()?;
+        let cd = self.checking_disabled(ex, ex.cands[i].tries > 0, budget);
         let c = &mut ex.cands[i];
         // RFC 6298 §5.5: back off exponentially on each retransmission to the same server.
         let rto = self
@@ -337,6 +344,8 @@ impl Resolver {
             tcp: c.tcp,
             edns: c.edns,
             rd: ex.recursive,
+            cd,
+            tls: ex.tls.clone(),
         };
         let server = self.metrics.upstream.server(query.server);
         let reply = self.upstream.query(query);
@@ -360,6 +369,20 @@ impl Resolver {
         ex.retransmit_at = now + timeout.min(remaining);
         ex.newest = Some((i, now));
         Ok(())
+    }
+
+    /// Whether a query to a forwarder goes with CD=1, as Unbound decides it: when we validate
+    /// the name, a first try goes without, so that the forwarder's own validation and cache
+    /// serve us; a retry to the same forwarder (after its SERVFAIL, which may be its
+    /// validation failing, or a loss) and every query of a walk retrying a bogus answer go
+    /// with CD=1, so that we get the data and judge it ourselves. Never to an authoritative
+    /// server (RD=0): CD means nothing to it.
+    fn checking_disabled(&self, ex: &Exchange<'_>, retry: bool, budget: &Budget) -> bool {
+        let validating = self
+            .validator
+            .as_ref()
+            .is_some_and(|v| !v.under_negative_anchor(&ex.qname));
+        ex.recursive && validating && (retry || !budget.avoid.is_empty())
     }
 
     /// The newest try's timer ran out: a loss, for the trace and the infrastructure cache.

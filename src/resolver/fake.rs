@@ -71,6 +71,11 @@ struct Host {
     no_question: bool,
     /// A recursive resolver's front: REFUSED to RD=0, answers without AA and with RA=1.
     recursive: bool,
+    /// A validating resolver whose validation fails (a wrong clock, a stale anchor): SERVFAIL
+    /// unless the query has CD=1.
+    fails_validation: bool,
+    /// Its TLS certificate does not check out: every query over TLS fails before it is sent.
+    bad_certificate: bool,
 }
 
 /// What became of one query.
@@ -79,6 +84,7 @@ enum Fate {
     Lost,
     Unreachable,
     SendFailed,
+    BadCertificate,
 }
 
 /// Counts a query in service until its reply is sent or the resolver stops waiting.
@@ -98,6 +104,9 @@ pub(crate) struct Sent {
     pub(crate) qtype: RecordType,
     pub(crate) tcp: bool,
     pub(crate) rd: bool,
+    pub(crate) cd: bool,
+    /// Over DNS over TLS (a forward zone's `tls_name`).
+    pub(crate) tls: bool,
 }
 
 /// The fake internet.
@@ -177,6 +186,8 @@ impl FakeNet {
                 prime_without_glue: false,
                 no_question: false,
                 recursive: false,
+                fails_validation: false,
+                bad_certificate: false,
             },
         );
     }
@@ -273,16 +284,41 @@ impl FakeNet {
     /// walk's result, without the walk): it answers RD=1 queries without AA and with RA=1,
     /// and refuses RD=0 ones, as a resolver that serves no zones does.
     pub(crate) fn add_recursive(&self, addr: IpAddr) {
-        let mut zones: Vec<Zone> = Vec::new();
-        for server in LabFiles::embedded().servers().expect("lab zones are valid") {
-            for z in server.catalog.zones() {
-                if !zones.iter().any(|have| have.origin() == z.origin()) {
-                    zones.push(Zone::clone(z));
-                }
-            }
-        }
+        let servers = LabFiles::embedded().servers().expect("lab zones are valid");
+        let zones = merged(servers.iter().map(|s| &s.catalog));
+        self.add_recursive_serving(addr, zones);
+    }
+
+    fn add_recursive_serving(&self, addr: IpAddr, zones: Vec<Zone>) {
         self.add_host(addr, zones);
         self.with_host(addr, |h| h.recursive = true);
+    }
+
+    /// Adds a recursive resolver at `addr` that knows every zone the hosts so far serve (the
+    /// signed ones of a signed lab, say).
+    pub(crate) fn add_recursive_of_hosts(&self, addr: IpAddr) {
+        // In address order, so that which copy of a zone wins does not depend on hashing.
+        let hosts = self.hosts();
+        let mut by_addr: Vec<(&IpAddr, &Host)> = hosts.iter().collect();
+        by_addr.sort_by_key(|(a, _)| **a);
+        let zones = merged(by_addr.into_iter().map(|(_, h)| &h.catalog));
+        drop(hosts);
+        self.add_recursive_serving(addr, zones);
+    }
+
+    /// Makes the host at `addr` a recursive resolver's front for the zones it has.
+    pub(crate) fn make_recursive(&self, addr: IpAddr) {
+        self.with_host(addr, |h| h.recursive = true);
+    }
+
+    /// Makes the recursive resolver at `addr` fail its validation: SERVFAIL unless CD=1.
+    pub(crate) fn fail_validation(&self, addr: IpAddr) {
+        self.with_host(addr, |h| h.fails_validation = true);
+    }
+
+    /// Makes `addr`'s TLS certificate fail every handshake.
+    pub(crate) fn bad_certificate(&self, addr: IpAddr) {
+        self.with_host(addr, |h| h.bad_certificate = true);
     }
 
     /// Makes `addr` answer the priming query (`. NS`) without glue.
@@ -321,6 +357,9 @@ impl FakeNet {
         let Some(host) = hosts.get_mut(&q.server.ip()) else {
             return (Fate::Lost, Duration::ZERO, None);
         };
+        if q.tls.is_some() && host.bad_certificate {
+            return (Fate::BadCertificate, Duration::ZERO, None);
+        }
         let nth = host.received;
         host.received += 1;
         if !host.loss.is_empty() && host.loss[nth % host.loss.len()] {
@@ -341,6 +380,8 @@ impl FakeNet {
         m.metadata.recursion_desired = q.rd;
         let mode = if host.recursive && !q.rd {
             Mode::Rcode(ResponseCode::Refused)
+        } else if host.fails_validation && !q.cd {
+            Mode::Rcode(ResponseCode::ServFail)
         } else {
             mode
         };
@@ -396,6 +437,19 @@ impl FakeNet {
     }
 }
 
+/// Every zone of `catalogs`, each origin once.
+fn merged<'a>(catalogs: impl Iterator<Item = &'a Catalog>) -> Vec<Zone> {
+    let mut zones: Vec<Zone> = Vec::new();
+    for catalog in catalogs {
+        for z in catalog.zones() {
+            if !zones.iter().any(|have| have.origin() == z.origin()) {
+                zones.push(Zone::clone(z));
+            }
+        }
+    }
+    zones
+}
+
 impl Upstream for FakeNet {
     fn query(&self, q: UpstreamQuery) -> UpstreamFuture<'_> {
         Box::pin(async move {
@@ -408,6 +462,8 @@ impl Upstream for FakeNet {
                     qtype: q.qtype,
                     tcp: q.tcp,
                     rd: q.rd,
+                    cd: q.cd,
+                    tls: q.tls.is_some(),
                 });
             let id: u16 = rand::random();
             let (fate, delay, _in_service) = self.fate(&q, id);
@@ -421,6 +477,9 @@ impl Upstream for FakeNet {
                     tokio::time::sleep(delay).await;
                     Err(UpstreamError::Refused)
                 }
+                Fate::BadCertificate => Err(UpstreamError::Unusable(
+                    "TLS handshake: invalid peer certificate: NotValidForName".into(),
+                )),
                 Fate::Reply(reply) => {
                     tokio::time::sleep(delay).await;
                     assert!(

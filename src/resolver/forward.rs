@@ -6,6 +6,7 @@
 //! whether it is forwarded or walked.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use hickory_proto::rr::{Name, RecordType};
 use tracing::debug;
@@ -15,6 +16,7 @@ use super::classify::Outcome;
 use super::delegation::{NameServer, ServerSet};
 use super::{Link, Resolver, Step};
 use crate::cache::Signed;
+use crate::outbound::tls::DotUpstream;
 use crate::rr;
 
 /// A forward zone: names in it go to these recursive servers.
@@ -24,6 +26,9 @@ pub struct Forward {
     pub servers: Vec<SocketAddr>,
     /// When every server fails, walk the hierarchy instead (Unbound's `forward-first`).
     pub first: bool,
+    /// Ask the servers over DNS over TLS, authenticated as this says, and never otherwise
+    /// (`tls_name`, `ca`; Unbound's `forward-tls-upstream` with `name#tls-name`).
+    pub tls: Option<Arc<DotUpstream>>,
 }
 
 impl Forward {
@@ -106,7 +111,7 @@ impl Resolver {
         budget: &mut Budget,
     ) -> Result<Link, ResolveError> {
         let reply = self
-            .ask_servers(&fwd.server_set(), name, qtype, true, budget)
+            .ask_servers(&fwd.server_set(), name, qtype, Some(fwd), budget)
             .await?;
         self.store(reply.learned, budget.now);
         let step = match reply.outcome {

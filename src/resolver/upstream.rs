@@ -1,5 +1,6 @@
 //! The resolver's only outbound I/O. [`Upstream`] has two implementations: [`NetUpstream`]
-//! (real UDP/TCP sockets) and, in tests, a scripted fake internet built from our own zones.
+//! (real UDP/TCP sockets, and DNS over TLS to the forwarders of a zone with `tls_name`) and,
+//! in tests, a scripted fake internet built from our own zones.
 //!
 //! An exchange here never times out by itself: it ends when a matching reply arrives or the
 //! transport fails. The caller decides how long to wait before retransmitting, and keeps
@@ -23,6 +24,8 @@ use hickory_proto::rr::{Name, RecordType};
 use tokio::time::Instant;
 
 use crate::outbound::tcp::TcpQuery;
+use crate::outbound::tls::conn::ConnError;
+use crate::outbound::tls::{DotUpstream, pad_query};
 use crate::outbound::{
     ClientError, CookieJar, Expected, Peer, Signed, UdpAnswer, over_udp, request,
 };
@@ -38,6 +41,11 @@ pub struct UpstreamQuery {
     pub edns: bool,
     /// RD=1: the server is a recursive resolver we forward to; otherwise we iterate (RD=0).
     pub rd: bool,
+    /// CD=1 (RFC 4035 §3.2.2): a forwarder is to hand over data it would find bogus, because
+    /// we validate it ourselves (see `Exchange::checking_disabled`).
+    pub cd: bool,
+    /// Over DNS over TLS to a forwarder, on its kept connection: never UDP or TCP in the clear.
+    pub tls: Option<Arc<DotUpstream>>,
 }
 
 /// A validated reply and the round trip it took.
@@ -62,6 +70,11 @@ pub enum UpstreamError {
     /// The server's host says nobody listens there (ICMP port unreachable, TCP reset).
     #[error("connection refused")]
     Refused,
+    /// The server cannot be used as configured: its TLS handshake or certificate failed (the
+    /// reason is rustls's), or it is in backoff after such a failure. Like a refusal, asking
+    /// it again in this exchange would fail the same way.
+    #[error("{0}")]
+    Unusable(String),
     /// Anything else: a local firewall (EPERM), full buffers, no route. Like a lost datagram,
     /// it says nothing about the server; the try is retransmitted in due course.
     #[error("network error: {0}")]
@@ -115,6 +128,9 @@ impl Default for NetUpstream {
 impl Upstream for NetUpstream {
     fn query(&self, q: UpstreamQuery) -> UpstreamFuture<'_> {
         Box::pin(async move {
+            if let Some(dot) = q.tls.clone() {
+                return over_tls(&dot, &q).await;
+            }
             let peer = Peer::from(q.server);
             if !q.tcp {
                 let jar = self.cookies.as_deref();
@@ -146,6 +162,7 @@ impl Upstream for NetUpstream {
 fn request_for(q: &UpstreamQuery) -> Message {
     let mut message = request(OpCode::Query, &q.qname, q.qtype, q.edns);
     message.metadata.recursion_desired = q.rd;
+    message.metadata.checking_disabled = q.cd;
     if let Some(opt) = message.edns.as_mut() {
         opt.set_dnssec_ok(true);
     }
@@ -193,6 +210,35 @@ async fn over_tcp(
     }
 }
 
+/// Over the forward zone's kept TLS connection to the server, padded. The connection may
+/// carry our query under another ID; the response comes back with ours, and must answer our question.
+async fn over_tls(dot: &DotUpstream, q: &UpstreamQuery) -> Result<UpstreamReply, UpstreamError> {
+    // RFC 8467 §4.1: padded, so the record's length does not give the name away.
+    let mut message = request_for(q);
+    let id = message.metadata.id;
+    let unpadded = Signed::new(&message, None).map_err(upstream_err)?;
+    pad_query(&mut message, unpadded.bytes().len());
+    let mut request = Signed::new(&message, None).map_err(upstream_err)?;
+    let response = dot
+        .query(q.server, request.bytes().to_vec())
+        .await
+        .map_err(|e| match e {
+            ConnError::Refused => UpstreamError::Refused,
+            ConnError::Connect(why) => UpstreamError::Unusable(why),
+            ConnError::Lost(why) => UpstreamError::Network(why),
+        })?;
+    let message = request.read(&response.bytes).map_err(upstream_err)?;
+    Expected::answer(id, &q.qname, q.qtype)
+        .check(&message, true)
+        .map_err(upstream_err)?;
+    Ok(UpstreamReply {
+        message,
+        rtt: response.rtt,
+        lag: Duration::ZERO,
+        at: response.at,
+    })
+}
+
 fn upstream_err(e: ClientError) -> UpstreamError {
     match e {
         ClientError::Io(e) => net_err(e),
@@ -224,6 +270,8 @@ mod tests {
                 tcp: false,
                 edns,
                 rd: false,
+                cd: false,
+                tls: None,
             };
             let (id, request) = encode_query(&q).expect("encodes");
             let mut read = Message::from_vec(request.bytes()).expect("parses");

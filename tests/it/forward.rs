@@ -84,6 +84,7 @@ async fn forwarding_the_root_to_unbound_answers_like_unbound() {
             zone: Name::root(),
             servers: vec![unbound_addr],
             first: false,
+            tls: None,
         }],
     )
     .await;
@@ -196,6 +197,7 @@ async fn forward_first_walks_the_lab_when_the_forwarder_is_down() {
             zone: Name::from_ascii("alpha.test.").expect("name"),
             servers: down.clone(),
             first,
+            tls: None,
         }]
     };
     let only = forwarding_tern(SocketAddr::new(addr(DEAD, 54), 53), &hints, forward(false)).await;

@@ -71,7 +71,9 @@ impl Resolver {
                 addr: ranked.addr,
                 port,
                 tries: 0,
-                tcp: false,
+                // A TLS forwarder is asked over its TLS connection, which counts as TCP here
+                // (the timeouts allow for a handshake; a truncated reply cannot happen).
+                tcp: ex.tls.is_some(),
                 edns: !self.infra.no_edns(ranked.addr, now),
                 probe: ranked.standing == Standing::Probe,
                 done: false,

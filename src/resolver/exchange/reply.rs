@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use hickory_proto::op::ResponseCode;
 use tokio::time::Instant;
 
 use super::{Attempt, Exchange};
@@ -42,9 +43,15 @@ impl Resolver {
                 self.trace_try(ex, i, attempt.tcp, waited, || e.to_string());
                 return Ok(None);
             }
-            Err(e @ UpstreamError::Refused) => {
-                // ICMP port unreachable or a reset: nobody is listening there.
-                self.infra.record_loss(addr, attempt.sent, now);
+            Err(e @ (UpstreamError::Refused | UpstreamError::Unusable(_))) => {
+                // ICMP port unreachable or a reset: nobody is listening there. Or a TLS
+                // forwarder whose handshake or certificate failed (logged where the connection
+                // failed, and remembered there, in its backoff): the next server, never this
+                // one in the clear, goes on. A certificate says nothing of the address's
+                // health, which other zones may share: no loss is counted against it.
+                if matches!(e, UpstreamError::Refused) {
+                    self.infra.record_loss(addr, attempt.sent, now);
+                }
                 self.trace_try(ex, i, attempt.tcp, waited, || e.to_string());
                 ex.cands[i].done = true;
                 ex.go_on_if_newest(i, attempt.sent, now);
@@ -54,12 +61,16 @@ impl Resolver {
         ex.go_on_if_newest(i, attempt.sent, now);
         let window = Arc::clone(&ex.cands[i].window);
         window.on_reply();
-        // TCP round trips include the handshake; only UDP times the server.
+        // TCP round trips include the handshake; UDP, and a kept TLS connection (timed from the
+        // query's write), time the server.
+        let timed = !attempt.tcp || ex.tls.is_some();
         self.infra
-            .record_reply(addr, (!attempt.tcp).then_some(reply.rtt), now);
+            .record_reply(addr, timed.then_some(reply.rtt), now);
+        if timed {
+            attempt.server.rtt.observe(reply.rtt);
+        }
         if !attempt.tcp {
             self.infra.record_lag(reply.lag);
-            attempt.server.rtt.observe(reply.rtt);
         }
         let classified = classify_from(
             &reply.message,
@@ -69,6 +80,13 @@ impl Resolver {
             ex.recursive,
         );
         self.trace_try(ex, i, attempt.tcp, reply.rtt, || describe(&classified));
+        // A validating forwarder's SERVFAIL may be its validation failing: asked once more with
+        // CD=1 (see `checking_disabled`), it hands over the data for us to judge.
+        let servfail = reply.message.metadata.response_code == ResponseCode::ServFail;
+        if servfail && ex.cands[i].tries == 1 && self.checking_disabled(ex, true, budget) {
+            self.send(ex, i, window.force(), budget)?;
+            return Ok(None);
+        }
         match &classified.outcome {
             Outcome::Truncated if !attempt.tcp => {
                 ex.cands[i].tcp = true;

@@ -24,6 +24,7 @@ fn forward(zone: &str, servers: &[&str], first: bool) -> Forward {
             .map(|s| std::net::SocketAddr::new(ip(s), 53))
             .collect(),
         first,
+        tls: None,
     }
 }
 
@@ -34,6 +35,20 @@ fn with_forwards(net: &Arc<FakeNet>, forwards: Vec<Forward>) -> Arc<Resolver> {
             forwards,
             ..ResolverConfig::default()
         },
+    )
+}
+
+/// A resolver with these forward zones, before its listeners or validator are set.
+fn forwarding(net: &Arc<FakeNet>, forwards: Vec<Forward>) -> Resolver {
+    Resolver::new(
+        Arc::clone(net) as Arc<dyn crate::resolver::Upstream>,
+        FakeNet::lab_hints(),
+        Arc::new(Cache::new(CachePolicy::default())),
+        ResolverConfig {
+            forwards,
+            ..ResolverConfig::default()
+        },
+        Arc::new(Metrics::default()),
     )
 }
 
@@ -216,22 +231,166 @@ async fn a_forwarded_answer_is_served_stale_when_the_forwarders_are_dead() {
 async fn a_forwarder_that_is_ourselves_is_a_loop() {
     let net = FakeNet::lab();
     net.add_recursive(ip(FWD_1));
-    let config = ResolverConfig {
-        forwards: vec![forward(".", &[FWD_1], false)],
-        ..ResolverConfig::default()
-    };
     let listen: std::net::SocketAddr = "127.9.0.1:53".parse().expect("address");
-    let r = Arc::new(
-        Resolver::new(
-            Arc::clone(&net) as Arc<dyn crate::resolver::Upstream>,
-            FakeNet::lab_hints(),
-            Arc::new(Cache::new(CachePolicy::default())),
-            config,
-            Arc::new(Metrics::default()),
-        )
-        .with_listeners(&[listen]),
-    );
+    let r = forwarding(&net, vec![forward(".", &[FWD_1], false)]).with_listeners(&[listen]);
+    let r = Arc::new(r);
     let e = resolve(&r, "www.alpha.test.", A).await.expect_err("a loop");
     assert!(matches!(e, ResolveError::ForwardingLoop { .. }), "{e}");
     assert_eq!(net.total(), 0, "nothing sent anywhere");
+}
+
+/// A validating resolver over the signed lab whose secure.test. is forwarded to `FWD_1`, a
+/// recursive resolver knowing the signed zones.
+fn validating_forwarder(fails_validation: bool) -> (Arc<FakeNet>, Arc<Resolver>) {
+    let (net, anchors) = super::validate::signed_net();
+    net.add_recursive_of_hosts(ip(FWD_1));
+    if fails_validation {
+        net.fail_validation(ip(FWD_1));
+    }
+    let r = validating_with_forwarders(&net, anchors, &[FWD_1]);
+    (net, r)
+}
+
+/// A validating resolver over `net` forwarding secure.test. to `servers`.
+fn validating_with_forwarders(
+    net: &Arc<FakeNet>,
+    anchors: crate::dnssec::anchor::Anchors,
+    servers: &[&str],
+) -> Arc<Resolver> {
+    use super::validate::SIGNED_AT;
+    use crate::resolver::validate::{UnixClock, Validator};
+    let validator = Validator::new(anchors, Vec::new())
+        .with_clock(UnixClock::pinned(tokio::time::Instant::now(), SIGNED_AT));
+    let r = forwarding(net, vec![forward("secure.test.", servers, false)]);
+    Arc::new(r.with_validator(validator))
+}
+
+/// The (qname, CD) of the queries sent to `FWD_1`.
+fn cd_to_forwarder(net: &FakeNet) -> Vec<(String, bool)> {
+    sent_to(net, FWD_1)
+        .into_iter()
+        .map(|s| (format!("{} {}", s.qname, s.qtype), s.cd))
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_validating_resolver_asks_a_forwarder_with_cd_0_first_as_unbound_does() {
+    let (net, r) = validating_forwarder(false);
+    let res = expect(&r, "www.secure.test.", A, NoError).await;
+    assert_eq!(res.security, crate::cache::Trust::Secure, "{res:?}");
+    let sent = cd_to_forwarder(&net);
+    assert!(!sent.is_empty());
+    assert!(
+        sent.iter().all(|(_, cd)| !cd),
+        "CD=0 while the forwarder answers: {sent:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_forwarders_servfail_is_asked_again_with_cd_1_and_validated_here() {
+    let (net, r) = validating_forwarder(true);
+    let res = expect(&r, "www.secure.test.", A, NoError).await;
+    assert_eq!(res.security, crate::cache::Trust::Secure, "{res:?}");
+    let www: Vec<bool> = cd_to_forwarder(&net)
+        .into_iter()
+        .filter(|(q, _)| q == "www.secure.test. A")
+        .map(|(_, cd)| cd)
+        .collect();
+    assert_eq!(www, [false, true], "CD=0, its SERVFAIL, then CD=1");
+    // Without validation here, CD=1 would hand the client unchecked data: the SERVFAIL stands.
+    let net = FakeNet::lab();
+    net.add_recursive(ip(FWD_1));
+    net.fail_validation(ip(FWD_1));
+    let r = with_forwards(&net, vec![forward("alpha.test.", &[FWD_1], false)]);
+    let e = resolve(&r, "www.alpha.test.", A)
+        .await
+        .expect_err("SERVFAIL");
+    assert!(matches!(e, ResolveError::NoReachableAuthority(_)), "{e}");
+    assert!(cd_to_forwarder(&net).iter().all(|(_, cd)| !cd));
+    assert_eq!(net.count(ip(FWD_1)), 1);
+}
+
+/// [`forward`] over DNS over TLS (no roots: the fake internet never makes a handshake).
+fn forward_tls(zone: &str, servers: &[&str], first: bool) -> Forward {
+    let dot = crate::outbound::tls::DotUpstream::with_roots(
+        "dns.example",
+        None,
+        rustls::RootCertStore::empty(),
+    )
+    .expect("dot");
+    Forward {
+        tls: Some(Arc::new(dot)),
+        ..forward(zone, servers, first)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_tls_forwarder_is_asked_only_over_tls_and_a_bad_certificate_fails_over_not_to_plaintext()
+{
+    let net = FakeNet::lab();
+    net.add_recursive(ip(FWD_1));
+    net.add_recursive(ip(FWD_2));
+    net.bad_certificate(ip(FWD_1));
+    let r = with_forwards(
+        &net,
+        vec![forward_tls("alpha.test.", &[FWD_1, FWD_2], false)],
+    );
+    for qname in ["www.alpha.test.", "mail.alpha.test.", "ftp.alpha.test."] {
+        resolve(&r, qname, A).await.expect("answered");
+    }
+    let to_fwd: Vec<Sent> = net.sent().into_iter().filter(|s| s.rd).collect();
+    assert_eq!(sent_to(&net, FWD_2).len(), 3, "failed over: {to_fwd:?}");
+    assert!(
+        to_fwd.iter().all(|s| s.tls && s.tcp),
+        "TLS only: {to_fwd:?}"
+    );
+
+    // Its only server failing: SERVFAIL (EDE 22), or with forward_first the walk.
+    let net = FakeNet::lab();
+    net.add_recursive(ip(FWD_1));
+    net.bad_certificate(ip(FWD_1));
+    let r = with_forwards(&net, vec![forward_tls("alpha.test.", &[FWD_1], false)]);
+    let e = resolve(&r, "www.alpha.test.", A)
+        .await
+        .expect_err("SERVFAIL");
+    assert!(matches!(e, ResolveError::NoReachableAuthority(_)), "{e}");
+    assert_eq!(e.ede().0, crate::ede::NO_REACHABLE_AUTHORITY);
+    assert!(net.sent().iter().all(|s| s.tls), "{:?}", net.sent());
+    let r = with_forwards(&net, vec![forward_tls("alpha.test.", &[FWD_1], true)]);
+    expect(&r, "www.alpha.test.", A, NoError).await;
+    let walked = net
+        .sent()
+        .iter()
+        .any(|s| !s.rd && s.qname == name("www.alpha.test."));
+    assert!(walked, "walked: {:?}", net.sent());
+    assert!(sent_to(&net, FWD_1).iter().all(|s| s.tls));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_bogus_forwarded_answer_is_asked_of_the_other_forwarder_with_cd_1_not_walked() {
+    use crate::lab::sign::Signing;
+    let copies = [("secure.test.", Signing::Bogus, FWD_1)];
+    let (net, anchors) = super::validate::signed_net_with(|_, text| text, &copies);
+    net.make_recursive(ip(FWD_1));
+    net.add_recursive_of_hosts(ip(FWD_2));
+    let r = validating_with_forwarders(&net, anchors, &[FWD_1, FWD_2]);
+    // The bad one looks fastest, so it is asked first.
+    let now = tokio::time::Instant::now();
+    let ms = std::time::Duration::from_millis;
+    r.infra.record_reply(ip(FWD_1), Some(ms(1)), now);
+    r.infra.record_reply(ip(FWD_2), Some(ms(50)), now);
+    let res = expect(&r, "www.secure.test.", A, NoError).await;
+    assert_eq!(res.security, crate::cache::Trust::Secure, "{res:?}");
+    let www = |s: &Sent| s.qname == name("www.secure.test.") && s.qtype == A;
+    let asked: Vec<(std::net::IpAddr, bool, bool)> = net
+        .sent()
+        .into_iter()
+        .filter(www)
+        .map(|s| (s.server, s.rd, s.cd))
+        .collect();
+    assert_eq!(
+        asked,
+        [(ip(FWD_1), true, false), (ip(FWD_2), true, true)],
+        "the other forwarder, CD=1, and no walk"
+    );
 }

@@ -20,7 +20,7 @@ use crate::resolver::fake::Sent;
 use crate::resolver::validate::{UnixClock, Validator};
 
 /// When the zones are signed: their RRSIGs hold from an hour before to 30 days after.
-const SIGNED_AT: u64 = 1_800_000_000;
+pub(super) const SIGNED_AT: u64 = 1_800_000_000;
 
 /// The zones, by lab file, origin, how they are signed and the servers that serve them.
 const ZONES: &[(&str, &str, Option<Signing>, &[&str])] = &[

@@ -39,7 +39,9 @@ impl Resolver {
             tracing::debug!(%name, ?qtype, %server, "bogus answer: asking the zone's other servers");
             budget.avoid.push(server);
             // No other server (or none that answers): the bogus verdict stands.
-            let Ok(mut again) = self.iterate(name, qtype, budget).await else {
+            // A forwarded name is asked of the zone's other forwarders (with CD=1: see
+            // `checking_disabled`), not walked in the clear behind their back.
+            let Ok(mut again) = self.forward_or_iterate(name, qtype, budget).await else {
                 break;
             };
             // Judging it fetches keys, through exchanges of their own.

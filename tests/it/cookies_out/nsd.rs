@@ -69,6 +69,8 @@ async fn ask(upstream: &tern::NetUpstream, server: SocketAddr, count: usize) -> 
             tcp: false,
             edns: true,
             rd: false,
+            cd: false,
+            tls: None,
         };
         let reply =
             tokio::time::timeout(Duration::from_secs(5), tern::Upstream::query(upstream, q))
