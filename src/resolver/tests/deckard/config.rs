@@ -219,6 +219,7 @@ pub(super) fn setup(settings: &[Setting]) -> Result<Setup, String> {
                 zone: name,
                 servers: zone.servers,
                 first: zone.first,
+                tls: None,
             });
         }
     }
