@@ -2,6 +2,7 @@
 //! `main` and tests bind), hands each request to the [`Handler`], and stops on shutdown.
 
 mod batch;
+pub(crate) mod https;
 pub(crate) mod shutdown;
 pub(crate) mod tcp;
 pub(crate) mod tls;

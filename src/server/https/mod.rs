@@ -1,0 +1,257 @@
+//! DNS over HTTPS for clients (RFC 8484): TLS with ALPN `h2` and `http/1.1`, HTTP/2 or
+//! HTTP/1.1 by hyper, `GET /dns-query?dns=` and `POST /dns-query` handed to the same handler
+//! as every other transport. What a request asks is decided by [`request`] (pure, fuzzed);
+//! the headers of the answer by [`response`]; this module keeps the connections: a slot of
+//! the listener's cap before the handshake, the handshake bound, the idle timeout, and the
+//! HTTP limits (header size, concurrent HTTP/2 streams, body size).
+
+pub(crate) mod request;
+pub(crate) mod response;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Body, Bytes, Incoming};
+use hyper::header::CONTENT_TYPE;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
+use tracing::debug;
+
+use self::request::{Head, HttpError, MAX_MESSAGE, Wants};
+use super::shutdown::Shutdown;
+use super::tcp::{self, TcpLimits};
+use super::tls::{Certificates, HANDSHAKE_TIMEOUT};
+use crate::handler::{Handler, Transport};
+
+/// HTTP/2 streams one connection may have open at once (RFC 9113 §5.1.2): a client's
+/// parallelism, bounded so one connection cannot start unbounded lookups. 100 is what RFC 9113
+/// recommends as the least, and what nginx and Unbound (`http-max-streams`) use.
+const MAX_STREAMS: u32 = 100;
+
+/// The most header bytes (HTTP/2 header list; HTTP/1.1 read buffer, which holds the request
+/// line and headers). A GET of a 12 KB query fits; DNS queries are a few dozen bytes.
+const MAX_HEADERS: usize = 16 * 1024;
+
+/// How long a connection's open requests may run on after shutdown before it is dropped.
+const DRAIN: Duration = Duration::from_secs(2);
+
+/// Serves DNS over HTTPS on `listener` until shutdown, with the TCP listener's caps: a slot is
+/// taken before the handshake, so handshakes count against `max_connections`, and a connection
+/// with no request for `idle_timeout` is closed.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    certificates: Arc<Certificates>,
+    handler: Arc<Handler>,
+    limits: TcpLimits,
+    mut shutdown: Shutdown,
+) {
+    let limits = limits.clamped();
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    while let Some((stream, peer, permit)) = tcp::accept(&listener, &slots, &mut shutdown).await {
+        let acceptor = certificates.https_acceptor();
+        let handler = Arc::clone(&handler);
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            connection(
+                stream,
+                peer,
+                acceptor,
+                handler,
+                limits.idle_timeout,
+                shutdown,
+            )
+            .await;
+            drop(permit);
+        });
+    }
+}
+
+/// One connection: the handshake (bounded), then HTTP until the client goes, it idles past
+/// `idle`, or shutdown.
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    acceptor: TlsAcceptor,
+    handler: Arc<Handler>,
+    idle: Duration,
+    mut shutdown: Shutdown,
+) {
+    let handshake = tokio::select! {
+        _ = shutdown.recv() => return,
+        r = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)) => r,
+    };
+    let stream = match handshake {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => {
+            debug!(client = %peer, error = %e, "doh tls handshake failed");
+            return;
+        }
+        Err(_) => {
+            debug!(client = %peer, "doh tls handshake timed out");
+            return;
+        }
+    };
+    let activity = Arc::new(Activity::new());
+    let service = {
+        let activity = Arc::clone(&activity);
+        service_fn(move |req| {
+            let handler = Arc::clone(&handler);
+            let activity = Arc::clone(&activity);
+            async move {
+                let _busy = activity.begin();
+                Ok::<_, Infallible>(respond(req, &handler, peer, idle).await)
+            }
+        })
+    };
+    let builder = builder(idle);
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => {
+            if let Err(e) = r {
+                debug!(client = %peer, error = %e, "doh connection ended");
+            }
+            return;
+        }
+        _ = shutdown.recv() => {}
+        _ = activity.idle_for(idle) => debug!(client = %peer, "doh connection idle; closing"),
+    }
+    // Shutdown or idle: HTTP/2 says GOAWAY and HTTP/1.1 closes once the request in progress
+    // is answered; whatever is still running after DRAIN is dropped with the socket.
+    conn.as_mut().graceful_shutdown();
+    let _ = tokio::time::timeout(DRAIN, conn).await;
+}
+
+/// hyper's server for one connection: HTTP/1.1 or HTTP/2 as the client speaks (ALPN `h2`
+/// clients send the HTTP/2 preface), each with its limits.
+fn builder(idle: Duration) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        // Headers trickled in byte by byte (slowloris) are cut off; the idle timeout covers
+        // the wait before a request starts.
+        .header_read_timeout(idle.min(HANDSHAKE_TIMEOUT))
+        .max_buf_size(MAX_HEADERS);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(MAX_STREAMS)
+        .max_header_list_size(u32::try_from(MAX_HEADERS).unwrap_or(u32::MAX));
+    builder
+}
+
+/// Turns one HTTP request into its response: refused with a status, or answered by the
+/// handler as a DNS message from `peer` over HTTPS.
+async fn respond(
+    req: Request<Incoming>,
+    handler: &Handler,
+    peer: SocketAddr,
+    idle: Duration,
+) -> Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let head = Head {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query(),
+        content_type: parts.headers.get(CONTENT_TYPE).map(|v| v.as_bytes()),
+    };
+    let query = match request::head(&head) {
+        Ok(Wants::Message(bytes)) => bytes,
+        Ok(Wants::Body) => match read_body(body, idle).await {
+            Ok(bytes) => bytes,
+            Err(e) => return response::refusal(e),
+        },
+        Err(e) => return response::refusal(e),
+    };
+    match handler.handle_bytes(&query, peer, Transport::Https).await {
+        Some(reply) => response::answer(reply),
+        // Dropped by the handler (a rate limit's drop, a zone transfer, which does not fit
+        // one HTTP answer): no DNS message to send.
+        None => response::refusal(HttpError::BadRequest("no DNS answer to this query")),
+    }
+}
+
+/// A POST body, read to its end but never past [`MAX_MESSAGE`] bytes, within `within`.
+async fn read_body(body: Incoming, within: Duration) -> Result<Vec<u8>, HttpError> {
+    let declared = body.size_hint().lower();
+    if usize::try_from(declared).map_or(true, |n| n > MAX_MESSAGE) {
+        return Err(HttpError::PayloadTooLarge);
+    }
+    let read = tokio::time::timeout(within, Limited::new(body, MAX_MESSAGE).collect()).await;
+    let bytes = match read {
+        Err(_) => return Err(HttpError::BadRequest("body not sent in time")),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            return Err(HttpError::PayloadTooLarge);
+        }
+        Ok(Err(_)) => return Err(HttpError::BadRequest("body cut short")),
+        Ok(Ok(collected)) => collected.to_bytes().to_vec(),
+    };
+    request::body(&bytes)?;
+    Ok(bytes)
+}
+
+/// When a connection last had a request start or end, and how many are running: it is idle
+/// when none runs and none has for the idle timeout.
+struct Activity {
+    running: AtomicUsize,
+    last: Mutex<Instant>,
+}
+
+/// A request in progress; its end counts as activity.
+struct Busy<'a>(&'a Activity);
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            running: AtomicUsize::new(0),
+            last: Mutex::new(Instant::now()),
+        }
+    }
+
+    fn touch(&self) {
+        // A poisoned lock holds an Instant, whole whatever panicked.
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+    }
+
+    fn begin(&self) -> Busy<'_> {
+        self.running.fetch_add(1, Ordering::AcqRel);
+        self.touch();
+        Busy(self)
+    }
+
+    /// Returns once no request has run for `idle`.
+    async fn idle_for(&self, idle: Duration) {
+        loop {
+            let deadline = *self.last.lock().unwrap_or_else(|e| e.into_inner()) + idle;
+            if self.running.load(Ordering::Acquire) > 0 {
+                // Busy: looked at again an idle period later.
+                tokio::time::sleep(idle).await;
+            } else if Instant::now() < deadline {
+                tokio::time::sleep_until(deadline).await;
+            } else {
+                return;
+            }
+        }
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.running.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests;
