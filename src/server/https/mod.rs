@@ -172,7 +172,10 @@ async fn respond(
             Ok(bytes) => bytes,
             Err(e) => return response::refusal(e),
         },
-        Err(e) => return response::refusal(e),
+        Err(e) => {
+            drain(body, idle).await;
+            return response::refusal(e);
+        }
     };
     match handler.handle_bytes(&query, peer, Transport::Https).await {
         Some(reply) => response::answer(reply),
@@ -199,6 +202,18 @@ async fn read_body(body: Incoming, within: Duration) -> Result<Vec<u8>, HttpErro
     };
     request::body(&bytes)?;
     Ok(bytes)
+}
+
+/// Reads a refused request's body to its end, keeping none of it, before the refusal goes:
+/// over HTTP/2 a response sent while the client still uploads is followed by RST_STREAM
+/// (RFC 9113 §8.1), which some clients (curl 7.88) report as an error instead of the status.
+/// At most [`MAX_MESSAGE`] bytes and `within`: past that, the refusal goes anyway.
+async fn drain(body: Incoming, within: Duration) {
+    let mut body = Limited::new(body, MAX_MESSAGE);
+    let _ = tokio::time::timeout(within, async {
+        while let Some(Ok(_)) = body.frame().await {}
+    })
+    .await;
 }
 
 /// When a connection last had a request start or end, and how many are running: it is idle

@@ -1,8 +1,9 @@
-//! The listener over a real loopback socket with a rustls client speaking HTTP/1.1 by hand:
-//! answered with the DNS headers, refused with statuses; and the idle clock on a paused timer.
+//! The listener over a real loopback socket (the lab's certificate) with a rustls client
+//! speaking HTTP/1.1 by hand: answered with the DNS headers, refused with statuses; and the
+//! idle clock on a paused timer.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use rustls::{ClientConfig, RootCertStore};
 use rustls_pki_types::pem::PemObject;
@@ -13,32 +14,14 @@ use tokio_rustls::TlsConnector;
 use super::*;
 use crate::authority::{Catalog, Zone};
 use crate::handler::HandlerConfig;
+use crate::lab::tls::{CertificateFiles, make_certificate};
 use crate::server::shutdown;
 
-/// A leaf for `tern.test` and its key, by openssl, in a fresh folder.
-fn pair(test: &str) -> (PathBuf, PathBuf, PathBuf) {
+/// A CA and a leaf for `localhost` (the lab's), in a fresh folder.
+fn pair(test: &str) -> (PathBuf, CertificateFiles) {
     let dir = std::env::temp_dir().join(format!("tern-doh-{test}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let (crt, key) = (dir.join("a.crt"), dir.join("a.key"));
-    let status = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
-        .args([
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-subj",
-            "/CN=tern.test",
-        ])
-        .args(["-addext", "subjectAltName=DNS:tern.test"])
-        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-        .args(["-days", "1", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&crt)
-        .stderr(std::process::Stdio::null())
-        .status()
-        .expect("openssl runs");
-    assert!(status.success(), "openssl made a pair");
-    (dir, crt, key)
+    let files = make_certificate(&dir, IpAddr::from([127, 52, 0, 1])).expect("certificate");
+    (dir, files)
 }
 
 fn connector(ca: &Path) -> TlsConnector {
@@ -60,7 +43,7 @@ fn connector(ca: &Path) -> TlsConnector {
 /// One HTTP/1.1 exchange on a new connection; the whole response as text (lossy) and bytes.
 async fn exchange(addr: SocketAddr, ca: &Path, request: &[u8]) -> (String, Vec<u8>) {
     let tcp = TcpStream::connect(addr).await.expect("connect");
-    let name = ServerName::try_from("tern.test").expect("name");
+    let name = ServerName::try_from("localhost").expect("name");
     let mut tls = connector(ca).connect(name, tcp).await.expect("handshake");
     assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
     tls.write_all(request).await.expect("write");
@@ -71,8 +54,8 @@ async fn exchange(addr: SocketAddr, ca: &Path, request: &[u8]) -> (String, Vec<u
 
 #[tokio::test]
 async fn http1_get_and_post_are_answered_and_bad_requests_refused() {
-    let (dir, crt, key) = pair("listener");
-    let certs = Certificates::open(&crt, &key).expect("opens");
+    let (dir, files) = pair("listener");
+    let certs = Certificates::open(&files.certificate, &files.key).expect("opens");
     let zone = Zone::from_text(
         "$TTL 300\n@ IN SOA ns1 h 1 7200 3600 1209600 60\n@ IN NS ns1\nns1 IN A 192.0.2.53\n\
          www 120 IN A 192.0.2.1\n",
@@ -96,10 +79,10 @@ async fn http1_get_and_post_are_answered_and_bad_requests_refused() {
     // www.doh.test. A, ID 0.
     let query = b"\x00\x00\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x03doh\x04test\x00\x00\x01\x00\x01";
     let get = format!(
-        "GET /dns-query?dns={} HTTP/1.1\r\nHost: tern.test\r\nConnection: close\r\n\r\n",
+        "GET /dns-query?dns={} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
         crate::base64::encode(query).trim_end_matches('=')
     );
-    let (text, bytes) = exchange(addr, &crt, get.as_bytes()).await;
+    let (text, bytes) = exchange(addr, &files.ca, get.as_bytes()).await;
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     let lower = text.to_ascii_lowercase();
     assert!(
@@ -117,13 +100,13 @@ async fn http1_get_and_post_are_answered_and_bad_requests_refused() {
     assert_eq!(reply[2] & 0x84, 0x84, "QR and AA");
 
     let mut post = format!(
-        "POST /dns-query HTTP/1.1\r\nHost: tern.test\r\nContent-Type: application/dns-message\r\n\
+        "POST /dns-query HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/dns-message\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n",
         query.len()
     )
     .into_bytes();
     post.extend_from_slice(query);
-    let (text, _) = exchange(addr, &crt, &post).await;
+    let (text, _) = exchange(addr, &files.ca, &post).await;
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
 
     for (request, status) in [
@@ -150,7 +133,7 @@ async fn http1_get_and_post_are_answered_and_bad_requests_refused() {
             "413",
         ),
     ] {
-        let (text, _) = exchange(addr, &crt, request.as_bytes()).await;
+        let (text, _) = exchange(addr, &files.ca, request.as_bytes()).await;
         assert!(
             text.starts_with(&format!("HTTP/1.1 {status}")),
             "{request}: {text}"
