@@ -33,7 +33,7 @@ const ZONE: &str = "$TTL 300\n\
 
 /// A running `tern serve` with DoT, DoH and metrics, and the CA its certificate chains to.
 struct Server {
-    _serve: Serve,
+    serve: Serve,
     ip: Ipv4Addr,
     ca: PathBuf,
     dir: PathBuf,
@@ -57,7 +57,7 @@ fn start(dir: &TempDir, ip: Ipv4Addr) -> Server {
     )
     .expect("config");
     Server {
-        _serve: Serve::start(&config, "info", &dir.0.join("tern.log")),
+        serve: Serve::start(&config, "info", &dir.0.join("tern.log")),
         ip,
         ca: files.ca,
         dir: dir.0.clone(),
@@ -296,6 +296,34 @@ async fn curl_and_kdig_are_answered_over_http2_and_http1_and_bad_requests_refuse
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum();
     assert!(https >= 7.0, "https queries counted: {https}\n{metrics}");
+
+    // Renewal: a new CA and leaf in the same files, SIGHUP; new connections get the new one.
+    let first_ca = server.dir.join("first-ca.pem");
+    std::fs::copy(&server.ca, &first_ca).expect("keep the first CA");
+    tern::make_certificate(&server.dir, IpAddr::V4(IP)).expect("renewed certificate");
+    support::signal(&server.serve.0, "HUP");
+    let get = url(&format!("?dns={}", base64url(&www)));
+    let mut renewed = None;
+    for _ in 0..50 {
+        let got = curl(&server, "renewed", &[&get]).await;
+        if got.version_status.ends_with(" 200") {
+            renewed = Some(got);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let renewed = renewed.expect("the renewed certificate is served within 5 s");
+    assert_eq!(answer(&renewed, "after SIGHUP", 120).answers.len(), 2);
+    let old = Server {
+        ca: first_ca,
+        ..server
+    };
+    let got = curl(&old, "old-ca", &[&get]).await;
+    assert!(
+        got.version_status.ends_with(" 000"),
+        "the old certificate is gone: {}",
+        got.version_status
+    );
 }
 
 async fn kdig(server: &Server, mode: &str) -> Output {
