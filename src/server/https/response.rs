@@ -9,17 +9,19 @@ use hyper::{Response, StatusCode};
 use super::request::{HttpError, MEDIA_TYPE};
 use crate::wire;
 
-/// `200 OK` with the DNS reply, `Content-Type: application/dns-message` and
-/// `Cache-Control: max-age=` [`max_age`] of it.
+/// `200 OK` with the DNS reply, `Content-Type: application/dns-message` and, when the reply
+/// has records, `Cache-Control: max-age=` [`max_age`] of it.
 pub(crate) fn answer(reply: Vec<u8>) -> Response<Full<Bytes>> {
     let age = max_age(&reply);
     let mut response = Response::new(Full::new(Bytes::from(reply)));
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE));
-    // Digits only: always a valid header value.
-    let cache = HeaderValue::try_from(format!("max-age={age}"))
-        .unwrap_or_else(|_| HeaderValue::from_static("max-age=0"));
-    headers.insert(CACHE_CONTROL, cache);
+    if let Some(age) = age {
+        // Digits only: always a valid header value.
+        if let Ok(value) = HeaderValue::try_from(format!("max-age={age}")) {
+            headers.insert(CACHE_CONTROL, value);
+        }
+    }
     response
 }
 
@@ -40,12 +42,10 @@ pub(crate) fn refusal(error: HttpError) -> Response<Full<Bytes>> {
 /// How long an HTTP cache may keep a reply, in seconds (RFC 8484 §5.1: no longer than the
 /// records in it live). The lowest TTL of the answer section; for an answer without records
 /// (NXDOMAIN, NODATA) the negative-caching TTL, the lower of the SOA's TTL and its MINIMUM
-/// (RFC 2308 §5); for a reply with neither (SERVFAIL, REFUSED, FORMERR) 0, so no HTTP cache
-/// keeps a failure — an explicit 0 rather than no header, because a shared cache may give a
-/// response without one a heuristic lifetime (RFC 9111 §4.2.2). 0 too for bytes that do not
-/// walk, which the handler never makes.
-pub(crate) fn max_age(reply: &[u8]) -> u32 {
-    lowest_ttl(reply).unwrap_or(0)
+/// (RFC 2308 §5). `None` for a reply with neither (SERVFAIL, REFUSED, FORMERR) or bytes that
+/// do not walk: no header, as dnsdist does for such replies (Unbound 1.17 never sends one).
+pub(crate) fn max_age(reply: &[u8]) -> Option<u32> {
+    lowest_ttl(reply)
 }
 
 fn lowest_ttl(reply: &[u8]) -> Option<u32> {
@@ -78,7 +78,7 @@ fn lowest_ttl(reply: &[u8]) -> Option<u32> {
         }
         at = end;
     }
-    Some(0)
+    None
 }
 
 #[cfg(test)]
@@ -123,7 +123,7 @@ mod tests {
         let r = reply(&[(300, a(1)), (60, a(2)), (3600, a(3))], &[(10, soa(5))]);
         assert_eq!(
             max_age(&r),
-            60,
+            Some(60),
             "the answer section decides, not the authority"
         );
     }
@@ -132,21 +132,26 @@ mod tests {
     fn a_negative_answer_lives_as_its_soa_says() {
         assert_eq!(
             max_age(&reply(&[], &[(900, soa(300))])),
-            300,
+            Some(300),
             "MINIMUM lower"
         );
-        assert_eq!(max_age(&reply(&[], &[(120, soa(300))])), 120, "TTL lower");
+        assert_eq!(
+            max_age(&reply(&[], &[(120, soa(300))])),
+            Some(120),
+            "TTL lower"
+        );
     }
 
     #[test]
-    fn no_records_or_bytes_that_do_not_walk_are_not_cached() {
+    fn no_records_or_bytes_that_do_not_walk_get_no_header() {
         let mut m = Message::new(7, MessageType::Response, hickory_proto::op::OpCode::Query);
         m.metadata.response_code = ResponseCode::ServFail;
         m.add_query(Query::query(name("www.example."), RecordType::A));
-        assert_eq!(max_age(&m.to_vec().expect("encodes")), 0);
-        assert_eq!(max_age(b""), 0);
+        let servfail = answer(m.to_vec().expect("encodes"));
+        assert!(servfail.headers().get(CACHE_CONTROL).is_none());
+        assert_eq!(max_age(b""), None);
         let r = reply(&[(300, RData::A(A::new(192, 0, 2, 1)))], &[]);
-        assert_eq!(max_age(&r[..r.len() - 8]), 0, "cut inside the TTL");
+        assert_eq!(max_age(&r[..r.len() - 8]), None, "cut inside the TTL");
     }
 
     #[test]

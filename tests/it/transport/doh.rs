@@ -128,8 +128,9 @@ fn url(query: &str) -> String {
     format!("https://localhost:{DOH_PORT}/dns-query{query}")
 }
 
-/// The DNS answer in a 200 response, checked: media type, ID 0, and the max-age expected.
-fn answer(got: &Fetched, what: &str, max_age: u32) -> Message {
+/// The DNS answer in a 200 response, checked: media type, ID 0, and the max-age expected
+/// (`None`: no Cache-Control at all).
+fn answer(got: &Fetched, what: &str, max_age: Option<u32>) -> Message {
     assert!(
         got.version_status.ends_with(" 200"),
         "{what}: {}",
@@ -141,12 +142,13 @@ fn answer(got: &Fetched, what: &str, max_age: u32) -> Message {
         "{what}: {}",
         got.headers
     );
-    assert!(
-        got.headers
-            .contains(&format!("cache-control: max-age={max_age}\r\n")),
-        "{what}: {}",
-        got.headers
-    );
+    let cache = match max_age {
+        Some(age) => got
+            .headers
+            .contains(&format!("cache-control: max-age={age}\r\n")),
+        None => !got.headers.contains("cache-control"),
+    };
+    assert!(cache, "{what}: max-age {max_age:?}: {}", got.headers);
     let m = Message::from_vec(&got.body).unwrap_or_else(|e| panic!("{what}: reply parses: {e}"));
     assert_eq!(m.metadata.id, 0, "{what}: ID 0 echoed");
     m
@@ -191,7 +193,7 @@ async fn curl_and_kdig_are_answered_over_http2_and_http1_and_bad_requests_refuse
         "{}",
         got.version_status
     );
-    let m = answer(&got, "HTTP/2 GET", 120);
+    let m = answer(&got, "HTTP/2 GET", Some(120));
     assert!(m.metadata.authoritative);
     assert_eq!(m.answers.len(), 2, "{:?}", m.answers);
 
@@ -209,7 +211,9 @@ async fn curl_and_kdig_are_answered_over_http2_and_http1_and_bad_requests_refuse
             got.version_status
         );
         assert_eq!(
-            answer(&got, &format!("{version} POST"), 120).answers.len(),
+            answer(&got, &format!("{version} POST"), Some(120))
+                .answers
+                .len(),
             2
         );
     }
@@ -217,8 +221,13 @@ async fn curl_and_kdig_are_answered_over_http2_and_http1_and_bad_requests_refuse
     // Negative: NXDOMAIN lives as long as the SOA's MINIMUM (60 < its TTL of 300).
     let nope = base64url(&query("nope.doh.test."));
     let got = curl(&server, "nx", &[&url(&format!("?dns={nope}"))]).await;
-    let m = answer(&got, "NXDOMAIN", 60);
+    let m = answer(&got, "NXDOMAIN", Some(60));
     assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
+    // Not ours: REFUSED, no records, nothing for an HTTP cache to keep.
+    let other = base64url(&query("www.other.test."));
+    let got = curl(&server, "refused", &[&url(&format!("?dns={other}"))]).await;
+    let m = answer(&got, "REFUSED", None);
+    assert_eq!(m.metadata.response_code, ResponseCode::Refused);
 
     // kdig, HTTP/2 POST (its default) and GET, verifying the certificate for `localhost`.
     for mode in ["+https", "+https-get"] {
@@ -313,7 +322,7 @@ async fn curl_and_kdig_are_answered_over_http2_and_http1_and_bad_requests_refuse
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let renewed = renewed.expect("the renewed certificate is served within 5 s");
-    assert_eq!(answer(&renewed, "after SIGHUP", 120).answers.len(), 2);
+    assert_eq!(answer(&renewed, "after SIGHUP", Some(120)).answers.len(), 2);
     let old = Server {
         ca: first_ca,
         ..server
