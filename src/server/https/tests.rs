@@ -67,8 +67,8 @@ async fn http1_get_and_post_are_answered_and_bad_requests_refused() {
     let handler = Handler::new(catalog, HandlerConfig::default(), Arc::default());
     let listener = TcpListener::bind("127.52.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let (_trigger, signal) = shutdown::channel();
-    tokio::spawn(serve(
+    let (trigger, signal) = shutdown::channel();
+    let serving = tokio::spawn(serve(
         listener,
         certs,
         Arc::new(handler),
@@ -139,6 +139,29 @@ async fn http1_get_and_post_are_answered_and_bad_requests_refused() {
             "{request}: {text}"
         );
     }
+
+    // Shutdown: the listener stops, and an open connection with no request is closed.
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    let name = ServerName::try_from("localhost").expect("name");
+    let mut open = connector(&files.ca)
+        .connect(name, tcp)
+        .await
+        .expect("handshake");
+    trigger.fire();
+    tokio::time::timeout(Duration::from_secs(5), serving)
+        .await
+        .expect("the listener stops at shutdown")
+        .expect("no panic");
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(DRAIN + Duration::from_secs(2), open.read(&mut buf)).await;
+    assert!(
+        matches!(read, Ok(Ok(0) | Err(_))),
+        "the open connection is closed: {read:?}"
+    );
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "nothing listens any more"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
