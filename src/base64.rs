@@ -1,6 +1,7 @@
 //! RFC 4648 §4 base64, for TSIG secrets (key files, named.conf) and for the keys and signatures
-//! of DNSSEC records in zone files (RFC 4034 §§2.2, 3.2). Small enough to own rather than add a
-//! crate for.
+//! of DNSSEC records in zone files (RFC 4034 §§2.2, 3.2); and §5 base64url, for the `dns`
+//! parameter of DNS over HTTPS GET requests (RFC 8484 §4.1). Small enough to own rather than
+//! add a crate for.
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -48,6 +49,33 @@ pub(crate) fn decode(text: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// The bytes `text` spells in base64url without padding (RFC 8484 §4.1), strictly: no white
+/// space, no `=`, and no length that leaves a lone symbol (it would carry no whole byte). A
+/// URL is not a zone file: what a client did not mean exactly is refused.
+pub(crate) fn decode_url(text: &str) -> Result<Vec<u8>, String> {
+    let symbols = text.as_bytes();
+    if symbols.len() % 4 == 1 {
+        return Err("bad base64url length".to_string());
+    }
+    let mut out = Vec::with_capacity(symbols.len() / 4 * 3 + 2);
+    for group in symbols.chunks(4) {
+        let mut n = 0u32;
+        for (i, &c) in group.iter().enumerate() {
+            let v = match c {
+                b'-' => 62,
+                b'_' => 63,
+                b'+' | b'/' => return Err(format!("bad base64url character {:?}", char::from(c))),
+                _ => {
+                    value(c).map_err(|_| format!("bad base64url character {:?}", char::from(c)))?
+                }
+            };
+            n |= u32::from(v) << (18 - 6 * i);
+        }
+        out.extend_from_slice(&n.to_be_bytes()[1..group.len()]);
+    }
+    Ok(out)
+}
+
 fn value(c: u8) -> Result<u8, String> {
     match c {
         b'A'..=b'Z' => Ok(c - b'A'),
@@ -88,5 +116,28 @@ mod tests {
             Err("bad base64 character '='".to_string())
         );
         assert_eq!(decode("eA-_"), Err("bad base64 character '-'".to_string()));
+    }
+
+    /// base64url is base64 with `-_` for `+/` and no padding; each length that carries whole
+    /// bytes decodes, a lone last symbol does not.
+    #[test]
+    fn url_decoding_is_strict() {
+        let bytes: Vec<u8> = (0..=255).rev().collect();
+        for len in 0..bytes.len() {
+            let text = encode(&bytes[..len])
+                .trim_end_matches('=')
+                .replace('+', "-")
+                .replace('/', "_");
+            assert_eq!(decode_url(&text).as_deref(), Ok(&bytes[..len]), "{text}");
+        }
+        assert_eq!(decode_url("-_8"), Ok(vec![0xfb, 0xff]));
+        assert!(decode_url("AQ==").is_err(), "padding");
+        assert!(
+            decode_url("+/8").is_err(),
+            "the standard alphabet's symbols"
+        );
+        assert!(decode_url("AQ I").is_err(), "white space");
+        assert!(decode_url("AQIDB").is_err(), "a lone last symbol");
+        assert!(decode_url("%41Q").is_err(), "percent-encoding");
     }
 }

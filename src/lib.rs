@@ -89,6 +89,10 @@ pub use handler::response::{encode as encode_response, size_limit as response_si
 pub use handler::update::Updates;
 pub use handler::{Handler, HandlerConfig, Recursion, ServerCookies};
 pub use lab::cluster::start as start_lab_cluster;
+pub use lab::tls::{
+    CertificateFiles, LabTls, make_certificate, start as start_lab_tls,
+    start_on as start_lab_tls_on,
+};
 pub use lab::{LabFiles, start as start_lab};
 pub use limits::CACHE_MAX_BYTES;
 pub use metrics::Metrics;

@@ -314,7 +314,7 @@ async fn run_lab(args: LabArgs) -> Result<(), String> {
         .server_limits()
         .map_or(1, |limits| limits.workers);
     let (udp, tcp) = tern::bind_sockets(&[args.listen], workers).await?;
-    NameServer::fixed(Catalog::default(), Arc::clone(&metrics))
+    let handler = NameServer::fixed(Catalog::default(), Arc::clone(&metrics))
         .recursion(Recursion {
             resolver,
             acl: tern::Acl::loopback(),
@@ -322,11 +322,14 @@ async fn run_lab(args: LabArgs) -> Result<(), String> {
             snoop: tern::Acl::loopback(),
         })
         .builtin_zones(tern::builtin_zones(|_| false)?)
-        .start(udp, tcp, signal)
+        .start(udp, tcp, signal.clone())
         .map_err(|e| format!("{}: {e}", args.listen))?
         .join_into(&mut tasks);
     let port = args.listen.port();
     let ip = args.listen.ip();
+    let tls = tern::start_lab_tls(&handler, ip, &state, &signal, &mut tasks)
+        .await
+        .map_err(|e| e.to_string())?;
     tracing::info!(resolver = %args.listen, "simulated internet up (root servers 127.0.0.11, 127.0.0.12); resolver listening");
     println!("tern lab: resolver on {}; try:", args.listen);
     for q in [
@@ -345,6 +348,16 @@ async fn run_lab(args: LabArgs) -> Result<(), String> {
             Some(direct) => println!("  dig @{direct}"),
             None => println!("  dig @{ip} -p {port} {q}"),
         }
+    }
+    println!(
+        "DNS over TLS on {} and over HTTPS on https://localhost:{}/dns-query, certificate made \
+         for this run (CA {}); try:",
+        tls.dot,
+        tls.doh.port(),
+        tls.ca.display()
+    );
+    for line in tls.tries() {
+        println!("  {line}");
     }
     if let Some(anchor) = &anchor {
         println!(

@@ -1,4 +1,4 @@
-//! `[tls]`: DNS over TLS for clients (RFC 7858).
+//! `[tls]`: DNS over TLS (RFC 7858) and DNS over HTTPS (RFC 8484) for clients.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -7,8 +7,9 @@ use serde::Deserialize;
 
 use super::ConfigError;
 
-/// `[tls] certificate = "fullchain.pem"`, `key = "key.pem"`, `listen = ["127.0.0.1:853"]`.
-/// Off unless `listen` names an address; then both files are required.
+/// `[tls] certificate = "fullchain.pem"`, `key = "key.pem"`, `listen = ["127.0.0.1:853"]`,
+/// `https_listen = ["127.0.0.1:443"]`. Off unless `listen` or `https_listen` names an address;
+/// then both files are required (one certificate serves both transports).
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
@@ -19,6 +20,9 @@ pub struct TlsConfig {
     /// DNS-over-TLS listen addresses.
     #[serde(default)]
     pub listen: Vec<SocketAddr>,
+    /// DNS-over-HTTPS listen addresses (path `/dns-query`).
+    #[serde(default)]
+    pub https_listen: Vec<SocketAddr>,
 }
 
 impl TlsConfig {
@@ -34,13 +38,13 @@ impl TlsConfig {
     /// without both files is a configuration error rather than a listener that fails every
     /// handshake.
     pub(crate) fn files(&self) -> Result<Option<(&Path, &Path)>, ConfigError> {
-        if self.listen.is_empty() {
+        if self.listen.is_empty() && self.https_listen.is_empty() {
             return Ok(None);
         }
         match (&self.certificate, &self.key) {
             (Some(c), Some(k)) => Ok(Some((c, k))),
             _ => Err(ConfigError::Invalid(
-                "[tls] listen needs both certificate and key".to_string(),
+                "[tls] listen and https_listen need both certificate and key".to_string(),
             )),
         }
     }
@@ -68,6 +72,20 @@ mod tests {
         std::fs::write(&path, "[tls]\nlisten = [\"127.0.0.1:853\"]\n").expect("write");
         let config = Config::from_file(&path).expect("parses");
         assert!(config.tls.files().is_err(), "listening needs the files");
+        std::fs::write(&path, "[tls]\nhttps_listen = [\"127.0.0.1:443\"]\n").expect("write");
+        let config = Config::from_file(&path).expect("parses");
+        assert_eq!(config.tls.https_listen.len(), 1);
+        assert!(config.tls.files().is_err(), "DoH alone needs the files too");
+        std::fs::write(
+            &path,
+            "[tls]\ncertificate = \"c.pem\"\nkey = \"k.pem\"\nhttps_listen = [\"127.0.0.1:443\"]\n",
+        )
+        .expect("write");
+        let config = Config::from_file(&path).expect("parses");
+        assert!(
+            config.tls.files().expect("on").is_some(),
+            "DoH alone turns TLS on"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

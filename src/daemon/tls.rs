@@ -1,4 +1,5 @@
-//! Start-up and reload wiring of the DNS-over-TLS listeners.
+//! Start-up and reload wiring of the DNS-over-TLS and DNS-over-HTTPS listeners, which share
+//! one certificate.
 
 use std::sync::Arc;
 
@@ -7,16 +8,19 @@ use tokio::task::JoinSet;
 
 use crate::config::Config;
 use crate::handler::Handler;
+use crate::server::https;
 use crate::server::tls::{self, Certificates};
 use crate::server::{Shutdown, TcpLimits};
 
 /// The `[tls]` listeners, bound, with their certificate loaded.
 pub(super) struct Bound {
     listeners: Vec<TcpListener>,
+    https: Vec<TcpListener>,
     certificates: Arc<Certificates>,
 }
 
-/// Loads the certificate and binds `[tls] listen`; `None` when nothing is to listen. A
+/// Loads the certificate and binds `[tls] listen` and `https_listen`; `None` when nothing is
+/// to listen. A
 /// certificate or key that cannot be read, parsed or paired is a start-up error naming the
 /// file.
 pub(super) async fn bind(config: &Config) -> Result<Option<Bound>, String> {
@@ -32,8 +36,17 @@ pub(super) async fn bind(config: &Config) -> Result<Option<Bound>, String> {
                 .map_err(|e| format!("tls {addr}: {e}"))?,
         );
     }
+    let mut https = Vec::new();
+    for addr in &config.tls.https_listen {
+        https.push(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("https {addr}: {e}"))?,
+        );
+    }
     Ok(Some(Bound {
         listeners,
+        https,
         certificates,
     }))
 }
@@ -52,6 +65,18 @@ impl Bound {
                 tracing::info!(%addr, "serving DNS over TLS");
             }
             tasks.spawn(tls::serve(
+                listener,
+                Arc::clone(&self.certificates),
+                Arc::clone(handler),
+                limits,
+                shutdown.clone(),
+            ));
+        }
+        for listener in self.https {
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!(%addr, "serving DNS over HTTPS");
+            }
+            tasks.spawn(https::serve(
                 listener,
                 Arc::clone(&self.certificates),
                 Arc::clone(handler),

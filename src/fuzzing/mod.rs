@@ -10,6 +10,7 @@
 //! walk of the resolver's.
 
 mod check;
+mod doh;
 mod input;
 mod net;
 #[cfg(test)]
@@ -36,6 +37,7 @@ use crate::resolver::{
     Limits, LocalCut, LocalCuts, ResolveError, Resolver, ResolverConfig, ServerSet, Stub, Upstream,
 };
 
+pub use self::doh::doh_request;
 pub use self::input::{DELAYS_MS, NAMES, TYPES};
 
 /// The root servers of the hints, as in the lab (tern never uses real root addresses here).

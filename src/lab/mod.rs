@@ -5,6 +5,7 @@
 
 pub(crate) mod cluster;
 pub(crate) mod sign;
+pub(crate) mod tls;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -104,6 +105,8 @@ pub enum LabError {
     Cluster(String),
     #[error("signing {0}")]
     Sign(String),
+    #[error("lab certificate: {0}")]
+    Tls(String),
 }
 
 #[derive(Debug, Deserialize)]

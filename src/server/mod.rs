@@ -3,6 +3,7 @@
 
 mod batch;
 pub(crate) mod conns;
+pub(crate) mod https;
 pub(crate) mod shutdown;
 pub(crate) mod tcp;
 pub(crate) mod tls;

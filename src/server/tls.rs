@@ -2,6 +2,7 @@
 //! The certificate can be replaced while serving: new connections get the new one, open ones
 //! keep theirs.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -9,11 +10,12 @@ use std::time::Duration;
 use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 use tracing::debug;
 
-use super::conns::Registry;
+use super::conns::{Guard, Registry};
 use super::shutdown::Shutdown;
 use super::tcp::{self, TcpLimits};
 use crate::handler::{Handler, Transport};
@@ -25,6 +27,10 @@ pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// ALPN identifier of DNS over TLS (RFC 7858 §3.2; IANA ALPN registry).
 const ALPN_DOT: &[u8] = b"dot";
+
+/// ALPN identifiers of DNS over HTTPS: HTTP/2 first, as RFC 8484 §5.2 recommends, then
+/// HTTP/1.1 for clients without it (curl --http1.1).
+pub(crate) const ALPN_HTTPS: [&[u8]; 2] = [b"h2", b"http/1.1"];
 
 /// Why a certificate and key cannot be served; each names the file at fault.
 #[derive(Debug, thiserror::Error)]
@@ -44,10 +50,14 @@ pub(crate) enum TlsError {
     },
 }
 
-/// Reads a PEM chain and key and builds the server side of TLS 1.2 and 1.3 with ring, ALPN
-/// "dot". A key that does not belong to the certificate is refused here, not at the first
-/// handshake.
-pub(crate) fn load(certificate: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
+/// Reads a PEM chain and key and builds the server side of TLS 1.2 and 1.3 with ring,
+/// offering the protocols of `alpn` (`[ALPN_DOT]` for DoT, [`ALPN_HTTPS`] for DoH). A key that
+/// does not belong to the certificate is refused here, not at the first handshake.
+pub(crate) fn load(
+    certificate: &Path,
+    key: &Path,
+    alpn: &[&[u8]],
+) -> Result<Arc<ServerConfig>, TlsError> {
     fn read(path: &Path) -> impl FnOnce(rustls_pki_types::pem::Error) -> TlsError + '_ {
         move |source| TlsError::Read {
             path: path.to_path_buf(),
@@ -80,39 +90,68 @@ pub(crate) fn load(certificate: &Path, key: &Path) -> Result<Arc<ServerConfig>, 
         .with_no_client_auth()
         .with_single_cert(chain, private)
         .map_err(unusable)?;
-    config.alpn_protocols = vec![ALPN_DOT.to_vec()];
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
 }
 
-/// The certificate in service and where it came from, for reloads.
+/// The same certificate offering other protocols: one read of the files serves DoT and DoH.
+fn with_alpn(config: &ServerConfig, alpn: &[&[u8]]) -> Arc<ServerConfig> {
+    let mut config = config.clone();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Arc::new(config)
+}
+
+/// One certificate as each listener serves it: DoT and DoH differ only in ALPN.
+struct Served {
+    dot: Arc<ServerConfig>,
+    https: Arc<ServerConfig>,
+}
+
+impl Served {
+    fn load(certificate: &Path, key: &Path) -> Result<Served, TlsError> {
+        let dot = load(certificate, key, &[ALPN_DOT])?;
+        let https = with_alpn(&dot, &ALPN_HTTPS);
+        Ok(Served { dot, https })
+    }
+}
+
+/// The certificate in service and where it came from, for reloads; the DoT and DoH listeners
+/// share it, so one reload renews both.
 pub(crate) struct Certificates {
     certificate: PathBuf,
     key: PathBuf,
-    current: RwLock<Arc<ServerConfig>>,
+    current: RwLock<Served>,
 }
 
 impl Certificates {
     /// Loads the pair; an error is a start-up error.
     pub(crate) fn open(certificate: &Path, key: &Path) -> Result<Arc<Certificates>, TlsError> {
-        let config = load(certificate, key)?;
+        let served = Served::load(certificate, key)?;
         Ok(Arc::new(Certificates {
             certificate: certificate.to_path_buf(),
             key: key.to_path_buf(),
-            current: RwLock::new(config),
+            current: RwLock::new(served),
         }))
     }
 
     /// Reads the files again (a renewed certificate); on error the one in service stays.
     pub(crate) fn reload(&self) -> Result<(), TlsError> {
-        let config = load(&self.certificate, &self.key)?;
-        // A poisoned lock only means a writer panicked mid-swap of an Arc: the value is whole.
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = config;
+        let served = Served::load(&self.certificate, &self.key)?;
+        // A poisoned lock only means a writer panicked mid-swap of two Arcs: the value is whole.
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = served;
         Ok(())
     }
 
+    /// For a new DoT connection: the certificate in service, ALPN "dot".
     fn acceptor(&self) -> TlsAcceptor {
-        let config = self.current.read().unwrap_or_else(|e| e.into_inner());
-        TlsAcceptor::from(Arc::clone(&config))
+        let served = self.current.read().unwrap_or_else(|e| e.into_inner());
+        TlsAcceptor::from(Arc::clone(&served.dot))
+    }
+
+    /// For a new DoH connection: the certificate in service, ALPN "h2" and "http/1.1".
+    pub(crate) fn https_acceptor(&self) -> TlsAcceptor {
+        let served = self.current.read().unwrap_or_else(|e| e.into_inner());
+        TlsAcceptor::from(Arc::clone(&served.https))
     }
 }
 
@@ -167,6 +206,40 @@ pub(crate) async fn serve(
     }
 }
 
+/// The TLS handshake of a connection in `guard`'s place, bounded by [`HANDSHAKE_TIMEOUT`];
+/// `None` (logged) when it fails, times out, is closed to make room, or shutdown comes first.
+/// On success the connection counts as established.
+pub(super) async fn handshake(
+    acceptor: TlsAcceptor,
+    stream: TcpStream,
+    peer: SocketAddr,
+    guard: &Guard,
+    shutdown: &mut Shutdown,
+) -> Option<TlsStream<TcpStream>> {
+    let handshake = tokio::select! {
+        _ = shutdown.recv() => return None,
+        () = guard.evicted() => {
+            debug!(client = %peer, "tls handshake closed to make room");
+            return None;
+        }
+        r = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)) => r,
+    };
+    match handshake {
+        Ok(Ok(stream)) => {
+            guard.established();
+            Some(stream)
+        }
+        Ok(Err(e)) => {
+            debug!(client = %peer, error = %e, "tls handshake failed");
+            None
+        }
+        Err(_) => {
+            debug!(client = %peer, "tls handshake timed out");
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::net::SocketAddr;
@@ -213,11 +286,17 @@ mod tests {
     }
 
     #[test]
-    fn a_matching_pair_loads_with_alpn_dot() {
+    fn a_matching_pair_loads_with_alpn_dot_and_the_same_pair_for_https() {
         let dir = folder("good");
         let (crt, key) = pair(&dir, "a");
-        let config = load(&crt, &key).expect("loads");
+        let config = load(&crt, &key, &[ALPN_DOT]).expect("loads");
         assert_eq!(config.alpn_protocols, vec![b"dot".to_vec()]);
+        let served = Served::load(&crt, &key).expect("loads");
+        assert_eq!(served.dot.alpn_protocols, vec![b"dot".to_vec()]);
+        assert_eq!(
+            served.https.alpn_protocols,
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -227,15 +306,15 @@ mod tests {
         let (crt, key) = pair(&dir, "a");
         let (_, other_key) = pair(&dir, "b");
         let missing = dir.join("missing.pem");
-        let err = load(&missing, &key).expect_err("no certificate file");
+        let err = load(&missing, &key, &[ALPN_DOT]).expect_err("no certificate file");
         assert!(err.to_string().contains("missing.pem"), "{err}");
-        let err = load(&crt, &missing).expect_err("no key file");
+        let err = load(&crt, &missing, &[ALPN_DOT]).expect_err("no key file");
         assert!(err.to_string().contains("missing.pem"), "{err}");
         // A key file where the chain should be: readable PEM, but no certificate in it.
-        let err = load(&key, &key).expect_err("no certificate in it");
+        let err = load(&key, &key, &[ALPN_DOT]).expect_err("no certificate in it");
         assert!(matches!(err, TlsError::NoCertificate { .. }), "{err}");
         assert!(err.to_string().contains("a.key"), "{err}");
-        let err = load(&crt, &other_key).expect_err("key of another certificate");
+        let err = load(&crt, &other_key, &[ALPN_DOT]).expect_err("key of another certificate");
         assert!(matches!(err, TlsError::Unusable { .. }), "{err}");
         assert!(err.to_string().contains("b.key"), "{err}");
         let _ = std::fs::remove_dir_all(&dir);
@@ -246,15 +325,27 @@ mod tests {
         let dir = folder("reload");
         let (crt, key) = pair(&dir, "a");
         let certs = Certificates::open(&crt, &key).expect("opens");
-        let before = Arc::clone(&certs.current.read().expect("lock"));
+        let both = |c: &Certificates| {
+            let served = c.current.read().expect("lock");
+            (Arc::clone(&served.dot), Arc::clone(&served.https))
+        };
+        let before = both(&certs);
         std::fs::write(&crt, "not pem").expect("overwrite");
         assert!(certs.reload().is_err(), "garbage refused");
-        let after = Arc::clone(&certs.current.read().expect("lock"));
-        assert!(Arc::ptr_eq(&before, &after), "old config kept");
+        let after = both(&certs);
+        assert!(Arc::ptr_eq(&before.0, &after.0), "old DoT config kept");
+        assert!(Arc::ptr_eq(&before.1, &after.1), "old DoH config kept");
         pair(&dir, "a");
         certs.reload().expect("a renewed pair loads");
-        let renewed = Arc::clone(&certs.current.read().expect("lock"));
-        assert!(!Arc::ptr_eq(&before, &renewed), "new config in service");
+        let renewed = both(&certs);
+        assert!(
+            !Arc::ptr_eq(&before.0, &renewed.0),
+            "new DoT config in service"
+        );
+        assert!(
+            !Arc::ptr_eq(&before.1, &renewed.1),
+            "new DoH config in service"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -21,6 +21,7 @@ use tern::{ListenerLimits, NameServer};
 
 use crate::support::{self, TestServer};
 
+mod doh;
 mod garbage;
 mod malformed;
 mod stream_options;
