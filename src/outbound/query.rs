@@ -42,12 +42,15 @@ pub(crate) async fn over_udp(
         let socket = Connected::open(peer)?;
         let sent_cookie = match (jar, message.edns.as_mut()) {
             (Some(jar), Some(opt)) => {
-                jar.to_send(socket.local_ip()?, peer.server)
-                    .map(|(client, server)| {
-                        opt.options_mut()
-                            .insert(cookie::option(&client, server.as_ref()));
-                        client
-                    })
+                let local = match peer.source {
+                    Some(ip) => ip,
+                    None => jar.source(peer.server, || socket.local_ip())?,
+                };
+                jar.to_send(local, peer.server).map(|(client, server)| {
+                    opt.options_mut()
+                        .insert(cookie::option(&client, server.as_ref()));
+                    client
+                })
             }
             _ => None,
         };

@@ -15,6 +15,14 @@ use super::{ClientCookie, Secret, ServerCookie};
 /// 100 octets each.
 const SERVERS: usize = 4096;
 
+/// Queries that may use a remembered source address before the socket is asked again. The
+/// client cookie covers our address (RFC 7873 §4.1), which the kernel picks per destination
+/// at connect; asking it (getsockname) for every query is one more system call per cache
+/// miss. Routes change rarely: a changed source is noticed within this many queries, and until
+/// then the server only sees a client cookie made for our old address, which it answers with
+/// a fresh server cookie as for any new client cookie.
+const SOURCE_RECHECK: u8 = 32;
+
 /// What we know of one server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Known {
@@ -34,6 +42,9 @@ enum Known {
 pub(crate) struct CookieJar {
     secret: Secret,
     servers: Mutex<LruCache<SocketAddr, Known>>,
+    /// The source address our queries to each server left from, and the queries that used it
+    /// since it was read off a socket.
+    sources: Mutex<LruCache<SocketAddr, (IpAddr, u8)>>,
     /// Replies discarded for a COOKIE option that was not ours or not well formed
     /// (RFC 7873 §5.3): forgeries, or a broken server.
     discarded: AtomicU64,
@@ -58,6 +69,9 @@ impl CookieJar {
         CookieJar {
             secret,
             servers: Mutex::new(LruCache::new(
+                NonZeroUsize::new(servers).unwrap_or(NonZeroUsize::MIN),
+            )),
+            sources: Mutex::new(LruCache::new(
                 NonZeroUsize::new(servers).unwrap_or(NonZeroUsize::MIN),
             )),
             discarded: AtomicU64::new(0),
@@ -86,6 +100,31 @@ impl CookieJar {
             // Learned from another of our addresses: that cookie is no good from this one.
             _ => Some((ours, None)),
         }
+    }
+
+    /// The source address a query to `server` leaves from: the one remembered, or, every
+    /// [`SOURCE_RECHECK`] queries and for a server not seen yet, `read()` (the socket's own).
+    pub(crate) fn source(
+        &self,
+        server: SocketAddr,
+        read: impl FnOnce() -> std::io::Result<IpAddr>,
+    ) -> std::io::Result<IpAddr> {
+        {
+            let mut sources = self.sources.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((ip, uses)) = sources.get_mut(&server)
+                && *uses < SOURCE_RECHECK
+            {
+                *uses += 1;
+                return Ok(*ip);
+            }
+        }
+        // Read outside the lock: a system call.
+        let ip = read()?;
+        self.sources
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .put(server, (ip, 0));
+        Ok(ip)
     }
 
     /// `server` answered our client cookie `client` with its cookie `cookie` (RFC 7873

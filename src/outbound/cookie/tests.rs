@@ -242,3 +242,43 @@ fn the_jar_is_bounded_and_forgets_the_least_recently_used_server() {
     jar.count_discarded();
     assert_eq!(jar.discarded(), 1);
 }
+
+#[test]
+fn the_source_address_is_read_off_the_socket_once_per_recheck() {
+    let jar = CookieJar::new(secret(3), 8);
+    let server = addr("192.0.2.53:53");
+    let reads = std::cell::Cell::new(0);
+    let read = |ip: &'static str| {
+        let reads = &reads;
+        move || {
+            reads.set(reads.get() + 1);
+            Ok(self::ip(ip))
+        }
+    };
+    assert_eq!(
+        jar.source(server, read("127.0.0.1")).ok(),
+        Some(ip("127.0.0.1"))
+    );
+    assert_eq!(reads.get(), 1, "a server not seen yet: read");
+    for _ in 0..32 {
+        assert_eq!(
+            jar.source(server, read("127.0.0.9")).ok(),
+            Some(ip("127.0.0.1"))
+        );
+    }
+    assert_eq!(reads.get(), 1, "remembered for 32 queries");
+    // Then read again: a route that changed is noticed.
+    assert_eq!(
+        jar.source(server, read("127.0.0.2")).ok(),
+        Some(ip("127.0.0.2"))
+    );
+    assert_eq!(reads.get(), 2);
+    // Another server is its own entry; a failed read is the query's error.
+    let other = addr("192.0.2.54:53");
+    let failed = jar.source(other, || Err(std::io::Error::other("no socket")));
+    assert!(failed.is_err());
+    assert_eq!(
+        jar.source(server, read("127.0.0.3")).ok(),
+        Some(ip("127.0.0.2"))
+    );
+}
