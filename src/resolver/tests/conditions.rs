@@ -124,7 +124,7 @@ async fn a_late_reply_from_a_slow_server_is_still_taken() {
     let r = resolver(&net);
     let big = ip("127.0.0.81");
     expect(&r, "small.big.test.", A, NoError).await;
-    // Now the only server takes 700 ms: past its timeout (50 ms, measured), so tries go out
+    // Now the only server takes 700 ms: past its timeout (20 ms, measured), so tries go out
     // again, but the first reply is accepted when it comes.
     net.set_latency(big, Duration::from_millis(700));
     let asked = Instant::now();
