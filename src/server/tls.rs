@@ -154,7 +154,6 @@ pub(crate) async fn serve(
                 }
             };
             guard.established();
-            let (reader, writer) = tokio::io::split(stream);
             let on = tcp::Connection {
                 peer,
                 transport: Transport::Tls,
@@ -162,7 +161,8 @@ pub(crate) async fn serve(
                 limits,
                 guard,
             };
-            tcp::connection(reader, writer, on, shutdown).await;
+            // Whole, not split: one task reads and writes it (`tcp::connection`).
+            tcp::connection(stream, on, shutdown).await;
         });
     }
 }
