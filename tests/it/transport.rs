@@ -23,6 +23,7 @@ use crate::support::{self, TestServer};
 
 mod garbage;
 mod malformed;
+mod stream_hits;
 mod stream_options;
 mod tcp;
 mod tls;
