@@ -95,7 +95,10 @@ impl State<'_> {
                 .handler
                 .answer_stream_fast(message, peer, transport, &mut self.scratch)
             {
-                push_frame(&mut self.out, &self.scratch);
+                // Empty: nothing to send (a limit's answer that could not be worded).
+                if !self.scratch.is_empty() {
+                    push_frame(&mut self.out, &self.scratch);
+                }
             } else {
                 let permit = match self.permit.take() {
                     Some(permit) => permit,
