@@ -168,9 +168,8 @@ impl<T: Copy> Messages<T> {
         removed
     }
 
-    /// The answer to `query` (whose parse is `question`) if one is kept, still alive at `now`,
-    /// and fits the client's limit (its EDNS payload, at least 512, capped by `our_payload`;
-    /// 512 without EDNS), as the full path would size it.
+    /// The answer to `query` (whose parse is `question`) over UDP if one is kept, still alive
+    /// at `now`, and fits the client's limit ([`udp_limit`]), as the full path would size it.
     #[cfg(test)]
     pub(crate) fn answer(
         &self,
@@ -180,17 +179,21 @@ impl<T: Copy> Messages<T> {
         now: Instant,
     ) -> Option<Vec<u8>> {
         let mut out = Vec::new();
-        self.answer_into(query, question, our_payload, &[], now, &mut out)?;
+        let limit = udp_limit(question, our_payload);
+        self.answer_into(query, question, limit, our_payload, &[], now, &mut out)?;
         Some(out)
     }
 
-    /// As `answer`, written into `out` (a buffer the caller reuses), its OPT carrying
-    /// `options` (whole EDNS options: the handler's COOKIE, or nothing; they count against the
-    /// client's limit); `None`: no answer here.
+    /// As `answer`, within `limit` bytes ([`udp_limit`], or 65,535 over a stream, which never
+    /// truncates), written into `out` (a buffer the caller reuses), its OPT carrying our
+    /// payload and `options` (whole EDNS options: the handler's COOKIE, or nothing; they count
+    /// against the limit); `None`: no answer here.
+    #[allow(clippy::too_many_arguments)] // the hit path's facts, passed without a struct
     pub(crate) fn answer_into(
         &self,
         query: &[u8],
         question: &Question<'_>,
+        limit: usize,
         our_payload: u16,
         options: &[u8],
         now: Instant,
@@ -211,10 +214,6 @@ impl<T: Copy> Messages<T> {
             lock(shard).pop(key);
             return None;
         }
-        let limit = match question.payload {
-            Some(p) => usize::from(p.max(CLASSIC_UDP_PAYLOAD).min(our_payload)),
-            None => usize::from(CLASSIC_UDP_PAYLOAD),
-        };
         let opt_len = if question.payload.is_some() {
             OPT_LEN + options.len()
         } else {
@@ -320,6 +319,15 @@ impl<T: Copy> Messages<T> {
         if self.generation.load(Ordering::Acquire) == generation {
             shard.put(key, entry);
         }
+    }
+}
+
+/// How many bytes a UDP reply to `question` may take, as the full path sizes it: the client's
+/// EDNS payload, at least 512, capped by `our_payload`; 512 without EDNS.
+pub(crate) fn udp_limit(question: &Question<'_>, our_payload: u16) -> usize {
+    match question.payload {
+        Some(p) => usize::from(p.max(CLASSIC_UDP_PAYLOAD).min(our_payload)),
+        None => usize::from(CLASSIC_UDP_PAYLOAD),
     }
 }
 

@@ -164,14 +164,16 @@ impl Handler {
     /// holding the answer `hit` found for `query`: the resolver's answers are queries that
     /// use recursion, the local ones are accounted by RRL. `true` when the query was refused
     /// or dropped, so it is not a hit (RRL's slip, sent truncated, is one). `cookie`: the
-    /// query's, judged; a valid one exempts it, and every reply carries its option.
+    /// query's, judged; a valid one exempts it over UDP, and every reply carries its option.
+    /// `at`: the client and the transport, whose rules `police` applies as on the full path
+    /// (over a stream: the query limit refuses, never drops; RRL does not apply).
     #[inline]
     #[allow(clippy::too_many_arguments)] // the hit path's facts, passed without a struct
     pub(super) fn limited_fast(
         &self,
         query: &[u8],
         question: &Question<'_>,
-        src: SocketAddr,
+        (src, transport): (SocketAddr, Transport),
         hit: Hit<Option<Token>>,
         cookie: Option<&Judged>,
         now: Instant,
@@ -186,7 +188,7 @@ impl Handler {
         } else {
             Stage::Recursion
         };
-        match self.police(src.ip(), Transport::Udp, proven, stage, now) {
+        match self.police(src.ip(), transport, proven, stage, now) {
             Decision::Send => false,
             decision => {
                 let options = cookie.map_or(&[][..], |c| c.reply.wire());

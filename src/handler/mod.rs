@@ -10,8 +10,8 @@
 //! bytes ◄─ response::finish (size limit, TSIG signing) ◄─ one message; a stream is drained by
 //!                                                         the TCP writer
 //! ```
-//! The UDP hit path (`answer_fast`) answers a question it has answered before without
-//! entering the edge. Each outcome type maps to its RCODE in one place (`Verified::rcode`,
+//! The hit path (`answer_fast` over UDP, `answer_stream_fast` inline in a TCP or TLS
+//! connection) answers a question it has answered before without entering the edge. Each outcome type maps to its RCODE in one place (`Verified::rcode`,
 //! `Malformed`, the services' refusal types, `ResolveError::rcode`).
 
 mod chaos;
@@ -111,6 +111,34 @@ impl ServedZones {
     }
 }
 
+/// The Padding option's code (RFC 7830 §3), as the hit path reads and writes it.
+const PADDING: [u8; 2] = [0, 12];
+
+/// QTYPEs of zone transfers (RFC 5936, RFC 1995).
+const AXFR: u16 = 252;
+const IXFR: u16 = 251;
+
+/// Whether `query`'s OPT holds a Padding option (RFC 7830). `question` is its parse, so the
+/// options after its OPT are whole.
+fn padded(query: &[u8], question: &crate::wire::Question<'_>) -> bool {
+    if question.payload.is_none() {
+        return false;
+    }
+    let Some(mut options) = query.get(question.end() + crate::wire::OPT_LEN..) else {
+        return false;
+    };
+    while let [a, b, c, d, rest @ ..] = options {
+        if [*a, *b] == PADDING {
+            return true;
+        }
+        let Some(next) = rest.get(usize::from(u16::from_be_bytes([*c, *d]))..) else {
+            return false;
+        };
+        options = next;
+    }
+    false
+}
+
 /// At most one WARN line per this long for failed resolutions; the rest go to `debug` and
 /// the `servfails` counter.
 const FAILURE_LOG_INTERVAL: Duration = Duration::from_secs(10);
@@ -181,9 +209,41 @@ impl Handler {
     /// the full path (`handle_bytes`); `true`: send `out`, or nothing when a rate limit left it
     /// empty.
     pub fn answer_fast(&self, bytes: &[u8], src: SocketAddr, out: &mut Vec<u8>) -> bool {
+        self.hit(bytes, (src, Transport::Udp), out)
+    }
+
+    /// The hit path of a stream (TCP, TLS: `transport`), which a connection tries inline
+    /// before it spawns the full path (`handle_stream`) for a query: [`Handler::answer_fast`]
+    /// under the rules the full path has for streams. Within 65,535 bytes, never truncated;
+    /// no BADCOOKIE (a query whose server cookie is not ours goes to the full path, which
+    /// answers it: the handshake proved the address); the query limit refuses and never drops,
+    /// and RRL does not apply (`police`); over TLS a padded query gets a padded answer (RFC
+    /// 8467), as the full path pads it. A query with an edns-tcp-keepalive option (or any but
+    /// COOKIE and PADDING) and a zone transfer are the full path's. Counted and logged under
+    /// `transport`.
+    pub(crate) fn answer_stream_fast(
+        &self,
+        bytes: &[u8],
+        src: SocketAddr,
+        transport: Transport,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        transport != Transport::Udp && self.hit(bytes, (src, transport), out)
+    }
+
+    /// The hit path over `at`'s transport (see [`Handler::answer_fast`] and
+    /// [`Handler::answer_stream_fast`]).
+    #[inline(always)]
+    fn hit(&self, bytes: &[u8], at: (SocketAddr, Transport), out: &mut Vec<u8>) -> bool {
+        let (src, transport) = at;
         let Some(question) = crate::wire::parse(bytes) else {
             return false;
         };
+        let stream = transport != Transport::Udp;
+        // Over a stream AXFR and IXFR are the transfer service's (`edge::decode`).
+        if stream && matches!(question.qtype(), AXFR | IXFR) {
+            return false;
+        }
         // With recursion, only what the full path would answer from the resolver: RD=1 from a
         // client the ACL allows.
         if self.recursion.is_some()
@@ -206,21 +266,41 @@ impl Handler {
                 Some(&judged)
             }
         };
-        let options = cookie.map_or(&[][..], |c| c.reply.wire());
+        let cookie_option = cookie.map_or(&[][..], |c| c.reply.wire());
+        // Padded as the full path pads (`padding`): an empty Padding option last, grown below.
+        let mut padded_options = [0; 64];
+        let pad = transport.is_encrypted() && padded(bytes, &question);
+        let options = if pad {
+            let len = cookie_option.len();
+            padded_options[..len].copy_from_slice(cookie_option);
+            padded_options[len..len + 2].copy_from_slice(&PADDING);
+            &padded_options[..len + 4]
+        } else {
+            cookie_option
+        };
         let payload = self.config.edns_payload;
+        let limit = if stream {
+            usize::from(u16::MAX)
+        } else {
+            crate::cache::message::udp_limit(&question, payload)
+        };
         let messages = self.cache.messages();
-        let Some(hit) = messages.answer_into(bytes, &question, payload, options, now, out) else {
+        let Some(hit) = messages.answer_into(bytes, &question, limit, payload, options, now, out)
+        else {
             return false;
         };
+        if pad {
+            padding::grow(out, options.len(), limit);
+        }
         if let Some(judged) = cookie {
             self.metrics.hit_path.count_cookie(judged.verdict.slot());
         }
         // Refused or dropped by a limit: not a hit (RRL's slip, sent truncated, is one).
-        if self.limited_fast(bytes, &question, src, hit, cookie, now, out) {
-            observe::limited(self, &question, src, out, start);
+        if self.limited_fast(bytes, &question, at, hit, cookie, now, out) {
+            observe::limited(self, &question, at, out, start);
             return true;
         }
-        observe::hit(self, &question, src, out, hit.local, start);
+        observe::hit(self, &question, at, out, hit.local, start);
         true
     }
 

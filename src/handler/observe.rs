@@ -84,16 +84,17 @@ fn micros(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
-/// Counts a hit-path answer: its QTYPE and RCODE, and whether it was local, in this thread's
-/// shard (plain loads and stores; `queries`, `fast_hits`, `cache_hits` and
-/// `authoritative_answers` are summed from the shards when read); nothing allocated, no clock
-/// read (its latency is counted in the first bucket; the work is well under a microsecond).
-/// With a query log (`start` is then set), logs it too, which allocates.
+/// Counts a hit-path answer over `at`'s transport: its QTYPE and RCODE, and whether it was
+/// local, in this thread's shard (plain loads and stores; `queries`, `fast_hits`, `cache_hits`
+/// and `authoritative_answers` are summed from the shards when read); nothing allocated, no
+/// clock read (its latency is counted in the first bucket; the work is well under a
+/// microsecond). With a query log (`start` is then set), logs it too, naming the transport,
+/// which allocates.
 #[inline]
 pub(super) fn hit(
     handler: &Handler,
     question: &Question<'_>,
-    src: SocketAddr,
+    at: (SocketAddr, Transport),
     reply: &[u8],
     local: bool,
     start: Option<std::time::Instant>,
@@ -101,12 +102,13 @@ pub(super) fn hit(
     // The hit path answers NOERROR, NXDOMAIN or (RRL's slip aside) nothing else: 4 bits do.
     let rcode = u16::from(reply[3] & wire::RCODE);
     handler.metrics.hit_path.count(
+        at.1.slot(),
         counts::qtype_slot(Some(question.qtype())),
         counts::rcode_slot(rcode),
         local,
     );
     if let (Some(log), Some(start)) = (&handler.query_log, start) {
-        log_hit(log, question, src, reply, !local, start);
+        log_hit(log, question, at, reply, !local, start);
     }
 }
 
@@ -116,43 +118,45 @@ pub(super) fn hit(
 fn log_hit(
     log: &crate::querylog::QueryLog,
     question: &Question<'_>,
-    src: SocketAddr,
+    at: (SocketAddr, Transport),
     reply: &[u8],
     cache: bool,
     start: std::time::Instant,
 ) {
-    log.log(hit_entry(question, src, reply, cache, start));
+    log.log(hit_entry(question, at, reply, cache, start));
 }
 
 /// Counts a query of the hit path that a rate limit stopped (REFUSED in `reply`, or nothing:
 /// `reply` empty): not a hit, so in the full path's tables, as a UDP query by QTYPE and, when
-/// a reply goes out, by RCODE; logged like a hit (`hit_path`, not from the cache). Only a
-/// limited query comes here, so the locked adds cost nothing in the common case.
+/// a reply goes out, by RCODE, in its transport's row; logged like a hit (`hit_path`, not
+/// from the cache). Only a limited query comes here, so the locked adds cost nothing in the
+/// common case.
 pub(super) fn limited(
     handler: &Handler,
     question: &Question<'_>,
-    src: SocketAddr,
+    at: (SocketAddr, Transport),
     reply: &[u8],
     start: Option<std::time::Instant>,
 ) {
     let metrics = &handler.metrics;
+    let transport = at.1.slot();
     Metrics::inc(&metrics.queries);
-    metrics.count_query(Transport::Udp.slot(), Some(question.qtype()));
+    metrics.count_query(transport, Some(question.qtype()));
     if reply.len() < 4 {
         return;
     }
-    metrics.count_response(Transport::Udp.slot(), u16::from(reply[3] & wire::RCODE));
+    metrics.count_response(transport, u16::from(reply[3] & wire::RCODE));
     // In the first bucket, as the hit path's answers.
     metrics.answer_latency.observe_us(0);
     if let (Some(log), Some(start)) = (&handler.query_log, start) {
-        log.log(hit_entry(question, src, reply, false, start));
+        log.log(hit_entry(question, at, reply, false, start));
     }
 }
 
 /// The query log's line of a hit-path reply.
 fn hit_entry(
     question: &Question<'_>,
-    src: SocketAddr,
+    (src, transport): (SocketAddr, Transport),
     reply: &[u8],
     cache: bool,
     start: std::time::Instant,
@@ -161,7 +165,7 @@ fn hit_entry(
         // Edge: the log line's timestamp is wall-clock time, as logs are read.
         time: SystemTime::now(),
         client: src,
-        transport: Transport::Udp.name(),
+        transport: transport.name(),
         qname: zone_file_name(wire::labels(question.wire)),
         qtype: question.qtype(),
         flags: [reply[2], reply[3]],

@@ -248,12 +248,13 @@ impl Histogram {
     }
 }
 
-/// The hit path's counts, one shard per thread: its answers by QTYPE and by RCODE, and how
-/// many of them came from the local zones. A thread is the only writer of its shard, so a
+/// The hit path's counts, one shard per thread: its answers by transport (UDP, and TCP and TLS
+/// whose connections answer hits inline) and QTYPE and by transport and RCODE, and how many of
+/// them came from the local zones. A thread is the only writer of its shard, so a
 /// count is a plain load and store (no locked read-modify-write, no cache line bouncing
 /// between the UDP sockets' threads). Threads past the first `HIT_SHARDS` share one more shard
-/// with atomic adds (the hit path runs on one thread per UDP socket: cores × listen addresses
-/// by default). A reader sums the shards: the hit path's answers are the sum of the
+/// with atomic adds (the hit path runs on one thread per UDP socket, cores × listen addresses
+/// by default, and on the runtime's workers for streams). A reader sums the shards: the hit path's answers are the sum of the
 /// QTYPE slots (each answer is counted in exactly one), so `queries`, `fast_hits`,
 /// `cache_hits` and `authoritative_answers` need no counter of their own on the hit path.
 #[derive(Debug)]
@@ -267,8 +268,9 @@ const HIT_SHARDS: usize = 64;
 #[derive(Debug)]
 #[repr(align(128))]
 struct HitShard {
-    qtypes: [AtomicU64; QTYPE_SLOTS],
-    rcodes: [AtomicU64; RCODE_SLOTS],
+    /// A row per transport (`TRANSPORTS`).
+    qtypes: [[AtomicU64; QTYPE_SLOTS]; TRANSPORTS.len()],
+    rcodes: [[AtomicU64; RCODE_SLOTS]; TRANSPORTS.len()],
     /// Answers from the local zones (authoritative); the rest came from the cache.
     local: AtomicU64,
     /// Answers to queries with a COOKIE option, by result (`super::COOKIE_RESULTS`).
@@ -280,8 +282,8 @@ impl Default for HitPathCounts {
         HitPathCounts {
             shards: (0..=HIT_SHARDS)
                 .map(|_| HitShard {
-                    qtypes: zeros(),
-                    rcodes: zeros(),
+                    qtypes: std::array::from_fn(|_| zeros()),
+                    rcodes: std::array::from_fn(|_| zeros()),
                     local: AtomicU64::new(0),
                     cookies: zeros(),
                 })
@@ -320,17 +322,18 @@ fn bump(c: &AtomicU64, n: u64) {
 }
 
 impl HitPathCounts {
-    /// Counts one answer of QTYPE slot `qtype` and RCODE slot `rcode`, from the local zones
-    /// (`local`) or the cache.
+    /// Counts one answer over transport row `transport` (an index of [`TRANSPORTS`]) of QTYPE
+    /// slot `qtype` and RCODE slot `rcode`, from the local zones (`local`) or the cache.
     #[inline]
-    pub(crate) fn count(&self, qtype: usize, rcode: usize, local: bool) {
+    pub(crate) fn count(&self, transport: usize, qtype: usize, rcode: usize, local: bool) {
         let i = my_shard();
         let Some(shard) = self.shards.get(i) else {
             return;
         };
+        let row = transport.min(TRANSPORTS.len() - 1);
         let (q, r) = (
-            &shard.qtypes[qtype.min(QTYPE_SLOTS - 1)],
-            &shard.rcodes[rcode.min(RCODE_SLOTS - 1)],
+            &shard.qtypes[row][qtype.min(QTYPE_SLOTS - 1)],
+            &shard.rcodes[row][rcode.min(RCODE_SLOTS - 1)],
         );
         if i < HIT_SHARDS {
             bump(q, 1);
@@ -363,11 +366,11 @@ impl HitPathCounts {
         self.sum(|s| s.cookies.get(slot))
     }
 
-    /// Every answer counted: the sum of the QTYPE slots.
+    /// Every answer counted: the sum of the QTYPE slots of every transport.
     pub(crate) fn answers(&self) -> u64 {
         self.shards
             .iter()
-            .flat_map(|s| s.qtypes.iter())
+            .flat_map(|s| s.qtypes.iter().flatten())
             .map(|c| c.load(Ordering::Relaxed))
             .sum()
     }
@@ -377,12 +380,14 @@ impl HitPathCounts {
         self.sum(|s| Some(&s.local))
     }
 
-    pub(crate) fn qtype(&self, slot: usize) -> u64 {
-        self.sum(|s| s.qtypes.get(slot))
+    /// Answers over transport row `transport` in QTYPE slot `slot`.
+    pub(crate) fn qtype(&self, transport: usize, slot: usize) -> u64 {
+        self.sum(|s| s.qtypes.get(transport).and_then(|row| row.get(slot)))
     }
 
-    pub(crate) fn rcode(&self, slot: usize) -> u64 {
-        self.sum(|s| s.rcodes.get(slot))
+    /// Answers over transport row `transport` in RCODE slot `slot`.
+    pub(crate) fn rcode(&self, transport: usize, slot: usize) -> u64 {
+        self.sum(|s| s.rcodes.get(transport).and_then(|row| row.get(slot)))
     }
 
     /// One counter summed over the shards (`None`: a slot out of range, counted as 0).

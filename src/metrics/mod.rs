@@ -57,7 +57,8 @@ pub struct Metrics {
     pub queries_by_type: Table<{ counts::QTYPE_SLOTS }>,
     /// Responses of the full path by transport and RCODE (`counts::rcode_slot`).
     pub(crate) responses_by_rcode: Table<{ counts::RCODE_SLOTS }>,
-    /// The hit path's answers (UDP) by QTYPE and RCODE, and how many were local, per thread:
+    /// The hit path's answers by transport, QTYPE and RCODE, and how many were local, per
+    /// thread:
     /// `fast_hits()` and the hit path's part of the totals above.
     pub hit_path: HitPathCounts,
     /// Servfails by EDE info code.
@@ -122,7 +123,8 @@ impl Metrics {
         Self::get(&self.queries) + self.hit_path.answers()
     }
 
-    /// Answers of the UDP hit path (cache hits and authoritative answers alike).
+    /// Answers of the hit path, every transport's (cache hits and authoritative answers
+    /// alike).
     pub fn fast_hits(&self) -> u64 {
         self.hit_path.answers()
     }
@@ -155,24 +157,14 @@ impl Metrics {
     }
 
     /// Queries in QTYPE slot `slot` (`counts::qtype_slot`) on one transport, hit path
-    /// included (it serves UDP only, row 0).
+    /// included.
     pub(crate) fn queries_in_slot(&self, transport: usize, slot: usize) -> u64 {
-        let hits = if transport == 0 {
-            self.hit_path.qtype(slot)
-        } else {
-            0
-        };
-        self.queries_by_type.get(transport, slot) + hits
+        self.queries_by_type.get(transport, slot) + self.hit_path.qtype(transport, slot)
     }
 
     /// Responses in RCODE slot `slot` on one transport, hit path included.
     pub(crate) fn responses_in_slot(&self, transport: usize, slot: usize) -> u64 {
-        let hits = if transport == 0 {
-            self.hit_path.rcode(slot)
-        } else {
-            0
-        };
-        self.responses_by_rcode.get(transport, slot) + hits
+        self.responses_by_rcode.get(transport, slot) + self.hit_path.rcode(transport, slot)
     }
 
     /// Every counter by name, as `tern ctl stats` and the shutdown summary print them.

@@ -236,7 +236,7 @@ impl Collector for Exposition {
             ),
             (
                 "tern_hit_path_answers",
-                "Answers of the UDP hit path (counted in tern_cache_hits_total or tern_authoritative_answers_total too).",
+                "Answers of the hit path, over every transport (counted in tern_cache_hits_total or tern_authoritative_answers_total too).",
                 m.fast_hits(),
             ),
             (
@@ -417,8 +417,10 @@ mod tests {
         let m = Arc::new(Metrics::default());
         m.count_query(0, Some(1));
         // Two hit-path answers, one from the cache, one from a local zone.
-        m.hit_path.count(counts::qtype_slot(Some(1)), 0, false);
-        m.hit_path.count(counts::qtype_slot(Some(1)), 0, true);
+        m.hit_path.count(0, counts::qtype_slot(Some(1)), 0, false);
+        m.hit_path.count(0, counts::qtype_slot(Some(1)), 0, true);
+        // And one over TLS: in its own transport's row.
+        m.hit_path.count(2, counts::qtype_slot(Some(1)), 0, false);
         m.count_query(1, Some(28));
         m.count_response(0, 2);
         m.servfail_reasons.inc(Some(22));
@@ -445,13 +447,15 @@ mod tests {
             "tern_queries_total{transport=\"tcp\",qtype=\"AAAA\"} 1\n",
             "tern_responses_total{transport=\"udp\",rcode=\"SERVFAIL\"} 1\n",
             "tern_servfail_total{reason=\"22 No Reachable Authority\"} 1\n",
-            "tern_answer_latency_seconds_bucket{le=\"0.0001\"} 2\n",
-            "tern_answer_latency_seconds_bucket{le=\"0.0005\"} 3\n",
-            "tern_answer_latency_seconds_bucket{le=\"+Inf\"} 3\n",
-            "tern_answer_latency_seconds_count 3\n",
-            "tern_cache_hits_total 2\n",
+            "tern_answer_latency_seconds_bucket{le=\"0.0001\"} 3\n",
+            "tern_answer_latency_seconds_bucket{le=\"0.0005\"} 4\n",
+            "tern_answer_latency_seconds_bucket{le=\"+Inf\"} 4\n",
+            "tern_answer_latency_seconds_count 4\n",
+            "tern_cache_hits_total 3\n",
             "tern_authoritative_answers_total 1\n",
-            "tern_hit_path_answers_total 2\n",
+            "tern_hit_path_answers_total 3\n",
+            "tern_queries_total{transport=\"tls\",qtype=\"A\"} 1\n",
+            "tern_responses_total{transport=\"tls\",rcode=\"NOERROR\"} 1\n",
             "tern_cookies_total{result=\"valid\"} 2\n",
             "tern_cookies_total{result=\"invalid\"} 1\n",
             "tern_cookies_total{result=\"malformed\"} 0\n",

@@ -246,6 +246,11 @@ impl Guard {
         self.slot.established.store(true, Ordering::Release);
     }
 
+    /// A query was answered at once (the hit path): the connection is active, not idle.
+    pub(crate) fn touch(&self) {
+        self.slot.last.store(self.registry.now(), Ordering::Release);
+    }
+
     /// A query is being answered until the returned token is dropped: the connection is busy
     /// and cannot be closed to make room.
     pub(crate) fn busy(&self) -> Busy {

@@ -193,7 +193,6 @@ pub(crate) async fn serve(
                 }
             };
             guard.established();
-            let (reader, writer) = tokio::io::split(stream);
             let on = tcp::Connection {
                 peer,
                 transport: Transport::Tls,
@@ -201,7 +200,8 @@ pub(crate) async fn serve(
                 limits,
                 guard,
             };
-            tcp::connection(reader, writer, on, shutdown).await;
+            // Whole, not split: one task reads and writes it (`tcp::connection`).
+            tcp::connection(stream, on, shutdown).await;
         });
     }
 }

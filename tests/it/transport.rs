@@ -24,6 +24,7 @@ use crate::support::{self, TestServer};
 mod doh;
 mod garbage;
 mod malformed;
+mod stream_hits;
 mod stream_options;
 mod tcp;
 mod tls;

@@ -316,19 +316,43 @@ fn the_handlers_options_go_into_our_opt_and_count_against_the_clients_limit() {
     let mut out = Vec::new();
     assert!(
         answers
-            .answer_into(&small, &parsed, 1232, &[], t0, &mut out)
+            .answer_into(
+                &small,
+                &parsed,
+                udp_limit(&parsed, 1232),
+                1232,
+                &[],
+                t0,
+                &mut out
+            )
             .is_some()
     );
     assert!(
         answers
-            .answer_into(&small, &parsed, 1232, &cookie, t0, &mut out)
+            .answer_into(
+                &small,
+                &parsed,
+                udp_limit(&parsed, 1232),
+                1232,
+                &cookie,
+                t0,
+                &mut out
+            )
             .is_none(),
         "too big with the cookie: the full path decides"
     );
     let big = query("www.example.test.", with_edns(1232, false));
     let parsed = parse(&big).expect("parsed");
     answers
-        .answer_into(&big, &parsed, 1232, &cookie, t0, &mut out)
+        .answer_into(
+            &big,
+            &parsed,
+            udp_limit(&parsed, 1232),
+            1232,
+            &cookie,
+            t0,
+            &mut out,
+        )
         .expect("a hit");
     let m = Message::from_vec(&out).expect("parses");
     assert_eq!(m.answers.len(), n);
@@ -342,5 +366,30 @@ fn the_handlers_options_go_into_our_opt_and_count_against_the_clients_limit() {
             10,
             (1..=24).collect()
         ))
+    );
+}
+
+#[test]
+fn a_stream_limit_answers_what_no_udp_limit_holds() {
+    let (answers, t0) = tier();
+    // 100 A records: some 1,600 bytes, past our 1232 and so past any UDP limit.
+    keep(&answers, response("www.example.test.", 300, 100), t0);
+    let q = query("www.example.test.", with_edns(4096, false));
+    let parsed = parse(&q).expect("parsed");
+    assert!(ask(&answers, &q, 1232, t0).is_none(), "too big for UDP");
+    let mut out = Vec::new();
+    let stream = usize::from(u16::MAX);
+    answers
+        .answer_into(&q, &parsed, stream, 1232, &[], t0, &mut out)
+        .expect("a hit within 65,535 bytes");
+    let m = Message::from_vec(&out).expect("parses");
+    assert_eq!(m.answers.len(), 100);
+    assert_eq!(m.edns.map(|e| e.max_payload()), Some(1232), "our payload");
+    let just_short = out.len() - 1;
+    assert!(
+        answers
+            .answer_into(&q, &parsed, just_short, 1232, &[], t0, &mut out)
+            .is_none(),
+        "the limit is the whole reply's, OPT included"
     );
 }

@@ -176,16 +176,22 @@ async fn a_client_over_its_query_rate_is_refused_on_both_paths_others_are_not() 
     assert!(fast(&h, &q, me).is_some_and(|r| parse(&r).answers.len() == 1));
 }
 
-#[tokio::test(start_paused = true)]
-async fn drop_sends_nothing_over_udp_and_refused_over_tcp() {
+/// A recursive handler whose query limit drops, `www.alpha.test.` (the query returned)
+/// resolved once over UDP from 127.0.0.1: one of its two tokens spent, the answer kept.
+async fn primed_dropping() -> (Handler, Vec<u8>) {
     let h = recursive(Action::Drop);
     let q = query("www.alpha.test.", true);
+    let first = h
+        .handle_bytes(&q, client("127.0.0.1"), Transport::Udp)
+        .await;
+    assert!(first.is_some(), "resolved");
+    (h, q)
+}
+
+#[tokio::test(start_paused = true)]
+async fn drop_sends_nothing_over_udp_and_refused_over_tcp() {
+    let (h, q) = primed_dropping().await;
     let me = "127.0.0.1";
-    assert!(
-        h.handle_bytes(&q, client(me), Transport::Udp)
-            .await
-            .is_some()
-    );
     assert!(fast(&h, &q, me).is_some_and(|r| !r.is_empty()));
     assert_eq!(fast(&h, &q, me), Some(Vec::new()));
     // The dropped one: a query of type A, no response.
@@ -204,4 +210,57 @@ async fn drop_sends_nothing_over_udp_and_refused_over_tcp() {
     let m = h.metrics();
     assert_eq!(Metrics::get(&m.rate_limited), 3);
     assert_eq!(Metrics::get(&m.dropped), 2);
+}
+
+/// What the stream hit path did over `transport`: `None` it passed, else the reply.
+fn stream_fast(h: &Handler, q: &[u8], from: &str, transport: Transport) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    h.answer_stream_fast(q, client(from), transport, &mut out)
+        .then_some(out)
+}
+
+#[tokio::test(start_paused = true)]
+async fn over_a_stream_the_hit_path_is_never_held_to_rrl() {
+    let h = authoritative(1, 0);
+    let q = query("www.alpha.test.", false);
+    let me = "192.0.2.1";
+    let first = h.handle_bytes(&q, client(me), Transport::Tcp).await;
+    assert_eq!(parse(&first.expect("answered")).answers.len(), 1);
+    for _ in 0..5 {
+        let r = stream_fast(&h, &q, me, Transport::Tcp).expect("a hit");
+        assert_eq!(parse(&r).answers.len(), 1, "in full, past the rate");
+    }
+    // The UDP account was never spent by them: one answer, then the drop.
+    assert!(fast(&h, &q, me).is_some_and(|r| !r.is_empty()));
+    assert_eq!(fast(&h, &q, me), Some(Vec::new()));
+    let m = h.metrics();
+    let a = counts::qtype_slot(Some(1));
+    let tcp = Transport::Tcp.slot();
+    assert_eq!(
+        (m.queries_in_slot(tcp, a), m.hit_path.qtype(tcp, a)),
+        (6, 5)
+    );
+    assert_eq!(Metrics::get(&m.rate_limited), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn over_a_stream_a_limited_hit_is_refused_as_the_full_path_refuses() {
+    let (h, q) = primed_dropping().await;
+    let me = "127.0.0.1";
+    let hit = stream_fast(&h, &q, me, Transport::Tls).expect("a hit");
+    assert_eq!(parse(&hit).answers.len(), 1);
+    // Over the rate: REFUSED, never dropped, over a stream; the full path's very bytes.
+    let refused = stream_fast(&h, &q, me, Transport::Tls).expect("handled");
+    assert_eq!(
+        parse(&refused).metadata.response_code,
+        ResponseCode::Refused
+    );
+    let full = h.handle_bytes(&q, client(me), Transport::Tls).await;
+    assert_eq!(Some(refused), full);
+    let m = h.metrics();
+    let tls = Transport::Tls.slot();
+    assert_eq!(m.queries_in_slot(tls, counts::qtype_slot(Some(1))), 3);
+    assert_eq!(m.responses_in_slot(tls, counts::rcode_slot(5)), 2);
+    assert_eq!(m.responses_in_slot(tls, counts::rcode_slot(0)), 1);
+    assert_eq!(Metrics::get(&m.dropped), 0);
 }

@@ -27,8 +27,8 @@ fn hit_path_shards_add_up_across_threads() {
             let counts = std::sync::Arc::clone(&counts);
             std::thread::spawn(move || {
                 for _ in 0..100 {
-                    counts.count(qtype_slot(Some(1)), rcode_slot(0), true);
-                    counts.count(qtype_slot(Some(28)), rcode_slot(3), false);
+                    counts.count(0, qtype_slot(Some(1)), rcode_slot(0), true);
+                    counts.count(2, qtype_slot(Some(28)), rcode_slot(3), false);
                 }
             })
         })
@@ -37,11 +37,14 @@ fn hit_path_shards_add_up_across_threads() {
         t.join().expect("thread");
     }
     let each = 100 * (HIT_SHARDS as u64 + 4);
-    assert_eq!(counts.qtype(0), each);
-    assert_eq!(counts.rcode(0), each);
-    assert_eq!(counts.qtype(qtype_slot(Some(28))), each);
-    assert_eq!(counts.rcode(3), each);
-    assert_eq!(counts.qtype(1), 0);
+    assert_eq!(counts.qtype(0, 0), each);
+    assert_eq!(counts.rcode(0, 0), each);
+    // Each in its transport's row alone.
+    assert_eq!(counts.qtype(2, qtype_slot(Some(28))), each);
+    assert_eq!(counts.rcode(2, 3), each);
+    assert_eq!(counts.qtype(0, qtype_slot(Some(28))), 0);
+    assert_eq!(counts.qtype(2, 0), 0);
+    assert_eq!(counts.qtype(0, 1), 0);
     assert_eq!(counts.answers(), 2 * each);
     assert_eq!(counts.local(), each);
 }

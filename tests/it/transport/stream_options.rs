@@ -114,7 +114,8 @@ async fn padding_over_tls_only_and_keepalive_over_streams_only() {
     assert!(!unasked.contains("Option (11)"), "{unasked}");
 }
 
-async fn dot(addr: SocketAddr, ca: &Path) -> TlsStream<TcpStream> {
+/// A DoT connection to `addr` trusting `ca`, once the server accepts one (10 s).
+pub(super) async fn dot(addr: SocketAddr, ca: &Path) -> TlsStream<TcpStream> {
     for _ in 0..100 {
         if let Ok(tcp) = TcpStream::connect(addr).await {
             let name = ServerName::try_from("tern.test").expect("name");
