@@ -173,26 +173,10 @@ pub(crate) async fn serve(
         let handler = Arc::clone(&handler);
         let mut shutdown = shutdown.clone();
         tokio::spawn(async move {
-            let handshake = tokio::select! {
-                _ = shutdown.recv() => return,
-                () = guard.evicted() => {
-                    debug!(client = %peer, "tls handshake closed to make room");
-                    return;
-                }
-                r = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)) => r,
+            let Some(stream) = handshake(acceptor, stream, peer, &guard, &mut shutdown).await
+            else {
+                return;
             };
-            let stream = match handshake {
-                Ok(Ok(stream)) => stream,
-                Ok(Err(e)) => {
-                    debug!(client = %peer, error = %e, "tls handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    debug!(client = %peer, "tls handshake timed out");
-                    return;
-                }
-            };
-            guard.established();
             let on = tcp::Connection {
                 peer,
                 transport: Transport::Tls,
