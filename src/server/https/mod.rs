@@ -164,6 +164,15 @@ async fn respond(
             return response::refusal(e);
         }
     };
+    // A cache hit is answered by the hit path, as over DoT; the rest by the full path.
+    let mut hit = Vec::new();
+    if handler.answer_stream_fast(&query, peer, Transport::Https, &mut hit) {
+        return match hit.is_empty() {
+            false => response::answer(hit),
+            // A limit's answer that could not be worded: as the full path's drop below.
+            true => response::refusal(HttpError::BadRequest("no DNS answer to this query")),
+        };
+    }
     match handler.handle_bytes(&query, peer, Transport::Https).await {
         Some(reply) => response::answer(reply),
         // Dropped by the handler (a rate limit's drop, a zone transfer, which does not fit

@@ -305,6 +305,19 @@ async fn curl_and_kdig_are_answered_over_http2_and_http1_and_bad_requests_refuse
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum();
     assert!(https >= 7.0, "https queries counted: {https}\n{metrics}");
+    // The same question asked again is a cache hit: answered by the hit path (nothing but DoH
+    // asked this server, so every hit is one), with the answers checked above.
+    let hits: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("tern_hit_path_answers_total ")?.parse().ok())
+        .unwrap_or(0.0);
+    assert!(hits >= 1.0, "DoH hits on the hit path: {hits}\n{metrics}");
+    assert!(
+        !metrics
+            .lines()
+            .any(|l| l.starts_with("tern_queries_total{") && !l.contains("transport=\"https\"")),
+        "only DoH asked: {metrics}"
+    );
 
     // Renewal: a new CA and leaf in the same files, SIGHUP; new connections get the new one.
     let first_ca = server.dir.join("first-ca.pem");
