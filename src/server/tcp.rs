@@ -57,33 +57,52 @@ pub(super) async fn serve(
     listener: TcpListener,
     handler: Arc<Handler>,
     limits: TcpLimits,
-    mut shutdown: Shutdown,
+    shutdown: Shutdown,
 ) {
-    let registry = Registry::new(&limits);
-    while let Some((stream, peer, guard)) = accept(&listener, &registry, &mut shutdown).await {
-        guard.established();
-        let handler = Arc::clone(&handler);
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
+    accept_each(
+        listener,
+        &limits,
+        shutdown,
+        |stream, peer, guard, shutdown| {
+            guard.established();
             let on = Connection {
                 peer,
                 transport: Transport::Tcp,
-                handler,
+                handler: Arc::clone(&handler),
                 limits,
                 guard,
             };
-            connection(stream, on, shutdown).await;
-        });
+            connection(stream, on, shutdown)
+        },
+    )
+    .await;
+}
+
+/// Every stream listener's loop (TCP, TLS, HTTPS): accepts connections on `listener` until
+/// shutdown, each in its place among the listener's (a [`Registry`] with `limits`' caps), and
+/// spawns what `start` makes of it. The connection's `Guard` is told `established` once it
+/// can carry queries (after a handshake), marked `busy` while a query is answered, and its
+/// `evicted` ends the connection.
+pub(super) async fn accept_each<F, Fut>(
+    listener: TcpListener,
+    limits: &TcpLimits,
+    mut shutdown: Shutdown,
+    mut start: F,
+) where
+    F: FnMut(TcpStream, SocketAddr, Guard, Shutdown) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let registry = Registry::new(limits);
+    while let Some((stream, peer, guard)) = accept(&listener, &registry, &mut shutdown).await {
+        tokio::spawn(start(stream, peer, guard, shutdown.clone()));
     }
 }
 
 /// The next connection with its place in `registry` (made by closing the idle-longest
 /// connection if a cap is reached); `None` at shutdown. A connection the registry cannot make
 /// room for (its prefix's or every connection busy) is closed at once so the client tries
-/// elsewhere (RFC 7766 §6.2.2). TLS and HTTPS listeners call it too: their `Guard` is told
-/// `established` after the handshake, marked `busy` while a query is answered, and its
-/// `evicted` ends the connection.
-pub(crate) async fn accept(
+/// elsewhere (RFC 7766 §6.2.2).
+async fn accept(
     listener: &TcpListener,
     registry: &Arc<Registry>,
     shutdown: &mut Shutdown,

@@ -15,7 +15,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 use tracing::debug;
 
-use super::conns::{Guard, Registry};
+use super::conns::Guard;
 use super::shutdown::Shutdown;
 use super::tcp::{self, TcpLimits};
 use crate::handler::{Handler, Transport};
@@ -164,30 +164,34 @@ pub(crate) async fn serve(
     certificates: Arc<Certificates>,
     handler: Arc<Handler>,
     limits: TcpLimits,
-    mut shutdown: Shutdown,
+    shutdown: Shutdown,
 ) {
     let limits = limits.clamped();
-    let registry = Registry::new(&limits);
-    while let Some((stream, peer, guard)) = tcp::accept(&listener, &registry, &mut shutdown).await {
-        let acceptor = certificates.acceptor();
-        let handler = Arc::clone(&handler);
-        let mut shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let Some(stream) = handshake(acceptor, stream, peer, &guard, &mut shutdown).await
-            else {
-                return;
-            };
-            let on = tcp::Connection {
-                peer,
-                transport: Transport::Tls,
-                handler,
-                limits,
-                guard,
-            };
-            // Whole, not split: one task reads and writes it (`tcp::connection`).
-            tcp::connection(stream, on, shutdown).await;
-        });
-    }
+    tcp::accept_each(
+        listener,
+        &limits,
+        shutdown,
+        |stream, peer, guard, mut shutdown| {
+            let acceptor = certificates.acceptor();
+            let handler = Arc::clone(&handler);
+            async move {
+                let Some(stream) = handshake(acceptor, stream, peer, &guard, &mut shutdown).await
+                else {
+                    return;
+                };
+                let on = tcp::Connection {
+                    peer,
+                    transport: Transport::Tls,
+                    handler,
+                    limits,
+                    guard,
+                };
+                // Whole, not split: one task reads and writes it (`tcp::connection`).
+                tcp::connection(stream, on, shutdown).await;
+            }
+        },
+    )
+    .await;
 }
 
 /// The TLS handshake of a connection in `guard`'s place, bounded by [`HANDSHAKE_TIMEOUT`];

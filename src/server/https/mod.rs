@@ -27,7 +27,7 @@ use tokio_rustls::TlsAcceptor;
 use tracing::debug;
 
 use self::request::{Head, HttpError, MAX_MESSAGE, Wants};
-use super::conns::{Guard, Registry};
+use super::conns::Guard;
 use super::shutdown::Shutdown;
 use super::tcp::{self, TcpLimits};
 use super::tls::{self, Certificates, HANDSHAKE_TIMEOUT};
@@ -53,19 +53,28 @@ pub(crate) async fn serve(
     certificates: Arc<Certificates>,
     handler: Arc<Handler>,
     limits: TcpLimits,
-    mut shutdown: Shutdown,
+    shutdown: Shutdown,
 ) {
     let limits = limits.clamped();
-    let registry = Registry::new(&limits);
-    while let Some((stream, peer, guard)) = tcp::accept(&listener, &registry, &mut shutdown).await {
-        let acceptor = certificates.https_acceptor();
-        let handler = Arc::clone(&handler);
-        let shutdown = shutdown.clone();
-        let idle = limits.idle_timeout;
-        tokio::spawn(async move {
-            connection(stream, peer, acceptor, handler, idle, guard, shutdown).await;
-        });
-    }
+    tcp::accept_each(
+        listener,
+        &limits,
+        shutdown,
+        |stream, peer, guard, shutdown| {
+            let acceptor = certificates.https_acceptor();
+            let handler = Arc::clone(&handler);
+            connection(
+                stream,
+                peer,
+                acceptor,
+                handler,
+                limits.idle_timeout,
+                guard,
+                shutdown,
+            )
+        },
+    )
+    .await;
 }
 
 /// One connection in `guard`'s place among the listener's: the handshake (bounded), then
