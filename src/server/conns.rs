@@ -262,6 +262,24 @@ impl Guard {
         }
     }
 
+    /// Returns once no query has run on the connection for `idle` (counted from the end of the
+    /// last one, or from `established`): for a transport whose queries do not pass through
+    /// the stream loop's own timer (HTTP). A query running keeps it from returning.
+    pub(crate) async fn idle_for(&self, idle: Duration) {
+        loop {
+            let last = Duration::from_millis(self.slot.last.load(Ordering::Acquire));
+            let deadline = self.registry.epoch + last + idle;
+            if self.slot.busy.load(Ordering::Acquire) > 0 {
+                // Busy: looked at again an idle period later.
+                tokio::time::sleep(idle).await;
+            } else if Instant::now() < deadline {
+                tokio::time::sleep_until(deadline).await;
+            } else {
+                return;
+            }
+        }
+    }
+
     /// Resolves when the registry has closed this connection to make room for another: the
     /// connection should stop reading and close once its answers are written.
     pub(crate) async fn evicted(&self) {

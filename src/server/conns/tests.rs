@@ -144,3 +144,35 @@ async fn a_handshake_flood_never_locks_out_a_newcomer() {
     let _q = honest.busy();
     assert!(!told(&honest));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_connection_is_idle_only_when_no_request_runs_for_the_timeout() {
+    let idle = Duration::from_secs(10);
+    let registry = registry(8, 8);
+    let guard = registry.admit(ip("192.0.2.1")).expect("room");
+    guard.established();
+    let from = Instant::now();
+    guard.idle_for(idle).await;
+    assert_eq!(from.elapsed(), idle, "idle from the start");
+
+    // A request that runs 25 s keeps it busy; idle counts from its end.
+    let from = Instant::now();
+    let busy = guard.busy();
+    let request = tokio::spawn(async move {
+        let _busy = busy;
+        tokio::time::sleep(Duration::from_secs(25)).await;
+    });
+    tokio::task::yield_now().await;
+    guard.idle_for(idle).await;
+    request.await.expect("request ran");
+    assert!(
+        from.elapsed() >= Duration::from_secs(35),
+        "idle 10 s after the request ended, not before: {:?}",
+        from.elapsed()
+    );
+    assert!(
+        from.elapsed() <= Duration::from_secs(46),
+        "{:?}",
+        from.elapsed()
+    );
+}

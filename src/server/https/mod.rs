@@ -10,8 +10,7 @@ pub(crate) mod response;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full, Limited};
@@ -22,7 +21,6 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tracing::debug;
 
@@ -93,17 +91,14 @@ async fn connection(
         return;
     };
     let guard = Arc::new(guard);
-    let activity = Arc::new(Activity::new());
     let service = {
-        let activity = Arc::clone(&activity);
         let guard = Arc::clone(&guard);
         service_fn(move |req| {
             let handler = Arc::clone(&handler);
-            let activity = Arc::clone(&activity);
-            // Busy from here: the registry does not close a connection with a request running.
+            // Busy from here: neither idle nor closed to make room while a request runs.
             let busy = guard.busy();
             async move {
-                let _busy = (activity.begin(), busy);
+                let _busy = busy;
                 Ok::<_, Infallible>(respond(req, &handler, peer, idle).await)
             }
         })
@@ -119,7 +114,7 @@ async fn connection(
             return;
         }
         _ = shutdown.recv() => {}
-        _ = activity.idle_for(idle) => debug!(client = %peer, "doh connection idle; closing"),
+        () = guard.idle_for(idle) => debug!(client = %peer, "doh connection idle; closing"),
         () = guard.evicted() => debug!(client = %peer, "doh connection closed to make room"),
     }
     // Shutdown or idle: HTTP/2 says GOAWAY and HTTP/1.1 closes once the request in progress
@@ -219,58 +214,6 @@ async fn drain(body: Incoming, within: Duration) {
         while let Some(Ok(_)) = body.frame().await {}
     })
     .await;
-}
-
-/// When a connection last had a request start or end, and how many are running: it is idle
-/// when none runs and none has for the idle timeout.
-struct Activity {
-    running: AtomicUsize,
-    last: Mutex<Instant>,
-}
-
-/// A request in progress; its end counts as activity.
-struct Busy<'a>(&'a Activity);
-
-impl Activity {
-    fn new() -> Activity {
-        Activity {
-            running: AtomicUsize::new(0),
-            last: Mutex::new(Instant::now()),
-        }
-    }
-
-    fn touch(&self) {
-        // A poisoned lock holds an Instant, whole whatever panicked.
-        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
-    }
-
-    fn begin(&self) -> Busy<'_> {
-        self.running.fetch_add(1, Ordering::AcqRel);
-        self.touch();
-        Busy(self)
-    }
-
-    /// Returns once no request has run for `idle`.
-    async fn idle_for(&self, idle: Duration) {
-        loop {
-            let deadline = *self.last.lock().unwrap_or_else(|e| e.into_inner()) + idle;
-            if self.running.load(Ordering::Acquire) > 0 {
-                // Busy: looked at again an idle period later.
-                tokio::time::sleep(idle).await;
-            } else if Instant::now() < deadline {
-                tokio::time::sleep_until(deadline).await;
-            } else {
-                return;
-            }
-        }
-    }
-}
-
-impl Drop for Busy<'_> {
-    fn drop(&mut self) {
-        self.0.touch();
-        self.0.running.fetch_sub(1, Ordering::AcqRel);
-    }
 }
 
 #[cfg(test)]
