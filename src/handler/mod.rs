@@ -22,7 +22,6 @@ mod edge;
 mod limit;
 pub(crate) mod notify;
 mod observe;
-mod padding;
 mod query;
 mod refusal;
 pub(crate) mod request;
@@ -56,6 +55,7 @@ use crate::limits::EDNS_UDP_PAYLOAD;
 use crate::metrics::{LogThrottle, Metrics};
 use crate::querylog::QueryLog;
 use crate::resolver::Resolver;
+use crate::wire::padding;
 
 /// Handler settings that are fixed for its lifetime.
 #[derive(Debug, Clone)]
@@ -290,7 +290,7 @@ impl Handler {
             return false;
         };
         if pad {
-            padding::grow(out, options.len(), limit);
+            padding::grow(out, options.len(), limit, padding::RESPONSE_BLOCK);
         }
         if let Some(judged) = cookie {
             self.metrics.hit_path.count_cookie(judged.verdict.slot());

@@ -9,11 +9,11 @@ use tokio::time::Instant;
 
 use super::cookie::ReplyOption;
 use super::ede_option::add_stale_ede;
-use super::padding;
 use super::request::{EdnsInfo, Malformed, Request, Transport};
 use crate::limits::CLASSIC_UDP_PAYLOAD;
 use crate::resolver::Resolution;
 use crate::tsig::Verified;
+use crate::wire::padding;
 
 /// The largest DNS message over TCP (RFC 1035 §4.2.2 two-byte length).
 const TCP_MAX: usize = u16::MAX as usize;
@@ -93,7 +93,7 @@ pub(super) fn finish(
         .flatten();
     let mut bytes = encode(message, limit, shape.optional_authority);
     if let Some(rdata_len) = reserved {
-        padding::grow(&mut bytes, rdata_len, limit);
+        padding::grow(&mut bytes, rdata_len, limit, padding::RESPONSE_BLOCK);
     }
     match crate::tsig::sign_response(bytes, tsig, now_unix) {
         Ok(signed) => Some(signed),

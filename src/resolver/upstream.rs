@@ -24,11 +24,12 @@ use hickory_proto::rr::{Name, RecordType};
 use tokio::time::Instant;
 
 use crate::outbound::tcp::TcpQuery;
+use crate::outbound::tls::DotUpstream;
 use crate::outbound::tls::conn::ConnError;
-use crate::outbound::tls::{DotUpstream, pad_query};
 use crate::outbound::{
     ClientError, CookieJar, Expected, Peer, Signed, UdpAnswer, over_udp, request,
 };
+use crate::wire::padding;
 
 /// One question to one server.
 #[derive(Debug, Clone)]
@@ -210,23 +211,35 @@ async fn over_tcp(
     }
 }
 
+/// [`request_for`]'s ID, its signing state, and its wire form padded to a multiple of 128
+/// octets (RFC 8467 §4.1), encoded once and grown in place.
+fn encode_padded(q: &UpstreamQuery) -> Result<(u16, Signed, Vec<u8>), ClientError> {
+    let mut message = request_for(q);
+    let id = message.metadata.id;
+    let reserved = padding::reserve(&mut message);
+    let request = Signed::new(&message, None)?;
+    let mut bytes = request.bytes().to_vec();
+    if let Some(rdata_len) = reserved {
+        padding::grow(
+            &mut bytes,
+            rdata_len,
+            usize::from(u16::MAX),
+            padding::QUERY_BLOCK,
+        );
+    }
+    Ok((id, request, bytes))
+}
+
 /// Over the forward zone's kept TLS connection to the server, padded. The connection may
 /// carry our query under another ID; the response comes back with ours, and must answer our question.
 async fn over_tls(dot: &DotUpstream, q: &UpstreamQuery) -> Result<UpstreamReply, UpstreamError> {
     // RFC 8467 §4.1: padded, so the record's length does not give the name away.
-    let mut message = request_for(q);
-    let id = message.metadata.id;
-    let unpadded = Signed::new(&message, None).map_err(upstream_err)?;
-    pad_query(&mut message, unpadded.bytes().len());
-    let mut request = Signed::new(&message, None).map_err(upstream_err)?;
-    let response = dot
-        .query(q.server, request.bytes().to_vec())
-        .await
-        .map_err(|e| match e {
-            ConnError::Refused => UpstreamError::Refused,
-            ConnError::Connect(why) => UpstreamError::Unusable(why),
-            ConnError::Lost(why) => UpstreamError::Network(why),
-        })?;
+    let (id, mut request, bytes) = encode_padded(q).map_err(upstream_err)?;
+    let response = dot.query(q.server, bytes).await.map_err(|e| match e {
+        ConnError::Refused => UpstreamError::Refused,
+        ConnError::Connect(why) => UpstreamError::Unusable(why),
+        ConnError::Lost(why) => UpstreamError::Network(why),
+    })?;
     let message = request.read(&response.bytes).map_err(upstream_err)?;
     Expected::answer(id, &q.qname, q.qtype)
         .check(&message, true)
@@ -282,5 +295,28 @@ mod tests {
             // RFC 4035 §4.1: DO=1 whenever there is an OPT to carry it.
             assert_eq!(read.edns.map(|e| e.flags().dnssec_ok), edns.then_some(true));
         }
+    }
+
+    #[test]
+    fn a_query_over_tls_goes_padded_to_128_octet_blocks() {
+        let q = UpstreamQuery {
+            server: "127.0.0.1:853".parse().expect("addr"),
+            qname: Name::from_ascii("www.example.").expect("name"),
+            qtype: RecordType::A,
+            tcp: true,
+            edns: true,
+            rd: true,
+            cd: false,
+            tls: None,
+        };
+        let (id, _, bytes) = encode_padded(&q).expect("encodes");
+        assert_eq!(bytes.len() % 128, 0, "{} octets", bytes.len());
+        let read = Message::from_vec(&bytes).expect("parses");
+        assert_eq!(read.metadata.id, id);
+        let edns = read.edns.expect("OPT");
+        assert!(
+            edns.option(hickory_proto::rr::rdata::opt::EdnsCode::Padding)
+                .is_some()
+        );
     }
 }

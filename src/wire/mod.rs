@@ -6,6 +6,7 @@
 //!
 //! Every reader returns `None` for bytes that do not walk cleanly, never panics on them.
 
+pub(crate) mod padding;
 mod query;
 
 pub(crate) use query::{Question, parse, push_opt, refused_into, truncate_to_question};

@@ -10,7 +10,6 @@
 
 mod backoff;
 pub(crate) mod conn;
-mod padding;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -29,7 +28,6 @@ use tokio_rustls::TlsConnector;
 
 use self::backoff::Backoff;
 use self::conn::{ConnError, Job, Limits, Response};
-pub(crate) use self::padding::pad_query;
 
 /// ALPN identifier of DNS over TLS (RFC 7858 §3.2).
 const ALPN_DOT: &[u8] = b"dot";

@@ -1,16 +1,19 @@
-//! EDNS(0) padding of responses (RFC 7830) by the Block-Length policy of RFC 8467 §4.1: a
-//! response to a padded query over an encrypted transport is padded to a multiple of 468
-//! bytes, so its size says little about the question; never past the size limit.
+//! EDNS(0) padding (RFC 7830) by the Block-Length policy of RFC 8467 §4.1: a response to a
+//! padded query over an encrypted transport is padded to a multiple of 468 bytes, and a query
+//! tern sends over TLS to a multiple of 128, so sizes say little about the question; never
+//! past the size limit.
 //!
 //! The message is encoded once: an empty Padding option goes last into the OPT, which is the
-//! last record of an unsigned response, so the option's (empty) data ends the bytes and can
-//! be grown in place, with the OPT's RDLENGTH fixed up.
+//! last record of an unsigned message, so the option's (empty) data ends the bytes and can be
+//! grown in place, with the OPT's RDLENGTH fixed up.
 
 use hickory_proto::op::Message;
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 
 /// RFC 8467 §4.1: the recommended block length for responses.
-pub(crate) const BLOCK: usize = 468;
+pub(crate) const RESPONSE_BLOCK: usize = 468;
+/// RFC 8467 §4.1: the recommended block length for queries.
+pub(crate) const QUERY_BLOCK: usize = 128;
 
 /// The Padding option's code (RFC 7830 §3).
 const PADDING: u16 = 12;
@@ -18,9 +21,9 @@ const PADDING: u16 = 12;
 /// The OPT's owner (root), TYPE 41 and CLASS and TTL come before its RDLENGTH.
 const OPT_HEAD: usize = 1 + 2 + 2 + 4;
 
-/// A response with an empty Padding option last in its OPT, and that OPT's RDATA length.
+/// A message with an empty Padding option last in its OPT, and that OPT's RDATA length.
 /// `None` (nothing added) without an OPT.
-pub(super) fn reserve(message: &mut Message) -> Option<usize> {
+pub(crate) fn reserve(message: &mut Message) -> Option<usize> {
     let edns = message.edns.as_mut()?;
     let options = edns.options_mut();
     options.remove(EdnsCode::Padding);
@@ -35,9 +38,9 @@ pub(super) fn reserve(message: &mut Message) -> Option<usize> {
 }
 
 /// Grows the empty Padding option that ends `bytes` (an encoding of a message [`reserve`]d
-/// with `rdata_len`) so that the whole is a multiple of [`BLOCK`], or `limit` if that is
-/// less. Bytes that do not end as expected (no OPT after all) are left as they are.
-pub(super) fn grow(bytes: &mut Vec<u8>, rdata_len: usize, limit: usize) {
+/// with `rdata_len`) so that the whole is a multiple of `block`, or `limit` if that is less.
+/// Bytes that do not end as expected (no OPT after all) are left as they are.
+pub(crate) fn grow(bytes: &mut Vec<u8>, rdata_len: usize, limit: usize, block: usize) {
     let len = bytes.len();
     if len < 4 {
         return;
@@ -54,7 +57,7 @@ pub(super) fn grow(bytes: &mut Vec<u8>, rdata_len: usize, limit: usize) {
     if !ends_with_empty_padding || !is_opt || usize::from(rdlength) != rdata_len {
         return;
     }
-    let target = len.div_ceil(BLOCK).saturating_mul(BLOCK).min(limit);
+    let target = len.div_ceil(block).saturating_mul(block).min(limit);
     let Some(pad) = target.checked_sub(len).filter(|p| *p > 0) else {
         return;
     };
@@ -93,7 +96,7 @@ mod tests {
     fn padded(mut m: Message, limit: usize) -> (Vec<u8>, Message) {
         let rdata_len = reserve(&mut m).expect("has OPT");
         let mut bytes = m.to_vec().expect("encodes");
-        grow(&mut bytes, rdata_len, limit);
+        grow(&mut bytes, rdata_len, limit, RESPONSE_BLOCK);
         let back = Message::from_vec(&bytes).expect("padded response parses");
         (bytes, back)
     }
@@ -103,7 +106,7 @@ mod tests {
         for answers in [0, 1, 20, 40] {
             let (bytes, back) = padded(response(answers, true), 65_535);
             assert_eq!(
-                bytes.len() % BLOCK,
+                bytes.len() % RESPONSE_BLOCK,
                 0,
                 "{answers} answers: {} bytes",
                 bytes.len()
@@ -132,10 +135,39 @@ mod tests {
         assert!(reserve(&mut m).is_none());
         let mut bytes = m.to_vec().expect("encodes");
         let before = bytes.clone();
-        grow(&mut bytes, 4, 65_535);
+        grow(&mut bytes, 4, 65_535, RESPONSE_BLOCK);
         assert_eq!(
             bytes, before,
             "bytes that do not end in an OPT are left alone"
         );
+    }
+
+    #[test]
+    fn a_query_over_tls_is_padded_to_a_multiple_of_128_octets() {
+        use hickory_proto::op::Query;
+        use hickory_proto::rr::RecordType;
+        for qname in [
+            "a.",
+            "www.example.com.",
+            &format!("{}.example.", "x".repeat(60)),
+        ] {
+            let mut m = Message::new(1, MessageType::Query, OpCode::Query);
+            m.add_query(Query::query(
+                Name::from_ascii(qname).expect("name"),
+                RecordType::A,
+            ));
+            m.set_edns(Edns::new());
+            let len = m.to_vec().expect("encodes").len();
+            let rdata_len = reserve(&mut m).expect("has OPT");
+            let mut padded = m.to_vec().expect("encodes");
+            grow(&mut padded, rdata_len, 65_535, QUERY_BLOCK);
+            assert_eq!(padded.len() % QUERY_BLOCK, 0, "{qname}: {}", padded.len());
+            assert!(padded.len() > len, "{qname}");
+            let read = Message::from_vec(&padded).expect("parses");
+            assert!(
+                read.edns
+                    .is_some_and(|e| e.option(EdnsCode::Padding).is_some())
+            );
+        }
     }
 }
