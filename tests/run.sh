@@ -2,13 +2,14 @@
 # Runs tern's whole test suite. Installs the reference peers (NSD, Unbound, Knot, dnsdist), the
 # DNS tools (dig, kdig, nsupdate), BIND's signing tools (bind9-utils: the signed-zone tests sign
 # their zones at run time), promtool (Debian's prometheus), procps (kill) and systemd
-# (systemd-analyze verify of zones/contrib/tern.service) the tests need, without letting Debian
+# (systemd-analyze verify of zones/contrib/tern.service), curl (HTTP/2) and dnsperf (the DNS over
+# HTTPS and TLS clients of tests/it/transport) the tests need, without letting Debian
 # start their services (NSD & co. on port 53, Prometheus).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for tool in nsd unbound knotd dnsdist dig kdig nsupdate knsupdate dnssec-keygen dnssec-signzone dnssec-dsfromkey promtool /bin/kill systemd-analyze; do
+for tool in nsd unbound knotd dnsdist dig kdig nsupdate knsupdate dnssec-keygen dnssec-signzone dnssec-dsfromkey promtool /bin/kill systemd-analyze curl dnsperf; do
     command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
 if [ "${#need[@]}" -gt 0 ]; then
@@ -34,7 +35,7 @@ if [ "${#need[@]}" -gt 0 ]; then
     chmod +x "$policy"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq nsd unbound knot dnsdist bind9-dnsutils bind9-utils knot-dnsutils prometheus procps systemd >/dev/null
+    apt-get install -y -qq nsd unbound knot dnsdist bind9-dnsutils bind9-utils knot-dnsutils prometheus procps systemd curl dnsperf >/dev/null
     restore_policy
     trap - EXIT
 fi
