@@ -358,10 +358,23 @@ mod tests {
         (addr, trigger, dir)
     }
 
+    /// Lets the listener accept a connection just made before the paused clock may jump. On a
+    /// loaded machine the kernel can queue a loopback handshake's last step to a softirq; if
+    /// the runtime found no work meanwhile it would advance the clock to the next timer (the
+    /// test's own timeout) with the connection still in the backlog. A real pause, then a few
+    /// yields (each polls the I/O driver without moving the clock), closes that window.
+    async fn settle() {
+        std::thread::sleep(Duration::from_millis(20));
+        for _ in 0..8 {
+            tokio::task::yield_now().await;
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_client_that_never_finishes_its_handshake_is_closed_and_frees_its_slot() {
         let (addr, _trigger, dir) = listening("handshake").await;
         let mut silent = TcpStream::connect(addr).await.expect("connect");
+        settle().await;
         let from = Instant::now();
         let mut buf = [0u8; 16];
         let closed = tokio::time::timeout(Duration::from_secs(30), silent.read(&mut buf))
@@ -375,6 +388,7 @@ mod tests {
         );
         // The only slot is free again: the next client is kept open, not closed at once.
         let mut next = TcpStream::connect(addr).await.expect("connect");
+        settle().await;
         let read = tokio::time::timeout(Duration::from_secs(1), next.read(&mut buf)).await;
         assert!(read.is_err(), "second client held open: {read:?}");
         let _ = std::fs::remove_dir_all(&dir);
@@ -384,10 +398,12 @@ mod tests {
     async fn a_stalled_handshake_makes_room_for_a_newcomer_before_its_timeout() {
         let (addr, _trigger, dir) = listening("evict").await;
         let mut stalled = TcpStream::connect(addr).await.expect("connect");
+        settle().await;
         let from = Instant::now();
         // Past the grace a handshake is given, but well inside its timeout.
         tokio::time::sleep(super::super::conns::HANDSHAKE_GRACE * 2).await;
         let mut newcomer = TcpStream::connect(addr).await.expect("connect");
+        settle().await;
         let mut buf = [0u8; 16];
         let closed = tokio::time::timeout(Duration::from_secs(1), stalled.read(&mut buf))
             .await
