@@ -210,12 +210,23 @@ pub struct ServerConfig {
     /// Answer only from local zones; everything else gets REFUSED.
     #[serde(default)]
     pub no_recursion: bool,
+    /// Positive recursive answers carry only the answer (unset or true, Unbound's default
+    /// `minimal-responses: yes`); false adds the zone's NS set and its servers' addresses
+    /// from the cache, as `minimal-responses: no`.
+    minimal_responses: Option<bool>,
     /// The DNS cookie secret (RFC 9018 §4.4), 32 hex digits, shared by every server behind one
     /// address so each accepts the others' cookies; unset: a random one, rotated daily.
     pub(crate) cookie_secret: Option<CookieSecret>,
     /// The secret before `cookie_secret`, still accepted while a fleet rolls over (RFC 9018
     /// §5); cookies are made with `cookie_secret` only.
     pub(crate) cookie_secret_previous: Option<CookieSecret>,
+}
+
+impl ServerConfig {
+    /// `minimal_responses`, true unless set to false.
+    pub fn minimal_responses(&self) -> bool {
+        self.minimal_responses != Some(false)
+    }
 }
 
 /// Listener limits after bounds checks.

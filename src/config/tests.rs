@@ -278,3 +278,23 @@ fn cookie_secrets_are_hex_and_the_previous_one_needs_a_current_one() {
     // The secret never shows in a printout of the configuration.
     assert!(!format!("{both:?}").contains("e5e973"));
 }
+
+#[test]
+fn minimal_responses_is_on_unless_turned_off() {
+    let load = |server: &str| Config::from_toml(&format!("[server]\n{server}\n"));
+    assert!(load("").expect("valid").server.minimal_responses());
+    assert!(
+        Config::from_toml("")
+            .expect("valid")
+            .server
+            .minimal_responses()
+    );
+    let on = load("minimal_responses = true").expect("valid");
+    assert!(on.server.minimal_responses());
+    let off = load("minimal_responses = false").expect("valid");
+    assert!(!off.server.minimal_responses());
+    assert!(
+        load("minimal_responses = \"no\"").is_err(),
+        "a bool, not Unbound's yes/no"
+    );
+}

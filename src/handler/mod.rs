@@ -66,6 +66,10 @@ pub struct HandlerConfig {
     pub identity: Identity,
     /// The secrets of our server cookies (RFC 7873 §5.2, RFC 9018).
     pub cookies: ServerCookies,
+    /// Positive recursive answers carry only the answer (Unbound's `minimal-responses: yes`,
+    /// its default); false adds the zone's NS set and its servers' addresses, as the cache
+    /// holds them (see `sections`).
+    pub minimal_responses: bool,
 }
 
 impl Default for HandlerConfig {
@@ -74,6 +78,7 @@ impl Default for HandlerConfig {
             edns_payload: EDNS_UDP_PAYLOAD.default,
             identity: Identity::default(),
             cookies: ServerCookies::default(),
+            minimal_responses: true,
         }
     }
 }

@@ -8,6 +8,7 @@
 //! replies and `store` the only writer of what they teach; `delegation` and `hints` find the
 //! servers to start at. The one alias-chasing loop is [`Resolver::chase`].
 
+pub(crate) mod answer_ns;
 pub(crate) mod budget;
 mod cached;
 pub(crate) mod classify;

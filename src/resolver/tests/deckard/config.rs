@@ -25,6 +25,8 @@ pub(super) struct Setup {
     pub(super) anchors: Vec<String>,
     /// `val-override-date`: the UNIX time the validator dates signatures by at the start.
     pub(super) validation_time: Option<u64>,
+    /// `minimal-responses` (Unbound's default: yes): tern's `[server] minimal_responses`.
+    pub(super) minimal_responses: bool,
 }
 
 /// Options accepted without a tern setting: tern's own behaviour stands in for them (the
@@ -38,10 +40,6 @@ const NO_EFFECT: &[(&str, &str)] = &[
     (
         "prefetch",
         "tern has no prefetch; the scenarios check no prefetch query",
-    ),
-    (
-        "minimal-responses",
-        "tern answers minimally; see Sections::Minimal",
     ),
     (
         "do-not-query-localhost",
@@ -155,6 +153,7 @@ pub(super) fn setup(settings: &[Setting]) -> Result<Setup, String> {
         snoop: Acl::new(Vec::new()),
         anchors: Vec::new(),
         validation_time: None,
+        minimal_responses: true,
     };
     let mut forwards: Vec<((usize, String), Zone)> = Vec::new();
     for s in settings {
@@ -188,6 +187,7 @@ pub(super) fn setup(settings: &[Setting]) -> Result<Setup, String> {
                 })?);
             }
             ("server", "qname-minimisation") => setup.resolver.qname_minimisation = yes(s)?,
+            ("server", "minimal-responses") => setup.minimal_responses = yes(s)?,
             ("server", "access-control") => {
                 match s.value.split_whitespace().collect::<Vec<_>>()[..] {
                     [net, "allow_snoop"] if net.starts_with("127.") => {

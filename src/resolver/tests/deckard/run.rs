@@ -85,7 +85,11 @@ fn handler(setup: Setup, net: &Arc<ScriptedNet>) -> Result<Arc<Handler>, String>
         resolver = resolver.with_validator(validator);
     }
     let resolver = Arc::new(resolver);
-    let handler = Handler::new(Catalog::default(), HandlerConfig::default(), metrics);
+    let config = HandlerConfig {
+        minimal_responses: setup.minimal_responses,
+        ..HandlerConfig::default()
+    };
+    let handler = Handler::new(Catalog::default(), config, metrics);
     Ok(Arc::new(handler.with_recursion(Recursion {
         resolver,
         acl: Acl::loopback(),
