@@ -39,7 +39,9 @@ macro_rules! passing {
 passing! {
     fwd: "fwd.rpl", Sections::Full;
     fwd_any: "fwd_any.rpl", Sections::Full;
+    fwd_error: "fwd_error.rpl", Sections::Full;
     fwd_notcached: "fwd_notcached.rpl", Sections::Full;
+    fwd_timeout: "fwd_timeout.rpl", Sections::Full;
     fwd_two: "fwd_two.rpl", Sections::Full;
     fwd_val_cname_sibling: "fwd_val_cname_sibling.rpl", Sections::Full;
     iter_scrub_ns_fwd: "iter_scrub_ns_fwd.rpl", Sections::Full;
@@ -57,15 +59,6 @@ const KNOWN_FAILING: &[(&str, &str)] = &[
     ("iter_fwdfirstequal.rpl", MINIMAL),
     ("iter_fwdstub.rpl", MINIMAL),
     ("iter_fwdstubroot.rpl", MINIMAL),
-    (
-        "fwd_error.rpl",
-        "tern tries its one forwarder 4 times before SERVFAIL, Unbound 5 \
-         (outbound-msg-retry); the fifth ERROR step finds no query",
-    ),
-    (
-        "fwd_timeout.rpl",
-        "as fwd_error: 4 tries where Unbound's outbound-msg-retry makes 5",
-    ),
     (
         "fwd_0ttlservfail.rpl",
         "5 s after a SERVFAIL tern asks again and answers the new NOERROR at once; Unbound \
