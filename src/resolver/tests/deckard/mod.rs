@@ -36,7 +36,9 @@ macro_rules! passing {
 passing! {
     fwd: "fwd.rpl", Sections::Full;
     fwd_any: "fwd_any.rpl", Sections::Full;
+    fwd_error: "fwd_error.rpl", Sections::Full;
     fwd_notcached: "fwd_notcached.rpl", Sections::Full;
+    fwd_timeout: "fwd_timeout.rpl", Sections::Full;
     fwd_two: "fwd_two.rpl", Sections::Full;
     fwd_val_cname_sibling: "fwd_val_cname_sibling.rpl", Sections::Full;
     iter_scrub_ns_fwd: "iter_scrub_ns_fwd.rpl", Sections::Full;
@@ -50,15 +52,6 @@ passing! {
 
 /// Scenarios tern fails, with the diagnosis (also in the README).
 const KNOWN_FAILING: &[(&str, &str)] = &[
-    (
-        "fwd_error.rpl",
-        "tern tries its one forwarder 4 times before SERVFAIL, Unbound 5 \
-         (outbound-msg-retry); the fifth ERROR step finds no query",
-    ),
-    (
-        "fwd_timeout.rpl",
-        "as fwd_error: 4 tries where Unbound's outbound-msg-retry makes 5",
-    ),
     (
         "fwd_0ttlservfail.rpl",
         "5 s after a SERVFAIL tern asks again and answers the new NOERROR at once; Unbound \
