@@ -441,6 +441,7 @@ impl Resolver {
             qname: ex.qname.clone(),
             qtype: ex.qtype,
             tcp,
+            tls: ex.tls.is_some(),
             outcome: outcome(),
             rtt,
         });
