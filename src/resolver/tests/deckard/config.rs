@@ -25,6 +25,8 @@ pub(super) struct Setup {
     pub(super) anchors: Vec<String>,
     /// `val-override-date`: the UNIX time the validator dates signatures by at the start.
     pub(super) validation_time: Option<u64>,
+    /// `prefetch`: off unless asked, as Unbound's default (tern's is on).
+    pub(super) prefetch: bool,
 }
 
 /// Options accepted without a tern setting: tern's own behaviour stands in for them (the
@@ -34,10 +36,6 @@ const NO_EFFECT: &[(&str, &str)] = &[
         "serve-expired",
         "tern's serve-stale (RFC 8767) is built in; it serves no expired failures, which \
          fwd_0ttlservfail (a known failure) expects",
-    ),
-    (
-        "prefetch",
-        "tern has no prefetch; the scenarios check no prefetch query",
     ),
     (
         "minimal-responses",
@@ -155,6 +153,7 @@ pub(super) fn setup(settings: &[Setting]) -> Result<Setup, String> {
         snoop: Acl::new(Vec::new()),
         anchors: Vec::new(),
         validation_time: None,
+        prefetch: false,
     };
     let mut forwards: Vec<((usize, String), Zone)> = Vec::new();
     for s in settings {
@@ -187,6 +186,7 @@ pub(super) fn setup(settings: &[Setting]) -> Result<Setup, String> {
                     )
                 })?);
             }
+            ("server", "prefetch") => setup.prefetch = yes(s)?,
             ("server", "qname-minimisation") => setup.resolver.qname_minimisation = yes(s)?,
             ("server", "access-control") => {
                 match s.value.split_whitespace().collect::<Vec<_>>()[..] {
