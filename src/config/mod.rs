@@ -168,6 +168,10 @@ pub struct CacheConfig {
     pub serve_stale_secs: Option<u32>,
     pub stale_answer_timeout_ms: Option<u64>,
     pub failure_ttl: Option<u32>,
+    /// Refresh a name asked in the last part of its TTL (default on).
+    pub prefetch: Option<bool>,
+    pub prefetch_window_percent: Option<u32>,
+    pub prefetch_busy_walks: Option<usize>,
 }
 
 /// Per-query resolver limits; see `limits.rs`.
@@ -354,6 +358,12 @@ impl Config {
                 .check(c.negative_max_ttl)
                 .map_err(e)?,
             serve_stale_secs: SERVE_STALE_SECS.check(c.serve_stale_secs).map_err(e)?,
+            prefetch_percent: match c.prefetch {
+                Some(false) => 0,
+                _ => crate::limits::PREFETCH_WINDOW_PERCENT
+                    .check(c.prefetch_window_percent)
+                    .map_err(e)?,
+            },
         })
     }
 
@@ -386,6 +396,9 @@ impl Config {
                     .map_err(e)?,
             ),
             trace: None,
+            prefetch_busy_walks: crate::limits::PREFETCH_BUSY_WALKS
+                .check(self.cache.prefetch_busy_walks)
+                .map_err(e)?,
             stubs: self
                 .stubs
                 .iter()

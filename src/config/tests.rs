@@ -57,6 +57,24 @@ fn cache_max_bytes_is_read_and_bounded() {
 }
 
 #[test]
+fn prefetch_is_on_by_default_bounded_and_can_be_turned_off() {
+    let percent = |toml: &str| {
+        let c = Config::from_toml(toml).expect("valid toml");
+        c.cache_policy().map(|p| p.prefetch_percent).ok()
+    };
+    assert_eq!(percent(""), Some(10));
+    assert_eq!(percent("[cache]\nprefetch_window_percent = 25\n"), Some(25));
+    assert_eq!(percent("[cache]\nprefetch = false\n"), Some(0));
+    assert!(percent("[cache]\nprefetch_window_percent = 0\n").is_none());
+    assert!(percent("[cache]\nprefetch_window_percent = 90\n").is_none());
+    let busy = Config::from_toml("[cache]\nprefetch_busy_walks = 8\n").expect("valid toml");
+    assert_eq!(
+        busy.resolver_config().map(|r| r.prefetch_busy_walks).ok(),
+        Some(8)
+    );
+}
+
+#[test]
 fn upstream_cookies_are_on_unless_turned_off() {
     assert!(Config::default().upstream_cookies());
     let on = Config::from_toml("[recursion]\nupstream_cookies = true\n").expect("valid toml");

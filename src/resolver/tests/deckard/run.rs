@@ -72,7 +72,14 @@ fn handler(setup: Setup, net: &Arc<ScriptedNet>) -> Result<Arc<Handler>, String>
     let mut resolver = Resolver::new(
         Arc::clone(net) as Arc<dyn crate::resolver::Upstream>,
         hints,
-        Arc::new(Cache::new(CachePolicy::default())),
+        Arc::new(Cache::new(CachePolicy {
+            prefetch_percent: if setup.prefetch {
+                CachePolicy::default().prefetch_percent
+            } else {
+                0
+            },
+            ..CachePolicy::default()
+        })),
         setup.resolver,
         Arc::clone(&metrics),
     );
