@@ -215,6 +215,14 @@ pub(crate) const MAX_GLUELESS_LOOKUPS: Limit<usize> =
 pub(crate) const MAX_UPSTREAM_QUERIES: Limit<usize> =
     Limit::new("resolver.max_upstream_queries", 50, 1..=1000);
 
+/// Unbound's `outbound-msg-retry` (default 5): the tries a server gets per question that fail
+/// outright (a transport error: no route, a send refused locally, a connection closed
+/// unanswered) before it is left. Such a try costs no time, so only this count bounds them; at
+/// least one, or a server would never be asked. Lost tries are bounded apart (seven at most,
+/// fewer for a server out of rotation), as in Unbound's documentation of the option.
+pub(crate) const OUTBOUND_MSG_RETRY: Limit<u32> =
+    Limit::new("recursion.outbound_msg_retry", 5, 1..=10);
+
 /// Total time spent on one client query (PowerDNS max-total-msec is 7000).
 pub(crate) const RESOLVE_TIMEOUT_MS: Limit<u64> =
     Limit::new("resolver.timeout_ms", 7000, 100..=60_000);

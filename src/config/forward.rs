@@ -14,7 +14,8 @@ use crate::resolver::Forward;
 /// A forward zone: `zone = "corp.example."` (`"."` forwards everything), `servers =
 /// ["10.1.0.53:53", ...]`, `forward_first = true` to walk the hierarchy when they all fail;
 /// `tls_name = "dns.example"` to ask them over DNS over TLS only, their certificate naming it
-/// and chaining to `ca = "ca.pem"` (PEM; default: the system's roots).
+/// and chaining to `ca = "ca.pem"` (PEM; default: the system's roots); `no_cache = true` to
+/// cache nothing of the zone, so every question goes to the servers.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ForwardConfig {
@@ -28,6 +29,10 @@ pub struct ForwardConfig {
     /// The CA certificates (PEM) the servers' chain must end in; relative to the config file.
     #[serde(default)]
     pub ca: Option<PathBuf>,
+    /// Cache nothing learnt of names in the zone, nor answer them from the cache (Unbound's
+    /// `forward-no-cache`).
+    #[serde(default)]
+    pub no_cache: bool,
 }
 
 impl ForwardConfig {
@@ -89,6 +94,7 @@ pub(super) fn forwards(
             servers: f.servers.clone(),
             first: f.forward_first,
             tls: f.tls()?,
+            no_cache: f.no_cache,
         });
     }
     Ok(out)

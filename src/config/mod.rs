@@ -17,10 +17,10 @@ use crate::handler::cookie::CookieSecret;
 use crate::limits::{
     CACHE_MAX_BYTES, CACHE_MAX_ENTRIES, CACHE_MAX_TTL, CACHE_MIN_TTL, CACHE_NEGATIVE_MAX_TTL,
     CLIENT_TIMEOUT_MS, EDNS_UDP_PAYLOAD, FAILURE_TTL, MAX_CNAME_CHAIN, MAX_DELEGATION_DEPTH,
-    MAX_GLUELESS_LOOKUPS, MAX_UPSTREAM_QUERIES, RESOLVE_TIMEOUT_MS, SERVE_STALE_SECS,
-    STALE_ANSWER_TIMEOUT_MS, TCP_IDLE_TIMEOUT_MS, TCP_IPV4_PREFIX, TCP_IPV6_PREFIX,
-    TCP_MAX_CONNECTIONS, TCP_MAX_CONNECTIONS_PER_PREFIX, TCP_PIPELINE_DEPTH, UDP_MAX_IN_FLIGHT,
-    UDP_RCVBUF, UDP_WORKERS,
+    MAX_GLUELESS_LOOKUPS, MAX_UPSTREAM_QUERIES, OUTBOUND_MSG_RETRY, RESOLVE_TIMEOUT_MS,
+    SERVE_STALE_SECS, STALE_ANSWER_TIMEOUT_MS, TCP_IDLE_TIMEOUT_MS, TCP_IPV4_PREFIX,
+    TCP_IPV6_PREFIX, TCP_MAX_CONNECTIONS, TCP_MAX_CONNECTIONS_PER_PREFIX, TCP_PIPELINE_DEPTH,
+    UDP_MAX_IN_FLIGHT, UDP_RCVBUF, UDP_WORKERS,
 };
 use crate::resolver::{Limits, ResolverConfig, Stub};
 
@@ -137,6 +137,9 @@ pub struct RecursionConfig {
     /// (RFC 6761, 6303, 8375; default true). A `[[zone]]` of one of those origins replaces
     /// just that one.
     pub default_local_zones: Option<bool>,
+    /// Tries per upstream server and question that may fail outright (a transport error)
+    /// before the server is left (Unbound's `outbound-msg-retry`; default 5, 1 to 10).
+    pub outbound_msg_retry: Option<u32>,
 }
 
 /// `[dnssec]`: validation of recursive answers (RFC 4033–4035). On by default when tern walks
@@ -386,6 +389,9 @@ impl Config {
                 client_timeout: Duration::from_millis(
                     CLIENT_TIMEOUT_MS.check(l.client_timeout_ms).map_err(e)?,
                 ),
+                outbound_msg_retry: OUTBOUND_MSG_RETRY
+                    .check(self.recursion.outbound_msg_retry)
+                    .map_err(e)?,
             },
             qname_minimisation: self.recursion.qname_minimisation.unwrap_or(true),
             failure_ttl: FAILURE_TTL.check(self.cache.failure_ttl).map_err(e)?,

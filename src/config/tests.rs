@@ -316,3 +316,43 @@ fn minimal_responses_is_on_unless_turned_off() {
         "a bool, not Unbound's yes/no"
     );
 }
+
+#[test]
+fn outbound_msg_retry_is_read_and_bounded() {
+    let retry = |text: &str| {
+        Config::from_toml(text)
+            .expect("valid toml")
+            .resolver_config()
+            .map(|r| r.limits.outbound_msg_retry)
+    };
+    assert_eq!(retry("").expect("default"), OUTBOUND_MSG_RETRY.default);
+    assert_eq!(OUTBOUND_MSG_RETRY.default, 5, "Unbound's default");
+    let one = retry("[recursion]\noutbound_msg_retry = 1\n").expect("in range");
+    assert_eq!(one, 1);
+    for bad in [0, OUTBOUND_MSG_RETRY.max + 1] {
+        let e =
+            retry(&format!("[recursion]\noutbound_msg_retry = {bad}\n")).expect_err("out of range");
+        assert!(e.to_string().contains("outbound_msg_retry"), "{e}");
+    }
+}
+
+#[test]
+fn forward_no_cache_is_off_unless_set() {
+    let forwards = |extra: &str| {
+        let text =
+            format!("[[forward]]\nzone = \"corp.example.\"\nservers = [\"127.0.0.9:53\"]\n{extra}");
+        Config::from_toml(&text)
+            .expect("valid toml")
+            .resolver_config()
+            .expect("valid forwards")
+            .forwards
+    };
+    assert!(!forwards("")[0].no_cache);
+    assert!(forwards("no_cache = true\n")[0].no_cache);
+    assert!(!forwards("no_cache = false\n")[0].no_cache);
+    let yes = "[[forward]]\nzone = \".\"\nservers = [\"127.0.0.9:53\"]\nno_cache = \"yes\"\n";
+    assert!(
+        Config::from_toml(yes).is_err(),
+        "a bool, not Unbound's yes/no"
+    );
+}

@@ -159,6 +159,7 @@ fn limits(tight: bool) -> Limits {
         max_upstream_queries: 12,
         timeout: Duration::from_millis(1500),
         client_timeout: Duration::from_millis(1000),
+        ..Limits::default()
     }
 }
 

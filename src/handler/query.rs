@@ -93,12 +93,14 @@ impl Handler {
                 {
                     Ok(res) => {
                         let (at, stale, upstream) = (res.at, res.stale, res.upstream_queries);
+                        let keep =
+                            !stale && rec.resolver.keeps_answer(req.query.name(), &res.answers);
                         let mut message = self.recursive_answer(req, res);
                         let optional_authority = self.add_zone_ns(&mut message, &rec.resolver, at);
                         Response {
                             upstream_queries: Some(upstream),
                             as_of: Some(at),
-                            reuse: if stale { Reuse::No } else { Reuse::Resolved },
+                            reuse: if keep { Reuse::Resolved } else { Reuse::No },
                             message,
                             optional_authority,
                         }

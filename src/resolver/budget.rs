@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use crate::ede;
 use crate::limits::{
     CLIENT_TIMEOUT_MS, MAX_CNAME_CHAIN, MAX_DELEGATION_DEPTH, MAX_GLUELESS_LOOKUPS,
-    MAX_UPSTREAM_QUERIES, RESOLVE_TIMEOUT_MS,
+    MAX_UPSTREAM_QUERIES, OUTBOUND_MSG_RETRY, RESOLVE_TIMEOUT_MS,
 };
 
 /// The bounds for one client query, after config bounds checks.
@@ -25,6 +25,9 @@ pub struct Limits {
     pub(crate) timeout: Duration,
     /// How long a client waits for an answer before it gets SERVFAIL (the walk goes on).
     pub(crate) client_timeout: Duration,
+    /// Tries per server and question that may fail outright (`[recursion]
+    /// outbound_msg_retry`; see the exchange).
+    pub(crate) outbound_msg_retry: u32,
 }
 
 impl Default for Limits {
@@ -36,6 +39,7 @@ impl Default for Limits {
             max_upstream_queries: MAX_UPSTREAM_QUERIES.default,
             timeout: Duration::from_millis(RESOLVE_TIMEOUT_MS.default),
             client_timeout: Duration::from_millis(CLIENT_TIMEOUT_MS.default),
+            outbound_msg_retry: OUTBOUND_MSG_RETRY.default,
         }
     }
 }

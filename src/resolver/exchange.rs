@@ -42,14 +42,12 @@ const DNS_PORT: u16 = 53;
 /// Tries per server and question, when time allows. Seven tries survive heavy random loss;
 /// a dead server leaves rotation after fewer (see `Infra`: five losses in a row, so a server
 /// that answers nothing gets Unbound's `outbound-msg-retry`, 5), so it does not get them all.
+/// Of those, the tries that may fail outright (a transport error, after which no reply can
+/// come) are bounded by `[recursion] outbound_msg_retry` (`Limits::outbound_msg_retry`): failing
+/// at once, they cost no time, so only that count bounds them.
 /// A try given up for lost still listens for its reply, and the later ones' timers, grown by
 /// backoff, let a slow server's late reply come in.
 const MAX_TRIES: u32 = 7;
-/// Of those, the tries that may fail outright (a transport error, after which no reply can
-/// come) before the server is left: Unbound's `outbound-msg-retry` (default 5), which counts
-/// every try of Unbound's, each one over when its timer or its error ends it. Failing at once,
-/// they cost no time, so only this count bounds them.
-const MAX_FAILED_TRIES: u32 = 5;
 /// An exchange that heard nothing at all from a server it tried this often takes the server
 /// out of rotation, so the next questions for the zone fail (or go stale) at once.
 const GIVE_UP_TRIES: u32 = 3;

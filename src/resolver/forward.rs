@@ -1,14 +1,14 @@
 //! Forward zones (Unbound's `forward-zone`): names in them are asked, with RD=1, of recursive
 //! resolvers the operator names, instead of walking the hierarchy. The forwarders' answers
 //! come without AA and with RA=1; they are classified as answers (not lameness), cached as
-//! usual, and the servers are chosen, retried and failed over like any zone's servers. An
-//! alias leading out of the zone is followed by the chase, so the target's own zone decides
-//! whether it is forwarded or walked.
+//! usual (unless the zone says `no_cache`), and the servers are chosen, retried and failed
+//! over like any zone's servers. An alias leading out of the zone is followed by the chase, so
+//! the target's own zone decides whether it is forwarded or walked.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use hickory_proto::rr::{Name, RecordType};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
 use tracing::debug;
 
 use super::budget::{Budget, ResolveError};
@@ -29,6 +29,10 @@ pub struct Forward {
     /// Ask the servers over DNS over TLS, authenticated as this says, and never otherwise
     /// (`tls_name`, `ca`; Unbound's `forward-tls-upstream` with `name#tls-name`).
     pub tls: Option<Arc<DotUpstream>>,
+    /// Nothing learnt of names in the zone is cached, nor answered from the cache: every
+    /// question goes to the servers (Unbound's `forward-no-cache`), for data that must show
+    /// changes at once.
+    pub no_cache: bool,
 }
 
 impl Forward {
@@ -73,6 +77,33 @@ impl Resolver {
         Some(fwd)
     }
 
+    /// Whether what is learnt of `name` may be cached and answered from the cache: not when a
+    /// `no_cache` forward zone decides it. As Unbound's `forward-no-cache` sets both
+    /// `no_cache_lookup` and `no_cache_store` for such a question, neither the cache's
+    /// records nor its kept messages serve it, and its replies and failures are not kept.
+    pub(crate) fn caches(&self, name: &Name) -> bool {
+        // The common case, every forward zone cached (or none configured), costs no lookup.
+        !self.forwards.iter().any(|f| f.no_cache)
+            || !self.forward_for(name).is_some_and(|f| f.no_cache)
+    }
+
+    /// Whether the answer to `qname` may be kept whole (the hit path's message tier): every
+    /// name of its chain must be cached, so an alias into a `no_cache` zone is not kept
+    /// either (Unbound stores no message once its question chased into such a zone).
+    pub(crate) fn keeps_answer(&self, qname: &Name, answers: &[Record]) -> bool {
+        if !self.forwards.iter().any(|f| f.no_cache) {
+            return true;
+        }
+        let targets = answers.iter().filter_map(|r| match &r.data {
+            RData::CNAME(c) => Some(&c.0),
+            _ => None,
+        });
+        std::iter::once(qname)
+            .chain(answers.iter().map(|r| &r.name))
+            .chain(targets)
+            .all(|n| self.caches(n))
+    }
+
     /// One link of a chain: from the forwarders when a forward zone holds the name, else (or
     /// when they all fail and the zone is `forward_first`) by walking the hierarchy.
     pub(super) async fn forward_or_iterate(
@@ -113,7 +144,10 @@ impl Resolver {
         let reply = self
             .ask_servers(&fwd.server_set(), name, qtype, Some(fwd), budget)
             .await?;
-        self.store(reply.learned, budget.now);
+        // Unbound's forward-no-cache: nothing of the reply is kept (`no_cache_store`).
+        if !fwd.no_cache {
+            self.store(reply.learned, budget.now);
+        }
         let step = match reply.outcome {
             Outcome::Answer(records) => Step::Answer(records),
             Outcome::Cname { records, target } => Step::Cname(records, target),

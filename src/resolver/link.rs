@@ -54,6 +54,10 @@ impl Resolver {
         now: Instant,
         stale: bool,
     ) -> Option<Link> {
+        // A `no_cache` forward zone's names are never answered from the cache (forward.rs).
+        if !self.caches(name) {
+            return None;
+        }
         let link = |step, signed: Option<Box<Signed>>| Link {
             step,
             signed: signed.map(|s| *s).unwrap_or_default(),

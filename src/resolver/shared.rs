@@ -82,7 +82,11 @@ impl Resolver {
         match result {
             Ok(r) => Ok(r),
             Err(e) => {
-                // RFC 9520: remember the failure briefly, once per walk.
+                // RFC 9520: remember the failure briefly, once per walk (not for a `no_cache`
+                // forward zone, whose every question goes to its servers).
+                if !self.caches(qname) {
+                    return Err(e);
+                }
                 self.failures.insert(
                     Key::new(qname, qtype),
                     Data::Failure {

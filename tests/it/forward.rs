@@ -85,6 +85,7 @@ async fn forwarding_the_root_to_unbound_answers_like_unbound() {
             servers: vec![unbound_addr],
             first: false,
             tls: None,
+            no_cache: false,
         }],
     )
     .await;
@@ -198,6 +199,7 @@ async fn forward_first_walks_the_lab_when_the_forwarder_is_down() {
             servers: down.clone(),
             first,
             tls: None,
+            no_cache: false,
         }]
     };
     let only = forwarding_tern(SocketAddr::new(addr(DEAD, 54), 53), &hints, forward(false)).await;

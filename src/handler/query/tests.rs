@@ -1,7 +1,7 @@
 //! The query service's time: read once where the request arrived, and a resolver's answer kept
 //! for the hit path as of when its last reply was read.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -121,6 +121,12 @@ async fn without_minimal_responses_an_answer_carries_the_zones_cached_ns_set_and
 /// A handler with `minimal_responses = false` forwarding "." to a recursive resolver that
 /// knows the lab's zones (and puts a zone's NS set beside its answers, as authorities do).
 fn forwarding_everything() -> Handler {
+    forwarding_root(full_sections(), false).0
+}
+
+/// A handler under `config` forwarding "." (`no_cache` as given) to a recursive resolver of
+/// the lab's zones; the fake internet, and the forwarder's address.
+fn forwarding_root(config: HandlerConfig, no_cache: bool) -> (Handler, Arc<FakeNet>, IpAddr) {
     let net = FakeNet::lab();
     let forwarder = crate::resolver::fake::ip("127.140.0.1");
     net.add_recursive(forwarder);
@@ -129,12 +135,17 @@ fn forwarding_everything() -> Handler {
         servers: vec![SocketAddr::new(forwarder, 53)],
         first: false,
         tls: None,
+        no_cache,
     }];
-    let config = ResolverConfig {
+    let resolver = ResolverConfig {
         forwards,
         ..ResolverConfig::default()
     };
-    recursive_with(net, full_sections(), config)
+    (
+        recursive_with(Arc::clone(&net), config, resolver),
+        net,
+        forwarder,
+    )
 }
 
 /// A forwarder's answer carries the zone's NS set in its authority section; an RD=0 question
@@ -182,4 +193,20 @@ async fn an_ns_set_repeated_beside_answers_is_not_renewed() {
     let again = again.expect("answered");
     assert_eq!(answer_ttls(&again), [3600], "asked the forwarder again");
     assert_eq!(ns_ttls(&again), [86400 - 3601, 86400 - 3601]);
+}
+
+/// `[[forward]] no_cache = true`: an answer from such a zone is not kept for the hit path, and
+/// the same question goes to the forwarder again (Unbound's forward-no-cache).
+#[tokio::test(start_paused = true)]
+async fn a_no_cache_forward_zones_answer_is_not_kept_and_asked_again() {
+    let (handler, net, forwarder) = forwarding_root(HandlerConfig::default(), true);
+    let client: SocketAddr = "127.0.0.1:40000".parse().expect("address");
+    let q = query("www.alpha.test.", true);
+    for n in 1..=2 {
+        let mut hit = Vec::new();
+        assert!(!handler.answer_fast(&q, client, &mut hit), "no hit");
+        let answer = handler.handle_bytes(&q, client, Transport::Udp).await;
+        assert_eq!(answer_ttls(&answer.expect("answered")), [3600]);
+        assert_eq!(net.count(forwarder), n, "asked the forwarder each time");
+    }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use hickory_proto::op::ResponseCode;
 use tokio::time::Instant;
 
-use super::{Attempt, Exchange, MAX_FAILED_TRIES};
+use super::{Attempt, Exchange};
 use crate::resolver::Resolver;
 use crate::resolver::budget::{Budget, ResolveError};
 use crate::resolver::classify::{Classified, Outcome, classify_from};
@@ -47,7 +47,7 @@ impl Resolver {
                 self.trace_try(ex, i, attempt.tcp, waited, || e.to_string());
                 let c = &mut ex.cands[i];
                 c.failed += 1;
-                if c.failed >= MAX_FAILED_TRIES {
+                if c.failed >= self.limits.outbound_msg_retry {
                     c.done = true;
                 }
                 ex.go_on_if_newest(i, attempt.sent, now);

@@ -10,13 +10,14 @@ use std::time::Duration;
 use hickory_proto::rr::RecordType::A;
 use tokio::time::Instant;
 
-use super::{MAX_FAILED_TRIES, MAX_TRIES};
+use super::MAX_TRIES;
 use crate::cache::{Cache, CachePolicy};
+use crate::limits::OUTBOUND_MSG_RETRY;
 use crate::metrics::Metrics;
 use crate::resolver::fake::{FakeNet, ip, name};
 use crate::resolver::infra::UNKNOWN_RTO;
 use crate::resolver::upstream::{Upstream, UpstreamError, UpstreamFuture, UpstreamQuery};
-use crate::resolver::{Forward, Resolution, ResolveError, Resolver, ResolverConfig};
+use crate::resolver::{Forward, Limits, Resolution, ResolveError, Resolver, ResolverConfig};
 
 const FWD_1: &str = "127.9.0.1";
 const FWD_2: &str = "127.9.0.2";
@@ -97,6 +98,15 @@ fn forwarding(
     scripts: Vec<(&str, Vec<Step>, Step)>,
     servers: &[&str],
 ) -> (Arc<Resolver>, Arc<Scripted>) {
+    forwarding_with(scripts, servers, Limits::default())
+}
+
+/// [`forwarding`], under `limits`.
+fn forwarding_with(
+    scripts: Vec<(&str, Vec<Step>, Step)>,
+    servers: &[&str],
+    limits: Limits,
+) -> (Arc<Resolver>, Arc<Scripted>) {
     let net = FakeNet::lab();
     for s in servers {
         net.add_recursive(ip(s));
@@ -107,12 +117,14 @@ fn forwarding(
         servers: servers.iter().map(|s| SocketAddr::new(ip(s), 53)).collect(),
         first: false,
         tls: None,
+        no_cache: false,
     };
     let r = Resolver::new(
         Arc::clone(&up) as Arc<dyn Upstream>,
         FakeNet::lab_hints(),
         Arc::new(Cache::new(CachePolicy::default())),
         ResolverConfig {
+            limits,
             forwards: vec![forward],
             ..ResolverConfig::default()
         },
@@ -171,13 +183,61 @@ async fn a_failed_send_fails_over_to_the_next_forwarder_at_once() {
 
 #[tokio::test(start_paused = true)]
 async fn a_lone_forwarder_that_fails_every_send_gets_five_tries_as_in_unbound() {
-    assert_eq!(MAX_FAILED_TRIES, 5, "Unbound's outbound-msg-retry");
+    assert_eq!(
+        OUTBOUND_MSG_RETRY.default, 5,
+        "Unbound's outbound-msg-retry"
+    );
     let (r, up) = forwarding(vec![(FWD_1, vec![], Step::Fail)], &[FWD_1]);
     let start = Instant::now();
     let e = ask(&r).await.expect_err("nobody answers");
     assert!(matches!(e, ResolveError::NoReachableAuthority(_)), "{e}");
     assert_eq!(start.elapsed(), ms(0), "failed at once, not after timers");
     assert_eq!(up.sent_to(FWD_1, start), [ms(0); 5]);
+}
+
+/// `[recursion] outbound_msg_retry`: the failed tries a server gets, then the next server or
+/// SERVFAIL (testbound's fwd_error_retries, with 1).
+#[tokio::test(start_paused = true)]
+async fn outbound_msg_retry_sets_the_failed_tries_a_server_gets() {
+    let limits = |n| Limits {
+        outbound_msg_retry: n,
+        ..Limits::default()
+    };
+    let (r, up) = forwarding_with(vec![(FWD_1, vec![], Step::Fail)], &[FWD_1], limits(1));
+    let start = Instant::now();
+    let e = ask(&r).await.expect_err("nobody answers");
+    assert!(matches!(e, ResolveError::NoReachableAuthority(_)), "{e}");
+    assert_eq!(up.sent_to(FWD_1, start), [ms(0)], "one try, then SERVFAIL");
+    assert_eq!(start.elapsed(), ms(0));
+
+    // Beside a forwarder that loses every query, the failing one is left after its one try,
+    // and the other gets the retransmissions.
+    let scripts = vec![(FWD_1, vec![], Step::Fail), (FWD_2, vec![], Step::Lost)];
+    let (r, up) = forwarding_with(scripts, &[FWD_1, FWD_2], limits(1));
+    let start = Instant::now();
+    ask(&r).await.expect_err("nobody answers");
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    // (Which is asked first is a coin toss between unmeasured servers; with the default, the
+    // failing one gets five tries, one after each of the other's timers.)
+    let failing = up.sent_to(FWD_1, start);
+    assert_eq!(failing.len(), 1, "{failing:?}");
+    assert!(
+        up.sent_to(FWD_2, start).len() > 1,
+        "{:?}",
+        up.sent_to(FWD_2, start)
+    );
+
+    // And a higher setting gives that many (at once: failed tries wait for no timer).
+    let (r, up) = forwarding_with(vec![(FWD_1, vec![], Step::Fail)], &[FWD_1], limits(3));
+    let start = Instant::now();
+    ask(&r).await.expect_err("nobody answers");
+    assert_eq!(up.sent_to(FWD_1, start), [ms(0); 3]);
+    // Two failures and then an answer: within three tries.
+    let script = vec![Step::Fail, Step::Fail];
+    let (r, up) = forwarding_with(vec![(FWD_1, script, Step::Pass)], &[FWD_1], limits(3));
+    let start = Instant::now();
+    ask(&r).await.expect("the third try is answered");
+    assert_eq!(up.sent_to(FWD_1, start).len(), 3);
 }
 
 #[tokio::test(start_paused = true)]

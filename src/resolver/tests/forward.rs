@@ -25,6 +25,7 @@ fn forward(zone: &str, servers: &[&str], first: bool) -> Forward {
             .collect(),
         first,
         tls: None,
+        no_cache: false,
     }
 }
 
@@ -320,6 +321,7 @@ fn forward_tls(zone: &str, servers: &[&str], first: bool) -> Forward {
     .expect("dot");
     Forward {
         tls: Some(Arc::new(dot)),
+        no_cache: false,
         ..forward(zone, servers, first)
     }
 }
@@ -392,5 +394,68 @@ async fn a_bogus_forwarded_answer_is_asked_of_the_other_forwarder_with_cd_1_not_
         asked,
         [(ip(FWD_1), true, false), (ip(FWD_2), true, true)],
         "the other forwarder, CD=1, and no walk"
+    );
+}
+
+/// `no_cache` (Unbound's forward-no-cache): nothing learnt of the zone is cached or answered
+/// from the cache, so the same question goes to the forwarder each time, and a failure is not
+/// remembered either; a forward zone beside it is cached as usual, and an answer through an
+/// alias from it into the no_cache zone is not kept whole: the target is asked each time.
+#[tokio::test(start_paused = true)]
+async fn a_no_cache_forward_zone_is_asked_every_time_and_nothing_of_it_is_cached() {
+    let uncached = Forward {
+        no_cache: true,
+        ..forward("beta.example.", &[FWD_2], false)
+    };
+    let net = FakeNet::lab();
+    for f in [FWD_1, FWD_2] {
+        net.add_recursive(ip(f));
+    }
+    let r = with_forwards(
+        &net,
+        vec![uncached, forward("alpha.test.", &[FWD_1], false)],
+    );
+    for n in 1..=2 {
+        let res = expect(&r, "www.beta.example.", A, NoError).await;
+        assert_eq!(
+            lines(&res.answers),
+            ["www.beta.example. 3600 A 127.0.0.110"]
+        );
+        assert_eq!(res.upstream_queries, 1, "not a cache hit");
+        assert_eq!(sent_to(&net, FWD_2).len(), n, "asked each time");
+    }
+    let key = crate::cache::Key::new(&name("www.beta.example."), A);
+    assert!(
+        r.cache().get(&key, Instant::now()).is_none(),
+        "nothing stored"
+    );
+
+    expect(&r, "www.alpha.test.", A, NoError).await;
+    expect(&r, "www.alpha.test.", A, NoError).await;
+    assert_eq!(sent_to(&net, FWD_1).len(), 1, "the other zone is cached");
+
+    for _ in 0..2 {
+        let res = expect(&r, "cname-cross.alpha.test.", A, NoError).await;
+        assert_eq!(res.answers.len(), 2);
+        assert!(!r.keeps_answer(&name("cname-cross.alpha.test."), &res.answers));
+    }
+    assert_eq!(sent_to(&net, FWD_2).len(), 4, "its target each time");
+    assert!(r.keeps_answer(&name("www.alpha.test."), &[]));
+
+    net.set_modes(
+        ip(FWD_2),
+        Mode::Rcode(ResponseCode::ServFail),
+        Mode::Rcode(ResponseCode::ServFail),
+    );
+    resolve(&r, "mail.beta.example.", A)
+        .await
+        .expect_err("SERVFAIL");
+    let before = sent_to(&net, FWD_2).len();
+    resolve(&r, "mail.beta.example.", A)
+        .await
+        .expect_err("SERVFAIL");
+    assert!(
+        sent_to(&net, FWD_2).len() > before,
+        "not a remembered failure"
     );
 }

@@ -11,6 +11,7 @@ use hickory_proto::rr::{Name, RData};
 
 use super::rpl::Setting;
 use crate::acl::Acl;
+use crate::limits::OUTBOUND_MSG_RETRY;
 use crate::resolver::{Forward, ResolverConfig, Stub};
 use crate::zonefile::parse_zone_text;
 
@@ -116,6 +117,8 @@ struct Zone {
     name: Option<Name>,
     servers: Vec<SocketAddr>,
     first: bool,
+    /// `forward-no-cache`, `stub-no-cache` (the latter has no tern setting).
+    no_cache: bool,
 }
 
 /// The zone clause read under `key`, added (named `name`) if new.
@@ -170,6 +173,10 @@ pub(super) fn setup(settings: &[Setting]) -> Result<Setup, String> {
                 let at = zone(&mut forwards);
                 forwards[at].1.first = yes(s)?;
             }
+            ("forward-zone", "forward-no-cache") | ("stub-zone", "stub-no-cache") => {
+                let at = zone(&mut forwards);
+                forwards[at].1.no_cache = yes(s)?;
+            }
             // Deckard's configs name the forwarders of "." without a clause.
             ("server", "forward-addr") => {
                 let key = (usize::MAX, "forward-zone".to_string());
@@ -188,6 +195,10 @@ pub(super) fn setup(settings: &[Setting]) -> Result<Setup, String> {
             ("server", "prefetch") => setup.prefetch = yes(s)?,
             ("server", "qname-minimisation") => setup.resolver.qname_minimisation = yes(s)?,
             ("server", "minimal-responses") => setup.minimal_responses = yes(s)?,
+            ("server", "outbound-msg-retry") => {
+                let n = s.value.parse().map_err(|_| format!("bad {}", s.key))?;
+                setup.resolver.limits.outbound_msg_retry = OUTBOUND_MSG_RETRY.check(Some(n))?;
+            }
             ("server", "access-control") => {
                 match s.value.split_whitespace().collect::<Vec<_>>()[..] {
                     [net, "allow_snoop"] if net.starts_with("127.") => {
@@ -207,6 +218,9 @@ pub(super) fn setup(settings: &[Setting]) -> Result<Setup, String> {
         let Some(name) = zone.name else {
             return Err(format!("a {clause} without a name"));
         };
+        if clause == "stub-zone" && zone.no_cache {
+            return Err("stub-no-cache has no tern equivalent".to_string());
+        }
         if clause == "stub-zone" && name.is_root() {
             setup.root = zone.servers;
         } else if clause == "stub-zone" {
@@ -220,6 +234,7 @@ pub(super) fn setup(settings: &[Setting]) -> Result<Setup, String> {
                 servers: zone.servers,
                 first: zone.first,
                 tls: None,
+                no_cache: zone.no_cache,
             });
         }
     }

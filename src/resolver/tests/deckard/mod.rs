@@ -37,6 +37,8 @@ passing! {
     fwd: "fwd.rpl", Sections::Full;
     fwd_any: "fwd_any.rpl", Sections::Full;
     fwd_error: "fwd_error.rpl", Sections::Full;
+    fwd_error_retries: "fwd_error_retries.rpl", Sections::Full;
+    fwd_no_cache: "fwd_no_cache.rpl", Sections::Full;
     fwd_notcached: "fwd_notcached.rpl", Sections::Full;
     fwd_timeout: "fwd_timeout.rpl", Sections::Full;
     fwd_two: "fwd_two.rpl", Sections::Full;
@@ -51,13 +53,11 @@ passing! {
 }
 
 /// Scenarios tern fails, with the diagnosis (also in the README).
-const KNOWN_FAILING: &[(&str, &str)] = &[
-    (
-        "fwd_0ttlservfail.rpl",
-        "5 s after a SERVFAIL tern asks again and answers the new NOERROR at once; Unbound \
+const KNOWN_FAILING: &[(&str, &str)] = &[(
+    "fwd_0ttlservfail.rpl",
+    "5 s after a SERVFAIL tern asks again and answers the new NOERROR at once; Unbound \
          (serve-expired) answers the expired SERVFAIL once more and refreshes behind it",
-    ),
-];
+)];
 
 /// Scenarios not run, with the reason (also in the README).
 const EXCLUDED: &[(&str, &str)] = &[
@@ -69,17 +69,9 @@ const EXCLUDED: &[(&str, &str)] = &[
         "msg-cache-size: 1 (a one-byte cache) has no tern equivalent",
     ),
     (
-        "fwd_error_retries.rpl",
-        "outbound-msg-retry: 1 has no tern equivalent",
-    ),
-    (
         "val_fwdds.rpl",
         "fake-sha1 (Unbound's test switch under which DSA/SHA-1 signatures verify unchecked) \
          has no tern equivalent; its AD=1 answers rest on it",
-    ),
-    (
-        "fwd_no_cache.rpl",
-        "forward-no-cache has no tern equivalent",
     ),
 ];
 
