@@ -3,6 +3,7 @@
 //! `prometheus` encodes them, `http` answers the scrapes).
 
 pub(crate) mod counts;
+pub(crate) mod dashboard;
 pub(crate) mod http;
 pub(crate) mod prometheus;
 
