@@ -130,4 +130,6 @@ fn since(query: &str) -> u64 {
 }
 
 #[cfg(test)]
+mod grafana;
+#[cfg(test)]
 mod tests;
