@@ -224,3 +224,60 @@ fn traffic_reports_the_totals_the_cache_and_a_window() {
     assert_eq!(v["series"]["t"].as_array().map(Vec::len), Some(0));
     assert!(v["window_s"].as_f64().is_some_and(|w| w >= 0.0));
 }
+
+#[tokio::test]
+async fn the_listener_serves_the_page_with_its_policy_and_the_views_as_json() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.158.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let metrics = Arc::new(Metrics::default());
+    let endpoint = crate::metrics::http::Endpoint {
+        registry: crate::metrics::prometheus::registry(
+            Arc::clone(&metrics),
+            Arc::new(Default::default),
+        ),
+        dashboard: Some(Arc::new(dashboard())),
+        allow: None,
+    };
+    let (trigger, stop) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(crate::metrics::http::serve(
+        listener,
+        Arc::new(endpoint),
+        async move {
+            let _ = stop.await;
+        },
+    ));
+    let get = |path: &'static str| async move {
+        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+        s.write_all(request.as_bytes()).await.expect("write");
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).await.expect("read");
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    let page = get("/").await;
+    assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
+    assert!(page.contains("Content-Type: text/html"), "{page}");
+    assert!(
+        page.contains("Content-Security-Policy: default-src 'none'; script-src 'self';"),
+        "{page}"
+    );
+    let queries = get("/api/queries?since=0").await;
+    assert!(
+        queries.contains("Content-Type: application/json\r\n"),
+        "{queries}"
+    );
+    assert!(
+        queries.contains("X-Content-Type-Options: nosniff"),
+        "{queries}"
+    );
+    assert!(queries.contains("\\u003cscript\\u003e"), "{queries}");
+    assert!(!queries.contains("<script>"), "{queries}");
+    // The scrape is where it was.
+    assert!(get("/metrics").await.contains("tern_cache_hits_total 0\n"));
+    assert!(get("/api/nothing").await.starts_with("HTTP/1.1 404 "));
+    let _ = trigger.send(());
+    server.await.expect("server stops");
+}
