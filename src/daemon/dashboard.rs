@@ -5,9 +5,10 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use hickory_proto::rr::Name;
+use hickory_proto::rr::{Name, RData};
 use tokio::time::Instant;
 
+use crate::authority::Zone;
 use crate::cache::Cache;
 use crate::discovery::registry::{Registry, instance_id};
 use crate::handler::Handler;
@@ -26,6 +27,21 @@ pub(super) struct Parts {
     pub builtin: Vec<(Name, u32)>,
     /// The query log's last lines; `None` with the query log off.
     pub recent: Option<Arc<Recent>>,
+}
+
+/// One zone as the Zones view shows it; `served`: its data, when it is served.
+fn view(origin: &Name, source: &str, served: Option<&Zone>) -> ZoneView {
+    ZoneView {
+        origin: origin.to_string(),
+        serial: served.map(Zone::serial),
+        source: source.to_string(),
+        records: served.map(Zone::record_count),
+        timers: served.and_then(|z| match &z.soa().data {
+            RData::SOA(soa) => Some([soa.refresh, soa.retry, soa.expire].map(|t| t as u32)),
+            _ => None,
+        }),
+        signed: served.is_some_and(|z| z.signed().is_some()),
+    }
 }
 
 impl Sources for Parts {
@@ -84,28 +100,19 @@ impl Sources for Parts {
         let mut out: Vec<ZoneView> = self
             .zone_sources
             .iter()
-            .map(|(origin, source)| ZoneView {
-                origin: origin.to_string(),
-                serial: catalog
-                    .find(origin)
-                    .filter(|z| z.origin() == origin)
-                    .map(|z| z.serial()),
-                source: source.clone(),
+            .map(|(origin, source)| {
+                let served = catalog.find(origin).filter(|z| z.origin() == origin);
+                view(origin, source, served.map(AsRef::as_ref))
             })
             .collect();
         for zone in catalog.zones() {
             if !self.zone_sources.iter().any(|(o, _)| o == zone.origin()) {
-                out.push(ZoneView {
-                    origin: zone.origin().to_string(),
-                    serial: Some(zone.serial()),
-                    source: "services".to_string(),
-                });
+                out.push(view(zone.origin(), "services", Some(zone)));
             }
         }
         out.extend(self.builtin.iter().map(|(origin, serial)| ZoneView {
-            origin: origin.to_string(),
             serial: Some(*serial),
-            source: "builtin".to_string(),
+            ..view(origin, "builtin", None)
         }));
         out
     }

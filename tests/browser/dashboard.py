@@ -152,6 +152,10 @@ servers = ["{up}:{up_port}"]
 [[zone]]
 origin = "dash.test."
 file = "dash.test.zone"
+[[zone]]
+origin = "sec.test."
+file = "sec.test.copy"
+primaries = ["{up}:{up_port}"]
 [[service]]
 zone = "dash.test."
 name = "web"
@@ -170,34 +174,28 @@ queries = "queries.jsonl"
 """.format(host=HOST, hints=hints, up=UPSTREAM[0], up_port=UPSTREAM[1], web=web, api=api)
 
 
+def authoritative(tmp, listen, zones):
+    """An authoritative-only tern on `listen`: [server] and a [[zone]] per origin of `zones`
+    (origin: extra lines of its table), their zone files written to `tmp`."""
+    text = '[server]\nlisten = ["%s:%d"]\nno_recursion = true\n' % listen
+    for origin, extra in zones.items():
+        with open(os.path.join(tmp, origin + "zone"), "w") as f:
+            f.write(ZONE.format(origin=origin, ns=listen[0]))
+        text += '[[zone]]\norigin = "%s"\nfile = "%szone"\n%s' % (origin, origin, extra)
+    return text
+
+
 def upstream_config(tmp):
-    with open(os.path.join(tmp, "up.test.zone"), "w") as f:
-        f.write(ZONE.format(origin="up.test.", ns=UPSTREAM[0]))
-    return """
-[server]
-listen = ["{0}:{1}"]
-no_recursion = true
-[[zone]]
-origin = "up.test."
-file = "up.test.zone"
-""".format(*UPSTREAM)
+    return authoritative(tmp, UPSTREAM, {"up.test.": "", "sec.test.": 'allow_transfer = ["127.158.0.0/16"]\n'})
 
 
 def big_config(tmp):
-    with open(os.path.join(tmp, "big.test.zone"), "w") as f:
-        f.write(ZONE.format(origin="big.test.", ns=BIG_HOST))
     nodes = "".join(
         '\n[[service.instance]]\nname = "n-%d"\naddress = "127.159.%d.%d"\nport = 80\n'
         % (i, 1 + i // 250, 1 + i % 250)
         for i in range(BIG_INSTANCES)
     )
-    return """
-[server]
-listen = ["{h}:5300"]
-no_recursion = true
-[[zone]]
-origin = "big.test."
-file = "big.test.zone"
+    return authoritative(tmp, (BIG_HOST, 5300), {"big.test.": ""}) + """
 [[service]]
 zone = "big.test."
 name = "bulk"
@@ -279,6 +277,13 @@ def check_main(b, tmp, nodes):
                10, "the forwarder in the Upstreams view")
     b.wait_for("[...document.querySelectorAll('#zone-rows td')].some(td => td.textContent === 'dash.test.')",
                10, "the zone in the Zones view")
+    # The secondary, once transferred: its serial, records and SOA timers.
+    sec = b.wait_for("(() => { const r = [...document.querySelectorAll('#zone-rows tr')]"
+                     ".find(r => r.firstChild.textContent === 'sec.test.');"
+                     " return r && r.children[1].textContent === '1' ? [...r.children].map(c => c.textContent).join(' | ') : '' })()",
+                     15, "the secondary zone transferred")
+    assert "1h / 10m / 1d" in sec and "secondary of" in sec, sec
+    print("dashboard: zones shown, the secondary's row:", sec)
     # A filter narrows the rows.
     type_filter = "(() => { const f = document.getElementById('f-name'); f.value = '%s'; f.dispatchEvent(new Event('input')) })()"
     b.eval(type_filter % "up.test")

@@ -44,6 +44,13 @@ pub(crate) struct ZoneView {
     pub serial: Option<u32>,
     /// `file PATH`, `secondary of ADDR`, `services`, `builtin`.
     pub source: String,
+    /// Records served; `None` while the zone is not served (a secondary without a copy, or
+    /// past EXPIRE).
+    pub records: Option<usize>,
+    /// The SOA's REFRESH, RETRY and EXPIRE, seconds: a secondary's timers.
+    pub timers: Option<[u32; 3]>,
+    /// Served signed (DNSSEC).
+    pub signed: bool,
 }
 
 /// How the resolver stands with one server (its infrastructure cache).

@@ -144,7 +144,13 @@ function renderZones(zones) {
   const shown = zones.filter((z) => z.source !== "builtin").concat($("z-builtin").checked ? builtin : []);
   const body = $("zone-rows");
   body.replaceChildren();
-  for (const z of shown) body.appendChild(row([z.origin, z.serial === null ? "none yet" : z.serial, z.source]));
+  const span = (s) => (s % 86400 === 0 ? s / 86400 + "d" : s % 3600 === 0 ? s / 3600 + "h" : s % 60 === 0 ? s / 60 + "m" : s + "s");
+  for (const z of shown) {
+    body.appendChild(row([z.origin + (z.signed ? " (signed)" : ""),
+      z.serial === null ? el("td", "not served", "unhealthy") : z.serial,
+      z.records === null ? "–" : z.records,
+      z.timers ? z.timers.map(span).join(" / ") : "–", el("td", z.source, "err")]));
+  }
 }
 
 function renderUpstreams(servers) {

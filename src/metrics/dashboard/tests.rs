@@ -41,6 +41,9 @@ impl Sources for Fake {
             origin: "example.".to_string(),
             serial: Some(7),
             source: "file /x".to_string(),
+            records: Some(3),
+            timers: Some([3600, 600, 86400]),
+            signed: false,
         }]
     }
     fn upstream(&self, _: SocketAddr) -> Option<UpstreamStanding> {
