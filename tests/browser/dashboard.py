@@ -233,6 +233,7 @@ class Run:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+        self.log.close()
 
 
 def check_main(b, tmp, nodes):
@@ -347,6 +348,7 @@ def main():
     run = Run(tmp, tern)
     nodes = {}
     browser = None
+    ok = False
     try:
         for i in (1, 2, 3):
             nodes["web-%d" % i] = Node(("127.158.0.%d" % (10 + i), 8080), http=False)
@@ -372,6 +374,7 @@ def main():
             else:
                 print("dashboard: screenshot of %d bytes not copied (over 200 KB)" % size)
         print("tests/browser/dashboard.py: ok")
+        ok = True
         return 0
     except AssertionError as e:
         print("tests/browser/dashboard.py: FAILED:", e)
@@ -383,6 +386,12 @@ def main():
         run.stop()
         for n in nodes.values():
             n.close()
+        if ok:
+            # Kept: the screenshot alone (the profile, logs and zone copies go).
+            for entry in os.listdir(tmp):
+                if entry != "dashboard.png":
+                    path = os.path.join(tmp, entry)
+                    shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
 
 
 if __name__ == "__main__":
