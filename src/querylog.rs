@@ -18,6 +18,9 @@ use serde::Serialize;
 use crate::metrics::Metrics;
 use crate::metrics::counts::{rcode_label, rcode_slot};
 
+mod recent;
+pub(crate) use recent::{RECENT_LINES, Recent};
+
 /// Lines waiting for the writer at most; past that they are dropped.
 const BACKLOG: usize = 8_192;
 
@@ -212,6 +215,8 @@ pub(crate) struct QueryLog {
     metrics: Arc<Metrics>,
     /// Set by `reopen`, cleared by the writer when it reopens the file.
     reopen: Arc<AtomicBool>,
+    /// The last lines written, for the dashboard.
+    recent: Arc<Recent>,
 }
 
 impl QueryLog {
@@ -220,10 +225,12 @@ impl QueryLog {
         let out = open(dest)?;
         let (tx, rx) = sync_channel(BACKLOG);
         let reopen = Arc::new(AtomicBool::new(false));
+        let recent = Arc::new(Recent::new(RECENT_LINES));
         let writer = Writer {
             dest: dest.clone(),
             reopen: Arc::clone(&reopen),
             failed: Default::default(),
+            recent: Arc::clone(&recent),
         };
         std::thread::Builder::new()
             .name("tern-querylog".to_string())
@@ -232,7 +239,13 @@ impl QueryLog {
             tx,
             metrics,
             reopen,
+            recent,
         })
+    }
+
+    /// The last lines written (the dashboard reads them).
+    pub(crate) fn recent(&self) -> Arc<Recent> {
+        Arc::clone(&self.recent)
     }
 
     /// Asks the writer thread to close the file and open its path again, after writing what
@@ -303,6 +316,7 @@ struct Writer {
     reopen: Arc<AtomicBool>,
     /// A write failed (warned once).
     failed: std::cell::Cell<bool>,
+    recent: Arc<Recent>,
 }
 
 impl Writer {
@@ -352,9 +366,11 @@ impl Writer {
         while let Some(msg) = next {
             match msg {
                 Msg::Line(e) => {
-                    if writeln!(out, "{}", line(&e)).is_err() {
+                    let text = line(&e);
+                    if writeln!(out, "{text}").is_err() {
                         warn_once();
                     }
+                    self.recent.push(text);
                 }
                 Msg::Sync(done) => synced.push(done),
                 Msg::Reopen => self.reopen_if_asked(out),

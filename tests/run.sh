@@ -3,13 +3,14 @@
 # DNS tools (dig, kdig, nsupdate), BIND's signing tools (bind9-utils: the signed-zone tests sign
 # their zones at run time), promtool (Debian's prometheus), procps (kill) and systemd
 # (systemd-analyze verify of zones/contrib/tern.service), curl (HTTP/2) and dnsperf (the DNS over
-# HTTPS and TLS clients of tests/it/transport) the tests need, without letting Debian
+# HTTPS and TLS clients of tests/it/transport), and chromium and python3 (the dashboard's
+# browser test, tests/browser/dashboard.py) the tests need, without letting Debian
 # start their services (NSD & co. on port 53, Prometheus).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for tool in nsd unbound knotd dnsdist dig kdig nsupdate knsupdate dnssec-keygen dnssec-signzone dnssec-dsfromkey promtool /bin/kill systemd-analyze curl dnsperf; do
+for tool in nsd unbound knotd dnsdist dig kdig nsupdate knsupdate dnssec-keygen dnssec-signzone dnssec-dsfromkey promtool /bin/kill systemd-analyze curl dnsperf chromium python3; do
     command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
 if [ "${#need[@]}" -gt 0 ]; then
@@ -35,7 +36,7 @@ if [ "${#need[@]}" -gt 0 ]; then
     chmod +x "$policy"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq nsd unbound knot dnsdist bind9-dnsutils bind9-utils knot-dnsutils prometheus procps systemd curl dnsperf >/dev/null
+    apt-get install -y -qq nsd unbound knot dnsdist bind9-dnsutils bind9-utils knot-dnsutils prometheus procps systemd curl dnsperf chromium python3 >/dev/null
     restore_policy
     trap - EXIT
 fi
@@ -50,6 +51,10 @@ fi
 
 cargo test --all-targets
 cargo test --doc
+# The dashboard in headless Chromium, against `tern serve`s on 127.158.0.0/16 and
+# 127.159.0.0/16 (the binary the tests above built).
+cargo build --quiet
+python3 tests/browser/dashboard.py
 # The embedded example runs as its documentation says.
 cargo run --quiet --example cluster >/dev/null
 # The fuzz crate has its own workspace; make sure its targets still build against the library.

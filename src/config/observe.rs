@@ -5,14 +5,26 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use super::ConfigError;
+use crate::acl::Acl;
 use crate::querylog::Destination;
 
-/// `[metrics]`: the Prometheus scrape endpoint, off unless `listen` is set.
+/// `[metrics]`: the Prometheus scrape endpoint and the dashboard, off unless `listen` is set.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
-    /// Where `GET /metrics` is served, e.g. `"127.0.0.1:9153"`.
+    /// Where `GET /metrics` and the dashboard (`GET /`) are served, e.g. `"127.0.0.1:9153"`.
     pub listen: Option<SocketAddr>,
+    /// Who may connect (CIDR blocks); others are answered 403. Unset: anyone who can reach
+    /// `listen`, which is loopback in the examples.
+    pub allow: Option<Vec<String>>,
+}
+
+impl MetricsConfig {
+    /// The `allow` list, if set.
+    pub(crate) fn acl(&self) -> Result<Option<Acl>, ConfigError> {
+        self.allow.as_deref().map(super::cidrs).transpose()
+    }
 }
 
 /// `[log]`: the query log, off unless `queries` is set.
@@ -60,6 +72,19 @@ mod tests {
         assert_eq!(off.metrics.listen, None);
         assert_eq!(off.log.query_log(), None);
         assert!(Config::from_toml("[metrics]\nport = 1\n").is_err());
+        assert_eq!(off.metrics.acl().expect("no list"), None);
+    }
+
+    #[test]
+    fn the_metrics_allow_list_is_cidrs() {
+        let c = Config::from_toml("[metrics]\nallow = [\"10.0.0.0/8\", \"::1/128\"]\n")
+            .expect("parses");
+        let acl = c.metrics.acl().expect("valid").expect("set");
+        assert!(acl.allows("10.1.2.3".parse().expect("ip")));
+        assert!(acl.allows("::1".parse().expect("ip")));
+        assert!(!acl.allows("127.0.0.1".parse().expect("ip")));
+        let bad = Config::from_toml("[metrics]\nallow = [\"10.0.0.0/33\"]\n").expect("parses");
+        assert!(bad.metrics.acl().is_err());
     }
 
     #[test]

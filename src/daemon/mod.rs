@@ -1,6 +1,7 @@
 //! `tern serve` wired together: the one place that builds every part from a [`Config`] and
 //! runs them until a signal. Like `lab`, this is wiring: it may import anything.
 
+mod dashboard;
 mod observe;
 mod ready;
 mod tls;
@@ -172,8 +173,15 @@ pub async fn run(config: Config) -> Result<(), String> {
     }
     let certificates = tls.map(|tls| tls.serve(&handler, tcp_limits, &signal, &mut running));
     if let Some(listener) = metrics_listener {
-        let (h, r) = (Arc::clone(&handler), Arc::clone(&registry));
-        observe::serve_metrics(listener, &metrics, h, cache.clone(), r, signal.clone());
+        let parts = dashboard::Parts {
+            handler: Arc::clone(&handler),
+            cache: cache.clone(),
+            registry: Arc::clone(&registry),
+            zone_sources: zone_sources(&config.zones)?,
+            builtin: builtin.clone(),
+            recent: query_log.as_ref().map(|l| l.recent()),
+        };
+        observe::serve_metrics(listener, &config, &metrics, parts, signal.clone())?;
     }
     let control = match &config.control.socket {
         Some(path) => Some(

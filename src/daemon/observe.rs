@@ -1,15 +1,17 @@
 //! The watching side of `tern serve`: the `[metrics]` scrape endpoint (its gauges read from
-//! the cache, the catalog and the registry at scrape time) and the `[log]` query log.
+//! the cache, the catalog and the registry at scrape time) with the dashboard beside it, and
+//! the `[log]` query log.
 
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-use crate::cache::Cache;
+use super::dashboard::Parts;
 use crate::config::Config;
-use crate::discovery::registry::{Registry, instance_id};
-use crate::handler::Handler;
+use crate::discovery::registry::instance_id;
 use crate::metrics::Metrics;
+use crate::metrics::dashboard::Dashboard;
+use crate::metrics::http::Endpoint;
 use crate::metrics::prometheus::{State, StateFn};
 use crate::querylog::QueryLog;
 use crate::server::Shutdown;
@@ -20,10 +22,15 @@ pub(super) async fn bind_metrics(config: &Config) -> Result<Option<TcpListener>,
     let Some(addr) = config.metrics.listen else {
         return Ok(None);
     };
+    // Checked here, before anything is served, like the address.
+    config
+        .metrics
+        .acl()
+        .map_err(|e| format!("[metrics] allow: {e}"))?;
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|e| format!("metrics {addr}: {e}"))?;
-    tracing::info!(%addr, "metrics on http://{addr}/metrics");
+    tracing::info!(%addr, "metrics on http://{addr}/metrics, dashboard on http://{addr}/");
     Ok(Some(listener))
 }
 
@@ -40,15 +47,23 @@ pub(super) fn query_log(
         .map_err(|e| format!("query log {dest:?}: {e}"))
 }
 
-/// Serves `/metrics` on `listener` until `signal`.
+/// Serves `/metrics` and the dashboard on `listener` until `signal`.
 pub(super) fn serve_metrics(
     listener: TcpListener,
+    config: &Config,
     metrics: &Arc<Metrics>,
-    handler: Arc<Handler>,
-    cache: Option<Arc<Cache>>,
-    registry: Arc<Registry>,
-    mut signal: Shutdown,
-) {
+    parts: Parts,
+    signal: Shutdown,
+) -> Result<(), String> {
+    let allow = config
+        .metrics
+        .acl()
+        .map_err(|e| format!("[metrics] allow: {e}"))?;
+    let (handler, cache, registry) = (
+        Arc::clone(&parts.handler),
+        parts.cache.clone(),
+        Arc::clone(&parts.registry),
+    );
     let state: StateFn = Arc::new(move || State {
         cache: cache.as_ref().map(|c| (c.len() as u64, c.bytes() as u64)),
         zone_serials: handler
@@ -69,10 +84,18 @@ pub(super) fn serve_metrics(
             .collect(),
     });
     let registry = crate::metrics::prometheus::registry(Arc::clone(metrics), state);
-    let stop = async move { signal.recv().await };
+    let dashboard = Arc::new(Dashboard::new(Arc::clone(metrics), Box::new(parts)));
+    let stop = |mut signal: Shutdown| async move { signal.recv().await };
+    tokio::spawn(Arc::clone(&dashboard).run(stop(signal.clone())));
+    let endpoint = Endpoint {
+        registry,
+        dashboard: Some(dashboard),
+        allow,
+    };
     tokio::spawn(crate::metrics::http::serve(
         listener,
-        Arc::new(registry),
-        stop,
+        Arc::new(endpoint),
+        stop(signal),
     ));
+    Ok(())
 }

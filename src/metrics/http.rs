@@ -1,7 +1,7 @@
-//! The scrape endpoint: a GET-only HTTP/1.x responder for `/metrics` on tokio. An HTTP
-//! library would pull in a large tree for one path; this reads one request head (bounded in
-//! size and time), answers it and closes the connection (`Connection: close`), which every
-//! Prometheus scraper and curl handle.
+//! The scrape endpoint: a GET-only HTTP/1.x responder for `/metrics` (and the dashboard's
+//! page and JSON, `dashboard`) on tokio. An HTTP library would pull in a large tree for a few
+//! paths; this reads one request head (bounded in size and time), answers it and closes the
+//! connection (`Connection: close`), which every Prometheus scraper, browser and curl handle.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +12,18 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tracing::debug;
 
+use super::dashboard::Dashboard;
 use super::prometheus::{CONTENT_TYPE, encode};
+use crate::acl::Acl;
+
+/// What the listener serves, and to whom.
+pub(crate) struct Endpoint {
+    pub registry: Registry,
+    /// `GET /` and `/api/*`; `None`: `/metrics` alone.
+    pub dashboard: Option<Arc<Dashboard>>,
+    /// `[metrics] allow`: others get 403. `None`: anyone who can connect.
+    pub allow: Option<Acl>,
+}
 
 /// The longest request head read: a scraper's is a few hundred bytes.
 const MAX_HEAD: usize = 8 * 1024;
@@ -25,18 +36,25 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_CONNECTIONS: usize = 16;
 /// The whole answer to a connection past `MAX_CONNECTIONS`.
 const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nRetry-After: 1\r\nConnection: close\r\n\r\nbusy\n";
+/// Sent with every answer: no sniffing a JSON answer into HTML, nothing kept in caches (the
+/// numbers change every second), and the page may run only its own script (`self`) and load
+/// nothing from elsewhere: a name that slipped into markup still could not run.
+const HEADERS: &str = "X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\nContent-Security-Policy: default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:\r\nReferrer-Policy: no-referrer\r\n";
 
 /// What a request head asks for.
 #[derive(Debug, PartialEq, Eq)]
-enum Ask {
-    Metrics { head_only: bool },
-    NotFound,
+enum Ask<'h> {
+    Get {
+        path: &'h str,
+        query: &'h str,
+        head_only: bool,
+    },
     NotAllowed,
     Bad,
 }
 
 /// Reads the request line of `head` (everything before the blank line).
-fn parse(head: &[u8]) -> Ask {
+fn parse(head: &[u8]) -> Ask<'_> {
     let Ok(head) = std::str::from_utf8(head) else {
         return Ask::Bad;
     };
@@ -50,16 +68,16 @@ fn parse(head: &[u8]) -> Ask {
     if !version.starts_with("HTTP/1.") || !target.starts_with('/') {
         return Ask::Bad;
     }
-    let path = target.split('?').next().unwrap_or_default();
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let head_only = match method {
         "GET" => false,
         "HEAD" => true,
         _ => return Ask::NotAllowed,
     };
-    if path == "/metrics" {
-        Ask::Metrics { head_only }
-    } else {
-        Ask::NotFound
+    Ask::Get {
+        path,
+        query,
+        head_only,
     }
 }
 
@@ -98,7 +116,7 @@ async fn read_head(stream: &mut TcpStream) -> Result<Vec<u8>, &'static str> {
 
 fn response(status: &str, content_type: &str, body: &str, head_only: bool) -> Vec<u8> {
     let mut out = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{HEADERS}Connection: close\r\n\r\n",
         body.len()
     )
     .into_bytes();
@@ -108,18 +126,35 @@ fn response(status: &str, content_type: &str, body: &str, head_only: bool) -> Ve
     out
 }
 
-async fn answer(mut stream: TcpStream, registry: &Registry) {
+/// The answer to a GET of `path`.
+fn get(endpoint: &Endpoint, path: &str, query: &str, head_only: bool) -> Vec<u8> {
+    if path == "/metrics" {
+        return response(
+            "200 OK",
+            CONTENT_TYPE,
+            &encode(&endpoint.registry),
+            head_only,
+        );
+    }
+    match endpoint.dashboard.as_ref().and_then(|d| d.get(path, query)) {
+        Some(reply) => response("200 OK", reply.content_type, &reply.body, head_only),
+        None => response(
+            "404 Not Found",
+            "text/plain",
+            "not found; try /metrics or /\n",
+            false,
+        ),
+    }
+}
+
+async fn answer(mut stream: TcpStream, endpoint: &Endpoint) {
     let reply = match read_head(&mut stream).await {
         Ok(head) => match parse(&head) {
-            Ask::Metrics { head_only } => {
-                response("200 OK", CONTENT_TYPE, &encode(registry), head_only)
-            }
-            Ask::NotFound => response(
-                "404 Not Found",
-                "text/plain",
-                "not found; try /metrics\n",
-                false,
-            ),
+            Ask::Get {
+                path,
+                query,
+                head_only,
+            } => get(endpoint, path, query, head_only),
             Ask::NotAllowed => {
                 response("405 Method Not Allowed", "text/plain", "GET only\n", false)
             }
@@ -148,11 +183,14 @@ async fn answer(mut stream: TcpStream, registry: &Registry) {
     }
 }
 
-/// Serves `/metrics` on `listener` until `stop` completes (a future, so this leaf module needs
+/// The whole answer to a client outside `[metrics] allow`.
+const FORBIDDEN: &[u8] = b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 10\r\nConnection: close\r\n\r\nforbidden\n";
+
+/// Serves `endpoint` on `listener` until `stop` completes (a future, so this leaf module needs
 /// nothing of the server's).
 pub(crate) async fn serve(
     listener: TcpListener,
-    registry: Arc<Registry>,
+    endpoint: Arc<Endpoint>,
     stop: impl std::future::Future<Output = ()>,
 ) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
@@ -164,7 +202,19 @@ pub(crate) async fn serve(
             a = listener.accept() => a,
         };
         let stream = match accepted {
-            Ok((stream, _)) => stream,
+            Ok((stream, peer)) => {
+                if endpoint
+                    .allow
+                    .as_ref()
+                    .is_some_and(|a| !a.allows(peer.ip()))
+                {
+                    // Like BUSY: one non-blocking write, without reading the request.
+                    let _ = stream.try_write(FORBIDDEN);
+                    debug!(%peer, "metrics client outside [metrics] allow; answered 403");
+                    continue;
+                }
+                stream
+            }
             Err(e) => {
                 // Out of descriptors and the like: pause rather than spin.
                 debug!(error = %e, "metrics accept failed");
@@ -179,9 +229,9 @@ pub(crate) async fn serve(
             debug!("metrics connections all busy; answered 503");
             continue;
         };
-        let registry = Arc::clone(&registry);
+        let endpoint = Arc::clone(&endpoint);
         tokio::spawn(async move {
-            answer(stream, &registry).await;
+            answer(stream, &endpoint).await;
             drop(permit);
         });
     }
@@ -193,19 +243,24 @@ mod tests {
 
     #[test]
     fn request_lines() {
+        let get = |path, query, head_only| Ask::Get {
+            path,
+            query,
+            head_only,
+        };
         assert_eq!(
             parse(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"),
-            Ask::Metrics { head_only: false }
+            get("/metrics", "", false)
         );
         assert_eq!(
             parse(b"GET /metrics?name[]=x HTTP/1.0\r\n\r\n"),
-            Ask::Metrics { head_only: false }
+            get("/metrics", "name[]=x", false)
         );
         assert_eq!(
             parse(b"HEAD /metrics HTTP/1.1\r\n\r\n"),
-            Ask::Metrics { head_only: true }
+            get("/metrics", "", true)
         );
-        assert_eq!(parse(b"GET / HTTP/1.1\r\n\r\n"), Ask::NotFound);
+        assert_eq!(parse(b"GET / HTTP/1.1\r\n\r\n"), get("/", "", false));
         assert_eq!(parse(b"POST /metrics HTTP/1.1\r\n\r\n"), Ask::NotAllowed);
         assert_eq!(parse(b"GET /metrics\r\n\r\n"), Ask::Bad);
         assert_eq!(parse(b"GET metrics HTTP/1.1\r\n\r\n"), Ask::Bad);
@@ -226,14 +281,17 @@ mod tests {
         String::from_utf8_lossy(&out).into_owned()
     }
 
-    /// The endpoint on a fresh port over empty counters: its address, the trigger that stops
-    /// it, and its task.
-    async fn start() -> (
+    /// The endpoint on a fresh port of `ip` over empty counters: its address, the trigger
+    /// that stops it, and its task.
+    async fn start_on(
+        ip: &str,
+        allow: Option<Acl>,
+    ) -> (
         std::net::SocketAddr,
         tokio::sync::oneshot::Sender<()>,
         tokio::task::JoinHandle<()>,
     ) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = TcpListener::bind((ip, 0)).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let metrics = Arc::new(super::super::Metrics::default());
         let registry = super::super::prometheus::registry(metrics, Arc::new(Default::default));
@@ -241,11 +299,54 @@ mod tests {
         let stop = async move {
             let _ = stop.await;
         };
+        let endpoint = Endpoint {
+            registry,
+            dashboard: None,
+            allow,
+        };
         (
             addr,
             trigger,
-            tokio::spawn(serve(listener, Arc::new(registry), stop)),
+            tokio::spawn(serve(listener, Arc::new(endpoint), stop)),
         )
+    }
+
+    async fn start() -> (
+        std::net::SocketAddr,
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        start_on("127.0.0.1", None).await
+    }
+
+    #[tokio::test]
+    async fn a_client_outside_the_allow_list_gets_403() {
+        let allow = Acl::new(vec!["127.158.0.2/32".parse().expect("cidr")]);
+        let (addr, trigger, server) = start_on("127.158.0.1", Some(allow)).await;
+        let from = |ip: &str| {
+            let ip: std::net::IpAddr = ip.parse().expect("ip");
+            async move {
+                let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+                socket.bind((ip, 0).into()).expect("bind");
+                let mut s = socket.connect(addr).await.expect("connect");
+                s.write_all(b"GET /metrics HTTP/1.1\r\n\r\n")
+                    .await
+                    .expect("write");
+                let mut out = Vec::new();
+                let _ = s.read_to_end(&mut out).await;
+                String::from_utf8_lossy(&out).into_owned()
+            }
+        };
+        let allowed = from("127.158.0.2").await;
+        assert!(allowed.starts_with("HTTP/1.1 200 "), "{allowed}");
+        let refused = from("127.158.0.3").await;
+        assert!(
+            refused.is_empty() || refused.starts_with("HTTP/1.1 403 "),
+            "{refused}"
+        );
+        assert!(!refused.contains("tern_"), "{refused}");
+        let _ = trigger.send(());
+        server.await.expect("server stops");
     }
 
     #[tokio::test]
@@ -265,6 +366,9 @@ mod tests {
         assert!(ok.contains("tern_cache_hits_total 0\n"), "{ok}");
         let missing = exchange(addr, &[b"GET /other HTTP/1.1\r\n\r\n"]).await;
         assert!(missing.starts_with("HTTP/1.1 404 "), "{missing}");
+        // Without a dashboard, its paths are nobody's.
+        let page = exchange(addr, &[b"GET / HTTP/1.1\r\n\r\n"]).await;
+        assert!(page.starts_with("HTTP/1.1 404 "), "{page}");
         let bad = exchange(addr, &[b"NONSENSE\r\n\r\n"]).await;
         assert!(bad.starts_with("HTTP/1.1 400 "), "{bad}");
         let huge = vec![b'a'; MAX_HEAD + 10];

@@ -1,8 +1,10 @@
 //! Counters kept by the library: plain atomics, cheap enough for the hot path. `tern serve`
 //! prints them on shutdown, and serves them to Prometheus while it runs (`[metrics] listen`,
-//! `prometheus` encodes them, `http` answers the scrapes).
+//! `prometheus` encodes them, `http` answers the scrapes), with a live page beside them
+//! (`dashboard`).
 
 pub(crate) mod counts;
+pub(crate) mod dashboard;
 pub(crate) mod http;
 pub(crate) mod prometheus;
 

@@ -81,6 +81,10 @@ fn sync_waits_for_the_lines_queued_before_it() {
     let text = std::fs::read_to_string(&path).expect("written");
     let _ = std::fs::remove_file(&path);
     assert_eq!(text.lines().count(), 100);
+    // The dashboard's ring holds the same lines.
+    let (kept, next) = log.recent().since(0, 1000);
+    assert_eq!(next, 100);
+    assert_eq!(kept.join("\n") + "\n", text);
 }
 
 #[test]
@@ -91,6 +95,7 @@ fn a_full_backlog_drops_and_counts() {
         tx,
         metrics: Arc::clone(&metrics),
         reopen: Arc::default(),
+        recent: Arc::new(Recent::new(1)),
     };
     log.log(entry());
     log.log(entry());

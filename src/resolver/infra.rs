@@ -372,6 +372,36 @@ fn standing(host: Option<&Host>, now: Instant) -> Standing {
     }
 }
 
+/// One server as the dashboard shows it: its smoothed RTT, timeout, losses and standing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct HostView {
+    pub(crate) srtt_ms: Option<f64>,
+    pub(crate) rto: Duration,
+    pub(crate) losses: u32,
+    pub(crate) standing: Standing,
+}
+
+impl Infra {
+    /// What is known of `addr`, read-only: `peek` leaves the LRU order and expiry as they are.
+    pub(crate) fn view(&self, addr: IpAddr, now: Instant) -> Option<HostView> {
+        let hosts = lock(&self.hosts);
+        let h = hosts.peek(&addr).filter(|h| h.expires > now)?;
+        Some(HostView {
+            srtt_ms: h.srtt,
+            rto: rto(Some(h)),
+            losses: h.losses,
+            standing: standing(Some(h), now),
+        })
+    }
+}
+
+impl super::Resolver {
+    /// The infrastructure cache's view of `addr` (for the dashboard; changes nothing).
+    pub(crate) fn upstream_view(&self, addr: IpAddr, now: Instant) -> Option<HostView> {
+        self.infra.view(addr, now)
+    }
+}
+
 #[cfg(test)]
 #[path = "infra/tests.rs"]
 mod tests;

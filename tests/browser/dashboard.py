@@ -1,0 +1,398 @@
+#!/usr/bin/env python3
+"""The dashboard in a real browser: headless Chromium, driven over the DevTools protocol
+(tests/browser/cdp.py), against a `tern serve` on 127.158.0.0/16 with a small cluster, a
+forward zone (to a second tern, so the Upstreams view has a server) and the query log on.
+
+Checks: the page loads with no console error; it shows the services and their instances;
+an instance turns unhealthy after its listener is closed; a query just sent shows in the
+Queries view, and a name holding <script> shows as text and does not run. Then a second
+tern with 1,000 service instances and 10,000 query-log lines: the JSON sizes and the page's
+render times are printed. A screenshot is written to the temp dir (and, with --screenshot
+PATH, copied there).
+
+Usage: tests/browser/dashboard.py [--tern target/debug/tern] [--screenshot PATH]
+Exits 0 with a message when chromium is not installed (skipped), 1 on a failure.
+Starts only its own processes and kills only those, by PID."""
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cdp import Browser  # noqa: E402
+
+HOST = "127.158.0.1"
+DNS = (HOST, 5300)
+METRICS = "http://%s:9153" % HOST
+UPSTREAM = ("127.158.0.53", 5300)
+# The page's second run: many instances and query lines.
+BIG_HOST = "127.159.0.1"
+BIG_INSTANCES = 1000
+BIG_LINES = 10000
+HOSTILE = "<script>window.pwned=1</script>"
+
+ZONE = """$ORIGIN {origin}
+$TTL 300
+@ IN SOA ns1 hostmaster 1 3600 600 86400 300
+@ IN NS ns1
+ns1 IN A {ns}
+www IN A 127.158.0.20
+"""
+
+
+class Node:
+    """A service instance on loopback: accepts connections (answering HTTP with 200 when
+    `http`) until closed."""
+
+    def __init__(self, addr, http):
+        self.sock = socket.create_server(addr)
+        self.http = http
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def run(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                if self.http:
+                    conn.settimeout(1)
+                    try:
+                        conn.recv(1024)
+                        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n")
+                    except OSError:
+                        pass
+
+    def close(self):
+        self.sock.close()
+
+
+def query(name, qtype=1, server=DNS, source="127.158.0.2", wait=True):
+    """Sends one query (RD=1) from `source`; its answer's RCODE, or None when not waited for
+    or lost."""
+    wire = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0)
+    for label in name.rstrip(".").split("."):
+        wire += bytes([len(label)]) + label.encode()
+    wire += b"\0" + struct.pack(">HH", qtype, 1)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((source, 0))
+        s.settimeout(3)
+        s.sendto(wire, server)
+        if not wait:
+            return None
+        try:
+            reply = s.recv(4096)
+        except socket.timeout:
+            return None
+        return reply[3] & 0x0F
+
+
+def get(url):
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return r.read()
+
+
+def wait_http(url, proc, what):
+    for _ in range(100):
+        if proc.poll() is not None:
+            raise AssertionError("%s exited (%s)" % (what, proc.returncode))
+        try:
+            return get(url)
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(what + " did not answer on " + url)
+
+
+def instance(name, ip, port, check):
+    return """
+[[service.instance]]
+name = "{name}"
+address = "{ip}"
+port = {port}
+check = {{ {check}, interval_ms = 500, timeout_ms = 400 }}
+""".format(name=name, ip=ip, port=port, check=check)
+
+
+def main_config(tmp):
+    hints = os.path.join(tmp, "root.hints")
+    with open(hints, "w") as f:
+        # Nothing listens there: only local and forwarded names are asked.
+        f.write(". 3600000 NS a.root.lab.\na.root.lab. 3600000 A 127.158.0.54\n")
+    with open(os.path.join(tmp, "dash.test.zone"), "w") as f:
+        f.write(ZONE.format(origin="dash.test.", ns=HOST))
+    web = "".join(
+        instance("web-%d" % i, "127.158.0.%d" % (10 + i), 8080, 'tcp = "127.158.0.%d:8080"' % (10 + i))
+        for i in (1, 2, 3)
+    )
+    api = "".join(
+        instance("api-%d" % i, "127.158.0.%d" % (13 + i), 8081, 'http = "http://127.158.0.%d:8081/health"' % (13 + i))
+        for i in (1, 2)
+    )
+    return """
+[server]
+listen = ["{host}:5300"]
+[recursion]
+allow = ["127.0.0.0/8"]
+root_hints = "{hints}"
+[dnssec]
+validate = false
+[[forward]]
+zone = "up.test."
+servers = ["{up}:{up_port}"]
+[[zone]]
+origin = "dash.test."
+file = "dash.test.zone"
+[[zone]]
+origin = "sec.test."
+file = "sec.test.copy"
+primaries = ["{up}:{up_port}"]
+[[service]]
+zone = "dash.test."
+name = "web"
+balance = "round-robin"
+{web}
+[[service]]
+zone = "dash.test."
+name = "api"
+balance = "weighted"
+{api}
+[metrics]
+listen = "{host}:9153"
+allow = ["127.0.0.0/8"]
+[log]
+queries = "queries.jsonl"
+""".format(host=HOST, hints=hints, up=UPSTREAM[0], up_port=UPSTREAM[1], web=web, api=api)
+
+
+def authoritative(tmp, listen, zones):
+    """An authoritative-only tern on `listen`: [server] and a [[zone]] per origin of `zones`
+    (origin: extra lines of its table), their zone files written to `tmp`."""
+    text = '[server]\nlisten = ["%s:%d"]\nno_recursion = true\n' % listen
+    for origin, extra in zones.items():
+        with open(os.path.join(tmp, origin + "zone"), "w") as f:
+            f.write(ZONE.format(origin=origin, ns=listen[0]))
+        text += '[[zone]]\norigin = "%s"\nfile = "%szone"\n%s' % (origin, origin, extra)
+    return text
+
+
+def upstream_config(tmp):
+    return authoritative(tmp, UPSTREAM, {"up.test.": "", "sec.test.": 'allow_transfer = ["127.158.0.0/16"]\n'})
+
+
+def big_config(tmp):
+    nodes = "".join(
+        '\n[[service.instance]]\nname = "n-%d"\naddress = "127.159.%d.%d"\nport = 80\n'
+        % (i, 1 + i // 250, 1 + i % 250)
+        for i in range(BIG_INSTANCES)
+    )
+    return authoritative(tmp, (BIG_HOST, 5300), {"big.test.": ""}) + """
+[[service]]
+zone = "big.test."
+name = "bulk"
+{nodes}
+[metrics]
+listen = "{h}:9153"
+[log]
+queries = "big-queries.jsonl"
+""".format(h=BIG_HOST, nodes=nodes)
+
+
+class Run:
+    """What was started, to be stopped by PID."""
+
+    def __init__(self, tmp, tern):
+        self.tmp, self.tern = tmp, tern
+        self.procs = []
+        self.log = open(os.path.join(tmp, "processes.log"), "w")
+
+    def serve(self, name, text):
+        path = os.path.join(self.tmp, name + ".toml")
+        with open(path, "w") as f:
+            f.write(text)
+        p = subprocess.Popen([self.tern, "serve", "--config", path], cwd=self.tmp, stdout=self.log, stderr=self.log)
+        self.procs.append(p)
+        return p
+
+    def stop(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self.log.close()
+
+
+def check_main(b, tmp, nodes):
+    b.open(METRICS + "/")
+    b.wait_for("window.ternStats && window.ternStats.polls >= 2", 15, "the page's first polls")
+    names = b.wait_for(
+        "[...document.querySelectorAll('#services h3')].map(h => h.firstChild.textContent).join(',')",
+        10, "services")
+    assert "web.dash.test." in names and "api.dash.test." in names, names
+    rows = b.eval("[...document.querySelectorAll('#services tr[data-instance]')].map(r => r.dataset.instance + '=' + r.dataset.health)")
+    assert sorted(rows) == sorted(["web-1=healthy", "web-2=healthy", "web-3=healthy", "api-1=healthy", "api-2=healthy"]), rows
+    print("dashboard: services and instances shown:", ", ".join(rows))
+
+    # An instance whose listener closes turns unhealthy (checks every 0.5 s, fall 2; page
+    # polls every second).
+    nodes["web-2"].close()
+    t0 = time.monotonic()
+    b.wait_for("document.querySelector('#services tr[data-instance=\"web-2\"]').dataset.health === 'unhealthy'",
+               10, "web-2 unhealthy")
+    err = b.eval("document.querySelector('#services tr[data-instance=\"web-2\"] td.err').textContent")
+    print("dashboard: web-2 shown unhealthy %.1f s after its listener closed (last error: %s)" % (time.monotonic() - t0, err))
+
+    # Queries just sent: a plain one, a forwarded one (the Upstreams view) and a name
+    # holding markup, which must show as text and not run.
+    rcode = query("www.dash.test.")
+    assert rcode == 0, "www.dash.test. answered RCODE %s" % rcode
+    rcode = query("www.up.test.")
+    assert rcode == 0, "www.up.test. (forwarded) answered RCODE %s" % rcode
+    query(HOSTILE + ".dash.test.")
+    b.wait_for("[...document.querySelectorAll('#query-rows tr')].some(r => r.textContent.includes('www.dash.test.'))",
+               10, "the query in the Queries view")
+    shown = b.wait_for(
+        "[...document.querySelectorAll('#query-rows td')].map(td => td.textContent).find(t => t.includes('pwned')) || ''",
+        10, "the hostile name in the Queries view")
+    assert HOSTILE in shown, shown
+    assert b.eval("typeof window.pwned") == "undefined", "the name's script ran"
+    assert b.eval("document.querySelectorAll('#query-rows script, #query-rows *[onerror]').length") == 0
+    raw = get(METRICS + "/api/queries").decode()
+    assert "<script>" not in raw and "\\u003cscript\\u003e" in raw, raw[:500]
+    print("dashboard: queries shown; %r shown as text, not run, and \\u003c-escaped in the JSON" % HOSTILE)
+    b.wait_for("[...document.querySelectorAll('#upstream-rows td')].some(td => td.textContent === '%s:%d')" % UPSTREAM,
+               10, "the forwarder in the Upstreams view")
+    b.wait_for("[...document.querySelectorAll('#zone-rows td')].some(td => td.textContent === 'dash.test.')",
+               10, "the zone in the Zones view")
+    # The secondary, once transferred: its serial, records and SOA timers.
+    sec = b.wait_for("(() => { const r = [...document.querySelectorAll('#zone-rows tr')]"
+                     ".find(r => r.firstChild.textContent === 'sec.test.');"
+                     " return r && r.children[1].textContent === '1' ? [...r.children].map(c => c.textContent).join(' | ') : '' })()",
+                     15, "the secondary zone transferred")
+    assert "1h / 10m / 1d" in sec and "secondary of" in sec, sec
+    print("dashboard: zones shown, the secondary's row:", sec)
+    # A filter narrows the rows.
+    type_filter = "(() => { const f = document.getElementById('f-name'); f.value = '%s'; f.dispatchEvent(new Event('input')) })()"
+    b.eval(type_filter % "up.test")
+    rows = b.eval("[...document.querySelectorAll('#query-rows tr')].map(r => r.textContent)")
+    assert rows and all("up.test" in r for r in rows), rows
+    b.eval(type_filter % "")
+    # Let the chart gather some points of traffic before the picture.
+    for i in range(40):
+        query("www.dash.test.", wait=False)
+        if i % 8 == 0:
+            query("nx%d.dash.test." % i, wait=False)
+        b.pump(0.1)
+    b.pump(1.5)
+    shot = b.call("Page.captureScreenshot", {"format": "png"})
+    import base64
+    path = os.path.join(tmp, "dashboard.png")
+    with open(path, "wb") as f:
+        f.write(base64.b64decode(shot["data"]))
+    errors = b.errors()
+    assert not errors, "console errors: %s" % errors
+    print("dashboard: no console error; screenshot", path)
+    return path
+
+
+def check_big(b):
+    """1,000 instances and 10,000 query-log lines: sizes and render times."""
+    for i in range(BIG_LINES):
+        query("q%d.big.test." % i, server=(BIG_HOST, 5300), source="127.159.0.2", wait=(i % 200 == 0))
+    t0 = time.monotonic()
+    b.open("http://%s:9153/" % BIG_HOST)
+    b.wait_for("document.querySelectorAll('#services tr[data-instance]').length === %d" % BIG_INSTANCES, 30,
+               "1,000 instances shown")
+    kept = b.wait_for("(() => { const t = document.getElementById('query-count').textContent;"
+                      " const m = t.match(/of (\\d+) kept/); return m && +m[1] >= %d ? +m[1] : 0 })()" % (BIG_LINES * 9 // 10),
+                      30, "the query lines")
+    loaded = time.monotonic() - t0
+    b.pump(3)
+    stats = b.eval("JSON.stringify(window.ternStats)")
+    s = json.loads(stats)
+    sizes = {p: len(get("http://%s:9153%s" % (BIG_HOST, p))) for p in ("/api/cluster", "/api/queries", "/api/traffic")}
+    print("dashboard, big: %d instances, %d query lines kept by the page, shown in %.1f s" % (BIG_INSTANCES, kept, loaded))
+    print("dashboard, big: JSON bytes %s" % sizes)
+    print("dashboard, big: render ms per view (last poll) %s" % {k: round(v, 1) for k, v in s["renderMs"].items()})
+    # Responsive: a poll's drawing stays well inside its one-second period.
+    assert max(s["renderMs"].values()) < 500, s
+    errors = b.errors()
+    assert not errors, "console errors: %s" % errors
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tern", default=os.path.join(os.path.dirname(__file__), "..", "..", "target", "debug", "tern"))
+    ap.add_argument("--screenshot", help="copy the screenshot here")
+    ap.add_argument("--chromium", default=shutil.which("chromium") or shutil.which("chromium-browser"))
+    args = ap.parse_args()
+    if not args.chromium:
+        print("tests/browser/dashboard.py: skipped: chromium is not installed (apt-get install chromium)")
+        return 0
+    tern = os.path.abspath(args.tern)
+    tmp = tempfile.mkdtemp(prefix="tern-dashboard-")
+    run = Run(tmp, tern)
+    nodes = {}
+    browser = None
+    ok = False
+    try:
+        for i in (1, 2, 3):
+            nodes["web-%d" % i] = Node(("127.158.0.%d" % (10 + i), 8080), http=False)
+        for i in (1, 2):
+            nodes["api-%d" % i] = Node(("127.158.0.%d" % (13 + i), 8081), http=True)
+        up = run.serve("upstream", upstream_config(tmp))
+        main = run.serve("tern", main_config(tmp))
+        big = run.serve("big", big_config(tmp))
+        wait_http(METRICS + "/metrics", main, "tern serve")
+        wait_http("http://%s:9153/metrics" % BIG_HOST, big, "tern serve (big)")
+        for _ in range(50):
+            if query("up.test.", qtype=6, server=UPSTREAM) == 0 or up.poll() is not None:
+                break
+            time.sleep(0.1)
+        browser = Browser(args.chromium, os.path.join(tmp, "chromium-profile"), run.log)
+        shot = check_main(browser, tmp, nodes)
+        check_big(browser)
+        if args.screenshot:
+            size = os.path.getsize(shot)
+            if size < 200 * 1024:
+                shutil.copy(shot, args.screenshot)
+                print("dashboard: screenshot copied to", args.screenshot, "(%d bytes)" % size)
+            else:
+                print("dashboard: screenshot of %d bytes not copied (over 200 KB)" % size)
+        print("tests/browser/dashboard.py: ok")
+        ok = True
+        return 0
+    except AssertionError as e:
+        print("tests/browser/dashboard.py: FAILED:", e)
+        print("logs in", tmp)
+        return 1
+    finally:
+        if browser:
+            browser.close()
+        run.stop()
+        for n in nodes.values():
+            n.close()
+        if ok:
+            # Kept: the screenshot alone (the profile, logs and zone copies go).
+            for entry in os.listdir(tmp):
+                if entry != "dashboard.png":
+                    path = os.path.join(tmp, entry)
+                    shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
