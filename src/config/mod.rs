@@ -16,11 +16,11 @@ use crate::handler::ServerCookies;
 use crate::handler::cookie::CookieSecret;
 use crate::limits::{
     CACHE_MAX_BYTES, CACHE_MAX_ENTRIES, CACHE_MAX_TTL, CACHE_MIN_TTL, CACHE_NEGATIVE_MAX_TTL,
-    CLIENT_TIMEOUT_MS, EDNS_UDP_PAYLOAD, FAILURE_TTL, MAX_CNAME_CHAIN, MAX_DELEGATION_DEPTH,
-    MAX_GLUELESS_LOOKUPS, MAX_UPSTREAM_QUERIES, RESOLVE_TIMEOUT_MS, SERVE_STALE_SECS,
-    STALE_ANSWER_TIMEOUT_MS, TCP_IDLE_TIMEOUT_MS, TCP_IPV4_PREFIX, TCP_IPV6_PREFIX,
-    TCP_MAX_CONNECTIONS, TCP_MAX_CONNECTIONS_PER_PREFIX, TCP_PIPELINE_DEPTH, UDP_MAX_IN_FLIGHT,
-    UDP_RCVBUF, UDP_WORKERS,
+    CACHE_PERSIST_INTERVAL, CLIENT_TIMEOUT_MS, EDNS_UDP_PAYLOAD, FAILURE_TTL, MAX_CNAME_CHAIN,
+    MAX_DELEGATION_DEPTH, MAX_GLUELESS_LOOKUPS, MAX_UPSTREAM_QUERIES, RESOLVE_TIMEOUT_MS,
+    SERVE_STALE_SECS, STALE_ANSWER_TIMEOUT_MS, TCP_IDLE_TIMEOUT_MS, TCP_IPV4_PREFIX,
+    TCP_IPV6_PREFIX, TCP_MAX_CONNECTIONS, TCP_MAX_CONNECTIONS_PER_PREFIX, TCP_PIPELINE_DEPTH,
+    UDP_MAX_IN_FLIGHT, UDP_RCVBUF, UDP_WORKERS,
 };
 use crate::resolver::{Limits, ResolverConfig, Stub};
 
@@ -168,6 +168,10 @@ pub struct CacheConfig {
     pub serve_stale_secs: Option<u32>,
     pub stale_answer_timeout_ms: Option<u64>,
     pub failure_ttl: Option<u32>,
+    /// The persistent cache's file (off when unset); relative to the config's folder.
+    pub persist: Option<PathBuf>,
+    /// Seconds between its writes (besides the one at shutdown).
+    pub persist_interval: Option<u64>,
 }
 
 /// Per-query resolver limits; see `limits.rs`.
@@ -266,6 +270,11 @@ impl Config {
         {
             *h = base.join(&*h);
         }
+        if let Some(p) = &mut config.cache.persist
+            && p.is_relative()
+        {
+            *p = base.join(&*p);
+        }
         if let Some(a) = &mut config.dnssec.trust_anchor
             && a.is_relative()
         {
@@ -344,6 +353,21 @@ impl Config {
                 .map_err(e)?,
             serve_stale_secs: SERVE_STALE_SECS.check(c.serve_stale_secs).map_err(e)?,
         })
+    }
+
+    /// `[cache] persist` and `persist_interval`: the file and how often it is written.
+    pub(crate) fn cache_persist(&self) -> Result<Option<(PathBuf, Duration)>, ConfigError> {
+        let c = &self.cache;
+        let every = CACHE_PERSIST_INTERVAL
+            .check(c.persist_interval)
+            .map_err(ConfigError::Invalid)?;
+        match &c.persist {
+            Some(p) if p.file_name().is_none() => Err(ConfigError::Invalid(format!(
+                "cache.persist = {p:?} names no file"
+            ))),
+            Some(p) => Ok(Some((p.clone(), Duration::from_secs(every)))),
+            None => Ok(None),
+        }
     }
 
     pub(crate) fn resolver_config(&self) -> Result<ResolverConfig, ConfigError> {

@@ -57,6 +57,23 @@ fn cache_max_bytes_is_read_and_bounded() {
 }
 
 #[test]
+fn cache_persist_is_off_by_default_its_file_relative_and_its_interval_bounded() {
+    assert_eq!(Config::default().cache_persist().expect("valid"), None);
+    let scratch = Scratch::with_key("persist", "k");
+    let c = scratch.load("[cache]\npersist = \"cache.bin\"\npersist_interval = 60\n");
+    let (file, every) = c.cache_persist().expect("valid").expect("on");
+    assert_eq!(
+        (file, every),
+        (scratch.0.join("cache.bin"), Duration::from_secs(60))
+    );
+    let c = scratch.load("[cache]\npersist = \"/var/lib/tern/cache.bin\"\n");
+    let (_, every) = c.cache_persist().expect("valid").expect("on");
+    assert_eq!(every.as_secs(), CACHE_PERSIST_INTERVAL.default);
+    let often = Config::from_toml("[cache]\npersist = \"/c\"\npersist_interval = 1\n");
+    assert!(often.expect("valid toml").cache_persist().is_err());
+}
+
+#[test]
 fn upstream_cookies_are_on_unless_turned_off() {
     assert!(Config::default().upstream_cookies());
     let on = Config::from_toml("[recursion]\nupstream_cookies = true\n").expect("valid toml");
