@@ -51,27 +51,63 @@ pub(super) struct Header {
     pub(super) count: u32,
 }
 
-/// The whole file: the header, `entries` (each from [`encode`]) and the checksum.
-pub(super) fn file(written: u64, entries: &[Vec<u8>]) -> Vec<u8> {
-    let body: usize = entries.iter().map(|e| 4 + e.len()).sum();
-    let mut out = Vec::with_capacity(HEADER + body + CHECKSUM);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&VERSION.to_be_bytes());
-    out.extend_from_slice(&written.to_be_bytes());
-    // Entries past u32::MAX would need 4 G entries in memory first; the count saturates
-    // rather than wraps, and reading then refuses the file.
-    let count = u32::try_from(entries.len()).unwrap_or(u32::MAX);
-    out.extend_from_slice(&count.to_be_bytes());
-    out.extend_from_slice(&(body as u64).to_be_bytes());
-    for e in entries {
-        // `encode` keeps an entry within one encoder's 64 KiB.
-        let len = u32::try_from(e.len()).unwrap_or(u32::MAX);
-        out.extend_from_slice(&len.to_be_bytes());
-        out.extend_from_slice(e);
+/// The file, built in one buffer as the entries are encoded (a second copy of a large cache
+/// would double what a write costs in memory): room for the header first, then each entry,
+/// then the header filled in and the checksum appended.
+pub(super) struct Writer {
+    out: Vec<u8>,
+    count: u32,
+    /// One entry's encoding, reused: an encoder takes a buffer of its own.
+    scratch: Vec<u8>,
+}
+
+impl Writer {
+    pub(super) fn new() -> Writer {
+        Writer {
+            out: vec![0; HEADER],
+            count: 0,
+            scratch: Vec::new(),
+        }
     }
-    let crc = crc32(&out);
-    out.extend_from_slice(&crc.to_be_bytes());
-    out
+
+    /// Appends `p`; false when it is left out because it does not encode.
+    pub(super) fn push(&mut self, p: &Persisted) -> bool {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let pushed = encode(p, &mut scratch).is_some() && self.push_encoded(&scratch);
+        self.scratch = scratch;
+        pushed
+    }
+
+    /// Appends one encoded entry (the tests' way to write what `encode` never would).
+    pub(super) fn push_encoded(&mut self, entry: &[u8]) -> bool {
+        // An encoder stops at 64 KiB, and 4 G entries would not fit in memory first.
+        let (Ok(len), Some(count)) = (u32::try_from(entry.len()), self.count.checked_add(1)) else {
+            return false;
+        };
+        self.out.extend_from_slice(&len.to_be_bytes());
+        self.out.extend_from_slice(entry);
+        self.count = count;
+        true
+    }
+
+    pub(super) fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// The whole file, written at `written` (Unix seconds).
+    pub(super) fn finish(mut self, written: u64) -> Vec<u8> {
+        let body = (self.out.len() - HEADER) as u64;
+        let mut header = Vec::with_capacity(HEADER);
+        header.extend_from_slice(MAGIC);
+        header.extend_from_slice(&VERSION.to_be_bytes());
+        header.extend_from_slice(&written.to_be_bytes());
+        header.extend_from_slice(&self.count.to_be_bytes());
+        header.extend_from_slice(&body.to_be_bytes());
+        self.out[..HEADER].copy_from_slice(&header);
+        let crc = crc32(&self.out);
+        self.out.extend_from_slice(&crc.to_be_bytes());
+        self.out
+    }
 }
 
 /// Checks `bytes` is a whole cache file of this version with a good checksum: its header and
@@ -174,11 +210,11 @@ const KIND_NXDOMAIN: u8 = 1;
 const KIND_NODATA: u8 = 2;
 const KIND_FAILURE: u8 = 3;
 
-/// One entry in wire form; `None` when it does not encode (RDATA hickory cannot write, or
-/// more than the 64 KiB one encoder takes: the entry is then left out of the file).
-pub(super) fn encode(p: &Persisted) -> Option<Vec<u8>> {
-    let mut buf = Vec::with_capacity(128);
-    let mut e = BinEncoder::new(&mut buf);
+/// One entry in wire form, into `buf`; `None` when it does not encode (RDATA hickory cannot
+/// write, or more than the 64 KiB one encoder takes: the entry is then left out of the file).
+fn encode(p: &Persisted, buf: &mut Vec<u8>) -> Option<()> {
+    buf.clear();
+    let mut e = BinEncoder::new(buf);
     p.key.name().emit(&mut e).ok()?;
     match p.key.rtype {
         None => e.emit_u8(0).ok()?,
@@ -223,7 +259,7 @@ pub(super) fn encode(p: &Persisted) -> Option<Vec<u8>> {
             emit_records(&mut e, &signed.records)?;
         }
     }
-    Some(buf)
+    Some(())
 }
 
 fn emit_records(e: &mut BinEncoder<'_>, records: &[Record]) -> Option<()> {

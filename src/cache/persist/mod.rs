@@ -96,7 +96,7 @@ impl Cache {
         let window = self.stale_window();
         let copied = self
             .copy_out(|e| e.expires > now || (!e.stored.is_failure() && e.expires + window > now));
-        let mut blobs = Vec::with_capacity(copied.len());
+        let mut file = format::Writer::new();
         for (key, entry) in copied {
             let left = seconds_left(entry.expires, now);
             // The records' own TTLs are not what reading goes by (`left` is); the time left
@@ -119,15 +119,15 @@ impl Cache {
                 rank: entry.rank,
                 left,
             };
-            match format::encode(&persisted) {
-                Some(blob) => blobs.push(blob),
-                None => tracing::debug!(key = ?persisted.key, "cache entry left out of the file"),
+            if !file.push(&persisted) {
+                tracing::debug!(key = ?persisted.key, "cache entry left out of the file");
             }
         }
-        let bytes = format::file(unix_seconds(wall), &blobs);
+        let entries = file.count() as usize;
+        let bytes = file.finish(unix_seconds(wall));
         write_atomically(path, &bytes)?;
         Ok(Saved {
-            entries: blobs.len(),
+            entries,
             bytes: bytes.len(),
         })
     }

@@ -191,7 +191,11 @@ async fn entries_with_impossible_fields_are_refused() {
             e
         }),
     ];
-    let file = |entry: &[u8]| format::file(WRITTEN, &[entry.to_vec()]);
+    let file = |entry: &[u8]| {
+        let mut w = format::Writer::new();
+        assert!(w.push_encoded(entry));
+        w.finish(WRITTEN)
+    };
     let cache = Cache::new(CachePolicy::default());
     let path = dir.join("ok.bin");
     std::fs::write(&path, file(&good)).expect("write");
