@@ -142,31 +142,30 @@ impl Cache {
         removed
     }
 
-    /// A copy of every entry `keep` picks (for `dump` and the persistent cache), in no order.
-    /// Copied out shard by shard, each lock held only for the copy: decoding the records of a
-    /// full cache would stall the queries waiting on that shard. Reads without touching the
-    /// LRU order.
-    pub(super) fn copy_out(&self, keep: impl Fn(&Entry) -> bool) -> Vec<(Key, Entry)> {
-        let mut copied = Vec::new();
-        for shard in &self.shards {
-            let shard = shard.lock().unwrap_or_else(|p| p.into_inner());
-            copied.extend(
+    /// A copy of every entry `keep` picks (for `dump` and the persistent cache): one list a
+    /// shard, each most recently used first. Copied out shard by shard, each lock held only
+    /// for the copy: decoding the records of a full cache would stall the queries waiting on
+    /// that shard. Reads without touching the LRU order.
+    pub(super) fn copy_out(&self, keep: impl Fn(&Entry) -> bool) -> Vec<Vec<(Key, Entry)>> {
+        self.shards
+            .iter()
+            .map(|shard| {
+                let shard = shard.lock().unwrap_or_else(|p| p.into_inner());
                 shard
                     .lru
                     .iter()
                     .filter(|(_, e)| keep(e))
-                    .map(|(k, e)| (k.clone(), e.clone())),
-            );
-        }
-        copied
+                    .map(|(k, e)| (k.clone(), e.clone()))
+                    .collect()
+            })
+            .collect()
     }
 
     /// Every entry still fresh at `now`, its records' TTLs the time left, sorted by owner
     /// name. Reads without touching the LRU order.
     pub(crate) fn dump(&self, now: Instant) -> Vec<Dumped> {
-        let copied = self.copy_out(|e| e.expires > now);
-        let mut out = Vec::with_capacity(copied.len());
-        for (key, entry) in copied {
+        let mut out = Vec::new();
+        for (key, entry) in self.copy_out(|e| e.expires > now).into_iter().flatten() {
             let ttl = super::ttl_left(entry.expires, now);
             // Decoding never fails for what `insert` encoded; skip rather than invent.
             let Some(data) = entry.stored.data(&key, ttl) else {

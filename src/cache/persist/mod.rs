@@ -97,7 +97,7 @@ impl Cache {
         let copied = self
             .copy_out(|e| e.expires > now || (!e.stored.is_failure() && e.expires + window > now));
         let mut file = format::Writer::new();
-        for (key, entry) in copied {
+        for (key, entry) in oldest_first(copied) {
             let left = seconds_left(entry.expires, now);
             // The records' own TTLs are not what reading goes by (`left` is); the time left
             // keeps them readable in a hex dump.
@@ -277,6 +277,24 @@ impl Display for Loaded {
         let (n, of, age) = (self.restored, self.entries, self.age);
         write!(f, "loaded {n} of {of} entries, written {age} s ago")
     }
+}
+
+/// The shards' entries (each list most recently used first) in one list, least recently used
+/// first, so that reading, which inserts in file order, leaves the most recent on top and a
+/// smaller cache keeps those. The shards' orders are merged by relative place (the next
+/// process hashes keys to other shards, and the cache keeps no global order to go by): the
+/// entry a fraction f from the end of its shard's list comes before those at a larger f.
+fn oldest_first<T>(shards: Vec<Vec<T>>) -> Vec<T> {
+    let mut placed: Vec<(u64, u64, T)> = Vec::new();
+    for shard in shards {
+        let len = shard.len() as u64 + 1;
+        let at_lru = shard.into_iter().rev();
+        placed.extend(at_lru.enumerate().map(|(i, t)| (i as u64 + 1, len, t)));
+    }
+    // a/b < c/d as a·d < c·b: a shard holds far fewer than 2^32 entries. Stable, so ties keep
+    // shard order.
+    placed.sort_by(|(a, b, _), (c, d, _)| (a * d).cmp(&(c * b)));
+    placed.into_iter().map(|(_, _, t)| t).collect()
 }
 
 /// Seconds from `now` to `expires`: positive and rounded up while fresh (as `get` shows it),

@@ -305,6 +305,16 @@ async fn loading_merges_and_keeps_fresher_data_of_the_running_cache() {
     assert!(running.get(&other.0, now).is_some());
 }
 
+/// Reading inserts in file order, so the file goes least recently used first: a smaller
+/// cache then keeps the most recent. (Which shard a key lands in differs from process to
+/// process, so a test through a real cache could only check that statistically.)
+#[test]
+fn entries_are_written_least_recently_used_first_across_shards() {
+    // Two shards and an empty one, each most recently used first.
+    let shards = vec![vec!["a3", "a2", "a1"], vec!["b2", "b1"], vec![]];
+    assert_eq!(oldest_first(shards), ["a1", "b1", "a2", "b2", "a3"]);
+}
+
 #[tokio::test(start_paused = true)]
 async fn writing_is_atomic_and_leaves_no_temporary_file() {
     use std::os::unix::fs::PermissionsExt;
