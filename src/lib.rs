@@ -117,6 +117,7 @@ pub use server::shutdown::{Shutdown, ShutdownTrigger, channel as shutdown_channe
 pub use server::tcp::TcpLimits;
 pub use server::udp::UdpRuntime;
 pub use signals::wait_for_signal;
+pub use tsig::keytool::{generate as generate_tsig_key, knot_lines as tsig_knot_lines};
 pub use tsig::{
     Key as TsigKey, Keyring, TsigAlgorithm, TsigClientError, parse_keys as parse_tsig_keys,
 };

@@ -183,6 +183,19 @@ pub(crate) const SERVE_STALE_SECS: Limit<u32> =
 pub(crate) const CACHE_PERSIST_INTERVAL: Limit<u64> =
     Limit::new("cache.persist_interval", 300, 10..=86_400);
 
+/// Prefetch (Unbound's `prefetch`, Knot's predict): a hit in the last this many percent of an
+/// entry's TTL refreshes it in the background. Unbound's 10 %; up to half, for short-TTL
+/// names; `[cache] prefetch = false` turns it off.
+pub(crate) const PREFETCH_WINDOW_PERCENT: Limit<u32> =
+    Limit::new("cache.prefetch_window_percent", 10, 1..=50);
+
+/// Walks in flight (the resolver's outstanding misses, prefetches among them) from which a
+/// prefetch is dropped rather than started: a refresh nobody waits for must not add to a
+/// resolver already busy with clients' misses. A few times a steady miss load's walks (1,000
+/// misses/s at 30 ms is 30 in flight); a flood far exceeds it.
+pub(crate) const PREFETCH_BUSY_WALKS: Limit<usize> =
+    Limit::new("cache.prefetch_busy_walks", 256, 1..=1_000_000);
+
 /// Questions whose recent failure is remembered (RFC 9520 §3.3 asks for a bounded cache);
 /// failures are few and short-lived, so a fixed bound suffices.
 pub(crate) const FAILURE_CACHE_ENTRIES: usize = 10_000;

@@ -47,6 +47,23 @@ enum Command {
     Resolve(ResolveArgs),
     /// Steer a running `tern serve` over its control socket (`[control] socket`).
     Ctl(CtlArgs),
+    /// TSIG key files, for `[[tsig_key]]`, `nsupdate -k` and `knsupdate -k`.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Print a new key file in BIND's format (as `tsig-keygen` writes): tern and nsupdate read it.
+    Generate {
+        /// The key's name, as the zone's `update_keys` lists it.
+        name: String,
+        /// hmac-sha256, hmac-sha384 or hmac-sha512.
+        #[arg(long, short, default_value = "hmac-sha256")]
+        algorithm: String,
+    },
+    /// Print a BIND key file's keys as Knot reads them (`knsupdate -k`): algorithm:name:secret.
+    Knot { file: PathBuf },
 }
 
 #[derive(Args)]
@@ -184,6 +201,12 @@ fn main() -> ExitCode {
             Command::Lab(args) => run_lab(args).await,
             Command::Resolve(args) => resolve(args).await,
             Command::Ctl(args) => ctl(args),
+            Command::Key(KeyCommand::Generate { name, algorithm }) => {
+                tern::generate_tsig_key(&name, &algorithm).map(|text| print!("{text}"))
+            }
+            Command::Key(KeyCommand::Knot { file }) => tern::tsig_knot_lines(&file)
+                .map(|text| print!("{text}"))
+                .map_err(|e| e.to_string()),
         }
     });
     match result {
@@ -374,41 +397,8 @@ async fn run_lab(args: LabArgs) -> Result<(), String> {
             println!("  dig @{ip} -p {port} {q}");
         }
     }
-    println!(
-        "the cluster: discovery server {}, web nodes 127.0.0.91-93:8080 (TCP checks, round robin), \
-         api nodes 127.0.0.94-95:8081 (HTTP checks, weighted 3:1); try:",
-        cluster.server
-    );
-    for q in [
-        "web.cluster.test A",
-        "_web._tcp.cluster.test SRV",
-        "_api._tcp.cluster.test SRV",
-    ] {
-        println!("  dig @{ip} -p {port} {q}");
-    }
-    println!("  dig @{} _api._tcp.cluster.test SRV", cluster.server.ip());
-    println!(
-        "register a record with a signed update (key {}), then ask for it:",
-        cluster.key_file.display()
-    );
-    println!(
-        "  printf 'server {}\\nupdate add db.cluster.test. 60 A 127.0.0.96\\nsend\\n' | nsupdate -k {}",
-        cluster.server.ip(),
-        cluster.key_file.display()
-    );
-    println!("  dig @{ip} -p {port} db.cluster.test A");
-    let replicas: Vec<String> = cluster
-        .secondaries
-        .iter()
-        .map(|s| s.ip().to_string())
-        .collect();
-    println!(
-        "secondaries of cluster.test. on {} follow by NOTIFY and IXFR; try:",
-        replicas.join(", ")
-    );
-    println!("  dig @{} cluster.test AXFR", cluster.server.ip());
-    for r in &replicas {
-        println!("  dig @{r} db.cluster.test A");
+    for line in cluster.tries(ip, port) {
+        println!("{line}");
     }
     let mut cluster_tasks = cluster.tasks;
     tern::wait_for_signal().await;

@@ -116,6 +116,10 @@ impl Stored {
 pub(crate) struct Entry {
     pub stored: Stored,
     pub(crate) rank: Rank,
+    /// A refresh was started for it (or dropped under load): one per entry (see `Cache::get`).
+    pub(crate) prefetched: bool,
+    /// Seconds before `expires` from which a read asks for a refresh; 0: never.
+    pub(crate) prefetch_window: u32,
     pub expires: Instant,
     /// RRSIGs or the denial proof, and the validator's verdict; `None` for data that came
     /// without them and was never validated (the common, unsigned case: one pointer).

@@ -23,7 +23,7 @@
 
 use std::hash::BuildHasher;
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use hickory_proto::op::{Message, ResponseCode};
@@ -31,7 +31,7 @@ use hickory_proto::rr::RecordType;
 use lru::LruCache;
 use tokio::time::Instant;
 
-use crate::limits::CLASSIC_UDP_PAYLOAD;
+use crate::limits::{CLASSIC_UDP_PAYLOAD, PREFETCH_WINDOW_PERCENT};
 use crate::wire::{self, AD, HEADER, OPT_LEN, Question, RD};
 
 /// How many answers are kept, over all shards: the common questions of a busy resolver fit many
@@ -62,6 +62,16 @@ fn key_bytes<'b>(
     Some(out)
 }
 
+/// The key of the answers to a query's `question`.
+fn question_key<'b>(question: &Question<'_>, buf: &'b mut [u8; KEY_MAX]) -> Option<&'b [u8]> {
+    key_bytes(
+        question.wire,
+        question.dnssec_ok,
+        question.checking_disabled,
+        buf,
+    )
+}
+
 /// An answer in wire form without OPT, and where its TTLs are.
 #[derive(Debug)]
 struct Entry<T> {
@@ -70,6 +80,11 @@ struct Entry<T> {
     ttls: Box<[(u32, u32)]>,
     /// Seconds until the first TTL runs out, from `kept`.
     lifetime: u32,
+    /// Seconds from `kept` after which a hit asks for a refresh (the last part of `lifetime`,
+    /// `Messages::prefetch_percent`); `u32::MAX`: never.
+    prefetch_at: u32,
+    /// A hit has asked for the refresh: one per entry.
+    prefetched: AtomicBool,
     kept: Instant,
     /// An authoritative answer: its TTLs are the zone's and stay as they are, and it lives
     /// until the zones change.
@@ -85,6 +100,9 @@ pub(crate) struct Hit<T> {
     pub(crate) local: bool,
     /// The tag it was kept with.
     pub(crate) tag: T,
+    /// The first hit in the entry's prefetch window: the caller should refresh the answer
+    /// and then [`Messages::forget_key`] it.
+    pub(crate) prefetch: bool,
 }
 
 /// The answers kept, sharded so that concurrent hits rarely wait on one lock.
@@ -96,6 +114,9 @@ pub(crate) struct Messages<T> {
     /// Bumped by every `clear`: an answer worked out before a clear (a reload, a flush) must
     /// not be kept after it, or the old zone's answer would outlive the change.
     generation: AtomicU64,
+    /// The last part of an answer's lifetime, in percent, in which a hit asks for a refresh
+    /// (0: never; the cache's policy sets it).
+    prefetch_percent: u32,
 }
 
 impl<T: Copy> Default for Messages<T> {
@@ -117,7 +138,26 @@ impl<T: Copy> Messages<T> {
                 .collect(),
             hasher: lru::DefaultHasher::default(),
             generation: AtomicU64::new(0),
+            prefetch_percent: PREFETCH_WINDOW_PERCENT.default,
         }
+    }
+
+    /// Hits in the last `percent` of an answer's lifetime ask for a refresh (0: never).
+    pub(crate) fn with_prefetch(mut self, percent: u32) -> Messages<T> {
+        self.prefetch_percent = percent;
+        self
+    }
+
+    /// The key of the answers to `question`, owned: what [`Messages::forget_key`] takes once
+    /// a refresh has finished.
+    pub(crate) fn key_of(question: &Question<'_>) -> Option<Box<[u8]>> {
+        Some(question_key(question, &mut [0; KEY_MAX])?.into())
+    }
+
+    /// Forgets the answer kept under `key`: a refresh has put newer data in the RRset tier,
+    /// which the next client's answer is made from and kept again.
+    pub(crate) fn forget_key(&self, key: &[u8]) {
+        lock(self.shard(key)).pop(key);
     }
 
     /// Read before an answer is worked out, handed to `keep` with it.
@@ -200,12 +240,7 @@ impl<T: Copy> Messages<T> {
         out: &mut Vec<u8>,
     ) -> Option<Hit<T>> {
         let mut buf = [0; KEY_MAX];
-        let key = key_bytes(
-            question.wire,
-            question.dnssec_ok,
-            question.checking_disabled,
-            &mut buf,
-        )?;
+        let key = question_key(question, &mut buf)?;
         let shard = self.shard(key);
         let entry = Arc::clone(lock(shard).get(key)?);
         let elapsed =
@@ -239,9 +274,13 @@ impl<T: Copy> Messages<T> {
                 .copy_from_slice(&(ttl - elapsed).to_be_bytes());
         }
         wire::push_opt(question, our_payload, options, out)?;
+        // One comparison on every hit; the flag is touched only in the window.
+        let prefetch =
+            elapsed >= entry.prefetch_at && !entry.prefetched.swap(true, Ordering::Relaxed);
         Some(Hit {
             local: entry.local,
             tag: entry.tag,
+            prefetch,
         })
     }
 
@@ -307,9 +346,18 @@ impl<T: Copy> Messages<T> {
             return;
         };
         let key: Key = key.into();
+        // Relative to the lifetime it is kept with: an answer made from RRsets already old has
+        // a short one, and their own reads asked for their refresh (`Cache::get`).
+        let window = super::prefetch_window(lifetime, self.prefetch_percent);
         let entry = Arc::new(Entry {
             ttls: ttls.into_boxed_slice(),
             lifetime,
+            prefetch_at: if local || window == 0 {
+                u32::MAX
+            } else {
+                lifetime - window
+            },
+            prefetched: AtomicBool::new(false),
             kept: now,
             local,
             tag,
@@ -349,5 +397,7 @@ fn negative_without_soa(response: &Message) -> bool {
             .any(|r| r.record_type() == RecordType::SOA)
 }
 
+#[cfg(test)]
+mod prefetch_tests;
 #[cfg(test)]
 mod tests;

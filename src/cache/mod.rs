@@ -21,6 +21,7 @@ use std::num::NonZeroUsize;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use hickory_proto::rr::{Name, RecordType};
 use lru::LruCache;
 use tokio::time::Instant;
 
@@ -36,7 +37,7 @@ pub(crate) type Tag = Option<crate::ratelimit::Token>;
 
 use crate::limits::{
     CACHE_MAX_BYTES, CACHE_MAX_ENTRIES, CACHE_MAX_TTL, CACHE_MIN_TTL, CACHE_NEGATIVE_MAX_TTL,
-    SERVE_STALE_SECS, STALE_ANSWER_TTL,
+    PREFETCH_WINDOW_PERCENT, SERVE_STALE_SECS, STALE_ANSWER_TTL,
 };
 
 const SHARDS: usize = 16;
@@ -52,6 +53,9 @@ pub struct CachePolicy {
     pub negative_max_ttl: u32,
     /// How long past expiry data may still be served when resolution fails (0: never).
     pub serve_stale_secs: u32,
+    /// Prefetch: the last part of an entry's TTL, in percent, in which a hit refreshes it
+    /// (0: never).
+    pub prefetch_percent: u32,
 }
 
 impl Default for CachePolicy {
@@ -63,6 +67,7 @@ impl Default for CachePolicy {
             max_ttl: CACHE_MAX_TTL.default,
             negative_max_ttl: CACHE_NEGATIVE_MAX_TTL.default,
             serve_stale_secs: SERVE_STALE_SECS.default,
+            prefetch_percent: PREFETCH_WINDOW_PERCENT.default,
         }
     }
 }
@@ -113,6 +118,7 @@ impl Cache {
     }
 
     fn with_messages(policy: CachePolicy, messages: Messages<Tag>) -> Cache {
+        let messages = messages.with_prefetch(policy.prefetch_percent);
         let shard_bytes = policy.max_bytes / SHARDS;
         // Every entry costs at least its node, a name and one record, so no shard can hold more
         // than `by_bytes` whatever `max_entries` says; capping there keeps a large
@@ -165,7 +171,9 @@ impl Cache {
         shard.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Fresh data for `key`, TTLs counted down to the time left.
+    /// Fresh data for `key`, TTLs counted down to the time left. A read in the entry's
+    /// prefetch window before its refresh was claimed says so (`Signed::prefetch`): a reader
+    /// answering a client then claims it ([`Cache::claim_prefetch`]) and refreshes it.
     pub fn get(&self, key: &Key, now: Instant) -> Option<Cached> {
         let mut shard = self.shard(key);
         let entry = shard.lru.get(key)?;
@@ -173,12 +181,16 @@ impl Cache {
             return None;
         }
         let ttl = ttl_left(entry.expires, now);
+        let mut signed = decode_signed(entry, ttl)?;
+        if in_window(entry, ttl) {
+            signed.get_or_insert_default().prefetch = true;
+        }
         Some(Cached {
             data: entry.stored.data(key, ttl)?,
             rank: entry.rank,
             ttl,
             stale: false,
-            signed: decode_signed(entry, ttl)?,
+            signed,
         })
     }
 
@@ -251,9 +263,16 @@ impl Cache {
             tracing::debug!(key = ?key.name(), "records not cacheable in wire form");
             return false;
         };
+        // A failure is never refreshed: it is remembered so that nothing is asked.
+        let window = match stored {
+            Stored::Failure { .. } => 0,
+            _ => prefetch_window(ttl, self.policy.prefetch_percent),
+        };
         let entry = Entry {
             stored,
             rank,
+            prefetched: false,
+            prefetch_window: window,
             expires: now + Duration::from_secs(u64::from(ttl)),
             signed: signed.and_then(StoredSigned::new).map(Box::new),
         };
@@ -289,6 +308,26 @@ impl Cache {
         true
     }
 
+    /// Claims the refresh of the answer to (`name`, `qtype`): true for the first claim of an
+    /// entry in its prefetch window (its RRset, the name's NXDOMAIN, or its CNAME, as a chain's
+    /// link reads them), false when there is none or it was claimed. One refresh per entry.
+    pub(crate) fn claim_prefetch(&self, name: &Name, qtype: RecordType, now: Instant) -> bool {
+        let keys = [
+            Key::new(name, qtype),
+            Key::name_only(name),
+            Key::new(name, RecordType::CNAME),
+        ];
+        keys.into_iter().any(|key| {
+            let mut shard = self.shard(&key);
+            let Some(entry) = shard.lru.peek_mut(&key) else {
+                return false;
+            };
+            let claimed = entry.expires > now && in_window(entry, ttl_left(entry.expires, now));
+            entry.prefetched |= claimed;
+            claimed
+        })
+    }
+
     /// Records the validator's verdict on the fresh entry at `key`, its lifetime cut to `ttl`
     /// seconds from `now` if that is shorter (RFC 4035 §5.3.3: no longer than its signatures;
     /// bogus data only briefly). The records stay as they are. False when there is no entry,
@@ -311,12 +350,21 @@ impl Cache {
         entry.expires = entry
             .expires
             .min(now + Duration::from_secs(u64::from(ttl.max(1))));
+        // The window is the last part of the lifetime it now has; bogus data is kept only
+        // so that it is not asked again at once, and is not refreshed ahead.
+        entry.prefetch_window = match trust {
+            Trust::Bogus { .. } => 0,
+            _ => entry.prefetch_window.min(prefetch_window(
+                ttl_left(entry.expires, now),
+                self.policy.prefetch_percent,
+            )),
+        };
         match entry.signed.as_mut() {
             Some(signed) => signed.set_trust(trust),
             None => {
                 let Some(stored) = StoredSigned::new(Signed {
-                    records: Vec::new(),
                     trust,
+                    ..Signed::default()
                 }) else {
                     return false;
                 };
@@ -361,6 +409,18 @@ fn decode_signed(entry: &Entry, ttl: u32) -> Option<Option<Box<Signed>>> {
     }
 }
 
+/// Whether a read of `entry` with `ttl` left falls in its prefetch window before its refresh
+/// was claimed (`ttl` is rounded up: in the window when at most the window).
+fn in_window(entry: &Entry, ttl: u32) -> bool {
+    ttl <= entry.prefetch_window && !entry.prefetched
+}
+
+/// The last `percent` of `ttl`, in whole seconds (Unbound's: none for a TTL under 10 s at
+/// 10 %, whose window would be a fraction of the second the TTL is counted in).
+pub(crate) fn prefetch_window(ttl: u32, percent: u32) -> u32 {
+    u32::try_from(u64::from(ttl) * u64::from(percent) / 100).unwrap_or(0)
+}
+
 /// Seconds left before `expires`, rounded up: data cached a moment ago still shows its full
 /// TTL, as from the authority, and the last fraction of a second shows 1, never 0.
 fn ttl_left(expires: Instant, now: Instant) -> u32 {
@@ -369,5 +429,7 @@ fn ttl_left(expires: Instant, now: Instant) -> u32 {
     u32::try_from(secs).unwrap_or(u32::MAX)
 }
 
+#[cfg(test)]
+mod prefetch_tests;
 #[cfg(test)]
 mod tests;

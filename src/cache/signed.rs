@@ -52,6 +52,10 @@ pub(crate) struct Signed {
     /// RRSIGs over the RRset; for a negative entry the SOA's RRSIGs and the NSEC/NSEC3 proof.
     pub(crate) records: Vec<Record>,
     pub(crate) trust: Trust,
+    /// Read in its prefetch window, its refresh not yet claimed (see `Cache::get`). Carried
+    /// here, beside the data, because a cache read reaches the resolver's chain as the data
+    /// and this side only; never stored.
+    pub(crate) prefetch: bool,
 }
 
 impl Signed {
@@ -60,6 +64,7 @@ impl Signed {
         Signed {
             records,
             trust: Trust::Unchecked,
+            prefetch: false,
         }
     }
 }
@@ -98,6 +103,7 @@ impl StoredSigned {
         Some(Signed {
             records,
             trust: self.trust.clone(),
+            prefetch: false,
         })
     }
 
@@ -137,6 +143,7 @@ mod tests {
                 ede: 6,
                 why: "x".into(),
             },
+            prefetch: false,
         })
         .expect("encodes");
         let back = stored.decode(42).expect("decodes");

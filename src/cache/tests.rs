@@ -160,6 +160,8 @@ async fn byte_bound_holds_under_a_flood_of_distinct_names() {
             &Entry {
                 stored: Stored::new(data.clone(), &key).expect("cacheable"),
                 rank: Rank::Authoritative,
+                prefetched: false,
+                prefetch_window: 0,
                 expires: now,
                 signed: None,
             },

@@ -172,6 +172,10 @@ pub struct CacheConfig {
     pub persist: Option<PathBuf>,
     /// Seconds between its writes (besides the one at shutdown).
     pub persist_interval: Option<u64>,
+    /// Refresh a name asked in the last part of its TTL (default on).
+    pub prefetch: Option<bool>,
+    pub prefetch_window_percent: Option<u32>,
+    pub prefetch_busy_walks: Option<usize>,
 }
 
 /// Per-query resolver limits; see `limits.rs`.
@@ -214,12 +218,23 @@ pub struct ServerConfig {
     /// Answer only from local zones; everything else gets REFUSED.
     #[serde(default)]
     pub no_recursion: bool,
+    /// Positive recursive answers carry only the answer (unset or true, Unbound's default
+    /// `minimal-responses: yes`); false adds the zone's NS set and its servers' addresses
+    /// from the cache, as `minimal-responses: no`.
+    minimal_responses: Option<bool>,
     /// The DNS cookie secret (RFC 9018 §4.4), 32 hex digits, shared by every server behind one
     /// address so each accepts the others' cookies; unset: a random one, rotated daily.
     pub(crate) cookie_secret: Option<CookieSecret>,
     /// The secret before `cookie_secret`, still accepted while a fleet rolls over (RFC 9018
     /// §5); cookies are made with `cookie_secret` only.
     pub(crate) cookie_secret_previous: Option<CookieSecret>,
+}
+
+impl ServerConfig {
+    /// `minimal_responses`, true unless set to false.
+    pub fn minimal_responses(&self) -> bool {
+        self.minimal_responses != Some(false)
+    }
 }
 
 /// Listener limits after bounds checks.
@@ -352,6 +367,12 @@ impl Config {
                 .check(c.negative_max_ttl)
                 .map_err(e)?,
             serve_stale_secs: SERVE_STALE_SECS.check(c.serve_stale_secs).map_err(e)?,
+            prefetch_percent: match c.prefetch {
+                Some(false) => 0,
+                _ => crate::limits::PREFETCH_WINDOW_PERCENT
+                    .check(c.prefetch_window_percent)
+                    .map_err(e)?,
+            },
         })
     }
 
@@ -399,6 +420,9 @@ impl Config {
                     .map_err(e)?,
             ),
             trace: None,
+            prefetch_busy_walks: crate::limits::PREFETCH_BUSY_WALKS
+                .check(self.cache.prefetch_busy_walks)
+                .map_err(e)?,
             stubs: self
                 .stubs
                 .iter()

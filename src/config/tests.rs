@@ -74,6 +74,24 @@ fn cache_persist_is_off_by_default_its_file_relative_and_its_interval_bounded() 
 }
 
 #[test]
+fn prefetch_is_on_by_default_bounded_and_can_be_turned_off() {
+    let percent = |toml: &str| {
+        let c = Config::from_toml(toml).expect("valid toml");
+        c.cache_policy().map(|p| p.prefetch_percent).ok()
+    };
+    assert_eq!(percent(""), Some(10));
+    assert_eq!(percent("[cache]\nprefetch_window_percent = 25\n"), Some(25));
+    assert_eq!(percent("[cache]\nprefetch = false\n"), Some(0));
+    assert!(percent("[cache]\nprefetch_window_percent = 0\n").is_none());
+    assert!(percent("[cache]\nprefetch_window_percent = 90\n").is_none());
+    let busy = Config::from_toml("[cache]\nprefetch_busy_walks = 8\n").expect("valid toml");
+    assert_eq!(
+        busy.resolver_config().map(|r| r.prefetch_busy_walks).ok(),
+        Some(8)
+    );
+}
+
+#[test]
 fn upstream_cookies_are_on_unless_turned_off() {
     assert!(Config::default().upstream_cookies());
     let on = Config::from_toml("[recursion]\nupstream_cookies = true\n").expect("valid toml");
@@ -294,4 +312,24 @@ fn cookie_secrets_are_hex_and_the_previous_one_needs_a_current_one() {
     assert!(only_previous.server_cookies().is_err());
     // The secret never shows in a printout of the configuration.
     assert!(!format!("{both:?}").contains("e5e973"));
+}
+
+#[test]
+fn minimal_responses_is_on_unless_turned_off() {
+    let load = |server: &str| Config::from_toml(&format!("[server]\n{server}\n"));
+    assert!(load("").expect("valid").server.minimal_responses());
+    assert!(
+        Config::from_toml("")
+            .expect("valid")
+            .server
+            .minimal_responses()
+    );
+    let on = load("minimal_responses = true").expect("valid");
+    assert!(on.server.minimal_responses());
+    let off = load("minimal_responses = false").expect("valid");
+    assert!(!off.server.minimal_responses());
+    assert!(
+        load("minimal_responses = \"no\"").is_err(),
+        "a bool, not Unbound's yes/no"
+    );
 }

@@ -116,6 +116,7 @@ pub async fn run(config: Config) -> Result<(), String> {
             edns_payload: limits.edns_udp_payload,
             identity: config.identity(),
             cookies: config.server_cookies().map_err(|e| e.to_string())?,
+            minimal_responses: config.server.minimal_responses(),
         })
         .updates(policy)
         .replication(replication, keyring, source)

@@ -342,4 +342,6 @@ fn is_transfer(message: &Message) -> bool {
 }
 
 #[cfg(test)]
+mod prefetch_tests;
+#[cfg(test)]
 mod tests;

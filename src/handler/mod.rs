@@ -66,6 +66,10 @@ pub struct HandlerConfig {
     pub identity: Identity,
     /// The secrets of our server cookies (RFC 7873 §5.2, RFC 9018).
     pub cookies: ServerCookies,
+    /// Positive recursive answers carry only the answer (Unbound's `minimal-responses: yes`,
+    /// its default); false adds the zone's NS set and its servers' addresses, as the cache
+    /// holds them (see `sections`).
+    pub minimal_responses: bool,
 }
 
 impl Default for HandlerConfig {
@@ -74,6 +78,7 @@ impl Default for HandlerConfig {
             edns_payload: EDNS_UDP_PAYLOAD.default,
             identity: Identity::default(),
             cookies: ServerCookies::default(),
+            minimal_responses: true,
         }
     }
 }
@@ -292,6 +297,9 @@ impl Handler {
         if pad {
             padding::grow(out, options.len(), limit, padding::RESPONSE_BLOCK);
         }
+        if hit.prefetch {
+            self.prefetch_fast(&question, now);
+        }
         if let Some(judged) = cookie {
             self.metrics.hit_path.count_cookie(judged.verdict.slot());
         }
@@ -302,6 +310,25 @@ impl Handler {
         }
         observe::hit(self, &question, at, out, hit.local, start);
         true
+    }
+
+    /// The first hit in a kept answer's prefetch window: one refresh of its question by the
+    /// resolver (`resolver::prefetch`), after which the answer is kept again from newer data.
+    /// Out of line: the hit path pays one comparison for it.
+    #[cold]
+    #[inline(never)]
+    fn prefetch_fast(&self, question: &crate::wire::Question<'_>, now: Instant) {
+        use hickory_proto::serialize::binary::BinDecodable;
+        let Some(recursion) = &self.recursion else {
+            return;
+        };
+        let name = question.wire.get(..question.wire.len().saturating_sub(4));
+        let Some(qname) = name.and_then(|n| hickory_proto::rr::Name::from_bytes(n).ok()) else {
+            return;
+        };
+        let qtype = hickory_proto::rr::RecordType::from(question.qtype());
+        let answer = crate::cache::Messages::<crate::cache::Tag>::key_of(question);
+        recursion.resolver.prefetch(&qname, qtype, now, answer);
     }
 
     /// A COOKIE option's `data` on the hit path, judged: one SipHash, and the wall clock read

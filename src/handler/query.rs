@@ -91,24 +91,30 @@ impl Handler {
                     .resolve(req.query.name(), req.query.query_type(), now)
                     .await
                 {
-                    Ok(res) => Response {
-                        upstream_queries: Some(res.upstream_queries),
-                        as_of: Some(res.at),
-                        reuse: if res.stale {
-                            Reuse::No
-                        } else {
-                            Reuse::Resolved
-                        },
-                        message: self.recursive_answer(req, res),
-                        optional_authority: false,
-                    },
+                    Ok(res) => {
+                        let (at, stale, upstream) = (res.at, res.stale, res.upstream_queries);
+                        let mut message = self.recursive_answer(req, res);
+                        let optional_authority = self.add_zone_ns(&mut message, &rec.resolver, at);
+                        Response {
+                            upstream_queries: Some(upstream),
+                            as_of: Some(at),
+                            reuse: if stale { Reuse::No } else { Reuse::Resolved },
+                            message,
+                            optional_authority,
+                        }
+                    }
                     Err(e) => self.servfail(req, &e, now).into(),
                 }
             }
-            Route::Snoop(rec) => self
-                .non_recursive(req, rec, recursion.is_some(), now)
-                .await
-                .into(),
+            Route::Snoop(rec) => {
+                let mut message = self.non_recursive(req, rec, recursion.is_some(), now).await;
+                // A referral has no answer: only a cached answer gains the zone's NS set.
+                let optional_authority = self.add_zone_ns(&mut message, &rec.resolver, now);
+                Response {
+                    optional_authority,
+                    ..message.into()
+                }
+            }
         }
     }
 
@@ -342,6 +348,8 @@ fn count_dnssec(metrics: &Metrics, trust: &Trust) {
     };
     metrics.count_dnssec(state, ede);
 }
+
+mod sections;
 
 #[cfg(test)]
 mod dnssec_tests;

@@ -27,7 +27,7 @@ use crate::discovery::service::{Instance, Protocol, Service};
 use crate::metrics::Metrics;
 use crate::nameserver::NameServer;
 use crate::server::Shutdown;
-use crate::tsig::{Keyring, generate_key_file, read_key_file};
+use crate::tsig::{Keyring, keytool, read_key_file};
 
 /// The discovery server's address (port 53 in `tern lab`).
 pub(crate) const DISCOVERY_SERVER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 90);
@@ -51,6 +51,52 @@ pub struct Cluster {
     pub key_file: PathBuf,
     /// The secondaries' addresses.
     pub secondaries: Vec<SocketAddr>,
+}
+
+impl Cluster {
+    /// What `tern lab` prints about the cluster: questions for the resolver on `ip`:`port`, a
+    /// signed update with BIND's and with Knot's client, and the secondaries following it.
+    pub fn tries(&self, ip: IpAddr, port: u16) -> Vec<String> {
+        let (server, key) = (self.server.ip(), self.key_file.display());
+        let mut out = vec![format!(
+            "the cluster: discovery server {}, web nodes 127.0.0.91-93:8080 (TCP checks, round \
+             robin), api nodes 127.0.0.94-95:8081 (HTTP checks, weighted 3:1); try:",
+            self.server
+        )];
+        for q in [
+            "web.cluster.test A",
+            "_web._tcp.cluster.test SRV",
+            "_api._tcp.cluster.test SRV",
+        ] {
+            out.push(format!("  dig @{ip} -p {port} {q}"));
+        }
+        out.push(format!("  dig @{server} _api._tcp.cluster.test SRV"));
+        out.push(format!(
+            "register a record with a signed update (key {key}), then ask for it:"
+        ));
+        let update = "zone cluster.test.\\nupdate add db.cluster.test. 60 A 127.0.0.96\\nsend\\n";
+        out.push(format!(
+            "  printf 'server {server}\\n{update}' | nsupdate -k {key}"
+        ));
+        out.push(format!(
+            "  printf 'server {server}\\n{update}' | knsupdate -k <(tern key knot {key})"
+        ));
+        out.push(format!("  dig @{ip} -p {port} db.cluster.test A"));
+        let replicas: Vec<String> = self
+            .secondaries
+            .iter()
+            .map(|s| s.ip().to_string())
+            .collect();
+        out.push(format!(
+            "secondaries of cluster.test. on {} follow by NOTIFY and IXFR; try:",
+            replicas.join(", ")
+        ));
+        out.push(format!("  dig @{server} cluster.test AXFR"));
+        for r in &replicas {
+            out.push(format!("  dig @{r} db.cluster.test A"));
+        }
+        out
+    }
 }
 
 fn cluster_origin() -> Result<Name, LabError> {
@@ -186,7 +232,8 @@ pub async fn start(port: u16, state: PathBuf, shutdown: Shutdown) -> Result<Clus
     let file = state.join("cluster.test.zone");
     write(&file, CLUSTER_ZONE)?;
     let key_file = state.join(format!("{UPDATE_KEY}.key"));
-    write(&key_file, &generate_key_file(UPDATE_KEY))?;
+    let text = keytool::generate(UPDATE_KEY, "hmac-sha256").map_err(LabError::Cluster)?;
+    write(&key_file, &text)?;
     let keys = read_key_file(&key_file).map_err(|e| LabError::Cluster(e.to_string()))?;
     let key_names: Vec<Name> = keys.iter().map(|k| k.name().clone()).collect();
     let origin = cluster_origin()?;

@@ -26,6 +26,10 @@ pub struct Metrics {
     /// Cache hits of the full path; with the hit path's: `cache_hits()`.
     pub cache_hits: AtomicU64,
     pub cache_misses: AtomicU64,
+    /// Refreshes started by hits in an entry's prefetch window, and those dropped because
+    /// the resolver was busy (neither is a hit or a miss).
+    pub prefetches: AtomicU64,
+    pub prefetches_skipped: AtomicU64,
     pub upstream_queries: AtomicU64,
     pub upstream_timeouts: AtomicU64,
     pub servfails: AtomicU64,
@@ -168,7 +172,7 @@ impl Metrics {
     }
 
     /// Every counter by name, as `tern ctl stats` and the shutdown summary print them.
-    pub(crate) fn rows(&self) -> [(&'static str, u64); 23] {
+    pub(crate) fn rows(&self) -> [(&'static str, u64); 25] {
         // The plain counters print under their field's name.
         macro_rules! rows {
             ($($name:literal => $value:expr),*; $($counter:ident),*) => {
@@ -183,7 +187,8 @@ impl Metrics {
             cache_misses, upstream_queries, upstream_timeouts, servfails, refused, formerr,
             dropped, services_failed_open, updates_applied, updates_refused, transfers_out,
             transfers_refused, transfers_in, transfer_failures, notifies_received,
-            notifies_sent, rate_limited, query_log_dropped, aggressive_answers
+            notifies_sent, rate_limited, query_log_dropped, aggressive_answers, prefetches,
+            prefetches_skipped
         ]
     }
 }

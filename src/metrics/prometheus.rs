@@ -218,7 +218,7 @@ impl Collector for Exposition {
             "Bogus answers, by the RFC 8914 Extended DNS Error of the failure.",
             &by_reason(&m.dnssec_bogus.seen()),
         )?;
-        let plain: [(&str, &str, u64); 19] = [
+        let plain: [(&str, &str, u64); 21] = [
             (
                 "tern_dnssec_aggressive_answers",
                 "NXDOMAINs and wildcard expansions answered from cached secure NSEC/NSEC3 proofs without asking (RFC 8198).",
@@ -243,6 +243,16 @@ impl Collector for Exposition {
                 "tern_cache_misses",
                 "Resolutions that had to ask upstream.",
                 Metrics::get(&m.cache_misses),
+            ),
+            (
+                "tern_prefetches",
+                "Background refreshes started by a hit in the last part of an entry's TTL.",
+                Metrics::get(&m.prefetches),
+            ),
+            (
+                "tern_prefetches_skipped",
+                "Refreshes a hit would have started, dropped because the resolver was busy.",
+                Metrics::get(&m.prefetches_skipped),
             ),
             (
                 "tern_upstream_queries",

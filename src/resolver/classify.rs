@@ -311,16 +311,10 @@ pub(crate) fn classify_from(
         if qtype == RecordType::NS {
             // The NS targets' addresses beside an NS answer (a priming reply's above all) are
             // glue: good enough to reach the servers, never an answer.
-            let targets = rr::ns_targets(&answer);
-            let glue: Vec<Record> = reply
-                .additionals
-                .iter()
-                .filter(ours)
-                .filter(|r| rr::address(r).is_some() && targets.contains(&r.name))
-                .cloned()
-                .collect();
+            let glue = super::answer_ns::addresses(reply, zone, &answer);
             learned.extend(learn_rrsets(&glue, Rank::Glue));
         }
+        learned.extend(super::answer_ns::learn(reply, zone, qname));
         return Classified {
             outcome: Outcome::Answer(answer),
             authoritative: aa,

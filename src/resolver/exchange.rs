@@ -3,8 +3,10 @@
 //! its timeout passes, a retransmission to the next best (or to the same one when it is the
 //! only one), each with exponential backoff, while every earlier try keeps listening for a
 //! late reply; until a reply comes, every server has had its tries, or the query's time budget
-//! is spent. Lame and failing servers are left at once; glueless servers' addresses are
-//! looked up only when no known address worked. Servers out of rotation (see
+//! is spent. A try that fails outright (a transport error) is over: the next goes out at once,
+//! as in Unbound, not when its timer would have fired. Lame and failing servers are left at
+//! once; glueless servers' addresses are looked up only when no known address worked.
+//! Servers out of rotation (see
 //! [`Infra`](super::infra::Infra)) are skipped, so a zone whose servers are all dead fails at
 //! once instead of waiting out timeouts.
 
@@ -32,12 +34,22 @@ use crate::outbound::tls::DotUpstream;
 
 mod candidates;
 mod reply;
+#[cfg(test)]
+mod tests;
 
 /// DNS servers listen on port 53; root hints and glue carry no port.
 const DNS_PORT: u16 = 53;
 /// Tries per server and question, when time allows. Seven tries survive heavy random loss;
-/// a dead server leaves rotation after fewer (see `Infra`), so it does not get them all.
+/// a dead server leaves rotation after fewer (see `Infra`: five losses in a row, so a server
+/// that answers nothing gets Unbound's `outbound-msg-retry`, 5), so it does not get them all.
+/// A try given up for lost still listens for its reply, and the later ones' timers, grown by
+/// backoff, let a slow server's late reply come in.
 const MAX_TRIES: u32 = 7;
+/// Of those, the tries that may fail outright (a transport error, after which no reply can
+/// come) before the server is left: Unbound's `outbound-msg-retry` (default 5), which counts
+/// every try of Unbound's, each one over when its timer or its error ends it. Failing at once,
+/// they cost no time, so only this count bounds them.
+const MAX_FAILED_TRIES: u32 = 5;
 /// An exchange that heard nothing at all from a server it tried this often takes the server
 /// out of rotation, so the next questions for the zone fail (or go stale) at once.
 const GIVE_UP_TRIES: u32 = 3;
@@ -194,8 +206,8 @@ impl Resolver {
             .collect();
         loop {
             let now = budget.now;
-            // Time for the next try: nothing on the wire and no timer running (a try whose
-            // send failed keeps its timer, like a lost one), or the newest try's time is up.
+            // Time for the next try: nothing on the wire and no timer running, or the newest
+            // try's time is up (or it failed outright, which ends its time at once).
             if ex.waiting.is_none()
                 && ((ex.pending.is_empty() && ex.newest.is_none()) || now >= ex.retransmit_at)
             {
@@ -319,11 +331,13 @@ impl Resolver {
         budget.spend_upstream()?;
         let cd = self.checking_disabled(ex, ex.cands[i].tries > 0, budget);
         let c = &mut ex.cands[i];
-        // RFC 6298 §5.5: back off exponentially on each retransmission to the same server.
+        // RFC 6298 §5.5: back off exponentially on each retransmission to the same server. A
+        // try that failed outright never reached it: no sign of a slow path or a full queue.
+        let backoffs = c.tries.saturating_sub(c.failed).min(4);
         let rto = self
             .infra
             .timeout(c.addr, now)
-            .saturating_mul(1 << c.tries.min(4))
+            .saturating_mul(1 << backoffs)
             .min(MAX_RTO);
         // Our own delay in reading replies is ours, not the server's: wait for it too.
         let timeout = self.infra.lag()
@@ -427,6 +441,7 @@ impl Resolver {
             qname: ex.qname.clone(),
             qtype: ex.qtype,
             tcp,
+            tls: ex.tls.is_some(),
             outcome: outcome(),
             rtt,
         });

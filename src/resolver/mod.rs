@@ -8,6 +8,7 @@
 //! replies and `store` the only writer of what they teach; `delegation` and `hints` find the
 //! servers to start at. The one alias-chasing loop is [`Resolver::chase`].
 
+pub(crate) mod answer_ns;
 pub(crate) mod budget;
 mod cached;
 pub(crate) mod classify;
@@ -19,7 +20,9 @@ pub(crate) mod infra;
 pub(crate) mod iterate;
 mod link;
 mod loopguard;
+mod prefetch;
 pub(crate) mod proof;
+mod shared;
 pub(crate) mod store;
 pub(crate) mod trace;
 pub(crate) mod upstream;
@@ -51,7 +54,7 @@ use link::{Answers, finish};
 pub(crate) use trace::{TraceSink, TraceStep};
 pub(crate) use upstream::{NetUpstream, Upstream};
 
-use crate::cache::{Cache, CachePolicy, Data, Key, Rank, Trust};
+use crate::cache::{Cache, CachePolicy, Data, Key, Trust};
 use crate::limits::{FAILURE_CACHE_ENTRIES, FAILURE_TTL, STALE_ANSWER_TIMEOUT_MS};
 use crate::metrics::Metrics;
 
@@ -103,6 +106,8 @@ pub struct ResolverConfig {
     pub stubs: Vec<Stub>,
     /// Zones asked of recursive resolvers with RD=1 (Unbound's forward-zone).
     pub forwards: Vec<Forward>,
+    /// Walks in flight from which a prefetch is dropped (`PREFETCH_BUSY_WALKS`).
+    pub prefetch_busy_walks: usize,
 }
 
 /// A stub zone: names in it are asked of these servers, as if delegated to them (RD=0),
@@ -124,6 +129,7 @@ impl Default for ResolverConfig {
             trace: None,
             stubs: Vec::new(),
             forwards: Vec::new(),
+            prefetch_busy_walks: crate::limits::PREFETCH_BUSY_WALKS.default,
         }
     }
 }
@@ -156,7 +162,8 @@ pub struct Resolver {
     /// DNSSEC validation (RFC 4033–4035), when a trust anchor is configured.
     validator: Option<validate::Validator>,
     /// Walks in flight, by question, and when each started.
-    inflight: Mutex<HashMap<Key, (Shared, Instant), lru::DefaultHasher>>,
+    inflight: Mutex<HashMap<Key, shared::InFlight, lru::DefaultHasher>>,
+    prefetch_busy_walks: usize,
 }
 
 impl Resolver {
@@ -190,6 +197,7 @@ impl Resolver {
             own: loopguard::OwnListeners::default(),
             validator: None,
             inflight: Mutex::new(HashMap::default()),
+            prefetch_busy_walks: config.prefetch_busy_walks,
         }
     }
 
@@ -234,10 +242,11 @@ impl Resolver {
         }
     }
 
-    /// Resolves (`qname`, `qtype`). A fully cached answer returns at once; otherwise a walk,
-    /// shared by identical questions in flight. If it has not finished within the stale-answer
-    /// timeout and expired data is at hand, that data is returned (RFC 8767 §5) while the walk
-    /// goes on in a task of its own to refresh the cache.
+    /// Resolves (`qname`, `qtype`). A fully cached answer returns at once (read in its
+    /// prefetch window, it starts a refresh behind it: [`Resolver::prefetch`]); otherwise a
+    /// walk, shared by identical questions in flight. If it has not finished within the
+    /// stale-answer timeout and expired data is at hand, that data is returned (RFC 8767 §5)
+    /// while the walk goes on in a task of its own to refresh the cache.
     ///
     /// `now` is when the request arrived: the cache is read as of then, the time budget and
     /// the client timer run from then, and a walk's time moves on only by what its exchanges
@@ -249,8 +258,16 @@ impl Resolver {
         qtype: RecordType,
         now: Instant,
     ) -> Result<Resolution, ResolveError> {
-        if let Ok(Some(hit)) = self.chase(qname, qtype, None, now).await {
+        let mut due = None;
+        let fresh = Reading::CACHED;
+        if let Ok(Some(hit)) = self
+            .read_chain(qname, qtype, fresh, &mut None, now, &mut due)
+            .await
+        {
             Metrics::inc(&self.metrics.cache_hits);
+            if let Some(link) = due {
+                self.prefetch(&link, qtype, now, None);
+            }
             return Ok(hit);
         }
         if let Some(synthesised) = self.aggressive_answer(qname, qtype, now) {
@@ -320,76 +337,6 @@ impl Resolver {
         }
     }
 
-    /// When the walk in flight for `key` started, if there is one.
-    fn walk_started(&self, key: &Key) -> Option<Instant> {
-        let map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(key).map(|(_, started)| *started)
-    }
-
-    /// One walk per question in flight; `now` is when the client that starts it asked.
-    async fn resolve_shared(
-        &self,
-        qname: &Name,
-        qtype: RecordType,
-        now: Instant,
-    ) -> Result<Resolution, ResolveError> {
-        let key = Key::new(qname, qtype);
-        let cell = {
-            let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
-            let (cell, _) = map
-                .entry(key.clone())
-                .or_insert_with(|| (Shared::default(), now));
-            Arc::clone(cell)
-        };
-        let result = cell
-            .get_or_init(|| self.resolve_fresh(qname, qtype, now))
-            .await
-            .clone();
-        let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
-        if map.get(&key).is_some_and(|(c, _)| Arc::ptr_eq(c, &cell)) {
-            map.remove(&key);
-        }
-        result
-    }
-
-    async fn resolve_fresh(
-        &self,
-        qname: &Name,
-        qtype: RecordType,
-        now: Instant,
-    ) -> Result<Resolution, ResolveError> {
-        let mut budget = Budget::new(self.limits, now);
-        // `resolve` has just looked for the first link in the cache: walk for it at once.
-        let result = self
-            .chain(qname, qtype, false, &mut Some(&mut budget), true, now, true)
-            .await
-            .and_then(|r| r.ok_or(ResolveError::Internal));
-        if budget.upstream_queries() == 0 {
-            Metrics::inc(&self.metrics.cache_hits);
-        } else {
-            Metrics::inc(&self.metrics.cache_misses);
-        }
-        match result {
-            Ok(mut r) => {
-                r.upstream_queries = budget.upstream_queries();
-                Ok(r)
-            }
-            Err(e) => {
-                // RFC 9520: remember the failure briefly, once per walk.
-                self.failures.insert(
-                    Key::new(qname, qtype),
-                    Data::Failure {
-                        reason: e.to_string(),
-                    },
-                    self.failure_ttl,
-                    Rank::Authoritative,
-                    budget.now,
-                );
-                Err(e)
-            }
-        }
-    }
-
     /// The one alias-chasing loop: follows the chain from `qname` one link at a time, each
     /// from the cache or, given a `budget`, by walking the hierarchy. Without a budget it
     /// answers from the cache alone, as of `now`: `Ok(None)` when a link is missing. A walk
@@ -405,11 +352,8 @@ impl Resolver {
             .await
     }
 
-    /// The loop of [`Resolver::chase`]; `stale` takes expired links (RFC 8767), and
-    /// `first_missed` skips the cache for the first link when the caller has just missed it.
-    /// Links are read from the cache as of `now`, or with a budget as of the walk's time.
-    /// With `validate` (and a validator), each link not yet validated is, before it is used:
-    /// from the cache alone that is a miss, as the keys may have to be fetched.
+    /// [`Resolver::read_chain`] as most callers read: `stale` takes expired links (RFC 8767),
+    /// `first_missed` skips the cache for the first link, `validate` checks each link.
     #[allow(clippy::too_many_arguments)]
     async fn chain(
         &self,
@@ -421,6 +365,39 @@ impl Resolver {
         now: Instant,
         validate: bool,
     ) -> Result<Option<Resolution>, ResolveError> {
+        let missed = if first_missed {
+            Missed::First
+        } else {
+            Missed::Nothing
+        };
+        let reading = Reading {
+            stale,
+            missed,
+            validate,
+        };
+        self.read_chain(qname, qtype, reading, budget, now, &mut None)
+            .await
+    }
+
+    /// The loop of [`Resolver::chase`], reading the cache as `reading` says. Links are read
+    /// from the cache as of `now`, or with a budget as of the walk's time. With
+    /// `reading.validate` (and a validator), each link not yet validated is, before it is
+    /// used: from the cache alone that is a miss, as the keys may have to be fetched. `due`:
+    /// the first link read from an entry in its prefetch window, its refresh unclaimed.
+    async fn read_chain(
+        &self,
+        qname: &Name,
+        qtype: RecordType,
+        reading: Reading,
+        budget: &mut Option<&mut Budget>,
+        now: Instant,
+        due: &mut Option<Name>,
+    ) -> Result<Option<Resolution>, ResolveError> {
+        let Reading {
+            stale,
+            missed,
+            validate,
+        } = reading;
         let max = self.limits.max_cname_chain;
         let validator = self.validator.as_ref().filter(|_| validate);
         let mut answers = Answers::default();
@@ -428,7 +405,7 @@ impl Resolver {
         // The names met so far, to see a loop; filled only once the chain has a CNAME.
         let mut seen: Vec<LowerName> = Vec::new();
         for link in 0..=max {
-            let cached = if first_missed && link == 0 {
+            let cached = if missed == Missed::Every || (missed == Missed::First && link == 0) {
                 None
             } else {
                 let now = budget.as_deref().map_or(now, |b| b.now);
@@ -436,7 +413,12 @@ impl Resolver {
             };
             // A walked link comes with the server that answered it (see `retry_bogus`).
             let (mut link, walked) = match (cached, budget.as_deref_mut()) {
-                (Some(link), _) => (link, None),
+                (Some(link), _) => {
+                    if link.signed.prefetch && due.is_none() {
+                        *due = Some(name.clone());
+                    }
+                    (link, None)
+                }
                 (None, Some(budget)) => {
                     let link = self.forward_or_iterate(&name, qtype, budget).await?;
                     (link, Some(budget.answered_by))
@@ -480,4 +462,34 @@ impl Resolver {
         }
         Err(ResolveError::CnameChainTooLong(max))
     }
+}
+
+/// How a chain reads the cache.
+#[derive(Debug, Clone, Copy)]
+struct Reading {
+    /// Expired links too (RFC 8767).
+    stale: bool,
+    /// Links not to be read from the cache.
+    missed: Missed,
+    /// Validate each link not yet validated (with a validator).
+    validate: bool,
+}
+
+impl Reading {
+    /// A client's question from the cache alone: fresh links, validated.
+    const CACHED: Reading = Reading {
+        stale: false,
+        missed: Missed::Nothing,
+        validate: true,
+    };
+}
+
+/// Which links of a chain a walk takes past the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Missed {
+    Nothing,
+    /// The first: its caller has just missed it.
+    First,
+    /// Every one: a refresh (prefetch) of the whole chain.
+    Every,
 }

@@ -43,12 +43,12 @@ impl Resolver {
                 Data::Failure { .. } => 0,
             };
             if key.rtype == Some(RecordType::NS)
-                && rank >= Rank::NonAuthoritative
+                && (rank >= Rank::NonAuthoritative || rank == Rank::Glue)
                 && let Some(delegation) = self.cache.get(&key, now)
             {
-                // The child's NS set may refine the delegation but never outlive it: otherwise
-                // a zone its parent removed lives on ("ghost domain", CVE-2012-1033), renewed
-                // by the child itself.
+                // The child's NS set (an answer, or the one beside an answer, kept as glue)
+                // may refine the delegation but never outlive it: otherwise a zone its parent
+                // removed lives on ("ghost domain", CVE-2012-1033), renewed by the child itself.
                 ttl = ttl.min(delegation.ttl);
             }
             let signed = (!signed.is_empty()).then(|| Signed::unchecked(signed));

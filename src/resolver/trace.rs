@@ -15,6 +15,8 @@ pub struct TraceStep {
     pub qname: Name,
     pub qtype: RecordType,
     pub tcp: bool,
+    /// Over DNS over TLS (a forward zone's `tls_name`): on TCP, but shown as what it is.
+    pub tls: bool,
     pub outcome: String,
     pub(crate) rtt: Duration,
 }
@@ -28,7 +30,11 @@ impl std::fmt::Display for TraceStep {
             self.zone.to_ascii(),
             self.qname.to_ascii(),
             self.qtype,
-            if self.tcp { "TCP" } else { "UDP" },
+            match (self.tls, self.tcp) {
+                (true, _) => "TLS",
+                (false, true) => "TCP",
+                (false, false) => "UDP",
+            },
             self.outcome,
             self.rtt.as_secs_f64() * 1000.0
         )
@@ -37,3 +43,30 @@ impl std::fmt::Display for TraceStep {
 
 /// Where trace steps go.
 pub type TraceSink = Arc<dyn Fn(&TraceStep) + Send + Sync>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_step_names_its_transport() {
+        let step = |tcp, tls| TraceStep {
+            server: SocketAddr::from(([127, 0, 0, 1], 853)),
+            zone: Name::root(),
+            qname: Name::from_ascii("www.example.").expect("name"),
+            qtype: RecordType::A,
+            tcp,
+            tls,
+            outcome: "answer".to_string(),
+            rtt: Duration::from_millis(3),
+        };
+        for (tcp, tls, shown) in [
+            (false, false, " over UDP "),
+            (true, false, " over TCP "),
+            (true, true, " over TLS "),
+        ] {
+            let line = step(tcp, tls).to_string();
+            assert!(line.contains(shown), "{line}");
+        }
+    }
+}

@@ -76,8 +76,9 @@ pub enum UpstreamError {
     /// it again in this exchange would fail the same way.
     #[error("{0}")]
     Unusable(String),
-    /// Anything else: a local firewall (EPERM), full buffers, no route. Like a lost datagram,
-    /// it says nothing about the server; the try is retransmitted in due course.
+    /// Anything else: a local firewall (EPERM), full buffers, no route, a connection closed
+    /// unanswered. It says nothing sure about the server, but no reply can come to this try:
+    /// the next one goes at once (to a bounded number, see `exchange`).
     #[error("network error: {0}")]
     Network(String),
 }

@@ -62,7 +62,15 @@ fn exchange(tool: &str, args: &[&str], keyring: &Keyring) -> (bool, String) {
         .expect("script");
 
     let mut buf = [0u8; 4096];
-    let (len, client) = match socket.recv_from(&mut buf) {
+    // A receive with a timeout is not restarted after a signal handler ran (signal(7)); other
+    // tests of this process install SIGCHLD handlers (tokio::process) and their children exit.
+    let received = loop {
+        match socket.recv_from(&mut buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => break other,
+        }
+    };
+    let (len, client) = match received {
         Ok(got) => got,
         Err(e) => {
             let _ = child.kill();

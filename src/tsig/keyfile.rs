@@ -33,17 +33,6 @@ pub enum KeyFileError {
     },
 }
 
-/// A new key file, as `tsig-keygen NAME` writes it: hmac-sha256 and a random 256-bit secret
-/// (RFC 8945 §6: at least as long as the MAC). For labs and tests that need a key of their own.
-pub(crate) fn generate_key_file(name: &str) -> String {
-    let mut secret = [0u8; 32];
-    rand::fill(&mut secret);
-    format!(
-        "key \"{name}\" {{\n\talgorithm hmac-sha256;\n\tsecret \"{}\";\n}};\n",
-        crate::base64::encode(&secret)
-    )
-}
-
 /// Reads every key in a BIND key file.
 pub(crate) fn read_key_file(path: &Path) -> Result<Vec<Key>, KeyFileError> {
     let text = std::fs::read_to_string(path).map_err(|source| KeyFileError::Read {
@@ -185,7 +174,7 @@ impl Parser {
 
 /// The algorithm names of RFC 8945 §6 Table 3, without case. Only those hickory implements are
 /// accepted: a key we cannot use should stop the server at start, not fail every request.
-fn parse_algorithm(text: &str) -> Result<TsigAlgorithm, String> {
+pub(super) fn parse_algorithm(text: &str) -> Result<TsigAlgorithm, String> {
     let lower = text.to_ascii_lowercase();
     let lower = lower.strip_suffix('.').unwrap_or(&lower);
     match lower {
@@ -211,6 +200,10 @@ mod tests {
 
     /// `tsig-keygen cluster-key` output, byte for byte (BIND 9.18).
     const KEYGEN: &str = "key \"cluster-key\" {\n\talgorithm hmac-sha256;\n\tsecret \"rA0vYkUtMYbHyasRqZjFKV7wWJrYcXs2xJ0C9Rk0u0o=\";\n};\n";
+
+    fn generate(name: &str) -> String {
+        super::super::keytool::generate(name, "hmac-sha256").expect("generates")
+    }
 
     fn parse(text: &str) -> Result<Vec<Key>, KeyFileError> {
         parse_keys(text, Path::new("keys.conf"))
@@ -241,14 +234,14 @@ mod tests {
 
     #[test]
     fn generated_key_files_look_like_tsig_keygen_and_differ() {
-        let text = generate_key_file("cluster-key");
+        let text = generate("cluster-key");
         let secret = |text: &str| text.split('"').nth(3).map(str::to_string);
         let fixed = secret(KEYGEN).expect("KEYGEN has a secret");
         let generated = secret(&text).expect("a secret");
         assert_eq!(text.replace(&generated, &fixed), KEYGEN);
         let keys = parse(&text).expect("parses");
         assert_eq!(keys[0].signer().key().len(), 32);
-        assert_ne!(Some(generated), secret(&generate_key_file("cluster-key")));
+        assert_ne!(Some(generated), secret(&generate("cluster-key")));
     }
 
     /// The real tool's output when it is installed (Debian bind9 / bind9-utils).

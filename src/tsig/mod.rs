@@ -11,6 +11,7 @@
 //! Time is always an argument (`now_unix`), so every outcome is reproducible in a test.
 
 mod keyfile;
+pub(crate) mod keytool;
 mod lex;
 mod sign;
 mod stream;
@@ -23,7 +24,7 @@ pub use hickory_proto::rr::rdata::tsig::TsigAlgorithm;
 use hickory_proto::rr::{Name, TSigner};
 
 pub use self::keyfile::parse_keys;
-pub(crate) use self::keyfile::{generate_key_file, read_key_file};
+pub(crate) use self::keyfile::read_key_file;
 pub(crate) use self::sign::{SignError, sign_response};
 pub use self::stream::TsigClientError;
 pub(crate) use self::stream::{RequestSigner, ResponseStream};

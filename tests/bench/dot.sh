@@ -86,6 +86,26 @@ dot_listening() { # true once something listens on the DoT port (at most 10 s)
     return 1
 }
 
+split_ticks() { # pid -> "utime stime" in clock ticks (all threads)
+    local s
+    s=$(cat "/proc/$1/stat" 2>/dev/null) || {
+        echo "0 0"
+        return
+    }
+    s=${s##*) }
+    awk '{ print $12, $13 }' <<<"$s"
+}
+
+switches_of() { # pid -> context switches (voluntary + involuntary) summed over its threads
+    cat /proc/"$1"/task/*/status 2>/dev/null |
+        awk '/^(non)?voluntary_ctxt_switches:/ { s += $2 } END { print s + 0 }'
+}
+
+ipis() { # "RES CAL" interrupts (rescheduling, function call) taken so far, summed over CPUs
+    awk '$1 == "RES:" || $1 == "CAL:" { s = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i; n[$1] = s }
+        END { print n["RES:"] + 0, n["CAL:"] + 0 }' /proc/interrupts
+}
+
 dot_established() { # connections the server holds established on the DoT port
     nsx ss -Htn state established "( sport = :$DOT_PORT )" 2>/dev/null | wc -l
 }
@@ -108,11 +128,17 @@ for t in tern unbound; do
 
     # 1. Kept connections.
     c0=$(cpu_ticks_of "$RES_PID")
+    read -r u0 k0 <<<"$(split_ticks "$RES_PID")"
+    x0=$(switches_of "$RES_PID")
+    read -r r0 f0 <<<"$(ipis)"
     # shellcheck disable=SC2046
     nsx $(pin_aux) timeout -k 5 $((SECS + 30)) dnsperf -m dot -s "$RESOLVER_ADDR" -p "$DOT_PORT" \
         -d "$TARGET_QFILE" -Q "$RATE" -c 10 -q 200 -T 1 -l "$SECS" >"$RUN_DIR/dnsperf.out" 2>&1 ||
         log "warning: dnsperf exited non-zero for $t"
     c1=$(cpu_ticks_of "$RES_PID")
+    read -r u1 k1 <<<"$(split_ticks "$RES_PID")"
+    x1=$(switches_of "$RES_PID")
+    read -r r1 f1 <<<"$(ipis)"
     p=$RUN_DIR/dnsperf.out
     sent=$(perf_field "$p" "Queries sent")
     answered=$(perf_field "$p" "Queries completed")
@@ -144,6 +170,11 @@ for t in tern unbound; do
                 l + (a - g), (r > 0 ? n / r : 0), (n > 0 ? 1e3 * hcpu / n : 0), (n > 0 ? 1e3 * cu / n : 0) }')")
     codes=$(grep -o -E '(NOERROR|SERVFAIL|NXDOMAIN|REFUSED|FORMERR|NOTIMP) [0-9]+ \([0-9.]+%\)' "$p" | paste -sd, - | sed 's/,/, /g' || true)
     NOTES+=("$t: rcodes ${codes:-none}; $(warm_summary); s_time: ${conns:-?} connections in ${real:-?} s")
+    # Where the kept connections' CPU went: user and kernel time per answer, the server's
+    # context switches per answer, and the machine's rescheduling/function-call IPIs per answer
+    # (every CPU: a wake-up of a sleeping thread on the other CPU is one).
+    NOTES+=("$(awk -v t="$t" -v a="$answered" -v u=$((u1 - u0)) -v k=$((k1 - k0)) -v x=$((x1 - x0)) \
+        -v r=$((r1 - r0)) -v f=$((f1 - f0)) -v hz="$HZ" 'BEGIN { if (a > 0) printf "%s kept connections: user %.1f µs + kernel %.1f µs per answer; %.2f context switches, %.2f rescheduling and %.2f function-call IPIs per answer", t, 1e6 * u / hz / a, 1e6 * k / hz / a, x / a, r / a, f / a }')")
     [ -z "$noise" ] || NOTES+=("${noise/   /  }")
     stop_resolver
     run_teardown

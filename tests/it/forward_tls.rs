@@ -4,7 +4,8 @@
 //! certificate does not carry gets SERVFAIL with EDE 22, a log line naming the server and
 //! rustls's reason, and sends no query at all: Unbound, which also listens for plain DNS on
 //! the DoT port's UDP side, logs none, and sockets bound where a plaintext fallback would go
-//! (port 53 of the DoT server's address, UDP and TCP) see nothing.
+//! (port 53 of the DoT server's address, UDP and TCP) see nothing. When Unbound restarts,
+//! tern connects again after its backoff and answers as before.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -287,6 +288,64 @@ async fn a_tls_forward_zone_answers_like_its_unbound_and_a_wrong_name_sends_noth
     ] {
         assert!(!heard, "a plaintext query went to {what}");
     }
+
+    // Unbound restarts: the kept connection dies with it. While it is down the forward zone
+    // fails (SERVFAIL, still no plaintext); once it is back tern connects again, after its
+    // backoff, and answers as before.
+    drop(unbound);
+    let down = exchange(
+        tern,
+        &query("down.fwd.test.", RecordType::A, true, Some(1232)),
+    )
+    .await;
+    assert_eq!(
+        down.metadata.response_code,
+        ResponseCode::ServFail,
+        "{down:?}"
+    );
+    let mut unbound = start_unbound(&dir.sub("unbound-again"), &pem, &key);
+    unbound
+        .wait_ready(
+            plain,
+            &query("www.plain.test.", RecordType::AAAA, true, None),
+        )
+        .await;
+    let restarted = std::time::Instant::now();
+    let mut back = None;
+    // Bounded: the backoff after one refused connection is 1 s; 15 s is far past it.
+    for i in 0..30 {
+        let reply = exchange(
+            tern,
+            &query(
+                &format!("back{i}.fwd.test."),
+                RecordType::A,
+                true,
+                Some(1232),
+            ),
+        )
+        .await;
+        if reply.metadata.response_code == ResponseCode::NXDomain {
+            back = Some(i);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let back = back.unwrap_or_else(|| {
+        panic!(
+            "no answer over a new connection 15 s after the restart; tern's log: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        )
+    });
+    eprintln!(
+        "answered again {:?} after the restart (question back{back})",
+        restarted.elapsed()
+    );
+    assert!(
+        unbound
+            .log()
+            .contains(&format!("back{back}.fwd.test. A IN"))
+    );
+    assert_eq!(connections_to(UNBOUND_TLS), 1, "one new connection");
     drop(serve);
 }
 

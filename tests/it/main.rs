@@ -21,6 +21,7 @@ mod nonrecursive;
 mod nsd_diff;
 mod partition;
 mod persist;
+mod prefetch;
 mod rate_limit;
 mod replication_fetch;
 mod resolver;

@@ -367,3 +367,62 @@ async fn knsupdate_interoperates_and_reload_keeps_dynamic_records() {
         ["owner=lab"]
     );
 }
+
+/// `tern key generate NAME` and `tern key knot FILE` on the command line, as the README says.
+fn tern_key(args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tern"))
+        .arg("key")
+        .args(args)
+        .output()
+        .expect("run tern key");
+    assert!(out.status.success(), "tern key {args:?}: {}", stderr(&out));
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+#[tokio::test]
+async fn a_key_tern_generates_signs_updates_from_nsupdate_and_knsupdate() {
+    let dir = TempDir::new("update-keygen");
+    let server = SocketAddr::new(support::addr(SUBNET, 3), 5304);
+    let config = config(&dir.0, server);
+    // The fixed key `config` wrote is replaced by a fresh one, in both tools' forms.
+    let bind = dir.0.join("cluster-key.key");
+    std::fs::write(&bind, tern_key(&["generate", "cluster-key"])).expect("key file");
+    let bind = bind.to_str().expect("utf-8 path");
+    let knot = dir.0.join("cluster-key.knot");
+    std::fs::write(&knot, tern_key(&["knot", bind])).expect("knot key file");
+    let knot = knot.to_str().expect("utf-8 path");
+    let _tern = start(&config);
+    let first = serial(server).await.expect("tern serves cluster.test.");
+
+    let out = nsupdate(
+        &["-k", bind],
+        server,
+        "update add b.cluster.test. 60 A 192.0.2.11\n",
+    );
+    assert!(out.status.success(), "nsupdate -k: {}", stderr(&out));
+    let out = client(
+        "knsupdate",
+        &["-k", knot],
+        server,
+        "update add k.cluster.test. 60 A 192.0.2.12\n",
+    );
+    assert!(out.status.success(), "knsupdate -k: {}", stderr(&out));
+    assert_eq!(
+        rdata(server, "b.cluster.test.", RecordType::A).await,
+        ["192.0.2.11"]
+    );
+    assert_eq!(
+        rdata(server, "k.cluster.test.", RecordType::A).await,
+        ["192.0.2.12"]
+    );
+    assert_eq!(serial(server).await, Some(first.wrapping_add(2)));
+    // The old fixed key no longer signs anything tern accepts.
+    std::fs::write(dir.0.join("old.key"), KEY).expect("old key");
+    let old = dir.0.join("old.key");
+    let out = nsupdate(
+        &["-k", old.to_str().expect("utf-8 path")],
+        server,
+        "update add o.cluster.test. 60 A 192.0.2.13\n",
+    );
+    assert!(!out.status.success(), "an old secret is refused");
+}

@@ -8,8 +8,9 @@
 //!
 //! An entry: the key's owner (a wire name), its type (0, or 1 and a u16: 0 is a name-wide key),
 //! the kind (0 RRset, 1 NXDOMAIN, 2 NODATA, 3 failure), the rank (0 glue … 3 authoritative),
-//! the seconds from the write to expiry (i32; negative: expired that long before), then the
-//! kind's data: a u16 count of records (the RRset; for a negative answer none or its SOA) or
+//! the seconds from the write to expiry (i32; negative: expired that long before), the prefetch
+//! window (u32 seconds: a hit with at most that much left refreshes the entry), then the kind's
+//! data: a u16 count of records (the RRset; for a negative answer none or its SOA) or
 //! a failure's reason (u16 length, UTF-8). Last the DNSSEC side: 0 for none, else the verdict
 //! (1 unchecked, 2 indeterminate, 3 insecure, 4 secure, 5 bogus with its EDE code and a reason)
 //! and a u16 count of records (RRSIGs, NSEC/NSEC3 proofs). Records are RFC 1035 §4.1.3
@@ -41,6 +42,9 @@ pub(super) struct Persisted {
     pub(super) rank: Rank,
     /// Seconds from the write to expiry; negative: expired that long before the write.
     pub(super) left: i32,
+    /// Its prefetch window, in seconds: a fraction of the TTL it was stored with, which the
+    /// time left no longer tells.
+    pub(super) window: u32,
 }
 
 /// The file's header, checked.
@@ -238,6 +242,7 @@ fn encode(p: &Persisted, buf: &mut Vec<u8>) -> Option<()> {
     e.emit_u8(kind).ok()?;
     e.emit_u8(rank_code(p.rank)).ok()?;
     e.emit_i32(p.left).ok()?;
+    e.emit_u32(p.window).ok()?;
     match &p.data {
         Data::Failure { reason } => emit_text(&mut e, reason)?,
         _ => emit_records(&mut e, records)?,
@@ -293,6 +298,7 @@ fn decode(blob: &[u8]) -> Result<Persisted, &'static str> {
         _ => return Err("bad rank"),
     };
     let left = d.read_i32().map_err(|_| "cut short")?.unverified();
+    let window = d.read_u32().map_err(|_| "cut short")?.unverified();
     let soa = |d: &mut BinDecoder<'_>| -> Result<Option<Box<Record>>, &'static str> {
         let mut records = records(d)?;
         match (records.pop(), records.is_empty()) {
@@ -332,6 +338,7 @@ fn decode(blob: &[u8]) -> Result<Persisted, &'static str> {
         Some(trust) => Some(Signed {
             records: records(&mut d)?,
             trust,
+            prefetch: false,
         }),
         None => None,
     };
@@ -344,6 +351,7 @@ fn decode(blob: &[u8]) -> Result<Persisted, &'static str> {
         signed,
         rank,
         left,
+        window,
     })
 }
 

@@ -118,6 +118,7 @@ impl Cache {
                 signed,
                 rank: entry.rank,
                 left,
+                window: entry.prefetch_window,
             };
             if !file.push(&persisted) {
                 tracing::debug!(key = ?persisted.key, "cache entry left out of the file");
@@ -226,13 +227,17 @@ impl Cache {
             }
         };
         let expires = at + Duration::from_secs(u64::from(ttl));
-        let key = p.key.clone();
+        let (key, window) = (p.key.clone(), p.window);
         if !self.insert_signed(p.key, p.data, p.signed, ttl, p.rank, at) {
             return false;
         }
-        // `insert` raises a TTL to `min_ttl`: the entry keeps only what the file had left.
         if let Some(entry) = self.shard(&key).lru.peek_mut(&key) {
+            // `insert` raises a TTL to `min_ttl`: the entry keeps only what the file had left.
             entry.expires = entry.expires.min(expires);
+            // `insert` made the window a fraction of what was left; it is one of the TTL the
+            // entry first had. A refresh claimed before the restart died with that process:
+            // unclaimed, the next hit in the window starts another.
+            entry.prefetch_window = window;
         }
         true
     }

@@ -18,6 +18,8 @@ pub(super) struct Candidate {
     pub(super) addr: IpAddr,
     pub(super) port: u16,
     pub(super) tries: u32,
+    /// Of those, the tries that failed outright (a transport error).
+    pub(super) failed: u32,
     pub(super) tcp: bool,
     pub(super) edns: bool,
     /// Out of rotation, with a probe due: one try at most.
@@ -71,6 +73,7 @@ impl Resolver {
                 addr: ranked.addr,
                 port,
                 tries: 0,
+                failed: 0,
                 // A TLS forwarder is asked over its TLS connection, which counts as TCP here
                 // (the timeouts allow for a handshake; a truncated reply cannot happen).
                 tcp: ex.tls.is_some(),
@@ -136,6 +139,7 @@ mod tests {
             addr: IpAddr::from([192, 0, 2, 1]),
             port: DNS_PORT,
             tries,
+            failed: 0,
             tcp: false,
             edns: true,
             probe: false,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use hickory_proto::op::ResponseCode;
 use tokio::time::Instant;
 
-use super::{Attempt, Exchange};
+use super::{Attempt, Exchange, MAX_FAILED_TRIES};
 use crate::resolver::Resolver;
 use crate::resolver::budget::{Budget, ResolveError};
 use crate::resolver::classify::{Classified, Outcome, classify_from};
@@ -38,9 +38,19 @@ impl Resolver {
                 reply
             }
             Err(e @ UpstreamError::Network(_)) => {
-                // Lost on our side (a firewall's EPERM, full buffers): the timer still runs
-                // and the next try goes out when it fires, as after a lost datagram.
+                // The try failed outright (a firewall's EPERM, full buffers, no route, a
+                // connection closed unanswered): no reply can come to it, so waiting out its
+                // timer only delays the next. That goes now, to the next server or to this one
+                // again, as Unbound's iterator moves on at once after a send error; it counts
+                // as one of the server's tries, which bound the sends. A failure on our side
+                // says nothing of the server: no loss is counted against it.
                 self.trace_try(ex, i, attempt.tcp, waited, || e.to_string());
+                let c = &mut ex.cands[i];
+                c.failed += 1;
+                if c.failed >= MAX_FAILED_TRIES {
+                    c.done = true;
+                }
+                ex.go_on_if_newest(i, attempt.sent, now);
                 return Ok(None);
             }
             Err(e @ (UpstreamError::Refused | UpstreamError::Unusable(_))) => {

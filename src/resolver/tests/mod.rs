@@ -14,6 +14,7 @@ mod limits;
 mod loops;
 mod nta;
 mod overload;
+mod prefetch;
 mod robustness;
 pub(crate) mod validate;
 mod walk;

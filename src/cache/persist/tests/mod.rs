@@ -89,6 +89,7 @@ fn every_kind() -> Vec<Case> {
         Some(Signed {
             records: Vec::new(),
             trust: Trust::Secure,
+            prefetch: false,
         }),
         Rank::Referral,
     ));
@@ -99,6 +100,7 @@ fn every_kind() -> Vec<Case> {
         Some(Signed {
             records: keys.rrsigs,
             trust: Trust::Secure,
+            prefetch: false,
         }),
         Rank::Authoritative,
     ));
@@ -119,6 +121,7 @@ fn every_kind() -> Vec<Case> {
                 ede: 6,
                 why: "example.: signature expired".into(),
             },
+            prefetch: false,
         }),
         Rank::Authoritative,
     ));
@@ -136,6 +139,7 @@ fn every_kind() -> Vec<Case> {
         Some(Signed {
             records: proof,
             trust: Trust::Insecure,
+            prefetch: false,
         }),
         Rank::Authoritative,
     ));
@@ -147,6 +151,7 @@ fn every_kind() -> Vec<Case> {
         Some(Signed {
             records: Vec::new(),
             trust: Trust::Indeterminate,
+            prefetch: false,
         }),
         Rank::Authoritative,
     ));
@@ -217,6 +222,17 @@ async fn every_kind_and_record_type_round_trips_with_rank_trust_and_ttl() {
         Data::Positive(set) => assert_eq!(set[0].name.to_ascii(), "WWW.Example.test."),
         other => panic!("{other:?}"),
     }
+    // 20 s left: inside the prefetch window of the 300 s the entries were stored with (10 %),
+    // not of the 260 s they were loaded with.
+    tokio::time::advance(Duration::from_secs(240)).await;
+    let now = Instant::now();
+    let want = got(&cache, &cases, now);
+    let windowed = |c: &Option<Cached>| {
+        c.as_ref()
+            .is_some_and(|c| c.signed.as_ref().is_some_and(|s| s.prefetch))
+    };
+    assert!(want[..3].iter().all(windowed));
+    assert_eq!(got(&fresh, &cases, now), want);
 }
 
 #[tokio::test(start_paused = true)]

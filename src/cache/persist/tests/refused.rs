@@ -141,10 +141,12 @@ async fn entries_with_impossible_fields_are_refused() {
     let now = Instant::now();
     let a = records("a.test. 300 IN A 192.0.2.1").remove(0);
     let txt = records("a.test. 300 IN TXT \"x\"").remove(0);
-    // owner a.test., key type A, kind, rank 3, 300 s left, then the kind's data.
+    // owner a.test., key type A, kind, rank 3, 300 s left, a 30 s prefetch window, then the
+    // kind's data (its record count at 21..23).
     let head = |kind: u8| {
         let mut e = vec![1, b'a', 4, b't', b'e', b's', b't', 0, 1, 0, 1, kind, 3];
         e.extend_from_slice(&300i32.to_be_bytes());
+        e.extend_from_slice(&30u32.to_be_bytes());
         e
     };
     let with_records = |kind: u8, set: &[&Record], tail: &[u8]| {
@@ -172,7 +174,7 @@ async fn entries_with_impossible_fields_are_refused() {
         ("a record does not decode", {
             // Two records said, one there.
             let mut e = good.clone();
-            e[18] = 2;
+            e[22] = 2;
             e
         }),
         ("bad rank", {

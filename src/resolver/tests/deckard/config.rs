@@ -25,6 +25,10 @@ pub(super) struct Setup {
     pub(super) anchors: Vec<String>,
     /// `val-override-date`: the UNIX time the validator dates signatures by at the start.
     pub(super) validation_time: Option<u64>,
+    /// `minimal-responses` (Unbound's default: yes): tern's `[server] minimal_responses`.
+    pub(super) minimal_responses: bool,
+    /// `prefetch`: off unless asked, as Unbound's default (tern's is on).
+    pub(super) prefetch: bool,
 }
 
 /// Options accepted without a tern setting: tern's own behaviour stands in for them (the
@@ -34,14 +38,6 @@ const NO_EFFECT: &[(&str, &str)] = &[
         "serve-expired",
         "tern's serve-stale (RFC 8767) is built in; it serves no expired failures, which \
          fwd_0ttlservfail (a known failure) expects",
-    ),
-    (
-        "prefetch",
-        "tern has no prefetch; the scenarios check no prefetch query",
-    ),
-    (
-        "minimal-responses",
-        "tern answers minimally; see Sections::Minimal",
     ),
     (
         "do-not-query-localhost",
@@ -155,6 +151,8 @@ pub(super) fn setup(settings: &[Setting]) -> Result<Setup, String> {
         snoop: Acl::new(Vec::new()),
         anchors: Vec::new(),
         validation_time: None,
+        minimal_responses: true,
+        prefetch: false,
     };
     let mut forwards: Vec<((usize, String), Zone)> = Vec::new();
     for s in settings {
@@ -187,7 +185,9 @@ pub(super) fn setup(settings: &[Setting]) -> Result<Setup, String> {
                     )
                 })?);
             }
+            ("server", "prefetch") => setup.prefetch = yes(s)?,
             ("server", "qname-minimisation") => setup.resolver.qname_minimisation = yes(s)?,
+            ("server", "minimal-responses") => setup.minimal_responses = yes(s)?,
             ("server", "access-control") => {
                 match s.value.split_whitespace().collect::<Vec<_>>()[..] {
                     [net, "allow_snoop"] if net.starts_with("127.") => {

@@ -19,11 +19,8 @@ use self::entry::Sections;
 /// and the list [`PASSING`] for the accounting below.
 macro_rules! passing {
     ($($test:ident: $file:literal, $sections:expr;)*) => {
-        /// Scenarios tern passes, and how their sections are compared: [`Sections::Minimal`]
-        /// where the scenario expects Unbound's `minimal-responses: no` (the NS set and glue of
-        /// the forwarder's reply copied into positive answers) and tern answers minimally.
-        /// Each of those is also in [`KNOWN_FAILING`], since it fails under testbound's exact
-        /// comparison.
+        /// Scenarios tern passes, and how their sections are compared (all exactly, as
+        /// testbound does; [`Sections::Minimal`] is left for the survey's classifying).
         const PASSING: &[(&str, Sections)] = &[$(($file, $sections)),*];
         $(
             #[test]
@@ -39,47 +36,26 @@ macro_rules! passing {
 passing! {
     fwd: "fwd.rpl", Sections::Full;
     fwd_any: "fwd_any.rpl", Sections::Full;
+    fwd_error: "fwd_error.rpl", Sections::Full;
     fwd_notcached: "fwd_notcached.rpl", Sections::Full;
+    fwd_timeout: "fwd_timeout.rpl", Sections::Full;
     fwd_two: "fwd_two.rpl", Sections::Full;
     fwd_val_cname_sibling: "fwd_val_cname_sibling.rpl", Sections::Full;
     iter_scrub_ns_fwd: "iter_scrub_ns_fwd.rpl", Sections::Full;
-    fwd_cached: "fwd_cached.rpl", Sections::Minimal;
-    iter_fwdfirst: "iter_fwdfirst.rpl", Sections::Minimal;
-    iter_fwdfirstequal: "iter_fwdfirstequal.rpl", Sections::Minimal;
-    iter_fwdstub: "iter_fwdstub.rpl", Sections::Minimal;
-    iter_fwdstubroot: "iter_fwdstubroot.rpl", Sections::Minimal;
+    fwd_cached: "fwd_cached.rpl", Sections::Full;
+    fwd_minimal: "fwd_minimal.rpl", Sections::Full;
+    iter_fwdfirst: "iter_fwdfirst.rpl", Sections::Full;
+    iter_fwdfirstequal: "iter_fwdfirstequal.rpl", Sections::Full;
+    iter_fwdstub: "iter_fwdstub.rpl", Sections::Full;
+    iter_fwdstubroot: "iter_fwdstubroot.rpl", Sections::Full;
 }
 
 /// Scenarios tern fails, with the diagnosis (also in the README).
-const KNOWN_FAILING: &[(&str, &str)] = &[
-    ("fwd_cached.rpl", MINIMAL),
-    ("iter_fwdfirst.rpl", MINIMAL),
-    ("iter_fwdfirstequal.rpl", MINIMAL),
-    ("iter_fwdstub.rpl", MINIMAL),
-    ("iter_fwdstubroot.rpl", MINIMAL),
-    (
-        "fwd_error.rpl",
-        "tern tries its one forwarder 4 times before SERVFAIL, Unbound 5 \
-         (outbound-msg-retry); the fifth ERROR step finds no query",
-    ),
-    (
-        "fwd_timeout.rpl",
-        "as fwd_error: 4 tries where Unbound's outbound-msg-retry makes 5",
-    ),
-    (
-        "fwd_0ttlservfail.rpl",
-        "5 s after a SERVFAIL tern asks again and answers the new NOERROR at once; Unbound \
+const KNOWN_FAILING: &[(&str, &str)] = &[(
+    "fwd_0ttlservfail.rpl",
+    "5 s after a SERVFAIL tern asks again and answers the new NOERROR at once; Unbound \
          (serve-expired) answers the expired SERVFAIL once more and refreshes behind it",
-    ),
-    (
-        "fwd_minimal.rpl",
-        "an RD=0 cache miss from a snooping client gets SERVFAIL; Unbound sends a referral \
-         to the NS set it kept from the forwarder's authority section",
-    ),
-];
-
-const MINIMAL: &str = "tern answers minimally: the forwarder's NS set and glue are not copied \
-    into positive answers (passes with Sections::Minimal)";
+)];
 
 /// Scenarios not run, with the reason (also in the README).
 const EXCLUDED: &[(&str, &str)] = &[

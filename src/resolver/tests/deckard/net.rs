@@ -2,7 +2,7 @@
 //! scenario's RANGE entries (in the step window, for the range's addresses), or else held
 //! pending for a later REPLY, ERROR or TIMEOUT step, as testbound's fake event loop does.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
@@ -30,6 +30,9 @@ pub(super) struct Pending {
     pub(super) tcp: bool,
     /// When the resolver stopped waiting, the receiver is gone and this is closed.
     answer: oneshot::Sender<Fate>,
+    /// Alive while the resolver still holds the query's future, after a TIMEOUT too (tern
+    /// keeps listening for a late reply until the exchange that sent it ends).
+    held: Weak<()>,
 }
 
 impl Pending {
@@ -38,9 +41,11 @@ impl Pending {
         !self.answer.is_closed()
     }
 
-    pub(super) fn settle(self, fate: Fate) {
+    /// Settles the query; the result says whether the resolver still holds it.
+    pub(super) fn settle(self, fate: Fate) -> Weak<()> {
         // The resolver may have stopped waiting meanwhile: then nobody hears this.
         let _ = self.answer.send(fate);
+        self.held
     }
 }
 
@@ -140,6 +145,8 @@ fn wire_query(q: &UpstreamQuery, id: u16) -> Message {
 impl Upstream for ScriptedNet {
     fn query(&self, q: UpstreamQuery) -> UpstreamFuture<'_> {
         Box::pin(async move {
+            // Dropped with the future: when the resolver stops listening for this query.
+            let held = Arc::new(());
             let id: u16 = rand::random();
             let query = wire_query(&q, id);
             let fate = {
@@ -155,6 +162,7 @@ impl Upstream for ScriptedNet {
                                 query,
                                 tcp: q.tcp,
                                 answer: tx,
+                                held: Arc::downgrade(&held),
                             },
                         );
                         Err(rx)

@@ -1,14 +1,15 @@
 //! Runs a scenario's steps against a tern handler over a resolver over the scripted net, on
 //! tokio's paused clock, in testbound's order: QUERY sends a client query; upstream queries
 //! a RANGE entry matches are answered at once, the others wait for REPLY, ERROR or TIMEOUT
-//! (which act on the newest waiting query; after ERROR and TIMEOUT the clock runs until the
-//! resolver sends again or answers, as its own retransmission timer decides); CHECK_ANSWER
+//! (which act on the newest waiting query; after ERROR the clock runs until the resolver sends
+//! again or answers, after TIMEOUT until it sends again or stops listening for the query, as
+//! its own retransmission timer decides); CHECK_ANSWER
 //! takes any finished answer that matches, without moving the clock; TIME_PASSES moves it. At the end no answer may be left unchecked and no
 //! upstream query left waiting.
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use hickory_proto::op::Message;
@@ -71,7 +72,14 @@ fn handler(setup: Setup, net: &Arc<ScriptedNet>) -> Result<Arc<Handler>, String>
     let mut resolver = Resolver::new(
         Arc::clone(net) as Arc<dyn crate::resolver::Upstream>,
         hints,
-        Arc::new(Cache::new(CachePolicy::default())),
+        Arc::new(Cache::new(CachePolicy {
+            prefetch_percent: if setup.prefetch {
+                CachePolicy::default().prefetch_percent
+            } else {
+                0
+            },
+            ..CachePolicy::default()
+        })),
         setup.resolver,
         Arc::clone(&metrics),
     );
@@ -85,7 +93,11 @@ fn handler(setup: Setup, net: &Arc<ScriptedNet>) -> Result<Arc<Handler>, String>
         resolver = resolver.with_validator(validator);
     }
     let resolver = Arc::new(resolver);
-    let handler = Handler::new(Catalog::default(), HandlerConfig::default(), metrics);
+    let config = HandlerConfig {
+        minimal_responses: setup.minimal_responses,
+        ..HandlerConfig::default()
+    };
+    let handler = Handler::new(Catalog::default(), config, metrics);
     Ok(Arc::new(handler.with_recursion(Recursion {
         resolver,
         acl: Acl::loopback(),
@@ -121,12 +133,20 @@ impl Run {
     }
 
     /// After an upstream failure: runs the clock until the resolver sends another query or
-    /// an answer, as testbound's event loop moves on at once.
-    async fn progress(&mut self) {
-        settle().await;
+    /// an answer, as testbound's event loop moves on at once. After a TIMEOUT (`timed_out`:
+    /// the query's future), until it sends another or gives the query up: tern answers a
+    /// client that waited too long (its client timeout) while the walk goes on, and that
+    /// answer is not the walk's next step; testbound, whose TIMEOUT takes no time, never sees one.
+    async fn progress(&mut self, timed_out: Option<Weak<()>>) {
+        // Before the tasks run: the resolver may move on at once, without the clock.
         let before = self.marker();
+        settle().await;
+        let waiting = |run: &Run| match &timed_out {
+            Some(held) => run.net.sent() == before.0 && held.strong_count() > 0,
+            None => run.marker() == before && !run.running.is_empty(),
+        };
         let mut waited = Duration::ZERO;
-        while self.marker() == before && !self.running.is_empty() && waited < PATIENCE {
+        while waiting(self) && waited < PATIENCE {
             tokio::time::advance(TICK).await;
             waited += TICK;
             settle().await;
@@ -169,7 +189,8 @@ impl Run {
         ))
     }
 
-    fn fate(&mut self, fate: impl FnOnce(&Message) -> Fate) -> Result<(), String> {
+    /// Settles the newest waiting query; the result lives while the resolver holds it.
+    fn fate(&mut self, fate: impl FnOnce(&Message) -> Fate) -> Result<Weak<()>, String> {
         let Some(pending) = self.net.take_newest() else {
             return Err(format!(
                 "no pending upstream query ({} sent so far, {} client queries unanswered)",
@@ -178,8 +199,7 @@ impl Run {
             ));
         };
         let fate = fate(&pending.query);
-        pending.settle(fate);
-        Ok(())
+        Ok(pending.settle(fate))
     }
 }
 
@@ -237,12 +257,12 @@ pub(super) async fn run(scenario: Scenario, sections: Sections) -> Result<(), St
             StepKind::Error => {
                 settle().await;
                 run.fate(|_| Fate::Error).map_err(at)?;
-                run.progress().await;
+                run.progress(None).await;
             }
             StepKind::Timeout => {
                 settle().await;
-                run.fate(|_| Fate::Timeout).map_err(at)?;
-                run.progress().await;
+                let held = run.fate(|_| Fate::Timeout).map_err(at)?;
+                run.progress(Some(held)).await;
             }
             StepKind::TimePasses(secs) => {
                 tokio::time::advance(Duration::from_secs_f64(*secs)).await;

@@ -152,3 +152,31 @@ fn the_reader_keeps_clauses_quotes_and_comments_apart() {
     let e = super::rpl::parse(&text.replace("REPLY RD", "REPLY RD XX")).expect_err("XX");
     assert_eq!(e.line, 11, "{e}");
 }
+
+/// Four TIMEOUT steps, then a REPLY to the fifth try (sent 4.8 s in, after tern's client
+/// timeout answered SERVFAIL at 4 s while the walk went on), which a second query finds cached.
+fn after_timeouts(fifth: &str) -> String {
+    let entry =
+        &RANGE[RANGE.find("\tENTRY_BEGIN").expect("entry")..RANGE.find("RANGE_END").expect("end")];
+    let query = &RANGE[RANGE.find("STEP 1 QUERY").expect("query")..];
+    format!(
+        "{CONFIG}SCENARIO_BEGIN timeouts\n{query}STEP 2 TIMEOUT\nSTEP 3 TIMEOUT\nSTEP 4 TIMEOUT\n\
+         STEP 5 TIMEOUT\n{}STEP 7 CHECK_ANSWER\nENTRY_BEGIN\nMATCH opcode qname qtype rcode\n\
+         REPLY QR RD RA SERVFAIL\nSECTION QUESTION\nwww.example.com. IN A\nENTRY_END\n\
+         {}STEP 9 CHECK_ANSWER\nENTRY_BEGIN\n{RIGHT}\nENTRY_END\nSCENARIO_END\n",
+        fifth.replace("{entry}", entry),
+        query.replace("STEP 1", "STEP 8"),
+    )
+}
+
+#[test]
+fn after_a_timeout_the_clock_runs_to_the_next_try_not_to_the_clients_servfail() {
+    run_text(&after_timeouts("STEP 6 REPLY\n{entry}")).expect("the fifth try is answered");
+    // tern makes five tries: a sixth TIMEOUT finds no query waiting.
+    let e =
+        run_text(&after_timeouts("STEP 6 TIMEOUT\nSTEP 61 TIMEOUT\n")).expect_err("no sixth try");
+    assert!(
+        e.contains("STEP 61") && e.contains("no pending upstream query"),
+        "{e}"
+    );
+}

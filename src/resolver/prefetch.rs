@@ -1,0 +1,119 @@
+//! Prefetch (Unbound's `prefetch: yes`, Knot Resolver's predict): the first hit on an answer
+//! in the last part of its TTL (`[cache] prefetch_window_percent`) starts one refresh of the
+//! question in the background, so a name asked steadily never expires for its clients. The
+//! client is answered from the cache as before; the refresh is a walk like a client's, in the
+//! same map of walks in flight, so a client whose entry runs out meanwhile joins it, and a
+//! refresh already in flight (or a client's walk) is joined rather than doubled.
+//!
+//! Low priority: a refresh nobody waits for is dropped, never queued, when the resolver is
+//! busy. The signal is the resolver's own count of walks in flight (its outstanding misses,
+//! refreshes among them) against `[cache] prefetch_busy_walks`: it is read under the lock the
+//! coalescing takes anyway, it rises with every kind of overload (a flood of new names, slow
+//! or silent servers holding walks open), and it needs no guess at which servers a refresh
+//! would ask. A server's congestion window would say more about one server, but which servers
+//! a walk asks is known only once it runs, and a refresh that started would then wait in
+//! their lines (`window`), ordered by deadline beside the clients' tries.
+//!
+//! Not counted as a hit or a miss: `tern_cache_misses_total` counts the questions a client
+//! waited for (a refresh a client joins is one); `tern_prefetches_total` the refreshes
+//! started, and
+//! `tern_prefetches_skipped_total` those dropped because the resolver was busy.
+
+use std::sync::Arc;
+
+use hickory_proto::rr::{Name, RecordType};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::shared::InFlight;
+use super::{Missed, Resolution, ResolveError, Resolver, Shared};
+use crate::cache::Key;
+use crate::metrics::Metrics;
+
+/// What a request for a refresh did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Prefetch {
+    Started,
+    /// A walk for the question was in flight (it refreshes the entry), or the entry's
+    /// refresh was claimed before.
+    Joined,
+    /// Dropped: the resolver is busy (or there is no runtime to run it on).
+    Busy,
+}
+
+impl Resolver {
+    /// Starts one refresh of (`qname`, `qtype`), asked at `now` by a hit in its window,
+    /// unless a walk for it is in flight or the resolver is busy. `answer`: the message
+    /// tier's key of the answer that was hit (whose refresh the tier claimed), forgotten once
+    /// the refresh has stored newer data (the next client's answer is made from that and kept
+    /// again); `None`: a hit on the RRsets, whose entry's refresh is claimed here. A busy
+    /// resolver claims nothing, so a later hit may try again.
+    pub(crate) fn prefetch(
+        self: &Arc<Self>,
+        qname: &Name,
+        qtype: RecordType,
+        now: Instant,
+        answer: Option<Box<[u8]>>,
+    ) -> Prefetch {
+        // Spawned onto the runtime the hit was answered on; none (a caller outside one) is
+        // no place to run it.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Prefetch::Busy;
+        };
+        let key = Key::new(qname, qtype);
+        let cell = {
+            let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+            if map.contains_key(&key) {
+                return Prefetch::Joined;
+            }
+            if map.len() >= self.prefetch_busy_walks {
+                drop(map);
+                Metrics::inc(&self.metrics.prefetches_skipped);
+                tracing::debug!(%qname, %qtype, "prefetch dropped: resolver busy");
+                return Prefetch::Busy;
+            }
+            if answer.is_none() && !self.cache.claim_prefetch(qname, qtype, now) {
+                return Prefetch::Joined;
+            }
+            let cell = Shared::default();
+            let walk = InFlight {
+                shared: Arc::clone(&cell),
+                started: now,
+                refresh: true,
+            };
+            map.insert(key.clone(), walk);
+            cell
+        };
+        Metrics::inc(&self.metrics.prefetches);
+        let this = Arc::clone(self);
+        let qname = qname.clone();
+        let span = tracing::debug_span!("prefetch", %qname, %qtype);
+        runtime.spawn(
+            async move {
+                let refreshed = cell
+                    .get_or_init(|| this.refresh(&qname, qtype, now))
+                    .await
+                    .is_ok();
+                this.walk_done(&key, &cell);
+                if refreshed && let Some(answer) = answer {
+                    this.cache.messages().forget_key(&answer);
+                }
+            }
+            .instrument(span),
+        );
+        Prefetch::Started
+    }
+
+    /// The refresh: a walk for every link of the chain (each may be near its end), written
+    /// to the cache as a client's walk is. Neither a hit nor a miss, and a failure is not
+    /// remembered: the entries it was to refresh are still fresh, and a client who asks after
+    /// they run out walks again.
+    async fn refresh(
+        &self,
+        qname: &Name,
+        qtype: RecordType,
+        now: Instant,
+    ) -> Result<Resolution, ResolveError> {
+        self.walk(qname, qtype, Missed::Every, now).await.0
+    }
+}

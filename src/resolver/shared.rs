@@ -1,0 +1,132 @@
+//! One walk per question in flight: identical questions share it, a client's and a
+//! prefetch's alike (`prefetch`), and each walk's outcome is counted and its failure
+//! remembered once.
+
+use std::sync::Arc;
+
+use hickory_proto::rr::{Name, RecordType};
+use tokio::time::Instant;
+
+use super::{Budget, Missed, Reading, Resolution, ResolveError, Resolver, Shared};
+use crate::cache::{Data, Key, Rank};
+use crate::metrics::Metrics;
+
+/// A walk in flight.
+pub(super) struct InFlight {
+    pub(super) shared: Shared,
+    pub(super) started: Instant,
+    /// Started by a prefetch, and no client has joined it yet: the first to join waits for
+    /// upstream, a miss, which the prefetch did not count.
+    pub(super) refresh: bool,
+}
+
+impl Resolver {
+    /// When the walk in flight for `key` started, if there is one.
+    pub(super) fn walk_started(&self, key: &Key) -> Option<Instant> {
+        let map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(key).map(|walk| walk.started)
+    }
+
+    /// One walk per question in flight; `now` is when the client that starts it asked.
+    pub(super) async fn resolve_shared(
+        &self,
+        qname: &Name,
+        qtype: RecordType,
+        now: Instant,
+    ) -> Result<Resolution, ResolveError> {
+        let key = Key::new(qname, qtype);
+        let (cell, joined_refresh) = {
+            let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+            let walk = map.entry(key.clone()).or_insert_with(|| InFlight {
+                shared: Shared::default(),
+                started: now,
+                refresh: false,
+            });
+            (Arc::clone(&walk.shared), std::mem::take(&mut walk.refresh))
+        };
+        if joined_refresh {
+            Metrics::inc(&self.metrics.cache_misses);
+        }
+        let result = cell
+            .get_or_init(|| self.resolve_fresh(qname, qtype, now))
+            .await
+            .clone();
+        self.walk_done(&key, &cell);
+        result
+    }
+
+    /// Takes a finished walk out of the map: the next question for `key` starts another.
+    pub(super) fn walk_done(&self, key: &Key, cell: &Shared) {
+        let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        if map
+            .get(key)
+            .is_some_and(|walk| Arc::ptr_eq(&walk.shared, cell))
+        {
+            map.remove(key);
+        }
+    }
+
+    async fn resolve_fresh(
+        &self,
+        qname: &Name,
+        qtype: RecordType,
+        now: Instant,
+    ) -> Result<Resolution, ResolveError> {
+        // `resolve` has just looked for the first link in the cache: walk for it at once.
+        let (result, budget) = self.walk(qname, qtype, Missed::First, now).await;
+        if budget.upstream_queries() == 0 {
+            Metrics::inc(&self.metrics.cache_hits);
+        } else {
+            Metrics::inc(&self.metrics.cache_misses);
+        }
+        match result {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                // RFC 9520: remember the failure briefly, once per walk.
+                self.failures.insert(
+                    Key::new(qname, qtype),
+                    Data::Failure {
+                        reason: e.to_string(),
+                    },
+                    self.failure_ttl,
+                    Rank::Authoritative,
+                    budget.now,
+                );
+                Err(e)
+            }
+        }
+    }
+
+    /// A walk for (`qname`, `qtype`) from `now`, `missed` links taken past the cache: the
+    /// answer, with the upstream queries it cost, and the budget it spent.
+    pub(super) async fn walk(
+        &self,
+        qname: &Name,
+        qtype: RecordType,
+        missed: Missed,
+        now: Instant,
+    ) -> (Result<Resolution, ResolveError>, Budget) {
+        let mut budget = Budget::new(self.limits, now);
+        let reading = Reading {
+            stale: false,
+            missed,
+            validate: true,
+        };
+        let result = self
+            .read_chain(
+                qname,
+                qtype,
+                reading,
+                &mut Some(&mut budget),
+                now,
+                &mut None,
+            )
+            .await
+            .and_then(|r| r.ok_or(ResolveError::Internal))
+            .map(|mut r| {
+                r.upstream_queries = budget.upstream_queries();
+                r
+            });
+        (result, budget)
+    }
+}
