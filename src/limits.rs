@@ -176,6 +176,13 @@ pub(crate) const FAILURE_TTL: Limit<u32> = Limit::new("cache.failure_ttl", 5, 1.
 pub(crate) const SERVE_STALE_SECS: Limit<u32> =
     Limit::new("cache.serve_stale_secs", 86_400, 0..=259_200);
 
+/// `[cache] persist_interval`: seconds between writes of the persistent cache (besides the one
+/// at shutdown), so a crash loses at most this much. Each write copies the whole cache out,
+/// encodes and syncs it: every 5 minutes that is noise; below 10 s a big cache would be
+/// writing much of the time.
+pub(crate) const CACHE_PERSIST_INTERVAL: Limit<u64> =
+    Limit::new("cache.persist_interval", 300, 10..=86_400);
+
 /// Prefetch (Unbound's `prefetch`, Knot's predict): a hit in the last this many percent of an
 /// entry's TTL refreshes it in the background. Unbound's 10 %; up to half, for short-TTL
 /// names; `[cache] prefetch = false` turns it off.

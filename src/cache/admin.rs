@@ -1,13 +1,13 @@
 //! Operator actions on the cache (`tern ctl flush…`, `dump-cache`): remove entries by owner
-//! name or subtree from both tiers, empty them, and copy out what the RRset tier holds. Rare
-//! and not on any query's path, so each walks every shard; the bytes accounting stays exact, as
-//! `insert` keeps it.
+//! name or subtree from both tiers, empty them, and copy out what the RRset tier holds (also
+//! for `save-cache`, in [`persist`](super::persist)). Rare and not on any query's path, so each
+//! walks every shard; the bytes accounting stays exact, as `insert` keeps it.
 
 use hickory_proto::op::Message;
 use hickory_proto::rr::{Name, RData};
 use tokio::time::Instant;
 
-use super::{Cache, Data, Key, Stored, size};
+use super::{Cache, Data, Entry, Key, size};
 
 /// What to remove.
 #[derive(Debug, Clone, Copy)]
@@ -142,27 +142,33 @@ impl Cache {
         removed
     }
 
-    /// Every entry still fresh at `now`, its records' TTLs the time left, sorted by owner
-    /// name. Reads without touching the LRU order.
-    pub(crate) fn dump(&self, now: Instant) -> Vec<Dumped> {
-        // Copied out shard by shard, each lock held only for the copy: decoding the records
-        // of a full cache would stall the queries waiting on that shard.
-        let mut copied: Vec<(Key, Stored, Instant)> = Vec::new();
-        for shard in &self.shards {
-            let shard = shard.lock().unwrap_or_else(|p| p.into_inner());
-            copied.extend(
+    /// A copy of every entry `keep` picks (for `dump` and the persistent cache): one list a
+    /// shard, each most recently used first. Copied out shard by shard, each lock held only
+    /// for the copy: decoding the records of a full cache would stall the queries waiting on
+    /// that shard. Reads without touching the LRU order.
+    pub(super) fn copy_out(&self, keep: impl Fn(&Entry) -> bool) -> Vec<Vec<(Key, Entry)>> {
+        self.shards
+            .iter()
+            .map(|shard| {
+                let shard = shard.lock().unwrap_or_else(|p| p.into_inner());
                 shard
                     .lru
                     .iter()
-                    .filter(|(_, e)| e.expires > now)
-                    .map(|(k, e)| (k.clone(), e.stored.clone(), e.expires)),
-            );
-        }
-        let mut out = Vec::with_capacity(copied.len());
-        for (key, stored, expires) in copied {
-            let ttl = super::ttl_left(expires, now);
+                    .filter(|(_, e)| keep(e))
+                    .map(|(k, e)| (k.clone(), e.clone()))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Every entry still fresh at `now`, its records' TTLs the time left, sorted by owner
+    /// name. Reads without touching the LRU order.
+    pub(crate) fn dump(&self, now: Instant) -> Vec<Dumped> {
+        let mut out = Vec::new();
+        for (key, entry) in self.copy_out(|e| e.expires > now).into_iter().flatten() {
+            let ttl = super::ttl_left(entry.expires, now);
             // Decoding never fails for what `insert` encoded; skip rather than invent.
-            let Some(data) = stored.data(&key, ttl) else {
+            let Some(data) = entry.stored.data(&key, ttl) else {
                 continue;
             };
             out.push(Dumped { key, data, ttl });

@@ -10,6 +10,7 @@
 pub(crate) mod admin;
 pub(crate) mod entry;
 pub(crate) mod message;
+pub(crate) mod persist;
 mod signed;
 mod size;
 mod wire;

@@ -11,19 +11,18 @@ use std::time::Duration;
 use hickory_proto::rr::Name;
 
 use crate::acl::{Acl, Cidr};
-use crate::cache::CachePolicy;
 use crate::handler::ServerCookies;
 use crate::handler::cookie::CookieSecret;
 use crate::limits::{
-    CACHE_MAX_BYTES, CACHE_MAX_ENTRIES, CACHE_MAX_TTL, CACHE_MIN_TTL, CACHE_NEGATIVE_MAX_TTL,
     CLIENT_TIMEOUT_MS, EDNS_UDP_PAYLOAD, FAILURE_TTL, MAX_CNAME_CHAIN, MAX_DELEGATION_DEPTH,
     MAX_GLUELESS_LOOKUPS, MAX_UPSTREAM_QUERIES, OUTBOUND_MSG_RETRY, RESOLVE_TIMEOUT_MS,
-    SERVE_STALE_SECS, STALE_ANSWER_TIMEOUT_MS, TCP_IDLE_TIMEOUT_MS, TCP_IPV4_PREFIX,
-    TCP_IPV6_PREFIX, TCP_MAX_CONNECTIONS, TCP_MAX_CONNECTIONS_PER_PREFIX, TCP_PIPELINE_DEPTH,
-    UDP_MAX_IN_FLIGHT, UDP_RCVBUF, UDP_WORKERS,
+    STALE_ANSWER_TIMEOUT_MS, TCP_IDLE_TIMEOUT_MS, TCP_IPV4_PREFIX, TCP_IPV6_PREFIX,
+    TCP_MAX_CONNECTIONS, TCP_MAX_CONNECTIONS_PER_PREFIX, TCP_PIPELINE_DEPTH, UDP_MAX_IN_FLIGHT,
+    UDP_RCVBUF, UDP_WORKERS,
 };
 use crate::resolver::{Limits, ResolverConfig, Stub};
 
+mod cache;
 mod control;
 mod forward;
 mod observe;
@@ -32,6 +31,7 @@ mod services;
 mod tls;
 mod zones;
 
+pub(crate) use cache::CacheConfig;
 pub use forward::ForwardConfig;
 
 pub(crate) use control::ControlConfig;
@@ -158,25 +158,6 @@ pub struct DnssecConfig {
     pub negative_trust_anchors: Vec<String>,
 }
 
-/// Cache bounds; see `limits.rs` for defaults and reasons.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CacheConfig {
-    pub max_entries: Option<usize>,
-    /// Memory bound in bytes (Unbound's msg-cache-size + rrset-cache-size).
-    pub max_bytes: Option<usize>,
-    pub min_ttl: Option<u32>,
-    pub max_ttl: Option<u32>,
-    pub negative_max_ttl: Option<u32>,
-    pub serve_stale_secs: Option<u32>,
-    pub stale_answer_timeout_ms: Option<u64>,
-    pub failure_ttl: Option<u32>,
-    /// Refresh a name asked in the last part of its TTL (default on).
-    pub prefetch: Option<bool>,
-    pub prefetch_window_percent: Option<u32>,
-    pub prefetch_busy_walks: Option<usize>,
-}
-
 /// Per-query resolver limits; see `limits.rs`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -284,6 +265,11 @@ impl Config {
         {
             *h = base.join(&*h);
         }
+        if let Some(p) = &mut config.cache.persist
+            && p.is_relative()
+        {
+            *p = base.join(&*p);
+        }
         if let Some(a) = &mut config.dnssec.trust_anchor
             && a.is_relative()
         {
@@ -347,27 +333,6 @@ impl Config {
     /// `[recursion] upstream_cookies`, default on.
     pub(crate) fn upstream_cookies(&self) -> bool {
         self.recursion.upstream_cookies.unwrap_or(true)
-    }
-
-    pub(crate) fn cache_policy(&self) -> Result<CachePolicy, ConfigError> {
-        let c = &self.cache;
-        let e = ConfigError::Invalid;
-        Ok(CachePolicy {
-            max_entries: CACHE_MAX_ENTRIES.check(c.max_entries).map_err(e)?,
-            max_bytes: CACHE_MAX_BYTES.check(c.max_bytes).map_err(e)?,
-            min_ttl: CACHE_MIN_TTL.check(c.min_ttl).map_err(e)?,
-            max_ttl: CACHE_MAX_TTL.check(c.max_ttl).map_err(e)?,
-            negative_max_ttl: CACHE_NEGATIVE_MAX_TTL
-                .check(c.negative_max_ttl)
-                .map_err(e)?,
-            serve_stale_secs: SERVE_STALE_SECS.check(c.serve_stale_secs).map_err(e)?,
-            prefetch_percent: match c.prefetch {
-                Some(false) => 0,
-                _ => crate::limits::PREFETCH_WINDOW_PERCENT
-                    .check(c.prefetch_window_percent)
-                    .map_err(e)?,
-            },
-        })
     }
 
     pub(crate) fn resolver_config(&self) -> Result<ResolverConfig, ConfigError> {

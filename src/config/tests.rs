@@ -1,6 +1,7 @@
 use std::path::PathBuf;
 
 use super::*;
+use crate::limits::{CACHE_MAX_BYTES, CACHE_MAX_ENTRIES, CACHE_PERSIST_INTERVAL};
 
 /// A scratch folder holding `k.key`, a TSIG key of the given name, so that a config read from
 /// a file there exercises the relative paths; removed when dropped.
@@ -54,6 +55,23 @@ fn cache_max_bytes_is_read_and_bounded() {
     assert_eq!(default.max_bytes, CACHE_MAX_BYTES.default);
     let tiny = Config::from_toml("[cache]\nmax_bytes = 1024\n").expect("valid toml");
     assert!(tiny.cache_policy().is_err());
+}
+
+#[test]
+fn cache_persist_is_off_by_default_its_file_relative_and_its_interval_bounded() {
+    assert_eq!(Config::default().cache_persist().expect("valid"), None);
+    let scratch = Scratch::with_key("persist", "k");
+    let c = scratch.load("[cache]\npersist = \"cache.bin\"\npersist_interval = 60\n");
+    let (file, every) = c.cache_persist().expect("valid").expect("on");
+    assert_eq!(
+        (file, every),
+        (scratch.0.join("cache.bin"), Duration::from_secs(60))
+    );
+    let c = scratch.load("[cache]\npersist = \"/var/lib/tern/cache.bin\"\n");
+    let (_, every) = c.cache_persist().expect("valid").expect("on");
+    assert_eq!(every.as_secs(), CACHE_PERSIST_INTERVAL.default);
+    let often = Config::from_toml("[cache]\npersist = \"/c\"\npersist_interval = 1\n");
+    assert!(often.expect("valid toml").cache_persist().is_err());
 }
 
 #[test]

@@ -55,7 +55,7 @@ pub fn request(socket: &Path, command: &str) -> Result<String, ClientError> {
     stream.set_read_timeout(Some(TIMEOUT)).map_err(broken)?;
     stream.set_write_timeout(Some(TIMEOUT)).map_err(broken)?;
     stream
-        .write_all(format!("{}\n", command.trim()).as_bytes())
+        .write_all(format!("{}\n", absolute_file(command.trim())).as_bytes())
         .map_err(broken)?;
     let mut response = String::new();
     stream.read_to_string(&mut response).map_err(broken)?;
@@ -68,5 +68,41 @@ pub fn request(socket: &Path, command: &str) -> Result<String, ClientError> {
         ))
     } else {
         Err(ClientError::BadResponse(response))
+    }
+}
+
+/// `save-cache FILE` and `load-cache FILE` with FILE made absolute against the folder
+/// `tern ctl` runs in: the server opens it, and its working folder is not the operator's.
+fn absolute_file(command: &str) -> String {
+    let words: Vec<&str> = command.split_whitespace().collect();
+    match words.as_slice() {
+        [verb @ ("save-cache" | "load-cache"), file] if Path::new(file).is_relative() => {
+            match std::env::current_dir() {
+                Ok(dir) => format!("{verb} {}", dir.join(file).display()),
+                // The server then says the path is not absolute.
+                Err(_) => command.to_string(),
+            }
+        }
+        _ => command.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_files_are_sent_as_absolute_paths() {
+        let here = std::env::current_dir().expect("cwd");
+        let sent = absolute_file("save-cache  cache.bin");
+        assert_eq!(
+            sent,
+            format!("save-cache {}", here.join("cache.bin").display())
+        );
+        assert_eq!(
+            absolute_file("load-cache /var/c.bin"),
+            "load-cache /var/c.bin"
+        );
+        assert_eq!(absolute_file("flush a.b"), "flush a.b");
     }
 }

@@ -2,12 +2,16 @@
 //! in text, one item per line.
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::SystemTime;
 
 use hickory_proto::rr::Name;
 use tokio::time::Instant;
 
 use super::Control;
+use crate::cache::Cache;
 use crate::cache::admin::Flush;
+use crate::cache::persist::FileOp;
 use crate::discovery::registry::instance_id;
 
 /// The commands, with a line of help each (`tern ctl --help` shows the same list).
@@ -19,6 +23,8 @@ flush NAME        forget NAME (every type) in the cache and the hit path
 flush-zone NAME   forget everything at or below NAME
 flush-all         empty the cache
 dump-cache        the cache as zone-file text, TTLs counting down
+save-cache FILE   write the cache to FILE in [cache] persist's binary form (atomically)
+load-cache FILE   merge such a file into the cache, its TTLs aged by the time since the write
 zones             origin, serial and source of every zone served
 services          each service instance and its health
 nta add NAME [LIFETIME]
@@ -51,6 +57,7 @@ pub(super) fn run(ctl: &Control, line: &str) -> Result<String, String> {
         "flush-zone" => Ok(flushed(ctl, Flush::Zone(&one_name(command, &args)?))),
         "flush-all" => no_args(flushed(ctl, Flush::All)),
         "dump-cache" => no_args(dump_cache(ctl)),
+        "save-cache" | "load-cache" => cache_file_command(ctl, command, &args),
         "zones" => no_args(zones(ctl)),
         "services" => no_args(services(ctl)),
         "nta" => super::nta::run(ctl, &args),
@@ -130,6 +137,43 @@ fn dump_cache(ctl: &Control) -> String {
     };
     // Edge: an operator's command, outside any request: the dump shows TTLs as of now.
     super::dump::text(&cache.dump(Instant::now()))
+}
+
+/// The cache and the file of `save-cache FILE` or `load-cache FILE`. The server opens the
+/// file, in its own working folder: a relative path would not be the one the operator meant
+/// (`tern ctl` makes it absolute before sending).
+fn cache_file<'a>(
+    ctl: &'a Control,
+    command: &str,
+    args: &[&str],
+) -> Result<(&'a Cache, PathBuf), String> {
+    let [file] = args else {
+        return Err(format!("usage: {command} FILE"));
+    };
+    let file = PathBuf::from(file);
+    if !file.is_absolute() {
+        return Err(format!(
+            "{command}: {} is not an absolute path",
+            file.display()
+        ));
+    }
+    let cache = ctl.cache.as_deref().ok_or("no cache: recursion is off")?;
+    Ok((cache, file))
+}
+
+/// `save-cache FILE` or `load-cache FILE`: the cache file written or merged in.
+fn cache_file_command(ctl: &Control, command: &str, args: &[&str]) -> Result<String, String> {
+    let (cache, file) = cache_file(ctl, command, args)?;
+    // Edge: an operator's command, outside any request: the clock is read here.
+    let op = if command == "save-cache" {
+        FileOp::Save
+    } else {
+        FileOp::Load
+    };
+    match cache.save_or_load(op, &file, Instant::now(), SystemTime::now()) {
+        Ok(done) => Ok(format!("{}: {done}\n", file.display())),
+        Err(e) => Err(format!("{}: {e}", file.display())),
+    }
 }
 
 fn zones(ctl: &Control) -> String {

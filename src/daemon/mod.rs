@@ -7,8 +7,9 @@ mod ready;
 mod tls;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use hickory_proto::rr::Name;
 use tokio::net::{TcpListener, UdpSocket};
@@ -16,6 +17,7 @@ use tokio::net::{TcpListener, UdpSocket};
 use crate::authority::Catalog;
 use crate::authority::store::{ZoneFile, ZoneStore};
 use crate::cache::Cache;
+use crate::cache::persist::FileOp;
 use crate::config::{Config, ZoneConfig};
 use crate::discovery::registry::Registry;
 use crate::dnssec::anchor::Anchors;
@@ -24,7 +26,7 @@ use crate::metrics::Metrics;
 use crate::nameserver::{ListenerLimits, NameServer, Running};
 use crate::resolver::validate::Validator;
 use crate::resolver::{NetUpstream, Resolver, ServerSet, TraceSink, hints};
-use crate::server::{TcpLimits, shutdown};
+use crate::server::{Shutdown, TcpLimits, shutdown};
 use crate::signals::Signals;
 
 /// A zone origin from the command line or config, made fully qualified.
@@ -85,6 +87,10 @@ pub async fn run(config: Config) -> Result<(), String> {
     let tls = tls::bind(&config).await?;
     let metrics_listener = observe::bind_metrics(&config).await?;
     let metrics = Arc::new(Metrics::default());
+    let persist = config.cache_persist().map_err(|e| e.to_string())?;
+    if persist.is_some() && config.server.no_recursion {
+        tracing::warn!("[cache] persist keeps the resolver's cache, and recursion is off: no file");
+    }
     // For `tern ctl`: the resolver's cache and the zones answered without configuration.
     let mut cache = None;
     let mut builtin = Vec::new();
@@ -139,6 +145,15 @@ pub async fn run(config: Config) -> Result<(), String> {
         bound.dedup();
         let resolver = build_resolver_on(&config, &bound, hints, &metrics, None)?;
         cache = Some(Arc::clone(resolver.cache()));
+        if let Some((file, _)) = &persist {
+            // Before the first query, which then finds what the file holds.
+            let (cache, file) = (Arc::clone(resolver.cache()), file.clone());
+            let _ = tokio::task::spawn_blocking(move || {
+                let now = tokio::time::Instant::now();
+                cache.save_or_load(FileOp::Load, &file, now, SystemTime::now())
+            })
+            .await;
+        }
         let acl = config.acl().map_err(|e| e.to_string())?;
         let snoop = config.snoop_acl().map_err(|e| e.to_string())?;
         node = node.recursion(Recursion {
@@ -183,6 +198,13 @@ pub async fn run(config: Config) -> Result<(), String> {
         };
         observe::serve_metrics(listener, &config, &metrics, parts, signal.clone())?;
     }
+    let persisting = match (persist, &cache) {
+        (Some((file, every)), Some(cache)) => {
+            let saver = keep_saving(Arc::clone(cache), file.clone(), every, signal.clone());
+            Some((tokio::spawn(saver), Arc::clone(cache), file))
+        }
+        _ => None,
+    };
     let control = match &config.control.socket {
         Some(path) => Some(
             crate::control::server::start(
@@ -223,6 +245,11 @@ pub async fn run(config: Config) -> Result<(), String> {
     if let Some(control) = control {
         let _ = control.await;
     }
+    if let Some((saver, cache, file)) = persisting {
+        // Last, once nothing answers any more: the file holds the cache as it ended.
+        let _ = saver.await;
+        save(cache, file).await;
+    }
     if let Some(log) = query_log {
         // The last queries' lines, written before we go. The listeners have stopped (a UDP
         // lookup still in flight ended with its socket's thread, unanswered and unlogged),
@@ -232,6 +259,30 @@ pub async fn run(config: Config) -> Result<(), String> {
     }
     eprint!("{metrics}");
     Ok(())
+}
+
+/// `[cache] persist`: the cache written every `every` until `shutdown` (the last write, once
+/// the listeners have stopped, is `run`'s), so a crash loses at most that much.
+async fn keep_saving(cache: Arc<Cache>, file: PathBuf, every: Duration, mut shutdown: Shutdown) {
+    let start = tokio::time::Instant::now() + every;
+    let mut ticks = tokio::time::interval_at(start, every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.recv() => return,
+            _ = ticks.tick() => save(Arc::clone(&cache), file.clone()).await,
+        }
+    }
+}
+
+/// Writes the cache to `file` off the async workers; a failure is logged and the next write
+/// tries again.
+async fn save(cache: Arc<Cache>, file: PathBuf) {
+    let _ = tokio::task::spawn_blocking(move || {
+        let now = tokio::time::Instant::now();
+        cache.save_or_load(FileOp::Save, &file, now, SystemTime::now())
+    })
+    .await;
 }
 
 /// SIGHUP: every zone file read again (services keep their records); a broken file is
@@ -388,6 +439,35 @@ fn validator(config: &Config, traced: bool) -> Result<Option<Validator>, String>
 mod tests {
     use super::*;
     use crate::testing::{Scratch, name};
+
+    #[tokio::test(start_paused = true)]
+    async fn the_cache_is_written_every_interval_until_shutdown() {
+        use crate::cache::{CachePolicy, Data, Key, Rank};
+        use hickory_proto::rr::{RData, Record, RecordType, rdata::A};
+        let dir = Scratch::new("daemon-persist");
+        let file = dir.join("cache.bin");
+        let cache = Arc::new(Cache::new(CachePolicy::default()));
+        let owner = name("www.test.");
+        let record = Record::from_rdata(owner.clone(), 3600, RData::A(A::new(192, 0, 2, 1)));
+        let data = Data::Positive(vec![record]);
+        let now = tokio::time::Instant::now();
+        let key = Key::new(&owner, RecordType::A);
+        assert!(cache.insert(key, data, 3600, Rank::Authoritative, now));
+        let (trigger, signal) = shutdown::channel();
+        let every = Duration::from_secs(300);
+        let task = tokio::spawn(keep_saving(Arc::clone(&cache), file.clone(), every, signal));
+        tokio::time::sleep(Duration::from_secs(299)).await;
+        assert!(!file.exists(), "not before the first interval");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        std::fs::remove_file(&file).expect("written at 300 s");
+        tokio::time::sleep(Duration::from_secs(300)).await;
+        assert!(file.exists(), "written again at 600 s");
+        trigger.fire();
+        task.await.expect("stops at shutdown");
+        let reread = Cache::new(CachePolicy::default());
+        let loaded = reread.load(&file, tokio::time::Instant::now(), SystemTime::now());
+        assert_eq!(loaded.expect("loads").restored, 1);
+    }
 
     /// Negative trust anchors from the config, and every stub zone, are insecure; other names
     /// are not. With custom root hints and no anchor there is no validator at all.

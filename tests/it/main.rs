@@ -20,6 +20,7 @@ mod metrics;
 mod nonrecursive;
 mod nsd_diff;
 mod partition;
+mod persist;
 mod prefetch;
 mod rate_limit;
 mod replication_fetch;
