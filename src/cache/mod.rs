@@ -226,28 +226,6 @@ impl Cache {
         })
     }
 
-    /// Takes out the failure at `key` (RFC 9520) if it has expired, and expired less than
-    /// `window` ago: its reason, answered once more while a refresh runs (see
-    /// `Resolver::resolve` with a zero stale-answer timeout).
-    pub(crate) fn take_expired_failure(
-        &self,
-        key: &Key,
-        window: Duration,
-        now: Instant,
-    ) -> Option<String> {
-        let mut shard = self.shard(key);
-        let entry = shard.lru.peek(key)?;
-        if !entry.stored.is_failure() || entry.expires > now || entry.expires + window <= now {
-            return None;
-        }
-        let entry = shard.lru.pop(key)?;
-        shard.bytes = shard.bytes.saturating_sub(size::entry_bytes(key, &entry));
-        match entry.stored {
-            Stored::Failure { reason } => Some(reason.into()),
-            _ => None,
-        }
-    }
-
     /// Stores `data` for `ttl` seconds (clamped by policy), unless fresh data of a higher rank
     /// is already there (RFC 2181 §5.4.1) or it alone would take more than its shard's share of
     /// `max_bytes`. Least recently used entries of the shard make room. Returns whether it was

@@ -2,7 +2,6 @@
 //! non-recursive question gets (the cached chain, or the closest cached delegation).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use hickory_proto::rr::{Name, Record, RecordType};
 use tokio::time::Instant;
@@ -42,29 +41,21 @@ impl Resolver {
 
     /// A zero stale-answer timeout is Unbound's `serve-expired: yes` with
     /// `serve-expired-client-timeout: 0`: expired data inside the serve-stale window is
-    /// answered at once (TTL 30, RFC 8767 §4), else an expired failure (RFC 9520) once more as
-    /// the SERVFAIL it was, and one walk behind refreshes the cache. `None`: neither is there.
+    /// answered at once (TTL 30, RFC 8767 §4) and one walk behind refreshes the cache. An
+    /// expired failure (RFC 9520) is not answered: Unbound's worker ignores expired failure
+    /// answers too. `None`: no expired data is there.
     pub(super) async fn serve_expired(
         self: &Arc<Self>,
         qname: &Name,
         qtype: RecordType,
-        key: &Key,
         now: Instant,
     ) -> Option<Result<Resolution, ResolveError>> {
-        let window = self.cache.policy().serve_stale_secs;
-        if window == 0 {
+        if self.cache.policy().serve_stale_secs == 0 {
             return None;
         }
-        let answer = match self.stale_chain(qname, qtype, now).await {
-            Some(stale) => Ok(stale),
-            None => {
-                let window = Duration::from_secs(u64::from(window));
-                let reason = self.failures.take_expired_failure(key, window, now)?;
-                Err(ResolveError::CachedFailure(reason))
-            }
-        };
+        let stale = self.stale_chain(qname, qtype, now).await?;
         self.refresh_behind(qname, qtype, now);
-        Some(answer)
+        Some(Ok(stale))
     }
 
     /// A non-recursive (RD=0) question answered from the cache alone, never asking upstream:

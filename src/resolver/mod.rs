@@ -285,7 +285,7 @@ impl Resolver {
                 .await;
         }
         if self.stale_answer_timeout.is_zero()
-            && let Some(answer) = self.serve_expired(qname, qtype, &key, now).await
+            && let Some(answer) = self.serve_expired(qname, qtype, now).await
         {
             return answer;
         }

@@ -35,7 +35,6 @@ macro_rules! passing {
 
 passing! {
     fwd: "fwd.rpl", Sections::Full;
-    fwd_0ttlservfail: "fwd_0ttlservfail.rpl", Sections::Full;
     fwd_any: "fwd_any.rpl", Sections::Full;
     fwd_error: "fwd_error.rpl", Sections::Full;
     fwd_error_retries: "fwd_error_retries.rpl", Sections::Full;
@@ -54,7 +53,12 @@ passing! {
 }
 
 /// Scenarios tern fails, with the diagnosis (also in the README).
-const KNOWN_FAILING: &[(&str, &str)] = &[];
+const KNOWN_FAILING: &[(&str, &str)] = &[(
+    "fwd_0ttlservfail.rpl",
+    "at exactly its 5 s Unbound's SERVFAIL entry is still fresh (TTL 0: expired only once \
+     now > ttl, in whole seconds) and its hit prefetches the TTL 0 answer; tern's entry has \
+     expired at that second, so tern asks at once and answers the NOERROR a step early",
+)];
 
 /// Scenarios not run, with the reason (also in the README).
 const EXCLUDED: &[(&str, &str)] = &[
