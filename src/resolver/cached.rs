@@ -1,6 +1,8 @@
 //! Answers from the cache alone: serve-stale (RFC 8767) when resolution fails, and what a
 //! non-recursive question gets (the cached chain, or the closest cached delegation).
 
+use std::sync::Arc;
+
 use hickory_proto::rr::{Name, Record, RecordType};
 use tokio::time::Instant;
 
@@ -35,6 +37,25 @@ impl Resolver {
         now: Instant,
     ) -> Result<Resolution, ResolveError> {
         self.stale_chain(qname, qtype, now).await.ok_or(err)
+    }
+
+    /// A zero stale-answer timeout is Unbound's `serve-expired: yes` with
+    /// `serve-expired-client-timeout: 0`: expired data inside the serve-stale window is
+    /// answered at once (TTL 30, RFC 8767 §4) and one walk behind refreshes the cache. An
+    /// expired failure (RFC 9520) is not answered: Unbound's worker ignores expired failure
+    /// answers too. `None`: no expired data is there.
+    pub(super) async fn serve_expired(
+        self: &Arc<Self>,
+        qname: &Name,
+        qtype: RecordType,
+        now: Instant,
+    ) -> Option<Result<Resolution, ResolveError>> {
+        if self.cache.policy().serve_stale_secs == 0 {
+            return None;
+        }
+        let stale = self.stale_chain(qname, qtype, now).await?;
+        self.refresh_behind(qname, qtype, now);
+        Some(Ok(stale))
     }
 
     /// A non-recursive (RD=0) question answered from the cache alone, never asking upstream:

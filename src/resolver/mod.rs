@@ -246,7 +246,8 @@ impl Resolver {
     /// prefetch window, it starts a refresh behind it: [`Resolver::prefetch`]); otherwise a
     /// walk, shared by identical questions in flight. If it has not finished within the
     /// stale-answer timeout and expired data is at hand, that data is returned (RFC 8767 §5)
-    /// while the walk goes on in a task of its own to refresh the cache.
+    /// while the walk goes on in a task of its own to refresh the cache; with a zero timeout,
+    /// at once ([`Resolver::serve_expired`]).
     ///
     /// `now` is when the request arrived: the cache is read as of then, the time budget and
     /// the client timer run from then, and a walk's time moves on only by what its exchanges
@@ -282,6 +283,11 @@ impl Resolver {
             return self
                 .stale_or(qname, qtype, ResolveError::CachedFailure(reason), now)
                 .await;
+        }
+        if self.stale_answer_timeout.is_zero()
+            && let Some(answer) = self.serve_expired(qname, qtype, now).await
+        {
+            return answer;
         }
         // A client joining a walk that has already run a while waits only for the rest of the
         // client timers: every client asking during an outage gets the stale answer (or its

@@ -41,6 +41,34 @@ pub(crate) enum Prefetch {
     Busy,
 }
 
+impl InFlight {
+    /// A new walk for `key`, started at `now`, entered in `map`; `refresh`: see
+    /// [`InFlight::refresh`].
+    fn enter<S: std::hash::BuildHasher>(
+        map: &mut std::collections::HashMap<Key, InFlight, S>,
+        key: &Key,
+        now: Instant,
+        refresh: bool,
+    ) -> Shared {
+        let cell = Shared::default();
+        let walk = InFlight {
+            shared: Arc::clone(&cell),
+            started: now,
+            refresh,
+        };
+        map.insert(key.clone(), walk);
+        cell
+    }
+}
+
+/// Which refresh runs behind an answer already given.
+enum Behind {
+    /// A hit in its prefetch window; the message tier's key of the answer hit, if any.
+    Prefetch(Option<Box<[u8]>>),
+    /// Expired data answered at once (serve-expired): a client's walk, failure remembered.
+    Expired,
+}
+
 impl Resolver {
     /// Starts one refresh of (`qname`, `qtype`), asked at `now` by a hit in its window,
     /// unless a walk for it is in flight or the resolver is busy. `answer`: the message
@@ -75,33 +103,77 @@ impl Resolver {
             if answer.is_none() && !self.cache.claim_prefetch(qname, qtype, now) {
                 return Prefetch::Joined;
             }
-            let cell = Shared::default();
-            let walk = InFlight {
-                shared: Arc::clone(&cell),
-                started: now,
-                refresh: true,
-            };
-            map.insert(key.clone(), walk);
-            cell
+            InFlight::enter(&mut map, &key, now, true)
         };
         Metrics::inc(&self.metrics.prefetches);
+        let span = tracing::debug_span!("prefetch", %qname, %qtype);
+        self.run_behind(
+            runtime,
+            key,
+            cell,
+            span,
+            qname,
+            qtype,
+            now,
+            Behind::Prefetch(answer),
+        );
+        Prefetch::Started
+    }
+
+    /// Unbound's serve-expired with a zero client timeout: the client has been answered from
+    /// expired data (or an expired failure), and one walk for (`qname`, `qtype`) refreshes it
+    /// behind, remembering a failure as a client's walk does. A walk in flight for the question
+    /// is that refresh already.
+    pub(super) fn refresh_behind(self: &Arc<Self>, qname: &Name, qtype: RecordType, now: Instant) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let key = Key::new(qname, qtype);
+        let cell = {
+            let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+            if map.contains_key(&key) {
+                return;
+            }
+            InFlight::enter(&mut map, &key, now, false)
+        };
+        let span = tracing::debug_span!("serve-expired refresh", %qname, %qtype);
+        self.run_behind(runtime, key, cell, span, qname, qtype, now, Behind::Expired);
+    }
+
+    /// Runs the walk in flight `cell` (entered in the map under `key`) in a task of its own,
+    /// and takes it out of the map when done.
+    #[allow(clippy::too_many_arguments)]
+    fn run_behind(
+        self: &Arc<Self>,
+        runtime: tokio::runtime::Handle,
+        key: Key,
+        cell: Shared,
+        span: tracing::Span,
+        qname: &Name,
+        qtype: RecordType,
+        now: Instant,
+        behind: Behind,
+    ) {
         let this = Arc::clone(self);
         let qname = qname.clone();
-        let span = tracing::debug_span!("prefetch", %qname, %qtype);
         runtime.spawn(
             async move {
                 let refreshed = cell
-                    .get_or_init(|| this.refresh(&qname, qtype, now))
+                    .get_or_init(|| async {
+                        match behind {
+                            Behind::Prefetch(_) => this.refresh(&qname, qtype, now).await,
+                            Behind::Expired => this.resolve_fresh(&qname, qtype, now).await,
+                        }
+                    })
                     .await
                     .is_ok();
                 this.walk_done(&key, &cell);
-                if refreshed && let Some(answer) = answer {
+                if refreshed && let Behind::Prefetch(Some(answer)) = behind {
                     this.cache.messages().forget_key(&answer);
                 }
             }
             .instrument(span),
         );
-        Prefetch::Started
     }
 
     /// The refresh: a walk for every link of the chain (each may be near its end), written

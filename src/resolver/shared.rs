@@ -66,7 +66,7 @@ impl Resolver {
         }
     }
 
-    async fn resolve_fresh(
+    pub(super) async fn resolve_fresh(
         &self,
         qname: &Name,
         qtype: RecordType,

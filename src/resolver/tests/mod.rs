@@ -16,6 +16,7 @@ mod nta;
 mod overload;
 mod prefetch;
 mod robustness;
+mod serve_expired;
 pub(crate) mod validate;
 mod walk;
 

@@ -55,8 +55,9 @@ passing! {
 /// Scenarios tern fails, with the diagnosis (also in the README).
 const KNOWN_FAILING: &[(&str, &str)] = &[(
     "fwd_0ttlservfail.rpl",
-    "5 s after a SERVFAIL tern asks again and answers the new NOERROR at once; Unbound \
-         (serve-expired) answers the expired SERVFAIL once more and refreshes behind it",
+    "at exactly its 5 s Unbound's SERVFAIL entry is still fresh (TTL 0: expired only once \
+     now > ttl, in whole seconds) and its hit prefetches the TTL 0 answer; tern's entry has \
+     expired at that second, so tern asks at once and answers the NOERROR a step early",
 )];
 
 /// Scenarios not run, with the reason (also in the README).
