@@ -21,6 +21,7 @@
 #      must stay within its cap (tcp_max_connections = IDLE_CONNS), the idle-longest closed.
 #
 # Knobs (environment): lib.sh's (PIN, TERN_BIN, BUILD, KEEP_STATE, NSD_RRL), STIME_SECS (5),
+# PROFILE=1 (perf record -g of the server during the kept connections, kept with KEEP_STATE=1),
 # IDLE_CONNS (10000), IDLE_MORE (1000), SMOKE=1 (RATE 1000, SECS 2, STIME_SECS 1, 200 + 50 idle).
 # Every loop is bounded in count and time. This machine is shared: figures are noisy, compare
 # within one run. Needs root, dnsperf (with -m dot), nsd, unbound, dig, openssl, python3 >= 3.11,
@@ -131,6 +132,12 @@ for t in tern unbound; do
     read -r u0 k0 <<<"$(split_ticks "$RES_PID")"
     x0=$(switches_of "$RES_PID")
     read -r r0 f0 <<<"$(ipis)"
+    PERF_PID=
+    if [ "${PROFILE:-0}" = 1 ]; then
+        perf record -q -F 4000 -g -p "$RES_PID" -o "$RUN_DIR/kept.perf" >/dev/null 2>&1 &
+        PERF_PID=$!
+        RUN_PIDS+=("$PERF_PID")
+    fi
     # shellcheck disable=SC2046
     nsx $(pin_aux) timeout -k 5 $((SECS + 30)) dnsperf -m dot -s "$RESOLVER_ADDR" -p "$DOT_PORT" \
         -d "$TARGET_QFILE" -Q "$RATE" -c 10 -q 200 -T 1 -l "$SECS" >"$RUN_DIR/dnsperf.out" 2>&1 ||
@@ -139,6 +146,11 @@ for t in tern unbound; do
     read -r u1 k1 <<<"$(split_ticks "$RES_PID")"
     x1=$(switches_of "$RES_PID")
     read -r r1 f1 <<<"$(ipis)"
+    if [ -n "$PERF_PID" ]; then
+        kill -INT "$PERF_PID" 2>/dev/null || true
+        wait "$PERF_PID" 2>/dev/null || true
+        NOTES+=("$t: perf profile of the kept connections in $RUN_DIR/kept.perf (KEEP_STATE=1 keeps it)")
+    fi
     p=$RUN_DIR/dnsperf.out
     sent=$(perf_field "$p" "Queries sent")
     answered=$(perf_field "$p" "Queries completed")
