@@ -210,6 +210,13 @@ impl Cache {
         Some(f(&entry.stored, entry.rank))
     }
 
+    /// The seconds left of a fresh entry at `key`, without decoding it (`get` would).
+    pub(crate) fn fresh_ttl(&self, key: &Key, now: Instant) -> Option<u32> {
+        let shard = self.shard(key);
+        let entry = shard.lru.peek(key)?;
+        (entry.expires > now).then(|| ttl_left(entry.expires, now))
+    }
+
     /// RFC 8767: expired data still inside the serve-stale window, with TTL 30.
     pub(crate) fn get_stale(&self, key: &Key, now: Instant) -> Option<Cached> {
         let window = Duration::from_secs(u64::from(self.policy.serve_stale_secs));

@@ -16,24 +16,25 @@ use super::classify::{Learn, in_bailiwick, rrsets};
 use crate::cache::{Data, Key, Rank};
 use crate::rr;
 
-/// What a positive `reply` for `qname` from a server for `zone` teaches beyond its answer: the
-/// one NS set of the authority section at or above `qname` and inside `zone` (Unbound's
-/// scrubber keeps no other), and the addresses of its targets in the additional section,
-/// inside `zone` too (nothing else there: a TXT record beside them is dropped).
-pub(crate) fn learn(reply: &Message, zone: &Name, qname: &Name) -> Vec<Learn> {
-    let Some(cut) = reply
+/// The owner of the one NS set of a positive `reply`'s authority section at or above `qname`
+/// and inside `zone` (Unbound's scrubber keeps no other), if it has one.
+pub(crate) fn cut(reply: &Message, zone: &Name, qname: &Name) -> Option<Name> {
+    reply
         .authorities
         .iter()
         .filter(|r| in_bailiwick(&r.name, zone))
         .find(|r| r.record_type() == RecordType::NS && r.name.zone_of(qname))
         .map(|r| r.name.clone())
-    else {
-        return Vec::new();
-    };
+}
+
+/// What a positive `reply` from a server for `zone` teaches beyond its answer: the NS set at
+/// `cut` (see [`cut`]), and the addresses of its targets in the additional section,
+/// inside `zone` too (nothing else there: a TXT record beside them is dropped).
+pub(crate) fn learn_at(reply: &Message, zone: &Name, cut: &Name) -> Vec<Learn> {
     let ns: Vec<Record> = reply
         .authorities
         .iter()
-        .filter(|r| r.record_type() == RecordType::NS && r.name == cut)
+        .filter(|r| r.record_type() == RecordType::NS && &r.name == cut)
         .cloned()
         .collect();
     let glue = addresses(reply, zone, &ns);
@@ -66,6 +67,10 @@ fn glue_ranked(set: Vec<Record>) -> Learn {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn learn(reply: &Message, zone: &Name, qname: &Name) -> Vec<Learn> {
+        cut(reply, zone, qname).map_or_else(Vec::new, |cut| learn_at(reply, zone, &cut))
+    }
     use std::str::FromStr;
 
     use hickory_proto::op::{MessageType, OpCode};

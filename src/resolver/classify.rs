@@ -314,7 +314,6 @@ pub(crate) fn classify_from(
             let glue = super::answer_ns::addresses(reply, zone, &answer);
             learned.extend(learn_rrsets(&glue, Rank::Glue));
         }
-        learned.extend(super::answer_ns::learn(reply, zone, qname));
         return Classified {
             outcome: Outcome::Answer(answer),
             authoritative: aa,

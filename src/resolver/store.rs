@@ -44,12 +44,12 @@ impl Resolver {
             };
             if key.rtype == Some(RecordType::NS)
                 && (rank >= Rank::NonAuthoritative || rank == Rank::Glue)
-                && let Some(delegation) = self.cache.get(&key, now)
+                && let Some(left) = self.cache.fresh_ttl(&key, now)
             {
                 // The child's NS set (an answer, or the one beside an answer, kept as glue)
                 // may refine the delegation but never outlive it: otherwise a zone its parent
                 // removed lives on ("ghost domain", CVE-2012-1033), renewed by the child itself.
-                ttl = ttl.min(delegation.ttl);
+                ttl = ttl.min(left);
             }
             let signed = (!signed.is_empty()).then(|| Signed::unchecked(signed));
             self.cache.insert_signed(key, data, signed, ttl, rank, now);

@@ -348,14 +348,16 @@ impl Receiver {
         let packet = packet.to_vec();
         let socket = Arc::clone(self.socket.get_ref());
         let handler = Arc::clone(&self.handler);
-        tokio::spawn(async move {
+        // Boxed: the handler's future is large (a miss's whole resolution), and a task moves
+        // its future several times on the way in and out; a box moves one pointer.
+        tokio::spawn(Box::pin(async move {
             if let Some(reply) = handler.handle_bytes(&packet, src, Transport::Udp).await
                 && let Err(e) = send_one(&socket, reply, src).await
             {
                 warn!(client = %src, error = %e, "udp send failed");
             }
             drop(permit);
-        });
+        }));
     }
 }
 

@@ -4,14 +4,16 @@
 use std::sync::Arc;
 
 use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
 use tokio::time::Instant;
 
 use super::{Attempt, Exchange};
-use crate::resolver::Resolver;
+use crate::cache::Key;
 use crate::resolver::budget::{Budget, ResolveError};
 use crate::resolver::classify::{Classified, Outcome, classify_from};
 use crate::resolver::infra::Mark;
 use crate::resolver::upstream::{UpstreamError, UpstreamReply};
+use crate::resolver::{Resolver, answer_ns};
 
 impl Resolver {
     /// Handles one reply (or transport failure). `Some` is the usable reply that ends the
@@ -82,13 +84,16 @@ impl Resolver {
         if !attempt.tcp {
             self.infra.record_lag(reply.lag);
         }
-        let classified = classify_from(
+        let mut classified = classify_from(
             &reply.message,
             &ex.zone_name,
             &ex.qname,
             ex.qtype,
             ex.recursive,
         );
+        if matches!(classified.outcome, Outcome::Answer(_)) {
+            self.learn_answer_ns(&mut classified, &reply.message, ex, now);
+        }
         self.trace_try(ex, i, attempt.tcp, reply.rtt, || describe(&classified));
         // A validating forwarder's SERVFAIL may be its validation failing: asked once more with
         // CD=1 (see `checking_disabled`), it hands over the data for us to judge.
@@ -132,6 +137,30 @@ impl Resolver {
             }
         }
         Ok(None)
+    }
+
+    /// The zone's NS set beside a positive answer, and its servers' addresses
+    /// ([`answer_ns`](crate::resolver::answer_ns)), added to what `classified` teaches only
+    /// when the cache does not hold that NS set fresh already: most replies repeat it (from
+    /// the referral, or the answer before), and learning it again was a third of a miss.
+    fn learn_answer_ns(
+        &self,
+        classified: &mut Classified,
+        reply: &hickory_proto::op::Message,
+        ex: &Exchange<'_>,
+        now: Instant,
+    ) {
+        let Some(cut) = answer_ns::cut(reply, &ex.zone_name, &ex.qname) else {
+            return;
+        };
+        if self
+            .cache
+            .fresh_ttl(&Key::new(&cut, RecordType::NS), now)
+            .is_none()
+        {
+            let learned = answer_ns::learn_at(reply, &ex.zone_name, &cut);
+            classified.learned.extend(learned);
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! every upstream query counted.
 
 mod aggressive;
+mod answer_ns_learn;
 mod bogus_retry;
 mod classify;
 mod classify_dnssec;
