@@ -149,7 +149,9 @@ function renderZones(zones) {
     body.appendChild(row([z.origin + (z.signed ? " (signed)" : ""),
       z.serial === null ? el("td", "not served", "unhealthy") : z.serial,
       z.records === null ? "–" : z.records,
-      z.timers ? z.timers.map(span).join(" / ") : "–", el("td", z.source, "err"), replication(z)]));
+      z.timers ? z.timers.map(span).join(" / ") : "–", el("td", z.source, "err")]));
+    // Replication on a line of its own under the zone: the panel is narrow.
+    if (z.refresh || z.secondaries.length) body.appendChild(row([replication(z)]));
   }
 }
 
@@ -163,7 +165,8 @@ function ago(s) {
 
 // A secondary's refresh state and a primary's secondaries, one line each.
 function replication(z) {
-  const td = el("td", undefined, "err");
+  const td = el("td", undefined, "replication");
+  td.colSpan = 5;
   td.dataset.replication = "";
   const line = (text, cls) => td.appendChild(el("div", text, cls));
   const r = z.refresh;
@@ -185,7 +188,6 @@ function replication(z) {
         (s.current ? " (current)" : " (behind)");
     line(text, s.transferred_ago_s === null ? "dim" : s.current ? "healthy" : "warn");
   }
-  if (!r && !z.secondaries.length) td.textContent = "–";
   return td;
 }
 
