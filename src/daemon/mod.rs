@@ -96,6 +96,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     let mut builtin = Vec::new();
     let (trigger, signal) = shutdown::channel();
     let replication = config.replication(&keyring).map_err(|e| e.to_string())?;
+    let notify_targets = dashboard::notify_targets(&replication);
     // Replication traffic leaves from our first listen address, the one peers know us by.
     let source = config
         .server
@@ -127,6 +128,7 @@ pub async fn run(config: Config) -> Result<(), String> {
             udp_max_in_flight: limits.udp_max_in_flight,
             udp_rcvbuf: limits.udp_rcvbuf,
         });
+    let secondary = node.secondary();
     let query_log = observe::query_log(&config, &metrics)?;
     if let Some(log) = &query_log {
         node = node.query_log(log.clone());
@@ -195,6 +197,8 @@ pub async fn run(config: Config) -> Result<(), String> {
             zone_sources: zone_sources(&config.zones)?,
             builtin: builtin.clone(),
             recent: query_log.as_ref().map(|l| l.recent()),
+            secondary,
+            notify_targets,
         };
         observe::serve_metrics(listener, &config, &metrics, parts, signal.clone())?;
     }

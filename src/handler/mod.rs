@@ -31,6 +31,7 @@ mod test_query;
 #[cfg(test)]
 mod test_tsig;
 pub(crate) mod transfer;
+pub(crate) mod transferred;
 pub(crate) mod update;
 
 use std::net::SocketAddr;
@@ -393,6 +394,11 @@ impl Handler {
             Some(r) => r.resolver.flush(what),
             None => self.cache.flush(what),
         }
+    }
+
+    /// Each zone's clients' last transfers; `None` when transfers are off.
+    pub(crate) fn transferred(&self) -> Option<&transferred::Transferred> {
+        self.transfers.as_ref().map(Transfers::transferred)
     }
 
     /// The resolver, with recursion on (`tern ctl nta` changes its negative trust anchors).

@@ -12,6 +12,7 @@ use tracing::{debug, info, warn};
 use super::edge::{Decoded, Outcome};
 use super::notify::NotifyReceiver;
 use super::response;
+use super::transferred::{LastTransfer, Transferred};
 use crate::acl::TransferAcl;
 use crate::authority::Catalog;
 use crate::authority::transfer::{IxfrAnswer, axfr_records, ixfr_answer, pack};
@@ -26,6 +27,8 @@ pub(crate) struct Transfers {
     keyring: Keyring,
     acls: HashMap<LowerName, TransferAcl>,
     receiver: Option<Arc<dyn NotifyReceiver>>,
+    /// Each zone's clients' last transfers, for the dashboard.
+    transferred: Transferred,
 }
 
 impl Transfers {
@@ -34,6 +37,7 @@ impl Transfers {
             keyring,
             acls: HashMap::new(),
             receiver: None,
+            transferred: Transferred::default(),
         }
     }
 
@@ -55,6 +59,10 @@ impl Transfers {
 
     pub(super) fn receiver(&self) -> Option<&dyn NotifyReceiver> {
         self.receiver.as_deref()
+    }
+
+    pub(crate) fn transferred(&self) -> &Transferred {
+        &self.transferred
     }
 
     pub(super) fn acl(&self, zone: &Name) -> Option<&TransferAcl> {
@@ -110,6 +118,14 @@ impl Transfers {
             Ok(t) => {
                 Metrics::inc(&metrics.transfers_out);
                 info!(zone = %t.origin, client = %d.src, kind = t.kind, serial = t.serial, records = t.records.len(), "transfer");
+                // Edge: the time a client last transferred, read once per transfer.
+                let last = LastTransfer {
+                    client: d.src.ip(),
+                    at: tokio::time::Instant::now(),
+                    serial: t.serial,
+                    kind: t.kind,
+                };
+                self.transferred.record(t.origin, last);
                 Outcome::Stream(stream(d, t.records))
             }
             Err(refusal) => {

@@ -85,6 +85,8 @@ struct Replicated {
     zones: Replication,
     keyring: Keyring,
     source: Option<IpAddr>,
+    /// Made here so its status can be read before the name server starts it.
+    secondary: Arc<Secondary>,
 }
 
 /// The parts of one name server, before it runs.
@@ -281,12 +283,20 @@ impl NameServer<Stored> {
         keyring: Keyring,
         source: Option<IpAddr>,
     ) -> Self {
+        let secondary = Secondary::new(zones.secondaries.clone(), source);
         self.zones.replication = Some(Replicated {
             zones,
             keyring,
             source,
+            secondary,
         });
         self
+    }
+
+    /// The secondary zones' keeper (its `status()`), with replication on.
+    pub(crate) fn secondary(&self) -> Option<Arc<Secondary>> {
+        let replicated = self.zones.replication.as_ref()?;
+        Some(Arc::clone(&replicated.secondary))
     }
 
     /// Publishes the zones and services, enables updates and replication, then serves on
@@ -364,7 +374,8 @@ fn replicate(
     let Replicated {
         zones,
         keyring,
-        source,
+        source: _,
+        secondary,
     } = replicated;
     let mut transfers = Transfers::new(keyring);
     for zone in &zones.primaries {
@@ -373,7 +384,6 @@ fn replicate(
     for zone in &zones.secondaries {
         transfers = transfers.allow(&zone.origin, zone.allow_transfer.clone());
     }
-    let secondary = Secondary::new(zones.secondaries, source);
     transfers = transfers.notify_to(Arc::clone(&secondary) as Arc<dyn NotifyReceiver>);
     secondary.run(
         Arc::clone(owner) as Arc<dyn Secondaries>,

@@ -7,3 +7,4 @@
 pub(crate) mod fetch;
 pub(crate) mod notify;
 pub(crate) mod secondary;
+pub(crate) mod status;

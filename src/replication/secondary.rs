@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -20,6 +20,7 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::fetch::{FetchError, Peer, query_soa, transfer};
+use super::status::{Outcome as Checked, StatusCell, ZoneStatus};
 use crate::authority::store::{Secondaries, StoreError};
 use crate::authority::transfer::{Incoming, Progress, Transfer, TransferError, apply_deltas};
 use crate::config::SecondaryZone;
@@ -53,15 +54,8 @@ struct Kept {
     source: Option<IpAddr>,
     /// Woken by an accepted NOTIFY: check the primaries now.
     wake: Notify,
-}
-
-/// What one check of the primaries found.
-#[derive(Debug)]
-enum Checked {
-    /// Our serial is the primary's (or later).
-    Current(u32),
-    /// A transfer moved us to this serial.
-    Transferred { serial: u32, kind: &'static str },
+    /// What the task last did, for the dashboard.
+    status: StatusCell,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +81,7 @@ impl Secondary {
                     config,
                     source,
                     wake: Notify::new(),
+                    status: StatusCell::default(),
                 };
                 (key, Arc::new(kept))
             })
@@ -109,6 +104,16 @@ impl Secondary {
                 shutdown.clone(),
             ));
         }
+    }
+}
+
+impl Secondary {
+    /// Each zone's refresh state as of now, by origin.
+    pub(crate) fn status(&self) -> Vec<(Name, ZoneStatus)> {
+        self.zones
+            .values()
+            .map(|k| (k.config.origin.clone(), k.status.get()))
+            .collect()
     }
 }
 
@@ -216,7 +221,8 @@ async fn keep(
         let records = writer.records(origin);
         let timers = timers(records.as_deref());
         let wait = match refreshed {
-            Ok(checked) => {
+            Ok((primary, checked)) => {
+                kept.status.succeeded(now, primary, checked);
                 confirmed = Some(now);
                 if expired {
                     // The data is confirmed again: serve it (a transfer already did).
@@ -225,7 +231,7 @@ async fn keep(
                     expired = false;
                 }
                 match checked {
-                    Checked::Current(serial) => debug!(zone = %origin, serial, "up to date"),
+                    Checked::Current { serial } => debug!(zone = %origin, serial, "up to date"),
                     Checked::Transferred { serial, kind } => {
                         Metrics::inc(&metrics.transfers_in);
                         // The copy on disk first, so whoever reads the log line finds it.
@@ -240,6 +246,7 @@ async fn keep(
                 timers.refresh
             }
             Err(e) => {
+                kept.status.failed(now, e.to_string());
                 Metrics::inc(&metrics.transfer_failures);
                 if records.is_some() && !expired {
                     warn!(zone = %origin, error = %e, "refresh failed; serving what we have");
@@ -259,6 +266,7 @@ async fn keep(
         if let Some(deadline) = deadline.filter(|_| !expired) {
             until = until.min(deadline);
         }
+        kept.status.scheduled(until, deadline, expired);
         tokio::select! {
             _ = shutdown.recv() => return,
             _ = kept.wake.notified() => {}
@@ -269,6 +277,7 @@ async fn keep(
         if !expired && due(Instant::now()) {
             expire_zone(writer.as_ref(), origin);
             expired = true;
+            kept.status.expired();
         }
     }
 }
@@ -285,11 +294,11 @@ async fn refresh(
     config: &SecondaryZone,
     source: Option<IpAddr>,
     writer: &dyn Secondaries,
-) -> Result<Checked, RefreshError> {
+) -> Result<(SocketAddr, Checked), RefreshError> {
     let mut last = RefreshError::NoPrimaries;
     for primary in &config.primaries {
         match from_primary(config, Peer::new(*primary, source), writer).await {
-            Ok(checked) => return Ok(checked),
+            Ok(checked) => return Ok((*primary, checked)),
             Err(e) => {
                 debug!(zone = %config.origin, %primary, error = %e, "primary failed");
                 last = e;
@@ -314,7 +323,7 @@ async fn from_primary(
     {
         // Same data, or ours is later (RFC 1982): nothing to fetch.
         writer.set_available(origin, true)?;
-        return Ok(Checked::Current(serial));
+        return Ok(Checked::Current { serial });
     }
     if let Some(records) = ours {
         let our_soa = records
@@ -342,7 +351,7 @@ async fn from_primary(
                 }
                 Ok(Transfer::UpToDate(_)) => {
                     let serial = serial_of(&records).unwrap_or(their_serial);
-                    return Ok(Checked::Current(serial));
+                    return Ok(Checked::Current { serial });
                 }
                 Err(e) => debug!(zone = %origin, error = %e, "IXFR failed; AXFR"),
             }

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The dashboard in a real browser: headless Chromium, driven over the DevTools protocol
-(tests/browser/cdp.py), against a `tern serve` on 127.158.0.0/16 with a small cluster, a
+(tests/browser/cdp.py), against a `tern serve` on 127.158.0.0/16 (TERN_DASH_NET) with a small cluster, a
 forward zone (to a second tern, so the Upstreams view has a server) and the query log on.
 
 Checks: the page loads with no console error; it shows the services and their instances;
@@ -30,12 +30,16 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cdp import Browser  # noqa: E402
 
-HOST = "127.158.0.1"
+# The loopback /16s the runs use (each concurrent run of this test wants its own).
+NET = os.environ.get("TERN_DASH_NET", "127.158")
+BIG_NET = os.environ.get("TERN_DASH_BIG_NET", "127.159")
+HOST = NET + ".0.1"
 DNS = (HOST, 5300)
 METRICS = "http://%s:9153" % HOST
-UPSTREAM = ("127.158.0.53", 5300)
+UPSTREAM = (NET + ".0.53", 5300)
+UPSTREAM_METRICS = "http://%s:9153" % UPSTREAM[0]
 # The page's second run: many instances and query lines.
-BIG_HOST = "127.159.0.1"
+BIG_HOST = BIG_NET + ".0.1"
 BIG_INSTANCES = 1000
 BIG_LINES = 10000
 HOSTILE = "<script>window.pwned=1</script>"
@@ -45,7 +49,7 @@ $TTL 300
 @ IN SOA ns1 hostmaster 1 3600 600 86400 300
 @ IN NS ns1
 ns1 IN A {ns}
-www IN A 127.158.0.20
+www IN A {net}.0.20
 """
 
 
@@ -77,7 +81,7 @@ class Node:
         self.sock.close()
 
 
-def query(name, qtype=1, server=DNS, source="127.158.0.2", wait=True):
+def query(name, qtype=1, server=DNS, source=NET + ".0.2", wait=True):
     """Sends one query (RD=1) from `source`; its answer's RCODE, or None when not waited for
     or lost."""
     wire = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0)
@@ -127,15 +131,15 @@ def main_config(tmp):
     hints = os.path.join(tmp, "root.hints")
     with open(hints, "w") as f:
         # Nothing listens there: only local and forwarded names are asked.
-        f.write(". 3600000 NS a.root.lab.\na.root.lab. 3600000 A 127.158.0.54\n")
+        f.write(". 3600000 NS a.root.lab.\na.root.lab. 3600000 A %s.0.54\n" % NET)
     with open(os.path.join(tmp, "dash.test.zone"), "w") as f:
-        f.write(ZONE.format(origin="dash.test.", ns=HOST))
+        f.write(ZONE.format(origin="dash.test.", ns=HOST, net=NET))
     web = "".join(
-        instance("web-%d" % i, "127.158.0.%d" % (10 + i), 8080, 'tcp = "127.158.0.%d:8080"' % (10 + i))
+        instance("web-%d" % i, "%s.0.%d" % (NET, 10 + i), 8080, 'tcp = "%s.0.%d:8080"' % (NET, 10 + i))
         for i in (1, 2, 3)
     )
     api = "".join(
-        instance("api-%d" % i, "127.158.0.%d" % (13 + i), 8081, 'http = "http://127.158.0.%d:8081/health"' % (13 + i))
+        instance("api-%d" % i, "%s.0.%d" % (NET, 13 + i), 8081, 'http = "http://%s.0.%d:8081/health"' % (NET, 13 + i))
         for i in (1, 2)
     )
     return """
@@ -180,19 +184,20 @@ def authoritative(tmp, listen, zones):
     text = '[server]\nlisten = ["%s:%d"]\nno_recursion = true\n' % listen
     for origin, extra in zones.items():
         with open(os.path.join(tmp, origin + "zone"), "w") as f:
-            f.write(ZONE.format(origin=origin, ns=listen[0]))
+            f.write(ZONE.format(origin=origin, ns=listen[0], net=NET))
         text += '[[zone]]\norigin = "%s"\nfile = "%szone"\n%s' % (origin, origin, extra)
     return text
 
 
 def upstream_config(tmp):
-    return authoritative(tmp, UPSTREAM, {"up.test.": "", "sec.test.": 'allow_transfer = ["127.158.0.0/16"]\n'})
+    return authoritative(tmp, UPSTREAM, {"up.test.": "", "sec.test.": 'allow_transfer = ["%s.0.0/16"]\n' % NET}) + (
+        '[metrics]\nlisten = "%s:9153"\n' % UPSTREAM[0])
 
 
 def big_config(tmp):
     nodes = "".join(
-        '\n[[service.instance]]\nname = "n-%d"\naddress = "127.159.%d.%d"\nport = 80\n'
-        % (i, 1 + i // 250, 1 + i % 250)
+        '\n[[service.instance]]\nname = "n-%d"\naddress = "%s.%d.%d"\nport = 80\n'
+        % (i, BIG_NET, 1 + i // 250, 1 + i % 250)
         for i in range(BIG_INSTANCES)
     )
     return authoritative(tmp, (BIG_HOST, 5300), {"big.test.": ""}) + """
@@ -284,7 +289,16 @@ def check_main(b, tmp, nodes):
                      " return r && r.children[1].textContent === '1' ? [...r.children].map(c => c.textContent).join(' | ') : '' })()",
                      15, "the secondary zone transferred")
     assert "1h / 10m / 1d" in sec and "secondary of" in sec, sec
-    print("dashboard: zones shown, the secondary's row:", sec)
+    # Its refresh state (zones are polled every fifth second: the first poll may predate
+    # the transfer).
+    state = b.wait_for("(() => { const r = [...document.querySelectorAll('#zone-rows tr')]"
+                       ".find(r => r.firstChild.textContent === 'sec.test.');"
+                       " const t = r?.nextElementSibling?.querySelector('td[data-replication]')?.textContent || '';"
+                       " return t.includes('refreshed') ? t : '' })()",
+                       15, "the secondary's refresh state")
+    assert "from %s:%d (serial 1)" % UPSTREAM in state, state
+    assert "AXFR" in state and "next in" in state and "expires in 24h" in state, state
+    print("dashboard: zones shown, the secondary's row:", sec, "|", state)
     # A filter narrows the rows.
     type_filter = "(() => { const f = document.getElementById('f-name'); f.value = '%s'; f.dispatchEvent(new Event('input')) })()"
     b.eval(type_filter % "up.test")
@@ -309,10 +323,23 @@ def check_main(b, tmp, nodes):
     return path
 
 
+def check_primary(b):
+    """The primary's own dashboard: the secondary that transferred sec.test., current."""
+    b.open(UPSTREAM_METRICS + "/")
+    line = b.wait_for("(() => { const r = [...document.querySelectorAll('#zone-rows tr')]"
+                      ".find(r => r.firstChild.textContent === 'sec.test.');"
+                      " return r?.nextElementSibling?.querySelector('td[data-replication]')?.textContent || '' })()",
+                      15, "the primary's view of its secondary")
+    assert "%s: AXFR" % HOST in line and "serial 1 (current)" in line, line
+    errors = b.errors()
+    assert not errors, "console errors: %s" % errors
+    print("dashboard: the primary's row for sec.test.:", line)
+
+
 def check_big(b):
     """1,000 instances and 10,000 query-log lines: sizes and render times."""
     for i in range(BIG_LINES):
-        query("q%d.big.test." % i, server=(BIG_HOST, 5300), source="127.159.0.2", wait=(i % 200 == 0))
+        query("q%d.big.test." % i, server=(BIG_HOST, 5300), source=BIG_NET + ".0.2", wait=(i % 200 == 0))
     t0 = time.monotonic()
     b.open("http://%s:9153/" % BIG_HOST)
     b.wait_for("document.querySelectorAll('#services tr[data-instance]').length === %d" % BIG_INSTANCES, 30,
@@ -351,9 +378,9 @@ def main():
     ok = False
     try:
         for i in (1, 2, 3):
-            nodes["web-%d" % i] = Node(("127.158.0.%d" % (10 + i), 8080), http=False)
+            nodes["web-%d" % i] = Node(("%s.0.%d" % (NET, 10 + i), 8080), http=False)
         for i in (1, 2):
-            nodes["api-%d" % i] = Node(("127.158.0.%d" % (13 + i), 8081), http=True)
+            nodes["api-%d" % i] = Node(("%s.0.%d" % (NET, 13 + i), 8081), http=True)
         up = run.serve("upstream", upstream_config(tmp))
         main = run.serve("tern", main_config(tmp))
         big = run.serve("big", big_config(tmp))
@@ -365,6 +392,7 @@ def main():
             time.sleep(0.1)
         browser = Browser(args.chromium, os.path.join(tmp, "chromium-profile"), run.log)
         shot = check_main(browser, tmp, nodes)
+        check_primary(browser)
         check_big(browser)
         if args.screenshot:
             size = os.path.getsize(shot)

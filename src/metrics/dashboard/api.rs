@@ -51,6 +51,47 @@ pub(crate) struct ZoneView {
     pub timers: Option<[u32; 3]>,
     /// Served signed (DNSSEC).
     pub signed: bool,
+    /// A secondary's refresh state.
+    pub refresh: Option<RefreshView>,
+    /// A primary's secondaries: its NOTIFY targets and every client that transferred it.
+    pub secondaries: Vec<SecondaryView>,
+}
+
+/// A secondary zone's last check and timers, as ages and countdowns in seconds from now.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub(crate) struct RefreshView {
+    /// Since the last check ended; `None` before the first.
+    pub checked_ago_s: Option<f64>,
+    /// The last check's failure; `None` when it succeeded.
+    pub error: Option<String>,
+    /// Since the first of the failures in a row.
+    pub failing_for_s: Option<f64>,
+    /// The primary that answered the last successful check, and the serial it confirmed.
+    pub primary: Option<String>,
+    pub serial: Option<u32>,
+    /// Since the last transfer applied, and its kind.
+    pub transferred_ago_s: Option<f64>,
+    pub kind: Option<&'static str>,
+    /// Until the next check (0: due).
+    pub next_in_s: Option<f64>,
+    /// Until the copy expires without a primary's confirmation (0: expired).
+    pub expires_in_s: Option<f64>,
+    pub expired: bool,
+}
+
+/// One secondary of a zone we serve as primary.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(crate) struct SecondaryView {
+    pub address: String,
+    /// Listed as a NOTIFY target.
+    pub notified: bool,
+    /// Since its last transfer; `None` when it has not transferred since we started.
+    pub transferred_ago_s: Option<f64>,
+    /// The serial that transfer brought it to, and the transfer's kind.
+    pub serial: Option<u32>,
+    pub kind: Option<&'static str>,
+    /// Its last transfer brought it to the zone's serial now.
+    pub current: bool,
 }
 
 /// How the resolver stands with one server (its infrastructure cache).

@@ -18,7 +18,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub(crate) use api::{InstanceView, ServiceView, UpstreamStanding, ZoneView};
+pub(crate) use api::{
+    InstanceView, RefreshView, SecondaryView, ServiceView, UpstreamStanding, ZoneView,
+};
 use sample::Sample;
 
 use super::Metrics;

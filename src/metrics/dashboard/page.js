@@ -150,7 +150,45 @@ function renderZones(zones) {
       z.serial === null ? el("td", "not served", "unhealthy") : z.serial,
       z.records === null ? "–" : z.records,
       z.timers ? z.timers.map(span).join(" / ") : "–", el("td", z.source, "err")]));
+    // Replication on a line of its own under the zone: the panel is narrow.
+    if (z.refresh || z.secondaries.length) body.appendChild(row([replication(z)]));
   }
+}
+
+// A duration in seconds as people say it: "12 s", "3m", "23h", "2d".
+function ago(s) {
+  if (s < 60) return Math.round(s) + " s";
+  if (s < 3600) return Math.round(s / 60) + "m";
+  if (s < 172800) return Math.round(s / 3600) + "h";
+  return Math.round(s / 86400) + "d";
+}
+
+// A secondary's refresh state and a primary's secondaries, one line each.
+function replication(z) {
+  const td = el("td", undefined, "replication");
+  td.colSpan = 5;
+  td.dataset.replication = "";
+  const line = (text, cls) => td.appendChild(el("div", text, cls));
+  const r = z.refresh;
+  if (r) {
+    let text = r.error === null
+      ? (r.checked_ago_s === null ? "not checked yet"
+        : "refreshed " + ago(r.checked_ago_s) + " ago from " + r.primary + " (serial " + r.serial + ")")
+      : "failing since " + ago(r.failing_for_s) + " ago (last error: " + r.error + ")";
+    if (r.transferred_ago_s !== null) text += " · " + r.kind + " " + ago(r.transferred_ago_s) + " ago";
+    if (r.next_in_s !== null) text += r.next_in_s > 0 ? " · next in " + ago(r.next_in_s) : " · checking";
+    if (r.expired) text += " · expired";
+    else if (r.expires_in_s !== null) text += " · expires in " + ago(r.expires_in_s);
+    line(text, r.expired ? "unhealthy" : r.error === null ? undefined : "warn");
+  }
+  for (const s of z.secondaries) {
+    const text = s.transferred_ago_s === null
+      ? s.address + ": notified, no transfer yet"
+      : s.address + ": " + s.kind + " " + ago(s.transferred_ago_s) + " ago, serial " + s.serial +
+        (s.current ? " (current)" : " (behind)");
+    line(text, s.transferred_ago_s === null ? "dim" : s.current ? "healthy" : "warn");
+  }
+  return td;
 }
 
 function renderUpstreams(servers) {

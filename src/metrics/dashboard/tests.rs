@@ -44,6 +44,23 @@ impl Sources for Fake {
             records: Some(3),
             timers: Some([3600, 600, 86400]),
             signed: false,
+            refresh: Some(RefreshView {
+                checked_ago_s: Some(12.0),
+                error: Some("<b>refused</b>".to_string()),
+                failing_for_s: Some(40.0),
+                primary: Some("127.166.0.53:53".to_string()),
+                serial: Some(7),
+                expires_in_s: Some(3600.0),
+                ..RefreshView::default()
+            }),
+            secondaries: vec![SecondaryView {
+                address: "127.166.0.2".to_string(),
+                notified: true,
+                transferred_ago_s: Some(5.0),
+                serial: Some(7),
+                kind: Some("IXFR"),
+                current: true,
+            }],
         }]
     }
     fn upstream(&self, _: SocketAddr) -> Option<UpstreamStanding> {
@@ -117,6 +134,27 @@ fn the_page_its_script_and_every_view_are_served_and_nothing_else() {
     }
     assert_eq!(d.get("/api/other", ""), None);
     assert_eq!(d.get("/../etc/passwd", ""), None);
+}
+
+#[test]
+fn a_zone_carries_its_refresh_state_and_its_secondaries() {
+    let (body, v) = json(&dashboard(), "/api/zones", "");
+    let zone = &v[0];
+    let refresh = &zone["refresh"];
+    assert_eq!(refresh["checked_ago_s"], 12.0);
+    assert_eq!(refresh["failing_for_s"], 40.0);
+    assert_eq!(refresh["error"], "<b>refused</b>");
+    assert!(!body.contains("<b>"), "an error text is escaped: {body}");
+    assert_eq!(refresh["primary"], "127.166.0.53:53");
+    assert_eq!(refresh["expires_in_s"], 3600.0);
+    assert_eq!(refresh["expired"], false);
+    assert_eq!(refresh["next_in_s"], Value::Null);
+    let secondary = &zone["secondaries"][0];
+    assert_eq!(secondary["address"], "127.166.0.2");
+    assert_eq!(secondary["kind"], "IXFR");
+    assert_eq!(secondary["serial"], 7);
+    assert_eq!(secondary["current"], true);
+    assert_eq!(secondary["notified"], true);
 }
 
 #[test]

@@ -83,16 +83,40 @@ async fn without_a_primary_the_copy_is_served_until_expire_then_servfail() {
         config: zone(primary, &file),
         source: None,
         wake: Notify::new(),
+        status: StatusCell::default(),
     });
     let (trigger, signal) = shutdown::channel();
     let start = Instant::now();
     let task = tokio::spawn(keep(
-        kept,
+        Arc::clone(&kept),
         Arc::clone(&writer) as Arc<dyn Secondaries>,
         Arc::clone(&metrics),
         signal,
     ));
-    tokio::time::sleep(Duration::from_secs(30)).await;
+    // Before EXPIRE: failing since the first check, the expiry ahead.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let status = kept.status.get();
+    assert!(status.error.is_some(), "{status:?}");
+    assert!(
+        status
+            .failing_since
+            .is_some_and(|t| t.duration_since(start) <= SOA_TIMEOUT)
+    );
+    assert!(!status.expired && status.confirmed.is_none(), "{status:?}");
+    let left = status.expires.map(|e| e.duration_since(Instant::now()));
+    assert!(
+        left.is_some_and(|l| l > Duration::ZERO && l <= Duration::from_secs(4)),
+        "expires in {left:?}"
+    );
+    // The second check (due at 5 s, after the first's 3 s and RETRY) is under way.
+    let due = status.next.map(|n| n.duration_since(start));
+    assert!(
+        due.is_some_and(|d| d > SOA_TIMEOUT && d <= Duration::from_secs(6)),
+        "next check due at {due:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(24)).await;
+    let status = kept.status.get();
+    assert!(status.expired && status.error.is_some(), "{status:?}");
     trigger.fire();
     task.await.expect("the task ends on shutdown");
     let _ = std::fs::remove_dir_all(&dir);
