@@ -39,6 +39,23 @@ impl Resolver {
         self.stale_chain(qname, qtype, now).await.ok_or(err)
     }
 
+    /// What a finished walk gives the client: its answer, else expired data if the cache has
+    /// some (RFC 8767), else its error.
+    pub(super) async fn finished(
+        &self,
+        qname: &Name,
+        qtype: RecordType,
+        result: Result<Resolution, ResolveError>,
+        now: Instant,
+    ) -> Result<Resolution, ResolveError> {
+        match result {
+            Ok(r) => Ok(r),
+            // Expired data is looked up as of the request: its window is days long, and the
+            // failure (shared by every client of the walk) carries no time of its own.
+            Err(e) => self.stale_or(qname, qtype, e, now).await,
+        }
+    }
+
     /// A zero stale-answer timeout is Unbound's `serve-expired: yes` with
     /// `serve-expired-client-timeout: 0`: expired data inside the serve-stale window is
     /// answered at once (TTL 30, RFC 8767 §4) and one walk behind refreshes the cache. An

@@ -326,23 +326,6 @@ impl Resolver {
         }
     }
 
-    /// What a finished walk gives the client: its answer, else expired data if the cache has
-    /// some (RFC 8767), else its error.
-    async fn finished(
-        &self,
-        qname: &Name,
-        qtype: RecordType,
-        result: Result<Resolution, ResolveError>,
-        now: Instant,
-    ) -> Result<Resolution, ResolveError> {
-        match result {
-            Ok(r) => Ok(r),
-            // Expired data is looked up as of the request: its window is days long, and the
-            // failure (shared by every client of the walk) carries no time of its own.
-            Err(e) => self.stale_or(qname, qtype, e, now).await,
-        }
-    }
-
     /// The one alias-chasing loop: follows the chain from `qname` one link at a time, each
     /// from the cache or, given a `budget`, by walking the hierarchy. Without a budget it
     /// answers from the cache alone, as of `now`: `Ok(None)` when a link is missing. A walk
