@@ -54,7 +54,7 @@ cargo test --doc
 # The dashboard in headless Chromium, against `tern serve`s on 127.158.0.0/16 and
 # 127.159.0.0/16 (the binary the tests above built).
 cargo build --quiet
-python3 tests/browser/dashboard.py
+python3 tests/browser/dashboard.py --screenshot target/dashboard.png
 # The embedded example runs as its documentation says.
 cargo run --quiet --example cluster >/dev/null
 # The fuzz crate has its own workspace; make sure its targets still build against the library.
