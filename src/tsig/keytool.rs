@@ -15,7 +15,9 @@ pub fn generate(name: &str, algorithm: &str) -> Result<String, String> {
     let algorithm = parse_algorithm(algorithm)?;
     let name = Name::from_ascii(name)
         .map_err(|e| format!("{name:?} is not a key name (a domain name): {e}"))?;
-    let mut secret = vec![0u8; mac_len(&algorithm)];
+    let len = super::mac_len(&algorithm)
+        .ok_or_else(|| format!("algorithm {} is not supported", algorithm_name(&algorithm)))?;
+    let mut secret = vec![0u8; len];
     rand::fill(&mut secret[..]);
     // Built as a Key first: what is written is exactly what tern will read back.
     let key = Key::new(name, algorithm, secret).map_err(|e| e.to_string())?;
@@ -55,14 +57,6 @@ fn bare(name: &Name) -> String {
 /// The algorithm as key files spell it (RFC 8945 §6, without the trailing dot).
 fn algorithm_name(algorithm: &TsigAlgorithm) -> String {
     bare(&algorithm.to_name())
-}
-
-fn mac_len(algorithm: &TsigAlgorithm) -> usize {
-    match algorithm {
-        TsigAlgorithm::HmacSha384 => 48,
-        TsigAlgorithm::HmacSha512 => 64,
-        _ => 32,
-    }
 }
 
 #[cfg(test)]

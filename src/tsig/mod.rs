@@ -94,7 +94,7 @@ impl fmt::Debug for Key {
 }
 
 /// The HMAC output length of the algorithms hickory implements (RFC 8945 §6, Table 3).
-fn mac_len(algorithm: &TsigAlgorithm) -> Option<usize> {
+pub(super) fn mac_len(algorithm: &TsigAlgorithm) -> Option<usize> {
     match algorithm {
         TsigAlgorithm::HmacSha256 => Some(32),
         TsigAlgorithm::HmacSha384 => Some(48),
