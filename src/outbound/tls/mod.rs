@@ -116,19 +116,12 @@ impl DotUpstream {
     ) -> Result<DotUpstream, DotConfigError> {
         let server_name = ServerName::try_from(tls_name.to_string())
             .map_err(|_| DotConfigError::Name(tls_name.to_string()))?;
-        // ring, as for the DoT listener (src/server/tls.rs): already built for DNSSEC.
-        #[allow(deprecated)]
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        config.alpn_protocols = vec![ALPN_DOT.to_vec()];
+        let connector = connector(roots, ALPN_DOT)?;
         Ok(DotUpstream {
             tls_name: tls_name.to_string(),
             ca: ca.map(Path::to_path_buf),
             server_name,
-            connector: TlsConnector::from(Arc::new(config)),
+            connector,
             limits: Limits {
                 outstanding: OUTSTANDING,
                 idle: IDLE,
@@ -245,7 +238,21 @@ fn fail_queued(mut queue: mpsc::Receiver<Job>, e: &ConnError) {
     }
 }
 
-fn roots_from(path: &Path) -> Result<RootCertStore, DotConfigError> {
+/// A TLS client trusting `roots` and offering `alpn` (TLS 1.2 and 1.3). ring, as for the DoT
+/// listener (src/server/tls.rs): already built for DNSSEC.
+pub(crate) fn connector(roots: RootCertStore, alpn: &[u8]) -> Result<TlsConnector, rustls::Error> {
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![alpn.to_vec()];
+    Ok(TlsConnector::from(Arc::new(config)))
+}
+
+/// The certificates of a PEM file, as trust anchors; a file with none is an error.
+pub(crate) fn roots_from(path: &Path) -> Result<RootCertStore, DotConfigError> {
     let read = |source| DotConfigError::Ca {
         path: path.to_path_buf(),
         source,

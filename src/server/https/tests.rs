@@ -5,9 +5,7 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use rustls::{ClientConfig, RootCertStore};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName};
+use rustls_pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::TlsConnector;
 
@@ -25,19 +23,8 @@ fn pair(test: &str) -> (PathBuf, CertificateFiles) {
 }
 
 fn connector(ca: &Path) -> TlsConnector {
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(ca).expect("ca file") {
-        roots.add(cert.expect("ca parses")).expect("ca added");
-    }
-    #[allow(deprecated)] // the server's choice of ring; see server/tls.rs
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    TlsConnector::from(Arc::new(config))
+    let roots = crate::outbound::tls::roots_from(ca).expect("ca file");
+    crate::outbound::tls::connector(roots, b"http/1.1").expect("client")
 }
 
 /// One HTTP/1.1 exchange on a new connection; the whole response as text (lossy) and bytes.
