@@ -87,16 +87,6 @@ dot_listening() { # true once something listens on the DoT port (at most 10 s)
     return 1
 }
 
-split_ticks() { # pid -> "utime stime" in clock ticks (all threads)
-    local s
-    s=$(cat "/proc/$1/stat" 2>/dev/null) || {
-        echo "0 0"
-        return
-    }
-    s=${s##*) }
-    awk '{ print $12, $13 }' <<<"$s"
-}
-
 switches_of() { # pid -> context switches (voluntary + involuntary) summed over its threads
     cat /proc/"$1"/task/*/status 2>/dev/null |
         awk '/^(non)?voluntary_ctxt_switches:/ { s += $2 } END { print s + 0 }'
@@ -128,7 +118,6 @@ for t in tern unbound; do
     noise=$(noise_check)
 
     # 1. Kept connections.
-    c0=$(cpu_ticks_of "$RES_PID")
     read -r u0 k0 <<<"$(split_ticks "$RES_PID")"
     x0=$(switches_of "$RES_PID")
     read -r r0 f0 <<<"$(ipis)"
@@ -142,7 +131,6 @@ for t in tern unbound; do
     nsx $(pin_aux) timeout -k 5 $((SECS + 30)) dnsperf -m dot -s "$RESOLVER_ADDR" -p "$DOT_PORT" \
         -d "$TARGET_QFILE" -Q "$RATE" -c 10 -q 200 -T 1 -l "$SECS" >"$RUN_DIR/dnsperf.out" 2>&1 ||
         log "warning: dnsperf exited non-zero for $t"
-    c1=$(cpu_ticks_of "$RES_PID")
     read -r u1 k1 <<<"$(split_ticks "$RES_PID")"
     x1=$(switches_of "$RES_PID")
     read -r r1 f1 <<<"$(ipis)"
@@ -176,7 +164,7 @@ for t in tern unbound; do
     user_s=$(awk '/connections in [0-9.]+s;/ { sub("s;", "", $4); print $4; exit }' "$RUN_DIR/s_time.out")
 
     ROWS+=("$(awk -v t="$t" -v s="$sent" -v a="$answered" -v l="$lost" -v g="$good" -v q="$qps" \
-        -v ticks=$((c1 - c0)) -v hz="$HZ" -v n="${conns:-0}" -v r="${real:-0}" -v hticks=$((h1 - h0)) -v cu="${user_s:-0}" 'BEGIN {
+        -v ticks=$((u1 - u0 + k1 - k0)) -v hz="$HZ" -v n="${conns:-0}" -v r="${real:-0}" -v hticks=$((h1 - h0)) -v cu="${user_s:-0}" 'BEGIN {
             cpu = ticks / hz; hcpu = hticks / hz
             printf "%-8s %8d %8d %9.0f %9.2f %7d %8.0f %9.3f %9.3f", t, s, a, q, (a > 0 ? 1e6 * cpu / a : 0),
                 l + (a - g), (r > 0 ? n / r : 0), (n > 0 ? 1e3 * hcpu / n : 0), (n > 0 ? 1e3 * cu / n : 0) }')")
