@@ -218,7 +218,7 @@ impl Collector for Exposition {
             "Bogus answers, by the RFC 8914 Extended DNS Error of the failure.",
             &by_reason(&m.dnssec_bogus.seen()),
         )?;
-        let plain: [(&str, &str, u64); 21] = [
+        let plain: [(&str, &str, u64); 22] = [
             (
                 "tern_dnssec_aggressive_answers",
                 "NXDOMAINs and wildcard expansions answered from cached secure NSEC/NSEC3 proofs without asking (RFC 8198).",
@@ -286,8 +286,14 @@ impl Collector for Exposition {
             ),
             (
                 "tern_updates_applied",
-                "RFC 2136 UPDATEs applied.",
+                "RFC 2136 UPDATEs that changed their zone.",
                 Metrics::get(&m.updates_applied),
+            ),
+            (
+                "tern_updates_unchanged",
+                "UPDATEs answered NOERROR that changed nothing (already so, or ignored by RFC \
+                 2136 section 3.4.2, as a CNAME beside other data).",
+                Metrics::get(&m.updates_unchanged),
             ),
             (
                 "tern_updates_refused",
