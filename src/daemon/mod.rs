@@ -58,13 +58,14 @@ pub async fn bind(
     let mut udp = Vec::new();
     let mut tcp = Vec::new();
     for addr in addrs {
-        udp.extend(
-            crate::server::bind_udp(*addr, workers).map_err(|e| format!("udp {addr}: {e}"))?,
-        );
+        let failed = |proto: &str, e: std::io::Error| {
+            format!("{proto} {}", crate::net::bind_error(*addr, &e))
+        };
+        udp.extend(crate::server::bind_udp(*addr, workers).map_err(|e| failed("udp", e))?);
         tcp.push(
             TcpListener::bind(addr)
                 .await
-                .map_err(|e| format!("tcp {addr}: {e}"))?,
+                .map_err(|e| failed("tcp", e))?,
         );
     }
     Ok((udp, tcp))
