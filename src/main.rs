@@ -76,7 +76,8 @@ struct CtlArgs {
     #[arg(long, value_name = "PATH", conflicts_with = "socket")]
     config: Option<PathBuf>,
     /// The command and its arguments, e.g. `stats` or `flush www.example.org`.
-    #[arg(required = true, num_args = 1.., value_name = "COMMAND [ARGS]")]
+    // Hyphens pass through: `zones --all` is the command's option, not tern ctl's.
+    #[arg(required = true, num_args = 1.., value_name = "COMMAND [ARGS]", trailing_var_arg = true, allow_hyphen_values = true)]
     command: Vec<String>,
 }
 

@@ -24,8 +24,20 @@ pub(crate) struct State {
     pub cache: Option<(u64, u64)>,
     /// Each served zone's origin and SOA serial.
     pub zone_serials: Vec<(String, u32)>,
-    /// Each service instance (service name, instance name) and whether it is healthy.
-    pub instances: Vec<(String, String, bool)>,
+    /// Each service instance and its health.
+    pub instances: Vec<InstanceHealth>,
+}
+
+/// One service instance at scrape time.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct InstanceHealth {
+    pub service: String,
+    pub instance: String,
+    /// It passes its health check (or has none).
+    pub healthy: bool,
+    /// It is in the service's answers: healthy, or its service failed open (no instance
+    /// healthy, so all are answered).
+    pub served: bool,
 }
 
 /// Reads the [`State`] at scrape time.
@@ -398,24 +410,33 @@ impl Exposition {
             "SOA serial of each served zone.",
             &serials,
         )?;
-        let health: Vec<_> = state
-            .instances
-            .iter()
-            .map(|(service, instance, healthy)| {
-                (
-                    [
-                        ("service", service.as_str()),
-                        ("instance", instance.as_str()),
-                    ],
-                    ConstGauge::new(i64::from(*healthy)),
-                )
-            })
-            .collect();
+        let gauge = |value: fn(&InstanceHealth) -> bool| -> Vec<_> {
+            state
+                .instances
+                .iter()
+                .map(|i| {
+                    (
+                        [
+                            ("service", i.service.as_str()),
+                            ("instance", i.instance.as_str()),
+                        ],
+                        ConstGauge::new(i64::from(value(i))),
+                    )
+                })
+                .collect()
+        };
         family(
             e,
             "tern_service_instance_healthy",
-            "1 when a service instance is healthy (in the answers), else 0.",
-            &health,
+            "1 when a service instance passes its health check (or has none), else 0.",
+            &gauge(|i| i.healthy),
+        )?;
+        family(
+            e,
+            "tern_service_instance_served",
+            "1 when a service instance is in the answers: healthy, or unhealthy in a service \
+             that failed open (no instance healthy, so all are answered).",
+            &gauge(|i| i.served),
         )
     }
 }
@@ -423,6 +444,15 @@ impl Exposition {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn instance(name: &str, healthy: bool, served: bool) -> InstanceHealth {
+        InstanceHealth {
+            service: "web.example.".to_string(),
+            instance: name.to_string(),
+            healthy,
+            served,
+        }
+    }
 
     fn text(metrics: Arc<Metrics>, state: State) -> String {
         encode(&registry(metrics, Arc::new(move || state.clone())))
@@ -454,7 +484,11 @@ mod tests {
             State {
                 cache: Some((3, 4096)),
                 zone_serials: vec![("example.".to_string(), 7)],
-                instances: vec![("web.example.".to_string(), "web-1".to_string(), true)],
+                instances: vec![
+                    instance("web-1", true, true),
+                    // Its service failed open: down, yet answered.
+                    instance("db-1", false, true),
+                ],
             },
         );
         for want in [
@@ -479,6 +513,9 @@ mod tests {
             "tern_cache_entries 3\n",
             "tern_zone_serial{zone=\"example.\"} 7\n",
             "tern_service_instance_healthy{service=\"web.example.\",instance=\"web-1\"} 1\n",
+            "tern_service_instance_served{service=\"web.example.\",instance=\"web-1\"} 1\n",
+            "tern_service_instance_healthy{service=\"web.example.\",instance=\"db-1\"} 0\n",
+            "tern_service_instance_served{service=\"web.example.\",instance=\"db-1\"} 1\n",
         ] {
             assert!(out.contains(want), "{want} missing from\n{out}");
         }

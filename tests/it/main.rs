@@ -17,6 +17,7 @@ mod lab_dnssec;
 mod local_names;
 mod local_recursion;
 mod metrics;
+mod newcomer;
 mod nonrecursive;
 mod nsd_diff;
 mod partition;
