@@ -75,9 +75,11 @@ struct CtlArgs {
     /// Read the socket path from this config file's `[control] socket`.
     #[arg(long, value_name = "PATH", conflicts_with = "socket")]
     config: Option<PathBuf>,
+    /// With `zones`: the built-in local zones too.
+    #[arg(long)]
+    all: bool,
     /// The command and its arguments, e.g. `stats` or `flush www.example.org`.
-    // Hyphens pass through: `zones --all` is the command's option, not tern ctl's.
-    #[arg(required = true, num_args = 1.., value_name = "COMMAND [ARGS]", trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(required = true, num_args = 1.., value_name = "COMMAND [ARGS]")]
     command: Vec<String>,
 }
 
@@ -229,8 +231,13 @@ fn ctl(args: CtlArgs) -> Result<(), String> {
             .ok_or_else(|| format!("tern ctl: {} has no `[control] socket`", config.display()))?,
         (None, None) => PathBuf::from(tern::DEFAULT_CONTROL_SOCKET),
     };
-    let body = tern::control_request(&socket, &args.command.join(" "))
-        .map_err(|e| format!("tern ctl: {e}"))?;
+    // A flag of tern ctl's, so that it may stand anywhere on the line as flags do; the
+    // server reads it as the command's argument (`zones --all`).
+    let mut line = args.command.join(" ");
+    if args.all {
+        line.push_str(" --all");
+    }
+    let body = tern::control_request(&socket, &line).map_err(|e| format!("tern ctl: {e}"))?;
     // `tern ctl dump-cache | head`: a reader that stops early is not an error (and print!
     // would panic on the broken pipe).
     let mut out = std::io::stdout().lock();
