@@ -12,10 +12,8 @@ use tracing_subscriber::EnvFilter;
 
 use tern::LabFiles;
 use tern::Metrics;
-use tern::NameServer;
-use tern::Recursion;
 
-use tern::{Catalog, Zone};
+use tern::Zone;
 use tern::{Config, ZoneConfig};
 use tern::{ServerSet, TraceSink, parse_root_hints};
 
@@ -146,6 +144,12 @@ struct LabArgs {
     /// Where the lab's recursive resolver listens (UDP and TCP).
     #[arg(long, default_value = "127.0.0.1:5300", value_name = "ADDR:PORT")]
     listen: SocketAddr,
+    /// Where the dashboard (GET /) and the Prometheus metrics (GET /metrics) are served.
+    #[arg(long, default_value = "127.0.0.1:9153", value_name = "ADDR:PORT")]
+    metrics: SocketAddr,
+    /// Serve no dashboard and no metrics.
+    #[arg(long)]
+    no_metrics: bool,
 }
 
 fn parse_zone_arg(s: &str) -> Result<ZoneConfig, String> {
@@ -341,21 +345,14 @@ async fn run_lab(args: LabArgs) -> Result<(), String> {
     });
     let metrics = Arc::new(Metrics::default());
     let resolver = tern::build_resolver(&config, lab_hints(&files)?, &metrics, None)?;
-    let workers = Config::default()
-        .server_limits()
-        .map_or(1, |limits| limits.workers);
-    let (udp, tcp) = tern::bind_sockets(&[args.listen], workers).await?;
-    let handler = NameServer::fixed(Catalog::default(), Arc::clone(&metrics))
-        .recursion(Recursion {
-            resolver,
-            acl: tern::Acl::loopback(),
-            // The lab shows all three kinds of query: recursive, iterative, and non-recursive.
-            snoop: tern::Acl::loopback(),
-        })
-        .builtin_zones(tern::builtin_zones(|_| false)?)
-        .start(udp, tcp, signal.clone())
-        .map_err(|e| format!("{}: {e}", args.listen))?
-        .join_into(&mut tasks);
+    let lab = tern::LabResolver {
+        listen: args.listen,
+        dashboard: (!args.no_metrics).then_some(args.metrics),
+        resolver,
+        metrics: Arc::clone(&metrics),
+        cluster: &cluster,
+    };
+    let handler = tern::start_lab_resolver(lab, &signal, &mut tasks).await?;
     let port = args.listen.port();
     let ip = args.listen.ip();
     let tls = tern::start_lab_tls(&handler, ip, &state, &signal, &mut tasks)
@@ -407,6 +404,12 @@ async fn run_lab(args: LabArgs) -> Result<(), String> {
     }
     for line in cluster.tries(ip, port) {
         println!("{line}");
+    }
+    if !args.no_metrics {
+        println!(
+            "dashboard (traffic, the cluster's health, zones, upstreams, last queries): http://{}/",
+            args.metrics
+        );
     }
     let mut cluster_tasks = cluster.tasks;
     tern::wait_for_signal().await;
