@@ -19,6 +19,10 @@
 //! * The SOA serial: §3.6 wants it raised after a change. That is the store's job (it raises it
 //!   on every change, whatever the source); [`apply`] replaces the SOA only when the update
 //!   itself carries one with a higher serial (RFC 1982).
+//! * The RRs §3.4.2 ignores (a CNAME beside other data, an SOA without a higher serial, a
+//!   delete of the apex SOA or last NS) are ignored, as the RFC says, but not silently: they
+//!   come back in [`Applied::ignored`], for the log and the counters (an update that changed
+//!   nothing is not counted as applied).
 //! * RRSIG, NSEC, NSEC3 and NSEC3PARAM are REFUSED: tern signs nothing, and such records would
 //!   only be served stale.
 //! * An update whose result tern would not load from a zone file (data below a zone cut or a
