@@ -41,7 +41,8 @@ pub async fn start_lab_resolver(
 ) -> Result<Arc<Handler>, String> {
     let dashboard = match lab.dashboard {
         Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-            format!("dashboard {addr}: {e} (another tern lab, or a [metrics] listen? --metrics ADDR picks another)")
+            let e = crate::net::bind_error(addr, &e);
+            format!("dashboard {e}; --metrics ADDR picks another address, --no-metrics none")
         })?),
         None => None,
     };
