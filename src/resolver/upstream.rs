@@ -1,6 +1,6 @@
 //! The resolver's only outbound I/O. [`Upstream`] has two implementations: [`NetUpstream`]
-//! (real UDP/TCP sockets, and DNS over TLS to the forwarders of a zone with `tls_name`) and,
-//! in tests, a scripted fake internet built from our own zones.
+//! (real UDP/TCP sockets, and DNS over TLS or over HTTPS to the forwarders of a zone with
+//! `tls_name` or `url`) and, in tests, a scripted fake internet built from our own zones.
 //!
 //! An exchange here never times out by itself: it ends when a matching reply arrives or the
 //! transport fails. The caller decides how long to wait before retransmitting, and keeps
@@ -23,9 +23,12 @@ use hickory_proto::op::{Message, OpCode};
 use hickory_proto::rr::{Name, RecordType};
 use tokio::time::Instant;
 
+use super::trace::Encryption;
+use crate::outbound::doh::DohUpstream;
+use crate::outbound::doh::conn::DohError;
 use crate::outbound::tcp::TcpQuery;
 use crate::outbound::tls::DotUpstream;
-use crate::outbound::tls::conn::ConnError;
+use crate::outbound::tls::conn::{ConnError, Response};
 use crate::outbound::{
     ClientError, CookieJar, Expected, Peer, Signed, UdpAnswer, over_udp, request,
 };
@@ -45,8 +48,29 @@ pub struct UpstreamQuery {
     /// CD=1 (RFC 4035 §3.2.2): a forwarder is to hand over data it would find bogus, because
     /// we validate it ourselves (see `Exchange::checking_disabled`).
     pub cd: bool,
-    /// Over DNS over TLS to a forwarder, on its kept connection: never UDP or TCP in the clear.
-    pub tls: Option<Arc<DotUpstream>>,
+    /// Over DNS over TLS or HTTPS to a forwarder, on its kept connection: never UDP or TCP in
+    /// the clear.
+    pub tls: Option<Encrypted>,
+}
+
+/// How a forward zone's servers are asked when never in the clear: one field through the
+/// resolver, so that "is this encrypted" stays one check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Encrypted {
+    /// DNS over TLS (RFC 7858; `tls_name`).
+    Tls(Arc<DotUpstream>),
+    /// DNS over HTTPS (RFC 8484; `url`).
+    Https(Arc<DohUpstream>),
+}
+
+impl Encrypted {
+    /// Which of the two, for the trace.
+    pub fn kind(&self) -> Encryption {
+        match self {
+            Encrypted::Tls(_) => Encryption::Tls,
+            Encrypted::Https(_) => Encryption::Https,
+        }
+    }
 }
 
 /// A validated reply and the round trip it took.
@@ -130,8 +154,8 @@ impl Default for NetUpstream {
 impl Upstream for NetUpstream {
     fn query(&self, q: UpstreamQuery) -> UpstreamFuture<'_> {
         Box::pin(async move {
-            if let Some(dot) = q.tls.clone() {
-                return over_tls(&dot, &q).await;
+            if let Some(encrypted) = q.tls.clone() {
+                return over_tls(&encrypted, &q).await;
             }
             let peer = Peer::from(q.server);
             if !q.tcp {
@@ -231,12 +255,26 @@ fn encode_padded(q: &UpstreamQuery) -> Result<(u16, Signed, Vec<u8>), ClientErro
     Ok((id, request, bytes))
 }
 
-/// Over the forward zone's kept TLS connection to the server, padded. The connection may
-/// carry our query under another ID; the response comes back with ours, and must answer our question.
-async fn over_tls(dot: &DotUpstream, q: &UpstreamQuery) -> Result<UpstreamReply, UpstreamError> {
+/// Over the forward zone's kept TLS connection to the server (DoT, or HTTP/2 for DoH),
+/// padded. The connection may carry our query under another ID (DoH: ID 0); the response
+/// comes back with ours, and must answer our question.
+async fn over_tls(
+    encrypted: &Encrypted,
+    q: &UpstreamQuery,
+) -> Result<UpstreamReply, UpstreamError> {
     // RFC 8467 §4.1: padded, so the record's length does not give the name away.
     let (id, mut request, bytes) = encode_padded(q).map_err(upstream_err)?;
-    let response = dot.query(q.server, bytes).await.map_err(|e| match e {
+    let response: Result<Response, ConnError> = match encrypted {
+        Encrypted::Tls(dot) => dot.query(q.server, bytes).await,
+        Encrypted::Https(doh) => match doh.query(q.server, bytes).await {
+            Ok(response) => Ok(response),
+            Err(DohError::Conn(e)) => Err(e),
+            // An HTTP error says nothing of the certificate: this try failed, the next goes.
+            Err(e @ DohError::Response(_)) => return Err(UpstreamError::Network(e.to_string())),
+        },
+    };
+    let response = response.map_err(|e| match e {
+        // A certificate or handshake failure, DoT's or DoH's: unusable, which ends in EDE 22.
         ConnError::Refused => UpstreamError::Refused,
         ConnError::Connect(why) => UpstreamError::Unusable(why),
         ConnError::Lost(why) => UpstreamError::Network(why),

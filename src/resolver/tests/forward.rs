@@ -320,7 +320,7 @@ fn forward_tls(zone: &str, servers: &[&str], first: bool) -> Forward {
     )
     .expect("dot");
     Forward {
-        tls: Some(Arc::new(dot)),
+        tls: Some(crate::resolver::upstream::Encrypted::Tls(Arc::new(dot))),
         no_cache: false,
         ..forward(zone, servers, first)
     }
