@@ -4,7 +4,8 @@
 //! `ca` it does not chain to, gets SERVFAIL with EDE 22, a warning naming the server and the
 //! reason, and no query at all (the upstream's query log has none, and nothing hears UDP where
 //! a plaintext fallback would go); many questions at once share one kept connection; a zone
-//! pointed at our own DoH listener is a forwarding loop.
+//! pointed at our own DoH listener is a forwarding loop. And against Unbound's own DoH
+//! (`https-port`): answers what that Unbound answers.
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
@@ -90,14 +91,14 @@ fn answers(m: &Message) -> BTreeSet<String> {
         .collect()
 }
 
-/// Asks `server` until it answers `www.doh.test. A` with NOERROR (20 s at most; the forwarder
-/// may have met the upstream still starting, and wait out a backoff).
-async fn wait_answering(server: SocketAddr, serve: &mut Serve, log: &Path) {
+/// Asks `server` until it answers `qname` A with NOERROR (30 s at most; the forwarder may
+/// have met the upstream still starting, and wait out a backoff).
+async fn wait_answering(server: SocketAddr, qname: &str, serve: &mut Serve, log: &Path) {
     for _ in 0..100 {
         if let Some(status) = serve.0.try_wait().expect("tern status") {
             panic!("{server} exited ({status}): {}", read(log));
         }
-        let probe = query("www.doh.test.", RecordType::A, true, None);
+        let probe = query(qname, RecordType::A, true, None);
         let bytes = probe.to_vec().expect("probe");
         let reply = crate::support::udp_raw(server, &bytes, Duration::from_millis(200)).await;
         let ok = reply.and_then(|r| Message::from_vec(&r).ok());
@@ -116,6 +117,20 @@ fn read(path: &Path) -> String {
 async fn ask(server: &str, qname: &str, qtype: RecordType) -> Message {
     let server: SocketAddr = server.parse().expect("addr");
     exchange(server, &query(qname, qtype, true, Some(1232))).await
+}
+
+/// `tern` answers each question as `upstream` does: RCODE and answer records.
+async fn same_answers(tern: &str, upstream: &str, questions: &[(&str, RecordType)], log: &Path) {
+    for &(qname, qtype) in questions {
+        let ours = ask(tern, qname, qtype).await;
+        let theirs = ask(upstream, qname, qtype).await;
+        let what = format!("{qname} {qtype}; tern's log: {}", read(log));
+        assert_eq!(
+            ours.metadata.response_code, theirs.metadata.response_code,
+            "{what}: {ours:?}"
+        );
+        assert_eq!(answers(&ours), answers(&theirs), "{what}");
+    }
 }
 
 /// SERVFAIL with EDE 22 (No Reachable Authority), and its text.
@@ -138,37 +153,26 @@ async fn a_doh_forward_zone_answers_like_its_upstream_over_one_connection_and_ne
     let upstream_dir = dir.sub("upstream");
     let mut upstream = start_upstream(&upstream_dir);
     let upstream_log = upstream_dir.join("tern.log");
-    wait_answering(
-        UPSTREAM.parse().expect("addr"),
-        &mut upstream,
-        &upstream_log,
-    )
-    .await;
+    let up: SocketAddr = UPSTREAM.parse().expect("addr");
+    wait_answering(up, "www.doh.test.", &mut upstream, &upstream_log).await;
     // Another CA, which never signed the upstream's certificate.
     let other =
         tern::make_certificate(&dir.sub("other"), IpAddr::from(UPSTREAM_IP)).expect("other CA");
     let forwarder_dir = dir.sub("forwarder");
     let log = forwarder_dir.join("tern.log");
     let mut serve = start_forwarder(&forwarder_dir, &upstream_dir.join("ca.pem"), &other.ca);
-    wait_answering(TERN.parse().expect("addr"), &mut serve, &log).await;
+    let tern: SocketAddr = TERN.parse().expect("addr");
+    wait_answering(tern, "www.doh.test.", &mut serve, &log).await;
 
     // What the upstream answers, asked directly.
-    for (qname, qtype) in [
+    let questions = [
         ("www.doh.test.", RecordType::A),
         ("www.doh.test.", RecordType::AAAA),
         ("doh.test.", RecordType::MX),
         ("nope.doh.test.", RecordType::A),
         ("mail.doh.test.", RecordType::TXT),
-    ] {
-        let ours = ask(TERN, qname, qtype).await;
-        let theirs = ask(UPSTREAM, qname, qtype).await;
-        let what = format!("{qname} {qtype}; tern's log: {}", read(&log));
-        assert_eq!(
-            ours.metadata.response_code, theirs.metadata.response_code,
-            "{what}: {ours:?}"
-        );
-        assert_eq!(answers(&ours), answers(&theirs), "{what}");
-    }
+    ];
+    same_answers(TERN, UPSTREAM, &questions, &log).await;
     assert_eq!(
         answers(&ask(TERN, "www.doh.test.", RecordType::A).await).len(),
         2
@@ -238,4 +242,72 @@ async fn a_doh_forward_zone_answers_like_its_upstream_over_one_connection_and_ne
     );
     drop(serve);
     drop(upstream);
+}
+
+/// Unbound's DoH (`https-port`, Debian's build links libnghttp2) and its plain address.
+const UNBOUND_DOH: &str = "127.235.0.1:443";
+const UNBOUND_PLAIN: &str = "127.235.0.2:53";
+const TERN_TO_UNBOUND: &str = "127.235.0.10:53";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_doh_forward_zone_answers_like_an_unbound_serving_doh() {
+    let dir = TempDir::new("forward-doh-unbound");
+    let files = tern::make_certificate(&dir.0, IpAddr::from([127, 235, 0, 1])).expect("cert");
+    let mut server = format!(
+        "  interface: {}\n  https-port: 443\n  tls-service-pem: \"{}\"\n  \
+         tls-service-key: \"{}\"\n  log-queries: yes\n  verbosity: 1\n  \
+         module-config: \"iterator\"\n  local-zone: \"uh.test.\" static\n",
+        UNBOUND_DOH.replace(':', "@"),
+        files.certificate.display(),
+        files.key.display(),
+    );
+    for data in [
+        "www.uh.test. 300 IN A 192.0.2.70",
+        "www.uh.test. 300 IN AAAA 2001:db8::70",
+        "uh.test. 300 IN MX 10 mail.uh.test.",
+    ] {
+        server.push_str(&format!("  local-data: \"{data}\"\n"));
+    }
+    let plain: SocketAddr = UNBOUND_PLAIN.parse().expect("addr");
+    let mut unbound =
+        crate::support::unbound::Unbound::start(&dir.sub("unbound"), plain, &server, "");
+    unbound
+        .wait_ready(plain, &query("www.uh.test.", RecordType::A, true, None))
+        .await;
+    let config = dir.0.join("tern.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = [\"{TERN_TO_UNBOUND}\"]\n\
+             [dnssec]\nnegative_trust_anchors = [\"test.\"]\n\
+             [[forward]]\nzone = \"uh.test.\"\nurl = \"https://localhost/dns-query\"\n\
+             servers = [\"{UNBOUND_DOH}\"]\nca = \"ca.pem\"\n"
+        ),
+    )
+    .expect("config");
+    let log = dir.0.join("tern.log");
+    let mut serve = Serve::start(&config, "info", &log);
+    let tern: SocketAddr = TERN_TO_UNBOUND.parse().expect("addr");
+    wait_answering(tern, "www.uh.test.", &mut serve, &log).await;
+    let questions = [
+        ("www.uh.test.", RecordType::A),
+        ("www.uh.test.", RecordType::AAAA),
+        ("uh.test.", RecordType::MX),
+        ("nope.uh.test.", RecordType::A),
+    ];
+    same_answers(TERN_TO_UNBOUND, UNBOUND_PLAIN, &questions, &log).await;
+    // A name only tern asks: Unbound logged it, so it came over DoH.
+    let only = ask(TERN_TO_UNBOUND, "doh-only.uh.test.", RecordType::A).await;
+    assert_eq!(
+        only.metadata.response_code,
+        ResponseCode::NXDomain,
+        "{only:?}"
+    );
+    assert!(
+        unbound.log().contains("doh-only.uh.test. A IN"),
+        "{}",
+        unbound.log()
+    );
+    assert_eq!(connections_to(UNBOUND_DOH), 1, "one connection");
+    drop(serve);
 }
