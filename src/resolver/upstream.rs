@@ -28,7 +28,7 @@ use crate::outbound::doh::DohUpstream;
 use crate::outbound::doh::conn::DohError;
 use crate::outbound::tcp::TcpQuery;
 use crate::outbound::tls::DotUpstream;
-use crate::outbound::tls::conn::{ConnError, Response};
+use crate::outbound::tls::conn::ConnError;
 use crate::outbound::{
     ClientError, CookieJar, Expected, Peer, Signed, UdpAnswer, over_udp, request,
 };
@@ -264,21 +264,10 @@ async fn over_tls(
 ) -> Result<UpstreamReply, UpstreamError> {
     // RFC 8467 §4.1: padded, so the record's length does not give the name away.
     let (id, mut request, bytes) = encode_padded(q).map_err(upstream_err)?;
-    let response: Result<Response, ConnError> = match encrypted {
-        Encrypted::Tls(dot) => dot.query(q.server, bytes).await,
-        Encrypted::Https(doh) => match doh.query(q.server, bytes).await {
-            Ok(response) => Ok(response),
-            Err(DohError::Conn(e)) => Err(e),
-            // An HTTP error says nothing of the certificate: this try failed, the next goes.
-            Err(e @ DohError::Response(_)) => return Err(UpstreamError::Network(e.to_string())),
-        },
-    };
-    let response = response.map_err(|e| match e {
-        // A certificate or handshake failure, DoT's or DoH's: unusable, which ends in EDE 22.
-        ConnError::Refused => UpstreamError::Refused,
-        ConnError::Connect(why) => UpstreamError::Unusable(why),
-        ConnError::Lost(why) => UpstreamError::Network(why),
-    })?;
+    let response = match encrypted {
+        Encrypted::Tls(dot) => dot.query(q.server, bytes).await.map_err(conn_err),
+        Encrypted::Https(doh) => doh.query(q.server, bytes).await.map_err(doh_err),
+    }?;
     let message = request.read(&response.bytes).map_err(upstream_err)?;
     Expected::answer(id, &q.qname, q.qtype)
         .check(&message, true)
@@ -289,6 +278,25 @@ async fn over_tls(
         lag: Duration::ZERO,
         at: response.at,
     })
+}
+
+/// A kept connection's failure, DoT's or DoH's: a certificate or handshake failure makes the
+/// server unusable, which ends in EDE 22 when no other server answers.
+fn conn_err(e: ConnError) -> UpstreamError {
+    match e {
+        ConnError::Refused => UpstreamError::Refused,
+        ConnError::Connect(why) => UpstreamError::Unusable(why),
+        ConnError::Lost(why) => UpstreamError::Network(why),
+    }
+}
+
+/// DoH's failures: the connection's as DoT's; a response that is no DNS message (a wrong
+/// status or media type) says nothing of the certificate: this try failed, the next goes.
+fn doh_err(e: DohError) -> UpstreamError {
+    match e {
+        DohError::Conn(e) => conn_err(e),
+        e @ DohError::Response(_) => UpstreamError::Network(e.to_string()),
+    }
 }
 
 fn upstream_err(e: ClientError) -> UpstreamError {
@@ -333,6 +341,28 @@ mod tests {
             assert_eq!(read.edns.is_some(), edns);
             // RFC 4035 §4.1: DO=1 whenever there is an OPT to carry it.
             assert_eq!(read.edns.map(|e| e.flags().dnssec_ok), edns.then_some(true));
+        }
+    }
+
+    #[test]
+    fn a_doh_failure_counts_as_a_dot_one_and_an_http_error_as_a_lost_try() {
+        use crate::outbound::doh::conn::BadResponse;
+        let why = || "TLS handshake: invalid peer certificate".to_string();
+        assert_eq!(
+            doh_err(DohError::Conn(ConnError::Connect(why()))),
+            UpstreamError::Unusable(why()),
+            "a certificate failure: EDE 22 in the end"
+        );
+        assert_eq!(
+            doh_err(DohError::Conn(ConnError::Refused)),
+            UpstreamError::Refused
+        );
+        for bad in [
+            BadResponse::Status(500),
+            BadResponse::ContentType("text/html".into()),
+        ] {
+            let e = doh_err(DohError::Response(bad));
+            assert!(matches!(e, UpstreamError::Network(_)), "{e}");
         }
     }
 
