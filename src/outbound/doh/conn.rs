@@ -19,7 +19,7 @@ use hyper::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
 use hyper::{Method, Request, StatusCode, Uri};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -94,6 +94,8 @@ pub(crate) async fn run<C>(
     let mut connection = std::pin::pin!(connection);
     // Each stream's exchange: true when it brought a response.
     let mut streams: JoinSet<bool> = JoinSet::new();
+    // Why the connection ended, for the streams still in flight then.
+    let (gone, ended) = watch::channel(None::<String>);
     // The last time the connection did anything for us: a response read, or the first query
     // sent on an idle connection. The timer runs from it, for idleness and for silence.
     let mut progress = Instant::now();
@@ -105,7 +107,7 @@ pub(crate) async fn run<C>(
                 if streams.is_empty() {
                     progress = Instant::now();
                 }
-                if let Some(exchange) = exchange(send.clone(), &uri, job) {
+                if let Some(exchange) = exchange(send.clone(), &uri, job, ended.clone()) {
                     streams.spawn(exchange);
                 }
             }
@@ -133,8 +135,8 @@ pub(crate) async fn run<C>(
             }
         }
     };
-    // The streams' waiters see their reply dropped: the connection is gone.
-    streams.abort_all();
+    // The streams still in flight are told why, and end.
+    let _ = gone.send(Some(why.clone()));
     while streams.join_next().await.is_some() {}
     fail_queued(jobs, &ConnError::Lost(why));
     drop(send);
@@ -152,6 +154,7 @@ fn exchange(
     mut send: SendRequest<Full<Bytes>>,
     uri: &Uri,
     job: Job,
+    mut ended: watch::Receiver<Option<String>>,
 ) -> Option<impl Future<Output = bool> + Send + 'static> {
     let Job { bytes, mut reply } = job;
     if reply.is_closed() {
@@ -177,6 +180,10 @@ fn exchange(
         let result = tokio::select! {
             result = work => result,
             () = reply.closed() => return false,
+            why = ended.wait_for(Option::is_some) => {
+                let why = why.map_or_else(|_| "connection closed".to_string(), |w| w.clone().unwrap_or_default());
+                Err(ConnError::Lost(why).into())
+            }
         };
         // Edge: the response's arrival, body and all.
         let at = Instant::now();

@@ -15,6 +15,7 @@ use hyper::{Request, Response as HttpResponse, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::RootCertStore;
 use tokio::sync::{Barrier, mpsc};
+use tokio::task::JoinHandle;
 
 use super::conn::{BadResponse, DohError, Job, MEDIA_TYPE, check_head, handshake, post, run};
 use super::{DohConfigError, DohUpstream};
@@ -40,8 +41,10 @@ struct Seen {
 type Answer = HttpResponse<Full<Bytes>>;
 
 /// A hyper HTTP/2 server on one end of a pipe answering with `respond` (given the body), and
-/// the connection task on the other end; the requests seen, in order.
-async fn connection<F, Fut>(respond: F) -> (mpsc::Sender<Job>, Arc<Mutex<Vec<Seen>>>)
+/// the connection task on the other end; the requests seen, in order; the server's task.
+async fn connection<F, Fut>(
+    respond: F,
+) -> (mpsc::Sender<Job>, Arc<Mutex<Vec<Seen>>>, JoinHandle<()>)
 where
     F: Fn(Vec<u8>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Answer> + Send + 'static,
@@ -49,7 +52,7 @@ where
     let (client, server) = tokio::io::duplex(1 << 16);
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = Arc::clone(&seen);
-    tokio::spawn(async move {
+    let server = tokio::spawn(async move {
         let service = service_fn(move |req: Request<Incoming>| {
             let (log, respond) = (Arc::clone(&log), respond.clone());
             async move {
@@ -73,7 +76,7 @@ where
     let (send, conn) = handshake(client).await.expect("h2 handshake");
     let (jobs, queue) = mpsc::channel(256);
     tokio::spawn(run(send, conn, URL.parse().expect("uri"), queue, LIMITS));
-    (jobs, seen)
+    (jobs, seen, server)
 }
 
 fn dns_message(body: Vec<u8>) -> Answer {
@@ -86,7 +89,7 @@ fn dns_message(body: Vec<u8>) -> Answer {
 
 #[tokio::test(start_paused = true)]
 async fn a_query_is_posted_as_rfc_8484_asks_and_its_response_gets_the_query_id_back() {
-    let (jobs, seen) = connection(|body| async { dns_message(body) }).await;
+    let (jobs, seen, _server) = connection(|body| async { dns_message(body) }).await;
     let response = ask(&jobs, 0x1234, 7).await;
     let r = response.await.expect("answered").expect("a response");
     assert_eq!(
@@ -114,7 +117,7 @@ async fn a_query_is_posted_as_rfc_8484_asks_and_its_response_gets_the_query_id_b
 
 #[tokio::test(start_paused = true)]
 async fn a_wrong_status_media_type_or_size_is_an_error_and_the_connection_goes_on() {
-    let (jobs, _) = connection(|body: Vec<u8>| async move {
+    let (jobs, _, _server) = connection(|body: Vec<u8>| async move {
         let tag = body.last().copied().unwrap_or(0);
         match tag {
             1 => {
@@ -154,7 +157,7 @@ async fn many_queries_are_in_flight_at_once_on_the_one_connection() {
     // would never see an answer.
     const N: u8 = 20;
     let barrier = Arc::new(Barrier::new(usize::from(N)));
-    let (jobs, seen) = connection(move |body| {
+    let (jobs, seen, _server) = connection(move |body| {
         let barrier = Arc::clone(&barrier);
         async move {
             barrier.wait().await;
@@ -180,7 +183,7 @@ async fn many_queries_are_in_flight_at_once_on_the_one_connection() {
 
 #[tokio::test(start_paused = true)]
 async fn an_idle_connection_is_closed_and_a_query_abandoned_frees_its_stream() {
-    let (jobs, _) = connection(|body: Vec<u8>| async move {
+    let (jobs, _, _server) = connection(|body: Vec<u8>| async move {
         if body.last() == Some(&1) {
             // Never answers this one.
             std::future::pending::<()>().await;
@@ -197,6 +200,35 @@ async fn an_idle_connection_is_closed_and_a_query_abandoned_frees_its_stream() {
     assert!(!jobs.is_closed(), "not idle yet");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(jobs.is_closed(), "closed after the idle time");
+}
+
+/// Never answers.
+async fn silent(_: Vec<u8>) -> Answer {
+    std::future::pending().await
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_server_that_goes_away_or_answers_nothing_fails_what_is_in_flight_saying_why() {
+    let (jobs, _, server) = connection(silent).await;
+    let response = ask(&jobs, 1, 1).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    server.abort();
+    let failed = response.await.expect("told");
+    assert!(
+        matches!(&failed, Err(DohError::Conn(ConnError::Lost(_)))),
+        "{failed:?}"
+    );
+    assert!(jobs.is_closed(), "the connection task ended");
+
+    let (jobs, _, _server) = connection(silent).await;
+    let response = ask(&jobs, 1, 1).await;
+    let started = tokio::time::Instant::now();
+    let failed = response.await.expect("told");
+    assert!(
+        matches!(&failed, Err(DohError::Conn(ConnError::Lost(why))) if why.contains("no response")),
+        "{failed:?}"
+    );
+    assert_eq!(started.elapsed(), LIMITS.idle);
 }
 
 #[test]
