@@ -4,8 +4,9 @@
 //! `ca` it does not chain to, gets SERVFAIL with EDE 22, a warning naming the server and the
 //! reason, and no query at all (the upstream's query log has none, and nothing hears UDP where
 //! a plaintext fallback would go); many questions at once share one kept connection; a zone
-//! pointed at our own DoH listener is a forwarding loop. And against Unbound's own DoH
-//! (`https-port`): answers what that Unbound answers.
+//! pointed at our own DoH listener is a forwarding loop; when the upstream restarts, the zone
+//! fails while it is down and is answered again over one new connection. And against
+//! Unbound's own DoH (`https-port`): answers what that Unbound answers.
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
@@ -37,8 +38,8 @@ const ZONE: &str = "$TTL 300\n\
     www IN AAAA 2001:db8::80\n\
     mail IN A 192.0.2.25\n";
 
-/// The upstream: authoritative for `doh.test.` only, every query in its query log.
-fn start_upstream(dir: &Path) -> Serve {
+/// The upstream's config: authoritative for `doh.test.` only, every query in its query log.
+fn upstream_config(dir: &Path) -> std::path::PathBuf {
     let files = tern::make_certificate(dir, IpAddr::from(UPSTREAM_IP)).expect("certificate");
     std::fs::write(dir.join("doh.test.zone"), ZONE).expect("zone");
     let config = dir.join("tern.toml");
@@ -51,7 +52,7 @@ fn start_upstream(dir: &Path) -> Serve {
         files.key.display(),
     );
     std::fs::write(&config, text).expect("config");
-    Serve::start(&config, "info", &dir.join("tern.log"))
+    config
 }
 
 /// The forwarder: `doh.test.` over DoH to the upstream as `localhost` (what its certificate
@@ -151,8 +152,9 @@ async fn a_doh_forward_zone_answers_like_its_upstream_over_one_connection_and_ne
     // Where a plaintext fallback to the DoH server would land: UDP on its address and port.
     let fallback = UdpSocket::bind(UPSTREAM_DOH).await.expect("bind udp");
     let upstream_dir = dir.sub("upstream");
-    let mut upstream = start_upstream(&upstream_dir);
+    let upstream_config = upstream_config(&upstream_dir);
     let upstream_log = upstream_dir.join("tern.log");
+    let mut upstream = Serve::start(&upstream_config, "info", &upstream_log);
     let up: SocketAddr = UPSTREAM.parse().expect("addr");
     wait_answering(up, "www.doh.test.", &mut upstream, &upstream_log).await;
     // Another CA, which never signed the upstream's certificate.
@@ -239,6 +241,34 @@ async fn a_doh_forward_zone_answers_like_its_upstream_over_one_connection_and_ne
     assert!(
         fallback.try_recv_from(&mut buf).is_err(),
         "a plaintext query went to UDP {UPSTREAM_DOH}"
+    );
+
+    // The upstream restarts: the kept connection dies with it. While it is down the zone
+    // fails (SERVFAIL, still nothing in the clear); once it is back, tern connects again
+    // after its backoff (1 s after one refusal) and answers as before.
+    drop(upstream);
+    let down = ask(TERN, "down.doh.test.", RecordType::A).await;
+    assert_eq!(
+        down.metadata.response_code,
+        ResponseCode::ServFail,
+        "{down:?}"
+    );
+    let mut upstream = Serve::start(&upstream_config, "info", &upstream_log);
+    wait_answering(up, "www.doh.test.", &mut upstream, &upstream_log).await;
+    let mut back = None;
+    for i in 0..30 {
+        let reply = ask(TERN, &format!("back{i}.doh.test."), RecordType::A).await;
+        if reply.metadata.response_code == ResponseCode::NXDomain {
+            back = Some(i);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(back.is_some(), "answered again within 15 s: {}", read(&log));
+    assert_eq!(connections_to(UPSTREAM_DOH), 1, "one new connection");
+    assert!(
+        fallback.try_recv_from(&mut buf).is_err(),
+        "nothing in the clear while it was down"
     );
     drop(serve);
     drop(upstream);
