@@ -36,6 +36,7 @@ use super::tls::{DotConfigError, LIMITS, connect, connector, roots};
 
 /// ALPN identifier of HTTP/2 over TLS (RFC 9113 §3.2); RFC 8484 §5.2 recommends HTTP/2.
 const ALPN_H2: &[u8] = b"h2";
+
 /// Why `url`/`ca` cannot be used; each names what is at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum DohConfigError {
