@@ -144,8 +144,9 @@ pub async fn run(config: Config) -> Result<(), String> {
             .iter()
             .filter_map(|s| s.local_addr().ok())
             .chain(tcp.iter().filter_map(|s| s.local_addr().ok()))
-            // A TLS forwarder on our own DoT listener is a loop too.
+            // A TLS or HTTPS forwarder on our own DoT or DoH listener is a loop too.
             .chain(config.tls.listen.iter().copied())
+            .chain(config.tls.https_listen.iter().copied())
             .collect();
         bound.sort();
         bound.dedup();

@@ -12,6 +12,7 @@ mod discovery;
 mod dnssec_validate;
 mod fast_path;
 mod forward;
+mod forward_doh;
 mod forward_tls;
 mod lab_dnssec;
 mod local_names;
