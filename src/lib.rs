@@ -69,7 +69,7 @@ mod zonefile;
 pub use acl::{Acl, Cidr};
 pub use authority::balance::Policy;
 pub use authority::builtin::default_local_zones;
-pub use authority::store::{Owned, StoreError, Updater, ZoneFile, ZoneStore};
+pub use authority::store::{Owned, StoreError, Updated, Updater, ZoneFile, ZoneStore};
 pub use authority::transfer::{Incoming, Progress, Transfer, apply_deltas};
 pub use authority::update::{apply as apply_update, patched};
 pub use authority::{Catalog, Zone};

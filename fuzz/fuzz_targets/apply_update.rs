@@ -53,9 +53,14 @@ fuzz_target!(|data: &[u8]| {
         update.metadata.op_code = OpCode::Update;
         update.queries = vec![Query::query(zone.origin().clone(), RecordType::SOA)];
     }
-    let Ok(diff) = apply(zone, &update) else {
+    let Ok(applied) = apply(zone, &update) else {
         return;
     };
+    // What §3.4.2 ignores was still an update RR of the zone (else the update is NOTZONE).
+    for i in &applied.ignored {
+        assert!(zone.origin().zone_of(&i.name), "ignored {} outside the zone", i.name);
+    }
+    let diff = applied.diff;
     let before: Vec<_> = zone.records().cloned().collect();
     for r in &diff.removed {
         assert!(before.contains(r), "removed a record that was not there: {r}");

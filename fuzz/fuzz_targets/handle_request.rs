@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 use hickory_proto::op::{Message, MessageType};
 use hickory_proto::rr::Name;
 use libfuzzer_sys::fuzz_target;
-use tern::{StoreError, Updater};
+use tern::{StoreError, Updated, Updater};
 use tern::apply_update as apply;
 use tern::{Catalog, Zone};
 use tern::{Handler, HandlerConfig, Transport, Updates};
@@ -67,9 +67,13 @@ const UDP_LIMIT: usize = 1232;
 struct CheckOnly(Zone);
 
 impl Updater for CheckOnly {
-    fn update(&self, _zone: &Name, update: &Message) -> Result<u32, StoreError> {
-        apply(&self.0, update)?;
-        Ok(self.0.serial())
+    fn update(&self, _zone: &Name, update: &Message) -> Result<Updated, StoreError> {
+        let applied = apply(&self.0, update)?;
+        Ok(Updated {
+            serial: self.0.serial(),
+            changed: false,
+            ignored: applied.ignored,
+        })
     }
 }
 
