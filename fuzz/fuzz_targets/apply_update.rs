@@ -12,8 +12,8 @@ use hickory_proto::op::{Message, OpCode, Query};
 use hickory_proto::rr::{Name, RecordType};
 use libfuzzer_sys::fuzz_target;
 use tern::Zone;
-use tern::{apply_update as apply, patched};
 use tern::{Located, Location};
+use tern::{apply_update as apply, patched};
 
 /// Every kind of node an update can meet: apex, a delegation with glue, a CNAME, a DNAME, a
 /// wildcard, an empty non-terminal, and an RRset of several records.
@@ -58,12 +58,19 @@ fuzz_target!(|data: &[u8]| {
     };
     // What §3.4.2 ignores was still an update RR of the zone (else the update is NOTZONE).
     for i in &applied.ignored {
-        assert!(zone.origin().zone_of(&i.name), "ignored {} outside the zone", i.name);
+        assert!(
+            zone.origin().zone_of(&i.name),
+            "ignored {} outside the zone",
+            i.name
+        );
     }
     let diff = applied.diff;
     let before: Vec<_> = zone.records().cloned().collect();
     for r in &diff.removed {
-        assert!(before.contains(r), "removed a record that was not there: {r}");
+        assert!(
+            before.contains(r),
+            "removed a record that was not there: {r}"
+        );
     }
     for r in diff.removed.iter().chain(&diff.added) {
         assert!(zone.origin().zone_of(&r.name), "{r} is outside the zone");

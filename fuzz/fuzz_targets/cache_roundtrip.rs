@@ -49,13 +49,24 @@ fuzz_target!(|data: &[u8]| {
         .chain(msg.additionals)
         // What no reply's answer is cached as: EDNS, signatures of the message, and records
         // whose RDATA does not encode (the cache declines those).
-        .filter(|r| !matches!(r.record_type(), RecordType::OPT | RecordType::TSIG | RecordType::SIG))
+        .filter(|r| {
+            !matches!(
+                r.record_type(),
+                RecordType::OPT | RecordType::TSIG | RecordType::SIG
+            )
+        })
         .filter(|r| r.data.to_bytes().is_ok_and(|b| !b.is_empty()))
         .collect();
     for set in sets(records) {
         let key = Key::new(&set[0].name, set[0].record_type());
         assert!(
-            cache.insert(key.clone(), Data::Positive(set.clone()), 60, Rank::Authoritative, now),
+            cache.insert(
+                key.clone(),
+                Data::Positive(set.clone()),
+                60,
+                Rank::Authoritative,
+                now
+            ),
             "not cached: {set:?}"
         );
         let got = cache.get(&key, now).expect("just cached");
@@ -64,10 +75,18 @@ fuzz_target!(|data: &[u8]| {
         };
         same(&got, &set, 60);
         // As the SOA of a negative answer for a name elsewhere.
-        let other = Key::name_only(&hickory_proto::rr::Name::from_ascii("x.invalid.").expect("name"));
+        let other =
+            Key::name_only(&hickory_proto::rr::Name::from_ascii("x.invalid.").expect("name"));
         let soa = Box::new(set[0].clone());
-        assert!(cache.insert(other.clone(), Data::NxDomain { soa: Some(soa) }, 30, Rank::Authoritative, now));
-        let Some(Data::NxDomain { soa: Some(back) }) = cache.get(&other, now).map(|c| c.data) else {
+        assert!(cache.insert(
+            other.clone(),
+            Data::NxDomain { soa: Some(soa) },
+            30,
+            Rank::Authoritative,
+            now
+        ));
+        let Some(Data::NxDomain { soa: Some(back) }) = cache.get(&other, now).map(|c| c.data)
+        else {
             panic!("negative entry lost");
         };
         same(std::slice::from_ref(&*back), &set[..1], 30);

@@ -36,7 +36,10 @@ fuzz_target!(|data: &[u8]| {
             );
         }
         if let Outcome::Referral { cut, ns, .. } = &c.outcome {
-            assert!(zone.zone_of(cut) && cut != &zone, "{cut} is not below {zone}");
+            assert!(
+                zone.zone_of(cut) && cut != &zone,
+                "{cut} is not below {zone}"
+            );
             assert!(cut.zone_of(&qname), "{cut} does not lead to {qname}");
             assert!(ns.iter().all(|r| &r.name == cut));
         }

@@ -11,12 +11,12 @@ use std::sync::{Arc, OnceLock};
 use hickory_proto::op::{Message, MessageType};
 use hickory_proto::rr::Name;
 use libfuzzer_sys::fuzz_target;
-use tern::{StoreError, Updated, Updater};
+use tern::Metrics;
 use tern::apply_update as apply;
 use tern::{Catalog, Zone};
 use tern::{Handler, HandlerConfig, Transport, Updates};
-use tern::Metrics;
 use tern::{Keyring, TsigAlgorithm, TsigKey as Key};
+use tern::{StoreError, Updated, Updater};
 
 /// A zone exercising every lookup path: wildcard, DNAME, CNAME chain (in and out of zone),
 /// delegation with glue, an empty non-terminal and an RRset too big for 512 or 1232 bytes.
@@ -153,7 +153,11 @@ fn same_from_the_hit_path(f: &Fixture, data: &[u8], src: SocketAddr, full: &Mess
         Ok(m) => m,
         Err(e) => panic!("hit-path reply does not parse: {e}; reply = {out:02x?}"),
     };
-    assert!(out.len() <= UDP_LIMIT, "hit-path reply of {} bytes", out.len());
+    assert!(
+        out.len() <= UDP_LIMIT,
+        "hit-path reply of {} bytes",
+        out.len()
+    );
     assert_eq!(fast.metadata, full.metadata, "header");
     assert_eq!(fast.queries, full.queries, "question, as asked");
     let text = |m: &Message| -> Vec<String> {
@@ -166,8 +170,12 @@ fn same_from_the_hit_path(f: &Fixture, data: &[u8], src: SocketAddr, full: &Mess
     };
     assert_eq!(text(&fast), text(full), "records");
     assert_eq!(
-        fast.edns.as_ref().map(|e| (e.max_payload(), e.flags().dnssec_ok)),
-        full.edns.as_ref().map(|e| (e.max_payload(), e.flags().dnssec_ok)),
+        fast.edns
+            .as_ref()
+            .map(|e| (e.max_payload(), e.flags().dnssec_ok)),
+        full.edns
+            .as_ref()
+            .map(|e| (e.max_payload(), e.flags().dnssec_ok)),
         "OPT"
     );
 }

@@ -35,7 +35,10 @@ fuzz_target!(|data: &[u8]| {
             Ok(Progress::More) => {}
             Ok(Progress::Done(Transfer::Full(records))) => {
                 let soa = records.first().expect("a whole zone is never empty");
-                assert!(matches!(soa.data, RData::SOA(_)), "a whole zone starts with its SOA");
+                assert!(
+                    matches!(soa.data, RData::SOA(_)),
+                    "a whole zone starts with its SOA"
+                );
                 assert_eq!(soa.name, zone, "the SOA of the zone asked for");
                 return;
             }
