@@ -335,7 +335,7 @@ async fn run_lab(args: LabArgs) -> Result<(), String> {
     let resolver = tern::build_resolver(&config, lab_hints(&files)?, &metrics, None)?;
     let workers = Config::default()
         .server_limits()
-        .map_or(1, |limits| limits.workers);
+        .map_or(1, |limits| limits.threads);
     let (udp, tcp) = tern::bind_sockets(&[args.listen], workers).await?;
     let handler = NameServer::fixed(Catalog::default(), Arc::clone(&metrics))
         .recursion(Recursion {

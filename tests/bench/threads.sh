@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Benchmark: one server thread against two on the machine's two cores (issue 21 item 5), tern
+# beside Unbound and NSD, from one invocation.
+#
+#   bash tests/bench/threads.sh [RATE] [SECS]      defaults: 30000 q/s, 10 s per run
+#   SMOKE=1 bash tests/bench/threads.sh            2 s per run, 5000 q/s: proves the script works
+#
+# The targets of hits.sh (lib_hits.sh), each started fresh in its own namespace with 1 thread
+# and then with 2, and warmed:
+#   tern        recursive cache hits, [server] threads = N (TERN_SERVER)
+#   unbound     the same hits, num-threads: N, so-reuseport: yes (UNBOUND_THREADS)
+#   tern-auth   tern serve --no-recursion, [server] threads = N
+#   nsd         NSD, server-count: N, reuseport: yes when N > 1 (NSD_SERVERS)
+# Two runs per started server, on the same warm cache, with N dnsperf threads:
+#   sat    dnsperf -s 127.0.0.53 -d FILE -c 10N -q 200N -T N -l SECS   (no rate limit)
+#   RATE   the same with -Q RATE
+# Who shares the cores: with 1 thread, the server is pinned to CPU 1 and dnsperf (with the idle
+# NSD hierarchy) to CPU 0, as in hits.sh. With 2 threads nothing is pinned: the server's two
+# threads, dnsperf's two threads and the hierarchy share both cores, and so does whatever else
+# runs on the machine (the CPUs are sampled idle before each server's runs, and a warning is
+# printed when they are not). At saturation a 2-thread server's q/s is then what the box does
+# with dnsperf on it too, not what two free cores of server would do.
+# One table: a row per server, thread count and run: sent, answered, lost, answered q/s, the
+# server's CPU seconds (utime+stime of all its threads; NSD: every process holding the socket),
+# µs of server CPU per answer, and each CPU's busy share over the run; then tern ÷ peer per row.
+#
+# Knobs (environment): see lib.sh (TERN_BIN, BUILD, KEEP_STATE, TERN_CACHE_MAX_BYTES);
+# TARGETS="tern unbound tern-auth nsd" (a subset), THREADS="1 2", SMOKE=1.
+# Bounded: |TARGETS| × |THREADS| servers, two dnsperf runs each, every dnsperf under `timeout`;
+# stops only the processes it started, by PID (lib.sh).
+# Needs root, dnsperf, nsd, unbound, dig, iproute2, iptables, taskset, ss, python3 >= 3.11.
+set -euo pipefail
+# shellcheck source=tests/bench/lib.sh
+source "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/bench/lib_hits.sh
+source "$BENCH_DIR/lib_hits.sh"
+
+if [ "${SMOKE:-0}" = 1 ]; then
+    RATE=${1:-5000}
+    SECS=${2:-2}
+else
+    RATE=${1:-30000}
+    SECS=${2:-10}
+fi
+[[ "$RATE $SECS" =~ ^[1-9][0-9]*\ [1-9][0-9]*$ ]] || die "usage: threads.sh [RATE] [SECS] (positive integers)"
+read -r -a TARGET_LIST <<<"${TARGETS:-tern unbound tern-auth nsd}"
+read -r -a THREAD_LIST <<<"${THREADS:-1 2}"
+for n in "${THREAD_LIST[@]}"; do
+    [[ $n =~ ^[12]$ ]] || die "THREADS: 1 and/or 2 (the machine's cores)"
+done
+[ "$(nproc)" -ge 2 ] || die "needs 2 CPUs"
+
+bench_require dnsperf nsd unbound dig iptables ip taskset ss timeout
+bench_init
+bench_tern_binary
+hits_questions
+
+echo "threads.sh: per server, dnsperf -s $RESOLVER_ADDR -d FILE -c 10N -q 200N -T N -l $SECS, unbounded (sat) then -Q $RATE"
+echo "$(dnsperf -h 2>&1 | awk '/^Version/ { print "dnsperf " $2; exit }'); tern $TERN_DESC; $(unbound -V | head -1); NSD $(nsd -v 2>&1 | head -1 | awk '{ print $3 }'); kernel $(uname -r); $(nproc) CPUs"
+echo "1 thread: server on CPU 1, dnsperf on CPU 0; 2 threads: nothing pinned"
+
+# Reads a dnsperf output: "sent answered lost qps".
+perf_summary() { # file
+    awk -F: '{ gsub(/^[ \t]+/, "", $1); v = $2 + 0 }
+        $1 == "Queries sent" { s = v } $1 == "Queries completed" { a = v }
+        $1 == "Queries lost" { l = v } $1 == "Queries per second" { q = v }
+        END { print s + 0, a + 0, l + 0, q + 0 }' "$1"
+}
+
+ROWS=()
+NOTES=()
+# One dnsperf run against the started server: a row of the table.
+measure() { # target threads run-name [dnsperf args...]
+    local t=$1 n=$2 name=$3 out c0 c1 sent answered lost qps busy
+    shift 3
+    out=$RUN_DIR/$name.out
+    c0=$(cpu_ticks_of "${SERVER_PIDS[@]}")
+    cpu_jiffies >"$RUN_DIR/cpu.before"
+    # shellcheck disable=SC2046
+    nsx $(pin_aux) timeout -k 5 $((SECS + 30)) dnsperf -s "$RESOLVER_ADDR" -d "$TARGET_QFILE" \
+        -c $((10 * n)) -q $((200 * n)) -T "$n" -l "$SECS" "$@" >"$out" 2>&1 ||
+        log "warning: dnsperf exited non-zero ($t, $n threads, $name)"
+    c1=$(cpu_ticks_of "${SERVER_PIDS[@]}")
+    cpu_jiffies >"$RUN_DIR/cpu.after"
+    busy=$(cpu_busy "$RUN_DIR/cpu.before" "$RUN_DIR/cpu.after")
+    read -r sent answered lost qps <<<"$(perf_summary "$out")"
+    [ "$sent" -gt 0 ] || {
+        cat "$out" >&2
+        die "dnsperf sent nothing to $t ($n threads, $name)"
+    }
+    ROWS+=("$(awk -v t="$t" -v n="$n" -v r="$name" -v s="$sent" -v a="$answered" -v l="$lost" -v q="$qps" \
+        -v ticks=$((c1 - c0)) -v hz="$HZ" -v busy="$busy" 'BEGIN {
+            cpu = ticks / hz
+            printf "%-10s %3d %-6s %9d %9d %6d %9.0f %7.2f %9.2f   %s", t, n, r, s, a, l, q, cpu,
+                (a > 0 ? 1e6 * cpu / a : 0), busy }')")
+}
+
+for n in "${THREAD_LIST[@]}"; do
+    for t in "${TARGET_LIST[@]}"; do
+        case $t in
+        tern | unbound | tern-auth | nsd) ;;
+        *) die "unknown target $t (threads.sh: tern unbound tern-auth nsd)" ;;
+        esac
+        PIN=1
+        [ "$n" = 1 ] || PIN=0
+        TERN_SERVER="threads = $n" UNBOUND_THREADS=$n NSD_SERVERS=$n target_start "$t" "thr$n"
+        noise=$(noise_check)
+        sockets=$(nsx ss -Hlun "src $RESOLVER_ADDR:53" | wc -l)
+        upstream_zero
+        measure "$t" "$n" sat
+        measure "$t" "$n" "$RATE" -Q "$RATE"
+        read -r up_udp up_syn <<<"$(upstream_read)"
+        alive="NO (exited during the runs)"
+        if kill -0 "$RES_PID" 2>/dev/null; then alive=yes; fi
+        stop_resolver
+        NOTES+=("$t, $n thread(s): ${TARGET_DESC#*: }; processes ${SERVER_PIDS[*]}, UDP sockets on :53: $sockets, alive after: $alive; upstream packets: $up_udp UDP, $up_syn SYN; $(warm_summary)")
+        case $t in tern*) NOTES+=("  tern counters (whole life): $(tern_counters)") ;; esac
+        if [ -n "$noise" ]; then NOTES+=("${noise/   /  }"); fi
+        run_teardown
+    done
+done
+PIN=1
+
+echo
+printf '%-10s %3s %-6s %9s %9s %6s %9s %7s %9s   %s\n' server thr run sent answered lost "q/s" "CPU s" "µs/answer" "CPUs busy"
+printf '%s\n' "${ROWS[@]}"
+echo
+echo "tern ÷ peer (same threads and run): answered q/s, µs of server CPU per answer"
+printf '%s\n' "${ROWS[@]}" | awk '{ k = $2 " " $3; q[$1, k] = $7; c[$1, k] = $9; keys[k] = 1 }
+    END {
+        for (k in keys) {
+            if (("tern", k) in q && ("unbound", k) in q && q["unbound", k] > 0 && c["unbound", k] > 0)
+                printf "  %-22s %-12s q/s %.2f ×   µs/answer %.2f ×\n", "tern/unbound", k, q["tern", k] / q["unbound", k], c["tern", k] / c["unbound", k]
+            if (("tern-auth", k) in q && ("nsd", k) in q && q["nsd", k] > 0 && c["nsd", k] > 0)
+                printf "  %-22s %-12s q/s %.2f ×   µs/answer %.2f ×\n", "tern-auth/nsd", k, q["tern-auth", k] / q["nsd", k], c["tern-auth", k] / c["nsd", k]
+        }
+    }' | sort
+echo
+printf '%s\n' "${NOTES[@]}"
