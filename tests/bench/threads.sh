@@ -67,6 +67,18 @@ perf_summary() { # file
         END { print s + 0, a + 0, l + 0, q + 0 }' "$1"
 }
 
+# The busiest threads of the processes over their lives, "name=CPU-seconds" (the split shows
+# whether the kernel spread the load over a server's sockets).
+busiest_threads() { # pid...
+    local p d u k
+    for p in "$@"; do
+        for d in /proc/"$p"/task/*; do
+            read -r u k <<<"$(split_ticks "$p/task/${d##*/}")"
+            echo "$(tr ' ' _ <"$d/comm" 2>/dev/null) $((u + k))"
+        done
+    done | sort -k2,2nr | head -4 | awk -v hz="$HZ" '{ printf "%s%s=%.2f", sep, $1, $2 / hz; sep = " " }'
+}
+
 ROWS=()
 NOTES=()
 # One dnsperf run against the started server: a row of the table.
@@ -110,10 +122,11 @@ for n in "${THREAD_LIST[@]}"; do
         measure "$t" "$n" sat
         measure "$t" "$n" "$RATE" -Q "$RATE"
         read -r up_udp up_syn <<<"$(upstream_read)"
+        split=$(busiest_threads "${SERVER_PIDS[@]}")
         alive="NO (exited during the runs)"
         if kill -0 "$RES_PID" 2>/dev/null; then alive=yes; fi
         stop_resolver
-        NOTES+=("$t, $n thread(s): ${TARGET_DESC#*: }; processes ${SERVER_PIDS[*]}, UDP sockets on :53: $sockets, alive after: $alive; upstream packets: $up_udp UDP, $up_syn SYN; $(warm_summary)")
+        NOTES+=("$t, $n thread(s): ${TARGET_DESC#*: }; processes ${SERVER_PIDS[*]}, UDP sockets on :53: $sockets, busiest threads (CPU s): $split; alive after: $alive; upstream packets: $up_udp UDP, $up_syn SYN; $(warm_summary)")
         case $t in tern*) NOTES+=("  tern counters (whole life): $(tern_counters)") ;; esac
         if [ -n "$noise" ]; then NOTES+=("${noise/   /  }"); fi
         run_teardown
