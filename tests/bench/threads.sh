@@ -22,7 +22,8 @@
 # with dnsperf on it too, not what two free cores of server would do.
 # One table: a row per server, thread count and run: sent, answered, lost, answered q/s, the
 # server's CPU seconds (utime+stime of all its threads; NSD: every process holding the socket),
-# µs of server CPU per answer, and each CPU's busy share over the run; then tern ÷ peer per row.
+# µs of server CPU per answer (and of it, user space), and each CPU's busy share over the run;
+# then tern ÷ peer per row.
 #
 # Knobs (environment): see lib.sh (TERN_BIN, BUILD, KEEP_STATE, TERN_CACHE_MAX_BYTES);
 # TARGETS="tern unbound tern-auth nsd" (a subset), THREADS="1 2", SMOKE=1.
@@ -81,18 +82,27 @@ busiest_threads() { # pid...
 
 ROWS=()
 NOTES=()
+# The servers' user-space CPU ticks (the part a lock or a shared cache line would show in).
+user_ticks() {
+    local p u sum=0
+    for p in "${SERVER_PIDS[@]}"; do read -r u _ <<<"$(split_ticks "$p")" && sum=$((sum + u)); done
+    echo "$sum"
+}
+
 # One dnsperf run against the started server: a row of the table.
 measure() { # target threads run-name [dnsperf args...]
-    local t=$1 n=$2 name=$3 out c0 c1 sent answered lost qps busy
+    local t=$1 n=$2 name=$3 out c0 c1 u0 u1 sent answered lost qps busy
     shift 3
     out=$RUN_DIR/$name.out
     c0=$(cpu_ticks_of "${SERVER_PIDS[@]}")
+    u0=$(user_ticks)
     cpu_jiffies >"$RUN_DIR/cpu.before"
     # shellcheck disable=SC2046
     nsx $(pin_aux) timeout -k 5 $((SECS + 30)) dnsperf -s "$RESOLVER_ADDR" -d "$TARGET_QFILE" \
         -c $((10 * n)) -q $((200 * n)) -T "$n" -l "$SECS" "$@" >"$out" 2>&1 ||
         log "warning: dnsperf exited non-zero ($t, $n threads, $name)"
     c1=$(cpu_ticks_of "${SERVER_PIDS[@]}")
+    u1=$(user_ticks)
     cpu_jiffies >"$RUN_DIR/cpu.after"
     busy=$(cpu_busy "$RUN_DIR/cpu.before" "$RUN_DIR/cpu.after")
     read -r sent answered lost qps <<<"$(perf_summary "$out")"
@@ -101,10 +111,10 @@ measure() { # target threads run-name [dnsperf args...]
         die "dnsperf sent nothing to $t ($n threads, $name)"
     }
     ROWS+=("$(awk -v t="$t" -v n="$n" -v r="$name" -v s="$sent" -v a="$answered" -v l="$lost" -v q="$qps" \
-        -v ticks=$((c1 - c0)) -v hz="$HZ" -v busy="$busy" 'BEGIN {
+        -v ticks=$((c1 - c0)) -v user=$((u1 - u0)) -v hz="$HZ" -v busy="$busy" 'BEGIN {
             cpu = ticks / hz
-            printf "%-10s %3d %-6s %9d %9d %6d %9.0f %7.2f %9.2f   %s", t, n, r, s, a, l, q, cpu,
-                (a > 0 ? 1e6 * cpu / a : 0), busy }')")
+            printf "%-10s %3d %-6s %9d %9d %6d %9.0f %7.2f %9.2f %6.2f   %s", t, n, r, s, a, l, q, cpu,
+                (a > 0 ? 1e6 * cpu / a : 0), (a > 0 ? 1e6 * user / hz / a : 0), busy }')")
 }
 
 for n in "${THREAD_LIST[@]}"; do
@@ -135,7 +145,7 @@ done
 PIN=1
 
 echo
-printf '%-10s %3s %-6s %9s %9s %6s %9s %7s %9s   %s\n' server thr run sent answered lost "q/s" "CPU s" "µs/answer" "CPUs busy"
+printf '%-10s %3s %-6s %9s %9s %6s %9s %7s %9s %6s   %s\n' server thr run sent answered lost "q/s" "CPU s" "µs/answer" "user" "CPUs busy"
 printf '%s\n' "${ROWS[@]}"
 echo
 echo "tern ÷ peer (same threads and run): answered q/s, µs of server CPU per answer"
