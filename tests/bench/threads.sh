@@ -23,11 +23,12 @@
 # One table: a row per server, thread count and run: sent, answered, lost, answered q/s, the
 # server's CPU seconds (utime+stime of all its threads; NSD: every process holding the socket),
 # µs of server CPU per answer (and of it, user space), and each CPU's busy share over the run;
-# then tern ÷ peer per row.
+# with REPEAT=N, N rounds through every server and thread count, interleaved, then each case's
+# median (min-max); then tern ÷ peer, of the medians.
 #
 # Knobs (environment): see lib.sh (TERN_BIN, BUILD, KEEP_STATE, TERN_CACHE_MAX_BYTES);
-# TARGETS="tern unbound tern-auth nsd" (a subset), THREADS="1 2", SMOKE=1.
-# Bounded: |TARGETS| × |THREADS| servers, two dnsperf runs each, every dnsperf under `timeout`;
+# TARGETS="tern unbound tern-auth nsd" (a subset), THREADS="1 2", SMOKE=1, REPEAT=N (1..9).
+# Bounded: REPEAT × |TARGETS| × |THREADS| servers, two dnsperf runs each, every dnsperf under `timeout`;
 # stops only the processes it started, by PID (lib.sh).
 # Needs root, dnsperf, nsd, unbound, dig, iproute2, iptables, taskset, ss, python3 >= 3.11.
 set -euo pipefail
@@ -50,6 +51,8 @@ for n in "${THREAD_LIST[@]}"; do
     [[ $n =~ ^[12]$ ]] || die "THREADS: 1 and/or 2 (the machine's cores)"
 done
 [ "$(nproc)" -ge 2 ] || die "needs 2 CPUs"
+REPEAT=${REPEAT:-1}
+[[ $REPEAT =~ ^[1-9]$ ]] || die "REPEAT must be 1..9"
 
 bench_require dnsperf nsd unbound dig iptables ip taskset ss timeout
 bench_init
@@ -89,7 +92,8 @@ user_ticks() {
     echo "$sum"
 }
 
-# One dnsperf run against the started server: a row of the table.
+# One dnsperf run against the started server: a row of the table (under LABEL, the target and
+# its round).
 measure() { # target threads run-name [dnsperf args...]
     local t=$1 n=$2 name=$3 out c0 c1 u0 u1 sent answered lost qps busy
     shift 3
@@ -110,46 +114,82 @@ measure() { # target threads run-name [dnsperf args...]
         cat "$out" >&2
         die "dnsperf sent nothing to $t ($n threads, $name)"
     }
-    ROWS+=("$(awk -v t="$t" -v n="$n" -v r="$name" -v s="$sent" -v a="$answered" -v l="$lost" -v q="$qps" \
+    ROWS+=("$(awk -v t="$LABEL" -v n="$n" -v r="$name" -v s="$sent" -v a="$answered" -v l="$lost" -v q="$qps" \
         -v ticks=$((c1 - c0)) -v user=$((u1 - u0)) -v hz="$HZ" -v busy="$busy" 'BEGIN {
             cpu = ticks / hz
-            printf "%-10s %3d %-6s %9d %9d %6d %9.0f %7.2f %9.2f %6.2f   %s", t, n, r, s, a, l, q, cpu,
+            printf "%-12s %3d %-6s %9d %9d %6d %9.0f %7.2f %9.2f %6.2f   %s", t, n, r, s, a, l, q, cpu,
                 (a > 0 ? 1e6 * cpu / a : 0), (a > 0 ? 1e6 * user / hz / a : 0), busy }')")
 }
 
-for n in "${THREAD_LIST[@]}"; do
-    for t in "${TARGET_LIST[@]}"; do
-        case $t in
-        tern | unbound | tern-auth | nsd) ;;
-        *) die "unknown target $t (threads.sh: tern unbound tern-auth nsd)" ;;
-        esac
-        PIN=1
-        [ "$n" = 1 ] || PIN=0
-        TERN_SERVER="threads = $n" UNBOUND_THREADS=$n NSD_SERVERS=$n target_start "$t" "thr$n"
-        noise=$(noise_check)
-        sockets=$(nsx ss -Hlun "src $RESOLVER_ADDR:53" | wc -l)
-        upstream_zero
-        measure "$t" "$n" sat
-        measure "$t" "$n" "$RATE" -Q "$RATE"
-        read -r up_udp up_syn <<<"$(upstream_read)"
-        split=$(busiest_threads "${SERVER_PIDS[@]}")
-        alive="NO (exited during the runs)"
-        if kill -0 "$RES_PID" 2>/dev/null; then alive=yes; fi
-        stop_resolver
-        NOTES+=("$t, $n thread(s): ${TARGET_DESC#*: }; processes ${SERVER_PIDS[*]}, UDP sockets on :53: $sockets, busiest threads (CPU s): $split; alive after: $alive; upstream packets: $up_udp UDP, $up_syn SYN; $(warm_summary)")
-        case $t in tern*) NOTES+=("  tern counters (whole life): $(tern_counters)") ;; esac
-        if [ -n "$noise" ]; then NOTES+=("${noise/   /  }"); fi
-        run_teardown
+# Medians over the rounds: rows on stdin, the case named by the first NKEY fields (the round,
+# "#N" after the first, left out); per case and COL, "median min max", cases in order of first
+# appearance.
+round_medians() { # nkey col...
+    local nk=$1
+    shift
+    awk -v nk="$nk" -v cols="$*" 'BEGIN { nc = split(cols, col, " ") }
+        function middle(k, c,   m, i, j, v, a) {
+            m = seen[k]
+            for (i = 1; i <= m; i++) {
+                v = val[k, c, i]
+                for (j = i - 1; j >= 1 && a[j] > v; j--) a[j + 1] = a[j]
+                a[j + 1] = v
+            }
+            return sprintf("%s %s %s", (m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2), a[1], a[m])
+        }
+        { sub(/#.*/, "", $1); k = $1; for (i = 2; i <= nk; i++) k = k " " $i
+          if (!(k in seen)) order[++cases] = k
+          seen[k]++
+          for (c = 1; c <= nc; c++) val[k, c, seen[k]] = $(col[c]) + 0 }
+        END { for (i = 1; i <= cases; i++) { line = order[i]; for (c = 1; c <= nc; c++) line = line " " middle(order[i], c); print line } }'
+}
+
+for ((r = 1; r <= REPEAT; r++)); do
+    for n in "${THREAD_LIST[@]}"; do
+        for t in "${TARGET_LIST[@]}"; do
+            case $t in
+            tern | unbound | tern-auth | nsd) ;;
+            *) die "unknown target $t (threads.sh: tern unbound tern-auth nsd)" ;;
+            esac
+            PIN=1
+            [ "$n" = 1 ] || PIN=0
+            LABEL=$t
+            if [ "$REPEAT" -gt 1 ]; then LABEL="$t#$r"; fi
+            TERN_SERVER="threads = $n" UNBOUND_THREADS=$n NSD_SERVERS=$n target_start "$t" "r$r-thr$n"
+            noise=$(noise_check)
+            sockets=$(nsx ss -Hlun "src $RESOLVER_ADDR:53" | wc -l)
+            upstream_zero
+            measure "$t" "$n" sat
+            measure "$t" "$n" "$RATE" -Q "$RATE"
+            read -r up_udp up_syn <<<"$(upstream_read)"
+            split=$(busiest_threads "${SERVER_PIDS[@]}")
+            alive="NO (exited during the runs)"
+            if kill -0 "$RES_PID" 2>/dev/null; then alive=yes; fi
+            stop_resolver
+            NOTES+=("$LABEL, $n thread(s): ${TARGET_DESC#*: }; processes ${SERVER_PIDS[*]}, UDP sockets on :53: $sockets, busiest threads (CPU s): $split; alive after: $alive; upstream packets: $up_udp UDP, $up_syn SYN; $(warm_summary)")
+            case $t in tern*) NOTES+=("  tern counters (whole life): $(tern_counters)") ;; esac
+            if [ -n "$noise" ]; then NOTES+=("${noise/   /  }"); fi
+            run_teardown
+        done
     done
 done
 PIN=1
 
 echo
-printf '%-10s %3s %-6s %9s %9s %6s %9s %7s %9s %6s   %s\n' server thr run sent answered lost "q/s" "CPU s" "µs/answer" "user" "CPUs busy"
+printf '%-12s %3s %-6s %9s %9s %6s %9s %7s %9s %6s   %s\n' server thr run sent answered lost "q/s" "CPU s" "µs/answer" "user" "CPUs busy"
 printf '%s\n' "${ROWS[@]}"
 echo
-echo "tern ÷ peer (same threads and run): answered q/s, µs of server CPU per answer"
-printf '%s\n' "${ROWS[@]}" | awk '{ k = $2 " " $3; q[$1, k] = $7; c[$1, k] = $9; keys[k] = 1 }
+# server thr run, then median min max of: q/s, µs/answer, user µs/answer
+MEDIANS=$(printf '%s\n' "${ROWS[@]}" | round_medians 3 7 9 10)
+if [ "$REPEAT" -gt 1 ]; then
+    echo "medians over the $REPEAT rounds (min-max):"
+    printf '%-10s %3s %-6s %22s %22s %18s\n' server thr run "q/s" "µs/answer" "user"
+    awk '{ printf "%-10s %3d %-6s %8.0f (%.0f-%.0f) %7.2f (%.2f-%.2f) %6.2f (%.2f-%.2f)\n",
+        $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 }' <<<"$MEDIANS"
+    echo
+fi
+echo "tern ÷ peer (same threads and run$([ "$REPEAT" = 1 ] || echo ", medians")): answered q/s, µs of server CPU per answer"
+awk '{ k = $2 " " $3; q[$1, k] = $4; c[$1, k] = $7; keys[k] = 1 }
     END {
         for (k in keys) {
             if (("tern", k) in q && ("unbound", k) in q && q["unbound", k] > 0 && c["unbound", k] > 0)
@@ -157,6 +197,6 @@ printf '%s\n' "${ROWS[@]}" | awk '{ k = $2 " " $3; q[$1, k] = $7; c[$1, k] = $9;
             if (("tern-auth", k) in q && ("nsd", k) in q && q["nsd", k] > 0 && c["nsd", k] > 0)
                 printf "  %-22s %-12s q/s %.2f ×   µs/answer %.2f ×\n", "tern-auth/nsd", k, q["tern-auth", k] / q["nsd", k], c["tern-auth", k] / c["nsd", k]
         }
-    }' | sort
+    }' <<<"$MEDIANS" | sort
 echo
 printf '%s\n' "${NOTES[@]}"
