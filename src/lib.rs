@@ -78,7 +78,8 @@ pub use config::{Config, ForwardConfig, StubConfig, ZoneConfig};
 pub use control::DEFAULT_SOCKET as DEFAULT_CONTROL_SOCKET;
 pub use control::client::{HELP as CONTROL_HELP, request as control_request};
 pub use daemon::{
-    bind as bind_sockets, build_resolver, builtin_zones, load_hints, parse_origin, run as serve,
+    LabResolver, bind as bind_sockets, build_resolver, builtin_zones, load_hints, parse_origin,
+    run as serve, start_lab_resolver,
 };
 pub use discovery::health::{Check, CheckSpec, HttpCheck};
 pub use discovery::registry::{Registration, Registry};
@@ -88,7 +89,7 @@ pub use handler::request::{Request, Transport};
 pub use handler::response::{encode as encode_response, size_limit as response_size_limit};
 pub use handler::update::Updates;
 pub use handler::{Handler, HandlerConfig, Recursion, ServerCookies};
-pub use lab::cluster::start as start_lab_cluster;
+pub use lab::cluster::{Cluster as LabCluster, start as start_lab_cluster};
 pub use lab::tls::{
     CertificateFiles, LabTls, make_certificate, start as start_lab_tls,
     start_on as start_lab_tls_on,

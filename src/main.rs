@@ -12,10 +12,8 @@ use tracing_subscriber::EnvFilter;
 
 use tern::LabFiles;
 use tern::Metrics;
-use tern::NameServer;
-use tern::Recursion;
 
-use tern::{Catalog, Zone};
+use tern::Zone;
 use tern::{Config, ZoneConfig};
 use tern::{ServerSet, TraceSink, parse_root_hints};
 
@@ -75,6 +73,9 @@ struct CtlArgs {
     /// Read the socket path from this config file's `[control] socket`.
     #[arg(long, value_name = "PATH", conflicts_with = "socket")]
     config: Option<PathBuf>,
+    /// With `zones`: the built-in local zones too.
+    #[arg(long)]
+    all: bool,
     /// The command and its arguments, e.g. `stats` or `flush www.example.org`.
     #[arg(required = true, num_args = 1.., value_name = "COMMAND [ARGS]")]
     command: Vec<String>,
@@ -143,6 +144,12 @@ struct LabArgs {
     /// Where the lab's recursive resolver listens (UDP and TCP).
     #[arg(long, default_value = "127.0.0.1:5300", value_name = "ADDR:PORT")]
     listen: SocketAddr,
+    /// Where the dashboard (GET /) and the Prometheus metrics (GET /metrics) are served.
+    #[arg(long, default_value = "127.0.0.1:9153", value_name = "ADDR:PORT")]
+    metrics: SocketAddr,
+    /// Serve no dashboard and no metrics.
+    #[arg(long)]
+    no_metrics: bool,
 }
 
 fn parse_zone_arg(s: &str) -> Result<ZoneConfig, String> {
@@ -228,8 +235,13 @@ fn ctl(args: CtlArgs) -> Result<(), String> {
             .ok_or_else(|| format!("tern ctl: {} has no `[control] socket`", config.display()))?,
         (None, None) => PathBuf::from(tern::DEFAULT_CONTROL_SOCKET),
     };
-    let body = tern::control_request(&socket, &args.command.join(" "))
-        .map_err(|e| format!("tern ctl: {e}"))?;
+    // A flag of tern ctl's, so that it may stand anywhere on the line as flags do; the
+    // server reads it as the command's argument (`zones --all`).
+    let mut line = args.command.join(" ");
+    if args.all {
+        line.push_str(" --all");
+    }
+    let body = tern::control_request(&socket, &line).map_err(|e| format!("tern ctl: {e}"))?;
     // `tern ctl dump-cache | head`: a reader that stops early is not an error (and print!
     // would panic on the broken pipe).
     let mut out = std::io::stdout().lock();
@@ -333,21 +345,14 @@ async fn run_lab(args: LabArgs) -> Result<(), String> {
     });
     let metrics = Arc::new(Metrics::default());
     let resolver = tern::build_resolver(&config, lab_hints(&files)?, &metrics, None)?;
-    let workers = Config::default()
-        .server_limits()
-        .map_or(1, |limits| limits.threads);
-    let (udp, tcp) = tern::bind_sockets(&[args.listen], workers).await?;
-    let handler = NameServer::fixed(Catalog::default(), Arc::clone(&metrics))
-        .recursion(Recursion {
-            resolver,
-            acl: tern::Acl::loopback(),
-            // The lab shows all three kinds of query: recursive, iterative, and non-recursive.
-            snoop: tern::Acl::loopback(),
-        })
-        .builtin_zones(tern::builtin_zones(|_| false)?)
-        .start(udp, tcp, signal.clone())
-        .map_err(|e| format!("{}: {e}", args.listen))?
-        .join_into(&mut tasks);
+    let lab = tern::LabResolver {
+        listen: args.listen,
+        dashboard: (!args.no_metrics).then_some(args.metrics),
+        resolver,
+        metrics: Arc::clone(&metrics),
+        cluster: &cluster,
+    };
+    let handler = tern::start_lab_resolver(lab, &signal, &mut tasks).await?;
     let port = args.listen.port();
     let ip = args.listen.ip();
     let tls = tern::start_lab_tls(&handler, ip, &state, &signal, &mut tasks)
@@ -399,6 +404,12 @@ async fn run_lab(args: LabArgs) -> Result<(), String> {
     }
     for line in cluster.tries(ip, port) {
         println!("{line}");
+    }
+    if !args.no_metrics {
+        println!(
+            "dashboard (traffic, the cluster's health, zones, upstreams, last queries): http://{}/",
+            args.metrics
+        );
     }
     let mut cluster_tasks = cluster.tasks;
     tern::wait_for_signal().await;

@@ -30,6 +30,9 @@ pub(crate) enum Destination {
     Stdout,
     /// Appended to (created if missing).
     File(PathBuf),
+    /// Nowhere: only the last lines, kept for the dashboard (`tern lab`, whose user reads
+    /// them there).
+    Recent,
 }
 
 impl Destination {
@@ -301,6 +304,7 @@ type Out = BufWriter<Box<dyn Write + Send>>;
 fn open(dest: &Destination) -> io::Result<Box<dyn Write + Send>> {
     Ok(match dest {
         Destination::Stdout => Box::new(io::stdout()),
+        Destination::Recent => Box::new(io::sink()),
         Destination::File(path) => Box::new(
             std::fs::OpenOptions::new()
                 .create(true)

@@ -8,14 +8,18 @@ use hickory_proto::rr::LowerName;
 use serde::Deserialize;
 
 use super::{ConfigError, StubConfig, parse_name};
+use crate::outbound::doh::DohUpstream;
 use crate::outbound::tls::DotUpstream;
 use crate::resolver::Forward;
+use crate::resolver::upstream::Encrypted;
 
 /// A forward zone: `zone = "corp.example."` (`"."` forwards everything), `servers =
 /// ["10.1.0.53:53", ...]`, `forward_first = true` to walk the hierarchy when they all fail;
 /// `tls_name = "dns.example"` to ask them over DNS over TLS only, their certificate naming it
-/// and chaining to `ca = "ca.pem"` (PEM; default: the system's roots); `no_cache = true` to
-/// cache nothing of the zone, so every question goes to the servers.
+/// and chaining to `ca = "ca.pem"` (PEM; default: the system's roots), or `url =
+/// "https://dns.example/dns-query"` to ask them over DNS over HTTPS only, their certificate
+/// naming the URL's host; `no_cache = true` to cache nothing of the zone, so every question
+/// goes to the servers.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ForwardConfig {
@@ -26,6 +30,10 @@ pub struct ForwardConfig {
     /// DNS over TLS (RFC 7858) to the servers: the name their certificate must carry.
     #[serde(default)]
     pub tls_name: Option<String>,
+    /// DNS over HTTPS (RFC 8484) to the servers: the URL posted to. Its host is the name their
+    /// certificate must carry, never looked up: `servers` are the addresses connected to.
+    #[serde(default)]
+    pub url: Option<String>,
     /// The CA certificates (PEM) the servers' chain must end in; relative to the config file.
     #[serde(default)]
     pub ca: Option<PathBuf>,
@@ -45,20 +53,25 @@ impl ForwardConfig {
         }
     }
 
-    /// The TLS client of the zone's servers, the `ca` file read now (a start-up error).
-    fn tls(&self) -> Result<Option<Arc<DotUpstream>>, ConfigError> {
-        let Some(name) = &self.tls_name else {
-            if self.ca.is_some() {
-                return Err(ConfigError::Invalid(format!(
-                    "forward {}: ca without tls_name",
-                    self.zone
-                )));
+    /// The TLS or HTTPS client of the zone's servers, the `ca` file read now (a start-up
+    /// error).
+    fn encrypted(&self) -> Result<Option<Encrypted>, ConfigError> {
+        let invalid =
+            |e: &dyn std::fmt::Display| ConfigError::Invalid(format!("forward {}: {e}", self.zone));
+        let ca = self.ca.as_deref();
+        match (&self.tls_name, &self.url) {
+            (Some(_), Some(_)) => Err(invalid(&"tls_name and url: one transport or the other")),
+            (Some(name), None) => {
+                let dot = DotUpstream::new(name, ca).map_err(|e| invalid(&e))?;
+                Ok(Some(Encrypted::Tls(Arc::new(dot))))
             }
-            return Ok(None);
-        };
-        let dot = DotUpstream::new(name, self.ca.as_deref())
-            .map_err(|e| ConfigError::Invalid(format!("forward {}: {e}", self.zone)))?;
-        Ok(Some(Arc::new(dot)))
+            (None, Some(url)) => {
+                let doh = DohUpstream::new(url, ca).map_err(|e| invalid(&e))?;
+                Ok(Some(Encrypted::Https(Arc::new(doh))))
+            }
+            (None, None) if ca.is_some() => Err(invalid(&"ca without tls_name or url")),
+            (None, None) => Ok(None),
+        }
     }
 }
 
@@ -93,7 +106,7 @@ pub(super) fn forwards(
             zone,
             servers: f.servers.clone(),
             first: f.forward_first,
-            tls: f.tls()?,
+            tls: f.encrypted()?,
             no_cache: f.no_cache,
         });
     }
@@ -160,5 +173,44 @@ mod tests {
                 .tls
                 .is_none()
         );
+    }
+
+    #[test]
+    fn url_asks_over_https_and_is_checked_against_tls_name_and_its_form() {
+        use crate::resolver::upstream::Encrypted;
+        let dir = std::env::temp_dir().join(format!("tern-config-fwd-doh-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let ip = std::net::IpAddr::from([127, 0, 0, 1]);
+        crate::lab::tls::make_certificate(&dir, ip).expect("a CA");
+        let path = dir.join("tern.toml");
+        let forward = |extra: &str| {
+            format!(
+                "[[forward]]\nzone = \".\"\nservers = [\"127.0.0.9:443\"]\nca = \"ca.pem\"\n{extra}"
+            )
+        };
+        let read = |text: String| {
+            std::fs::write(&path, text).expect("write");
+            Config::from_file(&path).expect("parses").resolver_config()
+        };
+        let rc = read(forward("url = \"https://dns.example/dns-query\"\n")).expect("valid");
+        let Some(Encrypted::Https(doh)) = &rc.forwards[0].tls else {
+            panic!("over HTTPS: {:?}", rc.forwards[0].tls);
+        };
+        assert_eq!(doh.url(), "https://dns.example/dns-query");
+        for (extra, says) in [
+            (
+                "url = \"https://dns.example/dns-query\"\ntls_name = \"dns.example\"\n",
+                "tls_name and url",
+            ),
+            ("url = \"http://dns.example/dns-query\"\n", "not https"),
+            ("url = \"https:///dns-query\"\n", "http"),
+            ("", "ca without tls_name or url"),
+        ] {
+            let Err(e) = read(forward(extra)) else {
+                panic!("{extra}: refused");
+            };
+            assert!(e.to_string().contains(says), "{extra}: {e}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

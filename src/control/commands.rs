@@ -25,8 +25,11 @@ flush-all         empty the cache
 dump-cache        the cache as zone-file text, TTLs counting down
 save-cache FILE   write the cache to FILE in [cache] persist's binary form (atomically)
 load-cache FILE   merge such a file into the cache, its TTLs aged by the time since the write
-zones             origin, serial and source of every zone served
-services          each service instance and its health
+zones [--all]     origin, serial and source (file PATH, secondary of ADDR, services) of each
+                  configured zone, sorted; --all adds the built-in local zones (localhost.,
+                  the RFC 6761 and RFC 6303 names) after them, marked `builtin`
+services          each service instance and its health; `unhealthy failed_open` when every
+                  instance of its service is down, so all are answered anyway
 nta add NAME [LIFETIME]
                   treat NAME and below as insecure (RFC 7646) for LIFETIME (30s, 15m, 2d;
                   default 1h, at most 1w), or until removed or restart; again: new lifetime
@@ -58,7 +61,11 @@ pub(super) fn run(ctl: &Control, line: &str) -> Result<String, String> {
         "flush-all" => no_args(flushed(ctl, Flush::All)),
         "dump-cache" => no_args(dump_cache(ctl)),
         "save-cache" | "load-cache" => cache_file_command(ctl, command, &args),
-        "zones" => no_args(zones(ctl)),
+        "zones" => match args.as_slice() {
+            [] => Ok(zones(ctl, false)),
+            ["--all"] => Ok(zones(ctl, true)),
+            _ => Err("usage: zones [--all]".to_string()),
+        },
         "services" => no_args(services(ctl)),
         "nta" => super::nta::run(ctl, &args),
         "help" => Ok(format!("{HELP}\n")),
@@ -176,22 +183,50 @@ fn cache_file_command(ctl: &Control, command: &str, args: &[&str]) -> Result<Str
     }
 }
 
-fn zones(ctl: &Control) -> String {
+/// `origin serial source` per zone: the configured ones (and those only services make) in
+/// DNS order (RFC 4034 §6.1: a parent before its children); with `all`, the built-in local
+/// zones after them, also sorted. Those are some forty (RFC 6761, RFC 6303), and nobody
+/// configured them: by default they would bury the zones one asked about.
+fn zones(ctl: &Control, all: bool) -> String {
     let catalog = ctl.handler.catalog();
-    let mut out = String::new();
-    for (origin, source) in &ctl.zone_sources {
-        let serial = catalog
-            .find(origin)
-            .filter(|z| z.origin() == origin)
-            .map_or("-".to_string(), |z| z.serial().to_string());
-        let _ = writeln!(out, "{origin} {serial} {source}");
-    }
+    let mut configured: Vec<(Name, String, &str)> = ctl
+        .zone_sources
+        .iter()
+        .map(|(origin, source)| {
+            let serial = catalog
+                .find(origin)
+                .filter(|z| z.origin() == origin)
+                .map_or("-".to_string(), |z| z.serial().to_string());
+            (origin.clone(), serial, source.as_str())
+        })
+        .collect();
     for zone in catalog.zones() {
         if !ctl.zone_sources.iter().any(|(o, _)| o == zone.origin()) {
-            let _ = writeln!(out, "{} {} services", zone.origin(), zone.serial());
+            configured.push((zone.origin().clone(), zone.serial().to_string(), "services"));
         }
     }
-    for (origin, serial) in &ctl.builtin {
+    listing(configured, &ctl.builtin, all)
+}
+
+/// The lines of `zones`: `configured` (origin, serial, source) sorted, then with `all` the
+/// built-in zones sorted.
+fn listing(
+    mut configured: Vec<(Name, String, &str)>,
+    builtin: &[(Name, u32)],
+    all: bool,
+) -> String {
+    configured.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut builtin: Vec<&(Name, u32)> = if all {
+        builtin.iter().collect()
+    } else {
+        Vec::new()
+    };
+    builtin.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out = String::new();
+    for (origin, serial, source) in configured {
+        let _ = writeln!(out, "{origin} {serial} {source}");
+    }
+    for (origin, serial) in builtin {
         let _ = writeln!(out, "{origin} {serial} builtin");
     }
     out
@@ -202,9 +237,12 @@ fn services(ctl: &Control) -> String {
     let mut out = String::new();
     for reg in ctl.registry.services() {
         let s = &reg.service;
+        let failed_open = s.fails_open(&|i| health.is_healthy(&instance_id(s, i)));
         for i in &s.instances {
             let h = health.get(&instance_id(s, i));
+            // Down, yet answered: every instance of the service is down, so all are listed.
             let state = match &h {
+                Some(h) if !h.healthy && failed_open => "unhealthy failed_open",
                 Some(h) if !h.healthy => "unhealthy",
                 _ => "healthy",
             };
@@ -229,4 +267,33 @@ fn services(ctl: &Control) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::name;
+
+    #[test]
+    fn zones_lists_the_configured_sorted_and_builtins_only_with_all() {
+        let configured = || {
+            vec![
+                (name("b.test."), "3".to_string(), "file b.zone"),
+                (name("test."), "1".to_string(), "services"),
+                (
+                    name("a.test."),
+                    "2".to_string(),
+                    "secondary of 127.238.0.1:53",
+                ),
+            ]
+        };
+        let builtin = [(name("localhost."), 1), (name("10.in-addr.arpa."), 1)];
+        let want =
+            "test. 1 services\na.test. 2 secondary of 127.238.0.1:53\nb.test. 3 file b.zone\n";
+        assert_eq!(listing(configured(), &builtin, false), want);
+        assert_eq!(
+            listing(configured(), &builtin, true),
+            format!("{want}10.in-addr.arpa. 1 builtin\nlocalhost. 1 builtin\n")
+        );
+    }
 }

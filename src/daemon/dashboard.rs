@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use crate::authority::Zone;
 use crate::cache::Cache;
-use crate::config::Replication;
+use crate::config::{Replication, ZoneConfig};
 use crate::discovery::registry::{Registry, instance_id};
 use crate::handler::Handler;
 use crate::handler::transferred::LastTransfer;
@@ -20,11 +20,15 @@ use crate::metrics::dashboard::{
 use crate::querylog::Recent;
 use crate::replication::secondary::Secondary;
 use crate::replication::status::ZoneStatus;
+use crate::resolver::Resolver;
 use crate::resolver::infra::Standing;
 
 /// The running parts the dashboard reads.
 pub(super) struct Parts {
+    /// Whose zones the Zones view shows, and who transferred them.
     pub handler: Arc<Handler>,
+    /// Whose servers the Upstreams view shows.
+    pub resolver: Option<Arc<Resolver>>,
     pub cache: Option<Arc<Cache>>,
     pub registry: Arc<Registry>,
     /// Each configured zone and where its data comes from.
@@ -37,6 +41,21 @@ pub(super) struct Parts {
     pub secondary: Option<Arc<Secondary>>,
     /// Each zone's NOTIFY targets (`notify` in its `[[zone]]`).
     pub notify_targets: Vec<(Name, Vec<SocketAddr>)>,
+}
+
+/// Each configured zone and where its data comes from, for [`Parts::zone_sources`].
+pub(super) fn zone_sources(zones: &[ZoneConfig]) -> Result<Vec<(Name, String)>, String> {
+    zones
+        .iter()
+        .map(|z| {
+            let source = if z.is_secondary() {
+                format!("secondary of {}", z.primaries.join(","))
+            } else {
+                format!("file {}", z.file.display())
+            };
+            Ok((super::parse_origin(&z.origin)?, source))
+        })
+        .collect()
 }
 
 /// Each zone's NOTIFY targets, for [`Parts::notify_targets`].
@@ -208,7 +227,7 @@ impl Sources for Parts {
     }
 
     fn upstream(&self, server: SocketAddr) -> Option<UpstreamStanding> {
-        let resolver = self.handler.resolver()?;
+        let resolver = self.resolver.as_ref()?;
         // Edge: a read of the infrastructure cache for a page, as of now.
         let v = resolver.upstream_view(server.ip(), Instant::now())?;
         Some(UpstreamStanding {

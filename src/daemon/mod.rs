@@ -2,9 +2,12 @@
 //! runs them until a signal. Like `lab`, this is wiring: it may import anything.
 
 mod dashboard;
+mod lab;
 mod observe;
 mod ready;
 mod tls;
+
+pub use self::lab::{LabResolver, start_lab_resolver};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -58,13 +61,14 @@ pub async fn bind(
     let mut udp = Vec::new();
     let mut tcp = Vec::new();
     for addr in addrs {
-        udp.extend(
-            crate::server::bind_udp(*addr, workers).map_err(|e| format!("udp {addr}: {e}"))?,
-        );
+        let failed = |proto: &str, e: std::io::Error| {
+            format!("{proto} {}", crate::net::bind_error(*addr, &e))
+        };
+        udp.extend(crate::server::bind_udp(*addr, workers).map_err(|e| failed("udp", e))?);
         tcp.push(
             TcpListener::bind(addr)
                 .await
-                .map_err(|e| format!("tcp {addr}: {e}"))?,
+                .map_err(|e| failed("tcp", e))?,
         );
     }
     Ok((udp, tcp))
@@ -141,8 +145,9 @@ pub async fn run(config: Config) -> Result<(), String> {
             .iter()
             .filter_map(|s| s.local_addr().ok())
             .chain(tcp.iter().filter_map(|s| s.local_addr().ok()))
-            // A TLS forwarder on our own DoT listener is a loop too.
+            // A TLS or HTTPS forwarder on our own DoT or DoH listener is a loop too.
             .chain(config.tls.listen.iter().copied())
+            .chain(config.tls.https_listen.iter().copied())
             .collect();
         bound.sort();
         bound.dedup();
@@ -193,9 +198,10 @@ pub async fn run(config: Config) -> Result<(), String> {
     if let Some(listener) = metrics_listener {
         let parts = dashboard::Parts {
             handler: Arc::clone(&handler),
+            resolver: handler.resolver().cloned(),
             cache: cache.clone(),
             registry: Arc::clone(&registry),
-            zone_sources: zone_sources(&config.zones)?,
+            zone_sources: dashboard::zone_sources(&config.zones)?,
             builtin: builtin.clone(),
             recent: query_log.as_ref().map(|l| l.recent()),
             secondary,
@@ -219,7 +225,7 @@ pub async fn run(config: Config) -> Result<(), String> {
                     registry: Arc::clone(&registry),
                     metrics: Arc::clone(&metrics),
                     cache,
-                    zone_sources: zone_sources(&config.zones)?,
+                    zone_sources: dashboard::zone_sources(&config.zones)?,
                     builtin,
                     tls: certificates.clone(),
                 },
@@ -305,20 +311,6 @@ fn reload(registry: &Registry) {
 }
 
 /// Where each configured zone's data comes from, as `tern ctl zones` shows it.
-fn zone_sources(zones: &[ZoneConfig]) -> Result<Vec<(Name, String)>, String> {
-    zones
-        .iter()
-        .map(|z| {
-            let source = if z.is_secondary() {
-                format!("secondary of {}", z.primaries.join(","))
-            } else {
-                format!("file {}", z.file.display())
-            };
-            Ok((parse_origin(&z.origin)?, source))
-        })
-        .collect()
-}
-
 /// `[rate_limit]` and `[rrl]`, each off unless its rate is set.
 fn rate_limits(config: &Config) -> Result<crate::ratelimit::Limits, String> {
     use crate::ratelimit::{QueryLimiter, Rrl};

@@ -9,10 +9,11 @@ use tokio::net::TcpListener;
 use super::dashboard::Parts;
 use crate::config::Config;
 use crate::discovery::registry::instance_id;
+use crate::discovery::service::Instance;
 use crate::metrics::Metrics;
 use crate::metrics::dashboard::Dashboard;
 use crate::metrics::http::Endpoint;
-use crate::metrics::prometheus::{State, StateFn};
+use crate::metrics::prometheus::{InstanceHealth, State, StateFn};
 use crate::querylog::QueryLog;
 use crate::server::Shutdown;
 
@@ -76,9 +77,14 @@ pub(super) fn serve_metrics(
             .iter()
             .flat_map(|reg| {
                 let health = registry.health();
-                reg.service.instances.iter().map(move |i| {
-                    let healthy = health.is_healthy(&instance_id(&reg.service, i));
-                    (reg.service.host().to_string(), i.name.clone(), healthy)
+                let s = &reg.service;
+                let healthy = move |i: &Instance| health.is_healthy(&instance_id(s, i));
+                let failed_open = s.fails_open(&healthy);
+                s.instances.iter().map(move |i| InstanceHealth {
+                    service: s.host().to_string(),
+                    instance: i.name.clone(),
+                    healthy: healthy(i),
+                    served: healthy(i) || failed_open,
                 })
             })
             .collect(),

@@ -192,11 +192,16 @@ impl Service {
         format!("service {}", self.host())
     }
 
+    /// Whether the service answers with every instance because none is healthy.
+    pub(crate) fn fails_open(&self, healthy: &dyn Fn(&Instance) -> bool) -> bool {
+        !self.instances.is_empty() && !self.instances.iter().any(healthy)
+    }
+
     /// The service's records given which instances are healthy; `true` with them when the
     /// service failed open (no instance healthy, so all are listed).
     pub(crate) fn records(&self, healthy: &dyn Fn(&Instance) -> bool) -> (Owned, bool) {
         let mut listed: Vec<&Instance> = self.instances.iter().filter(|i| healthy(i)).collect();
-        let failed_open = listed.is_empty() && !self.instances.is_empty();
+        let failed_open = self.fails_open(healthy);
         if failed_open {
             listed = self.instances.iter().collect();
         }

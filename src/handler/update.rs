@@ -18,7 +18,7 @@ use tracing::{debug, info, warn};
 use super::edge::{Decoded, Outcome};
 use super::response;
 use crate::authority::Catalog;
-use crate::authority::store::{StoreError, Updater};
+use crate::authority::store::{Ignored, StoreError, Updater};
 use crate::metrics::Metrics;
 use crate::tsig::Keyring;
 
@@ -123,13 +123,22 @@ impl Updates {
             }
         };
         let rcode = match &outcome {
-            Ok(serial) => {
-                Metrics::inc(&metrics.updates_applied);
+            Ok(done) => {
                 let zone = d
                     .question()
                     .map_or_else(String::new, |q| q.name().to_ascii());
                 let key = d.tsig.key().map_or_else(String::new, Name::to_ascii);
-                info!(%zone, %key, client = %d.src, serial, "UPDATE applied");
+                let serial = done.serial;
+                // RFC 2136 answers NOERROR for RRs it ignores; the operator is told which.
+                let ignored = ignored_list(&done.ignored);
+                if done.changed {
+                    Metrics::inc(&metrics.updates_applied);
+                    info!(%zone, %key, client = %d.src, serial, %ignored, "UPDATE applied");
+                } else {
+                    Metrics::inc(&metrics.updates_unchanged);
+                    info!(%zone, %key, client = %d.src, serial, %ignored,
+                        "UPDATE changed nothing (NOERROR, zone as it was)");
+                }
                 ResponseCode::NoError
             }
             Err(refusal) => {
@@ -160,6 +169,15 @@ impl Updates {
             None => Err(Refusal::Unsigned),
         }
     }
+}
+
+/// The ignored RRs for a log field: `none`, or `NAME TYPE: why` joined by `; `.
+fn ignored_list(ignored: &[Ignored]) -> String {
+    if ignored.is_empty() {
+        return "none".to_string();
+    }
+    let each: Vec<String> = ignored.iter().map(Ignored::to_string).collect();
+    each.join("; ")
 }
 
 #[cfg(test)]

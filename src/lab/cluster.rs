@@ -22,8 +22,9 @@ use crate::authority::balance::Policy;
 use crate::authority::store::{ZoneFile, ZoneStore};
 use crate::config::{PrimaryZone, Replication, SecondaryZone, UpdatePolicy};
 use crate::discovery::health::{Check, CheckSpec, HttpCheck};
-use crate::discovery::registry::Registration;
+use crate::discovery::registry::{Registration, Registry};
 use crate::discovery::service::{Instance, Protocol, Service};
+use crate::handler::Handler;
 use crate::metrics::Metrics;
 use crate::nameserver::NameServer;
 use crate::server::Shutdown;
@@ -51,6 +52,10 @@ pub struct Cluster {
     pub key_file: PathBuf,
     /// The secondaries' addresses.
     pub secondaries: Vec<SocketAddr>,
+    /// The discovery server's services and their health, for the dashboard.
+    pub registry: Arc<Registry>,
+    /// The discovery server's handler: its zone and who transferred it.
+    pub handler: Arc<Handler>,
 }
 
 impl Cluster {
@@ -71,6 +76,15 @@ impl Cluster {
             out.push(format!("  dig @{ip} -p {port} {q}"));
         }
         out.push(format!("  dig @{server} _api._tcp.cluster.test SRV"));
+        out.push(
+            "take a node down for 30 s (unhealthy within 2 s, out of the answers once their 5 s TTL \
+             runs out; red on the dashboard):"
+                .to_string(),
+        );
+        out.push(format!(
+            "  curl -X POST 'http://127.0.0.92:{WEB_PORT}/stop?seconds=30'; dig @{ip} -p {port} \
+             web.cluster.test A"
+        ));
         out.push(format!(
             "register a record with a signed update (key {key}), then ask for it:"
         ));
@@ -172,52 +186,113 @@ fn services() -> Result<Vec<Registration>, LabError> {
     ])
 }
 
-/// A service node at `at`: a web node only accepts connections (all its TCP check needs), an
-/// API node (`http`) answers every HTTP request with 200 OK.
+/// How long `POST /stop` takes a node down when the request does not say (`?seconds=N`).
+const STOP_DEFAULT: Duration = Duration::from_secs(30);
+/// The longest a node stays down.
+const STOP_MAX: Duration = Duration::from_secs(3600);
+
+/// A service node at `at`, answering every HTTP request with 200 OK (a web node's TCP check
+/// only needs the connection). `POST /stop?seconds=N` closes its listener for N seconds (30
+/// unless said), so a newcomer can watch its health check fail, the dashboard turn it red
+/// and the discovery server stop answering it, then see it come back.
 async fn service_node(
     at: SocketAddr,
-    http: bool,
     tasks: &mut JoinSet<()>,
     mut shutdown: Shutdown,
 ) -> Result<(), LabError> {
-    let listener = TcpListener::bind(at)
-        .await
-        .map_err(|source| LabError::Bind { addr: at, source })?;
+    let bind = move || async move {
+        TcpListener::bind(at)
+            .await
+            .map_err(|source| LabError::Bind { addr: at, source })
+    };
+    let mut listener = bind().await?;
     tasks.spawn(async move {
+        let (stop, mut stops) = tokio::sync::mpsc::channel(1);
         loop {
-            let accepted = tokio::select! {
+            tokio::select! {
                 _ = shutdown.recv() => return,
-                accepted = listener.accept() => accepted,
-            };
-            if let (true, Ok((conn, _))) = (http, accepted) {
-                tokio::spawn(answer_ok(conn));
+                Some(pause) = stops.recv() => {
+                    drop(listener);
+                    tracing::info!(node = %at, ?pause, "lab node stopped on request");
+                    tokio::select! {
+                        _ = shutdown.recv() => return,
+                        _ = tokio::time::sleep(pause) => {}
+                    }
+                    listener = match bind().await {
+                        Ok(listener) => listener,
+                        Err(e) => {
+                            tracing::warn!(node = %at, "lab node cannot listen again: {e}");
+                            return;
+                        }
+                    };
+                }
+                accepted = listener.accept() => {
+                    if let Ok((conn, _)) = accepted {
+                        tokio::spawn(answer(conn, stop.clone()));
+                    }
+                }
             }
         }
     });
     Ok(())
 }
 
-async fn answer_ok(mut conn: TcpStream) {
+/// What a request to a node asks: `Some(pause)` to stop for that long.
+fn stop_asked(request: &[u8]) -> Option<Duration> {
+    let line = request.split(|&b| b == b'\r' || b == b'\n').next()?;
+    let line = std::str::from_utf8(line).ok()?;
+    let mut words = line.split_ascii_whitespace();
+    let (method, target) = (words.next()?, words.next()?);
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    if method != "POST" || path != "/stop" {
+        return None;
+    }
+    let seconds = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("seconds="))
+        .and_then(|n| n.parse().ok())
+        .map_or(STOP_DEFAULT, Duration::from_secs);
+    Some(seconds.clamp(Duration::from_secs(1), STOP_MAX))
+}
+
+async fn answer(mut conn: TcpStream, stop: tokio::sync::mpsc::Sender<Duration>) {
     let mut buf = [0u8; 1024];
-    let _ = conn.read(&mut buf).await;
-    let _ = conn
-        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n")
-        .await;
+    let read = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf));
+    let Ok(Ok(n)) = read.await else {
+        return;
+    };
+    // A TCP check closes without a word.
+    if n == 0 {
+        return;
+    }
+    let body = match stop_asked(&buf[..n]) {
+        Some(pause) => {
+            // One stop at a time; a second while it is down cannot reach it anyway.
+            let _ = stop.try_send(pause);
+            format!("stopping for {} s\n", pause.as_secs())
+        }
+        None => "ok\n".to_string(),
+    };
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = conn.write_all((head + &body).as_bytes()).await;
 }
 
 /// Starts the nodes and the discovery server on `DISCOVERY_SERVER:port`, with health checks,
 /// until `shutdown`. The zone file is written to `state` (the store reads zones from files).
 pub async fn start(port: u16, state: PathBuf, shutdown: Shutdown) -> Result<Cluster, LabError> {
     let mut tasks = JoinSet::new();
-    for (last, port, http) in [
-        (91, WEB_PORT, false),
-        (92, WEB_PORT, false),
-        (93, WEB_PORT, false),
-        (94, API_PORT, true),
-        (95, API_PORT, true),
+    for (last, port) in [
+        (91, WEB_PORT),
+        (92, WEB_PORT),
+        (93, WEB_PORT),
+        (94, API_PORT),
+        (95, API_PORT),
     ] {
         let at = SocketAddr::new(node(last), port);
-        service_node(at, http, &mut tasks, shutdown.clone()).await?;
+        service_node(at, &mut tasks, shutdown.clone()).await?;
     }
     std::fs::create_dir_all(&state).map_err(|source| LabError::Read {
         path: state.clone(),
@@ -257,7 +332,7 @@ pub async fn start(port: u16, state: PathBuf, shutdown: Shutdown) -> Result<Clus
     };
     let server = SocketAddr::new(IpAddr::V4(DISCOVERY_SERVER), port);
     let (udp, tcp) = bind(server).await?;
-    let (running, _) = NameServer::stored(store, services()?, metrics)
+    let (running, registry) = NameServer::stored(store, services()?, metrics)
         .updates(UpdatePolicy {
             keyring: Keyring::new(keys),
             zones: vec![(origin.clone(), key_names)],
@@ -272,7 +347,7 @@ pub async fn start(port: u16, state: PathBuf, shutdown: Shutdown) -> Result<Clus
         )
         .start(udp, tcp, shutdown.clone())
         .map_err(|e| LabError::Cluster(e.to_string()))?;
-    running.join_into(&mut tasks);
+    let handler = running.join_into(&mut tasks);
     for (i, at) in secondaries.iter().enumerate() {
         let copy = state
             .join(format!("secondary-{}", i + 1))
@@ -292,6 +367,8 @@ pub async fn start(port: u16, state: PathBuf, shutdown: Shutdown) -> Result<Clus
         server,
         key_file,
         secondaries,
+        registry,
+        handler,
     })
 }
 
@@ -337,4 +414,37 @@ async fn secondary(
         .map_err(|e| LabError::Cluster(e.to_string()))?;
     running.join_into(tasks);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_stops_only_on_a_post_to_stop() {
+        let asked = |r: &str| stop_asked(r.as_bytes());
+        assert_eq!(
+            asked("POST /stop?seconds=5 HTTP/1.1\r\nHost: x\r\n\r\n"),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(asked("POST /stop HTTP/1.1\r\n\r\n"), Some(STOP_DEFAULT));
+        assert_eq!(
+            asked("POST /stop?x=1&seconds=0 HTTP/1.1\r\n"),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(
+            asked("POST /stop?seconds=99999 HTTP/1.1\r\n"),
+            Some(STOP_MAX)
+        );
+        assert_eq!(
+            asked("POST /stop?seconds=soon HTTP/1.1\r\n"),
+            Some(STOP_DEFAULT)
+        );
+        // A health check, a GET of /stop, garbage: the node stays up.
+        assert_eq!(asked("GET /health HTTP/1.1\r\n\r\n"), None);
+        assert_eq!(asked("GET /stop HTTP/1.1\r\n\r\n"), None);
+        assert_eq!(asked("POST /stopped HTTP/1.1\r\n"), None);
+        assert_eq!(asked("\u{0}\u{1}"), None);
+        assert_eq!(stop_asked(&[0xff, 0xfe, b'\n']), None);
+    }
 }

@@ -89,7 +89,7 @@ pub enum LabError {
     Zone(#[from] ZoneErrors),
     #[error("bad zone origin {origin}: {reason}")]
     Origin { origin: String, reason: String },
-    #[error("{addr}: {source}")]
+    #[error("{}", crate::net::bind_error(*addr, source))]
     Bind {
         addr: SocketAddr,
         source: std::io::Error,
@@ -336,6 +336,15 @@ mod tests {
             servers.iter().any(|s| s.catalog.zones().next().is_none()),
             "the lame server serves nothing"
         );
+    }
+
+    #[tokio::test]
+    async fn a_taken_address_says_what_may_hold_it() {
+        let taken = std::net::UdpSocket::bind("127.238.0.11:0").expect("bind");
+        let addr = taken.local_addr().expect("addr");
+        let err = bind(addr).await.expect_err("in use").to_string();
+        assert!(err.starts_with(&format!("{addr}: ")), "{err}");
+        assert!(err.contains("another tern (`tern lab`"), "{err}");
     }
 
     #[test]

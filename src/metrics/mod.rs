@@ -40,8 +40,11 @@ pub struct Metrics {
     pub dropped: AtomicU64,
     /// Times a service had no healthy instance and answered with all of them.
     pub services_failed_open: AtomicU64,
-    /// RFC 2136 UPDATEs applied (including those that changed nothing).
+    /// RFC 2136 UPDATEs that changed their zone.
     pub updates_applied: AtomicU64,
+    /// UPDATEs answered NOERROR that changed nothing: their records were already so, or
+    /// RFC 2136 §3.4.2 ignores them (a CNAME beside other data, an SOA with no higher serial).
+    pub updates_unchanged: AtomicU64,
     /// UPDATEs answered with an error: bad TSIG, policy, prerequisites, invalid result.
     pub updates_refused: AtomicU64,
     /// Zone transfers sent (AXFR, IXFR, and IXFR answered in full).
@@ -174,7 +177,7 @@ impl Metrics {
     }
 
     /// Every counter by name, as `tern ctl stats` and the shutdown summary print them.
-    pub(crate) fn rows(&self) -> [(&'static str, u64); 25] {
+    pub(crate) fn rows(&self) -> [(&'static str, u64); 26] {
         // The plain counters print under their field's name.
         macro_rules! rows {
             ($($name:literal => $value:expr),*; $($counter:ident),*) => {
@@ -187,8 +190,8 @@ impl Metrics {
             "cache_hits" => self.cache_hits(),
             "fast_hits" => self.fast_hits();
             cache_misses, upstream_queries, upstream_timeouts, servfails, refused, formerr,
-            dropped, services_failed_open, updates_applied, updates_refused, transfers_out,
-            transfers_refused, transfers_in, transfer_failures, notifies_received,
+            dropped, services_failed_open, updates_applied, updates_unchanged, updates_refused,
+            transfers_out, transfers_refused, transfers_in, transfer_failures, notifies_received,
             notifies_sent, rate_limited, query_log_dropped, aggressive_answers, prefetches,
             prefetches_skipped
         ]

@@ -24,8 +24,20 @@ pub(crate) struct State {
     pub cache: Option<(u64, u64)>,
     /// Each served zone's origin and SOA serial.
     pub zone_serials: Vec<(String, u32)>,
-    /// Each service instance (service name, instance name) and whether it is healthy.
-    pub instances: Vec<(String, String, bool)>,
+    /// Each service instance and its health.
+    pub instances: Vec<InstanceHealth>,
+}
+
+/// One service instance at scrape time.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct InstanceHealth {
+    pub service: String,
+    pub instance: String,
+    /// It passes its health check (or has none).
+    pub healthy: bool,
+    /// It is in the service's answers: healthy, or its service failed open (no instance
+    /// healthy, so all are answered).
+    pub served: bool,
 }
 
 /// Reads the [`State`] at scrape time.
@@ -218,7 +230,7 @@ impl Collector for Exposition {
             "Bogus answers, by the RFC 8914 Extended DNS Error of the failure.",
             &by_reason(&m.dnssec_bogus.seen()),
         )?;
-        let plain: [(&str, &str, u64); 21] = [
+        let plain: [(&str, &str, u64); 22] = [
             (
                 "tern_dnssec_aggressive_answers",
                 "NXDOMAINs and wildcard expansions answered from cached secure NSEC/NSEC3 proofs without asking (RFC 8198).",
@@ -286,8 +298,14 @@ impl Collector for Exposition {
             ),
             (
                 "tern_updates_applied",
-                "RFC 2136 UPDATEs applied.",
+                "RFC 2136 UPDATEs that changed their zone.",
                 Metrics::get(&m.updates_applied),
+            ),
+            (
+                "tern_updates_unchanged",
+                "UPDATEs answered NOERROR that changed nothing (already so, or ignored by RFC \
+                 2136 section 3.4.2, as a CNAME beside other data).",
+                Metrics::get(&m.updates_unchanged),
             ),
             (
                 "tern_updates_refused",
@@ -392,98 +410,36 @@ impl Exposition {
             "SOA serial of each served zone.",
             &serials,
         )?;
-        let health: Vec<_> = state
-            .instances
-            .iter()
-            .map(|(service, instance, healthy)| {
-                (
-                    [
-                        ("service", service.as_str()),
-                        ("instance", instance.as_str()),
-                    ],
-                    ConstGauge::new(i64::from(*healthy)),
-                )
-            })
-            .collect();
+        let gauge = |value: fn(&InstanceHealth) -> bool| -> Vec<_> {
+            state
+                .instances
+                .iter()
+                .map(|i| {
+                    (
+                        [
+                            ("service", i.service.as_str()),
+                            ("instance", i.instance.as_str()),
+                        ],
+                        ConstGauge::new(i64::from(value(i))),
+                    )
+                })
+                .collect()
+        };
         family(
             e,
             "tern_service_instance_healthy",
-            "1 when a service instance is healthy (in the answers), else 0.",
-            &health,
+            "1 when a service instance passes its health check (or has none), else 0.",
+            &gauge(|i| i.healthy),
+        )?;
+        family(
+            e,
+            "tern_service_instance_served",
+            "1 when a service instance is in the answers: healthy, or unhealthy in a service \
+             that failed open (no instance healthy, so all are answered).",
+            &gauge(|i| i.served),
         )
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn text(metrics: Arc<Metrics>, state: State) -> String {
-        encode(&registry(metrics, Arc::new(move || state.clone())))
-    }
-
-    #[test]
-    fn counters_histograms_and_gauges_in_the_text_format() {
-        let m = Arc::new(Metrics::default());
-        m.count_query(0, Some(1));
-        // Two hit-path answers, one from the cache, one from a local zone.
-        m.hit_path.count(0, counts::qtype_slot(Some(1)), 0, false);
-        m.hit_path.count(0, counts::qtype_slot(Some(1)), 0, true);
-        // And one over TLS: in its own transport's row.
-        m.hit_path.count(2, counts::qtype_slot(Some(1)), 0, false);
-        m.count_query(1, Some(28));
-        m.count_response(0, 2);
-        m.servfail_reasons.inc(Some(22));
-        m.answer_latency.observe_us(300);
-        Metrics::inc(&m.cache_hits);
-        m.count_cookie(1);
-        m.hit_path.count_cookie(1);
-        m.count_cookie(2);
-        m.upstream
-            .server("127.0.0.1:53".parse().expect("addr"))
-            .rtt
-            .observe_us(1_500);
-        let out = text(
-            Arc::clone(&m),
-            State {
-                cache: Some((3, 4096)),
-                zone_serials: vec![("example.".to_string(), 7)],
-                instances: vec![("web.example.".to_string(), "web-1".to_string(), true)],
-            },
-        );
-        for want in [
-            "# TYPE tern_queries_total counter\n",
-            "tern_queries_total{transport=\"udp\",qtype=\"A\"} 3\n",
-            "tern_queries_total{transport=\"tcp\",qtype=\"AAAA\"} 1\n",
-            "tern_responses_total{transport=\"udp\",rcode=\"SERVFAIL\"} 1\n",
-            "tern_servfail_total{reason=\"22 No Reachable Authority\"} 1\n",
-            "tern_answer_latency_seconds_bucket{le=\"0.0001\"} 3\n",
-            "tern_answer_latency_seconds_bucket{le=\"0.0005\"} 4\n",
-            "tern_answer_latency_seconds_bucket{le=\"+Inf\"} 4\n",
-            "tern_answer_latency_seconds_count 4\n",
-            "tern_cache_hits_total 3\n",
-            "tern_authoritative_answers_total 1\n",
-            "tern_hit_path_answers_total 3\n",
-            "tern_queries_total{transport=\"tls\",qtype=\"A\"} 1\n",
-            "tern_responses_total{transport=\"tls\",rcode=\"NOERROR\"} 1\n",
-            "tern_cookies_total{result=\"valid\"} 2\n",
-            "tern_cookies_total{result=\"invalid\"} 1\n",
-            "tern_cookies_total{result=\"malformed\"} 0\n",
-            "tern_upstream_rtt_seconds_bucket{server=\"127.0.0.1:53\",le=\"0.0025\"} 1\n",
-            "tern_cache_entries 3\n",
-            "tern_zone_serial{zone=\"example.\"} 7\n",
-            "tern_service_instance_healthy{service=\"web.example.\",instance=\"web-1\"} 1\n",
-        ] {
-            assert!(out.contains(want), "{want} missing from\n{out}");
-        }
-        assert!(!out.contains("tern_zone_serial{zone=\"\"}"));
-    }
-
-    #[test]
-    fn families_without_series_are_left_out() {
-        let out = text(Arc::new(Metrics::default()), State::default());
-        assert!(!out.contains("tern_queries_total"), "{out}");
-        assert!(!out.contains("tern_cache_entries"), "{out}");
-        assert!(out.contains("tern_cache_hits_total 0\n"), "{out}");
-    }
-}
+mod tests;

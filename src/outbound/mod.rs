@@ -11,7 +11,8 @@
 //!   (RFC 7766 §8) and multi-message streams for AXFR/IXFR ([`tcp`]);
 //! - TSIG signing of the request and checking of every reply (RFC 8945 §5.1, §5.4);
 //! - one request, one reply, asked again over TCP when truncated ([`exchange()`]);
-//! - DNS over TLS to forwarders, over kept-open pipelined connections ([`tls`]);
+//! - DNS over TLS to forwarders, over kept-open pipelined connections ([`tls`]), and DNS over
+//!   HTTPS to them, over kept-open multiplexed HTTP/2 connections ([`doh`]);
 //! - DNS Cookies for the resolver's UDP queries (RFC 7873, RFC 9018): our client cookie,
 //!   the servers' cookies learned, the BADCOOKIE retry ([`cookie`], [`over_udp`]);
 //! - deadlines, for callers that want one ([`Deadline`]).
@@ -20,6 +21,7 @@
 //! server choice, retransmission and RTT bookkeeping, replication's RCODE and SOA checks.
 
 mod cookie;
+pub(crate) mod doh;
 mod exchange;
 mod matching;
 mod message;

@@ -88,6 +88,18 @@ fn sync_waits_for_the_lines_queued_before_it() {
 }
 
 #[test]
+fn kept_only_for_the_dashboard_the_lines_go_nowhere_else() {
+    let log = QueryLog::start(&Destination::Recent, Arc::new(Metrics::default())).expect("starts");
+    for _ in 0..3 {
+        log.log(entry());
+    }
+    assert!(log.sync(Duration::from_secs(5)));
+    let (kept, next) = log.recent().since(0, 10);
+    assert_eq!((kept.len(), next), (3, 3));
+    assert_eq!(kept[0], line(&entry()));
+}
+
+#[test]
 fn a_full_backlog_drops_and_counts() {
     let metrics = Arc::new(Metrics::default());
     let (tx, rx) = sync_channel(1);

@@ -27,10 +27,9 @@ use super::delegation::ServerSet;
 use super::forward::Forward;
 use super::infra::{MAX_RTO, Standing};
 use super::trace::TraceStep;
-use super::upstream::{UpstreamError, UpstreamFuture, UpstreamQuery, UpstreamReply};
+use super::upstream::{Encrypted, UpstreamError, UpstreamFuture, UpstreamQuery, UpstreamReply};
 use super::window::{Slot, Wait};
 use crate::metrics::Metrics;
-use crate::outbound::tls::DotUpstream;
 
 mod candidates;
 mod reply;
@@ -129,8 +128,9 @@ struct Exchange<'u> {
     /// The servers are recursive resolvers we forward to (RD=1; answers without AA are theirs
     /// to give).
     recursive: bool,
-    /// They are asked over DNS over TLS, and only so (a forward zone's `tls_name`).
-    tls: Option<Arc<DotUpstream>>,
+    /// They are asked over DNS over TLS or HTTPS, and only so (a forward zone's `tls_name` or
+    /// `url`).
+    tls: Option<Encrypted>,
 }
 
 impl Exchange<'_> {
@@ -439,7 +439,7 @@ impl Resolver {
             qname: ex.qname.clone(),
             qtype: ex.qtype,
             tcp,
-            tls: ex.tls.is_some(),
+            encrypted: ex.tls.as_ref().map(Encrypted::kind),
             outcome: outcome(),
             rtt,
         });

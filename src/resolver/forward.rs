@@ -6,7 +6,6 @@
 //! the target's own zone decides whether it is forwarded or walked.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use tracing::debug;
@@ -14,9 +13,9 @@ use tracing::debug;
 use super::budget::{Budget, ResolveError};
 use super::classify::Outcome;
 use super::delegation::{NameServer, ServerSet};
+use super::upstream::Encrypted;
 use super::{Link, Resolver, Step};
 use crate::cache::Signed;
-use crate::outbound::tls::DotUpstream;
 use crate::rr;
 
 /// A forward zone: names in it go to these recursive servers.
@@ -26,9 +25,10 @@ pub struct Forward {
     pub servers: Vec<SocketAddr>,
     /// When every server fails, walk the hierarchy instead (Unbound's `forward-first`).
     pub first: bool,
-    /// Ask the servers over DNS over TLS, authenticated as this says, and never otherwise
-    /// (`tls_name`, `ca`; Unbound's `forward-tls-upstream` with `name#tls-name`).
-    pub tls: Option<Arc<DotUpstream>>,
+    /// Ask the servers over DNS over TLS or over HTTPS, authenticated as this says, and never
+    /// otherwise (`tls_name` or `url`, and `ca`; Unbound's `forward-tls-upstream` with
+    /// `name#tls-name`).
+    pub tls: Option<Encrypted>,
     /// Nothing learnt of names in the zone is cached, nor answered from the cache: every
     /// question goes to the servers (Unbound's `forward-no-cache`), for data that must show
     /// changes at once.

@@ -15,8 +15,9 @@ pub struct TraceStep {
     pub qname: Name,
     pub qtype: RecordType,
     pub tcp: bool,
-    /// Over DNS over TLS (a forward zone's `tls_name`): on TCP, but shown as what it is.
-    pub tls: bool,
+    /// Over DNS over TLS or HTTPS (a forward zone's `tls_name` or `url`): on TCP, but shown as
+    /// what it is.
+    pub encrypted: Option<Encryption>,
     pub outcome: String,
     pub(crate) rtt: Duration,
 }
@@ -30,15 +31,25 @@ impl std::fmt::Display for TraceStep {
             self.zone.to_ascii(),
             self.qname.to_ascii(),
             self.qtype,
-            match (self.tls, self.tcp) {
-                (true, _) => "TLS",
-                (false, true) => "TCP",
-                (false, false) => "UDP",
+            match (self.encrypted, self.tcp) {
+                (Some(Encryption::Tls), _) => "TLS",
+                (Some(Encryption::Https), _) => "HTTPS",
+                (None, true) => "TCP",
+                (None, false) => "UDP",
             },
             self.outcome,
             self.rtt.as_secs_f64() * 1000.0
         )
     }
+}
+
+/// Which encrypted transport a forwarder is asked over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encryption {
+    /// DNS over TLS (RFC 7858).
+    Tls,
+    /// DNS over HTTPS (RFC 8484).
+    Https,
 }
 
 /// Where trace steps go.
@@ -50,22 +61,23 @@ mod tests {
 
     #[test]
     fn a_step_names_its_transport() {
-        let step = |tcp, tls| TraceStep {
+        let step = |tcp, encrypted| TraceStep {
             server: SocketAddr::from(([127, 0, 0, 1], 853)),
             zone: Name::root(),
             qname: Name::from_ascii("www.example.").expect("name"),
             qtype: RecordType::A,
             tcp,
-            tls,
+            encrypted,
             outcome: "answer".to_string(),
             rtt: Duration::from_millis(3),
         };
-        for (tcp, tls, shown) in [
-            (false, false, " over UDP "),
-            (true, false, " over TCP "),
-            (true, true, " over TLS "),
+        for (tcp, encrypted, shown) in [
+            (false, None, " over UDP "),
+            (true, None, " over TCP "),
+            (true, Some(Encryption::Tls), " over TLS "),
+            (true, Some(Encryption::Https), " over HTTPS "),
         ] {
-            let line = step(tcp, tls).to_string();
+            let line = step(tcp, encrypted).to_string();
             assert!(line.contains(shown), "{line}");
         }
     }

@@ -1,6 +1,6 @@
 //! The resolver's only outbound I/O. [`Upstream`] has two implementations: [`NetUpstream`]
-//! (real UDP/TCP sockets, and DNS over TLS to the forwarders of a zone with `tls_name`) and,
-//! in tests, a scripted fake internet built from our own zones.
+//! (real UDP/TCP sockets, and DNS over TLS or over HTTPS to the forwarders of a zone with
+//! `tls_name` or `url`) and, in tests, a scripted fake internet built from our own zones.
 //!
 //! An exchange here never times out by itself: it ends when a matching reply arrives or the
 //! transport fails. The caller decides how long to wait before retransmitting, and keeps
@@ -23,6 +23,9 @@ use hickory_proto::op::{Message, OpCode};
 use hickory_proto::rr::{Name, RecordType};
 use tokio::time::Instant;
 
+use super::trace::Encryption;
+use crate::outbound::doh::DohUpstream;
+use crate::outbound::doh::conn::DohError;
 use crate::outbound::tcp::TcpQuery;
 use crate::outbound::tls::DotUpstream;
 use crate::outbound::tls::conn::ConnError;
@@ -45,8 +48,29 @@ pub struct UpstreamQuery {
     /// CD=1 (RFC 4035 §3.2.2): a forwarder is to hand over data it would find bogus, because
     /// we validate it ourselves (see `Exchange::checking_disabled`).
     pub cd: bool,
-    /// Over DNS over TLS to a forwarder, on its kept connection: never UDP or TCP in the clear.
-    pub tls: Option<Arc<DotUpstream>>,
+    /// Over DNS over TLS or HTTPS to a forwarder, on its kept connection: never UDP or TCP in
+    /// the clear.
+    pub tls: Option<Encrypted>,
+}
+
+/// How a forward zone's servers are asked when never in the clear: one field through the
+/// resolver, so that "is this encrypted" stays one check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Encrypted {
+    /// DNS over TLS (RFC 7858; `tls_name`).
+    Tls(Arc<DotUpstream>),
+    /// DNS over HTTPS (RFC 8484; `url`).
+    Https(Arc<DohUpstream>),
+}
+
+impl Encrypted {
+    /// Which of the two, for the trace.
+    pub fn kind(&self) -> Encryption {
+        match self {
+            Encrypted::Tls(_) => Encryption::Tls,
+            Encrypted::Https(_) => Encryption::Https,
+        }
+    }
 }
 
 /// A validated reply and the round trip it took.
@@ -130,8 +154,8 @@ impl Default for NetUpstream {
 impl Upstream for NetUpstream {
     fn query(&self, q: UpstreamQuery) -> UpstreamFuture<'_> {
         Box::pin(async move {
-            if let Some(dot) = q.tls.clone() {
-                return over_tls(&dot, &q).await;
+            if let Some(encrypted) = q.tls.clone() {
+                return over_tls(&encrypted, &q).await;
             }
             let peer = Peer::from(q.server);
             if !q.tcp {
@@ -231,16 +255,19 @@ fn encode_padded(q: &UpstreamQuery) -> Result<(u16, Signed, Vec<u8>), ClientErro
     Ok((id, request, bytes))
 }
 
-/// Over the forward zone's kept TLS connection to the server, padded. The connection may
-/// carry our query under another ID; the response comes back with ours, and must answer our question.
-async fn over_tls(dot: &DotUpstream, q: &UpstreamQuery) -> Result<UpstreamReply, UpstreamError> {
+/// Over the forward zone's kept TLS connection to the server (DoT, or HTTP/2 for DoH),
+/// padded. The connection may carry our query under another ID (DoH: ID 0); the response
+/// comes back with ours, and must answer our question.
+async fn over_tls(
+    encrypted: &Encrypted,
+    q: &UpstreamQuery,
+) -> Result<UpstreamReply, UpstreamError> {
     // RFC 8467 §4.1: padded, so the record's length does not give the name away.
     let (id, mut request, bytes) = encode_padded(q).map_err(upstream_err)?;
-    let response = dot.query(q.server, bytes).await.map_err(|e| match e {
-        ConnError::Refused => UpstreamError::Refused,
-        ConnError::Connect(why) => UpstreamError::Unusable(why),
-        ConnError::Lost(why) => UpstreamError::Network(why),
-    })?;
+    let response = match encrypted {
+        Encrypted::Tls(dot) => dot.query(q.server, bytes).await.map_err(conn_err),
+        Encrypted::Https(doh) => doh.query(q.server, bytes).await.map_err(doh_err),
+    }?;
     let message = request.read(&response.bytes).map_err(upstream_err)?;
     Expected::answer(id, &q.qname, q.qtype)
         .check(&message, true)
@@ -251,6 +278,25 @@ async fn over_tls(dot: &DotUpstream, q: &UpstreamQuery) -> Result<UpstreamReply,
         lag: Duration::ZERO,
         at: response.at,
     })
+}
+
+/// A kept connection's failure, DoT's or DoH's: a certificate or handshake failure makes the
+/// server unusable, which ends in EDE 22 when no other server answers.
+fn conn_err(e: ConnError) -> UpstreamError {
+    match e {
+        ConnError::Refused => UpstreamError::Refused,
+        ConnError::Connect(why) => UpstreamError::Unusable(why),
+        ConnError::Lost(why) => UpstreamError::Network(why),
+    }
+}
+
+/// DoH's failures: the connection's as DoT's; a response that is no DNS message (a wrong
+/// status or media type) says nothing of the certificate: this try failed, the next goes.
+fn doh_err(e: DohError) -> UpstreamError {
+    match e {
+        DohError::Conn(e) => conn_err(e),
+        e @ DohError::Response(_) => UpstreamError::Network(e.to_string()),
+    }
 }
 
 fn upstream_err(e: ClientError) -> UpstreamError {
@@ -295,6 +341,28 @@ mod tests {
             assert_eq!(read.edns.is_some(), edns);
             // RFC 4035 §4.1: DO=1 whenever there is an OPT to carry it.
             assert_eq!(read.edns.map(|e| e.flags().dnssec_ok), edns.then_some(true));
+        }
+    }
+
+    #[test]
+    fn a_doh_failure_counts_as_a_dot_one_and_an_http_error_as_a_lost_try() {
+        use crate::outbound::doh::conn::BadResponse;
+        let why = || "TLS handshake: invalid peer certificate".to_string();
+        assert_eq!(
+            doh_err(DohError::Conn(ConnError::Connect(why()))),
+            UpstreamError::Unusable(why()),
+            "a certificate failure: EDE 22 in the end"
+        );
+        assert_eq!(
+            doh_err(DohError::Conn(ConnError::Refused)),
+            UpstreamError::Refused
+        );
+        for bad in [
+            BadResponse::Status(500),
+            BadResponse::ContentType("text/html".into()),
+        ] {
+            let e = doh_err(DohError::Response(bad));
+            assert!(matches!(e, UpstreamError::Network(_)), "{e}");
         }
     }
 

@@ -31,8 +31,22 @@ pub struct Location {
 }
 
 impl fmt::Display for Location {
+    /// `file:line`, or only `file` for line 0: a problem of the whole file (it cannot be read,
+    /// or a check of the zone as a whole), which no line of it holds.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.file.display(), self.line)
+        match self.line {
+            0 => write!(f, "{}", self.file.display()),
+            line => write!(f, "{}:{line}", self.file.display()),
+        }
+    }
+}
+
+/// Why a zone file could not be read, for `file: reason`: "not found" for the common case
+/// (a path mistyped, or relative to another folder than the config's), else the OS error.
+fn unreadable(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "not found".to_string(),
+        _ => format!("cannot read: {e}"),
     }
 }
 
@@ -125,8 +139,8 @@ pub(crate) fn parse_zone_text(
 
 /// Reads and parses a zone file from disk.
 pub fn parse_zone_file(path: &Path, origin: Option<&Name>) -> Result<Vec<Located>, ZoneErrors> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ZoneErrors::one(path, 0, format!("cannot read: {e}")))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| ZoneErrors::one(path, 0, unreadable(&e)))?;
     parse_zone_text(&text, path, origin)
 }
 
@@ -196,7 +210,7 @@ impl Reader {
                         self.error(
                             file,
                             rec.line,
-                            format!("$INCLUDE {}: {e}", target.display()),
+                            format!("$INCLUDE {}: {}", target.display(), unreadable(&e)),
                         );
                         return;
                     }
@@ -383,6 +397,27 @@ mod tests {
         assert_eq!(recs[0].record.name, name("host.sub.example.test."));
         assert_eq!(recs[0].at.file, dir.join("inc.zone"));
         assert_eq!(recs[1].record.name, name("after.example.test."));
+    }
+
+    #[test]
+    fn a_missing_file_is_not_found_without_a_line() {
+        let dir = Scratch::new("missing");
+        let missing = dir.join("absent.zone");
+        let errs = parse_zone_file(&missing, None).expect_err("no file");
+        assert_eq!(
+            errs.to_string(),
+            format!("{}: not found", missing.display())
+        );
+        let text = "$ORIGIN example.test.\n$TTL 60\n$INCLUDE absent.zone\n";
+        let errs = parse_zone_text(text, &dir.join("main.zone"), None).expect_err("no include");
+        assert_eq!(
+            errs.to_string(),
+            format!(
+                "{}:3: $INCLUDE {}: not found",
+                dir.join("main.zone").display(),
+                missing.display()
+            )
+        );
     }
 
     #[test]

@@ -104,7 +104,12 @@ class Browser:
                 self.events.append(m)
 
     def open(self, url):
+        """Opens `url` in a new tab, closing the previous one (whose page would go on polling
+        a server that a test may stop next)."""
+        if getattr(self, "target", None):
+            self.call("Target.closeTarget", {"targetId": self.target}, session=False)
         target = self.call("Target.createTarget", {"url": "about:blank"}, session=False)
+        self.target = target["targetId"]
         attached = self.call(
             "Target.attachToTarget",
             {"targetId": target["targetId"], "flatten": True},
@@ -139,9 +144,11 @@ class Browser:
             self.pump(0.2)
 
     def errors(self):
-        """Console errors and uncaught exceptions seen so far."""
+        """Console errors and uncaught exceptions seen so far in the current tab."""
         out = []
         for e in self.events:
+            if e.get("sessionId") != self.session:
+                continue
             p = e.get("params", {})
             if e["method"] == "Runtime.exceptionThrown":
                 out.append(json.dumps(p.get("exceptionDetails", {}))[:300])

@@ -7,7 +7,10 @@ Checks: the page loads with no console error; it shows the services and their in
 an instance turns unhealthy after its listener is closed; a query just sent shows in the
 Queries view, and a name holding <script> shows as text and does not run. Then a second
 tern with 1,000 service instances and 10,000 query-log lines: the JSON sizes and the page's
-render times are printed. The screenshot is copied to --screenshot PATH (tests/run.sh:
+render times are printed. Last, `tern lab` as a newcomer runs it (its servers on 127.0.0.x:53,
+its resolver on 127.0.0.1:5399, its dashboard on 127.0.0.1:9199): the lab cluster's services,
+a node taken down by its `POST /stop` turning red, a query just sent, cluster.test.'s
+secondaries current. The lab's screenshot is copied to --screenshot PATH (tests/run.sh:
 target/dashboard.png); the temp dir is removed after a pass, kept with its logs on a failure.
 
 Usage: tests/browser/dashboard.py [--tern target/debug/tern] [--screenshot PATH]
@@ -43,6 +46,10 @@ BIG_HOST = BIG_NET + ".0.1"
 BIG_INSTANCES = 1000
 BIG_LINES = 10000
 HOSTILE = "<script>window.pwned=1</script>"
+# `tern lab`: its servers sit on 127.0.0.x:53 (the simulated internet, the cluster); its
+# resolver and dashboard on ports a user's own `tern lab` (5300, 9153) does not take.
+LAB_DNS = ("127.0.0.1", 5399)
+LAB_METRICS = "http://127.0.0.1:9199"
 
 ZONE = """$ORIGIN {origin}
 $TTL 300
@@ -218,13 +225,20 @@ class Run:
     def __init__(self, tmp, tern):
         self.tmp, self.tern = tmp, tern
         self.procs = []
-        self.log = open(os.path.join(tmp, "processes.log"), "w")
+        self.log = open(os.path.join(tmp, "processes.log"), "a")
 
     def serve(self, name, text):
         path = os.path.join(self.tmp, name + ".toml")
         with open(path, "w") as f:
             f.write(text)
         p = subprocess.Popen([self.tern, "serve", "--config", path], cwd=self.tmp, stdout=self.log, stderr=self.log)
+        self.procs.append(p)
+        return p
+
+    def lab(self):
+        """`tern lab` with its resolver on LAB_DNS and its dashboard on LAB_METRICS."""
+        p = subprocess.Popen([self.tern, "lab", "--listen", "%s:%d" % LAB_DNS, "--metrics", LAB_METRICS[len("http://"):]],
+                             cwd=self.tmp, stdout=self.log, stderr=self.log)
         self.procs.append(p)
         return p
 
@@ -241,13 +255,18 @@ class Run:
         self.log.close()
 
 
-def check_main(b, tmp, nodes):
-    b.open(METRICS + "/")
-    b.wait_for("window.ternStats && window.ternStats.polls >= 2", 15, "the page's first polls")
+def open_services(b, base, zone):
+    """Opens the page at `base` and waits for its web and api services in `zone`."""
+    b.open(base + "/")
+    b.wait_for("window.ternStats && window.ternStats.polls >= 2", 15, "the first polls of " + base)
     names = b.wait_for(
         "[...document.querySelectorAll('#services h3')].map(h => h.firstChild.textContent).join(',')",
-        10, "services")
-    assert "web.dash.test." in names and "api.dash.test." in names, names
+        10, "the services of " + base)
+    assert "web." + zone in names and "api." + zone in names, names
+
+
+def check_main(b, tmp, nodes):
+    open_services(b, METRICS, "dash.test.")
     rows = b.eval("[...document.querySelectorAll('#services tr[data-instance]')].map(r => r.dataset.instance + '=' + r.dataset.health)")
     assert sorted(rows) == sorted(["web-1=healthy", "web-2=healthy", "web-3=healthy", "api-1=healthy", "api-2=healthy"]), rows
     print("dashboard: services and instances shown:", ", ".join(rows))
@@ -305,22 +324,63 @@ def check_main(b, tmp, nodes):
     rows = b.eval("[...document.querySelectorAll('#query-rows tr')].map(r => r.textContent)")
     assert rows and all("up.test" in r for r in rows), rows
     b.eval(type_filter % "")
-    # Let the chart gather some points of traffic before the picture.
+    return picture(b, tmp, "dashboard", ["www.dash.test."], "dash.test.", {})
+
+
+def picture(b, tmp, name, names, zone, where):
+    """Some traffic for the chart (`names`, and now and then a name missing from `zone`;
+    `where`: query()'s server and source), then a screenshot, `tmp`/`name`.png, taken with
+    no console error on the page."""
     for i in range(40):
-        query("www.dash.test.", wait=False)
+        query(names[i % len(names)], wait=False, **where)
         if i % 8 == 0:
-            query("nx%d.dash.test." % i, wait=False)
+            query("nx%d.%s" % (i, zone), wait=False, **where)
         b.pump(0.1)
     b.pump(1.5)
     shot = b.call("Page.captureScreenshot", {"format": "png"})
     import base64
-    path = os.path.join(tmp, "dashboard.png")
+    path = os.path.join(tmp, name + ".png")
     with open(path, "wb") as f:
         f.write(base64.b64decode(shot["data"]))
     errors = b.errors()
     assert not errors, "console errors: %s" % errors
-    print("dashboard: no console error; screenshot", path)
+    print("dashboard (%s): no console error; screenshot %s" % (name, path))
     return path
+
+
+def check_lab(b, tmp, lab):
+    """`tern lab` as a newcomer meets it: the cluster's services, a node taken down with its
+    `POST /stop` turning red, a query just sent, the cluster's zone with its secondaries
+    current. Its screenshot is the README's."""
+    wait_http(LAB_METRICS + "/metrics", lab, "tern lab")
+    open_services(b, LAB_METRICS, "cluster.test.")
+    everyone = ["web-1", "web-2", "web-3", "api-1", "api-2"]
+    healthy = ",".join(sorted(n + "=healthy" for n in everyone))
+    b.wait_for("[...document.querySelectorAll('#services tr[data-instance]')]"
+               ".map(r => r.dataset.instance + '=' + r.dataset.health).sort().join(',') === '%s'" % healthy,
+               10, "the lab's five instances healthy")
+    # The node's own way down: its listener closes for a minute (checks every second, fall 2).
+    req = urllib.request.Request("http://127.0.0.92:8080/stop?seconds=60", method="POST")
+    with urllib.request.urlopen(req, timeout=5) as r:
+        said = r.read().decode().strip()
+    t0 = time.monotonic()
+    b.wait_for("document.querySelector('#services tr[data-instance=\"web-2\"]').dataset.health === 'unhealthy'",
+               10, "the lab's web-2 unhealthy")
+    print("dashboard, lab: web-2 (%s) shown unhealthy %.1f s later" % (said, time.monotonic() - t0))
+    for name in ("www.alpha.test.", "web.cluster.test.", "nope.alpha.test."):
+        query(name, server=LAB_DNS, source="127.0.0.1")
+    b.wait_for("[...document.querySelectorAll('#query-rows tr')].some(r => r.textContent.includes('www.alpha.test.'))",
+               10, "the lab's query in the Queries view")
+    zone = b.wait_for("(() => { const r = [...document.querySelectorAll('#zone-rows tr')]"
+                      ".find(r => r.firstChild.textContent === 'cluster.test.');"
+                      " const t = r?.nextElementSibling?.querySelector('td[data-replication]')?.textContent || '';"
+                      " return (t.match(/current/g) || []).length >= 2 ? t : '' })()",
+                      15, "cluster.test.'s two secondaries current")
+    b.wait_for("[...document.querySelectorAll('#upstream-rows td')].some(td => td.textContent === '127.0.0.90:53')",
+               10, "the discovery server in the Upstreams view")
+    print("dashboard, lab: queries, upstreams and cluster.test. shown; its secondaries:", zone)
+    return picture(b, tmp, "lab", ["www.alpha.test.", "web.cluster.test.", "mail.alpha.test."], "alpha.test.",
+                   {"server": LAB_DNS, "source": "127.0.0.1"})
 
 
 def check_primary(b):
@@ -391,9 +451,13 @@ def main():
                 break
             time.sleep(0.1)
         browser = Browser(args.chromium, os.path.join(tmp, "chromium-profile"), run.log)
-        shot = check_main(browser, tmp, nodes)
+        check_main(browser, tmp, nodes)
         check_primary(browser)
         check_big(browser)
+        # Last, on its own: the lab's servers take 127.0.0.x:53.
+        run.stop()
+        run = Run(tmp, tern)
+        shot = check_lab(browser, tmp, run.lab())
         if args.screenshot:
             size = os.path.getsize(shot)
             if size < 200 * 1024:

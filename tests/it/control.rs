@@ -134,8 +134,11 @@ async fn tern_ctl_steers_a_running_server() {
     assert_eq!(mode & 0o777, 0o600, "root-only");
 
     // zones: the configured one with its file (its serial moved on by the service's
-    // records), the built-in ones.
+    // records); the built-in ones only with --all, after it.
     let zones = ok(&socket, &["zones"]).await;
+    assert!(!zones.contains(" builtin"), "{zones}");
+    let all = ok(&socket, &["zones", "--all"]).await;
+    assert!(all.starts_with(&zones), "configured first:\n{all}");
     assert!(
         zones.lines().any(|l| l.starts_with("local.test. ")
             && l.contains(" file ")
@@ -143,10 +146,9 @@ async fn tern_ctl_steers_a_running_server() {
         "{zones}"
     );
     assert!(
-        zones
-            .lines()
+        all.lines()
             .any(|l| l.starts_with("localhost. ") && l.ends_with(" builtin")),
-        "{zones}"
+        "{all}"
     );
     // --config: the socket that config names (relative to the config's folder).
     let by_config = tokio::process::Command::new(env!("CARGO_BIN_EXE_tern"))

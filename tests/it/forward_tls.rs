@@ -361,7 +361,7 @@ async fn futures_join(
 }
 
 /// Established TCP connections whose remote end is `server` (IPv4), from /proc/net/tcp.
-fn connections_to(server: &str) -> usize {
+pub(crate) fn connections_to(server: &str) -> usize {
     let server: std::net::SocketAddrV4 = server.parse().expect("v4 address");
     let remote = format!(
         "{:08X}:{:04X}",

@@ -82,7 +82,7 @@ async fn wait_ready(server: SocketAddr, log: &Path) {
 }
 
 /// `GET path` over plain TCP: the status line and the body.
-async fn http_get(addr: SocketAddr, path: &str) -> (String, String) {
+pub(crate) async fn http_get(addr: SocketAddr, path: &str) -> (String, String) {
     let mut s = TcpStream::connect(addr).await.expect("connect to metrics");
     let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: tern-test\r\n\r\n");
     s.write_all(request.as_bytes()).await.expect("send");

@@ -250,6 +250,51 @@ async fn clients_outside_the_acl_are_refused() {
     assert_eq!(Metrics::get(&r.metrics.upstream_queries), 0);
 }
 
+/// Whether any interface holds an IPv4 address outside 127/8: without one, glibc's
+/// getaddrinfo with AI_ADDRCONFIG (as `getent ahostsv4` asks) returns no IPv4 address at all.
+fn has_non_loopback_ipv4() -> bool {
+    nix::ifaddrs::getifaddrs().is_ok_and(|mut all| {
+        all.any(|i| {
+            i.address
+                .as_ref()
+                .and_then(|a| a.as_sockaddr_in())
+                .is_some_and(|v4| !v4.ip().is_loopback())
+        })
+    })
+}
+
+/// What most likely made the getent test fail, for its message: the test needs root, glibc
+/// reading /etc/resolv.conf (nsswitch's `dns`, as Debian has it) and a non-loopback interface.
+fn getent_cause(status: Option<i32>, stderr: &str, hosts_ok: bool, ahosts_ok: bool) -> String {
+    if status == Some(MOUNT_FAILED) || stderr.contains("unshare:") {
+        return "unshare -m and mount --bind need root (CAP_SYS_ADMIN): run the tests as root, \
+                as tests/run.sh does"
+            .to_string();
+    }
+    let nsswitch = std::fs::read_to_string("/etc/nsswitch.conf").unwrap_or_default();
+    let hosts = nsswitch
+        .lines()
+        .find(|l| l.trim_start().starts_with("hosts:"))
+        .unwrap_or("hosts: (none)");
+    if !hosts.split_whitespace().any(|w| w == "dns") {
+        return format!(
+            "/etc/nsswitch.conf has `{hosts}`: without `dns` glibc never reads \
+             /etc/resolv.conf (Debian's default is `files dns`)"
+        );
+    }
+    if hosts_ok && !ahosts_ok && !has_non_loopback_ipv4() {
+        return "no interface has a non-loopback IPv4 address, so getaddrinfo's AI_ADDRCONFIG \
+                (getent ahostsv4) returns no IPv4 at all; give the machine one, e.g. `ip link \
+                add dummy0 type dummy && ip addr add 192.0.2.1/24 dev dummy0 && ip link set \
+                dummy0 up`"
+            .to_string();
+    }
+    format!("glibc got no answer through tern; nsswitch.conf has `{hosts}`")
+}
+
+/// The exit status of the test's script when the bind mount over /etc/resolv.conf fails.
+const MOUNT_FAILED: i32 = 90;
+
 #[tokio::test]
 async fn glibc_resolves_through_tern() {
     let n = 169;
@@ -262,8 +307,11 @@ async fn glibc_resolves_through_tern() {
         format!("nameserver 127.{n}.0.53\noptions attempts:1 timeout:5\n"),
     )
     .expect("write resolv.conf");
+    // Each lookup's status is printed, so a failure can say which one failed.
     let script = format!(
-        "mount --bind {} /etc/resolv.conf && getent hosts www.alpha.test && echo --- && getent ahostsv4 www.alpha.test",
+        "mount --bind {} /etc/resolv.conf || exit {MOUNT_FAILED}; \
+         getent hosts www.alpha.test; echo \"hosts=$?\"; echo ---; \
+         getent ahostsv4 www.alpha.test; echo \"ahostsv4=$?\"",
         conf.display()
     );
     let out = tokio::task::spawn_blocking(move || {
@@ -276,10 +324,13 @@ async fn glibc_resolves_through_tern() {
     .expect("unshare runs (needs root)");
     let _ = std::fs::remove_dir_all(&dir);
     let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let ran_ok = |step: &str| stdout.lines().any(|l| l == format!("{step}=0"));
+    let (hosts_ok, ahosts_ok) = (ran_ok("hosts"), ran_ok("ahostsv4"));
     assert!(
-        out.status.success(),
-        "getent failed: {stdout} {}",
-        String::from_utf8_lossy(&out.stderr)
+        out.status.success() && hosts_ok && ahosts_ok,
+        "getent failed; likely cause: {}\n{stdout}{stderr}",
+        getent_cause(out.status.code(), &stderr, hosts_ok, ahosts_ok)
     );
     let (hosts, ahostsv4) = stdout.split_once("---").expect("both lookups ran");
     // `getent hosts` asks for AAAA first (gethostbyname2 with AF_INET6), then A.

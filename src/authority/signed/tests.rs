@@ -251,7 +251,7 @@ fn an_update_to_a_signed_zone_serves_new_data_unsigned() {
         let add = Record::from_rdata(n("new.signed.test."), 300, RData::A(A::new(127, 0, 0, 9)));
         msg.add_updates([delete_www, delete_hash, add]);
         let msg = Message::from_vec(&msg.to_vec().expect("encodes")).expect("decodes");
-        let diff = apply(&zone, &msg).expect("the update applies");
+        let diff = apply(&zone, &msg).expect("the update applies").diff;
         let at = Location {
             file: "UPDATE".into(),
             line: 0,

@@ -40,6 +40,7 @@ use self::zone::{StoredZone, file_serial, located};
 use super::journal::{EntryKind, Journal};
 use super::reload::CatalogError;
 use super::rules::BalanceRules;
+pub(crate) use super::update::Ignored;
 use super::update::{self, Diff};
 use super::{Catalog, DuplicateZone, Zone};
 use crate::zonefile::{Located, Location, ZoneErrors, parse_zone_file};
@@ -83,12 +84,23 @@ pub struct Owned {
     pub records: Vec<Record>,
 }
 
+/// What an accepted update did to its zone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Updated {
+    /// The zone's serial afterwards (the old one when nothing changed).
+    pub serial: u32,
+    /// Whether the zone changed (journaled, served at a new serial). An update can be accepted
+    /// and change nothing: everything already so, or every RR one §3.4.2 ignores.
+    pub changed: bool,
+    /// The update RRs RFC 2136 §3.4.2 ignored (a CNAME beside other data, …).
+    pub ignored: Vec<Ignored>,
+}
+
 /// Applies RFC 2136 updates to the zones in service. The one writer of the zones implements
 /// it; the handler, which must not know who that is, calls it.
 pub trait Updater: Send + Sync {
-    /// Checks `update` against `zone` as served now and applies it, durably; returns the zone's
-    /// serial afterwards (unchanged when the update changed nothing).
-    fn update(&self, zone: &Name, update: &Message) -> Result<u32, StoreError>;
+    /// Checks `update` against `zone` as served now and applies it, durably.
+    fn update(&self, zone: &Name, update: &Message) -> Result<Updated, StoreError>;
 }
 
 /// Feeds the zones we are secondary for. The one writer of the zones implements it; the
@@ -321,8 +333,8 @@ impl ZoneStore {
     }
 
     /// Checks an RFC 2136 update against `zone` as served now and, when it changes anything,
-    /// writes it to the zone's journal (synced) before taking it. Returns the serial after.
-    pub fn update(&mut self, zone: &Name, msg: &Message) -> Result<u32, StoreError> {
+    /// writes it to the zone's journal (synced) before taking it.
+    pub fn update(&mut self, zone: &Name, msg: &Message) -> Result<Updated, StoreError> {
         let key = LowerName::new(zone);
         let stored = self
             .zones
@@ -334,9 +346,14 @@ impl ZoneStore {
         let (Some(snapshot), Some((serial, _))) = (&stored.served, stored.last) else {
             return Err(StoreError::NoSuchZone(zone.clone()));
         };
-        let diff = update::apply(snapshot, msg)?;
+        let update::Applied { diff, ignored } = update::apply(snapshot, msg)?;
+        let unchanged = |ignored| Updated {
+            serial,
+            changed: false,
+            ignored,
+        };
         if diff.is_empty() {
-            return Ok(serial);
+            return Ok(unchanged(ignored));
         }
         // A service's names are rewritten from the registry on every health change: an update
         // there would be undone (or fight it), so the registry stays their only writer.
@@ -362,11 +379,15 @@ impl ZoneStore {
         // What would not build is refused before it reaches the journal: a journal entry is
         // replayed at every start, so it must always apply.
         let Some(prepared) = next.prepare(given, EntryKind::Update, diff)? else {
-            return Ok(serial);
+            return Ok(unchanged(ignored));
         };
         let serial = next.commit(prepared, Some(journal))?;
         self.put(key, next);
-        Ok(serial)
+        Ok(Updated {
+            serial,
+            changed: true,
+            ignored,
+        })
     }
 
     /// Replaces a secondary zone's data with a transfer's `records` (SOA included): the zone is

@@ -9,7 +9,7 @@ use std::sync::{Mutex, MutexGuard};
 use hickory_proto::op::Message;
 use hickory_proto::rr::{Name, Record};
 
-use super::{Secondaries, StoreError, Updater, ZoneStore};
+use super::{Secondaries, StoreError, Updated, Updater, ZoneStore};
 use crate::authority::Catalog;
 
 type Publish = Box<dyn Fn(Catalog) + Send + Sync>;
@@ -80,7 +80,7 @@ impl ZoneOwner {
 }
 
 impl Updater for ZoneOwner {
-    fn update(&self, zone: &Name, update: &Message) -> Result<u32, StoreError> {
+    fn update(&self, zone: &Name, update: &Message) -> Result<Updated, StoreError> {
         self.change(|store| store.update(zone, update))
     }
 }

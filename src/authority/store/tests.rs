@@ -156,7 +156,7 @@ fn add_a(
     m.add_authority(a(owner, last));
     // Through the wire format, as a server receives it.
     let m = Message::from_vec(&m.to_vec().expect("encodes")).expect("parses");
-    store.update(&name("c.test."), &m)
+    store.update(&name("c.test."), &m).map(|u| u.serial)
 }
 
 #[test]
@@ -420,4 +420,49 @@ fn a_secondary_restarts_from_its_journal() {
     let store = load(&source);
     assert_eq!(serial(&store), 200);
     assert_eq!(answers(&store, "web.c.test."), ["127.0.0.4"]);
+}
+
+/// An UPDATE of the `c.test.` zone with `updates` in its update section, through the wire.
+fn update_of(updates: Vec<Record>) -> hickory_proto::op::Message {
+    use hickory_proto::op::{Message, MessageType, OpCode, Query};
+    let mut m = Message::new(9, MessageType::Query, OpCode::Update);
+    m.add_query(Query::query(name("c.test."), RecordType::SOA));
+    for rr in updates {
+        m.add_authority(rr);
+    }
+    Message::from_vec(&m.to_vec().expect("encodes")).expect("parses")
+}
+
+#[test]
+fn a_cname_beside_other_data_is_accepted_unchanged_and_reported_ignored() {
+    use crate::authority::update::Why;
+    use hickory_proto::rr::rdata::CNAME;
+    let (dir, mut source) = setup("cname", ZONE);
+    source.journal = Some(dir.join("c.zone.jnl"));
+    let mut store = load(&source);
+    let cname = Record::from_rdata(
+        name("web.c.test."),
+        5,
+        RData::CNAME(CNAME(name("ns.c.test."))),
+    );
+    // RFC 2136 §3.4.2.2: ignored, and the update succeeds; the zone stays as it was.
+    let done = store
+        .update(&name("c.test."), &update_of(vec![cname.clone()]))
+        .expect("accepted");
+    assert!(!done.changed);
+    assert_eq!(done.serial, 100);
+    assert_eq!(done.ignored.len(), 1);
+    assert_eq!(done.ignored[0].name, name("web.c.test."));
+    assert_eq!(done.ignored[0].why, Why::CnameBesideData);
+    assert_eq!(answers(&store, "web.c.test."), ["127.0.0.9"]);
+    // Beside a change that applies: the zone changes and the CNAME is still named.
+    let done = store
+        .update(
+            &name("c.test."),
+            &update_of(vec![cname, a("api.c.test.", 4)]),
+        )
+        .expect("accepted");
+    assert!(done.changed);
+    assert_eq!(done.serial, 101);
+    assert_eq!(done.ignored.len(), 1);
 }

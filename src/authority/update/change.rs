@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType, SerialNumber};
 
-use super::{Diff, UpdateError, in_zone, is_empty, is_meta};
+use super::{Diff, Ignored, UpdateError, Why, in_zone, is_empty, is_meta};
 use crate::authority::Zone;
 
 /// RFC 2136 §3.4.1: every update RR is checked before any is applied.
@@ -63,6 +63,8 @@ pub(super) struct Working<'z> {
     /// In the order first touched, so the diff comes out in a stable order.
     names: Vec<(LowerName, Vec<Record>)>,
     index: HashMap<LowerName, usize>,
+    /// The RRs §3.4.2 says to ignore, for the log: the client is told NOERROR either way.
+    ignored: Vec<Ignored>,
 }
 
 fn node_records(zone: &Zone, name: &LowerName) -> Vec<Record> {
@@ -83,6 +85,7 @@ impl<'z> Working<'z> {
             apex: LowerName::new(zone.origin()),
             names: Vec::new(),
             index: HashMap::new(),
+            ignored: Vec::new(),
         }
     }
 
@@ -101,6 +104,17 @@ impl<'z> Working<'z> {
 
     /// One update RR, already prescanned (§3.4.2).
     pub(super) fn update(&mut self, rr: &Record) {
+        if let Err(why) = self.apply(rr) {
+            self.ignored.push(Ignored {
+                name: rr.name.clone(),
+                rtype: rr.record_type(),
+                why,
+            });
+        }
+    }
+
+    /// Applies one RR, or says why §3.4.2 ignores it.
+    fn apply(&mut self, rr: &Record) -> Result<(), Why> {
         let name = LowerName::new(&rr.name);
         let at_apex = name == self.apex;
         let rtype = rr.record_type();
@@ -112,14 +126,16 @@ impl<'z> Working<'z> {
                     |t: RecordType| at_apex && matches!(t, RecordType::SOA | RecordType::NS);
                 if rtype == RecordType::ANY {
                     set.retain(|r| keep_apex(r.record_type()));
-                } else if !keep_apex(rtype) {
+                } else if keep_apex(rtype) {
+                    return Err(Why::ApexKept);
+                } else {
                     set.retain(|r| r.record_type() != rtype);
                 }
             }
             // §3.4.2.4: delete one RR; never the SOA, nor the last NS at the apex.
             DNSClass::NONE => {
                 if rtype == RecordType::SOA {
-                    return;
+                    return Err(Why::ApexKept);
                 }
                 let is_it = |r: &Record| r.record_type() == rtype && r.data == rr.data;
                 let last_apex_ns = at_apex
@@ -127,9 +143,10 @@ impl<'z> Working<'z> {
                     && set
                         .iter()
                         .all(|r| r.record_type() != RecordType::NS || is_it(r));
-                if !last_apex_ns {
-                    set.retain(|r| !is_it(r));
+                if last_apex_ns {
+                    return Err(Why::ApexKept);
                 }
+                set.retain(|r| !is_it(r));
             }
             // §3.4.2.2: add, with its exceptions. Prescan let only the zone's class through.
             _ => {
@@ -137,10 +154,11 @@ impl<'z> Working<'z> {
                 // the newcomer is ignored.
                 let has_cname = set.iter().any(|r| r.record_type() == RecordType::CNAME);
                 let has_other = set.iter().any(|r| r.record_type() != RecordType::CNAME);
-                if (rtype == RecordType::CNAME && has_other)
-                    || (rtype != RecordType::CNAME && has_cname)
-                {
-                    return;
+                if rtype == RecordType::CNAME && has_other {
+                    return Err(Why::CnameBesideData);
+                }
+                if rtype != RecordType::CNAME && has_cname {
+                    return Err(Why::DataBesideCname);
                 }
                 if rtype == RecordType::SOA {
                     // Only the apex has an SOA; a new one must have a higher serial (RFC 1982).
@@ -150,11 +168,11 @@ impl<'z> Working<'z> {
                     });
                     let new = match &rr.data {
                         RData::SOA(soa) => soa.serial,
-                        _ => return,
+                        _ => return Err(Why::SoaNotNewer),
                     };
                     match current {
                         Some(cur) if SerialNumber::new(new) > SerialNumber::new(cur) => {}
-                        _ => return,
+                        _ => return Err(Why::SoaNotNewer),
                     }
                 }
                 // An RR with the same RDATA (for SOA and CNAME: the one there is) is replaced;
@@ -169,10 +187,11 @@ impl<'z> Working<'z> {
                 }
             }
         }
+        Ok(())
     }
 
     /// The net change, name by name: removed in the zone's order, added in the update's.
-    pub(super) fn diff(self) -> Diff {
+    pub(super) fn diff(self) -> (Diff, Vec<Ignored>) {
         let mut diff = Diff::default();
         for (name, now) in &self.names {
             let before = node_records(self.zone, name);
@@ -188,6 +207,6 @@ impl<'z> Working<'z> {
                     .cloned(),
             );
         }
-        diff
+        (diff, self.ignored)
     }
 }

@@ -19,6 +19,10 @@
 //! * The SOA serial: §3.6 wants it raised after a change. That is the store's job (it raises it
 //!   on every change, whatever the source); [`apply`] replaces the SOA only when the update
 //!   itself carries one with a higher serial (RFC 1982).
+//! * The RRs §3.4.2 ignores (a CNAME beside other data, an SOA without a higher serial, a
+//!   delete of the apex SOA or last NS) are ignored, as the RFC says, but not silently: they
+//!   come back in [`Applied::ignored`], for the log and the counters (an update that changed
+//!   nothing is not counted as applied).
 //! * RRSIG, NSEC, NSEC3 and NSEC3PARAM are REFUSED: tern signs nothing, and such records would
 //!   only be served stale.
 //! * An update whose result tern would not load from a zone file (data below a zone cut or a
@@ -55,6 +59,45 @@ impl Diff {
     /// True when the update changed nothing (RFC 2136 §3.4.2.5: ignored RRs still get NOERROR).
     pub(crate) fn is_empty(&self) -> bool {
         self.removed.is_empty() && self.added.is_empty()
+    }
+}
+
+/// An accepted UPDATE: the change it makes, and the update RRs RFC 2136 §3.4.2 ignored. The
+/// RFC ignores them silently (the answer is NOERROR); tern says so in its log and counters.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Applied {
+    pub diff: Diff,
+    pub ignored: Vec<Ignored>,
+}
+
+/// One update RR that §3.4.2 ignores, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ignored {
+    pub name: Name,
+    pub rtype: RecordType,
+    pub why: Why,
+}
+
+/// The reasons §3.4.2 gives for ignoring an update RR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Why {
+    /// §3.4.2.2: a CNAME added where other data is (RFC 1034 §3.6.2: a CNAME stands alone).
+    #[error("a CNAME cannot be added beside other data (RFC 2136 §3.4.2.2)")]
+    CnameBesideData,
+    /// §3.4.2.2: other data added where a CNAME is.
+    #[error("no data can be added beside a CNAME (RFC 2136 §3.4.2.2)")]
+    DataBesideCname,
+    /// §3.4.2.2: an SOA away from the apex, or without a higher serial.
+    #[error("an SOA replaces the apex SOA only with a higher serial (RFC 2136 §3.4.2.2)")]
+    SoaNotNewer,
+    /// §3.4.2.3, §3.4.2.4: the apex SOA and the apex's last NS are never deleted.
+    #[error("the apex SOA and the last apex NS are never deleted (RFC 2136 §3.4.2.3-4)")]
+    ApexKept,
+}
+
+impl std::fmt::Display for Ignored {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.name, self.rtype, self.why)
     }
 }
 
@@ -115,7 +158,7 @@ impl UpdateError {
 /// Checks the zone section (§3.1), the prerequisites (§3.2) and the update section (§3.4.1)
 /// of `update` against `zone`, then computes the change the update section makes (§3.4.2).
 /// All or nothing, as RFC 2136 (abstract, §3.7) wants: any failure refuses the whole update.
-pub fn apply(zone: &Zone, update: &Message) -> Result<Diff, UpdateError> {
+pub fn apply(zone: &Zone, update: &Message) -> Result<Applied, UpdateError> {
     if update.metadata.op_code != OpCode::Update {
         return Err(UpdateError::FormErr("the opcode is not UPDATE"));
     }
@@ -126,9 +169,9 @@ pub fn apply(zone: &Zone, update: &Message) -> Result<Diff, UpdateError> {
     for rr in &update.authorities {
         work.update(rr);
     }
-    let diff = work.diff();
+    let (diff, ignored) = work.diff();
     check_result(zone, &diff)?;
-    Ok(diff)
+    Ok(Applied { diff, ignored })
 }
 
 /// The zone's records with a diff applied (for building the next snapshot and for tests).

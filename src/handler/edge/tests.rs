@@ -11,7 +11,7 @@ use hickory_proto::rr::rdata::{A, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use crate::acl::{Acl, TransferAcl};
-use crate::authority::store::{StoreError, Updater};
+use crate::authority::store::{StoreError, Updated, Updater};
 use crate::authority::{Catalog, Zone};
 use crate::handler::response;
 use crate::handler::test_tsig::{key, name, signed};
@@ -36,7 +36,7 @@ fn stranger() -> Key {
 struct NoUpdates;
 
 impl Updater for NoUpdates {
-    fn update(&self, _zone: &Name, _update: &Message) -> Result<u32, StoreError> {
+    fn update(&self, _zone: &Name, _update: &Message) -> Result<Updated, StoreError> {
         panic!("the updater must not be asked")
     }
 }

@@ -14,8 +14,9 @@ use hickory_proto::rr::{RData, Record};
 
 use super::*;
 use crate::authority::Zone;
-use crate::authority::store::StoreError;
+use crate::authority::store::{StoreError, Updated};
 use crate::authority::update::UpdateError;
+use crate::authority::update::{Ignored, Why};
 use crate::handler::Transport::{self, Tcp, Udp};
 use crate::handler::test_tsig::{key, name, signed};
 use crate::handler::{Handler, HandlerConfig};
@@ -35,17 +36,17 @@ fn other_key() -> Key {
 /// Records every update it is asked for and answers with `result`.
 struct Recorder {
     calls: Mutex<Vec<Name>>,
-    result: fn() -> Result<u32, StoreError>,
+    result: fn() -> Result<Updated, StoreError>,
 }
 
 impl Updater for Recorder {
-    fn update(&self, zone: &Name, _update: &Message) -> Result<u32, StoreError> {
+    fn update(&self, zone: &Name, _update: &Message) -> Result<Updated, StoreError> {
         self.calls.lock().expect("lock").push(zone.clone());
         (self.result)()
     }
 }
 
-fn handler(result: fn() -> Result<u32, StoreError>) -> (Handler, Arc<Recorder>) {
+fn handler(result: fn() -> Result<Updated, StoreError>) -> (Handler, Arc<Recorder>) {
     let zone = Zone::from_text(ZONE, Path::new("cluster.zone"), None).expect("zone");
     let catalog = Catalog::new([zone]).expect("catalog");
     let handler = Handler::new(
@@ -102,8 +103,50 @@ async fn ask(handler: &Handler, bytes: &[u8]) -> Message {
     Message::from_vec(&out).expect("response parses")
 }
 
-fn applied() -> Result<u32, StoreError> {
-    Ok(8)
+fn applied() -> Result<Updated, StoreError> {
+    Ok(Updated {
+        serial: 8,
+        changed: true,
+        ignored: Vec::new(),
+    })
+}
+
+/// What the store answers to a CNAME added beside other data: accepted, nothing changed.
+fn cname_ignored() -> Result<Updated, StoreError> {
+    Ok(Updated {
+        serial: 7,
+        changed: false,
+        ignored: vec![Ignored {
+            name: name("ns.cluster.test."),
+            rtype: RecordType::CNAME,
+            why: Why::CnameBesideData,
+        }],
+    })
+}
+
+#[tokio::test]
+async fn an_update_that_changes_nothing_is_noerror_but_not_counted_applied() {
+    let (handler, recorder) = handler(cname_ignored);
+    let answer = exchange(&handler, update("cluster.test."), &cluster_key(), Udp).await;
+    // RFC 2136 §3.4.2.2: the CNAME is ignored and the update still succeeds.
+    assert_eq!(answer.response_code, ResponseCode::NoError);
+    assert_eq!(recorder.calls.lock().expect("lock").len(), 1);
+    let m = handler.metrics();
+    assert_eq!(Metrics::get(&m.updates_applied), 0);
+    assert_eq!(Metrics::get(&m.updates_unchanged), 1);
+    assert_eq!(Metrics::get(&m.updates_refused), 0);
+}
+
+#[test]
+fn the_log_names_each_ignored_record_and_why() {
+    let Ok(done) = cname_ignored() else {
+        unreachable!("cname_ignored is Ok")
+    };
+    assert_eq!(
+        ignored_list(&done.ignored),
+        "ns.cluster.test. CNAME: a CNAME cannot be added beside other data (RFC 2136 §3.4.2.2)"
+    );
+    assert_eq!(ignored_list(&[]), "none");
 }
 
 #[tokio::test]
@@ -174,7 +217,7 @@ async fn the_zone_section_is_checked_before_the_policy() {
 
 #[tokio::test]
 async fn the_updaters_refusal_becomes_the_rcode() {
-    fn nxrrset() -> Result<u32, StoreError> {
+    fn nxrrset() -> Result<Updated, StoreError> {
         Err(StoreError::Update(UpdateError::RrsetMissing {
             name: Box::new(Name::root()),
             rtype: RecordType::A,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::metrics::Metrics;
-use crate::metrics::prometheus::{State, encode, registry};
+use crate::metrics::prometheus::{InstanceHealth, State, encode, registry};
 
 const DASHBOARD: &str = include_str!("../../../zones/contrib/grafana-tern.json");
 
@@ -26,7 +26,12 @@ fn exported() -> HashSet<String> {
     let state = State {
         cache: Some((1, 100)),
         zone_serials: vec![("example.".to_string(), 1)],
-        instances: vec![("web.example.".to_string(), "web-1".to_string(), true)],
+        instances: vec![InstanceHealth {
+            service: "web.example.".to_string(),
+            instance: "web-1".to_string(),
+            healthy: true,
+            served: true,
+        }],
     };
     let text = encode(&registry(m, Arc::new(move || state.clone())));
     text.lines()

@@ -50,10 +50,10 @@ pub(crate) enum ConnError {
 }
 
 /// A query handed to the connection: its wire form (the ID is the first two octets) and where
-/// the response goes.
-pub(crate) struct Job {
+/// the response goes, or why none came (`E`: DoH's errors say more than a connection's).
+pub(crate) struct Job<E = ConnError> {
     pub(crate) bytes: Vec<u8>,
-    pub(crate) reply: oneshot::Sender<Result<Response, ConnError>>,
+    pub(crate) reply: oneshot::Sender<Result<Response, E>>,
 }
 
 /// A query on the wire: the ID it had before we chose the wire's, when it went, and who waits.

@@ -2,19 +2,17 @@
 //! server's certificate must name `tls_name` and chain to the configured CA, or to the
 //! system's roots; a server that fails that is failed, never asked in the clear instead.
 //!
-//! One connection per server, kept open and shared by every query to it (see [`conn`]): a
-//! query finds the live connection, or starts one whose handshake the queries queued behind it
-//! share. A connection that cannot be made (refused, handshake or certificate failure) puts
-//! the server in backoff: until it ends, queries fail at once with the same reason rather than
-//! each paying for a handshake that will fail, and the log says why once per attempt.
+//! One connection per server, kept open and shared by every query to it, pipelined (see
+//! [`conn`]); made, shared and backed off from as [`pool`] says, as DNS over HTTPS's.
 
 mod backoff;
 pub(crate) mod conn;
+pub(crate) mod pool;
 
-use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::pki_types::ServerName;
@@ -22,12 +20,11 @@ use rustls::{ClientConfig, RootCertStore};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
-use tokio::time::Instant;
+use tokio::sync::mpsc;
 use tokio_rustls::TlsConnector;
 
-use self::backoff::Backoff;
 use self::conn::{ConnError, Job, Limits, Response};
+use self::pool::{Pool, Transport};
 
 /// ALPN identifier of DNS over TLS (RFC 7858 §3.2).
 const ALPN_DOT: &[u8] = b"dot";
@@ -38,6 +35,11 @@ const OUTSTANDING: usize = 100;
 /// Idle connections are closed after this. Servers close idle ones themselves (Unbound's
 /// `tcp-idle-timeout` is 30 s); closing first spares a query racing the server's close.
 const IDLE: Duration = Duration::from_secs(20);
+/// How a kept connection is kept: DoH's too, for the same reasons.
+pub(crate) const LIMITS: Limits = Limits {
+    outstanding: OUTSTANDING,
+    idle: IDLE,
+};
 /// A handshake that takes longer than this failed.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -60,51 +62,52 @@ pub enum DotConfigError {
 }
 
 /// The servers of one forward zone, over TLS: how to authenticate them, and their
-/// connections.
+/// connections. Two are equal when they authenticate the same way (for config reloads).
+#[derive(Debug, PartialEq, Eq)]
 pub struct DotUpstream {
     tls_name: String,
     ca: Option<PathBuf>,
+    pool: Pool<Dot>,
+}
+
+/// DNS over TLS as a [`Transport`]: the handshake, and RFC 7858's pipelined connection.
+struct Dot {
+    tls_name: String,
     server_name: ServerName<'static>,
     connector: TlsConnector,
-    limits: Limits,
-    servers: Mutex<HashMap<SocketAddr, Server>>,
 }
 
-/// One server's connection, if any, and its backoff.
-#[derive(Default)]
-struct Server {
-    jobs: Option<mpsc::Sender<Job>>,
-    backoff: Arc<Mutex<Backoff>>,
-}
+impl Transport for Dot {
+    type Error = ConnError;
+    type Stream = tokio_rustls::client::TlsStream<TcpStream>;
 
-impl std::fmt::Debug for DotUpstream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DotUpstream")
-            .field("tls_name", &self.tls_name)
-            .field("ca", &self.ca)
-            .finish_non_exhaustive()
+    fn connect(
+        &self,
+        server: SocketAddr,
+    ) -> impl Future<Output = Result<Self::Stream, ConnError>> + Send {
+        connect(&self.connector, server, self.server_name.clone())
+    }
+
+    fn serve(
+        &self,
+        stream: Self::Stream,
+        jobs: mpsc::Receiver<Job>,
+    ) -> impl Future<Output = ()> + Send {
+        conn::run(stream, jobs, LIMITS)
+    }
+
+    fn failed(&self, server: SocketAddr, error: &ConnError, retry_in: Duration) {
+        let tls_name = &self.tls_name;
+        tracing::warn!(%server, %tls_name, %error, ?retry_in, "DNS over TLS to a forwarder failed");
     }
 }
-
-/// Two are the same configuration when they authenticate the same way (for config reloads).
-impl PartialEq for DotUpstream {
-    fn eq(&self, other: &DotUpstream) -> bool {
-        self.tls_name == other.tls_name && self.ca == other.ca
-    }
-}
-
-impl Eq for DotUpstream {}
 
 impl DotUpstream {
     /// Servers that must present a certificate for `tls_name`, chaining to the certificates in
     /// `ca` (PEM), or to the system's roots without one. The file is read here: a start-up
     /// error, not a failure at the first query.
     pub fn new(tls_name: &str, ca: Option<&Path>) -> Result<DotUpstream, DotConfigError> {
-        let roots = match ca {
-            Some(path) => roots_from(path)?,
-            None => system_roots()?,
-        };
-        DotUpstream::with_roots(tls_name, ca, roots)
+        DotUpstream::with_roots(tls_name, ca, roots(ca)?)
     }
 
     /// [`DotUpstream::new`] with the roots already read (none in tests: every certificate
@@ -116,17 +119,15 @@ impl DotUpstream {
     ) -> Result<DotUpstream, DotConfigError> {
         let server_name = ServerName::try_from(tls_name.to_string())
             .map_err(|_| DotConfigError::Name(tls_name.to_string()))?;
-        let connector = connector(roots, ALPN_DOT)?;
+        let dot = Dot {
+            tls_name: tls_name.to_string(),
+            server_name,
+            connector: connector(roots, ALPN_DOT)?,
+        };
         Ok(DotUpstream {
             tls_name: tls_name.to_string(),
             ca: ca.map(Path::to_path_buf),
-            server_name,
-            connector,
-            limits: Limits {
-                outstanding: OUTSTANDING,
-                idle: IDLE,
-            },
-            servers: Mutex::new(HashMap::new()),
+            pool: Pool::new(dot, OUTSTANDING),
         })
     }
 
@@ -142,67 +143,12 @@ impl DotUpstream {
         server: SocketAddr,
         query: Vec<u8>,
     ) -> Result<Response, ConnError> {
-        let jobs = self.connection(server)?;
-        let (reply, response) = oneshot::channel();
-        let job = Job {
-            bytes: query,
-            reply,
-        };
-        jobs.send(job)
-            .await
-            .map_err(|_| ConnError::Lost("connection closed".into()))?;
-        response
-            .await
-            .map_err(|_| ConnError::Lost("connection closed".into()))?
-    }
-
-    /// The server's live connection, or a new one (connecting in its own task, queries queued
-    /// meanwhile); in backoff, the last failure.
-    fn connection(&self, server: SocketAddr) -> Result<mpsc::Sender<Job>, ConnError> {
-        // A poisoned lock only means a panic mid-update of a map of handles: still usable.
-        let mut servers = self.servers.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = servers.entry(server).or_default();
-        if let Some(jobs) = entry.jobs.as_ref().filter(|j| !j.is_closed()) {
-            return Ok(jobs.clone());
-        }
-        let now = Instant::now();
-        entry
-            .backoff
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .check(now)?;
-        let (jobs, queue) = mpsc::channel(OUTSTANDING);
-        entry.jobs = Some(jobs.clone());
-        let backoff = Arc::clone(&entry.backoff);
-        let connector = self.connector.clone();
-        let name = self.server_name.clone();
-        let limits = self.limits;
-        let tls_name = self.tls_name.clone();
-        tokio::spawn(async move {
-            match connect(&connector, server, name).await {
-                Ok(stream) => {
-                    backoff
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .succeeded();
-                    conn::run(stream, queue, limits).await;
-                }
-                Err(e) => {
-                    let wait = backoff
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .failed(e.clone(), Instant::now());
-                    tracing::warn!(%server, %tls_name, error = %e, retry_in = ?wait, "DNS over TLS to a forwarder failed");
-                    fail_queued(queue, &e);
-                }
-            }
-        });
-        Ok(jobs)
+        self.pool.query(server, query).await
     }
 }
 
 /// Connects and completes the TLS handshake, certificate checked against the name and roots.
-async fn connect(
+pub(crate) async fn connect(
     connector: &TlsConnector,
     server: SocketAddr,
     name: ServerName<'static>,
@@ -228,14 +174,6 @@ async fn connect(
                 "no TLS session within {CONNECT_TIMEOUT:?}"
             )))
         })
-}
-
-/// The queries that waited for a connection that could not be made get its failure.
-fn fail_queued(mut queue: mpsc::Receiver<Job>, e: &ConnError) {
-    queue.close();
-    while let Ok(job) = queue.try_recv() {
-        let _ = job.reply.send(Err(e.clone()));
-    }
 }
 
 /// A TLS client trusting `roots` and offering `alpn` (TLS 1.2 and 1.3). ring, as for the DoT
@@ -271,6 +209,14 @@ pub(crate) fn roots_from(path: &Path) -> Result<RootCertStore, DotConfigError> {
     Ok(roots)
 }
 
+/// The trust anchors of `ca` (PEM), or without one the system's.
+pub(crate) fn roots(ca: Option<&Path>) -> Result<RootCertStore, DotConfigError> {
+    match ca {
+        Some(path) => roots_from(path),
+        None => system_roots(),
+    }
+}
+
 /// The operating system's trust store (`rustls-native-certs`: /etc/ssl/certs and the like,
 /// what the rest of the host trusts), as Unbound's `tls-system-cert` uses it.
 fn system_roots() -> Result<RootCertStore, DotConfigError> {
@@ -284,4 +230,4 @@ fn system_roots() -> Result<RootCertStore, DotConfigError> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

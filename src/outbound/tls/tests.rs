@@ -32,12 +32,12 @@ fn connection(limits: Limits) -> (mpsc::Sender<Job>, DuplexStream) {
     (jobs, server)
 }
 
-/// A fake query: ID, then a payload that tells the queries apart.
-async fn ask(
-    jobs: &mpsc::Sender<Job>,
+/// A fake query: ID, then a payload that tells the queries apart (DoH's tests' too).
+pub(crate) async fn ask<E>(
+    jobs: &mpsc::Sender<Job<E>>,
     id: u16,
     tag: u8,
-) -> oneshot::Receiver<Result<Response, ConnError>> {
+) -> oneshot::Receiver<Result<Response, E>> {
     let (reply, response) = oneshot::channel();
     let mut bytes = id.to_be_bytes().to_vec();
     bytes.extend_from_slice(&[0; 10]);

@@ -320,7 +320,7 @@ fn forward_tls(zone: &str, servers: &[&str], first: bool) -> Forward {
     )
     .expect("dot");
     Forward {
-        tls: Some(Arc::new(dot)),
+        tls: Some(crate::resolver::upstream::Encrypted::Tls(Arc::new(dot))),
         no_cache: false,
         ..forward(zone, servers, first)
     }
@@ -366,6 +366,43 @@ async fn a_tls_forwarder_is_asked_only_over_tls_and_a_bad_certificate_fails_over
         .any(|s| !s.rd && s.qname == name("www.alpha.test."));
     assert!(walked, "walked: {:?}", net.sent());
     assert!(sent_to(&net, FWD_1).iter().all(|s| s.tls));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_doh_forwarder_is_asked_only_encrypted_fails_over_and_is_traced_as_https() {
+    let net = FakeNet::lab();
+    net.add_recursive(ip(FWD_1));
+    net.add_recursive(ip(FWD_2));
+    net.bad_certificate(ip(FWD_1));
+    let doh = crate::outbound::doh::DohUpstream::with_roots(
+        "https://dns.example/dns-query",
+        None,
+        rustls::RootCertStore::empty(),
+    )
+    .expect("doh");
+    let https = Forward {
+        tls: Some(crate::resolver::upstream::Encrypted::Https(Arc::new(doh))),
+        ..forward("alpha.test.", &[FWD_1, FWD_2], false)
+    };
+    let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let traced = Arc::clone(&lines);
+    let config = ResolverConfig {
+        forwards: vec![https],
+        trace: Some(Arc::new(move |step: &crate::resolver::TraceStep| {
+            traced.lock().expect("lines").push(step.to_string());
+        })),
+        ..ResolverConfig::default()
+    };
+    let r = resolver_with(&net, config);
+    resolve(&r, "www.alpha.test.", A).await.expect("answered");
+    assert!(!sent_to(&net, FWD_2).is_empty(), "failed over");
+    let to_fwd: Vec<Sent> = net.sent().into_iter().filter(|s| s.rd).collect();
+    assert!(to_fwd.iter().all(|s| s.tls && s.tcp), "{to_fwd:?}");
+    let lines = lines.lock().expect("lines").clone();
+    assert!(
+        !lines.is_empty() && lines.iter().all(|l| l.contains(" over HTTPS ")),
+        "{lines:#?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
