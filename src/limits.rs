@@ -93,8 +93,14 @@ pub(crate) const UDP_RCVBUF: Limit<usize> = Limit::new("udp_rcvbuf", 4 << 20, 0.
 /// UDP sockets per listen address, each with its own receive thread, bound with SO_REUSEPORT
 /// so the kernel spreads clients over them: with one per core, cache hits (answered on those
 /// threads) use every core, as Unbound's `so-reuseport` with `num-threads` does. 0: one per core this
-/// process may run on.
-pub(crate) const UDP_WORKERS: Limit<usize> = Limit::new("workers", 0, 0..=256);
+/// process may run on. Named `workers` until issue 21 (still read).
+pub(crate) const UDP_THREADS: Limit<usize> = Limit::new("threads", 0, 0..=256);
+
+/// `SO_BUSY_POLL` on each UDP socket, in microseconds: a read that finds the socket empty polls
+/// the network device's receive queue for that long before it sleeps (Linux, a NIC driver with
+/// NAPI; loopback has none, so nothing changes there). Off by default, as in the kernel; the
+/// kernel's docs suggest 50 µs. The thread spins instead of sleeping, so it costs a core.
+pub(crate) const UDP_BUSY_POLL_US: Limit<u32> = Limit::new("busy_poll_us", 0, 0..=10_000);
 
 /// Pipelined queries answered concurrently on one TCP connection (RFC 7766 §6.2.1.1).
 pub(crate) const TCP_PIPELINE_DEPTH: Limit<usize> = Limit::new("tcp_pipeline_depth", 32, 1..=1024);

@@ -17,8 +17,8 @@ use crate::limits::{
     CLIENT_TIMEOUT_MS, EDNS_UDP_PAYLOAD, FAILURE_TTL, MAX_CNAME_CHAIN, MAX_DELEGATION_DEPTH,
     MAX_GLUELESS_LOOKUPS, MAX_UPSTREAM_QUERIES, OUTBOUND_MSG_RETRY, RESOLVE_TIMEOUT_MS,
     STALE_ANSWER_TIMEOUT_MS, TCP_IDLE_TIMEOUT_MS, TCP_IPV4_PREFIX, TCP_IPV6_PREFIX,
-    TCP_MAX_CONNECTIONS, TCP_MAX_CONNECTIONS_PER_PREFIX, TCP_PIPELINE_DEPTH, UDP_MAX_IN_FLIGHT,
-    UDP_RCVBUF, UDP_WORKERS,
+    TCP_MAX_CONNECTIONS, TCP_MAX_CONNECTIONS_PER_PREFIX, TCP_PIPELINE_DEPTH, UDP_BUSY_POLL_US,
+    UDP_MAX_IN_FLIGHT, UDP_RCVBUF, UDP_THREADS,
 };
 use crate::resolver::{Limits, ResolverConfig, Stub};
 
@@ -189,7 +189,11 @@ pub struct ServerConfig {
     pub udp_max_in_flight: Option<usize>,
     pub udp_rcvbuf: Option<usize>,
     /// UDP sockets (each with its receive thread) per listen address; 0 or unset: one per core.
-    pub workers: Option<usize>,
+    pub threads: Option<usize>,
+    /// `threads`' first name, still read; both at once is a config error.
+    workers: Option<usize>,
+    /// `SO_BUSY_POLL` on the UDP sockets, in µs (`UDP_BUSY_POLL_US`); unset or 0: off.
+    pub busy_poll_us: Option<u32>,
     /// What `CH TXT id.server` / `hostname.bind` answer (RFC 4892); default the host name,
     /// "" hides it (REFUSED).
     pub identity: Option<String>,
@@ -211,6 +215,17 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
+    /// `threads`, or `workers` as it was called before; not both.
+    fn threads(&self) -> Result<Option<usize>, ConfigError> {
+        match (self.threads, self.workers) {
+            (Some(_), Some(_)) => Err(ConfigError::Invalid(
+                "[server] threads and workers are one setting (workers is its old name): give one"
+                    .into(),
+            )),
+            (threads, workers) => Ok(threads.or(workers)),
+        }
+    }
+
     /// `minimal_responses`, true unless set to false.
     pub fn minimal_responses(&self) -> bool {
         self.minimal_responses != Some(false)
@@ -230,7 +245,8 @@ pub struct ServerLimits {
     pub udp_max_in_flight: usize,
     pub udp_rcvbuf: usize,
     /// UDP sockets per listen address (0 resolved to the cores available).
-    pub workers: usize,
+    pub threads: usize,
+    pub udp_busy_poll_us: u32,
 }
 
 impl Config {
@@ -321,10 +337,16 @@ impl Config {
             udp_rcvbuf: UDP_RCVBUF
                 .check(s.udp_rcvbuf)
                 .map_err(ConfigError::Invalid)?,
-            workers: match UDP_WORKERS.check(s.workers).map_err(ConfigError::Invalid)? {
+            threads: match UDP_THREADS
+                .check(s.threads()?)
+                .map_err(ConfigError::Invalid)?
+            {
                 0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
                 n => n,
             },
+            udp_busy_poll_us: UDP_BUSY_POLL_US
+                .check(s.busy_poll_us)
+                .map_err(ConfigError::Invalid)?,
         })
     }
 }

@@ -46,6 +46,25 @@ fn parses_and_checks_bounds() {
 }
 
 #[test]
+fn threads_is_read_under_its_old_name_too_but_not_both() {
+    let threads = |toml: &str| {
+        Config::from_toml(toml)
+            .expect("valid toml")
+            .server_limits()
+            .map(|l| l.threads)
+    };
+    assert_eq!(threads("[server]\nthreads = 3\n").ok(), Some(3));
+    assert_eq!(threads("[server]\nworkers = 2\n").ok(), Some(2));
+    let both = threads("[server]\nthreads = 2\nworkers = 2\n");
+    assert!(both.is_err_and(|e| e.to_string().contains("threads and workers")));
+    assert!(threads("[server]\nthreads = 257\n").is_err());
+    // Unset or 0: one per core this process may run on.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(threads("[server]\nthreads = 0\n").ok(), Some(cores));
+    assert_eq!(threads("").ok(), Some(cores));
+}
+
+#[test]
 fn cache_max_bytes_is_read_and_bounded() {
     let c = Config::from_toml("[cache]\nmax_bytes = 1048576\n").expect("valid toml");
     let policy = c.cache_policy().expect("in range");

@@ -48,7 +48,7 @@ pub async fn start_lab_resolver(
     };
     let workers = Config::default()
         .server_limits()
-        .map_or(1, |limits| limits.workers);
+        .map_or(1, |limits| limits.threads);
     let (udp, tcp) = bind(&[lab.listen], workers).await?;
     let cache = Arc::clone(lab.resolver.cache());
     let log = QueryLog::start(&Destination::Recent, Arc::clone(&lab.metrics))

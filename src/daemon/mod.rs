@@ -87,7 +87,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     let policy = config.update_policy().map_err(|e| e.to_string())?;
     // The [[tsig_key]] files, read once: updates, transfers and NOTIFY all check against them.
     let keyring = policy.keyring.clone();
-    let (udp, tcp) = bind(&config.server.listen, limits.workers).await?;
+    let (udp, tcp) = bind(&config.server.listen, limits.threads).await?;
     let tls = tls::bind(&config).await?;
     let metrics_listener = observe::bind_metrics(&config).await?;
     let metrics = Arc::new(Metrics::default());
@@ -131,6 +131,7 @@ pub async fn run(config: Config) -> Result<(), String> {
             tcp: tcp_limits,
             udp_max_in_flight: limits.udp_max_in_flight,
             udp_rcvbuf: limits.udp_rcvbuf,
+            udp_busy_poll_us: limits.udp_busy_poll_us,
         });
     let secondary = node.secondary();
     let query_log = observe::query_log(&config, &metrics)?;

@@ -29,7 +29,7 @@ use crate::config::{Replication, UpdatePolicy};
 use crate::discovery::health::HealthTable;
 use crate::discovery::registry::{Registration, Registry, RegistryError};
 use crate::handler::{Handler, HandlerConfig, NotifyReceiver, Recursion, Transfers, Updates};
-use crate::limits::{UDP_MAX_IN_FLIGHT, UDP_RCVBUF};
+use crate::limits::{UDP_BUSY_POLL_US, UDP_MAX_IN_FLIGHT, UDP_RCVBUF};
 use crate::metrics::Metrics;
 use crate::querylog::QueryLog;
 use crate::ratelimit::Limits;
@@ -56,6 +56,8 @@ pub struct ListenerLimits {
     pub udp_max_in_flight: usize,
     /// Receive buffer of each UDP socket (clamped to [`UDP_RCVBUF`]; 0: system default).
     pub udp_rcvbuf: usize,
+    /// `SO_BUSY_POLL` of each UDP socket in µs (clamped to [`UDP_BUSY_POLL_US`]; 0: off).
+    pub udp_busy_poll_us: u32,
 }
 
 impl Default for ListenerLimits {
@@ -64,6 +66,7 @@ impl Default for ListenerLimits {
             tcp: TcpLimits::default(),
             udp_max_in_flight: UDP_MAX_IN_FLIGHT.default,
             udp_rcvbuf: UDP_RCVBUF.default,
+            udp_busy_poll_us: UDP_BUSY_POLL_US.default,
         }
     }
 }
@@ -415,6 +418,7 @@ fn listen(
         .with_tcp_limits(limits.tcp)
         .with_udp_max_in_flight(limits.udp_max_in_flight)
         .with_udp_rcvbuf(limits.udp_rcvbuf)
+        .with_udp_busy_poll(limits.udp_busy_poll_us)
         .with_udp_runtime(udp_runtime)
         .start(shutdown)?;
     let mut tasks = JoinSet::new();

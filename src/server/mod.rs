@@ -25,7 +25,8 @@ pub(crate) use udp::UdpRuntime;
 use crate::handler::Handler;
 use crate::limits::{
     TCP_IDLE_TIMEOUT_MS, TCP_IPV4_PREFIX, TCP_IPV6_PREFIX, TCP_MAX_CONNECTIONS,
-    TCP_MAX_CONNECTIONS_PER_PREFIX, TCP_PIPELINE_DEPTH, UDP_MAX_IN_FLIGHT, UDP_RCVBUF,
+    TCP_MAX_CONNECTIONS_PER_PREFIX, TCP_PIPELINE_DEPTH, UDP_BUSY_POLL_US, UDP_MAX_IN_FLIGHT,
+    UDP_RCVBUF,
 };
 use crate::net::udp_socket_for;
 
@@ -72,6 +73,7 @@ pub(crate) struct Server {
     tcp_limits: TcpLimits,
     udp_max_in_flight: usize,
     udp_rcvbuf: usize,
+    udp_busy_poll_us: u32,
     udp_runtime: UdpRuntime,
 }
 
@@ -84,6 +86,7 @@ impl Server {
             tcp_limits: TcpLimits::default(),
             udp_max_in_flight: UDP_MAX_IN_FLIGHT.default,
             udp_rcvbuf: UDP_RCVBUF.default,
+            udp_busy_poll_us: UDP_BUSY_POLL_US.default,
             udp_runtime: UdpRuntime::default(),
         }
     }
@@ -97,6 +100,12 @@ impl Server {
     /// Sets the receive buffer of the UDP sockets (clamped to its bounds; 0: system default).
     pub(crate) fn with_udp_rcvbuf(mut self, bytes: usize) -> Server {
         self.udp_rcvbuf = bytes.clamp(UDP_RCVBUF.min, UDP_RCVBUF.max);
+        self
+    }
+
+    /// Sets `SO_BUSY_POLL` on the UDP sockets, in µs (clamped to its bounds; 0: off).
+    pub(crate) fn with_udp_busy_poll(mut self, us: u32) -> Server {
+        self.udp_busy_poll_us = UDP_BUSY_POLL_US.clamp(us);
         self
     }
 
@@ -124,12 +133,16 @@ impl Server {
             tcp_limits,
             udp_max_in_flight,
             udp_rcvbuf,
+            udp_busy_poll_us,
             udp_runtime,
         } = self;
         let udp = udp
             .into_iter()
             .map(|socket| {
                 udp::set_receive_buffer(&socket, udp_rcvbuf);
+                if let Err(e) = udp::set_busy_poll(&socket, udp_busy_poll_us) {
+                    tracing::warn!(error = %e, "udp busy polling left off");
+                }
                 udp::Listener::start(socket, Arc::clone(&handler), udp_max_in_flight, udp_runtime)
             })
             .collect::<io::Result<Vec<_>>>()?;

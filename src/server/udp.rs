@@ -46,6 +46,34 @@ pub(super) fn set_receive_buffer(socket: &impl AsFd, bytes: usize) {
     }
 }
 
+/// `SO_BUSY_POLL` as the kernel numbers it (asm-generic/socket.h; sparc apart); the libc crate
+/// has it for Android only.
+#[cfg(not(target_arch = "sparc64"))]
+const SO_BUSY_POLL: nix::libc::c_int = 46;
+#[cfg(target_arch = "sparc64")]
+const SO_BUSY_POLL: nix::libc::c_int = 0x30;
+
+mod busy_poll {
+    // The macro's expansion names `libc` and the macros it calls.
+    use nix::{getsockopt_impl, libc, setsockopt_impl, sockopt_impl};
+    sockopt_impl!(
+        /// `SO_BUSY_POLL`, in µs, for nix's `setsockopt` and `getsockopt`.
+        #[allow(unreachable_pub)]
+        BusyPoll, Both, libc::SOL_SOCKET, super::SO_BUSY_POLL, usize
+    );
+}
+
+/// `SO_BUSY_POLL` (`[server] busy_poll_us`): a read that finds the socket empty polls the
+/// device's queue for `us` µs before it sleeps. 0 leaves it off. Raising it takes
+/// `CAP_NET_ADMIN`.
+pub(super) fn set_busy_poll(socket: &impl AsFd, us: u32) -> io::Result<()> {
+    if us == 0 {
+        return Ok(());
+    }
+    let us = usize::try_from(us).unwrap_or(usize::MAX);
+    setsockopt(socket, busy_poll::BusyPoll, &us).map_err(io::Error::from)
+}
+
 /// Which runtime a UDP socket's thread uses for what the hit path cannot answer; its clock is
 /// the one that thread's edges read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -416,4 +444,29 @@ async fn send_one(
     })
     .await
     .map_err(io::Error::other)?
+}
+
+#[cfg(test)]
+mod busy_poll_tests {
+    use super::*;
+
+    #[test]
+    fn busy_poll_is_set_on_the_socket_or_refused_for_want_of_permission() {
+        let socket = std::net::UdpSocket::bind("127.237.0.1:0").expect("bind");
+        set_busy_poll(&socket, 0).expect("0 is a no-op");
+        match set_busy_poll(&socket, 50) {
+            Ok(()) => {
+                let set = nix::sys::socket::getsockopt(&socket, busy_poll::BusyPoll);
+                assert_eq!(set.expect("readable"), 50);
+            }
+            // Without CAP_NET_ADMIN, or a kernel built without busy polling.
+            Err(e) => assert!(
+                matches!(
+                    e.raw_os_error(),
+                    Some(nix::libc::EPERM | nix::libc::ENOPROTOOPT)
+                ),
+                "{e}"
+            ),
+        }
+    }
 }

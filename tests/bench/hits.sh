@@ -22,6 +22,7 @@
 # answer was a hit), tern's counters (fast_hits: answered by the hit path), the CPUs' load.
 #
 # Knobs (environment): see lib.sh (PIN, NSD_RRL, TERN_BIN, BUILD, KEEP_STATE, TERN_CACHE_MAX_BYTES),
+# TERN_SERVER, UNBOUND_THREADS, NSD_SERVERS (lib_hits.sh: e.g. TERN_SERVER="busy_poll_us = 50"),
 # TARGETS="echo tern unbound tern-auth nsd" (a subset, in any order), and REPEAT=N: N rounds
 # through the targets, interleaved, then each target's median µs/query (the CPU time per query
 # of every server moves together by up to ~20 % between runs on this VM: compare within a run).
@@ -51,6 +52,7 @@ echo "hits.sh: $RATE q/s offered for $SECS s to each target; server on CPU 1, dn
 echo "dnsperf -s $RESOLVER_ADDR -d FILE -Q $RATE -c 10 -q 200 -T 1 -l $SECS ($(dnsperf -h 2>&1 | awk '/^Version/ { print "dnsperf " $2; exit }'))"
 echo "tern $TERN_DESC; $(unbound -V | head -1) (1 thread); NSD $(nsd -v 2>&1 | head -1 | awk '{ print $3 }'); kernel $(uname -r)"
 [ "$PIN" = 1 ] || echo "pinning: off"
+[ -z "${TERN_SERVER:-}" ] || echo "tern [server]: $TERN_SERVER"
 
 ROWS=()
 NOTES=()

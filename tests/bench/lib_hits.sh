@@ -17,6 +17,13 @@
 # Sets (for the scripts that source this file): TARGET_QFILE (the question file for the target),
 # TARGET_DESC (one line about it), SERVER_PIDS (the processes whose CPU time counts), and
 # RES_PID/RES_LOG as lib.sh does.
+#
+# Knobs (environment) for the servers of target_start (threads.sh sets them per run):
+#   TERN_SERVER="K = V; ..."  lines added to tern's [server] table, tern and tern-auth alike
+#                             (e.g. "threads = 2", "busy_poll_us = 50"); tern is started again
+#                             with them before the warm-up (not under RES_WRAP)
+#   UNBOUND_THREADS=N         Unbound's num-threads (default 1), so-reuseport: yes
+#   NSD_SERVERS=N             the nsd target's server-count (default 1), reuseport: yes past 1
 
 # shellcheck disable=SC2034
 ALL_TARGETS="echo tern unbound tern-auth nsd"
@@ -98,6 +105,11 @@ start_tern_auth() {
     RES_LOG=$RUN_DIR/tern.log
     local z args=()
     for z in "${AUTH_ZONES[@]}"; do args+=(--zone "$z=$HIER/${z%.}.zone"); done
+    if [ -n "${TERN_SERVER:-}" ]; then
+        echo "[server]" >"$RUN_DIR/tern-auth.toml"
+        tern_server_lines "$RUN_DIR/tern-auth.toml"
+        args+=(--config "$RUN_DIR/tern-auth.toml")
+    fi
     # shellcheck disable=SC2046,SC2086
     NO_COLOR=1 ip netns exec "$RUN_NS" $(pin_res) ${RES_WRAP:-} "$TERN" serve --no-recursion \
         --listen "$RESOLVER_ADDR:53" "${args[@]}" --log-level warn </dev/null >"$RUN_DIR/tern.out" 2>"$RES_LOG" &
@@ -119,7 +131,8 @@ server:
   ip-address: $RESOLVER_ADDR
   port: 53
   do-ip6: no
-  server-count: 1
+  server-count: ${NSD_SERVERS:-1}
+$([ "${NSD_SERVERS:-1}" = 1 ] || echo "  reuseport: yes")
   verbosity: 0
   username: ""
   chroot: ""
@@ -156,6 +169,30 @@ CONF
     die "nsd does not answer www.alpha.test A"
 }
 
+# Appends TERN_SERVER's settings ("K = V; ...") to FILE, or inserts them after its `listen`
+# line (the [server] table of lib.sh's tern_config) when it has one.
+tern_server_lines() { # file
+    tr ';' '\n' <<<"$TERN_SERVER" | sed 's/^ *//' >"$RUN_DIR/tern-server.lines"
+    if grep -q '^listen = ' "$1"; then
+        sed -i "/^listen = /r $RUN_DIR/tern-server.lines" "$1"
+    else
+        cat "$RUN_DIR/tern-server.lines" >>"$1"
+    fi
+}
+
+unbound_threads() { # file
+    sed -i "s/^  num-threads: 1\$/  num-threads: $UNBOUND_THREADS\n  so-reuseport: yes/" "$1"
+}
+
+# Applies TERN_SERVER or UNBOUND_THREADS to the resolver just started (restarted with them).
+resolver_knobs() { # tern|unbound
+    if [ "$1" = tern ] && [ -n "${TERN_SERVER:-}" ]; then
+        restart_resolver_edited tern tern_server_lines
+    elif [ "$1" = unbound ] && [ "${UNBOUND_THREADS:-1}" != 1 ]; then
+        restart_resolver_edited unbound unbound_threads
+    fi
+}
+
 # Starts TARGET in a fresh namespace (run name PREFIX-TARGET) and warms it: the question set is
 # asked twice, then once more one at a time with dnsperf -v to record what each question gets.
 target_start() { # target prefix
@@ -170,6 +207,7 @@ target_start() { # target prefix
     tern | unbound)
         nsd_start
         start_resolver "$t"
+        resolver_knobs "$t"
         TARGET_QFILE=$STATE/rec.queries
         TARGET_DESC="$t: recursive, cache hits over the NSD hierarchy (60 questions)"
         ;;
@@ -181,7 +219,7 @@ target_start() { # target prefix
     nsd)
         start_nsd_auth
         TARGET_QFILE=$STATE/auth.queries
-        TARGET_DESC="nsd: NSD server-count 1, rrl-ratelimit 0, the same zones (46 questions)"
+        TARGET_DESC="nsd: NSD server-count ${NSD_SERVERS:-1}, rrl-ratelimit 0, the same zones (46 questions)"
         ;;
     *) die "unknown target $t (one of: $ALL_TARGETS)" ;;
     esac
