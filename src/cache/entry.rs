@@ -217,9 +217,13 @@ fn lowercase_wire(name: &Name) -> Box<[u8]> {
     for label in name.iter() {
         // Labels are at most 63 bytes (RFC 1035 §2.3.4); hickory enforces it.
         wire.push(u8::try_from(label.len()).unwrap_or(u8::MAX));
-        wire.extend(label.iter().map(u8::to_ascii_lowercase));
+        wire.extend_from_slice(label);
     }
     wire.push(0);
+    // Over the whole name at once, length octets too: they are below 64, which no ASCII
+    // uppercase letter is, so lowercasing leaves them as they are. Per byte through an
+    // iterator it cost a capacity check each.
+    wire.make_ascii_lowercase();
     wire.into_boxed_slice()
 }
 
