@@ -184,6 +184,23 @@ impl Key {
         })
     }
 
+    /// The key of (`name` cut to its last `labels` labels, `rtype`), cut from the name's wire
+    /// form without making the shorter name (hickory's `trim_to` copies it label by label).
+    pub(crate) fn trimmed(name: &Name, labels: usize, rtype: RecordType) -> Key {
+        let wire = lowercase_wire(name);
+        let mut at = 0;
+        for _ in labels..name.iter().len() {
+            match wire.get(at) {
+                Some(&len) if len > 0 => at += 1 + usize::from(len),
+                _ => break,
+            }
+        }
+        Key {
+            wire: wire.get(at..).unwrap_or(&[0]).into(),
+            rtype: Some(rtype),
+        }
+    }
+
     /// The owner name, lowercased.
     pub fn name(&self) -> Name {
         let mut labels = Vec::new();
@@ -213,8 +230,12 @@ impl Key {
 }
 
 fn lowercase_wire(name: &Name) -> Box<[u8]> {
-    let mut wire = Vec::with_capacity(name.len() + 2);
-    for label in name.iter() {
+    let labels = name.iter();
+    // Exactly the wire form's length (hickory's `len` counts a dot per label), so that
+    // `into_boxed_slice` keeps the allocation rather than shrinking it.
+    let wire_len = if labels.len() == 0 { 1 } else { name.len() + 1 };
+    let mut wire = Vec::with_capacity(wire_len);
+    for label in labels {
         // Labels are at most 63 bytes (RFC 1035 §2.3.4); hickory enforces it.
         wire.push(u8::try_from(label.len()).unwrap_or(u8::MAX));
         wire.extend_from_slice(label);
@@ -257,5 +278,13 @@ mod tests {
             .collect();
         assert_eq!(keys, want);
         assert_eq!(Key::ancestors(&Name::root(), RecordType::NS).count(), 0);
+        for labels in 0..=4 {
+            let cut = Key::trimmed(&name, labels, RecordType::A);
+            assert_eq!(
+                cut,
+                Key::new(&name.trim_to(labels), RecordType::A),
+                "{labels}"
+            );
+        }
     }
 }

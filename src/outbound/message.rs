@@ -1,7 +1,6 @@
 //! The requests tern sends, in wire form and, with a key, TSIG-signed (RFC 8945 §5.1).
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
-use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::{Name, RecordType};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
 
@@ -124,19 +123,7 @@ fn encode_question(request: &Message) -> Option<Vec<u8>> {
     let meta = &request.metadata;
     let mut out = Vec::with_capacity(64 + question.name().len());
     out.extend_from_slice(&meta.id.to_be_bytes());
-    out.push(
-        (u8::from(meta.message_type == MessageType::Response) << 7)
-            | (u8::from(meta.op_code) << 3)
-            | (u8::from(meta.authoritative) << 2)
-            | (u8::from(meta.truncation) << 1)
-            | u8::from(meta.recursion_desired),
-    );
-    out.push(
-        (u8::from(meta.recursion_available) << 7)
-            | (u8::from(meta.authentic_data) << 5)
-            | (u8::from(meta.checking_disabled) << 4)
-            | meta.response_code.low(),
-    );
+    out.extend_from_slice(&crate::wire::header_flags(meta));
     let additionals = u16::from(request.edns.is_some());
     for count in [1, 0, 0, additionals] {
         out.extend_from_slice(&u16::to_be_bytes(count));
@@ -154,26 +141,7 @@ fn encode_question(request: &Message) -> Option<Vec<u8>> {
     out.extend_from_slice(&u16::from(question.query_type()).to_be_bytes());
     out.extend_from_slice(&u16::from(question.query_class()).to_be_bytes());
     if let Some(edns) = &request.edns {
-        out.push(0);
-        out.extend_from_slice(&u16::from(RecordType::OPT).to_be_bytes());
-        // RFC 6891 §6.2.5: below 512 counts as 512, as hickory writes it.
-        out.extend_from_slice(&edns.max_payload().max(512).to_be_bytes());
-        // The extended RCODE's high bits are the message's, whatever the OPT says.
-        out.push(meta.response_code.high());
-        out.push(edns.version());
-        out.extend_from_slice(&u16::from(*edns.flags()).to_be_bytes());
-        let rdlength_at = out.len();
-        out.extend_from_slice(&[0, 0]);
-        for (code, option) in edns.options().as_ref() {
-            let EdnsOption::Unknown(_, data) = option else {
-                return None;
-            };
-            out.extend_from_slice(&u16::from(*code).to_be_bytes());
-            out.extend_from_slice(&u16::try_from(data.len()).ok()?.to_be_bytes());
-            out.extend_from_slice(data);
-        }
-        let rdlength = u16::try_from(out.len() - rdlength_at - 2).ok()?;
-        out[rdlength_at..rdlength_at + 2].copy_from_slice(&rdlength.to_be_bytes());
+        crate::wire::push_edns(edns, meta.response_code.high(), &mut out)?;
     }
     Some(out)
 }
@@ -181,7 +149,7 @@ fn encode_question(request: &Message) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use hickory_proto::op::ResponseCode;
-    use hickory_proto::rr::rdata::opt::EdnsCode;
+    use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 
     use super::*;
 

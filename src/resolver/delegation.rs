@@ -80,8 +80,10 @@ impl Resolver {
 
     pub(super) fn cached_addresses(&self, name: &Name, now: Instant) -> Vec<IpAddr> {
         let mut out = Vec::new();
+        let mut key = Key::new(name, RecordType::A);
         for t in ADDRESS_TYPES {
-            self.cache.inspect(&Key::new(name, t), now, |stored, _| {
+            key.rtype = Some(t);
+            self.cache.inspect(&key, now, |stored, _| {
                 out.extend(stored.addresses());
             });
         }

@@ -69,8 +69,10 @@ impl Resolver {
                 self.cache.get(key, now)
             }
         };
+        // One key, its type changed for each read: the name's wire form is made once.
+        let mut key = Key::new(name, qtype);
         // The exact RRset first: it is what a cache hit almost always is.
-        if let Some(c) = get(&Key::new(name, qtype)) {
+        if let Some(c) = get(&key) {
             match c.data {
                 // RFC 2181 §5.4.1: NS sets from referrals and glue only steer the walk; an
                 // answer about them comes from the zone's own servers.
@@ -82,13 +84,15 @@ impl Resolver {
                 _ => {}
             }
         }
-        if let Some(c) = get(&Key::name_only(name))
+        key.rtype = None;
+        if let Some(c) = get(&key)
             && let Data::NxDomain { soa } = c.data
         {
             return Some(link(Step::NxDomain(soa.map(|s| *s)), c.signed));
         }
+        key.rtype = Some(RecordType::CNAME);
         if qtype != RecordType::CNAME
-            && let Some(c) = get(&Key::new(name, RecordType::CNAME))
+            && let Some(c) = get(&key)
             && let Data::Positive(records) = c.data.clone()
             && let Some(RData::CNAME(CNAME(target))) = records.first().map(|r| &r.data)
         {
