@@ -31,7 +31,10 @@ impl WireSet {
     pub(super) fn encode(records: &[Record], key_owner: &[u8]) -> Option<WireSet> {
         let owner = &records.first()?.name;
         // Names compare without case.
-        if records.iter().any(|r| r.name != *owner) {
+        if records[1..]
+            .iter()
+            .any(|r| !crate::wire::same_name(&r.name, owner))
+        {
             return None;
         }
         let mut buf = Vec::with_capacity(64);
