@@ -316,7 +316,7 @@ impl<T: Copy> Messages<T> {
         }
         // Encoded without OPT: the hit path adds the requestor's.
         let edns = response.edns.take();
-        let bytes = response.to_vec();
+        let bytes = wire::encode_simple(response).map_or_else(|| response.to_vec(), Ok);
         response.edns = edns;
         let bytes = bytes.ok()?;
         self.keep(response, &bytes, now, local, tag, generation);

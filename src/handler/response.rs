@@ -238,7 +238,8 @@ pub(super) fn size_limit_for(
 /// answer, authority and the in-domain glue of a referral still do not fit, TC=1 is set and
 /// only the whole answer RRsets that fit are kept, so the client retries over TCP.
 pub fn encode(mut msg: Message, limit: usize, optional_authority: bool) -> Vec<u8> {
-    match msg.to_vec() {
+    let whole = crate::wire::encode_simple(&msg).map_or_else(|| msg.to_vec(), Ok);
+    match whole {
         Ok(bytes) if bytes.len() <= limit => return bytes,
         Ok(_) => {}
         Err(e) => {

@@ -11,7 +11,7 @@ mod name;
 pub(crate) mod padding;
 mod query;
 
-pub(crate) use build::{header_flags, push_edns};
+pub(crate) use build::{encode_simple, header_flags, push_edns};
 pub(crate) use name::{same_name, within};
 pub(crate) use query::{Question, parse, push_opt, refused_into, truncate_to_question};
 

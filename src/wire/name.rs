@@ -13,7 +13,7 @@ pub(crate) fn same_name(a: &Name, b: &Name) -> bool {
         && a.iter().len() == b.iter().len()
         && a.iter()
             .zip(b.iter())
-            .all(|(x, y)| x.eq_ignore_ascii_case(y))
+            .all(|(x, y)| x == y || x.eq_ignore_ascii_case(y))
 }
 
 /// `zone.zone_of(name)` as hickory has it: `name` is `zone` or below it, ignoring ASCII case
@@ -29,7 +29,7 @@ pub(crate) fn within(name: &Name, zone: &Name) -> bool {
     labels
         .skip(skip)
         .zip(zone_labels)
-        .all(|(x, y)| x.eq_ignore_ascii_case(y))
+        .all(|(x, y)| x == y || x.eq_ignore_ascii_case(y))
 }
 
 #[cfg(test)]
