@@ -65,7 +65,7 @@ impl WireSet {
             OWNER_IS_KEY => key_owner(),
             _ => Name::read(&mut decoder).ok()?,
         };
-        let mut out = Vec::with_capacity(1);
+        let mut out = Vec::with_capacity(count_records(self.0.get(decoder.index()..)?));
         while !decoder.is_empty() {
             let rtype = RecordType::from(decoder.read_u16().ok()?.unverified());
             let class = DNSClass::from(decoder.read_u16().ok()?.unverified());
@@ -116,6 +116,17 @@ impl WireSet {
     pub(super) fn len(&self) -> usize {
         self.0.len()
     }
+}
+
+/// How many records `records` (TYPE, CLASS, RDLENGTH, RDATA each) holds: the room to decode
+/// them into, taken at once (an NS set grew its vector record by record).
+fn count_records(records: &[u8]) -> usize {
+    let (mut at, mut count) = (0, 0);
+    while let Some(len) = records.get(at + 4..at + 6) {
+        at += 6 + usize::from(u16::from_be_bytes([len[0], len[1]]));
+        count += 1;
+    }
+    count
 }
 
 /// Whether `name` written in wire form is exactly `wire` (same case).

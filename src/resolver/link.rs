@@ -24,7 +24,7 @@ impl Resolution {
     /// query's; RFC 4035 §3.2.1).
     pub(crate) fn fill_sections(self, m: &mut Message) {
         let dnssec_ok = m.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
-        m.answers.extend(self.answers);
+        append(&mut m.answers, self.answers);
         m.authorities = self.authorities;
         if dnssec_ok {
             m.answers.extend(self.answer_sigs);
@@ -122,6 +122,15 @@ pub(super) struct Answers {
     security: Option<Trust>,
 }
 
+/// `more` after `to`: moved whole when `to` is empty (the first link), not copied over.
+fn append(to: &mut Vec<Record>, more: Vec<Record>) {
+    if to.is_empty() {
+        *to = more;
+    } else {
+        to.extend(more);
+    }
+}
+
 /// Adds a link to the chain: `Ok` with the finished resolution, or `Err(target)` to go on.
 pub(super) fn finish(link: Link, answers: &mut Answers, at: Instant) -> Result<Resolution, Name> {
     let Link { step, signed } = link;
@@ -154,10 +163,10 @@ pub(super) fn finish(link: Link, answers: &mut Answers, at: Instant) -> Result<R
         }
         Step::NoData(_) | Step::NxDomain(_) => (Vec::new(), signed.records),
     };
-    answers.sigs.extend(sigs);
+    append(&mut answers.sigs, sigs);
     match step {
         Step::Answer(records) => {
-            answers.records.extend(records);
+            append(&mut answers.records, records);
             Ok(done(ResponseCode::NoError, answers, None, proof))
         }
         Step::Cname(records, target) => {
