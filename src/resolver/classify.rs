@@ -206,13 +206,19 @@ pub(crate) fn classify_from(
         Rank::NonAuthoritative
     };
     let ours = |r: &&Record| in_bailiwick(&r.name, zone);
+    // The cheap tests first: the type, then the name, then the zone (a record at qname is
+    // inside it when qname is).
+    let qname_ours = in_bailiwick(qname, zone);
+    let at_qname = |r: &&Record, rtype: RecordType| {
+        (r.record_type() == rtype || rtype == RecordType::ANY) && same_name(&r.name, qname)
+    };
     // An alias for qname comes first: the chain continues at its target.
     if qtype != RecordType::CNAME
+        && qname_ours
         && let Some(cname) = reply
             .answers
             .iter()
-            .filter(ours)
-            .find(|r| same_name(&r.name, qname) && r.record_type() == RecordType::CNAME)
+            .find(|r| at_qname(r, RecordType::CNAME))
         && let RData::CNAME(CNAME(target)) = &cname.data
     {
         let mut records: Vec<Record> = reply
@@ -263,17 +269,13 @@ pub(crate) fn classify_from(
     let answer: Vec<Record> = reply
         .answers
         .iter()
-        .filter(ours)
-        .filter(|r| {
-            same_name(&r.name, qname) && (r.record_type() == qtype || qtype == RecordType::ANY)
-        })
+        .filter(|r| qname_ours && at_qname(r, qtype))
         .cloned()
         .collect();
     let soa = reply
         .authorities
         .iter()
-        .filter(ours)
-        .find(|r| r.record_type() == RecordType::SOA && within(qname, &r.name))
+        .find(|r| r.record_type() == RecordType::SOA && within(qname, &r.name) && ours(r))
         .cloned();
     if rcode == ResponseCode::NXDomain {
         if recursive {
