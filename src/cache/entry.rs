@@ -89,6 +89,14 @@ impl Stored {
         })
     }
 
+    /// The NS targets of a positive entry (`None` for the others), read in place.
+    pub(crate) fn ns_targets(&self) -> Option<Vec<Name>> {
+        match self {
+            Stored::Positive(set) => set.ns_targets(),
+            _ => None,
+        }
+    }
+
     /// The A and AAAA addresses of a positive entry (none for the others), read in place.
     pub(crate) fn addresses(&self) -> impl Iterator<Item = IpAddr> + '_ {
         match self {

@@ -78,6 +78,29 @@ impl WireSet {
         Some(out)
     }
 
+    /// The targets of the NS records in the set, read without decoding anything else (no
+    /// owner, no records). `None` if the buffer does not decode.
+    pub(super) fn ns_targets(&self) -> Option<Vec<Name>> {
+        let mut decoder = BinDecoder::new(&self.0);
+        if decoder.read_u8().ok()?.unverified() != OWNER_IS_KEY {
+            Name::read(&mut decoder).ok()?;
+        }
+        let mut out = Vec::with_capacity(count_records(self.0.get(decoder.index()..)?));
+        while !decoder.is_empty() {
+            let rtype = RecordType::from(decoder.read_u16().ok()?.unverified());
+            decoder.read_u16().ok()?;
+            let len = usize::from(decoder.read_u16().ok()?.unverified());
+            let end = decoder.index() + len;
+            if rtype == RecordType::NS {
+                // Read from the whole buffer: the name may point back into it.
+                out.push(Name::read(&mut decoder).ok()?);
+            }
+            let skip = end.checked_sub(decoder.index())?;
+            decoder.read_slice(skip).ok()?;
+        }
+        Some(out)
+    }
+
     /// The A and AAAA addresses in the set, read without decoding anything else.
     pub(super) fn addresses(&self) -> impl Iterator<Item = IpAddr> + '_ {
         let mut at = match self.0.first() {
@@ -207,6 +230,16 @@ mod tests {
             back.iter().map(|r| &r.data).collect::<Vec<_>>(),
             ns.iter().map(|r| &r.data).collect::<Vec<_>>()
         );
+        // Read in place, the compressed targets come back whole, case and all.
+        let targets: Vec<Name> = crate::rr::ns_targets(&ns);
+        let read = set.ns_targets().expect("decodes");
+        assert_eq!(read.len(), 3);
+        for (got, want) in read.iter().zip(&targets) {
+            assert!(got.eq_case(want), "{got} {want}");
+        }
+        let other = Record::from_rdata(owner.clone(), 1, RData::A(A::new(192, 0, 2, 1)));
+        let (set, _) = round_trip(vec![other], "alpha.test.");
+        assert_eq!(set.ns_targets(), Some(Vec::new()));
         for data in [
             RData::MX(MX::new(10, name("Mail.Alpha.test."))),
             RData::CNAME(CNAME(name("target.beta.test."))),
