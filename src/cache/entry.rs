@@ -89,12 +89,24 @@ impl Stored {
         })
     }
 
-    /// The NS targets of a positive entry (`None` for the others), read in place.
-    pub(crate) fn ns_targets(&self) -> Option<Vec<Name>> {
-        match self {
-            Stored::Positive(set) => set.ns_targets(),
-            _ => None,
-        }
+    /// The NS targets of a positive entry (`None` for the others), read in place, each with
+    /// the key of its A records.
+    pub(crate) fn ns_targets(&self) -> Option<Vec<(Name, Key)>> {
+        let Stored::Positive(set) = self else {
+            return None;
+        };
+        let targets = set.ns_targets()?.into_iter();
+        Some(
+            targets
+                .map(|(name, wire)| {
+                    let key = Key {
+                        wire,
+                        rtype: Some(RecordType::A),
+                    };
+                    (name, key)
+                })
+                .collect(),
+        )
     }
 
     /// The A and AAAA addresses of a positive entry (none for the others), read in place.

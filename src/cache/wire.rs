@@ -115,9 +115,10 @@ impl WireSet {
         Some(out)
     }
 
-    /// The targets of the NS records in the set, read without decoding anything else (no
-    /// owner, no records). `None` if the buffer does not decode.
-    pub(super) fn ns_targets(&self) -> Option<Vec<Name>> {
+    /// The targets of the NS records in the set, each with its lowercase wire form (for the
+    /// keys of its addresses), read without decoding anything else (no owner, no records).
+    /// `None` if the buffer does not decode.
+    pub(super) fn ns_targets(&self) -> Option<Vec<(Name, Box<[u8]>)>> {
         let mut decoder = BinDecoder::new(&self.0);
         if decoder.read_u8().ok()?.unverified() != OWNER_IS_KEY {
             Name::read(&mut decoder).ok()?;
@@ -130,7 +131,8 @@ impl WireSet {
             let end = decoder.index() + len;
             if rtype == RecordType::NS {
                 // Read from the whole buffer: the name may point back into it.
-                out.push(Name::read(&mut decoder).ok()?);
+                let wire = flat_lowercase(&self.0, decoder.index())?;
+                out.push((Name::read(&mut decoder).ok()?, wire));
             }
             let skip = end.checked_sub(decoder.index())?;
             decoder.read_slice(skip).ok()?;
@@ -176,6 +178,37 @@ impl WireSet {
     pub(super) fn len(&self) -> usize {
         self.0.len()
     }
+}
+
+/// The name at `at` in `buf` in lowercase wire form, its compression pointers followed, each
+/// only backwards (so they cannot loop). `None` for a name that does not walk cleanly.
+fn flat_lowercase(buf: &[u8], mut at: usize) -> Option<Box<[u8]>> {
+    let mut out = [0u8; 256];
+    let (mut len, mut below) = (0, at);
+    loop {
+        let octet = *buf.get(at)?;
+        match octet {
+            0 => break,
+            _ if octet & 0xC0 == 0xC0 => {
+                let pointer = usize::from(u16::from_be_bytes([octet, *buf.get(at + 1)?]) & 0x3FFF);
+                if pointer >= below {
+                    return None;
+                }
+                (at, below) = (pointer, pointer);
+            }
+            1..=63 => {
+                let label = buf.get(at..at + 1 + usize::from(octet))?;
+                out.get_mut(len..len + label.len())?.copy_from_slice(label);
+                len += label.len();
+                at += label.len();
+            }
+            _ => return None,
+        }
+    }
+    *out.get_mut(len)? = 0;
+    let wire = &mut out[..=len];
+    wire.make_ascii_lowercase();
+    Some(Box::from(&*wire))
 }
 
 /// How many records `records` (TYPE, CLASS, RDLENGTH, RDATA each) holds: the room to decode
@@ -280,12 +313,14 @@ mod tests {
             back.iter().map(|r| &r.data).collect::<Vec<_>>(),
             ns.iter().map(|r| &r.data).collect::<Vec<_>>()
         );
-        // Read in place, the compressed targets come back whole, case and all.
+        // Read in place, the compressed targets come back whole, case and all, with their
+        // lowercase wire forms.
         let targets: Vec<Name> = crate::rr::ns_targets(&ns);
         let read = set.ns_targets().expect("decodes");
         assert_eq!(read.len(), 3);
-        for (got, want) in read.iter().zip(&targets) {
+        for ((got, wire), want) in read.iter().zip(&targets) {
             assert!(got.eq_case(want), "{got} {want}");
+            assert_eq!(&wire[..], &lower_wire(&want.to_ascii())[..], "{want}");
         }
         let other = Record::from_rdata(owner.clone(), 1, RData::A(A::new(192, 0, 2, 1)));
         let (set, _) = round_trip(vec![other], "alpha.test.");
@@ -301,6 +336,23 @@ mod tests {
             assert_eq!(back[0].data, r.data);
             assert_eq!(back[0].name, owner);
         }
+    }
+
+    #[test]
+    fn flattened_names_follow_pointers_only_backwards() {
+        // "A" "b" at 0, then "C" + a pointer to 0 at 5, then a pointer to itself at 9.
+        let buf = [1, b'A', 1, b'b', 0, 1, b'C', 0xC0, 0, 0xC0, 9, 0xC0, 12];
+        assert_eq!(
+            flat_lowercase(&buf, 0).as_deref(),
+            Some(&[1, b'a', 1, b'b', 0][..])
+        );
+        assert_eq!(
+            flat_lowercase(&buf, 5).as_deref(),
+            Some(&[1, b'c', 1, b'a', 1, b'b', 0][..])
+        );
+        assert_eq!(flat_lowercase(&buf, 9), None, "a pointer to itself");
+        assert_eq!(flat_lowercase(&buf, 11), None, "a pointer forwards");
+        assert_eq!(flat_lowercase(&buf[..3], 0), None, "cut short");
     }
 
     #[test]

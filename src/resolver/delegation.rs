@@ -61,15 +61,24 @@ pub(crate) trait LocalCuts: Send + Sync {
 impl Resolver {
     /// Servers for `zone` from its NS records, with every address the cache knows.
     pub(super) fn server_set(&self, zone: &Name, ns: &[Record], now: Instant) -> ServerSet {
-        self.servers_named(zone.clone(), rr::ns_targets(ns), now)
+        let targets = rr::ns_targets(ns).into_iter().map(|name| {
+            let key = Key::new(&name, RecordType::A);
+            (name, key)
+        });
+        self.servers_named(zone.clone(), targets, now)
     }
 
-    /// Servers for `zone` named `targets`, with every address the cache knows.
-    fn servers_named(&self, zone: Name, targets: Vec<Name>, now: Instant) -> ServerSet {
+    /// Servers for `zone` named `targets` (each with the key of its A records), with every
+    /// address the cache knows.
+    fn servers_named(
+        &self,
+        zone: Name,
+        targets: impl Iterator<Item = (Name, Key)>,
+        now: Instant,
+    ) -> ServerSet {
         let servers = targets
-            .into_iter()
-            .map(|name| {
-                let addrs = self.cached_addresses(&name, now);
+            .map(|(name, key)| {
+                let addrs = self.cached_addresses_at(key, now);
                 NameServer {
                     name,
                     addrs,
@@ -81,8 +90,12 @@ impl Resolver {
     }
 
     pub(super) fn cached_addresses(&self, name: &Name, now: Instant) -> Vec<IpAddr> {
+        self.cached_addresses_at(Key::new(name, RecordType::A), now)
+    }
+
+    /// [`Resolver::cached_addresses`] of the name of `key`.
+    fn cached_addresses_at(&self, mut key: Key, now: Instant) -> Vec<IpAddr> {
         let mut out = Vec::new();
-        let mut key = Key::new(name, RecordType::A);
         for t in ADDRESS_TYPES {
             key.rtype = Some(t);
             self.cache.inspect(&key, now, |stored, _| {
@@ -100,7 +113,7 @@ impl Resolver {
             if let Some(Some(targets)) = self.cache.inspect(&key, now, |s, _| s.ns_targets())
                 && !targets.is_empty()
             {
-                let set = self.servers_named(key.name(), targets, now);
+                let set = self.servers_named(key.name(), targets.into_iter(), now);
                 if set.reachable() {
                     return Some(set);
                 }
