@@ -4,6 +4,7 @@
 use std::net::IpAddr;
 
 use hickory_proto::rr::{Name, Record, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use tokio::time::Instant;
 
 use super::signed::{Signed, StoredSigned};
@@ -88,6 +89,26 @@ impl Stored {
         })
     }
 
+    /// The NS targets of a positive entry (`None` for the others), read in place, each with
+    /// the key of its A records.
+    pub(crate) fn ns_targets(&self) -> Option<Vec<(Name, Key)>> {
+        let Stored::Positive(set) = self else {
+            return None;
+        };
+        let targets = set.ns_targets()?.into_iter();
+        Some(
+            targets
+                .map(|(name, wire)| {
+                    let key = Key {
+                        wire,
+                        rtype: Some(RecordType::A),
+                    };
+                    (name, key)
+                })
+                .collect(),
+        )
+    }
+
     /// The A and AAAA addresses of a positive entry (none for the others), read in place.
     pub(crate) fn addresses(&self) -> impl Iterator<Item = IpAddr> + '_ {
         match self {
@@ -144,10 +165,20 @@ pub struct Cached {
 /// The name is kept in lowercase wire form (RFC 1035 §3.1: length-prefixed labels), so that
 /// hashing and comparing a key is one pass over a few bytes; a `LowerName` hashes label by
 /// label, and a cache miss on the resolver's path makes a dozen lookups.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Key {
     wire: Box<[u8]>,
     pub(crate) rtype: Option<RecordType>,
+}
+
+/// Two writes to the hasher: the derived hash wrote the slice's length, then the bytes, then
+/// the option's and the type's discriminants, then a code for unknown types, one call each;
+/// a miss hashes a key some 25 times.
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write(&self.wire);
+        state.write_u32(self.rtype.map_or(u32::MAX, |t| u32::from(u16::from(t))));
+    }
 }
 
 impl Key {
@@ -184,8 +215,31 @@ impl Key {
         })
     }
 
+    /// The key of (`name` cut to its last `labels` labels, `rtype`), cut from the name's wire
+    /// form without making the shorter name (hickory's `trim_to` copies it label by label).
+    pub(crate) fn trimmed(name: &Name, labels: usize, rtype: RecordType) -> Key {
+        let wire = lowercase_wire(name);
+        let mut at = 0;
+        for _ in labels..name.iter().len() {
+            match wire.get(at) {
+                Some(&len) if len > 0 => at += 1 + usize::from(len),
+                _ => break,
+            }
+        }
+        Key {
+            wire: wire.get(at..).unwrap_or(&[0]).into(),
+            rtype: Some(rtype),
+        }
+    }
+
     /// The owner name, lowercased.
     pub fn name(&self) -> Name {
+        // Read as a message's name is: `from_labels` checks and copies each label through
+        // its own type, some 1,300 instructions for a four-label name.
+        let mut decoder = BinDecoder::new(&self.wire);
+        if let Ok(name) = Name::read(&mut decoder) {
+            return name;
+        }
         let mut labels = Vec::new();
         let mut rest = &self.wire[..];
         while let Some((&len, tail)) = rest.split_first() {
@@ -213,13 +267,21 @@ impl Key {
 }
 
 fn lowercase_wire(name: &Name) -> Box<[u8]> {
-    let mut wire = Vec::with_capacity(name.len() + 2);
-    for label in name.iter() {
+    let labels = name.iter();
+    // Exactly the wire form's length (hickory's `len` counts a dot per label), so that
+    // `into_boxed_slice` keeps the allocation rather than shrinking it.
+    let wire_len = if labels.len() == 0 { 1 } else { name.len() + 1 };
+    let mut wire = Vec::with_capacity(wire_len);
+    for label in labels {
         // Labels are at most 63 bytes (RFC 1035 §2.3.4); hickory enforces it.
         wire.push(u8::try_from(label.len()).unwrap_or(u8::MAX));
-        wire.extend(label.iter().map(u8::to_ascii_lowercase));
+        wire.extend_from_slice(label);
     }
     wire.push(0);
+    // Over the whole name at once, length octets too: they are below 64, which no ASCII
+    // uppercase letter is, so lowercasing leaves them as they are. Per byte through an
+    // iterator it cost a capacity check each.
+    wire.make_ascii_lowercase();
     wire.into_boxed_slice()
 }
 
@@ -253,5 +315,13 @@ mod tests {
             .collect();
         assert_eq!(keys, want);
         assert_eq!(Key::ancestors(&Name::root(), RecordType::NS).count(), 0);
+        for labels in 0..=4 {
+            let cut = Key::trimmed(&name, labels, RecordType::A);
+            assert_eq!(
+                cut,
+                Key::new(&name.trim_to(labels), RecordType::A),
+                "{labels}"
+            );
+        }
     }
 }

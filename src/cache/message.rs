@@ -289,7 +289,9 @@ impl<T: Copy> Messages<T> {
     /// EDNS options of their own (an EDE says something about this one answer), and a
     /// resolver's only when every TTL is above zero. `tag`: handed back with every hit.
     /// `generation`: what [`Messages::generation`] said before the answer was worked out;
-    /// nothing is kept if the store was cleared since.
+    /// nothing is kept if the store was cleared since. Returns the response's wire form
+    /// without OPT whenever it was made, kept or not: the caller's reply to this query is
+    /// those bytes with its OPT (`handler::response`), not a second encoding.
     pub(crate) fn insert(
         &self,
         response: &mut Message,
@@ -297,7 +299,7 @@ impl<T: Copy> Messages<T> {
         local: bool,
         tag: T,
         generation: u64,
-    ) {
+    ) -> Option<Vec<u8>> {
         if !matches!(
             response.metadata.response_code,
             ResponseCode::NoError | ResponseCode::NXDomain
@@ -307,23 +309,35 @@ impl<T: Copy> Messages<T> {
                 .as_ref()
                 .is_some_and(|e| !e.options().as_ref().is_empty())
         {
-            return;
+            return None;
         }
         if response.queries.len() != 1 {
-            return;
+            return None;
         }
+        // Encoded without OPT: the hit path adds the requestor's.
+        let edns = response.edns.take();
+        let bytes = wire::encode_simple(response).map_or_else(|| response.to_vec(), Ok);
+        response.edns = edns;
+        let bytes = bytes.ok()?;
+        self.keep(response, &bytes, now, local, tag, generation);
+        Some(bytes)
+    }
+
+    /// [`Messages::insert`]'s keeping of `response`, whose wire form without OPT is `bytes`.
+    fn keep(
+        &self,
+        response: &Message,
+        bytes: &[u8],
+        now: Instant,
+        local: bool,
+        tag: T,
+        generation: u64,
+    ) {
         let (dnssec_ok, checking_disabled) = (
             response.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok),
             response.metadata.checking_disabled,
         );
-        // Encoded without OPT: the hit path adds the requestor's.
-        let edns = response.edns.take();
-        let bytes = response.to_vec();
-        response.edns = edns;
-        let Ok(bytes) = bytes else {
-            return;
-        };
-        let Some(ttls) = wire::ttl_offsets(&bytes) else {
+        let Some(ttls) = wire::ttl_offsets(bytes) else {
             return;
         };
         // RFC 2308 §5: a negative answer without an SOA has no TTL to be kept by, so it is
@@ -337,7 +351,7 @@ impl<T: Copy> Messages<T> {
         if lifetime == 0 && !local {
             return;
         }
-        let Some(question) = wire::question_end(&bytes).and_then(|end| bytes.get(HEADER..end))
+        let Some(question) = wire::question_end(bytes).and_then(|end| bytes.get(HEADER..end))
         else {
             return;
         };
@@ -361,7 +375,7 @@ impl<T: Copy> Messages<T> {
             kept: now,
             local,
             tag,
-            wire: bytes.into_boxed_slice(),
+            wire: bytes.into(),
         });
         let mut shard = lock(self.shard(&key));
         if self.generation.load(Ordering::Acquire) == generation {

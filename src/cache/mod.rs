@@ -319,20 +319,20 @@ impl Cache {
     /// entry in its prefetch window (its RRset, the name's NXDOMAIN, or its CNAME, as a chain's
     /// link reads them), false when there is none or it was claimed. One refresh per entry.
     pub(crate) fn claim_prefetch(&self, name: &Name, qtype: RecordType, now: Instant) -> bool {
-        let keys = [
-            Key::new(name, qtype),
-            Key::name_only(name),
-            Key::new(name, RecordType::CNAME),
-        ];
-        keys.into_iter().any(|key| {
-            let mut shard = self.shard(&key);
-            let Some(entry) = shard.lru.peek_mut(&key) else {
-                return false;
-            };
-            let claimed = entry.expires > now && in_window(entry, ttl_left(entry.expires, now));
-            entry.prefetched |= claimed;
-            claimed
-        })
+        // One key, its type changed for each: the name's wire form is made once.
+        let mut key = Key::new(name, qtype);
+        [Some(qtype), None, Some(RecordType::CNAME)]
+            .into_iter()
+            .any(|rtype| {
+                key.rtype = rtype;
+                let mut shard = self.shard(&key);
+                let Some(entry) = shard.lru.peek_mut(&key) else {
+                    return false;
+                };
+                let claimed = entry.expires > now && in_window(entry, ttl_left(entry.expires, now));
+                entry.prefetched |= claimed;
+                claimed
+            })
     }
 
     /// Records the validator's verdict on the fresh entry at `key`, its lifetime cut to `ttl`

@@ -31,12 +31,52 @@ impl WireSet {
     pub(super) fn encode(records: &[Record], key_owner: &[u8]) -> Option<WireSet> {
         let owner = &records.first()?.name;
         // Names compare without case.
-        if records.iter().any(|r| r.name != *owner) {
+        if records[1..]
+            .iter()
+            .any(|r| !crate::wire::same_name(&r.name, owner))
+        {
             return None;
         }
+        let owner_is_key = same_wire(owner, key_owner);
+        if owner_is_key && let Some(set) = Self::encode_addresses(records) {
+            return Some(set);
+        }
+        Self::encode_general(records, owner, owner_is_key)
+    }
+
+    /// An address set (A and AAAA records) owned by the key's name, written directly: the
+    /// bytes hickory's encoder writes for it (no owner, no names in the data) without its
+    /// encoder's setup, a third of storing a miss's answer. `None` for any other set.
+    fn encode_addresses(records: &[Record]) -> Option<WireSet> {
+        let mut len = 1;
+        for r in records {
+            len += 6 + match &r.data {
+                RData::A(_) => 4,
+                RData::AAAA(_) => 16,
+                _ => return None,
+            };
+        }
+        let mut buf = Vec::with_capacity(len);
+        buf.push(OWNER_IS_KEY);
+        for r in records {
+            let data: &[u8] = match &r.data {
+                RData::A(a) => &a.0.octets(),
+                RData::AAAA(a) => &a.0.octets(),
+                _ => return None,
+            };
+            buf.extend_from_slice(&u16::from(r.record_type()).to_be_bytes());
+            buf.extend_from_slice(&u16::from(r.dns_class).to_be_bytes());
+            buf.extend_from_slice(&u16::try_from(data.len()).ok()?.to_be_bytes());
+            buf.extend_from_slice(data);
+        }
+        Some(WireSet(buf.into_boxed_slice()))
+    }
+
+    /// [`WireSet::encode`] through hickory's encoder: any RDATA, names in it compressed.
+    fn encode_general(records: &[Record], owner: &Name, owner_is_key: bool) -> Option<WireSet> {
         let mut buf = Vec::with_capacity(64);
         let mut encoder = BinEncoder::new(&mut buf);
-        if same_wire(owner, key_owner) {
+        if owner_is_key {
             encoder.emit(OWNER_IS_KEY).ok()?;
         } else {
             encoder.emit(OWNER_FOLLOWS).ok()?;
@@ -62,7 +102,7 @@ impl WireSet {
             OWNER_IS_KEY => key_owner(),
             _ => Name::read(&mut decoder).ok()?,
         };
-        let mut out = Vec::with_capacity(1);
+        let mut out = Vec::with_capacity(count_records(self.0.get(decoder.index()..)?));
         while !decoder.is_empty() {
             let rtype = RecordType::from(decoder.read_u16().ok()?.unverified());
             let class = DNSClass::from(decoder.read_u16().ok()?.unverified());
@@ -71,6 +111,31 @@ impl WireSet {
             let mut record = Record::from_rdata(owner.clone(), ttl, data);
             record.dns_class = class;
             out.push(record);
+        }
+        Some(out)
+    }
+
+    /// The targets of the NS records in the set, each with its lowercase wire form (for the
+    /// keys of its addresses), read without decoding anything else (no owner, no records).
+    /// `None` if the buffer does not decode.
+    pub(super) fn ns_targets(&self) -> Option<Vec<(Name, Box<[u8]>)>> {
+        let mut decoder = BinDecoder::new(&self.0);
+        if decoder.read_u8().ok()?.unverified() != OWNER_IS_KEY {
+            Name::read(&mut decoder).ok()?;
+        }
+        let mut out = Vec::with_capacity(count_records(self.0.get(decoder.index()..)?));
+        while !decoder.is_empty() {
+            let rtype = RecordType::from(decoder.read_u16().ok()?.unverified());
+            decoder.read_u16().ok()?;
+            let len = usize::from(decoder.read_u16().ok()?.unverified());
+            let end = decoder.index() + len;
+            if rtype == RecordType::NS {
+                // Read from the whole buffer: the name may point back into it.
+                let wire = flat_lowercase(&self.0, decoder.index())?;
+                out.push((Name::read(&mut decoder).ok()?, wire));
+            }
+            let skip = end.checked_sub(decoder.index())?;
+            decoder.read_slice(skip).ok()?;
         }
         Some(out)
     }
@@ -113,6 +178,48 @@ impl WireSet {
     pub(super) fn len(&self) -> usize {
         self.0.len()
     }
+}
+
+/// The name at `at` in `buf` in lowercase wire form, its compression pointers followed, each
+/// only backwards (so they cannot loop). `None` for a name that does not walk cleanly.
+fn flat_lowercase(buf: &[u8], mut at: usize) -> Option<Box<[u8]>> {
+    let mut out = [0u8; 256];
+    let (mut len, mut below) = (0, at);
+    loop {
+        let octet = *buf.get(at)?;
+        match octet {
+            0 => break,
+            _ if octet & 0xC0 == 0xC0 => {
+                let pointer = usize::from(u16::from_be_bytes([octet, *buf.get(at + 1)?]) & 0x3FFF);
+                if pointer >= below {
+                    return None;
+                }
+                (at, below) = (pointer, pointer);
+            }
+            1..=63 => {
+                let label = buf.get(at..at + 1 + usize::from(octet))?;
+                out.get_mut(len..len + label.len())?.copy_from_slice(label);
+                len += label.len();
+                at += label.len();
+            }
+            _ => return None,
+        }
+    }
+    *out.get_mut(len)? = 0;
+    let wire = &mut out[..=len];
+    wire.make_ascii_lowercase();
+    Some(Box::from(&*wire))
+}
+
+/// How many records `records` (TYPE, CLASS, RDLENGTH, RDATA each) holds: the room to decode
+/// them into, taken at once (an NS set grew its vector record by record).
+fn count_records(records: &[u8]) -> usize {
+    let (mut at, mut count) = (0, 0);
+    while let Some(len) = records.get(at + 4..at + 6) {
+        at += 6 + usize::from(u16::from_be_bytes([len[0], len[1]]));
+        count += 1;
+    }
+    count
 }
 
 /// Whether `name` written in wire form is exactly `wire` (same case).
@@ -166,6 +273,19 @@ mod tests {
             1 + 2 * (6 + 4),
             "owner not written, TTLs not kept"
         );
+        // Addresses are written directly, as hickory's encoder writes them.
+        let mut mixed = records.clone();
+        mixed.push(Record::from_rdata(
+            owner.clone(),
+            60,
+            RData::AAAA(AAAA::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
+        ));
+        let direct = WireSet::encode_addresses(&mixed).expect("addresses");
+        assert_eq!(
+            Some(direct),
+            WireSet::encode_general(&mixed, &owner, true),
+            "as hickory writes them"
+        );
         let want: Vec<Record> = records
             .into_iter()
             .map(|mut r| {
@@ -193,6 +313,18 @@ mod tests {
             back.iter().map(|r| &r.data).collect::<Vec<_>>(),
             ns.iter().map(|r| &r.data).collect::<Vec<_>>()
         );
+        // Read in place, the compressed targets come back whole, case and all, with their
+        // lowercase wire forms.
+        let targets: Vec<Name> = crate::rr::ns_targets(&ns);
+        let read = set.ns_targets().expect("decodes");
+        assert_eq!(read.len(), 3);
+        for ((got, wire), want) in read.iter().zip(&targets) {
+            assert!(got.eq_case(want), "{got} {want}");
+            assert_eq!(&wire[..], &lower_wire(&want.to_ascii())[..], "{want}");
+        }
+        let other = Record::from_rdata(owner.clone(), 1, RData::A(A::new(192, 0, 2, 1)));
+        let (set, _) = round_trip(vec![other], "alpha.test.");
+        assert_eq!(set.ns_targets(), Some(Vec::new()));
         for data in [
             RData::MX(MX::new(10, name("Mail.Alpha.test."))),
             RData::CNAME(CNAME(name("target.beta.test."))),
@@ -204,6 +336,23 @@ mod tests {
             assert_eq!(back[0].data, r.data);
             assert_eq!(back[0].name, owner);
         }
+    }
+
+    #[test]
+    fn flattened_names_follow_pointers_only_backwards() {
+        // "A" "b" at 0, then "C" + a pointer to 0 at 5, then a pointer to itself at 9.
+        let buf = [1, b'A', 1, b'b', 0, 1, b'C', 0xC0, 0, 0xC0, 9, 0xC0, 12];
+        assert_eq!(
+            flat_lowercase(&buf, 0).as_deref(),
+            Some(&[1, b'a', 1, b'b', 0][..])
+        );
+        assert_eq!(
+            flat_lowercase(&buf, 5).as_deref(),
+            Some(&[1, b'c', 1, b'a', 1, b'b', 0][..])
+        );
+        assert_eq!(flat_lowercase(&buf, 9), None, "a pointer to itself");
+        assert_eq!(flat_lowercase(&buf, 11), None, "a pointer forwards");
+        assert_eq!(flat_lowercase(&buf[..3], 0), None, "cut short");
     }
 
     #[test]

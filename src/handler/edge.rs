@@ -100,6 +100,9 @@ pub(super) enum Outcome {
         message: Message,
         optional_authority: bool,
         seen: Option<Seen>,
+        /// The message's wire form without OPT, when the message tier made it to keep the
+        /// answer: the reply is made from it (`response::finish`).
+        kept: Option<Vec<u8>>,
     },
     /// Bytes a rate limit already decided (a REFUSED, or nothing: dropped).
     Decided(Option<Vec<u8>>),
@@ -113,6 +116,7 @@ impl From<Message> for Outcome {
             message,
             optional_authority: false,
             seen: None,
+            kept: None,
         }
     }
 }
@@ -148,6 +152,7 @@ impl Handler {
                 mut message,
                 optional_authority,
                 seen,
+                kept,
             } => {
                 if let Some(cookie) = &decoded.cookie {
                     response::add_cookie(&mut message, &cookie.reply);
@@ -165,7 +170,7 @@ impl Handler {
                     optional_authority,
                     pad: asked.padding && transport.is_encrypted(),
                 };
-                let bytes = response::finish(message, shape, &decoded.tsig, decoded.now_unix);
+                let bytes = response::finish(message, kept, shape, &decoded.tsig, decoded.now_unix);
                 (bytes, seen)
             }
             Outcome::Decided(bytes) => (bytes, None),

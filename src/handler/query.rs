@@ -34,6 +34,7 @@ impl Handler {
                 message: res.message,
                 optional_authority: res.optional_authority,
                 seen: None,
+                kept: None,
             };
         }
         // Before the zones are read: a reload while this is answered forbids keeping it.
@@ -41,11 +42,12 @@ impl Handler {
         let mut res = self.handle_unmasked(req, now).await;
         let seen = self.query_log.as_ref().map(|_| Seen::of(req, &res));
         let rrl = self.rrl_account(req, &res);
+        let mut kept = None;
         if res.reuse != Reuse::No {
             let local = res.reuse == Reuse::Local;
             let as_of = res.as_of.unwrap_or(now);
             let messages = self.cache.messages();
-            messages.insert(&mut res.message, as_of, local, rrl, generation);
+            kept = messages.insert(&mut res.message, as_of, local, rrl, generation);
         }
         // Kept with AD as the data deserves; sent with it only as the client asked.
         mask_ad(req, &mut res.message);
@@ -54,6 +56,7 @@ impl Handler {
                 message,
                 optional_authority: res.optional_authority,
                 seen,
+                kept,
             },
             None => Outcome::Decided(None),
         }
@@ -145,7 +148,7 @@ impl Handler {
         if let Some(builtin) = &self.builtin
             && let Some(answer) = builtin.answer(qname, qtype)
         {
-            return Route::Local(builtin, answer);
+            return Route::Local(&builtin.catalog, answer);
         }
         match (recursion, &self.recursion) {
             (Some(rec), _) if req.recursion_desired => Route::Recurse(rec),

@@ -81,8 +81,11 @@ pub(super) struct Shape {
 /// cannot be signed: an unsigned answer to a signed request would be rejected by the client
 /// anyway. A signed response is not padded: the TSIG would follow the padding and spoil the
 /// block length, and a transfer's signed messages gain nothing from hiding their sizes.
+/// `kept`: the message's wire form without OPT, made already (by the message tier, which
+/// keeps it), used in place of a second encoding when it still fits (see [`from_kept`]).
 pub(super) fn finish(
     mut message: Message,
+    kept: Option<Vec<u8>>,
     shape: Shape,
     tsig: &Verified,
     now_unix: u64,
@@ -91,7 +94,13 @@ pub(super) fn finish(
     let reserved = (shape.pad && tsig.tsig_len() == 0)
         .then(|| padding::reserve(&mut message))
         .flatten();
-    let mut bytes = encode(message, limit, shape.optional_authority);
+    let reused = kept
+        .filter(|_| reserved.is_none() && tsig.tsig_len() == 0)
+        .and_then(|kept| from_kept(kept, &message, limit));
+    let mut bytes = match reused {
+        Some(bytes) => bytes,
+        None => encode(message, limit, shape.optional_authority),
+    };
     if let Some(rdata_len) = reserved {
         padding::grow(&mut bytes, rdata_len, limit, padding::RESPONSE_BLOCK);
     }
@@ -102,6 +111,33 @@ pub(super) fn finish(
             None
         }
     }
+}
+
+/// `message` in wire form from `kept`, its encoding without OPT made before the last changes a
+/// response may see (AD cleared for a client that did not ask for it, our COOKIE added): the
+/// header's flags written again and the OPT appended, which is what hickory's encoder would
+/// write (the OPT comes last, and its owner, the root, is never compressed). `None` when the
+/// sections are no longer those encoded (RRL's slip empties them and sets TC), when it does
+/// not fit `limit`, or when an option is not plain bytes: the caller encodes it then.
+fn from_kept(mut kept: Vec<u8>, message: &Message, limit: usize) -> Option<Vec<u8>> {
+    let counts = crate::wire::counts(&kept)?;
+    let sections = [
+        message.queries.len(),
+        message.answers.len(),
+        message.authorities.len(),
+        message.additionals.len(),
+    ];
+    if message.metadata.truncation || message.signature.is_some() || counts != sections {
+        return None;
+    }
+    kept.get_mut(2..4)?
+        .copy_from_slice(&crate::wire::header_flags(&message.metadata));
+    if let Some(edns) = &message.edns {
+        let additionals = u16::try_from(counts[3] + 1).ok()?;
+        kept[10..12].copy_from_slice(&additionals.to_be_bytes());
+        crate::wire::push_edns(edns, message.metadata.response_code.high(), &mut kept)?;
+    }
+    (kept.len() <= limit).then_some(kept)
 }
 
 /// Tells a client that asked (RFC 7828 §3.3.2) how long the connection may sit idle, in units
@@ -202,7 +238,8 @@ pub(super) fn size_limit_for(
 /// answer, authority and the in-domain glue of a referral still do not fit, TC=1 is set and
 /// only the whole answer RRsets that fit are kept, so the client retries over TCP.
 pub fn encode(mut msg: Message, limit: usize, optional_authority: bool) -> Vec<u8> {
-    match msg.to_vec() {
+    let whole = crate::wire::encode_simple(&msg).map_or_else(|| msg.to_vec(), Ok);
+    match whole {
         Ok(bytes) if bytes.len() <= limit => return bytes,
         Ok(_) => {}
         Err(e) => {

@@ -93,6 +93,8 @@ impl<'q> Expected<'q> {
     }
 
     fn is_ours(&self, q: &Query) -> bool {
-        q.name() == self.qname && q.query_type() == self.qtype && q.query_class() == DNSClass::IN
+        crate::wire::same_name(q.name(), self.qname)
+            && q.query_type() == self.qtype
+            && q.query_class() == DNSClass::IN
     }
 }

@@ -5,6 +5,7 @@
 //! and reports ICMP errors. No time limit here: the caller decides how long to wait, and the
 //! resolver keeps listening for a late reply while it retransmits (RFC 1035 §4.2.1).
 
+use std::cell::RefCell;
 use std::io::{self, IoSliceMut};
 use std::net::IpAddr;
 use std::os::fd::AsRawFd;
@@ -152,17 +153,34 @@ impl UdpQuery {
     }
 }
 
-/// One datagram, kept if it parses and matches, and the kernel's receive timestamp. The
-/// datagram is read into a buffer on the stack: a 4 KiB heap buffer per query in flight,
-/// freed in the order replies come, fragmented the heap enough to double the resident size
-/// under a flood.
+thread_local! {
+    /// The thread's reply buffer, zeroed once. Per query it would be zeroed every time (a
+    /// stack buffer: 4 KiB of stores per miss) or, on the heap, freed in the order replies
+    /// come, which fragmented the heap enough to double the resident size under a flood.
+    static REPLY_BUF: RefCell<Box<[u8; MAX_UDP_REPLY]>> =
+        RefCell::new(Box::new([0; MAX_UDP_REPLY]));
+}
+
+/// One datagram, kept if it parses and matches, and the kernel's receive timestamp.
 fn recv_reply<T>(
     sock: &UdpSocket,
     expected: &Expected<'_>,
     keep: impl Fn(&[u8], Message) -> Option<T>,
 ) -> io::Result<(Option<T>, Option<SystemTime>)> {
-    let mut buf = [0u8; MAX_UDP_REPLY];
-    let (n, arrived) = recv_stamped(sock, &mut buf)?;
+    REPLY_BUF.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => recv_into(sock, &mut buf[..], expected, keep),
+        // Only if `keep` itself read a reply on this thread: a buffer of its own then.
+        Err(_) => recv_into(sock, &mut [0; MAX_UDP_REPLY], expected, keep),
+    })
+}
+
+fn recv_into<T>(
+    sock: &UdpSocket,
+    buf: &mut [u8],
+    expected: &Expected<'_>,
+    keep: impl Fn(&[u8], Message) -> Option<T>,
+) -> io::Result<(Option<T>, Option<SystemTime>)> {
+    let (n, arrived) = recv_stamped(sock, buf)?;
     let raw = &buf[..n];
     let kept = crate::wire::questions_fit(raw)
         .then(|| Message::from_vec(raw).ok())

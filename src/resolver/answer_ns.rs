@@ -15,6 +15,7 @@ use hickory_proto::rr::{Name, Record, RecordType};
 use super::classify::{Learn, in_bailiwick, rrsets};
 use crate::cache::{Data, Key, Rank};
 use crate::rr;
+use crate::wire::{same_name, within};
 
 /// The owner of the one NS set of a positive `reply`'s authority section at or above `qname`
 /// and inside `zone` (Unbound's scrubber keeps no other), if it has one.
@@ -23,7 +24,7 @@ pub(crate) fn cut(reply: &Message, zone: &Name, qname: &Name) -> Option<Name> {
         .authorities
         .iter()
         .filter(|r| in_bailiwick(&r.name, zone))
-        .find(|r| r.record_type() == RecordType::NS && r.name.zone_of(qname))
+        .find(|r| r.record_type() == RecordType::NS && within(qname, &r.name))
         .map(|r| r.name.clone())
 }
 
@@ -34,7 +35,7 @@ pub(crate) fn learn_at(reply: &Message, zone: &Name, cut: &Name) -> Vec<Learn> {
     let ns: Vec<Record> = reply
         .authorities
         .iter()
-        .filter(|r| r.record_type() == RecordType::NS && &r.name == cut)
+        .filter(|r| r.record_type() == RecordType::NS && same_name(&r.name, cut))
         .cloned()
         .collect();
     let glue = addresses(reply, zone, &ns);
@@ -50,7 +51,7 @@ pub(crate) fn addresses(reply: &Message, zone: &Name, ns: &[Record]) -> Vec<Reco
         .additionals
         .iter()
         .filter(|r| in_bailiwick(&r.name, zone))
-        .filter(|r| rr::address(r).is_some() && targets.contains(&r.name))
+        .filter(|r| rr::address(r).is_some() && targets.iter().any(|t| same_name(t, &r.name)))
         .cloned()
         .collect()
 }

@@ -15,6 +15,7 @@ use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 use super::proof;
 use crate::cache::{Data, Key, Rank};
 use crate::rr::{self, dname};
+use crate::wire::{same_name, within};
 
 /// What one reply means for the walk.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,7 +91,7 @@ impl Classified {
 
 /// True when `name` is `zone` or below it.
 pub(crate) fn in_bailiwick(name: &Name, zone: &Name) -> bool {
-    zone.zone_of(name)
+    within(name, zone)
 }
 
 /// Splits records into RRsets (one per owner and type), in order of first appearance.
@@ -100,7 +101,7 @@ pub(crate) fn rrsets(records: &[Record]) -> Vec<Vec<Record>> {
         let rtype = r.record_type();
         match sets
             .iter_mut()
-            .find(|s| s[0].record_type() == rtype && s[0].name == r.name)
+            .find(|s| s[0].record_type() == rtype && same_name(&s[0].name, &r.name))
         {
             Some(set) => set.push(r.clone()),
             None => sets.push(vec![r.clone()]),
@@ -137,7 +138,7 @@ fn learn_ds(reply: &Message, zone: &Name, cut: &Name) -> Option<Learn> {
     let ds: Vec<Record> = reply
         .authorities
         .iter()
-        .filter(|r| r.record_type() == RecordType::DS && r.name == *cut)
+        .filter(|r| r.record_type() == RecordType::DS && same_name(&r.name, cut))
         .cloned()
         .collect();
     if !ds.is_empty() {
@@ -205,13 +206,19 @@ pub(crate) fn classify_from(
         Rank::NonAuthoritative
     };
     let ours = |r: &&Record| in_bailiwick(&r.name, zone);
+    // The cheap tests first: the type, then the name, then the zone (a record at qname is
+    // inside it when qname is).
+    let qname_ours = in_bailiwick(qname, zone);
+    let at_qname = |r: &&Record, rtype: RecordType| {
+        (r.record_type() == rtype || rtype == RecordType::ANY) && same_name(&r.name, qname)
+    };
     // An alias for qname comes first: the chain continues at its target.
     if qtype != RecordType::CNAME
+        && qname_ours
         && let Some(cname) = reply
             .answers
             .iter()
-            .filter(ours)
-            .find(|r| r.name == *qname && r.record_type() == RecordType::CNAME)
+            .find(|r| at_qname(r, RecordType::CNAME))
         && let RData::CNAME(CNAME(target)) = &cname.data
     {
         let mut records: Vec<Record> = reply
@@ -221,8 +228,8 @@ pub(crate) fn classify_from(
             .filter(|r| {
                 r.record_type() == RecordType::DNAME
                     && dname::target(r).is_some()
-                    && r.name.zone_of(qname)
-                    && r.name != *qname
+                    && within(qname, &r.name)
+                    && !same_name(&r.name, qname)
             })
             .cloned()
             .collect();
@@ -262,15 +269,13 @@ pub(crate) fn classify_from(
     let answer: Vec<Record> = reply
         .answers
         .iter()
-        .filter(ours)
-        .filter(|r| r.name == *qname && (r.record_type() == qtype || qtype == RecordType::ANY))
+        .filter(|r| qname_ours && at_qname(r, qtype))
         .cloned()
         .collect();
     let soa = reply
         .authorities
         .iter()
-        .filter(ours)
-        .find(|r| r.record_type() == RecordType::SOA && r.name.zone_of(qname))
+        .find(|r| r.record_type() == RecordType::SOA && within(qname, &r.name) && ours(r))
         .cloned();
     if rcode == ResponseCode::NXDomain {
         if recursive {
@@ -332,7 +337,7 @@ pub(crate) fn classify_from(
         // A forwarder's NS set beside neither its zone nor above it (a sideways one) says
         // nothing about the name: scrubbed, as Unbound's sanitizer does, so the reply is
         // read without it; one above the zone still marks a referral (no recursion).
-        .filter(|r| !forwarded || in_bailiwick(&r.name, zone) || r.name.zone_of(zone))
+        .filter(|r| !forwarded || in_bailiwick(&r.name, zone) || within(zone, &r.name))
         .collect();
     if let Some(first) = ns.first() {
         let cut = first.name.clone();
@@ -353,14 +358,18 @@ pub(crate) fn classify_from(
         // A referral must lead strictly downwards, towards qname (no upward or sideways ones).
         if !in_bailiwick(&cut, zone)
             || rr::label_count(&cut) <= rr::label_count(zone)
-            || !cut.zone_of(qname)
+            || !within(qname, &cut)
         {
             return Classified::bare(
                 Outcome::Lame("referral that does not lead down towards the name"),
                 aa,
             );
         }
-        let ns: Vec<Record> = ns.into_iter().filter(|r| r.name == cut).cloned().collect();
+        let ns: Vec<Record> = ns
+            .into_iter()
+            .filter(|r| same_name(&r.name, &cut))
+            .cloned()
+            .collect();
         let targets = rr::ns_targets(&ns);
         // Glue: addresses of this referral's NS targets, and only inside the server's zone.
         let glue: Vec<Record> = reply
@@ -369,7 +378,7 @@ pub(crate) fn classify_from(
             .filter(ours)
             .filter(|r| {
                 matches!(r.record_type(), RecordType::A | RecordType::AAAA)
-                    && targets.contains(&r.name)
+                    && targets.iter().any(|t| same_name(t, &r.name))
             })
             .cloned()
             .collect();
@@ -432,7 +441,7 @@ fn rest_of_chain(
         let rrset: Vec<Record> = reply
             .answers
             .iter()
-            .filter(|r| r.name == target && r.record_type() == qtype)
+            .filter(|r| same_name(&r.name, &target) && r.record_type() == qtype)
             .cloned()
             .collect();
         if !rrset.is_empty() {
@@ -447,7 +456,7 @@ fn rest_of_chain(
         let Some(cname) = reply
             .answers
             .iter()
-            .find(|r| r.name == target && r.record_type() == RecordType::CNAME)
+            .find(|r| same_name(&r.name, &target) && r.record_type() == RecordType::CNAME)
         else {
             break;
         };

@@ -11,7 +11,7 @@ use tracing::debug;
 use super::Resolver;
 use super::budget::{Budget, ResolveError};
 use super::classify::in_bailiwick;
-use crate::cache::{Data, Key};
+use crate::cache::Key;
 use crate::rr::{self, ADDRESS_TYPES};
 
 /// One name server of a zone.
@@ -61,10 +61,24 @@ pub(crate) trait LocalCuts: Send + Sync {
 impl Resolver {
     /// Servers for `zone` from its NS records, with every address the cache knows.
     pub(super) fn server_set(&self, zone: &Name, ns: &[Record], now: Instant) -> ServerSet {
-        let servers = rr::ns_targets(ns)
-            .into_iter()
-            .map(|name| {
-                let addrs = self.cached_addresses(&name, now);
+        let targets = rr::ns_targets(ns).into_iter().map(|name| {
+            let key = Key::new(&name, RecordType::A);
+            (name, key)
+        });
+        self.servers_named(zone.clone(), targets, now)
+    }
+
+    /// Servers for `zone` named `targets` (each with the key of its A records), with every
+    /// address the cache knows.
+    fn servers_named(
+        &self,
+        zone: Name,
+        targets: impl Iterator<Item = (Name, Key)>,
+        now: Instant,
+    ) -> ServerSet {
+        let servers = targets
+            .map(|(name, key)| {
+                let addrs = self.cached_addresses_at(key, now);
                 NameServer {
                     name,
                     addrs,
@@ -72,16 +86,19 @@ impl Resolver {
                 }
             })
             .collect();
-        ServerSet {
-            zone: zone.clone(),
-            servers,
-        }
+        ServerSet { zone, servers }
     }
 
     pub(super) fn cached_addresses(&self, name: &Name, now: Instant) -> Vec<IpAddr> {
+        self.cached_addresses_at(Key::new(name, RecordType::A), now)
+    }
+
+    /// [`Resolver::cached_addresses`] of the name of `key`.
+    fn cached_addresses_at(&self, mut key: Key, now: Instant) -> Vec<IpAddr> {
         let mut out = Vec::new();
         for t in ADDRESS_TYPES {
-            self.cache.inspect(&Key::new(name, t), now, |stored, _| {
+            key.rtype = Some(t);
+            self.cache.inspect(&key, now, |stored, _| {
                 out.extend(stored.addresses());
             });
         }
@@ -89,16 +106,16 @@ impl Resolver {
     }
 
     /// The deepest zone cut below the root that the cache knows usable servers for (RFC 1034
-    /// §5.3.3 step 2), with its NS records.
-    pub(super) fn cached_cut(&self, name: &Name, now: Instant) -> Option<(ServerSet, Vec<Record>)> {
+    /// §5.3.3 step 2). The NS targets are read from the cached set in place: its records,
+    /// owner names and all, were decoded for nothing but them.
+    pub(super) fn cached_cut(&self, name: &Name, now: Instant) -> Option<ServerSet> {
         for key in Key::ancestors(name, RecordType::NS) {
-            if let Some(c) = self.cache.get(&key, now)
-                && let Data::Positive(ns) = c.data
-                && let Some(cut) = ns.first().map(|r| r.name.clone())
+            if let Some(Some(targets)) = self.cache.inspect(&key, now, |s, _| s.ns_targets())
+                && !targets.is_empty()
             {
-                let set = self.server_set(&cut, &ns, now);
+                let set = self.servers_named(key.name(), targets.into_iter(), now);
                 if set.reachable() {
-                    return Some((set, ns));
+                    return Some(set);
                 }
             }
         }
@@ -123,12 +140,12 @@ impl Resolver {
             .and_then(|l| l.cut(name))
             .map(|c| self.local_server_set(&c, now));
         let cut = match (cut, local) {
-            (Some((set, _)), Some(local))
+            (Some(set), Some(local))
                 if rr::label_count(&set.zone) <= rr::label_count(&local.zone) =>
             {
                 Some(local)
             }
-            (Some((set, _)), _) => Some(set),
+            (Some(set), _) => Some(set),
             (None, local) => local,
         };
         let stub = self

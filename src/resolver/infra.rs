@@ -289,54 +289,45 @@ impl Infra {
     pub(crate) fn order(&self, addrs: &[IpAddr], zone: &LowerName, now: Instant) -> Vec<Ranked> {
         // Every miss ranks its zone's servers: one look at each table for the whole set, and
         // none at the marks when no server is marked (the usual case), whose key would cost a
-        // copy of the zone's name.
-        let hosts: Vec<Option<Host>> = {
+        // copy of the zone's name. One vector for it all.
+        let mut keyed: Vec<(Ranked, f64, u32)> = {
             let mut table = lock(&self.hosts);
             addrs
                 .iter()
-                .map(|addr| table.get(addr).filter(|h| h.expires > now).copied())
+                .map(|&addr| {
+                    let host = table.get(&addr).filter(|h| h.expires > now).copied();
+                    let ranked = Ranked {
+                        addr,
+                        standing: standing(host.as_ref(), now),
+                        mark: None,
+                    };
+                    // A server that lost queries since its last reply sorts by its backed-off
+                    // timeout, so it comes after every server that answers.
+                    let speed = match host {
+                        Some(h) if h.losses > 0 => {
+                            let backed_off = rto(Some(&h)).saturating_mul(1 << h.losses.min(6));
+                            backed_off.as_secs_f64() * 1000.0
+                        }
+                        Some(h) => h.srtt.unwrap_or(0.0),
+                        None => 0.0,
+                    };
+                    (ranked, speed, rand::random::<u32>())
+                })
                 .collect()
         };
-        let marks: Vec<Option<Mark>> = {
+        {
             let mut table = lock(&self.marks);
-            if table.is_empty() {
-                vec![None; addrs.len()]
-            } else {
+            if !table.is_empty() {
                 let mut key = (IpAddr::from([0, 0, 0, 0]), zone.clone());
-                addrs
-                    .iter()
-                    .map(|&addr| {
-                        key.0 = addr;
-                        table
-                            .get(&key)
-                            .filter(|(_, until)| *until > now)
-                            .map(|(mark, _)| *mark)
-                    })
-                    .collect()
+                for (ranked, _, _) in &mut keyed {
+                    key.0 = ranked.addr;
+                    ranked.mark = table
+                        .get(&key)
+                        .filter(|(_, until)| *until > now)
+                        .map(|(mark, _)| *mark);
+                }
             }
-        };
-        let mut keyed: Vec<(Ranked, f64, u32)> = addrs
-            .iter()
-            .zip(hosts.iter().zip(marks))
-            .map(|(&addr, (host, mark))| {
-                let ranked = Ranked {
-                    addr,
-                    standing: standing(host.as_ref(), now),
-                    mark,
-                };
-                // A server that lost queries since its last reply sorts by its backed-off
-                // timeout, so it comes after every server that answers.
-                let speed = match host {
-                    Some(h) if h.losses > 0 => {
-                        let backed_off = rto(Some(h)).saturating_mul(1 << h.losses.min(6));
-                        backed_off.as_secs_f64() * 1000.0
-                    }
-                    Some(h) => h.srtt.unwrap_or(0.0),
-                    None => 0.0,
-                };
-                (ranked, speed, rand::random::<u32>())
-            })
-            .collect();
+        }
         keyed.sort_by(|x, y| {
             (x.0.standing, x.0.mark)
                 .cmp(&(y.0.standing, y.0.mark))

@@ -36,11 +36,11 @@ fn next_probe_labels(shown: usize, total: usize, probes: usize) -> usize {
 }
 
 impl Resolver {
-    /// Whether the cache already knows that `name` exists (an answer or NODATA for the probe
-    /// type), so a minimised query for it would teach nothing.
-    fn probe_known(&self, name: &Name, now: Instant) -> bool {
+    /// Whether the cache already knows that the name of `key` (the probe type's) exists (an
+    /// answer or NODATA), so a minimised query for it would teach nothing.
+    fn probe_known(&self, key: &Key, now: Instant) -> bool {
         self.cache
-            .inspect(&Key::new(name, PROBE_TYPE), now, |stored, rank| {
+            .inspect(key, now, |stored, rank| {
                 rank >= Rank::NonAuthoritative && (stored.is_positive() || stored.is_nodata())
             })
             .unwrap_or(false)
@@ -78,11 +78,10 @@ impl Resolver {
             } else {
                 probes += 1;
                 shown = labels;
-                let probe = name.trim_to(labels);
-                if self.probe_known(&probe, budget.now) {
+                if self.probe_known(&Key::trimmed(name, labels, PROBE_TYPE), budget.now) {
                     continue;
                 }
-                (probe, PROBE_TYPE)
+                (name.trim_to(labels), PROBE_TYPE)
             };
             let reply = self.ask_zone(&set, &ask, ask_type, budget).await?;
             // When the reply was read: what it teaches is cached as of then.

@@ -24,7 +24,7 @@ impl Resolution {
     /// query's; RFC 4035 §3.2.1).
     pub(crate) fn fill_sections(self, m: &mut Message) {
         let dnssec_ok = m.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
-        m.answers.extend(self.answers);
+        append(&mut m.answers, self.answers);
         m.authorities = self.authorities;
         if dnssec_ok {
             m.answers.extend(self.answer_sigs);
@@ -69,8 +69,10 @@ impl Resolver {
                 self.cache.get(key, now)
             }
         };
+        // One key, its type changed for each read: the name's wire form is made once.
+        let mut key = Key::new(name, qtype);
         // The exact RRset first: it is what a cache hit almost always is.
-        if let Some(c) = get(&Key::new(name, qtype)) {
+        if let Some(c) = get(&key) {
             match c.data {
                 // RFC 2181 §5.4.1: NS sets from referrals and glue only steer the walk; an
                 // answer about them comes from the zone's own servers.
@@ -82,13 +84,15 @@ impl Resolver {
                 _ => {}
             }
         }
-        if let Some(c) = get(&Key::name_only(name))
+        key.rtype = None;
+        if let Some(c) = get(&key)
             && let Data::NxDomain { soa } = c.data
         {
             return Some(link(Step::NxDomain(soa.map(|s| *s)), c.signed));
         }
+        key.rtype = Some(RecordType::CNAME);
         if qtype != RecordType::CNAME
-            && let Some(c) = get(&Key::new(name, RecordType::CNAME))
+            && let Some(c) = get(&key)
             && let Data::Positive(records) = c.data.clone()
             && let Some(RData::CNAME(CNAME(target))) = records.first().map(|r| &r.data)
         {
@@ -116,6 +120,15 @@ pub(super) struct Answers {
     /// §3.1.3.3, §5.3.4), not only the last link's.
     proof: Vec<Record>,
     security: Option<Trust>,
+}
+
+/// `more` after `to`: moved whole when `to` is empty (the first link), not copied over.
+fn append(to: &mut Vec<Record>, more: Vec<Record>) {
+    if to.is_empty() {
+        *to = more;
+    } else {
+        to.extend(more);
+    }
 }
 
 /// Adds a link to the chain: `Ok` with the finished resolution, or `Err(target)` to go on.
@@ -150,10 +163,10 @@ pub(super) fn finish(link: Link, answers: &mut Answers, at: Instant) -> Result<R
         }
         Step::NoData(_) | Step::NxDomain(_) => (Vec::new(), signed.records),
     };
-    answers.sigs.extend(sigs);
+    append(&mut answers.sigs, sigs);
     match step {
         Step::Answer(records) => {
-            answers.records.extend(records);
+            append(&mut answers.records, records);
             Ok(done(ResponseCode::NoError, answers, None, proof))
         }
         Step::Cname(records, target) => {

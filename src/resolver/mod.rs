@@ -303,7 +303,7 @@ impl Resolver {
         let owned = qname.clone();
         let mut walk: Pin<Box<dyn Future<Output = Result<Resolution, ResolveError>> + Send>> =
             Box::pin(
-                async move { this.resolve_shared(&owned, qtype, now).await }
+                async move { this.resolve_shared(&owned, qtype, key, now).await }
                     .instrument(tracing::Span::current()),
             );
         if self.cache.policy().serve_stale_secs > 0 && stale_at < give_up_at {

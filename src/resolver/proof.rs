@@ -21,7 +21,7 @@ pub(crate) fn sigs<'a>(
 ) -> impl Iterator<Item = Record> + 'a {
     section
         .iter()
-        .filter(move |r| r.name == *owner && covered(r) == Some(rtype))
+        .filter(move |r| covered(r) == Some(rtype) && crate::wire::same_name(&r.name, owner))
         .cloned()
 }
 
@@ -30,7 +30,6 @@ pub(crate) fn sigs<'a>(
 pub(crate) fn denial(authorities: &[Record], zone: &Name) -> Vec<Record> {
     authorities
         .iter()
-        .filter(|r| zone.zone_of(&r.name))
         .filter(|r| {
             matches!(r.record_type(), RecordType::NSEC | RecordType::NSEC3)
                 || matches!(
@@ -38,6 +37,7 @@ pub(crate) fn denial(authorities: &[Record], zone: &Name) -> Vec<Record> {
                     Some(RecordType::NSEC | RecordType::NSEC3 | RecordType::SOA)
                 )
         })
+        .filter(|r| crate::wire::within(&r.name, zone))
         .cloned()
         .collect()
 }

@@ -28,13 +28,14 @@ impl Resolver {
     }
 
     /// One walk per question in flight; `now` is when the client that starts it asked.
+    /// `key`: the question's.
     pub(super) async fn resolve_shared(
         &self,
         qname: &Name,
         qtype: RecordType,
+        key: Key,
         now: Instant,
     ) -> Result<Resolution, ResolveError> {
-        let key = Key::new(qname, qtype);
         let (cell, joined_refresh) = {
             let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
             let walk = map.entry(key.clone()).or_insert_with(|| InFlight {

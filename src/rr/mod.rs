@@ -14,7 +14,7 @@ pub(crate) const ADDRESS_TYPES: [RecordType; 2] = [RecordType::A, RecordType::AA
 /// The number of labels in `name`, a leading `*` included (hickory's `num_labels` leaves the
 /// wildcard label out, which is right for RRSIG labels but not for walking a tree).
 pub(crate) fn label_count(name: &Name) -> usize {
-    name.iter().count()
+    name.iter().len()
 }
 
 /// The NS targets named by the NS records among `records`.

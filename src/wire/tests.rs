@@ -324,3 +324,71 @@ fn a_question_count_the_bytes_cannot_hold_does_not_fit() {
     assert!(!questions_fit(&with(65_535, 1)));
     assert!(!questions_fit(&[0, 9, 0]), "shorter than a header");
 }
+
+/// The common positive answer written directly is what hickory's encoder writes; any other
+/// message is left to it.
+#[test]
+fn simple_answers_are_written_as_hickory_writes_them() {
+    use hickory_proto::rr::rdata::AAAA;
+    use hickory_proto::rr::rdata::opt::EdnsOption;
+
+    let a = |owner: &str, last: u8| {
+        Record::from_rdata(name(owner), 300, RData::A(A::new(192, 0, 2, last)))
+    };
+    let aaaa = |owner: &str| {
+        Record::from_rdata(
+            name(owner),
+            7,
+            RData::AAAA(AAAA::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
+        )
+    };
+    let base = |qname: &str| {
+        let mut m = Message::new(4242, MessageType::Response, OpCode::Query);
+        m.metadata.recursion_desired = true;
+        m.metadata.recursion_available = true;
+        m.add_query(Query::query(name(qname), RecordType::A));
+        m
+    };
+    let mut written = 0;
+    for edns in [false, true] {
+        for rcode in [ResponseCode::NoError, ResponseCode::NXDomain] {
+            let mut m = base("WWW.Alpha.test.");
+            m.metadata.response_code = rcode;
+            m.add_answer(a("WWW.Alpha.test.", 1));
+            m.add_answer(a("WWW.Alpha.test.", 2));
+            m.add_additional(aaaa("WWW.Alpha.test."));
+            if edns {
+                let mut opt = Edns::new();
+                opt.set_max_payload(1232);
+                opt.set_dnssec_ok(true);
+                opt.options_mut()
+                    .insert(EdnsOption::Unknown(10, (0..24).collect()));
+                m.set_edns(opt);
+            }
+            let direct = super::encode_simple(&m).expect("a simple answer");
+            assert_eq!(direct, m.to_vec().expect("encodes"), "edns {edns} {rcode}");
+            written += 1;
+        }
+    }
+    assert_eq!(written, 4);
+    let empty = base("a.test.");
+    assert_eq!(
+        super::encode_simple(&empty),
+        Some(empty.to_vec().expect("encodes"))
+    );
+    // Another case, another owner, other data, the root: hickory's.
+    let mut case = base("a.test.");
+    case.add_answer(a("A.test.", 1));
+    assert_eq!(super::encode_simple(&case), None);
+    let mut other = base("a.test.");
+    other.add_answer(a("b.test.", 1));
+    assert_eq!(super::encode_simple(&other), None);
+    let mut ns = base("a.test.");
+    ns.add_authority(Record::from_rdata(
+        name("a.test."),
+        60,
+        RData::NS(NS(name("ns.a.test."))),
+    ));
+    assert_eq!(super::encode_simple(&ns), None);
+    assert_eq!(super::encode_simple(&base(".")), None);
+}

@@ -230,7 +230,7 @@ fn a_signed_answer_keeps_room_for_its_tsig_under_the_limit() {
         optional_authority: false,
         pad: false,
     };
-    let out = response::finish(answer, shape, &verified, now).expect("signed");
+    let out = response::finish(answer, None, shape, &verified, now).expect("signed");
     assert!(out.len() <= 512, "{}", out.len());
     let back = verifier.verify(&out).expect("the client accepts our TSIG");
     assert_eq!(back.answers.len(), 3);

@@ -258,3 +258,47 @@ fn rrsigs_go_with_their_rrset_and_a_wildcard_proof_is_no_optional_authority() {
     assert!(back.metadata.truncation);
     assert_eq!(back.answers.len(), 2);
 }
+
+/// A response made from the message tier's encoding (without OPT, before AD was masked and
+/// the COOKIE added) is what encoding the final message writes; one whose sections changed
+/// since, or that outgrew the limit, is encoded again.
+#[test]
+fn a_kept_encoding_gives_the_bytes_of_a_fresh_one() {
+    for edns in [None, Some(1232)] {
+        let mut m = referral(2);
+        m.metadata.message_type = MessageType::Response;
+        m.metadata.recursion_available = true;
+        m.metadata.authentic_data = true;
+        m.add_answer(rr("big.test.", RData::TXT(TXT::new(vec!["x".into()]))));
+        let opt = m.edns.take();
+        let kept = m.to_vec().expect("encodes");
+        m.edns = opt.or(edns.map(|payload| {
+            let mut opt = Edns::new();
+            opt.set_max_payload(payload);
+            opt
+        }));
+        m.metadata.authentic_data = false;
+        if let Some(opt) = m.edns.as_mut() {
+            opt.set_dnssec_ok(true);
+            opt.options_mut()
+                .insert(EdnsOption::Unknown(10, (0..24).collect()));
+        }
+        let fresh = m.to_vec().expect("encodes");
+        assert_eq!(from_kept(kept.clone(), &m, 4096), Some(fresh.clone()));
+        let shape = Shape {
+            limit: 4096,
+            optional_authority: false,
+            pad: false,
+        };
+        let finished = finish(m.clone(), Some(kept.clone()), shape, &Verified::Unsigned, 0);
+        assert_eq!(finished, Some(fresh.clone()));
+        assert_eq!(from_kept(kept.clone(), &m, fresh.len() - 1), None);
+        let mut slipped = m.clone();
+        slipped.metadata.truncation = true;
+        slipped.answers.clear();
+        assert_eq!(from_kept(kept.clone(), &slipped, 4096), None);
+        let mut fewer = m.clone();
+        fewer.additionals.pop();
+        assert_eq!(from_kept(kept, &fewer, 4096), None);
+    }
+}

@@ -44,23 +44,18 @@ impl Resolver {
         servers: &[(IpAddr, u16)],
         now: Instant,
     ) {
-        let (unusable, servers): (Vec<_>, Vec<_>) =
-            servers.iter().partition(|(a, _)| !usable_server(*a));
-        if !unusable.is_empty() {
-            ex.others = true;
-            tracing::debug!(zone = %ex.zone_name, ?unusable, "name server addresses that cannot be a server: ignored");
-        }
-        let (own, servers): (Vec<_>, Vec<_>) = servers
-            .into_iter()
-            .partition(|(a, p)| self.own.is_self(SocketAddr::new(*a, *p)));
-        ex.others |= !servers.is_empty();
-        for (a, p) in own {
-            let server = SocketAddr::new(a, p);
-            self.own.warn_once(server, &ex.zone_name);
-            ex.looped = Some(server);
-        }
-        let servers = &servers[..];
+        let own = |(a, p): &(IpAddr, u16)| self.own.is_self(SocketAddr::new(*a, *p));
+        // The usual case, every address a server's and none our own, sorts nothing out.
+        let sorted;
+        let servers = if servers.iter().all(|s| usable_server(s.0) && !own(s)) {
+            ex.others |= !servers.is_empty();
+            servers
+        } else {
+            sorted = self.sort_out(ex, servers);
+            &sorted[..]
+        };
         let addrs: Vec<IpAddr> = servers.iter().map(|(a, _)| *a).collect();
+        ex.cands.reserve(addrs.len());
         for ranked in self.infra.order(&addrs, &ex.zone, now) {
             if ranked.standing == Standing::Down {
                 continue;
@@ -85,6 +80,29 @@ impl Resolver {
                 window: self.windows.of(ranked.addr),
             });
         }
+    }
+}
+
+impl Resolver {
+    /// `servers` less the addresses no server can have and our own listeners, each reported
+    /// (our own: a loop, once per server).
+    fn sort_out(&self, ex: &mut Exchange<'_>, servers: &[(IpAddr, u16)]) -> Vec<(IpAddr, u16)> {
+        let (unusable, servers): (Vec<_>, Vec<_>) =
+            servers.iter().partition(|(a, _)| !usable_server(*a));
+        if !unusable.is_empty() {
+            ex.others = true;
+            tracing::debug!(zone = %ex.zone_name, ?unusable, "name server addresses that cannot be a server: ignored");
+        }
+        let (own, servers): (Vec<_>, Vec<_>) = servers
+            .into_iter()
+            .partition(|(a, p)| self.own.is_self(SocketAddr::new(*a, *p)));
+        ex.others |= !servers.is_empty();
+        for (a, p) in own {
+            let server = SocketAddr::new(a, p);
+            self.own.warn_once(server, &ex.zone_name);
+            ex.looped = Some(server);
+        }
+        servers
     }
 }
 
