@@ -37,6 +37,11 @@ pub struct Catalog {
     /// or whose copy expired (RFC 1035 §3.3.13 SOA EXPIRE). Their names get SERVFAIL, never
     /// an answer from a parent zone or the resolver.
     unavailable: HashSet<LowerName>,
+    /// The zones' top-level labels, lowercase; `None` when one zone is the root, which holds
+    /// every name. A name under none of them is in no zone of ours, known without the
+    /// lowercased copy and the lookup per label of [`Catalog::find`]'s walk (a resolver's
+    /// built-in zones, or an authority's, are asked about every miss).
+    tops: Option<Vec<Box<[u8]>>>,
 }
 
 /// Two zones with one origin cannot both be served.
@@ -96,9 +101,23 @@ impl Catalog {
             }
             map.insert(key, zone);
         }
+        let mut tops = Some(Vec::new());
+        for zone in map.values() {
+            match (zone.origin().iter().next_back(), &mut tops) {
+                (None, _) => tops = None,
+                (Some(top), Some(list)) => {
+                    let top: Box<[u8]> = top.to_ascii_lowercase().into();
+                    if !list.contains(&top) {
+                        list.push(top);
+                    }
+                }
+                (Some(_), None) => {}
+            }
+        }
         Ok(Catalog {
             zones: map,
             unavailable: HashSet::new(),
+            tops,
         })
     }
 
@@ -140,9 +159,13 @@ impl Catalog {
 
     /// The deepest zone containing `name` (a child zone wins over its parent, as in NSD).
     pub fn find(&self, name: &Name) -> Option<&Arc<Zone>> {
-        // A pure resolver serves no zones: skip the per-label walk on every query.
-        if self.zones.is_empty() {
-            return None;
+        // A pure resolver serves no zones (no top labels at all), and most names lie under
+        // none of ours: skip the per-label walk.
+        if let Some(tops) = &self.tops {
+            let top = name.iter().next_back()?;
+            if !tops.iter().any(|t| t.eq_ignore_ascii_case(top)) {
+                return None;
+            }
         }
         let mut cur = LowerName::new(name);
         loop {

@@ -118,3 +118,45 @@ fn glue_is_no_additional_data_for_mx() {
 fn duplicate_origins_are_rejected() {
     assert!(Catalog::new([zone("a.test.", ""), zone("a.test.", "")]).is_err());
 }
+
+#[test]
+fn a_name_is_found_under_its_zone_whatever_its_case_and_never_outside_them() {
+    let builtin = Catalog::new(
+        crate::authority::builtin::default_local_zones(|_| false).expect("builtin zones"),
+    )
+    .expect("catalog");
+    let cases = [
+        ("LocalHost.", true),
+        ("x.INVALID.", true),
+        ("1.0.0.127.in-addr.ARPA.", true),
+        ("www.example.com.", false),
+        ("arpa.example.", false),
+        (".", false),
+    ];
+    for (qname, answered) in cases {
+        let n = name(qname);
+        assert_eq!(builtin.find(&n).is_some(), answered, "{qname}");
+        assert_eq!(
+            builtin.answer(&n, RecordType::A).is_some(),
+            answered,
+            "{qname}"
+        );
+    }
+    // The same label under another top is not ours; a configured zone's case does not matter.
+    let c = catalog();
+    assert!(c.find(&name("www.A.TEST.")).is_some());
+    assert!(c.find(&name("a.test.example.")).is_none());
+    assert!(
+        Catalog::new([])
+            .expect("empty")
+            .find(&name("a.test."))
+            .is_none()
+    );
+    // A root zone holds every name.
+    let root = Catalog::new([zone(".", "")]).expect("root");
+    assert_eq!(
+        root.find(&name("www.example.com."))
+            .map(|z| z.origin().clone()),
+        Some(name("."))
+    );
+}

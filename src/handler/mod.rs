@@ -14,7 +14,6 @@
 //! connection) answers a question it has answered before without entering the edge. Each outcome type maps to its RCODE in one place (`Verified::rcode`,
 //! `Malformed`, the services' refusal types, `ResolveError::rcode`).
 
-mod builtin;
 mod chaos;
 pub(crate) mod cookie;
 mod cuts;
@@ -161,7 +160,7 @@ pub struct Handler {
     /// (so its flush reaches the answers kept here), else one of the handler's own.
     cache: Arc<crate::cache::Cache>,
     /// Zones a resolver serves itself unless configured otherwise (`authority::builtin`).
-    builtin: Option<builtin::Builtin>,
+    builtin: Option<Catalog>,
     /// UPDATE (RFC 2136) and zone transfers/NOTIFY; `None`: NOTIMP.
     updates: Option<Updates>,
     transfers: Option<Transfers>,
@@ -206,7 +205,7 @@ impl Handler {
     /// Answers the names of `builtin` (see `authority::builtin`) when no configured zone does,
     /// authoritatively and without asking upstream.
     pub(crate) fn with_builtin_zones(mut self, builtin: Catalog) -> Handler {
-        self.builtin = Some(builtin::Builtin::new(builtin));
+        self.builtin = Some(builtin);
         self
     }
 

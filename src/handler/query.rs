@@ -148,7 +148,7 @@ impl Handler {
         if let Some(builtin) = &self.builtin
             && let Some(answer) = builtin.answer(qname, qtype)
         {
-            return Route::Local(&builtin.catalog, answer);
+            return Route::Local(builtin, answer);
         }
         match (recursion, &self.recursion) {
             (Some(rec), _) if req.recursion_desired => Route::Recurse(rec),
