@@ -87,11 +87,6 @@ dot_listening() { # true once something listens on the DoT port (at most 10 s)
     return 1
 }
 
-switches_of() { # pid -> context switches (voluntary + involuntary) summed over its threads
-    cat /proc/"$1"/task/*/status 2>/dev/null |
-        awk '/^(non)?voluntary_ctxt_switches:/ { s += $2 } END { print s + 0 }'
-}
-
 ipis() { # "RES CAL" interrupts (rescheduling, function call) taken so far, summed over CPUs
     awk '$1 == "RES:" || $1 == "CAL:" { s = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i; n[$1] = s }
         END { print n["RES:"] + 0, n["CAL:"] + 0 }' /proc/interrupts

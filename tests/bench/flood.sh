@@ -20,7 +20,8 @@
 # tern its own shutdown counters.
 #
 # Knobs (environment): see lib.sh (PIN, NSD_RRL, TERN_CACHE_MAX_BYTES, TERN_BIN, BUILD,
-# KEEP_STATE), and RESOLVERS="tern unbound".
+# KEEP_STATE), RESOLVERS="tern unbound", and PROFILE=1 (perf record -g of the resolver during
+# the flood, kept with KEEP_STATE=1).
 # Needs root, dnsperf, nsd, unbound, dig, iproute2, iptables, taskset, python3 >= 3.11.
 set -euo pipefail
 # shellcheck source=tests/bench/lib.sh
@@ -74,13 +75,28 @@ for res in "${RESOLVER_LIST[@]}"; do
     noise=$(noise_check)
     upstream_zero
     cpu0=$(cpu_secs "$RES_PID")
+    read -r u0 k0 <<<"$(split_ticks "$RES_PID")"
+    x0=$(switches_of "$RES_PID")
     rss_sampler_start $((SECS + 60))
+    PERF_PID=
+    if [ "${PROFILE:-0}" = 1 ]; then
+        perf record -q -F 2000 -g -p "$RES_PID" -o "$RUN_DIR/flood.perf" >/dev/null 2>&1 &
+        PERF_PID=$!
+        RUN_PIDS+=("$PERF_PID")
+    fi
     cpu_jiffies >"$RUN_DIR/cpu.before"
     # shellcheck disable=SC2046
     nsx $(pin_aux) timeout -k 5 $((SECS + 30)) dnsperf -s "$RESOLVER_ADDR" -d "$STATE/names" -n 1 \
         -Q "$RATE" -c 10 -q 1000 -t 5 -l "$SECS" >"$RUN_DIR/dnsperf.out" 2>&1 ||
         log "warning: dnsperf exited non-zero for $res (see below)"
     cpu1=$(cpu_secs "$RES_PID")
+    read -r u1 k1 <<<"$(split_ticks "$RES_PID")"
+    x1=$(switches_of "$RES_PID")
+    if [ -n "$PERF_PID" ]; then
+        kill -INT "$PERF_PID" 2>/dev/null || true
+        wait "$PERF_PID" 2>/dev/null || true
+        NOTES+=("$res: perf profile of the flood in $RUN_DIR/flood.perf (KEEP_STATE=1 keeps it)")
+    fi
     cpu_jiffies >"$RUN_DIR/cpu.after"
     final_kb=$(rss_kb "$RES_PID" VmRSS)
     peak_kb=$(rss_kb "$RES_PID" VmHWM)
@@ -109,6 +125,10 @@ for res in "${RESOLVER_LIST[@]}"; do
                 r, s, 100 * c / s, 100 * l / s, 100 * ne / s, 100 * sf / s, (t > 0 ? c / t : 0),
                 1000 * lat, pk / 1024, fk / 1024, c1 - c0, uu, us, uu / s }')")
     note+=" alive after the flood: $alive; logged $(log_volume)"
+    # Where the CPU went, per answer: in the process (user) or in the kernel for it (system
+    # calls, wake-ups), and how often it gave up the CPU or had it taken.
+    note+="; per answer: $(awk -v u=$((u1 - u0)) -v k=$((k1 - k0)) -v x=$((x1 - x0)) -v c="$completed" \
+        -v hz="$HZ" 'BEGIN { if (c > 0) printf "user %.1f µs + kernel %.1f µs, %.2f context switches", 1e6 * u / hz / c, 1e6 * k / hz / c, x / c }')"
     NOTES+=("$note")
     [ -z "$noise" ] || NOTES+=("${noise/   /  }")
     NOTES+=("  RSS MB every 5 s: $(awk '$1 % 5 == 0 { printf "%s%.0fs %.1f", sep, $1, $2 / 1024; sep = ", " }' "$RUN_DIR/rss")")

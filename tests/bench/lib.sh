@@ -438,6 +438,21 @@ cpu_secs() { # pid -> user+system CPU seconds (fields after the last ')' of /pro
     awk -v hz="$HZ" '{ printf "%.2f", ($12 + $13) / hz }' <<<"$s"
 }
 
+split_ticks() { # pid -> "utime stime" in clock ticks (all threads); "0 0" when it is gone
+    local s
+    s=$(cat "/proc/$1/stat" 2>/dev/null) || {
+        echo "0 0"
+        return
+    }
+    s=${s##*) } # the title may hold spaces ("nsd: server 1")
+    awk '{ print $12, $13 }' <<<"$s"
+}
+
+switches_of() { # pid -> context switches (voluntary + involuntary) summed over its threads
+    cat /proc/"$1"/task/*/status 2>/dev/null |
+        awk '/^(non)?voluntary_ctxt_switches:/ { s += $2 } END { print s + 0 }'
+}
+
 rss_kb() { # pid field(VmRSS|VmHWM) -> kB
     awk -v f="$2:" '$1 == f { print $2; found = 1 } END { if (!found) print 0 }' "/proc/$1/status" 2>/dev/null || echo 0
 }

@@ -70,16 +70,6 @@ server_pids() {
     echo "${pids[@]}"
 }
 
-split_ticks() { # pid -> "utime stime" in clock ticks (all threads); "0 0" when it is gone
-    local s
-    s=$(cat "/proc/$1/stat" 2>/dev/null) || {
-        echo "0 0"
-        return
-    }
-    s=${s##*) } # the title may hold spaces ("nsd: server 1")
-    awk '{ print $12, $13 }' <<<"$s"
-}
-
 cpu_ticks_of() { # pid... -> utime+stime in clock ticks summed over the processes (all threads)
     local p u k t=0
     for p in "$@"; do
