@@ -73,16 +73,14 @@ pub fn request(socket: &Path, command: &str) -> Result<String, ClientError> {
 
 /// `save-cache FILE` and `load-cache FILE` with FILE made absolute against the folder
 /// `tern ctl` runs in: the server opens it, and its working folder is not the operator's.
+/// FILE is the rest of the line, spaces and all (see `commands::file_argument`).
 fn absolute_file(command: &str) -> String {
-    let words: Vec<&str> = command.split_whitespace().collect();
-    match words.as_slice() {
-        [verb @ ("save-cache" | "load-cache"), file] if Path::new(file).is_relative() => {
-            match std::env::current_dir() {
-                Ok(dir) => format!("{verb} {}", dir.join(file).display()),
-                // The server then says the path is not absolute.
-                Err(_) => command.to_string(),
-            }
-        }
+    match super::commands::file_argument(command) {
+        Some((verb, file)) if Path::new(file).is_relative() => match std::env::current_dir() {
+            Ok(dir) => format!("{verb} {}", dir.join(file).display()),
+            // The server then says the path is not absolute.
+            Err(_) => command.to_string(),
+        },
         _ => command.to_string(),
     }
 }
@@ -104,5 +102,9 @@ mod tests {
             "load-cache /var/c.bin"
         );
         assert_eq!(absolute_file("flush a.b"), "flush a.b");
+        assert_eq!(
+            absolute_file("save-cache my caches/a b.bin"),
+            format!("save-cache {}", here.join("my caches/a b.bin").display())
+        );
     }
 }

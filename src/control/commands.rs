@@ -60,7 +60,7 @@ pub(super) fn run(ctl: &Control, line: &str) -> Result<String, String> {
         "flush-zone" => Ok(flushed(ctl, Flush::Zone(&one_name(command, &args)?))),
         "flush-all" => no_args(flushed(ctl, Flush::All)),
         "dump-cache" => no_args(dump_cache(ctl)),
-        "save-cache" | "load-cache" => cache_file_command(ctl, command, &args),
+        "save-cache" | "load-cache" => cache_file_command(ctl, command, line),
         "zones" => match args.as_slice() {
             [] => Ok(zones(ctl, false)),
             ["--all"] => Ok(zones(ctl, true)),
@@ -146,15 +146,24 @@ fn dump_cache(ctl: &Control) -> String {
     super::dump::text(&cache.dump(Instant::now()))
 }
 
+/// `save-cache FILE` or `load-cache FILE` split into the verb and FILE, which is the rest of
+/// the line (trimmed) so that a path may hold spaces; `None` for any other command, or
+/// without a FILE.
+pub(super) fn file_argument(line: &str) -> Option<(&str, &str)> {
+    let (verb, rest) = line.trim().split_once(char::is_whitespace)?;
+    let file = rest.trim();
+    (matches!(verb, "save-cache" | "load-cache") && !file.is_empty()).then_some((verb, file))
+}
+
 /// The cache and the file of `save-cache FILE` or `load-cache FILE`. The server opens the
 /// file, in its own working folder: a relative path would not be the one the operator meant
 /// (`tern ctl` makes it absolute before sending).
 fn cache_file<'a>(
     ctl: &'a Control,
     command: &str,
-    args: &[&str],
+    line: &str,
 ) -> Result<(&'a Cache, PathBuf), String> {
-    let [file] = args else {
+    let Some((_, file)) = file_argument(line) else {
         return Err(format!("usage: {command} FILE"));
     };
     let file = PathBuf::from(file);
@@ -169,8 +178,8 @@ fn cache_file<'a>(
 }
 
 /// `save-cache FILE` or `load-cache FILE`: the cache file written or merged in.
-fn cache_file_command(ctl: &Control, command: &str, args: &[&str]) -> Result<String, String> {
-    let (cache, file) = cache_file(ctl, command, args)?;
+fn cache_file_command(ctl: &Control, command: &str, line: &str) -> Result<String, String> {
+    let (cache, file) = cache_file(ctl, command, line)?;
     // Edge: an operator's command, outside any request: the clock is read here.
     let op = if command == "save-cache" {
         FileOp::Save
@@ -295,5 +304,20 @@ mod tests {
             listing(configured(), &builtin, true),
             format!("{want}10.in-addr.arpa. 1 builtin\nlocalhost. 1 builtin\n")
         );
+    }
+
+    #[test]
+    fn a_cache_file_is_the_rest_of_the_line() {
+        assert_eq!(
+            file_argument("save-cache /var/lib/tern/my cache.bin "),
+            Some(("save-cache", "/var/lib/tern/my cache.bin"))
+        );
+        assert_eq!(
+            file_argument(" load-cache  /c.bin"),
+            Some(("load-cache", "/c.bin"))
+        );
+        assert_eq!(file_argument("save-cache"), None);
+        assert_eq!(file_argument("save-cache   "), None);
+        assert_eq!(file_argument("flush a b"), None);
     }
 }

@@ -124,8 +124,8 @@ async fn a_restarted_tern_answers_from_its_saved_cache_with_the_authorities_gone
     let gone = ask("mail.alpha.test.", RecordType::A).await;
     assert_eq!(gone.metadata.response_code, ResponseCode::ServFail);
 
-    // tern ctl: saved, flushed, loaded back.
-    let copy = dir.0.join("copy.bin");
+    // tern ctl: saved, flushed, loaded back (a path with spaces is one FILE).
+    let copy = dir.0.join("copy of the cache.bin");
     let saved = ok(&socket, &["save-cache", copy.to_str().expect("path")]).await;
     assert!(saved.contains(": saved "), "{saved}");
     ok(&socket, &["flush-all"]).await;
