@@ -246,6 +246,17 @@ pub(crate) const RESOLVE_TIMEOUT_MS: Limit<u64> =
 pub(crate) const CLIENT_TIMEOUT_MS: Limit<u64> =
     Limit::new("limits.client_timeout_ms", 4000, 100..=60_000);
 
+/// Client questions being resolved at once, every thread's together (Unbound's
+/// num-queries-per-thread, 1024 per thread by default; BIND's recursive-clients, 1000). 0, the
+/// default: no such limit, only the listeners' own (`udp_max_in_flight`, the TCP caps).
+pub(crate) const MAX_CLIENT_QUERIES: Limit<usize> =
+    Limit::new("limits.max_client_queries", 0, 0..=1_000_000);
+
+/// How long a question past half of `max_client_queries` runs before a new one may take its
+/// slot (Unbound's jostle-timeout: about one round trip to an authority).
+pub(crate) const JOSTLE_TIMEOUT_MS: Limit<u64> =
+    Limit::new("limits.jostle_timeout_ms", 200, 0..=60_000);
+
 /// RFC 9156 §2.3: MAX_MINIMISE_COUNT, the most minimised queries sent for one name; past it
 /// the full name goes out (Unbound uses 10).
 pub(crate) const MAX_MINIMISE_COUNT: usize = 10;

@@ -14,11 +14,11 @@ use crate::acl::{Acl, Cidr};
 use crate::handler::ServerCookies;
 use crate::handler::cookie::CookieSecret;
 use crate::limits::{
-    CLIENT_TIMEOUT_MS, EDNS_UDP_PAYLOAD, FAILURE_TTL, MAX_CNAME_CHAIN, MAX_DELEGATION_DEPTH,
-    MAX_GLUELESS_LOOKUPS, MAX_UPSTREAM_QUERIES, OUTBOUND_MSG_RETRY, RESOLVE_TIMEOUT_MS,
-    STALE_ANSWER_TIMEOUT_MS, TCP_IDLE_TIMEOUT_MS, TCP_IPV4_PREFIX, TCP_IPV6_PREFIX,
-    TCP_MAX_CONNECTIONS, TCP_MAX_CONNECTIONS_PER_PREFIX, TCP_PIPELINE_DEPTH, UDP_BUSY_POLL_US,
-    UDP_MAX_IN_FLIGHT, UDP_RCVBUF, UDP_THREADS,
+    CLIENT_TIMEOUT_MS, EDNS_UDP_PAYLOAD, FAILURE_TTL, JOSTLE_TIMEOUT_MS, MAX_CLIENT_QUERIES,
+    MAX_CNAME_CHAIN, MAX_DELEGATION_DEPTH, MAX_GLUELESS_LOOKUPS, MAX_UPSTREAM_QUERIES,
+    OUTBOUND_MSG_RETRY, RESOLVE_TIMEOUT_MS, STALE_ANSWER_TIMEOUT_MS, TCP_IDLE_TIMEOUT_MS,
+    TCP_IPV4_PREFIX, TCP_IPV6_PREFIX, TCP_MAX_CONNECTIONS, TCP_MAX_CONNECTIONS_PER_PREFIX,
+    TCP_PIPELINE_DEPTH, UDP_BUSY_POLL_US, UDP_MAX_IN_FLIGHT, UDP_RCVBUF, UDP_THREADS,
 };
 use crate::resolver::{Limits, ResolverConfig, Stub};
 
@@ -168,6 +168,11 @@ pub struct LimitsConfig {
     pub max_upstream_queries: Option<usize>,
     pub timeout_ms: Option<u64>,
     pub client_timeout_ms: Option<u64>,
+    /// Client questions resolved at once (Unbound's `num-queries-per-thread`, but for every
+    /// thread together); past it a new one is dropped unanswered, or pushes out one running
+    /// longer than `jostle_timeout_ms`. Unset or 0: no limit.
+    pub max_client_queries: Option<usize>,
+    pub jostle_timeout_ms: Option<u64>,
 }
 
 /// Listener settings.
@@ -380,6 +385,8 @@ impl Config {
                     .check(self.recursion.outbound_msg_retry)
                     .map_err(e)?,
             },
+            max_client_queries: MAX_CLIENT_QUERIES.check(l.max_client_queries).map_err(e)?,
+            jostle_timeout: Duration::from_millis(self.jostle_timeout_ms()?),
             qname_minimisation: self.recursion.qname_minimisation.unwrap_or(true),
             failure_ttl: FAILURE_TTL.check(self.cache.failure_ttl).map_err(e)?,
             upstream_port: self.recursion.upstream_port,
@@ -407,6 +414,21 @@ impl Config {
                 .collect::<Result<_, _>>()?,
             forwards: forward::forwards(&self.forwards, &self.stubs)?,
         })
+    }
+
+    /// `jostle_timeout_ms`, which means something only under `max_client_queries`.
+    fn jostle_timeout_ms(&self) -> Result<u64, ConfigError> {
+        let l = &self.limits;
+        if l.jostle_timeout_ms.is_some() && l.max_client_queries.unwrap_or(0) == 0 {
+            return Err(ConfigError::Invalid(
+                "[limits] jostle_timeout_ms needs max_client_queries (no query is jostled \
+                 without a limit)"
+                    .into(),
+            ));
+        }
+        JOSTLE_TIMEOUT_MS
+            .check(l.jostle_timeout_ms)
+            .map_err(ConfigError::Invalid)
     }
 
     pub(crate) fn acl(&self) -> Result<Acl, ConfigError> {

@@ -112,6 +112,32 @@ fn prefetch_is_on_by_default_bounded_and_can_be_turned_off() {
 }
 
 #[test]
+fn the_client_query_limit_is_off_by_default_bounded_and_jostles_only_under_it() {
+    let limits = |toml: &str| {
+        Config::from_toml(toml)
+            .expect("valid toml")
+            .resolver_config()
+            .map(|r| (r.max_client_queries, r.jostle_timeout.as_millis()))
+            .map_err(|e| e.to_string())
+    };
+    assert_eq!(limits(""), Ok((0, 200)));
+    assert_eq!(
+        limits("[limits]\nmax_client_queries = 1000\n"),
+        Ok((1000, 200))
+    );
+    assert_eq!(
+        limits("[limits]\nmax_client_queries = 8\njostle_timeout_ms = 50\n"),
+        Ok((8, 50))
+    );
+    let over = limits("[limits]\nmax_client_queries = 2000000\n");
+    assert!(over.is_err_and(|e| e.contains("limits.max_client_queries")));
+    let long = limits("[limits]\nmax_client_queries = 8\njostle_timeout_ms = 60001\n");
+    assert!(long.is_err_and(|e| e.contains("limits.jostle_timeout_ms")));
+    let alone = limits("[limits]\njostle_timeout_ms = 100\n");
+    assert!(alone.is_err_and(|e| e.contains("needs max_client_queries")));
+}
+
+#[test]
 fn upstream_cookies_are_on_unless_turned_off() {
     assert!(Config::default().upstream_cookies());
     let on = Config::from_toml("[recursion]\nupstream_cookies = true\n").expect("valid toml");

@@ -16,7 +16,7 @@ use crate::authority::{Catalog, LocalAnswer};
 use crate::cache::Trust;
 use crate::ede;
 use crate::metrics::Metrics;
-use crate::resolver::Resolution;
+use crate::resolver::{Resolution, ResolveError, Shed};
 
 impl Handler {
     /// A standard query, after the edge checked its TSIG: the query rate limit, the answer,
@@ -29,7 +29,10 @@ impl Handler {
             return Outcome::Decided(limited);
         }
         if req.signed {
-            let res = self.handle(req, now).await;
+            let Ok(mut res) = self.handle_unmasked(req, now).await else {
+                return Outcome::Decided(None);
+            };
+            mask_ad(req, &mut res.message);
             return Outcome::One {
                 message: res.message,
                 optional_authority: res.optional_authority,
@@ -39,7 +42,10 @@ impl Handler {
         }
         // Before the zones are read: a reload while this is answered forbids keeping it.
         let generation = self.cache.messages().generation();
-        let mut res = self.handle_unmasked(req, now).await;
+        // Shed under load (`[limits] max_client_queries`): no answer, as Unbound.
+        let Ok(mut res) = self.handle_unmasked(req, now).await else {
+            return Outcome::Decided(None);
+        };
         let seen = self.query_log.as_ref().map(|_| Seen::of(req, &res));
         let rrl = self.rrl_account(req, &res);
         let mut kept = None;
@@ -62,31 +68,37 @@ impl Handler {
         }
     }
 
-    /// Answers one request that arrived at `now`. Always produces a response.
+    /// Answers one request that arrived at `now`. Always produces a response: a query shed
+    /// under load, which a client gets no answer to, gets SERVFAIL here.
     pub async fn handle(&self, req: &Request, now: Instant) -> Response {
-        let mut res = self.handle_unmasked(req, now).await;
+        let mut res = match self.handle_unmasked(req, now).await {
+            Ok(res) => res,
+            Err(shed) => self.servfail(req, &shed.into(), now).into(),
+        };
         mask_ad(req, &mut res.message);
         res
     }
 
     /// [`Handler::handle`], with AD set on every secure answer whatever the query's DO and
     /// AD (the hit path keeps it so, and clears it per client: its key has DO, not AD).
-    async fn handle_unmasked(&self, req: &Request, now: Instant) -> Response {
+    /// `Err`: shed under load, to be left unanswered.
+    async fn handle_unmasked(&self, req: &Request, now: Instant) -> Result<Response, Shed> {
         let payload = self.config.edns_payload;
         if let Some(info) = req.edns
             && info.version > 0
         {
             // RFC 6891 §6.1.3: we speak version 0 only.
-            return response::with_rcode(req, payload, ResponseCode::BADVERS).into();
+            return Ok(response::with_rcode(req, payload, ResponseCode::BADVERS).into());
         }
         let recursion = self.recursion_for(req.src.ip());
         let served = self.catalog();
-        match self.route(req, &served, recursion) {
+        Ok(match self.route(req, &served, recursion) {
             Route::Chaos => chaos::answer(req, &self.config.identity, payload)
                 .unwrap_or_else(|| self.refuse(req, Refusal::Chaos, false)),
             Route::Refuse(why) => self.refuse(req, why, recursion.is_some()),
             Route::Local(catalog, local) => {
-                self.local_answer(req, catalog, local, recursion, now).await
+                self.local_answer(req, catalog, local, recursion, now)
+                    .await?
             }
             Route::Recurse(rec) => {
                 match rec
@@ -108,6 +120,7 @@ impl Handler {
                             optional_authority,
                         }
                     }
+                    Err(ResolveError::Shed(shed)) => return Err(shed),
                     Err(e) => self.servfail(req, &e, now).into(),
                 }
             }
@@ -120,7 +133,7 @@ impl Handler {
                     ..message.into()
                 }
             }
-        }
+        })
     }
 
     /// Who answers `req`: the one place that decides, refusals included. `recursion` is set
@@ -174,7 +187,7 @@ impl Handler {
         mut local: LocalAnswer,
         recursion: Option<&Recursion>,
         now: Instant,
-    ) -> Response {
+    ) -> Result<Response, Shed> {
         Metrics::inc(&self.metrics.authoritative_answers);
         // Kept for the hit path only where every client gets the same bytes: no recursion
         // (RA and continuations differ by client), no reordering of these RRsets.
@@ -210,23 +223,24 @@ impl Handler {
                 Ok(res) => {
                     // The local part is not validated, so the whole never carries AD.
                     if let Some(refused) = self.bogus(req, &res.security, true) {
-                        return refused.into();
+                        return Ok(refused.into());
                     }
                     upstream_queries = Some(res.upstream_queries);
                     add_resolution(&mut m, res);
                     optional_authority = false;
                 }
-                Err(e) => return self.servfail(req, &e, now).into(),
+                Err(ResolveError::Shed(shed)) => return Err(shed),
+                Err(e) => return Ok(self.servfail(req, &e, now).into()),
             }
         }
         debug!(rcode = %m.metadata.response_code, answers = m.answers.len(), "local answer");
-        Response {
+        Ok(Response {
             message: m,
             optional_authority,
             reuse,
             upstream_queries,
             as_of: None,
-        }
+        })
     }
 
     /// A resolver's answer. Its DNSSEC verdict decides (RFC 4035 §3.2.2–3): bogus is

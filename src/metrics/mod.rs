@@ -38,6 +38,10 @@ pub struct Metrics {
     pub(crate) refused: AtomicU64,
     pub formerr: AtomicU64,
     pub dropped: AtomicU64,
+    /// Of `dropped`: client queries past `[limits] max_client_queries` (none could be
+    /// jostled), and queries being resolved that a newer one pushed out.
+    pub over_limit_queries: AtomicU64,
+    pub jostled_queries: AtomicU64,
     /// Times a service had no healthy instance and answered with all of them.
     pub services_failed_open: AtomicU64,
     /// RFC 2136 UPDATEs that changed their zone.
@@ -177,7 +181,7 @@ impl Metrics {
     }
 
     /// Every counter by name, as `tern ctl stats` and the shutdown summary print them.
-    pub(crate) fn rows(&self) -> [(&'static str, u64); 26] {
+    pub(crate) fn rows(&self) -> [(&'static str, u64); 28] {
         // The plain counters print under their field's name.
         macro_rules! rows {
             ($($name:literal => $value:expr),*; $($counter:ident),*) => {
@@ -190,7 +194,7 @@ impl Metrics {
             "cache_hits" => self.cache_hits(),
             "fast_hits" => self.fast_hits();
             cache_misses, upstream_queries, upstream_timeouts, servfails, refused, formerr,
-            dropped, services_failed_open, updates_applied, updates_unchanged, updates_refused,
+            dropped, over_limit_queries, jostled_queries, services_failed_open, updates_applied, updates_unchanged, updates_refused,
             transfers_out, transfers_refused, transfers_in, transfer_failures, notifies_received,
             notifies_sent, rate_limited, query_log_dropped, aggressive_answers, prefetches,
             prefetches_skipped

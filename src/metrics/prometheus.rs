@@ -230,7 +230,7 @@ impl Collector for Exposition {
             "Bogus answers, by the RFC 8914 Extended DNS Error of the failure.",
             &by_reason(&m.dnssec_bogus.seen()),
         )?;
-        let plain: [(&str, &str, u64); 22] = [
+        let plain: [(&str, &str, u64); 24] = [
             (
                 "tern_dnssec_aggressive_answers",
                 "NXDOMAINs and wildcard expansions answered from cached secure NSEC/NSEC3 proofs without asking (RFC 8198).",
@@ -278,8 +278,18 @@ impl Collector for Exposition {
             ),
             (
                 "tern_dropped_queries",
-                "Queries dropped unanswered (malformed, over the in-flight limit, or by a rate limit).",
+                "Queries dropped unanswered (malformed, over the in-flight limit, by a rate limit, or over or jostled out of the client query limit).",
                 Metrics::get(&m.dropped),
+            ),
+            (
+                "tern_over_limit_queries",
+                "Client queries dropped because [limits] max_client_queries were being resolved and none could be jostled out (in tern_dropped_queries too).",
+                Metrics::get(&m.over_limit_queries),
+            ),
+            (
+                "tern_jostled_queries",
+                "Client queries being resolved that a newer one pushed out past [limits] max_client_queries, unanswered (in tern_dropped_queries too).",
+                Metrics::get(&m.jostled_queries),
             ),
             (
                 "tern_rate_limited",

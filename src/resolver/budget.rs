@@ -73,6 +73,9 @@ pub enum ResolveError {
     CachedFailure(String),
     #[error("internal error")]
     Internal,
+    /// Not answered at all, under load (`[limits] max_client_queries`).
+    #[error(transparent)]
+    Shed(#[from] super::admission::Shed),
 }
 
 impl ResolveError {

@@ -8,6 +8,7 @@
 //! replies and `store` the only writer of what they teach; `delegation` and `hints` find the
 //! servers to start at. The one alias-chasing loop is [`Resolver::chase`].
 
+mod admission;
 pub(crate) mod answer_ns;
 pub(crate) mod budget;
 mod cached;
@@ -46,6 +47,7 @@ use tokio::sync::OnceCell;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+pub(crate) use admission::Shed;
 pub(crate) use budget::{Budget, Limits, ResolveError};
 pub(crate) use delegation::{LocalCut, LocalCuts, ServerSet};
 pub use forward::Forward;
@@ -108,6 +110,9 @@ pub struct ResolverConfig {
     pub forwards: Vec<Forward>,
     /// Walks in flight from which a prefetch is dropped (`PREFETCH_BUSY_WALKS`).
     pub prefetch_busy_walks: usize,
+    /// Client questions walked at once (0: no limit), and the jostle timeout: [`admission`].
+    pub max_client_queries: usize,
+    pub jostle_timeout: Duration,
 }
 
 /// A stub zone: names in it are asked of these servers, as if delegated to them (RD=0),
@@ -130,6 +135,8 @@ impl Default for ResolverConfig {
             stubs: Vec::new(),
             forwards: Vec::new(),
             prefetch_busy_walks: crate::limits::PREFETCH_BUSY_WALKS.default,
+            max_client_queries: crate::limits::MAX_CLIENT_QUERIES.default,
+            jostle_timeout: Duration::from_millis(crate::limits::JOSTLE_TIMEOUT_MS.default),
         }
     }
 }
@@ -164,6 +171,7 @@ pub struct Resolver {
     /// Walks in flight, by question, and when each started.
     inflight: Mutex<HashMap<Key, shared::InFlight, lru::DefaultHasher>>,
     prefetch_busy_walks: usize,
+    admission: admission::Admission,
 }
 
 impl Resolver {
@@ -174,6 +182,7 @@ impl Resolver {
         config: ResolverConfig,
         metrics: Arc<Metrics>,
     ) -> Resolver {
+        let admission = admission::Admission::new(&config, Arc::clone(&metrics));
         Resolver {
             upstream,
             cache,
@@ -193,11 +202,12 @@ impl Resolver {
             stubs: config.stubs,
             forwards: config.forwards,
             local_cuts: None,
-            metrics,
             own: loopguard::OwnListeners::default(),
             validator: None,
             inflight: Mutex::new(HashMap::default()),
             prefetch_busy_walks: config.prefetch_busy_walks,
+            admission,
+            metrics,
         }
     }
 
@@ -289,6 +299,8 @@ impl Resolver {
         {
             return answer;
         }
+        // The full path: a slot, or no answer at all (see `admission`).
+        let mut ticket = self.admission.admit(&key, now)?;
         // A client joining a walk that has already run a while waits only for the rest of the
         // client timers: every client asking during an outage gets the stale answer (or its
         // SERVFAIL) once the timer has run out for the first.
@@ -309,6 +321,7 @@ impl Resolver {
         if self.cache.policy().serve_stale_secs > 0 && stale_at < give_up_at {
             tokio::select! {
                 r = &mut walk => return self.finished(qname, qtype, r, now).await,
+                shed = ticket.jostled() => return Err(self.abandon(walk, qname, qtype, shed)),
                 _ = tokio::time::sleep_until(stale_at) => {
                     if let Some(stale) = self.stale_chain(qname, qtype, stale_at).await {
                         tokio::spawn(walk);
@@ -319,6 +332,7 @@ impl Resolver {
         }
         tokio::select! {
             r = &mut walk => self.finished(qname, qtype, r, now).await,
+            shed = ticket.jostled() => Err(self.abandon(walk, qname, qtype, shed)),
             _ = tokio::time::sleep_until(give_up_at) => {
                 tokio::spawn(walk);
                 Err(ResolveError::ClientTimeout(self.limits.client_timeout))

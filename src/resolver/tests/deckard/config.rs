@@ -5,13 +5,14 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
+use std::time::Duration;
 
 use hickory_proto::dnssec::rdata::DNSSECRData;
 use hickory_proto::rr::{Name, RData};
 
 use super::rpl::Setting;
 use crate::acl::Acl;
-use crate::limits::OUTBOUND_MSG_RETRY;
+use crate::limits::{JOSTLE_TIMEOUT_MS, MAX_CLIENT_QUERIES, OUTBOUND_MSG_RETRY};
 use crate::resolver::{Forward, ResolverConfig, Stub};
 use crate::zonefile::parse_zone_text;
 
@@ -46,17 +47,13 @@ const NO_EFFECT: &[(&str, &str)] = &[
         "target-fetch-policy",
         "tern fetches no targets ahead; the scenarios set it to none",
     ),
-    // The scenarios that depend on these (a one-byte cache, a full query list) are excluded;
-    // the others stay far below them.
+    // The scenario that depends on this (a one-byte cache) is excluded; the others stay far
+    // below it.
     (
         "msg-cache-size",
         "tern's cache is sized on its own; see the excluded fwd_lrudrop",
     ),
     ("msg-cache-slabs", "as msg-cache-size"),
-    (
-        "num-queries-per-thread",
-        "no cap in tern; see the excluded fwd_droptoomany, fwd_jostle*",
-    ),
     ("verbosity", "logging only"),
 ];
 
@@ -193,8 +190,18 @@ pub(super) fn setup(settings: &[Setting]) -> Result<Setup, String> {
             // keeps tern's serve-stale after the RFC 8767 timer (tern has no switch for it).
             ("server", "serve-expired") => {
                 if yes(s)? {
-                    setup.resolver.stale_answer_timeout = std::time::Duration::ZERO;
+                    setup.resolver.stale_answer_timeout = Duration::ZERO;
                 }
+            }
+            // testbound runs one thread: its per-thread list is tern's whole-process one.
+            ("server", "num-queries-per-thread") => {
+                let n = s.value.parse().map_err(|_| format!("bad {}", s.key))?;
+                setup.resolver.max_client_queries = MAX_CLIENT_QUERIES.check(Some(n))?;
+            }
+            ("server", "jostle-timeout") => {
+                let ms = s.value.parse().map_err(|_| format!("bad {}", s.key))?;
+                setup.resolver.jostle_timeout =
+                    Duration::from_millis(JOSTLE_TIMEOUT_MS.check(Some(ms))?);
             }
             ("server", "qname-minimisation") => setup.resolver.qname_minimisation = yes(s)?,
             ("server", "minimal-responses") => setup.minimal_responses = yes(s)?,
