@@ -1,5 +1,6 @@
 //! Datagrams in and out by the batch: `recvmmsg(2)` waits for a query and takes up to `BATCH`
-//! in one system call, and `sendmmsg(2)` sends the hit path's answers to them in one more, so
+//! in one system call, and `sendmmsg(2)` sends up to `BATCH` answers in one more (the hit
+//! path's to a batch just read, the full path's that finished in one turn of the runtime), so
 //! under load the cost of entering the kernel is shared by many queries. Linux (as are
 //! MSG_WAITFORONE and the listener's way of waking its thread).
 
@@ -10,6 +11,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use nix::sys::socket::{
     ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg,
 };
+use tracing::debug;
 
 /// Datagrams per system call: past a few dozen the gain flattens and the buffers grow.
 pub(super) const BATCH: usize = 16;
@@ -22,13 +24,10 @@ pub(super) struct Batch {
     bufs: Vec<Vec<u8>>,
     /// For each datagram of the last read that is kept: its buffer, length and sender.
     got: Vec<(usize, usize, SocketAddr)>,
-    /// nix's message headers for `recvmmsg`/`sendmmsg`, kept from call to call: making them
-    /// costs more than the rest of a hit (an allocation and 16 zeroed addresses per call).
-    /// They hold raw pointers, so a `Batch` stays on the thread that made it.
+    /// nix's message headers for `recvmmsg`, kept from call to call: making them costs more
+    /// than the rest of a hit (an allocation and 16 zeroed addresses per call). They hold raw
+    /// pointers, so a `Batch` stays on the thread that made it.
     receive: MultiHeaders<SockaddrStorage>,
-    send: MultiHeaders<SockaddrStorage>,
-    /// The replies' addresses, cleared and refilled by each send.
-    addrs: Vec<Option<SockaddrStorage>>,
 }
 
 impl Batch {
@@ -41,8 +40,6 @@ impl Batch {
             bufs: (0..BATCH).map(|_| vec![0; len]).collect(),
             got: Vec::with_capacity(BATCH),
             receive: MultiHeaders::preallocate(BATCH, None),
-            send: MultiHeaders::preallocate(BATCH, None),
-            addrs: Vec::with_capacity(BATCH),
         }
     }
 
@@ -82,20 +79,44 @@ impl Batch {
         }
         Ok(read)
     }
+}
 
-    /// Sends `replies` (each to its address), waiting for room on a blocking socket; returns
-    /// how many went out (at most `BATCH`). An error only when the first could not go.
+/// What `sendmmsg(2)` needs from call to call, for one thread (its raw pointers keep it there):
+/// like [`Batch`]'s receive headers, made once rather than per call.
+pub(super) struct Sender {
+    headers: MultiHeaders<SockaddrStorage>,
+    /// The replies' addresses, cleared and refilled by each send.
+    addrs: Vec<Option<SockaddrStorage>>,
+    /// `sendmmsg` calls made, for tests that count them.
+    #[cfg(test)]
+    pub(super) calls: usize,
+}
+
+impl Sender {
+    pub(super) fn new() -> Sender {
+        Sender {
+            headers: MultiHeaders::preallocate(BATCH, None),
+            addrs: Vec::with_capacity(BATCH),
+            #[cfg(test)]
+            calls: 0,
+        }
+    }
+
+    /// Sends the first `BATCH` of `replies` (each to its address) in one system call; returns
+    /// how many went out. An error only when the first could not go (with MSG_DONTWAIT in
+    /// `flags`, WouldBlock when the socket has no room; without, a blocking socket waits).
     #[inline]
-    pub(super) fn send(
+    fn send(
         &mut self,
         socket: &impl AsRawFd,
         replies: &[(Vec<u8>, SocketAddr)],
+        flags: MsgFlags,
     ) -> io::Result<usize> {
         if replies.is_empty() {
             return Ok(0);
         }
         let fd: RawFd = socket.as_raw_fd();
-        // The first `BATCH` replies (sendmmsg sends no more; the caller sends the rest).
+        // On the stack, as `receive`'s; sendmmsg sends no more than `BATCH`, the caller the rest.
         let mut bytes = replies.iter().map(|(b, _)| &b[..]);
         let slices: [[IoSlice<'_>; 1]; BATCH] =
             std::array::from_fn(|_| [IoSlice::new(bytes.next().unwrap_or_default())]);
@@ -103,20 +124,54 @@ impl Batch {
         self.addrs.extend(
             replies
                 .iter()
+                .take(BATCH)
                 .map(|(_, to)| Some(SockaddrStorage::from(*to))),
         );
+        #[cfg(test)]
+        {
+            self.calls += 1;
+        }
         let cmsgs: [ControlMessage<'_>; 0] = [];
         sendmmsg(
             fd,
-            &mut self.send,
+            &mut self.headers,
             slices.iter(),
             &self.addrs,
             cmsgs,
-            MsgFlags::empty(),
+            flags,
         )
         .map(|results| results.count())
         .map_err(io::Error::from)
     }
+}
+
+/// Sends `replies` in order, by the batch. One the kernel refuses is skipped (logged) and the
+/// others still go: sendmmsg reports an error only when nothing went out, so the error is the
+/// first's. Without MSG_DONTWAIT in `flags` a blocking socket waits for room and every reply is
+/// dealt with; with it, this stops when the socket has no room. Returns how many were dealt
+/// with (sent or skipped): the rest, from there, are the caller's to send.
+pub(super) fn send_all(
+    sender: &mut Sender,
+    socket: &impl AsRawFd,
+    replies: &[(Vec<u8>, SocketAddr)],
+    flags: MsgFlags,
+) -> usize {
+    let waits = !flags.contains(MsgFlags::MSG_DONTWAIT);
+    let mut done = 0;
+    while let Some(rest) = replies.get(done..).filter(|rest| !rest.is_empty()) {
+        match sender.send(socket, rest, flags) {
+            Ok(n) if n > 0 => done += n,
+            // Not for a non-empty batch (the kernel sends one or fails); stop rather than spin.
+            Ok(_) => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && !waits => break,
+            Err(e) => {
+                debug!(client = %rest[0].1, error = %e, "udp send failed");
+                done += 1;
+            }
+        }
+    }
+    done
 }
 
 #[cfg(test)]

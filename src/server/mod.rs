@@ -4,6 +4,7 @@
 mod batch;
 pub(crate) mod conns;
 pub(crate) mod https;
+mod outbox;
 pub(crate) mod shutdown;
 pub(crate) mod tcp;
 pub(crate) mod tls;

@@ -7,7 +7,8 @@
 //! a task on the thread's runtime, and from then until no task is left the thread waits on the
 //! runtime instead (datagrams by the socket's readiness), so the tasks' upstream replies and
 //! new queries share its wake-ups and a flood of cache misses is read in large batches on one
-//! thread, with no hand-off between threads.
+//! thread, with no hand-off between threads. The tasks' answers leave by the batch too, those
+//! of one turn of the runtime together (see [`super::outbox`]).
 //!
 //! With [`UdpRuntime::Caller`] the thread keeps reading its socket and answering hits itself,
 //! but the runtime it waits on, spawns onto and reads the clock of is the one that started the
@@ -20,7 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use nix::sys::socket::{MsgFlags, SockaddrStorage, sendto, setsockopt, sockopt};
+use nix::sys::socket::{MsgFlags, setsockopt, sockopt};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 use tokio::net::UdpSocket;
@@ -28,7 +29,8 @@ use tokio::runtime::{Handle, Runtime};
 use tokio::sync::{Semaphore, oneshot};
 use tracing::{debug, error, warn};
 
-use super::batch::{BATCH, Batch};
+use super::batch::{BATCH, Batch, Sender, send_all};
+use super::outbox::Outbox;
 use super::shutdown::Shutdown;
 use crate::handler::{Handler, Transport};
 use crate::metrics::Metrics;
@@ -151,20 +153,22 @@ impl Listener {
             ),
             UdpRuntime::Caller => Rt::Caller(Handle::try_current().map_err(io::Error::other)?),
         }));
-        let registered = match &runtime.0 {
-            Some(rt) => {
-                let _context = rt.handle().enter();
-                // SAFETY: the descriptor is the socket's, which the `Arc` keeps open and the
-                // same for as long as the `AsyncFd` holds it; `as_raw_fd` always returns it.
-                unsafe { AsyncFd::register_with_interest(Arc::clone(&socket), Interest::READABLE) }
-                    .map_err(|e| e.into_parts().1)?
-            }
-            None => return Err(io::Error::other("udp listener runtime missing")),
+        let Some(rt) = &runtime.0 else {
+            return Err(io::Error::other("udp listener runtime missing"));
         };
+        let registered = {
+            let _context = rt.handle().enter();
+            // SAFETY: the descriptor is the socket's, which the `Arc` keeps open and the same
+            // for as long as the `AsyncFd` holds it; `as_raw_fd` always returns it.
+            unsafe { AsyncFd::register_with_interest(Arc::clone(&socket), Interest::READABLE) }
+                .map_err(|e| e.into_parts().1)?
+        };
+        let outbox = Outbox::new(Arc::clone(&socket), rt.handle().clone());
         let stopping = Arc::new(AtomicBool::new(false));
         let (done_tx, done_rx) = oneshot::channel();
         let receiver = Receiver {
             socket: Arc::new(registered),
+            outbox,
             handler,
             slots: Arc::new(Semaphore::new(max_in_flight)),
             stopping: Arc::clone(&stopping),
@@ -244,6 +248,8 @@ impl Drop for Pending {
 /// The thread's state.
 struct Receiver {
     socket: Socket,
+    /// Where the full path's tasks put their answers.
+    outbox: Arc<Outbox>,
     handler: Arc<Handler>,
     /// The full path's in-flight limit.
     slots: Arc<Semaphore>,
@@ -253,6 +259,7 @@ struct Receiver {
 /// The thread's buffers, reused from batch to batch.
 struct Buffers {
     batch: Batch,
+    sender: Sender,
     /// The hit path's answers of one batch.
     replies: Vec<(Vec<u8>, SocketAddr)>,
     spare: Vec<Vec<u8>>,
@@ -264,6 +271,7 @@ impl Receiver {
         let _context = runtime.handle().enter();
         let mut buffers = Buffers {
             batch: Batch::new(),
+            sender: Sender::new(),
             replies: Vec::with_capacity(BATCH),
             spare: (0..BATCH).map(|_| Vec::with_capacity(4096)).collect(),
         };
@@ -341,6 +349,7 @@ impl Receiver {
     fn answer(&self, buffers: &mut Buffers) {
         let Buffers {
             batch,
+            sender,
             replies,
             spare,
         } = buffers;
@@ -358,7 +367,8 @@ impl Receiver {
             spare.push(reply);
             self.spawn_full(packet, src);
         }
-        send_all(self.socket.get_ref(), batch, replies);
+        // A blocking send: every reply is dealt with.
+        send_all(sender, self.socket.get_ref(), replies, MsgFlags::empty());
         spare.extend(replies.drain(..).map(|(mut bytes, _)| {
             bytes.clear();
             bytes
@@ -374,17 +384,15 @@ impl Receiver {
             return;
         };
         let packet = packet.to_vec();
-        let socket = Arc::clone(self.socket.get_ref());
+        let outbox = Arc::clone(&self.outbox);
         let handler = Arc::clone(&self.handler);
         // Boxed: the handler's future is large (a miss's whole resolution), and a task moves
         // its future several times on the way in and out; a box moves one pointer.
         tokio::spawn(Box::pin(async move {
-            if let Some(reply) = handler.handle_bytes(&packet, src, Transport::Udp).await
-                && let Err(e) = send_one(&socket, reply, src).await
-            {
-                warn!(client = %src, error = %e, "udp send failed");
+            // The slot goes with the reply until it is sent.
+            if let Some(reply) = handler.handle_bytes(&packet, src, Transport::Udp).await {
+                outbox.push(reply, src, permit);
             }
-            drop(permit);
         }));
     }
 }
@@ -403,47 +411,6 @@ fn unexpected(e: &io::Error) -> bool {
             true
         }
     }
-}
-
-/// Sends the hit path's answers from the socket's thread, blocking while the socket has no
-/// room: by the batch, then one at a time for any the kernel refused within a batch.
-fn send_all(fd: &std::net::UdpSocket, batch: &mut Batch, replies: &[(Vec<u8>, SocketAddr)]) {
-    let mut rest = replies;
-    while !rest.is_empty() {
-        match batch.send(fd, rest) {
-            Ok(n) if n > 0 => rest = &rest[n..],
-            Ok(_) => break,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                // The first of `rest` failed (sendmmsg reports an error only when nothing went
-                // out): skip it, send the others.
-                debug!(client = %rest[0].1, error = %e, "udp send failed");
-                rest = &rest[1..];
-            }
-        }
-    }
-}
-
-/// Sends one reply of the full path without blocking the thread: MSG_DONTWAIT on the blocking
-/// socket, and only when its buffer is full a blocking send on the runtime's blocking pool.
-/// (Registered for writability too, the socket would raise a readiness event after every
-/// send.)
-async fn send_one(
-    socket: &Arc<std::net::UdpSocket>,
-    reply: Vec<u8>,
-    to: SocketAddr,
-) -> io::Result<usize> {
-    let addr = SockaddrStorage::from(to);
-    match sendto(socket.as_raw_fd(), &reply, &addr, MsgFlags::MSG_DONTWAIT) {
-        Err(nix::errno::Errno::EAGAIN) => {}
-        done => return done.map_err(io::Error::from),
-    }
-    let socket = Arc::clone(socket);
-    tokio::task::spawn_blocking(move || {
-        sendto(socket.as_raw_fd(), &reply, &addr, MsgFlags::empty()).map_err(io::Error::from)
-    })
-    .await
-    .map_err(io::Error::other)?
 }
 
 #[cfg(test)]
