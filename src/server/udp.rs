@@ -263,6 +263,8 @@ struct Buffers {
     /// The hit path's answers of one batch.
     replies: Vec<(Vec<u8>, SocketAddr)>,
     spare: Vec<Vec<u8>>,
+    /// The full path's datagrams of a batch read outside the runtime, spawned inside it.
+    deferred: Vec<(Vec<u8>, SocketAddr)>,
 }
 
 impl Receiver {
@@ -274,6 +276,7 @@ impl Receiver {
             sender: Sender::new(),
             replies: Vec::with_capacity(BATCH),
             spare: (0..BATCH).map(|_| Vec::with_capacity(4096)).collect(),
+            deferred: Vec::with_capacity(BATCH),
         };
         while !self.stopping.load(Ordering::Acquire) {
             if runtime.handle().metrics().num_alive_tasks() > 0 {
@@ -284,7 +287,19 @@ impl Receiver {
                 return;
             };
             match received {
-                Ok(_) => self.answer(&mut buffers),
+                Ok(_) => {
+                    self.answer(&mut buffers, Spawn::Defer);
+                    // Spawned from outside the runtime, a task goes through its inject queue
+                    // and wakes its driver (an eventfd write, then an extra epoll round);
+                    // inside it, onto its own run queue. The loop then serves them.
+                    if !buffers.deferred.is_empty() {
+                        runtime.block_on(async {
+                            for (packet, src) in buffers.deferred.drain(..) {
+                                self.spawn_full(packet, src);
+                            }
+                        });
+                    }
+                }
                 Err(e) => {
                     if unexpected(&e) {
                         std::thread::sleep(ERROR_PAUSE);
@@ -316,7 +331,7 @@ impl Receiver {
                         ready.clear_ready();
                     }
                     drop(ready);
-                    self.answer(buffers);
+                    self.answer(buffers, Spawn::Now);
                     if full {
                         // Under a steady load the socket stays readable, and waiting for it
                         // then never yields: the tasks, their timers and the runtime's own
@@ -345,13 +360,15 @@ impl Receiver {
         (!self.stopping.load(Ordering::Acquire)).then_some(received)
     }
 
-    /// Answers a batch: the hits at once (sent together), the rest on tasks.
-    fn answer(&self, buffers: &mut Buffers) {
+    /// Answers a batch: the hits at once (sent together), the rest on tasks (spawned now, or
+    /// left in `deferred`).
+    fn answer(&self, buffers: &mut Buffers, spawn: Spawn) {
         let Buffers {
             batch,
             sender,
             replies,
             spare,
+            deferred,
         } = buffers;
         for (packet, src) in batch.datagrams() {
             let mut reply = spare.pop().unwrap_or_default();
@@ -365,7 +382,10 @@ impl Receiver {
                 continue;
             }
             spare.push(reply);
-            self.spawn_full(packet, src);
+            match spawn {
+                Spawn::Now => self.spawn_full(packet.to_vec(), src),
+                Spawn::Defer => deferred.push((packet.to_vec(), src)),
+            }
         }
         // A blocking send: every reply is dealt with.
         send_all(sender, self.socket.get_ref(), replies, MsgFlags::empty());
@@ -377,13 +397,12 @@ impl Receiver {
 
     /// Hands one datagram to the full path on its own task, or drops it when the in-flight
     /// limit is reached (rather than queue: the client's retry finds a free slot).
-    fn spawn_full(&self, packet: &[u8], src: SocketAddr) {
+    fn spawn_full(&self, packet: Vec<u8>, src: SocketAddr) {
         let Ok(permit) = Arc::clone(&self.slots).try_acquire_owned() else {
             Metrics::inc(&self.handler.metrics().dropped);
             debug!(client = %src, "udp in-flight limit reached; datagram dropped");
             return;
         };
-        let packet = packet.to_vec();
         let outbox = Arc::clone(&self.outbox);
         let handler = Arc::clone(&self.handler);
         // Boxed: the handler's future is large (a miss's whole resolution), and a task moves
@@ -395,6 +414,15 @@ impl Receiver {
             }
         }));
     }
+}
+
+/// Where [`Receiver::answer`] puts the full path's datagrams.
+#[derive(Clone, Copy)]
+enum Spawn {
+    /// On tasks at once: the thread is inside its runtime.
+    Now,
+    /// In [`Buffers::deferred`]: the thread is outside it.
+    Defer,
 }
 
 /// After an unexpected read error, so that one that persists does not spin.
