@@ -7,14 +7,18 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};
 
 use super::cookie::{self, ClientCookie, CookieJar, Echo};
+use super::lazy::Rest;
 use super::udp::{Connected, Timing};
 use super::{ClientError, Expected, Peer, Signed};
 
 /// How a UDP query ended.
 #[derive(Debug)]
+// Made once per query and taken apart at once: boxing the reply would cost an allocation.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum UdpAnswer {
-    /// The reply, and how long it took (the last try's, after a cookie retry).
-    Reply(Message, Timing),
+    /// The reply (its authority and additional sections in wire form when it has any, see
+    /// [`lazy`](super::lazy)), and how long it took (the last try's, after a cookie retry).
+    Reply(Message, Option<Rest>, Timing),
     /// Ask over TCP instead: the server answered BADCOOKIE to the fresh cookie it had just
     /// given us (an anycast cluster whose secrets differ, say), or BADCOOKIE without a cookie
     /// we can use. RFC 7873 §5.3: over TCP it will likely answer normally.
@@ -62,11 +66,13 @@ pub(crate) async fn over_udp(
         };
         drop(message);
         let expected = Expected::answer(id, qname, qtype);
-        let ((reply, echo), timing) = sent
-            .reply(&expected, |_, m| checked(jar, sent_cookie, peer, m))
+        let ((reply, rest, echo), timing) = sent
+            .reply_partial(&expected, |_, m, rest| {
+                checked(jar, sent_cookie, peer, m).map(|(m, echo)| (m, rest, echo))
+            })
             .await?;
         let (Some(jar), Some(client)) = (jar, sent_cookie) else {
-            return Ok(UdpAnswer::Reply(reply, timing));
+            return Ok(UdpAnswer::Reply(reply, rest, timing));
         };
         if let Echo::Ours(server) = echo {
             jar.learn(peer.server, client, server);
@@ -87,7 +93,7 @@ pub(crate) async fn over_udp(
                 jar.refused(peer.server);
                 retried = true;
             }
-            _ => return Ok(UdpAnswer::Reply(reply, timing)),
+            _ => return Ok(UdpAnswer::Reply(reply, rest, timing)),
         }
     }
 }

@@ -158,6 +158,20 @@ fn learn_ds(reply: &Message, zone: &Name, cut: &Name) -> Option<Learn> {
     })
 }
 
+/// Whether [`classify_from`]'s verdict on `reply` is the same without its authority and
+/// additional sections: a positive answer of records of `qtype` only (no alias, no RRSIG, so
+/// no proof to look for), at least one at `qname` inside `zone`; never an NS answer (its
+/// addresses are read from the additional section).
+pub(crate) fn answer_alone(reply: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> bool {
+    let header = &reply.metadata;
+    !header.truncation
+        && header.response_code == ResponseCode::NoError
+        && !matches!(qtype, RecordType::NS | RecordType::ANY)
+        && reply.answers.iter().all(|r| r.record_type() == qtype)
+        && reply.answers.iter().any(|r| same_name(&r.name, qname))
+        && in_bailiwick(qname, zone)
+}
+
 /// Classifies `reply` to a query for (`qname`, `qtype`) sent to a server for `zone`.
 pub fn classify(reply: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> Classified {
     classify_from(reply, zone, qname, qtype, false)

@@ -486,8 +486,14 @@ impl Upstream for FakeNet {
                         Expected::answer(id, &q.qname, q.qtype).matches(&reply, true),
                         "the outbound client takes the fake reply"
                     );
+                    // Over UDP, read as the outbound client reads it: in part.
+                    let (message, rest) = match q.tcp || q.tls.is_some() {
+                        true => (reply, None),
+                        false => crate::outbound::read_partial(&reply),
+                    };
                     Ok(UpstreamReply {
-                        message: reply,
+                        message,
+                        rest,
                         rtt: delay,
                         lag: Duration::ZERO,
                         at: tokio::time::Instant::now(),

@@ -30,7 +30,7 @@ use crate::outbound::tcp::TcpQuery;
 use crate::outbound::tls::DotUpstream;
 use crate::outbound::tls::conn::ConnError;
 use crate::outbound::{
-    ClientError, CookieJar, Expected, Peer, Signed, UdpAnswer, over_udp, request,
+    ClientError, CookieJar, Expected, Peer, Rest, Signed, UdpAnswer, over_udp, request,
 };
 use crate::wire::padding;
 
@@ -76,7 +76,11 @@ impl Encrypted {
 /// A validated reply and the round trip it took.
 #[derive(Debug, Clone)]
 pub struct UpstreamReply {
+    /// The reply; over UDP without its authority and additional records when `rest` holds
+    /// them.
     pub message: Message,
+    /// The authority and additional sections, not yet decoded (see [`Rest::complete`]).
+    pub rest: Option<Rest>,
     /// From sending to the moment the reply reached our socket. Over UDP the arrival time is
     /// the kernel's receive timestamp, so a resolver busy with other work does not mistake its
     /// own delay for a slow server.
@@ -162,9 +166,10 @@ impl Upstream for NetUpstream {
                 let jar = self.cookies.as_deref();
                 let udp = over_udp(peer, jar, &q.qname, q.qtype, || request_for(&q));
                 match udp.await.map_err(upstream_err)? {
-                    UdpAnswer::Reply(message, timing) => {
+                    UdpAnswer::Reply(message, rest, timing) => {
                         return Ok(UpstreamReply {
                             message,
+                            rest,
                             rtt: timing.rtt,
                             lag: timing.lag,
                             at: timing.at,
@@ -220,6 +225,7 @@ async fn over_tcp(
                 let at = Instant::now();
                 return Ok(UpstreamReply {
                     message,
+                    rest: None,
                     rtt: at.saturating_duration_since(tcp.started()),
                     lag: Duration::ZERO,
                     at,
@@ -274,6 +280,7 @@ async fn over_tls(
         .map_err(upstream_err)?;
     Ok(UpstreamReply {
         message,
+        rest: None,
         rtt: response.rtt,
         lag: Duration::ZERO,
         at: response.at,

@@ -102,7 +102,12 @@ async fn ask(addr: SocketAddr, jar: Option<&CookieJar>, edns: bool) -> UdpAnswer
 
 fn answered(answer: UdpAnswer) -> Message {
     match answer {
-        UdpAnswer::Reply(m, _) => m,
+        UdpAnswer::Reply(mut m, rest, _) => {
+            if let Some(rest) = rest {
+                rest.complete(&mut m).expect("the rest decodes");
+            }
+            m
+        }
         UdpAnswer::Tcp => panic!("sent to TCP"),
     }
 }

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use super::{Attempt, Exchange};
 use crate::cache::Key;
 use crate::resolver::budget::{Budget, ResolveError};
-use crate::resolver::classify::{Classified, Outcome, classify_from};
+use crate::resolver::classify::{Classified, Outcome, answer_alone, classify_from};
 use crate::resolver::infra::Mark;
 use crate::resolver::upstream::{UpstreamError, UpstreamReply};
 use crate::resolver::{Resolver, answer_ns};
@@ -25,6 +25,7 @@ impl Resolver {
         result: Result<UpstreamReply, UpstreamError>,
         budget: &mut Budget,
     ) -> Result<Option<Classified>, ResolveError> {
+        let result = result.and_then(|reply| decoded(reply, ex));
         budget.advance(match &result {
             Ok(reply) => reply.at,
             // Edge: a transport failure carries no time of its own.
@@ -84,6 +85,8 @@ impl Resolver {
         if !attempt.tcp {
             self.infra.record_lag(reply.lag);
         }
+        let servfail = reply.message.metadata.response_code == ResponseCode::ServFail;
+        let rtt = reply.rtt;
         let mut classified = classify_from(
             &reply.message,
             &ex.zone_name,
@@ -92,12 +95,12 @@ impl Resolver {
             ex.recursive,
         );
         if matches!(classified.outcome, Outcome::Answer(_)) {
-            self.learn_answer_ns(&mut classified, &reply.message, ex, now);
+            self.learn_answer_ns(&mut classified, reply, ex, now);
         }
-        self.trace_try(ex, i, attempt.tcp, reply.rtt, || describe(&classified));
+        self.trace_try(ex, i, attempt.tcp, rtt, || describe(&classified));
         // A validating forwarder's SERVFAIL may be its validation failing: asked once more with
         // CD=1 (see `checking_disabled`), it hands over the data for us to judge.
-        let servfail = reply.message.metadata.response_code == ResponseCode::ServFail;
+
         if servfail && ex.cands[i].tries == 1 && self.checking_disabled(ex, true, budget) {
             self.send(ex, i, window.force(), budget)?;
             return Ok(None);
@@ -143,25 +146,55 @@ impl Resolver {
     /// ([`answer_ns`](crate::resolver::answer_ns)), added to what `classified` teaches only
     /// when the cache does not hold that NS set fresh already: most replies repeat it (from
     /// the referral, or the answer before), and learning it again was a third of a miss.
+    /// Sections still in wire form are decoded only when the NS set is learned; if they
+    /// turn out not to decode, nothing beside the answer is.
     fn learn_answer_ns(
         &self,
         classified: &mut Classified,
-        reply: &hickory_proto::op::Message,
+        reply: UpstreamReply,
         ex: &Exchange<'_>,
         now: Instant,
     ) {
-        let Some(cut) = answer_ns::cut(reply, &ex.zone_name, &ex.qname) else {
+        let UpstreamReply {
+            mut message, rest, ..
+        } = reply;
+        let cut = match &rest {
+            Some(rest) => answer_ns::cut_among(rest.ns_owners(), &ex.zone_name, &ex.qname),
+            None => answer_ns::cut(&message, &ex.zone_name, &ex.qname),
+        };
+        let Some(cut) = cut else {
             return;
         };
         if self
             .cache
             .fresh_ttl(&Key::new(&cut, RecordType::NS), now)
-            .is_none()
+            .is_some()
         {
-            let learned = answer_ns::learn_at(reply, &ex.zone_name, &cut);
-            classified.learned.extend(learned);
+            return;
         }
+        if let Some(rest) = rest
+            && rest.complete(&mut message).is_err()
+        {
+            return;
+        }
+        let learned = answer_ns::learn_at(&message, &ex.zone_name, &cut);
+        classified.learned.extend(learned);
     }
+}
+
+/// `reply` with its authority and additional sections decoded, unless classifying it cannot
+/// need them (see [`answer_alone`]): then they stay in wire form for `learn_answer_ns`. Sections
+/// that do not decode make the reply junk, and the try one that failed outright: the next
+/// goes at once.
+fn decoded(mut reply: UpstreamReply, ex: &Exchange<'_>) -> Result<UpstreamReply, UpstreamError> {
+    if let Some(rest) = &reply.rest
+        && !answer_alone(&reply.message, &ex.zone_name, &ex.qname, ex.qtype)
+    {
+        rest.complete(&mut reply.message)
+            .map_err(|e| UpstreamError::Network(format!("malformed reply: {e}")))?;
+        reply.rest = None;
+    }
+    Ok(reply)
 }
 
 fn describe(c: &Classified) -> String {

@@ -1,0 +1,180 @@
+//! A resolver's reply read only as far as most replies need: the header, the question, the
+//! answer section and the OPT record through hickory, while the authority and additional
+//! sections stay in wire form ([`Rest`]) until the walk asks for them. A positive answer
+//! rarely needs them (the zone's NS set beside it is usually cached already), and decoding
+//! their names was a sixth of a cache miss.
+//!
+//! The sections kept back are walked record by record at once, so a reply whose records do
+//! not even frame (a name that does not end, an RDATA past the end), or that holds what
+//! hickory refuses there (OPT, SIG or TSIG in the authority section, a second OPT, an empty
+//! RDATA), is left to hickory's full parse and its verdict, as before. What only decoding
+//! their contents would find wrong (a bad name in an RDATA) is found when they are decoded.
+
+use hickory_proto::op::{Edns, Header, Message, OpCode};
+use hickory_proto::rr::{Name, Record, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, DecodeError};
+
+use crate::wire::{be16, skip_name};
+
+/// The authority and additional sections of a reply, undecoded (the OPT record, read
+/// already, is in the message).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rest {
+    /// The whole datagram: names in these sections may point anywhere before them.
+    wire: Box<[u8]>,
+    /// Where the authority section starts (a UDP reply is shorter than 64 KiB).
+    at: u16,
+    authorities: u16,
+    additionals: u16,
+    op_code: OpCode,
+}
+
+/// `raw` read as a reply: the message without its authority and additional records, and
+/// those in wire form (`None` when there are none besides OPT, or when anything unusual made
+/// this a full parse). `None` when hickory's full parse fails too.
+pub(crate) fn read(raw: &[u8]) -> Option<(Message, Option<Rest>)> {
+    let full = || Message::from_vec(raw).ok().map(|m| (m, None));
+    let mut decoder = BinDecoder::new(raw);
+    let Ok(Header {
+        mut metadata,
+        counts,
+    }) = Header::read(&mut decoder)
+    else {
+        return None;
+    };
+    let op = metadata.op_code;
+    let Ok(queries) = Message::read_queries(&mut decoder, usize::from(counts.queries)) else {
+        return None;
+    };
+    let Ok((answers, _, _)) =
+        Message::read_records(&mut decoder, usize::from(counts.answers), false, op)
+    else {
+        return None;
+    };
+    let at = decoder.index();
+    let (authorities, additionals) = (
+        usize::from(counts.authorities),
+        usize::from(counts.additionals),
+    );
+    let Some(opt) = frame(raw, at, authorities, additionals) else {
+        return full();
+    };
+    let edns = match opt {
+        Some(opt_at) => match read_at(raw, opt_at, Record::read) {
+            Ok(record) => Some(Edns::from(&record)),
+            Err(_) => return None,
+        },
+        None => None,
+    };
+    if let Some(edns) = &edns {
+        metadata.merge_response_code(edns.rcode_high());
+    }
+    let others = authorities + additionals - usize::from(edns.is_some());
+    let Ok(at) = u16::try_from(at) else {
+        return full();
+    };
+    let rest = (others > 0).then(|| Rest {
+        wire: raw.into(),
+        at,
+        authorities: counts.authorities,
+        additionals: counts.additionals,
+        op_code: op,
+    });
+    let mut message = Message::new(metadata.id, metadata.message_type, op);
+    message.metadata = metadata;
+    message.queries = queries;
+    message.answers = answers;
+    message.edns = edns;
+    Some((message, rest))
+}
+
+/// `message` as [`read`] reads it off the wire, for tests that hand the resolver a
+/// message; as it is when it does not encode.
+#[cfg(test)]
+pub(crate) fn read_partial(message: &Message) -> (Message, Option<Rest>) {
+    message
+        .to_vec()
+        .ok()
+        .and_then(|wire| read(&wire))
+        .unwrap_or_else(|| (message.clone(), None))
+}
+
+/// Walks the authority and additional records from `at`: `Some(Some(offset))` of the one OPT
+/// record, `Some(None)` without one, and `None` for anything the full parse should judge.
+fn frame(
+    raw: &[u8],
+    mut at: usize,
+    authorities: usize,
+    additionals: usize,
+) -> Option<Option<usize>> {
+    let mut opt = None;
+    for i in 0..authorities + additionals {
+        let fixed = skip_name(raw, at)?;
+        let rtype = RecordType::from(be16(raw, fixed)?);
+        let rdlength = usize::from(be16(raw, fixed + 8)?);
+        let end = fixed + 10 + rdlength;
+        if end > raw.len() {
+            return None;
+        }
+        let additional = i >= authorities;
+        match rtype {
+            RecordType::OPT if additional && opt.is_none() => opt = Some(at),
+            RecordType::OPT | RecordType::SIG | RecordType::TSIG => return None,
+            _ if rdlength == 0 => return None,
+            _ => {}
+        }
+        at = end;
+    }
+    Some(opt)
+}
+
+/// `read` applied to `raw` from `at` (names may point before it).
+fn read_at<'r, T>(
+    raw: &'r [u8],
+    at: usize,
+    read: impl FnOnce(&mut BinDecoder<'r>) -> Result<T, DecodeError>,
+) -> Result<T, DecodeError> {
+    let mut decoder = BinDecoder::new(raw);
+    decoder.read_slice(at)?;
+    read(&mut decoder)
+}
+
+impl Rest {
+    /// Decodes the two sections into `message` (read by [`read`] from the same datagram).
+    pub fn complete(&self, message: &mut Message) -> Result<(), DecodeError> {
+        let (authorities, additionals) = read_at(&self.wire, usize::from(self.at), |decoder| {
+            let (authorities, _, _) =
+                Message::read_records(decoder, self.authorities.into(), false, self.op_code)?;
+            let (additionals, _, _) =
+                Message::read_records(decoder, self.additionals.into(), true, self.op_code)?;
+            Ok((authorities, additionals))
+        })?;
+        message.authorities = authorities;
+        message.additionals = additionals;
+        Ok(())
+    }
+
+    /// The owner of each NS record of the authority section, in order (only those names are
+    /// decoded); one that does not decode ends them.
+    pub fn ns_owners(&self) -> impl Iterator<Item = Name> + '_ {
+        let mut at = Some(usize::from(self.at));
+        let mut left = self.authorities;
+        std::iter::from_fn(move || {
+            while left > 0 {
+                left -= 1;
+                let here = at?;
+                let fixed = skip_name(&self.wire, here)?;
+                let rtype = RecordType::from(be16(&self.wire, fixed)?);
+                let rdlength = usize::from(be16(&self.wire, fixed + 8)?);
+                at = Some(fixed + 10 + rdlength);
+                if rtype == RecordType::NS {
+                    return read_at(&self.wire, here, Name::read).ok();
+                }
+            }
+            None
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
