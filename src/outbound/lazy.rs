@@ -10,11 +10,11 @@
 //! RDATA), is left to hickory's full parse and its verdict, as before. What only decoding
 //! their contents would find wrong (a bad name in an RDATA) is found when they are decoded.
 
-use hickory_proto::op::{Edns, Header, Message, OpCode};
-use hickory_proto::rr::{Name, Record, RecordType};
+use hickory_proto::op::{Edns, Header, Message, OpCode, Query};
+use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, DecodeError};
 
-use crate::wire::{be16, skip_name};
+use crate::wire::{HEADER, be16, skip_name, written_at};
 
 /// The authority and additional sections of a reply, undecoded (the OPT record, read
 /// already, is in the message).
@@ -32,7 +32,13 @@ pub struct Rest {
 /// `raw` read as a reply: the message without its authority and additional records, and
 /// those in wire form (`None` when there are none besides OPT, or when anything unusual made
 /// this a full parse). `None` when hickory's full parse fails too.
-pub(crate) fn read(raw: &[u8]) -> Option<(Message, Option<Rest>)> {
+///
+/// A reply that repeats `question` (name, type, class IN; written out, not compressed) gets
+/// that question, in the case we asked it, without reading it: it matches all the same.
+pub(crate) fn read(
+    raw: &[u8],
+    question: Option<(&Name, RecordType)>,
+) -> Option<(Message, Option<Rest>)> {
     let full = || Message::from_vec(raw).ok().map(|m| (m, None));
     let mut decoder = BinDecoder::new(raw);
     let Ok(Header {
@@ -43,8 +49,15 @@ pub(crate) fn read(raw: &[u8]) -> Option<(Message, Option<Rest>)> {
         return None;
     };
     let op = metadata.op_code;
-    let Ok(queries) = Message::read_queries(&mut decoder, usize::from(counts.queries)) else {
-        return None;
+    let repeated = question
+        .filter(|_| counts.queries == 1)
+        .and_then(|(qname, qtype)| repeated(raw, qname, qtype));
+    let queries = match repeated {
+        Some((query, end)) => {
+            decoder.read_slice(end - HEADER).ok()?;
+            vec![query]
+        }
+        None => Message::read_queries(&mut decoder, usize::from(counts.queries)).ok()?,
     };
     let Ok((answers, _, _)) =
         Message::read_records(&mut decoder, usize::from(counts.answers), false, op)
@@ -91,12 +104,23 @@ pub(crate) fn read(raw: &[u8]) -> Option<(Message, Option<Rest>)> {
 /// `message` as [`read`] reads it off the wire, for tests that hand the resolver a
 /// message; as it is when it does not encode.
 #[cfg(test)]
-pub(crate) fn read_partial(message: &Message) -> (Message, Option<Rest>) {
+pub(crate) fn read_partial(
+    message: &Message,
+    question: Option<(&Name, RecordType)>,
+) -> (Message, Option<Rest>) {
     message
         .to_vec()
         .ok()
-        .and_then(|wire| read(&wire))
+        .and_then(|wire| read(&wire, question))
         .unwrap_or_else(|| (message.clone(), None))
+}
+
+/// Our question and where it ends, when the one question at the start of `raw` repeats it.
+fn repeated(raw: &[u8], qname: &Name, qtype: RecordType) -> Option<(Query, usize)> {
+    let end = written_at(raw, HEADER, qname)?;
+    let same =
+        be16(raw, end)? == u16::from(qtype) && be16(raw, end + 2)? == u16::from(DNSClass::IN);
+    same.then(|| (Query::query(qname.clone(), qtype), end + 4))
 }
 
 /// Walks the authority and additional records from `at`: `Some(Some(offset))` of the one OPT

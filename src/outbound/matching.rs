@@ -58,6 +58,12 @@ impl<'q> Expected<'q> {
         })
     }
 
+    /// The question a reply to a resolver's query repeats (when it has one); `None` for the
+    /// other rules.
+    pub(crate) fn question(&self) -> Option<(&'q Name, RecordType)> {
+        (self.rule == Rule::Answer).then_some((self.qname, self.qtype))
+    }
+
     /// Whether `reply` answers us; `first`: the first message of the reply (a transfer's
     /// later messages may leave out the question).
     pub(crate) fn matches(&self, reply: &Message, first: bool) -> bool {

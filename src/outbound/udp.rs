@@ -206,7 +206,7 @@ fn recv_into<T>(
     let (n, arrived) = recv_stamped(sock, buf)?;
     let raw = &buf[..n];
     let read = |raw: &[u8]| match partial {
-        true => lazy::read(raw),
+        true => lazy::read(raw, expected.question()),
         false => Message::from_vec(raw).ok().map(|m| (m, None)),
     };
     let kept = crate::wire::questions_fit(raw)

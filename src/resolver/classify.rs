@@ -158,18 +158,15 @@ fn learn_ds(reply: &Message, zone: &Name, cut: &Name) -> Option<Learn> {
     })
 }
 
-/// Whether [`classify_from`]'s verdict on `reply` is the same without its authority and
-/// additional sections: a positive answer of records of `qtype` only (no alias, no RRSIG, so
-/// no proof to look for), at least one at `qname` inside `zone`; never an NS answer (its
-/// addresses are read from the additional section).
-pub(crate) fn answer_alone(reply: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> bool {
-    let header = &reply.metadata;
-    !header.truncation
-        && header.response_code == ResponseCode::NoError
-        && !matches!(qtype, RecordType::NS | RecordType::ANY)
-        && reply.answers.iter().all(|r| r.record_type() == qtype)
-        && reply.answers.iter().any(|r| same_name(&r.name, qname))
-        && in_bailiwick(qname, zone)
+/// Whether `classified`, [`classify_from`]'s verdict on a reply to a `qtype` question read
+/// without its authority and additional sections, is its verdict on the whole reply: a
+/// positive answer without RRSIGs (so no proof of a wildcard to look for there), never to an
+/// NS question (its servers' addresses are read from the additional section). An alias, a
+/// negative answer or a referral needs the rest.
+pub(crate) fn settled_alone(classified: &Classified, qtype: RecordType) -> bool {
+    matches!(classified.outcome, Outcome::Answer(_))
+        && classified.signed.is_empty()
+        && qtype != RecordType::NS
 }
 
 /// Classifies `reply` to a query for (`qname`, `qtype`) sent to a server for `zone`.

@@ -489,7 +489,7 @@ impl Upstream for FakeNet {
                     // Over UDP, read as the outbound client reads it: in part.
                     let (message, rest) = match q.tcp || q.tls.is_some() {
                         true => (reply, None),
-                        false => crate::outbound::read_partial(&reply),
+                        false => crate::outbound::read_partial(&reply, Some((&q.qname, q.qtype))),
                     };
                     Ok(UpstreamReply {
                         message,

@@ -32,6 +32,27 @@ pub(crate) fn within(name: &Name, zone: &Name) -> bool {
         .all(|(x, y)| x == y || x.eq_ignore_ascii_case(y))
 }
 
+/// Where the name at `at` in `wire` ends, if it is `name` (ignoring ASCII case) written
+/// without compression, as hickory reads a name off the wire: fully qualified. `None` for a
+/// pointer, another name, or bytes that do not walk.
+pub(crate) fn written_at(wire: &[u8], mut at: usize, name: &Name) -> Option<usize> {
+    if !name.is_fqdn() {
+        return None;
+    }
+    for label in name.iter() {
+        let len = usize::from(*wire.get(at)?);
+        if len != label.len() || len > 63 || len == 0 {
+            return None;
+        }
+        let written = wire.get(at + 1..at + 1 + len)?;
+        if !written.eq_ignore_ascii_case(label) {
+            return None;
+        }
+        at += 1 + len;
+    }
+    (*wire.get(at)? == 0).then_some(at + 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,5 +86,38 @@ mod tests {
                 assert_eq!(within(a, b), b.zone_of(a), "{a:?} within {b:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_name_written_out_is_read_as_hickory_reads_it() {
+        use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable};
+        let names = [
+            "a.test.",
+            "A.Test.",
+            "b.a.test.",
+            "test.",
+            ".",
+            "a.test",
+            "ab.test.",
+        ];
+        let names: Vec<Name> = names
+            .iter()
+            .map(|n| Name::from_ascii(n).expect("name"))
+            .collect();
+        for written in names.iter().filter(|n| n.is_fqdn()) {
+            let mut wire = vec![7, 7];
+            wire.extend(written.to_bytes().expect("encodes"));
+            wire.push(9);
+            let read = Name::read(&mut BinDecoder::new(&wire[2..])).expect("reads");
+            for name in &names {
+                let end = written_at(&wire, 2, name);
+                assert_eq!(end.is_some(), same_name(&read, name), "{written} as {name}");
+                assert!(end.is_none_or(|end| end == wire.len() - 1));
+            }
+        }
+        // A pointer, or a name cut short, is not the name.
+        let name = Name::from_ascii("a.test.").expect("name");
+        assert_eq!(written_at(&[0xC0, 12], 0, &name), None);
+        assert_eq!(written_at(&[1, b'a', 4, b't', b'e'], 0, &name), None);
     }
 }

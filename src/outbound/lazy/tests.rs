@@ -60,7 +60,7 @@ fn soa() -> RData {
 
 /// Read in part, then completed: what hickory's full parse reads.
 fn completed(wire: &[u8]) -> Option<(Message, bool)> {
-    let (mut m, rest) = read(wire)?;
+    let (mut m, rest) = read(wire, None)?;
     let partial = rest.is_some();
     if let Some(rest) = rest {
         assert!(m.authorities.is_empty() && m.additionals.is_empty());
@@ -118,7 +118,7 @@ fn the_ns_owners_are_read_alone_in_order() {
         RData::NS(NS(n("ns.deep.alpha.test."))),
     ));
     let wire = m.to_vec().expect("encodes");
-    let (_, rest) = read(&wire).expect("reads");
+    let (_, rest) = read(&wire, None).expect("reads");
     let owners: Vec<Name> = rest.expect("a rest").ns_owners().collect();
     assert_eq!(
         owners,
@@ -133,7 +133,7 @@ fn what_hickory_refuses_is_refused_and_bad_contents_are_found_on_completion() {
     for len in 12..wire.len() {
         let cut = &wire[..len];
         assert_eq!(
-            read(cut).map(|(m, _)| m.answers.len()).is_some() && completed(cut).is_some(),
+            read(cut, None).map(|(m, _)| m.answers.len()).is_some() && completed(cut).is_some(),
             Message::from_vec(cut).is_ok(),
             "cut at {len}"
         );
@@ -147,7 +147,7 @@ fn what_hickory_refuses_is_refused_and_bad_contents_are_found_on_completion() {
     ));
     let wire = opt_in_authority.to_vec().expect("encodes");
     assert!(Message::from_vec(&wire).is_err());
-    assert!(read(&wire).is_none());
+    assert!(read(&wire, None).is_none());
     // An AAAA record of five octets (the last record) frames, so it is found only when the
     // rest is decoded.
     let mut wire = positive(false).to_vec().expect("encodes");
@@ -155,6 +155,27 @@ fn what_hickory_refuses_is_refused_and_bad_contents_are_found_on_completion() {
     wire[rdata - 2..rdata].copy_from_slice(&[0, 5]);
     wire.truncate(rdata + 5);
     assert!(Message::from_vec(&wire).is_err());
-    let (mut m, rest) = read(&wire).expect("frames");
+    let (mut m, rest) = read(&wire, None).expect("frames");
     assert!(rest.expect("a rest").complete(&mut m).is_err());
+}
+
+#[test]
+fn a_repeated_question_is_ours_and_anything_else_is_read() {
+    let wire = positive(true).to_vec().expect("encodes");
+    let hickory = Message::from_vec(&wire).expect("parses");
+    let asked = n("U1.Wild.ALPHA.test.");
+    let (mut m, rest) = read(&wire, Some((&asked, RecordType::A))).expect("reads");
+    assert_eq!(m.queries, vec![Query::query(asked.clone(), RecordType::A)]);
+    rest.expect("a rest").complete(&mut m).expect("decodes");
+    m.queries = hickory.queries.clone();
+    assert_eq!(m, hickory, "the rest as hickory reads it");
+    // Another type, another name, a name not fully qualified: read as it is written.
+    for (name, qtype) in [
+        (asked.clone(), RecordType::AAAA),
+        (n("u2.wild.alpha.test."), RecordType::A),
+        (n("u1.wild.alpha.test"), RecordType::A),
+    ] {
+        let (m, _) = read(&wire, Some((&name, qtype))).expect("reads");
+        assert_eq!(m.queries, hickory.queries, "{name} {qtype}");
+    }
 }

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use super::{Attempt, Exchange};
 use crate::cache::Key;
 use crate::resolver::budget::{Budget, ResolveError};
-use crate::resolver::classify::{Classified, Outcome, answer_alone, classify_from};
+use crate::resolver::classify::{Classified, Outcome, classify_from, settled_alone};
 use crate::resolver::infra::Mark;
 use crate::resolver::upstream::{UpstreamError, UpstreamReply};
 use crate::resolver::{Resolver, answer_ns};
@@ -25,9 +25,9 @@ impl Resolver {
         result: Result<UpstreamReply, UpstreamError>,
         budget: &mut Budget,
     ) -> Result<Option<Classified>, ResolveError> {
-        let result = result.and_then(|reply| decoded(reply, ex));
+        let result = result.and_then(|reply| classified(reply, ex));
         budget.advance(match &result {
-            Ok(reply) => reply.at,
+            Ok((reply, _)) => reply.at,
             // Edge: a transport failure carries no time of its own.
             Err(_) => Instant::now(),
         });
@@ -35,10 +35,10 @@ impl Resolver {
         let i = attempt.cand;
         let addr = ex.cands[i].addr;
         let waited = now.saturating_duration_since(attempt.sent);
-        let reply = match result {
-            Ok(reply) => {
+        let (reply, mut classified) = match result {
+            Ok(read) => {
                 ex.cands[i].replied = true;
-                reply
+                read
             }
             Err(e @ UpstreamError::Network(_)) => {
                 // The try failed outright (a firewall's EPERM, full buffers, no route, a
@@ -87,13 +87,6 @@ impl Resolver {
         }
         let servfail = reply.message.metadata.response_code == ResponseCode::ServFail;
         let rtt = reply.rtt;
-        let mut classified = classify_from(
-            &reply.message,
-            &ex.zone_name,
-            &ex.qname,
-            ex.qtype,
-            ex.recursive,
-        );
         if matches!(classified.outcome, Outcome::Answer(_)) {
             self.learn_answer_ns(&mut classified, reply, ex, now);
         }
@@ -182,19 +175,29 @@ impl Resolver {
     }
 }
 
-/// `reply` with its authority and additional sections decoded, unless classifying it cannot
-/// need them (see [`answer_alone`]): then they stay in wire form for `learn_answer_ns`. Sections
-/// that do not decode make the reply junk, and the try one that failed outright: the next
-/// goes at once.
-fn decoded(mut reply: UpstreamReply, ex: &Exchange<'_>) -> Result<UpstreamReply, UpstreamError> {
-    if let Some(rest) = &reply.rest
-        && !answer_alone(&reply.message, &ex.zone_name, &ex.qname, ex.qtype)
-    {
+/// `reply` classified. Its authority and additional sections, when still in wire form, are
+/// decoded only when the verdict on its answer section alone may not stand (see
+/// [`settled_alone`]); otherwise they stay so for `learn_answer_ns`. Sections that do not
+/// decode make the reply junk, and the try one that failed outright: the next goes at once.
+fn classified(
+    mut reply: UpstreamReply,
+    ex: &Exchange<'_>,
+) -> Result<(UpstreamReply, Classified), UpstreamError> {
+    let classify = |m: &_| classify_from(m, &ex.zone_name, &ex.qname, ex.qtype, ex.recursive);
+    if let Some(rest) = &reply.rest {
+        // Without an answer there is nothing for the answer section alone to settle.
+        if !reply.message.answers.is_empty() {
+            let alone = classify(&reply.message);
+            if settled_alone(&alone, ex.qtype) {
+                return Ok((reply, alone));
+            }
+        }
         rest.complete(&mut reply.message)
             .map_err(|e| UpstreamError::Network(format!("malformed reply: {e}")))?;
         reply.rest = None;
     }
-    Ok(reply)
+    let classified = classify(&reply.message);
+    Ok((reply, classified))
 }
 
 fn describe(c: &Classified) -> String {

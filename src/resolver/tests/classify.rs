@@ -183,12 +183,12 @@ fn glue_beside_an_ns_answer_is_learned_as_glue() {
     assert_eq!(c.learned[1].rank, Rank::Glue);
 }
 
-/// `answer_alone` vouches that a reply's authority and additional sections cannot change
+/// `settled_alone` vouches that a reply's authority and additional sections cannot change
 /// its classification: checked against classifying with and without them, over replies of
 /// each kind, and shown to refuse every reply where they do.
 #[test]
-fn a_reply_answer_alone_says_is_classified_the_same_without_its_other_sections() {
-    use crate::resolver::classify::answer_alone;
+fn a_verdict_settled_without_the_other_sections_is_the_verdict_with_them() {
+    use crate::resolver::classify::settled_alone;
     let mut replies = Vec::new();
     for aa in [true, false] {
         let mut positive = reply(aa);
@@ -233,7 +233,7 @@ fn a_reply_answer_alone_says_is_classified_the_same_without_its_other_sections()
                 let (zone, qname) = (n(zone), n(qname));
                 let full = classify(m, &zone, &qname, qtype);
                 let without = classify(&bare, &zone, &qname, qtype);
-                if answer_alone(m, &zone, &qname, qtype) {
+                if settled_alone(&without, qtype) {
                     assert_eq!(full, without, "{qname} {qtype} in {zone}: {m}");
                     alone += 1;
                 } else if full != without {
