@@ -14,7 +14,8 @@ use hickory_proto::op::{Edns, Header, Message, OpCode, Query};
 use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, DecodeError};
 
-use crate::wire::{HEADER, be16, skip_name, written_at};
+use super::Expected;
+use crate::wire::{HEADER, ancestor_labels, be16, lowercase_at, skip_name, written_at};
 
 /// The authority and additional sections of a reply, undecoded (the OPT record, read
 /// already, is in the message).
@@ -27,19 +28,25 @@ pub struct Rest {
     authorities: u16,
     additionals: u16,
     op_code: OpCode,
+    /// The reply repeats one question (ours: it matched), written first.
+    one_question: bool,
 }
 
 /// `raw` read as a reply: the message without its authority and additional records, and
 /// those in wire form (`None` when there are none besides OPT, or when anything unusual made
 /// this a full parse). `None` when hickory's full parse fails too.
 ///
-/// A reply that repeats `question` (name, type, class IN; written out, not compressed) gets
-/// that question, in the case we asked it, without reading it: it matches all the same.
-pub(crate) fn read(
-    raw: &[u8],
-    question: Option<(&Name, RecordType)>,
-) -> Option<(Message, Option<Rest>)> {
-    let full = || Message::from_vec(raw).ok().map(|m| (m, None));
+/// Only a reply that answers `expected` is read to the end. One that repeats the question
+/// (name, type, class IN; written out, not compressed) gets it, in the case we asked it,
+/// without hickory reading it: it matches all the same.
+pub(crate) fn read(raw: &[u8], expected: &Expected<'_>) -> Option<(Message, Option<Rest>)> {
+    let question = expected.question();
+    let full = || {
+        Message::from_vec(raw)
+            .ok()
+            .filter(|m| expected.matches(m, true))
+            .map(|m| (m, None))
+    };
     let mut decoder = BinDecoder::new(raw);
     let Ok(Header {
         mut metadata,
@@ -52,6 +59,7 @@ pub(crate) fn read(
     let repeated = question
         .filter(|_| counts.queries == 1)
         .and_then(|(qname, qtype)| repeated(raw, qname, qtype));
+    let verified = repeated.is_some();
     let queries = match repeated {
         Some((query, end)) => {
             decoder.read_slice(end - HEADER).ok()?;
@@ -59,6 +67,15 @@ pub(crate) fn read(
         }
         None => Message::read_queries(&mut decoder, usize::from(counts.queries)).ok()?,
     };
+    let mut message = Message::new(metadata.id, metadata.message_type, op);
+    message.queries = queries;
+    let ours = match verified {
+        true => expected.answered_by(&metadata),
+        false => expected.matches(&message, true),
+    };
+    if !ours {
+        return None;
+    }
     let Ok((answers, _, _)) =
         Message::read_records(&mut decoder, usize::from(counts.answers), false, op)
     else {
@@ -92,10 +109,9 @@ pub(crate) fn read(
         authorities: counts.authorities,
         additionals: counts.additionals,
         op_code: op,
+        one_question: counts.queries == 1,
     });
-    let mut message = Message::new(metadata.id, metadata.message_type, op);
     message.metadata = metadata;
-    message.queries = queries;
     message.answers = answers;
     message.edns = edns;
     Some((message, rest))
@@ -104,14 +120,11 @@ pub(crate) fn read(
 /// `message` as [`read`] reads it off the wire, for tests that hand the resolver a
 /// message; as it is when it does not encode.
 #[cfg(test)]
-pub(crate) fn read_partial(
-    message: &Message,
-    question: Option<(&Name, RecordType)>,
-) -> (Message, Option<Rest>) {
+pub(crate) fn read_partial(message: &Message, expected: &Expected<'_>) -> (Message, Option<Rest>) {
     message
         .to_vec()
         .ok()
-        .and_then(|wire| read(&wire, question))
+        .and_then(|wire| read(&wire, expected))
         .unwrap_or_else(|| (message.clone(), None))
 }
 
@@ -178,25 +191,27 @@ impl Rest {
         Ok(())
     }
 
-    /// The owner of each NS record of the authority section, in order (only those names are
-    /// decoded); one that does not decode ends them.
-    pub fn ns_owners(&self) -> impl Iterator<Item = Name> + '_ {
-        let mut at = Some(usize::from(self.at));
-        let mut left = self.authorities;
-        std::iter::from_fn(move || {
-            while left > 0 {
-                left -= 1;
-                let here = at?;
-                let fixed = skip_name(&self.wire, here)?;
-                let rtype = RecordType::from(be16(&self.wire, fixed)?);
-                let rdlength = usize::from(be16(&self.wire, fixed + 8)?);
-                at = Some(fixed + 10 + rdlength);
-                if rtype == RecordType::NS {
-                    return read_at(&self.wire, here, Name::read).ok();
+    /// The owner, in lowercase wire form, of the first NS record of the authority section
+    /// that is the question's name or an ancestor of it with at least `min_labels` labels
+    /// (`Some(None)`: there is none). `None` when that cannot be told from the wire: the reply
+    /// repeats no question, or a name does not walk.
+    pub fn ns_cut(&self, min_labels: usize) -> Option<Option<Box<[u8]>>> {
+        if !self.one_question {
+            return None;
+        }
+        let question = lowercase_at(&self.wire, HEADER)?;
+        let mut at = usize::from(self.at);
+        for _ in 0..self.authorities {
+            let fixed = skip_name(&self.wire, at)?;
+            if be16(&self.wire, fixed)? == u16::from(RecordType::NS) {
+                let owner = lowercase_at(&self.wire, at)?;
+                if ancestor_labels(&owner, &question).is_some_and(|n| n >= min_labels) {
+                    return Some(Some(owner));
                 }
             }
-            None
-        })
+            at = fixed + 10 + usize::from(be16(&self.wire, fixed + 8)?);
+        }
+        Some(None)
     }
 }
 

@@ -206,13 +206,15 @@ fn recv_into<T>(
     let (n, arrived) = recv_stamped(sock, buf)?;
     let raw = &buf[..n];
     let read = |raw: &[u8]| match partial {
-        true => lazy::read(raw, expected.question()),
-        false => Message::from_vec(raw).ok().map(|m| (m, None)),
+        true => lazy::read(raw, expected),
+        false => Message::from_vec(raw)
+            .ok()
+            .filter(|m| expected.matches(m, true))
+            .map(|m| (m, None)),
     };
     let kept = crate::wire::questions_fit(raw)
         .then(|| read(raw))
         .flatten()
-        .filter(|(m, _)| expected.matches(m, true))
         .and_then(|(m, rest)| keep(raw, m, rest));
     Ok((kept, arrived))
 }

@@ -9,8 +9,6 @@
 //! do they outlive the NS set they find cached (`store`): the servers of a zone cannot renew
 //! its delegation by repeating it beside their answers (the ghost domain, CVE-2012-1033).
 
-use std::borrow::Borrow;
-
 use hickory_proto::op::Message;
 use hickory_proto::rr::{Name, Record, RecordType};
 
@@ -22,21 +20,12 @@ use crate::wire::{same_name, within};
 /// The owner of the one NS set of a positive `reply`'s authority section at or above `qname`
 /// and inside `zone` (Unbound's scrubber keeps no other), if it has one.
 pub(crate) fn cut(reply: &Message, zone: &Name, qname: &Name) -> Option<Name> {
-    let owners = reply
+    reply
         .authorities
         .iter()
-        .filter(|r| r.record_type() == RecordType::NS)
-        .map(|r| &r.name);
-    cut_among(owners, zone, qname).cloned()
-}
-
-/// [`cut`], given the owners of the authority section's NS records in order.
-pub(crate) fn cut_among<N: Borrow<Name>>(
-    mut ns_owners: impl Iterator<Item = N>,
-    zone: &Name,
-    qname: &Name,
-) -> Option<N> {
-    ns_owners.find(|owner| in_bailiwick(owner.borrow(), zone) && within(qname, owner.borrow()))
+        .filter(|r| in_bailiwick(&r.name, zone))
+        .find(|r| r.record_type() == RecordType::NS && within(qname, &r.name))
+        .map(|r| r.name.clone())
 }
 
 /// What a positive `reply` from a server for `zone` teaches beyond its answer: the NS set at

@@ -489,7 +489,10 @@ impl Upstream for FakeNet {
                     // Over UDP, read as the outbound client reads it: in part.
                     let (message, rest) = match q.tcp || q.tls.is_some() {
                         true => (reply, None),
-                        false => crate::outbound::read_partial(&reply, Some((&q.qname, q.qtype))),
+                        false => {
+                            let expected = Expected::answer(id, &q.qname, q.qtype);
+                            crate::outbound::read_partial(&reply, &expected)
+                        }
                     };
                     Ok(UpstreamReply {
                         message,

@@ -53,6 +53,58 @@ pub(crate) fn written_at(wire: &[u8], mut at: usize, name: &Name) -> Option<usiz
     (*wire.get(at)? == 0).then_some(at + 1)
 }
 
+/// The name at `at` in `wire` in lowercase wire form, compression pointers followed (each
+/// strictly backwards, so the walk ends); `None` when it does not walk or is longer than 255
+/// octets (RFC 1035 §3.1).
+pub(crate) fn lowercase_at(wire: &[u8], mut at: usize) -> Option<Box<[u8]>> {
+    let mut out = [0u8; 256];
+    let mut written = 0;
+    loop {
+        let len = *wire.get(at)?;
+        match len {
+            0 => break,
+            l if l & 0xC0 == 0xC0 => {
+                let target = usize::from(u16::from_be_bytes([l & 0x3F, *wire.get(at + 1)?]));
+                if target >= at {
+                    return None;
+                }
+                at = target;
+            }
+            l if l < 64 => {
+                let label = wire.get(at..at + 1 + usize::from(l))?;
+                // The root label's octet must still fit.
+                let end = written + label.len();
+                out.get_mut(written..end)
+                    .filter(|_| end < 256)?
+                    .copy_from_slice(label);
+                written = end;
+                at += label.len();
+            }
+            _ => return None,
+        }
+    }
+    let name = &mut out[..=written];
+    name.make_ascii_lowercase();
+    Some(Box::from(&*name))
+}
+
+/// How many labels `name` (wire form) has, if `name` is `of` or one of its ancestors, label
+/// for label (both lowercase wire form).
+pub(crate) fn ancestor_labels(name: &[u8], of: &[u8]) -> Option<usize> {
+    let total = super::labels(name).count();
+    let mut at = 0;
+    loop {
+        if of.get(at..) == Some(name) {
+            return Some(total);
+        }
+        let len = usize::from(*of.get(at)?);
+        if len == 0 {
+            return None;
+        }
+        at += 1 + len;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +167,32 @@ mod tests {
                 assert!(end.is_none_or(|end| end == wire.len() - 1));
             }
         }
+        // Read with its pointers followed and lowercased, the name is hickory's, and the
+        // question's ancestors are known by their label counts.
+        let mut wire = vec![0; 12];
+        wire.extend(
+            Name::from_ascii("B.a.Test.")
+                .expect("name")
+                .to_bytes()
+                .expect("encodes"),
+        );
+        wire.extend([3, b'N', b's', b'1', 0xC0, 14, 0xC0, 14]);
+        let ns1 = lowercase_at(&wire, 22).expect("walks");
+        assert_eq!(&*ns1, b"\x03ns1\x01a\x04test\x00");
+        let apex = lowercase_at(&wire, 28).expect("walks");
+        assert_eq!(
+            ancestor_labels(&apex, &lowercase_at(&wire, 12).expect("q")),
+            Some(2)
+        );
+        assert_eq!(
+            ancestor_labels(&ns1, &lowercase_at(&wire, 12).expect("q")),
+            None
+        );
+        assert_eq!(ancestor_labels(b"\x00", &ns1), Some(0));
+        assert_eq!(lowercase_at(&[0xC0, 0], 0), None, "a pointer to itself");
+        assert_eq!(lowercase_at(&[0, 0xC0, 2], 1), None, "a pointer forwards");
+        let long: Vec<u8> = (0..5).flat_map(|_| [63; 64]).collect();
+        assert_eq!(lowercase_at(&long, 0), None, "past 255 octets");
         // A pointer, or a name cut short, is not the name.
         let name = Name::from_ascii("a.test.").expect("name");
         assert_eq!(written_at(&[0xC0, 12], 0, &name), None);

@@ -5,6 +5,13 @@ use hickory_proto::rr::{RData, Record};
 
 use super::*;
 
+static QNAME: std::sync::LazyLock<Name> = std::sync::LazyLock::new(|| n("u1.wild.alpha.test."));
+
+/// What a reply to [`positive`]'s question must echo.
+fn ours() -> Expected<'static> {
+    Expected::answer(7, &QNAME, RecordType::A)
+}
+
 fn n(s: &str) -> Name {
     Name::from_ascii(s).expect("name")
 }
@@ -60,7 +67,7 @@ fn soa() -> RData {
 
 /// Read in part, then completed: what hickory's full parse reads.
 fn completed(wire: &[u8]) -> Option<(Message, bool)> {
-    let (mut m, rest) = read(wire, None)?;
+    let (mut m, rest) = read(wire, &ours())?;
     let partial = rest.is_some();
     if let Some(rest) = rest {
         assert!(m.authorities.is_empty() && m.additionals.is_empty());
@@ -110,20 +117,28 @@ fn a_reply_read_in_part_and_completed_is_hickorys_parse() {
 }
 
 #[test]
-fn the_ns_owners_are_read_alone_in_order() {
+fn the_cut_is_the_first_ns_owner_above_the_question_deep_enough() {
     let mut m = positive(true);
     m.authorities.insert(0, rec("alpha.test.", soa()));
-    m.authorities.push(rec(
-        "deep.alpha.test.",
-        RData::NS(NS(n("ns.deep.alpha.test."))),
-    ));
+    let ns = |owner: &str| rec(owner, RData::NS(NS(n("ns.elsewhere."))));
+    m.authorities.push(ns("deep.alpha.test."));
+    m.authorities.push(ns("WILD.alpha.test."));
     let wire = m.to_vec().expect("encodes");
-    let (_, rest) = read(&wire, None).expect("reads");
-    let owners: Vec<Name> = rest.expect("a rest").ns_owners().collect();
+    let (_, rest) = read(&wire, &ours()).expect("reads");
+    let rest = rest.expect("a rest");
+    let cut = |labels| rest.ns_cut(labels).map(|c| c.map(|w| w.to_vec()));
+    assert_eq!(cut(0), Some(Some(b"\x05alpha\x04test\x00".to_vec())));
+    assert_eq!(cut(2), cut(0));
     assert_eq!(
-        owners,
-        vec![n("alpha.test."), n("alpha.test."), n("deep.alpha.test.")]
+        cut(3),
+        Some(Some(b"\x04wild\x05alpha\x04test\x00".to_vec()))
     );
+    assert_eq!(cut(4), Some(None));
+    // Without the question in the reply the wire cannot tell.
+    m.queries.clear();
+    let wire = m.to_vec().expect("encodes");
+    let (_, rest) = read(&wire, &ours()).expect("a reply without a question is ours");
+    assert_eq!(rest.expect("a rest").ns_cut(0), None);
 }
 
 #[test]
@@ -133,7 +148,7 @@ fn what_hickory_refuses_is_refused_and_bad_contents_are_found_on_completion() {
     for len in 12..wire.len() {
         let cut = &wire[..len];
         assert_eq!(
-            read(cut, None).map(|(m, _)| m.answers.len()).is_some() && completed(cut).is_some(),
+            read(cut, &ours()).map(|(m, _)| m.answers.len()).is_some() && completed(cut).is_some(),
             Message::from_vec(cut).is_ok(),
             "cut at {len}"
         );
@@ -147,7 +162,7 @@ fn what_hickory_refuses_is_refused_and_bad_contents_are_found_on_completion() {
     ));
     let wire = opt_in_authority.to_vec().expect("encodes");
     assert!(Message::from_vec(&wire).is_err());
-    assert!(read(&wire, None).is_none());
+    assert!(read(&wire, &ours()).is_none());
     // An AAAA record of five octets (the last record) frames, so it is found only when the
     // rest is decoded.
     let mut wire = positive(false).to_vec().expect("encodes");
@@ -155,7 +170,7 @@ fn what_hickory_refuses_is_refused_and_bad_contents_are_found_on_completion() {
     wire[rdata - 2..rdata].copy_from_slice(&[0, 5]);
     wire.truncate(rdata + 5);
     assert!(Message::from_vec(&wire).is_err());
-    let (mut m, rest) = read(&wire, None).expect("frames");
+    let (mut m, rest) = read(&wire, &ours()).expect("frames");
     assert!(rest.expect("a rest").complete(&mut m).is_err());
 }
 
@@ -164,18 +179,22 @@ fn a_repeated_question_is_ours_and_anything_else_is_read() {
     let wire = positive(true).to_vec().expect("encodes");
     let hickory = Message::from_vec(&wire).expect("parses");
     let asked = n("U1.Wild.ALPHA.test.");
-    let (mut m, rest) = read(&wire, Some((&asked, RecordType::A))).expect("reads");
+    let (mut m, rest) = read(&wire, &Expected::answer(7, &asked, RecordType::A)).expect("reads");
     assert_eq!(m.queries, vec![Query::query(asked.clone(), RecordType::A)]);
     rest.expect("a rest").complete(&mut m).expect("decodes");
     m.queries = hickory.queries.clone();
     assert_eq!(m, hickory, "the rest as hickory reads it");
-    // Another type, another name, a name not fully qualified: read as it is written.
+    // Another type, another name, a name not fully qualified: not ours, as hickory's
+    // parse and the match say.
     for (name, qtype) in [
         (asked.clone(), RecordType::AAAA),
         (n("u2.wild.alpha.test."), RecordType::A),
         (n("u1.wild.alpha.test"), RecordType::A),
     ] {
-        let (m, _) = read(&wire, Some((&name, qtype))).expect("reads");
-        assert_eq!(m.queries, hickory.queries, "{name} {qtype}");
+        let expected = Expected::answer(7, &name, qtype);
+        assert!(!expected.matches(&hickory, true));
+        assert!(read(&wire, &expected).is_none(), "{name} {qtype}");
     }
+    // Another ID: not ours either.
+    assert!(read(&wire, &Expected::answer(8, &asked, RecordType::A)).is_none());
 }

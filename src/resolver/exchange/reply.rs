@@ -139,8 +139,9 @@ impl Resolver {
     /// ([`answer_ns`](crate::resolver::answer_ns)), added to what `classified` teaches only
     /// when the cache does not hold that NS set fresh already: most replies repeat it (from
     /// the referral, or the answer before), and learning it again was a third of a miss.
-    /// Sections still in wire form are decoded only when the NS set is learned; if they
-    /// turn out not to decode, nothing beside the answer is.
+    /// Sections still in wire form are decoded only when the NS set is learned (its owner
+    /// found in them as a cache key, without decoding a name); if they turn out not to decode,
+    /// nothing beside the answer is.
     fn learn_answer_ns(
         &self,
         classified: &mut Classified,
@@ -149,20 +150,31 @@ impl Resolver {
         now: Instant,
     ) {
         let UpstreamReply {
-            mut message, rest, ..
+            mut message,
+            mut rest,
+            ..
         } = reply;
-        let cut = match &rest {
-            Some(rest) => answer_ns::cut_among(rest.ns_owners(), &ex.zone_name, &ex.qname),
-            None => answer_ns::cut(&message, &ex.zone_name, &ex.qname),
+        // An answer's owner is inside the zone, so the zone and the cut, both its ancestors,
+        // are inside one another as their label counts say.
+        let in_wire = rest
+            .as_ref()
+            .and_then(|rest| rest.ns_cut(ex.zone_name.iter().len()));
+        let key = match in_wire {
+            Some(owner) => owner.map(|wire| Key::from_lowercase_wire(wire, RecordType::NS)),
+            None => {
+                if let Some(rest) = rest.take()
+                    && rest.complete(&mut message).is_err()
+                {
+                    return;
+                }
+                answer_ns::cut(&message, &ex.zone_name, &ex.qname)
+                    .map(|cut| Key::new(&cut, RecordType::NS))
+            }
         };
-        let Some(cut) = cut else {
+        let Some(key) = key else {
             return;
         };
-        if self
-            .cache
-            .fresh_ttl(&Key::new(&cut, RecordType::NS), now)
-            .is_some()
-        {
+        if self.cache.fresh_ttl(&key, now).is_some() {
             return;
         }
         if let Some(rest) = rest
@@ -170,7 +182,7 @@ impl Resolver {
         {
             return;
         }
-        let learned = answer_ns::learn_at(&message, &ex.zone_name, &cut);
+        let learned = answer_ns::learn_at(&message, &ex.zone_name, &key.name());
         classified.learned.extend(learned);
     }
 }
