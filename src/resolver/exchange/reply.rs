@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::RecordType;
+use hickory_proto::rr::{LowerName, RecordType};
 use tokio::time::Instant;
 
 use super::{Attempt, Exchange};
@@ -113,20 +113,29 @@ impl Resolver {
                 self.send(ex, i, window.force(), budget)?;
             }
             Outcome::Lame(_) => {
-                self.infra.mark(addr, ex.zone.clone(), Mark::Lame, now);
+                self.infra
+                    .mark(addr, LowerName::new(&ex.zone_name), Mark::Lame, now);
                 ex.cands[i].done = true;
             }
             Outcome::Failed(_) => {
-                self.infra
-                    .mark(addr, ex.zone.clone(), Mark::NonAuthoritative, now);
+                self.infra.mark(
+                    addr,
+                    LowerName::new(&ex.zone_name),
+                    Mark::NonAuthoritative,
+                    now,
+                );
                 ex.cands[i].done = true;
             }
             Outcome::Truncated | Outcome::FormErr { .. } => ex.cands[i].done = true,
             _ => {
                 if !classified.authoritative && !ex.recursive {
                     // Usable, but an authoritative server is preferred next time.
-                    self.infra
-                        .mark(addr, ex.zone.clone(), Mark::NonAuthoritative, now);
+                    self.infra.mark(
+                        addr,
+                        LowerName::new(&ex.zone_name),
+                        Mark::NonAuthoritative,
+                        now,
+                    );
                 }
                 budget.answered_by = Some(addr);
                 return Ok(Some(classified));
