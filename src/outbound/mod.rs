@@ -46,7 +46,7 @@ pub(crate) use self::lazy::Rest;
 #[cfg(test)]
 pub(crate) use self::lazy::read_partial;
 pub(crate) use self::matching::Expected;
-pub(crate) use self::message::{Signed, request};
+pub(crate) use self::message::{Ask, Signed, request};
 pub(crate) use self::query::{UdpAnswer, over_udp};
 
 /// The server to ask, and the local address to ask from (BIND's `transfer-source` and

@@ -19,7 +19,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_proto::op::{Message, OpCode};
+use hickory_proto::op::Message;
 use hickory_proto::rr::{Name, RecordType};
 use tokio::time::Instant;
 
@@ -30,7 +30,7 @@ use crate::outbound::tcp::TcpQuery;
 use crate::outbound::tls::DotUpstream;
 use crate::outbound::tls::conn::ConnError;
 use crate::outbound::{
-    ClientError, CookieJar, Expected, Peer, Rest, Signed, UdpAnswer, over_udp, request,
+    Ask, ClientError, CookieJar, Expected, Peer, Rest, Signed, UdpAnswer, over_udp,
 };
 use crate::wire::padding;
 
@@ -164,7 +164,7 @@ impl Upstream for NetUpstream {
             let peer = Peer::from(q.server);
             if !q.tcp {
                 let jar = self.cookies.as_deref();
-                let udp = over_udp(peer, jar, &q.qname, q.qtype, || request_for(&q));
+                let udp = over_udp(peer, jar, ask_of(&q));
                 match udp.await.map_err(upstream_err)? {
                     UdpAnswer::Reply(message, rest, timing) => {
                         return Ok(UpstreamReply {
@@ -191,13 +191,18 @@ impl Upstream for NetUpstream {
 /// validation and for clients that ask for them. Over UDP the outbound client adds the
 /// COOKIE option. A fresh random ID each time.
 fn request_for(q: &UpstreamQuery) -> Message {
-    let mut message = request(OpCode::Query, &q.qname, q.qtype, q.edns);
-    message.metadata.recursion_desired = q.rd;
-    message.metadata.checking_disabled = q.cd;
-    if let Some(opt) = message.edns.as_mut() {
-        opt.set_dnssec_ok(true);
+    ask_of(q).message()
+}
+
+/// [`request_for`]'s parts, which UDP writes without making the message.
+fn ask_of(q: &UpstreamQuery) -> Ask<'_> {
+    Ask {
+        qname: &q.qname,
+        qtype: q.qtype,
+        rd: q.rd,
+        cd: q.cd,
+        edns: q.edns,
     }
-    message
 }
 
 /// [`request_for`]'s ID and wire form, for TCP. No cookie over TCP: the handshake already
