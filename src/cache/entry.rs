@@ -189,7 +189,7 @@ impl Key {
         }
     }
 
-    /// The key of a name already in lowercase wire form (as `wire::lowercase_at` reads one).
+    /// The key of a name already in lowercase wire form (as `wire::lowercase_into` reads one).
     pub(crate) fn from_lowercase_wire(wire: Box<[u8]>, rtype: RecordType) -> Key {
         Key {
             wire,

@@ -15,7 +15,7 @@ use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, DecodeError};
 
 use super::Expected;
-use crate::wire::{HEADER, ancestor_labels, be16, lowercase_at, skip_name, written_at};
+use crate::wire::{HEADER, ancestor_labels, be16, lowercase_into, skip_name, written_at};
 
 /// The authority and additional sections of a reply, undecoded (the OPT record, read
 /// already, is in the message).
@@ -199,14 +199,15 @@ impl Rest {
         if !self.one_question {
             return None;
         }
-        let question = lowercase_at(&self.wire, HEADER)?;
+        let (mut question, mut owner) = ([0; 256], [0; 256]);
+        let question = lowercase_into(&self.wire, HEADER, &mut question)?;
         let mut at = usize::from(self.at);
         for _ in 0..self.authorities {
             let fixed = skip_name(&self.wire, at)?;
             if be16(&self.wire, fixed)? == u16::from(RecordType::NS) {
-                let owner = lowercase_at(&self.wire, at)?;
-                if ancestor_labels(&owner, &question).is_some_and(|n| n >= min_labels) {
-                    return Some(Some(owner));
+                let owner = lowercase_into(&self.wire, at, &mut owner)?;
+                if ancestor_labels(owner, question).is_some_and(|n| n >= min_labels) {
+                    return Some(Some(owner.into()));
                 }
             }
             at = fixed + 10 + usize::from(be16(&self.wire, fixed + 8)?);

@@ -55,9 +55,13 @@ pub(crate) fn written_at(wire: &[u8], mut at: usize, name: &Name) -> Option<usiz
 
 /// The name at `at` in `wire` in lowercase wire form, compression pointers followed (each
 /// strictly backwards, so the walk ends); `None` when it does not walk or is longer than 255
-/// octets (RFC 1035 §3.1).
-pub(crate) fn lowercase_at(wire: &[u8], mut at: usize) -> Option<Box<[u8]>> {
-    let mut out = [0u8; 256];
+/// octets (RFC 1035 §3.1). Written into `out`, so that nothing is allocated for a name only
+/// compared.
+pub(crate) fn lowercase_into<'o>(
+    wire: &[u8],
+    mut at: usize,
+    out: &'o mut [u8; 256],
+) -> Option<&'o [u8]> {
     let mut written = 0;
     loop {
         let len = *wire.get(at)?;
@@ -83,9 +87,10 @@ pub(crate) fn lowercase_at(wire: &[u8], mut at: usize) -> Option<Box<[u8]>> {
             _ => return None,
         }
     }
+    out[written] = 0;
     let name = &mut out[..=written];
     name.make_ascii_lowercase();
-    Some(Box::from(&*name))
+    Some(name)
 }
 
 /// How many labels `name` (wire form) has, if `name` is `of` or one of its ancestors, label
@@ -167,6 +172,8 @@ mod tests {
                 assert!(end.is_none_or(|end| end == wire.len() - 1));
             }
         }
+        let lowercase_at =
+            |wire: &[u8], at| lowercase_into(wire, at, &mut [0; 256]).map(<[u8]>::to_vec);
         // Read with its pointers followed and lowercased, the name is hickory's, and the
         // question's ancestors are known by their label counts.
         let mut wire = vec![0; 12];
@@ -178,7 +185,7 @@ mod tests {
         );
         wire.extend([3, b'N', b's', b'1', 0xC0, 14, 0xC0, 14]);
         let ns1 = lowercase_at(&wire, 22).expect("walks");
-        assert_eq!(&*ns1, b"\x03ns1\x01a\x04test\x00");
+        assert_eq!(ns1, b"\x03ns1\x01a\x04test\x00");
         let apex = lowercase_at(&wire, 28).expect("walks");
         assert_eq!(
             ancestor_labels(&apex, &lowercase_at(&wire, 12).expect("q")),
