@@ -133,16 +133,20 @@ mod tests {
             "a.b.",
             "",
         ];
-        let names: Vec<Name> = names
-            .iter()
-            .map(|n| Name::from_ascii(n).expect("name"))
-            .collect();
+        let names = parsed(&names);
         for a in &names {
             for b in &names {
                 assert_eq!(same_name(a, b), a == b, "{a:?} == {b:?}");
                 assert_eq!(within(a, b), b.zone_of(a), "{a:?} within {b:?}");
             }
         }
+    }
+
+    fn parsed(names: &[&str]) -> Vec<Name> {
+        names
+            .iter()
+            .map(|n| Name::from_ascii(n).expect("name"))
+            .collect()
     }
 
     #[test]
@@ -157,10 +161,7 @@ mod tests {
             "a.test",
             "ab.test.",
         ];
-        let names: Vec<Name> = names
-            .iter()
-            .map(|n| Name::from_ascii(n).expect("name"))
-            .collect();
+        let names = parsed(&names);
         for written in names.iter().filter(|n| n.is_fqdn()) {
             let mut wire = vec![7, 7];
             wire.extend(written.to_bytes().expect("encodes"));
