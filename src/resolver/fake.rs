@@ -482,18 +482,10 @@ impl Upstream for FakeNet {
                 )),
                 Fate::Reply(reply) => {
                     tokio::time::sleep(delay).await;
-                    assert!(
-                        Expected::answer(id, &q.qname, q.qtype).matches(&reply, true),
-                        "the outbound client takes the fake reply"
-                    );
-                    // Over UDP, read as the outbound client reads it: in part.
-                    let (message, rest) = match q.tcp || q.tls.is_some() {
-                        true => (reply, None),
-                        false => {
-                            let expected = Expected::answer(id, &q.qname, q.qtype);
-                            crate::outbound::read_partial(&reply, &expected)
-                        }
-                    };
+                    let expected = Expected::answer(id, &q.qname, q.qtype);
+                    assert!(expected.matches(&reply, true), "the client takes the reply");
+                    let udp = !q.tcp && q.tls.is_none();
+                    let (message, rest) = crate::outbound::read_partial(reply, &expected, udp);
                     Ok(UpstreamReply {
                         message,
                         rest,
