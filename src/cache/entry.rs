@@ -189,6 +189,14 @@ impl Key {
         }
     }
 
+    /// The key of a name already in lowercase wire form (as `wire::lowercase_into` reads one).
+    pub(crate) fn from_lowercase_wire(wire: Box<[u8]>, rtype: RecordType) -> Key {
+        Key {
+            wire,
+            rtype: Some(rtype),
+        }
+    }
+
     pub fn name_only(name: &Name) -> Key {
         Key {
             wire: lowercase_wire(name),

@@ -181,6 +181,7 @@ impl Upstream for ScriptedNet {
                     self.deliver(&q, Some(owners(&message)));
                     Ok(UpstreamReply {
                         message,
+                        rest: None,
                         rtt: delay,
                         lag: Duration::ZERO,
                         at: Instant::now(),

@@ -3,7 +3,7 @@
 //! the socket's to check: ours are connected to the server asked, so the kernel drops
 //! datagrams from anywhere else.
 
-use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::op::{Message, MessageType, Metadata, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 
 use super::ClientError;
@@ -58,11 +58,23 @@ impl<'q> Expected<'q> {
         })
     }
 
+    /// Whether a reply with `header` answers us, given that it repeats the question (see
+    /// [`Expected::question`]): a response with our ID.
+    pub(crate) fn answered_by(&self, header: &Metadata) -> bool {
+        header.message_type == MessageType::Response && header.id == self.id
+    }
+
+    /// The question a reply to a resolver's query repeats (when it has one); `None` for the
+    /// other rules.
+    pub(crate) fn question(&self) -> Option<(&'q Name, RecordType)> {
+        (self.rule == Rule::Answer).then_some((self.qname, self.qtype))
+    }
+
     /// Whether `reply` answers us; `first`: the first message of the reply (a transfer's
     /// later messages may leave out the question).
     pub(crate) fn matches(&self, reply: &Message, first: bool) -> bool {
         let header = &reply.metadata;
-        if header.message_type != MessageType::Response || header.id != self.id {
+        if !self.answered_by(header) {
             return false;
         }
         match (self.rule, reply.queries.as_slice()) {

@@ -23,6 +23,7 @@
 mod cookie;
 pub(crate) mod doh;
 mod exchange;
+mod lazy;
 mod matching;
 mod message;
 mod query;
@@ -41,8 +42,11 @@ use crate::tsig::{SignError, TsigClientError};
 
 pub(crate) use self::cookie::CookieJar;
 pub(crate) use self::exchange::exchange;
+pub(crate) use self::lazy::Rest;
+#[cfg(test)]
+pub(crate) use self::lazy::read_partial;
 pub(crate) use self::matching::Expected;
-pub(crate) use self::message::{Signed, request};
+pub(crate) use self::message::{Ask, Signed, request};
 pub(crate) use self::query::{UdpAnswer, over_udp};
 
 /// The server to ask, and the local address to ask from (BIND's `transfer-source` and

@@ -4,27 +4,31 @@
 //! after a second one. A server that does not do cookies sees only an option it ignores.
 
 use hickory_proto::op::{Message, ResponseCode};
-use hickory_proto::rr::{Name, RecordType};
 
-use super::cookie::{self, ClientCookie, CookieJar, Echo};
+use super::cookie::{ClientCookie, CookieJar, Echo};
+use super::lazy::Rest;
+use super::message::Ask;
 use super::udp::{Connected, Timing};
-use super::{ClientError, Expected, Peer, Signed};
+use super::{ClientError, Expected, Peer};
 
 /// How a UDP query ended.
 #[derive(Debug)]
+// Made once per query and taken apart at once: boxing the reply would cost an allocation.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum UdpAnswer {
-    /// The reply, and how long it took (the last try's, after a cookie retry).
-    Reply(Message, Timing),
+    /// The reply (its authority and additional sections in wire form when it has any, see
+    /// [`lazy`](super::lazy)), and how long it took (the last try's, after a cookie retry).
+    Reply(Message, Option<Rest>, Timing),
     /// Ask over TCP instead: the server answered BADCOOKIE to the fresh cookie it had just
     /// given us (an anycast cluster whose secrets differ, say), or BADCOOKIE without a cookie
     /// we can use. RFC 7873 §5.3: over TCP it will likely answer normally.
     Tcp,
 }
 
-/// Sends `request()` (a fresh message, ID and all, each time it is called) for
-/// (`qname`, `qtype`) to `peer` over UDP and waits, without a time limit, for the reply that
-/// answers it. With `jar`, a query with an OPT record carries our cookie, and a reply whose
-/// COOKIE option is not ours is discarded like any forgery: the wait goes on.
+/// Sends `ask` (with a fresh ID each time) to `peer` over UDP and waits, without a time
+/// limit, for the reply that answers it. With `jar`, a query with an OPT record carries our
+/// cookie, and a reply whose COOKIE option is not ours is discarded like any forgery: the
+/// wait goes on.
 ///
 /// One query may become two at once, both answered before this returns: after BADCOOKIE
 /// with a server cookie (the retry carries it), and after a FORMERR to the COOKIE option
@@ -32,41 +36,42 @@ pub(crate) enum UdpAnswer {
 pub(crate) async fn over_udp(
     peer: Peer,
     jar: Option<&CookieJar>,
-    qname: &Name,
-    qtype: RecordType,
-    request: impl Fn() -> Message,
+    ask: Ask<'_>,
 ) -> Result<UdpAnswer, ClientError> {
     let mut retried = false;
     loop {
-        let mut message = request();
         let socket = Connected::open(peer)?;
-        let sent_cookie = match (jar, message.edns.as_mut()) {
-            (Some(jar), Some(opt)) => {
+        let to_send = match jar {
+            Some(jar) if ask.edns => {
                 let local = match peer.source {
                     Some(ip) => ip,
                     None => jar.source(peer.server, || socket.local_ip())?,
                 };
-                jar.to_send(local, peer.server).map(|(client, server)| {
-                    opt.options_mut()
-                        .insert(cookie::option(&client, server.as_ref()));
-                    client
-                })
+                jar.to_send(local, peer.server)
             }
             _ => None,
         };
-        let id = message.metadata.id;
-        // The message is not kept while we wait: only its bytes, and only until sent.
+        let sent_cookie = to_send.as_ref().map(|(client, _)| *client);
+        // A fresh random ID (RFC 5452 §9.2). Only the bytes are made, and only until sent.
+        let id: u16 = rand::random();
         let sent = {
-            let bytes = Signed::new(&message, None)?;
-            socket.send(bytes.bytes())?
+            let bytes = match &to_send {
+                Some((client, Some(server))) => {
+                    ask.write(id, &[client.as_bytes(), server.as_bytes()])
+                }
+                Some((client, None)) => ask.write(id, &[client.as_bytes()]),
+                None => ask.write(id, &[]),
+            };
+            socket.send(&bytes)?
         };
-        drop(message);
-        let expected = Expected::answer(id, qname, qtype);
-        let ((reply, echo), timing) = sent
-            .reply(&expected, |_, m| checked(jar, sent_cookie, peer, m))
+        let expected = Expected::answer(id, ask.qname, ask.qtype);
+        let ((reply, rest, echo), timing) = sent
+            .reply_partial(&expected, |_, m, rest| {
+                checked(jar, sent_cookie, peer, m).map(|(m, echo)| (m, rest, echo))
+            })
             .await?;
         let (Some(jar), Some(client)) = (jar, sent_cookie) else {
-            return Ok(UdpAnswer::Reply(reply, timing));
+            return Ok(UdpAnswer::Reply(reply, rest, timing));
         };
         if let Echo::Ours(server) = echo {
             jar.learn(peer.server, client, server);
@@ -87,7 +92,7 @@ pub(crate) async fn over_udp(
                 jar.refused(peer.server);
                 retried = true;
             }
-            _ => return Ok(UdpAnswer::Reply(reply, timing)),
+            _ => return Ok(UdpAnswer::Reply(reply, rest, timing)),
         }
     }
 }

@@ -19,6 +19,7 @@ use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::time::Instant;
 
+use super::lazy::{self, Rest};
 use super::{Expected, Peer};
 use crate::net::udp_socket_for;
 
@@ -110,6 +111,26 @@ impl UdpQuery {
         expected: &Expected<'_>,
         keep: impl Fn(&[u8], Message) -> Option<T>,
     ) -> io::Result<(T, Timing)> {
+        self.reply_read(expected, false, |raw, m, _| keep(raw, m))
+            .await
+    }
+
+    /// [`UdpQuery::reply`], the reply read only in part ([`lazy`](super::lazy)): `keep` gets
+    /// its authority and additional sections in wire form, when it has any.
+    pub(crate) async fn reply_partial<T>(
+        &self,
+        expected: &Expected<'_>,
+        keep: impl Fn(&[u8], Message, Option<Rest>) -> Option<T>,
+    ) -> io::Result<(T, Timing)> {
+        self.reply_read(expected, true, keep).await
+    }
+
+    async fn reply_read<T>(
+        &self,
+        expected: &Expected<'_>,
+        partial: bool,
+        keep: impl Fn(&[u8], Message, Option<Rest>) -> Option<T>,
+    ) -> io::Result<(T, Timing)> {
         loop {
             // An ICMP port unreachable shows as an error event, not as readability; on
             // loopback it has often arrived before the socket was registered at all.
@@ -123,7 +144,7 @@ impl UdpQuery {
                 return Err(e);
             }
             let received = self.sock.try_io(Interest::READABLE, || {
-                recv_reply(&self.sock, expected, &keep)
+                recv_reply(&self.sock, expected, partial, &keep)
             });
             match received {
                 Ok((Some(kept), arrived)) => return Ok((kept, self.timing(arrived))),
@@ -165,12 +186,13 @@ thread_local! {
 fn recv_reply<T>(
     sock: &UdpSocket,
     expected: &Expected<'_>,
-    keep: impl Fn(&[u8], Message) -> Option<T>,
+    partial: bool,
+    keep: impl Fn(&[u8], Message, Option<Rest>) -> Option<T>,
 ) -> io::Result<(Option<T>, Option<SystemTime>)> {
     REPLY_BUF.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut buf) => recv_into(sock, &mut buf[..], expected, keep),
+        Ok(mut buf) => recv_into(sock, &mut buf[..], expected, partial, keep),
         // Only if `keep` itself read a reply on this thread: a buffer of its own then.
-        Err(_) => recv_into(sock, &mut [0; MAX_UDP_REPLY], expected, keep),
+        Err(_) => recv_into(sock, &mut [0; MAX_UDP_REPLY], expected, partial, keep),
     })
 }
 
@@ -178,15 +200,22 @@ fn recv_into<T>(
     sock: &UdpSocket,
     buf: &mut [u8],
     expected: &Expected<'_>,
-    keep: impl Fn(&[u8], Message) -> Option<T>,
+    partial: bool,
+    keep: impl Fn(&[u8], Message, Option<Rest>) -> Option<T>,
 ) -> io::Result<(Option<T>, Option<SystemTime>)> {
     let (n, arrived) = recv_stamped(sock, buf)?;
     let raw = &buf[..n];
+    let read = |raw: &[u8]| match partial {
+        true => lazy::read(raw, expected),
+        false => Message::from_vec(raw)
+            .ok()
+            .filter(|m| expected.matches(m, true))
+            .map(|m| (m, None)),
+    };
     let kept = crate::wire::questions_fit(raw)
-        .then(|| Message::from_vec(raw).ok())
+        .then(|| read(raw))
         .flatten()
-        .filter(|m| expected.matches(m, true))
-        .and_then(|m| keep(raw, m));
+        .and_then(|(m, rest)| keep(raw, m, rest));
     Ok((kept, arrived))
 }
 

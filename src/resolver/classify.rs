@@ -158,6 +158,17 @@ fn learn_ds(reply: &Message, zone: &Name, cut: &Name) -> Option<Learn> {
     })
 }
 
+/// Whether `classified`, [`classify_from`]'s verdict on a reply to a `qtype` question read
+/// without its authority and additional sections, is its verdict on the whole reply: a
+/// positive answer without RRSIGs (so no proof of a wildcard to look for there), never to an
+/// NS question (its servers' addresses are read from the additional section). An alias, a
+/// negative answer or a referral needs the rest.
+pub(crate) fn settled_alone(classified: &Classified, qtype: RecordType) -> bool {
+    matches!(classified.outcome, Outcome::Answer(_))
+        && classified.signed.is_empty()
+        && qtype != RecordType::NS
+}
+
 /// Classifies `reply` to a query for (`qname`, `qtype`) sent to a server for `zone`.
 pub fn classify(reply: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> Classified {
     classify_from(reply, zone, qname, qtype, false)

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use hickory_proto::rr::{LowerName, Name, RecordType};
+use hickory_proto::rr::{Name, RecordType};
 use tokio::time::Instant;
 
 use self::candidates::{Candidate, pick};
@@ -107,9 +107,9 @@ async fn next_event(
 
 /// The state of one question to one zone's servers.
 struct Exchange<'u> {
-    /// The zone asked about, as classify wants it and as the infrastructure cache keys it.
+    /// The zone asked about (the infrastructure cache keys its marks by its `LowerName`, made
+    /// only when a server is marked or marks are read).
     zone_name: Name,
-    zone: LowerName,
     qname: Name,
     qtype: RecordType,
     cands: Vec<Candidate>,
@@ -170,7 +170,6 @@ impl Resolver {
         forward: Option<&Forward>,
         budget: &mut Budget,
     ) -> Result<Classified, ResolveError> {
-        let zone = LowerName::new(&set.zone);
         let default_port = self.upstream_port.unwrap_or(DNS_PORT);
         let mut known: Vec<(IpAddr, u16)> = set
             .servers
@@ -182,7 +181,6 @@ impl Resolver {
         known.retain(|(a, _)| !budget.avoid.contains(a));
         let mut ex = Exchange {
             zone_name: set.zone.clone(),
-            zone,
             qname: qname.clone(),
             qtype,
             cands: Vec::new(),

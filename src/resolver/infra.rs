@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use hickory_proto::rr::LowerName;
+use hickory_proto::rr::{LowerName, Name};
 use lru::LruCache;
 use tokio::time::Instant;
 
@@ -98,6 +98,8 @@ pub(crate) struct Ranked {
     pub(crate) addr: IpAddr,
     pub(crate) standing: Standing,
     pub(crate) mark: Option<Mark>,
+    /// It answered a query with EDNS by FORMERR (see [`Infra::no_edns`]).
+    pub(crate) no_edns: bool,
 }
 
 /// Per-address statistics, shared by all resolutions.
@@ -251,6 +253,8 @@ impl Infra {
         self.update(addr, now, |h| h.no_edns = true);
     }
 
+    /// Whether `addr` speaks no EDNS (tests; [`Infra::order`] reads it with the rest).
+    #[cfg(test)]
     pub(crate) fn no_edns(&self, addr: IpAddr, now: Instant) -> bool {
         self.host(addr, now).is_some_and(|h| h.no_edns)
     }
@@ -286,7 +290,7 @@ impl Infra {
     /// Ranks candidate addresses for `zone`: servers in rotation before those out of it,
     /// unmarked before non-authoritative before lame, then by smoothed RTT (servers with losses
     /// by their backed-off timeout) with unmeasured servers first so every server gets measured (exploration); ties broken at random.
-    pub(crate) fn order(&self, addrs: &[IpAddr], zone: &LowerName, now: Instant) -> Vec<Ranked> {
+    pub(crate) fn order(&self, addrs: &[IpAddr], zone: &Name, now: Instant) -> Vec<Ranked> {
         // Every miss ranks its zone's servers: one look at each table for the whole set, and
         // none at the marks when no server is marked (the usual case), whose key would cost a
         // copy of the zone's name. One vector for it all.
@@ -300,6 +304,7 @@ impl Infra {
                         addr,
                         standing: standing(host.as_ref(), now),
                         mark: None,
+                        no_edns: host.is_some_and(|h| h.no_edns),
                     };
                     // A server that lost queries since its last reply sorts by its backed-off
                     // timeout, so it comes after every server that answers.
@@ -318,7 +323,7 @@ impl Infra {
         {
             let mut table = lock(&self.marks);
             if !table.is_empty() {
-                let mut key = (IpAddr::from([0, 0, 0, 0]), zone.clone());
+                let mut key = (IpAddr::from([0, 0, 0, 0]), LowerName::new(zone));
                 for (ranked, _, _) in &mut keyed {
                     key.0 = ranked.addr;
                     ranked.mark = table

@@ -19,7 +19,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_proto::op::{Message, OpCode};
+use hickory_proto::op::Message;
 use hickory_proto::rr::{Name, RecordType};
 use tokio::time::Instant;
 
@@ -30,7 +30,7 @@ use crate::outbound::tcp::TcpQuery;
 use crate::outbound::tls::DotUpstream;
 use crate::outbound::tls::conn::ConnError;
 use crate::outbound::{
-    ClientError, CookieJar, Expected, Peer, Signed, UdpAnswer, over_udp, request,
+    Ask, ClientError, CookieJar, Expected, Peer, Rest, Signed, UdpAnswer, over_udp,
 };
 use crate::wire::padding;
 
@@ -76,7 +76,11 @@ impl Encrypted {
 /// A validated reply and the round trip it took.
 #[derive(Debug, Clone)]
 pub struct UpstreamReply {
+    /// The reply; over UDP without its authority and additional records when `rest` holds
+    /// them.
     pub message: Message,
+    /// The authority and additional sections, not yet decoded (see [`Rest::complete`]).
+    pub rest: Option<Rest>,
     /// From sending to the moment the reply reached our socket. Over UDP the arrival time is
     /// the kernel's receive timestamp, so a resolver busy with other work does not mistake its
     /// own delay for a slow server.
@@ -153,18 +157,21 @@ impl Default for NetUpstream {
 
 impl Upstream for NetUpstream {
     fn query(&self, q: UpstreamQuery) -> UpstreamFuture<'_> {
+        // The rarer transports' states are boxed apart: inline they would make every UDP
+        // query's future, moved into its box at once, half as large again.
         Box::pin(async move {
             if let Some(encrypted) = q.tls.clone() {
-                return over_tls(&encrypted, &q).await;
+                return Box::pin(over_tls(&encrypted, &q)).await;
             }
             let peer = Peer::from(q.server);
             if !q.tcp {
                 let jar = self.cookies.as_deref();
-                let udp = over_udp(peer, jar, &q.qname, q.qtype, || request_for(&q));
+                let udp = over_udp(peer, jar, ask_of(&q));
                 match udp.await.map_err(upstream_err)? {
-                    UdpAnswer::Reply(message, timing) => {
+                    UdpAnswer::Reply(message, rest, timing) => {
                         return Ok(UpstreamReply {
                             message,
+                            rest,
                             rtt: timing.rtt,
                             lag: timing.lag,
                             at: timing.at,
@@ -176,7 +183,7 @@ impl Upstream for NetUpstream {
             }
             let (id, request) = encode_query(&q).map_err(upstream_err)?;
             let expected = Expected::answer(id, &q.qname, q.qtype);
-            over_tcp(peer, request, expected).await
+            Box::pin(over_tcp(peer, request, expected)).await
         })
     }
 }
@@ -186,13 +193,18 @@ impl Upstream for NetUpstream {
 /// validation and for clients that ask for them. Over UDP the outbound client adds the
 /// COOKIE option. A fresh random ID each time.
 fn request_for(q: &UpstreamQuery) -> Message {
-    let mut message = request(OpCode::Query, &q.qname, q.qtype, q.edns);
-    message.metadata.recursion_desired = q.rd;
-    message.metadata.checking_disabled = q.cd;
-    if let Some(opt) = message.edns.as_mut() {
-        opt.set_dnssec_ok(true);
+    ask_of(q).message()
+}
+
+/// [`request_for`]'s parts, which UDP writes without making the message.
+fn ask_of(q: &UpstreamQuery) -> Ask<'_> {
+    Ask {
+        qname: &q.qname,
+        qtype: q.qtype,
+        rd: q.rd,
+        cd: q.cd,
+        edns: q.edns,
     }
-    message
 }
 
 /// [`request_for`]'s ID and wire form, for TCP. No cookie over TCP: the handshake already
@@ -220,6 +232,7 @@ async fn over_tcp(
                 let at = Instant::now();
                 return Ok(UpstreamReply {
                     message,
+                    rest: None,
                     rtt: at.saturating_duration_since(tcp.started()),
                     lag: Duration::ZERO,
                     at,
@@ -274,6 +287,7 @@ async fn over_tls(
         .map_err(upstream_err)?;
     Ok(UpstreamReply {
         message,
+        rest: None,
         rtt: response.rtt,
         lag: Duration::ZERO,
         at: response.at,

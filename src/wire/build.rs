@@ -95,7 +95,8 @@ pub(crate) fn encode_simple(message: &Message) -> Option<Vec<u8>> {
         out.extend_from_slice(label);
     }
     out.push(0);
-    if out.len() - HEADER > 255 {
+    let qname_end = out.len();
+    if qname_end - HEADER > 255 {
         return None;
     }
     out.extend_from_slice(&u16::from(question.query_type()).to_be_bytes());
@@ -106,7 +107,7 @@ pub(crate) fn encode_simple(message: &Message) -> Option<Vec<u8>> {
             RData::AAAA(a) => &a.0.octets(),
             _ => return None,
         };
-        if !same_bytes(&record.name, qname) {
+        if !spelled(&record.name, &out[HEADER..qname_end]) {
             return None;
         }
         // A pointer to the question's name, just past the header.
@@ -125,7 +126,19 @@ pub(crate) fn encode_simple(message: &Message) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Whether two names are the same bytes on the wire: the same labels, case and all.
-fn same_bytes(a: &Name, b: &Name) -> bool {
-    a.len() == b.len() && a.iter().len() == b.iter().len() && a.iter().eq(b.iter())
+/// Whether `name` is written `wire` (uncompressed, ending in the root label): the same
+/// labels, case and all. Against the question's bytes already written, one name is walked
+/// instead of two.
+fn spelled(name: &Name, wire: &[u8]) -> bool {
+    let mut at = 0;
+    for label in name.iter() {
+        let end = at + 1 + label.len();
+        let same = wire.get(at).map(|&len| usize::from(len)) == Some(label.len())
+            && wire.get(at + 1..end) == Some(label);
+        if !same {
+            return false;
+        }
+        at = end;
+    }
+    wire.get(at..) == Some(&[0][..])
 }

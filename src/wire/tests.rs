@@ -380,9 +380,11 @@ fn simple_answers_are_written_as_hickory_writes_them() {
     let mut case = base("a.test.");
     case.add_answer(a("A.test.", 1));
     assert_eq!(super::encode_simple(&case), None);
-    let mut other = base("a.test.");
-    other.add_answer(a("b.test.", 1));
-    assert_eq!(super::encode_simple(&other), None);
+    for owner in ["b.test.", "b.a.test.", "test.", "a.test.b."] {
+        let mut other = base("a.test.");
+        other.add_answer(a(owner, 1));
+        assert_eq!(super::encode_simple(&other), None, "{owner}");
+    }
     let mut ns = base("a.test.");
     ns.add_authority(Record::from_rdata(
         name("a.test."),

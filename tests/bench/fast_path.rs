@@ -116,6 +116,7 @@ impl Upstream for LabNet {
             match self.reply(&q) {
                 Some(message) => Ok(UpstreamReply {
                     message,
+                    rest: None,
                     rtt: Duration::from_micros(100),
                     lag: Duration::ZERO,
                     at: Instant::now(),

@@ -96,6 +96,11 @@ impl ClientCookie {
         ClientCookie(siphash24(secret, &[&c[..clen], &s[..slen]]).to_be_bytes())
     }
 
+    /// Its octets, as the COOKIE option carries them first (RFC 7873 §4).
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
     #[cfg(test)]
     pub(crate) fn from_bytes(bytes: [u8; CLIENT_COOKIE_LEN]) -> ClientCookie {
         ClientCookie(bytes)
@@ -139,11 +144,12 @@ impl fmt::Debug for ServerCookie {
     }
 }
 
-/// The COOKIE option (RFC 7873 §4): our client cookie, then the server's, if we have one.
-/// hickory has no typed cookie option: it travels as a raw one.
+/// The COOKIE option (RFC 7873 §4): our client cookie, then the server's, if we have one,
+/// as a raw option (hickory has no typed one), for tests that read or answer it; queries
+/// write it in place (`Ask::write`).
+#[cfg(test)]
 pub(crate) fn option(client: &ClientCookie, server: Option<&ServerCookie>) -> EdnsOption {
-    let mut data = Vec::with_capacity(CLIENT_COOKIE_LEN + 32);
-    data.extend_from_slice(&client.0);
+    let mut data = client.as_bytes().to_vec();
     if let Some(server) = server {
         data.extend_from_slice(server.as_bytes());
     }

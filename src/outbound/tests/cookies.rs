@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hickory_proto::op::{Edns, Message, OpCode, ResponseCode};
+use hickory_proto::op::{Edns, Message, ResponseCode};
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use hickory_proto::rr::{RData, Record, RecordType};
@@ -13,7 +13,7 @@ use tokio::net::UdpSocket;
 
 use super::{echo, loopback, name};
 use crate::outbound::cookie::Secret;
-use crate::outbound::{CookieJar, Peer, UdpAnswer, over_udp, request};
+use crate::outbound::{Ask, CookieJar, Peer, UdpAnswer, over_udp};
 
 /// What a scripted server sends back to one query (nothing: silence).
 type Script = Box<dyn FnMut(&Message) -> Vec<Message> + Send>;
@@ -91,9 +91,14 @@ fn jar() -> CookieJar {
 /// so that a client that waits on a discarded reply fails instead of hanging.
 async fn ask(addr: SocketAddr, jar: Option<&CookieJar>, edns: bool) -> UdpAnswer {
     let qname = name("www.example.test.");
-    let udp = over_udp(Peer::from(addr), jar, &qname, RecordType::A, || {
-        request(OpCode::Query, &qname, RecordType::A, edns)
-    });
+    let ask = Ask {
+        qname: &qname,
+        qtype: RecordType::A,
+        rd: false,
+        cd: false,
+        edns,
+    };
+    let udp = over_udp(Peer::from(addr), jar, ask);
     tokio::time::timeout(Duration::from_secs(5), udp)
         .await
         .expect("answered in time")
@@ -102,7 +107,12 @@ async fn ask(addr: SocketAddr, jar: Option<&CookieJar>, edns: bool) -> UdpAnswer
 
 fn answered(answer: UdpAnswer) -> Message {
     match answer {
-        UdpAnswer::Reply(m, _) => m,
+        UdpAnswer::Reply(mut m, rest, _) => {
+            if let Some(rest) = rest {
+                rest.complete(&mut m).expect("the rest decodes");
+            }
+            m
+        }
         UdpAnswer::Tcp => panic!("sent to TCP"),
     }
 }

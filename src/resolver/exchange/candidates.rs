@@ -56,7 +56,7 @@ impl Resolver {
         };
         let addrs: Vec<IpAddr> = servers.iter().map(|(a, _)| *a).collect();
         ex.cands.reserve(addrs.len());
-        for ranked in self.infra.order(&addrs, &ex.zone, now) {
+        for ranked in self.infra.order(&addrs, &ex.zone_name, now) {
             if ranked.standing == Standing::Down {
                 continue;
             }
@@ -72,7 +72,7 @@ impl Resolver {
                 // A TLS forwarder is asked over its TLS connection, which counts as TCP here
                 // (the timeouts allow for a handshake; a truncated reply cannot happen).
                 tcp: ex.tls.is_some(),
-                edns: !self.infra.no_edns(ranked.addr, now),
+                edns: !ranked.no_edns,
                 probe: ranked.standing == Standing::Probe,
                 done: false,
                 replied: false,

@@ -4,13 +4,13 @@
 use std::sync::Arc;
 
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::RecordType;
+use hickory_proto::rr::{LowerName, RecordType};
 use tokio::time::Instant;
 
 use super::{Attempt, Exchange};
 use crate::cache::Key;
 use crate::resolver::budget::{Budget, ResolveError};
-use crate::resolver::classify::{Classified, Outcome, classify_from};
+use crate::resolver::classify::{Classified, Outcome, classify_from, settled_alone};
 use crate::resolver::infra::Mark;
 use crate::resolver::upstream::{UpstreamError, UpstreamReply};
 use crate::resolver::{Resolver, answer_ns};
@@ -25,8 +25,9 @@ impl Resolver {
         result: Result<UpstreamReply, UpstreamError>,
         budget: &mut Budget,
     ) -> Result<Option<Classified>, ResolveError> {
+        let result = result.and_then(|reply| classified(reply, ex));
         budget.advance(match &result {
-            Ok(reply) => reply.at,
+            Ok((reply, _)) => reply.at,
             // Edge: a transport failure carries no time of its own.
             Err(_) => Instant::now(),
         });
@@ -34,10 +35,10 @@ impl Resolver {
         let i = attempt.cand;
         let addr = ex.cands[i].addr;
         let waited = now.saturating_duration_since(attempt.sent);
-        let reply = match result {
-            Ok(reply) => {
+        let (reply, mut classified) = match result {
+            Ok(read) => {
                 ex.cands[i].replied = true;
-                reply
+                read
             }
             Err(e @ UpstreamError::Network(_)) => {
                 // The try failed outright (a firewall's EPERM, full buffers, no route, a
@@ -84,20 +85,15 @@ impl Resolver {
         if !attempt.tcp {
             self.infra.record_lag(reply.lag);
         }
-        let mut classified = classify_from(
-            &reply.message,
-            &ex.zone_name,
-            &ex.qname,
-            ex.qtype,
-            ex.recursive,
-        );
+        let servfail = reply.message.metadata.response_code == ResponseCode::ServFail;
+        let rtt = reply.rtt;
         if matches!(classified.outcome, Outcome::Answer(_)) {
-            self.learn_answer_ns(&mut classified, &reply.message, ex, now);
+            self.learn_answer_ns(&mut classified, reply, ex, now);
         }
-        self.trace_try(ex, i, attempt.tcp, reply.rtt, || describe(&classified));
+        self.trace_try(ex, i, attempt.tcp, rtt, || describe(&classified));
         // A validating forwarder's SERVFAIL may be its validation failing: asked once more with
         // CD=1 (see `checking_disabled`), it hands over the data for us to judge.
-        let servfail = reply.message.metadata.response_code == ResponseCode::ServFail;
+
         if servfail && ex.cands[i].tries == 1 && self.checking_disabled(ex, true, budget) {
             self.send(ex, i, window.force(), budget)?;
             return Ok(None);
@@ -117,20 +113,29 @@ impl Resolver {
                 self.send(ex, i, window.force(), budget)?;
             }
             Outcome::Lame(_) => {
-                self.infra.mark(addr, ex.zone.clone(), Mark::Lame, now);
+                self.infra
+                    .mark(addr, LowerName::new(&ex.zone_name), Mark::Lame, now);
                 ex.cands[i].done = true;
             }
             Outcome::Failed(_) => {
-                self.infra
-                    .mark(addr, ex.zone.clone(), Mark::NonAuthoritative, now);
+                self.infra.mark(
+                    addr,
+                    LowerName::new(&ex.zone_name),
+                    Mark::NonAuthoritative,
+                    now,
+                );
                 ex.cands[i].done = true;
             }
             Outcome::Truncated | Outcome::FormErr { .. } => ex.cands[i].done = true,
             _ => {
                 if !classified.authoritative && !ex.recursive {
                     // Usable, but an authoritative server is preferred next time.
-                    self.infra
-                        .mark(addr, ex.zone.clone(), Mark::NonAuthoritative, now);
+                    self.infra.mark(
+                        addr,
+                        LowerName::new(&ex.zone_name),
+                        Mark::NonAuthoritative,
+                        now,
+                    );
                 }
                 budget.answered_by = Some(addr);
                 return Ok(Some(classified));
@@ -143,25 +148,77 @@ impl Resolver {
     /// ([`answer_ns`](crate::resolver::answer_ns)), added to what `classified` teaches only
     /// when the cache does not hold that NS set fresh already: most replies repeat it (from
     /// the referral, or the answer before), and learning it again was a third of a miss.
+    /// Sections still in wire form are decoded only when the NS set is learned (its owner
+    /// found in them as a cache key, without decoding a name); if they turn out not to decode,
+    /// nothing beside the answer is.
     fn learn_answer_ns(
         &self,
         classified: &mut Classified,
-        reply: &hickory_proto::op::Message,
+        reply: UpstreamReply,
         ex: &Exchange<'_>,
         now: Instant,
     ) {
-        let Some(cut) = answer_ns::cut(reply, &ex.zone_name, &ex.qname) else {
+        let UpstreamReply {
+            mut message,
+            mut rest,
+            ..
+        } = reply;
+        // An answer's owner is inside the zone, so the zone and the cut, both its ancestors,
+        // are inside one another as their label counts say.
+        let in_wire = rest
+            .as_ref()
+            .and_then(|rest| rest.ns_cut(ex.zone_name.iter().len()));
+        let key = match in_wire {
+            Some(owner) => owner.map(|wire| Key::from_lowercase_wire(wire, RecordType::NS)),
+            None => {
+                if let Some(rest) = rest.take()
+                    && rest.complete(&mut message).is_err()
+                {
+                    return;
+                }
+                answer_ns::cut(&message, &ex.zone_name, &ex.qname)
+                    .map(|cut| Key::new(&cut, RecordType::NS))
+            }
+        };
+        let Some(key) = key else {
             return;
         };
-        if self
-            .cache
-            .fresh_ttl(&Key::new(&cut, RecordType::NS), now)
-            .is_none()
-        {
-            let learned = answer_ns::learn_at(reply, &ex.zone_name, &cut);
-            classified.learned.extend(learned);
+        if self.cache.fresh_ttl(&key, now).is_some() {
+            return;
         }
+        if let Some(rest) = rest
+            && rest.complete(&mut message).is_err()
+        {
+            return;
+        }
+        let learned = answer_ns::learn_at(&message, &ex.zone_name, &key.name());
+        classified.learned.extend(learned);
     }
+}
+
+/// `reply` classified. Its authority and additional sections, when still in wire form, are
+/// decoded only when the verdict on its answer section alone may not stand (see
+/// [`settled_alone`]); otherwise they stay so for `learn_answer_ns`. Sections that do not
+/// decode make the reply junk, and the try one that failed outright: the next goes at once.
+fn classified(
+    mut reply: UpstreamReply,
+    ex: &Exchange<'_>,
+) -> Result<(UpstreamReply, Classified), UpstreamError> {
+    let classify = |m: &_| classify_from(m, &ex.zone_name, &ex.qname, ex.qtype, ex.recursive);
+    if let Some(rest) = &reply.rest {
+        // Without an answer there is nothing for the answer section alone to settle.
+        if !reply.message.answers.is_empty() {
+            let alone = classify(&reply.message);
+            if settled_alone(&alone, ex.qtype) {
+                return Ok((reply, alone));
+            }
+        }
+        rest.complete(&mut reply.message)
+            .map_err(|e| UpstreamError::Network(format!("malformed reply: {e}")))?;
+        reply.rest = None;
+    }
+    let classified = classify(&reply.message);
+    Ok((reply, classified))
 }
 
 fn describe(c: &Classified) -> String {

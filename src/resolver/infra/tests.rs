@@ -134,4 +134,7 @@ fn unknown_servers_get_the_default_timeout() {
     assert!(!infra.no_edns(a, Instant::now()));
     infra.set_no_edns(a, Instant::now());
     assert!(infra.no_edns(a, Instant::now()));
+    // The ranking carries it, so a question looks each server up once.
+    let ranked = infra.order(&[a], &Name::root(), Instant::now());
+    assert!(ranked[0].no_edns);
 }

@@ -182,3 +182,65 @@ fn glue_beside_an_ns_answer_is_learned_as_glue() {
     assert_eq!(c.learned.len(), 2);
     assert_eq!(c.learned[1].rank, Rank::Glue);
 }
+
+/// `settled_alone` vouches that a reply's authority and additional sections cannot change
+/// its classification: checked against classifying with and without them, over replies of
+/// each kind, and shown to refuse every reply where they do.
+#[test]
+fn a_verdict_settled_without_the_other_sections_is_the_verdict_with_them() {
+    use crate::resolver::classify::settled_alone;
+    let mut replies = Vec::new();
+    for aa in [true, false] {
+        let mut positive = reply(aa);
+        positive.add_answer(a("www.alpha.test."));
+        positive.add_authority(ns("alpha.test.", "ns1.alpha.test."));
+        positive.add_additional(a("ns1.alpha.test."));
+        replies.push(positive.clone());
+        let mut elsewhere = positive.clone();
+        elsewhere.answers = vec![a("other.alpha.test.")];
+        replies.push(elsewhere);
+        let mut alias = positive.clone();
+        alias
+            .answers
+            .insert(0, cname("www.alpha.test.", "web.alpha.test."));
+        replies.push(alias);
+        let mut negative = reply(aa);
+        negative.add_authority(soa());
+        replies.push(negative.clone());
+        negative.metadata.response_code = ResponseCode::NXDomain;
+        replies.push(negative);
+        let mut referral = reply(aa);
+        referral.add_authority(ns("sub.alpha.test.", "ns1.sub.alpha.test."));
+        referral.add_additional(a("ns1.sub.alpha.test."));
+        replies.push(referral);
+        let mut ns_answer = reply(aa);
+        ns_answer.add_answer(ns("alpha.test.", "ns1.alpha.test."));
+        ns_answer.add_additional(a("ns1.alpha.test."));
+        replies.push(ns_answer);
+    }
+    let (mut alone, mut differ) = (0, 0);
+    for m in &replies {
+        let mut bare = m.clone();
+        bare.authorities.clear();
+        bare.additionals.clear();
+        for (zone, qname) in [
+            ("alpha.test.", "www.alpha.test."),
+            ("alpha.test.", "alpha.test."),
+            ("test.", "www.alpha.test."),
+            ("beta.test.", "www.alpha.test."),
+        ] {
+            for qtype in [RecordType::A, RecordType::NS, RecordType::CNAME] {
+                let (zone, qname) = (n(zone), n(qname));
+                let full = classify(m, &zone, &qname, qtype);
+                let without = classify(&bare, &zone, &qname, qtype);
+                if settled_alone(&without, qtype) {
+                    assert_eq!(full, without, "{qname} {qtype} in {zone}: {m}");
+                    alone += 1;
+                } else if full != without {
+                    differ += 1;
+                }
+            }
+        }
+    }
+    assert!(alone >= 4 && differ >= 4, "{alone} alone, {differ} differ");
+}

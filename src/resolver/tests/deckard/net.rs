@@ -190,6 +190,7 @@ impl Upstream for ScriptedNet {
                     }
                     Ok(UpstreamReply {
                         message: reply,
+                        rest: None,
                         rtt: Duration::from_millis(1),
                         lag: Duration::ZERO,
                         at: tokio::time::Instant::now(),
