@@ -12,6 +12,7 @@
 mod check;
 mod doh;
 mod input;
+mod lazy;
 mod net;
 #[cfg(test)]
 mod seeds;
@@ -39,6 +40,7 @@ use crate::resolver::{
 
 pub use self::doh::doh_request;
 pub use self::input::{DELAYS_MS, NAMES, TYPES};
+pub use self::lazy::lazy_reply;
 
 /// The root servers of the hints, as in the lab (tern never uses real root addresses here).
 const ROOT_SERVERS: [(&str, [u8; 4]); 2] = [

@@ -23,7 +23,7 @@
 mod cookie;
 pub(crate) mod doh;
 mod exchange;
-mod lazy;
+pub(crate) mod lazy;
 mod matching;
 mod message;
 mod query;
