@@ -291,12 +291,13 @@ impl Receiver {
                     self.answer(&mut buffers, Spawn::Defer);
                     // Spawned from outside the runtime, a task goes through its inject queue
                     // and wakes its driver (an eventfd write, then an extra epoll round);
-                    // inside it, onto its own run queue. The loop then serves them.
+                    // inside it, onto its own run queue, and served there at once.
                     if !buffers.deferred.is_empty() {
                         runtime.block_on(async {
                             for (packet, src) in buffers.deferred.drain(..) {
                                 self.spawn_full(packet, src);
                             }
+                            self.serve_with_tasks(runtime.handle(), &mut buffers).await;
                         });
                     }
                 }
