@@ -203,7 +203,7 @@ pub(super) fn traffic(d: &Dashboard) -> String {
 }
 
 /// The counters the Traffic view lists, of `Metrics::rows`.
-const TOTALS: [&str; 10] = [
+const TOTALS: [&str; 12] = [
     "queries",
     "cache_hits",
     "cache_misses",
@@ -212,6 +212,9 @@ const TOTALS: [&str; 10] = [
     "formerr",
     "dropped",
     "rate_limited",
+    // `[limits] max_client_queries`: shed questions (within `dropped`).
+    "over_limit_queries",
+    "jostled_queries",
     "upstream_timeouts",
     "services_failed_open",
 ];

@@ -252,15 +252,15 @@ fn percentiles_are_bucket_bounds() {
 fn traffic_reports_the_totals_the_cache_and_a_window() {
     let d = dashboard();
     d.metrics.servfails.store(3, Ordering::Relaxed);
+    d.metrics.jostled_queries.store(2, Ordering::Relaxed);
     d.sample();
     let (_, v) = json(&d, "/api/traffic", "");
     assert_eq!(v["cache_entries"], 3);
-    assert!(
-        v["totals"]
-            .as_array()
-            .expect("totals")
-            .contains(&serde_json::json!(["servfails", 3]))
-    );
+    let totals = v["totals"].as_array().expect("totals");
+    assert!(totals.contains(&serde_json::json!(["servfails", 3])));
+    // The query cap's sheds, beside the drops they are part of.
+    assert!(totals.contains(&serde_json::json!(["jostled_queries", 2])));
+    assert!(totals.contains(&serde_json::json!(["over_limit_queries", 0])));
     // One sample: no rate yet.
     assert_eq!(v["series"]["t"].as_array().map(Vec::len), Some(0));
     assert!(v["window_s"].as_f64().is_some_and(|w| w >= 0.0));
