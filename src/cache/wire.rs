@@ -37,7 +37,7 @@ impl WireSet {
         {
             return None;
         }
-        let owner_is_key = same_wire(owner, key_owner);
+        let owner_is_key = crate::wire::spelled(owner, key_owner);
         if owner_is_key && let Some(set) = Self::encode_addresses(records) {
             return Some(set);
         }
@@ -182,33 +182,8 @@ impl WireSet {
 
 /// The name at `at` in `buf` in lowercase wire form, its compression pointers followed, each
 /// only backwards (so they cannot loop). `None` for a name that does not walk cleanly.
-fn flat_lowercase(buf: &[u8], mut at: usize) -> Option<Box<[u8]>> {
-    let mut out = [0u8; 256];
-    let (mut len, mut below) = (0, at);
-    loop {
-        let octet = *buf.get(at)?;
-        match octet {
-            0 => break,
-            _ if octet & 0xC0 == 0xC0 => {
-                let pointer = usize::from(u16::from_be_bytes([octet, *buf.get(at + 1)?]) & 0x3FFF);
-                if pointer >= below {
-                    return None;
-                }
-                (at, below) = (pointer, pointer);
-            }
-            1..=63 => {
-                let label = buf.get(at..at + 1 + usize::from(octet))?;
-                out.get_mut(len..len + label.len())?.copy_from_slice(label);
-                len += label.len();
-                at += label.len();
-            }
-            _ => return None,
-        }
-    }
-    *out.get_mut(len)? = 0;
-    let wire = &mut out[..=len];
-    wire.make_ascii_lowercase();
-    Some(Box::from(&*wire))
+fn flat_lowercase(buf: &[u8], at: usize) -> Option<Box<[u8]>> {
+    crate::wire::lowercase_into(buf, at, &mut [0; 256]).map(Box::from)
 }
 
 /// How many records `records` (TYPE, CLASS, RDLENGTH, RDATA each) holds: the room to decode
@@ -220,22 +195,6 @@ fn count_records(records: &[u8]) -> usize {
         count += 1;
     }
     count
-}
-
-/// Whether `name` written in wire form is exactly `wire` (same case).
-fn same_wire(name: &Name, wire: &[u8]) -> bool {
-    let mut at = 0;
-    for label in name.iter() {
-        let Some(&len) = wire.get(at) else {
-            return false;
-        };
-        if usize::from(len) != label.len() || wire.get(at + 1..at + 1 + label.len()) != Some(label)
-        {
-            return false;
-        }
-        at += 1 + label.len();
-    }
-    wire.get(at..) == Some(&[0])
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@
 //! label offsets cost more than the message itself.
 
 use hickory_proto::op::{Edns, Message, MessageType, Metadata};
+use hickory_proto::rr::RData;
 use hickory_proto::rr::rdata::opt::EdnsOption;
-use hickory_proto::rr::{Name, RData};
 
 use super::{AD, CD, HEADER, OPT, QR, RD, TC};
 
@@ -107,7 +107,7 @@ pub(crate) fn encode_simple(message: &Message) -> Option<Vec<u8>> {
             RData::AAAA(a) => &a.0.octets(),
             _ => return None,
         };
-        if !spelled(&record.name, &out[HEADER..qname_end]) {
+        if !super::spelled(&record.name, &out[HEADER..qname_end]) {
             return None;
         }
         // A pointer to the question's name, just past the header.
@@ -124,21 +124,4 @@ pub(crate) fn encode_simple(message: &Message) -> Option<Vec<u8>> {
         return None;
     }
     Some(out)
-}
-
-/// Whether `name` is written `wire` (uncompressed, ending in the root label): the same
-/// labels, case and all. Against the question's bytes already written, one name is walked
-/// instead of two.
-fn spelled(name: &Name, wire: &[u8]) -> bool {
-    let mut at = 0;
-    for label in name.iter() {
-        let end = at + 1 + label.len();
-        let same = wire.get(at).map(|&len| usize::from(len)) == Some(label.len())
-            && wire.get(at + 1..end) == Some(label);
-        if !same {
-            return false;
-        }
-        at = end;
-    }
-    wire.get(at..) == Some(&[0][..])
 }

@@ -12,7 +12,7 @@ pub(crate) mod padding;
 mod query;
 
 pub(crate) use build::{encode_simple, header_flags, push_edns};
-pub(crate) use name::{ancestor_labels, lowercase_into, same_name, within, written_at};
+pub(crate) use name::{ancestor_labels, lowercase_into, same_name, spelled, within, written_at};
 pub(crate) use query::{Question, parse, push_opt, refused_into, truncate_to_question};
 
 /// The header's length (RFC 1035 §4.1.1).

@@ -32,6 +32,22 @@ pub(crate) fn within(name: &Name, zone: &Name) -> bool {
         .all(|(x, y)| x == y || x.eq_ignore_ascii_case(y))
 }
 
+/// Whether `name` is written `wire` (uncompressed, ending in the root label): the same
+/// labels, case and all, checked against bytes already written without encoding the name.
+pub(crate) fn spelled(name: &Name, wire: &[u8]) -> bool {
+    let mut at = 0;
+    for label in name.iter() {
+        let end = at + 1 + label.len();
+        let same = wire.get(at).map(|&len| usize::from(len)) == Some(label.len())
+            && wire.get(at + 1..end) == Some(label);
+        if !same {
+            return false;
+        }
+        at = end;
+    }
+    wire.get(at..) == Some(&[0][..])
+}
+
 /// Where the name at `at` in `wire` ends, if it is `name` (ignoring ASCII case) written
 /// without compression, as hickory reads a name off the wire: fully qualified. `None` for a
 /// pointer, another name, or bytes that do not walk.
