@@ -9,6 +9,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::Name;
 use tokio::time::Instant;
 
+use super::window::Priority;
 use crate::ede;
 use crate::limits::{
     CLIENT_TIMEOUT_MS, MAX_CNAME_CHAIN, MAX_DELEGATION_DEPTH, MAX_GLUELESS_LOOKUPS,
@@ -113,6 +114,8 @@ pub(crate) struct Budget {
     pub(crate) answered_by: Option<IpAddr>,
     /// Servers whose answers this walk found bogus: not asked again by it.
     pub(crate) avoid: Vec<IpAddr>,
+    /// A client's walk, or a background refresh: where its tries wait when a server is full.
+    pub(crate) priority: Priority,
 }
 
 impl Budget {
@@ -126,6 +129,7 @@ impl Budget {
             in_progress: Vec::new(),
             answered_by: None,
             avoid: Vec::new(),
+            priority: Priority::default(),
         }
     }
 

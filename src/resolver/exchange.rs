@@ -229,7 +229,10 @@ impl Resolver {
                             Some(slot) => self.send(&mut ex, i, slot, budget)?,
                             // Its server is full: wait in line, with no timer running, rather
                             // than add to the load (or go to a worse server meanwhile).
-                            None => ex.waiting = Some((i, c.window.wait(budget.deadline))),
+                            None => {
+                                let line = c.window.wait(budget.deadline, budget.priority.clone());
+                                ex.waiting = Some((i, line));
+                            }
                         }
                     }
                     _ if !glueless.is_empty() => {

@@ -11,8 +11,9 @@
 //! coalescing takes anyway, it rises with every kind of overload (a flood of new names, slow
 //! or silent servers holding walks open), and it needs no guess at which servers a refresh
 //! would ask. A server's congestion window would say more about one server, but which servers
-//! a walk asks is known only once it runs, and a refresh that started would then wait in
-//! their lines (`window`), ordered by deadline beside the clients' tries.
+//! a walk asks is known only once it runs. A refresh that started waits at a full server in a
+//! line of its own (`window::Priority`), served only when no client's try waits there, so it
+//! never takes a slot ahead of a client's miss; a client that joins it promotes it.
 //!
 //! Not counted as a hit or a miss: `tern_cache_misses_total` counts the questions a client
 //! waited for (a refresh a client joins is one); `tern_prefetches_total` the refreshes
@@ -26,6 +27,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::shared::InFlight;
+use super::window::Priority;
 use super::{Missed, Resolution, ResolveError, Resolver, Shared};
 use crate::cache::Key;
 use crate::metrics::Metrics;
@@ -43,28 +45,36 @@ pub(crate) enum Prefetch {
 
 impl InFlight {
     /// A new walk for `key`, started at `now`, entered in `map`; `refresh`: see
-    /// [`InFlight::refresh`].
+    /// [`InFlight::refresh`], and such a walk waits in its servers' lines as a background one
+    /// (the [`Priority`] returned, for its budget).
     fn enter<S: std::hash::BuildHasher>(
         map: &mut std::collections::HashMap<Key, InFlight, S>,
         key: &Key,
         now: Instant,
         refresh: bool,
-    ) -> Shared {
+    ) -> (Shared, Priority) {
         let cell = Shared::default();
+        let priority = if refresh {
+            Priority::background()
+        } else {
+            Priority::default()
+        };
         let walk = InFlight {
             shared: Arc::clone(&cell),
             started: now,
             refresh,
+            priority: priority.clone(),
         };
         map.insert(key.clone(), walk);
-        cell
+        (cell, priority)
     }
 }
 
 /// Which refresh runs behind an answer already given.
 enum Behind {
-    /// A hit in its prefetch window; the message tier's key of the answer hit, if any.
-    Prefetch(Option<Box<[u8]>>),
+    /// A hit in its prefetch window; the message tier's key of the answer hit, if any, and
+    /// the walk's place in line.
+    Prefetch(Option<Box<[u8]>>, Priority),
     /// Expired data answered at once (serve-expired): a client's walk, failure remembered.
     Expired,
 }
@@ -89,7 +99,7 @@ impl Resolver {
             return Prefetch::Busy;
         };
         let key = Key::new(qname, qtype);
-        let cell = {
+        let (cell, priority) = {
             let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
             if map.contains_key(&key) {
                 return Prefetch::Joined;
@@ -115,7 +125,7 @@ impl Resolver {
             qname,
             qtype,
             now,
-            Behind::Prefetch(answer),
+            Behind::Prefetch(answer, priority),
         );
         Prefetch::Started
     }
@@ -134,7 +144,7 @@ impl Resolver {
             if map.contains_key(&key) {
                 return;
             }
-            InFlight::enter(&mut map, &key, now, false)
+            InFlight::enter(&mut map, &key, now, false).0
         };
         let span = tracing::debug_span!("serve-expired refresh", %qname, %qtype);
         self.run_behind(runtime, key, cell, span, qname, qtype, now, Behind::Expired);
@@ -160,15 +170,17 @@ impl Resolver {
             async move {
                 let refreshed = cell
                     .get_or_init(|| async {
-                        match behind {
-                            Behind::Prefetch(_) => this.refresh(&qname, qtype, now).await,
+                        match &behind {
+                            Behind::Prefetch(_, priority) => {
+                                this.refresh(&qname, qtype, now, priority.clone()).await
+                            }
                             Behind::Expired => this.resolve_fresh(&qname, qtype, now).await,
                         }
                     })
                     .await
                     .is_ok();
                 this.walk_done(&key, &cell);
-                if refreshed && let Behind::Prefetch(Some(answer)) = behind {
+                if refreshed && let Behind::Prefetch(Some(answer), _) = behind {
                     this.cache.messages().forget_key(&answer);
                 }
             }
@@ -179,13 +191,16 @@ impl Resolver {
     /// The refresh: a walk for every link of the chain (each may be near its end), written
     /// to the cache as a client's walk is. Neither a hit nor a miss, and a failure is not
     /// remembered: the entries it was to refresh are still fresh, and a client who asks after
-    /// they run out walks again.
+    /// they run out walks again. Its tries wait behind clients' at a full server (`priority`).
     async fn refresh(
         &self,
         qname: &Name,
         qtype: RecordType,
         now: Instant,
+        priority: Priority,
     ) -> Result<Resolution, ResolveError> {
-        self.walk(qname, qtype, Missed::Every, now).await.0
+        self.walk(qname, qtype, Missed::Every, now, priority)
+            .await
+            .0
     }
 }

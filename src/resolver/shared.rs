@@ -7,6 +7,7 @@ use std::sync::Arc;
 use hickory_proto::rr::{Name, RecordType};
 use tokio::time::Instant;
 
+use super::window::Priority;
 use super::{Budget, Missed, Reading, Resolution, ResolveError, Resolver, Shared};
 use crate::cache::{Data, Key, Rank};
 use crate::metrics::Metrics;
@@ -18,6 +19,8 @@ pub(super) struct InFlight {
     /// Started by a prefetch, and no client has joined it yet: the first to join waits for
     /// upstream, a miss, which the prefetch did not count.
     pub(super) refresh: bool,
+    /// The walk's place in its servers' lines: background until a client joins it.
+    pub(super) priority: Priority,
 }
 
 impl Resolver {
@@ -42,7 +45,10 @@ impl Resolver {
                 shared: Shared::default(),
                 started: now,
                 refresh: false,
+                priority: Priority::default(),
             });
+            // A client waits for it now: its tries no longer yield to other clients'.
+            walk.priority.promote();
             (Arc::clone(&walk.shared), std::mem::take(&mut walk.refresh))
         };
         if joined_refresh {
@@ -74,7 +80,9 @@ impl Resolver {
         now: Instant,
     ) -> Result<Resolution, ResolveError> {
         // `resolve` has just looked for the first link in the cache: walk for it at once.
-        let (result, budget) = self.walk(qname, qtype, Missed::First, now).await;
+        let (result, budget) = self
+            .walk(qname, qtype, Missed::First, now, Priority::default())
+            .await;
         if budget.upstream_queries() == 0 {
             Metrics::inc(&self.metrics.cache_hits);
         } else {
@@ -102,16 +110,18 @@ impl Resolver {
         }
     }
 
-    /// A walk for (`qname`, `qtype`) from `now`, `missed` links taken past the cache: the
-    /// answer, with the upstream queries it cost, and the budget it spent.
+    /// A walk for (`qname`, `qtype`) from `now`, `missed` links taken past the cache, at
+    /// `priority`: the answer, with the upstream queries it cost, and the budget it spent.
     pub(super) async fn walk(
         &self,
         qname: &Name,
         qtype: RecordType,
         missed: Missed,
         now: Instant,
+        priority: Priority,
     ) -> (Result<Resolution, ResolveError>, Budget) {
         let mut budget = Budget::new(self.limits, now);
+        budget.priority = priority;
         let reading = Reading {
             stale: false,
             missed,

@@ -7,6 +7,11 @@
 //! instead of adding load, and
 //! the server sees about one query per question, as fast as it answers.
 //!
+//! Background walks (prefetch) wait in a line of their own, served only when no client's try is
+//! waiting: a refresh never takes a slot a client could have had, and under a sustained
+//! overload it waits until its deadline ends it (the entry it would refresh still answers).
+//! A client that joins a refresh promotes it: its tries in line move to the clients' line.
+//!
 //! A slot is held from the moment a query leaves until its reply comes or its timer runs out
 //! (a query given up for lost frees its slot even though its exchange still listens for a late
 //! reply): slots held by lost queries would otherwise starve the retransmissions that need them.
@@ -16,6 +21,7 @@ use std::future::Future;
 use std::net::IpAddr;
 use std::num::NonZeroUsize;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use lru::LruCache;
@@ -60,6 +66,9 @@ struct State {
     /// after a loss goes before newer questions): a slot given back goes to the first of
     /// them, never to a newcomer, so no question starves behind later ones.
     queue: BinaryHeap<Waiter>,
+    /// Background tries in line (see [`Priority`]), in the same order, served only when
+    /// `queue` is empty.
+    background: BinaryHeap<Waiter>,
     /// Breaks ties between equal deadlines: first come, first served.
     joined: u64,
 }
@@ -70,6 +79,34 @@ struct Waiter {
     deadline: Instant,
     joined: u64,
     tx: oneshot::Sender<Slot>,
+    priority: Priority,
+}
+
+/// Whose walk a try belongs to: a client's (the default), or a background refresh nobody waits
+/// for yet, until a client joins it ([`Priority::promote`]). Shared by the walk's budget and
+/// its entry in the map of walks in flight.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Priority(Option<Arc<AtomicBool>>);
+
+impl Priority {
+    /// A background walk's.
+    pub(crate) fn background() -> Priority {
+        Priority(Some(Arc::new(AtomicBool::new(true))))
+    }
+
+    /// Whether the walk still has no client waiting for it.
+    pub(crate) fn is_background(&self) -> bool {
+        self.0
+            .as_ref()
+            .is_some_and(|b| b.load(AtomicOrdering::Relaxed))
+    }
+
+    /// A client now waits for the walk: its next tries, and those in line, go as a client's.
+    pub(crate) fn promote(&self) {
+        if let Some(b) = &self.0 {
+            b.store(false, AtomicOrdering::Relaxed);
+        }
+    }
 }
 
 impl Waiter {
@@ -114,6 +151,7 @@ impl Default for Window {
                 threshold: MAX_WINDOW,
                 decreased: None,
                 queue: BinaryHeap::new(),
+                background: BinaryHeap::new(),
                 joined: 0,
             }),
         }
@@ -150,10 +188,22 @@ impl Window {
         }
     }
 
-    /// Hands slots to the tries in line while the window has room.
+    /// Hands slots to the tries in line while the window has room: clients' first, background
+    /// ones only when no client's try waits.
     fn admit(self: &Arc<Self>, s: &mut State) {
+        if Self::full(s) {
+            return;
+        }
+        if s.background.iter().any(|w| !w.priority.is_background()) {
+            // Walks a client joined since their tries got in line.
+            let (promoted, still): (Vec<Waiter>, Vec<Waiter>) = std::mem::take(&mut s.background)
+                .into_iter()
+                .partition(|w| !w.priority.is_background());
+            s.queue.extend(promoted);
+            s.background = still.into();
+        }
         while !Self::full(s) {
-            let Some(waiter) = s.queue.pop() else {
+            let Some(waiter) = s.queue.pop().or_else(|| s.background.pop()) else {
                 return;
             };
             s.outstanding += 1;
@@ -165,10 +215,14 @@ impl Window {
         }
     }
 
+    fn in_line(s: &State) -> bool {
+        !s.queue.is_empty() || !s.background.is_empty()
+    }
+
     /// A slot now, if the window has room and nobody is in line.
     pub(crate) fn try_take(self: &Arc<Self>) -> Option<Slot> {
         let mut s = lock(&self.state);
-        if Self::full(&s) || !s.queue.is_empty() {
+        if Self::full(&s) || Self::in_line(&s) {
             return None;
         }
         s.outstanding += 1;
@@ -182,23 +236,30 @@ impl Window {
         self.slot()
     }
 
-    /// Joins the line for a slot, for a question due by `deadline`.
-    pub(crate) fn wait(self: &Arc<Self>, deadline: Instant) -> Wait {
+    /// Joins the line for a slot, for a question due by `deadline`: the clients' line, or the
+    /// background one for a walk of that `priority`.
+    pub(crate) fn wait(self: &Arc<Self>, deadline: Instant, priority: Priority) -> Wait {
         let (tx, rx) = oneshot::channel();
         {
             let mut s = lock(&self.state);
+            s.joined += 1;
+            let waiter = Waiter {
+                deadline,
+                joined: s.joined,
+                tx,
+                priority,
+            };
+            let line = if waiter.priority.is_background() {
+                &mut s.background
+            } else {
+                &mut s.queue
+            };
             // Tries whose exchanges ended while in line leave their places behind; sweep them
             // now and then so a line that does not move stays small.
-            if s.queue.len() >= 64 && s.queue.len().is_power_of_two() {
-                s.queue.retain(|w| !w.tx.is_closed());
+            if line.len() >= 64 && line.len().is_power_of_two() {
+                line.retain(|w| !w.tx.is_closed());
             }
-            s.joined += 1;
-            let joined = s.joined;
-            s.queue.push(Waiter {
-                deadline,
-                joined,
-                tx,
-            });
+            line.push(waiter);
             self.admit(&mut s);
         }
         let window = Arc::clone(self);
@@ -216,7 +277,7 @@ impl Window {
     /// idle would bury the server at the next burst).
     pub(crate) fn on_reply(self: &Arc<Self>) {
         let mut s = lock(&self.state);
-        let in_use = f64::from(s.outstanding) * 2.0 >= s.window || !s.queue.is_empty();
+        let in_use = f64::from(s.outstanding) * 2.0 >= s.window || Self::in_line(&s);
         if in_use {
             let grow = if s.window < s.threshold {
                 1.0
@@ -333,7 +394,7 @@ mod tests {
         let mut held: Vec<Slot> = (0..size as usize)
             .map(|_| w.try_take().expect("room"))
             .collect();
-        let waiter = tokio::spawn(w.wait(Instant::now()));
+        let waiter = tokio::spawn(w.wait(Instant::now(), Priority::default()));
         tokio::task::yield_now().await;
         assert!(!waiter.is_finished(), "the window is full");
         drop(held.pop());
@@ -343,5 +404,52 @@ mod tests {
             .expect("task");
         assert_eq!(w.size().1, size as u32);
         drop(slot);
+    }
+
+    /// Fills `w` and returns the slots held.
+    fn fill(w: &Arc<Window>) -> Vec<Slot> {
+        std::iter::from_fn(|| w.try_take()).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_background_try_waits_behind_every_clients_try() {
+        let w = Arc::new(Window::default());
+        let mut held = fill(&w);
+        let soon = Instant::now();
+        let later = soon + Duration::from_secs(3);
+        // The refresh came first and is due first; the client came later, due later.
+        let background = tokio::spawn(w.wait(soon, Priority::background()));
+        let client = tokio::spawn(w.wait(later, Priority::default()));
+        tokio::task::yield_now().await;
+        drop(held.pop());
+        tokio::task::yield_now().await;
+        assert!(client.is_finished(), "the client's try got the slot");
+        assert!(!background.is_finished(), "the refresh still waits");
+        // No client in line: the refresh gets the next slot, and no newcomer jumps it.
+        drop(held.pop());
+        assert!(w.try_take().is_none());
+        tokio::task::yield_now().await;
+        assert!(background.is_finished());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refresh_a_client_joins_goes_as_a_clients_try() {
+        let w = Arc::new(Window::default());
+        let mut held = fill(&w);
+        let now = Instant::now();
+        let priority = Priority::background();
+        let refresh = tokio::spawn(w.wait(now, priority.clone()));
+        let client = tokio::spawn(w.wait(now + Duration::from_secs(3), Priority::default()));
+        tokio::task::yield_now().await;
+        priority.promote();
+        assert!(!priority.is_background());
+        // Now due first among clients' tries: it goes first.
+        drop(held.pop());
+        tokio::task::yield_now().await;
+        assert!(refresh.is_finished(), "promoted into the clients' line");
+        assert!(!client.is_finished());
+        drop(held.pop());
+        tokio::task::yield_now().await;
+        assert!(client.is_finished());
     }
 }

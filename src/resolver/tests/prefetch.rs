@@ -10,7 +10,7 @@ use tokio::time::{Instant, advance, sleep};
 
 use super::*;
 use crate::cache::Key;
-use crate::resolver::fake::ip;
+use crate::resolver::fake::{Sent, ip};
 use crate::resolver::prefetch::Prefetch;
 
 /// www.alpha.test. A: TTL 3600, so a window of 360 s at the default 10 %.
@@ -223,4 +223,77 @@ async fn a_chain_is_refreshed_link_by_link() {
     let later = expect(&r, "alias.beta.example.", A, NoError).await;
     assert_eq!(later.upstream_queries, 0, "{later:?}");
     assert!(ttl_left(&r) > (TTL - 40) as u32);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refresh_waits_behind_every_clients_miss_at_a_full_server() {
+    let (net, r) = asked(Default::default(), Default::default(), TTL - 100).await;
+    expect(&r, "warm.wild.alpha.test.", A, NoError).await;
+    // One server for the zone in practice (the other known to be far slower), whose window
+    // the misses fill: every question waits in the same line.
+    net.set_latency(ip("127.0.0.41"), Duration::from_millis(100));
+    for _ in 0..10 {
+        let infra = &r.infra;
+        infra.record_reply(
+            ip("127.0.0.41"),
+            Some(Duration::from_millis(100)),
+            Instant::now(),
+        );
+        infra.record_reply(
+            ip("127.0.0.42"),
+            Some(Duration::from_secs(3)),
+            Instant::now(),
+        );
+    }
+    let earlier = net.total();
+    let misses = |range: std::ops::Range<usize>| {
+        range
+            .map(|i| {
+                let r = Arc::clone(&r);
+                tokio::spawn(async move {
+                    let qname = name(&format!("u{i}.wild.alpha.test."));
+                    r.resolve(&qname, A, Instant::now()).await
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    // More misses than both servers' windows hold: the rest wait in line.
+    let mut walks = misses(0..100);
+    sleep(Duration::from_millis(1)).await;
+    assert_eq!(
+        r.prefetch(&name(WWW), A, Instant::now(), None),
+        Prefetch::Started
+    );
+    sleep(Duration::from_millis(1)).await;
+    // Clients that came after the refresh, due later than it, still go before it.
+    walks.extend(misses(100..120));
+    for w in walks {
+        w.await.expect("joined").expect("answered");
+    }
+    settle().await;
+    let order: Vec<Sent> = net
+        .sent()
+        .into_iter()
+        .skip(earlier)
+        .filter(|s| s.qname.to_ascii().ends_with("alpha.test."))
+        .collect();
+    let refresh = order
+        .iter()
+        .position(|s| s.qname == name(WWW))
+        .expect("the refresh was sent");
+    let last_client = order
+        .iter()
+        .rposition(|s| s.qname.to_ascii().ends_with(".wild.alpha.test."))
+        .expect("the clients' queries");
+    assert!(
+        refresh > last_client,
+        "the refresh went at {refresh}, before a client's query at {last_client}: {order:#?}"
+    );
+    assert_eq!(counters(&r).2, 1);
+    assert!(
+        order.iter().all(|s| s.server == ip("127.0.0.41")),
+        "{order:#?}"
+    );
+    assert_eq!(order.len(), 121, "one query a question: {order:#?}");
+    assert!(ttl_left(&r) > (TTL - 10) as u32, "refreshed all the same");
 }
