@@ -20,7 +20,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hickory_proto::rr::{Name, RecordType};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -225,23 +224,10 @@ impl Drop for Ticket<'_> {
 impl Resolver {
     /// A jostled client's work stops: its `walk` is dropped, and with it the walk itself
     /// when no other client or refresh waits for it, which then leaves no trace in the walks
-    /// in flight (the next client to ask starts afresh, its timers from its own arrival).
-    pub(super) fn abandon<W>(
-        &self,
-        walk: W,
-        qname: &Name,
-        qtype: RecordType,
-        shed: Shed,
-    ) -> ResolveError {
+    /// in flight (`resolve_shared` takes it out: the next client to ask starts afresh, its
+    /// timers from its own arrival).
+    pub(super) fn abandon<W>(&self, walk: W, shed: Shed) -> ResolveError {
         drop(walk);
-        let key = Key::new(qname, qtype);
-        let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
-        if map
-            .get(&key)
-            .is_some_and(|w| Arc::strong_count(&w.shared) == 1 && !w.shared.initialized())
-        {
-            map.remove(&key);
-        }
         shed.into()
     }
 }

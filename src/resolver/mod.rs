@@ -321,7 +321,7 @@ impl Resolver {
         if self.cache.policy().serve_stale_secs > 0 && stale_at < give_up_at {
             tokio::select! {
                 r = &mut walk => return self.finished(qname, qtype, r, now).await,
-                shed = ticket.jostled() => return Err(self.abandon(walk, qname, qtype, shed)),
+                shed = ticket.jostled() => return Err(self.abandon(walk, shed)),
                 _ = tokio::time::sleep_until(stale_at) => {
                     if let Some(stale) = self.stale_chain(qname, qtype, stale_at).await {
                         tokio::spawn(walk);
@@ -332,7 +332,7 @@ impl Resolver {
         }
         tokio::select! {
             r = &mut walk => self.finished(qname, qtype, r, now).await,
-            shed = ticket.jostled() => Err(self.abandon(walk, qname, qtype, shed)),
+            shed = ticket.jostled() => Err(self.abandon(walk, shed)),
             _ = tokio::time::sleep_until(give_up_at) => {
                 tokio::spawn(walk);
                 Err(ResolveError::ClientTimeout(self.limits.client_timeout))

@@ -23,6 +23,19 @@ pub(super) struct InFlight {
     pub(super) priority: Priority,
 }
 
+/// A client's hold on a walk in flight: see [`Resolver::resolve_shared`].
+struct Leave<'a> {
+    resolver: &'a Resolver,
+    key: &'a Key,
+    cell: &'a Shared,
+}
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        self.resolver.leave_walk(self.key, self.cell, false);
+    }
+}
+
 impl Resolver {
     /// When the walk in flight for `key` started, if there is one.
     pub(super) fn walk_started(&self, key: &Key) -> Option<Instant> {
@@ -54,21 +67,35 @@ impl Resolver {
         if joined_refresh {
             Metrics::inc(&self.metrics.cache_misses);
         }
-        let result = cell
-            .get_or_init(|| self.resolve_fresh(qname, qtype, now))
+        // Out of the map when done, or when this future is dropped first (its client went
+        // away: a stream closed, a DoH request cancelled) and nobody else waits for the walk;
+        // left there, the next client of the question would join a walk nobody runs, with
+        // timers counted from when that one started.
+        let _leave = Leave {
+            resolver: self,
+            key: &key,
+            cell: &cell,
+        };
+        cell.get_or_init(|| self.resolve_fresh(qname, qtype, now))
             .await
-            .clone();
-        self.walk_done(&key, &cell);
-        result
+            .clone()
     }
 
     /// Takes a finished walk out of the map: the next question for `key` starts another.
     pub(super) fn walk_done(&self, key: &Key, cell: &Shared) {
+        self.leave_walk(key, cell, true);
+    }
+
+    /// Takes the walk `cell` out of the map, if it is still `key`'s there and it finished,
+    /// or (`finished` false) nobody but the map and the caller holds it: a joiner left
+    /// waiting takes the walk over (the cell runs its initialiser again) and leaves it when
+    /// done.
+    fn leave_walk(&self, key: &Key, cell: &Shared, finished: bool) {
         let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
-        if map
+        let ours = map
             .get(key)
-            .is_some_and(|walk| Arc::ptr_eq(&walk.shared, cell))
-        {
+            .is_some_and(|walk| Arc::ptr_eq(&walk.shared, cell));
+        if ours && (finished || cell.initialized() || Arc::strong_count(cell) <= 2) {
             map.remove(key);
         }
     }

@@ -285,3 +285,32 @@ async fn out_of_bailiwick_records_never_reach_the_cache() {
         }
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_client_that_goes_away_mid_walk_leaves_no_walk_behind() {
+    let net = FakeNet::lab();
+    let r = resolver(&net);
+    expect(&r, "warm.wild.alpha.test.", A, NoError).await;
+    for server in [ip("127.0.0.41"), ip("127.0.0.42")] {
+        net.set_latency(server, Duration::from_secs(1));
+    }
+    // A stream client's query, dropped with its connection while the walk waits upstream.
+    let client = Arc::clone(&r);
+    let gone = tokio::spawn(async move {
+        let qname = name("gone.wild.alpha.test.");
+        client.resolve(&qname, A, Instant::now()).await
+    });
+    advance(Duration::from_millis(100)).await;
+    gone.abort();
+    assert!(gone.await.expect_err("aborted").is_cancelled());
+    let key = Key::new(&name("gone.wild.alpha.test."), A);
+    assert!(
+        r.walk_started(&key).is_none(),
+        "its walk is not in flight any more"
+    );
+    // The next client of the question, much later, walks with its own timers: it is not
+    // taken for one that joined a walk running since then (an instant client timeout).
+    advance(Duration::from_secs(30)).await;
+    let res = expect(&r, "gone.wild.alpha.test.", A, NoError).await;
+    assert_eq!(res.answers.len(), 1);
+}
