@@ -21,7 +21,7 @@ impl Resolver {
         if self.cache.policy().serve_stale_secs == 0 {
             return None;
         }
-        self.chain(qname, qtype, true, &mut None, false, now, true)
+        self.chain(qname, qtype, true, &mut None, now, true)
             .await
             .ok()
             .flatten()

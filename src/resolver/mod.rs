@@ -23,6 +23,7 @@ mod link;
 mod loopguard;
 mod prefetch;
 pub(crate) mod proof;
+mod reading;
 mod shared;
 pub(crate) mod store;
 pub(crate) mod trace;
@@ -53,6 +54,7 @@ pub(crate) use delegation::{LocalCut, LocalCuts, ServerSet};
 pub use forward::Forward;
 pub(crate) use link::Link;
 use link::{Answers, finish};
+use reading::{Missed, Reading, Seen};
 pub(crate) use trace::{TraceSink, TraceStep};
 pub(crate) use upstream::{NetUpstream, Upstream};
 
@@ -269,14 +271,14 @@ impl Resolver {
         qtype: RecordType,
         now: Instant,
     ) -> Result<Resolution, ResolveError> {
-        let mut due = None;
+        let mut seen = Seen::default();
         let fresh = Reading::CACHED;
         if let Ok(Some(hit)) = self
-            .read_chain(qname, qtype, fresh, &mut None, now, &mut due)
+            .read_chain(qname, qtype, fresh, &mut None, now, &mut seen)
             .await
         {
             Metrics::inc(&self.metrics.cache_hits);
-            if let Some(link) = due {
+            if let Some(link) = seen.due {
                 self.prefetch(&link, qtype, now, None);
             }
             return Ok(hit);
@@ -311,11 +313,16 @@ impl Resolver {
         let give_up_at = now + self.limits.client_timeout.saturating_sub(elapsed);
         // The walk runs in this task; only when a client timer answers the client does it move
         // to a task of its own, to finish for the cache.
+        let missed = if seen.first_missed {
+            Missed::First
+        } else {
+            Missed::Nothing
+        };
         let this = Arc::clone(self);
         let owned = qname.clone();
         let mut walk: Pin<Box<dyn Future<Output = Result<Resolution, ResolveError>> + Send>> =
             Box::pin(
-                async move { this.resolve_shared(&owned, qtype, key, now).await }
+                async move { this.resolve_shared(&owned, qtype, key, now, missed).await }
                     .instrument(tracing::Span::current()),
             );
         if self.cache.policy().serve_stale_secs > 0 && stale_at < give_up_at {
@@ -351,42 +358,35 @@ impl Resolver {
         mut budget: Option<&mut Budget>,
         now: Instant,
     ) -> Result<Option<Resolution>, ResolveError> {
-        self.chain(qname, qtype, false, &mut budget, false, now, true)
+        self.chain(qname, qtype, false, &mut budget, now, true)
             .await
     }
 
     /// [`Resolver::read_chain`] as most callers read: `stale` takes expired links (RFC 8767),
-    /// `first_missed` skips the cache for the first link, `validate` checks each link.
-    #[allow(clippy::too_many_arguments)]
+    /// `validate` checks each link.
     async fn chain(
         &self,
         qname: &Name,
         qtype: RecordType,
         stale: bool,
         budget: &mut Option<&mut Budget>,
-        first_missed: bool,
         now: Instant,
         validate: bool,
     ) -> Result<Option<Resolution>, ResolveError> {
-        let missed = if first_missed {
-            Missed::First
-        } else {
-            Missed::Nothing
-        };
         let reading = Reading {
             stale,
-            missed,
+            missed: Missed::Nothing,
             validate,
         };
-        self.read_chain(qname, qtype, reading, budget, now, &mut None)
+        self.read_chain(qname, qtype, reading, budget, now, &mut Seen::default())
             .await
     }
 
     /// The loop of [`Resolver::chase`], reading the cache as `reading` says. Links are read
     /// from the cache as of `now`, or with a budget as of the walk's time. With
     /// `reading.validate` (and a validator), each link not yet validated is, before it is
-    /// used: from the cache alone that is a miss, as the keys may have to be fetched. `due`:
-    /// the first link read from an entry in its prefetch window, its refresh unclaimed.
+    /// used: from the cache alone that is a miss, as the keys may have to be fetched. `seen`:
+    /// what a read from the cache alone met besides its answer.
     async fn read_chain(
         &self,
         qname: &Name,
@@ -394,7 +394,7 @@ impl Resolver {
         reading: Reading,
         budget: &mut Option<&mut Budget>,
         now: Instant,
-        due: &mut Option<Name>,
+        seen: &mut Seen,
     ) -> Result<Option<Resolution>, ResolveError> {
         let Reading {
             stale,
@@ -406,9 +406,9 @@ impl Resolver {
         let mut answers = Answers::default();
         let mut name = qname.clone();
         // The names met so far, to see a loop; filled only once the chain has a CNAME.
-        let mut seen: Vec<LowerName> = Vec::new();
-        for link in 0..=max {
-            let cached = if missed == Missed::Every || (missed == Missed::First && link == 0) {
+        let mut visited: Vec<LowerName> = Vec::new();
+        for index in 0..=max {
+            let cached = if missed == Missed::Every || (missed == Missed::First && index == 0) {
                 None
             } else {
                 let now = budget.as_deref().map_or(now, |b| b.now);
@@ -417,8 +417,8 @@ impl Resolver {
             // A walked link comes with the server that answered it (see `retry_bogus`).
             let (mut link, walked) = match (cached, budget.as_deref_mut()) {
                 (Some(link), _) => {
-                    if link.signed.prefetch && due.is_none() {
-                        *due = Some(name.clone());
+                    if link.signed.prefetch && seen.due.is_none() {
+                        seen.due = Some(name.clone());
                     }
                     (link, None)
                 }
@@ -426,12 +426,19 @@ impl Resolver {
                     let link = self.forward_or_iterate(&name, qtype, budget).await?;
                     (link, Some(budget.answered_by))
                 }
-                (None, None) => return Ok(None),
+                (None, None) => {
+                    seen.first_missed = index == 0;
+                    return Ok(None);
+                }
             };
             if let Some(validator) = validator
                 && link.signed.trust == Trust::Unchecked
             {
                 let Some(budget) = budget.as_deref_mut() else {
+                    // Only a walk validates: as the walk did before, it asks again for a
+                    // first link its answer came without (say, a NODATA proof kept from a
+                    // referral, which has no SOA).
+                    seen.first_missed = index == 0;
                     return Ok(None);
                 };
                 link.signed.trust = self
@@ -450,49 +457,19 @@ impl Resolver {
                     return Ok(Some(resolution));
                 }
                 Err(target) => {
-                    if seen.is_empty() {
-                        seen.push(LowerName::new(qname));
+                    if visited.is_empty() {
+                        visited.push(LowerName::new(qname));
                     }
                     let next = LowerName::new(&target);
                     // A loop never ends; report it as the chain limit it would hit.
-                    if seen.contains(&next) {
+                    if visited.contains(&next) {
                         break;
                     }
-                    seen.push(next);
+                    visited.push(next);
                     name = target;
                 }
             }
         }
         Err(ResolveError::CnameChainTooLong(max))
     }
-}
-
-/// How a chain reads the cache.
-#[derive(Debug, Clone, Copy)]
-struct Reading {
-    /// Expired links too (RFC 8767).
-    stale: bool,
-    /// Links not to be read from the cache.
-    missed: Missed,
-    /// Validate each link not yet validated (with a validator).
-    validate: bool,
-}
-
-impl Reading {
-    /// A client's question from the cache alone: fresh links, validated.
-    const CACHED: Reading = Reading {
-        stale: false,
-        missed: Missed::Nothing,
-        validate: true,
-    };
-}
-
-/// Which links of a chain a walk takes past the cache.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Missed {
-    Nothing,
-    /// The first: its caller has just missed it.
-    First,
-    /// Every one: a refresh (prefetch) of the whole chain.
-    Every,
 }

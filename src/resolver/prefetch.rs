@@ -174,7 +174,11 @@ impl Resolver {
                             Behind::Prefetch(_, priority) => {
                                 this.refresh(&qname, qtype, now, priority.clone()).await
                             }
-                            Behind::Expired => this.resolve_fresh(&qname, qtype, now).await,
+                            Behind::Expired => {
+                                // Any link may be the one that expired.
+                                this.resolve_fresh(&qname, qtype, now, Missed::Nothing)
+                                    .await
+                            }
                         }
                     })
                     .await

@@ -8,7 +8,7 @@ use hickory_proto::rr::{Name, RecordType};
 use tokio::time::Instant;
 
 use super::window::Priority;
-use super::{Budget, Missed, Reading, Resolution, ResolveError, Resolver, Shared};
+use super::{Budget, Missed, Reading, Resolution, ResolveError, Resolver, Seen, Shared};
 use crate::cache::{Data, Key, Rank};
 use crate::metrics::Metrics;
 
@@ -44,13 +44,14 @@ impl Resolver {
     }
 
     /// One walk per question in flight; `now` is when the client that starts it asked.
-    /// `key`: the question's.
+    /// `key`: the question's; `missed`: what its read of the cache missed.
     pub(super) async fn resolve_shared(
         &self,
         qname: &Name,
         qtype: RecordType,
         key: Key,
         now: Instant,
+        missed: Missed,
     ) -> Result<Resolution, ResolveError> {
         let (cell, joined_refresh) = {
             let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
@@ -76,7 +77,7 @@ impl Resolver {
             key: &key,
             cell: &cell,
         };
-        cell.get_or_init(|| self.resolve_fresh(qname, qtype, now))
+        cell.get_or_init(|| self.resolve_fresh(qname, qtype, now, missed))
             .await
             .clone()
     }
@@ -100,15 +101,17 @@ impl Resolver {
         }
     }
 
+    /// A client's walk for (`qname`, `qtype`): `missed`, the links its caller has just missed
+    /// in the cache, are walked for at once.
     pub(super) async fn resolve_fresh(
         &self,
         qname: &Name,
         qtype: RecordType,
         now: Instant,
+        missed: Missed,
     ) -> Result<Resolution, ResolveError> {
-        // `resolve` has just looked for the first link in the cache: walk for it at once.
         let (result, budget) = self
-            .walk(qname, qtype, Missed::First, now, Priority::default())
+            .walk(qname, qtype, missed, now, Priority::default())
             .await;
         if budget.upstream_queries() == 0 {
             Metrics::inc(&self.metrics.cache_hits);
@@ -161,7 +164,7 @@ impl Resolver {
                 reading,
                 &mut Some(&mut budget),
                 now,
-                &mut None,
+                &mut Seen::default(),
             )
             .await
             .and_then(|r| r.ok_or(ResolveError::Internal))

@@ -341,7 +341,7 @@ impl Resolver {
         Box::pin(async move {
             let now = budget.now;
             let mut budget = Some(budget);
-            self.chain(name, rtype, false, &mut budget, false, now, false)
+            self.chain(name, rtype, false, &mut budget, now, false)
                 .await
                 .and_then(|r| r.ok_or(super::ResolveError::Internal))
         })

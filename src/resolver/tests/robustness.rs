@@ -314,3 +314,21 @@ async fn a_client_that_goes_away_mid_walk_leaves_no_walk_behind() {
     let res = expect(&r, "gone.wild.alpha.test.", A, NoError).await;
     assert_eq!(res.answers.len(), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_cached_alias_is_followed_and_only_its_target_asked() {
+    let net = FakeNet::lab();
+    let r = resolver(&net);
+    expect(&r, "alias.beta.example.", A, NoError).await;
+    // The target's A set goes (expired, evicted or flushed); the CNAME is still cached.
+    let target = name("www.alpha.test.");
+    r.flush(crate::cache::admin::Flush::Name(&target));
+    let earlier = net.total();
+    let res = expect(&r, "alias.beta.example.", A, NoError).await;
+    assert_eq!(res.answers.len(), 2, "{res:?}");
+    let asked: Vec<_> = net.sent().into_iter().skip(earlier).collect();
+    assert!(
+        asked.iter().all(|s| s.qname == target),
+        "only the target is asked: {asked:#?}"
+    );
+}
