@@ -242,7 +242,11 @@ impl Resolver {
                             .security
                             .and(v.wildcard_answer(&denial, name, &closest));
                         let ttl = checked.ttl.min(denial.ttl());
-                        if security.is_secure() && matches!(link.step, Step::Answer(_)) {
+                        // (Nothing is kept of a `no_cache` forward zone: its proofs neither.)
+                        if security.is_secure()
+                            && matches!(link.step, Step::Answer(_))
+                            && self.caches(name)
+                        {
                             // RFC 8198 §5.2: other names this proof denies get the same data.
                             let proof = signed
                                 .iter()
@@ -293,7 +297,10 @@ impl Resolver {
                     _ => v.nodata(&denial, name, qtype),
                 };
                 let ttl = ttl.min(denial.ttl());
-                if matches!(link.step, Step::NxDomain(_)) && security.is_secure() {
+                if matches!(link.step, Step::NxDomain(_))
+                    && security.is_secure()
+                    && self.caches(name)
+                {
                     let records = soa.iter().chain(signed).cloned().collect();
                     let proof = aggressive::Proof {
                         denial,

@@ -90,3 +90,42 @@ async fn a_secure_wildcard_expansion_answers_the_other_names_its_proof_denies() 
     expect(&r, "z.wild.secure.test.", TXT, NoError).await;
     assert!(net.sent().len() > asked);
 }
+
+/// A `no_cache` forward zone keeps nothing, its denials included: a secure NXDOMAIN through
+/// its forwarder answers no other name, each is asked.
+#[tokio::test(start_paused = true)]
+async fn no_aggressive_answer_in_a_no_cache_forward_zone() {
+    let (net, anchors) = signed_net();
+    let forwarder = "127.9.0.1";
+    net.add_recursive_of_hosts(ip(forwarder));
+    let validator = crate::resolver::validate::Validator::new(anchors, Vec::new()).with_clock(
+        crate::resolver::validate::UnixClock::pinned(Instant::now(), super::validate::SIGNED_AT),
+    );
+    let uncached = crate::resolver::Forward {
+        zone: name("secure.test."),
+        servers: vec![std::net::SocketAddr::new(ip(forwarder), 53)],
+        first: false,
+        tls: None,
+        no_cache: true,
+    };
+    let r = Arc::new(
+        Resolver::new(
+            Arc::clone(&net) as Arc<dyn super::super::Upstream>,
+            FakeNet::lab_hints(),
+            Arc::new(Cache::new(CachePolicy::default())),
+            ResolverConfig {
+                forwards: vec![uncached],
+                ..ResolverConfig::default()
+            },
+            Arc::new(Metrics::default()),
+        )
+        .with_validator(validator),
+    );
+    let first = expect(&r, "nope.secure.test.", A, NXDomain).await;
+    assert_eq!(first.security, Trust::Secure, "{first:?}");
+    let asked = net.sent().len();
+    let second = expect(&r, "mail.secure.test.", A, NXDomain).await;
+    assert!(second.upstream_queries > 0, "{second:?}");
+    assert!(net.sent().len() > asked, "asked, not synthesised");
+    assert_eq!(Metrics::get(&r.metrics.aggressive_answers), 0);
+}

@@ -295,7 +295,9 @@ impl Resolver {
         now: Instant,
     ) -> Option<Resolution> {
         let val = self.validator.as_ref()?;
-        if val.under_negative_anchor(qname) {
+        // A `no_cache` forward zone's names are asked every time, whatever a proof kept from
+        // elsewhere says.
+        if val.under_negative_anchor(qname) || !self.caches(qname) {
             return None;
         }
         let mut v = val.run(now);
