@@ -26,7 +26,7 @@ use hickory_proto::rr::{Name, RecordType};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::shared::InFlight;
+use super::shared::{InFlight, Leave};
 use super::window::Priority;
 use super::{Missed, Resolution, ResolveError, Resolver, Shared};
 use crate::cache::Key;
@@ -85,7 +85,8 @@ impl Resolver {
     /// tier's key of the answer that was hit (whose refresh the tier claimed), forgotten once
     /// the refresh has stored newer data (the next client's answer is made from that and kept
     /// again); `None`: a hit on the RRsets, whose entry's refresh is claimed here. A busy
-    /// resolver claims nothing, so a later hit may try again.
+    /// resolver claims nothing, and gives the message tier's claim back, so a later hit may
+    /// try again.
     pub(crate) fn prefetch(
         self: &Arc<Self>,
         qname: &Name,
@@ -95,7 +96,13 @@ impl Resolver {
     ) -> Prefetch {
         // Spawned onto the runtime the hit was answered on; none (a caller outside one) is
         // no place to run it.
+        let unclaim = |answer: &Option<Box<[u8]>>| {
+            if let Some(answer) = answer {
+                self.cache.messages().unclaim_prefetch(answer);
+            }
+        };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            unclaim(&answer);
             return Prefetch::Busy;
         };
         let key = Key::new(qname, qtype);
@@ -106,6 +113,7 @@ impl Resolver {
             }
             if map.len() >= self.prefetch_busy_walks {
                 drop(map);
+                unclaim(&answer);
                 Metrics::inc(&self.metrics.prefetches_skipped);
                 tracing::debug!(%qname, %qtype, "prefetch dropped: resolver busy");
                 return Prefetch::Busy;
@@ -168,6 +176,15 @@ impl Resolver {
         let qname = qname.clone();
         runtime.spawn(
             async move {
+                // Out of the map when done, or when this task is dropped first (its runtime
+                // shut down, as a UDP listener's does): left there, the next client of the
+                // question would join a walk nobody runs, its timers counted from when this
+                // one started, and every later refresh of it would be taken as joined.
+                let leave = Leave {
+                    resolver: &this,
+                    key: &key,
+                    cell: &cell,
+                };
                 let refreshed = cell
                     .get_or_init(|| async {
                         match &behind {
@@ -183,7 +200,7 @@ impl Resolver {
                     })
                     .await
                     .is_ok();
-                this.walk_done(&key, &cell);
+                drop(leave);
                 if refreshed && let Behind::Prefetch(Some(answer), _) = behind {
                     this.cache.messages().forget_key(&answer);
                 }

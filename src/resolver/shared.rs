@@ -23,16 +23,18 @@ pub(super) struct InFlight {
     pub(super) priority: Priority,
 }
 
-/// A client's hold on a walk in flight: see [`Resolver::resolve_shared`].
-struct Leave<'a> {
-    resolver: &'a Resolver,
-    key: &'a Key,
-    cell: &'a Shared,
+/// A client's or a refresh task's hold on a walk in flight (see [`Resolver::resolve_shared`]):
+/// dropped, it takes the walk out of the map when the walk finished or nobody else waits for
+/// it.
+pub(super) struct Leave<'a> {
+    pub(super) resolver: &'a Resolver,
+    pub(super) key: &'a Key,
+    pub(super) cell: &'a Shared,
 }
 
 impl Drop for Leave<'_> {
     fn drop(&mut self) {
-        self.resolver.leave_walk(self.key, self.cell, false);
+        self.resolver.leave_walk(self.key, self.cell);
     }
 }
 
@@ -82,21 +84,16 @@ impl Resolver {
             .clone()
     }
 
-    /// Takes a finished walk out of the map: the next question for `key` starts another.
-    pub(super) fn walk_done(&self, key: &Key, cell: &Shared) {
-        self.leave_walk(key, cell, true);
-    }
-
-    /// Takes the walk `cell` out of the map, if it is still `key`'s there and it finished,
-    /// or (`finished` false) nobody but the map and the caller holds it: a joiner left
-    /// waiting takes the walk over (the cell runs its initialiser again) and leaves it when
-    /// done.
-    fn leave_walk(&self, key: &Key, cell: &Shared, finished: bool) {
+    /// Takes the walk `cell` out of the map, if it is still `key`'s there and it finished
+    /// (the next question for `key` starts another), or nobody but the map and the caller
+    /// holds it: a joiner left waiting takes the walk over (the cell runs its initialiser
+    /// again) and leaves it when done.
+    fn leave_walk(&self, key: &Key, cell: &Shared) {
         let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
         let ours = map
             .get(key)
             .is_some_and(|walk| Arc::ptr_eq(&walk.shared, cell));
-        if ours && (finished || cell.initialized() || Arc::strong_count(cell) <= 2) {
+        if ours && (cell.initialized() || Arc::strong_count(cell) <= 2) {
             map.remove(key);
         }
     }
