@@ -26,7 +26,7 @@ use hickory_proto::rr::{Name, RecordType};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::shared::{InFlight, Leave};
+use super::shared::{Hold, InFlight};
 use super::window::Priority;
 use super::{Missed, Resolution, ResolveError, Resolver, Shared};
 use crate::cache::Key;
@@ -44,7 +44,8 @@ pub(crate) enum Prefetch {
 }
 
 impl InFlight {
-    /// A new walk for `key`, started at `now`, entered in `map`; `refresh`: see
+    /// A new walk for `key`, started at `now`, entered in `map` with one holder (the task
+    /// that will run it: see [`Resolver::run_behind`]); `refresh`: see
     /// [`InFlight::refresh`], and such a walk waits in its servers' lines as a background one
     /// (the [`Priority`] returned, for its budget).
     fn enter<S: std::hash::BuildHasher>(
@@ -64,6 +65,7 @@ impl InFlight {
             started: now,
             refresh,
             priority: priority.clone(),
+            holders: 1,
         };
         map.insert(key.clone(), walk);
         (cell, priority)
@@ -159,7 +161,8 @@ impl Resolver {
     }
 
     /// Runs the walk in flight `cell` (entered in the map under `key`) in a task of its own,
-    /// and takes it out of the map when done.
+    /// which holds it: out of the map when done, or when the task is dropped first, run or
+    /// not (its runtime shut down, as a UDP listener's does).
     #[allow(clippy::too_many_arguments)]
     fn run_behind(
         self: &Arc<Self>,
@@ -174,18 +177,15 @@ impl Resolver {
     ) {
         let this = Arc::clone(self);
         let qname = qname.clone();
+        let hold = Hold {
+            resolver: Arc::clone(self),
+            key,
+            cell,
+        };
         runtime.spawn(
             async move {
-                // Out of the map when done, or when this task is dropped first (its runtime
-                // shut down, as a UDP listener's does): left there, the next client of the
-                // question would join a walk nobody runs, its timers counted from when this
-                // one started, and every later refresh of it would be taken as joined.
-                let leave = Leave {
-                    resolver: &this,
-                    key: &key,
-                    cell: &cell,
-                };
-                let refreshed = cell
+                let refreshed = hold
+                    .cell
                     .get_or_init(|| async {
                         match &behind {
                             Behind::Prefetch(_, priority) => {
@@ -200,7 +200,7 @@ impl Resolver {
                     })
                     .await
                     .is_ok();
-                drop(leave);
+                drop(hold);
                 if refreshed && let Behind::Prefetch(Some(answer), _) = behind {
                     this.cache.messages().forget_key(&answer);
                 }
