@@ -66,6 +66,7 @@ impl InFlight {
             refresh,
             priority: priority.clone(),
             holders: 1,
+            clients: 0,
         };
         map.insert(key.clone(), walk);
         (cell, priority)
@@ -181,6 +182,7 @@ impl Resolver {
             resolver: Arc::clone(self),
             key,
             cell,
+            client: false,
         };
         runtime.spawn(
             async move {

@@ -25,6 +25,9 @@ pub(super) struct InFlight {
     /// The [`Hold`]s on it (its clients, the task running a refresh), counted under the map's
     /// lock: when the last goes before the walk ends, nobody runs it any more.
     pub(super) holders: usize,
+    /// The clients among them: when the last goes, a refresh they joined goes back to the
+    /// background (and the next client to join it is a miss again).
+    pub(super) clients: usize,
 }
 
 /// A client's or a refresh task's hold on the walk in flight `cell`, entered under `key`
@@ -39,6 +42,8 @@ pub(super) struct Hold<R: Deref<Target = Resolver>> {
     pub(super) resolver: R,
     pub(super) key: Key,
     pub(super) cell: Shared,
+    /// A client's (counted in [`InFlight::clients`] too), not a refresh task's.
+    pub(super) client: bool,
 }
 
 impl<R: Deref<Target = Resolver>> Drop for Hold<R> {
@@ -58,6 +63,14 @@ impl<R: Deref<Target = Resolver>> Drop for Hold<R> {
         walk.holders = walk.holders.saturating_sub(1);
         if walk.holders == 0 || self.cell.initialized() {
             map.remove(&self.key);
+            return;
+        }
+        if self.client {
+            walk.clients = walk.clients.saturating_sub(1);
+            // Left to its refresh task: no client waits for it now.
+            if walk.clients == 0 && walk.priority.demote() {
+                walk.refresh = true;
+            }
         }
     }
 }
@@ -87,10 +100,12 @@ impl Resolver {
                 refresh: false,
                 priority: Priority::default(),
                 holders: 0,
+                clients: 0,
             });
             // A client waits for it now: its tries no longer yield to other clients'.
             walk.priority.promote();
             walk.holders += 1;
+            walk.clients += 1;
             (Arc::clone(&walk.shared), std::mem::take(&mut walk.refresh))
         };
         if joined_refresh {
@@ -100,6 +115,7 @@ impl Resolver {
             resolver: self,
             key,
             cell,
+            client: true,
         };
         hold.cell
             .get_or_init(|| self.resolve_fresh(qname, qtype, now, missed))

@@ -148,3 +148,73 @@ async fn a_busy_resolver_leaves_the_message_tiers_refresh_unclaimed() {
         "a dropped refresh leaves the answer unclaimed"
     );
 }
+
+/// A client's miss for u`i`.wild.alpha.test. A, on a task of its own.
+fn miss(r: &Arc<Resolver>, i: usize) -> tokio::task::JoinHandle<Result<Resolution, ResolveError>> {
+    let (r, qname) = (Arc::clone(r), name(&format!("u{i}.wild.alpha.test.")));
+    tokio::spawn(async move { r.resolve(&qname, A, Instant::now()).await })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refresh_a_client_joined_and_left_waits_behind_clients_again() {
+    let net = FakeNet::lab();
+    let r = resolver(&net);
+    expect(&r, WWW, A, NoError).await;
+    advance(Duration::from_secs(TTL - 100)).await;
+    expect(&r, "warm.wild.alpha.test.", A, NoError).await;
+    // One server for the zone in practice (the other known to be far slower), whose window
+    // the misses fill: every question waits in the same line.
+    net.set_latency(ip("127.0.0.41"), Duration::from_millis(100));
+    for _ in 0..10 {
+        let at = Instant::now();
+        r.infra
+            .record_reply(ip("127.0.0.41"), Some(Duration::from_millis(100)), at);
+        r.infra
+            .record_reply(ip("127.0.0.42"), Some(Duration::from_secs(3)), at);
+    }
+    let earlier = net.total();
+    let mut walks: Vec<_> = (0..100).map(|i| miss(&r, i)).collect();
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    assert_eq!(
+        r.prefetch(&name(WWW), A, Instant::now(), None),
+        Prefetch::Started
+    );
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    // A client joins the refresh (its entry ran out for it) and goes away again.
+    let client = Arc::clone(&r);
+    let joiner = tokio::spawn(async move {
+        let key = Key::new(&name(WWW), A);
+        let now = Instant::now();
+        client
+            .resolve_shared(&name(WWW), A, key, now, crate::resolver::Missed::First)
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    joiner.abort();
+    assert!(joiner.await.expect_err("aborted").is_cancelled());
+    // Nobody waits for the refresh any more: clients that came after it go before it again.
+    walks.extend((100..120).map(|i| miss(&r, i)));
+    for w in walks {
+        w.await.expect("joined").expect("answered");
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let order: Vec<String> = net
+        .sent()
+        .into_iter()
+        .skip(earlier)
+        .map(|s| s.qname.to_ascii())
+        .filter(|q| q.ends_with("alpha.test."))
+        .collect();
+    let refresh = order
+        .iter()
+        .position(|q| q == WWW)
+        .expect("the refresh was sent");
+    let last_client = order
+        .iter()
+        .rposition(|q| q.ends_with(".wild.alpha.test."))
+        .expect("the clients' queries");
+    assert!(
+        refresh > last_client,
+        "the refresh went at {refresh}, before a client's query at {last_client}"
+    );
+}
