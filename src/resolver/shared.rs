@@ -17,8 +17,9 @@ use crate::metrics::Metrics;
 pub(super) struct InFlight {
     pub(super) shared: Shared,
     pub(super) started: Instant,
-    /// Started by a prefetch, and no client has joined it yet: the first to join waits for
-    /// upstream, a miss, which the prefetch did not count.
+    /// Started by a prefetch, and no client waits for it (none joined yet, or all that did
+    /// went away): the first to join waits for upstream, a miss, which the prefetch did not
+    /// count.
     pub(super) refresh: bool,
     /// The walk's place in its servers' lines: background until a client joins it.
     pub(super) priority: Priority,
