@@ -160,6 +160,14 @@ impl<T: Copy> Messages<T> {
         lock(self.shard(key)).pop(key);
     }
 
+    /// Gives back the refresh a hit on the answer kept under `key` claimed: the refresh was
+    /// not started (the resolver was busy), and the next hit in the window asks again.
+    pub(crate) fn unclaim_prefetch(&self, key: &[u8]) {
+        if let Some(entry) = lock(self.shard(key)).peek(key) {
+            entry.prefetched.store(false, Ordering::Relaxed);
+        }
+    }
+
     /// Read before an answer is worked out, handed to `keep` with it.
     pub(crate) fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)

@@ -26,7 +26,7 @@ use hickory_proto::rr::{Name, RecordType};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::shared::InFlight;
+use super::shared::{Hold, InFlight};
 use super::window::Priority;
 use super::{Missed, Resolution, ResolveError, Resolver, Shared};
 use crate::cache::Key;
@@ -44,7 +44,8 @@ pub(crate) enum Prefetch {
 }
 
 impl InFlight {
-    /// A new walk for `key`, started at `now`, entered in `map`; `refresh`: see
+    /// A new walk for `key`, started at `now`, entered in `map` with one holder (the task
+    /// that will run it: see [`Resolver::run_behind`]); `refresh`: see
     /// [`InFlight::refresh`], and such a walk waits in its servers' lines as a background one
     /// (the [`Priority`] returned, for its budget).
     fn enter<S: std::hash::BuildHasher>(
@@ -64,6 +65,8 @@ impl InFlight {
             started: now,
             refresh,
             priority: priority.clone(),
+            holders: 1,
+            clients: 0,
         };
         map.insert(key.clone(), walk);
         (cell, priority)
@@ -85,7 +88,8 @@ impl Resolver {
     /// tier's key of the answer that was hit (whose refresh the tier claimed), forgotten once
     /// the refresh has stored newer data (the next client's answer is made from that and kept
     /// again); `None`: a hit on the RRsets, whose entry's refresh is claimed here. A busy
-    /// resolver claims nothing, so a later hit may try again.
+    /// resolver claims nothing, and gives the message tier's claim back, so a later hit may
+    /// try again.
     pub(crate) fn prefetch(
         self: &Arc<Self>,
         qname: &Name,
@@ -95,7 +99,13 @@ impl Resolver {
     ) -> Prefetch {
         // Spawned onto the runtime the hit was answered on; none (a caller outside one) is
         // no place to run it.
+        let unclaim = |answer: &Option<Box<[u8]>>| {
+            if let Some(answer) = answer {
+                self.cache.messages().unclaim_prefetch(answer);
+            }
+        };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            unclaim(&answer);
             return Prefetch::Busy;
         };
         let key = Key::new(qname, qtype);
@@ -106,6 +116,7 @@ impl Resolver {
             }
             if map.len() >= self.prefetch_busy_walks {
                 drop(map);
+                unclaim(&answer);
                 Metrics::inc(&self.metrics.prefetches_skipped);
                 tracing::debug!(%qname, %qtype, "prefetch dropped: resolver busy");
                 return Prefetch::Busy;
@@ -151,7 +162,8 @@ impl Resolver {
     }
 
     /// Runs the walk in flight `cell` (entered in the map under `key`) in a task of its own,
-    /// and takes it out of the map when done.
+    /// which holds it: out of the map when done, or when the task is dropped first, run or
+    /// not (its runtime shut down, as a UDP listener's does).
     #[allow(clippy::too_many_arguments)]
     fn run_behind(
         self: &Arc<Self>,
@@ -166,9 +178,16 @@ impl Resolver {
     ) {
         let this = Arc::clone(self);
         let qname = qname.clone();
+        let hold = Hold {
+            resolver: Arc::clone(self),
+            key,
+            cell,
+            client: false,
+        };
         runtime.spawn(
             async move {
-                let refreshed = cell
+                let refreshed = hold
+                    .cell
                     .get_or_init(|| async {
                         match &behind {
                             Behind::Prefetch(_, priority) => {
@@ -183,7 +202,7 @@ impl Resolver {
                     })
                     .await
                     .is_ok();
-                this.walk_done(&key, &cell);
+                drop(hold);
                 if refreshed && let Behind::Prefetch(Some(answer), _) = behind {
                     this.cache.messages().forget_key(&answer);
                 }

@@ -2,6 +2,7 @@
 //! prefetch's alike (`prefetch`), and each walk's outcome is counted and its failure
 //! remembered once.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use hickory_proto::rr::{Name, RecordType};
@@ -16,23 +17,62 @@ use crate::metrics::Metrics;
 pub(super) struct InFlight {
     pub(super) shared: Shared,
     pub(super) started: Instant,
-    /// Started by a prefetch, and no client has joined it yet: the first to join waits for
-    /// upstream, a miss, which the prefetch did not count.
+    /// Started by a prefetch, and no client waits for it (none joined yet, or all that did
+    /// went away): the first to join waits for upstream, a miss, which the prefetch did not
+    /// count.
     pub(super) refresh: bool,
     /// The walk's place in its servers' lines: background until a client joins it.
     pub(super) priority: Priority,
+    /// The [`Hold`]s on it (its clients, the task running a refresh), counted under the map's
+    /// lock: when the last goes before the walk ends, nobody runs it any more.
+    pub(super) holders: usize,
+    /// The clients among them: when the last goes, a refresh they joined goes back to the
+    /// background (and the next client to join it is a miss again).
+    pub(super) clients: usize,
 }
 
-/// A client's hold on a walk in flight: see [`Resolver::resolve_shared`].
-struct Leave<'a> {
-    resolver: &'a Resolver,
-    key: &'a Key,
-    cell: &'a Shared,
+/// A client's or a refresh task's hold on the walk in flight `cell`, entered under `key`
+/// (and counted in its [`InFlight::holders`]). Dropped, when done or when its future is
+/// dropped first (a client went away: a stream closed, a DoH request cancelled; a refresh's
+/// runtime shut down, even before its task ran), it takes the walk out of the map once the
+/// walk finished or nobody else holds it: left there, the next client of the question would
+/// join a walk nobody runs, its timers counted from when that one started (an instant
+/// client timeout). A holder left waiting takes the walk over (the cell runs its
+/// initialiser again).
+pub(super) struct Hold<R: Deref<Target = Resolver>> {
+    pub(super) resolver: R,
+    pub(super) key: Key,
+    pub(super) cell: Shared,
+    /// A client's (counted in [`InFlight::clients`] too), not a refresh task's.
+    pub(super) client: bool,
 }
 
-impl Drop for Leave<'_> {
+impl<R: Deref<Target = Resolver>> Drop for Hold<R> {
     fn drop(&mut self) {
-        self.resolver.leave_walk(self.key, self.cell, false);
+        let mut map = self
+            .resolver
+            .inflight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let Some(walk) = map
+            .get_mut(&self.key)
+            .filter(|walk| Arc::ptr_eq(&walk.shared, &self.cell))
+        else {
+            // Finished and taken out already (another may have started since).
+            return;
+        };
+        walk.holders = walk.holders.saturating_sub(1);
+        if walk.holders == 0 || self.cell.initialized() {
+            map.remove(&self.key);
+            return;
+        }
+        if self.client {
+            walk.clients = walk.clients.saturating_sub(1);
+            // Left to its refresh task: no client waits for it now.
+            if walk.clients == 0 && walk.priority.demote() {
+                walk.refresh = true;
+            }
+        }
     }
 }
 
@@ -60,45 +100,28 @@ impl Resolver {
                 started: now,
                 refresh: false,
                 priority: Priority::default(),
+                holders: 0,
+                clients: 0,
             });
             // A client waits for it now: its tries no longer yield to other clients'.
             walk.priority.promote();
+            walk.holders += 1;
+            walk.clients += 1;
             (Arc::clone(&walk.shared), std::mem::take(&mut walk.refresh))
         };
         if joined_refresh {
             Metrics::inc(&self.metrics.cache_misses);
         }
-        // Out of the map when done, or when this future is dropped first (its client went
-        // away: a stream closed, a DoH request cancelled) and nobody else waits for the walk;
-        // left there, the next client of the question would join a walk nobody runs, with
-        // timers counted from when that one started.
-        let _leave = Leave {
+        let hold = Hold {
             resolver: self,
-            key: &key,
-            cell: &cell,
+            key,
+            cell,
+            client: true,
         };
-        cell.get_or_init(|| self.resolve_fresh(qname, qtype, now, missed))
+        hold.cell
+            .get_or_init(|| self.resolve_fresh(qname, qtype, now, missed))
             .await
             .clone()
-    }
-
-    /// Takes a finished walk out of the map: the next question for `key` starts another.
-    pub(super) fn walk_done(&self, key: &Key, cell: &Shared) {
-        self.leave_walk(key, cell, true);
-    }
-
-    /// Takes the walk `cell` out of the map, if it is still `key`'s there and it finished,
-    /// or (`finished` false) nobody but the map and the caller holds it: a joiner left
-    /// waiting takes the walk over (the cell runs its initialiser again) and leaves it when
-    /// done.
-    fn leave_walk(&self, key: &Key, cell: &Shared, finished: bool) {
-        let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
-        let ours = map
-            .get(key)
-            .is_some_and(|walk| Arc::ptr_eq(&walk.shared, cell));
-        if ours && (finished || cell.initialized() || Arc::strong_count(cell) <= 2) {
-            map.remove(key);
-        }
     }
 
     /// A client's walk for (`qname`, `qtype`): `missed`, the links its caller has just missed

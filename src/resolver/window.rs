@@ -107,6 +107,15 @@ impl Priority {
             b.store(false, AtomicOrdering::Relaxed);
         }
     }
+
+    /// The clients that waited for a background walk have all gone away: its next tries, and
+    /// those in line, wait behind clients' again. False for a client's walk (it stays one).
+    pub(crate) fn demote(&self) -> bool {
+        if let Some(b) = &self.0 {
+            b.store(true, AtomicOrdering::Relaxed);
+        }
+        self.0.is_some()
+    }
 }
 
 impl Waiter {
@@ -203,8 +212,18 @@ impl Window {
             s.background = still.into();
         }
         while !Self::full(s) {
-            let Some(waiter) = s.queue.pop().or_else(|| s.background.pop()) else {
-                return;
+            let waiter = match s.queue.pop() {
+                // A refresh whose clients all went away since it was promoted: back in its
+                // own line.
+                Some(waiter) if waiter.priority.is_background() => {
+                    s.background.push(waiter);
+                    continue;
+                }
+                Some(waiter) => waiter,
+                None => match s.background.pop() {
+                    Some(waiter) => waiter,
+                    None => return,
+                },
             };
             s.outstanding += 1;
             if let Err(mut slot) = waiter.tx.send(self.slot()) {

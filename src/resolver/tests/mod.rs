@@ -4,6 +4,7 @@
 mod aggressive;
 mod answer_ns_learn;
 mod bogus_retry;
+mod cancel_review;
 mod classify;
 mod classify_dnssec;
 mod clock;
