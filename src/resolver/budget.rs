@@ -116,6 +116,9 @@ pub(crate) struct Budget {
     pub(crate) avoid: Vec<IpAddr>,
     /// A client's walk, or a background refresh: where its tries wait when a server is full.
     pub(crate) priority: Priority,
+    /// A link of this walk was a name of a `no_cache` forward zone: as Unbound's
+    /// `no_cache_store` is the whole question's, its failure is not remembered.
+    pub(crate) reached_no_cache: bool,
 }
 
 impl Budget {
@@ -130,6 +133,7 @@ impl Budget {
             answered_by: None,
             avoid: Vec::new(),
             priority: Priority::default(),
+            reached_no_cache: false,
         }
     }
 

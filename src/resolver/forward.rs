@@ -114,6 +114,10 @@ impl Resolver {
     ) -> Result<Link, ResolveError> {
         // RFC 4035 §3.1.4.1: a DS set belongs to the parent's zone, so the parent's name
         // decides where it is asked.
+        // Nothing of the question is kept from here on: its failure neither (`shared`).
+        if !self.caches(name) {
+            budget.reached_no_cache = true;
+        }
         let decides = if qtype == RecordType::DS && !name.is_root() {
             name.base_name()
         } else {

@@ -46,6 +46,21 @@ impl Resolver {
             .unwrap_or(false)
     }
 
+    /// Caches what the reply to `ask` taught, unless `ask` is a name of a `no_cache` forward
+    /// zone: a walk standing in for its failed forwarders (`forward_first`) keeps nothing of
+    /// the zone either, as Unbound's `no_cache_store` is the question's whoever answers it.
+    /// (Referrals on the way are kept: the walk reads the servers' addresses from the cache.)
+    fn store_unless_no_cache(
+        &self,
+        ask: &Name,
+        learned: Vec<super::classify::Learn>,
+        now: Instant,
+    ) {
+        if self.caches(ask) {
+            self.store(learned, now);
+        }
+    }
+
     /// Walks the hierarchy for (`name`, `qtype`).
     pub(super) async fn iterate(
         &self,
@@ -106,14 +121,14 @@ impl Resolver {
                     // non-terminals, so ask the full name instead of trusting (or caching) it.
                     minimise = false;
                 } else {
-                    self.store(reply.learned, now);
+                    self.store_unless_no_cache(&ask, reply.learned, now);
                     if probes >= MAX_MINIMISE_COUNT {
                         minimise = false;
                     }
                 }
                 continue;
             }
-            self.store(reply.learned, now);
+            self.store_unless_no_cache(&ask, reply.learned, now);
             let step = match reply.outcome {
                 Outcome::Answer(records) => Step::Answer(records),
                 Outcome::Cname { records, target } => Step::Cname(records, target),

@@ -144,9 +144,10 @@ impl Resolver {
         match result {
             Ok(r) => Ok(r),
             Err(e) => {
-                // RFC 9520: remember the failure briefly, once per walk (not for a `no_cache`
-                // forward zone, whose every question goes to its servers).
-                if !self.caches(qname) {
+                // RFC 9520: remember the failure briefly, once per walk (not when the walk
+                // reached a `no_cache` forward zone, whose every question goes to its servers:
+                // an alias into one included).
+                if !self.caches(qname) || budget.reached_no_cache {
                     return Err(e);
                 }
                 self.failures.insert(

@@ -29,7 +29,7 @@ fn forward(zone: &str, servers: &[&str], first: bool) -> Forward {
     }
 }
 
-fn with_forwards(net: &Arc<FakeNet>, forwards: Vec<Forward>) -> Arc<Resolver> {
+pub(super) fn with_forwards(net: &Arc<FakeNet>, forwards: Vec<Forward>) -> Arc<Resolver> {
     resolver_with(
         net,
         ResolverConfig {

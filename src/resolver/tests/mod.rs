@@ -14,6 +14,7 @@ mod empty_question;
 mod forward;
 mod limits;
 mod loops;
+mod no_cache_review;
 mod nta;
 mod overload;
 mod prefetch;
