@@ -60,9 +60,13 @@ impl Resolver {
             if ranked.standing == Standing::Down {
                 continue;
             }
+            // Servers on one address but different ports (two resolvers on one host) rank
+            // alike and appear once each: each takes a port not already a candidate's.
             let port = servers
                 .iter()
-                .find(|(a, _)| *a == ranked.addr)
+                .find(|(a, p)| {
+                    *a == ranked.addr && !ex.cands.iter().any(|c| c.addr == *a && c.port == *p)
+                })
                 .map_or(DNS_PORT, |(_, p)| *p);
             ex.cands.push(Candidate {
                 addr: ranked.addr,

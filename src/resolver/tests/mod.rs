@@ -12,6 +12,7 @@ mod conditions;
 mod deckard;
 mod empty_question;
 mod forward;
+mod forward_review;
 mod limits;
 mod loops;
 mod no_cache_review;
@@ -39,8 +40,13 @@ fn resolver(net: &Arc<FakeNet>) -> Arc<Resolver> {
 }
 
 fn resolver_with(net: &Arc<FakeNet>, config: ResolverConfig) -> Arc<Resolver> {
+    resolver_on(Arc::clone(net) as Arc<dyn super::Upstream>, config)
+}
+
+/// [`resolver_with`] over another upstream than the fake internet itself.
+fn resolver_on(upstream: Arc<dyn super::Upstream>, config: ResolverConfig) -> Arc<Resolver> {
     Arc::new(Resolver::new(
-        Arc::clone(net) as Arc<dyn super::Upstream>,
+        upstream,
         FakeNet::lab_hints(),
         Arc::new(Cache::new(CachePolicy::default())),
         config,
