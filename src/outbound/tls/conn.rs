@@ -95,7 +95,10 @@ where
         tokio::select! {
             job = jobs.recv(), if room => {
                 let Some(job) = job else { break "no more queries".to_string() };
-                if outstanding.is_empty() {
+                // Queries given up by their exchanges stay on the books (their IDs stay
+                // taken), but nobody waits on them: a connection with only those is idle, and
+                // the silence timer runs from this query, not from before them.
+                if outstanding.values().all(|o| o.reply.is_closed()) {
                     progress = Instant::now();
                 }
                 if let Err(e) = send(&mut writer, &mut outstanding, job).await {

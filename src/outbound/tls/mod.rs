@@ -230,4 +230,6 @@ fn system_roots() -> Result<RootCertStore, DotConfigError> {
 }
 
 #[cfg(test)]
+mod review_tests;
+#[cfg(test)]
 pub(crate) mod tests;

@@ -25,7 +25,7 @@ const LIMITS: Limits = Limits {
 };
 
 /// A connection task on one end of a pipe; the test plays the server on the other.
-fn connection(limits: Limits) -> (mpsc::Sender<Job>, DuplexStream) {
+pub(super) fn connection(limits: Limits) -> (mpsc::Sender<Job>, DuplexStream) {
     let (client, server) = tokio::io::duplex(4096);
     let (jobs, queue) = mpsc::channel(16);
     tokio::spawn(run(client, queue, limits));
@@ -46,7 +46,7 @@ pub(crate) async fn ask<E>(
     response
 }
 
-async fn read(server: &mut DuplexStream) -> Vec<u8> {
+pub(super) async fn read(server: &mut DuplexStream) -> Vec<u8> {
     read_frame(server)
         .await
         .expect("reads")
