@@ -99,11 +99,11 @@ pub(crate) async fn run<C>(
     // The last time the connection did anything for us: a response read, or the first query
     // sent on an idle connection. The timer runs from it, for idleness and for silence.
     let mut progress = Instant::now();
-    let (why, open) = loop {
+    let (why, open, graceful) = loop {
         let room = streams.len() < limits.outstanding;
         tokio::select! {
             job = jobs.recv(), if room => {
-                let Some(job) = job else { break ("no more queries".to_string(), true) };
+                let Some(job) = job else { break ("no more queries".to_string(), true, false) };
                 if streams.is_empty() {
                     progress = Instant::now();
                 }
@@ -116,9 +116,12 @@ pub(crate) async fn run<C>(
                     progress = Instant::now();
                 }
             }
+            // Ok: the server's GOAWAY (RFC 9113 §6.8), or the connection's end. hyper's own
+            // task still carries the streams the server took, which are then answered (or
+            // fail by themselves once the connection is gone): only new ones must go elsewhere.
             ended = &mut connection => break match ended {
-                Ok(()) => ("closed by the server".to_string(), false),
-                Err(e) => (format!("HTTP/2: {}", chain(&e)), false),
+                Ok(()) => ("closed by the server".to_string(), false, true),
+                Err(e) => (format!("HTTP/2: {}", chain(&e)), false, false),
             },
             () = tokio::time::sleep_until(progress + limits.idle) => {
                 if streams.is_empty() {
@@ -127,23 +130,45 @@ pub(crate) async fn run<C>(
                         progress = Instant::now();
                         continue;
                     }
-                    break ("idle".to_string(), true);
+                    break ("idle".to_string(), true, false);
                 }
                 // Streams still wait, but nothing came back for a whole idle period: a server
                 // that keeps the connection open and answers nothing is no server.
-                break (format!("no response for {:?}", limits.idle), true);
+                break (format!("no response for {:?}", limits.idle), true, false);
             }
         }
     };
+    // Nothing more goes on this connection: the pool makes a new one for the next query.
+    fail_queued(jobs, &ConnError::Lost(why.clone()));
+    if graceful {
+        drain(&mut streams, progress, limits.idle).await;
+    }
     // The streams still in flight are told why, and end.
-    let _ = gone.send(Some(why.clone()));
+    let _ = gone.send(Some(why));
     while streams.join_next().await.is_some() {}
-    fail_queued(jobs, &ConnError::Lost(why));
     drop(send);
     if open {
         // With every sender gone hyper says GOAWAY and closes; a server that holds on is not
         // waited for.
         let _ = tokio::time::timeout(CLOSE, connection).await;
+    }
+}
+
+/// Waits for the streams in flight to end by themselves while they keep answering: no longer
+/// than `idle` after the last response.
+async fn drain(streams: &mut JoinSet<bool>, mut progress: Instant, idle: Duration) {
+    loop {
+        tokio::select! {
+            done = streams.join_next() => match done {
+                None => return,
+                Some(done) => {
+                    if done.unwrap_or(false) {
+                        progress = Instant::now();
+                    }
+                }
+            },
+            () = tokio::time::sleep_until(progress + idle) => return,
+        }
     }
 }
 

@@ -182,4 +182,6 @@ fn parse_url(url: &str) -> Result<(Uri, ServerName<'static>), DohConfigError> {
 }
 
 #[cfg(test)]
+mod review_tests;
+#[cfg(test)]
 mod tests;
