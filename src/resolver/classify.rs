@@ -358,9 +358,8 @@ pub(crate) fn classify_from(
             if !aa && !forwarded {
                 return Classified::bare(Outcome::Failed("non-authoritative NS-only reply"), aa);
             }
-            // A forwarder that says it does not recurse (RA=0) is giving the upward referral
-            // of a server that will not recurse for us, to the forward zone's own apex (the
-            // root's NS set when everything is forwarded): lame, not NODATA.
+            // RA=0: a server that will not recurse for us, its upward referral at the forward
+            // zone's apex (the root's NS set when "." is forwarded): lame, not NODATA.
             if forwarded && !aa && !reply.metadata.recursion_available {
                 return Classified::bare(
                     Outcome::Lame("forwarder sent a referral (no recursion)"),
