@@ -143,4 +143,6 @@ pub(super) struct Connection {
 #[cfg(test)]
 mod hit_tests;
 #[cfg(test)]
+mod review_tests;
+#[cfg(test)]
 mod tests;

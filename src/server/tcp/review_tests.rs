@@ -1,0 +1,128 @@
+//! Review findings on the stream connection loop (in-memory streams, paused clock): the idle
+//! timeout a client is told (RFC 7828) counts from the last answer, not from the last query,
+//! so a query the resolver took its time over does not leave the client a shorter wait.
+
+use hickory_proto::op::{Message, MessageType, OpCode, Query};
+use hickory_proto::rr::{Name, RecordType};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::time::Instant;
+
+use super::*;
+use crate::authority::Catalog;
+use crate::cache::{Cache, CachePolicy};
+use crate::handler::{Acl, HandlerConfig, Recursion};
+use crate::metrics::Metrics;
+use crate::resolver::fake::FakeNet;
+use crate::resolver::{Resolver, ResolverConfig};
+use crate::server::conns::Registry;
+use crate::server::shutdown::{self, ShutdownTrigger};
+
+const IDLE: Duration = Duration::from_secs(10);
+
+fn peer() -> SocketAddr {
+    "127.242.0.2:40000".parse().expect("address")
+}
+
+/// A resolver over the fake lab internet whose every server answers after `latency`.
+fn recursive(latency: Duration) -> Arc<Handler> {
+    let net = FakeNet::lab();
+    net.set_latency_everywhere(latency);
+    let metrics = Arc::new(Metrics::default());
+    let upstream = Arc::clone(&net) as Arc<dyn crate::resolver::Upstream>;
+    let cache = Arc::new(Cache::new(CachePolicy::default()));
+    let config = ResolverConfig::default();
+    let resolver = Resolver::new(
+        upstream,
+        FakeNet::lab_hints(),
+        cache,
+        config,
+        Arc::clone(&metrics),
+    );
+    let recursion = Recursion {
+        resolver: Arc::new(resolver),
+        acl: Acl::new(vec!["127.242.0.0/16".parse().expect("net")]),
+        snoop: Acl::new(Vec::new()),
+    };
+    Arc::new(
+        Handler::new(Catalog::default(), HandlerConfig::default(), metrics)
+            .with_recursion(recursion),
+    )
+}
+
+fn open(handler: &Arc<Handler>) -> (DuplexStream, ShutdownTrigger) {
+    let (client, server) = tokio::io::duplex(64 * 1024);
+    let limits = TcpLimits {
+        idle_timeout: IDLE,
+        max_connections: 8,
+        pipeline_depth: 4,
+        ..TcpLimits::default()
+    };
+    let guard = Registry::new(&limits).admit(peer().ip()).expect("room");
+    guard.established();
+    let on = Connection {
+        peer: peer(),
+        transport: Transport::Tcp,
+        handler: Arc::clone(handler),
+        limits,
+        guard,
+    };
+    let (trigger, signal) = shutdown::channel();
+    tokio::spawn(connection(server, on, signal));
+    (client, trigger)
+}
+
+/// `www.alpha.test. A`, RD=1, with ID `id`.
+fn query(id: u16) -> Vec<u8> {
+    let mut m = Message::new(id, MessageType::Query, OpCode::Query);
+    m.metadata.recursion_desired = true;
+    let qname = Name::from_ascii("www.alpha.test.").expect("name");
+    m.add_query(Query::query(qname, RecordType::A));
+    m.to_vec().expect("encodes")
+}
+
+/// Sends `message` framed; `false` if the server has closed the connection.
+async fn send(stream: &mut DuplexStream, message: &[u8]) -> bool {
+    let len = u16::try_from(message.len()).expect("fits");
+    let mut framed = len.to_be_bytes().to_vec();
+    framed.extend_from_slice(message);
+    stream.write_all(&framed).await.is_ok()
+}
+
+/// The next reply's ID, or `None` if the server closed the connection first.
+async fn reply_id(stream: &mut DuplexStream) -> Option<u16> {
+    let mut len = [0u8; 2];
+    stream.read_exact(&mut len).await.ok()?;
+    let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    stream.read_exact(&mut body).await.ok()?;
+    Some(Message::from_vec(&body).ok()?.metadata.id)
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_idle_timeout_counts_from_the_last_answer_not_the_last_query() {
+    let handler = recursive(Duration::from_secs(3));
+    let (mut client, _trigger) = open(&handler);
+    let from = Instant::now();
+    assert!(send(&mut client, &query(1)).await);
+    assert_eq!(reply_id(&mut client).await, Some(1), "first answer");
+    let took = from.elapsed();
+    assert!(
+        took >= Duration::from_secs(2),
+        "the walk must be slow for this test to mean anything: {took:?}"
+    );
+    // Within the idle timeout after the answer (RFC 7766 §6.2.3: idle means no query
+    // outstanding; RFC 7828: the client is told the timeout and counts it from the answer),
+    // though past it counted from the query.
+    tokio::time::sleep(IDLE - Duration::from_secs(1)).await;
+    assert!(
+        send(&mut client, &query(2)).await,
+        "still open {:?} after the last answer",
+        IDLE - Duration::from_secs(1)
+    );
+    let second = tokio::time::timeout(Duration::from_secs(5), reply_id(&mut client)).await;
+    assert_eq!(
+        second,
+        Ok(Some(2)),
+        "a query {:?} after the last answer is answered",
+        IDLE - Duration::from_secs(1)
+    );
+}
