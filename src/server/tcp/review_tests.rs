@@ -1,6 +1,8 @@
-//! Review findings on the stream connection loop (in-memory streams, paused clock): the idle
-//! timeout a client is told (RFC 7828) counts from the last answer, not from the last query,
-//! so a query the resolver took its time over does not leave the client a shorter wait.
+//! Review findings on the stream listener: the idle timeout a client is told (RFC 7828)
+//! counts from the last answer, not from the last query, so a query the resolver took its
+//! time over does not leave the client a shorter wait (in-memory stream, paused clock); a
+//! frame too short to be a message is skipped; accepted sockets have Nagle's algorithm off
+//! (a real loopback socket).
 
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RecordType};
@@ -125,4 +127,84 @@ async fn the_idle_timeout_counts_from_the_last_answer_not_the_last_query() {
         "a query {:?} after the last answer is answered",
         IDLE - Duration::from_secs(1)
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_empty_or_headerless_frame_is_skipped_and_the_next_query_answered() {
+    let catalog = Catalog::new([]).expect("empty catalog");
+    let handler = Arc::new(Handler::new(
+        catalog,
+        HandlerConfig::default(),
+        Arc::default(),
+    ));
+    let (mut client, _trigger) = open(&handler);
+    // A zero length, a five-byte frame (no whole header), then a query: in one segment.
+    let mut burst = vec![0, 0, 0, 5, 1, 2, 3, 4, 5];
+    let q = query(7);
+    burst.extend_from_slice(&u16::try_from(q.len()).expect("fits").to_be_bytes());
+    burst.extend_from_slice(&q);
+    client.write_all(&burst).await.expect("write");
+    let reply = tokio::time::timeout(Duration::from_secs(5), reply_id(&mut client)).await;
+    assert_eq!(reply, Ok(Some(7)));
+}
+
+/// Whether the server's end of the connection from `client` to `server` (a socket of this
+/// process) has Nagle's algorithm off.
+fn server_side_nodelay(server: SocketAddr, client: SocketAddr) -> Option<bool> {
+    use nix::sys::socket::{SockaddrStorage, getpeername, getsockname, getsockopt, sockopt};
+    let ours = |fd: i32| -> Option<(SocketAddr, SocketAddr)> {
+        let local = getsockname::<SockaddrStorage>(fd)
+            .ok()?
+            .as_sockaddr_in()?
+            .to_owned();
+        let peer = getpeername::<SockaddrStorage>(fd)
+            .ok()?
+            .as_sockaddr_in()?
+            .to_owned();
+        Some((
+            SocketAddr::V4(std::net::SocketAddrV4::from(local)),
+            SocketAddr::V4(std::net::SocketAddrV4::from(peer)),
+        ))
+    };
+    for entry in std::fs::read_dir("/proc/self/fd").ok()?.flatten() {
+        let Some(fd) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if ours(fd) == Some((server, client)) {
+            // SAFETY: the fd is the server's socket of a connection this test holds open.
+            let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+            return getsockopt(&borrowed, sockopt::TcpNoDelay).ok();
+        }
+    }
+    None
+}
+
+#[tokio::test]
+async fn accepted_connections_turn_nagle_off() {
+    // Replies are small and written as they are ready: with Nagle on, a reply written while
+    // the one before is unacknowledged waits for the client's delayed ACK (40 ms on Linux).
+    let listener = TcpListener::bind("127.242.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (_trigger, signal) = shutdown::channel();
+    let catalog = Catalog::new([]).expect("empty catalog");
+    let handler = Handler::new(catalog, HandlerConfig::default(), Arc::default());
+    tokio::spawn(serve(
+        listener,
+        Arc::new(handler),
+        TcpLimits::default(),
+        signal,
+    ));
+    let mut client = TcpStream::connect(addr).await.expect("connect");
+    let q = query(9);
+    let mut framed = u16::try_from(q.len()).expect("fits").to_be_bytes().to_vec();
+    framed.extend_from_slice(&q);
+    client.write_all(&framed).await.expect("write");
+    let mut len = [0u8; 2];
+    client.read_exact(&mut len).await.expect("answered");
+    let local = client.local_addr().expect("addr");
+    assert_eq!(server_side_nodelay(addr, local), Some(true));
 }
