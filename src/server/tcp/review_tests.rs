@@ -4,7 +4,7 @@
 //! frame too short to be a message is skipped; accepted sockets have Nagle's algorithm off
 //! (a real loopback socket).
 
-use hickory_proto::op::{Message, MessageType, OpCode, Query};
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::time::Instant;
@@ -26,7 +26,7 @@ fn peer() -> SocketAddr {
 }
 
 /// A resolver over the fake lab internet whose every server answers after `latency`.
-fn recursive(latency: Duration) -> Arc<Handler> {
+pub(super) fn recursive(latency: Duration) -> Handler {
     let net = FakeNet::lab();
     net.set_latency_everywhere(latency);
     let metrics = Arc::new(Metrics::default());
@@ -45,13 +45,18 @@ fn recursive(latency: Duration) -> Arc<Handler> {
         acl: Acl::new(vec!["127.242.0.0/16".parse().expect("net")]),
         snoop: Acl::new(Vec::new()),
     };
-    Arc::new(
-        Handler::new(Catalog::default(), HandlerConfig::default(), metrics)
-            .with_recursion(recursion),
-    )
+    Handler::new(Catalog::default(), HandlerConfig::default(), metrics).with_recursion(recursion)
 }
 
 fn open(handler: &Arc<Handler>) -> (DuplexStream, ShutdownTrigger) {
+    open_as(handler, Transport::Tcp)
+}
+
+/// A client's end of an in-memory connection of `transport` served by `handler`.
+pub(super) fn open_as(
+    handler: &Arc<Handler>,
+    transport: Transport,
+) -> (DuplexStream, ShutdownTrigger) {
     let (client, server) = tokio::io::duplex(64 * 1024);
     let limits = TcpLimits {
         idle_timeout: IDLE,
@@ -59,14 +64,16 @@ fn open(handler: &Arc<Handler>) -> (DuplexStream, ShutdownTrigger) {
         pipeline_depth: 4,
         ..TcpLimits::default()
     };
-    let guard = Registry::new(&limits).admit(peer().ip()).expect("room");
-    guard.established();
+    let established = |guard: crate::server::conns::Guard| {
+        guard.established();
+        guard
+    };
     let on = Connection {
+        guard: established(Registry::new(&limits).admit(peer().ip()).expect("room")),
         peer: peer(),
-        transport: Transport::Tcp,
+        transport,
         handler: Arc::clone(handler),
         limits,
-        guard,
     };
     let (trigger, signal) = shutdown::channel();
     tokio::spawn(connection(server, on, signal));
@@ -75,33 +82,51 @@ fn open(handler: &Arc<Handler>) -> (DuplexStream, ShutdownTrigger) {
 
 /// `www.alpha.test. A`, RD=1, with ID `id`.
 fn query(id: u16) -> Vec<u8> {
+    query_with(id, "www.alpha.test.", None)
+}
+
+/// `qname A`, RD=1, with ID `id` and `edns`.
+pub(super) fn query_with(id: u16, qname: &str, edns: Option<Edns>) -> Vec<u8> {
     let mut m = Message::new(id, MessageType::Query, OpCode::Query);
     m.metadata.recursion_desired = true;
-    let qname = Name::from_ascii("www.alpha.test.").expect("name");
+    let qname = Name::from_ascii(qname).expect("name");
     m.add_query(Query::query(qname, RecordType::A));
+    if let Some(edns) = edns {
+        m.set_edns(edns);
+    }
     m.to_vec().expect("encodes")
 }
 
 /// Sends `message` framed; `false` if the server has closed the connection.
-async fn send(stream: &mut DuplexStream, message: &[u8]) -> bool {
+pub(super) async fn send(stream: &mut DuplexStream, message: &[u8]) -> bool {
     let len = u16::try_from(message.len()).expect("fits");
     let mut framed = len.to_be_bytes().to_vec();
     framed.extend_from_slice(message);
     stream.write_all(&framed).await.is_ok()
 }
 
-/// The next reply's ID, or `None` if the server closed the connection first.
-async fn reply_id(stream: &mut DuplexStream) -> Option<u16> {
+/// The next reply, or `None` if the server closed the connection first.
+pub(super) async fn read_reply(stream: &mut DuplexStream) -> Option<Vec<u8>> {
     let mut len = [0u8; 2];
     stream.read_exact(&mut len).await.ok()?;
     let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
     stream.read_exact(&mut body).await.ok()?;
-    Some(Message::from_vec(&body).ok()?.metadata.id)
+    Some(body)
+}
+
+/// The next reply's ID, or `None` if the server closed the connection first.
+async fn reply_id(stream: &mut DuplexStream) -> Option<u16> {
+    Some(
+        Message::from_vec(&read_reply(stream).await?)
+            .ok()?
+            .metadata
+            .id,
+    )
 }
 
 #[tokio::test(start_paused = true)]
 async fn the_idle_timeout_counts_from_the_last_answer_not_the_last_query() {
-    let handler = recursive(Duration::from_secs(3));
+    let handler = Arc::new(recursive(Duration::from_secs(3)));
     let (mut client, _trigger) = open(&handler);
     let from = Instant::now();
     assert!(send(&mut client, &query(1)).await);
