@@ -29,7 +29,7 @@ use crate::authority::Catalog;
 use crate::cache::Hit;
 use crate::metrics::Metrics;
 use crate::ratelimit::{Action, Limits, Token, Verdict};
-use crate::wire::{self, Question};
+use crate::wire::{self, Question, padding};
 
 impl Handler {
     /// Applies `limits` (both off by default).
@@ -117,7 +117,15 @@ impl Handler {
                     response::add_cookie(&mut m, &cookie.reply);
                 }
                 let limit = response::size_limit(req, payload);
-                Some(Some(response::encode(m, limit, false)))
+                // Padded as any reply to a padded query over TLS or HTTPS (RFC 7830 §4): its
+                // size would otherwise tell the name asked.
+                let pad = req.edns.is_some_and(|e| e.padding) && req.transport.is_encrypted();
+                let reserved = pad.then(|| padding::reserve(&mut m)).flatten();
+                let mut bytes = response::encode(m, limit, false);
+                if let Some(rdata_len) = reserved {
+                    padding::grow(&mut bytes, rdata_len, limit, padding::RESPONSE_BLOCK);
+                }
+                Some(Some(bytes))
             }
         }
     }
@@ -164,7 +172,8 @@ impl Handler {
     /// holding the answer `hit` found for `query`: the resolver's answers are queries that
     /// use recursion, the local ones are accounted by RRL. `true` when the query was refused
     /// or dropped, so it is not a hit (RRL's slip, sent truncated, is one). `cookie`: the
-    /// query's, judged; a valid one exempts it over UDP, and every reply carries its option.
+    /// query's, judged; a valid one exempts it over UDP. `options`: what the reply's OPT
+    /// carries (the COOKIE, and an empty Padding option the caller grows, RFC 8467).
     /// `at`: the client and the transport, whose rules `police` applies as on the full path
     /// (over a stream: the query limit refuses, never drops; RRL does not apply).
     #[inline]
@@ -176,6 +185,7 @@ impl Handler {
         (src, transport): (SocketAddr, Transport),
         hit: Hit<Option<Token>>,
         cookie: Option<&Judged>,
+        options: &[u8],
         now: Instant,
         out: &mut Vec<u8>,
     ) -> bool {
@@ -191,7 +201,6 @@ impl Handler {
         match self.police(src.ip(), transport, proven, stage, now) {
             Decision::Send => false,
             decision => {
-                let options = cookie.map_or(&[][..], |c| c.reply.wire());
                 let payload = self.config.edns_payload;
                 word_fast(decision, query, question, payload, options, out)
             }

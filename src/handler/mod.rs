@@ -305,7 +305,11 @@ impl Handler {
             self.metrics.hit_path.count_cookie(judged.verdict.slot());
         }
         // Refused or dropped by a limit: not a hit (RRL's slip, sent truncated, is one).
-        if self.limited_fast(bytes, &question, at, hit, cookie, now, out) {
+        if self.limited_fast(bytes, &question, at, hit, cookie, options, now, out) {
+            if pad {
+                // A REFUSED, worded with `options`: padded as the answer was.
+                padding::grow(out, options.len(), limit, padding::RESPONSE_BLOCK);
+            }
             observe::limited(self, &question, at, out, start);
             return true;
         }

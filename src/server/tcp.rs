@@ -121,7 +121,13 @@ async fn accept(
             },
         };
         match registry.admit(peer.ip()) {
-            Some(guard) => return Some((stream, peer, guard)),
+            Some(guard) => {
+                // Replies are small and go out as they are ready: with Nagle's algorithm one
+                // written while the last is unacknowledged would wait for the client's
+                // delayed ACK. Best effort: a socket that refuses still serves.
+                let _ = stream.set_nodelay(true);
+                return Some((stream, peer, guard));
+            }
             None => {
                 debug!(client = %peer, "connection limit reached, all busy; closing");
                 drop(stream);
@@ -142,5 +148,9 @@ pub(super) struct Connection {
 
 #[cfg(test)]
 mod hit_tests;
+#[cfg(test)]
+mod padding_review_tests;
+#[cfg(test)]
+mod review_tests;
 #[cfg(test)]
 mod tests;

@@ -217,4 +217,6 @@ async fn drain(body: Incoming, within: Duration) {
 }
 
 #[cfg(test)]
+mod review_tests;
+#[cfg(test)]
 mod tests;

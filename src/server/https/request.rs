@@ -71,12 +71,12 @@ pub(crate) fn head(head: &Head<'_>) -> Result<Wants, HttpError> {
     }
     match head.method {
         "GET" => {
-            let text = dns_parameter(head.query.unwrap_or(""))?;
+            let text = percent_decoded(dns_parameter(head.query.unwrap_or(""))?)?;
             // Four symbols carry three bytes: past this length the message cannot fit.
             if text.len() > MAX_MESSAGE.div_ceil(3) * 4 {
                 return Err(HttpError::PayloadTooLarge);
             }
-            let bytes = base64::decode_url(text)
+            let bytes = base64::decode_url(&text)
                 .map_err(|_| HttpError::BadRequest("dns parameter is not base64url"))?;
             message(&bytes)?;
             Ok(Wants::Message(bytes))
@@ -128,6 +128,37 @@ fn dns_parameter(query: &str) -> Result<&str, HttpError> {
         Some(value) if !value.is_empty() => Ok(value),
         _ => Err(HttpError::BadRequest("no dns parameter")),
     }
+}
+
+/// A query string value with its `%XX` escapes decoded (RFC 3986 §2.1): a client may escape
+/// any symbol, and an escaped unreserved character is the character itself (§6.2.2.2). The
+/// value as it is when it has none. A bad escape is a bad request.
+fn percent_decoded(value: &str) -> Result<std::borrow::Cow<'_, str>, HttpError> {
+    if !value.contains('%') {
+        return Ok(std::borrow::Cow::Borrowed(value));
+    }
+    let bad = HttpError::BadRequest("dns parameter has a bad percent-escape");
+    let mut out = Vec::with_capacity(value.len());
+    let mut bytes = value.bytes();
+    while let Some(b) = bytes.next() {
+        if b != b'%' {
+            out.push(b);
+            continue;
+        }
+        let (Some(hi), Some(lo)) = (bytes.next(), bytes.next()) else {
+            return Err(bad);
+        };
+        let hex = |c: u8| char::from(c).to_digit(16);
+        let (Some(hi), Some(lo)) = (hex(hi), hex(lo)) else {
+            return Err(bad);
+        };
+        // Two hex digits: at most 255.
+        out.push(u8::try_from(hi * 16 + lo).map_err(|_| bad)?);
+    }
+    // Anything not base64url is refused by the decoder; only text can reach it.
+    String::from_utf8(out)
+        .map(std::borrow::Cow::Owned)
+        .map_err(|_| HttpError::BadRequest("dns parameter is not base64url"))
 }
 
 /// Whether a `Content-Type` value names `application/dns-message` (case-insensitive, any

@@ -40,9 +40,9 @@ pub(crate) fn refusal(error: HttpError) -> Response<Full<Bytes>> {
 }
 
 /// How long an HTTP cache may keep a reply, in seconds (RFC 8484 §5.1: no longer than the
-/// records in it live). The lowest TTL of the answer section; for an answer without records
-/// (NXDOMAIN, NODATA) the negative-caching TTL, the lower of the SOA's TTL and its MINIMUM
-/// (RFC 2308 §5). `None` for a reply with neither (SERVFAIL, REFUSED, FORMERR) or bytes that
+/// records in it live). The lowest TTL of the answer section; for a negative answer (NXDOMAIN,
+/// NODATA, after a CNAME chain or not) no more than the negative-caching TTL, the lower of the
+/// SOA's TTL and its MINIMUM (RFC 2308 §5). `None` for a reply with neither (SERVFAIL, REFUSED, FORMERR) or bytes that
 /// do not walk: no header, as dnsdist does for such replies (Unbound 1.17 never sends one).
 pub(crate) fn max_age(reply: &[u8]) -> Option<u32> {
     lowest_ttl(reply)
@@ -51,45 +51,61 @@ pub(crate) fn max_age(reply: &[u8]) -> Option<u32> {
 fn lowest_ttl(reply: &[u8]) -> Option<u32> {
     const SOA: u16 = 6;
     let [qd, an, ns, _] = wire::counts(reply)?;
+    const NXDOMAIN: u8 = 3;
+    const ANY: u16 = 255;
     let mut at = wire::HEADER;
+    let mut qtype = None;
     for _ in 0..qd {
-        at = wire::skip_name(reply, at)? + 4;
+        let fixed = wire::skip_name(reply, at)?;
+        qtype = qtype.or(wire::be16(reply, fixed));
+        at = fixed + 4;
     }
+    // Negative: the name does not exist, or the answer holds no record of the type asked (a
+    // CNAME chain at most). A positive answer is the answer section's alone.
+    let mut negative = reply.get(3)? & 0x0f == NXDOMAIN;
+    let mut has_qtype = false;
     let u32_at = |at: usize| -> Option<u32> {
         let b = reply.get(at..at + 4)?;
         Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     };
-    if an > 0 {
-        let mut lowest = u32::MAX;
-        for _ in 0..an {
-            let fixed = wire::skip_name(reply, at)?;
-            lowest = lowest.min(u32_at(fixed + 4)?);
-            at = wire::skip_record(reply, at)?;
-        }
-        return Some(lowest);
+    let mut lowest = None::<u32>;
+    for _ in 0..an {
+        let fixed = wire::skip_name(reply, at)?;
+        let ttl = u32_at(fixed + 4)?;
+        lowest = Some(lowest.map_or(ttl, |l| l.min(ttl)));
+        let rtype = wire::be16(reply, fixed)?;
+        has_qtype |= qtype.is_none_or(|q| q == rtype || q == ANY);
+        at = wire::skip_record(reply, at)?;
     }
+    negative |= !has_qtype;
+    if !negative {
+        return lowest;
+    }
+    // A negative answer may follow a CNAME chain: the reply as a whole, which an HTTP cache
+    // keeps, lives no longer than its negative part.
     for _ in 0..ns {
         let fixed = wire::skip_name(reply, at)?;
         let end = wire::skip_record(reply, at)?;
         if wire::be16(reply, fixed)? == SOA {
             // MINIMUM is the RDATA's last field.
             let minimum = u32_at(end.checked_sub(4)?)?;
-            return Some(u32_at(fixed + 4)?.min(minimum));
+            let negative = u32_at(fixed + 4)?.min(minimum);
+            return Some(lowest.map_or(negative, |l| l.min(negative)));
         }
         at = end;
     }
-    None
+    lowest
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use hickory_proto::op::{Message, MessageType, Query, ResponseCode};
     use hickory_proto::rr::rdata::{A, SOA};
     use hickory_proto::rr::{Name, RData, Record, RecordType};
 
     use super::*;
 
-    fn name(text: &str) -> Name {
+    pub(in crate::server::https) fn name(text: &str) -> Name {
         Name::from_ascii(text).expect("name")
     }
 
@@ -105,7 +121,7 @@ mod tests {
         m.to_vec().expect("encodes")
     }
 
-    fn soa(minimum: u32) -> RData {
+    pub(in crate::server::https) fn soa(minimum: u32) -> RData {
         RData::SOA(SOA::new(
             name("ns1.example."),
             name("hostmaster.example."),

@@ -62,6 +62,8 @@ struct State<'g> {
     /// last query in flight is answered.
     tx: Option<mpsc::Sender<Vec<u8>>>,
     in_flight: Arc<Semaphore>,
+    /// The pipeline's depth: fewer places than this free means queries are in flight.
+    depth: usize,
     /// A place in the pipeline taken while blocked, for the frame that waited for it.
     permit: Option<OwnedSemaphorePermit>,
     /// Bytes read and not yet taken as frames.
@@ -70,8 +72,10 @@ struct State<'g> {
     out: Vec<u8>,
     /// The hit path's reply before it is framed into `out`.
     scratch: Vec<u8>,
-    /// When the last whole frame was taken: the idle timeout counts from there.
-    last_frame: Instant,
+    /// When the last whole frame was taken or the last full-path reply came back: the idle
+    /// timeout counts from there (RFC 7766 §6.2.3: idle is no query outstanding), as the
+    /// client told it by edns-tcp-keepalive counts from its last answer.
+    last_active: Instant,
 }
 
 impl State<'_> {
@@ -116,7 +120,7 @@ impl State<'_> {
         };
         if at > 0 {
             self.input.drain(..at);
-            self.last_frame = Instant::now();
+            self.last_active = Instant::now();
             // A hit is no query in flight, but activity: the connection is not idle.
             self.guard.touch();
         }
@@ -167,6 +171,17 @@ impl State<'_> {
     fn reading(&self) -> bool {
         self.tx.is_some()
     }
+
+    /// A full-path query is still being answered.
+    fn answering(&self) -> bool {
+        self.in_flight.available_permits() < self.depth
+    }
+
+    /// A full-path reply came back: framed for the next write, and activity.
+    fn replied(&mut self, reply: &[u8]) {
+        push_frame(&mut self.out, reply);
+        self.last_active = Instant::now();
+    }
 }
 
 /// Appends `message` with its 2-octet length to `out`; one too long for a length prefix
@@ -211,11 +226,12 @@ where
         guard: &guard,
         tx: Some(tx),
         in_flight: Arc::new(Semaphore::new(limits.pipeline_depth)),
+        depth: limits.pipeline_depth,
         permit: None,
         input: Vec::with_capacity(READ_CHUNK),
         out: Vec::new(),
         scratch: Vec::new(),
-        last_frame: Instant::now(),
+        last_active: Instant::now(),
     };
     // Made once and kept across the loop: a fresh `Notified`, watch wait or timer per query
     // would each take a lock or touch the timer wheel. The idle timer is moved on lazily,
@@ -236,7 +252,7 @@ where
         };
         while state.out.len() < WRITE_BATCH {
             match rx.try_recv() {
-                Ok(reply) => push_frame(&mut state.out, &reply),
+                Ok(reply) => state.replied(&reply),
                 Err(mpsc::error::TryRecvError::Empty) => break,
                 Err(mpsc::error::TryRecvError::Disconnected) => {
                     drained = true;
@@ -291,8 +307,12 @@ where
                 state.permit = p.ok();
             }
             () = &mut idle, if reading && !blocked => {
-                let due = state.last_frame + idle_timeout;
-                if due > Instant::now() {
+                let now = Instant::now();
+                let due = state.last_active + idle_timeout;
+                if state.answering() {
+                    // Not idle while a query runs: looked at again a timeout later.
+                    idle.as_mut().reset(now + idle_timeout);
+                } else if due > now {
                     idle.as_mut().reset(due);
                 } else {
                     debug!(client = %peer, "tcp idle timeout");
@@ -300,7 +320,7 @@ where
                 }
             }
             reply = rx.recv(), if !drained => match reply {
-                Some(reply) => push_frame(&mut state.out, &reply),
+                Some(reply) => state.replied(&reply),
                 None => drained = true,
             },
         }
