@@ -111,7 +111,7 @@ pub(crate) fn trust_of(security: &Security) -> Trust {
 }
 
 /// The cache entry a link was read from or stored in.
-fn link_key(name: &Name, qtype: RecordType, step: &Step) -> Key {
+pub(super) fn link_key(name: &Name, qtype: RecordType, step: &Step) -> Key {
     match step {
         Step::Answer(_) | Step::NoData(_) => Key::new(name, qtype),
         Step::Cname(..) => Key::new(name, RecordType::CNAME),
