@@ -16,7 +16,7 @@ pub(crate) fn min_ttl(records: &[Record]) -> u32 {
 
 /// RFC 2308 §5: negative answers live for min(SOA TTL, SOA MINIMUM); without an SOA there is
 /// no TTL to cache them by.
-fn negative_ttl(soa: Option<&Record>) -> u32 {
+pub(super) fn negative_ttl(soa: Option<&Record>) -> u32 {
     match soa.map(|r| (r.ttl, &r.data)) {
         Some((ttl, RData::SOA(s))) => ttl.min(s.minimum),
         _ => 0,

@@ -5,13 +5,30 @@
 
 use std::time::Duration;
 
-use hickory_proto::op::ResponseCode::NoError;
+use hickory_proto::op::ResponseCode::{NXDomain, NoError};
 use hickory_proto::rr::RecordType::A;
 use tokio::time::{Instant, advance};
 
-use super::validate::{signed_net, validating};
+use super::validate::{SIGNED_AT, signed_net, validating};
 use super::*;
 use crate::cache::{Key, Trust};
+use crate::resolver::validate::{UnixClock, Validator};
+
+/// A validating resolver on the signed fake net with the cache's `policy`.
+fn validating_under(policy: CachePolicy) -> (Arc<FakeNet>, Arc<Resolver>) {
+    let (net, anchors) = signed_net();
+    let validator = Validator::new(anchors, Vec::new())
+        .with_clock(UnixClock::pinned(Instant::now(), SIGNED_AT));
+    let r = Resolver::new(
+        Arc::clone(&net) as Arc<dyn super::super::Upstream>,
+        FakeNet::lab_hints(),
+        Arc::new(Cache::new(policy)),
+        ResolverConfig::default(),
+        Arc::new(Metrics::default()),
+    )
+    .with_validator(validator);
+    (net, Arc::new(r))
+}
 
 /// The lab's signatures expire 30 days after signing: walked 100 s before that, www's TTL of
 /// 300 is cut to 100 in the cache, and the answer (with its RRSIGs) must say no more.
@@ -35,5 +52,48 @@ async fn a_walked_answer_says_no_more_than_its_signatures_have_left() {
     assert!(
         sent.iter().all(|&t| t <= 100),
         "answer TTLs {sent:?} outlive the signatures (100 s left)"
+    );
+}
+
+/// `negative_max_ttl` 30: a secure NXDOMAIN is cached 30 s, and its NSEC proof (RFC 8198)
+/// may not keep denying the name, or its neighbours, after that. Unbound's synthesized
+/// NXDOMAIN needs the zone's SOA from its negative answer, cached no longer than
+/// `cache-max-negative-ttl` (`validator/val_neg.c`, `add_soa`).
+#[tokio::test(start_paused = true)]
+async fn an_aggressive_nxdomain_obeys_negative_max_ttl() {
+    // Each on a resolver of its own: a walk for the one renews the proof for the other.
+    for qname in ["nope.secure.test.", "mail.secure.test."] {
+        let (_net, r) = validating_under(CachePolicy {
+            negative_max_ttl: 30,
+            ..CachePolicy::default()
+        });
+        let first = expect(&r, "nope.secure.test.", A, NXDomain).await;
+        assert_eq!(first.security, Trust::Secure, "{first:?}");
+        advance(Duration::from_secs(31)).await;
+        let again = expect(&r, qname, A, NXDomain).await;
+        assert!(
+            again.upstream_queries > 0,
+            "{qname}: NXDOMAIN synthesized past negative_max_ttl 30: {:?}",
+            lines(&again.authorities)
+        );
+    }
+}
+
+/// `max_ttl` 60: a secure wildcard expansion (TTL 300) is cached 60 s, and its proof may not
+/// expand the wildcard for other names after that.
+#[tokio::test(start_paused = true)]
+async fn an_aggressive_wildcard_answer_obeys_max_ttl() {
+    let (_net, r) = validating_under(CachePolicy {
+        max_ttl: 60,
+        ..CachePolicy::default()
+    });
+    let first = expect(&r, "x.wild.secure.test.", A, NoError).await;
+    assert_eq!(first.security, Trust::Secure, "{first:?}");
+    advance(Duration::from_secs(61)).await;
+    let again = expect(&r, "y.wild.secure.test.", A, NoError).await;
+    assert!(
+        again.upstream_queries > 0,
+        "wildcard expanded past max_ttl 60: {:?}",
+        lines(&again.answers)
     );
 }
