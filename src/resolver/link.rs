@@ -121,11 +121,11 @@ impl Link {
     }
 }
 
-/// Lowers every TTL of `records` by the seconds from `from` to `to`, rounded up: a TTL read
-/// at `from` never says more at `to` than the data has left.
+/// Lowers every TTL of `records` by the whole seconds from `from` to `to`, as the message
+/// tier counts a kept answer's down: a link read a moment before the answer was made keeps
+/// the TTL the cache showed (`Cache::get` rounds up), as the hit path shows it a moment after.
 fn age<'r>(records: impl Iterator<Item = &'r mut Record>, from: Instant, to: Instant) {
-    let left = to.saturating_duration_since(from);
-    let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+    let secs = to.saturating_duration_since(from).as_secs();
     let secs = u32::try_from(secs).unwrap_or(u32::MAX);
     if secs > 0 {
         records.for_each(|r| r.ttl = r.ttl.saturating_sub(secs));
