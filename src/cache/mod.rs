@@ -315,6 +315,23 @@ impl Cache {
         true
     }
 
+    /// Removes the NXDOMAIN of the owner of `key` (RFC 2308 §5: it denies every type) when
+    /// it ranks no higher than `rank`: data at the name just learned says the name exists
+    /// (RFC 2181 §5.4.1: newer data of at least the same rank replaces the old).
+    pub(crate) fn end_nxdomain(&self, key: &Key, rank: Rank) {
+        let mut name = key.clone();
+        name.rtype = None;
+        let mut guard = self.shard(&name);
+        let shard = &mut *guard;
+        let denied = shard
+            .lru
+            .peek(&name)
+            .is_some_and(|e| matches!(e.stored, Stored::NxDomain { .. }) && e.rank <= rank);
+        if denied && let Some(old) = shard.lru.pop(&name) {
+            shard.bytes = shard.bytes.saturating_sub(size::entry_bytes(&name, &old));
+        }
+    }
+
     /// Claims the refresh of the answer to (`name`, `qtype`): true for the first claim of an
     /// entry in its prefetch window (its RRset, the name's NXDOMAIN, or its CNAME, as a chain's
     /// link reads them), false when there is none or it was claimed. One refresh per entry.

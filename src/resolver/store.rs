@@ -51,8 +51,15 @@ impl Resolver {
                 // removed lives on ("ghost domain", CVE-2012-1033), renewed by the child itself.
                 ttl = ttl.min(left);
             }
+            // An answer's RRset says its owner exists: not glue or a referral's NS set.
+            let owner = (matches!(data, Data::Positive(_)) && rank >= Rank::NonAuthoritative)
+                .then(|| key.clone());
             let signed = (!signed.is_empty()).then(|| Signed::unchecked(signed));
-            self.cache.insert_signed(key, data, signed, ttl, rank, now);
+            if self.cache.insert_signed(key, data, signed, ttl, rank, now)
+                && let Some(owner) = owner
+            {
+                self.cache.end_nxdomain(&owner, rank);
+            }
         }
     }
 }

@@ -97,3 +97,35 @@ async fn an_aggressive_wildcard_answer_obeys_max_ttl() {
         lines(&again.answers)
     );
 }
+
+/// RFC 2181 §5.4.1: newer authoritative data about a name replaces what the cache held about
+/// it. x2 was cached as NXDOMAIN (for every type); then x2 was created, and an authoritative
+/// answer through an alias to it brought x2's A: the name exists, so a question for another
+/// of its types must be asked, not denied from the old NXDOMAIN. (Unbound keeps negative
+/// answers per question in its msg cache: x2 TXT would be asked.)
+#[tokio::test(start_paused = true)]
+async fn newer_data_at_a_name_ends_its_cached_nxdomain() {
+    use crate::resolver::fake::zone;
+    use hickory_proto::rr::RecordType::TXT;
+    let net = FakeNet::lab();
+    let r = resolver(&net);
+    expect(&r, "x2.alpha.test.", A, NXDomain).await;
+    let mut text = FakeNet::lab_file("alpha.test.zone");
+    text.push_str("\ny2 IN CNAME x2\nx2 IN A 127.0.0.120\nx2 IN TXT \"created\"\n");
+    net.replace_zone(zone("alpha.test.", &text));
+    let chain = expect(&r, "y2.alpha.test.", A, NoError).await;
+    assert_eq!(
+        lines(&chain.answers),
+        [
+            "y2.alpha.test. 3600 CNAME x2.alpha.test.",
+            "x2.alpha.test. 3600 A 127.0.0.120"
+        ]
+    );
+    let txt = resolve(&r, "x2.alpha.test.", TXT).await.expect("an answer");
+    assert_eq!(
+        txt.rcode,
+        NoError,
+        "x2 denied from the old NXDOMAIN while its A is cached: {:?}",
+        lines(&txt.authorities)
+    );
+}
