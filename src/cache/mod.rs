@@ -253,8 +253,8 @@ impl Cache {
         rank: Rank,
         now: Instant,
     ) -> bool {
-        // RFC 2181 §8: a TTL with the most significant bit set is treated as zero.
-        let ttl = if ttl > i32::MAX as u32 { 0 } else { ttl };
+        // RFC 8767 §4 (updating RFC 2181 §8, which made it zero): a TTL with the most
+        // significant bit set is a positive value, capped below like any other.
         let ttl = match &data {
             Data::Positive(_) => ttl.clamp(
                 self.policy.min_ttl,

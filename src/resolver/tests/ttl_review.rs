@@ -129,3 +129,30 @@ async fn newer_data_at_a_name_ends_its_cached_nxdomain() {
         lines(&txt.authorities)
     );
 }
+
+/// RFC 8767 §4, which updates RFC 2181 §8: a TTL with the high-order bit set is a large
+/// positive value, capped (here by `max_ttl`), no longer zero. Unbound caps it at its
+/// cache-max-ttl (`util/data/msgreply.c`, `rdata_copy`).
+#[tokio::test(start_paused = true)]
+async fn a_ttl_with_the_high_bit_set_is_capped_not_zero() {
+    use crate::cache::{Data, Rank};
+    use hickory_proto::rr::{RData, Record, rdata};
+    let cache = Cache::new(CachePolicy::default());
+    let owner = name("big.example.");
+    let key = Key::new(&owner, A);
+    let huge = 0x8000_0010;
+    let record = Record::from_rdata(owner, huge, RData::A(rdata::A::new(192, 0, 2, 1)));
+    let now = Instant::now();
+    let stored = cache.insert(
+        key.clone(),
+        Data::Positive(vec![record]),
+        huge,
+        Rank::Authoritative,
+        now,
+    );
+    assert!(stored, "a TTL of 2^31 + 16 was taken as zero");
+    assert_eq!(
+        cache.fresh_ttl(&key, now),
+        Some(CachePolicy::default().max_ttl)
+    );
+}
