@@ -253,8 +253,8 @@ impl Cache {
         rank: Rank,
         now: Instant,
     ) -> bool {
-        // RFC 2181 §8: a TTL with the most significant bit set is treated as zero.
-        let ttl = if ttl > i32::MAX as u32 { 0 } else { ttl };
+        // RFC 8767 §4 (updating RFC 2181 §8, which made it zero): a TTL with the most
+        // significant bit set is a positive value, capped below like any other.
         let ttl = match &data {
             Data::Positive(_) => ttl.clamp(
                 self.policy.min_ttl,
@@ -313,6 +313,23 @@ impl Cache {
         shard.lru.put(key, entry);
         shard.bytes += cost;
         true
+    }
+
+    /// Removes the NXDOMAIN of the owner of `key` (RFC 2308 §5: it denies every type) when
+    /// it ranks no higher than `rank`: data at the name just learned says the name exists
+    /// (RFC 2181 §5.4.1: newer data of at least the same rank replaces the old).
+    pub(crate) fn end_nxdomain(&self, key: &Key, rank: Rank) {
+        let mut name = key.clone();
+        name.rtype = None;
+        let mut guard = self.shard(&name);
+        let shard = &mut *guard;
+        let denied = shard
+            .lru
+            .peek(&name)
+            .is_some_and(|e| matches!(e.stored, Stored::NxDomain { .. }) && e.rank <= rank);
+        if denied && let Some(old) = shard.lru.pop(&name) {
+            shard.bytes = shard.bytes.saturating_sub(size::entry_bytes(&name, &old));
+        }
     }
 
     /// Claims the refresh of the answer to (`name`, `qtype`): true for the first claim of an

@@ -350,3 +350,5 @@ fn is_transfer(message: &Message) -> bool {
 mod prefetch_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod ttl_review;

@@ -110,6 +110,54 @@ impl Resolver {
     }
 }
 
+impl Link {
+    /// Every record of the link: its data, then its DNSSEC records.
+    fn records_mut(&mut self) -> impl Iterator<Item = &mut Record> {
+        let data = match &mut self.step {
+            Step::Answer(records) | Step::Cname(records, _) => records.as_mut_slice(),
+            Step::NoData(soa) | Step::NxDomain(soa) => soa.as_mut_slice(),
+        };
+        data.iter_mut().chain(self.signed.records.iter_mut())
+    }
+}
+
+/// Lowers every TTL of `records` by the whole seconds from `from` to `to`, as the message
+/// tier counts a kept answer's down: a link read a moment before the answer was made keeps
+/// the TTL the cache showed (`Cache::get` rounds up), as the hit path shows it a moment after.
+fn age<'r>(records: impl Iterator<Item = &'r mut Record>, from: Instant, to: Instant) {
+    let secs = to.saturating_duration_since(from).as_secs();
+    let secs = u32::try_from(secs).unwrap_or(u32::MAX);
+    if secs > 0 {
+        records.for_each(|r| r.ttl = r.ttl.saturating_sub(secs));
+    }
+}
+
+impl Resolver {
+    /// Makes `link`'s TTLs say what is left at `at`, when its answer is made (and kept by the
+    /// message tier). A cached link's were read at `read_at`, before the walk for a later
+    /// link or its validation moved the clock; a walked link's are upstream's, which the cache
+    /// clamped (`max_ttl`, RFC 2308's negative TTL and `negative_max_ttl`), cut to its
+    /// signatures or its delegation: they say no more than its entry (`link` is at `key`).
+    /// Unbound's reply is built from the TTLs it cached, likewise.
+    pub(super) fn ttls_as_of(
+        &self,
+        link: &mut Link,
+        (name, qtype): (&Name, RecordType),
+        walked: bool,
+        read_at: Instant,
+        at: Instant,
+    ) {
+        if !walked {
+            age(link.records_mut(), read_at, at);
+            return;
+        }
+        let key = super::validate::link_key(name, qtype, &link.step);
+        if let Some(left) = self.cache.fresh_ttl(&key, at) {
+            link.records_mut().for_each(|r| r.ttl = r.ttl.min(left));
+        }
+    }
+}
+
 /// The chain so far: answer records, the RRSIGs over them, the proofs of its wildcard CNAMEs,
 /// and the weakest verdict.
 #[derive(Default)]
@@ -120,6 +168,8 @@ pub(super) struct Answers {
     /// §3.1.3.3, §5.3.4), not only the last link's.
     proof: Vec<Record>,
     security: Option<Trust>,
+    /// When the TTLs of `records`, `sigs` and `proof` were last made the time left.
+    as_of: Option<Instant>,
 }
 
 /// `more` after `to`: moved whole when `to` is empty (the first link), not copied over.
@@ -133,6 +183,11 @@ fn append(to: &mut Vec<Record>, more: Vec<Record>) {
 
 /// Adds a link to the chain: `Ok` with the finished resolution, or `Err(target)` to go on.
 pub(super) fn finish(link: Link, answers: &mut Answers, at: Instant) -> Result<Resolution, Name> {
+    // The earlier links' TTLs as of this link's, which is `at`'s (`ttls_as_of`).
+    if let Some(then) = answers.as_of.replace(at) {
+        let held = answers.records.iter_mut().chain(&mut answers.sigs);
+        age(held.chain(&mut answers.proof), then, at);
+    }
     let Link { step, signed } = link;
     let security = match answers.security.take() {
         Some(so_far) => so_far.and(signed.trust),

@@ -408,11 +408,11 @@ impl Resolver {
         // The names met so far, to see a loop; filled only once the chain has a CNAME.
         let mut visited: Vec<LowerName> = Vec::new();
         for index in 0..=max {
+            let read_at = budget.as_deref().map_or(now, |b| b.now);
             let cached = if missed == Missed::Every || (missed == Missed::First && index == 0) {
                 None
             } else {
-                let now = budget.as_deref().map_or(now, |b| b.now);
-                self.cached_step(&name, qtype, now, stale)
+                self.cached_step(&name, qtype, read_at, stale)
             };
             // A walked link comes with the server that answered it (see `retry_bogus`).
             let (mut link, walked) = match (cached, budget.as_deref_mut()) {
@@ -451,6 +451,7 @@ impl Resolver {
                 }
             }
             let at = budget.as_deref().map_or(now, |b| b.now);
+            self.ttls_as_of(&mut link, (&name, qtype), walked.is_some(), read_at, at);
             match finish(link, &mut answers, at) {
                 Ok(mut resolution) => {
                     resolution.stale = stale;

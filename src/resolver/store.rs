@@ -16,7 +16,7 @@ pub(crate) fn min_ttl(records: &[Record]) -> u32 {
 
 /// RFC 2308 §5: negative answers live for min(SOA TTL, SOA MINIMUM); without an SOA there is
 /// no TTL to cache them by.
-fn negative_ttl(soa: Option<&Record>) -> u32 {
+pub(super) fn negative_ttl(soa: Option<&Record>) -> u32 {
     match soa.map(|r| (r.ttl, &r.data)) {
         Some((ttl, RData::SOA(s))) => ttl.min(s.minimum),
         _ => 0,
@@ -51,8 +51,15 @@ impl Resolver {
                 // removed lives on ("ghost domain", CVE-2012-1033), renewed by the child itself.
                 ttl = ttl.min(left);
             }
+            // An answer's RRset says its owner exists: not glue or a referral's NS set.
+            let owner = (matches!(data, Data::Positive(_)) && rank >= Rank::NonAuthoritative)
+                .then(|| key.clone());
             let signed = (!signed.is_empty()).then(|| Signed::unchecked(signed));
-            self.cache.insert_signed(key, data, signed, ttl, rank, now);
+            if self.cache.insert_signed(key, data, signed, ttl, rank, now)
+                && let Some(owner) = owner
+            {
+                self.cache.end_nxdomain(&owner, rank);
+            }
         }
     }
 }

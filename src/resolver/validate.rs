@@ -111,7 +111,7 @@ pub(crate) fn trust_of(security: &Security) -> Trust {
 }
 
 /// The cache entry a link was read from or stored in.
-fn link_key(name: &Name, qtype: RecordType, step: &Step) -> Key {
+pub(super) fn link_key(name: &Name, qtype: RecordType, step: &Step) -> Key {
     match step {
         Step::Answer(_) | Step::NoData(_) => Key::new(name, qtype),
         Step::Cname(..) => Key::new(name, RecordType::CNAME),
@@ -253,10 +253,12 @@ impl Resolver {
                                 .filter(|r| !set.rrsigs.contains(r))
                                 .cloned()
                                 .collect();
+                            // Answers made from it live no longer than the cache keeps
+                            // this expansion (`max_ttl`).
                             let proof = aggressive::Proof {
                                 denial,
                                 records: proof,
-                                ttl,
+                                ttl: ttl.min(self.cache.policy().max_ttl),
                             };
                             let answered = (set.records.clone(), set.rrsigs.clone());
                             val.aggressive
@@ -302,10 +304,13 @@ impl Resolver {
                     && self.caches(name)
                 {
                     let records = soa.iter().chain(signed).cloned().collect();
+                    // Its NXDOMAINs live no longer than this one is cached: RFC 9077's
+                    // min(SOA TTL, MINIMUM), and `negative_max_ttl`.
+                    let negative = super::store::negative_ttl(soa.as_ref());
                     let proof = aggressive::Proof {
                         denial,
                         records,
-                        ttl,
+                        ttl: ttl.min(negative).min(self.cache.policy().negative_max_ttl),
                     };
                     val.aggressive.remember(&zone, proof, budget.now);
                 }

@@ -17,7 +17,7 @@ use crate::metrics::Metrics;
 use crate::resolver::fake::{FakeNet, ip};
 use crate::resolver::{Resolver, ResolverConfig};
 
-fn recursive(net: &Arc<FakeNet>, policy: CachePolicy) -> Handler {
+pub(super) fn recursive(net: &Arc<FakeNet>, policy: CachePolicy) -> Handler {
     let metrics = Arc::new(Metrics::default());
     let upstream = Arc::clone(net) as Arc<dyn crate::resolver::Upstream>;
     let (hints, cache) = (FakeNet::lab_hints(), Arc::new(Cache::new(policy)));

@@ -21,6 +21,7 @@ mod overload;
 mod prefetch;
 mod robustness;
 mod serve_expired;
+mod ttl_review;
 pub(crate) mod validate;
 mod walk;
 
