@@ -124,10 +124,21 @@ impl Resolver {
             name.clone()
         };
         if let Some(fwd) = self.forward_for(&decides) {
-            match self.forward(fwd, name, qtype, budget).await {
+            // With a walk to fall back on, the forwarders get half the client's patience: a
+            // silent one would spend the whole budget in retransmissions, and the walk would
+            // never start for the question that found it silent.
+            let deadline = budget.deadline;
+            if fwd.first {
+                let share = budget.now + budget.limits.client_timeout / 2;
+                budget.deadline = deadline.min(share);
+            }
+            let result = self.forward(fwd, name, qtype, budget).await;
+            budget.deadline = deadline;
+            match result {
                 Err(
                     e @ (ResolveError::NoReachableAuthority(_)
-                    | ResolveError::ForwardingLoop { .. }),
+                    | ResolveError::ForwardingLoop { .. }
+                    | ResolveError::Timeout(_)),
                 ) if fwd.first => {
                     debug!(zone = %fwd.zone, error = %e, "every forwarder failed: iterating");
                 }

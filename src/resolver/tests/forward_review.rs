@@ -195,7 +195,6 @@ async fn an_upward_referral_from_a_root_forwarder_fails_over_to_the_next() {
 /// the next"). The first question after the forwarder went silent must be walked too, not
 /// spend the whole budget on the forwarder and fail.
 #[tokio::test(start_paused = true)]
-#[ignore = "bug: a silent forwarder's tries outlast the question's budget, so forward_first never falls back for it"]
 async fn forward_first_walks_when_the_only_forwarder_is_silent() {
     let net = FakeNet::lab();
     net.add_recursive(ip(FWD_1));
