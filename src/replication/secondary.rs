@@ -130,7 +130,13 @@ impl NotifyReceiver for Secondary {
             return ResponseCode::NotAuth;
         };
         let config = &kept.config;
-        if !config.primaries.iter().any(|p| p.ip() == from) {
+        // Edge: over TCP a dual-stack [::] listener sees an IPv4 primary IPv4-mapped.
+        let from = from.to_canonical();
+        if !config
+            .primaries
+            .iter()
+            .any(|p| p.ip().to_canonical() == from)
+        {
             debug!(zone = %zone, %from, "NOTIFY from a server that is not a primary");
             return ResponseCode::Refused;
         }

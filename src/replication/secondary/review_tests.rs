@@ -123,3 +123,31 @@ async fn an_axfr_older_than_our_copy_is_not_taken() {
         outcome.map_err(|e| e.to_string())
     );
 }
+
+/// A NOTIFY that reaches a dual-stack `[::]` listener from an IPv4 primary carries the
+/// primary's address IPv4-mapped (RFC 4291 §2.5.5.2); it is still the primary (RFC 1996
+/// §3.10), as the transfer ACL already counts it.
+#[tokio::test]
+async fn a_notify_from_a_primary_seen_ipv4_mapped_is_taken() {
+    let primary: SocketAddr = "127.245.0.9:53".parse().expect("addr");
+    let config = SecondaryZone {
+        origin: name("cluster.test."),
+        primaries: vec![primary],
+        file: std::path::PathBuf::from("unused.zone"),
+        journal: None,
+        key: None,
+        allow_transfer: crate::acl::TransferAcl::default(),
+        notify: Vec::new(),
+    };
+    let secondary = Secondary::new(vec![config], None);
+    let mapped: IpAddr = "::ffff:127.245.0.9".parse().expect("ip");
+    assert_eq!(
+        secondary.notified(&name("cluster.test."), mapped, None),
+        ResponseCode::NoError
+    );
+    let stranger: IpAddr = "::ffff:127.245.0.10".parse().expect("ip");
+    assert_eq!(
+        secondary.notified(&name("cluster.test."), stranger, None),
+        ResponseCode::Refused
+    );
+}
