@@ -221,6 +221,13 @@ async fn keep(
         .records(origin)
         .and(copy_age(config).and_then(|age| started.checked_sub(age)));
     let mut expired = false;
+    // A copy from disk may have expired already: not served while the first check waits.
+    let expire = timers(writer.records(origin).as_deref()).expire;
+    if confirmed.is_some_and(|t| Instant::now() >= t + expire) {
+        expire_zone(writer.as_ref(), origin);
+        expired = true;
+        kept.status.expired();
+    }
     loop {
         let refreshed = refresh(config, kept.source, writer.as_ref()).await;
         // Edge: the timers run from the end of the check (its timeouts took time).

@@ -151,3 +151,91 @@ async fn a_notify_from_a_primary_seen_ipv4_mapped_is_taken() {
         ResponseCode::Refused
     );
 }
+
+/// A writer holding a copy (REFRESH 5, RETRY 2, EXPIRE 10) that records availability.
+#[derive(Default)]
+struct Availability {
+    changes: Mutex<Vec<(Instant, bool)>>,
+}
+
+impl Secondaries for Availability {
+    fn transfer_in(&self, zone: &Name, _records: Vec<Record>) -> Result<u32, StoreError> {
+        Err(StoreError::NotSecondary(zone.clone()))
+    }
+
+    fn set_available(&self, _zone: &Name, available: bool) -> Result<(), StoreError> {
+        self.changes
+            .lock()
+            .expect("lock")
+            .push((Instant::now(), available));
+        Ok(())
+    }
+
+    fn records(&self, _zone: &Name) -> Option<Vec<Record>> {
+        Some(vec![soa(7)])
+    }
+}
+
+/// README, Replicated zones: after a restart the copy's age counts toward EXPIRE. A copy
+/// written an hour ago with EXPIRE 10 s has expired before the first check begins; it must
+/// not be served while that check waits on unreachable primaries (here 3 of them, 3 s each).
+#[tokio::test(start_paused = true)]
+async fn a_copy_older_than_expire_is_not_served_during_the_first_check() {
+    let mut primaries = Vec::new();
+    let mut sockets = Vec::new();
+    for last in 11..14 {
+        let silent = UdpSocket::bind(SocketAddr::from(([127, 245, 0, last], 0)))
+            .await
+            .expect("bind");
+        primaries.push(silent.local_addr().expect("addr"));
+        sockets.push(silent);
+    }
+    let dir = std::env::temp_dir().join(format!("tern-rev7-stale-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("cluster.test.zone");
+    std::fs::write(&file, "; an old copy\n").expect("copy");
+    let an_hour_ago = SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .and_then(|f| f.set_modified(an_hour_ago))
+        .expect("age the copy");
+    let config = SecondaryZone {
+        origin: name("cluster.test."),
+        primaries,
+        file: file.clone(),
+        journal: None,
+        key: None,
+        allow_transfer: crate::acl::TransferAcl::default(),
+        notify: Vec::new(),
+    };
+    let kept = Arc::new(Kept {
+        config,
+        source: None,
+        wake: Notify::new(),
+        status: StatusCell::default(),
+    });
+    let writer = Arc::new(Availability::default());
+    let (trigger, signal) = crate::server::shutdown::channel();
+    let start = Instant::now();
+    let task = tokio::spawn(keep(
+        Arc::clone(&kept),
+        Arc::clone(&writer) as Arc<dyn Secondaries>,
+        Arc::new(Metrics::default()),
+        signal,
+    ));
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    trigger.fire();
+    task.await.expect("the task ends on shutdown");
+    let _ = std::fs::remove_dir_all(&dir);
+    drop(sockets);
+    let changes = writer.changes.lock().expect("lock").clone();
+    let first_off = changes
+        .iter()
+        .find(|(_, available)| !available)
+        .map(|(at, _)| at.duration_since(start));
+    assert!(
+        first_off.is_some_and(|at| at < SOA_TIMEOUT),
+        "an expired copy served until {first_off:?}: {changes:?}"
+    );
+}
