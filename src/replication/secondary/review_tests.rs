@@ -7,6 +7,7 @@ use hickory_proto::rr::RecordType;
 use hickory_proto::rr::rdata::{A, SOA};
 use tokio::net::{TcpListener, UdpSocket};
 
+use super::tests::{Recorder, zone};
 use super::*;
 use crate::frame::{read_frame, write_frame};
 
@@ -105,15 +106,7 @@ async fn primary_older_on_axfr(ip: [u8; 4]) -> SocketAddr {
 #[tokio::test]
 async fn an_axfr_older_than_our_copy_is_not_taken() {
     let primary = primary_older_on_axfr([127, 245, 0, 7]).await;
-    let config = SecondaryZone {
-        origin: name("cluster.test."),
-        primaries: vec![primary],
-        file: std::path::PathBuf::from("unused.zone"),
-        journal: None,
-        key: None,
-        allow_transfer: crate::acl::TransferAcl::default(),
-        notify: Vec::new(),
-    };
+    let config = zone(primary, Path::new("unused.zone"));
     let holder = Holder::default();
     let outcome = from_primary(&config, Peer::new(primary, None), &holder).await;
     let transfers = holder.transfers.lock().expect("lock").clone();
@@ -130,15 +123,7 @@ async fn an_axfr_older_than_our_copy_is_not_taken() {
 #[tokio::test]
 async fn a_notify_from_a_primary_seen_ipv4_mapped_is_taken() {
     let primary: SocketAddr = "127.245.0.9:53".parse().expect("addr");
-    let config = SecondaryZone {
-        origin: name("cluster.test."),
-        primaries: vec![primary],
-        file: std::path::PathBuf::from("unused.zone"),
-        journal: None,
-        key: None,
-        allow_transfer: crate::acl::TransferAcl::default(),
-        notify: Vec::new(),
-    };
+    let config = zone(primary, Path::new("unused.zone"));
     let secondary = Secondary::new(vec![config], None);
     let mapped: IpAddr = "::ffff:127.245.0.9".parse().expect("ip");
     assert_eq!(
@@ -150,30 +135,6 @@ async fn a_notify_from_a_primary_seen_ipv4_mapped_is_taken() {
         secondary.notified(&name("cluster.test."), stranger, None),
         ResponseCode::Refused
     );
-}
-
-/// A writer holding a copy (REFRESH 5, RETRY 2, EXPIRE 10) that records availability.
-#[derive(Default)]
-struct Availability {
-    changes: Mutex<Vec<(Instant, bool)>>,
-}
-
-impl Secondaries for Availability {
-    fn transfer_in(&self, zone: &Name, _records: Vec<Record>) -> Result<u32, StoreError> {
-        Err(StoreError::NotSecondary(zone.clone()))
-    }
-
-    fn set_available(&self, _zone: &Name, available: bool) -> Result<(), StoreError> {
-        self.changes
-            .lock()
-            .expect("lock")
-            .push((Instant::now(), available));
-        Ok(())
-    }
-
-    fn records(&self, _zone: &Name) -> Option<Vec<Record>> {
-        Some(vec![soa(7)])
-    }
 }
 
 /// README, Replicated zones: after a restart the copy's age counts toward EXPIRE. A copy
@@ -200,22 +161,15 @@ async fn a_copy_older_than_expire_is_not_served_during_the_first_check() {
         .open(&file)
         .and_then(|f| f.set_modified(an_hour_ago))
         .expect("age the copy");
-    let config = SecondaryZone {
-        origin: name("cluster.test."),
-        primaries,
-        file: file.clone(),
-        journal: None,
-        key: None,
-        allow_transfer: crate::acl::TransferAcl::default(),
-        notify: Vec::new(),
-    };
+    let mut config = zone(primaries[0], &file);
+    config.primaries = primaries;
     let kept = Arc::new(Kept {
         config,
         source: None,
         wake: Notify::new(),
         status: StatusCell::default(),
     });
-    let writer = Arc::new(Availability::default());
+    let writer = Arc::new(Recorder::default());
     let (trigger, signal) = crate::server::shutdown::channel();
     let start = Instant::now();
     let task = tokio::spawn(keep(
@@ -229,7 +183,7 @@ async fn a_copy_older_than_expire_is_not_served_during_the_first_check() {
     task.await.expect("the task ends on shutdown");
     let _ = std::fs::remove_dir_all(&dir);
     drop(sockets);
-    let changes = writer.changes.lock().expect("lock").clone();
+    let changes = writer.availability.lock().expect("lock").clone();
     let first_off = changes
         .iter()
         .find(|(_, available)| !available)
