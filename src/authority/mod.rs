@@ -278,6 +278,13 @@ impl Catalog {
                     if qtype == RecordType::CNAME || seen.contains(&LowerName::new(&target)) {
                         return Some(out);
                     }
+                    // An alias into a zone we cannot answer from gets what the name would get
+                    // asked directly (SERVFAIL), not the parent zone's or a resolver's answer.
+                    if self.is_unavailable(&target) {
+                        out.rcode = ResponseCode::ServFail;
+                        out.authoritative = false;
+                        return Some(out);
+                    }
                     match self.zone_for(&target, qtype) {
                         Some(z) => zone = z,
                         None => {
@@ -392,5 +399,7 @@ impl Catalog {
     }
 }
 
+#[cfg(test)]
+mod review_tests;
 #[cfg(test)]
 mod tests;

@@ -68,6 +68,9 @@ enum RefreshError {
     Store(#[from] StoreError),
     #[error("zone has no primaries")]
     NoPrimaries,
+    /// The SOA query said the primary was ahead, but its AXFR is not (RFC 1982).
+    #[error("the AXFR holds serial {theirs}, not later than our {ours}: our copy is kept")]
+    Older { ours: u32, theirs: u32 },
 }
 
 impl Secondary {
@@ -127,7 +130,13 @@ impl NotifyReceiver for Secondary {
             return ResponseCode::NotAuth;
         };
         let config = &kept.config;
-        if !config.primaries.iter().any(|p| p.ip() == from) {
+        // Edge: over TCP a dual-stack [::] listener sees an IPv4 primary IPv4-mapped.
+        let from = from.to_canonical();
+        if !config
+            .primaries
+            .iter()
+            .any(|p| p.ip().to_canonical() == from)
+        {
             debug!(zone = %zone, %from, "NOTIFY from a server that is not a primary");
             return ResponseCode::Refused;
         }
@@ -212,6 +221,13 @@ async fn keep(
         .records(origin)
         .and(copy_age(config).and_then(|age| started.checked_sub(age)));
     let mut expired = false;
+    // A copy from disk may have expired already: not served while the first check waits.
+    let expire = timers(writer.records(origin).as_deref()).expire;
+    if confirmed.is_some_and(|t| Instant::now() >= t + expire) {
+        expire_zone(writer.as_ref(), origin);
+        expired = true;
+        kept.status.expired();
+    }
     loop {
         let refreshed = refresh(config, kept.source, writer.as_ref()).await;
         // Edge: the timers run from the end of the check (its timeouts took time).
@@ -318,7 +334,8 @@ async fn from_primary(
     let theirs = query_soa(primary, origin, key, SOA_TIMEOUT).await?;
     let their_serial = serial_of(std::slice::from_ref(&theirs)).unwrap_or(0);
     let ours = writer.records(origin);
-    if let Some(serial) = ours.as_deref().and_then(serial_of)
+    let our_serial = ours.as_deref().and_then(serial_of);
+    if let Some(serial) = our_serial
         && SerialNumber::new(their_serial) <= SerialNumber::new(serial)
     {
         // Same data, or ours is later (RFC 1982): nothing to fetch.
@@ -359,6 +376,13 @@ async fn from_primary(
     }
     match pull(config, primary, None).await? {
         Transfer::Full(all) => {
+            // Edge: the SOA query and the AXFR may reach different data (a primary rolled
+            // back between them); a secondary only ever moves forward.
+            if let (Some(ours), Some(theirs)) = (our_serial, serial_of(&all))
+                && SerialNumber::new(theirs) <= SerialNumber::new(ours)
+            {
+                return Err(RefreshError::Older { ours, theirs });
+            }
             let serial = writer.transfer_in(origin, all)?;
             Ok(Checked::Transferred {
                 serial,
@@ -435,5 +459,7 @@ pub(crate) fn write_copy(file: &Path, origin: &Name, records: &[Record]) -> std:
     std::fs::rename(&tmp, file)
 }
 
+#[cfg(test)]
+mod review_tests;
 #[cfg(test)]
 mod tests;

@@ -486,6 +486,8 @@ fn records_differ(a: &[Located], b: &[Located]) -> bool {
 }
 
 #[cfg(test)]
+mod review_tests;
+#[cfg(test)]
 mod signed_tests;
 #[cfg(test)]
 mod tests;

@@ -406,10 +406,15 @@ pub(super) fn located(records: impl IntoIterator<Item = Record>, at: &Location) 
 
 /// Applies one update's diff to `records`. Record equality is RFC 2136 §1.1.1's: owner,
 /// class, type and RDATA, not TTL.
+///
+/// The SOA is the exception: the sources' SOA keeps the file's serial while the update saw
+/// the served one (`build` sets it), so an update's SOA replaces whichever one is there.
 fn apply_diff(records: &mut Vec<Located>, diff: &Diff, at: &Location) {
-    records.retain(|l| !diff.removed.contains(&l.record));
+    let soa = |r: &Record| r.record_type() == RecordType::SOA;
+    let same = |a: &Record, b: &Record| a == b || (soa(a) && soa(b) && a.name == b.name);
+    records.retain(|l| !diff.removed.iter().any(|r| same(r, &l.record)));
     for add in &diff.added {
-        match records.iter_mut().find(|l| l.record == *add) {
+        match records.iter_mut().find(|l| same(&l.record, add)) {
             Some(same) => same.record = add.clone(),
             None => records.push(Located {
                 record: add.clone(),

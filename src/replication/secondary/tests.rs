@@ -33,8 +33,8 @@ fn copy() -> Vec<Record> {
 
 /// A writer holding `copy()` that records every availability change, with its time.
 #[derive(Default)]
-struct Recorder {
-    availability: Mutex<Vec<(Instant, bool)>>,
+pub(super) struct Recorder {
+    pub(super) availability: Mutex<Vec<(Instant, bool)>>,
 }
 
 impl Secondaries for Recorder {
@@ -55,7 +55,7 @@ impl Secondaries for Recorder {
     }
 }
 
-fn zone(primary: std::net::SocketAddr, file: &Path) -> SecondaryZone {
+pub(super) fn zone(primary: std::net::SocketAddr, file: &Path) -> SecondaryZone {
     SecondaryZone {
         origin: name("cluster.test."),
         primaries: vec![primary],
