@@ -269,8 +269,10 @@ impl Handler {
         if d.transport == Transport::Udp && d.cookie.is_some_and(|c| c.verdict == Verdict::Invalid)
         {
             debug!(client = %d.src, "BADCOOKIE");
-            return response::shell(&d.echo(), ResponseCode::BADCOOKIE, self.config.edns_payload)
-                .into();
+            let mut m =
+                response::shell(&d.echo(), ResponseCode::BADCOOKIE, self.config.edns_payload);
+            m.metadata.recursion_available = self.recursion_shown(m.metadata.op_code, d.src);
+            return m.into();
         }
         match &d.service {
             Service::Query(req) => {
@@ -312,7 +314,16 @@ impl Handler {
             Service::Transfer(_) => Metrics::inc(&m.transfers_refused),
         }
         debug!(client = %d.src, verified = ?d.tsig, %rcode, "request with a bad TSIG");
-        response::shell(&d.echo(), rcode, self.config.edns_payload).into()
+        let mut m = response::shell(&d.echo(), rcode, self.config.edns_payload);
+        m.metadata.recursion_available = self.recursion_shown(m.metadata.op_code, d.src);
+        m.into()
+    }
+
+    /// RA in a reply no service made (a rejection at the edge): whether this client may
+    /// recurse (RFC 1035 §4.1.1), as every answer to it says; only in a query's header, which
+    /// alone has the bit (RFC 2136 §2.2).
+    fn recursion_shown(&self, op_code: OpCode, src: SocketAddr) -> bool {
+        op_code == OpCode::Query && self.recursion_for(src.ip()).is_some()
     }
 
     /// The reply to a packet that is not a request we can answer, counted; with our COOKIE
@@ -333,7 +344,11 @@ impl Handler {
         }
         debug!(client = %src, ?bad, "malformed request");
         let cookie = cookie.as_ref().map(|c| &c.reply);
-        response::malformed_reply(bad, self.config.edns_payload, cookie)
+        let ra = match bad {
+            Malformed::Reply { op_code, .. } => self.recursion_shown(*op_code, src),
+            Malformed::Drop => false,
+        };
+        response::malformed_reply(bad, self.config.edns_payload, cookie, ra)
     }
 }
 
