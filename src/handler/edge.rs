@@ -230,7 +230,18 @@ impl Handler {
             (None, Some(transfers)) if is_transfer(&message) => Service::Transfer(transfers),
             _ => match Request::from_message(&header, &message, src, transport) {
                 Ok(req) => Service::Query(Request { cookie, ..req }),
-                Err(bad) => return Err((bad, cookie)),
+                Err(mut bad) => {
+                    // A server cookie asked for (RFC 7873 §5.4) with one we did not make, over
+                    // UDP: BADCOOKIE, as a question would get (`dispatch`).
+                    if let Malformed::Reply { rcode, .. } = &mut bad
+                        && *rcode == ResponseCode::NoError
+                        && transport == Transport::Udp
+                        && cookie.is_some_and(|c| c.verdict == Verdict::Invalid)
+                    {
+                        *rcode = ResponseCode::BADCOOKIE;
+                    }
+                    return Err((bad, cookie));
+                }
             },
         };
         let tsig = tsig::verify(bytes, &message, self.keyring_for(&service), now_unix);

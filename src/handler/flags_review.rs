@@ -215,3 +215,42 @@ async fn notimp_and_formerr_copy_cd() {
     .await;
     assert!(!clear.metadata.checking_disabled);
 }
+
+/// A query of no question with an OPT holding `cookie`, when given.
+fn no_question(cookie: Option<&[u8]>) -> Vec<u8> {
+    ask("x.test.", RecordType::A, DNSClass::IN, |m| {
+        m.queries.clear();
+        if let (Some(e), Some(data)) = (m.edns.as_mut(), cookie) {
+            e.options_mut()
+                .insert(EdnsOption::Unknown(10, data.to_vec()));
+        }
+    })
+}
+
+/// RFC 7873 §5.4: with cookies on, a query of no question and a COOKIE asks for a server
+/// cookie; with only a client cookie the reply is NOERROR and carries ours (BIND and Unbound
+/// answer so); a server cookie we did not make is BADCOOKIE over UDP; no COOKIE: FORMERR.
+#[tokio::test(start_paused = true)]
+async fn a_query_of_no_question_but_a_cookie_gets_a_server_cookie() {
+    let h = authoritative();
+    let client_cookie = [9, 8, 7, 6, 5, 4, 3, 2];
+    let m = reply(&h, &no_question(Some(&client_cookie))).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    assert!(m.queries.is_empty() && m.answers.is_empty());
+    let opt = m.edns.expect("OPT");
+    let ours = opt.option(hickory_proto::rr::rdata::opt::EdnsCode::Cookie);
+    match ours {
+        Some(EdnsOption::Unknown(10, data)) => {
+            assert_eq!(&data[..8], &client_cookie);
+            assert!(data.len() >= 16, "a server cookie");
+        }
+        other => panic!("no COOKIE in the reply: {other:?}"),
+    }
+    let wrong = [
+        9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 0, 0, 0x5c, 0xf7, 0x9f, 0x11, 1, 2, 3, 4, 5, 6, 7, 8,
+    ];
+    let bad = reply(&h, &no_question(Some(&wrong))).await;
+    assert_eq!(bad.metadata.response_code, ResponseCode::BADCOOKIE);
+    let formerr = reply(&h, &no_question(None)).await;
+    assert_eq!(formerr.metadata.response_code, ResponseCode::FormErr);
+}

@@ -231,7 +231,16 @@ impl Request {
         // RFC 1035 §4.1.2 and NSD: a standard query has one question and no answer or
         // authority records.
         let Some(query) = query else {
-            return Err(reply(ResponseCode::FormErr, None));
+            // RFC 7873 §5.4: no question but a COOKIE asks for a server cookie, which the
+            // edge adds to this reply (BADCOOKIE when the one sent is not ours).
+            let asks_cookie = message.queries.is_empty()
+                && message.edns.as_ref().and_then(Request::cookie_of).is_some();
+            let rcode = if asks_cookie {
+                ResponseCode::NoError
+            } else {
+                ResponseCode::FormErr
+            };
+            return Err(reply(rcode, None));
         };
         if header.counts.answers != 0 || header.counts.authorities != 0 {
             return Err(reply(ResponseCode::FormErr, Some(query)));
