@@ -20,6 +20,8 @@ mod cuts;
 mod ede_option;
 mod edge;
 #[cfg(test)]
+mod flags_hit_review;
+#[cfg(test)]
 mod flags_review;
 mod limit;
 pub(crate) mod notify;
