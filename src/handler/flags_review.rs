@@ -254,3 +254,75 @@ async fn a_query_of_no_question_but_a_cookie_gets_a_server_cookie() {
     let formerr = reply(&h, &no_question(None)).await;
     assert_eq!(formerr.metadata.response_code, ResponseCode::FormErr);
 }
+
+/// RFC 6891 §6.1.1: two OPT records are FORMERR; an unknown option is ignored, and the reply's
+/// OPT carries our payload, version 0, DO echoed, and none of the query's options.
+#[tokio::test(start_paused = true)]
+async fn opt_records_are_judged_as_rfc_6891_says() {
+    let h = authoritative();
+    let mut two = ask("edge.test.", RecordType::A, DNSClass::IN, |_| {});
+    let opt_at = two.len() - crate::wire::OPT_LEN;
+    let second = two[opt_at..].to_vec();
+    two.extend_from_slice(&second);
+    two[11] = 2;
+    let m = reply(&h, &two).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::FormErr);
+    let odd = ask(
+        "edge.test.",
+        RecordType::A,
+        DNSClass::IN,
+        opt(|e| {
+            e.set_dnssec_ok(true);
+            e.set_max_payload(4000);
+            e.options_mut()
+                .insert(EdnsOption::Unknown(65001, vec![1, 2, 3]));
+        }),
+    );
+    let m = reply(&h, &odd).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::Refused);
+    let e = m.edns.expect("OPT");
+    assert_eq!((e.max_payload(), e.version()), (1232, 0));
+    assert!(e.flags().dnssec_ok);
+    assert!(e.options().as_ref().is_empty());
+}
+
+/// A local alias whose target the resolver finds does not exist: AA for the local data alone
+/// (and on the local zone's own NXDOMAIN), none once the answer ends in the resolver's data,
+/// as BIND clears AA when it follows an alias out of its zones into the cache. RFC 1035
+/// §4.1.1 ties AA to the owner matching the query name, which is ours: debatable.
+#[tokio::test(start_paused = true)]
+#[ignore = "debatable (RFC 1035 §4.1.1 vs BIND): AA=1 on an NXDOMAIN the resolver found for a local alias's target"]
+async fn aa_stays_off_an_answer_that_ends_in_the_resolvers_data() {
+    let local = "$TTL 300\n@ IN SOA ns h 1 3600 600 86400 300\n@ IN NS ns\nns IN A 127.0.0.53\n\
+                 www IN A 192.0.2.1\nout IN CNAME nx.alpha.test.\n";
+    let catalog =
+        Catalog::new([crate::resolver::fake::zone("local.example.", local)]).expect("catalog");
+    let metrics = Arc::new(Metrics::default());
+    let resolver = lab_resolver(&metrics);
+    let h = Handler::new(catalog, HandlerConfig::default(), metrics).with_recursion(Recursion {
+        resolver,
+        acl: Acl::loopback(),
+        snoop: Acl::new(Vec::new()),
+    });
+    let none = |_: &mut Message| {};
+    let ours = reply(
+        &h,
+        &ask("www.local.example.", RecordType::A, DNSClass::IN, none),
+    )
+    .await;
+    assert!(ours.metadata.authoritative && ours.metadata.recursion_available);
+    let nx = reply(
+        &h,
+        &ask("nx.local.example.", RecordType::A, DNSClass::IN, none),
+    )
+    .await;
+    assert_eq!(nx.metadata.response_code, ResponseCode::NXDomain);
+    assert!(nx.metadata.authoritative, "the local zone's NXDOMAIN");
+    let out = reply(
+        &h,
+        &ask("out.local.example.", RecordType::A, DNSClass::IN, none),
+    )
+    .await;
+    assert_eq!(out.metadata.response_code, ResponseCode::NXDomain);
+    assert!(!out.metadata.authoritative, "the resolver's NXDOMAIN");
+}
