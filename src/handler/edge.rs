@@ -230,7 +230,18 @@ impl Handler {
             (None, Some(transfers)) if is_transfer(&message) => Service::Transfer(transfers),
             _ => match Request::from_message(&header, &message, src, transport) {
                 Ok(req) => Service::Query(Request { cookie, ..req }),
-                Err(bad) => return Err((bad, cookie)),
+                Err(mut bad) => {
+                    // A server cookie asked for (RFC 7873 §5.4) with one we did not make, over
+                    // UDP: BADCOOKIE, as a question would get (`dispatch`).
+                    if let Malformed::Reply { rcode, .. } = &mut bad
+                        && *rcode == ResponseCode::NoError
+                        && transport == Transport::Udp
+                        && cookie.is_some_and(|c| c.verdict == Verdict::Invalid)
+                    {
+                        *rcode = ResponseCode::BADCOOKIE;
+                    }
+                    return Err((bad, cookie));
+                }
             },
         };
         let tsig = tsig::verify(bytes, &message, self.keyring_for(&service), now_unix);
@@ -269,8 +280,10 @@ impl Handler {
         if d.transport == Transport::Udp && d.cookie.is_some_and(|c| c.verdict == Verdict::Invalid)
         {
             debug!(client = %d.src, "BADCOOKIE");
-            return response::shell(&d.echo(), ResponseCode::BADCOOKIE, self.config.edns_payload)
-                .into();
+            let mut m =
+                response::shell(&d.echo(), ResponseCode::BADCOOKIE, self.config.edns_payload);
+            m.metadata.recursion_available = self.recursion_shown(m.metadata.op_code, d.src);
+            return m.into();
         }
         match &d.service {
             Service::Query(req) => {
@@ -312,7 +325,16 @@ impl Handler {
             Service::Transfer(_) => Metrics::inc(&m.transfers_refused),
         }
         debug!(client = %d.src, verified = ?d.tsig, %rcode, "request with a bad TSIG");
-        response::shell(&d.echo(), rcode, self.config.edns_payload).into()
+        let mut m = response::shell(&d.echo(), rcode, self.config.edns_payload);
+        m.metadata.recursion_available = self.recursion_shown(m.metadata.op_code, d.src);
+        m.into()
+    }
+
+    /// RA in a reply no service made (a rejection at the edge): whether this client may
+    /// recurse (RFC 1035 §4.1.1), as every answer to it says; only in a query's header, which
+    /// alone has the bit (RFC 2136 §2.2).
+    fn recursion_shown(&self, op_code: OpCode, src: SocketAddr) -> bool {
+        op_code == OpCode::Query && self.recursion_for(src.ip()).is_some()
     }
 
     /// The reply to a packet that is not a request we can answer, counted; with our COOKIE
@@ -333,7 +355,11 @@ impl Handler {
         }
         debug!(client = %src, ?bad, "malformed request");
         let cookie = cookie.as_ref().map(|c| &c.reply);
-        response::malformed_reply(bad, self.config.edns_payload, cookie)
+        let ra = match bad {
+            Malformed::Reply { op_code, .. } => self.recursion_shown(*op_code, src),
+            Malformed::Drop => false,
+        };
+        response::malformed_reply(bad, self.config.edns_payload, cookie, ra)
     }
 }
 

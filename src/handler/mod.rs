@@ -19,6 +19,10 @@ pub(crate) mod cookie;
 mod cuts;
 mod ede_option;
 mod edge;
+#[cfg(test)]
+mod flags_hit_review;
+#[cfg(test)]
+mod flags_review;
 mod limit;
 pub(crate) mod notify;
 mod observe;

@@ -84,17 +84,26 @@ impl Handler {
     /// `Err`: shed under load, to be left unanswered.
     async fn handle_unmasked(&self, req: &Request, now: Instant) -> Result<Response, Shed> {
         let payload = self.config.edns_payload;
+        // RA on every answer says whether this client may recurse (RFC 1035 §4.1.1), whoever
+        // answers: the BADVERS and CHAOS answers too.
+        let recursion = self.recursion_for(req.src.ip());
         if let Some(info) = req.edns
             && info.version > 0
         {
             // RFC 6891 §6.1.3: we speak version 0 only.
-            return Ok(response::with_rcode(req, payload, ResponseCode::BADVERS).into());
+            let mut m = response::with_rcode(req, payload, ResponseCode::BADVERS);
+            m.metadata.recursion_available = recursion.is_some();
+            return Ok(m.into());
         }
-        let recursion = self.recursion_for(req.src.ip());
         let served = self.catalog();
         Ok(match self.route(req, &served, recursion) {
-            Route::Chaos => chaos::answer(req, &self.config.identity, payload)
-                .unwrap_or_else(|| self.refuse(req, Refusal::Chaos, false)),
+            Route::Chaos => {
+                let ra = recursion.is_some();
+                let mut res = chaos::answer(req, &self.config.identity, payload)
+                    .unwrap_or_else(|| self.refuse(req, Refusal::Chaos, ra));
+                res.message.metadata.recursion_available = ra;
+                res
+            }
             Route::Refuse(why) => self.refuse(req, why, recursion.is_some()),
             Route::Local(catalog, local) => {
                 self.local_answer(req, catalog, local, recursion, now)

@@ -47,14 +47,13 @@ impl Handler {
     pub(super) fn refuse(&self, req: &Request, why: Refusal, ra: bool) -> Response {
         Metrics::inc(&self.metrics.refused);
         let mut m = response::with_rcode(req, self.config.edns_payload, ResponseCode::Refused);
-        match why {
-            Refusal::Class | Refusal::Chaos => {}
-            Refusal::RecursionNotAllowed => add_ede(
+        m.metadata.recursion_available = ra;
+        if why == Refusal::RecursionNotAllowed {
+            add_ede(
                 &mut m,
                 ede::PROHIBITED,
                 "recursion is not allowed for this client",
-            ),
-            Refusal::NotServed => m.metadata.recursion_available = ra,
+            );
         }
         m.into()
     }

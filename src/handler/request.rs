@@ -106,6 +106,8 @@ pub enum Malformed {
         id: u16,
         op_code: OpCode,
         recursion_desired: bool,
+        /// CD, copied into the reply as into any answer to a query (RFC 4035 §3.1.6).
+        checking_disabled: bool,
         query: Option<Query>,
         rcode: ResponseCode,
         /// The request's OPT, when the packet parsed far enough to have one: the reply must
@@ -129,6 +131,7 @@ impl Malformed {
             id: meta.id,
             op_code: meta.op_code,
             recursion_desired: meta.recursion_desired,
+            checking_disabled: cd_of(&meta),
             query: None,
             rcode,
             edns: None,
@@ -143,6 +146,7 @@ impl Malformed {
             id: meta.id,
             op_code: meta.op_code,
             recursion_desired: meta.recursion_desired,
+            checking_disabled: cd_of(&meta),
             query: (message.queries.len() == 1).then(|| message.queries[0].clone()),
             rcode: ResponseCode::FormErr,
             edns: message.edns.as_ref().map(EdnsInfo::of),
@@ -156,11 +160,18 @@ impl Malformed {
             id: header.metadata.id,
             op_code: header.metadata.op_code,
             recursion_desired: false,
+            checking_disabled: false,
             query: None,
             rcode: ResponseCode::FormErr,
             edns: None,
         }
     }
+}
+
+/// The CD bit a reply to a request with header `meta` copies: a query's (RFC 4035 §3.1.6); other
+/// opcodes' headers give that bit no meaning (RFC 2136 §2.2), and their replies leave it clear.
+fn cd_of(meta: &hickory_proto::op::Metadata) -> bool {
+    meta.op_code == OpCode::Query && meta.checking_disabled
 }
 
 impl Request {
@@ -208,6 +219,7 @@ impl Request {
             id: meta.id,
             op_code: meta.op_code,
             recursion_desired: meta.recursion_desired,
+            checking_disabled: cd_of(&meta),
             query,
             rcode,
             edns,
@@ -219,7 +231,16 @@ impl Request {
         // RFC 1035 §4.1.2 and NSD: a standard query has one question and no answer or
         // authority records.
         let Some(query) = query else {
-            return Err(reply(ResponseCode::FormErr, None));
+            // RFC 7873 §5.4: no question but a COOKIE asks for a server cookie, which the
+            // edge adds to this reply (BADCOOKIE when the one sent is not ours).
+            let asks_cookie = message.queries.is_empty()
+                && message.edns.as_ref().and_then(Request::cookie_of).is_some();
+            let rcode = if asks_cookie {
+                ResponseCode::NoError
+            } else {
+                ResponseCode::FormErr
+            };
+            return Err(reply(rcode, None));
         };
         if header.counts.answers != 0 || header.counts.authorities != 0 {
             return Err(reply(ResponseCode::FormErr, Some(query)));

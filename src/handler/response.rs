@@ -178,11 +178,12 @@ pub(super) fn add_cookie(m: &mut Message, cookie: &ReplyOption) {
 /// advertising `our_payload` when the request had one. These replies are a header, at most one
 /// question and an OPT, so they always fit 512 bytes.
 /// `cookie`: our COOKIE option, when the request's was judged (RFC 7873 §5.2: every response to
-/// a query with a cookie carries ours).
+/// a query with a cookie carries ours). `recursion_available`: RA, whether the client may recurse.
 pub(crate) fn malformed_reply(
     bad: &Malformed,
     our_payload: u16,
     cookie: Option<&ReplyOption>,
+    recursion_available: bool,
 ) -> Option<Vec<u8>> {
     match bad {
         Malformed::Drop => None,
@@ -190,6 +191,7 @@ pub(crate) fn malformed_reply(
             id,
             op_code,
             recursion_desired,
+            checking_disabled,
             query,
             rcode,
             edns,
@@ -198,11 +200,12 @@ pub(crate) fn malformed_reply(
                 id: *id,
                 op_code: *op_code,
                 recursion_desired: *recursion_desired,
-                checking_disabled: false,
+                checking_disabled: *checking_disabled,
                 query: query.as_ref(),
                 edns: *edns,
             };
             let mut m = shell(&echo, *rcode, our_payload);
+            m.metadata.recursion_available = recursion_available;
             if let Some(cookie) = cookie {
                 add_cookie(&mut m, cookie);
             }

@@ -16,3 +16,19 @@ pub(super) fn query(qname: &str, rd: bool) -> Vec<u8> {
     m.set_edns(e);
     m.to_vec().expect("encodes")
 }
+
+/// A resolver over the fake lab network (`FakeNet::lab`), with a cache of its own.
+pub(super) fn lab_resolver(
+    metrics: &std::sync::Arc<crate::metrics::Metrics>,
+) -> std::sync::Arc<crate::resolver::Resolver> {
+    use crate::cache::{Cache, CachePolicy};
+    use crate::resolver::fake::FakeNet;
+    use crate::resolver::{Resolver, ResolverConfig};
+    std::sync::Arc::new(Resolver::new(
+        FakeNet::lab(),
+        FakeNet::lab_hints(),
+        std::sync::Arc::new(Cache::new(CachePolicy::default())),
+        ResolverConfig::default(),
+        std::sync::Arc::clone(metrics),
+    ))
+}

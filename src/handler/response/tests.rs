@@ -36,6 +36,7 @@ fn malformed_replies_carry_opt_when_the_request_did() {
         id: 9,
         op_code: OpCode::Status,
         recursion_desired: true,
+        checking_disabled: false,
         query: None,
         rcode: ResponseCode::NotImp,
         edns,
@@ -46,7 +47,7 @@ fn malformed_replies_carry_opt_when_the_request_did() {
         dnssec_ok: true,
         ..EdnsInfo::default()
     };
-    let bytes = malformed_reply(&bad(Some(info)), 1400, None).expect("a reply");
+    let bytes = malformed_reply(&bad(Some(info)), 1400, None, false).expect("a reply");
     let m = Message::from_vec(&bytes).expect("parses");
     assert_eq!(
         (m.metadata.id, m.metadata.response_code),
@@ -58,9 +59,9 @@ fn malformed_replies_carry_opt_when_the_request_did() {
     assert_eq!((opt.max_payload(), opt.version()), (1400, 0));
     assert!(opt.flags().dnssec_ok);
 
-    let bytes = malformed_reply(&bad(None), 1232, None).expect("a reply");
+    let bytes = malformed_reply(&bad(None), 1232, None, false).expect("a reply");
     assert!(Message::from_vec(&bytes).expect("parses").edns.is_none());
-    assert_eq!(malformed_reply(&Malformed::Drop, 1232, None), None);
+    assert_eq!(malformed_reply(&Malformed::Drop, 1232, None, false), None);
 }
 
 #[test]
