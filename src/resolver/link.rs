@@ -151,6 +151,20 @@ impl Resolver {
             age(link.records_mut(), read_at, at);
             return;
         }
+        // Unsigned data other than an NS set (a delegation's may be cut to what the parent's
+        // has left) was kept for its TTL as the policy caps it: cap it so here rather than
+        // look the entry up again (a thousand instructions a miss).
+        if link.signed.records.is_empty() && qtype != RecordType::NS {
+            let policy = self.cache.policy();
+            let cap = match &link.step {
+                Step::Answer(_) | Step::Cname(..) => policy.max_ttl.max(policy.min_ttl),
+                Step::NoData(soa) | Step::NxDomain(soa) => {
+                    super::store::negative_ttl(soa.as_ref()).min(policy.negative_max_ttl)
+                }
+            };
+            link.records_mut().for_each(|r| r.ttl = r.ttl.min(cap));
+            return;
+        }
         let key = super::validate::link_key(name, qtype, &link.step);
         if let Some(left) = self.cache.fresh_ttl(&key, at) {
             link.records_mut().for_each(|r| r.ttl = r.ttl.min(left));
