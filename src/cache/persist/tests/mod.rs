@@ -374,3 +374,4 @@ fn the_checksum_is_the_standard_crc_32() {
 }
 
 mod refused;
+mod review;
