@@ -37,6 +37,7 @@ impl FromStr for Cidr {
 
 impl From<IpNet> for Cidr {
     fn from(net: IpNet) -> Cidr {
+        let net = canonical(net);
         let (v6, network) = bits(net.network());
         Cidr {
             v6,
@@ -67,7 +68,21 @@ fn bits(ip: IpAddr) -> (bool, u128) {
 
 /// Whether `net` holds `ip`, as [`Cidr::contains`] matches (for blocks kept as ipnet's).
 pub(crate) fn contains(net: &IpNet, ip: IpAddr) -> bool {
-    net.contains(&ip.to_canonical())
+    canonical(*net).contains(&ip.to_canonical())
+}
+
+/// A block inside `::ffff:0:0/96` as the IPv4 block it names: clients are matched in
+/// canonical form (a mapped client is IPv4), so a block written as a dual-stack listener logs
+/// its clients must be too, or it would match nobody.
+fn canonical(net: IpNet) -> IpNet {
+    match net {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => v6
+            .network()
+            .to_ipv4_mapped()
+            .and_then(|v4| Ipv4Net::new(v4, v6.prefix_len() - 96).ok())
+            .map_or(net, IpNet::V4),
+        _ => net,
+    }
 }
 
 /// The first `ipv4` or `ipv6` bits of `ip` (the rest zero), as (is IPv6, the bits): the
@@ -125,6 +140,9 @@ impl TransferAcl {
         self.cidrs.allows(client) || key.is_some_and(|k| self.keys.contains(k))
     }
 }
+
+#[cfg(test)]
+mod mapped_review;
 
 #[cfg(test)]
 mod tests {

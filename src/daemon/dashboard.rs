@@ -2,7 +2,7 @@
 //! health, the zones, the resolver's view of its servers and the query log's last lines. All
 //! read-only, at request time.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use hickory_proto::rr::{Name, RData};
@@ -107,11 +107,13 @@ fn secondaries(
     serial: Option<u32>,
     now: Instant,
 ) -> Vec<SecondaryView> {
-    let notified = |ip| targets.iter().any(|t| t.ip() == ip);
+    // A client of a dual-stack listener arrives as ::ffff:a.b.c.d: the target a.b.c.d.
+    let same = |a: IpAddr, b: IpAddr| a.to_canonical() == b.to_canonical();
+    let notified = |ip| targets.iter().any(|t| same(t.ip(), ip));
     let mut out: Vec<SecondaryView> = transfers
         .iter()
         .map(|t| SecondaryView {
-            address: t.client.to_string(),
+            address: t.client.to_canonical().to_string(),
             notified: notified(t.client),
             transferred_ago_s: Some(now.saturating_duration_since(t.at).as_secs_f64()),
             serial: Some(t.serial),
@@ -121,7 +123,7 @@ fn secondaries(
         .collect();
     let silent = targets
         .iter()
-        .filter(|a| !transfers.iter().any(|t| t.client == a.ip()));
+        .filter(|a| !transfers.iter().any(|t| same(t.client, a.ip())));
     out.extend(silent.map(|a| SecondaryView {
         address: a.to_string(),
         notified: true,
@@ -324,3 +326,6 @@ mod tests {
         assert_eq!(v[0].transferred_ago_s, Some(30.0));
     }
 }
+
+#[cfg(test)]
+mod mapped_review;

@@ -282,3 +282,6 @@ fn wildcard_source(catalog: &Catalog, qname: &Name) -> Option<Name> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod rrl_errors_review;

@@ -29,7 +29,7 @@ fn parse(wire: &[u8]) -> Message {
     Message::from_vec(wire).expect("reply parses")
 }
 
-fn authoritative(rate: u32, slip: u32) -> Handler {
+pub(super) fn authoritative(rate: u32, slip: u32) -> Handler {
     let files = LabFiles::embedded();
     let text = files.file("alpha.test.zone").expect("lab zone");
     let origin = Name::from_ascii("alpha.test.").expect("name");
