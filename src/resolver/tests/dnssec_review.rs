@@ -1,0 +1,150 @@
+//! Review tests of the validator on the signed fake internet: wildcard answers and their
+//! proofs, empty non-terminals, DS answered by the parent, CNAME chains crossing zones of
+//! different security, the TTL cut to a signature's expiry, signatures not yet valid.
+
+use std::time::Duration;
+
+use hickory_proto::op::ResponseCode::{NXDomain, NoError};
+use hickory_proto::rr::RecordType::{A, DS, TXT};
+use tokio::time::{Instant, advance};
+
+use super::validate::{SIGNED_AT, bogus_ede, signed_net, signed_net_with, validating};
+use super::*;
+use crate::cache::Trust;
+use crate::dnssec::Ede;
+use crate::resolver::validate::{UnixClock, Validator};
+
+/// secure.test. with an empty non-terminal (ent.), and aliases into each kind of zone.
+fn edited(file: &str, text: String) -> String {
+    match file {
+        "secure.test.zone" => {
+            text + "a.b.ent 300 IN A 127.0.0.1\n\
+               to-insecure 300 IN CNAME www.insecure.test.\n\
+               to-bogus 300 IN CNAME www.bogus.test.\n\
+               to-wild 300 IN CNAME x.wild.secure.test.\n"
+        }
+        "insecure.test.zone" => text + "to-secure 300 IN CNAME www.secure.test.\n",
+        _ => text,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_wildcard_expansion_is_secure_with_its_proof() {
+    let (net, anchors) = signed_net();
+    let r = validating(&net, anchors);
+    let one = expect(&r, "x.wild.secure.test.", A, NoError).await;
+    assert_eq!(one.security, Trust::Secure, "{one:?}");
+    // two labels below the wildcard's parent: the closest encloser is still wild.
+    let deep = expect(&r, "a.b.wild.secure.test.", A, NoError).await;
+    assert_eq!(deep.security, Trust::Secure, "{deep:?}");
+    // the wildcard has no TXT: a secure wildcard NODATA (RFC 4035 §3.1.3.4).
+    let nodata = expect(&r, "y.wild.secure.test.", TXT, NoError).await;
+    assert!(nodata.answers.is_empty());
+    assert_eq!(nodata.security, Trust::Secure, "{nodata:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_empty_non_terminal_is_a_secure_nodata() {
+    let (net, anchors) = signed_net_with(edited, &[]);
+    let r = validating(&net, anchors);
+    for q in ["ent.secure.test.", "b.ent.secure.test."] {
+        let res = expect(&r, q, A, NoError).await;
+        assert!(res.answers.is_empty(), "{res:?}");
+        assert_eq!(res.security, Trust::Secure, "{q}: {res:?}");
+    }
+    let nx = expect(&r, "c.ent.secure.test.", A, NXDomain).await;
+    assert_eq!(nx.security, Trust::Secure, "{nx:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn ds_answers_come_from_the_parent_and_are_secure() {
+    let (net, anchors) = signed_net();
+    let r = validating(&net, anchors);
+    let ds = expect(&r, "secure.test.", DS, NoError).await;
+    assert!(!ds.answers.is_empty(), "{ds:?}");
+    assert_eq!(ds.security, Trust::Secure, "{ds:?}");
+    // test.'s NSEC at insecure. proves there is no DS: a secure NODATA from the parent.
+    let none = expect(&r, "insecure.test.", DS, NoError).await;
+    assert!(none.answers.is_empty(), "{none:?}");
+    assert_eq!(none.security, Trust::Secure, "{none:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn ds_of_an_unsigned_delegation_asked_after_its_data_is_still_secure() {
+    let (net, anchors) = signed_net();
+    let r = validating(&net, anchors);
+    let www = expect(&r, "www.insecure.test.", A, NoError).await;
+    assert_eq!(www.security, Trust::Insecure);
+    let none = expect(&r, "insecure.test.", DS, NoError).await;
+    assert!(none.answers.is_empty(), "{none:?}");
+    assert_eq!(none.security, Trust::Secure, "{none:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cname_chain_is_as_secure_as_its_weakest_link() {
+    let (net, anchors) = signed_net_with(edited, &[]);
+    let r = validating(&net, anchors);
+    let res = expect(&r, "to-insecure.secure.test.", A, NoError).await;
+    assert_eq!(res.answers.len(), 2, "{res:?}");
+    assert_eq!(res.security, Trust::Insecure, "{res:?}");
+    let res = expect(&r, "to-secure.insecure.test.", A, NoError).await;
+    assert_eq!(res.answers.len(), 2, "{res:?}");
+    assert_eq!(res.security, Trust::Insecure, "{res:?}");
+    let res = resolve(&r, "to-bogus.secure.test.", A).await;
+    let bogus = res.map(|res| bogus_ede(&res.security));
+    assert!(
+        matches!(bogus, Ok(Some(6)) | Err(_)),
+        "a bogus target makes the chain bogus: {bogus:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_answer_lives_no_longer_than_its_signature() {
+    let (net, anchors) = signed_net();
+    let r = validating(&net, anchors);
+    // The lab's signatures expire 30 days after SIGNED_AT: 100 s are left.
+    advance(Duration::from_secs(30 * 86_400 - 100)).await;
+    let res = expect(&r, "www.secure.test.", A, NoError).await;
+    assert_eq!(res.security, Trust::Secure, "{res:?}");
+    assert!(res.answers.iter().all(|a| a.ttl <= 100), "{res:?}");
+    advance(Duration::from_secs(101)).await;
+    let res = expect(&r, "www.secure.test.", A, NoError).await;
+    assert_eq!(
+        bogus_ede(&res.security),
+        Some(Ede::SignatureExpired.code()),
+        "{res:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_signature_not_yet_valid_is_bogus_with_ede_8() {
+    let (net, anchors) = signed_net();
+    // The validator's calendar two hours before signing: the RRSIGs start an hour before.
+    let validator = Validator::new(anchors, Vec::new())
+        .with_clock(UnixClock::pinned(Instant::now(), SIGNED_AT - 7200));
+    let r = Arc::new(
+        Resolver::new(
+            Arc::clone(&net) as Arc<dyn super::super::Upstream>,
+            FakeNet::lab_hints(),
+            Arc::new(Cache::new(CachePolicy::default())),
+            ResolverConfig::default(),
+            Arc::new(Metrics::default()),
+        )
+        .with_validator(validator),
+    );
+    let res = resolve(&r, "www.secure.test.", A).await;
+    let ede = res.map(|res| bogus_ede(&res.security));
+    assert_eq!(ede, Ok(Some(Ede::SignatureNotYetValid.code())));
+}
+
+/// The server answers the whole in-zone chain at once: the CNAME's target, expanded from a
+/// wildcard, is stored as its own link and must keep the NSEC proving that it does not exist
+/// (RFC 4035 §5.3.4); it was stored with its RRSIGs only, and judged bogus (EDE 12).
+#[tokio::test(start_paused = true)]
+async fn a_cname_to_a_wildcard_expansion_in_the_same_zone_is_secure() {
+    let (net, anchors) = signed_net_with(edited, &[]);
+    let r = validating(&net, anchors);
+    let res = expect(&r, "to-wild.secure.test.", A, NoError).await;
+    assert_eq!(res.answers.len(), 2, "{res:?}");
+    assert_eq!(res.security, Trust::Secure, "{res:?}");
+}
