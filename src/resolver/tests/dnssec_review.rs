@@ -21,7 +21,9 @@ fn edited(file: &str, text: String) -> String {
             text + "a.b.ent 300 IN A 127.0.0.1\n\
                to-insecure 300 IN CNAME www.insecure.test.\n\
                to-bogus 300 IN CNAME www.bogus.test.\n\
-               to-wild 300 IN CNAME x.wild.secure.test.\n"
+               to-wild 300 IN CNAME x.wild.secure.test.\n\
+               *.wc 300 IN CNAME www.secure.test.\n\
+               *.wc2 300 IN CNAME x.wild.secure.test.\n"
         }
         "insecure.test.zone" => text + "to-secure 300 IN CNAME www.secure.test.\n",
         _ => text,
@@ -147,4 +149,35 @@ async fn a_cname_to_a_wildcard_expansion_in_the_same_zone_is_secure() {
     let res = expect(&r, "to-wild.secure.test.", A, NoError).await;
     assert_eq!(res.answers.len(), 2, "{res:?}");
     assert_eq!(res.security, Trust::Secure, "{res:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn wildcard_cnames_and_wildcards_in_other_zones_validate() {
+    let (net, anchors) = signed_net_with(edited, &[]);
+    let r = validating(&net, anchors);
+    for q in [
+        "x.wc.secure.test.",
+        "y.wc2.secure.test.",
+        "x.wild.bogus.test.",
+    ] {
+        let res = expect(&r, q, A, NoError).await;
+        assert!(!res.answers.is_empty(), "{q}: {res:?}");
+        assert_eq!(res.security, Trust::Secure, "{q}: {res:?}");
+    }
+    // The wildcard's own name, asked literally, is no expansion.
+    let own = expect(&r, "*.wild.secure.test.", A, NoError).await;
+    assert_eq!(own.security, Trust::Secure, "{own:?}");
+    // Below an unsigned delegation, a DS question is insecure, not bogus.
+    let res = resolve(&r, "sub.insecure.test.", DS).await;
+    let trust = res.map(|res| res.security);
+    assert!(matches!(trust, Ok(Trust::Insecure)), "{trust:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_negative_trust_anchor_makes_a_chain_into_a_bogus_zone_insecure() {
+    let (net, anchors) = signed_net_with(edited, &[]);
+    let r = super::validate::validating_with(&net, anchors, vec![name("bogus.test.")]);
+    let res = expect(&r, "to-bogus.secure.test.", A, NoError).await;
+    assert_eq!(res.answers.len(), 2, "{res:?}");
+    assert_eq!(res.security, Trust::Insecure, "{res:?}");
 }
