@@ -181,3 +181,48 @@ async fn a_negative_trust_anchor_makes_a_chain_into_a_bogus_zone_insecure() {
     assert_eq!(res.answers.len(), 2, "{res:?}");
     assert_eq!(res.security, Trust::Insecure, "{res:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn glue_and_other_types_of_a_signed_zone_validate() {
+    let (net, anchors) = signed_net();
+    let r = validating(&net, anchors);
+    expect(&r, "www.secure.test.", A, NoError).await;
+    // Learned as glue from test.'s referral, unsigned: asked of the zone, not answered from it.
+    let glue = expect(&r, "ns1.secure.test.", A, NoError).await;
+    assert_eq!(glue.security, Trust::Secure, "{glue:?}");
+    for qtype in [RecordType::NSEC, RecordType::DNSKEY, RecordType::SOA] {
+        let q = if qtype == RecordType::NSEC {
+            "www.secure.test."
+        } else {
+            "secure.test."
+        };
+        let res = expect(&r, q, qtype, NoError).await;
+        assert!(!res.answers.is_empty(), "{qtype}: {res:?}");
+        assert_eq!(res.security, Trust::Secure, "{qtype}: {res:?}");
+    }
+    // A wildcard expansion read again from the cache keeps its proof.
+    for _ in 0..2 {
+        let res = expect(&r, "x.wild.secure.test.", A, NoError).await;
+        assert_eq!(res.security, Trust::Secure, "{res:?}");
+    }
+}
+
+/// Each RRset of an ANY answer is verified on its own: it was matched against the type ANY,
+/// found empty, and every signed ANY answer was bogus (EDE 6, "empty RRset").
+#[tokio::test(start_paused = true)]
+async fn an_any_answer_is_as_secure_as_its_rrsets() {
+    let (net, anchors) = signed_net();
+    let r = validating(&net, anchors);
+    for (q, want) in [
+        ("www.secure.test.", Some(Trust::Secure)),
+        ("www.insecure.test.", Some(Trust::Insecure)),
+        ("www.bogus.test.", None),
+    ] {
+        let res = expect(&r, q, RecordType::ANY, NoError).await;
+        assert!(!res.answers.is_empty(), "{q}: {res:?}");
+        match want {
+            Some(trust) => assert_eq!(res.security, trust, "{q}: {res:?}"),
+            None => assert_eq!(bogus_ede(&res.security), Some(6), "{q}: {res:?}"),
+        }
+    }
+}
