@@ -23,7 +23,8 @@ fn edited(file: &str, text: String) -> String {
                to-bogus 300 IN CNAME www.bogus.test.\n\
                to-wild 300 IN CNAME x.wild.secure.test.\n\
                *.wc 300 IN CNAME www.secure.test.\n\
-               *.wc2 300 IN CNAME x.wild.secure.test.\n"
+               *.wc2 300 IN CNAME x.wild.secure.test.\n\
+               to-nx 300 IN CNAME nope.secure.test.\n"
         }
         "insecure.test.zone" => text + "to-secure 300 IN CNAME www.secure.test.\n",
         _ => text,
@@ -225,4 +226,17 @@ async fn an_any_answer_is_as_secure_as_its_rrsets() {
             None => assert_eq!(bogus_ede(&res.security), Some(6), "{q}: {res:?}"),
         }
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_in_zone_cname_to_a_denied_name_or_type_is_secure() {
+    let (net, anchors) = signed_net_with(edited, &[]);
+    let r = validating(&net, anchors);
+    let nx = expect(&r, "to-nx.secure.test.", A, NXDomain).await;
+    assert_eq!(nx.security, Trust::Secure, "{nx:?}");
+    let nodata = expect(&r, "to-wild.secure.test.", TXT, NoError).await;
+    assert_eq!(nodata.answers.len(), 1, "{nodata:?}");
+    assert_eq!(nodata.security, Trust::Secure, "{nodata:?}");
+    let nodata = expect(&r, "to-insecure.secure.test.", TXT, NoError).await;
+    assert_eq!(nodata.security, Trust::Insecure, "{nodata:?}");
 }
