@@ -240,3 +240,50 @@ async fn an_in_zone_cname_to_a_denied_name_or_type_is_secure() {
     let nodata = expect(&r, "to-insecure.secure.test.", TXT, NoError).await;
     assert_eq!(nodata.security, Trust::Insecure, "{nodata:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_negative_answer_lives_no_longer_than_its_proof_signatures() {
+    let (net, anchors) = signed_net();
+    let r = validating(&net, anchors);
+    advance(Duration::from_secs(30 * 86_400 - 100)).await;
+    let nx = expect(&r, "nope.secure.test.", A, NXDomain).await;
+    assert_eq!(nx.security, Trust::Secure, "{nx:?}");
+    assert!(nx.authorities.iter().all(|a| a.ttl <= 100), "{nx:?}");
+    advance(Duration::from_secs(101)).await;
+    // Neither the cache nor an aggressive proof may still say it is secure.
+    let nx = expect(&r, "nope.secure.test.", A, NXDomain).await;
+    assert_ne!(nx.security, Trust::Secure, "{nx:?}");
+    let other = expect(&r, "mail.secure.test.", A, NXDomain).await;
+    assert_ne!(other.security, Trust::Secure, "{other:?}");
+}
+
+/// RFC 4035 §5.2, RFC 6840 §5.2: a DS of an unsupported digest type beside one that matches
+/// is ignored; the link is secure.
+#[test]
+fn a_ds_set_with_one_unsupported_digest_beside_a_good_one_is_secure() {
+    use hickory_proto::dnssec::rdata::DS;
+    use hickory_proto::dnssec::{Algorithm, DigestType};
+    use hickory_proto::rr::RecordData;
+
+    use crate::dnssec::testing::{NOW, TestZone};
+    use crate::dnssec::{Security, Validation};
+
+    let parent = TestZone::new("example.", Algorithm::ECDSAP256SHA256);
+    let child = TestZone::new("sub.example.", Algorithm::ECDSAP256SHA256);
+    let mut records = child.ds();
+    let real = DS::try_borrow(&records[0].data).cloned().expect("a DS");
+    let odd = DS::new(
+        real.key_tag(),
+        real.algorithm(),
+        DigestType::from(99),
+        vec![0; 32],
+    );
+    records.push(Record::from_rdata(
+        name("sub.example."),
+        3600,
+        odd.into_rdata(),
+    ));
+    let ds = parent.sign_records(records);
+    let state = Validation::new(NOW).child_keys(&parent.keys(), &ds, &child.dnskey_set());
+    assert_eq!(state.security(), Security::Secure, "{state:?}");
+}
