@@ -453,6 +453,16 @@ fn rest_of_chain(
     qtype: RecordType,
     rank: Rank,
 ) -> Vec<Learn> {
+    // A signed link of the chain may be a wildcard expansion: like the first link, it keeps
+    // the NSEC/NSEC3 proof that its owner does not exist (RFC 4035 §5.3.4), else the next
+    // read of it from the cache is bogus for want of that proof.
+    let signed = |owner: &Name, rtype: RecordType| {
+        let mut sigs: Vec<Record> = proof::sigs(&reply.answers, owner, rtype).collect();
+        if !sigs.is_empty() {
+            sigs.extend(proof::nsec_only(&reply.authorities, zone));
+        }
+        sigs
+    };
     let mut learned = Vec::new();
     let mut target = first_target.clone();
     let mut seen = vec![LowerName::new(&target)];
@@ -468,7 +478,7 @@ fn rest_of_chain(
                 key: Key::new(&target, qtype),
                 data: Data::Positive(rrset),
                 rank,
-                signed: proof::sigs(&reply.answers, &target, qtype).collect(),
+                signed: signed(&target, qtype),
             });
             break;
         }
@@ -486,7 +496,7 @@ fn rest_of_chain(
             key: Key::new(&target, RecordType::CNAME),
             data: Data::Positive(vec![cname.clone()]),
             rank,
-            signed: proof::sigs(&reply.answers, &target, RecordType::CNAME).collect(),
+            signed: signed(&target, RecordType::CNAME),
         });
         // A loop is the chase's to report; stop learning at its second lap.
         if seen.contains(&LowerName::new(next)) {

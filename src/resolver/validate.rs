@@ -13,6 +13,7 @@
 //! authenticates them.
 
 mod aggressive;
+mod any;
 mod clock;
 mod keys;
 mod nta;
@@ -208,6 +209,10 @@ impl Resolver {
         }
         let signed = &link.signed.records;
         match &link.step {
+            Step::Answer(records) if qtype == RecordType::ANY => {
+                self.check_any(val, v, name, records, signed, &anchor, budget)
+                    .await
+            }
             Step::Answer(records) | Step::Cname(records, _) => {
                 let rtype = match link.step {
                     Step::Cname(..) => RecordType::CNAME,

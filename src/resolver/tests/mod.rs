@@ -10,6 +10,7 @@ mod classify_dnssec;
 mod clock;
 mod conditions;
 mod deckard;
+mod dnssec_review;
 mod empty_question;
 mod forward;
 mod forward_review;
