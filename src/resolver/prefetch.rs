@@ -45,9 +45,8 @@ pub(crate) enum Prefetch {
 
 impl InFlight {
     /// A new walk for `key`, started at `now`, entered in `map` with one holder (the task
-    /// that will run it: see [`Resolver::run_behind`]); `refresh`: see
-    /// [`InFlight::refresh`], and such a walk waits in its servers' lines as a background one
-    /// (the [`Priority`] returned, for its budget).
+    /// that will run it: see [`Resolver::run_behind`]); `refresh`: a prefetch's, a background
+    /// walk ([`InFlight::priority`]; the [`Priority`] returned, for its budget).
     fn enter<S: std::hash::BuildHasher>(
         map: &mut std::collections::HashMap<Key, InFlight, S>,
         key: &Key,
@@ -63,7 +62,6 @@ impl InFlight {
         let walk = InFlight {
             shared: Arc::clone(&cell),
             started: now,
-            refresh,
             priority: priority.clone(),
             holders: 1,
             clients: 0,

@@ -17,11 +17,9 @@ use crate::metrics::Metrics;
 pub(super) struct InFlight {
     pub(super) shared: Shared,
     pub(super) started: Instant,
-    /// Started by a prefetch, and no client waits for it (none joined yet, or all that did
-    /// went away): the first to join waits for upstream, a miss, which the prefetch did not
-    /// count.
-    pub(super) refresh: bool,
-    /// The walk's place in its servers' lines: background until a client joins it.
+    /// The walk's place in its servers' lines. Background: started by a prefetch, and no
+    /// client waits for it (none joined yet, or all that did went away); the first to join
+    /// waits for upstream, a miss, which the prefetch did not count.
     pub(super) priority: Priority,
     /// The [`Hold`]s on it (its clients, the task running a refresh), counted under the map's
     /// lock: when the last goes before the walk ends, nobody runs it any more.
@@ -69,8 +67,8 @@ impl<R: Deref<Target = Resolver>> Drop for Hold<R> {
         if self.client {
             walk.clients = walk.clients.saturating_sub(1);
             // Left to its refresh task: no client waits for it now.
-            if walk.clients == 0 && walk.priority.demote() {
-                walk.refresh = true;
+            if walk.clients == 0 {
+                walk.priority.demote();
             }
         }
     }
@@ -98,16 +96,16 @@ impl Resolver {
             let walk = map.entry(key.clone()).or_insert_with(|| InFlight {
                 shared: Shared::default(),
                 started: now,
-                refresh: false,
                 priority: Priority::default(),
                 holders: 0,
                 clients: 0,
             });
+            let joined_refresh = walk.priority.is_background();
             // A client waits for it now: its tries no longer yield to other clients'.
             walk.priority.promote();
             walk.holders += 1;
             walk.clients += 1;
-            (Arc::clone(&walk.shared), std::mem::take(&mut walk.refresh))
+            (Arc::clone(&walk.shared), joined_refresh)
         };
         if joined_refresh {
             Metrics::inc(&self.metrics.cache_misses);

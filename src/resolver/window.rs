@@ -109,12 +109,11 @@ impl Priority {
     }
 
     /// The clients that waited for a background walk have all gone away: its next tries, and
-    /// those in line, wait behind clients' again. False for a client's walk (it stays one).
-    pub(crate) fn demote(&self) -> bool {
+    /// those in line, wait behind clients' again. A client's walk stays one.
+    pub(crate) fn demote(&self) {
         if let Some(b) = &self.0 {
             b.store(true, AtomicOrdering::Relaxed);
         }
-        self.0.is_some()
     }
 }
 
