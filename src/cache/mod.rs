@@ -58,6 +58,14 @@ pub struct CachePolicy {
     pub prefetch_percent: u32,
 }
 
+impl CachePolicy {
+    /// The longest a positive RRset is kept (and said to live in an answer): `max_ttl`, never
+    /// below `min_ttl`.
+    pub(crate) fn max_positive_ttl(&self) -> u32 {
+        self.max_ttl.max(self.min_ttl)
+    }
+}
+
 impl Default for CachePolicy {
     fn default() -> Self {
         CachePolicy {
@@ -256,10 +264,7 @@ impl Cache {
         // RFC 8767 §4 (updating RFC 2181 §8, which made it zero): a TTL with the most
         // significant bit set is a positive value, capped below like any other.
         let ttl = match &data {
-            Data::Positive(_) => ttl.clamp(
-                self.policy.min_ttl,
-                self.policy.max_ttl.max(self.policy.min_ttl),
-            ),
+            Data::Positive(_) => ttl.clamp(self.policy.min_ttl, self.policy.max_positive_ttl()),
             Data::NxDomain { .. } | Data::NoData { .. } => ttl.min(self.policy.negative_max_ttl),
             Data::Failure { .. } => ttl,
         };

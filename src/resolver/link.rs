@@ -157,7 +157,7 @@ impl Resolver {
         if link.signed.records.is_empty() && qtype != RecordType::NS {
             let policy = self.cache.policy();
             let cap = match &link.step {
-                Step::Answer(_) | Step::Cname(..) => policy.max_ttl.max(policy.min_ttl),
+                Step::Answer(_) | Step::Cname(..) => policy.max_positive_ttl(),
                 Step::NoData(soa) | Step::NxDomain(soa) => {
                     super::store::negative_ttl(soa.as_ref()).min(policy.negative_max_ttl)
                 }
