@@ -271,8 +271,12 @@ struct HitShard {
     /// A row per transport (`TRANSPORTS`).
     qtypes: [[AtomicU64; QTYPE_SLOTS]; TRANSPORTS.len()],
     rcodes: [[AtomicU64; RCODE_SLOTS]; TRANSPORTS.len()],
-    /// Answers from the local zones (authoritative); the rest came from the cache.
+    /// Answers from the local zones (authoritative).
     local: AtomicU64,
+    /// Answers from the cache: a counter of its own, not the answers less `local`, which a
+    /// reader between an answer's two stores would see step back (a Prometheus counter
+    /// that steps back reads as a restart).
+    cached: AtomicU64,
     /// Answers to queries with a COOKIE option, by result (`super::COOKIE_RESULTS`).
     cookies: [AtomicU64; super::COOKIE_RESULTS.len()],
 }
@@ -285,6 +289,7 @@ impl Default for HitPathCounts {
                     qtypes: std::array::from_fn(|_| zeros()),
                     rcodes: std::array::from_fn(|_| zeros()),
                     local: AtomicU64::new(0),
+                    cached: AtomicU64::new(0),
                     cookies: zeros(),
                 })
                 .collect(),
@@ -335,16 +340,15 @@ impl HitPathCounts {
             &shard.qtypes[row][qtype.min(QTYPE_SLOTS - 1)],
             &shard.rcodes[row][rcode.min(RCODE_SLOTS - 1)],
         );
+        let source = if local { &shard.local } else { &shard.cached };
         if i < HIT_SHARDS {
             bump(q, 1);
             bump(r, 1);
-            bump(&shard.local, u64::from(local));
+            bump(source, 1);
         } else {
             q.fetch_add(1, Ordering::Relaxed);
             r.fetch_add(1, Ordering::Relaxed);
-            if local {
-                shard.local.fetch_add(1, Ordering::Relaxed);
-            }
+            source.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -378,6 +382,11 @@ impl HitPathCounts {
     /// The answers that came from the local zones.
     pub(crate) fn local(&self) -> u64 {
         self.sum(|s| Some(&s.local))
+    }
+
+    /// The answers that came from the cache.
+    pub(crate) fn cached(&self) -> u64 {
+        self.sum(|s| Some(&s.cached))
     }
 
     /// Answers over transport row `transport` in QTYPE slot `slot`.

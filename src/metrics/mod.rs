@@ -144,11 +144,7 @@ impl Metrics {
 
     /// Answers from the cache, the hit path's included.
     pub fn cache_hits(&self) -> u64 {
-        let hits = self
-            .hit_path
-            .answers()
-            .saturating_sub(self.hit_path.local());
-        Self::get(&self.cache_hits) + hits
+        Self::get(&self.cache_hits) + self.hit_path.cached()
     }
 
     /// Answers from the local zones, the hit path's included.
@@ -257,5 +253,41 @@ mod tests {
         tokio::time::advance(Duration::from_secs(10)).await;
         assert_eq!(t.admit(Instant::now()), Some(1000));
         assert_eq!(t.admit(Instant::now()), None);
+    }
+
+    /// A scrape while the hit path answers from both the cache and the local zones: the cache
+    /// hits never step back (they once were the answers less the local ones, two counters read
+    /// at different moments).
+    #[test]
+    fn cache_hits_never_step_back_while_answers_are_counted() {
+        let metrics = std::sync::Arc::new(Metrics::default());
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (metrics, done) = (
+                std::sync::Arc::clone(&metrics),
+                std::sync::Arc::clone(&done),
+            );
+            std::thread::spawn(move || {
+                for i in 0..2_000_000u32 {
+                    // Bursts of local answers between cache hits, of varying length.
+                    let local = i % 7 != 0 && i % 13 != 0;
+                    metrics.hit_path.count(0, 1, 0, local);
+                }
+                done.store(true, Ordering::Release);
+            })
+        };
+        let mut last = 0;
+        let mut reads = 0u64;
+        while !done.load(Ordering::Acquire) && reads < 5_000_000 {
+            let now = metrics.cache_hits();
+            assert!(now >= last, "cache hits stepped back from {last} to {now}");
+            last = now;
+            reads += 1;
+        }
+        writer.join().expect("writer");
+        assert_eq!(
+            metrics.cache_hits() + metrics.authoritative_answers(),
+            metrics.fast_hits()
+        );
     }
 }
