@@ -181,11 +181,14 @@ impl Cache {
 
     /// Fresh data for `key`, TTLs counted down to the time left. A read in the entry's
     /// prefetch window before its refresh was claimed says so (`Signed::prefetch`): a reader
-    /// answering a client then claims it ([`Cache::claim_prefetch`]) and refreshes it.
+    /// answering a client then claims it ([`Cache::claim_prefetch`]) and refreshes it. An
+    /// entry is fresh through the instant its TTL ends, read then with TTL 0, and gone after
+    /// (Unbound's `now > expiry`, counted in whole seconds there: a TTL of 5 still answers
+    /// 5 seconds on, and a 5 s failure is refreshed in that last moment).
     pub fn get(&self, key: &Key, now: Instant) -> Option<Cached> {
         let mut shard = self.shard(key);
         let entry = shard.lru.get(key)?;
-        if entry.expires <= now {
+        if entry.expires < now {
             return None;
         }
         let ttl = ttl_left(entry.expires, now);
@@ -212,7 +215,7 @@ impl Cache {
     ) -> Option<R> {
         let mut shard = self.shard(key);
         let entry = shard.lru.get(key)?;
-        if entry.expires <= now {
+        if entry.expires < now {
             return None;
         }
         Some(f(&entry.stored, entry.rank))
@@ -222,7 +225,7 @@ impl Cache {
     pub(crate) fn fresh_ttl(&self, key: &Key, now: Instant) -> Option<u32> {
         let shard = self.shard(key);
         let entry = shard.lru.peek(key)?;
-        (entry.expires > now).then(|| ttl_left(entry.expires, now))
+        (entry.expires >= now).then(|| ttl_left(entry.expires, now))
     }
 
     /// RFC 8767: expired data still inside the serve-stale window, with TTL 30.
@@ -275,15 +278,16 @@ impl Cache {
             tracing::debug!(key = ?key.name(), "records not cacheable in wire form");
             return false;
         };
-        // A failure is never refreshed: it is remembered so that nothing is asked.
-        let window = match stored {
-            Stored::Failure { .. } => 0,
-            _ => prefetch_window(ttl, self.policy.prefetch_percent),
-        };
+        // A remembered failure too is refreshed in its last part (as Unbound prefetches its
+        // SERVFAIL entries), so an answer that came back replaces it before its clients
+        // would walk again.
+        let window = prefetch_window(ttl, self.policy.prefetch_percent);
         let entry = Entry {
             stored,
             rank,
-            prefetched: false,
+            // Prefetch off: as if refreshed already, or the instant the TTL ends (a window of
+            // 0 holds it) would still ask for one.
+            prefetched: self.policy.prefetch_percent == 0,
             prefetch_window: window,
             expires: now + Duration::from_secs(u64::from(ttl)),
             signed: signed.and_then(StoredSigned::new).map(Box::new),
@@ -337,6 +341,15 @@ impl Cache {
         }
     }
 
+    /// Removes the entry at `key`, if any (a remembered failure that a refresh answered).
+    pub(crate) fn remove(&self, key: &Key) {
+        let mut guard = self.shard(key);
+        let shard = &mut *guard;
+        if let Some(old) = shard.lru.pop(key) {
+            shard.bytes = shard.bytes.saturating_sub(size::entry_bytes(key, &old));
+        }
+    }
+
     /// Claims the refresh of the answer to (`name`, `qtype`): true for the first claim of an
     /// entry in its prefetch window (its RRset, the name's NXDOMAIN, or its CNAME, as a chain's
     /// link reads them), false when there is none or it was claimed. One refresh per entry.
@@ -351,7 +364,8 @@ impl Cache {
                 let Some(entry) = shard.lru.peek_mut(&key) else {
                     return false;
                 };
-                let claimed = entry.expires > now && in_window(entry, ttl_left(entry.expires, now));
+                let claimed =
+                    entry.expires >= now && in_window(entry, ttl_left(entry.expires, now));
                 entry.prefetched |= claimed;
                 claimed
             })
@@ -368,7 +382,7 @@ impl Cache {
         let Some(entry) = shard.lru.peek_mut(key) else {
             return false;
         };
-        if entry.expires <= now
+        if entry.expires < now
             || entry
                 .signed
                 .as_ref()
@@ -382,7 +396,10 @@ impl Cache {
         // The window is the last part of the lifetime it now has; bogus data is kept only
         // so that it is not asked again at once, and is not refreshed ahead.
         entry.prefetch_window = match trust {
-            Trust::Bogus { .. } => 0,
+            Trust::Bogus { .. } => {
+                entry.prefetched = true;
+                0
+            }
             _ => entry.prefetch_window.min(prefetch_window(
                 ttl_left(entry.expires, now),
                 self.policy.prefetch_percent,
@@ -451,7 +468,8 @@ pub(crate) fn prefetch_window(ttl: u32, percent: u32) -> u32 {
 }
 
 /// Seconds left before `expires`, rounded up: data cached a moment ago still shows its full
-/// TTL, as from the authority, and the last fraction of a second shows 1, never 0.
+/// TTL, as from the authority, and the last fraction of a second shows 1; only the instant
+/// it ends shows 0.
 fn ttl_left(expires: Instant, now: Instant) -> u32 {
     let left = expires.saturating_duration_since(now);
     let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);

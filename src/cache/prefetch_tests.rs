@@ -61,7 +61,7 @@ async fn a_negative_entry_is_claimed_under_the_name() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn failures_bogus_data_short_ttls_and_a_policy_of_none_are_never_due() {
+async fn bogus_data_and_a_policy_of_none_are_never_due_short_ttls_only_as_they_end() {
     let t0 = Instant::now();
     let late = t0 + Duration::from_secs(95);
     let off = Cache::new(CachePolicy {
@@ -70,18 +70,16 @@ async fn failures_bogus_data_short_ttls_and_a_policy_of_none_are_never_due() {
     });
     off.insert(key(), a(100), 100, Rank::Authoritative, t0);
     assert!(!due(&off, late));
+    assert!(!due(&off, t0 + Duration::from_secs(100)));
     assert!(!off.claim_prefetch(&www(), RecordType::A, late));
+    assert!(!off.claim_prefetch(&www(), RecordType::A, t0 + Duration::from_secs(100)));
 
     let cache = Cache::new(CachePolicy::default());
-    let failure = Data::Failure {
-        reason: "timeout".into(),
-    };
-    cache.insert(key(), failure, 100, Rank::Authoritative, t0);
-    assert!(!cache.claim_prefetch(&www(), RecordType::A, late));
-
-    // 10 % of 9 s is under a second: no window (Unbound's rounding).
+    // 10 % of 9 s is under a second: no window but the instant it ends, read at TTL 0
+    // (Unbound's last whole second, in which its prefetch still fires).
     cache.insert(key(), a(9), 9, Rank::Authoritative, t0);
     assert!(!due(&cache, t0 + Duration::from_secs(8)));
+    assert!(due(&cache, t0 + Duration::from_secs(9)));
 
     cache.insert(key(), a(100), 100, Rank::Authoritative, t0);
     let bogus = Trust::Bogus {
@@ -90,6 +88,22 @@ async fn failures_bogus_data_short_ttls_and_a_policy_of_none_are_never_due() {
     };
     assert!(cache.set_trust(&key(), bogus, 60, t0));
     assert!(!due(&cache, t0 + Duration::from_secs(59)));
+    assert!(!due(&cache, t0 + Duration::from_secs(60)));
+}
+
+/// A remembered failure is refreshed in its last part too (Unbound prefetches its SERVFAIL
+/// entries), once.
+#[tokio::test(start_paused = true)]
+async fn a_failure_is_due_in_its_window_once() {
+    let t0 = Instant::now();
+    let cache = Cache::new(CachePolicy::default());
+    let failure = Data::Failure {
+        reason: "timeout".into(),
+    };
+    cache.insert(key(), failure, 100, Rank::Authoritative, t0);
+    assert!(!cache.claim_prefetch(&www(), RecordType::A, t0 + Duration::from_secs(89)));
+    assert!(cache.claim_prefetch(&www(), RecordType::A, t0 + Duration::from_secs(95)));
+    assert!(!cache.claim_prefetch(&www(), RecordType::A, t0 + Duration::from_secs(96)));
 }
 
 #[tokio::test(start_paused = true)]

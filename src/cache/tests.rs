@@ -27,6 +27,9 @@ async fn ttl_counts_down_and_expires() {
     assert_eq!(hit.ttl, 200);
     assert!(matches!(hit.data, Data::Positive(r) if r[0].ttl == 200));
     tokio::time::advance(Duration::from_secs(200)).await;
+    // The instant the TTL ends it is still fresh, at TTL 0 (Unbound: expired once now > ttl).
+    assert_eq!(cache.get(&key(), Instant::now()).expect("ends now").ttl, 0);
+    tokio::time::advance(Duration::from_millis(1)).await;
     assert!(cache.get(&key(), Instant::now()).is_none());
     let stale = cache
         .get_stale(&key(), Instant::now())
@@ -35,7 +38,7 @@ async fn ttl_counts_down_and_expires() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn fresh_data_shows_its_full_ttl_and_never_zero() {
+async fn fresh_data_shows_its_full_ttl_and_zero_only_as_it_ends() {
     let cache = Cache::new(CachePolicy::default());
     cache.insert(
         key(),
@@ -48,7 +51,11 @@ async fn fresh_data_shows_its_full_ttl_and_never_zero() {
     assert_eq!(cache.get(&key(), Instant::now()).expect("fresh").ttl, 300);
     tokio::time::advance(Duration::from_millis(299_500)).await;
     assert_eq!(cache.get(&key(), Instant::now()).expect("fresh").ttl, 1);
-    tokio::time::advance(Duration::from_millis(499)).await;
+    tokio::time::advance(Duration::from_millis(498)).await;
+    assert_eq!(cache.get(&key(), Instant::now()).expect("fresh").ttl, 1);
+    tokio::time::advance(Duration::from_millis(1)).await;
+    assert_eq!(cache.get(&key(), Instant::now()).expect("ends now").ttl, 0);
+    tokio::time::advance(Duration::from_millis(1)).await;
     assert!(cache.get(&key(), Instant::now()).is_none());
 }
 

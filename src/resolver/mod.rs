@@ -185,11 +185,13 @@ impl Resolver {
         metrics: Arc<Metrics>,
     ) -> Resolver {
         let admission = admission::Admission::new(&config, Arc::clone(&metrics));
+        let prefetch_percent = cache.policy().prefetch_percent;
         Resolver {
             upstream,
             cache,
             failures: Cache::rrsets_only(CachePolicy {
                 max_entries: FAILURE_CACHE_ENTRIES,
+                prefetch_percent,
                 ..CachePolicy::default()
             }),
             infra: infra::Infra::default(),
@@ -292,6 +294,9 @@ impl Resolver {
         if let Some(c) = self.failures.get(&key, now)
             && let Data::Failure { reason } = c.data
         {
+            if c.signed.is_some_and(|s| s.prefetch) {
+                self.prefetch_failure(qname, qtype, now);
+            }
             return self
                 .stale_or(qname, qtype, ResolveError::CachedFailure(reason), now)
                 .await;

@@ -95,6 +95,35 @@ impl Resolver {
         now: Instant,
         answer: Option<Box<[u8]>>,
     ) -> Prefetch {
+        let tier_claimed = answer.is_some();
+        let claim = || tier_claimed || self.cache.claim_prefetch(qname, qtype, now);
+        self.start_refresh(qname, qtype, now, claim, answer)
+    }
+
+    /// [`Resolver::prefetch`] for a remembered failure (RFC 9520) hit in its window, its
+    /// refresh claimed in the failures' cache. An answer that comes back replaces the
+    /// failure, even one with TTL 0 that is not kept: the next client walks rather than
+    /// getting the old SERVFAIL (Unbound's `fwd_0ttlservfail`).
+    pub(super) fn prefetch_failure(
+        self: &Arc<Self>,
+        qname: &Name,
+        qtype: RecordType,
+        now: Instant,
+    ) -> Prefetch {
+        let claim = || self.failures.claim_prefetch(qname, qtype, now);
+        self.start_refresh(qname, qtype, now, claim, None)
+    }
+
+    /// The refresh of [`Resolver::prefetch`], `claim` taking the hit entry's refresh (false:
+    /// it was claimed before).
+    fn start_refresh(
+        self: &Arc<Self>,
+        qname: &Name,
+        qtype: RecordType,
+        now: Instant,
+        claim: impl FnOnce() -> bool,
+        answer: Option<Box<[u8]>>,
+    ) -> Prefetch {
         // Spawned onto the runtime the hit was answered on; none (a caller outside one) is
         // no place to run it.
         let unclaim = |answer: &Option<Box<[u8]>>| {
@@ -119,7 +148,7 @@ impl Resolver {
                 tracing::debug!(%qname, %qtype, "prefetch dropped: resolver busy");
                 return Prefetch::Busy;
             }
-            if answer.is_none() && !self.cache.claim_prefetch(qname, qtype, now) {
+            if !claim() {
                 return Prefetch::Joined;
             }
             InFlight::enter(&mut map, &key, now, true)
@@ -200,9 +229,13 @@ impl Resolver {
                     })
                     .await
                     .is_ok();
+                let key = hold.key.clone();
                 drop(hold);
-                if refreshed && let Behind::Prefetch(Some(answer), _) = behind {
-                    this.cache.messages().forget_key(&answer);
+                if refreshed && let Behind::Prefetch(answer, _) = behind {
+                    if let Some(answer) = answer {
+                        this.cache.messages().forget_key(&answer);
+                    }
+                    this.failures.remove(&key);
                 }
             }
             .instrument(span),

@@ -12,6 +12,7 @@ mod conditions;
 mod deckard;
 mod dnssec_review;
 mod empty_question;
+mod failure_prefetch;
 mod forward;
 mod forward_review;
 mod limits;
