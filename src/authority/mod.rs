@@ -153,6 +153,21 @@ impl Catalog {
         }
     }
 
+    /// True when `qtype` at `name` is for a zone we cannot answer from. The DS RRset at an
+    /// unavailable zone's apex is not that zone's but its parent's (RFC 4035 §3.1.4.1): when
+    /// we serve the parent, and can answer from it, it answers, as in BIND.
+    fn cannot_answer(&self, name: &Name, qtype: RecordType) -> bool {
+        if !self.is_unavailable(name) {
+            return false;
+        }
+        let parent_side = qtype == RecordType::DS
+            && !name.is_root()
+            && self.unavailable.contains(&LowerName::new(name))
+            && !self.is_unavailable(&name.base_name())
+            && self.find(&name.base_name()).is_some();
+        !parent_side
+    }
+
     pub fn zones(&self) -> impl Iterator<Item = &Arc<Zone>> {
         self.zones.values()
     }
@@ -237,7 +252,7 @@ impl Catalog {
         qtype: RecordType,
         dnssec_ok: bool,
     ) -> Option<LocalAnswer> {
-        if self.is_unavailable(qname) {
+        if self.cannot_answer(qname, qtype) {
             let mut out = LocalAnswer::new();
             out.rcode = ResponseCode::ServFail;
             out.authoritative = false;
@@ -280,7 +295,7 @@ impl Catalog {
                     }
                     // An alias into a zone we cannot answer from gets what the name would get
                     // asked directly (SERVFAIL), not the parent zone's or a resolver's answer.
-                    if self.is_unavailable(&target) {
+                    if self.cannot_answer(&target, qtype) {
                         out.rcode = ResponseCode::ServFail;
                         out.authoritative = false;
                         return Some(out);
@@ -399,6 +414,8 @@ impl Catalog {
     }
 }
 
+#[cfg(test)]
+mod parent_side_review;
 #[cfg(test)]
 mod review_tests;
 #[cfg(test)]

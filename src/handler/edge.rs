@@ -57,6 +57,8 @@ pub(super) struct Decoded<'h> {
     pub(super) now_unix: u64,
     /// When the bytes arrived: the one reading of the monotonic clock for this request.
     pub(super) now: Instant,
+    /// Whether the reply may be a stream of messages (a zone transfer over TCP or TLS).
+    pub(super) may_stream: bool,
 }
 
 impl Decoded<'_> {
@@ -224,10 +226,11 @@ impl Handler {
         if let Some(judged) = &cookie {
             self.metrics.count_cookie(judged.verdict.slot());
         }
-        let transfers = self.transfers.as_ref().filter(|_| may_stream);
-        let service = match (implemented, transfers) {
+        let service = match (implemented, self.transfers.as_ref()) {
             (Some(service), _) => service,
-            (None, Some(transfers)) if is_transfer(&message) => Service::Transfer(transfers),
+            (None, Some(transfers)) if is_transfer(&message, may_stream) => {
+                Service::Transfer(transfers)
+            }
             _ => match Request::from_message(&header, &message, src, transport) {
                 Ok(req) => Service::Query(Request { cookie, ..req }),
                 Err(mut bad) => {
@@ -255,6 +258,7 @@ impl Handler {
             cookie,
             now_unix,
             now,
+            may_stream,
         })
     }
 
@@ -309,7 +313,7 @@ impl Handler {
             Service::Transfer(transfers) => {
                 let span = debug_span!("transfer", client = %d.src);
                 let _entered = span.enter();
-                transfers.serve(d, &self.catalog(), &self.metrics)
+                transfers.serve(d, &self.catalog(), &self.metrics, self.config.edns_payload)
             }
         }
     }
@@ -363,12 +367,16 @@ impl Handler {
     }
 }
 
-/// A request for AXFR or IXFR: opcode QUERY (the caller's header said QR=0), one question.
-fn is_transfer(message: &Message) -> bool {
+/// A request for the transfer service: opcode QUERY (the caller's header said QR=0), one
+/// question, AXFR where the reply may be a stream, IXFR anywhere (RFC 1995 §2: IXFR may come
+/// over UDP, and is answered in one message there). AXFR over UDP is left to the query path
+/// (NOTIMP).
+fn is_transfer(message: &Message, may_stream: bool) -> bool {
     message.metadata.op_code == OpCode::Query
         && matches!(
             message.queries.as_slice(),
-            [q] if matches!(q.query_type(), RecordType::AXFR | RecordType::IXFR)
+            [q] if q.query_type() == RecordType::IXFR
+                || (may_stream && q.query_type() == RecordType::AXFR)
         )
 }
 

@@ -35,6 +35,8 @@ mod test_query;
 #[cfg(test)]
 mod test_tsig;
 pub(crate) mod transfer;
+#[cfg(test)]
+mod transfer_review;
 pub(crate) mod transferred;
 pub(crate) mod update;
 

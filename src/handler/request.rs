@@ -242,18 +242,20 @@ impl Request {
             };
             return Err(reply(rcode, None));
         };
-        if header.counts.answers != 0 || header.counts.authorities != 0 {
-            return Err(reply(ResponseCode::FormErr, Some(query)));
-        }
         match u16::from(query.query_type()) {
             // Pseudo-records that only make sense in the additional section (OPT, RFC 6891
             // §6.1.1; TSIG, RFC 8945) or as a key exchange (TKEY, RFC 2930), not as a question.
             41 | 249 | 250 => return Err(reply(ResponseCode::FormErr, Some(query))),
-            // Zone transfers (AXFR 252, IXFR 251) are served over TCP by their own service
-            // (`handler::transfer`); over UDP they get NOTIMP, as do MAILB/MAILA (253/254,
-            // RFC 1035 §3.2.3, obsolete). None of them is ever walked upstream.
+            // Zone transfers (AXFR 252, IXFR 251) are served by their own service
+            // (`handler::transfer`: AXFR over TCP, IXFR over either); what reaches here gets
+            // NOTIMP, as do MAILB/MAILA (253/254, RFC 1035 §3.2.3, obsolete). None of them is
+            // ever walked upstream. Checked before the section counts: an IXFR carries an SOA
+            // in its authority section (RFC 1995 §3) and is no malformed query.
             251..=254 => return Err(reply(ResponseCode::NotImp, Some(query))),
             _ => {}
+        }
+        if header.counts.answers != 0 || header.counts.authorities != 0 {
+            return Err(reply(ResponseCode::FormErr, Some(query)));
         }
         Ok(Request {
             id: meta.id,

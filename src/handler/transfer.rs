@@ -113,8 +113,19 @@ impl Transfers {
         d: &Decoded<'_>,
         catalog: &Catalog,
         metrics: &Arc<Metrics>,
+        our_payload: u16,
     ) -> Outcome {
         match self.records(d, catalog) {
+            // RFC 1995 §2: an IXFR in one message (UDP) is answered with the single SOA of our
+            // version: "up to date" to a current client, "query again over TCP" to the others
+            // (tern does not try to fit increments into one datagram).
+            Ok(t) if !d.may_stream => {
+                debug!(zone = %t.origin, client = %d.src, serial = t.serial, "IXFR in one message: our SOA");
+                let mut m = response::shell(&d.echo(), ResponseCode::NoError, our_payload);
+                m.metadata.authoritative = true;
+                m.answers = t.records;
+                m.into()
+            }
             Ok(t) => {
                 Metrics::inc(&metrics.transfers_out);
                 info!(zone = %t.origin, client = %d.src, kind = t.kind, serial = t.serial, records = t.records.len(), "transfer");
@@ -132,8 +143,10 @@ impl Transfers {
                 Metrics::inc(&metrics.transfers_refused);
                 let rcode = refusal.rcode();
                 debug!(client = %d.src, %rcode, ?refusal, "transfer refused");
-                // The OPT in a refusal advertises nothing (a transfer is over TCP).
-                response::shell(&d.echo(), rcode, u16::MAX).into()
+                // Over TCP the OPT in a refusal advertises nothing; over UDP (an IXFR), our
+                // payload size.
+                let payload = if d.may_stream { u16::MAX } else { our_payload };
+                response::shell(&d.echo(), rcode, payload).into()
             }
         }
     }
@@ -159,6 +172,16 @@ impl Transfers {
         }
         let (kind, records) = match question.query_type() {
             RecordType::AXFR => ("AXFR", axfr_records(zone)),
+            // RFC 1995 §2: in one message (UDP) only our SOA, whatever the client's serial
+            // (checked below for its presence): nothing else is worked out for it.
+            _ if !d.may_stream => {
+                d.message
+                    .authorities
+                    .iter()
+                    .find(|r| matches!(r.data, RData::SOA(_)) && r.name == *origin)
+                    .ok_or(Refusal::IxfrWithoutSoa)?;
+                ("IXFR in one message", vec![zone.soa().clone()])
+            }
             _ => {
                 let client = d.message.authorities.iter().find_map(|r| match &r.data {
                     RData::SOA(soa) if r.name == *origin => Some(soa.serial),

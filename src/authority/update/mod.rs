@@ -43,6 +43,8 @@ mod change;
 mod prerequisite;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod ttl_review;
 
 /// What an accepted UPDATE changes: RRs removed and added, in order, ready for the journal.
 ///
