@@ -421,7 +421,13 @@ impl Resolver {
             };
             // A walked link comes with the server that answered it (see `retry_bogus`).
             let (mut link, walked) = match (cached, budget.as_deref_mut()) {
-                (Some(link), _) => {
+                (Some(mut link), _) => {
+                    if self.validator.is_none() {
+                        // No verdict is made here, so one in the cache came from a file a
+                        // validating run wrote (`[cache] persist`): it is not this resolver's
+                        // to pass on (AD, or SERVFAIL for bogus) on data it did not check.
+                        link.signed.trust = Trust::Unchecked;
+                    }
                     if link.signed.prefetch && seen.due.is_none() {
                         seen.due = Some(name.clone());
                     }

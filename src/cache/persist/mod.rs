@@ -13,18 +13,19 @@
 //! a crash leaves the old file or the new one, never a mix.
 
 mod format;
+mod merge;
 
 use std::fmt::Display;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
 use self::format::Persisted;
+use self::merge::Denials;
 use super::{Cache, Data};
 
 /// Why a cache file was not written or not read.
@@ -38,6 +39,9 @@ pub(crate) enum PersistError {
         max_bytes: usize,
         cap: u64,
     },
+    /// A FIFO, a device, a folder: reading one could block for ever or never end.
+    #[error("not a regular file: {kind}")]
+    NotRegular { kind: &'static str },
     #[error("not a tern cache file (no TERNCACH magic)")]
     NotACacheFile,
     #[error("format version {0}, this tern reads version {v}", v = format::VERSION)]
@@ -147,13 +151,16 @@ impl Cache {
         // Every entry checked before any is used: a hostile file behind a good checksum loads
         // nothing rather than its first half. Decoding twice is cheaper than holding the
         // decoded records (some ten times the file) in between.
-        for entry in format::entries(header, body) {
-            entry?;
-        }
         // A file from the future (the clock was set back) is taken as just written.
         let age = unix_seconds(wall).saturating_sub(header.written);
+        let mut denials = Denials::default();
+        for entry in format::entries(header, body) {
+            denials.note(&entry?, age);
+        }
+        denials.settle(self, now);
         let restored = format::entries(header, body)
             .filter_map(Result::ok)
+            .filter(|p| !denials.overruled(p))
             .filter_map(|p| self.restore(p, age, now).then_some(()))
             .count();
         Ok(Loaded {
@@ -197,7 +204,7 @@ impl Cache {
 
     /// Puts one entry `age` seconds after its write into the cache; whether it went in.
     fn restore(&self, p: Persisted, age: u64, now: Instant) -> bool {
-        let left = i64::from(p.left).saturating_sub(i64::try_from(age).unwrap_or(i64::MAX));
+        let left = left_after(p.left, age);
         let servable_stale = !matches!(p.data, Data::Failure { .. })
             && left.unsigned_abs() < u64::from(self.policy.serve_stale_secs);
         if left <= 0 && !servable_stale {
@@ -251,8 +258,18 @@ impl Cache {
             .unwrap_or(u64::MAX)
             .saturating_mul(2)
             .max(1 << 20);
-        let file = File::open(path)?;
-        let len = file.metadata()?.len();
+        // Looked at before it is opened: opening a FIFO waits for a writer, opening a device
+        // may do something (a tape rewinds), and a device or a FIFO can be read for ever.
+        regular(&std::fs::metadata(path)?)?;
+        // Non-blocking in case it became a FIFO since (no effect on a regular file's reads),
+        // and looked at again as opened.
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_NONBLOCK)
+            .open(path)?;
+        let meta = file.metadata()?;
+        regular(&meta)?;
+        let len = meta.len();
         let too_large = |len| PersistError::TooLarge {
             len,
             max_bytes,
@@ -314,17 +331,42 @@ fn seconds_left(expires: Instant, now: Instant) -> i32 {
     }
 }
 
+/// An entry's seconds left (`left` at the write) `age` seconds after the write.
+fn left_after(left: i32, age: u64) -> i64 {
+    i64::from(left).saturating_sub(i64::try_from(age).unwrap_or(i64::MAX))
+}
+
 fn unix_seconds(wall: SystemTime) -> u64 {
     wall.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+/// Refuses anything but a regular file (symbolic links are followed to what they name).
+fn regular(meta: &std::fs::Metadata) -> Result<(), PersistError> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    let kind = if t.is_file() {
+        return Ok(());
+    } else if t.is_dir() {
+        "a folder"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "of another kind"
+    };
+    Err(PersistError::NotRegular { kind })
 }
 
 /// Writes `bytes` to `path` atomically: a new file (private: it tells which names were
 /// asked) in the same folder, synced, renamed over `path`, then the folder synced so the
 /// rename itself survives a crash. A failure leaves no temporary file behind.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    // Two saves at once (the periodic one and `tern ctl save-cache`) each write their own.
-    static SEQUENCE: AtomicU64 = AtomicU64::new(0);
     let name = path
         .file_name()
         .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
@@ -332,29 +374,44 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let temp = dir.join(format!(
-        ".{}.{}-{}.tmp",
-        name.to_string_lossy(),
-        std::process::id(),
-        SEQUENCE.fetch_add(1, Ordering::Relaxed)
-    ));
+    let (temp, mut file) = create_temporary(dir, &name.to_string_lossy())?;
     let written = (|| {
-        // `create_new`: never through a link someone left at that name.
-        let mut file = OpenOptions::new()
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if written.is_err() {
+        // Ours alone: `create_new` made it.
+        let _ = std::fs::remove_file(&temp);
+    }
+    written?;
+    File::open(dir)?.sync_all()
+}
+
+/// A new private file beside `name` in `dir`, at a name no other writer has: the periodic
+/// write and `tern ctl save-cache` may run at once, and so may two processes sharing the
+/// folder with the same PID (each PID 1 in its own container), so neither the PID nor a
+/// counter of this process is unique. The name carries 64 random bits, and `create_new`
+/// (which also never follows a link someone left there) makes a name taken anyway an error,
+/// on which another is drawn: another writer's file is never opened, and so never removed.
+fn create_temporary(dir: &Path, name: &str) -> std::io::Result<(std::path::PathBuf, File)> {
+    const ATTEMPTS: usize = 8;
+    let pid = std::process::id();
+    let mut last = None;
+    for _ in 0..ATTEMPTS {
+        let temp = dir.join(format!(".{name}.{pid}-{:016x}.tmp", rand::random::<u64>()));
+        match OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
-            .open(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&temp, path)?;
-        File::open(dir)?.sync_all()
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
+            .open(&temp)
+        {
+            Ok(file) => return Ok((temp, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
     }
-    written
+    Err(last.unwrap_or_else(|| std::io::ErrorKind::AlreadyExists.into()))
 }
 
 #[cfg(test)]

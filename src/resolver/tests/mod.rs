@@ -20,6 +20,7 @@ mod loops;
 mod no_cache_review;
 mod nta;
 mod overload;
+mod persist_review;
 mod prefetch;
 mod robustness;
 mod serve_expired;

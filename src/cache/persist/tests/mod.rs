@@ -373,5 +373,6 @@ fn the_checksum_is_the_standard_crc_32() {
     assert_eq!(crc32(b""), 0);
 }
 
+mod file_review;
 mod refused;
 mod review;

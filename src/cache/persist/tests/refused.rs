@@ -235,7 +235,7 @@ async fn an_oversized_file_is_refused_unread() {
 
 /// A `tracing` writer into a shared buffer, to count log lines.
 #[derive(Clone, Default)]
-struct Lines(Arc<Mutex<Vec<u8>>>);
+pub(super) struct Lines(pub(super) Arc<Mutex<Vec<u8>>>);
 
 impl std::io::Write for Lines {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
