@@ -144,7 +144,7 @@ impl Handler {
         let decoded = match self.decode(bytes, src, transport, may_stream, now) {
             Ok(decoded) => decoded,
             Err((bad, cookie)) => {
-                let reply = self.malformed(&bad, src, cookie);
+                let reply = self.malformed(&bad, (src, transport), cookie, now);
                 observe::answered(self, transport, src, start, reply.as_deref(), None);
                 return reply.map(Reply::One);
             }
@@ -273,8 +273,14 @@ impl Handler {
     }
 
     /// One dispatch by opcode. A bad TSIG is answered here for every service, before the
-    /// service looks at anything else (RFC 8945 §5.2).
+    /// service looks at anything else (RFC 8945 §5.2); a query's rate limit comes first, so a
+    /// client over its rate is not answered NOTAUTH or BADCOOKIE at any rate instead.
     async fn dispatch(&self, d: &Decoded<'_>) -> Outcome {
+        if let Service::Query(req) = &d.service
+            && let Some(limited) = self.limit_query(req, d.tsig.key().is_some(), d.now)
+        {
+            return Outcome::Decided(limited);
+        }
         if let Some(rcode) = d.tsig.rcode() {
             return self.bad_tsig(d, rcode);
         }
@@ -287,7 +293,7 @@ impl Handler {
             let mut m =
                 response::shell(&d.echo(), ResponseCode::BADCOOKIE, self.config.edns_payload);
             m.metadata.recursion_available = self.recursion_shown(m.metadata.op_code, d.src);
-            return m.into();
+            return self.edge_reply(d, m);
         }
         match &d.service {
             Service::Query(req) => {
@@ -331,7 +337,16 @@ impl Handler {
         debug!(client = %d.src, verified = ?d.tsig, %rcode, "request with a bad TSIG");
         let mut m = response::shell(&d.echo(), rcode, self.config.edns_payload);
         m.metadata.recursion_available = self.recursion_shown(m.metadata.op_code, d.src);
-        m.into()
+        self.edge_reply(d, m)
+    }
+
+    /// A reply the edge words for `d` (BADCOOKIE, NOTAUTH), held to RRL (`limit_edge`).
+    fn edge_reply(&self, d: &Decoded<'_>, m: Message) -> Outcome {
+        let proven = d.cookie.as_ref().is_some_and(Judged::proves_address);
+        match self.limit_edge(m, (d.src, d.transport), proven, d.now) {
+            Some(m) => m.into(),
+            None => Outcome::Decided(None),
+        }
     }
 
     /// RA in a reply no service made (a rejection at the edge): whether this client may
@@ -341,14 +356,17 @@ impl Handler {
         op_code == OpCode::Query && self.recursion_for(src.ip()).is_some()
     }
 
-    /// The reply to a packet that is not a request we can answer, counted; with our COOKIE
-    /// when the request's `cookie` was judged.
+    /// The reply to a packet that is not a request we can answer, counted and held to RRL
+    /// (`limit_edge`); with our COOKIE when the request's `cookie` was judged. `at`: the
+    /// client and the transport; `now`: when the packet arrived.
     fn malformed(
         &self,
         bad: &Malformed,
-        src: SocketAddr,
+        at: (SocketAddr, Transport),
         cookie: Option<Judged>,
+        now: Instant,
     ) -> Option<Vec<u8>> {
+        let src = at.0;
         match bad {
             Malformed::Drop => Metrics::inc(&self.metrics.dropped),
             Malformed::Reply { rcode, .. } => {
@@ -358,12 +376,14 @@ impl Handler {
             }
         }
         debug!(client = %src, ?bad, "malformed request");
-        let cookie = cookie.as_ref().map(|c| &c.reply);
+        let proven = cookie.as_ref().is_some_and(Judged::proves_address);
         let ra = match bad {
             Malformed::Reply { op_code, .. } => self.recursion_shown(*op_code, src),
             Malformed::Drop => false,
         };
-        response::malformed_reply(bad, self.config.edns_payload, cookie, ra)
+        let reply = cookie.as_ref().map(|c| &c.reply);
+        let m = response::malformed_reply(bad, self.config.edns_payload, reply, ra)?;
+        self.limit_edge(m, at, proven, now)?.to_vec().ok()
     }
 }
 

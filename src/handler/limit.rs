@@ -7,10 +7,14 @@
 //!   recursion ACL allows), over UDP and TCP alike: recursion costs the same whichever way
 //!   the question came. A limited query gets REFUSED, or with `action = "drop"` nothing;
 //!   over TCP always REFUSED, as a dropped query would only hold the connection open.
-//!   Signed (TSIG) queries are not limited: they come from holders of our keys.
+//!   Signed (TSIG) queries are not limited when the signature verifies: they come from
+//!   holders of our keys. A query answered BADCOOKIE, or NOTAUTH for a TSIG that failed, is
+//!   counted as any other (`limit_query` comes before the edge words those).
 //! - `[rrl]` accounts the UDP answers that come from the local zones: every UDP response of
-//!   a server without recursion (REFUSED for names not ours included, as NSD does), and the
-//!   authoritative (AA) ones of a resolver. TCP answers are never limited: the three-way
+//!   a server without recursion (REFUSED for names not ours included, as NSD does, and the
+//!   errors the edge words itself, FORMERR, NOTIMP, BADCOOKIE, NOTAUTH: `limit_edge`), and
+//!   the authoritative (AA) ones of a resolver. A packet with no header to answer is dropped
+//!   before any of this. TCP answers are never limited: the three-way
 //!   handshake proves the source address, and truncated answers send real clients there.
 //! - A UDP query with a valid server cookie (RFC 7873 §5.2.4) is under neither limit, as BIND
 //!   exempts such clients from RRL: the cookie proves the source address as a handshake does,
@@ -92,11 +96,19 @@ impl Handler {
         decision
     }
 
-    /// The policy step on the full path before anything is looked up: `None` when `req` may
-    /// be answered, else what to send (`None`: nothing). `now`: when the request arrived.
-    pub(super) fn limit_query(&self, req: &Request, now: Instant) -> Option<Option<Vec<u8>>> {
+    /// The policy step on the full path before anything is looked up, before the edge words
+    /// a BADCOOKIE or a bad TSIG's NOTAUTH too (each is a query that a client over its rate
+    /// would otherwise have answered at any rate): `None` when `req` may be answered, else
+    /// what to send (`None`: nothing). `keyed`: its TSIG verified with one of our keys, which
+    /// exempts it; a TSIG that failed does not. `now`: when the request arrived.
+    pub(super) fn limit_query(
+        &self,
+        req: &Request,
+        keyed: bool,
+        now: Instant,
+    ) -> Option<Option<Vec<u8>>> {
         self.limits.queries.as_ref()?;
-        if req.signed || !req.recursion_desired || self.recursion_for(req.src.ip()).is_none() {
+        if keyed || !req.recursion_desired || self.recursion_for(req.src.ip()).is_none() {
             return None;
         }
         match self.police(
@@ -151,21 +163,45 @@ impl Handler {
         &self,
         req: &Request,
         token: Option<Token>,
-        mut message: Message,
+        message: Message,
         now: Instant,
     ) -> Option<Message> {
         let stage = Stage::Response(token);
-        match self.police(req.src.ip(), req.transport, proven(req), stage, now) {
-            Decision::Send | Decision::Refuse => Some(message),
-            Decision::Slip => {
-                message.metadata.truncation = true;
-                message.answers.clear();
-                message.authorities.clear();
-                message.additionals.clear();
-                Some(message)
-            }
-            Decision::Drop => None,
+        let decision = self.police(req.src.ip(), req.transport, proven(req), stage, now);
+        word_full(decision, message)
+    }
+
+    /// RRL on a reply the edge words itself, before any service (FORMERR, NOTIMP, BADCOOKIE,
+    /// a bad TSIG's NOTAUTH): BIND's "errors" class, NSD's every processed query. Accounted as
+    /// `rrl_account` accounts an answer: over UDP, every reply of a server without recursion
+    /// (a resolver's edge replies are not AA, so not the local zones' to account), under its
+    /// kind (`Rrl::classify`: errors share one account per client prefix, whatever the
+    /// name). Sent as it is, truncated (the slip), or nothing. `proven`: the request's server
+    /// cookie was valid. Off the hit path: these never come there.
+    pub(super) fn limit_edge(
+        &self,
+        message: Message,
+        (src, transport): (SocketAddr, Transport),
+        proven: bool,
+        now: Instant,
+    ) -> Option<Message> {
+        let Some(rrl) = &self.limits.rrl else {
+            return Some(message);
+        };
+        if transport != Transport::Udp
+            || (self.recursion.is_some() && !message.metadata.authoritative)
+        {
+            return Some(message);
         }
+        let token = rrl.classify(&message, |_| None);
+        let decision = self.police(
+            src.ip(),
+            transport,
+            proven,
+            Stage::Response(Some(token)),
+            now,
+        );
+        word_full(decision, message)
     }
 
     /// The policy step on the hit path, behind one test when both limits are off, `out`
@@ -205,6 +241,22 @@ impl Handler {
                 word_fast(decision, query, question, payload, options, out)
             }
         }
+    }
+}
+
+/// Words a decision of RRL on the full path: `message` as it is, truncated (the slip: TC=1,
+/// the question and OPT only), or nothing.
+fn word_full(decision: Decision, mut message: Message) -> Option<Message> {
+    match decision {
+        Decision::Send | Decision::Refuse => Some(message),
+        Decision::Slip => {
+            message.metadata.truncation = true;
+            message.answers.clear();
+            message.authorities.clear();
+            message.additionals.clear();
+            Some(message)
+        }
+        Decision::Drop => None,
     }
 }
 

@@ -19,15 +19,12 @@ use crate::metrics::Metrics;
 use crate::resolver::{Resolution, ResolveError, Shed};
 
 impl Handler {
-    /// A standard query, after the edge checked its TSIG: the query rate limit, the answer,
-    /// then RRL and the hit path's copy. A signed query (RFC 8945 §5.2, as BIND and Knot
+    /// A standard query, after the edge applied its query rate limit (`limit_query`) and
+    /// checked its TSIG: the answer, then RRL and the hit path's copy. A signed query (RFC 8945 §5.2, as BIND and Knot
     /// answer them; `nsupdate -k` signs the SOA query that finds the zone) is answered the
     /// same way but neither limited nor kept: its answer is signed for one client. `now` is
     /// when the request arrived.
     pub(super) async fn query(&self, req: &Request, now: Instant) -> Outcome {
-        if let Some(limited) = self.limit_query(req, now) {
-            return Outcome::Decided(limited);
-        }
         if req.signed {
             let Ok(mut res) = self.handle_unmasked(req, now).await else {
                 return Outcome::Decided(None);

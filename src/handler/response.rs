@@ -174,7 +174,8 @@ pub(super) fn add_cookie(m: &mut Message, cookie: &ReplyOption) {
     }
 }
 
-/// The bytes to send for a packet that did not parse as a request, if any, with an OPT
+/// The reply to a packet that did not parse as a request, if any (the edge holds it to RRL
+/// and encodes it), with an OPT
 /// advertising `our_payload` when the request had one. These replies are a header, at most one
 /// question and an OPT, so they always fit 512 bytes.
 /// `cookie`: our COOKIE option, when the request's was judged (RFC 7873 §5.2: every response to
@@ -184,7 +185,7 @@ pub(crate) fn malformed_reply(
     our_payload: u16,
     cookie: Option<&ReplyOption>,
     recursion_available: bool,
-) -> Option<Vec<u8>> {
+) -> Option<Message> {
     match bad {
         Malformed::Drop => None,
         Malformed::Reply {
@@ -209,7 +210,7 @@ pub(crate) fn malformed_reply(
             if let Some(cookie) = cookie {
                 add_cookie(&mut m, cookie);
             }
-            m.to_vec().ok()
+            Some(m)
         }
     }
 }

@@ -163,13 +163,19 @@ fn learn_ds(reply: &Message, zone: &Name, cut: &Name) -> Option<Learn> {
 
 /// Whether `classified`, [`classify_from`]'s verdict on a reply to a `qtype` question read
 /// without its authority and additional sections, is its verdict on the whole reply: a
-/// positive answer without RRSIGs (so no proof of a wildcard to look for there), never to an
-/// NS question (its servers' addresses are read from the additional section). An alias, a
-/// negative answer or a referral needs the rest.
+/// positive answer without RRSIGs, beside it or among it (an ANY answer's), so no proof of a
+/// wildcard to look for there, never to an NS question (its servers' addresses are read from
+/// the additional section). An alias, a negative answer or a referral needs the rest.
 pub(crate) fn settled_alone(classified: &Classified, qtype: RecordType) -> bool {
-    matches!(classified.outcome, Outcome::Answer(_))
+    matches!(&classified.outcome, Outcome::Answer(records) if !signed_any(records))
         && classified.signed.is_empty()
         && qtype != RecordType::NS
+}
+
+/// Whether `answer` holds RRSIGs among its data, as a signed ANY answer does: a wildcard's
+/// proof may be in the authority section for it.
+fn signed_any(answer: &[Record]) -> bool {
+    answer.iter().any(|r| r.record_type() == RecordType::RRSIG)
 }
 
 /// Classifies `reply` to a query for (`qname`, `qtype`) sent to a server for `zone`.
@@ -312,13 +318,14 @@ pub(crate) fn classify_from(
     }
     if !answer.is_empty() {
         // The RRSIGs over the answer, and for a wildcard expansion the NSEC/NSEC3 records
-        // proving that qname itself does not exist (RFC 4035 §3.1.3.3).
+        // proving that qname itself does not exist (RFC 4035 §3.1.3.3). An ANY answer's RRSIGs
+        // are records at qname, among its data (`validate::any`): the proof goes with it.
         let mut signed: Vec<Record> = if qtype == RecordType::ANY {
             Vec::new()
         } else {
             proof::sigs(&reply.answers, qname, qtype).collect()
         };
-        if !signed.is_empty() {
+        if !signed.is_empty() || signed_any(&answer) {
             signed.extend(proof::nsec_only(&reply.authorities, zone));
         }
         let mut learned = vec![Learn {

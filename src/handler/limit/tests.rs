@@ -21,11 +21,11 @@ use crate::ratelimit::{
 use crate::resolver::fake::FakeNet;
 use crate::resolver::{Resolver, ResolverConfig};
 
-fn client(ip: &str) -> SocketAddr {
+pub(super) fn client(ip: &str) -> SocketAddr {
     SocketAddr::new(ip.parse::<IpAddr>().expect("test address"), 40_000)
 }
 
-fn parse(wire: &[u8]) -> Message {
+pub(super) fn parse(wire: &[u8]) -> Message {
     Message::from_vec(wire).expect("reply parses")
 }
 
@@ -115,7 +115,7 @@ async fn random_names_under_a_wildcard_or_nxdomain_share_one_account() {
     assert!(sent("www.alpha.test.".into()).await.is_some());
 }
 
-fn recursive(action: Action) -> Handler {
+pub(super) fn recursive(action: Action) -> Handler {
     let metrics = Arc::new(Metrics::default());
     let resolver = Arc::new(Resolver::new(
         FakeNet::lab(),

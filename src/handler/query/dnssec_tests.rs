@@ -97,3 +97,25 @@ async fn a_snooping_client_gets_ad_on_secure_data_and_servfail_on_bogus() {
     let (rcode, ad, answers, _) = reply(&h, &ask("www.bogus.test.", false, true)).await;
     assert_eq!((rcode, ad, answers), (ResponseCode::NoError, false, 2));
 }
+
+/// RFC 4035 §5.3.4: an ANY answer a zone expanded from a wildcard is secure with the proof
+/// that the name does not exist; a DO=1 client gets AD=1 and the proof (the NSEC) to check
+/// it itself, from the walk and from the cache, never an EDE.
+#[tokio::test(start_paused = true)]
+async fn an_any_answer_expanded_from_a_wildcard_gets_ad_and_its_proof() {
+    let h = handler();
+    let mut q = Message::from_vec(&ask("x.wild.secure.test.", true, false)).expect("query");
+    q.queries[0].set_query_type(RecordType::ANY);
+    let q = q.to_vec().expect("encodes");
+    let client: SocketAddr = "127.0.0.1:40000".parse().expect("address");
+    for _ in 0..2 {
+        let wire = h.handle_bytes(&q, client, Transport::Udp).await;
+        let m = Message::from_vec(&wire.expect("answered")).expect("reply parses");
+        assert_eq!(m.metadata.response_code, ResponseCode::NoError, "{m}");
+        assert!(m.metadata.authentic_data, "{m}");
+        assert!(!m.answers.is_empty(), "{m}");
+        let nsec = |r: &hickory_proto::rr::Record| r.record_type() == RecordType::NSEC;
+        assert!(m.authorities.iter().any(nsec), "{m}");
+        assert_eq!(crate::handler::ede_option::ede_of(&m), None, "{m}");
+    }
+}

@@ -47,8 +47,8 @@ fn malformed_replies_carry_opt_when_the_request_did() {
         dnssec_ok: true,
         ..EdnsInfo::default()
     };
-    let bytes = malformed_reply(&bad(Some(info)), 1400, None, false).expect("a reply");
-    let m = Message::from_vec(&bytes).expect("parses");
+    let reply = malformed_reply(&bad(Some(info)), 1400, None, false).expect("a reply");
+    let m = Message::from_vec(&reply.to_vec().expect("encodes")).expect("parses");
     assert_eq!(
         (m.metadata.id, m.metadata.response_code),
         (9, ResponseCode::NotImp)
@@ -59,9 +59,10 @@ fn malformed_replies_carry_opt_when_the_request_did() {
     assert_eq!((opt.max_payload(), opt.version()), (1400, 0));
     assert!(opt.flags().dnssec_ok);
 
-    let bytes = malformed_reply(&bad(None), 1232, None, false).expect("a reply");
+    let reply = malformed_reply(&bad(None), 1232, None, false).expect("a reply");
+    let bytes = reply.to_vec().expect("encodes");
     assert!(Message::from_vec(&bytes).expect("parses").edns.is_none());
-    assert_eq!(malformed_reply(&Malformed::Drop, 1232, None, false), None);
+    assert!(malformed_reply(&Malformed::Drop, 1232, None, false).is_none());
 }
 
 #[test]

@@ -184,3 +184,37 @@ fn a_cname_keeps_the_wildcard_proof_and_the_dname_that_vouches_for_it() {
     assert!(c.signed.contains(&dname.rrsigs[0]));
     assert_eq!(c.learned[0].signed, c.signed);
 }
+
+/// A signed ANY answer keeps its RRSIGs among its data (`validate::any` groups them), and for
+/// a wildcard's expansion the NSEC proof beside it, as any other type does: so the answer
+/// section alone never settles it (`settled_alone`), the proof being in the authority section.
+#[test]
+fn a_signed_any_answer_keeps_the_proof_of_its_expansion() {
+    use crate::resolver::classify::settled_alone;
+
+    let zone = TestZone::new("example.", Algorithm::ECDSAP256SHA256);
+    let a = zone.sign("x.w.example. 300 IN A 192.0.2.1");
+    let chain = zone.nsec_chain(&owners(&[("example.", "SOA NS"), ("*.w.example.", "A")]));
+    let mut m = reply(ResponseCode::NoError);
+    m.answers = all(vec![a.clone()]);
+    m.authorities = all(chain);
+    let qname = name("x.w.example.");
+    let c = classify(&m, &name("example."), &qname, RecordType::ANY);
+    let Outcome::Answer(data) = &c.outcome else {
+        panic!("an answer: {c:?}");
+    };
+    assert_eq!(data.len(), 2, "the A and its RRSIG: {data:?}");
+    let nsec =
+        |r: &Record| r.record_type() == RecordType::NSEC || covered(r) == Some(RecordType::NSEC);
+    assert!(!c.signed.is_empty() && c.signed.iter().all(nsec), "{c:?}");
+    assert_eq!(c.learned[0].signed, c.signed);
+    let mut alone = m.clone();
+    alone.authorities.clear();
+    let alone = classify(&alone, &name("example."), &qname, RecordType::ANY);
+    assert!(!settled_alone(&alone, RecordType::ANY), "{alone:?}");
+    // Unsigned, there is no proof to look for.
+    m.answers = a.records;
+    m.authorities.clear();
+    let bare = classify(&m, &name("example."), &qname, RecordType::ANY);
+    assert!(bare.signed.is_empty() && settled_alone(&bare, RecordType::ANY));
+}
