@@ -13,6 +13,7 @@ use super::budget::{Budget, ResolveError};
 use super::classify::in_bailiwick;
 use crate::cache::Key;
 use crate::rr::{self, ADDRESS_TYPES};
+use crate::wire::same_name;
 
 /// One name server of a zone.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +39,21 @@ impl ServerSet {
         self.servers
             .iter()
             .any(|s| !s.addrs.is_empty() || !in_bailiwick(&s.name, &self.zone))
+    }
+
+    /// Adds the addresses among `glue` to the servers they name, beside those already known.
+    pub(super) fn add_glue(&mut self, glue: &[Record]) {
+        for server in &mut self.servers {
+            for ip in glue
+                .iter()
+                .filter(|r| same_name(&r.name, &server.name))
+                .filter_map(rr::address)
+            {
+                if !server.addrs.contains(&ip) {
+                    server.addrs.push(ip);
+                }
+            }
+        }
     }
 }
 
@@ -177,18 +193,7 @@ impl Resolver {
     /// A local cut's servers: the glue its parent zone holds, and what the cache knows.
     fn local_server_set(&self, cut: &LocalCut, now: Instant) -> ServerSet {
         let mut set = self.server_set(&cut.zone, &cut.ns, now);
-        for server in &mut set.servers {
-            for ip in cut
-                .glue
-                .iter()
-                .filter(|r| r.name == server.name)
-                .filter_map(rr::address)
-            {
-                if !server.addrs.contains(&ip) {
-                    server.addrs.push(ip);
-                }
-            }
-        }
+        set.add_glue(&cut.glue);
         set
     }
 

@@ -101,17 +101,20 @@ impl Resolver {
             let reply = self.ask_zone(&set, &ask, ask_type, budget).await?;
             // When the reply was read: what it teaches is cached as of then.
             let now = budget.now;
-            if let Outcome::Referral { cut, ns, .. } = &reply.outcome {
+            if let Outcome::Referral { cut, ns, glue } = reply.outcome {
                 referrals += 1;
                 if referrals > budget.limits.max_delegation_depth {
                     return Err(ResolveError::DelegationTooDeep(
                         budget.limits.max_delegation_depth,
                     ));
                 }
-                let cut = cut.clone();
-                let ns = ns.clone();
                 self.store(reply.learned, now);
                 set = self.server_set(&cut, &ns, now);
+                // The referral's own glue, as Unbound builds its delegation point from the
+                // message: the cache may not have kept it (TTL 0, RFC 2181 §8: use it once),
+                // and without it an in-bailiwick server would look glueless, its lookup
+                // leading back to this very referral.
+                set.add_glue(&glue);
                 shown = rr::label_count(&cut);
                 continue;
             }

@@ -14,6 +14,7 @@ mod dnssec_review;
 mod empty_question;
 mod forward;
 mod forward_review;
+mod iter_review;
 mod limits;
 mod loops;
 mod no_cache_review;
