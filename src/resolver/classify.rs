@@ -14,11 +14,12 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use super::proof;
 use crate::cache::{Data, Key, Rank};
-use crate::rr::{self, dname};
+use crate::rr;
 use crate::wire::{same_name, within};
 use chain::rest_of_chain;
 
 mod chain;
+mod dname;
 
 /// What one reply means for the walk.
 #[derive(Debug, Clone, PartialEq)]
@@ -227,12 +228,18 @@ pub(crate) fn classify_from(
         (r.record_type() == rtype || rtype == RecordType::ANY) && same_name(&r.name, qname)
     };
     // An alias for qname comes first: the chain continues at its target.
-    if qtype != RecordType::CNAME
-        && qname_ours
-        && let Some(cname) = reply
-            .answers
-            .iter()
-            .find(|r| at_qname(r, RecordType::CNAME))
+    let alias = if qtype != RecordType::CNAME && qname_ours {
+        dname::alias(reply, zone, qname)
+    } else {
+        Ok(None)
+    };
+    let Ok(alias) = alias else {
+        return Classified::bare(
+            Outcome::Failed("DNAME substitution longer than 255 octets"),
+            aa,
+        );
+    };
+    if let Some(cname) = &alias
         && let RData::CNAME(CNAME(target)) = &cname.data
     {
         let mut records: Vec<Record> = reply
@@ -241,7 +248,7 @@ pub(crate) fn classify_from(
             .filter(ours)
             .filter(|r| {
                 r.record_type() == RecordType::DNAME
-                    && dname::target(r).is_some()
+                    && crate::rr::dname::target(r).is_some()
                     && within(qname, &r.name)
                     && !same_name(&r.name, qname)
             })
