@@ -49,6 +49,11 @@ pub enum Outcome {
     FormErr {
         has_opt: bool,
     },
+    /// NOTIMP: without OPT, what some servers that predate EDNS answer a query with one (as
+    /// Unbound reads it, like FORMERR); with OPT, a server that will not serve us.
+    NotImp {
+        has_opt: bool,
+    },
     /// A reply to throw away (a cache's opinion where an authority's is needed): try another
     /// server.
     Failed(&'static str),
@@ -212,7 +217,14 @@ pub(crate) fn classify_from(
         // only ranks it last.
         ResponseCode::ServFail => return Classified::bare(Outcome::Lame("SERVFAIL"), aa),
         ResponseCode::Refused => return Classified::bare(Outcome::Lame("REFUSED"), aa),
-        ResponseCode::NotImp => return Classified::bare(Outcome::Lame("NOTIMP"), aa),
+        ResponseCode::NotImp => {
+            return Classified::bare(
+                Outcome::NotImp {
+                    has_opt: reply.edns.is_some(),
+                },
+                aa,
+            );
+        }
         _ => return Classified::bare(Outcome::Lame("unexpected RCODE"), aa),
     }
     let rank = if aa {

@@ -187,3 +187,30 @@ async fn a_cname_that_does_not_follow_from_its_dname_is_replaced() {
         "the DNAME's redirection, not the stray CNAME's: {got:?}"
     );
 }
+
+/// A pre-EDNS server may answer a query with an OPT record NOTIMP rather than FORMERR;
+/// Unbound (`serviced_udp_callback`) retries without EDNS on either (RFC 6891 §7). tern
+/// took NOTIMP for lameness, so a zone served only by such servers failed.
+#[tokio::test(start_paused = true)]
+async fn notimp_to_an_edns_query_is_asked_again_without_edns() {
+    let net = FakeNet::lab();
+    let notimp = || -> Craft {
+        Box::new(|q: &UpstreamQuery| q.edns.then(|| reply_to(q, ResponseCode::NotImp, false)))
+    };
+    let up = Crafted::new(
+        net,
+        vec![(ip("127.0.0.41"), notimp()), (ip("127.0.0.42"), notimp())],
+    );
+    let r = resolver_on(
+        Arc::clone(&up) as Arc<dyn Upstream>,
+        ResolverConfig::default(),
+    );
+    expect(&r, "www.alpha.test.", A, ResponseCode::NoError).await;
+    assert!(
+        up.sent_to(ip("127.0.0.41"))
+            .iter()
+            .chain(up.sent_to(ip("127.0.0.42")).iter())
+            .any(|q| !q.edns),
+        "asked without EDNS"
+    );
+}
