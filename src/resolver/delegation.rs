@@ -197,7 +197,10 @@ impl Resolver {
         set
     }
 
-    /// Addresses of a glueless name server, resolved as a separate lookup (NXNS-bounded).
+    /// Addresses of a glueless name server, resolved as a separate lookup (NXNS-bounded): its
+    /// A records, and when the name exists without any (an IPv6-only server), its AAAA
+    /// records, as Unbound looks up both of a glueless server's address types. A name that
+    /// does not exist is not asked about twice.
     pub(super) async fn ns_addresses(
         &self,
         ns: &Name,
@@ -210,19 +213,16 @@ impl Resolver {
         if budget.in_progress.contains(ns) {
             return Ok(Vec::new());
         }
-        budget.spend_glueless()?;
         budget.in_progress.push(ns.clone());
-        let now = budget.now;
-        let result = Box::pin(self.chase(ns, RecordType::A, Some(&mut *budget), now)).await;
+        let mut found = self.ns_lookup(ns, RecordType::A, budget).await;
+        if let Ok((addrs, true)) = &found
+            && addrs.is_empty()
+        {
+            found = self.ns_lookup(ns, RecordType::AAAA, budget).await;
+        }
         budget.in_progress.retain(|n| n != ns);
-        match result {
-            Ok(res) => Ok(res
-                .map(|r| r.answers)
-                .unwrap_or_default()
-                .iter()
-                .filter(|r| r.record_type() == RecordType::A)
-                .filter_map(rr::address)
-                .collect()),
+        match found {
+            Ok((addrs, _)) => Ok(addrs),
             Err(
                 e @ (ResolveError::TooManyGlueless(_)
                 | ResolveError::TooManyUpstream(_)
@@ -233,5 +233,29 @@ impl Resolver {
                 Ok(Vec::new())
             }
         }
+    }
+
+    /// One address type of a glueless server: its addresses, and whether the name exists
+    /// (an answer or NODATA, not NXDOMAIN).
+    async fn ns_lookup(
+        &self,
+        ns: &Name,
+        rtype: RecordType,
+        budget: &mut Budget,
+    ) -> Result<(Vec<IpAddr>, bool), ResolveError> {
+        budget.spend_glueless()?;
+        let now = budget.now;
+        let res = Box::pin(self.chase(ns, rtype, Some(&mut *budget), now)).await?;
+        let exists = res
+            .as_ref()
+            .is_some_and(|r| r.rcode == hickory_proto::op::ResponseCode::NoError);
+        let addrs = res
+            .map(|r| r.answers)
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.record_type() == rtype)
+            .filter_map(rr::address)
+            .collect();
+        Ok((addrs, exists))
     }
 }

@@ -214,3 +214,33 @@ async fn notimp_to_an_edns_query_is_asked_again_without_edns() {
         "asked without EDNS"
     );
 }
+
+/// A glueless name server whose name has only an IPv6 address: its AAAA lookup finds it, as
+/// Unbound (do-ip6, the default) looks up both address types of a glueless server. tern
+/// looked up only A, found none, and the zone had no reachable server.
+#[tokio::test(start_paused = true)]
+async fn a_glueless_server_with_only_an_ipv6_address_is_reached() {
+    let net = lab_with_test_zone(
+        "\nv6 3600 IN NS ns1.v6ns.test.\n\
+         v6ns 3600 IN NS ns.v6ns.test.\nns.v6ns 3600 IN A 127.85.0.4\n",
+    );
+    net.add_host(
+        ip("127.85.0.4"),
+        vec![zone(
+            "v6ns.test.",
+            "$TTL 300\n@ IN SOA ns h 1 2 3 4 300\n@ IN NS ns\nns IN A 127.85.0.4\n\
+             ns1 IN AAAA fd00::85:5\n",
+        )],
+    );
+    net.add_host(
+        ip("fd00::85:5"),
+        vec![zone(
+            "v6.test.",
+            "$TTL 300\n@ IN SOA ns1.v6ns.test. h 1 2 3 4 300\n@ IN NS ns1.v6ns.test.\n\
+             www IN A 127.85.0.105\n",
+        )],
+    );
+    let r = resolver(&net);
+    let res = expect(&r, "www.v6.test.", A, ResponseCode::NoError).await;
+    assert_eq!(lines(&res.answers), ["www.v6.test. 300 A 127.85.0.105"]);
+}
