@@ -98,7 +98,20 @@ impl Resolver {
                 }
                 (name.trim_to(labels), PROBE_TYPE)
             };
-            let reply = self.ask_zone(&set, &ask, ask_type, budget).await?;
+            let reply = if full {
+                self.ask_zone(&set, &ask, ask_type, budget).await?
+            } else {
+                match self.ask_zone_minimised(&set, &ask, ask_type, budget).await {
+                    Ok(reply) => reply,
+                    // RFC 9156 §2.3 relaxed mode: the minimised query is what goes unanswered
+                    // (a middlebox dropping its type, say); ask the full name instead.
+                    Err(ResolveError::MinimisedUnanswered(_)) => {
+                        minimise = false;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
             // When the reply was read: what it teaches is cached as of then.
             let now = budget.now;
             if let Outcome::Referral { cut, ns, glue } = reply.outcome {
