@@ -264,3 +264,8 @@ pub(crate) const MAX_MINIMISE_COUNT: usize = 10;
 /// RFC 9156 §2.3: MINIMISE_ONE_LAB, the first labels shown one at a time; the rest are spread
 /// over the remaining minimised queries (Unbound uses 4).
 pub(crate) const MINIMISE_ONE_LAB: usize = 4;
+
+/// RFC 9156 §2.3 (relaxed): timeouts a minimised query may meet before the name is asked in
+/// full instead (Unbound's MAX_MINIMISE_TIMEOUT_COUNT): some servers and middleboxes drop the
+/// minimised query's type at an empty non-terminal yet answer the full question.
+pub(crate) const MAX_MINIMISE_TIMEOUT_COUNT: u32 = 3;

@@ -64,6 +64,10 @@ pub enum ResolveError {
     ClientTimeout(Duration),
     #[error("no reachable authority for {0}")]
     NoReachableAuthority(Name),
+    /// A minimised query (RFC 9156) met too many timeouts: the walk asks the full name
+    /// instead, so this never reaches a client.
+    #[error("minimised query for {0} unanswered")]
+    MinimisedUnanswered(Name),
     /// Every server of the zone is one of our own listeners (none other was offered).
     #[error("forwarding loop: {server}, a name server of {zone}, is this resolver itself")]
     ForwardingLoop {

@@ -14,11 +14,12 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use super::proof;
 use crate::cache::{Data, Key, Rank};
-use crate::rr::{self, dname};
+use crate::rr;
 use crate::wire::{same_name, within};
 use chain::rest_of_chain;
 
 mod chain;
+mod dname;
 
 /// What one reply means for the walk.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +47,11 @@ pub enum Outcome {
     Truncated,
     /// FORMERR; `has_opt` false may mean a server that predates EDNS (RFC 6891 §7).
     FormErr {
+        has_opt: bool,
+    },
+    /// NOTIMP: without OPT, what some servers that predate EDNS answer a query with one (as
+    /// Unbound reads it, like FORMERR); with OPT, a server that will not serve us.
+    NotImp {
         has_opt: bool,
     },
     /// A reply to throw away (a cache's opinion where an authority's is needed): try another
@@ -217,7 +223,14 @@ pub(crate) fn classify_from(
         // only ranks it last.
         ResponseCode::ServFail => return Classified::bare(Outcome::Lame("SERVFAIL"), aa),
         ResponseCode::Refused => return Classified::bare(Outcome::Lame("REFUSED"), aa),
-        ResponseCode::NotImp => return Classified::bare(Outcome::Lame("NOTIMP"), aa),
+        ResponseCode::NotImp => {
+            return Classified::bare(
+                Outcome::NotImp {
+                    has_opt: reply.edns.is_some(),
+                },
+                aa,
+            );
+        }
         _ => return Classified::bare(Outcome::Lame("unexpected RCODE"), aa),
     }
     let rank = if aa {
@@ -233,12 +246,18 @@ pub(crate) fn classify_from(
         (r.record_type() == rtype || rtype == RecordType::ANY) && same_name(&r.name, qname)
     };
     // An alias for qname comes first: the chain continues at its target.
-    if qtype != RecordType::CNAME
-        && qname_ours
-        && let Some(cname) = reply
-            .answers
-            .iter()
-            .find(|r| at_qname(r, RecordType::CNAME))
+    let alias = if qtype != RecordType::CNAME && qname_ours {
+        dname::alias(reply, zone, qname)
+    } else {
+        Ok(None)
+    };
+    let Ok(alias) = alias else {
+        return Classified::bare(
+            Outcome::Failed("DNAME substitution longer than 255 octets"),
+            aa,
+        );
+    };
+    if let Some(cname) = &alias
         && let RData::CNAME(CNAME(target)) = &cname.data
     {
         let mut records: Vec<Record> = reply
@@ -247,7 +266,7 @@ pub(crate) fn classify_from(
             .filter(ours)
             .filter(|r| {
                 r.record_type() == RecordType::DNAME
-                    && dname::target(r).is_some()
+                    && crate::rr::dname::target(r).is_some()
                     && within(qname, &r.name)
                     && !same_name(&r.name, qname)
             })

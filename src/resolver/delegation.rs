@@ -13,6 +13,7 @@ use super::budget::{Budget, ResolveError};
 use super::classify::in_bailiwick;
 use crate::cache::Key;
 use crate::rr::{self, ADDRESS_TYPES};
+use crate::wire::same_name;
 
 /// One name server of a zone.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +39,21 @@ impl ServerSet {
         self.servers
             .iter()
             .any(|s| !s.addrs.is_empty() || !in_bailiwick(&s.name, &self.zone))
+    }
+
+    /// Adds the addresses among `glue` to the servers they name, beside those already known.
+    pub(super) fn add_glue(&mut self, glue: &[Record]) {
+        for server in &mut self.servers {
+            for ip in glue
+                .iter()
+                .filter(|r| same_name(&r.name, &server.name))
+                .filter_map(rr::address)
+            {
+                if !server.addrs.contains(&ip) {
+                    server.addrs.push(ip);
+                }
+            }
+        }
     }
 }
 
@@ -177,22 +193,14 @@ impl Resolver {
     /// A local cut's servers: the glue its parent zone holds, and what the cache knows.
     fn local_server_set(&self, cut: &LocalCut, now: Instant) -> ServerSet {
         let mut set = self.server_set(&cut.zone, &cut.ns, now);
-        for server in &mut set.servers {
-            for ip in cut
-                .glue
-                .iter()
-                .filter(|r| r.name == server.name)
-                .filter_map(rr::address)
-            {
-                if !server.addrs.contains(&ip) {
-                    server.addrs.push(ip);
-                }
-            }
-        }
+        set.add_glue(&cut.glue);
         set
     }
 
-    /// Addresses of a glueless name server, resolved as a separate lookup (NXNS-bounded).
+    /// Addresses of a glueless name server, resolved as a separate lookup (NXNS-bounded): its
+    /// A records, and when the name exists without any (an IPv6-only server), its AAAA
+    /// records, as Unbound looks up both of a glueless server's address types. A name that
+    /// does not exist is not asked about twice.
     pub(super) async fn ns_addresses(
         &self,
         ns: &Name,
@@ -205,19 +213,16 @@ impl Resolver {
         if budget.in_progress.contains(ns) {
             return Ok(Vec::new());
         }
-        budget.spend_glueless()?;
         budget.in_progress.push(ns.clone());
-        let now = budget.now;
-        let result = Box::pin(self.chase(ns, RecordType::A, Some(&mut *budget), now)).await;
+        let mut found = self.ns_lookup(ns, RecordType::A, budget).await;
+        if let Ok((addrs, true)) = &found
+            && addrs.is_empty()
+        {
+            found = self.ns_lookup(ns, RecordType::AAAA, budget).await;
+        }
         budget.in_progress.retain(|n| n != ns);
-        match result {
-            Ok(res) => Ok(res
-                .map(|r| r.answers)
-                .unwrap_or_default()
-                .iter()
-                .filter(|r| r.record_type() == RecordType::A)
-                .filter_map(rr::address)
-                .collect()),
+        match found {
+            Ok((addrs, _)) => Ok(addrs),
             Err(
                 e @ (ResolveError::TooManyGlueless(_)
                 | ResolveError::TooManyUpstream(_)
@@ -228,5 +233,29 @@ impl Resolver {
                 Ok(Vec::new())
             }
         }
+    }
+
+    /// One address type of a glueless server: its addresses, and whether the name exists
+    /// (an answer or NODATA, not NXDOMAIN).
+    async fn ns_lookup(
+        &self,
+        ns: &Name,
+        rtype: RecordType,
+        budget: &mut Budget,
+    ) -> Result<(Vec<IpAddr>, bool), ResolveError> {
+        budget.spend_glueless()?;
+        let now = budget.now;
+        let res = Box::pin(self.chase(ns, rtype, Some(&mut *budget), now)).await?;
+        let exists = res
+            .as_ref()
+            .is_some_and(|r| r.rcode == hickory_proto::op::ResponseCode::NoError);
+        let addrs = res
+            .map(|r| r.answers)
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.record_type() == rtype)
+            .filter_map(rr::address)
+            .collect();
+        Ok((addrs, exists))
     }
 }

@@ -29,6 +29,7 @@ use super::infra::{MAX_RTO, Standing};
 use super::trace::TraceStep;
 use super::upstream::{Encrypted, UpstreamError, UpstreamFuture, UpstreamQuery, UpstreamReply};
 use super::window::{Slot, Wait};
+use crate::limits::MAX_MINIMISE_TIMEOUT_COUNT;
 use crate::metrics::Metrics;
 
 mod candidates;
@@ -131,6 +132,10 @@ struct Exchange<'u> {
     /// They are asked over DNS over TLS or HTTPS, and only so (a forward zone's `tls_name` or
     /// `url`).
     tls: Option<Encrypted>,
+    /// A minimised query (RFC 9156): after a few timeouts it is given up, for the full name.
+    minimised: bool,
+    /// Tries given up for lost so far.
+    losses: u32,
 }
 
 impl Exchange<'_> {
@@ -157,7 +162,21 @@ impl Resolver {
         qtype: RecordType,
         budget: &mut Budget,
     ) -> Result<Classified, ResolveError> {
-        self.ask_servers(set, qname, qtype, None, budget).await
+        self.ask(set, qname, qtype, None, false, budget).await
+    }
+
+    /// [`Resolver::ask_zone`] for a minimised query (RFC 9156): after
+    /// `MAX_MINIMISE_TIMEOUT_COUNT` timeouts it fails with
+    /// [`ResolveError::MinimisedUnanswered`], leaving the servers in rotation, so that the walk
+    /// asks the full name instead (Unbound's relaxed mode).
+    pub(super) async fn ask_zone_minimised(
+        &self,
+        set: &ServerSet,
+        qname: &Name,
+        qtype: RecordType,
+        budget: &mut Budget,
+    ) -> Result<Classified, ResolveError> {
+        self.ask(set, qname, qtype, None, true, budget).await
     }
 
     /// [`Resolver::ask_zone`], or, with `forward`, to that forward zone's recursive servers
@@ -168,6 +187,18 @@ impl Resolver {
         qname: &Name,
         qtype: RecordType,
         forward: Option<&Forward>,
+        budget: &mut Budget,
+    ) -> Result<Classified, ResolveError> {
+        self.ask(set, qname, qtype, forward, false, budget).await
+    }
+
+    async fn ask(
+        &self,
+        set: &ServerSet,
+        qname: &Name,
+        qtype: RecordType,
+        forward: Option<&Forward>,
+        minimised: bool,
         budget: &mut Budget,
     ) -> Result<Classified, ResolveError> {
         let default_port = self.upstream_port.unwrap_or(DNS_PORT);
@@ -192,6 +223,8 @@ impl Resolver {
             waiting: None,
             recursive: forward.is_some(),
             tls: forward.and_then(|f| f.tls.clone()),
+            minimised,
+            losses: 0,
         };
         self.add_candidates(&mut ex, &known, budget.now);
         let mut glueless: Vec<Name> = set
@@ -209,6 +242,12 @@ impl Resolver {
             {
                 if let Some((i, _)) = ex.newest.take() {
                     self.lost(&mut ex, i, now);
+                    ex.losses += 1;
+                    // Not the servers' death, perhaps only the minimised query's: they stay
+                    // in rotation for the full one.
+                    if ex.minimised && ex.losses >= MAX_MINIMISE_TIMEOUT_COUNT {
+                        return Err(ResolveError::MinimisedUnanswered(qname.clone()));
+                    }
                 }
                 let untried = ex.cands.iter().any(|c| !c.done && c.tries == 0);
                 match pick(&ex.cands) {

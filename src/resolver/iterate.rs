@@ -98,20 +98,36 @@ impl Resolver {
                 }
                 (name.trim_to(labels), PROBE_TYPE)
             };
-            let reply = self.ask_zone(&set, &ask, ask_type, budget).await?;
+            let reply = if full {
+                self.ask_zone(&set, &ask, ask_type, budget).await?
+            } else {
+                match self.ask_zone_minimised(&set, &ask, ask_type, budget).await {
+                    Ok(reply) => reply,
+                    // RFC 9156 §2.3 relaxed mode: the minimised query is what goes unanswered
+                    // (a middlebox dropping its type, say); ask the full name instead.
+                    Err(ResolveError::MinimisedUnanswered(_)) => {
+                        minimise = false;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
             // When the reply was read: what it teaches is cached as of then.
             let now = budget.now;
-            if let Outcome::Referral { cut, ns, .. } = &reply.outcome {
+            if let Outcome::Referral { cut, ns, glue } = reply.outcome {
                 referrals += 1;
                 if referrals > budget.limits.max_delegation_depth {
                     return Err(ResolveError::DelegationTooDeep(
                         budget.limits.max_delegation_depth,
                     ));
                 }
-                let cut = cut.clone();
-                let ns = ns.clone();
                 self.store(reply.learned, now);
                 set = self.server_set(&cut, &ns, now);
+                // The referral's own glue, as Unbound builds its delegation point from the
+                // message: the cache may not have kept it (TTL 0, RFC 2181 §8: use it once),
+                // and without it an in-bailiwick server would look glueless, its lookup
+                // leading back to this very referral.
+                set.add_glue(&glue);
                 shown = rr::label_count(&cut);
                 continue;
             }

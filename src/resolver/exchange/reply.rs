@@ -104,15 +104,17 @@ impl Resolver {
                 ex.cands[i].done = false;
                 self.send(ex, i, window.force(), budget)?;
             }
-            // RFC 6891 §7: FORMERR without OPT may mean the server predates EDNS; ask once
-            // more without it, and remember.
-            Outcome::FormErr { has_opt: false } if attempt.edns => {
+            // RFC 6891 §7: FORMERR (or, from some, NOTIMP) without OPT may mean the server
+            // predates EDNS; ask once more without it, and remember.
+            Outcome::FormErr { has_opt: false } | Outcome::NotImp { has_opt: false }
+                if attempt.edns =>
+            {
                 self.infra.set_no_edns(addr, now);
                 ex.cands[i].edns = false;
                 ex.cands[i].done = false;
                 self.send(ex, i, window.force(), budget)?;
             }
-            Outcome::Lame(_) => {
+            Outcome::Lame(_) | Outcome::NotImp { .. } => {
                 self.infra
                     .mark(addr, LowerName::new(&ex.zone_name), Mark::Lame, now);
                 ex.cands[i].done = true;
@@ -237,6 +239,9 @@ fn describe(c: &Classified) -> String {
         Outcome::Truncated => "truncated (TC=1), retrying over TCP".to_string(),
         Outcome::FormErr { has_opt } => {
             format!("FORMERR{}", if *has_opt { "" } else { " without OPT" })
+        }
+        Outcome::NotImp { has_opt } => {
+            format!("NOTIMP{}", if *has_opt { "" } else { " without OPT" })
         }
         Outcome::Failed(why) => format!("failed: {why}"),
         Outcome::Lame(why) => format!("lame: {why}"),

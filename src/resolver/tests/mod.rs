@@ -15,6 +15,7 @@ mod empty_question;
 mod failure_prefetch;
 mod forward;
 mod forward_review;
+mod iter_review;
 mod limits;
 mod loops;
 mod no_cache_review;
