@@ -5,3 +5,6 @@
 pub(crate) mod health;
 pub(crate) mod registry;
 pub(crate) mod service;
+
+#[cfg(test)]
+mod review_tests;

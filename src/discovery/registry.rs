@@ -153,16 +153,26 @@ impl Registry {
         let mut services = lock(&self.services);
         let host = registration.service.host();
         let zone = registration.service.zone.clone();
+        let forgotten = services
+            .iter()
+            .find(|r| r.service.host() == host)
+            .map(|old| forgotten_health(old, &registration))
+            .unwrap_or_default();
         let mut next = services.clone();
         next.retain(|r| r.service.host() != host);
         next.push(registration);
         self.zones.change(|store| {
             let registered = next.iter().find(|r| r.service.host() == host);
             if let Some(reg) = registered {
-                self.write_service(store, &reg.service)?;
+                self.write_service_as(store, &reg.service, &forgotten)?;
             }
             store.set_balance(&zone, self.rules(&zone, &next))
         })?;
+        // Only once the registration took: a refused one leaves its instances' health, and the
+        // checks that keep it, as they were.
+        for id in &forgotten {
+            self.health.remove(id);
+        }
         *services = next;
         self.sync_checks(&services);
         Ok(())
@@ -320,7 +330,21 @@ impl Registry {
 
     /// Writes one service's records as its instances' health has them.
     fn write_service(&self, store: &mut ZoneStore, s: &Service) -> Result<(), StoreError> {
-        let (owned, failed_open) = s.records(&|i| self.health.is_healthy(&instance_id(s, i)));
+        self.write_service_as(store, s, &[])
+    }
+
+    /// [`Registry::write_service`], counting the instances in `forgotten` as healthy: their
+    /// health is about to be dropped from the table, where an unknown id is healthy.
+    fn write_service_as(
+        &self,
+        store: &mut ZoneStore,
+        s: &Service,
+        forgotten: &[String],
+    ) -> Result<(), StoreError> {
+        let (owned, failed_open) = s.records(&|i| {
+            let id = instance_id(s, i);
+            forgotten.contains(&id) || self.health.is_healthy(&id)
+        });
         if failed_open {
             Metrics::inc(&self.metrics.services_failed_open);
             warn!(service = %s.host(), instances = s.instances.len(), "every instance fails its check: answering with all of them (fail open)");
@@ -379,6 +403,30 @@ impl Registry {
             handle.abort();
         }
     }
+}
+
+/// The instances of `old` whose health means nothing under `new`, which replaces it: those no
+/// longer registered (one added again later is a new instance, as a re-registered service is
+/// in Consul), and those whose check was dropped (the verdict of a check that no longer runs
+/// would keep an instance out for good; without a check it is healthy unless marked down).
+fn forgotten_health(old: &Registration, new: &Registration) -> Vec<String> {
+    old.service
+        .instances
+        .iter()
+        .filter_map(|i| {
+            let id = instance_id(&old.service, i);
+            let kept = new
+                .service
+                .instances
+                .iter()
+                .find(|n| instance_id(&new.service, n) == id);
+            let forget = match kept {
+                None => true,
+                Some(n) => old.checks.contains_key(&i.name) && !new.checks.contains_key(&n.name),
+            };
+            forget.then_some(id)
+        })
+        .collect()
 }
 
 /// A service's members for the balancer: configured weights, and RTTs from the health table.

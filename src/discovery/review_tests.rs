@@ -1,0 +1,144 @@
+//! Review tests of the registry: what registrations, removals and health changes leave in the
+//! zone served. A registry over a one-zone store, its catalogs caught as they are published.
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use hickory_proto::rr::{RData, RecordType};
+
+use super::health::{Check, CheckSpec, HealthTable};
+use super::registry::{Registration, Registry};
+use super::service::{Instance, Service};
+use crate::authority::Catalog;
+use crate::authority::store::{ZoneFile, ZoneOwner, ZoneStore};
+use crate::metrics::Metrics;
+use crate::testing::{Scratch, ip, name};
+
+const ZONE: &str =
+    "$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 86400 300\n@ NS ns1\nns1 A 127.80.0.1\n";
+
+struct Fixture {
+    registry: Arc<Registry>,
+    served: Arc<Mutex<Option<Catalog>>>,
+    _dir: Scratch,
+}
+
+fn fixture(tag: &str, services: Vec<Registration>) -> Fixture {
+    let dir = Scratch::new(&format!("disc-review-{tag}"));
+    let file = dir.join("cluster.test.zone");
+    std::fs::write(&file, ZONE).expect("zone file");
+    let store = ZoneStore::open(&[ZoneFile::new(name("cluster.test."), file)]).expect("opens");
+    let served = Arc::new(Mutex::new(None));
+    let publish = Arc::clone(&served);
+    let owner = ZoneOwner::new(store, move |catalog| {
+        *publish.lock().expect("lock") = Some(catalog);
+    });
+    let registry = Registry::new(
+        Arc::new(owner),
+        services,
+        Default::default(),
+        HealthTable::new(),
+        Arc::new(Metrics::default()),
+    )
+    .expect("registers");
+    Fixture {
+        registry,
+        served,
+        _dir: dir,
+    }
+}
+
+impl Fixture {
+    fn addresses(&self, qname: &str) -> Vec<IpAddr> {
+        let served = self.served.lock().expect("lock");
+        let catalog = served.as_ref().expect("published");
+        let answer = catalog
+            .answer(&name(qname), RecordType::A)
+            .expect("in a zone");
+        let mut out: Vec<IpAddr> = answer
+            .answers
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::A(a) => Some(IpAddr::V4(a.0)),
+                _ => None,
+            })
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+fn web(service_name: &str, instances: &[(&str, &str)]) -> Registration {
+    let mut service = Service::new("cluster.test.", service_name).expect("service");
+    for (n, a) in instances {
+        service.instances.push(Instance::new(n, ip(a), 8080));
+    }
+    Registration::new(service)
+}
+
+/// An instance removed and added again is a new instance: it must not inherit the health of
+/// the one removed. Without a check nothing would ever bring it back (Consul forgets a
+/// service's checks when it is deregistered).
+#[test]
+fn an_instance_removed_and_added_again_does_not_inherit_its_old_health() {
+    let f = fixture(
+        "readd",
+        vec![web(
+            "web",
+            &[("web-1", "127.80.0.11"), ("web-2", "127.80.0.12")],
+        )],
+    );
+    let host = name("web.cluster.test.");
+    f.registry
+        .set_healthy(&host, "web-1", false)
+        .expect("marked down");
+    assert_eq!(f.addresses("web.cluster.test."), [ip("127.80.0.12")]);
+    f.registry.remove_instance(&host, "web-1").expect("removed");
+    f.registry
+        .add_instance(&host, Instance::new("web-1", ip("127.80.0.21"), 8080), None)
+        .expect("added");
+    assert_eq!(
+        f.addresses("web.cluster.test."),
+        [ip("127.80.0.12"), ip("127.80.0.21")]
+    );
+    // The same through a whole re-registration that drops the instance first.
+    f.registry
+        .set_healthy(&host, "web-2", false)
+        .expect("marked down");
+    f.registry
+        .register(web("web", &[("web-1", "127.80.0.21")]))
+        .expect("web-2 dropped");
+    f.registry
+        .register(web(
+            "web",
+            &[("web-1", "127.80.0.21"), ("web-2", "127.80.0.12")],
+        ))
+        .expect("web-2 back");
+    assert_eq!(
+        f.addresses("web.cluster.test."),
+        [ip("127.80.0.12"), ip("127.80.0.21")]
+    );
+}
+
+/// An instance whose check is dropped (replaced by one registered without a check) keeps no
+/// verdict of the check that no longer runs: nothing would ever bring it back otherwise.
+#[test]
+fn an_instance_whose_check_is_dropped_does_not_stay_down() {
+    let check = CheckSpec::new(Check::Tcp("127.80.0.11:8080".parse().expect("addr")));
+    let reg = web("web", &[("web-2", "127.80.0.12")])
+        .instance(Instance::new("web-1", ip("127.80.0.11"), 8080), Some(check));
+    let f = fixture("dropped-check", vec![reg]);
+    let host = name("web.cluster.test.");
+    // What a failing check leaves in the table.
+    f.registry
+        .set_healthy(&host, "web-1", false)
+        .expect("marked down");
+    assert_eq!(f.addresses("web.cluster.test."), [ip("127.80.0.12")]);
+    f.registry
+        .add_instance(&host, Instance::new("web-1", ip("127.80.0.11"), 8080), None)
+        .expect("replaced, unchecked");
+    assert_eq!(
+        f.addresses("web.cluster.test."),
+        [ip("127.80.0.11"), ip("127.80.0.12")]
+    );
+}
