@@ -65,6 +65,29 @@ pub enum RegistryError {
     NoSuchService(Name),
     #[error("instance {instance} of service {service} is not registered")]
     NoSuchInstance { service: Name, instance: String },
+    /// A health check that could not run: taken, the instance would go unchecked.
+    #[error("health check of instance {instance} of service {service}: {reason}")]
+    Check {
+        service: Name,
+        instance: String,
+        reason: String,
+    },
+}
+
+impl Registration {
+    /// The service's names, and every check within its bounds: a check refused here would
+    /// otherwise only fail to start, leaving its instance in the answers unchecked.
+    fn validate(&self) -> Result<(), RegistryError> {
+        self.service.validate()?;
+        for (instance, check) in &self.checks {
+            check.validate().map_err(|e| RegistryError::Check {
+                service: self.service.host(),
+                instance: instance.clone(),
+                reason: e.to_string(),
+            })?;
+        }
+        Ok(())
+    }
 }
 
 /// Services, their health, and the zones' writer they hand their records to.
@@ -119,7 +142,7 @@ impl Registry {
         {
             let mut registered = lock(&registry.services);
             for registration in services {
-                registration.service.validate()?;
+                registration.validate()?;
                 let host = registration.service.host();
                 registered.retain(|r| r.service.host() != host);
                 registered.push(registration);
@@ -149,7 +172,7 @@ impl Registry {
 
     /// Adds (or replaces, by name and zone) a service and publishes its records.
     pub(crate) fn register(&self, registration: Registration) -> Result<(), RegistryError> {
-        registration.service.validate()?;
+        registration.validate()?;
         let mut services = lock(&self.services);
         let host = registration.service.host();
         let zone = registration.service.zone.clone();

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use hickory_proto::rr::{RData, RecordType};
 
 use super::health::{Check, CheckSpec, HealthTable};
-use super::registry::{Registration, Registry};
+use super::registry::{Registration, Registry, RegistryError};
 use super::service::{Instance, Service};
 use crate::authority::Catalog;
 use crate::authority::store::{ZoneFile, ZoneOwner, ZoneStore};
@@ -24,10 +24,14 @@ struct Fixture {
 }
 
 fn fixture(tag: &str, services: Vec<Registration>) -> Fixture {
+    fixture_at(tag, "cluster.test.", services)
+}
+
+fn fixture_at(tag: &str, origin: &str, services: Vec<Registration>) -> Fixture {
     let dir = Scratch::new(&format!("disc-review-{tag}"));
-    let file = dir.join("cluster.test.zone");
+    let file = dir.join("zone");
     std::fs::write(&file, ZONE).expect("zone file");
-    let store = ZoneStore::open(&[ZoneFile::new(name("cluster.test."), file)]).expect("opens");
+    let store = ZoneStore::open(&[ZoneFile::new(name(origin), file)]).expect("opens");
     let served = Arc::new(Mutex::new(None));
     let publish = Arc::clone(&served);
     let owner = ZoneOwner::new(store, move |catalog| {
@@ -141,4 +145,54 @@ fn an_instance_whose_check_is_dropped_does_not_stay_down() {
         f.addresses("web.cluster.test."),
         [ip("127.80.0.11"), ip("127.80.0.12")]
     );
+}
+
+/// A check that cannot run (here its timeout exceeds its interval) is refused with the
+/// registration, as the configuration refuses it: taken, it would never run, and the instance
+/// would stay in the answers unchecked with nothing but a log line to say so.
+#[test]
+fn a_check_that_cannot_run_is_refused() {
+    let f = fixture("bad-check", vec![web("web", &[("web-1", "127.80.0.11")])]);
+    let host = name("web.cluster.test.");
+    let mut check = CheckSpec::new(Check::Tcp("127.80.0.12:8080".parse().expect("addr")));
+    check.timeout = check.interval * 2;
+    let added = f.registry.add_instance(
+        &host,
+        Instance::new("web-2", ip("127.80.0.12"), 8080),
+        Some(check.clone()),
+    );
+    assert!(added.is_err(), "{added:?}");
+    assert_eq!(f.addresses("web.cluster.test."), [ip("127.80.0.11")]);
+    let reg = web("api", &[]).instance(Instance::new("api-1", ip("127.80.0.13"), 80), Some(check));
+    assert!(f.registry.register(reg).is_err());
+}
+
+/// Names that do not fit in 255 octets (RFC 1035 §2.3.4) are refused as such, and never
+/// become some other name.
+#[test]
+fn names_too_long_for_dns_are_refused() {
+    let long = "a".repeat(60);
+    let zone = format!("{long}.{long}.{long}.test.");
+    let mut service = Service::new(&zone, &"s".repeat(40)).expect("the service name fits");
+    service
+        .instances
+        .push(Instance::new(&"i".repeat(40), ip("127.80.0.11"), 80));
+    assert!(
+        service.validate().is_err(),
+        "{:?}",
+        service.instance_name(&service.instances[0])
+    );
+    // Served, such a service must be refused, and the zone's apex left as it was.
+    let f = fixture_at("long", &zone, vec![]);
+    let registered = f.registry.register(Registration::new(service));
+    assert!(
+        matches!(registered, Err(RegistryError::Service(_))),
+        "{registered:?}"
+    );
+    let served = f.served.lock().expect("lock");
+    let catalog = served.as_ref().expect("published");
+    let soa = catalog
+        .answer(&name(&zone), RecordType::SOA)
+        .expect("in the zone");
+    assert_eq!(soa.answers.len(), 1);
 }

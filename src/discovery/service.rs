@@ -67,6 +67,14 @@ pub enum ServiceError {
     BadProtocol { service: String, protocol: String },
     #[error("service {service}: instance {instance} appears twice")]
     DuplicateInstance { service: String, instance: String },
+    #[error(
+        "service {service}: {name}.{zone} would be longer than a domain name may be (255 octets)"
+    )]
+    TooLong {
+        service: String,
+        name: String,
+        zone: String,
+    },
     #[error("service {service}: zone {zone:?} is not a domain name: {reason}")]
     BadZone {
         service: String,
@@ -143,11 +151,23 @@ impl Service {
         if !valid_label(&self.name) {
             return Err(bad(&self.name));
         }
+        let fits = |labels: &[&str]| {
+            self.try_child(labels)
+                .map(drop)
+                .map_err(|_| ServiceError::TooLong {
+                    service: self.name.clone(),
+                    name: labels.join("."),
+                    zone: self.zone.to_ascii(),
+                })
+        };
+        // The longest of the service's own names; each instance's is checked below.
+        fits(&[&format!("_{}", self.name), self.protocol.label()])?;
         let mut seen: Vec<String> = Vec::new();
         for i in &self.instances {
             if !valid_label(&i.name) {
                 return Err(bad(&i.name));
             }
+            fits(&[&i.name, &self.name])?;
             let lower = i.name.to_ascii_lowercase();
             if seen.contains(&lower) {
                 return Err(ServiceError::DuplicateInstance {
@@ -160,15 +180,18 @@ impl Service {
         Ok(())
     }
 
-    fn child(&self, labels: &[&str]) -> Name {
+    fn try_child(&self, labels: &[&str]) -> Result<Name, hickory_proto::ProtoError> {
         let mut name = self.zone.clone();
         for label in labels.iter().rev() {
-            // Labels were validated, or are the fixed `_tcp`/`_udp`.
-            name = name
-                .prepend_label(*label)
-                .unwrap_or_else(|_| self.zone.clone());
+            name = name.prepend_label(*label)?;
         }
-        name
+        Ok(name)
+    }
+
+    fn child(&self, labels: &[&str]) -> Name {
+        // `validate` checked that every name of the service can be made (labels, lengths);
+        // the fallback is for a service used unvalidated, and is no name of the service.
+        self.try_child(labels).unwrap_or_else(|_| self.zone.clone())
     }
 
     /// `NAME.ZONE`: the addresses of the service.
