@@ -3,6 +3,7 @@
 //! plain zone data through the zone store; it never reaches into the handler.
 
 pub(crate) mod health;
+mod members;
 pub(crate) mod registry;
 pub(crate) mod service;
 

@@ -4,16 +4,16 @@
 //! they belong to and publishes; the handler never learns where a record came from.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use hickory_proto::rr::{LowerName, Name, RData, Record};
+use hickory_proto::rr::{LowerName, Name};
 use tokio::task::AbortHandle;
 use tracing::{info, warn};
 
 use super::health::{CheckSpec, HealthTable, run_checks};
+use super::members::ServiceMembers;
 use super::service::{Instance, Service, ServiceError};
-use crate::authority::balance::{Member, Policy};
+use crate::authority::balance::Policy;
 use crate::authority::rules::{BalanceRules, Members, Rule};
 use crate::authority::store::{Owned, StoreError, ZoneOwner, ZoneStore};
 use crate::metrics::Metrics;
@@ -450,52 +450,4 @@ fn forgotten_health(old: &Registration, new: &Registration) -> Vec<String> {
             forget.then_some(id)
         })
         .collect()
-}
-
-/// A service's members for the balancer: configured weights, and RTTs from the health table.
-#[derive(Debug)]
-struct ServiceMembers {
-    by_address: HashMap<IpAddr, (u32, String)>,
-    by_target: HashMap<LowerName, (u32, String)>,
-    health: Arc<HealthTable>,
-}
-
-impl ServiceMembers {
-    fn new(service: &Service, health: &Arc<HealthTable>) -> ServiceMembers {
-        let mut by_address = HashMap::new();
-        let mut by_target = HashMap::new();
-        for i in &service.instances {
-            let id = instance_id(service, i);
-            by_address
-                .entry(i.address)
-                .or_insert((u32::from(i.weight), id.clone()));
-            by_target.insert(
-                LowerName::new(&service.instance_name(i)),
-                (u32::from(i.weight), id),
-            );
-        }
-        ServiceMembers {
-            by_address,
-            by_target,
-            health: Arc::clone(health),
-        }
-    }
-}
-
-impl Members for ServiceMembers {
-    fn member(&self, record: &Record) -> Member {
-        let found = match &record.data {
-            RData::A(a) => self.by_address.get(&IpAddr::V4(a.0)),
-            RData::AAAA(a) => self.by_address.get(&IpAddr::V6(a.0)),
-            RData::SRV(srv) => self.by_target.get(&LowerName::new(&srv.target)),
-            _ => None,
-        };
-        match found {
-            Some((weight, id)) => Member {
-                weight: *weight,
-                rtt: self.health.get(id).and_then(|h| h.rtt),
-            },
-            None => Member::default(),
-        }
-    }
 }
