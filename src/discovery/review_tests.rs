@@ -196,3 +196,14 @@ fn names_too_long_for_dns_are_refused() {
         .expect("in the zone");
     assert_eq!(soa.answers.len(), 1);
 }
+
+/// RFC 2181 §8: a TTL is 0 to 2^31 − 1; a larger one is read as 0 (RFC 2181) or cut to
+/// 2^31 − 1 (RFC 8767 §4) by whoever gets it. A service's TTL past that is refused, not served.
+#[test]
+fn a_service_ttl_past_2_31_is_refused() {
+    let mut service = Service::new("cluster.test.", "web").expect("service");
+    service.ttl = 1 << 31;
+    assert!(service.validate().is_err());
+    service.ttl = (1 << 31) - 1;
+    assert_eq!(service.validate(), Ok(()));
+}

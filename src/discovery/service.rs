@@ -15,10 +15,10 @@ use hickory_proto::rr::rdata::{A, AAAA, SRV};
 use hickory_proto::rr::{Name, RData, Record};
 
 use crate::authority::store::Owned;
+use crate::limits::SERVICE_TTL;
 
-/// TTL of service records when the configuration gives none: short, so clients follow health
-/// changes (Consul's DNS answers use 0 by default; a few seconds keeps caches useful).
-pub(crate) const DEFAULT_TTL: u32 = 5;
+/// TTL of service records when the configuration gives none (see [`SERVICE_TTL`]).
+pub(crate) const DEFAULT_TTL: u32 = SERVICE_TTL.default;
 
 /// The SRV protocol label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +75,8 @@ pub enum ServiceError {
         name: String,
         zone: String,
     },
+    #[error("service {service}: {reason}")]
+    BadTtl { service: String, reason: String },
     #[error("service {service}: zone {zone:?} is not a domain name: {reason}")]
     BadZone {
         service: String,
@@ -151,6 +153,12 @@ impl Service {
         if !valid_label(&self.name) {
             return Err(bad(&self.name));
         }
+        SERVICE_TTL
+            .check(Some(self.ttl))
+            .map_err(|reason| ServiceError::BadTtl {
+                service: self.name.clone(),
+                reason,
+            })?;
         let fits = |labels: &[&str]| {
             self.try_child(labels)
                 .map(drop)
