@@ -3,7 +3,7 @@
 //! handed to the zones' one writer ([`ZoneOwner`], in `authority`), which rebuilds the zone
 //! they belong to and publishes; the handler never learns where a record came from.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use hickory_proto::rr::{LowerName, Name};
@@ -100,6 +100,9 @@ pub struct Registry {
     health: Arc<HealthTable>,
     metrics: Arc<Metrics>,
     checks: Mutex<Checks>,
+    /// The services (by store source) answering with every instance because none is healthy:
+    /// a service is counted and logged when it enters this state, not at every rewrite.
+    failing_open: Mutex<HashSet<String>>,
 }
 
 /// The health checks running, by instance id; none before [`Registry::run`] starts them.
@@ -138,6 +141,7 @@ impl Registry {
             health,
             metrics,
             checks: Mutex::new(Checks::default()),
+            failing_open: Mutex::default(),
         };
         {
             let mut registered = lock(&registry.services);
@@ -300,6 +304,7 @@ impl Registry {
         for i in &gone.service.instances {
             self.health.remove(&instance_id(&gone.service, i));
         }
+        lock(&self.failing_open).remove(&gone.service.source());
         *services = next;
         self.sync_checks(&services);
         Ok(())
@@ -368,11 +373,18 @@ impl Registry {
             let id = instance_id(s, i);
             forgotten.contains(&id) || self.health.is_healthy(&id)
         });
-        if failed_open {
+        let source = s.source();
+        store.set_owned(&s.zone, &source, owned)?;
+        let mut failing_open = lock(&self.failing_open);
+        if !failed_open {
+            if failing_open.remove(&source) {
+                info!(service = %s.host(), "an instance is healthy again: fail open is over");
+            }
+        } else if failing_open.insert(source) {
             Metrics::inc(&self.metrics.services_failed_open);
             warn!(service = %s.host(), instances = s.instances.len(), "every instance fails its check: answering with all of them (fail open)");
         }
-        store.set_owned(&s.zone, &s.source(), owned)
+        Ok(())
     }
 
     /// How `zone`'s answers are ordered: its services' policies (or the zone's default) over

@@ -19,6 +19,7 @@ const ZONE: &str =
 
 struct Fixture {
     registry: Arc<Registry>,
+    metrics: Arc<Metrics>,
     served: Arc<Mutex<Option<Catalog>>>,
     _dir: Scratch,
 }
@@ -37,16 +38,18 @@ fn fixture_at(tag: &str, origin: &str, services: Vec<Registration>) -> Fixture {
     let owner = ZoneOwner::new(store, move |catalog| {
         *publish.lock().expect("lock") = Some(catalog);
     });
+    let metrics = Arc::new(Metrics::default());
     let registry = Registry::new(
         Arc::new(owner),
         services,
         Default::default(),
         HealthTable::new(),
-        Arc::new(Metrics::default()),
+        Arc::clone(&metrics),
     )
     .expect("registers");
     Fixture {
         registry,
+        metrics,
         served,
         _dir: dir,
     }
@@ -206,4 +209,38 @@ fn a_service_ttl_past_2_31_is_refused() {
     assert!(service.validate().is_err());
     service.ttl = (1 << 31) - 1;
     assert_eq!(service.validate(), Ok(()));
+}
+
+/// `services_failed_open` counts the times a service had no healthy instance and answered
+/// with all of them: once when it goes into that state, not again at every later health
+/// change of some other service while it stays there.
+#[test]
+fn failing_open_is_counted_once_per_episode() {
+    let f = fixture(
+        "failed-open",
+        vec![
+            web("web", &[("web-1", "127.80.0.11")]),
+            web("api", &[("api-1", "127.80.0.21"), ("api-2", "127.80.0.22")]),
+        ],
+    );
+    let (web_host, api) = (name("web.cluster.test."), name("api.cluster.test."));
+    let count = || Metrics::get(&f.metrics.services_failed_open);
+    f.registry
+        .set_healthy(&web_host, "web-1", false)
+        .expect("down");
+    assert_eq!(count(), 1, "web fails open");
+    assert_eq!(f.addresses("web.cluster.test."), [ip("127.80.0.11")]);
+    for healthy in [false, true, false, true] {
+        f.registry
+            .set_healthy(&api, "api-1", healthy)
+            .expect("api flaps");
+    }
+    assert_eq!(count(), 1, "web is still in the same episode");
+    f.registry
+        .set_healthy(&web_host, "web-1", true)
+        .expect("up");
+    f.registry
+        .set_healthy(&web_host, "web-1", false)
+        .expect("down again");
+    assert_eq!(count(), 2, "a second episode");
 }
