@@ -68,7 +68,7 @@ pub enum RegistryError {
     /// A health check that could not run: taken, the instance would go unchecked.
     #[error("health check of instance {instance} of service {service}: {reason}")]
     Check {
-        service: Name,
+        service: Box<Name>,
         instance: String,
         reason: String,
     },
@@ -81,7 +81,7 @@ impl Registration {
         self.service.validate()?;
         for (instance, check) in &self.checks {
             check.validate().map_err(|e| RegistryError::Check {
-                service: self.service.host(),
+                service: Box::new(self.service.host()),
                 instance: instance.clone(),
                 reason: e.to_string(),
             })?;
