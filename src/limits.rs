@@ -165,6 +165,11 @@ pub const CACHE_MAX_BYTES: Limit<usize> = Limit::new(
     },
 );
 
+/// TTL of a service's records (`[[service]] ttl`): short, so clients follow health changes
+/// (Consul's DNS answers use 0 by default; a few seconds keeps caches useful). RFC 2181 §8: a
+/// TTL is at most 2^31 − 1.
+pub(crate) const SERVICE_TTL: Limit<u32> = Limit::new("service.ttl", 5, 0..=2_147_483_647);
+
 /// Floor on cached TTLs; 0 keeps TTLs as the authority gave them.
 pub(crate) const CACHE_MIN_TTL: Limit<u32> = Limit::new("cache.min_ttl", 0, 0..=3600);
 

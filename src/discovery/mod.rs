@@ -3,5 +3,9 @@
 //! plain zone data through the zone store; it never reaches into the handler.
 
 pub(crate) mod health;
+mod members;
 pub(crate) mod registry;
 pub(crate) mod service;
+
+#[cfg(test)]
+mod review_tests;

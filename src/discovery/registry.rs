@@ -3,17 +3,17 @@
 //! handed to the zones' one writer ([`ZoneOwner`], in `authority`), which rebuilds the zone
 //! they belong to and publishes; the handler never learns where a record came from.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use hickory_proto::rr::{LowerName, Name, RData, Record};
+use hickory_proto::rr::{LowerName, Name};
 use tokio::task::AbortHandle;
 use tracing::{info, warn};
 
 use super::health::{CheckSpec, HealthTable, run_checks};
+use super::members::ServiceMembers;
 use super::service::{Instance, Service, ServiceError};
-use crate::authority::balance::{Member, Policy};
+use crate::authority::balance::Policy;
 use crate::authority::rules::{BalanceRules, Members, Rule};
 use crate::authority::store::{Owned, StoreError, ZoneOwner, ZoneStore};
 use crate::metrics::Metrics;
@@ -65,6 +65,29 @@ pub enum RegistryError {
     NoSuchService(Name),
     #[error("instance {instance} of service {service} is not registered")]
     NoSuchInstance { service: Name, instance: String },
+    /// A health check that could not run: taken, the instance would go unchecked.
+    #[error("health check of instance {instance} of service {service}: {reason}")]
+    Check {
+        service: Box<Name>,
+        instance: String,
+        reason: String,
+    },
+}
+
+impl Registration {
+    /// The service's names, and every check within its bounds: a check refused here would
+    /// otherwise only fail to start, leaving its instance in the answers unchecked.
+    fn validate(&self) -> Result<(), RegistryError> {
+        self.service.validate()?;
+        for (instance, check) in &self.checks {
+            check.validate().map_err(|e| RegistryError::Check {
+                service: Box::new(self.service.host()),
+                instance: instance.clone(),
+                reason: e.to_string(),
+            })?;
+        }
+        Ok(())
+    }
 }
 
 /// Services, their health, and the zones' writer they hand their records to.
@@ -77,6 +100,9 @@ pub struct Registry {
     health: Arc<HealthTable>,
     metrics: Arc<Metrics>,
     checks: Mutex<Checks>,
+    /// The services (by store source) answering with every instance because none is healthy:
+    /// a service is counted and logged when it enters this state, not at every rewrite.
+    failing_open: Mutex<HashSet<String>>,
 }
 
 /// The health checks running, by instance id; none before [`Registry::run`] starts them.
@@ -115,11 +141,12 @@ impl Registry {
             health,
             metrics,
             checks: Mutex::new(Checks::default()),
+            failing_open: Mutex::default(),
         };
         {
             let mut registered = lock(&registry.services);
             for registration in services {
-                registration.service.validate()?;
+                registration.validate()?;
                 let host = registration.service.host();
                 registered.retain(|r| r.service.host() != host);
                 registered.push(registration);
@@ -149,20 +176,30 @@ impl Registry {
 
     /// Adds (or replaces, by name and zone) a service and publishes its records.
     pub(crate) fn register(&self, registration: Registration) -> Result<(), RegistryError> {
-        registration.service.validate()?;
+        registration.validate()?;
         let mut services = lock(&self.services);
         let host = registration.service.host();
         let zone = registration.service.zone.clone();
+        let forgotten = services
+            .iter()
+            .find(|r| r.service.host() == host)
+            .map(|old| forgotten_health(old, &registration))
+            .unwrap_or_default();
         let mut next = services.clone();
         next.retain(|r| r.service.host() != host);
         next.push(registration);
         self.zones.change(|store| {
             let registered = next.iter().find(|r| r.service.host() == host);
             if let Some(reg) = registered {
-                self.write_service(store, &reg.service)?;
+                self.write_service_as(store, &reg.service, &forgotten)?;
             }
             store.set_balance(&zone, self.rules(&zone, &next))
         })?;
+        // Only once the registration took: a refused one leaves its instances' health, and the
+        // checks that keep it, as they were.
+        for id in &forgotten {
+            self.health.remove(id);
+        }
         *services = next;
         self.sync_checks(&services);
         Ok(())
@@ -267,6 +304,7 @@ impl Registry {
         for i in &gone.service.instances {
             self.health.remove(&instance_id(&gone.service, i));
         }
+        lock(&self.failing_open).remove(&gone.service.source());
         *services = next;
         self.sync_checks(&services);
         Ok(())
@@ -320,12 +358,33 @@ impl Registry {
 
     /// Writes one service's records as its instances' health has them.
     fn write_service(&self, store: &mut ZoneStore, s: &Service) -> Result<(), StoreError> {
-        let (owned, failed_open) = s.records(&|i| self.health.is_healthy(&instance_id(s, i)));
-        if failed_open {
+        self.write_service_as(store, s, &[])
+    }
+
+    /// [`Registry::write_service`], counting the instances in `forgotten` as healthy: their
+    /// health is about to be dropped from the table, where an unknown id is healthy.
+    fn write_service_as(
+        &self,
+        store: &mut ZoneStore,
+        s: &Service,
+        forgotten: &[String],
+    ) -> Result<(), StoreError> {
+        let (owned, failed_open) = s.records(&|i| {
+            let id = instance_id(s, i);
+            forgotten.contains(&id) || self.health.is_healthy(&id)
+        });
+        let source = s.source();
+        store.set_owned(&s.zone, &source, owned)?;
+        let mut failing_open = lock(&self.failing_open);
+        if !failed_open {
+            if failing_open.remove(&source) {
+                info!(service = %s.host(), "an instance is healthy again: fail open is over");
+            }
+        } else if failing_open.insert(source) {
             Metrics::inc(&self.metrics.services_failed_open);
             warn!(service = %s.host(), instances = s.instances.len(), "every instance fails its check: answering with all of them (fail open)");
         }
-        store.set_owned(&s.zone, &s.source(), owned)
+        Ok(())
     }
 
     /// How `zone`'s answers are ordered: its services' policies (or the zone's default) over
@@ -381,50 +440,26 @@ impl Registry {
     }
 }
 
-/// A service's members for the balancer: configured weights, and RTTs from the health table.
-#[derive(Debug)]
-struct ServiceMembers {
-    by_address: HashMap<IpAddr, (u32, String)>,
-    by_target: HashMap<LowerName, (u32, String)>,
-    health: Arc<HealthTable>,
-}
-
-impl ServiceMembers {
-    fn new(service: &Service, health: &Arc<HealthTable>) -> ServiceMembers {
-        let mut by_address = HashMap::new();
-        let mut by_target = HashMap::new();
-        for i in &service.instances {
-            let id = instance_id(service, i);
-            by_address
-                .entry(i.address)
-                .or_insert((u32::from(i.weight), id.clone()));
-            by_target.insert(
-                LowerName::new(&service.instance_name(i)),
-                (u32::from(i.weight), id),
-            );
-        }
-        ServiceMembers {
-            by_address,
-            by_target,
-            health: Arc::clone(health),
-        }
-    }
-}
-
-impl Members for ServiceMembers {
-    fn member(&self, record: &Record) -> Member {
-        let found = match &record.data {
-            RData::A(a) => self.by_address.get(&IpAddr::V4(a.0)),
-            RData::AAAA(a) => self.by_address.get(&IpAddr::V6(a.0)),
-            RData::SRV(srv) => self.by_target.get(&LowerName::new(&srv.target)),
-            _ => None,
-        };
-        match found {
-            Some((weight, id)) => Member {
-                weight: *weight,
-                rtt: self.health.get(id).and_then(|h| h.rtt),
-            },
-            None => Member::default(),
-        }
-    }
+/// The instances of `old` whose health means nothing under `new`, which replaces it: those no
+/// longer registered (one added again later is a new instance, as a re-registered service is
+/// in Consul), and those whose check was dropped (the verdict of a check that no longer runs
+/// would keep an instance out for good; without a check it is healthy unless marked down).
+fn forgotten_health(old: &Registration, new: &Registration) -> Vec<String> {
+    old.service
+        .instances
+        .iter()
+        .filter_map(|i| {
+            let id = instance_id(&old.service, i);
+            let kept = new
+                .service
+                .instances
+                .iter()
+                .find(|n| instance_id(&new.service, n) == id);
+            let forget = match kept {
+                None => true,
+                Some(n) => old.checks.contains_key(&i.name) && !new.checks.contains_key(&n.name),
+            };
+            forget.then_some(id)
+        })
+        .collect()
 }

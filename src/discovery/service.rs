@@ -15,10 +15,10 @@ use hickory_proto::rr::rdata::{A, AAAA, SRV};
 use hickory_proto::rr::{Name, RData, Record};
 
 use crate::authority::store::Owned;
+use crate::limits::SERVICE_TTL;
 
-/// TTL of service records when the configuration gives none: short, so clients follow health
-/// changes (Consul's DNS answers use 0 by default; a few seconds keeps caches useful).
-pub(crate) const DEFAULT_TTL: u32 = 5;
+/// TTL of service records when the configuration gives none (see [`SERVICE_TTL`]).
+pub(crate) const DEFAULT_TTL: u32 = SERVICE_TTL.default;
 
 /// The SRV protocol label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +67,16 @@ pub enum ServiceError {
     BadProtocol { service: String, protocol: String },
     #[error("service {service}: instance {instance} appears twice")]
     DuplicateInstance { service: String, instance: String },
+    #[error(
+        "service {service}: {name}.{zone} would be longer than a domain name may be (255 octets)"
+    )]
+    TooLong {
+        service: String,
+        name: String,
+        zone: String,
+    },
+    #[error("service {service}: {reason}")]
+    BadTtl { service: String, reason: String },
     #[error("service {service}: zone {zone:?} is not a domain name: {reason}")]
     BadZone {
         service: String,
@@ -143,11 +153,29 @@ impl Service {
         if !valid_label(&self.name) {
             return Err(bad(&self.name));
         }
+        SERVICE_TTL
+            .check(Some(self.ttl))
+            .map_err(|reason| ServiceError::BadTtl {
+                service: self.name.clone(),
+                reason,
+            })?;
+        let fits = |labels: &[&str]| {
+            self.try_child(labels)
+                .map(drop)
+                .map_err(|_| ServiceError::TooLong {
+                    service: self.name.clone(),
+                    name: labels.join("."),
+                    zone: self.zone.to_ascii(),
+                })
+        };
+        // The longest of the service's own names; each instance's is checked below.
+        fits(&[&format!("_{}", self.name), self.protocol.label()])?;
         let mut seen: Vec<String> = Vec::new();
         for i in &self.instances {
             if !valid_label(&i.name) {
                 return Err(bad(&i.name));
             }
+            fits(&[&i.name, &self.name])?;
             let lower = i.name.to_ascii_lowercase();
             if seen.contains(&lower) {
                 return Err(ServiceError::DuplicateInstance {
@@ -160,15 +188,18 @@ impl Service {
         Ok(())
     }
 
-    fn child(&self, labels: &[&str]) -> Name {
+    fn try_child(&self, labels: &[&str]) -> Result<Name, hickory_proto::ProtoError> {
         let mut name = self.zone.clone();
         for label in labels.iter().rev() {
-            // Labels were validated, or are the fixed `_tcp`/`_udp`.
-            name = name
-                .prepend_label(*label)
-                .unwrap_or_else(|_| self.zone.clone());
+            name = name.prepend_label(*label)?;
         }
-        name
+        Ok(name)
+    }
+
+    fn child(&self, labels: &[&str]) -> Name {
+        // `validate` checked that every name of the service can be made (labels, lengths);
+        // the fallback is for a service used unvalidated, and is no name of the service.
+        self.try_child(labels).unwrap_or_else(|_| self.zone.clone())
     }
 
     /// `NAME.ZONE`: the addresses of the service.
