@@ -78,3 +78,44 @@ async fn tern_ctl_reload_reopens_the_query_log_as_sighup_does() {
         std::fs::read_to_string(&rotated).unwrap_or_default()
     );
 }
+
+/// The shipped unit runs tern under `ProtectSystem=strict`: it may write only the folders the
+/// unit names. The README's query log (`[log] queries`, and its logrotate stanza) lives under
+/// /var/log/tern, which the unit must then grant (`LogsDirectory=tern`), or `tern serve`
+/// stops at start with "Read-only file system".
+#[test]
+fn the_unit_lets_tern_write_the_query_log_where_the_readme_puts_it() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).expect("README");
+    let unit = std::fs::read_to_string(format!("{root}/zones/contrib/tern.service")).expect("unit");
+    let example = readme
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("queries = \"")?.split('"').next())
+        .expect("the README's [log] queries example");
+    let folder = Path::new(example).parent().expect("a folder");
+    assert!(unit.contains("ProtectSystem=strict"), "{unit}");
+    let setting = |key: &str| -> Vec<String> {
+        unit.lines()
+            .filter_map(|l| l.trim().strip_prefix(key)?.strip_prefix('='))
+            .flat_map(|v| v.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+            .collect()
+    };
+    let mut writable: Vec<std::path::PathBuf> = Vec::new();
+    for (key, base) in [
+        ("LogsDirectory", "/var/log"),
+        ("StateDirectory", "/var/lib"),
+        ("RuntimeDirectory", "/run"),
+    ] {
+        writable.extend(setting(key).iter().map(|d| Path::new(base).join(d)));
+    }
+    writable.extend(
+        setting("ReadWritePaths")
+            .iter()
+            .map(std::path::PathBuf::from),
+    );
+    assert!(
+        writable.iter().any(|w| folder.starts_with(w)),
+        "{} (the README's query log) is not writable under the unit; it grants {writable:?}",
+        folder.display()
+    );
+}
