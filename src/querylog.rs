@@ -4,7 +4,7 @@
 //! runtime. When the channel is full the entry is dropped and counted
 //! (`query_log_dropped`). Off (no `QueryLog`), the handler pays one branch per query.
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -232,12 +232,16 @@ impl QueryLog {
         let writer = Writer {
             dest: dest.clone(),
             reopen: Arc::clone(&reopen),
-            failed: Default::default(),
             recent: Arc::clone(&recent),
+            metrics: Arc::clone(&metrics),
+            pending: Vec::new(),
+            lines: 0,
+            failing: false,
+            torn: false,
         };
         std::thread::Builder::new()
             .name("tern-querylog".to_string())
-            .spawn(move || writer.run(rx, BufWriter::new(out)))?;
+            .spawn(move || writer.run(rx, out))?;
         Ok(QueryLog {
             tx,
             metrics,
@@ -272,7 +276,8 @@ impl QueryLog {
     }
 
     /// Waits (at most `timeout`, blocking this thread) until every line queued so far is
-    /// written and flushed: `tern serve` calls it on its way out.
+    /// written and flushed: `tern serve` calls it on its way out. `false` when that did not
+    /// happen in time, or a write lost lines of the last batch (counted as dropped).
     pub(crate) fn sync(&self, timeout: Duration) -> bool {
         let (done, wait) = std::sync::mpsc::channel();
         // Edge: a blocking wait on the way out, outside the runtime: the system clock bounds it.
@@ -299,9 +304,11 @@ impl QueryLog {
     }
 }
 
-type Out = BufWriter<Box<dyn Write + Send>>;
+/// The log's file or stdout, unbuffered: the writer gathers a batch's lines itself, so that it
+/// knows which of them a failed write lost.
+type Out = Box<dyn Write + Send>;
 
-fn open(dest: &Destination) -> io::Result<Box<dyn Write + Send>> {
+fn open(dest: &Destination) -> io::Result<Out> {
     Ok(match dest {
         Destination::Stdout => Box::new(io::stdout()),
         Destination::Recent => Box::new(io::sink()),
@@ -314,41 +321,56 @@ fn open(dest: &Destination) -> io::Result<Box<dyn Write + Send>> {
     })
 }
 
+/// Lines gathered before they are written, at most (about 250 lines).
+const PENDING_BYTES: usize = 64 * 1024;
+
 /// The writer thread's state.
 struct Writer {
     dest: Destination,
     reopen: Arc<AtomicBool>,
-    /// A write failed (warned once).
-    failed: std::cell::Cell<bool>,
     recent: Arc<Recent>,
+    /// Where lines a write lost are counted (`query_log_dropped`), as the ones a full queue
+    /// refused are: the counter is every line that did not reach the log.
+    metrics: Arc<Metrics>,
+    /// The lines not written yet, each ending in a newline, and how many they are.
+    pending: Vec<u8>,
+    lines: u64,
+    /// The last write failed (warned once, until a write succeeds again).
+    failing: bool,
+    /// The last write stopped inside a line: the next starts with a newline, so that only the
+    /// cut line is damaged and not the first whole one after it too.
+    torn: bool,
 }
 
 impl Writer {
-    /// A line per entry, flushed whenever nothing more is waiting, until every sender is gone;
-    /// the file reopened, when asked, between batches (after a flush).
-    fn run(self, rx: Receiver<Msg>, mut out: Out) {
+    /// A line per entry, written whenever nothing more is waiting, until every sender is gone;
+    /// the file reopened, when asked, between batches (after a write).
+    fn run(mut self, rx: Receiver<Msg>, mut out: Out) {
         while let Ok(first) = rx.recv() {
             self.write_batch(&rx, first, &mut out);
             // Asked while the queue was full (the wake-up message was not queued).
             self.reopen_if_asked(&mut out);
         }
+        let _ = self.drain(&mut out);
         let _ = out.flush();
     }
 
-    fn reopen_if_asked(&self, out: &mut Out) {
+    fn reopen_if_asked(&mut self, out: &mut Out) {
         if self.reopen.swap(false, Ordering::AcqRel) {
             self.reopen_file(out);
         }
     }
 
-    fn reopen_file(&self, out: &mut Out) {
+    fn reopen_file(&mut self, out: &mut Out) {
         let Destination::File(path) = &self.dest else {
             return;
         };
         match open(&self.dest) {
             Ok(file) => {
                 let _ = out.flush();
-                *out = BufWriter::new(file);
+                *out = file;
+                // A line cut in the old file does not continue in the new one.
+                self.torn = false;
                 tracing::info!(path = %path.display(), "query log reopened");
             }
             Err(e) => {
@@ -357,39 +379,102 @@ impl Writer {
         }
     }
 
-    /// Writes `first` and whatever else is waiting, flushes, and answers the syncs among them;
-    /// a reopen happens where it was asked, so the lines queued after it go to the new file.
-    fn write_batch(&self, rx: &Receiver<Msg>, first: Msg, out: &mut Out) {
-        let warn_once = || {
-            if !self.failed.replace(true) {
-                tracing::warn!("query log: write failed; lines are being lost");
-            }
-        };
+    /// Writes `first` and whatever else is waiting, and answers the syncs among them when every
+    /// line reached the log (a sync whose lines were lost is dropped unanswered: it fails); a
+    /// reopen happens where it was asked, so the lines queued after it go to the new file.
+    fn write_batch(&mut self, rx: &Receiver<Msg>, first: Msg, out: &mut Out) {
         let mut next = Some(first);
         let mut synced = Vec::new();
+        let mut whole = true;
         while let Some(msg) = next {
             match msg {
                 Msg::Line(e) => {
                     let text = line(&e);
-                    if writeln!(out, "{text}").is_err() {
-                        warn_once();
-                    }
+                    self.pending.extend_from_slice(text.as_bytes());
+                    self.pending.push(b'\n');
+                    self.lines += 1;
                     self.recent.push(text);
+                    if self.pending.len() >= PENDING_BYTES {
+                        whole &= self.drain(out);
+                    }
                 }
                 Msg::Sync(done) => synced.push(done),
-                Msg::Reopen => self.reopen_if_asked(out),
+                Msg::Reopen => {
+                    whole &= self.drain(out);
+                    self.reopen_if_asked(out);
+                }
             }
-            // Empty or disconnected: flush what was written.
+            // Empty or disconnected: write what was gathered.
             next = rx.try_recv().ok();
         }
+        whole &= self.drain(out);
         if out.flush().is_err() {
-            warn_once();
+            whole = false;
         }
-        for done in synced {
-            let _ = done.send(());
+        if whole {
+            for done in synced {
+                let _ = done.send(());
+            }
         }
+    }
+
+    /// Writes the pending lines; `false` when a write failed, after counting the lines that did
+    /// not get out whole as dropped. They are not tried again: a disk that is full now would
+    /// hold every later line behind them.
+    fn drain(&mut self, out: &mut Out) -> bool {
+        if self.pending.is_empty() {
+            return true;
+        }
+        let mut buf = std::mem::take(&mut self.pending);
+        let prefix = usize::from(self.torn);
+        if self.torn {
+            buf.insert(0, b'\n');
+        }
+        let mut written = 0;
+        let failed = loop {
+            if written == buf.len() {
+                break None;
+            }
+            match out.write(&buf[written..]) {
+                Ok(0) => break Some(io::Error::from(io::ErrorKind::WriteZero)),
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Some(e),
+            }
+        };
+        let lines = std::mem::take(&mut self.lines);
+        let ok = match failed {
+            None => {
+                if self.failing {
+                    tracing::info!("query log: writing again");
+                }
+                self.failing = false;
+                self.torn = false;
+                true
+            }
+            Some(e) => {
+                let out_whole = buf[..written].iter().filter(|&&b| b == b'\n').count();
+                let complete = out_whole.saturating_sub(prefix.min(written)) as u64;
+                let lost = lines.saturating_sub(complete);
+                self.metrics
+                    .query_log_dropped
+                    .fetch_add(lost, Ordering::Relaxed);
+                if written > 0 {
+                    self.torn = buf[written - 1] != b'\n';
+                }
+                if !std::mem::replace(&mut self.failing, true) {
+                    tracing::warn!(error = %e, "query log: write failed; lines are being lost (counted in query_log_dropped)");
+                }
+                false
+            }
+        };
+        buf.clear();
+        self.pending = buf;
+        ok
     }
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod write_review;

@@ -18,7 +18,8 @@ use crate::discovery::registry::instance_id;
 pub(crate) const HELP: &str = "\
 commands:
 stats             counters and cache size, `name value` per line
-reload            re-read the zone files and TLS certificate (as SIGHUP); on error the old stay
+reload            re-read the zone files and TLS certificate, reopen the query log (as
+                  SIGHUP); a zone file or certificate in error: the old ones stay
 flush NAME        forget NAME (every type) in the cache and the hit path
 flush-zone NAME   forget everything at or below NAME
 flush-all         empty the cache
@@ -95,6 +96,11 @@ fn stats(ctl: &Control) -> String {
 }
 
 fn reload(ctl: &Control) -> Result<String, String> {
+    // First, and whatever becomes of the rest: after logrotate renamed the file, every line
+    // until this goes to the renamed one (which `delaycompress` keeps open for it).
+    if let Some(log) = &ctl.query_log {
+        log.reopen();
+    }
     let zones = match ctl.registry.zones().reload() {
         Ok(()) => {
             tracing::info!("zones reloaded (tern ctl)");

@@ -43,4 +43,7 @@ pub(crate) struct Control {
     pub builtin: Vec<(Name, u32)>,
     /// The DNS-over-TLS certificate, reloaded with the zones; `None` without `[tls]`.
     pub(crate) tls: Option<Arc<crate::server::tls::Certificates>>,
+    /// The query log, reopened by `reload` as by SIGHUP (logrotate's postrotate may run
+    /// either); `None` without `[log] queries`.
+    pub(crate) query_log: Option<crate::querylog::QueryLog>,
 }

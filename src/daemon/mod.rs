@@ -228,6 +228,7 @@ pub async fn run(config: Config) -> Result<(), String> {
                     zone_sources: dashboard::zone_sources(&config.zones)?,
                     builtin,
                     tls: certificates.clone(),
+                    query_log: query_log.clone(),
                 },
                 signal,
             )

@@ -142,7 +142,7 @@ fn get(endpoint: &Endpoint, path: &str, query: &str, head_only: bool) -> Vec<u8>
             "404 Not Found",
             "text/plain",
             "not found; try /metrics or /\n",
-            false,
+            head_only,
         ),
     }
 }
@@ -402,3 +402,6 @@ mod tests {
         drop(idle);
     }
 }
+
+#[cfg(test)]
+mod review;

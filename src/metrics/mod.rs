@@ -64,7 +64,7 @@ pub struct Metrics {
     pub notifies_sent: AtomicU64,
     /// Queries refused or dropped by `[rate_limit]`, and responses dropped or truncated by RRL.
     pub(crate) rate_limited: AtomicU64,
-    /// Query log lines dropped because the writer fell behind.
+    /// Query log lines lost: dropped because the writer fell behind, or refused by the file.
     pub query_log_dropped: AtomicU64,
     /// Queries of the full path by transport and QTYPE (`counts::qtype_slot`).
     pub queries_by_type: Table<{ counts::QTYPE_SLOTS }>,

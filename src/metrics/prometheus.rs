@@ -298,7 +298,7 @@ impl Collector for Exposition {
             ),
             (
                 "tern_query_log_dropped",
-                "Query log lines dropped because the writer fell behind.",
+                "Query log lines lost: dropped because the writer fell behind, or refused by the file (a full disk).",
                 Metrics::get(&m.query_log_dropped),
             ),
             (

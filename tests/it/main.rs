@@ -5,6 +5,7 @@ mod authority;
 mod cli;
 mod control;
 mod control_nta;
+mod control_review;
 mod cookies;
 mod cookies_out;
 mod dig_interop;
