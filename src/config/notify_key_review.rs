@@ -51,7 +51,10 @@ fn notify_key_is_read_and_checked() {
             "notify = [\"127.0.0.212\"]\nnotify_key = \"nokey\"\n",
             "key nokey is in no [[tsig_key]] file",
         ),
-        ("notify_key = \"notify-key\"\n", "notify_key needs notify targets"),
+        (
+            "notify_key = \"notify-key\"\n",
+            "notify_key needs notify targets",
+        ),
     ] {
         let err = replication(
             &dir,
