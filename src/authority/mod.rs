@@ -415,6 +415,8 @@ impl Catalog {
 }
 
 #[cfg(test)]
+mod cname_referral_review;
+#[cfg(test)]
 mod parent_side_review;
 #[cfg(test)]
 mod review_tests;

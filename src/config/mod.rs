@@ -494,4 +494,6 @@ impl Config {
 }
 
 #[cfg(test)]
+mod notify_key_review;
+#[cfg(test)]
 mod tests;

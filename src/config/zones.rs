@@ -39,6 +39,10 @@ pub struct ZoneConfig {
     /// Secondaries told of every change by NOTIFY (RFC 1996): `ADDR` or `ADDR:PORT` (53).
     #[serde(default)]
     pub notify: Vec<String>,
+    /// The TSIG key (a `[[tsig_key]]` name) that signs the NOTIFYs sent to `notify`: what a
+    /// secondary that takes only signed NOTIFYs (BIND `allow-notify { key K; }`, a Knot acl
+    /// with a key) needs; default unsigned.
+    pub notify_key: Option<String>,
     /// The zone's primaries (`ADDR` or `ADDR:PORT`): with them the zone is a secondary, and
     /// `file` is where its copy is written as a zone file after each transfer (its journal is
     /// what a restart reads first).
@@ -85,6 +89,8 @@ pub(crate) struct PrimaryZone {
     pub origin: Name,
     pub allow_transfer: TransferAcl,
     pub notify: Vec<SocketAddr>,
+    /// The key of `notify_key`: signs every NOTIFY sent (RFC 8945).
+    pub notify_key: Option<Key>,
 }
 
 /// A zone this server is secondary for.
@@ -101,8 +107,9 @@ pub(crate) struct SecondaryZone {
     pub key: Option<Key>,
     /// Who may transfer the copy on (a secondary can feed further secondaries)...
     pub allow_transfer: TransferAcl,
-    /// ...and which of them hear of each new serial it takes.
+    /// ...and which of them hear of each new serial it takes, signed with `notify_key`.
     pub notify: Vec<SocketAddr>,
+    pub notify_key: Option<Key>,
 }
 
 /// Every zone's replication settings.
@@ -120,6 +127,7 @@ impl Replication {
             origin: z.origin.clone(),
             allow_transfer: z.allow_transfer.clone(),
             notify: z.notify.clone(),
+            notify_key: z.notify_key.clone(),
         });
         self.primaries
             .iter()
@@ -231,6 +239,11 @@ impl Config {
                     .map(|a| server_addr(a).map_err(invalid))
                     .collect()
             };
+            // A key that would sign nothing is a mistake worth saying at start.
+            if z.notify_key.is_some() && z.notify.is_empty() {
+                return Err(invalid("notify_key needs notify targets".to_string()));
+            }
+            let notify_key = z.notify_key.as_deref().map(key).transpose()?;
             if z.is_secondary() {
                 if !z.update_keys.is_empty() {
                     return Err(invalid(
@@ -255,6 +268,7 @@ impl Config {
                     key: z.transfer_key.as_deref().map(key).transpose()?,
                     allow_transfer,
                     notify: addrs(&z.notify)?,
+                    notify_key,
                 });
             } else {
                 if z.transfer_key.is_some() {
@@ -264,6 +278,7 @@ impl Config {
                     origin,
                     allow_transfer,
                     notify: addrs(&z.notify)?,
+                    notify_key,
                 });
             }
         }

@@ -329,6 +329,7 @@ pub async fn start(port: u16, state: PathBuf, shutdown: Shutdown) -> Result<Clus
             keys: Vec::new(),
         },
         notify: secondaries.clone(),
+        notify_key: None,
     };
     let server = SocketAddr::new(IpAddr::V4(DISCOVERY_SERVER), port);
     let (udp, tcp) = bind(server).await?;
@@ -399,6 +400,7 @@ async fn secondary(
         key: None,
         allow_transfer: TransferAcl::default(),
         notify: Vec::new(),
+        notify_key: None,
     };
     let (udp, tcp) = bind(at).await?;
     let (running, _) = NameServer::stored(store, Vec::new(), Arc::new(Metrics::default()))

@@ -169,6 +169,7 @@ async fn updates_and_transfers_are_notimp_unless_given() {
                 keys: Vec::new(),
             },
             notify: Vec::new(),
+            notify_key: None,
         }],
         secondaries: Vec::new(),
     };

@@ -8,3 +8,6 @@ pub(crate) mod fetch;
 pub(crate) mod notify;
 pub(crate) mod secondary;
 pub(crate) mod status;
+
+#[cfg(test)]
+mod notify_review;

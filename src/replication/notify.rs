@@ -17,6 +17,7 @@ use crate::authority::Catalog;
 use crate::config::PrimaryZone;
 use crate::metrics::Metrics;
 use crate::server::Shutdown;
+use crate::tsig::Key;
 
 /// Attempts per serial, and the wait before the first retry (doubled each time).
 const ATTEMPTS: u32 = 5;
@@ -45,6 +46,7 @@ impl Notifier {
                 tokio::spawn(tell(
                     Peer::new(*target, source),
                     zone.origin.clone(),
+                    zone.notify_key.clone(),
                     tx.subscribe(),
                     Arc::clone(&metrics),
                     shutdown.clone(),
@@ -74,9 +76,12 @@ impl Notifier {
     }
 }
 
+/// Announces each new serial of `zone` to `target`, signed with `key` when the zone has one
+/// (a secondary may take only signed NOTIFYs, RFC 8945).
 async fn tell(
     target: Peer,
     zone: Name,
+    key: Option<Key>,
     mut latest: watch::Receiver<Option<Record>>,
     metrics: Arc<Metrics>,
     mut shutdown: Shutdown,
@@ -91,7 +96,7 @@ async fn tell(
         };
         let mut wait = FIRST_RETRY;
         for attempt in 1..=ATTEMPTS {
-            match notify(target, &zone, &soa, None, ANSWER_TIMEOUT).await {
+            match notify(target, &zone, &soa, key.as_ref(), ANSWER_TIMEOUT).await {
                 Ok(()) => {
                     Metrics::inc(&metrics.notifies_sent);
                     info!(zone = %zone, target = %target.server, "NOTIFY acknowledged");

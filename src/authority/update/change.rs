@@ -185,6 +185,12 @@ impl<'z> Working<'z> {
                     Some(z) => *z = rr.clone(),
                     None => set.push(rr.clone()),
                 }
+                // RFC 2181 §5.2: one TTL per RRset. As BIND (update.c, add_rr_prepare_action),
+                // the added RR's TTL becomes the whole RRset's; the diff then shows each other
+                // member removed with its old TTL and added with the new one (RFC 1995).
+                for z in set.iter_mut().filter(|z| z.record_type() == rtype) {
+                    z.ttl = rr.ttl;
+                }
             }
         }
         Ok(())

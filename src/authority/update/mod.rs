@@ -11,11 +11,12 @@
 //! ANY and NONE forms of §2.4 and §2.5 arrive.
 //!
 //! Where the RFC leaves room, tern does this:
-//! * TTLs (RFC 2136 §3.4.2.2 read literally): adding a record whose RDATA is already present
-//!   replaces that record, so its TTL becomes the update's; a new record keeps its own TTL, and
-//!   the other members of its RRset keep theirs. An RRset can so end up with mixed TTLs, which
-//!   RFC 2181 §5.2 deprecates but tells readers to handle (use the lowest); rewriting a whole
-//!   RRset's TTL behind the client's back would be a second, unasked-for change.
+//! * TTLs: adding a record whose RDATA is already present replaces that record (RFC 2136
+//!   §3.4.2.2), and an added record's TTL becomes its whole RRset's, as BIND does ("TTL of the
+//!   RRset is changed to the new TTL"): RFC 2181 §5.2 wants one TTL per RRset, and reading
+//!   §3.4.2.2 literally would leave mixed TTLs that clients are told to treat as an error. The
+//!   other members' TTL change is in the [`Diff`] like any change (removed with the old TTL,
+//!   added with the new), so the journal and IXFR carry it (RFC 1995 has no "modify").
 //! * The SOA serial: §3.6 wants it raised after a change. That is the store's job (it raises it
 //!   on every change, whatever the source); [`apply`] replaces the SOA only when the update
 //!   itself carries one with a higher serial (RFC 1982).

@@ -165,8 +165,9 @@ const CASES: &[Case] = &[
     // §2.5.1 / §3.4.2.2: add to an RRset.
     case("add to an rrset", &[], &["www 300 IN A 192.0.2.12"], Changes(&["+ www 300 IN A 192.0.2.12"])),
     case("a duplicate is not added twice", &[], &["www 300 IN A 192.0.2.10", "new 300 IN A 192.0.2.50", "new 300 IN A 192.0.2.50"], PLUS_NEW_A),
-    case("a duplicate with another TTL replaces that RR", &[], &["www 60 IN A 192.0.2.10"], Changes(&["- www 300 IN A 192.0.2.10", "+ www 60 IN A 192.0.2.10"])),
-    case("a new member keeps its own TTL", &[], &["www 60 IN A 192.0.2.12"], Changes(&["+ www 60 IN A 192.0.2.12"])),
+    case("a duplicate with another TTL sets the rrset's TTL", &[], &["www 60 IN A 192.0.2.10"], Changes(&["- www 300 IN A 192.0.2.10", "- www 300 IN A 192.0.2.11", "+ www 60 IN A 192.0.2.10", "+ www 60 IN A 192.0.2.11"])),
+    case("a new member's TTL becomes the rrset's", &[], &["www 60 IN A 192.0.2.12"], Changes(&["- www 300 IN A 192.0.2.10", "- www 300 IN A 192.0.2.11", "+ www 60 IN A 192.0.2.10", "+ www 60 IN A 192.0.2.11", "+ www 60 IN A 192.0.2.12"])),
+    case("the last add's TTL wins", &[], &["www 60 IN A 192.0.2.12", "www 300 IN A 192.0.2.13"], Changes(&["+ www 300 IN A 192.0.2.12", "+ www 300 IN A 192.0.2.13"])),
     case("updates apply in order", &[], &["new 300 IN A 192.0.2.50", "new 0 NONE A 192.0.2.50"], NO_CHANGE),
     // §2.5.2 / §2.5.3 / §2.5.4: the three deletions.
     case("delete an rrset", &[], &["www 0 ANY A"], Changes(&["- www 300 IN A 192.0.2.10", "- www 300 IN A 192.0.2.11"])),

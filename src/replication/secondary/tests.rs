@@ -64,6 +64,7 @@ pub(super) fn zone(primary: std::net::SocketAddr, file: &Path) -> SecondaryZone 
         key: None,
         allow_transfer: crate::acl::TransferAcl::default(),
         notify: Vec::new(),
+        notify_key: None,
     }
 }
 
