@@ -24,7 +24,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::outbound::tls::conn::{ConnError, Limits, Response};
-use crate::outbound::tls::pool::fail_queued;
+use crate::outbound::tls::pool::{Health, fail_queued};
 
 /// RFC 8484 §6: the media type of a DNS message, both ways.
 pub(crate) const MEDIA_TYPE: &str = "application/dns-message";
@@ -79,31 +79,47 @@ where
         .map_err(|e| ConnError::Connect(format!("HTTP/2 handshake: {}", chain(&e))))
 }
 
+/// How one stream's exchange ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// A DNS message came back.
+    Answer,
+    /// An HTTP response came back, but no DNS message: the server is there, the try failed.
+    Unusable,
+    /// Nothing came back (the waiter gave up, or the stream or connection failed).
+    Nothing,
+}
+
 /// Serves `jobs` as POSTs to `uri` over the connection until it fails, the server closes it,
 /// every sender is gone, or it has been idle for `limits.idle`. Queries still in flight or
-/// queued then fail.
+/// queued then fail. `health` hears of each response, and of the server ending the
+/// connection (GOAWAY, a close or reset, silence) with queries waiting.
 pub(crate) async fn run<C>(
     send: SendRequest<Full<Bytes>>,
     connection: C,
     uri: Uri,
     mut jobs: mpsc::Receiver<Job>,
     limits: Limits,
+    mut health: Health,
 ) where
     C: Future<Output = hyper::Result<()>>,
 {
     let mut connection = std::pin::pin!(connection);
-    // Each stream's exchange: true when it brought a response.
-    let mut streams: JoinSet<bool> = JoinSet::new();
+    let mut streams: JoinSet<Outcome> = JoinSet::new();
     // Why the connection ended, for the streams still in flight then.
     let (gone, ended) = watch::channel(None::<String>);
     // The last time the connection did anything for us: a response read, or the first query
     // sent on an idle connection. The timer runs from it, for idleness and for silence.
     let mut progress = Instant::now();
-    let (why, open, graceful) = loop {
+    // Why it ended; whether it is still open (ours to close); whether the server ended it
+    // gracefully (GOAWAY: what it took is still answered); whether the server ended it.
+    let (why, open, graceful, by_server) = loop {
         let room = streams.len() < limits.outstanding;
         tokio::select! {
             job = jobs.recv(), if room => {
-                let Some(job) = job else { break ("no more queries".to_string(), true, false) };
+                let Some(job) = job else {
+                    break ("no more queries".to_string(), true, false, false);
+                };
                 if streams.is_empty() {
                     progress = Instant::now();
                 }
@@ -112,7 +128,7 @@ pub(crate) async fn run<C>(
                 }
             }
             Some(done) = streams.join_next(), if !streams.is_empty() => {
-                if done.unwrap_or(false) {
+                if heard(&mut health, done) {
                     progress = Instant::now();
                 }
             }
@@ -120,8 +136,8 @@ pub(crate) async fn run<C>(
             // task still carries the streams the server took, which are then answered (or
             // fail by themselves once the connection is gone): only new ones must go elsewhere.
             ended = &mut connection => break match ended {
-                Ok(()) => ("closed by the server".to_string(), false, true),
-                Err(e) => (format!("HTTP/2: {}", chain(&e)), false, false),
+                Ok(()) => ("closed by the server".to_string(), false, true, true),
+                Err(e) => (format!("HTTP/2: {}", chain(&e)), false, false, true),
             },
             () = tokio::time::sleep_until(progress + limits.idle) => {
                 if streams.is_empty() {
@@ -130,18 +146,28 @@ pub(crate) async fn run<C>(
                         progress = Instant::now();
                         continue;
                     }
-                    break ("idle".to_string(), true, false);
+                    break ("idle".to_string(), true, false, false);
                 }
                 // Streams still wait, but nothing came back for a whole idle period: a server
                 // that keeps the connection open and answers nothing is no server.
-                break (format!("no response for {:?}", limits.idle), true, false);
+                break (format!("no response for {:?}", limits.idle), true, false, true);
             }
         }
     };
+    // Streams that ended as the connection did: an answer among them counts first.
+    while let Some(done) = streams.try_join_next() {
+        heard(&mut health, done);
+    }
+    // Before the queries hear of it: none of them may reconnect past the backoff. With
+    // nothing in flight or queued it was an idle close, which servers may do. After a GOAWAY
+    // the streams the server took may still be answered, which resets the backoff again.
+    if by_server && !(streams.is_empty() && jobs.is_empty()) {
+        health.lost(&ConnError::Lost(why.clone()));
+    }
     // Nothing more goes on this connection: the pool makes a new one for the next query.
     fail_queued(jobs, &ConnError::Lost(why.clone()));
     if graceful {
-        drain(&mut streams, progress, limits.idle).await;
+        drain(&mut streams, &mut health, progress, limits.idle).await;
     }
     // The streams still in flight are told why, and end.
     let _ = gone.send(Some(why));
@@ -154,15 +180,29 @@ pub(crate) async fn run<C>(
     }
 }
 
+/// Tells `health` how a stream ended; true when it brought a DNS message (progress).
+fn heard(health: &mut Health, done: Result<Outcome, tokio::task::JoinError>) -> bool {
+    let outcome = done.unwrap_or(Outcome::Nothing);
+    if outcome != Outcome::Nothing {
+        health.answered();
+    }
+    outcome == Outcome::Answer
+}
+
 /// Waits for the streams in flight to end by themselves while they keep answering: no longer
 /// than `idle` after the last response.
-async fn drain(streams: &mut JoinSet<bool>, mut progress: Instant, idle: Duration) {
+async fn drain(
+    streams: &mut JoinSet<Outcome>,
+    health: &mut Health,
+    mut progress: Instant,
+    idle: Duration,
+) {
     loop {
         tokio::select! {
             done = streams.join_next() => match done {
                 None => return,
                 Some(done) => {
-                    if done.unwrap_or(false) {
+                    if heard(health, done) {
                         progress = Instant::now();
                     }
                 }
@@ -180,7 +220,7 @@ fn exchange(
     uri: &Uri,
     job: Job,
     mut ended: watch::Receiver<Option<String>>,
-) -> Option<impl Future<Output = bool> + Send + 'static> {
+) -> Option<impl Future<Output = Outcome> + Send + 'static> {
     let Job { bytes, mut reply } = job;
     if reply.is_closed() {
         // Its exchange ended while it waited in the queue.
@@ -204,7 +244,7 @@ fn exchange(
         };
         let result = tokio::select! {
             result = work => result,
-            () = reply.closed() => return false,
+            () = reply.closed() => return Outcome::Nothing,
             why = ended.wait_for(Option::is_some) => {
                 let why = why.map_or_else(|_| "connection closed".to_string(), |w| w.clone().unwrap_or_default());
                 Err(ConnError::Lost(why).into())
@@ -212,7 +252,11 @@ fn exchange(
         };
         // Edge: the response's arrival, body and all.
         let at = Instant::now();
-        let answered = result.is_ok();
+        let outcome = match &result {
+            Ok(_) => Outcome::Answer,
+            Err(DohError::Response(_)) => Outcome::Unusable,
+            Err(DohError::Conn(_)) => Outcome::Nothing,
+        };
         let _ = reply.send(result.map(|mut bytes| {
             if let Some(wire) = bytes.get_mut(..2) {
                 wire.copy_from_slice(&id.to_be_bytes());
@@ -223,7 +267,7 @@ fn exchange(
                 at,
             }
         }));
-        answered
+        outcome
     })
 }
 

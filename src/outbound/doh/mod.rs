@@ -31,7 +31,7 @@ use tokio_rustls::client::TlsStream;
 
 use self::conn::{DohError, Http2, Job};
 use super::tls::conn::{ConnError, Response};
-use super::tls::pool::{Pool, Transport};
+use super::tls::pool::{Health, Pool, Transport};
 use super::tls::{DotConfigError, LIMITS, connect, connector, roots};
 
 /// ALPN identifier of HTTP/2 over TLS (RFC 9113 §3.2); RFC 8484 §5.2 recommends HTTP/2.
@@ -89,10 +89,11 @@ impl Transport for Doh {
         &self,
         (send, connection): Self::Stream,
         jobs: mpsc::Receiver<Job>,
+        health: Health,
     ) -> impl Future<Output = ()> + Send {
         // As DoT's: at most 100 streams at once (RFC 9113 §6.5.2 advises servers to allow
         // at least that many), closed after 20 s idle.
-        conn::run(send, connection, self.uri.clone(), jobs, LIMITS)
+        conn::run(send, connection, self.uri.clone(), jobs, LIMITS, health)
     }
 
     fn failed(&self, server: SocketAddr, error: &ConnError, retry_in: Duration) {
@@ -181,6 +182,8 @@ fn parse_url(url: &str) -> Result<(Uri, ServerName<'static>), DohConfigError> {
     Ok((uri, name))
 }
 
+#[cfg(test)]
+mod backoff_review;
 #[cfg(test)]
 mod review_tests;
 #[cfg(test)]

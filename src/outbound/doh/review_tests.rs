@@ -20,7 +20,7 @@ use tokio::sync::{Notify, mpsc};
 
 use super::conn::{DohError, Http2, Job, MEDIA_TYPE, handshake, run};
 use crate::outbound::tls::conn::{ConnError, Limits};
-use crate::outbound::tls::pool::{Pool, Transport};
+use crate::outbound::tls::pool::{Health, Pool, Transport};
 
 const LIMITS: Limits = Limits {
     outstanding: 50,
@@ -56,8 +56,10 @@ impl Transport for Pipes {
         &self,
         (send, connection): Self::Stream,
         jobs: mpsc::Receiver<Job>,
+        health: Health,
     ) -> impl Future<Output = ()> + Send {
-        run(send, connection, URL.parse().expect("uri"), jobs, LIMITS)
+        let uri = URL.parse().expect("uri");
+        run(send, connection, uri, jobs, LIMITS, health)
     }
 
     fn failed(&self, _: SocketAddr, _: &ConnError, _: Duration) {}

@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 use super::conn::{BadResponse, DohError, Job, MEDIA_TYPE, check_head, handshake, post, run};
 use super::{DohConfigError, DohUpstream};
 use crate::outbound::tls::conn::{ConnError, Limits};
+use crate::outbound::tls::pool::Health;
 use crate::outbound::tls::tests::ask;
 
 const LIMITS: Limits = Limits {
@@ -75,7 +76,8 @@ where
     });
     let (send, conn) = handshake(client).await.expect("h2 handshake");
     let (jobs, queue) = mpsc::channel(256);
-    tokio::spawn(run(send, conn, URL.parse().expect("uri"), queue, LIMITS));
+    let uri = URL.parse().expect("uri");
+    tokio::spawn(run(send, conn, uri, queue, LIMITS, Health::detached()));
     (jobs, seen, server)
 }
 

@@ -1,6 +1,7 @@
-//! Reconnecting after a failed connection: not before a wait that doubles with each failure in
-//! a row (1 s up to 60 s), and reset by a connection that works. Meanwhile the failure itself
-//! is the answer, so the resolver fails over at once.
+//! Reconnecting after a failed connection (one not made, or ended by the server before it
+//! answered anything): not before a wait that doubles with each failure in a row (1 s up to
+//! 60 s), and reset by a connection that answers. Meanwhile the failure itself is the answer,
+//! so the resolver fails over at once.
 
 use std::time::Duration;
 
@@ -36,7 +37,7 @@ impl Backoff {
         wait
     }
 
-    /// A connection was made: the next failure starts again from the first wait.
+    /// A connection answered: the next failure starts again from the first wait.
     pub(super) fn succeeded(&mut self) {
         self.failures = 0;
         self.until = None;

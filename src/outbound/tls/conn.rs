@@ -14,6 +14,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use super::pool::Health;
 use crate::frame::{framed, read_frame};
 
 /// How a connection is kept.
@@ -65,9 +66,14 @@ struct Outstanding {
 
 /// Serves `jobs` over `stream` until the stream fails, the server closes it, every sender is
 /// gone, or it has been idle for `limits.idle`. Queries still outstanding or queued then get
-/// [`ConnError::Lost`].
-pub(crate) async fn run<S>(stream: S, mut jobs: mpsc::Receiver<Job>, limits: Limits)
-where
+/// [`ConnError::Lost`]. `health` hears of each response, and of the server ending the
+/// connection (closing it, a read or write error, silence) with queries waiting.
+pub(crate) async fn run<S>(
+    stream: S,
+    mut jobs: mpsc::Receiver<Job>,
+    limits: Limits,
+    mut health: Health,
+) where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (mut reader, mut writer) = tokio::io::split(stream);
@@ -86,7 +92,8 @@ where
     // The last time the connection did anything for us: a response read, or the first query
     // written to an idle connection. The timer runs from it, for idleness and for silence.
     let mut progress = Instant::now();
-    let why = loop {
+    // Why it ended, and whether the server ended it (not our idle close or our last sender).
+    let (why, by_server) = loop {
         if outstanding.len() >= limits.outstanding {
             // Queries whose exchange has ended no longer need their place.
             outstanding.retain(|_, o| !o.reply.is_closed());
@@ -94,7 +101,7 @@ where
         let room = outstanding.len() < limits.outstanding;
         tokio::select! {
             job = jobs.recv(), if room => {
-                let Some(job) = job else { break "no more queries".to_string() };
+                let Some(job) = job else { break ("no more queries".to_string(), false) };
                 // Queries given up by their exchanges stay on the books (their IDs stay
                 // taken), but nobody waits on them: a connection with only those is idle, and
                 // the silence timer runs from this query, not from before them.
@@ -102,16 +109,18 @@ where
                     progress = Instant::now();
                 }
                 if let Err(e) = send(&mut writer, &mut outstanding, job).await {
-                    break format!("write: {e}");
+                    break (format!("write: {e}"), true);
                 }
             }
             frame = frames.recv() => match frame {
                 Some(Ok(Some(bytes))) => {
+                    // Any response, even to a query given up: the server answers.
+                    health.answered();
                     answer(&mut outstanding, bytes);
                     progress = Instant::now();
                 }
-                Some(Ok(None)) | None => break "closed by the server".to_string(),
-                Some(Err(e)) => break format!("read: {e}"),
+                Some(Ok(None)) | None => break ("closed by the server".to_string(), true),
+                Some(Err(e)) => break (format!("read: {e}"), true),
             },
             () = tokio::time::sleep_until(progress + limits.idle) => {
                 outstanding.retain(|_, o| !o.reply.is_closed());
@@ -121,14 +130,20 @@ where
                         progress = Instant::now();
                         continue;
                     }
-                    break "idle".to_string();
+                    break ("idle".to_string(), false);
                 }
                 // Queries still wait, but nothing came back for a whole idle period: a server
                 // that keeps the connection open and answers nothing is no server.
-                break format!("no response for {:?}", limits.idle);
+                break (format!("no response for {:?}", limits.idle), true);
             }
         }
     };
+    // Before the queries hear of it: none of them may reconnect past the backoff. With
+    // nothing outstanding or queued it was an idle close, which servers may do (RFC 7766
+    // §6.2.3).
+    if by_server && !(outstanding.is_empty() && jobs.is_empty()) {
+        health.lost(&ConnError::Lost(why.clone()));
+    }
     read_task.abort();
     // RFC 7766 §6.2.2: close cleanly when we are done with it.
     let _ = writer.shutdown().await;

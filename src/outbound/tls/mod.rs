@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 use tokio_rustls::TlsConnector;
 
 use self::conn::{ConnError, Job, Limits, Response};
-use self::pool::{Pool, Transport};
+use self::pool::{Health, Pool, Transport};
 
 /// ALPN identifier of DNS over TLS (RFC 7858 §3.2).
 const ALPN_DOT: &[u8] = b"dot";
@@ -92,8 +92,9 @@ impl Transport for Dot {
         &self,
         stream: Self::Stream,
         jobs: mpsc::Receiver<Job>,
+        health: Health,
     ) -> impl Future<Output = ()> + Send {
-        conn::run(stream, jobs, LIMITS)
+        conn::run(stream, jobs, LIMITS, health)
     }
 
     fn failed(&self, server: SocketAddr, error: &ConnError, retry_in: Duration) {
@@ -229,6 +230,8 @@ fn system_roots() -> Result<RootCertStore, DotConfigError> {
     Ok(roots)
 }
 
+#[cfg(test)]
+mod backoff_review;
 #[cfg(test)]
 mod review_tests;
 #[cfg(test)]

@@ -1,9 +1,12 @@
 //! The kept connections of one forward zone's servers, for DNS over TLS and over HTTPS alike:
 //! one connection per server, kept open and shared by every query to it. A query finds the
 //! live connection, or starts one whose handshake the queries queued behind it share. A
-//! connection that cannot be made (refused, handshake or certificate failure) puts the server
-//! in backoff: until it ends, queries fail at once with the same reason rather than each
-//! paying for a handshake that will fail, and the log says why once per attempt.
+//! connection that cannot be made (refused, handshake or certificate failure), or that the
+//! server ends (closes, resets, GOAWAY, silence) while queries wait on it before it has
+//! answered any, puts the server in backoff: until it ends, queries fail at once with the same
+//! reason rather than each paying for a handshake against a server that is down or overloaded
+//! (Unbound counts such a connection as a failure of its server too), and the log says why
+//! once per attempt. Only a response resets the backoff: a handshake alone proves little.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -28,13 +31,16 @@ pub(crate) trait Transport: Send + Sync + 'static {
         &self,
         server: SocketAddr,
     ) -> impl Future<Output = Result<Self::Stream, ConnError>> + Send;
-    /// Serves `jobs` over the connection until it ends; what is left then fails.
+    /// Serves `jobs` over the connection until it ends; what is left then fails. Tells
+    /// `health` of its responses and of the server ending it before any.
     fn serve(
         &self,
         stream: Self::Stream,
         jobs: mpsc::Receiver<Job<Self::Error>>,
+        health: Health,
     ) -> impl Future<Output = ()> + Send;
-    /// Says in the log that connecting to `server` failed, and when it is tried again.
+    /// Says in the log that connecting to `server` failed, or that the connection was lost
+    /// before any answer, and when it is tried again.
     fn failed(&self, server: SocketAddr, error: &ConnError, retry_in: Duration);
 }
 
@@ -129,11 +135,16 @@ impl<T: Transport> Pool<T> {
         tokio::spawn(async move {
             match transport.connect(server).await {
                 Ok(stream) => {
-                    backoff
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .succeeded();
-                    transport.serve(stream, queue).await;
+                    // Not yet a success: a server at its connection cap completes the
+                    // handshake and hangs up. The connection's first response is.
+                    let reporter = Arc::clone(&transport);
+                    let health = Health {
+                        backoff,
+                        answered: false,
+                        lost: false,
+                        report: Box::new(move |e, wait| reporter.failed(server, e, wait)),
+                    };
+                    transport.serve(stream, queue, health).await;
                 }
                 Err(e) => {
                     let wait = backoff
@@ -146,6 +157,64 @@ impl<T: Transport> Pool<T> {
             }
         });
         Ok(jobs)
+    }
+}
+
+/// What one connection tells its server's backoff: its first response resets it; the server
+/// ending it (closed, reset, GOAWAY, silent) while queries wait, before any response, is a
+/// failure of the server, as a refused connection is.
+pub(crate) struct Health {
+    backoff: Arc<Mutex<Backoff>>,
+    answered: bool,
+    /// Already counted as a failure (once per connection).
+    lost: bool,
+    /// The transport's `failed` log line, the server already named.
+    report: Report,
+}
+
+/// Logs a connection's failure and the wait before the next try.
+type Report = Box<dyn Fn(&ConnError, Duration) + Send + Sync>;
+
+impl Health {
+    /// The connection delivered a response: the server works, the next failure starts again
+    /// from the first wait. Also after [`Health::lost`]: the streams a server took before its
+    /// GOAWAY may still be answered.
+    pub(crate) fn answered(&mut self) {
+        if !self.answered {
+            self.answered = true;
+            self.backoff
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .succeeded();
+        }
+    }
+
+    /// The server ended the connection (`why`) with queries waiting. Before any response that
+    /// is a failure of the server, told before those queries are (so that none of them, nor
+    /// a query racing them, makes a connection the backoff forbids); after one, the
+    /// connection simply ended, and the next query makes a new one.
+    pub(crate) fn lost(&mut self, why: &ConnError) {
+        if self.answered || self.lost {
+            return;
+        }
+        self.lost = true;
+        let wait = self
+            .backoff
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .failed(why.clone(), Instant::now());
+        (self.report)(why, wait);
+    }
+
+    /// A connection whose health goes nowhere: for tests that drive a connection alone.
+    #[cfg(test)]
+    pub(crate) fn detached() -> Health {
+        Health {
+            backoff: Arc::default(),
+            answered: false,
+            lost: false,
+            report: Box::new(|_, _| {}),
+        }
     }
 }
 

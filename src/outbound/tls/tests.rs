@@ -16,6 +16,7 @@ use tokio::time::Instant;
 
 use super::backoff::Backoff;
 use super::conn::{ConnError, Job, Limits, Response, run};
+use super::pool::Health;
 use super::{DotConfigError, DotUpstream};
 use crate::frame::{read_frame, write_frame};
 
@@ -28,7 +29,7 @@ const LIMITS: Limits = Limits {
 pub(super) fn connection(limits: Limits) -> (mpsc::Sender<Job>, DuplexStream) {
     let (client, server) = tokio::io::duplex(4096);
     let (jobs, queue) = mpsc::channel(16);
-    tokio::spawn(run(client, queue, limits));
+    tokio::spawn(run(client, queue, limits, Health::detached()));
     (jobs, server)
 }
 
