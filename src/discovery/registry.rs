@@ -317,7 +317,9 @@ impl Registry {
         instance: &str,
         healthy: bool,
     ) -> Result<(), RegistryError> {
-        let id = {
+        {
+            // The verdict is written under the services' lock: a removal of the instance
+            // meanwhile (which forgets its health under that lock) cannot be undone by it.
             let services = lock(&self.services);
             let reg = services
                 .iter()
@@ -332,9 +334,9 @@ impl Registry {
                     service: host.clone(),
                     instance: instance.to_string(),
                 })?;
-            instance_id(&reg.service, i)
-        };
-        self.health.set_healthy(&id, healthy);
+            self.health
+                .set_healthy(&instance_id(&reg.service, i), healthy);
+        }
         self.refresh()
     }
 
@@ -415,8 +417,9 @@ impl Registry {
     /// rewrites the zones whenever an instance goes up or down, until `shutdown`.
     pub(crate) async fn run(self: Arc<Self>, mut shutdown: Shutdown) {
         lock(&self.checks).shutdown = Some(shutdown.clone());
-        self.sync_checks(&self.services());
+        // Watching before the checks start: a verdict they reach at once is a change seen.
         let mut changes = self.health.subscribe();
+        self.sync_checks(&self.services());
         loop {
             tokio::select! {
                 _ = shutdown.recv() => break,
