@@ -105,11 +105,10 @@ impl Resolver {
                 self.send(ex, i, window.force(), budget)?;
             }
             // RFC 6891 §7: FORMERR (or, from some, NOTIMP) without OPT may mean the server
-            // predates EDNS; ask once more without it, and remember.
+            // predates EDNS; ask once more without it (remembered once that is answered).
             Outcome::FormErr { has_opt: false } | Outcome::NotImp { has_opt: false }
                 if attempt.edns =>
             {
-                self.infra.set_no_edns(addr, now);
                 ex.cands[i].edns = false;
                 ex.cands[i].done = false;
                 self.send(ex, i, window.force(), budget)?;
@@ -130,6 +129,12 @@ impl Resolver {
             }
             Outcome::Truncated | Outcome::FormErr { .. } => ex.cands[i].done = true,
             _ => {
+                // Answered without EDNS after a FORMERR to it: a server that predates EDNS,
+                // remembered (Unbound keeps it only then: a server that rejects everything,
+                // or one FORMERR by chance, would otherwise lose every query its DO bit).
+                if !attempt.edns {
+                    self.infra.set_no_edns(addr, now);
+                }
                 if !classified.authoritative && !ex.recursive {
                     // Usable, but an authoritative server is preferred next time.
                     self.infra.mark(

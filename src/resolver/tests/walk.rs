@@ -379,3 +379,40 @@ async fn a_server_that_rejects_edns_is_asked_again_without_it() {
         "the same server, not the next one"
     );
 }
+
+/// The pre-EDNS memory is kept only once the retry without EDNS is answered (as Unbound keeps
+/// it): a server that answers FORMERR to everything is no pre-EDNS server, and its next query
+/// goes with EDNS again (the DO bit a signed zone's answers need).
+#[tokio::test(start_paused = true)]
+async fn no_edns_is_remembered_only_when_the_retry_without_it_is_answered() {
+    let net = FakeNet::lab();
+    let r = resolver(&net);
+    for a in ["127.0.0.51", "127.0.0.52"] {
+        net.set_modes(ip(a), Mode::Rcode(ResponseCode::FormErr), Mode::Answer);
+    }
+    resolve(&r, "www.beta.example.", A)
+        .await
+        .expect_err("FORMERR from every server");
+    for a in ["127.0.0.51", "127.0.0.52"] {
+        assert!(
+            !r.infra.no_edns(ip(a), Instant::now()),
+            "{a}: FORMERR with and without EDNS says nothing of EDNS"
+        );
+    }
+    for a in ["127.0.0.51", "127.0.0.52"] {
+        net.set_modes(ip(a), Mode::NoEdns, Mode::NoEdns);
+    }
+    advance(Duration::from_secs(10)).await;
+    expect(&r, "www.beta.example.", A, NoError).await;
+    let asked: Vec<_> = net
+        .sent()
+        .into_iter()
+        .rev()
+        .take(2)
+        .map(|s| s.server)
+        .collect();
+    assert!(
+        asked.iter().any(|a| r.infra.no_edns(*a, Instant::now())),
+        "the server whose plain retry was answered is remembered: {asked:?}"
+    );
+}
