@@ -380,7 +380,16 @@ pub(crate) fn classify_from(
         .filter(|r| !forwarded || in_bailiwick(&r.name, zone) || within(zone, &r.name))
         .collect();
     if let Some(first) = ns.first() {
-        let cut = first.name.clone();
+        // The NS set that leads down towards qname (the deepest, should there be two), not
+        // whichever came first: a server may put its own zone's or a sibling's beside it, which
+        // Unbound's scrubber drops. With none, the first says what the reply is.
+        let cut = ns
+            .iter()
+            .map(|r| &r.name)
+            .filter(|owner| within(qname, owner) && rr::label_count(owner) > rr::label_count(zone))
+            .max_by_key(|owner| rr::label_count(owner))
+            .unwrap_or(&first.name)
+            .clone();
         if cut == *zone {
             // RFC 2308 §2.2 type 3: NODATA with the zone's own NS set and no SOA. Without AA
             // it is a cache's opinion: ask another server.

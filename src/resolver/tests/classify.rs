@@ -244,3 +244,27 @@ fn a_verdict_settled_without_the_other_sections_is_the_verdict_with_them() {
     }
     assert!(alone >= 4 && differ >= 4, "{alone} alone, {differ} differ");
 }
+
+/// A referral whose authority section also holds an NS set that does not lead to the name
+/// (the parent zone's own, a sibling's): the cut is the one on the way down to qname, as
+/// Unbound's scrubber keeps only that one, not whichever came first.
+#[test]
+fn a_referral_is_read_from_the_ns_set_that_leads_to_the_name() {
+    for first in [
+        ns("test.", "ns1.nic.test."),
+        ns("beta.test.", "ns1.beta.test."),
+    ] {
+        let mut m = reply(false);
+        m.add_authority(first.clone());
+        m.add_authority(ns("alpha.test.", "ns1.alpha.test."));
+        m.add_additional(a("ns1.alpha.test."));
+        match outcome(&m, "test.", "www.alpha.test.", RecordType::A) {
+            Outcome::Referral { cut, ns: set, glue } => {
+                assert_eq!(cut, n("alpha.test."), "after {first}");
+                assert_eq!(set, vec![ns("alpha.test.", "ns1.alpha.test.")]);
+                assert_eq!(glue, vec![a("ns1.alpha.test.")]);
+            }
+            other => panic!("after {first}: expected a referral, got {other:?}"),
+        }
+    }
+}
