@@ -79,13 +79,22 @@ fn exempt(section: &str, list: &[String]) -> Result<Exempt, ConfigError> {
 }
 
 impl Config {
-    /// The per-client query limit, when `[rate_limit] queries_per_second` is set.
+    /// The per-client query limit, when `[rate_limit] queries_per_second` is set. Every key
+    /// is checked whether or not it is: a bad value waiting in a config (commented examples
+    /// made live, a section kept switched off) would otherwise be found only the day the
+    /// rate is set, at a reload that then fails.
     pub(crate) fn query_limit(&self) -> Result<Option<QueryLimitSettings>, ConfigError> {
         let c = &self.rate_limit;
+        let s = "rate_limit";
+        let prefix = prefix(s, c.ipv4_prefix, c.ipv6_prefix)?;
+        let exempt = exempt(s, &c.exempt)?;
+        let table_size = check(s, RATE_LIMIT_TABLE_SIZE, c.table_size)?;
+        if c.burst.is_some() {
+            check(s, RATE_LIMIT_BURST, c.burst)?;
+        }
         let Some(qps) = c.queries_per_second else {
             return Ok(None);
         };
-        let s = "rate_limit";
         let queries_per_second = check(s, RATE_LIMIT_QPS, Some(qps))?;
         Ok(Some(QueryLimitSettings {
             queries_per_second,
@@ -94,27 +103,33 @@ impl Config {
                 RATE_LIMIT_BURST,
                 Some(c.burst.unwrap_or(queries_per_second)),
             )?,
-            prefix: prefix(s, c.ipv4_prefix, c.ipv6_prefix)?,
+            prefix,
             action: c.action.unwrap_or_default(),
-            exempt: exempt(s, &c.exempt)?,
-            table_size: check(s, RATE_LIMIT_TABLE_SIZE, c.table_size)?,
+            exempt,
+            table_size,
         }))
     }
 
-    /// Response Rate Limiting, when `[rrl] responses_per_second` is set.
+    /// Response Rate Limiting, when `[rrl] responses_per_second` is set; every key checked
+    /// either way, as for [`Config::query_limit`].
     pub(crate) fn rrl(&self) -> Result<Option<RrlSettings>, ConfigError> {
         let c = &self.rrl;
+        let s = "rrl";
+        let window = check(s, RRL_WINDOW, c.window)?;
+        let slip = check(s, RRL_SLIP, c.slip)?;
+        let prefix = prefix(s, c.ipv4_prefix, c.ipv6_prefix)?;
+        let exempt = exempt(s, &c.exempt)?;
+        let table_size = check(s, RATE_LIMIT_TABLE_SIZE, c.table_size)?;
         let Some(rate) = c.responses_per_second else {
             return Ok(None);
         };
-        let s = "rrl";
         Ok(Some(RrlSettings {
             responses_per_second: check(s, RRL_RESPONSES_PER_SECOND, Some(rate))?,
-            window: check(s, RRL_WINDOW, c.window)?,
-            slip: check(s, RRL_SLIP, c.slip)?,
-            prefix: prefix(s, c.ipv4_prefix, c.ipv6_prefix)?,
-            exempt: exempt(s, &c.exempt)?,
-            table_size: check(s, RATE_LIMIT_TABLE_SIZE, c.table_size)?,
+            window,
+            slip,
+            prefix,
+            exempt,
+            table_size,
         }))
     }
 }
@@ -135,6 +150,25 @@ mod tests {
         let c = config("[rate_limit]\nexempt = [\"10.0.0.0/8\"]\n[rrl]\nslip = 1\n");
         assert_eq!(c.query_limit().expect("valid"), None);
         assert_eq!(c.rrl().expect("valid"), None);
+    }
+
+    /// Off is no excuse for a bad value: it is an error at start, not the day the rate is set.
+    #[test]
+    fn keys_are_checked_while_the_limit_is_off() {
+        for text in [
+            "[rate_limit]\nexempt = [\"junk\"]\n",
+            "[rate_limit]\nipv4_prefix = 33\n",
+            "[rate_limit]\nburst = 0\n",
+        ] {
+            assert!(config(text).query_limit().is_err(), "{text}");
+        }
+        for text in [
+            "[rrl]\nslip = 9999\n",
+            "[rrl]\nexempt = [\"junk\"]\n",
+            "[rrl]\nwindow = 0\n",
+        ] {
+            assert!(config(text).rrl().is_err(), "{text}");
+        }
     }
 
     #[test]
