@@ -160,3 +160,62 @@ async fn an_authoritative_hit_is_the_full_paths_answer_in_the_askers_case() {
         }
     }
 }
+
+fn validating_handler() -> Handler {
+    use crate::resolver::tests::validate::{signed_net, validating};
+    let (net, anchors) = signed_net();
+    let resolver = validating(&net, anchors);
+    Handler::new(
+        Catalog::default(),
+        HandlerConfig::default(),
+        Arc::new(Metrics::default()),
+    )
+    .with_recursion(Recursion {
+        resolver,
+        acl: Acl::new(vec!["127.0.0.0/8".parse().expect("net")]),
+        snoop: Acl::new(Vec::new()),
+    })
+}
+
+fn dnssec_query(qname: &str, qtype: RecordType, dnssec_ok: bool, cd: bool) -> Vec<u8> {
+    let mut m = Message::new(0x5252, MessageType::Query, OpCode::Query);
+    m.metadata.recursion_desired = true;
+    m.metadata.checking_disabled = cd;
+    m.add_query(Query::query(Name::from_ascii(qname).expect("name"), qtype));
+    let mut e = Edns::new();
+    e.set_max_payload(4096);
+    e.set_dnssec_ok(dnssec_ok);
+    m.set_edns(e);
+    m.to_vec().expect("encodes")
+}
+
+/// Signed data (positive, wildcard, NXDOMAIN and NODATA with their proofs) kept for a DO=1 or
+/// CD=1 client and given again later: the records, TTLs and flags the full path gives then.
+#[tokio::test(start_paused = true)]
+async fn a_signed_hit_is_the_full_paths_answer_later() {
+    let cases = [
+        ("www.secure.test.", RecordType::A),
+        ("x.wild.secure.test.", RecordType::A),
+        ("nothere.secure.test.", RecordType::A),
+        ("www.secure.test.", RecordType::MX),
+    ];
+    for (qname, qtype) in cases {
+        for (dnssec_ok, cd) in [(true, false), (false, true), (true, true)] {
+            let h = validating_handler();
+            let q = dnssec_query(qname, qtype, dnssec_ok, cd);
+            h.handle_bytes(&q, client(), Transport::Udp)
+                .await
+                .expect("answered");
+            advance(Duration::from_millis(37_400)).await;
+            let mut out = Vec::new();
+            let what = format!("{qname} {qtype} DO={dnssec_ok} CD={cd}");
+            assert!(h.answer_fast(&q, client(), &mut out), "{what}: kept");
+            h.cache.messages().clear();
+            let full = h
+                .handle_bytes(&q, client(), Transport::Udp)
+                .await
+                .expect("answered");
+            assert_eq!(shape(&out), shape(&full), "{what}");
+        }
+    }
+}
