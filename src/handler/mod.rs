@@ -23,6 +23,8 @@ mod edge;
 mod flags_hit_review;
 #[cfg(test)]
 mod flags_review;
+#[cfg(test)]
+mod hit_review;
 mod limit;
 pub(crate) mod notify;
 mod observe;
