@@ -128,8 +128,9 @@ async fn nsec3_wildcards_and_empty_non_terminals_validate() {
 
 /// A copy signed by `ldns-signzone -n -t <iterations> -s aabbccdd` (no opt-out).
 fn iterations_file(iterations: u16) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("src/resolver/tests/nsec3_review/it{iterations}.signed"))
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
+        "src/resolver/tests/nsec3_review/it{iterations}.signed"
+    ))
 }
 
 /// RFC 9276 §3.2: up to 150 iterations (Unbound's limit) the proofs are secure; above it
@@ -156,7 +157,10 @@ async fn nsec3_iterations_above_the_limit_make_denials_insecure() {
     // not kept for RFC 8198 either
     let before = net.sent().len();
     expect(&r, "nope2.signed.test.", A, NXDomain).await;
-    assert!(net.sent().len() > before, "answered from a proof it could not check");
+    assert!(
+        net.sent().len() > before,
+        "answered from a proof it could not check"
+    );
 }
 
 /// RFC 4035 §5.3.3: an RRset served with a TTL above its RRSIG's Original TTL is cached and
@@ -166,14 +170,25 @@ async fn a_ttl_above_the_original_ttl_is_capped() {
     let file = Path::new("signed.test.nsec3.zone.signed");
     let text = std::fs::read_to_string(zones_dir().join(file)).expect("signed zone file");
     let raised = text
-        .replace("www.signed.test.\t300\tIN A", "www.signed.test.\t86400\tIN A")
-        .replace("\t\t\t300\tRRSIG\tA 13 3 300", "\t\t\t86400\tRRSIG\tA 13 3 300");
+        .replace(
+            "www.signed.test.\t300\tIN A",
+            "www.signed.test.\t86400\tIN A",
+        )
+        .replace(
+            "\t\t\t300\tRRSIG\tA 13 3 300",
+            "\t\t\t86400\tRRSIG\tA 13 3 300",
+        );
     assert_ne!(raised, text);
     let (net, anchors) = nsec3_net_text(&raised, file);
     let r = validating(&net, anchors);
     let www = expect(&r, "www.signed.test.", A, NoError).await;
     assert_eq!(www.security, Trust::Secure, "{www:?}");
-    let ttls: Vec<u32> = www.answers.iter().chain(&www.answer_sigs).map(|r| r.ttl).collect();
+    let ttls: Vec<u32> = www
+        .answers
+        .iter()
+        .chain(&www.answer_sigs)
+        .map(|r| r.ttl)
+        .collect();
     assert!(ttls.iter().all(|t| *t <= 300), "{ttls:?}");
     // and from the cache, ten minutes on: asked again, not kept past the Original TTL
     tokio::time::advance(std::time::Duration::from_secs(600)).await;
@@ -181,7 +196,10 @@ async fn a_ttl_above_the_original_ttl_is_capped() {
     let again = expect(&r, "www.signed.test.", A, NoError).await;
     let ttls: Vec<u32> = again.answers.iter().map(|r| r.ttl).collect();
     assert!(ttls.iter().all(|t| *t <= 300), "{ttls:?}");
-    assert!(net.sent().len() > before, "served from the cache past its Original TTL: {again:?}");
+    assert!(
+        net.sent().len() > before,
+        "served from the cache past its Original TTL: {again:?}"
+    );
 }
 
 fn nsec3_zone() -> (String, &'static Path) {
