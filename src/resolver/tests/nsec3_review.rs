@@ -255,3 +255,40 @@ async fn a_ds_of_only_unsupported_algorithms_or_digests_is_insecure() {
         assert_eq!(nx.security, Trust::Insecure, "{nx:?}");
     }
 }
+
+/// A secondary still serving a copy whose signatures expired (the zone's ns2).
+const STALE: &str = "127.0.0.2";
+
+/// `signed.test.` delegated to both its servers; ns2 serves the expired copy.
+fn two_servers(file: &str, text: String) -> String {
+    let ns2 =
+        format!("signed 86400 IN NS ns2.signed.test.\nns2.signed 86400 IN A {STALE}\n{REAL_DS}");
+    delegation(file, text, &ns2)
+}
+
+/// RFC 4035 §5: a bogus DNSKEY RRset from one server (a stale secondary whose signatures
+/// expired) is one server's fault. Unbound blacklists the server and primes the keys again
+/// from another (its validator's restarts); the zone's good server has valid keys, so the
+/// answer is secure, not bogus for the key cache's BOGUS_TTL.
+#[tokio::test(start_paused = true)]
+async fn keys_from_a_stale_secondary_are_fetched_again_from_another_server() {
+    let (text, file) = nsec3_zone();
+    let (net, anchors) = nsec3_net_edited(&text, file, two_servers);
+    let stale = std::fs::read_to_string(iterations_file(0).with_file_name("stale.signed"))
+        .expect("stale copy");
+    let origin = name("signed.test.");
+    let records = crate::zonefile::parse_zone_text(&stale, Path::new("stale"), Some(&origin))
+        .expect("stale copy parses");
+    let zone = crate::authority::Zone::from_records(Some(&origin), records, Path::new("stale"))
+        .expect("stale copy is valid");
+    net.add_host(ip(STALE), vec![zone]);
+    let r = validating(&net, anchors);
+    // The stale copy looks fastest, so it is asked first.
+    let now = tokio::time::Instant::now();
+    let fast = std::time::Duration::from_millis(1);
+    r.infra.record_reply(ip(STALE), Some(fast), now);
+    let slow = std::time::Duration::from_millis(50);
+    r.infra.record_reply(ip("127.0.0.1"), Some(slow), now);
+    let www = expect(&r, "www.signed.test.", A, NoError).await;
+    assert_eq!(www.security, Trust::Secure, "{www:?}");
+}
