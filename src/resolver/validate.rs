@@ -397,10 +397,9 @@ impl Resolver {
             ttl: BOGUS_TTL,
         };
         if *zone == anchor.zone {
-            return match self.fetch(zone, RecordType::DNSKEY, budget).await {
-                Ok(res) => v.anchored_keys(anchor, &rrset_of(&res, zone, RecordType::DNSKEY)),
-                Err(e) => bogus(Ede::DnskeyMissing, format!("DNSKEY of {zone}: {e}")),
-            };
+            return self
+                .judged_dnskeys(zone, budget, |dnskeys| v.anchored_keys(anchor, dnskeys))
+                .await;
         }
         if !anchor.zone.zone_of(zone) {
             return bogus(Ede::Bogus, format!("{zone} is not below {}", anchor.zone));
@@ -424,11 +423,11 @@ impl Resolver {
                 KeyState::Insecure { ttl, .. } => return insecure_below(zone, &parent, ttl),
                 bogus @ KeyState::Bogus { .. } => return bogus,
             };
-            let dnskeys = match self.fetch(zone, RecordType::DNSKEY, budget).await {
-                Ok(res) => rrset_of(&res, zone, RecordType::DNSKEY),
-                Err(e) => return bogus(Ede::DnskeyMissing, format!("DNSKEY of {zone}: {e}")),
-            };
-            return v.child_keys(&parent_keys, &ds_set, &dnskeys);
+            return self
+                .judged_dnskeys(zone, budget, |dnskeys| {
+                    v.child_keys(&parent_keys, &ds_set, dnskeys)
+                })
+                .await;
         }
         if !ds.answers.is_empty() {
             return bogus(Ede::Bogus, format!("DS query for {zone} led to an alias"));

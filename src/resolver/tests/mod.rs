@@ -19,6 +19,7 @@ mod iter_review;
 mod limits;
 mod loops;
 mod no_cache_review;
+mod nsec3_review;
 mod nta;
 mod overload;
 mod persist_review;

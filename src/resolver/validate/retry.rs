@@ -2,16 +2,19 @@
 //! before it got the re-signed zone, a server with a broken key roll, or an on-path forger that
 //! can reach only one address. Like Unbound (its validator's restarts with the bad server
 //! blacklisted), the walk asks the zone's other servers before it gives up, each at most once,
-//! and never the one that gave bogus data again (`Budget::avoid`).
+//! and never the one that gave bogus data again (`Budget::avoid`). A zone's DNSKEY RRset found
+//! bogus is asked again the same way, before the zone's keys are judged bogus.
 
 use std::net::IpAddr;
 
 use hickory_proto::rr::{Name, RecordType};
 
-use super::Validator;
+use super::{BOGUS_TTL, Validator, rrset_of};
 use crate::cache::Trust;
+use crate::dnssec::chain::KeyState;
+use crate::dnssec::{Ede, Reason, SignedRrset};
 use crate::resolver::budget::Budget;
-use crate::resolver::{Link, Resolver};
+use crate::resolver::{Link, Resolution, Resolver};
 
 /// Other servers tried after a bogus answer, at most (Unbound restarts up to 5 times; each
 /// restart here costs at least one upstream query, so fewer).
@@ -50,5 +53,73 @@ impl Resolver {
             link = again;
         }
         link
+    }
+
+    /// [`Resolver::fetch`] past the cache, from a server other than those `budget` avoids.
+    fn refetch<'a>(
+        &'a self,
+        name: &'a Name,
+        rtype: RecordType,
+        budget: &'a mut Budget,
+    ) -> std::pin::Pin<
+        Box<dyn Future<Output = Result<Resolution, crate::resolver::ResolveError>> + Send + 'a>,
+    > {
+        Box::pin(async move {
+            let now = budget.now;
+            let reading = crate::resolver::reading::Reading {
+                stale: false,
+                missed: crate::resolver::reading::Missed::First,
+                validate: false,
+            };
+            let mut budget = Some(budget);
+            let mut seen = crate::resolver::reading::Seen::default();
+            self.read_chain(name, rtype, reading, &mut budget, now, &mut seen)
+                .await
+                .and_then(|r| r.ok_or(crate::resolver::ResolveError::Internal))
+        })
+    }
+
+    /// A zone's DNSKEY RRset, judged by `judge`: when that finds it bogus through a fault of
+    /// the RRset itself (signatures expired at a stale secondary, a key roll half done at one
+    /// server), it is asked again of the zone's other servers, as a bogus answer is
+    /// (`retry_bogus`; Unbound blacklists the server and primes the keys again).
+    pub(super) async fn judged_dnskeys(
+        &self,
+        zone: &Name,
+        budget: &mut Budget,
+        mut judge: impl FnMut(&SignedRrset) -> KeyState,
+    ) -> KeyState {
+        // Set by a reply: `Some` only when the RRset came from a server just now.
+        budget.answered_by = None;
+        let mut state = match self.fetch(zone, RecordType::DNSKEY, budget).await {
+            Ok(res) => judge(&rrset_of(&res, zone, RecordType::DNSKEY)),
+            Err(e) => {
+                return KeyState::Bogus {
+                    reason: Reason::new(zone, Ede::DnskeyMissing, format!("DNSKEY of {zone}: {e}")),
+                    ttl: BOGUS_TTL,
+                };
+            }
+        };
+        let mut from = budget.answered_by.take();
+        for _ in 0..MAX_BOGUS_RETRIES {
+            // A DS that failed is the parent's fault, not this RRset's.
+            let KeyState::Bogus { reason, .. } = &state else {
+                break;
+            };
+            if reason.zone != *zone {
+                break;
+            }
+            let Some(server) = from.take() else {
+                break;
+            };
+            tracing::debug!(%zone, %server, "bogus DNSKEY RRset: asking the zone's other servers");
+            budget.avoid.push(server);
+            let Ok(res) = self.refetch(zone, RecordType::DNSKEY, budget).await else {
+                break;
+            };
+            from = budget.answered_by.take();
+            state = judge(&rrset_of(&res, zone, RecordType::DNSKEY));
+        }
+        state
     }
 }
