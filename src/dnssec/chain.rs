@@ -124,33 +124,48 @@ fn usable_ds(ds: &[DS]) -> Vec<&DS> {
 impl Validation {
     /// A delegation's link: `ds` is the child's DS RRset as the parent served it (verified
     /// here with the parent's keys), `dnskeys` the child's DNSKEY RRset. Without a DS RRset the
-    /// resolver needs a denial proof instead (`Validation::no_ds`).
+    /// resolver needs a denial proof instead (`Validation::no_ds`). The resolver takes the two
+    /// halves apart (`verified_ds`, then `keys_from_ds`) to ask for a bogus DS again.
+    #[cfg(test)]
     pub(crate) fn child_keys(
         &mut self,
         parent: &ZoneKeys,
         ds: &SignedRrset,
         dnskeys: &SignedRrset,
     ) -> KeyState {
+        match self.verified_ds(parent, ds) {
+            Ok((records, ttl)) => self.keys_from_ds(&ds.name, &records, ttl, dnskeys),
+            Err(bogus) => bogus,
+        }
+    }
+
+    /// The DS half of [`Validation::child_keys`]: the DS records of `ds` and their TTL once
+    /// verified with the parent's keys, else the bogus verdict (the DS RRset's own fault).
+    pub(crate) fn verified_ds(
+        &mut self,
+        parent: &ZoneKeys,
+        ds: &SignedRrset,
+    ) -> Result<(Vec<DS>, u32), KeyState> {
         if ds.rtype != RecordType::DS {
-            return bogus(
+            return Err(bogus(
                 &ds.name,
                 Ede::Bogus,
                 format!("{}/{} is not a DS RRset", ds.name, ds.rtype),
-            );
+            ));
         }
         let checked = self.verify_with(ds, parent.zone(), parent.keys(), Check::Ds);
         if let Security::Bogus(reason) = checked.security {
-            return KeyState::Bogus {
+            return Err(KeyState::Bogus {
                 reason,
                 ttl: BOGUS_TTL,
-            };
+            });
         }
         let records: Vec<DS> = ds
             .records
             .iter()
             .filter_map(|r| DS::try_borrow(&r.data).cloned())
             .collect();
-        self.keys_from_ds(&ds.name, &records, checked.ttl, dnskeys)
+        Ok((records, checked.ttl))
     }
 
     /// The DS → DNSKEY step with DS records already validated (and perhaps cached): a DNSKEY

@@ -23,6 +23,8 @@ pub(crate) enum Signing {
     Nsec,
     /// Signed, then one signature broken.
     Bogus,
+    /// Signed long enough ago that every signature has expired (a stale secondary's copy).
+    Stale,
 }
 
 /// Signatures hold from an hour before the start (validators' clocks differ) for 30 days.
@@ -74,6 +76,11 @@ pub(crate) fn sign_zones(
             continue;
         };
         let key = keys.of(origin)?;
+        let window = match how {
+            // Signed 61 days before `now`: expired 31 days ago.
+            Signing::Stale => Window::around(now.saturating_sub(61 * 86400), BEFORE, AFTER),
+            Signing::Nsec | Signing::Bogus => window,
+        };
         sign_zone(origin, records, &key, *how, window)?;
         // The parent in the lab that delegates this zone publishes its DS.
         let parent = zones

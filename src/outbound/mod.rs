@@ -26,6 +26,8 @@ mod exchange;
 pub(crate) mod lazy;
 mod matching;
 mod message;
+#[cfg(test)]
+mod nsec3_flags_review;
 mod query;
 pub(crate) mod tcp;
 pub(crate) mod tls;

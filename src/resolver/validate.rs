@@ -15,6 +15,7 @@
 mod aggressive;
 mod any;
 mod clock;
+mod ds;
 mod keys;
 mod nta;
 mod retry;
@@ -404,68 +405,14 @@ impl Resolver {
         if !anchor.zone.zone_of(zone) {
             return bogus(Ede::Bogus, format!("{zone} is not below {}", anchor.zone));
         }
-        let ds = match self.fetch(zone, RecordType::DS, budget).await {
-            Ok(res) => res,
-            // No DS answer at all proves nothing about the child's keys (EDE 9 is for a DS
-            // whose key the child lacks): the generic failure.
-            Err(e) => return bogus(Ede::Bogus, format!("DS of {zone}: {e}")),
+        let (ds, ttl) = match self.judged_ds(val, v, anchor, zone, budget).await {
+            Ok(ds) => ds,
+            Err(state) => return state,
         };
-        let ds_set = rrset_of(&ds, zone, RecordType::DS);
-        let parent_of = |candidate: Option<Name>| match candidate {
-            Some(p) if p != *zone && p.zone_of(zone) && anchor.zone.zone_of(&p) => Some(p),
-            _ => None,
-        };
-        if !ds_set.records.is_empty() {
-            let parent = parent_of(ds_set.signer().cloned())
-                .unwrap_or_else(|| self.cut_above(zone, true, anchor, budget));
-            let parent_keys = match self.zone_keys(val, v, anchor, &parent, budget).await {
-                KeyState::Secure(keys) => keys,
-                KeyState::Insecure { ttl, .. } => return insecure_below(zone, &parent, ttl),
-                bogus @ KeyState::Bogus { .. } => return bogus,
-            };
-            return self
-                .judged_dnskeys(zone, budget, |dnskeys| {
-                    v.child_keys(&parent_keys, &ds_set, dnskeys)
-                })
-                .await;
-        }
-        if !ds.answers.is_empty() {
-            return bogus(Ede::Bogus, format!("DS query for {zone} led to an alias"));
-        }
-        // No DS: the parent must prove it (RFC 4035 §5.2), or be insecure itself.
-        let soa = ds.authorities.first();
-        let parent = parent_of(soa.map(|s| s.name.clone()))
-            .or_else(|| parent_of(signer(&ds.proof)))
-            .unwrap_or_else(|| self.cut_above(zone, true, anchor, budget));
-        let parent_keys = match self.zone_keys(val, v, anchor, &parent, budget).await {
-            KeyState::Secure(keys) => keys,
-            KeyState::Insecure { ttl, .. } => return insecure_below(zone, &parent, ttl),
-            bogus @ KeyState::Bogus { .. } => return bogus,
-        };
-        let denial = match v.denial(&parent_keys, &denial_sets(soa, &ds.proof)) {
-            Ok(denial) => denial,
-            Err(reason) => {
-                return KeyState::Bogus {
-                    reason,
-                    ttl: BOGUS_TTL,
-                };
-            }
-        };
-        match v.no_ds(&denial, zone) {
-            Security::Insecure => KeyState::Insecure {
-                zone: zone.clone(),
-                ttl: denial.ttl(),
-                why: format!("{parent} proves there is no DS for {zone}"),
-                ede: None,
-            },
-            // No DS and no zone cut: `zone`'s data is the parent's, signed by its keys.
-            Security::Secure => KeyState::Secure(parent_keys),
-            Security::Bogus(reason) => KeyState::Bogus {
-                reason,
-                ttl: BOGUS_TTL,
-            },
-            Security::Indeterminate => bogus(Ede::Bogus, format!("no DS proof for {zone}")),
-        }
+        self.judged_dnskeys(zone, budget, |dnskeys| {
+            v.keys_from_ds(zone, &ds, ttl, dnskeys)
+        })
+        .await
     }
 }
 

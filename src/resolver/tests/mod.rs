@@ -11,6 +11,7 @@ mod clock;
 mod conditions;
 mod deckard;
 mod dnssec_review;
+mod ds_review;
 mod empty_question;
 mod failure_prefetch;
 mod forward;

@@ -83,9 +83,14 @@ pub(super) fn signed_net_with(
     let mut copied = Vec::new();
     for (origin, how, server) in copies {
         let origin = name(origin);
-        let mut one = HashMap::from([(origin.clone(), zones[&origin].clone())]);
-        sign_zones(&mut one, &[(origin.clone(), *how)], &keys, SIGNED_AT).expect("signs");
-        let records = one.remove(&origin).expect("zone");
+        // The whole lab is signed again, so that a parent's copy holds its children's DS.
+        let mut all = zones.clone();
+        let plan: Vec<(Name, Signing)> = plan
+            .iter()
+            .map(|(o, h)| (o.clone(), if *o == origin { *how } else { *h }))
+            .collect();
+        sign_zones(&mut all, &plan, &keys, SIGNED_AT).expect("signs");
+        let records = all.remove(&origin).expect("zone");
         let zone = crate::authority::Zone::from_records(Some(&origin), records, Path::new("copy"))
             .expect("signed copy is valid");
         copied.push((ip(server), zone));

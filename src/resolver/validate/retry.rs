@@ -56,7 +56,7 @@ impl Resolver {
     }
 
     /// [`Resolver::fetch`] past the cache, from a server other than those `budget` avoids.
-    fn refetch<'a>(
+    pub(super) fn refetch<'a>(
         &'a self,
         name: &'a Name,
         rtype: RecordType,
