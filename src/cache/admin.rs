@@ -7,7 +7,7 @@ use hickory_proto::op::Message;
 use hickory_proto::rr::{Name, RData};
 use tokio::time::Instant;
 
-use super::{Cache, Data, Entry, Key, size};
+use super::{Cache, Data, Entry, Key};
 
 /// What to remove.
 #[derive(Debug, Clone, Copy)]
@@ -133,8 +133,7 @@ impl Cache {
                 .map(|(k, _)| k.clone())
                 .collect();
             for key in doomed {
-                if let Some(old) = shard.lru.pop(&key) {
-                    shard.bytes = shard.bytes.saturating_sub(size::entry_bytes(&key, &old));
+                if shard.take(&key).is_some() {
                     removed += 1;
                 }
             }

@@ -147,6 +147,14 @@ pub(crate) struct Entry {
     pub(crate) signed: Option<Box<StoredSigned>>,
 }
 
+impl Entry {
+    /// Fresh at `now`: through the instant its TTL ends, read then at TTL 0 (Unbound's
+    /// `now > expiry`, in whole seconds there), gone after.
+    pub(crate) fn fresh(&self, now: Instant) -> bool {
+        self.expires >= now
+    }
+}
+
 /// What `Cache::get` returns: data whose TTLs are the time left.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cached {

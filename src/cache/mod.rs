@@ -87,6 +87,17 @@ struct Shard {
     bytes: usize,
 }
 
+impl Shard {
+    /// Removes the entry at `key`, if any, out of the byte count too.
+    fn take(&mut self, key: &Key) -> Option<Entry> {
+        let old = self.lru.pop(key)?;
+        // Saturating only keeps a future mistake in the estimate from wrapping into a shard
+        // that evicts everything.
+        self.bytes = self.bytes.saturating_sub(size::entry_bytes(key, &old));
+        Some(old)
+    }
+}
+
 /// A sharded LRU of RRsets and negative entries, and the message tier beside it.
 pub struct Cache {
     shards: Vec<Mutex<Shard>>,
@@ -188,7 +199,7 @@ impl Cache {
     pub fn get(&self, key: &Key, now: Instant) -> Option<Cached> {
         let mut shard = self.shard(key);
         let entry = shard.lru.get(key)?;
-        if entry.expires < now {
+        if !entry.fresh(now) {
             return None;
         }
         let ttl = ttl_left(entry.expires, now);
@@ -215,7 +226,7 @@ impl Cache {
     ) -> Option<R> {
         let mut shard = self.shard(key);
         let entry = shard.lru.get(key)?;
-        if entry.expires < now {
+        if !entry.fresh(now) {
             return None;
         }
         Some(f(&entry.stored, entry.rank))
@@ -225,7 +236,7 @@ impl Cache {
     pub(crate) fn fresh_ttl(&self, key: &Key, now: Instant) -> Option<u32> {
         let shard = self.shard(key);
         let entry = shard.lru.peek(key)?;
-        (entry.expires >= now).then(|| ttl_left(entry.expires, now))
+        entry.fresh(now).then(|| ttl_left(entry.expires, now))
     }
 
     /// RFC 8767: expired data still inside the serve-stale window, with TTL 30.
@@ -307,11 +318,8 @@ impl Cache {
             return false;
         }
         // The estimate is a function of the entry alone, so taking it again on the way out
-        // subtracts exactly what was added. Saturating only keeps a future mistake there from
-        // wrapping into a shard that evicts everything.
-        if let Some(old) = shard.lru.pop(&key) {
-            shard.bytes = shard.bytes.saturating_sub(size::entry_bytes(&key, &old));
-        }
+        // (`Shard::take`) subtracts exactly what was added.
+        shard.take(&key);
         while shard.bytes + cost > self.shard_entry_bytes || shard.lru.len() >= self.shard_entries {
             let Some((k, v)) = shard.lru.pop_lru() else {
                 break;
@@ -336,18 +344,14 @@ impl Cache {
             .lru
             .peek(&name)
             .is_some_and(|e| matches!(e.stored, Stored::NxDomain { .. }) && e.rank <= rank);
-        if denied && let Some(old) = shard.lru.pop(&name) {
-            shard.bytes = shard.bytes.saturating_sub(size::entry_bytes(&name, &old));
+        if denied {
+            shard.take(&name);
         }
     }
 
     /// Removes the entry at `key`, if any (a remembered failure that a refresh answered).
     pub(crate) fn remove(&self, key: &Key) {
-        let mut guard = self.shard(key);
-        let shard = &mut *guard;
-        if let Some(old) = shard.lru.pop(key) {
-            shard.bytes = shard.bytes.saturating_sub(size::entry_bytes(key, &old));
-        }
+        self.shard(key).take(key);
     }
 
     /// Claims the refresh of the answer to (`name`, `qtype`): true for the first claim of an
@@ -364,8 +368,7 @@ impl Cache {
                 let Some(entry) = shard.lru.peek_mut(&key) else {
                     return false;
                 };
-                let claimed =
-                    entry.expires >= now && in_window(entry, ttl_left(entry.expires, now));
+                let claimed = entry.fresh(now) && in_window(entry, ttl_left(entry.expires, now));
                 entry.prefetched |= claimed;
                 claimed
             })
@@ -382,7 +385,7 @@ impl Cache {
         let Some(entry) = shard.lru.peek_mut(key) else {
             return false;
         };
-        if entry.expires < now
+        if !entry.fresh(now)
             || entry
                 .signed
                 .as_ref()

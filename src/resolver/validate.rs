@@ -26,6 +26,7 @@ use hickory_proto::rr::{Name, Record, RecordType};
 use tokio::time::Instant;
 
 use super::budget::Budget;
+use super::reading::{Missed, Reading, Seen};
 use super::{Link, Resolution, Resolver, Step, proof};
 use crate::cache::{Key, Trust};
 use crate::dnssec::anchor::Anchors;
@@ -356,10 +357,38 @@ impl Resolver {
         budget: &'a mut Budget,
     ) -> std::pin::Pin<Box<dyn Future<Output = Result<Resolution, super::ResolveError>> + Send + 'a>>
     {
+        self.fetch_reading(name, rtype, Missed::Nothing, budget)
+    }
+
+    /// [`Resolver::fetch`] past the cache, from a server other than those `budget` avoids.
+    fn refetch<'a>(
+        &'a self,
+        name: &'a Name,
+        rtype: RecordType,
+        budget: &'a mut Budget,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Resolution, super::ResolveError>> + Send + 'a>>
+    {
+        self.fetch_reading(name, rtype, Missed::First, budget)
+    }
+
+    /// [`Resolver::fetch`] and [`Resolver::refetch`]: `missed`, what of the cache is passed by.
+    fn fetch_reading<'a>(
+        &'a self,
+        name: &'a Name,
+        rtype: RecordType,
+        missed: Missed,
+        budget: &'a mut Budget,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Resolution, super::ResolveError>> + Send + 'a>>
+    {
         Box::pin(async move {
             let now = budget.now;
+            let reading = Reading {
+                stale: false,
+                missed,
+                validate: false,
+            };
             let mut budget = Some(budget);
-            self.chain(name, rtype, false, &mut budget, now, false)
+            self.read_chain(name, rtype, reading, &mut budget, now, &mut Seen::default())
                 .await
                 .and_then(|r| r.ok_or(super::ResolveError::Internal))
         })

@@ -69,7 +69,7 @@ impl Denials {
             let shard = shard.lock().unwrap_or_else(|p| p.into_inner());
             for (key, entry) in shard.lru.iter() {
                 let positive = matches!(entry.stored, Stored::Positive(_));
-                if entry.expires < now || !says_it_exists(positive, entry.rank) {
+                if !entry.fresh(now) || !says_it_exists(positive, entry.rank) {
                     continue;
                 }
                 let name = owner(key);

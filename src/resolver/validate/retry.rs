@@ -14,7 +14,7 @@ use crate::cache::Trust;
 use crate::dnssec::chain::KeyState;
 use crate::dnssec::{Ede, Reason, SignedRrset};
 use crate::resolver::budget::Budget;
-use crate::resolver::{Link, Resolution, Resolver};
+use crate::resolver::{Link, Resolver};
 
 /// Other servers tried after a bogus answer, at most (Unbound restarts up to 5 times; each
 /// restart here costs at least one upstream query, so fewer).
@@ -53,30 +53,6 @@ impl Resolver {
             link = again;
         }
         link
-    }
-
-    /// [`Resolver::fetch`] past the cache, from a server other than those `budget` avoids.
-    pub(super) fn refetch<'a>(
-        &'a self,
-        name: &'a Name,
-        rtype: RecordType,
-        budget: &'a mut Budget,
-    ) -> std::pin::Pin<
-        Box<dyn Future<Output = Result<Resolution, crate::resolver::ResolveError>> + Send + 'a>,
-    > {
-        Box::pin(async move {
-            let now = budget.now;
-            let reading = crate::resolver::reading::Reading {
-                stale: false,
-                missed: crate::resolver::reading::Missed::First,
-                validate: false,
-            };
-            let mut budget = Some(budget);
-            let mut seen = crate::resolver::reading::Seen::default();
-            self.read_chain(name, rtype, reading, &mut budget, now, &mut seen)
-                .await
-                .and_then(|r| r.ok_or(crate::resolver::ResolveError::Internal))
-        })
     }
 
     /// A zone's DNSKEY RRset, judged by `judge`: when that finds it bogus through a fault of
