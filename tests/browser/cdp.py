@@ -47,6 +47,9 @@ class Browser:
             preexec_fn=fds,
             stdout=log,
             stderr=log,
+            # Chromium makes a folder of its own in TMPDIR (org.chromium.Chromium.*) and leaves
+            # it behind: put it beside the profile, in the run's folder that is removed after.
+            env=dict(os.environ, TMPDIR=os.path.dirname(profile)),
         )
         os.close(child_in)
         os.close(child_out)
