@@ -22,7 +22,8 @@
 #   TERN_BIN=PATH            tern binary to test (default: cargo build --release, then
 #                            target/release/tern; BUILD=0 skips the build)
 #   KEEP_STATE=1             keep the state folder (configs, logs, raw outputs) for inspection
-#   RES_WRAP="CMD ..."       run the resolver under CMD (e.g. valgrind); used by miss_instructions.sh
+#   RES_WRAP="CMD ..."       run the resolver under CMD (e.g. valgrind, env LD_PRELOAD=...), at
+#                            start and restart; used by miss_instructions.sh and dot.sh
 #   LEAF_CPU=PCT             the NSD processes of alpha.test. (127.0.0.41 and .42) share PCT % of
 #                            one core (a cgroup v1 CPU quota, 1 ms of every 20 ms per 5 %; 5..99): an
 #                            overloaded leaf that queues and drops what it cannot answer
@@ -544,7 +545,7 @@ restart_resolver_edited() { # tern|unbound EDIT...
     local cmd=(unbound -d -c "$conf")
     if [ "$t" = tern ]; then cmd=("$TERN" serve --config "$conf" --log-level warn); fi
     # shellcheck disable=SC2046
-    NO_COLOR=1 ip netns exec "$RUN_NS" $(pin_res) "${cmd[@]}" </dev/null >"$RUN_DIR/$t.out" 2>"$RES_LOG" &
+    NO_COLOR=1 ip netns exec "$RUN_NS" $(pin_res) ${RES_WRAP:-} "${cmd[@]}" </dev/null >"$RUN_DIR/$t.out" 2>"$RES_LOG" &
     RES_PID=$!
     RUN_PIDS+=("$RES_PID")
     wait_listening || {
