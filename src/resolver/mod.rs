@@ -422,11 +422,20 @@ impl Resolver {
             // A walked link comes with the server that answered it (see `retry_bogus`).
             let (mut link, walked) = match (cached, budget.as_deref_mut()) {
                 (Some(mut link), _) => {
-                    if self.validator.is_none() {
+                    match &self.validator {
                         // No verdict is made here, so one in the cache came from a file a
                         // validating run wrote (`[cache] persist`): it is not this resolver's
                         // to pass on (AD, or SERVFAIL for bogus) on data it did not check.
-                        link.signed.trust = Trust::Unchecked;
+                        None => link.signed.trust = Trust::Unchecked,
+                        // RFC 7646: at or below a negative trust anchor the verdict is the
+                        // anchor's, made here on every read and never kept (`validate_link`):
+                        // a stored one is from before the anchor (a file written earlier, a
+                        // walk that validated as `nta add` flushed), and none outlives it.
+                        Some(v) => {
+                            if let Some(trust) = v.negative_verdict(&name) {
+                                link.signed.trust = trust;
+                            }
+                        }
                     }
                     if link.signed.prefetch && seen.due.is_none() {
                         seen.due = Some(name.clone());

@@ -98,6 +98,19 @@ impl Validator {
     pub(crate) fn under_negative_anchor(&self, name: &Name) -> bool {
         self.negative.covers(name)
     }
+
+    /// The verdict on data at `name` if a negative trust anchor covers it, as
+    /// [`Resolver::check_link`] makes it: insecure (RFC 7646 §1.1), or indeterminate where no
+    /// trust anchor covers the name either. `None` elsewhere.
+    pub(crate) fn negative_verdict(&self, name: &Name) -> Option<Trust> {
+        if !self.negative.covers(name) {
+            return None;
+        }
+        Some(match self.anchors.closest(name) {
+            Some(_) => Trust::Insecure,
+            None => Trust::Indeterminate,
+        })
+    }
 }
 
 /// The cache's words for a verdict.
@@ -188,8 +201,13 @@ impl Resolver {
             _ => ttl.min(MAX_VERDICT_TTL),
         };
         let trust = trust_of(&security);
-        let key = link_key(name, qtype, &link.step);
-        self.cache.set_trust(&key, trust.clone(), ttl, budget.now);
+        // A negative trust anchor's verdict is not kept with the data (`read_chain` makes it
+        // on each read): kept, it would outlive the anchor in a cache file, which a restart
+        // without the anchor would load as a verdict on the signatures.
+        if !val.under_negative_anchor(name) {
+            let key = link_key(name, qtype, &link.step);
+            self.cache.set_trust(&key, trust.clone(), ttl, budget.now);
+        }
         trust
     }
 

@@ -11,7 +11,9 @@
 //! so what was bogus is fetched and judged anew, as insecure — and after a removal or an
 //! expiry, judged again on its signatures. Expiry is a task of its own sleeping until the
 //! anchor's end: cache hits never reach the validator, so waiting for a query to notice would
-//! keep serving the insecure answers cached under the name.
+//! keep serving the insecure answers cached under the name. The RRset tier keeps no verdict
+//! made by an anchor: each read under one makes it (`read_chain`), whatever is stored, so a
+//! cache file neither brings an older verdict in under an anchor nor carries one past it.
 
 mod anchors;
 mod lifetime;
