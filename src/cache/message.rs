@@ -293,8 +293,9 @@ impl<T: Copy> Messages<T> {
     }
 
     /// Keeps `response` (to a query the hit path could have read) at `now`: a resolver's
-    /// answer, or with `local` an authoritative one. Only NOERROR and NXDOMAIN answers, without
-    /// EDNS options of their own (an EDE says something about this one answer), and a
+    /// answer, or with `local` an authoritative one. Only NOERROR, NXDOMAIN and YXDOMAIN (RFC
+    /// 6672 §2.2, a DNAME's substitution too long: Unbound's message cache keeps it like them)
+    /// answers, without EDNS options of their own (an EDE says something about this one answer), and a
     /// resolver's only when every TTL is above zero. `tag`: handed back with every hit.
     /// `generation`: what [`Messages::generation`] said before the answer was worked out;
     /// nothing is kept if the store was cleared since. Returns the response's wire form
@@ -310,7 +311,7 @@ impl<T: Copy> Messages<T> {
     ) -> Option<Vec<u8>> {
         if !matches!(
             response.metadata.response_code,
-            ResponseCode::NoError | ResponseCode::NXDomain
+            ResponseCode::NoError | ResponseCode::NXDomain | ResponseCode::YXDomain
         ) || response.metadata.truncation
             || response
                 .edns
@@ -402,11 +403,15 @@ pub(crate) fn udp_limit(question: &Question<'_>, our_payload: u16) -> usize {
 }
 
 /// NXDOMAIN, or NOERROR without the asked type in the answer (NODATA, RFC 2308 §2.2, also at
-/// the end of a CNAME chain), with no SOA in the authority section.
+/// the end of a CNAME chain), with no SOA in the authority section. A YXDOMAIN lives by the
+/// DNAME in its answer; without one it has nothing to live by either.
 fn negative_without_soa(response: &Message) -> bool {
     let Some(qtype) = response.queries.first().map(|q| q.query_type()) else {
         return true;
     };
+    if response.metadata.response_code == ResponseCode::YXDomain {
+        return response.answers.is_empty();
+    }
     let negative = response.metadata.response_code == ResponseCode::NXDomain
         || !response
             .answers
@@ -423,3 +428,5 @@ fn negative_without_soa(response: &Message) -> bool {
 mod prefetch_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod yxdomain_review;

@@ -406,3 +406,5 @@ mod prefetch_tests;
 mod tests;
 #[cfg(test)]
 mod ttl_review;
+#[cfg(test)]
+mod yxdomain_review;

@@ -43,6 +43,10 @@ pub enum Outcome {
     NxDomain {
         soa: Option<Record>,
     },
+    /// RFC 6672 §2.2: the DNAME above `qname` (`records`) makes a name too long to be.
+    YxDomain {
+        records: Vec<Record>,
+    },
     /// TC=1: ask again over TCP.
     Truncated,
     /// FORMERR; `has_opt` false may mean a server that predates EDNS (RFC 6891 §7).
@@ -210,7 +214,8 @@ pub(crate) fn classify_from(
     }
     let rcode = reply.metadata.response_code;
     match rcode {
-        ResponseCode::NoError | ResponseCode::NXDomain => {}
+        // YXDOMAIN: a DNAME's substitution too long (RFC 6672 §2.2), read with the alias.
+        ResponseCode::NoError | ResponseCode::NXDomain | ResponseCode::YXDomain => {}
         ResponseCode::FormErr => {
             return Classified::bare(
                 Outcome::FormErr {
@@ -245,18 +250,24 @@ pub(crate) fn classify_from(
     let at_qname = |r: &&Record, rtype: RecordType| {
         (r.record_type() == rtype || rtype == RecordType::ANY) && same_name(&r.name, qname)
     };
-    // An alias for qname comes first: the chain continues at its target.
-    let alias = if qtype != RecordType::CNAME && qname_ours {
+    // An alias for qname comes first: the chain continues at its target. A CNAME question
+    // is answered by the CNAME itself, unless a DNAME cannot make it (YXDOMAIN).
+    let alias = if qname_ours {
         dname::alias(reply, zone, qname)
     } else {
         Ok(None)
     };
-    let Ok(alias) = alias else {
-        return Classified::bare(
-            Outcome::Failed("DNAME substitution longer than 255 octets"),
-            aa,
-        );
-    };
+    if alias.is_err() || rcode == ResponseCode::YXDomain {
+        if let Some(yx) = dname::yxdomain(reply, zone, qname, alias.is_err()) {
+            return yx;
+        }
+        // A server's YXDOMAIN for a name with no DNAME above it: the RCODE of the end of the
+        // CNAME chain it followed (RFC 6604 §2.1), the chase's to find; or nothing usable.
+        if !matches!(alias, Ok(Some(_))) || qtype == RecordType::CNAME {
+            return Classified::bare(Outcome::Lame("YXDOMAIN without a DNAME"), aa);
+        }
+    }
+    let alias = alias.ok().flatten().filter(|_| qtype != RecordType::CNAME);
     if let Some(cname) = &alias
         && let RData::CNAME(CNAME(target)) = &cname.data
     {

@@ -168,6 +168,7 @@ impl Resolver {
             Outcome::Cname { records, target } => Step::Cname(records, target),
             Outcome::NoData { soa } => Step::NoData(soa),
             Outcome::NxDomain { soa } => Step::NxDomain(soa),
+            Outcome::YxDomain { records } => Step::YxDomain(records),
             // ask_servers returns only usable replies, and a forwarder's referral is lame.
             _ => return Err(ResolveError::NoReachableAuthority(fwd.zone.clone())),
         };

@@ -150,6 +150,7 @@ impl Resolver {
                 Outcome::Cname { records, target } => Step::Cname(records, target),
                 Outcome::NoData { soa } => Step::NoData(soa),
                 Outcome::NxDomain { soa } => Step::NxDomain(soa),
+                Outcome::YxDomain { records } => Step::YxDomain(records),
                 // ask_zone returns only usable replies, and referrals were followed above.
                 _ => return Err(ResolveError::NoReachableAuthority(set.zone.clone())),
             };

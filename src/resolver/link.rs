@@ -114,7 +114,9 @@ impl Link {
     /// Every record of the link: its data, then its DNSSEC records.
     fn records_mut(&mut self) -> impl Iterator<Item = &mut Record> {
         let data = match &mut self.step {
-            Step::Answer(records) | Step::Cname(records, _) => records.as_mut_slice(),
+            Step::Answer(records) | Step::Cname(records, _) | Step::YxDomain(records) => {
+                records.as_mut_slice()
+            }
             Step::NoData(soa) | Step::NxDomain(soa) => soa.as_mut_slice(),
         };
         data.iter_mut().chain(self.signed.records.iter_mut())
@@ -153,20 +155,25 @@ impl Resolver {
         }
         // Unsigned data other than an NS set (a delegation's may be cut to what the parent's
         // has left) was kept for its TTL as the policy caps it: cap it so here rather than
-        // look the entry up again (a thousand instructions a miss).
-        if link.signed.records.is_empty() && qtype != RecordType::NS {
+        // look the entry up again (a thousand instructions a miss). A YXDOMAIN has no entry,
+        // signed or not: the message tier keeps the answer for its shortest TTL, the
+        // DNAME's, capped here as a negative answer's (a name that cannot be; RFC 2308 §5).
+        let yxdomain = matches!(link.step, Step::YxDomain(_));
+        if (link.signed.records.is_empty() && qtype != RecordType::NS) || yxdomain {
             let policy = self.cache.policy();
             let cap = match &link.step {
                 Step::Answer(_) | Step::Cname(..) => policy.max_positive_ttl(),
                 Step::NoData(soa) | Step::NxDomain(soa) => {
                     super::store::negative_ttl(soa.as_ref()).min(policy.negative_max_ttl)
                 }
+                Step::YxDomain(_) => policy.max_positive_ttl().min(policy.negative_max_ttl),
             };
             link.records_mut().for_each(|r| r.ttl = r.ttl.min(cap));
             return;
         }
-        let key = super::validate::link_key(name, qtype, &link.step);
-        if let Some(left) = self.cache.fresh_ttl(&key, at) {
+        if let Some(key) = super::validate::link_key(name, qtype, &link.step)
+            && let Some(left) = self.cache.fresh_ttl(&key, at)
+        {
             link.records_mut().for_each(|r| r.ttl = r.ttl.min(left));
         }
     }
@@ -221,7 +228,7 @@ pub(super) fn finish(link: Link, answers: &mut Answers, at: Instant) -> Result<R
     // Split the link's DNSSEC records: RRSIGs over answer data, the rest (NSEC/NSEC3 and
     // their RRSIGs, the SOA's) a proof for the authority section.
     let (sigs, proof): (Vec<Record>, Vec<Record>) = match &step {
-        Step::Answer(records) | Step::Cname(records, _) => {
+        Step::Answer(records) | Step::Cname(records, _) | Step::YxDomain(records) => {
             signed.records.into_iter().partition(|r| {
                 proof::covered(r).is_some_and(|t| {
                     records
@@ -250,6 +257,11 @@ pub(super) fn finish(link: Link, answers: &mut Answers, at: Instant) -> Result<R
         }
         Step::NoData(soa) => Ok(done(ResponseCode::NoError, answers, soa, proof)),
         Step::NxDomain(soa) => Ok(done(ResponseCode::NXDomain, answers, soa, proof)),
+        // RFC 6672 §2.2: the DNAME in the answer, after the chain that led to it.
+        Step::YxDomain(records) => {
+            append(&mut answers.records, records);
+            Ok(done(ResponseCode::YXDomain, answers, None, proof))
+        }
     }
 }
 

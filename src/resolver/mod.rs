@@ -69,6 +69,9 @@ pub(crate) enum Step {
     Cname(Vec<Record>, Name),
     NoData(Option<Record>),
     NxDomain(Option<Record>),
+    /// RFC 6672 §2.2: the DNAME whose substitution makes the name too long; the chain ends
+    /// in YXDOMAIN. Never read from the RRset cache (the message tier keeps the answer).
+    YxDomain(Vec<Record>),
 }
 
 /// A finished answer: the chain of records and, for negative answers, the SOA.

@@ -126,12 +126,14 @@ pub(crate) fn trust_of(security: &Security) -> Trust {
     }
 }
 
-/// The cache entry a link was read from or stored in.
-pub(super) fn link_key(name: &Name, qtype: RecordType, step: &Step) -> Key {
+/// The cache entry a link was read from or stored in; none for a YXDOMAIN, which is not kept
+/// as an RRset (its verdict goes with the answer, to the message tier).
+pub(super) fn link_key(name: &Name, qtype: RecordType, step: &Step) -> Option<Key> {
     match step {
-        Step::Answer(_) | Step::NoData(_) => Key::new(name, qtype),
-        Step::Cname(..) => Key::new(name, RecordType::CNAME),
-        Step::NxDomain(_) => Key::name_only(name),
+        Step::Answer(_) | Step::NoData(_) => Some(Key::new(name, qtype)),
+        Step::Cname(..) => Some(Key::new(name, RecordType::CNAME)),
+        Step::NxDomain(_) => Some(Key::name_only(name)),
+        Step::YxDomain(_) => None,
     }
 }
 
@@ -203,9 +205,11 @@ impl Resolver {
         let trust = trust_of(&security);
         // A negative trust anchor's verdict is not kept with the data (`read_chain` makes it
         // on each read): kept, it would outlive the anchor in a cache file, which a restart
-        // without the anchor would load as a verdict on the signatures.
-        if !val.under_negative_anchor(name) {
-            let key = link_key(name, qtype, &link.step);
+        // without the anchor would load as a verdict on the signatures. A YXDOMAIN has no
+        // entry to keep one with (`link_key`).
+        if !val.under_negative_anchor(name)
+            && let Some(key) = link_key(name, qtype, &link.step)
+        {
             self.cache.set_trust(&key, trust.clone(), ttl, budget.now);
         }
         trust
@@ -233,12 +237,18 @@ impl Resolver {
                 self.check_any(val, v, name, records, signed, &anchor, budget)
                     .await
             }
-            Step::Answer(records) | Step::Cname(records, _) => {
+            Step::Answer(records) | Step::Cname(records, _) | Step::YxDomain(records) => {
                 let rtype = match link.step {
                     Step::Cname(..) => RecordType::CNAME,
+                    Step::YxDomain(_) => RecordType::DNAME,
                     _ => qtype,
                 };
-                let mut set = rrset_in(records, signed, name, rtype);
+                // A YXDOMAIN's data is the DNAME above the name (RFC 6672 §2.2).
+                let owner = match &link.step {
+                    Step::YxDomain(records) => records.first().map_or(name, |d| &d.name),
+                    _ => name,
+                };
+                let mut set = rrset_in(records, signed, owner, rtype);
                 if let Step::Cname(_, target) = &link.step
                     && set.rrsigs.is_empty()
                     && let Some(dname) = proof::dname_source(records, name, target)

@@ -241,6 +241,7 @@ fn describe(c: &Classified) -> String {
         ),
         Outcome::NoData { .. } => format!("NODATA{aa}"),
         Outcome::NxDomain { .. } => format!("NXDOMAIN{aa}"),
+        Outcome::YxDomain { .. } => format!("YXDOMAIN{aa} (DNAME substitution too long)"),
         Outcome::Truncated => "truncated (TC=1), retrying over TCP".to_string(),
         Outcome::FormErr { has_opt } => {
             format!("FORMERR{}", if *has_opt { "" } else { " without OPT" })

@@ -30,6 +30,7 @@ mod serve_expired;
 mod ttl_review;
 pub(crate) mod validate;
 mod walk;
+mod yxdomain_review;
 
 use std::sync::Arc;
 
