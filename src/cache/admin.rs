@@ -3,7 +3,6 @@
 //! for `save-cache`, in [`persist`](super::persist)). Rare and not on any query's path, so each
 //! walks every shard; the bytes accounting stays exact, as `insert` keeps it.
 
-use hickory_proto::op::Message;
 use hickory_proto::rr::{Name, RData};
 use tokio::time::Instant;
 
@@ -49,7 +48,7 @@ impl Matcher {
     /// section, or an alias target (whose negative answer is there only as the zone's SOA).
     /// An answer that does not parse is taken to hold it: forgetting costs one full-path answer.
     fn in_answer(&self, wire: &[u8]) -> bool {
-        let Ok(m) = Message::from_vec(wire) else {
+        let Ok(m) = crate::rr::read::read_message(wire) else {
             return true;
         };
         let targets = m.answers.iter().filter_map(|r| match &r.data {

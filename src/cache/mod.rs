@@ -480,6 +480,8 @@ fn ttl_left(expires: Instant, now: Instant) -> u32 {
 }
 
 #[cfg(test)]
+mod ignored_nsec3_review;
+#[cfg(test)]
 mod prefetch_tests;
 #[cfg(test)]
 mod tests;

@@ -6,7 +6,7 @@
 //! data costs one pointer more.
 
 use hickory_proto::rr::Record;
-use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable, BinEncoder};
+use hickory_proto::serialize::binary::{BinDecoder, BinEncodable, BinEncoder};
 
 /// The validator's verdict on an entry (RFC 4033 §5), in the cache's own words: the cache
 /// imports nothing of the validator.
@@ -96,7 +96,7 @@ impl StoredSigned {
         let mut decoder = BinDecoder::new(&self.wire);
         let mut records = Vec::new();
         while !decoder.is_empty() {
-            let mut r = Record::read(&mut decoder).ok()?;
+            let mut r = crate::rr::read::read_record(&mut decoder).ok()?;
             r.ttl = ttl;
             records.push(r);
         }

@@ -13,9 +13,7 @@
 use std::net::IpAddr;
 
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
-use hickory_proto::serialize::binary::{
-    BinDecodable, BinDecoder, BinEncodable, BinEncoder, Restrict,
-};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable, BinEncoder};
 
 /// Records of one owner, encoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,7 +105,7 @@ impl WireSet {
             let rtype = RecordType::from(decoder.read_u16().ok()?.unverified());
             let class = DNSClass::from(decoder.read_u16().ok()?.unverified());
             let len = decoder.read_u16().ok()?.unverified();
-            let data = RData::read(&mut decoder, rtype, Restrict::new(len)).ok()?;
+            let data = crate::rr::read::read_rdata(&mut decoder, rtype, len).ok()?;
             let mut record = Record::from_rdata(owner.clone(), ttl, data);
             record.dns_class = class;
             out.push(record);

@@ -297,4 +297,6 @@ fn types_absent(rr: &Nsec3Rr, owner: &Name, qtype: RecordType) -> Proof {
 }
 
 #[cfg(test)]
+mod flags_review;
+#[cfg(test)]
 mod tests;

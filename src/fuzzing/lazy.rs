@@ -1,10 +1,10 @@
 //! The resolver's partial reader of upstream UDP replies (`outbound::lazy`), for
 //! `fuzz/fuzz_targets/lazy_reply.rs`. It reads the header, question, answer section and OPT
 //! of a reply through hickory and keeps the other sections in wire form until they are asked
-//! for; read in part and then completed, a reply must be what hickory's full parse reads, and
-//! a reply hickory refuses must not get through whole.
+//! for; read in part and then completed, a reply must be what the full parse
+//! (`rr::read::read_message`, hickory's but for NSEC3s to ignore) reads, and a reply it
+//! refuses must not get through whole.
 
-use hickory_proto::op::Message;
 use hickory_proto::rr::{Name, RecordType};
 
 use crate::outbound::{Expected, lazy};
@@ -14,7 +14,7 @@ use crate::outbound::{Expected, lazy};
 /// disagree: a matching reply refused, different records once completed, or a reply hickory
 /// refuses completed without error. Returns whether the reply was read whole.
 pub fn lazy_reply(data: &[u8]) -> bool {
-    let full = Message::from_vec(data).ok();
+    let full = crate::rr::read::read_message(data).ok();
     let id = data
         .get(..2)
         .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
@@ -56,7 +56,7 @@ pub fn lazy_reply(data: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use hickory_proto::op::{MessageType, OpCode, Query};
+    use hickory_proto::op::{Message, MessageType, OpCode, Query};
     use hickory_proto::rr::rdata::{A, NS};
     use hickory_proto::rr::{RData, Record};
 

@@ -9,12 +9,17 @@
 //! hickory refuses there (OPT, SIG or TSIG in the authority section, a second OPT, an empty
 //! RDATA), is left to hickory's full parse and its verdict, as before. What only decoding
 //! their contents would find wrong (a bad name in an RDATA) is found when they are decoded.
+//!
+//! Records are read by [`crate::rr::read`], hickory's way except that an NSEC3 or NSEC3PARAM
+//! a validator ignores (RFC 5155 §8.1-8.2) is kept as opaque RDATA instead of failing the
+//! reply.
 
 use hickory_proto::op::{Edns, Header, Message, OpCode, Query};
 use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, DecodeError};
 
 use super::Expected;
+use crate::rr::read::{read_message, read_records};
 use crate::wire::{HEADER, ancestor_labels, be16, lowercase_into, skip_name, written_at};
 
 /// The authority and additional sections of a reply, undecoded (the OPT record, read
@@ -42,7 +47,7 @@ pub struct Rest {
 pub(crate) fn read(raw: &[u8], expected: &Expected<'_>) -> Option<(Message, Option<Rest>)> {
     let question = expected.question();
     let full = || {
-        Message::from_vec(raw)
+        read_message(raw)
             .ok()
             .filter(|m| expected.matches(m, true))
             .map(|m| (m, None))
@@ -76,8 +81,7 @@ pub(crate) fn read(raw: &[u8], expected: &Expected<'_>) -> Option<(Message, Opti
     if !ours {
         return None;
     }
-    let Ok((answers, _, _)) =
-        Message::read_records(&mut decoder, usize::from(counts.answers), false, op)
+    let Ok((answers, _, _)) = read_records(&mut decoder, usize::from(counts.answers), false, op)
     else {
         return None;
     };
@@ -184,9 +188,9 @@ impl Rest {
     pub fn complete(&self, message: &mut Message) -> Result<(), DecodeError> {
         let (authorities, additionals) = read_at(&self.wire, usize::from(self.at), |decoder| {
             let (authorities, _, _) =
-                Message::read_records(decoder, self.authorities.into(), false, self.op_code)?;
+                read_records(decoder, self.authorities.into(), false, self.op_code)?;
             let (additionals, _, _) =
-                Message::read_records(decoder, self.additionals.into(), true, self.op_code)?;
+                read_records(decoder, self.additionals.into(), true, self.op_code)?;
             Ok((authorities, additionals))
         })?;
         message.authorities = authorities;

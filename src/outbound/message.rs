@@ -123,7 +123,9 @@ impl Signed {
             None if !crate::wire::questions_fit(raw) => Err(ClientError::Malformed(
                 "more questions counted than the message can hold".into(),
             )),
-            None => Message::from_vec(raw).map_err(|e| ClientError::Malformed(e.to_string())),
+            // An NSEC3 to ignore (RFC 5155 §8.1-8.2) does not spoil the reply.
+            None => crate::rr::read::read_message(raw)
+                .map_err(|e| ClientError::Malformed(e.to_string())),
         }
     }
 

@@ -207,7 +207,7 @@ fn recv_into<T>(
     let raw = &buf[..n];
     let read = |raw: &[u8]| match partial {
         true => lazy::read(raw, expected),
-        false => Message::from_vec(raw)
+        false => crate::rr::read::read_message(raw)
             .ok()
             .filter(|m| expected.matches(m, true))
             .map(|m| (m, None)),

@@ -1,8 +1,10 @@
 //! Record-level helpers shared by the authority and the resolver: label counts, NS targets,
-//! addresses, and DNAME RDATA. Pure functions over hickory-proto types; imports nothing else
-//! of the crate.
+//! addresses, DNAME RDATA, and records read from the wire as hickory reads them but for the
+//! NSEC3s RFC 5155 ignores ([`read`]). Pure functions over hickory-proto types; imports
+//! nothing else of the crate.
 
 pub(crate) mod dname;
+pub(crate) mod read;
 
 use std::net::IpAddr;
 

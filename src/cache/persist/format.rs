@@ -378,7 +378,7 @@ fn records(d: &mut BinDecoder<'_>) -> Result<Vec<Record>, &'static str> {
     let n = u16_(d)?;
     let mut out = Vec::new();
     for _ in 0..n {
-        out.push(Record::read(d).map_err(|_| "a record does not decode")?);
+        out.push(crate::rr::read::read_record(d).map_err(|_| "a record does not decode")?);
     }
     Ok(out)
 }
