@@ -149,6 +149,8 @@ pub(super) struct Connection {
 #[cfg(test)]
 mod hit_tests;
 #[cfg(test)]
+mod keepalive_review;
+#[cfg(test)]
 mod padding_review_tests;
 #[cfg(test)]
 mod review_tests;

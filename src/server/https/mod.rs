@@ -217,6 +217,8 @@ async fn drain(body: Incoming, within: Duration) {
 }
 
 #[cfg(test)]
+mod listener_review;
+#[cfg(test)]
 mod review_tests;
 #[cfg(test)]
 mod tests;
