@@ -257,6 +257,15 @@ impl Request {
         if header.counts.answers != 0 || header.counts.authorities != 0 {
             return Err(reply(ResponseCode::FormErr, Some(query)));
         }
+        // RFC 7828 §3.2.1: a client sends edns-tcp-keepalive empty; one holding a TIMEOUT over
+        // a stream is malformed (Unbound: FORMERR). Over UDP the option is ignored (§3.3.1).
+        let keepalive = message
+            .edns
+            .as_ref()
+            .and_then(|e| e.option(EdnsCode::Keepalive));
+        if transport.keeps_alive() && keepalive.is_some_and(|o| o.len() != 0) {
+            return Err(reply(ResponseCode::FormErr, Some(query)));
+        }
         Ok(Request {
             id: meta.id,
             op_code: meta.op_code,
