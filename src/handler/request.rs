@@ -263,7 +263,7 @@ impl Request {
             .edns
             .as_ref()
             .and_then(|e| e.option(EdnsCode::Keepalive));
-        if transport.keeps_alive() && keepalive.is_some_and(|o| o.len() != 0) {
+        if transport.keeps_alive() && keepalive.is_some_and(|o| !o.is_empty()) {
             return Err(reply(ResponseCode::FormErr, Some(query)));
         }
         Ok(Request {
