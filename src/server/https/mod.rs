@@ -37,7 +37,8 @@ use crate::handler::{Handler, Transport};
 const MAX_STREAMS: u32 = 100;
 
 /// The most header bytes (HTTP/2 header list; HTTP/1.1 read buffer, which holds the request
-/// line and headers). A GET of a 12 KB query fits; DNS queries are a few dozen bytes.
+/// line and headers). A GET of a 12,000-byte query fits (16,000 base64url characters); DNS
+/// queries are a few dozen bytes.
 const MAX_HEADERS: usize = 16 * 1024;
 
 /// How long a connection's open requests may run on after shutdown before it is dropped.
