@@ -121,10 +121,11 @@ impl Secondary {
 }
 
 impl NotifyReceiver for Secondary {
-    /// RFC 1996 §3.10: a NOTIFY is taken only from the zone's primaries' addresses. It only
-    /// hastens the next check, whose SOA query and transfer are signed when the zone has a key,
-    /// so an unsigned NOTIFY is taken too (primaries, tern's included, rarely sign them); one
-    /// signed with another key than the zone's is refused.
+    /// RFC 1996 §3.10: a NOTIFY is taken only from the zone's primaries' addresses, and, when
+    /// the zone has a transfer key, only signed with it: as NSD (`allow-notify: ADDR KEY`) and
+    /// Knot (an acl with a key) do, since an unsigned datagram's source is easily forged. A
+    /// primary signs its NOTIFYs with `notify_key` (tern), `also-notify { ADDR key K; }` (BIND)
+    /// or `notify: ADDR KEY` (NSD); a refused one only delays the check to the REFRESH timer.
     fn notified(&self, zone: &Name, from: IpAddr, key: Option<&Name>) -> ResponseCode {
         let Some(kept) = self.zones.get(&LowerName::new(zone)) else {
             return ResponseCode::NotAuth;
@@ -140,10 +141,10 @@ impl NotifyReceiver for Secondary {
             debug!(zone = %zone, %from, "NOTIFY from a server that is not a primary");
             return ResponseCode::Refused;
         }
-        if let (Some(want), Some(got)) = (&config.key, key)
-            && got != want.name()
+        if let Some(want) = &config.key
+            && key != Some(want.name())
         {
-            debug!(zone = %zone, %from, key = %got, "NOTIFY signed with another key than the zone's");
+            debug!(zone = %zone, %from, key = ?key, want = %want.name(), "NOTIFY not signed with the zone's key");
             return ResponseCode::Refused;
         }
         info!(zone = %zone, %from, "NOTIFY accepted; checking the primary");
@@ -463,3 +464,5 @@ pub(crate) fn write_copy(file: &Path, origin: &Name, records: &[Record]) -> std:
 mod review_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod repl_review;
