@@ -189,6 +189,13 @@ fn serial_of(records: &[Record]) -> Option<u32> {
     })
 }
 
+/// RFC 1982 §3.2: `a` is later than `b`. Not `<=` negated: two serials exactly 2^31 apart
+/// are undefined (hickory's `partial_cmp` is `None`), and a secondary moves only to a serial
+/// that is later, as BIND (`isc_serial_gt`) and IXFR's reading here (`Incoming`) decide.
+fn later(a: u32, b: u32) -> bool {
+    SerialNumber::new(a) > SerialNumber::new(b)
+}
+
 /// The age of the copy on disk (the copy file or the journal, whichever was written last):
 /// after a restart, EXPIRE counts from when it was written.
 fn copy_age(config: &SecondaryZone) -> Option<Duration> {
@@ -337,7 +344,7 @@ async fn from_primary(
     let ours = writer.records(origin);
     let our_serial = ours.as_deref().and_then(serial_of);
     if let Some(serial) = our_serial
-        && SerialNumber::new(their_serial) <= SerialNumber::new(serial)
+        && !later(their_serial, serial)
     {
         // Same data, or ours is later (RFC 1982): nothing to fetch.
         writer.set_available(origin, true)?;
@@ -380,7 +387,7 @@ async fn from_primary(
             // Edge: the SOA query and the AXFR may reach different data (a primary rolled
             // back between them); a secondary only ever moves forward.
             if let (Some(ours), Some(theirs)) = (our_serial, serial_of(&all))
-                && SerialNumber::new(theirs) <= SerialNumber::new(ours)
+                && !later(theirs, ours)
             {
                 return Err(RefreshError::Older { ours, theirs });
             }
