@@ -313,23 +313,30 @@ fn expire_zone(writer: &dyn Secondaries, origin: &Name) {
     }
 }
 
-/// Asks each primary in turn until one answers: the first that does decides.
+/// Asks each primary in turn until one transfers a later serial. One that is not ahead of us
+/// confirms our copy, but the next is asked too, as BIND does: a lagging first primary must
+/// not hide a later one (the one whose NOTIFY woke us, say). Failing all, the first that
+/// confirmed our copy, else the last error.
 async fn refresh(
     config: &SecondaryZone,
     source: Option<IpAddr>,
     writer: &dyn Secondaries,
 ) -> Result<(SocketAddr, Checked), RefreshError> {
     let mut last = RefreshError::NoPrimaries;
+    let mut current = None;
     for primary in &config.primaries {
         match from_primary(config, Peer::new(*primary, source), writer).await {
-            Ok(checked) => return Ok((*primary, checked)),
+            Ok(checked @ Checked::Transferred { .. }) => return Ok((*primary, checked)),
+            Ok(checked @ Checked::Current { .. }) => {
+                current.get_or_insert((*primary, checked));
+            }
             Err(e) => {
                 debug!(zone = %config.origin, %primary, error = %e, "primary failed");
                 last = e;
             }
         }
     }
-    Err(last)
+    current.ok_or(last)
 }
 
 async fn from_primary(

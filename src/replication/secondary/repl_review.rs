@@ -189,3 +189,23 @@ async fn a_later_serial_is_transferred_by_axfr_when_ixfr_is_not_implemented() {
     let outcome = from_primary(&config, Peer::new(primary, None), &holder).await;
     assert_eq!(holder.transfers(), vec![1], "{:?}", outcome.map_err(|e| e.to_string()));
 }
+
+/// Two primaries, the first one lagging at our serial, the second ahead (a NOTIFY from it is
+/// what woke us). BIND's refresh asks each primary in turn until one is ahead (`next_primary`
+/// after an equal or older serial), NSD starts with the one that notified; tern stopped at the
+/// first answer and stayed behind the second until the first caught up.
+#[tokio::test]
+async fn a_lagging_first_primary_does_not_hide_a_later_second_one() {
+    let lagging = primary_without_ixfr([127, 185, 0, 4], 7).await;
+    let ahead = primary_without_ixfr([127, 185, 0, 5], 8).await;
+    let mut config = super::tests::zone(lagging, Path::new("unused.zone"));
+    config.primaries = vec![lagging, ahead];
+    let holder = Holder::at(7);
+    let outcome = refresh(&config, None, &holder).await;
+    assert_eq!(
+        holder.transfers(),
+        vec![8],
+        "{:?}",
+        outcome.map_err(|e| e.to_string())
+    );
+}
