@@ -475,8 +475,8 @@ pub(crate) fn write_copy(file: &Path, origin: &Name, records: &[Record]) -> std:
 }
 
 #[cfg(test)]
+mod repl_review;
+#[cfg(test)]
 mod review_tests;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod repl_review;

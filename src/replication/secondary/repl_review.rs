@@ -187,7 +187,12 @@ async fn a_later_serial_is_transferred_by_axfr_when_ixfr_is_not_implemented() {
     let config = super::tests::zone(primary, Path::new("unused.zone"));
     let holder = Holder::at(ours);
     let outcome = from_primary(&config, Peer::new(primary, None), &holder).await;
-    assert_eq!(holder.transfers(), vec![1], "{:?}", outcome.map_err(|e| e.to_string()));
+    assert_eq!(
+        holder.transfers(),
+        vec![1],
+        "{:?}",
+        outcome.map_err(|e| e.to_string())
+    );
 }
 
 /// Two primaries, the first one lagging at our serial, the second ahead (a NOTIFY from it is
