@@ -121,10 +121,11 @@ impl Secondary {
 }
 
 impl NotifyReceiver for Secondary {
-    /// RFC 1996 §3.10: a NOTIFY is taken only from the zone's primaries' addresses. It only
-    /// hastens the next check, whose SOA query and transfer are signed when the zone has a key,
-    /// so an unsigned NOTIFY is taken too (primaries, tern's included, rarely sign them); one
-    /// signed with another key than the zone's is refused.
+    /// RFC 1996 §3.10: a NOTIFY is taken only from the zone's primaries' addresses, and, when
+    /// the zone has a transfer key, only signed with it: as NSD (`allow-notify: ADDR KEY`) and
+    /// Knot (an acl with a key) do, since an unsigned datagram's source is easily forged. A
+    /// primary signs its NOTIFYs with `notify_key` (tern), `also-notify { ADDR key K; }` (BIND)
+    /// or `notify: ADDR KEY` (NSD); a refused one only delays the check to the REFRESH timer.
     fn notified(&self, zone: &Name, from: IpAddr, key: Option<&Name>) -> ResponseCode {
         let Some(kept) = self.zones.get(&LowerName::new(zone)) else {
             return ResponseCode::NotAuth;
@@ -140,10 +141,10 @@ impl NotifyReceiver for Secondary {
             debug!(zone = %zone, %from, "NOTIFY from a server that is not a primary");
             return ResponseCode::Refused;
         }
-        if let (Some(want), Some(got)) = (&config.key, key)
-            && got != want.name()
+        if let Some(want) = &config.key
+            && key != Some(want.name())
         {
-            debug!(zone = %zone, %from, key = %got, "NOTIFY signed with another key than the zone's");
+            debug!(zone = %zone, %from, key = ?key, want = %want.name(), "NOTIFY not signed with the zone's key");
             return ResponseCode::Refused;
         }
         info!(zone = %zone, %from, "NOTIFY accepted; checking the primary");
@@ -186,6 +187,13 @@ fn serial_of(records: &[Record]) -> Option<u32> {
         RData::SOA(soa) => Some(soa.serial),
         _ => None,
     })
+}
+
+/// RFC 1982 §3.2: `a` is later than `b`. Not `<=` negated: two serials exactly 2^31 apart
+/// are undefined (hickory's `partial_cmp` is `None`), and a secondary moves only to a serial
+/// that is later, as BIND (`isc_serial_gt`) and IXFR's reading here (`Incoming`) decide.
+fn later(a: u32, b: u32) -> bool {
+    SerialNumber::new(a) > SerialNumber::new(b)
 }
 
 /// The age of the copy on disk (the copy file or the journal, whichever was written last):
@@ -305,23 +313,30 @@ fn expire_zone(writer: &dyn Secondaries, origin: &Name) {
     }
 }
 
-/// Asks each primary in turn until one answers: the first that does decides.
+/// Asks each primary in turn until one transfers a later serial. One that is not ahead of us
+/// confirms our copy, but the next is asked too, as BIND does: a lagging first primary must
+/// not hide a later one (the one whose NOTIFY woke us, say). Failing all, the first that
+/// confirmed our copy, else the last error.
 async fn refresh(
     config: &SecondaryZone,
     source: Option<IpAddr>,
     writer: &dyn Secondaries,
 ) -> Result<(SocketAddr, Checked), RefreshError> {
     let mut last = RefreshError::NoPrimaries;
+    let mut current = None;
     for primary in &config.primaries {
         match from_primary(config, Peer::new(*primary, source), writer).await {
-            Ok(checked) => return Ok((*primary, checked)),
+            Ok(checked @ Checked::Transferred { .. }) => return Ok((*primary, checked)),
+            Ok(checked @ Checked::Current { .. }) => {
+                current.get_or_insert((*primary, checked));
+            }
             Err(e) => {
                 debug!(zone = %config.origin, %primary, error = %e, "primary failed");
                 last = e;
             }
         }
     }
-    Err(last)
+    current.ok_or(last)
 }
 
 async fn from_primary(
@@ -336,7 +351,7 @@ async fn from_primary(
     let ours = writer.records(origin);
     let our_serial = ours.as_deref().and_then(serial_of);
     if let Some(serial) = our_serial
-        && SerialNumber::new(their_serial) <= SerialNumber::new(serial)
+        && !later(their_serial, serial)
     {
         // Same data, or ours is later (RFC 1982): nothing to fetch.
         writer.set_available(origin, true)?;
@@ -379,7 +394,7 @@ async fn from_primary(
             // Edge: the SOA query and the AXFR may reach different data (a primary rolled
             // back between them); a secondary only ever moves forward.
             if let (Some(ours), Some(theirs)) = (our_serial, serial_of(&all))
-                && SerialNumber::new(theirs) <= SerialNumber::new(ours)
+                && !later(theirs, ours)
             {
                 return Err(RefreshError::Older { ours, theirs });
             }
@@ -459,6 +474,8 @@ pub(crate) fn write_copy(file: &Path, origin: &Name, records: &[Record]) -> std:
     std::fs::rename(&tmp, file)
 }
 
+#[cfg(test)]
+mod repl_review;
 #[cfg(test)]
 mod review_tests;
 #[cfg(test)]

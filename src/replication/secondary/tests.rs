@@ -168,7 +168,7 @@ async fn notify_is_taken_only_from_a_primary_of_a_zone_we_keep() {
         secondary.notified(&name("Cluster.Test."), from_primary, None),
         ResponseCode::NoError
     );
-    // With a transfer key: unsigned is taken (it only hastens a signed check), another key not.
+    // With a transfer key: only signed with it (NSD `allow-notify: ADDR KEY`).
     let mut keyed = zone(primary, Path::new("unused.zone"));
     keyed.key = Some(
         crate::tsig::Key::new(
@@ -182,7 +182,7 @@ async fn notify_is_taken_only_from_a_primary_of_a_zone_we_keep() {
     let zone_name = name("cluster.test.");
     assert_eq!(
         keyed.notified(&zone_name, from_primary, None),
-        ResponseCode::NoError
+        ResponseCode::Refused
     );
     assert_eq!(
         keyed.notified(&zone_name, from_primary, Some(&name("xfr-key."))),

@@ -80,10 +80,10 @@ async fn tsig_keyed_transfer_between_two_terns() {
     );
 }
 
-/// A tern secondary with `transfer_key` follows its tern primary's NOTIFY. The primary's
-/// NOTIFY is unsigned (`[[zone]]` of a primary has no key for it); the secondary takes it from
-/// its primary's address (RFC 1996 §3.10) and then checks with signed queries. Before that was
-/// fixed, a keyed tern → tern pair converged only on the SOA REFRESH timer.
+/// A tern secondary with `transfer_key` follows its tern primary's NOTIFY. The primary signs
+/// it with `notify_key`; the secondary takes it from its primary's address (RFC 1996 §3.10)
+/// signed with its key (an unsigned one it refuses, as NSD `allow-notify: ADDR KEY` does) and
+/// then checks with signed queries.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keyed_tern_secondary_follows_notify() {
     let dir = TempDir::new("xfr-interop-keyed-notify");
@@ -93,12 +93,13 @@ async fn keyed_tern_secondary_follows_notify() {
     let keyed = SocketAddr::new(addr(SUBNET, 52), 5330);
     let primary_dir = dir.sub("primary");
     let key = primary_files(&primary_dir, origin, primary_ip);
-    let config = primary_config(
+    let mut config = primary_config(
         primary,
         origin,
         &format!("[\"key:{KEY_NAME}\"]"),
         &format!("[\"{keyed}\"]"),
     );
+    config.push_str(&format!("notify_key = \"{KEY_NAME}\"\n"));
     let first = start_tern(&primary_dir, primary, &config, origin).await;
     let keyed_dir = dir.sub("keyed");
     std::fs::write(keyed_dir.join(format!("{KEY_NAME}.key")), key_file_text()).expect("key");
