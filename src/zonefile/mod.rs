@@ -8,6 +8,7 @@
 
 mod dnssec;
 mod escape;
+mod rrset_ttl;
 mod split;
 #[cfg(test)]
 mod zonefile_review;
@@ -163,6 +164,7 @@ pub(crate) fn parse_zone_text(
     };
     reader.read(text, file, &mut scope, 0);
     if reader.errors.is_empty() {
+        rrset_ttl::one_ttl_per_rrset(&mut reader.records);
         Ok(reader.records)
     } else {
         Err(ZoneErrors(reader.errors))

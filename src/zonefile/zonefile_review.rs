@@ -151,11 +151,10 @@ fn lines_after_parentheses_and_inside_includes() {
 }
 
 /// RFC 2181 §5.2: the RRs of an RRset must have one TTL. BIND loads such a file with "TTL
-/// set to prior TTL" (the first one); tern serves both TTLs in one RRset. Fixing it in
-/// `Node::insert` would also change how an UPDATE that adds to an RRset with another TTL is
-/// applied (BIND gives the whole RRset the new TTL there), so it is left as a design question.
+/// set to prior TTL" (the first one); tern served both TTLs in one RRset. Made one when the
+/// file is read (`rrset_ttl.rs`), not in `Node::insert`, where an UPDATE that adds to an
+/// RRset gives the whole RRset the new TTL instead (as BIND).
 #[test]
-#[ignore = "bug: an RRset whose records have different TTLs in the file is served as is (RFC 2181 §5.2)"]
 fn rrset_ttls_are_made_one() {
     let text = format!("{HEAD}ns1 A 192.0.2.1\nd 10 A 192.0.2.1\nd 20 A 192.0.2.2\n");
     let zone = crate::authority::Zone::from_text(&text, Path::new("t.zone"), None).expect("loads");
@@ -165,4 +164,21 @@ fn rrset_ttls_are_made_one() {
         .map(|r| r.ttl)
         .collect();
     assert_eq!(ttls, vec![10, 10]);
+}
+
+/// One RRset whatever the owner's case (RFC 4343); another type at the name keeps its own TTL.
+#[test]
+fn rrset_ttls_are_one_per_rrset_only() {
+    let text = format!("{HEAD}ns1 A 192.0.2.1\nd 10 A 192.0.2.1\nD 30 A 192.0.2.2\nd 20 TXT x\n");
+    let zone = crate::authority::Zone::from_text(&text, Path::new("t.zone"), None).expect("loads");
+    let mut ttls: Vec<(String, u32)> = zone
+        .records()
+        .filter(|r| r.name == name("d.example.test."))
+        .map(|r| (r.record_type().to_string(), r.ttl))
+        .collect();
+    ttls.sort();
+    assert_eq!(
+        ttls,
+        vec![("A".into(), 10), ("A".into(), 10), ("TXT".into(), 20)]
+    );
 }

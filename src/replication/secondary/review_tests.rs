@@ -11,11 +11,11 @@ use super::tests::{Recorder, zone};
 use super::*;
 use crate::frame::{read_frame, write_frame};
 
-fn name(text: &str) -> Name {
+pub(super) fn name(text: &str) -> Name {
     Name::from_ascii(text).expect("name")
 }
 
-fn soa(serial: u32) -> Record {
+pub(super) fn soa(serial: u32) -> Record {
     let soa = SOA::new(
         name("ns1.cluster.test."),
         name("hostmaster.cluster.test."),
@@ -28,10 +28,23 @@ fn soa(serial: u32) -> Record {
     Record::from_rdata(name("cluster.test."), 30, RData::SOA(soa))
 }
 
-/// A writer holding a copy at serial 7 that keeps every transfer handed to it.
-#[derive(Default)]
-struct Holder {
+/// A writer holding a copy at `serial` that keeps the serial of every transfer handed to it.
+pub(super) struct Holder {
+    serial: u32,
     transfers: Mutex<Vec<u32>>,
+}
+
+impl Holder {
+    pub(super) fn at(serial: u32) -> Holder {
+        Holder {
+            serial,
+            transfers: Mutex::default(),
+        }
+    }
+
+    pub(super) fn transfers(&self) -> Vec<u32> {
+        self.transfers.lock().expect("lock").clone()
+    }
 }
 
 impl Secondaries for Holder {
@@ -46,11 +59,11 @@ impl Secondaries for Holder {
     }
 
     fn records(&self, _zone: &Name) -> Option<Vec<Record>> {
-        Some(vec![soa(7)])
+        Some(vec![soa(self.serial)])
     }
 }
 
-fn reply(request: &Message, answers: Vec<Record>, rcode: ResponseCode) -> Vec<u8> {
+pub(super) fn reply(request: &Message, answers: Vec<Record>, rcode: ResponseCode) -> Vec<u8> {
     let mut m = Message::new(request.metadata.id, MessageType::Response, OpCode::Query);
     m.metadata.authoritative = true;
     m.metadata.response_code = rcode;
@@ -59,10 +72,14 @@ fn reply(request: &Message, answers: Vec<Record>, rcode: ResponseCode) -> Vec<u8
     m.to_vec().expect("encode")
 }
 
-/// A primary at `ip` whose SOA query says serial 10 and whose AXFR then holds serial 3
-/// (a primary that was rolled back between the two, or two servers behind one address);
-/// IXFR is not implemented there.
-async fn primary_older_on_axfr(ip: [u8; 4]) -> SocketAddr {
+/// A primary at `ip` whose SOA query says serial `soa_serial` and whose AXFR holds
+/// `axfr_serial` (the same, or older: a primary rolled back between the two, or two servers
+/// behind one address); IXFR is not implemented there (NOTIMP), as some primaries do not.
+pub(super) async fn primary_without_ixfr(
+    ip: [u8; 4],
+    soa_serial: u32,
+    axfr_serial: u32,
+) -> SocketAddr {
     let udp = UdpSocket::bind(SocketAddr::from((ip, 0)))
         .await
         .expect("bind udp");
@@ -71,10 +88,11 @@ async fn primary_older_on_axfr(ip: [u8; 4]) -> SocketAddr {
     tokio::spawn(async move {
         let mut buf = vec![0; 65_535];
         while let Ok((len, from)) = udp.recv_from(&mut buf).await {
-            let request = Message::from_vec(&buf[..len]).expect("request");
-            let _ = udp
-                .send_to(&reply(&request, vec![soa(10)], ResponseCode::NoError), from)
-                .await;
+            let Ok(request) = Message::from_vec(&buf[..len]) else {
+                continue;
+            };
+            let answer = reply(&request, vec![soa(soa_serial)], ResponseCode::NoError);
+            let _ = udp.send_to(&answer, from).await;
         }
     });
     tokio::spawn(async move {
@@ -82,15 +100,18 @@ async fn primary_older_on_axfr(ip: [u8; 4]) -> SocketAddr {
             let Ok(Some(raw)) = read_frame(&mut conn).await else {
                 continue;
             };
-            let request = Message::from_vec(&raw).expect("request");
+            let Ok(request) = Message::from_vec(&raw) else {
+                continue;
+            };
             let frame = match request.queries.first().map(|q| q.query_type()) {
                 Some(RecordType::AXFR) => {
                     let host = Record::from_rdata(
-                        name("old.cluster.test."),
+                        name("www.cluster.test."),
                         30,
-                        RData::A(A::new(192, 0, 2, 3)),
+                        RData::A(A::new(192, 0, 2, 9)),
                     );
-                    reply(&request, vec![soa(3), host, soa(3)], ResponseCode::NoError)
+                    let all = vec![soa(axfr_serial), host, soa(axfr_serial)];
+                    reply(&request, all, ResponseCode::NoError)
                 }
                 _ => reply(&request, Vec::new(), ResponseCode::NotImp),
             };
@@ -105,11 +126,11 @@ async fn primary_older_on_axfr(ip: [u8; 4]) -> SocketAddr {
 /// before it said.
 #[tokio::test]
 async fn an_axfr_older_than_our_copy_is_not_taken() {
-    let primary = primary_older_on_axfr([127, 245, 0, 7]).await;
+    let primary = primary_without_ixfr([127, 245, 0, 7], 10, 3).await;
     let config = zone(primary, Path::new("unused.zone"));
-    let holder = Holder::default();
+    let holder = Holder::at(7);
     let outcome = from_primary(&config, Peer::new(primary, None), &holder).await;
-    let transfers = holder.transfers.lock().expect("lock").clone();
+    let transfers = holder.transfers();
     assert!(
         transfers.is_empty(),
         "serial went back from 7 to {transfers:?} ({:?})",

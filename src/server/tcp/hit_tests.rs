@@ -31,7 +31,7 @@ fn peer() -> SocketAddr {
 }
 
 /// An authoritative handler of the lab's `alpha.test.`.
-fn handler() -> Arc<Handler> {
+pub(super) fn handler() -> Arc<Handler> {
     let files = LabFiles::embedded();
     let text = files.file("alpha.test.zone").expect("lab zone");
     let origin = Name::from_ascii("alpha.test.").expect("name");

@@ -4,31 +4,13 @@
 //! ("query with bad edns keepalive", testdata/edns_keepalive.rpl); tern answered it as if it
 //! were well formed. Over UDP the option is ignored (§3.3.1), whatever it holds.
 
-use std::path::Path;
-
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::{Name, RecordType};
 
+use super::hit_tests::handler;
 use super::*;
-use crate::authority::{Catalog, Zone};
-use crate::handler::{HandlerConfig, Reply};
-use crate::lab::LabFiles;
-use crate::metrics::Metrics;
-
-fn handler() -> Handler {
-    let files = LabFiles::embedded();
-    let text = files.file("alpha.test.zone").expect("lab zone");
-    let origin = Name::from_ascii("alpha.test.").expect("name");
-    let zone = Zone::from_text(text, Path::new("alpha.test.zone"), Some(&origin))
-        .expect("lab zone parses");
-    let catalog = Catalog::new([zone]).expect("catalog");
-    Handler::new(
-        catalog,
-        HandlerConfig::default(),
-        Arc::new(Metrics::default()),
-    )
-}
+use crate::handler::Reply;
 
 /// `www.alpha.test. A` with a keepalive option holding `data`.
 fn query(data: &[u8]) -> Vec<u8> {
