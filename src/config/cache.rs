@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::keyed::{self, bounded};
 use super::{Config, ConfigError};
 use crate::cache::CachePolicy;
 use crate::limits::{
@@ -38,21 +39,28 @@ pub struct CacheConfig {
 impl Config {
     pub(crate) fn cache_policy(&self) -> Result<CachePolicy, ConfigError> {
         let c = &self.cache;
-        let e = ConfigError::Invalid;
         Ok(CachePolicy {
-            max_entries: CACHE_MAX_ENTRIES.check(c.max_entries).map_err(e)?,
-            max_bytes: CACHE_MAX_BYTES.check(c.max_bytes).map_err(e)?,
-            min_ttl: CACHE_MIN_TTL.check(c.min_ttl).map_err(e)?,
-            max_ttl: CACHE_MAX_TTL.check(c.max_ttl).map_err(e)?,
-            negative_max_ttl: CACHE_NEGATIVE_MAX_TTL
-                .check(c.negative_max_ttl)
-                .map_err(e)?,
-            serve_stale_secs: SERVE_STALE_SECS.check(c.serve_stale_secs).map_err(e)?,
+            max_entries: bounded("cache.max_entries", &CACHE_MAX_ENTRIES, c.max_entries)?,
+            max_bytes: bounded("cache.max_bytes", &CACHE_MAX_BYTES, c.max_bytes)?,
+            min_ttl: bounded("cache.min_ttl", &CACHE_MIN_TTL, c.min_ttl)?,
+            max_ttl: bounded("cache.max_ttl", &CACHE_MAX_TTL, c.max_ttl)?,
+            negative_max_ttl: bounded(
+                "cache.negative_max_ttl",
+                &CACHE_NEGATIVE_MAX_TTL,
+                c.negative_max_ttl,
+            )?,
+            serve_stale_secs: bounded(
+                "cache.serve_stale_secs",
+                &SERVE_STALE_SECS,
+                c.serve_stale_secs,
+            )?,
             prefetch_percent: match c.prefetch {
                 Some(false) => 0,
-                _ => PREFETCH_WINDOW_PERCENT
-                    .check(c.prefetch_window_percent)
-                    .map_err(e)?,
+                _ => bounded(
+                    "cache.prefetch_window_percent",
+                    &PREFETCH_WINDOW_PERCENT,
+                    c.prefetch_window_percent,
+                )?,
             },
         })
     }
@@ -60,13 +68,16 @@ impl Config {
     /// `[cache] persist` and `persist_interval`: the file and how often it is written.
     pub(crate) fn cache_persist(&self) -> Result<Option<(PathBuf, Duration)>, ConfigError> {
         let c = &self.cache;
-        let every = CACHE_PERSIST_INTERVAL
-            .check(c.persist_interval)
-            .map_err(ConfigError::Invalid)?;
+        let every = bounded(
+            "cache.persist_interval",
+            &CACHE_PERSIST_INTERVAL,
+            c.persist_interval,
+        )?;
         match &c.persist {
-            Some(p) if p.file_name().is_none() => Err(ConfigError::Invalid(format!(
-                "cache.persist = {p:?} names no file"
-            ))),
+            Some(p) if p.file_name().is_none() => Err(keyed::invalid(
+                "cache.persist",
+                format_args!("{p:?} names no file"),
+            )),
             Some(p) => Ok(Some((p.clone(), Duration::from_secs(every)))),
             None => Ok(None),
         }

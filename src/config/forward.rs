@@ -7,7 +7,7 @@ use std::sync::Arc;
 use hickory_proto::rr::LowerName;
 use serde::Deserialize;
 
-use super::{ConfigError, StubConfig, parse_name};
+use super::{ConfigError, StubConfig, keyed, parse_name_at};
 use crate::outbound::doh::DohUpstream;
 use crate::outbound::tls::DotUpstream;
 use crate::resolver::Forward;
@@ -76,37 +76,46 @@ impl ForwardConfig {
 }
 
 /// The forward zones, checked: each has servers, and no zone is named twice or as a stub
-/// too (the longest match would not decide between them).
+/// too (the longest match would not decide between them). `connect` false leaves their TLS
+/// and HTTPS clients unbuilt (no `ca` file read), for the checks made at load.
 pub(super) fn forwards(
     forwards: &[ForwardConfig],
     stubs: &[StubConfig],
+    connect: bool,
 ) -> Result<Vec<Forward>, ConfigError> {
     let mut seen: Vec<LowerName> = Vec::new();
-    for s in stubs {
-        seen.push(LowerName::new(&parse_name(&s.zone)?));
+    for (i, s) in stubs.iter().enumerate() {
+        seen.push(LowerName::new(&parse_name_at(
+            &format!("stub[{i}].zone"),
+            &s.zone,
+        )?));
     }
     let mut out = Vec::with_capacity(forwards.len());
-    for f in forwards {
+    for (i, f) in forwards.iter().enumerate() {
         if f.servers.is_empty() {
-            return Err(ConfigError::Invalid(format!(
-                "forward {}: no servers",
-                f.zone
-            )));
+            return Err(keyed::invalid(
+                format!("forward[{i}].servers"),
+                format_args!("forward {}: no servers", f.zone),
+            ));
         }
-        let zone = parse_name(&f.zone)?;
+        let key = format!("forward[{i}].zone");
+        let zone = parse_name_at(&key, &f.zone)?;
         let lower = LowerName::new(&zone);
         if seen.contains(&lower) {
-            return Err(ConfigError::Invalid(format!(
-                "forward {}: the zone is already a [[forward]] or [[stub]] zone",
-                f.zone
-            )));
+            return Err(keyed::invalid(
+                key,
+                format_args!(
+                    "forward {}: the zone is already a [[forward]] or [[stub]] zone",
+                    f.zone
+                ),
+            ));
         }
         seen.push(lower);
         out.push(Forward {
             zone,
             servers: f.servers.clone(),
             first: f.forward_first,
-            tls: f.encrypted()?,
+            tls: if connect { f.encrypted()? } else { None },
             no_cache: f.no_cache,
         });
     }

@@ -21,10 +21,12 @@ use crate::limits::{
     TCP_PIPELINE_DEPTH, UDP_BUSY_POLL_US, UDP_MAX_IN_FLIGHT, UDP_RCVBUF, UDP_THREADS,
 };
 use crate::resolver::{Limits, ResolverConfig, Stub};
+use keyed::bounded;
 
 mod cache;
 mod control;
 mod forward;
+mod keyed;
 mod observe;
 mod ratelimit;
 mod services;
@@ -57,6 +59,19 @@ pub enum ConfigError {
     },
     #[error("{0}")]
     Invalid(String),
+    /// A value that parses but is not allowed, at its whole key (`server.edns_udp_payload`,
+    /// `forward[1].servers`).
+    #[error("{key}: {reason}")]
+    Value { key: String, reason: String },
+    /// A value error found while loading a file: its path, the key's line when the text
+    /// names it, and the key (empty for the few checks that have none yet).
+    #[error("{}: {}{reason}", keyed::place(path, *line), if key.is_empty() { String::new() } else { format!("{key}: ") })]
+    At {
+        path: PathBuf,
+        line: Option<usize>,
+        key: String,
+        reason: String,
+    },
 }
 
 /// The whole configuration file.
@@ -223,11 +238,19 @@ impl ServerConfig {
     /// `threads`, or `workers` as it was called before; not both.
     fn threads(&self) -> Result<Option<usize>, ConfigError> {
         match (self.threads, self.workers) {
-            (Some(_), Some(_)) => Err(ConfigError::Invalid(
-                "[server] threads and workers are one setting (workers is its old name): give one"
-                    .into(),
+            (Some(_), Some(_)) => Err(keyed::invalid(
+                "server.threads",
+                "threads and workers are one setting (workers is its old name): give one",
             )),
             (threads, workers) => Ok(threads.or(workers)),
+        }
+    }
+
+    /// The key `threads` was given under, for its errors.
+    fn threads_key(&self) -> &'static str {
+        match (self.threads, self.workers) {
+            (None, Some(_)) => "server.workers",
+            _ => "server.threads",
         }
     }
 
@@ -265,6 +288,9 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
+        // Before the paths are resolved: no check reads them, and an error here is reported
+        // at the key's line in this text.
+        config.check().map_err(|e| keyed::locate(e, path, &text))?;
         let base = path.parent().unwrap_or(Path::new("."));
         for z in &mut config.zones {
             if z.file.is_relative() {
@@ -315,43 +341,52 @@ impl Config {
     pub fn server_limits(&self) -> Result<ServerLimits, ConfigError> {
         let s = &self.server;
         Ok(ServerLimits {
-            edns_udp_payload: EDNS_UDP_PAYLOAD
-                .check(s.edns_udp_payload)
-                .map_err(ConfigError::Invalid)?,
-            tcp_idle_timeout_ms: TCP_IDLE_TIMEOUT_MS
-                .check(s.tcp_idle_timeout_ms)
-                .map_err(ConfigError::Invalid)?,
-            tcp_max_connections: TCP_MAX_CONNECTIONS
-                .check(s.tcp_max_connections)
-                .map_err(ConfigError::Invalid)?,
-            tcp_max_connections_per_prefix: TCP_MAX_CONNECTIONS_PER_PREFIX
-                .check(s.tcp_max_connections_per_prefix)
-                .map_err(ConfigError::Invalid)?,
-            tcp_ipv4_prefix: TCP_IPV4_PREFIX
-                .check(s.tcp_ipv4_prefix)
-                .map_err(ConfigError::Invalid)?,
-            tcp_ipv6_prefix: TCP_IPV6_PREFIX
-                .check(s.tcp_ipv6_prefix)
-                .map_err(ConfigError::Invalid)?,
-            tcp_pipeline_depth: TCP_PIPELINE_DEPTH
-                .check(s.tcp_pipeline_depth)
-                .map_err(ConfigError::Invalid)?,
-            udp_max_in_flight: UDP_MAX_IN_FLIGHT
-                .check(s.udp_max_in_flight)
-                .map_err(ConfigError::Invalid)?,
-            udp_rcvbuf: UDP_RCVBUF
-                .check(s.udp_rcvbuf)
-                .map_err(ConfigError::Invalid)?,
-            threads: match UDP_THREADS
-                .check(s.threads()?)
-                .map_err(ConfigError::Invalid)?
-            {
+            edns_udp_payload: bounded(
+                "server.edns_udp_payload",
+                &EDNS_UDP_PAYLOAD,
+                s.edns_udp_payload,
+            )?,
+            tcp_idle_timeout_ms: bounded(
+                "server.tcp_idle_timeout_ms",
+                &TCP_IDLE_TIMEOUT_MS,
+                s.tcp_idle_timeout_ms,
+            )?,
+            tcp_max_connections: bounded(
+                "server.tcp_max_connections",
+                &TCP_MAX_CONNECTIONS,
+                s.tcp_max_connections,
+            )?,
+            tcp_max_connections_per_prefix: bounded(
+                "server.tcp_max_connections_per_prefix",
+                &TCP_MAX_CONNECTIONS_PER_PREFIX,
+                s.tcp_max_connections_per_prefix,
+            )?,
+            tcp_ipv4_prefix: bounded(
+                "server.tcp_ipv4_prefix",
+                &TCP_IPV4_PREFIX,
+                s.tcp_ipv4_prefix,
+            )?,
+            tcp_ipv6_prefix: bounded(
+                "server.tcp_ipv6_prefix",
+                &TCP_IPV6_PREFIX,
+                s.tcp_ipv6_prefix,
+            )?,
+            tcp_pipeline_depth: bounded(
+                "server.tcp_pipeline_depth",
+                &TCP_PIPELINE_DEPTH,
+                s.tcp_pipeline_depth,
+            )?,
+            udp_max_in_flight: bounded(
+                "server.udp_max_in_flight",
+                &UDP_MAX_IN_FLIGHT,
+                s.udp_max_in_flight,
+            )?,
+            udp_rcvbuf: bounded("server.udp_rcvbuf", &UDP_RCVBUF, s.udp_rcvbuf)?,
+            threads: match bounded(s.threads_key(), &UDP_THREADS, s.threads()?)? {
                 0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
                 n => n,
             },
-            udp_busy_poll_us: UDP_BUSY_POLL_US
-                .check(s.busy_poll_us)
-                .map_err(ConfigError::Invalid)?,
+            udp_busy_poll_us: bounded("server.busy_poll_us", &UDP_BUSY_POLL_US, s.busy_poll_us)?,
         })
     }
 }
@@ -363,84 +398,137 @@ impl Config {
     }
 
     pub(crate) fn resolver_config(&self) -> Result<ResolverConfig, ConfigError> {
+        self.resolver_config_with(true)
+    }
+
+    /// The resolver's settings, checked; `connect` false leaves the forwarders' TLS and HTTPS
+    /// clients unbuilt (their `ca` files unread), for the checks made at load.
+    fn resolver_config_with(&self, connect: bool) -> Result<ResolverConfig, ConfigError> {
         let l = &self.limits;
-        let e = ConfigError::Invalid;
+        let c = &self.cache;
         Ok(ResolverConfig {
             limits: Limits {
-                max_cname_chain: MAX_CNAME_CHAIN.check(l.max_cname_chain).map_err(e)?,
-                max_delegation_depth: MAX_DELEGATION_DEPTH
-                    .check(l.max_delegation_depth)
-                    .map_err(e)?,
-                max_glueless_lookups: MAX_GLUELESS_LOOKUPS
-                    .check(l.max_glueless_lookups)
-                    .map_err(e)?,
-                max_upstream_queries: MAX_UPSTREAM_QUERIES
-                    .check(l.max_upstream_queries)
-                    .map_err(e)?,
-                timeout: Duration::from_millis(RESOLVE_TIMEOUT_MS.check(l.timeout_ms).map_err(e)?),
-                client_timeout: Duration::from_millis(
-                    CLIENT_TIMEOUT_MS.check(l.client_timeout_ms).map_err(e)?,
-                ),
-                outbound_msg_retry: OUTBOUND_MSG_RETRY
-                    .check(self.recursion.outbound_msg_retry)
-                    .map_err(e)?,
+                max_cname_chain: bounded(
+                    "limits.max_cname_chain",
+                    &MAX_CNAME_CHAIN,
+                    l.max_cname_chain,
+                )?,
+                max_delegation_depth: bounded(
+                    "limits.max_delegation_depth",
+                    &MAX_DELEGATION_DEPTH,
+                    l.max_delegation_depth,
+                )?,
+                max_glueless_lookups: bounded(
+                    "limits.max_glueless_lookups",
+                    &MAX_GLUELESS_LOOKUPS,
+                    l.max_glueless_lookups,
+                )?,
+                max_upstream_queries: bounded(
+                    "limits.max_upstream_queries",
+                    &MAX_UPSTREAM_QUERIES,
+                    l.max_upstream_queries,
+                )?,
+                timeout: Duration::from_millis(bounded(
+                    "limits.timeout_ms",
+                    &RESOLVE_TIMEOUT_MS,
+                    l.timeout_ms,
+                )?),
+                client_timeout: Duration::from_millis(bounded(
+                    "limits.client_timeout_ms",
+                    &CLIENT_TIMEOUT_MS,
+                    l.client_timeout_ms,
+                )?),
+                outbound_msg_retry: bounded(
+                    "recursion.outbound_msg_retry",
+                    &OUTBOUND_MSG_RETRY,
+                    self.recursion.outbound_msg_retry,
+                )?,
             },
-            max_client_queries: MAX_CLIENT_QUERIES.check(l.max_client_queries).map_err(e)?,
+            max_client_queries: bounded(
+                "limits.max_client_queries",
+                &MAX_CLIENT_QUERIES,
+                l.max_client_queries,
+            )?,
             jostle_timeout: Duration::from_millis(self.jostle_timeout_ms()?),
             qname_minimisation: self.recursion.qname_minimisation.unwrap_or(true),
-            failure_ttl: FAILURE_TTL.check(self.cache.failure_ttl).map_err(e)?,
+            failure_ttl: bounded("cache.failure_ttl", &FAILURE_TTL, c.failure_ttl)?,
             upstream_port: self.recursion.upstream_port,
-            stale_answer_timeout: Duration::from_millis(
-                STALE_ANSWER_TIMEOUT_MS
-                    .check(self.cache.stale_answer_timeout_ms)
-                    .map_err(e)?,
-            ),
+            stale_answer_timeout: Duration::from_millis(bounded(
+                "cache.stale_answer_timeout_ms",
+                &STALE_ANSWER_TIMEOUT_MS,
+                c.stale_answer_timeout_ms,
+            )?),
             trace: None,
-            prefetch_busy_walks: crate::limits::PREFETCH_BUSY_WALKS
-                .check(self.cache.prefetch_busy_walks)
-                .map_err(e)?,
+            prefetch_busy_walks: bounded(
+                "cache.prefetch_busy_walks",
+                &crate::limits::PREFETCH_BUSY_WALKS,
+                c.prefetch_busy_walks,
+            )?,
             stubs: self
                 .stubs
                 .iter()
-                .map(|s| {
+                .enumerate()
+                .map(|(i, s)| {
                     if s.servers.is_empty() {
-                        return Err(ConfigError::Invalid(format!("stub {}: no servers", s.zone)));
+                        return Err(keyed::invalid(
+                            format!("stub[{i}].servers"),
+                            format_args!("stub {}: no servers", s.zone),
+                        ));
                     }
                     Ok(Stub {
-                        zone: parse_name(&s.zone)?,
+                        zone: parse_name_at(&format!("stub[{i}].zone"), &s.zone)?,
                         servers: s.servers.clone(),
                     })
                 })
                 .collect::<Result<_, _>>()?,
-            forwards: forward::forwards(&self.forwards, &self.stubs)?,
+            forwards: forward::forwards(&self.forwards, &self.stubs, connect)?,
         })
     }
 
     /// `jostle_timeout_ms`, which means something only under `max_client_queries`.
     fn jostle_timeout_ms(&self) -> Result<u64, ConfigError> {
         let l = &self.limits;
+        const KEY: &str = "limits.jostle_timeout_ms";
         if l.jostle_timeout_ms.is_some() && l.max_client_queries.unwrap_or(0) == 0 {
-            return Err(ConfigError::Invalid(
-                "[limits] jostle_timeout_ms needs max_client_queries (no query is jostled \
-                 without a limit)"
-                    .into(),
+            return Err(keyed::invalid(
+                KEY,
+                "jostle_timeout_ms needs max_client_queries (no query is jostled without a \
+                 limit)",
             ));
         }
-        JOSTLE_TIMEOUT_MS
-            .check(l.jostle_timeout_ms)
-            .map_err(ConfigError::Invalid)
+        bounded(KEY, &JOSTLE_TIMEOUT_MS, l.jostle_timeout_ms)
+    }
+
+    /// The values checked as the file is loaded, so that a bad one is reported at its line:
+    /// everything that needs neither other files nor the command line's additions (services
+    /// may be in zones given with `--zone`; TLS and `ca` files are read at the start).
+    fn check(&self) -> Result<(), ConfigError> {
+        self.server_limits()?;
+        self.resolver_config_with(false)?;
+        self.acl()?;
+        self.snoop_acl()?;
+        self.metrics.acl()?;
+        self.cache_policy()?;
+        self.cache_persist()?;
+        self.server_cookies()?;
+        self.query_limit()?;
+        self.rrl()?;
+        Ok(())
     }
 
     pub(crate) fn acl(&self) -> Result<Acl, ConfigError> {
         match &self.recursion.allow {
             None => Ok(Acl::loopback()),
-            Some(list) => cidrs(list),
+            Some(list) => cidrs("recursion.allow", list),
         }
     }
 
     /// Who may send RD=0 questions answered from the cache (nobody unless configured).
     pub(crate) fn snoop_acl(&self) -> Result<Acl, ConfigError> {
-        cidrs(self.recursion.allow_snoop.as_deref().unwrap_or_default())
+        cidrs(
+            "recursion.allow_snoop",
+            self.recursion.allow_snoop.as_deref().unwrap_or_default(),
+        )
     }
 }
 
@@ -455,12 +543,21 @@ fn parse_name(s: &str) -> Result<Name, ConfigError> {
     })
 }
 
-fn cidrs(list: &[String]) -> Result<Acl, ConfigError> {
+/// `s` as a name, a bad one reported at `key`.
+fn parse_name_at(key: &str, s: &str) -> Result<Name, ConfigError> {
+    parse_name(s).map_err(|e| keyed::invalid(key, e))
+}
+
+/// `s` as a CIDR, a bad one reported at `key`.
+fn cidr_at(key: &str, s: &str) -> Result<Cidr, ConfigError> {
+    s.parse::<Cidr>().map_err(|e| keyed::invalid(key, e))
+}
+
+/// The CIDRs of the list at `key`, a bad one reported at its index.
+fn cidrs(key: &str, list: &[String]) -> Result<Acl, ConfigError> {
     list.iter()
-        .map(|s| {
-            s.parse::<Cidr>()
-                .map_err(|e| ConfigError::Invalid(e.to_string()))
-        })
+        .enumerate()
+        .map(|(i, s)| cidr_at(&format!("{key}[{i}]"), s))
         .collect::<Result<Vec<_>, _>>()
         .map(Acl::new)
 }
@@ -474,8 +571,9 @@ impl Config {
             self.server.cookie_secret_previous,
         ) {
             (Some(current), previous) => Ok(ServerCookies::fixed(current, previous)),
-            (None, Some(_)) => Err(ConfigError::Invalid(
-                "[server] cookie_secret_previous needs cookie_secret".into(),
+            (None, Some(_)) => Err(keyed::invalid(
+                "server.cookie_secret_previous",
+                "cookie_secret_previous needs cookie_secret",
             )),
             (None, None) => Ok(ServerCookies::random()),
         }
@@ -497,3 +595,5 @@ impl Config {
 mod notify_key_review;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod value_errors_review;

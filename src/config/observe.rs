@@ -23,7 +23,10 @@ pub struct MetricsConfig {
 impl MetricsConfig {
     /// The `allow` list, if set.
     pub(crate) fn acl(&self) -> Result<Option<Acl>, ConfigError> {
-        self.allow.as_deref().map(super::cidrs).transpose()
+        let allow = self.allow.as_deref();
+        allow
+            .map(|list| super::cidrs("metrics.allow", list))
+            .transpose()
     }
 }
 

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use hickory_proto::rr::{LowerName, Name};
 use serde::Deserialize;
 
-use super::{Config, ConfigError, cidrs, parse_name};
-use crate::acl::TransferAcl;
+use super::{Config, ConfigError, cidr_at, parse_name};
+use crate::acl::{Acl, TransferAcl};
 use crate::authority::balance::Policy;
 use crate::tsig::{self, Key, Keyring};
 
@@ -212,7 +212,7 @@ impl Config {
     /// takes no updates and serves no `[[service]]` (its primary owns the data).
     pub(crate) fn replication(&self, keyring: &Keyring) -> Result<Replication, ConfigError> {
         let mut out = Replication::default();
-        for z in &self.zones {
+        for (n, z) in self.zones.iter().enumerate() {
             let invalid = |e: String| ConfigError::Invalid(format!("zone {}: {e}", z.origin));
             let origin = parse_name(&z.origin)?;
             let key = |name: &str| -> Result<Key, ConfigError> {
@@ -224,14 +224,14 @@ impl Config {
             };
             let mut blocks = Vec::new();
             let mut keys = Vec::new();
-            for entry in &z.allow_transfer {
+            for (i, entry) in z.allow_transfer.iter().enumerate() {
                 match entry.strip_prefix("key:") {
                     Some(name) => keys.push(key(name)?.name().clone()),
-                    None => blocks.push(entry.clone()),
+                    None => blocks.push(cidr_at(&format!("zone[{n}].allow_transfer[{i}]"), entry)?),
                 }
             }
             let allow_transfer = TransferAcl {
-                cidrs: cidrs(&blocks)?,
+                cidrs: Acl::new(blocks),
                 keys,
             };
             let addrs = |list: &[String]| -> Result<Vec<SocketAddr>, ConfigError> {
