@@ -1,7 +1,10 @@
 use std::path::PathBuf;
+use std::time::Duration;
 
 use super::*;
-use crate::limits::{CACHE_MAX_BYTES, CACHE_MAX_ENTRIES, CACHE_PERSIST_INTERVAL};
+use crate::limits::{
+    CACHE_MAX_BYTES, CACHE_MAX_ENTRIES, CACHE_PERSIST_INTERVAL, OUTBOUND_MSG_RETRY,
+};
 
 /// A scratch folder holding `k.key`, a TSIG key of the given name, so that a config read from
 /// a file there exercises the relative paths; removed when dropped.

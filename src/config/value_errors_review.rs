@@ -112,3 +112,34 @@ fn the_later_checks_name_the_full_key_too() {
         "{e}"
     );
 }
+
+#[test]
+fn the_old_name_an_inline_table_and_a_keyless_check_are_placed_too() {
+    let dir = Scratch::new("value-misc");
+    let (e, path) = dir.load_err("[server]\nworkers = 999\n");
+    assert!(e.starts_with(&format!("{path}:2: server.workers: ")), "{e}");
+    let (e, path) = dir.load_err("\nserver = { edns_udp_payload = 9000 }\n");
+    assert!(
+        e.starts_with(&format!("{path}:2: server.edns_udp_payload: ")),
+        "{e}"
+    );
+    let (e, path) = dir.load_err("[metrics]\nallow = [\"::1/129\"]\n");
+    assert!(
+        e.starts_with(&format!("{path}:2: metrics.allow[0]: ")),
+        "{e}"
+    );
+    // Checks without a key yet still name the file.
+    let (e, path) = dir.load_err("[rate_limit]\nqueries_per_second = 0\n");
+    assert!(e.starts_with(&format!("{path}: ")), "{e}");
+}
+
+#[test]
+fn line_of_finds_keys_in_arrays_of_tables_and_lists() {
+    use super::keyed::line_of;
+    let text = "[[zone]]\norigin = \"a.\"\n[[zone]]\norigin = \"b.\"\nallow_transfer = [\n\"x\",\n\"y\"]\n";
+    assert_eq!(line_of(text, "zone[1].origin"), Some(4));
+    assert_eq!(line_of(text, "zone[1].allow_transfer[1]"), Some(7));
+    assert_eq!(line_of(text, "zone[2].origin"), None);
+    assert_eq!(line_of(text, "server.threads"), None);
+    assert_eq!(line_of("not = [toml", "not"), None);
+}

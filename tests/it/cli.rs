@@ -57,6 +57,29 @@ fn zone_check_reports_count_or_file_line_errors() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+#[test]
+fn serve_reports_a_bad_config_value_at_its_file_line_and_key() {
+    let dir = temp_dir("bad-config");
+    let config = dir.join("tern.toml");
+    std::fs::write(
+        &config,
+        "[server]\nlisten = [\"127.130.0.1:5300\"]\n\n[limits]\ntimeout_ms = 5\n",
+    )
+    .expect("write");
+    let out = Command::new(TERN)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run tern");
+    assert!(!out.status.success(), "a bad value stops the start");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{}:5: limits.timeout_ms: ", config.display())),
+        "the value is reported at its line: {stderr}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 struct Serve(Child);
 
 impl Drop for Serve {
