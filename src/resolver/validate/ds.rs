@@ -11,7 +11,7 @@ use hickory_proto::rr::{Name, RecordType};
 
 use super::retry::MAX_BOGUS_RETRIES;
 use super::{BOGUS_TTL, Validator, denial_sets, insecure_below, rrset_of, signer};
-use crate::dnssec::chain::KeyState;
+use crate::dnssec::chain::{KeyState, ZoneKeys};
 use crate::dnssec::{Ede, Reason, Security, TrustAnchor, Validation};
 use crate::resolver::budget::Budget;
 use crate::resolver::{Resolution, Resolver};
@@ -85,6 +85,24 @@ impl Resolver {
         }
     }
 
+    /// The keys of `parent` that vouch for `zone`'s DS answer, or the verdict on `zone` that
+    /// the parent's own state already is (insecure above, or bogus): not the DS server's fault.
+    async fn parent_keys(
+        &self,
+        val: &Validator,
+        v: &mut Validation,
+        anchor: &TrustAnchor,
+        zone: &Name,
+        parent: &Name,
+        budget: &mut Budget,
+    ) -> Result<ZoneKeys, DsStep> {
+        match self.zone_keys(val, v, anchor, parent, budget).await {
+            KeyState::Secure(keys) => Ok(keys),
+            KeyState::Insecure { ttl, .. } => Err(DsStep::Done(insecure_below(zone, parent, ttl))),
+            bogus @ KeyState::Bogus { .. } => Err(DsStep::Done(bogus)),
+        }
+    }
+
     /// Judges one DS answer for `zone` with its parent's keys (RFC 4035 §5.2).
     async fn ds_step(
         &self,
@@ -109,12 +127,12 @@ impl Resolver {
         if !ds_set.records.is_empty() {
             let parent = parent_of(ds_set.signer().cloned())
                 .unwrap_or_else(|| self.cut_above(zone, true, anchor, budget));
-            let parent_keys = match self.zone_keys(val, v, anchor, &parent, budget).await {
-                KeyState::Secure(keys) => keys,
-                KeyState::Insecure { ttl, .. } => {
-                    return DsStep::Done(insecure_below(zone, &parent, ttl));
-                }
-                bogus @ KeyState::Bogus { .. } => return DsStep::Done(bogus),
+            let parent_keys = match self
+                .parent_keys(val, v, anchor, zone, &parent, budget)
+                .await
+            {
+                Ok(keys) => keys,
+                Err(done) => return done,
             };
             return match v.verified_ds(&parent_keys, &ds_set) {
                 Ok((records, ttl)) => DsStep::Ds(records, ttl),
@@ -129,12 +147,12 @@ impl Resolver {
         let parent = parent_of(soa.map(|s| s.name.clone()))
             .or_else(|| parent_of(signer(&ds.proof)))
             .unwrap_or_else(|| self.cut_above(zone, true, anchor, budget));
-        let parent_keys = match self.zone_keys(val, v, anchor, &parent, budget).await {
-            KeyState::Secure(keys) => keys,
-            KeyState::Insecure { ttl, .. } => {
-                return DsStep::Done(insecure_below(zone, &parent, ttl));
-            }
-            bogus @ KeyState::Bogus { .. } => return DsStep::Done(bogus),
+        let parent_keys = match self
+            .parent_keys(val, v, anchor, zone, &parent, budget)
+            .await
+        {
+            Ok(keys) => keys,
+            Err(done) => return done,
         };
         let denial = match v.denial(&parent_keys, &denial_sets(soa, &ds.proof)) {
             Ok(denial) => denial,
