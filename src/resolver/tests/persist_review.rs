@@ -54,36 +54,56 @@ async fn verdicts_from_a_validating_runs_file_mean_nothing_to_a_resolver_that_do
     }
 }
 
+/// `owner A` (TTL `ttl`) written to a cache file with the verdict `trust`, loaded by a
+/// validating resolver with a negative trust anchor at `nta`, and asked again.
+async fn loaded_under_a_negative_anchor(
+    scratch: &str,
+    owner: &str,
+    trust: Trust,
+    ttl: u32,
+    nta: &str,
+) -> Resolution {
+    let dir = Scratch::new(scratch);
+    let file = dir.join("cache.bin");
+    let now = Instant::now();
+    let written = Cache::new(CachePolicy::default());
+    let key = Key::new(&name(owner), A);
+    let data = Data::Positive(records(&format!("{owner} 300 IN A 192.0.2.1")));
+    let signed = Some(Signed {
+        records: Vec::new(),
+        trust,
+        prefetch: false,
+    });
+    assert!(written.insert_signed(key, data, signed, ttl, Rank::Authoritative, now));
+    written
+        .save(&file, now, std::time::SystemTime::now())
+        .expect("saved");
+    let (net, anchors) = super::validate::signed_net();
+    let r = super::validate::validating_with(&net, anchors, vec![name(nta)]);
+    r.cache()
+        .load(&file, now, std::time::SystemTime::now())
+        .expect("loaded");
+    resolve(&r, owner, A).await.expect("answered")
+}
+
 /// A negative trust anchor (RFC 7646 §1.1: names at and below it are treated as insecure) set
 /// since the file was written, in the config or by `tern ctl nta add` (which drops the cached
 /// verdicts under it): an old file's bogus verdict under it must not come back through
 /// `load-cache` or the start-up load.
 #[tokio::test(start_paused = true)]
 async fn a_loaded_bogus_verdict_under_a_negative_trust_anchor_is_not_used() {
-    let dir = Scratch::new("resolver-persist-review-nta");
-    let file = dir.join("cache.bin");
-    let now = Instant::now();
-    let written = Cache::new(CachePolicy::default());
-    let bogus = Key::new(&name("www.bogus.test."), A);
-    let data = Data::Positive(records("www.bogus.test. 300 IN A 192.0.2.1"));
-    let signed = Some(Signed {
-        records: Vec::new(),
-        trust: Trust::Bogus {
-            ede: 6,
-            why: "bogus.test.: no valid signature".into(),
-        },
-        prefetch: false,
-    });
-    assert!(written.insert_signed(bogus, data, signed, 60, Rank::Authoritative, now));
-    written
-        .save(&file, now, std::time::SystemTime::now())
-        .expect("saved");
-    let (net, anchors) = super::validate::signed_net();
-    let r = super::validate::validating_with(&net, anchors, vec![name("bogus.test.")]);
-    r.cache()
-        .load(&file, now, std::time::SystemTime::now())
-        .expect("loaded");
-    let res = resolve(&r, "www.bogus.test.", A).await.expect("answered");
+    let bogus = Trust::Bogus {
+        ede: 6,
+        why: "bogus.test.: no valid signature".into(),
+    };
+    let res = loaded_under_a_negative_anchor(
+        "resolver-persist-review-nta",
+        "www.bogus.test.",
+        bogus,
+        60,
+        "bogus.test.",
+    )
+    .await;
     assert_eq!(
         res.security,
         Trust::Insecure,
@@ -96,27 +116,14 @@ async fn a_loaded_bogus_verdict_under_a_negative_trust_anchor_is_not_used() {
 /// so no AD there either (RFC 4035 §3.2.3), whatever an older file says.
 #[tokio::test(start_paused = true)]
 async fn a_loaded_secure_verdict_under_a_negative_trust_anchor_is_not_used() {
-    let dir = Scratch::new("resolver-persist-review-nta-secure");
-    let file = dir.join("cache.bin");
-    let now = Instant::now();
-    let written = Cache::new(CachePolicy::default());
-    let secure = Key::new(&name("www.secure.test."), A);
-    let data = Data::Positive(records("www.secure.test. 300 IN A 192.0.2.1"));
-    let signed = Some(Signed {
-        records: Vec::new(),
-        trust: Trust::Secure,
-        prefetch: false,
-    });
-    assert!(written.insert_signed(secure, data, signed, 300, Rank::Authoritative, now));
-    written
-        .save(&file, now, std::time::SystemTime::now())
-        .expect("saved");
-    let (net, anchors) = super::validate::signed_net();
-    let r = super::validate::validating_with(&net, anchors, vec![name("secure.test.")]);
-    r.cache()
-        .load(&file, now, std::time::SystemTime::now())
-        .expect("loaded");
-    let res = resolve(&r, "www.secure.test.", A).await.expect("answered");
+    let res = loaded_under_a_negative_anchor(
+        "resolver-persist-review-nta-secure",
+        "www.secure.test.",
+        Trust::Secure,
+        300,
+        "secure.test.",
+    )
+    .await;
     assert_eq!(
         res.security,
         Trust::Insecure,
